@@ -1,0 +1,5 @@
+"""Allow ``python -m distilleval``."""
+
+from distilleval.cli.main import main
+
+raise SystemExit(main())
