@@ -1,0 +1,1 @@
+"""Command-line interface: ``main`` parses arguments and dispatches to ``distilleval.commands``."""

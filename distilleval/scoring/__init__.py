@@ -1,0 +1,1 @@
+"""Scorers: one module per metric family, configured by ``distilleval.scoring.config``."""

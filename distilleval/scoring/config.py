@@ -1,0 +1,96 @@
+"""The ``scorer:`` section of a task spec, one model per scorer kind.
+
+These are configuration only; the metric code lives beside this module. Kept free of heavy
+imports so loading a spec stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TextNormalization(_Strict):
+    """Declared normalisation of strings before comparing them; nothing is implicit."""
+
+    case: bool = False
+    whitespace: bool = False
+    punctuation: bool = False
+
+
+class ExactMatchScorer(_Strict):
+    """Exact match of a label (or text) against the gold answer."""
+
+    kind: Literal["exact_match"] = "exact_match"
+    normalize: TextNormalization = TextNormalization()
+    aliases: dict[str, list[str]] = Field(
+        default_factory=dict, description="label -> other spellings that count as that label"
+    )
+
+
+class ValueNormalization(_Strict):
+    """How JSON field values are normalised before comparison."""
+
+    case: bool = True
+    whitespace: bool = True
+    numbers: bool = True
+    currency: bool = False
+    dates: bool = False
+
+
+class JsonFieldsScorer(_Strict):
+    """Per-field precision / recall / F1 over JSON outputs."""
+
+    kind: Literal["json_fields"] = "json_fields"
+    fields: list[str] | None = Field(
+        default=None, description="fields to score; default: every field of the gold"
+    )
+    list_fields: list[str] = Field(
+        default_factory=list,
+        description="fields holding lists of items, matched one-to-one (Hungarian assignment)",
+    )
+    normalize: ValueNormalization = ValueNormalization()
+    null_is_missing: bool = Field(
+        default=True, description="treat a null value the same as an absent field"
+    )
+
+
+class SpansScorer(_Strict):
+    """Entity span matching (PII): strict, exact boundary, partial overlap or type only."""
+
+    kind: Literal["spans"] = "spans"
+    mode: Literal["strict", "exact_boundary", "partial", "type"] = "strict"
+    list_field: str = Field(default="entities", description="the output field holding the spans")
+
+
+class SqlExecutionScorer(_Strict):
+    """Execution accuracy: run gold and predicted SQL read-only and compare results."""
+
+    kind: Literal["sql_execution"] = "sql_execution"
+    database: str = Field(description="SQLite file, relative to the spec")
+    timeout_s: PositiveFloat = 5.0
+    float_tolerance: float = Field(default=1e-6, ge=0)
+    workers: PositiveInt | None = None
+    gold_separator: str | None = Field(
+        default=None, description="split a gold cell into several acceptable queries on this"
+    )
+
+
+class PythonScorer(_Strict):
+    """A user function ``fn(prediction: str, gold, item) -> float`` in [0, 1]."""
+
+    kind: Literal["python"] = "python"
+    ref: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="'package.module:function'")
+
+
+ScorerConfig = Annotated[
+    Union[ExactMatchScorer, JsonFieldsScorer, SpansScorer, SqlExecutionScorer, PythonScorer],
+    Field(discriminator="kind"),
+]
+
+SCORER_KINDS = ("exact_match", "json_fields", "spans", "sql_execution", "python")

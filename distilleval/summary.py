@@ -1,0 +1,170 @@
+"""``summary.json``: the machine-readable result of a run that every other command reads.
+
+``eval``, ``score`` and ``run`` write it; ``report``, ``gate``, ``compare`` and ``cost`` read it.
+Every figure says whether it was measured in this run or projected from a table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from distilleval.errors import DataError
+
+SCHEMA_VERSION = 1
+
+Basis = Literal["measured", "projected", "reference"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Distribution(_Model):
+    """Mean and percentiles of a per-call quantity (tokens, latency)."""
+
+    n: int
+    mean: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+class MetricValue(_Model):
+    """A metric with its confidence interval."""
+
+    name: str
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_method: str | None = None
+    confidence: float = 0.95
+
+
+class ModelResult(_Model):
+    """One model's result over the eval items."""
+
+    role: Literal["teacher", "student", "baseline", "other"]
+    model: str
+    display_name: str
+    basis: Basis = Field(description="measured: called in this run; projected: not run, costs from tokens")
+    metric: MetricValue | None = None
+    metrics: dict[str, float | None] = Field(default_factory=dict, description="secondary metrics")
+    n: int = 0
+    n_scored: int = 0
+    errors: dict[str, int] = Field(default_factory=dict, description="error kind -> count")
+    error_rate: float = 0.0
+    invalid_rate: float | None = None
+    input_tokens: Distribution | None = None
+    output_tokens: Distribution | None = None
+    latency_ms: Distribution | None = Field(default=None, description="cache hits excluded")
+    cache_hits: int = 0
+    cost_per_request_usd: float | None = None
+    cost_basis: Basis = "projected"
+    spent_usd: float = Field(default=0.0, description="money actually spent by this run")
+    notes: list[str] = Field(default_factory=list)
+
+
+class NonInferiority(_Model):
+    """One-sided paired test that student >= teacher - margin."""
+
+    margin: float
+    alpha: float
+    difference: float
+    lower_bound: float
+    non_inferior: bool
+    method: str
+
+
+class Comparison(_Model):
+    """Paired comparison of model ``b`` against model ``a`` on the same items (b - a)."""
+
+    a: str
+    b: str
+    n_paired: int
+    difference: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_method: str | None = None
+    mcnemar_p: float | None = None
+    discordant: dict[str, int] = Field(default_factory=dict, description="a_only / b_only correct counts")
+    agreement: float | None = Field(default=None, description="share of items where b's output equals a's")
+    non_inferiority: NonInferiority | None = None
+
+
+class ItemResult(_Model):
+    """Per-item outcome, kept so runs can be compared item by item and disagreements browsed."""
+
+    id: str
+    gold: str | None = None
+    input_preview: str = ""
+    scores: dict[str, float | None] = Field(default_factory=dict, description="model -> score in [0, 1]")
+    outputs: dict[str, str | None] = Field(default_factory=dict)
+    errors: dict[str, str] = Field(default_factory=dict, description="model -> error kind")
+
+
+class SourceRef(_Model):
+    """A file that produced the run, with its hash."""
+
+    path: str
+    sha256: str
+    as_of: str | None = None
+
+
+class Summary(_Model):
+    """The whole ``summary.json``."""
+
+    schema_version: int = SCHEMA_VERSION
+    spec_name: str
+    spec: SourceRef
+    pricing: SourceRef
+    run_id: str
+    created_at: str
+    mode: Literal["online", "offline"] = "online"
+    label_source: Literal["teacher", "reference"] = Field(
+        default="teacher", description="reference: gold labels stood in for the teacher's labels"
+    )
+    primary_metric: str
+    n_items: int
+    models: dict[str, ModelResult]
+    comparisons: list[Comparison] = Field(default_factory=list)
+    items: list[ItemResult] = Field(default_factory=list)
+    volumes_per_day: list[int] = Field(default_factory=list)
+    days_per_month: float = 30.0
+    notes: list[str] = Field(default_factory=list)
+
+
+def write_summary(summary: Summary, path: Path) -> None:
+    """Write ``summary`` atomically (a temp file renamed over the target)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+    temporary.replace(path)
+
+
+def read_summary(path: str | Path) -> Summary:
+    """Read a ``summary.json`` (or the one inside a run directory).
+
+    Raises:
+        DataError: missing file, invalid JSON, or a file that is not a distilleval summary.
+    """
+    target = Path(path)
+    if target.is_dir():
+        target = target / "summary.json"
+    try:
+        raw = json.loads(target.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{target}: summary not found") from None
+    except json.JSONDecodeError as err:
+        raise DataError(f"{target}:{err.lineno}: not valid JSON ({err.msg})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{target}: cannot read summary ({err})") from None
+    try:
+        return Summary.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise DataError(f"{target}: {where}: {first['msg']} (not a distilleval summary.json?)") from None
