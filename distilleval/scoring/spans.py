@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distilleval.errors import DataError
-from distilleval.scoring.base import ItemScore, Scorer, _check_lengths, f1_from_counts, micro_f1_metric, no_output_score
+from distilleval.scoring.base import ItemScore, Scorer, _check_lengths, f1_from_counts, micro_f1_metric
 from distilleval.scoring.config import SpansScorer
 from distilleval.scoring.json_fields import extract_json, field_secondary
 from distilleval.summary import MetricValue
@@ -174,16 +174,12 @@ class Spans(Scorer):
         results = []
         for output, item in zip(outputs, items):
             gold = self._gold(item)
-            if output is None:
-                result = no_output_score()
-                result.counts = (0, 0, len(gold))
-                result.score = f1_from_counts(0, 0, len(gold))[2]
-                results.append(result)
-                continue
-            parsed = extract_json(output)
+            parsed = extract_json(output) if output is not None else None
             if not isinstance(parsed, (dict, list)):
-                result = ItemScore(0.0, valid=False, reason="parse_error", counts=(0, 0, len(gold)))
-                result.score = f1_from_counts(0, 0, len(gold))[2]
+                # Nothing usable: every gold span is missed, per type.
+                result = self.score_spans(gold, [])
+                result.valid, result.canonical = False, None
+                result.reason = "no_output" if output is None else "parse_error"
                 results.append(result)
                 continue
             pred, unusable = spans_of(parsed, self.config.list_field)
