@@ -33,6 +33,7 @@ _READ_ONLY_STARTS = {"SELECT", "WITH", "VALUES"}
 _FORBIDDEN_WORDS = {
     "INSERT", "UPDATE", "DELETE", "DROP", "CREATE", "ALTER", "ATTACH", "DETACH", "PRAGMA",
     "VACUUM", "REINDEX", "ANALYZE", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "UPSERT",
+    "LOAD_EXTENSION", "READFILE", "WRITEFILE", "FTS3_TOKENIZER",
 }
 _FENCE = re.compile(r"```[A-Za-z]*\s*\n?(.*?)```", re.DOTALL)
 _REASONS = ("unsafe", "timeout", "too_large", "error", "wrong_result", "no_output")
