@@ -55,6 +55,10 @@ class Scorer:
 
     kind: str = ""
     primary_metric: str = "score"
+    micro_averaged: bool = False
+    """True when the primary metric is a ratio of summed counts (micro-F1), not a mean of
+    per-item scores; paired tests then bootstrap ``metric_rows`` instead of using McNemar's
+    textbook Wald bound."""
 
     def score_items(self, outputs: Sequence[str | None], items: Sequence[Any]) -> list[ItemScore]:
         """Score ``outputs[i]`` against ``items[i]``; None outputs score 0 (``no_output``)."""

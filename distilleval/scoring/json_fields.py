@@ -187,6 +187,7 @@ class JsonFields(Scorer):
 
     kind = "json_fields"
     primary_metric = "field_f1"
+    micro_averaged = True
 
     def __init__(self, config: JsonFieldsScorer):
         self.config = config

@@ -127,6 +127,7 @@ class Spans(Scorer):
 
     kind = "spans"
     primary_metric = "span_f1"
+    micro_averaged = True
 
     def __init__(self, config: SpansScorer):
         self.config = config
