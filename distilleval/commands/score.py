@@ -51,12 +51,14 @@ def _describe(value: Any) -> str:
     return (text[:40] + "...") if len(text) > 43 else text
 
 
-def read_predictions(path: Path, known_ids: set[str]) -> list[Any]:
+def read_predictions(path: Path, known_ids: set[str], *, price: Any = None, batch: bool = False) -> list[Any]:
     """Parse one predictions file.
 
     Args:
         path: the JSONL file.
         known_ids: every item id of the spec's data (any split).
+        price: the model's pricing entry; prices lines that give tokens but no ``cost_usd``.
+        batch: price at the batch tier.
 
     Returns:
         One ``ModelOutput`` per line.
@@ -125,6 +127,11 @@ def read_predictions(path: Path, known_ids: set[str]) -> list[Any]:
                 raise _field_error(path, line, "cache_hit", f"expected true or false, found {_describe(cache_hit)}")
             if output is None and error is None:
                 error = "no_output"
+            if "cost_usd" not in numbers and price is not None and "input_tokens" in numbers:
+                from distilleval.cost import request_cost_usd
+
+                numbers["cost_usd"] = request_cost_usd(price, numbers["input_tokens"],
+                                                       numbers.get("output_tokens", 0), batch=batch)
             outputs.append(ModelOutput(item_id=item_id, text=output, error_kind=error, cache_hit=cache_hit,
                                        input_tokens=numbers.get("input_tokens"),
                                        output_tokens=numbers.get("output_tokens"),
@@ -214,10 +221,19 @@ def run(args: argparse.Namespace) -> int:
     pricing = load_pricing(pricing_path)
     runs = []
     for name, file in zip(names, args.predictions):
-        outputs = read_predictions(Path(file), known_ids)
         role = name if name in _ROLES else "other"
-        runs.append(ModelRun(name=name, role=role, model=name, outputs=outputs, basis="measured",
-                             notes=[f"predictions read from {file}"]))
+        model, display, price, batch, notes = name, name, None, False, [f"predictions read from {file}"]
+        if role in _ROLES:
+            model_spec = spec.models()[role]
+            model, batch = model_spec.model, model_spec.batch
+            found = pricing.find(model_spec.pricing_key)
+            if found is None:
+                notes.append(f"{model_spec.pricing_key} is not in the pricing table: cost per request unknown")
+            else:
+                price, display = found[1], found[1].display_name
+        outputs = read_predictions(Path(file), known_ids, price=price, batch=batch)
+        runs.append(ModelRun(name=name, role=role, model=model, display_name=display, outputs=outputs,
+                             basis="measured", notes=notes))
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_id = f"{spec.name}-score-{stamp}"
     out = Path(args.out) if args.out else Path("runs") / run_id / "summary.json"
