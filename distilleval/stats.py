@@ -133,9 +133,20 @@ def _percentile_interval(replicates: np.ndarray, estimate: float, confidence: fl
     return BootstrapResult(estimate, low, high, f"percentile bootstrap, {n_resamples} resamples")
 
 
-def _resample_indices(n: int, n_resamples: int, seed: int) -> np.ndarray:
+_MAX_INDICES_PER_CHUNK = 4_000_000  # bounds memory: 100,000 items x 2,000 resamples would be 1.6 GB
+
+
+def _replicates(statistic: Statistic, rows: Sequence[np.ndarray], n_resamples: int, seed: int) -> list[np.ndarray]:
+    """The statistic of each resample, for each array in ``rows`` (same resamples for all)."""
+    n = len(rows[0])
     rng = np.random.default_rng(seed)
-    return rng.integers(0, n, size=(n_resamples, n))
+    chunk = max(1, _MAX_INDICES_PER_CHUNK // n)
+    parts: list[list[np.ndarray]] = [[] for _ in rows]
+    for start in range(0, n_resamples, chunk):
+        indices = rng.integers(0, n, size=(min(chunk, n_resamples - start), n))
+        for part, values in zip(parts, rows):
+            part.append(statistic(values, indices))
+    return [np.concatenate(part) for part in parts]
 
 
 def _estimate(statistic: Statistic, values: np.ndarray) -> float | None:
@@ -171,7 +182,7 @@ def bootstrap_ci(
     estimate = _estimate(statistic, rows)
     if n == 1:
         return BootstrapResult(estimate, estimate, estimate, "bootstrap (degenerate: one item)")
-    replicates = statistic(rows, _resample_indices(n, n_resamples, seed))
+    (replicates,) = _replicates(statistic, [rows], n_resamples, seed)
     return _percentile_interval(replicates, estimate, confidence, n_resamples)
 
 
@@ -219,8 +230,8 @@ def paired_bootstrap_ci(
         return BootstrapResult(None, None, None, "none (metric undefined on these items)")
     if n == 1:
         return BootstrapResult(estimate, estimate, estimate, "bootstrap (degenerate: one item)")
-    indices = _resample_indices(n, n_resamples, seed)
-    replicates = statistic(rows_b, indices) - statistic(rows_a, indices)
+    replicates_a, replicates_b = _replicates(statistic, [rows_a, rows_b], n_resamples, seed)
+    replicates = replicates_b - replicates_a
     return _percentile_interval(replicates, estimate, confidence, n_resamples, sided=sided)
 
 
