@@ -26,7 +26,7 @@ def test_no_implicit_normalisation():
     # A trailing newline is a different string unless the spec declares whitespace rules.
     scores = scorer().score_items(["refund\n", "refund"], items(["refund", "refund"]))
     assert [s.score for s in scores] == [0.0, 1.0]
-    assert scores[0].reason == "invalid_label" and scores[0].canonical == INVALID
+    assert scores[0].reason == "invalid_label" and scores[0].canonical is None
 
 
 def test_declared_normalisation_and_aliases():
