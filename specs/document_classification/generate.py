@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 SEED = 20260205
 N_ITEMS = 320
-TEST_FRACTION = 0.3
+TEST_FRACTION = 0.35
 PAGE_SIZE = (360, 466)  # roughly US letter proportions
 HERE = Path(__file__).parent
 IMAGE_DIR = HERE / "pages"

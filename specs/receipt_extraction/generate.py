@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 SEED = 20260206
 N_ITEMS = 310
-TEST_FRACTION = 0.3
+TEST_FRACTION = 0.35
 WIDTH = 230
 HERE = Path(__file__).parent
 IMAGE_DIR = HERE / "receipts"
