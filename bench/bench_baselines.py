@@ -58,6 +58,7 @@ def main() -> int:
 
     from sklearn.metrics import f1_score
 
+    from distilleval.baselines.base import single_thread
     from distilleval.baselines.tfidf_logreg import train_tfidf_logreg
     from distilleval.baselines.wordllama_logreg import train_wordllama_logreg
     from distilleval.cost import cpu_cost_per_request_usd
@@ -76,10 +77,11 @@ def main() -> int:
     for trainer in (train_tfidf_logreg, train_wordllama_logreg):
         trained = trainer(train_texts, train_labels, seed=0)
         predictions, latencies_us = [], []
-        for text in test_texts:
-            started = time.perf_counter()
-            predictions.append(trained.predict_text(text))
-            latencies_us.append((time.perf_counter() - started) * 1e6)
+        with single_thread():
+            for text in test_texts:
+                started = time.perf_counter()
+                predictions.append(trained.predict_text(text))
+                latencies_us.append((time.perf_counter() - started) * 1e6)
         correct = sum(p == g for p, g in zip(predictions, test_labels))
         accuracy = correct / len(test_labels)
         low, high = wilson_interval(correct, len(test_labels))
