@@ -31,3 +31,11 @@ def banking77_items(folder: Path, split: str) -> list[Item]:
 
 def accuracy(predictions: list[str], items: list[Item]) -> float:
     return sum(p == item.gold for p, item in zip(predictions, items)) / len(items)
+
+
+def majority_share(items: list[Item]) -> float:
+    """Accuracy of always predicting the most common gold label of ``items``."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.gold] = counts.get(item.gold, 0) + 1
+    return max(counts.values()) / len(items)

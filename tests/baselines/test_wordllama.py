@@ -9,7 +9,7 @@ import pytest
 from distilleval.baselines import train_baseline
 from distilleval.baselines.wordllama_logreg import load_wordllama
 from distilleval.spec import BaselineSpec
-from tests.baselines.helpers import accuracy, banking77_items, ticket_routing_splits
+from tests.baselines.helpers import accuracy, banking77_items, majority_share, ticket_routing_splits
 
 WORDLLAMA = BaselineSpec(kind="wordllama_logreg")
 
@@ -35,7 +35,8 @@ def ticket_model():
 def test_learns_ticket_routing_well_above_chance(ticket_model):
     trained, evaluation, n_labels = ticket_model
     score = accuracy([trained.predict(item) for item in evaluation], evaluation)
-    assert score > 0.6 > 3 / n_labels
+    assert score > 2 * majority_share(evaluation)
+    assert score > 0.55 > 3 / n_labels
     assert trained.kind == "wordllama_logreg"
 
 
