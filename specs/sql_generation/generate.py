@@ -3,7 +3,8 @@
 The database is a small outdoor-gear retailer: stores, employees (with managers), customers,
 categories, products, orders and order lines, with skewed, realistic distributions (a few big
 stores, seasonal orders, a long tail of products). Questions are written from templates in
-several phrasings, some terse or misspelled, each with a gold query; every gold query is run
+several phrasings, some terse or misspelled, each with a gold query (the last phrasing of each
+question family appears in the eval split only); every gold query is run
 against the database here and the script fails if one errors or returns nothing.
 
 Run: python specs/sql_generation/generate.py   (same seed, same files)
@@ -19,7 +20,7 @@ from pathlib import Path
 
 SEED = 20260203
 N_QUESTIONS = 340
-TEST_FRACTION = 0.35
+TEST_FRACTION_SEEN = 0.05  # share of the other phrasings that also goes to the eval split
 HERE = Path(__file__).parent
 
 SCHEMA = """
@@ -406,14 +407,17 @@ def generate_questions(con: sqlite3.Connection, rng: random.Random, n_questions:
             raise RuntimeError("could not draw enough distinct questions")
         family = rng.choice(families)
         phrasings, sql = family(rng)
-        question = messy(rng.choice(phrasings), rng)
+        position = rng.randrange(len(phrasings))
+        question = messy(phrasings[position], rng)
         if question in seen:
             continue
         rows = con.execute(sql).fetchall()
         if not rows or rows == [(None,)]:
             continue
         seen.add(question)
-        split = "test" if rng.random() < TEST_FRACTION else "train"
+        # The last phrasing of every family is held out: the eval asks in words no student trained on.
+        held_out = position == len(phrasings) - 1
+        split = "test" if held_out or rng.random() < TEST_FRACTION_SEEN else "train"
         records.append({"id": f"sql-{len(records):04d}", "question": question, "gold_sql": sql,
                         "family": family.__name__, "split": split})
     return records
