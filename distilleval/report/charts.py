@@ -158,7 +158,7 @@ def accuracy_chart(f: Figures) -> str:
         m = row.result.metric
         y = TOP + 30 + index * 44
         colour = COLOURS[row.result.role]
-        body.append(_text(LEFT - 60, y + 4, row.label[:34], anchor="start", size=12))
+        body.append(_text(LEFT - 60, y + 4, row.label[:40], anchor="start", size=11))
         if m.ci_low is not None and m.ci_high is not None:
             body.append(f'<line class="interval" x1="{x(m.ci_low):.1f}" y1="{y}" x2="{x(m.ci_high):.1f}" y2="{y}" '
                         f'stroke="{colour}" stroke-width="3"/>')
@@ -208,6 +208,6 @@ def latency_chart(f: Figures, *, max_points: int = 400) -> str:
         body.append(f'<line x1="{axis(latency.p50):.1f}" y1="{y - 12}" x2="{axis(latency.p50):.1f}" y2="{y + 12}" stroke="{colour}" stroke-width="3"/>')
         if latency.p99 is not None:
             body.append(f'<line x1="{axis(latency.p99):.1f}" y1="{y - 6}" x2="{axis(latency.p99):.1f}" y2="{y + 6}" stroke="{colour}" stroke-width="2"/>')
-        body.append(_text(axis(latency.p95 or latency.p50) + 8, y - 12, f"p50 {latency.p50:,.0f} ms · p95 {latency.p95 or 0:,.0f} ms",
-                          anchor="start", size=10))
+        body.append(_text(LEFT - 60, y + 20, f"p50 {latency.p50:,.0f} ms · p95 {latency.p95 or 0:,.0f} ms",
+                          anchor="start", size=10, extra='fill="#4b5563"'))
     return _frame("chart-latency", title, body, height=height)

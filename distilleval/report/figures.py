@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from distilleval import cost
 from distilleval.errors import DistillevalError
-from distilleval.gate import item_scores, non_inferiority_bound, paired_scores
+from distilleval.gate import item_scores, non_inferiority_test, paired_scores
 from distilleval.report.sources import RunInputs
 from distilleval.summary import Comparison, ModelResult, NonInferiority
 
@@ -212,11 +212,7 @@ def _non_inferiority(figures: Figures) -> NonInferiority | None:
         return None
     summary = figures.summary
     a, b = paired_scores(item_scores(summary, figures.teacher.key), item_scores(summary, figures.student.key))
-    if not a:
-        return None
-    difference, lower, _ = non_inferiority_bound(a, b, alpha=figures.alpha)
-    return NonInferiority(margin=figures.margin, alpha=figures.alpha, difference=difference, lower_bound=lower,
-                          non_inferior=lower >= -figures.margin, method="paired bootstrap, one-sided (computed by report)")
+    return non_inferiority_test(a, b, margin=figures.margin, alpha=figures.alpha)
 
 
 def compute_figures(inputs: RunInputs) -> Figures:
