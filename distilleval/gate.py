@@ -11,9 +11,9 @@ Checks (each configured gate is one check; unset gates are not checked):
 - ``max_error_rate``: per measured teacher and student.
 - ``paired_drop[<model>]`` (with a baseline run): the run fails only on a statistically
   significant drop, paired item by item. For 0/1 scores: McNemar's exact test, two-sided, at
-  the spec's ``alpha``, failing only when the run is the worse side. Otherwise: a paired
-  bootstrap confidence interval (1 - alpha, 2,000 resamples, fixed seed) of the mean
-  difference, failing when its upper end is below zero.
+  the spec's ``alpha``, failing only when the run is the worse side (so a one-sided false-alarm
+  rate of at most alpha/2). Otherwise: a paired bootstrap confidence interval (1 - alpha,
+  2,000 resamples, fixed seed) of the mean difference, failing when its upper end is below zero.
 
 McNemar's test, the bootstrap and the non-inferiority bound come from ``distilleval.stats``, the
 same functions that build ``summary.json``, so the gate and the summary agree.
@@ -28,6 +28,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 from typing import Literal
 
 from distilleval.errors import DataError
@@ -69,8 +70,8 @@ def paired_scores(
 def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
     """Compare paired scores: McNemar exact for 0/1 scores, else paired bootstrap.
 
-    The interval is the two-sided ``1 - alpha`` paired bootstrap interval of the mean
-    difference in both cases.
+    The interval is two-sided at ``1 - alpha``: paired Wald for 0/1 scores, paired bootstrap
+    of the mean difference otherwise.
 
     Args:
         a: the reference scores (baseline run, or teacher).
@@ -85,16 +86,20 @@ def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float) -> P
     n = len(a)
     if n == 0:
         return PairedResult(0, None, None, None, None, None, "no paired items")
-    boot = paired_bootstrap_ci(a, b, confidence=1 - alpha, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
     mean_a, mean_b = sum(a) / n, sum(b) / n
     binary = all(v in (0.0, 1.0) for v in a) and all(v in (0.0, 1.0) for v in b)
     if binary:
         losses = sum(1 for x, y in zip(a, b) if x == 1.0 and y == 0.0)
         gains = sum(1 for x, y in zip(a, b) if x == 0.0 and y == 1.0)
+        difference = (gains - losses) / n
+        # Paired Wald interval of the difference of proportions (the McNemar setting).
+        half = NormalDist().inv_cdf(1 - alpha / 2) * math.sqrt(max(0.0, ((losses + gains) / n - difference**2) / n))
         return PairedResult(
-            n, mean_a, mean_b, mean_b - mean_a, boot.low, boot.high, "McNemar exact (two-sided)",
-            p_value=mcnemar_exact(losses, gains), losses=losses, gains=gains,
+            n, mean_a, mean_b, difference, difference - half, difference + half,
+            "McNemar exact (two-sided), paired Wald interval", p_value=mcnemar_exact(losses, gains),
+            losses=losses, gains=gains,
         )
+    boot = paired_bootstrap_ci(a, b, confidence=1 - alpha, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
     return PairedResult(n, mean_a, mean_b, mean_b - mean_a, boot.low, boot.high,
                         f"paired bootstrap ({BOOTSTRAP_RESAMPLES:,} resamples)")
 

@@ -199,7 +199,13 @@ def _teacher_student_comparison(figures_models: list[ModelRow], inputs: RunInput
     for comparison in inputs.summary.comparisons:
         if (comparison.a, comparison.b) == (teacher.key, student.key):
             return comparison
-    return None
+    from distilleval.stats import compare_paired
+
+    summary = inputs.summary
+    a, b = paired_scores(item_scores(summary, teacher.key), item_scores(summary, student.key))
+    if not a:
+        return None
+    return compare_paired(teacher.key, student.key, a, b)
 
 
 def _non_inferiority(figures: Figures) -> NonInferiority | None:
