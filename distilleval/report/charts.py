@@ -198,7 +198,7 @@ def latency_chart(f: Figures, *, max_points: int = 400) -> str:
         latency = row.result.latency_ms
         y = TOP + 34 + index * 60
         colour = COLOURS[row.result.role]
-        body.append(_text(LEFT - 60, y + 4, row.label[:30], anchor="start", size=12))
+        body.append(_text(LEFT - 60, y + 4, row.label[:36], anchor="start", size=11))
         for position, value in enumerate(samples):
             jitter = _jitter(f"{row.key}:{position}") * 30
             body.append(f'<circle class="sample" cx="{axis(value):.1f}" cy="{y + jitter:.1f}" r="2" fill="{colour}" fill-opacity="0.35"/>')

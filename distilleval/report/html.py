@@ -128,7 +128,8 @@ def _browser_html(f: Figures) -> str:
     for key, heading, items in (("teacher-only", "Teacher right, student wrong", found.teacher_only),
                                 ("student-only", "Student right, teacher wrong", found.student_only)):
         extra = f" (first {MAX_ITEMS_PER_SIDE} shown)" if len(items) > MAX_ITEMS_PER_SIDE else ""
-        parts.append(f'<h3 id="{key}">{escape(heading)}: {len(items):,} items{extra}</h3>')
+        noun = "item" if len(items) == 1 else "items"
+        parts.append(f'<h3 id="{key}">{escape(heading)}: {len(items):,} {noun}{extra}</h3>')
         parts.extend(_item_html(item, f) for item in items[:MAX_ITEMS_PER_SIDE])
     parts.append("</section>")
     return "".join(parts)
