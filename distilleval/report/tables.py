@@ -120,7 +120,8 @@ def paired_table(f: Figures) -> Table:
     table = Table("paired", "Paired comparison with the teacher (same items)",
                   ["Comparison", "Difference", "95% CI", "McNemar p", "Teacher-only / other-only right", "Agreement", "Basis"])
     names = {row.key: row.result.display_name for row in f.models}
-    for comparison in f.summary.comparisons:
+    comparisons = list(f.summary.comparisons) or ([f.comparison] if f.comparison is not None else [])
+    for comparison in comparisons:
         ci = Cell(DASH)
         if comparison.ci_low is not None and comparison.ci_high is not None:
             ci = Cell(f"{comparison.ci_low * 100:+.1f} to {comparison.ci_high * 100:+.1f} pts",
@@ -133,6 +134,8 @@ def paired_table(f: Figures) -> Table:
             Cell(f"{discordant.get('a_only', 0)} / {discordant.get('b_only', 0)}") if discordant else Cell(DASH),
             pct(comparison.agreement), Cell("measured", "measured"),
         ])
+    if not f.summary.comparisons and comparisons:
+        table.notes.append("Computed by the report from the per-item scores (the summary recorded no comparison).")
     ni = f.non_inferiority
     if ni is not None:
         verdict = "non-inferior" if ni.non_inferior else "not shown non-inferior"

@@ -88,3 +88,16 @@ def test_report_without_spec_still_renders_and_says_why(tmp_path):
     assert "One-time cost | not computed" in text
     assert "spec could not be loaded" in text
     assert "Not enough evidence" in text
+
+
+def test_paired_table_is_computed_when_the_summary_has_no_comparison(tmp_path):
+    from tests.ticket_routing_fixture import write_variant
+
+    def drop_comparisons(summary):
+        summary.comparisons = []
+
+    figures = compute_figures(load_run(write_variant(tmp_path, drop_comparisons)))
+    table = {t.key: t for t in build_tables(figures)}["paired"]
+    assert [c.text for c in table.rows[0]][:5] == ["Qwen3-8B LoRA (Tinker) − Claude Opus 4.6", "-0.7 pts",
+                                                   table.rows[0][2].text, "0.625", "3 / 1"]
+    assert any("Computed by the report" in n for n in table.notes)
