@@ -12,6 +12,8 @@ def add_arguments(parser):
     parser.add_argument("--out", metavar="PATH", help="write here instead of standard output")
     parser.add_argument("--spec", metavar="SPEC", help="spec to use instead of the one the run names")
     parser.add_argument("--pricing", metavar="FILE", help="pricing table to use instead of the one the run names")
+    parser.add_argument("--payback-days", type=float, default=90.0, metavar="DAYS",
+                        help="the verdict needs the one-time cost paid back within DAYS at the largest volume (default 90)")
 
 
 def run(args) -> int:
@@ -21,7 +23,12 @@ def run(args) -> int:
     from distilleval.gate import atomic_write
     from distilleval.report.render import render_run
 
-    text = render_run(args.run, args.format, spec_path=args.spec, pricing_path=args.pricing)
+    from distilleval.errors import DataError
+
+    if args.payback_days <= 0:
+        raise DataError(f"--payback-days must be positive, got {args.payback_days:g}")
+    text = render_run(args.run, args.format, spec_path=args.spec, pricing_path=args.pricing,
+                      payback_horizon_days=args.payback_days)
     if args.out:
         atomic_write(Path(args.out), text)
         print(f"wrote {args.out}", file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 from distilleval.report.figures import Figures, compute_figures
 from distilleval.report.sources import load_run
 from distilleval.report.tables import Table, build_tables
-from distilleval.report.verdict import Verdict, decide
+from distilleval.report.verdict import DEFAULT_PAYBACK_HORIZON_DAYS, Verdict, decide
 
 FORMATS = ("md", "html", "csv", "json", "marp", "latex")
 EXTENSIONS = {"md": ".md", "html": ".html", "csv": ".csv", "json": ".json", "marp": ".marp.md", "latex": ".tex"}
@@ -33,7 +33,7 @@ def _renderer(fmt: str) -> Callable[[Figures, list[Table], Verdict], str]:
 
 
 def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None = None,
-               pricing_path: str | Path | None = None) -> str:
+               pricing_path: str | Path | None = None, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_DAYS) -> str:
     """Render a run's report.
 
     Args:
@@ -41,6 +41,7 @@ def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None
         fmt: one of ``FORMATS``.
         spec_path: override the spec the summary names.
         pricing_path: override the pricing table the summary names.
+        payback_horizon_days: the verdict's payback horizon (see ``verdict.decide``).
 
     Returns:
         The report text.
@@ -50,4 +51,4 @@ def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None
     """
     renderer = _renderer(fmt)
     figures = compute_figures(load_run(run, spec_path=spec_path, pricing_path=pricing_path))
-    return renderer(figures, build_tables(figures), decide(figures))
+    return renderer(figures, build_tables(figures), decide(figures, payback_horizon_days=payback_horizon_days))

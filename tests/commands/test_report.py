@@ -56,3 +56,18 @@ def test_latex_escapes_special_characters(capsys):
 def test_missing_run_exits_2(capsys, tmp_path):
     assert main(["report", str(tmp_path / "nope")]) == 2
     assert "summary not found" in capsys.readouterr().err
+
+
+def test_payback_horizon_changes_the_verdict(capsys):
+    # Break-even at 1,000,000/day is 3 minutes; a horizon shorter than that turns the verdict.
+    main(["report", str(SUMMARY_PATH), "--format", "json", "--payback-days", "0.001"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"]["decision"] == "don't fine-tune"
+    assert next(r for r in report["verdict"]["reasons"] if r["rule"] == "break-even")["status"] == "fail"
+
+
+def test_unwritable_out_exits_2(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["report", str(SUMMARY_PATH), "--out", str(blocker / "report.md")]) == 2
+    assert "cannot write" in capsys.readouterr().err
