@@ -94,3 +94,25 @@ def test_harness_sees_requests_and_console_errors(chromium, tmp_path):
     assert any(url.startswith("http://127.0.0.1:9/") for url in run.requests)
     assert any("boom" in e for e in run.errors)
     assert any("undefinedFunction" in e for e in run.errors)
+
+
+def test_sparse_summary_still_renders(tmp_path):
+    # No per-item results, no latency (all cache hits), no tokens for the student: every
+    # renderer still produces a report and says what is missing.
+    from tests.ticket_routing_fixture import write_variant
+
+    def sparse(summary):
+        summary.items = []
+        summary.comparisons = []
+        for result in summary.models.values():
+            result.latency_ms = None
+        summary.models["student"].input_tokens = None
+
+    run = write_variant(tmp_path, sparse)
+    html = render_run(run, "html")
+    assert "no measured latency" in html and "Teacher right, student wrong: 0 items" in html
+    markdown = render_run(run, "md")
+    assert "one-time cost not computed: no measured student tokens" in markdown
+    assert "## Verdict: Not enough evidence to decide" in markdown
+    for fmt in ("csv", "json", "marp", "latex"):
+        assert render_run(run, fmt)
