@@ -112,6 +112,9 @@ class ItemResult(_Model):
     scores: dict[str, float | None] = Field(default_factory=dict, description="model -> score in [0, 1]")
     outputs: dict[str, str | None] = Field(default_factory=dict)
     errors: dict[str, str] = Field(default_factory=dict, description="model -> error kind")
+    latency_ms: dict[str, float | None] = Field(
+        default_factory=dict, description="model -> call latency (None or absent for cache hits); optional"
+    )
     reasons: dict[str, str] = Field(default_factory=dict, description="model -> scoring reason, when not right")
 
 
