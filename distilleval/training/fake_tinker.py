@@ -76,9 +76,9 @@ class FakeServiceClient:
     _fb_calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _record(self, name: str, **kwargs: Any) -> None:
+    def _record(self, method: str, /, **kwargs: Any) -> None:
         with self._lock:
-            self.calls.append((name, kwargs))
+            self.calls.append((method, kwargs))
 
     def calls_named(self, name: str) -> list[dict[str, Any]]:
         """The keyword arguments of every recorded call to ``name``."""
