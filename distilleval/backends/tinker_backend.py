@@ -21,7 +21,7 @@ from distilleval.cost import request_cost_usd
 from distilleval.errors import BackendError, CallTimeoutError, ConfigurationError
 from distilleval.pricing import ModelPrice, PricingTable
 from distilleval.training.connection import DEFAULT_CONNECT_DEADLINE_S, call_with_deadline, connect, translate_error
-from distilleval.training.rendering import BASE_MODEL_TEMPLATES, ChatRenderer, Message, renderer_for
+from distilleval.training.rendering import BASE_MODEL_TEMPLATES, ChatRenderer, Message, renderer_for, template_for
 from distilleval.training.tokenizers import Tokenizer
 
 TINKER_SCHEME = "tinker://"
@@ -135,10 +135,11 @@ def open_tinker_backend(
     """
     price = pricing.price_for(price_as or model_id)
     is_path = model_id.startswith(TINKER_SCHEME)
+    # An unknown base model fails here, before the network is touched.
     if not is_path:
-        renderer = renderer_for(model_id, tokenizer=tokenizer)  # unknown base model fails here
+        template_for(model_id)
     elif base_model is not None:
-        renderer = renderer_for(base_model, tokenizer=tokenizer)
+        template_for(base_model)
     service = connect(service_factory=service_factory)
     kwargs = {"model_path": model_id} if is_path else {"base_model": model_id}
     client = call_with_deadline(
@@ -146,6 +147,7 @@ def open_tinker_backend(
         deadline_s=connect_deadline_s,
         doing=f"creating a sampling client for {model_id}",
     )
+    served_base = model_id
     if is_path:
         served_base = call_with_deadline(
             client.get_base_model, deadline_s=connect_deadline_s, doing=f"asking the base model of {model_id}"
@@ -155,5 +157,5 @@ def open_tinker_backend(
                 f"{model_id} was trained from {served_base}, not {base_model} (training.base_model); "
                 "fix the spec so the chat template matches"
             )
-        renderer = renderer_for(served_base, tokenizer=tokenizer)
+    renderer = renderer_for(served_base, tokenizer=tokenizer)
     return TinkerBackend(model_id, sampling_client=client, renderer=renderer, price=price)

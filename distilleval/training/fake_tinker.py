@@ -63,12 +63,14 @@ class FakeServiceClient:
     Args:
         responder: for sampling, maps prompt token ids to the tokens the model "says".
         block_s: make client creation block this long (an unreachable service).
+        sample_delay_s: answer each sampling request after this long.
         fail_at_step: make the N-th ``forward_backward`` (1-based, over all clients) fail
             with a connection error, as an interrupted run would.
     """
 
     responder: Callable[[list[int]], list[int]] | None = None
     block_s: float = 0.0
+    sample_delay_s: float = 0.0
     fail_at_step: int | None = None
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     saved: dict[str, _State] = field(default_factory=dict)
@@ -79,6 +81,10 @@ class FakeServiceClient:
     def _record(self, method: str, /, **kwargs: Any) -> None:
         with self._lock:
             self.calls.append((method, kwargs))
+
+    def register_checkpoint(self, path: str, base_model: str, rank: int = 32) -> None:
+        """Pretend a checkpoint saved earlier (by another session) exists at ``path``."""
+        self.saved[path] = _State(base_model=base_model, rank=rank)
 
     def calls_named(self, name: str) -> list[dict[str, Any]]:
         """The keyword arguments of every recorded call to ``name``."""
@@ -278,4 +284,16 @@ class FakeSamplingClient:
                     tokens_np=np.asarray(tokens, dtype=np.int32),
                 )
             )
-        return _done(types.SampleResponse(sequences=sequences))
+        response = types.SampleResponse(sequences=sequences)
+        if not self.service.sample_delay_s:
+            return _done(response)
+        future: Future = Future()
+
+        def deliver() -> None:
+            if not future.cancelled():  # a caller's timeout cancels the future
+                future.set_result(response)
+
+        timer = threading.Timer(self.service.sample_delay_s, deliver)
+        timer.daemon = True
+        timer.start()
+        return AwaitableConcurrentFuture(future)
