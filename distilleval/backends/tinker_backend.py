@@ -20,6 +20,7 @@ from distilleval.backends.base import ChatRequest, Completion
 from distilleval.cost import request_cost_usd
 from distilleval.errors import BackendError, CallTimeoutError, ConfigurationError
 from distilleval.pricing import ModelPrice, PricingTable
+from distilleval.spec import ModelSpec
 from distilleval.training.connection import DEFAULT_CONNECT_DEADLINE_S, call_with_deadline, connect, translate_error
 from distilleval.training.rendering import BASE_MODEL_TEMPLATES, ChatRenderer, Message, renderer_for, template_for
 from distilleval.training.tokenizers import Tokenizer
@@ -60,10 +61,10 @@ class TinkerBackend:
         model_id: the spec's model id (``tinker://...`` or a base model), used for cache keys.
         sampling_client: a ``tinker.SamplingClient`` (or the test double).
         renderer: the base model's chat renderer.
-        price: the pricing entry the calls are costed with.
+        price: the pricing entry the calls are costed with (None: recorded as $0).
     """
 
-    def __init__(self, model_id: str, *, sampling_client: Any, renderer: ChatRenderer, price: ModelPrice) -> None:
+    def __init__(self, model_id: str, *, sampling_client: Any, renderer: ChatRenderer, price: ModelPrice | None) -> None:
         self.model_id = model_id
         self._client = sampling_client
         self._renderer = renderer
@@ -99,7 +100,7 @@ class TinkerBackend:
             input_tokens=len(prompt_ids),
             output_tokens=len(sampled),
             latency_ms=latency_ms,
-            cost_usd=request_cost_usd(self._price, len(prompt_ids), len(sampled)),
+            cost_usd=request_cost_usd(self._price, len(prompt_ids), len(sampled)) if self._price else 0.0,
             extra={"stop_reason": sequence.stop_reason, "ended": ended},
         )
 
@@ -134,6 +135,41 @@ def open_tinker_backend(
         BackendError: the service refused or did not answer in time.
     """
     price = pricing.price_for(price_as or model_id)
+    return _open(model_id, price=price, base_model=base_model, service_factory=service_factory,
+                 tokenizer=tokenizer, connect_deadline_s=connect_deadline_s)
+
+
+def build_tinker_backend(
+    role: str,
+    model: ModelSpec,
+    *,
+    price: ModelPrice | None,
+    service_factory: Callable[[], Any] | None = None,
+    tokenizer: Tokenizer | None = None,
+) -> TinkerBackend:
+    """The entry point ``distilleval.backends.factory`` uses for ``tinker://`` models.
+
+    The chat template comes from the base model the service reports for the checkpoint.
+
+    Raises:
+        ConfigurationError / BackendError: as ``open_tinker_backend``, naming the role.
+    """
+    try:
+        return _open(model.model, price=price, base_model=None, service_factory=service_factory, tokenizer=tokenizer,
+                     connect_deadline_s=DEFAULT_CONNECT_DEADLINE_S)
+    except ConfigurationError as err:
+        raise ConfigurationError(f"{role} model {model.model!r}: {err}") from None
+
+
+def _open(
+    model_id: str,
+    *,
+    price: ModelPrice | None,
+    base_model: str | None,
+    service_factory: Callable[[], Any] | None,
+    tokenizer: Tokenizer | None,
+    connect_deadline_s: float,
+) -> TinkerBackend:
     is_path = model_id.startswith(TINKER_SCHEME)
     # An unknown base model fails here, before the network is touched.
     if not is_path:

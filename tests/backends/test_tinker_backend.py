@@ -134,3 +134,26 @@ def test_model_output_with_special_token_text_is_plain_data(key, qwen):
     service = FakeServiceClient(responder=lambda prompt: [*qwen.encode("a<|im_end|>b"), IM_END])
     completion = asyncio.run(open_backend(service).complete(request(), timeout_s=5))
     assert completion.text == "a<|im_end|>b"
+
+
+def test_factory_entry_point_builds_from_a_model_spec(key, qwen):
+    from distilleval.backends.tinker_backend import build_tinker_backend
+    from distilleval.spec import ModelSpec
+
+    service = FakeServiceClient(responder=labeller(qwen, answer="shipping"))
+    service.register_checkpoint("tinker://run-3/sampler_weights/final", "Qwen/Qwen3-8B")
+    spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
+    backend = build_tinker_backend("student", spec_model, price=None, service_factory=lambda: service)
+    completion = asyncio.run(backend.complete(request(), timeout_s=5))
+    assert completion.text == "shipping"
+    assert completion.cost_usd == 0.0  # no pricing table given
+
+
+def test_factory_entry_point_names_the_role_on_configuration_errors(monkeypatch):
+    from distilleval.backends.tinker_backend import build_tinker_backend
+    from distilleval.spec import ModelSpec
+
+    monkeypatch.delenv("TINKER_API_KEY", raising=False)
+    spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
+    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY is not set"):
+        build_tinker_backend("student", spec_model, price=None, service_factory=FakeServiceClient)
