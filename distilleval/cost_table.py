@@ -162,6 +162,8 @@ def format_days(days: float | None) -> str:
     """Break-even days for display; None means the student never pays back."""
     if days is None:
         return "never"
+    if days * 24 < 1:
+        return f"{max(days * 24 * 60, 0.1):.1f} minutes"
     if days < 1:
         return f"{days * 24:.1f} hours"
     return f"{days:,.1f} days"

@@ -1,0 +1,88 @@
+"""Build the backend for a model role of a spec.
+
+- ``tinker://...`` models go to ``distilleval.backends.tinker_backend.build_tinker_backend``
+  (imported only then; helper "tinker" owns that module),
+- models with ``fast_path: true`` and an ``api_base`` go to the httpx fast path,
+- everything else goes through LiteLLM.
+
+API keys are read from the environment here (``api_key_env`` or the provider's variable)
+and live only in the backend object. ``check_reachable`` fails fast, before any item is
+called, when a custom ``api_base`` refuses connections.
+"""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+from distilleval.backends.base import Backend
+from distilleval.backends.credentials import resolve_api_key
+from distilleval.errors import ConfigurationError, ServiceUnavailableError
+from distilleval.pricing import PricingTable
+from distilleval.spec import ModelSpec
+
+TINKER_PREFIX = "tinker://"
+
+
+def is_tinker_model(model_id: str) -> bool:
+    """Whether ``model_id`` names a Tinker sampler checkpoint."""
+    return model_id.startswith(TINKER_PREFIX)
+
+
+def build_backend(role: str, model: ModelSpec, *, pricing: PricingTable | None) -> Backend:
+    """The backend that calls ``model`` for ``role``.
+
+    Args:
+        role: ``teacher`` / ``student`` (for messages).
+        model: the role's spec.
+        pricing: the pricing table; None records every cost as $0 (tests, offline tools).
+
+    Returns:
+        An object implementing ``distilleval.backends.base.Backend``.
+
+    Raises:
+        PricingError: the model has no price in the table (before any call is made).
+        ConfigurationError: the API key variable is not set, or Tinker support is missing.
+    """
+    price = pricing.price_for(model.pricing_key) if pricing is not None else None
+    if is_tinker_model(model.model):
+        try:
+            from distilleval.backends.tinker_backend import build_tinker_backend
+        except ImportError as err:
+            raise ConfigurationError(
+                f"{role} model {model.model!r} needs Tinker support (distilleval.backends.tinker_backend): {err}"
+            ) from None
+        return build_tinker_backend(role, model, price=price)
+    api_key = resolve_api_key(model.model, api_key_env=model.api_key_env, api_base=model.api_base, role=role)
+    if model.fast_path:
+        if not model.api_base:
+            raise ConfigurationError(f"{role} model {model.model!r}: fast_path needs an api_base (an OpenAI-compatible server)")
+        from distilleval.backends.openai_compatible import OpenAICompatibleBackend
+
+        return OpenAICompatibleBackend(model.model, api_base=model.api_base, price=price, api_key=api_key, batch=model.batch)
+    from distilleval.backends.litellm_backend import LiteLLMBackend
+
+    return LiteLLMBackend(model.model, price=price, api_base=model.api_base, api_key=api_key, batch=model.batch)
+
+
+def check_reachable(role: str, model: ModelSpec, *, timeout_s: float = 3.0) -> None:
+    """Fail fast when the model's custom ``api_base`` does not accept connections.
+
+    Providers without an ``api_base`` are checked by the runner instead (it stops the run
+    when a model fails as unreachable before its first success).
+
+    Raises:
+        ServiceUnavailableError: one line naming the role, model and endpoint.
+    """
+    if not model.api_base or is_tinker_model(model.model):
+        return
+    parts = urlsplit(model.api_base)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as err:
+        raise ServiceUnavailableError(
+            f"{role} model {model.model!r}: cannot connect to {model.api_base} ({err.strerror or err}); is the server running?"
+        ) from None

@@ -1,0 +1,157 @@
+"""The LiteLLM backend: any provider LiteLLM supports (OpenAI, Anthropic, Gemini, vLLM via api_base).
+
+LiteLLM is imported lazily, on the first backend built, with ``LITELLM_OFFLINE_MODE=true`` set
+first (unless the user set it) so the import fetches no cost map or tokenizer. Every call
+passes ``timeout`` and ``num_retries=0``: the runner does the retrying, because LiteLLM's own
+defaults (a 6,000 s timeout, hidden SDK retries) would multiply attempts and hide latency.
+Cost comes from the usage block times distilleval's pricing table, never from LiteLLM's cost
+map (which silently returns 0 or None for models it does not know).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from distilleval.backends._http import retry_after_seconds, usage_cost_usd, usage_tokens
+from distilleval.backends.base import ChatRequest, Completion
+from distilleval.errors import (
+    AuthenticationError,
+    BackendError,
+    CallTimeoutError,
+    ConfigurationError,
+    RateLimitedError,
+    ServiceUnavailableError,
+)
+from distilleval.pricing import ModelPrice
+
+_LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "httpx", "openai")
+
+
+def import_litellm() -> Any:
+    """Import LiteLLM offline and quiet; returns the module.
+
+    Raises:
+        ConfigurationError: LiteLLM is not installed.
+    """
+    os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
+    try:
+        import litellm
+    except ImportError:
+        raise ConfigurationError("LiteLLM is not installed: pip install litellm") from None
+    litellm.suppress_debug_info = True
+    litellm.set_verbose = False
+    litellm.telemetry = False
+    for name in _LITELLM_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return litellm
+
+
+def translate_litellm_error(err: BaseException, model_id: str) -> BackendError:
+    """Map a LiteLLM / OpenAI-SDK exception to distilleval's tree (one place, by class name).
+
+    Classes are matched by name along the MRO so this needs no LiteLLM import and keeps
+    working when LiteLLM adds subclasses.
+    """
+    names = {cls.__name__ for cls in type(err).__mro__}
+    detail = " ".join(str(err).split())[:300]
+    message = f"{model_id}: {detail}"
+    if "RateLimitError" in names:
+        headers = getattr(err, "litellm_response_headers", None)
+        if headers is None and getattr(err, "response", None) is not None:
+            headers = getattr(err.response, "headers", None)
+        return RateLimitedError(message, retry_after_s=retry_after_seconds(headers))
+    if "Timeout" in names or "APITimeoutError" in names or isinstance(err, TimeoutError):
+        return CallTimeoutError(message)
+    if "AuthenticationError" in names or "PermissionDeniedError" in names:
+        return AuthenticationError(message)
+    if "ContextWindowExceededError" in names or "ContentPolicyViolationError" in names:
+        return BackendError(message, kind="rejected", retryable=False)
+    if "NotFoundError" in names:
+        return BackendError(message, kind="not_found", retryable=False)
+    if "BadRequestError" in names or "UnprocessableEntityError" in names or "UnsupportedParamsError" in names:
+        return BackendError(message, kind="bad_request", retryable=False)
+    if (
+        "APIConnectionError" in names
+        or "InternalServerError" in names
+        or "ServiceUnavailableError" in names
+        or "BadGatewayError" in names
+        or "APIError" in names
+        or isinstance(err, (ConnectionError, OSError))
+    ):
+        return ServiceUnavailableError(message)
+    return BackendError(message, kind="error", retryable=False)
+
+
+class LiteLLMBackend:
+    """Calls one model through ``litellm.acompletion``.
+
+    Args:
+        model_id: the LiteLLM model id (also the cache key's model and the pricing key's default).
+        price: the model's pricing-table entry (None: cost is recorded as 0).
+        api_base: a custom endpoint (vLLM, llama.cpp, a test server).
+        api_key: the key read from the environment; kept in memory only.
+        batch: price at the batch tier.
+    """
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        price: ModelPrice | None,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        batch: bool = False,
+    ):
+        self.model_id = model_id
+        self.api_base = api_base
+        self._price = price
+        self._api_key = api_key
+        self._batch = batch
+        self._litellm = import_litellm()
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"LiteLLMBackend({self.model_id!r}, api_base={self.api_base!r})"
+
+    async def complete(self, request: ChatRequest, *, timeout_s: float) -> Completion:
+        """Make one call. Raises a ``BackendError`` subclass on failure (see ``translate_litellm_error``)."""
+        kwargs: dict[str, Any] = {
+            "model": self.model_id,
+            "messages": list(request.messages),
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "timeout": timeout_s,
+            "num_retries": 0,
+        }
+        if request.stop:
+            kwargs["stop"] = list(request.stop)
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self._api_key:
+            kwargs["api_key"] = self._api_key
+        elif self.api_base:
+            kwargs["api_key"] = "no-key"  # OpenAI-compatible servers often need none, but the SDK wants one
+        started = time.perf_counter()
+        try:
+            response = await self._litellm.acompletion(**kwargs)
+        except Exception as err:  # translated at this one choke point
+            raise translate_litellm_error(err, self.model_id) from None
+        latency_ms = (time.perf_counter() - started) * 1000
+        try:
+            text = response.choices[0].message.content or ""
+        except (AttributeError, IndexError, TypeError):
+            raise BackendError(f"{self.model_id}: response has no choices[0].message", kind="bad_response", retryable=True) from None
+        input_tokens, output_tokens = usage_tokens(getattr(response, "usage", None))
+        return Completion(
+            text=text,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            latency_ms=latency_ms,
+            cost_usd=usage_cost_usd(self._price, input_tokens, output_tokens, batch=self._batch),
+        )
+
+    async def aclose(self) -> None:
+        """LiteLLM keeps its own shared HTTP clients; nothing to release per backend."""

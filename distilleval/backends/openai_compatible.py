@@ -1,0 +1,145 @@
+"""The fast path: OpenAI-compatible ``/chat/completions`` over httpx, bypassing LiteLLM.
+
+LiteLLM spends a few milliseconds of CPU per call, which caps one process at a few hundred
+calls per second; a fast local student server (vLLM, llama.cpp) can answer far more. A spec
+asks for this path with ``fast_path: true`` on a model with an ``api_base``. The request and
+the usage block are plain OpenAI chat-completions JSON; anything else is a ``bad_response``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from distilleval.backends._http import retry_after_seconds, usage_cost_usd, usage_tokens
+from distilleval.backends.base import ChatRequest, Completion
+from distilleval.errors import (
+    AuthenticationError,
+    BackendError,
+    CallTimeoutError,
+    RateLimitedError,
+    ServiceUnavailableError,
+)
+from distilleval.pricing import ModelPrice
+
+
+def served_model_name(model_id: str) -> str:
+    """The ``model`` field sent to the server: the LiteLLM id without its ``openai/`` prefix."""
+    for prefix in ("openai/", "hosted_vllm/", "text-completion-openai/"):
+        if model_id.startswith(prefix):
+            return model_id[len(prefix):]
+    return model_id
+
+
+def _error_detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
+    except (ValueError, AttributeError):
+        message = None
+    text = message if isinstance(message, str) else response.text
+    return " ".join(text.split())[:300]
+
+
+def translate_status(response: httpx.Response, model_id: str) -> BackendError:
+    """The distilleval error for a non-2xx response."""
+    status = response.status_code
+    message = f"{model_id}: HTTP {status}: {_error_detail(response)}"
+    if status == 429:
+        return RateLimitedError(message, retry_after_s=retry_after_seconds(response.headers))
+    if status in (401, 403):
+        return AuthenticationError(message)
+    if status == 408:
+        return CallTimeoutError(message)
+    if status >= 500:
+        return ServiceUnavailableError(message)
+    if status == 404:
+        return BackendError(message, kind="not_found", retryable=False)
+    return BackendError(message, kind="bad_request", retryable=False)
+
+
+def translate_transport_error(err: httpx.HTTPError, model_id: str) -> BackendError:
+    """The distilleval error for an httpx transport failure."""
+    message = f"{model_id}: {type(err).__name__}: {err or 'no detail'}"
+    if isinstance(err, httpx.TimeoutException):
+        return CallTimeoutError(message)
+    return ServiceUnavailableError(message)
+
+
+class OpenAICompatibleBackend:
+    """Calls ``{api_base}/chat/completions`` directly with one pooled ``httpx.AsyncClient``.
+
+    Args:
+        model_id: the spec's model id (cache and pricing key); ``openai/`` is stripped for the wire.
+        api_base: the server's base URL, e.g. ``http://127.0.0.1:8000/v1``.
+        price: the pricing-table entry (None: cost recorded as 0).
+        api_key: sent as a Bearer token when set; kept in memory only.
+        batch: price at the batch tier.
+        max_connections: the connection pool size (the runner's concurrency is the real limit).
+    """
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        api_base: str,
+        price: ModelPrice | None,
+        api_key: str | None = None,
+        batch: bool = False,
+        max_connections: int = 256,
+    ):
+        self.model_id = model_id
+        self.api_base = api_base.rstrip("/")
+        self._url = f"{self.api_base}/chat/completions"
+        self._wire_model = served_model_name(model_id)
+        self._price = price
+        self._batch = batch
+        headers = {"Content-Type": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._client = httpx.AsyncClient(headers=headers, limits=limits, trust_env=False)
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAICompatibleBackend({self.model_id!r}, api_base={self.api_base!r})"
+
+    async def complete(self, request: ChatRequest, *, timeout_s: float) -> Completion:
+        """Make one call. Raises a ``BackendError`` subclass on failure."""
+        body: dict[str, Any] = {
+            "model": self._wire_model,
+            "messages": list(request.messages),
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+        }
+        if request.stop:
+            body["stop"] = list(request.stop)
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(self._url, content=json.dumps(body), timeout=timeout_s)
+        except httpx.HTTPError as err:
+            raise translate_transport_error(err, self.model_id) from None
+        latency_ms = (time.perf_counter() - started) * 1000
+        if response.status_code >= 300:
+            raise translate_status(response, self.model_id)
+        try:
+            payload = json.loads(response.content)
+            text = payload["choices"][0]["message"]["content"] or ""
+        except (ValueError, KeyError, IndexError, TypeError) as err:
+            raise BackendError(
+                f"{self.model_id}: malformed response body ({type(err).__name__})", kind="bad_response", retryable=True
+            ) from None
+        input_tokens, output_tokens = usage_tokens(payload.get("usage"))
+        return Completion(
+            text=str(text),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            latency_ms=latency_ms,
+            cost_usd=usage_cost_usd(self._price, input_tokens, output_tokens, batch=self._batch),
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()

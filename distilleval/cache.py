@@ -1,0 +1,126 @@
+"""The response cache: one SQLite file shared by runs, content-addressed.
+
+A key is the SHA-256 of what decides the output and nothing else: the model id, the messages,
+the sampling parameters (max_tokens, temperature, stop) and the repeat index. Timeouts, retry
+counts, API bases and keys never enter it, so changing a timeout does not re-pay for calls.
+Only successful completions are stored. A hit costs $0 in the run that replays it, but keeps
+the tokens, latency and cost measured when the call was made (for projections), and is flagged
+so latency statistics can exclude it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from distilleval.backends.base import ChatRequest, Completion
+
+DEFAULT_CACHE_PATH = Path.home() / ".cache" / "distilleval" / "responses.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    model_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    cost_usd REAL NOT NULL,
+    created_at REAL NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """A stored completion with the figures measured when it was first made."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+    cost_usd: float
+
+
+def cache_key(model_id: str, request: ChatRequest, repeat: int = 0) -> str:
+    """The content address of one call.
+
+    Args:
+        model_id: the backend's model id.
+        request: messages and sampling parameters.
+        repeat: which sample this is when an item is run several times (0 for the first).
+
+    Returns:
+        A hex SHA-256 over a canonical JSON of exactly those fields.
+    """
+    material = {
+        "model": model_id,
+        "messages": request.messages,
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "stop": list(request.stop),
+        "repeat": repeat,
+    }
+    canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """The SQLite cache file. Safe to share between runs and processes (WAL mode).
+
+    Args:
+        path: the SQLite file; its folder is created.
+        refresh: when True lookups always miss (but new results are
+            written), which is what ``--refresh`` means.
+    """
+
+    def __init__(self, path: str | Path, *, refresh: bool = False):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.refresh = refresh
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def get(self, key: str) -> CachedResponse | None:
+        """The stored response for ``key``; None on a miss or when refreshing."""
+        if self.refresh:
+            return None
+        row = self._db.execute(
+            "SELECT text, input_tokens, output_tokens, latency_ms, cost_usd FROM responses WHERE key = ?", (key,)
+        ).fetchone()
+        return CachedResponse(*row) if row else None
+
+    def put(self, key: str, model_id: str, completion: Completion) -> None:
+        """Store a successful completion (replacing an older one under ``--refresh``)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                model_id,
+                completion.text,
+                completion.input_tokens,
+                completion.output_tokens,
+                completion.latency_ms,
+                completion.cost_usd,
+                time.time(),
+            ),
+        )
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> "ResponseCache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,344 @@
+"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1, for tests and benchmarks.
+
+It serves ``POST /v1/chat/completions`` from a background thread, so sync tests, asyncio tests
+and subprocesses (``distilleval eval`` in a child process) can all call it over real HTTP.
+Each model name gets a script: the answer (fixed text or a function of the prompt), the
+usage block, a delay, and faults. Every request is logged.
+
+Usage::
+
+    from distilleval.testing.openai_server import OpenAIServer, ModelScript, random_faults
+
+    with OpenAIServer() as server:
+        server.script("teacher", ModelScript(answer=lambda prompt: "billing", delay_ms=450))
+        server.script("student", ModelScript(answer="billing", faults=random_faults(0.2, seed=1)))
+        ...  # point a client at server.base_url ("http://127.0.0.1:<port>/v1")
+        ok_calls = [r for r in server.log if r.outcome == "ok"]
+
+The prompt a script sees is the text of all messages joined by newlines (text parts only).
+Fault kinds (``FAULT_KINDS``): ``rate_limit`` (429 with ``Retry-After``), ``server_error``
+(500), ``slow`` (answers only after ``ModelScript.slow_s``, past any sane client timeout),
+``malformed`` (200 with a truncated JSON body), ``drop`` (closes the connection unanswered).
+A fault decider is a function ``(prompt, attempt) -> fault kind | None`` where ``attempt``
+counts this prompt's earlier requests to this model (0 on the first).
+
+Run it standalone (benchmarks run it in its own process)::
+
+    python -m distilleval.testing.openai_server --delay-ms 0 --answer ok
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+FAULT_KINDS = ("rate_limit", "server_error", "slow", "malformed", "drop")
+
+Answer = str | Callable[[str], str]
+FaultDecider = Callable[[str, int], str | None]
+
+
+@dataclass
+class ModelScript:
+    """How the server answers one model name.
+
+    Attributes:
+        answer: the reply text, or a function from the prompt to the reply text.
+        delay_ms: time to wait before answering (simulated model latency).
+        usage: ``(prompt_tokens, completion_tokens)`` to report; default: whitespace word
+            counts of the prompt and the answer.
+        faults: decides, per request, whether to inject a fault (see module docstring).
+        retry_after_s: the ``Retry-After`` header sent with a ``rate_limit`` fault (None: omit it).
+        slow_s: how long a ``slow`` fault stalls before answering.
+    """
+
+    answer: Answer = "ok"
+    delay_ms: float = 0.0
+    usage: tuple[int, int] | None = None
+    faults: FaultDecider | None = None
+    retry_after_s: float | None = 0.05
+    slow_s: float = 30.0
+
+
+@dataclass
+class LoggedRequest:
+    """One request the server received.
+
+    Attributes:
+        model: the ``model`` field of the request body ("" if the body was unreadable).
+        prompt: the text of the messages joined by newlines.
+        attempt: how many earlier requests carried the same (model, prompt).
+        outcome: ``"ok"`` (a completion was sent), a fault kind, or ``"unknown_model"``,
+            ``"unauthorized"``, ``"bad_request"``.
+        status: HTTP status sent (None for a dropped connection or a client that left).
+        body: the parsed request body (the API key is never in it; headers are not logged).
+        received_at / finished_at: ``time.monotonic()`` stamps.
+    """
+
+    model: str
+    prompt: str
+    attempt: int
+    outcome: str
+    status: int | None
+    body: dict[str, Any] = field(repr=False, default_factory=dict)
+    received_at: float = 0.0
+    finished_at: float | None = None
+
+
+def random_faults(rate: float, kinds: tuple[str, ...] = FAULT_KINDS, *, seed: int = 0) -> FaultDecider:
+    """A decider that injects a fault into ``rate`` of requests, drawn from ``kinds``.
+
+    The draw is a seeded function of (prompt, attempt), so a run is reproducible whatever
+    order the requests arrive in.
+    """
+    unknown = set(kinds) - set(FAULT_KINDS)
+    if unknown:
+        raise ValueError(f"unknown fault kinds {sorted(unknown)}; expected some of {FAULT_KINDS}")
+
+    def decide(prompt: str, attempt: int) -> str | None:
+        draw = random.Random(f"{seed}|{attempt}|{prompt}")
+        if draw.random() < rate:
+            return draw.choice(kinds)
+        return None
+
+    return decide
+
+
+def fail_first(kind: str, attempts: int = 1) -> FaultDecider:
+    """A decider that injects ``kind`` into the first ``attempts`` requests of every prompt."""
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+    return lambda prompt, attempt: kind if attempt < attempts else None
+
+
+def prompt_text(messages: Any) -> str:
+    """The text of OpenAI-style messages (string contents and text parts), joined by newlines."""
+    texts: list[str] = []
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts.extend(str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("type") == "text")
+    return "\n".join(texts)
+
+
+class OpenAIServer:
+    """The server. Use as a context manager, or call ``start()`` / ``stop()``.
+
+    Args:
+        scripts: model name -> script; more can be added later with ``script()``.
+        api_key: when set, requests must carry ``Authorization: Bearer <api_key>`` (else 401).
+        default: the script for model names without one (None: unknown models get 404).
+        port: 0 picks a free port.
+    """
+
+    def __init__(
+        self,
+        scripts: dict[str, ModelScript] | None = None,
+        *,
+        api_key: str | None = None,
+        default: ModelScript | None = None,
+        port: int = 0,
+        keep_log: bool = True,
+    ):
+        self._scripts: dict[str, ModelScript] = dict(scripts or {})
+        self._default = default
+        self._api_key = api_key
+        self._requested_port = port
+        self._keep_log = keep_log
+        self._attempts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self.log: list[LoggedRequest] = []
+        self.port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    # -- scripting -------------------------------------------------------------------------
+
+    def script(self, model: str, script: ModelScript) -> None:
+        """Set (or replace) the script of ``model``."""
+        self._scripts[model] = script
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1``: what a client takes as ``api_base``."""
+        if self.port is None:
+            raise RuntimeError("the server is not started")
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def requests_for(self, model: str, outcome: str | None = None) -> list[LoggedRequest]:
+        """Logged requests for ``model``, optionally only those with ``outcome``."""
+        return [r for r in list(self.log) if r.model == model and (outcome is None or r.outcome == outcome)]
+
+    def clear_log(self) -> None:
+        """Forget logged requests and attempt counts."""
+        with self._lock:
+            self.log.clear()
+            self._attempts.clear()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> "OpenAIServer":
+        """Start serving in a background thread; returns when the port is bound."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._bind())
+            except BaseException as err:  # surfaced to the caller of start()
+                failure.append(err)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="openai-test-server", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and join the thread."""
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop = None
+            self._thread = None
+
+    def __enter__(self) -> "OpenAIServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def _bind(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._handle)
+        app.router.add_post("/chat/completions", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self._requested_port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    # -- handling --------------------------------------------------------------------------
+
+    def _record(self, entry: LoggedRequest) -> None:
+        if self._keep_log:
+            self.log.append(entry)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        received = time.monotonic()
+        try:
+            body = await request.json()
+            model = str(body["model"])
+            messages = body["messages"]
+        except (ValueError, KeyError, TypeError):
+            self._record(LoggedRequest("", "", 0, "bad_request", 400, received_at=received, finished_at=time.monotonic()))
+            return _error(400, "invalid_request_error", "the body needs 'model' and 'messages'")
+        prompt = prompt_text(messages)
+        with self._lock:
+            attempt = self._attempts.get((model, prompt), 0)
+            self._attempts[(model, prompt)] = attempt + 1
+        entry = LoggedRequest(model, prompt, attempt, "ok", None, body=body, received_at=received)
+        self._record(entry)
+        try:
+            return await self._respond(request, entry, body)
+        finally:
+            entry.finished_at = time.monotonic()
+
+    async def _respond(self, request: web.Request, entry: LoggedRequest, body: dict[str, Any]) -> web.StreamResponse:
+        if self._api_key is not None and request.headers.get("Authorization") != f"Bearer {self._api_key}":
+            entry.outcome, entry.status = "unauthorized", 401
+            return _error(401, "invalid_api_key", "Incorrect API key provided")
+        script = self._scripts.get(entry.model, self._default)
+        if script is None:
+            entry.outcome, entry.status = "unknown_model", 404
+            return _error(404, "model_not_found", f"The model {entry.model!r} does not exist")
+        fault = script.faults(entry.prompt, entry.attempt) if script.faults else None
+        if script.delay_ms:
+            await asyncio.sleep(script.delay_ms / 1000)
+        if fault == "rate_limit":
+            entry.outcome, entry.status = fault, 429
+            headers = {} if script.retry_after_s is None else {"Retry-After": f"{script.retry_after_s:g}"}
+            return _error(429, "rate_limit_exceeded", "Rate limit reached, try again later", headers)
+        if fault == "server_error":
+            entry.outcome, entry.status = fault, 500
+            return _error(500, "server_error", "The server had an error processing your request")
+        if fault == "drop":
+            entry.outcome = fault
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=200)  # never reaches the client: the socket is gone
+        if fault == "slow":
+            entry.outcome = fault
+            await asyncio.sleep(script.slow_s)
+        answer = script.answer(entry.prompt) if callable(script.answer) else script.answer
+        if script.usage is not None:
+            prompt_tokens, completion_tokens = script.usage
+        else:
+            prompt_tokens, completion_tokens = len(entry.prompt.split()), max(1, len(answer.split()))
+        payload = {
+            "id": f"chatcmpl-test-{id(entry):x}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": entry.model,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+        text = json.dumps(payload)
+        if fault == "malformed":
+            entry.outcome = fault
+            text = text[: len(text) // 2]
+        entry.status = 200
+        return web.Response(text=text, content_type="application/json")
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = {"error": {"message": message, "type": code, "code": code}}
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve one script for every model name until killed; print the base URL first."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--answer", default="ok")
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    server = OpenAIServer(default=ModelScript(answer=args.answer, delay_ms=args.delay_ms), port=args.port, keep_log=False)
+    server.start()
+    print(server.base_url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
