@@ -1,8 +1,11 @@
 """The Tinker sampling backend against the SDK test double, with the real Qwen tokenizer."""
 
+import pytest
+
+pytest.importorskip("tinker")  # the Tinker extra; the rest of the suite runs without it
+
 import asyncio
 
-import pytest
 
 from distilleval.backends.base import ChatRequest
 from distilleval.backends.tinker_backend import is_tinker_model, open_tinker_backend

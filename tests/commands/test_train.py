@@ -1,8 +1,11 @@
 """`distilleval train`: the command end to end against the Tinker double, and its bad inputs."""
 
+import pytest
+
+pytest.importorskip("tinker")  # the Tinker extra; the rest of the suite runs without it
+
 import json
 
-import pytest
 
 from distilleval.cli.main import build_parser, main
 from distilleval.commands import train

@@ -5,7 +5,6 @@ import time
 
 import httpx
 import pytest
-import tinker
 
 from distilleval.errors import (
     AuthenticationError,
@@ -14,7 +13,18 @@ from distilleval.errors import (
     RateLimitedError,
     ServiceUnavailableError,
 )
-from distilleval.training.connection import call_with_deadline, connect, require_api_key, translate_error
+from distilleval.training.connection import call_with_deadline, connect, import_tinker, require_api_key, translate_error
+
+
+@pytest.fixture
+def tinker():
+    return pytest.importorskip("tinker")
+
+
+def test_missing_sdk_names_the_extra(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "tinker", None)  # makes `import tinker` fail
+    with pytest.raises(ConfigurationError, match=r"pip install 'distilleval\[tinker\]'"):
+        import_tinker()
 
 
 def test_missing_key_is_a_configuration_error():
@@ -46,7 +56,7 @@ def test_deadline_abandons_a_blocked_call_quickly():
     assert time.perf_counter() - started < 2
 
 
-def test_deadline_returns_value_and_translates_errors():
+def test_deadline_returns_value_and_translates_errors(tinker):
     assert call_with_deadline(lambda: 42, deadline_s=5, doing="x") == 42
     request = httpx.Request("POST", "https://tinker.test")
     limited = tinker.RateLimitError("slow down", response=httpx.Response(429, request=request), body=None)
@@ -58,16 +68,24 @@ def test_deadline_returns_value_and_translates_errors():
         call_with_deadline(raise_limited, deadline_s=5, doing="saving")
 
 
+def _request():
+    return httpx.Request("GET", "https://tinker.test")
+
+
 @pytest.mark.parametrize(
-    "error, expected",
+    "name, status, expected",
     [
-        (tinker.AuthenticationError("no", response=httpx.Response(401, request=httpx.Request("GET", "https://t")), body=None), AuthenticationError),
-        (tinker.APIConnectionError(request=httpx.Request("GET", "https://t")), ServiceUnavailableError),
-        (tinker.InternalServerError("boom", response=httpx.Response(500, request=httpx.Request("GET", "https://t")), body=None), ServiceUnavailableError),
-        (tinker.BadRequestError("bad", response=httpx.Response(400, request=httpx.Request("GET", "https://t")), body=None), BackendError),
+        ("AuthenticationError", 401, AuthenticationError),
+        ("PermissionDeniedError", 403, AuthenticationError),
+        ("RateLimitError", 429, RateLimitedError),
+        ("InternalServerError", 500, ServiceUnavailableError),
+        ("BadRequestError", 400, BackendError),
+        ("APIConnectionError", None, ServiceUnavailableError),
     ],
 )
-def test_sdk_errors_map_to_our_tree(error, expected):
+def test_sdk_errors_map_to_our_tree(tinker, name, status, expected):
+    cls = getattr(tinker, name)
+    error = cls(request=_request()) if status is None else cls("x", response=httpx.Response(status, request=_request()), body=None)
     translated = translate_error(error, "doing it")
     assert type(translated) is expected
     assert "doing it" in str(translated)
@@ -79,7 +97,7 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_real_sdk_against_an_unreachable_service_stops_at_the_deadline():
+def test_real_sdk_against_an_unreachable_service_stops_at_the_deadline(tinker):
     # The real ServiceClient keeps retrying a refused connection for minutes; the deadline
     # turns that into a prompt, clear error.
     service = tinker.ServiceClient(api_key="tml-test", base_url=f"http://127.0.0.1:{_closed_port()}")

