@@ -42,14 +42,21 @@ def _positive(name: str, value: float | None) -> None:
 
 def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None = None) -> int:
     """Train and write the manifest; ``service_factory`` replaces ``tinker.ServiceClient`` in tests."""
-    from distilleval.errors import DistillevalError
+    from distilleval.errors import BackendError, DistillevalError
     from distilleval.pricing import load_pricing
     from distilleval.spec import load_spec
     from distilleval.training.connection import connect, import_tinker, require_api_key
     from distilleval.training.data import build_examples, file_sha256, read_conversations
     from distilleval.training.manifest import build_manifest, write_manifest
     from distilleval.training.rendering import renderer_for, template_for
-    from distilleval.training.tinker_trainer import TrainingConfig, check_enough_rows, split_heldout, train_lora
+    from distilleval.training.tinker_trainer import (
+        CHECKPOINT_LOG,
+        CheckpointLog,
+        TrainingConfig,
+        check_enough_rows,
+        split_heldout,
+        train_lora,
+    )
 
     for name in ("epochs", "batch-size", "rank", "lr", "save-every"):
         _positive(name, getattr(args, name.replace("-", "_")))
@@ -90,17 +97,30 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
         f"training {config.base_model} (LoRA rank {config.rank}) on {len(examples)} rows of {data_path}: "
         f"{config.epochs} epochs, batch {config.batch_size}, lr {config.learning_rate:g} linear decay"
     )
+    heldout_rows = len(examples) - len(train_rows)
+    if config.heldout_fraction > 0 and heldout_rows == 0:
+        print(f"note: {len(examples)} rows x --heldout-fraction {config.heldout_fraction:g} keeps no held-out row; "
+              "no held-out loss will be reported")
     service = connect(service_factory=service_factory)
-    result = train_lora(
-        service,
-        examples,
-        config,
-        out_dir,
-        data_sha256=data_sha256,
-        source=str(data_path),
-        resume=args.resume,
-        connect_deadline_s=args.connect_deadline,
-    )
+    try:
+        result = train_lora(
+            service,
+            examples,
+            config,
+            out_dir,
+            data_sha256=data_sha256,
+            source=str(data_path),
+            resume=args.resume,
+            connect_deadline_s=args.connect_deadline,
+        )
+    except BackendError as err:
+        saved = CheckpointLog(out_dir / CHECKPOINT_LOG).records()
+        if not saved:
+            raise
+        raise BackendError(
+            f"{err}; {len(saved)} checkpoint(s) are saved in {out_dir}: run the same command with --resume to continue",
+            kind=err.kind,
+        ) from None
     manifest = build_manifest(
         spec_name=spec.name,
         template=template,

@@ -155,18 +155,20 @@ class CheckpointLog:
         self.path = path
 
     def records(self) -> list[dict[str, Any]]:
+        """Every checkpoint recorded so far, oldest first."""
         if not self.path.is_file():
             return []
+        lines = self.path.read_text(encoding="utf-8").splitlines()
         out = []
-        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 out.append(json.loads(line))
             except json.JSONDecodeError:
-                # A line cut short by a crash is the only damage an append can do; earlier
-                # checkpoints are still good.
-                if number == len(self.path.read_text(encoding="utf-8").splitlines()):
+                # A last line cut short by a crash is the only damage an append can do;
+                # the checkpoints before it are still good.
+                if number == len(lines):
                     break
                 raise DataError(f"{self.path}:{number}: checkpoint log line is not valid JSON") from None
         return out

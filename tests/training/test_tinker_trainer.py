@@ -158,3 +158,17 @@ def test_unreachable_service_stops_at_the_deadline(tmp_path):
     with pytest.raises(ServiceUnavailableError, match="within 0.3 s while creating a LoRA training client"):
         train_lora(FakeServiceClient(block_s=5), make_examples(40), config, tmp_path, data_sha256="x", source="t",
                    connect_deadline_s=0.3, log=lambda _: None)
+
+
+def test_checkpoint_log_tolerates_a_torn_last_line_only(tmp_path):
+    from distilleval.training.tinker_trainer import CheckpointLog
+
+    log = CheckpointLog(tmp_path / "checkpoints.jsonl")
+    log.append({"step": 5})
+    log.append({"step": 10})
+    with log.path.open("a") as handle:
+        handle.write('{"step": 1')  # a crash mid-append
+    assert [r["step"] for r in log.records()] == [5, 10]
+    log.path.write_text('{"step": 5}\n{"ste\n{"step": 10}\n')
+    with pytest.raises(DataError, match=r"checkpoints.jsonl:2: checkpoint log line is not valid JSON"):
+        log.records()
