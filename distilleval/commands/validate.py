@@ -91,8 +91,11 @@ def run(args: argparse.Namespace) -> int:
         interval = f" ({metric.confidence:.0%} CI {_fmt(metric.ci_low)}-{_fmt(metric.ci_high)}, {metric.ci_method})"
     print(f"teacher {metric.name}: {_fmt(metric.value)}{interval}")
     print(f"items {len(items)}; invalid outputs {invalid}; failed calls {failed}; spent ${spent_usd:.4f}")
-    for name, value in secondary.items():
+    overall = {name: value for name, value in secondary.items() if "/" not in name}
+    for name, value in overall.items():
         print(f"  {name}: {_fmt(value)}")
+    if len(overall) < len(secondary):
+        print(f"  ({len(secondary) - len(overall)} per-class figures not shown; --out FILE writes them all)")
 
     if args.spot_check:
         picked = sorted(random.Random(args.seed).sample(range(len(items)), min(args.spot_check, len(items))))
