@@ -80,6 +80,8 @@ def _request():
         ("RateLimitError", 429, RateLimitedError),
         ("InternalServerError", 500, ServiceUnavailableError),
         ("BadRequestError", 400, BackendError),
+        ("NotFoundError", 404, BackendError),
+        ("BillingError", 402, AuthenticationError),
         ("APIConnectionError", None, ServiceUnavailableError),
     ],
 )
@@ -89,6 +91,8 @@ def test_sdk_errors_map_to_our_tree(tinker, name, status, expected):
     translated = translate_error(error, "doing it")
     assert type(translated) is expected
     assert "doing it" in str(translated)
+    if name == "NotFoundError":
+        assert translated.kind == "not_found" and not translated.retryable
 
 
 def _closed_port() -> int:
