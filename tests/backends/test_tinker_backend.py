@@ -160,3 +160,31 @@ def test_factory_entry_point_names_the_role_on_configuration_errors(monkeypatch)
     spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
     with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY is not set"):
         build_tinker_backend("student", spec_model, price=None, service_factory=FakeServiceClient)
+
+
+def test_runs_inside_the_shared_runner_with_cache(key, qwen, tmp_path):
+    from distilleval.cache import ResponseCache
+    from distilleval.runner import Call, Runner, RunnerOptions
+
+    def answer(prompt):
+        text = qwen.decode(prompt)
+        return [*qwen.encode("billing" if "charged" in text else "shipping"), IM_END]
+
+    service = FakeServiceClient(responder=answer)
+    backend = open_backend(service)
+    calls = [
+        Call(item_id=f"i{n}", model="student", request=request(f"I was charged twice, order {n}" if n % 2 else f"parcel {n} late"))
+        for n in range(40)
+    ]
+
+    async def run_all():
+        with ResponseCache(tmp_path / "cache.sqlite") as cache:
+            runner = Runner({"student": backend}, options=RunnerOptions(concurrency=8), cache=cache)
+            return await runner.run(calls)
+
+    first = asyncio.run(run_all())
+    assert [r.text for r in first] == ["shipping" if n % 2 == 0 else "billing" for n in range(40)]
+    assert all(r.ok and not r.cache_hit and r.cost_usd > 0 for r in first)
+    second = asyncio.run(run_all())
+    assert all(r.cache_hit and r.cost_usd == 0 for r in second)
+    assert len(service.calls_named("sample")) == 40  # the replay made no new sampling call

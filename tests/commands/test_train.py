@@ -170,3 +170,45 @@ def test_non_positive_flag_exits_2(tmp_path, monkeypatch, capsys):
     data = make_training_data(tmp_path / "train.jsonl", 60)
     err = run_cli_expecting_error(tmp_path, monkeypatch, capsys, [str(spec), "--data", str(data), "--epochs", "0"])
     assert "--epochs must be positive" in err
+
+
+def test_label_then_train_then_sample_the_checkpoint(tmp_path, monkeypatch):
+    """The offline chain a team runs: label (real HTTP teacher) -> train (Tinker double) ->
+    open the manifest's tinker:// path as the student and sample it."""
+    import asyncio
+
+    from distilleval.backends.base import ChatRequest
+    from distilleval.backends.tinker_backend import open_tinker_backend
+    from distilleval.pricing import load_pricing
+    from distilleval.testing.openai_server import ModelScript, OpenAIServer
+    from distilleval.training.tokenizers import QwenTokenizer
+
+    monkeypatch.setenv("TINKER_API_KEY", "tml-test")
+    with OpenAIServer() as server:
+        server.script("teacher", ModelScript(answer=lambda prompt: LABELS[int(prompt.split("ticket ")[1].split()[0]) % 3]))
+        spec_text = SPEC.replace(
+            "  model: openai/gpt-5.2\n",
+            f"  model: openai/teacher\n  api_base: {server.base_url}\n  fast_path: true\n  price_as: openai/gpt-4.1-mini\n",
+        )
+        spec = make_spec(tmp_path, spec_text)
+        pool = tmp_path / "pool.jsonl"
+        pool.write_text("".join(json.dumps({"message": f"ticket {i} please help"}) + "\n" for i in range(40)))
+        labels = tmp_path / "labels.jsonl"
+        assert main(["label", str(spec), "--pool", str(pool), "--out", str(labels), "--no-cache"]) == 0
+
+    qwen = QwenTokenizer()
+    service = FakeServiceClient(responder=lambda prompt: [*qwen.encode("shipping"), 151645])
+    out = tmp_path / "train"
+    assert train.run(parse([str(spec), "--data", str(labels), "--out", str(out)]), service_factory=lambda: service) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+
+    student = open_tinker_backend(
+        manifest["sampler_path"], pricing=load_pricing(), base_model=manifest["base_model"], service_factory=lambda: service
+    )
+    request = ChatRequest(messages=({"role": "user", "content": "ticket 1 please help"},), max_tokens=8)
+    completion = asyncio.run(student.complete(request, timeout_s=5))
+    assert completion.text == "shipping"
+    assert service.calls_named("create_sampling_client")[-1]["model_path"] == manifest["sampler_path"]
+    # the student prompt is the raw input rendered exactly as in the training rows
+    first_row = json.loads(labels.read_text().splitlines()[0])
+    assert first_row["messages"][0] == {"role": "user", "content": "ticket 0 please help"}
