@@ -309,9 +309,12 @@ def train_lora(
             raise translate_error(err, doing) from None
 
     tally = _Tally()
+    batches: list[list[int]] = []
     for step in range(start_step, total_steps):
         epoch, index = divmod(step, batches_per_epoch)
-        batch = [train_datums[i] for i in epoch_batches(len(train), config.batch_size, epoch, config.seed)[index]]
+        if index == 0 or not batches:
+            batches = epoch_batches(len(train), config.batch_size, epoch, config.seed)
+        batch = [train_datums[i] for i in batches[index]]
         learning_rate = linear_decay_lr(config.learning_rate, step, total_steps)
         doing = f"training step {step + 1}/{total_steps}"
         try:
