@@ -238,7 +238,6 @@ def train_lora(
     tinker = import_tinker()
     train, heldout = split_heldout(examples, config.heldout_fraction, config.seed)
     check_enough_rows(len(train), config.batch_size, source=source)
-    out_dir.mkdir(parents=True, exist_ok=True)
     identity = _run_identity(config, data_sha256, len(examples))
     identity_path = out_dir / RUN_IDENTITY
     checkpoints = CheckpointLog(out_dir / CHECKPOINT_LOG)
@@ -254,8 +253,6 @@ def train_lora(
             )
     elif previous:
         raise ConfigurationError(f"{out_dir} already holds a training run; pass --resume to continue it or choose another --out")
-    else:
-        _write_json_atomic(identity_path, identity)
 
     batches_per_epoch = math.ceil(len(train) / config.batch_size)
     total_steps = config.epochs * batches_per_epoch
@@ -280,6 +277,9 @@ def train_lora(
             deadline_s=connect_deadline_s,
             doing=f"creating a LoRA training client for {config.base_model}",
         )
+        # Written once the service has answered, so a failed start leaves no run behind.
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(identity_path, identity)
 
     train_datums = [to_datum(example) for example in train]
     heldout_datums = [to_datum(example) for example in heldout]

@@ -212,3 +212,34 @@ def test_label_then_train_then_sample_the_checkpoint(tmp_path, monkeypatch):
     # the student prompt is the raw input rendered exactly as in the training rows
     first_row = json.loads(labels.read_text().splitlines()[0])
     assert first_row["messages"][0] == {"role": "user", "content": "ticket 0 please help"}
+
+
+def test_unreachable_tinker_exits_2_in_one_line_and_leaves_nothing(tmp_path):
+    """Real subprocess, real SDK, a refused local port: the deadline turns minutes of retries
+    into one line and exit 2, and no run folder is left behind."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    spec = make_spec(tmp_path)
+    data = make_training_data(tmp_path / "train.jsonl", 60)
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TINKER_API_KEY": "tml-test", "TINKER_BASE_URL": f"http://127.0.0.1:{port}",
+           "PYTHONPATH": str(repo)}
+    out = tmp_path / "o"
+    proc = subprocess.run(
+        [sys.executable, "-m", "distilleval", "train", str(spec), "--data", str(data), "--out", str(out),
+         "--connect-deadline", "1"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "distilleval train: error: Tinker did not answer within 1 s while creating a LoRA training client for "
+        "Qwen/Qwen3-8B; the service may be unreachable from here (check the network and TINKER_BASE_URL) - nothing was trained"
+    ]
+    assert not out.exists()
