@@ -94,6 +94,8 @@ class TinkerBackend:
         sequence = response.sequences[0]
         sampled = list(sequence.tokens)
         text, ended = self._renderer.parse_response(sampled)
+        # Whether the stop token is echoed back is the service's choice; its stop_reason is not.
+        ended = ended or sequence.stop_reason == "stop"
         text = _cut_at_stop_strings(text, request.stop)
         return Completion(
             text=text,
