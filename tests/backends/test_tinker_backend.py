@@ -188,3 +188,10 @@ def test_runs_inside_the_shared_runner_with_cache(key, qwen, tmp_path):
     second = asyncio.run(run_all())
     assert all(r.cache_hit and r.cost_usd == 0 for r in second)
     assert len(service.calls_named("sample")) == 40  # the replay made no new sampling call
+
+
+def test_turn_ended_by_stop_reason_without_an_echoed_stop_token(key, qwen):
+    service = FakeServiceClient(responder=lambda prompt: qwen.encode("billing"))
+    completion = asyncio.run(open_backend(service).complete(request(), timeout_s=5))
+    assert completion.text == "billing"
+    assert completion.extra == {"stop_reason": "stop", "ended": True}
