@@ -5,9 +5,6 @@ import re
 
 import pytest
 
-# validate scores with distilleval.scoring (helper "scoring"); skip until it is on this branch.
-pytest.importorskip("distilleval.scoring.registry", reason="distilleval.scoring.build_scorer is not merged yet")
-
 from distilleval.cli.main import main
 from distilleval.stats import wilson_interval
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
