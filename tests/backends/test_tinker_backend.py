@@ -195,3 +195,14 @@ def test_turn_ended_by_stop_reason_without_an_echoed_stop_token(key, qwen):
     completion = asyncio.run(open_backend(service).complete(request(), timeout_s=5))
     assert completion.text == "billing"
     assert completion.extra == {"stop_reason": "stop", "ended": True}
+
+
+def test_shared_factory_routes_tinker_paths_here(monkeypatch):
+    # The factory the runner uses hands tinker:// models to this module (and its key check).
+    from distilleval.backends.factory import build_backend
+    from distilleval.spec import ModelSpec
+
+    monkeypatch.setenv("TINKER_API_KEY", "not-a-tinker-key")
+    spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
+    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY does not look like a Tinker key"):
+        build_backend("student", spec_model, pricing=load_pricing())
