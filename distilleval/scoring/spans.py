@@ -21,7 +21,7 @@ Where a predicted span sits is declared by ``locate`` (models count characters b
   prediction of a string takes that string's k-th (non-overlapping, left-to-right) occurrence,
   so a string predicted more often than it occurs earns one match per occurrence.
 - ``offsets_then_text``: its offsets when ``input[start:end] == text`` (or it has no text),
-  else its text, placed among the occurrences that no verified prediction holds.
+  else its text, placed among the occurrences that overlap no span whose offsets checked out.
 
 Text is matched exactly (the spans scorer declares no case or whitespace normalisation). A
 prediction whose text is not in the input is a false positive of its type, reason
@@ -205,12 +205,16 @@ def locate_mentions(mentions: Sequence[Mention], input_text: str, locate: str) -
             located.unusable += 1
         else:
             by_text.append((mention, mention.text))
-    # Offsets that checked out hold their occurrence; text placement takes the rest, in order.
-    held = {(span.start, span.end) for span in located.spans}
+    # Offsets that checked out hold their characters: an occurrence touching them is another
+    # mention's (a first name inside a verified full name is not a mention of its own).
+    held = list(located.spans)
     free: dict[str, list[int]] = {}
     for mention, text in by_text:
         if text not in free:
-            free[text] = [at for at in occurrences(input_text, text) if (at, at + len(text)) not in held]
+            free[text] = [
+                at for at in occurrences(input_text, text)
+                if not any(at < span.end and span.start < at + len(text) for span in held)
+            ]
         starts = free[text]
         if starts:
             at = starts.pop(0)

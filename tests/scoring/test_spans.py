@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distilleval.data import Item
+from distilleval.data import Item, load_items
 from distilleval.errors import DataError, SpecError
 from distilleval.scoring import build_scorer
 from distilleval.scoring.config import SpansScorer
@@ -137,6 +138,16 @@ def test_offsets_then_text_keeps_offsets_that_check_out():
     # Offsets without a text are used as given (they cannot be checked).
     assert locate_run("offsets_then_text", [{"type": "EMAIL", "start": 39, "end": 54}]).counts == (1, 0, 3)
     assert locate_run("text", [{"type": "EMAIL", "start": 39, "end": 54}]).counts == (0, 1, 4)
+
+
+def test_an_occurrence_inside_a_verified_span_is_not_free():
+    text = "Manager: Sofia Lindqvist. Ask Sofia."
+    gold = {"entities": [{"type": "PERSON", "start": 9, "end": 24}, {"type": "PERSON", "start": 30, "end": 35}]}
+    pred = [{"type": "PERSON", "text": "Sofia Lindqvist", "start": 9, "end": 24},
+            {"type": "PERSON", "text": "Sofia", "start": 31, "end": 36}]  # off by one
+    assert locate_run("offsets_then_text", pred, text=text, gold=gold).counts == (2, 0, 0)
+    # "text" trusts no offsets, so the short name takes its first occurrence, inside the long one.
+    assert locate_run("text", pred, text=text, gold=gold).counts == (1, 1, 1)
 
 
 def test_repeated_strings_take_distinct_occurrences_in_order():
@@ -305,3 +316,46 @@ def test_presidio_shifted_and_retyped_copies(shared_data):
     assert tp("exact_boundary") == total - shifted
     assert tp("type") == total - retyped
     assert tp("partial") == total
+
+
+def _pii_spec():
+    return load_spec(Path(__file__).resolve().parents[2] / "specs" / "pii_detection" / "spec.yaml")
+
+
+def _each_text_occurs_only_at_its_gold_spans(text, entities):
+    return all(occurrences(text, e["text"]) == sorted(g["start"] for g in entities if g["text"] == e["text"])
+               for e in entities)
+
+
+def test_pii_spec_rescues_gold_entities_whose_offsets_are_shifted():
+    spec = _pii_spec()
+    scorer = build_scorer(spec)
+    assert scorer.config.locate == "offsets_then_text"
+    items = [i for i in load_items(spec) if i.gold["entities"]]
+    shifted = [json.dumps({"entities": [dict(e, start=e["start"] + 1, end=e["end"] + 1) for e in i.gold["entities"]]})
+               for i in items]
+    scores = scorer.score_items(shifted, items)
+    clean = [_each_text_occurs_only_at_its_gold_spans(i.inputs["text"], i.gold["entities"]) for i in items]
+    assert sum(clean) >= 0.95 * len(items)
+    assert all(score.score == 1.0 for score, ok in zip(scores, clean) if ok)
+    # The same outputs under today's offsets-only matching score nothing.
+    offsets_only = Spans(SpansScorer(mode="strict", locate="offsets")).score_items(shifted, items)
+    assert all(score.counts[0] == 0 for score in offsets_only)
+
+
+def test_presidio_spans_without_offsets_are_located_by_their_text(shared_data):
+    path = shared_data / "presidio_synth_pii" / "synth_dataset_v2.json"
+    if not path.is_file():
+        pytest.skip(f"presidio data not found at {path}")
+    records = [r for r in json.loads(path.read_text(encoding="utf-8"))[:400] if r["spans"]]
+    items, outputs, clean = [], [], []
+    for i, record in enumerate(records):
+        spans = sorted(record["spans"], key=lambda e: e["start_position"])
+        entities = [{"text": e["entity_value"], "start": e["start_position"]} for e in spans]
+        clean.append(_each_text_occurs_only_at_its_gold_spans(record["full_text"], entities))
+        items.append(Item(id=str(i), inputs={"full_text": record["full_text"]}, gold=spans))
+        outputs.append(json.dumps([{"entity_type": e["entity_type"], "entity_value": e["entity_value"]}
+                                   for e in spans]))
+    scores = Spans(SpansScorer(locate="text")).score_items(outputs, items)
+    assert sum(clean) >= 0.9 * len(items)
+    assert all(score.score == 1.0 for score, ok in zip(scores, clean) if ok)
