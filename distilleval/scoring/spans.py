@@ -343,8 +343,10 @@ class Spans(Scorer):
         fn = sum(v[2] for v in by_type.values())
         score = f1_from_counts(tp, fp, fn)[2]
         canonical = json.dumps(sorted((s.start, s.end, s.type) for s in pred))
-        # A prediction absent from the input (invented or altered text) is the more telling reason.
-        reason = None if score == 1.0 else "not_in_input" if "not_in_input" in unplaced_by_reason else "wrong_spans"
+        reason = None
+        if score < 1.0:
+            # A prediction absent from the input (invented or altered text) is the more telling reason.
+            reason = "not_in_input" if "not_in_input" in unplaced_by_reason else "wrong_spans"
         details: dict[str, Any] = {"fields": {k: tuple(v) for k, v in by_type.items()}}
         if unplaced_by_reason:
             details["unplaced"] = unplaced_by_reason
