@@ -67,6 +67,18 @@ class SpansScorer(_Strict):
     kind: Literal["spans"] = "spans"
     mode: Literal["strict", "exact_boundary", "partial", "type"] = "strict"
     list_field: str = Field(default="entities", description="the output field holding the spans")
+    locate: Literal["offsets", "text", "offsets_then_text"] = Field(
+        default="offsets",
+        description=(
+            "how a predicted span is placed in the input: its offsets; its text (the k-th "
+            "prediction of a string takes that string's k-th occurrence); or its offsets when "
+            "input[start:end] equals its text, else its text"
+        ),
+    )
+    input_field: str | None = Field(
+        default=None,
+        description="the input field the offsets refer to (locate by text); default: the only input field",
+    )
 
 
 class SqlExecutionScorer(_Strict):

@@ -30,6 +30,18 @@ def _json_fields(config: Any, spec: Any) -> Scorer:
 def _spans(config: Any, spec: Any) -> Scorer:
     from distilleval.scoring.spans import Spans
 
+    if config.locate != "offsets":
+        text_inputs = [name for name in spec.data.input if name not in spec.data.image_inputs]
+        if config.input_field is None and (len(spec.data.input) != 1 or not text_inputs):
+            raise SpecError(
+                f"{spec.source}: scorer.input_field: locate: {config.locate} needs the input field the "
+                f"spans refer to; expected one of {', '.join(text_inputs)}"
+            )
+        if config.input_field is not None and config.input_field not in text_inputs:
+            raise SpecError(
+                f"{spec.source}: scorer.input_field: {config.input_field!r} is not a text input field; "
+                f"expected one of {', '.join(text_inputs) or '(none)'}"
+            )
     return Spans(config)
 
 
