@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -173,6 +173,7 @@ def build_summary(
     notes: Sequence[str] = (),
     n_resamples: int = 2000,
     seed: int = 0,
+    projected: Mapping[str, ModelResult] | None = None,
 ) -> Summary:
     """Score every model's outputs and assemble the ``Summary``.
 
@@ -190,6 +191,8 @@ def build_summary(
         notes: free-text notes for the summary.
         n_resamples: bootstrap replicates of the paired intervals.
         seed: bootstrap seed.
+        projected: results of models not called in this run (basis ``projected``, no
+            metric), listed first; they take part in no paired comparison.
 
     Returns:
         The summary, ready for ``write_summary``.
@@ -202,7 +205,7 @@ def build_summary(
     from distilleval.scoring import build_scorer
 
     names = [run.name for run in runs]
-    if not runs:
+    if not runs and not projected:
         raise ValueError("build_summary needs at least one model's outputs")
     if len(set(names)) != len(names):
         raise ValueError(f"model names must be unique, got {names}")
@@ -211,7 +214,8 @@ def build_summary(
     try:
         outputs = {run.name: _aligned(run, items) for run in runs}
         scores = {run.name: scorer.score_items([_text(o) for o in outputs[run.name]], items) for run in runs}
-        models = {run.name: _model_result(run, outputs[run.name], scores[run.name], scorer, mode) for run in runs}
+        models = dict(projected or {})
+        models.update({run.name: _model_result(run, outputs[run.name], scores[run.name], scorer, mode) for run in runs})
     finally:
         if own_scorer:
             scorer.close()

@@ -59,7 +59,11 @@ def times(value: float | None) -> Cell:
 
 
 def count(value: float | None, unit: str = "") -> Cell:
-    return Cell(DASH) if value is None else Cell(f"{value:,.0f}{unit}", value)
+    if value is None:
+        return Cell(DASH)
+    if unit == " ms" and 0 < value < 10:
+        return Cell(f"{value:.2g}{unit}", value)  # sub-10 ms latencies (local models) keep two digits
+    return Cell(f"{value:,.0f}{unit}", value)
 
 
 def days(value: float | None, *, never: str = "never") -> Cell:
@@ -108,8 +112,11 @@ def accuracy_table(f: Figures) -> Table:
             Cell(row.label, row.key), pct(m.value if m else None), ci, Cell(f"{result.n_scored:,}", result.n_scored),
             Cell(f"{errors:,}", errors), pct(result.invalid_rate), Cell(result.basis, result.basis),
         ])
-    label_source = "gold (reference) labels" if f.summary.label_source == "reference" else "the teacher's labels"
-    table.notes.append(f"Measured in run {f.summary.run_id} on {f.summary.n_items:,} eval items; student trained on {label_source}.")
+    if f.summary.label_source == "reference":
+        trained = "gold (reference) labels stood in for the teacher's labels; models marked projected were not called"
+    else:
+        trained = "student trained on the teacher's labels"
+    table.notes.append(f"Measured in run {f.summary.run_id} on {f.summary.n_items:,} eval items; {trained}.")
     if methods:
         confidence = next((r.result.metric.confidence for r in f.models if r.result.metric), 0.95)
         table.notes.append(f"Intervals: {', '.join(sorted(methods))}, {confidence:.0%}.")
@@ -117,10 +124,14 @@ def accuracy_table(f: Figures) -> Table:
 
 
 def paired_table(f: Figures) -> Table:
-    table = Table("paired", "Paired comparison with the teacher (same items)",
-                  ["Comparison", "Difference", "95% CI", "McNemar p", "Teacher-only / other-only right", "Agreement", "Basis"])
-    names = {row.key: row.result.display_name for row in f.models}
     comparisons = list(f.summary.comparisons) or ([f.comparison] if f.comparison is not None else [])
+    against_teacher = bool(comparisons) and all(f.summary.models.get(c.a) is not None and f.summary.models[c.a].role == "teacher" for c in comparisons)
+    if against_teacher:
+        title, discordant_header = "Paired comparison with the teacher (same items)", "Teacher-only / other-only right"
+    else:
+        title, discordant_header = "Paired comparison (same items; B − A)", "A-only / B-only right"
+    table = Table("paired", title, ["Comparison", "Difference", "95% CI", "McNemar p", discordant_header, "Agreement", "Basis"])
+    names = {row.key: row.result.display_name for row in f.models}
     for comparison in comparisons:
         ci = Cell(DASH)
         if comparison.ci_low is not None and comparison.ci_high is not None:
