@@ -1,0 +1,85 @@
+"""The LiteLLM backend over real HTTP against the scripted server."""
+
+import asyncio
+import os
+
+import pytest
+
+from distilleval.backends.base import ChatRequest
+from distilleval.backends.litellm_backend import LiteLLMBackend, translate_litellm_error
+from distilleval.errors import BackendError, RateLimitedError
+from distilleval.pricing import load_pricing
+from distilleval.testing.openai_server import ModelScript, OpenAIServer, fail_first
+
+REQUEST = ChatRequest(messages=({"role": "user", "content": "where is my parcel"},), max_tokens=8)
+
+
+def _call(backend, request=REQUEST, timeout_s=5.0):
+    return asyncio.run(backend.complete(request, timeout_s=timeout_s))
+
+
+def test_offline_mode_set_before_import():
+    LiteLLMBackend("openai/x", price=None, api_base="http://127.0.0.1:9/v1")
+    assert os.environ["LITELLM_OFFLINE_MODE"] == "true"
+    import litellm
+
+    assert litellm.suppress_debug_info is True
+
+
+def test_completion_tokens_latency_and_cost_from_pricing_table():
+    price = load_pricing().price_for("anthropic/claude-opus-4-6")
+    script = ModelScript(answer="shipping", usage=(641, 4), delay_ms=60)
+    with OpenAIServer({"teacher-m": script}) as server:
+        backend = LiteLLMBackend("openai/teacher-m", price=price, api_base=server.base_url)
+        completion = _call(backend)
+        sent = server.log[0].body
+    assert completion.text == "shipping"
+    assert (completion.input_tokens, completion.output_tokens) == (641, 4)
+    # 641 * $5/M + 4 * $25/M, from the table rather than LiteLLM's cost map
+    assert completion.cost_usd == pytest.approx(641 * 5e-6 + 4 * 25e-6)
+    assert 60 <= completion.latency_ms < 400
+    assert sent["max_tokens"] == 8 and sent["temperature"] == 0.0
+
+
+def test_api_key_sent_as_bearer_and_never_in_repr():
+    with OpenAIServer({"m": ModelScript()}, api_key="sk-secret-123") as server:
+        good = LiteLLMBackend("openai/m", price=None, api_base=server.base_url, api_key="sk-secret-123")
+        assert _call(good).text == "ok"
+        assert "sk-secret" not in repr(good)
+        bad = LiteLLMBackend("openai/m", price=None, api_base=server.base_url, api_key="wrong")
+        with pytest.raises(BackendError) as caught:
+            _call(bad)
+    assert caught.value.kind == "auth" and not caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    "fault, kind",
+    [("rate_limit", "rate_limited"), ("server_error", "unavailable"), ("slow", "timeout"),
+     ("drop", "unavailable"), ("malformed", "unavailable")],
+)
+def test_faults_translate_to_distilleval_errors(fault, kind):
+    with OpenAIServer({"m": ModelScript(faults=fail_first(fault), slow_s=3, retry_after_s=1.5)}) as server:
+        backend = LiteLLMBackend("openai/m", price=None, api_base=server.base_url)
+        with pytest.raises(BackendError) as caught:
+            _call(backend, timeout_s=0.5)
+        assert caught.value.kind == kind
+        assert caught.value.retryable
+        if fault == "rate_limit":
+            assert caught.value.retry_after_s == pytest.approx(1.5)
+        # num_retries=0: LiteLLM made exactly one attempt
+        assert len(server.log) == 1
+
+
+def test_unknown_model_is_not_retryable():
+    with OpenAIServer({}) as server:
+        backend = LiteLLMBackend("openai/missing", price=None, api_base=server.base_url)
+        with pytest.raises(BackendError) as caught:
+            _call(backend)
+    assert caught.value.kind == "not_found" and not caught.value.retryable
+
+
+def test_translation_of_plain_python_errors():
+    assert translate_litellm_error(ConnectionRefusedError("refused"), "m").kind == "unavailable"
+    assert translate_litellm_error(TimeoutError(), "m").kind == "timeout"
+    assert translate_litellm_error(RuntimeError("?"), "m").kind == "error"
+    assert isinstance(translate_litellm_error(type("RateLimitError", (Exception,), {})("x"), "m"), RateLimitedError)
