@@ -117,9 +117,8 @@ class RateBudget:
     to the measured count afterwards.
     """
 
-    WINDOW_S = 60.0
-
-    def __init__(self, requests_per_minute: float | None, tokens_per_minute: float | None):
+    def __init__(self, requests_per_minute: float | None, tokens_per_minute: float | None, *, window_s: float = 60.0):
+        self.window_s = window_s
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self._window: collections.deque[list[float]] = collections.deque()
@@ -127,7 +126,7 @@ class RateBudget:
         self._lock = asyncio.Lock()
 
     def _prune(self, now: float) -> None:
-        while self._window and now - self._window[0][0] >= self.WINDOW_S:
+        while self._window and now - self._window[0][0] >= self.window_s:
             self._tokens_in_window -= self._window.popleft()[1]
 
     async def acquire(self, estimated_tokens: float) -> list[float]:
@@ -147,7 +146,7 @@ class RateBudget:
                     self._window.append(entry)
                     self._tokens_in_window += entry[1]
                     return entry
-                await asyncio.sleep(max(self.WINDOW_S - (now - self._window[0][0]), 0.005))
+                await asyncio.sleep(max(self.window_s - (now - self._window[0][0]), 0.005))
 
     def settle(self, entry: list[float], actual_tokens: float) -> None:
         """Replace a request's estimate by its measured token count."""

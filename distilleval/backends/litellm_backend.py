@@ -10,12 +10,13 @@ map (which silently returns 0 or None for models it does not know).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-import time
 from typing import Any
 
 from distilleval.backends._http import retry_after_seconds, usage_cost_usd, usage_tokens
+from distilleval.backends._timing import EVENT_HOOKS, HttpTimer
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.errors import (
     AuthenticationError,
@@ -98,6 +99,7 @@ class LiteLLMBackend:
     """
 
     _warmed = False
+    _warm_lock: asyncio.Lock | None = None
 
     def __init__(
         self,
@@ -114,6 +116,19 @@ class LiteLLMBackend:
         self._api_key = api_key
         self._batch = batch
         self._litellm = import_litellm()
+        self._openai_client = self._make_openai_client() if api_base and model_id.startswith("openai/") else None
+
+    def _make_openai_client(self) -> Any:
+        # For OpenAI-compatible endpoints LiteLLM accepts our own SDK client; ours carries the
+        # httpx hooks that time the HTTP exchange without LiteLLM's per-call CPU overhead.
+        import httpx
+        import openai
+
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        http_client = httpx.AsyncClient(limits=limits, event_hooks=EVENT_HOOKS, trust_env=False)
+        return openai.AsyncOpenAI(
+            base_url=self.api_base, api_key=self._api_key or "no-key", http_client=http_client, max_retries=0
+        )
 
     def __repr__(self) -> str:  # never shows the key
         return f"LiteLLMBackend({self.model_id!r}, api_base={self.api_base!r})"
@@ -137,12 +152,13 @@ class LiteLLMBackend:
         elif self.api_base:
             kwargs["api_key"] = "no-key"  # OpenAI-compatible servers often need none, but the SDK wants one
         await self._warm_up(kwargs)
-        started = time.perf_counter()
+        if self._openai_client is not None:
+            kwargs["client"] = self._openai_client
         try:
-            response = await self._litellm.acompletion(**kwargs)
+            with HttpTimer() as timer:
+                response = await self._litellm.acompletion(**kwargs)
         except Exception as err:  # translated at this one choke point
             raise translate_litellm_error(err, self.model_id) from None
-        latency_ms = (time.perf_counter() - started) * 1000
         try:
             text = response.choices[0].message.content or ""
         except (AttributeError, IndexError, TypeError):
@@ -152,21 +168,29 @@ class LiteLLMBackend:
             text=text,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            latency_ms=latency_ms,
+            latency_ms=timer.latency_ms(),
             cost_usd=usage_cost_usd(self._price, input_tokens, output_tokens, batch=self._batch),
+            extra={"latency_basis": timer.basis},
         )
 
     async def _warm_up(self, kwargs: dict[str, Any]) -> None:
-        # LiteLLM builds much of itself lazily on the first call (~0.4 s); a local mock call
-        # pays that once so it is not measured as the first item's latency.
+        # LiteLLM builds much of itself lazily on the first call (~0.4 s, blocking the event
+        # loop); one local mock call pays that before any call starts its latency clock.
+        if LiteLLMBackend._warm_lock is None:
+            LiteLLMBackend._warm_lock = asyncio.Lock()
         if LiteLLMBackend._warmed:
             return
-        LiteLLMBackend._warmed = True
-        mock = {k: v for k, v in kwargs.items() if k in ("model", "messages", "max_tokens")}
-        try:
-            await self._litellm.acompletion(**mock, mock_response="", api_key="no-key")
-        except Exception:  # a failed warm-up only costs accuracy of one latency sample
-            pass
+        async with LiteLLMBackend._warm_lock:
+            if LiteLLMBackend._warmed:
+                return
+            mock = {k: v for k, v in kwargs.items() if k in ("model", "messages", "max_tokens")}
+            try:
+                await self._litellm.acompletion(**mock, mock_response="", api_key="no-key")
+            except Exception:  # a failed warm-up only costs the accuracy of one latency sample
+                pass
+            LiteLLMBackend._warmed = True
 
     async def aclose(self) -> None:
-        """LiteLLM keeps its own shared HTTP clients; nothing to release per backend."""
+        """Close our SDK client (LiteLLM's own shared clients stay LiteLLM's)."""
+        if self._openai_client is not None:
+            await self._openai_client.close()

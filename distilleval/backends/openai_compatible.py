@@ -9,12 +9,12 @@ the usage block are plain OpenAI chat-completions JSON; anything else is a ``bad
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import httpx
 
 from distilleval.backends._http import retry_after_seconds, usage_cost_usd, usage_tokens
+from distilleval.backends._timing import EVENT_HOOKS, HttpTimer
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.errors import (
     AuthenticationError,
@@ -101,7 +101,7 @@ class OpenAICompatibleBackend:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._client = httpx.AsyncClient(headers=headers, limits=limits, trust_env=False)
+        self._client = httpx.AsyncClient(headers=headers, limits=limits, trust_env=False, event_hooks=EVENT_HOOKS)
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAICompatibleBackend({self.model_id!r}, api_base={self.api_base!r})"
@@ -116,12 +116,11 @@ class OpenAICompatibleBackend:
         }
         if request.stop:
             body["stop"] = list(request.stop)
-        started = time.perf_counter()
         try:
-            response = await self._client.post(self._url, content=json.dumps(body), timeout=timeout_s)
+            with HttpTimer() as timer:
+                response = await self._client.post(self._url, content=json.dumps(body), timeout=timeout_s)
         except httpx.HTTPError as err:
             raise translate_transport_error(err, self.model_id) from None
-        latency_ms = (time.perf_counter() - started) * 1000
         if response.status_code >= 300:
             raise translate_status(response, self.model_id)
         try:
@@ -136,7 +135,7 @@ class OpenAICompatibleBackend:
             text=str(text),
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            latency_ms=latency_ms,
+            latency_ms=timer.latency_ms(),
             cost_usd=usage_cost_usd(self._price, input_tokens, output_tokens, batch=self._batch),
         )
 
