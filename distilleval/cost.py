@@ -151,8 +151,8 @@ def format_usd(value: float | None) -> str:
     Under a cent: two significant figures; under $10: cents; otherwise whole dollars with
     thousands separators.
 
-    >>> [format_usd(v) for v in (0.0025, 3.305, 330.5, 3305.0, 0.0)]
-    ['$0.0025', '$3.31', '$331', '$3,305', '$0']
+    >>> [format_usd(v) for v in (0.0025, 3.305, 330.5, 3305.0, 0.0, 2.5e-06)]
+    ['$0.0025', '$3.31', '$331', '$3,305', '$0', '$0.0000025']
     """
     if value is None:
         return "n/a"
@@ -163,7 +163,8 @@ def format_usd(value: float | None) -> str:
     sign = "-" if value < 0 else ""
     value = abs(value)
     if value < 0.01:
-        return f"{sign}${value:.2g}" if value >= 1e-4 else f"{sign}${value:.2e}"
+        decimals = 1 - math.floor(math.log10(value))
+        return f"{sign}${value:.{decimals}f}"
     if value < 10:
         return f"{sign}${_round_half_up(value, 2):.2f}"
     return f"{sign}${_round_half_up(value, 0):,.0f}"

@@ -235,6 +235,11 @@ class TaskSpec(_Strict):
                 f"baselines ({', '.join(b.kind for b in self.baselines)}) classify labels; "
                 f"they do not apply to output kind {self.output.kind!r}"
             )
+        if self.baselines and set(self.data.input) <= set(self.data.image_inputs):
+            raise ValueError(
+                f"baselines ({', '.join(b.kind for b in self.baselines)}) read text; "
+                "every input field of this spec is an image"
+            )
         if self.scorer.kind == "sql_execution" and self.output.kind != "sql":
             raise ValueError("scorer 'sql_execution' needs output kind 'sql'")
         if self.scorer.kind in ("json_fields", "spans") and self.output.kind != "json":

@@ -104,6 +104,9 @@ class ItemResult(_Model):
     scores: dict[str, float | None] = Field(default_factory=dict, description="model -> score in [0, 1]")
     outputs: dict[str, str | None] = Field(default_factory=dict)
     errors: dict[str, str] = Field(default_factory=dict, description="model -> error kind")
+    latency_ms: dict[str, float | None] = Field(
+        default_factory=dict, description="model -> call latency (None or absent for cache hits); optional"
+    )
 
 
 class SourceRef(_Model):

@@ -63,6 +63,8 @@ def describe_validation_error(
         detail = "required field is missing"
     elif kind == "extra_forbidden":
         detail = "unknown key (check the spelling; unknown keys are errors)"
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        detail = f"{message[0].lower()}{message[1:]}"
     elif kind == "value_error":
         detail = message.removeprefix("Value error, ")
     else:

@@ -1,13 +1,112 @@
-"""`distilleval estimate`: placeholder until its issue lands (replace this whole module)."""
+"""`distilleval estimate SPEC`: what a spec will cost, before any money is spent.
 
-HELP = "placeholder"
+Renders every item's teacher and student prompt, counts tokens locally (no network), and
+prices labelling the pool with the teacher, one eval run, and a request at the spec's volumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "Count every item's prompt tokens locally and price labelling and eval runs before spending"
 
 
-def add_arguments(parser):
-    parser.add_argument("args", nargs="*")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="task spec YAML")
+    parser.add_argument("--pricing", help="pricing table YAML (default: the spec's, else the bundled 2026-02 table)")
+    parser.add_argument("--pool", help="unlabelled inputs the teacher would label (default: the spec's pool, else its train split)")
+    parser.add_argument("--format", choices=("md", "json"), default="md")
 
 
-def run(args):
-    from distilleval.errors import DistillevalError
+def run(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+    from pathlib import Path
 
-    raise DistillevalError("`distilleval estimate` is not built yet")
+    from tabulate import tabulate
+
+    from distilleval import cost
+    from distilleval.commands.cost import spec_one_time_cost
+    from distilleval.cost_table import TokenProfile, build_cost_table, render_cost_table
+    from distilleval.data import load_items, split_items
+    from distilleval.estimation import measure_role, measure_spec
+    from distilleval.pricing import load_pricing
+    from distilleval.spec import load_spec
+    from distilleval.tokens import ENCODING_NAME
+
+    spec = load_spec(args.spec)
+    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    items = load_items(spec)
+    eval_items = split_items(items, "eval")
+    if args.pool or spec.data.pool:
+        pool_path = Path(args.pool) if args.pool else spec.resolve(spec.data.pool)
+        pool_items = load_items(spec, path=pool_path)
+        pool_name = str(pool_path)
+    else:
+        pool_items = split_items(items, "train")
+        pool_name = f"train split of {spec.data.path}"
+
+    profiles = measure_spec(spec, items)
+    teacher, student = profiles["teacher"], profiles["student"]
+    # The pool usually has no gold: price its outputs at the data's mean answer length.
+    pool_profile = measure_role(spec, "teacher", pool_items, output_counts=[round(teacher.output_tokens.mean)] * len(pool_items))
+
+    teacher_price = pricing.price_for(spec.teacher.pricing_key)
+    student_price = pricing.price_for(spec.student.pricing_key)
+    labelling_usd = cost.request_cost_usd(teacher_price, pool_profile.input_tokens.total, pool_profile.output_tokens.total)
+    eval_profiles = measure_spec(spec, eval_items) if eval_items else profiles
+    eval_teacher_usd = cost.request_cost_usd(
+        teacher_price, eval_profiles["teacher"].input_tokens.total, eval_profiles["teacher"].output_tokens.total
+    )
+    eval_student_usd = cost.request_cost_usd(
+        student_price, eval_profiles["student"].input_tokens.total, eval_profiles["student"].output_tokens.total
+    )
+    compression = teacher.input_tokens.mean / student.input_tokens.mean if student.input_tokens.mean else None
+    table = build_cost_table(
+        [
+            TokenProfile(spec.teacher.pricing_key, teacher.input_tokens.mean, teacher.output_tokens.mean, basis="projected", role="teacher"),
+            TokenProfile(spec.student.pricing_key, student.input_tokens.mean, student.output_tokens.mean, basis="projected", role="student"),
+        ],
+        pricing,
+        volumes_per_day=list(spec.traffic.volumes_per_day),
+        days_per_month=spec.traffic.days_per_month,
+        student_model=spec.student.pricing_key,
+        one_time_cost_usd=spec_one_time_cost(spec, pricing, teacher, student, n_train=len(split_items(items, "train"))),
+    )
+
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "spec": spec.name,
+                    "tokenizer": ENCODING_NAME,
+                    "items": len(items),
+                    "profiles": {role: asdict(p) for role, p in profiles.items()},
+                    "compression": compression,
+                    "labelling": {"pool": pool_name, "items": len(pool_items), "cost_usd": labelling_usd},
+                    "eval_run": {"items": len(eval_items), "teacher_usd": eval_teacher_usd, "student_usd": eval_student_usd},
+                    "pricing": pricing.label,
+                },
+                indent=2,
+            )
+        )
+        return 0
+
+    print(f"# Estimate for {spec.name}: {len(items)} items, prompts rendered and counted locally ({ENCODING_NAME})\n")
+    rows = [
+        [p.role, p.model, f"{p.input_tokens.mean:,.1f}", f"{p.input_tokens.p50:,.0f}", f"{p.input_tokens.p95:,.0f}", f"{p.input_tokens.max:,}", f"{p.output_tokens.mean:,.1f}"]
+        for p in (teacher, student)
+    ]
+    print(tabulate(rows, headers=["Role", "Model", "Input tok (mean)", "p50", "p95", "max", "Output tok (mean)"], tablefmt="github", disable_numparse=True))
+    if compression:
+        print(f"\nThe student sees {compression:,.1f}x fewer input tokens than the teacher.\n")
+    spend = [
+        ["Label the pool with the teacher", pool_name, f"{len(pool_items):,}", f"{pool_profile.input_tokens.total:,}", cost.format_usd(labelling_usd)],
+        ["Eval run: teacher", "eval split", f"{len(eval_items):,}", f"{eval_profiles['teacher'].input_tokens.total:,}", cost.format_usd(eval_teacher_usd)],
+        ["Eval run: student", "eval split", f"{len(eval_items):,}", f"{eval_profiles['student'].input_tokens.total:,}", cost.format_usd(eval_student_usd)],
+    ]
+    print(tabulate(spend, headers=["Projected spend", "Items from", "Calls", "Input tokens", "Cost"], tablefmt="github", disable_numparse=True))
+    print("\n## Cost per request and at the spec's volumes (projected)\n")
+    print(render_cost_table(table, "md"), end="")
+    print("Token counts use a local tokenizer; provider tokenizers differ by roughly 10-20%.")
+    return 0

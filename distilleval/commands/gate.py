@@ -1,13 +1,57 @@
-"""`distilleval gate`: placeholder until its issue lands (replace this whole module)."""
+"""`distilleval gate`: check a run against its spec's gates (and a baseline run) for CI.
+
+Exit 0 when every check passes (skipped checks do not fail), 1 when any fails, 2 on bad input
+(missing or corrupted summary, a baseline from another spec, an invalid spec).
+"""
+
+from __future__ import annotations
 
 HELP = "Check a run against the spec's gates (and a baseline run) for CI"
 
 
 def add_arguments(parser):
-    parser.add_argument("args", nargs="*")
+    parser.add_argument("run", metavar="RUN", help="run directory or summary.json")
+    parser.add_argument("--baseline", metavar="RUN_OR_SUMMARY",
+                        help="earlier run of the same spec; fail only on a significant paired drop")
+    parser.add_argument("--junit", metavar="FILE", help="write JUnit XML, one test case per check")
+    parser.add_argument("--spec", metavar="SPEC", help="spec whose gates apply (default: the one the run names)")
 
 
-def run(args):
-    from distilleval.errors import DistillevalError
+def run(args) -> int:
+    import os
+    import sys
+    from pathlib import Path
 
-    raise DistillevalError("`distilleval gate` is not built yet")
+    from distilleval.gate import check_line, github_annotation, run_checks, step_summary_markdown, write_junit
+    from distilleval.report.sources import load_run, summary_file
+    from distilleval.summary import read_summary
+
+    inputs = load_run(args.run, spec_path=args.spec, require_spec=True)
+    summary, spec = inputs.summary, inputs.spec
+    baseline = None
+    if args.baseline:
+        baseline = read_summary(summary_file(args.baseline))
+    checks = run_checks(summary, spec.gates, baseline=baseline)  # type: ignore[union-attr]
+
+    for problem in inputs.problems:
+        print(f"note: {problem}")
+    for check in checks:
+        print(check_line(check))
+    failed = [c for c in checks if c.status == "fail"]
+    skipped = sum(c.status == "skip" for c in checks)
+    outcome = "FAIL" if failed else "PASS"
+    print(f"gate {outcome}: {summary.spec_name} run {summary.run_id}: {len(checks)} checks, "
+          f"{len(failed)} failed, {skipped} skipped")
+    if not checks:
+        print("note: the spec sets no gates and no --baseline was given; nothing was checked")
+
+    if args.junit:
+        write_junit(checks, Path(args.junit), suite_name=summary.spec_name)
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(step_summary_markdown(checks, title=f"{summary.spec_name} run {summary.run_id}"))
+        for check in failed:
+            print(github_annotation(check))
+    sys.stdout.flush()
+    return 1 if failed else 0

@@ -1,0 +1,48 @@
+"""Local baseline students: classical classifiers trained in-process on the training split.
+
+Usage from a command::
+
+    from distilleval.baselines import train_baseline
+    trained = train_baseline(spec.baselines[0], split_items(items, "train"))
+    outputs = trained.predict_items(split_items(items, "eval"), cpu_usd_per_hour=price.cpu_usd_per_hour)
+
+Baselines apply to label tasks with text inputs only; ``load_spec`` refuses them elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from distilleval.baselines.base import BaselineOutput, TrainedBaseline, item_text, training_pairs
+from distilleval.data import Item
+from distilleval.spec import BaselineSpec
+
+__all__ = ["BaselineOutput", "TrainedBaseline", "item_text", "train_baseline"]
+
+
+def train_baseline(
+    baseline: BaselineSpec, items: Sequence[Item], labels: Sequence[str] | None = None, *, seed: int = 0
+) -> TrainedBaseline:
+    """Train the baseline a spec names on labelled items.
+
+    Args:
+        baseline: the spec's ``baselines:`` entry.
+        items: the training items.
+        labels: one label per item (e.g. the teacher's labels); default: each item's gold.
+        seed: random state for the classifier.
+
+    Returns:
+        The fitted baseline, with its training time.
+
+    Raises:
+        DataError: missing labels or fewer than two classes.
+        ConfigurationError: the baseline's model cannot be loaded.
+    """
+    texts, targets = training_pairs(items, labels)
+    if baseline.kind == "tfidf_logreg":
+        from distilleval.baselines.tfidf_logreg import train_tfidf_logreg
+
+        return train_tfidf_logreg(texts, targets, name=baseline.display_name, seed=seed)
+    from distilleval.baselines.wordllama_logreg import train_wordllama_logreg
+
+    return train_wordllama_logreg(texts, targets, name=baseline.display_name, seed=seed)

@@ -1,0 +1,122 @@
+"""What every local baseline student shares: its input text, its trained form, its outputs.
+
+A baseline is trained in-process on the labelled training split and then predicts one item at
+a time, the way it would serve traffic, so the latency of each prediction can be measured and
+priced at a CPU-hour rate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from distilleval.data import Item
+from distilleval.errors import DataError
+
+
+@dataclass(frozen=True)
+class BaselineOutput:
+    """One baseline prediction, shaped like the runner's ``ModelOutput`` record.
+
+    Token counts are ``None``: a classical model has no tokens to bill. ``cost_usd`` is the
+    CPU-hour price times the measured seconds of this one prediction.
+    """
+
+    item_id: str
+    text: str | None
+    error_kind: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: float | None
+    cost_usd: float
+    cache_hit: bool = False
+
+
+def item_text(item: Item) -> str:
+    """The text a baseline reads: the single input, or ``field: value`` lines for several."""
+    if len(item.inputs) == 1:
+        return next(iter(item.inputs.values()))
+    return "\n".join(f"{name}: {value}" for name, value in item.inputs.items())
+
+
+def training_pairs(items: Sequence[Item], labels: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """Texts and labels to fit on; labels default to each item's gold.
+
+    Raises:
+        DataError: a label is missing, the counts differ, or fewer than two classes remain.
+    """
+    if labels is None:
+        labels = [item.gold for item in items]
+    if len(labels) != len(items):
+        raise DataError(f"baseline training: {len(items)} items but {len(labels)} labels")
+    texts: list[str] = []
+    kept: list[str] = []
+    for item, label in zip(items, labels):
+        if label is None or label == "":
+            raise DataError(f"baseline training: item {item.id!r} (line {item.line}) has no label")
+        texts.append(item_text(item))
+        kept.append(str(label))
+    if len(set(kept)) < 2:
+        raise DataError(f"baseline training needs at least two classes; found {sorted(set(kept))}")
+    return texts, kept
+
+
+@dataclass
+class TrainedBaseline:
+    """A fitted baseline: predicts one label per text.
+
+    Attributes:
+        kind: ``tfidf_logreg`` or ``wordllama_logreg``.
+        name: the display name from the spec.
+        train_seconds: wall-clock seconds spent fitting (features included).
+        n_train: how many items it was fitted on.
+        classes: the labels it can predict.
+    """
+
+    kind: str
+    name: str
+    train_seconds: float
+    n_train: int
+    classes: list[str]
+    _predict_one: Callable[[str], str]
+
+    def predict_text(self, text: str) -> str:
+        """The predicted label for one raw text."""
+        return self._predict_one(text)
+
+    def predict(self, item: Item) -> str:
+        """The predicted label for one item."""
+        return self._predict_one(item_text(item))
+
+    def predict_items(self, items: Sequence[Item], *, cpu_usd_per_hour: float) -> list[BaselineOutput]:
+        """Predict every item one at a time, timing and pricing each prediction.
+
+        Args:
+            items: the items to predict (usually the eval split).
+            cpu_usd_per_hour: the ``local/cpu`` price from the pricing table.
+
+        Returns:
+            One ``BaselineOutput`` per item, in order.
+        """
+        from distilleval.cost import cpu_cost_per_request_usd
+
+        outputs: list[BaselineOutput] = []
+        for item in items:
+            text = item_text(item)
+            started = time.perf_counter()
+            label = self._predict_one(text)
+            seconds = time.perf_counter() - started
+            outputs.append(
+                BaselineOutput(
+                    item_id=item.id,
+                    text=label,
+                    error_kind=None,
+                    input_tokens=None,
+                    output_tokens=None,
+                    latency_ms=seconds * 1000.0,
+                    # One core is busy for the whole prediction, so wall time stands in for CPU time.
+                    cost_usd=cpu_cost_per_request_usd(cpu_usd_per_hour, seconds),
+                )
+            )
+        return outputs

@@ -1,0 +1,76 @@
+"""WordLlama sentence embeddings, then multinomial logistic regression.
+
+WordLlama ships its 256-dimensional token embeddings inside the PyPI package and needs only
+numpy, so this baseline runs with no network and no GPU. It is loaded from the installed
+package folder with downloads disabled: a missing file is an error, never a fetch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from distilleval.baselines.base import TrainedBaseline
+from distilleval.errors import ConfigurationError
+
+
+@lru_cache(maxsize=1)
+def load_wordllama():
+    """The packaged WordLlama model, loaded offline (cached for the process).
+
+    Raises:
+        ConfigurationError: wordllama is not installed or its bundled weights are missing.
+    """
+    try:
+        import wordllama
+        from wordllama import WordLlama
+    except ImportError:
+        raise ConfigurationError(
+            "baseline wordllama_logreg needs the 'wordllama' package: pip install 'distilleval[embeddings]'"
+        ) from None
+    package_dir = Path(wordllama.__file__).parent
+    try:
+        return WordLlama.load(cache_dir=package_dir, disable_download=True)
+    except (FileNotFoundError, OSError, ValueError) as err:
+        raise ConfigurationError(f"cannot load the bundled WordLlama weights from {package_dir}: {err}") from None
+
+
+def train_wordllama_logreg(
+    texts: Sequence[str], labels: Sequence[str], *, name: str = "wordllama_logreg", seed: int = 0
+) -> TrainedBaseline:
+    """Fit the embedding + logistic-regression baseline.
+
+    Args:
+        texts: training texts.
+        labels: one label per text.
+        name: display name.
+        seed: random state for the solver.
+
+    Returns:
+        The fitted baseline.
+
+    Raises:
+        ConfigurationError: the embedding model cannot be loaded.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    started = time.perf_counter()
+    encoder = load_wordllama()
+    vectors = encoder.embed(list(texts), norm=True)
+    classifier = LogisticRegression(C=20.0, max_iter=3000, random_state=seed)
+    classifier.fit(vectors, list(labels))
+    train_seconds = time.perf_counter() - started
+
+    def predict_one(text: str) -> str:
+        return str(classifier.predict(encoder.embed([text], norm=True))[0])
+
+    return TrainedBaseline(
+        kind="wordllama_logreg",
+        name=name,
+        train_seconds=train_seconds,
+        n_train=len(texts),
+        classes=[str(c) for c in classifier.classes_],
+        _predict_one=predict_one,
+    )

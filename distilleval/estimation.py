@@ -1,0 +1,86 @@
+"""Measure a spec's token profile from its real prompts, before any model is called.
+
+Every item's teacher and student prompt is rendered exactly as the runner will send it and
+counted with the local tokenizer. Output tokens are those of the gold answer as the model
+would write it (the label, the JSON, the SQL).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from distilleval.data import Item
+from distilleval.messages import build_messages
+from distilleval.spec import TaskSpec
+from distilleval.tokens import count_message_tokens, count_tokens
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    """Distribution of a per-item token count."""
+
+    n: int
+    mean: float
+    p50: float
+    p95: float
+    max: int
+    total: int
+
+    @classmethod
+    def of(cls, counts: list[int]) -> "TokenStats":
+        if not counts:
+            return cls(0, 0.0, 0.0, 0.0, 0, 0)
+        values = np.asarray(counts)
+        return cls(
+            n=len(counts),
+            mean=float(values.mean()),
+            p50=float(np.percentile(values, 50)),
+            p95=float(np.percentile(values, 95)),
+            max=int(values.max()),
+            total=int(values.sum()),
+        )
+
+
+@dataclass(frozen=True)
+class RoleProfile:
+    """Token profile of one role (teacher or student) over a set of items."""
+
+    role: str
+    model: str
+    input_tokens: TokenStats
+    output_tokens: TokenStats
+
+
+def gold_as_text(gold: object) -> str:
+    """The gold answer as a model would write it (JSON compactly, everything else as text)."""
+    if gold is None:
+        return ""
+    if isinstance(gold, (dict, list)):
+        return json.dumps(gold, ensure_ascii=False, separators=(", ", ": "))
+    return str(gold)
+
+
+def output_token_counts(items: list[Item]) -> list[int]:
+    """Tokens of each item's gold answer (items without gold are skipped)."""
+    return [count_tokens(gold_as_text(item.gold)) for item in items if item.gold is not None]
+
+
+def measure_role(spec: TaskSpec, role: str, items: list[Item], output_counts: list[int] | None = None) -> RoleProfile:
+    """Render ``role``'s prompt for every item and count its input and output tokens."""
+    model = spec.models()[role]
+    input_counts = [
+        count_message_tokens(build_messages(model, item, spec.data.image_inputs, embed_images=False))
+        for item in items
+    ]
+    if output_counts is None:
+        output_counts = output_token_counts(items)
+    return RoleProfile(role, model.model, TokenStats.of(input_counts), TokenStats.of(output_counts))
+
+
+def measure_spec(spec: TaskSpec, items: list[Item]) -> dict[str, RoleProfile]:
+    """Teacher and student token profiles over ``items``."""
+    outputs = output_token_counts(items)
+    return {role: measure_role(spec, role, items, outputs) for role in ("teacher", "student")}

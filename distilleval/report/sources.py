@@ -1,0 +1,143 @@
+"""Load what a report or gate needs for one run: its summary, the pricing table and the spec it names.
+
+``summary.json`` records the spec and pricing files by path and sha256. Relative paths are
+tried against the working directory first, then against the summary's folder and its parents,
+so a run directory can be moved together with its repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distilleval.errors import DataError, DistillevalError
+from distilleval.pricing import PricingTable, load_pricing
+from distilleval.spec import TaskSpec, load_spec
+from distilleval.summary import SourceRef, Summary, read_summary
+
+_PARENT_LEVELS = 4
+
+
+@dataclass
+class RunInputs:
+    """A run's summary with the pricing table and spec it names (None when they cannot be loaded).
+
+    Attributes:
+        summary: the parsed ``summary.json``.
+        summary_path: the file it was read from.
+        pricing: the pricing table that priced the run, or None.
+        spec: the task spec of the run, or None.
+        problems: one line per thing that could not be loaded or no longer matches its hash.
+    """
+
+    summary: Summary
+    summary_path: Path
+    pricing: PricingTable | None = None
+    spec: TaskSpec | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def summary_file(path: str | Path) -> Path:
+    """The ``summary.json`` for a run directory or a summary path."""
+    target = Path(path)
+    return target / "summary.json" if target.is_dir() else target
+
+
+def locate(ref: SourceRef, summary_path: Path) -> Path | None:
+    """Find the file a summary refers to; None when no candidate exists."""
+    recorded = Path(ref.path)
+    if recorded.is_absolute():
+        return recorded if recorded.is_file() else None
+    candidates = [Path.cwd() / recorded]
+    folder = summary_path.resolve().parent
+    for _ in range(_PARENT_LEVELS + 1):
+        candidates.append(folder / recorded)
+        folder = folder.parent
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _hash_note(kind: str, path: Path, ref: SourceRef) -> str | None:
+    if not ref.sha256:
+        return None
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != ref.sha256:
+        return f"{kind} {path} changed since the run (sha256 {actual[:8]}, run used {ref.sha256[:8]})"
+    return None
+
+
+def load_run(
+    path: str | Path,
+    *,
+    spec_path: str | Path | None = None,
+    pricing_path: str | Path | None = None,
+    require_spec: bool = False,
+    require_pricing: bool = False,
+) -> RunInputs:
+    """Read a run's summary and, where possible, its pricing table and spec.
+
+    Args:
+        path: a run directory or a ``summary.json``.
+        spec_path: use this spec instead of the one the summary names.
+        pricing_path: use this pricing table instead of the one the summary names.
+        require_spec: raise instead of noting a problem when the spec cannot be loaded.
+        require_pricing: raise instead of noting a problem when the pricing table cannot be loaded.
+
+    Returns:
+        The loaded inputs; ``problems`` lists what is missing or changed.
+
+    Raises:
+        DataError: the summary is missing or invalid, a required file is missing, or the spec
+            is a different task from the one the summary was made from.
+        SpecError, PricingError: a required spec or pricing table is invalid.
+    """
+    target = summary_file(path)
+    summary = read_summary(target)
+    inputs = RunInputs(summary=summary, summary_path=target)
+
+    pricing_file = Path(pricing_path) if pricing_path else locate(summary.pricing, target)
+    if pricing_file is None or not pricing_file.is_file():
+        message = f"{target}: pricing table {pricing_path or summary.pricing.path} not found"
+        if require_pricing:
+            raise DataError(message + " (pass --pricing FILE)")
+        inputs.problems.append(message)
+    else:
+        try:
+            inputs.pricing = load_pricing(pricing_file)
+        except DistillevalError:
+            if require_pricing:
+                raise
+            inputs.problems.append(f"pricing table {pricing_file} is invalid")
+        else:
+            if pricing_path is None:
+                note = _hash_note("pricing table", pricing_file, summary.pricing)
+                if note:
+                    inputs.problems.append(note)
+
+    spec_file = Path(spec_path) if spec_path else locate(summary.spec, target)
+    if spec_file is None or not spec_file.is_file():
+        message = f"{target}: spec {spec_path or summary.spec.path} not found"
+        if require_spec:
+            raise DataError(message + " (pass --spec FILE)")
+        inputs.problems.append(message)
+        return inputs
+    try:
+        spec = load_spec(spec_file)
+    except DistillevalError:
+        if require_spec:
+            raise
+        inputs.problems.append(f"spec {spec_file} could not be loaded")
+        return inputs
+    if spec.name != summary.spec_name:
+        raise DataError(
+            f"{target}: summary is from spec {summary.spec_name!r} but {spec_file} is spec {spec.name!r}"
+        )
+    if spec_path is None:
+        note = _hash_note("spec", spec_file, summary.spec)
+        if note:
+            inputs.problems.append(note)
+    inputs.spec = spec
+    return inputs

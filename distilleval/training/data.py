@@ -1,0 +1,141 @@
+"""Short-format training data: read, validate, and turn into supervised token examples.
+
+The short format is one JSON object per line::
+
+    {"messages": [{"role": "user", "content": "<raw input>"}, {"role": "assistant", "content": "<label>"}]}
+
+Optional ``system`` turns may come first; the conversation must end with an assistant turn.
+Every problem is reported as ``FILE:LINE: field: what is wrong`` before anything is trained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from distilleval.errors import DataError
+from distilleval.training.rendering import ROLES, ChatRenderer, Message
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One training row and the line it came from."""
+
+    line: int
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True)
+class SupervisedExample:
+    """A rendered training row: token ids and a weight per token (1 = trained on)."""
+
+    line: int
+    tokens: list[int]
+    weights: list[float]
+
+    @property
+    def trained_tokens(self) -> int:
+        """Tokens the loss is computed on (assistant content and end-of-turn)."""
+        return sum(1 for weight in self.weights if weight > 0)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_messages(value: object, where: str) -> tuple[Message, ...]:
+    if not isinstance(value, list) or not value:
+        raise DataError(f"{where}: messages: expected a non-empty list of {{role, content}} objects")
+    messages: list[Message] = []
+    for index, turn in enumerate(value):
+        field = f"messages[{index}]"
+        if not isinstance(turn, dict):
+            raise DataError(f"{where}: {field}: expected an object with role and content, found {type(turn).__name__}")
+        unknown = set(turn) - {"role", "content"}
+        if unknown:
+            raise DataError(f"{where}: {field}: unknown key {sorted(unknown)[0]!r} (expected role and content)")
+        role = turn.get("role")
+        if role not in ROLES:
+            raise DataError(f"{where}: {field}.role: expected one of {', '.join(ROLES)}, found {role!r}")
+        content = turn.get("content")
+        if not isinstance(content, str):
+            raise DataError(f"{where}: {field}.content: expected a string, found {type(content).__name__}")
+        if role == "system" and any(m.role != "system" for m in messages):
+            raise DataError(f"{where}: {field}.role: a system turn must come before the others")
+        messages.append(Message(role=role, content=content))
+    if messages[-1].role != "assistant":
+        raise DataError(f"{where}: messages[{len(messages) - 1}].role: the last turn must be the assistant's (the label)")
+    if messages[-1].content.strip() == "":
+        raise DataError(f"{where}: messages[{len(messages) - 1}].content: the label is empty")
+    if not any(m.role == "user" for m in messages):
+        raise DataError(f"{where}: messages: there is no user turn (the raw input)")
+    return tuple(messages)
+
+
+def read_conversations(path: Path) -> list[Conversation]:
+    """Read and validate a short-format JSONL file.
+
+    Args:
+        path: the JSONL file.
+
+    Returns:
+        One ``Conversation`` per non-blank line, in file order.
+
+    Raises:
+        DataError: the file is missing, unreadable, empty, or a line is malformed; the
+            message names the file, the line and the field.
+    """
+    rows: list[Conversation] = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, text in enumerate(handle, start=1):
+                if not text.strip():
+                    continue
+                where = f"{path}:{number}"
+                try:
+                    record = json.loads(text)
+                except json.JSONDecodeError as err:
+                    raise DataError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
+                if not isinstance(record, dict):
+                    raise DataError(f"{where}: expected a JSON object with 'messages', found {type(record).__name__}")
+                if "messages" not in record:
+                    raise DataError(f"{where}: messages: required field is missing")
+                rows.append(Conversation(line=number, messages=_check_messages(record["messages"], where)))
+    except FileNotFoundError:
+        raise DataError(f"{path}: training data file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: cannot read training data ({err})") from None
+    if not rows:
+        raise DataError(f"{path}: the training data file has no rows")
+    return rows
+
+
+def build_examples(
+    conversations: Sequence[Conversation],
+    renderer: ChatRenderer,
+    *,
+    source: Path,
+    max_tokens: int = 32_768,
+) -> list[SupervisedExample]:
+    """Render conversations into supervised examples (loss on assistant tokens only).
+
+    Raises:
+        DataError: a row renders longer than ``max_tokens`` (names the line).
+    """
+    examples: list[SupervisedExample] = []
+    for conversation in conversations:
+        rendered = renderer.render(conversation.messages)
+        if len(rendered.tokens) > max_tokens:
+            raise DataError(
+                f"{source}:{conversation.line}: messages: {len(rendered.tokens)} tokens is over the limit of {max_tokens}"
+            )
+        examples.append(SupervisedExample(line=conversation.line, tokens=rendered.tokens, weights=rendered.weights))
+    return examples

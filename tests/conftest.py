@@ -1,0 +1,35 @@
+"""Shared fixtures: paths to the repository, the test fixtures and the real public data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def shared_data_dir() -> Path | None:
+    """../shared/data beside the repository (or $DISTILLEVAL_SHARED_DATA), if present."""
+    candidates = [os.environ.get("DISTILLEVAL_SHARED_DATA"), REPO_ROOT.parent / "shared" / "data", "/work/shared/data"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture
+def tiny_spec_path() -> Path:
+    """A six-item label task with a rubric file."""
+    return FIXTURES / "tiny" / "spec.yaml"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real public data sets; skips the test when they are absent."""
+    folder = shared_data_dir()
+    if folder is None:
+        pytest.skip("../shared/data is not present on this machine")
+    return folder
