@@ -4,7 +4,8 @@ Everything runs against the scripted OpenAI-compatible server in its own process
 127.0.0.1 (zero model delay), so the numbers are client overhead. Printed side by side:
 
 - runner + LiteLLM backend   vs  raw ``litellm.acompletion`` loop  (goal: runner within 10%)
-- runner + httpx fast path   vs  raw ``httpx`` loop                (goal: at least 80%)
+- runner + fast path         vs  raw ``httpx`` loop                (goal: at least 80%)
+                                 and a raw ``aiohttp`` loop (the fast path's own client)
 
 at concurrency 1 and 64; then a replay of 10,000 cached items through the runner with the
 run store committing every row (items/s); and the peak RSS of the process.
@@ -77,6 +78,20 @@ async def raw_httpx(base_url: str, prompts: list[str], concurrency: int) -> floa
             body = {"model": "bench", "messages": [{"role": "user", "content": prompt}], "max_tokens": 16, "temperature": 0.0}
             response = await client.post(f"{base_url}/chat/completions", content=json.dumps(body), timeout=30)
             assert json.loads(response.content)["choices"][0]["message"]["content"]
+
+        return await _pool(concurrency, prompts, one)
+
+
+async def raw_aiohttp(base_url: str, prompts: list[str], concurrency: int) -> float:
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector, headers={"Content-Type": "application/json"}) as session:
+
+        async def one(prompt: str) -> None:
+            body = {"model": "bench", "messages": [{"role": "user", "content": prompt}], "max_tokens": 16, "temperature": 0.0}
+            async with session.post(f"{base_url}/chat/completions", data=json.dumps(body)) as response:
+                assert json.loads(await response.read())["choices"][0]["message"]["content"]
 
         return await _pool(concurrency, prompts, one)
 
@@ -175,6 +190,7 @@ def main() -> None:
                 ("raw_litellm", raw_litellm),
                 ("runner_litellm", runner_litellm),
                 ("raw_httpx", raw_httpx),
+                ("raw_aiohttp", raw_aiohttp),
                 ("runner_fast", runner_fast),
             ):
                 result[name] = measure(name, fn, server.base_url, prompt_sets, concurrency, args.rounds)
@@ -182,12 +198,12 @@ def main() -> None:
 
     print()
     print(f"{'concurrency':>11} {'calls':>6} | {'raw litellm':>11} {'runner+litellm':>14} {'ratio':>6} | "
-          f"{'raw httpx':>9} {'runner fast path':>16} {'ratio':>6}   (requests/s)")
+          f"{'raw httpx':>9} {'raw aiohttp':>11} {'runner fast path':>16} {'/httpx':>7} {'/aiohttp':>8}   (requests/s)")
     for r in rows:
         print(
             f"{r['concurrency']:>11} {r['n']:>6} | {r['raw_litellm']:>11.0f} {r['runner_litellm']:>14.0f} "
-            f"{r['runner_litellm'] / r['raw_litellm']:>6.2f} | {r['raw_httpx']:>9.0f} {r['runner_fast']:>16.0f} "
-            f"{r['runner_fast'] / r['raw_httpx']:>6.2f}"
+            f"{r['runner_litellm'] / r['raw_litellm']:>6.2f} | {r['raw_httpx']:>9.0f} {r['raw_aiohttp']:>11.0f} "
+            f"{r['runner_fast']:>16.0f} {r['runner_fast'] / r['raw_httpx']:>7.2f} {r['runner_fast'] / r['raw_aiohttp']:>8.2f}"
         )
 
     with tempfile.TemporaryDirectory() as folder:

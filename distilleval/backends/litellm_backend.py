@@ -125,7 +125,15 @@ class LiteLLMBackend:
         import openai
 
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-        http_client = httpx.AsyncClient(limits=limits, event_hooks=EVENT_HOOKS, trust_env=False)
+        try:
+            # LiteLLM's own aiohttp-backed transport: httpx's native pool is many times slower
+            # with dozens of calls in flight.
+            from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+            transport = AsyncHTTPHandler.create_aiohttp_transport()
+        except (ImportError, AttributeError):
+            transport = None
+        http_client = httpx.AsyncClient(limits=limits, event_hooks=EVENT_HOOKS, trust_env=False, transport=transport)
         return openai.AsyncOpenAI(
             base_url=self.api_base, api_key=self._api_key or "no-key", http_client=http_client, max_retries=0
         )

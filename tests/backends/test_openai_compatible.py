@@ -1,4 +1,4 @@
-"""The httpx fast path over real HTTP against the scripted server."""
+"""The aiohttp fast path over real HTTP against the scripted server."""
 
 import asyncio
 
