@@ -11,12 +11,12 @@ Checks (each configured gate is one check; unset gates are not checked):
 - ``max_error_rate``: per measured teacher and student.
 - ``paired_drop[<model>]`` (with a baseline run): the run fails only on a statistically
   significant drop, paired item by item. For 0/1 scores: McNemar's exact test, two-sided, at
-  the spec's ``alpha``, failing only when the run is the worse side. Otherwise: a paired
-  bootstrap confidence interval (1 - alpha, 2,000 resamples, fixed seed) of the mean
-  difference, failing when its upper end is below zero.
+  the spec's ``alpha``, failing only when the run is the worse side (so a one-sided false-alarm
+  rate of at most alpha/2). Otherwise: a paired bootstrap confidence interval (1 - alpha,
+  2,000 resamples, fixed seed) of the mean difference, failing when its upper end is below zero.
 
-The paired statistics here are the minimum the gate needs; ``distilleval.stats`` (scoring
-helper) was not on main when this was written.
+McNemar's test, the bootstrap and the non-inferiority bound come from ``distilleval.stats``, the
+same functions that build ``summary.json``, so the gate and the summary agree.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 from typing import Literal
 
 from distilleval.errors import DataError
@@ -36,65 +37,10 @@ from distilleval.summary import ModelResult, Summary
 
 Status = Literal["pass", "fail", "skip"]
 BOOTSTRAP_RESAMPLES = 2_000
-BOOTSTRAP_SEED = 20_260_201
+BOOTSTRAP_SEED = 0
 
 
-# --- paired statistics -------------------------------------------------------------------
-
-
-def mcnemar_exact_p(losses: int, gains: int) -> float:
-    """Two-sided exact McNemar p-value from the discordant pair counts.
-
-    Under the null each discordant pair is a loss or a gain with probability 1/2, so
-    ``p = min(1, 2 * P(Binomial(losses + gains, 1/2) <= min(losses, gains)))``.
-
-    Args:
-        losses: pairs where the first is right and the second wrong.
-        gains: pairs where the second is right and the first wrong.
-
-    Returns:
-        The p-value; 1.0 when there are no discordant pairs.
-
-    >>> mcnemar_exact_p(0, 0)
-    1.0
-    >>> round(mcnemar_exact_p(10, 0), 5)
-    0.00195
-    """
-    discordant = losses + gains
-    if discordant == 0:
-        return 1.0
-    tail = sum(math.comb(discordant, k) for k in range(min(losses, gains) + 1))
-    return min(1.0, 2 * tail / 2**discordant)
-
-
-def paired_bootstrap_ci(
-    differences: Sequence[float], *, confidence: float, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of paired differences.
-
-    Args:
-        differences: per-item ``b - a``.
-        confidence: two-sided coverage, e.g. 0.95.
-        resamples: bootstrap resamples.
-        seed: random seed (fixed, so the gate is reproducible).
-
-    Returns:
-        (low, high); (nan, nan) for no differences.
-    """
-    import numpy as np
-
-    values = np.asarray(differences, dtype=float)
-    if values.size == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    chunk = max(1, 4_000_000 // values.size)
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        picks = rng.integers(0, values.size, size=(stop - start, values.size))
-        means[start:stop] = values[picks].mean(axis=1)
-    tail = (1.0 - confidence) / 2
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+# --- paired statistics (built on distilleval.stats) ------------------------------------
 
 
 @dataclass(frozen=True)
@@ -124,7 +70,8 @@ def paired_scores(
 def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
     """Compare paired scores: McNemar exact for 0/1 scores, else paired bootstrap.
 
-    The interval is two-sided at ``1 - alpha`` in both cases (bootstrap of the mean difference).
+    The interval is two-sided at ``1 - alpha``: paired Wald for 0/1 scores, paired bootstrap
+    of the mean difference otherwise.
 
     Args:
         a: the reference scores (baseline run, or teacher).
@@ -134,21 +81,27 @@ def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float) -> P
     Returns:
         The paired result; ``p_value`` is McNemar's for 0/1 scores, None otherwise.
     """
+    from distilleval.stats import mcnemar_exact, paired_bootstrap_ci
+
     n = len(a)
     if n == 0:
         return PairedResult(0, None, None, None, None, None, "no paired items")
-    differences = [y - x for x, y in zip(a, b)]
-    low, high = paired_bootstrap_ci(differences, confidence=1 - alpha)
     mean_a, mean_b = sum(a) / n, sum(b) / n
     binary = all(v in (0.0, 1.0) for v in a) and all(v in (0.0, 1.0) for v in b)
     if binary:
         losses = sum(1 for x, y in zip(a, b) if x == 1.0 and y == 0.0)
         gains = sum(1 for x, y in zip(a, b) if x == 0.0 and y == 1.0)
+        difference = (gains - losses) / n
+        # Paired Wald interval of the difference of proportions (the McNemar setting).
+        half = NormalDist().inv_cdf(1 - alpha / 2) * math.sqrt(max(0.0, ((losses + gains) / n - difference**2) / n))
         return PairedResult(
-            n, mean_a, mean_b, mean_b - mean_a, low, high, "McNemar exact (two-sided)",
-            p_value=mcnemar_exact_p(losses, gains), losses=losses, gains=gains,
+            n, mean_a, mean_b, difference, difference - half, difference + half,
+            "McNemar exact (two-sided), paired Wald interval", p_value=mcnemar_exact(losses, gains),
+            losses=losses, gains=gains,
         )
-    return PairedResult(n, mean_a, mean_b, mean_b - mean_a, low, high, f"paired bootstrap ({BOOTSTRAP_RESAMPLES:,} resamples)")
+    boot = paired_bootstrap_ci(a, b, confidence=1 - alpha, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    return PairedResult(n, mean_a, mean_b, mean_b - mean_a, boot.low, boot.high,
+                        f"paired bootstrap ({BOOTSTRAP_RESAMPLES:,} resamples)")
 
 
 def is_significant_drop(result: PairedResult, *, alpha: float) -> bool:
@@ -160,17 +113,20 @@ def is_significant_drop(result: PairedResult, *, alpha: float) -> bool:
     return result.ci_high is not None and result.ci_high < 0
 
 
-def non_inferiority_bound(teacher: Sequence[float], student: Sequence[float], *, alpha: float) -> tuple[float, float, float]:
-    """(difference, one-sided lower bound at ``alpha``, upper bound) of student - teacher.
+def non_inferiority_test(teacher: Sequence[float], student: Sequence[float], *, margin: float, alpha: float):
+    """The one-sided non-inferiority test of student - teacher, as ``distilleval.stats`` builds it
+    for summary.json (paired Wald bound for 0/1 scores, one-sided paired bootstrap otherwise).
 
-    The bounds are the ``1 - 2*alpha`` two-sided paired bootstrap interval, so the lower end is
-    a one-sided ``1 - alpha`` bound.
+    Returns:
+        ``distilleval.summary.NonInferiority``, or None without paired items.
     """
-    differences = [s - t for t, s in zip(teacher, student)]
-    if not differences:
-        return math.nan, math.nan, math.nan
-    low, high = paired_bootstrap_ci(differences, confidence=1 - 2 * alpha)
-    return sum(differences) / len(differences), low, high
+    from distilleval.stats import compare_paired as stats_compare_paired
+
+    if not teacher:
+        return None
+    comparison = stats_compare_paired("teacher", "student", list(teacher), list(student), margin=margin, alpha=alpha,
+                                      n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    return comparison.non_inferiority
 
 
 # --- checks -----------------------------------------------------------------------------
@@ -221,21 +177,21 @@ def _non_inferiority(summary: Summary, margin: float, alpha: float) -> Check:
         test = comparison.non_inferiority
         if (comparison.a, comparison.b) == (teacher[0], student[0]) and test is not None:
             if math.isclose(test.margin, margin) and math.isclose(test.alpha, alpha):
-                ok = test.lower_bound >= -margin
+                ok = test.non_inferior
                 return Check(
                     name, "pass" if ok else "fail",
                     f"student - teacher {test.difference:+.4f}, one-sided {1 - alpha:.0%} lower bound "
-                    f"{test.lower_bound:+.4f} {'>=' if ok else '<'} -margin {-margin:+.4f} ({test.method}, n={comparison.n_paired})",
+                    f"{test.lower_bound:+.4f} {'>' if ok else '<='} -margin {-margin:+.4f} ({test.method}, n={comparison.n_paired})",
                 )
     a, b = paired_scores(item_scores(summary, teacher[0]), item_scores(summary, student[0]))
-    if not a:
+    test = non_inferiority_test(a, b, margin=margin, alpha=alpha)
+    if test is None:
         return Check(name, "fail", "no items scored for both teacher and student")
-    difference, lower, _ = non_inferiority_bound(a, b, alpha=alpha)
-    ok = lower >= -margin
+    ok = test.non_inferior
     return Check(
         name, "pass" if ok else "fail",
-        f"student - teacher {difference:+.4f}, one-sided {1 - alpha:.0%} lower bound {lower:+.4f} "
-        f"{'>=' if ok else '<'} -margin {-margin:+.4f} (paired bootstrap, n={len(a)})",
+        f"student - teacher {test.difference:+.4f}, one-sided {1 - alpha:.0%} lower bound {test.lower_bound:+.4f} "
+        f"{'>' if ok else '<='} -margin {-margin:+.4f} ({test.method}, n={len(a)})",
     )
 
 
@@ -345,9 +301,17 @@ def check_line(check: Check) -> str:
     return f"{check.status.upper():4}  {check.name:28} {check.message}"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file in the same folder, renamed over it.
+
+    Raises:
+        DataError: the folder cannot be created or written.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise DataError(f"{path}: cannot write ({err.strerror or err})") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
@@ -377,7 +341,7 @@ def junit_xml(checks: Sequence[Check], *, suite_name: str) -> str:
 
 def write_junit(checks: Sequence[Check], path: Path, *, suite_name: str) -> None:
     """Write the JUnit XML atomically."""
-    _atomic_write(path, junit_xml(checks, suite_name=suite_name))
+    atomic_write(path, junit_xml(checks, suite_name=suite_name))
 
 
 def _md_cell(text: str) -> str:

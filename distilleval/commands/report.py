@@ -1,13 +1,37 @@
-"""`distilleval report`: placeholder until its issue lands (replace this whole module)."""
+"""`distilleval report`: render a run as markdown, html, csv, json, marp slides or latex."""
+
+from __future__ import annotations
 
 HELP = "Render a run as markdown, html, csv, json, marp slides or latex"
+FORMATS = ("md", "html", "csv", "json", "marp", "latex")
 
 
 def add_arguments(parser):
-    parser.add_argument("args", nargs="*")
+    parser.add_argument("run", metavar="RUN", help="run directory or summary.json")
+    parser.add_argument("--format", choices=FORMATS, default="md", help="output format (default: md)")
+    parser.add_argument("--out", metavar="PATH", help="write here instead of standard output")
+    parser.add_argument("--spec", metavar="SPEC", help="spec to use instead of the one the run names")
+    parser.add_argument("--pricing", metavar="FILE", help="pricing table to use instead of the one the run names")
+    parser.add_argument("--payback-days", type=float, default=90.0, metavar="DAYS",
+                        help="the verdict needs the one-time cost paid back within DAYS at the largest volume (default 90)")
 
 
-def run(args):
-    from distilleval.errors import DistillevalError
+def run(args) -> int:
+    import sys
+    from pathlib import Path
 
-    raise DistillevalError("`distilleval report` is not built yet")
+    from distilleval.gate import atomic_write
+    from distilleval.report.render import render_run
+
+    from distilleval.errors import DataError
+
+    if args.payback_days <= 0:
+        raise DataError(f"--payback-days must be positive, got {args.payback_days:g}")
+    text = render_run(args.run, args.format, spec_path=args.spec, pricing_path=args.pricing,
+                      payback_horizon_days=args.payback_days)
+    if args.out:
+        atomic_write(Path(args.out), text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,213 @@
+"""Inline SVG charts drawn by hand (no libraries, no network): cost vs volume, accuracy, latency.
+
+Every text that reaches the SVG is escaped; model names come from the summary and are data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from html import escape
+
+from distilleval.cost import format_usd
+from distilleval.report.figures import Figures, ModelRow
+
+WIDTH, HEIGHT = 720, 360
+LEFT, RIGHT, TOP, BOTTOM = 78, 24, 36, 52
+COLOURS = {"teacher": "#c2410c", "student": "#1d4ed8", "baseline": "#6b7280", "other": "#7c3aed"}
+
+
+def _text(x: float, y: float, content: str, *, anchor: str = "middle", size: int = 12, extra: str = "") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" {extra}>'
+            f"{escape(content)}</text>")
+
+
+def _frame(chart_id: str, title: str, body: list[str], *, height: int = HEIGHT) -> str:
+    return (f'<svg class="chart" id="{chart_id}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}">'
+            f"<title>{escape(title)}</title>"
+            f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>'
+            + _text(WIDTH / 2, 20, title, size=14, extra='font-weight="600"') + "".join(body) + "</svg>")
+
+
+def _log_ticks(low: float, high: float) -> list[float]:
+    return [10.0**e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)]
+
+
+def _short_count(value: float) -> str:
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+class _LogAxis:
+    def __init__(self, low: float, high: float, start: float, end: float):
+        self.low, self.high = math.log10(low), math.log10(high)
+        self.start, self.end = start, end
+
+    def __call__(self, value: float) -> float:
+        share = (math.log10(value) - self.low) / (self.high - self.low)
+        return self.start + share * (self.end - self.start)
+
+
+def cost_chart(f: Figures) -> str:
+    """First-month cost vs daily volume on log-log axes, with the break-even volume marked.
+
+    The teacher line is cost/request × volume × days; the student line adds the one-time
+    fine-tune cost, so the lines cross at the volume where the fine-tune pays for itself
+    within the first month.
+    """
+    title = f"First-month cost vs daily volume ({f.days_per_month:g}-day month, incl. one-time cost)"
+    teacher, student = f.teacher, f.student
+    if teacher is None or student is None or teacher.cost_per_request_usd is None or student.cost_per_request_usd is None:
+        return _frame("chart-cost", title, [_text(WIDTH / 2, HEIGHT / 2, "cost per request not available")])
+    days = f.days_per_month
+    one_time = f.one_time.total_usd if f.one_time else 0.0
+    crossing = f.break_even_volume_per_day(days)
+    anchors = list(f.volumes_per_day) + ([crossing] if crossing else [])
+    x_low = 10.0 ** math.floor(math.log10(max(1.0, min(anchors) / 100)))
+    x_high = 10.0 ** math.ceil(math.log10(max(anchors) * 10))
+
+    def teacher_cost(volume: float) -> float:
+        return teacher.cost_per_request_usd * volume * days  # type: ignore[operator]
+
+    def student_cost(volume: float) -> float:
+        return one_time + student.cost_per_request_usd * volume * days  # type: ignore[operator]
+
+    samples = [x_low * (x_high / x_low) ** (i / 120) for i in range(121)]
+    values = [v for x in samples for v in (teacher_cost(x), student_cost(x)) if v > 0]
+    y_low = 10.0 ** math.floor(math.log10(min(values)))
+    y_high = 10.0 ** math.ceil(math.log10(max(values)))
+    x_axis = _LogAxis(x_low, x_high, LEFT, WIDTH - RIGHT)
+    y_axis = _LogAxis(y_low, y_high, HEIGHT - BOTTOM, TOP)
+    body = [f'<g class="grid" stroke="#e5e7eb" stroke-width="1">']
+    for tick in _log_ticks(x_low, x_high):
+        body.append(f'<line x1="{x_axis(tick):.1f}" y1="{TOP}" x2="{x_axis(tick):.1f}" y2="{HEIGHT - BOTTOM}"/>')
+    y_ticks = _log_ticks(y_low, y_high)
+    step = max(1, math.ceil(len(y_ticks) / 8))
+    for tick in y_ticks[::step]:
+        body.append(f'<line x1="{LEFT}" y1="{y_axis(tick):.1f}" x2="{WIDTH - RIGHT}" y2="{y_axis(tick):.1f}"/>')
+    body.append("</g>")
+    for tick in _log_ticks(x_low, x_high):
+        body.append(_text(x_axis(tick), HEIGHT - BOTTOM + 16, _short_count(tick), size=11))
+    for tick in y_ticks[::step]:
+        body.append(_text(LEFT - 6, y_axis(tick) + 4, format_usd(tick), anchor="end", size=11))
+    body.append(_text((LEFT + WIDTH - RIGHT) / 2, HEIGHT - 12, "requests per day (log scale)", size=12))
+    body.append(_text(16, (TOP + HEIGHT - BOTTOM) / 2, "USD, first month (log scale)", size=12,
+                      extra=f'transform="rotate(-90 16 {(TOP + HEIGHT - BOTTOM) / 2:.1f})"'))
+    for volume in f.volumes_per_day:
+        x = x_axis(volume)
+        body.append(f'<line class="volume-marker" x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" '
+                    f'stroke="#9ca3af" stroke-dasharray="4 3"/>')
+        body.append(_text(x + 3, TOP + 12, f"{_short_count(volume)}/day", anchor="start", size=10, extra='fill="#4b5563"'))
+    for row, fn in ((teacher, teacher_cost), (student, student_cost)):
+        points = " ".join(f"{x_axis(x):.1f},{y_axis(max(fn(x), y_low)):.1f}" for x in samples)
+        body.append(f'<polyline class="series" data-role="{row.result.role}" fill="none" stroke="{COLOURS[row.result.role]}" '
+                    f'stroke-width="2.5" points="{points}"/>')
+    if crossing and x_low <= crossing <= x_high:
+        cx, cy = x_axis(crossing), y_axis(teacher_cost(crossing))
+        body.append(f'<circle class="break-even" cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="#facc15" stroke="#111827" stroke-width="1.5"/>')
+        body.append(_text(cx + 9, cy + 18, f"break-even in {days:g} days at {crossing:,.0f}/day", anchor="start", size=11,
+                          extra='font-weight="600"'))
+    body += _legend([(f"teacher: {teacher.result.display_name}", COLOURS["teacher"]),
+                     (f"student: {student.result.display_name} + {format_usd(one_time)} one-time", COLOURS["student"])])
+    return _frame("chart-cost", title, body)
+
+
+def _legend(entries: list[tuple[str, str]]) -> list[str]:
+    out = []
+    for index, (label, colour) in enumerate(entries):
+        y = TOP + 30 + index * 18
+        out.append(f'<rect x="{LEFT + 12}" y="{y - 9}" width="14" height="4" fill="{colour}"/>')
+        out.append(_text(LEFT + 32, y - 3, label, anchor="start", size=11))
+    return out
+
+
+def accuracy_chart(f: Figures) -> str:
+    """Each model's metric with its confidence interval, and the non-inferiority line."""
+    metric = f.summary.primary_metric.replace("_", " ")
+    title = f"{metric.capitalize()} with {f.models[0].result.metric.confidence:.0%} intervals" if f.models and f.models[0].result.metric else metric
+    rows = [m for m in f.models if m.result.metric is not None and m.result.metric.value is not None]
+    height = TOP + BOTTOM + 44 * max(1, len(rows)) + 10
+    if not rows:
+        return _frame("chart-accuracy", title, [_text(WIDTH / 2, height / 2, "no scores")], height=height)
+    lows = [m.result.metric.ci_low if m.result.metric.ci_low is not None else m.result.metric.value for m in rows]
+    x_min = max(0.0, math.floor((min(lows) - 0.05) * 20) / 20)
+    label_width = 230
+    start, end = LEFT + label_width - 60, WIDTH - RIGHT
+
+    def x(value: float) -> float:
+        return start + (value - x_min) / (1.0 - x_min) * (end - start)
+
+    body = []
+    tick = x_min
+    while tick <= 1.0 + 1e-9:
+        body.append(f'<line x1="{x(tick):.1f}" y1="{TOP + 6}" x2="{x(tick):.1f}" y2="{height - BOTTOM + 6}" stroke="#e5e7eb"/>')
+        body.append(_text(x(tick), height - BOTTOM + 22, f"{tick * 100:.0f}%", size=11))
+        tick += 0.05 if 1.0 - x_min <= 0.5 else 0.1
+    ni_line = None
+    if f.teacher is not None and f.teacher.result.metric and f.teacher.result.metric.value is not None:
+        ni_line = f.teacher.result.metric.value - f.margin
+        if ni_line >= x_min:
+            body.append(f'<line class="ni-margin" x1="{x(ni_line):.1f}" y1="{TOP + 6}" x2="{x(ni_line):.1f}" '
+                        f'y2="{height - BOTTOM + 6}" stroke="#dc2626" stroke-dasharray="5 4"/>')
+            body.append(_text(x(ni_line), height - BOTTOM + 38, f"teacher − {f.margin * 100:g} pts margin", size=10,
+                              extra='fill="#dc2626"'))
+    for index, row in enumerate(rows):
+        m = row.result.metric
+        y = TOP + 30 + index * 44
+        colour = COLOURS[row.result.role]
+        body.append(_text(LEFT - 60, y + 4, row.label[:40], anchor="start", size=11))
+        if m.ci_low is not None and m.ci_high is not None:
+            body.append(f'<line class="interval" x1="{x(m.ci_low):.1f}" y1="{y}" x2="{x(m.ci_high):.1f}" y2="{y}" '
+                        f'stroke="{colour}" stroke-width="3"/>')
+            for end_value in (m.ci_low, m.ci_high):
+                body.append(f'<line x1="{x(end_value):.1f}" y1="{y - 7}" x2="{x(end_value):.1f}" y2="{y + 7}" stroke="{colour}" stroke-width="2"/>')
+        body.append(f'<circle class="point" cx="{x(m.value):.1f}" cy="{y}" r="5.5" fill="{colour}"/>')
+        body.append(_text(x(m.value), y - 10, f"{m.value * 100:.1f}%", size=11))
+    return _frame("chart-accuracy", title, body, height=height)
+
+
+def _jitter(key: str) -> float:
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF - 0.5
+
+
+def latency_chart(f: Figures, *, max_points: int = 400) -> str:
+    """Per-call latency per model on a log axis: item dots (when recorded), p50–p95 box, p99 tick."""
+    title = "Latency per call (log scale; box p50–p95, tick p99; cache hits excluded)"
+    rows: list[tuple[ModelRow, list[float]]] = []
+    for row in f.models:
+        latency = row.result.latency_ms
+        if latency is None or latency.n == 0 or latency.p50 is None:
+            continue
+        samples = [item.latency_ms.get(row.key) for item in f.summary.items]
+        rows.append((row, [v for v in samples if v is not None and v > 0][:max_points]))
+    height = TOP + BOTTOM + 60 * max(1, len(rows))
+    if not rows:
+        return _frame("chart-latency", title, [_text(WIDTH / 2, height / 2, "no measured latency")], height=height)
+    values = [v for _, s in rows for v in s] + [v for r, _ in rows for v in (r.result.latency_ms.p50, r.result.latency_ms.p95,
+                                                                              r.result.latency_ms.p99) if v]
+    x_low, x_high = 10.0 ** math.floor(math.log10(min(values))), 10.0 ** math.ceil(math.log10(max(values)))
+    axis = _LogAxis(x_low, x_high, LEFT + 170, WIDTH - RIGHT)
+    body = []
+    for tick in _log_ticks(x_low, x_high):
+        body.append(f'<line x1="{axis(tick):.1f}" y1="{TOP + 4}" x2="{axis(tick):.1f}" y2="{height - BOTTOM + 4}" stroke="#e5e7eb"/>')
+        body.append(_text(axis(tick), height - BOTTOM + 20, f"{tick:g} ms" if tick < 1000 else f"{tick / 1000:g} s", size=11))
+    for index, (row, samples) in enumerate(rows):
+        latency = row.result.latency_ms
+        y = TOP + 34 + index * 60
+        colour = COLOURS[row.result.role]
+        body.append(_text(LEFT - 60, y + 4, row.label[:36], anchor="start", size=11))
+        for position, value in enumerate(samples):
+            jitter = _jitter(f"{row.key}:{position}") * 30
+            body.append(f'<circle class="sample" cx="{axis(value):.1f}" cy="{y + jitter:.1f}" r="2" fill="{colour}" fill-opacity="0.35"/>')
+        if latency.p95 is not None:
+            body.append(f'<rect class="box" x="{axis(latency.p50):.1f}" y="{y - 9}" width="{axis(latency.p95) - axis(latency.p50):.1f}" '
+                        f'height="18" fill="none" stroke="{colour}" stroke-width="2"/>')
+        body.append(f'<line x1="{axis(latency.p50):.1f}" y1="{y - 12}" x2="{axis(latency.p50):.1f}" y2="{y + 12}" stroke="{colour}" stroke-width="3"/>')
+        if latency.p99 is not None:
+            body.append(f'<line x1="{axis(latency.p99):.1f}" y1="{y - 6}" x2="{axis(latency.p99):.1f}" y2="{y + 6}" stroke="{colour}" stroke-width="2"/>')
+        body.append(_text(LEFT - 60, y + 20, f"p50 {latency.p50:,.0f} ms · p95 {latency.p95 or 0:,.0f} ms",
+                          anchor="start", size=10, extra='fill="#4b5563"'))
+    return _frame("chart-latency", title, body, height=height)

@@ -1,0 +1,270 @@
+"""The derived figures a report shows: costs at volume, savings, one-time cost, break-even, paired tests.
+
+Everything is computed from ``summary.json``, the pricing table it names and (for the one-time
+cost and volumes) the spec; cost arithmetic goes through ``distilleval.cost``. A figure that
+cannot be computed is None with a note saying why, never a guess.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from distilleval import cost
+from distilleval.errors import DistillevalError
+from distilleval.gate import item_scores, non_inferiority_test, paired_scores
+from distilleval.report.sources import RunInputs
+from distilleval.summary import Comparison, ModelResult, NonInferiority
+
+DEFAULT_MARGIN = 0.03
+DEFAULT_ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model of the run, as reports show it."""
+
+    key: str
+    result: ModelResult
+    cost_per_request_usd: float | None
+
+    @property
+    def label(self) -> str:
+        role = self.result.role
+        return self.result.display_name if role == "other" else f"{role.capitalize()}: {self.result.display_name}"
+
+
+@dataclass(frozen=True)
+class VolumeRow:
+    """Projected costs at one daily volume."""
+
+    requests_per_day: int
+    teacher_day_usd: float | None
+    teacher_month_usd: float | None
+    student_day_usd: float | None
+    student_month_usd: float | None
+    saving_month_usd: float | None
+    break_even_days: float | None
+
+
+@dataclass(frozen=True)
+class OneTimeCost:
+    """What the fine-tune costs once: teacher labelling, training, engineering."""
+
+    labelled_examples: int
+    labelled_examples_source: str
+    labelling_usd: float
+    training_tokens_per_epoch: float
+    epochs: int
+    training_price_per_mtok_usd: float
+    training_usd: float
+    engineering_usd: float
+    total_usd: float
+
+
+@dataclass
+class Figures:
+    """All derived figures of one run."""
+
+    inputs: RunInputs
+    models: list[ModelRow]
+    teacher: ModelRow | None
+    student: ModelRow | None
+    pricing_label: str
+    volumes_per_day: list[int]
+    days_per_month: float
+    volume_rows: list[VolumeRow]
+    one_time: OneTimeCost | None
+    comparison: Comparison | None
+    non_inferiority: NonInferiority | None
+    margin: float
+    margin_source: str
+    alpha: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self):
+        return self.inputs.summary
+
+    @property
+    def saving_per_request_usd(self) -> float | None:
+        if self.teacher is None or self.student is None:
+            return None
+        if self.teacher.cost_per_request_usd is None or self.student.cost_per_request_usd is None:
+            return None
+        return self.teacher.cost_per_request_usd - self.student.cost_per_request_usd
+
+    @property
+    def savings_ratio(self) -> float | None:
+        if self.saving_per_request_usd is None:
+            return None
+        return cost.savings_ratio(self.teacher.cost_per_request_usd, self.student.cost_per_request_usd)  # type: ignore[union-attr,arg-type]
+
+    def break_even_volume_per_day(self, horizon_days: float) -> float | None:
+        """Daily volume at which the one-time cost is paid back within ``horizon_days``."""
+        saving = self.saving_per_request_usd
+        if self.one_time is None or saving is None or saving <= 0:
+            return None
+        return self.one_time.total_usd / (saving * horizon_days)
+
+
+def _pricing_label(inputs: RunInputs) -> str:
+    if inputs.pricing is not None:
+        return inputs.pricing.label
+    ref = inputs.summary.pricing
+    as_of = f"as of {ref.as_of}, " if ref.as_of else ""
+    return f"{ref.path} ({as_of}sha256 {ref.sha256[:8]}; table not found, figures as recorded)"
+
+
+def _cost_per_request(result: ModelResult, inputs: RunInputs, notes: list[str]) -> float | None:
+    if result.cost_per_request_usd is not None:
+        return result.cost_per_request_usd
+    if inputs.pricing is None or result.input_tokens is None or result.input_tokens.mean is None:
+        return None
+    try:
+        price = inputs.pricing.price_for(result.model)
+    except DistillevalError:
+        notes.append(f"{result.display_name}: no price in {inputs.pricing.path.name}; cost not shown")
+        return None
+    output_mean = result.output_tokens.mean if result.output_tokens and result.output_tokens.mean is not None else 0.0
+    return cost.request_cost_usd(price, result.input_tokens.mean, output_mean)
+
+
+def _find(models: list[ModelRow], role: str) -> ModelRow | None:
+    return next((m for m in models if m.result.role == role), None)
+
+
+def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | None, notes: list[str]) -> OneTimeCost | None:
+    spec = inputs.spec
+    if spec is None:
+        notes.append("one-time cost and break-even not computed: the spec could not be loaded")
+        return None
+    if teacher is None or teacher.cost_per_request_usd is None:
+        notes.append("one-time cost not computed: no teacher cost per request")
+        return None
+    if student is None or student.result.input_tokens is None or student.result.input_tokens.mean is None:
+        notes.append("one-time cost not computed: no measured student tokens to size the training set")
+        return None
+    if inputs.pricing is None:
+        notes.append("one-time cost not computed: pricing table not found")
+        return None
+    training = spec.training
+    try:
+        training_price = inputs.pricing.price_for(training.price_as).training_per_mtok_usd
+    except DistillevalError:
+        training_price = None
+    if training_price is None:
+        notes.append(f"one-time cost not computed: {training.price_as!r} has no training price in the pricing table")
+        return None
+    examples, source = training.labelled_examples, "spec training.labelled_examples"
+    if examples is None:
+        examples, source = _count_training_items(inputs, notes), "training split of the data"
+        if examples is None:
+            return None
+    output_mean = student.result.output_tokens.mean if student.result.output_tokens and student.result.output_tokens.mean else 0.0
+    tokens_per_epoch = examples * (student.result.input_tokens.mean + output_mean)
+    labelling = examples * teacher.cost_per_request_usd
+    training_usd = tokens_per_epoch * training.epochs * training_price / 1e6
+    total = cost.one_time_cost_usd(
+        labelled_examples=examples,
+        labelling_cost_per_example_usd=teacher.cost_per_request_usd,
+        training_tokens=tokens_per_epoch,
+        epochs=training.epochs,
+        training_price_per_mtok_usd=training_price,
+        engineering_cost_usd=training.engineering_cost_usd,
+    )
+    return OneTimeCost(examples, source, labelling, tokens_per_epoch, training.epochs, training_price, training_usd,
+                       training.engineering_cost_usd, total)
+
+
+def _count_training_items(inputs: RunInputs, notes: list[str]) -> int | None:
+    from distilleval.data import load_items
+
+    try:
+        items = load_items(inputs.spec)  # type: ignore[arg-type]
+    except DistillevalError as err:
+        notes.append(f"one-time cost not computed: cannot count the training split ({err})")
+        return None
+    count = sum(1 for item in items if item.split == "train")
+    if count == 0:
+        notes.append("one-time cost not computed: the data has no training split; set training.labelled_examples")
+        return None
+    return count
+
+
+def _teacher_student_comparison(figures_models: list[ModelRow], inputs: RunInputs) -> Comparison | None:
+    teacher, student = _find(figures_models, "teacher"), _find(figures_models, "student")
+    if teacher is None or student is None:
+        return None
+    for comparison in inputs.summary.comparisons:
+        if (comparison.a, comparison.b) == (teacher.key, student.key):
+            return comparison
+    from distilleval.stats import compare_paired
+
+    summary = inputs.summary
+    a, b = paired_scores(item_scores(summary, teacher.key), item_scores(summary, student.key))
+    if not a:
+        return None
+    return compare_paired(teacher.key, student.key, a, b)
+
+
+def _non_inferiority(figures: Figures) -> NonInferiority | None:
+    comparison = figures.comparison
+    if comparison is not None and comparison.non_inferiority is not None:
+        test = comparison.non_inferiority
+        if math.isclose(test.margin, figures.margin) and math.isclose(test.alpha, figures.alpha):
+            return test
+    if figures.teacher is None or figures.student is None:
+        return None
+    summary = figures.summary
+    a, b = paired_scores(item_scores(summary, figures.teacher.key), item_scores(summary, figures.student.key))
+    return non_inferiority_test(a, b, margin=figures.margin, alpha=figures.alpha)
+
+
+def compute_figures(inputs: RunInputs) -> Figures:
+    """Derive every figure a report shows from a loaded run.
+
+    Args:
+        inputs: the run's summary with its pricing table and spec (either may be missing).
+
+    Returns:
+        The figures; ``notes`` says what could not be computed and why.
+    """
+    summary = inputs.summary
+    notes = list(inputs.problems)
+    order = {"teacher": 0, "student": 1, "baseline": 2, "other": 3}
+    keys = sorted(summary.models, key=lambda k: order[summary.models[k].role])
+    models = [ModelRow(k, summary.models[k], _cost_per_request(summary.models[k], inputs, notes)) for k in keys]
+    teacher, student = _find(models, "teacher"), _find(models, "student")
+    spec = inputs.spec
+    volumes = summary.volumes_per_day or (list(spec.traffic.volumes_per_day) if spec else [1_000, 100_000, 1_000_000])
+    days = summary.days_per_month
+    gates = spec.gates if spec else None
+    margin, margin_source = DEFAULT_MARGIN, f"default {DEFAULT_MARGIN} (set gates.non_inferiority_margin in the spec)"
+    if gates is not None and gates.non_inferiority_margin is not None:
+        margin, margin_source = gates.non_inferiority_margin, "spec gates.non_inferiority_margin"
+    alpha = gates.alpha if gates is not None else DEFAULT_ALPHA
+    one_time = _one_time(inputs, teacher, student, notes)
+
+    rows = []
+    for volume in volumes:
+        t = teacher.cost_per_request_usd if teacher else None
+        s = student.cost_per_request_usd if student else None
+        t_day = cost.daily_cost_usd(t, volume) if t is not None else None
+        s_day = cost.daily_cost_usd(s, volume) if s is not None else None
+        t_month = cost.monthly_cost_usd(t, volume, days) if t is not None else None
+        s_month = cost.monthly_cost_usd(s, volume, days) if s is not None else None
+        saving_month = t_month - s_month if t_month is not None and s_month is not None else None
+        break_even = None
+        if one_time is not None and t_day is not None and s_day is not None:
+            break_even = cost.break_even_days(one_time.total_usd, t_day - s_day)
+        rows.append(VolumeRow(volume, t_day, t_month, s_day, s_month, saving_month, break_even))
+
+    figures = Figures(
+        inputs=inputs, models=models, teacher=teacher, student=student, pricing_label=_pricing_label(inputs),
+        volumes_per_day=list(volumes), days_per_month=days, volume_rows=rows, one_time=one_time,
+        comparison=None, non_inferiority=None, margin=margin, margin_source=margin_source, alpha=alpha, notes=notes,
+    )
+    figures.comparison = _teacher_student_comparison(models, inputs)
+    figures.non_inferiority = _non_inferiority(figures)
+    return figures

@@ -1,0 +1,61 @@
+"""Markdown report: header, verdict with reasons, then the slide tables with their basis notes."""
+
+from __future__ import annotations
+
+from distilleval.report.figures import Figures
+from distilleval.report.tables import Table
+from distilleval.report.verdict import Verdict
+
+STATUS_MARK = {"pass": "✅", "fail": "❌", "unknown": "❔"}
+
+
+def md_escape(text: str) -> str:
+    """Make text safe inside a markdown table cell or line (pipes, newlines, HTML brackets)."""
+    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\r", " ").replace("\n", " "))
+
+
+def table_markdown(table: Table) -> str:
+    """One table as a GitHub-flavoured markdown pipe table, its notes in italics below."""
+    numeric = [all(_looks_numeric(row[i].text) for row in table.rows) for i in range(len(table.columns))]
+    lines = ["| " + " | ".join(md_escape(c) for c in table.columns) + " |",
+             "|" + "|".join("---:" if numeric[i] and i > 0 else "---" for i in range(len(table.columns))) + "|"]
+    for row in table.rows:
+        lines.append("| " + " | ".join(md_escape(cell.text) for cell in row) + " |")
+    for note in table.notes:
+        lines.append("")
+        lines.append(f"*{md_escape(note)}*")
+    return "\n".join(lines)
+
+
+def _looks_numeric(text: str) -> bool:
+    return bool(text) and (text[0].isdigit() or text[0] in "$+-−∞—") and text != "—"[:0]
+
+
+def header_lines(f: Figures) -> list[str]:
+    """The run's identity: spec, run, items, pricing table."""
+    s = f.summary
+    labels = "gold (reference) labels stood in for the teacher" if s.label_source == "reference" else "teacher labels"
+    return [
+        f"Run `{md_escape(s.run_id)}` · {md_escape(s.created_at)} · {s.n_items:,} eval items · mode {s.mode} · {labels}",
+        "",
+        f"Pricing table: {md_escape(f.pricing_label)} · spec `{md_escape(s.spec.path)}` (sha256 {s.spec.sha256[:8]})",
+    ]
+
+
+def verdict_markdown(verdict: Verdict) -> str:
+    """The verdict heading and one bullet per reason."""
+    lines = [f"## Verdict: {verdict.headline}", ""]
+    for reason in verdict.reasons:
+        lines.append(f"- {STATUS_MARK[reason.status]} **{reason.rule}**: {md_escape(reason.text)}")
+    return "\n".join(lines)
+
+
+def render_markdown(f: Figures, tables: list[Table], verdict: Verdict) -> str:
+    """The whole markdown report."""
+    parts = [f"# distilleval report: {md_escape(f.summary.spec_name)}", "", *header_lines(f), "", verdict_markdown(verdict)]
+    for table in tables:
+        parts += ["", f"## {md_escape(table.title)}", "", table_markdown(table)]
+    if f.notes:
+        parts += ["", "## Notes", ""] + [f"- {md_escape(n)}" for n in f.notes]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,54 @@
+"""Pick a renderer by format name and produce the report text for a run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from distilleval.report.figures import Figures, compute_figures
+from distilleval.report.sources import load_run
+from distilleval.report.tables import Table, build_tables
+from distilleval.report.verdict import DEFAULT_PAYBACK_HORIZON_DAYS, Verdict, decide
+
+FORMATS = ("md", "html", "csv", "json", "marp", "latex")
+EXTENSIONS = {"md": ".md", "html": ".html", "csv": ".csv", "json": ".json", "marp": ".marp.md", "latex": ".tex"}
+
+
+def _renderer(fmt: str) -> Callable[[Figures, list[Table], Verdict], str]:
+    if fmt == "md":
+        from distilleval.report.markdown import render_markdown as fn
+    elif fmt == "marp":
+        from distilleval.report.marp import render_marp as fn
+    elif fmt == "html":
+        from distilleval.report.html import render_html as fn
+    elif fmt == "csv":
+        from distilleval.report.data_formats import render_csv as fn
+    elif fmt == "json":
+        from distilleval.report.data_formats import render_json as fn
+    elif fmt == "latex":
+        from distilleval.report.data_formats import render_latex as fn
+    else:
+        raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return fn
+
+
+def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None = None,
+               pricing_path: str | Path | None = None, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_DAYS) -> str:
+    """Render a run's report.
+
+    Args:
+        run: run directory or summary.json.
+        fmt: one of ``FORMATS``.
+        spec_path: override the spec the summary names.
+        pricing_path: override the pricing table the summary names.
+        payback_horizon_days: the verdict's payback horizon (see ``verdict.decide``).
+
+    Returns:
+        The report text.
+
+    Raises:
+        DataError: the summary is missing or invalid, or the spec is a different task.
+    """
+    renderer = _renderer(fmt)
+    figures = compute_figures(load_run(run, spec_path=spec_path, pricing_path=pricing_path))
+    return renderer(figures, build_tables(figures), decide(figures, payback_horizon_days=payback_horizon_days))

@@ -1,0 +1,262 @@
+"""The slide tables of a report, as plain data every output format renders.
+
+Each table has a ``Basis`` column (or a note) saying whether its figures were measured in the
+run, projected from the pricing table, or quoted as a reference; cost tables name the pricing
+table and its date.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from distilleval.cost import format_usd
+from distilleval.report.figures import Figures, ModelRow
+from distilleval.summary import Distribution
+
+DASH = "—"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell: the text shown and the raw value behind it (for csv/json)."""
+
+    text: str
+    value: float | int | str | bool | None = None
+
+
+@dataclass
+class Table:
+    """One slide table."""
+
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def pct(value: float | None, digits: int = 1) -> Cell:
+    """A share in [0, 1] shown as a percentage."""
+    return Cell(DASH) if value is None else Cell(f"{value * 100:.{digits}f}%", value)
+
+
+def points(value: float | None) -> Cell:
+    """A difference of shares shown in percentage points, signed."""
+    return Cell(DASH) if value is None else Cell(f"{value * 100:+.1f} pts", value)
+
+
+def usd(value: float | None) -> Cell:
+    return Cell(DASH) if value is None else Cell(format_usd(value), value)
+
+
+def times(value: float | None) -> Cell:
+    if value is None:
+        return Cell(DASH)
+    if math.isinf(value):
+        return Cell("∞ (free)", value)
+    return Cell(f"{value:,.1f}×" if value < 100 else f"{value:,.0f}×", value)
+
+
+def count(value: float | None, unit: str = "") -> Cell:
+    return Cell(DASH) if value is None else Cell(f"{value:,.0f}{unit}", value)
+
+
+def days(value: float | None, *, never: str = "never") -> Cell:
+    if value is None:
+        return Cell(never)
+    if value < 1 / 24:
+        return Cell(f"{max(value * 1440, 1):.0f} min", value)
+    if value < 1:
+        return Cell(f"{value * 24:.1f} hours", value)
+    return Cell(f"{value:,.1f} days" if value < 100 else f"{value:,.0f} days", value)
+
+
+def _mean(dist: Distribution | None) -> float | None:
+    return dist.mean if dist is not None else None
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return numerator / denominator
+
+
+def _total_tokens(row: ModelRow) -> float | None:
+    i, o = _mean(row.result.input_tokens), _mean(row.result.output_tokens)
+    if i is None:
+        return None
+    return i + (o or 0.0)
+
+
+def accuracy_table(f: Figures) -> Table:
+    metric = f.summary.primary_metric
+    metric_title = metric.replace("_", " ").capitalize()
+    table = Table("accuracy", f"{metric_title}: teacher vs student vs baselines",
+                  ["Model", metric_title, "95% CI", "Scored", "Errors", "Invalid", "Basis"])
+    methods = set()
+    for row in f.models:
+        result = row.result
+        m = result.metric
+        ci = Cell(DASH)
+        if m is not None and m.ci_low is not None and m.ci_high is not None:
+            ci = Cell(f"{m.ci_low * 100:.1f}–{m.ci_high * 100:.1f}%", f"{m.ci_low:.6f},{m.ci_high:.6f}")
+            if m.ci_method:
+                methods.add(m.ci_method)
+        errors = sum(result.errors.values())
+        table.rows.append([
+            Cell(row.label, row.key), pct(m.value if m else None), ci, Cell(f"{result.n_scored:,}", result.n_scored),
+            Cell(f"{errors:,}", errors), pct(result.invalid_rate), Cell(result.basis, result.basis),
+        ])
+    label_source = "gold (reference) labels" if f.summary.label_source == "reference" else "the teacher's labels"
+    table.notes.append(f"Measured in run {f.summary.run_id} on {f.summary.n_items:,} eval items; student trained on {label_source}.")
+    if methods:
+        confidence = next((r.result.metric.confidence for r in f.models if r.result.metric), 0.95)
+        table.notes.append(f"Intervals: {', '.join(sorted(methods))}, {confidence:.0%}.")
+    return table
+
+
+def paired_table(f: Figures) -> Table:
+    table = Table("paired", "Paired comparison with the teacher (same items)",
+                  ["Comparison", "Difference", "95% CI", "McNemar p", "Teacher-only / other-only right", "Agreement", "Basis"])
+    names = {row.key: row.result.display_name for row in f.models}
+    comparisons = list(f.summary.comparisons) or ([f.comparison] if f.comparison is not None else [])
+    for comparison in comparisons:
+        ci = Cell(DASH)
+        if comparison.ci_low is not None and comparison.ci_high is not None:
+            ci = Cell(f"{comparison.ci_low * 100:+.1f} to {comparison.ci_high * 100:+.1f} pts",
+                      f"{comparison.ci_low:.6f},{comparison.ci_high:.6f}")
+        p = comparison.mcnemar_p
+        discordant = comparison.discordant
+        table.rows.append([
+            Cell(f"{names.get(comparison.b, comparison.b)} − {names.get(comparison.a, comparison.a)}", f"{comparison.b}-{comparison.a}"),
+            points(comparison.difference), ci, Cell(DASH) if p is None else Cell(f"{p:.3g}", p),
+            Cell(f"{discordant.get('a_only', 0)} / {discordant.get('b_only', 0)}") if discordant else Cell(DASH),
+            pct(comparison.agreement), Cell("measured", "measured"),
+        ])
+    if not f.summary.comparisons and comparisons:
+        table.notes.append("Computed by the report from the per-item scores (the summary recorded no comparison).")
+    ni = f.non_inferiority
+    if ni is not None:
+        verdict = "non-inferior" if ni.non_inferior else "not shown non-inferior"
+        table.notes.append(
+            f"Non-inferiority (student ≥ teacher − {ni.margin * 100:g} pts, margin from {f.margin_source}): difference "
+            f"{ni.difference * 100:+.1f} pts, one-sided {1 - ni.alpha:.0%} lower bound {ni.lower_bound * 100:+.1f} pts → {verdict} ({ni.method})."
+        )
+    return table
+
+
+def tokens_table(f: Figures) -> Table:
+    table = Table("tokens", "Tokens per request and compression",
+                  ["Model", "Input tokens", "Output tokens", "Total", "Compression vs teacher", "Basis"])
+    teacher_total = _total_tokens(f.teacher) if f.teacher else None
+    for row in f.models:
+        total = _total_tokens(row)
+        compression = _ratio(teacher_total, total)
+        table.rows.append([
+            Cell(row.label, row.key), count(_mean(row.result.input_tokens)), count(_mean(row.result.output_tokens)),
+            count(total), times(compression) if row is not f.teacher else Cell("1.0×", 1.0),
+            Cell(row.result.basis if total is not None else DASH, row.result.basis if total is not None else None),
+        ])
+    table.notes.append("Mean tokens per request as counted by each provider in this run; compression = teacher total ÷ model total.")
+    return table
+
+
+def latency_table(f: Figures) -> Table:
+    table = Table("latency", "Latency per request",
+                  ["Model", "p50", "p95", "Speed-up p50", "Speed-up p95", "Calls timed", "Basis"])
+    teacher_latency = f.teacher.result.latency_ms if f.teacher else None
+    for row in f.models:
+        latency = row.result.latency_ms
+        if latency is None or latency.n == 0:
+            continue
+        speed50 = _ratio(teacher_latency.p50 if teacher_latency else None, latency.p50)
+        speed95 = _ratio(teacher_latency.p95 if teacher_latency else None, latency.p95)
+        table.rows.append([
+            Cell(row.label, row.key), count(latency.p50, " ms"), count(latency.p95, " ms"), times(speed50), times(speed95),
+            Cell(f"{latency.n:,}", latency.n), Cell("measured", "measured"),
+        ])
+    table.notes.append("Wall-clock per call, measured in this run; cache hits excluded.")
+    return table
+
+
+def _price_text(row: ModelRow, f: Figures) -> tuple[str, str, str]:
+    pricing = f.inputs.pricing
+    if pricing is None:
+        return row.result.model, DASH, DASH
+    found = pricing.find(row.result.model)
+    if found is None:
+        return row.result.model, DASH, DASH
+    key, price = found
+    if price.cpu_usd_per_hour is not None:
+        return key, f"CPU {format_usd(price.cpu_usd_per_hour)}/h", DASH
+    return key, format_usd(price.input_per_mtok_usd), format_usd(price.output_per_mtok_usd)
+
+
+def cost_per_request_table(f: Figures) -> Table:
+    table = Table("cost_per_request", "Cost per request",
+                  ["Model", "Priced as", "Input $/1M tok", "Output $/1M tok", "Cost/request", "Basis"])
+    for row in f.models:
+        priced_as, price_in, price_out = _price_text(row, f)
+        table.rows.append([
+            Cell(row.label, row.key), Cell(priced_as, priced_as), Cell(price_in), Cell(price_out),
+            usd(row.cost_per_request_usd), Cell(row.result.cost_basis, row.result.cost_basis),
+        ])
+    table.notes.append(f"Measured mean tokens × prices from pricing table {f.pricing_label}.")
+    return table
+
+
+def cost_at_volume_table(f: Figures) -> Table:
+    table = Table("cost_at_volume", "Cost at the spec's daily volumes",
+                  ["Requests/day", "Teacher/day", "Teacher/month", "Student/day", "Student/month", "Saving/month", "Basis"])
+    for v in f.volume_rows:
+        table.rows.append([
+            Cell(f"{v.requests_per_day:,}", v.requests_per_day), usd(v.teacher_day_usd), usd(v.teacher_month_usd),
+            usd(v.student_day_usd), usd(v.student_month_usd), usd(v.saving_month_usd), Cell("projected", "projected"),
+        ])
+    table.notes.append(f"Projected: cost/request × volume; month = {f.days_per_month:g} days; pricing table {f.pricing_label}.")
+    return table
+
+
+def savings_table(f: Figures) -> Table:
+    table = Table("savings", "Savings from the student", ["Figure", "Value", "Basis"])
+    table.rows.append([Cell("Cost ratio (teacher ÷ student per request)"), times(f.savings_ratio), Cell("projected", "projected")])
+    table.rows.append([Cell("Saving per request"), usd(f.saving_per_request_usd), Cell("projected", "projected")])
+    for v in f.volume_rows:
+        table.rows.append([Cell(f"Saving per month at {v.requests_per_day:,}/day"), usd(v.saving_month_usd),
+                           Cell("projected", "projected")])
+    table.notes.append(f"Pricing table {f.pricing_label}; month = {f.days_per_month:g} days.")
+    return table
+
+
+def break_even_table(f: Figures) -> Table:
+    table = Table("break_even", "One-time cost and break-even", ["Item", "Value", "Basis"])
+    one = f.one_time
+    if one is None:
+        table.rows.append([Cell("One-time cost"), Cell("not computed"), Cell(DASH)])
+        table.notes.extend(n for n in f.notes if "one-time" in n or "break-even" in n)
+        return table
+    teacher_cost = f.teacher.cost_per_request_usd if f.teacher else None
+    table.rows.extend([
+        [Cell(f"Teacher labelling: {one.labelled_examples:,} examples × {format_usd(teacher_cost or 0)}"),
+         usd(one.labelling_usd), Cell("projected", "projected")],
+        [Cell(f"Training: {one.training_tokens_per_epoch:,.0f} tokens × {one.epochs} epochs × "
+              f"{format_usd(one.training_price_per_mtok_usd)}/1M"), usd(one.training_usd), Cell("projected", "projected")],
+        [Cell("Engineering (from the spec)"), usd(one.engineering_usd), Cell("reference", "reference")],
+        [Cell("One-time total"), usd(one.total_usd), Cell("projected", "projected")],
+    ])
+    for v in f.volume_rows:
+        table.rows.append([Cell(f"Break-even at {v.requests_per_day:,}/day"), days(v.break_even_days),
+                           Cell("projected", "projected")])
+    table.notes.append(
+        f"Labelled examples from {one.labelled_examples_source}; training tokens = examples × measured student tokens; "
+        f"pricing table {f.pricing_label}."
+    )
+    return table
+
+
+def build_tables(f: Figures) -> list[Table]:
+    """Every slide table of the report, in slide order."""
+    tables = [accuracy_table(f), paired_table(f), tokens_table(f), latency_table(f), cost_per_request_table(f),
+              cost_at_volume_table(f), savings_table(f), break_even_table(f)]
+    return [t for t in tables if t.rows]

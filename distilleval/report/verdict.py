@@ -1,0 +1,151 @@
+"""The decision a report leads with: fine-tune, don't, or not enough evidence — with its reasons.
+
+Rules, in order (each becomes a reason with status pass / fail / unknown):
+
+1. Teacher validity: the teacher's metric was measured against gold, reaches ``gates.teacher_min``
+   when set, and its error rate stays within ``gates.max_error_rate`` when set. Unknown or failed
+   means the comparison has no trustworthy reference: not enough evidence.
+2. Non-inferiority at the margin (spec ``gates.non_inferiority_margin``, else 0.03): the one-sided
+   paired lower bound of student - teacher is above -margin. If even the upper end of the
+   two-sided interval is below -margin the student is shown inferior (don't); otherwise a failed
+   test is inconclusive (not enough evidence).
+3. Student floor: the student's metric reaches ``gates.student_min`` when set (fail: don't).
+4. Economics: the student is cheaper per request (fail: don't), and at the largest of the spec's
+   daily volumes the one-time cost is paid back within the payback horizon (fail: don't;
+   not computable: not enough evidence).
+
+Any failed rule -> "don't fine-tune"; else any unknown -> "not enough evidence"; else "fine-tune".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from distilleval.cost import format_usd
+from distilleval.report.figures import Figures
+from distilleval.report.tables import days
+
+Decision = Literal["fine-tune", "don't fine-tune", "not enough evidence"]
+ReasonStatus = Literal["pass", "fail", "unknown"]
+DEFAULT_PAYBACK_HORIZON_DAYS = 90.0
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One rule of the verdict and how the run fared on it."""
+
+    rule: str
+    status: ReasonStatus
+    text: str
+
+
+@dataclass
+class Verdict:
+    """The decision with the reasons behind it."""
+
+    decision: Decision
+    reasons: list[Reason] = field(default_factory=list)
+
+    @property
+    def headline(self) -> str:
+        return {"fine-tune": "Fine-tune: the student is good enough and pays for itself",
+                "don't fine-tune": "Don't fine-tune",
+                "not enough evidence": "Not enough evidence to decide"}[self.decision]
+
+
+def _teacher_validity(f: Figures) -> Reason:
+    rule = "teacher validity"
+    if f.teacher is None:
+        return Reason(rule, "unknown", "the run has no teacher")
+    result = f.teacher.result
+    metric = result.metric.value if result.metric else None
+    name = f.summary.primary_metric
+    if metric is None:
+        return Reason(rule, "unknown", "the teacher was not scored against gold, so its labels are unchecked")
+    gates = f.inputs.spec.gates if f.inputs.spec else None
+    problems = []
+    if gates is not None and gates.teacher_min is not None and metric < gates.teacher_min:
+        problems.append(f"{name} {metric:.1%} is below the floor {gates.teacher_min:.1%}")
+    if gates is not None and gates.max_error_rate is not None and result.error_rate > gates.max_error_rate:
+        problems.append(f"error rate {result.error_rate:.1%} is above {gates.max_error_rate:.1%}")
+    if problems:
+        return Reason(rule, "unknown", "teacher not valid as a reference: " + "; ".join(problems))
+    floor = f" (floor {gates.teacher_min:.1%})" if gates is not None and gates.teacher_min is not None else ""
+    source = " — gold labels stood in for the teacher's labels" if f.summary.label_source == "reference" else ""
+    return Reason(rule, "pass", f"teacher {name} {metric:.1%} against gold{floor}, error rate {result.error_rate:.1%}{source}")
+
+
+def _non_inferiority(f: Figures) -> Reason:
+    rule = "non-inferiority"
+    ni = f.non_inferiority
+    if ni is None:
+        return Reason(rule, "unknown", "no items scored for both teacher and student")
+    head = (f"student − teacher {ni.difference * 100:+.1f} pts, one-sided {1 - ni.alpha:.0%} lower bound "
+            f"{ni.lower_bound * 100:+.1f} pts vs margin −{ni.margin * 100:g} pts ({f.margin_source})")
+    if ni.non_inferior:
+        return Reason(rule, "pass", f"{head}: non-inferior")
+    upper = f.comparison.ci_high if f.comparison is not None else None
+    if upper is not None and upper < -ni.margin:
+        return Reason(rule, "fail", f"{head}; even the upper bound {upper * 100:+.1f} pts is below −margin: inferior")
+    return Reason(rule, "unknown", f"{head}: inconclusive — more eval items would narrow the interval")
+
+
+def _student_floor(f: Figures) -> Reason | None:
+    gates = f.inputs.spec.gates if f.inputs.spec else None
+    if gates is None or gates.student_min is None:
+        return None
+    rule = "student floor"
+    metric = f.student.result.metric.value if f.student and f.student.result.metric else None
+    if metric is None:
+        return Reason(rule, "unknown", "the student has no score")
+    ok = metric >= gates.student_min
+    return Reason(rule, "pass" if ok else "fail",
+                  f"student {f.summary.primary_metric} {metric:.1%} {'≥' if ok else '<'} floor {gates.student_min:.1%}")
+
+
+def _economics(f: Figures, horizon_days: float) -> list[Reason]:
+    saving = f.saving_per_request_usd
+    if saving is None:
+        return [Reason("cost", "unknown", "cost per request is missing for the teacher or the student")]
+    if saving <= 0:
+        return [Reason("cost", "fail", f"the student costs {format_usd(-saving)} more per request than the teacher")]
+    reasons = [Reason("cost", "pass", f"the student saves {format_usd(saving)} per request ({f.savings_ratio:,.0f}× cheaper)")]
+    if not f.volume_rows or f.one_time is None:
+        reasons.append(Reason("break-even", "unknown", "break-even not computed (see notes)"))
+        return reasons
+    described = []
+    for row in f.volume_rows:
+        when = days(row.break_even_days).text
+        described.append(f"{row.requests_per_day:,}/day → {when}")
+    top = max(f.volume_rows, key=lambda r: r.requests_per_day)
+    text = (f"one-time cost {format_usd(f.one_time.total_usd)}; break-even " + ", ".join(described)
+            + f" (payback horizon {horizon_days:g} days)")
+    ok = top.break_even_days is not None and top.break_even_days <= horizon_days
+    reasons.append(Reason("break-even", "pass" if ok else "fail", text))
+    return reasons
+
+
+def decide(f: Figures, *, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_DAYS) -> Verdict:
+    """Apply the verdict rules (module docstring) to a run's figures.
+
+    Args:
+        f: the run's figures.
+        payback_horizon_days: the one-time cost must be paid back within this many days at the
+            spec's largest volume.
+
+    Returns:
+        The verdict with one reason per rule.
+    """
+    reasons = [_teacher_validity(f), _non_inferiority(f)]
+    floor = _student_floor(f)
+    if floor is not None:
+        reasons.append(floor)
+    reasons.extend(_economics(f, payback_horizon_days))
+    if any(r.status == "fail" for r in reasons):
+        decision: Decision = "don't fine-tune"
+    elif any(r.status == "unknown" for r in reasons):
+        decision = "not enough evidence"
+    else:
+        decision = "fine-tune"
+    return Verdict(decision, reasons)

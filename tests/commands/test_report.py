@@ -1,0 +1,73 @@
+"""`distilleval report`: every format from the fixture run, written atomically or to stdout."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from distilleval.cli.main import main
+from tests.ticket_routing_fixture import FIXTURE_DIR, SUMMARY_PATH
+
+
+def test_markdown_to_stdout_is_the_golden_report(capsys):
+    assert main(["report", str(FIXTURE_DIR)]) == 0
+    assert capsys.readouterr().out == (FIXTURE_DIR / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "csv", "json", "marp", "latex"])
+def test_each_format_writes_its_file(tmp_path, fmt):
+    out = tmp_path / "nested" / f"report.{fmt}"
+    assert main(["report", str(SUMMARY_PATH), "--format", fmt, "--out", str(out)]) == 0
+    assert out.stat().st_size > 1000
+    assert [p.name for p in out.parent.iterdir()] == [out.name]
+
+
+def test_json_and_csv_carry_the_same_figures(capsys):
+    main(["report", str(SUMMARY_PATH), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"]["decision"] == "fine-tune"
+    cost = next(t for t in report["tables"] if t["key"] == "cost_per_request")
+    assert cost["rows"][0][4] == {"text": "$0.0033", "value": pytest.approx(0.003305)}
+    main(["report", str(SUMMARY_PATH), "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    cell = next(r for r in rows if r["table"] == "cost_at_volume" and r["row"] == "1,000,000" and r["column"] == "Teacher/month")
+    assert (cell["text"], float(cell["value"])) == ("$99,150", pytest.approx(99_150))
+
+
+def test_marp_deck_has_one_table_per_slide(capsys):
+    main(["report", str(SUMMARY_PATH), "--format", "marp"])
+    deck = capsys.readouterr().out
+    assert deck.startswith("---\nmarp: true")
+    slides = deck.split("\n---\n")[1:]  # after the front matter
+    assert len(slides) == 2 + 8  # title, verdict, eight tables
+    assert all(slide.count("\n|---") <= 1 for slide in slides)
+
+
+def test_latex_escapes_special_characters(capsys):
+    main(["report", str(SUMMARY_PATH), "--format", "latex"])
+    tex = capsys.readouterr().out
+    assert r"\$0.0033" in tex and r"92.7\%" in tex and r"ticket\_routing" in tex
+    assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") == 8
+
+
+def test_missing_run_exits_2(capsys, tmp_path):
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert "summary not found" in capsys.readouterr().err
+
+
+def test_payback_horizon_changes_the_verdict(capsys):
+    # Break-even at 1,000,000/day is 3 minutes; a horizon shorter than that turns the verdict.
+    main(["report", str(SUMMARY_PATH), "--format", "json", "--payback-days", "0.001"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"]["decision"] == "don't fine-tune"
+    assert next(r for r in report["verdict"]["reasons"] if r["rule"] == "break-even")["status"] == "fail"
+
+
+def test_unwritable_out_exits_2(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["report", str(SUMMARY_PATH), "--out", str(blocker / "report.md")]) == 2
+    assert "cannot write" in capsys.readouterr().err

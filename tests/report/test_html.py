@@ -1,0 +1,118 @@
+"""The HTML report: self-contained, escaped, and rendered by real headless Chromium."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from distilleval.report.render import render_run
+from tests.report.headless import find_chromium, open_page
+from tests.ticket_routing_fixture import SUMMARY_PATH
+
+PROBE = """JSON.stringify({
+  charts: Array.from(document.querySelectorAll('svg.chart')).map(s => s.id),
+  costSeries: document.querySelectorAll('#chart-cost polyline.series').length,
+  breakEven: document.querySelectorAll('#chart-cost circle.break-even').length,
+  intervals: document.querySelectorAll('#chart-accuracy line.interval').length,
+  latencyDots: document.querySelectorAll('#chart-latency circle.sample').length,
+  tables: document.querySelectorAll('section.table table').length,
+  items: document.querySelectorAll('details.item').length,
+  scripts: document.scripts.length,
+  images: document.images.length,
+  injected: document.querySelectorAll('img, iframe, object, embed, link[rel=stylesheet]').length,
+  verdict: document.querySelector('#verdict h2').textContent,
+  shown: (function () {
+    var box = document.getElementById('item-filter');
+    box.value = 't0042'; box.dispatchEvent(new Event('input'));
+    return document.getElementById('item-count').textContent;
+  })()
+})"""
+
+
+@pytest.fixture(scope="module")
+def html_text() -> str:
+    return render_run(SUMMARY_PATH, "html")
+
+
+def test_html_has_no_external_resources(html_text):
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html_text)
+    assert "@import" not in html_text and "url(" not in html_text
+    assert "Content-Security-Policy" in html_text and "default-src 'none'" in html_text
+
+
+def test_model_output_is_escaped(html_text):
+    # The fixture's outputs carry <img onerror>, </td><script> and an input with <script>.
+    assert html_text.count("<script") == 1  # ours, at the end
+    assert "<img" not in html_text
+    assert "&lt;img src=&quot;http://198.51.100.7/x.png&quot; onerror=&quot;alert(1)&quot;&gt;" in html_text
+    assert "billing&lt;/td&gt;&lt;/tr&gt;&lt;script&gt;" in html_text
+
+
+def test_disagreement_browser_lists_both_directions(html_text):
+    assert "Teacher right, student wrong: 3 items" in html_text
+    assert "Student right, teacher wrong: 1 item" in html_text
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = find_chromium()
+    if path is None:
+        pytest.skip("chromium not found (apt-get install -y chromium)")
+    return path
+
+
+def test_report_renders_in_headless_chromium(chromium, html_text, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("html")
+    page = folder / "report.html"
+    page.write_text(html_text, encoding="utf-8")
+    run = open_page(chromium, page, probe=PROBE)
+    (folder / "report.png").write_bytes(run.screenshot_png)
+    assert run.errors == [], run.errors
+    assert run.requests == [], run.requests
+    import json
+
+    probe = json.loads(run.probe)
+    assert probe["charts"] == ["chart-cost", "chart-accuracy", "chart-latency"]
+    assert probe["costSeries"] == 2 and probe["breakEven"] == 1
+    assert probe["intervals"] == 3
+    assert probe["latencyDots"] == 300 + 299  # one dot per timed call
+    assert probe["tables"] == 8
+    assert probe["items"] == 4
+    assert probe["scripts"] == 1 and probe["images"] == 0 and probe["injected"] == 0
+    assert probe["verdict"].startswith("Verdict: Fine-tune")
+    assert probe["shown"] == "1 shown"  # the filter box works
+    assert run.screenshot_png[:8] == b"\x89PNG\r\n\x1a\n" and len(run.screenshot_png) > 50_000
+
+
+def test_harness_sees_requests_and_console_errors(chromium, tmp_path):
+    # The checks above would be worthless if the harness could not see these: prove it can.
+    page = tmp_path / "bad.html"
+    page.write_text('<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/x.png">'
+                    "<script>console.error('boom'); undefinedFunction();</script></body></html>", encoding="utf-8")
+    run = open_page(chromium, page, settle_s=0.3)
+    assert any(url.startswith("http://127.0.0.1:9/") for url in run.requests)
+    assert any("boom" in e for e in run.errors)
+    assert any("undefinedFunction" in e for e in run.errors)
+
+
+def test_sparse_summary_still_renders(tmp_path):
+    # No per-item results, no latency (all cache hits), no tokens for the student: every
+    # renderer still produces a report and says what is missing.
+    from tests.ticket_routing_fixture import write_variant
+
+    def sparse(summary):
+        summary.items = []
+        summary.comparisons = []
+        for result in summary.models.values():
+            result.latency_ms = None
+        summary.models["student"].input_tokens = None
+
+    run = write_variant(tmp_path, sparse)
+    html = render_run(run, "html")
+    assert "no measured latency" in html and "Teacher right, student wrong: 0 items" in html
+    markdown = render_run(run, "md")
+    assert "one-time cost not computed: no measured student tokens" in markdown
+    assert "## Verdict: Not enough evidence to decide" in markdown
+    for fmt in ("csv", "json", "marp", "latex"):
+        assert render_run(run, fmt)

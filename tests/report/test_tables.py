@@ -1,0 +1,103 @@
+"""Slide tables and the markdown report from the fixed ticket-routing summary.json."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from distilleval.report import build_tables, compute_figures, load_run
+from distilleval.report.markdown import render_markdown, table_markdown
+from distilleval.report.render import render_run
+from distilleval.report.verdict import decide
+from tests.ticket_routing_fixture import FIXTURE_DIR, SUMMARY_PATH
+
+GOLDEN = FIXTURE_DIR / "report.md"
+
+
+@pytest.fixture(scope="module")
+def tables():
+    figures = compute_figures(load_run(SUMMARY_PATH))
+    return {t.key: t for t in build_tables(figures)}
+
+
+def _row(table, first_cell: str) -> list[str]:
+    for row in table.rows:
+        if row[0].text == first_cell:
+            return [c.text for c in row]
+    raise AssertionError(f"no row {first_cell!r} in {table.key}: {[r[0].text for r in table.rows]}")
+
+
+def test_markdown_report_matches_golden_file():
+    # Regenerate after an intended change: UPDATE_GOLDEN=1 pytest tests/report/test_tables.py
+    text = render_run(SUMMARY_PATH, "md")
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_cost_figures_follow_from_tokens_and_prices(tables):
+    # Opus: (641 x $5 + 4 x $25) / 1M = $0.003305; LoRA: (24 + 1) x $0.10 / 1M = $0.0000025.
+    assert _row(tables["cost_per_request"], "Teacher: Claude Opus 4.6")[4] == "$0.0033"
+    assert _row(tables["cost_per_request"], "Student: Qwen3-8B LoRA (Tinker)")[4] == "$0.0000025"
+    # 1M requests/day: $3,305/day and x30 = $99,150/month for the teacher; $2.50/day for the student.
+    assert _row(tables["cost_at_volume"], "1,000,000")[1:5] == ["$3,305", "$99,150", "$2.50", "$75"]
+    assert _row(tables["savings"], "Cost ratio (teacher ÷ student per request)")[1] == "1,322×"
+
+
+def test_tokens_and_compression(tables):
+    assert _row(tables["tokens"], "Teacher: Claude Opus 4.6")[1:4] == ["641", "4", "645"]
+    # 645 / 25 tokens = 25.8x fewer tokens per request.
+    assert _row(tables["tokens"], "Student: Qwen3-8B LoRA (Tinker)")[1:5] == ["24", "1", "25", "25.8×"]
+
+
+def test_break_even_from_one_time_cost(tables):
+    # 2,000 labels x $0.003305 = $6.61; 2,000 x 25 tokens x 4 epochs x $0.30/1M = $0.06.
+    table = tables["break_even"]
+    assert _row(table, "One-time total")[1] == "$6.67"
+    # $6.67 / ($3.305 - $0.0025 saved per day at 1,000/day) = 2.0 days.
+    assert _row(table, "Break-even at 1,000/day")[1] == "2.0 days"
+
+
+def test_every_table_marks_its_basis_and_cost_tables_name_the_pricing_table(tables):
+    for table in tables.values():
+        assert "Basis" in table.columns, table.key
+        basis = [row[table.columns.index("Basis")].text for row in table.rows]
+        assert set(basis) <= {"measured", "projected", "reference", "—"}, (table.key, basis)
+    for key in ("cost_per_request", "cost_at_volume", "savings", "break_even"):
+        assert any("pricing-2026-02.yaml (as of 2026-02-01" in note for note in tables[key].notes), key
+
+
+def test_markdown_cells_escape_pipes_and_html():
+    from distilleval.report.tables import Cell, Table
+
+    table = Table("t", "T", ["Model", "Basis"], rows=[[Cell("a|b <script>"), Cell("measured")]])
+    line = table_markdown(table).splitlines()[2]
+    assert line == "| a\\|b &lt;script&gt; | measured |"
+
+
+def test_report_without_spec_still_renders_and_says_why(tmp_path):
+    from tests.ticket_routing_fixture import write_variant
+
+    def lose_spec(summary):
+        summary.spec.path = str(tmp_path / "gone.yaml")
+
+    run = write_variant(tmp_path, lose_spec)
+    figures = compute_figures(load_run(run))
+    text = render_markdown(figures, build_tables(figures), decide(figures))
+    assert "One-time cost | not computed" in text
+    assert "spec could not be loaded" in text
+    assert "Not enough evidence" in text
+
+
+def test_paired_table_is_computed_when_the_summary_has_no_comparison(tmp_path):
+    from tests.ticket_routing_fixture import write_variant
+
+    def drop_comparisons(summary):
+        summary.comparisons = []
+
+    figures = compute_figures(load_run(write_variant(tmp_path, drop_comparisons)))
+    table = {t.key: t for t in build_tables(figures)}["paired"]
+    assert [c.text for c in table.rows[0]][:5] == ["Qwen3-8B LoRA (Tinker) − Claude Opus 4.6", "-0.7 pts",
+                                                   table.rows[0][2].text, "0.625", "3 / 1"]
+    assert any("Computed by the report" in n for n in table.notes)
