@@ -6,6 +6,7 @@ import sqlite3
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.openai_compatible import OpenAICompatibleBackend
 from distilleval.cache import ResponseCache, cache_key
+from distilleval.pricing import load_pricing
 from distilleval.runner import Call, Runner, RunnerOptions
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
 
@@ -40,8 +41,8 @@ def test_put_get_roundtrip_and_refresh_misses(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def _run(server, cache, calls, options):
-    backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+def _run(server, cache, calls, options, price=None):
+    backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=price)
 
     async def go():
         try:
@@ -58,14 +59,16 @@ def _calls(n):
 
 def test_second_run_is_free_and_keeps_measured_figures(tmp_path):
     with OpenAIServer({"s": ModelScript(usage=(50, 2), delay_ms=20)}) as server, ResponseCache(tmp_path / "c.sqlite") as cache:
-        first = _run(server, cache, _calls(6), RunnerOptions(**FAST))
+        first = _run(server, cache, _calls(6), RunnerOptions(**FAST), price=load_pricing().price_for("openai/gpt-4.1-mini"))
         requests_after_first = len(server.log)
         second = _run(server, cache, _calls(6), RunnerOptions(**FAST))
         assert len(server.log) == requests_after_first == 6  # the replay made no request
     assert not any(r.cache_hit for r in first)
-    assert all(r.cache_hit and r.cost_usd == 0.0 and r.attempts == 0 for r in second)
-    assert [(r.text, r.input_tokens, r.output_tokens, r.latency_ms) for r in second] == [
-        (r.text, r.input_tokens, r.output_tokens, r.latency_ms) for r in first
+    assert all(r.spent_usd > 0 for r in first)
+    assert all(r.cache_hit and r.spent_usd == 0.0 and r.attempts == 0 for r in second)
+    # The replay keeps what the original call measured and what it cost, for projections.
+    assert [(r.text, r.input_tokens, r.output_tokens, r.latency_ms, r.cost_usd) for r in second] == [
+        (r.text, r.input_tokens, r.output_tokens, r.latency_ms, r.cost_usd) for r in first
     ]
 
 

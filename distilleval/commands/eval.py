@@ -68,7 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the eval; returns 0 (errors in individual calls are counted in the summary)."""
+    """Run the eval; returns 0 (errors in individual calls are counted in the summary).
+
+    Everything that can fail before a model is called (spec, data, pricing, keys, reachable
+    endpoints) is checked before the run directory is created.
+    """
     import asyncio
 
     from distilleval.data import load_items, split_items
@@ -86,14 +90,20 @@ def run(args: argparse.Namespace) -> int:
         items = items[: args.limit]
     roles, baselines = _selected_models(spec, args.models)
     run_dir = _run_dir(spec, args)
-    store = RunStore(run_dir)
-    try:
+    finished: set[tuple[str, str, int]] = set()
+    if args.resume:
+        with RunStore(run_dir) as previous:
+            _check_resume(previous, spec, run_dir)
+            finished = previous.finished_keys()
+    # Interleaved by item, so a run stopped early has both models on the same items.
+    calls = [_call_for(spec, role, item) for item in items for role in roles if (item.id, role, 0) not in finished]
+    backends = _open_backends(spec, sorted({call.model for call in calls}), pricing)
+    with RunStore(run_dir) as store:
         _check_resume(store, spec, run_dir)
         _write_run_files(spec, pricing, run_dir)
-        asyncio.run(_call_models(spec, items, roles, pricing, store, args))
+        if calls:
+            asyncio.run(_call_models(spec, calls, backends, store, args))
         outputs = {role: store.results(role) for role in roles}
-    finally:
-        store.close()
     baseline_outputs = _run_baselines(spec, baselines, items, pricing)
     summary_path = _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir)
     print(f"distilleval eval: {len(items)} items x {len(roles) + len(baselines)} models -> {summary_path}")
@@ -170,36 +180,34 @@ def _write_run_files(spec: "TaskSpec", pricing: Any, run_dir: Path) -> None:
     temporary.replace(run_dir / pricing.path.name)
 
 
-def _request_for(spec: "TaskSpec", role: str, item: "Item") -> Any:
+def _call_for(spec: "TaskSpec", role: str, item: "Item") -> Any:
     from distilleval.backends.base import ChatRequest
     from distilleval.messages import build_messages
+    from distilleval.runner import Call
 
     model = spec.models()[role]
     messages = build_messages(model, item, spec.data.image_inputs)
-    return ChatRequest(messages=messages, max_tokens=model.max_tokens, temperature=model.temperature, stop=tuple(model.stop))
+    request = ChatRequest(messages=messages, max_tokens=model.max_tokens, temperature=model.temperature, stop=tuple(model.stop))
+    return Call(item.id, role, request)
 
 
-async def _call_models(spec: "TaskSpec", items: list["Item"], roles: list[str], pricing: Any, store: Any, args: argparse.Namespace) -> None:
-    """Call every (item, role) not yet finished in ``store``; each result is committed at once."""
+def _open_backends(spec: "TaskSpec", roles: list[str], pricing: Any) -> dict[str, Any]:
+    """Backends for ``roles``; fails fast on a missing price or key, or a dead endpoint."""
     from distilleval.backends.factory import build_backend, check_reachable
-    from distilleval.cache import DEFAULT_CACHE_PATH, ResponseCache
-    from distilleval.runner import Call, Progress, Runner, RunnerOptions
 
-    finished = store.finished_keys()
-    # Interleaved by item, so a run stopped early has both models on the same items.
-    calls = [
-        Call(item.id, role, _request_for(spec, role, item))
-        for item in items
-        for role in roles
-        if (item.id, role, 0) not in finished
-    ]
-    if not calls:
-        return
-    needed = sorted({call.model for call in calls})
     models = spec.models()
-    for role in needed:
+    backends = {role: build_backend(role, models[role], pricing=pricing) for role in roles}
+    for role in roles:
         check_reachable(role, models[role])
-    backends = {role: build_backend(role, models[role], pricing=pricing) for role in needed}
+    return backends
+
+
+async def _call_models(spec: "TaskSpec", calls: list[Any], backends: dict[str, Any], store: Any, args: argparse.Namespace) -> None:
+    """Run ``calls``; each final result is committed to ``store`` the moment it is known."""
+    from distilleval.cache import DEFAULT_CACHE_PATH, ResponseCache
+    from distilleval.runner import Progress, Runner, RunnerOptions
+
+    models = spec.models()
     cache = None
     if not args.no_cache:
         cache_path = args.cache or os.environ.get("DISTILLEVAL_CACHE") or DEFAULT_CACHE_PATH
@@ -207,9 +215,9 @@ async def _call_models(spec: "TaskSpec", items: list["Item"], roles: list[str], 
     options = RunnerOptions(
         concurrency=args.concurrency,
         max_retries=args.max_retries,
-        timeout_s={role: models[role].timeout_s for role in needed},
-        requests_per_minute={role: args.rpm for role in needed} if args.rpm else {},
-        tokens_per_minute={role: args.tpm for role in needed} if args.tpm else {},
+        timeout_s={role: models[role].timeout_s for role in backends},
+        requests_per_minute={role: args.rpm for role in backends} if args.rpm else {},
+        tokens_per_minute={role: args.tpm for role in backends} if args.tpm else {},
     )
     try:
         with Progress(len(calls), description=f"{spec.name}: calls") as progress:
@@ -238,5 +246,42 @@ def _run_baselines(spec: "TaskSpec", baselines: list[Any], items: list["Item"], 
     return outputs
 
 
-def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir) -> Path:
-    raise NotImplementedError("summary.json: waits for distilleval.summarize (helper 'scoring')")
+def _model_outputs(results: list[Any], items: list["Item"]) -> list[Any]:
+    """The run store's rows for ``items`` as ``summarize.ModelOutput`` records."""
+    from distilleval.summarize import ModelOutput
+
+    wanted = {item.id for item in items}
+    return [
+        ModelOutput(
+            item_id=r.item_id,
+            text=r.text if r.ok else None,
+            error_kind=None if r.ok else r.error_kind,
+            input_tokens=r.input_tokens,
+            output_tokens=r.output_tokens,
+            latency_ms=r.latency_ms,
+            cost_usd=r.cost_usd,
+            cache_hit=r.cache_hit,
+        )
+        for r in results
+        if r.item_id in wanted and r.repeat == 0
+    ]
+
+
+def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Path) -> Path:
+    """Score every model's outputs and write ``summary.json`` (atomically)."""
+    from distilleval.summarize import ModelOutput, ModelRun, build_summary
+    from distilleval.summary import write_summary
+
+    models = spec.models()
+    runs = [
+        ModelRun(name=role, role=role, model=models[role].model, outputs=_model_outputs(results, items))
+        for role, results in outputs.items()
+    ]
+    for name, predictions in baseline_outputs.items():
+        baseline_rows = [ModelOutput(**vars(p)) for p in predictions]
+        kind = next(b.kind for b in spec.baselines if b.display_name == name)
+        runs.append(ModelRun(name=name, role="baseline", model=kind, outputs=baseline_rows, display_name=name))
+    summary = build_summary(spec, items, runs, pricing=pricing, run_id=run_dir.name, mode="online")
+    path = run_dir / "summary.json"
+    write_summary(summary, path)
+    return path
