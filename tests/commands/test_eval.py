@@ -221,3 +221,30 @@ def test_models_limit_and_refresh(tmp_path):
         assert len(server.log) == 4  # all from the cache
         assert _eval(spec, tmp_path, "--models", "student", "--limit", "4", "--refresh") == 0
         assert len(server.log) == 8  # --refresh called again
+
+
+def test_api_key_never_reaches_a_file_or_the_output(tmp_path, monkeypatch, capsys):
+    secret = "sk-distilleval-test-7f3a9c"
+    monkeypatch.setenv("ROUTING_API_KEY", secret)
+    scripts = {"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}
+    with OpenAIServer(scripts, api_key=secret) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 4)
+        text = spec.read_text().replace("  price_as: tinker/lora", "  price_as: tinker/lora\n  api_key_env: ROUTING_API_KEY")
+        spec.write_text(text.replace("  price_as: anthropic/claude-opus-4-6", "  price_as: anthropic/claude-opus-4-6\n  api_key_env: ROUTING_API_KEY"))
+        assert _eval(spec, tmp_path) == 0
+        assert {r.outcome for r in server.log} == {"ok"}  # the key was sent and accepted
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "cache.sqlite" for p in written) and any(p.name == "records.sqlite" for p in written)
+    for path in written:
+        assert secret.encode() not in path.read_bytes(), path
+    captured = capsys.readouterr()
+    assert secret not in captured.out + captured.err
+
+
+def test_resume_refuses_a_changed_spec(tmp_path, capsys):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 3)
+        assert _eval(spec, tmp_path) == 0
+        spec.write_text(spec.read_text().replace("name: routing", "name: routing\ndescription: edited"))
+        assert _eval(spec, tmp_path, "--resume", str(_only_run(tmp_path))) == 2
+    assert "this spec changed since run" in capsys.readouterr().err
