@@ -34,6 +34,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, found {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, found {text!r}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -55,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=_positive_int, default=16, metavar="N", help="calls in flight (default 16)")
     parser.add_argument("--rpm", type=_positive_float, metavar="N", help="client-side requests per minute, per model")
     parser.add_argument("--tpm", type=_positive_float, metavar="N", help="client-side tokens per minute, per model")
-    parser.add_argument("--max-retries", type=int, default=4, metavar="N", help="retries of a failed call (default 4)")
+    parser.add_argument("--max-retries", type=_non_negative_int, default=4, metavar="N", help="retries of a failed call (default 4)")
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     cache.add_argument("--refresh", action="store_true", help="call every model again and overwrite cached answers")
