@@ -301,8 +301,9 @@ class Runner:
         timeout_s = self._timeout_s(call.model)
         try:
             # The backend enforces timeout_s itself; the outer bound catches a backend that does not.
-            completion = await asyncio.wait_for(backend.complete(call.request, timeout_s=timeout_s), timeout_s + 5.0)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout_s + 5.0):
+                completion = await backend.complete(call.request, timeout_s=timeout_s)
+        except TimeoutError:
             raise CallTimeoutError(f"{backend.model_id}: no answer within {timeout_s:g} s") from None
         if budget is not None and entry is not None:
             budget.settle(entry, completion.input_tokens + completion.output_tokens)
