@@ -248,3 +248,19 @@ def test_resume_refuses_a_changed_spec(tmp_path, capsys):
         spec.write_text(spec.read_text().replace("name: routing", "name: routing\ndescription: edited"))
         assert _eval(spec, tmp_path, "--resume", str(_only_run(tmp_path))) == 2
     assert "this spec changed since run" in capsys.readouterr().err
+
+
+def test_baselines_train_on_the_train_split_and_join_the_summary(tmp_path):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 9)
+        with (spec.parent / "data.jsonl").open("a") as handle:
+            for i in range(100, 130):
+                label = LABELS[i % 3]
+                handle.write(json.dumps({"id": f"t{i}", "message": f"ticket #{i} about {label}", "label": label, "split": "train"}) + "\n")
+        spec.write_text(spec.read_text() + "baselines: [tfidf_logreg]\n")
+        assert _eval(spec, tmp_path, "--models", "student,tfidf_logreg") == 0
+        assert {r.model for r in server.log} == {"student-m"}
+    summary = read_summary(_only_run(tmp_path))
+    assert set(summary.models) == {"student", "tfidf_logreg"}
+    baseline = summary.models["tfidf_logreg"]
+    assert baseline.role == "baseline" and baseline.n == 9 and baseline.metric.value is not None
