@@ -346,6 +346,7 @@ def compare_paired(
     confidence: float = 0.95,
     n_resamples: int = 2000,
     seed: int = 0,
+    metric: str | None = None,
 ) -> Comparison:
     """Compare model ``b`` against model ``a`` on the same items (difference = b - a).
 
@@ -370,6 +371,7 @@ def compare_paired(
         confidence: coverage of the two-sided difference interval.
         n_resamples: bootstrap replicates.
         seed: bootstrap seed.
+        metric: name of the metric, recorded in the result.
 
     Returns:
         A ``Comparison`` ready for summary.json.
@@ -383,12 +385,14 @@ def compare_paired(
     rows_b = sb if metric_rows_b is None else np.asarray(metric_rows_b, dtype=float)[keep]
     boot = paired_bootstrap_ci(rows_a, rows_b, statistic=statistic, n_resamples=n_resamples,
                                confidence=confidence, seed=seed)
-    agree = None
+    agree = kappa = None
     if canonical_a is not None and canonical_b is not None:
+        # Agreement is over every item, scored or not: it does not need gold.
         agree = agreement(list(canonical_a), list(canonical_b))
+        kappa = cohen_kappa(list(canonical_a), list(canonical_b))
     comparison = Comparison(
         a=a, b=b, n_paired=len(keep), difference=boot.estimate,
-        ci_low=boot.low, ci_high=boot.high, ci_method=boot.method, agreement=agree,
+        ci_low=boot.low, ci_high=boot.high, ci_method=boot.method, agreement=agree, kappa=kappa, metric=metric,
     )
     binary = len(keep) > 0 and _is_binary(sa) and _is_binary(sb)
     if binary:

@@ -66,6 +66,12 @@ class ModelResult(_Model):
     cost_basis: Basis = "projected"
     spent_usd: float = Field(default=0.0, description="money actually spent by this run")
     notes: list[str] = Field(default_factory=list)
+    confusion: dict[str, dict[str, int]] | None = Field(
+        default=None, description="label tasks: gold label -> predicted label (or INVALID) -> count"
+    )
+    reasons: dict[str, int] = Field(
+        default_factory=dict, description="scoring reason (wrong_label, parse_error, unsafe, ...) -> count"
+    )
 
 
 class NonInferiority(_Model):
@@ -92,6 +98,8 @@ class Comparison(_Model):
     mcnemar_p: float | None = None
     discordant: dict[str, int] = Field(default_factory=dict, description="a_only / b_only correct counts")
     agreement: float | None = Field(default=None, description="share of items where b's output equals a's")
+    kappa: float | None = Field(default=None, description="Cohen's kappa of b's outputs against a's")
+    metric: str | None = Field(default=None, description="the metric the difference is of")
     non_inferiority: NonInferiority | None = None
 
 
@@ -107,6 +115,7 @@ class ItemResult(_Model):
     latency_ms: dict[str, float | None] = Field(
         default_factory=dict, description="model -> call latency (None or absent for cache hits); optional"
     )
+    reasons: dict[str, str] = Field(default_factory=dict, description="model -> scoring reason, when not right")
 
 
 class SourceRef(_Model):

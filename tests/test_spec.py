@@ -147,3 +147,12 @@ def test_literal_braces_in_rubric_are_not_placeholders(tiny_spec_path):
     text = build_messages(spec.teacher, item)[0]["content"]
     assert '{"label": "billing"} and {text}.' in text
     assert text.rstrip().endswith(item.inputs["text"])
+
+
+def test_baselines_are_refused_when_every_input_is_an_image(spec_dir):
+    def image_only(data):
+        data["data"]["image_inputs"] = list(data["data"]["input"])
+        data["baselines"] = ["tfidf_logreg"]
+
+    with pytest.raises(SpecError, match="every input field of this spec is an image"):
+        load_spec(_write(spec_dir, image_only))

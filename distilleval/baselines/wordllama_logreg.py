@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from distilleval.baselines.base import TrainedBaseline
+from distilleval.baselines.base import TrainedBaseline, single_thread
 from distilleval.errors import ConfigurationError
 
 
@@ -58,13 +58,17 @@ def train_wordllama_logreg(
 
     started = time.perf_counter()
     encoder = load_wordllama()
-    vectors = encoder.embed(list(texts), norm=True)
     classifier = LogisticRegression(C=20.0, max_iter=3000, random_state=seed)
-    classifier.fit(vectors, list(labels))
+    with single_thread():
+        vectors = encoder.embed(list(texts), norm=True)
+        classifier.fit(vectors, list(labels))
     train_seconds = time.perf_counter() - started
 
     def predict_one(text: str) -> str:
         return str(classifier.predict(encoder.embed([text], norm=True))[0])
+
+    def predict_many(texts: list[str]) -> list[str]:
+        return [str(label) for label in classifier.predict(encoder.embed(texts, norm=True))]
 
     return TrainedBaseline(
         kind="wordllama_logreg",
@@ -73,4 +77,5 @@ def train_wordllama_logreg(
         n_train=len(texts),
         classes=[str(c) for c in classifier.classes_],
         _predict_one=predict_one,
+        _predict_many=predict_many,
     )

@@ -1,13 +1,244 @@
-"""`distilleval score`: placeholder until its issue lands (replace this whole module)."""
+"""`distilleval score`: score prediction files against the spec's gold, without calling a model.
+
+Each predictions file is JSONL, one object per line::
+
+    {"id": "item-17", "output": "refund"}
+    {"id": "item-18", "output": null, "error": "timeout"}
+
+Optional fields per line: ``error`` (failure kind), ``input_tokens``, ``output_tokens``,
+``latency_ms``, ``cost_usd``, ``cache_hit``; other fields are ignored. ``output`` may also be a
+JSON object or list (JSON tasks), which is scored as its JSON text. Items of the scored split
+that a file lacks count as errors of kind ``missing``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+from typing import Any
 
 HELP = "Score prediction files against the spec's gold without calling any model"
 
+_ROLES = ("teacher", "student")
+_NUMBER_FIELDS = {"input_tokens": int, "output_tokens": int, "latency_ms": float, "cost_usd": float}
 
-def add_arguments(parser):
-    parser.add_argument("args", nargs="*")
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="the task spec (YAML)")
+    parser.add_argument("--predictions", action="append", required=True, metavar="FILE",
+                        help="JSONL with item id + raw output; repeat for several models")
+    parser.add_argument("--model", action="append", default=None, metavar="NAME",
+                        help="name of each predictions file's model, in order (teacher/student give roles; "
+                             "default: the file name)")
+    parser.add_argument("--out", default=None, metavar="PATH",
+                        help="summary.json to write (default runs/<spec>-score-<timestamp>/summary.json)")
+    parser.add_argument("--split", choices=("eval", "train", "all"), default="eval",
+                        help="which items to score (default: eval)")
+    parser.add_argument("--pricing", default=None, metavar="FILE", help="pricing table (default: the spec's)")
+    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap replicates (default 2000)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 
 
-def run(args):
+def _field_error(path: Path, line: int, field: str, message: str) -> Exception:
+    from distilleval.errors import DataError
+
+    return DataError(f"{path}:{line}: field {field!r}: {message}")
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return (text[:40] + "...") if len(text) > 43 else text
+
+
+def read_predictions(path: Path, known_ids: set[str], *, price: Any = None, batch: bool = False) -> list[Any]:
+    """Parse one predictions file.
+
+    Args:
+        path: the JSONL file.
+        known_ids: every item id of the spec's data (any split).
+        price: the model's pricing entry; prices lines that give tokens but no ``cost_usd``.
+        batch: price at the batch tier.
+
+    Returns:
+        One ``ModelOutput`` per line.
+
+    Raises:
+        DataError: one line naming file, line and field for the first bad record.
+    """
+    import json
+
+    from distilleval.errors import DataError
+    from distilleval.summarize import ModelOutput
+
+    outputs: list[ModelOutput] = []
+    seen: dict[str, int] = {}
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: predictions file not found") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read predictions ({err})") from None
+    with handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{line}: not valid JSON ({err.msg} at column {err.colno})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:{line}: expected a JSON object, found {type(record).__name__}")
+            if "id" not in record:
+                raise _field_error(path, line, "id", "required field is missing")
+            raw_id = record["id"]
+            if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+                raise _field_error(path, line, "id", f"expected a string or integer, found {_describe(raw_id)}")
+            item_id = str(raw_id)
+            if item_id not in known_ids:
+                raise _field_error(path, line, "id", f"no item {item_id!r} in the spec's data")
+            if item_id in seen:
+                raise _field_error(path, line, "id", f"duplicate id {item_id!r} (first on line {seen[item_id]})")
+            seen[item_id] = line
+            if "output" not in record:
+                raise _field_error(path, line, "output", "required field is missing (use null for a failed call)")
+            output = record["output"]
+            if isinstance(output, (dict, list)):
+                output = json.dumps(output, ensure_ascii=False)
+            elif output is not None and not isinstance(output, str):
+                raise _field_error(path, line, "output", f"expected a string, object or null, found {_describe(output)}")
+            error = record.get("error")
+            if error is not None and not isinstance(error, str):
+                raise _field_error(path, line, "error", f"expected a string or null, found {_describe(error)}")
+            numbers: dict[str, Any] = {}
+            for name, kind in _NUMBER_FIELDS.items():
+                value = record.get(name)
+                if value is None:
+                    continue
+                valid = not isinstance(value, bool) and isinstance(value, (int, float)) and value >= 0
+                if kind is int:
+                    valid = valid and float(value).is_integer()
+                if not valid:
+                    expected = "a non-negative integer" if kind is int else "a non-negative number"
+                    raise _field_error(path, line, name, f"expected {expected}, found {_describe(value)}")
+                numbers[name] = kind(value)
+            cache_hit = record.get("cache_hit", False)
+            if not isinstance(cache_hit, bool):
+                raise _field_error(path, line, "cache_hit", f"expected true or false, found {_describe(cache_hit)}")
+            if output is None and error is None:
+                error = "no_output"
+            if "cost_usd" not in numbers and price is not None and "input_tokens" in numbers:
+                from distilleval.cost import request_cost_usd
+
+                numbers["cost_usd"] = request_cost_usd(price, numbers["input_tokens"],
+                                                       numbers.get("output_tokens", 0), batch=batch)
+            outputs.append(ModelOutput(item_id=item_id, text=output, error_kind=error, cache_hit=cache_hit,
+                                       input_tokens=numbers.get("input_tokens"),
+                                       output_tokens=numbers.get("output_tokens"),
+                                       latency_ms=numbers.get("latency_ms"),
+                                       cost_usd=numbers.get("cost_usd", 0.0)))
+    if not outputs:
+        raise DataError(f"{path}: the predictions file has no records")
+    return outputs
+
+
+def _model_names(args: argparse.Namespace) -> list[str]:
     from distilleval.errors import DistillevalError
 
-    raise DistillevalError("`distilleval score` is not built yet")
+    files = [Path(p) for p in args.predictions]
+    names = args.model or [p.stem for p in files]
+    if len(names) != len(files):
+        raise DistillevalError(f"--model was given {len(names)} time(s) for {len(files)} --predictions file(s); "
+                               "give one name per file, in the same order")
+    if len(set(names)) != len(names):
+        raise DistillevalError(f"model names must be distinct, got {', '.join(names)} (name them with --model)")
+    return names
+
+
+def _format_metric(metric: Any) -> str:
+    if metric is None or metric.value is None:
+        return "n/a"
+    if metric.ci_low is None:
+        return f"{metric.value:.3f}"
+    return f"{metric.value:.3f} [{metric.ci_low:.3f}, {metric.ci_high:.3f}]"
+
+
+def _print_report(summary: Any, out: Path) -> None:
+    from tabulate import tabulate
+
+    rows = []
+    for name, result in summary.models.items():
+        errors = sum(result.errors.values())
+        rows.append([
+            name, result.role, result.n, result.n_scored, _format_metric(result.metric),
+            f"{errors} ({result.error_rate:.1%})",
+            "n/a" if result.invalid_rate is None else f"{result.invalid_rate:.1%}",
+        ])
+    headers = ["model", "role", "items", "scored", f"{summary.primary_metric} [95% CI]", "errors", "invalid"]
+    print(tabulate(rows, headers=headers, tablefmt="simple"))
+    for comparison in summary.comparisons:
+        print()
+        if comparison.difference is None:
+            print(f"{comparison.b} vs {comparison.a}: no paired items to compare")
+            continue
+        interval = ""
+        if comparison.ci_low is not None:
+            interval = f" [{comparison.ci_low:+.3f}, {comparison.ci_high:+.3f}]"
+        print(f"{comparison.b} - {comparison.a} on {comparison.n_paired} paired items: "
+              f"{comparison.difference:+.3f}{interval} ({comparison.ci_method})")
+        if comparison.mcnemar_p is not None:
+            print(f"  McNemar exact p = {comparison.mcnemar_p:.4f} "
+                  f"(only {comparison.a} right: {comparison.discordant['a_only']}, "
+                  f"only {comparison.b} right: {comparison.discordant['b_only']})")
+        if comparison.agreement is not None:
+            print(f"  agreement of {comparison.b} with {comparison.a}: {comparison.agreement:.1%}")
+        verdict = comparison.non_inferiority
+        if verdict is not None:
+            answer = "yes" if verdict.non_inferior else "NO"
+            print(f"  non-inferior at margin {verdict.margin:g}: {answer} "
+                  f"(one-sided {1 - verdict.alpha:.0%} lower bound {verdict.lower_bound:+.3f}, {verdict.method})")
+    print(f"\nwrote {out}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the prediction files and write summary.json; 0 on success."""
+    from distilleval.data import load_items
+    from distilleval.pricing import load_pricing
+    from distilleval.spec import load_spec
+    from distilleval.summarize import ModelRun, build_summary
+    from distilleval.summary import write_summary
+
+    spec = load_spec(args.spec)
+    names = _model_names(args)
+    all_items = load_items(spec)
+    items = all_items if args.split == "all" else [item for item in all_items if item.split == args.split]
+    if not items:
+        from distilleval.errors import DataError
+
+        raise DataError(f"{spec.resolve(spec.data.path)}: no items in the {args.split!r} split to score")
+    known_ids = {item.id for item in all_items}
+    pricing_path = args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None)
+    pricing = load_pricing(pricing_path)
+    runs = []
+    for name, file in zip(names, args.predictions):
+        role = name if name in _ROLES else "other"
+        model, display, price, batch, notes = name, name, None, False, [f"predictions read from {file}"]
+        if role in _ROLES:
+            model_spec = spec.models()[role]
+            model, batch = model_spec.model, model_spec.batch
+            found = pricing.find(model_spec.pricing_key)
+            if found is None:
+                notes.append(f"{model_spec.pricing_key} is not in the pricing table: cost per request unknown")
+            else:
+                price, display = found[1], found[1].display_name
+        outputs = read_predictions(Path(file), known_ids, price=price, batch=batch)
+        runs.append(ModelRun(name=name, role=role, model=model, display_name=display, outputs=outputs,
+                             basis="measured", notes=notes))
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run_id = f"{spec.name}-score-{stamp}"
+    out = Path(args.out) if args.out else Path("runs") / run_id / "summary.json"
+    summary = build_summary(spec, items, runs, pricing=pricing, run_id=run_id, mode="offline",
+                            n_resamples=args.resamples, seed=args.seed)
+    write_summary(summary, out)
+    _print_report(summary, out)
+    return 0

@@ -41,6 +41,7 @@ class ValueNormalization(_Strict):
     numbers: bool = True
     currency: bool = False
     dates: bool = False
+    day_first: bool = Field(default=True, description="read 01/02/2024 as 1 February (dates: true)")
 
 
 class JsonFieldsScorer(_Strict):
@@ -75,14 +76,19 @@ class SqlExecutionScorer(_Strict):
     database: str = Field(description="SQLite file, relative to the spec")
     timeout_s: PositiveFloat = 5.0
     float_tolerance: float = Field(default=1e-6, ge=0)
-    workers: PositiveInt | None = None
+    workers: PositiveInt | None = Field(default=None, description="worker processes; default: CPU count")
+    max_rows: PositiveInt = Field(default=1_000_000, description="a result with more rows scores wrong")
     gold_separator: str | None = Field(
         default=None, description="split a gold cell into several acceptable queries on this"
     )
 
 
 class PythonScorer(_Strict):
-    """A user function ``fn(prediction: str, gold, item) -> float`` in [0, 1]."""
+    """A user function ``fn(prediction: str, gold, item) -> float`` in [0, 1].
+
+    See ``distilleval.scoring.python`` for the full contract (a raising function is an
+    error for that item only).
+    """
 
     kind: Literal["python"] = "python"
     ref: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="'package.module:function'")

@@ -2,7 +2,8 @@
 
 The messages are written from templates with slots (order numbers, products, amounts, dates),
 then roughened the way real tickets are: greetings and sign-offs, unrelated background,
-lower case, missing punctuation, keyboard typos. A share of the messages touch two queues on
+lower case, missing punctuation, keyboard typos. Every fifth template is held out for the test
+split (see HELD_OUT_EVERY). A share of the messages touch two queues on
 purpose; their label follows the precedence rules in rubric.md, so the gold is what a careful
 agent following the rubric would pick.
 
@@ -17,7 +18,11 @@ from pathlib import Path
 
 SEED = 20260201
 N_ITEMS = 480
-TEST_FRACTION = 0.3
+# Every fifth template of each queue is held out: messages written from it go to the test split
+# only, so the eval measures phrasings no model saw in training (as new tickets do), not just new
+# slot values in familiar sentences. Of the remaining messages, this share also goes to test.
+HELD_OUT_EVERY = 5
+TEST_FRACTION_SEEN = 0.15
 
 # Share of each queue in the traffic: support queues are rarely balanced.
 LABEL_WEIGHTS = {
@@ -264,12 +269,16 @@ def generate(seed: int = SEED, n_items: int = N_ITEMS) -> list[dict]:
     records = []
     for index in range(n_items):
         if rng.random() < 0.08:
-            template, label = rng.choice(AMBIGUOUS)
+            position = rng.randrange(len(AMBIGUOUS))
+            template, label = AMBIGUOUS[position]
         else:
             label = rng.choices(labels, weights)[0]
-            template = rng.choice(TEMPLATES[label])
+            position = rng.randrange(len(TEMPLATES[label]))
+            template = TEMPLATES[label][position]
         text = roughen(fill(template, rng), rng)
-        split = "test" if rng.random() < TEST_FRACTION else "train"
+        held_out = position % HELD_OUT_EVERY == HELD_OUT_EVERY - 1
+        seen_to_test = rng.random() < TEST_FRACTION_SEEN
+        split = "test" if held_out or seen_to_test else "train"
         records.append({"id": f"tr-{index:04d}", "message": text, "label": label, "split": split})
     return records
 

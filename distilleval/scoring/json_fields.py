@@ -1,0 +1,384 @@
+"""JSON field F1 for extraction tasks (receipts, PII lists, aspect/polarity pairs).
+
+Counting rules, per item and field:
+
+- gold has a value, prediction equal: TP; different: FP + FN; prediction absent: FN.
+- gold absent, prediction has a value: FP. Both absent: nothing is counted.
+- ``0``, ``false`` and ``""`` are values, not absences. ``null`` is an absence when
+  ``null_is_missing`` (the default), otherwise a value equal only to ``null``.
+- List fields (``list_fields``) hold elements matched one-to-one to the gold's by the
+  Hungarian assignment maximising matched sub-fields; sub-fields are then counted as above
+  within each matched pair, so values swapped between two elements are errors. Unmatched
+  gold elements count every sub-field FN, unmatched predicted elements every sub-field FP.
+  Identical elements are counted once on each side, so a duplicated prediction neither
+  raises recall nor costs precision.
+- An item with nothing to find and nothing predicted scores 1.0.
+
+An output that holds no parseable JSON object scores as an empty prediction and is counted in
+``parse_failure_rate``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from distilleval.errors import DataError
+from distilleval.scoring.base import (
+    ItemScore,
+    Scorer,
+    _check_lengths,
+    f1_from_counts,
+    micro_f1_metric,
+    no_output_score,
+    sum_counts,
+)
+from distilleval.scoring.config import JsonFieldsScorer, ValueNormalization
+from distilleval.summary import MetricValue
+
+_MISSING = object()
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+_CURRENCY = re.compile(r"^(?:rm|usd|us\$|eur|gbp|sgd|myr|inr|rs\.?|[$€£¥₹])\s*|\s*(?:rm|usd|eur|gbp|sgd|myr|[$€£¥₹])$")
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_DATE_FORMATS_DAY_FIRST = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y", "%d-%m-%y", "%d.%m.%y")
+_DATE_FORMATS_MONTH_FIRST = ("%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y", "%m/%d/%y", "%m-%d-%y", "%m.%d.%y")
+_DATE_FORMATS_NAMED = ("%Y-%m-%d", "%Y/%m/%d", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %y")
+
+
+def extract_json(text: str) -> Any:
+    """The first JSON object (or array) in a model's raw output, or None.
+
+    Tries, in order: the whole text; the contents of a ```json fence; the first position
+    where a ``{`` or ``[`` starts a valid JSON value (leading and trailing prose ignored).
+
+    >>> extract_json('Sure! Here it is:\\n```json\\n{"total": 5}\\n```\\nAnything else?')
+    {'total': 5}
+    >>> extract_json('The answer is {"a": [1, 2]} as requested.')
+    {'a': [1, 2]}
+    >>> extract_json('no json here') is None
+    True
+    """
+    stripped = text.strip()
+    try:
+        return json.loads(stripped)
+    except (json.JSONDecodeError, ValueError):
+        pass
+    for match in _FENCE.finditer(text):
+        try:
+            return json.loads(match.group(1).strip())
+        except (json.JSONDecodeError, ValueError):
+            continue
+    decoder = json.JSONDecoder()
+    for position, char in enumerate(text):
+        if char in "{[":
+            try:
+                value, _ = decoder.raw_decode(text, position)
+            except (json.JSONDecodeError, ValueError):
+                continue
+            return value
+    return None
+
+
+def _parse_number(text: str, rules: ValueNormalization) -> Decimal | None:
+    candidate = text.strip()
+    if rules.currency:
+        candidate = _CURRENCY.sub("", candidate.lower()).strip()
+        if _THOUSANDS.match(candidate):
+            candidate = candidate.replace(",", "")
+    if not _NUMBER.match(candidate):
+        return None
+    try:
+        return Decimal(candidate)
+    except InvalidOperation:
+        return None
+
+
+def _parse_date(text: str, rules: ValueNormalization) -> str | None:
+    candidate = " ".join(text.strip().split())
+    numeric = _DATE_FORMATS_DAY_FIRST if rules.day_first else _DATE_FORMATS_MONTH_FIRST
+    for fmt in numeric + _DATE_FORMATS_NAMED:
+        try:
+            return dt.datetime.strptime(candidate, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _decimal_key(number: Decimal) -> tuple[str, str]:
+    # normalize() makes 5, 5.0 and 5.00 one value; "0E+1"-style zeros all become "0".
+    normal = number.normalize()
+    return ("num", "0" if normal == 0 else format(normal, "f"))
+
+
+def normalize_value(value: Any, rules: ValueNormalization) -> Any:
+    """A hashable canonical form of a JSON value under the declared rules.
+
+    >>> rules = ValueNormalization()
+    >>> normalize_value(5, rules) == normalize_value("5.00", rules) == normalize_value(5.0, rules)
+    True
+    >>> normalize_value(0, rules) == normalize_value(False, rules)
+    False
+    >>> normalize_value("  Hello   World ", rules)
+    ('str', 'hello world')
+    """
+    if value is None:
+        return ("null",)
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        if rules.numbers:
+            try:
+                return _decimal_key(Decimal(str(value)))
+            except InvalidOperation:  # nan / inf
+                return ("float", str(value))
+        return ("num", repr(value))
+    if isinstance(value, str):
+        if rules.dates:
+            date = _parse_date(value, rules)
+            if date is not None:
+                return ("date", date)
+        if rules.numbers or rules.currency:
+            number = _parse_number(value, rules)
+            if number is not None:
+                return _decimal_key(number)
+        text = value
+        if rules.whitespace:
+            text = " ".join(text.split())
+        if rules.case:
+            text = text.casefold()
+        return ("str", text)
+    if isinstance(value, list):
+        return ("list", tuple(normalize_value(v, rules) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((str(k), normalize_value(v, rules)) for k, v in value.items())))
+    return ("other", repr(value))
+
+
+class FieldCounts:
+    """TP / FP / FN per field name, accumulated over one item."""
+
+    def __init__(self) -> None:
+        self.by_field: dict[str, list[int]] = {}
+
+    def add(self, field: str, tp: int = 0, fp: int = 0, fn: int = 0) -> None:
+        counts = self.by_field.setdefault(field, [0, 0, 0])
+        counts[0] += tp
+        counts[1] += fp
+        counts[2] += fn
+
+    def totals(self) -> tuple[int, int, int]:
+        tp = sum(c[0] for c in self.by_field.values())
+        fp = sum(c[1] for c in self.by_field.values())
+        fn = sum(c[2] for c in self.by_field.values())
+        return tp, fp, fn
+
+
+class JsonFields(Scorer):
+    """Per-field precision / recall / F1 of JSON outputs (see the module doc for the rules).
+
+    Args:
+        config: the spec's ``json_fields`` scorer section.
+    """
+
+    kind = "json_fields"
+    primary_metric = "field_f1"
+    micro_averaged = True
+
+    def __init__(self, config: JsonFieldsScorer):
+        self.config = config
+        self.rules = config.normalize
+        self.list_fields = set(config.list_fields)
+
+    # -- values -------------------------------------------------------------------------
+    def _value(self, record: dict, key: str) -> Any:
+        value = record.get(key, _MISSING)
+        if value is None and self.config.null_is_missing:
+            return _MISSING
+        return value
+
+    def _compare_scalar(self, field: str, gold: Any, pred: Any, counts: FieldCounts) -> None:
+        if gold is _MISSING and pred is _MISSING:
+            return
+        if gold is _MISSING:
+            counts.add(field, fp=1)
+        elif pred is _MISSING:
+            counts.add(field, fn=1)
+        elif normalize_value(gold, self.rules) == normalize_value(pred, self.rules):
+            counts.add(field, tp=1)
+        else:
+            counts.add(field, fp=1, fn=1)
+
+    # -- list fields ----------------------------------------------------------------------
+    def _elements(self, value: Any) -> list[Any]:
+        """Distinct elements of a list field (duplicates counted once), in first-seen order."""
+        if value is _MISSING:
+            return []
+        if not isinstance(value, list):
+            value = [value]
+        seen: set = set()
+        unique = []
+        for element in value:
+            if isinstance(element, dict):
+                key = normalize_value({k: v for k, v in element.items() if self._value(element, k) is not _MISSING}, self.rules)
+            else:
+                key = normalize_value(element, self.rules)
+            if key not in seen:
+                seen.add(key)
+                unique.append(element)
+        return unique
+
+    def _element_fields(self, element: Any) -> dict[str, Any]:
+        if isinstance(element, dict):
+            return {k: self._value(element, k) for k in element}
+        return {"": element}
+
+    def _pair_matches(self, gold: dict[str, Any], pred: dict[str, Any]) -> int:
+        return sum(
+            1
+            for key, value in gold.items()
+            if value is not _MISSING
+            and pred.get(key, _MISSING) is not _MISSING
+            and normalize_value(value, self.rules) == normalize_value(pred[key], self.rules)
+        )
+
+    def _compare_list(self, field: str, gold_value: Any, pred_value: Any, counts: FieldCounts) -> None:
+        gold = [self._element_fields(e) for e in self._elements(gold_value)]
+        pred = [self._element_fields(e) for e in self._elements(pred_value)]
+        pairs: list[tuple[int, int]] = []
+        if gold and pred:
+            import numpy as np
+            from scipy.optimize import linear_sum_assignment
+
+            matches = np.array([[self._pair_matches(g, p) for p in pred] for g in gold], dtype=float)
+            rows, cols = linear_sum_assignment(matches, maximize=True)
+            # A pair sharing no sub-field is no match: leave both sides unmatched.
+            pairs = [(r, c) for r, c in zip(rows, cols) if matches[r, c] > 0]
+        matched_gold = {r for r, _ in pairs}
+        matched_pred = {c for _, c in pairs}
+        for r, c in pairs:
+            keys = list(dict.fromkeys([*gold[r], *pred[c]]))
+            for key in keys:
+                self._compare_scalar(self._sub(field, key), gold[r].get(key, _MISSING), pred[c].get(key, _MISSING), counts)
+        for r, element in enumerate(gold):
+            if r not in matched_gold:
+                for key, value in element.items():
+                    if value is not _MISSING:
+                        counts.add(self._sub(field, key), fn=1)
+        for c, element in enumerate(pred):
+            if c not in matched_pred:
+                for key, value in element.items():
+                    if value is not _MISSING:
+                        counts.add(self._sub(field, key), fp=1)
+
+    @staticmethod
+    def _sub(field: str, key: str) -> str:
+        return f"{field}.{key}" if key else field
+
+    # -- items ----------------------------------------------------------------------------
+    def _gold(self, item: Any) -> dict:
+        gold = item.gold
+        if isinstance(gold, str):
+            try:
+                gold = json.loads(gold)
+            except json.JSONDecodeError:
+                gold = None
+        if not isinstance(gold, dict):
+            raise DataError(f"item {item.id!r} (line {item.line}): gold is not a JSON object")
+        return gold
+
+    def compare(self, gold: dict, pred: dict) -> FieldCounts:
+        """Field counts of one prediction (already parsed) against its gold object."""
+        counts = FieldCounts()
+        fields = self.config.fields if self.config.fields is not None else list(gold)
+        for field in fields:
+            gold_value, pred_value = self._value(gold, field), self._value(pred, field)
+            if field in self.list_fields:
+                self._compare_list(field, gold_value, pred_value, counts)
+            else:
+                self._compare_scalar(field, gold_value, pred_value, counts)
+        return counts
+
+    def canonical(self, pred: dict) -> str:
+        """A stable string of the normalised scored fields, for teacher-student agreement."""
+        fields = self.config.fields if self.config.fields is not None else sorted(pred)
+        parts = {}
+        for field in fields:
+            value = self._value(pred, field)
+            if value is _MISSING:
+                continue
+            if field in self.list_fields:
+                keys = sorted(repr(normalize_value(e, self.rules)) for e in self._elements(value))
+                parts[field] = keys
+            else:
+                parts[field] = repr(normalize_value(value, self.rules))
+        return json.dumps(parts, sort_keys=True)
+
+    def score_one(self, output: str | None, gold: dict) -> ItemScore:
+        """Score one raw output against a gold object."""
+        if output is None:
+            pred, result = {}, no_output_score()
+        else:
+            parsed = extract_json(output)
+            if isinstance(parsed, dict):
+                pred, result = parsed, ItemScore(0.0, canonical=self.canonical(parsed))
+            else:
+                pred, result = {}, ItemScore(0.0, valid=False, reason="parse_error")
+        counts = self.compare(gold, pred)
+        tp, fp, fn = counts.totals()
+        result.score = f1_from_counts(tp, fp, fn)[2]
+        result.counts = (tp, fp, fn)
+        result.details["fields"] = {k: tuple(v) for k, v in counts.by_field.items()}
+        if result.reason is None and result.score < 1.0:
+            result.reason = "wrong_fields"
+        return result
+
+    def score_items(self, outputs: Sequence[str | None], items: Sequence[Any]) -> list[ItemScore]:
+        """Score each output; the item score is that item's field F1."""
+        _check_lengths(outputs, items)
+        return [self.score_one(output, self._gold(item)) for output, item in zip(outputs, items)]
+
+    def metric_rows(self, scores: Sequence[ItemScore]) -> list[tuple[float, float]]:
+        """``(2·TP, 2·TP + FP + FN)`` per item: micro-F1 as a ratio of sums."""
+        rows = []
+        for s in scores:
+            tp, fp, fn = s.counts if s.score is not None and s.counts else (0, 0, 0)
+            rows.append((2.0 * tp, 2.0 * tp + fp + fn))
+        return rows
+
+    def summarize(self, scores: Sequence[ItemScore]) -> tuple[MetricValue, dict[str, float | None]]:
+        """Micro field F1 (bootstrap interval); precision, recall, per-item macro F1,
+        parse-failure rate and ``f1/<field>`` per field."""
+        metric = micro_f1_metric(self.primary_metric, scores)
+        return metric, field_secondary(scores)
+
+
+def field_secondary(scores: Sequence[ItemScore]) -> dict[str, float | None]:
+    """Secondary metrics shared by the F1-type scorers (JSON fields and spans)."""
+    scored = [s for s in scores if s.score is not None]
+    answered = [s for s in scores if s.reason != "no_output"]
+    tp, fp, fn = sum_counts(scores)
+    precision, recall, _ = f1_from_counts(tp, fp, fn)
+    secondary: dict[str, float | None] = {
+        "precision": precision if scored else None,
+        "recall": recall if scored else None,
+        "item_macro_f1": sum(s.score for s in scored) / len(scored) if scored else None,
+        "exact_items": sum(1 for s in scored if s.score == 1.0) / len(scored) if scored else None,
+        "parse_failure_rate": (
+            sum(1 for s in answered if s.reason == "parse_error") / len(answered) if answered else None
+        ),
+    }
+    per_field: dict[str, list[int]] = {}
+    for s in scored:
+        for field, (ftp, ffp, ffn) in s.details.get("fields", {}).items():
+            total = per_field.setdefault(field, [0, 0, 0])
+            total[0] += ftp
+            total[1] += ffp
+            total[2] += ffn
+    for field in sorted(per_field):
+        secondary[f"f1/{field}"] = f1_from_counts(*per_field[field])[2]
+    return secondary

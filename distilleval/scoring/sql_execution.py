@@ -1,0 +1,363 @@
+"""SQL execution accuracy: run gold and predicted queries read-only and compare the results.
+
+Rules:
+
+- Only a single read-only statement (SELECT, WITH or VALUES) is run. DML, DDL, ATTACH,
+  PRAGMA, transactions and multiple statements are refused before running (reason
+  ``unsafe``), and the worker's read-only connection and authorizer refuse them again.
+- Every query runs in a worker process with a hard time limit (``sql_worker``).
+- Results are compared as multisets of rows; row order matters only when the gold's
+  outermost query has ORDER BY. Columns may come in any order (names are ignored). NULL
+  equals NULL; numbers (integer or real) are equal within ``float_tolerance`` (relative or
+  absolute); text and blobs must be equal.
+- Several acceptable gold queries per item are supported; matching any one is correct.
+- A gold query that fails is flagged; when every gold query of an item fails, the item is
+  excluded from the denominator (reason ``gold_failed``), not scored 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from distilleval.scoring.base import ItemScore, Scorer, _check_lengths, no_output_score, rate_metric
+from distilleval.scoring.config import SqlExecutionScorer
+from distilleval.summary import MetricValue
+
+_READ_ONLY_STARTS = {"SELECT", "WITH", "VALUES"}
+_FORBIDDEN_WORDS = {
+    "INSERT", "UPDATE", "DELETE", "DROP", "CREATE", "ALTER", "ATTACH", "DETACH", "PRAGMA",
+    "VACUUM", "REINDEX", "ANALYZE", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "UPSERT",
+    "LOAD_EXTENSION", "READFILE", "WRITEFILE", "FTS3_TOKENIZER",
+}
+_FENCE = re.compile(r"```[A-Za-z]*\s*\n?(.*?)```", re.DOTALL)
+_REASONS = ("unsafe", "timeout", "too_large", "error", "wrong_result", "no_output")
+
+
+@dataclass(frozen=True)
+class Token:
+    """A lexical token of SQL: ``word``, ``string``, ``ident``, ``punct`` or ``semicolon``."""
+
+    kind: str
+    text: str
+    depth: int
+    start: int
+
+
+def tokenize(sql: str) -> Iterator[Token]:
+    """Split SQL into tokens, skipping comments, tracking parenthesis depth.
+
+    Quotes follow SQLite: '...' strings, "..." / `...` / [...] identifiers, doubled quote
+    characters as escapes. An unterminated string or comment runs to the end.
+    """
+    i, n, depth = 0, len(sql), 0
+    while i < n:
+        char = sql[i]
+        if char.isspace():
+            i += 1
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        elif char in "'\"`[":
+            close = "]" if char == "[" else char
+            j = i + 1
+            while j < n:
+                if sql[j] == close:
+                    if close != "]" and j + 1 < n and sql[j + 1] == close:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            yield Token("string" if char == "'" else "ident", sql[i:j + 1], depth, i)
+            i = j + 1
+        elif char.isalnum() or char == "_" or char == "$":
+            j = i
+            while j < n and (sql[j].isalnum() or sql[j] in "_$."):
+                j += 1
+            yield Token("word", sql[i:j], depth, i)
+            i = j
+        elif char == ";":
+            yield Token("semicolon", ";", depth, i)
+            i += 1
+        else:
+            if char == "(":
+                yield Token("punct", char, depth, i)
+                depth += 1
+            elif char == ")":
+                depth = max(0, depth - 1)
+                yield Token("punct", char, depth, i)
+            else:
+                yield Token("punct", char, depth, i)
+            i += 1
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split on semicolons outside strings, identifiers and comments; drop empty pieces.
+
+    >>> split_statements("SELECT 'a;b'; SELECT 2;")
+    ["SELECT 'a;b'", 'SELECT 2']
+    """
+    pieces, start = [], 0
+    for token in tokenize(sql):
+        if token.kind == "semicolon":
+            pieces.append(sql[start:token.start])
+            start = token.start + 1
+    pieces.append(sql[start:])
+    return [p.strip() for p in pieces if any(True for _ in tokenize(p))]
+
+
+def unsafe_reason(sql: str) -> str | None:
+    """Why ``sql`` may not be run, or None when it is a single read-only statement.
+
+    >>> unsafe_reason("SELECT 1;") is None
+    True
+    >>> unsafe_reason("SELECT 1; DROP TABLE t")
+    'multiple statements'
+    >>> unsafe_reason("PRAGMA writable_schema = 1")
+    'PRAGMA is not a read-only query'
+    """
+    statements = split_statements(sql)
+    if not statements:
+        return "empty query"
+    if len(statements) > 1:
+        return "multiple statements"
+    words = [t for t in tokenize(statements[0]) if t.kind == "word"]
+    first = words[0].text.upper() if words else ""
+    if first not in _READ_ONLY_STARTS:
+        return f"{first or 'the statement'} is not a read-only query"
+    for word in words:
+        if word.text.upper() in _FORBIDDEN_WORDS:
+            return f"{word.text.upper()} is not allowed in a read-only query"
+    return None
+
+
+def outer_order_by(sql: str) -> bool:
+    """Whether the outermost query has ORDER BY (so row order is part of the answer).
+
+    >>> outer_order_by("SELECT a FROM (SELECT a FROM t ORDER BY a)")
+    False
+    >>> outer_order_by("WITH x AS (SELECT 1 AS a) SELECT a FROM x ORDER BY a DESC")
+    True
+    """
+    previous = None
+    for token in tokenize(sql):
+        if token.kind == "word" and token.depth == 0:
+            word = token.text.upper()
+            if word == "BY" and previous == "ORDER":
+                return True
+            previous = word
+        elif token.kind != "word":
+            previous = None
+    return False
+
+
+def extract_sql(text: str) -> str:
+    """The query in a model's raw output: the first fenced code block if any, else the text.
+
+    >>> extract_sql("Here you go:\\n```sql\\nSELECT 1;\\n```")
+    'SELECT 1;'
+    """
+    match = _FENCE.search(text)
+    return (match.group(1) if match else text).strip()
+
+
+# -- comparing results ------------------------------------------------------------------
+def _value_key(value: Any) -> tuple:
+    if value is None:
+        return (0, 0.0)
+    if isinstance(value, (int, float)):
+        return (1, float(value))
+    if isinstance(value, bytes):
+        return (3, value)
+    return (2, str(value))
+
+
+def _values_equal(a: tuple, b: tuple, tolerance: float) -> bool:
+    if a[0] != b[0]:
+        return False
+    if a[0] == 1:
+        if math.isnan(a[1]) or math.isnan(b[1]):
+            return math.isnan(a[1]) and math.isnan(b[1])
+        return a[1] == b[1] or math.isclose(a[1], b[1], rel_tol=tolerance, abs_tol=tolerance)
+    return a[1] == b[1]
+
+
+def _rows_equal(a: Sequence[tuple], b: Sequence[tuple], tolerance: float) -> bool:
+    return all(
+        len(x) == len(y) and all(_values_equal(u, v, tolerance) for u, v in zip(x, y)) for x, y in zip(a, b)
+    )
+
+
+def _sort_rows(rows: Sequence[tuple]) -> list[tuple]:
+    return sorted(rows, key=lambda row: tuple((k[0], k[1]) if k[0] != 1 else (1, k[1] if not math.isnan(k[1]) else math.inf) for k in row))
+
+
+def results_match(gold_rows: Sequence[tuple], pred_rows: Sequence[tuple], *, ordered: bool,
+                  tolerance: float = 1e-6, max_permutations: int = 2000) -> bool:
+    """Whether two result sets are the same answer (see the module doc for the rules).
+
+    Args:
+        gold_rows: rows of the gold query.
+        pred_rows: rows of the predicted query.
+        ordered: compare rows in order (the gold has an outer ORDER BY).
+        tolerance: relative and absolute tolerance for numbers.
+        max_permutations: column orders tried before giving up (wide results of equal columns).
+
+    >>> results_match([(1, "a"), (2, "b")], [("b", 2), ("a", 1.0)], ordered=False)
+    True
+    >>> results_match([(1,), (2,)], [(2,), (1,)], ordered=True)
+    False
+    """
+    if len(gold_rows) != len(pred_rows):
+        return False
+    gold = [tuple(_value_key(v) for v in row) for row in gold_rows]
+    pred = [tuple(_value_key(v) for v in row) for row in pred_rows]
+    width = len(gold[0]) if gold else 0
+    if not gold:
+        return True
+    if any(len(row) != width for row in pred):
+        return False
+    gold_cmp = gold if ordered else _sort_rows(gold)
+    # Columns of pred that could stand for each gold column (same multiset of values).
+    gold_columns = [_sort_rows([(row[c],) for row in gold]) for c in range(width)]
+    pred_columns = [_sort_rows([(row[c],) for row in pred]) for c in range(width)]
+    candidates = [
+        [p for p in range(width) if _rows_equal(gold_columns[g], pred_columns[p], tolerance)] for g in range(width)
+    ]
+    if any(not c for c in candidates):
+        return False
+    tried = 0
+
+    def search(g: int, used: list[int]) -> bool:
+        nonlocal tried
+        if g == width:
+            tried += 1
+            permuted = [tuple(row[c] for c in used) for row in pred]
+            return _rows_equal(gold_cmp, permuted if ordered else _sort_rows(permuted), tolerance)
+        for p in candidates[g]:
+            if p not in used and tried < max_permutations:
+                if search(g + 1, used + [p]):
+                    return True
+        return False
+
+    return search(0, [])
+
+
+def result_fingerprint(rows: Sequence[tuple], ordered: bool = False) -> str:
+    """A short hash of a result set (row order ignored unless ``ordered``), for agreement."""
+    keys = [tuple(_value_key(v) for v in row) for row in rows]
+    text = repr(keys if ordered else _sort_rows(keys))
+    return "rows:" + hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+# -- the scorer ----------------------------------------------------------------------------
+class SqlExecution(Scorer):
+    """Execution accuracy over a SQLite database (see the module doc).
+
+    Args:
+        config: the spec's ``sql_execution`` scorer section.
+        database: the database file (the spec's ``scorer.database`` resolved).
+        gold_separator: overrides ``config.gold_separator``; ``";"`` splits on statement
+            boundaries (quotes respected), anything else is a plain string split.
+    """
+
+    kind = "sql_execution"
+    primary_metric = "execution_accuracy"
+
+    def __init__(self, config: SqlExecutionScorer, database: str | Path):
+        from distilleval.scoring.sql_worker import WorkerPool
+
+        self.config = config
+        self.database = str(Path(database).resolve())
+        self.pool = WorkerPool(config.workers)
+        self._gold_results: dict[str, tuple] = {}
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        self.pool.close()
+
+    def gold_queries(self, gold: Any) -> list[str]:
+        """The acceptable gold queries of one item's gold cell."""
+        if isinstance(gold, list):
+            return [str(q).strip() for q in gold if str(q).strip()]
+        text = str(gold or "")
+        separator = self.config.gold_separator
+        if separator is None:
+            return [text.strip()] if text.strip() else []
+        if separator == ";":
+            return split_statements(text)
+        return [q.strip() for q in text.split(separator) if q.strip()]
+
+    def _job(self, sql: str) -> tuple[tuple, float]:
+        return (self.database, sql, self.config.timeout_s, self.config.max_rows), self.config.timeout_s
+
+    def execute(self, queries: Sequence[str]) -> list[tuple]:
+        """Run queries through the pool (unsafe ones are refused without running)."""
+        results: list[tuple | None] = [None] * len(queries)
+        jobs, positions = [], []
+        for i, sql in enumerate(queries):
+            reason = unsafe_reason(sql)
+            if reason is not None:
+                results[i] = ("unsafe", reason)
+            else:
+                jobs.append(self._job(sql))
+                positions.append(i)
+        for i, result in zip(positions, self.pool.map(jobs)):
+            results[i] = result
+        return results  # type: ignore[return-value]
+
+    def _run_gold(self, items: Sequence[Any]) -> None:
+        todo = sorted({q for item in items for q in self.gold_queries(item.gold) if q not in self._gold_results})
+        for sql, result in zip(todo, self.execute(todo)):
+            self._gold_results[sql] = result
+
+    def score_items(self, outputs: Sequence[str | None], items: Sequence[Any]) -> list[ItemScore]:
+        """Run every gold (cached across calls) and predicted query, then compare results."""
+        _check_lengths(outputs, items)
+        self._run_gold(items)
+        predicted = [extract_sql(o) if o is not None else None for o in outputs]
+        runnable = [i for i, sql in enumerate(predicted) if sql is not None]
+        ran = dict(zip(runnable, self.execute([predicted[i] for i in runnable])))
+        return [self._score(ran.get(i), item) for i, item in enumerate(items)]
+
+    def _score(self, result: tuple | None, item: Any) -> ItemScore:
+        queries = self.gold_queries(item.gold)
+        golds = [(q, self._gold_results[q]) for q in queries]
+        working = [(q, r) for q, r in golds if r[0] == "ok"]
+        failed = [f"{r[0]}: {r[1]}"[:200] for _, r in golds if r[0] != "ok"]
+        if not working:
+            return ItemScore(None, reason="gold_failed", details={"gold_errors": failed or ["no gold query"]})
+        if result is None:
+            return no_output_score()
+        details: dict[str, Any] = {"gold_errors": failed} if failed else {}
+        status = result[0]
+        if status != "ok":
+            details["error"] = str(result[1])[:300]
+            return ItemScore(0.0, valid=False, reason=status, details=details)
+        rows = result[2]
+        fingerprint = result_fingerprint(rows)
+        for sql, gold in working:
+            if results_match(gold[2], rows, ordered=outer_order_by(sql), tolerance=self.config.float_tolerance):
+                return ItemScore(1.0, canonical=fingerprint, details=details)
+        return ItemScore(0.0, reason="wrong_result", canonical=fingerprint, details=details)
+
+    def summarize(self, scores: Sequence[ItemScore]) -> tuple[MetricValue, dict[str, float | None]]:
+        """Execution accuracy (Wilson interval) over items whose gold ran; counts of gold
+        failures and of each kind of wrong prediction, reported separately."""
+        scored = [s for s in scores if s.score is not None]
+        secondary: dict[str, float | None] = {
+            "gold_failed": float(sum(1 for s in scores if s.reason == "gold_failed")),
+        }
+        for reason in _REASONS:
+            count = sum(1 for s in scored if s.reason == reason)
+            secondary[f"count/{reason}"] = float(count)
+            secondary[f"rate/{reason}"] = count / len(scored) if scored else None
+        return rate_metric(self.primary_metric, scores), secondary

@@ -1,0 +1,287 @@
+"""Run untrusted SQL read-only in worker processes that are killed at a hard time limit.
+
+Three walls keep a query from changing a database, each enough on its own for the usual
+attacks: the connection is opened ``file:...?mode=ro``; ``PRAGMA query_only`` is set; and a
+``set_authorizer`` callback denies every action except reading (SELECT, READ, FUNCTION,
+RECURSIVE), which also refuses ATTACH and PRAGMA. The static check in ``sql_execution`` runs
+before any of them.
+
+Time is limited twice: a progress handler interrupts the query at its deadline (cheap: the
+worker survives), and the parent kills the worker process outright when no answer arrives by
+the deadline plus a grace period (for anything the handler cannot interrupt). This module
+imports nothing heavy so workers start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+# Actions a read-only query may need; everything else is denied.
+_ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
+                    getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
+_DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
+_FETCH_CHUNK_ROWS = 2000
+
+Result = tuple
+"""``("ok", columns, rows)`` or ``(status, message)`` with status ``error``, ``unsafe``,
+``timeout`` or ``too_large``."""
+
+
+def read_only_uri(database: str | Path) -> str:
+    """The SQLite URI that opens ``database`` read-only."""
+    return Path(database).resolve().as_uri() + "?mode=ro"
+
+
+def run_query(database: str, sql: str, timeout_s: float, max_rows: int) -> Result:
+    """Execute one query read-only and fetch its rows (runs inside a worker process).
+
+    Args:
+        database: the SQLite file.
+        sql: the query (already checked to be a single SELECT/WITH statement).
+        timeout_s: deadline for executing and fetching.
+        max_rows: more rows than this is reported as ``too_large``.
+
+    Returns:
+        A ``Result`` tuple; never raises for problems with the query itself.
+    """
+    denied: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        connection = sqlite3.connect(read_only_uri(database), uri=True, isolation_level=None,
+                                     check_same_thread=False)
+    except sqlite3.Error as err:
+        return ("error", f"cannot open database: {err}")
+    try:
+        connection.execute("PRAGMA query_only = ON")
+        if hasattr(connection, "setlimit"):
+            connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+
+        def authorizer(action: int, arg1: Any, arg2: Any, _db: Any, _trigger: Any) -> int:
+            if action not in _ALLOWED_ACTIONS:
+                denied.append(f"action {action} ({arg1}, {arg2})")
+                return sqlite3.SQLITE_DENY
+            if action == sqlite3.SQLITE_FUNCTION and str(arg2).lower() in _DENIED_FUNCTIONS:
+                denied.append(f"function {arg2}")
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+
+        connection.set_authorizer(authorizer)
+        connection.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 2000)
+        cursor = connection.execute(sql)
+        columns = [d[0] for d in cursor.description or ()]
+        rows: list[tuple] = []
+        while True:
+            chunk = cursor.fetchmany(_FETCH_CHUNK_ROWS)
+            if not chunk:
+                break
+            rows.extend(chunk)
+            if len(rows) > max_rows:
+                return ("too_large", f"more than {max_rows} rows")
+            if time.monotonic() > deadline:
+                return ("timeout", f"still fetching after {timeout_s:g} s")
+        return ("ok", columns, rows)
+    except sqlite3.Error as err:
+        if denied:
+            return ("unsafe", f"refused by the authorizer: {denied[0]}")
+        if time.monotonic() > deadline and "interrupt" in str(err).lower():
+            return ("timeout", f"interrupted after {timeout_s:g} s")
+        if "readonly" in str(err).lower() or "read-only" in str(err).lower():
+            return ("unsafe", str(err))
+        return ("error", f"{type(err).__name__}: {err}")
+    except (MemoryError, OverflowError, ValueError) as err:
+        return ("error", f"{type(err).__name__}: {err}")
+    finally:
+        connection.close()
+
+
+def _resolve(ref: str) -> Callable[..., Any]:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _read_exact(stream: Any, size: int) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            raise EOFError("the other side closed the pipe")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(stream: Any) -> Any:
+    size = int.from_bytes(_read_exact(stream, 8), "big")
+    return pickle.loads(_read_exact(stream, size))
+
+
+def _write_frame(stream: Any, value: Any) -> None:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(len(payload).to_bytes(8, "big") + payload)
+    stream.flush()
+
+
+def serve(target_ref: str) -> None:
+    """The worker's main loop: read jobs from stdin, write results to stdout, until EOF."""
+    # Keep the real stdout for results only; anything the target prints goes to stderr.
+    stdout = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    stdin = sys.stdin.buffer
+    target = _resolve(target_ref)
+    while True:
+        try:
+            job = _read_frame(stdin)
+        except (EOFError, KeyboardInterrupt):
+            return
+        try:
+            result = target(*job)
+        except Exception as err:  # a bug in the target must not kill the worker silently
+            result = ("error", f"worker: {type(err).__name__}: {err}")
+        _write_frame(stdout, result)
+
+
+class _Worker:
+    """One worker: a plain subprocess speaking length-prefixed pickles over its pipes.
+
+    A subprocess (not multiprocessing) so that starting one never re-imports the caller's
+    ``__main__`` and works the same from the CLI, a test or a script.
+    """
+
+    def __init__(self, target_ref: str):
+        environment = dict(os.environ)
+        environment["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
+        code = f"from distilleval.scoring.sql_worker import serve; serve({target_ref!r})"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment, bufsize=0,
+        )
+        self.stdout = self.process.stdout
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, job: tuple) -> None:
+        _write_frame(self.process.stdin, job)
+
+    def receive(self) -> Any:
+        return _read_frame(self.stdout)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=5)
+        self._close_pipes()
+
+    def stop(self) -> None:
+        try:
+            self.process.stdin.close()  # EOF ends the worker's loop
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class WorkerPool:
+    """A fixed number of worker processes with a hard wall-clock limit per job.
+
+    A job that does not answer by its timeout plus ``grace_s`` has its worker killed
+    (SIGKILL) and replaced; the job's result is ``("timeout", ...)``. A worker that dies is
+    replaced and its job reported as ``("error", ...)``.
+
+    Args:
+        workers: number of processes (default: the CPU count).
+        target: ``"module:function"`` each job's arguments are passed to in the worker.
+        grace_s: extra time given beyond a job's own timeout before the kill.
+    """
+
+    def __init__(self, workers: int | None = None, *, target: str = f"{__name__}:run_query", grace_s: float = 1.0):
+        self.size = max(1, workers or os.cpu_count() or 1)
+        self.target = target
+        self.grace_s = grace_s
+        self.killed = 0
+        self._workers: list[_Worker | None] = [None] * self.size
+
+    def _worker(self, index: int) -> _Worker:
+        worker = self._workers[index]
+        if worker is None or not worker.alive():
+            worker = _Worker(self.target)
+            self._workers[index] = worker
+        return worker
+
+    def map(self, jobs: Sequence[tuple[tuple, float]]) -> list[Result]:
+        """Run ``(arguments, timeout_s)`` jobs and return their results in order."""
+        results: list[Result | None] = [None] * len(jobs)
+        pending = deque(range(len(jobs)))
+        busy: dict[int, tuple[int, float]] = {}  # worker index -> (job index, kill deadline)
+        while pending or busy:
+            for index in range(self.size):
+                if index not in busy and pending:
+                    job_index = pending.popleft()
+                    arguments, timeout_s = jobs[job_index]
+                    worker = self._worker(index)
+                    try:
+                        worker.send(arguments)
+                    except (OSError, BrokenPipeError):
+                        worker.kill()
+                        self._workers[index] = None
+                        results[job_index] = ("error", "could not send the job to a worker process")
+                        continue
+                    busy[index] = (job_index, time.monotonic() + timeout_s + self.grace_s)
+            if not busy:
+                continue
+            next_deadline = min(deadline for _, deadline in busy.values())
+            by_stream = {self._workers[i].stdout: i for i in busy}  # type: ignore[union-attr]
+            ready = wait(list(by_stream), timeout=max(0.0, next_deadline - time.monotonic()))
+            for stream in ready:
+                index = by_stream[stream]  # type: ignore[index]
+                job_index, _ = busy.pop(index)
+                try:
+                    results[job_index] = self._workers[index].receive()  # type: ignore[union-attr]
+                except (EOFError, OSError, pickle.UnpicklingError):
+                    results[job_index] = ("error", "the worker process died")
+                    self._workers[index].kill()  # type: ignore[union-attr]
+                    self._workers[index] = None
+            now = time.monotonic()
+            for index, (job_index, deadline) in list(busy.items()):
+                if now >= deadline:
+                    busy.pop(index)
+                    self._workers[index].kill()  # type: ignore[union-attr]
+                    self._workers[index] = None
+                    self.killed += 1
+                    timeout_s = jobs[job_index][1]
+                    results[job_index] = ("timeout", f"killed after {timeout_s + self.grace_s:g} s")
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop every worker."""
+        for index, worker in enumerate(self._workers):
+            if worker is not None:
+                worker.stop()
+                self._workers[index] = None
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

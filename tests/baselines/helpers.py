@@ -1,0 +1,41 @@
+"""Shared helpers for the baseline tests: the ticket-routing items and BANKING77 as items."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from distilleval.data import Item, load_items, split_items
+from distilleval.spec import load_spec
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TICKET_SPEC = REPO_ROOT / "specs" / "ticket_routing" / "spec.yaml"
+
+
+def ticket_routing_splits() -> tuple[list[Item], list[Item], int]:
+    """(train items, eval items, number of labels) of the ticket-routing example."""
+    spec = load_spec(TICKET_SPEC)
+    items = load_items(spec, require_gold=True)
+    return split_items(items, "train"), split_items(items, "eval"), len(spec.output.labels)
+
+
+def banking77_items(folder: Path, split: str) -> list[Item]:
+    """BANKING77's train.csv or test.csv as items (read at run time, never copied)."""
+    path = folder / "banking77" / f"{split}.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [
+            Item(id=f"{split}-{n}", inputs={"text": row["text"]}, gold=row["category"], split=split)
+            for n, row in enumerate(csv.DictReader(handle))
+        ]
+
+
+def accuracy(predictions: list[str], items: list[Item]) -> float:
+    return sum(p == item.gold for p, item in zip(predictions, items)) / len(items)
+
+
+def majority_share(items: list[Item]) -> float:
+    """Accuracy of always predicting the most common gold label of ``items``."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.gold] = counts.get(item.gold, 0) + 1
+    return max(counts.values()) / len(items)

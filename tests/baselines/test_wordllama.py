@@ -1,0 +1,60 @@
+"""WordLlama embeddings + logistic regression baseline: offline, real training and predictions."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from distilleval.baselines import train_baseline
+from distilleval.baselines.wordllama_logreg import load_wordllama
+from distilleval.spec import BaselineSpec
+from tests.baselines.helpers import accuracy, banking77_items, majority_share, ticket_routing_splits
+
+WORDLLAMA = BaselineSpec(kind="wordllama_logreg")
+
+
+def test_loads_without_any_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("wordllama tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    load_wordllama.cache_clear()
+    encoder = load_wordllama()
+    vectors = encoder.embed(["my card has not arrived", "refund please"], norm=True)
+    assert vectors.shape == (2, 256)
+
+
+@pytest.fixture(scope="module")
+def ticket_model():
+    train, evaluation, n_labels = ticket_routing_splits()
+    return train_baseline(WORDLLAMA, train, seed=0), evaluation, n_labels
+
+
+def test_learns_ticket_routing_well_above_chance(ticket_model):
+    trained, evaluation, n_labels = ticket_model
+    score = accuracy([trained.predict(item) for item in evaluation], evaluation)
+    assert score > 2 * majority_share(evaluation)
+    assert score > 0.55 > 3 / n_labels
+    assert trained.kind == "wordllama_logreg"
+
+
+def test_same_seed_same_predictions(ticket_model):
+    trained, evaluation, _ = ticket_model
+    train, _, _ = ticket_routing_splits()
+    again = train_baseline(WORDLLAMA, train, seed=0)
+    assert [again.predict(i) for i in evaluation] == [trained.predict(i) for i in evaluation]
+
+
+def _banking77(shared_data):
+    if not (shared_data / "banking77" / "train.csv").is_file():
+        pytest.skip("../shared/data/banking77 is not present")
+    return banking77_items(shared_data, "train"), banking77_items(shared_data, "test")
+
+
+def test_banking77_full_train_split_accuracy_in_a_sane_range(shared_data):
+    train, test = _banking77(shared_data)
+    trained = train_baseline(WORDLLAMA, train, seed=0)
+    score = accuracy(trained.predict_texts([item.inputs["text"] for item in test]), test)
+    assert 0.80 <= score <= 0.95, score

@@ -1,0 +1,169 @@
+"""Tests for `distilleval score` (in-process through the real CLI entry point)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from distilleval.cli.main import main
+from distilleval.summary import read_summary
+
+
+def write_label_task(tmp_path, n=40):
+    with (tmp_path / "data.jsonl").open("w") as handle:
+        for i in range(n):
+            gold = "refund" if i % 2 else "other"
+            handle.write(json.dumps({"id": f"i{i}", "text": f"message {i}", "label": gold, "split": "eval"}) + "\n")
+        handle.write(json.dumps({"id": "train-0", "text": "x", "label": "other", "split": "train"}) + "\n")
+    (tmp_path / "spec.yaml").write_text(
+        """name: intents
+data: {path: data.jsonl, input: {text: text}, gold: label, id: id, split: {column: split}}
+output: {kind: label, labels: [refund, other]}
+scorer: {kind: exact_match, normalize: {case: true}}
+teacher: {model: openai/gpt-5.2, prompt: "Classify: {text}"}
+student: {model: "tinker://student", prompt: "{text}"}
+gates: {non_inferiority_margin: 0.05}
+""",
+        encoding="utf-8",
+    )
+    return tmp_path / "spec.yaml"
+
+
+def write_predictions(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def label_predictions(n=40, wrong=()):
+    return [
+        {"id": f"i{i}", "output": ("OTHER" if i % 2 else "refund") if i in wrong else ("Refund" if i % 2 else "other"),
+         "input_tokens": 500, "output_tokens": 2, "latency_ms": 120.0}
+        for i in range(n)
+    ]
+
+
+def test_two_files_print_table_and_paired_comparison_and_write_summary(tmp_path, capsys):
+    spec = write_label_task(tmp_path)
+    teacher = write_predictions(tmp_path / "teacher.jsonl", label_predictions())
+    student = write_predictions(tmp_path / "student.jsonl", label_predictions(wrong={1, 2, 3}))
+    out = tmp_path / "result" / "summary.json"
+    status = main(["score", str(spec), "--predictions", str(teacher), "--predictions", str(student),
+                   "--model", "teacher", "--model", "student", "--out", str(out), "--resamples", "300"])
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "accuracy [95% CI]" in printed and "1.000 [0.912, 1.000]" in printed
+    assert "student - teacher on 40 paired items: -0.075" in printed
+    assert "McNemar exact p = 0.2500" in printed
+    assert "non-inferior at margin 0.05: NO" in printed
+    summary = read_summary(out)
+    assert summary.mode == "offline" and summary.n_items == 40  # the train item is not scored
+    assert summary.models["student"].metric.value == pytest.approx(37 / 40)
+    assert summary.models["teacher"].cost_per_request_usd == pytest.approx((500 * 1.75 + 2 * 14.0) / 1e6)
+    assert summary.comparisons[0].discordant == {"a_only": 3, "b_only": 0}
+
+
+def test_single_file_default_name_and_default_output_folder(tmp_path, capsys, monkeypatch):
+    spec = write_label_task(tmp_path)
+    preds = write_predictions(tmp_path / "gpt.jsonl", label_predictions())
+    monkeypatch.chdir(tmp_path)
+    assert main(["score", str(spec), "--predictions", str(preds)]) == 0
+    (written,) = list((tmp_path / "runs").glob("intents-score-*/summary.json"))
+    summary = read_summary(written)
+    assert list(summary.models) == ["gpt"] and summary.models["gpt"].role == "other"
+    assert summary.comparisons == []
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ('{"id": "i0", "output": 3}', ":1: field 'output': expected a string, object or null, found 3"),
+        ('{"output": "refund"}', ":1: field 'id': required field is missing"),
+        ('{"id": "nope", "output": "refund"}', ":1: field 'id': no item 'nope' in the spec's data"),
+        ('{"id": "i0", "output": "x", "latency_ms": -1}', ":1: field 'latency_ms': expected a non-negative number"),
+        ('{"id": "i0", "output": "x", "input_tokens": 1.5}', ":1: field 'input_tokens': expected a non-negative integer"),
+        ('{"id": "i0", "output": "x", "cache_hit": "yes"}', ":1: field 'cache_hit': expected true or false"),
+        ('{"id": "i0"', ":1: not valid JSON"),
+    ],
+)
+def test_bad_predictions_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, line, fragment):
+    spec = write_label_task(tmp_path)
+    preds = tmp_path / "bad.jsonl"
+    preds.write_text(line + "\n", encoding="utf-8")
+    out = tmp_path / "out" / "summary.json"
+    assert main(["score", str(spec), "--predictions", str(preds), "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert f"{preds}{fragment}" in error
+    assert not out.parent.exists()
+
+
+def test_duplicate_ids_and_mismatched_names_are_errors(tmp_path, capsys):
+    spec = write_label_task(tmp_path)
+    preds = write_predictions(tmp_path / "p.jsonl", [{"id": "i0", "output": "a"}, {"id": "i0", "output": "b"}])
+    assert main(["score", str(spec), "--predictions", str(preds)]) == 2
+    assert f"{preds}:2: field 'id': duplicate id 'i0' (first on line 1)" in capsys.readouterr().err
+    good = write_predictions(tmp_path / "g.jsonl", label_predictions())
+    assert main(["score", str(spec), "--predictions", str(good), "--model", "a", "--model", "b"]) == 2
+    assert "--model was given 2 time(s) for 1 --predictions file(s)" in capsys.readouterr().err
+
+
+def test_missing_items_and_failed_calls_count_as_errors(tmp_path, capsys):
+    spec = write_label_task(tmp_path, n=4)
+    preds = write_predictions(tmp_path / "p.jsonl", [
+        {"id": "i0", "output": "other"}, {"id": "i1", "output": None, "error": "timeout"}, {"id": "i2", "output": None},
+    ])
+    out = tmp_path / "s.json"
+    assert main(["score", str(spec), "--predictions", str(preds), "--out", str(out)]) == 0
+    result = read_summary(out).models["p"]
+    assert result.errors == {"timeout": 1, "no_output": 1, "missing": 1}
+    assert result.metric.value == 0.25
+
+
+def test_sql_task_end_to_end_with_worker_processes(tmp_path, capsys):
+    database = tmp_path / "shop.sqlite"
+    with sqlite3.connect(database) as connection:
+        connection.executescript("CREATE TABLE sale (item TEXT, usd REAL); "
+                                 "INSERT INTO sale VALUES ('tea', 2.5), ('cake', 4.0), ('tea', 2.5);")
+    golds = ["SELECT sum(usd) FROM sale", "SELECT item, count(*) FROM sale GROUP BY item"]
+    with (tmp_path / "data.jsonl").open("w") as handle:
+        for i, gold in enumerate(golds):
+            handle.write(json.dumps({"id": f"q{i}", "question": "?", "sql": gold, "split": "eval"}) + "\n")
+    (tmp_path / "spec.yaml").write_text(
+        """name: shop-sql
+data: {path: data.jsonl, input: {question: question}, gold: sql, id: id, split: {column: split}}
+output: {kind: sql}
+scorer: {kind: sql_execution, database: shop.sqlite, timeout_s: 2, workers: 2}
+teacher: {model: openai/gpt-5.2, prompt: "{question}"}
+student: {model: "tinker://s", prompt: "{question}"}
+""",
+        encoding="utf-8",
+    )
+    before = database.read_bytes()
+    preds = write_predictions(tmp_path / "student.jsonl", [
+        {"id": "q0", "output": "```sql\nSELECT total(usd) FROM sale\n```"},
+        {"id": "q1", "output": "DROP TABLE sale"},
+    ])
+    out = tmp_path / "s.json"
+    assert main(["score", str(tmp_path / "spec.yaml"), "--predictions", str(preds), "--model", "student",
+                 "--out", str(out)]) == 0
+    summary = read_summary(out)
+    assert summary.primary_metric == "execution_accuracy"
+    assert summary.models["student"].metric.value == 0.5
+    assert summary.items[1].reasons == {"student": "unsafe"}
+    assert database.read_bytes() == before
+
+
+def test_cli_help_does_not_import_heavy_modules():
+    code = ("import sys; from distilleval.cli.main import build_parser; build_parser(); "
+            "heavy = [m for m in ('numpy', 'scipy', 'sklearn', 'litellm', 'tinker') if m in sys.modules]; "
+            "print(','.join(heavy))")
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    assert result.stdout.strip() == ""

@@ -1,0 +1,103 @@
+"""Tests for distilleval.scoring.classification."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from distilleval.data import Item
+from distilleval.errors import DataError
+from distilleval.scoring.classification import INVALID, ExactMatch, normalize_text
+from distilleval.scoring.config import ExactMatchScorer, TextNormalization
+
+LABELS = ["card_lost", "refund", "other"]
+
+
+def items(golds):
+    return [Item(id=str(i), inputs={"text": "x"}, gold=g) for i, g in enumerate(golds)]
+
+
+def scorer(**config):
+    return ExactMatch(ExactMatchScorer(**config), labels=LABELS)
+
+
+def test_no_implicit_normalisation():
+    # A trailing newline is a different string unless the spec declares whitespace rules.
+    scores = scorer().score_items(["refund\n", "refund"], items(["refund", "refund"]))
+    assert [s.score for s in scores] == [0.0, 1.0]
+    assert scores[0].reason == "invalid_label" and scores[0].canonical == INVALID
+
+
+def test_declared_normalisation_and_aliases():
+    s = scorer(normalize={"case": True, "whitespace": True, "punctuation": True},
+               aliases={"card_lost": ["lost card", "Card Lost"]})
+    outputs = ["  REFUND. ", "lost   card!", "Card-Lost", "lost it"]
+    scores = s.score_items(outputs, items(["refund", "card_lost", "card_lost", "card_lost"]))
+    # Punctuation rules drop both "_" and "-": "card_lost" and "Card-Lost" both become "cardlost".
+    assert [x.score for x in scores] == [1.0, 1.0, 1.0, 0.0]
+    assert scores[3].reason == "invalid_label"
+
+
+def test_normalize_text_only_applies_declared_rules():
+    assert normalize_text(" A  b ", TextNormalization(whitespace=True)) == "A b"
+    assert normalize_text(" A  b ", TextNormalization(case=True)) == " a  b "
+
+
+def test_invalid_outputs_are_a_class_of_their_own_not_a_new_label():
+    s = scorer()
+    outputs = ["refund", "banana", "other", None]
+    scores = s.score_items(outputs, items(["refund", "refund", "card_lost", "other"]))
+    metric, secondary = s.summarize(scores)
+    assert metric.value == 0.25
+    assert metric.ci_method == "wilson"
+    # One of the three answered outputs was outside the label set; the failed call is not
+    # counted as invalid (the caller counts it as an error).
+    assert secondary["invalid_rate"] == pytest.approx(1 / 3)
+    assert secondary[f"predicted/{INVALID}"] == 2.0
+    # Macro F1 averages over the three spec labels only:
+    # refund P=1 R=0.5 F1=2/3; card_lost P=0 R=0 F1=0; other P=0 R=0 F1=0.
+    assert secondary["macro_f1"] == pytest.approx((2 / 3) / 3)
+    # Micro F1 over labels + INVALID equals accuracy (every INVALID prediction counts).
+    assert secondary["micro_f1"] == pytest.approx(0.25)
+    assert "f1/banana" not in secondary
+
+
+def test_confusion_matrix_covers_full_label_set():
+    s = scorer()
+    scores = s.score_items(["refund", "banana"], items(["refund", "other"]))
+    assert s.confusion(scores) == {"card_lost": {}, "refund": {"refund": 1}, "other": {INVALID: 1}}
+
+
+def test_gold_outside_label_set_is_a_data_error():
+    with pytest.raises(DataError, match="not one of the spec's labels"):
+        scorer().score_items(["refund"], items(["unknown"]))
+
+
+def test_alias_for_unknown_label_is_rejected():
+    with pytest.raises(DataError, match="aliases"):
+        scorer(aliases={"nope": ["x"]})
+
+
+def test_free_text_exact_match_without_labels():
+    s = ExactMatch(ExactMatchScorer(normalize={"case": True}))
+    scores = s.score_items(["Paris", "paris ", None], items(["paris", "paris", "paris"]))
+    assert [x.score for x in scores] == [1.0, 0.0, 0.0]
+
+
+@given(st.lists(st.sampled_from(LABELS), min_size=1, max_size=30))
+def test_gold_against_itself_scores_one(golds):
+    s = scorer()
+    metric, secondary = s.summarize(s.score_items(golds, items(golds)))
+    assert metric.value == 1.0
+    assert secondary["invalid_rate"] == 0.0
+
+
+@given(st.lists(st.tuples(st.sampled_from(LABELS), st.sampled_from(LABELS + ["junk", ""])), min_size=1, max_size=30))
+def test_metrics_stay_in_unit_interval(pairs):
+    s = scorer()
+    scores = s.score_items([p for _, p in pairs], items([g for g, _ in pairs]))
+    metric, secondary = s.summarize(scores)
+    assert 0.0 <= metric.ci_low <= metric.value <= metric.ci_high <= 1.0
+    for name in ("macro_f1", "micro_f1", "invalid_rate"):
+        assert 0.0 <= secondary[name] <= 1.0

@@ -1,0 +1,182 @@
+"""Tests for distilleval.scoring.json_fields, including SROIE receipts from shared/data."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distilleval.data import Item
+from distilleval.scoring.config import JsonFieldsScorer
+from distilleval.scoring.json_fields import JsonFields, extract_json, normalize_value
+from distilleval.scoring.config import ValueNormalization
+
+
+def item(gold, i=0):
+    return Item(id=str(i), inputs={"text": "x"}, gold=gold)
+
+
+def score(gold, output, **config):
+    return JsonFields(JsonFieldsScorer(**config)).score_items([output], [item(gold)])[0]
+
+
+def test_extracts_json_from_fences_and_prose():
+    assert extract_json('```json\n{"a": 1}\n```') == {"a": 1}
+    assert extract_json('Here: {"a": {"b": 2}} hope it helps') == {"a": {"b": 2}}
+    # A stray brace before the real object is skipped.
+    assert extract_json('Note {not json} then {"a": 3}') == {"a": 3}
+    assert extract_json("nothing") is None
+
+
+def test_unparseable_output_scores_as_empty_prediction_and_counts_as_parse_failure():
+    s = JsonFields(JsonFieldsScorer())
+    scores = s.score_items(["I cannot help", '{"total": "5"}'], [item({"total": 5}), item({"total": 5})])
+    assert scores[0].score == 0.0 and scores[0].reason == "parse_error" and scores[0].counts == (0, 0, 1)
+    metric, secondary = s.summarize(scores)
+    assert secondary["parse_failure_rate"] == 0.5
+    assert metric.value == pytest.approx(2 * 1 / (2 * 1 + 0 + 1))
+
+
+def test_numbers_compare_by_value():
+    assert score({"total": 5}, '{"total": "5.00"}').score == 1.0
+    assert score({"total": 5}, '{"total": 5.0}').score == 1.0
+    # "25" ends with "5" as a string, but 25 != 5.
+    assert score({"total": 5}, '{"total": 25}').score == 0.0
+
+
+def test_zero_false_and_empty_string_are_values_not_absences():
+    assert score({"n": 0, "ok": False, "note": ""}, '{"n": 0, "ok": false, "note": ""}').counts == (3, 0, 0)
+    result = score({"n": 0, "ok": False}, '{}')
+    assert result.counts == (0, 0, 2)
+    # 0 and false are different values.
+    assert score({"n": 0}, '{"n": false}').counts == (0, 1, 1)
+
+
+def test_null_handling_is_configurable_and_consistent():
+    assert score({"a": None, "b": 1}, '{"b": 1}').counts == (1, 0, 0)
+    assert score({"a": None, "b": 1}, '{"a": null, "b": 1}').counts == (1, 0, 0)
+    assert score({"a": None}, '{"a": null}', null_is_missing=False).counts == (1, 0, 0)
+    assert score({"a": None}, '{}', null_is_missing=False).counts == (0, 0, 1)
+
+
+def test_empty_gold_and_empty_prediction_agree():
+    result = score({}, "{}")
+    assert result.score == 1.0 and result.counts == (0, 0, 0)
+    assert score({"items": []}, '{"items": []}', list_fields=["items"]).score == 1.0
+
+
+def test_list_items_are_matched_optimally_and_kept_grouped():
+    gold = {"entities": [{"name": "Ann", "type": "PERSON"}, {"name": "Paris", "type": "CITY"}]}
+    swapped = {"entities": [{"name": "Paris", "type": "PERSON"}, {"name": "Ann", "type": "CITY"}]}
+    reordered = {"entities": list(reversed(gold["entities"]))}
+    assert score(gold, json.dumps(reordered), list_fields=["entities"]).score == 1.0
+    # Swapping types between the two entities is two errors, not a perfect score.
+    result = score(gold, json.dumps(swapped), list_fields=["entities"])
+    # Either pairing (by name or by type) keeps 2 of 4 sub-fields: F1 = 0.5.
+    assert result.counts == (2, 2, 2)
+    assert result.score == 0.5
+
+
+def test_duplicate_predictions_are_counted_once():
+    gold = {"tags": ["a", "b"]}
+    assert score(gold, '{"tags": ["a", "a", "a"]}', list_fields=["tags"]).counts == (1, 0, 1)
+
+
+def test_currency_and_dates_when_declared():
+    rules = {"currency": True, "dates": True}
+    assert score({"total": "9.00", "date": "25/12/2018"}, '{"total": "RM 9", "date": "2018-12-25"}',
+                 normalize=rules).score == 1.0
+    # Without the declared rules they differ.
+    assert score({"total": "9.00"}, '{"total": "RM 9"}').score == 0.0
+    assert normalize_value("1,234.50", ValueNormalization(currency=True)) == normalize_value(1234.5, ValueNormalization())
+
+
+def test_fields_option_limits_scored_fields():
+    result = score({"a": 1, "b": 2}, '{"a": 1, "b": 3}', fields=["a"])
+    assert result.score == 1.0
+
+
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-100, 100), st.text(max_size=5))
+elements = st.fixed_dictionaries({"name": st.text(max_size=4), "kind": st.sampled_from(["x", "y", "z"])})
+records = st.fixed_dictionaries({"a": json_scalars, "b": json_scalars, "items": st.lists(elements, max_size=5)})
+
+
+@settings(max_examples=60, deadline=None)
+@given(records)
+def test_gold_against_itself_scores_one(record):
+    assert score(record, json.dumps(record), list_fields=["items"]).score == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(records, records, st.randoms(use_true_random=False))
+def test_permuting_list_items_never_changes_the_score(gold, pred, random_):
+    shuffled = dict(pred, items=random_.sample(pred["items"], len(pred["items"])))
+    first = score(gold, json.dumps(pred), list_fields=["items"])
+    second = score(gold, json.dumps(shuffled), list_fields=["items"])
+    assert first.counts == second.counts
+
+
+@settings(max_examples=60, deadline=None)
+@given(records, records)
+def test_f1_is_in_unit_interval_and_duplicates_never_raise_recall(gold, pred):
+    base = score(gold, json.dumps(pred), list_fields=["items"])
+    assert 0.0 <= base.score <= 1.0
+    if pred["items"]:
+        doubled = dict(pred, items=pred["items"] + [pred["items"][0]])
+        again = score(gold, json.dumps(doubled), list_fields=["items"])
+        recall = lambda c: c[0] / (c[0] + c[2]) if c[0] + c[2] else 1.0  # noqa: E731
+        assert recall(again.counts) <= recall(base.counts)
+
+
+# -- real data: SROIE receipt key fields ------------------------------------------------------
+SROIE_RULES = {"currency": True, "dates": True}
+
+
+def _sroie_keys(shared_data, limit=200):
+    folder = shared_data / "sroie" / "data" / "key"
+    if not folder.is_dir():
+        pytest.skip(f"SROIE keys not found under {folder}")
+    paths = sorted(folder.glob("*.json"))[:limit]
+    return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+
+
+def test_sroie_gold_against_itself_is_perfect(shared_data):
+    keys = _sroie_keys(shared_data)
+    s = JsonFields(JsonFieldsScorer(normalize=SROIE_RULES))
+    scores = s.score_items([json.dumps(k) for k in keys], [item(k, i) for i, k in enumerate(keys)])
+    metric, _ = s.summarize(scores)
+    assert metric.value == 1.0
+
+
+def test_sroie_perturbed_copies_lose_exactly_the_perturbed_fields(shared_data):
+    keys = _sroie_keys(shared_data)
+    rng = random.Random(3)
+    s = JsonFields(JsonFieldsScorer(normalize=SROIE_RULES))
+    outputs, expected_wrong = [], 0
+    for key in keys:
+        copy = dict(key)
+        choice = rng.choice(["drop_total", "wrong_total", "reformat", "case"])
+        if choice == "drop_total" and "total" in copy:
+            del copy["total"]
+            expected_wrong += 1
+        elif choice == "wrong_total" and "total" in copy:
+            copy["total"] = "999999.99"
+            expected_wrong += 1
+        elif choice == "reformat" and re.fullmatch(r"\d+\.\d+", copy.get("total", "")):
+            copy["total"] = "RM " + copy["total"]  # same value once currency is normalised
+        elif choice == "case" and "company" in copy:
+            copy["company"] = "  " + copy["company"].lower() + " "
+        outputs.append("```json\n" + json.dumps(copy) + "\n```")
+    scores = s.score_items(outputs, [item(k, i) for i, k in enumerate(keys)])
+    per_field = {}
+    for sc in scores:
+        for field, counts in sc.details["fields"].items():
+            per_field.setdefault(field, [0, 0, 0])
+            per_field[field] = [a + b for a, b in zip(per_field[field], counts)]
+    assert per_field["total"][2] == expected_wrong  # every perturbed total is a miss
+    assert per_field["company"][1] == 0 and per_field["date"][1] == 0  # untouched fields all right
+    assert expected_wrong > 0
