@@ -133,7 +133,9 @@ class RateBudget:
 
     def _prune(self, now: float) -> None:
         while self._window and now - self._window[0][0] >= self.window_s:
-            self._tokens_in_window -= self._window.popleft()[1]
+            expired = self._window.popleft()
+            self._tokens_in_window -= expired[1]
+            expired[2] = 0.0  # no longer counted: a late settle() must not touch the total
 
     async def acquire(self, estimated_tokens: float) -> list[float]:
         """Wait until one more request of ``estimated_tokens`` fits; returns its window entry."""
@@ -148,7 +150,7 @@ class RateBudget:
                     or self._tokens_in_window + estimated_tokens <= self.tokens_per_minute
                 )
                 if fits_requests and fits_tokens:
-                    entry = [now, float(estimated_tokens)]
+                    entry = [now, float(estimated_tokens), 1.0]
                     self._window.append(entry)
                     self._tokens_in_window += entry[1]
                     return entry
@@ -156,7 +158,7 @@ class RateBudget:
 
     def settle(self, entry: list[float], actual_tokens: float) -> None:
         """Replace a request's estimate by its measured token count."""
-        if entry in self._window:
+        if entry[2]:
             self._tokens_in_window += actual_tokens - entry[1]
         entry[1] = float(actual_tokens)
 

@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.data import load_items, split_items
     from distilleval.errors import DataError
     from distilleval.pricing import load_pricing
+    from distilleval.runner import RunAborted
     from distilleval.runstore import RunStore
     from distilleval.spec import load_spec
 
@@ -112,7 +113,10 @@ def run(args: argparse.Namespace) -> int:
         _check_resume(store, spec, run_dir)
         _write_run_files(spec, pricing, run_dir)
         if calls:
-            asyncio.run(_call_models(spec, calls, backends, store, args))
+            try:
+                asyncio.run(_call_models(spec, calls, backends, store, args))
+            except RunAborted as err:
+                raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
         outputs = {role: store.results(role) for role in roles}
     baseline_outputs = _run_baselines(spec, baselines, items, pricing)
     summary_path = _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir)

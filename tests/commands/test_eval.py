@@ -261,3 +261,14 @@ def test_baselines_train_on_the_train_split_and_join_the_summary(tmp_path):
     assert set(summary.models) == {"student", "tfidf_logreg"}
     baseline = summary.models["tfidf_logreg"]
     assert baseline.role == "baseline" and baseline.n == 9 and baseline.metric.value is not None
+
+
+def test_rejected_key_stops_the_run_with_a_resume_hint(tmp_path, capsys):
+    scripts = {"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}
+    with OpenAIServer(scripts, api_key="the-right-key") as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 30)
+        assert _eval(spec, tmp_path, "--concurrency", "2") == 2
+        requests = len(server.log)
+    err = capsys.readouterr().err.strip()
+    assert "cannot be used (auth)" in err and "--resume" in err and "\n" not in err
+    assert requests <= 6  # stopped at the first refusals instead of trying all 60 calls
