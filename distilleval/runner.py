@@ -315,10 +315,11 @@ class Runner:
 class Progress:
     """Progress on stderr: items done, errors, dollars spent so far and ETA.
 
-    Quiet (draws nothing) when stderr is not a terminal, unless ``force`` is set.
+    Quiet (draws nothing) when stderr is not a terminal, unless ``force`` is set; ``console``
+    is a ``rich.console.Console`` to draw on (default: stderr).
     """
 
-    def __init__(self, total: int, *, description: str = "calls", force: bool | None = None):
+    def __init__(self, total: int, *, description: str = "calls", force: bool | None = None, console: Any = None):
         self.total = total
         self.done = 0
         self.errors = 0
@@ -337,7 +338,7 @@ class Progress:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[errors]} errors · {task.fields[hits]} cached · ${task.fields[spent]:.4f}"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=console or Console(stderr=True),
                 transient=False,
             )
             self._task = self._rich.add_task(description, total=total, errors=0, hits=0, spent=0.0)

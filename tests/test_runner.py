@@ -11,7 +11,7 @@ from distilleval.backends.base import ChatRequest
 from distilleval.backends.litellm_backend import LiteLLMBackend
 from distilleval.backends.openai_compatible import OpenAICompatibleBackend
 from distilleval.errors import RateLimitedError, ServiceUnavailableError
-from distilleval.runner import Call, Progress, RateBudget, RunAborted, Runner, RunnerOptions
+from distilleval.runner import Call, CallResult, Progress, RateBudget, RunAborted, Runner, RunnerOptions
 from distilleval.testing.openai_server import ModelScript, OpenAIServer, ServerProcess, fail_first, random_faults
 
 FAST = dict(backoff_base_s=0.01, backoff_max_s=0.05, seed=0)
@@ -188,6 +188,21 @@ def test_progress_counts_and_is_quiet_off_a_terminal():
         backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
         _run({"student": backend}, _calls("student", 3), options=RunnerOptions(max_retries=0, **FAST), progress=progress)
     assert (progress.done, progress.errors) == (3, 1)
+
+
+def test_progress_draws_done_errors_and_dollars_on_a_terminal():
+    import io
+
+    from rich.console import Console
+
+    screen = io.StringIO()
+    results = [CallResult("a", "student", 0, "ok", cost_usd=0.25), CallResult("b", "student", 0, "error", error_kind="timeout"),
+               CallResult("c", "student", 0, "ok", cost_usd=0.5, cache_hit=True)]
+    with Progress(4, force=True, console=Console(file=screen, force_terminal=True, width=120)) as progress:
+        for result in results:
+            progress.advance(result)
+    drawn = screen.getvalue()
+    assert "3/4" in drawn and "1 errors" in drawn and "1 cached" in drawn and "$0.2500" in drawn
 
 
 def test_latency_is_measured_per_call():

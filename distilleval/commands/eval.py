@@ -260,25 +260,36 @@ def _run_baselines(spec: "TaskSpec", baselines: list[Any], items: list["Item"], 
     return outputs
 
 
-def _model_outputs(results: list[Any], items: list["Item"]) -> list[Any]:
-    """The run store's rows for ``items`` as ``summarize.ModelOutput`` records."""
+def _model_outputs(results: list[Any], items: list["Item"], price: Any, *, batch: bool) -> list[Any]:
+    """The run store's rows for ``items`` as ``summarize.ModelOutput`` records.
+
+    Every answered call is priced from its measured tokens with this run's pricing table, so
+    a cache hit made under an older table is costed at today's prices (and spent nothing).
+    """
+    from distilleval.cost import request_cost_usd
     from distilleval.summarize import ModelOutput
 
     wanted = {item.id for item in items}
-    return [
-        ModelOutput(
-            item_id=r.item_id,
-            text=r.text if r.ok else None,
-            error_kind=None if r.ok else r.error_kind,
-            input_tokens=r.input_tokens,
-            output_tokens=r.output_tokens,
-            latency_ms=r.latency_ms,
-            cost_usd=r.cost_usd,
-            cache_hit=r.cache_hit,
+    outputs = []
+    for r in results:
+        if r.item_id not in wanted or r.repeat != 0:
+            continue
+        cost_usd = r.cost_usd
+        if r.ok and r.input_tokens is not None and r.output_tokens is not None:
+            cost_usd = request_cost_usd(price, r.input_tokens, r.output_tokens, batch=batch)
+        outputs.append(
+            ModelOutput(
+                item_id=r.item_id,
+                text=r.text if r.ok else None,
+                error_kind=None if r.ok else r.error_kind,
+                input_tokens=r.input_tokens,
+                output_tokens=r.output_tokens,
+                latency_ms=r.latency_ms,
+                cost_usd=cost_usd,
+                cache_hit=r.cache_hit,
+            )
         )
-        for r in results
-        if r.item_id in wanted and r.repeat == 0
-    ]
+    return outputs
 
 
 def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Path) -> Path:
@@ -288,7 +299,14 @@ def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Pat
 
     models = spec.models()
     runs = [
-        ModelRun(name=role, role=role, model=models[role].model, outputs=_model_outputs(results, items))
+        ModelRun(
+            name=role,
+            role=role,
+            model=models[role].model,
+            outputs=_model_outputs(
+                results, items, pricing.price_for(models[role].pricing_key), batch=models[role].batch
+            ),
+        )
         for role, results in outputs.items()
     ]
     for name, predictions in baseline_outputs.items():

@@ -272,3 +272,21 @@ def test_rejected_key_stops_the_run_with_a_resume_hint(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "cannot be used (auth)" in err and "--resume" in err and "\n" not in err
     assert requests <= 6  # stopped at the first refusals instead of trying all 60 calls
+
+
+def test_cache_hits_are_priced_with_this_runs_table(tmp_path):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher, usage=(1000, 10)), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 3)
+        assert _eval(spec, tmp_path, "--models", "teacher") == 0
+        first = read_summary(_only_run(tmp_path))
+        (tmp_path / "old").mkdir()
+        _only_run(tmp_path).rename(tmp_path / "old" / "run")
+        # The same calls replayed under a table where the teacher costs twice as much.
+        table = (REPO_ROOT / "pricing" / "2026-02.yaml").read_text()
+        dearer = tmp_path / "dearer.yaml"
+        dearer.write_text(table.replace("    input: 5.00\n    output: 25.00", "    input: 10.00\n    output: 50.00"))
+        assert _eval(spec, tmp_path, "--models", "teacher", "--pricing", str(dearer)) == 0
+        second = read_summary(_only_run(tmp_path))
+    assert first.models["teacher"].cost_per_request_usd == pytest.approx(1000 * 5e-6 + 10 * 25e-6)
+    assert second.models["teacher"].cost_per_request_usd == pytest.approx(2 * first.models["teacher"].cost_per_request_usd)
+    assert second.models["teacher"].spent_usd == 0.0 and second.models["teacher"].cache_hits == 3
