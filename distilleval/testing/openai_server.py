@@ -15,12 +15,20 @@ Usage::
         ...  # point a client at server.base_url ("http://127.0.0.1:<port>/v1")
         ok_calls = [r for r in server.log if r.outcome == "ok"]
 
-The prompt a script sees is the text of all messages joined by newlines (text parts only).
+The model name is the request's ``model`` field (LiteLLM sends ``openai/teacher`` as
+``teacher``). The prompt a script sees is the text of all messages joined by newlines (text
+parts only).
 Fault kinds (``FAULT_KINDS``): ``rate_limit`` (429 with ``Retry-After``), ``server_error``
 (500), ``slow`` (answers only after ``ModelScript.slow_s``, past any sane client timeout),
 ``malformed`` (200 with a truncated JSON body), ``drop`` (closes the connection unanswered).
 A fault decider is a function ``(prompt, attempt) -> fault kind | None`` where ``attempt``
-counts this prompt's earlier requests to this model (0 on the first).
+counts this prompt's earlier requests to this model (0 on the first); ``random_faults(rate)``
+and ``fail_first(kind, attempts)`` build the common ones. ``api_key="..."`` makes the server
+answer 401 to any other Bearer token; an unscripted model name gets 404.
+
+``server.log`` holds one ``LoggedRequest`` per request: ``outcome == "ok"`` means a
+completion was sent (what a provider would bill), anything else names the fault.
+``ServerProcess`` runs fixed scripts in a child process, for timing without sharing a GIL.
 
 Run it standalone (benchmarks run it in its own process)::
 
@@ -32,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
@@ -39,6 +48,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -370,7 +380,11 @@ class ServerProcess:
         self.base_url = ""
 
     def __enter__(self) -> "ServerProcess":
-        self._process = subprocess.Popen(self._argv, stdout=subprocess.PIPE, text=True)
+        # The child must import this very package, wherever the caller's working directory is.
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        self._process = subprocess.Popen(self._argv, stdout=subprocess.PIPE, text=True, env=env)
         line = self._process.stdout.readline() if self._process.stdout else ""
         if not line.startswith("http://"):
             self._process.kill()
