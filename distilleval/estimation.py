@@ -68,13 +68,19 @@ def output_token_counts(items: list[Item]) -> list[int]:
     return [count_tokens(gold_as_text(item.gold)) for item in items if item.gold is not None]
 
 
-def measure_role(spec: TaskSpec, role: str, items: list[Item], output_counts: list[int] | None = None) -> RoleProfile:
-    """Render ``role``'s prompt for every item and count its input and output tokens."""
+def input_token_counts(spec: TaskSpec, role: str, items: list[Item]) -> list[int]:
+    """Input tokens of each item's request under ``role``'s prompt, rendered as the runner sends it."""
     model = spec.models()[role]
-    input_counts = [
+    return [
         count_message_tokens(build_messages(model, item, spec.data.image_inputs, embed_images=False))
         for item in items
     ]
+
+
+def measure_role(spec: TaskSpec, role: str, items: list[Item], output_counts: list[int] | None = None) -> RoleProfile:
+    """Render ``role``'s prompt for every item and count its input and output tokens."""
+    model = spec.models()[role]
+    input_counts = input_token_counts(spec, role, items)
     if output_counts is None:
         output_counts = output_token_counts(items)
     return RoleProfile(role, model.model, TokenStats.of(input_counts), TokenStats.of(output_counts))

@@ -244,6 +244,8 @@ def build_summary(
             output, score = outputs[name][position], scores[name][position]
             result.scores[name] = score.score
             result.outputs[name] = output.text
+            if output.latency_ms is not None and not output.cache_hit:
+                result.latency_ms[name] = output.latency_ms
             if output.error_kind is not None:
                 result.errors[name] = output.error_kind
             if score.reason is not None:
