@@ -83,3 +83,15 @@ def test_translation_of_plain_python_errors():
     assert translate_litellm_error(TimeoutError(), "m").kind == "timeout"
     assert translate_litellm_error(RuntimeError("?"), "m").kind == "error"
     assert isinstance(translate_litellm_error(type("RateLimitError", (Exception,), {})("x"), "m"), RateLimitedError)
+
+
+def test_image_parts_reach_the_server_as_data_urls():
+    url = "data:image/png;base64,iVBORw0KGgo="
+    content = [{"type": "text", "text": "What is the total?"}, {"type": "image_url", "image_url": {"url": url}}]
+    with OpenAIServer({"vision": ModelScript(answer="12.50")}) as server:
+        backend = LiteLLMBackend("openai/vision", price=None, api_base=server.base_url)
+        completion = _call(backend, ChatRequest(messages=({"role": "user", "content": content},)))
+        [sent] = server.log[0].body["messages"]
+    assert completion.text == "12.50"
+    assert sent["content"][1]["image_url"]["url"] == url
+    assert server.log[0].prompt == "What is the total?"

@@ -290,3 +290,23 @@ def test_cache_hits_are_priced_with_this_runs_table(tmp_path):
     assert first.models["teacher"].cost_per_request_usd == pytest.approx(1000 * 5e-6 + 10 * 25e-6)
     assert second.models["teacher"].cost_per_request_usd == pytest.approx(2 * first.models["teacher"].cost_per_request_usd)
     assert second.models["teacher"].spent_usd == 0.0 and second.models["teacher"].cache_hits == 3
+
+
+def test_image_inputs_are_sent_as_base64_data_urls(tmp_path):
+    import base64
+
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 2)
+        (spec.parent / "scan.png").write_bytes(png)
+        rows = [json.loads(line) for line in (spec.parent / "data.jsonl").read_text().splitlines()]
+        (spec.parent / "data.jsonl").write_text("".join(json.dumps({**row, "scan": "scan.png"}) + "\n" for row in rows))
+        text = spec.read_text().replace("input: {text: message}", "input: {text: message, scan: scan}, image_inputs: [scan]")
+        spec.write_text(text)
+        assert _eval(spec, tmp_path, "--models", "student") == 0
+        bodies = [r.body for r in server.log]
+    assert len(bodies) == 2
+    for body in bodies:
+        parts = body["messages"][-1]["content"]
+        assert parts[0]["type"] == "text"
+        assert parts[1]["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(png).decode()
