@@ -151,37 +151,51 @@ def _count_rows(path):
         return 0
 
 
-def test_sigkill_then_resume_calls_each_item_once(tmp_path):
+@pytest.mark.parametrize("how", ["resume", "rerun"])
+def test_sigkill_then_continue_calls_each_item_once(tmp_path, how):
+    """Killed mid-run, then continued with --resume (run store only, cache off) or by simply
+    re-running the same command (a new run that replays finished calls from the cache)."""
     n = 40
     scripts = {"teacher-m": ModelScript(answer=_teacher, delay_ms=120), "student-m": ModelScript(answer=_student, delay_ms=120)}
+    cache_args = ["--no-cache"] if how == "resume" else ["--cache", str(tmp_path / "cache.sqlite")]
     with OpenAIServer(scripts) as server:
         spec = write_spec(tmp_path / "task", server.base_url, n)
         argv = [sys.executable, "-m", "distilleval", "eval", str(spec), "--runs-dir", str(tmp_path / "runs"),
-                "--no-cache", "--concurrency", "4"]
+                "--concurrency", "4", *cache_args]
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-        child = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            runs = list((tmp_path / "runs").glob("*/records.sqlite")) if (tmp_path / "runs").exists() else []
-            if runs and _count_rows(runs[0]) >= 20:
-                break
-            time.sleep(0.05)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        with (tmp_path / "child.log").open("w") as child_log:
+            child = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=child_log, stderr=child_log)
+            deadline = time.monotonic() + 60
+            runs = []
+            while time.monotonic() < deadline and not runs:
+                found = list((tmp_path / "runs").glob("*/records.sqlite")) if (tmp_path / "runs").exists() else []
+                if found and _count_rows(found[0]) >= 20:
+                    runs = found
+                time.sleep(0.05)
+            child.send_signal(signal.SIGKILL)
+            child.wait()
         killed_at = time.monotonic()
-        run_dir = runs[0].parent
-        assert not (run_dir / "summary.json").exists()
-        done_before = {row[0] + "/" + row[1] for row in sqlite3.connect(run_dir / "records.sqlite").execute(
+        assert runs, (tmp_path / "child.log").read_text()
+        killed_run = runs[0].parent
+        assert not (killed_run / "summary.json").exists()
+        done_before = {row[0] + "/" + row[1] for row in sqlite3.connect(killed_run / "records.sqlite").execute(
             "SELECT item_id, model FROM records WHERE status='ok'")}
         assert 20 <= len(done_before) < 2 * n  # killed in the middle
 
-        assert main(["eval", str(spec), "--resume", str(run_dir), "--no-cache", "--concurrency", "4"]) == 0
+        if how == "resume":
+            assert main(["eval", str(spec), "--resume", str(killed_run), *cache_args, "--concurrency", "4"]) == 0
+            final_run = killed_run
+        else:
+            assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), *cache_args, "--concurrency", "4"]) == 0
+            [final_run] = [p for p in (tmp_path / "runs").iterdir() if p != killed_run]
         log = list(server.log)
 
-    rows = sqlite3.connect(run_dir / "records.sqlite").execute("SELECT item_id, model, status FROM records").fetchall()
-    assert len(rows) == 2 * n and len({(i, m) for i, m, _ in rows}) == 2 * n
-    assert all(status == "ok" for _, _, status in rows)
-    # Nothing recorded before the kill was asked for again after it.
+    rows = sqlite3.connect(final_run / "records.sqlite").execute("SELECT item_id, model, status, cache_hit FROM records").fetchall()
+    assert len(rows) == 2 * n and len({(i, m) for i, m, _, _ in rows}) == 2 * n
+    assert all(status == "ok" for _, _, status, _ in rows)
+    if how == "rerun":
+        assert sum(hit for *_, hit in rows) >= len(done_before)
+    # Nothing recorded before the kill was asked of the server again after it.
     after_kill = [r for r in log if r.received_at > killed_at]
     asked_again = {f"t{r.prompt.split('#')[1].split()[0]}/{r.model[:-2]}" for r in after_kill}
     assert not (asked_again & done_before)
@@ -189,7 +203,7 @@ def test_sigkill_then_resume_calls_each_item_once(tmp_path):
     paid = collections.Counter((r.model, r.prompt) for r in log if r.outcome == "ok")
     assert len(paid) == 2 * n
     assert sum(count - 1 for count in paid.values()) <= 4
-    summary = read_summary(run_dir)
+    summary = read_summary(final_run)
     assert summary.models["teacher"].n == n and summary.models["student"].errors == {}
 
 
