@@ -10,7 +10,7 @@ Everything runs against the scripted OpenAI-compatible server in its own process
 at concurrency 1 and 64; then a replay of 10,000 cached items through the runner with the
 run store committing every row (items/s); and the peak RSS of the process.
 
-    /work/venv/bin/python bench/bench_runner.py [--items 2000] [--items-c1 300] [--replay 10000]
+    /work/venv/bin/python bench/bench_runner.py [--items 1000] [--items-c1 200] [--replay 10000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -126,10 +127,17 @@ async def runner_fast(base_url: str, prompts: list[str], concurrency: int) -> fl
     return await through_runner(OpenAICompatibleBackend(MODEL, api_base=base_url, price=None), prompts, concurrency)
 
 
-def measure(name, fn, base_url, prompts, concurrency, rounds):
-    """Best of ``rounds`` (this is a shared machine; the best run is the least disturbed)."""
-    rates = [asyncio.run(fn(base_url, prompts[r], concurrency)) for r in range(rounds)]
-    return max(rates)
+def measure_interleaved(methods, base_url, prompt_sets, concurrency):
+    """Run every method once per round, round after round; rates per method per round.
+
+    Interleaving keeps a runner and its raw baseline under the same background load (this is
+    a shared machine), so their per-round ratio is fairer than comparing separate bests.
+    """
+    rates: dict[str, list[float]] = {name: [] for name, _, _ in methods}
+    for round_prompts in prompt_sets:
+        for name, fn, size in methods:
+            rates[name].append(asyncio.run(fn(base_url, round_prompts[:size], concurrency)))
+    return rates
 
 
 def replay(n_items: int, folder: Path) -> tuple[float, float, float]:
@@ -167,44 +175,51 @@ def replay(n_items: int, folder: Path) -> tuple[float, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=2000, help="calls per measurement at concurrency 64")
-    parser.add_argument("--items-c1", type=int, default=300, help="calls per measurement at concurrency 1")
+    parser.add_argument("--items", type=int, default=1000, help="LiteLLM/httpx calls per measurement at concurrency 64 (x4 for aiohttp)")
+    parser.add_argument("--items-c1", type=int, default=200, help="LiteLLM/httpx calls per measurement at concurrency 1 (x4 for aiohttp)")
     parser.add_argument("--replay", type=int, default=10_000, help="cached items to replay")
-    parser.add_argument("--rounds", type=int, default=2, help="repeat each measurement, keep the best")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
     args = parser.parse_args()
 
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}; server in its own process, 0 ms delay")
     rows = []
     with ServerProcess(delay_ms=0, answer="billing") as server:
         offset = 0
-        for concurrency, n in ((1, args.items_c1), (64, args.items)):
-            # Fresh prompts per measurement so nothing is served from anywhere but the server.
+        for concurrency, n_slow, n_fast in ((1, args.items_c1, args.items_c1 * 4), (64, args.items, args.items * 4)):
+            # Fresh prompts per round so nothing is served from anywhere but the server.
             prompt_sets = []
             for _ in range(args.rounds):
-                prompt_sets.append(_prompts(n, offset))
-                offset += n
+                prompt_sets.append(_prompts(max(n_slow, n_fast), offset))
+                offset += max(n_slow, n_fast)
             # Warm LiteLLM (import, lazy init) and the connection pools outside the timings.
             asyncio.run(raw_litellm(server.base_url, _prompts(20, 9_000_000 + offset), 4))
-            result = {"concurrency": concurrency, "n": n}
-            for name, fn in (
-                ("raw_litellm", raw_litellm),
-                ("runner_litellm", runner_litellm),
-                ("raw_httpx", raw_httpx),
-                ("raw_aiohttp", raw_aiohttp),
-                ("runner_fast", runner_fast),
-            ):
-                result[name] = measure(name, fn, server.base_url, prompt_sets, concurrency, args.rounds)
-            rows.append(result)
+            methods = [
+                ("raw_litellm", raw_litellm, n_slow),
+                ("runner_litellm", runner_litellm, n_slow),
+                ("raw_httpx", raw_httpx, n_slow),
+                ("raw_aiohttp", raw_aiohttp, n_fast),
+                ("runner_fast", runner_fast, n_fast),
+            ]
+            rates = measure_interleaved(methods, server.base_url, prompt_sets, concurrency)
+            rows.append({"concurrency": concurrency, "n_slow": n_slow, "n_fast": n_fast, "rates": rates})
 
+    median = statistics.median
     print()
-    print(f"{'concurrency':>11} {'calls':>6} | {'raw litellm':>11} {'runner+litellm':>14} {'ratio':>6} | "
-          f"{'raw httpx':>9} {'raw aiohttp':>11} {'runner fast path':>16} {'/httpx':>7} {'/aiohttp':>8}   (requests/s)")
-    for r in rows:
+    print(f"median requests/s over {args.rounds} interleaved rounds; ratios are medians of per-round ratios")
+    print(f"{'concurrency':>11} | {'raw litellm':>11} {'runner+litellm':>14} {'ratio':>6} | "
+          f"{'raw httpx':>9} {'raw aiohttp':>11} {'runner fast path':>16} {'/httpx':>7} {'/aiohttp':>8}")
+    for row in rows:
+        r = row["rates"]
+        ratio_litellm = median([a / b for a, b in zip(r["runner_litellm"], r["raw_litellm"])])
+        ratio_httpx = median([a / b for a, b in zip(r["runner_fast"], r["raw_httpx"])])
+        ratio_aiohttp = median([a / b for a, b in zip(r["runner_fast"], r["raw_aiohttp"])])
         print(
-            f"{r['concurrency']:>11} {r['n']:>6} | {r['raw_litellm']:>11.0f} {r['runner_litellm']:>14.0f} "
-            f"{r['runner_litellm'] / r['raw_litellm']:>6.2f} | {r['raw_httpx']:>9.0f} {r['raw_aiohttp']:>11.0f} "
-            f"{r['runner_fast']:>16.0f} {r['runner_fast'] / r['raw_httpx']:>7.2f} {r['runner_fast'] / r['raw_aiohttp']:>8.2f}"
+            f"{row['concurrency']:>11} | {median(r['raw_litellm']):>11.0f} {median(r['runner_litellm']):>14.0f} "
+            f"{ratio_litellm:>6.2f} | {median(r['raw_httpx']):>9.0f} {median(r['raw_aiohttp']):>11.0f} "
+            f"{median(r['runner_fast']):>16.0f} {ratio_httpx:>7.2f} {ratio_aiohttp:>8.2f}"
         )
+    print(f"(calls per measurement: LiteLLM and httpx {rows[0]['n_slow']} at c=1, {rows[1]['n_slow']} at c=64; "
+          f"aiohttp and fast path {rows[0]['n_fast']} and {rows[1]['n_fast']})")
 
     with tempfile.TemporaryDirectory() as folder:
         with_store, cache_only, peak_mib = replay(args.replay, Path(folder))
