@@ -8,7 +8,8 @@ and message. Along the way it
 - keeps at most ``concurrency`` calls in flight, and optionally under a per-model
   requests-per-minute and tokens-per-minute budget,
 - retries retryable failures with exponential backoff and jitter, waiting at least as long
-  as a ``Retry-After`` asks,
+  as a ``Retry-After`` asks; a 429 holds every call to that model for that long, so a
+  rate-limit storm slows the run down instead of being hammered,
 - bounds every attempt by the model's timeout,
 - hands each result to ``on_result`` the moment it is final (the run store commits it there),
 - stops early, with one clear message, when a model cannot work at all (bad key, unknown
@@ -203,6 +204,7 @@ class Runner:
             if options.requests_per_minute.get(role) or options.tokens_per_minute.get(role)
         }
         self._successes: collections.Counter[str] = collections.Counter()
+        self._paused_until: dict[str, float] = {}
         self._abort: RunAborted | None = None
 
     def backoff_s(self, retry_number: int, error: BackendError) -> float:
@@ -283,7 +285,12 @@ class Runner:
                 completion = await self._attempt(call, backend)
             except BackendError as err:
                 if err.retryable and attempts <= self.options.max_retries and self._abort is None:
-                    await self._sleep(self.backoff_s(attempts, err))
+                    delay_s = self.backoff_s(attempts, err)
+                    if isinstance(err, RateLimitedError):
+                        # A 429 is about the model, not this item: hold every call to it.
+                        resume_at = time.monotonic() + delay_s
+                        self._paused_until[call.model] = max(self._paused_until.get(call.model, 0.0), resume_at)
+                    await self._sleep(delay_s)
                     continue
                 return CallResult(
                     call.item_id, call.model, call.repeat, "error",
@@ -298,6 +305,9 @@ class Runner:
             )
 
     async def _attempt(self, call: Call, backend: Backend) -> Completion:
+        wait_s = self._paused_until.get(call.model, 0.0) - time.monotonic()
+        if wait_s > 0:
+            await self._sleep(wait_s)
         budget = self._budgets.get(call.model)
         entry = await budget.acquire(estimate_tokens(call.request)) if budget is not None else None
         timeout_s = self._timeout_s(call.model)

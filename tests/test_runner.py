@@ -70,6 +70,22 @@ def test_retry_after_is_honoured():
     assert gap >= 0.4 and elapsed < 2.0  # waited as told, not the 30 s backoff cap
 
 
+def test_a_429_holds_every_call_to_that_model():
+    script = ModelScript(faults=lambda prompt, attempt: "rate_limit" if (prompt, attempt) == ("item 0", 0) else None,
+                         retry_after_s=0.4)
+    with OpenAIServer({"s": script}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        results = _run({"student": backend}, _calls("student", 8), options=RunnerOptions(concurrency=2, **FAST))
+        log = list(server.log)
+    assert all(r.ok for r in results)
+    [limited] = [r for r in log if r.outcome == "rate_limit"]
+    later = [r.received_at - limited.finished_at for r in log if r.received_at > limited.finished_at]
+    # A request already on its way when the 429 left the server may land just after it;
+    # after that, nothing reaches the model until the hold is over.
+    assert all(gap < 0.02 or gap >= 0.38 for gap in later), sorted(later)
+    assert sum(gap >= 0.38 for gap in later) >= 6
+
+
 def test_backoff_grows_exponentially_with_jitter_and_floor():
     runner = Runner({}, options=RunnerOptions(backoff_base_s=1.0, backoff_max_s=8.0, seed=1))
     plain = ServiceUnavailableError("x")
