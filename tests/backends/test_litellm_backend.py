@@ -2,15 +2,19 @@
 
 import asyncio
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from distilleval.backends.base import ChatRequest
-from distilleval.backends.litellm_backend import LiteLLMBackend, translate_litellm_error
+from distilleval.backends.litellm_backend import LiteLLMBackend, import_litellm, translate_litellm_error
 from distilleval.errors import BackendError, RateLimitedError
 from distilleval.pricing import load_pricing
 from distilleval.testing.openai_server import ModelScript, OpenAIServer, fail_first
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 REQUEST = ChatRequest(messages=({"role": "user", "content": "where is my parcel"},), max_tokens=8)
 
 
@@ -18,12 +22,33 @@ def _call(backend, request=REQUEST, timeout_s=5.0):
     return asyncio.run(backend.complete(request, timeout_s=timeout_s))
 
 
-def test_offline_mode_set_before_import():
-    LiteLLMBackend("openai/x", price=None, api_base="http://127.0.0.1:9/v1")
-    assert os.environ["LITELLM_OFFLINE_MODE"] == "true"
-    import litellm
+def test_import_is_offline_and_quiet():
+    # A fresh interpreter with every outbound connection refused: importing LiteLLM the
+    # backend's way must not try the network (no cost-map fetch).
+    probe = """
+import os, socket
+attempts = []
+def refuse(self, address):
+    attempts.append(address)
+    raise OSError("network disabled for this test")
+def no_dns(host, *args, **kwargs):
+    attempts.append(host)
+    raise socket.gaierror("network disabled for this test")
+socket.socket.connect = refuse
+socket.getaddrinfo = no_dns
+os.environ.pop("LITELLM_OFFLINE_MODE", None)
+from distilleval.backends.litellm_backend import import_litellm
+litellm = import_litellm()
+print(os.environ["LITELLM_OFFLINE_MODE"], litellm.suppress_debug_info, len(attempts))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert done.stdout.split() == ["true", "True", "0"], done.stderr[-2000:]
 
-    assert litellm.suppress_debug_info is True
+
+def test_user_setting_of_offline_mode_is_respected(monkeypatch):
+    monkeypatch.setenv("LITELLM_OFFLINE_MODE", "false")
+    import_litellm()
+    assert os.environ["LITELLM_OFFLINE_MODE"] == "false"
 
 
 def test_completion_tokens_latency_and_cost_from_pricing_table():
