@@ -8,7 +8,8 @@ differ. Functions are pure (numpy/scipy only) and take a seed wherever they resa
 - ``bootstrap_ci`` / ``paired_bootstrap_ci``: percentile bootstrap of any metric, recomputing
   the whole metric on items resampled with replacement (paired: one draw for both models).
 - ``mcnemar_exact``: exact two-sided test on the discordant pairs of paired correctness.
-- ``non_inferiority`` / ``paired_wald_lower_bound``: one-sided test that b >= a - margin.
+- ``non_inferiority`` / ``paired_wald_lower_bound``: one-sided test that b >= a - margin
+  (Newcombe's hybrid score bound when there are no discordant pairs, where Wald collapses).
 - ``agreement`` / ``cohen_kappa``: how often two models give the same answer, ignoring gold.
 - ``compare_paired``: all of the above as a ``distilleval.summary.Comparison``.
 """
@@ -133,9 +134,20 @@ def _percentile_interval(replicates: np.ndarray, estimate: float, confidence: fl
     return BootstrapResult(estimate, low, high, f"percentile bootstrap, {n_resamples} resamples")
 
 
-def _resample_indices(n: int, n_resamples: int, seed: int) -> np.ndarray:
+_MAX_INDICES_PER_CHUNK = 4_000_000  # bounds memory: 100,000 items x 2,000 resamples would be 1.6 GB
+
+
+def _replicates(statistic: Statistic, rows: Sequence[np.ndarray], n_resamples: int, seed: int) -> list[np.ndarray]:
+    """The statistic of each resample, for each array in ``rows`` (same resamples for all)."""
+    n = len(rows[0])
     rng = np.random.default_rng(seed)
-    return rng.integers(0, n, size=(n_resamples, n))
+    chunk = max(1, _MAX_INDICES_PER_CHUNK // n)
+    parts: list[list[np.ndarray]] = [[] for _ in rows]
+    for start in range(0, n_resamples, chunk):
+        indices = rng.integers(0, n, size=(min(chunk, n_resamples - start), n))
+        for part, values in zip(parts, rows):
+            part.append(statistic(values, indices))
+    return [np.concatenate(part) for part in parts]
 
 
 def _estimate(statistic: Statistic, values: np.ndarray) -> float | None:
@@ -171,7 +183,7 @@ def bootstrap_ci(
     estimate = _estimate(statistic, rows)
     if n == 1:
         return BootstrapResult(estimate, estimate, estimate, "bootstrap (degenerate: one item)")
-    replicates = statistic(rows, _resample_indices(n, n_resamples, seed))
+    (replicates,) = _replicates(statistic, [rows], n_resamples, seed)
     return _percentile_interval(replicates, estimate, confidence, n_resamples)
 
 
@@ -219,8 +231,8 @@ def paired_bootstrap_ci(
         return BootstrapResult(None, None, None, "none (metric undefined on these items)")
     if n == 1:
         return BootstrapResult(estimate, estimate, estimate, "bootstrap (degenerate: one item)")
-    indices = _resample_indices(n, n_resamples, seed)
-    replicates = statistic(rows_b, indices) - statistic(rows_a, indices)
+    replicates_a, replicates_b = _replicates(statistic, [rows_a, rows_b], n_resamples, seed)
+    replicates = replicates_b - replicates_a
     return _percentile_interval(replicates, estimate, confidence, n_resamples, sided=sided)
 
 
@@ -271,6 +283,34 @@ def paired_wald_lower_bound(
     difference = (b_only - a_only) / n
     variance = max(0.0, ((a_only + b_only) / n - difference**2) / n)
     return difference, difference - _z(1 - alpha, sided=1) * math.sqrt(variance)
+
+
+def paired_newcombe_lower_bound(
+    both: int, a_only: int, b_only: int, neither: int, *, alpha: float = 0.05
+) -> tuple[float, float]:
+    """Difference of paired proportions (b - a) and its one-sided lower bound by Newcombe's
+    hybrid score method (1998, method 10), built from Wilson intervals of each rate.
+
+    Unlike the Wald bound it does not collapse to the estimate when there are no discordant
+    pairs (a handful of items all right on both sides proves little).
+
+    >>> d, low = paired_newcombe_lower_bound(5, 0, 0, 0)
+    >>> d, round(low, 3)
+    (0.0, -0.351)
+    """
+    n = both + a_only + b_only + neither
+    if n == 0:
+        raise ValueError("no paired items")
+    right_a, right_b = both + a_only, both + b_only
+    p_a, p_b = right_a / n, right_b / n
+    # A one-sided bound at alpha uses the two-sided interval at 2 * alpha.
+    _, high_a = wilson_interval(right_a, n, confidence=1 - 2 * alpha)
+    low_b, _ = wilson_interval(right_b, n, confidence=1 - 2 * alpha)
+    product = right_a * (n - right_a) * right_b * (n - right_b)
+    phi = 0.0 if product == 0 else (both * neither - a_only * b_only) / math.sqrt(product)
+    spread = (p_b - low_b) ** 2 - 2 * phi * (p_b - low_b) * (high_a - p_a) + (high_a - p_a) ** 2
+    difference = p_b - p_a
+    return difference, difference - math.sqrt(max(0.0, spread))
 
 
 def non_inferiority(difference: float, lower_bound: float, *, margin: float, alpha: float, method: str) -> NonInferiority:
@@ -403,9 +443,13 @@ def compare_paired(
         comparison.mcnemar_p = mcnemar_exact(a_only, b_only)
         comparison.discordant = {"a_only": a_only, "b_only": b_only}
     if margin is not None and len(keep) > 0 and boot.estimate is not None:
-        if binary and metric_rows_a is None:
+        if binary and metric_rows_a is None and a_only + b_only > 0:
             difference, lower = paired_wald_lower_bound(both, a_only, b_only, neither, alpha=alpha)
             method = f"paired Wald, one-sided {1 - alpha:.0%}"
+        elif binary and metric_rows_a is None:
+            # No discordant pairs: the Wald bound would have zero width.
+            difference, lower = paired_newcombe_lower_bound(both, a_only, b_only, neither, alpha=alpha)
+            method = f"paired Newcombe hybrid score (no discordant pairs), one-sided {1 - alpha:.0%}"
         else:
             one_sided = paired_bootstrap_ci(rows_a, rows_b, statistic=statistic, n_resamples=n_resamples,
                                             confidence=1 - alpha, seed=seed, sided=1)

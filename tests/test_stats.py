@@ -82,6 +82,16 @@ def test_compare_paired_non_inferior_when_student_is_as_good():
     assert result.non_inferiority.non_inferior is True
 
 
+def test_without_discordant_pairs_the_bound_does_not_collapse():
+    # Five items, all right on both sides: Wald would claim a lower bound of exactly 0.
+    result = stats.compare_paired("t", "s", [1] * 5, [1] * 5, margin=0.05)
+    assert result.non_inferiority.non_inferior is False
+    assert round(result.non_inferiority.lower_bound, 3) == -0.351
+    assert "Newcombe" in result.non_inferiority.method
+    # With many agreeing items the same method does conclude non-inferiority.
+    assert stats.compare_paired("t", "s", [1] * 200, [1] * 200, margin=0.05).non_inferiority.non_inferior
+
+
 def test_compare_paired_drops_excluded_items():
     result = stats.compare_paired("t", "s", [1, None, 0, 1], [1, 1, None, 0])
     assert result.n_paired == 2

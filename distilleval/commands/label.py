@@ -1,13 +1,152 @@
-"""`distilleval label`: placeholder until its issue lands (replace this whole module)."""
+"""`distilleval label`: the teacher labels a pool of inputs into short-format training data.
+
+Each output is checked against the spec's output kind (label set, JSON schema, read-only
+SQL); valid ones become ``{"messages": [user: <raw input as the student sees it>,
+assistant: <label>]}`` lines, invalid ones and failed calls go to a quarantine file with
+the reason, and are never trained on. Both files are written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
 
 HELP = "Have the teacher label a pool of inputs into short-format training data"
 
 
-def add_arguments(parser):
-    parser.add_argument("args", nargs="*")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="the task spec (YAML)")
+    parser.add_argument("--pool", default=None, help="unlabelled inputs (default: data.pool, else the train split)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="label only the first N items")
+    parser.add_argument("--out", default=None, help="training JSONL to write (default runs/<spec>-labels.jsonl)")
+    parser.add_argument("--quarantine", default=None, help="invalid outputs (default: <out>.quarantine.jsonl)")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--max-retries", type=int, default=4, help="retries of a failed call (backoff with jitter)")
+    parser.add_argument("--cache", default=None, help="response cache file (default ~/.cache/distilleval/responses.sqlite)")
+    parser.add_argument("--no-cache", action="store_true", help="call every item afresh")
+    parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
 
 
-def run(args):
-    from distilleval.errors import DistillevalError
+def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
+    import json
+    import os
 
-    raise DistillevalError("`distilleval label` is not built yet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(path.name + ".tmp")
+    with temp.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(temp, path)
+
+
+def _student_messages(spec, item) -> list[dict]:
+    from distilleval.messages import build_messages
+
+    return [dict(message) for message in build_messages(spec.student, item, spec.data.image_inputs)]
+
+
+def run(args: argparse.Namespace) -> int:
+    import collections
+    import json
+    import os
+
+    from distilleval.cache import DEFAULT_CACHE_PATH
+    from distilleval.data import load_items, split_items
+    from distilleval.errors import ConfigurationError, DistillevalError
+    from distilleval.pricing import load_pricing
+    from distilleval.spec import load_spec
+    from distilleval.training.label_checks import LabelChecker
+    from distilleval.training.teacher import run_teacher
+
+    if args.limit is not None and args.limit < 1:
+        raise DistillevalError(f"--limit must be at least 1, got {args.limit}")
+    if args.concurrency < 1:
+        raise DistillevalError(f"--concurrency must be at least 1, got {args.concurrency}")
+    if args.max_retries < 0:
+        raise DistillevalError(f"--max-retries must be 0 or more, got {args.max_retries}")
+    spec = load_spec(args.spec)
+    if spec.data.image_inputs:
+        raise ConfigurationError(
+            f"{args.spec}: label writes text training data; image inputs ({', '.join(spec.data.image_inputs)}) "
+            "cannot go into the short format"
+        )
+    if args.pool:
+        items = load_items(spec, path=Path(args.pool))
+        source = args.pool
+    elif spec.data.pool:
+        items = load_items(spec, path=spec.resolve(spec.data.pool))
+        source = str(spec.resolve(spec.data.pool))
+    else:
+        items = split_items(load_items(spec), "train")
+        source = f"{spec.resolve(spec.data.path)} (train split)"
+    if args.limit is not None:
+        items = items[: args.limit]
+    if not items:
+        raise DistillevalError(f"{source}: no items to label")
+    out = Path(args.out) if args.out else Path("runs") / f"{spec.name}-labels.jsonl"
+    quarantine = Path(args.quarantine) if args.quarantine else out.with_name(out.stem + ".quarantine.jsonl")
+    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    checker = LabelChecker(spec)
+    cache_path = None if args.no_cache else Path(args.cache) if args.cache else DEFAULT_CACHE_PATH
+
+    print(f"labelling {len(items)} items from {source} with {spec.teacher.model}")
+    results = run_teacher(
+        spec, items, pricing=pricing, cache_path=cache_path, concurrency=args.concurrency, max_retries=args.max_retries
+    )
+
+    rows: list[dict] = []
+    rejected: list[dict] = []
+    reasons: collections.Counter[str] = collections.Counter()
+    for item, result in zip(items, results, strict=True):
+        if not result.ok:
+            reason, detail = f"call_failed:{result.error_kind}", result.error_message
+        else:
+            verdict = checker.check(result.text or "")
+            if verdict.valid:
+                messages = _student_messages(spec, item)
+                rows.append({"messages": [*messages, {"role": "assistant", "content": verdict.label}]})
+                continue
+            reason, detail = verdict.reason, verdict.detail
+        reasons[reason] += 1
+        rejected.append({"id": item.id, "line": item.line, "reason": reason, "detail": detail, "output": result.text})
+
+    spent_usd = sum(r.cost_usd for r in results)
+    hits = sum(1 for r in results if r.cache_hit)
+    measured = [r for r in results if r.ok and not r.cache_hit]
+    _write_jsonl_atomic(out, rows)
+    _write_jsonl_atomic(quarantine, rejected)
+    summary = {
+        "spec": spec.name,
+        "teacher": spec.teacher.model,
+        "items": len(items),
+        "labelled": len(rows),
+        "quarantined": len(rejected),
+        "reasons": dict(reasons),
+        "spent_usd": spent_usd,
+        "cache_hits": hits,
+        "input_tokens": sum(r.input_tokens or 0 for r in results if r.ok),
+        "output_tokens": sum(r.output_tokens or 0 for r in results if r.ok),
+        "labelling_cost_per_example_usd": (sum(r.cost_usd for r in measured) / len(measured)) if measured else None,
+        "pricing_table": pricing.label,
+        "out": str(out),
+        "quarantine": str(quarantine),
+    }
+    summary_path = out.with_name(out.stem + ".summary.json")
+    temp = summary_path.with_name(summary_path.name + ".tmp")
+    temp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    os.replace(temp, summary_path)
+
+    print(f"labelled {len(rows)} of {len(items)} items -> {out}")
+    if rejected:
+        breakdown = ", ".join(f"{reason} {count}" for reason, count in reasons.most_common())
+        print(f"quarantined {len(rejected)} ({breakdown}) -> {quarantine}")
+    per_example = summary["labelling_cost_per_example_usd"]
+    print(
+        f"labelling cost (measured): ${spent_usd:.4f} this run"
+        + (f", {hits} cache hits at $0" if hits else "")
+        + (f"; ${per_example:.6f} per example ({pricing.label})" if per_example is not None else "")
+    )
+    if not rows:
+        print("no usable labels: nothing to train on", flush=True)
+        return 1
+    return 0

@@ -197,6 +197,8 @@ def _print_report(summary: Any, out: Path) -> None:
             answer = "yes" if verdict.non_inferior else "NO"
             print(f"  non-inferior at margin {verdict.margin:g}: {answer} "
                   f"(one-sided {1 - verdict.alpha:.0%} lower bound {verdict.lower_bound:+.3f}, {verdict.method})")
+    for note in summary.notes:
+        print(f"note: {note}")
     print(f"\nwrote {out}")
 
 

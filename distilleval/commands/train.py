@@ -1,13 +1,144 @@
-"""`distilleval train`: placeholder until its issue lands (replace this whole module)."""
+"""`distilleval train`: LoRA fine-tune the student on Tinker from short-format data.
+
+Checks everything local first (key, SDK, base model, data file, rows vs batch size, training
+price), then creates the training client under a deadline, trains, and writes
+``manifest.json`` with the ``tinker://`` sampler path to put in the spec's ``student.model``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 HELP = "LoRA fine-tune the student on Tinker from labelled data"
 
 
-def add_arguments(parser):
-    parser.add_argument("args", nargs="*")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="the task spec (YAML)")
+    parser.add_argument("--data", required=True, help="short-format training JSONL (from `distilleval label`)")
+    parser.add_argument("--epochs", type=int, default=None, help="default: spec training.epochs (4)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: spec training.batch_size (128)")
+    parser.add_argument("--rank", type=int, default=None, help="LoRA rank; default: spec training.rank (32)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate; default: spec training.learning_rate (1e-4)")
+    parser.add_argument("--base-model", default=None, help="default: spec training.base_model")
+    parser.add_argument("--heldout-fraction", type=float, default=0.1, help="share of rows kept out for held-out loss")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save-every", type=int, default=None, metavar="STEPS", help="also save state every N steps")
+    parser.add_argument("--out", default=None, help="output folder; default runs/<spec>-train")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
+    parser.add_argument("--connect-deadline", type=float, default=120.0, metavar="SECONDS",
+                        help="give up creating the Tinker client after this long")
 
 
-def run(args):
+def _positive(name: str, value: float | None) -> None:
     from distilleval.errors import DistillevalError
 
-    raise DistillevalError("`distilleval train` is not built yet")
+    if value is not None and value <= 0:
+        raise DistillevalError(f"--{name} must be positive, got {value}")
+
+
+def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None = None) -> int:
+    """Train and write the manifest; ``service_factory`` replaces ``tinker.ServiceClient`` in tests."""
+    from distilleval.errors import BackendError, DistillevalError
+    from distilleval.pricing import load_pricing
+    from distilleval.spec import load_spec
+    from distilleval.training.connection import connect, import_tinker, require_api_key
+    from distilleval.training.data import build_examples, file_sha256, read_conversations
+    from distilleval.training.manifest import build_manifest, write_manifest
+    from distilleval.training.rendering import renderer_for, template_for
+    from distilleval.training.tinker_trainer import (
+        CHECKPOINT_LOG,
+        CheckpointLog,
+        TrainingConfig,
+        check_enough_rows,
+        split_heldout,
+        train_lora,
+    )
+
+    for name in ("epochs", "batch-size", "rank", "lr", "save-every"):
+        _positive(name, getattr(args, name.replace("-", "_")))
+    if not 0 <= args.heldout_fraction < 1:
+        raise DistillevalError(f"--heldout-fraction must be in [0, 1), got {args.heldout_fraction}")
+
+    spec = load_spec(args.spec)
+    require_api_key()
+    if service_factory is None:
+        import_tinker()
+    training = spec.training
+    config = TrainingConfig(
+        base_model=args.base_model or training.base_model,
+        rank=args.rank or training.rank,
+        learning_rate=args.lr or training.learning_rate,
+        epochs=args.epochs or training.epochs,
+        batch_size=args.batch_size or training.batch_size,
+        heldout_fraction=args.heldout_fraction,
+        seed=args.seed,
+        save_every_steps=args.save_every,
+    )
+    template = template_for(config.base_model)
+    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    price = pricing.price_for(training.price_as)
+    if price.training_per_mtok_usd is None:
+        raise DistillevalError(f"{pricing.path}: {training.price_as}: no 'training' price to cost the run with")
+
+    data_path = Path(args.data)
+    conversations = read_conversations(data_path)
+    renderer = renderer_for(config.base_model)
+    examples = build_examples(conversations, renderer, source=data_path)
+    train_rows, _ = split_heldout(examples, config.heldout_fraction, config.seed)
+    check_enough_rows(len(train_rows), config.batch_size, source=str(data_path))
+    data_sha256 = file_sha256(data_path)
+
+    out_dir = Path(args.out) if args.out else Path("runs") / f"{spec.name}-train"
+    print(
+        f"training {config.base_model} (LoRA rank {config.rank}) on {len(examples)} rows of {data_path}: "
+        f"{config.epochs} epochs, batch {config.batch_size}, lr {config.learning_rate:g} linear decay"
+    )
+    heldout_rows = len(examples) - len(train_rows)
+    if config.heldout_fraction > 0 and heldout_rows == 0:
+        print(f"note: {len(examples)} rows x --heldout-fraction {config.heldout_fraction:g} keeps no held-out row; "
+              "no held-out loss will be reported")
+    service = connect(service_factory=service_factory)
+    try:
+        result = train_lora(
+            service,
+            examples,
+            config,
+            out_dir,
+            data_sha256=data_sha256,
+            source=str(data_path),
+            resume=args.resume,
+            connect_deadline_s=args.connect_deadline,
+        )
+    except BackendError as err:
+        saved = CheckpointLog(out_dir / CHECKPOINT_LOG).records()
+        if not saved:
+            raise
+        raise BackendError(
+            f"{err}; {len(saved)} checkpoint(s) are saved in {out_dir}: run the same command with --resume to continue",
+            kind=err.kind,
+        ) from None
+    manifest = build_manifest(
+        spec_name=spec.name,
+        template=template,
+        config=config,
+        result=result,
+        data_path=data_path,
+        data_sha256=data_sha256,
+        rows=len(examples),
+        prompt_tokens=sum(len(e.tokens) - e.trained_tokens for e in examples),
+        completion_tokens=sum(e.trained_tokens for e in examples),
+        pricing=pricing,
+        price_as=training.price_as,
+    )
+    path = write_manifest(out_dir, manifest)
+    cost = manifest["training_cost"]
+    print(f"trained tokens: {cost['trained_tokens']:,}; training cost ${cost['cost_usd']:.4f} "
+          f"(at ${cost['training_price_per_mtok_usd']}/1M, {pricing.label})")
+    print(f"sampler weights: {result.sampler_path}")
+    print(f"manifest: {path}")
+    print(f"next: set student.model: {result.sampler_path} in {args.spec} and run `distilleval eval {args.spec}`")
+    return 0

@@ -1,13 +1,145 @@
-"""`distilleval validate`: placeholder until its issue lands (replace this whole module)."""
+"""`distilleval validate`: is the teacher right often enough to be worth distilling?
+
+The teacher labels every item that has a gold answer (through the shared runner and cache);
+its outputs are scored with the spec's scorer, the metric is printed with its confidence
+interval, and a seeded sample of items is printed side by side for a person to read. Exit 1
+when the metric is below ``gates.teacher_min``: if the teacher cannot do the task, the
+student will not either.
+"""
+
+from __future__ import annotations
+
+import argparse
 
 HELP = "Check the teacher's labels against gold before training on them"
 
 
-def add_arguments(parser):
-    parser.add_argument("args", nargs="*")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="the task spec (YAML)")
+    parser.add_argument("--split", choices=("all", "train", "eval"), default="all", help="which items with gold to use")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N items with gold")
+    parser.add_argument("--spot-check", type=int, default=10, metavar="K", help="items to print for reading (0: none)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the spot-check sample")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--max-retries", type=int, default=4)
+    parser.add_argument("--cache", default=None, help="response cache file (default ~/.cache/distilleval/responses.sqlite)")
+    parser.add_argument("--no-cache", action="store_true", help="call every item afresh")
+    parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
+    parser.add_argument("--out", default=None, help="also write the result as JSON to this file")
 
 
-def run(args):
-    from distilleval.errors import DistillevalError
+def printable(text: str | None, limit: int = 160) -> str:
+    """Untrusted text made safe for a terminal: control characters escaped, length capped."""
+    if text is None:
+        return "(no output)"
+    shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
-    raise DistillevalError("`distilleval validate` is not built yet")
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import os
+    import random
+    from pathlib import Path
+
+    from distilleval.cache import DEFAULT_CACHE_PATH
+    from distilleval.data import load_items
+    from distilleval.errors import DataError, DistillevalError
+    from distilleval.pricing import load_pricing
+    from distilleval.scoring import build_scorer
+    from distilleval.spec import load_spec
+    from distilleval.training.teacher import run_teacher
+
+    for name in ("limit", "concurrency"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise DistillevalError(f"--{name} must be at least 1, got {value}")
+    if args.spot_check < 0 or args.max_retries < 0:
+        raise DistillevalError("--spot-check and --max-retries must be 0 or more")
+    spec = load_spec(args.spec)
+    data_path = spec.resolve(spec.data.path)
+    if not spec.data.gold:
+        raise DataError(f"{args.spec}: data.gold is not set; validate compares the teacher with gold answers")
+    items = [item for item in load_items(spec) if item.gold is not None]
+    if args.split != "all":
+        items = [item for item in items if item.split == args.split]
+    if args.limit is not None:
+        items = items[: args.limit]
+    if not items:
+        raise DataError(f"{data_path}: no items with a gold answer in column {spec.data.gold!r} (split: {args.split})")
+    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    cache_path = None if args.no_cache else Path(args.cache) if args.cache else DEFAULT_CACHE_PATH
+
+    print(f"validating {spec.teacher.model} on {len(items)} items with gold from {data_path}")
+    results = run_teacher(
+        spec, items, pricing=pricing, cache_path=cache_path, concurrency=args.concurrency, max_retries=args.max_retries
+    )
+    outputs = [result.text if result.ok else None for result in results]
+    with build_scorer(spec) as scorer:
+        scores = scorer.score_items(outputs, items)
+        metric, secondary = scorer.summarize(scores)
+
+    failed = sum(1 for result in results if not result.ok)
+    invalid = sum(1 for result, score in zip(results, scores) if result.ok and not score.valid)
+    spent_usd = sum(result.cost_usd for result in results)
+    interval = ""
+    if metric.ci_low is not None and metric.ci_high is not None:
+        interval = f" ({metric.confidence:.0%} CI {_fmt(metric.ci_low)}-{_fmt(metric.ci_high)}, {metric.ci_method})"
+    print(f"teacher {metric.name}: {_fmt(metric.value)}{interval}")
+    print(f"items {len(items)}; invalid outputs {invalid}; failed calls {failed}; spent ${spent_usd:.4f}")
+    overall = {name: value for name, value in secondary.items() if "/" not in name}
+    for name, value in overall.items():
+        print(f"  {name}: {_fmt(value)}")
+    if len(overall) < len(secondary):
+        print(f"  ({len(secondary) - len(overall)} per-class figures not shown; --out FILE writes them all)")
+
+    if args.spot_check:
+        picked = sorted(random.Random(args.seed).sample(range(len(items)), min(args.spot_check, len(items))))
+        print(f"spot check ({len(picked)} items, seed {args.seed}):")
+        for index in picked:
+            item, score = items[index], scores[index]
+            verdict = "ok " if score.score == 1 else "BAD" if score.score is not None else " - "
+            inputs = " | ".join(f"{key}: {value}" for key, value in item.inputs.items())
+            gold = item.gold if isinstance(item.gold, str) else json.dumps(item.gold, ensure_ascii=False)
+            reason = f" [{score.reason}]" if score.reason else ""
+            print(f"  {verdict} {item.id} (line {item.line}) score {_fmt(score.score)}{reason}")
+            print(f"      input:   {printable(inputs)}")
+            print(f"      teacher: {printable(outputs[index])}")
+            print(f"      gold:    {printable(gold)}")
+
+    floor = spec.gates.teacher_min
+    passed = floor is None or (metric.value is not None and metric.value >= floor)
+    if args.out:
+        payload = {
+            "spec": spec.name,
+            "teacher": spec.teacher.model,
+            "metric": metric.model_dump(),
+            "secondary": secondary,
+            "items": len(items),
+            "invalid": invalid,
+            "failed_calls": failed,
+            "spent_usd": spent_usd,
+            "teacher_min": floor,
+            "passed": passed,
+            "pricing_table": pricing.label,
+        }
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temp = out.with_name(out.name + ".tmp")
+        temp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        os.replace(temp, out)
+    if floor is None:
+        print("no gates.teacher_min in the spec: nothing to fail on")
+        return 0
+    if not passed:
+        print(
+            f"FAIL: teacher {metric.name} {_fmt(metric.value)} is below gates.teacher_min {floor:.3f}; "
+            "if the teacher cannot do the task, the student will not either"
+        )
+        return 1
+    print(f"PASS: teacher {metric.name} {_fmt(metric.value)} >= gates.teacher_min {floor:.3f}")
+    return 0

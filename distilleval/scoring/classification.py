@@ -109,8 +109,9 @@ class ExactMatch(Scorer):
                 continue
             predicted = self._canonical(output)
             if predicted is None:
-                scores.append(ItemScore(0.0, valid=False, reason="invalid_label", canonical=INVALID,
-                                        gold_canonical=gold))
+                # canonical None: two invalid outputs do not "agree" with each other.
+                scores.append(ItemScore(0.0, valid=False, reason="invalid_label", canonical=None,
+                                        gold_canonical=gold, details={"output": output[:200]}))
                 continue
             right = predicted == gold
             scores.append(ItemScore(1.0 if right else 0.0, reason=None if right else "wrong_label",

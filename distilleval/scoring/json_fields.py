@@ -21,6 +21,7 @@ An output that holds no parseable JSON object scores as an empty prediction and 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -45,9 +46,11 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _CURRENCY = re.compile(r"^(?:rm|usd|us\$|eur|gbp|sgd|myr|inr|rs\.?|[$€£¥₹])\s*|\s*(?:rm|usd|eur|gbp|sgd|myr|[$€£¥₹])$")
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-_DATE_FORMATS_DAY_FIRST = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y", "%d-%m-%y", "%d.%m.%y")
-_DATE_FORMATS_MONTH_FIRST = ("%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y", "%m/%d/%y", "%m-%d-%y", "%m.%d.%y")
-_DATE_FORMATS_NAMED = ("%Y-%m-%d", "%Y/%m/%d", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %y")
+_NUMERIC_DATE = re.compile(r"^(\d{4}|\d{1,2})[/\-.](\d{1,2})[/\-.](\d{4}|\d{1,2})$")
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})[ \-]([A-Za-z]{3,9})\.?,?[ \-](\d{4}|\d{2})$")
+_MONTH_DAY_YEAR = re.compile(r"^([A-Za-z]{3,9})\.? (\d{1,2}),? (\d{4})$")
+_MONTHS = {name: i for i, name in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
 
 
 def extract_json(text: str) -> Any:
@@ -98,14 +101,41 @@ def _parse_number(text: str, rules: ValueNormalization) -> Decimal | None:
         return None
 
 
+def _year(text: str) -> int:
+    year = int(text)
+    if len(text) <= 2:
+        year += 2000 if year < 70 else 1900
+    return year
+
+
 def _parse_date(text: str, rules: ValueNormalization) -> str | None:
-    candidate = " ".join(text.strip().split())
-    numeric = _DATE_FORMATS_DAY_FIRST if rules.day_first else _DATE_FORMATS_MONTH_FIRST
-    for fmt in numeric + _DATE_FORMATS_NAMED:
-        try:
-            return dt.datetime.strptime(candidate, fmt).date().isoformat()
-        except ValueError:
-            continue
+    """ISO date of a common date spelling, or None (regexes, not strptime: this is hot)."""
+    candidate = " ".join(text.split())
+    if len(candidate) > 24 or not any(c.isdigit() for c in candidate):
+        return None
+    try:
+        match = _NUMERIC_DATE.match(candidate)
+        if match:
+            first, second, third = match.groups()
+            if len(first) == 4:
+                year, month, day = int(first), int(second), int(third)
+            elif rules.day_first:
+                day, month, year = int(first), int(second), _year(third)
+            else:
+                month, day, year = int(first), int(second), _year(third)
+            return dt.date(year, month, day).isoformat()
+        match = _DAY_MONTH_YEAR.match(candidate)
+        if match:
+            day, name, year = match.groups()
+            month = _MONTHS.get(name[:3].lower())
+            return dt.date(_year(year), month, int(day)).isoformat() if month else None
+        match = _MONTH_DAY_YEAR.match(candidate)
+        if match:
+            name, day, year = match.groups()
+            month = _MONTHS.get(name[:3].lower())
+            return dt.date(_year(year), month, int(day)).isoformat() if month else None
+    except ValueError:  # 31/02/2020 and friends
+        return None
     return None
 
 
@@ -138,20 +168,7 @@ def normalize_value(value: Any, rules: ValueNormalization) -> Any:
                 return ("float", str(value))
         return ("num", repr(value))
     if isinstance(value, str):
-        if rules.dates:
-            date = _parse_date(value, rules)
-            if date is not None:
-                return ("date", date)
-        if rules.numbers or rules.currency:
-            number = _parse_number(value, rules)
-            if number is not None:
-                return _decimal_key(number)
-        text = value
-        if rules.whitespace:
-            text = " ".join(text.split())
-        if rules.case:
-            text = text.casefold()
-        return ("str", text)
+        return _normalize_string(value, rules)
     if isinstance(value, list):
         return ("list", tuple(normalize_value(v, rules) for v in value))
     if isinstance(value, dict):
@@ -159,11 +176,31 @@ def normalize_value(value: Any, rules: ValueNormalization) -> Any:
     return ("other", repr(value))
 
 
+@functools.lru_cache(maxsize=65536)
+def _normalize_string(value: str, rules: ValueNormalization) -> tuple:
+    """Canonical form of a string value (cached: the same strings recur across items)."""
+    if rules.dates:
+        date = _parse_date(value, rules)
+        if date is not None:
+            return ("date", date)
+    if rules.numbers or rules.currency:
+        number = _parse_number(value, rules)
+        if number is not None:
+            return _decimal_key(number)
+    text = value
+    if rules.whitespace:
+        text = " ".join(text.split())
+    if rules.case:
+        text = text.casefold()
+    return ("str", text)
+
+
 class FieldCounts:
     """TP / FP / FN per field name, accumulated over one item."""
 
     def __init__(self) -> None:
         self.by_field: dict[str, list[int]] = {}
+        self.prediction: dict[str, Any] = {}  # field -> normalised predicted value, for agreement
 
     def add(self, field: str, tp: int = 0, fp: int = 0, fn: int = 0) -> None:
         counts = self.by_field.setdefault(field, [0, 0, 0])
@@ -202,20 +239,30 @@ class JsonFields(Scorer):
         return value
 
     def _compare_scalar(self, field: str, gold: Any, pred: Any, counts: FieldCounts) -> None:
-        if gold is _MISSING and pred is _MISSING:
+        gold_key = gold if gold is _MISSING else normalize_value(gold, self.rules)
+        pred_key = pred if pred is _MISSING else normalize_value(pred, self.rules)
+        if pred_key is not _MISSING:
+            counts.prediction[field] = repr(pred_key)
+        self._count(field, gold_key, pred_key, counts)
+
+    @staticmethod
+    def _count(field: str, gold_key: Any, pred_key: Any, counts: FieldCounts) -> None:
+        """Count one field from already-normalised values (``_MISSING`` for absent)."""
+        if gold_key is _MISSING and pred_key is _MISSING:
             return
-        if gold is _MISSING:
+        if gold_key is _MISSING:
             counts.add(field, fp=1)
-        elif pred is _MISSING:
+        elif pred_key is _MISSING:
             counts.add(field, fn=1)
-        elif normalize_value(gold, self.rules) == normalize_value(pred, self.rules):
+        elif gold_key == pred_key:
             counts.add(field, tp=1)
         else:
             counts.add(field, fp=1, fn=1)
 
     # -- list fields ----------------------------------------------------------------------
-    def _elements(self, value: Any) -> list[Any]:
-        """Distinct elements of a list field (duplicates counted once), in first-seen order."""
+    def _elements(self, value: Any) -> list[dict[str, Any]]:
+        """Distinct elements of a list field as ``sub-field -> normalised value`` (absent
+        sub-fields dropped; scalars under the key ``""``), duplicates counted once."""
         if value is _MISSING:
             return []
         if not isinstance(value, list):
@@ -224,56 +271,57 @@ class JsonFields(Scorer):
         unique = []
         for element in value:
             if isinstance(element, dict):
-                key = normalize_value({k: v for k, v in element.items() if self._value(element, k) is not _MISSING}, self.rules)
+                fields = {
+                    str(k): normalize_value(v, self.rules)
+                    for k, v in element.items()
+                    if self._value(element, k) is not _MISSING
+                }
             else:
-                key = normalize_value(element, self.rules)
+                fields = {"": normalize_value(element, self.rules)}
+            key = tuple(sorted(fields.items()))
             if key not in seen:
                 seen.add(key)
-                unique.append(element)
+                unique.append(fields)
         return unique
 
-    def _element_fields(self, element: Any) -> dict[str, Any]:
-        if isinstance(element, dict):
-            return {k: self._value(element, k) for k in element}
-        return {"": element}
-
-    def _pair_matches(self, gold: dict[str, Any], pred: dict[str, Any]) -> int:
-        return sum(
-            1
-            for key, value in gold.items()
-            if value is not _MISSING
-            and pred.get(key, _MISSING) is not _MISSING
-            and normalize_value(value, self.rules) == normalize_value(pred[key], self.rules)
-        )
+    @staticmethod
+    def _pair_matches(gold: dict[str, Any], pred: dict[str, Any]) -> int:
+        return sum(1 for key, value in gold.items() if pred.get(key, _MISSING) == value)
 
     def _compare_list(self, field: str, gold_value: Any, pred_value: Any, counts: FieldCounts) -> None:
-        gold = [self._element_fields(e) for e in self._elements(gold_value)]
-        pred = [self._element_fields(e) for e in self._elements(pred_value)]
+        gold = self._elements(gold_value)
+        pred = self._elements(pred_value)
+        if pred:
+            counts.prediction[field] = sorted(repr(sorted(e.items())) for e in pred)
         pairs: list[tuple[int, int]] = []
         if gold and pred:
-            import numpy as np
-            from scipy.optimize import linear_sum_assignment
+            matches = [[self._pair_matches(g, p) for p in pred] for g in gold]
+            if len(gold) == 1 or len(pred) == 1:
+                # One row or column: the best assignment is the best single pair.
+                r, c = max(((r, c) for r in range(len(gold)) for c in range(len(pred))),
+                           key=lambda rc: matches[rc[0]][rc[1]])
+                assignment = [(r, c)]
+            else:
+                import numpy as np
+                from scipy.optimize import linear_sum_assignment
 
-            matches = np.array([[self._pair_matches(g, p) for p in pred] for g in gold], dtype=float)
-            rows, cols = linear_sum_assignment(matches, maximize=True)
+                rows, cols = linear_sum_assignment(np.array(matches, dtype=float), maximize=True)
+                assignment = list(zip(rows.tolist(), cols.tolist()))
             # A pair sharing no sub-field is no match: leave both sides unmatched.
-            pairs = [(r, c) for r, c in zip(rows, cols) if matches[r, c] > 0]
+            pairs = [(r, c) for r, c in assignment if matches[r][c] > 0]
         matched_gold = {r for r, _ in pairs}
         matched_pred = {c for _, c in pairs}
         for r, c in pairs:
-            keys = list(dict.fromkeys([*gold[r], *pred[c]]))
-            for key in keys:
-                self._compare_scalar(self._sub(field, key), gold[r].get(key, _MISSING), pred[c].get(key, _MISSING), counts)
+            for key in dict.fromkeys([*gold[r], *pred[c]]):
+                self._count(self._sub(field, key), gold[r].get(key, _MISSING), pred[c].get(key, _MISSING), counts)
         for r, element in enumerate(gold):
             if r not in matched_gold:
-                for key, value in element.items():
-                    if value is not _MISSING:
-                        counts.add(self._sub(field, key), fn=1)
+                for key in element:
+                    counts.add(self._sub(field, key), fn=1)
         for c, element in enumerate(pred):
             if c not in matched_pred:
-                for key, value in element.items():
-                    if value is not _MISSING:
-                        counts.add(self._sub(field, key), fp=1)
+                for key in element:
+                    counts.add(self._sub(field, key), fp=1)
 
     @staticmethod
     def _sub(field: str, key: str) -> str:
@@ -303,21 +351,6 @@ class JsonFields(Scorer):
                 self._compare_scalar(field, gold_value, pred_value, counts)
         return counts
 
-    def canonical(self, pred: dict) -> str:
-        """A stable string of the normalised scored fields, for teacher-student agreement."""
-        fields = self.config.fields if self.config.fields is not None else sorted(pred)
-        parts = {}
-        for field in fields:
-            value = self._value(pred, field)
-            if value is _MISSING:
-                continue
-            if field in self.list_fields:
-                keys = sorted(repr(normalize_value(e, self.rules)) for e in self._elements(value))
-                parts[field] = keys
-            else:
-                parts[field] = repr(normalize_value(value, self.rules))
-        return json.dumps(parts, sort_keys=True)
-
     def score_one(self, output: str | None, gold: dict) -> ItemScore:
         """Score one raw output against a gold object."""
         if output is None:
@@ -325,10 +358,13 @@ class JsonFields(Scorer):
         else:
             parsed = extract_json(output)
             if isinstance(parsed, dict):
-                pred, result = parsed, ItemScore(0.0, canonical=self.canonical(parsed))
+                pred, result = parsed, ItemScore(0.0)
             else:
                 pred, result = {}, ItemScore(0.0, valid=False, reason="parse_error")
         counts = self.compare(gold, pred)
+        if result.valid and result.reason is None:
+            # The normalised scored fields: equal for two models that extracted the same values.
+            result.canonical = json.dumps(counts.prediction, sort_keys=True)
         tp, fp, fn = counts.totals()
         result.score = f1_from_counts(tp, fp, fn)[2]
         result.counts = (tp, fp, fn)

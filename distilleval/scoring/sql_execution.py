@@ -30,11 +30,9 @@ from distilleval.scoring.config import SqlExecutionScorer
 from distilleval.summary import MetricValue
 
 _READ_ONLY_STARTS = {"SELECT", "WITH", "VALUES"}
-_FORBIDDEN_WORDS = {
-    "INSERT", "UPDATE", "DELETE", "DROP", "CREATE", "ALTER", "ATTACH", "DETACH", "PRAGMA",
-    "VACUUM", "REINDEX", "ANALYZE", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "UPSERT",
-    "LOAD_EXTENSION", "READFILE", "WRITEFILE", "FTS3_TOKENIZER",
-}
+_MAIN_STATEMENTS = {"SELECT", "VALUES", "INSERT", "UPDATE", "DELETE", "REPLACE"}
+# Functions that reach outside the database (most builds lack them; refuse them by name anyway).
+_FORBIDDEN_FUNCTIONS = {"LOAD_EXTENSION", "READFILE", "WRITEFILE", "FTS3_TOKENIZER", "EDIT"}
 _FENCE = re.compile(r"```[A-Za-z]*\s*\n?(.*?)```", re.DOTALL)
 _REASONS = ("unsafe", "timeout", "too_large", "error", "wrong_result", "no_output")
 
@@ -117,25 +115,38 @@ def split_statements(sql: str) -> list[str]:
 def unsafe_reason(sql: str) -> str | None:
     """Why ``sql`` may not be run, or None when it is a single read-only statement.
 
+    The check is syntactic and deliberately narrow (one statement, starting with SELECT,
+    WITH or VALUES, whose main statement after any WITH clause is SELECT or VALUES, and no
+    file-reading functions), so column names such as ``release`` are not refused; the
+    worker's read-only connection and authorizer refuse everything else that writes.
+
     >>> unsafe_reason("SELECT 1;") is None
     True
     >>> unsafe_reason("SELECT 1; DROP TABLE t")
     'multiple statements'
     >>> unsafe_reason("PRAGMA writable_schema = 1")
     'PRAGMA is not a read-only query'
+    >>> unsafe_reason("WITH x AS (SELECT 1) DELETE FROM t")
+    'DELETE is not a read-only query'
     """
     statements = split_statements(sql)
     if not statements:
         return "empty query"
     if len(statements) > 1:
         return "multiple statements"
-    words = [t for t in tokenize(statements[0]) if t.kind == "word"]
+    tokens = list(tokenize(statements[0]))
+    words = [t for t in tokens if t.kind == "word"]
     first = words[0].text.upper() if words else ""
     if first not in _READ_ONLY_STARTS:
         return f"{first or 'the statement'} is not a read-only query"
-    for word in words:
-        if word.text.upper() in _FORBIDDEN_WORDS:
-            return f"{word.text.upper()} is not allowed in a read-only query"
+    if first == "WITH":
+        # CTE bodies sit inside parentheses; the first top-level statement keyword is the main one.
+        main = next((w.text.upper() for w in words[1:] if w.depth == 0 and w.text.upper() in _MAIN_STATEMENTS), "")
+        if main not in ("SELECT", "VALUES"):
+            return f"{main or 'a WITH clause without SELECT'} is not a read-only query"
+    for token, following in zip(tokens, tokens[1:]):
+        if token.kind == "word" and following.text == "(" and token.text.upper() in _FORBIDDEN_FUNCTIONS:
+            return f"function {token.text} is not allowed"
     return None
 
 

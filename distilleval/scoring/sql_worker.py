@@ -32,6 +32,9 @@ _ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_F
                     getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
 _DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
 _FETCH_CHUNK_ROWS = 2000
+PIPELINE_DEPTH = 2
+"""Jobs a worker holds at once: the one running and the next, so it never idles on IPC."""
+_PIPELINE_MAX_BYTES = 16_384
 
 Result = tuple
 """``("ok", columns, rows)`` or ``(status, message)`` with status ``error``, ``unsafe``,
@@ -171,8 +174,8 @@ class _Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def send(self, job: tuple) -> None:
-        _write_frame(self.process.stdin, job)
+    def send_payload(self, payload: bytes) -> None:
+        self.process.stdin.write(len(payload).to_bytes(8, "big") + payload)
 
     def receive(self) -> Any:
         return _read_frame(self.stdout)
@@ -230,47 +233,80 @@ class WorkerPool:
         return worker
 
     def map(self, jobs: Sequence[tuple[tuple, float]]) -> list[Result]:
-        """Run ``(arguments, timeout_s)`` jobs and return their results in order."""
+        """Run ``(arguments, timeout_s)`` jobs and return their results in order.
+
+        Each worker holds up to ``PIPELINE_DEPTH`` small jobs so it never waits for the next
+        one; only the job it is running (the head of its queue) has a kill deadline, which
+        starts when the previous job's result arrives.
+        """
         results: list[Result | None] = [None] * len(jobs)
         pending = deque(range(len(jobs)))
-        busy: dict[int, tuple[int, float]] = {}  # worker index -> (job index, kill deadline)
-        while pending or busy:
+        queues: dict[int, deque[int]] = {index: deque() for index in range(self.size)}
+        deadlines: dict[int, float] = {}  # worker index -> kill deadline of its running job
+
+        def start_clock(index: int) -> None:
+            if queues[index]:
+                deadlines[index] = time.monotonic() + jobs[queues[index][0]][1] + self.grace_s
+            else:
+                deadlines.pop(index, None)
+
+        def retire(index: int, head_result: Result) -> None:
+            """Kill a worker, give its running job ``head_result``, requeue the others."""
+            worker = self._workers[index]
+            if worker is not None:
+                worker.kill()
+            self._workers[index] = None
+            queue = queues[index]
+            results[queue.popleft()] = head_result
+            pending.extendleft(reversed(queue))
+            queue.clear()
+            deadlines.pop(index, None)
+
+        while pending or any(queues.values()):
             for index in range(self.size):
-                if index not in busy and pending:
+                queue = queues[index]
+                while pending and len(queue) < PIPELINE_DEPTH:
+                    arguments, _ = jobs[pending[0]]
+                    payload = pickle.dumps(arguments, protocol=pickle.HIGHEST_PROTOCOL)
+                    if queue and len(payload) > _PIPELINE_MAX_BYTES:
+                        break  # a big job could fill the pipe while the worker writes a big result
                     job_index = pending.popleft()
-                    arguments, timeout_s = jobs[job_index]
                     worker = self._worker(index)
                     try:
-                        worker.send(arguments)
-                    except (OSError, BrokenPipeError):
-                        worker.kill()
-                        self._workers[index] = None
-                        results[job_index] = ("error", "could not send the job to a worker process")
-                        continue
-                    busy[index] = (job_index, time.monotonic() + timeout_s + self.grace_s)
+                        worker.send_payload(payload)
+                    except OSError:
+                        if queue:  # the worker died mid-job: its running job gets the error
+                            pending.appendleft(job_index)
+                            retire(index, ("error", "the worker process died"))
+                        else:
+                            worker.kill()
+                            self._workers[index] = None
+                            results[job_index] = ("error", "could not send the job to a worker process")
+                        break
+                    queue.append(job_index)
+                    if len(queue) == 1:
+                        start_clock(index)
+            busy = [index for index in range(self.size) if queues[index]]
             if not busy:
                 continue
-            next_deadline = min(deadline for _, deadline in busy.values())
             by_stream = {self._workers[i].stdout: i for i in busy}  # type: ignore[union-attr]
+            next_deadline = min(deadlines[i] for i in busy)
             ready = wait(list(by_stream), timeout=max(0.0, next_deadline - time.monotonic()))
             for stream in ready:
                 index = by_stream[stream]  # type: ignore[index]
-                job_index, _ = busy.pop(index)
                 try:
-                    results[job_index] = self._workers[index].receive()  # type: ignore[union-attr]
+                    result = self._workers[index].receive()  # type: ignore[union-attr]
                 except (EOFError, OSError, pickle.UnpicklingError):
-                    results[job_index] = ("error", "the worker process died")
-                    self._workers[index].kill()  # type: ignore[union-attr]
-                    self._workers[index] = None
+                    retire(index, ("error", "the worker process died"))
+                    continue
+                results[queues[index].popleft()] = result
+                start_clock(index)
             now = time.monotonic()
-            for index, (job_index, deadline) in list(busy.items()):
-                if now >= deadline:
-                    busy.pop(index)
-                    self._workers[index].kill()  # type: ignore[union-attr]
-                    self._workers[index] = None
+            for index in busy:
+                if queues[index] and now >= deadlines[index]:
+                    timeout_s = jobs[queues[index][0]][1]
+                    retire(index, ("timeout", f"killed after {timeout_s + self.grace_s:g} s"))
                     self.killed += 1
-                    timeout_s = jobs[job_index][1]
-                    results[job_index] = ("timeout", f"killed after {timeout_s + self.grace_s:g} s")
         return results  # type: ignore[return-value]
 
     def close(self) -> None:

@@ -94,6 +94,11 @@ def translate_error(err: BaseException, doing: str) -> BackendError:
             return CallTimeoutError(message)
         if isinstance(err, (tinker.APIConnectionError, tinker.InternalServerError)):
             return ServiceUnavailableError(message)
+        if isinstance(err, tinker.BillingError):
+            return AuthenticationError(f"Tinker refused the request for billing reasons while {doing} ({detail})")
+        if isinstance(err, tinker.NotFoundError):
+            # e.g. a tinker:// path that does not exist: no retry will find it
+            return BackendError(message, kind="not_found", retryable=False)
         if isinstance(err, tinker.APIStatusError):
             return BackendError(message, kind="bad_request" if 400 <= err.status_code < 500 else "error")
     if isinstance(err, TimeoutError):

@@ -16,6 +16,7 @@ Two template families cover Tinker's base models:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -168,10 +169,16 @@ def template_for(base_model: str) -> TemplateName:
         ) from None
 
 
+@functools.lru_cache(maxsize=1)
+def _shared_qwen_tokenizer() -> QwenTokenizer:
+    # Loading the 151k-entry BPE takes a few hundred ms; every Qwen model shares it.
+    return QwenTokenizer()
+
+
 def tokenizer_for(template: TemplateName, base_model: str) -> Tokenizer:
     """The tokenizer for ``base_model``: packaged for Qwen, from ``transformers`` otherwise."""
     if template in ("qwen3", "qwen3_instruct"):
-        return QwenTokenizer()
+        return _shared_qwen_tokenizer()
     return HuggingFaceTokenizer(base_model)
 
 

@@ -53,6 +53,7 @@ def test_two_files_print_table_and_paired_comparison_and_write_summary(tmp_path,
     teacher = write_predictions(tmp_path / "teacher.jsonl", label_predictions())
     student = write_predictions(tmp_path / "student.jsonl", label_predictions(wrong={1, 2, 3}))
     out = tmp_path / "result" / "summary.json"
+    write_predictions(teacher, label_predictions() + [{"id": "train-0", "output": "other"}])
     status = main(["score", str(spec), "--predictions", str(teacher), "--predictions", str(student),
                    "--model", "teacher", "--model", "student", "--out", str(out), "--resamples", "300"])
     printed = capsys.readouterr().out
@@ -61,6 +62,7 @@ def test_two_files_print_table_and_paired_comparison_and_write_summary(tmp_path,
     assert "student - teacher on 40 paired items: -0.075" in printed
     assert "McNemar exact p = 0.2500" in printed
     assert "non-inferior at margin 0.05: NO" in printed
+    assert "note: teacher: 1 output(s) for items outside the scored set were ignored" in printed
     summary = read_summary(out)
     assert summary.mode == "offline" and summary.n_items == 40  # the train item is not scored
     assert summary.models["student"].metric.value == pytest.approx(37 / 40)

@@ -95,6 +95,18 @@ def test_currency_and_dates_when_declared():
     assert normalize_value("1,234.50", ValueNormalization(currency=True)) == normalize_value(1234.5, ValueNormalization())
 
 
+def test_canonical_form_lets_differently_formatted_equal_answers_agree():
+    s = JsonFields(JsonFieldsScorer(list_fields=["tags"]))
+    gold = {"total": 5, "name": "Ann", "tags": ["a", "b"]}
+    first, second, third = s.score_items(
+        ['{"total": "5.00", "name": " ann", "tags": ["b", "a"]}',
+         'Here: {"name": "ANN", "tags": ["a", "b", "a"], "total": 5}',
+         '{"total": 6, "name": "Ann", "tags": ["a", "b"]}'],
+        [item(gold)] * 3,
+    )
+    assert first.canonical == second.canonical != third.canonical
+
+
 def test_fields_option_limits_scored_fields():
     result = score({"a": 1, "b": 2}, '{"a": 1, "b": 3}', fields=["a"])
     assert result.score == 1.0

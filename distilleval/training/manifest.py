@@ -1,0 +1,112 @@
+"""``manifest.json``: what a training run produced and what it cost, for the eval that follows.
+
+The manifest records the ``tinker://`` sampler path (the spec's new ``student.model``), the
+base model and chat template, every hyper-parameter, the data file's SHA-256 and row
+counts, token counts, losses per epoch, and the training cost: trained tokens x the
+training price of the pricing table (named with its hash so the figure can be traced).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from distilleval.cost import training_cost_usd
+from distilleval.errors import PricingError
+from distilleval.pricing import PricingTable
+from distilleval.training.tinker_trainer import TrainingConfig, TrainingResult
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+def training_cost(trained_tokens: int, *, pricing: PricingTable, price_as: str) -> dict[str, Any]:
+    """The training cost block: trained tokens x the table's training price.
+
+    ``trained_tokens`` already counts every epoch (each row once per epoch), so the cost is
+    computed with ``epochs=1``.
+
+    Raises:
+        PricingError: the entry has no ``training`` price.
+    """
+    price = pricing.price_for(price_as)
+    if price.training_per_mtok_usd is None:
+        raise PricingError(
+            f"{price_as!r} has no 'training' price (USD per 1M trained tokens) in {pricing.path}; add one"
+        )
+    return {
+        "trained_tokens": trained_tokens,
+        "training_price_per_mtok_usd": price.training_per_mtok_usd,
+        "cost_usd": training_cost_usd(trained_tokens, 1, price.training_per_mtok_usd),
+        "basis": "projected",
+        "price_as": price_as,
+        "pricing_table": pricing.label,
+        "pricing_sha256": pricing.sha256,
+        "note": "trained tokens counted by distilleval (inputs of every forward_backward call); "
+        "the Tinker bill is the authority",
+    }
+
+
+def build_manifest(
+    *,
+    spec_name: str,
+    template: str,
+    config: TrainingConfig,
+    result: TrainingResult,
+    data_path: Path,
+    data_sha256: str,
+    rows: int,
+    prompt_tokens: int,
+    completion_tokens: int,
+    pricing: PricingTable,
+    price_as: str,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The manifest as a JSON-ready dict (see the module docstring for the fields)."""
+    created = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "created_at": created,
+        "spec": spec_name,
+        "student_model": result.sampler_path,
+        "sampler_path": result.sampler_path,
+        "state_path": result.state_path,
+        "base_model": config.base_model,
+        "chat_template": template,
+        "hyperparameters": asdict(config),
+        "data": {
+            "path": str(data_path),
+            "sha256": data_sha256,
+            "rows": rows,
+            "train_rows": result.train_rows,
+            "heldout_rows": result.heldout_rows,
+        },
+        "tokens": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "trained_tokens": result.trained_tokens,
+            "heldout_forward_tokens": result.heldout_tokens,
+        },
+        "steps": {"total": result.total_steps, "run_now": result.steps_run, "resumed_from": result.resumed_from_step},
+        "epochs": [asdict(stats) for stats in result.epochs],
+        "training_cost": training_cost(result.trained_tokens, pricing=pricing, price_as=price_as),
+        "checkpoints": result.checkpoints,
+    }
+
+
+def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> Path:
+    """Write ``manifest.json`` atomically (temp file + rename)."""
+    path = out_dir / MANIFEST_NAME
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+    return path
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Read a manifest written by ``write_manifest``."""
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,89 @@
+"""Run a spec's teacher over items through the shared runner and response cache.
+
+``label`` and ``validate`` both need "the teacher's answer for each of these items"; this is
+that one step, built on ``distilleval.runner`` (retries, concurrency, cache), the backend
+factory and ``messages.build_messages`` so the teacher sees exactly what ``eval`` sends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from distilleval.backends.base import Backend, ChatRequest
+from distilleval.data import Item
+from distilleval.pricing import PricingTable
+from distilleval.runner import Call, CallResult, Progress, Runner, RunnerOptions
+from distilleval.spec import TaskSpec
+
+TEACHER = "teacher"
+
+
+def teacher_calls(spec: TaskSpec, items: Sequence[Item]) -> list[Call]:
+    """One teacher call per item, with the rubric prompt and the spec's sampling settings."""
+    from distilleval.messages import build_messages
+
+    model = spec.teacher
+    return [
+        Call(
+            item_id=item.id,
+            model=TEACHER,
+            request=ChatRequest(
+                messages=build_messages(model, item, spec.data.image_inputs),
+                max_tokens=model.max_tokens,
+                temperature=model.temperature,
+                stop=tuple(model.stop),
+            ),
+        )
+        for item in items
+    ]
+
+
+def run_teacher(
+    spec: TaskSpec,
+    items: Sequence[Item],
+    *,
+    pricing: PricingTable,
+    cache_path: Path | None,
+    concurrency: int = 16,
+    max_retries: int = 4,
+    backend: Backend | None = None,
+) -> list[CallResult]:
+    """The teacher's final result for every item, in item order.
+
+    Args:
+        spec: the task spec (its ``teacher`` role is called).
+        items: the items to send.
+        pricing: prices the calls (the teacher must be priced: a missing price is an error).
+        cache_path: the response cache file; None calls every item afresh.
+        concurrency: calls in flight at once.
+        max_retries: retries of a retryable failure.
+        backend: use this backend instead of building one from the spec (tests).
+
+    Raises:
+        PricingError / ConfigurationError: before any call.
+        RunAborted: the teacher cannot be used at all (bad key, unreachable endpoint).
+    """
+    from distilleval.backends.factory import build_backend, check_reachable
+    from distilleval.cache import ResponseCache
+
+    if backend is None:
+        backend = build_backend(TEACHER, spec.teacher, pricing=pricing)
+        check_reachable(TEACHER, spec.teacher)
+    options = RunnerOptions(
+        concurrency=concurrency, max_retries=max_retries, timeout_s={TEACHER: spec.teacher.timeout_s}
+    )
+    calls = teacher_calls(spec, items)
+
+    async def go() -> list[CallResult]:
+        cache = ResponseCache(cache_path) if cache_path is not None else None
+        try:
+            with Progress(len(calls), description="teacher") as progress:
+                return await Runner({TEACHER: backend}, options=options, cache=cache, progress=progress).run(calls)
+        finally:
+            if cache is not None:
+                cache.close()
+            await backend.aclose()
+
+    return asyncio.run(go())

@@ -1,0 +1,172 @@
+"""`distilleval label` end to end: real HTTP to the local OpenAI-compatible server, a scripted
+teacher that is wrong or invalid on some items, quarantine, counts, measured cost, cache."""
+
+import json
+import re
+
+import pytest
+
+from distilleval.cli.main import main
+from distilleval.pricing import load_pricing
+from distilleval.testing.openai_server import ModelScript, OpenAIServer
+
+LABELS = ["billing", "shipping", "technical"]
+PRICE_AS = "openai/gpt-4.1-mini"
+USAGE = (100, 2)  # tokens the server reports per call
+
+
+def gold_of(i: int) -> str:
+    return LABELS[i % 3]
+
+
+def teacher_answer(prompt: str) -> str:
+    """Right on most items; invalid on i % 10 == 3, wrong-but-valid on i % 10 == 7."""
+    i = int(re.search(r"ticket (\d+)", prompt).group(1))
+    if i % 10 == 3:
+        return "I think this is about money"
+    if i % 10 == 7:
+        return LABELS[(i + 1) % 3]
+    return f"  {gold_of(i).upper()}\n" if i % 10 == 5 else gold_of(i)
+
+
+def write_spec(tmp_path, base_url, *, rows=200, student_system=None, extra=""):
+    with (tmp_path / "data.jsonl").open("w") as handle:
+        for i in range(rows):
+            handle.write(json.dumps({"id": f"t{i}", "message": f"ticket {i} about my order", "label": gold_of(i)}) + "\n")
+    system = f"\n  system: {student_system}" if student_system else ""
+    (tmp_path / "spec.yaml").write_text(
+        f"""\
+name: routing
+data:
+  path: data.jsonl
+  input: {{text: message}}
+  gold: label
+  id: id
+  split: {{eval_fraction: 0.01}}
+output:
+  kind: label
+  labels: [billing, shipping, technical]
+scorer:
+  kind: exact_match
+  normalize: {{case: true, whitespace: true}}
+teacher:
+  model: openai/teacher
+  prompt: "RUBRIC: route the ticket to billing, shipping or technical.\\nTicket: {{text}}"
+  api_base: {base_url}
+  fast_path: true
+  price_as: {PRICE_AS}
+  max_tokens: 8
+student:
+  model: tinker://run/sampler_weights/final
+  prompt: "{{text}}"{system}
+{extra}"""
+    )
+    return tmp_path / "spec.yaml"
+
+
+@pytest.fixture
+def server():
+    with OpenAIServer() as running:
+        running.script("teacher", ModelScript(answer=teacher_answer, usage=USAGE))
+        yield running
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_label_200_items_quarantines_invalid_and_counts_cost(tmp_path, server, capsys):
+    pool = tmp_path / "pool.jsonl"
+    with pool.open("w") as handle:
+        for i in range(200):
+            handle.write(json.dumps({"id": f"p{i}", "message": f"ticket {i} about my order"}) + "\n")
+    spec = write_spec(tmp_path, server.base_url, rows=5)
+    out = tmp_path / "labels.jsonl"
+    cache = tmp_path / "cache.sqlite"
+    argv = ["label", str(spec), "--pool", str(pool), "--out", str(out), "--cache", str(cache)]
+    assert main(argv) == 0
+
+    rows = read_jsonl(out)
+    quarantined = read_jsonl(tmp_path / "labels.quarantine.jsonl")
+    assert len(rows) == 180 and len(quarantined) == 20
+    assert {q["reason"] for q in quarantined} == {"invalid_label"}
+    assert sorted(int(q["id"][1:]) % 10 for q in quarantined) == [3] * 20
+    assert quarantined[0]["output"] == "I think this is about money"
+    assert quarantined[0]["line"] == 4  # p3 is on line 4 of the pool
+    # short format: raw input as the student sees it (no rubric), canonical label
+    first = rows[0]["messages"]
+    assert first == [{"role": "user", "content": "ticket 0 about my order"}, {"role": "assistant", "content": "billing"}]
+    assert all("RUBRIC" not in row["messages"][0]["content"] for row in rows)
+    by_ticket = {int(re.search(r"ticket (\d+)", r["messages"][0]["content"]).group(1)): r["messages"][1]["content"] for r in rows}
+    assert by_ticket[5] == "technical"  # "  TECHNICAL\n" normalised to the label set's spelling
+    assert by_ticket[7] == "technical" != gold_of(7)  # wrong but valid: label cannot know (validate does)
+
+    price = load_pricing().price_for(PRICE_AS)
+    per_call = (USAGE[0] * price.input_per_mtok_usd + USAGE[1] * price.output_per_mtok_usd) / 1e6
+    summary = json.loads((tmp_path / "labels.summary.json").read_text())
+    assert summary["spent_usd"] == pytest.approx(200 * per_call)
+    assert summary["labelling_cost_per_example_usd"] == pytest.approx(per_call)
+    assert (summary["items"], summary["labelled"], summary["quarantined"]) == (200, 180, 20)
+    printed = capsys.readouterr().out
+    assert "labelled 180 of 200 items" in printed
+    assert "quarantined 20 (invalid_label 20)" in printed
+    assert f"${200 * per_call:.4f} this run" in printed
+    assert len(server.requests_for("teacher", "ok")) == 200
+
+    # a second run replays the cache: same files, nothing spent, no new requests
+    server.clear_log()
+    assert main(argv) == 0
+    assert read_jsonl(out) == rows
+    again = json.loads((tmp_path / "labels.summary.json").read_text())
+    assert again["spent_usd"] == 0 and again["cache_hits"] == 200
+    assert server.requests_for("teacher") == []
+
+
+def test_label_defaults_to_the_train_split_and_keeps_student_system(tmp_path, server):
+    spec = write_spec(tmp_path, server.base_url, rows=30, student_system="Route it.")
+    out = tmp_path / "l.jsonl"
+    assert main(["label", str(spec), "--out", str(out), "--no-cache", "--limit", "10"]) == 0
+    rows = read_jsonl(out)
+    quarantined = read_jsonl(tmp_path / "l.quarantine.jsonl")
+    assert len(rows) + len(quarantined) == 10
+    assert rows[0]["messages"][0] == {"role": "system", "content": "Route it."}
+    assert [m["role"] for m in rows[0]["messages"]] == ["system", "user", "assistant"]
+
+
+def test_failed_calls_are_quarantined_with_their_kind(tmp_path):
+    with OpenAIServer() as server:
+        def answer(prompt):
+            i = int(re.search(r"ticket (\d+)", prompt).group(1))
+            return "billing" if i != 4 else "x" * 10
+        server.script("teacher", ModelScript(answer=answer, usage=USAGE,
+                      faults=lambda prompt, attempt: "server_error" if "ticket 2 " in prompt else None))
+        spec = write_spec(tmp_path, server.base_url, rows=6)
+        pool = tmp_path / "pool.jsonl"
+        pool.write_text("".join(json.dumps({"id": f"p{i}", "message": f"ticket {i} about x"}) + "\n" for i in range(6)))
+        out = tmp_path / "l.jsonl"
+        assert main(["label", str(spec), "--pool", str(pool), "--out", str(out), "--no-cache", "--max-retries", "1"]) == 0
+        assert len(server.requests_for("teacher", "server_error")) == 2  # first try + one retry
+    quarantined = {q["id"]: q["reason"] for q in read_jsonl(tmp_path / "l.quarantine.jsonl")}
+    assert quarantined == {"p2": "call_failed:unavailable", "p4": "invalid_label"}
+    assert len(read_jsonl(out)) == 4
+
+
+def test_all_invalid_exits_1(tmp_path):
+    with OpenAIServer() as server:
+        server.script("teacher", ModelScript(answer="no idea", usage=USAGE))
+        spec = write_spec(tmp_path, server.base_url, rows=20)
+        out = tmp_path / "l.jsonl"
+        assert main(["label", str(spec), "--out", str(out), "--no-cache"]) == 1
+    assert out.read_text() == ""
+
+
+def test_bad_pool_line_exits_2_and_writes_nothing(tmp_path, server, capsys):
+    spec = write_spec(tmp_path, server.base_url, rows=5)
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"id": "a", "message": "ticket 1"}\n{"id": "b"}\n')
+    out = tmp_path / "l.jsonl"
+    assert main(["label", str(spec), "--pool", str(pool), "--out", str(out), "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert f"{pool}:2: column 'message'" in err
+    assert not out.exists()
+    assert server.requests_for("teacher") == []

@@ -1,0 +1,174 @@
+"""The LoRA loop against the Tinker test double: batches, epochs, lr, losses, checkpoints, resume."""
+
+import pytest
+
+pytest.importorskip("tinker")  # the Tinker extra; the rest of the suite runs without it
+
+import json
+
+import numpy as np
+
+from distilleval.errors import ConfigurationError, DataError, ServiceUnavailableError
+from distilleval.training.data import SupervisedExample
+from distilleval.training.fake_tinker import FakeServiceClient
+from distilleval.training.schedule import linear_decay_lr
+from distilleval.training.tinker_trainer import (
+    TrainingConfig,
+    epoch_batches,
+    split_heldout,
+    to_datum,
+    train_lora,
+)
+
+
+def make_examples(n: int) -> list[SupervisedExample]:
+    examples = []
+    for i in range(n):
+        prompt = [1000 + i % 7] * (5 + i % 3)
+        label = [2000 + i % 5, 3]
+        examples.append(SupervisedExample(line=i + 1, tokens=prompt + label, weights=[0.0] * len(prompt) + [1.0] * len(label)))
+    return examples
+
+
+def run(service, examples, out_dir, **overrides):
+    config = TrainingConfig(**{"base_model": "Qwen/Qwen3-8B", "batch_size": 8, "epochs": 2, **overrides})
+    return config, train_lora(
+        service, examples, config, out_dir, data_sha256="ab" * 32, source="train.jsonl", log=lambda line: None
+    )
+
+
+def test_datum_shifts_targets_and_weights_by_one():
+    example = SupervisedExample(line=1, tokens=[10, 11, 12, 13], weights=[0.0, 0.0, 1.0, 1.0])
+    datum = to_datum(example)
+    assert datum.model_input.to_ints() == [10, 11, 12]
+    assert datum.loss_fn_inputs["target_tokens"].data == [11, 12, 13]
+    assert datum.loss_fn_inputs["target_tokens"].dtype == "int64"
+    assert datum.loss_fn_inputs["weights"].data == [0.0, 1.0, 1.0]
+    assert datum.loss_fn_inputs["weights"].dtype == "float32"
+
+
+def test_heldout_split_is_disjoint_seeded_and_floor_sized():
+    examples = make_examples(50)
+    train, heldout = split_heldout(examples, 0.1, seed=3)
+    assert len(heldout) == 5 and len(train) == 45
+    assert {e.line for e in train}.isdisjoint(e.line for e in heldout)
+    assert split_heldout(examples, 0.1, seed=3)[1] == heldout
+    assert split_heldout(examples, 0.1, seed=4)[1] != heldout
+
+
+def test_epoch_batches_cover_every_row_once_and_differ_between_epochs():
+    first = epoch_batches(20, 8, epoch=0, seed=0)
+    assert [len(b) for b in first] == [8, 8, 4]
+    assert sorted(i for b in first for i in b) == list(range(20))
+    assert first != epoch_batches(20, 8, epoch=1, seed=0)
+    assert first == epoch_batches(20, 8, epoch=0, seed=0)
+
+
+def test_full_run_steps_lr_checkpoints_and_losses(tmp_path):
+    service = FakeServiceClient()
+    examples = make_examples(40)  # 36 train (5 batches of <= 8), 4 held out
+    config, result = run(service, examples, tmp_path)
+    assert service.calls_named("create_lora_training_client") == [{"base_model": "Qwen/Qwen3-8B", "rank": 32, "seed": 0}]
+    batches = service.calls_named("forward_backward")
+    assert [b["n"] for b in batches] == [8, 8, 8, 8, 4] * 2
+    rates = [c["learning_rate"] for c in service.calls_named("optim_step")]
+    assert rates == pytest.approx([linear_decay_lr(1e-4, s, 10) for s in range(10)])
+    assert result.total_steps == 10 and result.steps_run == 10
+    assert (result.train_rows, result.heldout_rows) == (36, 4)
+    # trained tokens = every training row's input length (tokens - 1), once per epoch
+    train_rows, _ = split_heldout(examples, 0.1, 0)
+    assert result.trained_tokens == 2 * sum(len(e.tokens) - 1 for e in train_rows)
+    assert sum(b["tokens"] for b in batches) == result.trained_tokens
+    # one sampler checkpoint per epoch; the last is the result
+    assert [c["name"] for c in service.calls_named("save_weights_for_sampler")] == ["step-000005", "step-000010"]
+    assert result.sampler_path == "tinker://run-0001/sampler_weights/step-000010"
+    assert result.state_path == "tinker://run-0001/weights/step-000010"
+    # the toy model learns, so losses fall epoch over epoch
+    (e1, e2) = result.epochs
+    assert e1.heldout_loss > e2.heldout_loss > 0
+    assert e1.train_loss > e2.train_loss > 0
+    lines = (tmp_path / "checkpoints.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [5, 10]
+
+
+def test_train_loss_is_weighted_mean_nll_over_label_tokens(tmp_path):
+    # Before any optimizer step the toy model gives every token log(1/V): the first batch's
+    # loss per trained token must be exactly that, whatever the prompt lengths.
+    service = FakeServiceClient()
+    _, result = run(service, make_examples(9), tmp_path, batch_size=9, epochs=1, heldout_fraction=0.0)
+    assert result.epochs[0].train_loss == pytest.approx(np.log(151_936), rel=1e-5)
+    assert result.epochs[0].heldout_loss is None and result.heldout_rows == 0
+
+
+def test_fewer_rows_than_a_batch_is_refused_before_any_call(tmp_path):
+    service = FakeServiceClient()
+    with pytest.raises(DataError, match=r"train.jsonl: 9 training rows is fewer than one batch of 128; pass --batch-size 9"):
+        run(service, make_examples(10), tmp_path, batch_size=128)
+    assert service.calls == []
+
+
+def test_interrupted_run_resumes_from_last_state_with_same_batches(tmp_path):
+    examples = make_examples(40)
+    reference = FakeServiceClient()
+    _, full = run(reference, examples, tmp_path / "reference", save_every_steps=2)
+
+    service = FakeServiceClient(fail_at_step=8)
+    with pytest.raises(ServiceUnavailableError, match="training step 8/10"):
+        run(service, examples, tmp_path / "run", save_every_steps=2)
+    with pytest.raises(ConfigurationError, match="already holds a training run; pass --resume"):
+        run(service, examples, tmp_path / "run", save_every_steps=2)
+
+    config = TrainingConfig(base_model="Qwen/Qwen3-8B", batch_size=8, epochs=2, save_every_steps=2)
+    resumed = train_lora(service, examples, config, tmp_path / "run", data_sha256="ab" * 32, source="t", resume=True, log=lambda _: None)
+    assert service.calls_named("create_training_client_from_state_with_optimizer") == [{"path": "tinker://run-0001/weights/step-000006"}]
+    assert resumed.resumed_from_step == 6 and resumed.steps_run == 4
+    # the resumed run sends the same batches with the same rates as an uninterrupted one
+    ref_rates = [c["learning_rate"] for c in reference.calls_named("optim_step")]
+    rates = [c["learning_rate"] for c in service.calls_named("optim_step")]
+    assert rates[-4:] == pytest.approx(ref_rates[-4:])
+    assert [b["tokens"] for b in service.calls_named("forward_backward")][-4:] == [b["tokens"] for b in reference.calls_named("forward_backward")][-4:]
+    assert resumed.trained_tokens == full.trained_tokens
+    assert resumed.sampler_path.startswith("tinker://run-0002/sampler_weights/step-000010")
+    assert [e.epoch for e in resumed.epochs] == [1, 2]
+    assert resumed.epochs[-1].heldout_loss == pytest.approx(full.epochs[-1].heldout_loss)
+
+
+def test_resume_with_different_data_is_refused(tmp_path):
+    examples = make_examples(40)
+    run(FakeServiceClient(), examples, tmp_path)
+    config = TrainingConfig(base_model="Qwen/Qwen3-8B", batch_size=8, epochs=2)
+    with pytest.raises(ConfigurationError, match="different data or hyper-parameters"):
+        train_lora(FakeServiceClient(), examples, config, tmp_path, data_sha256="cd" * 32, source="t", resume=True, log=lambda _: None)
+
+
+def test_resume_with_nothing_saved_is_refused(tmp_path):
+    config = TrainingConfig(base_model="Qwen/Qwen3-8B", batch_size=8, epochs=2)
+    with pytest.raises(ConfigurationError, match="nothing to resume"):
+        train_lora(FakeServiceClient(), make_examples(40), config, tmp_path, data_sha256="x", source="t", resume=True, log=lambda _: None)
+
+
+def test_unknown_base_model_rejected_by_service_is_translated(tmp_path):
+    with pytest.raises(Exception, match="unknown base model") as info:
+        run(FakeServiceClient(), make_examples(40), tmp_path, base_model="acme/Nope")
+    assert info.type.__module__ == "distilleval.errors"
+
+
+def test_unreachable_service_stops_at_the_deadline(tmp_path):
+    config = TrainingConfig(base_model="Qwen/Qwen3-8B", batch_size=8, epochs=1)
+    with pytest.raises(ServiceUnavailableError, match="within 0.3 s while creating a LoRA training client"):
+        train_lora(FakeServiceClient(block_s=5), make_examples(40), config, tmp_path, data_sha256="x", source="t",
+                   connect_deadline_s=0.3, log=lambda _: None)
+
+
+def test_checkpoint_log_tolerates_a_torn_last_line_only(tmp_path):
+    from distilleval.training.tinker_trainer import CheckpointLog
+
+    log = CheckpointLog(tmp_path / "checkpoints.jsonl")
+    log.append({"step": 5})
+    log.append({"step": 10})
+    with log.path.open("a") as handle:
+        handle.write('{"step": 1')  # a crash mid-append
+    assert [r["step"] for r in log.records()] == [5, 10]
+    log.path.write_text('{"step": 5}\n{"ste\n{"step": 10}\n')
+    with pytest.raises(DataError, match=r"checkpoints.jsonl:2: checkpoint log line is not valid JSON"):
+        log.records()
