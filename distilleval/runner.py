@@ -56,10 +56,10 @@ class Call:
 class CallResult:
     """The final outcome of one call.
 
-    ``latency_ms``, the token counts and ``cost_usd`` are the measured figures of the call that
-    produced the text (for a cache hit: of the original call, so projections keep the real
-    price); ``spent_usd`` is what this run paid (0 for a hit). ``attempts`` counts HTTP
-    attempts made in this run.
+    ``latency_ms`` and the token counts are the measured figures of the call that produced
+    the text (for a cache hit: of the original call, so projections keep them); ``cost_usd``
+    is what this run paid (0 for a hit; price the tokens to cost a hit). ``attempts``
+    counts HTTP attempts made in this run.
     """
 
     item_id: str
@@ -79,11 +79,6 @@ class CallResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
-
-    @property
-    def spent_usd(self) -> float:
-        """Money this run paid for the call: nothing for a cache hit."""
-        return 0.0 if self.cache_hit else self.cost_usd
 
 
 @dataclass(frozen=True)
@@ -276,7 +271,7 @@ class Runner:
                 return CallResult(
                     call.item_id, call.model, call.repeat, "ok", text=hit.text,
                     input_tokens=hit.input_tokens, output_tokens=hit.output_tokens,
-                    latency_ms=hit.latency_ms, cost_usd=hit.cost_usd, cache_hit=True,
+                    latency_ms=hit.latency_ms, cost_usd=0.0, cache_hit=True,
                 )
         attempts = 0
         while True:
@@ -367,7 +362,7 @@ class Progress:
         self.done += 1
         self.errors += 0 if result.ok else 1
         self.cache_hits += 1 if result.cache_hit else 0
-        self.spent_usd += result.spent_usd
+        self.spent_usd += result.cost_usd
         if self._rich is not None:
             self._rich.update(self._task, advance=1, errors=self.errors, hits=self.cache_hits, spent=self.spent_usd)
 

@@ -213,7 +213,7 @@ def test_progress_draws_done_errors_and_dollars_on_a_terminal():
 
     screen = io.StringIO()
     results = [CallResult("a", "student", 0, "ok", cost_usd=0.25), CallResult("b", "student", 0, "error", error_kind="timeout"),
-               CallResult("c", "student", 0, "ok", cost_usd=0.5, cache_hit=True)]
+               CallResult("c", "student", 0, "ok", cost_usd=0.0, cache_hit=True)]
     with Progress(4, force=True, console=Console(file=screen, force_terminal=True, width=120)) as progress:
         for result in results:
             progress.advance(result)
