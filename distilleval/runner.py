@@ -8,7 +8,8 @@ and message. Along the way it
 - keeps at most ``concurrency`` calls in flight, and optionally under a per-model
   requests-per-minute and tokens-per-minute budget,
 - retries retryable failures with exponential backoff and jitter, waiting at least as long
-  as a ``Retry-After`` asks,
+  as a ``Retry-After`` asks; a 429 holds every call to that model for that long, so a
+  rate-limit storm slows the run down instead of being hammered,
 - bounds every attempt by the model's timeout,
 - hands each result to ``on_result`` the moment it is final (the run store commits it there),
 - stops early, with one clear message, when a model cannot work at all (bad key, unknown
@@ -56,8 +57,9 @@ class CallResult:
     """The final outcome of one call.
 
     ``latency_ms`` and the token counts are the measured figures of the call that produced
-    the text (for a cache hit: of the original call); ``cost_usd`` is what this run paid
-    (0 for a hit). ``attempts`` counts HTTP attempts made in this run.
+    the text (for a cache hit: of the original call, so projections keep them); ``cost_usd``
+    is what this run paid (0 for a hit; price the tokens to cost a hit). ``attempts``
+    counts HTTP attempts made in this run.
     """
 
     item_id: str
@@ -117,9 +119,8 @@ class RateBudget:
     to the measured count afterwards.
     """
 
-    WINDOW_S = 60.0
-
-    def __init__(self, requests_per_minute: float | None, tokens_per_minute: float | None):
+    def __init__(self, requests_per_minute: float | None, tokens_per_minute: float | None, *, window_s: float = 60.0):
+        self.window_s = window_s
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self._window: collections.deque[list[float]] = collections.deque()
@@ -127,8 +128,10 @@ class RateBudget:
         self._lock = asyncio.Lock()
 
     def _prune(self, now: float) -> None:
-        while self._window and now - self._window[0][0] >= self.WINDOW_S:
-            self._tokens_in_window -= self._window.popleft()[1]
+        while self._window and now - self._window[0][0] >= self.window_s:
+            expired = self._window.popleft()
+            self._tokens_in_window -= expired[1]
+            expired[2] = 0.0  # no longer counted: a late settle() must not touch the total
 
     async def acquire(self, estimated_tokens: float) -> list[float]:
         """Wait until one more request of ``estimated_tokens`` fits; returns its window entry."""
@@ -143,15 +146,15 @@ class RateBudget:
                     or self._tokens_in_window + estimated_tokens <= self.tokens_per_minute
                 )
                 if fits_requests and fits_tokens:
-                    entry = [now, float(estimated_tokens)]
+                    entry = [now, float(estimated_tokens), 1.0]
                     self._window.append(entry)
                     self._tokens_in_window += entry[1]
                     return entry
-                await asyncio.sleep(max(self.WINDOW_S - (now - self._window[0][0]), 0.005))
+                await asyncio.sleep(max(self.window_s - (now - self._window[0][0]), 0.005))
 
     def settle(self, entry: list[float], actual_tokens: float) -> None:
         """Replace a request's estimate by its measured token count."""
-        if entry in self._window:
+        if entry[2]:
             self._tokens_in_window += actual_tokens - entry[1]
         entry[1] = float(actual_tokens)
 
@@ -196,6 +199,7 @@ class Runner:
             if options.requests_per_minute.get(role) or options.tokens_per_minute.get(role)
         }
         self._successes: collections.Counter[str] = collections.Counter()
+        self._paused_until: dict[str, float] = {}
         self._abort: RunAborted | None = None
 
     def backoff_s(self, retry_number: int, error: BackendError) -> float:
@@ -276,7 +280,12 @@ class Runner:
                 completion = await self._attempt(call, backend)
             except BackendError as err:
                 if err.retryable and attempts <= self.options.max_retries and self._abort is None:
-                    await self._sleep(self.backoff_s(attempts, err))
+                    delay_s = self.backoff_s(attempts, err)
+                    if isinstance(err, RateLimitedError):
+                        # A 429 is about the model, not this item: hold every call to it.
+                        resume_at = time.monotonic() + delay_s
+                        self._paused_until[call.model] = max(self._paused_until.get(call.model, 0.0), resume_at)
+                    await self._sleep(delay_s)
                     continue
                 return CallResult(
                     call.item_id, call.model, call.repeat, "error",
@@ -291,13 +300,17 @@ class Runner:
             )
 
     async def _attempt(self, call: Call, backend: Backend) -> Completion:
+        wait_s = self._paused_until.get(call.model, 0.0) - time.monotonic()
+        if wait_s > 0:
+            await self._sleep(wait_s)
         budget = self._budgets.get(call.model)
         entry = await budget.acquire(estimate_tokens(call.request)) if budget is not None else None
         timeout_s = self._timeout_s(call.model)
         try:
             # The backend enforces timeout_s itself; the outer bound catches a backend that does not.
-            completion = await asyncio.wait_for(backend.complete(call.request, timeout_s=timeout_s), timeout_s + 5.0)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout_s + 5.0):
+                completion = await backend.complete(call.request, timeout_s=timeout_s)
+        except TimeoutError:
             raise CallTimeoutError(f"{backend.model_id}: no answer within {timeout_s:g} s") from None
         if budget is not None and entry is not None:
             budget.settle(entry, completion.input_tokens + completion.output_tokens)
@@ -307,10 +320,11 @@ class Runner:
 class Progress:
     """Progress on stderr: items done, errors, dollars spent so far and ETA.
 
-    Quiet (draws nothing) when stderr is not a terminal, unless ``force`` is set.
+    Quiet (draws nothing) when stderr is not a terminal, unless ``force`` is set; ``console``
+    is a ``rich.console.Console`` to draw on (default: stderr).
     """
 
-    def __init__(self, total: int, *, description: str = "calls", force: bool | None = None):
+    def __init__(self, total: int, *, description: str = "calls", force: bool | None = None, console: Any = None):
         self.total = total
         self.done = 0
         self.errors = 0
@@ -329,7 +343,7 @@ class Progress:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[errors]} errors · {task.fields[hits]} cached · ${task.fields[spent]:.4f}"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=console or Console(stderr=True),
                 transient=False,
             )
             self._task = self._rich.add_task(description, total=total, errors=0, hits=0, spent=0.0)

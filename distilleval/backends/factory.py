@@ -2,7 +2,7 @@
 
 - ``tinker://...`` models go to ``distilleval.backends.tinker_backend.build_tinker_backend``
   (imported only then; helper "tinker" owns that module),
-- models with ``fast_path: true`` and an ``api_base`` go to the httpx fast path,
+- models with ``fast_path: true`` and an ``api_base`` go to the aiohttp fast path,
 - everything else goes through LiteLLM.
 
 API keys are read from the environment here (``api_key_env`` or the provider's variable)

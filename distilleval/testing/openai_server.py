@@ -15,12 +15,20 @@ Usage::
         ...  # point a client at server.base_url ("http://127.0.0.1:<port>/v1")
         ok_calls = [r for r in server.log if r.outcome == "ok"]
 
-The prompt a script sees is the text of all messages joined by newlines (text parts only).
+The model name is the request's ``model`` field (LiteLLM sends ``openai/teacher`` as
+``teacher``). The prompt a script sees is the text of all messages joined by newlines (text
+parts only).
 Fault kinds (``FAULT_KINDS``): ``rate_limit`` (429 with ``Retry-After``), ``server_error``
 (500), ``slow`` (answers only after ``ModelScript.slow_s``, past any sane client timeout),
 ``malformed`` (200 with a truncated JSON body), ``drop`` (closes the connection unanswered).
 A fault decider is a function ``(prompt, attempt) -> fault kind | None`` where ``attempt``
-counts this prompt's earlier requests to this model (0 on the first).
+counts this prompt's earlier requests to this model (0 on the first); ``random_faults(rate)``
+and ``fail_first(kind, attempts)`` build the common ones. ``api_key="..."`` makes the server
+answer 401 to any other Bearer token; an unscripted model name gets 404.
+
+``server.log`` holds one ``LoggedRequest`` per request: ``outcome == "ok"`` means a
+completion was sent (what a provider would bill), anything else names the fault.
+``ServerProcess`` runs fixed scripts in a child process, for timing without sharing a GIL.
 
 Run it standalone (benchmarks run it in its own process)::
 
@@ -32,11 +40,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -234,7 +246,9 @@ class OpenAIServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._handle)
         app.router.add_post("/chat/completions", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._requested_port)
         await site.start()
@@ -324,20 +338,64 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=headers)
 
 
+def _model_option(value: str) -> tuple[str, float, str]:
+    name, _, rest = value.partition("=")
+    delay, _, answer = rest.partition(":")
+    if not name or not delay:
+        raise argparse.ArgumentTypeError(f"expected NAME=DELAY_MS[:ANSWER], got {value!r}")
+    return name, float(delay), answer or "ok"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Serve one script for every model name until killed; print the base URL first."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Serve until killed; print the base URL on the first line of stdout."""
+    parser = argparse.ArgumentParser(description="A scripted OpenAI-compatible server on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--answer", default="ok")
-    parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--answer", default="ok", help="answer for models without --model")
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="delay for models without --model")
+    parser.add_argument("--model", type=_model_option, action="append", default=[], metavar="NAME=DELAY_MS[:ANSWER]")
     args = parser.parse_args(argv)
-    server = OpenAIServer(default=ModelScript(answer=args.answer, delay_ms=args.delay_ms), port=args.port, keep_log=False)
+    scripts = {name: ModelScript(answer=answer, delay_ms=delay) for name, delay, answer in args.model}
+    default = ModelScript(answer=args.answer, delay_ms=args.delay_ms)
+    server = OpenAIServer(scripts, default=default, port=args.port, keep_log=False)
     server.start()
     print(server.base_url, flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         server.stop()
+
+
+class ServerProcess:
+    """The server in its own process (fixed answers and delays only; no request log).
+
+    Use it where the client's timing must not share a GIL with the server: latency checks
+    and benchmarks. ``models`` maps a model name to ``(delay_ms, answer)``.
+    """
+
+    def __init__(self, models: dict[str, tuple[float, str]] | None = None, *, delay_ms: float = 0.0, answer: str = "ok"):
+        self._argv = [sys.executable, "-m", "distilleval.testing.openai_server", "--delay-ms", str(delay_ms), "--answer", answer]
+        for name, (delay, text) in (models or {}).items():
+            self._argv += ["--model", f"{name}={delay}:{text}"]
+        self._process: subprocess.Popen | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> "ServerProcess":
+        # The child must import this very package, wherever the caller's working directory is.
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        self._process = subprocess.Popen(self._argv, stdout=subprocess.PIPE, text=True, env=env)
+        line = self._process.stdout.readline() if self._process.stdout else ""
+        if not line.startswith("http://"):
+            self._process.kill()
+            raise RuntimeError(f"the test server did not start (printed {line!r})")
+        self.base_url = line.strip()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,122 @@
+"""The LiteLLM backend over real HTTP against the scripted server."""
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from distilleval.backends.base import ChatRequest
+from distilleval.backends.litellm_backend import LiteLLMBackend, import_litellm, translate_litellm_error
+from distilleval.errors import BackendError, RateLimitedError
+from distilleval.pricing import load_pricing
+from distilleval.testing.openai_server import ModelScript, OpenAIServer, fail_first
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REQUEST = ChatRequest(messages=({"role": "user", "content": "where is my parcel"},), max_tokens=8)
+
+
+def _call(backend, request=REQUEST, timeout_s=5.0):
+    return asyncio.run(backend.complete(request, timeout_s=timeout_s))
+
+
+def test_import_is_offline_and_quiet():
+    # A fresh interpreter with every outbound connection refused: importing LiteLLM the
+    # backend's way must not try the network (no cost-map fetch).
+    probe = """
+import os, socket
+attempts = []
+def refuse(self, address):
+    attempts.append(address)
+    raise OSError("network disabled for this test")
+def no_dns(host, *args, **kwargs):
+    attempts.append(host)
+    raise socket.gaierror("network disabled for this test")
+socket.socket.connect = refuse
+socket.getaddrinfo = no_dns
+os.environ.pop("LITELLM_OFFLINE_MODE", None)
+from distilleval.backends.litellm_backend import import_litellm
+litellm = import_litellm()
+print(os.environ["LITELLM_OFFLINE_MODE"], litellm.suppress_debug_info, len(attempts))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert done.stdout.split() == ["true", "True", "0"], done.stderr[-2000:]
+
+
+def test_user_setting_of_offline_mode_is_respected(monkeypatch):
+    monkeypatch.setenv("LITELLM_OFFLINE_MODE", "false")
+    import_litellm()
+    assert os.environ["LITELLM_OFFLINE_MODE"] == "false"
+
+
+def test_completion_tokens_latency_and_cost_from_pricing_table():
+    price = load_pricing().price_for("anthropic/claude-opus-4-6")
+    script = ModelScript(answer="shipping", usage=(641, 4), delay_ms=60)
+    with OpenAIServer({"teacher-m": script}) as server:
+        backend = LiteLLMBackend("openai/teacher-m", price=price, api_base=server.base_url)
+        completion = _call(backend)
+        sent = server.log[0].body
+    assert completion.text == "shipping"
+    assert (completion.input_tokens, completion.output_tokens) == (641, 4)
+    # 641 * $5/M + 4 * $25/M, from the table rather than LiteLLM's cost map
+    assert completion.cost_usd == pytest.approx(641 * 5e-6 + 4 * 25e-6)
+    assert 60 <= completion.latency_ms < 400
+    assert sent["max_tokens"] == 8 and sent["temperature"] == 0.0
+
+
+def test_api_key_sent_as_bearer_and_never_in_repr():
+    with OpenAIServer({"m": ModelScript()}, api_key="sk-secret-123") as server:
+        good = LiteLLMBackend("openai/m", price=None, api_base=server.base_url, api_key="sk-secret-123")
+        assert _call(good).text == "ok"
+        assert "sk-secret" not in repr(good)
+        bad = LiteLLMBackend("openai/m", price=None, api_base=server.base_url, api_key="wrong")
+        with pytest.raises(BackendError) as caught:
+            _call(bad)
+    assert caught.value.kind == "auth" and not caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    "fault, kind",
+    [("rate_limit", "rate_limited"), ("server_error", "unavailable"), ("slow", "timeout"),
+     ("drop", "unavailable"), ("malformed", "unavailable")],
+)
+def test_faults_translate_to_distilleval_errors(fault, kind):
+    with OpenAIServer({"m": ModelScript(faults=fail_first(fault), slow_s=3, retry_after_s=1.5)}) as server:
+        backend = LiteLLMBackend("openai/m", price=None, api_base=server.base_url)
+        with pytest.raises(BackendError) as caught:
+            _call(backend, timeout_s=0.5)
+        assert caught.value.kind == kind
+        assert caught.value.retryable
+        if fault == "rate_limit":
+            assert caught.value.retry_after_s == pytest.approx(1.5)
+        # num_retries=0: LiteLLM made exactly one attempt
+        assert len(server.log) == 1
+
+
+def test_unknown_model_is_not_retryable():
+    with OpenAIServer({}) as server:
+        backend = LiteLLMBackend("openai/missing", price=None, api_base=server.base_url)
+        with pytest.raises(BackendError) as caught:
+            _call(backend)
+    assert caught.value.kind == "not_found" and not caught.value.retryable
+
+
+def test_translation_of_plain_python_errors():
+    assert translate_litellm_error(ConnectionRefusedError("refused"), "m").kind == "unavailable"
+    assert translate_litellm_error(TimeoutError(), "m").kind == "timeout"
+    assert translate_litellm_error(RuntimeError("?"), "m").kind == "error"
+    assert isinstance(translate_litellm_error(type("RateLimitError", (Exception,), {})("x"), "m"), RateLimitedError)
+
+
+def test_image_parts_reach_the_server_as_data_urls():
+    url = "data:image/png;base64,iVBORw0KGgo="
+    content = [{"type": "text", "text": "What is the total?"}, {"type": "image_url", "image_url": {"url": url}}]
+    with OpenAIServer({"vision": ModelScript(answer="12.50")}) as server:
+        backend = LiteLLMBackend("openai/vision", price=None, api_base=server.base_url)
+        completion = _call(backend, ChatRequest(messages=({"role": "user", "content": content},)))
+        [sent] = server.log[0].body["messages"]
+    assert completion.text == "12.50"
+    assert sent["content"][1]["image_url"]["url"] == url
+    assert server.log[0].prompt == "What is the total?"

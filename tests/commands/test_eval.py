@@ -1,0 +1,326 @@
+"""`distilleval eval` end to end: real HTTP to a local server, real SQLite, a real SIGKILL."""
+
+import collections
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from distilleval.cli.main import main
+from distilleval.summary import read_summary
+from distilleval.testing.openai_server import ModelScript, OpenAIServer, ServerProcess, random_faults
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LABELS = ("billing", "technical", "other")
+RUBRIC = "Route the ticket to one team: billing, technical or other. Answer with the team only.\nTicket: {text}\n"
+
+
+def _label_of(text):
+    """The label hidden in a ticket's text (the fake model 'reads' it)."""
+    ticket = text.split("Ticket:")[-1]
+    return next((label for label in LABELS if f"about {label}" in ticket), "other")
+
+
+def _teacher(prompt):
+    return _label_of(prompt)
+
+
+def _student(prompt):
+    # Wrong on every fifth ticket: accuracy 0.8 against the teacher's 1.0.
+    number = int(prompt.split("#")[1].split()[0])
+    return "other" if number % 5 == 0 and _label_of(prompt) != "other" else _label_of(prompt)
+
+
+def write_spec(folder, base_url, n_items, *, fast_path=False, timeout_s=5.0):
+    """A label task whose models are served by the test server at ``base_url``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "data.jsonl").open("w") as handle:
+        for i in range(n_items):
+            label = LABELS[i % 3]
+            handle.write(json.dumps({"id": f"t{i}", "message": f"ticket #{i} about {label}", "label": label, "split": "eval"}) + "\n")
+    (folder / "rubric.md").write_text(RUBRIC)
+    (folder / "spec.yaml").write_text(
+        f"""name: routing
+data: {{path: data.jsonl, input: {{text: message}}, gold: label, id: id, split: {{column: split}}}}
+output: {{kind: label, labels: [billing, technical, other]}}
+scorer: exact_match
+teacher:
+  model: openai/teacher-m
+  prompt: rubric.md
+  api_base: {base_url}
+  price_as: anthropic/claude-opus-4-6
+  timeout_s: {timeout_s}
+student:
+  model: openai/student-m
+  prompt: "{{text}}"
+  api_base: {base_url}
+  price_as: tinker/lora
+  fast_path: {str(fast_path).lower()}
+  timeout_s: {timeout_s}
+"""
+    )
+    return folder / "spec.yaml"
+
+
+def _eval(spec, tmp_path, *extra):
+    return main(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--cache", str(tmp_path / "cache.sqlite"), *extra])
+
+
+def _only_run(tmp_path):
+    [run_dir] = list((tmp_path / "runs").iterdir())
+    return run_dir
+
+
+def test_eval_writes_the_run_directory(tmp_path, capsys):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 15, fast_path=True)
+        assert _eval(spec, tmp_path, "--concurrency", "4") == 0
+    run_dir = _only_run(tmp_path)
+    assert sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("records.sqlite-")) == [
+        "2026-02.yaml", "records.sqlite", "spec.resolved.yaml", "summary.json"]
+    summary = read_summary(run_dir)
+    teacher, student = summary.models["teacher"], summary.models["student"]
+    assert (teacher.n, student.n) == (15, 15)
+    # Tickets 0 and 10 are the multiples of 5 whose label is not "other": the student misses them.
+    assert teacher.metric.value == 1.0 and student.metric.value == pytest.approx(13 / 15)
+    assert teacher.spent_usd > student.spent_usd > 0
+    assert "Route the ticket" in (run_dir / "spec.resolved.yaml").read_text()
+    rows = sqlite3.connect(run_dir / "records.sqlite").execute("SELECT COUNT(*), COUNT(DISTINCT item_id) FROM records").fetchone()
+    assert rows == (30, 15)
+    assert str(run_dir / "summary.json") in capsys.readouterr().out
+
+
+def test_latency_is_honest_and_a_cached_rerun_is_free(tmp_path):
+    # The seed's figures: teacher 450 ms, student 35 ms. The server runs in its own process.
+    with ServerProcess({"teacher-m": (450, "billing"), "student-m": (35, "billing")}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 12)
+        assert _eval(spec, tmp_path, "--concurrency", "4") == 0
+        first = read_summary(_only_run(tmp_path))
+        (tmp_path / "first").mkdir()
+        _only_run(tmp_path).rename(tmp_path / "first" / "run")
+        assert _eval(spec, tmp_path, "--concurrency", "4") == 0
+        second = read_summary(_only_run(tmp_path))
+    teacher_p50 = first.models["teacher"].latency_ms.p50
+    student_p50 = first.models["student"].latency_ms.p50
+    assert 450 <= teacher_p50 < 462, teacher_p50
+    assert 35 <= student_p50 < 45, student_p50
+    assert 10.5 < teacher_p50 / student_p50 < 13.2
+    for role in ("teacher", "student"):
+        again = second.models[role]
+        assert again.cache_hits == 12 and again.latency_ms is None  # no new latency samples
+        assert again.spent_usd == 0.0
+        assert again.cost_per_request_usd == pytest.approx(first.models[role].cost_per_request_usd)
+        assert again.input_tokens.mean == first.models[role].input_tokens.mean
+
+
+@pytest.mark.parametrize("fast_path", [False, True])
+def test_twenty_percent_faults_every_item_scored_or_recorded(tmp_path, fast_path):
+    n = 30
+    faults = random_faults(0.2, seed=11)
+    scripts = {
+        "teacher-m": ModelScript(answer=_teacher, faults=faults, slow_s=2.5, retry_after_s=0.01),
+        "student-m": ModelScript(answer=_student, faults=faults, slow_s=2.5, retry_after_s=0.01),
+    }
+    with OpenAIServer(scripts) as server:
+        # The timeout leaves room for a loaded 2-core machine: only "slow" faults should hit it.
+        spec = write_spec(tmp_path / "task", server.base_url, n, fast_path=fast_path, timeout_s=1.2)
+        assert _eval(spec, tmp_path, "--concurrency", "8", "--max-retries", "1", "--no-cache") == 0
+        log = list(server.log)
+    summary = read_summary(_only_run(tmp_path))
+    assert sum(r.outcome != "ok" for r in log) >= 8
+    for role in ("teacher", "student"):
+        result = summary.models[role]
+        answered = [i for i in summary.items if i.outputs.get(role) is not None]
+        errored = [i for i in summary.items if role in i.errors]
+        assert result.n == n == len(answered) + len(errored)
+        assert sum(result.errors.values()) == len(errored)
+        paid = collections.Counter(r.prompt for r in log if r.outcome == "ok" and r.model == f"{role}-m")
+        assert sum(paid.values()) == len(answered) and max(paid.values()) == 1
+
+
+def _count_rows(path):
+    try:
+        return sqlite3.connect(path, timeout=1).execute("SELECT COUNT(*) FROM records WHERE status='ok'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.parametrize("how", ["resume", "rerun"])
+def test_sigkill_then_continue_calls_each_item_once(tmp_path, how):
+    """Killed mid-run, then continued with --resume (run store only, cache off) or by simply
+    re-running the same command (a new run that replays finished calls from the cache)."""
+    n = 40
+    scripts = {"teacher-m": ModelScript(answer=_teacher, delay_ms=120), "student-m": ModelScript(answer=_student, delay_ms=120)}
+    cache_args = ["--no-cache"] if how == "resume" else ["--cache", str(tmp_path / "cache.sqlite")]
+    with OpenAIServer(scripts) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, n)
+        argv = [sys.executable, "-m", "distilleval", "eval", str(spec), "--runs-dir", str(tmp_path / "runs"),
+                "--concurrency", "4", *cache_args]
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        with (tmp_path / "child.log").open("w") as child_log:
+            child = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=child_log, stderr=child_log)
+            deadline = time.monotonic() + 60
+            runs = []
+            while time.monotonic() < deadline and not runs:
+                found = list((tmp_path / "runs").glob("*/records.sqlite")) if (tmp_path / "runs").exists() else []
+                if found and _count_rows(found[0]) >= 20:
+                    runs = found
+                time.sleep(0.05)
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        killed_at = time.monotonic()
+        assert runs, (tmp_path / "child.log").read_text()
+        killed_run = runs[0].parent
+        assert not (killed_run / "summary.json").exists()
+        done_before = {row[0] + "/" + row[1] for row in sqlite3.connect(killed_run / "records.sqlite").execute(
+            "SELECT item_id, model FROM records WHERE status='ok'")}
+        assert 20 <= len(done_before) < 2 * n  # killed in the middle
+
+        if how == "resume":
+            assert main(["eval", str(spec), "--resume", str(killed_run), *cache_args, "--concurrency", "4"]) == 0
+            final_run = killed_run
+        else:
+            assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), *cache_args, "--concurrency", "4"]) == 0
+            [final_run] = [p for p in (tmp_path / "runs").iterdir() if p != killed_run]
+        log = list(server.log)
+
+    rows = sqlite3.connect(final_run / "records.sqlite").execute("SELECT item_id, model, status, cache_hit FROM records").fetchall()
+    assert len(rows) == 2 * n and len({(i, m) for i, m, _, _ in rows}) == 2 * n
+    assert all(status == "ok" for _, _, status, _ in rows)
+    if how == "rerun":
+        assert sum(hit for *_, hit in rows) >= len(done_before)
+    # Nothing recorded before the kill was asked of the server again after it.
+    after_kill = [r for r in log if r.received_at > killed_at]
+    asked_again = {f"t{r.prompt.split('#')[1].split()[0]}/{r.model[:-2]}" for r in after_kill}
+    assert not (asked_again & done_before)
+    # Each item was answered at most twice: once more only if it was in flight at the kill.
+    paid = collections.Counter((r.model, r.prompt) for r in log if r.outcome == "ok")
+    assert len(paid) == 2 * n
+    assert sum(count - 1 for count in paid.values()) <= 4
+    summary = read_summary(final_run)
+    assert summary.models["teacher"].n == n and summary.models["student"].errors == {}
+
+
+def test_unreachable_server_fails_fast_without_a_run_dir(tmp_path, capsys):
+    spec = write_spec(tmp_path / "task", "http://127.0.0.1:9/v1", 3)
+    assert _eval(spec, tmp_path) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot connect to http://127.0.0.1:9/v1" in err and "\n" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys):
+    spec = write_spec(tmp_path / "task", "http://127.0.0.1:9/v1", 3)
+    assert _eval(spec, tmp_path, "--models", "teacher,oracle") == 2
+    assert "unknown model oracle" in capsys.readouterr().err
+    assert _eval(spec, tmp_path, "--resume", "nope") == 2
+    assert "no run found" in capsys.readouterr().err
+
+
+def test_models_limit_and_refresh(tmp_path):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 9)
+        assert _eval(spec, tmp_path, "--models", "student", "--limit", "4") == 0
+        assert {r.model for r in server.log} == {"student-m"} and len(server.log) == 4
+        assert _eval(spec, tmp_path, "--models", "student", "--limit", "4") == 0
+        assert len(server.log) == 4  # all from the cache
+        assert _eval(spec, tmp_path, "--models", "student", "--limit", "4", "--refresh") == 0
+        assert len(server.log) == 8  # --refresh called again
+
+
+def test_api_key_never_reaches_a_file_or_the_output(tmp_path, monkeypatch, capsys):
+    secret = "sk-distilleval-test-7f3a9c"
+    monkeypatch.setenv("ROUTING_API_KEY", secret)
+    scripts = {"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}
+    with OpenAIServer(scripts, api_key=secret) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 4)
+        text = spec.read_text().replace("  price_as: tinker/lora", "  price_as: tinker/lora\n  api_key_env: ROUTING_API_KEY")
+        spec.write_text(text.replace("  price_as: anthropic/claude-opus-4-6", "  price_as: anthropic/claude-opus-4-6\n  api_key_env: ROUTING_API_KEY"))
+        assert _eval(spec, tmp_path) == 0
+        assert {r.outcome for r in server.log} == {"ok"}  # the key was sent and accepted
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "cache.sqlite" for p in written) and any(p.name == "records.sqlite" for p in written)
+    for path in written:
+        assert secret.encode() not in path.read_bytes(), path
+    captured = capsys.readouterr()
+    assert secret not in captured.out + captured.err
+
+
+def test_resume_refuses_a_changed_spec(tmp_path, capsys):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 3)
+        assert _eval(spec, tmp_path) == 0
+        spec.write_text(spec.read_text().replace("name: routing", "name: routing\ndescription: edited"))
+        assert _eval(spec, tmp_path, "--resume", str(_only_run(tmp_path))) == 2
+    assert "this spec changed since run" in capsys.readouterr().err
+
+
+def test_baselines_train_on_the_train_split_and_join_the_summary(tmp_path):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 9)
+        with (spec.parent / "data.jsonl").open("a") as handle:
+            for i in range(100, 130):
+                label = LABELS[i % 3]
+                handle.write(json.dumps({"id": f"t{i}", "message": f"ticket #{i} about {label}", "label": label, "split": "train"}) + "\n")
+        spec.write_text(spec.read_text() + "baselines: [tfidf_logreg]\n")
+        assert _eval(spec, tmp_path, "--models", "student,tfidf_logreg") == 0
+        assert {r.model for r in server.log} == {"student-m"}
+    summary = read_summary(_only_run(tmp_path))
+    assert set(summary.models) == {"student", "tfidf_logreg"}
+    baseline = summary.models["tfidf_logreg"]
+    assert baseline.role == "baseline" and baseline.n == 9 and baseline.metric.value is not None
+
+
+def test_rejected_key_stops_the_run_with_a_resume_hint(tmp_path, capsys):
+    scripts = {"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}
+    with OpenAIServer(scripts, api_key="the-right-key") as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 30)
+        assert _eval(spec, tmp_path, "--concurrency", "2") == 2
+        requests = len(server.log)
+    err = capsys.readouterr().err.strip()
+    assert "cannot be used (auth)" in err and "--resume" in err and "\n" not in err
+    assert requests <= 6  # stopped at the first refusals instead of trying all 60 calls
+
+
+def test_cache_hits_are_priced_with_this_runs_table(tmp_path):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher, usage=(1000, 10)), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 3)
+        assert _eval(spec, tmp_path, "--models", "teacher") == 0
+        first = read_summary(_only_run(tmp_path))
+        (tmp_path / "old").mkdir()
+        _only_run(tmp_path).rename(tmp_path / "old" / "run")
+        # The same calls replayed under a table where the teacher costs twice as much.
+        table = (REPO_ROOT / "pricing" / "2026-02.yaml").read_text()
+        dearer = tmp_path / "dearer.yaml"
+        dearer.write_text(table.replace("    input: 5.00\n    output: 25.00", "    input: 10.00\n    output: 50.00"))
+        assert _eval(spec, tmp_path, "--models", "teacher", "--pricing", str(dearer)) == 0
+        second = read_summary(_only_run(tmp_path))
+    assert first.models["teacher"].cost_per_request_usd == pytest.approx(1000 * 5e-6 + 10 * 25e-6)
+    assert second.models["teacher"].cost_per_request_usd == pytest.approx(2 * first.models["teacher"].cost_per_request_usd)
+    assert second.models["teacher"].spent_usd == 0.0 and second.models["teacher"].cache_hits == 3
+
+
+def test_image_inputs_are_sent_as_base64_data_urls(tmp_path):
+    import base64
+
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 2)
+        (spec.parent / "scan.png").write_bytes(png)
+        rows = [json.loads(line) for line in (spec.parent / "data.jsonl").read_text().splitlines()]
+        (spec.parent / "data.jsonl").write_text("".join(json.dumps({**row, "scan": "scan.png"}) + "\n" for row in rows))
+        text = spec.read_text().replace("input: {text: message}", "input: {text: message, scan: scan}, image_inputs: [scan]")
+        spec.write_text(text)
+        assert _eval(spec, tmp_path, "--models", "student") == 0
+        bodies = [r.body for r in server.log]
+    assert len(bodies) == 2
+    for body in bodies:
+        parts = body["messages"][-1]["content"]
+        assert parts[0]["type"] == "text"
+        assert parts[1]["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(png).decode()

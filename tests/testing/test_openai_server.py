@@ -1,0 +1,88 @@
+"""The scripted test server answers like an OpenAI endpoint and injects the faults it is told to."""
+
+import json
+
+import httpx
+import pytest
+
+from distilleval.testing.openai_server import ModelScript, OpenAIServer, fail_first, prompt_text, random_faults
+
+
+def _post(server, model, text, **extra):
+    body = {"model": model, "messages": [{"role": "user", "content": text}], **extra}
+    return httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=5, headers=extra.pop("headers", None))
+
+
+def test_answer_usage_and_log():
+    with OpenAIServer({"m": ModelScript(answer=lambda prompt: prompt.upper(), usage=(11, 3))}) as server:
+        response = _post(server, "m", "route me")
+        body = response.json()
+        assert response.status_code == 200
+        assert body["choices"][0]["message"]["content"] == "ROUTE ME"
+        assert body["usage"] == {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
+        assert [(r.model, r.prompt, r.outcome, r.status) for r in server.log] == [("m", "route me", "ok", 200)]
+
+
+def test_default_usage_counts_words():
+    with OpenAIServer({"m": ModelScript(answer="two words")}) as server:
+        usage = _post(server, "m", "one two three").json()["usage"]
+        assert (usage["prompt_tokens"], usage["completion_tokens"]) == (3, 2)
+
+
+def test_unknown_model_404_and_auth_401():
+    with OpenAIServer({"m": ModelScript()}, api_key="sk-test") as server:
+        assert _post(server, "nope", "x").status_code == 401  # auth is checked first
+        body = {"model": "nope", "messages": [{"role": "user", "content": "x"}]}
+        headers = {"Authorization": "Bearer sk-test"}
+        assert httpx.post(f"{server.base_url}/chat/completions", json=body, headers=headers).status_code == 404
+        body["model"] = "m"
+        assert httpx.post(f"{server.base_url}/chat/completions", json=body, headers=headers).status_code == 200
+
+
+def test_rate_limit_then_ok_with_retry_after():
+    with OpenAIServer({"m": ModelScript(faults=fail_first("rate_limit"), retry_after_s=2)}) as server:
+        first = _post(server, "m", "x")
+        second = _post(server, "m", "x")
+        assert first.status_code == 429 and first.headers["Retry-After"] == "2"
+        assert second.status_code == 200
+        assert [r.attempt for r in server.log] == [0, 1]
+
+
+def test_server_error_malformed_and_drop():
+    with OpenAIServer() as server:
+        server.script("e", ModelScript(faults=fail_first("server_error")))
+        server.script("j", ModelScript(faults=fail_first("malformed")))
+        server.script("d", ModelScript(faults=fail_first("drop")))
+        assert _post(server, "e", "x").status_code == 500
+        malformed = _post(server, "j", "x")
+        assert malformed.status_code == 200
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(malformed.text)
+        with pytest.raises(httpx.TransportError):
+            _post(server, "d", "x")
+        assert [r.outcome for r in server.log] == ["server_error", "malformed", "drop"]
+
+
+def test_slow_passes_client_timeout():
+    with OpenAIServer({"m": ModelScript(faults=fail_first("slow"), slow_s=2)}) as server:
+        body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=0.2)
+
+
+def test_random_faults_rate_and_determinism():
+    decide = random_faults(0.2, seed=3)
+    draws = [decide(f"prompt {i}", 0) for i in range(2000)]
+    share = sum(d is not None for d in draws) / len(draws)
+    assert 0.17 < share < 0.23
+    assert draws == [random_faults(0.2, seed=3)(f"prompt {i}", 0) for i in range(2000)]
+    with pytest.raises(ValueError):
+        random_faults(0.1, ("meteor",))
+
+
+def test_prompt_text_joins_text_parts_only():
+    messages = [
+        {"role": "system", "content": "rules"},
+        {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:"}}]},
+    ]
+    assert prompt_text(messages) == "rules\nlook"
