@@ -21,6 +21,14 @@ from distilleval.backends.base import ChatRequest, Completion
 
 DEFAULT_CACHE_PATH = Path.home() / ".cache" / "distilleval" / "responses.sqlite"
 
+
+def cache_path_for(explicit: str | Path | None) -> Path:
+    """The cache file to use: ``--cache``, else ``$DISTILLEVAL_CACHE``, else ``DEFAULT_CACHE_PATH``."""
+    import os
+
+    chosen = explicit or os.environ.get("DISTILLEVAL_CACHE") or DEFAULT_CACHE_PATH
+    return Path(chosen)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,

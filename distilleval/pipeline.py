@@ -104,13 +104,26 @@ def eval_items(spec: TaskSpec, items: list[Item], limit: int | None) -> list[Ite
     return chosen[:limit] if limit else chosen
 
 
-def baseline_runs(spec: TaskSpec, train: list[Item], evaluate: list[Item], pricing: PricingTable, *, labels: list[str] | None = None, say=print) -> list:
-    """Train every spec baseline on ``train`` and predict ``evaluate``; one ``ModelRun`` each."""
+def baseline_runs(
+    spec: TaskSpec,
+    train: list[Item],
+    evaluate: list[Item],
+    pricing: PricingTable,
+    *,
+    baselines: list | None = None,
+    labels: list[str] | None = None,
+    say=print,
+) -> list:
+    """Train spec baselines (default: all) on ``train``, predict ``evaluate``; one ``ModelRun`` each.
+
+    Args:
+        labels: one training label per item of ``train`` (e.g. the teacher's); default: gold.
+    """
     from distilleval.baselines import train_baseline
     from distilleval.summarize import ModelOutput, ModelRun
 
     runs = []
-    for baseline in spec.baselines:
+    for baseline in spec.baselines if baselines is None else baselines:
         trained = train_baseline(baseline, train, labels)
         price = pricing.price_for(baseline.price_as)
         predictions = trained.predict_items(evaluate, cpu_usd_per_hour=price.cpu_usd_per_hour or 0.0)
@@ -183,8 +196,84 @@ def write_reports(run_dir: Path, formats: tuple[str, ...] = REPORT_FORMATS) -> l
     return written
 
 
-def run_online(spec: TaskSpec, pricing: PricingTable, args) -> int:
-    """The online pipeline (placeholder until eval lands)."""
-    from distilleval.errors import DistillevalError
+def _invoke(command: str, argv: list[str]):
+    """Parse ``argv`` with a command's own parser; returns (module, namespace)."""
+    import argparse
+    import importlib
 
-    raise DistillevalError("online `distilleval run` needs the eval command; use --offline")
+    module = importlib.import_module(f"distilleval.commands.{command}")
+    parser = argparse.ArgumentParser(prog=f"distilleval {command}")
+    module.add_arguments(parser)
+    return module, parser.parse_args(argv)
+
+
+def _is_current(path: Path, fingerprint: str) -> bool:
+    marker = path.with_name(path.name + ".fingerprint")
+    return path.exists() and marker.is_file() and marker.read_text().strip() == fingerprint
+
+
+def _mark_current(path: Path, fingerprint: str) -> None:
+    path.with_name(path.name + ".fingerprint").write_text(fingerprint + "\n")
+
+
+def run_online(spec: TaskSpec, pricing: PricingTable, args, *, say=print) -> tuple[int, Path]:
+    """label -> validate -> train -> eval -> report through the commands that own each step.
+
+    Every model call goes through the shared response cache, so re-running an unchanged spec
+    pays nothing; steps whose outputs carry the current fingerprint are skipped outright.
+
+    Returns:
+        (status, eval run directory); status 1 when the teacher fails validation (nothing is
+        trained on bad labels), else 0.
+    """
+    from distilleval.backends.factory import is_tinker_model
+
+    plan = plan_run(spec, pricing, runs_dir=Path(args.runs_dir), offline=False, limit=args.limit, reason="online")
+    run_dir = plan.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    say(f"distilleval run: {spec.name} online -> {run_dir}")
+    shared = ["--pricing", str(pricing.path)]
+    spec_path = str(spec.source)
+
+    labels = run_dir / "labels.jsonl"
+    if _is_current(labels, plan.fingerprint) and not args.force:
+        say("label     up to date")
+    else:
+        module, namespace = _invoke("label", [spec_path, "--out", str(labels), *shared])
+        module.run(namespace)
+        _mark_current(labels, plan.fingerprint)
+
+    validation = run_dir / "validate.json"
+    module, namespace = _invoke("validate", [spec_path, "--split", "eval", "--spot-check", "3", "--out", str(validation), *shared])
+    if module.run(namespace) == 1:
+        say("validate  the teacher is below the spec's floor (gates.teacher_min): stopping before training on its labels")
+        return 1, run_dir / "eval"
+
+    student = spec.student.model
+    if is_tinker_model(student):
+        say(f"train     skipped: the spec's student is already a checkpoint ({student})")
+    elif student == spec.training.base_model:
+        train_dir = run_dir / "train"
+        manifest_path = train_dir / "manifest.json"
+        if not (_is_current(manifest_path, plan.fingerprint) and not args.force):
+            module, namespace = _invoke("train", [spec_path, "--data", str(labels), "--out", str(train_dir), *shared])
+            module.run(namespace)
+            _mark_current(manifest_path, plan.fingerprint)
+        import json
+
+        sampler_path = json.loads(manifest_path.read_text())["sampler_path"]
+        say(f"train     student checkpoint {sampler_path}")
+        spec = spec.model_copy(update={"student": spec.student.model_copy(update={"model": sampler_path})})
+    else:
+        say(f"train     skipped: the student ({student}) is served by its provider; set it to training.base_model to fine-tune")
+
+    from distilleval.commands import eval as eval_command
+
+    eval_argv = [spec_path, "--out", str(run_dir / "eval"), *shared]
+    if args.limit:
+        eval_argv += ["--limit", str(args.limit)]
+    _, namespace = _invoke("eval", eval_argv)
+    eval_command.evaluate(spec, namespace)
+    reports = write_reports(run_dir / "eval")
+    say("report    " + ", ".join(str(path) for path in reports))
+    return 0, run_dir / "eval"

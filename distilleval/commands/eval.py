@@ -72,6 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pricing", metavar="FILE", help="pricing table (default: the spec's, else the bundled one)")
     parser.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run directories go (default ./runs)")
     parser.add_argument(
+        "--out", metavar="DIR",
+        help="this exact run directory (continued when it already holds a run of the same spec)",
+    )
+    parser.add_argument(
         "--cache", metavar="FILE", default=None,
         help="response cache file (default $DISTILLEVAL_CACHE or ~/.cache/distilleval/responses.sqlite)",
     )
@@ -83,6 +87,13 @@ def run(args: argparse.Namespace) -> int:
     Everything that can fail before a model is called (spec, data, pricing, keys, reachable
     endpoints) is checked before the run directory is created.
     """
+    from distilleval.spec import load_spec
+
+    return evaluate(load_spec(args.spec), args)
+
+
+def evaluate(spec: "TaskSpec", args: argparse.Namespace) -> int:
+    """``eval`` on an already loaded spec (``run`` passes one whose student it trained)."""
     import asyncio
 
     from distilleval.data import load_items, split_items
@@ -90,9 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.pricing import load_pricing
     from distilleval.runner import RunAborted
     from distilleval.runstore import RunStore
-    from distilleval.spec import load_spec
 
-    spec = load_spec(args.spec)
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     items = split_items(load_items(spec), "eval")
     if not items:
@@ -142,6 +151,11 @@ def _run_dir(spec: "TaskSpec", args: argparse.Namespace) -> Path:
     from distilleval.errors import DataError
 
     runs_dir = Path(args.runs_dir)
+    if getattr(args, "out", None):
+        out = Path(args.out)
+        if (out / "records.sqlite").is_file():
+            args.resume = str(out)
+        return out
     if args.resume:
         candidate = Path(args.resume)
         if not candidate.is_dir():
@@ -218,13 +232,13 @@ def _open_backends(spec: "TaskSpec", roles: list[str], pricing: Any) -> dict[str
 
 async def _call_models(spec: "TaskSpec", calls: list[Any], backends: dict[str, Any], store: Any, args: argparse.Namespace) -> None:
     """Run ``calls``; each final result is committed to ``store`` the moment it is known."""
-    from distilleval.cache import DEFAULT_CACHE_PATH, ResponseCache
+    from distilleval.cache import ResponseCache, cache_path_for
     from distilleval.runner import Progress, Runner, RunnerOptions
 
     models = spec.models()
     cache = None
     if not args.no_cache:
-        cache_path = args.cache or os.environ.get("DISTILLEVAL_CACHE") or DEFAULT_CACHE_PATH
+        cache_path = cache_path_for(args.cache)
         cache = ResponseCache(cache_path, refresh=args.refresh)
     options = RunnerOptions(
         concurrency=args.concurrency,
@@ -244,20 +258,15 @@ async def _call_models(spec: "TaskSpec", calls: list[Any], backends: dict[str, A
             cache.close()
 
 
-def _run_baselines(spec: "TaskSpec", baselines: list[Any], items: list["Item"], pricing: Any) -> dict[str, list[Any]]:
+def _run_baselines(spec: "TaskSpec", baselines: list[Any], items: list["Item"], pricing: Any) -> list[Any]:
     """Train each selected local baseline on the training split and predict the eval items."""
     if not baselines:
-        return {}
-    from distilleval.baselines import train_baseline
+        return []
     from distilleval.data import load_items, split_items
+    from distilleval.pipeline import baseline_runs
 
-    train = split_items(load_items(spec), "train")
-    outputs: dict[str, list[Any]] = {}
-    for baseline in baselines:
-        trained = train_baseline(baseline, train)
-        price = pricing.price_for(baseline.price_as)
-        outputs[baseline.display_name] = trained.predict_items(items, cpu_usd_per_hour=price.cpu_usd_per_hour or 0.0)
-    return outputs
+    train = [item for item in split_items(load_items(spec), "train") if item.gold is not None]
+    return baseline_runs(spec, train, items, pricing, baselines=baselines)
 
 
 def _model_outputs(results: list[Any], items: list["Item"], price: Any, *, batch: bool) -> list[Any]:
@@ -294,7 +303,7 @@ def _model_outputs(results: list[Any], items: list["Item"], price: Any, *, batch
 
 def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Path) -> Path:
     """Score every model's outputs and write ``summary.json`` (atomically)."""
-    from distilleval.summarize import ModelOutput, ModelRun, build_summary
+    from distilleval.summarize import ModelRun, build_summary
     from distilleval.summary import write_summary
 
     models = spec.models()
@@ -309,10 +318,7 @@ def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Pat
         )
         for role, results in outputs.items()
     ]
-    for name, predictions in baseline_outputs.items():
-        baseline_rows = [ModelOutput(**vars(p)) for p in predictions]
-        kind = next(b.kind for b in spec.baselines if b.display_name == name)
-        runs.append(ModelRun(name=name, role="baseline", model=kind, outputs=baseline_rows, display_name=name))
+    runs.extend(baseline_outputs)
     summary = build_summary(spec, items, runs, pricing=pricing, run_id=run_dir.name, mode="online")
     path = run_dir / "summary.json"
     write_summary(summary, path)

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quarantine", default=None, help="invalid outputs (default: <out>.quarantine.jsonl)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-retries", type=int, default=4, help="retries of a failed call (backoff with jitter)")
-    parser.add_argument("--cache", default=None, help="response cache file (default ~/.cache/distilleval/responses.sqlite)")
+    parser.add_argument("--cache", default=None, help="response cache file (default $DISTILLEVAL_CACHE or ~/.cache/distilleval/responses.sqlite)")
     parser.add_argument("--no-cache", action="store_true", help="call every item afresh")
     parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from distilleval.cache import DEFAULT_CACHE_PATH
+    from distilleval.cache import cache_path_for
     from distilleval.data import load_items, split_items
     from distilleval.errors import ConfigurationError, DistillevalError
     from distilleval.pricing import load_pricing
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     quarantine = Path(args.quarantine) if args.quarantine else out.with_name(out.stem + ".quarantine.jsonl")
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     checker = LabelChecker(spec)
-    cache_path = None if args.no_cache else Path(args.cache) if args.cache else DEFAULT_CACHE_PATH
+    cache_path = None if args.no_cache else cache_path_for(args.cache)
 
     print(f"labelling {len(items)} items from {source} with {spec.teacher.model}")
     results = run_teacher(

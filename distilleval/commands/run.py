@@ -48,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
             offline, reason = True, f"no key for {', '.join(missing)}"
             print(f"distilleval run: {reason}: running offline (reference labels, local baselines, projected costs)", file=sys.stderr)
     if not offline:
-        return pipeline.run_online(spec, pricing, args)
+        status, eval_dir = pipeline.run_online(spec, pricing, args)
+        if status == 0:
+            _print_headline(eval_dir)
+        return status
 
     plan = pipeline.plan_run(spec, pricing, runs_dir=Path(args.runs_dir), offline=True, limit=args.limit, reason=reason)
     summary_path = plan.run_dir / "summary.json"

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the spot-check sample")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-retries", type=int, default=4)
-    parser.add_argument("--cache", default=None, help="response cache file (default ~/.cache/distilleval/responses.sqlite)")
+    parser.add_argument("--cache", default=None, help="response cache file (default $DISTILLEVAL_CACHE or ~/.cache/distilleval/responses.sqlite)")
     parser.add_argument("--no-cache", action="store_true", help="call every item afresh")
     parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
     parser.add_argument("--out", default=None, help="also write the result as JSON to this file")
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     import random
     from pathlib import Path
 
-    from distilleval.cache import DEFAULT_CACHE_PATH
+    from distilleval.cache import cache_path_for
     from distilleval.data import load_items
     from distilleval.errors import DataError, DistillevalError
     from distilleval.pricing import load_pricing
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if not items:
         raise DataError(f"{data_path}: no items with a gold answer in column {spec.data.gold!r} (split: {args.split})")
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
-    cache_path = None if args.no_cache else Path(args.cache) if args.cache else DEFAULT_CACHE_PATH
+    cache_path = None if args.no_cache else cache_path_for(args.cache)
 
     print(f"validating {spec.teacher.model} on {len(items)} items with gold from {data_path}")
     results = run_teacher(

@@ -106,3 +106,71 @@ def test_bad_spec_is_exit_2_and_writes_nothing(tmp_path, capsys):
     assert main(["run", str(bad), "--offline", "--runs-dir", str(tmp_path / "runs")]) == 2
     assert not (tmp_path / "runs").exists()
     assert str(bad) in capsys.readouterr().err
+
+
+def _online_spec(tmp_path: Path, base_url: str) -> Path:
+    """ticket_routing with teacher and student served by the local OpenAI-compatible server."""
+    import shutil
+
+    import yaml
+
+    source = REPO / "specs" / "ticket_routing"
+    for name in ("data.jsonl", "rubric.md"):
+        shutil.copy(source / name, tmp_path / name)
+    spec = yaml.safe_load((source / "spec.yaml").read_text())
+    spec["pricing"] = str(REPO / "pricing" / "2026-02.yaml")
+    common = {"api_base": base_url, "api_key_env": "LOCAL_TEST_KEY"}
+    spec["teacher"].update(model="openai/teacher", price_as="openai/gpt-5.2", **common)
+    spec["student"].update(model="openai/student", price_as="tinker/lora", fast_path=True, **common)
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def test_online_pipeline_against_a_local_server_and_free_rerun(tmp_path, monkeypatch, capsys):
+    from distilleval.testing.openai_server import ModelScript, OpenAIServer
+
+    monkeypatch.undo()  # this test needs loopback HTTP
+    monkeypatch.setenv("LOCAL_TEST_KEY", "sk-local-test-0000")
+    monkeypatch.setenv("DISTILLEVAL_CACHE", str(tmp_path / "cache.sqlite"))
+    gold = {
+        json.loads(line)["message"]: json.loads(line)["label"]
+        for line in (REPO / "specs" / "ticket_routing" / "data.jsonl").read_text().splitlines()
+    }
+
+    def teacher(prompt: str) -> str:
+        message = prompt.rsplit("Message: ", 1)[1].rsplit("\nQueue:", 1)[0]
+        return gold[message]
+
+    def student(prompt: str) -> str:
+        label = gold[prompt]
+        return label if len(prompt) % 7 else "other"  # wrong on about one item in seven
+
+    with OpenAIServer(api_key="sk-local-test-0000") as server:
+        server.script("teacher", ModelScript(answer=teacher))
+        server.script("student", ModelScript(answer=student))
+        spec = _online_spec(tmp_path, server.base_url)
+        args = ["run", str(spec), "--runs-dir", str(tmp_path / "runs"), "--limit", "40"]
+        assert main(args) == 0
+        first_paid = sum(1 for r in server.log if r.outcome == "ok")
+        out = capsys.readouterr().out
+        assert main(args) == 0
+        second_paid = sum(1 for r in server.log if r.outcome == "ok") - first_paid
+
+    run_dir = _run_dir(tmp_path / "runs")
+    labels = (run_dir / "labels.jsonl").read_text().splitlines()
+    assert len(labels) == 352  # the whole train split, labelled by the teacher
+    assert json.loads((run_dir / "validate.json").read_text())
+    summary = read_summary(run_dir / "eval")
+    assert summary.mode == "online"
+    assert summary.models["teacher"].basis == "measured" and summary.models["teacher"].metric.value == 1.0
+    assert 0.6 < summary.models["student"].metric.value < 1.0
+    assert {"tfidf_logreg", "wordllama_logreg"} <= set(summary.models)
+    assert "train     skipped: the student (openai/student) is served by its provider" in out
+    assert (run_dir / "eval" / "report.html").is_file()
+    # 352 labels + 40 validation + 80 eval calls the first time; the re-run is served from the cache.
+    assert first_paid >= 352 + 40
+    assert second_paid == 0
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert b"sk-local-test-0000" not in path.read_bytes(), path
