@@ -159,7 +159,8 @@ def run_offline(spec: TaskSpec, pricing: PricingTable, plan: RunPlan, *, limit: 
     say(f"eval      {len(evaluate)} eval items")
     runs = baseline_runs(spec, labelled, evaluate, pricing, say=say) if spec.baselines else []
     if not spec.baselines:
-        say(f"  no local baselines apply to this task (output kind {spec.output.kind!r}); nothing is scored offline")
+        why = f"output kind {spec.output.kind!r}" if spec.output.kind != "label" else "no baselines declared, or image inputs"
+        say(f"  no local baselines for this task ({why}); nothing is scored offline")
     projected = {role: projected_model_result(spec, role, evaluate, pricing) for role in ("teacher", "student")}
     summary = build_summary(
         spec,

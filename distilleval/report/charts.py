@@ -208,6 +208,11 @@ def latency_chart(f: Figures, *, max_points: int = 400) -> str:
         body.append(f'<line x1="{axis(latency.p50):.1f}" y1="{y - 12}" x2="{axis(latency.p50):.1f}" y2="{y + 12}" stroke="{colour}" stroke-width="3"/>')
         if latency.p99 is not None:
             body.append(f'<line x1="{axis(latency.p99):.1f}" y1="{y - 6}" x2="{axis(latency.p99):.1f}" y2="{y + 6}" stroke="{colour}" stroke-width="2"/>')
-        body.append(_text(LEFT - 60, y + 20, f"p50 {latency.p50:,.0f} ms · p95 {latency.p95 or 0:,.0f} ms",
+        body.append(_text(LEFT - 60, y + 20, f"p50 {_ms(latency.p50)} · p95 {_ms(latency.p95 or 0)}",
                           anchor="start", size=10, extra='fill="#4b5563"'))
     return _frame("chart-latency", title, body, height=height)
+
+
+def _ms(value: float) -> str:
+    """Milliseconds for a chart label: two significant digits under 10 ms (local models)."""
+    return f"{value:.2g} ms" if 0 < value < 10 else f"{value:,.0f} ms"
