@@ -22,8 +22,6 @@ same functions that build ``summary.json``, so the gate and the summary agree.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from statistics import NormalDist
 from typing import Literal
 
 from distilleval.errors import DataError
+from distilleval.files import write_text_atomic
 from distilleval.spec import GatesSpec
 from distilleval.summary import ModelResult, Summary
 
@@ -309,16 +308,9 @@ def atomic_write(path: Path, text: str) -> None:
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        write_text_atomic(path, text)
     except OSError as err:
         raise DataError(f"{path}: cannot write ({err.strerror or err})") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def junit_xml(checks: Sequence[Check], *, suite_name: str) -> str:

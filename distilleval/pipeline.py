@@ -18,6 +18,7 @@ from pathlib import Path
 
 from distilleval import __version__
 from distilleval.data import Item, load_items, split_items
+from distilleval.files import write_text_atomic
 from distilleval.pricing import PricingTable
 from distilleval.spec import TaskSpec
 
@@ -190,9 +191,7 @@ def write_reports(run_dir: Path, formats: tuple[str, ...] = REPORT_FORMATS) -> l
     for fmt in formats:
         text = render_run(run_dir, fmt)
         target = run_dir / f"report{EXTENSIONS[fmt]}"
-        temporary = target.with_name(target.name + ".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(target)
+        write_text_atomic(target, text)
         written.append(target)
     return written
 

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from distilleval.errors import DataError
+from distilleval.files import write_text_atomic
 
 SCHEMA_VERSION = 1
 
@@ -152,9 +153,7 @@ class Summary(_Model):
 def write_summary(summary: Summary, path: Path) -> None:
     """Write ``summary`` atomically (a temp file renamed over the target)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(summary.model_dump_json(indent=2), encoding="utf-8")
-    temporary.replace(path)
+    write_text_atomic(path, summary.model_dump_json(indent=2))
 
 
 def read_summary(path: str | Path) -> Summary:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from distilleval.cli.argtypes import non_negative_float
+
 HELP = "Cost per request, per day and per month at given volumes, savings and break-even"
 
 
@@ -22,16 +24,6 @@ def _volumes(text: str) -> list[int]:
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"volumes must be positive integers, found {text!r}")
     return values
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
-    if value < 0 or value != value:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, found {text!r}")
-    return value
 
 
 class _ModelAction(argparse.Action):
@@ -54,6 +46,7 @@ class _TokensAction(argparse.Action):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``distilleval cost`` to ``parser``."""
     parser.add_argument("source", nargs="?", help="a spec YAML, or a run directory / summary.json")
     explicit = parser.add_argument_group(
         "explicit token counts",
@@ -62,21 +55,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     explicit.add_argument("--model", action=_ModelAction, dest="model", default=[], help="pricing-table model id")
     for flag, what in (("--tokens-in", "input"), ("--tokens-out", "output"), ("--cached-in", "cached input")):
-        explicit.add_argument(flag, action=_TokensAction, dest="model", type=_non_negative, help=f"{what} tokens per request")
+        explicit.add_argument(flag, action=_TokensAction, dest="model", type=non_negative_float, help=f"{what} tokens per request")
     parser.add_argument("--student", help="model the savings ratio and break-even compare against")
     parser.add_argument(
         "--also", action="append", default=[], metavar="MODEL",
         help="another teacher candidate, priced at the teacher's token profile (spec or run source)",
     )
     parser.add_argument("--volumes", type=_volumes, help="requests per day, e.g. 1000,100000,1000000")
-    parser.add_argument("--days-per-month", type=_non_negative, help="days in a month (default 30, or the spec's)")
+    parser.add_argument("--days-per-month", type=non_negative_float, help="days in a month (default 30, or the spec's)")
     parser.add_argument("--batch", action="store_true", help="add batch-tier rows for models that have one")
-    parser.add_argument("--one-time-usd", type=_non_negative, help="one-time cost of the move, for break-even")
+    parser.add_argument("--one-time-usd", type=non_negative_float, help="one-time cost of the move, for break-even")
     parser.add_argument("--pricing", help="pricing table YAML (default: the bundled 2026-02 table)")
     parser.add_argument("--format", choices=("md", "csv", "json", "latex"), default="md")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the cost tables for the chosen token profile; returns 0."""
     from distilleval.cost_table import build_cost_table, render_cost_table
     from distilleval.errors import DistillevalError
     from distilleval.pricing import load_pricing

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from distilleval.cli.argtypes import non_negative_int, positive_float, positive_int
+from distilleval.files import write_text_atomic
 
 if TYPE_CHECKING:
     from distilleval.data import Item
@@ -24,48 +26,19 @@ HELP = "Run the spec's models over the eval split, score them, write a run direc
 MODEL_ROLES = ("teacher", "student")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, found {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, found {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``distilleval eval`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--resume", metavar="RUN", help="continue this run (a run directory, or its id under --runs-dir)")
-    parser.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N eval items")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N eval items")
     parser.add_argument(
         "--models", default=None, metavar="NAMES",
         help="comma-separated roles to run: teacher, student and baseline names (default: all)",
     )
-    parser.add_argument("--concurrency", type=_positive_int, default=16, metavar="N", help="calls in flight (default 16)")
-    parser.add_argument("--rpm", type=_positive_float, metavar="N", help="client-side requests per minute, per model")
-    parser.add_argument("--tpm", type=_positive_float, metavar="N", help="client-side tokens per minute, per model")
-    parser.add_argument("--max-retries", type=_non_negative_int, default=4, metavar="N", help="retries of a failed call (default 4)")
+    parser.add_argument("--concurrency", type=positive_int, default=16, metavar="N", help="calls in flight (default 16)")
+    parser.add_argument("--rpm", type=positive_float, metavar="N", help="client-side requests per minute, per model")
+    parser.add_argument("--tpm", type=positive_float, metavar="N", help="client-side tokens per minute, per model")
+    parser.add_argument("--max-retries", type=non_negative_int, default=4, metavar="N", help="retries of a failed call (default 4)")
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     cache.add_argument("--refresh", action="store_true", help="call every model again and overwrite cached answers")
@@ -187,12 +160,6 @@ def _check_resume(store: Any, spec: "TaskSpec", run_dir: Path) -> None:
         )
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-
-
 def _write_run_files(spec: "TaskSpec", pricing: Any, run_dir: Path) -> None:
     """The resolved spec (prompt files inlined, data path absolute) and the pricing table."""
     import yaml
@@ -202,7 +169,7 @@ def _write_run_files(spec: "TaskSpec", pricing: Any, run_dir: Path) -> None:
     for role, model in spec.models().items():
         resolved[role]["prompt"] = model.prompt_text or model.prompt
     resolved["source"] = {"path": str(spec.source), "sha256": spec.source_sha256}
-    _atomic_write(run_dir / "spec.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+    write_text_atomic(run_dir / "spec.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
     temporary = run_dir / (pricing.path.name + ".tmp")
     shutil.copyfile(pricing.path, temporary)
     temporary.replace(run_dir / pricing.path.name)

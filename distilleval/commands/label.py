@@ -15,6 +15,7 @@ HELP = "Have the teacher label a pool of inputs into short-format training data"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``distilleval label`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--pool", default=None, help="unlabelled inputs (default: data.pool, else the train split)")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="label only the first N items")
@@ -29,14 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
     import json
-    import os
+
+    from distilleval.files import write_text_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    with temp.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(temp, path)
+    write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def _student_messages(spec, item) -> list[dict]:
@@ -46,13 +44,14 @@ def _student_messages(spec, item) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Label the pool with the teacher; returns 1 when no usable label came back, else 0."""
     import collections
     import json
-    import os
 
     from distilleval.cache import cache_path_for
     from distilleval.data import load_items, split_items
     from distilleval.errors import ConfigurationError, DistillevalError
+    from distilleval.files import write_text_atomic
     from distilleval.pricing import load_pricing
     from distilleval.spec import load_spec
     from distilleval.training.label_checks import LabelChecker
@@ -132,9 +131,7 @@ def run(args: argparse.Namespace) -> int:
         "quarantine": str(quarantine),
     }
     summary_path = out.with_name(out.stem + ".summary.json")
-    temp = summary_path.with_name(summary_path.name + ".tmp")
-    temp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    os.replace(temp, summary_path)
+    write_text_atomic(summary_path, json.dumps(summary, indent=2) + "\n")
 
     print(f"labelled {len(rows)} of {len(items)} items -> {out}")
     if rejected:

@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import argparse
 
+from distilleval.cli.argtypes import positive_int
+
 HELP = "label, validate, train, eval and report in one command (offline without provider keys)"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``distilleval run`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--offline", action="store_true", help="no network: reference labels, local baselines, projected costs")
-    parser.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N eval items")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N eval items")
     parser.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run directories go (default ./runs)")
     parser.add_argument("--pricing", metavar="FILE", help="pricing table (default: the spec's, else the bundled one)")
     parser.add_argument("--force", action="store_true", help="redo every step even when its outputs are current")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run every step, online or offline; returns the first failing step's status, else 0."""
     import sys
     from pathlib import Path
 

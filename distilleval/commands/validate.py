@@ -15,6 +15,7 @@ HELP = "Check the teacher's labels against gold before training on them"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``distilleval validate`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--split", choices=("all", "train", "eval"), default="all", help="which items with gold to use")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N items with gold")
@@ -41,14 +42,15 @@ def _fmt(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score the teacher on gold items; returns 1 when it is below ``gates.teacher_min``, else 0."""
     import json
-    import os
     import random
     from pathlib import Path
 
     from distilleval.cache import cache_path_for
     from distilleval.data import load_items
     from distilleval.errors import DataError, DistillevalError
+    from distilleval.files import write_text_atomic
     from distilleval.pricing import load_pricing
     from distilleval.scoring import build_scorer
     from distilleval.spec import load_spec
@@ -129,9 +131,7 @@ def run(args: argparse.Namespace) -> int:
         }
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        temp = out.with_name(out.name + ".tmp")
-        temp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        os.replace(temp, out)
+        write_text_atomic(out, json.dumps(payload, indent=2) + "\n")
     if floor is None:
         print("no gates.teacher_min in the spec: nothing to fail on")
         return 0

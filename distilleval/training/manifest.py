@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from distilleval.cost import training_cost_usd
 from distilleval.errors import PricingError
+from distilleval.files import write_text_atomic
 from distilleval.pricing import PricingTable
 from distilleval.training.tinker_trainer import TrainingConfig, TrainingResult
 
@@ -101,9 +101,7 @@ def build_manifest(
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> Path:
     """Write ``manifest.json`` atomically (temp file + rename)."""
     path = out_dir / MANIFEST_NAME
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temp, path)
+    write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return path
 
 

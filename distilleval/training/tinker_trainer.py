@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from distilleval.errors import ConfigurationError, DataError
+from distilleval.files import write_text_atomic
 from distilleval.training.connection import DEFAULT_CONNECT_DEADLINE_S, call_with_deadline, import_tinker, translate_error
 from distilleval.training.data import SupervisedExample
 from distilleval.training.schedule import linear_decay_lr
@@ -174,6 +175,7 @@ class CheckpointLog:
         return out
 
     def append(self, record: dict[str, Any]) -> None:
+        """Append one checkpoint record and fsync, so a crash loses at most that line."""
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, sort_keys=True) + "\n")
             handle.flush()
@@ -181,9 +183,7 @@ class CheckpointLog:
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temp, path)
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def _run_identity(config: TrainingConfig, data_sha256: str, rows: int) -> dict[str, Any]:

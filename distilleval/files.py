@@ -1,0 +1,28 @@
+"""Atomic file writes: readers see the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through ``<name>.tmp`` in the same folder, renamed over it.
+
+    The rename is atomic on one file system, so an interrupted write leaves the old file in
+    place; the temp file is removed when the write fails. The folder must already exist.
+
+    Args:
+        path: the file to create or replace.
+        text: its whole new content.
+
+    Raises:
+        OSError: the temp file cannot be written or renamed.
+    """
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
