@@ -81,7 +81,7 @@ def cost_chart(f: Figures) -> str:
     y_high = 10.0 ** math.ceil(math.log10(max(values)))
     x_axis = _LogAxis(x_low, x_high, LEFT, WIDTH - RIGHT)
     y_axis = _LogAxis(y_low, y_high, HEIGHT - BOTTOM, TOP)
-    body = [f'<g class="grid" stroke="#e5e7eb" stroke-width="1">']
+    body = ['<g class="grid" stroke="#e5e7eb" stroke-width="1">']
     for tick in _log_ticks(x_low, x_high):
         body.append(f'<line x1="{x_axis(tick):.1f}" y1="{TOP}" x2="{x_axis(tick):.1f}" y2="{HEIGHT - BOTTOM}"/>')
     y_ticks = _log_ticks(y_low, y_high)

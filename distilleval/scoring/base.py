@@ -156,3 +156,53 @@ def sum_counts(scores: Sequence[ItemScore]) -> tuple[int, int, int]:
         if s.score is not None and s.counts:
             tp, fp, fn = tp + s.counts[0], fp + s.counts[1], fn + s.counts[2]
     return tp, fp, fn
+
+
+def field_secondary(scores: Sequence[ItemScore]) -> dict[str, float | None]:
+    """Secondary metrics shared by the F1-type scorers (JSON fields and spans)."""
+    scored = [s for s in scores if s.score is not None]
+    answered = [s for s in scores if s.reason != "no_output"]
+    tp, fp, fn = sum_counts(scores)
+    precision, recall, _ = f1_from_counts(tp, fp, fn)
+    secondary: dict[str, float | None] = {
+        "precision": precision if scored else None,
+        "recall": recall if scored else None,
+        "item_macro_f1": sum(s.score for s in scored) / len(scored) if scored else None,
+        "exact_items": sum(1 for s in scored if s.score == 1.0) / len(scored) if scored else None,
+        "parse_failure_rate": (
+            sum(1 for s in answered if s.reason == "parse_error") / len(answered) if answered else None
+        ),
+    }
+    per_field: dict[str, list[int]] = {}
+    for s in scored:
+        for name, (ftp, ffp, ffn) in s.details.get("fields", {}).items():
+            total = per_field.setdefault(name, [0, 0, 0])
+            total[0] += ftp
+            total[1] += ffp
+            total[2] += ffn
+    for name in sorted(per_field):
+        secondary[f"f1/{name}"] = f1_from_counts(*per_field[name])[2]
+    return secondary
+
+
+class MicroF1Scorer(Scorer):
+    """Base of the F1-type scorers (JSON fields, spans): micro-F1 over summed TP / FP / FN.
+
+    Subclasses set ``kind`` and ``primary_metric``, implement ``score_items`` with
+    ``ItemScore.counts`` and per-field counts in ``details["fields"]``.
+    """
+
+    micro_averaged = True
+
+    def metric_rows(self, scores: Sequence[ItemScore]) -> list[tuple[float, float]]:
+        """``(2·TP, 2·TP + FP + FN)`` per item, ``(0, 0)`` for unscored ones: micro-F1 as a ratio of sums."""
+        rows = []
+        for s in scores:
+            tp, fp, fn = s.counts if s.score is not None and s.counts else (0, 0, 0)
+            rows.append((2.0 * tp, 2.0 * tp + fp + fn))
+        return rows
+
+    def summarize(self, scores: Sequence[ItemScore]) -> tuple[MetricValue, dict[str, float | None]]:
+        """Micro F1 (bootstrap interval) and ``field_secondary``: precision, recall, per-item
+        macro F1, exact items, parse-failure rate and ``f1/<field>`` per field or type."""
+        return micro_f1_metric(self.primary_metric, scores), field_secondary(scores)

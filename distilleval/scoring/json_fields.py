@@ -29,17 +29,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from distilleval.errors import DataError
-from distilleval.scoring.base import (
-    ItemScore,
-    Scorer,
-    _check_lengths,
-    f1_from_counts,
-    micro_f1_metric,
-    no_output_score,
-    sum_counts,
-)
+from distilleval.scoring.base import ItemScore, MicroF1Scorer, _check_lengths, f1_from_counts, no_output_score
 from distilleval.scoring.config import JsonFieldsScorer, ValueNormalization
-from distilleval.summary import MetricValue
 
 _MISSING = object()
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
@@ -203,19 +194,21 @@ class FieldCounts:
         self.prediction: dict[str, Any] = {}  # field -> normalised predicted value, for agreement
 
     def add(self, field: str, tp: int = 0, fp: int = 0, fn: int = 0) -> None:
+        """Add true positives, false positives and false negatives to ``field``'s counts."""
         counts = self.by_field.setdefault(field, [0, 0, 0])
         counts[0] += tp
         counts[1] += fp
         counts[2] += fn
 
     def totals(self) -> tuple[int, int, int]:
+        """``(TP, FP, FN)`` summed over all fields."""
         tp = sum(c[0] for c in self.by_field.values())
         fp = sum(c[1] for c in self.by_field.values())
         fn = sum(c[2] for c in self.by_field.values())
         return tp, fp, fn
 
 
-class JsonFields(Scorer):
+class JsonFields(MicroF1Scorer):
     """Per-field precision / recall / F1 of JSON outputs (see the module doc for the rules).
 
     Args:
@@ -224,7 +217,6 @@ class JsonFields(Scorer):
 
     kind = "json_fields"
     primary_metric = "field_f1"
-    micro_averaged = True
 
     def __init__(self, config: JsonFieldsScorer):
         self.config = config
@@ -378,43 +370,4 @@ class JsonFields(Scorer):
         _check_lengths(outputs, items)
         return [self.score_one(output, self._gold(item)) for output, item in zip(outputs, items)]
 
-    def metric_rows(self, scores: Sequence[ItemScore]) -> list[tuple[float, float]]:
-        """``(2·TP, 2·TP + FP + FN)`` per item: micro-F1 as a ratio of sums."""
-        rows = []
-        for s in scores:
-            tp, fp, fn = s.counts if s.score is not None and s.counts else (0, 0, 0)
-            rows.append((2.0 * tp, 2.0 * tp + fp + fn))
-        return rows
 
-    def summarize(self, scores: Sequence[ItemScore]) -> tuple[MetricValue, dict[str, float | None]]:
-        """Micro field F1 (bootstrap interval); precision, recall, per-item macro F1,
-        parse-failure rate and ``f1/<field>`` per field."""
-        metric = micro_f1_metric(self.primary_metric, scores)
-        return metric, field_secondary(scores)
-
-
-def field_secondary(scores: Sequence[ItemScore]) -> dict[str, float | None]:
-    """Secondary metrics shared by the F1-type scorers (JSON fields and spans)."""
-    scored = [s for s in scores if s.score is not None]
-    answered = [s for s in scores if s.reason != "no_output"]
-    tp, fp, fn = sum_counts(scores)
-    precision, recall, _ = f1_from_counts(tp, fp, fn)
-    secondary: dict[str, float | None] = {
-        "precision": precision if scored else None,
-        "recall": recall if scored else None,
-        "item_macro_f1": sum(s.score for s in scored) / len(scored) if scored else None,
-        "exact_items": sum(1 for s in scored if s.score == 1.0) / len(scored) if scored else None,
-        "parse_failure_rate": (
-            sum(1 for s in answered if s.reason == "parse_error") / len(answered) if answered else None
-        ),
-    }
-    per_field: dict[str, list[int]] = {}
-    for s in scored:
-        for field, (ftp, ffp, ffn) in s.details.get("fields", {}).items():
-            total = per_field.setdefault(field, [0, 0, 0])
-            total[0] += ftp
-            total[1] += ffp
-            total[2] += ffn
-    for field in sorted(per_field):
-        secondary[f"f1/{field}"] = f1_from_counts(*per_field[field])[2]
-    return secondary

@@ -37,10 +37,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from distilleval.errors import DataError
-from distilleval.scoring.base import ItemScore, Scorer, _check_lengths, f1_from_counts, micro_f1_metric
+from distilleval.scoring.base import ItemScore, MicroF1Scorer, _check_lengths, f1_from_counts
 from distilleval.scoring.config import SpansScorer
-from distilleval.scoring.json_fields import extract_json, field_secondary
-from distilleval.summary import MetricValue
+from distilleval.scoring.json_fields import extract_json
 
 _TYPE_KEYS = ("type", "entity_type", "label")
 _START_KEYS = ("start", "start_position", "begin")
@@ -258,7 +257,7 @@ def match_spans(gold: Sequence[Span], pred: Sequence[Span], mode: str) -> list[t
     return [(r, c) for r, c in zip(rows, cols) if weight[r, c] > 0]
 
 
-class Spans(Scorer):
+class Spans(MicroF1Scorer):
     """Span F1 under the configured mode, overall and per entity type.
 
     Args:
@@ -267,7 +266,6 @@ class Spans(Scorer):
 
     kind = "spans"
     primary_metric = "span_f1"
-    micro_averaged = True
 
     def __init__(self, config: SpansScorer):
         self.config = config
@@ -376,14 +374,3 @@ class Spans(Scorer):
                                             unplaced=located.unplaced))
         return results
 
-    def metric_rows(self, scores: Sequence[ItemScore]) -> list[tuple[float, float]]:
-        """``(2·TP, 2·TP + FP + FN)`` per item: micro span F1 as a ratio of sums."""
-        rows = []
-        for s in scores:
-            tp, fp, fn = s.counts if s.score is not None and s.counts else (0, 0, 0)
-            rows.append((2.0 * tp, 2.0 * tp + fp + fn))
-        return rows
-
-    def summarize(self, scores: Sequence[ItemScore]) -> tuple[MetricValue, dict[str, float | None]]:
-        """Micro span F1 (bootstrap interval); precision, recall and ``f1/<TYPE>``."""
-        return micro_f1_metric(self.primary_metric, scores), field_secondary(scores)

@@ -2,8 +2,6 @@
 
 import sqlite3
 
-import pytest
-
 from distilleval.spec import load_spec
 from distilleval.training.label_checks import LabelChecker
 
