@@ -1,4 +1,4 @@
-"""Small helpers shared by the HTTP backends: Retry-After parsing and usage-based cost."""
+"""Small helpers shared by the HTTP backends: the request body, Retry-After parsing, usage-based cost."""
 
 from __future__ import annotations
 
@@ -7,10 +7,32 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from distilleval.backends.base import ChatRequest
 from distilleval.cost import request_cost_usd
 from distilleval.pricing import ModelPrice
 
 MAX_RETRY_AFTER_S = 600.0
+
+
+def chat_body(model: str, request: ChatRequest) -> dict[str, Any]:
+    """The OpenAI chat-completions fields of one request; ``stop`` only when the request has one.
+
+    Args:
+        model: the model name the endpoint expects.
+        request: the messages and sampling settings.
+
+    Returns:
+        A new dict the caller may extend (LiteLLM adds ``timeout`` and ``num_retries``).
+    """
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": list(request.messages),
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+    }
+    if request.stop:
+        body["stop"] = list(request.stop)
+    return body
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:

@@ -15,7 +15,7 @@ import logging
 import os
 from typing import Any
 
-from distilleval.backends._http import retry_after_seconds, usage_cost_usd, usage_tokens
+from distilleval.backends._http import chat_body, retry_after_seconds, usage_cost_usd, usage_tokens
 from distilleval.backends._timing import EVENT_HOOKS, HttpTimer
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.errors import (
@@ -143,16 +143,9 @@ class LiteLLMBackend:
 
     async def complete(self, request: ChatRequest, *, timeout_s: float) -> Completion:
         """Make one call. Raises a ``BackendError`` subclass on failure (see ``translate_litellm_error``)."""
-        kwargs: dict[str, Any] = {
-            "model": self.model_id,
-            "messages": list(request.messages),
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "timeout": timeout_s,
-            "num_retries": 0,
-        }
-        if request.stop:
-            kwargs["stop"] = list(request.stop)
+        kwargs = chat_body(self.model_id, request)
+        kwargs["timeout"] = timeout_s
+        kwargs["num_retries"] = 0
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self._api_key:

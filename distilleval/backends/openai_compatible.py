@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from distilleval.backends._http import retry_after_seconds, usage_cost_usd, usage_tokens
+from distilleval.backends._http import chat_body, retry_after_seconds, usage_cost_usd, usage_tokens
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.errors import (
     AuthenticationError,
@@ -124,14 +124,7 @@ class OpenAICompatibleBackend:
         """Make one call. Raises a ``BackendError`` subclass on failure."""
         import aiohttp
 
-        body: dict[str, Any] = {
-            "model": self._wire_model,
-            "messages": list(request.messages),
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-        }
-        if request.stop:
-            body["stop"] = list(request.stop)
+        body = chat_body(self._wire_model, request)
         session = self._open_session()
         try:
             started = time.perf_counter()
