@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,20 +38,37 @@ class Item:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+def iter_jsonl(
+    handle: Iterable[str], path: Path, *, expected: str = "a JSON object"
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Parse an open JSONL file line by line, so a caller's own checks see line 1 before line 2.
+
+    Args:
+        handle: the open text file (or any iterable of lines).
+        path: the file's path, for messages.
+        expected: how the message describes a line that is JSON but not an object.
+
+    Yields:
+        ``(line number, record)`` for each non-blank line (1-based).
+
+    Raises:
+        DataError: a line is not valid JSON or not a JSON object; names file and line.
+    """
+    for number, text in enumerate(handle, start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{number}: not valid JSON ({err.msg} at column {err.colno})") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{number}: expected {expected}, found {type(record).__name__}")
+        yield number, record
+
+
 def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    rows: list[tuple[int, dict[str, Any]]] = []
     with path.open(encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: not valid JSON ({err.msg} at column {err.colno})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object, found {type(record).__name__}")
-            rows.append((number, record))
-    return rows
+        return list(iter_jsonl(handle, path))
 
 
 def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:

@@ -25,6 +25,7 @@ _NUMBER_FIELDS = {"input_tokens": int, "output_tokens": int, "latency_ms": float
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``distilleval score`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--predictions", action="append", required=True, metavar="FILE",
                         help="JSONL with item id + raw output; repeat for several models")
@@ -68,6 +69,7 @@ def read_predictions(path: Path, known_ids: set[str], *, price: Any = None, batc
     """
     import json
 
+    from distilleval.data import iter_jsonl
     from distilleval.errors import DataError
     from distilleval.summarize import ModelOutput
 
@@ -80,15 +82,7 @@ def read_predictions(path: Path, known_ids: set[str], *, price: Any = None, batc
     except OSError as err:
         raise DataError(f"{path}: cannot read predictions ({err})") from None
     with handle:
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{line}: not valid JSON ({err.msg} at column {err.colno})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{line}: expected a JSON object, found {type(record).__name__}")
+        for line, record in iter_jsonl(handle, path):
             if "id" not in record:
                 raise _field_error(path, line, "id", "required field is missing")
             raw_id = record["id"]

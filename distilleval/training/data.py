@@ -11,11 +11,11 @@ Every problem is reported as ``FILE:LINE: field: what is wrong`` before anything
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from distilleval.data import iter_jsonl
 from distilleval.errors import DataError
 from distilleval.training.rendering import ROLES, ChatRenderer, Message
 
@@ -96,16 +96,8 @@ def read_conversations(path: Path) -> list[Conversation]:
     rows: list[Conversation] = []
     try:
         with path.open(encoding="utf-8") as handle:
-            for number, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
+            for number, record in iter_jsonl(handle, path, expected="a JSON object with 'messages'"):
                 where = f"{path}:{number}"
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError as err:
-                    raise DataError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
-                if not isinstance(record, dict):
-                    raise DataError(f"{where}: expected a JSON object with 'messages', found {type(record).__name__}")
                 if "messages" not in record:
                     raise DataError(f"{where}: messages: required field is missing")
                 rows.append(Conversation(line=number, messages=_check_messages(record["messages"], where)))
