@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
+from distilleval.baselines import TrainedBaseline, train_baseline
 from distilleval.data import Item, load_items, split_items
-from distilleval.spec import load_spec
+from distilleval.spec import BaselineSpec, load_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TICKET_SPEC = REPO_ROOT / "specs" / "ticket_routing" / "spec.yaml"
@@ -17,6 +20,19 @@ def ticket_routing_splits() -> tuple[list[Item], list[Item], int]:
     spec = load_spec(TICKET_SPEC)
     items = load_items(spec, require_gold=True)
     return split_items(items, "train"), split_items(items, "eval"), len(spec.output.labels)
+
+
+def train_on_ticket_routing(spec: BaselineSpec) -> tuple[TrainedBaseline, list[Item], int]:
+    """(baseline fitted with seed 0 on the ticket-routing train split, eval items, number of labels)."""
+    train, evaluation, n_labels = ticket_routing_splits()
+    return train_baseline(spec, train, seed=0), evaluation, n_labels
+
+
+def banking77_splits(folder: Path) -> tuple[list[Item], list[Item]]:
+    """BANKING77's (train, test) items; skips the calling test when the data set is absent."""
+    if not (folder / "banking77" / "train.csv").is_file():
+        pytest.skip("../shared/data/banking77 is not present")
+    return banking77_items(folder, "train"), banking77_items(folder, "test")
 
 
 def banking77_items(folder: Path, split: str) -> list[Item]:

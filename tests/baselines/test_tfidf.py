@@ -8,15 +8,20 @@ import pytest
 
 from distilleval.baselines import train_baseline
 from distilleval.spec import BaselineSpec
-from tests.baselines.helpers import accuracy, banking77_items, majority_share, ticket_routing_splits
+from tests.baselines.helpers import (
+    accuracy,
+    banking77_splits,
+    majority_share,
+    ticket_routing_splits,
+    train_on_ticket_routing,
+)
 
 TFIDF = BaselineSpec(kind="tfidf_logreg")
 
 
 @pytest.fixture(scope="module")
 def ticket_model():
-    train, evaluation, n_labels = ticket_routing_splits()
-    return train_baseline(TFIDF, train, seed=0), evaluation, n_labels
+    return train_on_ticket_routing(TFIDF)
 
 
 def test_learns_ticket_routing_well_above_chance(ticket_model):
@@ -45,9 +50,7 @@ def test_banking77_accuracy_in_published_range(shared_data):
     if not os.environ.get("DISTILLEVAL_SLOW_TESTS"):
         pytest.skip("fitting TF-IDF on 10k BANKING77 messages takes 10-40 s; set DISTILLEVAL_SLOW_TESTS=1 "
                     "(bench/bench_baselines.py measures it every run)")
-    if not (shared_data / "banking77" / "train.csv").is_file():
-        pytest.skip("../shared/data/banking77 is not present")
-    train, test = banking77_items(shared_data, "train"), banking77_items(shared_data, "test")
+    train, test = banking77_splits(shared_data)
     trained = train_baseline(TFIDF, train, seed=0)
     score = accuracy(trained.predict_texts([item.inputs["text"] for item in test]), test)
     # Strong fine-tuned encoders reach ~0.93; a linear TF-IDF model sits a few points below.

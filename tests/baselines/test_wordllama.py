@@ -9,7 +9,13 @@ import pytest
 from distilleval.baselines import train_baseline
 from distilleval.baselines.wordllama_logreg import load_wordllama
 from distilleval.spec import BaselineSpec
-from tests.baselines.helpers import accuracy, banking77_items, majority_share, ticket_routing_splits
+from tests.baselines.helpers import (
+    accuracy,
+    banking77_splits,
+    majority_share,
+    ticket_routing_splits,
+    train_on_ticket_routing,
+)
 
 WORDLLAMA = BaselineSpec(kind="wordllama_logreg")
 
@@ -28,8 +34,7 @@ def test_loads_without_any_network(monkeypatch):
 
 @pytest.fixture(scope="module")
 def ticket_model():
-    train, evaluation, n_labels = ticket_routing_splits()
-    return train_baseline(WORDLLAMA, train, seed=0), evaluation, n_labels
+    return train_on_ticket_routing(WORDLLAMA)
 
 
 def test_learns_ticket_routing_well_above_chance(ticket_model):
@@ -47,14 +52,8 @@ def test_same_seed_same_predictions(ticket_model):
     assert [again.predict(i) for i in evaluation] == [trained.predict(i) for i in evaluation]
 
 
-def _banking77(shared_data):
-    if not (shared_data / "banking77" / "train.csv").is_file():
-        pytest.skip("../shared/data/banking77 is not present")
-    return banking77_items(shared_data, "train"), banking77_items(shared_data, "test")
-
-
 def test_banking77_full_train_split_accuracy_in_a_sane_range(shared_data):
-    train, test = _banking77(shared_data)
+    train, test = banking77_splits(shared_data)
     trained = train_baseline(WORDLLAMA, train, seed=0)
     score = accuracy(trained.predict_texts([item.inputs["text"] for item in test]), test)
     assert 0.80 <= score <= 0.95, score
