@@ -31,6 +31,7 @@ class TokenStats:
 
     @classmethod
     def of(cls, counts: list[int]) -> "TokenStats":
+        """Count, mean, p50, p95, max and total of ``counts`` (all zero when empty)."""
         if not counts:
             return cls(0, 0.0, 0.0, 0.0, 0, 0)
         values = np.asarray(counts)

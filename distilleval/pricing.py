@@ -64,6 +64,7 @@ class ModelPrice(BaseModel):
 
     @property
     def has_batch_tier(self) -> bool:
+        """True when the model has batch prices (explicit, or a discount on the standard ones)."""
         return self.batch_discount is not None or self.batch_input_per_mtok_usd is not None
 
     def batch_prices(self) -> tuple[float, float]:
@@ -97,6 +98,7 @@ class PricingTable:
 
     @property
     def as_of(self) -> dt.date:
+        """The date the table's prices were read."""
         return self.content.as_of
 
     @property

@@ -49,6 +49,7 @@ class Call:
 
     @property
     def key(self) -> tuple[str, str, int]:
+        """``(item_id, model, repeat)``: what identifies the call within a run."""
         return (self.item_id, self.model, self.repeat)
 
 
@@ -78,6 +79,7 @@ class CallResult:
 
     @property
     def ok(self) -> bool:
+        """True when the call produced an output."""
         return self.status == "ok"
 
 

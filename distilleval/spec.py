@@ -148,6 +148,7 @@ class BaselineSpec(_Strict):
 
     @property
     def display_name(self) -> str:
+        """The name reports use: ``name``, else the kind."""
         return self.name or self.kind
 
 

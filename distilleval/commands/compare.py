@@ -10,6 +10,7 @@ HELP = "Item-paired comparison of two runs of the same spec"
 
 
 def add_arguments(parser):
+    """Add the arguments of ``distilleval compare`` to ``parser``."""
     parser.add_argument("run_a", metavar="RUN_A", help="reference run (directory or summary.json), e.g. main")
     parser.add_argument("run_b", metavar="RUN_B", help="run compared with it, e.g. this commit")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
@@ -51,6 +52,7 @@ def _fmt(value, spec: str) -> str:
 
 
 def run(args) -> int:
+    """Compare the two runs and print a table (or JSON); returns 0."""
     import json
 
     from distilleval.errors import DataError

@@ -12,6 +12,7 @@ HELP = "Count every item's prompt tokens locally and price labelling and eval ru
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``distilleval estimate`` to ``parser``."""
     parser.add_argument("spec", help="task spec YAML")
     parser.add_argument("--pricing", help="pricing table YAML (default: the spec's, else the bundled 2026-02 table)")
     parser.add_argument("--pool", help="unlabelled inputs the teacher would label (default: the spec's pool, else its train split)")
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print what the spec's runs will cost; returns 0."""
     import json
     from dataclasses import asdict
     from pathlib import Path

@@ -10,6 +10,7 @@ HELP = "Check a run against the spec's gates (and a baseline run) for CI"
 
 
 def add_arguments(parser):
+    """Add the arguments of ``distilleval gate`` to ``parser``."""
     parser.add_argument("run", metavar="RUN", help="run directory or summary.json")
     parser.add_argument("--baseline", metavar="RUN_OR_SUMMARY",
                         help="earlier run of the same spec; fail only on a significant paired drop")
@@ -18,6 +19,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    """Check the run against its gates; returns 1 when a check fails, else 0."""
     import os
     import sys
     from pathlib import Path

@@ -7,6 +7,7 @@ FORMATS = ("md", "html", "csv", "json", "marp", "latex")
 
 
 def add_arguments(parser):
+    """Add the arguments of ``distilleval report`` to ``parser``."""
     parser.add_argument("run", metavar="RUN", help="run directory or summary.json")
     parser.add_argument("--format", choices=FORMATS, default="md", help="output format (default: md)")
     parser.add_argument("--out", metavar="PATH", help="write here instead of standard output")
@@ -17,6 +18,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    """Render the run's report to stdout or ``--out``; returns 0."""
     import sys
     from pathlib import Path
 

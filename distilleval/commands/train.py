@@ -16,6 +16,7 @@ HELP = "LoRA fine-tune the student on Tinker from labelled data"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``distilleval train`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--data", required=True, help="short-format training JSONL (from `distilleval label`)")
     parser.add_argument("--epochs", type=int, default=None, help="default: spec training.epochs (4)")

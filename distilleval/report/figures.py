@@ -30,6 +30,7 @@ class ModelRow:
 
     @property
     def label(self) -> str:
+        """The row's name in tables: ``Teacher: <name>``, ``Student: <name>``, or the bare name."""
         role = self.result.role
         return self.result.display_name if role == "other" else f"{role.capitalize()}: {self.result.display_name}"
 
@@ -84,10 +85,12 @@ class Figures:
 
     @property
     def summary(self):
+        """The run's summary these figures come from."""
         return self.inputs.summary
 
     @property
     def saving_per_request_usd(self) -> float | None:
+        """Teacher minus student cost per request; None when either is unknown."""
         if self.teacher is None or self.student is None:
             return None
         if self.teacher.cost_per_request_usd is None or self.student.cost_per_request_usd is None:
@@ -96,6 +99,7 @@ class Figures:
 
     @property
     def savings_ratio(self) -> float | None:
+        """Teacher cost per request divided by the student's; None when either is unknown."""
         if self.saving_per_request_usd is None:
             return None
         return cost.savings_ratio(self.teacher.cost_per_request_usd, self.student.cost_per_request_usd)  # type: ignore[union-attr,arg-type]

@@ -47,10 +47,12 @@ def points(value: float | None) -> Cell:
 
 
 def usd(value: float | None) -> Cell:
+    """A dollar cell; a dash for None."""
     return Cell(DASH) if value is None else Cell(format_usd(value), value)
 
 
 def times(value: float | None) -> Cell:
+    """A ratio cell such as ``12.5×``; ``∞ (free)`` for infinity, a dash for None."""
     if value is None:
         return Cell(DASH)
     if math.isinf(value):
@@ -59,6 +61,7 @@ def times(value: float | None) -> Cell:
 
 
 def count(value: float | None, unit: str = "") -> Cell:
+    """A whole-number cell with an optional unit; sub-10 ms latencies keep two significant digits."""
     if value is None:
         return Cell(DASH)
     if unit == " ms" and 0 < value < 10:
@@ -67,6 +70,7 @@ def count(value: float | None, unit: str = "") -> Cell:
 
 
 def days(value: float | None, *, never: str = "never") -> Cell:
+    """A duration cell in minutes, hours or days; ``never`` for None."""
     if value is None:
         return Cell(never)
     if value < 1 / 24:
@@ -94,6 +98,7 @@ def _total_tokens(row: ModelRow) -> float | None:
 
 
 def accuracy_table(f: Figures) -> Table:
+    """The primary metric of every model with its interval, scored and failed counts."""
     metric = f.summary.primary_metric
     metric_title = metric.replace("_", " ").capitalize()
     table = Table("accuracy", f"{metric_title}: teacher vs student vs baselines",
@@ -124,6 +129,7 @@ def accuracy_table(f: Figures) -> Table:
 
 
 def paired_table(f: Figures) -> Table:
+    """The paired comparisons on the same items: difference, interval, test and discordant pairs."""
     comparisons = list(f.summary.comparisons) or ([f.comparison] if f.comparison is not None else [])
     against_teacher = bool(comparisons) and all(f.summary.models.get(c.a) is not None and f.summary.models[c.a].role == "teacher" for c in comparisons)
     if against_teacher:
@@ -158,6 +164,7 @@ def paired_table(f: Figures) -> Table:
 
 
 def tokens_table(f: Figures) -> Table:
+    """Input and output tokens per request and the compression against the teacher."""
     table = Table("tokens", "Tokens per request and compression",
                   ["Model", "Input tokens", "Output tokens", "Total", "Compression vs teacher", "Basis"])
     teacher_total = _total_tokens(f.teacher) if f.teacher else None
@@ -174,6 +181,7 @@ def tokens_table(f: Figures) -> Table:
 
 
 def latency_table(f: Figures) -> Table:
+    """p50 / p95 latency per model and the speed-up against the teacher."""
     table = Table("latency", "Latency per request",
                   ["Model", "p50", "p95", "Speed-up p50", "Speed-up p95", "Calls timed", "Basis"])
     teacher_latency = f.teacher.result.latency_ms if f.teacher else None
@@ -205,6 +213,7 @@ def _price_text(row: ModelRow, f: Figures) -> tuple[str, str, str]:
 
 
 def cost_per_request_table(f: Figures) -> Table:
+    """Each model's prices per 1M tokens and its cost per request."""
     table = Table("cost_per_request", "Cost per request",
                   ["Model", "Priced as", "Input $/1M tok", "Output $/1M tok", "Cost/request", "Basis"])
     for row in f.models:
@@ -218,6 +227,7 @@ def cost_per_request_table(f: Figures) -> Table:
 
 
 def cost_at_volume_table(f: Figures) -> Table:
+    """Teacher and student cost per day and per month at each of the spec's volumes."""
     table = Table("cost_at_volume", "Cost at the spec's daily volumes",
                   ["Requests/day", "Teacher/day", "Teacher/month", "Student/day", "Student/month", "Saving/month", "Basis"])
     for v in f.volume_rows:
@@ -230,6 +240,7 @@ def cost_at_volume_table(f: Figures) -> Table:
 
 
 def savings_table(f: Figures) -> Table:
+    """Cost ratio, saving per request and saving per month at each volume."""
     table = Table("savings", "Savings from the student", ["Figure", "Value", "Basis"])
     table.rows.append([Cell("Cost ratio (teacher ÷ student per request)"), times(f.savings_ratio), Cell("projected", "projected")])
     table.rows.append([Cell("Saving per request"), usd(f.saving_per_request_usd), Cell("projected", "projected")])
@@ -241,6 +252,7 @@ def savings_table(f: Figures) -> Table:
 
 
 def break_even_table(f: Figures) -> Table:
+    """The one-time cost of the move and how long the savings take to pay it back."""
     table = Table("break_even", "One-time cost and break-even", ["Item", "Value", "Basis"])
     one = f.one_time
     if one is None:

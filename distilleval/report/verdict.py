@@ -49,6 +49,7 @@ class Verdict:
 
     @property
     def headline(self) -> str:
+        """The verdict as one sentence for the top of a report."""
         return {"fine-tune": "Fine-tune: the student is good enough and pays for itself",
                 "don't fine-tune": "Don't fine-tune",
                 "not enough evidence": "Not enough evidence to decide"}[self.decision]

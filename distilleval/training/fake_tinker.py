@@ -104,6 +104,7 @@ class FakeServiceClient:
         user_metadata: dict[str, str] | None = None,
         optimizer: Any = None,
     ) -> AwaitableConcurrentFuture:
+        """Start a fresh LoRA run, as ``tinker.ServiceClient`` does."""
         self._record("create_lora_training_client", base_model=base_model, rank=rank, seed=seed)
         if self.block_s:
             time.sleep(self.block_s)
@@ -118,6 +119,7 @@ class FakeServiceClient:
         user_metadata: dict[str, str] | None = None,
         weights_access_token: str | None = None,
     ) -> AwaitableConcurrentFuture:
+        """Resume a run from saved training state; a ``NotFoundError`` future for an unknown path."""
         self._record("create_training_client_from_state_with_optimizer", path=path)
         if self.block_s:
             time.sleep(self.block_s)
@@ -133,6 +135,7 @@ class FakeServiceClient:
         retry_config: Any = None,
         record_stability_info: bool = False,
     ) -> AwaitableConcurrentFuture:
+        """A sampling client for saved sampler weights or a base model."""
         self._record("create_sampling_client", model_path=model_path, base_model=base_model)
         if self.block_s:
             time.sleep(self.block_s)
@@ -189,6 +192,7 @@ class FakeTrainingClient:
         )
 
     def forward(self, data: list[types.Datum], loss_fn: str, loss_fn_config: Any = None) -> AwaitableConcurrentFuture:
+        """Logprobs and summed loss of ``data`` with no gradient (the held-out loss)."""
         self.service._record("forward", n=len(data))
         self._check(data, loss_fn)
         return _done(self._outputs(data))
@@ -196,6 +200,7 @@ class FakeTrainingClient:
     def forward_backward(
         self, data: list[types.Datum], loss_fn: str, loss_fn_config: Any = None
     ) -> AwaitableConcurrentFuture:
+        """Losses of ``data`` and a pending gradient for the next ``optim_step``."""
         service = self.service
         with service._lock:
             service._fb_calls += 1
@@ -208,6 +213,7 @@ class FakeTrainingClient:
         return _done(self._outputs(data))
 
     def optim_step(self, optim_params: Any = None, *, adam_params: Any = None) -> AwaitableConcurrentFuture:
+        """Take an optimizer step: with a pending gradient the fake weights move by the learning rate."""
         params = optim_params if optim_params is not None else adam_params
         if not isinstance(params, types.AdamParams):
             raise TypeError("optim_step expects tinker.types.AdamParams")
@@ -226,6 +232,7 @@ class FakeTrainingClient:
         return path
 
     def save_state(self, name: str, ttl_seconds: int | None = None, overwrite: bool = False, user_metadata: Any = None):
+        """Save weights and optimizer state under ``name``; a future with the path."""
         self.service._record("save_state", name=name)
         try:
             return _done(types.SaveWeightsResponse(path=self._save("weights", name)))
@@ -233,6 +240,7 @@ class FakeTrainingClient:
             return _done(error=err)
 
     def save_weights_for_sampler(self, name: str, ttl_seconds: int | None = None, user_metadata: Any = None):
+        """Save sampler weights under ``name``; a future with the path."""
         self.service._record("save_weights_for_sampler", name=name)
         try:
             return _done(types.SaveWeightsForSamplerResponse(path=self._save("sampler_weights", name)))
@@ -249,6 +257,7 @@ class FakeSamplingClient:
         self._sequence_ids = itertools.count(1)
 
     def get_base_model(self) -> str:
+        """The base model the sampler's weights belong to."""
         return self.base_model
 
     def sample(
@@ -261,6 +270,7 @@ class FakeSamplingClient:
         topk_sample_logprobs: int = 0,
         **_: Any,
     ) -> AwaitableConcurrentFuture:
+        """Sample completions of ``prompt``, as ``tinker.SamplingClient.sample`` does."""
         self.service._record("sample", prompt_tokens=prompt.length, params=sampling_params)
         if self.service.responder is None:
             raise RuntimeError("FakeServiceClient has no responder for sampling")

@@ -32,6 +32,7 @@ class LabelCheck:
 
     @property
     def valid(self) -> bool:
+        """True when the teacher's output gave a usable label."""
         return self.label is not None
 
 

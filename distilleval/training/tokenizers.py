@@ -77,6 +77,7 @@ class QwenTokenizer:
         self._specials = dict((name, token_id) for token_id, name in specials)
 
     def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` (NFC); special-token text stays plain text."""
         import unicodedata
 
         # disallowed_special=() turns a "<|im_end|>" typed by a user or a model into plain
@@ -84,9 +85,11 @@ class QwenTokenizer:
         return self._encoding.encode(unicodedata.normalize("NFC", text), allowed_special=set(), disallowed_special=())
 
     def decode(self, token_ids: list[int]) -> str:
+        """The text of ``token_ids``; invalid bytes become U+FFFD."""
         return self._encoding.decode(list(token_ids), errors="replace")
 
     def special_id(self, name: str) -> int:
+        """The id of special token ``name`` (e.g. ``<|im_end|>``)."""
         return self._specials[name]
 
 
@@ -98,9 +101,11 @@ class ByteTokenizer:
         self._names = {token_id: name for name, token_id in self._specials.items()}
 
     def encode(self, text: str) -> list[int]:
+        """One id per UTF-8 byte of ``text``."""
         return list(text.encode("utf-8"))
 
     def decode(self, token_ids: list[int]) -> str:
+        """The text of ``token_ids``, special tokens written by name."""
         out = bytearray()
         for token_id in token_ids:
             if token_id < 256:
@@ -110,6 +115,7 @@ class ByteTokenizer:
         return out.decode("utf-8", errors="replace")
 
     def special_id(self, name: str) -> int:
+        """The id of special token ``name``."""
         return self._specials[name]
 
 
@@ -130,12 +136,15 @@ class HuggingFaceTokenizer:
             raise ConfigurationError(f"cannot load the tokenizer of {model_id!r}: {err}") from None
 
     def encode(self, text: str) -> list[int]:
+        """Token ids of ``text``, no special tokens added or parsed."""
         return list(self._hf.encode(text, add_special_tokens=False, split_special_tokens=True))
 
     def decode(self, token_ids: list[int]) -> str:
+        """The text of ``token_ids``."""
         return self._hf.decode(list(token_ids))
 
     def special_id(self, name: str) -> int:
+        """The id of special token ``name``."""
         token_id = self._hf.convert_tokens_to_ids(name)
         if token_id is None or token_id == self._hf.unk_token_id:
             raise KeyError(name)
