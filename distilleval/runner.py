@@ -24,7 +24,7 @@ import json
 import random
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -368,11 +368,3 @@ class Progress:
         if self._rich is not None:
             self._rich.update(self._task, advance=1, errors=self.errors, hits=self.cache_hits, spent=self.spent_usd)
 
-
-async def run_calls(
-    calls: Sequence[Call],
-    backends: Mapping[str, Backend],
-    **kwargs: Any,
-) -> list[CallResult]:
-    """Convenience: ``Runner(backends, **kwargs).run(calls)``."""
-    return await Runner(backends, **kwargs).run(calls)
