@@ -18,7 +18,7 @@ from pathlib import Path
 
 from distilleval import __version__
 from distilleval.data import Item, load_items, split_items
-from distilleval.files import write_text_atomic
+from distilleval.files import file_sha256, write_text_atomic
 from distilleval.pricing import PricingTable
 from distilleval.spec import TaskSpec
 
@@ -67,14 +67,6 @@ def missing_credentials(spec: TaskSpec) -> list[str]:
     return missing
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run_fingerprint(spec: TaskSpec, pricing: PricingTable, *, offline: bool, limit: int | None) -> str:
     """A hash of everything that determines a run's result."""
     parts = [
@@ -84,11 +76,11 @@ def run_fingerprint(spec: TaskSpec, pricing: PricingTable, *, offline: bool, lim
         spec.source_sha256,
         spec.teacher.prompt_text,
         spec.student.prompt_text,
-        _file_digest(spec.resolve(spec.data.path)),
+        file_sha256(spec.resolve(spec.data.path)),
         pricing.sha256,
     ]
     if spec.scorer.kind == "sql_execution":
-        parts.append(_file_digest(spec.resolve(spec.scorer.database)))
+        parts.append(file_sha256(spec.resolve(spec.scorer.database)))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

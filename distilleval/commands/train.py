@@ -47,7 +47,8 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
     from distilleval.pricing import load_pricing
     from distilleval.spec import load_spec
     from distilleval.training.connection import connect, import_tinker, require_api_key
-    from distilleval.training.data import build_examples, file_sha256, read_conversations
+    from distilleval.files import file_sha256
+    from distilleval.training.data import build_examples, read_conversations
     from distilleval.training.manifest import build_manifest, write_manifest
     from distilleval.training.rendering import renderer_for, template_for
     from distilleval.training.tinker_trainer import (

@@ -10,7 +10,6 @@ Every problem is reported as ``FILE:LINE: field: what is wrong`` before anything
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,15 +39,6 @@ class SupervisedExample:
     def trained_tokens(self) -> int:
         """Tokens the loss is computed on (assistant content and end-of-turn)."""
         return sum(1 for weight in self.weights if weight > 0)
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_messages(value: object, where: str) -> tuple[Message, ...]:

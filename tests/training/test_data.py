@@ -5,7 +5,7 @@ import json
 import pytest
 
 from distilleval.errors import DataError
-from distilleval.training.data import build_examples, file_sha256, read_conversations
+from distilleval.training.data import build_examples, read_conversations
 from distilleval.training.rendering import ChatRenderer, byte_tokenizer_for
 
 
@@ -81,10 +81,3 @@ def test_overlong_row_names_its_line(tmp_path):
     renderer = ChatRenderer("qwen3_instruct", byte_tokenizer_for("qwen3"))
     with pytest.raises(DataError, match=r"train.jsonl:2: messages: \d+ tokens is over the limit of 100"):
         build_examples(read_conversations(path), renderer, source=path, max_tokens=100)
-
-
-def test_file_sha256_changes_with_content(tmp_path):
-    a = write_lines(tmp_path / "a.jsonl", [row()])
-    b = write_lines(tmp_path / "b.jsonl", [row(label="billing")])
-    assert file_sha256(a) != file_sha256(b)
-    assert len(file_sha256(a)) == 64
