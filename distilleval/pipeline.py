@@ -205,7 +205,7 @@ def _is_current(path: Path, fingerprint: str) -> bool:
 
 
 def _mark_current(path: Path, fingerprint: str) -> None:
-    path.with_name(path.name + ".fingerprint").write_text(fingerprint + "\n")
+    write_text_atomic(path.with_name(path.name + ".fingerprint"), fingerprint + "\n")
 
 
 def run_online(spec: TaskSpec, pricing: PricingTable, args, *, say=print) -> tuple[int, Path]:

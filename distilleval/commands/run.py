@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from distilleval import pipeline
+    from distilleval.files import write_text_atomic
     from distilleval.pricing import load_pricing
     from distilleval.spec import load_spec
 
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         plan.run_dir.mkdir(parents=True, exist_ok=True)
         fingerprint_path.unlink(missing_ok=True)
         pipeline.run_offline(spec, pricing, plan, limit=args.limit)
-        fingerprint_path.write_text(plan.fingerprint + "\n")
+        write_text_atomic(fingerprint_path, plan.fingerprint + "\n")
     reports = pipeline.write_reports(plan.run_dir)
     print("report    " + ", ".join(str(path) for path in reports))
     _print_headline(plan.run_dir)
