@@ -13,7 +13,6 @@ from tests.baselines.helpers import (
     accuracy,
     banking77_splits,
     majority_share,
-    ticket_routing_splits,
     train_on_ticket_routing,
 )
 
@@ -47,8 +46,7 @@ def test_learns_ticket_routing_well_above_chance(ticket_model):
 
 def test_same_seed_same_predictions(ticket_model):
     trained, evaluation, _ = ticket_model
-    train, _, _ = ticket_routing_splits()
-    again = train_baseline(WORDLLAMA, train, seed=0)
+    again, _, _ = train_on_ticket_routing(WORDLLAMA)
     assert [again.predict(i) for i in evaluation] == [trained.predict(i) for i in evaluation]
 
 
