@@ -242,9 +242,9 @@ def run_online(spec: TaskSpec, pricing: PricingTable, args, *, say=print) -> tup
         return 1, run_dir / "eval"
 
     student = spec.student.model
-    if is_tinker_model(student):
+    if student.startswith("tinker://"):
         say(f"train     skipped: the spec's student is already a checkpoint ({student})")
-    elif student == spec.training.base_model:
+    elif student == spec.training.base_model and is_tinker_model(student):
         train_dir = run_dir / "train"
         manifest_path = train_dir / "manifest.json"
         if not (_is_current(manifest_path, plan.fingerprint) and not args.force):

@@ -1,6 +1,6 @@
 """Build the backend for a model role of a spec.
 
-- ``tinker://...`` models go to ``distilleval.backends.tinker_backend.build_tinker_backend``
+- ``tinker://...`` checkpoints and Tinker base-model ids go to ``distilleval.backends.tinker_backend.build_tinker_backend``
   (imported only then; helper "tinker" owns that module),
 - models with ``fast_path: true`` and an ``api_base`` go to the aiohttp fast path,
 - everything else goes through LiteLLM.
@@ -25,8 +25,10 @@ TINKER_PREFIX = "tinker://"
 
 
 def is_tinker_model(model_id: str) -> bool:
-    """Whether ``model_id`` names a Tinker sampler checkpoint."""
-    return model_id.startswith(TINKER_PREFIX)
+    """Whether ``model_id`` is served by Tinker: a ``tinker://`` checkpoint or a Tinker base model."""
+    from distilleval.training.rendering import BASE_MODEL_TEMPLATES
+
+    return model_id.startswith(TINKER_PREFIX) or model_id in BASE_MODEL_TEMPLATES
 
 
 def build_backend(role: str, model: ModelSpec, *, pricing: PricingTable | None) -> Backend:

@@ -28,7 +28,7 @@ def load_wordllama():
         from wordllama import WordLlama
     except ImportError:
         raise ConfigurationError(
-            "baseline wordllama_logreg needs the 'wordllama' package: pip install 'distilleval[embeddings]'"
+            "baseline wordllama_logreg needs the 'wordllama' package: pip install wordllama"
         ) from None
     package_dir = Path(wordllama.__file__).parent
     try:

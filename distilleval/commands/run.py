@@ -87,3 +87,8 @@ def _print_headline(run_dir) -> None:
             score = "not scored (not called in this run)"
         cost = format_usd(result.cost_per_request_usd) if result.cost_per_request_usd is not None else "n/a"
         print(f"  {name:18} {result.basis:9} {score:40} {cost}/request ({result.cost_basis})")
+    from distilleval.report.figures import compute_figures
+    from distilleval.report.sources import load_run
+    from distilleval.report.verdict import decide
+
+    print(f"\nverdict: {decide(compute_figures(load_run(run_dir))).headline} (reasons in report.md)")

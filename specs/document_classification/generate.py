@@ -6,7 +6,7 @@ crop, JPEG compression. Confusable pairs are deliberate (invoice vs purchase ord
 meeting minutes), and a share of pages lose their title so the layout has to decide, which is
 what rubric.md's rules are for. Types are imbalanced the way an inbound-mail scanner sees them.
 
-Requires Pillow (pip install 'distilleval[generate]').
+Requires Pillow (a dependency of distilleval).
 Run: python specs/document_classification/generate.py   (same seed, same files)
 """
 

@@ -10,7 +10,7 @@ Gold: {"merchant", "date" (YYYY-MM-DD), "currency" (ISO 4217), "subtotal", "tax"
 "payment_method", "items": [{"name", "quantity", "price"}]} with amounts as numbers; "price" is
 the line total as printed.
 
-Requires Pillow (pip install 'distilleval[generate]').
+Requires Pillow (a dependency of distilleval).
 Run: python specs/receipt_extraction/generate.py   (same seed, same files)
 """
 

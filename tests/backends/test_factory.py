@@ -58,6 +58,15 @@ def test_tinker_models_go_to_the_tinker_hook(monkeypatch):
         build_backend("student", spec, pricing=load_pricing())
 
 
+def test_tinker_base_model_ids_go_to_tinker_not_litellm(monkeypatch):
+    # "Qwen/Qwen3-8B" would be an unknown provider to LiteLLM; as a student it means Tinker sampling.
+    assert is_tinker_model("Qwen/Qwen3-8B") and not is_tinker_model("openai/gpt-5.2")
+    monkeypatch.delenv("TINKER_API_KEY", raising=False)
+    spec = ModelSpec(model="Qwen/Qwen3-8B", prompt="{text}")
+    with pytest.raises(ConfigurationError, match="TINKER_API_KEY"):
+        build_backend("student", spec, pricing=load_pricing())
+
+
 def test_unreachable_api_base_fails_fast():
     spec = ModelSpec(model="openai/student", prompt="{text}", api_base=f"http://127.0.0.1:{_free_port()}/v1")
     with pytest.raises(ServiceUnavailableError, match="cannot connect to http://127.0.0.1") as caught:
