@@ -17,20 +17,15 @@ from collections.abc import Callable
 from typing import Any
 
 from distilleval.backends.base import ChatRequest, Completion
+from distilleval.backends.factory import TINKER_PREFIX
 from distilleval.cost import request_cost_usd
 from distilleval.errors import BackendError, CallTimeoutError, ConfigurationError
 from distilleval.pricing import ModelPrice, PricingTable
 from distilleval.spec import ModelSpec
 from distilleval.training.connection import DEFAULT_CONNECT_DEADLINE_S, call_with_deadline, connect, translate_error
-from distilleval.training.rendering import BASE_MODEL_TEMPLATES, ChatRenderer, Message, renderer_for, template_for
+from distilleval.training.rendering import ChatRenderer, Message, renderer_for, template_for
 from distilleval.training.tokenizers import Tokenizer
 
-TINKER_SCHEME = "tinker://"
-
-
-def is_tinker_model(model_id: str) -> bool:
-    """Whether a spec's model id is served by Tinker (a checkpoint path or a base model)."""
-    return model_id.startswith(TINKER_SCHEME) or model_id in BASE_MODEL_TEMPLATES
 
 
 def _messages(request: ChatRequest) -> list[Message]:
@@ -172,7 +167,7 @@ def _open(
     tokenizer: Tokenizer | None,
     connect_deadline_s: float,
 ) -> TinkerBackend:
-    is_path = model_id.startswith(TINKER_SCHEME)
+    is_path = model_id.startswith(TINKER_PREFIX)
     # An unknown base model fails here, before the network is touched.
     if not is_path:
         template_for(model_id)

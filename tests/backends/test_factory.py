@@ -19,6 +19,12 @@ def _free_port():
         return probe.getsockname()[1]
 
 
+def test_is_tinker_model():
+    assert is_tinker_model("tinker://run/sampler_weights/final")
+    assert is_tinker_model("Qwen/Qwen3-8B")
+    assert not is_tinker_model("openai/gpt-5.2")
+
+
 def test_fast_path_and_litellm_choice():
     pricing = load_pricing()
     fast = ModelSpec(model="openai/student", prompt="{text}", api_base="http://127.0.0.1:1/v1", fast_path=True,

@@ -8,7 +8,7 @@ import asyncio
 
 
 from distilleval.backends.base import ChatRequest
-from distilleval.backends.tinker_backend import is_tinker_model, open_tinker_backend
+from distilleval.backends.tinker_backend import open_tinker_backend
 from distilleval.errors import BackendError, CallTimeoutError, ConfigurationError, PricingError
 from distilleval.pricing import load_pricing
 from distilleval.training.fake_tinker import FakeServiceClient
@@ -40,12 +40,6 @@ def request(text="I was charged twice", **kwargs):
 
 def open_backend(service, model="Qwen/Qwen3-8B", **kwargs):
     return open_tinker_backend(model, pricing=load_pricing(), service_factory=lambda: service, **kwargs)
-
-
-def test_is_tinker_model():
-    assert is_tinker_model("tinker://run/sampler_weights/final")
-    assert is_tinker_model("Qwen/Qwen3-8B")
-    assert not is_tinker_model("openai/gpt-5.2")
 
 
 def test_samples_rendered_prompt_with_params_and_counts(key, qwen):
