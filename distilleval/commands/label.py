@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from distilleval.files import write_text_atomic
+
 HELP = "Have the teacher label a pool of inputs into short-format training data"
 
 
@@ -31,8 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
     import json
 
-    from distilleval.files import write_text_atomic
-
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
@@ -51,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.cache import cache_path_for
     from distilleval.data import load_items, split_items
     from distilleval.errors import ConfigurationError, DistillevalError
-    from distilleval.files import write_text_atomic
     from distilleval.pricing import load_pricing
     from distilleval.spec import load_spec
     from distilleval.training.label_checks import LabelChecker
