@@ -29,6 +29,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Literal
 
+from distilleval.cost import format_usd
 from distilleval.errors import DataError
 from distilleval.files import write_text_atomic
 from distilleval.spec import GatesSpec
@@ -202,7 +203,7 @@ def _max_cost(summary: Summary, limit_usd: float) -> Check:
     cost = found[1].cost_per_request_usd
     ok = cost <= limit_usd
     return Check(name, "pass" if ok else "fail",
-                 f"student cost/request ${cost:.6g} {'<=' if ok else '>'} ${limit_usd:.6g} ({found[1].cost_basis})")
+                 f"student cost/request {format_usd(cost)} {'<=' if ok else '>'} {format_usd(limit_usd)} ({found[1].cost_basis})")
 
 
 def _max_latency(summary: Summary, limit_ms: float) -> Check:
@@ -210,7 +211,7 @@ def _max_latency(summary: Summary, limit_ms: float) -> Check:
     found = model_by_role(summary, "student")
     latency = found[1].latency_ms if found else None
     if latency is None or latency.p95 is None or latency.n == 0:
-        return Check(name, "skip", "no measured student latency (every call was a cache hit); not checked")
+        return Check(name, "skip", "no measured student latency (not called in this run, or every call was a cache hit); not checked")
     ok = latency.p95 <= limit_ms
     return Check(name, "pass" if ok else "fail",
                  f"student p95 latency {latency.p95:.0f} ms {'<=' if ok else '>'} {limit_ms:.0f} ms (n={latency.n})")
