@@ -199,12 +199,14 @@ def _invoke(command: str, argv: list[str]):
     return module, parser.parse_args(argv)
 
 
-def _is_current(path: Path, fingerprint: str) -> bool:
+def is_current(path: Path, fingerprint: str) -> bool:
+    """Whether ``path`` exists and was made from inputs with this ``fingerprint``."""
     marker = path.with_name(path.name + ".fingerprint")
     return path.exists() and marker.is_file() and marker.read_text().strip() == fingerprint
 
 
-def _mark_current(path: Path, fingerprint: str) -> None:
+def mark_current(path: Path, fingerprint: str) -> None:
+    """Record that ``path`` is current for ``fingerprint`` (a ``<name>.fingerprint`` file beside it)."""
     write_text_atomic(path.with_name(path.name + ".fingerprint"), fingerprint + "\n")
 
 
@@ -228,12 +230,12 @@ def run_online(spec: TaskSpec, pricing: PricingTable, args, *, say=print) -> tup
     spec_path = str(spec.source)
 
     labels = run_dir / "labels.jsonl"
-    if _is_current(labels, plan.fingerprint) and not args.force:
+    if is_current(labels, plan.fingerprint) and not args.force:
         say("label     up to date")
     else:
         module, namespace = _invoke("label", [spec_path, "--out", str(labels), *shared])
         module.run(namespace)
-        _mark_current(labels, plan.fingerprint)
+        mark_current(labels, plan.fingerprint)
 
     validation = run_dir / "validate.json"
     module, namespace = _invoke("validate", [spec_path, "--split", "eval", "--spot-check", "3", "--out", str(validation), *shared])
@@ -247,10 +249,10 @@ def run_online(spec: TaskSpec, pricing: PricingTable, args, *, say=print) -> tup
     elif student == spec.training.base_model and is_tinker_model(student):
         train_dir = run_dir / "train"
         manifest_path = train_dir / "manifest.json"
-        if not (_is_current(manifest_path, plan.fingerprint) and not args.force):
+        if not (is_current(manifest_path, plan.fingerprint) and not args.force):
             module, namespace = _invoke("train", [spec_path, "--data", str(labels), "--out", str(train_dir), *shared])
             module.run(namespace)
-            _mark_current(manifest_path, plan.fingerprint)
+            mark_current(manifest_path, plan.fingerprint)
         import json
 
         sampler_path = json.loads(manifest_path.read_text())["sampler_path"]

@@ -30,7 +30,6 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from distilleval import pipeline
-    from distilleval.files import write_text_atomic
     from distilleval.pricing import load_pricing
     from distilleval.spec import load_spec
 
@@ -50,21 +49,14 @@ def run(args: argparse.Namespace) -> int:
 
     plan = pipeline.plan_run(spec, pricing, runs_dir=Path(args.runs_dir), offline=True, limit=args.limit, reason=reason)
     summary_path = plan.run_dir / "summary.json"
-    fingerprint_path = plan.run_dir / "fingerprint"
-    current = (
-        not args.force
-        and summary_path.is_file()
-        and fingerprint_path.is_file()
-        and fingerprint_path.read_text().strip() == plan.fingerprint
-    )
+    current = not args.force and pipeline.is_current(summary_path, plan.fingerprint)
     print(f"distilleval run: {spec.name} offline -> {plan.run_dir}")
     if current:
         print("label, validate, train, eval: up to date (spec, prompts, data and pricing unchanged); reusing summary.json")
     else:
         plan.run_dir.mkdir(parents=True, exist_ok=True)
-        fingerprint_path.unlink(missing_ok=True)
         pipeline.run_offline(spec, pricing, plan, limit=args.limit)
-        write_text_atomic(fingerprint_path, plan.fingerprint + "\n")
+        pipeline.mark_current(summary_path, plan.fingerprint)
     reports = pipeline.write_reports(plan.run_dir)
     print("report    " + ", ".join(str(path) for path in reports))
     _print_headline(plan.run_dir)
