@@ -79,10 +79,10 @@ def bench_ticket_routing() -> None:
     from sklearn.metrics import f1_score
 
     from distilleval.baselines import train_baseline
-    from distilleval.data import load_items, split_items
-    from distilleval.pricing import load_pricing
-    from distilleval.spec import load_spec
-    from distilleval.stats import wilson_interval
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.results.statistics import wilson_interval
+    from distilleval.spec.data import load_items, split_items
+    from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(REPO / "specs" / "ticket_routing" / "spec.yaml")
     items = load_items(spec, require_gold=True)
@@ -111,9 +111,9 @@ def bench_banking77(data_dir: Path, limit_train: int | None) -> None:
     from distilleval.baselines.base import single_thread
     from distilleval.baselines.tfidf_logreg import train_tfidf_logreg
     from distilleval.baselines.wordllama_logreg import train_wordllama_logreg
-    from distilleval.cost import cpu_cost_per_request_usd
-    from distilleval.pricing import load_pricing
-    from distilleval.stats import wilson_interval
+    from distilleval.costs.cost_model import cpu_cost_per_request_usd
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.results.statistics import wilson_interval
 
     train_texts, train_labels = read_split(data_dir / "banking77" / "train.csv")
     test_texts, test_labels = read_split(data_dir / "banking77" / "test.csv")

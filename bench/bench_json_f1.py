@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from distilleval.data import Item  # noqa: E402
-from distilleval.scoring.config import JsonFieldsScorer  # noqa: E402
 from distilleval.scoring.json_fields import JsonFields  # noqa: E402
+from distilleval.spec.data import Item  # noqa: E402
+from distilleval.spec.scorer_config import JsonFieldsScorer  # noqa: E402
 
 
 def make_items(n: int, rng: random.Random, with_list: bool) -> tuple[list[Item], list[dict]]:

@@ -30,9 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from distilleval.backends.base import ChatRequest, Completion  # noqa: E402
-from distilleval.cache import ResponseCache, cache_key  # noqa: E402
-from distilleval.runner import Call, Runner, RunnerOptions  # noqa: E402
-from distilleval.runstore import RunStore  # noqa: E402
+from distilleval.run.cache import ResponseCache, cache_key  # noqa: E402
+from distilleval.run.runner import Call, Runner, RunnerOptions  # noqa: E402
+from distilleval.run.store import RunStore  # noqa: E402
 from distilleval.testing.openai_server import ServerProcess  # noqa: E402
 
 MODEL = "openai/bench"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from distilleval.summary import Summary, read_summary, write_summary
+from distilleval.results.summary_json import Summary, read_summary, write_summary
 
 FIXTURE_DIR = Path(__file__).resolve().parent / "fixtures" / "ticket_routing"
 SUMMARY_PATH = FIXTURE_DIR / "summary.json"

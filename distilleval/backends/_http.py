@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from distilleval.backends.base import ChatRequest
-from distilleval.cost import request_cost_usd
-from distilleval.pricing import ModelPrice
+from distilleval.costs.cost_model import request_cost_usd
+from distilleval.costs.pricing import ModelPrice
 
 MAX_RETRY_AFTER_S = 600.0
 

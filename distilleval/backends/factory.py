@@ -1,7 +1,7 @@
 """Build the backend for a model role of a spec.
 
-- ``tinker://...`` checkpoints and Tinker base-model ids go to ``distilleval.backends.tinker_backend.build_tinker_backend``
-  (imported only then; helper "tinker" owns that module),
+- ``tinker://...`` checkpoints and Tinker base-model ids go to ``distilleval.backends.tinker.sampling.build_tinker_backend``
+  (imported only then),
 - models with ``fast_path: true`` and an ``api_base`` go to the aiohttp fast path,
 - everything else goes through LiteLLM.
 
@@ -17,18 +17,10 @@ from urllib.parse import urlsplit
 
 from distilleval.backends.base import Backend
 from distilleval.backends.credentials import resolve_api_key
+from distilleval.backends.tinker.model_ids import is_tinker_model
+from distilleval.costs.pricing import PricingTable
 from distilleval.errors import ConfigurationError, ServiceUnavailableError
-from distilleval.pricing import PricingTable
-from distilleval.spec import ModelSpec
-
-TINKER_PREFIX = "tinker://"
-
-
-def is_tinker_model(model_id: str) -> bool:
-    """Whether ``model_id`` is served by Tinker: a ``tinker://`` checkpoint or a Tinker base model."""
-    from distilleval.training.rendering import BASE_MODEL_TEMPLATES
-
-    return model_id.startswith(TINKER_PREFIX) or model_id in BASE_MODEL_TEMPLATES
+from distilleval.spec.task_spec import ModelSpec
 
 
 def build_backend(role: str, model: ModelSpec, *, pricing: PricingTable | None) -> Backend:
@@ -49,10 +41,10 @@ def build_backend(role: str, model: ModelSpec, *, pricing: PricingTable | None) 
     price = pricing.price_for(model.pricing_key) if pricing is not None else None
     if is_tinker_model(model.model):
         try:
-            from distilleval.backends.tinker_backend import build_tinker_backend
+            from distilleval.backends.tinker.sampling import build_tinker_backend
         except ImportError as err:
             raise ConfigurationError(
-                f"{role} model {model.model!r} needs Tinker support (distilleval.backends.tinker_backend): {err}"
+                f"{role} model {model.model!r} needs Tinker support (distilleval.backends.tinker.sampling): {err}"
             ) from None
         return build_tinker_backend(role, model, price=price)
     api_key = resolve_api_key(model.model, api_key_env=model.api_key_env, api_base=model.api_base, role=role)

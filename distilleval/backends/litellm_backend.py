@@ -18,6 +18,7 @@ from typing import Any
 from distilleval.backends._http import chat_body, retry_after_seconds, usage_cost_usd, usage_tokens
 from distilleval.backends._timing import EVENT_HOOKS, HttpTimer
 from distilleval.backends.base import ChatRequest, Completion
+from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import (
     AuthenticationError,
     BackendError,
@@ -26,7 +27,6 @@ from distilleval.errors import (
     RateLimitedError,
     ServiceUnavailableError,
 )
-from distilleval.pricing import ModelPrice
 
 _LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "httpx", "openai")
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from distilleval.backends._http import chat_body, retry_after_seconds, usage_cost_usd, usage_tokens
 from distilleval.backends.base import ChatRequest, Completion
+from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import (
     AuthenticationError,
     BackendError,
@@ -27,7 +28,6 @@ from distilleval.errors import (
     RateLimitedError,
     ServiceUnavailableError,
 )
-from distilleval.pricing import ModelPrice
 
 
 def served_model_name(model_id: str) -> str:

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from distilleval.baselines.base import BaselineOutput, TrainedBaseline, item_text, training_pairs
-from distilleval.data import Item
-from distilleval.spec import BaselineSpec
+from distilleval.spec.data import Item
+from distilleval.spec.task_spec import BaselineSpec
 
 __all__ = ["BaselineOutput", "TrainedBaseline", "item_text", "train_baseline"]
 

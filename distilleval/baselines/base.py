@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from distilleval.data import Item
 from distilleval.errors import DataError
+from distilleval.spec.data import Item
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class TrainedBaseline:
             return self._timed_outputs(items, cpu_usd_per_hour)
 
     def _timed_outputs(self, items: Sequence[Item], cpu_usd_per_hour: float) -> list[BaselineOutput]:
-        from distilleval.cost import cpu_cost_per_request_usd
+        from distilleval.costs.cost_model import cpu_cost_per_request_usd
 
         outputs: list[BaselineOutput] = []
         for item in items:

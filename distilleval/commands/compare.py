@@ -24,7 +24,8 @@ def compare_runs(summary_a, summary_b, *, alpha: float) -> list[dict]:
         DataError: the runs are of different specs.
     """
     from distilleval.errors import DataError
-    from distilleval.gate import compare_paired, is_significant_drop, item_scores, paired_scores
+    from distilleval.gate.checks import item_scores
+    from distilleval.gate.paired import compare_paired, is_significant_drop, paired_scores
 
     if summary_a.spec_name != summary_b.spec_name:
         raise DataError(f"runs are of different specs: {summary_a.spec_name!r} vs {summary_b.spec_name!r}")
@@ -57,7 +58,7 @@ def run(args) -> int:
 
     from distilleval.errors import DataError
     from distilleval.report.sources import summary_file
-    from distilleval.summary import read_summary
+    from distilleval.results.summary_json import read_summary
 
     if not 0 < args.alpha < 0.5:
         raise DataError(f"--alpha must be between 0 and 0.5, got {args.alpha}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from distilleval.cli.argtypes import non_negative_float
+from distilleval.commands.argument_types import non_negative_float
 
 HELP = "Cost per request, per day and per month at given volumes, savings and break-even"
 
@@ -71,9 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the cost tables for the chosen token profile; returns 0."""
-    from distilleval.cost_table import build_cost_table, render_cost_table
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.tables import build_cost_table, render_cost_table
     from distilleval.errors import DistillevalError
-    from distilleval.pricing import load_pricing
 
     if args.source and args.model:
         raise DistillevalError("give either a spec/run or --model flags, not both")
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _explicit_profiles(args: argparse.Namespace):
-    from distilleval.cost_table import TokenProfile
+    from distilleval.costs.tables import TokenProfile
     from distilleval.errors import DistillevalError
 
     profiles = []
@@ -127,11 +127,11 @@ def _explicit_profiles(args: argparse.Namespace):
 
 
 def _from_spec(path: Path, args: argparse.Namespace):
-    from distilleval.cost_table import TokenProfile
-    from distilleval.data import load_items, split_items
-    from distilleval.estimation import measure_spec
-    from distilleval.pricing import load_pricing
-    from distilleval.spec import load_spec
+    from distilleval.costs.estimates import measure_spec
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.tables import TokenProfile
+    from distilleval.spec.data import load_items, split_items
+    from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(path)
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
@@ -157,36 +157,19 @@ def _from_spec(path: Path, args: argparse.Namespace):
     )
     one_time = args.one_time_usd
     if one_time is None:
+        from distilleval.costs.estimates import spec_one_time_cost
+
         one_time = spec_one_time_cost(spec, pricing, teacher, student, n_train=len(split_items(items, "train")))
     volumes = args.volumes or list(spec.traffic.volumes_per_day)
     days = args.days_per_month or spec.traffic.days_per_month
     return profiles, pricing, volumes, days, args.student or spec.student.pricing_key, one_time
 
 
-def spec_one_time_cost(spec, pricing, teacher_profile, student_profile, *, n_train: int) -> float:
-    """Labelling (teacher per-request cost x examples) + training + engineering, from the spec."""
-    from distilleval import cost
-
-    examples = spec.training.labelled_examples or n_train
-    teacher_price = pricing.price_for(spec.teacher.pricing_key)
-    labelling_each = cost.request_cost_usd(teacher_price, teacher_profile.input_tokens.mean, teacher_profile.output_tokens.mean)
-    training_price = pricing.price_for(spec.training.price_as).training_per_mtok_usd or 0.0
-    tokens_per_example = student_profile.input_tokens.mean + student_profile.output_tokens.mean
-    return cost.one_time_cost_usd(
-        labelled_examples=examples,
-        labelling_cost_per_example_usd=labelling_each,
-        training_tokens=tokens_per_example * examples,
-        epochs=spec.training.epochs,
-        training_price_per_mtok_usd=training_price,
-        engineering_cost_usd=spec.training.engineering_cost_usd,
-    )
-
-
 def _from_summary(path: Path, args: argparse.Namespace):
-    from distilleval.cost_table import TokenProfile
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.tables import TokenProfile
     from distilleval.errors import DistillevalError
-    from distilleval.pricing import load_pricing
-    from distilleval.summary import read_summary
+    from distilleval.results.summary_json import read_summary
 
     summary = read_summary(path)
     pricing = load_pricing(args.pricing or summary.pricing.path)

@@ -27,14 +27,13 @@ def run(args: argparse.Namespace) -> int:
 
     from tabulate import tabulate
 
-    from distilleval import cost
-    from distilleval.commands.cost import spec_one_time_cost
-    from distilleval.cost_table import TokenProfile, build_cost_table, render_cost_table
-    from distilleval.data import load_items, split_items
-    from distilleval.estimation import measure_role, measure_spec
-    from distilleval.pricing import load_pricing
-    from distilleval.spec import load_spec
-    from distilleval.tokens import ENCODING_NAME
+    from distilleval.costs import cost_model
+    from distilleval.costs.estimates import measure_role, measure_spec, spec_one_time_cost
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.tables import TokenProfile, build_cost_table, render_cost_table
+    from distilleval.costs.tokens import ENCODING_NAME
+    from distilleval.spec.data import load_items, split_items
+    from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(args.spec)
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
@@ -55,12 +54,12 @@ def run(args: argparse.Namespace) -> int:
 
     teacher_price = pricing.price_for(spec.teacher.pricing_key)
     student_price = pricing.price_for(spec.student.pricing_key)
-    labelling_usd = cost.request_cost_usd(teacher_price, pool_profile.input_tokens.total, pool_profile.output_tokens.total)
+    labelling_usd = cost_model.request_cost_usd(teacher_price, pool_profile.input_tokens.total, pool_profile.output_tokens.total)
     eval_profiles = measure_spec(spec, eval_items) if eval_items else profiles
-    eval_teacher_usd = cost.request_cost_usd(
+    eval_teacher_usd = cost_model.request_cost_usd(
         teacher_price, eval_profiles["teacher"].input_tokens.total, eval_profiles["teacher"].output_tokens.total
     )
-    eval_student_usd = cost.request_cost_usd(
+    eval_student_usd = cost_model.request_cost_usd(
         student_price, eval_profiles["student"].input_tokens.total, eval_profiles["student"].output_tokens.total
     )
     compression = teacher.input_tokens.mean / student.input_tokens.mean if student.input_tokens.mean else None
@@ -103,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
     if compression:
         print(f"\nThe student sees {compression:,.1f}x fewer input tokens than the teacher.\n")
     spend = [
-        ["Label the pool with the teacher", pool_name, f"{len(pool_items):,}", f"{pool_profile.input_tokens.total:,}", cost.format_usd(labelling_usd)],
-        ["Eval run: teacher", "eval split", f"{len(eval_items):,}", f"{eval_profiles['teacher'].input_tokens.total:,}", cost.format_usd(eval_teacher_usd)],
-        ["Eval run: student", "eval split", f"{len(eval_items):,}", f"{eval_profiles['student'].input_tokens.total:,}", cost.format_usd(eval_student_usd)],
+        ["Label the pool with the teacher", pool_name, f"{len(pool_items):,}", f"{pool_profile.input_tokens.total:,}", cost_model.format_usd(labelling_usd)],
+        ["Eval run: teacher", "eval split", f"{len(eval_items):,}", f"{eval_profiles['teacher'].input_tokens.total:,}", cost_model.format_usd(eval_teacher_usd)],
+        ["Eval run: student", "eval split", f"{len(eval_items):,}", f"{eval_profiles['student'].input_tokens.total:,}", cost_model.format_usd(eval_student_usd)],
     ]
     print(tabulate(spend, headers=["Projected spend", "Items from", "Calls", "Input tokens", "Cost"], tablefmt="github", disable_numparse=True))
     print("\n## Cost per request and at the spec's volumes (projected)\n")

@@ -24,9 +24,10 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from distilleval.gate import check_line, github_annotation, run_checks, step_summary_markdown, write_junit
+    from distilleval.gate.checks import run_checks
+    from distilleval.gate.ci_output import check_line, github_annotation, step_summary_markdown, write_junit
     from distilleval.report.sources import load_run, summary_file
-    from distilleval.summary import read_summary
+    from distilleval.results.summary_json import read_summary
 
     inputs = load_run(args.run, spec_path=args.spec, require_spec=True)
     summary, spec = inputs.summary, inputs.spec

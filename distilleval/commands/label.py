@@ -38,7 +38,7 @@ def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
 
 
 def _student_messages(spec, item) -> list[dict]:
-    from distilleval.messages import build_messages
+    from distilleval.spec.messages import build_messages
 
     return [dict(message) for message in build_messages(spec.student, item, spec.data.image_inputs)]
 
@@ -48,11 +48,11 @@ def run(args: argparse.Namespace) -> int:
     import collections
     import json
 
-    from distilleval.cache import cache_path_for
-    from distilleval.data import load_items, split_items
+    from distilleval.costs.pricing import load_pricing
     from distilleval.errors import ConfigurationError, DistillevalError
-    from distilleval.pricing import load_pricing
-    from distilleval.spec import load_spec
+    from distilleval.run.cache import cache_path_for
+    from distilleval.spec.data import load_items, split_items
+    from distilleval.spec.task_spec import load_spec
     from distilleval.training.label_checks import LabelChecker
     from distilleval.training.teacher import run_teacher
 

@@ -22,10 +22,9 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from distilleval.gate import atomic_write
-    from distilleval.report.render import render_run
-
     from distilleval.errors import DataError
+    from distilleval.gate.ci_output import atomic_write
+    from distilleval.report.render import render_run
 
     if args.payback_days <= 0:
         raise DataError(f"--payback-days must be positive, got {args.payback_days:g}")

@@ -1,15 +1,17 @@
 """`distilleval run SPEC`: label -> validate -> train -> eval -> report in one command.
 
 Offline (``--offline``, or automatically when a provider key is missing, with a one-line
-notice) it makes no network call at all. Steps whose outputs exist and are current are
-skipped: an unchanged spec, data set and pricing table reuse the earlier run.
+notice) it makes no network call at all (``distilleval.pipeline.offline``). Online, each step
+is the command that owns it (``label``, ``validate``, ``train``), then the library's
+``evaluate`` and reports. Steps whose outputs exist and are current are skipped: an
+unchanged spec, data set and pricing table reuse the earlier run.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from distilleval.cli.argtypes import positive_int
+from distilleval.commands.argument_types import positive_int
 
 HELP = "label, validate, train, eval and report in one command (offline without provider keys)"
 
@@ -29,44 +31,120 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from distilleval import pipeline
-    from distilleval.pricing import load_pricing
-    from distilleval.spec import load_spec
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.pipeline.offline import run_offline
+    from distilleval.pipeline.plan import is_current, mark_current, missing_credentials, plan_run
+    from distilleval.pipeline.reports import write_reports
+    from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(args.spec)
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     offline, reason = bool(args.offline), "--offline"
     if not offline:
-        missing = pipeline.missing_credentials(spec)
+        missing = missing_credentials(spec)
         if missing:
             offline, reason = True, f"no key for {', '.join(missing)}"
             print(f"distilleval run: {reason}: running offline (reference labels, local baselines, projected costs)", file=sys.stderr)
     if not offline:
-        status, eval_dir = pipeline.run_online(spec, pricing, args)
+        status, eval_dir = run_online(spec, pricing, args)
         if status == 0:
             _print_headline(eval_dir)
         return status
 
-    plan = pipeline.plan_run(spec, pricing, runs_dir=Path(args.runs_dir), offline=True, limit=args.limit, reason=reason)
+    plan = plan_run(spec, pricing, runs_dir=Path(args.runs_dir), offline=True, limit=args.limit, reason=reason)
     summary_path = plan.run_dir / "summary.json"
-    current = not args.force and pipeline.is_current(summary_path, plan.fingerprint)
+    current = not args.force and is_current(summary_path, plan.fingerprint)
     print(f"distilleval run: {spec.name} offline -> {plan.run_dir}")
     if current:
         print("label, validate, train, eval: up to date (spec, prompts, data and pricing unchanged); reusing summary.json")
     else:
         plan.run_dir.mkdir(parents=True, exist_ok=True)
-        pipeline.run_offline(spec, pricing, plan, limit=args.limit)
-        pipeline.mark_current(summary_path, plan.fingerprint)
-    reports = pipeline.write_reports(plan.run_dir)
+        run_offline(spec, pricing, plan, limit=args.limit)
+        mark_current(summary_path, plan.fingerprint)
+    reports = write_reports(plan.run_dir)
     print("report    " + ", ".join(str(path) for path in reports))
     _print_headline(plan.run_dir)
     return 0
 
 
+def _invoke(command: str, argv: list[str]):
+    """Parse ``argv`` with a sibling command's own parser; returns (module, namespace)."""
+    import importlib
+
+    module = importlib.import_module(f"distilleval.commands.{command}")
+    parser = argparse.ArgumentParser(prog=f"distilleval {command}")
+    module.add_arguments(parser)
+    return module, parser.parse_args(argv)
+
+
+def run_online(spec, pricing, args, *, say=print):
+    """label -> validate -> train -> eval -> report, each step through the command that owns it.
+
+    Every model call goes through the shared response cache, so re-running an unchanged spec
+    pays nothing; steps whose outputs carry the current fingerprint are skipped outright.
+
+    Returns:
+        (status, eval run directory); status 1 when the teacher fails validation (nothing is
+        trained on bad labels), else 0.
+    """
+    import json
+    from pathlib import Path
+
+    from distilleval.backends.tinker.model_ids import is_tinker_model
+    from distilleval.pipeline.evaluate import EvalOptions, evaluate
+    from distilleval.pipeline.plan import is_current, mark_current, plan_run
+    from distilleval.pipeline.reports import write_reports
+
+    plan = plan_run(spec, pricing, runs_dir=Path(args.runs_dir), offline=False, limit=args.limit, reason="online")
+    run_dir = plan.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    say(f"distilleval run: {spec.name} online -> {run_dir}")
+    shared = ["--pricing", str(pricing.path)]
+    spec_path = str(spec.source)
+
+    labels = run_dir / "labels.jsonl"
+    if is_current(labels, plan.fingerprint) and not args.force:
+        say("label     up to date")
+    else:
+        module, namespace = _invoke("label", [spec_path, "--out", str(labels), *shared])
+        module.run(namespace)
+        mark_current(labels, plan.fingerprint)
+
+    validation = run_dir / "validate.json"
+    module, namespace = _invoke("validate", [spec_path, "--split", "eval", "--spot-check", "3", "--out", str(validation), *shared])
+    if module.run(namespace) == 1:
+        say("validate  the teacher is below the spec's floor (gates.teacher_min): stopping before training on its labels")
+        return 1, run_dir / "eval"
+
+    student = spec.student.model
+    if student.startswith("tinker://"):
+        say(f"train     skipped: the spec's student is already a checkpoint ({student})")
+    elif student == spec.training.base_model and is_tinker_model(student):
+        train_dir = run_dir / "train"
+        manifest_path = train_dir / "manifest.json"
+        if not (is_current(manifest_path, plan.fingerprint) and not args.force):
+            module, namespace = _invoke("train", [spec_path, "--data", str(labels), "--out", str(train_dir), *shared])
+            module.run(namespace)
+            mark_current(manifest_path, plan.fingerprint)
+        sampler_path = json.loads(manifest_path.read_text())["sampler_path"]
+        say(f"train     student checkpoint {sampler_path}")
+        spec = spec.model_copy(update={"student": spec.student.model_copy(update={"model": sampler_path})})
+    else:
+        say(f"train     skipped: the student ({student}) is served by its provider; set it to training.base_model to fine-tune")
+
+    eval_dir = evaluate(spec, EvalOptions(out=str(run_dir / "eval"), pricing=str(pricing.path), limit=args.limit or None))
+    reports = write_reports(eval_dir)
+    say("report    " + ", ".join(str(path) for path in reports))
+    return 0, eval_dir
+
+
 def _print_headline(run_dir) -> None:
     """The verdict line and the per-model figures, so the terminal shows the answer."""
-    from distilleval.cost import format_usd
-    from distilleval.summary import read_summary
+    from distilleval.costs.cost_model import format_usd
+    from distilleval.report.figures import compute_figures
+    from distilleval.report.sources import load_run
+    from distilleval.report.verdict import decide
+    from distilleval.results.summary_json import read_summary
 
     summary = read_summary(run_dir)
     print()
@@ -79,8 +157,4 @@ def _print_headline(run_dir) -> None:
             score = "not scored (not called in this run)"
         cost = format_usd(result.cost_per_request_usd) if result.cost_per_request_usd is not None else "n/a"
         print(f"  {name:18} {result.basis:9} {score:40} {cost}/request ({result.cost_basis})")
-    from distilleval.report.figures import compute_figures
-    from distilleval.report.sources import load_run
-    from distilleval.report.verdict import decide
-
     print(f"\nverdict: {decide(compute_figures(load_run(run_dir))).headline} (reasons in report.md)")

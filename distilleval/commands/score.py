@@ -69,9 +69,9 @@ def read_predictions(path: Path, known_ids: set[str], *, price: Any = None, batc
     """
     import json
 
-    from distilleval.data import iter_jsonl
     from distilleval.errors import DataError
-    from distilleval.summarize import ModelOutput
+    from distilleval.results.build import ModelOutput
+    from distilleval.spec.data import iter_jsonl
 
     outputs: list[ModelOutput] = []
     seen: dict[str, int] = {}
@@ -122,7 +122,7 @@ def read_predictions(path: Path, known_ids: set[str], *, price: Any = None, batc
             if output is None and error is None:
                 error = "no_output"
             if "cost_usd" not in numbers and price is not None and "input_tokens" in numbers:
-                from distilleval.cost import request_cost_usd
+                from distilleval.costs.cost_model import request_cost_usd
 
                 numbers["cost_usd"] = request_cost_usd(price, numbers["input_tokens"],
                                                        numbers.get("output_tokens", 0), batch=batch)
@@ -198,11 +198,12 @@ def _print_report(summary: Any, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the prediction files and write summary.json; 0 on success."""
-    from distilleval.data import load_items
-    from distilleval.pricing import load_pricing
-    from distilleval.spec import load_spec
-    from distilleval.summarize import ModelRun, build_summary
-    from distilleval.summary import write_summary
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.results.build import ModelRun, build_summary
+    from distilleval.results.summary_json import write_summary
+    from distilleval.scoring import build_scorer
+    from distilleval.spec.data import load_items
+    from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(args.spec)
     names = _model_names(args)
@@ -233,8 +234,9 @@ def run(args: argparse.Namespace) -> int:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_id = f"{spec.name}-score-{stamp}"
     out = Path(args.out) if args.out else Path("runs") / run_id / "summary.json"
-    summary = build_summary(spec, items, runs, pricing=pricing, run_id=run_id, mode="offline",
-                            n_resamples=args.resamples, seed=args.seed)
+    with build_scorer(spec) as scorer:
+        summary = build_summary(spec, items, runs, pricing=pricing, run_id=run_id, scorer=scorer, mode="offline",
+                                n_resamples=args.resamples, seed=args.seed)
     write_summary(summary, out)
     _print_report(summary, out)
     return 0

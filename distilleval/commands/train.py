@@ -43,14 +43,14 @@ def _positive(name: str, value: float | None) -> None:
 
 def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None = None) -> int:
     """Train and write the manifest; ``service_factory`` replaces ``tinker.ServiceClient`` in tests."""
+    from distilleval.backends.tinker.connection import connect, import_tinker, require_api_key
+    from distilleval.backends.tinker.rendering import renderer_for, template_for
+    from distilleval.costs.pricing import load_pricing
     from distilleval.errors import BackendError, DistillevalError
-    from distilleval.pricing import load_pricing
-    from distilleval.spec import load_spec
-    from distilleval.training.connection import connect, import_tinker, require_api_key
     from distilleval.files import file_sha256
+    from distilleval.spec.task_spec import load_spec
     from distilleval.training.data import build_examples, read_conversations
     from distilleval.training.manifest import build_manifest, write_manifest
-    from distilleval.training.rendering import renderer_for, template_for
     from distilleval.training.tinker_trainer import (
         CHECKPOINT_LOG,
         CheckpointLog,

@@ -47,13 +47,13 @@ def run(args: argparse.Namespace) -> int:
     import random
     from pathlib import Path
 
-    from distilleval.cache import cache_path_for
-    from distilleval.data import load_items
+    from distilleval.costs.pricing import load_pricing
     from distilleval.errors import DataError, DistillevalError
     from distilleval.files import write_text_atomic
-    from distilleval.pricing import load_pricing
+    from distilleval.run.cache import cache_path_for
     from distilleval.scoring import build_scorer
-    from distilleval.spec import load_spec
+    from distilleval.spec.data import load_items
+    from distilleval.spec.task_spec import load_spec
     from distilleval.training.teacher import run_teacher
 
     for name in ("limit", "concurrency"):

@@ -9,7 +9,7 @@ import hashlib
 import math
 from html import escape
 
-from distilleval.cost import format_usd
+from distilleval.costs.cost_model import format_usd
 from distilleval.report.figures import Figures, ModelRow
 
 WIDTH, HEIGHT = 720, 360

@@ -1,7 +1,7 @@
 """The derived figures a report shows: costs at volume, savings, one-time cost, break-even, paired tests.
 
 Everything is computed from ``summary.json``, the pricing table it names and (for the one-time
-cost and volumes) the spec; cost arithmetic goes through ``distilleval.cost``. A figure that
+cost and volumes) the spec; cost arithmetic goes through ``distilleval.costs.cost_model``. A figure that
 cannot be computed is None with a note saying why, never a guess.
 """
 
@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from distilleval import cost
+from distilleval.costs import cost_model
 from distilleval.errors import DistillevalError
-from distilleval.gate import item_scores, non_inferiority_test, paired_scores
+from distilleval.gate.checks import item_scores
+from distilleval.gate.paired import non_inferiority_test, paired_scores
 from distilleval.report.sources import RunInputs
-from distilleval.summary import Comparison, ModelResult, NonInferiority
+from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority
 
 DEFAULT_MARGIN = 0.03
 DEFAULT_ALPHA = 0.05
@@ -102,7 +103,7 @@ class Figures:
         """Teacher cost per request divided by the student's; None when either is unknown."""
         if self.saving_per_request_usd is None:
             return None
-        return cost.savings_ratio(self.teacher.cost_per_request_usd, self.student.cost_per_request_usd)  # type: ignore[union-attr,arg-type]
+        return cost_model.savings_ratio(self.teacher.cost_per_request_usd, self.student.cost_per_request_usd)  # type: ignore[union-attr,arg-type]
 
     def break_even_volume_per_day(self, horizon_days: float) -> float | None:
         """Daily volume at which the one-time cost is paid back within ``horizon_days``."""
@@ -131,7 +132,7 @@ def _cost_per_request(result: ModelResult, inputs: RunInputs, notes: list[str]) 
         notes.append(f"{result.display_name}: no price in {inputs.pricing.path.name}; cost not shown")
         return None
     output_mean = result.output_tokens.mean if result.output_tokens and result.output_tokens.mean is not None else 0.0
-    return cost.request_cost_usd(price, result.input_tokens.mean, output_mean)
+    return cost_model.request_cost_usd(price, result.input_tokens.mean, output_mean)
 
 
 def _find(models: list[ModelRow], role: str) -> ModelRow | None:
@@ -169,7 +170,7 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
     tokens_per_epoch = examples * (student.result.input_tokens.mean + output_mean)
     labelling = examples * teacher.cost_per_request_usd
     training_usd = tokens_per_epoch * training.epochs * training_price / 1e6
-    total = cost.one_time_cost_usd(
+    total = cost_model.one_time_cost_usd(
         labelled_examples=examples,
         labelling_cost_per_example_usd=teacher.cost_per_request_usd,
         training_tokens=tokens_per_epoch,
@@ -182,7 +183,7 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
 
 
 def _count_training_items(inputs: RunInputs, notes: list[str]) -> int | None:
-    from distilleval.data import load_items
+    from distilleval.spec.data import load_items
 
     try:
         items = load_items(inputs.spec)  # type: ignore[arg-type]
@@ -203,7 +204,7 @@ def _teacher_student_comparison(figures_models: list[ModelRow], inputs: RunInput
     for comparison in inputs.summary.comparisons:
         if (comparison.a, comparison.b) == (teacher.key, student.key):
             return comparison
-    from distilleval.stats import compare_paired
+    from distilleval.results.statistics import compare_paired
 
     summary = inputs.summary
     a, b = paired_scores(item_scores(summary, teacher.key), item_scores(summary, student.key))
@@ -254,14 +255,14 @@ def compute_figures(inputs: RunInputs) -> Figures:
     for volume in volumes:
         t = teacher.cost_per_request_usd if teacher else None
         s = student.cost_per_request_usd if student else None
-        t_day = cost.daily_cost_usd(t, volume) if t is not None else None
-        s_day = cost.daily_cost_usd(s, volume) if s is not None else None
-        t_month = cost.monthly_cost_usd(t, volume, days) if t is not None else None
-        s_month = cost.monthly_cost_usd(s, volume, days) if s is not None else None
+        t_day = cost_model.daily_cost_usd(t, volume) if t is not None else None
+        s_day = cost_model.daily_cost_usd(s, volume) if s is not None else None
+        t_month = cost_model.monthly_cost_usd(t, volume, days) if t is not None else None
+        s_month = cost_model.monthly_cost_usd(s, volume, days) if s is not None else None
         saving_month = t_month - s_month if t_month is not None and s_month is not None else None
         break_even = None
         if one_time is not None and t_day is not None and s_day is not None:
-            break_even = cost.break_even_days(one_time.total_usd, t_day - s_day)
+            break_even = cost_model.break_even_days(one_time.total_usd, t_day - s_day)
         rows.append(VolumeRow(volume, t_day, t_month, s_day, s_month, saving_month, break_even))
 
     figures = Figures(

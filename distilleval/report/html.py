@@ -13,7 +13,7 @@ from distilleval.report.charts import accuracy_chart, cost_chart, latency_chart
 from distilleval.report.figures import Figures
 from distilleval.report.tables import Table
 from distilleval.report.verdict import Verdict
-from distilleval.summary import ItemResult
+from distilleval.results.summary_json import ItemResult
 
 MAX_ITEMS_PER_SIDE = 500
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; form-action 'none'"

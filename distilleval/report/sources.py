@@ -11,10 +11,10 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from distilleval.costs.pricing import PricingTable, load_pricing
 from distilleval.errors import DataError, DistillevalError
-from distilleval.pricing import PricingTable, load_pricing
-from distilleval.spec import TaskSpec, load_spec
-from distilleval.summary import SourceRef, Summary, read_summary
+from distilleval.results.summary_json import SourceRef, Summary, read_summary
+from distilleval.spec.task_spec import TaskSpec, load_spec
 
 _PARENT_LEVELS = 4
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from distilleval.cost import format_usd
+from distilleval.costs.cost_model import format_usd
 from distilleval.report.figures import Figures, ModelRow
-from distilleval.summary import Distribution
+from distilleval.results.summary_json import Distribution
 
 DASH = "—"
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from distilleval.cost import format_usd
+from distilleval.costs.cost_model import format_usd
 from distilleval.report.figures import Figures
 from distilleval.report.tables import days
 

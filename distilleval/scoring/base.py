@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from distilleval.summary import MetricValue
+from distilleval.results.summary_json import MetricValue
 
 
 @dataclass
@@ -90,17 +90,17 @@ def _check_lengths(outputs: Sequence, items: Sequence) -> None:
 def rate_metric(name: str, scores: Sequence[ItemScore], *, confidence: float = 0.95) -> MetricValue:
     """Mean of the non-excluded scores with a Wilson interval when scores are 0/1, else a
     percentile bootstrap interval."""
-    from distilleval import stats
+    from distilleval.results import statistics
 
     values = [s.score for s in scores if s.score is not None]
     if not values:
         return MetricValue(name=name, value=None, confidence=confidence)
     mean = sum(values) / len(values)
     if all(v in (0.0, 1.0) for v in values):
-        low, high = stats.wilson_interval(int(sum(values)), len(values), confidence=confidence)
+        low, high = statistics.wilson_interval(int(sum(values)), len(values), confidence=confidence)
         return MetricValue(name=name, value=mean, ci_low=low, ci_high=high, ci_method="wilson",
                            confidence=confidence)
-    boot = stats.bootstrap_ci(values, confidence=confidence)
+    boot = statistics.bootstrap_ci(values, confidence=confidence)
     return MetricValue(name=name, value=mean, ci_low=boot.low, ci_high=boot.high, ci_method=boot.method,
                        confidence=confidence)
 
@@ -125,12 +125,12 @@ def f1_from_counts(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
 def micro_f1_metric(name: str, scores: Sequence[ItemScore], *, confidence: float = 0.95) -> MetricValue:
     """Micro-F1 over all items' counts with a percentile bootstrap interval (items resampled,
     counts re-summed)."""
-    from distilleval import stats
+    from distilleval.results import statistics
 
     rows = counts_rows(scores)
     if not rows:
         return MetricValue(name=name, value=None, confidence=confidence)
-    boot = stats.bootstrap_ci(rows, statistic=stats.ratio_statistic, confidence=confidence)
+    boot = statistics.bootstrap_ci(rows, statistic=statistics.ratio_statistic, confidence=confidence)
     value = boot.estimate
     if value is None:  # no counts at all: every gold and prediction empty
         value = 1.0

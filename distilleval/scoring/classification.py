@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from distilleval.errors import DataError
+from distilleval.results.summary_json import MetricValue
 from distilleval.scoring.base import ItemScore, Scorer, _check_lengths, no_output_score, rate_metric
-from distilleval.scoring.config import ExactMatchScorer, TextNormalization
-from distilleval.summary import MetricValue
+from distilleval.spec.scorer_config import ExactMatchScorer, TextNormalization
 
 INVALID = "INVALID"
 """The class of outputs outside the label set (never a label a spec may declare)."""

@@ -30,7 +30,7 @@ from typing import Any
 
 from distilleval.errors import DataError
 from distilleval.scoring.base import ItemScore, MicroF1Scorer, _check_lengths, f1_from_counts, no_output_score
-from distilleval.scoring.config import JsonFieldsScorer, ValueNormalization
+from distilleval.spec.scorer_config import JsonFieldsScorer, ValueNormalization
 
 _MISSING = object()
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)

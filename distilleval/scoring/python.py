@@ -2,7 +2,7 @@
 
 The function is called once per item as ``fn(prediction: str, gold, item) -> float | bool``
 where ``prediction`` is the model's raw output, ``gold`` the item's gold answer and ``item``
-the ``distilleval.data.Item``. It returns a score in [0, 1] (``True``/``False`` count as
+the ``distilleval.spec.data.Item``. It returns a score in [0, 1] (``True``/``False`` count as
 1/0). A function that raises, or returns anything else, is an error for that item: the item
 is excluded from the denominator with reason ``scorer_error`` and counted, and the run goes on.
 Failed calls (no output) score 0 without calling the function.
@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from distilleval.errors import ConfigurationError
+from distilleval.results.summary_json import MetricValue
 from distilleval.scoring.base import ItemScore, Scorer, _check_lengths, no_output_score, rate_metric
-from distilleval.scoring.config import PythonScorer
-from distilleval.summary import MetricValue
+from distilleval.spec.scorer_config import PythonScorer
 
 
 def load_function(ref: str) -> Callable[..., Any]:

@@ -38,8 +38,8 @@ from typing import Any
 
 from distilleval.errors import DataError
 from distilleval.scoring.base import ItemScore, MicroF1Scorer, _check_lengths, f1_from_counts
-from distilleval.scoring.config import SpansScorer
 from distilleval.scoring.json_fields import extract_json
+from distilleval.spec.scorer_config import SpansScorer
 
 _TYPE_KEYS = ("type", "entity_type", "label")
 _START_KEYS = ("start", "start_position", "begin")

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from distilleval.results.summary_json import MetricValue
 from distilleval.scoring.base import ItemScore, Scorer, _check_lengths, no_output_score, rate_metric
-from distilleval.scoring.config import SqlExecutionScorer
-from distilleval.summary import MetricValue
+from distilleval.spec.scorer_config import SqlExecutionScorer
 
 _READ_ONLY_STARTS = {"SELECT", "WITH", "VALUES"}
 _MAIN_STATEMENTS = {"SELECT", "VALUES", "INSERT", "UPDATE", "DELETE", "REPLACE"}

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from distilleval.data import iter_jsonl
+from distilleval.backends.tinker.rendering import ROLES, ChatRenderer, Message
 from distilleval.errors import DataError
-from distilleval.training.rendering import ROLES, ChatRenderer, Message
+from distilleval.spec.data import iter_jsonl
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from distilleval.spec import TaskSpec
+from distilleval.spec.task_spec import TaskSpec
 
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
 _PUNCTUATION = str.maketrans("", "", string.punctuation)

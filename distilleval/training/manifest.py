@@ -14,10 +14,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from distilleval.cost import training_cost_usd
+from distilleval.costs.cost_model import training_cost_usd
+from distilleval.costs.pricing import PricingTable
 from distilleval.errors import PricingError
 from distilleval.files import write_text_atomic
-from distilleval.pricing import PricingTable
 from distilleval.training.tinker_trainer import TrainingConfig, TrainingResult
 
 MANIFEST_NAME = "manifest.json"

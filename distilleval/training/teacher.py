@@ -1,7 +1,7 @@
 """Run a spec's teacher over items through the shared runner and response cache.
 
 ``label`` and ``validate`` both need "the teacher's answer for each of these items"; this is
-that one step, built on ``distilleval.runner`` (retries, concurrency, cache), the backend
+that one step, built on ``distilleval.run.runner`` (retries, concurrency, cache), the backend
 factory and ``messages.build_messages`` so the teacher sees exactly what ``eval`` sends it.
 """
 
@@ -12,17 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from distilleval.backends.base import Backend, ChatRequest
-from distilleval.data import Item
-from distilleval.pricing import PricingTable
-from distilleval.runner import Call, CallResult, Progress, Runner, RunnerOptions
-from distilleval.spec import TaskSpec
+from distilleval.costs.pricing import PricingTable
+from distilleval.run.runner import Call, CallResult, Progress, Runner, RunnerOptions
+from distilleval.spec.data import Item
+from distilleval.spec.task_spec import TaskSpec
 
 TEACHER = "teacher"
 
 
 def teacher_calls(spec: TaskSpec, items: Sequence[Item]) -> list[Call]:
     """One teacher call per item, with the rubric prompt and the spec's sampling settings."""
-    from distilleval.messages import build_messages
+    from distilleval.spec.messages import build_messages
 
     model = spec.teacher
     return [
@@ -66,7 +66,7 @@ def run_teacher(
         RunAborted: the teacher cannot be used at all (bad key, unreachable endpoint).
     """
     from distilleval.backends.factory import build_backend, check_reachable
-    from distilleval.cache import ResponseCache
+    from distilleval.run.cache import ResponseCache
 
     if backend is None:
         backend = build_backend(TEACHER, spec.teacher, pricing=pricing)

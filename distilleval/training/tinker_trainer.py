@@ -20,9 +20,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distilleval.backends.tinker.connection import (
+    DEFAULT_CONNECT_DEADLINE_S,
+    call_with_deadline,
+    import_tinker,
+    translate_error,
+)
 from distilleval.errors import ConfigurationError, DataError
 from distilleval.files import write_text_atomic
-from distilleval.training.connection import DEFAULT_CONNECT_DEADLINE_S, call_with_deadline, import_tinker, translate_error
 from distilleval.training.data import SupervisedExample
 from distilleval.training.schedule import linear_decay_lr
 

@@ -5,24 +5,19 @@ import sys
 
 import pytest
 
-from distilleval.backends.factory import build_backend, check_reachable, is_tinker_model
+from distilleval.backends.factory import build_backend, check_reachable
 from distilleval.backends.litellm_backend import LiteLLMBackend
 from distilleval.backends.openai_compatible import OpenAICompatibleBackend
+from distilleval.backends.tinker.model_ids import is_tinker_model
+from distilleval.costs.pricing import load_pricing
 from distilleval.errors import ConfigurationError, PricingError, ServiceUnavailableError
-from distilleval.pricing import load_pricing
-from distilleval.spec import ModelSpec
+from distilleval.spec.task_spec import ModelSpec
 
 
 def _free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def test_is_tinker_model():
-    assert is_tinker_model("tinker://run/sampler_weights/final")
-    assert is_tinker_model("Qwen/Qwen3-8B")
-    assert not is_tinker_model("openai/gpt-5.2")
 
 
 def test_fast_path_and_litellm_choice():
@@ -58,7 +53,7 @@ def test_missing_key_fails_fast(monkeypatch):
 def test_tinker_models_go_to_the_tinker_hook(monkeypatch):
     assert is_tinker_model("tinker://run-1/sampler_weights/final")
     # Without the tinker backend module the error says what is missing, on one line.
-    monkeypatch.setitem(sys.modules, "distilleval.backends.tinker_backend", None)
+    monkeypatch.setitem(sys.modules, "distilleval.backends.tinker.sampling", None)
     spec = ModelSpec(model="tinker://run-1/sampler_weights/final", prompt="{text}")
     with pytest.raises(ConfigurationError, match="needs Tinker support"):
         build_backend("student", spec, pricing=load_pricing())

@@ -10,8 +10,8 @@ import pytest
 
 from distilleval.backends.base import ChatRequest
 from distilleval.backends.litellm_backend import LiteLLMBackend, import_litellm, translate_litellm_error
+from distilleval.costs.pricing import load_pricing
 from distilleval.errors import BackendError, RateLimitedError
-from distilleval.pricing import load_pricing
 from distilleval.testing.openai_server import ModelScript, OpenAIServer, fail_first
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -6,8 +6,8 @@ import pytest
 
 from distilleval.backends.base import ChatRequest
 from distilleval.backends.openai_compatible import OpenAICompatibleBackend, served_model_name
+from distilleval.costs.pricing import load_pricing
 from distilleval.errors import BackendError
-from distilleval.pricing import load_pricing
 from distilleval.testing.openai_server import ModelScript, OpenAIServer, fail_first
 
 REQUEST = ChatRequest(messages=({"role": "user", "content": "refund please"},), max_tokens=4, stop=("\n",))

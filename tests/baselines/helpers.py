@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from distilleval.baselines import TrainedBaseline, train_baseline
-from distilleval.data import Item, load_items, split_items
-from distilleval.spec import BaselineSpec, load_spec
+from distilleval.spec.data import Item, load_items, split_items
+from distilleval.spec.task_spec import BaselineSpec, load_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TICKET_SPEC = REPO_ROOT / "specs" / "ticket_routing" / "spec.yaml"

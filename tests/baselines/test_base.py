@@ -6,9 +6,9 @@ import pytest
 
 from distilleval.baselines import BaselineOutput, item_text, train_baseline
 from distilleval.baselines.base import training_pairs
-from distilleval.data import Item
 from distilleval.errors import DataError
-from distilleval.spec import BaselineSpec
+from distilleval.spec.data import Item
+from distilleval.spec.task_spec import BaselineSpec
 from tests.baselines.helpers import ticket_routing_splits
 
 

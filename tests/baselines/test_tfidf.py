@@ -7,7 +7,7 @@ import os
 import pytest
 
 from distilleval.baselines import train_baseline
-from distilleval.spec import BaselineSpec
+from distilleval.spec.task_spec import BaselineSpec
 from tests.baselines.helpers import (
     accuracy,
     banking77_splits,

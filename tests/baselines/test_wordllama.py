@@ -8,7 +8,7 @@ import pytest
 
 from distilleval.baselines import train_baseline
 from distilleval.baselines.wordllama_logreg import load_wordllama
-from distilleval.spec import BaselineSpec
+from distilleval.spec.task_spec import BaselineSpec
 from tests.baselines.helpers import (
     accuracy,
     banking77_splits,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from distilleval.cli.main import main
-from distilleval.data import load_items
-from distilleval.messages import build_messages
-from distilleval.spec import load_spec
-from distilleval.tokens import count_message_tokens, count_tokens
+from distilleval.costs.tokens import count_message_tokens, count_tokens
+from distilleval.spec.data import load_items
+from distilleval.spec.messages import build_messages
+from distilleval.spec.task_spec import load_spec
 
 
 def test_estimate_counts_the_rendered_prompts(tiny_spec_path, capsys):

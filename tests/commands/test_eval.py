@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from distilleval.cli.main import main
-from distilleval.summary import read_summary
+from distilleval.results.summary_json import read_summary
 from distilleval.testing.openai_server import ModelScript, OpenAIServer, ServerProcess, random_faults
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from distilleval.cli.main import main
-from distilleval.pricing import load_pricing
+from distilleval.costs.pricing import load_pricing
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
 
 LABELS = ["billing", "shipping", "technical"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from distilleval.cli.main import main
-from distilleval.summary import read_summary
+from distilleval.results.summary_json import read_summary
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(path.parent.name for path in (REPO / "specs").glob("*/spec.yaml"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from distilleval.cli.main import main
-from distilleval.summary import read_summary
+from distilleval.results.summary_json import read_summary
 
 
 def write_label_task(tmp_path, n=40):

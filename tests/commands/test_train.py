@@ -6,10 +6,9 @@ pytest.importorskip("tinker")  # the Tinker extra; the rest of the suite runs wi
 
 import json
 
-
 from distilleval.cli.main import build_parser, main
 from distilleval.commands import train
-from distilleval.training.fake_tinker import FakeServiceClient
+from distilleval.testing.fake_tinker import FakeServiceClient
 
 LABELS = ["billing", "shipping", "technical"]
 SPEC = """\
@@ -178,10 +177,10 @@ def test_label_then_train_then_sample_the_checkpoint(tmp_path, monkeypatch):
     import asyncio
 
     from distilleval.backends.base import ChatRequest
-    from distilleval.backends.tinker_backend import open_tinker_backend
-    from distilleval.pricing import load_pricing
+    from distilleval.backends.tinker.sampling import open_tinker_backend
+    from distilleval.backends.tinker.tokenizers import QwenTokenizer
+    from distilleval.costs.pricing import load_pricing
     from distilleval.testing.openai_server import ModelScript, OpenAIServer
-    from distilleval.training.tokenizers import QwenTokenizer
 
     monkeypatch.setenv("TINKER_API_KEY", "tml-test")
     with OpenAIServer() as server:

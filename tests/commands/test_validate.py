@@ -6,7 +6,7 @@ import re
 import pytest
 
 from distilleval.cli.main import main
-from distilleval.stats import wilson_interval
+from distilleval.results.statistics import wilson_interval
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
 
 LABELS = ["billing", "shipping", "technical"]

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distilleval.data import Item
 from distilleval.errors import DataError
 from distilleval.scoring.classification import INVALID, ExactMatch, normalize_text
-from distilleval.scoring.config import ExactMatchScorer, TextNormalization
+from distilleval.spec.data import Item
+from distilleval.spec.scorer_config import ExactMatchScorer, TextNormalization
 
 LABELS = ["card_lost", "refund", "other"]
 

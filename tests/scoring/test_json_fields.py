@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distilleval.data import Item
-from distilleval.scoring.config import JsonFieldsScorer
 from distilleval.scoring.json_fields import JsonFields, extract_json, normalize_value
-from distilleval.scoring.config import ValueNormalization
+from distilleval.spec.data import Item
+from distilleval.spec.scorer_config import JsonFieldsScorer, ValueNormalization
 
 
 def item(gold, i=0):

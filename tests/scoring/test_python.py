@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from distilleval.data import Item
 from distilleval.errors import ConfigurationError
-from distilleval.scoring.config import PythonScorer
 from distilleval.scoring.python import PythonFunction
+from distilleval.spec.data import Item
+from distilleval.spec.scorer_config import PythonScorer
 
 USER_MODULE = '''
 def contains_gold(prediction, gold, item):

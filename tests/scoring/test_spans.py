@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distilleval.data import Item, load_items
 from distilleval.errors import DataError, SpecError
 from distilleval.scoring import build_scorer
-from distilleval.scoring.config import SpansScorer
 from distilleval.scoring.spans import Mention, Span, Spans, locate_mentions, occurrences, spans_match
-from distilleval.spec import load_spec
+from distilleval.spec.data import Item, load_items
+from distilleval.spec.scorer_config import SpansScorer
+from distilleval.spec.task_spec import load_spec
 
 GOLD = {"entities": [{"type": "PERSON", "start": 0, "end": 8}, {"type": "CITY", "start": 20, "end": 26}]}
 

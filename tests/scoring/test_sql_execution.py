@@ -13,8 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distilleval.data import Item
-from distilleval.scoring.config import SqlExecutionScorer
 from distilleval.scoring.sql_execution import (
     SqlExecution,
     extract_sql,
@@ -23,6 +21,8 @@ from distilleval.scoring.sql_execution import (
     split_statements,
     unsafe_reason,
 )
+from distilleval.spec.data import Item
+from distilleval.spec.scorer_config import SqlExecutionScorer
 
 RUNAWAY_CTE = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r"
 # 1000^3 = 10^9 rows.

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from distilleval.backends.tinker.rendering import ChatRenderer, byte_tokenizer_for
 from distilleval.errors import DataError
 from distilleval.training.data import build_examples, read_conversations
-from distilleval.training.rendering import ChatRenderer, byte_tokenizer_for
 
 
 def write_lines(path, lines):
@@ -61,8 +61,8 @@ def test_missing_file_is_an_error(tmp_path):
 def test_examples_weight_zero_on_prompt_one_on_label():
     tok = byte_tokenizer_for("qwen3")
     renderer = ChatRenderer("qwen3_instruct", tok)
+    from distilleval.backends.tinker.rendering import Message
     from distilleval.training.data import Conversation
-    from distilleval.training.rendering import Message
 
     convo = Conversation(line=7, messages=(Message("user", "Hi"), Message("assistant", "ok")))
     (example,) = build_examples([convo], renderer, source=None)

@@ -2,7 +2,7 @@
 
 import sqlite3
 
-from distilleval.spec import load_spec
+from distilleval.spec.task_spec import load_spec
 from distilleval.training.label_checks import LabelChecker
 
 BASE = """\

@@ -7,14 +7,12 @@ pytest.importorskip("tinker")  # the Tinker extra; the rest of the suite runs wi
 import datetime as dt
 import json
 
-
+from distilleval.costs.pricing import load_pricing
 from distilleval.errors import PricingError
-from distilleval.pricing import load_pricing
-from distilleval.training.fake_tinker import FakeServiceClient
+from distilleval.testing.fake_tinker import FakeServiceClient
 from distilleval.training.manifest import build_manifest, read_manifest, training_cost, write_manifest
 from distilleval.training.tinker_trainer import TrainingConfig, train_lora
-
-from training.test_tinker_trainer import make_examples
+from tests.training.test_tinker_trainer import make_examples
 
 
 def test_training_cost_is_trained_tokens_times_table_price():

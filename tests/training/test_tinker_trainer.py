@@ -9,8 +9,8 @@ import json
 import numpy as np
 
 from distilleval.errors import ConfigurationError, DataError, ServiceUnavailableError
+from distilleval.testing.fake_tinker import FakeServiceClient
 from distilleval.training.data import SupervisedExample
-from distilleval.training.fake_tinker import FakeServiceClient
 from distilleval.training.schedule import linear_decay_lr
 from distilleval.training.tinker_trainer import (
     TrainingConfig,

@@ -1,0 +1,9 @@
+"""Tinker plumbing shared by sampling (``sampling``) and training (``distilleval.training``).
+
+- ``connection``: API key check, SDK import, client creation under a deadline, error translation.
+- ``rendering``: chat templates that turn conversations into the tokens a model was trained on.
+- ``tokenizers``: the tokenizers those templates use (shipped with the ``tinker`` extra).
+- ``sampling``: the Tinker sampling backend.
+
+Nothing here imports ``tinker`` at module level.
+"""

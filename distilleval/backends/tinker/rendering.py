@@ -1,0 +1,203 @@
+"""Chat templates rendered straight to token ids, with a training weight on every token.
+
+A conversation is rendered piece by piece (special tokens by id, text through the tokenizer),
+so training and sampling see exactly the same tokens for the same prompt, and the weights
+mark what the student learns to produce: 1 on each assistant message's content and its
+end-of-turn token, 0 on everything else (system, user, role headers).
+
+Two template families cover Tinker's base models:
+
+- ``qwen3``: ``<|im_start|>role\\ncontent<|im_end|>\\n``. For the hybrid-thinking Qwen3
+  models the assistant header carries an empty ``<think>\\n\\n</think>\\n\\n`` block, the
+  template's "thinking off" form, so the student answers directly.
+- ``llama3``: ``<|begin_of_text|>`` then
+  ``<|start_header_id|>role<|end_header_id|>\\n\\ncontent<|eot_id|>``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from distilleval.backends.tinker.tokenizers import ByteTokenizer, HuggingFaceTokenizer, QwenTokenizer, Tokenizer
+from distilleval.errors import ConfigurationError
+
+Role = Literal["system", "user", "assistant"]
+ROLES: tuple[str, ...] = ("system", "user", "assistant")
+
+TemplateName = Literal["qwen3", "qwen3_instruct", "llama3"]
+
+# Base models Tinker trains and samples, and the template each one was tuned with.
+BASE_MODEL_TEMPLATES: dict[str, TemplateName] = {
+    "Qwen/Qwen3-4B-Instruct-2507": "qwen3_instruct",
+    "Qwen/Qwen3-8B": "qwen3",
+    "Qwen/Qwen3-8B-Base": "qwen3_instruct",
+    "Qwen/Qwen3-30B-A3B": "qwen3",
+    "Qwen/Qwen3-30B-A3B-Base": "qwen3_instruct",
+    "Qwen/Qwen3-30B-A3B-Instruct-2507": "qwen3_instruct",
+    "Qwen/Qwen3-32B": "qwen3",
+    "Qwen/Qwen3-235B-A22B-Instruct-2507": "qwen3_instruct",
+    "meta-llama/Llama-3.2-1B": "llama3",
+    "meta-llama/Llama-3.2-3B": "llama3",
+    "meta-llama/Llama-3.1-8B": "llama3",
+    "meta-llama/Llama-3.1-8B-Instruct": "llama3",
+    "meta-llama/Llama-3.1-70B": "llama3",
+    "meta-llama/Llama-3.3-70B-Instruct": "llama3",
+}
+
+LLAMA3_SPECIAL_TOKENS = ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat turn."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class RenderedExample:
+    """A rendered conversation: one weight per token (1.0 = trained on)."""
+
+    tokens: list[int]
+    weights: list[float]
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Tokens with weight 0."""
+        return sum(1 for weight in self.weights if weight == 0.0)
+
+    @property
+    def completion_tokens(self) -> int:
+        """Tokens with a non-zero weight."""
+        return len(self.weights) - self.prompt_tokens
+
+
+class ChatRenderer:
+    """Renders messages for one template family over one tokenizer.
+
+    Args:
+        template: ``"qwen3"``, ``"qwen3_instruct"`` or ``"llama3"``.
+        tokenizer: the base model's tokenizer; it must know the template's special tokens.
+    """
+
+    def __init__(self, template: TemplateName, tokenizer: Tokenizer) -> None:
+        if template not in ("qwen3", "qwen3_instruct", "llama3"):
+            raise ConfigurationError(f"unknown chat template {template!r}; expected qwen3, qwen3_instruct or llama3")
+        self.template = template
+        self.tokenizer = tokenizer
+        try:
+            if template == "llama3":
+                self._bos = [tokenizer.special_id("<|begin_of_text|>")]
+                self._start = tokenizer.special_id("<|start_header_id|>")
+                self._end_header = tokenizer.special_id("<|end_header_id|>")
+                self._end_of_turn = tokenizer.special_id("<|eot_id|>")
+            else:
+                self._bos = []
+                self._start = tokenizer.special_id("<|im_start|>")
+                self._end_of_turn = tokenizer.special_id("<|im_end|>")
+                self._think = [tokenizer.special_id("<think>"), tokenizer.special_id("</think>")]
+        except KeyError as err:
+            raise ConfigurationError(f"the tokenizer lacks the {template} special token {err.args[0]}") from None
+
+    @property
+    def stop_token_ids(self) -> list[int]:
+        """Token ids that end the assistant's turn (the sampling stop sequence)."""
+        return [self._end_of_turn]
+
+    def _header(self, role: str) -> list[int]:
+        if self.template == "llama3":
+            return [self._start, *self.tokenizer.encode(role), self._end_header, *self.tokenizer.encode("\n\n")]
+        header = [self._start, *self.tokenizer.encode(f"{role}\n")]
+        if role == "assistant" and self.template == "qwen3":
+            header += [self._think[0], *self.tokenizer.encode("\n\n"), self._think[1], *self.tokenizer.encode("\n\n")]
+        return header
+
+    def _after_turn(self) -> list[int]:
+        return [] if self.template == "llama3" else self.tokenizer.encode("\n")
+
+    def render(self, messages: Sequence[Message]) -> RenderedExample:
+        """Render a whole conversation for supervised training.
+
+        Returns:
+            Token ids with weight 1.0 on every assistant message's content and end-of-turn
+            token, 0.0 elsewhere.
+        """
+        tokens: list[int] = list(self._bos)
+        weights: list[float] = [0.0] * len(tokens)
+        for message in messages:
+            header = self._header(message.role)
+            body = [*self.tokenizer.encode(message.content), self._end_of_turn]
+            tail = self._after_turn()
+            trained = 1.0 if message.role == "assistant" else 0.0
+            tokens += header + body + tail
+            weights += [0.0] * len(header) + [trained] * len(body) + [0.0] * len(tail)
+        return RenderedExample(tokens=tokens, weights=weights)
+
+    def generation_prompt(self, messages: Sequence[Message]) -> list[int]:
+        """Token ids of ``messages`` followed by an open assistant header, ready to sample."""
+        return self.render(messages).tokens + self._header("assistant")
+
+    def parse_response(self, token_ids: Sequence[int]) -> tuple[str, bool]:
+        """The assistant's text from sampled tokens.
+
+        Returns:
+            (text, ended): the text before the first end-of-turn token, and whether the
+            turn ended (False when sampling stopped at max_tokens).
+        """
+        ids = list(token_ids)
+        ended = self._end_of_turn in ids
+        if ended:
+            ids = ids[: ids.index(self._end_of_turn)]
+        return self.tokenizer.decode(ids), ended
+
+
+def template_for(base_model: str) -> TemplateName:
+    """The chat template of a Tinker base model.
+
+    Raises:
+        ConfigurationError: the model is not a known Tinker base model.
+    """
+    try:
+        return BASE_MODEL_TEMPLATES[base_model]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown Tinker base model {base_model!r}; known base models: {', '.join(BASE_MODEL_TEMPLATES)}"
+        ) from None
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_qwen_tokenizer() -> QwenTokenizer:
+    # Loading the 151k-entry BPE takes a few hundred ms; every Qwen model shares it.
+    return QwenTokenizer()
+
+
+def tokenizer_for(template: TemplateName, base_model: str) -> Tokenizer:
+    """The tokenizer for ``base_model``: packaged for Qwen, from ``transformers`` otherwise."""
+    if template in ("qwen3", "qwen3_instruct"):
+        return _shared_qwen_tokenizer()
+    return HuggingFaceTokenizer(base_model)
+
+
+def renderer_for(base_model: str, *, tokenizer: Tokenizer | None = None) -> ChatRenderer:
+    """The chat renderer for a Tinker base model.
+
+    Args:
+        base_model: a Tinker base model id such as ``Qwen/Qwen3-8B``.
+        tokenizer: use this tokenizer instead of loading the model's own (tests).
+
+    Raises:
+        ConfigurationError: unknown base model, or its tokenizer cannot be loaded.
+    """
+    template = template_for(base_model)
+    return ChatRenderer(template, tokenizer if tokenizer is not None else tokenizer_for(template, base_model))
+
+
+def byte_tokenizer_for(template: TemplateName) -> ByteTokenizer:
+    """A byte-level tokenizer carrying ``template``'s special tokens (tests, dry runs)."""
+    if template == "llama3":
+        return ByteTokenizer(LLAMA3_SPECIAL_TOKENS)
+    return ByteTokenizer(("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"))

@@ -1,0 +1,198 @@
+"""Sampling backend for Tinker: a ``tinker://`` checkpoint or a Tinker base model.
+
+The chat messages the runner built (the student's raw-input prompt) are rendered with the
+base model's chat template, exactly as in training, and sampled with ``SamplingParams``
+(max_tokens, temperature 0 by default, the template's end-of-turn token as stop). Extra
+stop strings from the spec cut the decoded text, since Tinker takes stop strings or stop
+token ids but not both. Token counts are the rendered prompt and the sampled tokens;
+latency is measured around the call; cost comes from the pricing table.
+
+``tinker`` is imported only when a backend is opened.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from distilleval.backends.base import ChatRequest, Completion
+from distilleval.backends.tinker.connection import (
+    DEFAULT_CONNECT_DEADLINE_S,
+    call_with_deadline,
+    connect,
+    translate_error,
+)
+from distilleval.backends.tinker.model_ids import TINKER_PREFIX
+from distilleval.backends.tinker.rendering import ChatRenderer, Message, renderer_for, template_for
+from distilleval.backends.tinker.tokenizers import Tokenizer
+from distilleval.costs.cost_model import request_cost_usd
+from distilleval.costs.pricing import ModelPrice, PricingTable
+from distilleval.errors import BackendError, CallTimeoutError, ConfigurationError
+from distilleval.spec.task_spec import ModelSpec
+
+
+def _messages(request: ChatRequest) -> list[Message]:
+    messages = []
+    for index, message in enumerate(request.messages):
+        content = message.get("content")
+        if not isinstance(content, str):
+            raise BackendError(
+                f"message {index}: the Tinker backend takes text content only (images are not supported)",
+                kind="bad_request",
+            )
+        role = message.get("role")
+        if role not in ("system", "user", "assistant"):
+            raise BackendError(f"message {index}: unsupported role {role!r}", kind="bad_request")
+        messages.append(Message(role=role, content=content))
+    return messages
+
+
+def _cut_at_stop_strings(text: str, stops: tuple[str, ...]) -> str:
+    positions = [text.find(stop) for stop in stops if stop and stop in text]
+    return text[: min(positions)] if positions else text
+
+
+class TinkerBackend:
+    """A ``Backend`` over a Tinker sampling client.
+
+    Args:
+        model_id: the spec's model id (``tinker://...`` or a base model), used for cache keys.
+        sampling_client: a ``tinker.SamplingClient`` (or the test double).
+        renderer: the base model's chat renderer.
+        price: the pricing entry the calls are costed with (None: recorded as $0).
+    """
+
+    def __init__(self, model_id: str, *, sampling_client: Any, renderer: ChatRenderer, price: ModelPrice | None) -> None:
+        self.model_id = model_id
+        self._client = sampling_client
+        self._renderer = renderer
+        self._price = price
+
+    async def complete(self, request: ChatRequest, *, timeout_s: float) -> Completion:
+        """Sample one completion; raises a ``BackendError`` subclass on failure."""
+        from tinker import types
+
+        prompt_ids = self._renderer.generation_prompt(_messages(request))
+        params = types.SamplingParams(
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stop=list(self._renderer.stop_token_ids),
+        )
+        started = time.perf_counter()
+        try:
+            future = self._client.sample(prompt=types.ModelInput.from_ints(prompt_ids), num_samples=1, sampling_params=params)
+            response = await future.result_async(timeout=timeout_s)
+        except TimeoutError:
+            raise CallTimeoutError(f"Tinker sampling did not finish within {timeout_s:g} s") from None
+        except Exception as err:  # noqa: BLE001 - translated at this one choke point
+            raise translate_error(err, f"sampling {self.model_id}") from None
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        if not response.sequences:
+            raise BackendError(f"Tinker returned no sequence for {self.model_id}", kind="bad_response")
+        sequence = response.sequences[0]
+        sampled = list(sequence.tokens)
+        text, ended = self._renderer.parse_response(sampled)
+        # Whether the stop token is echoed back is the service's choice; its stop_reason is not.
+        ended = ended or sequence.stop_reason == "stop"
+        text = _cut_at_stop_strings(text, request.stop)
+        return Completion(
+            text=text,
+            input_tokens=len(prompt_ids),
+            output_tokens=len(sampled),
+            latency_ms=latency_ms,
+            cost_usd=request_cost_usd(self._price, len(prompt_ids), len(sampled)) if self._price else 0.0,
+            extra={"stop_reason": sequence.stop_reason, "ended": ended},
+        )
+
+    async def aclose(self) -> None:
+        """Nothing to release: the SDK's session ends with the process."""
+
+
+def open_tinker_backend(
+    model_id: str,
+    *,
+    pricing: PricingTable,
+    price_as: str | None = None,
+    base_model: str | None = None,
+    service_factory: Callable[[], Any] | None = None,
+    tokenizer: Tokenizer | None = None,
+    connect_deadline_s: float = DEFAULT_CONNECT_DEADLINE_S,
+) -> TinkerBackend:
+    """Check the key, connect, and open a sampling backend for ``model_id``.
+
+    Args:
+        model_id: ``tinker://<run>/sampler_weights/<name>`` or a Tinker base model id.
+        pricing: the pricing table; ``price_as`` (else ``model_id``) must be priced in it.
+        base_model: for a ``tinker://`` path, the base model it was trained from (the spec's
+            ``training.base_model``); when None it is asked of the service.
+        service_factory: replaces ``tinker.ServiceClient`` (tests).
+        tokenizer: replaces the base model's tokenizer (tests).
+        connect_deadline_s: give up reaching the service after this long.
+
+    Raises:
+        ConfigurationError: key missing/malformed, tinker missing, unknown base model.
+        PricingError: the model has no price.
+        BackendError: the service refused or did not answer in time.
+    """
+    price = pricing.price_for(price_as or model_id)
+    return _open(model_id, price=price, base_model=base_model, service_factory=service_factory,
+                 tokenizer=tokenizer, connect_deadline_s=connect_deadline_s)
+
+
+def build_tinker_backend(
+    role: str,
+    model: ModelSpec,
+    *,
+    price: ModelPrice | None,
+    service_factory: Callable[[], Any] | None = None,
+    tokenizer: Tokenizer | None = None,
+) -> TinkerBackend:
+    """The entry point ``distilleval.backends.factory`` uses for ``tinker://`` models.
+
+    The chat template comes from the base model the service reports for the checkpoint.
+
+    Raises:
+        ConfigurationError / BackendError: as ``open_tinker_backend``, naming the role.
+    """
+    try:
+        return _open(model.model, price=price, base_model=None, service_factory=service_factory, tokenizer=tokenizer,
+                     connect_deadline_s=DEFAULT_CONNECT_DEADLINE_S)
+    except ConfigurationError as err:
+        raise ConfigurationError(f"{role} model {model.model!r}: {err}") from None
+
+
+def _open(
+    model_id: str,
+    *,
+    price: ModelPrice | None,
+    base_model: str | None,
+    service_factory: Callable[[], Any] | None,
+    tokenizer: Tokenizer | None,
+    connect_deadline_s: float,
+) -> TinkerBackend:
+    is_path = model_id.startswith(TINKER_PREFIX)
+    # An unknown base model fails here, before the network is touched.
+    if not is_path:
+        template_for(model_id)
+    elif base_model is not None:
+        template_for(base_model)
+    service = connect(service_factory=service_factory)
+    kwargs = {"model_path": model_id} if is_path else {"base_model": model_id}
+    client = call_with_deadline(
+        lambda: service.create_sampling_client(**kwargs).result(),
+        deadline_s=connect_deadline_s,
+        doing=f"creating a sampling client for {model_id}",
+    )
+    served_base = model_id
+    if is_path:
+        served_base = call_with_deadline(
+            client.get_base_model, deadline_s=connect_deadline_s, doing=f"asking the base model of {model_id}"
+        )
+        if base_model is not None and served_base != base_model:
+            raise ConfigurationError(
+                f"{model_id} was trained from {served_base}, not {base_model} (training.base_model); "
+                "fix the spec so the chat template matches"
+            )
+    renderer = renderer_for(served_base, tokenizer=tokenizer)
+    return TinkerBackend(model_id, sampling_client=client, renderer=renderer, price=price)

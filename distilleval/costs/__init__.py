@@ -1,0 +1,10 @@
+"""Stage 2, what things cost: pricing tables, token counts, the cost model and cost tables.
+
+- ``pricing``: dated pricing tables (matching by id, alias or glob; a missing model is an error).
+- ``tokens``: local token counting (tiktoken, offline).
+- ``cost_model``: per request, per day and month, savings, one-time cost, break-even.
+- ``estimates``: token profiles of a spec's rendered prompts, before anything is spent.
+- ``tables``: cost tables in md / csv / json / latex.
+
+Imports only ``spec`` (and ``errors``, ``files``).
+"""

@@ -1,0 +1,102 @@
+"""Paired comparisons for the gate and the reports: one run against a baseline, student against teacher.
+
+McNemar's test, the bootstrap and the non-inferiority bound come from
+``distilleval.results.statistics``, the same functions that build ``summary.json``, so the
+gate and the summary agree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+BOOTSTRAP_RESAMPLES = 2_000
+BOOTSTRAP_SEED = 0
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """A paired comparison of ``b`` against ``a`` on the items both scored (b - a)."""
+
+    n_paired: int
+    mean_a: float | None
+    mean_b: float | None
+    difference: float | None
+    ci_low: float | None
+    ci_high: float | None
+    method: str
+    p_value: float | None = None
+    losses: int = 0
+    gains: int = 0
+
+
+def paired_scores(
+    a_items: dict[str, float | None], b_items: dict[str, float | None]
+) -> tuple[list[float], list[float]]:
+    """Scores of the items both sides scored, in a stable id order."""
+    common = sorted(k for k in a_items.keys() & b_items.keys() if a_items[k] is not None and b_items[k] is not None)
+    return [float(a_items[k]) for k in common], [float(b_items[k]) for k in common]  # type: ignore[arg-type]
+
+
+def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
+    """Compare paired scores: McNemar exact for 0/1 scores, else paired bootstrap.
+
+    The interval is two-sided at ``1 - alpha``: paired Wald for 0/1 scores, paired bootstrap
+    of the mean difference otherwise.
+
+    Args:
+        a: the reference scores (baseline run, or teacher).
+        b: the scores compared to it, paired by position.
+        alpha: significance level.
+
+    Returns:
+        The paired result; ``p_value`` is McNemar's for 0/1 scores, None otherwise.
+    """
+    from distilleval.results.statistics import mcnemar_exact, paired_bootstrap_ci
+
+    n = len(a)
+    if n == 0:
+        return PairedResult(0, None, None, None, None, None, "no paired items")
+    mean_a, mean_b = sum(a) / n, sum(b) / n
+    binary = all(v in (0.0, 1.0) for v in a) and all(v in (0.0, 1.0) for v in b)
+    if binary:
+        losses = sum(1 for x, y in zip(a, b) if x == 1.0 and y == 0.0)
+        gains = sum(1 for x, y in zip(a, b) if x == 0.0 and y == 1.0)
+        difference = (gains - losses) / n
+        # Paired Wald interval of the difference of proportions (the McNemar setting).
+        half = NormalDist().inv_cdf(1 - alpha / 2) * math.sqrt(max(0.0, ((losses + gains) / n - difference**2) / n))
+        return PairedResult(
+            n, mean_a, mean_b, difference, difference - half, difference + half,
+            "McNemar exact (two-sided), paired Wald interval", p_value=mcnemar_exact(losses, gains),
+            losses=losses, gains=gains,
+        )
+    boot = paired_bootstrap_ci(a, b, confidence=1 - alpha, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    return PairedResult(n, mean_a, mean_b, mean_b - mean_a, boot.low, boot.high,
+                        f"paired bootstrap ({BOOTSTRAP_RESAMPLES:,} resamples)")
+
+
+def is_significant_drop(result: PairedResult, *, alpha: float) -> bool:
+    """True when ``b`` is significantly worse than ``a`` at ``alpha`` (see module docstring)."""
+    if result.n_paired == 0 or result.difference is None:
+        return False
+    if result.p_value is not None:
+        return result.p_value < alpha and result.losses > result.gains
+    return result.ci_high is not None and result.ci_high < 0
+
+
+def non_inferiority_test(teacher: Sequence[float], student: Sequence[float], *, margin: float, alpha: float):
+    """The one-sided non-inferiority test of student - teacher, as ``distilleval.results.statistics`` builds it
+    for summary.json (paired Wald bound for 0/1 scores, one-sided paired bootstrap otherwise).
+
+    Returns:
+        ``distilleval.results.summary_json.NonInferiority``, or None without paired items.
+    """
+    from distilleval.results.statistics import compare_paired as stats_compare_paired
+
+    if not teacher:
+        return None
+    comparison = stats_compare_paired("teacher", "student", list(teacher), list(student), margin=margin, alpha=alpha,
+                                      n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    return comparison.non_inferiority

@@ -1,0 +1,294 @@
+"""Evaluate a spec: run its models over the eval split, score them, write a run directory.
+
+The run directory (``runs/<spec>-<UTC time>/``) gets ``records.sqlite`` (one row per item x
+model, committed as each call finishes), ``spec.resolved.yaml``, a copy of the pricing table
+and ``summary.json``. Resuming a run calls only what is missing; even without it, evaluating
+the same spec again replays finished calls from the response cache at $0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from distilleval.files import write_text_atomic
+from distilleval.spec.data import Item
+from distilleval.spec.task_spec import TaskSpec
+
+MODEL_ROLES = ("teacher", "student")
+
+
+@dataclass
+class EvalOptions:
+    """How to evaluate: which models, where the run goes, the cache, and the call limits.
+
+    Attributes:
+        pricing: pricing table file (default: the spec's, else the bundled one).
+        limit: only the first N eval items.
+        models: comma-separated roles and baseline names to run (default: all).
+        resume: continue this run (a run directory, or its id under ``runs_dir``).
+        out: this exact run directory (continued when it already holds a run of the spec).
+        runs_dir: where new run directories go.
+        cache: response cache file (default ``$DISTILLEVAL_CACHE`` or the user cache).
+        no_cache: neither read nor write the response cache.
+        refresh: call every model again and overwrite cached answers.
+        concurrency: calls in flight.
+        max_retries: retries of a failed call.
+        rpm: client-side requests per minute, per model.
+        tpm: client-side tokens per minute, per model.
+    """
+
+    pricing: str | None = None
+    limit: int | None = None
+    models: str | None = None
+    resume: str | None = None
+    out: str | None = None
+    runs_dir: str = "runs"
+    cache: str | None = None
+    no_cache: bool = False
+    refresh: bool = False
+    concurrency: int = 16
+    max_retries: int = 4
+    rpm: float | None = None
+    tpm: float | None = None
+
+
+def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
+    """Run, score and summarise ``spec``'s models; returns the run directory.
+
+    Everything that can fail before a model is called (spec, data, pricing, keys, reachable
+    endpoints) is checked before the run directory is created. Errors in individual calls
+    are counted in the summary, not raised.
+
+    Raises:
+        DataError: no eval items, or ``resume`` names no run.
+        SpecError: unknown ``models``, or the spec changed since the resumed run was made.
+        RunAborted: a failure that stops every call (bad key, unreachable model).
+    """
+    import asyncio
+
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.errors import DataError
+    from distilleval.run.runner import RunAborted
+    from distilleval.run.store import RunStore
+    from distilleval.spec.data import load_items, split_items
+
+    pricing = load_pricing(options.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    items = split_items(load_items(spec), "eval")
+    if not items:
+        raise DataError(f"{spec.resolve(spec.data.path)}: no items in the eval split")
+    if options.limit:
+        items = items[: options.limit]
+    roles, baselines = _selected_models(spec, options.models)
+    run_dir, resume = _run_dir(spec, options)
+    finished: set[tuple[str, str, int]] = set()
+    if resume:
+        with RunStore(run_dir) as previous:
+            _check_resume(previous, spec, run_dir)
+            finished = previous.finished_keys()
+    # Interleaved by item, so a run stopped early has both models on the same items.
+    calls = [_call_for(spec, role, item) for item in items for role in roles if (item.id, role, 0) not in finished]
+    backends = _open_backends(spec, sorted({call.model for call in calls}), pricing)
+    with RunStore(run_dir) as store:
+        _check_resume(store, spec, run_dir)
+        _write_run_files(spec, pricing, run_dir)
+        if calls:
+            try:
+                asyncio.run(_call_models(spec, calls, backends, store, options))
+            except RunAborted as err:
+                raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
+        outputs = {role: store.results(role) for role in roles}
+    baseline_outputs = _run_baselines(spec, baselines, items, pricing)
+    summary_path = _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir)
+    print(f"distilleval eval: {len(items)} items x {len(roles) + len(baselines)} models -> {summary_path}")
+    return run_dir
+
+
+def _selected_models(spec: TaskSpec, names: str | None) -> tuple[list[str], list[Any]]:
+    from distilleval.errors import SpecError
+
+    baselines = {b.display_name: b for b in spec.baselines}
+    if names is None:
+        return list(MODEL_ROLES), list(baselines.values())
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    known = list(MODEL_ROLES) + list(baselines)
+    unknown = [name for name in wanted if name not in known]
+    if unknown or not wanted:
+        raise SpecError(f"--models: unknown model {', '.join(unknown) or '(none given)'}; expected some of {', '.join(known)}")
+    return [r for r in MODEL_ROLES if r in wanted], [baselines[n] for n in wanted if n in baselines]
+
+
+def _run_dir(spec: TaskSpec, options: EvalOptions) -> tuple[Path, bool]:
+    """The run directory, and whether it continues an earlier run."""
+    from distilleval.errors import DataError
+
+    runs_dir = Path(options.runs_dir)
+    if options.out:
+        out = Path(options.out)
+        return out, bool(options.resume) or (out / "records.sqlite").is_file()
+    if options.resume:
+        candidate = Path(options.resume)
+        if not candidate.is_dir():
+            candidate = runs_dir / options.resume
+        if not (candidate / "records.sqlite").is_file():
+            raise DataError(f"--resume {options.resume}: no run found (looked for {candidate / 'records.sqlite'})")
+        return candidate, True
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = runs_dir / f"{spec.name}-{stamp}"
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = runs_dir / f"{spec.name}-{stamp}-{suffix}"
+    return run_dir, False
+
+
+def _check_resume(store: Any, spec: TaskSpec, run_dir: Path) -> None:
+    from distilleval.errors import SpecError
+
+    recorded = store.get_meta("spec_sha256")
+    if recorded is None:
+        store.set_meta("spec_sha256", spec.source_sha256)
+        store.set_meta("spec_name", spec.name)
+        store.set_meta("created_at", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    elif recorded != spec.source_sha256:
+        raise SpecError(
+            f"{spec.source}: this spec changed since run {run_dir.name} was made "
+            f"(sha256 {spec.source_sha256[:8]} vs {recorded[:8]}); start a new run instead of --resume"
+        )
+
+
+def _write_run_files(spec: TaskSpec, pricing: Any, run_dir: Path) -> None:
+    """The resolved spec (prompt files inlined, data path absolute) and the pricing table."""
+    import yaml
+
+    resolved = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    resolved["data"]["path"] = str(spec.resolve(spec.data.path).resolve())
+    for role, model in spec.models().items():
+        resolved[role]["prompt"] = model.prompt_text or model.prompt
+    resolved["source"] = {"path": str(spec.source), "sha256": spec.source_sha256}
+    write_text_atomic(run_dir / "spec.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+    temporary = run_dir / (pricing.path.name + ".tmp")
+    shutil.copyfile(pricing.path, temporary)
+    temporary.replace(run_dir / pricing.path.name)
+
+
+def _call_for(spec: TaskSpec, role: str, item: Item) -> Any:
+    from distilleval.backends.base import ChatRequest
+    from distilleval.run.runner import Call
+    from distilleval.spec.messages import build_messages
+
+    model = spec.models()[role]
+    messages = build_messages(model, item, spec.data.image_inputs)
+    request = ChatRequest(messages=messages, max_tokens=model.max_tokens, temperature=model.temperature, stop=tuple(model.stop))
+    return Call(item.id, role, request)
+
+
+def _open_backends(spec: TaskSpec, roles: list[str], pricing: Any) -> dict[str, Any]:
+    """Backends for ``roles``; fails fast on a missing price or key, or a dead endpoint."""
+    from distilleval.backends.factory import build_backend, check_reachable
+
+    models = spec.models()
+    backends = {role: build_backend(role, models[role], pricing=pricing) for role in roles}
+    for role in roles:
+        check_reachable(role, models[role])
+    return backends
+
+
+async def _call_models(spec: TaskSpec, calls: list[Any], backends: dict[str, Any], store: Any, options: EvalOptions) -> None:
+    """Run ``calls``; each final result is committed to ``store`` the moment it is known."""
+    from distilleval.run.cache import ResponseCache, cache_path_for
+    from distilleval.run.runner import Progress, Runner, RunnerOptions
+
+    models = spec.models()
+    cache = None
+    if not options.no_cache:
+        cache_path = cache_path_for(options.cache)
+        cache = ResponseCache(cache_path, refresh=options.refresh)
+    runner_options = RunnerOptions(
+        concurrency=options.concurrency,
+        max_retries=options.max_retries,
+        timeout_s={role: models[role].timeout_s for role in backends},
+        requests_per_minute={role: options.rpm for role in backends} if options.rpm else {},
+        tokens_per_minute={role: options.tpm for role in backends} if options.tpm else {},
+    )
+    try:
+        with Progress(len(calls), description=f"{spec.name}: calls") as progress:
+            runner = Runner(backends, options=runner_options, cache=cache, on_result=store.add, progress=progress)
+            await runner.run(calls)
+    finally:
+        for backend in backends.values():
+            await backend.aclose()
+        if cache is not None:
+            cache.close()
+
+
+def _run_baselines(spec: TaskSpec, baselines: list[Any], items: list[Item], pricing: Any) -> list[Any]:
+    """Train each selected local baseline on the training split and predict the eval items."""
+    if not baselines:
+        return []
+    from distilleval.pipeline.baseline_runs import baseline_runs
+    from distilleval.spec.data import load_items, split_items
+
+    train = [item for item in split_items(load_items(spec), "train") if item.gold is not None]
+    return baseline_runs(spec, train, items, pricing, baselines=baselines)
+
+
+def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: bool) -> list[Any]:
+    """The run store's rows for ``items`` as ``results.build.ModelOutput`` records.
+
+    Every answered call is priced from its measured tokens with this run's pricing table, so
+    a cache hit made under an older table is costed at today's prices (and spent nothing).
+    """
+    from distilleval.costs.cost_model import request_cost_usd
+    from distilleval.results.build import ModelOutput
+
+    wanted = {item.id for item in items}
+    outputs = []
+    for r in results:
+        if r.item_id not in wanted or r.repeat != 0:
+            continue
+        cost_usd = r.cost_usd
+        if r.ok and r.input_tokens is not None and r.output_tokens is not None:
+            cost_usd = request_cost_usd(price, r.input_tokens, r.output_tokens, batch=batch)
+        outputs.append(
+            ModelOutput(
+                item_id=r.item_id,
+                text=r.text if r.ok else None,
+                error_kind=None if r.ok else r.error_kind,
+                input_tokens=r.input_tokens,
+                output_tokens=r.output_tokens,
+                latency_ms=r.latency_ms,
+                cost_usd=cost_usd,
+                cache_hit=r.cache_hit,
+            )
+        )
+    return outputs
+
+
+def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Path) -> Path:
+    """Score every model's outputs and write ``summary.json`` (atomically)."""
+    from distilleval.results.build import ModelRun, build_summary
+    from distilleval.results.summary_json import write_summary
+    from distilleval.scoring import build_scorer
+
+    models = spec.models()
+    runs = [
+        ModelRun(
+            name=role,
+            role=role,
+            model=models[role].model,
+            outputs=_model_outputs(
+                results, items, pricing.price_for(models[role].pricing_key), batch=models[role].batch
+            ),
+        )
+        for role, results in outputs.items()
+    ]
+    runs.extend(baseline_outputs)
+    with build_scorer(spec) as scorer:
+        summary = build_summary(spec, items, runs, pricing=pricing, run_id=run_dir.name, scorer=scorer, mode="online")
+    path = run_dir / "summary.json"
+    write_summary(summary, path)
+    return path

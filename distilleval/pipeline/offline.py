@@ -1,0 +1,57 @@
+"""The offline ``distilleval run``: nothing touches the network.
+
+The gold labels stand in for the teacher's labels ("reference labels"), local baselines are
+trained and evaluated for real, and the teacher's and student's costs are projected from
+token counts measured on the spec's real prompts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from distilleval.costs.pricing import PricingTable
+from distilleval.pipeline.baseline_runs import baseline_runs
+from distilleval.pipeline.plan import RunPlan, eval_items
+from distilleval.spec.data import load_items, split_items
+from distilleval.spec.task_spec import TaskSpec
+
+
+def run_offline(spec: TaskSpec, pricing: PricingTable, plan: RunPlan, *, limit: int | None, say=print) -> Path:
+    """The offline pipeline; returns the path of the summary it wrote."""
+    from distilleval.results.build import build_summary
+    from distilleval.results.projection import projected_model_result
+    from distilleval.results.summary_json import write_summary
+    from distilleval.scoring import build_scorer
+
+    items = load_items(spec)
+    train, evaluate = split_items(items, "train"), eval_items(spec, items, limit)
+    labelled = [item for item in train if item.gold is not None]
+    say(f"label     reference labels: {len(labelled)} gold answers of the train split stand in for the teacher's labels")
+    say("validate  skipped: reference labels are the gold itself")
+    say(f"train     skipped: the student ({spec.student.model}) is not trained offline; its cost is projected")
+    say(f"eval      {len(evaluate)} eval items")
+    runs = baseline_runs(spec, labelled, evaluate, pricing, say=say) if spec.baselines else []
+    if not spec.baselines:
+        why = f"output kind {spec.output.kind!r}" if spec.output.kind != "label" else "no baselines declared, or image inputs"
+        say(f"  no local baselines for this task ({why}); nothing is scored offline")
+    projected = {role: projected_model_result(spec, role, evaluate, pricing) for role in ("teacher", "student")}
+    with build_scorer(spec) as scorer:
+        summary = build_summary(
+            spec,
+            evaluate,
+            runs,
+            pricing=pricing,
+            run_id=plan.run_dir.name,
+            scorer=scorer,
+            mode="offline",
+            label_source="reference",
+            projected=projected,
+            notes=[
+                f"offline run ({plan.reason}): gold labels stood in for the teacher's labels (reference labels); "
+                "teacher and student were not called, so their cost is projected from token counts measured on "
+                "the spec's rendered prompts and they have no accuracy in this run",
+            ],
+        )
+    path = plan.run_dir / "summary.json"
+    write_summary(summary, path)
+    return path

@@ -1,0 +1,102 @@
+"""Where a ``distilleval run`` goes and whether its outputs are current.
+
+A run directory is named by a fingerprint of everything that determines its result (spec,
+prompts, data, pricing table, item limit, mode), so re-running an unchanged spec reuses it;
+each step's output carries a ``<name>.fingerprint`` marker beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from distilleval import __version__
+from distilleval.costs.pricing import PricingTable
+from distilleval.files import file_sha256, write_text_atomic
+from distilleval.spec.data import Item, split_items
+from distilleval.spec.task_spec import TaskSpec
+
+# LiteLLM's provider prefix -> the environment variable its SDK reads the key from.
+PROVIDER_KEY_VARIABLES = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "vertex_ai": ("GOOGLE_APPLICATION_CREDENTIALS",),
+    "mistral": ("MISTRAL_API_KEY",),
+    "groq": ("GROQ_API_KEY",),
+    "together_ai": ("TOGETHERAI_API_KEY",),
+}
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Where a run goes and whether it is already current."""
+
+    run_dir: Path
+    fingerprint: str
+    offline: bool
+    reason: str
+
+
+def missing_credentials(spec: TaskSpec) -> list[str]:
+    """The teacher/student roles whose API key is not configured, as ``role (VARIABLE)``.
+
+    A model on a custom ``api_base`` without ``api_key_env`` (a local server) needs no key.
+    """
+    missing = []
+    for role, model in spec.models().items():
+        if model.model.startswith("tinker://"):
+            variables: tuple[str, ...] = ("TINKER_API_KEY",)
+        elif model.api_key_env:
+            variables = (model.api_key_env,)
+        elif model.api_base:
+            continue
+        else:
+            provider = model.model.split("/", 1)[0] if "/" in model.model else "openai"
+            variables = PROVIDER_KEY_VARIABLES.get(provider, (f"{provider.upper()}_API_KEY",))
+        if not any(os.environ.get(name) for name in variables):
+            missing.append(f"{role} ({' or '.join(variables)})")
+    return missing
+
+
+def run_fingerprint(spec: TaskSpec, pricing: PricingTable, *, offline: bool, limit: int | None) -> str:
+    """A hash of everything that determines a run's result."""
+    parts = [
+        __version__,
+        "offline" if offline else "online",
+        str(limit),
+        spec.source_sha256,
+        spec.teacher.prompt_text,
+        spec.student.prompt_text,
+        file_sha256(spec.resolve(spec.data.path)),
+        pricing.sha256,
+    ]
+    if spec.scorer.kind == "sql_execution":
+        parts.append(file_sha256(spec.resolve(spec.scorer.database)))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def plan_run(spec: TaskSpec, pricing: PricingTable, *, runs_dir: Path, offline: bool, limit: int | None, reason: str) -> RunPlan:
+    """Name the run directory after the fingerprint."""
+    fingerprint = run_fingerprint(spec, pricing, offline=offline, limit=limit)
+    mode = "offline" if offline else "online"
+    return RunPlan(runs_dir / f"{spec.name}-{mode}-{fingerprint[:12]}", fingerprint, offline, reason)
+
+
+def eval_items(spec: TaskSpec, items: list[Item], limit: int | None) -> list[Item]:
+    """The eval split, cut to ``limit`` items."""
+    chosen = split_items(items, "eval")
+    return chosen[:limit] if limit else chosen
+
+
+def is_current(path: Path, fingerprint: str) -> bool:
+    """Whether ``path`` exists and was made from inputs with this ``fingerprint``."""
+    marker = path.with_name(path.name + ".fingerprint")
+    return path.exists() and marker.is_file() and marker.read_text().strip() == fingerprint
+
+
+def mark_current(path: Path, fingerprint: str) -> None:
+    """Record that ``path`` is current for ``fingerprint`` (a ``<name>.fingerprint`` file beside it)."""
+    write_text_atomic(path.with_name(path.name + ".fingerprint"), fingerprint + "\n")

@@ -1,0 +1,275 @@
+"""Build ``summary.json`` from the outputs of one or more models on the same items.
+
+``score``, ``eval`` and ``run`` all call ``build_summary`` so that a summary means the same
+thing whichever command wrote it: the same scorer, the same intervals, the same paired
+comparisons (teacher vs student, teacher vs each baseline) and the same definitions of
+error rate, invalid rate, latency (cache hits excluded) and cost per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from distilleval.results.summary_json import (
+    Basis,
+    Comparison,
+    Distribution,
+    ItemResult,
+    ModelResult,
+    SourceRef,
+    Summary,
+)
+
+Role = Literal["teacher", "student", "baseline", "other"]
+PREVIEW_CHARS = 200
+
+
+@dataclass
+class ModelOutput:
+    """What one model returned for one item.
+
+    Attributes:
+        item_id: the item's id.
+        text: the raw output, or None when the call failed.
+        error_kind: the failure kind (``timeout``, ``rate_limited``, ``missing``, ...) or None.
+        input_tokens: prompt tokens billed (None when unknown).
+        output_tokens: completion tokens billed.
+        latency_ms: wall time of the call.
+        cost_usd: what the call costs at the pricing table (also for cache hits, so cost per
+            request reflects the real price; money spent excludes cache hits).
+        cache_hit: the output came from the local cache, not a call.
+    """
+
+    item_id: str
+    text: str | None
+    error_kind: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+    cost_usd: float = 0.0
+    cache_hit: bool = False
+
+
+@dataclass
+class ModelRun:
+    """One model's outputs plus what the summary needs to know about the model.
+
+    Attributes:
+        name: the key in ``summary.models`` (``teacher``, ``student``, a baseline name, ...).
+        role: teacher, student, baseline or other.
+        model: the model id (LiteLLM id, tinker:// path, baseline kind).
+        outputs: one ``ModelOutput`` per item (items without one count as ``missing``).
+        display_name: for reports; default ``model``.
+        basis: ``measured`` when called in this run, ``reference`` for gold stand-ins.
+        cost_per_request_usd: overrides the mean of ``cost_usd`` (e.g. CPU-time pricing).
+        cost_basis: how the cost was obtained; default measured when tokens were counted.
+        notes: free-text notes shown in reports.
+    """
+
+    name: str
+    role: Role
+    model: str
+    outputs: Sequence[ModelOutput]
+    display_name: str | None = None
+    basis: Basis = "measured"
+    cost_per_request_usd: float | None = None
+    cost_basis: Basis | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def distribution(values: Sequence[float]) -> Distribution | None:
+    """Mean and p50/p95/p99 of ``values`` (None when empty)."""
+    import numpy as np
+
+    if not values:
+        return None
+    array = np.asarray(values, dtype=float)
+    p50, p95, p99 = np.percentile(array, [50, 95, 99])
+    return Distribution(n=len(array), mean=float(array.mean()), p50=float(p50), p95=float(p95), p99=float(p99))
+
+
+def _aligned(run: ModelRun, items: Sequence[Any]) -> list[ModelOutput]:
+    by_id = {output.item_id: output for output in run.outputs}
+    return [by_id.get(item.id) or ModelOutput(item_id=item.id, text=None, error_kind="missing") for item in items]
+
+
+def _text(output: ModelOutput) -> str | None:
+    return None if output.error_kind is not None else output.text
+
+
+def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, scorer: Any, mode: str) -> ModelResult:
+    metric, secondary = scorer.summarize(scores)
+    n = len(outputs)
+    errors = Counter(o.error_kind for o in outputs if o.error_kind is not None)
+    answered = [s for o, s in zip(outputs, scores) if _text(o) is not None]
+    invalid = sum(1 for s in answered if not s.valid)
+    priced = [o for o in outputs if o.error_kind is None and o.input_tokens is not None]
+    cost = run.cost_per_request_usd
+    if cost is None and priced:
+        cost = sum(o.cost_usd for o in priced) / len(priced)
+    cost_basis = run.cost_basis or ("measured" if priced and mode == "online" else "projected")
+    result = ModelResult(
+        role=run.role,
+        model=run.model,
+        display_name=run.display_name or run.model,
+        basis=run.basis,
+        metric=metric,
+        metrics=secondary,
+        n=n,
+        n_scored=sum(1 for s in scores if s.score is not None),
+        errors=dict(errors),
+        error_rate=sum(errors.values()) / n if n else 0.0,
+        invalid_rate=invalid / len(answered) if answered else None,
+        input_tokens=distribution([o.input_tokens for o in outputs if o.input_tokens is not None]),
+        output_tokens=distribution([o.output_tokens for o in outputs if o.output_tokens is not None]),
+        latency_ms=distribution([o.latency_ms for o in outputs if o.latency_ms is not None and not o.cache_hit]),
+        cache_hits=sum(1 for o in outputs if o.cache_hit),
+        cost_per_request_usd=cost,
+        cost_basis=cost_basis,
+        spent_usd=sum(o.cost_usd for o in outputs if not o.cache_hit and o.error_kind is None),
+        notes=list(run.notes),
+        reasons=dict(Counter(s.reason for s in scores if s.reason is not None)),
+    )
+    if hasattr(scorer, "confusion") and getattr(scorer, "labels", None):
+        result.confusion = scorer.confusion(scores)
+    return result
+
+
+def comparison_pairs(runs: Sequence[ModelRun]) -> list[tuple[str, str]]:
+    """Which models are compared: (teacher, student) and (teacher, each baseline); with no
+    teacher, the first model against each other one."""
+    by_role: dict[str, list[str]] = {}
+    for run in runs:
+        by_role.setdefault(run.role, []).append(run.name)
+    if "teacher" in by_role:
+        reference = by_role["teacher"][0]
+        others = by_role.get("student", []) + by_role.get("baseline", []) + by_role.get("other", [])
+        return [(reference, name) for name in others]
+    return [(runs[0].name, run.name) for run in runs[1:]]
+
+
+def _gold_text(gold: Any) -> str | None:
+    if gold is None:
+        return None
+    return gold if isinstance(gold, str) else json.dumps(gold, ensure_ascii=False)
+
+
+def build_summary(
+    spec: Any,
+    items: Sequence[Any],
+    runs: Sequence[ModelRun],
+    *,
+    pricing: Any,
+    run_id: str,
+    scorer: Any,
+    mode: Literal["online", "offline"] = "online",
+    label_source: Literal["teacher", "reference"] = "teacher",
+    created_at: str | None = None,
+    notes: Sequence[str] = (),
+    n_resamples: int = 2000,
+    seed: int = 0,
+    projected: Mapping[str, ModelResult] | None = None,
+) -> Summary:
+    """Score every model's outputs and assemble the ``Summary``.
+
+    Args:
+        spec: the loaded ``TaskSpec`` (scorer, gates, traffic, source file).
+        items: the items the models answered, in a fixed order (usually the eval split).
+        runs: one ``ModelRun`` per model; names must be unique.
+        pricing: the ``PricingTable`` the costs came from (recorded with its hash).
+        run_id: identifier of this run.
+        mode: ``online`` (models were called) or ``offline`` (outputs read from files).
+        label_source: ``reference`` when gold labels stood in for the teacher's labels.
+        scorer: the spec's scorer (``distilleval.scoring.build_scorer(spec)``); the caller
+            owns it and closes it.
+        created_at: ISO timestamp; default now (UTC).
+        notes: free-text notes for the summary.
+        n_resamples: bootstrap replicates of the paired intervals.
+        seed: bootstrap seed.
+        projected: results of models not called in this run (basis ``projected``, no
+            metric), listed first; they take part in no paired comparison.
+
+    Returns:
+        The summary, ready for ``write_summary``.
+
+    Raises:
+        ValueError: two runs share a name, or there are no runs.
+        DistillevalError: an item's gold is unusable.
+    """
+    from distilleval.results import statistics
+
+    names = [run.name for run in runs]
+    if not runs and not projected:
+        raise ValueError("build_summary needs at least one model's outputs")
+    if len(set(names)) != len(names):
+        raise ValueError(f"model names must be unique, got {names}")
+    outputs = {run.name: _aligned(run, items) for run in runs}
+    scores = {run.name: scorer.score_items([_text(o) for o in outputs[run.name]], items) for run in runs}
+    models = dict(projected or {})
+    models.update({run.name: _model_result(run, outputs[run.name], scores[run.name], scorer, mode) for run in runs})
+
+    comparisons: list[Comparison] = []
+    for a, b in comparison_pairs(runs):
+        micro = scorer.micro_averaged
+        comparisons.append(
+            statistics.compare_paired(
+                a, b,
+                [s.score for s in scores[a]], [s.score for s in scores[b]],
+                metric_rows_a=scorer.metric_rows(scores[a]) if micro else None,
+                metric_rows_b=scorer.metric_rows(scores[b]) if micro else None,
+                statistic=statistics.ratio_statistic if micro else statistics.mean_statistic,
+                canonical_a=[s.canonical for s in scores[a]],
+                canonical_b=[s.canonical for s in scores[b]],
+                margin=spec.gates.non_inferiority_margin,
+                alpha=spec.gates.alpha,
+                n_resamples=n_resamples,
+                seed=seed,
+                metric=scorer.primary_metric,
+            )
+        )
+
+    item_results = []
+    for position, item in enumerate(items):
+        preview = " | ".join(str(v) for v in item.inputs.values())[:PREVIEW_CHARS]
+        result = ItemResult(id=item.id, gold=_gold_text(item.gold), input_preview=preview)
+        for name in names:
+            output, score = outputs[name][position], scores[name][position]
+            result.scores[name] = score.score
+            result.outputs[name] = output.text
+            if output.latency_ms is not None and not output.cache_hit:
+                result.latency_ms[name] = output.latency_ms
+            if output.error_kind is not None:
+                result.errors[name] = output.error_kind
+            if score.reason is not None:
+                result.reasons[name] = score.reason
+        item_results.append(result)
+
+    known = {item.id for item in items}
+    extra_notes = list(notes)
+    for run in runs:
+        unused = sum(1 for o in run.outputs if o.item_id not in known)
+        if unused:
+            extra_notes.append(f"{run.name}: {unused} output(s) for items outside the scored set were ignored")
+
+    return Summary(
+        spec_name=spec.name,
+        spec=SourceRef(path=str(spec.source), sha256=spec.source_sha256),
+        pricing=SourceRef(path=str(pricing.path), sha256=pricing.sha256, as_of=pricing.as_of.isoformat()),
+        run_id=run_id,
+        created_at=created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        mode=mode,
+        label_source=label_source,
+        primary_metric=scorer.primary_metric,
+        n_items=len(items),
+        models=models,
+        comparisons=comparisons,
+        items=item_results,
+        volumes_per_day=list(spec.traffic.volumes_per_day),
+        days_per_month=spec.traffic.days_per_month,
+        notes=extra_notes,
+    )

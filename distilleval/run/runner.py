@@ -1,0 +1,370 @@
+"""The runner: calls models concurrently, politely and honestly.
+
+It takes a list of calls (item x model role x repeat) and the backends by role, and for each
+call returns one ``CallResult`` with a final status: ``ok``, or ``error`` with the error kind
+and message. Along the way it
+
+- serves calls from the response cache when it can (cost $0, flagged as a hit),
+- keeps at most ``concurrency`` calls in flight, and optionally under a per-model
+  requests-per-minute and tokens-per-minute budget,
+- retries retryable failures with exponential backoff and jitter, waiting at least as long
+  as a ``Retry-After`` asks; a 429 holds every call to that model for that long, so a
+  rate-limit storm slows the run down instead of being hammered,
+- bounds every attempt by the model's timeout,
+- hands each result to ``on_result`` the moment it is final (the run store commits it there),
+- stops early, with one clear message, when a model cannot work at all (bad key, unknown
+  model, unreachable before its first success).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from distilleval.backends.base import Backend, ChatRequest, Completion
+from distilleval.errors import BackendError, CallTimeoutError, RateLimitedError
+from distilleval.run.cache import ResponseCache, cache_key
+
+# Final failures of these kinds stop the whole run: every later call would fail the same way.
+FATAL_KINDS = ("auth", "not_found")
+# These stop the run only while the model has not yet answered once (a dead endpoint).
+FATAL_BEFORE_FIRST_SUCCESS = ("unavailable",)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One unit of work: one item, one model role, one repeat."""
+
+    item_id: str
+    model: str
+    request: ChatRequest
+    repeat: int = 0
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """``(item_id, model, repeat)``: what identifies the call within a run."""
+        return (self.item_id, self.model, self.repeat)
+
+
+@dataclass
+class CallResult:
+    """The final outcome of one call.
+
+    ``latency_ms`` and the token counts are the measured figures of the call that produced
+    the text (for a cache hit: of the original call, so projections keep them); ``cost_usd``
+    is what this run paid (0 for a hit; price the tokens to cost a hit). ``attempts``
+    counts HTTP attempts made in this run.
+    """
+
+    item_id: str
+    model: str
+    repeat: int
+    status: str
+    text: str | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+    cost_usd: float = 0.0
+    cache_hit: bool = False
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when the call produced an output."""
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    """How the runner behaves.
+
+    Attributes:
+        concurrency: calls in flight at once, over all models.
+        max_retries: extra attempts after the first for retryable failures.
+        backoff_base_s / backoff_max_s: exponential backoff ``base * 2**n``, capped, times a
+            jitter factor in [0.5, 1.5).
+        timeout_s: per-attempt timeout per model role (roles not listed: ``default_timeout_s``).
+        requests_per_minute / tokens_per_minute: optional client-side budgets per model role.
+        seed: seeds the jitter.
+    """
+
+    concurrency: int = 16
+    max_retries: int = 4
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    default_timeout_s: float = 60.0
+    timeout_s: Mapping[str, float] = field(default_factory=dict)
+    requests_per_minute: Mapping[str, float] = field(default_factory=dict)
+    tokens_per_minute: Mapping[str, float] = field(default_factory=dict)
+    seed: int | None = None
+
+
+class RunAborted(BackendError):
+    """The run stopped early because a model cannot work (the message says which and why)."""
+
+    kind = "aborted"
+
+
+class RateBudget:
+    """A sliding 60-second window of requests and tokens for one model.
+
+    Tokens are estimated before a call (prompt characters / 4 + max_tokens) and corrected
+    to the measured count afterwards.
+    """
+
+    def __init__(self, requests_per_minute: float | None, tokens_per_minute: float | None, *, window_s: float = 60.0):
+        self.window_s = window_s
+        self.requests_per_minute = requests_per_minute
+        self.tokens_per_minute = tokens_per_minute
+        self._window: collections.deque[list[float]] = collections.deque()
+        self._tokens_in_window = 0.0
+        self._lock = asyncio.Lock()
+
+    def _prune(self, now: float) -> None:
+        while self._window and now - self._window[0][0] >= self.window_s:
+            expired = self._window.popleft()
+            self._tokens_in_window -= expired[1]
+            expired[2] = 0.0  # no longer counted: a late settle() must not touch the total
+
+    async def acquire(self, estimated_tokens: float) -> list[float]:
+        """Wait until one more request of ``estimated_tokens`` fits; returns its window entry."""
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._prune(now)
+                fits_requests = self.requests_per_minute is None or len(self._window) < self.requests_per_minute
+                fits_tokens = (
+                    self.tokens_per_minute is None
+                    or not self._window
+                    or self._tokens_in_window + estimated_tokens <= self.tokens_per_minute
+                )
+                if fits_requests and fits_tokens:
+                    entry = [now, float(estimated_tokens), 1.0]
+                    self._window.append(entry)
+                    self._tokens_in_window += entry[1]
+                    return entry
+                await asyncio.sleep(max(self.window_s - (now - self._window[0][0]), 0.005))
+
+    def settle(self, entry: list[float], actual_tokens: float) -> None:
+        """Replace a request's estimate by its measured token count."""
+        if entry[2]:
+            self._tokens_in_window += actual_tokens - entry[1]
+        entry[1] = float(actual_tokens)
+
+
+def estimate_tokens(request: ChatRequest) -> float:
+    """A cheap upper-ish estimate of a request's tokens, for the tokens-per-minute budget."""
+    return len(json.dumps(request.messages)) / 4 + request.max_tokens
+
+
+class Runner:
+    """Runs calls against backends by role.
+
+    Args:
+        backends: model role (``teacher``, ``student``, ...) -> backend.
+        options: concurrency, retries, timeouts and budgets.
+        cache: the response cache (None: no cache, as with ``--no-cache``).
+        on_result: called with each final result, in the event loop, as soon as it is final.
+        progress: a ``Progress`` (or None for none).
+        sleep: injectable for tests of the backoff schedule.
+    """
+
+    def __init__(
+        self,
+        backends: Mapping[str, Backend],
+        *,
+        options: RunnerOptions = RunnerOptions(),
+        cache: ResponseCache | None = None,
+        on_result: Callable[[CallResult], None] | None = None,
+        progress: "Progress | None" = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ):
+        self.backends = backends
+        self.options = options
+        self.cache = cache
+        self.on_result = on_result
+        self.progress = progress
+        self._sleep = sleep
+        self._random = random.Random(options.seed)
+        self._budgets = {
+            role: RateBudget(options.requests_per_minute.get(role), options.tokens_per_minute.get(role))
+            for role in backends
+            if options.requests_per_minute.get(role) or options.tokens_per_minute.get(role)
+        }
+        self._successes: collections.Counter[str] = collections.Counter()
+        self._paused_until: dict[str, float] = {}
+        self._abort: RunAborted | None = None
+
+    def backoff_s(self, retry_number: int, error: BackendError) -> float:
+        """Seconds to wait before retry ``retry_number`` (1-based) after ``error``.
+
+        Exponential with jitter; never shorter than the server's ``Retry-After``.
+        """
+        exponential = min(self.options.backoff_max_s, self.options.backoff_base_s * 2 ** (retry_number - 1))
+        delay = exponential * (0.5 + self._random.random())
+        retry_after = getattr(error, "retry_after_s", None) if isinstance(error, RateLimitedError) else None
+        if retry_after is not None:
+            delay = max(delay, retry_after * (1.0 + 0.1 * self._random.random()))
+        return delay
+
+    async def run(self, calls: Iterable[Call]) -> list[CallResult]:
+        """Run every call; returns results in the order of ``calls``.
+
+        Raises:
+            RunAborted: a model cannot work (results finished before that were still handed
+                to ``on_result``).
+            KeyError: a call names a role with no backend.
+        """
+        pending = list(calls)
+        missing = {call.model for call in pending} - set(self.backends)
+        if missing:
+            raise KeyError(f"no backend for model role(s): {', '.join(sorted(missing))}")
+        results: list[CallResult | None] = [None] * len(pending)
+        queue = iter(enumerate(pending))
+
+        async def worker() -> None:
+            for index, call in queue:
+                if self._abort is not None:
+                    return
+                result = await self._run_one(call)
+                results[index] = result
+                if self.on_result is not None:
+                    self.on_result(result)
+                if self.progress is not None:
+                    self.progress.advance(result)
+                self._check_fatal(result)
+
+        workers = max(1, min(self.options.concurrency, len(pending)))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        if self._abort is not None:
+            raise self._abort
+        return [r for r in results if r is not None]
+
+    def _check_fatal(self, result: CallResult) -> None:
+        if result.ok:
+            self._successes[result.model] += 1
+            return
+        fatal = result.error_kind in FATAL_KINDS or (
+            result.error_kind in FATAL_BEFORE_FIRST_SUCCESS and self._successes[result.model] == 0
+        )
+        if fatal and self._abort is None:
+            self._abort = RunAborted(
+                f"stopped: the {result.model} model cannot be used ({result.error_kind}): {result.error_message}"
+            )
+
+    def _timeout_s(self, role: str) -> float:
+        return float(self.options.timeout_s.get(role, self.options.default_timeout_s))
+
+    async def _run_one(self, call: Call) -> CallResult:
+        backend = self.backends[call.model]
+        key = cache_key(backend.model_id, call.request, call.repeat) if self.cache is not None else None
+        if self.cache is not None and key is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return CallResult(
+                    call.item_id, call.model, call.repeat, "ok", text=hit.text,
+                    input_tokens=hit.input_tokens, output_tokens=hit.output_tokens,
+                    latency_ms=hit.latency_ms, cost_usd=0.0, cache_hit=True,
+                )
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                completion = await self._attempt(call, backend)
+            except BackendError as err:
+                if err.retryable and attempts <= self.options.max_retries and self._abort is None:
+                    delay_s = self.backoff_s(attempts, err)
+                    if isinstance(err, RateLimitedError):
+                        # A 429 is about the model, not this item: hold every call to it.
+                        resume_at = time.monotonic() + delay_s
+                        self._paused_until[call.model] = max(self._paused_until.get(call.model, 0.0), resume_at)
+                    await self._sleep(delay_s)
+                    continue
+                return CallResult(
+                    call.item_id, call.model, call.repeat, "error",
+                    error_kind=err.kind, error_message=str(err), attempts=attempts,
+                )
+            if self.cache is not None and key is not None:
+                self.cache.put(key, backend.model_id, completion)
+            return CallResult(
+                call.item_id, call.model, call.repeat, "ok", text=completion.text,
+                input_tokens=completion.input_tokens, output_tokens=completion.output_tokens,
+                latency_ms=completion.latency_ms, cost_usd=completion.cost_usd, attempts=attempts,
+            )
+
+    async def _attempt(self, call: Call, backend: Backend) -> Completion:
+        wait_s = self._paused_until.get(call.model, 0.0) - time.monotonic()
+        if wait_s > 0:
+            await self._sleep(wait_s)
+        budget = self._budgets.get(call.model)
+        entry = await budget.acquire(estimate_tokens(call.request)) if budget is not None else None
+        timeout_s = self._timeout_s(call.model)
+        try:
+            # The backend enforces timeout_s itself; the outer bound catches a backend that does not.
+            async with asyncio.timeout(timeout_s + 5.0):
+                completion = await backend.complete(call.request, timeout_s=timeout_s)
+        except TimeoutError:
+            raise CallTimeoutError(f"{backend.model_id}: no answer within {timeout_s:g} s") from None
+        if budget is not None and entry is not None:
+            budget.settle(entry, completion.input_tokens + completion.output_tokens)
+        return completion
+
+
+class Progress:
+    """Progress on stderr: items done, errors, dollars spent so far and ETA.
+
+    Quiet (draws nothing) when stderr is not a terminal, unless ``force`` is set; ``console``
+    is a ``rich.console.Console`` to draw on (default: stderr).
+    """
+
+    def __init__(self, total: int, *, description: str = "calls", force: bool | None = None, console: Any = None):
+        self.total = total
+        self.done = 0
+        self.errors = 0
+        self.cache_hits = 0
+        self.spent_usd = 0.0
+        enabled = sys.stderr.isatty() if force is None else force
+        self._rich = None
+        if enabled and total:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
+
+            self._rich = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[errors]} errors · {task.fields[hits]} cached · ${task.fields[spent]:.4f}"),
+                TimeRemainingColumn(),
+                console=console or Console(stderr=True),
+                transient=False,
+            )
+            self._task = self._rich.add_task(description, total=total, errors=0, hits=0, spent=0.0)
+
+    def __enter__(self) -> "Progress":
+        if self._rich is not None:
+            self._rich.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+
+    def advance(self, result: CallResult) -> None:
+        """Count one final result."""
+        self.done += 1
+        self.errors += 0 if result.ok else 1
+        self.cache_hits += 1 if result.cache_hit else 0
+        self.spent_usd += result.cost_usd
+        if self._rich is not None:
+            self._rich.update(self._task, advance=1, errors=self.errors, hits=self.cache_hits, spent=self.spent_usd)
+

@@ -1,0 +1,128 @@
+"""The run store: ``runs/<id>/records.sqlite``, one row per item x model x repeat.
+
+Each final result is committed the moment it is known (WAL mode, so a SIGKILL loses at most the
+calls still in flight). Resuming a run asks ``finished_keys()`` and calls only what is missing:
+items with an ``ok`` row are never called again; items whose last attempt ended in an error
+are tried again (errors are not paid-for answers) and their row is replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from distilleval.run.runner import CallResult
+
+RECORDS_FILE = "records.sqlite"
+
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS records (
+        item_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        repeat INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        text TEXT,
+        error_kind TEXT,
+        error_message TEXT,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        latency_ms REAL,
+        cost_usd REAL NOT NULL,
+        cache_hit INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        finished_at REAL NOT NULL,
+        PRIMARY KEY (item_id, model, repeat)
+    )
+    """,
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+
+_COLUMNS = (
+    "item_id, model, repeat, status, text, error_kind, error_message, input_tokens, "
+    "output_tokens, latency_ms, cost_usd, cache_hit, attempts"
+)
+
+
+class RunStore:
+    """One run's records file.
+
+    Args:
+        run_dir: the run directory (created with its parents).
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.run_dir / RECORDS_FILE
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        for statement in _SCHEMA:
+            self._db.execute(statement)
+
+    def add(self, result: CallResult) -> None:
+        """Commit one final result (replacing an earlier error row for the same call)."""
+        self._db.execute(
+            f"INSERT OR REPLACE INTO records ({_COLUMNS}, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                result.item_id,
+                result.model,
+                result.repeat,
+                result.status,
+                result.text,
+                result.error_kind,
+                result.error_message,
+                result.input_tokens,
+                result.output_tokens,
+                result.latency_ms,
+                result.cost_usd,
+                int(result.cache_hit),
+                result.attempts,
+                time.time(),
+            ),
+        )
+
+    def finished_keys(self) -> set[tuple[str, str, int]]:
+        """(item_id, model, repeat) of every call that ended ``ok``: these are never re-called."""
+        rows = self._db.execute("SELECT item_id, model, repeat FROM records WHERE status = 'ok'")
+        return {(item_id, model, repeat) for item_id, model, repeat in rows}
+
+    def results(self, model: str | None = None) -> list[CallResult]:
+        """Stored results, optionally for one model role, in insertion order."""
+        query = f"SELECT {_COLUMNS} FROM records"
+        params: tuple[Any, ...] = ()
+        if model is not None:
+            query += " WHERE model = ?"
+            params = (model,)
+        rows = self._db.execute(query + " ORDER BY rowid", params).fetchall()
+        return [
+            CallResult(
+                item_id=row[0], model=row[1], repeat=row[2], status=row[3], text=row[4], error_kind=row[5],
+                error_message=row[6], input_tokens=row[7], output_tokens=row[8], latency_ms=row[9],
+                cost_usd=row[10], cache_hit=bool(row[11]), attempts=row[12],
+            )
+            for row in rows
+        ]
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable run attribute (never a secret)."""
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """A run attribute stored with ``set_meta``."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

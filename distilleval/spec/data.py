@@ -1,0 +1,177 @@
+"""Read a spec's data file into items: inputs, optional gold answer, id and split.
+
+JSONL and CSV are supported. Every problem names the file, the line and the column, and is
+raised before any model is called.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distilleval.errors import DataError
+from distilleval.spec.task_spec import SplitSpec, TaskSpec
+
+
+@dataclass(frozen=True)
+class Item:
+    """One example of the task.
+
+    Attributes:
+        id: stable identifier (the id column, else ``line-<n>``).
+        inputs: input field -> text (for image fields: the resolved image path).
+        gold: the right answer when the data has one (a string, or parsed JSON for json tasks).
+        split: ``"train"`` or ``"eval"``.
+        line: 1-based line in the data file (CSV: counting the header as line 1).
+    """
+
+    id: str
+    inputs: dict[str, str]
+    gold: Any = None
+    split: str = "eval"
+    line: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def iter_jsonl(
+    handle: Iterable[str], path: Path, *, expected: str = "a JSON object"
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Parse an open JSONL file line by line, so a caller's own checks see line 1 before line 2.
+
+    Args:
+        handle: the open text file (or any iterable of lines).
+        path: the file's path, for messages.
+        expected: how the message describes a line that is JSON but not an object.
+
+    Yields:
+        ``(line number, record)`` for each non-blank line (1-based).
+
+    Raises:
+        DataError: a line is not valid JSON or not a JSON object; names file and line.
+    """
+    for number, text in enumerate(handle, start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{number}: not valid JSON ({err.msg} at column {err.colno})") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{number}: expected {expected}, found {type(record).__name__}")
+        yield number, record
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        return list(iter_jsonl(handle, path))
+
+
+def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = []
+        for record in reader:
+            rows.append((reader.line_num, dict(record)))
+        return rows
+
+
+def read_records(path: Path, fmt: str = "auto") -> list[tuple[int, dict[str, Any]]]:
+    """Raw records of a JSONL or CSV file with their line numbers.
+
+    Raises:
+        DataError: the file is missing, unreadable, empty or malformed.
+    """
+    if fmt == "auto":
+        fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
+    try:
+        rows = _read_csv(path) if fmt == "csv" else _read_jsonl(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: data file not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path}: cannot read data file ({err})") from None
+    if not rows:
+        raise DataError(f"{path}: the data file has no records")
+    return rows
+
+
+def assign_split(item_id: str, split: SplitSpec) -> str:
+    """Stable hash split: the same id always lands in the same split for a given seed."""
+    digest = hashlib.sha256(f"{split.seed}:{item_id}".encode()).digest()
+    fraction = int.from_bytes(digest[:8], "big") / 2**64
+    return "eval" if fraction < split.eval_fraction else "train"
+
+
+def _gold_value(raw: Any, spec: TaskSpec, where: str) -> Any:
+    if spec.output.kind != "json" or not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{where}: gold is not valid JSON ({err.msg})") from None
+
+
+def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool = False) -> list[Item]:
+    """Load the items of ``spec``'s data file (or of ``path``, e.g. an unlabelled pool).
+
+    Raises:
+        DataError: a record lacks an input column, has a bad gold, a duplicate id, or a
+            missing image; the message names file, line and column.
+    """
+    source = path if path is not None else spec.resolve(spec.data.path)
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for line, record in read_records(source, spec.data.format):
+        where = f"{source}:{line}"
+        inputs: dict[str, str] = {}
+        for field_name, column in spec.data.input.items():
+            if column not in record or record[column] is None:
+                raise DataError(f"{where}: column {column!r} (input field {field_name!r}) is missing")
+            value = record[column]
+            if not isinstance(value, str):
+                value = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+            if field_name in spec.data.image_inputs:
+                image = (source.parent / value).resolve()
+                if not image.is_file():
+                    raise DataError(f"{where}: column {column!r}: image not found: {image}")
+                value = str(image)
+            inputs[field_name] = value
+        gold = None
+        if spec.data.gold:
+            if spec.data.gold in record and record[spec.data.gold] not in (None, ""):
+                gold = _gold_value(record[spec.data.gold], spec, f"{where}: column {spec.data.gold!r}")
+            elif require_gold:
+                raise DataError(f"{where}: column {spec.data.gold!r} (gold) is missing")
+        if spec.data.id:
+            if spec.data.id not in record:
+                raise DataError(f"{where}: column {spec.data.id!r} (id) is missing")
+            item_id = str(record[spec.data.id])
+        else:
+            item_id = f"line-{line}"
+        if item_id in seen:
+            raise DataError(f"{where}: duplicate id {item_id!r} (first on line {seen[item_id]})")
+        seen[item_id] = line
+        if spec.data.split.column:
+            value = str(record.get(spec.data.split.column, ""))
+            if value in spec.data.split.train_values:
+                split_name = "train"
+            elif value in spec.data.split.eval_values:
+                split_name = "eval"
+            else:
+                raise DataError(
+                    f"{where}: column {spec.data.split.column!r}: split {value!r} is neither a train value "
+                    f"({', '.join(spec.data.split.train_values)}) nor an eval value ({', '.join(spec.data.split.eval_values)})"
+                )
+        else:
+            split_name = assign_split(item_id, spec.data.split)
+        items.append(Item(id=item_id, inputs=inputs, gold=gold, split=split_name, line=line))
+    return items
+
+
+def split_items(items: list[Item], split: str) -> list[Item]:
+    """The items of one split, in file order."""
+    return [item for item in items if item.split == split]

@@ -1,0 +1,346 @@
+"""The task spec: what the task is, which models play teacher and student, how to score them.
+
+A spec is a YAML file validated by the pydantic models below. ``load_spec`` checks everything
+that can be checked before a model is called (unknown keys, types, prompt placeholders against
+the input fields, files that must exist) and raises ``SpecError`` with one line naming the file,
+the line and the field path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from distilleval.errors import SpecError
+from distilleval.spec.prompts import template_fields
+from distilleval.spec.scorer_config import SCORER_KINDS, ExactMatchScorer, ScorerConfig
+from distilleval.spec.validation import describe_validation_error
+from distilleval.spec.yaml_source import LineIndex, load_yaml_with_lines
+
+PROMPT_FILE_SUFFIXES = (".md", ".txt", ".j2", ".prompt")
+BASELINE_KINDS = ("tfidf_logreg", "wordllama_logreg")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitSpec(_Strict):
+    """Which items are for training (labelling) and which for evaluation.
+
+    With ``column`` set, an item's split is read from that column. Otherwise each item is
+    assigned by a stable hash of its id, so adding items never reshuffles the old ones.
+    """
+
+    column: str | None = None
+    train_values: list[str] = ["train"]
+    eval_values: list[str] = ["eval", "test"]
+    eval_fraction: float = Field(default=0.3, gt=0, le=1)
+    seed: int = 0
+
+
+class DataSpec(_Strict):
+    """Where the items are and which columns hold inputs, gold and ids."""
+
+    path: str = Field(description="JSONL or CSV file, relative to the spec")
+    format: Literal["auto", "jsonl", "csv"] = "auto"
+    input: dict[str, str] = Field(min_length=1, description="input field -> data column")
+    image_inputs: list[str] = Field(
+        default_factory=list, description="input fields whose column holds an image path"
+    )
+    gold: str | None = Field(default=None, description="column with the right answer")
+    id: str | None = Field(default=None, description="column with a stable item id")
+    split: SplitSpec = SplitSpec()
+    pool: str | None = Field(default=None, description="unlabelled inputs for the teacher to label")
+
+    @field_validator("input")
+    @classmethod
+    def _identifiers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not name.isidentifier():
+                raise ValueError(f"input field names must be identifiers, found {name!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _images_are_inputs(self) -> "DataSpec":
+        for name in self.image_inputs:
+            if name not in self.input:
+                raise ValueError(
+                    f"image_inputs names {name!r}, which is not an input field "
+                    f"(input fields: {', '.join(self.input)})"
+                )
+        return self
+
+
+class OutputSpec(_Strict):
+    """What a correct answer looks like."""
+
+    kind: Literal["label", "json", "sql", "text"]
+    labels: list[str] | None = None
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _labels_for_label_kind(self) -> "OutputSpec":
+        if self.kind == "label":
+            if not self.labels:
+                raise ValueError("kind 'label' needs a non-empty 'labels' list")
+            if len(set(self.labels)) != len(self.labels):
+                raise ValueError("labels must be unique")
+        elif self.labels is not None:
+            raise ValueError(f"'labels' only applies to kind 'label', not {self.kind!r}")
+        return self
+
+
+class ModelSpec(_Strict):
+    """One model role (teacher or student): which model, which prompt, how to sample it."""
+
+    model: str = Field(min_length=1, description="LiteLLM id, tinker:// path or Tinker base model")
+    prompt: str = Field(
+        min_length=1,
+        description="a template over the input fields, or a file (.md/.txt) holding one",
+    )
+    system: str | None = None
+    max_tokens: PositiveInt = 256
+    temperature: NonNegativeFloat = 0.0
+    stop: list[str] = Field(default_factory=list)
+    api_base: str | None = None
+    api_key_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="name of the environment variable holding the key (never the key itself)",
+    )
+    timeout_s: float = Field(default=60.0, gt=0)
+    fast_path: bool = Field(
+        default=False, description="call an OpenAI-compatible api_base directly, bypassing LiteLLM"
+    )
+    price_as: str | None = Field(default=None, description="pricing-table entry to use for this model")
+    batch: bool = Field(default=False, description="price at the provider's batch tier")
+
+    # Filled in by the loader: the template text after reading a prompt file.
+    prompt_text: str = Field(default="", exclude=True)
+
+    @property
+    def pricing_key(self) -> str:
+        """The id looked up in the pricing table."""
+        return self.price_as or self.model
+
+
+class BaselineSpec(_Strict):
+    """A local student trained in-process on the training split (label tasks only)."""
+
+    kind: Literal["tfidf_logreg", "wordllama_logreg"]
+    name: str | None = None
+    price_as: str = "local/cpu"
+
+    @property
+    def display_name(self) -> str:
+        """The name reports use: ``name``, else the kind."""
+        return self.name or self.kind
+
+
+class TrafficSpec(_Strict):
+    """Request volumes the costs are projected at."""
+
+    volumes_per_day: list[PositiveInt] = Field(default=[1_000, 100_000, 1_000_000], min_length=1)
+    days_per_month: float = Field(default=30.0, gt=0)
+    cached_input_fraction: float = Field(
+        default=0.0, ge=0, le=1, description="share of teacher input tokens served from a prompt cache"
+    )
+
+
+class GatesSpec(_Strict):
+    """Thresholds for ``distilleval gate`` and ``validate``; every gate is optional."""
+
+    student_min: float | None = Field(default=None, ge=0, le=1)
+    teacher_min: float | None = Field(default=None, ge=0, le=1)
+    non_inferiority_margin: float | None = Field(default=None, ge=0, le=1)
+    max_cost_per_request_usd: float | None = Field(default=None, ge=0)
+    max_p95_latency_ms: float | None = Field(default=None, gt=0)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+
+
+class TrainingSpec(_Strict):
+    """LoRA fine-tuning settings (Tinker's recipe defaults) and one-time costs."""
+
+    base_model: str = "Qwen/Qwen3-8B"
+    rank: PositiveInt = 32
+    learning_rate: float = Field(default=1e-4, gt=0)
+    epochs: PositiveInt = 4
+    batch_size: PositiveInt = 128
+    price_as: str = "tinker/lora"
+    labelled_examples: PositiveInt | None = Field(
+        default=None, description="how many items the teacher labels; default: the training split"
+    )
+    engineering_cost_usd: NonNegativeFloat = 0.0
+
+
+def _baseline_entry(value: Any) -> Any:
+    return {"kind": value} if isinstance(value, str) else value
+
+
+class TaskSpec(_Strict):
+    """A whole task spec. Paths inside are relative to the spec file (see ``source``)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    description: str = ""
+    data: DataSpec
+    output: OutputSpec
+    scorer: ScorerConfig = ExactMatchScorer()
+    teacher: ModelSpec
+    student: ModelSpec
+    baselines: list[Annotated[BaselineSpec, Field()]] = Field(default_factory=list)
+    traffic: TrafficSpec = TrafficSpec()
+    gates: GatesSpec = GatesSpec()
+    training: TrainingSpec = TrainingSpec()
+    pricing: str | None = Field(default=None, description="pricing table, relative to the spec")
+
+    # Set by the loader.
+    source: Path = Field(default=Path("."), exclude=True)
+    source_sha256: str = Field(default="", exclude=True)
+
+    @field_validator("scorer", mode="before")
+    @classmethod
+    def _scorer_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value not in SCORER_KINDS:
+                raise ValueError(f"unknown scorer {value!r}; expected one of {', '.join(SCORER_KINDS)}")
+            return {"kind": value}
+        return value
+
+    @field_validator("baselines", mode="before")
+    @classmethod
+    def _baseline_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [_baseline_entry(entry) for entry in value]
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TaskSpec":
+        if self.baselines and self.output.kind != "label":
+            raise ValueError(
+                f"baselines ({', '.join(b.kind for b in self.baselines)}) classify labels; "
+                f"they do not apply to output kind {self.output.kind!r}"
+            )
+        if self.baselines and set(self.data.input) <= set(self.data.image_inputs):
+            raise ValueError(
+                f"baselines ({', '.join(b.kind for b in self.baselines)}) read text; "
+                "every input field of this spec is an image"
+            )
+        if self.scorer.kind == "sql_execution" and self.output.kind != "sql":
+            raise ValueError("scorer 'sql_execution' needs output kind 'sql'")
+        if self.scorer.kind in ("json_fields", "spans") and self.output.kind != "json":
+            raise ValueError(f"scorer {self.scorer.kind!r} needs output kind 'json'")
+        return self
+
+    @property
+    def directory(self) -> Path:
+        """The folder relative paths in the spec are resolved against."""
+        return self.source.parent
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the spec, resolved against the spec's folder."""
+        path = Path(relative)
+        return path if path.is_absolute() else self.directory / path
+
+    def models(self) -> dict[str, ModelSpec]:
+        """The model roles by name: ``{"teacher": ..., "student": ...}``."""
+        return {"teacher": self.teacher, "student": self.student}
+
+
+_UNION_TAGS = set(SCORER_KINDS) | set(BASELINE_KINDS)
+
+
+def _looks_like_prompt_file(prompt: str) -> bool:
+    return "\n" not in prompt and "{" not in prompt and prompt.strip().endswith(PROMPT_FILE_SUFFIXES)
+
+
+def _fail(source: Path, lines: LineIndex, path: tuple, message: str) -> SpecError:
+    line = lines.line_of(path)
+    where = f"{source}:{line}" if line else str(source)
+    field_path = ".".join(str(p) for p in path)
+    return SpecError(f"{where}: {field_path}: {message}")
+
+
+def _read_prompts(spec: TaskSpec, lines: LineIndex) -> TaskSpec:
+    """Read prompt files, then check every placeholder against the input fields."""
+    known = list(spec.data.input)
+    updates: dict[str, ModelSpec] = {}
+    for role, model in spec.models().items():
+        text = model.prompt
+        if _looks_like_prompt_file(text):
+            prompt_path = spec.resolve(text.strip())
+            try:
+                text = prompt_path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise _fail(spec.source, lines, (role, "prompt"), f"prompt file not found: {prompt_path}") from None
+            except (OSError, UnicodeDecodeError) as err:
+                raise _fail(spec.source, lines, (role, "prompt"), f"cannot read prompt file {prompt_path}: {err}") from None
+        for part, template in (("prompt", text), ("system", model.system or "")):
+            for name in template_fields(template):
+                if name not in known:
+                    raise _fail(
+                        spec.source,
+                        lines,
+                        (role, part),
+                        f"placeholder {{{name}}} is not an input field; expected one of "
+                        + ", ".join("{" + k + "}" for k in known)
+                        + " (write {{" + name + "}} for literal braces)",
+                    )
+        updates[role] = model.model_copy(update={"prompt_text": text})
+    return spec.model_copy(update=updates)
+
+
+def _check_files(spec: TaskSpec, lines: LineIndex) -> None:
+    checks: list[tuple[tuple, str]] = [(("data", "path"), spec.data.path)]
+    if spec.data.pool:
+        checks.append((("data", "pool"), spec.data.pool))
+    if spec.scorer.kind == "sql_execution":
+        checks.append((("scorer", "database"), spec.scorer.database))
+    if spec.pricing:
+        checks.append((("pricing",), spec.pricing))
+    for path, relative in checks:
+        if not spec.resolve(relative).is_file():
+            raise _fail(spec.source, lines, path, f"file not found: {spec.resolve(relative)}")
+
+
+def load_spec(path: str | Path) -> TaskSpec:
+    """Load, validate and resolve a task spec.
+
+    Args:
+        path: the spec's YAML file.
+
+    Returns:
+        The validated spec, with prompt files read into ``ModelSpec.prompt_text``.
+
+    Raises:
+        SpecError: anything wrong with the spec, as one line naming file, line and field.
+    """
+    source = Path(path)
+    raw, lines = load_yaml_with_lines(source, SpecError)
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}:1: expected a mapping of spec fields, found {type(raw).__name__}")
+    try:
+        spec = TaskSpec.model_validate(raw)
+    except ValidationError as err:
+        raise SpecError(
+            describe_validation_error(err, source=source, lines=lines, union_tags=_UNION_TAGS)
+        ) from None
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    spec = spec.model_copy(update={"source": source, "source_sha256": digest})
+    _check_files(spec, lines)
+    return _read_prompts(spec, lines)

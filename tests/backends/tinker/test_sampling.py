@@ -1,0 +1,201 @@
+"""The Tinker sampling backend against the SDK test double, with the real Qwen tokenizer."""
+
+import pytest
+
+pytest.importorskip("tinker")  # the Tinker extra; the rest of the suite runs without it
+
+import asyncio
+
+from distilleval.backends.base import ChatRequest
+from distilleval.backends.tinker.rendering import ChatRenderer, Message
+from distilleval.backends.tinker.sampling import open_tinker_backend
+from distilleval.backends.tinker.tokenizers import QwenTokenizer
+from distilleval.costs.pricing import load_pricing
+from distilleval.errors import BackendError, CallTimeoutError, ConfigurationError, PricingError
+from distilleval.testing.fake_tinker import FakeServiceClient
+
+KEY = {"TINKER_API_KEY": "tml-test"}
+IM_END = 151645
+
+
+@pytest.fixture(scope="module")
+def qwen():
+    return QwenTokenizer()
+
+
+@pytest.fixture
+def key(monkeypatch):
+    monkeypatch.setenv("TINKER_API_KEY", "tml-test")
+
+
+def labeller(tok, answer="billing", extra=()):
+    """A responder that answers ``answer`` then the end-of-turn token (and any ``extra``)."""
+    return lambda prompt: [*tok.encode(answer), IM_END, *extra]
+
+
+def request(text="I was charged twice", **kwargs):
+    return ChatRequest(messages=({"role": "user", "content": text},), **kwargs)
+
+
+def open_backend(service, model="Qwen/Qwen3-8B", **kwargs):
+    return open_tinker_backend(model, pricing=load_pricing(), service_factory=lambda: service, **kwargs)
+
+
+def test_samples_rendered_prompt_with_params_and_counts(key, qwen):
+    service = FakeServiceClient(responder=labeller(qwen, extra=(198, 42)))
+    backend = open_backend(service)
+    completion = asyncio.run(backend.complete(request(max_tokens=16), timeout_s=5))
+    assert completion.text == "billing"
+    expected_prompt = ChatRenderer("qwen3", qwen).generation_prompt([Message("user", "I was charged twice")])
+    (call,) = service.calls_named("sample")
+    assert call["prompt_tokens"] == len(expected_prompt) == completion.input_tokens
+    params = call["params"]
+    assert (params.max_tokens, params.temperature, list(params.stop)) == (16, 0.0, [IM_END])
+    # the sampler stops at (and returns) the end-of-turn token
+    assert completion.output_tokens == len(qwen.encode("billing")) + 1
+    assert completion.extra == {"stop_reason": "stop", "ended": True}
+    assert completion.latency_ms > 0
+    price = load_pricing().price_for("Qwen/Qwen3-8B")
+    expected_cost = (completion.input_tokens * price.input_per_mtok_usd + completion.output_tokens * price.output_per_mtok_usd) / 1e6
+    assert completion.cost_usd == pytest.approx(expected_cost)
+
+
+def test_max_tokens_truncation_is_reported(key, qwen):
+    service = FakeServiceClient(responder=labeller(qwen, answer="a very long answer indeed"))
+    completion = asyncio.run(open_backend(service).complete(request(max_tokens=2), timeout_s=5))
+    assert completion.output_tokens == 2
+    assert completion.extra == {"stop_reason": "length", "ended": False}
+
+
+def test_spec_stop_strings_cut_the_text(key, qwen):
+    service = FakeServiceClient(responder=labeller(qwen, answer="billing\nBecause the customer"))
+    completion = asyncio.run(open_backend(service).complete(request(stop=("\n",)), timeout_s=5))
+    assert completion.text == "billing"
+
+
+def test_checkpoint_path_uses_its_base_models_template(key, qwen):
+    service = FakeServiceClient(responder=labeller(qwen))
+    service.register_checkpoint("tinker://run-9/sampler_weights/final", "Qwen/Qwen3-4B-Instruct-2507")
+    backend = open_backend(service, model="tinker://run-9/sampler_weights/final")
+    assert backend.model_id == "tinker://run-9/sampler_weights/final"
+    completion = asyncio.run(backend.complete(request(), timeout_s=5))
+    instruct_prompt = ChatRenderer("qwen3_instruct", qwen).generation_prompt([Message("user", "I was charged twice")])
+    assert completion.input_tokens == len(instruct_prompt)
+    assert service.calls_named("create_sampling_client")[0]["model_path"] == "tinker://run-9/sampler_weights/final"
+
+
+def test_checkpoint_base_model_mismatch_is_refused(key, qwen):
+    service = FakeServiceClient(responder=labeller(qwen))
+    service.register_checkpoint("tinker://run-9/sampler_weights/final", "Qwen/Qwen3-4B-Instruct-2507")
+    with pytest.raises(ConfigurationError, match="was trained from Qwen/Qwen3-4B-Instruct-2507, not Qwen/Qwen3-8B"):
+        open_backend(service, model="tinker://run-9/sampler_weights/final", base_model="Qwen/Qwen3-8B")
+
+
+def test_unknown_checkpoint_is_a_backend_error(key):
+    with pytest.raises(BackendError, match="no sampler weights at tinker://nope"):
+        open_backend(FakeServiceClient(), model="tinker://nope/sampler_weights/x")
+
+
+def test_unknown_base_model_fails_before_connecting(key):
+    service = FakeServiceClient()
+    with pytest.raises((ConfigurationError, PricingError)):
+        open_backend(service, model="acme/Nope-7B", price_as="tinker/lora")
+    assert service.calls == []
+
+
+def test_missing_key_fails_before_connecting(monkeypatch):
+    monkeypatch.delenv("TINKER_API_KEY", raising=False)
+    service = FakeServiceClient()
+    with pytest.raises(ConfigurationError, match="TINKER_API_KEY is not set"):
+        open_backend(service)
+    assert service.calls == []
+
+
+def test_image_content_is_a_bad_request(key, qwen):
+    backend = open_backend(FakeServiceClient(responder=labeller(qwen)))
+    image_request = ChatRequest(messages=({"role": "user", "content": [{"type": "text", "text": "x"}]},))
+    with pytest.raises(BackendError, match="text content only") as info:
+        asyncio.run(backend.complete(image_request, timeout_s=5))
+    assert info.value.kind == "bad_request"
+
+
+def test_slow_sample_times_out(key, qwen):
+    backend = open_backend(FakeServiceClient(responder=labeller(qwen), sample_delay_s=2))
+    with pytest.raises(CallTimeoutError, match="within 0.1 s"):
+        asyncio.run(backend.complete(request(), timeout_s=0.1))
+
+
+def test_model_output_with_special_token_text_is_plain_data(key, qwen):
+    # The model "writes" the text <|im_end|> as ordinary tokens: it is returned verbatim.
+    service = FakeServiceClient(responder=lambda prompt: [*qwen.encode("a<|im_end|>b"), IM_END])
+    completion = asyncio.run(open_backend(service).complete(request(), timeout_s=5))
+    assert completion.text == "a<|im_end|>b"
+
+
+def test_factory_entry_point_builds_from_a_model_spec(key, qwen):
+    from distilleval.backends.tinker.sampling import build_tinker_backend
+    from distilleval.spec.task_spec import ModelSpec
+
+    service = FakeServiceClient(responder=labeller(qwen, answer="shipping"))
+    service.register_checkpoint("tinker://run-3/sampler_weights/final", "Qwen/Qwen3-8B")
+    spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
+    backend = build_tinker_backend("student", spec_model, price=None, service_factory=lambda: service)
+    completion = asyncio.run(backend.complete(request(), timeout_s=5))
+    assert completion.text == "shipping"
+    assert completion.cost_usd == 0.0  # no pricing table given
+
+
+def test_factory_entry_point_names_the_role_on_configuration_errors(monkeypatch):
+    from distilleval.backends.tinker.sampling import build_tinker_backend
+    from distilleval.spec.task_spec import ModelSpec
+
+    monkeypatch.delenv("TINKER_API_KEY", raising=False)
+    spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
+    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY is not set"):
+        build_tinker_backend("student", spec_model, price=None, service_factory=FakeServiceClient)
+
+
+def test_runs_inside_the_shared_runner_with_cache(key, qwen, tmp_path):
+    from distilleval.run.cache import ResponseCache
+    from distilleval.run.runner import Call, Runner, RunnerOptions
+
+    def answer(prompt):
+        text = qwen.decode(prompt)
+        return [*qwen.encode("billing" if "charged" in text else "shipping"), IM_END]
+
+    service = FakeServiceClient(responder=answer)
+    backend = open_backend(service)
+    calls = [
+        Call(item_id=f"i{n}", model="student", request=request(f"I was charged twice, order {n}" if n % 2 else f"parcel {n} late"))
+        for n in range(40)
+    ]
+
+    async def run_all():
+        with ResponseCache(tmp_path / "cache.sqlite") as cache:
+            runner = Runner({"student": backend}, options=RunnerOptions(concurrency=8), cache=cache)
+            return await runner.run(calls)
+
+    first = asyncio.run(run_all())
+    assert [r.text for r in first] == ["shipping" if n % 2 == 0 else "billing" for n in range(40)]
+    assert all(r.ok and not r.cache_hit and r.cost_usd > 0 for r in first)
+    second = asyncio.run(run_all())
+    assert all(r.cache_hit and r.cost_usd == 0 for r in second)
+    assert len(service.calls_named("sample")) == 40  # the replay made no new sampling call
+
+
+def test_turn_ended_by_stop_reason_without_an_echoed_stop_token(key, qwen):
+    service = FakeServiceClient(responder=lambda prompt: qwen.encode("billing"))
+    completion = asyncio.run(open_backend(service).complete(request(), timeout_s=5))
+    assert completion.text == "billing"
+    assert completion.extra == {"stop_reason": "stop", "ended": True}
+
+
+def test_shared_factory_routes_tinker_paths_here(monkeypatch):
+    # The factory the runner uses hands tinker:// models to this module (and its key check).
+    from distilleval.backends.factory import build_backend
+    from distilleval.spec.task_spec import ModelSpec
+
+    monkeypatch.setenv("TINKER_API_KEY", "not-a-tinker-key")
+    spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
+    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY does not look like a Tinker key"):
+        build_backend("student", spec_model, pricing=load_pricing())

@@ -1,0 +1,35 @@
+import argparse
+
+import pytest
+
+from distilleval.commands.argument_types import non_negative_float, non_negative_int, positive_float, positive_int
+
+
+def test_positive_int_accepts_one_and_rejects_zero_and_text():
+    assert positive_int("1") == 1
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a positive integer, found '0'"):
+        positive_int("0")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a positive integer, found '1.5'"):
+        positive_int("1.5")
+
+
+def test_non_negative_int_accepts_zero_and_rejects_minus_one():
+    assert non_negative_int("0") == 0
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a whole number >= 0"):
+        non_negative_int("-1")
+
+
+def test_positive_float_rejects_nan_and_zero():
+    # NaN compares False with everything, so a plain ``value <= 0`` check would let it through.
+    assert positive_float("0.5") == 0.5
+    for text in ("nan", "0", "-2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected a positive number"):
+            positive_float(text)
+
+
+def test_non_negative_float_accepts_zero_and_rejects_nan_and_text():
+    assert non_negative_float("0") == 0.0
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a non-negative number, found 'nan'"):
+        non_negative_float("nan")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a number, found 'ten'"):
+        non_negative_float("ten")

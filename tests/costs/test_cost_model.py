@@ -1,0 +1,153 @@
+"""The cost model: the seed's "Cost at Scale" figures and the properties every figure must keep."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from distilleval.costs import cost_model
+from distilleval.costs.pricing import ModelPrice, load_pricing
+
+PRICING = load_pricing()
+OPUS = PRICING.price_for("anthropic/claude-opus-4-6")
+GPT52 = PRICING.price_for("openai/gpt-5.2")
+FLASH = PRICING.price_for("gemini/gemini-2.5-flash")
+TINKER = PRICING.price_for("tinker://any/sampler_weights/final")
+
+
+@pytest.mark.parametrize(
+    ("price", "tokens_in", "tokens_out", "expected_per_day"),
+    [
+        (OPUS, 641, 4, ("$3.31", "$331", "$3,305")),
+        (GPT52, 641, 4, ("$1.18", "$118", "$1,178")),
+        (FLASH, 641, 4, ("$0.20", "$20", "$202")),
+        (TINKER, 24, 1, ("$0.0025", "$0.25", "$2.50")),
+    ],
+)
+def test_seed_cost_at_scale_per_day(price, tokens_in, tokens_out, expected_per_day):
+    per_request = cost_model.request_cost_usd(price, tokens_in, tokens_out)
+    shown = tuple(cost_model.format_usd(cost_model.daily_cost_usd(per_request, v)) for v in (1_000, 100_000, 1_000_000))
+    assert shown == expected_per_day
+
+
+def test_seed_monthly_and_savings():
+    opus = cost_model.request_cost_usd(OPUS, 641, 4)
+    tinker = cost_model.request_cost_usd(TINKER, 24, 1)
+    assert cost_model.monthly_cost_usd(opus, 1_000_000) == pytest.approx(99_150.0)
+    assert cost_model.monthly_cost_usd(tinker, 1_000_000) == pytest.approx(75.0)
+    # The seed's "~$76" is a 30.4-day month: 365 / 12.
+    assert cost_model.format_usd(cost_model.monthly_cost_usd(tinker, 1_000_000, 365 / 12)) == "$76"
+    assert round(cost_model.savings_ratio(opus, tinker)) == 1322
+
+
+def test_cached_input_billed_at_cached_price():
+    full = cost_model.request_cost_usd(OPUS, 1000, 0)
+    half_cached = cost_model.request_cost_usd(OPUS, 1000, 0, cached_input_tokens=500)
+    assert full == pytest.approx(0.005)
+    assert half_cached == pytest.approx((500 * 5.0 + 500 * 0.5) / 1e6)
+
+
+def test_batch_tier_uses_discount_and_refuses_missing_tier():
+    assert cost_model.request_cost_usd(OPUS, 641, 4, batch=True) == pytest.approx(cost_model.request_cost_usd(OPUS, 641, 4) / 2)
+    from distilleval.errors import PricingError
+
+    with pytest.raises(PricingError, match="no batch price"):
+        cost_model.request_cost_usd(TINKER, 24, 1, batch=True)
+
+
+def test_rounding_is_display_only():
+    # 1,000 requests at $0.0033045 each is $3.3045 whatever a table cell shows per request.
+    per_request = 0.0033045
+    assert cost_model.daily_cost_usd(per_request, 1000) == pytest.approx(3.3045)
+    assert cost_model.format_usd(per_request) == "$0.0033"
+    assert cost_model.format_usd(3.305) == "$3.31"  # half-up, despite 3.305 being stored as 3.30499...
+
+
+def test_break_even_and_never():
+    assert cost_model.break_even_days(100.0, 25.0) == 4.0
+    assert cost_model.break_even_days(100.0, 0.0) is None
+    assert cost_model.break_even_days(100.0, -5.0) is None
+    assert cost_model.break_even_days(0.0, -5.0) == 0.0
+
+
+def test_one_time_cost_sums_labelling_training_engineering():
+    total = cost_model.one_time_cost_usd(
+        labelled_examples=1000,
+        labelling_cost_per_example_usd=0.003,
+        training_tokens=25_000,
+        epochs=4,
+        training_price_per_mtok_usd=0.30,
+        engineering_cost_usd=500.0,
+    )
+    assert total == pytest.approx(3.0 + 0.03 + 500.0)
+
+
+def test_self_hosted_and_cpu_costs():
+    assert cost_model.self_hosted_cost_per_request_usd(2.0, 100_000) == pytest.approx(0.00002)
+    assert cost_model.cpu_cost_per_request_usd(0.05, 0.0036) == pytest.approx(0.00000005)
+    with pytest.raises(ValueError):
+        cost_model.self_hosted_cost_per_request_usd(2.0, 0)
+
+
+def test_negative_or_nan_inputs_are_refused():
+    with pytest.raises(ValueError):
+        cost_model.request_cost_usd(OPUS, -1, 0)
+    with pytest.raises(ValueError):
+        cost_model.daily_cost_usd(float("nan"), 10)
+    with pytest.raises(ValueError):
+        cost_model.request_cost_usd(OPUS, 10, 0, cached_input_tokens=11)
+
+
+prices = st.floats(min_value=0, max_value=100, allow_nan=False)
+tokens = st.floats(min_value=0, max_value=1e6, allow_nan=False)
+volumes = st.integers(min_value=0, max_value=10**8)
+
+
+def _price(p_in: float, p_out: float) -> ModelPrice:
+    return ModelPrice.model_validate(
+        {"display_name": "x", "input": p_in, "output": p_out, "source": "test", "as_of": "2026-01-01"}
+    )
+
+
+@given(prices, prices, tokens, tokens, volumes, st.integers(min_value=1, max_value=1000))
+def test_daily_cost_is_linear_in_volume(p_in, p_out, n_in, n_out, volume, factor):
+    per_request = cost_model.request_cost_usd(_price(p_in, p_out), n_in, n_out)
+    assert cost_model.daily_cost_usd(per_request, volume * factor) == pytest.approx(
+        cost_model.daily_cost_usd(per_request, volume) * factor, rel=1e-9, abs=1e-12
+    )
+
+
+@given(prices, prices, st.floats(min_value=0, max_value=50), tokens, tokens, tokens)
+def test_cost_is_monotone_in_price_and_tokens(p_in, p_out, extra, n_in, n_out, more):
+    base = cost_model.request_cost_usd(_price(p_in, p_out), n_in, n_out)
+    assert cost_model.request_cost_usd(_price(p_in + extra, p_out), n_in, n_out) >= base
+    assert cost_model.request_cost_usd(_price(p_in, p_out + extra), n_in, n_out) >= base
+    assert cost_model.request_cost_usd(_price(p_in, p_out), n_in + more, n_out) >= base
+    assert cost_model.request_cost_usd(_price(p_in, p_out), n_in, n_out + more) >= base
+
+
+@given(st.floats(min_value=1e-9, max_value=10), st.floats(min_value=1e-9, max_value=10), st.integers(1, 10**7))
+def test_savings_ratio_matches_per_request_and_per_day(teacher, student, volume):
+    ratio = cost_model.savings_ratio(teacher, student)
+    assert ratio == pytest.approx(teacher / student)
+    assert cost_model.savings_ratio(cost_model.daily_cost_usd(teacher, volume), cost_model.daily_cost_usd(student, volume)) == pytest.approx(ratio)
+
+
+@given(st.floats(min_value=0, max_value=1e7), st.floats(min_value=-1e4, max_value=1e4))
+def test_break_even_is_cost_over_saving_never_negative_or_nan(one_time, daily_saving):
+    days = cost_model.break_even_days(one_time, daily_saving)
+    if one_time == 0:
+        assert days == 0.0
+    elif daily_saving <= 0:
+        assert days is None  # "never", not a negative number of days
+    else:
+        assert days == pytest.approx(one_time / daily_saving)
+        assert days >= 0 and not math.isnan(days)
+
+
+@given(st.floats(min_value=0, max_value=1e9, allow_nan=False))
+def test_format_usd_never_fails_and_starts_with_dollar(value):
+    assert cost_model.format_usd(value).startswith("$")

@@ -1,0 +1,104 @@
+"""Pricing tables: the bundled table, lookups, and every broken table failing clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from distilleval.cli.main import main
+from distilleval.costs.pricing import DEFAULT_TABLE, load_pricing
+from distilleval.errors import PricingError
+
+SEED = {
+    "anthropic/claude-opus-4-6": (5.00, 25.00),
+    "openai/gpt-5.2": (1.75, 14.00),
+    "openai/gpt-4.1-mini": (0.40, 1.60),
+    "gemini/gemini-2.5-flash": (0.30, 2.50),
+    "tinker/lora": (0.10, 0.10),
+}
+
+
+def test_bundled_table_has_the_seed_figures_with_sources():
+    table = load_pricing()
+    for model, (p_in, p_out) in SEED.items():
+        entry = table.price_for(model)
+        assert (entry.input_per_mtok_usd, entry.output_per_mtok_usd) == (p_in, p_out)
+        assert entry.source and entry.as_of.isoformat() == "2026-02-01"
+    assert table.label.startswith("2026-02.yaml (as of 2026-02-01, sha256 ")
+
+
+def test_lookup_by_alias_and_pattern():
+    table = load_pricing()
+    assert table.price_for("claude-opus-4-6").display_name == "Claude Opus 4.6"
+    assert table.price_for("tinker://run-7/sampler_weights/final").display_name.startswith("Tinker LoRA")
+
+
+def test_missing_model_is_an_error_naming_model_and_table():
+    with pytest.raises(PricingError) as caught:
+        load_pricing().price_for("mistral/large-3")
+    message = str(caught.value)
+    assert "'mistral/large-3'" in message and str(DEFAULT_TABLE) in message
+
+
+def _valid_table() -> dict:
+    return yaml.safe_load(DEFAULT_TABLE.read_text())
+
+
+def _cost_with(tmp_path: Path, table, capsys, model="openai/gpt-5.2") -> tuple[int, str, Path]:
+    path = tmp_path / "prices.yaml"
+    path.write_text(table if isinstance(table, str) else yaml.safe_dump(table, sort_keys=False))
+    status = main(["cost", "--pricing", str(path), "--model", model, "--tokens-in", "10", "--tokens-out", "1"])
+    return status, capsys.readouterr().err, path
+
+
+def _mutated(path: tuple, value=None, delete=False):
+    table = _valid_table()
+    target = table
+    for key in path[:-1]:
+        target = target[key]
+    if delete:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return table
+
+
+BROKEN_TABLES = [
+    ("empty file", "", "the file is empty"),
+    ("not yaml", "models: {a: [1, 2}\n", "not valid YAML"),
+    ("a list", "- 1\n- 2\n", "expected a mapping"),
+    ("negative price", _mutated(("models", "openai/gpt-5.2", "input"), -1.75), "models.openai/gpt-5.2.input: input should be greater than or equal to 0"),
+    ("price as text", _mutated(("models", "openai/gpt-5.2", "output"), "cheap"), "models.openai/gpt-5.2.output: input should be a valid number"),
+    ("missing source", _mutated(("models", "openai/gpt-5.2", "source"), delete=True), "models.openai/gpt-5.2.source: required field is missing"),
+    ("missing as_of", _mutated(("as_of",), delete=True), "as_of: required field is missing"),
+    ("bad date", _mutated(("models", "openai/gpt-5.2", "as_of"), "last spring"), "models.openai/gpt-5.2.as_of: input should be a valid date"),
+    ("unknown key", _mutated(("models", "openai/gpt-5.2", "inputt"), 1.0), "models.openai/gpt-5.2.inputt: unknown key"),
+    ("other currency", _mutated(("currency",), "EUR"), "currency: string should match pattern"),
+    ("discount and batch prices", _mutated(("models", "openai/gpt-5.2", "batch_input"), 0.8), "give either batch_input/batch_output or batch_discount, not both"),
+]
+
+
+@pytest.mark.parametrize(("name", "table", "expected"), BROKEN_TABLES, ids=[case[0] for case in BROKEN_TABLES])
+def test_broken_pricing_table(tmp_path, capsys, name, table, expected):
+    status, err, path = _cost_with(tmp_path, table, capsys)
+    assert status == 2
+    assert err.count("\n") == 1, err
+    assert str(path) in err and expected in err
+
+
+def test_unknown_model_in_a_user_table_is_exit_2(tmp_path, capsys):
+    status, err, path = _cost_with(tmp_path, _valid_table(), capsys, model="mistral/large-3")
+    assert status == 2
+    assert "'mistral/large-3' has no price in" in err and str(path) in err
+
+
+def test_error_line_points_at_the_bad_price(tmp_path):
+    path = tmp_path / "prices.yaml"
+    path.write_text(yaml.safe_dump(_mutated(("models", "openai/gpt-5.2", "input"), -1.75), sort_keys=False))
+    lines = path.read_text().splitlines()
+    in_gpt = lines.index("  openai/gpt-5.2:")
+    bad_line = next(n for n in range(in_gpt, len(lines)) if lines[n].strip().startswith("input:")) + 1
+    with pytest.raises(PricingError, match=rf"prices.yaml:{bad_line}: "):
+        load_pricing(path)

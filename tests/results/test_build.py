@@ -1,0 +1,149 @@
+"""Tests for distilleval.results.build.build_summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from distilleval.costs.pricing import load_pricing
+from distilleval.results.build import ModelOutput, ModelRun, build_summary, comparison_pairs, distribution
+from distilleval.results.summary_json import read_summary, write_summary
+from distilleval.scoring import build_scorer
+from distilleval.spec.data import load_items
+from distilleval.spec.task_spec import load_spec
+
+LABELS = ["pos", "neg"]
+
+
+def write_spec(tmp_path, golds, *, output="{kind: label, labels: [pos, neg]}", scorer="exact_match", margin=0.05):
+    with (tmp_path / "data.jsonl").open("w") as handle:
+        for i, gold in enumerate(golds):
+            handle.write(json.dumps({"id": f"i{i}", "text": f"t{i}", "gold": gold, "split": "eval"}) + "\n")
+    (tmp_path / "spec.yaml").write_text(
+        f"""
+name: demo
+data: {{path: data.jsonl, input: {{text: text}}, gold: gold, id: id, split: {{column: split}}}}
+output: {output}
+scorer: {scorer}
+teacher: {{model: openai/gpt-5.2, prompt: "{{text}}"}}
+student: {{model: "tinker://s", prompt: "{{text}}"}}
+gates: {{non_inferiority_margin: {margin}}}
+""",
+        encoding="utf-8",
+    )
+    spec = load_spec(tmp_path / "spec.yaml")
+    return spec, load_items(spec)
+
+
+def summarize(spec, items, runs, **options):
+    """``build_summary`` with the spec's own scorer, closed afterwards (as the pipelines do)."""
+    with build_scorer(spec) as scorer:
+        return build_summary(spec, items, runs, scorer=scorer, **options)
+
+
+def outputs_from(items, texts, **extra):
+    return [ModelOutput(item_id=item.id, text=text, **extra) for item, text in zip(items, texts)]
+
+
+def known_pattern():
+    """100 items: 80 both right, 10 teacher only, 3 student only, 7 both wrong."""
+    teacher = [True] * 80 + [True] * 10 + [False] * 3 + [False] * 7
+    student = [True] * 80 + [False] * 10 + [True] * 3 + [False] * 7
+    return teacher, student
+
+
+def test_paired_comparison_reproduces_the_known_values(tmp_path):
+    spec, items = write_spec(tmp_path, ["pos"] * 100)
+    teacher, student = known_pattern()
+    runs = [
+        ModelRun("teacher", "teacher", "openai/gpt-5.2", outputs_from(items, ["pos" if r else "neg" for r in teacher])),
+        ModelRun("student", "student", "tinker://s", outputs_from(items, ["pos" if r else "neg" for r in student])),
+    ]
+    summary = summarize(spec, items, runs, pricing=load_pricing(), run_id="r1")
+    assert summary.models["teacher"].metric.value == 0.90
+    assert summary.models["student"].metric.value == 0.83
+    low, high = summary.models["student"].metric.ci_low, summary.models["student"].metric.ci_high
+    assert (round(low, 4), round(high, 4)) == (0.7445, 0.8911)
+    (comparison,) = summary.comparisons
+    assert (comparison.a, comparison.b) == ("teacher", "student")
+    assert comparison.difference == pytest.approx(-0.07)
+    assert round(comparison.mcnemar_p, 4) == 0.0923
+    verdict = comparison.non_inferiority
+    assert verdict.margin == 0.05 and verdict.lower_bound == pytest.approx(-0.128, abs=0.0005)
+    assert verdict.non_inferior is False
+    assert comparison.agreement == pytest.approx(0.87)
+
+
+def test_errors_invalid_cache_hits_latency_and_cost(tmp_path):
+    spec, items = write_spec(tmp_path, ["pos", "neg", "pos", "neg"])
+    outputs = [
+        ModelOutput("i0", "pos", input_tokens=10, output_tokens=1, latency_ms=100.0, cost_usd=0.01),
+        ModelOutput("i1", "maybe", input_tokens=10, output_tokens=1, latency_ms=300.0, cost_usd=0.01),
+        ModelOutput("i2", "pos", input_tokens=10, output_tokens=1, latency_ms=1.0, cost_usd=0.01, cache_hit=True),
+        # i3 is missing from the outputs altogether.
+    ]
+    summary = summarize(spec, items, [ModelRun("teacher", "teacher", "m", outputs)],
+                            pricing=load_pricing(), run_id="r2")
+    result = summary.models["teacher"]
+    assert result.n == 4 and result.errors == {"missing": 1} and result.error_rate == 0.25
+    assert result.invalid_rate == pytest.approx(1 / 3)
+    assert result.metric.value == 0.5
+    assert result.latency_ms.n == 2 and result.latency_ms.mean == 200.0  # the cache hit is excluded
+    assert result.cache_hits == 1
+    assert result.cost_per_request_usd == pytest.approx(0.01)
+    assert result.spent_usd == pytest.approx(0.02)  # the cache hit cost nothing
+    assert result.reasons == {"invalid_label": 1, "no_output": 1}
+    assert result.confusion == {"pos": {"pos": 2}, "neg": {"INVALID": 2}}
+    assert summary.items[3].errors == {"teacher": "missing"}
+    assert summary.comparisons == []
+
+
+def test_baselines_are_compared_against_the_teacher():
+    runs = [ModelRun("student", "student", "s", []), ModelRun("teacher", "teacher", "t", []),
+            ModelRun("tfidf", "baseline", "b", [])]
+    assert comparison_pairs(runs) == [("teacher", "student"), ("teacher", "tfidf")]
+    assert comparison_pairs([ModelRun("a", "other", "a", []), ModelRun("b", "other", "b", [])]) == [("a", "b")]
+
+
+def test_json_task_uses_the_bootstrap_for_micro_f1(tmp_path):
+    golds = [json.dumps({"name": f"n{i}", "total": i}) for i in range(30)]
+    spec, items = write_spec(tmp_path, golds, output="{kind: json}", scorer="json_fields")
+    teacher = [g for g in golds]
+    student = [json.dumps({"name": f"n{i}", "total": i if i % 3 else -1}) for i in range(30)]
+    runs = [ModelRun("teacher", "teacher", "t", outputs_from(items, teacher)),
+            ModelRun("student", "student", "s", outputs_from(items, student))]
+    summary = summarize(spec, items, runs, pricing=load_pricing(), run_id="r3", n_resamples=500)
+    assert summary.primary_metric == "field_f1"
+    assert summary.models["teacher"].metric.value == 1.0
+    # 10 of 60 fields wrong: TP=50, FP=10, FN=10 -> F1 = 100/120.
+    assert summary.models["student"].metric.value == pytest.approx(100 / 120)
+    (comparison,) = summary.comparisons
+    assert comparison.difference == pytest.approx(100 / 120 - 1)
+    assert comparison.mcnemar_p is None  # item F1s are not 0/1
+    assert "bootstrap" in comparison.non_inferiority.method
+    assert comparison.non_inferiority.non_inferior is False
+
+
+def test_summary_round_trips_through_summary_json(tmp_path):
+    spec, items = write_spec(tmp_path, ["pos", "neg"])
+    runs = [ModelRun("teacher", "teacher", "t", outputs_from(items, ["pos", "neg"])),
+            ModelRun("student", "student", "s", outputs_from(items, ["pos", "pos"]))]
+    summary = summarize(spec, items, runs, pricing=load_pricing(), run_id="r4", mode="offline")
+    write_summary(summary, tmp_path / "out" / "summary.json")
+    again = read_summary(tmp_path / "out")
+    assert again == summary
+    assert again.spec.sha256 == spec.source_sha256 and again.pricing.as_of == "2026-02-01"
+
+
+def test_duplicate_model_names_are_rejected(tmp_path):
+    spec, items = write_spec(tmp_path, ["pos"])
+    runs = [ModelRun("x", "other", "a", []), ModelRun("x", "other", "b", [])]
+    with pytest.raises(ValueError, match="unique"):
+        summarize(spec, items, runs, pricing=load_pricing(), run_id="r5")
+
+
+def test_distribution_percentiles():
+    result = distribution([float(v) for v in range(1, 101)])
+    assert result.n == 100 and result.mean == 50.5 and result.p50 == 50.5
+    assert distribution([]) is None

@@ -1,0 +1,36 @@
+"""Projected results: models not called get measured prompt tokens, a priced cost and no metric."""
+
+from __future__ import annotations
+
+import pytest
+
+from distilleval.costs import cost_model
+from distilleval.costs.estimates import input_token_counts
+from distilleval.costs.pricing import load_pricing
+from distilleval.costs.tokens import count_tokens
+from distilleval.results.projection import projected_model_result
+from distilleval.spec.data import load_items
+from distilleval.spec.task_spec import load_spec
+
+
+def test_projected_teacher_has_cost_but_no_metric(tiny_spec_path):
+    spec = load_spec(tiny_spec_path)
+    items = load_items(spec)
+    pricing = load_pricing()
+    result = projected_model_result(spec, "teacher", items, pricing)
+    assert result.basis == "projected" and result.cost_basis == "projected"
+    assert result.metric is None and result.n == 0 and result.latency_ms is None
+    counts = input_token_counts(spec, "teacher", items)
+    assert result.input_tokens.mean == pytest.approx(sum(counts) / len(counts))
+    mean_out = sum(count_tokens(item.gold) for item in items) / len(items)
+    expected = cost_model.request_cost_usd(pricing.price_for("anthropic/claude-opus-4-6"), result.input_tokens.mean, mean_out)
+    assert result.cost_per_request_usd == pytest.approx(expected)
+    assert "not called in this run" in result.notes[0]
+
+
+def test_cached_input_fraction_lowers_the_teacher_projection(tiny_spec_path):
+    spec = load_spec(tiny_spec_path)
+    items = load_items(spec)
+    cached = spec.model_copy(update={"traffic": spec.traffic.model_copy(update={"cached_input_fraction": 0.9})})
+    full = projected_model_result(spec, "teacher", items, load_pricing()).cost_per_request_usd
+    assert projected_model_result(cached, "teacher", items, load_pricing()).cost_per_request_usd < full

@@ -1,0 +1,166 @@
+"""Tests for distilleval.results.statistics against published values and by properties."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distilleval.results import statistics
+
+
+def test_wilson_matches_known_value_83_of_100():
+    low, high = statistics.wilson_interval(83, 100)
+    assert round(low, 4) == 0.7445
+    assert round(high, 4) == 0.8911
+
+
+def test_wilson_at_the_edges_stays_inside_unit_interval():
+    # The Wald interval collapses to [0, 0] at 0 successes; Wilson must not.
+    low, high = statistics.wilson_interval(0, 20)
+    assert low == 0.0 and 0.1 < high < 0.2
+    low, high = statistics.wilson_interval(20, 20)
+    assert 0.8 < low < 0.9 and high == 1.0
+
+
+def test_wilson_of_no_items_is_none_and_bad_counts_raise():
+    assert statistics.wilson_interval(0, 0) is None
+    with pytest.raises(ValueError, match="successes"):
+        statistics.wilson_interval(5, 4)
+
+
+@given(n=st.integers(1, 500), data=st.data())
+def test_wilson_contains_the_point_estimate(n, data):
+    k = data.draw(st.integers(0, n))
+    low, high = statistics.wilson_interval(k, n)
+    assert 0.0 <= low <= k / n <= high <= 1.0
+
+
+def test_mcnemar_matches_known_value():
+    assert round(statistics.mcnemar_exact(10, 3), 4) == 0.0923
+    assert round(statistics.mcnemar_exact(3, 10), 4) == 0.0923
+
+
+def test_mcnemar_without_discordant_pairs_is_one():
+    assert statistics.mcnemar_exact(0, 0) == 1.0
+    assert statistics.mcnemar_exact(5, 5) == 1.0
+
+
+def test_paired_counts_give_known_difference_bound_and_verdict():
+    # a=80 both right, b=10 teacher only, c=3 student only, d=7 both wrong.
+    difference, lower = statistics.paired_wald_lower_bound(80, 10, 3, 7, alpha=0.05)
+    assert difference == pytest.approx(-0.07)
+    assert lower == pytest.approx(-0.128, abs=0.0005)
+    verdict = statistics.non_inferiority(difference, lower, margin=0.05, alpha=0.05, method="wald")
+    assert verdict.non_inferior is False
+
+
+def _paired_vectors(both, a_only, b_only, neither):
+    teacher = [1] * both + [1] * a_only + [0] * b_only + [0] * neither
+    student = [1] * both + [0] * a_only + [1] * b_only + [0] * neither
+    return teacher, student
+
+
+def test_compare_paired_reproduces_known_values_from_item_scores():
+    teacher, student = _paired_vectors(80, 10, 3, 7)
+    result = statistics.compare_paired("teacher", "student", teacher, student, margin=0.05, alpha=0.05)
+    assert result.n_paired == 100
+    assert result.difference == pytest.approx(-0.07)
+    assert result.discordant == {"a_only": 10, "b_only": 3}
+    assert round(result.mcnemar_p, 4) == 0.0923
+    assert result.non_inferiority.lower_bound == pytest.approx(-0.128, abs=0.0005)
+    assert result.non_inferiority.non_inferior is False
+    assert result.ci_low < -0.07 < result.ci_high
+
+
+def test_compare_paired_non_inferior_when_student_is_as_good():
+    teacher, student = _paired_vectors(180, 5, 6, 9)
+    result = statistics.compare_paired("t", "s", teacher, student, margin=0.05)
+    assert result.non_inferiority.non_inferior is True
+
+
+def test_without_discordant_pairs_the_bound_does_not_collapse():
+    # Five items, all right on both sides: Wald would claim a lower bound of exactly 0.
+    result = statistics.compare_paired("t", "s", [1] * 5, [1] * 5, margin=0.05)
+    assert result.non_inferiority.non_inferior is False
+    assert round(result.non_inferiority.lower_bound, 3) == -0.351
+    assert "Newcombe" in result.non_inferiority.method
+    # With many agreeing items the same method does conclude non-inferiority.
+    assert statistics.compare_paired("t", "s", [1] * 200, [1] * 200, margin=0.05).non_inferiority.non_inferior
+
+
+def test_compare_paired_drops_excluded_items():
+    result = statistics.compare_paired("t", "s", [1, None, 0, 1], [1, 1, None, 0])
+    assert result.n_paired == 2
+    assert result.difference == pytest.approx(-0.5)
+
+
+def test_bootstrap_degenerate_cases_fall_back_cleanly():
+    assert statistics.paired_bootstrap_ci([], []).estimate is None
+    single = statistics.paired_bootstrap_ci([1.0], [0.0])
+    assert single.estimate == -1.0 and single.low == single.high == -1.0
+    assert "one item" in single.method
+    same = statistics.paired_bootstrap_ci([1, 1, 1], [1, 1, 1])
+    assert same.low == same.high == 0.0 and "degenerate" in same.method
+    with pytest.raises(ValueError, match="same items"):
+        statistics.paired_bootstrap_ci([1, 0], [1])
+
+
+def test_ratio_statistic_recomputes_micro_f1_per_resample():
+    # Item 1: TP=1 FP=0 FN=0; item 2: TP=0 FP=1 FN=1 -> micro F1 = 2/(2+2) = 0.5.
+    rows = np.array([[2, 2], [0, 2]], dtype=float)
+    result = statistics.bootstrap_ci(rows, statistic=statistics.ratio_statistic, n_resamples=500)
+    assert result.estimate == pytest.approx(0.5)
+    assert result.low == 0.0 and result.high == 1.0
+
+
+def test_bootstrap_of_a_python_metric_via_per_resample():
+    values = np.array([0, 1, 1, 1, 0, 1], dtype=float)
+    result = statistics.bootstrap_ci(values, statistic=statistics.per_resample(lambda r: float(np.median(r))),
+                                n_resamples=200)
+    assert result.estimate == 1.0
+
+
+def test_bootstrap_is_reproducible_with_a_seed():
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 2, 50), rng.integers(0, 2, 50)
+    first = statistics.paired_bootstrap_ci(a, b, seed=7)
+    second = statistics.paired_bootstrap_ci(a, b, seed=7)
+    assert (first.low, first.high) == (second.low, second.high)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1)), min_size=2, max_size=60))
+def test_paired_interval_contains_the_observed_difference(pairs):
+    a = [p[0] for p in pairs]
+    b = [p[1] for p in pairs]
+    result = statistics.paired_bootstrap_ci(a, b, n_resamples=300)
+    assert result.estimate == pytest.approx(np.mean(b) - np.mean(a))
+    assert result.low - 1e-9 <= result.estimate <= result.high + 1e-9
+    assert -1.0 <= result.low and result.high <= 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 1), min_size=1, max_size=80), st.randoms(use_true_random=False))
+def test_permuting_items_leaves_the_difference_unchanged(values, random):
+    other = [1 - v for v in values]
+    order = list(range(len(values)))
+    random.shuffle(order)
+    first = statistics.compare_paired("a", "b", values, other).difference
+    second = statistics.compare_paired("a", "b", [values[i] for i in order], [other[i] for i in order]).difference
+    assert first == pytest.approx(second)
+
+
+def test_agreement_and_kappa():
+    a = ["x", "y", "x", None]
+    b = ["x", "y", "y", None]
+    # A missing answer on both sides is not agreement.
+    assert statistics.agreement(a, b) == 0.5
+    assert statistics.agreement([], []) is None
+    assert statistics.cohen_kappa(["x", "y", "x", "y"], ["x", "y", "x", "y"]) == 1.0
+    assert statistics.cohen_kappa(["x", "x"], ["x", "x"]) is None
+    kappa = statistics.cohen_kappa(["x", "y", "x", "y"], ["x", "x", "y", "y"])
+    assert math.isclose(kappa, 0.0, abs_tol=1e-12)

@@ -1,0 +1,238 @@
+"""The runner over real HTTP: retries, faults, concurrency, budgets, abort, latency honesty."""
+
+import asyncio
+import collections
+import statistics
+import time
+
+import pytest
+
+from distilleval.backends.base import ChatRequest
+from distilleval.backends.litellm_backend import LiteLLMBackend
+from distilleval.backends.openai_compatible import OpenAICompatibleBackend
+from distilleval.errors import RateLimitedError, ServiceUnavailableError
+from distilleval.run.runner import Call, CallResult, Progress, RateBudget, RunAborted, Runner, RunnerOptions
+from distilleval.testing.openai_server import ModelScript, OpenAIServer, ServerProcess, fail_first, random_faults
+
+FAST = dict(backoff_base_s=0.01, backoff_max_s=0.05, seed=0)
+
+
+def _calls(role, n, prefix="item"):
+    return [Call(f"{prefix}-{i}", role, ChatRequest(messages=({"role": "user", "content": f"{prefix} {i}"},))) for i in range(n)]
+
+
+def _run(backends, calls, **kwargs):
+    async def go():
+        try:
+            return await Runner(backends, **kwargs).run(calls)
+        finally:
+            for backend in backends.values():
+                await backend.aclose()
+
+    return asyncio.run(go())
+
+
+def _max_overlap(log):
+    events = sorted([(r.received_at, 1) for r in log] + [(r.finished_at, -1) for r in log])
+    level = peak = 0
+    for _, step in events:
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+def test_results_in_order_with_tokens_and_cost():
+    with OpenAIServer({"s": ModelScript(answer=lambda p: p.split()[-1], usage=(10, 1))}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        results = _run({"student": backend}, _calls("student", 12), options=RunnerOptions(concurrency=4, **FAST))
+    assert [r.item_id for r in results] == [f"item-{i}" for i in range(12)]
+    assert [r.text for r in results] == [str(i) for i in range(12)]
+    assert all(r.ok and r.attempts == 1 and not r.cache_hit and r.input_tokens == 10 for r in results)
+
+
+def test_concurrency_limit_holds():
+    with OpenAIServer({"s": ModelScript(delay_ms=40)}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        _run({"student": backend}, _calls("student", 24), options=RunnerOptions(concurrency=3, **FAST))
+        peak = _max_overlap(server.log)
+    assert peak == 3
+
+
+def test_retry_after_is_honoured():
+    script = ModelScript(faults=fail_first("rate_limit"), retry_after_s=0.4)
+    with OpenAIServer({"s": script}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        started = time.monotonic()
+        [result] = _run({"student": backend}, _calls("student", 1), options=RunnerOptions(**FAST))
+        elapsed = time.monotonic() - started
+        gap = server.log[1].received_at - server.log[0].finished_at
+    assert result.ok and result.attempts == 2
+    assert gap >= 0.4 and elapsed < 2.0  # waited as told, not the 30 s backoff cap
+
+
+def test_a_429_holds_every_call_to_that_model():
+    script = ModelScript(faults=lambda prompt, attempt: "rate_limit" if (prompt, attempt) == ("item 0", 0) else None,
+                         retry_after_s=0.4)
+    with OpenAIServer({"s": script}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        results = _run({"student": backend}, _calls("student", 8), options=RunnerOptions(concurrency=2, **FAST))
+        log = list(server.log)
+    assert all(r.ok for r in results)
+    [limited] = [r for r in log if r.outcome == "rate_limit"]
+    later = [r.received_at - limited.finished_at for r in log if r.received_at > limited.finished_at]
+    # A request already on its way when the 429 left the server may land just after it;
+    # after that, nothing reaches the model until the hold is over.
+    assert all(gap < 0.02 or gap >= 0.38 for gap in later), sorted(later)
+    assert sum(gap >= 0.38 for gap in later) >= 6
+
+
+def test_backoff_grows_exponentially_with_jitter_and_floor():
+    runner = Runner({}, options=RunnerOptions(backoff_base_s=1.0, backoff_max_s=8.0, seed=1))
+    plain = ServiceUnavailableError("x")
+    delays = [runner.backoff_s(n, plain) for n in range(1, 6)]
+    for n, delay in enumerate(delays, start=1):
+        base = min(8.0, 2 ** (n - 1))
+        assert 0.5 * base <= delay < 1.5 * base
+    assert runner.backoff_s(1, RateLimitedError("x", retry_after_s=20.0)) >= 20.0
+
+
+def test_retries_exhausted_records_the_error():
+    script = ModelScript(faults=lambda prompt, attempt: "rate_limit" if prompt == "item 0" else None, retry_after_s=None)
+    with OpenAIServer({"s": script}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        results = _run({"student": backend}, _calls("student", 3), options=RunnerOptions(max_retries=2, **FAST))
+        tries = len(server.requests_for("s", "rate_limit"))
+    first = results[0]
+    assert (first.status, first.error_kind, first.attempts, tries) == ("error", "rate_limited", 3, 3)
+    assert all(r.ok for r in results[1:])
+
+
+def test_timeout_then_retry_succeeds():
+    script = ModelScript(faults=fail_first("slow"), slow_s=5)
+    with OpenAIServer({"s": script}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        options = RunnerOptions(timeout_s={"student": 0.3}, **FAST)
+        [result] = _run({"student": backend}, _calls("student", 1), options=options)
+    assert result.ok and result.attempts == 2
+
+
+@pytest.mark.parametrize("fast_path", [False, True])
+def test_twenty_percent_faults_every_item_accounted_for(fast_path):
+    n = 40
+    faults = random_faults(0.2, seed=7)
+    script = ModelScript(answer=lambda p: "ans " + p, faults=faults, slow_s=2.5, retry_after_s=0.01)
+    with OpenAIServer({"t": script, "s": script}) as server:
+        make = (
+            (lambda m: OpenAICompatibleBackend(m, api_base=server.base_url, price=None))
+            if fast_path
+            else (lambda m: LiteLLMBackend(m, price=None, api_base=server.base_url))
+        )
+        calls = _calls("teacher", n) + _calls("student", n)
+        # Room for a loaded 2-core machine: only the "slow" faults should reach the timeout.
+        options = RunnerOptions(concurrency=16, timeout_s={"teacher": 1.2, "student": 1.2}, **FAST)
+        results = _run({"teacher": make("openai/t"), "student": make("openai/s")}, calls, options=options)
+        log = list(server.log)
+    injected = sum(r.outcome != "ok" for r in log)
+    assert injected >= 8  # the faults really happened (about 20% of first attempts)
+    assert len(results) == 2 * n
+    assert {(r.item_id, r.model) for r in results} == {(c.item_id, c.model) for c in calls}
+    ok = [r for r in results if r.ok]
+    errors = [r for r in results if not r.ok]
+    assert len(ok) + len(errors) == 2 * n
+    assert all(r.error_kind and r.error_message for r in errors)
+    for r in ok:
+        assert r.text == "ans " + r.item_id.replace("-", " ")
+    # No item got two answers: each prompt was paid for at most once per model.
+    paid = collections.Counter((r.model, r.prompt) for r in log if r.outcome == "ok")
+    assert max(paid.values()) == 1
+    assert sum(paid.values()) == len(ok)
+
+
+def test_auth_failure_aborts_with_one_line():
+    with OpenAIServer({"s": ModelScript()}, api_key="right") as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None, api_key="wrong")
+        seen = []
+        with pytest.raises(RunAborted, match="student model cannot be used \\(auth\\)") as caught:
+            _run({"student": backend}, _calls("student", 50), options=RunnerOptions(concurrency=2, **FAST), on_result=seen.append)
+        requests = len(server.log)
+    assert "\n" not in str(caught.value)
+    assert requests <= 4 and len(seen) <= 4  # stopped instead of failing 50 times
+
+
+def test_unreachable_model_aborts_before_first_success():
+    backend = OpenAICompatibleBackend("openai/s", api_base="http://127.0.0.1:9/v1", price=None)
+    with pytest.raises(RunAborted, match="unavailable"):
+        _run({"student": backend}, _calls("student", 20), options=RunnerOptions(concurrency=1, max_retries=1, **FAST))
+
+
+def test_rate_budget_spreads_requests_over_the_window():
+    async def go():
+        budget = RateBudget(requests_per_minute=4, tokens_per_minute=None, window_s=0.3)
+        started = time.monotonic()
+        for _ in range(9):
+            await budget.acquire(1)
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(go())
+    assert 0.6 <= elapsed < 1.2  # 9 requests at 4 per window need two full windows
+
+
+def test_token_budget_counts_measured_tokens():
+    async def go():
+        budget = RateBudget(requests_per_minute=None, tokens_per_minute=100, window_s=0.3)
+        entry = await budget.acquire(90)
+        budget.settle(entry, 10)  # the call used far fewer tokens than estimated
+        started = time.monotonic()
+        await budget.acquire(80)
+        return time.monotonic() - started
+
+    assert asyncio.run(go()) < 0.1
+
+
+def test_rpm_option_limits_the_runner():
+    with OpenAIServer({"s": ModelScript()}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        options = RunnerOptions(concurrency=8, requests_per_minute={"student": 600}, **FAST)
+        runner = Runner({"student": backend}, options=options)
+        assert runner._budgets["student"].requests_per_minute == 600
+
+
+def test_progress_counts_and_is_quiet_off_a_terminal():
+    progress = Progress(3)
+    assert progress._rich is None  # pytest's stderr is not a terminal
+    with OpenAIServer({"s": ModelScript(faults=lambda p, a: "rate_limit" if p == "item 1" else None)}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        _run({"student": backend}, _calls("student", 3), options=RunnerOptions(max_retries=0, **FAST), progress=progress)
+    assert (progress.done, progress.errors) == (3, 1)
+
+
+def test_progress_draws_done_errors_and_dollars_on_a_terminal():
+    import io
+
+    from rich.console import Console
+
+    screen = io.StringIO()
+    results = [CallResult("a", "student", 0, "ok", cost_usd=0.25), CallResult("b", "student", 0, "error", error_kind="timeout"),
+               CallResult("c", "student", 0, "ok", cost_usd=0.0, cache_hit=True)]
+    with Progress(4, force=True, console=Console(file=screen, force_terminal=True, width=120)) as progress:
+        for result in results:
+            progress.advance(result)
+    drawn = screen.getvalue()
+    assert "3/4" in drawn and "1 errors" in drawn and "1 cached" in drawn and "$0.2500" in drawn
+
+
+def test_latency_is_measured_per_call():
+    # The seed's figures: a 450 ms teacher and a 35 ms student. The server runs in its own
+    # process so its work does not share this process's GIL with the client being timed.
+    with ServerProcess({"t": (450, "a"), "s": (35, "b")}) as server:
+        backends = {
+            "teacher": LiteLLMBackend("openai/t", price=None, api_base=server.base_url),
+            "student": LiteLLMBackend("openai/s", price=None, api_base=server.base_url),
+        }
+        calls = [c for pair in zip(_calls("teacher", 12), _calls("student", 12)) for c in pair]
+        results = _run(backends, calls, options=RunnerOptions(concurrency=2, **FAST))
+    teacher_p50 = statistics.median(r.latency_ms for r in results if r.model == "teacher")
+    student_p50 = statistics.median(r.latency_ms for r in results if r.model == "student")
+    assert 450 <= teacher_p50 < 460
+    assert 35 <= student_p50 < 45
+    assert 10.5 < teacher_p50 / student_p50 < 13.2

@@ -1,0 +1,31 @@
+"""Prompt templates: only {identifier} is a placeholder; {{ and }} are literal braces."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from distilleval.spec.prompts import render_template, template_fields
+
+
+def test_json_examples_are_not_placeholders():
+    template = 'Example: {"label": "billing", "n": 0}\nMessage: {text}'
+    assert template_fields(template) == ["text"]
+    assert render_template(template, {"text": "hi"}) == 'Example: {"label": "billing", "n": 0}\nMessage: hi'
+
+
+def test_doubled_braces_are_literal():
+    assert template_fields("{{text}} {text}") == ["text"]
+    assert render_template("{{text}} {text}", {"text": "x"}) == "{text} x"
+
+
+def test_missing_value_is_a_key_error():
+    with pytest.raises(KeyError):
+        render_template("{body}", {"text": "x"})
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=50))
+def test_values_are_inserted_verbatim_even_with_braces(value):
+    # A message that itself contains "{text}" must not be expanded again.
+    assert render_template("<{text}>", {"text": value + "{text}"}) == f"<{value}{{text}}>"

@@ -1,0 +1,158 @@
+"""Loading task specs: good specs load; every broken one fails with one line naming file, line and field."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from distilleval.cli.main import main
+from distilleval.errors import SpecError
+from distilleval.spec.task_spec import load_spec
+
+TINY = Path(__file__).resolve().parents[1] / "fixtures" / "tiny"
+
+
+def test_tiny_spec_loads_with_rubric_file(tiny_spec_path):
+    spec = load_spec(tiny_spec_path)
+    assert spec.name == "tiny"
+    assert spec.teacher.prompt_text.startswith("You route customer messages")
+    assert spec.student.prompt_text == "{text}"
+    assert spec.scorer.kind == "exact_match"
+    assert spec.output.labels == ["billing", "technical", "other"]
+    assert spec.traffic.days_per_month == 30.0
+    assert len(spec.source_sha256) == 64
+
+
+@pytest.fixture
+def spec_dir(tmp_path: Path) -> Path:
+    for name in ("rubric.md", "data.jsonl"):
+        shutil.copy(TINY / name, tmp_path / name)
+    return tmp_path
+
+
+def _write(spec_dir: Path, mutate) -> Path:
+    data = yaml.safe_load((TINY / "spec.yaml").read_text())
+    mutate(data)
+    path = spec_dir / "spec.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _set(path: tuple, value):
+    def mutate(data):
+        target = data
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target[path[-1]] = value
+
+    return mutate
+
+
+def _delete(path: tuple):
+    def mutate(data):
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        del target[path[-1]]
+
+    return mutate
+
+
+BROKEN_SPECS = [
+    # (name, mutation, text the one-line message must contain)
+    ("missing teacher", _delete(("teacher",)), "teacher: required field is missing"),
+    ("missing teacher.model", _delete(("teacher", "model")), "teacher.model: required field is missing"),
+    ("wrong type", _set(("teacher", "model"), 42), "teacher.model: input should be a valid string, found 42 (int)"),
+    ("unknown top-level key", _set(("gatez",), {"student_min": 0.9}), "gatez: unknown key"),
+    ("unknown nested key", _set(("gates", "studnet_min"), 0.9), "gates.studnet_min: unknown key"),
+    ("bad template field", _set(("student", "prompt"), "Message: {txt}"), "student.prompt: placeholder {txt} is not an input field"),
+    ("bad field in rubric file", None, "teacher.prompt: placeholder {body}"),
+    ("missing prompt file", _set(("teacher", "prompt"), "nope.md"), "teacher.prompt: prompt file not found"),
+    ("missing data file", _set(("data", "path"), "missing.jsonl"), "data.path: file not found"),
+    ("gate out of range", _set(("gates", "student_min"), 1.5), "gates.student_min: input should be less than or equal to 1"),
+    ("negative volume", _set(("traffic", "volumes_per_day"), [1000, -5]), "traffic.volumes_per_day[1]: input should be greater than 0"),
+    ("unknown scorer", _set(("scorer",), "exact"), "scorer: unknown scorer 'exact'"),
+    ("unknown scorer kind", _set(("scorer",), {"kind": "bleu"}), "scorer"),
+    ("label kind without labels", _delete(("output", "labels")), "output: kind 'label' needs a non-empty 'labels' list"),
+    ("bad output kind", _set(("output", "kind"), "labels"), "output.kind: input should be 'label', 'json', 'sql' or 'text'"),
+    ("baseline on json task", _set(("baselines",), ["tfidf_logreg"]), None),
+    ("unknown baseline", _set(("baselines",), ["bert"]), "baselines[0].kind"),
+    ("secret in api_key_env", _set(("teacher", "api_key_env"), "sk-live-123"), "teacher.api_key_env: string should match pattern"),
+    ("bad name", _set(("name",), "Ticket Routing"), "name: string should match pattern"),
+]
+
+
+@pytest.mark.parametrize(("name", "mutate", "expected"), BROKEN_SPECS, ids=[case[0] for case in BROKEN_SPECS])
+def test_broken_spec_gives_one_line_naming_file_and_field(spec_dir, capsys, name, mutate, expected):
+    if name == "bad field in rubric file":
+        (spec_dir / "rubric.md").write_text("Route this: {body}\n")
+        path = _write(spec_dir, lambda data: None)
+    elif name == "baseline on json task":
+        def mutate_json(data):
+            data["output"] = {"kind": "json"}
+            data["scorer"] = {"kind": "json_fields"}
+            data["baselines"] = ["tfidf_logreg"]
+
+        path = _write(spec_dir, mutate_json)
+        expected = "baselines (tfidf_logreg) classify labels; they do not apply to output kind 'json'"
+    else:
+        path = _write(spec_dir, mutate)
+    status = main(["estimate", str(path)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1, err
+    assert str(path) in err
+    assert expected in err
+    assert "Traceback" not in err
+
+
+def test_error_names_the_line_of_the_bad_key(spec_dir):
+    path = _write(spec_dir, _set(("gates", "studnet_min"), 0.9))
+    bad_line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "studnet_min" in text)
+    with pytest.raises(SpecError, match=rf"spec.yaml:{bad_line}: gates.studnet_min"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "the file is empty"),
+        ("name: [unclosed\n", "not valid YAML"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("\tname: tabs\n", "not valid YAML"),
+    ],
+)
+def test_unparseable_spec_files(tmp_path, capsys, content, expected):
+    path = tmp_path / "spec.yaml"
+    path.write_text(content)
+    assert main(["estimate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and expected in err
+
+
+def test_missing_spec_file(tmp_path, capsys):
+    assert main(["estimate", str(tmp_path / "nope.yaml")]) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_literal_braces_in_rubric_are_not_placeholders(tiny_spec_path):
+    from distilleval.spec.data import load_items
+    from distilleval.spec.messages import build_messages
+
+    spec = load_spec(tiny_spec_path)
+    item = load_items(spec)[0]
+    text = build_messages(spec.teacher, item)[0]["content"]
+    assert '{"label": "billing"} and {text}.' in text
+    assert text.rstrip().endswith(item.inputs["text"])
+
+
+def test_baselines_are_refused_when_every_input_is_an_image(spec_dir):
+    def image_only(data):
+        data["data"]["image_inputs"] = list(data["data"]["input"])
+        data["baselines"] = ["tfidf_logreg"]
+
+    with pytest.raises(SpecError, match="every input field of this spec is an image"):
+        load_spec(_write(spec_dir, image_only))
