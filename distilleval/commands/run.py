@@ -10,8 +10,14 @@ unchanged spec, data set and pricing table reuse the earlier run.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from distilleval.commands.argument_types import positive_int
+
+if TYPE_CHECKING:
+    from distilleval.costs.pricing import PricingTable
+    from distilleval.spec.task_spec import TaskSpec
 
 HELP = "label, validate, train, eval and report in one command (offline without provider keys)"
 
@@ -29,7 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run every step, online or offline; returns the first failing step's status, else 0."""
     import sys
-    from pathlib import Path
 
     from distilleval.costs.pricing import load_pricing
     from distilleval.pipeline.offline import run_offline
@@ -77,7 +82,7 @@ def _invoke(command: str, argv: list[str]):
     return module, parser.parse_args(argv)
 
 
-def run_online(spec, pricing, args, *, say=print):
+def run_online(spec: "TaskSpec", pricing: "PricingTable", args: argparse.Namespace, *, say=print) -> tuple[int, Path]:
     """label -> validate -> train -> eval -> report, each step through the command that owns it.
 
     Every model call goes through the shared response cache, so re-running an unchanged spec
@@ -88,7 +93,6 @@ def run_online(spec, pricing, args, *, say=print):
         trained on bad labels), else 0.
     """
     import json
-    from pathlib import Path
 
     from distilleval.backends.tinker.model_ids import is_tinker_model
     from distilleval.pipeline.evaluate import EvalOptions, evaluate
@@ -138,7 +142,7 @@ def run_online(spec, pricing, args, *, say=print):
     return 0, eval_dir
 
 
-def _print_headline(run_dir) -> None:
+def _print_headline(run_dir: Path) -> None:
     """The verdict line and the per-model figures, so the terminal shows the answer."""
     from distilleval.costs.cost_model import format_usd
     from distilleval.report.figures import compute_figures

@@ -72,16 +72,15 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
 
     from distilleval.costs.pricing import load_pricing
     from distilleval.errors import DataError
+    from distilleval.pipeline.plan import eval_items
     from distilleval.run.runner import RunAborted
     from distilleval.run.store import RunStore
-    from distilleval.spec.data import load_items, split_items
+    from distilleval.spec.data import load_items
 
     pricing = load_pricing(options.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
-    items = split_items(load_items(spec), "eval")
+    items = eval_items(load_items(spec), options.limit)
     if not items:
         raise DataError(f"{spec.resolve(spec.data.path)}: no items in the eval split")
-    if options.limit:
-        items = items[: options.limit]
     roles, baselines = _selected_models(spec, options.models)
     run_dir, resume = _run_dir(spec, options)
     finished: set[tuple[str, str, int]] = set()

@@ -24,7 +24,7 @@ def run_offline(spec: TaskSpec, pricing: PricingTable, plan: RunPlan, *, limit: 
     from distilleval.scoring import build_scorer
 
     items = load_items(spec)
-    train, evaluate = split_items(items, "train"), eval_items(spec, items, limit)
+    train, evaluate = split_items(items, "train"), eval_items(items, limit)
     labelled = [item for item in train if item.gold is not None]
     say(f"label     reference labels: {len(labelled)} gold answers of the train split stand in for the teacher's labels")
     say("validate  skipped: reference labels are the gold itself")

@@ -85,7 +85,7 @@ def plan_run(spec: TaskSpec, pricing: PricingTable, *, runs_dir: Path, offline: 
     return RunPlan(runs_dir / f"{spec.name}-{mode}-{fingerprint[:12]}", fingerprint, offline, reason)
 
 
-def eval_items(spec: TaskSpec, items: list[Item], limit: int | None) -> list[Item]:
+def eval_items(items: list[Item], limit: int | None) -> list[Item]:
     """The eval split, cut to ``limit`` items."""
     chosen = split_items(items, "eval")
     return chosen[:limit] if limit else chosen
