@@ -23,7 +23,16 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class Completion:
-    """What came back from one successful call."""
+    """What came back from one successful call.
+
+    ``input_tokens`` counts every prompt token, including those the provider served from its
+    prompt cache (``cached_input_tokens``) and those it wrote to the cache
+    (``cache_write_tokens``, Anthropic only); each backend normalises its provider's usage block
+    to this. ``latency_ms`` is request sent to response received, at the transport.
+    ``finish_reason`` is the provider's reason normalised to ``stop``, ``length`` (cut at
+    ``max_tokens``), ``content_filter`` or ``tool_calls``; other values pass through; None when
+    the provider gave none.
+    """
 
     text: str
     input_tokens: int
@@ -31,6 +40,9 @@ class Completion:
     latency_ms: float
     cost_usd: float
     extra: dict[str, Any] = field(default_factory=dict)
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    finish_reason: str | None = None
 
 
 class Backend(Protocol):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distilleval.backends.base import ChatRequest, Completion
+from distilleval.run.schema import add_missing_columns
 
 DEFAULT_CACHE_PATH = Path.home() / ".cache" / "distilleval" / "responses.sqlite"
 
@@ -42,6 +43,13 @@ CREATE TABLE IF NOT EXISTS responses (
 )
 """
 
+# Columns added after the first release; older cache files gain them on open.
+_LATER_COLUMNS = {
+    "cached_input_tokens": "INTEGER NOT NULL DEFAULT 0",
+    "cache_write_tokens": "INTEGER NOT NULL DEFAULT 0",
+    "finish_reason": "TEXT",
+}
+
 
 @dataclass(frozen=True)
 class CachedResponse:
@@ -52,6 +60,9 @@ class CachedResponse:
     output_tokens: int
     latency_ms: float
     cost_usd: float
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    finish_reason: str | None = None
 
 
 def cache_key(model_id: str, request: ChatRequest, repeat: int = 0) -> str:
@@ -94,20 +105,24 @@ class ResponseCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        add_missing_columns(self._db, "responses", _LATER_COLUMNS)
 
     def get(self, key: str) -> CachedResponse | None:
         """The stored response for ``key``; None on a miss or when refreshing."""
         if self.refresh:
             return None
         row = self._db.execute(
-            "SELECT text, input_tokens, output_tokens, latency_ms, cost_usd FROM responses WHERE key = ?", (key,)
+            "SELECT text, input_tokens, output_tokens, latency_ms, cost_usd, cached_input_tokens, cache_write_tokens,"
+            " finish_reason FROM responses WHERE key = ?",
+            (key,),
         ).fetchone()
         return CachedResponse(*row) if row else None
 
     def put(self, key: str, model_id: str, completion: Completion) -> None:
         """Store a successful completion (replacing an older one under ``--refresh``)."""
         self._db.execute(
-            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO responses (key, model_id, text, input_tokens, output_tokens, latency_ms, cost_usd,"
+            " created_at, cached_input_tokens, cache_write_tokens, finish_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
                 model_id,
@@ -117,6 +132,9 @@ class ResponseCache:
                 completion.latency_ms,
                 completion.cost_usd,
                 time.time(),
+                completion.cached_input_tokens,
+                completion.cache_write_tokens,
+                completion.finish_reason,
             ),
         )
 

@@ -76,6 +76,9 @@ class CallResult:
     cost_usd: float = 0.0
     cache_hit: bool = False
     attempts: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    finish_reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -274,6 +277,8 @@ class Runner:
                     call.item_id, call.model, call.repeat, "ok", text=hit.text,
                     input_tokens=hit.input_tokens, output_tokens=hit.output_tokens,
                     latency_ms=hit.latency_ms, cost_usd=0.0, cache_hit=True,
+                    cached_input_tokens=hit.cached_input_tokens, cache_write_tokens=hit.cache_write_tokens,
+                    finish_reason=hit.finish_reason,
                 )
         attempts = 0
         while True:
@@ -299,6 +304,8 @@ class Runner:
                 call.item_id, call.model, call.repeat, "ok", text=completion.text,
                 input_tokens=completion.input_tokens, output_tokens=completion.output_tokens,
                 latency_ms=completion.latency_ms, cost_usd=completion.cost_usd, attempts=attempts,
+                cached_input_tokens=completion.cached_input_tokens, cache_write_tokens=completion.cache_write_tokens,
+                finish_reason=completion.finish_reason,
             )
 
     async def _attempt(self, call: Call, backend: Backend) -> Completion:

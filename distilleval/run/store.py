@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from distilleval.run.runner import CallResult
+from distilleval.run.schema import add_missing_columns
 
 RECORDS_FILE = "records.sqlite"
 
@@ -41,9 +42,16 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 
+# Columns added after the first release; older run stores gain them on open.
+_LATER_COLUMNS = {
+    "cached_input_tokens": "INTEGER NOT NULL DEFAULT 0",
+    "cache_write_tokens": "INTEGER NOT NULL DEFAULT 0",
+    "finish_reason": "TEXT",
+}
+
 _COLUMNS = (
     "item_id, model, repeat, status, text, error_kind, error_message, input_tokens, "
-    "output_tokens, latency_ms, cost_usd, cache_hit, attempts"
+    "output_tokens, latency_ms, cost_usd, cache_hit, attempts, cached_input_tokens, cache_write_tokens, finish_reason"
 )
 
 
@@ -63,11 +71,12 @@ class RunStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         for statement in _SCHEMA:
             self._db.execute(statement)
+        add_missing_columns(self._db, "records", _LATER_COLUMNS)
 
     def add(self, result: CallResult) -> None:
         """Commit one final result (replacing an earlier error row for the same call)."""
         self._db.execute(
-            f"INSERT OR REPLACE INTO records ({_COLUMNS}, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO records ({_COLUMNS}, finished_at) VALUES ({', '.join('?' * 17)})",
             (
                 result.item_id,
                 result.model,
@@ -82,6 +91,9 @@ class RunStore:
                 result.cost_usd,
                 int(result.cache_hit),
                 result.attempts,
+                result.cached_input_tokens,
+                result.cache_write_tokens,
+                result.finish_reason,
                 time.time(),
             ),
         )
@@ -103,7 +115,8 @@ class RunStore:
             CallResult(
                 item_id=row[0], model=row[1], repeat=row[2], status=row[3], text=row[4], error_kind=row[5],
                 error_message=row[6], input_tokens=row[7], output_tokens=row[8], latency_ms=row[9],
-                cost_usd=row[10], cache_hit=bool(row[11]), attempts=row[12],
+                cost_usd=row[10], cache_hit=bool(row[11]), attempts=row[12], cached_input_tokens=row[13],
+                cache_write_tokens=row[14], finish_reason=row[15],
             )
             for row in rows
         ]

@@ -89,3 +89,25 @@ def test_errors_are_not_cached(tmp_path):
         again = _run(server, cache, _calls(2), RunnerOptions(max_retries=0, **FAST))
     assert all(r.error_kind == "rate_limited" for r in failed)
     assert all(r.ok and not r.cache_hit for r in again)
+
+
+def test_prompt_cache_figures_and_finish_reason_survive_the_cache(tmp_path):
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        cache.put("k", "m", Completion(text="{", input_tokens=700, output_tokens=256, latency_ms=90.0, cost_usd=0.001,
+                                       cached_input_tokens=640, cache_write_tokens=0, finish_reason="length"))
+        hit = cache.get("k")
+    assert (hit.cached_input_tokens, hit.cache_write_tokens, hit.finish_reason) == (640, 0, "length")
+
+
+def test_a_cache_file_from_before_the_prompt_cache_columns_still_serves_hits(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, model_id TEXT NOT NULL, text TEXT NOT NULL,"
+                " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, latency_ms REAL NOT NULL,"
+                " cost_usd REAL NOT NULL, created_at REAL NOT NULL)")
+    old.execute("INSERT INTO responses VALUES ('k', 'm', 'billing', 640, 3, 451.5, 0.0033, 0)")
+    old.commit()
+    old.close()
+    with ResponseCache(path) as cache:
+        hit = cache.get("k")
+    assert (hit.text, hit.input_tokens, hit.cached_input_tokens, hit.finish_reason) == ("billing", 640, 0, None)

@@ -47,3 +47,30 @@ def test_meta_holds_json(tmp_path):
         store.set_meta("models", {"teacher": "openai/t"})
         assert store.get_meta("models") == {"teacher": "openai/t"}
         assert store.get_meta("missing", 7) == 7
+
+
+def test_prompt_cache_figures_and_finish_reason_roundtrip(tmp_path):
+    original = _ok("x", cached_input_tokens=512, cache_write_tokens=64, finish_reason="length")
+    with RunStore(tmp_path / "r") as store:
+        store.add(original)
+    with RunStore(tmp_path / "r") as reopened:
+        assert reopened.results() == [original]
+
+
+def test_a_store_written_before_the_prompt_cache_columns_still_opens(tmp_path):
+    run_dir = tmp_path / "old"
+    run_dir.mkdir()
+    old = sqlite3.connect(run_dir / "records.sqlite")
+    old.execute(
+        "CREATE TABLE records (item_id TEXT NOT NULL, model TEXT NOT NULL, repeat INTEGER NOT NULL, status TEXT NOT NULL,"
+        " text TEXT, error_kind TEXT, error_message TEXT, input_tokens INTEGER, output_tokens INTEGER, latency_ms REAL,"
+        " cost_usd REAL NOT NULL, cache_hit INTEGER NOT NULL, attempts INTEGER NOT NULL, finished_at REAL NOT NULL,"
+        " PRIMARY KEY (item_id, model, repeat))"
+    )
+    old.execute("INSERT INTO records VALUES ('a', 'teacher', 0, 'ok', 'billing', NULL, NULL, 640, 2, 451.0, 0.0032, 0, 1, 0)")
+    old.commit()
+    old.close()
+    with RunStore(run_dir) as store:
+        [row] = store.results()
+    assert (row.text, row.input_tokens, row.cached_input_tokens, row.cache_write_tokens, row.finish_reason) == (
+        "billing", 640, 0, 0, None)
