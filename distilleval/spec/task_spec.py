@@ -129,6 +129,13 @@ class ModelSpec(_Strict):
     )
     price_as: str | None = Field(default=None, description="pricing-table entry to use for this model")
     batch: bool = Field(default=False, description="price at the provider's batch tier")
+    prompt_cache: Literal["auto", "off"] = Field(
+        default="auto",
+        description=(
+            "auto: mark the leading system block (the rubric) cacheable on routes that need a marker "
+            "(Anthropic) when it reaches the model's minimum cacheable length; off: never mark it"
+        ),
+    )
 
     # Filled in by the loader: the template text after reading a prompt file.
     prompt_text: str = Field(default="", exclude=True)

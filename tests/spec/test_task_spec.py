@@ -82,6 +82,7 @@ BROKEN_SPECS = [
     ("unknown baseline", _set(("baselines",), ["bert"]), "baselines[0].kind"),
     ("secret in api_key_env", _set(("teacher", "api_key_env"), "sk-live-123"), "teacher.api_key_env: string should match pattern"),
     ("bad name", _set(("name",), "Ticket Routing"), "name: string should match pattern"),
+    ("bad prompt_cache", _set(("teacher", "prompt_cache"), "on"), "teacher.prompt_cache: input should be 'auto' or 'off'"),
 ]
 
 
@@ -156,3 +157,8 @@ def test_baselines_are_refused_when_every_input_is_an_image(spec_dir):
 
     with pytest.raises(SpecError, match="every input field of this spec is an image"):
         load_spec(_write(spec_dir, image_only))
+
+
+def test_prompt_cache_defaults_to_auto_and_accepts_off(spec_dir):
+    assert load_spec(_write(spec_dir, lambda data: None)).teacher.prompt_cache == "auto"
+    assert load_spec(_write(spec_dir, _set(("teacher", "prompt_cache"), "off"))).teacher.prompt_cache == "off"
