@@ -37,9 +37,11 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.pipeline.offline import run_offline
-    from distilleval.pipeline.plan import is_current, mark_current, missing_credentials, plan_run
+    from distilleval.pipeline.plan import is_current, mark_current, missing_credentials, plan_run, run_directory
     from distilleval.pipeline.reports import write_reports
+    from distilleval.spec.data import load_items
     from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(args.spec)
@@ -50,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             offline, reason = True, f"no key for {', '.join(missing)}"
             print(f"distilleval run: {reason}: running offline (reference labels, local baselines, projected costs)", file=sys.stderr)
+    # Everything a user can get wrong in the spec, data or pricing fails here, before any work.
+    check_spec_priced(spec, pricing, training=not offline and spec.student.model == spec.training.base_model)
+    load_items(spec)
     if not offline:
         status, eval_dir = run_online(spec, pricing, args)
         if status == 0:
@@ -63,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
     if current:
         print("label, validate, train, eval: up to date (spec, prompts, data and pricing unchanged); reusing summary.json")
     else:
-        plan.run_dir.mkdir(parents=True, exist_ok=True)
-        run_offline(spec, pricing, plan, limit=args.limit)
-        mark_current(summary_path, plan.fingerprint)
+        with run_directory(plan.run_dir, keep_partial=False):
+            run_offline(spec, pricing, plan, limit=args.limit)
+            mark_current(summary_path, plan.fingerprint)
     reports = write_reports(plan.run_dir)
     print("report    " + ", ".join(str(path) for path in reports))
     _print_headline(plan.run_dir)
@@ -90,18 +95,25 @@ def run_online(spec: "TaskSpec", pricing: "PricingTable", args: argparse.Namespa
 
     Returns:
         (status, eval run directory); status 1 when the teacher fails validation (nothing is
-        trained on bad labels), else 0.
+        trained on bad labels), else 0. A failure before any step wrote a file leaves no
+        run directory behind.
     """
+    from distilleval.pipeline.plan import plan_run, run_directory
+
+    plan = plan_run(spec, pricing, runs_dir=Path(args.runs_dir), offline=False, limit=args.limit, reason="online")
+    with run_directory(plan.run_dir, keep_partial=True):
+        return _online_steps(spec, pricing, args, plan, say=say)
+
+
+def _online_steps(spec: "TaskSpec", pricing: "PricingTable", args: argparse.Namespace, plan, *, say) -> tuple[int, Path]:
     import json
 
     from distilleval.backends.tinker.model_ids import is_tinker_model
     from distilleval.pipeline.evaluate import EvalOptions, evaluate
-    from distilleval.pipeline.plan import is_current, mark_current, plan_run
+    from distilleval.pipeline.plan import is_current, mark_current
     from distilleval.pipeline.reports import write_reports
 
-    plan = plan_run(spec, pricing, runs_dir=Path(args.runs_dir), offline=False, limit=args.limit, reason="online")
     run_dir = plan.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
     say(f"distilleval run: {spec.name} online -> {run_dir}")
     shared = ["--pricing", str(pricing.path)]
     spec_path = str(spec.source)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,3 +103,25 @@ def is_current(path: Path, fingerprint: str) -> bool:
 def mark_current(path: Path, fingerprint: str) -> None:
     """Record that ``path`` is current for ``fingerprint`` (a ``<name>.fingerprint`` file beside it)."""
     write_text_atomic(path.with_name(path.name + ".fingerprint"), fingerprint + "\n")
+
+
+@contextmanager
+def run_directory(path: Path, *, keep_partial: bool) -> Iterator[Path]:
+    """Create a run directory for a step that may fail, and leave nothing behind if it does.
+
+    On failure a directory this call created is removed: entirely when ``keep_partial`` is
+    False (an offline run redoes everything anyway), otherwise only when it is still empty
+    (online steps keep the labels they paid for, so a re-run resumes). A directory that existed
+    before is never removed.
+    """
+    created = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        if created and path.is_dir():
+            if not keep_partial:
+                shutil.rmtree(path, ignore_errors=True)
+            elif not any(path.iterdir()):
+                path.rmdir()
+        raise

@@ -9,54 +9,17 @@ explicitly as ``labels=``, so an unexpected output never silently becomes a new 
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from typing import Any
 
 from distilleval.errors import DataError
 from distilleval.results.summary_json import MetricValue
 from distilleval.scoring.base import ItemScore, Scorer, _check_lengths, no_output_score, rate_metric
-from distilleval.spec.scorer_config import ExactMatchScorer, TextNormalization
+from distilleval.spec.labels import LabelMatcher, normalize_text
+from distilleval.spec.scorer_config import ExactMatchScorer
 
 INVALID = "INVALID"
 """The class of outputs outside the label set (never a label a spec may declare)."""
-
-_PUNCTUATION = str.maketrans("", "", string.punctuation)
-
-
-def normalize_text(text: str, rules: TextNormalization) -> str:
-    """Apply the declared normalisation to ``text``.
-
-    >>> normalize_text("  Card  Lost! ", TextNormalization(case=True, whitespace=True, punctuation=True))
-    'card lost'
-    >>> normalize_text(" Card ", TextNormalization())
-    ' Card '
-    """
-    if rules.punctuation:
-        text = text.translate(_PUNCTUATION)
-    if rules.case:
-        text = text.casefold()
-    if rules.whitespace:
-        text = " ".join(text.split())
-    return text
-
-
-class LabelMatcher:
-    """Maps raw text onto a label of the spec (or None) under the declared normalisation."""
-
-    def __init__(self, labels: Sequence[str], config: ExactMatchScorer):
-        self.labels = list(labels)
-        self.rules = config.normalize
-        self._lookup: dict[str, str] = {}
-        for label in self.labels:
-            self._lookup.setdefault(normalize_text(label, self.rules), label)
-        for label, spellings in config.aliases.items():
-            for spelling in spellings:
-                self._lookup.setdefault(normalize_text(spelling, self.rules), label)
-
-    def match(self, text: str) -> str | None:
-        """The label ``text`` names, or None when it names none."""
-        return self._lookup.get(normalize_text(text, self.rules))
 
 
 class ExactMatch(Scorer):
@@ -78,7 +41,7 @@ class ExactMatch(Scorer):
             raise DataError(f"{INVALID!r} is reserved for outputs outside the label set; rename that label")
         self.config = config
         self.labels = list(labels) if labels else None
-        self.matcher = LabelMatcher(labels or [], config) if labels else None
+        self.matcher = LabelMatcher(labels, config.normalize, config.aliases) if labels else None
 
     def _canonical(self, text: str) -> str | None:
         if self.matcher is not None:

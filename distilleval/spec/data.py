@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from distilleval.errors import DataError
+from distilleval.spec.labels import LabelMatcher
 from distilleval.spec.task_spec import SplitSpec, TaskSpec
+
+_LABELS_SHOWN = 8
 
 
 @dataclass(frozen=True)
@@ -66,13 +69,15 @@ def iter_jsonl(
         yield number, record
 
 
+# utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark, which would otherwise
+# become part of the first column's name.
 def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:
         return list(iter_jsonl(handle, path))
 
 
 def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         rows = []
         for record in reader:
@@ -115,17 +120,50 @@ def _gold_value(raw: Any, spec: TaskSpec, where: str) -> Any:
         raise DataError(f"{where}: gold is not valid JSON ({err.msg})") from None
 
 
+def _gold_matcher(spec: TaskSpec) -> LabelMatcher | None:
+    """How a label task's gold is read: the exact-match scorer's rules, so load and scoring agree."""
+    if spec.output.kind != "label" or spec.scorer.kind != "exact_match" or not spec.output.labels:
+        return None
+    return LabelMatcher(spec.output.labels, spec.scorer.normalize, spec.scorer.aliases)
+
+
+def _label_gold(raw: Any, matcher: LabelMatcher, labels: list[str], where: str) -> str:
+    label = matcher.match(str(raw))
+    if label is None:
+        shown = ", ".join(labels[:_LABELS_SHOWN]) + (f", … ({len(labels)} in all)" if len(labels) > _LABELS_SHOWN else "")
+        raise DataError(f"{where}: gold {raw!r} is not one of output.labels ({shown})")
+    return label
+
+
+def _check_gold_column(spec: TaskSpec, source: Path, records: list[tuple[int, dict[str, Any]]]) -> None:
+    """A ``data.gold`` column that no record has is a misspelling, not an unlabelled data set."""
+    column = spec.data.gold
+    if column is None or any(column in record for _, record in records):
+        return
+    columns = list(dict.fromkeys(key for _, record in records[:100] for key in record))
+    raise DataError(f"{source}:{records[0][0]}: column {column!r} (data.gold) is in no record; "
+                    f"the columns are {', '.join(map(str, columns))}")
+
+
 def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool = False) -> list[Item]:
     """Load the items of ``spec``'s data file (or of ``path``, e.g. an unlabelled pool).
 
+    For label tasks scored by exact match, every gold answer must name one of
+    ``output.labels`` under the scorer's normalisation and aliases, and is stored as that label.
+
     Raises:
-        DataError: a record lacks an input column, has a bad gold, a duplicate id, or a
-            missing image; the message names file, line and column.
+        DataError: a record lacks an input column, has a bad gold (for label tasks: one outside
+            ``output.labels``), a duplicate id, or a missing image; the data file has no
+            ``data.gold`` column at all; the message names file, line and column.
     """
     source = path if path is not None else spec.resolve(spec.data.path)
+    records = read_records(source, spec.data.format)
+    if path is None:
+        _check_gold_column(spec, source, records)
+    matcher = _gold_matcher(spec)
     items: list[Item] = []
     seen: dict[str, int] = {}
-    for line, record in read_records(source, spec.data.format):
+    for line, record in records:
         where = f"{source}:{line}"
         inputs: dict[str, str] = {}
         for field_name, column in spec.data.input.items():
@@ -144,6 +182,8 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
         if spec.data.gold:
             if spec.data.gold in record and record[spec.data.gold] not in (None, ""):
                 gold = _gold_value(record[spec.data.gold], spec, f"{where}: column {spec.data.gold!r}")
+                if matcher is not None:
+                    gold = _label_gold(gold, matcher, spec.output.labels or [], f"{where}: column {spec.data.gold!r}")
             elif require_gold:
                 raise DataError(f"{where}: column {spec.data.gold!r} (gold) is missing")
         if spec.data.id:

@@ -325,6 +325,31 @@ def _check_files(spec: TaskSpec, lines: LineIndex) -> None:
             raise _fail(spec.source, lines, path, f"file not found: {spec.resolve(relative)}")
 
 
+def _check_labels(spec: TaskSpec, lines: LineIndex) -> None:
+    """Two labels (or a label and another label's alias) that the scorer's normalisation makes
+    one would be scored as one class but trained as two."""
+    from distilleval.spec.labels import describe_rules, label_collision, normalize_text
+
+    labels = spec.output.labels
+    if not labels or not isinstance(spec.scorer, ExactMatchScorer):
+        return
+    rules = spec.scorer.normalize
+    collision = label_collision(labels, rules)
+    if collision is not None:
+        earlier, later = collision
+        raise _fail(spec.source, lines, ("output", "labels", later),
+                    f"{labels[later]!r} and {labels[earlier]!r} are the same label after scorer.normalize "
+                    f"({describe_rules(rules)}); merge them or change the normalisation")
+    owner = {normalize_text(label, rules): label for label in labels}
+    for label, spellings in spec.scorer.aliases.items():
+        for position, spelling in enumerate(spellings):
+            other = owner.get(normalize_text(spelling, rules))
+            if other is not None and other != label:
+                raise _fail(spec.source, lines, ("scorer", "aliases", label, position),
+                            f"alias {spelling!r} of {label!r} is the label {other!r} after scorer.normalize "
+                            f"({describe_rules(rules)})")
+
+
 def load_spec(path: str | Path) -> TaskSpec:
     """Load, validate and resolve a task spec.
 
@@ -350,4 +375,5 @@ def load_spec(path: str | Path) -> TaskSpec:
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     spec = spec.model_copy(update={"source": source, "source_sha256": digest})
     _check_files(spec, lines)
+    _check_labels(spec, lines)
     return _read_prompts(spec, lines)

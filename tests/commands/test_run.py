@@ -174,3 +174,69 @@ def test_online_pipeline_against_a_local_server_and_free_rerun(tmp_path, monkeyp
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert b"sk-local-test-0000" not in path.read_bytes(), path
+
+
+def _broken_ticket_routing(tmp_path: Path, *, data_edit=None, spec_edit=None) -> Path:
+    import shutil
+
+    folder = tmp_path / "ticket_routing"
+    shutil.copytree(REPO / "specs" / "ticket_routing", folder)
+    if data_edit:
+        data = folder / "data.jsonl"
+        data.write_text(data_edit(data.read_text()))
+    spec = folder / "spec.yaml"
+    text = spec.read_text().replace("pricing: ../../pricing/", f"pricing: {REPO}/pricing/")
+    spec.write_text(spec_edit(text) if spec_edit else text)
+    return spec
+
+
+def _last_test_row_to(label: str):
+    def edit(text: str) -> str:
+        lines = text.splitlines()
+        index = max(i for i, line in enumerate(lines) if '"split": "test"' in line)
+        record = json.loads(lines[index])
+        record["label"] = label
+        lines[index] = json.dumps(record)
+        return "\n".join(lines) + "\n"
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        # An eval row's gold outside output.labels: named at load, before the baselines train.
+        ({"data_edit": _last_test_row_to("refunds")}, "data.jsonl:{line}: column 'label': gold 'refunds' is not one of output.labels"),
+        # A teacher with no price: named with the spec's line, before any training.
+        ({"spec_edit": lambda text: text.replace("model: openai/gpt-5.2", "model: acme/frontier-9")},
+         "spec.yaml:{line}: teacher.model: model 'acme/frontier-9' has no price in"),
+        ({"spec_edit": lambda text: text.replace("gold: label", "gold: intent")}, "data.jsonl:1: column 'intent' (data.gold) is in no record"),
+    ],
+    ids=["gold-not-a-label", "unpriced-teacher", "misspelt-gold-column"],
+)
+def test_data_and_pricing_mistakes_fail_at_load_leaving_nothing(tmp_path, capsys, edits, expected):
+    spec = _broken_ticket_routing(tmp_path, **edits)
+    runs = tmp_path / "runs"
+    if "{line}" in expected:
+        needle = "acme/frontier-9" if "teacher" in expected else '"refunds"'
+        source = spec if "teacher" in expected else spec.parent / "data.jsonl"
+        line = next(n for n, text in enumerate(source.read_text().splitlines(), 1) if needle in text)
+        expected = expected.format(line=line)
+    assert main(["run", str(spec), "--offline", "--runs-dir", str(runs)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and expected in captured.err, captured.err
+    assert "trained on" not in captured.out  # no baseline was trained
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_a_run_that_fails_midway_leaves_no_run_directory(tmp_path, monkeypatch):
+    import distilleval.pipeline.offline as offline
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("baseline crashed")
+
+    monkeypatch.setattr(offline, "baseline_runs", fail)
+    runs = tmp_path / "runs"
+    with pytest.raises(RuntimeError):
+        main(["run", str(REPO / "specs" / "ticket_routing" / "spec.yaml"), "--offline", "--runs-dir", str(runs)])
+    assert list(runs.iterdir()) == []

@@ -44,3 +44,31 @@ def test_fingerprint_changes_with_data_prompt_pricing_and_limit(tiny_spec_path, 
     other_table = tmp_path / "prices.yaml"
     other_table.write_text(load_pricing().path.read_text() + "\n# edited\n")
     assert changed_prompt != run_fingerprint(load_spec(folder / "spec.yaml"), load_pricing(other_table), offline=True, limit=None)
+
+
+def test_a_failed_step_leaves_no_run_directory_it_created(tmp_path):
+    import pytest
+
+    from distilleval.pipeline.plan import run_directory
+
+    target = tmp_path / "runs" / "r1"
+    with pytest.raises(RuntimeError):
+        with run_directory(target, keep_partial=False):
+            (target / "half.txt").write_text("x")
+            raise RuntimeError("boom")
+    assert not target.exists()
+    # keep_partial: paid-for outputs stay; an empty directory still goes.
+    with pytest.raises(RuntimeError):
+        with run_directory(target, keep_partial=True):
+            raise RuntimeError("boom")
+    assert not target.exists()
+    with pytest.raises(RuntimeError):
+        with run_directory(target, keep_partial=True):
+            (target / "labels.jsonl").write_text("{}\n")
+            raise RuntimeError("boom")
+    assert (target / "labels.jsonl").is_file()
+    # A directory that existed before is never removed.
+    with pytest.raises(RuntimeError):
+        with run_directory(target, keep_partial=False):
+            raise RuntimeError("boom")
+    assert (target / "labels.jsonl").is_file()

@@ -71,3 +71,64 @@ def test_hash_split_is_stable_and_near_the_fraction():
     assert assignments == [assign_split(f"item-{n}", split) for n in range(2000)]
     assert 0.26 < assignments.count("eval") / 2000 < 0.34
     assert assign_split("item-1", SplitSpec(eval_fraction=0.3, seed=8)) in ("eval", "train")
+
+
+def _label_spec(tmp_path: Path, lines: list[str], *, normalize: str = "", name: str = "data.jsonl"):
+    extra = f"\n  normalize: {{{normalize}}}" if normalize else ""
+    spec = _spec_with_data(tmp_path, lines, name=name)
+    text = (tmp_path / "spec.yaml").read_text().replace("scorer: exact_match", "scorer:\n  kind: exact_match" + extra)
+    (tmp_path / "spec.yaml").write_text(text)
+    return load_spec(tmp_path / "spec.yaml") if normalize else spec
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_gold_outside_the_label_set_is_refused_in_every_split(tmp_path, split):
+    # A train row would otherwise become a new class for the baselines; an eval row would fail
+    # only after training, without naming the file.
+    spec = _label_spec(tmp_path, [_row(), _row(id="b", label="refunds", split=split)])
+    with pytest.raises(DataError) as caught:
+        load_items(spec)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'data.jsonl'}:2: column 'label': gold 'refunds' is not one of output.labels")
+    assert "billing, technical, other" in message and "\n" not in message
+
+
+def test_gold_is_stored_as_the_label_it_names_under_the_scorers_rules(tmp_path):
+    spec = _label_spec(tmp_path, [_row(label="Billing!")], normalize="case: true, punctuation: true")
+    assert load_items(spec)[0].gold == "billing"
+
+
+
+def test_without_declared_normalisation_a_differently_spelt_gold_is_refused(tmp_path):
+    spec = _label_spec(tmp_path, [_row(label="Billing!")])
+    with pytest.raises(DataError, match="gold 'Billing!' is not one of output.labels"):
+        load_items(spec)
+
+
+def test_misspelt_gold_column_is_refused_with_the_columns_found(tmp_path):
+    spec = _spec_with_data(tmp_path, [_row(), _row(id="b")])
+    spec = spec.model_copy(update={"data": spec.data.model_copy(update={"gold": "intent"})})
+    with pytest.raises(DataError) as caught:
+        load_items(spec)
+    assert str(caught.value) == (f"{tmp_path / 'data.jsonl'}:1: column 'intent' (data.gold) is in no record; "
+                                 "the columns are id, message, label, split")
+
+
+def test_an_unlabelled_pool_may_lack_the_gold_column(tmp_path):
+    spec = _spec_with_data(tmp_path, [_row()])
+    (tmp_path / "pool.jsonl").write_text(json.dumps({"id": "p1", "message": "hello", "split": "train"}) + "\n")
+    assert load_items(spec, path=tmp_path / "pool.jsonl")[0].gold is None
+
+
+@pytest.mark.parametrize("name", ["data.csv", "data.jsonl"])
+def test_files_saved_with_a_utf8_byte_order_mark_load(tmp_path, name):
+    # Spreadsheets' "CSV UTF-8" starts with U+FEFF, which used to become part of the 'id' column name.
+    if name.endswith(".csv"):
+        lines = ["id,message,label,split", "a,hello,billing,train"]
+    else:
+        lines = [_row()]
+    spec = _spec_with_data(tmp_path, lines, name=name)
+    path = tmp_path / name
+    path.write_bytes("\ufeff".encode() + path.read_bytes())
+    (item,) = load_items(spec)
+    assert item.id == "a" and item.gold == "billing"

@@ -162,3 +162,35 @@ def test_baselines_are_refused_when_every_input_is_an_image(spec_dir):
 def test_prompt_cache_defaults_to_auto_and_accepts_off(spec_dir):
     assert load_spec(_write(spec_dir, lambda data: None)).teacher.prompt_cache == "auto"
     assert load_spec(_write(spec_dir, _set(("teacher", "prompt_cache"), "off"))).teacher.prompt_cache == "off"
+
+
+def _label_set_spec(spec_dir: Path, labels: list[str], *, aliases: dict | None = None) -> Path:
+    def mutate(data):
+        data["output"]["labels"] = labels
+        data["scorer"] = {"kind": "exact_match", "normalize": {"case": True, "punctuation": True}}
+        if aliases:
+            data["scorer"]["aliases"] = aliases
+
+    return _write(spec_dir, mutate)
+
+
+def test_labels_that_normalise_to_one_label_are_refused(spec_dir, capsys):
+    # balance / Balance / bal-ance would be scored as one class but trained as three.
+    path = _label_set_spec(spec_dir, ["billing", "technical", "other", "balance", "Balance", "bal-ance"])
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if text.strip() == "- Balance")
+    assert main(["estimate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.endswith(f"{path}:{line}: output.labels.4: 'Balance' and 'balance' are the same label after "
+                        "scorer.normalize (case, punctuation); merge them or change the normalisation\n"), err
+
+
+def test_an_alias_that_is_another_label_is_refused(spec_dir):
+    path = _label_set_spec(spec_dir, ["billing", "technical", "other"], aliases={"billing": ["Other!"]})
+    with pytest.raises(SpecError, match=r"scorer.aliases.billing.0: alias 'Other!' of 'billing' is the label 'other'"):
+        load_spec(path)
+
+
+def test_labels_differing_only_in_case_are_distinct_without_case_normalisation(spec_dir):
+    path = _write(spec_dir, _set(("output", "labels"), ["billing", "Billing", "other"]))
+    assert load_spec(path).output.labels == ["billing", "Billing", "other"]

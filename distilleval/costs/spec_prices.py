@@ -1,0 +1,57 @@
+"""Every model a spec will price has an entry in the pricing table: checked before any work.
+
+A run that trains baselines for a minute and then finds the teacher unpriced wastes that
+minute and names no file; this check runs first and names the spec's line.
+"""
+
+from __future__ import annotations
+
+from distilleval.costs.pricing import PricingTable
+from distilleval.errors import PricingError, SpecError
+from distilleval.spec.task_spec import TaskSpec
+from distilleval.spec.yaml_source import load_yaml_with_lines
+
+
+def priced_models(spec: TaskSpec, *, training: bool = False) -> list[tuple[tuple, str]]:
+    """(spec field path, pricing-table id) of every model the spec prices.
+
+    Args:
+        spec: the loaded spec.
+        training: also the training price (``training.price_as``), for runs that fine-tune.
+    """
+    wanted: list[tuple[tuple, str]] = []
+    for role, model in spec.models().items():
+        wanted.append(((role, "price_as") if model.price_as else (role, "model"), model.pricing_key))
+    for position, baseline in enumerate(spec.baselines):
+        wanted.append((("baselines", position), baseline.price_as))
+    if training:
+        wanted.append((("training", "price_as"), spec.training.price_as))
+    return wanted
+
+
+def _field_text(path: tuple) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def check_spec_priced(spec: TaskSpec, pricing: PricingTable, *, training: bool = False) -> None:
+    """Raise on the first model of ``spec`` that ``pricing`` has no entry for.
+
+    Raises:
+        PricingError: ``SPEC:LINE: field: model 'x' has no price in TABLE ...``.
+    """
+    for path, model in priced_models(spec, training=training):
+        if pricing.find(model) is not None:
+            continue
+        try:
+            _, lines = load_yaml_with_lines(spec.source, SpecError)
+            line = lines.line_of(path)
+        except SpecError:
+            line = None
+        where = f"{spec.source}:{line}" if line else str(spec.source)
+        raise PricingError(
+            f"{where}: {_field_text(path)}: model {model!r} has no price in {pricing.path}; "
+            "add it to the table, pass --pricing FILE, or set price_as in the spec"
+        )
