@@ -15,3 +15,10 @@ for spec in specs/*/spec.yaml; do
   distilleval report "$run_dir" --format marp --out "reports/$case_name/slides.marp.md" >/dev/null 2>&1
   echo "reports/$case_name: $(grep -m1 '^## Verdict' "$run_dir/report.md")"
 done
+# One table across the six use cases (the deck's "Cost Summary" and "Monthly Cost at 100K req/day"),
+# from the summaries just written, in every format.
+mkdir -p reports/all_use_cases
+for format in md:md marp:marp.md csv:csv json:json latex:tex; do
+  distilleval cost reports/*/summary.json --volumes 100000 --format "${format%%:*}" > "reports/all_use_cases/cost.${format#*:}"
+done
+echo "reports/all_use_cases: cost across use cases ($(ls reports/all_use_cases | tr '\n' ' '))"

@@ -4,6 +4,9 @@ Three sources for the token profile:
   distilleval cost SPEC                      tokens measured from the spec's rendered prompts
   distilleval cost RUN_DIR|summary.json      tokens measured by a run's real calls
   distilleval cost --model M --tokens-in N --tokens-out N [...]   explicit numbers
+
+Several specs or runs give one table with a row per use case (teacher against student), and
+``--check SLIDE.md`` compares a pasted slide table with it cell by cell.
 """
 
 from __future__ import annotations
@@ -47,7 +50,10 @@ class _TokensAction(argparse.Action):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval cost`` to ``parser``."""
-    parser.add_argument("source", nargs="?", help="a spec YAML, or a run directory / summary.json")
+    parser.add_argument(
+        "sources", nargs="*", metavar="SOURCE",
+        help="a spec YAML, or a run directory / summary.json; several give one row per use case",
+    )
     explicit = parser.add_argument_group(
         "explicit token counts",
         "--tokens-in/--tokens-out/--cached-in apply to the --model before them; "
@@ -66,7 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", action="store_true", help="add batch-tier rows for models that have one")
     parser.add_argument("--one-time-usd", type=non_negative_float, help="one-time cost of the move, for break-even")
     parser.add_argument("--pricing", help="pricing table YAML (default: the bundled 2026-02 table)")
-    parser.add_argument("--format", choices=("md", "csv", "json", "latex"), default="md")
+    parser.add_argument("--format", choices=("md", "marp", "csv", "json", "latex"), default="md")
+    parser.add_argument(
+        "--check", metavar="SLIDE.md",
+        help="compare the first markdown table in SLIDE.md with the per-use-case table, cell by cell (exit 1 on a difference)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,10 +85,12 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.costs.tables import build_cost_table, render_cost_table
     from distilleval.errors import DistillevalError
 
-    if args.source and args.model:
-        raise DistillevalError("give either a spec/run or --model flags, not both")
-    if not args.source and not args.model:
+    if args.sources and args.model:
+        raise DistillevalError("give either specs/runs or --model flags, not both")
+    if not args.sources and not args.model:
         raise DistillevalError("nothing to price: give a spec, a run directory, or --model M --tokens-in N --tokens-out N")
+    if len(args.sources) > 1 or args.check:
+        return _use_cases(args)
 
     if args.model:
         pricing = load_pricing(args.pricing)
@@ -88,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
         student = args.student
         one_time = args.one_time_usd
     else:
-        source = Path(args.source)
-        if source.is_dir() or source.suffix == ".json":
+        source = Path(args.sources[0])
+        if _is_run(source):
             context = _from_summary(source, args)
         else:
             context = _from_spec(source, args)
@@ -126,43 +138,152 @@ def _explicit_profiles(args: argparse.Namespace):
     return profiles
 
 
-def _from_spec(path: Path, args: argparse.Namespace):
+def _is_run(source: Path) -> bool:
+    return source.is_dir() or source.suffix == ".json"
+
+
+def _load_spec_profiles(path: Path, args: argparse.Namespace):
+    """The spec, its pricing table, its items and the teacher's and student's measured prompts."""
     from distilleval.costs.estimates import measure_spec
     from distilleval.costs.pricing import load_pricing
-    from distilleval.costs.tables import TokenProfile
-    from distilleval.spec.data import load_items, split_items
+    from distilleval.spec.data import load_items
     from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(path)
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     items = load_items(spec)
-    profiles_by_role = measure_spec(spec, items)
-    teacher, student = profiles_by_role["teacher"], profiles_by_role["student"]
-    cached_fraction = spec.traffic.cached_input_fraction
-    teacher_models = [spec.teacher.pricing_key] + list(args.also)
-    profiles = [
-        TokenProfile(
-            model,
-            teacher.input_tokens.mean,
-            teacher.output_tokens.mean,
-            cached_input_tokens=teacher.input_tokens.mean * cached_fraction,
-            basis="projected",
-            batch=spec.teacher.batch and model == spec.teacher.pricing_key,
-            role="teacher" if model == spec.teacher.pricing_key else "alternative",
-        )
-        for model in teacher_models
-    ]
-    profiles.append(
-        TokenProfile(spec.student.pricing_key, student.input_tokens.mean, student.output_tokens.mean, basis="projected", role="student")
+    return spec, pricing, items, measure_spec(spec, items)
+
+
+def _spec_teacher_profile(spec, measured, model: str):
+    """The teacher's token profile priced as ``model`` (the spec's cached share and batch tier apply)."""
+    from distilleval.costs.tables import TokenProfile
+
+    teacher = measured["teacher"]
+    is_teacher = model == spec.teacher.pricing_key
+    return TokenProfile(
+        model,
+        teacher.input_tokens.mean,
+        teacher.output_tokens.mean,
+        cached_input_tokens=teacher.input_tokens.mean * spec.traffic.cached_input_fraction,
+        basis="projected",
+        batch=spec.teacher.batch and is_teacher,
+        role="teacher" if is_teacher else "alternative",
     )
+
+
+def _spec_student_profile(spec, measured):
+    from distilleval.costs.tables import TokenProfile
+
+    student = measured["student"]
+    return TokenProfile(
+        spec.student.pricing_key, student.input_tokens.mean, student.output_tokens.mean, basis="projected", role="student"
+    )
+
+
+def _from_spec(path: Path, args: argparse.Namespace):
+    from distilleval.spec.data import split_items
+
+    spec, pricing, items, measured = _load_spec_profiles(path, args)
+    teacher_models = [spec.teacher.pricing_key] + list(args.also)
+    profiles = [_spec_teacher_profile(spec, measured, model) for model in teacher_models]
+    profiles.append(_spec_student_profile(spec, measured))
     one_time = args.one_time_usd
     if one_time is None:
         from distilleval.costs.estimates import spec_one_time_cost
 
-        one_time = spec_one_time_cost(spec, pricing, teacher, student, n_train=len(split_items(items, "train")))
+        one_time = spec_one_time_cost(
+            spec, pricing, measured["teacher"], measured["student"], n_train=len(split_items(items, "train"))
+        )
     volumes = args.volumes or list(spec.traffic.volumes_per_day)
     days = args.days_per_month or spec.traffic.days_per_month
     return profiles, pricing, volumes, days, args.student or spec.student.pricing_key, one_time
+
+
+def _use_cases(args: argparse.Namespace) -> int:
+    """One row per spec or run; with --check, compare a slide's table with it instead of printing."""
+    from distilleval.costs.use_case_table import build_use_case_table, render_use_case_table
+    from distilleval.errors import DistillevalError
+
+    single_only = [flag for flag, value in (("--also", args.also), ("--batch", args.batch), ("--student", args.student),
+                                           ("--one-time-usd", args.one_time_usd)) if value]
+    if single_only:
+        raise DistillevalError(f"{', '.join(single_only)} apply to a single source, not to a table of use cases")
+    cases, days_seen = [], set()
+    for text in args.sources:
+        source = Path(text)
+        case, days = _run_use_case(source, args) if _is_run(source) else _spec_use_case(source, args)
+        if any(existing.name == case.name for existing in cases):
+            raise DistillevalError(f"{source}: use case {case.name!r} is given twice (one source per use case)")
+        cases.append(case)
+        days_seen.add(days)
+    if args.days_per_month:
+        days = args.days_per_month
+    elif len(days_seen) == 1:
+        days = days_seen.pop()
+    else:
+        raise DistillevalError(
+            f"the sources use different month lengths ({', '.join(f'{d:g}' for d in sorted(days_seen))} days); "
+            "pick one with --days-per-month"
+        )
+    table = build_use_case_table(cases, volumes_per_day=args.volumes or [100_000], days_per_month=days)
+    if args.check:
+        return _check_slide(table, Path(args.check))
+    print(render_use_case_table(table, args.format), end="")
+    return 0
+
+
+def _spec_use_case(path: Path, args: argparse.Namespace):
+    """A use case projected from the spec's rendered prompts and its (or --pricing's) table."""
+    from distilleval.costs.tables import price_profile
+    from distilleval.costs.use_case_table import UseCase
+
+    spec, pricing, _items, measured = _load_spec_profiles(path, args)
+    teacher = price_profile(_spec_teacher_profile(spec, measured, spec.teacher.pricing_key), pricing)
+    student = price_profile(_spec_student_profile(spec, measured), pricing)
+    return UseCase(spec.name, teacher, student, pricing.label, source=str(path)), spec.traffic.days_per_month
+
+
+def _run_use_case(path: Path, args: argparse.Namespace):
+    """A use case as a run priced it: its recorded cost per request and basis, its pricing table."""
+    from distilleval.costs.pricing import table_label
+    from distilleval.costs.tables import PricedModel
+    from distilleval.costs.use_case_table import UseCase
+    from distilleval.errors import DataError, DistillevalError
+    from distilleval.results.summary_json import read_summary
+
+    if args.pricing:
+        raise DistillevalError(f"{path}: a run is shown as it was priced; --pricing applies to specs")
+    summary = read_summary(path)
+    priced = {}
+    for role in ("teacher", "student"):
+        result = next((r for r in summary.models.values() if r.role == role), None)
+        if result is None or result.cost_per_request_usd is None:
+            raise DataError(f"{path}: the run has no {role} cost per request")
+        basis = "measured" if result.cost_basis == "measured" else "projected"
+        priced[role] = PricedModel(result.model, result.display_name, result.cost_per_request_usd, basis)
+    ref = summary.pricing
+    label = table_label(Path(ref.path).name, ref.as_of or "unknown date", ref.sha256)
+    return UseCase(summary.spec_name, priced["teacher"], priced["student"], label, source=str(path)), summary.days_per_month
+
+
+def _check_slide(table, slide_path: Path) -> int:
+    """Print where the slide disagrees with ``table``; 1 when it does anywhere, else 0."""
+    from distilleval.costs.slide_check import check_slide, read_markdown_table
+
+    result = check_slide(table, read_markdown_table(slide_path))
+    for difference in result.differences:
+        print(difference.describe(slide_path))
+    for line, name in result.unknown_rows:
+        print(f"{slide_path}:{line}: {name}: no such use case among the sources")
+    if result.unchecked_columns:
+        print(f"not checked (no such column computed): {', '.join(result.unchecked_columns)}")
+    if result.rows_not_on_slide:
+        print(f"not on the slide: {', '.join(result.rows_not_on_slide)}")
+    failed = bool(result.differences or result.unknown_rows)
+    verdict = f"{len(result.differences)} of {result.cells_checked} cells differ" if failed else "the slide agrees"
+    print(f"{verdict}; computed from {'; '.join(table.pricing_labels)}")
+    return 1 if failed else 0
 
 
 def _from_summary(path: Path, args: argparse.Namespace):

@@ -4,7 +4,9 @@
 - ``tokens``: local token counting (tiktoken, offline).
 - ``cost_model``: per request, per day and month, savings, one-time cost, break-even.
 - ``estimates``: token profiles of a spec's rendered prompts, before anything is spent.
-- ``tables``: cost tables in md / csv / json / latex.
+- ``tables``: cost tables in md / marp / csv / json / latex.
+- ``use_case_table``: one row per use case (teacher against student) across specs or runs.
+- ``slide_check``: a pasted slide table compared with the computed one, cell by cell.
 
 Imports only ``spec`` (and ``errors``, ``files``).
 """

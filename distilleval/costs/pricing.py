@@ -104,7 +104,7 @@ class PricingTable:
     @property
     def label(self) -> str:
         """How reports name the table: ``2026-02.yaml (as of 2026-02-01, sha256 1a2b3c4d)``."""
-        return f"{self.path.name} (as of {self.as_of.isoformat()}, sha256 {self.sha256[:8]})"
+        return table_label(self.path.name, self.as_of.isoformat(), self.sha256)
 
     def find(self, model: str) -> tuple[str, ModelPrice] | None:
         """The (key, entry) for ``model`` by exact key, alias, then glob pattern; None if absent."""
@@ -133,6 +133,11 @@ class PricingTable:
                 "add it to the table, pass --pricing FILE, or set price_as in the spec"
             )
         return found[1]
+
+
+def table_label(name: str, as_of: str, sha256: str) -> str:
+    """``2026-02.yaml (as of 2026-02-01, sha256 1a2b3c4d)``: a table named by file, date and hash prefix."""
+    return f"{name} (as of {as_of}, sha256 {sha256[:8]})"
 
 
 def load_pricing(path: str | Path | None = None) -> PricingTable:

@@ -1,7 +1,7 @@
 """The "Cost at Scale" table: per-request, per-day and per-month cost of several models.
 
 ``build_cost_table`` computes every cell in full precision from a pricing table and a token
-profile per model; ``render_cost_table`` rounds for display only (markdown, csv, json, latex).
+profile per model; ``render_cost_table`` rounds for display only (markdown, marp, csv, json, latex).
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from distilleval.costs.pricing import PricingTable
 
 Basis = Literal["measured", "projected"]
 
+# A Marp deck of one slide; the table's markdown follows a title.
+MARP_FRONT_MATTER = "---\nmarp: true\npaginate: true\nsize: 16:9\n---\n"
+
 
 @dataclass(frozen=True)
 class TokenProfile:
@@ -29,6 +32,33 @@ class TokenProfile:
     basis: Basis = "projected"
     batch: bool = False
     role: str = ""
+
+
+@dataclass(frozen=True)
+class PricedModel:
+    """One role's model and what a request to it costs (USD, unrounded), with the figure's basis."""
+
+    model: str
+    label: str
+    cost_per_request_usd: float
+    basis: str
+
+
+def price_profile(profile: TokenProfile, pricing: PricingTable) -> PricedModel:
+    """Price a token profile with ``pricing`` (cached share and batch tier as the profile says).
+
+    Raises:
+        PricingError: the model has no price in ``pricing``.
+    """
+    price = pricing.price_for(profile.model)
+    cost = cost_model.request_cost_usd(
+        price,
+        profile.input_tokens,
+        profile.output_tokens,
+        cached_input_tokens=profile.cached_input_tokens,
+        batch=profile.batch,
+    )
+    return PricedModel(profile.model, price.display_name + (" (batch)" if profile.batch else ""), cost, profile.basis)
 
 
 @dataclass
@@ -89,18 +119,11 @@ def build_cost_table(
     """
     rows: list[CostRow] = []
     for profile in profiles:
-        price = pricing.price_for(profile.model)
-        per_request = cost_model.request_cost_usd(
-            price,
-            profile.input_tokens,
-            profile.output_tokens,
-            cached_input_tokens=profile.cached_input_tokens,
-            batch=profile.batch,
-        )
-        label = price.display_name + (" (batch)" if profile.batch else "")
+        priced = price_profile(profile, pricing)
+        per_request = priced.cost_per_request_usd
         rows.append(
             CostRow(
-                label=label,
+                label=priced.label,
                 model=profile.model,
                 role=profile.role,
                 input_tokens=profile.input_tokens,
@@ -204,9 +227,9 @@ def _break_even_rows(table: CostTable) -> tuple[list[str], list[list[str]]]:
 
 
 def render_cost_table(table: CostTable, fmt: str = "md") -> str:
-    """Render ``table`` as ``md``, ``csv``, ``json`` or ``latex``.
+    """Render ``table`` as ``md``, ``marp``, ``csv``, ``json`` or ``latex``.
 
-    csv and json carry the unrounded numbers (they feed spreadsheets and scripts); md and
+    csv and json carry the unrounded numbers (they feed spreadsheets and scripts); md, marp and
     latex are for reading and round for display.
     """
     if fmt == "json":
@@ -224,6 +247,8 @@ def render_cost_table(table: CostTable, fmt: str = "md") -> str:
     note = f"Prices: {table.pricing_label}; {month}; rounded for display only."
     if fmt == "latex":
         note = note.replace("%", r"\%")
+    if fmt == "marp":
+        return f"{MARP_FRONT_MATTER}\n# Cost at scale\n\n" + "\n\n".join(out) + f"\n\n*{note}*\n"
     return "\n\n".join(out) + "\n\n" + note + "\n"
 
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from distilleval.cli.main import main
+from tests.conftest import REPO_ROOT
 
 SEED_ARGS = [
     "cost",
@@ -126,3 +127,90 @@ def test_bad_numbers_are_argparse_errors(capsys):
         main(["cost", "--model", "openai/gpt-5.2", "--tokens-in", "-5", "--tokens-out", "1"])
     assert caught.value.code == 2
     assert "expected a non-negative number" in capsys.readouterr().err
+
+
+# Several specs or runs: one row per use case.
+
+SPECS = ["specs/ticket_routing/spec.yaml", "specs/sql_generation/spec.yaml"]
+
+
+def test_several_specs_give_one_row_per_use_case(capsys):
+    assert main(["cost", *SPECS, "--volumes", "100000"]) == 0
+    out = capsys.readouterr().out
+    rows = _markdown_rows(out)
+    assert set(rows) == {"Use case", "ticket_routing", "sql_generation"}
+    header = rows["Use case"]
+    assert rows["ticket_routing"][header.index("Teacher")] == "GPT-5.2"
+    assert rows["ticket_routing"][header.index("Student")] == "Tinker LoRA (self-hosted)"
+    assert rows["sql_generation"][header.index("Basis")] == "projected"
+    assert "Saving / month @ 100K/day" in header
+    assert "Prices: 2026-02.yaml (as of 2026-02-01, sha256 " in out
+
+
+def test_a_spec_row_equals_the_single_spec_table(capsys):
+    assert main(["cost", SPECS[0], "--format", "json", "--volumes", "100000"]) == 0
+    single = json.loads(capsys.readouterr().out)["rows"]
+    assert main(["cost", *SPECS, "--format", "json", "--volumes", "100000"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    teacher = next(r for r in single if r["role"] == "teacher")
+    student = next(r for r in single if r["role"] == "student")
+    assert row["teacher_per_request_usd"] == teacher["cost_per_request_usd"]
+    assert row["student_per_request_usd"] == student["cost_per_request_usd"]
+
+
+def test_runs_keep_the_cost_they_recorded(capsys):
+    # pii_detection's teacher reads 80% of its input from the prompt cache; the run priced that.
+    runs = ["reports/pii_detection/summary.json", "reports/ticket_routing"]
+    assert main(["cost", *runs, "--format", "csv"]) == 0
+    records = {r["use_case"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    summary = json.loads(open(runs[0]).read())
+    assert float(records["pii_detection"]["teacher_per_request_usd"]) == summary["models"]["teacher"]["cost_per_request_usd"]
+    assert records["ticket_routing"]["teacher_basis"] == "projected"
+    assert records["pii_detection"]["pricing"].startswith("2026-02.yaml (as of 2026-02-01, sha256 d9d19b46")
+
+
+def test_check_exits_1_on_a_wrong_cell_and_0_on_a_right_one(tmp_path, capsys):
+    assert main(["cost", *SPECS, "--volumes", "100000"]) == 0
+    ours = capsys.readouterr().out
+    right = tmp_path / "right.md"
+    right.write_text("# Slide\n\n" + ours)
+    assert main(["cost", *SPECS, "--volumes", "100000", "--check", str(right)]) == 0
+    assert "the slide agrees" in capsys.readouterr().out
+    wrong = tmp_path / "wrong.md"
+    lines = ours.splitlines()
+    assert lines[2].startswith("| ticket_routing")
+    lines[2] = lines[2].replace("GPT-5.2", "Claude Opus 4.6", 1)
+    wrong.write_text("\n".join(lines))
+    assert main(["cost", *SPECS, "--volumes", "100000", "--check", str(wrong)]) == 1
+    out = capsys.readouterr().out
+    assert f"{wrong}:3: ticket_routing / Teacher: slide Claude Opus 4.6, computed GPT-5.2" in out
+    assert "1 of 18 cells differ" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([*SPECS, "--also", "openai/gpt-4.1-mini"], "--also apply to a single source"),
+        ([SPECS[0], SPECS[0]], "use case 'ticket_routing' is given twice"),
+        (["reports/ticket_routing", SPECS[1], "--pricing", "pricing/2026-02.yaml"], "--pricing applies to specs"),
+    ],
+)
+def test_use_case_table_usage_errors(capsys, args, expected):
+    assert main(["cost", *args]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_check_of_a_file_without_a_table_is_exit_2(tmp_path, capsys):
+    slide = tmp_path / "slide.md"
+    slide.write_text("no table here\n")
+    assert main(["cost", SPECS[0], "--check", str(slide)]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"{slide}:1: no markdown table found (expected a header row followed by |---|)")
+
+
+def test_committed_use_case_tables_are_current(capsys):
+    # reports/regenerate.sh writes reports/all_use_cases/ from the six committed summaries.
+    runs = sorted(str(path.relative_to(REPO_ROOT)) for path in REPO_ROOT.glob("reports/*/summary.json"))
+    assert len(runs) == 6
+    for fmt, name in (("md", "cost.md"), ("csv", "cost.csv"), ("json", "cost.json")):
+        assert main(["cost", *runs, "--volumes", "100000", "--format", fmt]) == 0
+        assert capsys.readouterr().out == (REPO_ROOT / "reports" / "all_use_cases" / name).read_bytes().decode(), name
