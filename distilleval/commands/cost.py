@@ -157,6 +157,7 @@ def _load_spec_profiles(path: Path, args: argparse.Namespace):
 
 def _spec_teacher_profile(spec, measured, model: str):
     """The teacher's token profile priced as ``model`` (the spec's cached share and batch tier apply)."""
+    from distilleval.costs.estimates import cached_input_share
     from distilleval.costs.tables import TokenProfile
 
     teacher = measured["teacher"]
@@ -165,7 +166,7 @@ def _spec_teacher_profile(spec, measured, model: str):
         model,
         teacher.input_tokens.mean,
         teacher.output_tokens.mean,
-        cached_input_tokens=teacher.input_tokens.mean * spec.traffic.cached_input_fraction,
+        cached_input_tokens=teacher.input_tokens.mean * cached_input_share(spec, "teacher"),
         basis="projected",
         batch=spec.teacher.batch and is_teacher,
         role="teacher" if is_teacher else "alternative",
@@ -177,7 +178,8 @@ def _spec_student_profile(spec, measured):
 
     student = measured["student"]
     return TokenProfile(
-        spec.student.pricing_key, student.input_tokens.mean, student.output_tokens.mean, basis="projected", role="student"
+        spec.student.pricing_key, student.input_tokens.mean, student.output_tokens.mean, basis="projected",
+        batch=spec.student.batch, role="student",
     )
 
 
@@ -300,11 +302,15 @@ def _from_summary(path: Path, args: argparse.Namespace):
     for result in summary.models.values():
         if result.input_tokens is None or result.output_tokens is None or result.input_tokens.mean is None:
             continue
+        mean_in = result.input_tokens.mean
         profile = TokenProfile(
             result.model,
-            result.input_tokens.mean,
+            mean_in,
             result.output_tokens.mean or 0.0,
+            cached_input_tokens=mean_in * result.cached_input_share,
+            cache_write_tokens=mean_in * result.cache_write_share,
             basis="measured" if result.basis == "measured" else "projected",
+            batch=result.batch,
             role=result.role,
         )
         if pricing.find(result.model) is None:
@@ -319,7 +325,10 @@ def _from_summary(path: Path, args: argparse.Namespace):
     for model in args.also:
         if teacher_profile is None:
             raise DistillevalError("--also needs a teacher in the run")
-        profiles.insert(1, TokenProfile(model, teacher_profile.input_tokens, teacher_profile.output_tokens, basis=teacher_profile.basis, role="alternative"))
+        profiles.insert(1, TokenProfile(
+            model, teacher_profile.input_tokens, teacher_profile.output_tokens,
+            cached_input_tokens=teacher_profile.cached_input_tokens, basis=teacher_profile.basis, role="alternative",
+        ))
     volumes = args.volumes or summary.volumes_per_day or [1_000, 100_000, 1_000_000]
     days = args.days_per_month or summary.days_per_month
     return profiles, pricing, volumes, days, student, args.one_time_usd

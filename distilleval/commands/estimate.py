@@ -28,7 +28,13 @@ def run(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from distilleval.costs import cost_model
-    from distilleval.costs.estimates import measure_role, measure_spec, spec_one_time_cost
+    from distilleval.costs.estimates import (
+        cached_input_share,
+        measure_role,
+        measure_spec,
+        role_cost_per_request_usd,
+        spec_one_time_cost,
+    )
     from distilleval.costs.pricing import load_pricing
     from distilleval.costs.tables import TokenProfile, build_cost_table, render_cost_table
     from distilleval.costs.tokens import ENCODING_NAME
@@ -52,27 +58,42 @@ def run(args: argparse.Namespace) -> int:
     # The pool usually has no gold: price its outputs at the data's mean answer length.
     pool_profile = measure_role(spec, "teacher", pool_items, output_counts=[round(teacher.output_tokens.mean)] * len(pool_items))
 
+    teacher_share = cached_input_share(spec, "teacher")
     teacher_price = pricing.price_for(spec.teacher.pricing_key)
     student_price = pricing.price_for(spec.student.pricing_key)
-    labelling_usd = cost_model.request_cost_usd(teacher_price, pool_profile.input_tokens.total, pool_profile.output_tokens.total)
+    labelling_usd = cost_model.usage_cost_usd(
+        teacher_price, pool_profile.input_tokens.total, pool_profile.output_tokens.total,
+        cached_input_share=teacher_share, batch=spec.teacher.batch,
+    )
     eval_profiles = measure_spec(spec, eval_items) if eval_items else profiles
-    eval_teacher_usd = cost_model.request_cost_usd(
-        teacher_price, eval_profiles["teacher"].input_tokens.total, eval_profiles["teacher"].output_tokens.total
+    eval_teacher_usd = cost_model.usage_cost_usd(
+        teacher_price, eval_profiles["teacher"].input_tokens.total, eval_profiles["teacher"].output_tokens.total,
+        cached_input_share=teacher_share, batch=spec.teacher.batch,
     )
-    eval_student_usd = cost_model.request_cost_usd(
-        student_price, eval_profiles["student"].input_tokens.total, eval_profiles["student"].output_tokens.total
+    eval_student_usd = cost_model.usage_cost_usd(
+        student_price, eval_profiles["student"].input_tokens.total, eval_profiles["student"].output_tokens.total,
+        batch=spec.student.batch,
     )
+    per_request = {role: role_cost_per_request_usd(spec, pricing, p) for role, p in profiles.items()}
     compression = teacher.input_tokens.mean / student.input_tokens.mean if student.input_tokens.mean else None
+    one_time = spec_one_time_cost(spec, pricing, teacher, student, n_train=len(split_items(items, "train")))
     table = build_cost_table(
         [
-            TokenProfile(spec.teacher.pricing_key, teacher.input_tokens.mean, teacher.output_tokens.mean, basis="projected", role="teacher"),
-            TokenProfile(spec.student.pricing_key, student.input_tokens.mean, student.output_tokens.mean, basis="projected", role="student"),
+            TokenProfile(
+                spec.teacher.pricing_key, teacher.input_tokens.mean, teacher.output_tokens.mean,
+                cached_input_tokens=teacher.input_tokens.mean * teacher_share, basis="projected",
+                batch=spec.teacher.batch, role="teacher",
+            ),
+            TokenProfile(
+                spec.student.pricing_key, student.input_tokens.mean, student.output_tokens.mean, basis="projected",
+                batch=spec.student.batch, role="student",
+            ),
         ],
         pricing,
         volumes_per_day=list(spec.traffic.volumes_per_day),
         days_per_month=spec.traffic.days_per_month,
         student_model=spec.student.pricing_key,
-        one_time_cost_usd=spec_one_time_cost(spec, pricing, teacher, student, n_train=len(split_items(items, "train"))),
+        one_time_cost_usd=one_time,
     )
 
     if args.format == "json":
@@ -84,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
                     "items": len(items),
                     "profiles": {role: asdict(p) for role, p in profiles.items()},
                     "compression": compression,
+                    "cached_input_share": {"teacher": teacher_share, "student": 0.0},
+                    "cost_per_request_usd": per_request,
+                    "one_time_cost_usd": one_time,
                     "labelling": {"pool": pool_name, "items": len(pool_items), "cost_usd": labelling_usd},
                     "eval_run": {"items": len(eval_items), "teacher_usd": eval_teacher_usd, "student_usd": eval_student_usd},
                     "pricing": pricing.label,
@@ -109,5 +133,11 @@ def run(args: argparse.Namespace) -> int:
     print(tabulate(spend, headers=["Projected spend", "Items from", "Calls", "Input tokens", "Cost"], tablefmt="github", disable_numparse=True))
     print("\n## Cost per request and at the spec's volumes (projected)\n")
     print(render_cost_table(table, "md"), end="")
+    if teacher_share:
+        print(f"The teacher is priced with {teacher_share:.0%} of its input read from the prompt cache "
+              "(spec traffic.cached_input_fraction).")
+    if one_time is None:
+        print(f"One-time cost and break-even not computed: {spec.training.price_as!r} has no training price "
+              "in the pricing table and the spec has no training: block.")
     print("Token counts use a local tokenizer; provider tokenizers differ by roughly 10-20%.")
     return 0

@@ -27,39 +27,102 @@ def request_cost_usd(
     output_tokens: float,
     *,
     cached_input_tokens: float = 0.0,
+    cache_write_tokens: float = 0.0,
     batch: bool = False,
 ) -> float:
-    """Cost of one request.
+    """Cost of one request (or of a total of requests: the formula is linear).
 
     Args:
         price: the model's pricing-table entry.
-        input_tokens: all input tokens of the request, cached ones included.
+        input_tokens: all input tokens of the request, cached reads and cache writes included.
         output_tokens: generated tokens.
-        cached_input_tokens: the part of ``input_tokens`` served from a prompt cache; billed at
+        cached_input_tokens: the part of ``input_tokens`` read from a prompt cache; billed at
             the cached-input price when the table has one, else at the normal input price.
-        batch: price at the batch tier (raises ``PricingError`` if the model has none).
+        cache_write_tokens: the part of ``input_tokens`` written to a prompt cache (Anthropic);
+            billed at the cache-write price when the table has one, else at the input price.
+        batch: price at the batch tier (raises ``PricingError`` if the model has none). The
+            table has no batch cache rates, so at the batch tier every input token is billed
+            at the batch input price.
 
     Returns:
-        ``uncached_in * p_in + cached_in * p_cached + out * p_out``, divided by 1M.
+        ``(uncached_in * p_in + cached_in * p_cached + written_in * p_write + out * p_out) / 1M``.
 
     >>> from distilleval.costs.pricing import load_pricing
     >>> round(request_cost_usd(load_pricing().price_for("anthropic/claude-opus-4-6"), 641, 4), 6)
     0.003305
     """
-    _check_non_negative(input_tokens=input_tokens, output_tokens=output_tokens, cached_input_tokens=cached_input_tokens)
-    if cached_input_tokens > input_tokens:
-        raise ValueError("cached_input_tokens cannot exceed input_tokens")
+    _check_non_negative(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_input_tokens=cached_input_tokens,
+        cache_write_tokens=cache_write_tokens,
+    )
+    if cached_input_tokens + cache_write_tokens > input_tokens * (1 + 1e-12):
+        raise ValueError("cached_input_tokens + cache_write_tokens cannot exceed input_tokens")
     if batch:
         input_price, output_price = price.batch_prices()
-        cached_price = input_price
+        cached_price = write_price = input_price
     else:
         input_price, output_price = price.input_per_mtok_usd, price.output_per_mtok_usd
         cached_price = price.cached_input_per_mtok_usd
+        write_price = price.cache_write_per_mtok_usd
     if cached_price is None:
         cached_price = input_price
-    uncached = input_tokens - cached_input_tokens
-    dollars = uncached * input_price + cached_input_tokens * cached_price + output_tokens * output_price
+    if write_price is None:
+        write_price = input_price
+    uncached = max(input_tokens - cached_input_tokens - cache_write_tokens, 0.0)
+    dollars = (
+        uncached * input_price
+        + cached_input_tokens * cached_price
+        + cache_write_tokens * write_price
+        + output_tokens * output_price
+    )
     return dollars / TOKENS_PER_PRICE_UNIT
+
+
+def usage_cost_usd(
+    price: ModelPrice,
+    input_tokens: float,
+    output_tokens: float,
+    *,
+    cached_input_share: float = 0.0,
+    cache_write_share: float = 0.0,
+    batch: bool = False,
+) -> float:
+    """The cost of a mean request described by shares of its input: the one formula behind
+    ``estimate``, ``cost SPEC``, ``cost RUN`` and the report, so they agree for the same inputs.
+
+    Args:
+        price: the model's pricing-table entry.
+        input_tokens: mean input tokens per request (or a total).
+        output_tokens: mean output tokens per request (or a total).
+        cached_input_share: share of input tokens read from a prompt cache, in [0, 1]: measured
+            by a run (cached tokens / input tokens) or the spec's ``traffic.cached_input_fraction``.
+        cache_write_share: share of input tokens written to a prompt cache, in [0, 1].
+        batch: price at the batch tier.
+
+    Returns:
+        ``request_cost_usd`` with ``cached_input_tokens = input_tokens * cached_input_share`` and
+        ``cache_write_tokens = input_tokens * cache_write_share``.
+
+    >>> from distilleval.costs.pricing import load_pricing
+    >>> gpt = load_pricing().price_for("openai/gpt-5.2")
+    >>> usage_cost_usd(gpt, 1000, 0, cached_input_share=0.5) == request_cost_usd(gpt, 1000, 0, cached_input_tokens=500)
+    True
+    """
+    for name, share in (("cached_input_share", cached_input_share), ("cache_write_share", cache_write_share)):
+        if share is None or math.isnan(share) or not 0 <= share <= 1:
+            raise ValueError(f"{name} must be in [0, 1], got {share!r}")
+    if cached_input_share + cache_write_share > 1 + 1e-9:
+        raise ValueError("cached_input_share + cache_write_share cannot exceed 1")
+    return request_cost_usd(
+        price,
+        input_tokens,
+        output_tokens,
+        cached_input_tokens=input_tokens * cached_input_share,
+        cache_write_tokens=input_tokens * cache_write_share,
+        batch=batch,
+    )
 
 
 def daily_cost_usd(cost_per_request_usd: float, requests_per_day: float) -> float:

@@ -93,14 +93,57 @@ def measure_spec(spec: TaskSpec, items: list[Item]) -> dict[str, RoleProfile]:
     return {role: measure_role(spec, role, items, outputs) for role in ("teacher", "student")}
 
 
-def spec_one_time_cost(spec, pricing, teacher_profile, student_profile, *, n_train: int) -> float:
-    """Labelling (teacher per-request cost x examples) + training + engineering, from the spec."""
+def cached_input_share(spec: TaskSpec, role: str) -> float:
+    """Share of ``role``'s input tokens a prompt cache serves, as the spec projects it.
+
+    The teacher's rubric is a fixed prefix, so ``traffic.cached_input_fraction`` applies to
+    it; the student sees only the item and is projected uncached.
+    """
+    return spec.traffic.cached_input_fraction if role == "teacher" else 0.0
+
+
+def role_cost_per_request_usd(spec: TaskSpec, pricing, profile: RoleProfile) -> float:
+    """Projected cost of ``profile``'s mean request at the spec's cache share and batch setting.
+
+    Raises:
+        PricingError: the role's model has no price.
+    """
     from distilleval.costs import cost_model
 
+    model = spec.models()[profile.role]
+    return cost_model.usage_cost_usd(
+        pricing.price_for(model.pricing_key),
+        profile.input_tokens.mean,
+        profile.output_tokens.mean,
+        cached_input_share=cached_input_share(spec, profile.role),
+        batch=model.batch,
+    )
+
+
+def training_price_per_mtok_usd(spec: TaskSpec, pricing) -> float | None:
+    """The training price of ``spec.training.price_as``; None when the spec has no ``training:``
+    block and the table has no price for the default, so a spec that never trains still prices.
+
+    Raises:
+        PricingError: the spec's own ``training:`` block names a model with no price.
+    """
+    if "training" not in spec.model_fields_set and pricing.find(spec.training.price_as) is None:
+        return None
+    return pricing.price_for(spec.training.price_as).training_per_mtok_usd or 0.0
+
+
+def spec_one_time_cost(spec, pricing, teacher_profile, student_profile, *, n_train: int) -> float | None:
+    """Labelling (teacher per-request cost x examples) + training + engineering, from the spec.
+
+    Returns None when there is no training price to use (see ``training_price_per_mtok_usd``).
+    """
+    from distilleval.costs import cost_model
+
+    training_price = training_price_per_mtok_usd(spec, pricing)
+    if training_price is None:
+        return None
     examples = spec.training.labelled_examples or n_train
-    teacher_price = pricing.price_for(spec.teacher.pricing_key)
-    labelling_each = cost_model.request_cost_usd(teacher_price, teacher_profile.input_tokens.mean, teacher_profile.output_tokens.mean)
-    training_price = pricing.price_for(spec.training.price_as).training_per_mtok_usd or 0.0
+    labelling_each = role_cost_per_request_usd(spec, pricing, teacher_profile)
     tokens_per_example = student_profile.input_tokens.mean + student_profile.output_tokens.mean
     return cost_model.one_time_cost_usd(
         labelled_examples=examples,

@@ -40,6 +40,9 @@ class ModelPrice(BaseModel):
     input_per_mtok_usd: NonNegativeFloat = Field(alias="input")
     output_per_mtok_usd: NonNegativeFloat = Field(alias="output")
     cached_input_per_mtok_usd: NonNegativeFloat | None = Field(default=None, alias="cached_input")
+    cache_write_per_mtok_usd: NonNegativeFloat | None = Field(
+        default=None, alias="cache_write", description="prompt-cache writes (Anthropic: 1.25x input for 5-minute writes)"
+    )
     batch_input_per_mtok_usd: NonNegativeFloat | None = Field(default=None, alias="batch_input")
     batch_output_per_mtok_usd: NonNegativeFloat | None = Field(default=None, alias="batch_output")
     batch_discount: float | None = Field(default=None, ge=0, lt=1, description="0.5 = half price")

@@ -29,6 +29,7 @@ class TokenProfile:
     input_tokens: float
     output_tokens: float
     cached_input_tokens: float = 0.0
+    cache_write_tokens: float = 0.0
     basis: Basis = "projected"
     batch: bool = False
     role: str = ""
@@ -56,6 +57,7 @@ def price_profile(profile: TokenProfile, pricing: PricingTable) -> PricedModel:
         profile.input_tokens,
         profile.output_tokens,
         cached_input_tokens=profile.cached_input_tokens,
+        cache_write_tokens=profile.cache_write_tokens,
         batch=profile.batch,
     )
     return PricedModel(profile.model, price.display_name + (" (batch)" if profile.batch else ""), cost, profile.basis)

@@ -251,7 +251,14 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
             continue
         cost_usd = r.cost_usd
         if r.ok and r.input_tokens is not None and r.output_tokens is not None:
-            cost_usd = request_cost_usd(price, r.input_tokens, r.output_tokens, batch=batch)
+            cost_usd = request_cost_usd(
+                price,
+                r.input_tokens,
+                r.output_tokens,
+                cached_input_tokens=r.cached_input_tokens,
+                cache_write_tokens=r.cache_write_tokens,
+                batch=batch,
+            )
         outputs.append(
             ModelOutput(
                 item_id=r.item_id,
@@ -262,6 +269,8 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
                 latency_ms=r.latency_ms,
                 cost_usd=cost_usd,
                 cache_hit=r.cache_hit,
+                cached_input_tokens=r.cached_input_tokens or 0,
+                cache_write_tokens=r.cache_write_tokens or 0,
             )
         )
     return outputs
@@ -282,6 +291,7 @@ def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Pat
             outputs=_model_outputs(
                 results, items, pricing.price_for(models[role].pricing_key), batch=models[role].batch
             ),
+            batch=models[role].batch,
         )
         for role, results in outputs.items()
     ]

@@ -132,7 +132,10 @@ def _cost_per_request(result: ModelResult, inputs: RunInputs, notes: list[str]) 
         notes.append(f"{result.display_name}: no price in {inputs.pricing.path.name}; cost not shown")
         return None
     output_mean = result.output_tokens.mean if result.output_tokens and result.output_tokens.mean is not None else 0.0
-    return cost_model.request_cost_usd(price, result.input_tokens.mean, output_mean)
+    return cost_model.usage_cost_usd(
+        price, result.input_tokens.mean, output_mean, cached_input_share=result.cached_input_share,
+        cache_write_share=result.cache_write_share, batch=result.batch,
+    )
 
 
 def _find(models: list[ModelRow], role: str) -> ModelRow | None:

@@ -43,6 +43,8 @@ class ModelOutput:
         cost_usd: what the call costs at the pricing table (also for cache hits, so cost per
             request reflects the real price; money spent excludes cache hits).
         cache_hit: the output came from the local cache, not a call.
+        cached_input_tokens: the part of ``input_tokens`` the provider read from its prompt cache.
+        cache_write_tokens: the part of ``input_tokens`` the provider wrote to its prompt cache.
     """
 
     item_id: str
@@ -53,6 +55,8 @@ class ModelOutput:
     latency_ms: float | None = None
     cost_usd: float = 0.0
     cache_hit: bool = False
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass
@@ -69,6 +73,7 @@ class ModelRun:
         cost_per_request_usd: overrides the mean of ``cost_usd`` (e.g. CPU-time pricing).
         cost_basis: how the cost was obtained; default measured when tokens were counted.
         notes: free-text notes shown in reports.
+        batch: the calls were priced at the provider's batch tier.
     """
 
     name: str
@@ -80,6 +85,7 @@ class ModelRun:
     cost_per_request_usd: float | None = None
     cost_basis: Basis | None = None
     notes: list[str] = field(default_factory=list)
+    batch: bool = False
 
 
 def distribution(values: Sequence[float]) -> Distribution | None:
@@ -126,6 +132,9 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
         error_rate=sum(errors.values()) / n if n else 0.0,
         invalid_rate=invalid / len(answered) if answered else None,
         input_tokens=distribution([o.input_tokens for o in outputs if o.input_tokens is not None]),
+        cached_input_tokens_total=float(sum(o.cached_input_tokens for o in outputs if o.input_tokens is not None)),
+        cache_write_tokens_total=float(sum(o.cache_write_tokens for o in outputs if o.input_tokens is not None)),
+        batch=run.batch,
         output_tokens=distribution([o.output_tokens for o in outputs if o.output_tokens is not None]),
         latency_ms=distribution([o.latency_ms for o in outputs if o.latency_ms is not None and not o.cache_hit]),
         cache_hits=sum(1 for o in outputs if o.cache_hit),

@@ -32,8 +32,8 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
     input_dist, output_dist = distribution(inputs), distribution(outputs)
     mean_in = input_dist.mean if input_dist else 0.0
     mean_out = output_dist.mean if output_dist else 0.0
-    cached = mean_in * spec.traffic.cached_input_fraction if role == "teacher" else 0.0
-    per_request = cost_model.request_cost_usd(price, mean_in, mean_out, cached_input_tokens=cached, batch=model.batch)
+    cached_share = spec.traffic.cached_input_fraction if role == "teacher" else 0.0
+    per_request = cost_model.usage_cost_usd(price, mean_in, mean_out, cached_input_share=cached_share, batch=model.batch)
     return ModelResult(
         role=role,
         model=model.model,
@@ -43,6 +43,8 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
         n=0,
         input_tokens=input_dist,
         output_tokens=output_dist,
+        cached_input_tokens_total=cached_share * sum(inputs),
+        batch=model.batch,
         cost_per_request_usd=per_request,
         cost_basis="projected",
         notes=[

@@ -61,6 +61,15 @@ class ModelResult(_Model):
     invalid_rate: float | None = None
     input_tokens: Distribution | None = None
     output_tokens: Distribution | None = None
+    cached_input_tokens_total: float = Field(
+        default=0.0,
+        description="input tokens read from the provider's prompt cache, summed over the calls counted in input_tokens "
+        "(projected results: the spec's traffic.cached_input_fraction of their input)",
+    )
+    cache_write_tokens_total: float = Field(
+        default=0.0, description="input tokens written to the provider's prompt cache, summed like cached_input_tokens_total"
+    )
+    batch: bool = Field(default=False, description="priced at the provider's batch tier")
     latency_ms: Distribution | None = Field(default=None, description="cache hits excluded")
     cache_hits: int = 0
     cost_per_request_usd: float | None = None
@@ -73,6 +82,26 @@ class ModelResult(_Model):
     reasons: dict[str, int] = Field(
         default_factory=dict, description="scoring reason (wrong_label, parse_error, unsafe, ...) -> count"
     )
+
+
+    @property
+    def input_tokens_total(self) -> float:
+        """All input tokens of the calls counted in ``input_tokens`` (0 when unknown)."""
+        if self.input_tokens is None or self.input_tokens.mean is None:
+            return 0.0
+        return self.input_tokens.mean * self.input_tokens.n
+
+    @property
+    def cached_input_share(self) -> float:
+        """Share of input tokens read from a prompt cache (0 when no input was counted)."""
+        total = self.input_tokens_total
+        return min(self.cached_input_tokens_total / total, 1.0) if total > 0 else 0.0
+
+    @property
+    def cache_write_share(self) -> float:
+        """Share of input tokens written to a prompt cache (0 when no input was counted)."""
+        total = self.input_tokens_total
+        return min(self.cache_write_tokens_total / total, 1.0) if total > 0 else 0.0
 
 
 class NonInferiority(_Model):

@@ -5,10 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
 from distilleval.cli.main import main
+from distilleval.costs.cost_model import request_cost_usd
+from distilleval.costs.estimates import measure_role, role_cost_per_request_usd
+from distilleval.costs.pricing import load_pricing
+from distilleval.pipeline.plan import eval_items
+from distilleval.report.figures import compute_figures
+from distilleval.report.sources import load_run
+from distilleval.results.build import ModelOutput, ModelRun, build_summary
+from distilleval.results.summary_json import write_summary
+from distilleval.scoring import build_scorer
+from distilleval.spec.data import load_items
+from distilleval.spec.task_spec import load_spec
 from tests.conftest import REPO_ROOT
 
 SEED_ARGS = [
@@ -25,7 +37,7 @@ SEED_ROWS = {
     "Claude Opus 4.6": ["$3.31", "$331", "$3,305"],
     "GPT-5.2": ["$1.18", "$118", "$1,178"],
     "Gemini 2.5 Flash": ["$0.20", "$20", "$202"],
-    "Tinker LoRA (self-hosted)": ["$0.0025", "$0.25", "$2.50"],
+    "Tinker LoRA (hosted by Tinker)": ["$0.0025", "$0.25", "$2.50"],
 }
 
 
@@ -50,7 +62,7 @@ def test_reproduces_the_seed_cost_at_scale_table(capsys):
         assert [rows[model][i] for i in day_columns] == expected, model
     monthly = header.index("Monthly @ 1M/day")
     assert rows["Claude Opus 4.6"][monthly] == "$99,150"
-    assert rows["Tinker LoRA (self-hosted)"][monthly] == "$75"
+    assert rows["Tinker LoRA (hosted by Tinker)"][monthly] == "$75"
     assert rows["Claude Opus 4.6"][header.index("× student")] == "1,322x"
 
 
@@ -74,7 +86,7 @@ def test_json_and_latex_formats(capsys):
 def test_days_per_month_flag(capsys):
     assert main(SEED_ARGS + ["--days-per-month", "30.4167"]) == 0
     rows = _markdown_rows(capsys.readouterr().out)
-    assert rows["Tinker LoRA (self-hosted)"][rows["Model"].index("Monthly @ 1M/day")] == "$76"
+    assert rows["Tinker LoRA (hosted by Tinker)"][rows["Model"].index("Monthly @ 1M/day")] == "$76"
 
 
 def test_break_even_with_one_time_cost(capsys):
@@ -96,16 +108,16 @@ def test_batch_rows(capsys):
     assert main(SEED_ARGS + ["--batch"]) == 0
     rows = _markdown_rows(capsys.readouterr().out)
     assert rows["Claude Opus 4.6 (batch)"][rows["Model"].index("1M/day")] == "$1,653"
-    assert "Tinker LoRA (self-hosted) (batch)" not in rows
+    assert "Tinker LoRA (hosted by Tinker) (batch)" not in rows
 
 
 def test_cost_from_a_spec_measures_its_prompts(tiny_spec_path, capsys):
     assert main(["cost", str(tiny_spec_path), "--also", "openai/gpt-5.2"]) == 0
     rows = _markdown_rows(capsys.readouterr().out)
-    assert {"Claude Opus 4.6", "GPT-5.2", "Tinker LoRA (self-hosted)"} <= set(rows)
+    assert {"Claude Opus 4.6", "GPT-5.2", "Tinker LoRA (hosted by Tinker)"} <= set(rows)
     header = rows["Model"]
     assert rows["Claude Opus 4.6"][header.index("Basis")] == "projected"
-    assert float(rows["Claude Opus 4.6"][1]) > float(rows["Tinker LoRA (self-hosted)"][1])
+    assert float(rows["Claude Opus 4.6"][1]) > float(rows["Tinker LoRA (hosted by Tinker)"][1])
 
 
 @pytest.mark.parametrize(
@@ -141,7 +153,7 @@ def test_several_specs_give_one_row_per_use_case(capsys):
     assert set(rows) == {"Use case", "ticket_routing", "sql_generation"}
     header = rows["Use case"]
     assert rows["ticket_routing"][header.index("Teacher")] == "GPT-5.2"
-    assert rows["ticket_routing"][header.index("Student")] == "Tinker LoRA (self-hosted)"
+    assert rows["ticket_routing"][header.index("Student")] == "Tinker LoRA (hosted by Tinker)"
     assert rows["sql_generation"][header.index("Basis")] == "projected"
     assert "Saving / month @ 100K/day" in header
     assert "Prices: 2026-02.yaml (as of 2026-02-01, sha256 " in out
@@ -214,3 +226,73 @@ def test_committed_use_case_tables_are_current(capsys):
     for fmt, name in (("md", "cost.md"), ("csv", "cost.csv"), ("json", "cost.json")):
         assert main(["cost", *runs, "--volumes", "100000", "--format", fmt]) == 0
         assert capsys.readouterr().out == (REPO_ROOT / "reports" / "all_use_cases" / name).read_bytes().decode(), name
+RECEIPTS = Path(__file__).resolve().parents[2] / "specs" / "receipt_extraction" / "spec.yaml"
+
+
+def _json_row(capsys, model):
+    return next(r for r in json.loads(capsys.readouterr().out)["rows"] if r["model"] == model)
+
+
+def test_estimate_cost_spec_cost_run_and_report_price_a_request_alike(tmp_path, capsys):
+    # Issue 10: receipt_extraction's teacher was $0.0045 from estimate (cache share ignored),
+    # $0.0031 from cost SPEC and a third figure from cost RUN; one formula now prices all four.
+    spec = load_spec(RECEIPTS)
+    assert spec.traffic.cached_input_fraction > 0
+    assert main(["estimate", str(RECEIPTS), "--format", "json"]) == 0
+    estimated = json.loads(capsys.readouterr().out)
+    estimate, profile = estimated["cost_per_request_usd"]["teacher"], estimated["profiles"]["teacher"]
+    assert main(["cost", str(RECEIPTS), "--format", "json"]) == 0
+    cost_spec = _json_row(capsys, "openai/gpt-5.2")["cost_per_request_usd"]
+    assert estimate == cost_spec
+    uncached = request_cost_usd(
+        load_pricing().price_for("openai/gpt-5.2"), profile["input_tokens"]["mean"], profile["output_tokens"]["mean"]
+    )
+    assert cost_spec < uncached  # the spec's 60% cache share is applied
+
+    assert main(["run", str(RECEIPTS), "--offline", "--runs-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    run_dir = next(tmp_path.glob("receipt_extraction-offline-*"))
+    assert main(["cost", str(run_dir), "--format", "json"]) == 0
+    cost_run = _json_row(capsys, "openai/gpt-5.2")["cost_per_request_usd"]
+    report = compute_figures(load_run(run_dir)).teacher.cost_per_request_usd
+    eval_profile = measure_role(spec, "teacher", eval_items(load_items(spec), None))
+    same_formula = role_cost_per_request_usd(spec, load_pricing(), eval_profile)
+    assert cost_run == pytest.approx(report, rel=1e-12) and report == pytest.approx(same_formula, rel=1e-12)
+
+
+def test_cost_run_and_report_price_the_measured_cache_share(tmp_path, capsys):
+    spec_path = tmp_path / "spec.yaml"
+    (tmp_path / "data.jsonl").write_text(
+        "".join(json.dumps({"id": f"i{i}", "text": f"t{i}", "gold": "pos", "split": "eval"}) + "\n" for i in range(4))
+    )
+    spec_path.write_text(
+        'name: cached\ndata: {path: data.jsonl, input: {text: text}, gold: gold, id: id, split: {column: split}}\n'
+        "output: {kind: label, labels: [pos, neg]}\n"
+        'teacher: {model: anthropic/claude-opus-4-6, prompt: "{text}"}\nstudent: {model: "tinker://s", prompt: "{text}"}\n'
+    )
+    spec = load_spec(spec_path)
+    items = load_items(spec)
+    pricing = load_pricing()
+    opus = pricing.price_for("anthropic/claude-opus-4-6")
+    # 1,000 input tokens per call: the first call writes 900 to the cache, the others read 900.
+    usage = [(0, 900)] + [(900, 0)] * 3
+    priced = [request_cost_usd(opus, 1000, 10, cached_input_tokens=c, cache_write_tokens=w) for c, w in usage]
+    outputs = [
+        ModelOutput(item.id, "pos", input_tokens=1000, output_tokens=10, cost_usd=cost,
+                    cached_input_tokens=c, cache_write_tokens=w)
+        for item, (c, w), cost in zip(items, usage, priced)
+    ]
+    with build_scorer(spec) as scorer:
+        summary = build_summary(spec, items, [ModelRun("teacher", "teacher", opus_id := "anthropic/claude-opus-4-6", outputs)],
+                                pricing=pricing, run_id="r", scorer=scorer)
+    write_summary(summary, tmp_path / "run" / "summary.json")
+    teacher = summary.models["teacher"]
+    assert teacher.cached_input_tokens_total == 2700 and teacher.cache_write_tokens_total == 900
+    assert main(["cost", str(tmp_path / "run"), "--format", "json"]) == 0
+    cost_run = _json_row(capsys, opus_id)["cost_per_request_usd"]
+    expected = sum(priced) / 4  # (4*100 + 2700*0.5 + 900*6.25 + 40*25) / 4 / 1M
+    assert expected == pytest.approx((400 * 5 + 2700 * 0.5 + 900 * 6.25 + 40 * 25) / 4 / 1e6)
+    assert cost_run == pytest.approx(expected, rel=1e-12)
+    assert compute_figures(load_run(tmp_path / "run", spec_path=spec_path)).teacher.cost_per_request_usd == pytest.approx(
+        expected, rel=1e-12)
+    assert cost_run < request_cost_usd(opus, 1000, 10)

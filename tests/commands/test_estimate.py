@@ -40,3 +40,33 @@ def test_estimate_markdown_mentions_compression_and_spend(tiny_spec_path, capsys
 def test_message_overhead_matches_openai_accounting():
     # 3 tokens per message + 3 to prime the reply.
     assert count_message_tokens([{"role": "user", "content": "billing"}]) == count_tokens("billing") + 6
+
+
+def test_estimate_prices_a_spec_that_never_trains_on_tinker(tmp_path, capsys):
+    # No tinker model and no training: block, priced with a table that has no tinker/lora entry:
+    # estimate used to fail with "model 'tinker/lora' has no price".
+    (tmp_path / "data.jsonl").write_text(
+        "".join(json.dumps({"id": f"i{i}", "text": f"t{i}", "gold": "a", "split": s}) + "\n"
+                for i, s in enumerate(["train", "eval"] * 2))
+    )
+    (tmp_path / "prices.yaml").write_text(
+        "as_of: 2026-02-01\nmodels:\n"
+        "  openai/gpt-5.2: {display_name: GPT-5.2, input: 1.75, output: 14.0, source: test, as_of: 2026-02-01}\n"
+        "  openai/gpt-4.1-mini: {display_name: GPT-4.1-mini, input: 0.4, output: 1.6, source: test, as_of: 2026-02-01}\n"
+    )
+    (tmp_path / "spec.yaml").write_text(
+        "name: no_tinker\ndata: {path: data.jsonl, input: {text: text}, gold: gold, id: id, split: {column: split}}\n"
+        "output: {kind: label, labels: [a, b]}\n"
+        'teacher: {model: openai/gpt-5.2, prompt: "Label: {text}"}\nstudent: {model: openai/gpt-4.1-mini, prompt: "{text}"}\n'
+        "pricing: prices.yaml\n"
+    )
+    assert main(["estimate", str(tmp_path / "spec.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "GPT-4.1-mini" in out and "One-time cost and break-even not computed" in out
+    assert main(["estimate", str(tmp_path / "spec.yaml"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["one_time_cost_usd"] is None
+    # A training: block that names an unpriced model is still an error.
+    with (tmp_path / "spec.yaml").open("a") as handle:
+        handle.write("training: {price_as: tinker/lora}\n")
+    assert main(["estimate", str(tmp_path / "spec.yaml")]) == 2
+    assert "'tinker/lora' has no price" in capsys.readouterr().err

@@ -50,6 +50,26 @@ def test_cached_input_billed_at_cached_price():
     assert half_cached == pytest.approx((500 * 5.0 + 500 * 0.5) / 1e6)
 
 
+def test_cache_writes_billed_at_the_cache_write_price():
+    # Anthropic: 5-minute cache writes cost 1.25x input; reads 0.1x.
+    assert OPUS.cache_write_per_mtok_usd == pytest.approx(1.25 * OPUS.input_per_mtok_usd)
+    cost = cost_model.request_cost_usd(OPUS, 1000, 0, cached_input_tokens=300, cache_write_tokens=600)
+    assert cost == pytest.approx((100 * 5.0 + 300 * 0.5 + 600 * 6.25) / 1e6)
+    # A table without a cache-write rate bills writes as plain input.
+    assert cost_model.request_cost_usd(GPT52, 1000, 0, cache_write_tokens=600) == pytest.approx(cost_model.request_cost_usd(GPT52, 1000, 0))
+    with pytest.raises(ValueError, match="cannot exceed input_tokens"):
+        cost_model.request_cost_usd(OPUS, 1000, 0, cached_input_tokens=600, cache_write_tokens=600)
+
+
+def test_usage_cost_prices_shares_of_input_like_token_counts():
+    by_share = cost_model.usage_cost_usd(OPUS, 1459, 138.2, cached_input_share=0.6, cache_write_share=0.1)
+    by_tokens = cost_model.request_cost_usd(OPUS, 1459, 138.2, cached_input_tokens=1459 * 0.6, cache_write_tokens=145.9)
+    assert by_share == pytest.approx(by_tokens, rel=1e-15)
+    for bad in ({"cached_input_share": 1.2}, {"cached_input_share": 0.7, "cache_write_share": 0.4}, {"cache_write_share": math.nan}):
+        with pytest.raises(ValueError):
+            cost_model.usage_cost_usd(OPUS, 1000, 0, **bad)
+
+
 def test_batch_tier_uses_discount_and_refuses_missing_tier():
     assert cost_model.request_cost_usd(OPUS, 641, 4, batch=True) == pytest.approx(cost_model.request_cost_usd(OPUS, 641, 4) / 2)
     from distilleval.errors import PricingError

@@ -29,10 +29,16 @@ def test_bundled_table_has_the_seed_figures_with_sources():
     assert table.label.startswith("2026-02.yaml (as of 2026-02-01, sha256 ")
 
 
+def test_cache_write_rate_is_a_sourced_price():
+    opus = load_pricing().price_for("anthropic/claude-opus-4-6")
+    assert opus.cache_write_per_mtok_usd == 6.25 and "cache write 1.25x" in opus.source
+    assert load_pricing().price_for("openai/gpt-5.2").cache_write_per_mtok_usd is None
+
+
 def test_lookup_by_alias_and_pattern():
     table = load_pricing()
     assert table.price_for("claude-opus-4-6").display_name == "Claude Opus 4.6"
-    assert table.price_for("tinker://run-7/sampler_weights/final").display_name.startswith("Tinker LoRA")
+    assert table.price_for("tinker://run-7/sampler_weights/final").display_name == "Tinker LoRA (hosted by Tinker)"
 
 
 def test_missing_model_is_an_error_naming_model_and_table():
