@@ -12,43 +12,54 @@ import fnmatch
 import hashlib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from distilleval.errors import PricingError
 from distilleval.spec.validation import describe_validation_error
 from distilleval.spec.yaml_source import load_yaml_with_lines
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "pricing" / "2026-02.yaml"
+MAX_TABLE_BYTES = 16 << 20
+"""Largest pricing table read (16 MiB: room for every model of an imported price map)."""
+MAX_TABLE_VALUES = 1_000_000
+"""Most YAML values a pricing table may hold, aliases expanded."""
+MAX_PER_MTOK_USD = 100_000.0
+"""Upper bound of a price per 1M tokens; the dearest models cost a few hundred dollars."""
+MAX_PER_HOUR_USD = 100_000.0
+"""Upper bound of an hourly CPU or GPU price."""
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SelfHosting(BaseModel):
     """What a self-hosted model costs to serve: a GPU by the hour and its measured throughput."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _STRICT
 
-    gpu_usd_per_hour: PositiveFloat
-    requests_per_hour: PositiveFloat = Field(description="measured, at the request shape priced")
+    gpu_usd_per_hour: float = Field(gt=0, le=MAX_PER_HOUR_USD)
+    requests_per_hour: float = Field(gt=0, le=1e12, description="measured, at the request shape priced")
     measured: str = Field(min_length=1, description="how and when the throughput was measured")
 
 
 class ModelPrice(BaseModel):
     """One model's prices, USD per 1M tokens unless the field says otherwise."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _STRICT
 
     display_name: str
-    input_per_mtok_usd: NonNegativeFloat = Field(alias="input")
-    output_per_mtok_usd: NonNegativeFloat = Field(alias="output")
-    cached_input_per_mtok_usd: NonNegativeFloat | None = Field(default=None, alias="cached_input")
-    cache_write_per_mtok_usd: NonNegativeFloat | None = Field(
-        default=None, alias="cache_write", description="prompt-cache writes (Anthropic: 1.25x input for 5-minute writes)"
+    input_per_mtok_usd: float = Field(alias="input", ge=0, le=MAX_PER_MTOK_USD)
+    output_per_mtok_usd: float = Field(alias="output", ge=0, le=MAX_PER_MTOK_USD)
+    cached_input_per_mtok_usd: float | None = Field(default=None, alias="cached_input", ge=0, le=MAX_PER_MTOK_USD)
+    cache_write_per_mtok_usd: float | None = Field(
+        default=None, alias="cache_write", ge=0, le=MAX_PER_MTOK_USD,
+        description="prompt-cache writes (Anthropic: 1.25x input for 5-minute writes)",
     )
-    batch_input_per_mtok_usd: NonNegativeFloat | None = Field(default=None, alias="batch_input")
-    batch_output_per_mtok_usd: NonNegativeFloat | None = Field(default=None, alias="batch_output")
+    batch_input_per_mtok_usd: float | None = Field(default=None, alias="batch_input", ge=0, le=MAX_PER_MTOK_USD)
+    batch_output_per_mtok_usd: float | None = Field(default=None, alias="batch_output", ge=0, le=MAX_PER_MTOK_USD)
     batch_discount: float | None = Field(default=None, ge=0, lt=1, description="0.5 = half price")
-    training_per_mtok_usd: NonNegativeFloat | None = Field(default=None, alias="training")
-    cpu_usd_per_hour: PositiveFloat | None = Field(
-        default=None, description="for local CPU models: cost = hourly price x measured seconds"
+    training_per_mtok_usd: float | None = Field(default=None, alias="training", ge=0, le=MAX_PER_MTOK_USD)
+    cpu_usd_per_hour: float | None = Field(
+        default=None, gt=0, le=MAX_PER_HOUR_USD, description="for local CPU models: cost = hourly price x measured seconds"
     )
     self_hosted: SelfHosting | None = None
     aliases: list[str] = Field(default_factory=list)
@@ -83,7 +94,7 @@ class ModelPrice(BaseModel):
 class PricingFile(BaseModel):
     """The YAML layout of a pricing table."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _STRICT
 
     as_of: dt.date
     currency: str = Field(default="USD", pattern=r"^USD$")
@@ -150,7 +161,7 @@ def load_pricing(path: str | Path | None = None) -> PricingTable:
         PricingError: one line naming the file, line and field that is wrong.
     """
     source = Path(path) if path is not None else DEFAULT_TABLE
-    raw, lines = load_yaml_with_lines(source, PricingError)
+    raw, lines = load_yaml_with_lines(source, PricingError, max_bytes=MAX_TABLE_BYTES, max_values=MAX_TABLE_VALUES)
     if not isinstance(raw, dict):
         raise PricingError(f"{source}:1: expected a mapping with 'as_of' and 'models', found {type(raw).__name__}")
     try:

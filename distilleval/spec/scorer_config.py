@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TextNormalization(_Strict):
@@ -86,10 +86,10 @@ class SqlExecutionScorer(_Strict):
 
     kind: Literal["sql_execution"] = "sql_execution"
     database: str = Field(description="SQLite file, relative to the spec")
-    timeout_s: PositiveFloat = 5.0
-    float_tolerance: float = Field(default=1e-6, ge=0)
-    workers: PositiveInt | None = Field(default=None, description="worker processes; default: CPU count")
-    max_rows: PositiveInt = Field(default=1_000_000, description="a result with more rows scores wrong")
+    timeout_s: PositiveFloat = Field(default=5.0, le=3600, description="per query: running it, then comparing results")
+    float_tolerance: float = Field(default=1e-6, ge=0, description="for REAL values; integers compare exactly")
+    workers: PositiveInt | None = Field(default=None, le=256, description="worker processes; default: CPU count")
+    max_rows: PositiveInt = Field(default=1_000_000, le=100_000_000, description="a result with more rows scores wrong")
     gold_separator: str | None = Field(
         default=None, description="split a gold cell into several acceptable queries on this"
     )

@@ -31,10 +31,15 @@ from distilleval.spec.yaml_source import LineIndex, load_yaml_with_lines
 
 PROMPT_FILE_SUFFIXES = (".md", ".txt", ".j2", ".prompt")
 BASELINE_KINDS = ("tfidf_logreg", "wordllama_logreg")
+MAX_NAME_CHARS = 100
+"""A spec name becomes part of run directory names, which file systems cap at 255 bytes."""
+MAX_USD = 1e9
+"""Upper bound of any dollar amount in a spec: larger is a typo, and it overflows charts."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are never a sensible setting; pydantic accepts them unless told not to.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SplitSpec(_Strict):
@@ -48,7 +53,7 @@ class SplitSpec(_Strict):
     train_values: list[str] = ["train"]
     eval_values: list[str] = ["eval", "test"]
     eval_fraction: float = Field(default=0.3, gt=0, le=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=-(2**63), lt=2**63)
 
 
 class DataSpec(_Strict):
@@ -114,8 +119,8 @@ class ModelSpec(_Strict):
         description="a template over the input fields, or a file (.md/.txt) holding one",
     )
     system: str | None = None
-    max_tokens: PositiveInt = 256
-    temperature: NonNegativeFloat = 0.0
+    max_tokens: PositiveInt = Field(default=256, le=1_000_000)
+    temperature: NonNegativeFloat = Field(default=0.0, le=10)
     stop: list[str] = Field(default_factory=list)
     api_base: str | None = None
     api_key_env: str | None = Field(
@@ -123,7 +128,7 @@ class ModelSpec(_Strict):
         pattern=r"^[A-Z_][A-Z0-9_]*$",
         description="name of the environment variable holding the key (never the key itself)",
     )
-    timeout_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0, le=86_400)
     fast_path: bool = Field(
         default=False, description="call an OpenAI-compatible api_base directly, bypassing LiteLLM"
     )
@@ -162,8 +167,10 @@ class BaselineSpec(_Strict):
 class TrafficSpec(_Strict):
     """Request volumes the costs are projected at."""
 
-    volumes_per_day: list[PositiveInt] = Field(default=[1_000, 100_000, 1_000_000], min_length=1)
-    days_per_month: float = Field(default=30.0, gt=0)
+    volumes_per_day: list[Annotated[int, Field(gt=0, le=10**12)]] = Field(
+        default=[1_000, 100_000, 1_000_000], min_length=1
+    )
+    days_per_month: float = Field(default=30.0, gt=0, le=31)
     cached_input_fraction: float = Field(
         default=0.0, ge=0, le=1, description="share of teacher input tokens served from a prompt cache"
     )
@@ -175,8 +182,8 @@ class GatesSpec(_Strict):
     student_min: float | None = Field(default=None, ge=0, le=1)
     teacher_min: float | None = Field(default=None, ge=0, le=1)
     non_inferiority_margin: float | None = Field(default=None, ge=0, le=1)
-    max_cost_per_request_usd: float | None = Field(default=None, ge=0)
-    max_p95_latency_ms: float | None = Field(default=None, gt=0)
+    max_cost_per_request_usd: float | None = Field(default=None, ge=0, le=MAX_USD)
+    max_p95_latency_ms: float | None = Field(default=None, gt=0, le=86_400_000)
     max_error_rate: float | None = Field(default=None, ge=0, le=1)
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
 
@@ -185,15 +192,15 @@ class TrainingSpec(_Strict):
     """LoRA fine-tuning settings (Tinker's recipe defaults) and one-time costs."""
 
     base_model: str = "Qwen/Qwen3-8B"
-    rank: PositiveInt = 32
-    learning_rate: float = Field(default=1e-4, gt=0)
-    epochs: PositiveInt = 4
-    batch_size: PositiveInt = 128
+    rank: PositiveInt = Field(default=32, le=4096)
+    learning_rate: float = Field(default=1e-4, gt=0, le=1)
+    epochs: PositiveInt = Field(default=4, le=10_000)
+    batch_size: PositiveInt = Field(default=128, le=10_000_000)
     price_as: str = "tinker/lora"
     labelled_examples: PositiveInt | None = Field(
-        default=None, description="how many items the teacher labels; default: the training split"
+        default=None, le=10**12, description="how many items the teacher labels; default: the training split"
     )
-    engineering_cost_usd: NonNegativeFloat = 0.0
+    engineering_cost_usd: NonNegativeFloat = Field(default=0.0, le=MAX_USD)
 
 
 def _baseline_entry(value: Any) -> Any:
@@ -203,7 +210,7 @@ def _baseline_entry(value: Any) -> Any:
 class TaskSpec(_Strict):
     """A whole task spec. Paths inside are relative to the spec file (see ``source``)."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=MAX_NAME_CHARS)
     description: str = ""
     data: DataSpec
     output: OutputSpec
@@ -323,6 +330,35 @@ def _check_files(spec: TaskSpec, lines: LineIndex) -> None:
     for path, relative in checks:
         if not spec.resolve(relative).is_file():
             raise _fail(spec.source, lines, path, f"file not found: {spec.resolve(relative)}")
+    if spec.scorer.kind == "sql_execution":
+        problem = _sqlite_problem(spec.resolve(spec.scorer.database))
+        if problem:
+            raise _fail(spec.source, lines, ("scorer", "database"), problem)
+
+
+def _sqlite_problem(database: Path) -> str | None:
+    """Why ``database`` is not a readable SQLite database, or None.
+
+    Without this, a wrong file loads fine and every gold query later fails one by one.
+    """
+    import sqlite3
+
+    try:
+        with database.open("rb") as handle:
+            header = handle.read(16)
+    except OSError as err:
+        return f"cannot read {database}: {err}"
+    if header != b"SQLite format 3\x00":
+        return f"{database} is not a SQLite database (its first bytes are not the SQLite header)"
+    try:
+        connection = sqlite3.connect(database.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as err:
+        return f"{database} cannot be read as a SQLite database ({err})"
+    return None
 
 
 def _check_labels(spec: TaskSpec, lines: LineIndex) -> None:

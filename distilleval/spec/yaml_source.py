@@ -2,6 +2,12 @@
 
 ``load_yaml_with_lines`` returns the plain data plus a ``LineIndex`` that maps a field path
 such as ``("teacher", "model")`` to the 1-based line where that key (or list item) sits.
+
+The loader refuses what no real spec or pricing table needs and what would otherwise exhaust
+time or memory: a file over ``max_bytes``, nesting deeper than ``MAX_DEPTH`` levels, more
+than ``max_values`` values once aliases are expanded (an alias bomb), an alias inside the
+container it names, and a key given twice in one mapping (the second would silently win).
+A byte-order mark at the start is accepted.
 """
 
 from __future__ import annotations
@@ -13,6 +19,13 @@ from typing import Any
 import yaml
 
 from distilleval.errors import DistillevalError
+
+MAX_YAML_BYTES = 1 << 20
+"""Largest file read by default (1 MiB: a spec is a few kilobytes; long prompts belong in prompt files)."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists, aliases expanded."""
+MAX_EXPANDED_NODES = 20_000
+"""Most values (scalars, mappings, lists) a document may hold by default, aliases expanded."""
 
 
 @dataclass
@@ -31,6 +44,67 @@ class LineIndex:
         return self.lines.get((), None)
 
 
+class _Refused(Exception):
+    """The document breaks one of the loader's limits; ``line`` is 1-based."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that measures every node as it is composed (aliases expanded) and
+    refuses duplicate keys, so nothing large or ambiguous reaches the constructor."""
+
+    def __init__(self, stream: str, max_values: int):
+        super().__init__(stream)
+        self._max_values = max_values
+        self._depth = 0
+        self._expanded = 0  # values composed so far, an alias counting as everything it stands for
+        # id(node) -> (expanded node count, expanded depth); the nodes stay alive in the tree.
+        self._measure: dict[int, tuple[int, int]] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        is_alias = self.check_event(yaml.AliasEvent)
+        line = self.peek_event().start_mark.line + 1
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(line, f"nested more than {MAX_DEPTH} levels deep")
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        measure = self._measure.get(id(node))
+        if measure is None:
+            if is_alias:
+                raise _Refused(line, "an alias refers to the mapping or list that contains it")
+            children = node.value if isinstance(node, yaml.SequenceNode) else (
+                [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else []
+            )
+            sizes = [self._measure[id(child)] for child in children]
+            measure = (1 + sum(size for size, _ in sizes), 1 + max((depth for _, depth in sizes), default=0))
+            self._measure[id(node)] = measure
+        size, depth = measure
+        self._expanded += size if is_alias else 1
+        if self._expanded > self._max_values:
+            raise _Refused(line, f"more than {self._max_values:,} values (aliases expanded)")
+        if self._depth + depth > MAX_DEPTH:
+            raise _Refused(line, f"nested more than {MAX_DEPTH} levels deep once aliases are expanded")
+        return node
+
+    def compose_mapping_node(self, anchor: Any) -> Any:
+        node = super().compose_mapping_node(anchor)
+        first_line: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in first_line:
+                raise _Refused(line, f"{key_node.value}: duplicate key (first on line {first_line[key_node.value]})")
+            first_line[key_node.value] = line
+        return node
+
+
 def _index_node(node: yaml.Node, path: tuple, index: LineIndex) -> None:
     index.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -44,27 +118,56 @@ def _index_node(node: yaml.Node, path: tuple, index: LineIndex) -> None:
             _index_node(item, path + (position,), index)
 
 
-def load_yaml_with_lines(path: Path, error_class: type[DistillevalError]) -> tuple[Any, LineIndex]:
-    """Read and parse a YAML file.
-
-    Raises:
-        error_class: the file is missing, unreadable, empty or not valid YAML; the message
-            names the file and, for syntax errors, the line.
-    """
+def _read_bounded(path: Path, error_class: type[DistillevalError], max_bytes: int) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
     except FileNotFoundError:
         raise error_class(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise error_class(f"{path}: cannot read file ({err.__class__.__name__}: {err})") from None
+    if len(raw) > max_bytes:
+        raise error_class(f"{path}: file too large (over {max_bytes:,} bytes, the limit for this kind of file)")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise error_class(f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
+
+
+def load_yaml_with_lines(
+    path: Path,
+    error_class: type[DistillevalError],
+    *,
+    max_bytes: int = MAX_YAML_BYTES,
+    max_values: int = MAX_EXPANDED_NODES,
+) -> tuple[Any, LineIndex]:
+    """Read and parse a YAML file within the limits in the module doc.
+
+    Args:
+        path: the file.
+        error_class: the exception raised for every problem (``SpecError``, ``PricingError``).
+        max_bytes: a larger file is refused before it is parsed.
+        max_values: a document with more values than this, aliases expanded, is refused.
+
+    Raises:
+        error_class: the file is missing, unreadable, too large, empty, not valid YAML, or
+            breaks a limit (nesting, alias expansion, duplicate key); the message names the
+            file and, where there is one, the line.
+    """
+    text = _read_bounded(path, error_class, max_bytes)
+    loader = _BoundedLoader(text, max_values)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except _Refused as err:
+        raise error_class(f"{path}:{err.line}: {err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise error_class(f"{path}{where}: not valid YAML ({problem})") from None
+    finally:
+        loader.dispose()
     if node is None or data is None:
         raise error_class(f"{path}: the file is empty; expected a YAML mapping")
     index = LineIndex()

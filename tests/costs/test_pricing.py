@@ -83,6 +83,10 @@ BROKEN_TABLES = [
     ("unknown key", _mutated(("models", "openai/gpt-5.2", "inputt"), 1.0), "models.openai/gpt-5.2.inputt: unknown key"),
     ("other currency", _mutated(("currency",), "EUR"), "currency: string should match pattern"),
     ("discount and batch prices", _mutated(("models", "openai/gpt-5.2", "batch_input"), 0.8), "give either batch_input/batch_output or batch_discount, not both"),
+    ("infinite price", _mutated(("models", "openai/gpt-5.2", "input"), float("inf")), "models.openai/gpt-5.2.input: input should be a finite number"),
+    ("nan price", _mutated(("models", "openai/gpt-5.2", "output"), float("nan")), "models.openai/gpt-5.2.output: input should be a finite number"),
+    ("absurd price", _mutated(("models", "openai/gpt-5.2", "input"), 1e300), "models.openai/gpt-5.2.input: input should be less than or equal to 100000"),
+    ("deep nesting", "as_of: 2026-02-01\nmodels: " + "[" * 1000 + "]" * 1000 + "\n", "nested more than 64 levels deep"),
 ]
 
 
@@ -108,3 +112,12 @@ def test_error_line_points_at_the_bad_price(tmp_path):
     bad_line = next(n for n in range(in_gpt, len(lines)) if lines[n].strip().startswith("input:")) + 1
     with pytest.raises(PricingError, match=rf"prices.yaml:{bad_line}: "):
         load_pricing(path)
+
+
+def test_a_second_models_key_is_an_error_not_a_replacement(tmp_path, capsys):
+    # YAML alone would let the second `models:` replace the first, silently repricing every model.
+    text = yaml.safe_dump(_valid_table(), sort_keys=False) + "models:\n  x/y: {display_name: y, input: 0, output: 0, source: s, as_of: 2026-01-01}\n"
+    status, err, path = _cost_with(tmp_path, text, capsys)
+    first = next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith("models:"))
+    assert status == 2 and err.count("\n") == 1
+    assert f"models: duplicate key (first on line {first})" in err

@@ -83,6 +83,17 @@ BROKEN_SPECS = [
     ("secret in api_key_env", _set(("teacher", "api_key_env"), "sk-live-123"), "teacher.api_key_env: string should match pattern"),
     ("bad name", _set(("name",), "Ticket Routing"), "name: string should match pattern"),
     ("bad prompt_cache", _set(("teacher", "prompt_cache"), "on"), "teacher.prompt_cache: input should be 'auto' or 'off'"),
+    # A 1 MB name used to reach the file system as a run directory name (OSError: File name too long).
+    ("name too long", _set(("name",), "a" * 1_000_000), "name: string should have at most 100 characters"),
+    # Infinity and NaN pass a plain `ge=0`; the chart then overflowed and days_per_month blamed summary.json.
+    ("infinite cost", _set(("training", "engineering_cost_usd"), float("inf")), "training.engineering_cost_usd: input should be a finite number"),
+    ("nan volume share", _set(("traffic", "cached_input_fraction"), float("nan")), "traffic.cached_input_fraction: input should be a finite number"),
+    ("infinite month", _set(("traffic", "days_per_month"), float("inf")), "traffic.days_per_month: input should be a finite number"),
+    ("month over 31 days", _set(("traffic", "days_per_month"), 1e300), "traffic.days_per_month: input should be less than or equal to 31"),
+    ("absurd cost", _set(("training", "engineering_cost_usd"), 1e300), "training.engineering_cost_usd: input should be less than or equal to 1000000000"),
+    ("absurd volume", _set(("traffic", "volumes_per_day"), [10**300]), "traffic.volumes_per_day[0]: input should be less than or equal to 1000000000000"),
+    ("absurd max_tokens", _set(("teacher", "max_tokens"), 10**30), "teacher.max_tokens: input should be less than or equal to 1000000"),
+    ("infinite timeout", _set(("student", "timeout_s"), float("inf")), "student.timeout_s: input should be a finite number"),
 ]
 
 
@@ -194,3 +205,45 @@ def test_an_alias_that_is_another_label_is_refused(spec_dir):
 def test_labels_differing_only_in_case_are_distinct_without_case_normalisation(spec_dir):
     path = _write(spec_dir, _set(("output", "labels"), ["billing", "Billing", "other"]))
     assert load_spec(path).output.labels == ["billing", "Billing", "other"]
+
+
+def test_duplicate_key_is_an_error_naming_both_lines(spec_dir, capsys):
+    path = _write(spec_dir, lambda data: None)
+    text = path.read_text()
+    path.write_text(text + "name: other_name\n")
+    last = len(path.read_text().splitlines())
+    assert main(["estimate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{path}:{last}: name: duplicate key (first on line 1)" in err
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("name: x\n" + "description: " + "[" * 1000 + "]" * 1000 + "\n", "nested more than 64 levels deep"),
+    ("name: x\n" + "description: '" + "x" * (2 << 20) + "'\n", "file too large"),
+])
+def test_hostile_yaml_spec_is_exit_2_in_one_line(tmp_path, capsys, text, expected):
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    assert main(["estimate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and expected in err
+
+
+SQL_SPEC = Path(__file__).resolve().parents[2] / "specs" / "sql_generation"
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"id,name\n1,tent\n", "is not a SQLite database"),
+    (b"SQLite format 3\x00" + b"\x00" * 200, "cannot be read as a SQLite database"),
+])
+def test_sql_database_that_is_not_sqlite_fails_at_load(tmp_path, capsys, content, expected):
+    # Before, such a spec loaded and `score` exited 0 with almost every item "gold_failed".
+    for name in ("spec.yaml", "data.jsonl", "rubric.md"):
+        shutil.copy(SQL_SPEC / name, tmp_path / name)
+    (tmp_path / "shop.sqlite").write_bytes(content)
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(spec_path.read_text().replace("../../pricing/", str(SQL_SPEC.parents[1] / "pricing") + "/"))
+    assert main(["estimate", str(spec_path)]) == 2
+    err = capsys.readouterr().err
+    line = next(n for n, text in enumerate(spec_path.read_text().splitlines(), 1) if "database:" in text)
+    assert err.count("\n") == 1 and f"{spec_path}:{line}: scorer.database: " in err and expected in err
