@@ -29,9 +29,11 @@ def run(args: argparse.Namespace) -> int:
 
     from distilleval.costs import cost_model
     from distilleval.costs.estimates import (
+        RoleProfile,
+        TokenStats,
         cached_input_share,
-        measure_role,
-        measure_spec,
+        count_spec_tokens,
+        input_token_counts,
         role_cost_per_request_usd,
         spec_one_time_cost,
     )
@@ -45,18 +47,23 @@ def run(args: argparse.Namespace) -> int:
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     items = load_items(spec)
     eval_items = split_items(items, "eval")
+    # Each item's prompts are counted once; the eval split and the default pool are views of those counts.
+    counts = count_spec_tokens(spec, items)
+    profiles = counts.profiles(spec)
+    teacher, student = profiles["teacher"], profiles["student"]
     if args.pool or spec.data.pool:
         pool_path = Path(args.pool) if args.pool else spec.resolve(spec.data.pool)
         pool_items = load_items(spec, path=pool_path)
         pool_name = str(pool_path)
+        pool_inputs = input_token_counts(spec, "teacher", pool_items)
     else:
         pool_items = split_items(items, "train")
         pool_name = f"train split of {spec.data.path}"
-
-    profiles = measure_spec(spec, items)
-    teacher, student = profiles["teacher"], profiles["student"]
+        pool_inputs = [n for n, item in zip(counts.inputs["teacher"], items) if item.split == "train"]
     # The pool usually has no gold: price its outputs at the data's mean answer length.
-    pool_profile = measure_role(spec, "teacher", pool_items, output_counts=[round(teacher.output_tokens.mean)] * len(pool_items))
+    pool_profile = RoleProfile(
+        "teacher", spec.teacher.model, TokenStats.of(pool_inputs), TokenStats.of([round(teacher.output_tokens.mean)] * len(pool_items))
+    )
 
     teacher_share = cached_input_share(spec, "teacher")
     teacher_price = pricing.price_for(spec.teacher.pricing_key)
@@ -65,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         teacher_price, pool_profile.input_tokens.total, pool_profile.output_tokens.total,
         cached_input_share=teacher_share, batch=spec.teacher.batch,
     )
-    eval_profiles = measure_spec(spec, eval_items) if eval_items else profiles
+    eval_profiles = counts.profiles(spec, lambda item: item.split == "eval") if eval_items else profiles
     eval_teacher_usd = cost_model.usage_cost_usd(
         teacher_price, eval_profiles["teacher"].input_tokens.total, eval_profiles["teacher"].output_tokens.total,
         cached_input_share=teacher_share, batch=spec.teacher.batch,

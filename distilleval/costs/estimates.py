@@ -8,14 +8,19 @@ would write it (the label, the JSON, the SQL).
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from distilleval.costs.tokens import count_message_tokens, count_tokens
+from distilleval.costs.tokens import FixedEnds, count_message_tokens, count_tokens
 from distilleval.spec.data import Item
 from distilleval.spec.messages import build_messages
-from distilleval.spec.task_spec import TaskSpec
+from distilleval.spec.prompts import render_template, template_fields
+from distilleval.spec.task_spec import ModelSpec, TaskSpec
+
+ROLES = ("teacher", "student")
 
 
 @dataclass(frozen=True)
@@ -64,33 +69,80 @@ def gold_as_text(gold: object) -> str:
     return str(gold)
 
 
-def output_token_counts(items: list[Item]) -> list[int]:
-    """Tokens of each item's gold answer (items without gold are skipped)."""
-    return [count_tokens(gold_as_text(item.gold)) for item in items if item.gold is not None]
+def template_ends(template: str) -> FixedEnds:
+    """The fixed ends of every text ``template`` renders to, for counting many renders fast."""
+    fields = template_fields(template)
+    if not fields:
+        return FixedEnds.around(render_template(template, {}), "")
+    # Two renders that differ in every field agree exactly on the template's literal start and end.
+    first = render_template(template, {name: "\x00" for name in fields})
+    second = render_template(template, {name: "\x01" for name in fields})
+    prefix = os.path.commonprefix([first, second])
+    suffix = os.path.commonprefix([first[::-1], second[::-1]])[::-1]
+    return FixedEnds.around(prefix, suffix)
 
 
-def input_token_counts(spec: TaskSpec, role: str, items: list[Item]) -> list[int]:
-    """Input tokens of each item's request under ``role``'s prompt, rendered as the runner sends it."""
+def message_text_counters(model: ModelSpec) -> list[Callable[[str], int]]:
+    """One exact, fast text counter per message ``build_messages`` makes for ``model`` (system first)."""
+    templates = ([model.system] if model.system else []) + [model.prompt_text or model.prompt]
+    return [template_ends(template).count for template in templates]
+
+
+def input_token_counts(spec: TaskSpec, role: str, items: Sequence[Item]) -> list[int]:
+    """Input tokens of each item's request under ``role``'s prompt, rendered as the runner sends it.
+
+    The rubric's fixed start and end are counted once for all items (``FixedEnds``); the numbers
+    equal counting each rendered request whole.
+    """
     model = spec.models()[role]
+    counters = message_text_counters(model)
     return [
-        count_message_tokens(build_messages(model, item, spec.data.image_inputs, embed_images=False))
+        count_message_tokens(build_messages(model, item, spec.data.image_inputs, embed_images=False), text_counters=counters)
         for item in items
     ]
 
 
-def measure_role(spec: TaskSpec, role: str, items: list[Item], output_counts: list[int] | None = None) -> RoleProfile:
-    """Render ``role``'s prompt for every item and count its input and output tokens."""
-    model = spec.models()[role]
-    input_counts = input_token_counts(spec, role, items)
-    if output_counts is None:
-        output_counts = output_token_counts(items)
-    return RoleProfile(role, model.model, TokenStats.of(input_counts), TokenStats.of(output_counts))
+@dataclass(frozen=True)
+class SpecTokenCounts:
+    """Every item's input tokens under each role and its gold answer's tokens, counted once.
+
+    Attributes:
+        items: the items counted, in order.
+        inputs: role -> input tokens per item.
+        outputs: gold-answer tokens per item (``None`` where an item has no gold).
+    """
+
+    items: list[Item]
+    inputs: dict[str, list[int]]
+    outputs: list[int | None]
+
+    def profiles(self, spec: TaskSpec, keep: Callable[[Item], bool] | None = None) -> dict[str, RoleProfile]:
+        """Teacher and student profiles over the items ``keep`` accepts (default: all)."""
+        chosen = [n for n, item in enumerate(self.items) if keep is None or keep(item)]
+        outputs = [self.outputs[n] for n in chosen if self.outputs[n] is not None]
+        return {
+            role: RoleProfile(
+                role, spec.models()[role].model, TokenStats.of([self.inputs[role][n] for n in chosen]), TokenStats.of(outputs)
+            )
+            for role in self.inputs
+        }
+
+
+def count_spec_tokens(spec: TaskSpec, items: list[Item]) -> SpecTokenCounts:
+    """Count every item's teacher and student request and gold answer, once each."""
+    outputs = [None if item.gold is None else count_tokens(gold_as_text(item.gold)) for item in items]
+    return SpecTokenCounts(items, {role: input_token_counts(spec, role, items) for role in ROLES}, outputs)
+
+
+def measure_role(spec: TaskSpec, role: str, items: list[Item]) -> RoleProfile:
+    """Render ``role``'s prompt for every item and count its input and gold-answer tokens."""
+    outputs = [count_tokens(gold_as_text(item.gold)) for item in items if item.gold is not None]
+    return RoleProfile(role, spec.models()[role].model, TokenStats.of(input_token_counts(spec, role, items)), TokenStats.of(outputs))
 
 
 def measure_spec(spec: TaskSpec, items: list[Item]) -> dict[str, RoleProfile]:
     """Teacher and student token profiles over ``items``."""
-    outputs = output_token_counts(items)
-    return {role: measure_role(spec, role, items, outputs) for role in ("teacher", "student")}
+    return count_spec_tokens(spec, items).profiles(spec)
 
 
 def cached_input_share(spec: TaskSpec, role: str) -> float:

@@ -7,6 +7,7 @@ Templates are checked against the input fields when the spec loads, not on item 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -27,19 +28,25 @@ def template_fields(template: str) -> list[str]:
     return seen
 
 
+@functools.lru_cache(maxsize=64)
+def _template_pieces(template: str) -> tuple[tuple[str, bool], ...]:
+    # (text, is_field) pieces, parsed once per template: rendering 150,000 prompts from one 5 KB
+    # rubric is then a join, not a regex pass over the rubric for every item.
+    pieces: list[tuple[str, bool]] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        pieces.append((template[position : match.start()], False))
+        name = match.group(1)
+        pieces.append((name, True) if name else (match.group(0)[0], False))
+        position = match.end()
+    pieces.append((template[position:], False))
+    return tuple(piece for piece in pieces if piece[1] or piece[0])
+
+
 def render_template(template: str, values: Mapping[str, str]) -> str:
     """Fill the placeholders of ``template`` from ``values``.
 
     Raises:
         KeyError: a placeholder has no value (the spec loader prevents this for specs).
     """
-
-    def substitute(match: re.Match) -> str:
-        token = match.group(0)
-        if token == "{{":
-            return "{"
-        if token == "}}":
-            return "}"
-        return str(values[match.group(1)])
-
-    return _PLACEHOLDER.sub(substitute, template)
+    return "".join(str(values[text]) if is_field else text for text, is_field in _template_pieces(template))

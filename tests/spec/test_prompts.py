@@ -29,3 +29,25 @@ def test_missing_value_is_a_key_error():
 def test_values_are_inserted_verbatim_even_with_braces(value):
     # A message that itself contains "{text}" must not be expanded again.
     assert render_template("<{text}>", {"text": value + "{text}"}) == f"<{value}{{text}}>"
+
+
+def _render_by_regex(template: str, values: dict[str, str]) -> str:
+    # The plain one-pass substitution render_template replaced with parsed, cached pieces.
+    import re
+
+    def substitute(match: re.Match) -> str:
+        token = match.group(0)
+        return {"{{": "{", "}}": "}"}.get(token) or values[match.group(1)]
+
+    return re.sub(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}", substitute, template)
+
+
+@given(st.lists(st.sampled_from(["{", "}", "{{", "}}", "{a}", "{b}", "{a", "b}", "x", "\n", " ", "{1}", "{ a}"]), max_size=20))
+def test_rendering_from_cached_pieces_equals_one_regex_pass(parts):
+    class Values(dict):
+        def __missing__(self, name: str) -> str:
+            return f"<{name}{{x}}>"
+
+    template = "".join(parts)
+    values = Values(a="A{b}", b="}B{")
+    assert render_template(template, values) == _render_by_regex(template, values)

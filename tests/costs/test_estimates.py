@@ -1,0 +1,70 @@
+"""Token profiles of a spec: exact counts, with each rubric and each teacher prompt counted once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from distilleval.cli.main import main
+from distilleval.costs import tokens
+from distilleval.costs.estimates import count_spec_tokens, input_token_counts, template_ends
+from distilleval.costs.tokens import count_message_tokens
+from distilleval.spec.data import load_items
+from distilleval.spec.messages import build_messages
+from distilleval.spec.task_spec import load_spec
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_SPECS = sorted((REPO_ROOT / "specs").glob("*/spec.yaml"))
+
+
+@pytest.mark.parametrize("spec_path", EXAMPLE_SPECS, ids=lambda path: path.parent.name)
+def test_fast_counts_equal_counting_every_rendered_request_whole(spec_path):
+    spec = load_spec(spec_path)
+    items = load_items(spec)
+    for role in ("teacher", "student"):
+        model = spec.models()[role]
+        slow = [
+            count_message_tokens(build_messages(model, item, spec.data.image_inputs, embed_images=False))
+            for item in items
+        ]
+        assert input_token_counts(spec, role, items) == slow
+
+
+def test_the_rubric_is_cut_off_and_counted_once():
+    spec = load_spec(REPO_ROOT / "specs" / "ticket_routing" / "spec.yaml")
+    ends = template_ends(spec.teacher.prompt_text)
+    # Everything before the last line break ahead of "Message: {text}" is fixed.
+    assert spec.teacher.prompt_text.startswith(ends.head) and ends.head_tokens > 500
+    assert spec.teacher.prompt_text[len(ends.head) :].startswith("Message: {text}")
+
+
+def test_estimate_encodes_each_request_once_not_the_rubric_per_item(tiny_spec_path, monkeypatch, capsys):
+    spec = load_spec(tiny_spec_path)
+    items = load_items(spec)
+    rubric_chars = len(spec.teacher.prompt_text)
+    real = tokens._encoding()
+    encoded: list[str] = []
+
+    class Recording:
+        def encode(self, text, **kwargs):
+            encoded.append(text)
+            return real.encode(text, **kwargs)
+
+    monkeypatch.setattr(tokens, "_encoding", lambda: Recording())
+    assert main(["estimate", str(tiny_spec_path), "--format", "json"]) == 0
+    capsys.readouterr()
+    inputs_chars = sum(len(text) for item in items for text in item.inputs.values())
+    # The rubric's fixed part once per template, each item's own text about once per role (the
+    # eval split and the pool reuse those counts), plus the short gold answers.
+    assert sum(len(text) for text in encoded) < rubric_chars + 3 * inputs_chars + 200
+
+
+def test_profiles_of_a_subset_are_views_of_the_same_counts(tiny_spec_path):
+    spec = load_spec(tiny_spec_path)
+    items = load_items(spec)
+    counts = count_spec_tokens(spec, items)
+    eval_profiles = counts.profiles(spec, lambda item: item.split == "eval")
+    eval_items = [item for item in items if item.split == "eval"]
+    assert eval_profiles["teacher"].input_tokens.total == sum(input_token_counts(spec, "teacher", eval_items))
+    assert eval_profiles["student"].input_tokens.n == len(eval_items)
