@@ -76,7 +76,7 @@ def read_predictions(path: Path, known_ids: set[str], *, price: Any = None, batc
     outputs: list[ModelOutput] = []
     seen: dict[str, int] = {}
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")  # iter_jsonl decodes each line, so a non-UTF-8 file is named at its line
     except FileNotFoundError:
         raise DataError(f"{path}: predictions file not found") from None
     except OSError as err:

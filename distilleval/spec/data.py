@@ -42,12 +42,14 @@ class Item:
 
 
 def iter_jsonl(
-    handle: Iterable[str], path: Path, *, expected: str = "a JSON object"
+    handle: Iterable[str] | Iterable[bytes], path: Path, *, expected: str = "a JSON object"
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Parse an open JSONL file line by line, so a caller's own checks see line 1 before line 2.
 
     Args:
-        handle: the open text file (or any iterable of lines).
+        handle: the open file, text or binary (or any iterable of lines). Binary lines are
+            decoded here as UTF-8, a byte-order mark on line 1 dropped, so a file in another
+            encoding is reported at the exact line.
         path: the file's path, for messages.
         expected: how the message describes a line that is JSON but not an object.
 
@@ -55,15 +57,26 @@ def iter_jsonl(
         ``(line number, record)`` for each non-blank line (1-based).
 
     Raises:
-        DataError: a line is not valid JSON or not a JSON object; names file and line.
+        DataError: a line is not UTF-8, not valid JSON, nested too deeply to parse, or not a
+            JSON object; names file and line.
     """
     for number, text in enumerate(handle, start=1):
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(
+                    f"{path}:{number}: not UTF-8 text (byte {err.start + 1} of the line: {err.reason}); "
+                    "save the file as UTF-8"
+                ) from None
         if not text.strip():
             continue
         try:
             record = json.loads(text)
         except json.JSONDecodeError as err:
             raise DataError(f"{path}:{number}: not valid JSON ({err.msg} at column {err.colno})") from None
+        except RecursionError:
+            raise DataError(f"{path}:{number}: JSON nested too deeply to read") from None
         if not isinstance(record, dict):
             raise DataError(f"{path}:{number}: expected {expected}, found {type(record).__name__}")
         yield number, record
@@ -109,6 +122,15 @@ def assign_split(item_id: str, split: SplitSpec) -> str:
     digest = hashlib.sha256(f"{split.seed}:{item_id}".encode()).digest()
     fraction = int.from_bytes(digest[:8], "big") / 2**64
     return "eval" if fraction < split.eval_fraction else "train"
+
+
+def _check_length(value: str, spec: TaskSpec, where: str) -> None:
+    limit = spec.data.max_field_chars
+    if len(value) > limit:
+        raise DataError(
+            f"{where}: {len(value):,} characters, over data.max_field_chars ({limit:,}); "
+            "raise that limit in the spec if such long values are meant"
+        )
 
 
 def _gold_value(raw: Any, spec: TaskSpec, where: str) -> Any:
@@ -172,6 +194,7 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
             value = record[column]
             if not isinstance(value, str):
                 value = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+            _check_length(value, spec, f"{where}: column {column!r}")
             if field_name in spec.data.image_inputs:
                 image = (source.parent / value).resolve()
                 if not image.is_file():
@@ -181,6 +204,8 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
         gold = None
         if spec.data.gold:
             if spec.data.gold in record and record[spec.data.gold] not in (None, ""):
+                if isinstance(record[spec.data.gold], str):
+                    _check_length(record[spec.data.gold], spec, f"{where}: column {spec.data.gold!r}")
                 gold = _gold_value(record[spec.data.gold], spec, f"{where}: column {spec.data.gold!r}")
                 if matcher is not None:
                     gold = _label_gold(gold, matcher, spec.output.labels or [], f"{where}: column {spec.data.gold!r}")

@@ -69,6 +69,10 @@ class DataSpec(_Strict):
     id: str | None = Field(default=None, description="column with a stable item id")
     split: SplitSpec = SplitSpec()
     pool: str | None = Field(default=None, description="unlabelled inputs for the teacher to label")
+    max_field_chars: PositiveInt = Field(
+        default=1_000_000,
+        description="longest input or gold value accepted, in characters (a runaway field is an error, not 20 GB)",
+    )
 
     @field_validator("input")
     @classmethod

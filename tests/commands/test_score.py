@@ -105,6 +105,35 @@ def test_bad_predictions_exit_2_with_one_line_and_write_nothing(tmp_path, capsys
     assert not out.parent.exists()
 
 
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ('{"id": "i0", "output": "caf\xe9"}\n'.encode("latin-1"), ":1: not UTF-8 text (byte 28 of the line"),
+        ('{"id": "i0", "output": "x"}\n'.encode("utf-16"), ":1: not UTF-8 text (byte 1 of the line"),
+        (b'{"id": "i0", "output": "other"}\n\x00\xff\xfe binary\n', ":2: not UTF-8 text"),
+        (b'{"id": "i0", "output": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", ":1: JSON nested too deeply to read"),
+    ],
+    ids=["latin-1", "utf-16", "binary", "deep nesting"],
+)
+def test_unreadable_predictions_exit_2_with_one_line(tmp_path, capsys, content, fragment):
+    # These used to end in a UnicodeDecodeError or RecursionError traceback.
+    spec = write_label_task(tmp_path)
+    preds = tmp_path / "bad.jsonl"
+    preds.write_bytes(content)
+    assert main(["score", str(spec), "--predictions", str(preds), "--out", str(tmp_path / "o" / "s.json")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"{preds}{fragment}" in error, error
+
+
+def test_a_byte_order_mark_is_accepted_in_predictions(tmp_path, capsys):
+    spec = write_label_task(tmp_path, n=2)
+    preds = write_predictions(tmp_path / "p.jsonl", [{"id": "i0", "output": "other"}, {"id": "i1", "output": "refund"}])
+    preds.write_bytes(b"\xef\xbb\xbf" + preds.read_bytes())
+    out = tmp_path / "s.json"
+    assert main(["score", str(spec), "--predictions", str(preds), "--out", str(out)]) == 0
+    assert read_summary(out).models["p"].metric.value == 1.0
+
+
 def test_duplicate_ids_and_mismatched_names_are_errors(tmp_path, capsys):
     spec = write_label_task(tmp_path)
     preds = write_predictions(tmp_path / "p.jsonl", [{"id": "i0", "output": "a"}, {"id": "i0", "output": "b"}])

@@ -132,3 +132,30 @@ def test_files_saved_with_a_utf8_byte_order_mark_load(tmp_path, name):
     path.write_bytes("\ufeff".encode() + path.read_bytes())
     (item,) = load_items(spec)
     assert item.id == "a" and item.gold == "billing"
+
+
+def test_max_field_chars_is_configurable_in_the_spec(tmp_path):
+    # One runaway 100 MB field once made an offline run grow to 20 GB; now a limit stops it at load.
+    lines = [_row(id="a", message="x" * 30)]
+    spec = _spec_with_data(tmp_path, lines)
+    assert load_items(spec)[0].inputs["text"] == "x" * 30
+    text = (tmp_path / "spec.yaml").read_text().replace("  split: {column: split}\n", "  split: {column: split}\n  max_field_chars: 20\n")
+    (tmp_path / "spec.yaml").write_text(text)
+    with pytest.raises(DataError, match=r"data.jsonl:1: column 'message': 30 characters, over data.max_field_chars \(20\)"):
+        load_items(load_spec(tmp_path / "spec.yaml"))
+
+
+def test_gold_over_max_field_chars_is_refused(tmp_path):
+    (tmp_path / "rubric.md").write_text((TINY / "rubric.md").read_text())
+    (tmp_path / "data.jsonl").write_text(_row(id="a", label="billing" * 10) + "\n")
+    text = (TINY / "spec.yaml").read_text().replace("  split: {column: split}\n", "  split: {column: split}\n  max_field_chars: 20\n")
+    (tmp_path / "spec.yaml").write_text(text)
+    with pytest.raises(DataError, match=r"data.jsonl:1: column 'label': 70 characters, over data.max_field_chars"):
+        load_items(load_spec(tmp_path / "spec.yaml"))
+
+
+def test_json_nested_too_deeply_is_a_data_error_not_a_recursion_error(tmp_path):
+    lines = [_row(id="a"), '{"id": "b", "message": ' + "[" * 100_000 + "]" * 100_000 + "}"]
+    spec = _spec_with_data(tmp_path, lines)
+    with pytest.raises(DataError, match=r"data.jsonl:2: JSON nested too deeply to read"):
+        load_items(spec)
