@@ -12,6 +12,7 @@ import pytest
 
 from distilleval.costs.tokens import count_tokens
 from distilleval.spec.data import load_items, split_items
+from distilleval.spec.messages import build_messages
 from distilleval.spec.task_spec import load_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -57,10 +58,27 @@ def test_spec_loads_with_complete_split_data(case):
 @pytest.mark.parametrize("case", CASES)
 def test_rubric_is_a_real_rubric_and_student_prompt_is_short(case):
     spec = load_spec(spec_path(case))
-    rubric_tokens = count_tokens(spec.teacher.prompt_text)
+    rubric_tokens = count_tokens(spec.teacher.system_text)
     assert 500 <= rubric_tokens <= 2000, rubric_tokens
     assert count_tokens(spec.student.prompt_text) < 10
     assert spec.student.model.startswith("tinker://")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_teacher_rubric_is_a_cacheable_prefix_and_the_item_comes_last(case):
+    # Issue 10: with rubric and item in one user block no provider could cache the rubric.
+    spec = load_spec(spec_path(case))
+    items = load_items(spec)[:3]
+    requests = [build_messages(spec.teacher, item, spec.data.image_inputs, embed_images=False) for item in items]
+    assert len({json.dumps(r[0]) for r in requests}) == 1, "the rubric must be byte-identical on every request"
+    assert requests[0][0] == {"role": "system", "content": spec.teacher.system_text}
+    assert all(len(r) == 2 and r[-1]["role"] == "user" for r in requests)
+    for item, request in zip(items, requests):
+        text_inputs = [v for k, v in item.inputs.items() if k not in spec.data.image_inputs]
+        content = request[-1]["content"]
+        user_text = content if isinstance(content, str) else content[0]["text"]
+        assert all(value in user_text for value in text_inputs)
+        assert not any(value in request[0]["content"] for value in text_inputs)
 
 
 @pytest.mark.parametrize("case", ["ticket_routing", "document_classification"])

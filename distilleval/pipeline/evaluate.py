@@ -167,6 +167,8 @@ def _write_run_files(spec: TaskSpec, pricing: Any, run_dir: Path) -> None:
     resolved["data"]["path"] = str(spec.resolve(spec.data.path).resolve())
     for role, model in spec.models().items():
         resolved[role]["prompt"] = model.prompt_text or model.prompt
+        if model.system:
+            resolved[role]["system"] = model.system_text or model.system
     resolved["source"] = {"path": str(spec.source), "sha256": spec.source_sha256}
     write_text_atomic(run_dir / "spec.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
     temporary = run_dir / (pricing.path.name + ".tmp")

@@ -72,7 +72,9 @@ def run_fingerprint(spec: TaskSpec, pricing: PricingTable, *, offline: bool, lim
         str(limit),
         spec.source_sha256,
         spec.teacher.prompt_text,
+        spec.teacher.system_text,
         spec.student.prompt_text,
+        spec.student.system_text,
         file_sha256(spec.resolve(spec.data.path)),
         pricing.sha256,
     ]

@@ -1,8 +1,10 @@
 """Render one item into the chat messages a model role receives.
 
-Text inputs fill the role's prompt template. Image inputs become OpenAI-style ``image_url``
-content parts carrying a base64 data URL, placed after the text, so every provider LiteLLM
-supports receives the same request.
+A role's ``system`` text (the teacher's rubric) comes first, as its own message, so every
+request starts with the same bytes and a provider's prompt cache can serve them; the item
+comes last, in the user message. Text inputs fill the role's prompt template. Image inputs
+become OpenAI-style ``image_url`` content parts carrying a base64 data URL, placed after the
+text, so every provider LiteLLM supports receives the same request.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def build_messages(
     """The messages for ``item`` under ``model``'s prompt.
 
     Args:
-        model: the role's spec (``prompt_text`` already read by the loader).
+        model: the role's spec (``prompt_text`` and ``system_text`` already read by the loader).
         item: the item; image fields hold file paths.
         image_inputs: which input fields are images.
         embed_images: False puts the path in the part instead of the bytes (token estimates,
@@ -47,7 +49,8 @@ def build_messages(
             parts.append({"type": "image_url", "image_url": {"url": url}})
         content = parts
     messages: list[dict[str, Any]] = []
-    if model.system:
-        messages.append({"role": "system", "content": render_template(model.system, text_values)})
+    system = model.system_text or model.system
+    if system:
+        messages.append({"role": "system", "content": render_template(system, text_values)})
     messages.append({"role": "user", "content": content})
     return tuple(messages)

@@ -122,7 +122,11 @@ class ModelSpec(_Strict):
         min_length=1,
         description="a template over the input fields, or a file (.md/.txt) holding one",
     )
-    system: str | None = None
+    system: str | None = Field(
+        default=None,
+        description="a system message, or a file (.md/.txt) holding one: the place for a rubric, so it is a "
+        "byte-identical prefix a provider's prompt cache can serve",
+    )
     max_tokens: PositiveInt = Field(default=256, le=1_000_000)
     temperature: NonNegativeFloat = Field(default=0.0, le=10)
     stop: list[str] = Field(default_factory=list)
@@ -148,6 +152,7 @@ class ModelSpec(_Strict):
 
     # Filled in by the loader: the template text after reading a prompt file.
     prompt_text: str = Field(default="", exclude=True)
+    system_text: str = Field(default="", exclude=True)
 
     @property
     def pricing_key(self) -> str:
@@ -294,21 +299,27 @@ def _fail(source: Path, lines: LineIndex, path: tuple, message: str) -> SpecErro
     return SpecError(f"{where}: {field_path}: {message}")
 
 
+def _read_template(spec: TaskSpec, lines: LineIndex, role: str, part: str, text: str) -> str:
+    """``text`` itself, or the file it names (a one-line path ending .md/.txt/...)."""
+    if not _looks_like_prompt_file(text):
+        return text
+    prompt_path = spec.resolve(text.strip())
+    try:
+        return prompt_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _fail(spec.source, lines, (role, part), f"prompt file not found: {prompt_path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise _fail(spec.source, lines, (role, part), f"cannot read prompt file {prompt_path}: {err}") from None
+
+
 def _read_prompts(spec: TaskSpec, lines: LineIndex) -> TaskSpec:
-    """Read prompt files, then check every placeholder against the input fields."""
+    """Read prompt and system files, then check every placeholder against the input fields."""
     known = list(spec.data.input)
     updates: dict[str, ModelSpec] = {}
     for role, model in spec.models().items():
-        text = model.prompt
-        if _looks_like_prompt_file(text):
-            prompt_path = spec.resolve(text.strip())
-            try:
-                text = prompt_path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise _fail(spec.source, lines, (role, "prompt"), f"prompt file not found: {prompt_path}") from None
-            except (OSError, UnicodeDecodeError) as err:
-                raise _fail(spec.source, lines, (role, "prompt"), f"cannot read prompt file {prompt_path}: {err}") from None
-        for part, template in (("prompt", text), ("system", model.system or "")):
+        text = _read_template(spec, lines, role, "prompt", model.prompt)
+        system = _read_template(spec, lines, role, "system", model.system) if model.system else ""
+        for part, template in (("prompt", text), ("system", system)):
             for name in template_fields(template):
                 if name not in known:
                     raise _fail(
@@ -319,7 +330,7 @@ def _read_prompts(spec: TaskSpec, lines: LineIndex) -> TaskSpec:
                         + ", ".join("{" + k + "}" for k in known)
                         + " (write {{" + name + "}} for literal braces)",
                     )
-        updates[role] = model.model_copy(update={"prompt_text": text})
+        updates[role] = model.model_copy(update={"prompt_text": text, "system_text": system})
     return spec.model_copy(update=updates)
 
 

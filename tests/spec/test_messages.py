@@ -15,6 +15,13 @@ def test_text_only_prompt_with_system():
     assert messages == ({"role": "system", "content": "You route refund?"}, {"role": "user", "content": "refund"})
 
 
+def test_a_system_file_is_sent_first_and_byte_identical_for_every_item():
+    model = ModelSpec(model="m", prompt="Message: {text}\nQueue:", system="rubric.md", system_text="The rubric.\n")
+    first, second = (build_messages(model, Item(id=i, inputs={"text": t})) for i, t in (("1", "refund"), ("2", "login")))
+    assert first[0] == second[0] == {"role": "system", "content": "The rubric.\n"}
+    assert first[-1] == {"role": "user", "content": "Message: refund\nQueue:"}
+
+
 def test_images_travel_as_base64_data_urls(tmp_path):
     image = tmp_path / "page.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\nfake")

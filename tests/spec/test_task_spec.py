@@ -71,6 +71,8 @@ BROKEN_SPECS = [
     ("bad template field", _set(("student", "prompt"), "Message: {txt}"), "student.prompt: placeholder {txt} is not an input field"),
     ("bad field in rubric file", None, "teacher.prompt: placeholder {body}"),
     ("missing prompt file", _set(("teacher", "prompt"), "nope.md"), "teacher.prompt: prompt file not found"),
+    ("missing system file", _set(("teacher", "system"), "nope.md"), "teacher.system: prompt file not found"),
+    ("bad field in system file", None, "teacher.system: placeholder {body}"),
     ("missing data file", _set(("data", "path"), "missing.jsonl"), "data.path: file not found"),
     ("gate out of range", _set(("gates", "student_min"), 1.5), "gates.student_min: input should be less than or equal to 1"),
     ("negative volume", _set(("traffic", "volumes_per_day"), [1000, -5]), "traffic.volumes_per_day[1]: input should be greater than 0"),
@@ -102,6 +104,9 @@ def test_broken_spec_gives_one_line_naming_file_and_field(spec_dir, capsys, name
     if name == "bad field in rubric file":
         (spec_dir / "rubric.md").write_text("Route this: {body}\n")
         path = _write(spec_dir, lambda data: None)
+    elif name == "bad field in system file":
+        (spec_dir / "system.md").write_text("You route tickets about {body}.\n")
+        path = _write(spec_dir, _set(("teacher", "system"), "system.md"))
     elif name == "baseline on json task":
         def mutate_json(data):
             data["output"] = {"kind": "json"}
@@ -148,6 +153,12 @@ def test_unparseable_spec_files(tmp_path, capsys, content, expected):
 def test_missing_spec_file(tmp_path, capsys):
     assert main(["estimate", str(tmp_path / "nope.yaml")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_system_may_be_a_file_read_at_load(spec_dir):
+    (spec_dir / "system.md").write_text("You route customer messages.\n")
+    spec = load_spec(_write(spec_dir, _set(("teacher", "system"), "system.md")))
+    assert spec.teacher.system == "system.md" and spec.teacher.system_text == "You route customer messages.\n"
 
 
 def test_literal_braces_in_rubric_are_not_placeholders(tiny_spec_path):
