@@ -173,4 +173,7 @@ def _print_headline(run_dir: Path) -> None:
             score = "not scored (not called in this run)"
         cost = format_usd(result.cost_per_request_usd) if result.cost_per_request_usd is not None else "n/a"
         print(f"  {name:18} {result.basis:9} {score:40} {cost}/request ({result.cost_basis})")
-    print(f"\nverdict: {decide(compute_figures(load_run(run_dir))).headline} (reasons in report.md)")
+    verdict = decide(compute_figures(load_run(run_dir)))
+    print(f"\nverdict: {verdict.headline} (reasons in report.md)")
+    if verdict.lead:
+        print(verdict.lead)

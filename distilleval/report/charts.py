@@ -216,3 +216,43 @@ def latency_chart(f: Figures, *, max_points: int = 400) -> str:
 def _ms(value: float) -> str:
     """Milliseconds for a chart label: two significant digits under 10 ms (local models)."""
     return f"{value:.2g} ms" if 0 < value < 10 else f"{value:,.0f} ms"
+
+
+def per_class_chart(f: Figures, *, max_classes: int = 40) -> str:
+    """Per-class F1 as horizontal bars, worst first, with each class's recall as a tick.
+
+    Classes without eval items are left out; beyond ``max_classes`` only the worst are drawn
+    (the per-class table lists every class).
+    """
+    per_class = f.per_class
+    title = "Per-class F1, worst first (tick: recall)"
+    if per_class is None:
+        return _frame("chart-per-class", title, [_text(WIDTH / 2, 60, "no per-class results")], height=100)
+    ranked = sorted((r for r in per_class.classes if r.support > 0), key=lambda r: (r.f1, -r.support, r.label))
+    shown = ranked[:max_classes]
+    if len(ranked) > len(shown):
+        title = f"Per-class F1, the {len(shown)} worst of {len(ranked)} classes (tick: recall)"
+    title += f" — {per_class.model.label}"
+    row_height, top = 14, TOP + 8
+    height = top + row_height * max(1, len(shown)) + 34
+    start, end = LEFT + 150, WIDTH - RIGHT - 44
+    colour = COLOURS[per_class.model.result.role]
+    body = []
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        x = start + tick * (end - start)
+        body.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - 30}" stroke="#e5e7eb"/>')
+        body.append(_text(x, height - 16, f"{tick:.2f}", size=10))
+    for index, r in enumerate(shown):
+        y = top + index * row_height
+        label = r.label if len(r.label) <= 26 else r.label[:25] + "…"
+        body.append(_text(start - 6, y + 10, label, anchor="end", size=10))
+        width = max(r.f1 * (end - start), 0.5)
+        body.append(f'<rect class="class-bar" data-label="{escape(r.label)}" x="{start}" y="{y + 2}" width="{width:.1f}" '
+                    f'height="{row_height - 4}" fill="{colour}" fill-opacity="0.75"><title>{escape(r.label)}: F1 {r.f1:.3f}, '
+                    f'support {r.support}</title></rect>')
+        if r.recall is not None:
+            rx = start + r.recall * (end - start)
+            body.append(f'<line class="recall-tick" x1="{rx:.1f}" y1="{y + 1}" x2="{rx:.1f}" y2="{y + row_height - 1}" '
+                        'stroke="#111827" stroke-width="2"/>')
+        body.append(_text(end + 4, y + 10, f"{r.f1:.2f}", anchor="start", size=10))
+    return _frame("chart-per-class", title, body, height=height)

@@ -17,8 +17,12 @@ def render_csv(f: Figures, tables: list[Table], verdict: Verdict) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["table", "row", "column", "text", "value"])
     writer.writerow(["verdict", "decision", "decision", verdict.decision, verdict.decision])
+    if verdict.lead:
+        writer.writerow(["verdict", "lead", "lead", verdict.lead, ""])
     for reason in verdict.reasons:
         writer.writerow(["verdict", reason.rule, reason.status, reason.text, reason.status])
+    for note in verdict.notes:
+        writer.writerow(["verdict", "note", "note", note, ""])
     for table in tables:
         for row in table.rows:
             for column, cell in zip(table.columns, row):
@@ -36,8 +40,9 @@ def report_dict(f: Figures, tables: list[Table], verdict: Verdict) -> dict:
         "created_at": s.created_at,
         "n_items": s.n_items,
         "pricing": {"label": f.pricing_label, "path": s.pricing.path, "sha256": s.pricing.sha256},
-        "verdict": {"decision": verdict.decision, "headline": verdict.headline,
-                    "reasons": [{"rule": r.rule, "status": r.status, "text": r.text} for r in verdict.reasons]},
+        "verdict": {"decision": verdict.decision, "headline": verdict.headline, "lead": verdict.lead,
+                    "reasons": [{"rule": r.rule, "status": r.status, "text": r.text} for r in verdict.reasons],
+                    "notes": verdict.notes},
         "tables": [
             {"key": t.key, "title": t.title, "columns": t.columns, "notes": t.notes,
              "rows": [[{"text": c.text, "value": c.value} for c in row] for row in t.rows]}
@@ -74,7 +79,9 @@ def latex_escape(text: str) -> str:
 def render_latex(f: Figures, tables: list[Table], verdict: Verdict) -> str:
     """One booktabs ``table`` environment per table (needs ``\\usepackage{booktabs}``)."""
     parts = [f"% distilleval report: {latex_escape(f.summary.spec_name)}, run {latex_escape(f.summary.run_id)}",
-             f"% Verdict: {latex_escape(verdict.headline)}", "% Requires \\usepackage{booktabs}", ""]
+             f"% Verdict: {latex_escape(verdict.headline)}"]
+    parts += [f"% {latex_escape(line)}" for line in ([verdict.lead] if verdict.lead else []) + verdict.notes]
+    parts += ["% Requires \\usepackage{booktabs}", ""]
     for table in tables:
         spec = "l" + "r" * (len(table.columns) - 1)
         lines = [r"\begin{table}[ht]", r"\centering", rf"\caption{{{latex_escape(table.title)}}}",

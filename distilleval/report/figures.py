@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from distilleval.costs import cost_model
 from distilleval.errors import DistillevalError
 from distilleval.gate.checks import item_scores
-from distilleval.gate.paired import non_inferiority_test, paired_scores
+from distilleval.gate.paired import PairedResult, compare_paired, non_inferiority_test, paired_scores
 from distilleval.report.sources import RunInputs
+from distilleval.results.per_class import ClassResult, ConfusionPair
 from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority
 
 DEFAULT_MARGIN = 0.03
@@ -64,6 +65,17 @@ class OneTimeCost:
     total_usd: float
 
 
+@dataclass(frozen=True)
+class PerClass:
+    """Per-class results of one model of a label task (``distilleval.results.per_class``)."""
+
+    model: ModelRow
+    classes: list[ClassResult]
+    confusions: list[ConfusionPair]
+    worst: list[ClassResult]
+    teacher_recall: dict[str, float | None] = field(default_factory=dict)
+
+
 @dataclass
 class Figures:
     """All derived figures of one run."""
@@ -83,11 +95,26 @@ class Figures:
     margin_source: str
     alpha: float
     notes: list[str] = field(default_factory=list)
+    best_baseline: ModelRow | None = None
+    baseline_comparison: PairedResult | None = None
+    per_class: PerClass | None = None
 
     @property
     def summary(self):
         """The run's summary these figures come from."""
         return self.inputs.summary
+
+    @property
+    def top_volume_per_day(self) -> int | None:
+        """The largest of the spec's daily volumes (the one the verdict judges at)."""
+        return max(self.volumes_per_day) if self.volumes_per_day else None
+
+    def monthly_cost_usd(self, row: ModelRow) -> float | None:
+        """``row``'s cost per month at the largest daily volume; None when unknown."""
+        volume = self.top_volume_per_day
+        if row.cost_per_request_usd is None or volume is None:
+            return None
+        return cost_model.monthly_cost_usd(row.cost_per_request_usd, volume, self.days_per_month)
 
     @property
     def saving_per_request_usd(self) -> float | None:
@@ -229,6 +256,68 @@ def _non_inferiority(figures: Figures) -> NonInferiority | None:
     return non_inferiority_test(a, b, margin=figures.margin, alpha=figures.alpha)
 
 
+def _metric(row: ModelRow) -> float | None:
+    metric = row.result.metric
+    return metric.value if metric is not None else None
+
+
+def _best_baseline(models: list[ModelRow]) -> ModelRow | None:
+    """The scored baseline with the highest metric (the first listed on a tie)."""
+    scored = [m for m in models if m.result.role == "baseline" and _metric(m) is not None]
+    return max(scored, key=lambda m: _metric(m)) if scored else None  # type: ignore[arg-type,return-value]
+
+
+def _baseline_comparison(figures: Figures) -> PairedResult | None:
+    """Student against the best baseline on the items both scored (student − baseline)."""
+    best, student = figures.best_baseline, figures.student
+    if best is None or student is None or _metric(student) is None:
+        return None
+    summary = figures.summary
+    a, b = paired_scores(item_scores(summary, best.key), item_scores(summary, student.key))
+    return compare_paired(a, b, alpha=figures.alpha) if a else None
+
+
+def _confusion(row: ModelRow, inputs: RunInputs) -> dict[str, dict[str, int]] | None:
+    """The model's confusion matrix: as recorded, else rebuilt from the per-item outputs with
+    the spec's label matcher (older summaries recorded none)."""
+    if row.result.confusion is not None:
+        return {gold: dict(predicted) for gold, predicted in row.result.confusion.items()}
+    spec = inputs.spec
+    if spec is None or spec.output.kind != "label" or not spec.output.labels or spec.scorer.kind != "exact_match":
+        return None
+    from distilleval.results.per_class import confusion_from_outputs
+    from distilleval.spec.labels import LabelMatcher
+
+    items = [item for item in inputs.summary.items if row.key in item.outputs and item.gold is not None]
+    if not items:
+        return None
+    matcher = LabelMatcher(spec.output.labels, spec.scorer.normalize, spec.scorer.aliases)
+    return confusion_from_outputs([i.gold for i in items], [i.outputs[row.key] for i in items], matcher.match,
+                                  labels=spec.output.labels)
+
+
+def _per_class(figures: Figures) -> PerClass | None:
+    """Per-class results of the student when it was scored, else of the best baseline."""
+    from distilleval.results.per_class import class_results, costliest_confusions, worst_classes
+
+    student = figures.student if figures.student is not None and _metric(figures.student) is not None else None
+    focus = student or figures.best_baseline
+    if focus is None:
+        return None
+    confusion = _confusion(focus, figures.inputs)
+    if not confusion:
+        return None
+    labels = figures.inputs.spec.output.labels if figures.inputs.spec and figures.inputs.spec.output.labels else None
+    classes = class_results(confusion, labels=labels)
+    teacher_recall: dict[str, float | None] = {}
+    teacher = figures.teacher
+    if teacher is not None and teacher is not focus and _metric(teacher) is not None:
+        teacher_confusion = _confusion(teacher, figures.inputs)
+        if teacher_confusion:
+            teacher_recall = {r.label: r.recall for r in class_results(teacher_confusion, labels=labels)}
+    return PerClass(focus, classes, costliest_confusions(confusion), worst_classes(classes), teacher_recall)
+
+
 def compute_figures(inputs: RunInputs) -> Figures:
     """Derive every figure a report shows from a loaded run.
 
@@ -275,4 +364,7 @@ def compute_figures(inputs: RunInputs) -> Figures:
     )
     figures.comparison = _teacher_student_comparison(models, inputs)
     figures.non_inferiority = _non_inferiority(figures)
+    figures.best_baseline = _best_baseline(models)
+    figures.baseline_comparison = _baseline_comparison(figures)
+    figures.per_class = _per_class(figures)
     return figures

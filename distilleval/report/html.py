@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from distilleval.report.charts import accuracy_chart, cost_chart, latency_chart
+from distilleval.report.charts import accuracy_chart, cost_chart, latency_chart, per_class_chart
 from distilleval.report.figures import Figures
 from distilleval.report.tables import Table
 from distilleval.report.verdict import Verdict
@@ -25,7 +25,7 @@ h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 20px; margin-top: 32
 .meta { color: #4b5563; font-size: 14px; }
 .verdict { border-radius: 8px; padding: 12px 18px; border: 2px solid; background: #fff; }
 .verdict.fine-tune { border-color: #16a34a; } .verdict.dont { border-color: #dc2626; } .verdict.unknown { border-color: #ca8a04; }
-.verdict li { margin: 4px 0; } .pass { color: #15803d; } .fail { color: #b91c1c; } .unknown { color: #a16207; }
+.verdict li { margin: 4px 0; } .verdict .lead { font-weight: 600; } .verdict .vnote { font-size: 14px; color: #374151; } .pass { color: #15803d; } .fail { color: #b91c1c; } .unknown { color: #a16207; }
 table { border-collapse: collapse; background: #fff; margin: 8px 0; font-size: 14px; }
 th, td { border: 1px solid #e5e7eb; padding: 5px 9px; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f3f4f6; } .note { color: #4b5563; font-size: 12px; font-style: italic; margin: 2px 0; }
@@ -143,6 +143,8 @@ def render_html(f: Figures, tables: list[Table], verdict: Verdict) -> str:
         f'<li><span class="{r.status}">{"✔" if r.status == "pass" else "✘" if r.status == "fail" else "?"}</span> '
         f"<b>{escape(r.rule)}</b>: {escape(r.text)}</li>" for r in verdict.reasons
     )
+    lead = f'<p class="lead">{escape(verdict.lead)}</p>' if verdict.lead else ""
+    verdict_notes = "".join(f'<p class="vnote">{escape(n)}</p>' for n in verdict.notes)
     labels = "gold (reference) labels stood in for the teacher" if s.label_source == "reference" else "teacher labels"
     notes = "".join(f"<li>{escape(n)}</li>" for n in f.notes)
     browser = _browser_html(f) if f.teacher is not None and f.student is not None else ""
@@ -160,11 +162,12 @@ def render_html(f: Figures, tables: list[Table], verdict: Verdict) -> str:
 <h1>distilleval report: {escape(s.spec_name)}</h1>
 <p class="meta">Run <code>{escape(s.run_id)}</code> · {escape(s.created_at)} · {s.n_items:,} eval items · mode {escape(s.mode)} · {labels}<br>
 Pricing table: {escape(f.pricing_label)} · spec <code>{escape(s.spec.path)}</code> (sha256 {escape(s.spec.sha256[:8])})</p>
-<section class="verdict {css_class}" id="verdict"><h2>Verdict: {escape(verdict.headline)}</h2><ul>{reasons}</ul></section>
+<section class="verdict {css_class}" id="verdict"><h2>Verdict: {escape(verdict.headline)}</h2>{lead}<ul>{reasons}</ul>{verdict_notes}</section>
 <section class="charts" id="charts"><h2>Charts</h2>
 {cost_chart(f)}
 {accuracy_chart(f)}
 {latency_chart(f)}
+{per_class_chart(f) if f.per_class is not None else ''}
 </section>
 {''.join(_table_html(t) for t in tables)}
 {browser}

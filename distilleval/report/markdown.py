@@ -46,8 +46,12 @@ def header_lines(f: Figures) -> list[str]:
 def verdict_markdown(verdict: Verdict) -> str:
     """The verdict heading and one bullet per reason."""
     lines = [f"## Verdict: {verdict.headline}", ""]
+    if verdict.lead:
+        lines += [f"**{md_escape(verdict.lead)}**", ""]
     for reason in verdict.reasons:
         lines.append(f"- {STATUS_MARK[reason.status]} **{reason.rule}**: {md_escape(reason.text)}")
+    for note in verdict.notes:
+        lines += ["", md_escape(note)]
     return "\n".join(lines)
 
 

@@ -151,6 +151,22 @@ def paired_table(f: Figures) -> Table:
             Cell(f"{discordant.get('a_only', 0)} / {discordant.get('b_only', 0)}") if discordant else Cell(DASH),
             pct(comparison.agreement), Cell("measured", "measured"),
         ])
+    baseline = f.baseline_comparison
+    if baseline is not None and baseline.difference is not None and f.best_baseline is not None and f.student is not None:
+        if against_teacher:
+            table.title, table.columns[4] = "Paired comparisons (same items; B − A)", "A-only / B-only right"
+        ci = Cell(DASH)
+        if baseline.ci_low is not None and baseline.ci_high is not None:
+            ci = Cell(f"{baseline.ci_low * 100:+.1f} to {baseline.ci_high * 100:+.1f} pts",
+                      f"{baseline.ci_low:.6f},{baseline.ci_high:.6f}")
+        table.rows.append([
+            Cell(f"{f.student.result.display_name} − {f.best_baseline.result.display_name} (best baseline)",
+                 f"{f.student.key}-{f.best_baseline.key}"),
+            points(baseline.difference), ci,
+            Cell(DASH) if baseline.p_value is None else Cell(f"{baseline.p_value:.3g}", baseline.p_value),
+            Cell(f"{baseline.losses} / {baseline.gains}"), Cell(DASH), Cell("measured", "measured"),
+        ])
+        table.notes.append(f"Student vs best baseline: {baseline.method}, computed by the report from the per-item scores.")
     if not f.summary.comparisons and comparisons:
         table.notes.append("Computed by the report from the per-item scores (the summary recorded no comparison).")
     ni = f.non_inferiority
@@ -265,7 +281,7 @@ def break_even_table(f: Figures) -> Table:
          usd(one.labelling_usd), Cell("projected", "projected")],
         [Cell(f"Training: {one.training_tokens_per_epoch:,.0f} tokens × {one.epochs} epochs × "
               f"{format_usd(one.training_price_per_mtok_usd)}/1M"), usd(one.training_usd), Cell("projected", "projected")],
-        [Cell("Engineering (from the spec)"), usd(one.engineering_usd), Cell("reference", "reference")],
+        [Cell("Engineering (spec training.engineering_cost_usd)"), usd(one.engineering_usd), Cell("reference", "reference")],
         [Cell("One-time total"), usd(one.total_usd), Cell("projected", "projected")],
     ])
     for v in f.volume_rows:
@@ -275,11 +291,57 @@ def break_even_table(f: Figures) -> Table:
         f"Labelled examples from {one.labelled_examples_source}; training tokens = examples × measured student tokens; "
         f"pricing table {f.pricing_label}."
     )
+    if one.engineering_usd == 0:
+        table.notes.append("Break-even ignores engineering time: training.engineering_cost_usd is $0 in the spec; "
+                           "set it to the cost of building and maintaining the fine-tune.")
+    return table
+
+
+def per_class_table(f: Figures) -> Table:
+    """Precision, recall (with interval) and F1 per class, worst F1 first."""
+    per_class = f.per_class
+    if per_class is None:
+        return Table("per_class", "Per-class results", ["Class"])
+    with_teacher = bool(per_class.teacher_recall)
+    columns = ["Class", "Support", "Precision", "Recall", "Recall 95% CI", "F1"]
+    columns += ["Teacher recall"] if with_teacher else []
+    table = Table("per_class", f"Per-class results: {per_class.model.label} (worst F1 first)", columns + ["Basis"])
+    ranked = sorted(per_class.classes, key=lambda r: (r.support == 0, r.f1, -r.support, r.label))
+    for r in ranked:
+        ci = Cell(DASH)
+        if r.recall_low is not None and r.recall_high is not None:
+            ci = Cell(f"{r.recall_low * 100:.0f}–{r.recall_high * 100:.0f}%", f"{r.recall_low:.6f},{r.recall_high:.6f}")
+        row = [Cell(r.label, r.label), Cell(f"{r.support:,}", r.support), pct(r.precision), pct(r.recall), ci,
+               Cell(f"{r.f1:.3f}", r.f1)]
+        if with_teacher:
+            row.append(pct(per_class.teacher_recall.get(r.label)))
+        table.rows.append(row + [Cell("measured", "measured")])
+    table.notes.append(
+        f"{per_class.model.label} on {sum(r.support for r in per_class.classes):,} eval items; precision is a dash for a "
+        "class never predicted; recall intervals: Wilson, 95%."
+    )
+    if per_class.worst:
+        table.notes.append("Worst classes: " + ", ".join(f"{r.label} (F1 {r.f1:.2f})" for r in per_class.worst) + ".")
+    return table
+
+
+def confusions_table(f: Figures) -> Table:
+    """The wrong (gold → predicted) pairs with the most items."""
+    per_class = f.per_class
+    if per_class is None:
+        return Table("confusions", "Costliest confusions", ["Gold"])
+    table = Table("confusions", f"Costliest confusions: {per_class.model.label}",
+                  ["Gold", "Predicted", "Items", "Share of gold class", "Basis"])
+    for pair in per_class.confusions:
+        table.rows.append([Cell(pair.gold, pair.gold), Cell(pair.predicted, pair.predicted), Cell(f"{pair.count:,}", pair.count),
+                           pct(pair.share_of_gold), Cell("measured", "measured")])
+    if table.rows:
+        table.notes.append("Each wrong answer costs one item; INVALID is an output outside the label set.")
     return table
 
 
 def build_tables(f: Figures) -> list[Table]:
     """Every slide table of the report, in slide order."""
-    tables = [accuracy_table(f), paired_table(f), tokens_table(f), latency_table(f), cost_per_request_table(f),
-              cost_at_volume_table(f), savings_table(f), break_even_table(f)]
+    tables = [accuracy_table(f), paired_table(f), per_class_table(f), confusions_table(f), tokens_table(f), latency_table(f),
+              cost_per_request_table(f), cost_at_volume_table(f), savings_table(f), break_even_table(f)]
     return [t for t in tables if t.rows]

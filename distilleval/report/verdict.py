@@ -10,11 +10,21 @@ Rules, in order (each becomes a reason with status pass / fail / unknown):
    two-sided interval is below -margin the student is shown inferior (don't); otherwise a failed
    test is inconclusive (not enough evidence).
 3. Student floor: the student's metric reaches ``gates.student_min`` when set (fail: don't).
-4. Economics: the student is cheaper per request (fail: don't), and at the largest of the spec's
+4. Best baseline, only when a local baseline already reaches ``gates.student_min``: the verdict
+   then leads with that fact and its monthly cost, and the student must beat the best baseline
+   in a paired comparison on the same items (McNemar exact, paired Wald interval): the lower
+   end of the interval of student − baseline above 0 passes; the upper end at or below 0 fails
+   (the student is no better than a model that costs next to nothing: don't); otherwise, or
+   when the student was not scored, unknown. Whether the points gained are worth the extra
+   cost per month, which the reason states, is the reader's call.
+5. Economics: the student is cheaper per request (fail: don't), and at the largest of the spec's
    daily volumes the one-time cost is paid back within the payback horizon (fail: don't;
-   not computable: not enough evidence).
+   not computable: not enough evidence). With ``training.engineering_cost_usd`` at $0 the
+   break-even reason says it ignores engineering time.
 
 Any failed rule -> "don't fine-tune"; else any unknown -> "not enough evidence"; else "fine-tune".
+Per-class notes (the worst classes of the student, or of the best baseline offline) follow the
+reasons, because a headline metric can hide the class that decides the task.
 """
 
 from __future__ import annotations
@@ -46,6 +56,8 @@ class Verdict:
 
     decision: Decision
     reasons: list[Reason] = field(default_factory=list)
+    lead: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def headline(self) -> str:
@@ -105,6 +117,62 @@ def _student_floor(f: Figures) -> Reason | None:
                   f"student {f.summary.primary_metric} {metric:.1%} {'≥' if ok else '<'} floor {gates.student_min:.1%}")
 
 
+def _baseline_meets_floor(f: Figures) -> bool:
+    gates = f.inputs.spec.gates if f.inputs.spec else None
+    best = f.best_baseline
+    if gates is None or gates.student_min is None or best is None or best.result.metric is None:
+        return False
+    return best.result.metric.value is not None and best.result.metric.value >= gates.student_min
+
+
+def _baseline_lead(f: Figures) -> str:
+    best = f.best_baseline
+    metric = best.result.metric  # type: ignore[union-attr]
+    floor = f.inputs.spec.gates.student_min  # type: ignore[union-attr]
+    monthly = f.monthly_cost_usd(best)  # type: ignore[arg-type]
+    cost = (f"{format_usd(monthly)}/month at {f.top_volume_per_day:,}/day" if monthly is not None
+            else "a cost not recorded")
+    return (f"A local baseline meets your floor at {cost}: {best.result.display_name} "  # type: ignore[union-attr]
+            f"{f.summary.primary_metric} {metric.value:.1%} ≥ {floor:.1%}; "  # type: ignore[union-attr]
+            "a fine-tuned student must beat it by more than its extra cost.")
+
+
+def _best_baseline(f: Figures) -> Reason:
+    rule = "best baseline"
+    best = f.best_baseline
+    name = best.result.display_name  # type: ignore[union-attr]
+    paired = f.baseline_comparison
+    if paired is None or paired.difference is None:
+        return Reason(rule, "unknown", f"the student was not scored in this run; compare it with {name} when it is")
+    extra = None
+    if f.student is not None:
+        student_month, baseline_month = f.monthly_cost_usd(f.student), f.monthly_cost_usd(best)  # type: ignore[arg-type]
+        if student_month is not None and baseline_month is not None:
+            extra = student_month - baseline_month
+    p_text = f", McNemar p = {paired.p_value:.3g}" if paired.p_value is not None else ""
+    head = (f"student − {name} {paired.difference * 100:+.1f} pts "
+            f"[{paired.ci_low * 100:+.1f}, {paired.ci_high * 100:+.1f}] on {paired.n_paired:,} paired items{p_text}")
+    cost = f"; the student costs {format_usd(extra)}/month more at {f.top_volume_per_day:,}/day" if extra is not None else ""
+    if paired.ci_low is not None and paired.ci_low > 0:
+        return Reason(rule, "pass", f"{head}: the student is better{cost}")
+    if paired.ci_high is not None and paired.ci_high <= 0:
+        return Reason(rule, "fail", f"{head}: the student is no better than the local baseline{cost}")
+    return Reason(rule, "unknown", f"{head}: inconclusive{cost}")
+
+
+def _worst_classes_note(f: Figures) -> str | None:
+    per_class = f.per_class
+    if per_class is None or not per_class.worst:
+        return None
+    metric = per_class.model.result.metric
+    headline = f"headline {f.summary.primary_metric} {metric.value:.1%}; " if metric and metric.value is not None else ""
+    worst = ", ".join(
+        f"{r.label} recall {r.recall:.0%} (F1 {r.f1:.2f}, {r.support:,} items)" if r.recall is not None else r.label
+        for r in per_class.worst
+    )
+    return f"Worst classes of {per_class.model.label}: {worst} ({headline}per-class table below)."
+
+
 def _economics(f: Figures, horizon_days: float) -> list[Reason]:
     saving = f.saving_per_request_usd
     if saving is None:
@@ -122,6 +190,8 @@ def _economics(f: Figures, horizon_days: float) -> list[Reason]:
     top = max(f.volume_rows, key=lambda r: r.requests_per_day)
     text = (f"one-time cost {format_usd(f.one_time.total_usd)}; break-even " + ", ".join(described)
             + f" (payback horizon {horizon_days:g} days)")
+    if f.one_time.engineering_usd == 0:
+        text += "; ignores engineering time (training.engineering_cost_usd is $0)"
     ok = top.break_even_days is not None and top.break_even_days <= horizon_days
     reasons.append(Reason("break-even", "pass" if ok else "fail", text))
     return reasons
@@ -142,11 +212,16 @@ def decide(f: Figures, *, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_
     floor = _student_floor(f)
     if floor is not None:
         reasons.append(floor)
+    lead = None
+    if _baseline_meets_floor(f):
+        lead = _baseline_lead(f)
+        reasons.append(_best_baseline(f))
     reasons.extend(_economics(f, payback_horizon_days))
+    notes = [note for note in (_worst_classes_note(f),) if note]
     if any(r.status == "fail" for r in reasons):
         decision: Decision = "don't fine-tune"
     elif any(r.status == "unknown" for r in reasons):
         decision = "not enough evidence"
     else:
         decision = "fine-tune"
-    return Verdict(decision, reasons)
+    return Verdict(decision, reasons, lead=lead, notes=notes)

@@ -29,12 +29,19 @@ def test_json_and_csv_carry_the_same_figures(capsys):
     main(["report", str(SUMMARY_PATH), "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     assert report["verdict"]["decision"] == "fine-tune"
+    per_class = next(t for t in report["tables"] if t["key"] == "per_class")
+    assert [row[0]["text"] for row in per_class["rows"]][:2] == ["other", "technical"]
+    assert report["verdict"]["notes"][0].startswith("Worst classes of Student")
     cost = next(t for t in report["tables"] if t["key"] == "cost_per_request")
     assert cost["rows"][0][4] == {"text": "$0.0033", "value": pytest.approx(0.003305)}
     main(["report", str(SUMMARY_PATH), "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     cell = next(r for r in rows if r["table"] == "cost_at_volume" and r["row"] == "1,000,000" and r["column"] == "Teacher/month")
     assert (cell["text"], float(cell["value"])) == ("$99,150", pytest.approx(99_150))
+    # Per-class results travel in the data formats too: 'other' is the student's worst class (F1 0.906).
+    recall = next(r for r in rows if r["table"] == "per_class" and r["row"] == "other" and r["column"] == "Recall")
+    assert (recall["text"], float(recall["value"])) == ("92.3%", pytest.approx(48 / 52))
+    assert any(r["table"] == "verdict" and r["row"] == "note" and "Worst classes" in r["text"] for r in rows)
 
 
 def test_marp_deck_has_one_table_per_slide(capsys):
@@ -42,7 +49,7 @@ def test_marp_deck_has_one_table_per_slide(capsys):
     deck = capsys.readouterr().out
     assert deck.startswith("---\nmarp: true")
     slides = deck.split("\n---\n")[1:]  # after the front matter
-    assert len(slides) == 2 + 8  # title, verdict, eight tables
+    assert len(slides) == 2 + 10  # title, verdict, ten tables
     assert all(slide.count("\n|---") <= 1 for slide in slides)
 
 
@@ -50,7 +57,7 @@ def test_latex_escapes_special_characters(capsys):
     main(["report", str(SUMMARY_PATH), "--format", "latex"])
     tex = capsys.readouterr().out
     assert r"\$0.0033" in tex and r"92.7\%" in tex and r"ticket\_routing" in tex
-    assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") == 8
+    assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") == 10
 
 
 def test_missing_run_exits_2(capsys, tmp_path):

@@ -16,6 +16,10 @@ PROBE = """JSON.stringify({
   breakEven: document.querySelectorAll('#chart-cost circle.break-even').length,
   intervals: document.querySelectorAll('#chart-accuracy line.interval').length,
   latencyDots: document.querySelectorAll('#chart-latency circle.sample').length,
+  classBars: Array.from(document.querySelectorAll('#chart-per-class rect.class-bar')).map(r => r.dataset.label),
+  classBarWidths: Array.from(document.querySelectorAll('#chart-per-class rect.class-bar')).map(r => r.getBoundingClientRect().width),
+  recallTicks: document.querySelectorAll('#chart-per-class line.recall-tick').length,
+  verdictNote: (document.querySelector('#verdict .vnote') || {}).textContent,
   tables: document.querySelectorAll('section.table table').length,
   items: document.querySelectorAll('details.item').length,
   scripts: document.scripts.length,
@@ -73,11 +77,16 @@ def test_report_renders_in_headless_chromium(chromium, html_text, tmp_path_facto
     import json
 
     probe = json.loads(run.probe)
-    assert probe["charts"] == ["chart-cost", "chart-accuracy", "chart-latency"]
+    assert probe["charts"] == ["chart-cost", "chart-accuracy", "chart-latency", "chart-per-class"]
+    # Per-class F1 bars, worst first, every one drawn with a width; the worst classes lead the verdict notes.
+    assert probe["classBars"] == ["other", "technical", "billing", "shipping", "account", "abuse"]
+    assert all(width > 100 for width in probe["classBarWidths"]) and probe["recallTicks"] == 6
+    assert probe["classBarWidths"] == sorted(probe["classBarWidths"])
+    assert probe["verdictNote"].startswith("Worst classes of Student")
     assert probe["costSeries"] == 2 and probe["breakEven"] == 1
     assert probe["intervals"] == 3
     assert probe["latencyDots"] == 300 + 299  # one dot per timed call
-    assert probe["tables"] == 8
+    assert probe["tables"] == 10
     assert probe["items"] == 4
     assert probe["scripts"] == 1 and probe["images"] == 0 and probe["injected"] == 0
     assert probe["verdict"].startswith("Verdict: Fine-tune")

@@ -101,3 +101,33 @@ def test_paired_table_is_computed_when_the_summary_has_no_comparison(tmp_path):
     assert [c.text for c in table.rows[0]][:5] == ["Qwen3-8B LoRA (Tinker) − Claude Opus 4.6", "-0.7 pts",
                                                    table.rows[0][2].text, "0.625", "3 / 1"]
     assert any("Computed by the report" in n for n in table.notes)
+
+
+def test_per_class_table_matches_sklearn_on_the_items_and_lists_worst_first(tables):
+    from sklearn.metrics import precision_recall_fscore_support
+
+    from tests.ticket_routing_fixture import load_fixture
+
+    summary = load_fixture()
+    labels = [row[0].text for row in tables["per_class"].rows]
+    assert labels == ["other", "technical", "billing", "shipping", "account", "abuse"]  # F1 ascending
+    gold = [item.gold for item in summary.items]
+    predicted = [(item.outputs["student"] or "").strip().lower() for item in summary.items]
+    p, r, f, support = precision_recall_fscore_support(gold, predicted, labels=labels, average=None, zero_division=0.0)
+    for i, row in enumerate(tables["per_class"].rows):
+        assert row[1].value == support[i]
+        assert (row[2].value, row[3].value, row[5].value) == (pytest.approx(p[i]), pytest.approx(r[i]), pytest.approx(f[i]))
+    # The costliest confusions are the largest off-diagonal counts of the same predictions.
+    top = tables["confusions"].rows[0]
+    pairs = [(g, x) for g, x in zip(gold, predicted) if g != x]
+    assert top[2].value == max(pairs.count(pair) for pair in set(pairs))
+
+
+def test_marp_cuts_long_tables_to_a_slide_and_says_so():
+    from distilleval.report.marp import MAX_SLIDE_ROWS, _fit_slide
+    from distilleval.report.tables import Cell, Table
+
+    table = Table("per_class", "Per-class", ["Class"], rows=[[Cell(str(n))] for n in range(30)], notes=["n"])
+    cut = _fit_slide(table)
+    assert len(cut.rows) == MAX_SLIDE_ROWS and cut.notes[0].startswith(f"First {MAX_SLIDE_ROWS} of 30 rows")
+    assert _fit_slide(Table("t", "t", ["c"], rows=[[Cell("1")]])).rows == [[Cell("1")]]

@@ -63,3 +63,67 @@ def test_student_that_costs_more_says_dont(tmp_path):
     verdict = _verdict(write_variant(tmp_path, expensive))
     assert verdict.decision == "don't fine-tune"
     assert _status(verdict, "cost") == "fail"
+
+
+def _baseline_variant(tmp_path, *, baseline_wrong: int, student_wrong: int | None):
+    """tfidf_logreg at 1 - baseline_wrong/300 (the fixture's floor is 88%); the student wrong on
+    the first ``student_wrong`` of the same items (None: not scored, as offline)."""
+    def change(summary):
+        set_scores(summary, "tfidf_logreg", {item.id for item in summary.items[:baseline_wrong]})
+        if student_wrong is None:
+            summary.models["student"].metric = None
+            for item in summary.items:
+                item.scores.pop("student", None)
+        else:
+            set_scores(summary, "student", {item.id for item in summary.items[:student_wrong]})
+
+    return _verdict(write_variant(tmp_path, change))
+
+
+def test_a_baseline_that_meets_the_floor_leads_the_verdict(tmp_path):
+    from distilleval.costs.cost_model import format_usd
+
+    verdict = _baseline_variant(tmp_path, baseline_wrong=30, student_wrong=24)  # baseline 90% >= floor 88%
+    monthly = format_usd(5.833333333333334e-09 * 1_000_000 * 30)  # the baseline's CPU cost at 1M/day
+    assert verdict.lead == (f"A local baseline meets your floor at {monthly}/month at 1,000,000/day: TF-IDF + logistic "
+                            "regression accuracy 90.0% ≥ 88.0%; a fine-tuned student must beat it by more than its extra cost.")
+    # Student right on 6 items the baseline missed, never the reverse: McNemar p = 0.031, interval above 0.
+    reason = next(r for r in verdict.reasons if r.rule == "best baseline")
+    assert reason.status == "pass" and "+2.0 pts" in reason.text and "McNemar p = 0.0312" in reason.text
+    assert "more at 1,000,000/day" in reason.text
+
+
+def test_a_student_no_better_than_the_baseline_says_dont(tmp_path):
+    verdict = _baseline_variant(tmp_path, baseline_wrong=30, student_wrong=30)
+    assert _status(verdict, "best baseline") == "fail"
+    assert verdict.decision == "don't fine-tune"
+
+
+def test_a_small_gain_over_the_baseline_is_inconclusive(tmp_path):
+    verdict = _baseline_variant(tmp_path, baseline_wrong=30, student_wrong=27)  # 3 discordant items
+    assert _status(verdict, "best baseline") == "unknown"
+
+
+def test_an_unscored_student_cannot_be_compared_with_the_baseline(tmp_path):
+    verdict = _baseline_variant(tmp_path, baseline_wrong=30, student_wrong=None)
+    assert verdict.lead is not None
+    reason = next(r for r in verdict.reasons if r.rule == "best baseline")
+    assert reason.status == "unknown" and "not scored" in reason.text
+
+
+def test_a_baseline_below_the_floor_adds_no_lead_and_no_rule():
+    verdict = _verdict(SUMMARY_PATH)  # tfidf_logreg 85% < floor 88%
+    assert verdict.lead is None and "best baseline" not in [r.rule for r in verdict.reasons]
+
+
+def test_break_even_says_when_it_ignores_engineering_time():
+    import dataclasses
+
+    figures = compute_figures(load_run(SUMMARY_PATH))
+    assert "ignores engineering time" in _reason_text(decide(figures), "break-even")
+    figures.one_time = dataclasses.replace(figures.one_time, engineering_usd=5_000.0, total_usd=figures.one_time.total_usd + 5_000)
+    assert "ignores engineering time" not in _reason_text(decide(figures), "break-even")
+
+
+def _reason_text(verdict, rule: str) -> str:
+    return next(r.text for r in verdict.reasons if r.rule == rule)
