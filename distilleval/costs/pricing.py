@@ -1,6 +1,6 @@
 """Dated pricing tables: USD per 1M tokens per model, with a source for every figure.
 
-A table is a YAML file (``pricing/2026-02.yaml``) validated like a spec. ``PricingTable.price_for``
+A table is a YAML file (the bundled ``pricing_tables/2026-02.yaml``) validated like a spec. ``PricingTable.price_for``
 finds a model's entry by id, alias or glob pattern and raises ``PricingError`` naming the model
 and the table when there is none: a missing price is never a silent $0.
 """
@@ -18,7 +18,9 @@ from distilleval.errors import PricingError
 from distilleval.spec.validation import describe_validation_error
 from distilleval.spec.yaml_source import load_yaml_with_lines
 
-DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "pricing" / "2026-02.yaml"
+# Package data, so an installed wheel finds it; the repository's pricing/2026-02.yaml links here.
+BUNDLED_TABLES = Path(__file__).resolve().parent / "pricing_tables"
+DEFAULT_TABLE = BUNDLED_TABLES / "2026-02.yaml"
 MAX_TABLE_BYTES = 16 << 20
 """Largest pricing table read (16 MiB: room for every model of an imported price map)."""
 MAX_TABLE_VALUES = 1_000_000

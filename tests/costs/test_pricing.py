@@ -121,3 +121,35 @@ def test_a_second_models_key_is_an_error_not_a_replacement(tmp_path, capsys):
     first = next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith("models:"))
     assert status == 2 and err.count("\n") == 1
     assert f"models: duplicate key (first on line {first})" in err
+
+
+def test_an_installed_wheel_finds_the_bundled_table(tmp_path):
+    # A wheel holds only the package: the bundled table must be package data, not a repository file.
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    from tests.conftest import REPO_ROOT
+
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, source / name)
+    shutil.copytree(REPO_ROOT / "distilleval", source / "distilleval", ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("distilleval-*.whl")
+    installed = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(installed)
+    probe = "from distilleval.costs.pricing import load_pricing; t = load_pricing(); print(t.path, t.label)"
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"},
+    )
+    assert found.returncode == 0, found.stderr
+    path, label = found.stdout.split(" ", 1)
+    assert path.startswith(str(installed)) and label.startswith("2026-02.yaml (as of 2026-02-01, sha256 ")
