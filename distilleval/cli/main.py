@@ -24,6 +24,7 @@ COMMANDS = (
     "eval",
     "score",
     "report",
+    "failures",
     "compare",
     "gate",
 )

@@ -1,0 +1,62 @@
+"""`distilleval failures RUN`: JSONL of the items to relabel, in the data file's columns, and a line per class."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from distilleval.cli.main import main
+from distilleval.spec.data import load_items
+from distilleval.spec.task_spec import load_spec
+from tests.ticket_routing_fixture import FIXTURE_DIR, SUMMARY_PATH, write_variant
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_failures_are_written_in_the_data_files_columns(tmp_path, capsys):
+    run = write_variant(tmp_path)
+    assert main(["failures", str(run)]) == 0
+    lines = (run / "failures.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 24
+    first = records[0]
+    # The spec's columns (id, message, label) so the file can be checked and added to a data set.
+    assert list(first)[:3] == ["id", "message", "label"]
+    data = {item.id: item for item in load_items(load_spec(FIXTURE_DIR / "spec.yaml"))}
+    assert first["message"] == data[first["id"]].inputs["text"]  # the full input, not the 200-character preview
+    assert first["label"] == data[first["id"]].gold and first["distilleval"]["expected_from"] == "gold"
+    assert first["distilleval"]["answer"] != first["label"] and "teacher" in first["distilleval"]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"24 failures of 300 items checked (student against gold) -> {run / 'failures.jsonl'}"
+    assert out[1] == "  account: 6 failures of 54 (11%); most often answered other (2)"
+    assert len(out) == 1 + 6  # one line per class with failures
+
+
+def test_stdout_output_keeps_the_summary_on_stderr(capsys):
+    assert main(["failures", str(SUMMARY_PATH), "--against", "teacher", "--out", "-"]) == 0
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert len(records) == 3 and {r["distilleval"]["expected_from"] for r in records} == {"teacher"}
+    assert captured.err.startswith("3 failures of 299 items checked (student against teacher)")
+
+
+def test_offline_run_lists_the_best_baselines_failures(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    spec = REPO / "specs" / "ticket_routing" / "spec.yaml"
+    assert main(["run", str(spec), "--offline", "--runs-dir", str(runs), "--limit", "40"]) == 0
+    (run_dir,) = list(runs.iterdir())
+    capsys.readouterr()
+    assert main(["failures", str(run_dir), "--out", str(tmp_path / "f.jsonl")]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    best = max((m["metric"]["value"], k) for k, m in summary["models"].items() if m["role"] == "baseline")
+    wrong = sum(1 for item in summary["items"] if item["scores"][best[1]] < 1.0)
+    assert f"listing the failures of {best[1]}, the best baseline" in captured.err
+    assert captured.out.startswith(f"{wrong} failures of 40 items checked ({best[1]} against gold)")
+    assert len((tmp_path / "f.jsonl").read_text().splitlines()) == wrong
+
+
+def test_unknown_model_exits_2_with_one_line(capsys):
+    assert main(["failures", str(SUMMARY_PATH), "--model", "bert", "--out", "-"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model 'bert' is not in this run" in err
