@@ -90,7 +90,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
             finished = previous.finished_keys()
     # Interleaved by item, so a run stopped early has both models on the same items.
     calls = [_call_for(spec, role, item) for item in items for role in roles if (item.id, role, 0) not in finished]
-    backends = _open_backends(spec, sorted({call.model for call in calls}), pricing)
+    backends = _open_backends(spec, calls, pricing, options)
     with RunStore(run_dir) as store:
         _check_resume(store, spec, run_dir)
         _write_run_files(spec, pricing, run_dir)
@@ -187,14 +187,31 @@ def _call_for(spec: TaskSpec, role: str, item: Item) -> Any:
     return Call(item.id, role, request)
 
 
-def _open_backends(spec: TaskSpec, roles: list[str], pricing: Any) -> dict[str, Any]:
-    """Backends for ``roles``; fails fast on a missing price or key, or a dead endpoint."""
+def _open_backends(spec: TaskSpec, calls: list[Any], pricing: Any, options: EvalOptions) -> dict[str, Any]:
+    """Backends for the roles of ``calls``; fails fast on a missing price or key, or a dead endpoint.
+
+    A role whose every call is answered by the response cache gets a ``LazyBackend``: no
+    provider SDK is imported and no key or endpoint is needed unless a call misses after all.
+    """
     from distilleval.backends.factory import build_backend, check_reachable
+    from distilleval.run.cache import cache_path_for
+    from distilleval.run.lazy import LazyBackend, roles_with_misses
 
     models = spec.models()
-    backends = {role: build_backend(role, models[role], pricing=pricing) for role in roles}
+    roles = sorted({call.model for call in calls})
     for role in roles:
-        check_reachable(role, models[role])
+        pricing.price_for(models[role].pricing_key)
+    cache_path = None if options.no_cache or options.refresh else cache_path_for(options.cache)
+    missing = roles_with_misses(calls, {role: models[role].model for role in roles}, cache_path)
+    backends: dict[str, Any] = {}
+    for role in roles:
+        if role in missing:
+            backends[role] = build_backend(role, models[role], pricing=pricing)
+            check_reachable(role, models[role])
+        else:
+            backends[role] = LazyBackend(
+                models[role].model, lambda role=role: build_backend(role, models[role], pricing=pricing)
+            )
     return backends
 
 

@@ -2,7 +2,7 @@
 
 Everything here is paired: teacher and student answered the same items, so the question is
 whether the per-item differences are larger than noise, not whether two independent samples
-differ. Functions are pure (numpy/scipy only) and take a seed wherever they resample.
+differ. Functions are pure (numpy and the standard library only) and take a seed wherever they resample.
 
 - ``wilson_interval``: confidence interval of a rate (accuracy, error rate).
 - ``bootstrap_ci`` / ``paired_bootstrap_ci``: percentile bootstrap of any metric, recomputing
@@ -17,11 +17,11 @@ differ. Functions are pure (numpy/scipy only) and take a seed wherever they resa
 from __future__ import annotations
 
 import math
+import statistics as _stdlib_statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _scipy_stats
 
 from distilleval.results.summary_json import Comparison, NonInferiority
 
@@ -63,7 +63,8 @@ def per_resample(metric: Callable[[np.ndarray], float]) -> Statistic:
 
 def _z(confidence: float, *, sided: int = 2) -> float:
     tail = (1.0 - confidence) / sided
-    return float(_scipy_stats.norm.ppf(1.0 - tail))
+    # The standard library's normal quantile: scipy's import costs a cached re-run most of a second.
+    return _stdlib_statistics.NormalDist().inv_cdf(1.0 - tail)
 
 
 def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tuple[float, float] | None:
@@ -259,7 +260,9 @@ def mcnemar_exact(a_only: int, b_only: int) -> float:
     n = a_only + b_only
     if n == 0:
         return 1.0
-    return float(min(1.0, 2.0 * _scipy_stats.binom.cdf(min(a_only, b_only), n, 0.5)))
+    # Binomial(n, 1/2) lower tail in exact integers: sum of C(n, i) for i <= k, over 2**n.
+    tail = sum(math.comb(n, i) for i in range(min(a_only, b_only) + 1))
+    return min(1.0, 2 * tail / 2**n)  # int / int stays exact until the one rounding to float
 
 
 def paired_wald_lower_bound(

@@ -118,6 +118,12 @@ class ResponseCache:
         ).fetchone()
         return CachedResponse(*row) if row else None
 
+    def contains(self, key: str) -> bool:
+        """True when ``key`` has a stored response (False when refreshing, like ``get``)."""
+        if self.refresh:
+            return False
+        return self._db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
+
     def put(self, key: str, model_id: str, completion: Completion) -> None:
         """Store a successful completion (replacing an older one under ``--refresh``)."""
         self._db.execute(

@@ -1,7 +1,9 @@
 """The run store: ``runs/<id>/records.sqlite``, one row per item x model x repeat.
 
-Each final result is committed the moment it is known (WAL mode, so a SIGKILL loses at most the
-calls still in flight). Resuming a run asks ``finished_keys()`` and calls only what is missing:
+Each final result of a call made in this run is committed the moment it is known (WAL mode, so a
+SIGKILL loses at most the calls still in flight). Cache hits cost nothing to replay, so they are
+committed in batches (``HIT_BATCH`` rows per transaction, and before any other read or write):
+a fully cached re-run of thousands of items does not pay one commit per row. Resuming a run asks ``finished_keys()`` and calls only what is missing:
 items with an ``ok`` row are never called again; items whose last attempt ended in an error
 are tried again (errors are not paid-for answers) and their row is replaced.
 """
@@ -18,6 +20,7 @@ from distilleval.run.runner import CallResult
 from distilleval.run.schema import add_missing_columns
 
 RECORDS_FILE = "records.sqlite"
+HIT_BATCH = 500
 
 _SCHEMA = (
     """
@@ -55,6 +58,31 @@ _COLUMNS = (
 )
 
 
+_INSERT = f"INSERT OR REPLACE INTO records ({_COLUMNS}, finished_at) VALUES ({', '.join('?' * 17)})"
+
+
+def _row(result: CallResult) -> tuple[Any, ...]:
+    return (
+        result.item_id,
+        result.model,
+        result.repeat,
+        result.status,
+        result.text,
+        result.error_kind,
+        result.error_message,
+        result.input_tokens,
+        result.output_tokens,
+        result.latency_ms,
+        result.cost_usd,
+        int(result.cache_hit),
+        result.attempts,
+        result.cached_input_tokens,
+        result.cache_write_tokens,
+        result.finish_reason,
+        time.time(),
+    )
+
+
 class RunStore:
     """One run's records file.
 
@@ -72,39 +100,41 @@ class RunStore:
         for statement in _SCHEMA:
             self._db.execute(statement)
         add_missing_columns(self._db, "records", _LATER_COLUMNS)
+        self._pending_hits: list[tuple[Any, ...]] = []
 
     def add(self, result: CallResult) -> None:
-        """Commit one final result (replacing an earlier error row for the same call)."""
-        self._db.execute(
-            f"INSERT OR REPLACE INTO records ({_COLUMNS}, finished_at) VALUES ({', '.join('?' * 17)})",
-            (
-                result.item_id,
-                result.model,
-                result.repeat,
-                result.status,
-                result.text,
-                result.error_kind,
-                result.error_message,
-                result.input_tokens,
-                result.output_tokens,
-                result.latency_ms,
-                result.cost_usd,
-                int(result.cache_hit),
-                result.attempts,
-                result.cached_input_tokens,
-                result.cache_write_tokens,
-                result.finish_reason,
-                time.time(),
-            ),
-        )
+        """Commit one final result (replacing an earlier error row for the same call).
+
+        A cache hit is queued and committed with the next batch; anything else is committed now,
+        after the queued hits.
+        """
+        row = _row(result)
+        if result.cache_hit:
+            self._pending_hits.append(row)
+            if len(self._pending_hits) >= HIT_BATCH:
+                self.flush()
+            return
+        self.flush()
+        self._db.execute(_INSERT, row)
+
+    def flush(self) -> None:
+        """Commit the queued cache hits in one transaction."""
+        if not self._pending_hits:
+            return
+        rows, self._pending_hits = self._pending_hits, []
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(_INSERT, rows)
 
     def finished_keys(self) -> set[tuple[str, str, int]]:
         """(item_id, model, repeat) of every call that ended ``ok``: these are never re-called."""
+        self.flush()
         rows = self._db.execute("SELECT item_id, model, repeat FROM records WHERE status = 'ok'")
         return {(item_id, model, repeat) for item_id, model, repeat in rows}
 
     def results(self, model: str | None = None) -> list[CallResult]:
         """Stored results, optionally for one model role, in insertion order."""
+        self.flush()
         query = f"SELECT {_COLUMNS} FROM records"
         params: tuple[Any, ...] = ()
         if model is not None:
@@ -131,7 +161,8 @@ class RunStore:
         return json.loads(row[0]) if row else default
 
     def close(self) -> None:
-        """Close the connection."""
+        """Commit queued cache hits and close the connection."""
+        self.flush()
         self._db.close()
 
     def __enter__(self) -> "RunStore":

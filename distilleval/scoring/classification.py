@@ -3,12 +3,14 @@
 Normalisation is what the spec declares (case, whitespace, punctuation, aliases) and nothing
 else. For label tasks every output is mapped onto the spec's label set; anything outside it
 becomes the explicit ``INVALID`` class, which is wrong and reported as a rate. Per-class
-metrics are computed with scikit-learn over the full label set plus ``INVALID``, given
-explicitly as ``labels=``, so an unexpected output never silently becomes a new class.
+metrics are counted over the full label set plus ``INVALID``, given explicitly, so an
+unexpected output never silently becomes a new class (the same figures as scikit-learn's,
+without its import: scoring a cached re-run stays fast).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,28 +97,25 @@ class ExactMatch(Scorer):
         return metric, secondary
 
     def class_metrics(self, scores: Sequence[ItemScore]) -> dict[str, float]:
-        """Per-class and averaged metrics over the label set plus INVALID (sklearn, explicit labels)."""
-        from sklearn.metrics import precision_recall_fscore_support
-
+        """Per-class and averaged metrics over the label set plus INVALID (explicit labels)."""
         truth, predicted = self._pairs(scores)
         classes = self.labels + [INVALID]
         # Macro averages run over the spec's labels only: INVALID is never a gold class, so
         # averaging it in would add a class no model can get right. Micro averages include
         # it, so every INVALID prediction counts against precision (micro-F1 = accuracy).
+        per_class = class_counts(truth, predicted, classes)
         averaged: dict[str, float] = {}
-        for average, labels in (("macro", self.labels), ("micro", classes)):
-            p, r, f, _ = precision_recall_fscore_support(
-                truth, predicted, labels=labels, average=average, zero_division=0.0
-            )
-            averaged.update({f"{average}_precision": float(p), f"{average}_recall": float(r), f"{average}_f1": float(f)})
-        p, r, f, support = precision_recall_fscore_support(
-            truth, predicted, labels=self.labels, average=None, zero_division=0.0
-        )
-        for i, label in enumerate(self.labels):
-            averaged[f"precision/{label}"] = float(p[i])
-            averaged[f"recall/{label}"] = float(r[i])
-            averaged[f"f1/{label}"] = float(f[i])
-            averaged[f"support/{label}"] = float(support[i])
+        macro = [precision_recall_f1(*per_class[label]) for label in self.labels]
+        for i, name in enumerate(("precision", "recall", "f1")):
+            averaged[f"macro_{name}"] = sum(row[i] for row in macro) / len(macro)
+        totals = [sum(per_class[label][i] for label in classes) for i in range(3)]
+        for name, value in zip(("precision", "recall", "f1"), precision_recall_f1(*totals)):
+            averaged[f"micro_{name}"] = value
+        for label, (p, r, f) in zip(self.labels, macro):
+            averaged[f"precision/{label}"] = p
+            averaged[f"recall/{label}"] = r
+            averaged[f"f1/{label}"] = f
+            averaged[f"support/{label}"] = float(per_class[label][2])
         averaged[f"predicted/{INVALID}"] = float(sum(1 for x in predicted if x == INVALID))
         return averaged
 
@@ -127,14 +126,39 @@ class ExactMatch(Scorer):
 
     def confusion(self, scores: Sequence[ItemScore]) -> dict[str, dict[str, int]]:
         """Gold label -> predicted label (or INVALID) -> count, over the full label set."""
-        from sklearn.metrics import confusion_matrix
-
         if not self.labels:
             return {}
-        classes = self.labels + [INVALID]
+        classes = set(self.labels + [INVALID])
         truth, predicted = self._pairs(scores)
-        matrix = confusion_matrix(truth, predicted, labels=classes)
+        counts = Counter((t, p) for t, p in zip(truth, predicted) if t in classes and p in classes)
         return {
-            gold: {pred: int(matrix[i, j]) for j, pred in enumerate(classes) if matrix[i, j]}
-            for i, gold in enumerate(self.labels)
+            gold: {pred: counts[gold, pred] for pred in self.labels + [INVALID] if counts[gold, pred]}
+            for gold in self.labels
         }
+
+
+def class_counts(truth: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+    """Label -> (true positives, predicted count, gold count) over paired truth and predictions.
+
+    Counted here rather than with scikit-learn so that scoring a run (every cached re-run in CI)
+    never imports scikit-learn and scipy.
+    """
+    wanted = set(labels)
+    hits = Counter(t for t, p in zip(truth, predicted) if t == p and t in wanted)
+    predicted_counts = Counter(p for p in predicted if p in wanted)
+    gold_counts = Counter(t for t in truth if t in wanted)
+    return {label: (hits[label], predicted_counts[label], gold_counts[label]) for label in labels}
+
+
+def precision_recall_f1(true_positives: int, predicted: int, gold: int) -> tuple[float, float, float]:
+    """Precision tp/predicted, recall tp/gold and their harmonic mean; 0.0 where a denominator is 0.
+
+    >>> precision_recall_f1(3, 4, 6)
+    (0.75, 0.5, 0.6)
+    >>> precision_recall_f1(0, 0, 2)
+    (0.0, 0.0, 0.0)
+    """
+    precision = true_positives / predicted if predicted else 0.0
+    recall = true_positives / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1

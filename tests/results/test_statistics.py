@@ -164,3 +164,23 @@ def test_agreement_and_kappa():
     assert statistics.cohen_kappa(["x", "x"], ["x", "x"]) is None
     kappa = statistics.cohen_kappa(["x", "y", "x", "y"], ["x", "x", "y", "y"])
     assert math.isclose(kappa, 0.0, abs_tol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 3000), st.integers(0, 3000))
+def test_mcnemar_equals_scipys_binomial_tail(a_only, b_only):
+    # Computed in exact integers (scipy's import would cost every cached re-run most of a second).
+    from scipy import stats
+
+    n = a_only + b_only
+    expected = 1.0 if n == 0 else min(1.0, 2.0 * float(stats.binom.cdf(min(a_only, b_only), n, 0.5)))
+    assert statistics.mcnemar_exact(a_only, b_only) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_normal_quantile_equals_scipys():
+    from scipy import stats
+
+    for confidence in (0.8, 0.9, 0.95, 0.99):
+        for sided in (1, 2):
+            expected = float(stats.norm.ppf(1 - (1 - confidence) / sided))
+            assert statistics._z(confidence, sided=sided) == pytest.approx(expected, abs=1e-9)

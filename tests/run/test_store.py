@@ -74,3 +74,26 @@ def test_a_store_written_before_the_prompt_cache_columns_still_opens(tmp_path):
         [row] = store.results()
     assert (row.text, row.input_tokens, row.cached_input_tokens, row.cache_write_tokens, row.finish_reason) == (
         "billing", 640, 0, 0, None)
+
+
+def test_cache_hits_are_committed_in_batches_and_before_anything_else(tmp_path, monkeypatch):
+    monkeypatch.setattr("distilleval.run.store.HIT_BATCH", 3)
+    store = RunStore(tmp_path / "r")
+    other = sqlite3.connect(tmp_path / "r" / "records.sqlite")
+
+    def committed():
+        return other.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+    store.add(_ok("a", cache_hit=True))
+    store.add(_ok("b", cache_hit=True))
+    assert committed() == 0  # a hit costs nothing to replay: no commit per row
+    store.add(_ok("c", cache_hit=True))
+    assert committed() == 3  # a full batch is one transaction
+    store.add(_ok("d", cache_hit=True))
+    store.add(_ok("e"))  # a paid-for call is committed at once, after the queued hit
+    assert committed() == 5
+    store.add(_ok("f", cache_hit=True))
+    assert [r.item_id for r in store.results()] == ["a", "b", "c", "d", "e", "f"]  # reads see queued hits
+    store.add(_ok("g", cache_hit=True))
+    store.close()
+    assert committed() == 7

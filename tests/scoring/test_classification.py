@@ -103,3 +103,28 @@ def test_metrics_stay_in_unit_interval(pairs):
     assert 0.0 <= metric.ci_low <= metric.value <= metric.ci_high <= 1.0
     for name in ("macro_f1", "micro_f1", "invalid_rate"):
         assert 0.0 <= secondary[name] <= 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(LABELS), st.sampled_from(LABELS + ["junk", ""])), min_size=1, max_size=40))
+def test_class_metrics_and_confusion_equal_scikit_learns(pairs):
+    # The counts are our own (scoring a cached re-run must not import scikit-learn); scikit-learn
+    # is the reference they must reproduce, zero-division cases included.
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    s = scorer()
+    scores = s.score_items([p for _, p in pairs], items([g for g, _ in pairs]))
+    truth = [x.gold_canonical or INVALID for x in scores]
+    predicted = [x.canonical if x.canonical is not None else INVALID for x in scores]
+    ours = s.class_metrics(scores)
+    for average, labels in (("macro", LABELS), ("micro", LABELS + [INVALID])):
+        reference = precision_recall_fscore_support(truth, predicted, labels=labels, average=average, zero_division=0.0)
+        for name, value in zip(("precision", "recall", "f1"), reference[:3]):
+            assert ours[f"{average}_{name}"] == pytest.approx(float(value), abs=1e-12)
+    p, r, f, support = precision_recall_fscore_support(truth, predicted, labels=LABELS, average=None, zero_division=0.0)
+    for i, label in enumerate(LABELS):
+        assert (ours[f"precision/{label}"], ours[f"recall/{label}"], ours[f"f1/{label}"]) == pytest.approx((p[i], r[i], f[i]))
+        assert ours[f"support/{label}"] == support[i]
+    matrix = confusion_matrix(truth, predicted, labels=LABELS + [INVALID])
+    expected = {g: {c: int(matrix[i, j]) for j, c in enumerate(LABELS + [INVALID]) if matrix[i, j]} for i, g in enumerate(LABELS)}
+    assert s.confusion(scores) == expected
