@@ -84,7 +84,8 @@ def template_ends(template: str) -> FixedEnds:
 
 def message_text_counters(model: ModelSpec) -> list[Callable[[str], int]]:
     """One exact, fast text counter per message ``build_messages`` makes for ``model`` (system first)."""
-    templates = ([model.system] if model.system else []) + [model.prompt_text or model.prompt]
+    system = model.system_text or model.system
+    templates = ([system] if system else []) + [model.prompt_text or model.prompt]
     return [template_ends(template).count for template in templates]
 
 

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from distilleval.costs import cost_model
+from distilleval.costs.teacher_options import TeacherOption, cheapest_option, teacher_options
 from distilleval.errors import DistillevalError
 from distilleval.gate.checks import item_scores
 from distilleval.gate.paired import PairedResult, compare_paired, non_inferiority_test, paired_scores
@@ -98,6 +99,7 @@ class Figures:
     best_baseline: ModelRow | None = None
     baseline_comparison: PairedResult | None = None
     per_class: PerClass | None = None
+    teacher_options: list[TeacherOption] = field(default_factory=list)
 
     @property
     def summary(self):
@@ -132,6 +134,24 @@ class Figures:
             return None
         return cost_model.savings_ratio(self.teacher.cost_per_request_usd, self.student.cost_per_request_usd)  # type: ignore[union-attr,arg-type]
 
+    @property
+    def cheapest_teacher(self) -> TeacherOption | None:
+        """The cheapest honest way of running the teacher (None when it cannot be priced)."""
+        return cheapest_option(self.teacher_options) if self.teacher_options else None
+
+    def option_saving_per_request_usd(self, option: TeacherOption) -> float | None:
+        """``option``'s cost per request minus the student's; None when the student has no cost."""
+        if self.student is None or self.student.cost_per_request_usd is None:
+            return None
+        return option.cost_per_request_usd - self.student.cost_per_request_usd
+
+    def option_break_even_days(self, option: TeacherOption, requests_per_day: int) -> float | None:
+        """Days until the one-time cost is paid back against ``option`` at a volume; None: never or unknown."""
+        saving = self.option_saving_per_request_usd(option)
+        if self.one_time is None or saving is None:
+            return None
+        return cost_model.break_even_days(self.one_time.total_usd, saving * requests_per_day)
+
     def break_even_volume_per_day(self, horizon_days: float) -> float | None:
         """Daily volume at which the one-time cost is paid back within ``horizon_days``."""
         saving = self.saving_per_request_usd
@@ -162,6 +182,31 @@ def _cost_per_request(result: ModelResult, inputs: RunInputs, notes: list[str]) 
     return cost_model.usage_cost_usd(
         price, result.input_tokens.mean, output_mean, cached_input_share=result.cached_input_share,
         cache_write_share=result.cache_write_share, batch=result.batch,
+    )
+
+
+def _teacher_options(inputs: RunInputs, teacher: ModelRow | None) -> list[TeacherOption]:
+    """List price, prompt caching at the measured (else spec'd) share, batch tier where traffic allows."""
+    if teacher is None or inputs.pricing is None:
+        return []
+    result = teacher.result
+    if result.input_tokens is None or result.input_tokens.mean is None:
+        return []
+    found = inputs.pricing.find(result.model)
+    if found is None or found[1].cpu_usd_per_hour is not None:
+        return []
+    spec = inputs.spec
+    if result.basis == "measured" and result.cached_input_tokens_total > 0:
+        share, write_share, source = result.cached_input_share, result.cache_write_share, "measured in this run"
+    elif spec is not None and spec.traffic.cached_input_fraction > 0:
+        share, write_share, source = spec.traffic.cached_input_fraction, 0.0, "spec traffic.cached_input_fraction"
+    else:
+        share, write_share, source = 0.0, 0.0, ""
+    output_mean = result.output_tokens.mean if result.output_tokens and result.output_tokens.mean is not None else 0.0
+    batch_allowed = spec is not None and (spec.traffic.batch_eligible or spec.teacher.batch)
+    return teacher_options(
+        found[1], result.input_tokens.mean, output_mean, cached_input_share=share, cache_write_share=write_share,
+        cache_share_source=source, batch_allowed=batch_allowed,
     )
 
 
@@ -361,6 +406,7 @@ def compute_figures(inputs: RunInputs) -> Figures:
         inputs=inputs, models=models, teacher=teacher, student=student, pricing_label=_pricing_label(inputs),
         volumes_per_day=list(volumes), days_per_month=days, volume_rows=rows, one_time=one_time,
         comparison=None, non_inferiority=None, margin=margin, margin_source=margin_source, alpha=alpha, notes=notes,
+        teacher_options=_teacher_options(inputs, teacher),
     )
     figures.comparison = _teacher_student_comparison(models, inputs)
     figures.non_inferiority = _non_inferiority(figures)

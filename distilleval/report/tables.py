@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from distilleval.costs import cost_model
 from distilleval.costs.cost_model import format_usd
 from distilleval.report.figures import Figures, ModelRow
 from distilleval.results.summary_json import Distribution
@@ -340,8 +341,48 @@ def confusions_table(f: Figures) -> Table:
     return table
 
 
+def teacher_options_table(f: Figures) -> Table:
+    """The student against each honest way of running the teacher: list, prompt caching, batch tier."""
+    top = max(f.volumes_per_day) if f.volumes_per_day else None
+    columns = ["Teacher configuration", "Cost/request"]
+    if top is not None:
+        columns.append(f"Monthly @ {top:,}/day")
+    columns += ["× student"] + [f"Break-even @ {v:,}/day" for v in f.volumes_per_day] + ["Basis"]
+    table = Table("teacher_options", "The student against each way of running the teacher", columns)
+    cheapest = f.cheapest_teacher
+    student_cost = f.student.cost_per_request_usd if f.student else None
+    for option in f.teacher_options:
+        label = option.label + (" (cheapest)" if option is cheapest and len(f.teacher_options) > 1 else "")
+        row = [Cell(label, option.key), usd(option.cost_per_request_usd)]
+        if top is not None:
+            row.append(usd(cost_model.monthly_cost_usd(option.cost_per_request_usd, top, f.days_per_month)))
+        ratio = None if student_cost is None else cost_model.savings_ratio(option.cost_per_request_usd, student_cost)
+        row.append(times(ratio))
+        for volume in f.volumes_per_day:
+            row.append(days(f.option_break_even_days(option, volume)) if f.one_time is not None else Cell("not computed"))
+        row.append(Cell("projected", "projected"))
+        table.rows.append(row)
+    if not table.rows:
+        return table
+    teacher = f.teacher.result if f.teacher else None
+    if teacher is not None and teacher.input_tokens is not None and teacher.input_tokens.mean is not None:
+        out = teacher.output_tokens.mean if teacher.output_tokens and teacher.output_tokens.mean is not None else 0.0
+        table.notes.append(
+            f"Each configuration prices the teacher's mean request ({teacher.input_tokens.mean:,.0f} input, "
+            f"{out:,.0f} output tokens, {teacher.basis}) with pricing table {f.pricing_label}; month = {f.days_per_month:g} days."
+        )
+    if not any(option.key == "prompt_cache" for option in f.teacher_options):
+        table.notes.append("No prompt-caching row: no cached share was measured and the spec's "
+                           "traffic.cached_input_fraction is 0 (or the model has no cached-input price).")
+    if not any(option.key == "batch" for option in f.teacher_options):
+        table.notes.append("No batch-tier row: set traffic.batch_eligible when requests can wait for the provider's "
+                           "batch tier (or the model has no batch price).")
+    return table
+
+
 def build_tables(f: Figures) -> list[Table]:
     """Every slide table of the report, in slide order."""
     tables = [accuracy_table(f), paired_table(f), per_class_table(f), confusions_table(f), tokens_table(f), latency_table(f),
-              cost_per_request_table(f), cost_at_volume_table(f), savings_table(f), break_even_table(f)]
+              cost_per_request_table(f), cost_at_volume_table(f), savings_table(f), break_even_table(f),
+              teacher_options_table(f)]
     return [t for t in tables if t.rows]

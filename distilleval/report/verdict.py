@@ -17,10 +17,12 @@ Rules, in order (each becomes a reason with status pass / fail / unknown):
    (the student is no better than a model that costs next to nothing: don't); otherwise, or
    when the student was not scored, unknown. Whether the points gained are worth the extra
    cost per month, which the reason states, is the reader's call.
-5. Economics: the student is cheaper per request (fail: don't), and at the largest of the spec's
-   daily volumes the one-time cost is paid back within the payback horizon (fail: don't;
-   not computable: not enough evidence). With ``training.engineering_cost_usd`` at $0 the
-   break-even reason says it ignores engineering time.
+5. Economics, against the cheapest honest teacher configuration (list price, prompt caching at
+   the measured or spec'd share, batch tier where the traffic allows): the student is cheaper
+   per request (fail: don't), and at the largest of the spec's daily volumes the one-time cost
+   is paid back within the payback horizon (fail: don't; not computable: not enough evidence).
+   With ``training.engineering_cost_usd`` at $0 the break-even reason says it ignores
+   engineering time.
 
 Any failed rule -> "don't fine-tune"; else any unknown -> "not enough evidence"; else "fine-tune".
 Per-class notes (the worst classes of the student, or of the best baseline offline) follow the
@@ -32,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from distilleval.costs import cost_model
 from distilleval.costs.cost_model import format_usd
 from distilleval.report.figures import Figures
 from distilleval.report.tables import days
@@ -174,25 +177,42 @@ def _worst_classes_note(f: Figures) -> str | None:
 
 
 def _economics(f: Figures, horizon_days: float) -> list[Reason]:
-    saving = f.saving_per_request_usd
-    if saving is None:
+    """Cost and break-even against the cheapest honest teacher configuration (list price when
+    no other is known): a team's alternative to fine-tuning is the teacher run as cheaply as it can be."""
+    cheapest = f.cheapest_teacher
+    if cheapest is not None:
+        saving = f.option_saving_per_request_usd(cheapest)
+        teacher_cost = cheapest.cost_per_request_usd
+        against = (f"the cheapest teacher configuration, {cheapest.label} at {format_usd(teacher_cost)}/request"
+                   if len(f.teacher_options) > 1 else f"the teacher at {cheapest.label}, {format_usd(teacher_cost)}/request")
+    else:
+        saving = f.saving_per_request_usd
+        teacher_cost = f.teacher.cost_per_request_usd if f.teacher else None
+        against = "the teacher"
+    if saving is None or teacher_cost is None:
         return [Reason("cost", "unknown", "cost per request is missing for the teacher or the student")]
     if saving <= 0:
-        return [Reason("cost", "fail", f"the student costs {format_usd(-saving)} more per request than the teacher")]
-    reasons = [Reason("cost", "pass", f"the student saves {format_usd(saving)} per request ({f.savings_ratio:,.0f}× cheaper)")]
+        return [Reason("cost", "fail", f"the student costs {format_usd(-saving)} more per request than {against}")]
+    ratio = cost_model.savings_ratio(teacher_cost, f.student.cost_per_request_usd)  # type: ignore[union-attr,arg-type]
+    reasons = [Reason("cost", "pass", f"the student saves {format_usd(saving)} per request ({ratio:,.0f}× cheaper) "
+                                      f"against {against}")]
     if not f.volume_rows or f.one_time is None:
         reasons.append(Reason("break-even", "unknown", "break-even not computed (see notes)"))
         return reasons
     described = []
+    by_volume = {}
     for row in f.volume_rows:
-        when = days(row.break_even_days).text
-        described.append(f"{row.requests_per_day:,}/day → {when}")
-    top = max(f.volume_rows, key=lambda r: r.requests_per_day)
-    text = (f"one-time cost {format_usd(f.one_time.total_usd)}; break-even " + ", ".join(described)
-            + f" (payback horizon {horizon_days:g} days)")
+        by_volume[row.requests_per_day] = (
+            f.option_break_even_days(cheapest, row.requests_per_day) if cheapest is not None else row.break_even_days
+        )
+        described.append(f"{row.requests_per_day:,}/day → {days(by_volume[row.requests_per_day]).text}")
+    top = max(by_volume)
+    target = "the cheapest teacher configuration" if len(f.teacher_options) > 1 else "the teacher"
+    text = (f"one-time cost {format_usd(f.one_time.total_usd)}; break-even against {target} "
+            + ", ".join(described) + f" (payback horizon {horizon_days:g} days)")
     if f.one_time.engineering_usd == 0:
         text += "; ignores engineering time (training.engineering_cost_usd is $0)"
-    ok = top.break_even_days is not None and top.break_even_days <= horizon_days
+    ok = by_volume[top] is not None and by_volume[top] <= horizon_days
     reasons.append(Reason("break-even", "pass" if ok else "fail", text))
     return reasons
 

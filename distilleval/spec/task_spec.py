@@ -183,6 +183,11 @@ class TrafficSpec(_Strict):
     cached_input_fraction: float = Field(
         default=0.0, ge=0, le=1, description="share of teacher input tokens served from a prompt cache"
     )
+    batch_eligible: bool = Field(
+        default=False,
+        description="requests can wait for the provider's batch tier (up to 24 h), so the teacher's batch price "
+        "is an honest alternative to fine-tuning",
+    )
 
 
 class GatesSpec(_Strict):

@@ -33,10 +33,11 @@ def test_fast_counts_equal_counting_every_rendered_request_whole(spec_path):
 
 def test_the_rubric_is_cut_off_and_counted_once():
     spec = load_spec(REPO_ROOT / "specs" / "ticket_routing" / "spec.yaml")
-    ends = template_ends(spec.teacher.prompt_text)
-    # Everything before the last line break ahead of "Message: {text}" is fixed.
-    assert spec.teacher.prompt_text.startswith(ends.head) and ends.head_tokens > 500
-    assert spec.teacher.prompt_text[len(ends.head) :].startswith("Message: {text}")
+    # The rubric is the teacher's system message: all of it up to its last line is one fixed head.
+    ends = template_ends(spec.teacher.system_text)
+    assert spec.teacher.system_text.startswith(ends.head) and ends.head_tokens > 500
+    assert "\n" not in spec.teacher.system_text[len(ends.head) :].strip()
+    assert spec.teacher.prompt_text.startswith("Message: {text}")
 
 
 def test_estimate_encodes_each_request_once_not_the_rubric_per_item(tiny_spec_path, monkeypatch, capsys):

@@ -86,7 +86,7 @@ def test_report_renders_in_headless_chromium(chromium, html_text, tmp_path_facto
     assert probe["costSeries"] == 2 and probe["breakEven"] == 1
     assert probe["intervals"] == 3
     assert probe["latencyDots"] == 300 + 299  # one dot per timed call
-    assert probe["tables"] == 10
+    assert probe["tables"] == 11
     assert probe["items"] == 4
     assert probe["scripts"] == 1 and probe["images"] == 0 and probe["injected"] == 0
     assert probe["verdict"].startswith("Verdict: Fine-tune")

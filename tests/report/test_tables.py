@@ -131,3 +131,26 @@ def test_marp_cuts_long_tables_to_a_slide_and_says_so():
     cut = _fit_slide(table)
     assert len(cut.rows) == MAX_SLIDE_ROWS and cut.notes[0].startswith(f"First {MAX_SLIDE_ROWS} of 30 rows")
     assert _fit_slide(Table("t", "t", ["c"], rows=[[Cell("1")]])).rows == [[Cell("1")]]
+def test_teacher_options_table_lists_each_honest_configuration(tmp_path):
+    # The spec allows batching and projects 50% of the teacher's input from the prompt cache.
+    import shutil
+
+    spec_dir = tmp_path / "spec"
+    shutil.copytree(FIXTURE_DIR, spec_dir)
+    text = (spec_dir / "spec.yaml").read_text().replace(
+        "  volumes_per_day: [1000, 100000, 1000000]\n",
+        "  volumes_per_day: [1000, 100000, 1000000]\n  cached_input_fraction: 0.5\n  batch_eligible: true\n",
+    )
+    (spec_dir / "spec.yaml").write_text(text)
+    figures = compute_figures(load_run(SUMMARY_PATH, spec_path=spec_dir / "spec.yaml"))
+    table = next(t for t in build_tables(figures) if t.key == "teacher_options")
+    labels = [row[0].value for row in table.rows]
+    assert labels == ["list", "prompt_cache", "batch"]
+    # Opus, 641 in / 4 out: list $0.003305; 50% cached (641 x (0.5 x $5 + 0.5 x $0.5) + 4 x $25) / 1M = $0.00186;
+    # batch half of list = $0.0016525: the cheapest.
+    costs = [row[1].value for row in table.rows]
+    assert costs == pytest.approx([0.003305, (641 * 2.75 + 100) / 1e6, 0.0016525])
+    assert table.rows[2][0].text.endswith("(cheapest)") and figures.cheapest_teacher.key == "batch"
+    break_even = [cell.value for cell in table.rows[2][4:7]]
+    assert break_even == [figures.option_break_even_days(figures.cheapest_teacher, v) for v in (1000, 100000, 1000000)]
+    assert not any("No batch-tier row" in note for note in table.notes)

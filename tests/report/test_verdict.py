@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from distilleval.report import compute_figures, load_run
 from distilleval.report.verdict import decide
 from tests.ticket_routing_fixture import SUMMARY_PATH, set_scores, write_variant
@@ -127,3 +129,33 @@ def test_break_even_says_when_it_ignores_engineering_time():
 
 def _reason_text(verdict, rule: str) -> str:
     return next(r.text for r in verdict.reasons if r.rule == rule)
+def test_cost_reason_is_against_the_cheapest_teacher_configuration(tmp_path):
+    # The teacher's provider served 90% of its input from the prompt cache: Opus then costs
+    # (641 x 0.1 x $5 + 641 x 0.9 x $0.5 + 4 x $25) / 1M = $0.000709 a request, not $0.003305.
+    # A student at $0.001 is cheaper than list price but dearer than the cached teacher.
+    def cached_teacher(summary):
+        teacher = summary.models["teacher"]
+        teacher.cached_input_tokens_total = 0.9 * teacher.input_tokens.mean * teacher.input_tokens.n
+        summary.models["student"].cost_per_request_usd = 0.001
+
+    figures = compute_figures(load_run(write_variant(tmp_path, cached_teacher)))
+    assert figures.cheapest_teacher.key == "prompt_cache"
+    assert figures.cheapest_teacher.cost_per_request_usd == pytest.approx((641 * 0.1 * 5 + 641 * 0.9 * 0.5 + 4 * 25) / 1e6)
+    verdict = decide(figures)
+    cost = next(r for r in verdict.reasons if r.rule == "cost")
+    assert cost.status == "fail" and "cheapest teacher configuration, prompt caching (90% of input cached" in cost.text
+    assert verdict.decision == "don't fine-tune"
+
+
+def test_break_even_is_against_the_cheapest_configuration(tmp_path):
+    def cached_teacher(summary):
+        teacher = summary.models["teacher"]
+        teacher.cached_input_tokens_total = 0.9 * teacher.input_tokens.mean * teacher.input_tokens.n
+
+    plain, cached = (compute_figures(load_run(write_variant(tmp_path, change, name=name)))
+                     for name, change in (("plain", None), ("cached", cached_teacher)))
+    text = {name: next(r.text for r in decide(f).reasons if r.rule == "break-even") for name, f in (("plain", plain), ("cached", cached))}
+    volume = 1000
+    slower = cached.option_break_even_days(cached.cheapest_teacher, volume)
+    assert slower > plain.option_break_even_days(plain.cheapest_teacher, volume)
+    assert text["plain"] != text["cached"]
