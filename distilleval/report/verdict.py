@@ -170,7 +170,7 @@ def _worst_classes_note(f: Figures) -> str | None:
     metric = per_class.model.result.metric
     headline = f"headline {f.summary.primary_metric} {metric.value:.1%}; " if metric and metric.value is not None else ""
     worst = ", ".join(
-        f"{r.label} recall {r.recall:.0%} (F1 {r.f1:.2f}, {r.support:,} items)" if r.recall is not None else r.label
+        f"{r.label} recall {r.recall:.0%} (F1 {r.f1:.2f}, {r.support:,} item{'s' if r.support != 1 else ''})" if r.recall is not None else r.label
         for r in per_class.worst
     )
     return f"Worst classes of {per_class.model.label}: {worst} ({headline}per-class table below)."

@@ -159,3 +159,41 @@ def test_json_nested_too_deeply_is_a_data_error_not_a_recursion_error(tmp_path):
     spec = _spec_with_data(tmp_path, lines)
     with pytest.raises(DataError, match=r"data.jsonl:2: JSON nested too deeply to read"):
         load_items(spec)
+
+
+def _banking77_spec(tmp_path: Path, shared_data: Path, *, flow_list: bool) -> Path:
+    """BANKING77 as a new user would set it up: the CSV saved by a spreadsheet (with a BOM)."""
+    import csv
+
+    rows = []
+    for split in ("train", "test"):
+        with (shared_data / "banking77" / f"{split}.csv").open(encoding="utf-8") as handle:
+            rows += [{"id": f"{split}-{n}", "text": r["text"], "category": r["category"], "split": split}
+                     for n, r in enumerate(csv.DictReader(handle))]
+    with (tmp_path / "data.csv").open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "text", "category", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    labels = json.loads((shared_data / "banking77" / "categories.json").read_text())
+    listed = ("[" + ", ".join(labels) + "]\n") if flow_list else "\n" + "".join(f'    - "{label}"\n' for label in labels)
+    (tmp_path / "spec.yaml").write_text(
+        "name: banking77\ndata:\n  path: data.csv\n  input: {text: text}\n  gold: category\n  id: id\n"
+        "  split: {column: split}\noutput:\n  kind: label\n  labels: " + listed
+        + 'teacher: {model: openai/gpt-5.2, prompt: "Classify: {text}"}\nstudent: {model: tinker://b/s/final, prompt: "{text}"}\n'
+    )
+    return tmp_path / "spec.yaml"
+
+
+def test_banking77_from_a_spreadsheet_loads_with_every_gold_a_label(tmp_path, shared_data):
+    items = load_items(load_spec(_banking77_spec(tmp_path, shared_data, flow_list=False)))
+    assert len(split_items(items, "train")) == 10_003 and len(split_items(items, "eval")) == 3_080
+    assert "reverted_card_payment?" in {item.gold for item in items}
+
+
+def test_the_yaml_flow_list_trap_is_named_at_its_line(tmp_path, shared_data):
+    # `reverted_card_payment?` unquoted in a flow list is not valid YAML (README: quote it or use a block list).
+    from distilleval.errors import SpecError
+
+    path = _banking77_spec(tmp_path, shared_data, flow_list=True)
+    with pytest.raises(SpecError, match=r"spec.yaml:10: not valid YAML \(expected ',' or '\]', but got '\?'\)"):
+        load_spec(path)
