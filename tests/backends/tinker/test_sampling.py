@@ -75,19 +75,22 @@ def test_spec_stop_strings_cut_the_text(key, qwen):
 
 def test_checkpoint_path_uses_its_base_models_template(key, qwen):
     service = FakeServiceClient(responder=labeller(qwen))
-    service.register_checkpoint("tinker://run-9/sampler_weights/final", "Qwen/Qwen3-4B-Instruct-2507")
-    backend = open_backend(service, model="tinker://run-9/sampler_weights/final")
+    service.register_checkpoint("tinker://run-9/sampler_weights/final", "Qwen/Qwen3.5-4B")
+    # Qwen3.5's own tokenizer is not packaged; the Qwen3 one stands in for it here
+    backend = open_backend(service, model="tinker://run-9/sampler_weights/final", tokenizer=qwen)
     assert backend.model_id == "tinker://run-9/sampler_weights/final"
-    completion = asyncio.run(backend.complete(request(), timeout_s=5))
-    instruct_prompt = ChatRenderer("qwen3_instruct", qwen).generation_prompt([Message("user", "I was charged twice")])
-    assert completion.input_tokens == len(instruct_prompt)
+    # the Qwen3.5 template strips message text; the spec's Qwen3-8B template would not
+    completion = asyncio.run(backend.complete(request("  I was charged twice  "), timeout_s=5))
+    qwen3_5_prompt = ChatRenderer("qwen3_5", qwen).generation_prompt([Message("user", "  I was charged twice  ")])
+    qwen3_prompt = ChatRenderer("qwen3", qwen).generation_prompt([Message("user", "  I was charged twice  ")])
+    assert completion.input_tokens == len(qwen3_5_prompt) != len(qwen3_prompt)
     assert service.calls_named("create_sampling_client")[0]["model_path"] == "tinker://run-9/sampler_weights/final"
 
 
 def test_checkpoint_base_model_mismatch_is_refused(key, qwen):
     service = FakeServiceClient(responder=labeller(qwen))
-    service.register_checkpoint("tinker://run-9/sampler_weights/final", "Qwen/Qwen3-4B-Instruct-2507")
-    with pytest.raises(ConfigurationError, match="was trained from Qwen/Qwen3-4B-Instruct-2507, not Qwen/Qwen3-8B"):
+    service.register_checkpoint("tinker://run-9/sampler_weights/final", "Qwen/Qwen3.5-4B")
+    with pytest.raises(ConfigurationError, match="was trained from Qwen/Qwen3.5-4B, not Qwen/Qwen3-8B"):
         open_backend(service, model="tinker://run-9/sampler_weights/final", base_model="Qwen/Qwen3-8B")
 
 
