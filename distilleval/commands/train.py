@@ -43,7 +43,14 @@ def _positive(name: str, value: float | None) -> None:
 
 def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None = None) -> int:
     """Train and write the manifest; ``service_factory`` replaces ``tinker.ServiceClient`` in tests."""
-    from distilleval.backends.tinker.connection import connect, import_tinker, require_api_key
+    from distilleval.backends.tinker.catalogue import live_catalogue
+    from distilleval.backends.tinker.connection import (
+        call_with_deadline,
+        connect,
+        import_tinker,
+        require_api_key,
+        rest_client,
+    )
     from distilleval.backends.tinker.rendering import renderer_for, template_for
     from distilleval.costs.pricing import load_pricing
     from distilleval.errors import BackendError, DistillevalError
@@ -104,6 +111,11 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
         print(f"note: {len(examples)} rows x --heldout-fraction {config.heldout_fraction:g} keeps no held-out row; "
               "no held-out loss will be reported")
     service = connect(service_factory=service_factory)
+    # The service's own list is the authority online; the offline copy only checked it above.
+    live = live_catalogue(
+        lambda: rest_client(service), call=lambda fn, doing: call_with_deadline(fn, deadline_s=args.connect_deadline, doing=doing)
+    )
+    live.require_trainable(config.base_model, where="--base-model" if args.base_model else "training.base_model")
     try:
         result = train_lora(
             service,

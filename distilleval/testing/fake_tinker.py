@@ -164,15 +164,6 @@ class FakeServiceClient:
             return value
         return _done(value, error)
 
-    def get_server_capabilities(self) -> types.GetServerCapabilitiesResponse:
-        """The models this service serves, as the real ``get_server_capabilities`` reports them."""
-        self._record("get_server_capabilities")
-        if self.block_s:
-            time.sleep(self.block_s)
-        return types.GetServerCapabilitiesResponse(
-            supported_models=[types.SupportedModel(model_name=name, trainable=True, sampleable=True) for name in self.models]
-        )
-
     def create_rest_client(self) -> "FakeRestClient":
         """A REST client for checkpoint listings."""
         return FakeRestClient(self)
@@ -369,6 +360,14 @@ class FakeRestClient:
 
     def __init__(self, service: FakeServiceClient) -> None:
         self.service = service
+
+    def get_server_capabilities(self) -> AwaitableConcurrentFuture:
+        """A future of the models this service serves, as the real call reports them."""
+        self.service._record("get_server_capabilities")
+        if self.service.block_s:
+            time.sleep(self.service.block_s)
+        models = [types.SupportedModel(model_name=name, trainable=True, sampleable=True) for name in self.service.models]
+        return _done(types.GetServerCapabilitiesResponse(supported_models=models))
 
     def list_checkpoints(self, training_run_id: str) -> AwaitableConcurrentFuture:
         """Every checkpoint of ``training_run_id``, as ``types.CheckpointsListResponse``."""

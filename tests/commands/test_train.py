@@ -139,6 +139,23 @@ def test_unknown_base_model_exits_2(tmp_path, monkeypatch, capsys):
     assert "'acme/Nope' is not a base model Tinker serves" in err and "Qwen/Qwen3-8B" in err
 
 
+def test_model_the_live_service_no_longer_lists_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    # the offline copy still lists Qwen3-8B, but this service has retired it
+    spec = make_spec(tmp_path)
+    data = make_training_data(tmp_path / "train.jsonl", 60)
+    service = FakeServiceClient(models=("Qwen/Qwen3.6-35B-A3B",))
+    monkeypatch.setenv("TINKER_API_KEY", "tml-test")
+    args = build_parser().parse_args(["train", str(spec), "--data", str(data), "--out", str(tmp_path / "out")])
+    with pytest.raises(Exception) as caught:
+        train.run(args, service_factory=lambda: service)
+    assert str(caught.value) == (
+        "training.base_model: 'Qwen/Qwen3-8B' is not a base model Tinker serves "
+        "(per the Tinker service's list (get_server_capabilities)); listed: Qwen/Qwen3.6-35B-A3B"
+    )
+    assert service.calls_named("create_lora_training_client") == []
+    assert not (tmp_path / "out").exists()
+
+
 def test_malformed_jsonl_names_the_line(tmp_path, monkeypatch, capsys):
     spec = make_spec(tmp_path)
     data = make_training_data(tmp_path / "train.jsonl", 60)
@@ -238,7 +255,7 @@ def test_unreachable_tinker_exits_2_in_one_line_and_leaves_nothing(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "distilleval train: error: Tinker did not answer within 1 s while creating a LoRA training client for "
-        "Qwen/Qwen3-8B; the service may be unreachable from here (check the network and TINKER_BASE_URL) - nothing was trained"
+        "distilleval train: error: Tinker did not answer within 1 s while asking which base models it serves; "
+        "the service may be unreachable from here (check the network and TINKER_BASE_URL) - nothing was trained"
     ]
     assert not out.exists()

@@ -147,15 +147,18 @@ def catalogue_from_names(names: Iterable[str], *, origin: str) -> Catalogue:
     return Catalogue(models=models, origin=origin)
 
 
-def live_catalogue(service: Any, *, call: Callable[[Callable[[], Any], str], Any]) -> Catalogue:
-    """Ask the service which base models it serves now.
+def live_catalogue(make_rest: Callable[[], Any], *, call: Callable[[Callable[[], Any], str], Any]) -> Catalogue:
+    """Ask the service which base models it serves now (``RestClient.get_server_capabilities``).
 
     Args:
-        service: a ``tinker.ServiceClient`` (or the test double).
+        make_rest: builds a ``tinker.RestClient`` (``connection.rest_client``) or the test
+            double's; built inside ``call``, since building one may already wait on the network.
         call: runs a blocking SDK call under a deadline, given the call and what it is doing
             (``connection.call_with_deadline`` with the deadline bound).
     """
-    capabilities = call(service.get_server_capabilities, "asking which base models it serves")
+    capabilities = call(
+        lambda: make_rest().get_server_capabilities().result(), "asking which base models it serves"
+    )
     names = [m.model_name for m in capabilities.supported_models if m.model_name]
     return catalogue_from_names(names, origin="the Tinker service's list (get_server_capabilities)")
 

@@ -139,6 +139,18 @@ def call_with_deadline(fn: Callable[[], T], *, deadline_s: float, doing: str) ->
     return outcome["value"]
 
 
+def rest_client(service: Any) -> Any:
+    """The REST client (listings, capabilities) that goes with ``service``.
+
+    For the real SDK this is a ``tinker.RestClient`` built from the same key (0.38 deprecates
+    ``ServiceClient.create_rest_client``); a test double supplies its own.
+    """
+    tinker = import_tinker()
+    if isinstance(service, tinker.ServiceClient):
+        return tinker.RestClient(api_key=require_api_key())
+    return service.create_rest_client()
+
+
 def connect(
     *,
     service_factory: Callable[[], Any] | None = None,

@@ -67,7 +67,7 @@ def test_live_catalogue_asks_the_service():
     from distilleval.testing.fake_tinker import FakeServiceClient
 
     service = FakeServiceClient(models=("Qwen/Qwen3-8B", "Qwen/Qwen3-8B:peft:131072"))
-    live = live_catalogue(service, call=lambda fn, doing: fn())
+    live = live_catalogue(service.create_rest_client, call=lambda fn, doing: fn())
     assert list(live.models) == ["Qwen/Qwen3-8B", "Qwen/Qwen3-8B:peft:131072"]
     assert live.get("Qwen/Qwen3-8B:peft:131072").template == "qwen3"
     assert service.calls_named("get_server_capabilities") == [{}]
