@@ -5,11 +5,14 @@ Rules:
 - Only a single read-only statement (SELECT, WITH or VALUES) is run. DML, DDL, ATTACH,
   PRAGMA, transactions and multiple statements are refused before running (reason
   ``unsafe``), and the worker's read-only connection and authorizer refuse them again.
-- Every query runs in a worker process with a hard time limit (``sql_worker``).
+- A query longer than ``max_query_chars`` is not checked or run (reason ``too_long``), so
+  the check in this process stays cheap whatever a model writes.
+- Every query runs in a worker process with a hard time limit (``sql_worker``), and comparing
+  its result with the gold's is bounded by the same limit (reason ``timeout``).
 - Results are compared as multisets of rows; row order matters only when the gold's
   outermost query has ORDER BY. Columns may come in any order (names are ignored). NULL
-  equals NULL; numbers (integer or real) are equal within ``float_tolerance`` (relative or
-  absolute); text and blobs must be equal.
+  equals NULL; integers must be equal; a REAL equals a number within ``float_tolerance``
+  (relative or absolute); text and blobs must be equal (``sql_results``).
 - Several acceptable gold queries per item are supported; matching any one is correct.
 - A gold query that fails is flagged; when every gold query of an item fails, the item is
   excluded from the denominator (reason ``gold_failed``), not scored 0.
@@ -17,16 +20,15 @@ Rules:
 
 from __future__ import annotations
 
-import hashlib
-import math
 import re
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from distilleval.results.summary_json import MetricValue
 from distilleval.scoring.base import ItemScore, Scorer, _check_lengths, no_output_score, rate_metric
+from distilleval.scoring.sql_results import ComparisonTimeout, result_fingerprint, results_match
 from distilleval.spec.scorer_config import SqlExecutionScorer
 
 _READ_ONLY_STARTS = {"SELECT", "WITH", "VALUES"}
@@ -34,11 +36,10 @@ _MAIN_STATEMENTS = {"SELECT", "VALUES", "INSERT", "UPDATE", "DELETE", "REPLACE"}
 # Functions that reach outside the database (most builds lack them; refuse them by name anyway).
 _FORBIDDEN_FUNCTIONS = {"LOAD_EXTENSION", "READFILE", "WRITEFILE", "FTS3_TOKENIZER", "EDIT"}
 _FENCE = re.compile(r"```[A-Za-z]*\s*\n?(.*?)```", re.DOTALL)
-_REASONS = ("unsafe", "timeout", "too_large", "error", "wrong_result", "no_output")
+_REASONS = ("unsafe", "too_long", "timeout", "too_large", "error", "wrong_result", "no_output")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """A lexical token of SQL: ``word``, ``string``, ``ident``, ``punct`` or ``semicolon``."""
 
     kind: str
@@ -180,95 +181,6 @@ def extract_sql(text: str) -> str:
     return (match.group(1) if match else text).strip()
 
 
-# -- comparing results ------------------------------------------------------------------
-def _value_key(value: Any) -> tuple:
-    if value is None:
-        return (0, 0.0)
-    if isinstance(value, (int, float)):
-        return (1, float(value))
-    if isinstance(value, bytes):
-        return (3, value)
-    return (2, str(value))
-
-
-def _values_equal(a: tuple, b: tuple, tolerance: float) -> bool:
-    if a[0] != b[0]:
-        return False
-    if a[0] == 1:
-        if math.isnan(a[1]) or math.isnan(b[1]):
-            return math.isnan(a[1]) and math.isnan(b[1])
-        return a[1] == b[1] or math.isclose(a[1], b[1], rel_tol=tolerance, abs_tol=tolerance)
-    return a[1] == b[1]
-
-
-def _rows_equal(a: Sequence[tuple], b: Sequence[tuple], tolerance: float) -> bool:
-    return all(
-        len(x) == len(y) and all(_values_equal(u, v, tolerance) for u, v in zip(x, y)) for x, y in zip(a, b)
-    )
-
-
-def _sort_rows(rows: Sequence[tuple]) -> list[tuple]:
-    return sorted(rows, key=lambda row: tuple((k[0], k[1]) if k[0] != 1 else (1, k[1] if not math.isnan(k[1]) else math.inf) for k in row))
-
-
-def results_match(gold_rows: Sequence[tuple], pred_rows: Sequence[tuple], *, ordered: bool,
-                  tolerance: float = 1e-6, max_permutations: int = 2000) -> bool:
-    """Whether two result sets are the same answer (see the module doc for the rules).
-
-    Args:
-        gold_rows: rows of the gold query.
-        pred_rows: rows of the predicted query.
-        ordered: compare rows in order (the gold has an outer ORDER BY).
-        tolerance: relative and absolute tolerance for numbers.
-        max_permutations: column orders tried before giving up (wide results of equal columns).
-
-    >>> results_match([(1, "a"), (2, "b")], [("b", 2), ("a", 1.0)], ordered=False)
-    True
-    >>> results_match([(1,), (2,)], [(2,), (1,)], ordered=True)
-    False
-    """
-    if len(gold_rows) != len(pred_rows):
-        return False
-    gold = [tuple(_value_key(v) for v in row) for row in gold_rows]
-    pred = [tuple(_value_key(v) for v in row) for row in pred_rows]
-    width = len(gold[0]) if gold else 0
-    if not gold:
-        return True
-    if any(len(row) != width for row in pred):
-        return False
-    gold_cmp = gold if ordered else _sort_rows(gold)
-    # Columns of pred that could stand for each gold column (same multiset of values).
-    gold_columns = [_sort_rows([(row[c],) for row in gold]) for c in range(width)]
-    pred_columns = [_sort_rows([(row[c],) for row in pred]) for c in range(width)]
-    candidates = [
-        [p for p in range(width) if _rows_equal(gold_columns[g], pred_columns[p], tolerance)] for g in range(width)
-    ]
-    if any(not c for c in candidates):
-        return False
-    tried = 0
-
-    def search(g: int, used: list[int]) -> bool:
-        nonlocal tried
-        if g == width:
-            tried += 1
-            permuted = [tuple(row[c] for c in used) for row in pred]
-            return _rows_equal(gold_cmp, permuted if ordered else _sort_rows(permuted), tolerance)
-        for p in candidates[g]:
-            if p not in used and tried < max_permutations:
-                if search(g + 1, used + [p]):
-                    return True
-        return False
-
-    return search(0, [])
-
-
-def result_fingerprint(rows: Sequence[tuple], ordered: bool = False) -> str:
-    """A short hash of a result set (row order ignored unless ``ordered``), for agreement."""
-    keys = [tuple(_value_key(v) for v in row) for row in rows]
-    text = repr(keys if ordered else _sort_rows(keys))
-    return "rows:" + hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
 # -- the scorer ----------------------------------------------------------------------------
 class SqlExecution(Scorer):
     """Execution accuracy over a SQLite database (see the module doc).
@@ -314,7 +226,11 @@ class SqlExecution(Scorer):
         """Run queries through the pool (unsafe ones are refused without running)."""
         results: list[tuple | None] = [None] * len(queries)
         jobs, positions = [], []
+        limit = self.config.max_query_chars
         for i, sql in enumerate(queries):
+            if len(sql) > limit:
+                results[i] = ("too_long", f"{len(sql):,} characters, over scorer.max_query_chars ({limit:,})")
+                continue
             reason = unsafe_reason(sql)
             if reason is not None:
                 results[i] = ("unsafe", reason)
@@ -355,9 +271,15 @@ class SqlExecution(Scorer):
             return ItemScore(0.0, valid=False, reason=status, details=details)
         rows = result[2]
         fingerprint = result_fingerprint(rows)
-        for sql, gold in working:
-            if results_match(gold[2], rows, ordered=outer_order_by(sql), tolerance=self.config.float_tolerance):
-                return ItemScore(1.0, canonical=fingerprint, details=details)
+        deadline = time.monotonic() + self.config.timeout_s
+        try:
+            for sql, gold in working:
+                if results_match(gold[2], rows, ordered=outer_order_by(sql), tolerance=self.config.float_tolerance,
+                                 deadline=deadline):
+                    return ItemScore(1.0, canonical=fingerprint, details=details)
+        except ComparisonTimeout:
+            details["error"] = f"comparing the result with the gold's took over {self.config.timeout_s:g} s"
+            return ItemScore(0.0, valid=False, reason="timeout", canonical=fingerprint, details=details)
         return ItemScore(0.0, reason="wrong_result", canonical=fingerprint, details=details)
 
     def summarize(self, scores: Sequence[ItemScore]) -> tuple[MetricValue, dict[str, float | None]]:

@@ -93,6 +93,9 @@ class SqlExecutionScorer(_Strict):
     gold_separator: str | None = Field(
         default=None, description="split a gold cell into several acceptable queries on this"
     )
+    max_query_chars: PositiveInt = Field(
+        default=100_000, le=10_000_000, description="a longer query is not run and scores wrong (reason too_long)"
+    )
 
 
 class PythonScorer(_Strict):
