@@ -1,10 +1,12 @@
-"""Small helpers shared by the HTTP backends: the request body, Retry-After parsing, usage-based cost."""
+"""Small helpers shared by the HTTP backends: the request body, Retry-After parsing, usage counts, finish reasons, cost."""
 
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from distilleval.backends.base import ChatRequest
@@ -62,17 +64,113 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     return min(max(parsed.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER_S)
 
 
-def usage_cost_usd(price: ModelPrice | None, input_tokens: int, output_tokens: int, *, batch: bool) -> float:
-    """Cost of one call from its usage block and the pricing table (0.0 only when unpriced)."""
+_RETRY_DELAY = re.compile(r'"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"')
+
+
+def retry_delay_seconds(body: str | bytes | None) -> float | None:
+    """Seconds to wait from a Google ``RetryInfo`` in an error body (``"retryDelay": "20s"``), capped at 10 min.
+
+    Gemini says when to come back only there, never in a ``Retry-After`` header. None when absent.
+    """
+    if not body:
+        return None
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    match = _RETRY_DELAY.search(text)
+    if match is None:
+        return None
+    return min(float(match.group(1)), MAX_RETRY_AFTER_S)
+
+
+def usage_cost_usd(price: ModelPrice | None, usage: Usage, *, batch: bool) -> float:
+    """Cost of one call from its usage counts and the pricing table (0.0 only when unpriced).
+
+    Cached input tokens are priced at the table's ``cached_input`` rate where it has one.
+    """
     if price is None:
         return 0.0
-    return request_cost_usd(price, input_tokens, output_tokens, batch=batch)
+    return request_cost_usd(
+        price, usage.input_tokens, usage.output_tokens, cached_input_tokens=usage.cached_input_tokens, batch=batch
+    )
 
 
-def usage_tokens(usage: Any) -> tuple[int, int]:
-    """(input, output) tokens from an OpenAI-style usage block (an object or a dict)."""
+@dataclass(frozen=True)
+class Usage:
+    """One call's token counts, normalised: ``input_tokens`` includes the cached and cache-written ones."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+def _field(block: Any, name: str) -> Any:
+    if block is None:
+        return None
+    if isinstance(block, Mapping):
+        return block.get(name)
+    return getattr(block, name, None)
+
+
+def _count(block: Any, *names: str) -> int:
+    """The first of ``names`` that ``block`` has as a positive number (0 when none has)."""
+    for name in names:
+        value = _field(block, name)
+        if isinstance(value, (int, float)) and value > 0:
+            return int(value)
+    return 0
+
+
+def read_usage(usage: Any) -> Usage:
+    """Token counts from an OpenAI-style usage block (an object or a dict), as LiteLLM returns every provider's.
+
+    Cached input tokens are OpenAI's ``prompt_tokens_details.cached_tokens`` (where LiteLLM also
+    puts Anthropic's ``cache_read_input_tokens`` and Gemini's ``cachedContentTokenCount``);
+    cache writes are Anthropic's ``cache_creation_input_tokens``. Both are part of
+    ``prompt_tokens`` in this shape (LiteLLM adds Anthropic's to its ``input_tokens``); a block
+    whose prompt count is smaller than its cached and written counts is read as Anthropic's
+    raw shape, where they are not included, and normalised.
+    """
     if usage is None:
-        return 0, 0
-    if isinstance(usage, Mapping):
-        return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-    return int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)
+        return Usage()
+    details = _field(usage, "prompt_tokens_details")
+    cached = _count(details, "cached_tokens") or _count(usage, "cache_read_input_tokens")
+    written = _count(usage, "cache_creation_input_tokens") or _count(details, "cache_write_tokens", "cache_creation_tokens")
+    prompt = _count(usage, "prompt_tokens")
+    if prompt < cached + written:
+        prompt += cached + written
+    return Usage(prompt, _count(usage, "completion_tokens"), cached, written)
+
+
+_FINISH_REASONS = {
+    "stop": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "eos": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "content_filter": "content_filter",
+    "safety": "content_filter",
+    "recitation": "content_filter",
+    "blocklist": "content_filter",
+    "prohibited_content": "content_filter",
+    "spii": "content_filter",
+    "refusal": "content_filter",
+    "tool_calls": "tool_calls",
+    "tool_use": "tool_calls",
+    "function_call": "tool_calls",
+}
+
+
+def normalise_finish_reason(raw: Any) -> str | None:
+    """``stop`` / ``length`` / ``content_filter`` / ``tool_calls`` from any provider's finish reason.
+
+    OpenAI's, Anthropic's (``end_turn``, ``max_tokens``, ``tool_use``) and Gemini's (``STOP``,
+    ``MAX_TOKENS``, ``SAFETY``) names are mapped; other values pass through lower-cased; None
+    (or an empty string) when the provider gave none.
+    """
+    if raw is None:
+        return None
+    text = str(raw).strip().lower()
+    if not text:
+        return None
+    return _FINISH_REASONS.get(text, text)

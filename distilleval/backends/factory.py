@@ -56,7 +56,9 @@ def build_backend(role: str, model: ModelSpec, *, pricing: PricingTable | None) 
         return OpenAICompatibleBackend(model.model, api_base=model.api_base, price=price, api_key=api_key, batch=model.batch)
     from distilleval.backends.litellm_backend import LiteLLMBackend
 
-    return LiteLLMBackend(model.model, price=price, api_base=model.api_base, api_key=api_key, batch=model.batch)
+    return LiteLLMBackend(
+        model.model, price=price, api_base=model.api_base, api_key=api_key, batch=model.batch, prompt_cache=model.prompt_cache
+    )
 
 
 def check_reachable(role: str, model: ModelSpec, *, timeout_s: float = 3.0) -> None:

@@ -15,9 +15,17 @@ import logging
 import os
 from typing import Any
 
-from distilleval.backends._http import chat_body, retry_after_seconds, usage_cost_usd, usage_tokens
+from distilleval.backends._http import (
+    chat_body,
+    normalise_finish_reason,
+    read_usage,
+    retry_after_seconds,
+    retry_delay_seconds,
+    usage_cost_usd,
+)
 from distilleval.backends._timing import EVENT_HOOKS, HttpTimer
 from distilleval.backends.base import ChatRequest, Completion
+from distilleval.backends.prompt_cache import is_anthropic_model, mark_rubric_cacheable
 from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import (
     AuthenticationError,
@@ -51,6 +59,10 @@ def import_litellm() -> Any:
     return litellm
 
 
+# What LiteLLM says when a provider's 200 body is not the JSON it expects (checked on 1.110).
+_MALFORMED_BODY_MARKERS = ("Unable to get json response", "Error converting to valid response")
+
+
 def translate_litellm_error(err: BaseException, model_id: str) -> BackendError:
     """Map a LiteLLM / OpenAI-SDK exception to distilleval's tree (one place, by class name).
 
@@ -64,7 +76,14 @@ def translate_litellm_error(err: BaseException, model_id: str) -> BackendError:
         headers = getattr(err, "litellm_response_headers", None)
         if headers is None and getattr(err, "response", None) is not None:
             headers = getattr(err.response, "headers", None)
-        return RateLimitedError(message, retry_after_s=retry_after_seconds(headers))
+        # Gemini says when to come back only in the body's RetryInfo, which LiteLLM keeps in the message.
+        retry_after = retry_after_seconds(headers)
+        if retry_after is None:
+            retry_after = retry_delay_seconds(str(err))
+        return RateLimitedError(message, retry_after_s=retry_after)
+    if any(marker in str(err) for marker in _MALFORMED_BODY_MARKERS):
+        # A 200 whose body LiteLLM could not parse; Gemini's arrives as a BadRequestError.
+        return BackendError(message, kind="bad_response", retryable=True)
     if "Timeout" in names or "APITimeoutError" in names or isinstance(err, TimeoutError):
         return CallTimeoutError(message)
     if "AuthenticationError" in names or "PermissionDeniedError" in names:
@@ -90,12 +109,19 @@ def translate_litellm_error(err: BaseException, model_id: str) -> BackendError:
 class LiteLLMBackend:
     """Calls one model through ``litellm.acompletion``.
 
+    Latency is timed at the HTTP transport: ``openai/`` models go through our own OpenAI SDK
+    client, ``anthropic/`` and ``gemini/`` through our own LiteLLM HTTP handler, both carrying
+    the httpx hooks of ``_timing``; other providers are timed around the call
+    (``extra["latency_basis"] == "call"``).
+
     Args:
         model_id: the LiteLLM model id (also the cache key's model and the pricing key's default).
         price: the model's pricing-table entry (None: cost is recorded as 0).
         api_base: a custom endpoint (vLLM, llama.cpp, a test server).
         api_key: the key read from the environment; kept in memory only.
         batch: price at the batch tier.
+        prompt_cache: ``auto`` marks an Anthropic model's leading system message cacheable
+            when it is long enough (``prompt_cache.mark_rubric_cacheable``); ``off`` never does.
     """
 
     _warmed = False
@@ -109,31 +135,35 @@ class LiteLLMBackend:
         api_base: str | None = None,
         api_key: str | None = None,
         batch: bool = False,
+        prompt_cache: str = "auto",
     ):
         self.model_id = model_id
         self.api_base = api_base
         self._price = price
         self._api_key = api_key
         self._batch = batch
+        self._mark_cacheable = prompt_cache == "auto" and is_anthropic_model(model_id)
         self._litellm = import_litellm()
-        self._openai_client = self._make_openai_client() if api_base and model_id.startswith("openai/") else None
+        self._client = self._make_client()
+
+    def _make_client(self) -> Any:
+        # Our own clients carry the httpx hooks that time the HTTP exchange, so a call's latency
+        # leaves out LiteLLM's per-call CPU work. Both use LiteLLM's aiohttp-backed transport:
+        # httpx's native pool is many times slower with dozens of calls in flight.
+        if self.model_id.startswith("openai/"):
+            return self._make_openai_client()
+        if self.model_id.startswith(("anthropic/", "gemini/")):
+            from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+            return AsyncHTTPHandler(event_hooks=EVENT_HOOKS, transport=_aiohttp_transport())
+        return None
 
     def _make_openai_client(self) -> Any:
-        # For OpenAI-compatible endpoints LiteLLM accepts our own SDK client; ours carries the
-        # httpx hooks that time the HTTP exchange without LiteLLM's per-call CPU overhead.
         import httpx
         import openai
 
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-        try:
-            # LiteLLM's own aiohttp-backed transport: httpx's native pool is many times slower
-            # with dozens of calls in flight.
-            from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
-
-            transport = AsyncHTTPHandler.create_aiohttp_transport()
-        except (ImportError, AttributeError):
-            transport = None
-        http_client = httpx.AsyncClient(limits=limits, event_hooks=EVENT_HOOKS, trust_env=False, transport=transport)
+        http_client = httpx.AsyncClient(limits=limits, event_hooks=EVENT_HOOKS, trust_env=False, transport=_aiohttp_transport())
         return openai.AsyncOpenAI(
             base_url=self.api_base, api_key=self._api_key or "no-key", http_client=http_client, max_retries=0
         )
@@ -144,6 +174,8 @@ class LiteLLMBackend:
     async def complete(self, request: ChatRequest, *, timeout_s: float) -> Completion:
         """Make one call. Raises a ``BackendError`` subclass on failure (see ``translate_litellm_error``)."""
         kwargs = chat_body(self.model_id, request)
+        if self._mark_cacheable:
+            kwargs["messages"] = mark_rubric_cacheable(kwargs["messages"], self.model_id)
         kwargs["timeout"] = timeout_s
         kwargs["num_retries"] = 0
         if self.api_base:
@@ -153,25 +185,29 @@ class LiteLLMBackend:
         elif self.api_base:
             kwargs["api_key"] = "no-key"  # OpenAI-compatible servers often need none, but the SDK wants one
         await self._warm_up(kwargs)
-        if self._openai_client is not None:
-            kwargs["client"] = self._openai_client
+        if self._client is not None:
+            kwargs["client"] = self._client
         try:
             with HttpTimer() as timer:
                 response = await self._litellm.acompletion(**kwargs)
         except Exception as err:  # translated at this one choke point
             raise translate_litellm_error(err, self.model_id) from None
         try:
-            text = response.choices[0].message.content or ""
+            choice = response.choices[0]
+            text = choice.message.content or ""
         except (AttributeError, IndexError, TypeError):
             raise BackendError(f"{self.model_id}: response has no choices[0].message", kind="bad_response", retryable=True) from None
-        input_tokens, output_tokens = usage_tokens(getattr(response, "usage", None))
+        usage = read_usage(getattr(response, "usage", None))
         return Completion(
             text=text,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
             latency_ms=timer.latency_ms(),
-            cost_usd=usage_cost_usd(self._price, input_tokens, output_tokens, batch=self._batch),
+            cost_usd=usage_cost_usd(self._price, usage, batch=self._batch),
             extra={"latency_basis": timer.basis},
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            finish_reason=normalise_finish_reason(getattr(choice, "finish_reason", None)),
         )
 
     async def _warm_up(self, kwargs: dict[str, Any]) -> None:
@@ -192,6 +228,19 @@ class LiteLLMBackend:
             LiteLLMBackend._warmed = True
 
     async def aclose(self) -> None:
-        """Close our SDK client (LiteLLM's own shared clients stay LiteLLM's)."""
-        if self._openai_client is not None:
-            await self._openai_client.close()
+        """Close our own client (LiteLLM's shared clients stay LiteLLM's)."""
+        if self._client is None:
+            return
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            await close()
+
+
+def _aiohttp_transport() -> Any:
+    """LiteLLM's aiohttp-backed httpx transport; None (httpx's own) when this LiteLLM has none."""
+    try:
+        from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+        return AsyncHTTPHandler.create_aiohttp_transport()
+    except (ImportError, AttributeError):
+        return None

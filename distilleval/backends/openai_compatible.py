@@ -18,7 +18,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from distilleval.backends._http import chat_body, retry_after_seconds, usage_cost_usd, usage_tokens
+from distilleval.backends._http import (
+    chat_body,
+    normalise_finish_reason,
+    read_usage,
+    retry_after_seconds,
+    usage_cost_usd,
+)
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import (
@@ -139,18 +145,22 @@ class OpenAICompatibleBackend:
             raise translate_status(status, headers, raw, self.model_id)
         try:
             payload = json.loads(raw)
-            text = payload["choices"][0]["message"]["content"] or ""
-        except (ValueError, KeyError, IndexError, TypeError) as err:
+            choice = payload["choices"][0]
+            text = choice["message"]["content"] or ""
+            usage = read_usage(payload.get("usage"))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
             raise BackendError(
                 f"{self.model_id}: malformed response body ({type(err).__name__})", kind="bad_response", retryable=True
             ) from None
-        input_tokens, output_tokens = usage_tokens(payload.get("usage"))
         return Completion(
             text=str(text),
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
             latency_ms=latency_ms,
-            cost_usd=usage_cost_usd(self._price, input_tokens, output_tokens, batch=self._batch),
+            cost_usd=usage_cost_usd(self._price, usage, batch=self._batch),
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            finish_reason=normalise_finish_reason(choice.get("finish_reason")),
         )
 
     async def aclose(self) -> None:

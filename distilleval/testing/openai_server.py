@@ -1,9 +1,13 @@
-"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1, for tests and benchmarks.
+"""A scripted chat server on 127.0.0.1 speaking the OpenAI, Anthropic and Gemini APIs, for tests and benchmarks.
 
-It serves ``POST /v1/chat/completions`` from a background thread, so sync tests, asyncio tests
-and subprocesses (``distilleval eval`` in a child process) can all call it over real HTTP.
-Each model name gets a script: the answer (fixed text or a function of the prompt), the
-usage block, a delay, and faults. Every request is logged.
+It serves ``POST /v1/chat/completions`` (OpenAI), ``POST /v1/messages`` (Anthropic) and
+``POST /v1beta/models/{model}:generateContent`` (Gemini) from a background thread, so sync
+tests, asyncio tests and subprocesses (``distilleval eval`` in a child process) can all call it
+over real HTTP; ``provider_shapes`` holds each API's request and response format. Each model
+name gets a script: the answer (fixed text or a function of the prompt), the usage block
+(cached and cache-written input tokens included), a delay, and faults. An answer longer than
+the request's ``max_tokens`` (one word per token) is cut there and reported with the
+provider's "length" finish reason. Every request is logged.
 
 Usage::
 
@@ -16,8 +20,9 @@ Usage::
         ok_calls = [r for r in server.log if r.outcome == "ok"]
 
 The model name is the request's ``model`` field (LiteLLM sends ``openai/teacher`` as
-``teacher``). The prompt a script sees is the text of all messages joined by newlines (text
-parts only).
+``teacher``; Gemini's is in the URL). The prompt a script sees is the text of the system
+block and all messages joined by newlines (text parts only). ``server.api_base(provider)`` is the
+``api_base`` LiteLLM needs for each route.
 Fault kinds (``FAULT_KINDS``): ``rate_limit`` (429 with ``Retry-After``), ``server_error``
 (500), ``slow`` (answers only after ``ModelScript.slow_s``, past any sane client timeout),
 ``malformed`` (200 with a truncated JSON body), ``drop`` (closes the connection unanswered).
@@ -53,6 +58,11 @@ from typing import Any
 
 from aiohttp import web
 
+from distilleval.testing.provider_shapes import ANTHROPIC, GEMINI, OPENAI, Shape, Usage, prompt_text
+
+__all__ = ["FAULT_KINDS", "LoggedRequest", "ModelScript", "OpenAIServer", "ServerProcess", "fail_first", "prompt_text",
+           "random_faults"]
+
 FAULT_KINDS = ("rate_limit", "server_error", "slow", "malformed", "drop")
 
 Answer = str | Callable[[str], str]
@@ -66,8 +76,10 @@ class ModelScript:
     Attributes:
         answer: the reply text, or a function from the prompt to the reply text.
         delay_ms: time to wait before answering (simulated model latency).
-        usage: ``(prompt_tokens, completion_tokens)`` to report; default: whitespace word
-            counts of the prompt and the answer.
+        usage: ``(prompt_tokens, completion_tokens)`` to report, prompt tokens counting every
+            input token; default: whitespace word counts of the prompt and the answer.
+        cached_tokens: input tokens reported as read from the prompt cache (part of the prompt tokens).
+        cache_write_tokens: input tokens reported as written to the cache (Anthropic shape only).
         faults: decides, per request, whether to inject a fault (see module docstring).
         retry_after_s: the ``Retry-After`` header sent with a ``rate_limit`` fault (None: omit it).
         slow_s: how long a ``slow`` fault stalls before answering.
@@ -79,6 +91,8 @@ class ModelScript:
     faults: FaultDecider | None = None
     retry_after_s: float | None = 0.05
     slow_s: float = 30.0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass
@@ -132,18 +146,6 @@ def fail_first(kind: str, attempts: int = 1) -> FaultDecider:
     return lambda prompt, attempt: kind if attempt < attempts else None
 
 
-def prompt_text(messages: Any) -> str:
-    """The text of OpenAI-style messages (string contents and text parts), joined by newlines."""
-    texts: list[str] = []
-    for message in messages if isinstance(messages, list) else []:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, str):
-            texts.append(content)
-        elif isinstance(content, list):
-            texts.extend(str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("type") == "text")
-    return "\n".join(texts)
-
-
 class OpenAIServer:
     """The server. Use as a context manager, or call ``start()`` / ``stop()``.
 
@@ -188,6 +190,11 @@ class OpenAIServer:
         if self.port is None:
             raise RuntimeError("the server is not started")
         return f"http://127.0.0.1:{self.port}/v1"
+
+    def api_base(self, provider: str = "openai") -> str:
+        """The ``api_base`` a LiteLLM ``openai/``, ``anthropic/`` or ``gemini/`` model takes to reach this server."""
+        root = self.base_url.removesuffix("/v1")
+        return {"openai": self.base_url, "anthropic": root, "gemini": f"{root}/v1beta"}[provider]
 
     def requests_for(self, model: str, outcome: str | None = None) -> list[LoggedRequest]:
         """Logged requests for ``model``, optionally only those with ``outcome``."""
@@ -244,8 +251,11 @@ class OpenAIServer:
 
     async def _bind(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/chat/completions", self._handle)
-        app.router.add_post("/chat/completions", self._handle)
+        for prefix in ("/v1", ""):
+            app.router.add_post(f"{prefix}/chat/completions", self._route(OPENAI))
+            app.router.add_post(f"{prefix}/messages", self._route(ANTHROPIC))
+        for prefix in ("/v1beta", ""):
+            app.router.add_post(prefix + "/models/{target}", self._route(GEMINI))
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.5, handler_cancellation=True
         )
@@ -260,44 +270,64 @@ class OpenAIServer:
         if self._keep_log:
             self.log.append(entry)
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    def _route(self, shape: Shape) -> Callable[[web.Request], Any]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._handle(request, shape)
+
+        return handle
+
+    async def _handle(self, request: web.Request, shape: Shape) -> web.StreamResponse:
         received = time.monotonic()
+        url_model = None
+        if shape is GEMINI:
+            url_model, _, action = request.match_info["target"].partition(":")
+            if action != "generateContent":
+                return _error(shape, 404, "not_found", f"no method {action!r}")
         try:
             body = await request.json()
-            model = str(body["model"])
-            messages = body["messages"]
-        except (ValueError, KeyError, TypeError):
+            model, prompt, max_tokens = shape.parse(body, url_model)
+        except (ValueError, KeyError, TypeError, AttributeError):
             self._record(LoggedRequest("", "", 0, "bad_request", 400, received_at=received, finished_at=time.monotonic()))
-            return _error(400, "invalid_request_error", "the body needs 'model' and 'messages'")
-        prompt = prompt_text(messages)
+            return _error(shape, 400, "invalid_request_error", "the body needs a model and messages")
         with self._lock:
             attempt = self._attempts.get((model, prompt), 0)
             self._attempts[(model, prompt)] = attempt + 1
         entry = LoggedRequest(model, prompt, attempt, "ok", None, body=body, received_at=received)
         self._record(entry)
         try:
-            return await self._respond(request, entry, body)
+            return await self._respond(request, entry, shape, max_tokens)
         finally:
             entry.finished_at = time.monotonic()
 
-    async def _respond(self, request: web.Request, entry: LoggedRequest, body: dict[str, Any]) -> web.StreamResponse:
-        if self._api_key is not None and request.headers.get("Authorization") != f"Bearer {self._api_key}":
+    def _authorized(self, request: web.Request) -> bool:
+        if self._api_key is None:
+            return True
+        return self._api_key in (
+            request.headers.get("Authorization", "").removeprefix("Bearer "),
+            request.headers.get("x-api-key"),
+            request.headers.get("x-goog-api-key"),
+            request.query.get("key"),
+        )
+
+    async def _respond(
+        self, request: web.Request, entry: LoggedRequest, shape: Shape, max_tokens: int | None
+    ) -> web.StreamResponse:
+        if not self._authorized(request):
             entry.outcome, entry.status = "unauthorized", 401
-            return _error(401, "invalid_api_key", "Incorrect API key provided")
+            return _error(shape, 401, "invalid_api_key", "Incorrect API key provided")
         script = self._scripts.get(entry.model, self._default)
         if script is None:
             entry.outcome, entry.status = "unknown_model", 404
-            return _error(404, "model_not_found", f"The model {entry.model!r} does not exist")
+            return _error(shape, 404, "model_not_found", f"The model {entry.model!r} does not exist")
         fault = script.faults(entry.prompt, entry.attempt) if script.faults else None
         if script.delay_ms:
             await asyncio.sleep(script.delay_ms / 1000)
         if fault == "rate_limit":
             entry.outcome, entry.status = fault, 429
-            headers = {} if script.retry_after_s is None else {"Retry-After": f"{script.retry_after_s:g}"}
-            return _error(429, "rate_limit_exceeded", "Rate limit reached, try again later", headers)
+            return _error(shape, 429, "rate_limit_exceeded", "Rate limit reached, try again later", script.retry_after_s)
         if fault == "server_error":
             entry.outcome, entry.status = fault, 500
-            return _error(500, "server_error", "The server had an error processing your request")
+            return _error(shape, 500, "server_error", "The server had an error processing your request")
         if fault == "drop":
             entry.outcome = fault
             if request.transport is not None:
@@ -307,25 +337,17 @@ class OpenAIServer:
             entry.outcome = fault
             await asyncio.sleep(script.slow_s)
         answer = script.answer(entry.prompt) if callable(script.answer) else script.answer
+        words = answer.split()
+        truncated = max_tokens is not None and len(words) > max_tokens
+        if truncated:
+            # One word per token: an answer longer than max_tokens is cut, as a model's would be.
+            answer = " ".join(words[:max_tokens])
         if script.usage is not None:
             prompt_tokens, completion_tokens = script.usage
         else:
             prompt_tokens, completion_tokens = len(entry.prompt.split()), max(1, len(answer.split()))
-        payload = {
-            "id": f"chatcmpl-test-{id(entry):x}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": entry.model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
-        text = json.dumps(payload)
+        usage = Usage(prompt_tokens, completion_tokens, script.cached_tokens, script.cache_write_tokens)
+        text = json.dumps(shape.completion(entry.model, answer, truncated, usage))
         if fault == "malformed":
             entry.outcome = fault
             text = text[: len(text) // 2]
@@ -333,8 +355,8 @@ class OpenAIServer:
         return web.Response(text=text, content_type="application/json")
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    body = {"error": {"message": message, "type": code, "code": code}}
+def _error(shape: Shape, status: int, code: str, message: str, retry_after_s: float | None = None) -> web.Response:
+    body, headers = shape.error(status, code, message, retry_after_s)
     return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=headers)
 
 

@@ -12,6 +12,7 @@ from distilleval.backends.base import ChatRequest
 from distilleval.backends.litellm_backend import LiteLLMBackend, import_litellm, translate_litellm_error
 from distilleval.costs.pricing import load_pricing
 from distilleval.errors import BackendError, RateLimitedError
+from distilleval.run.runner import Call, Runner, RunnerOptions
 from distilleval.testing.openai_server import ModelScript, OpenAIServer, fail_first
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -120,3 +121,72 @@ def test_image_parts_reach_the_server_as_data_urls():
     assert completion.text == "12.50"
     assert sent["content"][1]["image_url"]["url"] == url
     assert server.log[0].prompt == "What is the total?"
+
+
+def _gemini(server, model="gemini-2.5-flash"):
+    return LiteLLMBackend(f"gemini/{model}", price=None, api_base=server.api_base("gemini"), api_key="test-key")
+
+
+def test_gemini_429_carries_the_retry_delay_of_its_body():
+    # Gemini sends no Retry-After header: only google.rpc.RetryInfo's retryDelay in the body.
+    with OpenAIServer({"gemini-2.5-flash": ModelScript(faults=fail_first("rate_limit"), retry_after_s=20)}) as server:
+        with pytest.raises(RateLimitedError) as caught:
+            _call(_gemini(server))
+    assert caught.value.retry_after_s == pytest.approx(20)
+
+
+def test_runner_waits_out_geminis_retry_delay_before_the_next_attempt():
+    # Three 429s each saying "come back in 20 s": every pause the runner takes before
+    # attempts 2-4 is at least 20 s (recorded, not slept, so the test is fast).
+    slept = []
+
+    async def record(seconds):
+        slept.append(seconds)
+
+    script = ModelScript(answer="billing", faults=fail_first("rate_limit", 3), retry_after_s=20)
+    with OpenAIServer({"gemini-2.5-flash": script}) as server:
+        runner = Runner({"teacher": _gemini(server)}, options=RunnerOptions(max_retries=4), sleep=record)
+        [result] = asyncio.run(runner.run([Call("i1", "teacher", REQUEST)]))
+        outcomes = [r.outcome for r in server.log]
+    assert result.ok and result.text == "billing"
+    assert outcomes == ["rate_limit", "rate_limit", "rate_limit", "ok"]
+    assert len(slept) >= 3 and min(slept) >= 20
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini"])
+def test_malformed_200_body_is_a_retryable_bad_response(provider):
+    model = {"anthropic": "claude-sonnet-4-5", "gemini": "gemini-2.5-flash"}[provider]
+    with OpenAIServer({model: ModelScript(faults=fail_first("malformed"))}) as server:
+        backend = LiteLLMBackend(f"{provider}/{model}", price=None, api_base=server.api_base(provider), api_key="k")
+        with pytest.raises(BackendError) as caught:
+            _call(backend)
+        assert _call(backend).text == "ok"  # the second attempt is answered
+    assert (caught.value.kind, caught.value.retryable) == ("bad_response", True)
+
+
+LONG_RUBRIC = "Route each support ticket to exactly one queue. " * 200  # ~1,800 tokens
+
+
+@pytest.mark.parametrize(
+    ("model", "rubric", "prompt_cache", "marked"),
+    [
+        ("claude-sonnet-4-5", LONG_RUBRIC, "auto", True),
+        ("claude-sonnet-4-5", LONG_RUBRIC, "off", False),
+        ("claude-sonnet-4-5", "Route the ticket.", "auto", False),  # under the 1,024-token minimum
+        ("claude-opus-4-6", LONG_RUBRIC, "auto", False),  # Opus 4.6 caches from 4,096 tokens
+    ],
+)
+def test_anthropic_rubric_is_marked_cacheable_when_long_enough(model, rubric, prompt_cache, marked):
+    request = ChatRequest(messages=({"role": "system", "content": rubric}, {"role": "user", "content": "my parcel"}))
+    with OpenAIServer({model: ModelScript()}) as server:
+        backend = LiteLLMBackend(
+            f"anthropic/{model}", price=None, api_base=server.api_base("anthropic"), api_key="k", prompt_cache=prompt_cache
+        )
+        _call(backend, request)
+        sent = server.log[0].body
+    [system_block] = sent["system"]
+    assert system_block["text"] == rubric
+    assert ("cache_control" in system_block) is marked
+    if marked:
+        assert system_block["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in str(sent["messages"])  # the item is never marked

@@ -19,7 +19,10 @@ def test_answer_usage_and_log():
         body = response.json()
         assert response.status_code == 200
         assert body["choices"][0]["message"]["content"] == "ROUTE ME"
-        assert body["usage"] == {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
+        assert body["usage"] == {
+            "prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14, "prompt_tokens_details": {"cached_tokens": 0}
+        }
+        assert body["choices"][0]["finish_reason"] == "stop"
         assert [(r.model, r.prompt, r.outcome, r.status) for r in server.log] == [("m", "route me", "ok", 200)]
 
 
@@ -86,3 +89,33 @@ def test_prompt_text_joins_text_parts_only():
         {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:"}}]},
     ]
     assert prompt_text(messages) == "rules\nlook"
+
+
+def test_anthropic_shape_excludes_cache_reads_and_writes_from_input_tokens():
+    script = ModelScript(answer="one two three", usage=(1200, 3), cached_tokens=1000, cache_write_tokens=50)
+    with OpenAIServer({"claude": script}) as server:
+        body = {"model": "claude", "system": [{"type": "text", "text": "rubric"}], "max_tokens": 2,
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "item"}]}]}
+        response = httpx.post(f"{server.api_base('anthropic')}/v1/messages", json=body, timeout=5).json()
+        assert server.log[0].prompt == "rubric\nitem"
+    assert response["content"] == [{"type": "text", "text": "one two"}]
+    assert response["stop_reason"] == "max_tokens"
+    assert response["usage"] == {
+        "input_tokens": 150, "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 50, "output_tokens": 3
+    }
+
+
+def test_gemini_shape_model_in_url_cached_count_and_retry_info():
+    script = ModelScript(answer="billing", usage=(1200, 1), cached_tokens=1000, faults=fail_first("rate_limit"),
+                         retry_after_s=20)
+    with OpenAIServer({"gemini-x": script}) as server:
+        url = f"{server.api_base('gemini')}/models/gemini-x:generateContent"
+        body = {"contents": [{"role": "user", "parts": [{"text": "item"}]}], "generationConfig": {"maxOutputTokens": 5}}
+        limited = httpx.post(url, json=body, timeout=5)
+        answered = httpx.post(url, json=body, timeout=5).json()
+    assert limited.status_code == 429 and "retry-after" not in limited.headers
+    assert limited.json()["error"]["details"][0]["retryDelay"] == "20s"
+    assert answered["candidates"][0]["content"]["parts"] == [{"text": "billing"}]
+    assert answered["candidates"][0]["finishReason"] == "STOP"
+    assert answered["usageMetadata"]["promptTokenCount"] == 1200
+    assert answered["usageMetadata"]["cachedContentTokenCount"] == 1000
