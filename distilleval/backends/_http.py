@@ -84,12 +84,18 @@ def retry_delay_seconds(body: str | bytes | None) -> float | None:
 def usage_cost_usd(price: ModelPrice | None, usage: Usage, *, batch: bool) -> float:
     """Cost of one call from its usage counts and the pricing table (0.0 only when unpriced).
 
-    Cached input tokens are priced at the table's ``cached_input`` rate where it has one.
+    Cached input tokens are priced at the table's cached-input rate and cache writes at its
+    cache-write rate (``costs.cost_model.request_cost_usd``).
     """
     if price is None:
         return 0.0
     return request_cost_usd(
-        price, usage.input_tokens, usage.output_tokens, cached_input_tokens=usage.cached_input_tokens, batch=batch
+        price,
+        usage.input_tokens,
+        usage.output_tokens,
+        cached_input_tokens=usage.cached_input_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        batch=batch,
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from distilleval.backends.base import ChatRequest
 from distilleval.backends.litellm_backend import LiteLLMBackend
 from distilleval.backends.openai_compatible import OpenAICompatibleBackend
+from distilleval.costs.pricing import load_pricing
 from distilleval.testing.openai_server import ModelScript, OpenAIServer, ServerProcess
 
 # (route name, model id, provider shape the server must speak)
@@ -98,3 +99,14 @@ def test_finish_reason_is_length_when_max_tokens_cuts_the_answer(route, model_id
         cut, whole = asyncio.run(_calls(_backend(route, model_id, server.api_base), [_request(max_tokens=2), _request()]))
     assert (cut.text, cut.finish_reason) == ("billing because", "length")
     assert (whole.text, whole.finish_reason) == ("billing because the invoice shows a double charge", "stop")
+
+
+def test_anthropic_call_is_priced_with_cache_reads_and_writes_at_their_own_rates():
+    # Opus 4.6: input $5, cache read $0.50, 5-minute cache write $6.25, output $25 per 1M tokens.
+    price = load_pricing().price_for("anthropic/claude-opus-4-6")
+    script = ModelScript(answer="billing", usage=(1200, 4), cached_tokens=1000, cache_write_tokens=150)
+    with OpenAIServer({"claude-opus-4-6": script}) as server:
+        backend = LiteLLMBackend("anthropic/claude-opus-4-6", price=price, api_base=server.api_base("anthropic"), api_key="k")
+        completion = asyncio.run(_calls(backend, [_request()]))[0]
+    expected = (50 * 5.00 + 1000 * 0.50 + 150 * 6.25 + 4 * 25.00) / 1e6
+    assert completion.cost_usd == pytest.approx(expected)
