@@ -107,6 +107,8 @@ class PythonScorer(_Strict):
 
     kind: Literal["python"] = "python"
     ref: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="'package.module:function'")
+    timeout_s: float = Field(default=10.0, gt=0, le=3600, description="per item; a call still running is killed")
+    workers: PositiveInt | None = Field(default=None, le=256, description="worker processes; default: CPU count")
 
 
 ScorerConfig = Annotated[

@@ -198,3 +198,30 @@ def test_cli_help_does_not_import_heavy_modules():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
                             env={**os.environ, "PYTHONPATH": str(root)})
     assert result.stdout.strip() == ""
+
+
+def test_a_python_scorer_that_exits_or_hangs_is_recorded_and_the_summary_written(tmp_path, capsys, monkeypatch):
+    # sys.exit(3) in a user scorer used to end distilleval with status 3 and no summary; a
+    # scorer that sleeps forever hung the run.
+    (tmp_path / "hostile_scorer.py").write_text(
+        "import sys, time\n"
+        "def score(prediction, gold, item):\n"
+        "    if prediction == 'exit':\n        sys.exit(3)\n"
+        "    if prediction == 'sleep':\n        time.sleep(3600)\n"
+        "    return prediction.lower() == gold\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = write_label_task(tmp_path, n=4)
+    spec.write_text(spec.read_text().replace(
+        "scorer: {kind: exact_match, normalize: {case: true}}",
+        "scorer: {kind: python, ref: 'hostile_scorer:score', timeout_s: 1, workers: 2}"))
+    preds = write_predictions(tmp_path / "p.jsonl", [
+        {"id": "i0", "output": "exit"}, {"id": "i1", "output": "sleep"}, {"id": "i2", "output": "Other"},
+        {"id": "i3", "output": "other"},
+    ])
+    out = tmp_path / "s.json"
+    assert main(["score", str(spec), "--predictions", str(preds), "--out", str(out)]) == 0
+    result = read_summary(out).models["p"]
+    assert result.metric.value == 0.5  # i2 right, i3 wrong; i0 and i1 excluded as scorer errors
+    assert result.metrics["scorer_errors"] == 2.0 and result.n_scored == 2
