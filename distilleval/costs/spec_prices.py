@@ -6,24 +6,31 @@ minute and names no file; this check runs first and names the spec's line.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from distilleval.costs.pricing import PricingTable
 from distilleval.errors import PricingError, SpecError
 from distilleval.spec.task_spec import TaskSpec
 from distilleval.spec.yaml_source import load_yaml_with_lines
 
 
-def priced_models(spec: TaskSpec, *, training: bool = False) -> list[tuple[tuple, str]]:
+def priced_models(spec: TaskSpec, *, training: bool = False, roles: Collection[str] | None = None,
+                  baselines: Collection[str] | None = None) -> list[tuple[tuple, str]]:
     """(spec field path, pricing-table id) of every model the spec prices.
 
     Args:
         spec: the loaded spec.
         training: also the training price (``training.price_as``), for runs that fine-tune.
+        roles: only these of teacher and student (default: both).
+        baselines: only the baselines with these display names (default: all).
     """
     wanted: list[tuple[tuple, str]] = []
     for role, model in spec.models().items():
-        wanted.append(((role, "price_as") if model.price_as else (role, "model"), model.pricing_key))
+        if roles is None or role in roles:
+            wanted.append(((role, "price_as") if model.price_as else (role, "model"), model.pricing_key))
     for position, baseline in enumerate(spec.baselines):
-        wanted.append((("baselines", position), baseline.price_as))
+        if baselines is None or baseline.display_name in baselines:
+            wanted.append((("baselines", position), baseline.price_as))
     if training:
         wanted.append((("training", "price_as"), spec.training.price_as))
     return wanted
@@ -36,13 +43,15 @@ def _field_text(path: tuple) -> str:
     return text
 
 
-def check_spec_priced(spec: TaskSpec, pricing: PricingTable, *, training: bool = False) -> None:
-    """Raise on the first model of ``spec`` that ``pricing`` has no entry for.
+def check_spec_priced(spec: TaskSpec, pricing: PricingTable, *, training: bool = False,
+                      roles: Collection[str] | None = None, baselines: Collection[str] | None = None) -> None:
+    """Raise on the first model of ``spec`` that ``pricing`` has no entry for (arguments as
+    ``priced_models``).
 
     Raises:
         PricingError: ``SPEC:LINE: field: model 'x' has no price in TABLE ...``.
     """
-    for path, model in priced_models(spec, training=training):
+    for path, model in priced_models(spec, training=training, roles=roles, baselines=baselines):
         if pricing.find(model) is not None:
             continue
         try:

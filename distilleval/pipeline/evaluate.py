@@ -71,6 +71,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     import asyncio
 
     from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.errors import DataError
     from distilleval.pipeline.plan import eval_items
     from distilleval.run.runner import RunAborted
@@ -82,6 +83,8 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     if not items:
         raise DataError(f"{spec.resolve(spec.data.path)}: no items in the eval split")
     roles, baselines = _selected_models(spec, options.models)
+    # Baselines are priced after the model calls: an unpriced one must fail before anything is paid.
+    check_spec_priced(spec, pricing, roles=roles, baselines=[b.display_name for b in baselines])
     run_dir, resume = _run_dir(spec, options)
     finished: set[tuple[str, str, int]] = set()
     if resume:

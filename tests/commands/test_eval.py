@@ -324,3 +324,15 @@ def test_image_inputs_are_sent_as_base64_data_urls(tmp_path):
         parts = body["messages"][-1]["content"]
         assert parts[0]["type"] == "text"
         assert parts[1]["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def test_an_unpriced_baseline_fails_before_any_call(tmp_path, capsys):
+    # Baselines are priced after the model calls; without this check the calls would be paid first.
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 3)
+        spec.write_text(spec.read_text() + "baselines: [{kind: tfidf_logreg, price_as: cpu/nowhere}]\n")
+        assert _eval(spec, tmp_path) == 2
+        assert list(server.log) == []
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "spec.yaml:" in err and "baselines[0]: model 'cpu/nowhere' has no price" in err
+    assert not (tmp_path / "runs").exists()
