@@ -125,3 +125,27 @@ def test_sparse_summary_still_renders(tmp_path):
     assert "## Verdict: Not enough evidence to decide" in markdown
     for fmt in ("csv", "json", "marp", "latex"):
         assert render_run(run, fmt)
+
+
+def test_baseline_lead_and_long_per_class_chart(tmp_path):
+    import dataclasses
+
+    from distilleval.report import compute_figures, load_run
+    from distilleval.report.charts import per_class_chart
+    from distilleval.results.per_class import ClassResult
+    from tests.ticket_routing_fixture import set_scores, write_variant
+
+    # A baseline at 90% meets the fixture's 88% floor: the HTML verdict leads with it.
+    run = write_variant(tmp_path, lambda s: set_scores(s, "tfidf_logreg", {item.id for item in s.items[:30]}))
+    html = render_run(run, "html")
+    assert '<p class="lead">A local baseline meets your floor at ' in html
+    assert html.index('class="lead"') < html.index("<ul>", html.index('id="verdict"'))
+    # 60 classes: the chart draws the 40 worst, says so, and lists them worst first.
+    figures = compute_figures(load_run(SUMMARY_PATH))
+    classes = [ClassResult(f"c{n:02d}", 10, 10, 10 - n % 10, 1.0, (10 - n % 10) / 10, None, None, (10 - n % 10) / 10)
+               for n in range(60)]
+    figures.per_class = dataclasses.replace(figures.per_class, classes=classes)
+    svg = per_class_chart(figures)
+    assert "the 40 worst of 60 classes" in svg and svg.count('class="class-bar"') == 40
+    drawn = re.findall(r'data-label="(c\d\d)"', svg)
+    assert [next(c.f1 for c in classes if c.label == label) for label in drawn] == sorted(c.f1 for c in classes)[:40]
