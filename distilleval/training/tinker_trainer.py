@@ -24,6 +24,7 @@ from distilleval.backends.tinker.connection import (
     DEFAULT_CONNECT_DEADLINE_S,
     call_with_deadline,
     import_tinker,
+    resolved,
     translate_error,
 )
 from distilleval.errors import ConfigurationError, DataError
@@ -269,16 +270,20 @@ def train_lora(
     if last:
         doing = f"loading checkpoint {last['state_path']}"
         client = call_with_deadline(
-            lambda: service.create_training_client_from_state_with_optimizer(last["state_path"]).result(),
+            lambda: resolved(
+                service.create_training_client_from_state_with_optimizer(last["state_path"]),
+                "create_training_client_from_state_with_optimizer",
+            ),
             deadline_s=connect_deadline_s,
             doing=doing,
         )
         log(f"resumed from step {start_step}/{total_steps} ({last['state_path']})")
     else:
         client = call_with_deadline(
-            lambda: service.create_lora_training_client(
-                base_model=config.base_model, rank=config.rank, seed=config.seed
-            ).result(),
+            lambda: resolved(
+                service.create_lora_training_client(base_model=config.base_model, rank=config.rank, seed=config.seed),
+                "create_lora_training_client",
+            ),
             deadline_s=connect_deadline_s,
             doing=f"creating a LoRA training client for {config.base_model}",
         )

@@ -177,3 +177,16 @@ def test_checkpoint_log_tolerates_a_torn_last_line_only(tmp_path):
     log.path.write_text('{"step": 5}\n{"ste\n{"step": 10}\n')
     with pytest.raises(DataError, match=r"checkpoints.jsonl:2: checkpoint log line is not valid JSON"):
         log.records()
+
+
+def test_sdk_with_pre_0_38_return_types_is_named_not_an_attribute_error(tmp_path):
+    from distilleval.backends.tinker.connection import installed_sdk_version
+
+    with pytest.raises(ConfigurationError) as caught:
+        run(FakeServiceClient(sdk_version="0.36.0"), make_examples(40), tmp_path)
+    assert str(caught.value) == (
+        "create_lora_training_client returned a FakeTrainingClient where tinker>=0.38 returns a future: the SDK in "
+        f"use behaves like one older than 0.38 (installed: tinker {installed_sdk_version()}); "
+        "upgrade with: pip install -U 'tinker>=0.38'"
+    )
+    assert not (tmp_path / "run.json").exists()

@@ -3,16 +3,22 @@
 Everything that can fail before a token is trained fails here, fast and in one line:
 
 - ``TINKER_API_KEY`` must be set and start with ``tml-`` (checked before any other work);
-- the ``tinker`` package must be installed (``pip install 'distilleval[tinker]'``);
-- creating a client blocks for minutes when the service cannot be reached, whatever the
-  SDK's own timeouts say, so each blocking call runs in a daemon worker thread and is
-  abandoned at a deadline with a message saying what was being attempted.
+- the ``tinker`` package must be installed, at version 0.38 or newer (older SDKs return the
+  client itself from ``create_*`` and have no ``result_async``; the message names the
+  installed and the required versions);
+- creating a client blocks for minutes when the service cannot be reached, and the SDK
+  itself waits up to an hour while billing is not set up (402) or queues while the service
+  is short of capacity, whatever its own timeouts say; so each blocking call runs in a daemon
+  worker thread and is abandoned at a deadline, and the message says what the SDK reported
+  meanwhile (billing pause, capacity or rate-limit queue) instead of guessing "unreachable".
 
-Tinker's exceptions are translated to ``distilleval.errors`` here and nowhere else.
+Tinker's exceptions are translated to ``distilleval.errors`` here and nowhere else
+(``translate_error``; ``SDK_ERROR_KINDS`` names the kind each SDK class becomes).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -23,6 +29,7 @@ from distilleval.errors import (
     BackendError,
     CallTimeoutError,
     ConfigurationError,
+    DistillevalError,
     RateLimitedError,
     ServiceUnavailableError,
     missing_extra,
@@ -31,6 +38,29 @@ from distilleval.errors import (
 API_KEY_ENV = "TINKER_API_KEY"
 API_KEY_PREFIX = "tml-"
 DEFAULT_CONNECT_DEADLINE_S = 120.0
+MIN_SDK_VERSION = (0, 38)
+DEADLINE_ENV = "DISTILLEVAL_TINKER_DEADLINE_S"
+
+# Every exception class the tinker SDK exports, most specific first, and the kind of
+# distilleval error it becomes. A test fails when the SDK grows a class missing here.
+SDK_ERROR_KINDS: dict[str, str] = {
+    "BillingError": "billing",
+    "RateLimitError": "rate_limited",
+    "AuthenticationError": "auth",
+    "PermissionDeniedError": "auth",
+    "NotFoundError": "not_found",
+    "ConflictError": "conflict",
+    "BadRequestError": "bad_request",
+    "UnprocessableEntityError": "bad_request",
+    "InternalServerError": "unavailable",
+    "APITimeoutError": "timeout",
+    "APIConnectionError": "unavailable",
+    "APIResponseValidationError": "bad_response",
+    "APIStatusError": "error",
+    "RequestFailedError": "request_failed",
+    "APIError": "error",
+    "TinkerError": "error",
+}
 
 T = TypeVar("T")
 
@@ -56,17 +86,74 @@ def require_api_key(environ: Mapping[str, str] | None = None) -> str:
     return key
 
 
-def import_tinker() -> Any:
-    """Import the ``tinker`` SDK.
+def installed_sdk_version() -> str:
+    """The installed ``tinker`` version, as its package metadata gives it."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("tinker")
+    except metadata.PackageNotFoundError:
+        import tinker
+
+        return str(getattr(tinker, "__version__", "unknown"))
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def old_sdk_error(installed: str) -> ConfigurationError:
+    """The error for an SDK older than distilleval needs, naming both versions."""
+    required = ".".join(map(str, MIN_SDK_VERSION))
+    return ConfigurationError(
+        f"tinker {installed} is installed, but distilleval needs tinker>={required} "
+        f"(older SDKs return the client itself from create_* and have no result_async); "
+        f"upgrade with: pip install -U 'tinker>={required}'"
+    )
+
+
+def import_tinker(*, version: str | None = None) -> Any:
+    """Import the ``tinker`` SDK and check its version.
+
+    Args:
+        version: the installed version to check (default: read from package metadata).
 
     Raises:
-        ConfigurationError: it is not installed.
+        ConfigurationError: it is not installed, or older than 0.38.
     """
     try:
         import tinker
     except ImportError:
         raise missing_extra("tinker", "tinker") from None
+    installed = version or installed_sdk_version()
+    if _version_tuple(installed) < MIN_SDK_VERSION:
+        raise old_sdk_error(installed)
     return tinker
+
+
+def resolved(answer: Any, doing: str) -> Any:
+    """The value of a ``create_*`` answer: a future's result on tinker>=0.38.
+
+    An older SDK returns the client itself; that is reported as the version problem it is,
+    not as an ``AttributeError`` deep in a call.
+    """
+    if not hasattr(answer, "result"):
+        required = ".".join(map(str, MIN_SDK_VERSION))
+        raise ConfigurationError(
+            f"{doing} returned a {type(answer).__name__} where tinker>={required} returns a future: the SDK in use "
+            f"behaves like one older than {required} (installed: tinker {installed_sdk_version()}); "
+            f"upgrade with: pip install -U 'tinker>={required}'"
+        )
+    return answer.result()
+
+
+def _status(err: BaseException) -> str:
+    code = getattr(err, "status_code", None)
+    return f"HTTP {code}: " if code else ""
 
 
 def translate_error(err: BaseException, doing: str) -> BackendError:
@@ -80,32 +167,102 @@ def translate_error(err: BaseException, doing: str) -> BackendError:
         return err
     name = type(err).__name__
     detail = str(err).splitlines()[0][:200] if str(err) else name
-    message = f"Tinker failed while {doing}: {detail}"
+    message = f"Tinker failed while {doing}: {_status(err)}{detail}"
     try:
         import tinker
     except ImportError:  # not reachable in practice: only SDK calls get here
         tinker = None
-    if tinker is not None:
-        if isinstance(err, tinker.RateLimitError):
-            return RateLimitedError(message)
-        if isinstance(err, (tinker.AuthenticationError, tinker.PermissionDeniedError)):
-            return AuthenticationError(f"Tinker refused the API key while {doing} ({detail})")
-        if isinstance(err, tinker.APITimeoutError):
+    if tinker is not None and isinstance(err, tinker.TinkerError):
+        kind = next(k for cls_name, k in SDK_ERROR_KINDS.items() if isinstance(err, getattr(tinker, cls_name)))
+        if kind == "billing":
+            return BackendError(
+                f"Tinker refused the request while {doing}: billing is not set up or the balance is spent "
+                f"(HTTP 402: {detail}); add a payment method or credit in the Tinker console, then run again",
+                kind="billing",
+                retryable=False,
+            )
+        if kind == "rate_limited":
+            return RateLimitedError(f"Tinker rate-limited the request while {doing} (HTTP 429: {detail})")
+        if kind == "auth":
+            return AuthenticationError(f"Tinker refused the API key while {doing} ({_status(err)}{detail})")
+        if kind == "timeout":
             return CallTimeoutError(message)
-        if isinstance(err, (tinker.APIConnectionError, tinker.InternalServerError)):
+        if kind == "unavailable":
             return ServiceUnavailableError(message)
-        if isinstance(err, tinker.BillingError):
-            return AuthenticationError(f"Tinker refused the request for billing reasons while {doing} ({detail})")
-        if isinstance(err, tinker.NotFoundError):
-            # e.g. a tinker:// path that does not exist: no retry will find it
-            return BackendError(message, kind="not_found", retryable=False)
-        if isinstance(err, tinker.APIStatusError):
-            return BackendError(message, kind="bad_request" if 400 <= err.status_code < 500 else "error")
+        if kind == "request_failed":
+            category = str(getattr(err, "category", "unknown")).lower()
+            if category.endswith("user"):
+                return BackendError(f"Tinker rejected the request while {doing}: {detail}", kind="bad_request",
+                                    retryable=False)
+            # A server-side failure: the request may succeed again, possibly on a new client.
+            return BackendError(f"Tinker failed the request while {doing} (server side): {detail}",
+                                kind="request_failed", retryable=True)
+        return BackendError(message, kind=kind, retryable=False if kind != "error" else None)
     if isinstance(err, TimeoutError):
         return CallTimeoutError(message)
     if isinstance(err, (ConnectionError, OSError)):
         return ServiceUnavailableError(message)
     return BackendError(message)
+
+
+class _PauseWatcher(logging.Handler):
+    """Remembers the last pause the SDK logged (billing, capacity, rate limit) during a call."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.pause: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if "paused due to billing" in text:
+            self.pause = "billing"
+        elif "short on capacity" in text:
+            self.pause = "capacity"
+        elif "rate limit" in text and "paused" in text:
+            self.pause = "rate_limit"
+
+
+def deadline_from_env(default: float = DEFAULT_CONNECT_DEADLINE_S, environ: Mapping[str, str] | None = None) -> float:
+    """The connect deadline: ``DISTILLEVAL_TINKER_DEADLINE_S`` when set, else ``default``.
+
+    Raises:
+        ConfigurationError: the variable is not a positive number.
+    """
+    raw = (os.environ if environ is None else environ).get(DEADLINE_ENV, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ConfigurationError(f"{DEADLINE_ENV}: expected a positive number of seconds, found {raw!r}")
+    return value
+
+
+def _waited_too_long(deadline_s: float, doing: str, pause: str | None) -> BackendError:
+    advice = f"raise the deadline (--connect-deadline or {DEADLINE_ENV}) to wait longer"
+    if pause == "billing":
+        return BackendError(
+            f"Tinker paused the request for billing (HTTP 402) and had not resumed after {deadline_s:g} s while "
+            f"{doing}: set up billing or add credit in the Tinker console - nothing was trained",
+            kind="billing",
+            retryable=False,
+        )
+    if pause == "capacity":
+        return ServiceUnavailableError(
+            f"Tinker queued the request for capacity (the service is short of it) and had not started it after "
+            f"{deadline_s:g} s while {doing}; try later or {advice} - nothing was trained"
+        )
+    if pause == "rate_limit":
+        return RateLimitedError(
+            f"Tinker queued the request behind its rate limit (too many concurrent clients) for {deadline_s:g} s "
+            f"while {doing}; close other runs or {advice} - nothing was trained"
+        )
+    return ServiceUnavailableError(
+        f"Tinker did not answer within {deadline_s:g} s while {doing}; the service may be unreachable from here "
+        "(check the network and TINKER_BASE_URL) - nothing was trained"
+    )
 
 
 def call_with_deadline(fn: Callable[[], T], *, deadline_s: float, doing: str) -> T:
@@ -114,11 +271,17 @@ def call_with_deadline(fn: Callable[[], T], *, deadline_s: float, doing: str) ->
     A daemon thread is used (not an executor, whose threads keep the interpreter alive), so
     an abandoned call cannot stop the process from exiting.
 
+    While it waits, the SDK's own log warnings are watched: a billing pause, a capacity queue
+    or a rate-limit queue it reported is named in the error when the deadline passes.
+
     Raises:
-        ServiceUnavailableError: the call did not return in time.
+        ServiceUnavailableError / RateLimitedError / BackendError(kind="billing"): the call
+            did not return in time (which one depends on what the SDK reported).
         BackendError: the call raised; translated with ``translate_error``.
     """
     outcome: dict[str, Any] = {}
+    watcher = _PauseWatcher()
+    sdk_logger = logging.getLogger("tinker")
 
     def target() -> None:
         try:
@@ -127,14 +290,17 @@ def call_with_deadline(fn: Callable[[], T], *, deadline_s: float, doing: str) ->
             outcome["error"] = err
 
     worker = threading.Thread(target=target, name=f"tinker: {doing}", daemon=True)
-    worker.start()
-    worker.join(deadline_s)
+    sdk_logger.addHandler(watcher)
+    try:
+        worker.start()
+        worker.join(deadline_s)
+    finally:
+        sdk_logger.removeHandler(watcher)
     if worker.is_alive():
-        raise ServiceUnavailableError(
-            f"Tinker did not answer within {deadline_s:g} s while {doing}; the service may be "
-            "unreachable from here (check the network and TINKER_BASE_URL) - nothing was trained"
-        )
+        raise _waited_too_long(deadline_s, doing, watcher.pause)
     if "error" in outcome:
+        if isinstance(outcome["error"], DistillevalError):  # already ours (e.g. the SDK version check)
+            raise outcome["error"]
         raise translate_error(outcome["error"], doing) from None
     return outcome["value"]
 

@@ -21,6 +21,8 @@ from distilleval.backends.tinker.connection import (
     DEFAULT_CONNECT_DEADLINE_S,
     call_with_deadline,
     connect,
+    deadline_from_env,
+    resolved,
     translate_error,
 )
 from distilleval.backends.tinker.model_ids import TINKER_PREFIX
@@ -157,7 +159,7 @@ def build_tinker_backend(
     """
     try:
         return _open(model.model, price=price, base_model=None, service_factory=service_factory, tokenizer=tokenizer,
-                     connect_deadline_s=DEFAULT_CONNECT_DEADLINE_S)
+                     connect_deadline_s=deadline_from_env())
     except ConfigurationError as err:
         raise ConfigurationError(f"{role} model {model.model!r}: {err}") from None
 
@@ -180,7 +182,7 @@ def _open(
     service = connect(service_factory=service_factory)
     kwargs = {"model_path": model_id} if is_path else {"base_model": model_id}
     client = call_with_deadline(
-        lambda: service.create_sampling_client(**kwargs).result(),
+        lambda: resolved(service.create_sampling_client(**kwargs), "create_sampling_client"),
         deadline_s=connect_deadline_s,
         doing=f"creating a sampling client for {model_id}",
     )

@@ -7,8 +7,10 @@ import httpx
 import pytest
 
 from distilleval.backends.tinker.connection import (
+    SDK_ERROR_KINDS,
     call_with_deadline,
     connect,
+    deadline_from_env,
     import_tinker,
     require_api_key,
     translate_error,
@@ -70,7 +72,7 @@ def test_deadline_returns_value_and_translates_errors(tinker):
     def raise_limited():
         raise limited
 
-    with pytest.raises(RateLimitedError, match="Tinker failed while saving"):
+    with pytest.raises(RateLimitedError, match="Tinker rate-limited the request while saving"):
         call_with_deadline(raise_limited, deadline_s=5, doing="saving")
 
 
@@ -87,7 +89,9 @@ def _request():
         ("InternalServerError", 500, ServiceUnavailableError),
         ("BadRequestError", 400, BackendError),
         ("NotFoundError", 404, BackendError),
-        ("BillingError", 402, AuthenticationError),
+        ("BillingError", 402, BackendError),
+        ("ConflictError", 409, BackendError),
+        ("UnprocessableEntityError", 422, BackendError),
         ("APIConnectionError", None, ServiceUnavailableError),
     ],
 )
@@ -119,3 +123,76 @@ def test_real_sdk_against_an_unreachable_service_stops_at_the_deadline(tinker):
             doing="creating a LoRA training client",
         )
     assert time.perf_counter() - started < 3
+
+
+def test_every_sdk_exception_class_has_a_translation(tinker):
+    # like httpx's own test: a new exception class in the SDK must be mapped on purpose
+    exported = {
+        name for name in dir(tinker)
+        if isinstance(getattr(tinker, name), type) and issubclass(getattr(tinker, name), Exception)
+        and not issubclass(getattr(tinker, name), Warning)
+    }
+    assert exported == set(SDK_ERROR_KINDS)
+
+
+def test_billing_402_says_what_to_do(tinker):
+    error = tinker.BillingError("payment required", response=httpx.Response(402, request=_request()), body=None)
+    translated = translate_error(error, "creating a LoRA training client for Qwen/Qwen3-8B")
+    assert translated.kind == "billing" and not translated.retryable
+    assert str(translated) == (
+        "Tinker refused the request while creating a LoRA training client for Qwen/Qwen3-8B: billing is not set up "
+        "or the balance is spent (HTTP 402: payment required); add a payment method or credit in the Tinker console, "
+        "then run again"
+    )
+
+
+@pytest.mark.parametrize("category, kind, retryable", [("Server", "request_failed", True), ("User", "bad_request", False)])
+def test_request_failed_error_is_translated_by_category(tinker, category, kind, retryable):
+    error = tinker.RequestFailedError(
+        "Request failed: worker lost", request_id="r1", category=tinker.types.RequestErrorCategory[category]
+    )
+    translated = translate_error(error, "training step 3/10")
+    assert (translated.kind, translated.retryable) == (kind, retryable)
+    assert "training step 3/10" in str(translated) and "worker lost" in str(translated)
+
+
+def test_sdk_older_than_0_38_is_named_with_both_versions(tinker):
+    with pytest.raises(ConfigurationError) as caught:
+        import_tinker(version="0.36.1")
+    assert str(caught.value) == (
+        "tinker 0.36.1 is installed, but distilleval needs tinker>=0.38 (older SDKs return the client itself "
+        "from create_* and have no result_async); upgrade with: pip install -U 'tinker>=0.38'"
+    )
+    assert import_tinker(version="0.38.0") is tinker
+
+
+@pytest.mark.parametrize(
+    "pause, error_type, message",
+    [
+        ("billing", BackendError,
+         "Tinker paused the request for billing (HTTP 402) and had not resumed after 0.3 s while creating a client: "
+         "set up billing or add credit in the Tinker console - nothing was trained"),
+        ("capacity", ServiceUnavailableError,
+         "Tinker queued the request for capacity (the service is short of it) and had not started it after 0.3 s "
+         "while creating a client; try later or raise the deadline (--connect-deadline or "
+         "DISTILLEVAL_TINKER_DEADLINE_S) to wait longer - nothing was trained"),
+    ],
+)
+def test_pauses_the_sdk_reports_are_named_at_the_deadline(tinker, pause, error_type, message):
+    from distilleval.testing.fake_tinker import FakeServiceClient
+
+    service = FakeServiceClient(pause=(pause, 5.0))
+    with pytest.raises(error_type) as caught:
+        call_with_deadline(
+            lambda: service.create_lora_training_client(base_model="Qwen/Qwen3-8B").result(),
+            deadline_s=0.3,
+            doing="creating a client",
+        )
+    assert type(caught.value) is error_type and str(caught.value) == message
+
+
+def test_deadline_comes_from_the_environment_when_set():
+    assert deadline_from_env(120.0, environ={}) == 120.0
+    assert deadline_from_env(120.0, environ={"DISTILLEVAL_TINKER_DEADLINE_S": "900"}) == 900.0
+    with pytest.raises(ConfigurationError, match="DISTILLEVAL_TINKER_DEADLINE_S: expected a positive number"):
+        deadline_from_env(120.0, environ={"DISTILLEVAL_TINKER_DEADLINE_S": "soon"})

@@ -202,3 +202,8 @@ def test_shared_factory_routes_tinker_paths_here(monkeypatch):
     spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
     with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY does not look like a Tinker key"):
         build_backend("student", spec_model, pricing=load_pricing())
+
+
+def test_sampling_with_a_pre_0_38_sdk_names_the_version_problem(key, qwen):
+    with pytest.raises(ConfigurationError, match=r"^create_sampling_client returned a FakeSamplingClient where tinker>=0.38"):
+        open_backend(FakeServiceClient(responder=labeller(qwen), sdk_version="0.36.0"))
