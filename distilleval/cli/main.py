@@ -18,6 +18,7 @@ COMMANDS = (
     "run",
     "estimate",
     "cost",
+    "pricing",
     "label",
     "validate",
     "train",

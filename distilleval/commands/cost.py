@@ -12,9 +12,10 @@ Several specs or runs give one table with a row per use case (teacher against st
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
-from distilleval.commands.argument_types import non_negative_float
+from distilleval.commands.argument_types import non_negative_float, non_negative_int
 
 HELP = "Cost per request, per day and per month at given volumes, savings and break-even"
 
@@ -72,6 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", action="store_true", help="add batch-tier rows for models that have one")
     parser.add_argument("--one-time-usd", type=non_negative_float, help="one-time cost of the move, for break-even")
     parser.add_argument("--pricing", help="pricing table YAML (default: the bundled 2026-02 table)")
+    parser.add_argument(
+        "--max-price-age-days", type=non_negative_int, default=180, metavar="DAYS",
+        help="flag prices read longer than this before they were used (default 180)",
+    )
     parser.add_argument("--format", choices=("md", "marp", "csv", "json", "latex"), default="md")
     parser.add_argument(
         "--check", metavar="SLIDE.md",
@@ -81,8 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the cost tables for the chosen token profile; returns 0."""
-    from distilleval.costs.pricing import load_pricing
-    from distilleval.costs.tables import build_cost_table, render_cost_table
+    from distilleval.costs.pricing import load_pricing, stale_prices
+    from distilleval.costs.tables import build_cost_table, render_cost_table, stale_price_note
     from distilleval.errors import DistillevalError
 
     if args.sources and args.model:
@@ -114,8 +119,20 @@ def run(args: argparse.Namespace) -> int:
     table = build_cost_table(
         profiles, pricing, volumes_per_day=volumes, days_per_month=days, student_model=student, one_time_cost_usd=one_time
     )
+    priced_on = _run_date(Path(args.sources[0])) if args.sources and _is_run(Path(args.sources[0])) else dt.date.today()
+    stale = stale_prices(pricing, [p.model for p in profiles], today=priced_on, max_age_days=args.max_price_age_days)
+    note = stale_price_note(stale, max_age_days=args.max_price_age_days, on=priced_on)
+    if note:
+        table.notes.append(note)
     print(render_cost_table(table, args.format), end="")
     return 0
+
+
+def _run_date(path: Path) -> dt.date:
+    """The day a run priced its models (its summary's ``created_at``)."""
+    from distilleval.results.summary_json import read_summary
+
+    return dt.datetime.fromisoformat(read_summary(path).created_at).date()
 
 
 def _explicit_profiles(args: argparse.Namespace):
@@ -228,7 +245,9 @@ def _use_cases(args: argparse.Namespace) -> int:
             f"the sources use different month lengths ({', '.join(f'{d:g}' for d in sorted(days_seen))} days); "
             "pick one with --days-per-month"
         )
-    table = build_use_case_table(cases, volumes_per_day=args.volumes or [100_000], days_per_month=days)
+    table = build_use_case_table(
+        cases, volumes_per_day=args.volumes or [100_000], days_per_month=days, max_price_age_days=args.max_price_age_days
+    )
     if args.check:
         return _check_slide(table, Path(args.check))
     print(render_use_case_table(table, args.format), end="")
@@ -237,13 +256,17 @@ def _use_cases(args: argparse.Namespace) -> int:
 
 def _spec_use_case(path: Path, args: argparse.Namespace):
     """A use case projected from the spec's rendered prompts and its (or --pricing's) table."""
+    from distilleval.costs.pricing import stale_prices
     from distilleval.costs.tables import price_profile
     from distilleval.costs.use_case_table import UseCase
 
     spec, pricing, _items, measured = _load_spec_profiles(path, args)
     teacher = price_profile(_spec_teacher_profile(spec, measured, spec.teacher.pricing_key), pricing)
     student = price_profile(_spec_student_profile(spec, measured), pricing)
-    return UseCase(spec.name, teacher, student, pricing.label, source=str(path)), spec.traffic.days_per_month
+    labels = {teacher.model: teacher.label, student.model: student.label}
+    stale = stale_prices(pricing, list(labels), today=dt.date.today(), max_age_days=args.max_price_age_days)
+    case = UseCase(spec.name, teacher, student, pricing.label, source=str(path), stale=tuple((labels[m], d) for m, d in stale))
+    return case, spec.traffic.days_per_month
 
 
 def _run_use_case(path: Path, args: argparse.Namespace):
@@ -266,7 +289,14 @@ def _run_use_case(path: Path, args: argparse.Namespace):
         priced[role] = PricedModel(result.model, result.display_name, result.cost_per_request_usd, basis)
     ref = summary.pricing
     label = table_label(Path(ref.path).name, ref.as_of or "unknown date", ref.sha256)
-    return UseCase(summary.spec_name, priced["teacher"], priced["student"], label, source=str(path)), summary.days_per_month
+    # A summary records its table's date, not each entry's: the table's date stands for both prices.
+    stale: tuple = ()
+    if ref.as_of:
+        as_of = dt.date.fromisoformat(ref.as_of)
+        if (dt.datetime.fromisoformat(summary.created_at).date() - as_of).days > args.max_price_age_days:
+            stale = tuple((priced[role].label, as_of) for role in ("teacher", "student"))
+    case = UseCase(summary.spec_name, priced["teacher"], priced["student"], label, source=str(path), stale=stale)
+    return case, summary.days_per_month
 
 
 def _check_slide(table, slide_path: Path) -> int:

@@ -29,6 +29,8 @@ MAX_PER_MTOK_USD = 100_000.0
 """Upper bound of a price per 1M tokens; the dearest models cost a few hundred dollars."""
 MAX_PER_HOUR_USD = 100_000.0
 """Upper bound of an hourly CPU or GPU price."""
+DEFAULT_MAX_PRICE_AGE_DAYS = 180
+"""Prices read longer ago than this are flagged in cost tables (``--max-price-age-days``)."""
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -101,16 +103,26 @@ class PricingFile(BaseModel):
     as_of: dt.date
     currency: str = Field(default="USD", pattern=r"^USD$")
     description: str = ""
+    defer_to: str | None = Field(
+        default=None,
+        min_length=1,
+        description="'bundled' or a table path relative to this one: its prices win; this table fills the gaps",
+    )
     models: dict[str, ModelPrice] = Field(min_length=1)
 
 
 class PricingTable:
-    """A loaded pricing table, with its path and content hash for traceability."""
+    """A loaded pricing table, with its path and content hash for traceability.
 
-    def __init__(self, content: PricingFile, *, path: Path, sha256: str):
+    A table that defers to another (``defer_to``) looks every model up there first and uses its
+    own entries only for models the other does not price.
+    """
+
+    def __init__(self, content: PricingFile, *, path: Path, sha256: str, deferred_to: "PricingTable | None" = None):
         self.content = content
         self.path = path
         self.sha256 = sha256
+        self.deferred_to = deferred_to
 
     @property
     def as_of(self) -> dt.date:
@@ -118,37 +130,75 @@ class PricingTable:
         return self.content.as_of
 
     @property
-    def label(self) -> str:
-        """How reports name the table: ``2026-02.yaml (as of 2026-02-01, sha256 1a2b3c4d)``."""
+    def own_label(self) -> str:
+        """This file alone: ``2026-02.yaml (as of 2026-02-01, sha256 1a2b3c4d)``."""
         return table_label(self.path.name, self.as_of.isoformat(), self.sha256)
+
+    @property
+    def label(self) -> str:
+        """How reports name the table; a deferring table names the one it defers to first."""
+        if self.deferred_to is None:
+            return self.own_label
+        return f"{self.deferred_to.label}, then {self.own_label}"
+
+    def locate(self, model: str) -> tuple["PricingTable", str, ModelPrice] | None:
+        """The (table, key, entry) that prices ``model``, or None: which file a price comes from."""
+        if self.deferred_to is not None:
+            found = self.deferred_to.locate(model)
+            if found is not None:
+                return found
+        entries = self.content.models
+        if model in entries:
+            return self, model, entries[model]
+        for key, entry in entries.items():
+            if model in entry.aliases:
+                return self, key, entry
+        for key, entry in entries.items():
+            if any(fnmatch.fnmatchcase(model, pattern) for pattern in entry.match):
+                return self, key, entry
+        return None
 
     def find(self, model: str) -> tuple[str, ModelPrice] | None:
         """The (key, entry) for ``model`` by exact key, alias, then glob pattern; None if absent."""
-        entries = self.content.models
-        if model in entries:
-            return model, entries[model]
-        for key, entry in entries.items():
-            if model in entry.aliases:
-                return key, entry
-        for key, entry in entries.items():
-            if any(fnmatch.fnmatchcase(model, pattern) for pattern in entry.match):
-                return key, entry
-        return None
+        found = self.locate(model)
+        return None if found is None else found[1:]
+
+    def chain(self) -> list["PricingTable"]:
+        """The tables consulted, in order (the one deferred to first)."""
+        return (self.deferred_to.chain() if self.deferred_to else []) + [self]
 
     def price_for(self, model: str) -> ModelPrice:
         """The entry for ``model``.
 
         Raises:
-            PricingError: no entry matches; the message names the model and the table.
+            PricingError: no entry matches; the message names the model and the table(s).
         """
         found = self.find(model)
         if found is None:
-            known = ", ".join(self.content.models)
+            known = [key for table in self.chain() for key in table.content.models]
+            shown = ", ".join(known) if len(known) <= 12 else f"{len(known)} models"
+            where = " or ".join(str(table.path) for table in self.chain())
             raise PricingError(
-                f"model {model!r} has no price in {self.path} (priced models: {known}); "
-                "add it to the table, pass --pricing FILE, or set price_as in the spec"
+                f"model {model!r} has no price in {where} (priced models: {shown}); "
+                "add it to the table, import it (distilleval pricing import MODEL), pass --pricing FILE, "
+                "or set price_as in the spec"
             )
         return found[1]
+
+
+def stale_prices(
+    table: PricingTable, models: list[str], *, today: dt.date, max_age_days: int
+) -> list[tuple[str, dt.date]]:
+    """(model, as_of) of every priced model in ``models`` whose price is older than ``max_age_days``.
+
+    Models without a price are left out (pricing them raises elsewhere); each model once, in order.
+    """
+    stale = []
+    for model in dict.fromkeys(models):
+        found = table.find(model)
+        if found is not None and (today - found[1].as_of).days > max_age_days:
+            stale.append((model, found[1].as_of))
+    return stale
 
 
 def table_label(name: str, as_of: str, sha256: str) -> str:
@@ -156,11 +206,18 @@ def table_label(name: str, as_of: str, sha256: str) -> str:
     return f"{name} (as of {as_of}, sha256 {sha256[:8]})"
 
 
-def load_pricing(path: str | Path | None = None) -> PricingTable:
+MAX_DEFER_DEPTH = 8
+"""Longest chain of tables deferring to one another."""
+
+
+def load_pricing(path: str | Path | None = None, *, _seen: tuple[Path, ...] = ()) -> PricingTable:
     """Load and validate a pricing table (the bundled 2026-02 table when ``path`` is None).
 
+    A table with ``defer_to`` loads the table it names too (``bundled``, or a path relative to it).
+
     Raises:
-        PricingError: one line naming the file, line and field that is wrong.
+        PricingError: one line naming the file, line and field that is wrong, or a loop of tables
+            deferring to one another.
     """
     source = Path(path) if path is not None else DEFAULT_TABLE
     raw, lines = load_yaml_with_lines(source, PricingError, max_bytes=MAX_TABLE_BYTES, max_values=MAX_TABLE_VALUES)
@@ -170,4 +227,13 @@ def load_pricing(path: str | Path | None = None) -> PricingTable:
         content = PricingFile.model_validate(raw)
     except ValidationError as err:
         raise PricingError(describe_validation_error(err, source=source, lines=lines)) from None
-    return PricingTable(content, path=source, sha256=hashlib.sha256(source.read_bytes()).hexdigest())
+    deferred_to = None
+    if content.defer_to is not None:
+        target = DEFAULT_TABLE if content.defer_to == "bundled" else source.parent / content.defer_to
+        resolved = source.resolve()
+        if target.resolve() in (*_seen, resolved) or len(_seen) >= MAX_DEFER_DEPTH:
+            line = lines.line_of(("defer_to",)) or 1
+            raise PricingError(f"{source}:{line}: defer_to: {content.defer_to!r} makes a loop or a chain over {MAX_DEFER_DEPTH} tables")
+        deferred_to = load_pricing(target, _seen=(*_seen, resolved))
+    sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
+    return PricingTable(content, path=source, sha256=sha256, deferred_to=deferred_to)

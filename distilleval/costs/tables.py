@@ -7,6 +7,7 @@ profile per model; ``render_cost_table`` rounds for display only (markdown, marp
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from dataclasses import asdict, dataclass, field
@@ -98,6 +99,7 @@ class CostTable:
     pricing_label: str
     student_label: str | None = None
     break_even: list[BreakEven] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def build_cost_table(
@@ -159,6 +161,14 @@ def build_cost_table(
                     )
                 )
     return table
+
+
+def stale_price_note(stale: list[tuple[str, dt.date]], *, max_age_days: int, on: dt.date) -> str | None:
+    """The line that flags prices read more than ``max_age_days`` before ``on``; None when none are."""
+    if not stale:
+        return None
+    listed = ", ".join(f"{model} (as of {as_of.isoformat()})" for model, as_of in stale)
+    return f"Stale prices, read over {max_age_days} days before {on.isoformat()}: {listed}; check current prices."
 
 
 def format_volume(volume: int) -> str:
@@ -246,11 +256,12 @@ def render_cost_table(table: CostTable, fmt: str = "md") -> str:
         headers, rows = _break_even_rows(table)
         out.append(tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True))
     month = f"{table.days_per_month:g}-day month"
-    note = f"Prices: {table.pricing_label}; {month}; rounded for display only."
+    note = "\n\n".join([*table.notes, f"Prices: {table.pricing_label}; {month}; rounded for display only."])
     if fmt == "latex":
         note = note.replace("%", r"\%")
     if fmt == "marp":
-        return f"{MARP_FRONT_MATTER}\n# Cost at scale\n\n" + "\n\n".join(out) + f"\n\n*{note}*\n"
+        emphasised = "\n\n".join(f"*{line}*" for line in note.split("\n\n"))
+        return f"{MARP_FRONT_MATTER}\n# Cost at scale\n\n" + "\n\n".join(out) + f"\n\n{emphasised}\n"
     return "\n\n".join(out) + "\n\n" + note + "\n"
 
 

@@ -11,9 +11,10 @@ rendered prompts or measured in a run. ``build_use_case_table`` keeps full preci
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from distilleval.costs import cost_model
 from distilleval.costs.tables import MARP_FRONT_MATTER, PricedModel, format_ratio, format_volume
@@ -21,13 +22,17 @@ from distilleval.costs.tables import MARP_FRONT_MATTER, PricedModel, format_rati
 
 @dataclass(frozen=True)
 class UseCase:
-    """What one row is computed from: the teacher and student priced, and the table that priced them."""
+    """What one row is computed from: the teacher and student priced, and the table that priced them.
+
+    ``stale`` lists (model label, as_of) of prices that were already old when they were used.
+    """
 
     name: str
     teacher: PricedModel
     student: PricedModel
     pricing_label: str
     source: str = ""
+    stale: tuple[tuple[str, dt.date], ...] = ()
 
 
 @dataclass
@@ -66,10 +71,11 @@ class UseCaseTable:
     volumes_per_day: list[int]
     days_per_month: float
     pricing_labels: list[str]
+    notes: list[str] = field(default_factory=list)
 
 
 def build_use_case_table(
-    cases: list[UseCase], *, volumes_per_day: list[int], days_per_month: float = 30.0
+    cases: list[UseCase], *, volumes_per_day: list[int], days_per_month: float = 30.0, max_price_age_days: int = 180
 ) -> UseCaseTable:
     """Cost every use case's teacher and student at every volume.
 
@@ -77,6 +83,7 @@ def build_use_case_table(
         cases: one per row, in the order the rows appear.
         volumes_per_day: request volumes for the monthly columns (the same for every row).
         days_per_month: days in a month.
+        max_price_age_days: the age the cases' ``stale`` prices passed, named in the note that lists them.
     """
     rows = []
     for case in cases:
@@ -103,7 +110,18 @@ def build_use_case_table(
             )
         )
     labels = list(dict.fromkeys(case.pricing_label for case in cases))
-    return UseCaseTable(rows, list(volumes_per_day), days_per_month, labels)
+    table = UseCaseTable(rows, list(volumes_per_day), days_per_month, labels)
+    by_date: dict[dt.date, list[str]] = {}
+    for case in cases:
+        for label, as_of in case.stale:
+            if label not in by_date.setdefault(as_of, []):
+                by_date[as_of].append(label)
+    if by_date:
+        listed = "; ".join(f"{', '.join(labels)} (as of {as_of.isoformat()})" for as_of, labels in sorted(by_date.items()))
+        table.notes.append(
+            f"Stale prices, read over {max_price_age_days} days before they were used: {listed}; check current prices."
+        )
+    return table
 
 
 def use_case_headers(table: UseCaseTable) -> list[str]:
@@ -152,7 +170,7 @@ def use_case_values(row: UseCaseRow, volumes_per_day: list[int]) -> list[float |
 def table_note(table: UseCaseTable) -> str:
     """The line under the table: which pricing table(s), the month, and that display rounds."""
     prices = "; ".join(table.pricing_labels)
-    return f"Prices: {prices}; {table.days_per_month:g}-day month; rounded for display only."
+    return "\n\n".join([*table.notes, f"Prices: {prices}; {table.days_per_month:g}-day month; rounded for display only."])
 
 
 def render_use_case_table(table: UseCaseTable, fmt: str = "md") -> str:
@@ -173,7 +191,8 @@ def render_use_case_table(table: UseCaseTable, fmt: str = "md") -> str:
     if fmt == "latex":
         return body + "\n\n" + note.replace("%", r"\%") + "\n"
     if fmt == "marp":
-        return f"{MARP_FRONT_MATTER}\n# Cost across use cases\n\n{body}\n\n*{note}*\n"
+        emphasised = "\n\n".join(f"*{line}*" for line in note.split("\n\n"))
+        return f"{MARP_FRONT_MATTER}\n# Cost across use cases\n\n{body}\n\n{emphasised}\n"
     return body + "\n\n" + note + "\n"
 
 

@@ -296,3 +296,20 @@ def test_cost_run_and_report_price_the_measured_cache_share(tmp_path, capsys):
     assert compute_figures(load_run(tmp_path / "run", spec_path=spec_path)).teacher.cost_per_request_usd == pytest.approx(
         expected, rel=1e-12)
     assert cost_run < request_cost_usd(opus, 1000, 10)
+
+
+def test_prices_older_than_the_limit_are_flagged(capsys):
+    args = ["cost", "--model", "openai/gpt-5.2", "--tokens-in", "5", "--tokens-out", "1"]
+    assert main(args + ["--max-price-age-days", "0"]) == 0
+    assert "Stale prices, read over 0 days before " in capsys.readouterr().out
+    assert main(args + ["--max-price-age-days", "100000"]) == 0
+    assert "Stale" not in capsys.readouterr().out
+
+
+def test_a_run_is_judged_stale_on_the_day_it_was_priced(capsys):
+    # The committed run was priced on 2026-11-25 with prices as of 2026-02-01: 297 days.
+    run = ["cost", "reports/ticket_routing", "reports/sql_generation"]
+    assert main(run + ["--max-price-age-days", "297"]) == 0
+    assert "Stale" not in capsys.readouterr().out
+    assert main(run + ["--max-price-age-days", "296"]) == 0
+    assert "Stale prices, read over 296 days before they were used: GPT-5.2, Tinker LoRA" in capsys.readouterr().out

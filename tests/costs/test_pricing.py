@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,54 @@ def test_an_installed_wheel_finds_the_bundled_table(tmp_path):
     assert found.returncode == 0, found.stderr
     path, label = found.stdout.split(" ", 1)
     assert path.startswith(str(installed)) and label.startswith("2026-02.yaml (as of 2026-02-01, sha256 ")
+
+
+def _deferring_table(tmp_path: Path, defer_to="bundled", name="imported.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump({
+        "as_of": "2026-12-01",
+        "defer_to": defer_to,
+        "models": {
+            # The bundled table prices GPT-5.2 at $1.75 / $14: that must win.
+            "openai/gpt-5.2": {"display_name": "gpt-5.2", "input": 9.0, "output": 99.0, "source": "map", "as_of": "2026-12-01"},
+            "anthropic/claude-sonnet-4-5": {"display_name": "claude-sonnet-4-5", "input": 3.0, "output": 15.0,
+                                            "aliases": ["claude-sonnet-4-5"], "source": "map", "as_of": "2026-12-01"},
+        },
+    }, sort_keys=False))
+    return path
+
+
+def test_the_bundled_table_wins_over_a_table_that_defers_to_it(tmp_path):
+    table = load_pricing(_deferring_table(tmp_path))
+    assert table.price_for("openai/gpt-5.2").input_per_mtok_usd == 1.75
+    assert table.price_for("claude-sonnet-4-5").input_per_mtok_usd == 3.0
+    owner, key, _ = table.locate("openai/gpt-5.2")
+    assert owner.path == DEFAULT_TABLE and key == "openai/gpt-5.2"
+    owner, key, _ = table.locate("claude-sonnet-4-5")
+    assert owner is table and key == "anthropic/claude-sonnet-4-5"
+    assert table.label.startswith("2026-02.yaml (as of 2026-02-01, sha256 ") and ", then imported.yaml (as of 2026-12-01" in table.label
+
+
+def test_a_missing_model_names_every_table_consulted(tmp_path):
+    path = _deferring_table(tmp_path)
+    with pytest.raises(PricingError) as caught:
+        load_pricing(path).price_for("mistral/large-3")
+    assert f"{DEFAULT_TABLE} or {path}" in str(caught.value)
+
+
+def test_tables_deferring_in_a_loop_are_an_error(tmp_path):
+    _deferring_table(tmp_path, defer_to="b.yaml", name="a.yaml")
+    _deferring_table(tmp_path, defer_to="a.yaml", name="b.yaml")
+    # b.yaml closes the loop: its line is the one named.
+    with pytest.raises(PricingError, match=r"b.yaml:2: defer_to: 'a.yaml' makes a loop"):
+        load_pricing(tmp_path / "a.yaml")
+
+
+def test_stale_prices_are_those_read_before_the_age_limit():
+    from distilleval.costs.pricing import stale_prices
+
+    table = load_pricing()
+    models = ["openai/gpt-5.2", "openai/gpt-5.2", "nowhere/model"]
+    # The bundled prices are as of 2026-02-01: 180 days later they are not yet stale, 181 days later they are.
+    assert stale_prices(table, models, today=dt.date(2026, 7, 31), max_age_days=180) == []
+    assert stale_prices(table, models, today=dt.date(2026, 8, 1), max_age_days=180) == [("openai/gpt-5.2", dt.date(2026, 2, 1))]
