@@ -178,7 +178,8 @@ def test_runs_keep_the_cost_they_recorded(capsys):
     summary = json.loads(open(runs[0]).read())
     assert float(records["pii_detection"]["teacher_per_request_usd"]) == summary["models"]["teacher"]["cost_per_request_usd"]
     assert records["ticket_routing"]["teacher_basis"] == "projected"
-    assert records["pii_detection"]["pricing"].startswith("2026-02.yaml (as of 2026-02-01, sha256 d9d19b46")
+    recorded = summary["pricing"]
+    assert records["pii_detection"]["pricing"] == f"2026-02.yaml (as of {recorded['as_of']}, sha256 {recorded['sha256'][:8]})"
 
 
 def test_check_exits_1_on_a_wrong_cell_and_0_on_a_right_one(tmp_path, capsys):
@@ -306,10 +307,17 @@ def test_prices_older_than_the_limit_are_flagged(capsys):
     assert "Stale" not in capsys.readouterr().out
 
 
-def test_a_run_is_judged_stale_on_the_day_it_was_priced(capsys):
-    # The committed run was priced on 2026-11-25 with prices as of 2026-02-01: 297 days.
-    run = ["cost", "reports/ticket_routing", "reports/sql_generation"]
-    assert main(run + ["--max-price-age-days", "297"]) == 0
+def test_a_run_is_judged_stale_on_the_day_it_was_priced(tmp_path, capsys):
+    # Two runs priced on 2026-11-25 with prices as of 2026-02-01: 297 days old then, whatever today is.
+    runs = []
+    for case in ("ticket_routing", "sql_generation"):
+        summary = json.loads((REPO_ROOT / "reports" / case / "summary.json").read_text())
+        summary["created_at"] = "2026-11-25T12:00:00+00:00"
+        assert summary["pricing"]["as_of"] == "2026-02-01"
+        (tmp_path / case).mkdir()
+        (tmp_path / case / "summary.json").write_text(json.dumps(summary))
+        runs.append(str(tmp_path / case))
+    assert main(["cost", *runs, "--max-price-age-days", "297"]) == 0
     assert "Stale" not in capsys.readouterr().out
-    assert main(run + ["--max-price-age-days", "296"]) == 0
+    assert main(["cost", *runs, "--max-price-age-days", "296"]) == 0
     assert "Stale prices, read over 296 days before they were used: GPT-5.2, Tinker LoRA" in capsys.readouterr().out
