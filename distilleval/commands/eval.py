@@ -50,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.pipeline.evaluate import EvalOptions, evaluate
     from distilleval.spec.task_spec import load_spec
 
-    options = EvalOptions(**{field.name: getattr(args, field.name) for field in dataclasses.fields(EvalOptions)})
+    # student_training is not a flag: only `run`, which trains the student, knows it.
+    options = EvalOptions(**{
+        field.name: getattr(args, field.name) for field in dataclasses.fields(EvalOptions) if field.name != "student_training"
+    })
     evaluate(load_spec(args.spec), options)
     return 0

@@ -133,6 +133,7 @@ def _online_steps(spec: "TaskSpec", pricing: "PricingTable", args: argparse.Name
         return 1, run_dir / "eval"
 
     student = spec.student.model
+    student_training = None
     if student.startswith("tinker://"):
         say(f"train     skipped: the spec's student is already a checkpoint ({student})")
     elif student == spec.training.base_model and is_tinker_model(student):
@@ -145,10 +146,13 @@ def _online_steps(spec: "TaskSpec", pricing: "PricingTable", args: argparse.Name
         sampler_path = json.loads(manifest_path.read_text())["sampler_path"]
         say(f"train     student checkpoint {sampler_path}")
         spec = spec.model_copy(update={"student": spec.student.model_copy(update={"model": sampler_path})})
+        student_training = f"trained in this run on the teacher's labels ({student} LoRA, checkpoint {sampler_path})"
     else:
         say(f"train     skipped: the student ({student}) is served by its provider; set it to training.base_model to fine-tune")
 
-    eval_dir = evaluate(spec, EvalOptions(out=str(run_dir / "eval"), pricing=str(pricing.path), limit=args.limit or None))
+    eval_dir = evaluate(spec, EvalOptions(
+        out=str(run_dir / "eval"), pricing=str(pricing.path), limit=args.limit or None, student_training=student_training,
+    ))
     reports = write_reports(eval_dir)
     say("report    " + ", ".join(str(path) for path in reports))
     return 0, eval_dir

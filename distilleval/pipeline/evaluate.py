@@ -39,6 +39,7 @@ class EvalOptions:
         max_retries: retries of a failed call.
         rpm: client-side requests per minute, per model.
         tpm: client-side tokens per minute, per model.
+        student_training: how the caller made the student (``run`` after training it), for the summary.
     """
 
     pricing: str | None = None
@@ -54,6 +55,7 @@ class EvalOptions:
     max_retries: int = 4
     rpm: float | None = None
     tpm: float | None = None
+    student_training: str | None = None
 
 
 def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
@@ -104,7 +106,9 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
                 raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
         outputs = {role: store.results(role) for role in roles}
     baseline_outputs = _run_baselines(spec, baselines, items, pricing)
-    summary_path = _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir)
+    summary_path = _write_summary(
+        spec, items, outputs, baseline_outputs, pricing, run_dir, student_training=options.student_training
+    )
     print(f"distilleval eval: {len(items)} items x {len(roles) + len(baselines)} models -> {summary_path}")
     return run_dir
 
@@ -298,7 +302,7 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
     return outputs
 
 
-def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Path) -> Path:
+def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Path, *, student_training=None) -> Path:
     """Score every model's outputs and write ``summary.json`` (atomically)."""
     from distilleval.results.build import ModelRun, build_summary
     from distilleval.results.summary_json import write_summary
@@ -319,7 +323,10 @@ def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Pat
     ]
     runs.extend(baseline_outputs)
     with build_scorer(spec) as scorer:
-        summary = build_summary(spec, items, runs, pricing=pricing, run_id=run_dir.name, scorer=scorer, mode="online")
+        summary = build_summary(
+            spec, items, runs, pricing=pricing, run_id=run_dir.name, scorer=scorer, mode="online",
+            student_training=student_training,
+        )
     path = run_dir / "summary.json"
     write_summary(summary, path)
     return path

@@ -58,7 +58,8 @@ def cost_chart(f: Figures) -> str:
     fine-tune cost, so the lines cross at the volume where the fine-tune pays for itself
     within the first month.
     """
-    title = f"First-month cost vs daily volume ({f.days_per_month:g}-day month, incl. one-time cost)"
+    included = "incl. one-time cost" if f.one_time is not None else "one-time cost not computed"
+    title = f"First-month cost vs daily volume ({f.days_per_month:g}-day month, {included})"
     teacher, student = f.teacher, f.student
     if teacher is None or student is None or teacher.cost_per_request_usd is None or student.cost_per_request_usd is None:
         return _frame("chart-cost", title, [_text(WIDTH / 2, HEIGHT / 2, "cost per request not available")])
@@ -110,8 +111,11 @@ def cost_chart(f: Figures) -> str:
         body.append(f'<circle class="break-even" cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="#facc15" stroke="#111827" stroke-width="1.5"/>')
         body.append(_text(cx + 9, cy + 18, f"break-even in {days:g} days at {crossing:,.0f}/day", anchor="start", size=11,
                           extra='font-weight="600"'))
+    # Without a computed one-time cost the student line is its running cost alone; "+ $0 one-time"
+    # would claim a figure the cost tables say is unknown.
+    one_time_text = f" + {format_usd(one_time)} one-time" if f.one_time is not None else " (one-time cost not computed)"
     body += _legend([(f"teacher: {teacher.result.display_name}", COLOURS["teacher"]),
-                     (f"student: {student.result.display_name} + {format_usd(one_time)} one-time", COLOURS["student"])])
+                     (f"student: {student.result.display_name}{one_time_text}", COLOURS["student"])])
     return _frame("chart-cost", title, body)
 
 

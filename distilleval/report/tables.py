@@ -118,11 +118,15 @@ def accuracy_table(f: Figures) -> Table:
             Cell(row.label, row.key), pct(m.value if m else None), ci, Cell(f"{result.n_scored:,}", result.n_scored),
             Cell(f"{errors:,}", errors), pct(result.invalid_rate), Cell(result.basis, result.basis),
         ])
+    # Say how the student was trained only when this run trained it: an eval of a given
+    # checkpoint or a provider-hosted model knows nothing about its training.
     if f.summary.label_source == "reference":
-        trained = "gold (reference) labels stood in for the teacher's labels; models marked projected were not called"
+        trained = "; gold (reference) labels stood in for the teacher's labels; models marked projected were not called"
+    elif f.summary.student_training:
+        trained = f"; student {f.summary.student_training}"
     else:
-        trained = "student trained on the teacher's labels"
-    table.notes.append(f"Measured in run {f.summary.run_id} on {f.summary.n_items:,} eval items; {trained}.")
+        trained = ""
+    table.notes.append(f"Measured in run {f.summary.run_id} on {f.summary.n_items:,} eval items{trained}.")
     if methods:
         confidence = next((r.result.metric.confidence for r in f.models if r.result.metric), 0.95)
         table.notes.append(f"Intervals: {', '.join(sorted(methods))}, {confidence:.0%}.")

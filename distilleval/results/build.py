@@ -183,6 +183,7 @@ def build_summary(
     n_resamples: int = 2000,
     seed: int = 0,
     projected: Mapping[str, ModelResult] | None = None,
+    student_training: str | None = None,
 ) -> Summary:
     """Score every model's outputs and assemble the ``Summary``.
 
@@ -202,6 +203,7 @@ def build_summary(
         seed: bootstrap seed.
         projected: results of models not called in this run (basis ``projected``, no
             metric), listed first; they take part in no paired comparison.
+        student_training: how this run made the student (None when it did not train it).
 
     Returns:
         The summary, ready for ``write_summary``.
@@ -273,6 +275,7 @@ def build_summary(
         created_at=created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         mode=mode,
         label_source=label_source,
+        student_training=student_training,
         primary_metric=scorer.primary_metric,
         n_items=len(items),
         models=models,

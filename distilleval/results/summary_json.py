@@ -169,6 +169,11 @@ class Summary(_Model):
     label_source: Literal["teacher", "reference"] = Field(
         default="teacher", description="reference: gold labels stood in for the teacher's labels"
     )
+    student_training: str | None = Field(
+        default=None,
+        description="how the student was made, when this run made it (e.g. trained in this run on the teacher's "
+        "labels); None: the run did not train it and says nothing about its training",
+    )
     primary_metric: str
     n_items: int
     models: dict[str, ModelResult]

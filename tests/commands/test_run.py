@@ -167,6 +167,9 @@ def test_online_pipeline_against_a_local_server_and_free_rerun(tmp_path, monkeyp
     assert 0.6 < summary.models["student"].metric.value < 1.0
     assert {"tfidf_logreg", "wordllama_logreg"} <= set(summary.models)
     assert "train     skipped: the student (openai/student) is served by its provider" in out
+    # The provider-hosted student was never trained here: the report must not say it was.
+    assert summary.student_training is None
+    assert "trained on the teacher's labels" not in (run_dir / "eval" / "report.md").read_text()
     assert (run_dir / "eval" / "report.html").is_file()
     # 352 labels + 40 validation + 80 eval calls the first time; the re-run is served from the cache.
     assert first_paid >= 352 + 40

@@ -154,3 +154,18 @@ def test_teacher_options_table_lists_each_honest_configuration(tmp_path):
     break_even = [cell.value for cell in table.rows[2][4:7]]
     assert break_even == [figures.option_break_even_days(figures.cheapest_teacher, v) for v in (1000, 100000, 1000000)]
     assert not any("No batch-tier row" in note for note in table.notes)
+
+
+def test_student_training_is_claimed_only_when_the_run_trained_it(tmp_path):
+    from tests.ticket_routing_fixture import write_variant
+
+    def note(run):
+        table = next(t for t in build_tables(compute_figures(load_run(run))) if t.key == "accuracy")
+        return table.notes[0]
+
+    assert "trained" not in note(SUMMARY_PATH)  # an eval of a given checkpoint says nothing of its training
+
+    def trained(summary):
+        summary.student_training = "trained in this run on the teacher's labels (Qwen/Qwen3-8B LoRA, checkpoint tinker://x)"
+
+    assert "; student trained in this run on the teacher's labels (Qwen/Qwen3-8B LoRA" in note(write_variant(tmp_path, trained))
