@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from distilleval.commands.argument_types import non_negative_int
+
 HELP = "Render a run as markdown, html, csv, json, marp slides or latex"
 FORMATS = ("md", "html", "csv", "json", "marp", "latex")
 
@@ -15,6 +17,8 @@ def add_arguments(parser):
     parser.add_argument("--pricing", metavar="FILE", help="pricing table to use instead of the one the run names")
     parser.add_argument("--payback-days", type=float, default=90.0, metavar="DAYS",
                         help="the verdict needs the one-time cost paid back within DAYS at the largest volume (default 90)")
+    parser.add_argument("--max-price-age-days", type=non_negative_int, default=180, metavar="DAYS",
+                        help="flag prices read longer than DAYS before the run priced them (default 180)")
 
 
 def run(args) -> int:
@@ -29,7 +33,7 @@ def run(args) -> int:
     if args.payback_days <= 0:
         raise DataError(f"--payback-days must be positive, got {args.payback_days:g}")
     text = render_run(args.run, args.format, spec_path=args.spec, pricing_path=args.pricing,
-                      payback_horizon_days=args.payback_days)
+                      payback_horizon_days=args.payback_days, max_price_age_days=args.max_price_age_days)
     if args.out:
         atomic_write(Path(args.out), text)
         print(f"wrote {args.out}", file=sys.stderr)

@@ -7,10 +7,12 @@ cannot be computed is None with a note saying why, never a guess.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
 
 from distilleval.costs import cost_model
+from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, stale_prices
 from distilleval.costs.teacher_options import TeacherOption, cheapest_option, teacher_options
 from distilleval.errors import DistillevalError
 from distilleval.gate.checks import item_scores
@@ -363,11 +365,25 @@ def _per_class(figures: Figures) -> PerClass | None:
     return PerClass(focus, classes, costliest_confusions(confusion), worst_classes(classes), teacher_recall)
 
 
-def compute_figures(inputs: RunInputs) -> Figures:
+def _stale_price_note(inputs: RunInputs, models: list[ModelRow], max_age_days: int) -> str | None:
+    """The note naming prices read over ``max_age_days`` before the run priced them, if any."""
+    if inputs.pricing is None:
+        return None
+    priced_on = dt.datetime.fromisoformat(inputs.summary.created_at).date()
+    names = {row.result.model: row.result.display_name for row in models if row.result.role != "baseline"}
+    stale = stale_prices(inputs.pricing, list(names), today=priced_on, max_age_days=max_age_days)
+    if not stale:
+        return None
+    listed = ", ".join(f"{names[model]} (as of {as_of.isoformat()})" for model, as_of in stale)
+    return f"stale prices, read over {max_age_days} days before this run on {priced_on.isoformat()}: {listed}; check current prices"
+
+
+def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_PRICE_AGE_DAYS) -> Figures:
     """Derive every figure a report shows from a loaded run.
 
     Args:
         inputs: the run's summary with its pricing table and spec (either may be missing).
+        max_price_age_days: prices read longer than this before the run are flagged in ``notes``.
 
     Returns:
         The figures; ``notes`` says what could not be computed and why.
@@ -378,6 +394,9 @@ def compute_figures(inputs: RunInputs) -> Figures:
     keys = sorted(summary.models, key=lambda k: order[summary.models[k].role])
     models = [ModelRow(k, summary.models[k], _cost_per_request(summary.models[k], inputs, notes)) for k in keys]
     teacher, student = _find(models, "teacher"), _find(models, "student")
+    stale_note = _stale_price_note(inputs, models, max_price_age_days)
+    if stale_note:
+        notes.append(stale_note)
     spec = inputs.spec
     volumes = summary.volumes_per_day or (list(spec.traffic.volumes_per_day) if spec else [1_000, 100_000, 1_000_000])
     days = summary.days_per_month

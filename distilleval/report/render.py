@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS
 from distilleval.report.figures import Figures, compute_figures
 from distilleval.report.sources import load_run
 from distilleval.report.tables import Table, build_tables
@@ -33,7 +34,8 @@ def _renderer(fmt: str) -> Callable[[Figures, list[Table], Verdict], str]:
 
 
 def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None = None,
-               pricing_path: str | Path | None = None, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_DAYS) -> str:
+               pricing_path: str | Path | None = None, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_DAYS,
+               max_price_age_days: int = DEFAULT_MAX_PRICE_AGE_DAYS) -> str:
     """Render a run's report.
 
     Args:
@@ -42,6 +44,7 @@ def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None
         spec_path: override the spec the summary names.
         pricing_path: override the pricing table the summary names.
         payback_horizon_days: the verdict's payback horizon (see ``verdict.decide``).
+        max_price_age_days: prices read longer than this before the run are flagged in the notes.
 
     Returns:
         The report text.
@@ -50,5 +53,7 @@ def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None
         DataError: the summary is missing or invalid, or the spec is a different task.
     """
     renderer = _renderer(fmt)
-    figures = compute_figures(load_run(run, spec_path=spec_path, pricing_path=pricing_path))
+    figures = compute_figures(
+        load_run(run, spec_path=spec_path, pricing_path=pricing_path), max_price_age_days=max_price_age_days
+    )
     return renderer(figures, build_tables(figures), decide(figures, payback_horizon_days=payback_horizon_days))
