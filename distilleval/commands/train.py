@@ -19,10 +19,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval train`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--data", required=True, help="short-format training JSONL (from `distilleval label`)")
-    parser.add_argument("--epochs", type=int, default=None, help="default: spec training.epochs (4)")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: spec training.batch_size (128)")
+    parser.add_argument("--recipe", choices=("cookbook", "seed"), default=None,
+                        help="cookbook: lr from the cookbook's formula, batch/epochs adapted to small data; "
+                        "seed: lr 1e-4, 4 epochs, rank 32, batch 128 as is (default: spec training.recipe)")
+    parser.add_argument("--epochs", type=int, default=None, help="default: spec training.epochs, else the recipe's")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: spec training.batch_size, else the recipe's")
     parser.add_argument("--rank", type=int, default=None, help="LoRA rank; default: spec training.rank (32)")
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate; default: spec training.learning_rate (1e-4)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="peak learning rate; default: spec training.learning_rate, else the recipe's")
+    parser.add_argument("--max-restarts", type=int, default=2, metavar="N",
+                        help="continue on a new client from the last saved state after up to N failed steps")
+    parser.add_argument("--checkpoint-ttl-days", type=float, default=7.0, metavar="DAYS",
+                        help="intermediate checkpoints expire after this long (the final ones are kept)")
     parser.add_argument("--base-model", default=None, help="default: spec training.base_model")
     parser.add_argument("--heldout-fraction", type=float, default=0.1, help="share of rows kept out for held-out loss")
     parser.add_argument("--seed", type=int, default=0)
@@ -51,13 +59,14 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
         require_api_key,
         rest_client,
     )
-    from distilleval.backends.tinker.rendering import renderer_for, template_for
+    from distilleval.backends.tinker.rendering import base_model_for, renderer_for, template_for
     from distilleval.costs.pricing import load_pricing
     from distilleval.errors import BackendError, DistillevalError
     from distilleval.files import file_sha256
     from distilleval.spec.task_spec import load_spec
     from distilleval.training.data import build_examples, read_conversations
     from distilleval.training.manifest import build_manifest, write_manifest
+    from distilleval.training.recipe import Requested, plan_training
     from distilleval.training.tinker_trainer import (
         CHECKPOINT_LOG,
         CheckpointLog,
@@ -67,7 +76,7 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
         train_lora,
     )
 
-    for name in ("epochs", "batch-size", "rank", "lr", "save-every"):
+    for name in ("epochs", "batch-size", "rank", "lr", "save-every", "checkpoint-ttl-days"):
         _positive(name, getattr(args, name.replace("-", "_")))
     if not 0 <= args.heldout_fraction < 1:
         raise DistillevalError(f"--heldout-fraction must be in [0, 1), got {args.heldout_fraction}")
@@ -77,17 +86,9 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
     if service_factory is None:
         import_tinker()
     training = spec.training
-    config = TrainingConfig(
-        base_model=args.base_model or training.base_model,
-        rank=args.rank or training.rank,
-        learning_rate=args.lr or training.learning_rate,
-        epochs=args.epochs or training.epochs,
-        batch_size=args.batch_size or training.batch_size,
-        heldout_fraction=args.heldout_fraction,
-        seed=args.seed,
-        save_every_steps=args.save_every,
-    )
-    template = template_for(config.base_model)
+    base_model = args.base_model or training.base_model
+    model = base_model_for(base_model)
+    template = template_for(base_model)
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     price = pricing.price_for(training.price_as)
     if price.training_per_mtok_usd is None:
@@ -95,17 +96,48 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
 
     data_path = Path(args.data)
     conversations = read_conversations(data_path)
-    renderer = renderer_for(config.base_model)
+    renderer = renderer_for(base_model)
     examples = build_examples(conversations, renderer, source=data_path)
-    train_rows, _ = split_heldout(examples, config.heldout_fraction, config.seed)
+    train_rows, _ = split_heldout(examples, args.heldout_fraction, args.seed)
+
+    def chosen(flag: Any, name: str) -> Any:
+        return flag if flag is not None else (getattr(training, name) if training.explicitly_set(name) else None)
+
+    requested = Requested(
+        learning_rate=chosen(args.lr, "learning_rate"),
+        epochs=chosen(args.epochs, "epochs"),
+        batch_size=chosen(args.batch_size, "batch_size"),
+        rank=chosen(args.rank, "rank"),
+    )
+    plan = plan_training(
+        len(train_rows), requested, recipe=args.recipe or training.recipe, model=base_model,
+        hidden_size=model.hidden_size, lr_family=model.lr_family,
+    )
+    config = TrainingConfig(
+        base_model=base_model,
+        rank=plan.rank,
+        learning_rate=plan.learning_rate,
+        epochs=plan.epochs,
+        batch_size=plan.batch_size,
+        heldout_fraction=args.heldout_fraction,
+        seed=args.seed,
+        save_every_steps=args.save_every,
+        checkpoint_ttl_s=max(3600, round(args.checkpoint_ttl_days * 86400)),
+        max_restarts=max(0, args.max_restarts),
+    )
     check_enough_rows(len(train_rows), config.batch_size, source=str(data_path))
     data_sha256 = file_sha256(data_path)
 
     out_dir = Path(args.out) if args.out else Path("runs") / f"{spec.name}-train"
     print(
         f"training {config.base_model} (LoRA rank {config.rank}) on {len(examples)} rows of {data_path}: "
-        f"{config.epochs} epochs, batch {config.batch_size}, lr {config.learning_rate:g} linear decay"
+        f"{config.epochs} epochs, batch {config.batch_size}, {plan.steps} steps, lr {config.learning_rate:.3g} "
+        f"linear decay ({plan.recipe} recipe: {plan.learning_rate_source})"
     )
+    for line in plan.adaptations:
+        print(f"adapted: {line}")
+    for line in plan.warnings:
+        print(f"warning: {line}")
     heldout_rows = len(examples) - len(train_rows)
     if config.heldout_fraction > 0 and heldout_rows == 0:
         print(f"note: {len(examples)} rows x --heldout-fraction {config.heldout_fraction:g} keeps no held-out row; "
@@ -147,6 +179,7 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
         completion_tokens=sum(e.trained_tokens for e in examples),
         pricing=pricing,
         price_as=training.price_as,
+        plan=plan,
     )
     path = write_manifest(out_dir, manifest)
     cost = manifest["training_cost"]

@@ -203,18 +203,31 @@ class GatesSpec(_Strict):
 
 
 class TrainingSpec(_Strict):
-    """LoRA fine-tuning settings (Tinker's recipe defaults) and one-time costs."""
+    """LoRA fine-tuning settings and one-time costs.
+
+    ``recipe: cookbook`` (default) derives the learning rate from the Tinker cookbook's
+    formula for the base model and, when the data is small, adapts the batch size and epochs
+    it was not given (see ``distilleval.training.recipe``); ``recipe: seed`` applies the first
+    recipe (lr 1e-4, 4 epochs, rank 32, batch 128) as is. Values written here are kept.
+    """
 
     base_model: str = "Qwen/Qwen3-8B"
+    recipe: Literal["cookbook", "seed"] = "cookbook"
     rank: PositiveInt = Field(default=32, le=4096)
-    learning_rate: float = Field(default=1e-4, gt=0, le=1)
-    epochs: PositiveInt = Field(default=4, le=10_000)
-    batch_size: PositiveInt = Field(default=128, le=10_000_000)
+    learning_rate: float | None = Field(default=None, gt=0, le=1, description="default: from the recipe")
+    epochs: PositiveInt = Field(default=4, le=10_000, description="the recipe may raise it for small data unless set")
+    batch_size: PositiveInt = Field(
+        default=128, le=10_000_000, description="the recipe may lower it for small data unless set"
+    )
     price_as: str = "tinker/lora"
     labelled_examples: PositiveInt | None = Field(
         default=None, le=10**12, description="how many items the teacher labels; default: the training split"
     )
     engineering_cost_usd: NonNegativeFloat = Field(default=0.0, le=MAX_USD)
+
+    def explicitly_set(self, name: str) -> bool:
+        """Whether the spec wrote ``name`` (so a recipe must keep it)."""
+        return name in self.model_fields_set
 
 
 def _baseline_entry(value: Any) -> Any:

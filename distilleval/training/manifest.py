@@ -1,7 +1,8 @@
 """``manifest.json``: what a training run produced and what it cost, for the eval that follows.
 
 The manifest records the ``tinker://`` sampler path (the spec's new ``student.model``), the
-base model and chat template, every hyper-parameter, the data file's SHA-256 and row
+base model and chat template, every hyper-parameter, the recipe (learning rate and where it
+came from, steps, every adaptation to small data and its reason), restarts after failures, the data file's SHA-256 and row
 counts, token counts, losses per epoch, and the training cost: trained tokens x the
 training price of the pricing table (named with its hash so the figure can be traced).
 """
@@ -18,6 +19,7 @@ from distilleval.costs.cost_model import training_cost_usd
 from distilleval.costs.pricing import PricingTable
 from distilleval.errors import PricingError
 from distilleval.files import write_text_atomic
+from distilleval.training.recipe import TrainingPlan
 from distilleval.training.tinker_trainer import TrainingConfig, TrainingResult
 
 MANIFEST_NAME = "manifest.json"
@@ -64,6 +66,7 @@ def build_manifest(
     completion_tokens: int,
     pricing: PricingTable,
     price_as: str,
+    plan: TrainingPlan | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """The manifest as a JSON-ready dict (see the module docstring for the fields)."""
@@ -92,6 +95,18 @@ def build_manifest(
             "heldout_forward_tokens": result.heldout_tokens,
         },
         "steps": {"total": result.total_steps, "run_now": result.steps_run, "resumed_from": result.resumed_from_step},
+        "recipe": None if plan is None else {
+            "name": plan.recipe,
+            "learning_rate": plan.learning_rate,
+            "learning_rate_source": plan.learning_rate_source,
+            "batch_size": plan.batch_size,
+            "epochs": plan.epochs,
+            "steps": plan.steps,
+            "adaptations": plan.adaptations,
+            "warnings": plan.warnings,
+        },
+        "restarts": result.restarts,
+        "training_runs": result.run_ids,
         "epochs": [asdict(stats) for stats in result.epochs],
         "training_cost": training_cost(result.trained_tokens, pricing=pricing, price_as=price_as),
         "checkpoints": result.checkpoints,

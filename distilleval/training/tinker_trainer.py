@@ -1,12 +1,24 @@
 """The LoRA training loop on Tinker: epochs of shuffled batches, held-out loss, checkpoints.
 
 One optimizer step per batch: ``forward_backward(batch, "cross_entropy")`` then
-``optim_step(AdamParams(learning_rate=...))`` with a linearly decaying rate. At the end of
-every epoch the held-out rows are scored with a forward pass, and the weights are saved
-twice: ``save_state`` (weights + optimizer, to resume) and ``save_weights_for_sampler``
-(the ``tinker://`` path a sampling client loads). Each checkpoint is appended to
-``checkpoints.jsonl`` in the output folder, so an interrupted run restarts from the last
-saved state with ``resume=True`` and replays the same batch order.
+``optim_step(AdamParams(...))`` with a linearly decaying rate and the cookbook's Adam settings
+(beta1 0.9, beta2 0.95, eps 1e-8; the SDK's own default eps is 1e-12). As in the cookbook's
+trainer, submission is pipelined: step k+1 is submitted before the results of step k are
+awaited, so the service always has the next step queued; a step that ends at a checkpoint is
+awaited before anything else is sent, so a checkpoint holds exactly the steps before it.
+
+At the end of every epoch the held-out rows are scored with a forward pass, and the weights
+are saved twice: ``save_state`` (weights + optimizer, to resume) and
+``save_weights_for_sampler`` (the ``tinker://`` path a sampling client loads). Intermediate
+checkpoints get a time-to-live (``checkpoint_ttl_s``) so they stop costing storage; the final
+state and sampler weights are kept. Each checkpoint is appended to ``checkpoints.jsonl`` in the
+output folder, so an interrupted run restarts from the last saved state with ``resume=True``
+and replays the same batch order.
+
+A training client that failed a request refuses every later one; when a step fails in a way
+that may succeed again (a server-side failure, a dropped connection, a timeout), the run
+continues on a new client created from the last saved state (or from scratch before the first
+checkpoint), at most ``max_restarts`` times.
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ from distilleval.backends.tinker.connection import (
     resolved,
     translate_error,
 )
-from distilleval.errors import ConfigurationError, DataError
+from distilleval.errors import BackendError, ConfigurationError, DataError
 from distilleval.files import write_text_atomic
 from distilleval.training.data import SupervisedExample
 from distilleval.training.schedule import linear_decay_lr
@@ -49,6 +61,15 @@ class TrainingConfig:
     seed: int = 0
     save_every_steps: int | None = None
     lr_schedule: str = "linear"
+    checkpoint_ttl_s: int | None = 7 * 24 * 3600
+    max_restarts: int = 2
+
+
+# The cookbook's Adam settings for supervised fine-tuning.
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.95
+ADAM_EPS = 1e-8
+RESTARTABLE_KINDS = frozenset({"request_failed", "unavailable", "timeout"})
 
 
 @dataclass
@@ -76,6 +97,8 @@ class TrainingResult:
     heldout_tokens: int
     epochs: list[EpochStats] = field(default_factory=list)
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    restarts: list[dict[str, Any]] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
 
 
 def split_heldout(
@@ -267,19 +290,17 @@ def train_lora(
     trained_tokens = int(last["trained_tokens"]) if last else 0
     heldout_tokens = int(last["heldout_tokens"]) if last else 0
 
-    if last:
-        doing = f"loading checkpoint {last['state_path']}"
-        client = call_with_deadline(
-            lambda: resolved(
-                service.create_training_client_from_state_with_optimizer(last["state_path"]),
-                "create_training_client_from_state_with_optimizer",
-            ),
-            deadline_s=connect_deadline_s,
-            doing=doing,
-        )
-        log(f"resumed from step {start_step}/{total_steps} ({last['state_path']})")
-    else:
-        client = call_with_deadline(
+    def open_client(record: dict[str, Any] | None) -> Any:
+        if record:
+            return call_with_deadline(
+                lambda: resolved(
+                    service.create_training_client_from_state_with_optimizer(record["state_path"]),
+                    "create_training_client_from_state_with_optimizer",
+                ),
+                deadline_s=connect_deadline_s,
+                doing=f"loading checkpoint {record['state_path']}",
+            )
+        return call_with_deadline(
             lambda: resolved(
                 service.create_lora_training_client(base_model=config.base_model, rank=config.rank, seed=config.seed),
                 "create_lora_training_client",
@@ -287,6 +308,11 @@ def train_lora(
             deadline_s=connect_deadline_s,
             doing=f"creating a LoRA training client for {config.base_model}",
         )
+
+    client = open_client(last)
+    if last:
+        log(f"resumed from step {start_step}/{total_steps} ({last['state_path']})")
+    else:
         # Written once the service has answered, so a failed start leaves no run behind.
         out_dir.mkdir(parents=True, exist_ok=True)
         _write_json_atomic(identity_path, identity)
@@ -318,32 +344,45 @@ def train_lora(
         except Exception as err:  # noqa: BLE001 - translated at this one choke point
             raise translate_error(err, doing) from None
 
+    def is_checkpoint(done: int) -> bool:
+        return done % batches_per_epoch == 0 or bool(config.save_every_steps and done % config.save_every_steps == 0)
+
+    adam = {"beta1": ADAM_BETA1, "beta2": ADAM_BETA2, "eps": ADAM_EPS}
     tally = _Tally()
-    batches: list[list[int]] = []
-    for step in range(start_step, total_steps):
+    batch_cache: dict[int, list[list[int]]] = {}
+
+    def submit(step: int) -> _Step:
         epoch, index = divmod(step, batches_per_epoch)
-        if index == 0 or not batches:
-            batches = epoch_batches(len(train), config.batch_size, epoch, config.seed)
-        batch = [train_datums[i] for i in batches[index]]
+        if epoch not in batch_cache:
+            batch_cache.clear()
+            batch_cache[epoch] = epoch_batches(len(train), config.batch_size, epoch, config.seed)
+        batch = [train_datums[i] for i in batch_cache[epoch][index]]
         learning_rate = linear_decay_lr(config.learning_rate, step, total_steps)
         doing = f"training step {step + 1}/{total_steps}"
         try:
             fb_future = client.forward_backward(batch, "cross_entropy")
-            optim_future = client.optim_step(tinker.types.AdamParams(learning_rate=learning_rate))
+            optim_future = client.optim_step(tinker.types.AdamParams(learning_rate=learning_rate, **adam))
         except Exception as err:  # noqa: BLE001
             raise translate_error(err, doing) from None
-        output = wait(fb_future, doing)
-        wait(optim_future, doing)
-        loss, weight = weighted_nll(output, batch)
+        return _Step(step=step, batch=batch, forward_backward=fb_future, optim=optim_future, doing=doing)
+
+    def finish(pending: _Step) -> None:
+        nonlocal trained_tokens
+        output = wait(pending.forward_backward, pending.doing)
+        wait(pending.optim, pending.doing)
+        loss, weight = weighted_nll(output, pending.batch)
         tally.loss += loss
         tally.weight += weight
         tally.steps += 1
-        trained_tokens += sum(datum.model_input.length for datum in batch)
+        trained_tokens += sum(datum.model_input.length for datum in pending.batch)
         result.steps_run += 1
-        done = step + 1
+
+    def save_checkpoint(done: int) -> None:
+        nonlocal heldout_tokens, tally
+        epoch = (done - 1) // batches_per_epoch
         end_of_epoch = done % batches_per_epoch == 0
-        if not end_of_epoch and not (config.save_every_steps and done % config.save_every_steps == 0):
-            continue
+        final = done == total_steps
+        ttl = None if final else config.checkpoint_ttl_s
         heldout_loss = None
         if end_of_epoch and heldout_datums:
             scored = wait(client.forward(heldout_datums, "cross_entropy"), f"scoring the held-out rows after epoch {epoch + 1}")
@@ -351,10 +390,12 @@ def train_lora(
             heldout_loss = h_loss / h_weight if h_weight > 0 else None
             heldout_tokens += sum(datum.model_input.length for datum in heldout_datums)
         name = f"step-{done:06d}"
-        state_path = wait(client.save_state(name), f"saving checkpoint {name}").path
+        state_path = wait(client.save_state(name, ttl_seconds=ttl), f"saving checkpoint {name}").path
         sampler_path = None
         if end_of_epoch:
-            sampler_path = wait(client.save_weights_for_sampler(name), f"saving sampler weights {name}").path
+            sampler_path = wait(
+                client.save_weights_for_sampler(name, ttl_seconds=ttl), f"saving sampler weights {name}"
+            ).path
             result.sampler_path = sampler_path
             stats = EpochStats(epoch=epoch + 1, train_loss=tally.mean(), heldout_loss=heldout_loss, steps=tally.steps)
             result.epochs.append(stats)
@@ -374,14 +415,69 @@ def train_lora(
             "heldout_loss": heldout_loss,
             "trained_tokens": trained_tokens,
             "heldout_tokens": heldout_tokens,
+            "ttl_seconds": ttl,
         }
         checkpoints.append(record)
         result.checkpoints.append(record)
+
+    step = start_step
+    while step < total_steps:
+        pending: _Step | None = None
+        try:
+            while step < total_steps:
+                current = submit(step)
+                if pending is not None:
+                    finish(pending)  # step k-1's results, now that step k is queued behind it
+                pending = current
+                if is_checkpoint(step + 1):
+                    finish(pending)
+                    pending = None
+                    save_checkpoint(step + 1)
+                step += 1
+            if pending is not None:
+                finish(pending)
+        except BackendError as err:
+            if err.kind not in RESTARTABLE_KINDS or len(result.restarts) >= config.max_restarts:
+                raise
+            saved = checkpoints.records()
+            restart_from = saved[-1] if saved else None
+            step = int(restart_from["step"]) if restart_from else 0
+            trained_tokens = int(restart_from["trained_tokens"]) if restart_from else 0
+            heldout_tokens = int(restart_from["heldout_tokens"]) if restart_from else 0
+            result.epochs = [e for e in result.epochs if e.epoch * batches_per_epoch <= step]
+            tally = _Tally()
+            where = restart_from["state_path"] if restart_from else "scratch (no checkpoint yet)"
+            log(f"{err}; continuing on a new training client from {where}")
+            result.restarts.append({"at_step": step, "from": where, "error": str(err)})
+            client = open_client(restart_from)
+        run_id = _run_id(result.state_path)
+        if run_id and run_id not in result.run_ids:
+            result.run_ids.append(run_id)
+    for record in result.checkpoints:
+        run_id = _run_id(record.get("state_path") or "")
+        if run_id and run_id not in result.run_ids:
+            result.run_ids.append(run_id)
     result.trained_tokens = trained_tokens
     result.heldout_tokens = heldout_tokens
     if not result.sampler_path:
         raise ConfigurationError(f"{out_dir}: the run has no sampler checkpoint (nothing left to train?)")
     return result
+
+
+@dataclass
+class _Step:
+    step: int
+    batch: list[Any]
+    forward_backward: Any
+    optim: Any
+    doing: str
+
+
+def _run_id(path: str) -> str | None:
+    """The training run id of a ``tinker://<run id>/...`` path."""
+    if not path.startswith("tinker://"):
+        return None
+    return path.removeprefix("tinker://").split("/", 1)[0] or None
 
 
 def _fmt(value: float | None) -> str:

@@ -62,11 +62,22 @@ def test_train_end_to_end_writes_manifest(tmp_path, monkeypatch, capsys):
     status = train.run(parse([str(spec), "--data", str(data), "--out", str(out)]), service_factory=lambda: service)
     assert status == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    # spec training defaults (batch 16, 2 epochs) with the recipe's rank and lr
+    # the spec's batch 16 and 2 epochs are kept; rank and learning rate come from the cookbook recipe
     assert manifest["hyperparameters"]["batch_size"] == 16
     assert manifest["hyperparameters"]["epochs"] == 2
     assert manifest["hyperparameters"]["rank"] == 32
-    assert manifest["hyperparameters"]["learning_rate"] == 1e-4
+    expected_lr = 5e-5 * 10 * (2000 / 4096) ** 0.0775 * (16 / 128) ** 0.5
+    assert manifest["hyperparameters"]["learning_rate"] == pytest.approx(expected_lr)
+    recipe = manifest["recipe"]
+    assert recipe["name"] == "cookbook" and recipe["steps"] == 8 and recipe["adaptations"] == []
+    assert recipe["learning_rate_source"] == (
+        "cookbook formula 5e-05 x 10 x (2000/4096)^0.0775 = 0.000473 for Qwen/Qwen3-8B at batch 128, "
+        "x sqrt(16/128) for batch 16 = 0.000167"
+    )
+    assert recipe["warnings"] == [
+        "only 8 optimizer steps (54 rows, batch 16, 2 epochs); the cookbook's guidance is at least 100: "
+        "label more data for a student that reaches its gates"
+    ]
     assert manifest["chat_template"] == "qwen3"
     assert manifest["data"]["rows"] == 60 and manifest["data"]["heldout_rows"] == 6
     assert len(manifest["data"]["sha256"]) == 64
@@ -75,6 +86,36 @@ def test_train_end_to_end_writes_manifest(tmp_path, monkeypatch, capsys):
     assert len(service.calls_named("forward_backward")) == 2 * 4  # 54 train rows / 16 -> 4 batches
     printed = capsys.readouterr().out
     assert manifest["sampler_path"] in printed and "training cost $" in printed
+
+
+def test_small_data_without_explicit_batch_or_epochs_is_adapted_and_recorded(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TINKER_API_KEY", "tml-test")
+    spec = make_spec(tmp_path, SPEC.replace("  batch_size: 16\n  epochs: 2\n", ""))
+    data = make_training_data(tmp_path / "train.jsonl", 300)  # 270 training rows
+    service = FakeServiceClient()
+    assert train.run(parse([str(spec), "--data", str(data), "--out", str(tmp_path / "o")]), service_factory=lambda: service) == 0
+    recipe = json.loads((tmp_path / "o" / "manifest.json").read_text())["recipe"]
+    assert (recipe["batch_size"], recipe["epochs"], recipe["steps"]) == (16, 6, 102)
+    assert recipe["adaptations"] == [
+        "batch_size 128 -> 16: 270 training rows give 12 optimizer steps at batch 128; the cookbook asks for at least 100",
+        "epochs 4 -> 6: still 68 steps at batch 16; more passes over the data (at most 10)",
+    ]
+    assert len(service.calls_named("forward_backward")) == 102
+    printed = capsys.readouterr().out
+    assert "adapted: batch_size 128 -> 16" in printed
+
+
+def test_seed_recipe_reproduces_the_first_recipe(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINKER_API_KEY", "tml-test")
+    spec = make_spec(tmp_path, SPEC.replace("  batch_size: 16\n  epochs: 2\n", "  recipe: seed\n"))
+    data = make_training_data(tmp_path / "train.jsonl", 300)
+    service = FakeServiceClient()
+    assert train.run(parse([str(spec), "--data", str(data), "--out", str(tmp_path / "o")]), service_factory=lambda: service) == 0
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    hyper = manifest["hyperparameters"]
+    assert (hyper["learning_rate"], hyper["epochs"], hyper["rank"], hyper["batch_size"]) == (1e-4, 4, 32, 128)
+    assert manifest["recipe"]["adaptations"] == [] and manifest["recipe"]["learning_rate_source"] == "the seed recipe's 1e-4"
+    assert len(service.calls_named("forward_backward")) == 4 * 3  # 270 rows / 128 -> 3 batches
 
 
 def test_cli_flags_override_spec_defaults(tmp_path, monkeypatch):
@@ -94,7 +135,7 @@ def test_resume_flag_continues_an_interrupted_run(tmp_path, monkeypatch):
     spec = make_spec(tmp_path)
     data = make_training_data(tmp_path / "train.jsonl", 60)
     service = FakeServiceClient(fail_at_step=6)
-    argv = [str(spec), "--data", str(data), "--out", str(tmp_path / "o")]
+    argv = [str(spec), "--data", str(data), "--out", str(tmp_path / "o"), "--max-restarts", "0"]
     with pytest.raises(Exception, match=r"training step 6/8.*checkpoint\(s\) are saved in .*--resume to continue"):
         train.run(parse(argv), service_factory=lambda: service)
     assert not (tmp_path / "o" / "manifest.json").exists()

@@ -55,6 +55,7 @@ def test_manifest_from_a_run_round_trips(tmp_path):
     assert loaded["hyperparameters"] | {} == {
         "base_model": "Qwen/Qwen3-8B", "rank": 32, "learning_rate": 1e-4, "epochs": 2, "batch_size": 8,
         "heldout_fraction": 0.1, "seed": 0, "save_every_steps": None, "lr_schedule": "linear",
+        "checkpoint_ttl_s": 7 * 24 * 3600, "max_restarts": 2,
     }
     assert loaded["data"] == {"path": str(tmp_path / "train.jsonl"), "sha256": "ab" * 32, "rows": 40, "train_rows": 36, "heldout_rows": 4}
     assert loaded["tokens"]["trained_tokens"] == result.trained_tokens

@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 
-from distilleval.errors import ConfigurationError, DataError, ServiceUnavailableError
+from distilleval.errors import BackendError, ConfigurationError, DataError, ServiceUnavailableError
 from distilleval.testing.fake_tinker import FakeServiceClient
 from distilleval.training.data import SupervisedExample
 from distilleval.training.schedule import linear_decay_lr
@@ -117,13 +117,13 @@ def test_interrupted_run_resumes_from_last_state_with_same_batches(tmp_path):
 
     service = FakeServiceClient(fail_at_step=8)
     with pytest.raises(ServiceUnavailableError, match="training step 8/10"):
-        run(service, examples, tmp_path / "run", save_every_steps=2)
+        run(service, examples, tmp_path / "run", save_every_steps=2, max_restarts=0)
     with pytest.raises(ConfigurationError, match="already holds a training run; pass --resume"):
-        run(service, examples, tmp_path / "run", save_every_steps=2)
+        run(service, examples, tmp_path / "run", save_every_steps=2, max_restarts=0)
 
     saved = [json.loads(line) for line in (tmp_path / "run" / "checkpoints.jsonl").read_text().splitlines()]
     assert saved[-1]["state_path"].endswith("/weights/step-000006")
-    config = TrainingConfig(base_model="Qwen/Qwen3-8B", batch_size=8, epochs=2, save_every_steps=2)
+    config = TrainingConfig(base_model="Qwen/Qwen3-8B", batch_size=8, epochs=2, save_every_steps=2, max_restarts=0)
     resumed = train_lora(service, examples, config, tmp_path / "run", data_sha256="ab" * 32, source="t", resume=True, log=lambda _: None)
     assert service.calls_named("create_training_client_from_state_with_optimizer") == [{"path": saved[-1]["state_path"]}]
     assert resumed.resumed_from_step == 6 and resumed.steps_run == 4
@@ -190,3 +190,74 @@ def test_sdk_with_pre_0_38_return_types_is_named_not_an_attribute_error(tmp_path
         "upgrade with: pip install -U 'tinker>=0.38'"
     )
     assert not (tmp_path / "run.json").exists()
+
+
+def test_adam_uses_the_cookbooks_settings(tmp_path):
+    service = FakeServiceClient()
+    run(service, make_examples(40), tmp_path)
+    params = {(c["params"].beta1, c["params"].beta2, c["params"].eps) for c in service.calls_named("optim_step")}
+    assert params == {(0.9, 0.95, 1e-8)}  # the SDK's own default eps is 1e-12
+
+
+def test_next_step_is_submitted_before_the_previous_one_is_awaited(tmp_path):
+    service = FakeServiceClient()
+    run(service, make_examples(40), tmp_path)  # 36 rows / batch 8 -> 5 steps per epoch
+    fb_index = [i for i, (name, _) in enumerate(service.calls) if name == "forward_backward"]
+    first_wait_on_fb1 = next(
+        i for i, (name, kwargs) in enumerate(service.calls) if name == "wait" and kwargs["call"] == fb_index[0]
+    )
+    # step 2 was queued behind step 1 before step 1's result was awaited
+    assert fb_index[1] < first_wait_on_fb1
+    # ... but nothing crosses a checkpoint: step 6 (epoch 2) is sent after step 5's checkpoint is saved
+    first_save = next(i for i, (name, _) in enumerate(service.calls) if name == "save_state")
+    assert fb_index[4] < first_save < fb_index[5]
+
+
+def test_intermediate_checkpoints_expire_and_the_final_ones_are_kept(tmp_path):
+    service = FakeServiceClient()
+    run(service, make_examples(40), tmp_path, checkpoint_ttl_s=3 * 24 * 3600)
+    states = service.calls_named("save_state")
+    samplers = service.calls_named("save_weights_for_sampler")
+    assert [s["ttl_seconds"] for s in states] == [3 * 24 * 3600, None]
+    assert [s["ttl_seconds"] for s in samplers] == [3 * 24 * 3600, None]
+
+
+def test_failed_training_client_is_replaced_from_the_last_saved_state(tmp_path):
+    examples = make_examples(40)
+    reference = FakeServiceClient()
+    _, full = run(reference, examples, tmp_path / "reference", save_every_steps=2)
+    # step 8 fails on the server; that client then refuses every request, as Tinker's does
+    service = FakeServiceClient(fail_at_step=8, failure="request")
+    _, result = run(service, examples, tmp_path / "run", save_every_steps=2)
+    (restart,) = result.restarts
+    assert restart["at_step"] == 6 and restart["from"].endswith(":train:0/weights/step-000006")
+    assert "training step 8/10 (server side)" in restart["error"]
+    assert service.calls_named("create_training_client_from_state_with_optimizer") == [{"path": restart["from"]}]
+    assert result.sampler_path.endswith(":train:1/sampler_weights/step-000010")
+    assert [r.split(":train:")[1] for r in result.run_ids] == ["0", "1"]
+    # the replayed steps use the same batches and rates as an uninterrupted run
+    rates = [c["learning_rate"] for c in service.calls_named("optim_step")]
+    ref_rates = [c["learning_rate"] for c in reference.calls_named("optim_step")]
+    assert rates[-4:] == pytest.approx(ref_rates[-4:])
+    assert result.trained_tokens == full.trained_tokens
+    assert [e.epoch for e in result.epochs] == [1, 2]
+
+
+def test_failure_before_any_checkpoint_restarts_from_scratch(tmp_path):
+    service = FakeServiceClient(fail_at_step=2, failure="request")
+    _, result = run(service, make_examples(40), tmp_path)
+    assert result.restarts[0]["at_step"] == 0 and result.restarts[0]["from"] == "scratch (no checkpoint yet)"
+    assert len(service.calls_named("create_lora_training_client")) == 2
+
+
+def test_restarts_stop_at_the_limit(tmp_path):
+    service = FakeServiceClient(fail_at_step=2, failure="request")
+    with pytest.raises(BackendError, match=r"^Tinker failed the request while training step 2/10 \(server side\): forward_backward: worker lost$"):
+        run(service, make_examples(40), tmp_path, max_restarts=0)
+
+
+def test_non_restartable_failure_is_not_retried(tmp_path):
+    service = FakeServiceClient()
+    with pytest.raises(BackendError, match="Base model acme/Nope is not supported"):
+        run(service, make_examples(40), tmp_path, base_model="acme/Nope")
+    assert len(service.calls_named("create_lora_training_client")) == 1
