@@ -88,3 +88,25 @@ def non_negative_float(text: str) -> float:
     if value < 0 or value != value:
         raise argparse.ArgumentTypeError(f"expected a non-negative number, found {text!r}")
     return value
+
+
+def latency_probe(text: str) -> tuple[int, int]:
+    """Parse ``N`` or ``N@K`` (``--latency-probe``): N probe calls per model at concurrency K (default 1).
+
+    Args:
+        text: the command-line value.
+
+    Returns:
+        ``(N, K)``; N may be 0 (no probe, overriding the spec's).
+
+    Raises:
+        argparse.ArgumentTypeError: not of that form, N below 0 or K below 1.
+    """
+    calls, _, concurrency = text.partition("@")
+    try:
+        n, k = int(calls), int(concurrency) if concurrency else 1
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or N@K (probe calls per model @ concurrency), found {text!r}") from None
+    if n < 0 or k < 1:
+        raise argparse.ArgumentTypeError(f"expected N >= 0 calls at concurrency K >= 1, found {text!r}")
+    return n, k

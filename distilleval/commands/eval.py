@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from distilleval.commands.argument_types import non_negative_int, positive_float, positive_int
+from distilleval.commands.argument_types import latency_probe, non_negative_int, positive_float, positive_int
 
 HELP = "Run the spec's models over the eval split, score them, write a run directory"
 
@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rpm", type=positive_float, metavar="N", help="client-side requests per minute, per model")
     parser.add_argument("--tpm", type=positive_float, metavar="N", help="client-side tokens per minute, per model")
     parser.add_argument("--max-retries", type=non_negative_int, default=4, metavar="N", help="retries of a failed call (default 4)")
+    parser.add_argument(
+        "--latency-probe", type=latency_probe, metavar="N[@K]", default=None,
+        help="after the run, call the first N items again per model at concurrency K (default 1), cache bypassed "
+        "and paid for, and report it as 'latency, unloaded' (overrides the spec's latency: block; 0 turns it off)",
+    )
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     cache.add_argument("--refresh", action="store_true", help="call every model again and overwrite cached answers")

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from distilleval.commands.argument_types import positive_int
+from distilleval.commands.argument_types import latency_probe, positive_int
 
 if TYPE_CHECKING:
     from distilleval.costs.pricing import PricingTable
@@ -30,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run directories go (default ./runs)")
     parser.add_argument("--pricing", metavar="FILE", help="pricing table (default: the spec's, else the bundled one)")
     parser.add_argument("--force", action="store_true", help="redo every step even when its outputs are current")
+    parser.add_argument(
+        "--latency-probe", type=latency_probe, metavar="N[@K]", default=None,
+        help="online: after the eval, call the first N items again per model at concurrency K (default 1), "
+        "cache bypassed and paid for ('latency, unloaded'; overrides the spec's latency: block)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -152,6 +157,7 @@ def _online_steps(spec: "TaskSpec", pricing: "PricingTable", args: argparse.Name
 
     eval_dir = evaluate(spec, EvalOptions(
         out=str(run_dir / "eval"), pricing=str(pricing.path), limit=args.limit or None, student_training=student_training,
+        latency_probe=getattr(args, "latency_probe", None),
     ))
     reports = write_reports(eval_dir)
     say("report    " + ", ".join(str(path) for path in reports))

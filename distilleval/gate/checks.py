@@ -6,8 +6,10 @@ Checks (each configured gate is one check; unset gates are not checked):
 - ``non_inferiority``: the one-sided lower bound of student - teacher (paired, at ``alpha``)
   is above ``-margin``.
 - ``max_cost_per_request``: the student's cost per request, priced from the run.
-- ``max_p95_latency``: the student's measured p95 latency (skipped when every call was a
-  cache hit, so no latency was measured).
+- ``max_p95_latency``: the student's p95 latency: the unloaded probe's when the run has one,
+  else the run's own under load. Not judged (skipped, saying how to get a judgement: the
+  probe) when those figures are client-bound (``distilleval.results.latency``) or when every
+  call was a cache hit (the original calls' figure is shown, not judged).
 - ``max_error_rate``: per measured teacher and student.
 - ``paired_drop[<model>]`` (with a baseline run): the run fails only on a statistically
   significant drop, paired item by item. For 0/1 scores: McNemar's exact test, two-sided, at
@@ -108,15 +110,34 @@ def _max_cost(summary: Summary, limit_usd: float) -> Check:
                  f"student cost/request {format_usd(cost)} {'<=' if ok else '>'} {format_usd(limit_usd)} ({found[1].cost_basis})")
 
 
+PROBE_HINT = "--latency-probe 50@1 (or the spec's latency: {probe_calls: 50, concurrency: 1})"
+
+
 def _max_latency(summary: Summary, limit_ms: float) -> Check:
     name = "max_p95_latency"
     found = model_by_role(summary, "student")
-    latency = found[1].latency_ms if found else None
+    result = found[1] if found else None
+    figures = result.latency if result is not None else None
+    unloaded = figures.unloaded_ms if figures is not None else None
+    if unloaded is not None and unloaded.n and unloaded.p95 is not None:
+        ok = unloaded.p95 <= limit_ms
+        return Check(name, "pass" if ok else "fail",
+                     f"student p95 latency, unloaded {unloaded.p95:.0f} ms {'<=' if ok else '>'} {limit_ms:.0f} ms "
+                     f"(probe: n={unloaded.n}, concurrency {figures.unloaded_concurrency})")  # type: ignore[union-attr]
+    latency = result.latency_ms if result is not None else None
     if latency is None or latency.p95 is None or latency.n == 0:
+        original = figures.original_ms if figures is not None else None
+        if original is not None and original.p95 is not None:
+            return Check(name, "skip", f"not judged: every student call came from the cache (the original calls' p95 "
+                         f"was {original.p95:.0f} ms, measured then, not now); for a judgement run with {PROBE_HINT}")
         return Check(name, "skip", "no measured student latency (not called in this run, or every call was a cache hit); not checked")
+    if figures is not None and figures.client_bound:
+        return Check(name, "skip", f"not judged: client-bound (student p95 {latency.p95:.0f} ms under load at concurrency "
+                     f"{figures.concurrency}; {figures.client_bound_reason}); for a judgement run with {PROBE_HINT}")
+    load = f", under load at concurrency {figures.concurrency}" if figures is not None and figures.concurrency else ""
     ok = latency.p95 <= limit_ms
     return Check(name, "pass" if ok else "fail",
-                 f"student p95 latency {latency.p95:.0f} ms {'<=' if ok else '>'} {limit_ms:.0f} ms (n={latency.n})")
+                 f"student p95 latency {latency.p95:.0f} ms {'<=' if ok else '>'} {limit_ms:.0f} ms (n={latency.n}{load})")
 
 
 def _max_error_rate(summary: Summary, limit: float) -> list[Check]:

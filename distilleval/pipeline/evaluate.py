@@ -39,7 +39,12 @@ class EvalOptions:
         max_retries: retries of a failed call.
         rpm: client-side requests per minute, per model.
         tpm: client-side tokens per minute, per model.
+<<<<<<< HEAD
         student_training: how the caller made the student (``run`` after training it), for the summary.
+=======
+        latency_probe: ``(calls, concurrency)`` of the latency probe, overriding the spec's
+            ``latency:`` block (``(0, 1)``: no probe).
+>>>>>>> 3636d8b (Latency under load, client-bound rule, unloaded probe, truncation: runner samples event-loop lag per role (run/loop_lag); results/latency: client-bound when lag p95 > 5 ms + 10% of the model's p50; spec latency: {probe_calls, concurrency} and --latency-probe N[@K] on eval/run (fresh calls, cache bypassed, paid for); summary.json ModelResult.latency (concurrency, loop lag, client_bound, unloaded, cached originals) and truncated; gate judges the probe, never client-bound figures)
     """
 
     pricing: str | None = None
@@ -55,7 +60,11 @@ class EvalOptions:
     max_retries: int = 4
     rpm: float | None = None
     tpm: float | None = None
+<<<<<<< HEAD
     student_training: str | None = None
+=======
+    latency_probe: tuple[int, int] | None = None
+>>>>>>> 3636d8b (Latency under load, client-bound rule, unloaded probe, truncation: runner samples event-loop lag per role (run/loop_lag); results/latency: client-bound when lag p95 > 5 ms + 10% of the model's p50; spec latency: {probe_calls, concurrency} and --latency-probe N[@K] on eval/run (fresh calls, cache bypassed, paid for); summary.json ModelResult.latency (concurrency, loop lag, client_bound, unloaded, cached originals) and truncated; gate judges the probe, never client-bound figures)
 
 
 def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
@@ -75,6 +84,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     from distilleval.costs.pricing import load_pricing
     from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.errors import DataError
+    from distilleval.pipeline.latency_probe import latency_context, roles_to_probe
     from distilleval.pipeline.plan import eval_items
     from distilleval.run.runner import RunAborted
     from distilleval.run.store import RunStore
@@ -88,29 +98,45 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     # Baselines are priced after the model calls: an unpriced one must fail before anything is paid.
     check_spec_priced(spec, pricing, roles=roles, baselines=[b.display_name for b in baselines])
     run_dir, resume = _run_dir(spec, options)
+    probe_calls, probe_concurrency = options.latency_probe or (spec.latency.probe_calls, spec.latency.concurrency)
     finished: set[tuple[str, str, int]] = set()
+    to_probe = roles_to_probe(_NoMeta(), roles, probe_calls)
     if resume:
         with RunStore(run_dir) as previous:
             _check_resume(previous, spec, run_dir)
             finished = previous.finished_keys()
+            to_probe = roles_to_probe(previous, roles, probe_calls)
     # Interleaved by item, so a run stopped early has both models on the same items.
     calls = [_call_for(spec, role, item) for item in items for role in roles if (item.id, role, 0) not in finished]
-    backends = _open_backends(spec, calls, pricing, options)
+    probe = [_call_for(spec, role, item) for item in items[:probe_calls] for role in to_probe]
+    backends = _open_backends(spec, calls, pricing, options, also=to_probe)
     with RunStore(run_dir) as store:
         _check_resume(store, spec, run_dir)
         _write_run_files(spec, pricing, run_dir)
-        if calls:
+        if calls or probe:
             try:
-                asyncio.run(_call_models(spec, calls, backends, store, options))
+                asyncio.run(_call_models(spec, calls, probe, backends, store, options, pricing, probe_concurrency))
             except RunAborted as err:
                 raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
         outputs = {role: store.results(role) for role in roles}
+        contexts = {role: latency_context(store, role) for role in roles}
     baseline_outputs = _run_baselines(spec, baselines, items, pricing)
+<<<<<<< HEAD
     summary_path = _write_summary(
         spec, items, outputs, baseline_outputs, pricing, run_dir, student_training=options.student_training
     )
+=======
+    summary_path = _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir, contexts)
+>>>>>>> 3636d8b (Latency under load, client-bound rule, unloaded probe, truncation: runner samples event-loop lag per role (run/loop_lag); results/latency: client-bound when lag p95 > 5 ms + 10% of the model's p50; spec latency: {probe_calls, concurrency} and --latency-probe N[@K] on eval/run (fresh calls, cache bypassed, paid for); summary.json ModelResult.latency (concurrency, loop lag, client_bound, unloaded, cached originals) and truncated; gate judges the probe, never client-bound figures)
     print(f"distilleval eval: {len(items)} items x {len(roles) + len(baselines)} models -> {summary_path}")
     return run_dir
+
+
+class _NoMeta:
+    """The meta table of a run not yet made: nothing recorded."""
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        return default
 
 
 def _selected_models(spec: TaskSpec, names: str | None) -> tuple[list[str], list[Any]]:
@@ -194,22 +220,26 @@ def _call_for(spec: TaskSpec, role: str, item: Item) -> Any:
     return Call(item.id, role, request)
 
 
-def _open_backends(spec: TaskSpec, calls: list[Any], pricing: Any, options: EvalOptions) -> dict[str, Any]:
-    """Backends for the roles of ``calls``; fails fast on a missing price or key, or a dead endpoint.
+def _open_backends(
+    spec: TaskSpec, calls: list[Any], pricing: Any, options: EvalOptions, *, also: list[str] = ()
+) -> dict[str, Any]:
+    """Backends for the roles of ``calls`` and ``also`` (roles the latency probe will call);
+    fails fast on a missing price or key, or a dead endpoint.
 
-    A role whose every call is answered by the response cache gets a ``LazyBackend``: no
-    provider SDK is imported and no key or endpoint is needed unless a call misses after all.
+    A role whose every call is answered by the response cache (and that is not probed) gets a
+    ``LazyBackend``: no provider SDK is imported and no key or endpoint is needed unless a
+    call misses after all.
     """
     from distilleval.backends.factory import build_backend, check_reachable
     from distilleval.run.cache import cache_path_for
     from distilleval.run.lazy import LazyBackend, roles_with_misses
 
     models = spec.models()
-    roles = sorted({call.model for call in calls})
+    roles = sorted({call.model for call in calls} | set(also))
     for role in roles:
         pricing.price_for(models[role].pricing_key)
     cache_path = None if options.no_cache or options.refresh else cache_path_for(options.cache)
-    missing = roles_with_misses(calls, {role: models[role].model for role in roles}, cache_path)
+    missing = roles_with_misses(calls, {role: models[role].model for role in roles}, cache_path) | set(also)
     backends: dict[str, Any] = {}
     for role in roles:
         if role in missing:
@@ -222,8 +252,19 @@ def _open_backends(spec: TaskSpec, calls: list[Any], pricing: Any, options: Eval
     return backends
 
 
-async def _call_models(spec: TaskSpec, calls: list[Any], backends: dict[str, Any], store: Any, options: EvalOptions) -> None:
-    """Run ``calls``; each final result is committed to ``store`` the moment it is known."""
+async def _call_models(
+    spec: TaskSpec,
+    calls: list[Any],
+    probe: list[Any],
+    backends: dict[str, Any],
+    store: Any,
+    options: EvalOptions,
+    pricing: Any,
+    probe_concurrency: int,
+) -> None:
+    """Run ``calls`` (each final result is committed to ``store`` the moment it is known), then
+    the latency probe's ``probe`` calls; the latency context of both goes to the store's meta."""
+    from distilleval.pipeline.latency_probe import record_under_load, run_probe
     from distilleval.run.cache import ResponseCache, cache_path_for
     from distilleval.run.runner import Progress, Runner, RunnerOptions
 
@@ -232,17 +273,29 @@ async def _call_models(spec: TaskSpec, calls: list[Any], backends: dict[str, Any
     if not options.no_cache:
         cache_path = cache_path_for(options.cache)
         cache = ResponseCache(cache_path, refresh=options.refresh)
+    timeouts = {role: models[role].timeout_s for role in backends}
     runner_options = RunnerOptions(
         concurrency=options.concurrency,
         max_retries=options.max_retries,
-        timeout_s={role: models[role].timeout_s for role in backends},
+        timeout_s=timeouts,
         requests_per_minute={role: options.rpm for role in backends} if options.rpm else {},
         tokens_per_minute={role: options.tpm for role in backends} if options.tpm else {},
     )
     try:
-        with Progress(len(calls), description=f"{spec.name}: calls") as progress:
-            runner = Runner(backends, options=runner_options, cache=cache, on_result=store.add, progress=progress)
-            await runner.run(calls)
+        if calls:
+            with Progress(len(calls), description=f"{spec.name}: calls") as progress:
+                runner = Runner(backends, options=runner_options, cache=cache, on_result=store.add, progress=progress)
+                try:
+                    await runner.run(calls)
+                finally:
+                    record_under_load(store, runner, options.concurrency, sorted(runner.called_roles))
+        if probe:
+            def price_of(role: str, result: Any) -> float:
+                model = models[role]
+                return _priced_cost(result, pricing.price_for(model.pricing_key), batch=model.batch)
+
+            await run_probe(backends, probe, concurrency=probe_concurrency, timeout_s=timeouts,
+                            max_retries=options.max_retries, store=store, price_of=price_of)
     finally:
         for backend in backends.values():
             await backend.aclose()
@@ -261,13 +314,29 @@ def _run_baselines(spec: TaskSpec, baselines: list[Any], items: list[Item], pric
     return baseline_runs(spec, train, items, pricing, baselines=baselines)
 
 
+def _priced_cost(result: Any, price: Any, *, batch: bool) -> float:
+    """A call's cost from its measured tokens at this run's pricing table (its recorded cost
+    when the tokens are unknown)."""
+    from distilleval.costs.cost_model import request_cost_usd
+
+    if not (result.ok and result.input_tokens is not None and result.output_tokens is not None):
+        return result.cost_usd
+    return request_cost_usd(
+        price,
+        result.input_tokens,
+        result.output_tokens,
+        cached_input_tokens=result.cached_input_tokens,
+        cache_write_tokens=result.cache_write_tokens,
+        batch=batch,
+    )
+
+
 def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: bool) -> list[Any]:
     """The run store's rows for ``items`` as ``results.build.ModelOutput`` records.
 
     Every answered call is priced from its measured tokens with this run's pricing table, so
     a cache hit made under an older table is costed at today's prices (and spent nothing).
     """
-    from distilleval.costs.cost_model import request_cost_usd
     from distilleval.results.build import ModelOutput
 
     wanted = {item.id for item in items}
@@ -275,16 +344,7 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
     for r in results:
         if r.item_id not in wanted or r.repeat != 0:
             continue
-        cost_usd = r.cost_usd
-        if r.ok and r.input_tokens is not None and r.output_tokens is not None:
-            cost_usd = request_cost_usd(
-                price,
-                r.input_tokens,
-                r.output_tokens,
-                cached_input_tokens=r.cached_input_tokens,
-                cache_write_tokens=r.cache_write_tokens,
-                batch=batch,
-            )
+        cost_usd = _priced_cost(r, price, batch=batch)
         outputs.append(
             ModelOutput(
                 item_id=r.item_id,
@@ -297,12 +357,17 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
                 cache_hit=r.cache_hit,
                 cached_input_tokens=r.cached_input_tokens or 0,
                 cache_write_tokens=r.cache_write_tokens or 0,
+                finish_reason=r.finish_reason,
             )
         )
     return outputs
 
 
+<<<<<<< HEAD
 def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Path, *, student_training=None) -> Path:
+=======
+def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Path, contexts=None) -> Path:
+>>>>>>> 3636d8b (Latency under load, client-bound rule, unloaded probe, truncation: runner samples event-loop lag per role (run/loop_lag); results/latency: client-bound when lag p95 > 5 ms + 10% of the model's p50; spec latency: {probe_calls, concurrency} and --latency-probe N[@K] on eval/run (fresh calls, cache bypassed, paid for); summary.json ModelResult.latency (concurrency, loop lag, client_bound, unloaded, cached originals) and truncated; gate judges the probe, never client-bound figures)
     """Score every model's outputs and write ``summary.json`` (atomically)."""
     from distilleval.results.build import ModelRun, build_summary
     from distilleval.results.summary_json import write_summary
@@ -318,6 +383,7 @@ def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Pat
                 results, items, pricing.price_for(models[role].pricing_key), batch=models[role].batch
             ),
             batch=models[role].batch,
+            latency=(contexts or {}).get(role),
         )
         for role, results in outputs.items()
     ]

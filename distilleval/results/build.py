@@ -20,6 +20,7 @@ from distilleval.results.summary_json import (
     Comparison,
     Distribution,
     ItemResult,
+    LatencyFigures,
     ModelResult,
     SourceRef,
     Summary,
@@ -45,6 +46,8 @@ class ModelOutput:
         cache_hit: the output came from the local cache, not a call.
         cached_input_tokens: the part of ``input_tokens`` the provider read from its prompt cache.
         cache_write_tokens: the part of ``input_tokens`` the provider wrote to its prompt cache.
+        finish_reason: why generation stopped (``stop``, ``length``, ...; None when unknown);
+            ``length`` means the answer was cut at max_tokens.
     """
 
     item_id: str
@@ -57,6 +60,12 @@ class ModelOutput:
     cache_hit: bool = False
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
+    finish_reason: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """The answer was cut at max_tokens."""
+        return self.finish_reason == "length" and self.error_kind is None
 
 
 @dataclass
@@ -74,6 +83,8 @@ class ModelRun:
         cost_basis: how the cost was obtained; default measured when tokens were counted.
         notes: free-text notes shown in reports.
         batch: the calls were priced at the provider's batch tier.
+        latency: how the calls were made (concurrency, loop lag, probe); the summary adds the
+            cached calls' original figures and the client-bound flag.
     """
 
     name: str
@@ -86,6 +97,7 @@ class ModelRun:
     cost_basis: Basis | None = None
     notes: list[str] = field(default_factory=list)
     batch: bool = False
+    latency: LatencyFigures | None = None
 
 
 def distribution(values: Sequence[float]) -> Distribution | None:
@@ -108,17 +120,38 @@ def _text(output: ModelOutput) -> str | None:
     return None if output.error_kind is not None else output.text
 
 
+def _reason(output: ModelOutput, score: Any) -> str | None:
+    """The scoring reason, except that a wrong answer cut at max_tokens is ``truncated``."""
+    if output.truncated and score.score != 1:
+        return "truncated"
+    return score.reason
+
+
+def _latency_figures(run: ModelRun, outputs: list[ModelOutput], under_load: Distribution | None) -> LatencyFigures | None:
+    """The run's latency context plus the cached calls' original figures and the client-bound rule."""
+    from distilleval.results.latency import client_bound_reason
+
+    original = distribution([o.latency_ms for o in outputs if o.latency_ms is not None and o.cache_hit])
+    if run.latency is None and original is None:
+        return None
+    figures = (run.latency or LatencyFigures()).model_copy(update={"original_ms": original})
+    reason = client_bound_reason(figures.loop_lag_ms, under_load)
+    return figures.model_copy(update={"client_bound": reason is not None, "client_bound_reason": reason})
+
+
 def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, scorer: Any, mode: str) -> ModelResult:
     metric, secondary = scorer.summarize(scores)
     n = len(outputs)
     errors = Counter(o.error_kind for o in outputs if o.error_kind is not None)
-    answered = [s for o, s in zip(outputs, scores) if _text(o) is not None]
-    invalid = sum(1 for s in answered if not s.valid)
+    answered = [(o, s) for o, s in zip(outputs, scores) if _text(o) is not None]
+    # An answer cut at max_tokens is counted as truncated, not as an invalid answer.
+    invalid = sum(1 for o, s in answered if not s.valid and not o.truncated)
     priced = [o for o in outputs if o.error_kind is None and o.input_tokens is not None]
     cost = run.cost_per_request_usd
     if cost is None and priced:
         cost = sum(o.cost_usd for o in priced) / len(priced)
     cost_basis = run.cost_basis or ("measured" if priced and mode == "online" else "projected")
+    under_load = distribution([o.latency_ms for o in outputs if o.latency_ms is not None and not o.cache_hit])
     result = ModelResult(
         role=run.role,
         model=run.model,
@@ -136,13 +169,16 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
         cache_write_tokens_total=float(sum(o.cache_write_tokens for o in outputs if o.input_tokens is not None)),
         batch=run.batch,
         output_tokens=distribution([o.output_tokens for o in outputs if o.output_tokens is not None]),
-        latency_ms=distribution([o.latency_ms for o in outputs if o.latency_ms is not None and not o.cache_hit]),
+        latency_ms=under_load,
+        latency=_latency_figures(run, outputs, under_load),
+        truncated=sum(1 for o in outputs if o.truncated),
         cache_hits=sum(1 for o in outputs if o.cache_hit),
         cost_per_request_usd=cost,
         cost_basis=cost_basis,
-        spent_usd=sum(o.cost_usd for o in outputs if not o.cache_hit and o.error_kind is None),
+        spent_usd=sum(o.cost_usd for o in outputs if not o.cache_hit and o.error_kind is None)
+        + (run.latency.probe_spent_usd if run.latency is not None else 0.0),
         notes=list(run.notes),
-        reasons=dict(Counter(s.reason for s in scores if s.reason is not None)),
+        reasons=dict(Counter(r for r in (_reason(o, s) for o, s in zip(outputs, scores)) if r is not None)),
     )
     if hasattr(scorer, "confusion") and getattr(scorer, "labels", None):
         result.confusion = scorer.confusion(scores)
@@ -256,8 +292,9 @@ def build_summary(
                 result.latency_ms[name] = output.latency_ms
             if output.error_kind is not None:
                 result.errors[name] = output.error_kind
-            if score.reason is not None:
-                result.reasons[name] = score.reason
+            reason = _reason(output, score)
+            if reason is not None:
+                result.reasons[name] = reason
         item_results.append(result)
 
     known = {item.id for item in items}

@@ -34,6 +34,27 @@ class Distribution(_Model):
     p99: float | None = None
 
 
+class LatencyFigures(_Model):
+    """How a model's latency was measured, beside ``ModelResult.latency_ms`` (the calls made in
+    the run, under its load). See ``distilleval.results.latency`` for the client-bound rule."""
+
+    concurrency: int | None = Field(default=None, description="calls in flight during the run: latency under load")
+    loop_lag_ms: Distribution | None = Field(
+        default=None, description="the client's event-loop lag, sampled while this model's calls were in flight"
+    )
+    client_bound: bool = Field(default=False, description="the client, not the model, set the figures under load")
+    client_bound_reason: str | None = None
+    unloaded_ms: Distribution | None = Field(
+        default=None, description="latency probe: fresh calls (cache bypassed) at low concurrency after the run"
+    )
+    unloaded_concurrency: int | None = None
+    probe_errors: int = 0
+    probe_spent_usd: float = Field(default=0.0, description="what the probe's calls cost (included in spent_usd)")
+    original_ms: Distribution | None = Field(
+        default=None, description="cache hits: the latency measured when each call was first made (not in this run)"
+    )
+
+
 class MetricValue(_Model):
     """A metric with its confidence interval."""
 
@@ -70,7 +91,9 @@ class ModelResult(_Model):
         default=0.0, description="input tokens written to the provider's prompt cache, summed like cached_input_tokens_total"
     )
     batch: bool = Field(default=False, description="priced at the provider's batch tier")
-    latency_ms: Distribution | None = Field(default=None, description="cache hits excluded")
+    latency_ms: Distribution | None = Field(default=None, description="calls made in this run, under its load; cache hits excluded")
+    latency: LatencyFigures | None = Field(default=None, description="load, client-bound flag, probe and cached figures")
+    truncated: int = Field(default=0, description="answers cut at max_tokens (finish reason 'length'); scored as given")
     cache_hits: int = 0
     cost_per_request_usd: float | None = None
     cost_basis: Basis = "projected"

@@ -13,7 +13,9 @@ and message. Along the way it
 - bounds every attempt by the model's timeout,
 - hands each result to ``on_result`` the moment it is final (the run store commits it there),
 - stops early, with one clear message, when a model cannot work at all (bad key, unknown
-  model, unreachable before its first success).
+  model, unreachable before its first success),
+- samples the event loop's lag while each model's calls are in flight (``loop_lag_ms``), so a
+  latency figure the client itself inflated can be recognised (``distilleval.results.latency``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 from distilleval.backends.base import Backend, ChatRequest, Completion
 from distilleval.errors import BackendError, CallTimeoutError, RateLimitedError
 from distilleval.run.cache import ResponseCache, cache_key
+from distilleval.run.loop_lag import LoopLagMonitor
 
 # Final failures of these kinds stop the whole run: every later call would fail the same way.
 FATAL_KINDS = ("auth", "not_found")
@@ -206,6 +209,18 @@ class Runner:
         self._successes: collections.Counter[str] = collections.Counter()
         self._paused_until: dict[str, float] = {}
         self._abort: RunAborted | None = None
+        self._in_flight: collections.Counter[str] = collections.Counter()
+        self._lag = LoopLagMonitor(self._in_flight)
+
+    @property
+    def loop_lag_ms(self) -> dict[str, list[float]]:
+        """Role -> event-loop lag samples (ms) taken while that role had a call in flight."""
+        return self._lag.samples_ms
+
+    @property
+    def called_roles(self) -> set[str]:
+        """Roles the runner sent at least one request for (cache hits are not requests)."""
+        return set(self._in_flight)
 
     def backoff_s(self, retry_number: int, error: BackendError) -> float:
         """Seconds to wait before retry ``retry_number`` (1-based) after ``error``.
@@ -247,7 +262,11 @@ class Runner:
                 self._check_fatal(result)
 
         workers = max(1, min(self.options.concurrency, len(pending)))
-        await asyncio.gather(*(worker() for _ in range(workers)))
+        self._lag.start()
+        try:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+        finally:
+            await self._lag.stop()
         if self._abort is not None:
             raise self._abort
         return [r for r in results if r is not None]
@@ -317,10 +336,13 @@ class Runner:
         timeout_s = self._timeout_s(call.model)
         try:
             # The backend enforces timeout_s itself; the outer bound catches a backend that does not.
+            self._in_flight[call.model] += 1
             async with asyncio.timeout(timeout_s + 5.0):
                 completion = await backend.complete(call.request, timeout_s=timeout_s)
         except TimeoutError:
             raise CallTimeoutError(f"{backend.model_id}: no answer within {timeout_s:g} s") from None
+        finally:
+            self._in_flight[call.model] -= 1
         if budget is not None and entry is not None:
             budget.settle(entry, completion.input_tokens + completion.output_tokens)
         return completion

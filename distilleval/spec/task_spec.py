@@ -190,6 +190,15 @@ class TrafficSpec(_Strict):
     )
 
 
+class LatencySpec(_Strict):
+    """The latency probe: after the throughput run, ``probe_calls`` of the first eval items are
+    called again per model, at ``concurrency``, with the response cache bypassed (fresh, paid-for
+    calls), and reported as "latency, unloaded"; latency gates judge these figures when present."""
+
+    probe_calls: int = Field(default=0, ge=0, le=100_000, description="calls per model; 0: no probe")
+    concurrency: int = Field(default=1, ge=1, le=1_000, description="calls in flight during the probe")
+
+
 class GatesSpec(_Strict):
     """Thresholds for ``distilleval gate`` and ``validate``; every gate is optional."""
 
@@ -247,6 +256,7 @@ class TaskSpec(_Strict):
     baselines: list[Annotated[BaselineSpec, Field()]] = Field(default_factory=list)
     traffic: TrafficSpec = TrafficSpec()
     gates: GatesSpec = GatesSpec()
+    latency: LatencySpec = LatencySpec()
     training: TrainingSpec = TrainingSpec()
     pricing: str | None = Field(default=None, description="pricing table, relative to the spec")
 

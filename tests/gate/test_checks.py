@@ -6,6 +6,7 @@ import pytest
 
 from distilleval.errors import DataError
 from distilleval.gate.checks import run_checks
+from distilleval.results.summary_json import Distribution, LatencyFigures
 from distilleval.spec.task_spec import GatesSpec, load_spec
 from tests.ticket_routing_fixture import FIXTURE_DIR, load_fixture, set_scores
 
@@ -56,3 +57,50 @@ def test_baseline_of_another_spec_is_refused():
     baseline.spec_name = "invoice_extraction"
     with pytest.raises(DataError, match="baseline is a run of spec 'invoice_extraction'"):
         run_checks(load_fixture(), GATES, baseline=baseline)
+
+
+def _latency(p50, p95, n=100):
+    return Distribution(n=n, mean=p50, p50=p50, p95=p95, p99=p95)
+
+
+def test_latency_gate_does_not_judge_client_bound_figures_and_says_how_to_get_a_judgement():
+    summary = load_fixture()
+    student = summary.models["student"]
+    student.latency_ms = _latency(60, 118)
+    # The loop lagged 40 ms at p95 while the student's calls were in flight: 40 > 5 + 10% of 60.
+    student.latency = LatencyFigures(concurrency=64, loop_lag_ms=_latency(12, 40), client_bound=True,
+                                     client_bound_reason="event-loop lag p95 40.0 ms > 11.0 ms")
+    for limit in (100, 200):  # neither a fail (118 > 100) nor a pass (118 <= 200)
+        check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=limit)))["max_p95_latency"]
+        assert check.status == "skip"
+        assert check.message.startswith("not judged: client-bound") and "--latency-probe" in check.message
+
+
+def test_latency_gate_judges_the_unloaded_probe_when_there_is_one():
+    summary = load_fixture()
+    student = summary.models["student"]
+    student.latency_ms = _latency(60, 118)
+    student.latency = LatencyFigures(concurrency=64, client_bound=True, unloaded_ms=_latency(36, 41, n=50),
+                                     unloaded_concurrency=1)
+    passed = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=50)))["max_p95_latency"]
+    assert passed.status == "pass" and "unloaded 41 ms <= 50 ms" in passed.message and "concurrency 1" in passed.message
+    failed = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=40)))["max_p95_latency"]
+    assert failed.status == "fail"
+
+
+def test_latency_gate_judges_figures_under_load_that_are_not_client_bound():
+    summary = load_fixture()
+    student = summary.models["student"]
+    student.latency_ms = _latency(60, 118)
+    student.latency = LatencyFigures(concurrency=16, loop_lag_ms=_latency(1, 3), client_bound=False)
+    check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=100)))["max_p95_latency"]
+    assert check.status == "fail" and "under load at concurrency 16" in check.message
+
+
+def test_latency_gate_shows_but_does_not_judge_the_original_calls_of_a_cached_rerun():
+    summary = load_fixture()
+    student = summary.models["student"]
+    student.latency_ms = None
+    student.latency = LatencyFigures(original_ms=_latency(35, 41))
+    check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=30)))["max_p95_latency"]
+    assert check.status == "skip" and "came from the cache" in check.message and "41 ms" in check.message

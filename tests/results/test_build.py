@@ -8,7 +8,7 @@ import pytest
 
 from distilleval.costs.pricing import load_pricing
 from distilleval.results.build import ModelOutput, ModelRun, build_summary, comparison_pairs, distribution
-from distilleval.results.summary_json import read_summary, write_summary
+from distilleval.results.summary_json import LatencyFigures, read_summary, write_summary
 from distilleval.scoring import build_scorer
 from distilleval.spec.data import load_items
 from distilleval.spec.task_spec import load_spec
@@ -147,3 +147,39 @@ def test_distribution_percentiles():
     result = distribution([float(v) for v in range(1, 101)])
     assert result.n == 100 and result.mean == 50.5 and result.p50 == 50.5
     assert distribution([]) is None
+
+
+def test_answers_cut_at_max_tokens_are_counted_as_truncated_not_invalid(tmp_path):
+    spec, items = write_spec(tmp_path, ["pos"] * 4)
+    outputs = [
+        ModelOutput(items[0].id, "pos", finish_reason="stop"),
+        ModelOutput(items[1].id, "po", finish_reason="length"),  # cut: wrong, truncated, not invalid
+        ModelOutput(items[2].id, "banana", finish_reason="stop"),  # a real invalid label
+        ModelOutput(items[3].id, "pos", finish_reason="length"),  # cut after a complete answer: still right
+    ]
+    summary = summarize(spec, items, [ModelRun("student", "student", "tinker://s", outputs)],
+                        pricing=load_pricing(None), run_id="r")
+    student = summary.models["student"]
+    assert student.truncated == 2
+    assert student.metric.value == 0.5  # the cut wrong answer still counts as wrong
+    assert student.invalid_rate == pytest.approx(1 / 4)  # only "banana"
+    assert student.reasons.get("truncated") == 1
+    assert summary.items[1].reasons["student"] == "truncated"
+
+
+def test_latency_context_cached_originals_client_bound_and_probe_spend(tmp_path):
+    spec, items = write_spec(tmp_path, ["pos"] * 4)
+    made = [ModelOutput(item.id, "pos", latency_ms=40.0 + i, cost_usd=0.01) for i, item in enumerate(items[:2])]
+    cached = [ModelOutput(item.id, "pos", latency_ms=500.0, cost_usd=0.01, cache_hit=True) for item in items[2:]]
+    lag = distribution([30.0] * 20)
+    context = LatencyFigures(concurrency=64, loop_lag_ms=lag, unloaded_ms=distribution([36.0, 37.0]),
+                             unloaded_concurrency=1, probe_spent_usd=0.02)
+    run = ModelRun("student", "student", "tinker://s", made + cached, latency=context)
+    student = summarize(spec, items, [run], pricing=load_pricing(None), run_id="r").models["student"]
+    assert student.latency_ms.n == 2 and student.latency_ms.p50 == pytest.approx(40.5)
+    assert student.latency.original_ms.n == 2 and student.latency.original_ms.p50 == 500.0
+    assert student.latency.client_bound  # lag p95 30 ms > 5 ms + 10% of 40.5 ms
+    assert "30.0 ms > 9.1 ms" in student.latency.client_bound_reason
+    assert student.spent_usd == pytest.approx(0.02 + 0.02)  # two calls made plus the probe
+    calm = ModelRun("student", "student", "tinker://s", made, latency=LatencyFigures(loop_lag_ms=distribution([1.0] * 20)))
+    assert not summarize(spec, items, [calm], pricing=load_pricing(None), run_id="r").models["student"].latency.client_bound
