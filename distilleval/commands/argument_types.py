@@ -102,9 +102,9 @@ def latency_probe(text: str) -> tuple[int, int]:
     Raises:
         argparse.ArgumentTypeError: not of that form, N below 0 or K below 1.
     """
-    calls, _, concurrency = text.partition("@")
+    calls, at, concurrency = text.partition("@")
     try:
-        n, k = int(calls), int(concurrency) if concurrency else 1
+        n, k = int(calls), int(concurrency) if at else 1
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected N or N@K (probe calls per model @ concurrency), found {text!r}") from None
     if n < 0 or k < 1:

@@ -19,7 +19,7 @@ from distilleval.gate.checks import item_scores
 from distilleval.gate.paired import PairedResult, compare_paired, non_inferiority_test, paired_scores
 from distilleval.report.sources import RunInputs
 from distilleval.results.per_class import ClassResult, ConfusionPair
-from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority
+from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority, Summary
 
 DEFAULT_MARGIN = 0.03
 DEFAULT_ALPHA = 0.05
@@ -109,6 +109,11 @@ class Figures:
         return self.inputs.summary
 
     @property
+    def every_call_cached(self) -> bool:
+        """True when the run called models and every answer came from the response cache ($0 spent)."""
+        return every_call_cached(self.summary)
+
+    @property
     def top_volume_per_day(self) -> int | None:
         """The largest of the spec's daily volumes (the one the verdict judges at)."""
         return max(self.volumes_per_day) if self.volumes_per_day else None
@@ -160,6 +165,16 @@ class Figures:
         if self.one_time is None or saving is None or saving <= 0:
             return None
         return self.one_time.total_usd / (saving * horizon_days)
+
+
+def every_call_cached(summary: Summary) -> bool:
+    """True when the summary's called models (teacher, student) answered every item from the cache.
+
+    Such a run measured nothing new: its tokens, latency and cost are the original calls'.
+    """
+    called = [m for m in summary.models.values() if m.basis == "measured" and m.role in ("teacher", "student")]
+    answered = [m for m in called if m.n - sum(m.errors.values()) > 0]
+    return bool(answered) and all(m.cache_hits == m.n - sum(m.errors.values()) for m in answered)
 
 
 def _pricing_label(inputs: RunInputs) -> str:

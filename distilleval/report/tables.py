@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from distilleval.costs import cost_model
 from distilleval.costs.cost_model import format_usd
 from distilleval.report.figures import Figures, ModelRow
-from distilleval.results.summary_json import Distribution
+from distilleval.results.summary_json import Distribution, ModelResult
 
 DASH = "—"
 
@@ -127,6 +127,15 @@ def accuracy_table(f: Figures) -> Table:
     else:
         trained = ""
     table.notes.append(f"Measured in run {f.summary.run_id} on {f.summary.n_items:,} eval items{trained}.")
+    if f.every_call_cached:
+        table.notes.append("Every call of this run came from the response cache: $0 spent; token, latency and cost "
+                           "figures are those of the original calls.")
+    for row in f.models:
+        if row.result.truncated:
+            table.notes.append(
+                f"{row.label}: {row.result.truncated:,} of {row.result.n:,} answers were cut at max_tokens (truncated); "
+                "scored as given (wrong unless already complete), not counted as invalid. Raise max_tokens for this model."
+            )
     if methods:
         confidence = next((r.result.metric.confidence for r in f.models if r.result.metric), 0.95)
         table.notes.append(f"Intervals: {', '.join(sorted(methods))}, {confidence:.0%}.")
@@ -197,26 +206,63 @@ def tokens_table(f: Figures) -> Table:
             count(total), times(compression) if row is not f.teacher else Cell("1.0×", 1.0),
             Cell(row.result.basis if total is not None else DASH, row.result.basis if total is not None else None),
         ])
-    table.notes.append("Mean tokens per request as counted by each provider in this run; compression = teacher total ÷ model total.")
+    when = "when the calls were first made (every call of this run came from the cache)" if f.every_call_cached else "in this run"
+    table.notes.append(f"Mean tokens per request as counted by each provider {when}; compression = teacher total ÷ model total.")
     return table
 
 
+def _latency_rows(result: ModelResult) -> list[tuple[str, str, Distribution]]:
+    """(kind, how it was measured, figures) for each way ``result``'s latency was measured."""
+    figures = result.latency
+    rows = []
+    if result.latency_ms is not None and result.latency_ms.n:
+        how = "under load"
+        if figures is not None and figures.concurrency:
+            how += f" at concurrency {figures.concurrency}"
+        if figures is not None and figures.client_bound:
+            how += " (client-bound)"
+        rows.append(("load", how, result.latency_ms))
+    if figures is not None and figures.unloaded_ms is not None and figures.unloaded_ms.n:
+        rows.append(("unloaded", f"unloaded (probe at concurrency {figures.unloaded_concurrency})", figures.unloaded_ms))
+    if figures is not None and figures.original_ms is not None and figures.original_ms.n:
+        rows.append(("original", "original calls, served from the cache", figures.original_ms))
+    return rows
+
+
 def latency_table(f: Figures) -> Table:
-    """p50 / p95 latency per model and the speed-up against the teacher."""
+    """p50 / p95 latency per model and way of measuring it, and the speed-up against the teacher
+    measured the same way."""
     table = Table("latency", "Latency per request",
-                  ["Model", "p50", "p95", "Speed-up p50", "Speed-up p95", "Calls timed", "Basis"])
-    teacher_latency = f.teacher.result.latency_ms if f.teacher else None
+                  ["Model", "Measured", "p50", "p95", "Speed-up p50", "Speed-up p95", "Calls timed", "Basis"])
+    teacher_rows = {kind: dist for kind, _, dist in _latency_rows(f.teacher.result)} if f.teacher else {}
+    client_bound = []
     for row in f.models:
-        latency = row.result.latency_ms
-        if latency is None or latency.n == 0:
-            continue
-        speed50 = _ratio(teacher_latency.p50 if teacher_latency else None, latency.p50)
-        speed95 = _ratio(teacher_latency.p95 if teacher_latency else None, latency.p95)
-        table.rows.append([
-            Cell(row.label, row.key), count(latency.p50, " ms"), count(latency.p95, " ms"), times(speed50), times(speed95),
-            Cell(f"{latency.n:,}", latency.n), Cell("measured", "measured"),
-        ])
-    table.notes.append("Wall-clock per call, measured in this run; cache hits excluded.")
+        for kind, how, latency in _latency_rows(row.result):
+            teacher = teacher_rows.get(kind)
+            speed50 = _ratio(teacher.p50 if teacher else None, latency.p50)
+            speed95 = _ratio(teacher.p95 if teacher else None, latency.p95)
+            basis = "measured earlier" if kind == "original" else "measured"
+            table.rows.append([
+                Cell(row.label, row.key), Cell(how, kind), count(latency.p50, " ms"), count(latency.p95, " ms"),
+                times(speed50), times(speed95), Cell(f"{latency.n:,}", latency.n), Cell(basis, basis),
+            ])
+        figures = row.result.latency
+        if figures is not None and figures.client_bound:
+            client_bound.append(f"{row.label}: {figures.client_bound_reason}")
+    table.notes.append("Per call, request sent → response received; under load: the run's own calls at its concurrency, "
+                       "cache hits excluded.")
+    if client_bound:
+        table.notes.append(
+            "Client-bound (the client's event loop, not the model, set these figures; no gate judges them): "
+            + "; ".join(client_bound)
+            + ". For a judgement, measure unloaded latency: --latency-probe N@K or the spec's latency: {probe_calls, concurrency}."
+        )
+    if any(r[1].value == "unloaded" for r in table.rows):
+        table.notes.append("Unloaded: fresh calls made after the run at low concurrency, cache bypassed and paid for; "
+                           "latency gates judge these figures.")
+    if any(r[1].value == "original" for r in table.rows):
+        table.notes.append("Original calls: measured when the cached answers were first made (an earlier run, or the "
+                           "validate step of distilleval run), not in this run.")
     return table
 
 

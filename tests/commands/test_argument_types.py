@@ -2,7 +2,13 @@ import argparse
 
 import pytest
 
-from distilleval.commands.argument_types import non_negative_float, non_negative_int, positive_float, positive_int
+from distilleval.commands.argument_types import (
+    latency_probe,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 
 def test_positive_int_accepts_one_and_rejects_zero_and_text():
@@ -33,3 +39,12 @@ def test_non_negative_float_accepts_zero_and_rejects_nan_and_text():
         non_negative_float("nan")
     with pytest.raises(argparse.ArgumentTypeError, match="expected a number, found 'ten'"):
         non_negative_float("ten")
+
+
+def test_latency_probe_reads_n_and_n_at_k():
+    assert latency_probe("50") == (50, 1)
+    assert latency_probe("50@4") == (50, 4)
+    assert latency_probe("0") == (0, 1)
+    for bad in ("", "x", "5@", "5@0", "-1", "5@2@3"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            latency_probe(bad)

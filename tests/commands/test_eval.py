@@ -336,3 +336,46 @@ def test_an_unpriced_baseline_fails_before_any_call(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "spec.yaml:" in err and "baselines[0]: model 'cpu/nowhere' has no price" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_latency_probe_makes_fresh_paid_calls_and_reports_them_unloaded(tmp_path):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher, delay_ms=60), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 10, fast_path=True)
+        assert _eval(spec, tmp_path, "--concurrency", "8", "--models", "teacher,student") == 0  # fills the cache
+        server.clear_log()
+        assert _eval(spec, tmp_path, "--concurrency", "8", "--latency-probe", "4@2", "--out", str(tmp_path / "probed")) == 0
+        probe_requests = list(server.log)
+    # Every eval call was a cache hit; the probe alone reached the server: 4 items per model, at most 2 at once.
+    assert sorted(r.model for r in probe_requests) == ["student-m"] * 4 + ["teacher-m"] * 4
+    assert _max_in_flight(probe_requests) <= 2
+    summary = read_summary(tmp_path / "probed")
+    for role in ("teacher", "student"):
+        result = summary.models[role]
+        assert result.cache_hits == 10 and result.latency_ms is None
+        assert result.latency.unloaded_ms.n == 4 and result.latency.unloaded_concurrency == 2
+        assert result.latency.probe_spent_usd > 0 and result.spent_usd == pytest.approx(result.latency.probe_spent_usd)
+        assert result.latency.original_ms.n == 10  # the first run's figures, shown as such
+    assert summary.models["teacher"].latency.unloaded_ms.p50 >= 60
+
+
+def test_spec_latency_block_runs_the_probe_and_a_resume_does_not_pay_for_it_twice(tmp_path):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 6, fast_path=True)
+        spec.write_text(spec.read_text() + "latency: {probe_calls: 3, concurrency: 1}\n")
+        out = str(tmp_path / "run")
+        assert _eval(spec, tmp_path, "--out", out) == 0
+        assert len(server.log) == 12 + 6
+        server.clear_log()
+        assert _eval(spec, tmp_path, "--out", out) == 0  # continues the same run: the probe is recorded
+        assert server.log == []
+    assert read_summary(out).models["student"].latency.unloaded_ms.n == 3
+
+
+def _max_in_flight(log):
+    events = sorted([(r.received_at, 1) for r in log] + [(r.finished_at, -1) for r in log])
+    level = peak = 0
+    for _, step in events:
+        level += step
+        peak = max(peak, level)
+    return peak
+

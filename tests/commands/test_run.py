@@ -164,6 +164,11 @@ def test_online_pipeline_against_a_local_server_and_free_rerun(tmp_path, monkeyp
     summary = read_summary(run_dir / "eval")
     assert summary.mode == "online"
     assert summary.models["teacher"].basis == "measured" and summary.models["teacher"].metric.value == 1.0
+    # validate made the teacher's eval calls, so eval served them from the cache: the latency
+    # measured where they were made is reported, marked as the original calls'.
+    teacher = summary.models["teacher"]
+    assert teacher.cache_hits == 40 and teacher.latency_ms is None and teacher.latency.original_ms.n == 40
+    assert "original calls, served from the cache" in (run_dir / "eval" / "report.md").read_text()
     assert 0.6 < summary.models["student"].metric.value < 1.0
     assert {"tfidf_logreg", "wordllama_logreg"} <= set(summary.models)
     assert "train     skipped: the student (openai/student) is served by its provider" in out

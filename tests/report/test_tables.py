@@ -156,6 +156,7 @@ def test_teacher_options_table_lists_each_honest_configuration(tmp_path):
     assert not any("No batch-tier row" in note for note in table.notes)
 
 
+<<<<<<< HEAD
 def test_student_training_is_claimed_only_when_the_run_trained_it(tmp_path):
     from tests.ticket_routing_fixture import write_variant
 
@@ -169,3 +170,51 @@ def test_student_training_is_claimed_only_when_the_run_trained_it(tmp_path):
         summary.student_training = "trained in this run on the teacher's labels (Qwen/Qwen3-8B LoRA, checkpoint tinker://x)"
 
     assert "; student trained in this run on the teacher's labels (Qwen/Qwen3-8B LoRA" in note(write_variant(tmp_path, trained))
+=======
+def _variant_tables(tmp_path, change):
+    from tests.ticket_routing_fixture import write_variant
+
+    run = write_variant(tmp_path, change)
+    return {t.key: t for t in build_tables(compute_figures(load_run(run)))}
+
+
+def test_latency_table_shows_load_client_bound_probe_and_cached_originals(tmp_path):
+    from distilleval.results.summary_json import Distribution, LatencyFigures
+
+    def d(p50, p95, n):
+        return Distribution(n=n, mean=p50, p50=p50, p95=p95, p99=p95)
+
+    def change(summary):
+        summary.models["teacher"].latency = LatencyFigures(concurrency=64, unloaded_ms=d(455, 470, 20), unloaded_concurrency=1)
+        summary.models["student"].latency = LatencyFigures(
+            concurrency=64, client_bound=True, client_bound_reason="event-loop lag p95 40.0 ms > 23.0 ms",
+            unloaded_ms=d(35, 41, 20), unloaded_concurrency=1, original_ms=d(36, 44, 5))
+
+    table = _variant_tables(tmp_path, change)["latency"]
+    rows = [[c.text for c in row] for row in table.rows]
+    assert rows[1][:4] == ["Teacher: Claude Opus 4.6", "unloaded (probe at concurrency 1)", "455 ms", "470 ms"]
+    assert rows[2][1] == "under load at concurrency 64 (client-bound)"
+    # Speed-ups compare like with like: the student's unloaded p50 against the teacher's unloaded p50.
+    assert rows[3][1:5] == ["unloaded (probe at concurrency 1)", "35 ms", "41 ms", "13.0×"]
+    assert rows[4][1] == "original calls, served from the cache" and rows[4][4] == "—" and rows[4][7] == "measured earlier"
+    notes = " ".join(table.notes)
+    assert "no gate judges them" in notes and "event-loop lag p95 40.0 ms" in notes and "--latency-probe" in notes
+    assert "Original calls" in notes and "Unloaded" in notes
+
+
+def test_truncated_answers_and_a_fully_cached_run_are_stated(tmp_path):
+    def change(summary):
+        summary.models["student"].truncated = 7
+        for result in summary.models.values():
+            if result.role in ("teacher", "student"):
+                result.cache_hits = result.n - sum(result.errors.values())
+                result.spent_usd = 0.0
+
+    tables = _variant_tables(tmp_path, change)
+    notes = " ".join(tables["accuracy"].notes)
+    assert "Student: Qwen3-8B LoRA (Tinker): 7 of 300 answers were cut at max_tokens (truncated)" in notes
+    assert "Every call of this run came from the response cache: $0 spent" in notes
+    assert "when the calls were first made" in " ".join(tables["tokens"].notes)
+    plain = {t.key: t for t in build_tables(compute_figures(load_run(SUMMARY_PATH)))}
+    assert "response cache" not in " ".join(plain["accuracy"].notes) and "truncated" not in " ".join(plain["accuracy"].notes)
+>>>>>>> f0b554a (Report: latency table per way of measuring (under load at concurrency C, client-bound mark, unloaded probe, original cached calls) with like-for-like speed-ups; truncated answers and fully cached runs stated ($0 spent, original figures); docs for latency:, --latency-probe, the client-bound rule and the gate)

@@ -258,3 +258,14 @@ def test_sql_database_that_is_not_sqlite_fails_at_load(tmp_path, capsys, content
     err = capsys.readouterr().err
     line = next(n for n, text in enumerate(spec_path.read_text().splitlines(), 1) if "database:" in text)
     assert err.count("\n") == 1 and f"{spec_path}:{line}: scorer.database: " in err and expected in err
+
+
+def test_latency_block_defaults_to_no_probe_and_is_validated_with_its_line(spec_dir):
+    assert load_spec(_write(spec_dir, lambda data: None)).latency.probe_calls == 0
+    spec = load_spec(_write(spec_dir, _set(("latency",), {"probe_calls": 50, "concurrency": 2})))
+    assert (spec.latency.probe_calls, spec.latency.concurrency) == (50, 2)
+    for bad, field in (({"probe_calls": -1}, "latency.probe_calls"), ({"probe_calls": 5, "concurrency": 0}, "latency.concurrency"),
+                       ({"probe_calls": 5, "concurency": 2}, "latency.concurency")):
+        path = _write(spec_dir, _set(("latency",), bad))
+        with pytest.raises(SpecError, match=rf"spec.yaml:\d+: {field}"):
+            load_spec(path)
