@@ -379,3 +379,18 @@ def _max_in_flight(log):
         peak = max(peak, level)
     return peak
 
+
+
+def test_answers_cut_at_max_tokens_are_reported_as_truncated(tmp_path):
+    # The server cuts an answer longer than max_tokens (one word per token) and says "length".
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer="billing team please")}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 6, fast_path=True)
+        spec.write_text(spec.read_text().replace('  prompt: "{text}"\n', '  prompt: "{text}"\n  max_tokens: 1\n'))
+        assert _eval(spec, tmp_path) == 0
+    summary = read_summary(_only_run(tmp_path))
+    student = summary.models["student"]
+    assert student.truncated == 6 and summary.models["teacher"].truncated == 0
+    assert student.invalid_rate == 0.0 and student.reasons == {"truncated": 4}  # the two billing items are right as cut
+    report = (tmp_path / "report.md")
+    assert main(["report", str(_only_run(tmp_path)), "--out", str(report)]) == 0
+    assert "6 of 6 answers were cut at max_tokens (truncated)" in report.read_text()
