@@ -39,12 +39,9 @@ class EvalOptions:
         max_retries: retries of a failed call.
         rpm: client-side requests per minute, per model.
         tpm: client-side tokens per minute, per model.
-<<<<<<< HEAD
         student_training: how the caller made the student (``run`` after training it), for the summary.
-=======
         latency_probe: ``(calls, concurrency)`` of the latency probe, overriding the spec's
             ``latency:`` block (``(0, 1)``: no probe).
->>>>>>> 3636d8b (Latency under load, client-bound rule, unloaded probe, truncation: runner samples event-loop lag per role (run/loop_lag); results/latency: client-bound when lag p95 > 5 ms + 10% of the model's p50; spec latency: {probe_calls, concurrency} and --latency-probe N[@K] on eval/run (fresh calls, cache bypassed, paid for); summary.json ModelResult.latency (concurrency, loop lag, client_bound, unloaded, cached originals) and truncated; gate judges the probe, never client-bound figures)
     """
 
     pricing: str | None = None
@@ -60,11 +57,8 @@ class EvalOptions:
     max_retries: int = 4
     rpm: float | None = None
     tpm: float | None = None
-<<<<<<< HEAD
     student_training: str | None = None
-=======
     latency_probe: tuple[int, int] | None = None
->>>>>>> 3636d8b (Latency under load, client-bound rule, unloaded probe, truncation: runner samples event-loop lag per role (run/loop_lag); results/latency: client-bound when lag p95 > 5 ms + 10% of the model's p50; spec latency: {probe_calls, concurrency} and --latency-probe N[@K] on eval/run (fresh calls, cache bypassed, paid for); summary.json ModelResult.latency (concurrency, loop lag, client_bound, unloaded, cached originals) and truncated; gate judges the probe, never client-bound figures)
 
 
 def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
@@ -121,13 +115,9 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
         outputs = {role: store.results(role) for role in roles}
         contexts = {role: latency_context(store, role) for role in roles}
     baseline_outputs = _run_baselines(spec, baselines, items, pricing)
-<<<<<<< HEAD
     summary_path = _write_summary(
-        spec, items, outputs, baseline_outputs, pricing, run_dir, student_training=options.student_training
+        spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training
     )
-=======
-    summary_path = _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir, contexts)
->>>>>>> 3636d8b (Latency under load, client-bound rule, unloaded probe, truncation: runner samples event-loop lag per role (run/loop_lag); results/latency: client-bound when lag p95 > 5 ms + 10% of the model's p50; spec latency: {probe_calls, concurrency} and --latency-probe N[@K] on eval/run (fresh calls, cache bypassed, paid for); summary.json ModelResult.latency (concurrency, loop lag, client_bound, unloaded, cached originals) and truncated; gate judges the probe, never client-bound figures)
     print(f"distilleval eval: {len(items)} items x {len(roles) + len(baselines)} models -> {summary_path}")
     return run_dir
 
@@ -363,11 +353,9 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
     return outputs
 
 
-<<<<<<< HEAD
-def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Path, *, student_training=None) -> Path:
-=======
-def _write_summary(spec, items, outputs, baseline_outputs, pricing, run_dir: Path, contexts=None) -> Path:
->>>>>>> 3636d8b (Latency under load, client-bound rule, unloaded probe, truncation: runner samples event-loop lag per role (run/loop_lag); results/latency: client-bound when lag p95 > 5 ms + 10% of the model's p50; spec latency: {probe_calls, concurrency} and --latency-probe N[@K] on eval/run (fresh calls, cache bypassed, paid for); summary.json ModelResult.latency (concurrency, loop lag, client_bound, unloaded, cached originals) and truncated; gate judges the probe, never client-bound figures)
+def _write_summary(
+    spec, items, outputs, baseline_outputs, pricing, run_dir: Path, contexts=None, *, student_training=None
+) -> Path:
     """Score every model's outputs and write ``summary.json`` (atomically)."""
     from distilleval.results.build import ModelRun, build_summary
     from distilleval.results.summary_json import write_summary

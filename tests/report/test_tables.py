@@ -156,7 +156,6 @@ def test_teacher_options_table_lists_each_honest_configuration(tmp_path):
     assert not any("No batch-tier row" in note for note in table.notes)
 
 
-<<<<<<< HEAD
 def test_student_training_is_claimed_only_when_the_run_trained_it(tmp_path):
     from tests.ticket_routing_fixture import write_variant
 
@@ -170,7 +169,8 @@ def test_student_training_is_claimed_only_when_the_run_trained_it(tmp_path):
         summary.student_training = "trained in this run on the teacher's labels (Qwen/Qwen3-8B LoRA, checkpoint tinker://x)"
 
     assert "; student trained in this run on the teacher's labels (Qwen/Qwen3-8B LoRA" in note(write_variant(tmp_path, trained))
-=======
+
+
 def _variant_tables(tmp_path, change):
     from tests.ticket_routing_fixture import write_variant
 
@@ -217,4 +217,3 @@ def test_truncated_answers_and_a_fully_cached_run_are_stated(tmp_path):
     assert "when the calls were first made" in " ".join(tables["tokens"].notes)
     plain = {t.key: t for t in build_tables(compute_figures(load_run(SUMMARY_PATH)))}
     assert "response cache" not in " ".join(plain["accuracy"].notes) and "truncated" not in " ".join(plain["accuracy"].notes)
->>>>>>> f0b554a (Report: latency table per way of measuring (under load at concurrency C, client-bound mark, unloaded probe, original cached calls) with like-for-like speed-ups; truncated answers and fully cached runs stated ($0 spent, original figures); docs for latency:, --latency-probe, the client-bound rule and the gate)
