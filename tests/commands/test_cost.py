@@ -321,3 +321,11 @@ def test_a_run_is_judged_stale_on_the_day_it_was_priced(tmp_path, capsys):
     assert "Stale" not in capsys.readouterr().out
     assert main(["cost", *runs, "--max-price-age-days", "296"]) == 0
     assert "Stale prices, read over 296 days before they were used: GPT-5.2, Tinker LoRA" in capsys.readouterr().out
+
+
+def test_marp_is_a_one_slide_deck(capsys):
+    assert main(SEED_ARGS + ["--format", "marp"]) == 0
+    deck = capsys.readouterr().out
+    assert deck.startswith("---\nmarp: true\n") and "\n# Cost at scale\n" in deck
+    assert _markdown_rows(deck.split("# Cost at scale\n", 1)[1])["Claude Opus 4.6"][5] == "$331"
+    assert "*Prices: 2026-02.yaml (as of 2026-02-01" in deck
