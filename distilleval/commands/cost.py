@@ -161,6 +161,7 @@ def _is_run(source: Path) -> bool:
 
 def _load_spec_profiles(path: Path, args: argparse.Namespace):
     """The spec, its pricing table, its items and the teacher's and student's measured prompts."""
+    from distilleval.backends.tinker.token_counts import spec_token_counters
     from distilleval.costs.estimates import measure_spec
     from distilleval.costs.pricing import load_pricing
     from distilleval.spec.data import load_items
@@ -169,7 +170,7 @@ def _load_spec_profiles(path: Path, args: argparse.Namespace):
     spec = load_spec(path)
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     items = load_items(spec)
-    return spec, pricing, items, measure_spec(spec, items)
+    return spec, pricing, items, measure_spec(spec, items, counters=spec_token_counters(spec))
 
 
 def _spec_teacher_profile(spec, measured, model: str):

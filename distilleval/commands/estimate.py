@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tabulate import tabulate
 
+    from distilleval.backends.tinker.token_counts import spec_token_counters
     from distilleval.costs import cost_model
     from distilleval.costs.estimates import (
         RoleProfile,
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from distilleval.costs.pricing import load_pricing
     from distilleval.costs.tables import TokenProfile, build_cost_table, render_cost_table
-    from distilleval.costs.tokens import ENCODING_NAME
+    from distilleval.costs.tokens import LOCAL_TOKENIZER
     from distilleval.spec.data import load_items, split_items
     from distilleval.spec.task_spec import load_spec
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     items = load_items(spec)
     eval_items = split_items(items, "eval")
     # Each item's prompts are counted once; the eval split and the default pool are views of those counts.
-    counts = count_spec_tokens(spec, items)
+    counts = count_spec_tokens(spec, items, counters=spec_token_counters(spec))
     profiles = counts.profiles(spec)
     teacher, student = profiles["teacher"], profiles["student"]
     if args.pool or spec.data.pool:
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "spec": spec.name,
-                    "tokenizer": ENCODING_NAME,
+                    "tokenizer": {role: p.counted_by for role, p in profiles.items()},
                     "items": len(items),
                     "profiles": {role: asdict(p) for role, p in profiles.items()},
                     "compression": compression,
@@ -124,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
 
-    print(f"# Estimate for {spec.name}: {len(items)} items, prompts rendered and counted locally ({ENCODING_NAME})\n")
+    counted = "; ".join(f"{role}: {p.counted_by}" for role, p in profiles.items())
+    print(f"# Estimate for {spec.name}: {len(items)} items, prompts rendered and counted locally ({counted})\n")
     rows = [
         [p.role, p.model, f"{p.input_tokens.mean:,.1f}", f"{p.input_tokens.p50:,.0f}", f"{p.input_tokens.p95:,.0f}", f"{p.input_tokens.max:,}", f"{p.output_tokens.mean:,.1f}"]
         for p in (teacher, student)
@@ -146,5 +148,8 @@ def run(args: argparse.Namespace) -> int:
     if one_time is None:
         print(f"One-time cost and break-even not computed: {spec.training.price_as!r} has no training price "
               "in the pricing table and the spec has no training: block.")
-    print("Token counts use a local tokenizer; provider tokenizers differ by roughly 10-20%.")
+    local = [role for role, p in profiles.items() if p.counted_by == LOCAL_TOKENIZER]
+    if local:
+        print(f"{' and '.join(local).capitalize()} tokens are counted with a local tokenizer ({LOCAL_TOKENIZER}); "
+              "provider tokenizers differ by roughly 10-20%.")
     return 0

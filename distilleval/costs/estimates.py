@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from distilleval.costs.tokens import FixedEnds, count_message_tokens, count_tokens
+from distilleval.costs.tokens import LOCAL_TOKENIZER, FixedEnds, TokenCounter, count_message_tokens, count_tokens
 from distilleval.spec.data import Item
 from distilleval.spec.messages import build_messages
 from distilleval.spec.prompts import render_template, template_fields
@@ -58,6 +58,7 @@ class RoleProfile:
     model: str
     input_tokens: TokenStats
     output_tokens: TokenStats
+    counted_by: str = LOCAL_TOKENIZER
 
 
 def gold_as_text(gold: object) -> str:
@@ -89,18 +90,29 @@ def message_text_counters(model: ModelSpec) -> list[Callable[[str], int]]:
     return [template_ends(template).count for template in templates]
 
 
-def input_token_counts(spec: TaskSpec, role: str, items: Sequence[Item]) -> list[int]:
+def input_token_counts(
+    spec: TaskSpec, role: str, items: Sequence[Item], *, counter: TokenCounter | None = None
+) -> list[int]:
     """Input tokens of each item's request under ``role``'s prompt, rendered as the runner sends it.
 
-    The rubric's fixed start and end are counted once for all items (``FixedEnds``); the numbers
-    equal counting each rendered request whole.
+    With ``counter`` (the model's own tokenizer) each request is counted by it. Otherwise the
+    local tokenizer counts, the rubric's fixed start and end once for all items
+    (``FixedEnds``); the numbers equal counting each rendered request whole.
     """
     model = spec.models()[role]
+    if counter is not None:
+        return [counter.count_request(build_messages(model, item, spec.data.image_inputs, embed_images=False)) for item in items]
     counters = message_text_counters(model)
     return [
         count_message_tokens(build_messages(model, item, spec.data.image_inputs, embed_images=False), text_counters=counters)
         for item in items
     ]
+
+
+def answer_token_counts(items: Sequence[Item], *, counter: TokenCounter | None = None) -> list[int | None]:
+    """Tokens of each item's gold answer (None where an item has no gold)."""
+    count = counter.count_answer if counter is not None else count_tokens
+    return [None if item.gold is None else count(gold_as_text(item.gold)) for item in items]
 
 
 @dataclass(frozen=True)
@@ -110,40 +122,62 @@ class SpecTokenCounts:
     Attributes:
         items: the items counted, in order.
         inputs: role -> input tokens per item.
-        outputs: gold-answer tokens per item (``None`` where an item has no gold).
+        outputs: role -> gold-answer tokens per item (``None`` where an item has no gold), under
+            that role's tokenizer.
+        counted_by: role -> the tokenizer that counted it.
     """
 
     items: list[Item]
     inputs: dict[str, list[int]]
-    outputs: list[int | None]
+    outputs: dict[str, list[int | None]]
+    counted_by: dict[str, str]
 
     def profiles(self, spec: TaskSpec, keep: Callable[[Item], bool] | None = None) -> dict[str, RoleProfile]:
         """Teacher and student profiles over the items ``keep`` accepts (default: all)."""
         chosen = [n for n, item in enumerate(self.items) if keep is None or keep(item)]
-        outputs = [self.outputs[n] for n in chosen if self.outputs[n] is not None]
-        return {
-            role: RoleProfile(
-                role, spec.models()[role].model, TokenStats.of([self.inputs[role][n] for n in chosen]), TokenStats.of(outputs)
+        profiles = {}
+        for role in self.inputs:
+            outputs = [self.outputs[role][n] for n in chosen if self.outputs[role][n] is not None]
+            profiles[role] = RoleProfile(
+                role, spec.models()[role].model, TokenStats.of([self.inputs[role][n] for n in chosen]),
+                TokenStats.of(outputs), self.counted_by[role],
             )
-            for role in self.inputs
-        }
+        return profiles
 
 
-def count_spec_tokens(spec: TaskSpec, items: list[Item]) -> SpecTokenCounts:
-    """Count every item's teacher and student request and gold answer, once each."""
-    outputs = [None if item.gold is None else count_tokens(gold_as_text(item.gold)) for item in items]
-    return SpecTokenCounts(items, {role: input_token_counts(spec, role, items) for role in ROLES}, outputs)
+def count_spec_tokens(
+    spec: TaskSpec, items: list[Item], *, counters: dict[str, TokenCounter] | None = None
+) -> SpecTokenCounts:
+    """Count every item's teacher and student request and gold answer, once each.
+
+    Args:
+        spec: the spec.
+        items: the items.
+        counters: role -> the model's own tokenizer, where known (else the local tokenizer counts).
+    """
+    counters = counters or {}
+    local_answers = answer_token_counts(items)
+    inputs, outputs, counted_by = {}, {}, {}
+    for role in ROLES:
+        counter = counters.get(role)
+        inputs[role] = input_token_counts(spec, role, items, counter=counter)
+        outputs[role] = answer_token_counts(items, counter=counter) if counter is not None else local_answers
+        counted_by[role] = counter.name if counter is not None else LOCAL_TOKENIZER
+    return SpecTokenCounts(items, inputs, outputs, counted_by)
 
 
-def measure_role(spec: TaskSpec, role: str, items: list[Item]) -> RoleProfile:
+def measure_role(spec: TaskSpec, role: str, items: list[Item], *, counter: TokenCounter | None = None) -> RoleProfile:
     """Render ``role``'s prompt for every item and count its input and gold-answer tokens."""
-    outputs = [count_tokens(gold_as_text(item.gold)) for item in items if item.gold is not None]
-    return RoleProfile(role, spec.models()[role].model, TokenStats.of(input_token_counts(spec, role, items)), TokenStats.of(outputs))
+    outputs = [n for n in answer_token_counts(items, counter=counter) if n is not None]
+    return RoleProfile(
+        role, spec.models()[role].model, TokenStats.of(input_token_counts(spec, role, items, counter=counter)),
+        TokenStats.of(outputs), counter.name if counter is not None else LOCAL_TOKENIZER,
+    )
 
 
-def measure_spec(spec: TaskSpec, items: list[Item]) -> dict[str, RoleProfile]:
-    """Teacher and student token profiles over ``items``."""
-    return count_spec_tokens(spec, items).profiles(spec)
+def measure_spec(spec: TaskSpec, items: list[Item], *, counters: dict[str, TokenCounter] | None = None) -> dict[str, RoleProfile]:
+    """Teacher and student token profiles over ``items`` (``counters``: see ``count_spec_tokens``)."""
+    return count_spec_tokens(spec, items, counters=counters).profiles(spec)
 
 
 def cached_input_share(spec: TaskSpec, role: str) -> float:

@@ -147,3 +147,23 @@ def count_message_tokens(
                 size = _image_size(part["image_url"]["url"])
                 total += image_tokens(*size) if size else image_tokens(512, 512)
     return total
+
+
+@dataclass(frozen=True)
+class TokenCounter:
+    """A model's own local tokenizer, for counting what it will be billed for.
+
+    Attributes:
+        name: how reports name it (``Qwen/Qwen3-8B tokenizer and chat template``).
+        count_request: input tokens of a chat request, as the model's server renders it.
+        count_answer: tokens of an answer's text.
+    """
+
+    name: str
+    count_request: Callable[[Sequence[dict[str, Any]]], int]
+    count_answer: Callable[[str], int]
+
+
+LOCAL_TOKENIZER = f"{ENCODING_NAME} (tiktoken, OpenAI chat overhead)"
+"""How reports name the default counter: ``count_message_tokens`` and ``count_tokens``."""
+

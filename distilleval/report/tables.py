@@ -206,9 +206,29 @@ def tokens_table(f: Figures) -> Table:
             count(total), times(compression) if row is not f.teacher else Cell("1.0×", 1.0),
             Cell(row.result.basis if total is not None else DASH, row.result.basis if total is not None else None),
         ])
-    when = "when the calls were first made (every call of this run came from the cache)" if f.every_call_cached else "in this run"
-    table.notes.append(f"Mean tokens per request as counted by each provider {when}; compression = teacher total ÷ model total.")
+    by_source: dict[str, list[str]] = {}
+    for row in f.models:
+        if _total_tokens(row) is not None:
+            by_source.setdefault(_counted_by(row.result), []).append(row.label)
+    counted = "; ".join(f"{', '.join(labels)}: {source}" for source, labels in by_source.items())
+    table.notes.append(f"Mean tokens per request ({counted}); compression = teacher total ÷ model total.")
     return table
+
+
+def all_calls_from_cache(result: ModelResult) -> bool:
+    """Every answered call of this model came from the response cache (nothing was paid for)."""
+    answered = result.n - sum(result.errors.values())
+    return result.basis == "measured" and result.cache_hits > 0 and result.cache_hits >= answered
+
+
+def _counted_by(result: ModelResult) -> str:
+    if result.tokens_counted_by:
+        return f"counted locally with {result.tokens_counted_by}"
+    if all_calls_from_cache(result):
+        return "counted by the provider when the calls were first made; every call of this run came from the response cache"
+    if result.basis == "measured":
+        return "counted by the provider in this run"
+    return "as recorded in the summary"
 
 
 def _latency_rows(result: ModelResult) -> list[tuple[str, str, Distribution]]:
@@ -282,14 +302,26 @@ def _price_text(row: ModelRow, f: Figures) -> tuple[str, str, str]:
 def cost_per_request_table(f: Figures) -> Table:
     """Each model's prices per 1M tokens and its cost per request."""
     table = Table("cost_per_request", "Cost per request",
-                  ["Model", "Priced as", "Input $/1M tok", "Output $/1M tok", "Cost/request", "Basis"])
+                  ["Model", "Priced as", "Input $/1M tok", "Output $/1M tok", "Cost/request", "Spent in this run", "Basis"])
     for row in f.models:
         priced_as, price_in, price_out = _price_text(row, f)
+        spent = usd(row.result.spent_usd) if row.result.basis == "measured" else Cell(DASH)
         table.rows.append([
             Cell(row.label, row.key), Cell(priced_as, priced_as), Cell(price_in), Cell(price_out),
-            usd(row.cost_per_request_usd), Cell(row.result.cost_basis, row.result.cost_basis),
+            usd(row.cost_per_request_usd), spent, Cell(row.result.cost_basis, row.result.cost_basis),
         ])
-    table.notes.append(f"Measured mean tokens × prices from pricing table {f.pricing_label}.")
+    table.notes.append(f"Mean tokens × prices from pricing table {f.pricing_label}.")
+    for row in f.models:
+        share, result = row.result.cached_input_share, row.result
+        if share > 0:
+            source = "measured in this run" if result.basis == "measured" else "spec traffic.cached_input_fraction"
+            writes = f", {result.cache_write_share:.0%} written to it" if result.cache_write_share > 0 else ""
+            table.notes.append(f"{row.label}: {share:.0%} of input tokens read from the prompt cache{writes} "
+                               f"({source}), priced at the cached rates.")
+    cached = [row.label for row in f.models if all_calls_from_cache(row.result)]
+    if cached:
+        table.notes.append(f"{', '.join(cached)}: every call of this run came from the response cache, $0 spent; "
+                           "cost per request prices the original calls' tokens.")
     return table
 
 

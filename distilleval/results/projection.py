@@ -1,16 +1,18 @@
 """Projected results for models a run did not call (offline runs).
 
 A projected model has no metric: nothing was asked of it. Its token profile is measured from
-the spec's real prompts (rendered per item, counted locally) and its cost per request comes
-from the pricing table, so the cost tables stay honest about what was measured and what was not.
+the spec's real prompts (rendered per item, counted locally: a Tinker student with its own
+tokenizer and chat template where that ships offline, everything else with cl100k) and its
+cost per request comes from the pricing table, so the cost tables stay honest about what was
+measured and what was not, and name the tokenizer that counted.
 """
 
 from __future__ import annotations
 
 from distilleval.costs import cost_model
-from distilleval.costs.estimates import gold_as_text, input_token_counts
+from distilleval.costs.estimates import answer_token_counts, cached_input_share, input_token_counts
 from distilleval.costs.pricing import PricingTable
-from distilleval.costs.tokens import ENCODING_NAME, count_tokens
+from distilleval.costs.tokens import LOCAL_TOKENIZER
 from distilleval.results.build import distribution
 from distilleval.results.summary_json import ModelResult
 from distilleval.spec.data import Item
@@ -25,14 +27,18 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
     Raises:
         PricingError: the model has no price in ``pricing``.
     """
+    from distilleval.backends.tinker.token_counts import spec_token_counters
+
     model = spec.models()[role]
     price = pricing.price_for(model.pricing_key)
-    inputs = input_token_counts(spec, role, items)
-    outputs = [count_tokens(gold_as_text(item.gold)) for item in items if item.gold is not None]
+    counter = spec_token_counters(spec).get(role)
+    counted_by = counter.name if counter is not None else LOCAL_TOKENIZER
+    inputs = input_token_counts(spec, role, items, counter=counter)
+    outputs = [n for n in answer_token_counts(items, counter=counter) if n is not None]
     input_dist, output_dist = distribution(inputs), distribution(outputs)
     mean_in = input_dist.mean if input_dist else 0.0
     mean_out = output_dist.mean if output_dist else 0.0
-    cached_share = spec.traffic.cached_input_fraction if role == "teacher" else 0.0
+    cached_share = cached_input_share(spec, role)
     per_request = cost_model.usage_cost_usd(price, mean_in, mean_out, cached_input_share=cached_share, batch=model.batch)
     return ModelResult(
         role=role,
@@ -47,8 +53,9 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
         batch=model.batch,
         cost_per_request_usd=per_request,
         cost_basis="projected",
+        tokens_counted_by=counted_by,
         notes=[
-            f"not called in this run: input tokens counted from the spec's rendered prompts ({ENCODING_NAME}, "
+            f"not called in this run: input tokens counted from the spec's rendered prompts ({counted_by}, "
             f"{len(inputs)} items), output tokens from the gold answers, prices from {pricing.label}"
         ],
     )

@@ -91,6 +91,9 @@ class ModelResult(_Model):
         default=0.0, description="input tokens written to the provider's prompt cache, summed like cached_input_tokens_total"
     )
     batch: bool = Field(default=False, description="priced at the provider's batch tier")
+    tokens_counted_by: str | None = Field(
+        default=None, description="the local tokenizer that counted this model's tokens; None: the provider's usage"
+    )
     latency_ms: Distribution | None = Field(default=None, description="calls made in this run, under its load; cache hits excluded")
     latency: LatencyFigures | None = Field(default=None, description="load, client-bound flag, probe and cached figures")
     truncated: int = Field(default=0, description="answers cut at max_tokens (finish reason 'length'); scored as given")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from distilleval.backends.tinker.token_counts import student_token_counter
 from distilleval.cli.main import main
-from distilleval.costs.tokens import count_message_tokens, count_tokens
+from distilleval.costs.tokens import LOCAL_TOKENIZER, count_message_tokens, count_tokens
 from distilleval.spec.data import load_items
 from distilleval.spec.messages import build_messages
 from distilleval.spec.task_spec import load_spec
@@ -17,14 +20,17 @@ def test_estimate_counts_the_rendered_prompts(tiny_spec_path, capsys):
     spec = load_spec(tiny_spec_path)
     items = load_items(spec)
     teacher_counts = [count_message_tokens(build_messages(spec.teacher, item)) for item in items]
-    student_counts = [count_message_tokens(build_messages(spec.student, item)) for item in items]
+    # The Tinker student is counted with its base model's own tokenizer and chat template.
+    student_counter = student_token_counter(spec)
+    student_counts = [student_counter.count_request(build_messages(spec.student, item)) for item in items]
     assert report["items"] == 6
     assert report["profiles"]["teacher"]["input_tokens"]["total"] == sum(teacher_counts)
     assert report["profiles"]["student"]["input_tokens"]["total"] == sum(student_counts)
     # The rubric is what the student no longer pays for.
     rubric_tokens = count_tokens(spec.teacher.prompt_text.replace("{text}", ""))
     assert sum(teacher_counts) - sum(student_counts) >= 6 * (rubric_tokens - 10)
-    assert report["compression"] > 3
+    assert report["compression"] == pytest.approx(sum(teacher_counts) / sum(student_counts))
+    assert report["tokenizer"] == {"teacher": LOCAL_TOKENIZER, "student": "Qwen/Qwen3-8B tokenizer and chat template"}
     assert report["labelling"]["items"] == 3  # the train split stands in for a pool
     assert report["eval_run"]["teacher_usd"] > report["eval_run"]["student_usd"] > 0
 

@@ -217,3 +217,35 @@ def test_truncated_answers_and_a_fully_cached_run_are_stated(tmp_path):
     assert "when the calls were first made" in " ".join(tables["tokens"].notes)
     plain = {t.key: t for t in build_tables(compute_figures(load_run(SUMMARY_PATH)))}
     assert "response cache" not in " ".join(plain["accuracy"].notes) and "truncated" not in " ".join(plain["accuracy"].notes)
+
+
+def test_a_fully_cached_rerun_says_so_and_spent_nothing(tmp_path):
+    from tests.ticket_routing_fixture import write_variant
+
+    def from_cache(summary):
+        for name in ("teacher", "student"):
+            result = summary.models[name]
+            result.cache_hits = result.n - sum(result.errors.values())
+            result.spent_usd = 0.0
+
+    tables = {t.key: t for t in build_tables(compute_figures(load_run(write_variant(tmp_path, from_cache))))}
+    tokens_note = tables["tokens"].notes[0]
+    assert "in this run" not in tokens_note.split("every call")[0]
+    assert "counted by the provider when the calls were first made; every call of this run came from the response cache" in tokens_note
+    assert _row(tables["cost_per_request"], "Teacher: Claude Opus 4.6")[5] == "$0"
+    assert any("every call of this run came from the response cache, $0 spent" in n for n in tables["cost_per_request"].notes)
+
+
+def test_offline_token_table_names_the_local_tokenizers(tmp_path):
+    from tests.ticket_routing_fixture import write_variant
+
+    def projected(summary):
+        for name, counter in (("teacher", "cl100k_base (tiktoken)"), ("student", "Qwen/Qwen3-8B tokenizer and chat template")):
+            summary.models[name].basis = "projected"
+            summary.models[name].tokens_counted_by = counter
+
+    tables = {t.key: t for t in build_tables(compute_figures(load_run(write_variant(tmp_path, projected))))}
+    note = tables["tokens"].notes[0]
+    assert "counted locally with cl100k_base (tiktoken)" in note
+    assert "counted locally with Qwen/Qwen3-8B tokenizer and chat template" in note
+    assert "provider" not in note

