@@ -49,6 +49,40 @@ def _positive(name: str, value: float | None) -> None:
         raise DistillevalError(f"--{name} must be positive, got {value}")
 
 
+def _training_price_as(pricing: Any, training: Any, base_model: str) -> str:
+    """The pricing entry training is costed with: the spec's ``price_as`` when it set one, else the
+    base model's own row when the table has one, else the default ``price_as``."""
+    from distilleval.errors import PricingError
+
+    if training.explicitly_set("price_as"):
+        return training.price_as
+    try:
+        pricing.price_for(base_model)
+    except PricingError:
+        return training.price_as
+    return base_model
+
+
+def _storage(service: Any, result: Any, config: Any, price: Any, *, deadline_s: float) -> dict[str, Any]:
+    """The storage block of the manifest, from the sizes the service reports for the run's checkpoints."""
+    from distilleval.backends.tinker.connection import call_with_deadline, rest_client
+    from distilleval.errors import DistillevalError
+    from distilleval.training.manifest import storage_cost
+    from distilleval.training.tinker_trainer import list_saved_checkpoints
+
+    rate = price.storage_usd_per_gb_month
+    source = f"{price.display_name}: {price.source} (as of {price.as_of})"
+    try:
+        listed = list_saved_checkpoints(
+            lambda: rest_client(service), result.run_ids,
+            call=lambda fn, doing: call_with_deadline(fn, deadline_s=deadline_s, doing=doing),
+        )
+    except DistillevalError as err:  # the weights are saved; a failed listing only leaves the cost open
+        return storage_cost(None, ttl_s=config.checkpoint_ttl_s, rate_usd_per_gb_month=rate, rate_source=source,
+                            unavailable=f"the checkpoint listing failed ({err})")
+    return storage_cost(listed, ttl_s=config.checkpoint_ttl_s, rate_usd_per_gb_month=rate, rate_source=source)
+
+
 def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None = None) -> int:
     """Train and write the manifest; ``service_factory`` replaces ``tinker.ServiceClient`` in tests."""
     from distilleval.backends.tinker.catalogue import live_catalogue
@@ -90,9 +124,10 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
     model = base_model_for(base_model)
     template = template_for(base_model)
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
-    price = pricing.price_for(training.price_as)
+    price_as = _training_price_as(pricing, training, base_model)
+    price = pricing.price_for(price_as)
     if price.training_per_mtok_usd is None:
-        raise DistillevalError(f"{pricing.path}: {training.price_as}: no 'training' price to cost the run with")
+        raise DistillevalError(f"{pricing.path}: {price_as}: no 'training' price to cost the run with")
 
     data_path = Path(args.data)
     conversations = read_conversations(data_path)
@@ -178,13 +213,20 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
         prompt_tokens=sum(len(e.tokens) - e.trained_tokens for e in examples),
         completion_tokens=sum(e.trained_tokens for e in examples),
         pricing=pricing,
-        price_as=training.price_as,
+        price_as=price_as,
         plan=plan,
+        storage=_storage(service, result, config, price, deadline_s=args.connect_deadline),
     )
     path = write_manifest(out_dir, manifest)
     cost = manifest["training_cost"]
     print(f"trained tokens: {cost['trained_tokens']:,}; training cost ${cost['cost_usd']:.4f} "
           f"(at ${cost['training_price_per_mtok_usd']}/1M, {pricing.label})")
+    storage = manifest["storage_cost"]
+    if storage["cost_usd"] is not None:
+        print(f"checkpoint storage: ${storage['expiring_cost_usd']:.4f} for {storage['expiring_bytes'] / 1e9:.2f} GB "
+              f"until expiry, then ${storage['kept_cost_usd_per_month']:.4f}/month for the {storage['kept_bytes'] / 1e9:.2f} GB kept")
+    else:
+        print(storage["note"])
     print(f"sampler weights: {result.sampler_path}")
     print(f"manifest: {path}")
     print(f"next: set student.model: {result.sampler_path} in {args.spec} and run `distilleval eval {args.spec}`")

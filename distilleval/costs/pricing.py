@@ -62,6 +62,10 @@ class ModelPrice(BaseModel):
     batch_output_per_mtok_usd: float | None = Field(default=None, alias="batch_output", ge=0, le=MAX_PER_MTOK_USD)
     batch_discount: float | None = Field(default=None, ge=0, lt=1, description="0.5 = half price")
     training_per_mtok_usd: float | None = Field(default=None, alias="training", ge=0, le=MAX_PER_MTOK_USD)
+    storage_usd_per_gb_month: float | None = Field(
+        default=None, alias="storage_gb_month", ge=0, le=MAX_PER_MTOK_USD,
+        description="checkpoint storage, USD per GB-month (Tinker bills saved checkpoints)",
+    )
     cpu_usd_per_hour: float | None = Field(
         default=None, gt=0, le=MAX_PER_HOUR_USD, description="for local CPU models: cost = hourly price x measured seconds"
     )

@@ -53,6 +53,56 @@ def training_cost(trained_tokens: int, *, pricing: PricingTable, price_as: str) 
     }
 
 
+DAYS_PER_MONTH = 30.0
+
+
+def storage_cost(
+    checkpoints: list[dict[str, Any]] | None,
+    *,
+    ttl_s: int | None,
+    rate_usd_per_gb_month: float | None,
+    rate_source: str,
+    unavailable: str | None = None,
+) -> dict[str, Any]:
+    """What the run's saved checkpoints cost to store: GB x months x rate.
+
+    Checkpoints with an expiry cost their size for ``ttl_s`` (an upper bound: they were saved
+    at different times before the end); those without one (the final state and sampler
+    weights) cost their size every month they are kept.
+
+    Args:
+        checkpoints: as ``tinker_trainer.list_saved_checkpoints`` returns them (None: unknown).
+        ttl_s: the intermediate checkpoints' time-to-live.
+        rate_usd_per_gb_month: the table's ``storage_gb_month`` (None: the table has none).
+        rate_source: where the rate comes from, for the record.
+        unavailable: why the sizes are unknown, when they are.
+    """
+    if checkpoints is None or rate_usd_per_gb_month is None:
+        reason = unavailable or (
+            "the pricing table has no storage_gb_month rate for this model" if checkpoints is not None else "unknown"
+        )
+        return {"cost_usd": None, "note": f"storage not costed: {reason}"}
+    if any(c["size_bytes"] is None for c in checkpoints):
+        return {"cost_usd": None, "note": "storage not costed: the service did not report every checkpoint's size"}
+    kept = sum(c["size_bytes"] for c in checkpoints if c["expires_at"] is None)
+    expiring = sum(c["size_bytes"] for c in checkpoints if c["expires_at"] is not None)
+    months = (ttl_s or 0) / 86400 / DAYS_PER_MONTH
+    expiring_usd = expiring / 1e9 * months * rate_usd_per_gb_month
+    kept_per_month = kept / 1e9 * rate_usd_per_gb_month
+    return {
+        "checkpoints": len(checkpoints),
+        "kept_bytes": kept,
+        "expiring_bytes": expiring,
+        "ttl_days": None if ttl_s is None else ttl_s / 86400,
+        "rate_usd_per_gb_month": rate_usd_per_gb_month,
+        "rate_source": rate_source,
+        "expiring_cost_usd": expiring_usd,
+        "kept_cost_usd_per_month": kept_per_month,
+        "cost_usd": expiring_usd + kept_per_month,
+        "basis": "sizes reported by the service; kept checkpoints counted for their first month",
+    }
+
+
 def build_manifest(
     *,
     spec_name: str,
@@ -67,6 +117,7 @@ def build_manifest(
     pricing: PricingTable,
     price_as: str,
     plan: TrainingPlan | None = None,
+    storage: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """The manifest as a JSON-ready dict (see the module docstring for the fields)."""
@@ -109,6 +160,7 @@ def build_manifest(
         "training_runs": result.run_ids,
         "epochs": [asdict(stats) for stats in result.epochs],
         "training_cost": training_cost(result.trained_tokens, pricing=pricing, price_as=price_as),
+        "storage_cost": storage,
         "checkpoints": result.checkpoints,
     }
 

@@ -464,6 +464,28 @@ def train_lora(
     return result
 
 
+def list_saved_checkpoints(make_rest: Callable[[], Any], run_ids: Sequence[str], *, call: Callable[..., Any]) -> list[dict[str, Any]]:
+    """Every checkpoint the service holds for ``run_ids``, with its size and expiry.
+
+    Args:
+        make_rest: builds the REST client (``connection.rest_client``).
+        run_ids: training run ids (``TrainingResult.run_ids``).
+        call: runs a blocking call under a deadline, given the call and what it is doing.
+    """
+    listed: list[dict[str, Any]] = []
+    rest = call(make_rest, "opening the REST client")
+    for run_id in run_ids:
+        response = call(lambda run_id=run_id: rest.list_checkpoints(run_id).result(), f"listing the checkpoints of {run_id}")
+        for checkpoint in response.checkpoints:
+            listed.append({
+                "path": checkpoint.tinker_path,
+                "type": checkpoint.checkpoint_type,
+                "size_bytes": checkpoint.size_bytes,
+                "expires_at": checkpoint.expires_at.isoformat() if checkpoint.expires_at else None,
+            })
+    return listed
+
+
 @dataclass
 class _Step:
     step: int

@@ -37,7 +37,7 @@ SEED_ROWS = {
     "Claude Opus 4.6": ["$3.31", "$331", "$3,305"],
     "GPT-5.2": ["$1.18", "$118", "$1,178"],
     "Gemini 2.5 Flash": ["$0.20", "$20", "$202"],
-    "Tinker LoRA (hosted by Tinker)": ["$0.0025", "$0.25", "$2.50"],
+    "Tinker LoRA (seed figure)": ["$0.0025", "$0.25", "$2.50"],
 }
 
 
@@ -62,7 +62,7 @@ def test_reproduces_the_seed_cost_at_scale_table(capsys):
         assert [rows[model][i] for i in day_columns] == expected, model
     monthly = header.index("Monthly @ 1M/day")
     assert rows["Claude Opus 4.6"][monthly] == "$99,150"
-    assert rows["Tinker LoRA (hosted by Tinker)"][monthly] == "$75"
+    assert rows["Tinker LoRA (seed figure)"][monthly] == "$75"
     assert rows["Claude Opus 4.6"][header.index("× student")] == "1,322x"
 
 
@@ -86,7 +86,7 @@ def test_json_and_latex_formats(capsys):
 def test_days_per_month_flag(capsys):
     assert main(SEED_ARGS + ["--days-per-month", "30.4167"]) == 0
     rows = _markdown_rows(capsys.readouterr().out)
-    assert rows["Tinker LoRA (hosted by Tinker)"][rows["Model"].index("Monthly @ 1M/day")] == "$76"
+    assert rows["Tinker LoRA (seed figure)"][rows["Model"].index("Monthly @ 1M/day")] == "$76"
 
 
 def test_break_even_with_one_time_cost(capsys):
@@ -108,16 +108,16 @@ def test_batch_rows(capsys):
     assert main(SEED_ARGS + ["--batch"]) == 0
     rows = _markdown_rows(capsys.readouterr().out)
     assert rows["Claude Opus 4.6 (batch)"][rows["Model"].index("1M/day")] == "$1,653"
-    assert "Tinker LoRA (hosted by Tinker) (batch)" not in rows
+    assert "Tinker LoRA (seed figure) (batch)" not in rows
 
 
 def test_cost_from_a_spec_measures_its_prompts(tiny_spec_path, capsys):
     assert main(["cost", str(tiny_spec_path), "--also", "openai/gpt-5.2"]) == 0
     rows = _markdown_rows(capsys.readouterr().out)
-    assert {"Claude Opus 4.6", "GPT-5.2", "Tinker LoRA (hosted by Tinker)"} <= set(rows)
+    assert {"Claude Opus 4.6", "GPT-5.2", "Tinker LoRA (seed figure)"} <= set(rows)
     header = rows["Model"]
     assert rows["Claude Opus 4.6"][header.index("Basis")] == "projected"
-    assert float(rows["Claude Opus 4.6"][1]) > float(rows["Tinker LoRA (hosted by Tinker)"][1])
+    assert float(rows["Claude Opus 4.6"][1]) > float(rows["Tinker LoRA (seed figure)"][1])
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_several_specs_give_one_row_per_use_case(capsys):
     assert set(rows) == {"Use case", "ticket_routing", "sql_generation"}
     header = rows["Use case"]
     assert rows["ticket_routing"][header.index("Teacher")] == "GPT-5.2"
-    assert rows["ticket_routing"][header.index("Student")] == "Tinker LoRA (hosted by Tinker)"
+    assert rows["ticket_routing"][header.index("Student")] == "Tinker LoRA (seed figure)"
     assert rows["sql_generation"][header.index("Basis")] == "projected"
     assert "Saving / month @ 100K/day" in header
     assert "Prices: 2026-02.yaml (as of 2026-02-01, sha256 " in out

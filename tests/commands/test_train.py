@@ -82,7 +82,16 @@ def test_train_end_to_end_writes_manifest(tmp_path, monkeypatch, capsys):
     assert manifest["data"]["rows"] == 60 and manifest["data"]["heldout_rows"] == 6
     assert len(manifest["data"]["sha256"]) == 64
     assert manifest["sampler_path"].startswith("tinker://") and ":train:0/sampler_weights/" in manifest["sampler_path"]
-    assert manifest["training_cost"]["cost_usd"] > 0
+    # costed at Tinker's own rates for the base model: train $0.44/1M, storage $0.10/GB-month
+    cost = manifest["training_cost"]
+    assert (cost["price_as"], cost["training_price_per_mtok_usd"]) == ("Qwen/Qwen3-8B", 0.44)
+    assert cost["cost_usd"] == pytest.approx(manifest["tokens"]["trained_tokens"] * 0.44 / 1e6)
+    storage = manifest["storage_cost"]
+    # epoch 1's state + sampler weights expire after 7 days; the final two are kept
+    assert (storage["expiring_bytes"], storage["kept_bytes"]) == (2 * 170_000_000, 2 * 170_000_000)
+    assert storage["expiring_cost_usd"] == pytest.approx(0.34 * (7 / 30) * 0.10)
+    assert storage["kept_cost_usd_per_month"] == pytest.approx(0.34 * 0.10)
+    assert manifest["training_runs"] == [manifest["sampler_path"].removeprefix("tinker://").split("/")[0]]
     assert len(service.calls_named("forward_backward")) == 2 * 4  # 54 train rows / 16 -> 4 batches
     printed = capsys.readouterr().out
     assert manifest["sampler_path"] in printed and "training cost $" in printed

@@ -39,7 +39,7 @@ def test_cache_write_rate_is_a_sourced_price():
 def test_lookup_by_alias_and_pattern():
     table = load_pricing()
     assert table.price_for("claude-opus-4-6").display_name == "Claude Opus 4.6"
-    assert table.price_for("tinker://run-7/sampler_weights/final").display_name == "Tinker LoRA (hosted by Tinker)"
+    assert table.price_for("tinker://run-7/sampler_weights/final").display_name == "Tinker LoRA (seed figure)"
 
 
 def test_missing_model_is_an_error_naming_model_and_table():

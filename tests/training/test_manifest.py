@@ -66,3 +66,14 @@ def test_manifest_from_a_run_round_trips(tmp_path):
     assert loaded["created_at"] == "2026-02-01T00:00:00+00:00"
     assert not (tmp_path / "manifest.json.tmp").exists()
     assert json.loads(path.read_text())["manifest_version"] == 1
+
+
+def test_storage_is_not_costed_without_sizes_or_a_rate():
+    from distilleval.training.manifest import storage_cost
+
+    sized = [{"path": "p", "type": "training", "size_bytes": 10**9, "expires_at": None}]
+    assert storage_cost(sized, ttl_s=3600, rate_usd_per_gb_month=None, rate_source="s") == {
+        "cost_usd": None, "note": "storage not costed: the pricing table has no storage_gb_month rate for this model"}
+    unsized = [{"path": "p", "type": "training", "size_bytes": None, "expires_at": None}]
+    assert storage_cost(unsized, ttl_s=3600, rate_usd_per_gb_month=0.1, rate_source="s")["cost_usd"] is None
+    assert storage_cost(sized, ttl_s=3600, rate_usd_per_gb_month=0.1, rate_source="s")["cost_usd"] == pytest.approx(0.1)
