@@ -202,7 +202,25 @@ def _cost_per_request(result: ModelResult, inputs: RunInputs, notes: list[str]) 
     )
 
 
-def _teacher_options(inputs: RunInputs, teacher: ModelRow | None) -> list[TeacherOption]:
+def _rubric_cacheable(spec, model: str, notes: list[str]) -> bool:
+    """Whether the teacher's provider would cache its rubric: Anthropic caches only a marked prefix
+    of at least the model's minimum length, so a shorter rubric is never read from the cache."""
+    from distilleval.backends.prompt_cache import anthropic_min_cacheable_tokens, is_anthropic_model
+    from distilleval.costs.tokens import count_tokens
+
+    if not is_anthropic_model(model):
+        return True
+    rubric = count_tokens(spec.teacher.system_text or spec.teacher.system or "")
+    minimum = anthropic_min_cacheable_tokens(model)
+    if rubric >= minimum:
+        return True
+    notes.append(f"no prompt-caching configuration: the spec's traffic.cached_input_fraction is "
+                 f"{spec.traffic.cached_input_fraction:.0%}, but the teacher's system rubric ({rubric:,} tokens, local count) "
+                 f"is below {model}'s minimum cacheable prefix ({minimum:,} tokens), so Anthropic would not cache it")
+    return False
+
+
+def _teacher_options(inputs: RunInputs, teacher: ModelRow | None, notes: list[str]) -> list[TeacherOption]:
     """List price, prompt caching at the measured (else spec'd) share, batch tier where traffic allows."""
     if teacher is None or inputs.pricing is None:
         return []
@@ -215,7 +233,7 @@ def _teacher_options(inputs: RunInputs, teacher: ModelRow | None) -> list[Teache
     spec = inputs.spec
     if result.basis == "measured" and result.cached_input_tokens_total > 0:
         share, write_share, source = result.cached_input_share, result.cache_write_share, "measured in this run"
-    elif spec is not None and spec.traffic.cached_input_fraction > 0:
+    elif spec is not None and spec.traffic.cached_input_fraction > 0 and _rubric_cacheable(spec, result.model, notes):
         share, write_share, source = spec.traffic.cached_input_fraction, 0.0, "spec traffic.cached_input_fraction"
     else:
         share, write_share, source = 0.0, 0.0, ""
@@ -440,7 +458,7 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
         inputs=inputs, models=models, teacher=teacher, student=student, pricing_label=_pricing_label(inputs),
         volumes_per_day=list(volumes), days_per_month=days, volume_rows=rows, one_time=one_time,
         comparison=None, non_inferiority=None, margin=margin, margin_source=margin_source, alpha=alpha, notes=notes,
-        teacher_options=_teacher_options(inputs, teacher),
+        teacher_options=_teacher_options(inputs, teacher, notes),
     )
     figures.comparison = _teacher_student_comparison(models, inputs)
     figures.non_inferiority = _non_inferiority(figures)

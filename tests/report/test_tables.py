@@ -131,17 +131,24 @@ def test_marp_cuts_long_tables_to_a_slide_and_says_so():
     cut = _fit_slide(table)
     assert len(cut.rows) == MAX_SLIDE_ROWS and cut.notes[0].startswith(f"First {MAX_SLIDE_ROWS} of 30 rows")
     assert _fit_slide(Table("t", "t", ["c"], rows=[[Cell("1")]])).rows == [[Cell("1")]]
-def test_teacher_options_table_lists_each_honest_configuration(tmp_path):
-    # The spec allows batching and projects 50% of the teacher's input from the prompt cache.
+def _fixture_spec_with(tmp_path, traffic: str, teacher: str = ""):
+    """A copy of the fixture's spec with extra ``traffic:`` (and ``teacher:``) lines."""
     import shutil
 
     spec_dir = tmp_path / "spec"
     shutil.copytree(FIXTURE_DIR, spec_dir)
     text = (spec_dir / "spec.yaml").read_text().replace(
-        "  volumes_per_day: [1000, 100000, 1000000]\n",
-        "  volumes_per_day: [1000, 100000, 1000000]\n  cached_input_fraction: 0.5\n  batch_eligible: true\n",
-    )
+        "  volumes_per_day: [1000, 100000, 1000000]\n", "  volumes_per_day: [1000, 100000, 1000000]\n" + traffic
+    ).replace("  prompt: rubric.md\n", "  prompt: rubric.md\n" + teacher)
     (spec_dir / "spec.yaml").write_text(text)
+    return spec_dir
+
+
+def test_teacher_options_table_lists_each_honest_configuration(tmp_path):
+    # The spec allows batching and projects 50% of the teacher's input from the prompt cache;
+    # its system rubric is long enough for Claude Opus 4.6 to cache (4,096 tokens).
+    spec_dir = _fixture_spec_with(tmp_path, "  cached_input_fraction: 0.5\n  batch_eligible: true\n", "  system: long.md\n")
+    (spec_dir / "long.md").write_text("Route the message to the team that owns it. " * 600)
     figures = compute_figures(load_run(SUMMARY_PATH, spec_path=spec_dir / "spec.yaml"))
     table = next(t for t in build_tables(figures) if t.key == "teacher_options")
     labels = [row[0].value for row in table.rows]
@@ -154,6 +161,15 @@ def test_teacher_options_table_lists_each_honest_configuration(tmp_path):
     break_even = [cell.value for cell in table.rows[2][4:7]]
     assert break_even == [figures.option_break_even_days(figures.cheapest_teacher, v) for v in (1000, 100000, 1000000)]
     assert not any("No batch-tier row" in note for note in table.notes)
+
+
+def test_a_rubric_anthropic_would_not_cache_gets_no_caching_row(tmp_path):
+    # The fixture's rubric sits in the prompt (no system block to mark), far below Opus 4.6's
+    # 4,096-token minimum: the spec's 50% cache share is not an honest configuration.
+    spec_dir = _fixture_spec_with(tmp_path, "  cached_input_fraction: 0.5\n")
+    figures = compute_figures(load_run(SUMMARY_PATH, spec_path=spec_dir / "spec.yaml"))
+    assert [option.key for option in figures.teacher_options] == ["list"]
+    assert any("below anthropic/claude-opus-4-6's minimum cacheable prefix (4,096 tokens)" in n for n in figures.notes)
 
 
 def test_student_training_is_claimed_only_when_the_run_trained_it(tmp_path):
