@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from distilleval.costs.pricing import PricingTable
-from distilleval.errors import PricingError, SpecError
-from distilleval.spec.task_spec import TaskSpec
-from distilleval.spec.yaml_source import load_yaml_with_lines
+from distilleval.errors import PricingError
+from distilleval.spec.task_spec import TaskSpec, spec_location
 
 
 def priced_models(spec: TaskSpec, *, training: bool = False, roles: Collection[str] | None = None,
@@ -54,12 +53,7 @@ def check_spec_priced(spec: TaskSpec, pricing: PricingTable, *, training: bool =
     for path, model in priced_models(spec, training=training, roles=roles, baselines=baselines):
         if pricing.find(model) is not None:
             continue
-        try:
-            _, lines = load_yaml_with_lines(spec.source, SpecError)
-            line = lines.line_of(path)
-        except SpecError:
-            line = None
-        where = f"{spec.source}:{line}" if line else str(spec.source)
+        where = spec_location(spec, path)
         raise PricingError(
             f"{where}: {_field_text(path)}: model {model!r} has no price in {pricing.path}; "
             "add it to the table, pass --pricing FILE, or set price_as in the spec"

@@ -16,7 +16,7 @@ from typing import Any
 
 from distilleval.errors import DataError
 from distilleval.spec.labels import LabelMatcher
-from distilleval.spec.task_spec import SplitSpec, TaskSpec
+from distilleval.spec.task_spec import SplitSpec, TaskSpec, spec_location
 
 _LABELS_SHOWN = 8
 
@@ -163,8 +163,8 @@ def _check_gold_column(spec: TaskSpec, source: Path, records: list[tuple[int, di
     if column is None or any(column in record for _, record in records):
         return
     columns = list(dict.fromkeys(key for _, record in records[:100] for key in record))
-    raise DataError(f"{source}:{records[0][0]}: column {column!r} (data.gold) is in no record; "
-                    f"the columns are {', '.join(map(str, columns))}")
+    raise DataError(f"{spec_location(spec, ('data', 'gold'))}: data.gold: column {column!r} is in no record of {source}; "
+                    f"its columns are {', '.join(map(str, columns))}")
 
 
 def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool = False) -> list[Item]:

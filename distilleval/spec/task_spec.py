@@ -320,6 +320,18 @@ def _looks_like_prompt_file(prompt: str) -> bool:
     return "\n" not in prompt and "{" not in prompt and prompt.strip().endswith(PROMPT_FILE_SUFFIXES)
 
 
+def spec_location(spec: TaskSpec, path: tuple) -> str:
+    """``SPEC:LINE`` of a field of a loaded spec (the file is read again for its lines), for
+    errors found after loading: a data column or a price the spec names. Just ``SPEC`` when the
+    line cannot be found."""
+    try:
+        _, lines = load_yaml_with_lines(spec.source, SpecError)
+    except SpecError:
+        return str(spec.source)
+    line = lines.line_of(path)
+    return f"{spec.source}:{line}" if line else str(spec.source)
+
+
 def _fail(source: Path, lines: LineIndex, path: tuple, message: str) -> SpecError:
     line = lines.line_of(path)
     where = f"{source}:{line}" if line else str(source)

@@ -211,25 +211,25 @@ def _last_test_row_to(label: str):
 
 
 @pytest.mark.parametrize(
-    ("edits", "expected"),
+    ("edits", "file", "needle", "expected"),
     [
         # An eval row's gold outside output.labels: named at load, before the baselines train.
-        ({"data_edit": _last_test_row_to("refunds")}, "data.jsonl:{line}: column 'label': gold 'refunds' is not one of output.labels"),
+        ({"data_edit": _last_test_row_to("refunds")}, "data.jsonl", '"refunds"',
+         "column 'label': gold 'refunds' is not one of output.labels"),
         # A teacher with no price: named with the spec's line, before any training.
-        ({"spec_edit": lambda text: text.replace("model: openai/gpt-5.2", "model: acme/frontier-9")},
-         "spec.yaml:{line}: teacher.model: model 'acme/frontier-9' has no price in"),
-        ({"spec_edit": lambda text: text.replace("gold: label", "gold: intent")}, "data.jsonl:1: column 'intent' (data.gold) is in no record"),
+        ({"spec_edit": lambda text: text.replace("model: openai/gpt-5.2", "model: acme/frontier-9")}, "spec.yaml",
+         "acme/frontier-9", "teacher.model: model 'acme/frontier-9' has no price in"),
+        ({"spec_edit": lambda text: text.replace("gold: label", "gold: intent")}, "spec.yaml", "gold: intent",
+         "data.gold: column 'intent' is in no record of"),
     ],
     ids=["gold-not-a-label", "unpriced-teacher", "misspelt-gold-column"],
 )
-def test_data_and_pricing_mistakes_fail_at_load_leaving_nothing(tmp_path, capsys, edits, expected):
+def test_data_and_pricing_mistakes_fail_at_load_leaving_nothing(tmp_path, capsys, edits, file, needle, expected):
     spec = _broken_ticket_routing(tmp_path, **edits)
     runs = tmp_path / "runs"
-    if "{line}" in expected:
-        needle = "acme/frontier-9" if "teacher" in expected else '"refunds"'
-        source = spec if "teacher" in expected else spec.parent / "data.jsonl"
-        line = next(n for n, text in enumerate(source.read_text().splitlines(), 1) if needle in text)
-        expected = expected.format(line=line)
+    source = spec.parent / file
+    line = next(n for n, text in enumerate(source.read_text().splitlines(), 1) if needle in text)
+    expected = f"{source}:{line}: {expected}"
     assert main(["run", str(spec), "--offline", "--runs-dir", str(runs)]) == 2
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and expected in captured.err, captured.err

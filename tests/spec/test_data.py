@@ -105,13 +105,15 @@ def test_without_declared_normalisation_a_differently_spelt_gold_is_refused(tmp_
         load_items(spec)
 
 
-def test_misspelt_gold_column_is_refused_with_the_columns_found(tmp_path):
-    spec = _spec_with_data(tmp_path, [_row(), _row(id="b")])
-    spec = spec.model_copy(update={"data": spec.data.model_copy(update={"gold": "intent"})})
+def test_misspelt_gold_column_is_refused_at_the_specs_line_with_the_columns_found(tmp_path):
+    _spec_with_data(tmp_path, [_row(), _row(id="b")])
+    path = tmp_path / "spec.yaml"
+    path.write_text(path.read_text().replace("gold: label", "gold: intent"))
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "gold: intent" in text)
     with pytest.raises(DataError) as caught:
-        load_items(spec)
-    assert str(caught.value) == (f"{tmp_path / 'data.jsonl'}:1: column 'intent' (data.gold) is in no record; "
-                                 "the columns are id, message, label, split")
+        load_items(load_spec(path))
+    assert str(caught.value) == (f"{path}:{line}: data.gold: column 'intent' is in no record of {tmp_path / 'data.jsonl'}; "
+                                 "its columns are id, message, label, split")
 
 
 def test_an_unlabelled_pool_may_lack_the_gold_column(tmp_path):
