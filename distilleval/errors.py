@@ -7,6 +7,7 @@
     ├── PricingError                  a pricing table is invalid, or a model is missing from it
     ├── DataError                     a data file is invalid (file, line, field)
     ├── ConfigurationError            an environment problem: missing key, missing optional package
+    ├── RunDirectoryBusy              another distilleval process is writing the same run directory
     ├── BackendError                  a model call failed; carries ``kind`` for the run's error counts
     │   ├── RateLimitedError          429; ``retry_after_s`` when the server said so
     │   ├── CallTimeoutError          the call passed its deadline
@@ -41,6 +42,10 @@ class DataError(DistillevalError):
 
 class ConfigurationError(DistillevalError):
     """The environment is not set up: an API key or an optional package is missing."""
+
+
+class RunDirectoryBusy(DistillevalError):
+    """Another process holds the run directory's lock; two runs must not interleave their files."""
 
 
 class BackendError(DistillevalError):

@@ -233,10 +233,17 @@ def run(args: argparse.Namespace) -> int:
                              basis="measured", notes=notes))
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_id = f"{spec.name}-score-{stamp}"
-    out = Path(args.out) if args.out else Path("runs") / run_id / "summary.json"
     with build_scorer(spec) as scorer:
         summary = build_summary(spec, items, runs, pricing=pricing, run_id=run_id, scorer=scorer, mode="offline",
                                 n_resamples=args.resamples, seed=args.seed)
+    if args.out:
+        out = Path(args.out)
+    else:
+        # Two scores of one spec in the same second get two folders, never one shared.
+        from distilleval.files import claim_new_directory
+
+        out = claim_new_directory(Path("runs"), run_id) / "summary.json"
+        summary = summary.model_copy(update={"run_id": out.parent.name})
     write_summary(summary, out)
     _print_report(summary, out)
     return 0

@@ -78,8 +78,9 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     from distilleval.costs.pricing import load_pricing
     from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.errors import DataError
+    from distilleval.files import claim_new_directory
     from distilleval.pipeline.latency_probe import latency_context, roles_to_probe
-    from distilleval.pipeline.plan import eval_items
+    from distilleval.pipeline.plan import eval_items, locked
     from distilleval.run.runner import RunAborted
     from distilleval.run.store import RunStore
     from distilleval.spec.data import load_items
@@ -104,7 +105,11 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     calls = [_call_for(spec, role, item) for item in items for role in roles if (item.id, role, 0) not in finished]
     probe = [_call_for(spec, role, item) for item in items[:probe_calls] for role in to_probe]
     backends = _open_backends(spec, calls, pricing, options, also=to_probe)
-    with RunStore(run_dir) as store:
+    if options.out or resume:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        run_dir = claim_new_directory(run_dir.parent, run_dir.name)  # unique even in the same second
+    with locked(run_dir), RunStore(run_dir) as store:
         _check_resume(store, spec, run_dir)
         _write_run_files(spec, pricing, run_dir)
         if calls or probe:
@@ -159,12 +164,7 @@ def _run_dir(spec: TaskSpec, options: EvalOptions) -> tuple[Path, bool]:
             raise DataError(f"--resume {options.resume}: no run found (looked for {candidate / 'records.sqlite'})")
         return candidate, True
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = runs_dir / f"{spec.name}-{stamp}"
-    suffix = 1
-    while run_dir.exists():
-        suffix += 1
-        run_dir = runs_dir / f"{spec.name}-{stamp}-{suffix}"
-    return run_dir, False
+    return runs_dir / f"{spec.name}-{stamp}", False  # claimed (made unique) when the run starts writing
 
 
 def _check_resume(store: Any, spec: TaskSpec, run_dir: Path) -> None:

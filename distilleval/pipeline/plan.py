@@ -17,7 +17,7 @@ from pathlib import Path
 
 from distilleval import __version__
 from distilleval.costs.pricing import PricingTable
-from distilleval.files import file_sha256, write_text_atomic
+from distilleval.files import LockHeld, exclusive_lock, file_sha256, write_text_atomic
 from distilleval.spec.data import Item, split_items
 from distilleval.spec.task_spec import TaskSpec
 
@@ -115,23 +115,49 @@ def mark_current(path: Path, fingerprint: str) -> None:
     write_text_atomic(path.with_name(path.name + ".fingerprint"), fingerprint + "\n")
 
 
+LOCK_FILE = ".lock"
+"""The file in a run directory whose lock a writing process holds (see ``locked``)."""
+
+
+@contextmanager
+def locked(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir``'s lock while the block writes into it (the folder must exist).
+
+    Raises:
+        RunDirectoryBusy: another process is writing the same directory; it is left alone.
+    """
+    from distilleval.errors import RunDirectoryBusy
+
+    try:
+        with exclusive_lock(run_dir / LOCK_FILE):
+            yield
+    except LockHeld as held:
+        raise RunDirectoryBusy(
+            f"{run_dir}: another distilleval process (pid {held.holder or 'unknown'}) is writing this run "
+            "directory; wait for it to finish, or write elsewhere (--runs-dir / --out)"
+        ) from None
+
+
 @contextmanager
 def run_directory(path: Path, *, keep_partial: bool) -> Iterator[Path]:
-    """Create a run directory for a step that may fail, and leave nothing behind if it does.
+    """Create a run directory for a step that may fail, hold its lock, and leave nothing
+    behind if the step fails.
 
     On failure a directory this call created is removed: entirely when ``keep_partial`` is
     False (an offline run redoes everything anyway), otherwise only when it is still empty
     (online steps keep the labels they paid for, so a re-run resumes). A directory that existed
-    before is never removed.
+    before is never removed. A second process asking for the same directory while the first
+    holds it is refused (``RunDirectoryBusy``) and removes nothing.
     """
     created = not path.exists()
     path.mkdir(parents=True, exist_ok=True)
-    try:
-        yield path
-    except BaseException:
-        if created and path.is_dir():
-            if not keep_partial:
-                shutil.rmtree(path, ignore_errors=True)
-            elif not any(path.iterdir()):
-                path.rmdir()
-        raise
+    with locked(path):
+        try:
+            yield path
+        except BaseException:
+            if created and path.is_dir():
+                if not keep_partial:
+                    shutil.rmtree(path, ignore_errors=True)
+                elif not any(p.name != LOCK_FILE for p in path.iterdir()):
+                    shutil.rmtree(path, ignore_errors=True)  # the lock file goes with it, still held
+            raise

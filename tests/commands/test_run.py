@@ -108,6 +108,24 @@ def test_bad_spec_is_exit_2_and_writes_nothing(tmp_path, capsys):
     assert str(bad) in capsys.readouterr().err
 
 
+def test_a_second_run_into_the_same_run_directory_is_refused(tmp_path, capsys):
+    # Two runs of one spec share a run directory (named after their inputs); they must not
+    # interleave their files. The first is stood in for by holding the directory's lock.
+    from distilleval.pipeline.plan import locked
+
+    spec = str(REPO / "specs" / "ticket_routing" / "spec.yaml")
+    runs = tmp_path / "runs"
+    assert main(["run", spec, "--offline", "--runs-dir", str(runs), "--limit", "20"]) == 0
+    run_dir = _run_dir(runs)
+    summary = (run_dir / "summary.json").read_bytes()
+    capsys.readouterr()
+    with locked(run_dir):
+        assert main(["run", spec, "--offline", "--runs-dir", str(runs), "--limit", "20", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{run_dir}: another distilleval process (pid " in err
+    assert (run_dir / "summary.json").read_bytes() == summary
+
+
 def _online_spec(tmp_path: Path, base_url: str) -> Path:
     """ticket_routing with teacher and student served by the local OpenAI-compatible server."""
     import shutil

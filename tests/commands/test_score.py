@@ -215,7 +215,7 @@ def test_a_python_scorer_that_exits_or_hangs_is_recorded_and_the_summary_written
     spec = write_label_task(tmp_path, n=4)
     spec.write_text(spec.read_text().replace(
         "scorer: {kind: exact_match, normalize: {case: true}}",
-        "scorer: {kind: python, ref: 'hostile_scorer:score', timeout_s: 1, workers: 2}"))
+        "scorer: {kind: python, ref: 'hostile_scorer:score', timeout_s: 3, workers: 2}"))
     preds = write_predictions(tmp_path / "p.jsonl", [
         {"id": "i0", "output": "exit"}, {"id": "i1", "output": "sleep"}, {"id": "i2", "output": "Other"},
         {"id": "i3", "output": "other"},
@@ -225,3 +225,23 @@ def test_a_python_scorer_that_exits_or_hangs_is_recorded_and_the_summary_written
     result = read_summary(out).models["p"]
     assert result.metric.value == 0.5  # i2 right, i3 wrong; i0 and i1 excluded as scorer errors
     assert result.metrics["scorer_errors"] == 2.0 and result.n_scored == 2
+
+
+def test_default_score_folders_are_never_shared(tmp_path, capsys, monkeypatch):
+    # Two scores in the same second used to write the same runs/<spec>-score-<time>/, one
+    # result lost while both reported success. Folders for this second and the next few are
+    # taken here, as a concurrent score would take them.
+    import datetime as dt
+
+    spec = write_label_task(tmp_path)
+    preds = write_predictions(tmp_path / "gpt.jsonl", label_predictions())
+    monkeypatch.chdir(tmp_path)
+    now = dt.datetime.now(dt.timezone.utc)
+    taken = [tmp_path / "runs" / f"intents-score-{(now + dt.timedelta(seconds=s)):%Y%m%d-%H%M%S}" for s in range(5)]
+    for folder in taken:
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text("another run's result")
+    assert main(["score", str(spec), "--predictions", str(preds)]) == 0
+    assert all((folder / "summary.json").read_text() == "another run's result" for folder in taken)
+    (written,) = [p for p in (tmp_path / "runs").glob("intents-score-*/summary.json") if p.parent not in taken]
+    assert read_summary(written).run_id == written.parent.name

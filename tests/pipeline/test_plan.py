@@ -72,3 +72,22 @@ def test_a_failed_step_leaves_no_run_directory_it_created(tmp_path):
         with run_directory(target, keep_partial=False):
             raise RuntimeError("boom")
     assert (target / "labels.jsonl").is_file()
+
+
+def test_a_second_writer_of_one_run_directory_is_refused_and_removes_nothing(tmp_path):
+    import pytest
+
+    from distilleval.errors import RunDirectoryBusy
+    from distilleval.pipeline.plan import run_directory
+
+    target = tmp_path / "runs" / "r1"
+    with run_directory(target, keep_partial=False):
+        (target / "summary.json").write_text("{}")
+        # The second run (here the same process, a second open file: flock tells them apart)
+        # must neither interleave its files with the first's nor clean the folder up.
+        with pytest.raises(RunDirectoryBusy, match=r"r1: another distilleval process \(pid \d+\) is writing"):
+            with run_directory(target, keep_partial=False):
+                raise AssertionError("the second run must not start")
+        assert (target / "summary.json").is_file()
+    with run_directory(target, keep_partial=False):  # released when the first finished
+        pass

@@ -39,7 +39,7 @@ def contains_gold(prediction, gold, item):
 def user_scorer(tmp_path, monkeypatch):
     (tmp_path / "my_team_scorers.py").write_text(USER_MODULE, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with PythonFunction(PythonScorer(ref="my_team_scorers:contains_gold", timeout_s=1.0, workers=2)) as scorer:
+    with PythonFunction(PythonScorer(ref="my_team_scorers:contains_gold", timeout_s=3.0, workers=2)) as scorer:
         yield scorer
 
 
@@ -79,7 +79,7 @@ def test_a_scorer_that_never_returns_is_killed_at_its_time_limit(user_scorer):
     # It used to hang the whole run with no message.
     scores = user_scorer.score_items(["sleep", "paris", "sleep", "london"], items(4))
     assert [s.reason for s in scores] == ["scorer_error", None, "scorer_error", "below_1"]
-    assert scores[0].details["error"] == "timeout: no answer within 1 s; the call was killed"
+    assert scores[0].details["error"] == "timeout: no answer within 3 s; the call was killed"
     assert [s.score for s in scores[1::2]] == [1.0, 0.0]
 
 
