@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distilleval.backends.base import ChatRequest
+from distilleval.backends.tinker.model_ids import openai_route_fields
 from distilleval.costs.cost_model import request_cost_usd
 from distilleval.costs.pricing import ModelPrice
 
@@ -34,6 +35,8 @@ def chat_body(model: str, request: ChatRequest) -> dict[str, Any]:
     }
     if request.stop:
         body["stop"] = list(request.stop)
+    # A Tinker Qwen3 student must see the thinking-off prompt it was trained on.
+    body.update(openai_route_fields(model))
     return body
 
 

@@ -174,6 +174,8 @@ class LiteLLMBackend:
     async def complete(self, request: ChatRequest, *, timeout_s: float) -> Completion:
         """Make one call. Raises a ``BackendError`` subclass on failure (see ``translate_litellm_error``)."""
         kwargs = chat_body(self.model_id, request)
+        if "chat_template_kwargs" in kwargs:  # not an OpenAI field: LiteLLM passes it through extra_body
+            kwargs["extra_body"] = {"chat_template_kwargs": kwargs.pop("chat_template_kwargs")}
         if self._mark_cacheable:
             kwargs["messages"] = mark_rubric_cacheable(kwargs["messages"], self.model_id)
         kwargs["timeout"] = timeout_s
