@@ -67,14 +67,19 @@ def run_teacher(
     """
     from distilleval.backends.factory import build_backend, check_reachable
     from distilleval.run.cache import ResponseCache
+    from distilleval.run.lazy import LazyBackend, roles_with_misses
 
+    calls = teacher_calls(spec, items)
     if backend is None:
-        backend = build_backend(TEACHER, spec.teacher, pricing=pricing)
-        check_reachable(TEACHER, spec.teacher)
+        pricing.price_for(spec.teacher.pricing_key)
+        if roles_with_misses(calls, {TEACHER: spec.teacher.model}, cache_path):
+            backend = build_backend(TEACHER, spec.teacher, pricing=pricing)
+            check_reachable(TEACHER, spec.teacher)
+        else:  # every answer is cached: no provider SDK, key or endpoint needed unless one goes missing
+            backend = LazyBackend(spec.teacher.model, lambda: build_backend(TEACHER, spec.teacher, pricing=pricing))
     options = RunnerOptions(
         concurrency=concurrency, max_retries=max_retries, timeout_s={TEACHER: spec.teacher.timeout_s}
     )
-    calls = teacher_calls(spec, items)
 
     async def go() -> list[CallResult]:
         cache = ResponseCache(cache_path) if cache_path is not None else None
