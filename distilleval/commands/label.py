@@ -38,9 +38,25 @@ def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
 
 
 def _student_messages(spec, item) -> list[dict]:
+    """The student's turns in the short format: images as ``{type: image, path}`` parts (absolute paths)."""
+    from pathlib import Path
+
     from distilleval.spec.messages import build_messages
 
-    return [dict(message) for message in build_messages(spec.student, item, spec.data.image_inputs)]
+    messages = []
+    for message in build_messages(spec.student, item, spec.data.image_inputs, embed_images=False):
+        message = dict(message)
+        if isinstance(message.get("content"), list):
+            parts = []
+            for part in message["content"]:
+                if part.get("type") == "image_url":
+                    path = part["image_url"]["url"].removeprefix("file://")
+                    parts.append({"type": "image", "path": str(Path(path).resolve())})
+                else:
+                    parts.append(part)
+            message["content"] = parts
+        messages.append(message)
+    return messages
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from distilleval.costs.pricing import load_pricing
-    from distilleval.errors import ConfigurationError, DistillevalError
+    from distilleval.errors import DistillevalError
     from distilleval.run.cache import cache_path_for
     from distilleval.spec.data import load_items, split_items
     from distilleval.spec.task_spec import load_spec
@@ -63,11 +79,6 @@ def run(args: argparse.Namespace) -> int:
     if args.max_retries < 0:
         raise DistillevalError(f"--max-retries must be 0 or more, got {args.max_retries}")
     spec = load_spec(args.spec)
-    if spec.data.image_inputs:
-        raise ConfigurationError(
-            f"{args.spec}: label writes text training data; image inputs ({', '.join(spec.data.image_inputs)}) "
-            "cannot go into the short format"
-        )
     if args.pool:
         items = load_items(spec, path=Path(args.pool))
         source = args.pool

@@ -76,6 +76,23 @@ def _request_failed(message: str) -> tinker.RequestFailedError:
     return tinker.RequestFailedError(message, request_id="req-fake", category=types.RequestErrorCategory.Server)
 
 
+def _check_image(chunk: types.ImageChunk) -> None:
+    """Refuse an image whose token count is not the processor's, as the service does."""
+    import io
+
+    from PIL import Image
+
+    from distilleval.backends.tinker.images import qwen_vl_image_tokens
+
+    with Image.open(io.BytesIO(chunk.data)) as image:
+        width, height = image.size
+    expected = qwen_vl_image_tokens(width, height)
+    if chunk.expected_tokens != expected:
+        raise _status_error(
+            tinker.BadRequestError, 400, f"Expected {chunk.expected_tokens} tokens, got {expected} from image"
+        )
+
+
 def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")[:2])
 
@@ -262,6 +279,9 @@ class FakeTrainingClient:
         for datum in data:
             if not isinstance(datum, types.Datum):
                 raise TypeError(f"expected tinker.types.Datum, got {type(datum).__name__}")
+            for chunk in datum.model_input.chunks:
+                if isinstance(chunk, types.ImageChunk):
+                    _check_image(chunk)
             targets = datum.loss_fn_inputs.get("target_tokens")
             weights = datum.loss_fn_inputs.get("weights")
             if targets is None or weights is None:
@@ -416,7 +436,10 @@ class FakeSamplingClient:
         **_: Any,
     ) -> AwaitableConcurrentFuture:
         """Sample completions of ``prompt``, as ``tinker.SamplingClient.sample`` does."""
-        self.service._record("sample", prompt_tokens=prompt.length, params=sampling_params)
+        images = [chunk for chunk in prompt.chunks if isinstance(chunk, types.ImageChunk)]
+        for image in images:
+            _check_image(image)
+        self.service._record("sample", prompt_tokens=prompt.length, params=sampling_params, images=len(images))
         if self.service.responder is None:
             raise RuntimeError("FakeServiceClient has no responder for sampling")
         stop = sampling_params.stop
@@ -424,7 +447,8 @@ class FakeSamplingClient:
             raise NotImplementedError("the fake sampler handles stop token ids only")
         sequences = []
         for _ in range(num_samples):
-            tokens = list(self.service.responder(prompt.to_ints()))
+            text_ids = [t for chunk in prompt.chunks if isinstance(chunk, types.EncodedTextChunk) for t in chunk.tokens]
+            tokens = list(self.service.responder(text_ids))
             reason = "stop"
             for position, token in enumerate(tokens):
                 if stop and token in stop:

@@ -5,6 +5,12 @@ The short format is one JSON object per line::
     {"messages": [{"role": "user", "content": "<raw input>"}, {"role": "assistant", "content": "<label>"}]}
 
 Optional ``system`` turns may come first; the conversation must end with an assistant turn.
+A vision student's user turn carries its images as content parts, text first::
+
+    {"role": "user", "content": [{"type": "text", "text": "Document type:"},
+                                 {"type": "image", "path": "pages/0001.png"}]}
+
+(``path`` relative to the data file, PNG or JPEG).
 Every problem is reported as ``FILE:LINE: field: what is wrong`` before anything is trained.
 """
 
@@ -14,8 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from distilleval.backends.tinker.images import ImageInput, load_image
 from distilleval.backends.tinker.rendering import ROLES, ChatRenderer, Message
-from distilleval.errors import DataError
+from distilleval.errors import ConfigurationError, DataError
 from distilleval.spec.data import iter_jsonl
 
 
@@ -34,6 +41,7 @@ class SupervisedExample:
     line: int
     tokens: list[int]
     weights: list[float]
+    images: tuple[ImageInput, ...] = ()
 
     @property
     def trained_tokens(self) -> int:
@@ -41,7 +49,30 @@ class SupervisedExample:
         return sum(1 for weight in self.weights if weight > 0)
 
 
-def _check_messages(value: object, where: str) -> tuple[Message, ...]:
+def _check_parts(parts: list, where: str, base: Path | None) -> tuple[str, tuple[ImageInput, ...]]:
+    """A user turn's content parts: the joined text and the images, read from disk."""
+    texts: list[str] = []
+    images: list[ImageInput] = []
+    for index, part in enumerate(parts):
+        at = f"{where}[{index}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part.get("text"), str) and set(part) == {"type", "text"}:
+            if images:
+                raise DataError(f"{at}: text must come before the images in a turn")
+            texts.append(part["text"])
+        elif kind == "image" and isinstance(part.get("path"), str) and set(part) == {"type", "path"}:
+            path = Path(part["path"])
+            if not path.is_absolute() and base is not None:
+                path = base / path
+            if not path.is_file():
+                raise DataError(f"{at}.path: image file not found: {path}")
+            images.append(load_image(path, where=f"{at}.path"))
+        else:
+            raise DataError(f"{at}: expected {{type: text, text}} or {{type: image, path}}")
+    return "".join(texts), tuple(images)
+
+
+def _check_messages(value: object, where: str, base: Path | None = None) -> tuple[Message, ...]:
     if not isinstance(value, list) or not value:
         raise DataError(f"{where}: messages: expected a non-empty list of {{role, content}} objects")
     messages: list[Message] = []
@@ -56,11 +87,14 @@ def _check_messages(value: object, where: str) -> tuple[Message, ...]:
         if role not in ROLES:
             raise DataError(f"{where}: {field}.role: expected one of {', '.join(ROLES)}, found {role!r}")
         content = turn.get("content")
-        if not isinstance(content, str):
+        images: tuple[ImageInput, ...] = ()
+        if isinstance(content, list) and role == "user":
+            content, images = _check_parts(content, f"{where}: {field}.content", base)
+        elif not isinstance(content, str):
             raise DataError(f"{where}: {field}.content: expected a string, found {type(content).__name__}")
         if role == "system" and any(m.role != "system" for m in messages):
             raise DataError(f"{where}: {field}.role: a system turn must come before the others")
-        messages.append(Message(role=role, content=content))
+        messages.append(Message(role=role, content=content, images=images))
     if messages[-1].role != "assistant":
         raise DataError(f"{where}: messages[{len(messages) - 1}].role: the last turn must be the assistant's (the label)")
     if messages[-1].content.strip() == "":
@@ -90,7 +124,7 @@ def read_conversations(path: Path) -> list[Conversation]:
                 where = f"{path}:{number}"
                 if "messages" not in record:
                     raise DataError(f"{where}: messages: required field is missing")
-                rows.append(Conversation(line=number, messages=_check_messages(record["messages"], where)))
+                rows.append(Conversation(line=number, messages=_check_messages(record["messages"], where, path.parent)))
     except FileNotFoundError:
         raise DataError(f"{path}: training data file not found") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -114,10 +148,15 @@ def build_examples(
     """
     examples: list[SupervisedExample] = []
     for conversation in conversations:
-        rendered = renderer.render(conversation.messages)
+        try:
+            rendered = renderer.render(conversation.messages)
+        except ConfigurationError as err:  # e.g. images for a text-only template
+            raise DataError(f"{source}:{conversation.line}: messages: {err}") from None
         if len(rendered.tokens) > max_tokens:
             raise DataError(
                 f"{source}:{conversation.line}: messages: {len(rendered.tokens)} tokens is over the limit of {max_tokens}"
             )
-        examples.append(SupervisedExample(line=conversation.line, tokens=rendered.tokens, weights=rendered.weights))
+        examples.append(
+            SupervisedExample(line=conversation.line, tokens=rendered.tokens, weights=rendered.weights, images=rendered.images)
+        )
     return examples

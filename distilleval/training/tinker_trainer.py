@@ -150,17 +150,21 @@ def check_enough_rows(train_rows: int, batch_size: int, *, source: str) -> None:
 def to_datum(example: SupervisedExample) -> Any:
     """A ``tinker.types.Datum`` for next-token cross-entropy on ``example``.
 
-    The input is every token but the last; the targets are the inputs shifted by one,
-    weighted by the weight of the token being predicted.
+    The input is every token but the last (image runs become image chunks); the targets are
+    the inputs shifted by one, weighted by the weight of the token being predicted. Positions
+    inside an image have weight 0 (their target is a placeholder 0).
     """
     import numpy as np
 
+    from distilleval.backends.tinker.rendering import IMAGE_TOKEN, to_model_input
+
     tinker = import_tinker()
     tokens = example.tokens
+    targets = [0 if token == IMAGE_TOKEN else token for token in tokens[1:]]
     return tinker.types.Datum(
-        model_input=tinker.types.ModelInput.from_ints(tokens[:-1]),
+        model_input=to_model_input(tokens[:-1], example.images),
         loss_fn_inputs={
-            "target_tokens": tinker.types.TensorData.from_numpy(np.asarray(tokens[1:], dtype=np.int64)),
+            "target_tokens": tinker.types.TensorData.from_numpy(np.asarray(targets, dtype=np.int64)),
             "weights": tinker.types.TensorData.from_numpy(np.asarray(example.weights[1:], dtype=np.float32)),
         },
     )

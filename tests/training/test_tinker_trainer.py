@@ -261,3 +261,70 @@ def test_non_restartable_failure_is_not_retried(tmp_path):
     with pytest.raises(BackendError, match="Base model acme/Nope is not supported"):
         run(service, make_examples(40), tmp_path, base_model="acme/Nope")
     assert len(service.calls_named("create_lora_training_client")) == 1
+
+
+def _vision_rows(tmp_path, rows=20):
+    from PIL import Image
+
+    (tmp_path / "pages").mkdir()
+    lines = []
+    for i in range(rows):
+        Image.new("RGB", (150 + i, 224), "white").save(tmp_path / "pages" / f"{i}.png")
+        label = ["invoice", "receipt"][i % 2]
+        user = {"role": "user", "content": [{"type": "text", "text": "Document type:"},
+                                            {"type": "image", "path": f"pages/{i}.png"}]}
+        lines.append(json.dumps({"messages": [user, {"role": "assistant", "content": label}]}))
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_vision_rows_train_with_image_chunks_of_the_right_size(tmp_path):
+    from tinker import types
+
+    from distilleval.backends.tinker.images import qwen_vl_image_tokens
+    from distilleval.backends.tinker.rendering import ChatRenderer, byte_tokenizer_for
+    from distilleval.training.data import build_examples, read_conversations
+
+    data = _vision_rows(tmp_path)
+    renderer = ChatRenderer("qwen3_5", byte_tokenizer_for("qwen3_5"))
+    examples = build_examples(read_conversations(data), renderer, source=data)
+    datum = to_datum(examples[3])
+    kinds = [type(chunk).__name__ for chunk in datum.model_input.chunks]
+    assert kinds == ["EncodedTextChunk", "ImageChunk", "EncodedTextChunk"]
+    image = datum.model_input.chunks[1]
+    assert image.format == "png" and image.expected_tokens == qwen_vl_image_tokens(153, 224)
+    assert len(datum.loss_fn_inputs["target_tokens"].data) == datum.model_input.length
+    # nothing inside the image is trained on
+    assert sum(datum.loss_fn_inputs["weights"].data) == examples[3].trained_tokens
+    service = FakeServiceClient()
+    config = TrainingConfig(base_model="Qwen/Qwen3.6-35B-A3B", batch_size=6, epochs=2, heldout_fraction=0.0)
+    result = train_lora(service, examples, config, tmp_path / "out", data_sha256="v" * 64, source="t", log=lambda _: None)
+    assert result.sampler_path.endswith("/sampler_weights/step-000008")
+    assert isinstance(datum.model_input.chunks[1], types.ImageChunk)
+
+
+def test_service_refuses_an_image_with_the_wrong_token_count(tmp_path):
+    from PIL import Image
+    from tinker import types
+
+    Image.new("RGB", (150, 224)).save(tmp_path / "p.png")  # 70 tokens
+    chunks = [types.EncodedTextChunk(tokens=[1, 2]),
+              types.ImageChunk(data=(tmp_path / "p.png").read_bytes(), format="png", expected_tokens=5),
+              types.EncodedTextChunk(tokens=[3])]
+    zeros = np.zeros(8)
+    datum = types.Datum(model_input=types.ModelInput(chunks=chunks), loss_fn_inputs={
+        "target_tokens": types.TensorData.from_numpy(zeros.astype(np.int64)),
+        "weights": types.TensorData.from_numpy(zeros.astype(np.float32))})
+    client = FakeServiceClient().create_lora_training_client(base_model="Qwen/Qwen3.6-35B-A3B").result()
+    with pytest.raises(Exception, match=r"Expected 5 tokens, got 70 from image"):
+        client.forward_backward([datum], "cross_entropy")
+
+
+def test_images_for_a_text_only_template_name_the_line(tmp_path):
+    from distilleval.backends.tinker.rendering import ChatRenderer, byte_tokenizer_for
+    from distilleval.training.data import build_examples, read_conversations
+
+    data = _vision_rows(tmp_path, rows=2)
+    with pytest.raises(DataError, match=r"train.jsonl:1: messages: the qwen3 chat template reads no images"):
+        build_examples(read_conversations(data), ChatRenderer("qwen3", byte_tokenizer_for("qwen3")), source=data)

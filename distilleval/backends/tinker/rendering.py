@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from distilleval.backends.tinker.catalogue import TEMPLATES, BaseModel, TemplateName, offline_catalogue
+from distilleval.backends.tinker.images import ImageInput
 from distilleval.backends.tinker.tokenizers import ByteTokenizer, HuggingFaceTokenizer, QwenTokenizer, Tokenizer
 from distilleval.errors import ConfigurationError
 
@@ -36,10 +37,15 @@ LLAMA3_SPECIAL_TOKENS = ("<|begin_of_text|>", "<|start_header_id|>", "<|end_head
 
 @dataclass(frozen=True)
 class Message:
-    """One chat turn."""
+    """One chat turn: its text, then any images (a vision student's input)."""
 
     role: Role
     content: str
+    images: tuple[ImageInput, ...] = ()
+
+
+# Stands in the token list for each position an image occupies (its tokens are the image's).
+IMAGE_TOKEN = -1
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class RenderedExample:
 
     tokens: list[int]
     weights: list[float]
+    images: tuple[ImageInput, ...] = ()
 
     @property
     def prompt_tokens(self) -> int:
@@ -115,16 +122,43 @@ class ChatRenderer:
         for message in messages:
             header = self._header(message.role)
             content = message.content.strip() if self.template == "qwen3_5" else message.content
-            body = [*self.tokenizer.encode(content), self._end_of_turn]
+            pictures = self._image_tokens(message)
+            body = [*self.tokenizer.encode(content), *pictures, self._end_of_turn]
             tail = self._after_turn()
             trained = 1.0 if message.role == "assistant" else 0.0
             tokens += header + body + tail
             weights += [0.0] * len(header) + [trained] * len(body) + [0.0] * len(tail)
-        return RenderedExample(tokens=tokens, weights=weights)
+            if pictures and trained:
+                raise ConfigurationError("an assistant turn cannot carry images (the student answers in text)")
+        images = tuple(image for message in messages for image in message.images)
+        return RenderedExample(tokens=tokens, weights=weights, images=images)
+
+    def _image_tokens(self, message: Message) -> list[int]:
+        """``<|vision_start|>``, one ``IMAGE_TOKEN`` per image token, ``<|vision_end|>``, per image."""
+        if not message.images:
+            return []
+        if self.template != "qwen3_5":
+            raise ConfigurationError(
+                f"the {self.template} chat template reads no images; use a vision base model (Qwen3.5 / Qwen3.6)"
+            )
+        start = self.tokenizer.special_id("<|vision_start|>")
+        end = self.tokenizer.special_id("<|vision_end|>")
+        out: list[int] = []
+        for image in message.images:
+            out += [start, *([IMAGE_TOKEN] * image.tokens), end]
+        return out
 
     def generation_prompt(self, messages: Sequence[Message]) -> list[int]:
-        """Token ids of ``messages`` followed by an open assistant header, ready to sample."""
+        """Token ids of ``messages`` followed by an open assistant header, ready to sample.
+
+        Image positions hold ``IMAGE_TOKEN``; ``model_input`` turns them into image chunks.
+        """
         return self.render(messages).tokens + self._header("assistant")
+
+    def generation_input(self, messages: Sequence[Message]) -> tuple[list[int], tuple[ImageInput, ...]]:
+        """The generation prompt and the images it holds, in order."""
+        rendered = self.render(messages)
+        return rendered.tokens + self._header("assistant"), rendered.images
 
     def parse_response(self, token_ids: Sequence[int]) -> tuple[str, bool]:
         """The assistant's text from sampled tokens.
@@ -192,4 +226,52 @@ def byte_tokenizer_for(template: TemplateName) -> ByteTokenizer:
     """A byte-level tokenizer carrying ``template``'s special tokens (tests, dry runs)."""
     if template == "llama3":
         return ByteTokenizer(LLAMA3_SPECIAL_TOKENS)
-    return ByteTokenizer(("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"))
+    return ByteTokenizer(("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<|vision_start|>", "<|vision_end|>"))
+
+
+def model_input_chunks(tokens: Sequence[int], images: Sequence[ImageInput]) -> list[tuple[str, object]]:
+    """Split a token list with ``IMAGE_TOKEN`` runs into ("text", ids) and ("image", ImageInput) pieces.
+
+    Raises:
+        ValueError: the runs do not match the images (count or length).
+    """
+    pieces: list[tuple[str, object]] = []
+    remaining = list(images)
+    text: list[int] = []
+    position = 0
+    while position < len(tokens):
+        if tokens[position] != IMAGE_TOKEN:
+            text.append(tokens[position])
+            position += 1
+            continue
+        if not remaining:
+            raise ValueError("more image positions than images")
+        image = remaining.pop(0)
+        run = tokens[position : position + image.tokens]
+        if len(run) != image.tokens or any(token != IMAGE_TOKEN for token in run):
+            raise ValueError(f"image {image.source} needs {image.tokens} positions")
+        if text:
+            pieces.append(("text", text))
+            text = []
+        pieces.append(("image", image))
+        position += image.tokens
+    if remaining:
+        raise ValueError("more images than image positions")
+    if text:
+        pieces.append(("text", text))
+    return pieces
+
+
+def to_model_input(tokens: Sequence[int], images: Sequence[ImageInput] = ()) -> object:
+    """A ``tinker.types.ModelInput``: text chunks, and an ``ImageChunk`` for each image run."""
+    from tinker import types
+
+    if not images:
+        return types.ModelInput.from_ints(list(tokens))
+    chunks: list[object] = []
+    for kind, value in model_input_chunks(tokens, images):
+        if kind == "text":
+            chunks.append(types.EncodedTextChunk(tokens=value))
+        else:
+            chunks.append(types.ImageChunk(data=value.data, format=value.format, expected_tokens=value.tokens))
+    return types.ModelInput(chunks=chunks)

@@ -12,8 +12,10 @@ latency is measured around the call; cost comes from the pricing table.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from distilleval.backends.base import ChatRequest, Completion
@@ -25,28 +27,50 @@ from distilleval.backends.tinker.connection import (
     resolved,
     translate_error,
 )
+from distilleval.backends.tinker.images import ImageInput, image_from_bytes, load_image
 from distilleval.backends.tinker.model_ids import TINKER_PREFIX
-from distilleval.backends.tinker.rendering import ChatRenderer, Message, renderer_for, template_for
+from distilleval.backends.tinker.rendering import ChatRenderer, Message, renderer_for, template_for, to_model_input
 from distilleval.backends.tinker.tokenizers import Tokenizer
 from distilleval.costs.cost_model import request_cost_usd
 from distilleval.costs.pricing import ModelPrice, PricingTable
-from distilleval.errors import BackendError, CallTimeoutError, ConfigurationError
+from distilleval.errors import BackendError, CallTimeoutError, ConfigurationError, DataError
 from distilleval.spec.task_spec import ModelSpec
+
+
+def _image_part(part: dict, where: str) -> ImageInput:
+    url = (part.get("image_url") or {}).get("url", "") if isinstance(part.get("image_url"), dict) else ""
+    if url.startswith("data:") and ";base64," in url:
+        return image_from_bytes(base64.b64decode(url.split(";base64,", 1)[1]), source="the embedded image", where=where)
+    if url.startswith("file://"):
+        return load_image(Path(url.removeprefix("file://")), where=where)
+    raise BackendError(f"{where}: an image part needs a data: or file:// URL", kind="bad_request")
 
 
 def _messages(request: ChatRequest) -> list[Message]:
     messages = []
     for index, message in enumerate(request.messages):
         content = message.get("content")
+        images: list[ImageInput] = []
+        if isinstance(content, list):  # text and image parts (a vision student's input)
+            texts = []
+            for number, part in enumerate(content):
+                kind = part.get("type") if isinstance(part, dict) else None
+                if kind == "text":
+                    texts.append(str(part.get("text", "")))
+                elif kind == "image_url":
+                    try:
+                        images.append(_image_part(part, f"message {index} part {number}"))
+                    except DataError as err:
+                        raise BackendError(str(err), kind="bad_request") from None
+                else:
+                    raise BackendError(f"message {index} part {number}: unsupported part {kind!r}", kind="bad_request")
+            content = "".join(texts)
         if not isinstance(content, str):
-            raise BackendError(
-                f"message {index}: the Tinker backend takes text content only (images are not supported)",
-                kind="bad_request",
-            )
+            raise BackendError(f"message {index}: content must be text or text and image parts", kind="bad_request")
         role = message.get("role")
         if role not in ("system", "user", "assistant"):
             raise BackendError(f"message {index}: unsupported role {role!r}", kind="bad_request")
-        messages.append(Message(role=role, content=content))
+        messages.append(Message(role=role, content=content, images=tuple(images)))
     return messages
 
 
@@ -75,7 +99,10 @@ class TinkerBackend:
         """Sample one completion; raises a ``BackendError`` subclass on failure."""
         from tinker import types
 
-        prompt_ids = self._renderer.generation_prompt(_messages(request))
+        try:
+            prompt_ids, images = self._renderer.generation_input(_messages(request))
+        except ConfigurationError as err:  # images for a text-only model
+            raise BackendError(f"{self.model_id}: {err}", kind="bad_request") from None
         params = types.SamplingParams(
             max_tokens=request.max_tokens,
             temperature=request.temperature,
@@ -83,7 +110,7 @@ class TinkerBackend:
         )
         started = time.perf_counter()
         try:
-            future = self._client.sample(prompt=types.ModelInput.from_ints(prompt_ids), num_samples=1, sampling_params=params)
+            future = self._client.sample(prompt=to_model_input(prompt_ids, images), num_samples=1, sampling_params=params)
             response = await future.result_async(timeout=timeout_s)
         except TimeoutError:
             raise CallTimeoutError(f"Tinker sampling did not finish within {timeout_s:g} s") from None

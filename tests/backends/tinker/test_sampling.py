@@ -114,12 +114,38 @@ def test_missing_key_fails_before_connecting(monkeypatch):
     assert service.calls == []
 
 
-def test_image_content_is_a_bad_request(key, qwen):
+def _png(path, size):
+    from PIL import Image
+
+    Image.new("RGB", size, "white").save(path)
+    return path
+
+
+def _image_request(path, text="Document type:"):
+    return ChatRequest(messages=({"role": "user", "content": [
+        {"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": f"file://{path}"}}]},))
+
+
+def test_image_for_a_text_only_model_is_a_bad_request(key, qwen, tmp_path):
     backend = open_backend(FakeServiceClient(responder=labeller(qwen)))
-    image_request = ChatRequest(messages=({"role": "user", "content": [{"type": "text", "text": "x"}]},))
-    with pytest.raises(BackendError, match="text content only") as info:
-        asyncio.run(backend.complete(image_request, timeout_s=5))
+    with pytest.raises(BackendError, match="the qwen3 chat template reads no images") as info:
+        asyncio.run(backend.complete(_image_request(_png(tmp_path / "p.png", (224, 224))), timeout_s=5))
     assert info.value.kind == "bad_request"
+
+
+def test_vision_student_samples_with_the_image_as_an_image_chunk(key, tmp_path):
+    from distilleval.backends.tinker.rendering import byte_tokenizer_for
+
+    tok = byte_tokenizer_for("qwen3_5")  # Qwen3.6's own tokenizer is not packaged
+    service = FakeServiceClient(responder=lambda prompt: [*tok.encode("invoice"), tok.special_id("<|im_end|>")])
+    backend = open_backend(service, model="Qwen/Qwen3.6-35B-A3B", tokenizer=tok)
+    completion = asyncio.run(backend.complete(_image_request(_png(tmp_path / "p.png", (150, 224))), timeout_s=5))
+    assert completion.text == "invoice"
+    (call,) = service.calls_named("sample")
+    assert call["images"] == 1
+    text_only = ChatRenderer("qwen3_5", tok).generation_prompt([Message("user", "Document type:")])
+    # the image adds <|vision_start|>, its 70 tokens (150 x 224) and <|vision_end|>
+    assert completion.input_tokens == call["prompt_tokens"] == len(text_only) + 70 + 2
 
 
 def test_slow_sample_times_out(key, qwen):
