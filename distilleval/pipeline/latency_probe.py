@@ -60,10 +60,12 @@ async def run_probe(
         store: the run store; the figures go to its meta table under ``latency_probe``.
         price_of: (role, call result) -> what the call cost at this run's pricing table.
     """
+    from distilleval.results.build import distribution
     from distilleval.run.runner import Runner, RunnerOptions
 
     options = RunnerOptions(concurrency=concurrency, max_retries=max_retries, timeout_s=dict(timeout_s))
-    results = await Runner(backends, options=options, cache=None).run(calls)
+    runner = Runner(backends, options=options, cache=None)
+    results = await runner.run(calls)
     recorded = dict(store.get_meta(PROBE, {}))
     for role in sorted({call.model for call in calls}):
         mine = [r for r in results if r.model == role]
@@ -73,6 +75,7 @@ async def run_probe(
             "latency_ms": [r.latency_ms for r in ok],
             "errors": len(mine) - len(ok),
             "spent_usd": sum(price_of(role, r) for r in ok),
+            "loop_lag_ms": lag.model_dump() if (lag := distribution(runner.loop_lag_ms.get(role, []))) else None,
         }
     store.set_meta(PROBE, recorded)
 
@@ -99,5 +102,6 @@ def latency_context(store: Any, role: str) -> LatencyFigures | None:
             "unloaded_concurrency": probe["concurrency"],
             "probe_errors": probe["errors"],
             "probe_spent_usd": probe["spent_usd"],
+            "unloaded_loop_lag_ms": Distribution.model_validate(probe["loop_lag_ms"]) if probe.get("loop_lag_ms") else None,
         })
     return figures

@@ -179,7 +179,7 @@ def _jitter(key: str) -> float:
 
 def latency_chart(f: Figures, *, max_points: int = 400) -> str:
     """Per-call latency per model on a log axis: item dots (when recorded), p50–p95 box, p99 tick."""
-    title = "Latency per call (log scale; box p50–p95, tick p99; cache hits excluded)"
+    title = "Latency per call under the run's load (log scale; box p50–p95, tick p99; cache hits excluded)"
     rows: list[tuple[ModelRow, list[float]]] = []
     for row in f.models:
         latency = row.result.latency_ms
@@ -212,7 +212,8 @@ def latency_chart(f: Figures, *, max_points: int = 400) -> str:
         body.append(f'<line x1="{axis(latency.p50):.1f}" y1="{y - 12}" x2="{axis(latency.p50):.1f}" y2="{y + 12}" stroke="{colour}" stroke-width="3"/>')
         if latency.p99 is not None:
             body.append(f'<line x1="{axis(latency.p99):.1f}" y1="{y - 6}" x2="{axis(latency.p99):.1f}" y2="{y + 6}" stroke="{colour}" stroke-width="2"/>')
-        body.append(_text(LEFT - 60, y + 20, f"p50 {_ms(latency.p50)} · p95 {_ms(latency.p95 or 0)}",
+        bound = " · client-bound" if row.result.latency is not None and row.result.latency.client_bound else ""
+        body.append(_text(LEFT - 60, y + 20, f"p50 {_ms(latency.p50)} · p95 {_ms(latency.p95 or 0)}{bound}",
                           anchor="start", size=10, extra='fill="#4b5563"'))
     return _frame("chart-latency", title, body, height=height)
 

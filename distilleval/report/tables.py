@@ -243,7 +243,8 @@ def _latency_rows(result: ModelResult) -> list[tuple[str, str, Distribution]]:
             how += " (client-bound)"
         rows.append(("load", how, result.latency_ms))
     if figures is not None and figures.unloaded_ms is not None and figures.unloaded_ms.n:
-        rows.append(("unloaded", f"unloaded (probe at concurrency {figures.unloaded_concurrency})", figures.unloaded_ms))
+        how = f"unloaded (probe at concurrency {figures.unloaded_concurrency})"
+        rows.append(("unloaded", how + (" (client-bound)" if figures.unloaded_client_bound else ""), figures.unloaded_ms))
     if figures is not None and figures.original_ms is not None and figures.original_ms.n:
         rows.append(("original", "original calls, served from the cache", figures.original_ms))
     return rows
@@ -268,7 +269,9 @@ def latency_table(f: Figures) -> Table:
             ])
         figures = row.result.latency
         if figures is not None and figures.client_bound:
-            client_bound.append(f"{row.label}: {figures.client_bound_reason}")
+            client_bound.append(f"{row.label} under load: {figures.client_bound_reason}")
+        if figures is not None and figures.unloaded_client_bound:
+            client_bound.append(f"{row.label} unloaded: {figures.unloaded_client_bound_reason}")
     table.notes.append("Per call, request sent → response received; under load: the run's own calls at its concurrency, "
                        "cache hits excluded.")
     if client_bound:

@@ -136,7 +136,11 @@ def _latency_figures(run: ModelRun, outputs: list[ModelOutput], under_load: Dist
         return None
     figures = (run.latency or LatencyFigures()).model_copy(update={"original_ms": original})
     reason = client_bound_reason(figures.loop_lag_ms, under_load)
-    return figures.model_copy(update={"client_bound": reason is not None, "client_bound_reason": reason})
+    unloaded_reason = client_bound_reason(figures.unloaded_loop_lag_ms, figures.unloaded_ms)
+    return figures.model_copy(update={
+        "client_bound": reason is not None, "client_bound_reason": reason,
+        "unloaded_client_bound": unloaded_reason is not None, "unloaded_client_bound_reason": unloaded_reason,
+    })
 
 
 def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, scorer: Any, mode: str) -> ModelResult:

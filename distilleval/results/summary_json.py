@@ -48,6 +48,9 @@ class LatencyFigures(_Model):
         default=None, description="latency probe: fresh calls (cache bypassed) at low concurrency after the run"
     )
     unloaded_concurrency: int | None = None
+    unloaded_loop_lag_ms: Distribution | None = Field(default=None, description="the event-loop lag during the probe")
+    unloaded_client_bound: bool = Field(default=False, description="even the probe's figures were set by the client")
+    unloaded_client_bound_reason: str | None = None
     probe_errors: int = 0
     probe_spent_usd: float = Field(default=0.0, description="what the probe's calls cost (included in spent_usd)")
     original_ms: Distribution | None = Field(

@@ -394,3 +394,29 @@ def test_answers_cut_at_max_tokens_are_reported_as_truncated(tmp_path):
     report = (tmp_path / "report.md")
     assert main(["report", str(_only_run(tmp_path)), "--out", str(report)]) == 0
     assert "6 of 6 answers were cut at max_tokens (truncated)" in report.read_text()
+
+
+@pytest.mark.parametrize("fast_path", [False, True], ids=["litellm", "fast-path"])
+def test_latency_under_load_is_within_the_bound_or_marked_client_bound_and_the_gate_judges_the_probe(tmp_path, fast_path):
+    # The server answers in 35 ms. At concurrency 64 a saturated client inflates what it measures:
+    # such figures must be marked client-bound, and the gate must judge the unloaded probe instead.
+    from distilleval.gate.checks import run_checks
+    from distilleval.spec.task_spec import GatesSpec
+
+    with ServerProcess({"teacher-m": (35, "billing"), "student-m": (35, "billing")}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 96, fast_path=fast_path)
+        assert _eval(spec, tmp_path, "--concurrency", "64", "--latency-probe", "20@1") == 0
+    summary = read_summary(_only_run(tmp_path))
+    bound_ms = 35 * 1.1 + 5
+    for role in ("teacher", "student"):
+        result = summary.models[role]
+        assert result.latency.concurrency == 64 and result.latency.unloaded_ms.n == 20
+        if not result.latency.client_bound:
+            assert 35 <= result.latency_ms.p50 <= result.latency_ms.p95 <= bound_ms, result.latency_ms
+        # The probe's median is the server's delay plus the transport; never faster than the server.
+        assert 35 <= result.latency.unloaded_ms.p50 <= bound_ms, result.latency.unloaded_ms
+    [check] = [c for c in run_checks(summary, GatesSpec(max_p95_latency_ms=bound_ms)) if c.name == "max_p95_latency"]
+    if summary.models["student"].latency.unloaded_client_bound:
+        assert check.status == "skip" and "client-bound even in the probe" in check.message
+    else:
+        assert "unloaded" in check.message, check.message

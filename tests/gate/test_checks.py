@@ -104,3 +104,13 @@ def test_latency_gate_shows_but_does_not_judge_the_original_calls_of_a_cached_re
     student.latency = LatencyFigures(original_ms=_latency(35, 41))
     check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=30)))["max_p95_latency"]
     assert check.status == "skip" and "came from the cache" in check.message and "41 ms" in check.message
+
+
+def test_latency_gate_does_not_judge_a_probe_that_was_client_bound_too():
+    summary = load_fixture()
+    student = summary.models["student"]
+    student.latency = LatencyFigures(concurrency=64, client_bound=True, unloaded_ms=_latency(36, 90, n=50),
+                                     unloaded_concurrency=1, unloaded_client_bound=True,
+                                     unloaded_client_bound_reason="event-loop lag p95 60.0 ms > 8.6 ms")
+    check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=50)))["max_p95_latency"]
+    assert check.status == "skip" and "client-bound even in the probe" in check.message

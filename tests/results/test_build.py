@@ -181,5 +181,9 @@ def test_latency_context_cached_originals_client_bound_and_probe_spend(tmp_path)
     assert student.latency.client_bound  # lag p95 30 ms > 5 ms + 10% of 40.5 ms
     assert "30.0 ms > 9.1 ms" in student.latency.client_bound_reason
     assert student.spent_usd == pytest.approx(0.02 + 0.02)  # two calls made plus the probe
-    calm = ModelRun("student", "student", "tinker://s", made, latency=LatencyFigures(loop_lag_ms=distribution([1.0] * 20)))
-    assert not summarize(spec, items, [calm], pricing=load_pricing(None), run_id="r").models["student"].latency.client_bound
+    assert not student.latency.unloaded_client_bound  # the probe recorded no lag: nothing says it was
+    calm = ModelRun("student", "student", "tinker://s", made, latency=LatencyFigures(
+        loop_lag_ms=distribution([1.0] * 20), unloaded_ms=distribution([36.0, 37.0]), unloaded_loop_lag_ms=distribution([20.0] * 5)))
+    calm_latency = summarize(spec, items, [calm], pricing=load_pricing(None), run_id="r").models["student"].latency
+    assert not calm_latency.client_bound
+    assert calm_latency.unloaded_client_bound  # a busy machine lags even at concurrency 1: 20 > 5 + 3.65
