@@ -28,7 +28,8 @@ class Completion:
     ``input_tokens`` counts every prompt token, including those the provider served from its
     prompt cache (``cached_input_tokens``) and those it wrote to the cache
     (``cache_write_tokens``, Anthropic only); each backend normalises its provider's usage block
-    to this. ``latency_ms`` is request sent to response received, at the transport.
+    to this. ``latency_ms`` is request sent to response received, at the transport (None for an
+    answer that came through a provider batch: it has no per-request latency).
     ``finish_reason`` is the provider's reason normalised to ``stop``, ``length`` (cut at
     ``max_tokens``), ``content_filter`` or ``tool_calls``; other values pass through; None when
     the provider gave none.
@@ -37,7 +38,7 @@ class Completion:
     text: str
     input_tokens: int
     output_tokens: int
-    latency_ms: float
+    latency_ms: float | None
     cost_usd: float
     extra: dict[str, Any] = field(default_factory=dict)
     cached_input_tokens: int = 0

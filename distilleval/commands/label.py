@@ -28,6 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", default=None, help="response cache file (default $DISTILLEVAL_CACHE or ~/.cache/distilleval/responses.sqlite)")
     parser.add_argument("--no-cache", action="store_true", help="call every item afresh")
     parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
+    parser.add_argument(
+        "--batch", action="store_true",
+        help="send the pool through the teacher's provider batch API (OpenAI, Anthropic) at the batch price; "
+        "re-running the command resumes the submitted batch (its id is kept in <out>.batch/)",
+    )
+    parser.add_argument(
+        "--batch-poll", type=float, default=10.0, metavar="S",
+        help="seconds before the first batch status check (the wait grows to 5 min; default 10)",
+    )
 
 
 def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
@@ -98,10 +107,24 @@ def run(args: argparse.Namespace) -> int:
     checker = LabelChecker(spec)
     cache_path = None if args.no_cache else cache_path_for(args.cache)
 
-    print(f"labelling {len(items)} items from {source} with {spec.teacher.model}")
-    results = run_teacher(
-        spec, items, pricing=pricing, cache_path=cache_path, concurrency=args.concurrency, max_retries=args.max_retries
-    )
+    if args.batch_poll <= 0:
+        raise DistillevalError(f"--batch-poll must be positive, got {args.batch_poll}")
+    if args.batch:
+        from distilleval.run.batch import BatchOptions
+        from distilleval.training.teacher import run_teacher_batch
+
+        batch_dir = out.with_name(out.stem + ".batch")
+        print(f"labelling {len(items)} items from {source} with {spec.teacher.model} through its batch API ({batch_dir})")
+        results = run_teacher_batch(
+            spec, items, pricing=pricing, cache_path=cache_path, run_dir=batch_dir,
+            options=BatchOptions(poll_initial_s=args.batch_poll),
+        )
+    else:
+        print(f"labelling {len(items)} items from {source} with {spec.teacher.model}")
+        results = run_teacher(
+            spec, items, pricing=pricing, cache_path=cache_path, concurrency=args.concurrency,
+            max_retries=args.max_retries,
+        )
 
     rows: list[dict] = []
     rejected: list[dict] = []
@@ -137,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         "output_tokens": sum(r.output_tokens or 0 for r in results if r.ok),
         "labelling_cost_per_example_usd": (sum(r.cost_usd for r in measured) / len(measured)) if measured else None,
         "pricing_table": pricing.label,
+        "batch_api": bool(args.batch),
         "out": str(out),
         "quarantine": str(quarantine),
     }

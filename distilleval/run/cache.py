@@ -10,6 +10,7 @@ so latency statistics can exclude it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -48,6 +49,8 @@ _LATER_COLUMNS = {
     "cached_input_tokens": "INTEGER NOT NULL DEFAULT 0",
     "cache_write_tokens": "INTEGER NOT NULL DEFAULT 0",
     "finish_reason": "TEXT",
+    # 0 for an answer that came through a provider batch: it has no per-request latency.
+    "latency_measured": "INTEGER NOT NULL DEFAULT 1",
 }
 
 
@@ -58,7 +61,7 @@ class CachedResponse:
     text: str
     input_tokens: int
     output_tokens: int
-    latency_ms: float
+    latency_ms: float | None
     cost_usd: float
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
@@ -88,6 +91,31 @@ def cache_key(model_id: str, request: ChatRequest, repeat: int = 0) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_PUT = (
+    "INSERT OR REPLACE INTO responses (key, model_id, text, input_tokens, output_tokens, latency_ms, cost_usd,"
+    " created_at, cached_input_tokens, cache_write_tokens, finish_reason, latency_measured)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _put_row(key: str, model_id: str, completion: Completion) -> tuple:
+    measured = completion.latency_ms is not None
+    return (
+        key,
+        model_id,
+        completion.text,
+        completion.input_tokens,
+        completion.output_tokens,
+        completion.latency_ms if measured else 0.0,
+        completion.cost_usd,
+        time.time(),
+        completion.cached_input_tokens,
+        completion.cache_write_tokens,
+        completion.finish_reason,
+        int(measured),
+    )
+
+
 class ResponseCache:
     """The SQLite cache file. Safe to share between runs and processes (WAL mode).
 
@@ -113,10 +141,14 @@ class ResponseCache:
             return None
         row = self._db.execute(
             "SELECT text, input_tokens, output_tokens, latency_ms, cost_usd, cached_input_tokens, cache_write_tokens,"
-            " finish_reason FROM responses WHERE key = ?",
+            " finish_reason, latency_measured FROM responses WHERE key = ?",
             (key,),
         ).fetchone()
-        return CachedResponse(*row) if row else None
+        if row is None:
+            return None
+        *fields, latency_measured = row
+        response = CachedResponse(*fields)
+        return response if latency_measured else dataclasses.replace(response, latency_ms=None)
 
     def contains(self, key: str) -> bool:
         """True when ``key`` has a stored response (False when refreshing, like ``get``)."""
@@ -125,24 +157,18 @@ class ResponseCache:
         return self._db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
 
     def put(self, key: str, model_id: str, completion: Completion) -> None:
-        """Store a successful completion (replacing an older one under ``--refresh``)."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO responses (key, model_id, text, input_tokens, output_tokens, latency_ms, cost_usd,"
-            " created_at, cached_input_tokens, cache_write_tokens, finish_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                key,
-                model_id,
-                completion.text,
-                completion.input_tokens,
-                completion.output_tokens,
-                completion.latency_ms,
-                completion.cost_usd,
-                time.time(),
-                completion.cached_input_tokens,
-                completion.cache_write_tokens,
-                completion.finish_reason,
-            ),
-        )
+        """Store a successful completion (replacing an older one under ``--refresh``).
+
+        A completion without a latency (answered through a provider batch) is stored as such:
+        its hits replay ``latency_ms`` None.
+        """
+        self._db.execute(_PUT, _put_row(key, model_id, completion))
+
+    def put_many(self, model_id: str, entries: list[tuple[str, Completion]]) -> None:
+        """Store several ``(key, completion)`` pairs of one model in one transaction."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(_PUT, [_put_row(key, model_id, completion) for key, completion in entries])
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

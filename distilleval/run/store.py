@@ -117,6 +117,15 @@ class RunStore:
         self.flush()
         self._db.execute(_INSERT, row)
 
+    def add_many(self, results: list[CallResult]) -> None:
+        """Commit several final results in one transaction (a provider batch's results, written back)."""
+        self.flush()
+        if not results:
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(_INSERT, [_row(result) for result in results])
+
     def flush(self) -> None:
         """Commit the queued cache hits in one transaction."""
         if not self._pending_hits:

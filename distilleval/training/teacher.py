@@ -92,3 +92,54 @@ def run_teacher(
             await backend.aclose()
 
     return asyncio.run(go())
+
+
+def run_teacher_batch(
+    spec: TaskSpec,
+    items: Sequence[Item],
+    *,
+    pricing: PricingTable,
+    cache_path: Path | None,
+    run_dir: Path,
+    options: "BatchOptions | None" = None,
+) -> list[CallResult]:
+    """The teacher's final result for every item, through its provider's batch API.
+
+    The same calls (and cache keys) as ``run_teacher``; ``run_dir`` holds the run store with
+    the batch ids, so running this again with the same ``run_dir`` resumes the batches it
+    submitted instead of submitting them again.
+
+    Raises:
+        ConfigurationError: the teacher's provider has no batch API, or no batch price.
+        PricingError: the teacher has no price.
+    """
+    from distilleval.backends.batch_api import batch_client_for, check_batch_capable
+    from distilleval.backends.credentials import resolve_api_key
+    from distilleval.run.batch import BatchJobRunner, BatchOptions
+    from distilleval.run.cache import ResponseCache
+    from distilleval.run.store import RunStore
+
+    model = spec.teacher
+    check_batch_capable(TEACHER, model.model)
+    price = pricing.price_for(model.pricing_key)
+    api_key = resolve_api_key(model.model, api_key_env=model.api_key_env, api_base=model.api_base, role=TEACHER)
+    calls = teacher_calls(spec, items)
+
+    async def go() -> list[CallResult]:
+        client = batch_client_for(TEACHER, model.model, api_base=model.api_base, api_key=api_key)
+        cache = ResponseCache(cache_path) if cache_path is not None else None
+        store = RunStore(run_dir)
+        runner = BatchJobRunner(
+            TEACHER, model.model, client, store=store, cache=cache, price=price, work_dir=run_dir,
+            options=options or BatchOptions(),
+        )
+        try:
+            return await runner.run(calls)
+        finally:
+            runner.close()
+            store.close()
+            if cache is not None:
+                cache.close()
+            await client.aclose()
+
+    return asyncio.run(go())

@@ -1,0 +1,190 @@
+"""Anthropic's Message Batches over aiohttp: submit the requests, poll, stream the results.
+
+Endpoints (relative to the ``api_base``, ``https://api.anthropic.com`` by default):
+``POST /v1/messages/batches`` (every request in one body), ``GET /v1/messages/batches/{id}``
+and the batch's ``results_url`` (JSONL: ``succeeded``, ``errored``, ``canceled`` or
+``expired`` per request). A batch holds at most 100,000 requests and 256 MB.
+The OpenAI-style messages the online path sends are turned into Anthropic's shape here:
+system messages become ``system``, image parts become ``image`` blocks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from distilleval.backends._http import normalise_finish_reason
+from distilleval.backends.base import ChatRequest, Completion
+from distilleval.backends.batch_api import BatchOutcome, BatchStatus, http_error, wire_model_name
+from distilleval.errors import BackendError
+
+DEFAULT_API_BASE = "https://api.anthropic.com"
+ANTHROPIC_VERSION = "2023-06-01"
+# Anthropic's error types -> the run store's error kinds.
+_ERROR_KINDS = {
+    "invalid_request_error": "bad_request",
+    "authentication_error": "auth",
+    "permission_error": "auth",
+    "not_found_error": "not_found",
+    "rate_limit_error": "rate_limited",
+    "api_error": "unavailable",
+    "overloaded_error": "unavailable",
+}
+
+
+def _content_blocks(content: Any) -> Any:
+    """An OpenAI message content (a string or parts) as Anthropic content."""
+    if isinstance(content, str):
+        return content
+    blocks = []
+    for part in content:
+        if part.get("type") == "image_url":
+            url = str((part.get("image_url") or {}).get("url", ""))
+            if url.startswith("data:"):
+                header, _, data = url.partition(",")
+                media_type = header.removeprefix("data:").split(";")[0]
+                blocks.append({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
+            else:
+                blocks.append({"type": "image", "source": {"type": "url", "url": url}})
+        else:
+            blocks.append({"type": "text", "text": str(part.get("text", ""))})
+    return blocks
+
+
+def anthropic_params(model: str, request: ChatRequest) -> dict[str, Any]:
+    """The Messages API parameters of one request (system messages lifted into ``system``)."""
+    system: list[str] = []
+    messages = []
+    for message in request.messages:
+        if message.get("role") == "system":
+            content = message.get("content")
+            system.append(content if isinstance(content, str) else "\n".join(p.get("text", "") for p in content))
+        else:
+            messages.append({"role": message["role"], "content": _content_blocks(message.get("content", ""))})
+    params: dict[str, Any] = {
+        "model": model,
+        "max_tokens": request.max_tokens,
+        "messages": messages,
+        "temperature": request.temperature,
+    }
+    if system:
+        params["system"] = "\n\n".join(system)
+    if request.stop:
+        params["stop_sequences"] = list(request.stop)
+    return params
+
+
+class AnthropicBatchClient:
+    """The Message Batches endpoints of Anthropic (or a server with its shape), for one model."""
+
+    provider = "anthropic"
+    max_requests = 100_000
+    max_bytes = 256 * 1024 * 1024
+
+    def __init__(self, model_id: str, *, api_base: str | None, api_key: str | None):
+        self.model_id = model_id
+        root = (api_base or DEFAULT_API_BASE).rstrip("/")
+        self.batches_url = root + ("/messages/batches" if root.endswith("/v1") else "/v1/messages/batches")
+        self._headers = {"anthropic-version": ANTHROPIC_VERSION} | ({"x-api-key": api_key} if api_key else {})
+        self._session: Any = None
+
+    def _http(self) -> Any:
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers, timeout=aiohttp.ClientTimeout(total=1800, sock_connect=30)
+            )
+        return self._session
+
+    async def _json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        async with self._http().request(method, url, **kwargs) as response:
+            text = await response.text()
+            if response.status >= 400:
+                raise http_error(response.status, text, f"{self.model_id}: {method} {url}")
+            return json.loads(text)
+
+    def request_line(self, custom_id: str, request: ChatRequest) -> dict[str, Any]:
+        """One request of the batch: ``custom_id`` and the Messages API ``params``."""
+        return {"custom_id": custom_id, "params": anthropic_params(wire_model_name(self.model_id), request)}
+
+    async def submit(self, requests_file: Path, *, job_token: str) -> str:
+        """POST every line of ``requests_file`` as one batch; returns its id.
+
+        Message Batches take no metadata, so ``job_token`` cannot be attached.
+        """
+        lines = [line for line in requests_file.read_bytes().split(b"\n") if line.strip()]
+        body = b'{"requests":[' + b",".join(lines) + b"]}"
+        del lines
+        created = await self._json("POST", self.batches_url, data=body, headers={"content-type": "application/json"})
+        return str(created["id"])
+
+    async def find_submitted(self, job_token: str) -> str | None:
+        """Always None: a batch cannot be told apart by a token of ours."""
+        return None
+
+    async def status(self, batch_id: str) -> BatchStatus:
+        """``GET /v1/messages/batches/{id}``: processing status and request counts."""
+        batch = await self._json("GET", f"{self.batches_url}/{batch_id}")
+        counts = {key: int(value or 0) for key, value in (batch.get("request_counts") or {}).items()}
+        state = str(batch.get("processing_status"))
+        done = sum(counts.get(key, 0) for key in ("succeeded", "errored", "canceled", "expired"))
+        return BatchStatus(ended=state == "ended", state=state, done=done, total=done + counts.get("processing", 0))
+
+    async def results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        """The results file's lines, streamed."""
+        batch = await self._json("GET", f"{self.batches_url}/{batch_id}")
+        url = batch.get("results_url")
+        if not url:
+            return
+        async with self._http().get(url) as response:
+            if response.status >= 400:
+                raise http_error(response.status, await response.text(), f"{self.model_id}: GET {url}")
+            pending = b""
+            async for chunk in response.content.iter_chunked(1 << 16):
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for line in complete:
+                    if line.strip():
+                        yield self._outcome(json.loads(line))
+            if pending.strip():
+                yield self._outcome(json.loads(pending))
+
+    def _outcome(self, line: dict[str, Any]) -> BatchOutcome:
+        custom_id = str(line.get("custom_id"))
+        result = line.get("result") or {}
+        kind = result.get("type")
+        if kind == "succeeded":
+            message = result.get("message") or {}
+            usage = message.get("usage") or {}
+            cached = int(usage.get("cache_read_input_tokens") or 0)
+            written = int(usage.get("cache_creation_input_tokens") or 0)
+            text = "".join(block.get("text", "") for block in message.get("content") or [] if block.get("type") == "text")
+            completion = Completion(
+                text=text,
+                input_tokens=int(usage.get("input_tokens") or 0) + cached + written,
+                output_tokens=int(usage.get("output_tokens") or 0),
+                latency_ms=None,
+                cost_usd=0.0,
+                cached_input_tokens=cached,
+                cache_write_tokens=written,
+                finish_reason=normalise_finish_reason(message.get("stop_reason")),
+            )
+            return BatchOutcome(custom_id, completion=completion)
+        if kind == "errored":
+            detail = ((result.get("error") or {}).get("error")) or result.get("error") or {}
+            error_kind = _ERROR_KINDS.get(str(detail.get("type")), "error")
+            message = str(detail.get("message") or detail.get("type") or "errored")
+            return BatchOutcome(custom_id, error=BackendError(f"{self.model_id}: {message}", kind=error_kind))
+        label = {"expired": "expired", "canceled": "canceled"}.get(str(kind), "error")
+        return BatchOutcome(
+            custom_id, error=BackendError(f"{self.model_id}: the batch request was {kind or 'not answered'}", kind=label)
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

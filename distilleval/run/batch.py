@@ -1,0 +1,325 @@
+"""Batch jobs: one model role's calls sent through its provider's batch API instead of one by one.
+
+``run_batch`` does for a batch what the runner does for online calls, and leaves the run store
+and the response cache in the same state:
+
+1. jobs this run submitted earlier and never collected (the process was killed) are found in
+   the ledger and polled again; a submission interrupted before its batch id came back is
+   looked up by its token (OpenAI metadata) and never sent twice,
+2. calls the response cache answers are served from it ($0, flagged as hits) and not sent,
+3. the rest are written as the provider's request file (same rendered messages, same cache
+   keys as the online path), recorded in the ledger, submitted, and the batch id is committed
+   the moment it comes back (split into several batches past the provider's limits),
+4. the batches are polled with backoff and a progress line (done / total, elapsed),
+5. the results are mapped back to items: every call gets a ``CallResult`` row, ``ok`` or an
+   error (failed, expired and missing requests included); successes are priced at the batch
+   tier and put in the cache.
+
+A batch call has no per-request latency: its ``latency_ms`` is None in the run store and the
+cache, so no latency statistic or gate can use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from distilleval.backends.batch_api import BatchClient, BatchOutcome
+from distilleval.costs.cost_model import request_cost_usd
+from distilleval.costs.pricing import ModelPrice
+from distilleval.errors import BackendError, ConfigurationError
+from distilleval.run.batch_ledger import BatchJob, BatchLedger, BatchRequestRow
+from distilleval.run.cache import ResponseCache, cache_key
+from distilleval.run.runner import Call, CallResult
+from distilleval.run.store import RunStore
+
+WRITE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch job is polled.
+
+    Attributes:
+        poll_initial_s: seconds before the first status check.
+        poll_max_s: the longest wait between checks (the wait grows by ``poll_factor`` each time).
+        poll_factor: growth of the wait between checks.
+    """
+
+    poll_initial_s: float = 10.0
+    poll_max_s: float = 300.0
+    poll_factor: float = 1.5
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, secs = divmod(int(max(seconds, 0)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+class BatchJobRunner:
+    """Runs one model role's calls as provider batches, writing to ``store`` and ``cache``.
+
+    Args:
+        role: the model role (``teacher``, ``student``).
+        model_id: the spec's model id: the cache key's model, as online.
+        client: the provider's batch client.
+        store: the run store every result is written to.
+        cache: the response cache (None: neither read nor written).
+        price: the model's pricing entry (must have a batch tier; None records $0).
+        work_dir: where the request files are written (the run directory).
+        options: polling.
+        log: where progress lines go (default: stderr).
+        sleep: injectable for tests.
+    """
+
+    def __init__(
+        self,
+        role: str,
+        model_id: str,
+        client: BatchClient,
+        *,
+        store: RunStore,
+        cache: ResponseCache | None,
+        price: ModelPrice | None,
+        work_dir: Path,
+        options: BatchOptions = BatchOptions(),
+        log: Callable[[str], None] | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ):
+        if price is not None and not price.has_batch_tier:
+            raise ConfigurationError(f"--batch: {model_id} has no batch price in the pricing table (batch_discount)")
+        self.role = role
+        self.model_id = model_id
+        self.client = client
+        self.store = store
+        self.cache = cache
+        self.price = price
+        self.work_dir = Path(work_dir)
+        self.options = options
+        self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._sleep = sleep
+        self.ledger = BatchLedger(store.path)
+        self.submitted = 0
+        self.cache_hits = 0
+
+    def jobs(self) -> list[BatchJob]:
+        """Every batch this role's run submitted."""
+        return self.ledger.jobs(self.role)
+
+    async def run(self, calls: Sequence[Call]) -> list[CallResult]:
+        """Every call's final result, in the order of ``calls`` (read back from the run store).
+
+        Raises:
+            ConfigurationError: an interrupted submission cannot be told apart from a missing one.
+            BackendError: a batch endpoint refused us (bad key, unknown batch).
+        """
+        resumed = [job for job in self.ledger.jobs(self.role) if not job.collected]
+        handled: set[tuple[str, int]] = set()
+        for job in resumed:
+            handled.update((row.item_id, row.repeat) for row in self.ledger.requests(job).values())
+        if resumed:
+            self._log(f"{self.role}: resuming {len(resumed)} batch(es) submitted earlier; nothing is submitted again")
+            resumed = [await self._ensure_submitted(job) for job in resumed]
+            await self._wait_and_collect(resumed)
+        finished = self.store.finished_keys()
+        pending = [
+            call for call in calls
+            if (call.item_id, call.repeat) not in handled and (call.item_id, call.model, call.repeat) not in finished
+        ]
+        to_send = self._serve_cache_hits(pending)
+        if to_send:
+            jobs = [await self._submit(chunk) for chunk in self._chunks(to_send)]
+            await self._wait_and_collect(jobs)
+        return self._results_for(calls)
+
+    # -- cache -----------------------------------------------------------------------------
+
+    def _serve_cache_hits(self, calls: list[Call]) -> list[tuple[Call, str]]:
+        """Commit cache hits as the runner would; returns the misses with their cache keys."""
+        misses: list[tuple[Call, str]] = []
+        hits: list[CallResult] = []
+        for call in calls:
+            key = cache_key(self.model_id, call.request, call.repeat)
+            hit = self.cache.get(key) if self.cache is not None else None
+            if hit is None:
+                misses.append((call, key))
+                continue
+            hits.append(CallResult(
+                call.item_id, call.model, call.repeat, "ok", text=hit.text,
+                input_tokens=hit.input_tokens, output_tokens=hit.output_tokens, latency_ms=hit.latency_ms,
+                cost_usd=0.0, cache_hit=True, cached_input_tokens=hit.cached_input_tokens,
+                cache_write_tokens=hit.cache_write_tokens, finish_reason=hit.finish_reason,
+            ))
+        for result in hits:
+            self.store.add(result)
+        self.store.flush()
+        self.cache_hits += len(hits)
+        return misses
+
+    # -- submission ------------------------------------------------------------------------
+
+    def _chunks(self, to_send: list[tuple[Call, str]]) -> list[list[tuple[Call, str]]]:
+        """The calls split so no batch passes the provider's request or byte limit."""
+        chunks: list[list[tuple[Call, str]]] = [[]]
+        size = 0
+        for call, key in to_send:
+            # Sized under a placeholder id as long as any real one (``c<chunk>-<index>``).
+            line_bytes = len(json.dumps(self.client.request_line("c000000-0000000", call.request), ensure_ascii=False).encode()) + 1
+            if chunks[-1] and (len(chunks[-1]) >= self.client.max_requests or size + line_bytes > self.client.max_bytes):
+                chunks.append([])
+                size = 0
+            chunks[-1].append((call, key))
+            size += line_bytes
+        return chunks
+
+    async def _submit(self, chunk: list[tuple[Call, str]]) -> BatchJob:
+        """Write the request file, record the job, submit it, record its id."""
+        number = self.ledger.next_chunk(self.role)
+        path = self._requests_file(number)
+        temporary = path.with_name(path.name + ".tmp")
+        rows = []
+        with open(temporary, "w", encoding="utf-8") as handle:
+            for index, (call, key) in enumerate(chunk):
+                custom_id = f"c{number}-{index}"
+                handle.write(json.dumps(self.client.request_line(custom_id, call.request), ensure_ascii=False) + "\n")
+                rows.append(BatchRequestRow(custom_id, call.item_id, call.repeat, key))
+        temporary.replace(path)
+        job = self.ledger.add_job(self.role, self.client.provider, uuid.uuid4().hex, rows)
+        return await self._send(job)
+
+    def _requests_file(self, chunk: int) -> Path:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        return self.work_dir / f"batch-{self.role}-{chunk}.jsonl"
+
+    async def _send(self, job: BatchJob) -> BatchJob:
+        batch_id = await self.client.submit(self._requests_file(job.chunk), job_token=job.job_token)
+        job = self.ledger.set_batch_id(job, batch_id)
+        self.submitted += job.requests
+        self._log(f"{self.role}: submitted {job.requests:,} requests as {self.client.provider} batch {batch_id}")
+        return job
+
+    async def _ensure_submitted(self, job: BatchJob) -> BatchJob:
+        """A job recorded but killed before its batch id came back: find it, or submit it if it never arrived."""
+        if job.batch_id is not None:
+            return job
+        found = await self.client.find_submitted(job.job_token)
+        if found is not None:
+            return self.ledger.set_batch_id(job, found)
+        if self.client.provider != "openai":
+            raise ConfigurationError(
+                f"{self.work_dir}: the {self.role} batch {job.chunk} was being submitted to {self.client.provider} when "
+                "the process stopped, and its batch id never came back; check the provider's console for a batch of "
+                f"{job.requests} requests made at {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(job.created_at))} "
+                "before submitting again in a new run"
+            )
+        return await self._send(job)
+
+    # -- polling and results ---------------------------------------------------------------
+
+    async def _wait_and_collect(self, jobs: list[BatchJob]) -> None:
+        waiting = list(jobs)
+        delay = self.options.poll_initial_s
+        while waiting:
+            still = []
+            for job in waiting:
+                status = await self._status(job)
+                if status is None or not status.ended:
+                    still.append(job)
+                    if status is not None:
+                        self._progress(job, status.done, status.total or job.requests, status.state)
+                    continue
+                self._progress(job, status.done, status.total or job.requests, status.state)
+                await self._collect(job, status.state)
+            waiting = still
+            if waiting:
+                await self._sleep(delay)
+                delay = min(delay * self.options.poll_factor, self.options.poll_max_s)
+
+    async def _status(self, job: BatchJob) -> Any:
+        try:
+            return await self.client.status(str(job.batch_id))
+        except BackendError as err:
+            if err.kind in ("unavailable", "rate_limited", "timeout"):
+                self._log(f"{self.role}: batch {job.batch_id}: status check failed ({err.kind}); trying again")
+                return None
+            raise
+        except OSError as err:  # the connection dropped: poll again later
+            self._log(f"{self.role}: batch {job.batch_id}: status check failed ({err}); trying again")
+            return None
+
+    def _progress(self, job: BatchJob, done: int, total: int, state: str) -> None:
+        elapsed = _elapsed(time.time() - job.created_at)
+        self._log(f"{self.role} batch {job.batch_id}: {done:,} / {total:,} done ({state}), elapsed {elapsed}")
+
+    async def _collect(self, job: BatchJob, state: str) -> None:
+        """Write every request's result to the run store (and successes to the cache), then mark the job collected."""
+        requests = self.ledger.requests(job)
+        seen: set[str] = set()
+        results: list[CallResult] = []
+        puts: list[tuple[str, Any]] = []
+        async for outcome in self.client.results(str(job.batch_id)):
+            row = requests.get(outcome.custom_id)
+            if row is None or outcome.custom_id in seen:
+                continue
+            seen.add(outcome.custom_id)
+            result, completion = self._result(row, outcome)
+            results.append(result)
+            if completion is not None:
+                puts.append((row.cache_key, completion))
+            if len(results) >= WRITE_BATCH:
+                self._write(results, puts)
+                results, puts = [], []
+        for custom_id, row in requests.items():
+            if custom_id not in seen:
+                results.append(CallResult(
+                    row.item_id, self.role, row.repeat, "error", error_kind="missing", attempts=1,
+                    error_message=f"{self.model_id}: the batch {job.batch_id} ended ({state}) without a result for it",
+                ))
+        self._write(results, puts)
+        self.ledger.mark_collected(job)
+
+    def _result(self, row: BatchRequestRow, outcome: BatchOutcome) -> tuple[CallResult, Any]:
+        if outcome.completion is None:
+            error = outcome.error or BackendError(f"{self.model_id}: no result", kind="error")
+            return CallResult(
+                row.item_id, self.role, row.repeat, "error", error_kind=error.kind, error_message=str(error), attempts=1
+            ), None
+        completion = outcome.completion
+        cost_usd = 0.0
+        if self.price is not None:
+            cost_usd = request_cost_usd(
+                self.price, completion.input_tokens, completion.output_tokens,
+                cached_input_tokens=completion.cached_input_tokens, cache_write_tokens=completion.cache_write_tokens,
+                batch=True,
+            )
+        completion = dataclasses.replace(completion, cost_usd=cost_usd, latency_ms=None)
+        result = CallResult(
+            row.item_id, self.role, row.repeat, "ok", text=completion.text,
+            input_tokens=completion.input_tokens, output_tokens=completion.output_tokens, latency_ms=None,
+            cost_usd=cost_usd, attempts=1, cached_input_tokens=completion.cached_input_tokens,
+            cache_write_tokens=completion.cache_write_tokens, finish_reason=completion.finish_reason,
+        )
+        return result, completion
+
+    def _write(self, results: list[CallResult], puts: list[tuple[str, Any]]) -> None:
+        self.store.add_many(results)
+        if self.cache is not None and puts:
+            self.cache.put_many(self.model_id, puts)
+
+    def _results_for(self, calls: Sequence[Call]) -> list[CallResult]:
+        stored = {(r.item_id, r.repeat): r for r in self.store.results(self.role)}
+        return [stored[(call.item_id, call.repeat)] for call in calls if (call.item_id, call.repeat) in stored]
+
+    def close(self) -> None:
+        """Close the ledger's connection."""
+        self.ledger.close()
+

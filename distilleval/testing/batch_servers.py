@@ -1,0 +1,394 @@
+"""A local batch server on 127.0.0.1 speaking OpenAI's Batch API and Anthropic's Message Batches.
+
+For tests and benchmarks of ``distilleval.run.batch``. One aiohttp server in a background
+thread serves both shapes:
+
+- OpenAI: ``POST /v1/files`` (multipart, ``purpose=batch``), ``POST /v1/batches``,
+  ``GET /v1/batches`` (newest first, with ``metadata``), ``GET /v1/batches/{id}``,
+  ``GET /v1/files/{id}/content`` (output file; error file for failed and expired requests);
+  status ``validating`` -> ``in_progress`` -> ``completed`` (``expired`` when some request expired),
+- Anthropic: ``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}`` and its
+  ``results_url``; ``processing_status`` ``in_progress`` -> ``ended``; result types
+  ``succeeded`` / ``errored`` / ``expired``.
+
+A batch stays in progress for ``polls_to_finish`` status checks, then ends. What happens to
+each request is decided by its prompt (the text of all its messages joined by newlines):
+``answer(prompt)`` is the text, ``fails(prompt)`` makes it an error (HTTP 400 / ``errored``),
+``expires(prompt)`` makes it expire, ``drops(prompt)`` leaves it out of the results
+altogether. Usage: one token per word of the prompt and of the answer. ``submissions`` lists
+``(provider, batch id, request count)`` of every batch created.
+
+Run it standalone (the benchmark runs it in its own process)::
+
+    python -m distilleval.testing.batch_servers --polls 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from distilleval.testing.provider_shapes import prompt_text
+
+Decider = Callable[[str], bool]
+
+
+def _never(prompt: str) -> bool:
+    return False
+
+
+@dataclass
+class _Batch:
+    provider: str
+    batch_id: str
+    requests: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    created_at: int
+    polls: int = 0
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    ended: bool = False
+    expired_any: bool = False
+
+
+class BatchServer:
+    """The server. Use as a context manager, or ``start()`` / ``stop()``.
+
+    Args:
+        answer: the answer text for a prompt.
+        polls_to_finish: status checks a batch answers "in progress" before it ends.
+        fails / expires / drops: which prompts fail, expire, or get no result at all.
+        api_key: when set, requests must carry it (OpenAI ``Bearer``, Anthropic ``x-api-key``), else 401.
+    """
+
+    def __init__(
+        self,
+        *,
+        answer: Callable[[str], str] = lambda prompt: "ok",
+        polls_to_finish: int = 2,
+        fails: Decider = _never,
+        expires: Decider = _never,
+        drops: Decider = _never,
+        api_key: str | None = None,
+    ):
+        self.answer = answer
+        self.polls_to_finish = polls_to_finish
+        self.fails = fails
+        self.expires = expires
+        self.drops = drops
+        self.api_key = api_key
+        self.submissions: list[tuple[str, str, int]] = []
+        self.status_checks = 0
+        self._files: dict[str, bytes] = {}
+        self._batches: dict[str, _Batch] = {}
+        self._counter = 0
+        self._lock = threading.Lock()
+        self.port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def openai_base(self) -> str:
+        """The ``api_base`` of an ``openai/`` model: ``http://127.0.0.1:<port>/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def anthropic_base(self) -> str:
+        """The ``api_base`` of an ``anthropic/`` model: ``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> "BatchServer":
+        """Serve in a background thread; returns once the port is bound."""
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self._bind())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="batch-test-server", daemon=True)
+        self._thread.start()
+        ready.wait(timeout=30)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop = self._thread = None
+
+    def __enter__(self) -> "BatchServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def _bind(self, port: int = 0) -> None:
+        app = web.Application(client_max_size=1024 * 1024 * 1024)
+        app.router.add_post("/v1/files", self._openai_upload)
+        app.router.add_post("/v1/batches", self._openai_create)
+        app.router.add_get("/v1/batches", self._openai_list)
+        app.router.add_get("/v1/batches/{batch_id}", self._openai_get)
+        app.router.add_get("/v1/files/{file_id}/content", self._openai_content)
+        app.router.add_post("/v1/messages/batches", self._anthropic_create)
+        app.router.add_get("/v1/messages/batches/{batch_id}", self._anthropic_get)
+        app.router.add_get("/v1/messages/batches/{batch_id}/results", self._anthropic_results)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    # -- shared ----------------------------------------------------------------------------
+
+    def _next_id(self, prefix: str) -> str:
+        with self._lock:
+            self._counter += 1
+            return f"{prefix}{self._counter:06d}"
+
+    def _authorized(self, request: web.Request) -> bool:
+        if self.api_key is None:
+            return True
+        return request.headers.get("Authorization") == f"Bearer {self.api_key}" or request.headers.get(
+            "x-api-key"
+        ) == self.api_key
+
+    def _new_batch(self, provider: str, requests: list[dict[str, Any]], metadata: dict[str, Any]) -> _Batch:
+        batch = _Batch(provider, self._next_id("batch_" if provider == "openai" else "msgbatch_"), requests, metadata,
+                       int(time.time()))
+        self._batches[batch.batch_id] = batch
+        self.submissions.append((provider, batch.batch_id, len(requests)))
+        return batch
+
+    def _poll(self, batch: _Batch) -> None:
+        """One status check: the batch ends (its results are made) after ``polls_to_finish`` of them."""
+        self.status_checks += 1
+        batch.polls += 1
+        if not batch.ended and batch.polls > self.polls_to_finish:
+            self._finish(batch)
+
+    def _finish(self, batch: _Batch) -> None:
+        outputs: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for entry in batch.requests:
+            params = entry["body"] if batch.provider == "openai" else entry["params"]
+            messages = list(params["messages"])
+            if "system" in params:
+                messages.insert(0, {"role": "system", "content": params["system"]})
+            prompt = prompt_text(messages)
+            if self.drops(prompt):
+                continue
+            if self.expires(prompt):
+                batch.expired_any = True
+                errors.append(self._expired(batch.provider, entry["custom_id"]))
+            elif self.fails(prompt):
+                errors.append(self._failed(batch.provider, entry["custom_id"]))
+            else:
+                outputs.append(self._succeeded(batch.provider, entry["custom_id"], params, prompt))
+        batch.ended = True
+        if batch.provider == "openai":
+            batch.output_file_id = self._store_file(outputs)
+            batch.error_file_id = self._store_file(errors) if errors else None
+        else:
+            batch.results = outputs + errors
+
+    def _store_file(self, lines: list[dict[str, Any]]) -> str:
+        file_id = self._next_id("file-")
+        self._files[file_id] = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        return file_id
+
+    def _succeeded(self, provider: str, custom_id: str, params: dict[str, Any], prompt: str) -> dict[str, Any]:
+        text = self.answer(prompt)
+        prompt_tokens, output_tokens = len(prompt.split()), len(text.split())
+        if provider == "openai":
+            body = {
+                "id": f"chatcmpl-{custom_id}", "object": "chat.completion", "model": params["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": output_tokens,
+                          "total_tokens": prompt_tokens + output_tokens},
+            }
+            return {"id": f"batch_req_{custom_id}", "custom_id": custom_id,
+                    "response": {"status_code": 200, "request_id": custom_id, "body": body}, "error": None}
+        message = {
+            "id": f"msg_{custom_id}", "type": "message", "role": "assistant", "model": params["model"],
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": prompt_tokens, "output_tokens": output_tokens},
+        }
+        return {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
+
+    @staticmethod
+    def _failed(provider: str, custom_id: str) -> dict[str, Any]:
+        if provider == "openai":
+            body = {"error": {"message": "invalid request (scripted failure)", "type": "invalid_request_error",
+                              "code": "invalid_value"}}
+            return {"id": f"batch_req_{custom_id}", "custom_id": custom_id,
+                    "response": {"status_code": 400, "request_id": custom_id, "body": body}, "error": None}
+        return {"custom_id": custom_id, "result": {"type": "errored", "error": {
+            "type": "error", "error": {"type": "invalid_request_error", "message": "invalid request (scripted failure)"}}}}
+
+    @staticmethod
+    def _expired(provider: str, custom_id: str) -> dict[str, Any]:
+        if provider == "openai":
+            return {"id": f"batch_req_{custom_id}", "custom_id": custom_id, "response": None,
+                    "error": {"code": "batch_expired", "message": "This request could not be executed before the "
+                              "completion window expired."}}
+        return {"custom_id": custom_id, "result": {"type": "expired"}}
+
+    # -- OpenAI ----------------------------------------------------------------------------
+
+    async def _openai_upload(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+        form = await request.post()
+        if form.get("purpose") != "batch":
+            return web.json_response({"error": {"message": "purpose must be batch"}}, status=400)
+        upload = form["file"]
+        content = upload.file.read()
+        file_id = self._next_id("file-")
+        self._files[file_id] = content
+        return web.json_response({"id": file_id, "object": "file", "bytes": len(content), "purpose": "batch",
+                                  "filename": upload.filename})
+
+    async def _openai_create(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+        body = await request.json()
+        content = self._files.get(body.get("input_file_id", ""))
+        if content is None or body.get("endpoint") != "/v1/chat/completions":
+            return web.json_response({"error": {"message": "unknown input file or endpoint"}}, status=400)
+        requests = [json.loads(line) for line in content.splitlines() if line.strip()]
+        ids = [r["custom_id"] for r in requests]
+        if len(set(ids)) != len(ids) or len(requests) > 50_000:
+            return web.json_response({"error": {"message": "duplicate custom_id or too many requests"}}, status=400)
+        batch = self._new_batch("openai", requests, body.get("metadata") or {})
+        return web.json_response(self._openai_view(batch))
+
+    def _openai_view(self, batch: _Batch) -> dict[str, Any]:
+        total = len(batch.requests)
+        if batch.ended:
+            status = "expired" if batch.expired_any else "completed"
+            failed = sum(1 for _ in self._file_lines(batch.error_file_id))
+            counts = {"total": total, "completed": total - failed, "failed": failed}
+        else:
+            status = "validating" if batch.polls == 0 else "in_progress"
+            done = total * batch.polls // (self.polls_to_finish + 1)
+            counts = {"total": total, "completed": done, "failed": 0}
+        return {"id": batch.batch_id, "object": "batch", "endpoint": "/v1/chat/completions", "status": status,
+                "created_at": batch.created_at, "request_counts": counts, "metadata": batch.metadata,
+                "output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id}
+
+    def _file_lines(self, file_id: str | None) -> list[bytes]:
+        return [line for line in self._files.get(file_id or "", b"").splitlines() if line.strip()]
+
+    async def _openai_list(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+        batches = [b for b in reversed(list(self._batches.values())) if b.provider == "openai"]
+        after = request.query.get("after")
+        if after:
+            ids = [b.batch_id for b in batches]
+            batches = batches[ids.index(after) + 1:] if after in ids else []
+        limit = int(request.query.get("limit", "20"))
+        page = batches[:limit]
+        return web.json_response({"object": "list", "data": [self._openai_view(b) for b in page],
+                                  "has_more": len(batches) > limit})
+
+    async def _openai_get(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+        batch = self._batches.get(request.match_info["batch_id"])
+        if batch is None or batch.provider != "openai":
+            return web.json_response({"error": {"message": "no such batch"}}, status=404)
+        self._poll(batch)
+        return web.json_response(self._openai_view(batch))
+
+    async def _openai_content(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+        content = self._files.get(request.match_info["file_id"])
+        if content is None:
+            return web.json_response({"error": {"message": "no such file"}}, status=404)
+        return web.Response(body=content, content_type="application/jsonl")
+
+    # -- Anthropic -------------------------------------------------------------------------
+
+    async def _anthropic_create(self, request: web.Request) -> web.Response:
+        if not self._authorized(request) or request.headers.get("anthropic-version") is None:
+            return web.json_response({"type": "error", "error": {"type": "authentication_error"}}, status=401)
+        body = await request.json()
+        requests = body.get("requests") or []
+        ids = [r["custom_id"] for r in requests]
+        if not requests or len(set(ids)) != len(ids) or len(requests) > 100_000:
+            return web.json_response({"type": "error", "error": {"type": "invalid_request_error"}}, status=400)
+        batch = self._new_batch("anthropic", requests, {})
+        return web.json_response(self._anthropic_view(batch))
+
+    def _anthropic_view(self, batch: _Batch) -> dict[str, Any]:
+        total = len(batch.requests)
+        if batch.ended:
+            kinds = [r["result"]["type"] for r in batch.results]
+            counts = {"processing": 0, "succeeded": kinds.count("succeeded"), "errored": kinds.count("errored"),
+                      "canceled": 0, "expired": kinds.count("expired")}
+        else:
+            done = total * batch.polls // (self.polls_to_finish + 1)
+            counts = {"processing": total - done, "succeeded": done, "errored": 0, "canceled": 0, "expired": 0}
+        return {
+            "id": batch.batch_id, "type": "message_batch",
+            "processing_status": "ended" if batch.ended else "in_progress", "request_counts": counts,
+            "results_url": f"{self.anthropic_base}/v1/messages/batches/{batch.batch_id}/results" if batch.ended else None,
+        }
+
+    async def _anthropic_get(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"type": "error", "error": {"type": "authentication_error"}}, status=401)
+        batch = self._batches.get(request.match_info["batch_id"])
+        if batch is None or batch.provider != "anthropic":
+            return web.json_response({"type": "error", "error": {"type": "not_found_error"}}, status=404)
+        self._poll(batch)
+        return web.json_response(self._anthropic_view(batch))
+
+    async def _anthropic_results(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"type": "error", "error": {"type": "authentication_error"}}, status=401)
+        batch = self._batches.get(request.match_info["batch_id"])
+        if batch is None or not batch.ended:
+            return web.json_response({"type": "error", "error": {"type": "not_found_error"}}, status=404)
+        body = "".join(json.dumps(line) + "\n" for line in batch.results).encode()
+        return web.Response(body=body, content_type="application/binary")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until killed, answering "ok"; prints the port on stdout once bound."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--polls", type=int, default=1, help="status checks before a batch ends")
+    args = parser.parse_args(argv)
+    server = BatchServer(polls_to_finish=args.polls).start()
+    print(server.port, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

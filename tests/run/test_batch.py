@@ -1,0 +1,152 @@
+"""Batch jobs against the local OpenAI and Anthropic batch servers: every item accounted for
+(ok, failed, expired, missing), batch-tier cost, no latency, cache hits never sent, and an
+interrupted submission found again instead of sent twice."""
+
+import asyncio
+
+import pytest
+
+from distilleval.backends.base import ChatRequest
+from distilleval.backends.batch_api import batch_client_for
+from distilleval.costs.cost_model import request_cost_usd
+from distilleval.costs.pricing import load_pricing
+from distilleval.errors import ConfigurationError
+from distilleval.run.batch import BatchJobRunner, BatchOptions
+from distilleval.run.batch_ledger import BatchLedger, BatchRequestRow
+from distilleval.run.cache import ResponseCache, cache_key
+from distilleval.run.runner import Call
+from distilleval.run.store import RunStore
+from distilleval.testing.batch_servers import BatchServer
+
+MODELS = {"openai": "openai/gpt-4.1-mini", "anthropic": "anthropic/claude-opus-4-6"}
+
+
+def calls(n=10):
+    return [
+        Call(f"i{i}", "teacher", ChatRequest(
+            ({"role": "system", "content": "rubric words"}, {"role": "user", "content": f"item {i} text"}), max_tokens=8
+        ))
+        for i in range(n)
+    ]
+
+
+def base_of(server, provider):
+    return server.openai_base if provider == "openai" else server.anthropic_base
+
+
+def run_job(server, provider, run_dir, cache_path, the_calls, *, log=None):
+    model = MODELS[provider]
+
+    async def go():
+        client = batch_client_for("teacher", model, api_base=base_of(server, provider), api_key="k")
+        store = RunStore(run_dir)
+        cache = ResponseCache(cache_path) if cache_path else None
+        runner = BatchJobRunner(
+            "teacher", model, client, store=store, cache=cache, price=load_pricing().price_for(model),
+            work_dir=run_dir, options=BatchOptions(poll_initial_s=0.001, poll_max_s=0.01), log=log or (lambda line: None),
+        )
+        try:
+            return await runner.run(the_calls), runner
+        finally:
+            runner.close()
+            store.close()
+            if cache is not None:
+                cache.close()
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_every_item_accounted_for_with_failures_expiries_and_missing_results(tmp_path, provider):
+    server = BatchServer(
+        polls_to_finish=2, answer=lambda prompt: "billing now",
+        fails=lambda p: "item 3 " in p, expires=lambda p: "item 5 " in p, drops=lambda p: "item 7 " in p,
+        api_key="k",
+    )
+    lines = []
+    with server:
+        results, _ = run_job(server, provider, tmp_path / "run", tmp_path / "cache.sqlite", calls(), log=lines.append)
+    assert [r.item_id for r in results] == [f"i{i}" for i in range(10)]
+    kinds = {r.item_id: r.error_kind for r in results if not r.ok}
+    assert kinds == {"i3": "bad_request", "i5": "expired", "i7": "missing"}
+    ok = [r for r in results if r.ok]
+    assert len(ok) == 7 and all(r.text == "billing now" for r in ok)
+    # prompt "rubric words\nitem N text": 5 words in, 2 out, priced at the batch tier (half price)
+    price = load_pricing().price_for(MODELS[provider])
+    assert all(r.input_tokens == 5 and r.output_tokens == 2 for r in ok)
+    assert ok[0].cost_usd == pytest.approx(request_cost_usd(price, 5, 2, batch=True))
+    assert ok[0].cost_usd == pytest.approx(request_cost_usd(price, 5, 2) / 2)
+    assert all(r.latency_ms is None for r in results)  # a batch call has no per-request latency
+    assert len(server.submissions) == 1 and server.submissions[0][2] == 10
+    assert any("done (in_progress), elapsed" in line for line in lines)  # the progress line
+    with RunStore(tmp_path / "run") as store:
+        assert len(store.results("teacher")) == 10
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_cache_hits_are_served_and_never_resubmitted(tmp_path, provider):
+    with BatchServer(polls_to_finish=1) as server:
+        cache = tmp_path / "cache.sqlite"
+        run_job(server, provider, tmp_path / "first", cache, calls(6))
+        results, runner = run_job(server, provider, tmp_path / "second", cache, calls(8))
+        assert [size for _, _, size in server.submissions] == [6, 2]  # only the two new items went out
+    assert runner.cache_hits == 6
+    hits = [r for r in results if r.cache_hit]
+    assert len(hits) == 6 and all(r.cost_usd == 0 and r.latency_ms is None for r in hits)
+    with ResponseCache(cache) as stored:
+        key = cache_key(MODELS[provider], calls(1)[0].request, 0)
+        assert stored.get(key).latency_ms is None  # the cache keeps "no latency", so hits replay none
+
+
+def test_a_finished_job_is_not_submitted_again(tmp_path):
+    with BatchServer(polls_to_finish=1) as server:
+        run_job(server, "openai", tmp_path / "run", None, calls(4))
+        results, _ = run_job(server, "openai", tmp_path / "run", None, calls(4))
+        assert len(server.submissions) == 1
+    assert len(results) == 4 and all(r.ok for r in results)
+
+
+def test_an_interrupted_openai_submission_is_found_by_its_token_not_sent_again(tmp_path):
+    """Killed after the batch was created but before its id was saved: the ledger has the job
+    without an id; the next run finds the batch by its metadata token."""
+    with BatchServer(polls_to_finish=1) as server:
+        run_dir = tmp_path / "run"
+        first, _ = run_job(server, "openai", run_dir, None, calls(3))
+        with BatchLedger(run_dir / "records.sqlite") as ledger:
+            (job,) = ledger.jobs("teacher")
+            ledger._db.execute("UPDATE batch_jobs SET batch_id = NULL, collected = 0")
+        with RunStore(run_dir) as store:
+            store._db.execute("DELETE FROM records")
+        results, _ = run_job(server, "openai", run_dir, None, calls(3))
+        assert len(server.submissions) == 1
+    assert [r.ok for r in results] == [True] * 3
+
+
+def test_an_interrupted_anthropic_submission_stops_with_a_clear_message(tmp_path):
+    """Message Batches carry no token of ours: rather than risk paying twice, say what to check."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    RunStore(run_dir).close()
+    with BatchLedger(run_dir / "records.sqlite") as ledger:
+        ledger.add_job("teacher", "anthropic", "tok", [BatchRequestRow("c0-0", "i0", 0, "key")])
+    with BatchServer() as server, pytest.raises(ConfigurationError, match="batch id never came back"):
+        run_job(server, "anthropic", run_dir, None, calls(1))
+    assert server.submissions == []
+
+
+def test_a_batch_too_big_for_one_request_file_is_split(tmp_path, monkeypatch):
+    from distilleval.backends.batch_openai import OpenAIBatchClient
+
+    monkeypatch.setattr(OpenAIBatchClient, "max_requests", 4)
+    with BatchServer(polls_to_finish=1) as server:
+        results, _ = run_job(server, "openai", tmp_path / "run", None, calls(10))
+        assert [size for _, _, size in server.submissions] == [4, 4, 2]
+    assert len(results) == 10 and all(r.ok for r in results)
+
+
+def test_models_without_a_batch_api_are_named():
+    with pytest.raises(ConfigurationError, match="'gemini/gemini-2.5-flash' has no provider batch API"):
+        batch_client_for("teacher", "gemini/gemini-2.5-flash", api_base=None, api_key=None)
+    with pytest.raises(ConfigurationError, match="tinker://x"):
+        batch_client_for("student", "tinker://x/sampler_weights/final", api_base=None, api_key=None)
