@@ -3,13 +3,14 @@
 OpenAI's Batch API (a JSONL file of requests, then a batch over it) and Anthropic's Message
 Batches (the requests in one POST) both take a whole pool as one job, run it within 24 hours
 and bill at the batch tier. ``batch_openai`` and ``batch_anthropic`` speak their HTTP shapes
-with aiohttp; ``batch_client_for`` picks one for a model, or says clearly that it has none.
+with aiohttp; ``batch_factory.batch_client_for`` picks one for a model, and ``check_batch_capable``
+says clearly when a model has none.
 The job orchestration (submit once, persist, poll, map back) is ``distilleval.run.batch``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -99,28 +100,6 @@ def check_batch_capable(role: str, model_id: str) -> None:
         )
 
 
-def batch_client_for(role: str, model_id: str, *, api_base: str | None, api_key: str | None) -> BatchClient:
-    """The batch client of ``model_id``'s provider.
-
-    Args:
-        role: ``teacher`` / ``student``, for messages.
-        model_id: the spec's model id (``openai/...`` or ``anthropic/...``).
-        api_base: the provider's base URL (None: the public endpoint).
-        api_key: the key; never logged.
-
-    Raises:
-        ConfigurationError: the provider has no batch API here.
-    """
-    check_batch_capable(role, model_id)
-    if provider_name(model_id) == "anthropic":
-        from distilleval.backends.batch_anthropic import AnthropicBatchClient
-
-        return AnthropicBatchClient(model_id, api_base=api_base, api_key=api_key)
-    from distilleval.backends.batch_openai import OpenAIBatchClient
-
-    return OpenAIBatchClient(model_id, api_base=api_base, api_key=api_key)
-
-
 def http_error(status: int, body: str, where: str) -> BackendError:
     """A ``BackendError`` for a failed batch-endpoint HTTP call, its kind from the status code."""
     from distilleval.errors import AuthenticationError, RateLimitedError, ServiceUnavailableError
@@ -144,12 +123,3 @@ def error_kind_for_status(status: int) -> str:
     if status >= 500:
         return "unavailable"
     return "bad_request"
-
-
-def iter_jsonl(lines: Iterable[bytes | str]) -> Iterable[dict[str, Any]]:
-    """The JSON objects of non-blank JSONL lines."""
-    import json
-
-    for line in lines:
-        if line.strip():
-            yield json.loads(line)

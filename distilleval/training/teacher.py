@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from distilleval.backends.base import Backend, ChatRequest
 from distilleval.costs.pricing import PricingTable
 from distilleval.run.runner import Call, CallResult, Progress, Runner, RunnerOptions
 from distilleval.spec.data import Item
 from distilleval.spec.task_spec import TaskSpec
+
+if TYPE_CHECKING:
+    from distilleval.run.batch import BatchOptions
 
 TEACHER = "teacher"
 
@@ -113,7 +117,8 @@ def run_teacher_batch(
         ConfigurationError: the teacher's provider has no batch API, or no batch price.
         PricingError: the teacher has no price.
     """
-    from distilleval.backends.batch_api import batch_client_for, check_batch_capable
+    from distilleval.backends.batch_api import check_batch_capable
+    from distilleval.backends.batch_factory import batch_client_for
     from distilleval.backends.credentials import resolve_api_key
     from distilleval.run.batch import BatchJobRunner, BatchOptions
     from distilleval.run.cache import ResponseCache

@@ -3,10 +3,12 @@ teacher that is wrong or invalid on some items, quarantine, counts, measured cos
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from distilleval.cli.main import main
+from distilleval.costs.cost_model import request_cost_usd
 from distilleval.costs.pricing import load_pricing
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
 
@@ -170,3 +172,94 @@ def test_bad_pool_line_exits_2_and_writes_nothing(tmp_path, server, capsys):
     assert f"{pool}:2: column 'message'" in err
     assert not out.exists()
     assert server.requests_for("teacher") == []
+
+
+# -- --batch: the teacher's provider batch API -----------------------------------------------
+
+
+def write_pool(tmp_path, n):
+    pool = tmp_path / "pool.jsonl"
+    with pool.open("w") as handle:
+        for i in range(n):
+            handle.write(json.dumps({"id": f"p{i}", "message": f"ticket {i} about my order"}) + "\n")
+    return pool
+
+
+def test_label_batch_labels_at_the_batch_price_and_serves_the_cache(tmp_path, capsys):
+    from distilleval.testing.batch_servers import BatchServer
+
+    with BatchServer(answer=teacher_answer, polls_to_finish=1, fails=lambda p: "ticket 11 " in p) as server:
+        spec = write_spec(tmp_path, server.openai_base, rows=5)
+        out, cache = tmp_path / "labels.jsonl", tmp_path / "cache.sqlite"
+        argv = ["label", str(spec), "--pool", str(write_pool(tmp_path, 40)), "--out", str(out), "--cache", str(cache),
+                "--batch", "--batch-poll", "0.01"]
+        assert main(argv) == 0
+        summary = json.loads((tmp_path / "labels.summary.json").read_text())
+        # 40 items: 4 invalid (i % 10 == 3), 1 failed call (ticket 11)
+        assert (summary["labelled"], summary["quarantined"], summary["batch_api"]) == (35, 5, True)
+        assert summary["reasons"] == {"invalid_label": 4, "call_failed:bad_request": 1}
+        price = load_pricing().price_for(PRICE_AS)
+        # the server counts one token per word of the prompt and of the answer
+        words_in = len("RUBRIC: route the ticket to billing, shipping or technical.\nTicket: ticket 1 about my order".split())
+        words_out = sum(len(teacher_answer(f"ticket {i} x").split()) for i in range(40) if i != 11)
+        expected = request_cost_usd(price, 39 * words_in, words_out, batch=True)
+        assert summary["spent_usd"] == pytest.approx(expected)
+        assert summary["spent_usd"] == pytest.approx(request_cost_usd(price, 39 * words_in, words_out) / 2)
+        assert "through its batch API" in capsys.readouterr().out
+
+        # A new labelling of the same pool (fresh batch folder): every answer is in the cache; only the failure goes out.
+        out2 = tmp_path / "again.jsonl"
+        assert main([*argv[:5], str(out2), *argv[6:]]) == 0
+        assert [size for _, _, size in server.submissions] == [40, 1]
+        again = json.loads((tmp_path / "again.summary.json").read_text())
+        assert (again["cache_hits"], again["labelled"]) == (39, 35)
+
+
+def test_label_batch_killed_while_polling_resumes_the_same_batch(tmp_path):
+    """A real child process is SIGKILLed while it polls; the re-run polls the same batch and
+    writes every item, without a second submission."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from distilleval.run.batch_ledger import BatchLedger
+    from distilleval.testing.batch_servers import BatchServer
+
+    with BatchServer(answer=teacher_answer, polls_to_finish=10**9) as server:
+        spec = write_spec(tmp_path, server.openai_base, rows=5)
+        out = tmp_path / "labels.jsonl"
+        argv = ["label", str(spec), "--pool", str(write_pool(tmp_path, 30)), "--out", str(out),
+                "--cache", str(tmp_path / "cache.sqlite"), "--batch", "--batch-poll", "0.05"]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                                          os.environ.get("PYTHONPATH", "")]))
+        child = subprocess.Popen([sys.executable, "-m", "distilleval", *argv], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while server.status_checks < 3 and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.05)
+            assert server.status_checks >= 3, "the child never got to polling"
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        assert not out.exists()  # killed before any result: nothing half-written
+        with BatchLedger(tmp_path / "labels.batch" / "records.sqlite") as ledger:
+            (job,) = ledger.jobs("teacher")
+        assert job.batch_id == server.submissions[0][1] and not job.collected
+
+        server.polls_to_finish = 0  # the provider finishes the batch while nobody is polling
+        assert main(argv) == 0
+        assert len(server.submissions) == 1
+    summary = json.loads((tmp_path / "labels.summary.json").read_text())
+    assert (summary["items"], summary["labelled"], summary["quarantined"]) == (30, 27, 3)
+
+
+def test_label_batch_names_a_model_without_a_batch_api(tmp_path, capsys):
+    spec = write_spec(tmp_path, "http://127.0.0.1:9/v1", rows=5)
+    spec.write_text(spec.read_text().replace("model: openai/teacher", "model: gemini/teacher"))
+    assert main(["label", str(spec), "--pool", str(write_pool(tmp_path, 3)), "--batch", "--no-cache"]) == 2
+    assert "'gemini/teacher' has no provider batch API" in capsys.readouterr().err

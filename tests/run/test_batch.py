@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from distilleval.backends.base import ChatRequest
-from distilleval.backends.batch_api import batch_client_for
+from distilleval.backends.batch_factory import batch_client_for
 from distilleval.costs.cost_model import request_cost_usd
 from distilleval.costs.pricing import load_pricing
 from distilleval.errors import ConfigurationError
