@@ -1,19 +1,27 @@
-"""Benchmark: requests/s through distilleval's runner vs raw clients, cache replay, peak memory.
+"""Benchmark: distilleval's runner against bare clients, reported vs true latency, cache replay, memory.
 
 Everything runs against the scripted OpenAI-compatible server in its own process on
-127.0.0.1 (zero model delay), so the numbers are client overhead. Printed side by side:
+127.0.0.1. Printed side by side, each part measured in the same run:
 
-- runner + LiteLLM backend   vs  raw ``litellm.acompletion`` loop  (goal: runner within 10%)
-- runner + fast path         vs  raw ``httpx`` loop                (goal: at least 80%)
-                                 and a raw ``aiohttp`` loop (the fast path's own client)
+- wall: seconds for N items at concurrency 64 against an instant server, as speed-ups over a
+  bare ``litellm.acompletion`` loop and a bare aiohttp loop: distilleval's LiteLLM path in
+  one process, the LiteLLM path with its calls in worker processes (``litellm_pool``), and the
+  fast path (issue 10's goal for the LiteLLM path: 1.5x the bare LiteLLM loop);
+- cpu: CPU milliseconds per call in each process (hardly affected by other load), and the
+  calls/s that allows on idle cores, for the bare LiteLLM loop and both LiteLLM paths;
+- latency: reported p50 and p95 divided by the server's configured delay (35 ms) at
+  concurrency 1, 16 and 64, on the LiteLLM path (in process and pooled) and the fast path;
+- throughput: requests/s of runner + LiteLLM vs a raw LiteLLM loop, runner + fast path vs raw
+  httpx and aiohttp loops, at concurrency 1 and 64 (goals: within 10%, at least 80%);
+- replay: 10,000 cached items through the runner with the run store committing every row,
+  and the peak RSS of the process.
 
-at concurrency 1 and 64; then a replay of 10,000 cached items through the runner with the
-run store committing every row (items/s); and the peak RSS of the process.
-
-    /work/venv/bin/python bench/bench_runner.py [--items 1000] [--items-c1 200] [--replay 10000] [--rounds 3]
+    python bench/bench_runner.py [--parts wall,cpu,latency,throughput,replay] [--wall-items 600] [--rounds 3]
 
 ``--cached-rerun 2000`` instead times a fully cached ``distilleval eval`` of 2,000 items, whole
 process, beside bare Python start-up, and says whether LiteLLM was imported.
+
+On a shared machine the load average printed first says how far to trust the figures.
 """
 
 from __future__ import annotations
@@ -128,6 +136,117 @@ async def runner_fast(base_url: str, prompts: list[str], concurrency: int) -> fl
     from distilleval.backends.openai_compatible import OpenAICompatibleBackend
 
     return await through_runner(OpenAICompatibleBackend(MODEL, api_base=base_url, price=None), prompts, concurrency)
+
+
+async def runner_litellm_pool(base_url: str, prompts: list[str], concurrency: int) -> float:
+    """The LiteLLM path with its calls in worker processes; the workers' start-up is outside the timing."""
+    from distilleval.backends.litellm_pool import PooledLiteLLMBackend
+
+    backend = PooledLiteLLMBackend(MODEL, workers=POOL_WORKERS, price=None, api_base=base_url)
+    await backend.complete(_calls(["warm-up"])[0].request, timeout_s=120)
+    return await through_runner(backend, prompts, concurrency)
+
+
+POOL_WORKERS = 2
+
+
+def wall_times(n_items: int, rounds: int) -> dict[str, list[float]]:
+    """Seconds for ``n_items`` calls at concurrency 64 against an instant server, per method per round."""
+    with ServerProcess(delay_ms=0, answer="billing") as server:
+        asyncio.run(raw_litellm(server.base_url, _prompts(20, 8_000_000), 4))  # import and lazy init, untimed
+        methods = [
+            ("bare litellm.acompletion loop", raw_litellm),
+            ("distilleval LiteLLM path", runner_litellm),
+            (f"distilleval LiteLLM path, {POOL_WORKERS} worker processes", runner_litellm_pool),
+            ("distilleval fast path", runner_fast),
+            ("bare aiohttp loop", raw_aiohttp),
+        ]
+        seconds: dict[str, list[float]] = {name: [] for name, _ in methods}
+        for round_number in range(rounds):
+            for offset, (name, fn) in enumerate(methods):
+                prompts = _prompts(n_items, 20_000_000 + (round_number * len(methods) + offset) * n_items)
+                seconds[name].append(n_items / asyncio.run(fn(server.base_url, prompts, 64)))
+    return seconds
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_call(n_items: int) -> list[tuple[str, float, float]]:
+    """(method, CPU ms per call in this process, CPU ms per call in each worker) at concurrency 64.
+
+    CPU time, unlike wall time, hardly depends on what else the machine runs, so it shows what
+    each design could reach on idle cores even when the cores are busy.
+    """
+    from distilleval.backends.litellm_pool import PooledLiteLLMBackend
+
+    rows = []
+    with ServerProcess(delay_ms=0, answer="billing") as server:
+        asyncio.run(raw_litellm(server.base_url, _prompts(20, 7_000_000), 4))
+        for name, fn in (("bare litellm.acompletion loop", raw_litellm), ("distilleval LiteLLM path", runner_litellm)):
+            started = time.process_time()
+            asyncio.run(fn(server.base_url, _prompts(n_items, 40_000_000 + len(rows) * n_items), 64))
+            rows.append((name, (time.process_time() - started) * 1000 / n_items, 0.0))
+
+        async def pooled() -> tuple[float, float]:
+            backend = PooledLiteLLMBackend(MODEL, workers=POOL_WORKERS, price=None, api_base=server.base_url)
+            await backend.complete(_calls(["warm-up"])[0].request, timeout_s=120)
+            pids = [process.pid for process in backend._processes]
+            workers_before = sum(_process_cpu_s(pid) for pid in pids)
+            started = time.process_time()
+            runner = Runner({"student": backend}, options=RunnerOptions(concurrency=64))
+            await runner.run(_calls(_prompts(n_items, 41_000_000)))
+            parent_s = time.process_time() - started
+            workers_s = sum(_process_cpu_s(pid) for pid in pids) - workers_before
+            await backend.aclose()
+            return parent_s * 1000 / n_items, workers_s * 1000 / n_items / POOL_WORKERS
+
+        parent_ms, worker_ms = asyncio.run(pooled())
+        rows.append((f"distilleval LiteLLM path, {POOL_WORKERS} worker processes", parent_ms, worker_ms))
+    return rows
+
+
+async def _latencies(backend, prompts: list[str], concurrency: int) -> list[float]:
+    calls = _calls(prompts)
+    runner = Runner({"student": backend}, options=RunnerOptions(concurrency=concurrency))
+    try:
+        results = await runner.run(calls)
+    finally:
+        await backend.aclose()
+    assert all(r.ok for r in results), [r.error_message for r in results if not r.ok][:3]
+    return [r.latency_ms for r in results]
+
+
+def reported_latency(delay_ms: float, calls_per_slot: int) -> list[tuple[str, int, float, float]]:
+    """(path, concurrency, reported p50 / true, reported p95 / true) against a server answering after ``delay_ms``.
+
+    True latency is the server's configured delay: what a model that slow would take.
+    """
+    from distilleval.backends.litellm_backend import LiteLLMBackend
+    from distilleval.backends.litellm_pool import PooledLiteLLMBackend
+    from distilleval.backends.openai_compatible import OpenAICompatibleBackend
+
+    rows = []
+    with ServerProcess(delay_ms=delay_ms, answer="billing") as server:
+        paths = [
+            ("LiteLLM path", lambda: LiteLLMBackend(MODEL, price=None, api_base=server.base_url)),
+            (f"LiteLLM path, {POOL_WORKERS} workers",
+             lambda: PooledLiteLLMBackend(MODEL, workers=POOL_WORKERS, price=None, api_base=server.base_url)),
+            ("fast path", lambda: OpenAICompatibleBackend(MODEL, api_base=server.base_url, price=None)),
+        ]
+        offset = 30_000_000
+        for name, build in paths:
+            for concurrency in (1, 16, 64):
+                n = max(calls_per_slot, concurrency * 4)
+                latencies = asyncio.run(_latencies(build(), _prompts(n, offset), concurrency))
+                offset += n
+                p50 = statistics.median(latencies)
+                p95 = statistics.quantiles(latencies, n=20)[-1]
+                rows.append((name, concurrency, p50 / delay_ms, p95 / delay_ms))
+    return rows
 
 
 def measure_interleaved(methods, base_url, prompt_sets, concurrency):
@@ -261,14 +380,76 @@ def main() -> None:
     parser.add_argument("--items-c1", type=int, default=200, help="LiteLLM/httpx calls per measurement at concurrency 1 (x4 for aiohttp)")
     parser.add_argument("--replay", type=int, default=10_000, help="cached items to replay")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
+    parser.add_argument("--wall-items", type=int, default=600, help="items per wall-time measurement at concurrency 64")
+    parser.add_argument("--delay-ms", type=float, default=35.0, help="server delay for the reported/true latency table")
+    parser.add_argument("--latency-calls", type=int, default=40, help="calls per latency measurement (at least 4x concurrency)")
+    parser.add_argument("--parts", default="wall,cpu,latency,throughput,replay", help="comma-separated parts to run")
     parser.add_argument("--cached-rerun", type=int, default=0, metavar="N",
                         help="only time a fully cached `distilleval eval` of N items (whole process) and exit")
     args = parser.parse_args()
     if args.cached_rerun:
         print_cached_rerun(args.cached_rerun, args.rounds)
         return
+    parts = set(args.parts.split(","))
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}")
+    if "wall" in parts:
+        print_wall_times(args.wall_items, args.rounds)
+    if "cpu" in parts:
+        print_cpu_per_call(args.wall_items)
+    if "latency" in parts:
+        print_reported_latency(args.delay_ms, args.latency_calls)
+    if "throughput" in parts:
+        print_throughput(args)
+    if "replay" in parts:
+        print_replay(args.replay)
 
-    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}; server in its own process, 0 ms delay")
+
+def print_wall_times(n_items: int, rounds: int) -> None:
+    """Wall time for ``n_items`` at concurrency 64, as ratios against the bare loops measured in the same rounds."""
+    seconds = wall_times(n_items, rounds)
+    median = statistics.median
+    bare_litellm = seconds["bare litellm.acompletion loop"]
+    bare_aiohttp = seconds["bare aiohttp loop"]
+    print()
+    print(f"wall time for {n_items} items at concurrency 64, instant server in its own process "
+          f"(median of {rounds} interleaved rounds; speed-up = bare time / this time, per round)")
+    print(f"{'':<45} {'seconds':>8} {'vs bare litellm':>16} {'vs bare aiohttp':>16}")
+    for name, values in seconds.items():
+        vs_litellm = median([b / v for b, v in zip(bare_litellm, values)])
+        vs_aiohttp = median([b / v for b, v in zip(bare_aiohttp, values)])
+        print(f"{name:<45} {median(values):>8.2f} {vs_litellm:>15.2f}x {vs_aiohttp:>15.2f}x")
+
+
+def print_cpu_per_call(n_items: int) -> None:
+    """CPU milliseconds per call, and the calls/s that CPU allows on this machine's cores when they are idle."""
+    cores = os.cpu_count() or 1
+    rows = cpu_per_call(n_items)
+    print()
+    print(f"CPU per call at concurrency 64 ({n_items} calls; the server's CPU not counted); ceiling: the calls/s that "
+          f"CPU allows on {cores} idle cores (a process uses at most one)")
+    print(f"{'':<45} {'ms/call here':>12} {'ms/call/worker':>15} {'ceiling calls/s':>16} {'vs bare':>8}")
+    ceilings = []
+    for name, parent_ms, worker_ms in rows:
+        if worker_ms:
+            ceiling = min(cores * 1000 / (parent_ms + worker_ms), 1000 / parent_ms, POOL_WORKERS * 1000 / worker_ms)
+        else:
+            ceiling = 1000 / parent_ms
+        ceilings.append(ceiling)
+        print(f"{name:<45} {parent_ms:>12.2f} {worker_ms:>15.2f} {ceiling:>16.0f} {ceiling / ceilings[0]:>7.2f}x")
+
+
+def print_reported_latency(delay_ms: float, calls: int) -> None:
+    """Reported p50 and p95 divided by the server's true delay, per path and concurrency."""
+    print()
+    print(f"reported latency / true latency (server answers after {delay_ms:g} ms; 1.00 is exact)")
+    print(f"{'path':<24} {'concurrency':>11} {'p50 ratio':>10} {'p95 ratio':>10}")
+    for name, concurrency, p50, p95 in reported_latency(delay_ms, calls):
+        print(f"{name:<24} {concurrency:>11} {p50:>10.2f} {p95:>10.2f}")
+
+
+def print_throughput(args: argparse.Namespace) -> None:
+    """Requests/s of the runner against raw clients at concurrency 1 and 64."""
+
     rows = []
     with ServerProcess(delay_ms=0, answer="billing") as server:
         offset = 0
@@ -292,7 +473,7 @@ def main() -> None:
 
     median = statistics.median
     print()
-    print(f"median requests/s over {args.rounds} interleaved rounds; ratios are medians of per-round ratios")
+    print(f"median requests/s over {args.rounds} interleaved rounds, instant server; ratios are medians of per-round ratios")
     print(f"{'concurrency':>11} | {'raw litellm':>11} {'runner+litellm':>14} {'ratio':>6} | "
           f"{'raw httpx':>9} {'raw aiohttp':>11} {'runner fast path':>16} {'/httpx':>7} {'/aiohttp':>8}")
     for row in rows:
@@ -308,10 +489,14 @@ def main() -> None:
     print(f"(calls per measurement: LiteLLM and httpx {rows[0]['n_slow']} at c=1, {rows[1]['n_slow']} at c=64; "
           f"aiohttp and fast path {rows[0]['n_fast']} and {rows[1]['n_fast']})")
 
+
+
+def print_replay(n_items: int) -> None:
+    """Items/s of a cached replay, and the peak memory of this process."""
     with tempfile.TemporaryDirectory() as folder:
-        with_store, cache_only, peak_mib = replay(args.replay, Path(folder))
+        with_store, cache_only, peak_mib = replay(n_items, Path(folder))
     print()
-    print(f"cache replay of {args.replay:,} items: {with_store:,.0f} items/s with the run store committing each row, "
+    print(f"cache replay of {n_items:,} items: {with_store:,.0f} items/s with the run store committing each row, "
           f"{cache_only:,.0f} items/s cache only; traced peak {peak_mib:.1f} MiB during the replay")
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (LiteLLM imported): {peak_rss_mib:.0f} MiB")

@@ -3,7 +3,8 @@
 - ``tinker://...`` checkpoints and Tinker base-model ids go to ``distilleval.backends.tinker.sampling.build_tinker_backend``
   (imported only then),
 - models with ``fast_path: true`` and an ``api_base`` go to the aiohttp fast path,
-- everything else goes through LiteLLM.
+- everything else goes through LiteLLM, in this process or, with ``$DISTILLEVAL_LITELLM_WORKERS``
+  set, in that many worker processes (``litellm_pool``).
 
 API keys are read from the environment here (``api_key_env`` or the provider's variable)
 and live only in the backend object. ``check_reachable`` fails fast, before any item is
@@ -12,6 +13,7 @@ called, when a custom ``api_base`` refuses connections.
 
 from __future__ import annotations
 
+import os
 import socket
 from urllib.parse import urlsplit
 
@@ -21,6 +23,8 @@ from distilleval.backends.tinker.model_ids import is_tinker_model
 from distilleval.costs.pricing import PricingTable
 from distilleval.errors import ConfigurationError, ServiceUnavailableError
 from distilleval.spec.task_spec import ModelSpec
+
+WORKERS_VARIABLE = "DISTILLEVAL_LITELLM_WORKERS"
 
 
 def build_backend(role: str, model: ModelSpec, *, pricing: PricingTable | None) -> Backend:
@@ -54,11 +58,39 @@ def build_backend(role: str, model: ModelSpec, *, pricing: PricingTable | None) 
         from distilleval.backends.openai_compatible import OpenAICompatibleBackend
 
         return OpenAICompatibleBackend(model.model, api_base=model.api_base, price=price, api_key=api_key, batch=model.batch)
+    settings = {
+        "price": price, "api_base": model.api_base, "api_key": api_key, "batch": model.batch, "prompt_cache": model.prompt_cache
+    }
+    workers = litellm_workers()
+    if workers:
+        from distilleval.backends.litellm_pool import PooledLiteLLMBackend
+
+        return PooledLiteLLMBackend(model.model, workers=workers, **settings)
     from distilleval.backends.litellm_backend import LiteLLMBackend
 
-    return LiteLLMBackend(
-        model.model, price=price, api_base=model.api_base, api_key=api_key, batch=model.batch, prompt_cache=model.prompt_cache
-    )
+    return LiteLLMBackend(model.model, **settings)
+
+
+def litellm_workers() -> int:
+    """How many worker processes the LiteLLM route runs its calls in: ``$DISTILLEVAL_LITELLM_WORKERS``, default 0.
+
+    0 calls LiteLLM in this process. Workers cost a LiteLLM import each (seconds) when the first
+    call is made, and pay off only when LiteLLM's own CPU work per call is what limits a run
+    (dozens of calls in flight on a machine with idle cores); bench/bench_runner.py measures it.
+
+    Raises:
+        ConfigurationError: the variable is not a whole number from 0 to 32.
+    """
+    raw = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if not raw:
+        return 0
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = -1
+    if not 0 <= workers <= 32:
+        raise ConfigurationError(f"${WORKERS_VARIABLE}: expected a whole number from 0 to 32, found {raw!r}")
+    return workers
 
 
 def check_reachable(role: str, model: ModelSpec, *, timeout_s: float = 3.0) -> None:

@@ -73,3 +73,17 @@ def test_unreachable_api_base_fails_fast():
     with pytest.raises(ServiceUnavailableError, match="cannot connect to http://127.0.0.1") as caught:
         check_reachable("student", spec, timeout_s=1)
     assert "\n" not in str(caught.value)
+
+
+def test_litellm_workers_variable_picks_the_pooled_backend(monkeypatch):
+    from distilleval.backends.litellm_pool import PooledLiteLLMBackend
+
+    spec = ModelSpec(model="openai/student", prompt="{text}", api_base="http://127.0.0.1:1/v1")
+    monkeypatch.setenv("DISTILLEVAL_LITELLM_WORKERS", "2")
+    pooled = build_backend("student", spec, pricing=None)
+    assert isinstance(pooled, PooledLiteLLMBackend) and "workers=2" in repr(pooled)
+    monkeypatch.setenv("DISTILLEVAL_LITELLM_WORKERS", "0")
+    assert isinstance(build_backend("student", spec, pricing=None), LiteLLMBackend)
+    monkeypatch.setenv("DISTILLEVAL_LITELLM_WORKERS", "many")
+    with pytest.raises(ConfigurationError, match=r"DISTILLEVAL_LITELLM_WORKERS: expected a whole number .* found 'many'"):
+        build_backend("student", spec, pricing=None)
