@@ -48,9 +48,11 @@ def missing_credentials(spec: TaskSpec) -> list[str]:
 
     A model on a custom ``api_base`` without ``api_key_env`` (a local server) needs no key.
     """
+    from distilleval.backends.tinker.model_ids import is_tinker_model
+
     missing = []
     for role, model in spec.models().items():
-        if model.model.startswith("tinker://"):
+        if is_tinker_model(model.model):  # a tinker:// checkpoint or a Tinker base model
             variables: tuple[str, ...] = ("TINKER_API_KEY",)
         elif model.api_key_env:
             variables = (model.api_key_env,)

@@ -311,9 +311,8 @@ def rest_client(service: Any) -> Any:
     For the real SDK this is a ``tinker.RestClient`` built from the same key (0.38 deprecates
     ``ServiceClient.create_rest_client``); a test double supplies its own.
     """
-    tinker = import_tinker()
-    if isinstance(service, tinker.ServiceClient):
-        return tinker.RestClient(api_key=require_api_key())
+    if type(service).__module__.split(".")[0] == "tinker":  # the SDK's own ServiceClient
+        return import_tinker().RestClient(api_key=require_api_key())
     return service.create_rest_client()
 
 
