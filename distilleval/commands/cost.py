@@ -335,7 +335,7 @@ def _from_summary(path: Path, args: argparse.Namespace):
             continue
         mean_in = result.input_tokens.mean
         profile = TokenProfile(
-            result.model,
+            result.pricing_key,
             mean_in,
             result.output_tokens.mean or 0.0,
             cached_input_tokens=mean_in * result.cached_input_share,
@@ -344,13 +344,13 @@ def _from_summary(path: Path, args: argparse.Namespace):
             batch=result.batch,
             role=result.role,
         )
-        if pricing.find(result.model) is None:
+        if pricing.find(result.pricing_key) is None:
             continue  # local baselines are priced by CPU time, not tokens
         profiles.append(profile)
         if result.role == "teacher":
             teacher_profile = profile
         if result.role == "student" and student is None:
-            student = result.model
+            student = result.pricing_key
     if not profiles:
         raise DistillevalError(f"{path}: the run has no token counts to price")
     for model in args.also:

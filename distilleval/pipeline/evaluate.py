@@ -371,6 +371,7 @@ def _write_summary(
                 results, items, pricing.price_for(models[role].pricing_key), batch=models[role].batch
             ),
             batch=models[role].batch,
+            priced_as=models[role].price_as,
             latency=(contexts or {}).get(role),
         )
         for role, results in outputs.items()

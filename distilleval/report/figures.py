@@ -191,7 +191,7 @@ def _cost_per_request(result: ModelResult, inputs: RunInputs, notes: list[str]) 
     if inputs.pricing is None or result.input_tokens is None or result.input_tokens.mean is None:
         return None
     try:
-        price = inputs.pricing.price_for(result.model)
+        price = inputs.pricing.price_for(result.pricing_key)
     except DistillevalError:
         notes.append(f"{result.display_name}: no price in {inputs.pricing.path.name}; cost not shown")
         return None
@@ -227,7 +227,7 @@ def _teacher_options(inputs: RunInputs, teacher: ModelRow | None, notes: list[st
     result = teacher.result
     if result.input_tokens is None or result.input_tokens.mean is None:
         return []
-    found = inputs.pricing.find(result.model)
+    found = inputs.pricing.find(result.pricing_key)
     if found is None or found[1].cpu_usd_per_hour is not None:
         return []
     spec = inputs.spec

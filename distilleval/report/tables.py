@@ -293,7 +293,7 @@ def _price_text(row: ModelRow, f: Figures) -> tuple[str, str, str]:
     pricing = f.inputs.pricing
     if pricing is None:
         return row.result.model, DASH, DASH
-    found = pricing.find(row.result.model)
+    found = pricing.find(row.result.pricing_key)
     if found is None:
         return row.result.model, DASH, DASH
     key, price = found

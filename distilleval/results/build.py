@@ -97,6 +97,7 @@ class ModelRun:
     cost_basis: Basis | None = None
     notes: list[str] = field(default_factory=list)
     batch: bool = False
+    priced_as: str | None = None
     latency: LatencyFigures | None = None
 
 
@@ -172,6 +173,7 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
         cached_input_tokens_total=float(sum(o.cached_input_tokens for o in outputs if o.input_tokens is not None)),
         cache_write_tokens_total=float(sum(o.cache_write_tokens for o in outputs if o.input_tokens is not None)),
         batch=run.batch,
+        priced_as=run.priced_as,
         output_tokens=distribution([o.output_tokens for o in outputs if o.output_tokens is not None]),
         latency_ms=under_load,
         latency=_latency_figures(run, outputs, under_load),

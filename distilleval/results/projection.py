@@ -51,6 +51,7 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
         output_tokens=output_dist,
         cached_input_tokens_total=cached_share * sum(inputs),
         batch=model.batch,
+        priced_as=model.price_as,
         cost_per_request_usd=per_request,
         cost_basis="projected",
         tokens_counted_by=counted_by,

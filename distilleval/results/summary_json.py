@@ -94,6 +94,9 @@ class ModelResult(_Model):
         default=0.0, description="input tokens written to the provider's prompt cache, summed like cached_input_tokens_total"
     )
     batch: bool = Field(default=False, description="priced at the provider's batch tier")
+    priced_as: str | None = Field(
+        default=None, description="the pricing-table entry the model was priced as (the spec's price_as); None: its id"
+    )
     tokens_counted_by: str | None = Field(
         default=None, description="the local tokenizer that counted this model's tokens; None: the provider's usage"
     )
@@ -112,6 +115,11 @@ class ModelResult(_Model):
         default_factory=dict, description="scoring reason (wrong_label, parse_error, unsafe, ...) -> count"
     )
 
+
+    @property
+    def pricing_key(self) -> str:
+        """The id to look up in the pricing table: ``priced_as``, else the model id."""
+        return self.priced_as or self.model
 
     @property
     def input_tokens_total(self) -> float:

@@ -17,7 +17,7 @@ from distilleval.pipeline.plan import eval_items
 from distilleval.report.figures import compute_figures
 from distilleval.report.sources import load_run
 from distilleval.results.build import ModelOutput, ModelRun, build_summary
-from distilleval.results.summary_json import write_summary
+from distilleval.results.summary_json import read_summary, write_summary
 from distilleval.scoring import build_scorer
 from distilleval.spec.data import load_items
 from distilleval.spec.task_spec import load_spec
@@ -329,3 +329,27 @@ def test_marp_is_a_one_slide_deck(capsys):
     assert deck.startswith("---\nmarp: true\n") and "\n# Cost at scale\n" in deck
     assert _markdown_rows(deck.split("# Cost at scale\n", 1)[1])["Claude Opus 4.6"][5] == "$331"
     assert "*Prices: 2026-02.yaml (as of 2026-02-01" in deck
+
+
+def test_a_measured_cache_share_is_priced_alike_by_eval_cost_run_and_report(tmp_path, capsys):
+    # Issue 10: a provider served 76% of the teacher's input from its prompt cache; cost RUN
+    # priced that as 0%. Real HTTP to the local server, which reports the cached tokens.
+    from distilleval.testing.openai_server import ModelScript, OpenAIServer
+    from tests.commands.test_eval import _eval, _only_run, _student, _teacher, write_spec
+
+    script = ModelScript(answer=_teacher, usage=(1000, 10), cached_tokens=760)
+    with OpenAIServer({"teacher-m": script, "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 3)
+        assert _eval(spec, tmp_path) == 0
+    run_dir = _only_run(tmp_path)
+    capsys.readouterr()
+    teacher = read_summary(run_dir).models["teacher"]
+    assert teacher.cached_input_tokens_total == 3 * 760 and teacher.cached_input_share == pytest.approx(0.76)
+    expected = (240 * 5.0 + 760 * 0.5 + 10 * 25.0) / 1e6  # Opus prices: input $5, cached read $0.50, output $25
+    assert teacher.cost_per_request_usd == pytest.approx(expected)
+    assert main(["cost", str(run_dir), "--format", "json"]) == 0
+    assert _json_row(capsys, "anthropic/claude-opus-4-6")["cost_per_request_usd"] == pytest.approx(expected)
+    figures = compute_figures(load_run(run_dir))
+    assert figures.teacher.cost_per_request_usd == pytest.approx(expected)
+    cached = next(o for o in figures.teacher_options if o.key == "prompt_cache")
+    assert cached.cost_per_request_usd == pytest.approx(expected) and "76% of input cached, measured in this run" in cached.label
