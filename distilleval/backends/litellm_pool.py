@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -27,6 +28,7 @@ from distilleval.backends.base import ChatRequest, Completion
 from distilleval.errors import BackendError, ConfigurationError, ServiceUnavailableError
 
 _STOP = None
+LAG_INTERVAL_S = 0.02
 
 
 def _error_state(err: BackendError) -> tuple[type, str, dict[str, Any]]:
@@ -55,6 +57,15 @@ async def _serve(connection: Any, backend_kwargs: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     stopped = loop.create_future()
     tasks: set[asyncio.Task] = set()
+    lag_samples_ms: list[float] = []
+
+    async def sample_lag() -> None:
+        # The worker's own loop times its calls, so its lag is what says whether they are client-bound.
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(LAG_INTERVAL_S)
+            if tasks:
+                lag_samples_ms.append(max(0.0, (time.perf_counter() - asked - LAG_INTERVAL_S) * 1000))
 
     async def call(call_id: int, request: ChatRequest, timeout_s: float) -> None:
         try:
@@ -63,7 +74,10 @@ async def _serve(connection: Any, backend_kwargs: dict[str, Any]) -> None:
             reply = (call_id, False, _error_state(err))
         except Exception as err:  # never lose a call: the parent is waiting on it
             reply = (call_id, False, _error_state(BackendError(f"{backend.model_id}: worker: {type(err).__name__}: {err}")))
-        connection.send(reply)
+        connection.send((*reply, lag_samples_ms[:]))
+        lag_samples_ms.clear()
+
+    sampler = loop.create_task(sample_lag())
 
     def readable() -> None:
         while connection.poll():
@@ -84,11 +98,17 @@ async def _serve(connection: Any, backend_kwargs: dict[str, Any]) -> None:
     loop.remove_reader(connection.fileno())
     if tasks:
         await asyncio.gather(*tasks, return_exceptions=True)
+    sampler.cancel()
     await backend.aclose()
 
 
 class PooledLiteLLMBackend:
     """A ``LiteLLMBackend`` run in ``workers`` child processes.
+
+    The calls are timed by the workers' event loops, not the caller's, so each worker samples
+    its own loop's lag while it has calls in flight (every 20 ms, as ``run.loop_lag`` does in
+    the caller) and ``loop_lag_ms`` collects the samples of all workers: the figures that say
+    whether this backend's latencies are client-bound.
 
     Args:
         model_id: the LiteLLM model id (cache and pricing key).
@@ -111,6 +131,7 @@ class PooledLiteLLMBackend:
         self._connections: list[Any] = []
         self._in_flight: list[int] = []
         self._dead: set[int] = set()
+        self.loop_lag_ms: list[float] = []
         self._pending: dict[int, tuple[asyncio.Future, int]] = {}
         self._ids = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -145,10 +166,11 @@ class PooledLiteLLMBackend:
             try:
                 if not connection.poll():
                     return
-                call_id, ok, payload = connection.recv()
+                call_id, ok, payload, lag_samples_ms = connection.recv()
             except (EOFError, OSError):
                 self._worker_died(index)
                 return
+            self.loop_lag_ms.extend(lag_samples_ms)
             future, _ = self._pending.pop(call_id, (None, index))
             self._in_flight[index] -= 1
             if future is None or future.done():

@@ -41,11 +41,13 @@ def test_calls_spread_over_the_workers_and_come_back_as_in_process():
                 after = await asyncio.gather(*(backend.complete(_request(f"late {i}"), timeout_s=10) for i in range(4)))
             finally:
                 await backend.aclose()
-            return many, caught.value, cut, after
+            return many, caught.value, cut, after, backend.loop_lag_ms
 
-        many, error, cut, after = asyncio.run(scenario())
+        many, error, cut, after, backend_lag = asyncio.run(scenario())
     assert [(c.text, c.extra["worker"]) for c in after] == [("billing queue", 1)] * 4
     assert [c.text for c in many] == ["billing queue"] * 24
+    # The workers' own event-loop lag came back with the answers (50 ms calls, a sample every 20 ms).
+    assert len(backend_lag) >= 2 and all(lag >= 0 for lag in backend_lag)
     assert {c.extra["worker"] for c in many} == {0, 1}
     assert {c.extra["latency_basis"] for c in many} == {"http"}
     assert all(c.latency_ms >= 50 for c in many)
