@@ -14,6 +14,9 @@ from distilleval.backends.base import ChatRequest
 from distilleval.backends.litellm_backend import LiteLLMBackend
 from distilleval.backends.openai_compatible import OpenAICompatibleBackend
 from distilleval.costs.pricing import load_pricing
+from distilleval.results.build import distribution
+from distilleval.results.latency import client_bound_reason
+from distilleval.run.runner import Call, Runner, RunnerOptions
 from distilleval.testing.openai_server import ModelScript, OpenAIServer, ServerProcess
 
 # (route name, model id, provider shape the server must speak)
@@ -110,3 +113,30 @@ def test_anthropic_call_is_priced_with_cache_reads_and_writes_at_their_own_rates
         completion = asyncio.run(_calls(backend, [_request()]))[0]
     expected = (50 * 5.00 + 1000 * 0.50 + 150 * 6.25 + 4 * 25.00) / 1e6
     assert completion.cost_usd == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("route", "model_id", "shape"), ROUTES, ids=IDS)
+def test_latency_at_concurrency_64_is_within_the_bound_or_client_bound(route, model_id, shape):
+    # 128 calls, 64 in flight, to a server answering in 35 ms. Either the figures are right
+    # (p50 and p95 within 10% + 5 ms of the delay) or the runner's event-loop lag says the
+    # client was the bottleneck; never faster than the server.
+    delay_ms, bound_ms = 35.0, 35.0 * 1.1 + 5
+    with ServerProcess(delay_ms=delay_ms, answer="billing") as server:
+        root = server.base_url.removesuffix("/v1")
+        base_url_for = {"openai": server.base_url, "anthropic": root, "gemini": f"{root}/v1beta"}.get
+        backend = _backend(route, model_id, base_url_for)
+        calls = [Call(f"i{i}", "teacher", _request(f"ticket {i}")) for i in range(128)]
+        runner = Runner({"teacher": backend}, options=RunnerOptions(concurrency=64))
+
+        async def run():
+            try:
+                return await runner.run(calls)
+            finally:
+                await backend.aclose()
+
+        results = asyncio.run(run())
+    assert all(r.ok for r in results)
+    latency = distribution([r.latency_ms for r in results])
+    assert min(r.latency_ms for r in results) >= delay_ms
+    if client_bound_reason(distribution(runner.loop_lag_ms.get("teacher", [])), latency) is None:
+        assert latency.p50 <= latency.p95 <= bound_ms, latency
