@@ -89,8 +89,11 @@ def usage_cost_usd(
     cache_write_share: float = 0.0,
     batch: bool = False,
 ) -> float:
-    """The cost of a mean request described by shares of its input: the one formula behind
-    ``estimate``, ``cost SPEC``, ``cost RUN`` and the report, so they agree for the same inputs.
+    """The cost of a mean request described by shares of its input.
+
+    ``estimate``, offline projections and the report's teacher configurations call this; cost
+    tables call ``request_cost_usd`` with the same products (mean input x share), so ``estimate``,
+    ``cost SPEC``, ``cost RUN`` and the report agree for the same inputs (a test holds them to it).
 
     Args:
         price: the model's pricing-table entry.
