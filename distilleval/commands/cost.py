@@ -124,6 +124,13 @@ def run(args: argparse.Namespace) -> int:
     note = stale_price_note(stale, max_age_days=args.max_price_age_days, on=priced_on)
     if note:
         table.notes.append(note)
+    counted: dict[str, list[str]] = {}
+    for profile in profiles:
+        if profile.counted_by and profile.model not in counted.setdefault(profile.counted_by, []):
+            counted[profile.counted_by].append(profile.model)
+    if counted:
+        table.notes.append("Tokens counted locally from the spec's rendered prompts: "
+                           + "; ".join(f"{', '.join(models)} with {name}" for name, models in counted.items()) + ".")
     print(render_cost_table(table, args.format), end="")
     return 0
 
@@ -188,6 +195,7 @@ def _spec_teacher_profile(spec, measured, model: str):
         basis="projected",
         batch=spec.teacher.batch and is_teacher,
         role="teacher" if is_teacher else "alternative",
+        counted_by=teacher.counted_by,
     )
 
 
@@ -197,7 +205,7 @@ def _spec_student_profile(spec, measured):
     student = measured["student"]
     return TokenProfile(
         spec.student.pricing_key, student.input_tokens.mean, student.output_tokens.mean, basis="projected",
-        batch=spec.student.batch, role="student",
+        batch=spec.student.batch, role="student", counted_by=student.counted_by,
     )
 
 

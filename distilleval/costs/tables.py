@@ -34,6 +34,7 @@ class TokenProfile:
     basis: Basis = "projected"
     batch: bool = False
     role: str = ""
+    counted_by: str = ""  # the local tokenizer that counted the tokens; "" when a run measured them
 
 
 @dataclass(frozen=True)

