@@ -34,6 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="after the run, call the first N items again per model at concurrency K (default 1), cache bypassed "
         "and paid for, and report it as 'latency, unloaded' (overrides the spec's latency: block; 0 turns it off)",
     )
+    parser.add_argument(
+        "--batch", action="store_true",
+        help="send the teacher's and student's calls through their providers' batch APIs (OpenAI, Anthropic) at the "
+        "batch price; re-running the command resumes the run whose batches were not collected",
+    )
+    parser.add_argument(
+        "--batch-poll", type=positive_float, default=10.0, metavar="S",
+        help="seconds before the first batch status check (the wait grows to 5 min; default 10)",
+    )
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     cache.add_argument("--refresh", action="store_true", help="call every model again and overwrite cached answers")

@@ -42,6 +42,8 @@ class EvalOptions:
         student_training: how the caller made the student (``run`` after training it), for the summary.
         latency_probe: ``(calls, concurrency)`` of the latency probe, overriding the spec's
             ``latency:`` block (``(0, 1)``: no probe).
+        batch: send the teacher's and student's calls through their providers' batch APIs.
+        batch_poll: seconds before the first batch status check.
     """
 
     pricing: str | None = None
@@ -59,6 +61,8 @@ class EvalOptions:
     tpm: float | None = None
     student_training: str | None = None
     latency_probe: tuple[int, int] | None = None
+    batch: bool = False
+    batch_poll: float = 10.0
 
 
 def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
@@ -92,6 +96,8 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     roles, baselines = _selected_models(spec, options.models)
     # Baselines are priced after the model calls: an unpriced one must fail before anything is paid.
     check_spec_priced(spec, pricing, roles=roles, baselines=[b.display_name for b in baselines])
+    if options.batch:
+        _check_batch_roles(spec, roles, pricing)
     run_dir, resume = _run_dir(spec, options)
     probe_calls, probe_concurrency = options.latency_probe or (spec.latency.probe_calls, spec.latency.concurrency)
     finished: set[tuple[str, str, int]] = set()
@@ -104,7 +110,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     # Interleaved by item, so a run stopped early has both models on the same items.
     calls = [_call_for(spec, role, item) for item in items for role in roles if (item.id, role, 0) not in finished]
     probe = [_call_for(spec, role, item) for item in items[:probe_calls] for role in to_probe]
-    backends = _open_backends(spec, calls, pricing, options, also=to_probe)
+    backends = _open_backends(spec, [] if options.batch else calls, pricing, options, also=to_probe)
     if options.out or resume:
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
@@ -112,6 +118,9 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     with locked(run_dir), RunStore(run_dir) as store:
         _check_resume(store, spec, run_dir)
         _write_run_files(spec, pricing, run_dir)
+        if options.batch and calls:
+            asyncio.run(_call_models_in_batches(spec, calls, store, options, pricing, run_dir))
+            calls = []
         if calls or probe:
             try:
                 asyncio.run(_call_models(spec, calls, probe, backends, store, options, pricing, probe_concurrency))
@@ -119,9 +128,11 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
                 raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
         outputs = {role: store.results(role) for role in roles}
         contexts = {role: latency_context(store, role) for role in roles}
+        batch_notes = _batch_providers(store, roles)
     baseline_outputs = _run_baselines(spec, baselines, items, pricing)
     summary_path = _write_summary(
-        spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training
+        spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
+        batch_notes=batch_notes,
     )
     print(f"distilleval eval: {len(items)} items x {len(roles) + len(baselines)} models -> {summary_path}")
     return run_dir
@@ -163,8 +174,77 @@ def _run_dir(spec: TaskSpec, options: EvalOptions) -> tuple[Path, bool]:
         if not (candidate / "records.sqlite").is_file():
             raise DataError(f"--resume {options.resume}: no run found (looked for {candidate / 'records.sqlite'})")
         return candidate, True
+    if options.batch:
+        open_run = _run_with_open_batches(spec, runs_dir)
+        if open_run is not None:
+            print(f"distilleval eval: {open_run} has batches submitted and not yet collected: resuming it")
+            return open_run, True
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return runs_dir / f"{spec.name}-{stamp}", False  # claimed (made unique) when the run starts writing
+
+
+def _run_with_open_batches(spec: TaskSpec, runs_dir: Path) -> Path | None:
+    """The newest run of this very spec whose provider batches were submitted but never collected
+    (the command was killed while polling): re-running ``eval --batch`` continues it."""
+    from distilleval.run.batch_ledger import has_open_jobs, recorded_meta
+
+    candidates = sorted(runs_dir.glob(f"{spec.name}-*/records.sqlite"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for records in candidates:
+        if recorded_meta(records, "spec_sha256") == spec.source_sha256 and has_open_jobs(records):
+            return records.parent
+    return None
+
+
+def _check_batch_roles(spec: TaskSpec, roles: list[str], pricing: Any) -> None:
+    """Before anything is made: every called role has a provider batch API and a batch price."""
+    from distilleval.backends.batch_api import check_batch_capable
+    from distilleval.errors import ConfigurationError
+
+    models = spec.models()
+    for role in roles:
+        check_batch_capable(role, models[role].model)
+        if not pricing.price_for(models[role].pricing_key).has_batch_tier:
+            raise ConfigurationError(
+                f"--batch: the {role} model {models[role].model!r} has no batch price in {pricing.label} (batch_discount)"
+            )
+
+
+async def _call_models_in_batches(
+    spec: TaskSpec, calls: list[Any], store: Any, options: EvalOptions, pricing: Any, run_dir: Path
+) -> None:
+    """Each role's ``calls`` through its provider's batch API (``distilleval.run.batch``), results into ``store``."""
+    from distilleval.backends.batch_factory import batch_client_for
+    from distilleval.backends.credentials import resolve_api_key
+    from distilleval.run.batch import BatchJobRunner, BatchOptions
+    from distilleval.run.cache import ResponseCache, cache_path_for
+
+    models = spec.models()
+    cache = None if options.no_cache else ResponseCache(cache_path_for(options.cache), refresh=options.refresh)
+    try:
+        for role in sorted({call.model for call in calls}):
+            model = models[role]
+            api_key = resolve_api_key(model.model, api_key_env=model.api_key_env, api_base=model.api_base, role=role)
+            client = batch_client_for(role, model.model, api_base=model.api_base, api_key=api_key)
+            runner = BatchJobRunner(
+                role, model.model, client, store=store, cache=cache, price=pricing.price_for(model.pricing_key),
+                work_dir=run_dir, options=BatchOptions(poll_initial_s=options.batch_poll),
+            )
+            try:
+                await runner.run([call for call in calls if call.model == role])
+            finally:
+                runner.close()
+                await client.aclose()
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def _batch_providers(store: Any, roles: list[str]) -> dict[str, str]:
+    """Role -> provider, for each role whose calls went through a provider batch API in this run."""
+    from distilleval.run.batch_ledger import BatchLedger
+
+    with BatchLedger(store.path) as ledger:
+        return {role: jobs[0].provider for role in roles if (jobs := ledger.jobs(role))}
 
 
 def _check_resume(store: Any, spec: TaskSpec, run_dir: Path) -> None:
@@ -354,9 +434,11 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
 
 
 def _write_summary(
-    spec, items, outputs, baseline_outputs, pricing, run_dir: Path, contexts=None, *, student_training=None
+    spec, items, outputs, baseline_outputs, pricing, run_dir: Path, contexts=None, *, student_training=None,
+    batch_notes=None,
 ) -> Path:
-    """Score every model's outputs and write ``summary.json`` (atomically)."""
+    """Score every model's outputs and write ``summary.json`` (atomically); a role in
+    ``batch_notes`` (role -> provider) went through that provider's batch API and is priced at the batch tier."""
     from distilleval.results.build import ModelRun, build_summary
     from distilleval.results.summary_json import write_summary
     from distilleval.scoring import build_scorer
@@ -368,9 +450,11 @@ def _write_summary(
             role=role,
             model=models[role].model,
             outputs=_model_outputs(
-                results, items, pricing.price_for(models[role].pricing_key), batch=models[role].batch
+                results, items, pricing.price_for(models[role].pricing_key),
+                batch=models[role].batch or role in (batch_notes or {}),
             ),
-            batch=models[role].batch,
+            batch=models[role].batch or role in (batch_notes or {}),
+            batch_api=(batch_notes or {}).get(role),
             priced_as=models[role].price_as,
             latency=(contexts or {}).get(role),
         )

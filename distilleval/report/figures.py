@@ -427,6 +427,12 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     keys = sorted(summary.models, key=lambda k: order[summary.models[k].role])
     models = [ModelRow(k, summary.models[k], _cost_per_request(summary.models[k], inputs, notes)) for k in keys]
     teacher, student = _find(models, "teacher"), _find(models, "student")
+    for row in models:
+        if row.result.batch_api:
+            notes.append(
+                f"{row.result.display_name}: answered through the {row.result.batch_api} batch API in this run, priced "
+                "at the batch tier; batch answers have no per-request latency, so none is reported for them"
+            )
     stale_note = _stale_price_note(inputs, models, max_price_age_days)
     if stale_note:
         notes.append(stale_note)

@@ -83,6 +83,7 @@ class ModelRun:
         cost_basis: how the cost was obtained; default measured when tokens were counted.
         notes: free-text notes shown in reports.
         batch: the calls were priced at the provider's batch tier.
+        batch_api: the provider whose batch API answered the calls (None: called one by one).
         latency: how the calls were made (concurrency, loop lag, probe); the summary adds the
             cached calls' original figures and the client-bound flag.
     """
@@ -98,6 +99,7 @@ class ModelRun:
     notes: list[str] = field(default_factory=list)
     batch: bool = False
     priced_as: str | None = None
+    batch_api: str | None = None
     latency: LatencyFigures | None = None
 
 
@@ -174,6 +176,7 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
         cache_write_tokens_total=float(sum(o.cache_write_tokens for o in outputs if o.input_tokens is not None)),
         batch=run.batch,
         priced_as=run.priced_as,
+        batch_api=run.batch_api,
         output_tokens=distribution([o.output_tokens for o in outputs if o.output_tokens is not None]),
         latency_ms=under_load,
         latency=_latency_figures(run, outputs, under_load),

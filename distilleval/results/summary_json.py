@@ -97,6 +97,11 @@ class ModelResult(_Model):
     priced_as: str | None = Field(
         default=None, description="the pricing-table entry the model was priced as (the spec's price_as); None: its id"
     )
+    batch_api: str | None = Field(
+        default=None,
+        description="the provider whose batch API answered this model's calls in this run (openai, anthropic): "
+        "such answers have no per-request latency",
+    )
     tokens_counted_by: str | None = Field(
         default=None, description="the local tokenizer that counted this model's tokens; None: the provider's usage"
     )

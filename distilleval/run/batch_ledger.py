@@ -141,3 +141,34 @@ class BatchLedger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_only(records_path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{Path(records_path).resolve()}?mode=ro", uri=True, timeout=30.0)
+
+
+def has_open_jobs(records_path: str | Path) -> bool:
+    """Whether a run store holds a batch submitted (or being submitted) and not yet collected; reads only."""
+    db = _read_only(Path(records_path))
+    try:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'batch_jobs'").fetchone() is None:
+            return False
+        return db.execute("SELECT 1 FROM batch_jobs WHERE collected = 0 LIMIT 1").fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
+
+
+def recorded_meta(records_path: str | Path, key: str) -> object:
+    """A run attribute of a run store (``RunStore.get_meta``), read without writing; None when absent."""
+    import json
+
+    db = _read_only(Path(records_path))
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()

@@ -420,3 +420,89 @@ def test_latency_under_load_is_within_the_bound_or_marked_client_bound_and_the_g
         assert check.status == "skip" and "client-bound even in the probe" in check.message
     else:
         assert "unloaded" in check.message, check.message
+
+
+# -- --batch: the providers' batch APIs -------------------------------------------------------
+
+
+def write_batch_spec(folder, server, n_items):
+    """Teacher on OpenAI's batch shape, student on Anthropic's, both priced with a batch tier."""
+    spec = write_spec(folder, server.openai_base, n_items)
+    teacher, student = spec.read_text().split("student:\n")
+    teacher = teacher.replace("price_as: anthropic/claude-opus-4-6", "price_as: openai/gpt-4.1-mini")
+    student = student.replace("model: openai/student-m", "model: anthropic/student-m")
+    student = student.replace(server.openai_base, server.anthropic_base).replace("tinker/lora", "anthropic/claude-opus-4-6")
+    spec.write_text(teacher + "student:\n" + student)
+    return spec
+
+
+def _batch_answer(prompt):
+    return _teacher(prompt) if "Route the ticket" in prompt else _student(prompt)
+
+
+def test_eval_batch_runs_both_roles_through_batches_priced_at_the_batch_tier(tmp_path, capsys):
+    from distilleval.costs.cost_model import request_cost_usd
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.testing.batch_servers import BatchServer
+
+    with BatchServer(answer=_batch_answer, polls_to_finish=1, expires=lambda p: "#7 " in p) as server:
+        spec = write_batch_spec(tmp_path / "spec", server, 20)
+        assert _eval(spec, tmp_path, "--batch", "--batch-poll", "0.01") == 0
+        assert sorted(provider for provider, _, _ in server.submissions) == ["anthropic", "openai"]
+        assert all(size == 20 for _, _, size in server.submissions)
+    run_dir = _only_run(tmp_path)
+    summary = read_summary(run_dir / "summary.json")
+    models = summary.models
+    for role in ("teacher", "student"):
+        assert models[role].batch is True
+        assert models[role].latency_ms is None  # no per-request latency from a batch
+        assert models[role].batch_api == ("openai" if role == "teacher" else "anthropic")
+        assert models[role].errors == {"expired": 1}
+    with sqlite3.connect(run_dir / "records.sqlite") as db:
+        assert db.execute("SELECT COUNT(*), COUNT(latency_ms) FROM records").fetchone() == (40, 0)
+        (teacher_in, teacher_out, spent) = db.execute(
+            "SELECT SUM(input_tokens), SUM(output_tokens), SUM(cost_usd) FROM records WHERE model = 'teacher'"
+        ).fetchone()
+    price = load_pricing().price_for("openai/gpt-4.1-mini")
+    assert spent == pytest.approx(request_cost_usd(price, teacher_in, teacher_out, batch=True))
+    capsys.readouterr()
+    assert main(["report", str(run_dir)]) == 0
+    assert "answered through the openai batch API in this run" in capsys.readouterr().out
+
+
+def test_eval_batch_killed_while_polling_is_resumed_by_the_same_command(tmp_path):
+    from distilleval.testing.batch_servers import BatchServer
+
+    with BatchServer(answer=_batch_answer, polls_to_finish=10**9) as server:
+        spec = write_batch_spec(tmp_path / "spec", server, 12)
+        argv = [sys.executable, "-m", "distilleval", "eval", str(spec), "--runs-dir", str(tmp_path / "runs"),
+                "--cache", str(tmp_path / "cache.sqlite"), "--batch", "--batch-poll", "0.05", "--models", "teacher"]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+        child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while server.status_checks < 3 and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.05)
+            assert server.status_checks >= 3, "the child never got to polling"
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        server.polls_to_finish = 0
+        assert _eval(spec, tmp_path, "--batch", "--batch-poll", "0.01", "--models", "teacher") == 0
+        assert len(server.submissions) == 1
+    run_dir = _only_run(tmp_path)  # the same run directory was continued, not a new one made
+    summary = read_summary(run_dir / "summary.json")
+    teacher = summary.models["teacher"]
+    assert summary.n_items == 12 and teacher.errors == {}
+    with sqlite3.connect(run_dir / "records.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM records WHERE status = 'ok'").fetchone() == (12,)
+
+
+def test_eval_batch_names_a_model_without_a_batch_api(tmp_path, capsys):
+    spec = write_spec(tmp_path / "spec", "http://127.0.0.1:9/v1", 3)
+    spec.write_text(spec.read_text().replace("model: openai/student-m", "model: gemini/student-m"))
+    assert _eval(spec, tmp_path, "--batch") == 2
+    assert "the student model 'gemini/student-m' has no provider batch API" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
