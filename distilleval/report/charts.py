@@ -56,7 +56,9 @@ def cost_chart(f: Figures) -> str:
 
     The teacher line is cost/request × volume × days; the student line adds the one-time
     fine-tune cost, so the lines cross at the volume where the fine-tune pays for itself
-    within the first month.
+    within the first month. When a cheaper way of running the teacher exists (prompt caching,
+    batch tier), it is drawn dashed and the break-even is marked against it, as the verdict
+    judges it.
     """
     included = "incl. one-time cost" if f.one_time is not None else "one-time cost not computed"
     title = f"First-month cost vs daily volume ({f.days_per_month:g}-day month, {included})"
@@ -65,7 +67,13 @@ def cost_chart(f: Figures) -> str:
         return _frame("chart-cost", title, [_text(WIDTH / 2, HEIGHT / 2, "cost per request not available")])
     days = f.days_per_month
     one_time = f.one_time.total_usd if f.one_time else 0.0
+    cheapest = f.cheapest_teacher
+    if cheapest is not None and math.isclose(cheapest.cost_per_request_usd, teacher.cost_per_request_usd, rel_tol=1e-9):
+        cheapest = None  # the teacher as run is already its cheapest configuration
     crossing = f.break_even_volume_per_day(days)
+    if cheapest is not None:
+        saving = f.option_saving_per_request_usd(cheapest)
+        crossing = f.one_time.total_usd / (saving * days) if f.one_time and saving and saving > 0 else None
     anchors = list(f.volumes_per_day) + ([crossing] if crossing else [])
     x_low = 10.0 ** math.floor(math.log10(max(1.0, min(anchors) / 100)))
     x_high = 10.0 ** math.ceil(math.log10(max(anchors) * 10))
@@ -76,8 +84,12 @@ def cost_chart(f: Figures) -> str:
     def student_cost(volume: float) -> float:
         return one_time + student.cost_per_request_usd * volume * days  # type: ignore[operator]
 
+    def cheapest_cost(volume: float) -> float:
+        return cheapest.cost_per_request_usd * volume * days  # type: ignore[union-attr]
+
     samples = [x_low * (x_high / x_low) ** (i / 120) for i in range(121)]
-    values = [v for x in samples for v in (teacher_cost(x), student_cost(x)) if v > 0]
+    lines = [teacher_cost, student_cost] + ([cheapest_cost] if cheapest is not None else [])
+    values = [v for x in samples for fn in lines if (v := fn(x)) > 0]
     y_low = 10.0 ** math.floor(math.log10(min(values)))
     y_high = 10.0 ** math.ceil(math.log10(max(values)))
     x_axis = _LogAxis(x_low, x_high, LEFT, WIDTH - RIGHT)
@@ -106,16 +118,23 @@ def cost_chart(f: Figures) -> str:
         points = " ".join(f"{x_axis(x):.1f},{y_axis(max(fn(x), y_low)):.1f}" for x in samples)
         body.append(f'<polyline class="series" data-role="{row.result.role}" fill="none" stroke="{COLOURS[row.result.role]}" '
                     f'stroke-width="2.5" points="{points}"/>')
+    if cheapest is not None:
+        points = " ".join(f"{x_axis(x):.1f},{y_axis(max(cheapest_cost(x), y_low)):.1f}" for x in samples)
+        body.append(f'<polyline class="series" data-role="teacher-cheapest" fill="none" stroke="{COLOURS["teacher"]}" '
+                    f'stroke-width="2" stroke-dasharray="6 4" points="{points}"/>')
     if crossing and x_low <= crossing <= x_high:
-        cx, cy = x_axis(crossing), y_axis(teacher_cost(crossing))
+        cx, cy = x_axis(crossing), y_axis((cheapest_cost if cheapest is not None else teacher_cost)(crossing))
         body.append(f'<circle class="break-even" cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="#facc15" stroke="#111827" stroke-width="1.5"/>')
-        body.append(_text(cx + 9, cy + 18, f"break-even in {days:g} days at {crossing:,.0f}/day", anchor="start", size=11,
+        body.append(_text(cx + 9, cy + 18, f"break-even in {days:g} days at {crossing:,.0f}/day" + (" vs the cheapest teacher" if cheapest is not None else ""), anchor="start", size=11,
                           extra='font-weight="600"'))
     # Without a computed one-time cost the student line is its running cost alone; "+ $0 one-time"
     # would claim a figure the cost tables say is unknown.
     one_time_text = f" + {format_usd(one_time)} one-time" if f.one_time is not None else " (one-time cost not computed)"
-    body += _legend([(f"teacher: {teacher.result.display_name}", COLOURS["teacher"]),
-                     (f"student: {student.result.display_name}{one_time_text}", COLOURS["student"])])
+    legend = [(f"teacher: {teacher.result.display_name}", COLOURS["teacher"]),
+              (f"student: {student.result.display_name}{one_time_text}", COLOURS["student"])]
+    if cheapest is not None:
+        legend.append((f"teacher, cheapest: {cheapest.label} (dashed)", COLOURS["teacher"]))
+    body += _legend(legend)
     return _frame("chart-cost", title, body)
 
 

@@ -21,3 +21,20 @@ def test_cost_legend_never_claims_a_zero_one_time_cost_it_did_not_compute():
     svg = cost_chart(figures)
     assert "one-time" in svg and "+ $0 one-time" not in svg
     assert "(one-time cost not computed)" in svg and "incl. one-time cost" not in svg
+
+
+def test_a_cheaper_teacher_configuration_is_drawn_and_break_even_marked_against_it(tmp_path):
+    from tests.ticket_routing_fixture import write_variant
+
+    def cached_teacher(summary):
+        teacher = summary.models["teacher"]
+        teacher.cached_input_tokens_total = 0.9 * teacher.input_tokens.mean * teacher.input_tokens.n
+
+    figures = compute_figures(load_run(write_variant(tmp_path, cached_teacher)))
+    svg = cost_chart(figures)
+    assert 'data-role="teacher-cheapest"' in svg and "teacher, cheapest: prompt caching (90% of input cached" in svg
+    # The marker sits where the student's first month meets the cheapest teacher's.
+    cheapest = figures.cheapest_teacher
+    crossing = figures.one_time.total_usd / (figures.option_saving_per_request_usd(cheapest) * figures.days_per_month)
+    assert f"at {crossing:,.0f}/day vs the cheapest teacher" in svg
+    assert 'data-role="teacher-cheapest"' not in cost_chart(compute_figures(load_run(SUMMARY_PATH)))
