@@ -196,8 +196,12 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
                 value = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
             _check_length(value, spec, f"{where}: column {column!r}")
             if field_name in spec.data.image_inputs:
-                image = (source.parent / value).resolve()
-                if not image.is_file():
+                try:
+                    image = (source.parent / value).resolve()
+                    found = image.is_file()
+                except OSError as err:  # e.g. a name too long for the file system
+                    raise DataError(f"{where}: column {column!r}: not a usable image path ({err.strerror})") from None
+                if not found:
                     raise DataError(f"{where}: column {column!r}: image not found: {image}")
                 value = str(image)
             inputs[field_name] = value

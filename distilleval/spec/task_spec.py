@@ -383,8 +383,13 @@ def _check_files(spec: TaskSpec, lines: LineIndex) -> None:
     if spec.pricing:
         checks.append((("pricing",), spec.pricing))
     for path, relative in checks:
-        if not spec.resolve(relative).is_file():
-            raise _fail(spec.source, lines, path, f"file not found: {spec.resolve(relative)}")
+        target = spec.resolve(relative)
+        try:
+            found = target.is_file()
+        except OSError as err:  # e.g. a name too long for the file system
+            raise _fail(spec.source, lines, path, f"not a usable file name ({err.strerror})") from None
+        if not found:
+            raise _fail(spec.source, lines, path, f"file not found: {target}")
     if spec.scorer.kind == "sql_execution":
         problem = _sqlite_problem(spec.resolve(spec.scorer.database))
         if problem:

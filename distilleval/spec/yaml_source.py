@@ -155,19 +155,24 @@ def load_yaml_with_lines(
             file and, where there is one, the line.
     """
     text = _read_bounded(path, error_class, max_bytes)
-    loader = _BoundedLoader(text, max_values)
+    loader = None
     try:
+        loader = _BoundedLoader(text, max_values)  # checks the characters first: may raise already
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except _Refused as err:
         raise error_class(f"{path}:{err.line}: {err}") from None
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        raise error_class(f"{path}:{line}: not valid YAML (character {err.character:#06x} is not allowed)") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise error_class(f"{path}{where}: not valid YAML ({problem})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None or data is None:
         raise error_class(f"{path}: the file is empty; expected a YAML mapping")
     index = LineIndex()

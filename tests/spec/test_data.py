@@ -199,3 +199,10 @@ def test_the_yaml_flow_list_trap_is_named_at_its_line(tmp_path, shared_data):
     path = _banking77_spec(tmp_path, shared_data, flow_list=True)
     with pytest.raises(SpecError, match=r"spec.yaml:10: not valid YAML \(expected ',' or '\]', but got '\?'\)"):
         load_spec(path)
+
+
+def test_an_image_path_too_long_for_the_file_system_is_a_data_error(tmp_path):
+    spec = _spec_with_data(tmp_path, [_row(id="a", message="y" * 5000)])
+    spec = spec.model_copy(update={"data": spec.data.model_copy(update={"image_inputs": ["text"]})})
+    with pytest.raises(DataError, match=r"data.jsonl:1: column 'message': not a usable image path \(File name too long\)"):
+        load_items(spec)

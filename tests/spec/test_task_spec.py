@@ -269,3 +269,11 @@ def test_latency_block_defaults_to_no_probe_and_is_validated_with_its_line(spec_
         path = _write(spec_dir, _set(("latency",), bad))
         with pytest.raises(SpecError, match=rf"spec.yaml:\d+: {field}"):
             load_spec(path)
+
+
+def test_a_path_too_long_for_the_file_system_is_one_line(spec_dir, capsys):
+    # is_file() raises OSError (File name too long) instead of answering False.
+    path = _write(spec_dir, _set(("data", "path"), "x" * 5000))
+    assert main(["estimate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "data.path: not a usable file name (File name too long)" in err

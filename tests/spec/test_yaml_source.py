@@ -89,3 +89,9 @@ def test_non_utf8_bytes_are_one_clean_error(tmp_path):
     path.write_bytes("name: caf\xe9\n".encode("latin-1"))
     with pytest.raises(SpecError, match=r"file.yaml: not UTF-8 text \(byte 9"):
         load_yaml_with_lines(path, SpecError)
+
+
+def test_a_nul_byte_is_a_clean_error(tmp_path):
+    # PyYAML rejects it while the loader is built, before parsing starts.
+    with pytest.raises(SpecError, match=r"file.yaml:2: not valid YAML \(character 0x0000 is not allowed\)"):
+        _load(tmp_path, "name: x\n\x00description: y\n")
