@@ -350,6 +350,11 @@ def savings_table(f: Figures) -> Table:
         table.rows.append([Cell(f"Saving per month at {v.requests_per_day:,}/day"), usd(v.saving_month_usd),
                            Cell("projected", "projected")])
     table.notes.append(f"Pricing table {f.pricing_label}; month = {f.days_per_month:g} days.")
+    cheapest, teacher_cost = f.cheapest_teacher, f.teacher.cost_per_request_usd if f.teacher else None
+    if cheapest is not None and teacher_cost is not None and cheapest.cost_per_request_usd < teacher_cost * (1 - 1e-9):
+        table.notes.append(f"Against the teacher as {'run' if f.teacher.result.basis == 'measured' else 'projected'}; "  # type: ignore[union-attr]
+                           f"run at its cheapest ({cheapest.label}, {format_usd(cheapest.cost_per_request_usd)}/request) "
+                           "the teacher is compared in the teacher-configuration table, and the verdict uses that.")
     return table
 
 

@@ -265,3 +265,16 @@ def test_offline_token_table_names_the_local_tokenizers(tmp_path):
     assert "counted locally with cl100k_base (tiktoken)" in note
     assert "counted locally with Qwen/Qwen3-8B tokenizer and chat template" in note
     assert "provider" not in note
+
+
+def test_savings_table_points_to_the_cheaper_configuration_when_there_is_one(tmp_path):
+    from tests.ticket_routing_fixture import write_variant
+
+    def cached_teacher(summary):
+        teacher = summary.models["teacher"]
+        teacher.cached_input_tokens_total = 0.9 * teacher.input_tokens.mean * teacher.input_tokens.n
+
+    savings = {t.key: t for t in build_tables(compute_figures(load_run(write_variant(tmp_path, cached_teacher))))}["savings"]
+    assert any("run at its cheapest (prompt caching (90% of input cached" in note for note in savings.notes)
+    plain = {t.key: t for t in build_tables(compute_figures(load_run(SUMMARY_PATH)))}["savings"]
+    assert not any("cheapest" in note for note in plain.notes)
