@@ -20,13 +20,22 @@ PROBE = "latency_probe"
 
 
 def record_under_load(store: Any, runner: Any, concurrency: int, roles: Sequence[str]) -> None:
-    """Keep, per role the runner called, the run's concurrency and its event-loop lag figures."""
+    """Keep, per role the runner called, the run's concurrency, its event-loop lag figures and
+    whether its latency is client-bound (``distilleval.results.latency``)."""
     from distilleval.results.build import distribution
+    from distilleval.results.latency import client_bound_reason
 
     recorded = dict(store.get_meta(UNDER_LOAD, {}))
     for role in roles:
         lag = distribution(runner.loop_lag_ms.get(role, []))
-        recorded[role] = {"concurrency": concurrency, "loop_lag_ms": lag.model_dump() if lag is not None else None}
+        timed = [r.latency_ms for r in store.results(role) if r.ok and not r.cache_hit and r.latency_ms is not None]
+        reason = client_bound_reason(lag, distribution(timed))
+        recorded[role] = {
+            "concurrency": concurrency,
+            "loop_lag_ms": lag.model_dump() if lag is not None else None,
+            "client_bound": reason is not None,
+            "client_bound_reason": reason,
+        }
     store.set_meta(UNDER_LOAD, recorded)
 
 

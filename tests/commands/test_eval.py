@@ -106,14 +106,17 @@ def test_latency_is_honest_and_a_cached_rerun_is_free(tmp_path):
         _only_run(tmp_path).rename(tmp_path / "first" / "run")
         assert _eval(spec, tmp_path, "--concurrency", "4") == 0
         second = read_summary(_only_run(tmp_path))
-    teacher_p50 = first.models["teacher"].latency_ms.p50
-    student_p50 = first.models["student"].latency_ms.p50
-    assert 450 <= teacher_p50 < 462, teacher_p50
-    assert 35 <= student_p50 < 45, student_p50
-    assert 10.5 < teacher_p50 / student_p50 < 13.2
+    # Within the issue's bound (10% + 5 ms of the server's delay), unless the run says the client
+    # itself set the figures (a loaded machine: then they are marked client-bound, never judged).
+    for role, true_ms in (("teacher", 450), ("student", 35)):
+        result = first.models[role]
+        assert true_ms <= result.latency_ms.p50, result.latency_ms
+        assert result.latency.client_bound or result.latency_ms.p50 <= true_ms * 1.1 + 5, result.latency
     for role in ("teacher", "student"):
         again = second.models[role]
         assert again.cache_hits == 12 and again.latency_ms is None  # no new latency samples
+        # ... but the original calls' figures are kept, marked as such.
+        assert again.latency.original_ms.p50 == pytest.approx(first.models[role].latency_ms.p50)
         assert again.spent_usd == 0.0
         assert again.cost_per_request_usd == pytest.approx(first.models[role].cost_per_request_usd)
         assert again.input_tokens.mean == first.models[role].input_tokens.mean
@@ -415,6 +418,11 @@ def test_latency_under_load_is_within_the_bound_or_marked_client_bound_and_the_g
             assert 35 <= result.latency_ms.p50 <= result.latency_ms.p95 <= bound_ms, result.latency_ms
         # The probe's median is the server's delay plus the transport; never faster than the server.
         assert 35 <= result.latency.unloaded_ms.p50 <= bound_ms, result.latency.unloaded_ms
+    # The run store keeps the same verdict per role in its meta table.
+    meta = sqlite3.connect(_only_run(tmp_path) / "records.sqlite").execute(
+        "SELECT value FROM meta WHERE key = 'latency_under_load'").fetchone()[0]
+    assert {role: figures["client_bound"] for role, figures in json.loads(meta).items()} == {
+        role: summary.models[role].latency.client_bound for role in ("teacher", "student")}
     [check] = [c for c in run_checks(summary, GatesSpec(max_p95_latency_ms=bound_ms)) if c.name == "max_p95_latency"]
     if summary.models["student"].latency.unloaded_client_bound:
         assert check.status == "skip" and "client-bound even in the probe" in check.message
