@@ -416,8 +416,10 @@ def test_latency_under_load_is_within_the_bound_or_marked_client_bound_and_the_g
         assert result.latency.concurrency == 64 and result.latency.unloaded_ms.n == 20
         if not result.latency.client_bound:
             assert 35 <= result.latency_ms.p50 <= result.latency_ms.p95 <= bound_ms, result.latency_ms
-        # The probe's median is the server's delay plus the transport; never faster than the server.
-        assert 35 <= result.latency.unloaded_ms.p50 <= bound_ms, result.latency.unloaded_ms
+        # The probe's median is the server's delay plus the transport (never faster than the server),
+        # within the bound unless even the probe is marked client-bound (a machine too busy to tell).
+        assert 35 <= result.latency.unloaded_ms.p50, result.latency.unloaded_ms
+        assert result.latency.unloaded_client_bound or result.latency.unloaded_ms.p50 <= bound_ms, result.latency
     # The run store keeps the same verdict per role in its meta table.
     meta = sqlite3.connect(_only_run(tmp_path) / "records.sqlite").execute(
         "SELECT value FROM meta WHERE key = 'latency_under_load'").fetchone()[0]
