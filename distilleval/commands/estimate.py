@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tabulate import tabulate
 
+    from distilleval.backends.tinker.catalogue import check_spec_base_model
     from distilleval.backends.tinker.token_counts import spec_token_counters
     from distilleval.costs import cost_model
     from distilleval.costs.estimates import (
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(args.spec)
+    check_spec_base_model(spec)  # a base model Tinker no longer serves fails before anything is counted
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     items = load_items(spec)
     eval_items = split_items(items, "eval")

@@ -76,3 +76,20 @@ def test_estimate_prices_a_spec_that_never_trains_on_tinker(tmp_path, capsys):
         handle.write("training: {price_as: tinker/lora}\n")
     assert main(["estimate", str(tmp_path / "spec.yaml")]) == 2
     assert "'tinker/lora' has no price" in capsys.readouterr().err
+
+
+def test_estimate_refuses_a_base_model_tinker_no_longer_serves(tiny_spec_path, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "spec"
+    shutil.copytree(tiny_spec_path.parent, folder)
+    spec = folder / tiny_spec_path.name
+    assert "training:" not in spec.read_text()
+    text = spec.read_text() + "\ntraining: {base_model: Qwen/Qwen3-VL-30B-A3B-Instruct}\n"
+    spec.write_text(text)
+    line = len(text.rstrip("\n").splitlines())
+    assert main(["estimate", str(spec)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"distilleval estimate: error: {spec}:{line}: training.base_model: "
+                          "'Qwen/Qwen3-VL-30B-A3B-Instruct' is not a base model Tinker serves")
+    assert "as of 2026-12-01" in err and "Qwen/Qwen3.6-35B-A3B" in err and len(err.splitlines()) == 1
