@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from distilleval.backends.base import ChatRequest, Completion
+from distilleval.backends.tinker.catalogue import plain_name
 from distilleval.backends.tinker.connection import (
     DEFAULT_CONNECT_DEADLINE_S,
     call_with_deadline,
@@ -218,7 +219,8 @@ def _open(
         served_base = call_with_deadline(
             client.get_base_model, deadline_s=connect_deadline_s, doing=f"asking the base model of {model_id}"
         )
-        if base_model is not None and served_base != base_model:
+        # The service may name the base with a ``:suffix`` (a long-context variant): same model, same template.
+        if base_model is not None and plain_name(served_base) != plain_name(base_model):
             raise ConfigurationError(
                 f"{model_id} was trained from {served_base}, not {base_model} (training.base_model); "
                 "fix the spec so the chat template matches"

@@ -233,3 +233,10 @@ def test_shared_factory_routes_tinker_paths_here(monkeypatch):
 def test_sampling_with_a_pre_0_38_sdk_names_the_version_problem(key, qwen):
     with pytest.raises(ConfigurationError, match=r"^create_sampling_client returned a FakeSamplingClient where tinker>=0.38"):
         open_backend(FakeServiceClient(responder=labeller(qwen), sdk_version="0.36.0"))
+
+
+def test_base_model_reported_with_a_suffix_is_the_same_model(key, qwen):
+    service = FakeServiceClient(responder=labeller(qwen))
+    service.register_checkpoint("tinker://run-9/sampler_weights/final", "Qwen/Qwen3-8B:peft:131072")
+    backend = open_backend(service, model="tinker://run-9/sampler_weights/final", base_model="Qwen/Qwen3-8B")
+    assert asyncio.run(backend.complete(request(), timeout_s=5)).text == "billing"
