@@ -37,6 +37,35 @@ def load_wordllama():
         raise ConfigurationError(f"cannot load the bundled WordLlama weights from {package_dir}: {err}") from None
 
 
+PADDED_CHARS_PER_BATCH = 1 << 20
+"""WordLlama pads each batch to its longest text, so one very long text in a batch of 64 made
+64 copies of its length (a 1 MB field grew a run to 21 GB). Batches are cut so that texts x
+the longest text's characters stays under this (about 1 GB of float32 vectors at most)."""
+
+
+def embed_texts(encoder, texts: Sequence[str]):
+    """Normalised sentence vectors of ``texts`` (in order), batched by length to bound memory.
+
+    Mean pooling ignores padding, so the vectors are those of embedding each text alone.
+    """
+    import numpy as np
+
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = np.empty((len(texts), encoder.embedding.shape[1]), dtype=np.float32)
+    start = 0
+    while start < len(order):
+        end = start + 1
+        # Sorted by length, the last text of a batch is its longest.
+        while end < len(order) and end - start < 64:
+            if (end + 1 - start) * max(1, len(texts[order[end]])) > PADDED_CHARS_PER_BATCH:
+                break
+            end += 1
+        batch = [texts[i] for i in order[start:end]]
+        vectors[order[start:end]] = encoder.embed(batch, norm=True, batch_size=len(batch))
+        start = end
+    return vectors
+
+
 def train_wordllama_logreg(
     texts: Sequence[str], labels: Sequence[str], *, name: str = "wordllama_logreg", seed: int = 0
 ) -> TrainedBaseline:
@@ -60,15 +89,15 @@ def train_wordllama_logreg(
     encoder = load_wordllama()
     classifier = LogisticRegression(C=20.0, max_iter=3000, random_state=seed)
     with single_thread():
-        vectors = encoder.embed(list(texts), norm=True)
+        vectors = embed_texts(encoder, list(texts))
         classifier.fit(vectors, list(labels))
     train_seconds = time.perf_counter() - started
 
     def predict_one(text: str) -> str:
-        return str(classifier.predict(encoder.embed([text], norm=True))[0])
+        return str(classifier.predict(embed_texts(encoder, [text]))[0])
 
     def predict_many(texts: list[str]) -> list[str]:
-        return [str(label) for label in classifier.predict(encoder.embed(texts, norm=True))]
+        return [str(label) for label in classifier.predict(embed_texts(encoder, texts))]
 
     return TrainedBaseline(
         kind="wordllama_logreg",

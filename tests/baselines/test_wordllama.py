@@ -55,3 +55,26 @@ def test_banking77_full_train_split_accuracy_in_a_sane_range(shared_data):
     trained = train_baseline(WORDLLAMA, train, seed=0)
     score = accuracy(trained.predict_texts([item.inputs["text"] for item in test]), test)
     assert 0.80 <= score <= 0.95, score
+
+
+def test_long_texts_are_embedded_in_small_batches_with_the_same_vectors(monkeypatch):
+    # WordLlama pads a batch to its longest text: one 1 MB field in a batch of 64 grew an
+    # offline run to 21 GB. Batches are now cut by texts x longest length.
+    import numpy as np
+
+    from distilleval.baselines import wordllama_logreg
+
+    encoder = wordllama_logreg.load_wordllama()
+    texts = ["short text", "word " * 3000, "billing issue with my card", "a", "word " * 10, "word " * 2000]
+    calls = []
+    real_embed = encoder.embed
+
+    def recording_embed(batch, **kwargs):
+        calls.append(len(batch) * max(len(t) for t in batch))
+        return real_embed(batch, **kwargs)
+
+    monkeypatch.setattr(wordllama_logreg, "PADDED_CHARS_PER_BATCH", 16_000)
+    monkeypatch.setattr(encoder, "embed", recording_embed)
+    vectors = wordllama_logreg.embed_texts(encoder, texts)
+    assert np.allclose(vectors, real_embed(texts, norm=True))
+    assert max(calls) <= 16_000 and len(calls) == 3  # 4 short texts together, each long text alone
