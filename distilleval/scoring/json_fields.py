@@ -49,6 +49,7 @@ def extract_json(text: str) -> Any:
 
     Tries, in order: the whole text; the contents of a ```json fence; the first position
     where a ``{`` or ``[`` starts a valid JSON value (leading and trailing prose ignored).
+    JSON nested too deeply for Python's parser is no answer (None), not a crash.
 
     >>> extract_json('Sure! Here it is:\\n```json\\n{"total": 5}\\n```\\nAnything else?')
     {'total': 5}
@@ -62,11 +63,15 @@ def extract_json(text: str) -> Any:
         return json.loads(stripped)
     except (json.JSONDecodeError, ValueError):
         pass
+    except RecursionError:
+        return None  # every later start inside it is nested as deeply: each would fail as slowly
     for match in _FENCE.finditer(text):
         try:
             return json.loads(match.group(1).strip())
         except (json.JSONDecodeError, ValueError):
             continue
+        except RecursionError:
+            return None
     decoder = json.JSONDecoder()
     for position, char in enumerate(text):
         if char in "{[":
@@ -74,6 +79,8 @@ def extract_json(text: str) -> Any:
                 value, _ = decoder.raw_decode(text, position)
             except (json.JSONDecodeError, ValueError):
                 continue
+            except RecursionError:
+                return None
             return value
     return None
 

@@ -102,6 +102,8 @@ class LabelChecker:
             value = json.loads(_strip_fence(output))
         except json.JSONDecodeError as err:
             return LabelCheck(None, "parse_error", f"not valid JSON ({err.msg} at column {err.colno})")
+        except RecursionError:
+            return LabelCheck(None, "parse_error", "not valid JSON (nested too deeply to read)")
         if self._schema is not None:
             import jsonschema
 

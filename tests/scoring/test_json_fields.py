@@ -191,3 +191,10 @@ def test_sroie_perturbed_copies_lose_exactly_the_perturbed_fields(shared_data):
     assert per_field["total"][2] == expected_wrong  # every perturbed total is a miss
     assert per_field["company"][1] == 0 and per_field["date"][1] == 0  # untouched fields all right
     assert expected_wrong > 0
+
+
+def test_output_nested_too_deeply_is_no_json_not_a_crash():
+    # A prediction like this raised RecursionError out of `distilleval score` (traceback).
+    assert extract_json("[" * 100_000 + "]" * 100_000) is None
+    assert extract_json("```json\n" + "[" * 100_000 + "]" * 100_000 + "\n```") is None
+    assert extract_json("here: " + "{\"a\": " * 50_000 + "1" + "}" * 50_000) is None

@@ -48,6 +48,9 @@ def test_json_parses_strips_fence_and_checks_schema(tmp_path):
     assert check.check('{"total": 9.5}').reason == "schema_mismatch"
     assert "total" in check.check('{"total": 9.5}').detail
     assert check.check('{"total": "9.50"').reason == "parse_error"
+    # A teacher label nested deeper than Python's parser recurses is a parse error, not a crash.
+    deep = check.check("[" * 100_000 + "]" * 100_000)
+    assert (deep.reason, deep.detail) == ("parse_error", "not valid JSON (nested too deeply to read)")
 
 
 def test_sql_checked_against_an_in_memory_copy_of_the_schema(tmp_path):
