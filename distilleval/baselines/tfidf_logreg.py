@@ -1,7 +1,16 @@
-"""TF-IDF over word and character n-grams, then multinomial logistic regression.
+"""TF-IDF over word and character n-grams, then logistic regression fitted by SGD.
 
 Character n-grams (within word boundaries) make the model robust to the typos real messages
-carry; word bigrams catch short phrases like "charged twice".
+carry; word bigrams catch short phrases like "charged twice". The features are hashed
+(``text_features``), so memory is bounded by the data's non-zeros, not its vocabulary.
+
+The classifier is one-vs-rest logistic regression with ``C = 10`` (``alpha = 1 / (10 n)`` in
+SGD's per-example form), fitted by scikit-learn's SGD with its default stopping rule (the
+training loss improves by less than 1e-3 for 5 epochs). Nothing here is set from one data set:
+on BANKING77, HWU64 and SNIPS it lands within 1 point of the same objective solved to 1e-6
+(tests/baselines/test_tfidf_logreg.py, bench/bench_baselines.py). Unlike a full-batch
+multinomial solver, it keeps one weight matrix in float32 and fits classes in parallel threads
+over one shared feature matrix, so 150,000 messages fit in well under 1 GB on every core.
 """
 
 from __future__ import annotations
@@ -10,10 +19,13 @@ import time
 from collections.abc import Sequence
 
 from distilleval.baselines.base import TrainedBaseline, single_thread
+from distilleval.baselines.text_features import MAX_WORKERS, HashedTfidf, available_cores
+
+C = 10.0
 
 
 def train_tfidf_logreg(
-    texts: Sequence[str], labels: Sequence[str], *, name: str = "tfidf_logreg", seed: int = 0
+    texts: Sequence[str], labels: Sequence[str], *, name: str = "tfidf_logreg", seed: int = 0, workers: int | None = None
 ) -> TrainedBaseline:
     """Fit the TF-IDF + logistic-regression baseline.
 
@@ -21,39 +33,47 @@ def train_tfidf_logreg(
         texts: training texts.
         labels: one label per text.
         name: display name.
-        seed: random state for the solver (lbfgs is deterministic; kept for symmetry).
+        seed: random state for SGD's example order.
+        workers: processes for hashing and threads for the per-class fits (default: the
+            cores this process may use, at most 4).
 
     Returns:
         The fitted baseline.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
+    import numpy as np
+    from sklearn.linear_model import SGDClassifier
 
-    features = make_union(
-        TfidfVectorizer(analyzer="word", ngram_range=(1, 2), lowercase=True, sublinear_tf=True, min_df=1),
-        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=True, sublinear_tf=True, min_df=2),
-    )
-    # tol=1e-3: on BANKING77 this stops after ~20 lbfgs iterations instead of ~50 (9 s vs 48 s on
-    # 2 cores) for an accuracy within 0.2 points of the tighter default.
-    model = make_pipeline(features, LogisticRegression(C=10.0, tol=1e-3, max_iter=2000, random_state=seed))
+    workers = workers or min(MAX_WORKERS, available_cores())
     started = time.perf_counter()
+    features = HashedTfidf(workers=workers)
+    matrix = features.fit_transform(texts)
+    classifier = SGDClassifier(loss="log_loss", alpha=1.0 / (C * len(texts)), random_state=seed, n_jobs=workers)
+    # The per-class fits are the parallel part; BLAS stays at one thread so they do not fight.
     with single_thread():
-        model.fit(list(texts), list(labels))
+        classifier.fit(matrix, np.asarray(labels))
     train_seconds = time.perf_counter() - started
-
-    def predict_one(text: str) -> str:
-        return str(model.predict([text])[0])
+    del matrix
+    # Scored by hand as scikit-learn's linear predict does (argmax; the sign for two classes),
+    # with the weights laid out for a sparse-times-dense product: predict() re-laid them out on
+    # every call, 20 ms per message.
+    weights = np.ascontiguousarray(classifier.coef_.T)
+    bias = classifier.intercept_
+    classes = [str(c) for c in classifier.classes_]
 
     def predict_many(texts: list[str]) -> list[str]:
-        return [str(label) for label in model.predict(texts)]
+        scores = features.transform(texts) @ weights + bias
+        picks = (scores[:, 0] > 0).astype(int) if scores.shape[1] == 1 else scores.argmax(axis=1)
+        return [classes[pick] for pick in picks]
+
+    def predict_one(text: str) -> str:
+        return predict_many([text])[0]
 
     return TrainedBaseline(
         kind="tfidf_logreg",
         name=name,
         train_seconds=train_seconds,
         n_train=len(texts),
-        classes=[str(c) for c in model.classes_],
+        classes=classes,
         _predict_one=predict_one,
         _predict_many=predict_many,
     )

@@ -15,6 +15,8 @@ from pathlib import Path
 from distilleval.baselines.base import TrainedBaseline, single_thread
 from distilleval.errors import ConfigurationError
 
+C = 20.0
+
 
 @lru_cache(maxsize=1)
 def load_wordllama():
@@ -87,7 +89,7 @@ def train_wordllama_logreg(
 
     started = time.perf_counter()
     encoder = load_wordllama()
-    classifier = LogisticRegression(C=20.0, max_iter=3000, random_state=seed)
+    classifier = LogisticRegression(C=C, max_iter=3000, random_state=seed)
     with single_thread():
         vectors = embed_texts(encoder, list(texts))
         classifier.fit(vectors, list(labels))

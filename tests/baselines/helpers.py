@@ -55,3 +55,30 @@ def majority_share(items: list[Item]) -> float:
     for item in items:
         counts[item.gold] = counts.get(item.gold, 0) + 1
     return max(counts.values()) / len(items)
+
+
+def public_intent_set(folder: Path, name: str, *, train_limit: int | None = None, seed: int = 0):
+    """(train texts, train labels, test texts, test labels) of BANKING77, HWU64 or SNIPS.
+
+    Read at run time from ../shared/data (never copied); skips the calling test when absent.
+    ``train_limit`` keeps a seeded random subset of the training split (the test split is whole).
+    """
+    import json
+    import random
+
+    if name == "banking77":
+        if not (folder / "banking77" / "train.csv").is_file():
+            pytest.skip("../shared/data/banking77 is not present")
+        train, test = banking77_splits(folder)
+        pairs = [[(i.inputs["text"], i.gold) for i in part] for part in (train, test)]
+    else:
+        path = folder / {"hwu64": "hwu64/hwu64_kfold1.jsonl", "snips": "snips/snips_2017.jsonl"}[name]
+        if not path.is_file():
+            pytest.skip(f"../shared/data/{path.parent.name} is not present")
+        with path.open(encoding="utf-8") as handle:
+            records = [json.loads(line) for line in handle if line.strip()]
+        pairs = [[(r["text"], r["label"]) for r in records if r["split"] == split] for split in ("train", "test")]
+    train_pairs, test_pairs = pairs
+    if train_limit is not None and train_limit < len(train_pairs):
+        train_pairs = random.Random(seed).sample(train_pairs, train_limit)
+    return ([t for t, _ in train_pairs], [y for _, y in train_pairs], [t for t, _ in test_pairs], [y for _, y in test_pairs])

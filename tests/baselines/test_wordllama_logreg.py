@@ -13,6 +13,7 @@ from tests.baselines.helpers import (
     accuracy,
     banking77_splits,
     majority_share,
+    public_intent_set,
     train_on_ticket_routing,
 )
 
@@ -78,3 +79,25 @@ def test_long_texts_are_embedded_in_small_batches_with_the_same_vectors(monkeypa
     vectors = wordllama_logreg.embed_texts(encoder, texts)
     assert np.allclose(vectors, real_embed(texts, norm=True))
     assert max(calls) <= 16_000 and len(calls) == 3  # 4 short texts together, each long text alone
+
+
+@pytest.mark.parametrize("data_set", ["banking77", "hwu64", "snips"])
+def test_within_one_point_of_a_fully_converged_fit_on_the_same_embeddings(shared_data, data_set):
+    # A seeded random 2,000 of each training split keeps this fast; the test split is whole.
+    # The reference fits the same C on the same embeddings with lbfgs to a 1e-8 gradient tolerance.
+    from sklearn.linear_model import LogisticRegression
+
+    from distilleval.baselines.base import single_thread
+    from distilleval.baselines.wordllama_logreg import C, train_wordllama_logreg
+
+    train_texts, train_labels, test_texts, test_labels = public_intent_set(shared_data, data_set, train_limit=2000)
+    trained = train_wordllama_logreg(train_texts, train_labels, seed=0)
+    score = sum(p == g for p, g in zip(trained.predict_texts(test_texts), test_labels)) / len(test_labels)
+
+    encoder = load_wordllama()
+    reference = LogisticRegression(C=C, tol=1e-8, max_iter=100_000)
+    with single_thread():
+        reference.fit(encoder.embed(train_texts, norm=True), train_labels)
+        reference_score = (reference.predict(encoder.embed(test_texts, norm=True)) == test_labels).mean()
+    assert int(reference.n_iter_.max()) < 100_000  # it did converge
+    assert score >= reference_score - 0.01, (data_set, score, reference_score)
