@@ -19,6 +19,7 @@ COMMANDS = (
     "estimate",
     "cost",
     "pricing",
+    "curve",
     "label",
     "validate",
     "train",

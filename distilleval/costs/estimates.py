@@ -240,3 +240,20 @@ def spec_one_time_cost(spec, pricing, teacher_profile, student_profile, *, n_tra
         training_price_per_mtok_usd=training_price,
         engineering_cost_usd=spec.training.engineering_cost_usd,
     )
+
+
+def labelling_and_training_usd(
+    spec: TaskSpec, pricing, teacher_profile: RoleProfile, student_profile: RoleProfile, *, examples: int
+) -> tuple[float, float] | None:
+    """(teacher labelling, student training) cost of ``examples`` items, as ``spec_one_time_cost`` prices them.
+
+    Returns None when there is no training price to use (see ``training_price_per_mtok_usd``).
+    """
+    from distilleval.costs import cost_model
+
+    training_price = training_price_per_mtok_usd(spec, pricing)
+    if training_price is None:
+        return None
+    labelling = examples * role_cost_per_request_usd(spec, pricing, teacher_profile)
+    tokens_per_example = student_profile.input_tokens.mean + student_profile.output_tokens.mean
+    return labelling, cost_model.training_cost_usd(tokens_per_example * examples, spec.training.epochs, training_price)

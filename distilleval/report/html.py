@@ -6,6 +6,7 @@ forbids loading anything. Model outputs and inputs are untrusted and always esca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -135,8 +136,11 @@ def _browser_html(f: Figures) -> str:
     return "".join(parts)
 
 
-def render_html(f: Figures, tables: list[Table], verdict: Verdict) -> str:
-    """The whole report as one HTML document with no external resources."""
+def render_html(f: Figures, tables: list[Table], verdict: Verdict, *, extra_charts: Sequence[str] = ()) -> str:
+    """The whole report as one HTML document with no external resources.
+
+    ``extra_charts`` are inline SVGs appended to the charts (the learning curve, when the run has one).
+    """
     s = f.summary
     css_class = {"fine-tune": "fine-tune", "don't fine-tune": "dont", "not enough evidence": "unknown"}[verdict.decision]
     reasons = "".join(
@@ -168,6 +172,7 @@ Pricing table: {escape(f.pricing_label)} · spec <code>{escape(s.spec.path)}</co
 {accuracy_chart(f)}
 {latency_chart(f)}
 {per_class_chart(f) if f.per_class is not None else ''}
+{''.join(extra_charts)}
 </section>
 {''.join(_table_html(t) for t in tables)}
 {browser}

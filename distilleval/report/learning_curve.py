@@ -1,0 +1,127 @@
+"""The learning-curve section of a report: tables and an inline SVG chart from ``learning_curve.json``.
+
+A run gets this section when ``distilleval curve SPEC --run RUN`` has written its curve beside
+the run's ``summary.json``. Model names are data and are escaped.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from pathlib import Path
+
+from distilleval.costs.cost_model import format_usd
+from distilleval.report.tables import Cell, Table
+from distilleval.results.learning_curve import FILE_NAME, LearningCurve, read_curve
+
+WIDTH, HEIGHT = 720, 380
+LEFT, RIGHT, TOP, BOTTOM = 70, 24, 40, 56
+PALETTE = ("#1d4ed8", "#c2410c", "#15803d", "#7c3aed", "#6b7280")
+
+
+def run_curve(run: str | Path) -> LearningCurve | None:
+    """The learning curve written beside a run's summary, or None when there is none."""
+    target = Path(run)
+    folder = target if target.is_dir() else target.parent
+    path = folder / FILE_NAME
+    return read_curve(path) if path.is_file() else None
+
+
+def flat_sentence(model: str, size: int | None, curve: LearningCurve) -> str:
+    """Where ``model``'s curve flattens, in words."""
+    margin = f"{curve.margin * 100:g} pts"
+    if size is None:
+        return f"{model}: one size only, so no flattening point"
+    if size >= max(curve.sizes()):
+        return (f"{model} is still rising at all {size:,} training items: smaller sets score more than {margin} "
+                "below it, so more labels would likely help")
+    return (f"{model} flattens from {size:,} items: every larger size scores within {margin} "
+            f"(the non-inferiority margin) of all {max(curve.sizes()):,} items")
+
+
+def curve_tables(curve: LearningCurve) -> list[Table]:
+    """Score per training size (and, for a Tinker student, the cost of each size)."""
+    metric = curve.metric.replace("_", " ")
+    scores = Table(
+        key="learning-curve",
+        title=f"Learning curve: {metric} against training items",
+        columns=["Model", "Training items", f"Mean {metric}", "95% interval", "Seed sd", "Seeds"],
+    )
+    for point in sorted(curve.points, key=lambda p: (curve.models().index(p.model), p.size)):
+        scores.rows.append([
+            Cell(point.model),
+            Cell(f"{point.size:,}", point.size),
+            Cell(f"{point.mean * 100:.1f}%", point.mean),
+            Cell(f"[{point.low * 100:.1f}%, {point.high * 100:.1f}%]"),
+            Cell(f"{point.seed_sd * 100:.1f} pts", point.seed_sd),
+            Cell(str(len(point.scores)), len(point.scores)),
+        ])
+    for model, size in curve.flat_from.items():
+        scores.notes.append(flat_sentence(model, size, curve))
+    scores.notes.extend(curve.notes)
+    tables = [scores]
+    if curve.costs:
+        costs = Table(key="learning-curve-cost", title="Projected cost of labelling and training a Tinker student per size",
+                      columns=["Training items", "Teacher labelling", "Training", "Total"])
+        for cost in curve.costs:
+            costs.rows.append([Cell(f"{cost.size:,}", cost.size), Cell(format_usd(cost.labelling_usd), cost.labelling_usd),
+                               Cell(format_usd(cost.training_usd), cost.training_usd),
+                               Cell(format_usd(cost.labelling_usd + cost.training_usd), cost.labelling_usd + cost.training_usd)])
+        costs.notes.append("projected from the spec's rendered prompts and the pricing table; engineering time not included")
+        tables.append(costs)
+    return tables
+
+
+def _text(x: float, y: float, content: str, *, anchor: str = "middle", size: int = 11, extra: str = "") -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" {extra}>{escape(content)}</text>'
+
+
+def curve_chart(curve: LearningCurve) -> str:
+    """Mean score against training items (log axis), one line per model with its intervals and flattening point."""
+    title = f"Learning curve: {curve.metric.replace('_', ' ')} against training items"
+    body: list[str] = []
+    sizes = curve.sizes()
+    if sizes:
+        low_x, high_x = math.log10(min(sizes)), math.log10(max(sizes))
+        if high_x - low_x < 1e-9:
+            low_x, high_x = low_x - 0.5, high_x + 0.5
+        lows = [p.low for p in curve.points]
+        y_min = max(0.0, math.floor(min(lows) * 10) / 10)
+
+        def x(size: float) -> float:
+            return LEFT + (math.log10(size) - low_x) / (high_x - low_x) * (WIDTH - LEFT - RIGHT)
+
+        def y(score: float) -> float:
+            return HEIGHT - BOTTOM - (score - y_min) / (1.0 - y_min) * (HEIGHT - TOP - BOTTOM)
+
+        tick = y_min
+        while tick <= 1.0 + 1e-9:
+            body.append(f'<line x1="{LEFT}" y1="{y(tick):.1f}" x2="{WIDTH - RIGHT}" y2="{y(tick):.1f}" stroke="#e5e7eb"/>')
+            body.append(_text(LEFT - 8, y(tick) + 4, f"{tick * 100:.0f}%", anchor="end"))
+            tick += 0.1
+        for size in sizes:
+            body.append(_text(x(size), HEIGHT - BOTTOM + 18, f"{size:,}"))
+        body.append(_text((LEFT + WIDTH - RIGHT) / 2, HEIGHT - 12, "training items (log scale)"))
+        for index, model in enumerate(curve.models()):
+            colour = PALETTE[index % len(PALETTE)]
+            points = sorted((p for p in curve.points if p.model == model), key=lambda p: p.size)
+            path = " ".join(f"{x(p.size):.1f},{y(p.mean):.1f}" for p in points)
+            body.append(f'<polyline class="curve" points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            for p in points:
+                body.append(f'<line class="interval" x1="{x(p.size):.1f}" y1="{y(p.low):.1f}" x2="{x(p.size):.1f}" '
+                            f'y2="{y(p.high):.1f}" stroke="{colour}" stroke-width="1.5"/>')
+                body.append(f'<circle class="point" cx="{x(p.size):.1f}" cy="{y(p.mean):.1f}" r="4" fill="{colour}"/>')
+            flat = curve.flat_from.get(model)
+            if flat is not None:
+                body.append(f'<line class="flat-from" x1="{x(flat):.1f}" y1="{TOP}" x2="{x(flat):.1f}" y2="{HEIGHT - BOTTOM}" '
+                            f'stroke="{colour}" stroke-dasharray="4 4"/>')
+            legend_y = TOP + 12 + index * 16
+            body.append(f'<rect x="{LEFT + 12}" y="{legend_y - 8}" width="14" height="4" fill="{colour}"/>')
+            flat_text = "" if flat is None else f" (flat from {flat:,})"
+            body.append(_text(LEFT + 32, legend_y - 2, f"{model}{flat_text}", anchor="start"))
+    else:
+        body.append(_text(WIDTH / 2, HEIGHT / 2, "no points"))
+    return (f'<svg class="chart" id="chart-learning-curve" role="img" aria-label="{escape(title)}" '
+            f'xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">'
+            f'<title>{escape(title)}</title><rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>'
+            + _text(WIDTH / 2, 20, title, size=14, extra='font-weight="600"') + "".join(body) + "</svg>")
