@@ -55,13 +55,9 @@ def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None
     from distilleval.report.learning_curve import curve_chart, curve_tables, run_curve
 
     renderer = _renderer(fmt)
-<<<<<<< HEAD
     figures = compute_figures(
         load_run(run, spec_path=spec_path, pricing_path=pricing_path), max_price_age_days=max_price_age_days
     )
-    return renderer(figures, build_tables(figures), decide(figures, payback_horizon_days=payback_horizon_days))
-=======
-    figures = compute_figures(load_run(run, spec_path=spec_path, pricing_path=pricing_path))
     tables, verdict = build_tables(figures), decide(figures, payback_horizon_days=payback_horizon_days)
     curve = run_curve(run)
     if curve is None:
@@ -71,4 +67,3 @@ def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None
 
         return render_html(figures, tables + curve_tables(curve), verdict, extra_charts=[curve_chart(curve)])
     return renderer(figures, tables + curve_tables(curve), verdict)
->>>>>>> 3968c16 (distilleval curve SPEC: baselines on nested subsets of the training split (seeded shuffles, several seeds per size), score with Wilson intervals, the size from which the curve is flat within the non-inferiority margin, projected labelling + training cost per size for a Tinker student; --run writes learning_curve.json into a run and its reports gain a learning-curve section (tables in every format, SVG chart in HTML))
