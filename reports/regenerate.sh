@@ -11,6 +11,11 @@ for spec in specs/*/spec.yaml; do
   distilleval run "$spec" --offline --runs-dir "$runs" >/dev/null 2>&1
   run_dir=$(ls -d "$runs/$case_name"-offline-* | head -1)
   mkdir -p "reports/$case_name"
+  if grep -q '^baselines:' "$spec"; then
+    # How much training data: the baselines' learning curve, added to the run's reports.
+    distilleval curve "$spec" --run "$run_dir" >/dev/null 2>&1
+    cp "$run_dir/learning_curve.json" "reports/$case_name/"
+  fi
   cp "$run_dir/report.md" "$run_dir/report.html" "$run_dir/summary.json" "reports/$case_name/"
   distilleval report "$run_dir" --format marp --out "reports/$case_name/slides.marp.md" >/dev/null 2>&1
   echo "reports/$case_name: $(grep -m1 '^## Verdict' "$run_dir/report.md")"
