@@ -224,15 +224,29 @@ def test_progress_draws_done_errors_and_dollars_on_a_terminal():
 def test_latency_is_measured_per_call():
     # The seed's figures: a 450 ms teacher and a 35 ms student. The server runs in its own
     # process so its work does not share this process's GIL with the client being timed.
+    from distilleval.results.build import distribution
+    from distilleval.results.latency import client_bound_reason
+
     with ServerProcess({"t": (450, "a"), "s": (35, "b")}) as server:
         backends = {
             "teacher": LiteLLMBackend("openai/t", price=None, api_base=server.base_url),
             "student": LiteLLMBackend("openai/s", price=None, api_base=server.base_url),
         }
         calls = [c for pair in zip(_calls("teacher", 12), _calls("student", 12)) for c in pair]
-        results = _run(backends, calls, options=RunnerOptions(concurrency=2, **FAST))
-    teacher_p50 = statistics.median(r.latency_ms for r in results if r.model == "teacher")
-    student_p50 = statistics.median(r.latency_ms for r in results if r.model == "student")
-    assert 450 <= teacher_p50 < 460
-    assert 35 <= student_p50 < 45
-    assert 10.5 < teacher_p50 / student_p50 < 13.2
+        runner = Runner(backends, options=RunnerOptions(concurrency=2, **FAST))
+
+        async def go():
+            try:
+                return await runner.run(calls)
+            finally:
+                for backend in backends.values():
+                    await backend.aclose()
+
+        results = asyncio.run(go())
+    for role, true_ms in (("teacher", 450), ("student", 35)):
+        latency = distribution([r.latency_ms for r in results if r.model == role])
+        assert true_ms <= latency.p50, latency
+        # Within the bound (10% + 5 ms) unless the loop lag says the client set the figure
+        # (this machine is shared: under load the runner must say so rather than be believed).
+        lag = distribution(runner.loop_lag_ms.get(role, []))
+        assert client_bound_reason(lag, latency) is not None or latency.p50 <= true_ms * 1.1 + 5, (latency, lag)
