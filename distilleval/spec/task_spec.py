@@ -33,6 +33,8 @@ PROMPT_FILE_SUFFIXES = (".md", ".txt", ".j2", ".prompt")
 BASELINE_KINDS = ("tfidf_logreg", "wordllama_logreg")
 MAX_NAME_CHARS = 100
 """A spec name becomes part of run directory names, which file systems cap at 255 bytes."""
+MAX_PROMPT_FILE_BYTES = 1 << 20
+"""Largest prompt or system file: beyond any model's context, and every item renders it once."""
 MAX_USD = 1e9
 """Upper bound of any dollar amount in a spec: larger is a typo, and it overflows charts."""
 
@@ -345,7 +347,12 @@ def _read_template(spec: TaskSpec, lines: LineIndex, role: str, part: str, text:
         return text
     prompt_path = spec.resolve(text.strip())
     try:
-        return prompt_path.read_text(encoding="utf-8")
+        with prompt_path.open("rb") as handle:
+            raw = handle.read(MAX_PROMPT_FILE_BYTES + 1)
+        if len(raw) > MAX_PROMPT_FILE_BYTES:
+            raise _fail(spec.source, lines, (role, part),
+                        f"prompt file {prompt_path} is over {MAX_PROMPT_FILE_BYTES:,} bytes (about 250,000 tokens)")
+        return raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise _fail(spec.source, lines, (role, part), f"prompt file not found: {prompt_path}") from None
     except (OSError, UnicodeDecodeError) as err:

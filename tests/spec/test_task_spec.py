@@ -277,3 +277,12 @@ def test_a_path_too_long_for_the_file_system_is_one_line(spec_dir, capsys):
     assert main(["estimate", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "data.path: not a usable file name (File name too long)" in err
+
+
+def test_a_prompt_file_over_the_size_limit_is_refused(spec_dir, capsys):
+    # A 10 MB rubric, rendered for every item, kept `estimate` busy for over 5 minutes.
+    (spec_dir / "rubric.md").write_text("Route the ticket. " * 60_000 + "{text}")
+    path = _write(spec_dir, lambda data: None)
+    assert main(["estimate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "teacher.prompt: prompt file" in err and "is over 1,048,576 bytes" in err
