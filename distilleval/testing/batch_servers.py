@@ -20,7 +20,7 @@ altogether. Usage: one token per word of the prompt and of the answer. ``submiss
 
 Run it standalone (the benchmark runs it in its own process)::
 
-    python -m distilleval.testing.batch_servers --polls 1
+    python -m distilleval.testing.batch_servers --polls 1 --answer billing
 """
 
 from __future__ import annotations
@@ -377,11 +377,12 @@ class BatchServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve until killed, answering "ok"; prints the port on stdout once bound."""
+    """Serve until killed, answering ``--answer`` to every request; prints the port on stdout once bound."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--polls", type=int, default=1, help="status checks before a batch ends")
+    parser.add_argument("--answer", default="ok", help="the answer to every request")
     args = parser.parse_args(argv)
-    server = BatchServer(polls_to_finish=args.polls).start()
+    server = BatchServer(polls_to_finish=args.polls, answer=lambda prompt: args.answer).start()
     print(server.port, flush=True)
     try:
         threading.Event().wait()
