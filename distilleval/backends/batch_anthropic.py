@@ -10,14 +10,13 @@ system messages become ``system``, image parts become ``image`` blocks.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from distilleval.backends._http import normalise_finish_reason
 from distilleval.backends.base import ChatRequest, Completion
-from distilleval.backends.batch_api import BatchOutcome, BatchStatus, http_error, wire_model_name
+from distilleval.backends.batch_api import BatchHTTP, BatchOutcome, BatchStatus, wire_model_name
 from distilleval.errors import BackendError
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
@@ -76,7 +75,7 @@ def anthropic_params(model: str, request: ChatRequest) -> dict[str, Any]:
     return params
 
 
-class AnthropicBatchClient:
+class AnthropicBatchClient(BatchHTTP):
     """The Message Batches endpoints of Anthropic (or a server with its shape), for one model."""
 
     provider = "anthropic"
@@ -84,27 +83,9 @@ class AnthropicBatchClient:
     max_bytes = 256 * 1024 * 1024
 
     def __init__(self, model_id: str, *, api_base: str | None, api_key: str | None):
-        self.model_id = model_id
+        super().__init__(model_id, {"anthropic-version": ANTHROPIC_VERSION} | ({"x-api-key": api_key} if api_key else {}))
         root = (api_base or DEFAULT_API_BASE).rstrip("/")
         self.batches_url = root + ("/messages/batches" if root.endswith("/v1") else "/v1/messages/batches")
-        self._headers = {"anthropic-version": ANTHROPIC_VERSION} | ({"x-api-key": api_key} if api_key else {})
-        self._session: Any = None
-
-    def _http(self) -> Any:
-        import aiohttp
-
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers=self._headers, timeout=aiohttp.ClientTimeout(total=1800, sock_connect=30)
-            )
-        return self._session
-
-    async def _json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        async with self._http().request(method, url, **kwargs) as response:
-            text = await response.text()
-            if response.status >= 400:
-                raise http_error(response.status, text, f"{self.model_id}: {method} {url}")
-            return json.loads(text)
 
     def request_line(self, custom_id: str, request: ChatRequest) -> dict[str, Any]:
         """One request of the batch: ``custom_id`` and the Messages API ``params``."""
@@ -139,18 +120,8 @@ class AnthropicBatchClient:
         url = batch.get("results_url")
         if not url:
             return
-        async with self._http().get(url) as response:
-            if response.status >= 400:
-                raise http_error(response.status, await response.text(), f"{self.model_id}: GET {url}")
-            pending = b""
-            async for chunk in response.content.iter_chunked(1 << 16):
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    if line.strip():
-                        yield self._outcome(json.loads(line))
-            if pending.strip():
-                yield self._outcome(json.loads(pending))
+        async for line in self._jsonl(url):
+            yield self._outcome(line)
 
     def _outcome(self, line: dict[str, Any]) -> BatchOutcome:
         custom_id = str(line.get("custom_id"))
@@ -182,9 +153,3 @@ class AnthropicBatchClient:
         return BatchOutcome(
             custom_id, error=BackendError(f"{self.model_id}: the batch request was {kind or 'not answered'}", kind=label)
         )
-
-    async def aclose(self) -> None:
-        """Close the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

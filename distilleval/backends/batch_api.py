@@ -79,6 +79,62 @@ class BatchClient(Protocol):
         ...
 
 
+class BatchHTTP:
+    """The HTTP plumbing both batch clients share: one aiohttp session, JSON calls, JSONL downloads.
+
+    Args:
+        model_id: the spec's model id, for error messages.
+        headers: sent with every request (the key lives only here; never logged).
+    """
+
+    def __init__(self, model_id: str, headers: dict[str, str]):
+        self.model_id = model_id
+        self._headers = headers
+        self._session: Any = None
+
+    def _http(self) -> Any:
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers, timeout=aiohttp.ClientTimeout(total=1800, sock_connect=30)
+            )
+        return self._session
+
+    async def _json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """One call whose answer is JSON; an HTTP error becomes a ``BackendError``."""
+        import json
+
+        async with self._http().request(method, url, **kwargs) as response:
+            text = await response.text()
+            if response.status >= 400:
+                raise http_error(response.status, text, f"{self.model_id}: {method} {url}")
+            return json.loads(text)
+
+    async def _jsonl(self, url: str) -> AsyncIterator[dict[str, Any]]:
+        """The objects of a JSONL download, read in chunks (no line-length limit, never the whole file in memory)."""
+        import json
+
+        async with self._http().get(url) as response:
+            if response.status >= 400:
+                raise http_error(response.status, await response.text(), f"{self.model_id}: GET {url}")
+            pending = b""
+            async for chunk in response.content.iter_chunked(1 << 16):
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for line in complete:
+                    if line.strip():
+                        yield json.loads(line)
+            if pending.strip():
+                yield json.loads(pending)
+
+    async def aclose(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
 def provider_name(model_id: str) -> str:
     """The provider prefix of a model id (``openai`` for a bare name such as ``gpt-4.1``)."""
     return model_id.split("/", 1)[0] if "/" in model_id else "openai"

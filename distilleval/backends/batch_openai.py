@@ -9,20 +9,13 @@ requests and a 200 MB file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from distilleval.backends._http import chat_body, normalise_finish_reason, read_usage
 from distilleval.backends.base import ChatRequest, Completion
-from distilleval.backends.batch_api import (
-    BatchOutcome,
-    BatchStatus,
-    error_kind_for_status,
-    http_error,
-    wire_model_name,
-)
+from distilleval.backends.batch_api import BatchHTTP, BatchOutcome, BatchStatus, error_kind_for_status, wire_model_name
 from distilleval.errors import BackendError
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
@@ -31,7 +24,7 @@ ENDED_STATES = ("completed", "failed", "expired", "cancelled")
 JOB_METADATA_KEY = "distilleval_job"
 
 
-class OpenAIBatchClient:
+class OpenAIBatchClient(BatchHTTP):
     """The batch endpoints of one OpenAI (or OpenAI-shaped) service, for one model."""
 
     provider = "openai"
@@ -39,26 +32,8 @@ class OpenAIBatchClient:
     max_bytes = 200 * 1024 * 1024
 
     def __init__(self, model_id: str, *, api_base: str | None, api_key: str | None):
-        self.model_id = model_id
+        super().__init__(model_id, {"Authorization": f"Bearer {api_key}"} if api_key else {})
         self.api_base = (api_base or DEFAULT_API_BASE).rstrip("/")
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._session: Any = None
-
-    def _http(self) -> Any:
-        import aiohttp
-
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers=self._headers, timeout=aiohttp.ClientTimeout(total=1800, sock_connect=30)
-            )
-        return self._session
-
-    async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        async with self._http().request(method, self.api_base + path, **kwargs) as response:
-            text = await response.text()
-            if response.status >= 400:
-                raise http_error(response.status, text, f"{self.model_id}: {method} {path}")
-            return json.loads(text)
 
     def request_line(self, custom_id: str, request: ChatRequest) -> dict[str, Any]:
         """One line of the batch input file: the same chat body the online path sends."""
@@ -77,10 +52,10 @@ class OpenAIBatchClient:
         form.add_field("purpose", "batch")
         with open(requests_file, "rb") as handle:
             form.add_field("file", handle, filename=requests_file.name, content_type="application/jsonl")
-            uploaded = await self._json("POST", "/files", data=form)
+            uploaded = await self._json("POST", f"{self.api_base}/files", data=form)
         created = await self._json(
             "POST",
-            "/batches",
+            f"{self.api_base}/batches",
             json={
                 "input_file_id": uploaded["id"],
                 "endpoint": CHAT_ENDPOINT,
@@ -95,7 +70,7 @@ class OpenAIBatchClient:
         after: str | None = None
         for _ in range(10):
             params = {"limit": "100"} | ({"after": after} if after else {})
-            page = await self._json("GET", "/batches", params=params)
+            page = await self._json("GET", f"{self.api_base}/batches", params=params)
             for batch in page.get("data", []):
                 if (batch.get("metadata") or {}).get(JOB_METADATA_KEY) == job_token:
                     return str(batch["id"])
@@ -106,7 +81,7 @@ class OpenAIBatchClient:
 
     async def status(self, batch_id: str) -> BatchStatus:
         """``GET /batches/{id}``: status word and request counts."""
-        batch = await self._json("GET", f"/batches/{batch_id}")
+        batch = await self._json("GET", f"{self.api_base}/batches/{batch_id}")
         counts = batch.get("request_counts") or {}
         state = str(batch.get("status"))
         done = int(counts.get("completed") or 0) + int(counts.get("failed") or 0)
@@ -114,28 +89,13 @@ class OpenAIBatchClient:
 
     async def results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
         """The output file's lines, then the error file's (a failed batch's validation errors say why it failed)."""
-        batch = await self._json("GET", f"/batches/{batch_id}")
+        batch = await self._json("GET", f"{self.api_base}/batches/{batch_id}")
         for file_key in ("output_file_id", "error_file_id"):
             file_id = batch.get(file_key)
             if not file_id:
                 continue
-            async for line in self._lines(f"/files/{file_id}/content"):
-                yield self._outcome(json.loads(line))
-
-    async def _lines(self, path: str) -> AsyncIterator[bytes]:
-        """Lines of a downloaded file, read in chunks (no line-length limit, never the whole file in memory)."""
-        async with self._http().get(self.api_base + path) as response:
-            if response.status >= 400:
-                raise http_error(response.status, await response.text(), f"{self.model_id}: GET {path}")
-            pending = b""
-            async for chunk in response.content.iter_chunked(1 << 16):
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    if line.strip():
-                        yield line
-            if pending.strip():
-                yield pending
+            async for line in self._jsonl(f"{self.api_base}/files/{file_id}/content"):
+                yield self._outcome(line)
 
     def _outcome(self, line: dict[str, Any]) -> BatchOutcome:
         custom_id = str(line.get("custom_id"))
@@ -163,9 +123,3 @@ class OpenAIBatchClient:
             finish_reason=normalise_finish_reason(choice.get("finish_reason")),
         )
         return BatchOutcome(custom_id, completion=completion)
-
-    async def aclose(self) -> None:
-        """Close the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

@@ -16,7 +16,8 @@ each request is decided by its prompt (the text of all its messages joined by ne
 ``answer(prompt)`` is the text, ``fails(prompt)`` makes it an error (HTTP 400 / ``errored``),
 ``expires(prompt)`` makes it expire, ``drops(prompt)`` leaves it out of the results
 altogether. Usage: one token per word of the prompt and of the answer. ``submissions`` lists
-``(provider, batch id, request count)`` of every batch created.
+``(provider, batch id, request count)`` of every batch created. ``kill_while_polling`` runs a
+``distilleval`` command in a child process and SIGKILLs it while it polls.
 
 Run it standalone (the benchmark runs it in its own process)::
 
@@ -374,6 +375,37 @@ class BatchServer:
             return web.json_response({"type": "error", "error": {"type": "not_found_error"}}, status=404)
         body = "".join(json.dumps(line) + "\n" for line in batch.results).encode()
         return web.Response(body=body, content_type="application/binary")
+
+
+def kill_while_polling(argv: list[str], server: BatchServer, *, status_checks: int = 3, timeout_s: float = 60.0) -> None:
+    """Run ``python -m distilleval ARGV`` in a child process and SIGKILL it once ``server`` has
+    answered ``status_checks`` status checks (the child is polling its batch).
+
+    Raises:
+        AssertionError: the child never got to polling within ``timeout_s``.
+    """
+    import os
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
+    before = server.status_checks
+    child = subprocess.Popen([sys.executable, "-m", "distilleval", *argv], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while server.status_checks - before < status_checks and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        if server.status_checks - before < status_checks:
+            raise AssertionError(f"the child never got to polling (exit status {child.poll()})")
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> None:

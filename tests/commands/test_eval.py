@@ -481,24 +481,12 @@ def test_eval_batch_runs_both_roles_through_batches_priced_at_the_batch_tier(tmp
 
 
 def test_eval_batch_killed_while_polling_is_resumed_by_the_same_command(tmp_path):
-    from distilleval.testing.batch_servers import BatchServer
+    from distilleval.testing.batch_servers import BatchServer, kill_while_polling
 
     with BatchServer(answer=_batch_answer, polls_to_finish=10**9) as server:
         spec = write_batch_spec(tmp_path / "spec", server, 12)
-        argv = [sys.executable, "-m", "distilleval", "eval", str(spec), "--runs-dir", str(tmp_path / "runs"),
-                "--cache", str(tmp_path / "cache.sqlite"), "--batch", "--batch-poll", "0.05", "--models", "teacher"]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
-        child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while server.status_checks < 3 and time.monotonic() < deadline and child.poll() is None:
-                time.sleep(0.05)
-            assert server.status_checks >= 3, "the child never got to polling"
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=30)
-        finally:
-            if child.poll() is None:
-                child.kill()
+        kill_while_polling(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--cache", str(tmp_path / "cache.sqlite"),
+                            "--batch", "--batch-poll", "0.05", "--models", "teacher"], server)
         server.polls_to_finish = 0
         assert _eval(spec, tmp_path, "--batch", "--batch-poll", "0.01", "--models", "teacher") == 0
         assert len(server.submissions) == 1

@@ -3,7 +3,6 @@ teacher that is wrong or invalid on some items, quarantine, counts, measured cos
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -218,34 +217,15 @@ def test_label_batch_labels_at_the_batch_price_and_serves_the_cache(tmp_path, ca
 def test_label_batch_killed_while_polling_resumes_the_same_batch(tmp_path):
     """A real child process is SIGKILLed while it polls; the re-run polls the same batch and
     writes every item, without a second submission."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     from distilleval.run.batch_ledger import BatchLedger
-    from distilleval.testing.batch_servers import BatchServer
+    from distilleval.testing.batch_servers import BatchServer, kill_while_polling
 
     with BatchServer(answer=teacher_answer, polls_to_finish=10**9) as server:
         spec = write_spec(tmp_path, server.openai_base, rows=5)
         out = tmp_path / "labels.jsonl"
         argv = ["label", str(spec), "--pool", str(write_pool(tmp_path, 30)), "--out", str(out),
                 "--cache", str(tmp_path / "cache.sqlite"), "--batch", "--batch-poll", "0.05"]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]),
-                                                          os.environ.get("PYTHONPATH", "")]))
-        child = subprocess.Popen([sys.executable, "-m", "distilleval", *argv], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while server.status_checks < 3 and time.monotonic() < deadline and child.poll() is None:
-                time.sleep(0.05)
-            assert server.status_checks >= 3, "the child never got to polling"
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=30)
-        finally:
-            if child.poll() is None:
-                child.kill()
+        kill_while_polling(argv, server)
         assert not out.exists()  # killed before any result: nothing half-written
         with BatchLedger(tmp_path / "labels.batch" / "records.sqlite") as ledger:
             (job,) = ledger.jobs("teacher")
