@@ -111,3 +111,22 @@ def test_a_cache_file_from_before_the_prompt_cache_columns_still_serves_hits(tmp
     with ResponseCache(path) as cache:
         hit = cache.get("k")
     assert (hit.text, hit.input_tokens, hit.cached_input_tokens, hit.finish_reason) == ("billing", 640, 0, None)
+
+
+def test_an_answer_without_latency_replays_none_and_older_files_gain_the_column(tmp_path):
+    """A provider-batch answer has no per-request latency: a hit must not invent one (0 ms would
+    drag every latency figure down)."""
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # a cache written before latency_measured existed
+        db.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, model_id TEXT NOT NULL, text TEXT NOT NULL,"
+                   " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, latency_ms REAL NOT NULL,"
+                   " cost_usd REAL NOT NULL, created_at REAL NOT NULL)")
+        db.execute("INSERT INTO responses VALUES ('old', 'm', 'billing', 10, 1, 321.0, 0.001, 0)")
+    with ResponseCache(path) as cache:
+        assert cache.get("old").latency_ms == 321.0
+        cache.put_many("m", [("batch", Completion("billing", 10, 1, None, 0.0005)),
+                             ("online", Completion("billing", 10, 1, 250.0, 0.001))])
+        assert cache.get("batch").latency_ms is None
+        assert cache.get("online").latency_ms == 250.0
+        cache.put("batch2", "m", Completion("x", 1, 1, None, 0.0))
+        assert cache.get("batch2").latency_ms is None

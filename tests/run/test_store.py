@@ -97,3 +97,12 @@ def test_cache_hits_are_committed_in_batches_and_before_anything_else(tmp_path, 
     store.add(_ok("g", cache_hit=True))
     store.close()
     assert committed() == 7
+
+
+def test_add_many_commits_every_row_in_one_go(tmp_path):
+    store = RunStore(tmp_path / "run")
+    store.add_many([_ok("a"), CallResult("b", "teacher", 0, "error", error_kind="expired", attempts=1), _ok("c")])
+    other = sqlite3.connect(tmp_path / "run" / "records.sqlite")
+    assert other.execute("SELECT item_id, status, error_kind FROM records ORDER BY item_id").fetchall() == [
+        ("a", "ok", None), ("b", "error", "expired"), ("c", "ok", None)]
+    assert store.finished_keys() == {("a", "teacher", 0), ("c", "teacher", 0)}

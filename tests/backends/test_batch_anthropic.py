@@ -1,0 +1,50 @@
+"""Anthropic's Message Batches shape: requests built from the online path's messages, results read back."""
+
+from distilleval.backends.base import ChatRequest
+from distilleval.backends.batch_anthropic import AnthropicBatchClient, anthropic_params
+
+
+def test_system_messages_are_lifted_and_images_become_image_blocks():
+    request = ChatRequest(
+        messages=(
+            {"role": "system", "content": "the rubric"},
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            ]},
+        ),
+        max_tokens=5,
+        stop=("\n",),
+    )
+    params = anthropic_params("claude-opus-4-6", request)
+    assert params["system"] == "the rubric"
+    assert params["messages"] == [{"role": "user", "content": [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}},
+    ]}]
+    assert (params["max_tokens"], params["stop_sequences"], params["temperature"]) == (5, ["\n"], 0.0)
+
+
+def test_the_request_names_the_model_without_its_provider_prefix():
+    client = AnthropicBatchClient("anthropic/claude-opus-4-6", api_base=None, api_key=None)
+    line = client.request_line("c0-1", ChatRequest(messages=({"role": "user", "content": "hi"},)))
+    assert line["custom_id"] == "c0-1" and line["params"]["model"] == "claude-opus-4-6"
+    assert client.batches_url == "https://api.anthropic.com/v1/messages/batches"
+
+
+def test_results_read_usage_with_cache_tokens_errors_and_expiry():
+    client = AnthropicBatchClient("anthropic/m", api_base="http://127.0.0.1:1/v1", api_key=None)
+    assert client.batches_url == "http://127.0.0.1:1/v1/messages/batches"
+    ok = client._outcome({"custom_id": "a", "result": {"type": "succeeded", "message": {
+        "content": [{"type": "text", "text": "billing"}], "stop_reason": "max_tokens",
+        "usage": {"input_tokens": 10, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 5, "output_tokens": 2},
+    }}})
+    completion = ok.completion
+    # Anthropic's input_tokens excludes cache reads and writes; ours includes them
+    assert (completion.input_tokens, completion.cached_input_tokens, completion.cache_write_tokens) == (115, 100, 5)
+    assert (completion.text, completion.finish_reason, completion.latency_ms) == ("billing", "length", None)
+    errored = client._outcome({"custom_id": "b", "result": {"type": "errored", "error": {
+        "type": "error", "error": {"type": "overloaded_error", "message": "busy"}}}})
+    assert errored.error.kind == "unavailable" and "busy" in str(errored.error)
+    assert client._outcome({"custom_id": "c", "result": {"type": "expired"}}).error.kind == "expired"
+    assert client._outcome({"custom_id": "d", "result": {"type": "canceled"}}).error.kind == "canceled"
