@@ -194,7 +194,7 @@ def cpu_per_call(n_items: int) -> list[tuple[str, float, float]]:
         async def pooled() -> tuple[float, float]:
             backend = PooledLiteLLMBackend(MODEL, workers=POOL_WORKERS, price=None, api_base=server.base_url)
             await backend.complete(_calls(["warm-up"])[0].request, timeout_s=120)
-            pids = [process.pid for process in backend._processes]
+            pids = [process.pid for process in backend._pool.processes]
             workers_before = sum(_process_cpu_s(pid) for pid in pids)
             started = time.process_time()
             runner = Runner({"student": backend}, options=RunnerOptions(concurrency=64))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from distilleval.backends.base import ChatRequest
-from distilleval.backends.litellm_pool import PooledLiteLLMBackend
+from distilleval.backends.litellm_pool import PooledLiteLLMBackend, _pools
 from distilleval.errors import RateLimitedError
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
 
@@ -25,23 +25,31 @@ def test_calls_spread_over_the_workers_and_come_back_as_in_process():
         return "rate_limit" if prompt == "limit me" and attempt == 0 else None
 
     script = ModelScript(answer="billing queue", delay_ms=50, faults=faults, retry_after_s=7, cached_tokens=1)
-    with OpenAIServer({"m": script}) as server:
+    with OpenAIServer({"m": script, "other": ModelScript(answer="other model")}) as server:
 
         async def scenario():
             backend = PooledLiteLLMBackend("openai/m", workers=2, price=None, api_base=server.base_url)
+            other = PooledLiteLLMBackend("openai/other", workers=2, price=None, api_base=server.base_url)
             try:
                 many = await asyncio.gather(*(backend.complete(_request(f"ticket {i}"), timeout_s=10) for i in range(24)))
+                # A second model shares the same workers (no second LiteLLM import per worker).
+                assert (await other.complete(_request("hello"), timeout_s=10)).text == "other model"
+                assert other._pool is backend._pool and len(backend._pool.processes) == 2
+                await other.aclose()
+                assert backend._pool is not None  # the first model still uses the workers
                 with pytest.raises(RateLimitedError) as caught:
                     await backend.complete(_request("limit me"), timeout_s=10)
                 cut = await backend.complete(_request("limit me", max_tokens=1), timeout_s=10)
                 # A worker that dies takes no call with it: the next calls go to the other one.
-                backend._processes[0].kill()
-                await asyncio.to_thread(backend._processes[0].wait)
+                backend._pool.processes[0].kill()
+                await asyncio.to_thread(backend._pool.processes[0].wait)
                 await asyncio.sleep(0.2)  # the pipe's end is seen by the event loop
                 after = await asyncio.gather(*(backend.complete(_request(f"late {i}"), timeout_s=10) for i in range(4)))
+                lag = list(backend.loop_lag_ms)
             finally:
                 await backend.aclose()
-            return many, caught.value, cut, after, backend.loop_lag_ms
+            assert backend.loop_lag_ms == [] and not _pools  # the last model to leave stopped the workers
+            return many, caught.value, cut, after, lag
 
         many, error, cut, after, backend_lag = asyncio.run(scenario())
     assert [(c.text, c.extra["worker"]) for c in after] == [("billing queue", 1)] * 4
@@ -62,7 +70,7 @@ def test_the_parent_process_never_imports_litellm():
     probe = """
 import asyncio, sys
 from distilleval.backends.base import ChatRequest
-from distilleval.backends.litellm_pool import PooledLiteLLMBackend
+from distilleval.backends.litellm_pool import PooledLiteLLMBackend, _pools
 from distilleval.testing.openai_server import OpenAIServer, ModelScript
 
 async def main(url):
