@@ -10,6 +10,7 @@ system messages become ``system``, image parts become ``image`` blocks.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from distilleval.backends._http import normalise_finish_reason
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.batch_api import BatchHTTP, BatchOutcome, BatchStatus, wire_model_name
+from distilleval.backends.prompt_cache import mark_rubric_cacheable
 from distilleval.errors import BackendError
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
@@ -52,24 +54,31 @@ def _content_blocks(content: Any) -> Any:
     return blocks
 
 
-def anthropic_params(model: str, request: ChatRequest) -> dict[str, Any]:
-    """The Messages API parameters of one request (system messages lifted into ``system``)."""
-    system: list[str] = []
-    messages = []
-    for message in request.messages:
+def anthropic_params(model: str, request: ChatRequest, *, messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The Messages API parameters of one request (system messages lifted into ``system``).
+
+    ``messages`` replaces ``request.messages`` (the rubric already marked cacheable). System
+    blocks marked ``cache_control`` stay blocks; otherwise the system text is one string.
+    """
+    system: list[dict[str, Any]] = []
+    turns = []
+    for message in request.messages if messages is None else messages:
+        content = message.get("content", "")
         if message.get("role") == "system":
-            content = message.get("content")
-            system.append(content if isinstance(content, str) else "\n".join(p.get("text", "") for p in content))
+            parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+            system.extend(dict(part) for part in parts if part.get("type") == "text")
         else:
-            messages.append({"role": message["role"], "content": _content_blocks(message.get("content", ""))})
+            turns.append({"role": message["role"], "content": _content_blocks(content)})
     params: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_tokens,
-        "messages": messages,
+        "messages": turns,
         "temperature": request.temperature,
     }
-    if system:
-        params["system"] = "\n\n".join(system)
+    if any("cache_control" in block for block in system):
+        params["system"] = system
+    elif system:
+        params["system"] = "\n\n".join(block.get("text", "") for block in system)
     if request.stop:
         params["stop_sequences"] = list(request.stop)
     return params
@@ -82,14 +91,28 @@ class AnthropicBatchClient(BatchHTTP):
     max_requests = 100_000
     max_bytes = 256 * 1024 * 1024
 
-    def __init__(self, model_id: str, *, api_base: str | None, api_key: str | None):
+    def __init__(self, model_id: str, *, api_base: str | None, api_key: str | None, prompt_cache: str = "auto"):
         super().__init__(model_id, {"anthropic-version": ANTHROPIC_VERSION} | ({"x-api-key": api_key} if api_key else {}))
+        self.prompt_cache = prompt_cache
+        self._marked_system: dict[str, dict[str, Any]] = {}
         root = (api_base or DEFAULT_API_BASE).rstrip("/")
         self.batches_url = root + ("/messages/batches" if root.endswith("/v1") else "/v1/messages/batches")
 
     def request_line(self, custom_id: str, request: ChatRequest) -> dict[str, Any]:
-        """One request of the batch: ``custom_id`` and the Messages API ``params``."""
-        return {"custom_id": custom_id, "params": anthropic_params(wire_model_name(self.model_id), request)}
+        """One request of the batch: ``custom_id`` and the Messages API ``params``.
+
+        With ``prompt_cache="auto"`` the rubric is marked cacheable exactly as the online path
+        marks it (``prompt_cache.mark_rubric_cacheable``): batches read and write Anthropic's
+        prompt cache too.
+        """
+        messages = list(request.messages)
+        if self.prompt_cache == "auto" and messages and messages[0].get("role") == "system":
+            # One tokenizer count per distinct rubric, not per request: a pool shares one rubric.
+            key = json.dumps(messages[0], sort_keys=True)
+            if key not in self._marked_system:
+                self._marked_system[key] = mark_rubric_cacheable([messages[0]], self.model_id)[0]
+            messages[0] = self._marked_system[key]
+        return {"custom_id": custom_id, "params": anthropic_params(wire_model_name(self.model_id), request, messages=messages)}
 
     async def submit(self, requests_file: Path, *, job_token: str) -> str:
         """POST every line of ``requests_file`` as one batch; returns its id.

@@ -224,7 +224,9 @@ async def _call_models_in_batches(
         for role in sorted({call.model for call in calls}):
             model = models[role]
             api_key = resolve_api_key(model.model, api_key_env=model.api_key_env, api_base=model.api_base, role=role)
-            client = batch_client_for(role, model.model, api_base=model.api_base, api_key=api_key)
+            client = batch_client_for(
+                role, model.model, api_base=model.api_base, api_key=api_key, prompt_cache=model.prompt_cache
+            )
             runner = BatchJobRunner(
                 role, model.model, client, store=store, cache=cache, price=pricing.price_for(model.pricing_key),
                 work_dir=run_dir, options=BatchOptions(poll_initial_s=options.batch_poll),

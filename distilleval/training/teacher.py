@@ -131,7 +131,9 @@ def run_teacher_batch(
     calls = teacher_calls(spec, items)
 
     async def go() -> list[CallResult]:
-        client = batch_client_for(TEACHER, model.model, api_base=model.api_base, api_key=api_key)
+        client = batch_client_for(
+            TEACHER, model.model, api_base=model.api_base, api_key=api_key, prompt_cache=model.prompt_cache
+        )
         cache = ResponseCache(cache_path) if cache_path is not None else None
         store = RunStore(run_dir)
         runner = BatchJobRunner(

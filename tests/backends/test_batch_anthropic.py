@@ -48,3 +48,17 @@ def test_results_read_usage_with_cache_tokens_errors_and_expiry():
     assert errored.error.kind == "unavailable" and "busy" in str(errored.error)
     assert client._outcome({"custom_id": "c", "result": {"type": "expired"}}).error.kind == "expired"
     assert client._outcome({"custom_id": "d", "result": {"type": "canceled"}}).error.kind == "canceled"
+
+
+def test_a_long_rubric_is_marked_cacheable_as_online_and_a_short_one_is_not():
+    """Batches read and write Anthropic's prompt cache too: the rubric gets the same marker the
+    online path gives it (only past the model's minimum cacheable length)."""
+    long_rubric = "Route the ticket carefully to the right team. " * 600  # well over 1,024 tokens
+    request = ChatRequest(messages=({"role": "system", "content": long_rubric}, {"role": "user", "content": "t1"}))
+    client = AnthropicBatchClient("anthropic/claude-sonnet-4-5", api_base=None, api_key=None)
+    system = client.request_line("c0-0", request)["params"]["system"]
+    assert system == [{"type": "text", "text": long_rubric, "cache_control": {"type": "ephemeral"}}]
+    short = ChatRequest(messages=({"role": "system", "content": "short rubric"}, {"role": "user", "content": "t1"}))
+    assert client.request_line("c0-1", short)["params"]["system"] == "short rubric"
+    off = AnthropicBatchClient("anthropic/claude-sonnet-4-5", api_base=None, api_key=None, prompt_cache="off")
+    assert off.request_line("c0-2", request)["params"]["system"] == long_rubric
