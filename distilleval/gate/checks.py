@@ -130,6 +130,9 @@ def _max_latency(summary: Summary, limit_ms: float) -> Check:
                      f"(probe: n={unloaded.n}, concurrency {figures.unloaded_concurrency})")  # type: ignore[union-attr]
     latency = result.latency_ms if result is not None else None
     if latency is None or latency.p95 is None or latency.n == 0:
+        if result is not None and result.batch_api:
+            return Check(name, "skip", f"not judged: the student was answered through the {result.batch_api} batch API, "
+                         f"which has no per-request latency; for a judgement run with {PROBE_HINT}")
         original = figures.original_ms if figures is not None else None
         if original is not None and original.p95 is not None:
             return Check(name, "skip", f"not judged: every student call came from the cache (the original calls' p95 "

@@ -43,6 +43,14 @@ def test_latency_gate_is_skipped_when_every_call_was_a_cache_hit():
     assert check.status == "skip"
 
 
+def test_latency_gate_is_not_judged_for_a_student_answered_through_a_batch_api():
+    summary = load_fixture()
+    summary.models["student"].latency_ms = None
+    summary.models["student"].batch_api = "anthropic"
+    check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=800)))["max_p95_latency"]
+    assert check.status == "skip" and "anthropic batch API" in check.message and "--latency-probe" in check.message
+
+
 def test_non_inferiority_fails_for_a_clearly_worse_student():
     summary = load_fixture()
     set_scores(summary, "teacher", set())
