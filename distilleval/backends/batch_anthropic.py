@@ -125,9 +125,43 @@ class AnthropicBatchClient(BatchHTTP):
         created = await self._json("POST", self.batches_url, data=body, headers={"content-type": "application/json"})
         return str(created["id"])
 
-    async def find_submitted(self, job_token: str) -> str | None:
-        """Always None: a batch cannot be told apart by a token of ours."""
-        return None
+    async def find_submitted(self, job_token: str, *, requests: int, not_before: float, known: set[str]) -> str | None:
+        """The one batch created since ``not_before`` with ``requests`` requests and not in ``known``.
+
+        Message Batches take no metadata, so a batch is recognised by when it was made and its
+        size; the newest 1,000 batches are searched.
+
+        Raises:
+            ConfigurationError: more than one batch matches (which one is ours cannot be told).
+        """
+        import datetime as dt
+
+        from distilleval.errors import ConfigurationError
+
+        matches: list[str] = []
+        after: str | None = None
+        for _ in range(10):
+            params = {"limit": "100"} | ({"after_id": after} if after else {})
+            page = await self._json("GET", self.batches_url, params=params)
+            batches = page.get("data") or []
+            for batch in batches:
+                created = dt.datetime.fromisoformat(str(batch.get("created_at")).replace("Z", "+00:00")).timestamp()
+                counts = batch.get("request_counts") or {}
+                if created >= not_before and sum(int(v or 0) for v in counts.values()) == requests and batch["id"] not in known:
+                    matches.append(str(batch["id"]))
+            oldest = batches[-1].get("created_at") if batches else None
+            if not page.get("has_more") or not batches or (
+                oldest and dt.datetime.fromisoformat(str(oldest).replace("Z", "+00:00")).timestamp() < not_before
+            ):
+                break
+            after = page.get("last_id") or batches[-1]["id"]
+        if len(matches) > 1:
+            raise ConfigurationError(
+                f"{self.model_id}: a submission of {requests} requests was interrupted before its batch id came back, "
+                f"and {len(matches)} batches ({', '.join(matches)}) could be it; cancel the extra ones in Anthropic's "
+                "console, then run again"
+            )
+        return matches[0] if matches else None
 
     async def status(self, batch_id: str) -> BatchStatus:
         """``GET /v1/messages/batches/{id}``: processing status and request counts."""

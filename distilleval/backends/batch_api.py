@@ -62,8 +62,21 @@ class BatchClient(Protocol):
         """Submit the JSONL file of request lines as one batch; returns the batch id."""
         ...
 
-    async def find_submitted(self, job_token: str) -> str | None:
-        """The id of a batch submitted with ``job_token`` (None when the provider cannot tell or has none)."""
+    async def find_submitted(self, job_token: str, *, requests: int, not_before: float, known: set[str]) -> str | None:
+        """The id of the batch a submission interrupted before its id came back made, if it made one.
+
+        Args:
+            job_token: the token the submission was tagged with (where the provider keeps one).
+            requests: how many requests it held.
+            not_before: a Unix time before the submission started.
+            known: batch ids already recorded (never the answer).
+
+        Returns:
+            The batch id; None when no such batch exists.
+
+        Raises:
+            ConfigurationError: the provider's batches cannot be told apart safely.
+        """
         ...
 
     async def status(self, batch_id: str) -> BatchStatus:

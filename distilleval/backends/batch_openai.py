@@ -65,7 +65,7 @@ class OpenAIBatchClient(BatchHTTP):
         )
         return str(created["id"])
 
-    async def find_submitted(self, job_token: str) -> str | None:
+    async def find_submitted(self, job_token: str, *, requests: int, not_before: float, known: set[str]) -> str | None:
         """The batch created with ``job_token`` in its metadata, searching the newest 1,000 batches."""
         after: str | None = None
         for _ in range(10):

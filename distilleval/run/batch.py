@@ -5,7 +5,8 @@ and the response cache in the same state:
 
 1. jobs this run submitted earlier and never collected (the process was killed) are found in
    the ledger and polled again; a submission interrupted before its batch id came back is
-   looked up by its token (OpenAI metadata) and never sent twice,
+   looked up (OpenAI: by the token in its metadata; Anthropic: the one batch of its size made
+   since) and sent only when the provider never got it,
 2. calls the response cache answers are served from it ($0, flagged as hits) and not sent,
 3. the rest are written as the provider's request file (same rendered messages, same cache
    keys as the online path), recorded in the ledger, submitted, and the batch id is committed
@@ -208,19 +209,18 @@ class BatchJobRunner:
         return job
 
     async def _ensure_submitted(self, job: BatchJob) -> BatchJob:
-        """A job recorded but killed before its batch id came back: find it, or submit it if it never arrived."""
+        """A job recorded but killed before its batch id came back: adopt the batch it made, or
+        submit it now if it never reached the provider."""
         if job.batch_id is not None:
             return job
-        found = await self.client.find_submitted(job.job_token)
+        known = {str(other.batch_id) for other in self.ledger.jobs(self.role) if other.batch_id}
+        # A minute of slack for a provider clock behind ours.
+        found = await self.client.find_submitted(
+            job.job_token, requests=job.requests, not_before=job.created_at - 60, known=known
+        )
         if found is not None:
+            self._log(f"{self.role}: found batch {found}, submitted before the process stopped; polling it")
             return self.ledger.set_batch_id(job, found)
-        if self.client.provider != "openai":
-            raise ConfigurationError(
-                f"{self.work_dir}: the {self.role} batch {job.chunk} was being submitted to {self.client.provider} when "
-                "the process stopped, and its batch id never came back; check the provider's console for a batch of "
-                f"{job.requests} requests made at {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(job.created_at))} "
-                "before submitting again in a new run"
-            )
         return await self._send(job)
 
     # -- polling and results ---------------------------------------------------------------

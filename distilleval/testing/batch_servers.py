@@ -7,8 +7,8 @@ thread serves both shapes:
   ``GET /v1/batches`` (newest first, with ``metadata``), ``GET /v1/batches/{id}``,
   ``GET /v1/files/{id}/content`` (output file; error file for failed and expired requests);
   status ``validating`` -> ``in_progress`` -> ``completed`` (``expired`` when some request expired),
-- Anthropic: ``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}`` and its
-  ``results_url``; ``processing_status`` ``in_progress`` -> ``ended``; result types
+- Anthropic: ``POST /v1/messages/batches``, ``GET /v1/messages/batches`` (newest first),
+  ``GET /v1/messages/batches/{id}`` and its ``results_url``; ``processing_status`` ``in_progress`` -> ``ended``; result types
   ``succeeded`` / ``errored`` / ``expired``.
 
 A batch stays in progress for ``polls_to_finish`` status checks, then ends. What happens to
@@ -151,6 +151,7 @@ class BatchServer:
         app.router.add_get("/v1/batches/{batch_id}", self._openai_get)
         app.router.add_get("/v1/files/{file_id}/content", self._openai_content)
         app.router.add_post("/v1/messages/batches", self._anthropic_create)
+        app.router.add_get("/v1/messages/batches", self._anthropic_list)
         app.router.add_get("/v1/messages/batches/{batch_id}", self._anthropic_get)
         app.router.add_get("/v1/messages/batches/{batch_id}/results", self._anthropic_results)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
@@ -352,11 +353,25 @@ class BatchServer:
         else:
             done = total * batch.polls // (self.polls_to_finish + 1)
             counts = {"processing": total - done, "succeeded": done, "errored": 0, "canceled": 0, "expired": 0}
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(batch.created_at))
         return {
-            "id": batch.batch_id, "type": "message_batch",
+            "id": batch.batch_id, "type": "message_batch", "created_at": created,
             "processing_status": "ended" if batch.ended else "in_progress", "request_counts": counts,
             "results_url": f"{self.anthropic_base}/v1/messages/batches/{batch.batch_id}/results" if batch.ended else None,
         }
+
+    async def _anthropic_list(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"type": "error", "error": {"type": "authentication_error"}}, status=401)
+        batches = [b for b in reversed(list(self._batches.values())) if b.provider == "anthropic"]
+        after = request.query.get("after_id")
+        if after:
+            ids = [b.batch_id for b in batches]
+            batches = batches[ids.index(after) + 1:] if after in ids else []
+        page = batches[:int(request.query.get("limit", "20"))]
+        return web.json_response({"data": [self._anthropic_view(b) for b in page], "has_more": len(batches) > len(page),
+                                  "first_id": page[0].batch_id if page else None,
+                                  "last_id": page[-1].batch_id if page else None})
 
     async def _anthropic_get(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

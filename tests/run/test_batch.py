@@ -123,16 +123,55 @@ def test_an_interrupted_openai_submission_is_found_by_its_token_not_sent_again(t
     assert [r.ok for r in results] == [True] * 3
 
 
-def test_an_interrupted_anthropic_submission_stops_with_a_clear_message(tmp_path):
-    """Message Batches carry no token of ours: rather than risk paying twice, say what to check."""
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    RunStore(run_dir).close()
-    with BatchLedger(run_dir / "records.sqlite") as ledger:
-        ledger.add_job("teacher", "anthropic", "tok", [BatchRequestRow("c0-0", "i0", 0, "key")])
-    with BatchServer() as server, pytest.raises(ConfigurationError, match="batch id never came back"):
-        run_job(server, "anthropic", run_dir, None, calls(1))
-    assert server.submissions == []
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_an_interrupted_submission_the_provider_never_got_is_sent_once(tmp_path, provider):
+    """Killed after the job was recorded but before the request reached the provider: the
+    provider has no such batch, so the next run submits it (once)."""
+    with BatchServer(polls_to_finish=1) as server:
+        run_dir = tmp_path / "run"
+        run_job(server, provider, run_dir, None, calls(3))
+        with BatchLedger(run_dir / "records.sqlite") as ledger:
+            ledger._db.execute("UPDATE batch_jobs SET batch_id = NULL, collected = 0")
+        with RunStore(run_dir) as store:
+            store._db.execute("DELETE FROM records")
+        server._batches.clear()  # the earlier batch never existed at the provider
+        server.submissions.clear()
+        results, _ = run_job(server, provider, run_dir, None, calls(3))
+        assert len(server.submissions) == 1
+    assert [r.ok for r in results] == [True] * 3
+
+
+def test_an_interrupted_anthropic_submission_is_recognised_by_its_time_and_size(tmp_path):
+    """Message Batches carry no token of ours: the batch made since the job was recorded, with
+    the job's number of requests, is the one."""
+    with BatchServer(polls_to_finish=1) as server:
+        run_dir = tmp_path / "run"
+        run_job(server, "anthropic", tmp_path / "other", None, calls(5))  # someone else's batch, another size
+        run_job(server, "anthropic", run_dir, None, calls(3))
+        with BatchLedger(run_dir / "records.sqlite") as ledger:
+            ledger._db.execute("UPDATE batch_jobs SET batch_id = NULL, collected = 0")
+        with RunStore(run_dir) as store:
+            store._db.execute("DELETE FROM records")
+        lines = []
+        results, _ = run_job(server, "anthropic", run_dir, None, calls(3), log=lines.append)
+        assert len(server.submissions) == 2  # the two above; nothing sent again
+    assert [r.ok for r in results] == [True] * 3
+    assert any("found batch msgbatch_" in line for line in lines)
+
+
+def test_two_anthropic_batches_that_could_be_the_interrupted_one_stop_the_run(tmp_path):
+    with BatchServer(polls_to_finish=1) as server:
+        run_job(server, "anthropic", tmp_path / "a", None, calls(2))
+        run_job(server, "anthropic", tmp_path / "b", None, calls(2))
+        run_dir = tmp_path / "run"
+        RunStore(run_dir).close()
+        with BatchLedger(run_dir / "records.sqlite") as ledger:
+            job = ledger.add_job("teacher", "anthropic", "tok", [BatchRequestRow("c0-0", "i0", 0, "k0"),
+                                                                BatchRequestRow("c0-1", "i1", 0, "k1")])
+            ledger._db.execute("UPDATE batch_jobs SET created_at = ?", (job.created_at - 5,))
+        with pytest.raises(ConfigurationError, match="2 batches"):
+            run_job(server, "anthropic", run_dir, None, calls(2))
+        assert len(server.submissions) == 2
 
 
 def test_a_batch_too_big_for_one_request_file_is_split(tmp_path, monkeypatch):
