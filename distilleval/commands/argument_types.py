@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def positive_int(text: str) -> int:
@@ -48,7 +49,7 @@ def non_negative_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
-    """Parse a number greater than zero (``--rpm``, ``--tpm``); NaN is rejected.
+    """Parse a number greater than zero (``--rpm``, ``--tpm``); NaN and infinity are rejected.
 
     Args:
         text: the command-line value.
@@ -64,13 +65,13 @@ def positive_float(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}") from None
     # ``not value > 0`` also catches NaN, which every comparison answers False.
-    if not value > 0:
+    if not value > 0 or not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
     return value
 
 
 def non_negative_float(text: str) -> float:
-    """Parse a number of zero or more (token counts, days, dollars); NaN is rejected.
+    """Parse a number of zero or more (token counts, days, dollars); NaN and infinity are rejected.
 
     Args:
         text: the command-line value.
@@ -79,13 +80,13 @@ def non_negative_float(text: str) -> float:
         The number.
 
     Raises:
-        argparse.ArgumentTypeError: not a number, or below zero, or NaN.
+        argparse.ArgumentTypeError: not a number, below zero, NaN or infinite.
     """
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
-    if value < 0 or value != value:
+    if value < 0 or not math.isfinite(value):  # isfinite is False for NaN too
         raise argparse.ArgumentTypeError(f"expected a non-negative number, found {text!r}")
     return value
 

@@ -28,7 +28,7 @@ def test_non_negative_int_accepts_zero_and_rejects_minus_one():
 def test_positive_float_rejects_nan_and_zero():
     # NaN compares False with everything, so a plain ``value <= 0`` check would let it through.
     assert positive_float("0.5") == 0.5
-    for text in ("nan", "0", "-2"):
+    for text in ("nan", "0", "-2", "inf", "1e400"):
         with pytest.raises(argparse.ArgumentTypeError, match="expected a positive number"):
             positive_float(text)
 
@@ -37,6 +37,9 @@ def test_non_negative_float_accepts_zero_and_rejects_nan_and_text():
     assert non_negative_float("0") == 0.0
     with pytest.raises(argparse.ArgumentTypeError, match="expected a non-negative number, found 'nan'"):
         non_negative_float("nan")
+    # `--days-per-month inf` printed an "inf-day month" table and exited 0.
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a non-negative number, found 'inf'"):
+        non_negative_float("inf")
     with pytest.raises(argparse.ArgumentTypeError, match="expected a number, found 'ten'"):
         non_negative_float("ten")
 
