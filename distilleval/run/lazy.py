@@ -31,6 +31,11 @@ class LazyBackend:
         self._backend: Backend | None = None
 
     @property
+    def loop_lag_ms(self) -> list[float] | None:
+        """The real backend's own loop-lag samples, when it was built and reports them."""
+        return getattr(self._backend, "loop_lag_ms", None)
+
+    @property
     def built(self) -> bool:
         """True once a call needed the real backend."""
         return self._backend is not None

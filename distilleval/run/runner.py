@@ -214,8 +214,18 @@ class Runner:
 
     @property
     def loop_lag_ms(self) -> dict[str, list[float]]:
-        """Role -> event-loop lag samples (ms) taken while that role had a call in flight."""
-        return self._lag.samples_ms
+        """Role -> event-loop lag samples (ms) of the loop that timed that role's calls.
+
+        That is this runner's loop, sampled while the role had a call in flight, unless the
+        role's backend times its calls in loops of its own (LiteLLM worker processes) and
+        reports their lag as ``loop_lag_ms``: then the backend's samples.
+        """
+        lags = dict(self._lag.samples_ms)
+        for role, backend in self.backends.items():
+            own = getattr(backend, "loop_lag_ms", None)
+            if own:
+                lags[role] = list(own)
+        return lags
 
     @property
     def called_roles(self) -> set[str]:

@@ -49,3 +49,20 @@ def test_the_runner_samples_lag_while_its_calls_are_in_flight():
     assert runner.called_roles == {"student"}
     lag = runner.loop_lag_ms["student"]
     assert lag and max(lag) >= 10  # eight calls each holding the loop 10 ms
+
+
+class TimedElsewhere(Blocking):
+    """A backend that times its calls in loops of its own (worker processes) and reports their lag."""
+
+    def __init__(self):
+        super().__init__(0.0)
+        self.loop_lag_ms = [40.0] * 5
+
+
+def test_a_backend_that_times_calls_in_its_own_loops_reports_the_lag_that_counts():
+    from distilleval.run.lazy import LazyBackend
+
+    calls = [Call(f"i{i}", "student", ChatRequest(messages=({"role": "user", "content": str(i)},))) for i in range(4)]
+    runner = Runner({"student": LazyBackend("openai/s", TimedElsewhere)}, options=RunnerOptions(concurrency=2))
+    asyncio.run(runner.run(calls))
+    assert runner.loop_lag_ms["student"] == [40.0] * 5  # the workers' samples, not this loop's
