@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from distilleval.report.learning_curve import curve_chart, curve_tables, run_curve
 from distilleval.results.learning_curve import CurvePoint, LearningCurve, SizeCost, write_curve
 
@@ -35,3 +37,37 @@ def test_run_curve_reads_the_file_beside_the_summary(tmp_path):
     write_curve(make_curve(), tmp_path / "learning_curve.json")
     assert run_curve(tmp_path) == make_curve()
     assert run_curve(tmp_path / "summary.json") == make_curve()
+
+
+LEARNING_PROBE = """JSON.stringify({
+  charts: Array.from(document.querySelectorAll('svg.chart')).map(s => s.id),
+  curves: document.querySelectorAll('#chart-learning-curve polyline.curve').length,
+  points: Array.from(document.querySelectorAll('#chart-learning-curve circle.point')).map(c => c.getBoundingClientRect().width),
+  flat: document.querySelectorAll('#chart-learning-curve line.flat-from').length,
+  curveTable: document.querySelectorAll('#table-learning-curve tbody tr').length,
+  costTable: document.querySelectorAll('#table-learning-curve-cost tbody tr').length
+})"""
+
+
+def test_report_with_a_curve_renders_its_chart_in_headless_chromium(tmp_path):
+    import json
+    import shutil
+
+    from distilleval.report.render import render_run
+    from tests.report.headless import find_chromium, open_page
+    from tests.ticket_routing_fixture import FIXTURE_DIR
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("chromium not found (apt-get install -y chromium)")
+    run_dir = tmp_path / "run"
+    shutil.copytree(FIXTURE_DIR, run_dir)
+    write_curve(make_curve(), run_dir / "learning_curve.json")
+    page = tmp_path / "report.html"
+    page.write_text(render_run(run_dir, "html"), encoding="utf-8")
+    run = open_page(chromium, page, probe=LEARNING_PROBE)
+    assert run.errors == [] and run.requests == []
+    probe = json.loads(run.probe)
+    assert probe["charts"][-1] == "chart-learning-curve"
+    assert probe["curves"] == 1 and probe["flat"] == 1 and probe["curveTable"] == 3 and probe["costTable"] == 1
+    assert len(probe["points"]) == 3 and all(width > 0 for width in probe["points"])
