@@ -87,7 +87,17 @@ def message_text_counters(model: ModelSpec) -> list[Callable[[str], int]]:
     """One exact, fast text counter per message ``build_messages`` makes for ``model`` (system first)."""
     system = model.system_text or model.system
     templates = ([system] if system else []) + [model.prompt_text or model.prompt]
-    return [template_ends(template).count for template in templates]
+    return [_text_counter(template) for template in templates]
+
+
+def _text_counter(template: str) -> Callable[[str], int]:
+    if template_fields(template):
+        return template_ends(template).count
+    # A template without fields (a rubric sent as the system message) renders to one text:
+    # count it once; anything else is counted whole.
+    fixed = render_template(template, {})
+    fixed_tokens = count_tokens(fixed)
+    return lambda text: fixed_tokens if text == fixed else count_tokens(text)
 
 
 def input_token_counts(

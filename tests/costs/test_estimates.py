@@ -69,3 +69,24 @@ def test_profiles_of_a_subset_are_views_of_the_same_counts(tiny_spec_path):
     eval_items = [item for item in items if item.split == "eval"]
     assert eval_profiles["teacher"].input_tokens.total == sum(input_token_counts(spec, "teacher", eval_items))
     assert eval_profiles["student"].input_tokens.n == len(eval_items)
+
+
+def test_a_rubric_sent_as_a_fieldless_system_message_is_encoded_once(tiny_spec_path, monkeypatch):
+    from distilleval.costs.estimates import message_text_counters
+
+    spec = load_spec(tiny_spec_path)
+    rubric = "Route the ticket.\nRules: be brief.\nAnswer with one label."
+    model = spec.teacher.model_copy(update={"system": rubric, "system_text": rubric})
+    system_count = message_text_counters(model)[0]
+    real = tokens._encoding()
+    encoded: list[str] = []
+
+    class Recording:
+        def encode(self, text, **kwargs):
+            encoded.append(text)
+            return real.encode(text, **kwargs)
+
+    monkeypatch.setattr(tokens, "_encoding", lambda: Recording())
+    assert [system_count(rubric) for _ in range(5)] == [tokens.count_tokens(rubric)] * 5
+    assert encoded == [rubric]  # the check above encoded it once; the counter itself never did
+    assert system_count("something else") == tokens.count_tokens("something else")
