@@ -211,6 +211,7 @@ class Runner:
         self._abort: RunAborted | None = None
         self._in_flight: collections.Counter[str] = collections.Counter()
         self._lag = LoopLagMonitor(self._in_flight)
+        self._backend_lag_start: dict[str, int] = {}
 
     @property
     def loop_lag_ms(self) -> dict[str, list[float]]:
@@ -224,7 +225,9 @@ class Runner:
         for role, backend in self.backends.items():
             own = getattr(backend, "loop_lag_ms", None)
             if own:
-                lags[role] = list(own)
+                # Only the samples taken during this runner's run: a backend shared with an
+                # earlier run (the probe after the throughput run) keeps that run's samples too.
+                lags[role] = list(own[self._backend_lag_start.get(role, 0):])
         return lags
 
     @property
@@ -272,6 +275,9 @@ class Runner:
                 self._check_fatal(result)
 
         workers = max(1, min(self.options.concurrency, len(pending)))
+        self._backend_lag_start = {
+            role: len(getattr(backend, "loop_lag_ms", None) or []) for role, backend in self.backends.items()
+        }
         self._lag.start()
         try:
             await asyncio.gather(*(worker() for _ in range(workers)))

@@ -66,3 +66,23 @@ def test_a_backend_that_times_calls_in_its_own_loops_reports_the_lag_that_counts
     runner = Runner({"student": LazyBackend("openai/s", TimedElsewhere)}, options=RunnerOptions(concurrency=2))
     asyncio.run(runner.run(calls))
     assert runner.loop_lag_ms["student"] == [40.0] * 5  # the workers' samples, not this loop's
+
+
+def test_a_later_run_on_the_same_backend_counts_only_its_own_samples():
+    # The probe re-uses the throughput run's backends: the run's lag must not count against it.
+    backend = TimedElsewhere()
+    calls = [Call(f"i{i}", "student", ChatRequest(messages=({"role": "user", "content": str(i)},))) for i in range(2)]
+    runner = Runner({"student": backend}, options=RunnerOptions(concurrency=1))
+
+    async def go():
+        original = backend.complete
+
+        async def complete(request, *, timeout_s):
+            backend.loop_lag_ms.append(1.0)  # what the workers sampled during this call
+            return await original(request, timeout_s=timeout_s)
+
+        backend.complete = complete
+        await runner.run(calls)
+
+    asyncio.run(go())
+    assert runner.loop_lag_ms["student"] == [1.0, 1.0]
