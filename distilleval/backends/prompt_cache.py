@@ -3,43 +3,20 @@
 OpenAI and Gemini cache a long repeated prefix on their own; Anthropic caches only up to a
 block carrying ``cache_control``, and only when the prefix up to it reaches the model's
 minimum cacheable length (a shorter marked block is simply not cached). The teacher's rubric,
-sent as the leading ``system`` message, is that block.
+sent as the leading ``system`` message, is that block. The table of minimums lives in
+``costs/prompt_caching``, which every cost projection reads too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from distilleval.costs.prompt_caching import anthropic_min_cacheable_tokens, is_anthropic_model
 from distilleval.costs.tokens import count_tokens
 
-# Minimum cacheable prompt length in tokens, from Anthropic's prompt-caching documentation
-# (checked 2026-12): the first pattern found in the model id wins.
-_ANTHROPIC_MIN_CACHEABLE = (
-    ("opus-4-6", 4096),
-    ("opus-4-5", 4096),
-    ("haiku-4-5", 4096),
-    ("sonnet-4-6", 2048),
-    ("haiku-3", 2048),
-    ("3-5-haiku", 2048),
-    ("3-haiku", 2048),
-)
-_ANTHROPIC_DEFAULT_MIN_CACHEABLE = 1024
+__all__ = ["EPHEMERAL", "anthropic_min_cacheable_tokens", "is_anthropic_model", "mark_rubric_cacheable"]
 
 EPHEMERAL = {"type": "ephemeral"}
-
-
-def is_anthropic_model(model_id: str) -> bool:
-    """True for a LiteLLM id routed to Anthropic's Messages API."""
-    return model_id.startswith("anthropic/")
-
-
-def anthropic_min_cacheable_tokens(model_id: str) -> int:
-    """The shortest prefix, in tokens, Anthropic caches for ``model_id`` (1,024 for models not listed)."""
-    name = model_id.lower()
-    for pattern, tokens in _ANTHROPIC_MIN_CACHEABLE:
-        if pattern in name:
-            return tokens
-    return _ANTHROPIC_DEFAULT_MIN_CACHEABLE
 
 
 def _system_text(content: Any) -> str:

@@ -104,13 +104,14 @@ def run(args: argparse.Namespace) -> int:
         days = args.days_per_month or 30.0
         student = args.student
         one_time = args.one_time_usd
+        notes: list[str] = []
     else:
         source = Path(args.sources[0])
         if _is_run(source):
             context = _from_summary(source, args)
         else:
             context = _from_spec(source, args)
-        profiles, pricing, volumes, days, student, one_time = context
+        profiles, pricing, volumes, days, student, one_time, notes = context
 
     if args.batch:
         profiles = _with_batch_rows(profiles, pricing)
@@ -124,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     note = stale_price_note(stale, max_age_days=args.max_price_age_days, on=priced_on)
     if note:
         table.notes.append(note)
+    table.notes.extend(notes)
     counted: dict[str, list[str]] = {}
     for profile in profiles:
         if profile.counted_by and profile.model not in counted.setdefault(profile.counted_by, []):
@@ -167,9 +169,9 @@ def _is_run(source: Path) -> bool:
 
 
 def _load_spec_profiles(path: Path, args: argparse.Namespace):
-    """The spec, its pricing table, its items and the teacher's and student's measured prompts."""
+    """The spec, its pricing table, its items and every item's counted prompts (``SpecTokenCounts``)."""
     from distilleval.backends.tinker.token_counts import spec_token_counters
-    from distilleval.costs.estimates import measure_spec
+    from distilleval.costs.estimates import count_spec_tokens
     from distilleval.costs.pricing import load_pricing
     from distilleval.spec.data import load_items
     from distilleval.spec.task_spec import load_spec
@@ -177,21 +179,24 @@ def _load_spec_profiles(path: Path, args: argparse.Namespace):
     spec = load_spec(path)
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     items = load_items(spec)
-    return spec, pricing, items, measure_spec(spec, items, counters=spec_token_counters(spec))
+    return spec, pricing, items, count_spec_tokens(spec, items, counters=spec_token_counters(spec))
 
 
-def _spec_teacher_profile(spec, measured, model: str):
+def _spec_teacher_profile(spec, measured, model: str, notes: list[str] | None = None):
     """The teacher's token profile priced as ``model`` (the spec's cached share and batch tier apply)."""
-    from distilleval.costs.estimates import cached_input_share
+    from distilleval.costs.prompt_caching import teacher_cache_share
     from distilleval.costs.tables import TokenProfile
 
     teacher = measured["teacher"]
     is_teacher = model == spec.teacher.pricing_key
+    cache = teacher_cache_share(spec, None if is_teacher else model)
+    if cache.dropped and notes is not None:
+        notes.append(f"Prompt cache: {cache.dropped}; priced with no cached input.")
     return TokenProfile(
         model,
         teacher.input_tokens.mean,
         teacher.output_tokens.mean,
-        cached_input_tokens=teacher.input_tokens.mean * cached_input_share(spec, "teacher"),
+        cached_input_tokens=teacher.input_tokens.mean * cache.share,
         basis="projected",
         batch=spec.teacher.batch and is_teacher,
         role="teacher" if is_teacher else "alternative",
@@ -212,20 +217,28 @@ def _spec_student_profile(spec, measured):
 def _from_spec(path: Path, args: argparse.Namespace):
     from distilleval.spec.data import split_items
 
-    spec, pricing, items, measured = _load_spec_profiles(path, args)
+    spec, pricing, items, counts = _load_spec_profiles(path, args)
+    measured = counts.profiles(spec)
     teacher_models = [spec.teacher.pricing_key] + list(args.also)
-    profiles = [_spec_teacher_profile(spec, measured, model) for model in teacher_models]
+    notes: list[str] = []
+    profiles = [_spec_teacher_profile(spec, measured, model, notes) for model in teacher_models]
     profiles.append(_spec_student_profile(spec, measured))
     one_time = args.one_time_usd
     if one_time is None:
-        from distilleval.costs.estimates import spec_one_time_cost
+        from distilleval.costs.estimates import spec_one_time_cost, spec_training_projection
 
+        n_train = len(split_items(items, "train"))
+        # Priced as `estimate` prices it: the train split's rows one by one when it is the pool labelled.
+        rows = None if spec.data.pool else counts.training_row_tokens(lambda item: item.split == "train")
         one_time = spec_one_time_cost(
-            spec, pricing, measured["teacher"], measured["student"], n_train=len(split_items(items, "train"))
+            spec, pricing, measured["teacher"], measured["student"], n_train=n_train, row_tokens=rows
         )
+        training = spec_training_projection(spec, pricing, measured["student"], n_train=n_train, row_tokens=rows)
+        if training is not None:
+            notes.append(f"One-time cost: {training.describe()}.")
     volumes = args.volumes or list(spec.traffic.volumes_per_day)
     days = args.days_per_month or spec.traffic.days_per_month
-    return profiles, pricing, volumes, days, args.student or spec.student.pricing_key, one_time
+    return profiles, pricing, volumes, days, args.student or spec.student.pricing_key, one_time, notes
 
 
 def _use_cases(args: argparse.Namespace) -> int:
@@ -269,7 +282,8 @@ def _spec_use_case(path: Path, args: argparse.Namespace):
     from distilleval.costs.tables import price_profile
     from distilleval.costs.use_case_table import UseCase
 
-    spec, pricing, _items, measured = _load_spec_profiles(path, args)
+    spec, pricing, _items, counts = _load_spec_profiles(path, args)
+    measured = counts.profiles(spec)
     teacher = price_profile(_spec_teacher_profile(spec, measured, spec.teacher.pricing_key), pricing)
     student = price_profile(_spec_student_profile(spec, measured), pricing)
     labels = {teacher.model: teacher.label, student.model: student.label}
@@ -370,7 +384,7 @@ def _from_summary(path: Path, args: argparse.Namespace):
         ))
     volumes = args.volumes or summary.volumes_per_day or [1_000, 100_000, 1_000_000]
     days = args.days_per_month or summary.days_per_month
-    return profiles, pricing, volumes, days, student, args.one_time_usd
+    return profiles, pricing, volumes, days, student, args.one_time_usd, []
 
 
 def _with_batch_rows(profiles, pricing):

@@ -33,13 +33,14 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.costs.estimates import (
         RoleProfile,
         TokenStats,
-        cached_input_share,
         count_spec_tokens,
         input_token_counts,
         role_cost_per_request_usd,
         spec_one_time_cost,
+        spec_training_projection,
     )
     from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.prompt_caching import teacher_cache_share
     from distilleval.costs.tables import TokenProfile, build_cost_table, render_cost_table
     from distilleval.costs.tokens import LOCAL_TOKENIZER
     from distilleval.spec.data import load_items, split_items
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         "teacher", spec.teacher.model, TokenStats.of(pool_inputs), TokenStats.of([round(teacher.output_tokens.mean)] * len(pool_items))
     )
 
-    teacher_share = cached_input_share(spec, "teacher")
+    teacher_cache = teacher_cache_share(spec)
+    teacher_share = teacher_cache.share
     teacher_price = pricing.price_for(spec.teacher.pricing_key)
     student_price = pricing.price_for(spec.student.pricing_key)
     labelling_usd = cost_model.usage_cost_usd(
@@ -86,7 +88,11 @@ def run(args: argparse.Namespace) -> int:
     )
     per_request = {role: role_cost_per_request_usd(spec, pricing, p) for role, p in profiles.items()}
     compression = teacher.input_tokens.mean / student.input_tokens.mean if student.input_tokens.mean else None
-    one_time = spec_one_time_cost(spec, pricing, teacher, student, n_train=len(split_items(items, "train")))
+    n_train = len(split_items(items, "train"))
+    # The train split is the default pool: its rows are known one by one, so the trainer's exact rows are summed.
+    row_tokens = None if (args.pool or spec.data.pool) else counts.training_row_tokens(lambda item: item.split == "train")
+    training = spec_training_projection(spec, pricing, student, n_train=n_train, row_tokens=row_tokens)
+    one_time = spec_one_time_cost(spec, pricing, teacher, student, n_train=n_train, row_tokens=row_tokens)
     table = build_cost_table(
         [
             TokenProfile(
@@ -116,8 +122,24 @@ def run(args: argparse.Namespace) -> int:
                     "profiles": {role: asdict(p) for role, p in profiles.items()},
                     "compression": compression,
                     "cached_input_share": {"teacher": teacher_share, "student": 0.0},
+                    "cache_share_dropped": teacher_cache.dropped,
                     "cost_per_request_usd": per_request,
                     "one_time_cost_usd": one_time,
+                    "training": None if training is None else {
+                        "recipe": training.schedule.recipe,
+                        "labelled_examples": training.labelled_examples,
+                        "train_rows": training.train_rows,
+                        "heldout_fraction": training.heldout_fraction,
+                        "batch_size": training.schedule.batch_size,
+                        "epochs": training.schedule.epochs,
+                        "steps": training.schedule.steps,
+                        "adaptations": training.schedule.adaptations,
+                        "trained_tokens": training.trained_tokens,
+                        "tokens_basis": training.tokens_basis,
+                        "price_as": training.price_as,
+                        "training_price_per_mtok_usd": training.training_price_per_mtok_usd,
+                        "cost_usd": training.cost_usd,
+                    },
                     "labelling": {"pool": pool_name, "items": len(pool_items), "cost_usd": labelling_usd},
                     "eval_run": {"items": len(eval_items), "teacher_usd": eval_teacher_usd, "student_usd": eval_student_usd},
                     "pricing": pricing.label,
@@ -147,9 +169,13 @@ def run(args: argparse.Namespace) -> int:
     if teacher_share:
         print(f"The teacher is priced with {teacher_share:.0%} of its input read from the prompt cache "
               "(spec traffic.cached_input_fraction).")
-    if one_time is None:
+    if teacher_cache.dropped:
+        print(f"Prompt cache: {teacher_cache.dropped}; the teacher is priced with no cached input.")
+    if training is None:
         print(f"One-time cost and break-even not computed: {spec.training.price_as!r} has no training price "
               "in the pricing table and the spec has no training: block.")
+    else:
+        print(f"One-time cost: {training.describe()}.")
     local = [role for role, p in profiles.items() if p.counted_by == LOCAL_TOKENIZER]
     if local:
         print(f"{' and '.join(local).capitalize()} tokens are counted with a local tokenizer ({LOCAL_TOKENIZER}); "

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from distilleval.costs.training_plan import DEFAULT_HELDOUT_FRACTION
+
 HELP = "LoRA fine-tune the student on Tinker from labelled data"
 
 
@@ -32,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-ttl-days", type=float, default=7.0, metavar="DAYS",
                         help="intermediate checkpoints expire after this long (the final ones are kept)")
     parser.add_argument("--base-model", default=None, help="default: spec training.base_model")
-    parser.add_argument("--heldout-fraction", type=float, default=0.1, help="share of rows kept out for held-out loss")
+    parser.add_argument("--heldout-fraction", type=float, default=DEFAULT_HELDOUT_FRACTION,
+                        help="share of rows kept out for held-out loss")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-every", type=int, default=None, metavar="STEPS", help="also save state every N steps")
     parser.add_argument("--out", default=None, help="output folder; default runs/<spec>-train")

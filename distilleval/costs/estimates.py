@@ -14,7 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from distilleval.costs.prompt_caching import teacher_cache_share
 from distilleval.costs.tokens import LOCAL_TOKENIZER, FixedEnds, TokenCounter, count_message_tokens, count_tokens
+from distilleval.costs.training_plan import (
+    DEFAULT_HELDOUT_FRACTION,
+    MIN_STEPS,
+    Schedule,
+    heldout_indices,
+    plan_schedule,
+    requested_by_spec,
+)
 from distilleval.spec.data import Item
 from distilleval.spec.messages import build_messages
 from distilleval.spec.prompts import render_template, template_fields
@@ -59,6 +68,12 @@ class RoleProfile:
     input_tokens: TokenStats
     output_tokens: TokenStats
     counted_by: str = LOCAL_TOKENIZER
+    training_row_extra: int = 0
+
+    @property
+    def training_row_tokens(self) -> float:
+        """Mean tokens one training row of this role costs: request + answer + the template's row extra."""
+        return self.input_tokens.mean + self.output_tokens.mean + self.training_row_extra
 
 
 def gold_as_text(gold: object) -> str:
@@ -141,6 +156,19 @@ class SpecTokenCounts:
     inputs: dict[str, list[int]]
     outputs: dict[str, list[int | None]]
     counted_by: dict[str, str]
+    training_row_extra: dict[str, int] | None = None
+
+    def training_row_tokens(self, keep: Callable[[Item], bool]) -> list[int] | None:
+        """Tokens of each student training row the items ``keep`` accepts would make (None when one has no gold)."""
+        extra = (self.training_row_extra or {}).get("student", 0)
+        rows = []
+        for n, item in enumerate(self.items):
+            if keep(item):
+                answer = self.outputs["student"][n]
+                if answer is None:
+                    return None
+                rows.append(self.inputs["student"][n] + answer + extra)
+        return rows
 
     def profiles(self, spec: TaskSpec, keep: Callable[[Item], bool] | None = None) -> dict[str, RoleProfile]:
         """Teacher and student profiles over the items ``keep`` accepts (default: all)."""
@@ -150,7 +178,7 @@ class SpecTokenCounts:
             outputs = [self.outputs[role][n] for n in chosen if self.outputs[role][n] is not None]
             profiles[role] = RoleProfile(
                 role, spec.models()[role].model, TokenStats.of([self.inputs[role][n] for n in chosen]),
-                TokenStats.of(outputs), self.counted_by[role],
+                TokenStats.of(outputs), self.counted_by[role], (self.training_row_extra or {}).get(role, 0),
             )
         return profiles
 
@@ -167,13 +195,14 @@ def count_spec_tokens(
     """
     counters = counters or {}
     local_answers = answer_token_counts(items)
-    inputs, outputs, counted_by = {}, {}, {}
+    inputs, outputs, counted_by, extra = {}, {}, {}, {}
     for role in ROLES:
         counter = counters.get(role)
         inputs[role] = input_token_counts(spec, role, items, counter=counter)
         outputs[role] = answer_token_counts(items, counter=counter) if counter is not None else local_answers
         counted_by[role] = counter.name if counter is not None else LOCAL_TOKENIZER
-    return SpecTokenCounts(items, inputs, outputs, counted_by)
+        extra[role] = counter.training_row_extra if counter is not None else 0
+    return SpecTokenCounts(items, inputs, outputs, counted_by, extra)
 
 
 def measure_role(spec: TaskSpec, role: str, items: list[Item], *, counter: TokenCounter | None = None) -> RoleProfile:
@@ -194,9 +223,10 @@ def cached_input_share(spec: TaskSpec, role: str) -> float:
     """Share of ``role``'s input tokens a prompt cache serves, as the spec projects it.
 
     The teacher's rubric is a fixed prefix, so ``traffic.cached_input_fraction`` applies to
-    it; the student sees only the item and is projected uncached.
+    it unless its provider would not cache it (``prompt_caching.teacher_cache_share``, which
+    says why); the student sees only the item and is projected uncached.
     """
-    return spec.traffic.cached_input_fraction if role == "teacher" else 0.0
+    return teacher_cache_share(spec).share if role == "teacher" else 0.0
 
 
 def role_cost_per_request_usd(spec: TaskSpec, pricing, profile: RoleProfile) -> float:
@@ -217,37 +247,150 @@ def role_cost_per_request_usd(spec: TaskSpec, pricing, profile: RoleProfile) -> 
     )
 
 
-def training_price_per_mtok_usd(spec: TaskSpec, pricing) -> float | None:
-    """The training price of ``spec.training.price_as``; None when the spec has no ``training:``
-    block and the table has no price for the default, so a spec that never trains still prices.
+def training_price_key(spec: TaskSpec, pricing) -> str | None:
+    """The pricing entry training is costed with, as ``distilleval train`` chooses it.
+
+    The spec's ``training.price_as`` when it wrote one; else the base model's own row when the
+    table has one (Tinker bills training per model); else the default ``price_as``. None when
+    the spec has no ``training:`` block and the table prices neither, so a spec that never
+    trains still prices.
+    """
+    training = spec.training
+    if training.explicitly_set("price_as"):
+        return training.price_as
+    if pricing.find(training.base_model) is not None:
+        return training.base_model
+    if "training" not in spec.model_fields_set and pricing.find(training.price_as) is None:
+        return None
+    return training.price_as
+
+
+@dataclass(frozen=True)
+class TrainingProjection:
+    """The LoRA run a spec will make and what it costs, projected with the trainer's own recipe.
+
+    Attributes:
+        schedule: epochs, batch size and steps from ``training_plan.plan_schedule``.
+        labelled_examples: rows the teacher labels.
+        train_rows: rows trained on (``labelled_examples`` less the held-out share).
+        heldout_fraction: the share ``distilleval train`` keeps out by default.
+        tokens_per_epoch: tokens of the trained rows in one pass.
+        tokens_basis: ``per row`` (each row counted) or ``mean`` (rows x mean tokens per row).
+        price_as, price_name: the pricing entry and its display name.
+        training_price_per_mtok_usd: its training rate.
+    """
+
+    schedule: Schedule
+    labelled_examples: int
+    train_rows: int
+    heldout_fraction: float
+    tokens_per_epoch: float
+    tokens_basis: str
+    price_as: str
+    price_name: str
+    training_price_per_mtok_usd: float
+
+    @property
+    def trained_tokens(self) -> float:
+        """Tokens sent to forward_backward over the whole run (every epoch)."""
+        return self.tokens_per_epoch * self.schedule.epochs
+
+    @property
+    def cost_usd(self) -> float:
+        """Trained tokens x the training rate."""
+        from distilleval.costs.cost_model import training_cost_usd
+
+        return training_cost_usd(self.tokens_per_epoch, self.schedule.epochs, self.training_price_per_mtok_usd)
+
+    def describe(self) -> str:
+        """One line naming the recipe and the rate, for the output that shows the cost."""
+        from distilleval.costs.cost_model import format_usd
+
+        s = self.schedule
+        changes = [a.split(":")[0].replace(" -> ", " → ") for a in s.adaptations]
+        adapted = f" (adapted: {'; '.join(changes)})" if changes else ""
+        short = f", under the cookbook's {MIN_STEPS}" if s.steps < MIN_STEPS else ""
+        return (
+            f"training projected with the {s.recipe} recipe: {self.train_rows:,} rows "
+            f"({self.labelled_examples:,} labelled, {self.heldout_fraction:.0%} held out), batch {s.batch_size}, "
+            f"{s.epochs} epochs, {s.steps} steps{short}{adapted}; {self.trained_tokens:,.0f} trained tokens at "
+            f"{self.price_name}'s training rate, {format_usd(self.training_price_per_mtok_usd)}/1M"
+        )
+
+
+def project_training(
+    spec: TaskSpec,
+    pricing,
+    *,
+    examples: int,
+    tokens_per_row: float,
+    row_tokens: Sequence[int] | None = None,
+    heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
+    seed: int = 0,
+) -> TrainingProjection | None:
+    """Project the run ``distilleval train`` will make on ``examples`` labelled rows.
+
+    Args:
+        spec: the spec (its ``training:`` block and recipe).
+        pricing: the pricing table.
+        examples: labelled rows.
+        tokens_per_row: mean tokens of one training row.
+        row_tokens: each row's tokens in file order, when known: the rows the trainer keeps out
+            (same seeded choice) are left out of the sum, so the figure is exact.
+        heldout_fraction, seed: as ``distilleval train``'s defaults.
+
+    Returns:
+        None when there is no training price to use (see ``training_price_key``).
 
     Raises:
         PricingError: the spec's own ``training:`` block names a model with no price.
     """
-    if "training" not in spec.model_fields_set and pricing.find(spec.training.price_as) is None:
+    price_as = training_price_key(spec, pricing)
+    if price_as is None:
         return None
-    return pricing.price_for(spec.training.price_as).training_per_mtok_usd or 0.0
+    price = pricing.price_for(price_as)
+    held = int(examples * heldout_fraction)
+    train_rows = examples - held
+    schedule = plan_schedule(train_rows, requested_by_spec(spec.training), recipe=spec.training.recipe)
+    if row_tokens is not None and len(row_tokens) == examples:
+        left_out = heldout_indices(examples, heldout_fraction, seed)
+        tokens_per_epoch, basis = float(sum(t for i, t in enumerate(row_tokens) if i not in left_out)), "per row"
+    else:
+        tokens_per_epoch, basis = tokens_per_row * train_rows, "mean"
+    return TrainingProjection(
+        schedule, examples, train_rows, heldout_fraction, tokens_per_epoch, basis, price_as,
+        price.display_name or price_as, price.training_per_mtok_usd or 0.0,
+    )
 
 
-def spec_one_time_cost(spec, pricing, teacher_profile, student_profile, *, n_train: int) -> float | None:
-    """Labelling (teacher per-request cost x examples) + training + engineering, from the spec.
+def spec_training_projection(
+    spec: TaskSpec, pricing, student_profile: RoleProfile, *, n_train: int, row_tokens: Sequence[int] | None = None
+) -> TrainingProjection | None:
+    """``project_training`` for the spec's labelled examples (``training.labelled_examples``, else ``n_train``)."""
+    examples = spec.training.labelled_examples or n_train
+    return project_training(
+        spec, pricing, examples=examples, tokens_per_row=student_profile.training_row_tokens, row_tokens=row_tokens
+    )
 
-    Returns None when there is no training price to use (see ``training_price_per_mtok_usd``).
+
+def spec_one_time_cost(
+    spec, pricing, teacher_profile, student_profile, *, n_train: int, row_tokens: Sequence[int] | None = None
+) -> float | None:
+    """Labelling (teacher per-request cost x examples) + training (as projected) + engineering.
+
+    Returns None when there is no training price to use (see ``training_price_key``).
     """
+    projection = spec_training_projection(spec, pricing, student_profile, n_train=n_train, row_tokens=row_tokens)
+    if projection is None:
+        return None
     from distilleval.costs import cost_model
 
-    training_price = training_price_per_mtok_usd(spec, pricing)
-    if training_price is None:
-        return None
-    examples = spec.training.labelled_examples or n_train
-    labelling_each = role_cost_per_request_usd(spec, pricing, teacher_profile)
-    tokens_per_example = student_profile.input_tokens.mean + student_profile.output_tokens.mean
     return cost_model.one_time_cost_usd(
-        labelled_examples=examples,
-        labelling_cost_per_example_usd=labelling_each,
-        training_tokens=tokens_per_example * examples,
-        epochs=spec.training.epochs,
-        training_price_per_mtok_usd=training_price,
+        labelled_examples=projection.labelled_examples,
+        labelling_cost_per_example_usd=role_cost_per_request_usd(spec, pricing, teacher_profile),
+        training_tokens=projection.tokens_per_epoch,
+        epochs=projection.schedule.epochs,
+        training_price_per_mtok_usd=projection.training_price_per_mtok_usd,
         engineering_cost_usd=spec.training.engineering_cost_usd,
     )
 
@@ -257,13 +400,9 @@ def labelling_and_training_usd(
 ) -> tuple[float, float] | None:
     """(teacher labelling, student training) cost of ``examples`` items, as ``spec_one_time_cost`` prices them.
 
-    Returns None when there is no training price to use (see ``training_price_per_mtok_usd``).
+    Returns None when there is no training price to use (see ``training_price_key``).
     """
-    from distilleval.costs import cost_model
-
-    training_price = training_price_per_mtok_usd(spec, pricing)
-    if training_price is None:
+    projection = project_training(spec, pricing, examples=examples, tokens_per_row=student_profile.training_row_tokens)
+    if projection is None:
         return None
-    labelling = examples * role_cost_per_request_usd(spec, pricing, teacher_profile)
-    tokens_per_example = student_profile.input_tokens.mean + student_profile.output_tokens.mean
-    return labelling, cost_model.training_cost_usd(tokens_per_example * examples, spec.training.epochs, training_price)
+    return examples * role_cost_per_request_usd(spec, pricing, teacher_profile), projection.cost_usd

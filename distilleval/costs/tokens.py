@@ -157,11 +157,15 @@ class TokenCounter:
         name: how reports name it (``Qwen/Qwen3-8B tokenizer and chat template``).
         count_request: input tokens of a chat request, as the model's server renders it.
         count_answer: tokens of an answer's text.
+        training_row_extra: tokens a training row holds beyond its request and answer (the end
+            of turn and what follows it, less the one token the next-token shift drops), so
+            that request + answer + extra is what one row costs to train on.
     """
 
     name: str
     count_request: Callable[[Sequence[dict[str, Any]]], int]
     count_answer: Callable[[str], int]
+    training_row_extra: int = 0
 
 
 LOCAL_TOKENIZER = f"{ENCODING_NAME} (tiktoken, OpenAI chat overhead)"

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from distilleval.costs import cost_model
+from distilleval.costs.estimates import project_training, training_price_key
 from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, stale_prices
 from distilleval.costs.teacher_options import TeacherOption, cheapest_option, teacher_options
 from distilleval.errors import DistillevalError
@@ -66,6 +67,9 @@ class OneTimeCost:
     training_usd: float
     engineering_usd: float
     total_usd: float
+    recipe: str = ""
+    """How the trainer's recipe plans the run (rows, batch, epochs, steps) and the rate that prices it."""
+    training_price_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -203,21 +207,13 @@ def _cost_per_request(result: ModelResult, inputs: RunInputs, notes: list[str]) 
 
 
 def _rubric_cacheable(spec, model: str, notes: list[str]) -> bool:
-    """Whether the teacher's provider would cache its rubric: Anthropic caches only a marked prefix
-    of at least the model's minimum length, so a shorter rubric is never read from the cache."""
-    from distilleval.backends.prompt_cache import anthropic_min_cacheable_tokens, is_anthropic_model
-    from distilleval.costs.tokens import count_tokens
+    """Whether the teacher's provider would cache its rubric (``costs.prompt_caching``); notes why not."""
+    from distilleval.costs.prompt_caching import teacher_cache_share
 
-    if not is_anthropic_model(model):
-        return True
-    rubric = count_tokens(spec.teacher.system_text or spec.teacher.system or "")
-    minimum = anthropic_min_cacheable_tokens(model)
-    if rubric >= minimum:
-        return True
-    notes.append(f"no prompt-caching configuration: the spec's traffic.cached_input_fraction is "
-                 f"{spec.traffic.cached_input_fraction:.0%}, but the teacher's system rubric ({rubric:,} tokens, local count) "
-                 f"is below {model}'s minimum cacheable prefix ({minimum:,} tokens), so Anthropic would not cache it")
-    return False
+    cache = teacher_cache_share(spec, model)
+    if cache.dropped:
+        notes.append(f"no prompt-caching configuration: {cache.dropped}")
+    return cache.dropped is None
 
 
 def _teacher_options(inputs: RunInputs, teacher: ModelRow | None, notes: list[str]) -> list[TeacherOption]:
@@ -265,11 +261,12 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
         return None
     training = spec.training
     try:
-        training_price = inputs.pricing.price_for(training.price_as).training_per_mtok_usd
+        price_as = training_price_key(spec, inputs.pricing)
+        price = None if price_as is None else inputs.pricing.price_for(price_as)
     except DistillevalError:
-        training_price = None
-    if training_price is None:
-        notes.append(f"one-time cost not computed: {training.price_as!r} has no training price in the pricing table")
+        price_as, price = training.price_as, None
+    if price is None or price.training_per_mtok_usd is None:
+        notes.append(f"one-time cost not computed: {price_as or training.price_as!r} has no training price in the pricing table")
         return None
     examples, source = training.labelled_examples, "spec training.labelled_examples"
     if examples is None:
@@ -277,19 +274,21 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
         if examples is None:
             return None
     output_mean = student.result.output_tokens.mean if student.result.output_tokens and student.result.output_tokens.mean else 0.0
-    tokens_per_epoch = examples * (student.result.input_tokens.mean + output_mean)
+    projection = project_training(spec, inputs.pricing, examples=examples,
+                                  tokens_per_row=student.result.input_tokens.mean + output_mean)
+    assert projection is not None  # the price was found above
     labelling = examples * teacher.cost_per_request_usd
-    training_usd = tokens_per_epoch * training.epochs * training_price / 1e6
     total = cost_model.one_time_cost_usd(
         labelled_examples=examples,
         labelling_cost_per_example_usd=teacher.cost_per_request_usd,
-        training_tokens=tokens_per_epoch,
-        epochs=training.epochs,
-        training_price_per_mtok_usd=training_price,
+        training_tokens=projection.tokens_per_epoch,
+        epochs=projection.schedule.epochs,
+        training_price_per_mtok_usd=projection.training_price_per_mtok_usd,
         engineering_cost_usd=training.engineering_cost_usd,
     )
-    return OneTimeCost(examples, source, labelling, tokens_per_epoch, training.epochs, training_price, training_usd,
-                       training.engineering_cost_usd, total)
+    return OneTimeCost(examples, source, labelling, projection.tokens_per_epoch, projection.schedule.epochs,
+                       projection.training_price_per_mtok_usd, projection.cost_usd, training.engineering_cost_usd, total,
+                       recipe=projection.describe(), training_price_name=projection.price_name)
 
 
 def _count_training_items(inputs: RunInputs, notes: list[str]) -> int | None:

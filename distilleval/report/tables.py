@@ -371,7 +371,9 @@ def break_even_table(f: Figures) -> Table:
         [Cell(f"Teacher labelling: {one.labelled_examples:,} examples × {format_usd(teacher_cost or 0)}"),
          usd(one.labelling_usd), Cell("projected", "projected")],
         [Cell(f"Training: {one.training_tokens_per_epoch:,.0f} tokens × {one.epochs} epochs × "
-              f"{format_usd(one.training_price_per_mtok_usd)}/1M"), usd(one.training_usd), Cell("projected", "projected")],
+              f"{format_usd(one.training_price_per_mtok_usd)}/1M"
+              + (f" at {one.training_price_name}" if one.training_price_name else "")),
+         usd(one.training_usd), Cell("projected", "projected")],
         [Cell("Engineering (spec training.engineering_cost_usd)"), usd(one.engineering_usd), Cell("reference", "reference")],
         [Cell("One-time total"), usd(one.total_usd), Cell("projected", "projected")],
     ])
@@ -379,9 +381,11 @@ def break_even_table(f: Figures) -> Table:
         table.rows.append([Cell(f"Break-even at {v.requests_per_day:,}/day"), days(v.break_even_days),
                            Cell("projected", "projected")])
     table.notes.append(
-        f"Labelled examples from {one.labelled_examples_source}; training tokens = examples × measured student tokens; "
+        f"Labelled examples from {one.labelled_examples_source}; training tokens = rows trained × measured student tokens; "
         f"pricing table {f.pricing_label}."
     )
+    if one.recipe:
+        table.notes.append(one.recipe[0].upper() + one.recipe[1:] + ".")
     if one.engineering_usd == 0:
         table.notes.append("Break-even ignores engineering time: training.engineering_cost_usd is $0 in the spec; "
                            "set it to the cost of building and maintaining the fine-tune.")

@@ -10,8 +10,9 @@ measured and what was not, and name the tokenizer that counted.
 from __future__ import annotations
 
 from distilleval.costs import cost_model
-from distilleval.costs.estimates import answer_token_counts, cached_input_share, input_token_counts
+from distilleval.costs.estimates import answer_token_counts, input_token_counts
 from distilleval.costs.pricing import PricingTable
+from distilleval.costs.prompt_caching import CacheShare, teacher_cache_share
 from distilleval.costs.tokens import LOCAL_TOKENIZER
 from distilleval.results.build import distribution
 from distilleval.results.summary_json import ModelResult
@@ -38,7 +39,8 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
     input_dist, output_dist = distribution(inputs), distribution(outputs)
     mean_in = input_dist.mean if input_dist else 0.0
     mean_out = output_dist.mean if output_dist else 0.0
-    cached_share = cached_input_share(spec, role)
+    cache = teacher_cache_share(spec) if role == "teacher" else CacheShare(0.0)
+    cached_share = cache.share
     per_request = cost_model.usage_cost_usd(price, mean_in, mean_out, cached_input_share=cached_share, batch=model.batch)
     return ModelResult(
         role=role,
@@ -57,6 +59,7 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
         tokens_counted_by=counted_by,
         notes=[
             f"not called in this run: input tokens counted from the spec's rendered prompts ({counted_by}, "
-            f"{len(inputs)} items), output tokens from the gold answers, prices from {pricing.label}"
+            f"{len(inputs)} items), output tokens from the gold answers, prices from {pricing.label}",
+            *([f"prompt cache: {cache.dropped}"] if cache.dropped else []),
         ],
     )

@@ -13,9 +13,9 @@ Two recipes:
   which gives 4.73e-4 for Qwen3-8B (H = 4096). The formula is stated for batch 128; the
   same guidance scales the rate with the square root of the batch size, so a smaller batch
   gets ``LR * sqrt(batch / 128)``. The guidance also asks for at least ~100 optimizer steps:
-  when the data is too small for that at batch 128, the batch is halved (down to 16), then
-  the epochs raised (up to 10), and the manifest records each change and its reason; when
-  even that is short, the run goes ahead and the manifest says how many steps it got.
+  batch size and epochs are adapted to small data by ``costs.training_plan.plan_schedule``
+  (cost projections call it too, so they price the run this module plans), and the manifest
+  records each change and its reason.
 - ``seed``: the recipe distilleval shipped first (learning rate 1e-4, 4 epochs, rank 32,
   batch 128), applied as is, for reproducing earlier results.
 
@@ -26,23 +26,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
 
+from distilleval.costs.training_plan import (
+    MIN_STEPS,
+    RECIPES,
+    REFERENCE_BATCH,
+    SEED_RECIPE,
+    Recipe,
+    Requested,
+    plan_schedule,
+    steps_for,
+)
 from distilleval.errors import ConfigurationError
 
-Recipe = Literal["cookbook", "seed"]
-RECIPES: tuple[str, ...] = ("cookbook", "seed")
+__all__ = ["MIN_STEPS", "RECIPES", "Requested", "TrainingPlan", "cookbook_learning_rate", "plan_training", "steps_for"]
 
 LR_BASE = 5e-5
 LORA_MULTIPLIER = 10.0
 LR_EXPONENT = {"qwen": 0.0775, "llama": 0.781}
-REFERENCE_BATCH = 128
-MIN_STEPS = 100
-MIN_BATCH = 16
-MAX_EPOCHS = 10
-
-SEED_RECIPE = {"learning_rate": 1e-4, "epochs": 4, "rank": 32, "batch_size": 128}
-COOKBOOK_DEFAULTS = {"epochs": 4, "rank": 32, "batch_size": REFERENCE_BATCH}
 
 
 def cookbook_learning_rate(*, hidden_size: int | None, lr_family: str | None, model: str) -> float:
@@ -63,16 +64,6 @@ def cookbook_learning_rate(*, hidden_size: int | None, lr_family: str | None, mo
     return LR_BASE * LORA_MULTIPLIER * (2000 / hidden_size) ** LR_EXPONENT[lr_family]
 
 
-@dataclass(frozen=True)
-class Requested:
-    """What the user set; None means "let the recipe decide"."""
-
-    learning_rate: float | None = None
-    epochs: int | None = None
-    batch_size: int | None = None
-    rank: int | None = None
-
-
 @dataclass
 class TrainingPlan:
     """The settings a run will use and the reasons behind each one the recipe chose."""
@@ -86,11 +77,6 @@ class TrainingPlan:
     learning_rate_source: str
     adaptations: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def steps_for(train_rows: int, batch_size: int, epochs: int) -> int:
-    """Optimizer steps of a run: one per batch, the last batch of an epoch may be short."""
-    return epochs * math.ceil(train_rows / batch_size)
 
 
 def plan_training(
@@ -113,39 +99,8 @@ def plan_training(
     Raises:
         ConfigurationError: unknown recipe, or no learning rate can be derived and none was set.
     """
-    if recipe not in RECIPES:
-        raise ConfigurationError(f"unknown training recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
-    defaults = SEED_RECIPE if recipe == "seed" else COOKBOOK_DEFAULTS
-    rank = requested.rank or defaults["rank"]
-    batch = requested.batch_size or defaults["batch_size"]
-    epochs = requested.epochs or defaults["epochs"]
-    adaptations: list[str] = []
-    warnings: list[str] = []
-
-    if recipe == "cookbook":
-        if requested.batch_size is None:
-            while batch > MIN_BATCH and steps_for(train_rows, batch, epochs) < MIN_STEPS:
-                batch //= 2
-            if batch != defaults["batch_size"]:
-                adaptations.append(
-                    f"batch_size {defaults['batch_size']} -> {batch}: {train_rows} training rows give "
-                    f"{steps_for(train_rows, defaults['batch_size'], epochs)} optimizer steps at batch "
-                    f"{defaults['batch_size']}; the cookbook asks for at least {MIN_STEPS}"
-                )
-        if requested.epochs is None and steps_for(train_rows, batch, epochs) < MIN_STEPS:
-            before = epochs
-            while epochs < MAX_EPOCHS and steps_for(train_rows, batch, epochs) < MIN_STEPS:
-                epochs += 1
-            adaptations.append(
-                f"epochs {before} -> {epochs}: still {steps_for(train_rows, batch, before)} steps at batch {batch}; "
-                f"more passes over the data (at most {MAX_EPOCHS})"
-            )
-    steps = steps_for(train_rows, batch, epochs)
-    if steps < MIN_STEPS:
-        warnings.append(
-            f"only {steps} optimizer steps ({train_rows} rows, batch {batch}, {epochs} epochs); the cookbook's "
-            f"guidance is at least {MIN_STEPS}: label more data for a student that reaches its gates"
-        )
+    schedule = plan_schedule(train_rows, requested, recipe=recipe)
+    batch = schedule.batch_size
 
     if requested.learning_rate is not None:
         learning_rate = requested.learning_rate
@@ -167,11 +122,11 @@ def plan_training(
     return TrainingPlan(
         recipe=recipe,
         learning_rate=learning_rate,
-        epochs=epochs,
+        epochs=schedule.epochs,
         batch_size=batch,
-        rank=rank,
-        steps=steps,
+        rank=schedule.rank,
+        steps=schedule.steps,
         learning_rate_source=source,
-        adaptations=adaptations,
-        warnings=warnings,
+        adaptations=schedule.adaptations,
+        warnings=schedule.warnings,
     )

@@ -39,6 +39,7 @@ from distilleval.backends.tinker.connection import (
     resolved,
     translate_error,
 )
+from distilleval.costs.training_plan import heldout_indices
 from distilleval.errors import BackendError, ConfigurationError, DataError
 from distilleval.files import write_text_atomic
 from distilleval.training.data import SupervisedExample
@@ -109,12 +110,7 @@ def split_heldout(
     Returns:
         (train, heldout), each in file order.
     """
-    if not 0 <= fraction < 1:
-        raise ValueError(f"heldout_fraction must be in [0, 1), got {fraction}")
-    count = int(len(examples) * fraction)
-    order = list(range(len(examples)))
-    random.Random(f"heldout:{seed}").shuffle(order)
-    heldout_index = set(order[:count])
+    heldout_index = heldout_indices(len(examples), fraction, seed)
     train = [ex for i, ex in enumerate(examples) if i not in heldout_index]
     heldout = [ex for i, ex in enumerate(examples) if i in heldout_index]
     return train, heldout

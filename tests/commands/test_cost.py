@@ -362,3 +362,25 @@ def test_cost_from_a_spec_names_the_tokenizers_that_counted(capsys):
     assert ("Tokens counted locally from the spec's rendered prompts: openai/gpt-5.2 with cl100k_base (tiktoken, "
             "OpenAI chat overhead); tinker://ticket-routing-qwen3-8b/sampler_weights/final with Qwen/Qwen3-8B tokenizer "
             "and chat template.") in out
+
+
+def test_cost_from_a_spec_drops_a_cache_share_anthropic_would_not_give(tiny_spec_path, tmp_path, capsys):
+    # Opus 4.6 gets its rubric in the prompt (no system block to mark), so Anthropic caches nothing;
+    # GPT-5.2, priced beside it with the same prompts, caches a repeated prefix on its own.
+    import shutil
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(tiny_spec_path.parent, folder)
+    spec_path = folder / "spec.yaml"
+    spec_path.write_text(spec_path.read_text().replace("traffic:\n", "traffic:\n  cached_input_fraction: 0.5\n"))
+    assert main(["cost", str(spec_path), "--also", "openai/gpt-5.2", "--format", "json"]) == 0
+    rows = {row["model"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
+    pricing = load_pricing()
+    opus, gpt = rows["anthropic/claude-opus-4-6"], rows["openai/gpt-5.2"]
+    assert opus["cost_per_request_usd"] == pytest.approx(request_cost_usd(
+        pricing.price_for("anthropic/claude-opus-4-6"), opus["input_tokens"], opus["output_tokens"]), rel=1e-12)
+    assert gpt["cost_per_request_usd"] < request_cost_usd(
+        pricing.price_for("openai/gpt-5.2"), gpt["input_tokens"], gpt["output_tokens"])
+    assert main(["cost", str(spec_path)]) == 0
+    assert ("Prompt cache: the spec's traffic.cached_input_fraction (50%) is not applied to anthropic/claude-opus-4-6: "
+            "the teacher has no system rubric") in capsys.readouterr().out

@@ -93,3 +93,92 @@ def test_estimate_refuses_a_base_model_tinker_no_longer_serves(tiny_spec_path, t
     assert err.startswith(f"distilleval estimate: error: {spec}:{line}: training.base_model: "
                           "'Qwen/Qwen3-VL-30B-A3B-Instruct' is not a base model Tinker serves")
     assert "as of 2026-12-01" in err and "Qwen/Qwen3.6-35B-A3B" in err and len(err.splitlines()) == 1
+
+
+PROJECTION_SPEC = """\
+name: routing
+data:
+  path: data.jsonl
+  input: {text: message}
+  gold: label
+  split: {column: split}
+output:
+  kind: label
+  labels: [billing, shipping, technical]
+teacher:
+  model: openai/gpt-5.2
+  prompt: "Route this ticket to billing, shipping or technical: {text}"
+student:
+  model: tinker://placeholder/sampler_weights/final
+  prompt: "{text}"
+training:
+  base_model: Qwen/Qwen3-8B
+"""
+
+
+def test_estimate_projects_the_training_the_trainer_then_runs(tmp_path, monkeypatch, capsys):
+    # The projection must call the trainer's recipe on the trainer's row count and price the trainer's
+    # own tokens at the base model's rate: then `train` against the Tinker double reports the same run.
+    pytest.importorskip("tinker")
+    from distilleval.testing.fake_tinker import FakeServiceClient
+
+    labels = ["billing", "shipping", "technical"]
+    rows = [
+        {"message": f"ticket {i}: " + "my parcel is late " * (i % 7), "label": labels[i % 3], "split": "train"}
+        for i in range(300)
+    ] + [{"message": f"eval ticket {i}", "label": labels[i % 3], "split": "eval"} for i in range(10)]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(PROJECTION_SPEC)
+    spec = load_spec(spec_path)
+    # The training file as `distilleval label` writes it: the student's turns, then the label.
+    with (tmp_path / "train.jsonl").open("w") as handle:
+        for item in load_items(spec):
+            if item.split == "train":
+                turns = [*build_messages(spec.student, item), {"role": "assistant", "content": item.gold}]
+                handle.write(json.dumps({"messages": turns}) + "\n")
+
+    assert main(["estimate", str(spec_path), "--format", "json"]) == 0
+    projected = json.loads(capsys.readouterr().out)["training"]
+
+    monkeypatch.setenv("TINKER_API_KEY", "tml-test")
+    out = tmp_path / "out"
+    from distilleval.commands import train
+    from distilleval.cli.main import build_parser
+
+    args = build_parser().parse_args(["train", str(spec_path), "--data", str(tmp_path / "train.jsonl"), "--out", str(out)])
+    assert train.run(args, service_factory=FakeServiceClient) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+
+    # 300 rows, 30 held out: batch 128 -> 16 and 4 -> 6 epochs for the cookbook's 100 steps.
+    assert (projected["train_rows"], projected["batch_size"], projected["epochs"], projected["steps"]) == (270, 16, 6, 102)
+    assert (manifest["recipe"]["batch_size"], manifest["recipe"]["epochs"], manifest["recipe"]["steps"]) == (16, 6, 102)
+    assert projected["tokens_basis"] == "per row"
+    assert projected["trained_tokens"] == manifest["tokens"]["trained_tokens"]
+    assert projected["price_as"] == manifest["training_cost"]["price_as"] == "Qwen/Qwen3-8B"
+    assert projected["cost_usd"] == pytest.approx(manifest["training_cost"]["cost_usd"], rel=1e-12)
+
+
+def test_a_cache_share_anthropic_would_not_give_is_dropped_with_a_note(tiny_spec_path, tmp_path, capsys):
+    # The tiny spec's Opus 4.6 teacher has its rubric in the prompt, no system block to mark: Anthropic
+    # would cache nothing, so the spec's 50% must not lower the projected teacher cost.
+    import shutil
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(tiny_spec_path.parent, folder)
+    spec_path = folder / "spec.yaml"
+    spec_path.write_text(spec_path.read_text().replace("traffic:\n", "traffic:\n  cached_input_fraction: 0.5\n"))
+    assert main(["estimate", str(spec_path), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["cached_input_share"]["teacher"] == 0.0
+    assert "not applied to anthropic/claude-opus-4-6: the teacher has no system rubric" in report["cache_share_dropped"]
+    from distilleval.costs.cost_model import request_cost_usd
+    from distilleval.costs.pricing import load_pricing
+
+    profile = report["profiles"]["teacher"]
+    uncached = request_cost_usd(
+        load_pricing().price_for("anthropic/claude-opus-4-6"), profile["input_tokens"]["mean"], profile["output_tokens"]["mean"]
+    )
+    assert report["cost_per_request_usd"]["teacher"] == pytest.approx(uncached, rel=1e-12)
+    assert main(["estimate", str(spec_path)]) == 0
+    assert "Prompt cache: the spec's traffic.cached_input_fraction (50%) is not applied" in capsys.readouterr().out

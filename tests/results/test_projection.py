@@ -29,11 +29,24 @@ def test_projected_teacher_has_cost_but_no_metric(tiny_spec_path):
 
 
 def test_cached_input_fraction_lowers_the_teacher_projection(tiny_spec_path):
-    spec = load_spec(tiny_spec_path)
+    # An OpenAI teacher caches a repeated prefix on its own, so the spec's share applies.
+    loaded = load_spec(tiny_spec_path)
+    spec = loaded.model_copy(update={"teacher": loaded.teacher.model_copy(update={"model": "openai/gpt-5.2"})})
     items = load_items(spec)
     cached = spec.model_copy(update={"traffic": spec.traffic.model_copy(update={"cached_input_fraction": 0.9})})
     full = projected_model_result(spec, "teacher", items, load_pricing()).cost_per_request_usd
     assert projected_model_result(cached, "teacher", items, load_pricing()).cost_per_request_usd < full
+
+
+def test_a_cache_share_anthropic_would_not_give_is_not_projected(tiny_spec_path):
+    # The tiny spec's Opus 4.6 rubric is in the prompt (no system block to mark): Anthropic caches nothing.
+    spec = load_spec(tiny_spec_path)
+    items = load_items(spec)
+    cached = spec.model_copy(update={"traffic": spec.traffic.model_copy(update={"cached_input_fraction": 0.9})})
+    result = projected_model_result(cached, "teacher", items, load_pricing())
+    assert result.cost_per_request_usd == projected_model_result(spec, "teacher", items, load_pricing()).cost_per_request_usd
+    assert result.cached_input_tokens_total == 0
+    assert any("not applied to anthropic/claude-opus-4-6: the teacher has no system rubric" in n for n in result.notes)
 
 
 def test_projected_student_counted_with_its_own_tokenizer_and_says_so(tiny_spec_path):

@@ -55,7 +55,11 @@ def student_token_counter(spec: TaskSpec) -> TokenCounter | None:
     def count_answer(text: str) -> int:
         return len(renderer.tokenizer.encode(text))
 
-    return TokenCounter(f"{base} tokenizer and chat template", count_request, count_answer)
+    # Measured on a one-turn conversation rather than read from the template, so it follows any renderer.
+    asked = [Message(role="user", content="x")]
+    row = renderer.render([*asked, Message(role="assistant", content="y")]).tokens
+    extra = len(row) - 1 - len(renderer.generation_prompt(asked)) - count_answer("y")
+    return TokenCounter(f"{base} tokenizer and chat template", count_request, count_answer, training_row_extra=extra)
 
 
 def spec_token_counters(spec: TaskSpec) -> dict[str, TokenCounter]:

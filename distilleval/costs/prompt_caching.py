@@ -1,0 +1,85 @@
+"""The prompt-cache share a provider would really give a spec's teacher, for every projection.
+
+OpenAI and Gemini cache a long repeated prefix on their own. Anthropic caches only up to a block
+carrying ``cache_control`` (distilleval marks the teacher's leading ``system`` rubric, unless the
+spec says ``prompt_cache: off``), and only when that prefix reaches the model's minimum
+cacheable length: a shorter marked block is simply not cached. So a spec's
+``traffic.cached_input_fraction`` is a share Anthropic would never give when the rubric is too
+short, missing or unmarked; projections drop it and say why. ``backends/prompt_cache`` marks
+requests with the same table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from distilleval.costs.tokens import count_tokens
+from distilleval.spec.task_spec import TaskSpec
+
+# Minimum cacheable prompt length in tokens, from Anthropic's prompt-caching documentation
+# (checked 2026-12): the first pattern found in the model id wins.
+_ANTHROPIC_MIN_CACHEABLE = (
+    ("opus-4-6", 4096),
+    ("opus-4-5", 4096),
+    ("haiku-4-5", 4096),
+    ("sonnet-4-6", 2048),
+    ("haiku-3", 2048),
+    ("3-5-haiku", 2048),
+    ("3-haiku", 2048),
+)
+_ANTHROPIC_DEFAULT_MIN_CACHEABLE = 1024
+
+
+def is_anthropic_model(model_id: str) -> bool:
+    """True for a LiteLLM id routed to Anthropic's Messages API."""
+    return model_id.startswith("anthropic/")
+
+
+def anthropic_min_cacheable_tokens(model_id: str) -> int:
+    """The shortest prefix, in tokens, Anthropic caches for ``model_id`` (1,024 for models not listed)."""
+    name = model_id.lower()
+    for pattern, tokens in _ANTHROPIC_MIN_CACHEABLE:
+        if pattern in name:
+            return tokens
+    return _ANTHROPIC_DEFAULT_MIN_CACHEABLE
+
+
+@dataclass(frozen=True)
+class CacheShare:
+    """The cached-input share a projection may use, and why a spec'd share was dropped (else None)."""
+
+    share: float
+    dropped: str | None = None
+
+
+def teacher_cache_share(spec: TaskSpec, model_id: str | None = None) -> CacheShare:
+    """The share of the teacher's input a prompt cache would serve, as the spec projects it.
+
+    Args:
+        spec: the spec (``traffic.cached_input_fraction``, the teacher's rubric and ``prompt_cache``).
+        model_id: price this model as the teacher instead of ``spec.teacher.model`` (an alternative
+            teacher priced with the same prompts).
+
+    Returns:
+        ``traffic.cached_input_fraction``, or 0 with the reason when the model is Anthropic's and
+        the rubric would not be cached (no leading system rubric, ``prompt_cache: off``, or a
+        rubric below the model's minimum cacheable length, counted with the local tokenizer).
+    """
+    fraction = spec.traffic.cached_input_fraction
+    model = model_id or spec.teacher.model
+    if fraction == 0 or not is_anthropic_model(model):
+        return CacheShare(fraction)
+    spec_d = f"the spec's traffic.cached_input_fraction ({fraction:.0%}) is not applied to {model}"
+    if spec.teacher.prompt_cache == "off":
+        return CacheShare(0.0, f"{spec_d}: teacher.prompt_cache is off, so the rubric is never marked cacheable")
+    rubric = spec.teacher.system_text or spec.teacher.system or ""
+    if not rubric:
+        return CacheShare(0.0, f"{spec_d}: the teacher has no system rubric, and Anthropic caches only a marked prefix")
+    tokens, minimum = count_tokens(rubric), anthropic_min_cacheable_tokens(model)
+    if tokens < minimum:
+        return CacheShare(
+            0.0,
+            f"{spec_d}: the teacher's system rubric ({tokens:,} tokens, local count) is below the model's minimum "
+            f"cacheable prefix ({minimum:,} tokens), so Anthropic would not cache it",
+        )
+    return CacheShare(fraction)
