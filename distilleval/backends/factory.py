@@ -42,7 +42,7 @@ def build_backend(role: str, model: ModelSpec, *, pricing: PricingTable | None) 
         PricingError: the model has no price in the table (before any call is made).
         ConfigurationError: the API key variable is not set, or Tinker support is missing.
     """
-    price = pricing.price_for(model.pricing_key) if pricing is not None else None
+    price = pricing.price_for(pricing.key_for(model)) if pricing is not None else None
     if is_tinker_model(model.model):
         try:
             from distilleval.backends.tinker.sampling import build_tinker_backend

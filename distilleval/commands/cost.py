@@ -204,17 +204,18 @@ def _spec_teacher_profile(spec, measured, model: str, notes: list[str] | None = 
     )
 
 
-def _spec_student_profile(spec, measured):
+def _spec_student_profile(spec, measured, pricing):
     from distilleval.costs.tables import TokenProfile
 
     student = measured["student"]
     return TokenProfile(
-        spec.student.pricing_key, student.input_tokens.mean, student.output_tokens.mean, basis="projected",
+        pricing.key_for(spec.student), student.input_tokens.mean, student.output_tokens.mean, basis="projected",
         batch=spec.student.batch, role="student", counted_by=student.counted_by,
     )
 
 
 def _from_spec(path: Path, args: argparse.Namespace):
+    from distilleval.costs.pricing import checkpoint_price_note, priced_as
     from distilleval.spec.data import split_items
 
     spec, pricing, items, counts = _load_spec_profiles(path, args)
@@ -222,7 +223,10 @@ def _from_spec(path: Path, args: argparse.Namespace):
     teacher_models = [spec.teacher.pricing_key] + list(args.also)
     notes: list[str] = []
     profiles = [_spec_teacher_profile(spec, measured, model, notes) for model in teacher_models]
-    profiles.append(_spec_student_profile(spec, measured))
+    profiles.append(_spec_student_profile(spec, measured, pricing))
+    checkpoint = checkpoint_price_note(spec.student.model, priced_as(spec.student, pricing), pricing)
+    if checkpoint:
+        notes.append(f"The student {checkpoint}.")
     one_time = args.one_time_usd
     if one_time is None:
         from distilleval.costs.estimates import spec_one_time_cost, spec_training_projection
@@ -238,7 +242,7 @@ def _from_spec(path: Path, args: argparse.Namespace):
             notes.append(f"One-time cost: {training.describe()}.")
     volumes = args.volumes or list(spec.traffic.volumes_per_day)
     days = args.days_per_month or spec.traffic.days_per_month
-    return profiles, pricing, volumes, days, args.student or spec.student.pricing_key, one_time, notes
+    return profiles, pricing, volumes, days, args.student or pricing.key_for(spec.student), one_time, notes
 
 
 def _use_cases(args: argparse.Namespace) -> int:
@@ -285,7 +289,7 @@ def _spec_use_case(path: Path, args: argparse.Namespace):
     spec, pricing, _items, counts = _load_spec_profiles(path, args)
     measured = counts.profiles(spec)
     teacher = price_profile(_spec_teacher_profile(spec, measured, spec.teacher.pricing_key), pricing)
-    student = price_profile(_spec_student_profile(spec, measured), pricing)
+    student = price_profile(_spec_student_profile(spec, measured, pricing), pricing)
     labels = {teacher.model: teacher.label, student.model: student.label}
     stale = stale_prices(pricing, list(labels), today=dt.date.today(), max_age_days=args.max_price_age_days)
     case = UseCase(spec.name, teacher, student, pricing.label, source=str(path), stale=tuple((labels[m], d) for m, d in stale))

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         spec_one_time_cost,
         spec_training_projection,
     )
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import checkpoint_price_note, load_pricing, priced_as
     from distilleval.costs.prompt_caching import teacher_cache_share
     from distilleval.costs.tables import TokenProfile, build_cost_table, render_cost_table
     from distilleval.costs.tokens import LOCAL_TOKENIZER
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     teacher_cache = teacher_cache_share(spec)
     teacher_share = teacher_cache.share
     teacher_price = pricing.price_for(spec.teacher.pricing_key)
-    student_price = pricing.price_for(spec.student.pricing_key)
+    student_price = pricing.price_for(pricing.key_for(spec.student))
     labelling_usd = cost_model.usage_cost_usd(
         teacher_price, pool_profile.input_tokens.total, pool_profile.output_tokens.total,
         cached_input_share=teacher_share, batch=spec.teacher.batch,
@@ -101,14 +101,14 @@ def run(args: argparse.Namespace) -> int:
                 batch=spec.teacher.batch, role="teacher",
             ),
             TokenProfile(
-                spec.student.pricing_key, student.input_tokens.mean, student.output_tokens.mean, basis="projected",
+                pricing.key_for(spec.student), student.input_tokens.mean, student.output_tokens.mean, basis="projected",
                 batch=spec.student.batch, role="student",
             ),
         ],
         pricing,
         volumes_per_day=list(spec.traffic.volumes_per_day),
         days_per_month=spec.traffic.days_per_month,
-        student_model=spec.student.pricing_key,
+        student_model=pricing.key_for(spec.student),
         one_time_cost_usd=one_time,
     )
 
@@ -169,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
     if teacher_share:
         print(f"The teacher is priced with {teacher_share:.0%} of its input read from the prompt cache "
               "(spec traffic.cached_input_fraction).")
+    checkpoint = checkpoint_price_note(spec.student.model, priced_as(spec.student, pricing), pricing)
+    if checkpoint:
+        print(f"The student {checkpoint}.")
     if teacher_cache.dropped:
         print(f"Prompt cache: {teacher_cache.dropped}; the teacher is priced with no cached input.")
     if training is None:

@@ -223,9 +223,9 @@ def run(args: argparse.Namespace) -> int:
         if role in _ROLES:
             model_spec = spec.models()[role]
             model, batch = model_spec.model, model_spec.batch
-            found = pricing.find(model_spec.pricing_key)
+            found = pricing.find(pricing.key_for(model_spec))
             if found is None:
-                notes.append(f"{model_spec.pricing_key} is not in the pricing table: cost per request unknown")
+                notes.append(f"{pricing.key_for(model_spec)} is not in the pricing table: cost per request unknown")
             else:
                 price, display = found[1], found[1].display_name
         outputs = read_predictions(Path(file), known_ids, price=price, batch=batch)

@@ -239,7 +239,7 @@ def role_cost_per_request_usd(spec: TaskSpec, pricing, profile: RoleProfile) -> 
 
     model = spec.models()[profile.role]
     return cost_model.usage_cost_usd(
-        pricing.price_for(model.pricing_key),
+        pricing.price_for(pricing.key_for(model)),
         profile.input_tokens.mean,
         profile.output_tokens.mean,
         cached_input_share=cached_input_share(spec, profile.role),

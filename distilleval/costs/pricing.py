@@ -171,6 +171,20 @@ class PricingTable:
         """The tables consulted, in order (the one deferred to first)."""
         return (self.deferred_to.chain() if self.deferred_to else []) + [self]
 
+    def key_for(self, model) -> str:
+        """The id a spec's model is priced as in this table.
+
+        Its ``price_as`` when set; else, for a ``tinker://`` checkpoint, its base model's own row
+        when this table has one (``ModelSpec.checkpoint_base_model``: Tinker bills a LoRA at its
+        base model's prefill and sample rates); else its id (``tinker://*`` matches the seed row).
+        """
+        if model.price_as:
+            return model.price_as
+        base = model.checkpoint_base_model
+        if base and self.find(base) is not None:
+            return base
+        return model.model
+
     def price_for(self, model: str) -> ModelPrice:
         """The entry for ``model``.
 
@@ -188,6 +202,28 @@ class PricingTable:
                 "or set price_as in the spec"
             )
         return found[1]
+
+
+def priced_as(model, table: PricingTable) -> str | None:
+    """What a run records as a model's ``priced_as``: the entry id it was priced as, None when that is its own id."""
+    key = table.key_for(model)
+    return None if key == model.model else key
+
+
+SEED_TINKER_ROW = "tinker/seed"
+"""The seed's flat Tinker LoRA figure (an alias of ``tinker/lora``): ``price_as`` it to reproduce the seed's tables."""
+
+
+def checkpoint_price_note(model: str, priced_as: str | None, table: PricingTable) -> str | None:
+    """The note saying which row priced a ``tinker://`` checkpoint at its base model's rates (None otherwise)."""
+    if not model.startswith("tinker://") or priced_as is None:
+        return None
+    found = table.find(priced_as)
+    if found is None or SEED_TINKER_ROW in (found[0], *found[1].aliases):
+        return None
+    name = found[1].display_name or priced_as
+    return (f"{model} is priced at its base model's row, {name} ({priced_as}: Tinker's prefill and sample rates); "
+            f"set student.price_as: {SEED_TINKER_ROW} for the seed's flat figure")
 
 
 def stale_prices(

@@ -203,7 +203,7 @@ def _check_batch_roles(spec: TaskSpec, roles: list[str], pricing: Any) -> None:
     models = spec.models()
     for role in roles:
         check_batch_capable(role, models[role].model)
-        if not pricing.price_for(models[role].pricing_key).has_batch_tier:
+        if not pricing.price_for(pricing.key_for(models[role])).has_batch_tier:
             raise ConfigurationError(
                 f"--batch: the {role} model {models[role].model!r} has no batch price in {pricing.label} (batch_discount)"
             )
@@ -228,7 +228,7 @@ async def _call_models_in_batches(
                 role, model.model, api_base=model.api_base, api_key=api_key, prompt_cache=model.prompt_cache
             )
             runner = BatchJobRunner(
-                role, model.model, client, store=store, cache=cache, price=pricing.price_for(model.pricing_key),
+                role, model.model, client, store=store, cache=cache, price=pricing.price_for(pricing.key_for(model)),
                 work_dir=run_dir, options=BatchOptions(poll_initial_s=options.batch_poll),
             )
             try:
@@ -309,7 +309,7 @@ def _open_backends(
     models = spec.models()
     roles = sorted({call.model for call in calls} | set(also))
     for role in roles:
-        pricing.price_for(models[role].pricing_key)
+        pricing.price_for(pricing.key_for(models[role]))
     cache_path = None if options.no_cache or options.refresh else cache_path_for(options.cache)
     missing = roles_with_misses(calls, {role: models[role].model for role in roles}, cache_path) | set(also)
     backends: dict[str, Any] = {}
@@ -364,7 +364,7 @@ async def _call_models(
         if probe:
             def price_of(role: str, result: Any) -> float:
                 model = models[role]
-                return _priced_cost(result, pricing.price_for(model.pricing_key), batch=model.batch)
+                return _priced_cost(result, pricing.price_for(pricing.key_for(model)), batch=model.batch)
 
             await run_probe(backends, probe, concurrency=probe_concurrency, timeout_s=timeouts,
                             max_retries=options.max_retries, store=store, price_of=price_of)
@@ -441,6 +441,7 @@ def _write_summary(
 ) -> Path:
     """Score every model's outputs and write ``summary.json`` (atomically); a role in
     ``batch_notes`` (role -> provider) went through that provider's batch API and is priced at the batch tier."""
+    from distilleval.costs.pricing import priced_as
     from distilleval.results.build import ModelRun, build_summary
     from distilleval.results.summary_json import write_summary
     from distilleval.scoring import build_scorer
@@ -452,12 +453,12 @@ def _write_summary(
             role=role,
             model=models[role].model,
             outputs=_model_outputs(
-                results, items, pricing.price_for(models[role].pricing_key),
+                results, items, pricing.price_for(pricing.key_for(models[role])),
                 batch=models[role].batch or role in (batch_notes or {}),
             ),
             batch=models[role].batch or role in (batch_notes or {}),
             batch_api=(batch_notes or {}).get(role),
-            priced_as=models[role].price_as,
+            priced_as=priced_as(models[role], pricing),
             latency=(contexts or {}).get(role),
         )
         for role, results in outputs.items()

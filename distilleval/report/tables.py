@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from distilleval.costs import cost_model
 from distilleval.costs.cost_model import format_usd
+from distilleval.costs.pricing import checkpoint_price_note
 from distilleval.report.figures import Figures, ModelRow
 from distilleval.results.summary_json import Distribution, ModelResult
 
@@ -314,6 +315,11 @@ def cost_per_request_table(f: Figures) -> Table:
             usd(row.cost_per_request_usd), spent, Cell(row.result.cost_basis, row.result.cost_basis),
         ])
     table.notes.append(f"Mean tokens × prices from pricing table {f.pricing_label}.")
+    if f.inputs.pricing is not None:
+        for row in f.models:
+            note = checkpoint_price_note(row.result.model, row.result.priced_as, f.inputs.pricing)
+            if note:
+                table.notes.append(note[0].upper() + note[1:] + ".")
     for row in f.models:
         share, result = row.result.cached_input_share, row.result
         if share > 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from distilleval.costs import cost_model
 from distilleval.costs.estimates import answer_token_counts, input_token_counts
-from distilleval.costs.pricing import PricingTable
+from distilleval.costs.pricing import PricingTable, priced_as
 from distilleval.costs.prompt_caching import CacheShare, teacher_cache_share
 from distilleval.costs.tokens import LOCAL_TOKENIZER
 from distilleval.results.build import distribution
@@ -31,7 +31,7 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
     from distilleval.backends.tinker.token_counts import spec_token_counters
 
     model = spec.models()[role]
-    price = pricing.price_for(model.pricing_key)
+    price = pricing.price_for(pricing.key_for(model))
     counter = spec_token_counters(spec).get(role)
     counted_by = counter.name if counter is not None else LOCAL_TOKENIZER
     inputs = input_token_counts(spec, role, items, counter=counter)
@@ -53,7 +53,7 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
         output_tokens=output_dist,
         cached_input_tokens_total=cached_share * sum(inputs),
         batch=model.batch,
-        priced_as=model.price_as,
+        priced_as=priced_as(model, pricing),
         cost_per_request_usd=per_request,
         cost_basis="projected",
         tokens_counted_by=counted_by,

@@ -95,7 +95,8 @@ class ModelResult(_Model):
     )
     batch: bool = Field(default=False, description="priced at the provider's batch tier")
     priced_as: str | None = Field(
-        default=None, description="the pricing-table entry the model was priced as (the spec's price_as); None: its id"
+        default=None, description="the pricing-table entry the model was priced as (the spec's price_as, or a "
+        "tinker:// checkpoint's base model row); None: its id"
     )
     batch_api: str | None = Field(
         default=None,

@@ -155,6 +155,9 @@ class ModelSpec(_Strict):
     # Filled in by the loader: the template text after reading a prompt file.
     prompt_text: str = Field(default="", exclude=True)
     system_text: str = Field(default="", exclude=True)
+    # Filled in by the loader for a tinker:// student without price_as: training.base_model, whose
+    # own pricing row (prefill / sample rates) prices the checkpoint when the table has one.
+    checkpoint_base_model: str | None = Field(default=None, exclude=True)
 
     @property
     def pricing_key(self) -> str:
@@ -377,7 +380,10 @@ def _read_prompts(spec: TaskSpec, lines: LineIndex) -> TaskSpec:
                         + ", ".join("{" + k + "}" for k in known)
                         + " (write {{" + name + "}} for literal braces)",
                     )
-        updates[role] = model.model_copy(update={"prompt_text": text, "system_text": system})
+        base = spec.training.base_model if role == "student" and model.model.startswith("tinker://") else None
+        updates[role] = model.model_copy(
+            update={"prompt_text": text, "system_text": system, "checkpoint_base_model": None if model.price_as else base}
+        )
     return spec.model_copy(update=updates)
 
 

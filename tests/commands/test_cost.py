@@ -113,11 +113,28 @@ def test_batch_rows(capsys):
 
 def test_cost_from_a_spec_measures_its_prompts(tiny_spec_path, capsys):
     assert main(["cost", str(tiny_spec_path), "--also", "openai/gpt-5.2"]) == 0
-    rows = _markdown_rows(capsys.readouterr().out)
-    assert {"Claude Opus 4.6", "GPT-5.2", "Tinker LoRA (seed figure)"} <= set(rows)
+    out = capsys.readouterr().out
+    rows = _markdown_rows(out)
+    # The tinker:// student is priced at its base model's (Qwen/Qwen3-8B) own Tinker row, and says so.
+    assert {"Claude Opus 4.6", "GPT-5.2", "Qwen3-8B on Tinker"} <= set(rows)
     header = rows["Model"]
     assert rows["Claude Opus 4.6"][header.index("Basis")] == "projected"
-    assert float(rows["Claude Opus 4.6"][1]) > float(rows["Tinker LoRA (seed figure)"][1])
+    assert float(rows["Claude Opus 4.6"][1]) > float(rows["Qwen3-8B on Tinker"][1])
+    assert "The student tinker://tiny/sampler_weights/final is priced at its base model's row, Qwen3-8B on Tinker" in out
+
+
+def test_price_as_tinker_seed_reproduces_the_seed_student_figure(tiny_spec_path, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(tiny_spec_path.parent, folder)
+    spec_path = folder / "spec.yaml"
+    spec_path.write_text(spec_path.read_text().replace('  prompt: "{text}"\n', '  prompt: "{text}"\n  price_as: tinker/seed\n'))
+    assert main(["cost", str(spec_path), "--format", "json"]) == 0
+    student = next(r for r in json.loads(capsys.readouterr().out)["rows"] if r["role"] == "student")
+    assert (student["label"], student["model"]) == ("Tinker LoRA (seed figure)", "tinker/seed")
+    # $0.10 / $0.10 per 1M tokens, the seed's flat figure
+    assert student["cost_per_request_usd"] == pytest.approx((student["input_tokens"] + student["output_tokens"]) * 0.10 / 1e6)
 
 
 @pytest.mark.parametrize(
@@ -153,7 +170,7 @@ def test_several_specs_give_one_row_per_use_case(capsys):
     assert set(rows) == {"Use case", "ticket_routing", "sql_generation"}
     header = rows["Use case"]
     assert rows["ticket_routing"][header.index("Teacher")] == "GPT-5.2"
-    assert rows["ticket_routing"][header.index("Student")] == "Tinker LoRA (seed figure)"
+    assert rows["ticket_routing"][header.index("Student")] == "Qwen3-8B on Tinker"
     assert rows["sql_generation"][header.index("Basis")] == "projected"
     assert "Saving / month @ 100K/day" in header
     assert "Prices: 2026-02.yaml (as of 2026-02-01, sha256 " in out
@@ -360,8 +377,7 @@ def test_cost_from_a_spec_names_the_tokenizers_that_counted(capsys):
     assert main(["cost", str(RECEIPTS.parents[1] / "ticket_routing" / "spec.yaml"), "--batch"]) == 0
     out = capsys.readouterr().out
     assert ("Tokens counted locally from the spec's rendered prompts: openai/gpt-5.2 with cl100k_base (tiktoken, "
-            "OpenAI chat overhead); tinker://ticket-routing-qwen3-8b/sampler_weights/final with Qwen/Qwen3-8B tokenizer "
-            "and chat template.") in out
+            "OpenAI chat overhead); Qwen/Qwen3-8B with Qwen/Qwen3-8B tokenizer and chat template.") in out
 
 
 def test_cost_from_a_spec_drops_a_cache_share_anthropic_would_not_give(tiny_spec_path, tmp_path, capsys):

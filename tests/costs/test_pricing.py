@@ -205,3 +205,44 @@ def test_stale_prices_are_those_read_before_the_age_limit():
     # The bundled prices are as of 2026-02-01: 180 days later they are not yet stale, 181 days later they are.
     assert stale_prices(table, models, today=dt.date(2026, 7, 31), max_age_days=180) == []
     assert stale_prices(table, models, today=dt.date(2026, 8, 1), max_age_days=180) == [("openai/gpt-5.2", dt.date(2026, 2, 1))]
+
+
+def _student(tiny_spec_path, **update):
+    from distilleval.spec.task_spec import load_spec
+
+    return load_spec(tiny_spec_path).student.model_copy(update=update)
+
+
+def test_a_tinker_checkpoint_is_priced_at_its_base_models_row(tiny_spec_path):
+    from distilleval.costs.pricing import checkpoint_price_note, priced_as
+
+    table = load_pricing()
+    student = _student(tiny_spec_path)
+    # The loader records training.base_model (the default Qwen/Qwen3-8B) for a tinker:// student.
+    assert student.checkpoint_base_model == "Qwen/Qwen3-8B"
+    assert table.key_for(student) == priced_as(student, table) == "Qwen/Qwen3-8B"
+    base = table.price_for("Qwen/Qwen3-8B")
+    assert (base.input_per_mtok_usd, base.output_per_mtok_usd) != (0.10, 0.10)
+    assert checkpoint_price_note(student.model, "Qwen/Qwen3-8B", table) == (
+        "tinker://tiny/sampler_weights/final is priced at its base model's row, Qwen3-8B on Tinker "
+        "(Qwen/Qwen3-8B: Tinker's prefill and sample rates); set student.price_as: tinker/seed for the seed's flat figure"
+    )
+
+
+def test_price_as_keeps_the_seed_row_reachable(tiny_spec_path):
+    from distilleval.costs.pricing import checkpoint_price_note, priced_as
+
+    table = load_pricing()
+    student = _student(tiny_spec_path, price_as="tinker/seed")
+    assert table.key_for(student) == "tinker/seed"
+    assert table.price_for("tinker/seed").display_name == "Tinker LoRA (seed figure)"
+    assert checkpoint_price_note(student.model, priced_as(student, table), table) is None
+
+
+def test_a_base_model_the_table_does_not_price_falls_back_to_the_checkpoint_id(tiny_spec_path):
+    from distilleval.costs.pricing import priced_as
+
+    student = _student(tiny_spec_path, checkpoint_base_model="Qwen/Qwen3-30B-A3B-Base")
+    table = load_pricing()
+    assert table.key_for(student) == student.model and priced_as(student, table) is None
+    assert table.price_for(table.key_for(student)).display_name == "Tinker LoRA (seed figure)"
