@@ -319,7 +319,7 @@ def cost_per_request_table(f: Figures) -> Table:
         for row in f.models:
             note = checkpoint_price_note(row.result.model, row.result.priced_as, f.inputs.pricing)
             if note:
-                table.notes.append(note[0].upper() + note[1:] + ".")
+                table.notes.append(f"The {row.result.role or 'model'} {note}.")
     for row in f.models:
         share, result = row.result.cached_input_share, row.result
         if share > 0:

@@ -337,7 +337,7 @@ def test_a_run_is_judged_stale_on_the_day_it_was_priced(tmp_path, capsys):
     assert main(["cost", *runs, "--max-price-age-days", "297"]) == 0
     assert "Stale" not in capsys.readouterr().out
     assert main(["cost", *runs, "--max-price-age-days", "296"]) == 0
-    assert "Stale prices, read over 296 days before they were used: GPT-5.2, Tinker LoRA" in capsys.readouterr().out
+    assert "Stale prices, read over 296 days before they were used: GPT-5.2, Qwen3-8B on Tinker" in capsys.readouterr().out
 
 
 def test_marp_is_a_one_slide_deck(capsys):

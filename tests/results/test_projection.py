@@ -64,3 +64,13 @@ def test_projected_student_counted_with_its_own_tokenizer_and_says_so(tiny_spec_
     assert "Qwen/Qwen3-8B tokenizer and chat template" in student.notes[0]
     teacher = projected_model_result(spec, "teacher", items, load_pricing())
     assert teacher.tokens_counted_by.startswith("cl100k_base")
+
+
+def test_a_projected_tinker_checkpoint_is_priced_at_its_base_models_row(tiny_spec_path):
+    spec = load_spec(tiny_spec_path)
+    pricing = load_pricing()
+    result = projected_model_result(spec, "student", load_items(spec), pricing)
+    # Recorded in summary.json, so cost RUN and the report price it at the same row.
+    assert (result.priced_as, result.pricing_key, result.display_name) == ("Qwen/Qwen3-8B", "Qwen/Qwen3-8B", "Qwen3-8B on Tinker")
+    seeded = spec.model_copy(update={"student": spec.student.model_copy(update={"price_as": "tinker/seed"})})
+    assert projected_model_result(seeded, "student", load_items(spec), pricing).display_name == "Tinker LoRA (seed figure)"

@@ -286,3 +286,14 @@ def test_a_prompt_file_over_the_size_limit_is_refused(spec_dir, capsys):
     assert main(["estimate", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "teacher.prompt: prompt file" in err and "is over 1,048,576 bytes" in err
+
+
+def test_a_tinker_student_records_its_base_model_for_pricing(spec_dir):
+    # Only a tinker:// student without price_as is priced at training.base_model's own row.
+    def base(mutate):
+        return load_spec(_write(spec_dir, mutate)).student.checkpoint_base_model
+
+    assert base(lambda d: d.update(training={"base_model": "Qwen/Qwen3.5-9B"})) == "Qwen/Qwen3.5-9B"
+    assert base(lambda d: d["student"].update(price_as="tinker/seed")) is None
+    assert base(lambda d: d["student"].update(model="openai/gpt-4.1-mini")) is None
+    assert load_spec(_write(spec_dir, lambda d: None)).teacher.checkpoint_base_model is None
