@@ -52,20 +52,6 @@ def _positive(name: str, value: float | None) -> None:
         raise DistillevalError(f"--{name} must be positive, got {value}")
 
 
-def _training_price_as(pricing: Any, training: Any, base_model: str) -> str:
-    """The pricing entry training is costed with: the spec's ``price_as`` when it set one, else the
-    base model's own row when the table has one, else the default ``price_as``."""
-    from distilleval.errors import PricingError
-
-    if training.explicitly_set("price_as"):
-        return training.price_as
-    try:
-        pricing.price_for(base_model)
-    except PricingError:
-        return training.price_as
-    return base_model
-
-
 def _storage(service: Any, result: Any, config: Any, price: Any, *, deadline_s: float) -> dict[str, Any]:
     """The storage block of the manifest, from the sizes the service reports for the run's checkpoints."""
     from distilleval.backends.tinker.connection import call_with_deadline, rest_client
@@ -97,6 +83,7 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
         rest_client,
     )
     from distilleval.backends.tinker.rendering import base_model_for, renderer_for, template_for
+    from distilleval.costs.estimates import training_price_key
     from distilleval.costs.pricing import load_pricing
     from distilleval.errors import BackendError, DistillevalError
     from distilleval.files import file_sha256
@@ -127,7 +114,7 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
     model = base_model_for(base_model)
     template = template_for(base_model)
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
-    price_as = _training_price_as(pricing, training, base_model)
+    price_as = training_price_key(spec, pricing, base_model=base_model) or training.price_as
     price = pricing.price_for(price_as)
     if price.training_per_mtok_usd is None:
         raise DistillevalError(f"{pricing.path}: {price_as}: no 'training' price to cost the run with")

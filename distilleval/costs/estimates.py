@@ -247,19 +247,22 @@ def role_cost_per_request_usd(spec: TaskSpec, pricing, profile: RoleProfile) -> 
     )
 
 
-def training_price_key(spec: TaskSpec, pricing) -> str | None:
-    """The pricing entry training is costed with, as ``distilleval train`` chooses it.
+def training_price_key(spec: TaskSpec, pricing, *, base_model: str | None = None) -> str | None:
+    """The pricing entry training is costed with (``distilleval train`` and every projection).
 
     The spec's ``training.price_as`` when it wrote one; else the base model's own row when the
     table has one (Tinker bills training per model); else the default ``price_as``. None when
     the spec has no ``training:`` block and the table prices neither, so a spec that never
     trains still prices.
+
+    Args:
+        base_model: the model trained, when a flag overrides ``training.base_model``.
     """
     training = spec.training
     if training.explicitly_set("price_as"):
         return training.price_as
-    if pricing.find(training.base_model) is not None:
-        return training.base_model
+    if pricing.find(base_model or training.base_model) is not None:
+        return base_model or training.base_model
     if "training" not in spec.model_fields_set and pricing.find(training.price_as) is None:
         return None
     return training.price_as

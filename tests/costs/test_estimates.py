@@ -90,3 +90,35 @@ def test_a_rubric_sent_as_a_fieldless_system_message_is_encoded_once(tiny_spec_p
     assert [system_count(rubric) for _ in range(5)] == [tokens.count_tokens(rubric)] * 5
     assert encoded == [rubric]  # the check above encoded it once; the counter itself never did
     assert system_count("something else") == tokens.count_tokens("something else")
+
+
+def test_training_is_priced_at_price_as_else_the_base_models_row(tiny_spec_path):
+    from distilleval.costs.estimates import training_price_key
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.spec.task_spec import TrainingSpec
+
+    spec, pricing = load_spec(tiny_spec_path), load_pricing()
+    assert training_price_key(spec, pricing) == "Qwen/Qwen3-8B"
+    assert training_price_key(spec, pricing, base_model="Qwen/Qwen3.5-9B") == "Qwen/Qwen3.5-9B"
+    explicit = spec.model_copy(update={"training": TrainingSpec(price_as="tinker/seed")})
+    assert training_price_key(explicit, pricing) == "tinker/seed"
+
+
+def test_projection_leaves_out_the_rows_the_trainer_holds_out(tiny_spec_path):
+    from distilleval.costs.estimates import project_training
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.training_plan import heldout_indices
+
+    spec, pricing = load_spec(tiny_spec_path), load_pricing()
+    rows = list(range(100, 300))  # 200 rows of distinct lengths
+    exact = project_training(spec, pricing, examples=200, tokens_per_row=0.0, row_tokens=rows)
+    held = heldout_indices(200, 0.1, 0)
+    assert exact.train_rows == 180 and exact.tokens_basis == "per row"
+    assert exact.tokens_per_epoch == sum(t for i, t in enumerate(rows) if i not in held)
+    # 180 rows: batch 16 gives 12 steps an epoch, so the cookbook raises 4 epochs to 9 (108 steps).
+    assert (exact.schedule.batch_size, exact.schedule.epochs, exact.schedule.steps) == (16, 9, 108)
+    assert exact.cost_usd == pytest.approx(exact.tokens_per_epoch * 9 * 0.44 / 1e6)
+    mean = project_training(spec, pricing, examples=200, tokens_per_row=50.0)
+    assert mean.tokens_basis == "mean" and mean.tokens_per_epoch == 180 * 50.0
+    assert "cookbook recipe: 180 rows (200 labelled, 10% held out), batch 16, 9 epochs, 108 steps" in mean.describe()
+    assert "Qwen3-8B on Tinker's training rate, $0.44/1M" in mean.describe()
