@@ -7,6 +7,7 @@ writes (Anthropic), and the finish reason, normalised to one vocabulary.
 
 import asyncio
 import statistics
+import time
 
 import pytest
 
@@ -115,17 +116,40 @@ def test_anthropic_call_is_priced_with_cache_reads_and_writes_at_their_own_rates
     assert completion.cost_usd == pytest.approx(expected)
 
 
+async def _lean_client_latencies(base_url, n, concurrency):
+    """What a bare aiohttp loop measures against the same server: the truth a route is held to."""
+    import aiohttp
+
+    gate = asyncio.Semaphore(concurrency)
+    latencies = []
+    async with aiohttp.ClientSession() as session:
+
+        async def one(i):
+            async with gate:
+                body = {"model": "m", "messages": [{"role": "user", "content": f"lean {i}"}], "max_tokens": 16}
+                started = time.perf_counter()
+                async with session.post(f"{base_url}/chat/completions", json=body) as response:
+                    await response.read()
+                latencies.append((time.perf_counter() - started) * 1000.0)
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+    return latencies
+
+
 @pytest.mark.parametrize(("route", "model_id", "shape"), ROUTES, ids=IDS)
 def test_latency_at_concurrency_64_is_within_the_bound_or_client_bound(route, model_id, shape):
-    # 128 calls, 64 in flight, to a server answering in 35 ms. Either the figures are right
-    # (p50 and p95 within 10% + 5 ms of the delay) or the runner's event-loop lag says the
-    # client was the bottleneck; never faster than the server. The server shares this busy
-    # machine too, so a round where it was itself slow is measured again (up to 3 rounds).
-    delay_ms, bound_ms = 35.0, 35.0 * 1.1 + 5
+    # 128 calls, 64 in flight, to a server answering after 35 ms. A Python server on two cores
+    # cannot answer 64 calls at once in exactly 35 ms, so the truth is what a lean client (a bare
+    # aiohttp loop) measures against the same server in the same round. Either the route's p50
+    # and p95 are within 10% + 5 ms of the lean client's, or the runner's event-loop lag says the
+    # client was the bottleneck; never faster than the server's delay. The machine is shared, so
+    # a round where the two disagree is measured again (up to 3 rounds).
+    delay_ms = 35.0
     with ServerProcess(delay_ms=delay_ms, answer="billing") as server:
         root = server.base_url.removesuffix("/v1")
         base_url_for = {"openai": server.base_url, "anthropic": root, "gemini": f"{root}/v1beta"}.get
         for round_number in range(3):
+            truth = distribution(asyncio.run(_lean_client_latencies(server.base_url, 128, 64)))
             backend = _backend(route, model_id, base_url_for)
             calls = [Call(f"i{i}", "teacher", _request(f"ticket {round_number}-{i}")) for i in range(128)]
             runner = Runner({"teacher": backend}, options=RunnerOptions(concurrency=64))
@@ -141,6 +165,7 @@ def test_latency_at_concurrency_64_is_within_the_bound_or_client_bound(route, mo
             assert min(r.latency_ms for r in results) >= delay_ms
             latency = distribution([r.latency_ms for r in results])
             client_bound = client_bound_reason(distribution(runner.loop_lag_ms.get("teacher", [])), latency) is not None
-            if client_bound or latency.p95 <= bound_ms:
+            within = latency.p50 <= truth.p50 * 1.1 + 5 and latency.p95 <= truth.p95 * 1.1 + 5
+            if client_bound or within:
                 break
-    assert client_bound or latency.p50 <= latency.p95 <= bound_ms, latency
+    assert client_bound or within, (latency, truth)

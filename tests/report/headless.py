@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -142,9 +143,11 @@ def open_page(chromium: str, html_path: Path, *, probe: str = "null", width: int
     Raises:
         RuntimeError: Chromium did not start or the DevTools protocol failed.
     """
-    with tempfile.TemporaryDirectory(prefix="distilleval-chromium-") as profile:
+    # Chromium's helper processes can still be writing the profile when the browser exits; they
+    # share its process group, which is stopped as a whole, and a straggler's file never fails a test.
+    with tempfile.TemporaryDirectory(prefix="distilleval-chromium-", ignore_cleanup_errors=True) as profile:
         command = [chromium, *FLAGS, f"--user-data-dir={profile}", "about:blank"]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             deadline = time.monotonic() + 30
@@ -157,10 +160,17 @@ def open_page(chromium: str, html_path: Path, *, probe: str = "null", width: int
             ws_url = f"ws://127.0.0.1:{port}{path}"
             return asyncio.run(_drive(ws_url, html_path.resolve().as_uri(), probe, width, settle_s))
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """Stop Chromium and every helper process it started (they share its process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
