@@ -303,6 +303,13 @@ def _price_text(row: ModelRow, f: Figures) -> tuple[str, str, str]:
     return key, format_usd(price.input_per_mtok_usd), format_usd(price.output_per_mtok_usd)
 
 
+def _cost_basis_cell(result: ModelResult) -> Cell:
+    """The cost's basis; a run served wholly from the cache measured nothing itself."""
+    if result.cost_basis == "measured" and all_calls_from_cache(result):
+        return Cell("measured earlier (cached calls)", "measured_earlier")
+    return Cell(result.cost_basis, result.cost_basis)
+
+
 def cost_per_request_table(f: Figures) -> Table:
     """Each model's prices per 1M tokens and its cost per request."""
     table = Table("cost_per_request", "Cost per request",
@@ -312,7 +319,7 @@ def cost_per_request_table(f: Figures) -> Table:
         spent = usd(row.result.spent_usd) if row.result.basis == "measured" else Cell(DASH)
         table.rows.append([
             Cell(row.label, row.key), Cell(priced_as, priced_as), Cell(price_in), Cell(price_out),
-            usd(row.cost_per_request_usd), spent, Cell(row.result.cost_basis, row.result.cost_basis),
+            usd(row.cost_per_request_usd), spent, _cost_basis_cell(row.result),
         ])
     table.notes.append(f"Mean tokens × prices from pricing table {f.pricing_label}.")
     if f.inputs.pricing is not None:
@@ -323,7 +330,12 @@ def cost_per_request_table(f: Figures) -> Table:
     for row in f.models:
         share, result = row.result.cached_input_share, row.result
         if share > 0:
-            source = "measured in this run" if result.basis == "measured" else "spec traffic.cached_input_fraction"
+            if all_calls_from_cache(result):
+                source = "measured when the cached calls were first made"
+            elif result.basis == "measured":
+                source = "measured in this run"
+            else:
+                source = "spec traffic.cached_input_fraction"
             writes = f", {result.cache_write_share:.0%} written to it" if result.cache_write_share > 0 else ""
             table.notes.append(f"{row.label}: {share:.0%} of input tokens read from the prompt cache{writes} "
                                f"({source}), priced at the cached rates.")

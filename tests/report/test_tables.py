@@ -245,13 +245,16 @@ def test_a_fully_cached_rerun_says_so_and_spent_nothing(tmp_path):
             result = summary.models[name]
             result.cache_hits = result.n - sum(result.errors.values())
             result.spent_usd = 0.0
+            result.cost_basis = "measured"  # an online eval prices the tokens its calls reported
 
     tables = {t.key: t for t in build_tables(compute_figures(load_run(write_variant(tmp_path, from_cache))))}
     tokens_note = tables["tokens"].notes[0]
     assert "in this run" not in tokens_note.split("every call")[0]
     assert "counted by the provider when the calls were first made; every call of this run came from the response cache" in tokens_note
-    assert _row(tables["cost_per_request"], "Teacher: Claude Opus 4.6")[5] == "$0"
+    teacher_row = _row(tables["cost_per_request"], "Teacher: Claude Opus 4.6")
+    assert (teacher_row[5], teacher_row[6]) == ("$0", "measured earlier (cached calls)")
     assert any("every call of this run came from the response cache, $0 spent" in n for n in tables["cost_per_request"].notes)
+    assert not any("measured in this run" in n for n in tables["cost_per_request"].notes)
 
 
 def test_offline_token_table_names_the_local_tokenizers(tmp_path):
