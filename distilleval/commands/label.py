@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from distilleval.commands.argument_types import positive_float
 from distilleval.files import write_text_atomic
 
 HELP = "Have the teacher label a pool of inputs into short-format training data"
@@ -34,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "re-running the command resumes the submitted batch (its id is kept in <out>.batch/)",
     )
     parser.add_argument(
-        "--batch-poll", type=float, default=10.0, metavar="S",
+        "--batch-poll", type=positive_float, default=10.0, metavar="S",
         help="seconds before the first batch status check (the wait grows to 5 min; default 10)",
     )
 

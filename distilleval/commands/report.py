@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distilleval.commands.argument_types import non_negative_int
+from distilleval.commands.argument_types import non_negative_int, positive_float
 
 HELP = "Render a run as markdown, html, csv, json, marp slides or latex"
 FORMATS = ("md", "html", "csv", "json", "marp", "latex")
@@ -15,7 +15,7 @@ def add_arguments(parser):
     parser.add_argument("--out", metavar="PATH", help="write here instead of standard output")
     parser.add_argument("--spec", metavar="SPEC", help="spec to use instead of the one the run names")
     parser.add_argument("--pricing", metavar="FILE", help="pricing table to use instead of the one the run names")
-    parser.add_argument("--payback-days", type=float, default=90.0, metavar="DAYS",
+    parser.add_argument("--payback-days", type=positive_float, default=90.0, metavar="DAYS",
                         help="the verdict needs the one-time cost paid back within DAYS at the largest volume (default 90)")
     parser.add_argument("--max-price-age-days", type=non_negative_int, default=180, metavar="DAYS",
                         help="flag prices read longer than DAYS before the run priced them (default 180)")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from distilleval.commands.argument_types import non_negative_int, positive_float, positive_int
 from distilleval.costs.training_plan import DEFAULT_HELDOUT_FRACTION
 
 HELP = "LoRA fine-tune the student on Tinker from labelled data"
@@ -25,23 +26,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cookbook: lr from the cookbook's formula, batch/epochs adapted to small data; "
                         "seed: lr 1e-4, 4 epochs, rank 32, batch 128 as is (default: spec training.recipe)")
     parser.add_argument("--epochs", type=int, default=None, help="default: spec training.epochs, else the recipe's")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: spec training.batch_size, else the recipe's")
-    parser.add_argument("--rank", type=int, default=None, help="LoRA rank; default: spec training.rank (32)")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="default: spec training.batch_size, else the recipe's")
+    parser.add_argument("--rank", type=positive_int, default=None, help="LoRA rank; default: spec training.rank (32)")
+    parser.add_argument("--lr", type=positive_float, default=None,
                         help="peak learning rate; default: spec training.learning_rate, else the recipe's")
-    parser.add_argument("--max-restarts", type=int, default=2, metavar="N",
+    parser.add_argument("--max-restarts", type=non_negative_int, default=2, metavar="N",
                         help="continue on a new client from the last saved state after up to N failed steps")
-    parser.add_argument("--checkpoint-ttl-days", type=float, default=7.0, metavar="DAYS",
+    parser.add_argument("--checkpoint-ttl-days", type=positive_float, default=7.0, metavar="DAYS",
                         help="intermediate checkpoints expire after this long (the final ones are kept)")
     parser.add_argument("--base-model", default=None, help="default: spec training.base_model")
     parser.add_argument("--heldout-fraction", type=float, default=DEFAULT_HELDOUT_FRACTION,
                         help="share of rows kept out for held-out loss")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--save-every", type=int, default=None, metavar="STEPS", help="also save state every N steps")
+    parser.add_argument("--save-every", type=positive_int, default=None, metavar="STEPS", help="also save state every N steps")
     parser.add_argument("--out", default=None, help="output folder; default runs/<spec>-train")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
-    parser.add_argument("--connect-deadline", type=float, default=120.0, metavar="SECONDS",
+    parser.add_argument("--connect-deadline", type=positive_float, default=120.0, metavar="SECONDS",
                         help="give up creating the Tinker client after this long")
 
 

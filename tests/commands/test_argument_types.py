@@ -51,3 +51,29 @@ def test_latency_probe_reads_n_and_n_at_k():
     for bad in ("", "x", "5@", "5@0", "-1", "5@2@3"):
         with pytest.raises(argparse.ArgumentTypeError):
             latency_probe(bad)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "RUN", "--payback-days", "inf"],
+        ["train", "SPEC", "--lr", "inf"],
+        ["train", "SPEC", "--lr", "nan"],
+        ["train", "SPEC", "--checkpoint-ttl-days", "inf"],
+        ["train", "SPEC", "--connect-deadline", "-1"],
+        ["train", "SPEC", "--batch-size", "0"],
+        ["train", "SPEC", "--rank", "-8"],
+        ["train", "SPEC", "--max-restarts", "-1"],
+        ["label", "SPEC", "--batch-poll", "inf"],
+    ],
+    ids=lambda argv: " ".join(argv[2:]),
+)
+def test_number_flags_refuse_infinity_nan_and_out_of_range_values(argv, capsys):
+    # Each of these once reached the command as inf/NaN/negative and misbehaved far from the flag.
+    from distilleval.cli.main import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    error_lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert error_lines and f"argument {argv[2]}:" in error_lines[-1]
