@@ -3,8 +3,9 @@
 - ``tinker://...`` checkpoints and Tinker base-model ids go to ``distilleval.backends.tinker.sampling.build_tinker_backend``
   (imported only then),
 - models with ``fast_path: true`` and an ``api_base`` go to the aiohttp fast path,
-- everything else goes through LiteLLM, in this process or, with ``$DISTILLEVAL_LITELLM_WORKERS``
-  set, in that many worker processes (``litellm_pool``).
+- everything else goes through LiteLLM, in this process or in worker processes (``litellm_pool``):
+  ``$DISTILLEVAL_LITELLM_WORKERS`` decides when set; otherwise a run large and concurrent enough
+  for LiteLLM's own CPU work to limit it gets one worker per core (see ``litellm_workers``).
 
 API keys are read from the environment here (``api_key_env`` or the provider's variable)
 and live only in the backend object. ``check_reachable`` fails fast, before any item is
@@ -26,14 +27,26 @@ from distilleval.spec.task_spec import ModelSpec
 
 WORKERS_VARIABLE = "DISTILLEVAL_LITELLM_WORKERS"
 
+# Below these a run does not repay the workers' LiteLLM imports (seconds each): at concurrency 64
+# bench/bench_runner.py measured 2,000 calls 1.75x faster with 2 workers than in process on an idle
+# 2-core machine, while a 40-call eval was slower with them.
+AUTO_WORKERS_MIN_CALLS = 1000
+AUTO_WORKERS_MIN_CONCURRENCY = 16
+AUTO_WORKERS_MAX = 4
 
-def build_backend(role: str, model: ModelSpec, *, pricing: PricingTable | None) -> Backend:
+
+def build_backend(
+    role: str, model: ModelSpec, *, pricing: PricingTable | None, calls: int = 0, concurrency: int = 1
+) -> Backend:
     """The backend that calls ``model`` for ``role``.
 
     Args:
         role: ``teacher`` / ``student`` (for messages).
         model: the role's spec.
         pricing: the pricing table; None records every cost as $0 (tests, offline tools).
+        calls: how many calls the run will make to this model (0 when unknown); with
+            ``concurrency`` it decides whether the LiteLLM route runs in worker processes.
+        concurrency: calls in flight.
 
     Returns:
         An object implementing ``distilleval.backends.base.Backend``.
@@ -61,7 +74,7 @@ def build_backend(role: str, model: ModelSpec, *, pricing: PricingTable | None) 
     settings = {
         "price": price, "api_base": model.api_base, "api_key": api_key, "batch": model.batch, "prompt_cache": model.prompt_cache
     }
-    workers = litellm_workers()
+    workers = litellm_workers(calls=calls, concurrency=concurrency)
     if workers:
         from distilleval.backends.litellm_pool import PooledLiteLLMBackend
 
@@ -71,19 +84,26 @@ def build_backend(role: str, model: ModelSpec, *, pricing: PricingTable | None) 
     return LiteLLMBackend(model.model, **settings)
 
 
-def litellm_workers() -> int:
-    """How many worker processes the LiteLLM route runs its calls in: ``$DISTILLEVAL_LITELLM_WORKERS``, default 0.
+def litellm_workers(*, calls: int = 0, concurrency: int = 1, cpus: int | None = None) -> int:
+    """How many worker processes the LiteLLM route runs its calls in (0: in this process).
 
-    0 calls LiteLLM in this process. Workers cost a LiteLLM import each (seconds) when the first
-    call is made, and pay off only when LiteLLM's own CPU work per call is what limits a run
-    (dozens of calls in flight on a machine with idle cores); bench/bench_runner.py measures it.
+    ``$DISTILLEVAL_LITELLM_WORKERS`` decides when set. Otherwise a run of at least
+    ``AUTO_WORKERS_MIN_CALLS`` calls with at least ``AUTO_WORKERS_MIN_CONCURRENCY`` in flight,
+    on a machine with two or more cores, gets one worker per core (at most
+    ``AUTO_WORKERS_MAX``): workers cost a LiteLLM import each (seconds) when the first call is
+    made, and pay off only when LiteLLM's own CPU work per call is what limits the run.
+
+    >>> litellm_workers(calls=2000, concurrency=64, cpus=2), litellm_workers(calls=40, concurrency=64, cpus=2)
+    (2, 0)
 
     Raises:
         ConfigurationError: the variable is not a whole number from 0 to 32.
     """
     raw = os.environ.get(WORKERS_VARIABLE, "").strip()
     if not raw:
-        return 0
+        cpus = (os.cpu_count() or 1) if cpus is None else cpus
+        large = calls >= AUTO_WORKERS_MIN_CALLS and concurrency >= AUTO_WORKERS_MIN_CONCURRENCY
+        return min(cpus, AUTO_WORKERS_MAX) if large and cpus >= 2 else 0
     try:
         workers = int(raw)
     except ValueError:

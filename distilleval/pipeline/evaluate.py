@@ -302,6 +302,8 @@ def _open_backends(
     ``LazyBackend``: no provider SDK is imported and no key or endpoint is needed unless a
     call misses after all.
     """
+    from collections import Counter
+
     from distilleval.backends.factory import build_backend, check_reachable
     from distilleval.run.cache import cache_path_for
     from distilleval.run.lazy import LazyBackend, roles_with_misses
@@ -313,9 +315,12 @@ def _open_backends(
     cache_path = None if options.no_cache or options.refresh else cache_path_for(options.cache)
     missing = roles_with_misses(calls, {role: models[role].model for role in roles}, cache_path) | set(also)
     backends: dict[str, Any] = {}
+    calls_per_role = Counter(call.model for call in calls)
     for role in roles:
         if role in missing:
-            backends[role] = build_backend(role, models[role], pricing=pricing)
+            backends[role] = build_backend(
+                role, models[role], pricing=pricing, calls=calls_per_role[role], concurrency=options.concurrency
+            )
             check_reachable(role, models[role])
         else:
             backends[role] = LazyBackend(

@@ -77,7 +77,7 @@ def run_teacher(
     if backend is None:
         pricing.price_for(spec.teacher.pricing_key)
         if roles_with_misses(calls, {TEACHER: spec.teacher.model}, cache_path):
-            backend = build_backend(TEACHER, spec.teacher, pricing=pricing)
+            backend = build_backend(TEACHER, spec.teacher, pricing=pricing, calls=len(calls), concurrency=concurrency)
             check_reachable(TEACHER, spec.teacher)
         else:  # every answer is cached: no provider SDK, key or endpoint needed unless one goes missing
             backend = LazyBackend(spec.teacher.model, lambda: build_backend(TEACHER, spec.teacher, pricing=pricing))

@@ -87,3 +87,26 @@ def test_litellm_workers_variable_picks_the_pooled_backend(monkeypatch):
     monkeypatch.setenv("DISTILLEVAL_LITELLM_WORKERS", "many")
     with pytest.raises(ConfigurationError, match=r"DISTILLEVAL_LITELLM_WORKERS: expected a whole number .* found 'many'"):
         build_backend("student", spec, pricing=None)
+
+
+def test_a_large_concurrent_run_gets_litellm_workers_unless_the_variable_says_otherwise(monkeypatch):
+    from distilleval.backends.factory import litellm_workers
+    from distilleval.backends.litellm_pool import PooledLiteLLMBackend
+
+    monkeypatch.delenv("DISTILLEVAL_LITELLM_WORKERS", raising=False)
+    # Large and concurrent on two cores: one worker per core; capped on big machines.
+    assert litellm_workers(calls=2000, concurrency=64, cpus=2) == 2
+    assert litellm_workers(calls=2000, concurrency=64, cpus=64) == 4
+    # Too few calls, too little concurrency, or one core: the imports would not pay off.
+    assert litellm_workers(calls=999, concurrency=64, cpus=2) == 0
+    assert litellm_workers(calls=2000, concurrency=8, cpus=2) == 0
+    assert litellm_workers(calls=2000, concurrency=64, cpus=1) == 0
+    spec = ModelSpec(model="openai/student", prompt="{text}", api_base="http://127.0.0.1:1/v1")
+    assert isinstance(build_backend("student", spec, pricing=None, calls=40, concurrency=16), LiteLLMBackend)
+    if litellm_workers(calls=5000, concurrency=64) > 0:  # this machine has two or more cores
+        assert isinstance(build_backend("student", spec, pricing=None, calls=5000, concurrency=64), PooledLiteLLMBackend)
+    # The variable wins both ways.
+    monkeypatch.setenv("DISTILLEVAL_LITELLM_WORKERS", "0")
+    assert litellm_workers(calls=5000, concurrency=64, cpus=8) == 0
+    monkeypatch.setenv("DISTILLEVAL_LITELLM_WORKERS", "3")
+    assert litellm_workers(calls=1, concurrency=1, cpus=1) == 3
