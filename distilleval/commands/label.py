@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from distilleval.commands.argument_types import positive_float
+from distilleval.commands.argument_types import non_negative_int, positive_float, positive_int
 from distilleval.files import write_text_atomic
 
 HELP = "Have the teacher label a pool of inputs into short-format training data"
@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="label only the first N items")
     parser.add_argument("--out", default=None, help="training JSONL to write (default runs/<spec>-labels.jsonl)")
     parser.add_argument("--quarantine", default=None, help="invalid outputs (default: <out>.quarantine.jsonl)")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--max-retries", type=int, default=4, help="retries of a failed call (backoff with jitter)")
+    parser.add_argument("--concurrency", type=positive_int, default=16)
+    parser.add_argument("--max-retries", type=non_negative_int, default=4, help="retries of a failed call (backoff with jitter)")
     parser.add_argument("--cache", default=None, help="response cache file (default $DISTILLEVAL_CACHE or ~/.cache/distilleval/responses.sqlite)")
     parser.add_argument("--no-cache", action="store_true", help="call every item afresh")
     parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")

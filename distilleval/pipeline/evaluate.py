@@ -213,29 +213,18 @@ async def _call_models_in_batches(
     spec: TaskSpec, calls: list[Any], store: Any, options: EvalOptions, pricing: Any, run_dir: Path
 ) -> None:
     """Each role's ``calls`` through its provider's batch API (``distilleval.run.batch``), results into ``store``."""
-    from distilleval.backends.batch_factory import batch_client_for
-    from distilleval.backends.credentials import resolve_api_key
-    from distilleval.run.batch import BatchJobRunner, BatchOptions
+    from distilleval.run.batch import BatchOptions, run_model_in_batches
     from distilleval.run.cache import ResponseCache, cache_path_for
 
     models = spec.models()
     cache = None if options.no_cache else ResponseCache(cache_path_for(options.cache), refresh=options.refresh)
     try:
         for role in sorted({call.model for call in calls}):
-            model = models[role]
-            api_key = resolve_api_key(model.model, api_key_env=model.api_key_env, api_base=model.api_base, role=role)
-            client = batch_client_for(
-                role, model.model, api_base=model.api_base, api_key=api_key, prompt_cache=model.prompt_cache
+            await run_model_in_batches(
+                role, models[role], [call for call in calls if call.model == role], store=store, cache=cache,
+                price=pricing.price_for(pricing.key_for(models[role])), work_dir=run_dir,
+                options=BatchOptions(poll_initial_s=options.batch_poll),
             )
-            runner = BatchJobRunner(
-                role, model.model, client, store=store, cache=cache, price=pricing.price_for(pricing.key_for(model)),
-                work_dir=run_dir, options=BatchOptions(poll_initial_s=options.batch_poll),
-            )
-            try:
-                await runner.run([call for call in calls if call.model == role])
-            finally:
-                runner.close()
-                await client.aclose()
     finally:
         if cache is not None:
             cache.close()

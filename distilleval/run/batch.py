@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distilleval.backends.batch_api import BatchClient, BatchOutcome
 from distilleval.costs.cost_model import request_cost_usd
@@ -41,6 +41,9 @@ from distilleval.run.batch_ledger import BatchJob, BatchLedger, BatchRequestRow
 from distilleval.run.cache import ResponseCache, cache_key
 from distilleval.run.runner import Call, CallResult
 from distilleval.run.store import RunStore
+
+if TYPE_CHECKING:
+    from distilleval.spec.task_spec import ModelSpec
 
 WRITE_BATCH = 1000
 
@@ -323,3 +326,34 @@ class BatchJobRunner:
         """Close the ledger's connection."""
         self.ledger.close()
 
+
+
+async def run_model_in_batches(
+    role: str,
+    model: "ModelSpec",
+    calls: Sequence[Call],
+    *,
+    store: RunStore,
+    cache: ResponseCache | None,
+    price: ModelPrice,
+    work_dir: Path,
+    options: BatchOptions,
+) -> list[CallResult]:
+    """Every call of one model role of a spec through its provider's batch API.
+
+    Reads the role's API key, opens the provider's batch client, runs ``BatchJobRunner`` and
+    closes both; the store and cache stay the caller's.
+    """
+    from distilleval.backends.batch_factory import batch_client_for
+    from distilleval.backends.credentials import resolve_api_key
+
+    api_key = resolve_api_key(model.model, api_key_env=model.api_key_env, api_base=model.api_base, role=role)
+    client = batch_client_for(role, model.model, api_base=model.api_base, api_key=api_key, prompt_cache=model.prompt_cache)
+    runner = BatchJobRunner(
+        role, model.model, client, store=store, cache=cache, price=price, work_dir=work_dir, options=options
+    )
+    try:
+        return await runner.run(calls)
+    finally:
+        runner.close()
+        await client.aclose()

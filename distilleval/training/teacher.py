@@ -118,35 +118,26 @@ def run_teacher_batch(
         PricingError: the teacher has no price.
     """
     from distilleval.backends.batch_api import check_batch_capable
-    from distilleval.backends.batch_factory import batch_client_for
-    from distilleval.backends.credentials import resolve_api_key
-    from distilleval.run.batch import BatchJobRunner, BatchOptions
+    from distilleval.run.batch import BatchOptions, run_model_in_batches
     from distilleval.run.cache import ResponseCache
     from distilleval.run.store import RunStore
 
     model = spec.teacher
     check_batch_capable(TEACHER, model.model)
     price = pricing.price_for(model.pricing_key)
-    api_key = resolve_api_key(model.model, api_key_env=model.api_key_env, api_base=model.api_base, role=TEACHER)
     calls = teacher_calls(spec, items)
 
     async def go() -> list[CallResult]:
-        client = batch_client_for(
-            TEACHER, model.model, api_base=model.api_base, api_key=api_key, prompt_cache=model.prompt_cache
-        )
         cache = ResponseCache(cache_path) if cache_path is not None else None
         store = RunStore(run_dir)
-        runner = BatchJobRunner(
-            TEACHER, model.model, client, store=store, cache=cache, price=price, work_dir=run_dir,
-            options=options or BatchOptions(),
-        )
         try:
-            return await runner.run(calls)
+            return await run_model_in_batches(
+                TEACHER, model, calls, store=store, cache=cache, price=price, work_dir=run_dir,
+                options=options or BatchOptions(),
+            )
         finally:
-            runner.close()
             store.close()
             if cache is not None:
                 cache.close()
-            await client.aclose()
 
     return asyncio.run(go())

@@ -65,6 +65,8 @@ def test_latency_probe_reads_n_and_n_at_k():
         ["train", "SPEC", "--rank", "-8"],
         ["train", "SPEC", "--max-restarts", "-1"],
         ["label", "SPEC", "--batch-poll", "inf"],
+        ["label", "SPEC", "--concurrency", "0"],
+        ["label", "SPEC", "--max-retries", "-1"],
     ],
     ids=lambda argv: " ".join(argv[2:]),
 )
