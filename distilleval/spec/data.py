@@ -238,7 +238,9 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
         if item_id in seen:
             raise DataError(f"{where}: duplicate id {item_id!r} (first on line {seen[item_id]})")
         seen[item_id] = line
-        if spec.data.split.column:
+        if path is not None and spec.data.split.column and spec.data.split.column not in record:
+            split_name = "train"  # a pool of inputs to label has no split column: all of it is for training
+        elif spec.data.split.column:
             value = str(record.get(spec.data.split.column, ""))
             if value in spec.data.split.train_values:
                 split_name = "train"
