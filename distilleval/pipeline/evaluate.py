@@ -90,11 +90,11 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
 
     pricing = load_pricing(options.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     roles, baselines = _selected_models(spec, options.models)
+    # Baselines are priced after the model calls: an unpriced one must fail before anything is paid.
+    check_spec_priced(spec, pricing, roles=roles, baselines=[b.display_name for b in baselines])
     # Every input check (gold on each eval row, classes for the baselines, ...) before anything is paid.
     items = check_eval_inputs(spec, limit=options.limit, baselines=baselines).evaluate
     check_scorer(spec)
-    # Baselines are priced after the model calls: an unpriced one must fail before anything is paid.
-    check_spec_priced(spec, pricing, roles=roles, baselines=[b.display_name for b in baselines])
     if options.batch:
         _check_batch_roles(spec, roles, pricing)
     run_dir, resume = _run_dir(spec, options)
