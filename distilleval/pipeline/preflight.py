@@ -15,8 +15,10 @@ Where each check lives (each runs as early as the facts it needs are known):
   exists in the file, gold labels inside ``output.labels``, gold JSON that parses, unique ids,
   split values, images that exist and can be read.
 - here: what needs the rows together or the run's choices: an eval split with items, a gold
-  answer on every evaluated row, two classes to train the selected baselines on, a pool with
-  items to label, and a scorer that can be built (a ``python`` scorer's function imports).
+  answer on every evaluated row in the shape its scorer reads (a JSON object for
+  ``json_fields``, well-formed spans for ``spans``), two classes to train the selected
+  baselines on, a pool with items to label, and a scorer that can be built (a ``python``
+  scorer's function imports).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def check_eval_inputs(spec: TaskSpec, *, limit: int | None = None,
     if not evaluate:
         raise DataError(f"{source}: data.split: no items in the eval split ({_split_rule(spec, len(items))})")
     _check_gold_present(spec, source, evaluate)
+    _check_gold_shape(spec, source, evaluate)
     train = [item for item in split_items(items, "train") if item.gold is not None]
     chosen = list(spec.baselines if baselines is None else baselines)
     if chosen:
@@ -140,6 +143,26 @@ def _check_gold_present(spec: TaskSpec, source: Path, evaluate: list[Item]) -> N
             f"{source}:{first.line}: column {spec.data.gold!r} (gold): missing or empty in an eval row; every "
             f"evaluated row needs a gold answer ({len(lacking)} of {len(evaluate)} eval rows have none)"
         )
+
+
+def _check_gold_shape(spec: TaskSpec, source: Path, evaluate: list[Item]) -> None:
+    """A JSON task's gold has the shape its scorer reads: an object for ``json_fields``, spans
+    with a type, start and end for ``spans`` (else scoring stops at that item, after the calls)."""
+    kind = spec.scorer.kind
+    if kind not in ("json_fields", "spans"):
+        return
+    from distilleval.scoring.spans import spans_of
+
+    for item in evaluate:
+        where = f"{source}:{item.line}: column {spec.data.gold!r} (gold)"
+        if kind == "json_fields" and not isinstance(item.gold, dict):
+            raise DataError(f"{where}: scorer json_fields compares the fields of a JSON object, "
+                            f"found {type(item.gold).__name__}")
+        if kind == "spans":
+            _, unusable = spans_of(item.gold, spec.scorer.list_field)
+            if unusable:
+                raise DataError(f"{where}: {unusable} of its spans lack a type, a start or an end "
+                                f"(start < end, both whole numbers); scorer spans reads {spec.scorer.list_field!r}")
 
 
 def _check_two_classes(spec: TaskSpec, source: Path, train: list[Item], baselines: Sequence[BaselineSpec]) -> None:

@@ -264,3 +264,21 @@ def test_check_label_inputs_prefers_the_given_pool(tmp_path):
     assert [item.id for item in check_label_inputs(spec).items] == ["t0", "t1", "t2"]
     with pytest.raises(SpecError):
         check_eval_inputs(load_spec(_write_task(tmp_path / "nogold", "http://127.0.0.1:9", _rows(3), gold=None)))
+
+
+@pytest.mark.parametrize(("scorer", "bad_gold", "expected"), [
+    ("json_fields", [1, 2], "scorer json_fields compares the fields of a JSON object, found list"),
+    ("spans", {"entities": [{"type": "PERSON", "start": 4, "end": 2}]},
+     "1 of its spans lack a type, a start or an end (start < end, both whole numbers); scorer spans reads 'entities'"),
+])
+def test_eval_refuses_gold_its_scorer_cannot_read_before_any_call(tmp_path, server, capsys, scorer, bad_gold, expected):
+    good = {"total": 5} if scorer == "json_fields" else {"entities": [{"type": "PERSON", "start": 0, "end": 3}]}
+    rows = [{"id": f"r{i}", "message": f"Ann paid {i}", "gold": bad_gold if i == 3 else good, "split": "eval"}
+            for i in range(6)]
+    folder = tmp_path / "task"
+    spec = _write_task(folder, server.base_url, rows, gold="gold")
+    spec.write_text(spec.read_text()
+                    .replace("output: {kind: label, labels: [\"billing\", \"technical\", \"other\"]}", "output: {kind: json}")
+                    .replace("scorer: exact_match", f"scorer: {scorer}"))
+    line = _refused(capsys, _eval_argv(spec, tmp_path), server, written=tmp_path / "runs")
+    assert line.endswith(f"{folder / 'data.jsonl'}:4: column 'gold' (gold): {expected}")
