@@ -82,7 +82,7 @@ def check_eval_inputs(spec: TaskSpec, *, limit: int | None = None,
     if not evaluate:
         raise DataError(f"{source}: data.split: no items in the eval split ({_split_rule(spec, len(items))})")
     _check_gold_present(spec, source, evaluate)
-    _check_gold_shape(spec, source, evaluate)
+    check_gold_shape(spec, evaluate)
     train = [item for item in split_items(items, "train") if item.gold is not None]
     chosen = list(spec.baselines if baselines is None else baselines)
     if chosen:
@@ -145,15 +145,23 @@ def _check_gold_present(spec: TaskSpec, source: Path, evaluate: list[Item]) -> N
         )
 
 
-def _check_gold_shape(spec: TaskSpec, source: Path, evaluate: list[Item]) -> None:
-    """A JSON task's gold has the shape its scorer reads: an object for ``json_fields``, spans
-    with a type, start and end for ``spans`` (else scoring stops at that item, after the calls)."""
+def check_gold_shape(spec: TaskSpec, items: list[Item]) -> None:
+    """A JSON task's gold (on ``items`` that have one) has the shape its scorer reads: an object
+    for ``json_fields``, spans with a type, start and end for ``spans`` (else scoring stops at
+    that item, after the calls were paid).
+
+    Raises:
+        DataError: naming the data file, the line and the gold column.
+    """
     kind = spec.scorer.kind
+    source = spec.resolve(spec.data.path)
     if kind not in ("json_fields", "spans"):
         return
     from distilleval.scoring.spans import spans_of
 
-    for item in evaluate:
+    for item in items:
+        if item.gold is None:
+            continue
         where = f"{source}:{item.line}: column {spec.data.gold!r} (gold)"
         if kind == "json_fields" and not isinstance(item.gold, dict):
             raise DataError(f"{where}: scorer json_fields compares the fields of a JSON object, "

@@ -282,3 +282,16 @@ def test_eval_refuses_gold_its_scorer_cannot_read_before_any_call(tmp_path, serv
                     .replace("scorer: exact_match", f"scorer: {scorer}"))
     line = _refused(capsys, _eval_argv(spec, tmp_path), server, written=tmp_path / "runs")
     assert line.endswith(f"{folder / 'data.jsonl'}:4: column 'gold' (gold): {expected}")
+
+
+def test_validate_refuses_unreadable_json_gold_before_any_call(tmp_path, server, capsys):
+    rows = [{"id": f"r{i}", "message": f"Ann paid {i}", "gold": "[1]" if i == 2 else {"total": i}, "split": "eval"}
+            for i in range(4)]
+    spec = _write_task(tmp_path / "task", server.base_url, rows, gold="gold")
+    spec.write_text(spec.read_text()
+                    .replace("output: {kind: label, labels: [\"billing\", \"technical\", \"other\"]}", "output: {kind: json}")
+                    .replace("scorer: exact_match", "scorer: json_fields"))
+    argv = ["validate", str(spec), "--cache", str(tmp_path / "cache.sqlite"), "--out", str(tmp_path / "out" / "v.json")]
+    line = _refused(capsys, argv, server, written=tmp_path / "out")
+    assert line.endswith("data.jsonl:3: column 'gold' (gold): scorer json_fields compares the fields of a JSON object, "
+                         "found list")
