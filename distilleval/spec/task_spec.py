@@ -109,8 +109,7 @@ class OutputSpec(_Strict):
         if self.kind == "label":
             if not self.labels:
                 raise ValueError("kind 'label' needs a non-empty 'labels' list")
-            if len(set(self.labels)) != len(self.labels):
-                raise ValueError("labels must be unique")
+            # Repeated labels are refused by the loader (_check_labels), which names both lines.
         elif self.labels is not None:
             raise ValueError(f"'labels' only applies to kind 'label', not {self.kind!r}")
         return self
@@ -461,7 +460,9 @@ def _check_labels(spec: TaskSpec, lines: LineIndex) -> None:
     if collision is not None:
         earlier, later = collision
         first, second = labels[earlier], labels[later]
-        if unicode_form(first) == unicode_form(second):
+        if first == second:
+            message = f"{second!r} is listed twice (also as output.labels.{earlier}); keep one of them"
+        elif unicode_form(first) == unicode_form(second):
             # Shown escaped: printed as is, the two would look identical.
             message = (f"{ascii(second)} and {ascii(first)} are the same text in two Unicode forms (composed NFC "
                        "and decomposed NFD), and labels are compared in NFC; keep one of them")

@@ -320,3 +320,9 @@ def test_the_reserved_label_and_aliases_of_unknown_labels_are_refused_at_load(sp
     path = _label_set_spec(spec_dir, ["billing", "technical", "other"], aliases={"refund": ["money back"]})
     with pytest.raises(SpecError, match=r"scorer.aliases.refund: 'refund' is not one of output.labels"):
         load_spec(path)
+
+
+def test_a_label_listed_twice_is_refused_naming_both_places(spec_dir):
+    path = _write(spec_dir, _set(("output", "labels"), ["billing", "other", "billing"]))
+    with pytest.raises(SpecError, match=r"output.labels.2: 'billing' is listed twice \(also as output.labels.0\)"):
+        load_spec(path)
