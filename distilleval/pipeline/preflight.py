@@ -1,9 +1,9 @@
 """Every check on a spec's inputs that can be made without calling a model.
 
-``eval``, ``run``, ``label`` and ``estimate`` all call these before the first paid call and
-before anything is written, so a problem in the spec or the data costs nothing: one line
-naming the file, the line and the field, exit status 2. ``estimate`` calls the same checks, so
-it refuses exactly what ``eval`` would refuse.
+``eval``, ``run``, ``label`` and ``estimate`` (and ``validate``, for the items it scores) call
+these before the first paid call and before anything is written, so a problem in the spec or
+the data costs nothing: one line naming the file, the line and the field, exit status 2.
+``estimate`` calls the same checks as ``eval``, so it refuses exactly what ``eval`` would refuse.
 
 Where each check lives (each runs as early as the facts it needs are known):
 
