@@ -295,3 +295,24 @@ def test_validate_refuses_unreadable_json_gold_before_any_call(tmp_path, server,
     line = _refused(capsys, argv, server, written=tmp_path / "out")
     assert line.endswith("data.jsonl:3: column 'gold' (gold): scorer json_fields compares the fields of a JSON object, "
                          "found list")
+
+
+def test_eval_refuses_a_missing_sql_database_before_any_call(tmp_path, server, capsys):
+    rows = [{"id": f"q{i}", "message": f"how many {i}", "label": "SELECT 1", "split": "eval"} for i in range(3)]
+    spec = _write_task(tmp_path / "task", server.base_url, rows)
+    spec.write_text(spec.read_text()
+                    .replace("output: {kind: label, labels: [\"billing\", \"technical\", \"other\"]}", "output: {kind: sql}")
+                    .replace("scorer: exact_match", "scorer: {kind: sql_execution, database: shop.sqlite}"))
+    line = _refused(capsys, _eval_argv(spec, tmp_path), server, written=tmp_path / "runs")
+    assert line.endswith(f"{spec}:4: scorer.database: file not found: {spec.parent / 'shop.sqlite'}")
+
+
+def test_eval_refuses_a_missing_image_before_any_call(tmp_path, server, capsys):
+    folder = tmp_path / "task"
+    spec = _write_task(folder, server.base_url, [{**row, "image": f"img{i}.png"} for i, row in enumerate(_rows(4))])
+    for i in (0, 1, 3):
+        (folder / f"img{i}.png").write_bytes(b"\x89PNG\r\n")
+    spec.write_text(spec.read_text().replace("input: {text: message}", "input: {text: message, photo: image}, "
+                                                                       "image_inputs: [photo]"))
+    line = _refused(capsys, _eval_argv(spec, tmp_path), server, written=tmp_path / "runs")
+    assert line.endswith(f"{folder / 'data.jsonl'}:3: column 'image': image not found: {(folder / 'img2.png').resolve()}")
