@@ -120,10 +120,20 @@ def check_scorer(spec: TaskSpec) -> None:
     Raises:
         DistillevalError: the scorer cannot be built.
     """
+    from distilleval.errors import DistillevalError
     from distilleval.scoring import build_scorer
 
-    with build_scorer(spec):
-        pass
+    try:
+        with build_scorer(spec):
+            pass
+    except DistillevalError as err:
+        message = str(err)
+        if not message.startswith("scorer."):
+            raise
+        # e.g. "scorer.ref ...: cannot import ...": say which spec and line.
+        field = message.split(" ", 1)[0].split(":", 1)[0]
+        located = spec_location(spec, tuple(field.split(".")))
+        raise type(err)(f"{located}: {message}") from None
 
 
 def _split_rule(spec: TaskSpec, n_items: int) -> str:

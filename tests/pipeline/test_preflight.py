@@ -316,3 +316,15 @@ def test_eval_refuses_a_missing_image_before_any_call(tmp_path, server, capsys):
                                                                        "image_inputs: [photo]"))
     line = _refused(capsys, _eval_argv(spec, tmp_path), server, written=tmp_path / "runs")
     assert line.endswith(f"{folder / 'data.jsonl'}:3: column 'image': image not found: {(folder / 'img2.png').resolve()}")
+
+
+def test_eval_refuses_a_python_scorer_that_does_not_import_before_any_call(tmp_path, server, capsys):
+    spec = _write_task(tmp_path / "task", server.base_url, _rows(4))
+    spec.write_text(spec.read_text()
+                    .replace("output: {kind: label, labels: [\"billing\", \"technical\", \"other\"]}", "output: {kind: text}")
+                    .replace("scorer: exact_match", "scorer: {kind: python, ref: \"no_such_module_here:score\"}"))
+    line = _refused(capsys, _eval_argv(spec, tmp_path), server, written=tmp_path / "runs")
+    assert line.endswith(f"{spec}:4: scorer.ref 'no_such_module_here:score': cannot import 'no_such_module_here' "
+                         "(ModuleNotFoundError: No module named 'no_such_module_here')")
+    estimate = _refused(capsys, ["estimate", str(spec)], server, written=tmp_path / "runs")
+    assert estimate.split(": error: ", 1)[1] == line.split(": error: ", 1)[1]
