@@ -473,16 +473,23 @@ def _check_labels(spec: TaskSpec, lines: LineIndex) -> None:
     if not exact:
         return
     owner = {normalize_text(label, rules): label for label in labels}
+    alias_owner: dict[str, str] = {}
     for label, spellings in spec.scorer.aliases.items():
         if label not in labels:
             raise _fail(spec.source, lines, ("scorer", "aliases", label),
                         f"{label!r} is not one of output.labels, so its aliases would count as no label")
         for position, spelling in enumerate(spellings):
-            other = owner.get(normalize_text(spelling, rules))
+            key = normalize_text(spelling, rules)
+            other = owner.get(key)
             if other is not None and other != label:
                 raise _fail(spec.source, lines, ("scorer", "aliases", label, position),
                             f"alias {spelling!r} of {label!r} is the label {other!r} after scorer.normalize "
                             f"({describe_rules(rules)}) and Unicode NFC")
+            other = alias_owner.setdefault(key, label)
+            if other != label:
+                raise _fail(spec.source, lines, ("scorer", "aliases", label, position),
+                            f"alias {spelling!r} of {label!r} is also an alias of {other!r} after scorer.normalize "
+                            f"({describe_rules(rules)}) and Unicode NFC; give it to one label")
 
 
 def load_spec(path: str | Path) -> TaskSpec:

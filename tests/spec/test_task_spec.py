@@ -326,3 +326,10 @@ def test_a_label_listed_twice_is_refused_naming_both_places(spec_dir):
     path = _write(spec_dir, _set(("output", "labels"), ["billing", "other", "billing"]))
     with pytest.raises(SpecError, match=r"output.labels.2: 'billing' is listed twice \(also as output.labels.0\)"):
         load_spec(path)
+
+
+def test_one_alias_for_two_labels_is_refused(spec_dir):
+    path = _label_set_spec(spec_dir, ["billing", "technical", "other"],
+                           aliases={"billing": ["invoice"], "other": ["Invoice!"]})
+    with pytest.raises(SpecError, match=r"scorer.aliases.other.0: alias 'Invoice!' of 'other' is also an alias of 'billing'"):
+        load_spec(path)
