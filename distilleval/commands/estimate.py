@@ -2,6 +2,8 @@
 
 Renders every item's teacher and student prompt, counts tokens locally (no network), and
 prices labelling the pool with the teacher, one eval run, and a request at the spec's volumes.
+It first makes every input check ``eval`` and ``run`` make (``pipeline.preflight``), so a spec
+it accepts is one they will not refuse for its data.
 """
 
 from __future__ import annotations
@@ -43,14 +45,17 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.costs.prompt_caching import teacher_cache_share
     from distilleval.costs.tables import TokenProfile, build_cost_table, render_cost_table
     from distilleval.costs.tokens import LOCAL_TOKENIZER
+    from distilleval.pipeline.preflight import check_eval_inputs, check_scorer
     from distilleval.spec.data import load_items, split_items
     from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(args.spec)
     check_spec_base_model(spec)  # a base model Tinker no longer serves fails before anything is counted
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
-    items = load_items(spec)
-    eval_items = split_items(items, "eval")
+    # The checks eval and run make before their first paid call: what they would refuse, estimate refuses too.
+    inputs = check_eval_inputs(spec)
+    check_scorer(spec)
+    items, eval_items = inputs.items, inputs.evaluate
     # Each item's prompts are counted once; the eval split and the default pool are views of those counts.
     counts = count_spec_tokens(spec, items, counters=spec_token_counters(spec))
     profiles = counts.profiles(spec)

@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
     from distilleval.costs.pricing import load_pricing
     from distilleval.errors import DistillevalError
+    from distilleval.pipeline.preflight import check_label_inputs
     from distilleval.run.cache import cache_path_for
-    from distilleval.spec.data import load_items, split_items
     from distilleval.spec.task_spec import load_spec
     from distilleval.training.label_checks import LabelChecker
     from distilleval.training.teacher import run_teacher
@@ -89,19 +89,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_retries < 0:
         raise DistillevalError(f"--max-retries must be 0 or more, got {args.max_retries}")
     spec = load_spec(args.spec)
-    if args.pool:
-        items = load_items(spec, path=Path(args.pool))
-        source = args.pool
-    elif spec.data.pool:
-        items = load_items(spec, path=spec.resolve(spec.data.pool))
-        source = str(spec.resolve(spec.data.pool))
-    else:
-        items = split_items(load_items(spec), "train")
-        source = f"{spec.resolve(spec.data.path)} (train split)"
-    if args.limit is not None:
-        items = items[: args.limit]
-    if not items:
-        raise DistillevalError(f"{source}: no items to label")
+    # Every input check before the first paid call (pipeline.preflight, shared with eval, run, estimate).
+    pool = check_label_inputs(spec, pool=args.pool, limit=args.limit)
+    items, source = pool.items, pool.source
     out = Path(args.out) if args.out else Path("runs") / f"{spec.name}-labels.jsonl"
     quarantine = Path(args.quarantine) if args.quarantine else out.with_name(out.stem + ".quarantine.jsonl")
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))

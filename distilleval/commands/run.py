@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.pipeline.offline import run_offline
     from distilleval.pipeline.plan import is_current, mark_current, missing_credentials, plan_run, run_directory
+    from distilleval.pipeline.preflight import check_eval_inputs, check_label_inputs, check_scorer
     from distilleval.pipeline.reports import write_reports
-    from distilleval.spec.data import load_items
     from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(args.spec)
@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"distilleval run: {reason}: running offline (reference labels, local baselines, projected costs)", file=sys.stderr)
     # Everything a user can get wrong in the spec, data or pricing fails here, before any work.
     check_spec_priced(spec, pricing, training=not offline and spec.student.model == spec.training.base_model)
-    load_items(spec)
+    check_eval_inputs(spec, limit=args.limit)
+    check_scorer(spec)
+    if not offline:
+        check_label_inputs(spec)  # the label step labels data.pool, else the train split
     if not offline:
         status, eval_dir = run_online(spec, pricing, args)
         if status == 0:

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.costs.pricing import load_pricing
     from distilleval.errors import DataError, DistillevalError
     from distilleval.files import write_text_atomic
+    from distilleval.pipeline.preflight import check_gold_shape, check_scorer
     from distilleval.run.cache import cache_path_for
     from distilleval.scoring import build_scorer
     from distilleval.spec.data import load_items
@@ -73,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         items = items[: args.limit]
     if not items:
         raise DataError(f"{data_path}: no items with a gold answer in column {spec.data.gold!r} (split: {args.split})")
+    check_gold_shape(spec, items)  # the shared pre-flight checks (pipeline.preflight), before any call
+    check_scorer(spec)
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     cache_path = None if args.no_cache else cache_path_for(args.cache)
 

@@ -68,12 +68,12 @@ class EvalOptions:
 def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     """Run, score and summarise ``spec``'s models; returns the run directory.
 
-    Everything that can fail before a model is called (spec, data, pricing, keys, reachable
-    endpoints) is checked before the run directory is created. Errors in individual calls
-    are counted in the summary, not raised.
+    Everything that can fail before a model is called (spec, data: see
+    ``pipeline.preflight``, pricing, keys, reachable endpoints) is checked before the run
+    directory is created. Errors in individual calls are counted in the summary, not raised.
 
     Raises:
-        DataError: no eval items, or ``resume`` names no run.
+        DataError: a data problem (``pipeline.preflight.check_eval_inputs``), or ``resume`` names no run.
         SpecError: unknown ``models``, or the spec changed since the resumed run was made.
         RunAborted: a failure that stops every call (bad key, unreachable model).
     """
@@ -81,21 +81,20 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
 
     from distilleval.costs.pricing import load_pricing
     from distilleval.costs.spec_prices import check_spec_priced
-    from distilleval.errors import DataError
     from distilleval.files import claim_new_directory
     from distilleval.pipeline.latency_probe import latency_context, roles_to_probe
-    from distilleval.pipeline.plan import eval_items, locked
+    from distilleval.pipeline.plan import locked
+    from distilleval.pipeline.preflight import check_eval_inputs, check_scorer
     from distilleval.run.runner import RunAborted
     from distilleval.run.store import RunStore
-    from distilleval.spec.data import load_items
 
     pricing = load_pricing(options.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
-    items = eval_items(load_items(spec), options.limit)
-    if not items:
-        raise DataError(f"{spec.resolve(spec.data.path)}: no items in the eval split")
     roles, baselines = _selected_models(spec, options.models)
     # Baselines are priced after the model calls: an unpriced one must fail before anything is paid.
     check_spec_priced(spec, pricing, roles=roles, baselines=[b.display_name for b in baselines])
+    # Every input check (gold on each eval row, classes for the baselines, ...) before anything is paid.
+    items = check_eval_inputs(spec, limit=options.limit, baselines=baselines).evaluate
+    check_scorer(spec)
     if options.batch:
         _check_batch_roles(spec, roles, pricing)
     run_dir, resume = _run_dir(spec, options)

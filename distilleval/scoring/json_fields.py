@@ -14,6 +14,9 @@ Counting rules, per item and field:
   raises recall nor costs precision.
 - An item with nothing to find and nothing predicted scores 1.0.
 
+Strings and field names compare in Unicode's composed form (NFC) under every rule set: a
+value or key a model wrote decomposed (NFD) equals its composed spelling in the gold.
+
 An output that holds no parseable JSON object scores as an empty prediction and is counted in
 ``parse_failure_rate``.
 """
@@ -30,6 +33,7 @@ from typing import Any
 
 from distilleval.errors import DataError
 from distilleval.scoring.base import ItemScore, MicroF1Scorer, _check_lengths, f1_from_counts, no_output_score
+from distilleval.spec.labels import unicode_form
 from distilleval.spec.scorer_config import JsonFieldsScorer, ValueNormalization
 
 _MISSING = object()
@@ -170,13 +174,15 @@ def normalize_value(value: Any, rules: ValueNormalization) -> Any:
     if isinstance(value, list):
         return ("list", tuple(normalize_value(v, rules) for v in value))
     if isinstance(value, dict):
-        return ("dict", tuple(sorted((str(k), normalize_value(v, rules)) for k, v in value.items())))
+        return ("dict", tuple(sorted((unicode_form(str(k)), normalize_value(v, rules)) for k, v in value.items())))
     return ("other", repr(value))
 
 
 @functools.lru_cache(maxsize=65536)
 def _normalize_string(value: str, rules: ValueNormalization) -> tuple:
-    """Canonical form of a string value (cached: the same strings recur across items)."""
+    """Canonical form of a string value (cached: the same strings recur across items), in NFC
+    before and after the rules (case folding may leave a decomposed sequence)."""
+    value = unicode_form(value)
     if rules.dates:
         date = _parse_date(value, rules)
         if date is not None:
@@ -190,7 +196,12 @@ def _normalize_string(value: str, rules: ValueNormalization) -> tuple:
         text = " ".join(text.split())
     if rules.case:
         text = text.casefold()
-    return ("str", text)
+    return ("str", unicode_form(text))
+
+
+def _composed_keys(record: dict) -> dict:
+    """``record`` with its field names in NFC, so a decomposed key finds the gold's field."""
+    return {unicode_form(str(key)): value for key, value in record.items()}
 
 
 class FieldCounts:
@@ -271,7 +282,7 @@ class JsonFields(MicroF1Scorer):
         for element in value:
             if isinstance(element, dict):
                 fields = {
-                    str(k): normalize_value(v, self.rules)
+                    unicode_form(str(k)): normalize_value(v, self.rules)
                     for k, v in element.items()
                     if self._value(element, k) is not _MISSING
                 }
@@ -341,7 +352,8 @@ class JsonFields(MicroF1Scorer):
     def compare(self, gold: dict, pred: dict) -> FieldCounts:
         """Field counts of one prediction (already parsed) against its gold object."""
         counts = FieldCounts()
-        fields = self.config.fields if self.config.fields is not None else list(gold)
+        gold, pred = _composed_keys(gold), _composed_keys(pred)
+        fields = [unicode_form(f) for f in self.config.fields] if self.config.fields is not None else list(gold)
         for field in fields:
             gold_value, pred_value = self._value(gold, field), self._value(pred, field)
             if field in self.list_fields:

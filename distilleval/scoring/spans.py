@@ -23,7 +23,9 @@ Where a predicted span sits is declared by ``locate`` (models count characters b
 - ``offsets_then_text``: its offsets when ``input[start:end] == text`` (or it has no text),
   else its text, placed among the occurrences that overlap no span whose offsets checked out.
 
-Text is matched exactly (the spans scorer declares no case or whitespace normalisation). A
+Text is matched exactly (the spans scorer declares no case or whitespace normalisation), up
+to Unicode's canonical forms: a predicted text in decomposed form (NFD) is found in an input
+written composed (NFC), and the other way round, and types compare in NFC. A
 prediction whose text is not in the input is a false positive of its type, reason
 ``not_in_input``; one beyond the string's last occurrence is a false positive, reason
 ``extra_occurrence``.
@@ -32,6 +34,7 @@ prediction whose text is not in the input is a false positive of its type, reaso
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +42,7 @@ from typing import Any
 from distilleval.errors import DataError
 from distilleval.scoring.base import ItemScore, MicroF1Scorer, _check_lengths, f1_from_counts
 from distilleval.scoring.json_fields import extract_json
+from distilleval.spec.labels import unicode_form
 from distilleval.spec.scorer_config import SpansScorer
 
 _TYPE_KEYS = ("type", "entity_type", "label")
@@ -79,7 +83,12 @@ def parse_span(record: Any) -> Span | None:
         return None
     if start < 0 or end <= start:
         return None
-    return Span(start, end, kind.strip().upper())
+    return Span(start, end, _type_name(kind))
+
+
+def _type_name(kind: str) -> str:
+    """An entity type as compared: stripped, upper-cased, in Unicode NFC."""
+    return unicode_form(kind.strip().upper())
 
 
 def _elements(value: Any, list_field: str) -> list[Any]:
@@ -129,7 +138,7 @@ def parse_mention(record: Any) -> Mention | None:
     span = parse_span(record)
     if text is None and span is None:
         return None
-    return Mention(kind.strip().upper(), text, span)
+    return Mention(_type_name(kind), text, span)
 
 
 def mentions_of(value: Any, list_field: str) -> tuple[list[Mention], int]:
@@ -153,6 +162,20 @@ def occurrences(haystack: str, needle: str) -> list[int]:
         starts.append(at)
         at = haystack.find(needle, at + len(needle))
     return starts
+
+
+def as_written_in(haystack: str, needle: str) -> str:
+    """``needle`` in the Unicode form ``haystack`` uses: itself, else its composed (NFC) or
+    decomposed (NFD) form, whichever occurs; itself when none does. Searching for that form
+    keeps offsets in the input's own characters.
+
+    >>> as_written_in("caf\u00e9 au lait", "cafe\u0301") == "caf\u00e9"
+    True
+    """
+    for form in (needle, unicode_form(needle), unicodedata.normalize("NFD", needle)):
+        if form in haystack:
+            return form
+    return needle
 
 
 @dataclass
@@ -195,7 +218,8 @@ def locate_mentions(mentions: Sequence[Mention], input_text: str, locate: str) -
         trust_offsets = (
             locate == "offsets_then_text"
             and mention.span is not None
-            and (mention.text is None or input_text[mention.span.start:mention.span.end] == mention.text)
+            and (mention.text is None
+                 or unicode_form(input_text[mention.span.start:mention.span.end]) == unicode_form(mention.text))
         )
         if trust_offsets and mention.span is not None:
             if mention.span not in located.spans:
@@ -203,7 +227,7 @@ def locate_mentions(mentions: Sequence[Mention], input_text: str, locate: str) -
         elif mention.text is None:
             located.unusable += 1
         else:
-            by_text.append((mention, mention.text))
+            by_text.append((mention, as_written_in(input_text, mention.text)))
     # Offsets that checked out hold their characters: an occurrence touching them is another
     # mention's (a first name inside a verified full name is not a mention of its own).
     held = list(located.spans)

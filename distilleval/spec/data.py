@@ -167,6 +167,27 @@ def _check_gold_column(spec: TaskSpec, source: Path, records: list[tuple[int, di
                     f"its columns are {', '.join(map(str, columns))}")
 
 
+def _readable_image(folder: Path, value: str, where: str) -> Path:
+    """The image file ``value`` names (relative to the data file's folder), checked to exist and
+    be readable now: every request embeds its bytes, and a file that cannot be read would
+    otherwise fail after the calls before it were paid for."""
+    try:
+        image = (folder / value).resolve()
+        found = image.is_file()
+    except OSError as err:  # e.g. a name too long for the file system
+        raise DataError(f"{where}: not a usable image path ({err.strerror})") from None
+    if not found:
+        raise DataError(f"{where}: image not found: {image}")
+    try:
+        with image.open("rb") as handle:
+            empty = not handle.read(1)
+    except OSError as err:
+        raise DataError(f"{where}: cannot read image {image} ({err.strerror})") from None
+    if empty:
+        raise DataError(f"{where}: image {image} is an empty file")
+    return image
+
+
 def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool = False) -> list[Item]:
     """Load the items of ``spec``'s data file (or of ``path``, e.g. an unlabelled pool).
 
@@ -175,8 +196,8 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
 
     Raises:
         DataError: a record lacks an input column, has a bad gold (for label tasks: one outside
-            ``output.labels``), a duplicate id, or a missing image; the data file has no
-            ``data.gold`` column at all; the message names file, line and column.
+            ``output.labels``), a duplicate id, or an image that is missing, unreadable or empty;
+            the data file has no ``data.gold`` column at all; the message names file, line and column.
     """
     source = path if path is not None else spec.resolve(spec.data.path)
     records = read_records(source, spec.data.format)
@@ -196,14 +217,7 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
                 value = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
             _check_length(value, spec, f"{where}: column {column!r}")
             if field_name in spec.data.image_inputs:
-                try:
-                    image = (source.parent / value).resolve()
-                    found = image.is_file()
-                except OSError as err:  # e.g. a name too long for the file system
-                    raise DataError(f"{where}: column {column!r}: not a usable image path ({err.strerror})") from None
-                if not found:
-                    raise DataError(f"{where}: column {column!r}: image not found: {image}")
-                value = str(image)
+                value = str(_readable_image(source.parent, value, f"{where}: column {column!r}"))
             inputs[field_name] = value
         gold = None
         if spec.data.gold:
@@ -224,7 +238,9 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
         if item_id in seen:
             raise DataError(f"{where}: duplicate id {item_id!r} (first on line {seen[item_id]})")
         seen[item_id] = line
-        if spec.data.split.column:
+        if path is not None and spec.data.split.column and spec.data.split.column not in record:
+            split_name = "train"  # a pool of inputs to label has no split column: all of it is for training
+        elif spec.data.split.column:
             value = str(record.get(spec.data.split.column, ""))
             if value in spec.data.split.train_values:
                 split_name = "train"

@@ -3,11 +3,17 @@
 The scorer compares labels after the spec's ``scorer.normalize`` rules (and ``aliases``); the
 data loader uses the same rules to check every gold label at load time, and the spec loader
 to refuse two labels that the rules would make one.
+
+Text is always compared in Unicode's composed form (NFC), whatever the spec declares: "café"
+typed as ``e`` + a combining accent (NFD, as macOS file names and some models write it) and
+as the single character ``é`` are the same label. This is not a rule a spec can turn off: the
+two are the same text to every reader, only their bytes differ.
 """
 
 from __future__ import annotations
 
 import string
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 from distilleval.spec.scorer_config import TextNormalization
@@ -15,21 +21,37 @@ from distilleval.spec.scorer_config import TextNormalization
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
+def unicode_form(text: str) -> str:
+    """``text`` in Unicode's composed form (NFC), so that canonically equal strings compare equal.
+
+    >>> unicode_form("cafe\u0301") == "caf\u00e9"
+    True
+    """
+    return unicodedata.normalize("NFC", text)
+
+
 def normalize_text(text: str, rules: TextNormalization) -> str:
-    """Apply the declared normalisation to ``text``.
+    """Apply the declared normalisation to ``text``, in Unicode's composed form (NFC).
+
+    NFC comes first (a decomposed character may compose to punctuation, e.g. U+037E to ``;``)
+    and again last: dropping punctuation or folding case can leave a combining mark beside a
+    new base character, and the result must be a fixed point (normalising twice changes nothing).
 
     >>> normalize_text("  Card  Lost! ", TextNormalization(case=True, whitespace=True, punctuation=True))
     'card lost'
     >>> normalize_text(" Card ", TextNormalization())
     ' Card '
+    >>> normalize_text("CAFE\u0301", TextNormalization(case=True)) == "caf\u00e9"
+    True
     """
+    text = unicode_form(text)
     if rules.punctuation:
         text = text.translate(_PUNCTUATION)
     if rules.case:
         text = text.casefold()
     if rules.whitespace:
         text = " ".join(text.split())
-    return text
+    return unicode_form(text)
 
 
 class LabelMatcher:

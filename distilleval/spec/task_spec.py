@@ -109,8 +109,7 @@ class OutputSpec(_Strict):
         if self.kind == "label":
             if not self.labels:
                 raise ValueError("kind 'label' needs a non-empty 'labels' list")
-            if len(set(self.labels)) != len(self.labels):
-                raise ValueError("labels must be unique")
+            # Repeated labels are refused by the loader (_check_labels), which names both lines.
         elif self.labels is not None:
             raise ValueError(f"'labels' only applies to kind 'label', not {self.kind!r}")
         return self
@@ -434,29 +433,63 @@ def _sqlite_problem(database: Path) -> str | None:
     return None
 
 
+RESERVED_LABEL = "INVALID"
+"""The class scoring gives outputs outside the label set; a spec may not declare it."""
+
+
 def _check_labels(spec: TaskSpec, lines: LineIndex) -> None:
-    """Two labels (or a label and another label's alias) that the scorer's normalisation makes
-    one would be scored as one class but trained as two."""
-    from distilleval.spec.labels import describe_rules, label_collision, normalize_text
+    """Refuse a label set the scorer would misread: two labels (or a label and another label's
+    alias) that its normalisation makes one would be scored as one class but trained as two;
+    an alias of a label the spec does not declare; the reserved label ``INVALID``.
+
+    Labels are compared in Unicode NFC always (``spec.labels``), and under ``scorer.normalize``
+    when the scorer is ``exact_match``.
+    """
+    from distilleval.spec.labels import describe_rules, label_collision, normalize_text, unicode_form
+    from distilleval.spec.scorer_config import TextNormalization
 
     labels = spec.output.labels
-    if not labels or not isinstance(spec.scorer, ExactMatchScorer):
+    if not labels:
         return
-    rules = spec.scorer.normalize
+    if RESERVED_LABEL in labels:
+        raise _fail(spec.source, lines, ("output", "labels", labels.index(RESERVED_LABEL)),
+                    f"{RESERVED_LABEL!r} is reserved for outputs outside the label set; rename that label")
+    exact = isinstance(spec.scorer, ExactMatchScorer)
+    rules = spec.scorer.normalize if exact else TextNormalization()
     collision = label_collision(labels, rules)
     if collision is not None:
         earlier, later = collision
-        raise _fail(spec.source, lines, ("output", "labels", later),
-                    f"{labels[later]!r} and {labels[earlier]!r} are the same label after scorer.normalize "
-                    f"({describe_rules(rules)}); merge them or change the normalisation")
+        first, second = labels[earlier], labels[later]
+        if first == second:
+            message = f"{second!r} is listed twice (also as output.labels.{earlier}); keep one of them"
+        elif unicode_form(first) == unicode_form(second):
+            # Shown escaped: printed as is, the two would look identical.
+            message = (f"{ascii(second)} and {ascii(first)} are the same text in two Unicode forms (composed NFC "
+                       "and decomposed NFD), and labels are compared in NFC; keep one of them")
+        else:
+            message = (f"{second!r} and {first!r} are the same label after scorer.normalize "
+                       f"({describe_rules(rules)}); merge them or change the normalisation")
+        raise _fail(spec.source, lines, ("output", "labels", later), message)
+    if not exact:
+        return
     owner = {normalize_text(label, rules): label for label in labels}
+    alias_owner: dict[str, str] = {}
     for label, spellings in spec.scorer.aliases.items():
+        if label not in labels:
+            raise _fail(spec.source, lines, ("scorer", "aliases", label),
+                        f"{label!r} is not one of output.labels, so its aliases would count as no label")
         for position, spelling in enumerate(spellings):
-            other = owner.get(normalize_text(spelling, rules))
+            key = normalize_text(spelling, rules)
+            other = owner.get(key)
             if other is not None and other != label:
                 raise _fail(spec.source, lines, ("scorer", "aliases", label, position),
                             f"alias {spelling!r} of {label!r} is the label {other!r} after scorer.normalize "
-                            f"({describe_rules(rules)})")
+                            f"({describe_rules(rules)}) and Unicode NFC")
+            other = alias_owner.setdefault(key, label)
+            if other != label:
+                raise _fail(spec.source, lines, ("scorer", "aliases", label, position),
+                            f"alias {spelling!r} of {label!r} is also an alias of {other!r} after scorer.normalize "
+                            f"({describe_rules(rules)}) and Unicode NFC; give it to one label")
 
 
 def load_spec(path: str | Path) -> TaskSpec:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from distilleval.spec.labels import LabelMatcher
+from distilleval.spec.scorer_config import TextNormalization
 from distilleval.spec.task_spec import TaskSpec
 
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
-_PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
 @dataclass(frozen=True)
@@ -51,32 +51,18 @@ class LabelChecker:
 
     def __init__(self, spec: TaskSpec) -> None:
         self.kind = spec.output.kind
-        self._labels: dict[str, str] = {}
         self._schema = spec.output.json_schema
         self._ddl: list[str] = []
         scorer = spec.scorer
-        normalize = getattr(scorer, "normalize", None)
-        self._fold_case = bool(getattr(normalize, "case", False)) if scorer.kind == "exact_match" else False
-        self._fold_space = bool(getattr(normalize, "whitespace", False)) if scorer.kind == "exact_match" else False
-        self._drop_punct = bool(getattr(normalize, "punctuation", False)) if scorer.kind == "exact_match" else False
+        self._labels: LabelMatcher | None = None
         if self.kind == "label":
-            for label in spec.output.labels or []:
-                self._labels.setdefault(self._norm(label), label)
-            for label, spellings in getattr(scorer, "aliases", {}).items():
-                for spelling in spellings:
-                    self._labels.setdefault(self._norm(spelling), label)
+            # The scorer's own matching (Unicode NFC, its normalisation and aliases), so a label
+            # trained on is one the eval scores as that label.
+            exact = scorer.kind == "exact_match"
+            self._labels = LabelMatcher(spec.output.labels or [], scorer.normalize if exact else TextNormalization(),
+                                        scorer.aliases if exact else None)
         if self.kind == "sql" and scorer.kind == "sql_execution":
             self._ddl = _read_schema(spec.resolve(scorer.database))
-
-    def _norm(self, text: str) -> str:
-        text = text.strip()
-        if self._fold_case:
-            text = text.lower()
-        if self._drop_punct:
-            text = text.translate(_PUNCTUATION)
-        if self._fold_space:
-            text = " ".join(text.split())
-        return text
 
     def check(self, output: str) -> LabelCheck:
         """The verdict on one teacher output."""
@@ -91,7 +77,7 @@ class LabelChecker:
         return LabelCheck(output.strip())
 
     def _check_label(self, output: str) -> LabelCheck:
-        canonical = self._labels.get(self._norm(output))
+        canonical = self._labels.match(output.strip()) if self._labels is not None else None
         if canonical is None:
             shown = output.strip()[:80]
             return LabelCheck(None, "invalid_label", f"{shown!r} is not one of the spec's labels")

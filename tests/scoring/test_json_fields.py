@@ -198,3 +198,14 @@ def test_output_nested_too_deeply_is_no_json_not_a_crash():
     assert extract_json("[" * 100_000 + "]" * 100_000) is None
     assert extract_json("```json\n" + "[" * 100_000 + "]" * 100_000 + "\n```") is None
     assert extract_json("here: " + "{\"a\": " * 50_000 + "1" + "}" * 50_000) is None
+
+
+def test_values_and_field_names_compare_in_unicode_nfc():
+    gold = {"city": "Bogot\u00e1", "caf\u00e9": "cr\u00e8me br\u00fbl\u00e9e"}
+    decomposed = {"city": "Bogota\u0301", "cafe\u0301": "cre\u0300me bru\u0302le\u0301e"}
+    for rules in ({}, {"normalize": ValueNormalization(case=False, whitespace=False, numbers=False)}):
+        result = score(gold, json.dumps(decomposed, ensure_ascii=False), **rules)
+        assert result.counts == (2, 0, 0), rules
+    assert score(gold, json.dumps({"city": "Bogota", "caf\u00e9": "creme brulee"})).counts == (0, 2, 2)
+    restricted = score(gold, json.dumps(decomposed, ensure_ascii=False), fields=["cafe\u0301"])
+    assert restricted.counts == (1, 0, 0)

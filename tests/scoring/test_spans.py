@@ -359,3 +359,21 @@ def test_presidio_spans_without_offsets_are_located_by_their_text(shared_data):
     scores = Spans(SpansScorer(locate="text")).score_items(outputs, items)
     assert sum(clean) >= 0.9 * len(items)
     assert all(score.score == 1.0 for score, ok in zip(scores, clean) if ok)
+
+
+def test_text_located_in_either_unicode_form_and_types_compare_in_nfc():
+    composed = "Jos\u00e9 lives in Bogot\u00e1"
+    decomposed_name, decomposed_city = "Jose\u0301", "Bogota\u0301"
+    mentions = [Mention("PERSON", decomposed_name, None), Mention("CITY", decomposed_city, None)]
+    located = locate_mentions(mentions, composed, "text")
+    assert located.spans == [Span(0, 4, "PERSON"), Span(14, 20, "CITY")] and located.unplaced == []
+    # The other way round: an input written decomposed, offsets in its own characters.
+    decomposed = "Jose\u0301 lives in Bogota\u0301"
+    located = locate_mentions([Mention("PERSON", "Jos\u00e9", None)], decomposed, "text")
+    assert located.spans == [Span(0, 5, "PERSON")]
+    # offsets_then_text: offsets whose characters equal the text up to form are trusted.
+    trusted = locate_mentions([Mention("CITY", decomposed_city, Span(14, 20, "CITY"))], composed, "offsets_then_text")
+    assert trusted.spans == [Span(14, 20, "CITY")]
+    gold = {"entities": [{"type": "ST\u00c4DT", "start": 14, "end": 20}]}
+    pred = {"entities": [{"type": "sta\u0308dt", "start": 14, "end": 20}]}
+    assert run("strict", gold, pred).counts == (1, 0, 0)

@@ -206,3 +206,34 @@ def test_an_image_path_too_long_for_the_file_system_is_a_data_error(tmp_path):
     spec = spec.model_copy(update={"data": spec.data.model_copy(update={"image_inputs": ["text"]})})
     with pytest.raises(DataError, match=r"data.jsonl:1: column 'message': not a usable image path \(File name too long\)"):
         load_items(spec)
+
+
+def _image_spec(tmp_path: Path, image: str):
+    spec = _spec_with_data(tmp_path, [_row(id="a", message=image)])
+    return spec.model_copy(update={"data": spec.data.model_copy(update={"image_inputs": ["text"]})})
+
+
+def test_an_empty_or_unreadable_image_is_refused_at_load(tmp_path):
+    (tmp_path / "blank.png").write_bytes(b"")
+    with pytest.raises(DataError, match=r"data.jsonl:1: column 'message': image .*blank.png is an empty file"):
+        load_items(_image_spec(tmp_path, "blank.png"))
+    (tmp_path / "folder.png").mkdir()
+    with pytest.raises(DataError, match=r"data.jsonl:1: column 'message': image not found: .*folder.png"):
+        load_items(_image_spec(tmp_path, "folder.png"))
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n")
+    [item] = load_items(_image_spec(tmp_path, "photo.png"))
+    assert item.inputs["text"] == str((tmp_path / "photo.png").resolve())
+
+
+def test_a_decomposed_gold_label_loads_as_the_composed_label(tmp_path):
+    spec = _spec_with_data(tmp_path, [_row(id="a", label="cafe\u0301"), _row(id="b", label="caf\u00e9")])
+    spec = spec.model_copy(update={"output": spec.output.model_copy(update={"labels": ["billing", "caf\u00e9"]})})
+    assert [item.gold for item in load_items(spec)] == ["caf\u00e9", "caf\u00e9"]
+
+
+def test_a_pool_without_the_split_column_is_all_to_label(tmp_path):
+    spec = _spec_with_data(tmp_path, [_row(id="a")])
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text(json.dumps({"id": "p1", "message": "hello"}) + "\n")
+    [item] = load_items(spec, path=pool)
+    assert (item.id, item.split, item.gold) == ("p1", "train", None)

@@ -297,3 +297,39 @@ def test_a_tinker_student_records_its_base_model_for_pricing(spec_dir):
     assert base(lambda d: d["student"].update(price_as="tinker/seed")) is None
     assert base(lambda d: d["student"].update(model="openai/gpt-4.1-mini")) is None
     assert load_spec(_write(spec_dir, lambda d: None)).teacher.checkpoint_base_model is None
+
+
+def test_labels_in_two_unicode_forms_are_refused_with_both_shown_escaped(spec_dir):
+    path = _write(spec_dir, _set(("output", "labels"), ["billing", "caf\u00e9", "cafe\u0301"]))
+    with pytest.raises(SpecError, match=r"output.labels.2: 'cafe\\u0301' and 'caf\\xe9' are the same text in two Unicode forms"):
+        load_spec(path)
+
+
+def test_unicode_twins_are_refused_whatever_the_scorer(spec_dir):
+    def mutate(data):
+        data["output"]["labels"] = ["caf\u00e9", "cafe\u0301"]
+        data["scorer"] = {"kind": "python", "ref": "os.path:join"}
+
+    with pytest.raises(SpecError, match=r"output.labels.1: .* two Unicode forms"):
+        load_spec(_write(spec_dir, mutate))
+
+
+def test_the_reserved_label_and_aliases_of_unknown_labels_are_refused_at_load(spec_dir):
+    with pytest.raises(SpecError, match=r"output.labels.1: 'INVALID' is reserved for outputs outside the label set"):
+        load_spec(_write(spec_dir, _set(("output", "labels"), ["billing", "INVALID"])))
+    path = _label_set_spec(spec_dir, ["billing", "technical", "other"], aliases={"refund": ["money back"]})
+    with pytest.raises(SpecError, match=r"scorer.aliases.refund: 'refund' is not one of output.labels"):
+        load_spec(path)
+
+
+def test_a_label_listed_twice_is_refused_naming_both_places(spec_dir):
+    path = _write(spec_dir, _set(("output", "labels"), ["billing", "other", "billing"]))
+    with pytest.raises(SpecError, match=r"output.labels.2: 'billing' is listed twice \(also as output.labels.0\)"):
+        load_spec(path)
+
+
+def test_one_alias_for_two_labels_is_refused(spec_dir):
+    path = _label_set_spec(spec_dir, ["billing", "technical", "other"],
+                           aliases={"billing": ["invoice"], "other": ["Invoice!"]})
+    with pytest.raises(SpecError, match=r"scorer.aliases.other.0: alias 'Invoice!' of 'other' is also an alias of 'billing'"):
+        load_spec(path)

@@ -75,3 +75,10 @@ def test_text_kind_accepts_any_non_empty_text(tmp_path):
     check = checker(tmp_path, "output: {kind: text}")
     assert check.check(" a summary ").label == "a summary"
     assert not check.check("   ").valid
+
+
+def test_a_decomposed_teacher_label_is_the_composed_label(tmp_path):
+    check = checker(tmp_path, 'output: {kind: label, labels: ["caf\\u00e9", other]}\n'
+                              "scorer: {kind: exact_match, normalize: {case: true}}")
+    assert check.check("CAFE\u0301\n").label == "caf\u00e9"
+    assert check.check("Other").label == "other"
