@@ -60,6 +60,11 @@ class DropTest:
                 f"family-wise false-failure level {self.family_alpha:g}")
 
 
+def family_alpha(alpha: float) -> float:
+    """The family-wise false-failure level for the spec's ``alpha``: a drop is one tail of a two-sided test."""
+    return alpha / 2
+
+
 def paired_drop_family(pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, alpha: float) -> list[DropTest]:
     """Test every model for a drop against the baseline run, corrected together by Holm.
 
@@ -72,11 +77,11 @@ def paired_drop_family(pairs: Mapping[str, tuple[Sequence[float], Sequence[float
     Returns:
         One ``DropTest`` per model, in the order of ``pairs``.
     """
-    family_alpha = alpha / 2
+    level = family_alpha(alpha)
     tested = {key: drop_p_value(a, b) for key, (a, b) in pairs.items()}
-    decisions = holm([p for p, _ in tested.values()], family_alpha)
+    decisions = holm([p for p, _ in tested.values()], level)
     results = []
     for (key, (a, b)), (p, method), decision in zip(pairs.items(), tested.values(), decisions):
         paired = compare_paired(a, b, alpha=2 * decision.level)
-        results.append(DropTest(key, paired, p, method, decision, family_alpha))
+        results.append(DropTest(key, paired, p, method, decision, level))
     return results

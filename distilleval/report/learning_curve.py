@@ -40,7 +40,7 @@ def gain_sentence(model: str, gain: DoublingGain | None, curve: LearningCurve) -
     interval = f"{gain.confidence:.0%} interval [{_pts(gain.low)}, {_pts(gain.high)}]"
     if gain.flat:
         return (f"{model} flattens over {span}: each doubling adds {_pts(gain.gain)} ({interval}); even the upper "
-                f"end is below the {margin} margin per doubling, so more labels stop paying there")
+                f"end is below the {margin} margin per doubling, so each further doubling is worth less than the margin")
     if gain.seeds == 1:
         return (f"{model}: each doubling over {span} adds {_pts(gain.gain)} ({interval}, over eval items only: one "
                 "seed cannot show the training draw's noise); not tested for flatness — rerun with --seeds 2 or more")

@@ -11,7 +11,7 @@ log2(size), estimated from every seed's fit on every eval item; its interval cou
 of noise (which training subsets were drawn, which eval items were scored) through a two-way
 seeds x items analysis of variance of the per-item slopes (``gain_intervals``). The curve is called flat only when the one-sided 95% upper bound of the gain
 per doubling is below the margin, so a curve still gaining the margin per doubling is called
-flat at most 5% of the time (checked by simulation in tests/results/test_learning_curve_simulation.py).
+flat at most 5% of the time (checked by simulation in tests/results/test_learning_curve.py).
 """
 
 from __future__ import annotations

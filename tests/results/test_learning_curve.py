@@ -9,6 +9,8 @@ import pytest
 
 from distilleval.errors import DataError
 from distilleval.results.learning_curve import (
+    FLAT_ALPHA,
+    WINDOW,
     CurvePoint,
     LearningCurve,
     SizeCost,
@@ -17,6 +19,7 @@ from distilleval.results.learning_curve import (
     read_curve,
     write_curve,
 )
+from tests.montecarlo import DENSE, REPLICATES, error_rate_bound
 
 
 def points(*pairs: tuple[int, float]) -> list[CurvePoint]:
@@ -100,3 +103,67 @@ def test_unreadable_curve_is_a_data_error(tmp_path):
     path.write_text('{"points": 3}')
     with pytest.raises(DataError, match="learning_curve.json"):
         read_curve(path)
+
+
+# --- Simulation: at most 5% false "flat" among curves whose gain per doubling equals the margin ---
+#
+# Model: sizes 200 · 2^j (or the given sizes); the expected score at a size is 0.6 + gain · log2(size / first).
+# Each eval item has a threshold t ~ U(0, 1) shared by every fit; the fit of seed s at size j gets the
+# item right when t + e < mean_j + d_sj, with d_sj ~ N(0, tau) the training draw of that seed at that
+# size and e ~ U(-noise, noise) per (seed, size, item). The expected score is exactly mean_j + d_sj, so
+# the curve's gain per doubling is exactly ``gain``. 2,000 seeded replicates a cell, decided by
+# ``gain_intervals`` (the function ``doubling_gain`` calls) over the last WINDOW sizes.
+
+
+def simulated_curves(rng, *, sizes, seeds, items, gain, tau=0.02, noise=0.1, replicates=REPLICATES):
+    x = np.log2(np.asarray(sizes, dtype=float) / sizes[0])
+    mean = 0.6 + gain * x
+    thresholds = rng.random((replicates, 1, 1, items))
+    draw = rng.normal(0, tau, (replicates, seeds, len(sizes), 1))
+    jitter = rng.uniform(-noise, noise, (replicates, seeds, len(sizes), items))
+    return (thresholds + jitter < mean[None, None, :, None] + draw).astype(float)
+
+
+def false_flat_rate(rng, *, sizes, seeds, items, margin, **model) -> float:
+    scores = simulated_curves(rng, sizes=sizes, seeds=seeds, items=items, gain=margin, **model)
+    _, _, high = gain_intervals(scores[:, :, -WINDOW:, :], sizes[-WINDOW:])
+    return float(np.mean(high < margin))
+
+
+GRID = [(n_sizes, seeds) for n_sizes in (2, 3, 5) for seeds in (2, 3, 5)]
+DENSE_GRID = [
+    dict(items=items, tau=tau, noise=noise, margin=margin)
+    for items in (100, 1_000) for tau in (0.0, 0.03) for noise in (0.0, 0.3) for margin in (0.02, 0.05)
+]
+
+
+@pytest.mark.parametrize("n_sizes, seeds", GRID)
+def test_curves_gaining_the_margin_per_doubling_are_rarely_called_flat(n_sizes, seeds):
+    rng = np.random.default_rng(100 * n_sizes + seeds)
+    sizes = [200 * 2**j for j in range(n_sizes)]
+    rate = false_flat_rate(rng, sizes=sizes, seeds=seeds, items=300, margin=0.03)
+    assert rate <= error_rate_bound(FLAT_ALPHA), (n_sizes, seeds, rate)
+
+
+def test_sizes_that_do_not_double_are_handled_per_doubling():
+    rng = np.random.default_rng(9)
+    rate = false_flat_rate(rng, sizes=[500, 1_000, 2_000, 5_000, 10_000], seeds=3, items=300, margin=0.03)
+    assert rate <= error_rate_bound(FLAT_ALPHA)
+
+
+def test_curves_gaining_twice_the_margin_are_almost_never_called_flat_and_flat_ones_usually_are():
+    rng = np.random.default_rng(12)
+    sizes = [1_000, 2_000, 4_000]
+    steep = simulated_curves(rng, sizes=sizes, seeds=3, items=1_000, gain=0.06, replicates=500)
+    assert np.mean(gain_intervals(steep, sizes)[2] < 0.03) <= 0.01
+    level = simulated_curves(rng, sizes=sizes, seeds=3, items=1_000, gain=0.0, tau=0.005, replicates=500)
+    assert np.mean(gain_intervals(level, sizes)[2] < 0.03) >= 0.8
+
+
+@pytest.mark.skipif(not DENSE, reason="dense grid: set DISTILLEVAL_DENSE_STATS=1")
+@pytest.mark.parametrize("cell", DENSE_GRID, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
+@pytest.mark.parametrize("seeds", (2, 3, 5))
+def test_dense_grid_false_flat(cell, seeds):
+    rng = np.random.default_rng(seeds * 7 + int(cell["items"]))
+    rate = false_flat_rate(rng, sizes=[200, 400, 800, 1_600], seeds=seeds, **cell)
+    assert rate <= error_rate_bound(FLAT_ALPHA), (cell, seeds, rate)
