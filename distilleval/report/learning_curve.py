@@ -86,7 +86,10 @@ def _text(x: float, y: float, content: str, *, anchor: str = "middle", size: int
 
 
 def curve_chart(curve: LearningCurve) -> str:
-    """Mean score against training items (log axis), one line per model with its intervals; a dashed line where a curve is shown flat."""
+    """Mean score against training items (log axis), one line per model with its intervals.
+
+    A dashed line marks where a curve is shown flat (the first size of its slope window).
+    """
     title = f"Learning curve: {curve.metric.replace('_', ' ')} against training items"
     body: list[str] = []
     sizes = curve.sizes()

@@ -9,9 +9,10 @@ Whether a curve has flattened is a test, not a reading of point means: over the 
 (``WINDOW``) the gain per doubling of training size is the least-squares slope of score against
 log2(size), estimated from every seed's fit on every eval item; its interval counts both sources
 of noise (which training subsets were drawn, which eval items were scored) through a two-way
-seeds x items analysis of variance of the per-item slopes (``gain_intervals``). The curve is called flat only when the one-sided 95% upper bound of the gain
-per doubling is below the margin, so a curve still gaining the margin per doubling is called
-flat at most 5% of the time (checked by simulation in tests/results/test_learning_curve.py).
+seeds x items analysis of variance of the per-item slopes (``gain_intervals``). The curve is
+called flat only when the one-sided 95% upper bound of the gain per doubling is below the
+margin, so a curve still gaining the margin per doubling is called flat at most 5% of the time
+(checked by simulation in tests/results/test_learning_curve.py).
 """
 
 from __future__ import annotations
