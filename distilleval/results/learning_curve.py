@@ -120,8 +120,9 @@ def gain_intervals(scores: np.ndarray, sizes: list[int] | np.ndarray, *, alpha: 
     splitting the error term off the seed part instead, called 2-seed curves flat 8-10% of the
     time at a 5% level in the simulation). When only a handful of items move between sizes the
     gain is a small count and as skewed, so, as Wilson's interval does for a rate, the interval
-    is centred and widened by ``t² · (largest item slope) / (2N)``: without it, curves whose
-    items flip exactly once were called flat 8-9% of the time at 100 eval items.
+    is centred and widened by ``t² · (largest possible item slope) / (2N)``: without it, curves
+    whose items flip exactly once were called flat 8-9% of the time at 100 eval items, and a curve
+    with every score equal would get an interval of zero width.
 
     Args:
         scores: per-item scores shaped ``(..., seeds, sizes, items)``: every seed's fit at every
@@ -157,8 +158,10 @@ def gain_intervals(scores: np.ndarray, sizes: list[int] | np.ndarray, *, alpha: 
         squared = (student_t.ppf(1 - alpha, n_seeds - 1) ** 2 * ms_seeds / cells
                    + item_t**2 * np.maximum(0.0, ms_items - ms_error) / cells)
     # When only a handful of items move, the gain is a small count of them and as skewed:
-    # like Wilson's interval for a rate, centre and widen by what one more moving item weighs.
-    step = item_t**2 * np.max(np.abs(item_means), axis=-1) / (2 * n_items)
+    # like Wilson's interval for a rate, centre and widen by what one more moving item could
+    # weigh (scores in [0, 1]: at most the sum of the positive weights). It also keeps the
+    # interval from collapsing when no item moves at all.
+    step = item_t**2 * np.sum(np.clip(weights, 0, None)) / (2 * n_items)
     half = np.sqrt(squared + step**2)
     return gain, gain + step - half, gain + step + half
 

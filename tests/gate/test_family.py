@@ -115,3 +115,13 @@ def test_each_check_names_the_correction_and_its_interval_agrees_with_it():
     assert "Holm over 3 paired-drop checks" in b.correction_text() and "false-failure level 0.025" in b.correction_text()
     one = paired_drop_family({"b": (same, worse)}, alpha=ALPHA)[0]
     assert one.dropped and one.interval_confidence == pytest.approx(0.95) and "no correction needed" in one.correction_text()
+
+
+def test_partial_credit_drop_uses_the_sign_flip_p_value_and_says_so():
+    rng = np.random.default_rng(8)
+    base = list(rng.choice([0.0, 0.5, 1.0], 300, p=[0.1, 0.2, 0.7]))
+    worse = [max(0.0, v - 0.5) if i % 4 == 0 else v for i, v in enumerate(base)]
+    drop, same = paired_drop_family({"m": (base, worse), "n": (base, base)}, alpha=ALPHA)
+    assert drop.dropped and not same.dropped
+    assert drop.method == "paired sign-flip test (9,999 flips), one-sided" and drop.p_value == pytest.approx(1 / 10_000)
+    assert drop.paired.ci_high < 0 and same.p_value == 1.0

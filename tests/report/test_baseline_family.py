@@ -103,3 +103,13 @@ def test_only_baselines_that_count_can_make_the_student_no_better():
     assert not says_no_better(differences, rejected, np.array([[False, True]]))[0]
     assert shown_better_than_all(differences, rejected, np.array([[False, True]]))[0]
     assert not shown_better_than_all(differences, rejected, np.array([[False, False]]))[0]
+
+
+def test_partial_credit_baselines_use_the_two_sided_sign_flip_test():
+    rng = np.random.default_rng(6)
+    baseline = list(rng.choice([0.0, 0.5, 1.0], 200, p=[0.2, 0.2, 0.6]))
+    student = [min(1.0, v + 0.5) if i % 3 == 0 else v for i, v in enumerate(baseline)]
+    (better,) = compare_with_baselines({"x": ("X", baseline, student)}, alpha=ALPHA)
+    assert better.method == "paired sign-flip test (9,999 flips), two-sided" and better.direction == "better"
+    (same,) = compare_with_baselines({"x": ("X", baseline, baseline)}, alpha=ALPHA)
+    assert same.p_value == 1.0 and same.direction == "inconclusive"

@@ -69,6 +69,15 @@ def test_one_seed_is_never_called_flat_and_says_why():
     assert not gain.flat and gain.high < 0.05 and "one seed" in gain.method
 
 
+def test_identical_scores_never_give_a_zero_width_interval():
+    # Every fit right on every item: no item moves, yet a handful of items cannot prove the curve
+    # flat; a thousand can (the interval's width shrinks with the number of items, never to zero).
+    few = doubling_gain(np.ones((3, 3, 5)), [100, 200, 400], margin=0.03)
+    assert few.high - few.low > 0 and not few.flat
+    many = doubling_gain(np.ones((3, 3, 1_000)), [100, 200, 400], margin=0.03)
+    assert 0 < many.high - many.low < 0.03 and many.flat
+
+
 def test_the_gain_does_not_depend_on_the_order_of_items_or_seeds():
     rng = np.random.default_rng(3)
     scores = _scores(rng, [0.5, 0.55, 0.58])
