@@ -180,7 +180,8 @@ def _paired_drops(run: Summary, baseline: Summary, alpha: float) -> list[Check]:
     for test in paired_drop_family(pairs, alpha=alpha):
         paired = test.paired
         detail = (f"{test.key} {paired.mean_b:.4f} vs baseline {paired.mean_a:.4f} ({paired.difference:+.4f}, "
-                  f"{test.interval_confidence * 100:.4g}% CI [{paired.ci_low:+.4f}, {paired.ci_high:+.4f}], n={paired.n_paired}); ")
+                  f"{test.interval_confidence * 100:.4g}% CI [{paired.ci_low:+.4f}, {paired.ci_high:+.4f}], n={paired.n_paired}; "
+                  f"interval: {paired.method}); ")
         if paired.p_value is not None:
             detail += f"{paired.losses} lost / {paired.gains} gained; "
         detail += f"{test.method} p={test.p_value:.4g}; {test.correction_text()}"
