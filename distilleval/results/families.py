@@ -70,6 +70,13 @@ def holm_arrays(p_values: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndar
     steps = np.arange(k)
     decided_at = np.minimum(steps, np.minimum(stop, k - 1))
     level_sorted = alpha / (k - decided_at)
+    # Tied p-values get the same (strictest) level, so the printed intervals do not depend on
+    # the order the comparisons came in.
+    steps_shape = np.broadcast_to(steps, sorted_p.shape)
+    starts_tie = np.ones(sorted_p.shape, dtype=bool)
+    starts_tie[..., 1:] = sorted_p[..., 1:] != sorted_p[..., :-1]
+    first_of_tie = np.maximum.accumulate(np.where(starts_tie, steps_shape, 0), axis=-1)
+    level_sorted = np.take_along_axis(level_sorted, first_of_tie, axis=-1)
     adjusted, rejected, level = (np.empty_like(sorted_p), np.empty(p.shape, dtype=bool), np.empty_like(sorted_p))
     np.put_along_axis(adjusted, order, adjusted_sorted, axis=-1)
     np.put_along_axis(rejected, order, rejected_sorted, axis=-1)

@@ -51,12 +51,13 @@ def test_holm_levels_agree_with_the_decisions_and_never_exceed_alpha():
         assert list(rejected[row]) == _holm_by_hand(list(p[row]), 0.05)
 
 
-def test_holm_is_the_same_in_any_order():
-    p = [0.004, 0.03, 0.011, 0.2]
+@pytest.mark.parametrize("p", [[0.004, 0.03, 0.011, 0.2], [0.01, 0.01, 0.001, 0.3], [0.02, 0.02, 0.02, 0.02]])
+def test_holm_decisions_and_levels_are_the_same_in_any_order(p):
+    original = holm(p, 0.05)
     for permutation in itertools.permutations(range(4)):
-        shuffled = [p[i] for i in permutation]
-        decisions = holm(shuffled, 0.05)
-        assert [d.rejected for d in decisions] == [holm(p, 0.05)[i].rejected for i in permutation]
+        decisions = holm([p[i] for i in permutation], 0.05)
+        assert [(d.rejected, d.level, d.adjusted_p) for d in decisions] == [
+            (original[i].rejected, original[i].level, original[i].adjusted_p) for i in permutation]
 
 
 @pytest.mark.parametrize("worse, better", [(0, 0), (3, 0), (0, 3), (5, 5), (10, 3), (3, 10), (40, 25), (1, 120)])
