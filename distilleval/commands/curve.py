@@ -1,9 +1,10 @@
 """`distilleval curve SPEC`: how much training data is enough, before paying for labels.
 
 Trains the spec's local baselines on nested subsets of the training split (several seeds per
-size), scores each on the eval split, prints score with intervals against size, the size from
-which the curve is flat within the spec's non-inferiority margin and, for a Tinker student, the
-projected labelling + training cost of each size. ``--run RUN`` also writes the curve into that
+size), scores each on the eval split, prints score with intervals against size, what each
+doubling of the training data still buys over the last sizes (with its interval; "flattens" only
+when the upper end is below the spec's non-inferiority margin per doubling) and, for a Tinker
+student, the projected labelling + training cost of each size. ``--run RUN`` also writes the curve into that
 run directory and re-renders its reports with a learning-curve section.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "Learning curve: baselines trained on nested subsets of the training split; where more labels stop helping"
+HELP = "Learning curve: baselines trained on nested subsets of the training split; what each doubling of the labels still buys"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="task spec YAML")
     parser.add_argument("--sizes", help="comma-separated training sizes (default 50,100,200,500,1000,... below the split, then all)")
     parser.add_argument("--seeds", type=positive_int, default=3, help="shuffles per size (default 3)")
-    parser.add_argument("--margin", type=float, help="flattening tolerance (default: the spec's gates.non_inferiority_margin)")
+    parser.add_argument("--margin", type=float, help="gain per doubling below which a curve counts as flat (default: the spec's gates.non_inferiority_margin)")
     parser.add_argument("--pricing", help="pricing table YAML (default: the spec's, else the bundled table)")
     parser.add_argument("--run", help="a run directory of this spec: write learning_curve.json there and re-render its reports")
     parser.add_argument("--out", help="write the curve's JSON to this file")

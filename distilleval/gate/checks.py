@@ -12,10 +12,11 @@ Checks (each configured gate is one check; unset gates are not checked):
   call was a cache hit (the original calls' figure is shown, not judged).
 - ``max_error_rate``: per measured teacher and student.
 - ``paired_drop[<model>]`` (with a baseline run): the run fails only on a statistically
-  significant drop, paired item by item. For 0/1 scores: McNemar's exact test, two-sided, at
-  the spec's ``alpha``, failing only when the run is the worse side (so a one-sided false-alarm
-  rate of at most alpha/2). Otherwise: a paired bootstrap confidence interval (1 - alpha,
-  2,000 resamples, fixed seed) of the mean difference, failing when its upper end is below zero.
+  significant drop, paired item by item, with every model's check corrected together
+  (``distilleval.gate.family``): a one-sided p-value of a drop per model (exact McNemar tail for
+  0/1 scores, a paired sign-flip permutation test otherwise) and Holm's step-down over the
+  models at ``alpha / 2``, so noise alone fails the build at most alpha/2 of the time however
+  many models are gated. The line names the correction and the number of comparisons.
 
 The paired tests are in ``distilleval.gate.paired``; how the checks are printed and written
 for CI is in ``distilleval.gate.ci_output``.
@@ -29,7 +30,8 @@ from typing import Literal
 
 from distilleval.costs.cost_model import format_usd
 from distilleval.errors import DataError
-from distilleval.gate.paired import compare_paired, is_significant_drop, non_inferiority_test, paired_scores
+from distilleval.gate.family import paired_drop_family
+from distilleval.gate.paired import non_inferiority_test, paired_scores
 from distilleval.results.summary_json import ModelResult, Summary
 from distilleval.spec.task_spec import GatesSpec
 
@@ -164,27 +166,28 @@ def _max_error_rate(summary: Summary, limit: float) -> list[Check]:
 
 
 def _paired_drops(run: Summary, baseline: Summary, alpha: float) -> list[Check]:
-    checks = []
+    """One ``paired_drop[<model>]`` check per model in both runs, decided together (``distilleval.gate.family``)."""
+    checks: dict[str, Check] = {}
+    pairs = {}
     for key, result in run.models.items():
         if result.basis != "measured" or key not in baseline.models:
             continue
         a, b = paired_scores(item_scores(baseline, key), item_scores(run, key))
-        name = f"paired_drop[{key}]"
-        if not a:
-            checks.append(Check(name, "skip", f"{key}: no items scored in both runs; not compared"))
-            continue
-        paired = compare_paired(a, b, alpha=alpha)
-        drop = is_significant_drop(paired, alpha=alpha)
-        detail = (f"{key} {paired.mean_b:.4f} vs baseline {paired.mean_a:.4f} ({paired.difference:+.4f}, "
-                  f"{1 - alpha:.0%} CI [{paired.ci_low:+.4f}, {paired.ci_high:+.4f}], n={paired.n_paired}); ")
-        if paired.p_value is not None:
-            detail += (f"{paired.method}: {paired.losses} lost / {paired.gains} gained, p={paired.p_value:.4g}, "
-                       f"alpha={alpha:g}")
+        if a:
+            pairs[key] = (a, b)
         else:
-            detail += f"{paired.method}, alpha={alpha:g}"
-        verdict = "significant drop" if drop else "no significant drop"
-        checks.append(Check(name, "fail" if drop else "pass", f"{detail} -> {verdict}"))
-    return checks
+            checks[key] = Check(f"paired_drop[{key}]", "skip", f"{key}: no items scored in both runs; not compared")
+    for test in paired_drop_family(pairs, alpha=alpha):
+        paired = test.paired
+        detail = (f"{test.key} {paired.mean_b:.4f} vs baseline {paired.mean_a:.4f} ({paired.difference:+.4f}, "
+                  f"{test.interval_confidence * 100:.4g}% CI [{paired.ci_low:+.4f}, {paired.ci_high:+.4f}], n={paired.n_paired}; "
+                  f"interval: {paired.method}); ")
+        if paired.p_value is not None:
+            detail += f"{paired.losses} lost / {paired.gains} gained; "
+        detail += f"{test.method} p={test.p_value:.4g}; {test.correction_text()}"
+        verdict = "significant drop" if test.dropped else "no significant drop"
+        checks[test.key] = Check(f"paired_drop[{test.key}]", "fail" if test.dropped else "pass", f"{detail} -> {verdict}")
+    return [checks[key] for key in run.models if key in checks]
 
 
 def run_checks(summary: Summary, gates: GatesSpec, *, baseline: Summary | None = None) -> list[Check]:

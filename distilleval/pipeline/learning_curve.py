@@ -2,8 +2,10 @@
 
 For each seed the training split is shuffled once and each size takes the first ``size`` items
 of that order, so a larger subset always contains the smaller ones. Every fit is scored with
-the spec's own scorer on the whole eval split. For a Tinker student, each size is also priced:
-the teacher labelling that many items plus training on them, from the spec's rendered prompts.
+the spec's own scorer on the whole eval split. Over the last sizes each model's gain per
+doubling of training size is estimated from every seed's per-item scores, with its interval
+(``distilleval.results.learning_curve.doubling_gain``). For a Tinker student, each size is also
+priced: the teacher labelling that many items plus training on them, from the spec's rendered prompts.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from distilleval.costs.pricing import PricingTable
 from distilleval.errors import DataError
-from distilleval.results.learning_curve import CurvePoint, LearningCurve, SizeCost, flat_from
+from distilleval.results.learning_curve import FLAT_ALPHA, WINDOW, CurvePoint, DoublingGain, LearningCurve, SizeCost, doubling_gain
 from distilleval.spec.data import Item, split_items
 from distilleval.spec.task_spec import TaskSpec
 
@@ -33,6 +37,33 @@ def curve_sizes(n_train: int, requested: Sequence[int] | None = None) -> list[in
     """
     chosen = sorted({size for size in (requested or DEFAULT_SIZES) if 0 < size < n_train})
     return chosen + [n_train]
+
+
+def model_gain(fits: dict[tuple[int, int], list[float | None]], sizes: Sequence[int], margin: float) -> DoublingGain | None:
+    """One model's gain per doubling over its last ``WINDOW`` sizes, from per-item scores.
+
+    Args:
+        fits: (size, seed) -> the fit's score on each eval item (None: not scored), for the fits
+            that trained.
+        sizes: every size of the curve, ascending.
+        margin: the gain per doubling below which the curve counts as flat.
+
+    Returns:
+        The gain over the seeds that trained at every one of the last sizes and the items scored
+        in all those fits; None with fewer than two sizes, no such seed or no such item.
+    """
+    window = list(sizes)[-WINDOW:]
+    if len(window) < 2:
+        return None
+    seeds = sorted({seed for _, seed in fits})
+    complete = [seed for seed in seeds if all((size, seed) in fits for size in window)]
+    if not complete:
+        return None
+    rows = np.array([[[np.nan if v is None else v for v in fits[(size, seed)]] for size in window] for seed in complete])
+    scored = ~np.isnan(rows).any(axis=(0, 1))
+    if not scored.any():
+        return None
+    return doubling_gain(rows[:, :, scored], window, margin)
 
 
 def size_costs(spec: TaskSpec, items: list[Item], pricing: PricingTable, sizes: Sequence[int]) -> list[SizeCost]:
@@ -67,7 +98,7 @@ def measure_learning_curve(
         pricing: prices the Tinker student's labelling + training per size (None: no costs).
         sizes: training sizes (default ``DEFAULT_SIZES`` below the split's size, then all of it).
         seeds: shuffles per size.
-        margin: the flattening tolerance (default: the spec's non-inferiority margin).
+        margin: the gain per doubling below which a curve counts as flat (default: the spec's non-inferiority margin).
         say: progress lines.
 
     Raises:
@@ -90,6 +121,7 @@ def measure_learning_curve(
     scorer = build_scorer(spec)
     notes: list[str] = []
     points: list[CurvePoint] = []
+    per_item: dict[str, dict[tuple[int, int], list[float | None]]] = {}
     try:
         for baseline in spec.baselines:
             for size in chosen_sizes:
@@ -102,6 +134,7 @@ def measure_learning_curve(
                         notes.append(f"{baseline.display_name} at {size} items, seed {seed}: not trained ({err})")
                         continue
                     item_scores = scorer.score_items(trained.predict_texts(eval_texts), evaluation)
+                    per_item.setdefault(baseline.display_name, {})[(size, seed)] = [s.score for s in item_scores]
                     counted = [s.score for s in item_scores if s.score is not None]
                     scores.append(sum(counted) / len(counted) if counted else 0.0)
                 if scores:
@@ -114,9 +147,9 @@ def measure_learning_curve(
     margin_used = margin if margin is not None else spec.gates.non_inferiority_margin
     if margin_used is None:
         margin_used = FALLBACK_MARGIN
-        notes.append(f"the spec sets no gates.non_inferiority_margin; flattening uses {FALLBACK_MARGIN:g}")
+        notes.append(f"the spec sets no gates.non_inferiority_margin; the flat test uses {FALLBACK_MARGIN:g} per doubling")
     models = list(dict.fromkeys(point.model for point in points))
-    flat = {model: flat_from([p for p in points if p.model == model], margin_used) for model in models}
+    gains = {model: model_gain(per_item.get(model, {}), chosen_sizes, margin_used) for model in models}
 
     costs: list[SizeCost] = []
     if pricing is not None and is_tinker_model(spec.student.model):
@@ -129,6 +162,11 @@ def measure_learning_curve(
         f"each size: the first N items of {seeds} seeded shuffles of the training split (nested subsets); "
         f"scored on all {len(evaluation)} eval items; interval: 95% Wilson over the eval items at the mean score"
     )
+    notes.append(
+        f"gain per doubling: slope of score on log2(training items) over the last {WINDOW} sizes, with a "
+        f"{1 - 2 * FLAT_ALPHA:.0%} interval across seeds and eval items; flat only when its upper end (a one-sided 95% "
+        f"bound) is below the margin {margin_used:g} per doubling"
+    )
     return LearningCurve(
         spec_name=spec.name,
         metric=scorer.primary_metric,
@@ -137,7 +175,7 @@ def measure_learning_curve(
         seeds=seeds,
         margin=margin_used,
         points=points,
-        flat_from=flat,
+        gains=gains,
         costs=costs,
         notes=notes,
     )

@@ -17,7 +17,8 @@ from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, stale_prices
 from distilleval.costs.teacher_options import TeacherOption, cheapest_option, teacher_options
 from distilleval.errors import DistillevalError
 from distilleval.gate.checks import item_scores
-from distilleval.gate.paired import PairedResult, compare_paired, non_inferiority_test, paired_scores
+from distilleval.gate.paired import non_inferiority_test, paired_scores
+from distilleval.report.baseline_family import BaselineComparison, compare_with_baselines
 from distilleval.report.sources import RunInputs
 from distilleval.results.per_class import ClassResult, ConfusionPair
 from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority, Summary
@@ -103,7 +104,8 @@ class Figures:
     alpha: float
     notes: list[str] = field(default_factory=list)
     best_baseline: ModelRow | None = None
-    baseline_comparison: PairedResult | None = None
+    baseline_comparisons: list[BaselineComparison] = field(default_factory=list)
+    """The student against every scored baseline, corrected together (``distilleval.report.baseline_family``)."""
     per_class: PerClass | None = None
     teacher_options: list[TeacherOption] = field(default_factory=list)
 
@@ -346,14 +348,18 @@ def _best_baseline(models: list[ModelRow]) -> ModelRow | None:
     return max(scored, key=lambda m: _metric(m)) if scored else None  # type: ignore[arg-type,return-value]
 
 
-def _baseline_comparison(figures: Figures) -> PairedResult | None:
-    """Student against the best baseline on the items both scored (student − baseline)."""
-    best, student = figures.best_baseline, figures.student
-    if best is None or student is None or _metric(student) is None:
-        return None
+def _baseline_comparisons(figures: Figures) -> list[BaselineComparison]:
+    """Student against every scored baseline on the items both scored (student − baseline), Holm-corrected."""
+    student = figures.student
+    if student is None or _metric(student) is None:
+        return []
     summary = figures.summary
-    a, b = paired_scores(item_scores(summary, best.key), item_scores(summary, student.key))
-    return compare_paired(a, b, alpha=figures.alpha) if a else None
+    pairs = {}
+    for row in figures.models:
+        if row.result.role == "baseline" and _metric(row) is not None:
+            a, b = paired_scores(item_scores(summary, row.key), item_scores(summary, student.key))
+            pairs[row.key] = (row.result.display_name, a, b)
+    return compare_with_baselines(pairs, alpha=figures.alpha)
 
 
 def _confusion(row: ModelRow, inputs: RunInputs) -> dict[str, dict[str, int]] | None:
@@ -468,6 +474,6 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     figures.comparison = _teacher_student_comparison(models, inputs)
     figures.non_inferiority = _non_inferiority(figures)
     figures.best_baseline = _best_baseline(models)
-    figures.baseline_comparison = _baseline_comparison(figures)
+    figures.baseline_comparisons = _baseline_comparisons(figures)
     figures.per_class = _per_class(figures)
     return figures

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from distilleval.costs.cost_model import format_usd
 from distilleval.report.tables import Cell, Table
-from distilleval.results.learning_curve import FILE_NAME, LearningCurve, read_curve
+from distilleval.results.learning_curve import FILE_NAME, DoublingGain, LearningCurve, read_curve
 
 WIDTH, HEIGHT = 720, 380
 LEFT, RIGHT, TOP, BOTTOM = 70, 24, 40, 56
@@ -27,16 +27,25 @@ def run_curve(run: str | Path) -> LearningCurve | None:
     return read_curve(path) if path.is_file() else None
 
 
-def flat_sentence(model: str, size: int | None, curve: LearningCurve) -> str:
-    """Where ``model``'s curve flattens, in words."""
+def _pts(value: float) -> str:
+    return f"{value * 100:+.1f} pts"
+
+
+def gain_sentence(model: str, gain: DoublingGain | None, curve: LearningCurve) -> str:
+    """What one more doubling of the training data buys ``model``, in words, with its interval."""
     margin = f"{curve.margin * 100:g} pts"
-    if size is None:
-        return f"{model}: one size only, so no flattening point"
-    if size >= max(curve.sizes()):
-        return (f"{model} is still rising at all {size:,} training items: smaller sets score more than {margin} "
-                "below it, so more labels would likely help")
-    return (f"{model} flattens from {size:,} items: every larger size scores within {margin} "
-            f"(the non-inferiority margin) of all {max(curve.sizes()):,} items")
+    if gain is None:
+        return f"{model}: fewer than two sizes with complete seeds, so no gain per doubling"
+    span = f"{gain.sizes[0]:,}–{gain.sizes[-1]:,} items"
+    interval = f"{gain.confidence:.0%} interval [{_pts(gain.low)}, {_pts(gain.high)}]"
+    if gain.flat:
+        return (f"{model} flattens over {span}: each doubling adds {_pts(gain.gain)} ({interval}); even the upper "
+                f"end is below the {margin} margin per doubling, so each further doubling is worth less than the margin")
+    if gain.seeds == 1:
+        return (f"{model}: each doubling over {span} adds {_pts(gain.gain)} ({interval}, over eval items only: one "
+                "seed cannot show the training draw's noise); not tested for flatness — rerun with --seeds 2 or more")
+    return (f"{model} is not shown flat over {span}: each doubling still buys {_pts(gain.gain)} ({interval}); "
+            f"the upper end is not below the {margin} margin per doubling, so more labels may still help")
 
 
 def curve_tables(curve: LearningCurve) -> list[Table]:
@@ -56,8 +65,8 @@ def curve_tables(curve: LearningCurve) -> list[Table]:
             Cell(f"{point.seed_sd * 100:.1f} pts", point.seed_sd),
             Cell(str(len(point.scores)), len(point.scores)),
         ])
-    for model, size in curve.flat_from.items():
-        scores.notes.append(flat_sentence(model, size, curve))
+    for model, gain in curve.gains.items():
+        scores.notes.append(gain_sentence(model, gain, curve))
     scores.notes.extend(curve.notes)
     tables = [scores]
     if curve.costs:
@@ -77,7 +86,10 @@ def _text(x: float, y: float, content: str, *, anchor: str = "middle", size: int
 
 
 def curve_chart(curve: LearningCurve) -> str:
-    """Mean score against training items (log axis), one line per model with its intervals and flattening point."""
+    """Mean score against training items (log axis), one line per model with its intervals.
+
+    A dashed line marks where a curve is shown flat (the first size of its slope window).
+    """
     title = f"Learning curve: {curve.metric.replace('_', ' ')} against training items"
     body: list[str] = []
     sizes = curve.sizes()
@@ -111,13 +123,17 @@ def curve_chart(curve: LearningCurve) -> str:
                 body.append(f'<line class="interval" x1="{x(p.size):.1f}" y1="{y(p.low):.1f}" x2="{x(p.size):.1f}" '
                             f'y2="{y(p.high):.1f}" stroke="{colour}" stroke-width="1.5"/>')
                 body.append(f'<circle class="point" cx="{x(p.size):.1f}" cy="{y(p.mean):.1f}" r="4" fill="{colour}"/>')
-            flat = curve.flat_from.get(model)
-            if flat is not None:
-                body.append(f'<line class="flat-from" x1="{x(flat):.1f}" y1="{TOP}" x2="{x(flat):.1f}" y2="{HEIGHT - BOTTOM}" '
+            gain = curve.gains.get(model)
+            if gain is not None and gain.flat:
+                start = gain.sizes[0]
+                body.append(f'<line class="flat-from" x1="{x(start):.1f}" y1="{TOP}" x2="{x(start):.1f}" y2="{HEIGHT - BOTTOM}" '
                             f'stroke="{colour}" stroke-dasharray="4 4"/>')
             legend_y = TOP + 12 + index * 16
             body.append(f'<rect x="{LEFT + 12}" y="{legend_y - 8}" width="14" height="4" fill="{colour}"/>')
-            flat_text = "" if flat is None else f" (flat from {flat:,})"
+            flat_text = ""
+            if gain is not None:
+                flat_text = (f" (flat over {gain.sizes[0]:,}–{gain.sizes[-1]:,})" if gain.flat
+                             else f" ({gain.gain * 100:+.1f} pts per doubling)")
             body.append(_text(LEFT + 32, legend_y - 2, f"{model}{flat_text}", anchor="start"))
     else:
         body.append(_text(WIDTH / 2, HEIGHT / 2, "no points"))

@@ -143,6 +143,19 @@ def accuracy_table(f: Figures) -> Table:
     return table
 
 
+def baseline_notes(f: Figures) -> str:
+    """How the student was compared with the baselines: test, correction, and each interval's level."""
+    from distilleval.report.baseline_family import correction_text
+
+    comparisons = f.baseline_comparisons
+    methods = "; ".join(sorted({c.paired.method if c.paired.p_value is not None else f"{c.method}, {c.paired.method}"
+                                for c in comparisons}))
+    levels = ", ".join(f"{c.name} {c.interval_confidence * 100:.4g}%" for c in comparisons)
+    return (f"{methods}; {correction_text(comparisons, f.alpha)}; each interval at its comparison's level ({levels}), "
+            "so it agrees with the decision; the student is compared with every baseline, never with the best one "
+            "picked on these items")
+
+
 def paired_table(f: Figures) -> Table:
     """The paired comparisons on the same items: difference, interval, test and discordant pairs."""
     comparisons = list(f.summary.comparisons) or ([f.comparison] if f.comparison is not None else [])
@@ -166,22 +179,24 @@ def paired_table(f: Figures) -> Table:
             Cell(f"{discordant.get('a_only', 0)} / {discordant.get('b_only', 0)}") if discordant else Cell(DASH),
             pct(comparison.agreement), Cell("measured", "measured"),
         ])
-    baseline = f.baseline_comparison
-    if baseline is not None and baseline.difference is not None and f.best_baseline is not None and f.student is not None:
+    if f.baseline_comparisons and f.student is not None:
         if against_teacher:
             table.title, table.columns[4] = "Paired comparisons (same items; B − A)", "A-only / B-only right"
-        ci = Cell(DASH)
-        if baseline.ci_low is not None and baseline.ci_high is not None:
-            ci = Cell(f"{baseline.ci_low * 100:+.1f} to {baseline.ci_high * 100:+.1f} pts",
-                      f"{baseline.ci_low:.6f},{baseline.ci_high:.6f}")
-        table.rows.append([
-            Cell(f"{f.student.result.display_name} − {f.best_baseline.result.display_name} (best baseline)",
-                 f"{f.student.key}-{f.best_baseline.key}"),
-            points(baseline.difference), ci,
-            Cell(DASH) if baseline.p_value is None else Cell(f"{baseline.p_value:.3g}", baseline.p_value),
-            Cell(f"{baseline.losses} / {baseline.gains}"), Cell(DASH), Cell("measured", "measured"),
-        ])
-        table.notes.append(f"Student vs best baseline: {baseline.method}, computed by the report from the per-item scores.")
+        for compared in f.baseline_comparisons:
+            paired = compared.paired
+            ci = Cell(DASH)
+            if paired.ci_low is not None and paired.ci_high is not None:
+                ci = Cell(f"{paired.ci_low * 100:+.1f} to {paired.ci_high * 100:+.1f} pts",
+                          f"{paired.ci_low:.6f},{paired.ci_high:.6f}")
+            discordant = Cell(f"{paired.losses} / {paired.gains}") if paired.p_value is not None else Cell(DASH)
+            table.rows.append([
+                Cell(f"{f.student.result.display_name} − {compared.name} (baseline)", f"{f.student.key}-{compared.key}"),
+                points(paired.difference), ci, Cell(f"{compared.p_value:.3g}", compared.p_value),
+                discordant, Cell(DASH), Cell("measured", "measured"),
+            ])
+        table.notes.append(
+            f"Student vs each baseline: {baseline_notes(f)}; computed by the report from the per-item scores."
+        )
     if not f.summary.comparisons and comparisons:
         table.notes.append("Computed by the report from the per-item scores (the summary recorded no comparison).")
     ni = f.non_inferiority

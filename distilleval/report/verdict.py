@@ -10,13 +10,16 @@ Rules, in order (each becomes a reason with status pass / fail / unknown):
    two-sided interval is below -margin the student is shown inferior (don't); otherwise a failed
    test is inconclusive (not enough evidence).
 3. Student floor: the student's metric reaches ``gates.student_min`` when set (fail: don't).
-4. Best baseline, only when a local baseline already reaches ``gates.student_min``: the verdict
-   then leads with that fact and its monthly cost, and the student must beat the best baseline
-   in a paired comparison on the same items (McNemar exact, paired Wald interval): the lower
-   end of the interval of student − baseline above 0 passes; the upper end at or below 0 fails
-   (the student is no better than a model that costs next to nothing: don't); otherwise, or
-   when the student was not scored, unknown. Whether the points gained are worth the extra
-   cost per month, which the reason states, is the reader's call.
+4. Local baselines, only when a local baseline already reaches ``gates.student_min``: the verdict
+   then leads with that fact and its monthly cost, and the student must beat every baseline that
+   reaches the floor. The student is compared with each scored baseline on the same items
+   (McNemar exact for 0/1 scores, a paired sign-flip test otherwise), and the K comparisons are
+   decided together by Holm's step-down at ``alpha`` (``distilleval.report.baseline_family``) —
+   never the best baseline picked and then tested on the items that picked it. Shown worse than
+   one of them fails (the student is no better than a model that costs next to nothing:
+   don't); shown better than all of them passes; otherwise, or when the student was not scored,
+   unknown. Whether the points gained are worth the extra cost per month, which the reason
+   states, is the reader's call.
 5. Economics, against the cheapest honest teacher configuration (list price, prompt caching at
    the measured or spec'd share, batch tier where the traffic allows): the student is cheaper
    per request (fail: don't), and at the largest of the spec's daily volumes the one-time cost
@@ -36,6 +39,7 @@ from typing import Literal
 
 from distilleval.costs import cost_model
 from distilleval.costs.cost_model import format_usd
+from distilleval.report.baseline_family import correction_text
 from distilleval.report.figures import Figures
 from distilleval.report.tables import days
 
@@ -140,27 +144,42 @@ def _baseline_lead(f: Figures) -> str:
             "a fine-tuned student must beat it by more than its extra cost.")
 
 
-def _best_baseline(f: Figures) -> Reason:
-    rule = "best baseline"
-    best = f.best_baseline
-    name = best.result.display_name  # type: ignore[union-attr]
-    paired = f.baseline_comparison
-    if paired is None or paired.difference is None:
-        return Reason(rule, "unknown", f"the student was not scored in this run; compare it with {name} when it is")
+def _baselines(f: Figures) -> Reason:
+    """The student against every baseline that meets the floor, decided as one Holm family (see module docstring)."""
+    rule = "local baselines"
+    comparisons = f.baseline_comparisons
+    if not comparisons:
+        best = f.best_baseline.result.display_name  # type: ignore[union-attr]
+        return Reason(rule, "unknown", f"the student was not scored in this run; compare it with {best} when it is")
+    floor = f.inputs.spec.gates.student_min  # type: ignore[union-attr]
+    counted = [c for c in comparisons if _meets_floor(f, c.key, floor)]
+    parts = []
+    for c in counted:
+        paired = c.paired
+        parts.append(f"student − {c.name} {paired.difference * 100:+.1f} pts [{paired.ci_low * 100:+.1f}, "
+                     f"{paired.ci_high * 100:+.1f}] ({c.interval_confidence:.1%} interval) on {paired.n_paired:,} paired items, "
+                     f"p = {c.p_value:.3g}" + (f", Holm-adjusted {c.decision.adjusted_p:.3g}" if c.decision.family_size > 1 else ""))
+    head = "; ".join(parts) + f" ({correction_text(comparisons, f.alpha)}; {comparisons[0].method})"
     extra = None
-    if f.student is not None:
-        student_month, baseline_month = f.monthly_cost_usd(f.student), f.monthly_cost_usd(best)  # type: ignore[arg-type]
+    best = f.best_baseline
+    if f.student is not None and best is not None:
+        student_month, baseline_month = f.monthly_cost_usd(f.student), f.monthly_cost_usd(best)
         if student_month is not None and baseline_month is not None:
             extra = student_month - baseline_month
-    p_text = f", McNemar p = {paired.p_value:.3g}" if paired.p_value is not None else ""
-    head = (f"student − {name} {paired.difference * 100:+.1f} pts "
-            f"[{paired.ci_low * 100:+.1f}, {paired.ci_high * 100:+.1f}] on {paired.n_paired:,} paired items{p_text}")
-    cost = f"; the student costs {format_usd(extra)}/month more at {f.top_volume_per_day:,}/day" if extra is not None else ""
-    if paired.ci_low is not None and paired.ci_low > 0:
-        return Reason(rule, "pass", f"{head}: the student is better{cost}")
-    if paired.ci_high is not None and paired.ci_high <= 0:
-        return Reason(rule, "fail", f"{head}: the student is no better than the local baseline{cost}")
+    cost = (f"; the student costs {format_usd(extra)}/month more than {best.result.display_name} at "  # type: ignore[union-attr]
+            f"{f.top_volume_per_day:,}/day" if extra is not None else "")
+    worse = [c.name for c in counted if c.direction == "worse"]
+    if worse:
+        return Reason(rule, "fail", f"{head}: the student is no better than the local baseline (worse than "
+                                    f"{', '.join(worse)}){cost}")
+    if counted and all(c.direction == "better" for c in counted):
+        return Reason(rule, "pass", f"{head}: the student is better than every baseline that meets the floor{cost}")
     return Reason(rule, "unknown", f"{head}: inconclusive{cost}")
+
+
+def _meets_floor(f: Figures, key: str, floor: float) -> bool:
+    result = f.summary.models[key]
+    return result.metric is not None and result.metric.value is not None and result.metric.value >= floor
 
 
 def _worst_classes_note(f: Figures) -> str | None:
@@ -235,7 +254,7 @@ def decide(f: Figures, *, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_
     lead = None
     if _baseline_meets_floor(f):
         lead = _baseline_lead(f)
-        reasons.append(_best_baseline(f))
+        reasons.append(_baselines(f))
     reasons.extend(_economics(f, payback_horizon_days))
     notes = [note for note in (_worst_classes_note(f),) if note]
     if any(r.status == "fail" for r in reasons):

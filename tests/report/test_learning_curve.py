@@ -5,31 +5,46 @@ from __future__ import annotations
 import pytest
 
 from distilleval.report.learning_curve import curve_chart, curve_tables, run_curve
-from distilleval.results.learning_curve import CurvePoint, LearningCurve, SizeCost, write_curve
+from distilleval.results.learning_curve import CurvePoint, DoublingGain, LearningCurve, SizeCost, write_curve
+
+FLAT = DoublingGain([50, 200, 800], 3, 300, 0.004, -0.006, 0.014, 0.90, 0.03, True, "method")
+RISING = DoublingGain([50, 200, 800], 3, 300, 0.05, 0.03, 0.07, 0.90, 0.03, False, "method")
+ONE_SEED = DoublingGain([50, 200, 800], 1, 300, 0.004, -0.006, 0.014, 0.90, 0.03, False, "method")
 
 
-def make_curve(model: str = "tfidf", flat: int | None = 200) -> LearningCurve:
+def make_curve(model: str = "tfidf", gain: DoublingGain | None = FLAT) -> LearningCurve:
     points = [CurvePoint.of(model, size, [score], 300) for size, score in ((50, 0.5), (200, 0.8), (800, 0.82))]
-    return LearningCurve("t", "accuracy", 800, 300, 1, 0.03, points, {model: flat}, [SizeCost(50, 1.0, 0.5)], ["note"])
+    return LearningCurve("t", "accuracy", 800, 300, 1, 0.03, points, {model: gain}, [SizeCost(50, 1.0, 0.5)], ["note"])
 
 
-def test_tables_show_each_point_the_flattening_size_and_costs():
+def test_tables_show_each_point_the_gain_per_doubling_and_costs():
     scores, costs = curve_tables(make_curve())
     assert [row[1].value for row in scores.rows] == [50, 200, 800]
     assert scores.rows[1][2].text == "80.0%"
-    assert any("flattens from 200 items" in note for note in scores.notes)
+    assert ("tfidf flattens over 50–800 items: each doubling adds +0.4 pts (90% interval [-0.6 pts, +1.4 pts]); "
+            "even the upper end is below the 3 pts margin per doubling") in " ".join(scores.notes)
     assert costs.rows[0][3].value == 1.5
 
 
-def test_a_curve_still_rising_says_more_labels_would_help():
-    scores, _ = curve_tables(make_curve(flat=800))
-    assert any("still rising" in note for note in scores.notes)
+def test_a_curve_not_shown_flat_says_what_each_doubling_still_buys():
+    scores, _ = curve_tables(make_curve(gain=RISING))
+    note = next(n for n in scores.notes if n.startswith("tfidf"))
+    assert "not shown flat" in note and "still buys +5.0 pts (90% interval [+3.0 pts, +7.0 pts])" in note
 
 
-def test_chart_escapes_model_names_and_marks_the_flattening_size():
+def test_one_seed_is_not_tested_for_flatness_and_one_size_has_no_gain():
+    scores, _ = curve_tables(make_curve(gain=ONE_SEED))
+    assert any("--seeds 2 or more" in note and "flattens" not in note for note in scores.notes)
+    scores, _ = curve_tables(make_curve(gain=None))
+    assert any("no gain per doubling" in note for note in scores.notes)
+
+
+def test_chart_escapes_model_names_and_marks_only_a_curve_shown_flat():
     svg = curve_chart(make_curve(model="<script>x</script>"))
     assert "<script>" not in svg and "&lt;script&gt;" in svg
-    assert svg.count('class="point"') == 3 and 'class="flat-from"' in svg
+    assert svg.count('class="point"') == 3 and 'class="flat-from"' in svg and "flat over 50–800" in svg
+    rising = curve_chart(make_curve(gain=RISING))
+    assert 'class="flat-from"' not in rising and "+5.0 pts per doubling" in rising
 
 
 def test_run_curve_reads_the_file_beside_the_summary(tmp_path):
