@@ -79,9 +79,12 @@ class ModelResult(_Model):
     metric: MetricValue | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict, description="secondary metrics")
     n: int = 0
-    n_scored: int = 0
-    errors: dict[str, int] = Field(default_factory=dict, description="error kind -> count")
-    error_rate: float = 0.0
+    n_scored: int = Field(default=0, description="items the metric is over: answered and scored (failed calls excluded)")
+    errors: dict[str, int] = Field(
+        default_factory=dict, description="failed calls by error kind (rate_limited, timeout, ...) -> count; a failed "
+        "call is missing data, never a wrong answer"
+    )
+    error_rate: float = Field(default=0.0, description="failed calls / n")
     invalid_rate: float | None = None
     input_tokens: Distribution | None = None
     output_tokens: Distribution | None = None
@@ -121,6 +124,11 @@ class ModelResult(_Model):
         default_factory=dict, description="scoring reason (wrong_label, parse_error, unsafe, ...) -> count"
     )
 
+
+    @property
+    def failed_calls(self) -> int:
+        """Calls that ended in an error (any kind)."""
+        return sum(self.errors.values())
 
     @property
     def pricing_key(self) -> str:
@@ -164,6 +172,9 @@ class Comparison(_Model):
     a: str
     b: str
     n_paired: int
+    dropped_failed: int = Field(
+        default=0, description="items left out of the pairing because a call of a or b failed (missing data)"
+    )
     difference: float | None
     ci_low: float | None = None
     ci_high: float | None = None
