@@ -15,10 +15,10 @@ def test_passing_run_exits_0_with_one_line_per_check(capsys, tmp_path):
     assert main(["gate", str(SUMMARY_PATH), "--junit", str(junit)]) == 0
     lines = capsys.readouterr().out.splitlines()
     checks = [line for line in lines if line.startswith(("PASS", "FAIL", "SKIP"))]
-    assert len(checks) == 7
-    assert lines[-1].startswith("gate PASS: ticket_routing run ticket_routing-20260214T101500Z: 7 checks, 0 failed")
+    assert len(checks) == 8  # 5 gates + the error rate of each of the 3 models the run measured
+    assert lines[-1].startswith("gate PASS: ticket_routing run ticket_routing-20260214T101500Z: 8 checks, 0 failed")
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite.get("tests") == "7" and suite.get("failures") == "0"
+    assert suite.get("tests") == "8" and suite.get("failures") == "0"
 
 
 def test_significant_drop_against_baseline_exits_1(capsys, tmp_path, monkeypatch):
@@ -40,7 +40,7 @@ def test_significant_drop_against_baseline_exits_1(capsys, tmp_path, monkeypatch
     assert "### distilleval gate: FAIL" in step_summary.read_text()
     suite = ET.parse(junit).getroot().find("testsuite")
     failed = [c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None]
-    assert suite.get("tests") == "10" and "paired_drop[student]" in failed
+    assert suite.get("tests") == "11" and "paired_drop[student]" in failed
 
 
 @pytest.mark.parametrize("name, content, message", [

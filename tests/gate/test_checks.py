@@ -20,35 +20,52 @@ def _by_name(checks):
 def test_fixture_run_passes_every_configured_gate():
     checks = run_checks(load_fixture(), GATES)
     assert [c.name for c in checks] == ["student_min", "teacher_min", "non_inferiority", "max_cost_per_request",
-                                        "max_p95_latency", "max_error_rate[teacher]", "max_error_rate[student]"]
+                                        "max_p95_latency", "max_error_rate[teacher]", "max_error_rate[student]",
+                                        "max_error_rate[tfidf_logreg]"]
     assert {c.status for c in checks} == {"pass"}
     assert "0.9200 >= floor 0.8800" in _by_name(checks)["student_min"].message
 
 
 def test_each_threshold_fails_when_breached():
     summary = load_fixture()
-    strict = GatesSpec(student_min=0.95, max_cost_per_request_usd=1e-7, max_p95_latency_ms=200, max_error_rate=0.001)
+    strict = GatesSpec(student_min=0.95, max_cost_per_request_usd=1e-7, max_p95_latency_ms=200, max_error_rate=0.01)
     checks = _by_name(run_checks(summary, strict))
     assert checks["student_min"].status == "fail"
     assert checks["max_cost_per_request"].status == "fail"
     assert "330 ms > 200 ms" in checks["max_p95_latency"].message
+    # Above the error-rate limit, every check over the student fails for that reason (the figures
+    # over the calls that succeeded are not judged), not only the error-rate check itself.
+    checks = _by_name(run_checks(summary, GatesSpec(student_min=0.5, max_p95_latency_ms=2000, max_error_rate=0.001)))
     assert checks["max_error_rate[student]"].status == "fail"  # 1 timeout in 300 = 0.33%
     assert checks["max_error_rate[teacher]"].status == "pass"
+    for name in ("student_min", "max_p95_latency"):
+        assert checks[name].status == "fail"
+        assert "student failed 1 of 300 calls (timeout 1): error rate 0.3% > limit 0.1%" in checks[name].message
 
 
-def test_latency_gate_is_skipped_when_every_call_was_a_cache_hit():
+def _unmeasured_latency(summary, limit_ms):
+    """The latency check by default (fail) and with ``unmeasured_latency: skip``."""
+    fail = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=limit_ms)))["max_p95_latency"]
+    skip = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=limit_ms, unmeasured_latency="skip")))["max_p95_latency"]
+    assert fail.status == "fail" and skip.status == "skip"
+    assert "unmeasured_latency: skip" in fail.message and "(gates.unmeasured_latency: skip)" in skip.message
+    return fail
+
+
+def test_latency_gate_fails_or_skips_when_every_call_was_a_cache_hit():
     summary = load_fixture()
     summary.models["student"].latency_ms = None
-    check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=800)))["max_p95_latency"]
-    assert check.status == "skip"
+    summary.models["student"].cache_hits = 300
+    check = _unmeasured_latency(summary, 800)
+    assert "300 answers came from the cache and 1 call failed (timeout 1) in this run" in check.message
 
 
 def test_latency_gate_is_not_judged_for_a_student_answered_through_a_batch_api():
     summary = load_fixture()
     summary.models["student"].latency_ms = None
     summary.models["student"].batch_api = "anthropic"
-    check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=800)))["max_p95_latency"]
-    assert check.status == "skip" and "anthropic batch API" in check.message and "--latency-probe" in check.message
+    check = _unmeasured_latency(summary, 800)
+    assert "anthropic batch API" in check.message and "--latency-probe" in check.message
 
 
 def test_non_inferiority_fails_for_a_clearly_worse_student():
@@ -110,8 +127,8 @@ def test_latency_gate_shows_but_does_not_judge_the_original_calls_of_a_cached_re
     student = summary.models["student"]
     student.latency_ms = None
     student.latency = LatencyFigures(original_ms=_latency(35, 41))
-    check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=30)))["max_p95_latency"]
-    assert check.status == "skip" and "came from the cache" in check.message and "41 ms" in check.message
+    check = _unmeasured_latency(summary, 30)
+    assert "came from the cache" in check.message and "41 ms" in check.message
 
 
 def test_latency_gate_does_not_judge_a_probe_that_was_client_bound_too():
