@@ -126,10 +126,10 @@ def _text(output: ModelOutput) -> str | None:
 def _excluding_failed_calls(outputs: list[ModelOutput], scores: list) -> list:
     """The scores with every failed call's turned into an exclusion (score None): a failed call
     is missing data, never a wrong answer, so no metric or paired comparison counts it."""
-    from distilleval.scoring.base import ItemScore
+    import dataclasses
 
     return [
-        ItemScore(score=None, valid=False, gold_canonical=getattr(s, "gold_canonical", None))
+        dataclasses.replace(s, score=None, valid=False, reason=None, canonical=None, counts=None)
         if o.error_kind is not None else s
         for o, s in zip(outputs, scores)
     ]
