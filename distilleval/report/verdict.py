@@ -97,7 +97,7 @@ def _failed_too_often(f: Figures) -> dict[str, str]:
         result = row.result
         kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(result.errors.items(), key=lambda kv: (-kv[1], kv[0])))
         problems[role] = (f"the {role} failed {result.failed_calls:,} of {result.n:,} calls ({kinds}), error rate "
-                          f"{result.error_rate:.1%} > limit {limit:.1%} (gates.max_error_rate)")
+                          f"{result.error_rate:.1%} above the limit {limit:.1%} (gates.max_error_rate)")
     return problems
 
 
