@@ -124,8 +124,8 @@ def _measured_lead(f: Figures) -> str | None:
     cost = (f", for about {format_usd(monthly)}/month at {f.top_volume_per_day:,}/day" if monthly is not None else "")
     return (f"Measured: a local baseline already reaches {f.summary.primary_metric} {metric.value:.1%}{interval} "
             f"({best.result.display_name}, {best.result.n_scored:,} eval items{cost}). The teacher and the student were "
-            "not called in this run: their costs below are projected from token counts, and whether the student "
-            "beats the baseline is not known until it is scored.")
+            "not called in this run, so no figure about them below is measured (costs are projected from token "
+            "counts), and whether the student beats the baseline is not known until it is scored.")
 
 
 def _teacher_validity(f: Figures) -> Reason:
