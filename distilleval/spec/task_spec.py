@@ -19,6 +19,7 @@ from pydantic import (
     NonNegativeFloat,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -313,6 +314,20 @@ class TaskSpec(_Strict):
             return [_baseline_entry(entry) for entry in value]
         return value
 
+    @field_validator("gates")
+    @classmethod
+    def _baseline_floors_name_baselines(cls, gates: GatesSpec, info: ValidationInfo) -> GatesSpec:
+        # baselines is declared before gates, so it is validated (and in info.data) by now.
+        if isinstance(gates.baseline_min, dict):
+            names = [b.display_name for b in info.data.get("baselines", [])]
+            for name in gates.baseline_min:
+                if name not in names:
+                    raise ValueError(
+                        f"baseline_min names {name!r}, which is not a baseline of this spec "
+                        f"(baselines: {', '.join(names) or 'none'})"
+                    )
+        return gates
+
     @model_validator(mode="after")
     def _consistent(self) -> "TaskSpec":
         if self.baselines and self.output.kind != "label":
@@ -325,14 +340,6 @@ class TaskSpec(_Strict):
                 f"baselines ({', '.join(b.kind for b in self.baselines)}) read text; "
                 "every input field of this spec is an image"
             )
-        if isinstance(self.gates.baseline_min, dict):
-            names = [b.display_name for b in self.baselines]
-            for name in self.gates.baseline_min:
-                if name not in names:
-                    raise ValueError(
-                        f"gates.baseline_min names {name!r}, which is not a baseline of this spec "
-                        f"(baselines: {', '.join(names) or 'none'})"
-                    )
         if self.scorer.kind == "sql_execution" and self.output.kind != "sql":
             raise ValueError("scorer 'sql_execution' needs output kind 'sql'")
         if self.scorer.kind in ("json_fields", "spans") and self.output.kind != "json":
