@@ -247,3 +247,5 @@ def test_case_11_offline_run_verdict_leads_with_the_measured_baseline_and_projec
     assert lead.startswith("**Measured: a local baseline already reaches accuracy") and "wordllama_logreg" in lead
     cost_lines = [line for line in verdict.splitlines() if "**cost**" in line or "**break-even**" in line]
     assert len(cost_lines) == 2 and all("✅" not in line and "projected" in line for line in cost_lines)
+    html = (run / "report.html").read_text()
+    assert '<span class="projected">≈</span> <b>cost</b>' in html and '<span class="pass">' not in html
