@@ -1,12 +1,19 @@
-"""`distilleval gate`: exit codes, one line per check, JUnit file, GitHub step summary."""
+"""`distilleval gate`: exit codes, one line per check, JUnit file, GitHub step summary; and, through eval,
+gate and report against the local server, issue 19's failed calls and gating without a student."""
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
 from distilleval.cli.main import main
+from distilleval.results.summary_json import read_summary
+from distilleval.testing.openai_server import ModelScript, OpenAIServer
+from tests.commands.test_eval import _label_of, write_spec
 from tests.ticket_routing_fixture import SUMMARY_PATH, set_scores, write_variant
 
 
@@ -90,14 +97,6 @@ def test_failed_threshold_exits_1_and_junit_is_not_half_written(capsys, tmp_path
 # --- Issue 19: a failed call is missing data; the gate refuses to judge what was not measured. ---
 # These go through the CLI (eval, gate, report) against the local OpenAI-compatible server.
 
-import json as _json  # noqa: E402
-import shutil  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from distilleval.results.summary_json import read_summary  # noqa: E402
-from distilleval.testing.openai_server import ModelScript, OpenAIServer  # noqa: E402
-from tests.commands.test_eval import _label_of, write_spec  # noqa: E402
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -113,7 +112,7 @@ def _wrong_on_every_tenth(prompt):
 
 def _with_gates(spec, gates):
     """A copy of ``spec`` (same name, data and models) with other gates, for ``gate --spec``."""
-    copy = spec.parent / f"spec_{abs(hash(gates))}.yaml"
+    copy = spec.parent / f"spec_{hashlib.sha256(gates.encode()).hexdigest()[:12]}.yaml"
     copy.write_text(spec.read_text() + f"gates: {gates}\n")
     return copy
 
