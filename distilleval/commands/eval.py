@@ -4,6 +4,10 @@ The run directory (``runs/<spec>-<UTC time>/``) gets ``records.sqlite`` (one row
 model, committed as each call finishes), ``spec.resolved.yaml``, a copy of the pricing table
 and ``summary.json``. ``--resume RUN`` continues a run and calls only what is missing; even
 without it, re-running the same command replays finished calls from the response cache at $0.
+
+A failed call is missing data, never a wrong answer: each model's failed calls are printed by
+kind, and when a model failed more than ``gates.max_error_rate`` of its calls (default 2%) the
+command exits 1 after writing the whole run (which stays reportable and resumable).
 """
 
 from __future__ import annotations

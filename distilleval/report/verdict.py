@@ -26,8 +26,9 @@ Rules, in order (each becomes a reason with status pass / fail / unknown):
 
 A failed call is missing data, never a wrong answer. When the teacher or the student failed more
 than ``gates.max_error_rate`` of its calls (default 2%), the verdict leads with "this run cannot
-be trusted" and why, and every rule over that model is unknown (not judged) instead of judged
-from what is left: the decision is then "not enough evidence", never "don't fine-tune".
+be trusted" and why, and every rule over that model, and the economics, is unknown (not judged)
+instead of judged from what is left: the decision is then "not enough evidence", never "don't
+fine-tune".
 
 When the student was not called (an offline run: its figures are projected), the verdict leads
 with what was measured (the best local baseline's metric), and the cost and break-even rules,
@@ -305,9 +306,12 @@ def decide(f: Figures, *, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_
         # Nothing about the student was measured: its cost and break-even are projections, never a pass.
         economics = [Reason(r.rule, "projected", f"projected: {r.text}") if r.status == "pass" else r for r in economics]
         lead = lead or _measured_lead(f)
-    reasons.extend(economics)
     if untrusted:
+        # Costs priced from the calls that succeeded are not judged either: the decision must not
+        # rest on a run that cannot be trusted.
+        economics = [Reason(r.rule, "unknown", f"not judged (the run cannot be trusted): {r.text}") for r in economics]
         lead = _untrusted_lead(untrusted)
+    reasons.extend(economics)
     notes = [note for note in (_worst_classes_note(f),) if note]
     if any(r.status == "fail" for r in reasons):
         decision: Decision = "don't fine-tune"

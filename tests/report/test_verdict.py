@@ -184,6 +184,7 @@ def test_a_student_that_failed_too_often_is_not_judged_and_the_run_is_not_truste
     for rule in ("non-inferiority", "student floor"):
         reason = next(r for r in verdict.reasons if r.rule == rule)
         assert reason.status == "unknown" and reason.text.startswith("not judged: the student failed 290 of 300")
+    assert _status(verdict, "cost") == "unknown" and _status(verdict, "break-even") == "unknown"
 
 
 def test_a_teacher_that_failed_too_often_is_no_valid_reference(tmp_path):
