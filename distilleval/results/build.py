@@ -171,7 +171,9 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
     if cost is None and priced:
         cost = sum(o.cost_usd for o in priced) / len(priced)
     cost_basis = run.cost_basis or ("measured" if priced and mode == "online" else "projected")
-    under_load = distribution([o.latency_ms for o in outputs if o.latency_ms is not None and not o.cache_hit])
+    # Latency is of answers: a failed call (a fast 429, a timeout) says nothing about how fast the model answers.
+    under_load = distribution([o.latency_ms for o in outputs
+                               if o.latency_ms is not None and not o.cache_hit and o.error_kind is None])
     result = ModelResult(
         role=run.role,
         model=run.model,

@@ -109,7 +109,7 @@ class ModelResult(_Model):
     tokens_counted_by: str | None = Field(
         default=None, description="the local tokenizer that counted this model's tokens; None: the provider's usage"
     )
-    latency_ms: Distribution | None = Field(default=None, description="calls made in this run, under its load; cache hits excluded")
+    latency_ms: Distribution | None = Field(default=None, description="answered calls made in this run, under its load; cache hits and failed calls excluded")
     latency: LatencyFigures | None = Field(default=None, description="load, client-bound flag, probe and cached figures")
     truncated: int = Field(default=0, description="answers cut at max_tokens (finish reason 'length'); scored as given")
     cache_hits: int = 0

@@ -212,3 +212,12 @@ def test_failed_calls_are_missing_data_and_the_comparison_pairs_only_items_both_
     assert comparison.discordant == {"a_only": 10, "b_only": 0}
     assert comparison.agreement == pytest.approx(50 / 60)
     assert summary.items[0].scores["teacher"] is None and summary.items[0].errors == {"teacher": "rate_limited"}
+
+
+def test_latency_is_over_answered_calls_only(tmp_path):
+    spec, items = write_spec(tmp_path, ["pos"] * 3)
+    outputs = [ModelOutput("i0", "pos", latency_ms=400.0), ModelOutput("i1", "pos", latency_ms=600.0),
+               ModelOutput("i2", None, error_kind="rate_limited", latency_ms=3.0)]  # a fast 429 is no answer
+    summary = summarize(spec, items, [ModelRun("student", "student", "s", outputs)], pricing=load_pricing(), run_id="r")
+    latency = summary.models["student"].latency_ms
+    assert (latency.n, latency.mean) == (2, 500.0)
