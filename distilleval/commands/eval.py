@@ -4,6 +4,10 @@ The run directory (``runs/<spec>-<UTC time>/``) gets ``records.sqlite`` (one row
 model, committed as each call finishes), ``spec.resolved.yaml``, a copy of the pricing table
 and ``summary.json``. ``--resume RUN`` continues a run and calls only what is missing; even
 without it, re-running the same command replays finished calls from the response cache at $0.
+
+A failed call is missing data, never a wrong answer: each model's failed calls are printed by
+kind, and when a model failed more than ``gates.max_error_rate`` of its calls (default 2%) the
+command exits 1 after writing the whole run (which stays reportable and resumable).
 """
 
 from __future__ import annotations
@@ -59,14 +63,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the eval (``distilleval.pipeline.evaluate``); returns 0 (errors in individual calls
-    are counted in the summary)."""
+    """Run the eval (``distilleval.pipeline.evaluate``); returns 1 when a model's error rate is
+    above ``gates.max_error_rate`` (the run directory is still complete and reportable), else 0."""
     from distilleval.pipeline.evaluate import EvalOptions, evaluate
+    from distilleval.results.summary_json import read_summary
     from distilleval.spec.task_spec import load_spec
 
+    spec = load_spec(args.spec)
     # student_training is not a flag: only `run`, which trains the student, knows it.
     options = EvalOptions(**{
         field.name: getattr(args, field.name) for field in dataclasses.fields(EvalOptions) if field.name != "student_training"
     })
-    evaluate(load_spec(args.spec), options)
+    run_dir = evaluate(spec, options)
+    lines, too_many = error_lines(read_summary(run_dir), spec.gates.max_error_rate)
+    for line in lines:
+        print(line)
+    if too_many:
+        print(f"distilleval eval: {', '.join(too_many)} failed more than {spec.gates.max_error_rate:.1%} of calls "
+              f"(gates.max_error_rate): the run is written but not judged; fix the cause, then "
+              f"`distilleval eval {args.spec} --resume {run_dir}` re-calls only the failed items")
+        return 1
     return 0
+
+
+def error_lines(summary, limit: float) -> tuple[list[str], list[str]]:
+    """One line per measured model with failed calls (counts by kind), and the models whose
+    error rate is above ``limit``."""
+    lines, too_many = [], []
+    for key, result in summary.models.items():
+        if result.basis != "measured" or not result.failed_calls:
+            continue
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(result.errors.items(), key=lambda kv: (-kv[1], kv[0])))
+        over = result.error_rate > limit
+        if over:
+            too_many.append(key)
+        lines.append(f"  {key}: {result.failed_calls} of {result.n} calls failed ({kinds}), error rate "
+                     f"{result.error_rate:.1%} {'>' if over else '<='} limit {limit:.1%}; its metric is over the "
+                     f"{result.n_scored} answered items")
+    return lines, too_many

@@ -1,7 +1,9 @@
 """`distilleval gate`: check a run against its spec's gates (and a baseline run) for CI.
 
 Exit 0 when every check passes (skipped checks do not fail), 1 when any fails, 2 on bad input
-(missing or corrupted summary, a baseline from another spec, an invalid spec).
+(missing or corrupted summary, a baseline from another spec, an invalid spec) and when the gate
+has nothing to judge: the spec sets no gate and no ``--baseline`` is given, or every check it
+asked for was skipped (a model the run did not measure). Nothing judged is never a PASS.
 """
 
 from __future__ import annotations
@@ -24,13 +26,19 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from distilleval.gate.checks import run_checks
+    from distilleval.errors import DistillevalError
+    from distilleval.gate.checks import CONFIGURABLE_GATES, configured_gates, nothing_judged, run_checks
     from distilleval.gate.ci_output import check_line, github_annotation, step_summary_markdown, write_junit
     from distilleval.report.sources import load_run, summary_file
     from distilleval.results.summary_json import read_summary
 
     inputs = load_run(args.run, spec_path=args.spec, require_spec=True)
     summary, spec = inputs.summary, inputs.spec
+    if not configured_gates(spec.gates) and not args.baseline:  # type: ignore[union-attr]
+        raise DistillevalError(
+            f"{spec.source}: nothing to check: the spec's gates set no threshold "  # type: ignore[union-attr]
+            f"({', '.join(CONFIGURABLE_GATES)}, max_error_rate) and no --baseline run was given"
+        )
     baseline = None
     if args.baseline:
         baseline = read_summary(summary_file(args.baseline))
@@ -42,11 +50,15 @@ def run(args) -> int:
         print(check_line(check))
     failed = [c for c in checks if c.status == "fail"]
     skipped = sum(c.status == "skip" for c in checks)
+    if not failed and nothing_judged(checks):
+        sys.stdout.flush()
+        raise DistillevalError(
+            f"run {summary.run_id}: nothing judged: every check the spec asks for was skipped (reasons above); "
+            "gate what the run measured (gates.baseline_min for baselines, --baseline RUN) or run the models it skips"
+        )
     outcome = "FAIL" if failed else "PASS"
     print(f"gate {outcome}: {summary.spec_name} run {summary.run_id}: {len(checks)} checks, "
           f"{len(failed)} failed, {skipped} skipped")
-    if not checks:
-        print("note: the spec sets no gates and no --baseline was given; nothing was checked")
 
     if args.junit:
         write_junit(checks, Path(args.junit), suite_name=summary.spec_name)

@@ -1,22 +1,34 @@
 """Check a run against its spec's gates and, optionally, against a baseline run, for CI.
 
+A failed call is missing data, never a wrong answer: every figure a check reads is over the
+items the model answered, and a check over a model that failed more than ``max_error_rate`` of
+its calls (default 2%) fails with that reason instead of judging what is left. A check over a
+model the run did not measure (not selected with ``--models``, or projected only, as in an
+offline run) is skipped with the reason. A gate that judges nothing is a usage error (the
+command's business: ``nothing_judged``).
+
 Checks (each configured gate is one check; unset gates are not checked):
 
 - ``student_min`` / ``teacher_min``: the model's primary metric is at least the floor.
-- ``non_inferiority``: the one-sided lower bound of student - teacher (paired, at ``alpha``)
-  is above ``-margin``.
+- ``baseline_min[<name>]``: each local baseline the run scored reaches its floor (one number
+  for all, or one per name), so runs without a student or without keys can be gated.
+- ``non_inferiority``: the one-sided lower bound of student - teacher (paired, at ``alpha``,
+  on the items both answered) is above ``-margin``.
 - ``max_cost_per_request``: the student's cost per request, priced from the run.
 - ``max_p95_latency``: the student's p95 latency: the unloaded probe's when the run has one,
   else the run's own under load. Not judged (skipped, saying how to get a judgement: the
-  probe) when those figures are client-bound (``distilleval.results.latency``) or when every
-  call was a cache hit (the original calls' figure is shown, not judged).
-- ``max_error_rate``: per measured teacher and student.
+  probe) when those figures are client-bound (``distilleval.results.latency``). When the run
+  called the student but measured no latency (every call failed, was a cache hit, or went
+  through a batch API) it fails with the reason, unless the spec's ``unmeasured_latency: skip``.
+- ``max_error_rate[<model>]``: every model the run measured, always (the spec's limit or the
+  default); these alone do not count as something judged unless the spec sets the limit.
 - ``paired_drop[<model>]`` (with a baseline run): the run fails only on a statistically
-  significant drop, paired item by item, with every model's check corrected together
-  (``distilleval.gate.family``): a one-sided p-value of a drop per model (exact McNemar tail for
-  0/1 scores, a paired sign-flip permutation test otherwise) and Holm's step-down over the
-  models at ``alpha / 2``, so noise alone fails the build at most alpha/2 of the time however
-  many models are gated. The line names the correction and the number of comparisons.
+  significant drop, paired item by item over the items both runs answered, with every model's
+  check corrected together (``distilleval.gate.family``): a one-sided p-value of a drop per
+  model (exact McNemar tail for 0/1 scores, a paired sign-flip permutation test otherwise) and
+  Holm's step-down over the models at ``alpha / 2``, so noise alone fails the build at most
+  alpha/2 of the time however many models are gated. The line names the correction and the
+  number of comparisons. A model above the error-rate limit in either run fails its check.
 
 The paired tests are in ``distilleval.gate.paired``; how the checks are printed and written
 for CI is in ``distilleval.gate.ci_output``.
@@ -40,11 +52,57 @@ Status = Literal["pass", "fail", "skip"]
 
 @dataclass(frozen=True)
 class Check:
-    """One gate check and its outcome, with the numbers in ``message``."""
+    """One gate check and its outcome, with the numbers in ``message``.
+
+    ``implicit`` marks a check the spec did not ask for (the default error-rate limit): it can
+    fail the gate but does not by itself make the gate judge something.
+    """
 
     name: str
     status: Status
     message: str
+    implicit: bool = False
+
+
+CONFIGURABLE_GATES = ("student_min", "teacher_min", "baseline_min", "non_inferiority_margin",
+                      "max_cost_per_request_usd", "max_p95_latency_ms")
+
+
+def configured_gates(gates: GatesSpec) -> list[str]:
+    """The thresholds the spec sets (``max_error_rate`` only when written, not by default)."""
+    names = [name for name in CONFIGURABLE_GATES if getattr(gates, name) is not None]
+    if gates.explicitly_set("max_error_rate"):
+        names.append("max_error_rate")
+    return names
+
+
+def nothing_judged(checks: list[Check]) -> bool:
+    """True when no check the user asked for passed or failed (all skipped, or none at all)."""
+    return not any(c.status != "skip" and not c.implicit for c in checks)
+
+
+def _failure_kinds(result: ModelResult) -> str:
+    kinds = sorted(result.errors.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{kind} {count}" for kind, count in kinds)
+
+
+def error_rate_problem(key: str, result: ModelResult, limit: float) -> str | None:
+    """Why ``result``'s figures cannot be judged (too many failed calls), or None."""
+    if result.error_rate <= limit:
+        return None
+    return (f"{key} failed {result.failed_calls} of {result.n} calls ({_failure_kinds(result)}): error rate "
+            f"{result.error_rate:.1%} > limit {limit:.1%} (gates.max_error_rate); a failed call is missing data, "
+            "so what is left is not judged")
+
+
+def _unmeasured(role: str, summary: Summary) -> str | None:
+    """Why a check over ``role`` is not judged because the run did not measure it, or None."""
+    found = model_by_role(summary, role)
+    if found is None:
+        return f"not judged: the run has no {role} (not selected with --models?)"
+    if found[1].basis != "measured":
+        return f"not judged: the run did not call the {role} ({found[1].basis} figures only, e.g. an offline run)"
+    return None
 
 
 def model_by_role(summary: Summary, role: str) -> tuple[str, ModelResult] | None:
@@ -56,54 +114,108 @@ def model_by_role(summary: Summary, role: str) -> tuple[str, ModelResult] | None
 
 
 def item_scores(summary: Summary, model_key: str) -> dict[str, float | None]:
-    """Item id -> score of one model (items the model has no score for are absent)."""
-    return {item.id: item.scores[model_key] for item in summary.items if model_key in item.scores}
+    """Item id -> score of one model (items the model has no score for are absent; a failed
+    call is None, also in summaries written before failed calls were excluded)."""
+    return {item.id: None if model_key in item.errors else item.scores[model_key]
+            for item in summary.items if model_key in item.scores}
+
+
+def _failed_items(summary: Summary, model_key: str) -> set[str]:
+    return {item.id for item in summary.items if model_key in item.errors}
 
 
 def _metric(result: ModelResult) -> float | None:
     return result.metric.value if result.metric else None
 
 
-def _floor(name: str, role: str, summary: Summary, floor: float) -> Check:
-    found = model_by_role(summary, role)
+def _floor(name: str, role: str, summary: Summary, floor: float, limit: float) -> Check:
     metric = summary.primary_metric
-    if found is None or _metric(found[1]) is None:
-        return Check(name, "fail", f"no {role} {metric} in the run to compare with the floor {floor:.3f}")
-    value = _metric(found[1])
-    ok = value >= floor  # type: ignore[operator]
-    return Check(name, "pass" if ok else "fail", f"{role} {metric} {value:.4f} {'>=' if ok else '<'} floor {floor:.4f}")
+    unmeasured = _unmeasured(role, summary)
+    if unmeasured is not None:
+        return Check(name, "skip", f"{unmeasured}; the floor {floor:.3f} is not checked")
+    key, result = model_by_role(summary, role)  # type: ignore[misc]
+    return _model_floor(name, key, result, metric, floor, limit)
 
 
-def _non_inferiority(summary: Summary, margin: float, alpha: float) -> Check:
+def _model_floor(name: str, key: str, result: ModelResult, metric: str, floor: float, limit: float) -> Check:
+    problem = error_rate_problem(key, result, limit)
+    if problem is not None:
+        return Check(name, "fail", problem)
+    value = _metric(result)
+    if value is None:
+        return Check(name, "fail", f"no {key} {metric} in the run to compare with the floor {floor:.3f}")
+    ok = value >= floor
+    return Check(name, "pass" if ok else "fail",
+                 f"{key} {metric} {value:.4f} {'>=' if ok else '<'} floor {floor:.4f} (over {result.n_scored} answered items)")
+
+
+def _baseline_floors(summary: Summary, floors: float | dict[str, float], limit: float) -> list[Check]:
+    metric = summary.primary_metric
+    measured = {key: result for key, result in summary.models.items()
+                if result.role == "baseline" and result.basis == "measured"}
+    if isinstance(floors, dict):
+        wanted = dict(floors)
+    else:
+        wanted = {key: floors for key in measured} or {"*": floors}
+    checks = []
+    for key, floor in wanted.items():
+        name = "baseline_min" if key == "*" else f"baseline_min[{key}]"
+        if key not in measured:
+            what = "no baseline" if key == "*" else f"no baseline {key!r}"
+            checks.append(Check(name, "skip", f"not judged: the run scored {what} (not selected with --models?); "
+                                f"the floor {floor:.3f} is not checked"))
+            continue
+        checks.append(_model_floor(name, key, measured[key], metric, floor, limit))
+    return checks
+
+
+def _non_inferiority(summary: Summary, margin: float, alpha: float, limit: float) -> Check:
     name = "non_inferiority"
+    unmeasured = _unmeasured("teacher", summary) or _unmeasured("student", summary)
+    if unmeasured is not None:
+        return Check(name, "skip", f"{unmeasured}; student and teacher are not compared")
     teacher, student = model_by_role(summary, "teacher"), model_by_role(summary, "student")
-    if teacher is None or student is None:
-        return Check(name, "fail", "the run needs a teacher and a student for the non-inferiority check")
+    for key, result in (teacher, student):  # type: ignore[misc]
+        problem = error_rate_problem(key, result, limit)
+        if problem is not None:
+            return Check(name, "fail", problem)
+    dropped = len(_failed_items(summary, teacher[0]) | _failed_items(summary, student[0]))  # type: ignore[index]
     for comparison in summary.comparisons:
         test = comparison.non_inferiority
-        if (comparison.a, comparison.b) == (teacher[0], student[0]) and test is not None:
-            if math.isclose(test.margin, margin) and math.isclose(test.alpha, alpha):
+        if (comparison.a, comparison.b) == (teacher[0], student[0]) and test is not None:  # type: ignore[index]
+            if math.isclose(test.margin, margin) and math.isclose(test.alpha, alpha) and comparison.dropped_failed == dropped:
                 ok = test.non_inferior
                 return Check(
                     name, "pass" if ok else "fail",
                     f"student - teacher {test.difference:+.4f}, one-sided {1 - alpha:.0%} lower bound "
-                    f"{test.lower_bound:+.4f} {'>' if ok else '<='} -margin {-margin:+.4f} ({test.method}, n={comparison.n_paired})",
+                    f"{test.lower_bound:+.4f} {'>' if ok else '<='} -margin {-margin:+.4f} ({test.method}, "
+                    f"n={comparison.n_paired}{_dropped_text(dropped)})",
                 )
-    a, b = paired_scores(item_scores(summary, teacher[0]), item_scores(summary, student[0]))
+    a, b = paired_scores(item_scores(summary, teacher[0]), item_scores(summary, student[0]))  # type: ignore[index]
     test = non_inferiority_test(a, b, margin=margin, alpha=alpha)
     if test is None:
-        return Check(name, "fail", "no items scored for both teacher and student")
+        return Check(name, "fail", f"no items scored for both teacher and student{_dropped_text(dropped)}")
     ok = test.non_inferior
     return Check(
         name, "pass" if ok else "fail",
         f"student - teacher {test.difference:+.4f}, one-sided {1 - alpha:.0%} lower bound {test.lower_bound:+.4f} "
-        f"{'>' if ok else '<='} -margin {-margin:+.4f} ({test.method}, n={len(a)})",
+        f"{'>' if ok else '<='} -margin {-margin:+.4f} ({test.method}, n={len(a)}{_dropped_text(dropped)})",
     )
 
 
-def _max_cost(summary: Summary, limit_usd: float) -> Check:
+def _dropped_text(dropped: int) -> str:
+    return f", {dropped} item{'s' if dropped != 1 else ''} dropped: a call failed" if dropped else ""
+
+
+def _max_cost(summary: Summary, limit_usd: float, limit: float) -> Check:
     name = "max_cost_per_request"
+    unmeasured = _unmeasured("student", summary)
+    if unmeasured is not None:
+        return Check(name, "skip", f"{unmeasured}; its cost per request is not checked")
     found = model_by_role(summary, "student")
+    problem = error_rate_problem(found[0], found[1], limit)  # type: ignore[index]
+    if problem is not None:
+        return Check(name, "fail", problem)
     if found is None or found[1].cost_per_request_usd is None:
         return Check(name, "fail", f"no student cost per request in the run to compare with ${limit_usd:.6g}")
     cost = found[1].cost_per_request_usd
@@ -115,10 +227,16 @@ def _max_cost(summary: Summary, limit_usd: float) -> Check:
 PROBE_HINT = "--latency-probe 50@1 (or the spec's latency: {probe_calls: 50, concurrency: 1})"
 
 
-def _max_latency(summary: Summary, limit_ms: float) -> Check:
+def _max_latency(summary: Summary, limit_ms: float, gates: GatesSpec) -> Check:
     name = "max_p95_latency"
+    unmeasured = _unmeasured("student", summary)
+    if unmeasured is not None:
+        return Check(name, "skip", f"{unmeasured}; its latency is not checked")
     found = model_by_role(summary, "student")
     result = found[1] if found else None
+    problem = error_rate_problem(found[0], result, gates.max_error_rate)  # type: ignore[index,arg-type]
+    if problem is not None:
+        return Check(name, "fail", problem)
     figures = result.latency if result is not None else None
     unloaded = figures.unloaded_ms if figures is not None else None
     if unloaded is not None and unloaded.n and unloaded.p95 is not None:
@@ -132,14 +250,11 @@ def _max_latency(summary: Summary, limit_ms: float) -> Check:
                      f"(probe: n={unloaded.n}, concurrency {figures.unloaded_concurrency})")  # type: ignore[union-attr]
     latency = result.latency_ms if result is not None else None
     if latency is None or latency.p95 is None or latency.n == 0:
-        if result is not None and result.batch_api:
-            return Check(name, "skip", f"not judged: the student was answered through the {result.batch_api} batch API, "
-                         f"which has no per-request latency; for a judgement run with {PROBE_HINT}")
-        original = figures.original_ms if figures is not None else None
-        if original is not None and original.p95 is not None:
-            return Check(name, "skip", f"not judged: every student call came from the cache (the original calls' p95 "
-                         f"was {original.p95:.0f} ms, measured then, not now); for a judgement run with {PROBE_HINT}")
-        return Check(name, "skip", "no measured student latency (not called in this run, or every call was a cache hit); not checked")
+        why = _why_no_latency(result, figures)  # type: ignore[arg-type]
+        if gates.unmeasured_latency == "skip":
+            return Check(name, "skip", f"not judged: {why} (gates.unmeasured_latency: skip)")
+        return Check(name, "fail", f"no student latency measured in this run: {why}; for a judgement run with "
+                     f"{PROBE_HINT}, or set gates.unmeasured_latency: skip to skip this check")
     if figures is not None and figures.client_bound:
         return Check(name, "skip", f"not judged: client-bound (student p95 {latency.p95:.0f} ms under load at concurrency "
                      f"{figures.concurrency}; {figures.client_bound_reason}); for a judgement run with {PROBE_HINT}")
@@ -149,30 +264,62 @@ def _max_latency(summary: Summary, limit_ms: float) -> Check:
                  f"student p95 latency {latency.p95:.0f} ms {'<=' if ok else '>'} {limit_ms:.0f} ms (n={latency.n}{load})")
 
 
-def _max_error_rate(summary: Summary, limit: float) -> list[Check]:
+def _why_no_latency(result: ModelResult, figures) -> str:
+    """Why a student the run called has no latency figure: batch, cache hits or failed calls."""
+    if result.batch_api:
+        return f"the student was answered through the {result.batch_api} batch API, which has no per-request latency"
+    parts = []
+    if result.cache_hits:
+        parts.append(f"{result.cache_hits} answers came from the cache")
+    if result.failed_calls:
+        parts.append(f"{result.failed_calls} call{'s' if result.failed_calls != 1 else ''} failed ({_failure_kinds(result)})")
+    why = (" and ".join(parts) if parts else "no call was timed") + " in this run"
+    original = figures.original_ms if figures is not None else None
+    if original is not None and original.p95 is not None:
+        why += f"; answers came from the cache: the original calls' p95 was {original.p95:.0f} ms, measured then, not now"
+    return why
+
+
+def _max_error_rate(summary: Summary, limit: float, *, implicit: bool) -> list[Check]:
     checks = []
-    for role in ("teacher", "student"):
-        found = model_by_role(summary, role)
-        if found is None or found[1].basis != "measured":
+    source = "default limit; set gates.max_error_rate to change it" if implicit else "gates.max_error_rate"
+    for key, result in summary.models.items():
+        if result.basis != "measured":
             continue
-        result = found[1]
         ok = result.error_rate <= limit
-        failed = sum(result.errors.values())
+        kinds = f": {_failure_kinds(result)}" if result.failed_calls else ""
         checks.append(Check(
-            f"max_error_rate[{role}]", "pass" if ok else "fail",
-            f"{role} error rate {result.error_rate:.2%} ({failed}/{result.n}) {'<=' if ok else '>'} {limit:.2%}",
+            f"max_error_rate[{key}]", "pass" if ok else "fail",
+            f"{key} error rate {result.error_rate:.2%} ({result.failed_calls}/{result.n} calls failed{kinds}) "
+            f"{'<=' if ok else '>'} {limit:.2%} ({source})",
+            implicit=implicit,
         ))
     return checks
 
 
-def _paired_drops(run: Summary, baseline: Summary, alpha: float) -> list[Check]:
-    """One ``paired_drop[<model>]`` check per model in both runs, decided together (``distilleval.gate.family``)."""
+def _paired_drops(run: Summary, baseline: Summary, alpha: float, limit: float) -> list[Check]:
+    """One ``paired_drop[<model>]`` check per model in both runs, decided together (``distilleval.gate.family``).
+
+    A model above the error-rate limit in either run fails its check and joins no family:
+    its paired items would be the ones that happened to be answered.
+    """
     checks: dict[str, Check] = {}
     pairs = {}
+    dropped: dict[str, int] = {}
     for key, result in run.models.items():
         if result.basis != "measured" or key not in baseline.models:
             continue
+        name = f"paired_drop[{key}]"
+        problem = error_rate_problem(key, result, limit) or (
+            error_rate_problem(f"{key} (baseline run)", baseline.models[key], limit)
+            if baseline.models[key].basis == "measured" else None
+        )
+        if problem is not None:
+            checks[key] = Check(name, "fail", problem)
+            continue
         a, b = paired_scores(item_scores(baseline, key), item_scores(run, key))
+        dropped[key] = len((_failed_items(run, key) | _failed_items(baseline, key))
+                           & {item.id for item in run.items} & {item.id for item in baseline.items})
         if a:
             pairs[key] = (a, b)
         else:
@@ -180,8 +327,8 @@ def _paired_drops(run: Summary, baseline: Summary, alpha: float) -> list[Check]:
     for test in paired_drop_family(pairs, alpha=alpha):
         paired = test.paired
         detail = (f"{test.key} {paired.mean_b:.4f} vs baseline {paired.mean_a:.4f} ({paired.difference:+.4f}, "
-                  f"{test.interval_confidence * 100:.4g}% CI [{paired.ci_low:+.4f}, {paired.ci_high:+.4f}], n={paired.n_paired}; "
-                  f"interval: {paired.method}); ")
+                  f"{test.interval_confidence * 100:.4g}% CI [{paired.ci_low:+.4f}, {paired.ci_high:+.4f}], "
+                  f"n={paired.n_paired}{_dropped_text(dropped[test.key])}; interval: {paired.method}); ")
         if paired.p_value is not None:
             detail += f"{paired.losses} lost / {paired.gains} gained; "
         detail += f"{test.method} p={test.p_value:.4g}; {test.correction_text()}"
@@ -208,19 +355,21 @@ def run_checks(summary: Summary, gates: GatesSpec, *, baseline: Summary | None =
         raise DataError(
             f"baseline is a run of spec {baseline.spec_name!r}, this run is spec {summary.spec_name!r}"
         )
+    limit = gates.max_error_rate
     checks: list[Check] = []
     if gates.student_min is not None:
-        checks.append(_floor("student_min", "student", summary, gates.student_min))
+        checks.append(_floor("student_min", "student", summary, gates.student_min, limit))
     if gates.teacher_min is not None:
-        checks.append(_floor("teacher_min", "teacher", summary, gates.teacher_min))
+        checks.append(_floor("teacher_min", "teacher", summary, gates.teacher_min, limit))
+    if gates.baseline_min is not None:
+        checks.extend(_baseline_floors(summary, gates.baseline_min, limit))
     if gates.non_inferiority_margin is not None:
-        checks.append(_non_inferiority(summary, gates.non_inferiority_margin, gates.alpha))
+        checks.append(_non_inferiority(summary, gates.non_inferiority_margin, gates.alpha, limit))
     if gates.max_cost_per_request_usd is not None:
-        checks.append(_max_cost(summary, gates.max_cost_per_request_usd))
+        checks.append(_max_cost(summary, gates.max_cost_per_request_usd, limit))
     if gates.max_p95_latency_ms is not None:
-        checks.append(_max_latency(summary, gates.max_p95_latency_ms))
-    if gates.max_error_rate is not None:
-        checks.extend(_max_error_rate(summary, gates.max_error_rate))
+        checks.append(_max_latency(summary, gates.max_p95_latency_ms, gates))
+    checks.extend(_max_error_rate(summary, limit, implicit=not gates.explicitly_set("max_error_rate")))
     if baseline is not None:
-        checks.extend(_paired_drops(summary, baseline, gates.alpha))
+        checks.extend(_paired_drops(summary, baseline, gates.alpha, limit))
     return checks

@@ -373,7 +373,9 @@ def _confusion(row: ModelRow, inputs: RunInputs) -> dict[str, dict[str, int]] | 
     from distilleval.results.per_class import confusion_from_outputs
     from distilleval.spec.labels import LabelMatcher
 
-    items = [item for item in inputs.summary.items if row.key in item.outputs and item.gold is not None]
+    # A failed call is missing data: it is no prediction, not an INVALID one.
+    items = [item for item in inputs.summary.items
+             if row.key in item.outputs and row.key not in item.errors and item.gold is not None]
     if not items:
         return None
     matcher = LabelMatcher(spec.output.labels, spec.scorer.normalize, spec.scorer.aliases)

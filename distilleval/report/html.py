@@ -26,7 +26,7 @@ h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 20px; margin-top: 32
 .meta { color: #4b5563; font-size: 14px; }
 .verdict { border-radius: 8px; padding: 12px 18px; border: 2px solid; background: #fff; }
 .verdict.fine-tune { border-color: #16a34a; } .verdict.dont { border-color: #dc2626; } .verdict.unknown { border-color: #ca8a04; }
-.verdict li { margin: 4px 0; } .verdict .lead { font-weight: 600; } .verdict .vnote { font-size: 14px; color: #374151; } .pass { color: #15803d; } .fail { color: #b91c1c; } .unknown { color: #a16207; }
+.verdict li { margin: 4px 0; } .verdict .lead { font-weight: 600; } .verdict .vnote { font-size: 14px; color: #374151; } .pass { color: #15803d; } .fail { color: #b91c1c; } .unknown { color: #a16207; } .projected { color: #4b5563; }
 table { border-collapse: collapse; background: #fff; margin: 8px 0; font-size: 14px; }
 th, td { border: 1px solid #e5e7eb; padding: 5px 9px; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f3f4f6; } .note { color: #4b5563; font-size: 12px; font-style: italic; margin: 2px 0; }
@@ -144,7 +144,7 @@ def render_html(f: Figures, tables: list[Table], verdict: Verdict, *, extra_char
     s = f.summary
     css_class = {"fine-tune": "fine-tune", "don't fine-tune": "dont", "not enough evidence": "unknown"}[verdict.decision]
     reasons = "".join(
-        f'<li><span class="{r.status}">{"✔" if r.status == "pass" else "✘" if r.status == "fail" else "?"}</span> '
+        f'<li><span class="{r.status}">{"✔" if r.status == "pass" else "✘" if r.status == "fail" else "≈" if r.status == "projected" else "?"}</span> '
         f"<b>{escape(r.rule)}</b>: {escape(r.text)}</li>" for r in verdict.reasons
     )
     lead = f'<p class="lead">{escape(verdict.lead)}</p>' if verdict.lead else ""

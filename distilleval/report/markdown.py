@@ -6,7 +6,7 @@ from distilleval.report.figures import Figures
 from distilleval.report.tables import Table
 from distilleval.report.verdict import Verdict
 
-STATUS_MARK = {"pass": "✅", "fail": "❌", "unknown": "❔"}
+STATUS_MARK = {"pass": "✅", "fail": "❌", "unknown": "❔", "projected": "📐"}
 
 
 def md_escape(text: str) -> str:

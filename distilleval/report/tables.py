@@ -99,6 +99,15 @@ def _total_tokens(row: ModelRow) -> float | None:
     return i + (o or 0.0)
 
 
+def error_cell(result) -> Cell:
+    """Failed calls with their rate and kinds, e.g. ``80 (40.0%: rate_limited 80)``."""
+    failed = result.failed_calls
+    if not failed:
+        return Cell("0", 0)
+    kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(result.errors.items(), key=lambda kv: (-kv[1], kv[0])))
+    return Cell(f"{failed:,} ({result.error_rate:.1%}: {kinds})", failed)
+
+
 def accuracy_table(f: Figures) -> Table:
     """The primary metric of every model with its interval, scored and failed counts."""
     metric = f.summary.primary_metric
@@ -114,10 +123,9 @@ def accuracy_table(f: Figures) -> Table:
             ci = Cell(f"{m.ci_low * 100:.1f}–{m.ci_high * 100:.1f}%", f"{m.ci_low:.6f},{m.ci_high:.6f}")
             if m.ci_method:
                 methods.add(m.ci_method)
-        errors = sum(result.errors.values())
         table.rows.append([
             Cell(row.label, row.key), pct(m.value if m else None), ci, Cell(f"{result.n_scored:,}", result.n_scored),
-            Cell(f"{errors:,}", errors), pct(result.invalid_rate), Cell(result.basis, result.basis),
+            error_cell(result), pct(result.invalid_rate), Cell(result.basis, result.basis),
         ])
     # Say how the student was trained only when this run trained it: an eval of a given
     # checkpoint or a provider-hosted model knows nothing about its training.
@@ -128,6 +136,9 @@ def accuracy_table(f: Figures) -> Table:
     else:
         trained = ""
     table.notes.append(f"Measured in run {f.summary.run_id} on {f.summary.n_items:,} eval items{trained}.")
+    if any(row.result.failed_calls for row in f.models):
+        table.notes.append(f"A failed call is missing data, never a wrong answer: each {metric.replace('_', ' ')} is over "
+                           "the items the model answered (Scored); Errors counts the failed calls by kind.")
     if f.every_call_cached:
         table.notes.append("Every call of this run came from the response cache: $0 spent; token, latency and cost "
                            "figures are those of the original calls.")
@@ -179,6 +190,10 @@ def paired_table(f: Figures) -> Table:
             Cell(f"{discordant.get('a_only', 0)} / {discordant.get('b_only', 0)}") if discordant else Cell(DASH),
             pct(comparison.agreement), Cell("measured", "measured"),
         ])
+        if comparison.dropped_failed:
+            table.notes.append(
+                f"{names.get(comparison.b, comparison.b)} − {names.get(comparison.a, comparison.a)}: on the "
+                f"{comparison.n_paired:,} items both answered; {comparison.dropped_failed:,} dropped because a call failed.")
     if f.baseline_comparisons and f.student is not None:
         if against_teacher:
             table.title, table.columns[4] = "Paired comparisons (same items; B − A)", "A-only / B-only right"

@@ -27,7 +27,19 @@ Rules, in order (each becomes a reason with status pass / fail / unknown):
    With ``training.engineering_cost_usd`` at $0 the break-even reason says it ignores
    engineering time.
 
-Any failed rule -> "don't fine-tune"; else any unknown -> "not enough evidence"; else "fine-tune".
+A failed call is missing data, never a wrong answer. When the teacher or the student failed more
+than ``gates.max_error_rate`` of its calls (default 2%), the verdict leads with "this run cannot
+be trusted" and why, and every rule over that model, and the economics, is unknown (not judged)
+instead of judged from what is left: the decision is then "not enough evidence", never "don't
+fine-tune".
+
+When the student was not called (an offline run: its figures are projected), the verdict leads
+with what was measured (the best local baseline's metric), and the cost and break-even rules,
+computed from projected figures only, have status ``projected``: shown as projections, never
+as a pass.
+
+Any failed rule -> "don't fine-tune"; else any unknown -> "not enough evidence"; else "fine-tune"
+(``projected`` counts as unknown).
 Per-class notes (the worst classes of the student, or of the best baseline offline) follow the
 reasons, because a headline metric can hide the class that decides the task.
 """
@@ -44,7 +56,7 @@ from distilleval.report.figures import Figures
 from distilleval.report.tables import days
 
 Decision = Literal["fine-tune", "don't fine-tune", "not enough evidence"]
-ReasonStatus = Literal["pass", "fail", "unknown"]
+ReasonStatus = Literal["pass", "fail", "unknown", "projected"]
 DEFAULT_PAYBACK_HORIZON_DAYS = 90.0
 
 
@@ -72,6 +84,53 @@ class Verdict:
         return {"fine-tune": "Fine-tune: the student is good enough and pays for itself",
                 "don't fine-tune": "Don't fine-tune",
                 "not enough evidence": "Not enough evidence to decide"}[self.decision]
+
+
+def _error_limit(f: Figures) -> float:
+    from distilleval.spec.task_spec import DEFAULT_MAX_ERROR_RATE
+
+    return f.inputs.spec.gates.max_error_rate if f.inputs.spec else DEFAULT_MAX_ERROR_RATE
+
+
+def _failed_too_often(f: Figures) -> dict[str, str]:
+    """Role -> why its figures are not judged: it failed more than the error-rate limit of its calls."""
+    limit = _error_limit(f)
+    problems = {}
+    for role, row in (("teacher", f.teacher), ("student", f.student)):
+        if row is None or row.result.basis != "measured" or row.result.error_rate <= limit:
+            continue
+        result = row.result
+        kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(result.errors.items(), key=lambda kv: (-kv[1], kv[0])))
+        problems[role] = (f"the {role} failed {result.failed_calls:,} of {result.n:,} calls ({kinds}), error rate "
+                          f"{result.error_rate:.1%} above the limit {limit:.1%} (gates.max_error_rate)")
+    return problems
+
+
+def _untrusted_lead(problems: dict[str, str]) -> str:
+    return ("This run cannot be trusted: " + "; ".join(problems.values()) + ". A failed call is missing data, never "
+            "a wrong answer, so no comparison is judged from what is left: fix the cause and re-run with --resume, "
+            "which re-calls only the failed items.")
+
+
+def _projected_only(f: Figures) -> bool:
+    """The student was not called: every figure about it is projected."""
+    return f.student is None or f.student.result.basis != "measured"
+
+
+def _measured_lead(f: Figures) -> str | None:
+    """What an offline run measured, to lead its verdict: the best local baseline."""
+    best = f.best_baseline
+    if best is None or best.result.metric is None or best.result.metric.value is None:
+        return None
+    metric = best.result.metric
+    interval = (f" [{metric.ci_low:.1%}, {metric.ci_high:.1%}]"
+                if metric.ci_low is not None and metric.ci_high is not None else "")
+    monthly = f.monthly_cost_usd(best)
+    cost = (f", for about {format_usd(monthly)}/month at {f.top_volume_per_day:,}/day" if monthly is not None else "")
+    return (f"Measured: a local baseline already reaches {f.summary.primary_metric} {metric.value:.1%}{interval} "
+            f"({best.result.display_name}, {best.result.n_scored:,} eval items{cost}). The teacher and the student were "
+            "not called in this run, so no figure about them below is measured (costs are projected from token "
+            "counts), and whether the student beats the baseline is not known until it is scored.")
 
 
 def _teacher_validity(f: Figures) -> Reason:
@@ -247,19 +306,36 @@ def decide(f: Figures, *, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_
     Returns:
         The verdict with one reason per rule.
     """
-    reasons = [_teacher_validity(f), _non_inferiority(f)]
+    untrusted = _failed_too_often(f)
+    reasons = [_teacher_validity(f)]
+    if untrusted:
+        reasons.append(Reason("non-inferiority", "unknown", "not judged: " + "; ".join(untrusted.values())))
+    else:
+        reasons.append(_non_inferiority(f))
     floor = _student_floor(f)
     if floor is not None:
-        reasons.append(floor)
+        reasons.append(Reason(floor.rule, "unknown", "not judged: " + untrusted["student"]) if "student" in untrusted else floor)
     lead = None
     if _baseline_meets_floor(f):
         lead = _baseline_lead(f)
-        reasons.append(_baselines(f))
-    reasons.extend(_economics(f, payback_horizon_days))
+        baselines = _baselines(f)
+        reasons.append(Reason(baselines.rule, "unknown", "not judged: " + untrusted["student"])
+                       if "student" in untrusted else baselines)
+    economics = _economics(f, payback_horizon_days)
+    if _projected_only(f):
+        # Nothing about the student was measured: its cost and break-even are projections, never a pass.
+        economics = [Reason(r.rule, "projected", f"projected: {r.text}") if r.status == "pass" else r for r in economics]
+        lead = lead or _measured_lead(f)
+    if untrusted:
+        # Costs priced from the calls that succeeded are not judged either: the decision must not
+        # rest on a run that cannot be trusted.
+        economics = [Reason(r.rule, "unknown", f"not judged (the run cannot be trusted): {r.text}") for r in economics]
+        lead = _untrusted_lead(untrusted)
+    reasons.extend(economics)
     notes = [note for note in (_worst_classes_note(f),) if note]
     if any(r.status == "fail" for r in reasons):
         decision: Decision = "don't fine-tune"
-    elif any(r.status == "unknown" for r in reasons):
+    elif any(r.status in ("unknown", "projected") for r in reasons):
         decision = "not enough evidence"
     else:
         decision = "fine-tune"

@@ -123,6 +123,18 @@ def _text(output: ModelOutput) -> str | None:
     return None if output.error_kind is not None else output.text
 
 
+def _excluding_failed_calls(outputs: list[ModelOutput], scores: list) -> list:
+    """The scores with every failed call's turned into an exclusion (score None): a failed call
+    is missing data, never a wrong answer, so no metric or paired comparison counts it."""
+    import dataclasses
+
+    return [
+        dataclasses.replace(s, score=None, valid=False, reason=None, canonical=None, counts=None)
+        if o.error_kind is not None else s
+        for o, s in zip(outputs, scores)
+    ]
+
+
 def _reason(output: ModelOutput, score: Any) -> str | None:
     """The scoring reason, except that a wrong answer cut at max_tokens is ``truncated``."""
     if output.truncated and score.score != 1:
@@ -147,10 +159,11 @@ def _latency_figures(run: ModelRun, outputs: list[ModelOutput], under_load: Dist
 
 
 def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, scorer: Any, mode: str) -> ModelResult:
-    metric, secondary = scorer.summarize(scores)
     n = len(outputs)
     errors = Counter(o.error_kind for o in outputs if o.error_kind is not None)
     answered = [(o, s) for o, s in zip(outputs, scores) if _text(o) is not None]
+    # The metric, its interval and the confusion are over the answered items only.
+    metric, secondary = scorer.summarize([s for _, s in answered])
     # An answer cut at max_tokens is counted as truncated, not as an invalid answer.
     invalid = sum(1 for o, s in answered if not s.valid and not o.truncated)
     priced = [o for o in outputs if o.error_kind is None and o.input_tokens is not None]
@@ -158,7 +171,9 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
     if cost is None and priced:
         cost = sum(o.cost_usd for o in priced) / len(priced)
     cost_basis = run.cost_basis or ("measured" if priced and mode == "online" else "projected")
-    under_load = distribution([o.latency_ms for o in outputs if o.latency_ms is not None and not o.cache_hit])
+    # Latency is of answers: a failed call (a fast 429, a timeout) says nothing about how fast the model answers.
+    under_load = distribution([o.latency_ms for o in outputs
+                               if o.latency_ms is not None and not o.cache_hit and o.error_kind is None])
     result = ModelResult(
         role=run.role,
         model=run.model,
@@ -190,7 +205,7 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
         reasons=dict(Counter(r for r in (_reason(o, s) for o, s in zip(outputs, scores)) if r is not None)),
     )
     if hasattr(scorer, "confusion") and getattr(scorer, "labels", None):
-        result.confusion = scorer.confusion(scores)
+        result.confusion = scorer.confusion([s for _, s in answered])
     return result
 
 
@@ -265,29 +280,37 @@ def build_summary(
     if len(set(names)) != len(names):
         raise ValueError(f"model names must be unique, got {names}")
     outputs = {run.name: _aligned(run, items) for run in runs}
-    scores = {run.name: scorer.score_items([_text(o) for o in outputs[run.name]], items) for run in runs}
+    scores = {
+        run.name: _excluding_failed_calls(outputs[run.name], scorer.score_items([_text(o) for o in outputs[run.name]], items))
+        for run in runs
+    }
     models = dict(projected or {})
     models.update({run.name: _model_result(run, outputs[run.name], scores[run.name], scorer, mode) for run in runs})
 
     comparisons: list[Comparison] = []
     for a, b in comparison_pairs(runs):
         micro = scorer.micro_averaged
-        comparisons.append(
-            statistics.compare_paired(
-                a, b,
-                [s.score for s in scores[a]], [s.score for s in scores[b]],
-                metric_rows_a=scorer.metric_rows(scores[a]) if micro else None,
-                metric_rows_b=scorer.metric_rows(scores[b]) if micro else None,
-                statistic=statistics.ratio_statistic if micro else statistics.mean_statistic,
-                canonical_a=[s.canonical for s in scores[a]],
-                canonical_b=[s.canonical for s in scores[b]],
-                margin=spec.gates.non_inferiority_margin,
-                alpha=spec.gates.alpha,
-                n_resamples=n_resamples,
-                seed=seed,
-                metric=scorer.primary_metric,
-            )
+        # Failed calls score None, so compare_paired pairs only the items both models answered;
+        # agreement is over those items too.
+        both_answered = [
+            i for i, (x, y) in enumerate(zip(outputs[a], outputs[b])) if x.error_kind is None and y.error_kind is None
+        ]
+        comparison = statistics.compare_paired(
+            a, b,
+            [s.score for s in scores[a]], [s.score for s in scores[b]],
+            metric_rows_a=scorer.metric_rows(scores[a]) if micro else None,
+            metric_rows_b=scorer.metric_rows(scores[b]) if micro else None,
+            statistic=statistics.ratio_statistic if micro else statistics.mean_statistic,
+            canonical_a=[scores[a][i].canonical for i in both_answered],
+            canonical_b=[scores[b][i].canonical for i in both_answered],
+            margin=spec.gates.non_inferiority_margin,
+            alpha=spec.gates.alpha,
+            n_resamples=n_resamples,
+            seed=seed,
+            metric=scorer.primary_metric,
         )
+        comparison.dropped_failed = len(items) - len(both_answered)
+        comparisons.append(comparison)
 
     item_results = []
     for position, item in enumerate(items):

@@ -79,9 +79,12 @@ class ModelResult(_Model):
     metric: MetricValue | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict, description="secondary metrics")
     n: int = 0
-    n_scored: int = 0
-    errors: dict[str, int] = Field(default_factory=dict, description="error kind -> count")
-    error_rate: float = 0.0
+    n_scored: int = Field(default=0, description="items the metric is over: answered and scored (failed calls excluded)")
+    errors: dict[str, int] = Field(
+        default_factory=dict, description="failed calls by error kind (rate_limited, timeout, ...) -> count; a failed "
+        "call is missing data, never a wrong answer"
+    )
+    error_rate: float = Field(default=0.0, description="failed calls / n")
     invalid_rate: float | None = None
     input_tokens: Distribution | None = None
     output_tokens: Distribution | None = None
@@ -106,7 +109,7 @@ class ModelResult(_Model):
     tokens_counted_by: str | None = Field(
         default=None, description="the local tokenizer that counted this model's tokens; None: the provider's usage"
     )
-    latency_ms: Distribution | None = Field(default=None, description="calls made in this run, under its load; cache hits excluded")
+    latency_ms: Distribution | None = Field(default=None, description="answered calls made in this run, under its load; cache hits and failed calls excluded")
     latency: LatencyFigures | None = Field(default=None, description="load, client-bound flag, probe and cached figures")
     truncated: int = Field(default=0, description="answers cut at max_tokens (finish reason 'length'); scored as given")
     cache_hits: int = 0
@@ -121,6 +124,11 @@ class ModelResult(_Model):
         default_factory=dict, description="scoring reason (wrong_label, parse_error, unsafe, ...) -> count"
     )
 
+
+    @property
+    def failed_calls(self) -> int:
+        """Calls that ended in an error (any kind)."""
+        return sum(self.errors.values())
 
     @property
     def pricing_key(self) -> str:
@@ -164,6 +172,9 @@ class Comparison(_Model):
     a: str
     b: str
     n_paired: int
+    dropped_failed: int = Field(
+        default=0, description="items left out of the pairing because a call of a or b failed (missing data)"
+    )
     difference: float | None
     ci_low: float | None = None
     ci_high: float | None = None

@@ -19,6 +19,7 @@ from pydantic import (
     NonNegativeFloat,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -203,16 +204,44 @@ class LatencySpec(_Strict):
     concurrency: int = Field(default=1, ge=1, le=1_000, description="calls in flight during the probe")
 
 
+DEFAULT_MAX_ERROR_RATE = 0.02
+"""The share of failed calls above which a model's figures are not judged, when the spec sets none."""
+
+
 class GatesSpec(_Strict):
-    """Thresholds for ``distilleval gate`` and ``validate``; every gate is optional."""
+    """Thresholds for ``distilleval gate`` and ``validate``; every gate is optional.
+
+    ``max_error_rate`` is also the limit above which ``eval`` exits 1, the gate fails every
+    check over the model and the verdict refuses to judge it (a failed call is missing data,
+    never a wrong answer, so too many of them leave too little to judge).
+    """
 
     student_min: float | None = Field(default=None, ge=0, le=1)
     teacher_min: float | None = Field(default=None, ge=0, le=1)
+    baseline_min: float | dict[str, Annotated[float, Field(ge=0, le=1)]] | None = Field(
+        default=None, description="floor of every local baseline the run scored (a number), or one floor per "
+        "baseline name ({tfidf_logreg: 0.55}); gates runs without a student or without keys",
+    )
     non_inferiority_margin: float | None = Field(default=None, ge=0, le=1)
     max_cost_per_request_usd: float | None = Field(default=None, ge=0, le=MAX_USD)
     max_p95_latency_ms: float | None = Field(default=None, gt=0, le=86_400_000)
-    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    unmeasured_latency: Literal["fail", "skip"] = Field(
+        default="fail", description="what max_p95_latency_ms does when the run called the student but measured no "
+        "latency (every call failed, came from the cache or went through a batch API): fail, or skip with the reason",
+    )
+    max_error_rate: float = Field(default=DEFAULT_MAX_ERROR_RATE, ge=0, le=1)
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
+
+    @field_validator("baseline_min")
+    @classmethod
+    def _floor_in_range(cls, value: Any) -> Any:
+        if isinstance(value, float) and not 0 <= value <= 1:
+            raise ValueError(f"a floor is a share between 0 and 1, found {value!r}")
+        return value
+
+    def explicitly_set(self, name: str) -> bool:
+        """Whether the spec wrote ``name`` (a default is not a gate the user asked for)."""
+        return name in self.model_fields_set
 
 
 class TrainingSpec(_Strict):
@@ -283,6 +312,20 @@ class TaskSpec(_Strict):
         if isinstance(value, list):
             return [_baseline_entry(entry) for entry in value]
         return value
+
+    @field_validator("gates")
+    @classmethod
+    def _baseline_floors_name_baselines(cls, gates: GatesSpec, info: ValidationInfo) -> GatesSpec:
+        # baselines is declared before gates, so it is validated (and in info.data) by now.
+        if isinstance(gates.baseline_min, dict):
+            names = [b.display_name for b in info.data.get("baselines", [])]
+            for name in gates.baseline_min:
+                if name not in names:
+                    raise ValueError(
+                        f"baseline_min names {name!r}, which is not a baseline of this spec "
+                        f"(baselines: {', '.join(names) or 'none'})"
+                    )
+        return gates
 
     @model_validator(mode="after")
     def _consistent(self) -> "TaskSpec":

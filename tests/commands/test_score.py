@@ -153,7 +153,9 @@ def test_missing_items_and_failed_calls_count_as_errors(tmp_path, capsys):
     assert main(["score", str(spec), "--predictions", str(preds), "--out", str(out)]) == 0
     result = read_summary(out).models["p"]
     assert result.errors == {"timeout": 1, "no_output": 1, "missing": 1}
-    assert result.metric.value == 0.25
+    # Failed and missing calls are missing data, not wrong answers: the accuracy is over the one
+    # answered item, and the three failures are the error rate beside it.
+    assert result.metric.value == 1.0 and result.n_scored == 1 and result.error_rate == 0.75
 
 
 def test_sql_task_end_to_end_with_worker_processes(tmp_path, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from distilleval.errors import DataError
-from distilleval.gate.checks import run_checks
+from distilleval.gate.checks import configured_gates, nothing_judged, run_checks
 from distilleval.results.summary_json import Distribution, LatencyFigures
 from distilleval.spec.task_spec import GatesSpec, load_spec
 from tests.ticket_routing_fixture import FIXTURE_DIR, load_fixture, set_scores
@@ -20,35 +20,52 @@ def _by_name(checks):
 def test_fixture_run_passes_every_configured_gate():
     checks = run_checks(load_fixture(), GATES)
     assert [c.name for c in checks] == ["student_min", "teacher_min", "non_inferiority", "max_cost_per_request",
-                                        "max_p95_latency", "max_error_rate[teacher]", "max_error_rate[student]"]
+                                        "max_p95_latency", "max_error_rate[teacher]", "max_error_rate[student]",
+                                        "max_error_rate[tfidf_logreg]"]
     assert {c.status for c in checks} == {"pass"}
     assert "0.9200 >= floor 0.8800" in _by_name(checks)["student_min"].message
 
 
 def test_each_threshold_fails_when_breached():
     summary = load_fixture()
-    strict = GatesSpec(student_min=0.95, max_cost_per_request_usd=1e-7, max_p95_latency_ms=200, max_error_rate=0.001)
+    strict = GatesSpec(student_min=0.95, max_cost_per_request_usd=1e-7, max_p95_latency_ms=200, max_error_rate=0.01)
     checks = _by_name(run_checks(summary, strict))
     assert checks["student_min"].status == "fail"
     assert checks["max_cost_per_request"].status == "fail"
     assert "330 ms > 200 ms" in checks["max_p95_latency"].message
+    # Above the error-rate limit, every check over the student fails for that reason (the figures
+    # over the calls that succeeded are not judged), not only the error-rate check itself.
+    checks = _by_name(run_checks(summary, GatesSpec(student_min=0.5, max_p95_latency_ms=2000, max_error_rate=0.001)))
     assert checks["max_error_rate[student]"].status == "fail"  # 1 timeout in 300 = 0.33%
     assert checks["max_error_rate[teacher]"].status == "pass"
+    for name in ("student_min", "max_p95_latency"):
+        assert checks[name].status == "fail"
+        assert "student failed 1 of 300 calls (timeout 1): error rate 0.3% > limit 0.1%" in checks[name].message
 
 
-def test_latency_gate_is_skipped_when_every_call_was_a_cache_hit():
+def _unmeasured_latency(summary, limit_ms):
+    """The latency check by default (fail) and with ``unmeasured_latency: skip``."""
+    fail = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=limit_ms)))["max_p95_latency"]
+    skip = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=limit_ms, unmeasured_latency="skip")))["max_p95_latency"]
+    assert fail.status == "fail" and skip.status == "skip"
+    assert "unmeasured_latency: skip" in fail.message and "(gates.unmeasured_latency: skip)" in skip.message
+    return fail
+
+
+def test_latency_gate_fails_or_skips_when_every_call_was_a_cache_hit():
     summary = load_fixture()
     summary.models["student"].latency_ms = None
-    check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=800)))["max_p95_latency"]
-    assert check.status == "skip"
+    summary.models["student"].cache_hits = 300
+    check = _unmeasured_latency(summary, 800)
+    assert "300 answers came from the cache and 1 call failed (timeout 1) in this run" in check.message
 
 
 def test_latency_gate_is_not_judged_for_a_student_answered_through_a_batch_api():
     summary = load_fixture()
     summary.models["student"].latency_ms = None
     summary.models["student"].batch_api = "anthropic"
-    check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=800)))["max_p95_latency"]
-    assert check.status == "skip" and "anthropic batch API" in check.message and "--latency-probe" in check.message
+    check = _unmeasured_latency(summary, 800)
+    assert "anthropic batch API" in check.message and "--latency-probe" in check.message
 
 
 def test_non_inferiority_fails_for_a_clearly_worse_student():
@@ -110,8 +127,8 @@ def test_latency_gate_shows_but_does_not_judge_the_original_calls_of_a_cached_re
     student = summary.models["student"]
     student.latency_ms = None
     student.latency = LatencyFigures(original_ms=_latency(35, 41))
-    check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=30)))["max_p95_latency"]
-    assert check.status == "skip" and "came from the cache" in check.message and "41 ms" in check.message
+    check = _unmeasured_latency(summary, 30)
+    assert "came from the cache" in check.message and "41 ms" in check.message
 
 
 def test_latency_gate_does_not_judge_a_probe_that_was_client_bound_too():
@@ -122,3 +139,71 @@ def test_latency_gate_does_not_judge_a_probe_that_was_client_bound_too():
                                      unloaded_client_bound_reason="event-loop lag p95 60.0 ms > 8.6 ms")
     check = _by_name(run_checks(summary, GatesSpec(max_p95_latency_ms=50)))["max_p95_latency"]
     assert check.status == "skip" and "client-bound even in the probe" in check.message
+
+
+def _fail_calls(summary, model, n, kind="rate_limited"):
+    """Make the first ``n`` items of ``model`` failed calls, as build_summary records them."""
+    for item in summary.items[:n]:
+        item.scores[model] = None
+        item.outputs[model] = None
+        item.errors[model] = kind
+    result = summary.models[model]
+    result.errors = {kind: n}
+    result.error_rate = n / result.n
+    summary.comparisons = []
+
+
+def test_every_check_over_a_model_above_the_error_rate_limit_fails_with_the_reason():
+    summary = load_fixture()
+    _fail_calls(summary, "teacher", 9)  # 3% > the default 2%
+    gates = GatesSpec(teacher_min=0.5, non_inferiority_margin=0.03, student_min=0.5)
+    checks = _by_name(run_checks(summary, gates))
+    for name in ("teacher_min", "non_inferiority"):
+        assert checks[name].status == "fail", name
+        assert "teacher failed 9 of 300 calls (rate_limited 9): error rate 3.0% > limit 2.0%" in checks[name].message
+    assert checks["max_error_rate[teacher]"].status == "fail"
+    assert checks["student_min"].status == "pass"
+    assert checks["max_error_rate[teacher]"].implicit and "default limit" in checks["max_error_rate[teacher]"].message
+    # At the limit, the figures over the answered items are judged, and the pairing says what it dropped.
+    checks = _by_name(run_checks(summary, GatesSpec(non_inferiority_margin=0.03, max_error_rate=0.03)))
+    assert checks["non_inferiority"].status == "pass"
+    assert "n=290, 10 items dropped: a call failed" in checks["non_inferiority"].message  # 9 + the student's timeout
+
+
+def test_paired_drop_fails_when_either_run_failed_too_often_and_pairs_only_answered_items():
+    summary, baseline = load_fixture(), load_fixture()
+    _fail_calls(baseline, "student", 30)
+    checks = _by_name(run_checks(summary, GatesSpec(student_min=0.5), baseline=baseline))
+    assert checks["paired_drop[student]"].status == "fail"
+    assert "student (baseline run) failed 30 of 300 calls" in checks["paired_drop[student]"].message
+    checks = _by_name(run_checks(summary, GatesSpec(student_min=0.5, max_error_rate=0.2), baseline=baseline))
+    assert checks["paired_drop[student]"].status == "pass"
+    assert "n=269, 31 items dropped: a call failed" in checks["paired_drop[student]"].message
+
+
+def test_baseline_floors_one_for_all_or_one_per_name():
+    summary = load_fixture()
+    checks = _by_name(run_checks(summary, GatesSpec(baseline_min=0.8)))
+    assert checks["baseline_min[tfidf_logreg]"].status == "pass" and "0.8500 >= floor 0.8000" in checks["baseline_min[tfidf_logreg]"].message
+    checks = _by_name(run_checks(summary, GatesSpec(baseline_min={"tfidf_logreg": 0.9, "wordllama_logreg": 0.5})))
+    assert checks["baseline_min[tfidf_logreg]"].status == "fail"
+    assert checks["baseline_min[wordllama_logreg]"].status == "skip"  # not in this run
+    summary.models = {k: v for k, v in summary.models.items() if v.role != "baseline"}
+    assert _by_name(run_checks(summary, GatesSpec(baseline_min=0.8)))["baseline_min"].status == "skip"
+
+
+def test_models_the_run_did_not_measure_are_skipped_and_nothing_judged_is_detected():
+    summary = load_fixture()
+    summary.models["student"].basis = "projected"
+    del summary.models["teacher"]
+    gates = GatesSpec(student_min=0.5, teacher_min=0.5, non_inferiority_margin=0.03, max_cost_per_request_usd=1.0,
+                      max_p95_latency_ms=1000)
+    checks = run_checks(summary, gates)
+    assert {c.name: c.status for c in checks if not c.implicit} == {
+        "student_min": "skip", "teacher_min": "skip", "non_inferiority": "skip", "max_cost_per_request": "skip",
+        "max_p95_latency": "skip"}
+    assert "the run did not call the student (projected figures only" in _by_name(checks)["student_min"].message
+    assert "the run has no teacher" in _by_name(checks)["teacher_min"].message
+    assert nothing_judged(checks)  # the baseline's implicit error-rate check does not count
+    assert not nothing_judged(run_checks(summary, GatesSpec(baseline_min=0.5)))
+    assert configured_gates(GatesSpec()) == [] and configured_gates(GatesSpec(max_error_rate=0.02)) == ["max_error_rate"]

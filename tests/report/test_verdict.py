@@ -192,3 +192,47 @@ def test_break_even_is_against_the_cheapest_configuration(tmp_path):
     slower = cached.option_break_even_days(cached.cheapest_teacher, volume)
     assert slower > plain.option_break_even_days(plain.cheapest_teacher, volume)
     assert text["plain"] != text["cached"]
+
+
+def _failed_calls(summary, model, n, kind="rate_limited"):
+    """Make the first ``n`` items of ``model`` failed calls, as build_summary records them."""
+    for item in summary.items[:n]:
+        item.scores[model], item.outputs[model], item.errors[model] = None, None, kind
+    summary.models[model].errors = {kind: n}
+    summary.models[model].error_rate = n / summary.models[model].n
+    summary.comparisons = []
+
+
+def test_a_student_that_failed_too_often_is_not_judged_and_the_run_is_not_trusted(tmp_path):
+    # The student answered nothing right on the items it did answer: judged from failures this
+    # would read "don't fine-tune ... inferior".
+    def broken(summary):
+        set_scores(summary, "student", {item.id for item in summary.items})
+        _failed_calls(summary, "student", 290)
+
+    verdict = _verdict(write_variant(tmp_path, broken))
+    assert verdict.decision == "not enough evidence"
+    assert verdict.lead.startswith("This run cannot be trusted: the student failed 290 of 300 calls (rate_limited 290), "
+                                   "error rate 96.7% above the limit 2.0% (gates.max_error_rate)")
+    for rule in ("non-inferiority", "student floor"):
+        reason = next(r for r in verdict.reasons if r.rule == rule)
+        assert reason.status == "unknown" and reason.text.startswith("not judged: the student failed 290 of 300")
+    assert _status(verdict, "cost") == "unknown" and _status(verdict, "break-even") == "unknown"
+
+
+def test_a_teacher_that_failed_too_often_is_no_valid_reference(tmp_path):
+    verdict = _verdict(write_variant(tmp_path, lambda s: _failed_calls(s, "teacher", 9)))  # 3% > the spec's 2%
+    assert verdict.decision == "not enough evidence" and verdict.lead.startswith("This run cannot be trusted: the teacher")
+    assert _status(verdict, "teacher validity") == "unknown" and _status(verdict, "non-inferiority") == "unknown"
+
+
+def test_a_student_that_was_not_called_gets_projected_costs_never_a_pass(tmp_path):
+    def offline(summary):
+        summary.models["student"].basis = "projected"
+        summary.models["student"].metric = None
+
+    verdict = _verdict(write_variant(tmp_path, offline))
+    assert verdict.lead.startswith("Measured: a local baseline already reaches accuracy 85.0%")
+    assert _status(verdict, "cost") == "projected" and _status(verdict, "break-even") == "projected"
+    assert all(r.text.startswith("projected: ") for r in verdict.reasons if r.status == "projected")
+    assert verdict.decision == "not enough evidence"

@@ -88,14 +88,16 @@ def test_errors_invalid_cache_hits_latency_and_cost(tmp_path):
     result = summary.models["teacher"]
     assert result.n == 4 and result.errors == {"missing": 1} and result.error_rate == 0.25
     assert result.invalid_rate == pytest.approx(1 / 3)
-    assert result.metric.value == 0.5
+    # A failed (here missing) call is missing data, not a wrong answer: the accuracy is over the
+    # 3 answered items, and the failure is counted as an error, not as a scoring reason.
+    assert result.metric.value == pytest.approx(2 / 3) and result.n_scored == 3
     assert result.latency_ms.n == 2 and result.latency_ms.mean == 200.0  # the cache hit is excluded
     assert result.cache_hits == 1
     assert result.cost_per_request_usd == pytest.approx(0.01)
     assert result.spent_usd == pytest.approx(0.02)  # the cache hit cost nothing
-    assert result.reasons == {"invalid_label": 1, "no_output": 1}
-    assert result.confusion == {"pos": {"pos": 2}, "neg": {"INVALID": 2}}
-    assert summary.items[3].errors == {"teacher": "missing"}
+    assert result.reasons == {"invalid_label": 1}
+    assert result.confusion == {"pos": {"pos": 2}, "neg": {"INVALID": 1}}
+    assert summary.items[3].errors == {"teacher": "missing"} and summary.items[3].scores == {"teacher": None}
     assert summary.comparisons == []
 
 
@@ -187,3 +189,35 @@ def test_latency_context_cached_originals_client_bound_and_probe_spend(tmp_path)
     calm_latency = summarize(spec, items, [calm], pricing=load_pricing(None), run_id="r").models["student"].latency
     assert not calm_latency.client_bound
     assert calm_latency.unloaded_client_bound  # a busy machine lags even at concurrency 1: 20 > 5 + 3.65
+
+
+def test_failed_calls_are_missing_data_and_the_comparison_pairs_only_items_both_answered(tmp_path):
+    # Issue 19, case 1: the teacher fails (rate limited) on 40 of 100 items, all of which it
+    # would have got right; the student is right on 90. Scoring failures as wrong answers would
+    # make the teacher 60% and the student "30 points better".
+    spec, items = write_spec(tmp_path, ["pos"] * 100)
+    teacher = [ModelOutput(item.id, None, error_kind="rate_limited") if i % 5 in (0, 1) else ModelOutput(item.id, "pos")
+               for i, item in enumerate(items)]
+    student = outputs_from(items, ["neg" if i % 10 == 9 else "pos" for i in range(100)])
+    summary = summarize(spec, items, [ModelRun("teacher", "teacher", "t", teacher), ModelRun("student", "student", "s", student)],
+                        pricing=load_pricing(), run_id="r")
+    result = summary.models["teacher"]
+    assert result.metric.value == 1.0 and result.n_scored == 60
+    assert result.errors == {"rate_limited": 40} and result.error_rate == 0.4 and result.failed_calls == 40
+    (comparison,) = summary.comparisons
+    # The student is wrong on items 9, 19, ..., 99 (i % 5 == 4): all 10 are among the 60 both
+    # answered, so on those the student is 10/60 worse, not 30 points better.
+    assert comparison.n_paired == 60 and comparison.dropped_failed == 40
+    assert comparison.difference == pytest.approx(-10 / 60)
+    assert comparison.discordant == {"a_only": 10, "b_only": 0}
+    assert comparison.agreement == pytest.approx(50 / 60)
+    assert summary.items[0].scores["teacher"] is None and summary.items[0].errors == {"teacher": "rate_limited"}
+
+
+def test_latency_is_over_answered_calls_only(tmp_path):
+    spec, items = write_spec(tmp_path, ["pos"] * 3)
+    outputs = [ModelOutput("i0", "pos", latency_ms=400.0), ModelOutput("i1", "pos", latency_ms=600.0),
+               ModelOutput("i2", None, error_kind="rate_limited", latency_ms=3.0)]  # a fast 429 is no answer
+    summary = summarize(spec, items, [ModelRun("student", "student", "s", outputs)], pricing=load_pricing(), run_id="r")
+    latency = summary.models["student"].latency_ms
+    assert (latency.n, latency.mean) == (2, 500.0)

@@ -333,3 +333,24 @@ def test_one_alias_for_two_labels_is_refused(spec_dir):
                            aliases={"billing": ["invoice"], "other": ["Invoice!"]})
     with pytest.raises(SpecError, match=r"scorer.aliases.other.0: alias 'Invoice!' of 'other' is also an alias of 'billing'"):
         load_spec(path)
+
+def test_gates_defaults_and_baseline_floors_are_validated_with_their_line(spec_dir):
+    gates = load_spec(_write(spec_dir, lambda data: None)).gates
+    assert gates.max_error_rate == 0.02 and not gates.explicitly_set("max_error_rate")
+    assert gates.unmeasured_latency == "fail" and gates.baseline_min is None
+
+    def with_gates(value):
+        def mutate(data):
+            data["baselines"] = ["tfidf_logreg", {"kind": "wordllama_logreg", "name": "wl"}]
+            data["gates"] = value
+        return mutate
+
+    spec = load_spec(_write(spec_dir, with_gates({"baseline_min": {"tfidf_logreg": 0.5, "wl": 0.7}, "unmeasured_latency": "skip"})))
+    assert spec.gates.baseline_min == {"tfidf_logreg": 0.5, "wl": 0.7} and spec.gates.unmeasured_latency == "skip"
+    assert load_spec(_write(spec_dir, with_gates({"baseline_min": 0.6}))).gates.baseline_min == 0.6
+    with pytest.raises(SpecError, match=r"spec.yaml:\d+: gates: .*baseline_min names 'wordllama_logreg', which is not a baseline of this spec"):
+        load_spec(_write(spec_dir, with_gates({"baseline_min": {"wordllama_logreg": 0.5}})))
+    for bad, field in (({"baseline_min": 1.5}, "gates.baseline_min"), ({"unmeasured_latency": "ignore"}, "gates.unmeasured_latency"),
+                       ({"max_error_rate": -0.1}, "gates.max_error_rate")):
+        with pytest.raises(SpecError, match=rf"spec.yaml:\d+: {field}"):
+            load_spec(_write(spec_dir, with_gates(bad)))
