@@ -261,7 +261,8 @@ def test_resume_refuses_a_changed_spec(tmp_path, capsys):
         assert _eval(spec, tmp_path) == 0
         spec.write_text(spec.read_text().replace("name: routing", "name: routing\ndescription: edited"))
         assert _eval(spec, tmp_path, "--resume", str(_only_run(tmp_path))) == 2
-    assert "this spec changed since run" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert "the spec file" in err and "changed since this run started" in err and "\n" not in err
 
 
 def test_baselines_train_on_the_train_split_and_join_the_summary(tmp_path):
