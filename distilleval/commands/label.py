@@ -82,7 +82,7 @@ def _check_batch_inputs(spec, pricing, pool_file: Path, batch_dir: Path) -> None
     from distilleval.run.store import RECORDS_FILE, RunStore
 
     try:
-        identity = run_identity(spec, pricing, roles=["teacher"], data_file=pool_file)
+        identity = run_identity(spec, pricing, roles=["teacher"], data_file=pool_file, include_spec=False)
     except OSError as err:
         raise DistillevalError(f"{pool_file}: cannot read the pool ({err.strerror or err})") from None
     with RunStore(batch_dir) as store:

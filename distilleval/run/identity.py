@@ -52,7 +52,9 @@ def _file(what: str, path: Path) -> dict[str, Any]:
     return {"what": what, "file": str(path), "sha256": file_sha256(Path(path))}
 
 
-def run_identity(spec: Any, pricing: Any, *, roles: list[str], data_file: Path) -> dict[str, Any]:
+def run_identity(
+    spec: Any, pricing: Any, *, roles: list[str], data_file: Path, include_spec: bool = True
+) -> dict[str, Any]:
     """The identity of a run of ``roles`` over the items of ``data_file``.
 
     Args:
@@ -60,6 +62,8 @@ def run_identity(spec: Any, pricing: Any, *, roles: list[str], data_file: Path) 
         pricing: the pricing table the run prices its calls with.
         roles: the model roles the run calls (``teacher``, ``student``).
         data_file: the file the run's items come from (the data file, or a label pool).
+        include_spec: add the spec file's own hash (``eval``); ``label`` leaves it out, so an
+            edit of the student's settings does not stop the teacher's batches from being collected.
 
     Returns:
         Part -> ``{"what", "file", "sha256"}`` (a file or text) or ``{"what", "settings"}``.
@@ -79,7 +83,8 @@ def run_identity(spec: Any, pricing: Any, *, roles: list[str], data_file: Path) 
                                         "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}}
     for number, table in enumerate(pricing.chain()):
         identity[f"pricing.{number}"] = _file("the pricing table", table.path) | {"sha256": table.sha256}
-    identity["spec"] = {"what": "the spec file", "file": str(spec.source), "sha256": spec.source_sha256}
+    if include_spec:
+        identity["spec"] = {"what": "the spec file", "file": str(spec.source), "sha256": spec.source_sha256}
     return identity
 
 
