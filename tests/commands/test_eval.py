@@ -3,6 +3,7 @@
 import collections
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -505,3 +506,199 @@ def test_eval_batch_names_a_model_without_a_batch_api(tmp_path, capsys):
     assert _eval(spec, tmp_path, "--batch") == 2
     assert "the student model 'gemini/student-m' has no provider batch API" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+# -- a run's identity: --resume and a reused run directory never mix answers to old and new inputs ----
+
+
+def _change_data(spec, tmp_path):
+    data = spec.parent / "data.jsonl"
+    data.write_text(data.read_text().replace("ticket #1 about", "ticket #1 (edited) about"))
+    return f"the data file {data} changed since this run started (sha256 "
+
+
+def _change_rubric(spec, tmp_path):
+    (spec.parent / "rubric.md").write_text(RUBRIC.replace("Answer with the team only.", "Answer with one word."))
+    return f"the teacher's prompt file {spec.parent / 'rubric.md'} changed since this run started (sha256 "
+
+
+def _change_setting(spec, tmp_path):
+    spec.write_text(spec.read_text().replace("  prompt: rubric.md\n", "  prompt: rubric.md\n  temperature: 0.7\n"))
+    return "the teacher's model settings changed since this run started (temperature 0.0 -> 0.7)"
+
+
+def _change_pricing(spec, tmp_path):
+    table = tmp_path / "prices.yaml"
+    table.write_text(table.read_text().replace("as_of:", "# prices read again\nas_of:", 1))
+    return f"the pricing table {table} changed since this run started (sha256 "
+
+
+@pytest.mark.parametrize("change", [_change_data, _change_rubric, _change_setting, _change_pricing])
+def test_resume_refuses_a_run_whose_inputs_changed_and_names_what_changed(tmp_path, capsys, change):
+    from distilleval.costs.pricing import load_pricing
+
+    (tmp_path / "prices.yaml").write_text(load_pricing().path.read_text())
+    pricing = ["--pricing", str(tmp_path / "prices.yaml")]
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 6)
+        assert _eval(spec, tmp_path, "--limit", "3", *pricing) == 0  # half the items: a run to continue
+        run_dir = _only_run(tmp_path)
+        before = sqlite3.connect(run_dir / "records.sqlite").execute("SELECT * FROM records ORDER BY rowid").fetchall()
+        summary_before = (run_dir / "summary.json").read_bytes()
+        calls_before = len(server.log)
+        capsys.readouterr()
+        expected = change(spec, tmp_path)
+        assert _eval(spec, tmp_path, "--resume", str(run_dir), *pricing) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "Traceback" not in err
+        assert err.startswith(f"distilleval eval: error: {run_dir}: {expected}"), err
+        assert "start a new run" in err
+        # The same refusal for the run directory reused with --out.
+        assert main(["eval", str(spec), "--out", str(run_dir), "--cache", str(tmp_path / "cache.sqlite"), *pricing]) == 2
+        assert expected in capsys.readouterr().err
+        assert len(server.log) == calls_before  # nothing was called
+    after = sqlite3.connect(run_dir / "records.sqlite").execute("SELECT * FROM records ORDER BY rowid").fetchall()
+    assert after == before and (run_dir / "summary.json").read_bytes() == summary_before  # nothing mixed in
+
+
+def test_resume_with_the_same_inputs_from_a_moved_project_continues(tmp_path):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 6)
+        assert _eval(spec, tmp_path, "--limit", "3") == 0
+        (tmp_path / "task").rename(tmp_path / "moved")
+        assert _eval(tmp_path / "moved" / "spec.yaml", tmp_path, "--resume", str(_only_run(tmp_path))) == 0
+        assert len(server.log) == 12  # 3 items x 2 models, then the other 3 x 2
+    assert read_summary(_only_run(tmp_path)).models["teacher"].n == 6
+
+
+# -- paid answers are durable: the run store first, a bad cache set aside, one line for the rest ----
+
+
+def _ok_rows(run_dir):
+    return sqlite3.connect(run_dir / "records.sqlite").execute("SELECT COUNT(*) FROM records WHERE status = 'ok'").fetchone()[0]
+
+
+def _paid(server):
+    return sum(1 for r in server.log if r.outcome == "ok")
+
+
+def test_a_cache_that_cannot_be_written_is_warned_about_and_the_run_goes_on(tmp_path, capsys):
+    (tmp_path / "not-a-folder").write_text("a file where the cache folder should be")
+    cache = tmp_path / "not-a-folder" / "cache.sqlite"
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 5)
+        argv = ["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--cache", str(cache)]
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert f"warning: cannot write the response cache {cache}" in err and "Traceback" not in err
+        assert _ok_rows(_only_run(tmp_path)) == 10 and _paid(server) == 10
+        assert main([*argv, "--resume", str(_only_run(tmp_path))]) == 0
+        assert _paid(server) == 10  # every paid answer is in the run store: nothing paid again
+
+
+def test_a_read_only_cache_folder_still_replays_a_fully_cached_run(tmp_path, capsys):
+    from tests.file_faults import read_only_folder
+
+    (tmp_path / "cache").mkdir()
+    cache = tmp_path / "cache" / "cache.sqlite"
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 5)
+        argv = ["eval", str(spec), "--cache", str(cache)]
+        assert main([*argv, "--runs-dir", str(tmp_path / "runs")]) == 0
+        capsys.readouterr()
+        with read_only_folder(tmp_path / "cache"):
+            assert main([*argv, "--runs-dir", str(tmp_path / "again")]) == 0
+        assert _paid(server) == 10  # the replay paid nothing
+    err = capsys.readouterr().err
+    assert err.count("warning: cannot write the response cache") == 1 and "Traceback" not in err
+    [replay] = list((tmp_path / "again").iterdir())
+    assert read_summary(replay).models["student"].cache_hits == 5
+
+
+def test_a_cache_file_that_is_not_sqlite_is_set_aside_and_the_next_run_pays_nothing(tmp_path, capsys):
+    cache = tmp_path / "cache.sqlite"
+    cache.write_text("this is a note someone saved under the cache's name\n")
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 5)
+        assert _eval(spec, tmp_path) == 0
+        err = capsys.readouterr().err.strip()
+        assert f"warning: the response cache {cache} is damaged" in err and "Traceback" not in err
+        assert len(err.splitlines()) == 1
+        [aside] = [p for p in tmp_path.glob("cache.sqlite.damaged-*") if not p.name.endswith(("-wal", "-shm"))]
+        assert aside.read_text() == "this is a note someone saved under the cache's name\n"
+        assert _ok_rows(_only_run(tmp_path)) == 10
+        assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "again"), "--cache", str(cache)]) == 0
+        assert _paid(server) == 10
+
+
+def test_a_damaged_cache_page_loses_no_paid_answer_and_the_next_run_pays_nothing(tmp_path, capsys):
+    from tests.file_faults import damage_a_page
+
+    answer = lambda prompt: _teacher(prompt) + " " + "because " * 60  # long answers: many pages  # noqa: E731
+    with OpenAIServer({"teacher-m": ModelScript(answer=answer), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 40)
+        runs = [tmp_path / f"runs{i}" for i in range(3)]
+        argv = ["eval", str(spec), "--cache", str(tmp_path / "cache.sqlite"), "--concurrency", "8"]
+        assert main([*argv, "--runs-dir", str(runs[0])]) == 0
+        damage_a_page(tmp_path / "cache.sqlite")
+        capsys.readouterr()
+        assert main([*argv, "--runs-dir", str(runs[1])]) == 0
+        err = capsys.readouterr().err
+        assert "is damaged (database disk image is malformed)" in err and "Traceback" not in err
+        paid_second = _paid(server) - 80
+        assert main([*argv, "--runs-dir", str(runs[2])]) == 0
+        paid_third = _paid(server) - 80 - paid_second
+    [second] = list(runs[1].iterdir())
+    assert _ok_rows(second) == 80  # every answer of the damaged run is stored
+    assert 0 < paid_second < 80 and paid_third == 0
+
+
+def test_a_damaged_run_store_is_one_line_with_exit_2(tmp_path, capsys):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 3)
+        run_dir = tmp_path / "runs" / "broken"
+        run_dir.mkdir(parents=True)
+        (run_dir / "records.sqlite").write_bytes(b"\x00garbage" * 1000)
+        capsys.readouterr()
+        assert _eval(spec, tmp_path, "--resume", str(run_dir)) == 2
+        assert server.log == []
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"distilleval eval: error: {run_dir / 'records.sqlite'}: the run store is damaged")
+    assert "\n" not in err and "Traceback" not in err
+    assert (run_dir / "records.sqlite").read_bytes() == b"\x00garbage" * 1000
+
+
+def test_a_read_only_runs_folder_is_one_line_with_exit_2_even_for_a_cached_replay(tmp_path, capsys):
+    from tests.file_faults import read_only_folder
+
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 3)
+        assert _eval(spec, tmp_path) == 0  # everything is now in the cache
+        capsys.readouterr()
+        with read_only_folder(tmp_path / "runs"):
+            assert _eval(spec, tmp_path) == 2
+        assert _paid(server) == 6
+    err = capsys.readouterr().err.strip()
+    assert "cannot write the run store" in err and str(tmp_path / "runs") in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_eval_batch_killed_then_moved_without_its_wal_file_submits_nothing_again(tmp_path):
+    from distilleval.testing.batch_servers import BatchServer, kill_while_polling
+
+    with BatchServer(answer=_batch_answer, polls_to_finish=10**9) as server:
+        spec = write_batch_spec(tmp_path / "spec", server, 12)
+        kill_while_polling(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--cache", str(tmp_path / "cache.sqlite"),
+                            "--batch", "--batch-poll", "0.05", "--models", "teacher"], server)
+        run_dir = _only_run(tmp_path)
+        # Copied elsewhere the way a user copies "the run": the documented file, not its -wal / -shm.
+        (tmp_path / "moved").mkdir()
+        for path in run_dir.iterdir():
+            if not path.name.endswith(("-wal", "-shm")):
+                (tmp_path / "moved" / path.name).write_bytes(path.read_bytes())
+        shutil.rmtree(run_dir)
+        (tmp_path / "moved").rename(run_dir)
+        server.polls_to_finish = 0
+        assert _eval(spec, tmp_path, "--batch", "--batch-poll", "0.01", "--models", "teacher") == 0
+        assert len(server.submissions) == 1
+    assert read_summary(_only_run(tmp_path)).models["teacher"].n == 12
