@@ -702,3 +702,53 @@ def test_eval_batch_killed_then_moved_without_its_wal_file_submits_nothing_again
         assert _eval(spec, tmp_path, "--batch", "--batch-poll", "0.01", "--models", "teacher") == 0
         assert len(server.submissions) == 1
     assert read_summary(_only_run(tmp_path)).models["teacher"].n == 12
+
+
+# -- Ctrl-C and SIGTERM: a clean stop, the exact command to continue, no traceback from any process ----
+
+
+@pytest.mark.parametrize("how, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_an_interrupted_eval_with_litellm_workers_stops_cleanly_and_says_how_to_resume(tmp_path, how, status):
+    import shlex
+
+    n = 30
+    scripts = {"teacher-m": ModelScript(answer=_teacher, delay_ms=150), "student-m": ModelScript(answer=_student, delay_ms=150)}
+    with OpenAIServer(scripts) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, n)
+        argv = [sys.executable, "-m", "distilleval", "eval", str(spec), "--runs-dir", str(tmp_path / "runs"),
+                "--no-cache", "--concurrency", "4"]
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DISTILLEVAL_LITELLM_WORKERS": "2"}
+        # A session of its own, so a SIGINT to its process group is what a Ctrl-C at a terminal does.
+        child = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 start_new_session=True, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and child.poll() is None:
+            found = list((tmp_path / "runs").glob("*/records.sqlite")) if (tmp_path / "runs").exists() else []
+            if found and _count_rows(found[0]) >= 6:
+                break
+            time.sleep(0.05)
+        if how == "SIGINT":
+            os.killpg(child.pid, signal.SIGINT)
+        else:
+            child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == status, err
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        [line] = [line for line in err.splitlines() if line.strip()]
+        run_dir = _only_run(tmp_path)
+        stopped = "interrupted" if how == "SIGINT" else "stopped by SIGTERM"
+        assert line.startswith(f"distilleval eval: {stopped}; finished calls are saved in {run_dir}; continue with: ")
+        command = shlex.split(line.split("continue with: ", 1)[1])
+        assert command[:3] == ["distilleval", "eval", str(spec)] and command[-2:] == ["--resume", str(run_dir)]
+        stored = set(sqlite3.connect(run_dir / "records.sqlite").execute(
+            "SELECT model || '-m', item_id FROM records WHERE status = 'ok'").fetchall())
+        assert 6 <= len(stored) < 2 * n
+        stopped_at = len(server.log)
+        paid_unstored = {(r.model, "t" + r.prompt.split("#")[1].split()[0]) for r in server.log if r.outcome == "ok"} - stored
+        assert len(paid_unstored) <= 4  # only the calls in flight at the stop (--concurrency 4)
+        assert main(command[1:]) == 0  # the printed command, as printed
+        asked_again = {(r.model, "t" + r.prompt.split("#")[1].split()[0]) for r in server.log[stopped_at:]}
+        paid = {(r.model, r.prompt) for r in server.log if r.outcome == "ok"}
+    assert len(paid) == 2 * n and _count_rows(run_dir / "records.sqlite") == 2 * n
+    assert not asked_again & stored  # nothing stored before the stop was asked again
+    assert len(asked_again) == 2 * n - len(stored)
