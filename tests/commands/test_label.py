@@ -243,3 +243,63 @@ def test_label_batch_names_a_model_without_a_batch_api(tmp_path, capsys):
     spec.write_text(spec.read_text().replace("model: openai/teacher", "model: gemini/teacher"))
     assert main(["label", str(spec), "--pool", str(write_pool(tmp_path, 3)), "--batch", "--no-cache"]) == 2
     assert "'gemini/teacher' has no provider batch API" in capsys.readouterr().err
+
+
+# -- nothing is paid for when the output has nowhere to go; a batch folder is continued only with its inputs ----
+
+
+@pytest.mark.parametrize("where", ["a file as folder", "read-only folder"])
+def test_an_unwritable_out_is_one_line_before_any_call(tmp_path, server, capsys, where):
+    from tests.file_faults import read_only_folder
+
+    spec = write_spec(tmp_path, server.base_url, rows=5)
+    pool = write_pool(tmp_path, 35)
+    if where == "a file as folder":
+        (tmp_path / "labels").write_text("a file")
+        out = tmp_path / "labels" / "out.jsonl"
+        assert main(["label", str(spec), "--pool", str(pool), "--out", str(out), "--no-cache"]) == 2
+    else:
+        (tmp_path / "locked").mkdir()
+        out = tmp_path / "locked" / "out.jsonl"
+        with read_only_folder(tmp_path / "locked"):
+            assert main(["label", str(spec), "--pool", str(pool), "--out", str(out), "--no-cache"]) == 2
+    assert server.log == []  # nothing was called, so nothing was paid
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"distilleval label: error: {out}: cannot write here (") and "nothing was called" in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_label_batch_refuses_to_collect_batches_for_a_changed_rubric(tmp_path, capsys):
+    from distilleval.testing.batch_servers import BatchServer, kill_while_polling
+
+    with BatchServer(answer=teacher_answer, polls_to_finish=10**9) as server:
+        spec = write_spec(tmp_path, server.openai_base, rows=5)
+        out = tmp_path / "labels.jsonl"
+        argv = ["label", str(spec), "--pool", str(write_pool(tmp_path, 12)), "--out", str(out),
+                "--cache", str(tmp_path / "cache.sqlite"), "--batch", "--batch-poll", "0.05"]
+        kill_while_polling(argv, server)
+        spec.write_text(spec.read_text().replace("RUBRIC: route the ticket", "RUBRIC: please route the ticket"))
+        server.polls_to_finish = 0
+        assert main(argv) == 2
+        assert len(server.submissions) == 1
+    err = capsys.readouterr().err.strip()
+    assert "the teacher's prompt changed since this run started" in err and "\n" not in err
+    assert not out.exists()  # no labels from the old rubric written as if from the new one
+
+
+def test_label_batch_killed_then_copied_without_its_wal_file_submits_nothing_again(tmp_path):
+    from distilleval.testing.batch_servers import BatchServer, kill_while_polling
+
+    with BatchServer(answer=teacher_answer, polls_to_finish=10**9) as server:
+        spec = write_spec(tmp_path, server.openai_base, rows=5)
+        out = tmp_path / "labels.jsonl"
+        argv = ["label", str(spec), "--pool", str(write_pool(tmp_path, 20)), "--out", str(out),
+                "--cache", str(tmp_path / "cache.sqlite"), "--batch", "--batch-poll", "0.05"]
+        kill_while_polling(argv, server)
+        for leftover in (tmp_path / "labels.batch").glob("records.sqlite-*"):
+            leftover.unlink()  # the -wal and -shm files did not travel with the folder
+        server.polls_to_finish = 0
+        assert main(argv) == 0
+        assert len(server.submissions) == 1
+    summary = json.loads((tmp_path / "labels.summary.json").read_text())
+    assert summary["items"] == 20 and summary["labelled"] + summary["quarantined"] == 20
