@@ -2,7 +2,8 @@
 
 The run directory (``runs/<spec>-<UTC time>/``) gets ``records.sqlite`` (one row per item x
 model, committed as each call finishes), ``spec.resolved.yaml``, a copy of the pricing table
-and ``summary.json``. Resuming a run calls only what is missing; even without it, evaluating
+and ``summary.json``. Resuming a run calls only what is missing, and only when the inputs that
+decide its answers are those it started with (``run.identity``); even without it, evaluating
 the same spec again replays finished calls from the response cache at $0.
 """
 
@@ -76,8 +77,13 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
 
     Raises:
         DataError: no eval items, or ``resume`` names no run.
-        SpecError: unknown ``models``, or the spec changed since the resumed run was made.
+        SpecError: unknown ``models``.
+        RunInputsChanged: the run being continued (``resume``, or ``out`` holding a run) was
+            made from other inputs (data, prompts, model settings, pricing, spec): one line naming it.
+        RunStoreError: the run store is damaged, or the run directory cannot be written.
         RunAborted: a failure that stops every call (bad key, unreachable model).
+        KeyboardInterrupt: Ctrl-C or SIGTERM; finished calls are committed and the exception
+            carries ``resume_run`` (the run directory) for the CLI's resume hint.
     """
     import asyncio
 
@@ -129,15 +135,15 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
             outputs = {role: store.results(role) for role in roles}
             contexts = {role: latency_context(store, role) for role in roles}
             batch_notes = _batch_providers(store, roles)
+        baseline_outputs = _run_baselines(spec, baselines, items, pricing)
+        summary_path = _write_summary(
+            spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
+            batch_notes=batch_notes,
+        )
     except KeyboardInterrupt as interrupted:
         # Ctrl-C or SIGTERM: every finished call is committed; the CLI prints how to go on.
         interrupted.resume_run = run_dir  # type: ignore[attr-defined]
         raise
-    baseline_outputs = _run_baselines(spec, baselines, items, pricing)
-    summary_path = _write_summary(
-        spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
-        batch_notes=batch_notes,
-    )
     print(f"distilleval eval: {len(items)} items x {len(roles) + len(baselines)} models -> {summary_path}")
     return run_dir
 
