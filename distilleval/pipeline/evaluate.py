@@ -112,7 +112,8 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     to_probe = roles_to_probe(_NoMeta(), roles, probe_calls)
     if resume:
         with RunStore(run_dir) as previous:
-            _check_resume(previous, spec, run_dir, identity)
+            _check_resume(previous, spec, run_dir, identity, open_batches=bool(options.batch and not options.resume
+                                                                                 and not options.out))
             finished = previous.finished_keys()
             to_probe = roles_to_probe(previous, roles, probe_calls)
     # Interleaved by item, so a run stopped early has both models on the same items.
@@ -260,8 +261,13 @@ def _identity(spec: TaskSpec, pricing: Any, roles: list[str]) -> dict[str, Any]:
         raise DataError(f"{data_file}: cannot read the data file ({err.strerror or err})") from None
 
 
-def _check_resume(store: Any, spec: TaskSpec, run_dir: Path, identity: dict[str, Any]) -> None:
+def _check_resume(
+    store: Any, spec: TaskSpec, run_dir: Path, identity: dict[str, Any], *, open_batches: bool = False
+) -> None:
     """Record a new run's identity, or refuse to continue a run whose inputs changed since it started.
+
+    ``open_batches``: the run was picked because its provider batches were never collected
+    (``eval --batch`` without ``--resume``); the refusal then says how to collect or leave them.
 
     Raises:
         RunInputsChanged: one line naming what changed (the data file, a prompt or rubric
@@ -281,6 +287,12 @@ def _check_resume(store: Any, spec: TaskSpec, run_dir: Path, identity: dict[str,
             f"{spec.source_sha256[:12]}); {_START_AFRESH}"
         )
     change = store.check_identity(identity)
+    if change is not None and open_batches:
+        raise RunInputsChanged(
+            f"{run_dir}: has provider batches submitted and not collected, but {change}; put the old input back and "
+            "run the same command to collect them (their answers then serve every unchanged call from the cache), "
+            "or pass --out NEW_DIR to start a new run and leave them"
+        )
     if change is not None:
         raise RunInputsChanged(f"{run_dir}: {change}; {_START_AFRESH}")
 

@@ -752,3 +752,23 @@ def test_an_interrupted_eval_with_litellm_workers_stops_cleanly_and_says_how_to_
     assert len(paid) == 2 * n and _count_rows(run_dir / "records.sqlite") == 2 * n
     assert not asked_again & stored  # nothing stored before the stop was asked again
     assert len(asked_again) == 2 * n - len(stored)
+
+
+def test_eval_batch_with_changed_data_never_collects_old_batches_into_a_run_of_the_new_data(tmp_path, capsys):
+    from distilleval.testing.batch_servers import BatchServer, kill_while_polling
+
+    with BatchServer(answer=_batch_answer, polls_to_finish=10**9) as server:
+        spec = write_batch_spec(tmp_path / "spec", server, 8)
+        argv = ["--batch", "--batch-poll", "0.05", "--models", "teacher"]
+        kill_while_polling(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--cache", str(tmp_path / "cache.sqlite"),
+                            *argv], server)
+        data = spec.parent / "data.jsonl"
+        data.write_text(data.read_text().replace("ticket #3 about", "ticket #3 (edited) about"))
+        capsys.readouterr()
+        assert _eval(spec, tmp_path, *argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert "has provider batches submitted and not collected, but the data file" in err and "--out NEW_DIR" in err
+        assert "\n" not in err and len(server.submissions) == 1
+        server.polls_to_finish = 0
+        assert _eval(spec, tmp_path, *argv, "--out", str(tmp_path / "fresh")) == 0  # the way out it names
+    assert read_summary(tmp_path / "fresh").models["teacher"].n == 8
