@@ -68,3 +68,22 @@ def damage_a_page(path: Path, *, seed: int = 0) -> int:
         handle.seek((page - 1) * page_size)
         handle.write(random.Random(seed).randbytes(page_size))
     return page
+
+
+@contextmanager
+def small_disk(folder: Path, size_kib: int) -> Iterator[Path]:
+    """A file system of ``size_kib`` KiB mounted at ``folder`` for the block (a disk that fills up).
+
+    Needs root (a tmpfs mount); the test is skipped elsewhere.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        pytest.skip("a small file system needs root (tmpfs mount)")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)

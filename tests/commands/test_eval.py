@@ -772,3 +772,23 @@ def test_eval_batch_with_changed_data_never_collects_old_batches_into_a_run_of_t
         server.polls_to_finish = 0
         assert _eval(spec, tmp_path, *argv, "--out", str(tmp_path / "fresh")) == 0  # the way out it names
     assert read_summary(tmp_path / "fresh").models["teacher"].n == 8
+
+
+def test_a_cache_on_a_full_disk_loses_no_paid_answer(tmp_path, capsys):
+    from tests.file_faults import small_disk
+
+    answer = lambda prompt: _teacher(prompt) + " " + "because " * 400  # noqa: E731  (3 KB answers)
+    with small_disk(tmp_path / "disk", 96), OpenAIServer(
+        {"teacher-m": ModelScript(answer=answer), "student-m": ModelScript(answer=_student)}
+    ) as server:
+        cache = tmp_path / "disk" / "cache.sqlite"
+        spec = write_spec(tmp_path / "task", server.base_url, 40)
+        spec.write_text(spec.read_text().replace("  prompt: rubric.md\n", "  prompt: rubric.md\n  max_tokens: 1000\n"))
+        argv = ["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--cache", str(cache)]
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert f"warning: cannot write the response cache {cache}" in err and "full" in err and "Traceback" not in err
+        run_dir = _only_run(tmp_path)
+        assert _ok_rows(run_dir) == 80 and _paid(server) == 80
+        assert main([*argv, "--resume", str(run_dir)]) == 0
+        assert _paid(server) == 80  # the run store has every answer the full cache could not take

@@ -303,3 +303,39 @@ def test_label_batch_killed_then_copied_without_its_wal_file_submits_nothing_aga
         assert len(server.submissions) == 1
     summary = json.loads((tmp_path / "labels.summary.json").read_text())
     assert summary["items"] == 20 and summary["labelled"] + summary["quarantined"] == 20
+
+
+def test_label_interrupted_says_how_to_continue_and_the_rerun_pays_only_what_was_not_answered(tmp_path, capsys):
+    import os
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    with OpenAIServer() as server:
+        server.script("teacher", ModelScript(answer=teacher_answer, usage=USAGE, delay_ms=150))
+        spec = write_spec(tmp_path, server.base_url, rows=5)
+        argv = ["label", str(spec), "--pool", str(write_pool(tmp_path, 40)), "--out", str(tmp_path / "labels.jsonl"),
+                "--cache", str(tmp_path / "cache.sqlite"), "--concurrency", "4"]
+        child = subprocess.Popen([sys.executable, "-m", "distilleval", *argv], env={**os.environ, "PYTHONPATH": str(repo)},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(r.outcome == "ok" for r in server.log) < 8:
+            time.sleep(0.05)
+        os.killpg(child.pid, signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 130, err
+        assert "Traceback" not in err
+        [line] = [line for line in err.splitlines() if line.strip()]
+        assert line.startswith("distilleval label: interrupted; run the same command again to continue")
+        command = shlex.split(line.split("): ", 1)[1])
+        assert command == ["distilleval", *argv]
+        paid_before = {r.prompt for r in server.log if r.outcome == "ok"}
+        stopped_at = len(server.log)
+        assert main(command[1:]) == 0
+        asked_again = {r.prompt for r in server.log[stopped_at:]}
+    assert len(paid_before) >= 8 and len(asked_again & paid_before) <= 4  # at most the calls in flight at the stop
+    assert len(paid_before | asked_again) == 40
