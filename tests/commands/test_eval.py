@@ -792,3 +792,134 @@ def test_a_cache_on_a_full_disk_loses_no_paid_answer(tmp_path, capsys):
         assert _ok_rows(run_dir) == 80 and _paid(server) == 80
         assert main([*argv, "--resume", str(run_dir)]) == 0
         assert _paid(server) == 80  # the run store has every answer the full cache could not take
+
+
+# -- property: SIGKILLs at random points, faults, changed inputs and resumes never mix or pay twice ----
+
+
+def _stored(run_dir):
+    """(model, item id) -> answer text of every ok row of a run ({} while the child has not made its tables)."""
+    db = sqlite3.connect(run_dir / "records.sqlite", timeout=5)
+    try:
+        return {(m, i): t for m, i, t in db.execute("SELECT model, item_id, text FROM records WHERE status = 'ok'")}
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        db.close()
+
+
+def _item_of(prompt):
+    return "t" + prompt.split("#")[1].split()[0]
+
+
+def _edited_answer(prompt):
+    """The ticket's team, turned by the number in every edit marker of the prompt: an answer to an
+    edited input differs from the answer to the original, so a mixed run shows."""
+    import re
+
+    turn = sum(int(n) for n in re.findall(r"(?:\bv|\(edit )(\d+)", prompt))
+    return LABELS[(LABELS.index(_label_of(prompt)) + turn) % 3]
+
+
+def _expected_answers(spec):
+    """(model, item id) -> what the scripted models answer to today's prompts of the spec's items."""
+    rubric = (spec.parent / "rubric.md").read_text()
+    rows = [json.loads(line) for line in (spec.parent / "data.jsonl").read_text().splitlines()]
+    expected = {}
+    for row in rows:
+        expected[("teacher", row["id"])] = _edited_answer(rubric.format(text=row["message"]))
+        expected[("student", row["id"])] = _edited_answer(row["message"])
+    return expected
+
+
+def _start_child(spec, out, cache):
+    argv = [sys.executable, "-m", "distilleval", "eval", str(spec), "--out", str(out), "--cache", str(cache),
+            "--concurrency", "4", "--max-retries", "1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_property_kills_faults_changed_inputs_and_resumes_never_mix_or_pay_twice(tmp_path_factory):
+    """Hypothesis draws a sequence of SIGKILLs (after a random number of stored answers), edits of
+    the data or rubric file and continuations, with or without injected faults. After every step:
+    a run whose inputs changed is refused (store and server untouched), a continued run never asks
+    again for an answer it stored, every stored answer is the answer to the run's own inputs; at
+    the end the run equals a fresh run of the same inputs item by item, and every answer was paid
+    for once, except calls in flight at a kill."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
+
+    step = st.one_of(
+        st.tuples(st.just("kill"), st.integers(min_value=1, max_value=50)),
+        st.tuples(st.just("change"), st.sampled_from(["data", "rubric"])),
+    )
+
+    # No shrinking: each example runs real processes; a failure prints its steps as drawn.
+    @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck),
+              phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    @given(steps=st.lists(step, min_size=1, max_size=4), fault_rate=st.sampled_from([0.0, 0.25]))
+    def scenario(steps, fault_rate):
+        folder = tmp_path_factory.mktemp("scenario")
+        faults = random_faults(fault_rate, kinds=("rate_limit", "server_error"), seed=len(steps))
+        scripts = {"teacher-m": ModelScript(answer=_edited_answer, delay_ms=20, faults=faults),
+                   "student-m": ModelScript(answer=_edited_answer, delay_ms=20, faults=faults)}
+        cache = folder / "cache.sqlite"
+        with OpenAIServer(scripts) as server:
+            spec = write_spec(folder / "task", server.base_url, 25)
+            run_number, edits, kills = 0, 0, 0
+            out = folder / "runs" / "r0"
+            for kind, value in [*steps, ("finish", None)]:
+                if kind == "change":
+                    edits += 1
+                    if value == "data":
+                        data = spec.parent / "data.jsonl"
+                        data.write_text(data.read_text().replace("ticket #2 ", f"ticket #2 v{edits} ", 1))
+                    else:
+                        (spec.parent / "rubric.md").write_text(RUBRIC + f"(edit {edits})\n")
+                    if (out / "records.sqlite").is_file():
+                        before, asked = _stored(out), len(server.log)
+                        # The run of the old inputs is never continued with the new ones.
+                        assert main(["eval", str(spec), "--out", str(out), "--cache", str(cache)]) == 2
+                        assert _stored(out) == before and len(server.log) == asked
+                        run_number += 1
+                        out = folder / "runs" / f"r{run_number}"
+                    continue
+                stored_before = _stored(out) if (out / "records.sqlite").is_file() else {}
+                asked_from = len(server.log)
+                if kind == "kill":
+                    kills += 1
+                    child = _start_child(spec, out, cache)
+                    deadline = time.monotonic() + 60
+                    while child.poll() is None and time.monotonic() < deadline:
+                        if (out / "records.sqlite").is_file() and len(_stored(out)) - len(stored_before) >= value:
+                            break
+                        time.sleep(0.02)
+                    child.send_signal(signal.SIGKILL)
+                    child.wait(timeout=30)
+                else:
+                    for _ in range(4):  # errors (faults past the retries) are tried again on each continuation
+                        assert main(["eval", str(spec), "--out", str(out), "--cache", str(cache),
+                                     "--concurrency", "4", "--max-retries", "1"]) == 0
+                        if len(_stored(out)) == 50:
+                            break
+                asked = {(r.model[:-2], _item_of(r.prompt)) for r in server.log[asked_from:]}
+                assert not asked & set(stored_before), (steps, asked & set(stored_before))
+                after = _stored(out)
+                expected = _expected_answers(spec)
+                assert {key: expected[key] for key in after} == after, steps  # never an answer to other inputs
+                assert after.items() >= stored_before.items()
+            final = read_summary(out)
+            paid = collections.Counter((r.model, r.prompt) for r in server.log if r.outcome == "ok")
+        assert sum(count - 1 for count in paid.values()) <= 4 * kills, steps
+        # A fresh run of today's inputs, no cache, no faults: the same results item by item.
+        with OpenAIServer({"teacher-m": ModelScript(answer=_edited_answer),
+                           "student-m": ModelScript(answer=_edited_answer)}) as clean:
+            spec.write_text(spec.read_text().replace(server.base_url, clean.base_url))
+            assert main(["eval", str(spec), "--out", str(folder / "fresh"), "--no-cache"]) == 0
+        fresh = read_summary(folder / "fresh")
+        assert _stored(out) == _stored(folder / "fresh"), steps
+        for role in ("teacher", "student"):
+            assert (final.models[role].n, final.models[role].metric.value, final.models[role].errors) == (
+                fresh.models[role].n, fresh.models[role].metric.value, fresh.models[role].errors), steps
+
+    scenario()
