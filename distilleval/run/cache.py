@@ -27,6 +27,10 @@ from distilleval.run.schema import add_missing_columns, is_damage
 
 DEFAULT_CACHE_PATH = Path.home() / ".cache" / "distilleval" / "responses.sqlite"
 
+# How many answers read from a cache file are remembered, to seed its replacement should the file
+# turn out damaged later in the run (a bound on memory; past it, the rest are paid again next run).
+SEED_LIMIT = 100_000
+
 
 def cache_path_for(explicit: str | Path | None) -> Path:
     """The cache file to use: ``--cache``, else ``$DISTILLEVAL_CACHE``, else ``DEFAULT_CACHE_PATH``."""
@@ -263,7 +267,8 @@ class ResponseCache:
             return None
         if row is None:
             return None
-        self._served[key] = row
+        if len(self._served) < SEED_LIMIT:
+            self._served[key] = row
         _, _, text, input_tokens, output_tokens, latency_ms, cost_usd, _, cached, written, finish, measured = row
         response = CachedResponse(text, input_tokens, output_tokens, latency_ms, cost_usd, cached, written, finish)
         return response if measured else dataclasses.replace(response, latency_ms=None)
