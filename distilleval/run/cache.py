@@ -17,7 +17,7 @@ import json
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -130,9 +130,9 @@ class ResponseCache:
     The cache only saves money: a run never fails because of it. The run store is written
     first, the cache after (``Runner``), so a paid answer is never lost to a cache failure. A
     cache file that is damaged (not SQLite, a corrupt page) is moved aside to
-    ``<name>.damaged-<UTC time>`` (never deleted) with a one-line warning, and a new empty one
-    takes its place, seeded with the answers this process already read from the old one (so
-    the next run pays for none of them). A cache that cannot be written (read-only folder,
+    ``<name>.damaged-<UTC time>`` (never deleted) with a one-line warning, and a new one takes
+    its place, holding every answer that can still be read from the old one (only those on a
+    damaged page are lost) and those this process already read from it. A cache that cannot be written (read-only folder,
     full disk) is still read when it can be, and this run's new answers are kept in the run
     store only, again with one warning line.
 
@@ -216,10 +216,6 @@ class ResponseCache:
                 f"moved aside ({_reason(err)}): running without a cache; move or remove it, or pass --cache FILE"
             )
             return
-        self._warn(
-            f"distilleval: warning: the response cache {self.path} is damaged ({_reason(why)}): moved aside to "
-            f"{aside.name} (not deleted); continuing with a new cache"
-        )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
@@ -227,14 +223,26 @@ class ResponseCache:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
             add_missing_columns(db, "responses", _LATER_COLUMNS)
+            copied = 0
+            for rows in _batched(_readable_rows(aside), 1000):
+                with db:
+                    db.execute("BEGIN")
+                    db.executemany(_PUT, rows)
+                copied += len(rows)
             if self._served:
                 with db:
                     db.execute("BEGIN")
                     db.executemany(_PUT, list(self._served.values()))
         except (sqlite3.Error, OSError) as err:
-            self._warn(f"distilleval: warning: cannot start a new response cache {self.path} ({_reason(err)}): "
-                       "running without a cache")
+            self._warn(
+                f"distilleval: warning: the response cache {self.path} is damaged ({_reason(why)}): moved aside to "
+                f"{aside.name} (not deleted); cannot start a new one ({_reason(err)}): running without a cache"
+            )
             return
+        self._warn(
+            f"distilleval: warning: the response cache {self.path} is damaged ({_reason(why)}): moved aside to "
+            f"{aside.name} (not deleted); its {copied:,} readable answers were copied to a new cache"
+        )
         self._db, self.writable = db, True
 
     def _failed(self, err: BaseException, *, writing: bool) -> None:
@@ -321,6 +329,55 @@ class ResponseCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _readable_rows(path: Path) -> Iterator[tuple]:
+    """Every row of a damaged cache file that can still be read, in ``_PUT`` order.
+
+    Rows are read by rowid in ranges; a range that runs into a damaged page is read one row at
+    a time, so only the rows on that page are lost. Nothing is yielded from a file that is not
+    SQLite at all, or whose table is unreadable.
+    """
+    try:
+        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return
+    try:
+        try:
+            present = {row[1] for row in db.execute("PRAGMA table_info(responses)")}
+            if not set(_ROW.replace(" ", "").split(",")) <= present:
+                return
+            page_size, pages = (db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_size", "page_count"))
+        except sqlite3.Error:
+            return
+        try:
+            last = db.execute("SELECT MAX(rowid) FROM responses").fetchone()[0] or 0
+        except sqlite3.Error:
+            last = pages * page_size // 16  # no row is smaller than this: an upper bound on the rowids
+        step = 256
+        for start in range(1, last + 1, step):
+            query = f"SELECT {_ROW} FROM responses WHERE rowid BETWEEN ? AND ?"
+            try:
+                yield from db.execute(query, (start, start + step - 1)).fetchall()
+            except sqlite3.Error:
+                for rowid in range(start, start + step):
+                    try:
+                        yield from db.execute(query, (rowid, rowid)).fetchall()
+                    except sqlite3.Error:
+                        continue
+    finally:
+        db.close()
+
+
+def _batched(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 _warned: set[str] = set()

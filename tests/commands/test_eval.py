@@ -650,7 +650,8 @@ def test_a_damaged_cache_page_loses_no_paid_answer_and_the_next_run_pays_nothing
         paid_third = _paid(server) - 80 - paid_second
     [second] = list(runs[1].iterdir())
     assert _ok_rows(second) == 80  # every answer of the damaged run is stored
-    assert 0 < paid_second < 80 and paid_third == 0
+    # Paid again: only answers on the damaged page (about 7 of these fit a 4 KiB page); then none.
+    assert paid_second <= 10 and paid_third == 0
 
 
 def test_a_damaged_run_store_is_one_line_with_exit_2(tmp_path, capsys):
