@@ -344,13 +344,15 @@ def _readable_rows(path: Path) -> Iterator[tuple]:
             last = pages * page_size // 16  # no row is smaller than this: an upper bound on the rowids
         step = 256
         for start in range(1, last + 1, step):
-            query = f"SELECT {_ROW} FROM responses WHERE rowid BETWEEN ? AND ?"
             try:
-                yield from db.execute(query, (start, start + step - 1)).fetchall()
+                yield from db.execute(f"SELECT {_ROW} FROM responses WHERE rowid BETWEEN ? AND ?",
+                                      (start, start + step - 1)).fetchall()
             except sqlite3.Error:
+                # One row at a time, by equality: a range scan steps onto the next cell, which may
+                # be on the damaged page even when the row itself is not.
                 for rowid in range(start, start + step):
                     try:
-                        yield from db.execute(query, (rowid, rowid)).fetchall()
+                        yield from db.execute(f"SELECT {_ROW} FROM responses WHERE rowid = ?", (rowid,)).fetchall()
                     except sqlite3.Error:
                         continue
     finally:
