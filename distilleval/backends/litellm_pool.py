@@ -17,6 +17,7 @@ import asyncio
 import importlib.util
 import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -46,7 +47,15 @@ def _rebuild_error(state: tuple[type, str, dict[str, Any]]) -> BaseException:
 
 
 def _worker_main(fd: int) -> None:
-    """A worker process: serve ``register`` and ``call`` messages from its socket until the stop message."""
+    """A worker process: serve ``register`` and ``call`` messages from its socket until the stop message.
+
+    Ctrl-C and SIGTERM are the parent's business: it finishes or abandons the calls and sends
+    the stop message (or its end of the socket closes, which stops the worker the same way).
+    A worker ignores SIGINT and exits quietly on SIGTERM, so an interrupted run prints one line,
+    never a traceback per worker.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
     asyncio.run(_serve(Connection(fd)))
 
 
@@ -143,8 +152,10 @@ class _WorkerPool:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         for index in range(self.workers):
             parent_end, child_end = socket.socketpair()
+            # Its own session: a Ctrl-C at the terminal reaches the parent only, which stops the workers.
             process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(child_end.fileno())], pass_fds=(child_end.fileno(),), env=env
+                [sys.executable, "-m", __name__, str(child_end.fileno())], pass_fds=(child_end.fileno(),), env=env,
+                start_new_session=True,
             )
             child_end.close()
             connection = Connection(parent_end.detach())
@@ -305,4 +316,7 @@ class PooledLiteLLMBackend:
 
 
 if __name__ == "__main__":
-    _worker_main(int(sys.argv[1]))
+    try:
+        _worker_main(int(sys.argv[1]))
+    except KeyboardInterrupt:  # a SIGINT before the handler was set (while importing): no traceback
+        sys.exit(0)

@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from distilleval.errors import DistillevalError
     from distilleval.files import write_text_atomic
     from distilleval.report.sources import load_run, summary_file
     from distilleval.results.failures import checked_per_class, class_lines, default_model, find_failures
@@ -98,7 +99,13 @@ def run(args: argparse.Namespace) -> int:
         where = "standard output"
     else:
         out = Path(args.out) if args.out else summary_file(args.run).parent / "failures.jsonl"
-        write_text_atomic(out, text)
+        try:
+            write_text_atomic(out, text)
+        except OSError as err:
+            raise DistillevalError(
+                f"{out}: cannot write the failures file ({err.strerror or err}); choose a writable --out FILE, "
+                "or --out - for standard output"
+            ) from None
         where = str(out)
     sources = sorted({f.expected_from for f in failures}) or ["gold" if args.against != "teacher" else "teacher"]
     print(f"{len(failures):,} failures of {sum(checked.values()):,} items checked ({model} against "

@@ -47,6 +47,53 @@ def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
     write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
+def check_writable(paths: list[Path]) -> None:
+    """Make sure each file of ``paths`` can be written (its folder is made, a probe file written
+    and removed there), so a labelling run never pays for calls whose output has nowhere to go.
+
+    Raises:
+        DistillevalError: one line naming the path and why.
+    """
+    import os
+    import tempfile
+
+    from distilleval.errors import DistillevalError
+
+    for path in paths:
+        try:
+            if path.is_dir():
+                raise IsADirectoryError(21, "is a directory", str(path))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as err:
+            raise DistillevalError(
+                f"{path}: cannot write here ({err.strerror or err}); nothing was called or paid: "
+                "choose a writable --out (or --quarantine)"
+            ) from None
+
+
+def _check_batch_inputs(spec, pricing, pool_file: Path, batch_dir: Path) -> None:
+    """A ``<out>.batch/`` folder left by an earlier ``label --batch`` is continued only with the
+    inputs it started with (pool, rubric, teacher settings, pricing); else one line, exit 2."""
+    from distilleval.errors import DistillevalError
+    from distilleval.run.identity import RunInputsChanged, run_identity
+    from distilleval.run.store import RECORDS_FILE, RunStore
+
+    try:
+        identity = run_identity(spec, pricing, roles=["teacher"], data_file=pool_file, include_spec=False)
+    except OSError as err:
+        raise DistillevalError(f"{pool_file}: cannot read the pool ({err.strerror or err})") from None
+    with RunStore(batch_dir) as store:
+        change = store.check_identity(identity)
+    if change is not None:
+        raise RunInputsChanged(
+            f"{batch_dir / RECORDS_FILE}: {change}; its batches are for the old inputs: put the old input back and "
+            f"re-run to collect them, or move {batch_dir} away (or choose another --out) to label afresh"
+        )
+
+
 def _student_messages(spec, item) -> list[dict]:
     """The student's turns in the short format: images as ``{type: image, path}`` parts (absolute paths)."""
     from pathlib import Path
@@ -91,12 +138,16 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     # Every input check before the first paid call (pipeline.preflight, shared with eval, run, estimate).
     pool = check_label_inputs(spec, pool=args.pool, limit=args.limit)
-    items, source = pool.items, pool.source
+    items, source, pool_file = pool.items, pool.source, pool.path
     out = Path(args.out) if args.out else Path("runs") / f"{spec.name}-labels.jsonl"
     quarantine = Path(args.quarantine) if args.quarantine else out.with_name(out.stem + ".quarantine.jsonl")
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     checker = LabelChecker(spec)
     cache_path = None if args.no_cache else cache_path_for(args.cache)
+    summary_path = out.with_name(out.stem + ".summary.json")
+    batch_dir = out.with_name(out.stem + ".batch")
+    # Before any call is paid: the outputs must have somewhere to go.
+    check_writable([out, quarantine, summary_path] + ([batch_dir / "records.sqlite"] if args.batch else []))
 
     if args.batch_poll <= 0:
         raise DistillevalError(f"--batch-poll must be positive, got {args.batch_poll}")
@@ -104,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         from distilleval.run.batch import BatchOptions
         from distilleval.training.teacher import run_teacher_batch
 
-        batch_dir = out.with_name(out.stem + ".batch")
+        _check_batch_inputs(spec, pricing, pool_file, batch_dir)
         print(f"labelling {len(items)} items from {source} with {spec.teacher.model} through its batch API ({batch_dir})")
         results = run_teacher_batch(
             spec, items, pricing=pricing, cache_path=cache_path, run_dir=batch_dir,
@@ -155,7 +206,6 @@ def run(args: argparse.Namespace) -> int:
         "out": str(out),
         "quarantine": str(quarantine),
     }
-    summary_path = out.with_name(out.stem + ".summary.json")
     write_text_atomic(summary_path, json.dumps(summary, indent=2) + "\n")
 
     print(f"labelled {len(rows)} of {len(items)} items -> {out}")

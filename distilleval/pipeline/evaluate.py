@@ -2,7 +2,8 @@
 
 The run directory (``runs/<spec>-<UTC time>/``) gets ``records.sqlite`` (one row per item x
 model, committed as each call finishes), ``spec.resolved.yaml``, a copy of the pricing table
-and ``summary.json``. Resuming a run calls only what is missing; even without it, evaluating
+and ``summary.json``. Resuming a run calls only what is missing, and only when the inputs that
+decide its answers are those it started with (``run.identity``); even without it, evaluating
 the same spec again replays finished calls from the response cache at $0.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,16 +77,19 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
 
     Raises:
         DataError: a data problem (``pipeline.preflight.check_eval_inputs``), or ``resume`` names no run.
-        SpecError: unknown ``models``, or the spec changed since the resumed run was made.
+        SpecError: unknown ``models``.
+        RunInputsChanged: the run being continued (``resume``, or ``out`` holding a run) was
+            made from other inputs (data, prompts, model settings, pricing, spec): one line naming it.
+        RunStoreError: the run store is damaged, or the run directory cannot be written.
         RunAborted: a failure that stops every call (bad key, unreachable model).
+        KeyboardInterrupt: Ctrl-C or SIGTERM; finished calls are committed and the exception
+            carries ``resume_run`` (the run directory) for the CLI's resume hint.
     """
     import asyncio
 
     from distilleval.costs.pricing import load_pricing
     from distilleval.costs.spec_prices import check_spec_priced
-    from distilleval.files import claim_new_directory
     from distilleval.pipeline.latency_probe import latency_context, roles_to_probe
-    from distilleval.pipeline.plan import locked
     from distilleval.pipeline.preflight import check_eval_inputs, check_scorer
     from distilleval.run.runner import RunAborted
     from distilleval.run.store import RunStore
@@ -98,41 +104,45 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     if options.batch:
         _check_batch_roles(spec, roles, pricing)
     run_dir, resume = _run_dir(spec, options)
+    identity = _identity(spec, pricing, roles)
     probe_calls, probe_concurrency = options.latency_probe or (spec.latency.probe_calls, spec.latency.concurrency)
     finished: set[tuple[str, str, int]] = set()
     to_probe = roles_to_probe(_NoMeta(), roles, probe_calls)
     if resume:
         with RunStore(run_dir) as previous:
-            _check_resume(previous, spec, run_dir)
+            _check_resume(previous, spec, run_dir, identity, open_batches=bool(options.batch and not options.resume
+                                                                                 and not options.out))
             finished = previous.finished_keys()
             to_probe = roles_to_probe(previous, roles, probe_calls)
     # Interleaved by item, so a run stopped early has both models on the same items.
     calls = [_call_for(spec, role, item) for item in items for role in roles if (item.id, role, 0) not in finished]
     probe = [_call_for(spec, role, item) for item in items[:probe_calls] for role in to_probe]
     backends = _open_backends(spec, [] if options.batch else calls, pricing, options, also=to_probe)
-    if options.out or resume:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        run_dir = claim_new_directory(run_dir.parent, run_dir.name)  # unique even in the same second
-    with locked(run_dir), RunStore(run_dir) as store:
-        _check_resume(store, spec, run_dir)
-        _write_run_files(spec, pricing, run_dir)
-        if options.batch and calls:
-            asyncio.run(_call_models_in_batches(spec, calls, store, options, pricing, run_dir))
-            calls = []
-        if calls or probe:
-            try:
-                asyncio.run(_call_models(spec, calls, probe, backends, store, options, pricing, probe_concurrency))
-            except RunAborted as err:
-                raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
-        outputs = {role: store.results(role) for role in roles}
-        contexts = {role: latency_context(store, role) for role in roles}
-        batch_notes = _batch_providers(store, roles)
-    baseline_outputs = _run_baselines(spec, baselines, items, pricing)
-    summary_path = _write_summary(
-        spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
-        batch_notes=batch_notes,
-    )
+    run_dir = _make_run_dir(run_dir, reuse=bool(options.out or resume))
+    try:
+        with _writing(run_dir), RunStore(run_dir) as store:
+            _check_resume(store, spec, run_dir, identity)
+            _write_run_files(spec, pricing, run_dir)
+            if options.batch and calls:
+                asyncio.run(_call_models_in_batches(spec, calls, store, options, pricing, run_dir))
+                calls = []
+            if calls or probe:
+                try:
+                    asyncio.run(_call_models(spec, calls, probe, backends, store, options, pricing, probe_concurrency))
+                except RunAborted as err:
+                    raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
+            outputs = {role: store.results(role) for role in roles}
+            contexts = {role: latency_context(store, role) for role in roles}
+            batch_notes = _batch_providers(store, roles)
+        baseline_outputs = _run_baselines(spec, baselines, items, pricing)
+        summary_path = _write_summary(
+            spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
+            batch_notes=batch_notes,
+        )
+    except KeyboardInterrupt as interrupted:
+        # Ctrl-C or SIGTERM: every finished call is committed; the CLI prints how to go on.
+        interrupted.resume_run = run_dir  # type: ignore[attr-defined]
+        raise
     print(f"distilleval eval: {len(items)} items x {len(roles) + len(baselines)} models -> {summary_path}")
     return run_dir
 
@@ -237,19 +247,90 @@ def _batch_providers(store: Any, roles: list[str]) -> dict[str, str]:
         return {role: jobs[0].provider for role in roles if (jobs := ledger.jobs(role))}
 
 
-def _check_resume(store: Any, spec: TaskSpec, run_dir: Path) -> None:
-    from distilleval.errors import SpecError
+def _identity(spec: TaskSpec, pricing: Any, roles: list[str]) -> dict[str, Any]:
+    """This run's identity (``run.identity``): data file, prompts, model settings, pricing, spec."""
+    from distilleval.errors import DataError
+    from distilleval.run.identity import run_identity
 
-    recorded = store.get_meta("spec_sha256")
-    if recorded is None:
+    data_file = spec.resolve(spec.data.path)
+    try:
+        return run_identity(spec, pricing, roles=roles, data_file=data_file)
+    except OSError as err:
+        raise DataError(f"{data_file}: cannot read the data file ({err.strerror or err})") from None
+
+
+def _check_resume(
+    store: Any, spec: TaskSpec, run_dir: Path, identity: dict[str, Any], *, open_batches: bool = False
+) -> None:
+    """Record a new run's identity, or refuse to continue a run whose inputs changed since it started.
+
+    ``open_batches``: the run was picked because its provider batches were never collected
+    (``eval --batch`` without ``--resume``); the refusal then says how to collect or leave them.
+
+    Raises:
+        RunInputsChanged: one line naming what changed (the data file, a prompt or rubric
+            file, a model setting, the pricing table, the spec file).
+    """
+    from distilleval.run.identity import IDENTITY_META, RunInputsChanged
+
+    recorded_spec = store.get_meta("spec_sha256")
+    if recorded_spec is None:
         store.set_meta("spec_sha256", spec.source_sha256)
         store.set_meta("spec_name", spec.name)
         store.set_meta("created_at", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    elif recorded != spec.source_sha256:
-        raise SpecError(
-            f"{spec.source}: this spec changed since run {run_dir.name} was made "
-            f"(sha256 {spec.source_sha256[:8]} vs {recorded[:8]}); start a new run instead of --resume"
+    elif store.get_meta(IDENTITY_META) is None and recorded_spec != spec.source_sha256:
+        # A run made before identities were recorded: its spec file is all that can be compared.
+        raise RunInputsChanged(
+            f"{run_dir}: the spec file {spec.source} changed since this run started (sha256 {recorded_spec[:12]} -> "
+            f"{spec.source_sha256[:12]}); {_START_AFRESH}"
         )
+    change = store.check_identity(identity)
+    if change is not None and open_batches:
+        raise RunInputsChanged(
+            f"{run_dir}: has provider batches submitted and not collected, but {change}; put the old input back and "
+            "run the same command to collect them (their answers then serve every unchanged call from the cache), "
+            "or pass --out NEW_DIR to start a new run and leave them"
+        )
+    if change is not None:
+        raise RunInputsChanged(f"{run_dir}: {change}; {_START_AFRESH}")
+
+
+_START_AFRESH = (
+    "its answers are to the old inputs: start a new run (without --resume, or with another --out), "
+    "or put the old input back to continue this one"
+)
+
+
+def _make_run_dir(run_dir: Path, *, reuse: bool) -> Path:
+    """Create (or, continuing a run, keep) the run directory; a new one is claimed unique even in the same second.
+
+    Raises:
+        RunStoreError: the folder cannot be created (read-only, full disk).
+    """
+    from distilleval.files import claim_new_directory
+    from distilleval.run.store import store_error
+
+    try:
+        if reuse:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            return run_dir
+        return claim_new_directory(run_dir.parent, run_dir.name)
+    except OSError as err:
+        raise store_error(run_dir / "records.sqlite", err) from None
+
+
+@contextmanager
+def _writing(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory's lock (``pipeline.plan.locked``); an unwritable folder is one line, not a traceback."""
+    from distilleval.pipeline.plan import locked
+    from distilleval.run.store import store_error
+
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(locked(run_dir))
+        except OSError as err:
+            raise store_error(run_dir / "records.sqlite", err) from None
+        yield
 
 
 def _write_run_files(spec: TaskSpec, pricing: Any, run_dir: Path) -> None:

@@ -51,10 +51,12 @@ class EvalInputs:
 
 @dataclass(frozen=True)
 class LabelInputs:
-    """The items the teacher is to label, and where they come from (for messages)."""
+    """The items the teacher is to label, where they come from (for messages), and the file
+    they were read from (its contents are part of a batch run's identity)."""
 
     items: list[Item]
     source: str
+    path: Path
 
 
 def check_eval_inputs(spec: TaskSpec, *, limit: int | None = None,
@@ -97,18 +99,20 @@ def check_label_inputs(spec: TaskSpec, *, pool: str | Path | None = None, limit:
         DataError: a bad row, or no items to label.
     """
     if pool is not None:
-        items, source = load_items(spec, path=Path(pool)), str(pool)
+        path = Path(pool)
+        items, source = load_items(spec, path=path), str(pool)
     elif spec.data.pool:
         path = spec.resolve(spec.data.pool)
         items, source = load_items(spec, path=path), str(path)
     else:
+        path = spec.resolve(spec.data.path)
         items = split_items(load_items(spec), "train")
-        source = f"{spec.resolve(spec.data.path)} (train split)"
+        source = f"{path} (train split)"
     if limit is not None:
         items = items[:limit]
     if not items:
         raise DataError(f"{source}: no items to label")
-    return LabelInputs(items=items, source=source)
+    return LabelInputs(items=items, source=source, path=path)
 
 
 def check_scorer(spec: TaskSpec) -> None:

@@ -18,7 +18,6 @@ margin, so a curve still gaining the margin per doubling is called flat at most 
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path

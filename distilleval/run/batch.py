@@ -126,6 +126,7 @@ class BatchJobRunner:
             ConfigurationError: an interrupted submission cannot be told apart from a missing one.
             BackendError: a batch endpoint refused us (bad key, unknown batch).
         """
+        self._check_same_requests(calls)
         resumed = [job for job in self.ledger.jobs(self.role) if not job.collected]
         handled: set[tuple[str, int]] = set()
         for job in resumed:
@@ -144,6 +145,26 @@ class BatchJobRunner:
             jobs = [await self._submit(chunk) for chunk in self._chunks(to_send)]
             await self._wait_and_collect(jobs)
         return self._results_for(calls)
+
+    def _check_same_requests(self, calls: Sequence[Call]) -> None:
+        """Refuse to continue when an item this run already sent as a batch request is now a
+        different request (its prompt, settings or input changed): never mix the two answers.
+
+        Raises:
+            RunInputsChanged: one line naming the first such item.
+        """
+        from distilleval.run.identity import RunInputsChanged
+
+        current = {(call.item_id, call.repeat): cache_key(self.model_id, call.request, call.repeat) for call in calls}
+        for job in self.ledger.jobs(self.role):
+            for row in self.ledger.requests(job).values():
+                key = current.get((row.item_id, row.repeat))
+                if key is not None and key != row.cache_key:
+                    raise RunInputsChanged(
+                        f"{self.store.path}: item {row.item_id!r} was sent to {self.model_id} in batch "
+                        f"{job.batch_id or '(being submitted)'} as a different request (its input, prompt or settings "
+                        "changed since this run started); put the old input back to collect it, or start a new run"
+                    )
 
     # -- cache -----------------------------------------------------------------------------
 

@@ -7,6 +7,11 @@ results were written back) and ``batch_requests`` (``custom_id`` -> item, repeat
 key). A job and its requests are written in one transaction *before* the submission, and the
 batch id the moment it comes back, so a process killed at any point can find its batch again
 and never submits the same requests twice.
+
+Each of those writes is checkpointed into ``records.sqlite`` itself before the call returns
+(``PRAGMA wal_checkpoint``): WAL mode would otherwise leave it only in ``records.sqlite-wal``
+until the last connection closes, and a run folder copied or moved without its ``-wal`` file
+after a kill would forget its batches and submit them again.
 """
 
 from __future__ import annotations
@@ -109,6 +114,7 @@ class BatchLedger:
                 " VALUES (?, ?, ?, ?, NULL, ?, ?)",
                 (role, chunk, provider, job_token, len(rows), created_at),
             )
+        self._checkpoint()
         return BatchJob(role, chunk, provider, job_token, None, len(rows), created_at, False)
 
     def next_chunk(self, role: str) -> int:
@@ -118,11 +124,23 @@ class BatchLedger:
     def set_batch_id(self, job: BatchJob, batch_id: str) -> BatchJob:
         """Persist the provider's batch id of ``job`` (committed at once)."""
         self._db.execute("UPDATE batch_jobs SET batch_id = ? WHERE role = ? AND chunk = ?", (batch_id, job.role, job.chunk))
+        self._checkpoint()
         return BatchJob(job.role, job.chunk, job.provider, job.job_token, batch_id, job.requests, job.created_at, False)
 
     def mark_collected(self, job: BatchJob) -> None:
         """Every result of ``job`` is in the run store."""
         self._db.execute("UPDATE batch_jobs SET collected = 1 WHERE role = ? AND chunk = ?", (job.role, job.chunk))
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Copy every committed page from the ``-wal`` file into ``records.sqlite`` itself.
+
+        FULL waits (up to the busy timeout) for readers of this file to let go; the run store's
+        connection in this process holds no read open between calls.
+        """
+        busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
+        if busy:  # a reader in another process: try once more, then go on (the WAL still holds it)
+            self._db.execute("PRAGMA wal_checkpoint(FULL)")
 
     def requests(self, job: BatchJob) -> dict[str, BatchRequestRow]:
         """``custom_id`` -> request row, for one job."""

@@ -12,6 +12,7 @@ and message. Along the way it
   rate-limit storm slows the run down instead of being hammered,
 - bounds every attempt by the model's timeout,
 - hands each result to ``on_result`` the moment it is final (the run store commits it there),
+  and only then writes a new answer to the response cache,
 - stops early, with one clear message, when a model cannot work at all (bad key, unknown
   model, unreachable before its first success),
 - samples the event loop's lag while each model's calls are in flight (``loop_lag_ms``), so a
@@ -266,10 +267,14 @@ class Runner:
             for index, call in queue:
                 if self._abort is not None:
                     return
-                result = await self._run_one(call)
+                result, to_cache = await self._run_one(call)
                 results[index] = result
+                # The run store first (on_result), the cache after: a cache that fails (full disk,
+                # damaged file) can never cost a paid answer.
                 if self.on_result is not None:
                     self.on_result(result)
+                if to_cache is not None and self.cache is not None:
+                    self.cache.put(*to_cache)
                 if self.progress is not None:
                     self.progress.advance(result)
                 self._check_fatal(result)
@@ -302,7 +307,8 @@ class Runner:
     def _timeout_s(self, role: str) -> float:
         return float(self.options.timeout_s.get(role, self.options.default_timeout_s))
 
-    async def _run_one(self, call: Call) -> CallResult:
+    async def _run_one(self, call: Call) -> tuple[CallResult, tuple[str, str, Completion] | None]:
+        """One call's final result, and what to put in the cache once it is stored (None: nothing)."""
         backend = self.backends[call.model]
         key = cache_key(backend.model_id, call.request, call.repeat) if self.cache is not None else None
         if self.cache is not None and key is not None:
@@ -314,7 +320,7 @@ class Runner:
                     latency_ms=hit.latency_ms, cost_usd=0.0, cache_hit=True,
                     cached_input_tokens=hit.cached_input_tokens, cache_write_tokens=hit.cache_write_tokens,
                     finish_reason=hit.finish_reason,
-                )
+                ), None
         attempts = 0
         while True:
             attempts += 1
@@ -332,16 +338,15 @@ class Runner:
                 return CallResult(
                     call.item_id, call.model, call.repeat, "error",
                     error_kind=err.kind, error_message=str(err), attempts=attempts,
-                )
-            if self.cache is not None and key is not None:
-                self.cache.put(key, backend.model_id, completion)
+                ), None
+            to_cache = (key, backend.model_id, completion) if key is not None else None
             return CallResult(
                 call.item_id, call.model, call.repeat, "ok", text=completion.text,
                 input_tokens=completion.input_tokens, output_tokens=completion.output_tokens,
                 latency_ms=completion.latency_ms, cost_usd=completion.cost_usd, attempts=attempts,
                 cached_input_tokens=completion.cached_input_tokens, cache_write_tokens=completion.cache_write_tokens,
                 finish_reason=completion.finish_reason,
-            )
+            ), to_cache
 
     async def _attempt(self, call: Call, backend: Backend) -> Completion:
         wait_s = self._paused_until.get(call.model, 0.0) - time.monotonic()

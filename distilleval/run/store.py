@@ -6,6 +6,10 @@ committed in batches (``HIT_BATCH`` rows per transaction, and before any other r
 a fully cached re-run of thousands of items does not pay one commit per row. Resuming a run asks ``finished_keys()`` and calls only what is missing:
 items with an ``ok`` row are never called again; items whose last attempt ended in an error
 are tried again (errors are not paid-for answers) and their row is replaced.
+
+The run store holds the only sure copy of a run's paid answers, so it is written before the
+response cache, and a problem with it stops the command with one line (``RunStoreError``):
+a damaged file is left exactly as it is, an unwritable folder is named.
 """
 
 from __future__ import annotations
@@ -13,11 +17,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from distilleval.errors import DistillevalError
+from distilleval.run.identity import IDENTITY_META, identity_change
 from distilleval.run.runner import CallResult
-from distilleval.run.schema import add_missing_columns
+from distilleval.run.schema import add_missing_columns, is_damage
 
 RECORDS_FILE = "records.sqlite"
 HIT_BATCH = 500
@@ -83,24 +91,68 @@ def _row(result: CallResult) -> tuple[Any, ...]:
     )
 
 
+class RunStoreError(DistillevalError):
+    """The run store cannot be used: the file is damaged, or its folder cannot be written."""
+
+
+def store_error(path: Path, err: BaseException) -> RunStoreError:
+    """The one-line error for a run store operation that failed with ``err`` (SQLite or OS)."""
+    reason = err.strerror if isinstance(err, OSError) and err.strerror else (str(err) or type(err).__name__)
+    if is_damage(err):
+        return RunStoreError(
+            f"{path}: the run store is damaged ({reason}); it was left as it is: start a new run (answers it "
+            "holds may still be in the response cache), or put back a sound copy of the file"
+        )
+    return RunStoreError(
+        f"{path}: cannot write the run store ({reason}); make its folder writable (and the disk not full), "
+        "or choose another place with --runs-dir / --out"
+    )
+
+
 class RunStore:
     """One run's records file.
 
     Args:
         run_dir: the run directory (created with its parents).
+
+    Raises:
+        RunStoreError: the folder cannot be made or written, or the file is damaged (here or
+            in any later operation).
     """
 
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / RECORDS_FILE
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
-        add_missing_columns(self._db, "records", _LATER_COLUMNS)
         self._pending_hits: list[tuple[Any, ...]] = []
+        self._db: sqlite3.Connection | None = None
+        try:
+            with self._guard():
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                for statement in _SCHEMA:
+                    self._db.execute(statement)
+                add_missing_columns(self._db, "records", _LATER_COLUMNS)
+        except RunStoreError:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            raise
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The open connection."""
+        assert self._db is not None, "the run store is closed"
+        return self._db
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn a SQLite or file-system failure into ``RunStoreError`` (one line, exit 2)."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as err:
+            raise store_error(self.path, err) from None
 
     def add(self, result: CallResult) -> None:
         """Commit one final result (replacing an earlier error row for the same call).
@@ -115,30 +167,32 @@ class RunStore:
                 self.flush()
             return
         self.flush()
-        self._db.execute(_INSERT, row)
+        with self._guard():
+            self.db.execute(_INSERT, row)
 
     def add_many(self, results: list[CallResult]) -> None:
         """Commit several final results in one transaction (a provider batch's results, written back)."""
         self.flush()
         if not results:
             return
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany(_INSERT, [_row(result) for result in results])
+        with self._guard(), self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(_INSERT, [_row(result) for result in results])
 
     def flush(self) -> None:
         """Commit the queued cache hits in one transaction."""
         if not self._pending_hits:
             return
         rows, self._pending_hits = self._pending_hits, []
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany(_INSERT, rows)
+        with self._guard(), self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(_INSERT, rows)
 
     def finished_keys(self) -> set[tuple[str, str, int]]:
         """(item_id, model, repeat) of every call that ended ``ok``: these are never re-called."""
         self.flush()
-        rows = self._db.execute("SELECT item_id, model, repeat FROM records WHERE status = 'ok'")
+        with self._guard():
+            rows = self.db.execute("SELECT item_id, model, repeat FROM records WHERE status = 'ok'").fetchall()
         return {(item_id, model, repeat) for item_id, model, repeat in rows}
 
     def results(self, model: str | None = None) -> list[CallResult]:
@@ -149,7 +203,8 @@ class RunStore:
         if model is not None:
             query += " WHERE model = ?"
             params = (model,)
-        rows = self._db.execute(query + " ORDER BY rowid", params).fetchall()
+        with self._guard():
+            rows = self.db.execute(query + " ORDER BY rowid", params).fetchall()
         return [
             CallResult(
                 item_id=row[0], model=row[1], repeat=row[2], status=row[3], text=row[4], error_kind=row[5],
@@ -162,17 +217,40 @@ class RunStore:
 
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable run attribute (never a secret)."""
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        with self._guard():
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """A run attribute stored with ``set_meta``."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._guard():
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+    def check_identity(self, identity: dict[str, Any]) -> str | None:
+        """Compare this run's recorded identity (``run.identity``) with ``identity``.
+
+        The first time (a new run), ``identity`` is recorded. Afterwards, returns what changed
+        in one phrase (``the data file x changed since this run started (sha256 ...)``), or None
+        when nothing did; parts new to this run (a role not called before) are then recorded too.
+        """
+        recorded = self.get_meta(IDENTITY_META)
+        if recorded is None:
+            self.set_meta(IDENTITY_META, identity)
+            return None
+        change = identity_change(recorded, identity)
+        if change is None and set(identity) - set(recorded):
+            self.set_meta(IDENTITY_META, {**recorded, **identity})
+        return change
 
     def close(self) -> None:
         """Commit queued cache hits and close the connection."""
-        self.flush()
-        self._db.close()
+        if self._db is None:
+            return
+        try:
+            self.flush()
+        finally:
+            self._db.close()
+            self._db = None
 
     def __enter__(self) -> "RunStore":
         return self

@@ -34,3 +34,40 @@ def test_every_command_has_help(capsys):
 def test_no_command_prints_help_and_exits_2(capsys):
     assert main([]) == 2
     assert "COMMAND" in capsys.readouterr().out
+
+
+def test_a_file_error_nobody_translated_is_one_line_with_exit_2(tmp_path, capsys, monkeypatch):
+    """The last resort: an OSError or SQLite error reaching the CLI is one line, never a traceback."""
+    import sqlite3
+
+    from distilleval.commands import failures
+
+    def fails(args):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "x"))
+
+    monkeypatch.setattr(failures, "run", fails)
+    assert main(["failures", "some-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"distilleval failures: error: {tmp_path / 'x'}: Permission denied (check the path, its permissions and the free space)"
+
+    def damaged(args):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(failures, "run", damaged)
+    assert main(["failures", "some-run"]) == 2
+    assert "SQLite: database disk image is malformed" in capsys.readouterr().err
+
+
+def test_the_resume_command_keeps_every_flag_but_the_run_directory_ones():
+    import argparse
+
+    from distilleval.cli.main import how_to_continue
+
+    interrupted = KeyboardInterrupt()
+    interrupted.resume_run = "runs/my run"
+    argv = ["eval", "spec.yaml", "--runs-dir", "r", "--concurrency", "4", "--out=x", "--cache", "c.sqlite"]
+    assert how_to_continue(argparse.Namespace(command="eval"), argv, interrupted) == (
+        "finished calls are saved in runs/my run; continue with: "
+        "distilleval eval spec.yaml --concurrency 4 --cache c.sqlite --resume 'runs/my run'")
+    label = how_to_continue(argparse.Namespace(command="label", no_cache=False), ["label", "s.yaml"], KeyboardInterrupt())
+    assert label.endswith(": distilleval label s.yaml") and "replayed from the response cache" in label

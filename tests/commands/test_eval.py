@@ -3,6 +3,7 @@
 import collections
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -263,7 +264,8 @@ def test_resume_refuses_a_changed_spec(tmp_path, capsys):
         assert _eval(spec, tmp_path) == 0
         spec.write_text(spec.read_text().replace("name: routing", "name: routing\ndescription: edited"))
         assert _eval(spec, tmp_path, "--resume", str(_only_run(tmp_path))) == 2
-    assert "this spec changed since run" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert "the spec file" in err and "changed since this run started" in err and "\n" not in err
 
 
 def test_baselines_train_on_the_train_split_and_join_the_summary(tmp_path):
@@ -508,3 +510,423 @@ def test_eval_batch_names_a_model_without_a_batch_api(tmp_path, capsys):
     assert _eval(spec, tmp_path, "--batch") == 2
     assert "the student model 'gemini/student-m' has no provider batch API" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+# -- a run's identity: --resume and a reused run directory never mix answers to old and new inputs ----
+
+
+def _change_data(spec, tmp_path):
+    data = spec.parent / "data.jsonl"
+    data.write_text(data.read_text().replace("ticket #1 about", "ticket #1 (edited) about"))
+    return f"the data file {data} changed since this run started (sha256 "
+
+
+def _change_rubric(spec, tmp_path):
+    (spec.parent / "rubric.md").write_text(RUBRIC.replace("Answer with the team only.", "Answer with one word."))
+    return f"the teacher's prompt file {spec.parent / 'rubric.md'} changed since this run started (sha256 "
+
+
+def _change_setting(spec, tmp_path):
+    spec.write_text(spec.read_text().replace("  prompt: rubric.md\n", "  prompt: rubric.md\n  temperature: 0.7\n"))
+    return "the teacher's model settings changed since this run started (temperature 0.0 -> 0.7)"
+
+
+def _change_pricing(spec, tmp_path):
+    table = tmp_path / "prices.yaml"
+    table.write_text(table.read_text().replace("as_of:", "# prices read again\nas_of:", 1))
+    return f"the pricing table {table} changed since this run started (sha256 "
+
+
+@pytest.mark.parametrize("change", [_change_data, _change_rubric, _change_setting, _change_pricing])
+def test_resume_refuses_a_run_whose_inputs_changed_and_names_what_changed(tmp_path, capsys, change):
+    from distilleval.costs.pricing import load_pricing
+
+    (tmp_path / "prices.yaml").write_text(load_pricing().path.read_text())
+    pricing = ["--pricing", str(tmp_path / "prices.yaml")]
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 6)
+        assert _eval(spec, tmp_path, "--limit", "3", *pricing) == 0  # half the items: a run to continue
+        run_dir = _only_run(tmp_path)
+        before = sqlite3.connect(run_dir / "records.sqlite").execute("SELECT * FROM records ORDER BY rowid").fetchall()
+        summary_before = (run_dir / "summary.json").read_bytes()
+        calls_before = len(server.log)
+        capsys.readouterr()
+        expected = change(spec, tmp_path)
+        assert _eval(spec, tmp_path, "--resume", str(run_dir), *pricing) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "Traceback" not in err
+        assert err.startswith(f"distilleval eval: error: {run_dir}: {expected}"), err
+        assert "start a new run" in err
+        # The same refusal for the run directory reused with --out.
+        assert main(["eval", str(spec), "--out", str(run_dir), "--cache", str(tmp_path / "cache.sqlite"), *pricing]) == 2
+        assert expected in capsys.readouterr().err
+        assert len(server.log) == calls_before  # nothing was called
+    after = sqlite3.connect(run_dir / "records.sqlite").execute("SELECT * FROM records ORDER BY rowid").fetchall()
+    assert after == before and (run_dir / "summary.json").read_bytes() == summary_before  # nothing mixed in
+
+
+def test_resume_with_the_same_inputs_from_a_moved_project_continues(tmp_path):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 6)
+        assert _eval(spec, tmp_path, "--limit", "3") == 0
+        (tmp_path / "task").rename(tmp_path / "moved")
+        assert _eval(tmp_path / "moved" / "spec.yaml", tmp_path, "--resume", str(_only_run(tmp_path))) == 0
+        assert len(server.log) == 12  # 3 items x 2 models, then the other 3 x 2
+    assert read_summary(_only_run(tmp_path)).models["teacher"].n == 6
+
+
+# -- paid answers are durable: the run store first, a bad cache set aside, one line for the rest ----
+
+
+def _ok_rows(run_dir):
+    return sqlite3.connect(run_dir / "records.sqlite").execute("SELECT COUNT(*) FROM records WHERE status = 'ok'").fetchone()[0]
+
+
+def _paid(server):
+    return sum(1 for r in server.log if r.outcome == "ok")
+
+
+def test_a_cache_that_cannot_be_written_is_warned_about_and_the_run_goes_on(tmp_path, capsys):
+    (tmp_path / "not-a-folder").write_text("a file where the cache folder should be")
+    cache = tmp_path / "not-a-folder" / "cache.sqlite"
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 5)
+        argv = ["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--cache", str(cache)]
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert f"warning: cannot write the response cache {cache}" in err and "Traceback" not in err
+        assert _ok_rows(_only_run(tmp_path)) == 10 and _paid(server) == 10
+        assert main([*argv, "--resume", str(_only_run(tmp_path))]) == 0
+        assert _paid(server) == 10  # every paid answer is in the run store: nothing paid again
+
+
+def test_a_read_only_cache_folder_still_replays_a_fully_cached_run(tmp_path, capsys):
+    from tests.file_faults import read_only_folder
+
+    (tmp_path / "cache").mkdir()
+    cache = tmp_path / "cache" / "cache.sqlite"
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 5)
+        argv = ["eval", str(spec), "--cache", str(cache)]
+        assert main([*argv, "--runs-dir", str(tmp_path / "runs")]) == 0
+        capsys.readouterr()
+        with read_only_folder(tmp_path / "cache"):
+            assert main([*argv, "--runs-dir", str(tmp_path / "again")]) == 0
+        assert _paid(server) == 10  # the replay paid nothing
+    err = capsys.readouterr().err
+    assert err.count("warning: cannot write the response cache") == 1 and "Traceback" not in err
+    [replay] = list((tmp_path / "again").iterdir())
+    assert read_summary(replay).models["student"].cache_hits == 5
+
+
+def test_a_cache_file_that_is_not_sqlite_is_set_aside_and_the_next_run_pays_nothing(tmp_path, capsys):
+    cache = tmp_path / "cache.sqlite"
+    cache.write_text("this is a note someone saved under the cache's name\n")
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 5)
+        assert _eval(spec, tmp_path) == 0
+        err = capsys.readouterr().err.strip()
+        assert f"warning: the response cache {cache} is damaged" in err and "Traceback" not in err
+        assert len(err.splitlines()) == 1
+        [aside] = [p for p in tmp_path.glob("cache.sqlite.damaged-*") if not p.name.endswith(("-wal", "-shm"))]
+        assert aside.read_text() == "this is a note someone saved under the cache's name\n"
+        assert _ok_rows(_only_run(tmp_path)) == 10
+        assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "again"), "--cache", str(cache)]) == 0
+        assert _paid(server) == 10
+
+
+def test_a_damaged_cache_page_loses_no_paid_answer_and_the_next_run_pays_nothing(tmp_path, capsys):
+    from tests.file_faults import damage_a_page
+
+    answer = lambda prompt: _teacher(prompt) + " " + "because " * 60  # long answers: many pages  # noqa: E731
+    with OpenAIServer({"teacher-m": ModelScript(answer=answer), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 40)
+        runs = [tmp_path / f"runs{i}" for i in range(3)]
+        argv = ["eval", str(spec), "--cache", str(tmp_path / "cache.sqlite"), "--concurrency", "8"]
+        assert main([*argv, "--runs-dir", str(runs[0])]) == 0
+        damage_a_page(tmp_path / "cache.sqlite")
+        capsys.readouterr()
+        assert main([*argv, "--runs-dir", str(runs[1])]) == 0
+        err = capsys.readouterr().err
+        assert "is damaged (database disk image is malformed)" in err and "Traceback" not in err
+        paid_second = _paid(server) - 80
+        assert main([*argv, "--runs-dir", str(runs[2])]) == 0
+        paid_third = _paid(server) - 80 - paid_second
+    [second] = list(runs[1].iterdir())
+    assert _ok_rows(second) == 80  # every answer of the damaged run is stored
+    # Paid again: only answers on the damaged page (about 7 of these fit a 4 KiB page); then none.
+    assert paid_second <= 10 and paid_third == 0
+
+
+def test_a_damaged_run_store_is_one_line_with_exit_2(tmp_path, capsys):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 3)
+        run_dir = tmp_path / "runs" / "broken"
+        run_dir.mkdir(parents=True)
+        (run_dir / "records.sqlite").write_bytes(b"\x00garbage" * 1000)
+        capsys.readouterr()
+        assert _eval(spec, tmp_path, "--resume", str(run_dir)) == 2
+        assert server.log == []
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"distilleval eval: error: {run_dir / 'records.sqlite'}: the run store is damaged")
+    assert "\n" not in err and "Traceback" not in err
+    assert (run_dir / "records.sqlite").read_bytes() == b"\x00garbage" * 1000
+
+
+def test_a_read_only_runs_folder_is_one_line_with_exit_2_even_for_a_cached_replay(tmp_path, capsys):
+    from tests.file_faults import read_only_folder
+
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 3)
+        assert _eval(spec, tmp_path) == 0  # everything is now in the cache
+        capsys.readouterr()
+        with read_only_folder(tmp_path / "runs"):
+            assert _eval(spec, tmp_path) == 2
+        assert _paid(server) == 6
+    err = capsys.readouterr().err.strip()
+    assert "cannot write the run store" in err and str(tmp_path / "runs") in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_eval_batch_killed_then_moved_without_its_wal_file_submits_nothing_again(tmp_path):
+    from distilleval.testing.batch_servers import BatchServer, kill_while_polling
+
+    with BatchServer(answer=_batch_answer, polls_to_finish=10**9) as server:
+        spec = write_batch_spec(tmp_path / "spec", server, 12)
+        kill_while_polling(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--cache", str(tmp_path / "cache.sqlite"),
+                            "--batch", "--batch-poll", "0.05", "--models", "teacher"], server)
+        run_dir = _only_run(tmp_path)
+        # Copied elsewhere the way a user copies "the run": the documented file, not its -wal / -shm.
+        (tmp_path / "moved").mkdir()
+        for path in run_dir.iterdir():
+            if not path.name.endswith(("-wal", "-shm")):
+                (tmp_path / "moved" / path.name).write_bytes(path.read_bytes())
+        shutil.rmtree(run_dir)
+        (tmp_path / "moved").rename(run_dir)
+        server.polls_to_finish = 0
+        assert _eval(spec, tmp_path, "--batch", "--batch-poll", "0.01", "--models", "teacher") == 0
+        assert len(server.submissions) == 1
+    assert read_summary(_only_run(tmp_path)).models["teacher"].n == 12
+
+
+# -- Ctrl-C and SIGTERM: a clean stop, the exact command to continue, no traceback from any process ----
+
+
+@pytest.mark.parametrize("how, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_an_interrupted_eval_with_litellm_workers_stops_cleanly_and_says_how_to_resume(tmp_path, how, status):
+    import shlex
+
+    n = 30
+    scripts = {"teacher-m": ModelScript(answer=_teacher, delay_ms=150), "student-m": ModelScript(answer=_student, delay_ms=150)}
+    with OpenAIServer(scripts) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, n)
+        argv = [sys.executable, "-m", "distilleval", "eval", str(spec), "--runs-dir", str(tmp_path / "runs"),
+                "--no-cache", "--concurrency", "4"]
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DISTILLEVAL_LITELLM_WORKERS": "2"}
+        # A session of its own, so a SIGINT to its process group is what a Ctrl-C at a terminal does.
+        child = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 start_new_session=True, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and child.poll() is None:
+            found = list((tmp_path / "runs").glob("*/records.sqlite")) if (tmp_path / "runs").exists() else []
+            if found and _count_rows(found[0]) >= 6:
+                break
+            time.sleep(0.05)
+        if how == "SIGINT":
+            os.killpg(child.pid, signal.SIGINT)
+        else:
+            child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == status, err
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        [line] = [line for line in err.splitlines() if line.strip()]
+        run_dir = _only_run(tmp_path)
+        stopped = "interrupted" if how == "SIGINT" else "stopped by SIGTERM"
+        assert line.startswith(f"distilleval eval: {stopped}; finished calls are saved in {run_dir}; continue with: ")
+        command = shlex.split(line.split("continue with: ", 1)[1])
+        assert command[:3] == ["distilleval", "eval", str(spec)] and command[-2:] == ["--resume", str(run_dir)]
+        stored = set(sqlite3.connect(run_dir / "records.sqlite").execute(
+            "SELECT model || '-m', item_id FROM records WHERE status = 'ok'").fetchall())
+        assert 6 <= len(stored) < 2 * n
+        stopped_at = len(server.log)
+        paid_unstored = {(r.model, "t" + r.prompt.split("#")[1].split()[0]) for r in server.log if r.outcome == "ok"} - stored
+        assert len(paid_unstored) <= 4  # only the calls in flight at the stop (--concurrency 4)
+        assert main(command[1:]) == 0  # the printed command, as printed
+        asked_again = {(r.model, "t" + r.prompt.split("#")[1].split()[0]) for r in server.log[stopped_at:]}
+        paid = {(r.model, r.prompt) for r in server.log if r.outcome == "ok"}
+    assert len(paid) == 2 * n and _count_rows(run_dir / "records.sqlite") == 2 * n
+    assert not asked_again & stored  # nothing stored before the stop was asked again
+    assert len(asked_again) == 2 * n - len(stored)
+
+
+def test_eval_batch_with_changed_data_never_collects_old_batches_into_a_run_of_the_new_data(tmp_path, capsys):
+    from distilleval.testing.batch_servers import BatchServer, kill_while_polling
+
+    with BatchServer(answer=_batch_answer, polls_to_finish=10**9) as server:
+        spec = write_batch_spec(tmp_path / "spec", server, 8)
+        argv = ["--batch", "--batch-poll", "0.05", "--models", "teacher"]
+        kill_while_polling(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--cache", str(tmp_path / "cache.sqlite"),
+                            *argv], server)
+        data = spec.parent / "data.jsonl"
+        data.write_text(data.read_text().replace("ticket #3 about", "ticket #3 (edited) about"))
+        capsys.readouterr()
+        assert _eval(spec, tmp_path, *argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert "has provider batches submitted and not collected, but the data file" in err and "--out NEW_DIR" in err
+        assert "\n" not in err and len(server.submissions) == 1
+        server.polls_to_finish = 0
+        assert _eval(spec, tmp_path, *argv, "--out", str(tmp_path / "fresh")) == 0  # the way out it names
+    assert read_summary(tmp_path / "fresh").models["teacher"].n == 8
+
+
+def test_a_cache_on_a_full_disk_loses_no_paid_answer(tmp_path, capsys):
+    from tests.file_faults import small_disk
+
+    answer = lambda prompt: _teacher(prompt) + " " + "because " * 400  # noqa: E731  (3 KB answers)
+    with small_disk(tmp_path / "disk", 96), OpenAIServer(
+        {"teacher-m": ModelScript(answer=answer), "student-m": ModelScript(answer=_student)}
+    ) as server:
+        cache = tmp_path / "disk" / "cache.sqlite"
+        spec = write_spec(tmp_path / "task", server.base_url, 40)
+        spec.write_text(spec.read_text().replace("  prompt: rubric.md\n", "  prompt: rubric.md\n  max_tokens: 1000\n"))
+        argv = ["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--cache", str(cache)]
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert f"warning: cannot write the response cache {cache}" in err and "full" in err and "Traceback" not in err
+        run_dir = _only_run(tmp_path)
+        assert _ok_rows(run_dir) == 80 and _paid(server) == 80
+        assert main([*argv, "--resume", str(run_dir)]) == 0
+        assert _paid(server) == 80  # the run store has every answer the full cache could not take
+
+
+# -- property: SIGKILLs at random points, faults, changed inputs and resumes never mix or pay twice ----
+
+
+def _stored(run_dir):
+    """(model, item id) -> answer text of every ok row of a run ({} while the child has not made its tables)."""
+    db = sqlite3.connect(run_dir / "records.sqlite", timeout=5)
+    try:
+        return {(m, i): t for m, i, t in db.execute("SELECT model, item_id, text FROM records WHERE status = 'ok'")}
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        db.close()
+
+
+def _item_of(prompt):
+    return "t" + prompt.split("#")[1].split()[0]
+
+
+def _edited_answer(prompt):
+    """The ticket's team, turned by the number in every edit marker of the prompt: an answer to an
+    edited input differs from the answer to the original, so a mixed run shows."""
+    import re
+
+    turn = sum(int(n) for n in re.findall(r"(?:\bv|\(edit )(\d+)", prompt))
+    return LABELS[(LABELS.index(_label_of(prompt)) + turn) % 3]
+
+
+def _expected_answers(spec):
+    """(model, item id) -> what the scripted models answer to today's prompts of the spec's items."""
+    rubric = (spec.parent / "rubric.md").read_text()
+    rows = [json.loads(line) for line in (spec.parent / "data.jsonl").read_text().splitlines()]
+    expected = {}
+    for row in rows:
+        expected[("teacher", row["id"])] = _edited_answer(rubric.format(text=row["message"]))
+        expected[("student", row["id"])] = _edited_answer(row["message"])
+    return expected
+
+
+def _start_child(spec, out, cache):
+    argv = [sys.executable, "-m", "distilleval", "eval", str(spec), "--out", str(out), "--cache", str(cache),
+            "--concurrency", "4", "--max-retries", "1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_property_kills_faults_changed_inputs_and_resumes_never_mix_or_pay_twice(tmp_path_factory):
+    """Hypothesis draws a sequence of SIGKILLs (after a random number of stored answers), edits of
+    the data or rubric file and continuations, with or without injected faults. After every step:
+    a run whose inputs changed is refused (store and server untouched), a continued run never asks
+    again for an answer it stored, every stored answer is the answer to the run's own inputs; at
+    the end the run equals a fresh run of the same inputs item by item, and every answer was paid
+    for once, except calls in flight at a kill."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
+
+    step = st.one_of(
+        st.tuples(st.just("kill"), st.integers(min_value=1, max_value=50)),
+        st.tuples(st.just("change"), st.sampled_from(["data", "rubric"])),
+    )
+
+    # No shrinking: each example runs real processes; a failure prints its steps as drawn.
+    @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck),
+              phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    @given(steps=st.lists(step, min_size=1, max_size=4), fault_rate=st.sampled_from([0.0, 0.25]))
+    def scenario(steps, fault_rate):
+        folder = tmp_path_factory.mktemp("scenario")
+        faults = random_faults(fault_rate, kinds=("rate_limit", "server_error"), seed=len(steps))
+        scripts = {"teacher-m": ModelScript(answer=_edited_answer, delay_ms=20, faults=faults),
+                   "student-m": ModelScript(answer=_edited_answer, delay_ms=20, faults=faults)}
+        cache = folder / "cache.sqlite"
+        with OpenAIServer(scripts) as server:
+            spec = write_spec(folder / "task", server.base_url, 25)
+            run_number, edits, kills = 0, 0, 0
+            out = folder / "runs" / "r0"
+            for kind, value in [*steps, ("finish", None)]:
+                if kind == "change":
+                    edits += 1
+                    if value == "data":
+                        data = spec.parent / "data.jsonl"
+                        data.write_text(data.read_text().replace("ticket #2 ", f"ticket #2 v{edits} ", 1))
+                    else:
+                        (spec.parent / "rubric.md").write_text(RUBRIC + f"(edit {edits})\n")
+                    if (out / "records.sqlite").is_file():
+                        before, asked = _stored(out), len(server.log)
+                        # The run of the old inputs is never continued with the new ones.
+                        assert main(["eval", str(spec), "--out", str(out), "--cache", str(cache)]) == 2
+                        assert _stored(out) == before and len(server.log) == asked
+                        run_number += 1
+                        out = folder / "runs" / f"r{run_number}"
+                    continue
+                stored_before = _stored(out) if (out / "records.sqlite").is_file() else {}
+                asked_from = len(server.log)
+                if kind == "kill":
+                    kills += 1
+                    child = _start_child(spec, out, cache)
+                    deadline = time.monotonic() + 60
+                    while child.poll() is None and time.monotonic() < deadline:
+                        if (out / "records.sqlite").is_file() and len(_stored(out)) - len(stored_before) >= value:
+                            break
+                        time.sleep(0.02)
+                    child.send_signal(signal.SIGKILL)
+                    child.wait(timeout=30)
+                else:
+                    for _ in range(4):  # errors (faults past the retries) are tried again on each continuation
+                        code = main(["eval", str(spec), "--out", str(out), "--cache", str(cache),
+                                     "--concurrency", "4", "--max-retries", "1"])
+                        # Exit 1 says a role failed more than max_error_rate; the errors are re-called next time.
+                        assert code == (0 if len(_stored(out)) == 50 else 1), (steps, code, len(_stored(out)))  # 1 of 25 is 4%
+                        if len(_stored(out)) == 50:
+                            break
+                asked = {(r.model[:-2], _item_of(r.prompt)) for r in server.log[asked_from:]}
+                assert not asked & set(stored_before), (steps, asked & set(stored_before))
+                after = _stored(out)
+                expected = _expected_answers(spec)
+                assert {key: expected[key] for key in after} == after, steps  # never an answer to other inputs
+                assert after.items() >= stored_before.items()
+            final = read_summary(out)
+            paid = collections.Counter((r.model, r.prompt) for r in server.log if r.outcome == "ok")
+        assert sum(count - 1 for count in paid.values()) <= 4 * kills, steps
+        # A fresh run of today's inputs, no cache, no faults: the same results item by item.
+        with OpenAIServer({"teacher-m": ModelScript(answer=_edited_answer),
+                           "student-m": ModelScript(answer=_edited_answer)}) as clean:
+            spec.write_text(spec.read_text().replace(server.base_url, clean.base_url))
+            assert main(["eval", str(spec), "--out", str(folder / "fresh"), "--no-cache"]) == 0
+        fresh = read_summary(folder / "fresh")
+        assert _stored(out) == _stored(folder / "fresh"), steps
+        for role in ("teacher", "student"):
+            assert (final.models[role].n, final.models[role].metric.value, final.models[role].errors) == (
+                fresh.models[role].n, fresh.models[role].metric.value, fresh.models[role].errors), steps
+
+    scenario()

@@ -60,3 +60,13 @@ def test_unknown_model_exits_2_with_one_line(capsys):
     assert main(["failures", str(SUMMARY_PATH), "--model", "bert", "--out", "-"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "model 'bert' is not in this run" in err
+
+
+def test_an_unwritable_out_is_one_line_with_exit_2(tmp_path, capsys):
+    run = write_variant(tmp_path)
+    (tmp_path / "taken").write_text("a file where a folder should be")
+    out = tmp_path / "taken" / "failures.jsonl"
+    assert main(["failures", str(run), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"distilleval failures: error: {out}: cannot write the failures file (") and "--out -" in err
+    assert "\n" not in err and "Traceback" not in err

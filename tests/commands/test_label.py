@@ -243,3 +243,99 @@ def test_label_batch_names_a_model_without_a_batch_api(tmp_path, capsys):
     spec.write_text(spec.read_text().replace("model: openai/teacher", "model: gemini/teacher"))
     assert main(["label", str(spec), "--pool", str(write_pool(tmp_path, 3)), "--batch", "--no-cache"]) == 2
     assert "'gemini/teacher' has no provider batch API" in capsys.readouterr().err
+
+
+# -- nothing is paid for when the output has nowhere to go; a batch folder is continued only with its inputs ----
+
+
+@pytest.mark.parametrize("where", ["a file as folder", "read-only folder"])
+def test_an_unwritable_out_is_one_line_before_any_call(tmp_path, server, capsys, where):
+    from tests.file_faults import read_only_folder
+
+    spec = write_spec(tmp_path, server.base_url, rows=5)
+    pool = write_pool(tmp_path, 35)
+    if where == "a file as folder":
+        (tmp_path / "labels").write_text("a file")
+        out = tmp_path / "labels" / "out.jsonl"
+        assert main(["label", str(spec), "--pool", str(pool), "--out", str(out), "--no-cache"]) == 2
+    else:
+        (tmp_path / "locked").mkdir()
+        out = tmp_path / "locked" / "out.jsonl"
+        with read_only_folder(tmp_path / "locked"):
+            assert main(["label", str(spec), "--pool", str(pool), "--out", str(out), "--no-cache"]) == 2
+    assert server.log == []  # nothing was called, so nothing was paid
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"distilleval label: error: {out}: cannot write here (") and "nothing was called" in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_label_batch_refuses_to_collect_batches_for_a_changed_rubric(tmp_path, capsys):
+    from distilleval.testing.batch_servers import BatchServer, kill_while_polling
+
+    with BatchServer(answer=teacher_answer, polls_to_finish=10**9) as server:
+        spec = write_spec(tmp_path, server.openai_base, rows=5)
+        out = tmp_path / "labels.jsonl"
+        argv = ["label", str(spec), "--pool", str(write_pool(tmp_path, 12)), "--out", str(out),
+                "--cache", str(tmp_path / "cache.sqlite"), "--batch", "--batch-poll", "0.05"]
+        kill_while_polling(argv, server)
+        spec.write_text(spec.read_text().replace("RUBRIC: route the ticket", "RUBRIC: please route the ticket"))
+        server.polls_to_finish = 0
+        assert main(argv) == 2
+        assert len(server.submissions) == 1
+    err = capsys.readouterr().err.strip()
+    assert "the teacher's prompt changed since this run started" in err and "\n" not in err
+    assert not out.exists()  # no labels from the old rubric written as if from the new one
+
+
+def test_label_batch_killed_then_copied_without_its_wal_file_submits_nothing_again(tmp_path):
+    from distilleval.testing.batch_servers import BatchServer, kill_while_polling
+
+    with BatchServer(answer=teacher_answer, polls_to_finish=10**9) as server:
+        spec = write_spec(tmp_path, server.openai_base, rows=5)
+        out = tmp_path / "labels.jsonl"
+        argv = ["label", str(spec), "--pool", str(write_pool(tmp_path, 20)), "--out", str(out),
+                "--cache", str(tmp_path / "cache.sqlite"), "--batch", "--batch-poll", "0.05"]
+        kill_while_polling(argv, server)
+        for leftover in (tmp_path / "labels.batch").glob("records.sqlite-*"):
+            leftover.unlink()  # the -wal and -shm files did not travel with the folder
+        server.polls_to_finish = 0
+        assert main(argv) == 0
+        assert len(server.submissions) == 1
+    summary = json.loads((tmp_path / "labels.summary.json").read_text())
+    assert summary["items"] == 20 and summary["labelled"] + summary["quarantined"] == 20
+
+
+def test_label_interrupted_says_how_to_continue_and_the_rerun_pays_only_what_was_not_answered(tmp_path, capsys):
+    import os
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    with OpenAIServer() as server:
+        server.script("teacher", ModelScript(answer=teacher_answer, usage=USAGE, delay_ms=150))
+        spec = write_spec(tmp_path, server.base_url, rows=5)
+        argv = ["label", str(spec), "--pool", str(write_pool(tmp_path, 40)), "--out", str(tmp_path / "labels.jsonl"),
+                "--cache", str(tmp_path / "cache.sqlite"), "--concurrency", "4"]
+        child = subprocess.Popen([sys.executable, "-m", "distilleval", *argv], env={**os.environ, "PYTHONPATH": str(repo)},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(r.outcome == "ok" for r in server.log) < 8:
+            time.sleep(0.05)
+        os.killpg(child.pid, signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 130, err
+        assert "Traceback" not in err
+        [line] = [line for line in err.splitlines() if line.strip()]
+        assert line.startswith("distilleval label: interrupted; run the same command again to continue")
+        command = shlex.split(line.split("): ", 1)[1])
+        assert command == ["distilleval", *argv]
+        paid_before = {r.prompt for r in server.log if r.outcome == "ok"}
+        stopped_at = len(server.log)
+        assert main(command[1:]) == 0
+        asked_again = {r.prompt for r in server.log[stopped_at:]}
+    assert len(paid_before) >= 8 and len(asked_again & paid_before) <= 4  # at most the calls in flight at the stop
+    assert len(paid_before | asked_again) == 40

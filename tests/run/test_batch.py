@@ -165,9 +165,10 @@ def test_two_anthropic_batches_that_could_be_the_interrupted_one_stop_the_run(tm
         run_job(server, "anthropic", tmp_path / "b", None, calls(2))
         run_dir = tmp_path / "run"
         RunStore(run_dir).close()
+        keys = [cache_key(MODELS["anthropic"], call.request) for call in calls(2)]
         with BatchLedger(run_dir / "records.sqlite") as ledger:
-            job = ledger.add_job("teacher", "anthropic", "tok", [BatchRequestRow("c0-0", "i0", 0, "k0"),
-                                                                BatchRequestRow("c0-1", "i1", 0, "k1")])
+            job = ledger.add_job("teacher", "anthropic", "tok", [BatchRequestRow("c0-0", "i0", 0, keys[0]),
+                                                                BatchRequestRow("c0-1", "i1", 0, keys[1])])
             ledger._db.execute("UPDATE batch_jobs SET created_at = ?", (job.created_at - 5,))
         with pytest.raises(ConfigurationError, match="2 batches"):
             run_job(server, "anthropic", run_dir, None, calls(2))

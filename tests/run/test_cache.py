@@ -9,6 +9,7 @@ from distilleval.costs.pricing import load_pricing
 from distilleval.run.cache import ResponseCache, cache_key
 from distilleval.run.runner import Call, Runner, RunnerOptions
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
+from tests.file_faults import damage_a_page
 
 MESSAGES = ({"role": "user", "content": "Where is order 1234?"},)
 FAST = dict(backoff_base_s=0.01, backoff_max_s=0.05, seed=0)
@@ -130,3 +131,127 @@ def test_an_answer_without_latency_replays_none_and_older_files_gain_the_column(
         assert cache.get("online").latency_ms == 250.0
         cache.put("batch2", "m", Completion("x", 1, 1, None, 0.0))
         assert cache.get("batch2").latency_ms is None
+
+
+# -- a cache that is damaged or cannot be written never costs a paid answer or stops a run ----
+
+
+def _filled(path, n=120, text_words=30):
+    """A real cache file with ``n`` answers (long enough to span several pages)."""
+    with ResponseCache(path) as cache:
+        for i in range(n):
+            cache.put(f"k{i}", "m", Completion(" ".join(["billing"] * text_words) + f" {i}", 10, text_words, 12.0, 0.001))
+    return path
+
+
+def test_a_file_that_is_not_sqlite_is_set_aside_and_a_new_cache_takes_its_place(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    path.write_bytes(b"these are not the bytes of an SQLite database\n" * 100)
+    warnings = []
+    with ResponseCache(path, warn=warnings.append) as cache:
+        assert cache.get("k") is None
+        cache.put("k", "m", Completion("billing", 1, 1, 5.0, 0.0))
+        assert cache.get("k").text == "billing"
+    [aside] = [p for p in tmp_path.glob("cache.sqlite.damaged-*") if not p.name.endswith(("-wal", "-shm"))]
+    assert aside.read_bytes().startswith(b"these are not the bytes")  # moved aside, not deleted
+    assert len(warnings) == 1 and "is damaged" in warnings[0] and aside.name in warnings[0] and "\n" not in warnings[0]
+
+
+def test_a_damaged_page_is_set_aside_and_every_readable_answer_is_kept(tmp_path):
+    path = _filled(tmp_path / "cache.sqlite")
+    damage_a_page(path)
+    warnings = []
+    with ResponseCache(path, warn=warnings.append) as cache:
+        served = {}
+        for i in range(120):
+            hit = cache.get(f"k{i}")
+            if hit is not None:
+                served[f"k{i}"] = hit.text
+    assert len(warnings) == 1 and "is damaged" in warnings[0] and "malformed" in warnings[0]
+    assert served and len(served) < 120  # the damaged page failed a lookup, then the new file served the rest
+    assert len([p for p in tmp_path.glob("cache.sqlite.damaged-*") if not p.name.endswith(("-wal", "-shm"))]) == 1
+    # The new file holds every answer still readable in the old one: only one page's rows are lost.
+    with ResponseCache(path) as fresh:
+        assert {key: fresh.get(key).text for key in served} == served
+        readable = sum(fresh.get(f"k{i}") is not None for i in range(120))
+    assert 120 - 20 <= readable <= 120
+
+
+def test_a_full_disk_stops_writing_the_cache_but_never_raises(tmp_path):
+    """SQLITE_FULL from real SQLite: the file may not grow past its current pages."""
+    path = _filled(tmp_path / "cache.sqlite", n=5)
+    warnings = []
+    with ResponseCache(path, warn=warnings.append) as cache:
+        pages = cache._db.execute("PRAGMA page_count").fetchone()[0]
+        cache._db.execute(f"PRAGMA max_page_count = {pages}")
+        cache.put("big", "m", Completion("x" * 200_000, 1, 1, 5.0, 0.0))
+        cache.put("big2", "m", Completion("x" * 200_000, 1, 1, 5.0, 0.0))  # not tried again: one warning
+        assert cache.get("k1") is not None  # still read
+        assert cache.get("big") is None
+    assert len(warnings) == 1 and "cannot write the response cache" in warnings[0] and "full" in warnings[0]
+    assert path.exists() and not list(tmp_path.glob("*.damaged-*"))  # not damaged: left in place
+
+
+def test_a_read_only_folder_still_serves_hits_and_stores_nothing(tmp_path):
+    from tests.file_faults import read_only_folder
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    path = _filled(folder / "cache.sqlite", n=3)
+    warnings = []
+    with read_only_folder(folder), ResponseCache(path, warn=warnings.append) as cache:
+        assert cache.get("k2") is not None and not cache.writable
+        cache.put("new", "m", Completion("x", 1, 1, 5.0, 0.0))
+    assert len(warnings) == 1 and "cannot write the response cache" in warnings[0]
+    with ResponseCache(path) as cache:
+        assert cache.get("new") is None and cache.get("k0") is not None
+
+
+def test_the_runner_stores_each_answer_before_caching_it_and_keeps_it_when_the_cache_is_damaged(tmp_path):
+    events = []
+
+    class Recording(ResponseCache):
+        def put(self, key, model_id, completion):
+            events.append(("cache", key))
+            super().put(key, model_id, completion)
+
+    def run(cache, stored):
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+
+        def on_result(result):
+            events.append(("store", cache_key("openai/s", by_item[result.item_id].request)))
+            stored.append(result)
+
+        async def go():
+            try:
+                await Runner({"student": backend}, options=RunnerOptions(**FAST), cache=cache, on_result=on_result).run(calls)
+            finally:
+                await backend.aclose()
+
+        asyncio.run(go())
+
+    calls = _calls(40)
+    by_item = {call.item_id: call for call in calls}
+    path = tmp_path / "c.sqlite"
+    with OpenAIServer({"s": ModelScript(answer=lambda p: "billing " * 40)}) as server:
+        first = []
+        with Recording(path, warn=lambda line: None) as cache:
+            run(cache, first)
+        stored_at = {key: index for index, (where, key) in enumerate(events) if where == "store"}
+        cached_at = {key: index for index, (where, key) in enumerate(events) if where == "cache"}
+        assert set(cached_at) == set(stored_at) and len(stored_at) == 40
+        assert all(stored_at[key] < cached_at[key] for key in cached_at)
+
+        damage_a_page(path)
+        warnings, second = [], []
+        with ResponseCache(path, warn=warnings.append) as damaged:
+            run(damaged, second)
+        paid_twice = len([r for r in server.log if r.outcome == "ok"]) - 40
+        third = []
+        with ResponseCache(path, warn=warnings.append) as fresh:
+            run(fresh, third)
+        paid_in_third = len([r for r in server.log if r.outcome == "ok"]) - 40 - paid_twice
+    assert len(second) == 40 and all(r.ok for r in second)  # every answer stored in spite of the damage
+    # Paid again: at most the answers on the damaged page (about 12 of these fit a 4 KiB page).
+    assert paid_twice <= 15 and len(warnings) == 1 and "is damaged" in warnings[0]
+    assert paid_in_third == 0 and all(r.cache_hit for r in third)  # the new cache holds all 40

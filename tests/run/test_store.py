@@ -106,3 +106,56 @@ def test_add_many_commits_every_row_in_one_go(tmp_path):
     assert other.execute("SELECT item_id, status, error_kind FROM records ORDER BY item_id").fetchall() == [
         ("a", "ok", None), ("b", "error", "expired"), ("c", "ok", None)]
     assert store.finished_keys() == {("a", "teacher", 0), ("c", "teacher", 0)}
+
+
+def test_a_damaged_store_is_one_line_and_left_as_it_is(tmp_path):
+    import pytest
+
+    from distilleval.run.store import RunStoreError
+
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "records.sqlite").write_bytes(b"not a database at all\n" * 300)
+    with pytest.raises(RunStoreError) as raised:
+        RunStore(run_dir)
+    message = str(raised.value)
+    assert message.startswith(f"{run_dir / 'records.sqlite'}: the run store is damaged (file is not a database)")
+    assert "\n" not in message
+    assert (run_dir / "records.sqlite").read_bytes() == b"not a database at all\n" * 300
+
+
+def test_a_store_with_a_damaged_page_fails_on_read_with_one_line(tmp_path):
+    import pytest
+
+    from distilleval.run.store import RunStoreError
+    from tests.file_faults import damage_a_page
+
+    with RunStore(tmp_path / "r") as store:
+        for i in range(300):
+            store.add(_ok(f"item-{i:04d}-" + "x" * 40))
+    damage_a_page(tmp_path / "r" / "records.sqlite")
+    with pytest.raises(RunStoreError, match="the run store is damaged"):
+        with RunStore(tmp_path / "r") as store:
+            store.results()
+
+
+def test_an_unwritable_place_is_named(tmp_path):
+    import pytest
+
+    from distilleval.run.store import RunStoreError
+
+    (tmp_path / "file").write_text("a file, not a folder")
+    with pytest.raises(RunStoreError, match="cannot write the run store") as raised:
+        RunStore(tmp_path / "file" / "run")
+    assert "--runs-dir" in str(raised.value)
+
+
+def test_the_identity_is_recorded_once_and_compared_after(tmp_path):
+    identity = {"data": {"what": "the data file", "file": "d.jsonl", "sha256": "a" * 64}}
+    with RunStore(tmp_path / "r") as store:
+        assert store.check_identity(identity) is None
+        assert store.check_identity(identity) is None
+        changed = {"data": {"what": "the data file", "file": "d.jsonl", "sha256": "b" * 64}}
+        assert store.check_identity(changed) == (
+            "the data file d.jsonl changed since this run started (sha256 aaaaaaaaaaaa -> bbbbbbbbbbbb)")
+        assert store.get_meta("identity") == identity  # the refusal records nothing
