@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distilleval.backends.base import ChatRequest
+from distilleval.backends.request_params import openai_fields
 from distilleval.backends.tinker.model_ids import openai_route_fields
 from distilleval.costs.cost_model import request_cost_usd
 from distilleval.costs.pricing import ModelPrice
@@ -17,22 +18,21 @@ from distilleval.costs.pricing import ModelPrice
 MAX_RETRY_AFTER_S = 600.0
 
 
-def chat_body(model: str, request: ChatRequest) -> dict[str, Any]:
+def chat_body(model: str, request: ChatRequest, *, rules_model: str | None = None) -> dict[str, Any]:
     """The OpenAI chat-completions fields of one request; ``stop`` only when the request has one.
 
     Args:
         model: the model name the endpoint expects.
         request: the messages and sampling settings.
+        rules_model: the spec's model id whose rules decide the fields (default: ``model``),
+            for routes that send a bare name (``gpt-5.2`` for ``openai/gpt-5.2``).
 
     Returns:
         A new dict the caller may extend (LiteLLM adds ``timeout`` and ``num_retries``).
     """
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": list(request.messages),
-        "max_tokens": request.max_tokens,
-        "temperature": request.temperature,
-    }
+    # The token-limit name, temperature and reasoning fields follow the model's rules (request_params).
+    body: dict[str, Any] = {"model": model, "messages": list(request.messages)}
+    body.update(openai_fields(rules_model or model, request))
     if request.stop:
         body["stop"] = list(request.stop)
     # A Tinker Qwen3 student must see the thinking-off prompt it was trained on.

@@ -41,7 +41,7 @@ class OpenAIBatchClient(BatchHTTP):
             "custom_id": custom_id,
             "method": "POST",
             "url": CHAT_ENDPOINT,
-            "body": chat_body(wire_model_name(self.model_id), request),
+            "body": chat_body(wire_model_name(self.model_id), request, rules_model=self.model_id),
         }
 
     async def submit(self, requests_file: Path, *, job_token: str) -> str:

@@ -130,7 +130,7 @@ class OpenAICompatibleBackend:
         """Make one call. Raises a ``BackendError`` subclass on failure."""
         import aiohttp
 
-        body = chat_body(self._wire_model, request)
+        body = chat_body(self._wire_model, request, rules_model=self.model_id)
         session = self._open_session()
         try:
             started = time.perf_counter()

@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.errors import DistillevalError
     from distilleval.run.cache import cache_path_for
     from distilleval.spec.data import load_items, split_items
+    from distilleval.backends.request_params import check_spec_settings
     from distilleval.spec.task_spec import load_spec
     from distilleval.training.label_checks import LabelChecker
     from distilleval.training.teacher import run_teacher
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_retries < 0:
         raise DistillevalError(f"--max-retries must be 0 or more, got {args.max_retries}")
     spec = load_spec(args.spec)
+    check_spec_settings(spec, roles=("teacher",))
     if args.pool:
         items = load_items(spec, path=Path(args.pool))
         source = args.pool
