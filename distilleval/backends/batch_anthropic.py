@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from distilleval.backends._http import normalise_finish_reason
+from distilleval.backends._http import checked_answer, is_quota_error, normalise_finish_reason, quota_error
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.batch_api import BatchHTTP, BatchOutcome, BatchStatus, wire_model_name
 from distilleval.backends.prompt_cache import mark_rubric_cacheable
@@ -198,7 +198,11 @@ class AnthropicBatchClient(BatchHTTP):
             usage = message.get("usage") or {}
             cached = int(usage.get("cache_read_input_tokens") or 0)
             written = int(usage.get("cache_creation_input_tokens") or 0)
-            text = "".join(block.get("text", "") for block in message.get("content") or [] if block.get("type") == "text")
+            texts = [block.get("text", "") for block in message.get("content") or [] if block.get("type") == "text"]
+            try:
+                text = checked_answer(self.model_id, "".join(texts) if texts else None)
+            except BackendError as err:
+                return BatchOutcome(custom_id, error=err)
             completion = Completion(
                 text=text,
                 input_tokens=int(usage.get("input_tokens") or 0) + cached + written,
@@ -214,6 +218,8 @@ class AnthropicBatchClient(BatchHTTP):
             detail = ((result.get("error") or {}).get("error")) or result.get("error") or {}
             error_kind = _ERROR_KINDS.get(str(detail.get("type")), "error")
             message = str(detail.get("message") or detail.get("type") or "errored")
+            if is_quota_error(message):
+                return BatchOutcome(custom_id, error=quota_error(self.model_id, message))
             return BatchOutcome(custom_id, error=BackendError(f"{self.model_id}: {message}", kind=error_kind))
         label = {"expired": "expired", "canceled": "canceled"}.get(str(kind), "error")
         return BatchOutcome(

@@ -58,7 +58,7 @@ from typing import Any
 
 from aiohttp import web
 
-from distilleval.testing.provider_shapes import ANTHROPIC, GEMINI, OPENAI, Shape, Usage, prompt_text
+from distilleval.testing.provider_shapes import ANTHROPIC, GEMINI, OPENAI, Shape, Usage, gemini_thinking_tokens, prompt_text
 
 __all__ = ["FAULT_KINDS", "LoggedRequest", "ModelScript", "OpenAIServer", "ServerProcess", "fail_first", "prompt_text",
            "random_faults"]
@@ -83,6 +83,9 @@ class ModelScript:
         faults: decides, per request, whether to inject a fault (see module docstring).
         retry_after_s: the ``Retry-After`` header sent with a ``rate_limit`` fault (None: omit it).
         slow_s: how long a ``slow`` fault stalls before answering.
+        thinking_tokens: tokens a Gemini-shaped thinking model spends before answering (None: its
+            whole ``thinkingBudget``, or ``GEMINI_DEFAULT_THINKING_TOKENS`` when none is set);
+            they come out of ``maxOutputTokens``, as Gemini's do.
     """
 
     answer: Answer = "ok"
@@ -93,6 +96,7 @@ class ModelScript:
     slow_s: float = 30.0
     cached_tokens: int = 0
     cache_write_tokens: int = 0
+    thinking_tokens: int | None = None
 
 
 @dataclass
@@ -338,6 +342,10 @@ class OpenAIServer:
             await asyncio.sleep(script.slow_s)
         answer = script.answer(entry.prompt) if callable(script.answer) else script.answer
         words = answer.split()
+        thoughts = gemini_thinking_tokens(entry.body, entry.model, script.thinking_tokens) if shape is GEMINI else 0
+        if max_tokens is not None and thoughts:
+            thoughts = min(thoughts, max_tokens)  # thinking is cut at the limit too
+            max_tokens -= thoughts
         truncated = max_tokens is not None and len(words) > max_tokens
         if truncated:
             # One word per token: an answer longer than max_tokens is cut, as a model's would be.
@@ -346,7 +354,9 @@ class OpenAIServer:
             prompt_tokens, completion_tokens = script.usage
         else:
             prompt_tokens, completion_tokens = len(entry.prompt.split()), max(1, len(answer.split()))
-        usage = Usage(prompt_tokens, completion_tokens, script.cached_tokens, script.cache_write_tokens)
+        if thoughts and not answer:
+            completion_tokens = 0
+        usage = Usage(prompt_tokens, completion_tokens, script.cached_tokens, script.cache_write_tokens, thoughts)
         text = json.dumps(shape.completion(entry.model, answer, truncated, usage))
         if fault == "malformed":
             entry.outcome = fault

@@ -10,12 +10,15 @@ a usage block and an error the way its provider does:
   (``cache_read_input_tokens``) and cache-written (``cache_creation_input_tokens``) tokens;
   ``stop_reason`` ``end_turn`` / ``max_tokens``; errors are ``{"type": "error", "error": {...}}``.
 - ``GEMINI``: ``POST /v1beta/models/{model}:generateContent``; ``usageMetadata.promptTokenCount``
-  includes ``cachedContentTokenCount``; ``finishReason`` ``STOP`` / ``MAX_TOKENS``; a 429 says
+  includes ``cachedContentTokenCount``; ``finishReason`` ``STOP`` / ``MAX_TOKENS``; a thinking model
+  (2.5 and later) spends ``thoughtsTokenCount`` out of ``maxOutputTokens`` first, and when thinking
+  fills it the candidate comes back with no ``parts`` at all; a 429 says
   when to come back only in the body (``google.rpc.RetryInfo`` ``retryDelay``), not in a header.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ class Usage:
     output: int
     cached: int = 0
     cache_write: int = 0
+    thoughts: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,18 +173,45 @@ def _gemini_parse(body: dict[str, Any], url_model: str | None) -> tuple[str, str
     return str(url_model), "\n".join(texts), max_tokens
 
 
+# What Gemini 2.5 spends on thinking when a request sets no thinkingConfig (dynamic thinking).
+GEMINI_DEFAULT_THINKING_TOKENS = 2048
+_GEMINI_THINKING_MODEL = re.compile(r"gemini-(2\.5|[3-9])")
+
+
+def gemini_thinking_tokens(body: dict[str, Any], model: str, scripted: int | None) -> int:
+    """Tokens a Gemini-shaped model thinks before answering ``body``, as the real one counts them.
+
+    ``scripted`` (a script's ``thinking_tokens``) wins, capped by the request's
+    ``thinkingBudget``; otherwise a thinking model spends its whole budget, or
+    ``GEMINI_DEFAULT_THINKING_TOKENS`` when the request sets none. Non-thinking models: 0.
+    """
+    config = body.get("generationConfig") or body.get("generation_config") or {}
+    thinking = config.get("thinkingConfig") or config.get("thinking_config") or {}
+    budget = thinking.get("thinkingBudget", thinking.get("thinking_budget"))
+    if not _GEMINI_THINKING_MODEL.search(model):
+        return 0
+    if scripted is not None:
+        return scripted if budget is None or budget < 0 else min(scripted, budget)
+    if budget is None or budget < 0:
+        return GEMINI_DEFAULT_THINKING_TOKENS
+    return int(budget)
+
+
 def _gemini_completion(model: str, answer: str, truncated: bool, usage: Usage) -> dict[str, Any]:
-    metadata = {
-        "promptTokenCount": usage.prompt,
-        "candidatesTokenCount": usage.output,
-        "totalTokenCount": usage.prompt + usage.output,
-    }
+    metadata = {"promptTokenCount": usage.prompt}
+    if answer or not usage.thoughts:
+        metadata["candidatesTokenCount"] = usage.output
+    if usage.thoughts:
+        metadata["thoughtsTokenCount"] = usage.thoughts
+    metadata["totalTokenCount"] = usage.prompt + (usage.output if answer or not usage.thoughts else 0) + usage.thoughts
     if usage.cached:
         metadata["cachedContentTokenCount"] = usage.cached
+    # An answer lost to thinking: the candidate has no parts at all, only its role (as Gemini sends it).
+    content: dict[str, Any] = {"parts": [{"text": answer}], "role": "model"} if answer or not usage.thoughts else {"role": "model"}
     return {
         "candidates": [
             {
-                "content": {"parts": [{"text": answer}], "role": "model"},
+                "content": content,
                 "finishReason": "MAX_TOKENS" if truncated else "STOP",
                 "index": 0,
             }
