@@ -82,6 +82,10 @@ def anthropic_params(
         params["thinking"] = {"type": "enabled", "budget_tokens": settings.thinking_budget}
     elif settings.thinking_budget == 0:
         params["thinking"] = {"type": "disabled"}
+    elif settings.reasoning_effort is not None:
+        # Adaptive thinking (Claude models without a budget): Anthropic's levels start at 'low'.
+        params["thinking"] = {"type": "adaptive"}
+        params["output_config"] = {"effort": "low" if settings.reasoning_effort == "minimal" else settings.reasoning_effort}
     if any("cache_control" in block for block in system):
         params["system"] = system
     elif system:

@@ -70,7 +70,8 @@ class ModelRules:
         temperature: whether ``temperature`` is taken (at the spec's reasoning setting).
         top_p: whether ``top_p`` is taken.
         reasoning: how a reasoning setting is sent: ``openai_effort`` (``reasoning_effort``),
-            ``anthropic_thinking`` (``thinking.budget_tokens``), ``gemini_budget``
+            ``anthropic_thinking`` (``thinking.budget_tokens``), ``anthropic_adaptive`` (adaptive
+            thinking at ``output_config.effort``: Claude models with no budget), ``gemini_budget``
             (``thinkingConfig.thinkingBudget``), ``gemini_level`` (Gemini 3: effort only), or None.
         thinks_by_default: the model thinks unless told otherwise (and thinking counts toward the limit).
         supports_none_effort: an OpenAI reasoning model that can be told not to reason.
@@ -170,9 +171,12 @@ def model_rules(model_id: str) -> ModelRules:
         sources.append("OpenAI reasoning series (gpt-5*, gpt-6*, o*): max_completion_tokens; sampling only at effort 'none'")
     elif provider == "anthropic":
         sampling = entry.get("supports_sampling_params", True) is not False
+        # Newer Claude models think only "adaptively" at an effort level, with no token budget.
+        adaptive_only = bool(entry.get("supports_adaptive_thinking")) and not entry.get("supports_legacy_thinking")
+        reasoning = "anthropic_adaptive" if adaptive_only else "anthropic_thinking"
         fields |= {
             "temperature": sampling, "top_p": sampling,
-            "reasoning": "anthropic_thinking" if entry.get("supports_reasoning") or not entry else None,
+            "reasoning": reasoning if entry.get("supports_reasoning") or not entry else None,
             "thinks_by_default": bool(entry.get("thinking_on_by_default", False)),
         }
     elif provider == "gemini":
@@ -194,7 +198,7 @@ def _temperature_taken(rules: ModelRules, effort: str | None, thinking_on: bool)
     if rules.reasoning == "openai_effort":
         # A spec that asks for effort 'none' on a model that supports it may sample at any temperature.
         return rules.temperature or (rules.supports_none_effort and effort == "none")
-    if rules.reasoning == "anthropic_thinking" and thinking_on:
+    if rules.reasoning in ("anthropic_thinking", "anthropic_adaptive") and thinking_on:
         return False  # Anthropic: thinking is not compatible with a temperature setting
     return rules.temperature
 
@@ -229,6 +233,16 @@ def sent_settings(model_id: str, request: ChatRequest) -> SentSettings:
         if budget is not None:
             sent_budget = budget
             allowance = budget
+    elif rules.reasoning == "anthropic_adaptive":
+        if budget is not None:
+            dropped.append("reasoning.budget_tokens (this Claude model takes an effort level, not a budget)")
+        if effort == "none":
+            sent_budget = 0
+        elif effort is not None:
+            sent_effort = effort
+            allowance = EFFORT_BUDGETS[effort]
+        elif rules.thinks_by_default:
+            allowance = DEFAULT_THINKING_ALLOWANCE
     elif rules.reasoning == "gemini_level":
         sent_effort = effort
         if budget is not None:
@@ -236,7 +250,7 @@ def sent_settings(model_id: str, request: ChatRequest) -> SentSettings:
         allowance = EFFORT_BUDGETS.get(effort or "", DEFAULT_THINKING_ALLOWANCE) if effort != "none" else 0
     elif effort is not None or budget is not None:
         dropped.append(f"reasoning (the model {model_id!r} has no reasoning setting)")
-    thinking_on = bool(sent_budget) or (sent_budget is None and rules.thinks_by_default)
+    thinking_on = bool(sent_budget) or (sent_budget is None and (rules.thinks_by_default or sent_effort is not None))
     temperature: float | None = request.temperature
     if not _temperature_taken(rules, sent_effort, thinking_on):
         temperature = None
@@ -291,7 +305,7 @@ def explicit_setting_problem(model_id: str, *, temperature_set: bool, effort: st
         return "reasoning.effort", f"expected one of {', '.join(REASONING_EFFORTS)}"
     if (effort is not None or budget is not None) and rules.reasoning is None:
         return "reasoning", f"model {model_id!r} has no reasoning setting (no thinking or reasoning effort)"
-    if budget is not None and rules.reasoning in ("openai_effort", "gemini_level"):
+    if budget is not None and rules.reasoning in ("openai_effort", "gemini_level", "anthropic_adaptive"):
         return "reasoning.budget_tokens", f"model {model_id!r} takes reasoning.effort (a level), not a token budget"
     if effort == "none" and rules.reasoning == "openai_effort" and not rules.supports_none_effort:
         return "reasoning.effort", f"model {model_id!r} cannot turn reasoning off (no 'none' effort); use 'minimal' or 'low'"

@@ -26,6 +26,10 @@ block and all messages joined by newlines (text parts only). ``server.api_base(p
 Fault kinds (``FAULT_KINDS``): ``rate_limit`` (429 with ``Retry-After``), ``server_error``
 (500), ``slow`` (answers only after ``ModelScript.slow_s``, past any sane client timeout),
 ``malformed`` (200 with a truncated JSON body), ``drop`` (closes the connection unanswered).
+Like the real services, a request a model refuses gets 400 ``unsupported_parameter``:
+``max_tokens`` or ``temperature`` for the GPT-5 family, sampling parameters for Claude models
+that take none, a thinking budget Anthropic would refuse (``provider_shapes.openai_rejection``,
+``anthropic_rejection``).
 A fault decider is a function ``(prompt, attempt) -> fault kind | None`` where ``attempt``
 counts this prompt's earlier requests to this model (0 on the first); ``random_faults(rate)``
 and ``fail_first(kind, attempts)`` build the common ones. ``api_key="..."`` makes the server
@@ -58,7 +62,17 @@ from typing import Any
 
 from aiohttp import web
 
-from distilleval.testing.provider_shapes import ANTHROPIC, GEMINI, OPENAI, Shape, Usage, gemini_thinking_tokens, prompt_text
+from distilleval.testing.provider_shapes import (
+    ANTHROPIC,
+    GEMINI,
+    OPENAI,
+    Shape,
+    Usage,
+    anthropic_rejection,
+    gemini_thinking_tokens,
+    openai_rejection,
+    prompt_text,
+)
 
 __all__ = ["FAULT_KINDS", "LoggedRequest", "ModelScript", "OpenAIServer", "ServerProcess", "fail_first", "prompt_text",
            "random_faults"]
@@ -323,6 +337,10 @@ class OpenAIServer:
         if script is None:
             entry.outcome, entry.status = "unknown_model", 404
             return _error(shape, 404, "model_not_found", f"The model {entry.model!r} does not exist")
+        rejection = {"openai": openai_rejection, "anthropic": anthropic_rejection}.get(shape.name, lambda body: None)(entry.body)
+        if rejection is not None:
+            entry.outcome, entry.status = "unsupported_parameter", 400
+            return _error(shape, 400, "unsupported_parameter", rejection)
         fault = script.faults(entry.prompt, entry.attempt) if script.faults else None
         if script.delay_ms:
             await asyncio.sleep(script.delay_ms / 1000)

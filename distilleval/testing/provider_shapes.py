@@ -232,3 +232,47 @@ def _gemini_error(status: int, code: str, message: str, retry_after_s: float | N
 
 
 GEMINI = Shape("gemini", _gemini_parse, _gemini_completion, _gemini_error)
+
+
+# -- What the real services refuse (checked 2026-12-07; docs/providers.md) ------------------
+
+_OPENAI_REASONING = re.compile(r"^(gpt-5(?!-chat)|gpt-6|o[1-9])")
+# GPT-5.1 and 5.2 default to reasoning effort 'none', where they still take temperature and top_p.
+_OPENAI_SAMPLES_AT_DEFAULT_EFFORT = re.compile(r"^gpt-5\.[12](\b|-|$)")
+_ANTHROPIC_NO_SAMPLING = re.compile(r"^claude-(opus-4-7|sonnet-5)")
+
+
+def openai_rejection(body: dict[str, Any]) -> str | None:
+    """The 400 message OpenAI sends for this chat body, or None when it would be taken.
+
+    The GPT-5 family and o-series refuse ``max_tokens`` (``max_completion_tokens`` only) and
+    refuse ``temperature`` / ``top_p`` other than 1 unless the reasoning effort is ``none``.
+    """
+    model = str(body.get("model", ""))
+    if not _OPENAI_REASONING.match(model):
+        return None
+    if "max_tokens" in body:
+        return "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+    effort = body.get("reasoning_effort")
+    samples = effort == "none" or (effort is None and _OPENAI_SAMPLES_AT_DEFAULT_EFFORT.match(model))
+    for name in ("temperature", "top_p"):
+        if name in body and body[name] != 1 and not samples:
+            return f"Unsupported value: '{name}' does not support {body[name]} with this model. Only the default (1) value is supported."
+    return None
+
+
+def anthropic_rejection(body: dict[str, Any]) -> str | None:
+    """The 400 message Anthropic sends for this Messages body, or None when it would be taken."""
+    model = str(body.get("model", ""))
+    thinking = body.get("thinking") or {}
+    if _ANTHROPIC_NO_SAMPLING.match(model) and ("temperature" in body or "top_p" in body):
+        return f"temperature and top_p are not supported for {model}"
+    if thinking.get("type") == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or budget < 1024:
+            return "thinking.budget_tokens: must be at least 1024"
+        if budget >= int(body.get("max_tokens") or 0):
+            return "max_tokens must be greater than thinking.budget_tokens"
+        if "temperature" in body and body["temperature"] != 1:
+            return "temperature may only be set to 1 when thinking is enabled"
+    return None
