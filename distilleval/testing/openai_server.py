@@ -74,10 +74,14 @@ from distilleval.testing.provider_shapes import (
     prompt_text,
 )
 
-__all__ = ["FAULT_KINDS", "LoggedRequest", "ModelScript", "OpenAIServer", "ServerProcess", "fail_first", "prompt_text",
+__all__ = ["FAULT_KINDS", "NAMED_FAULT_KINDS", "LoggedRequest", "ModelScript", "OpenAIServer", "ServerProcess", "fail_first", "prompt_text",
            "random_faults"]
 
 FAULT_KINDS = ("rate_limit", "server_error", "slow", "malformed", "drop")
+# Faults only ever injected by name (never drawn by ``random_faults`` unless listed): an account
+# out of quota (OpenAI 429 ``insufficient_quota``, Anthropic 400 credit balance), an answer whose
+# content is null, and a refusal (OpenAI: ``content`` null with ``refusal`` set).
+NAMED_FAULT_KINDS = ("quota", "null_content", "refusal")
 
 Answer = str | Callable[[str], str]
 FaultDecider = Callable[[str, int], str | None]
@@ -144,9 +148,9 @@ def random_faults(rate: float, kinds: tuple[str, ...] = FAULT_KINDS, *, seed: in
     The draw is a seeded function of (prompt, attempt), so a run is reproducible whatever
     order the requests arrive in.
     """
-    unknown = set(kinds) - set(FAULT_KINDS)
+    unknown = set(kinds) - set(FAULT_KINDS) - set(NAMED_FAULT_KINDS)
     if unknown:
-        raise ValueError(f"unknown fault kinds {sorted(unknown)}; expected some of {FAULT_KINDS}")
+        raise ValueError(f"unknown fault kinds {sorted(unknown)}; expected some of {FAULT_KINDS + NAMED_FAULT_KINDS}")
 
     def decide(prompt: str, attempt: int) -> str | None:
         draw = random.Random(f"{seed}|{attempt}|{prompt}")
@@ -159,8 +163,8 @@ def random_faults(rate: float, kinds: tuple[str, ...] = FAULT_KINDS, *, seed: in
 
 def fail_first(kind: str, attempts: int = 1) -> FaultDecider:
     """A decider that injects ``kind`` into the first ``attempts`` requests of every prompt."""
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+    if kind not in FAULT_KINDS + NAMED_FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS + NAMED_FAULT_KINDS}")
     return lambda prompt, attempt: kind if attempt < attempts else None
 
 
@@ -347,6 +351,13 @@ class OpenAIServer:
         if fault == "rate_limit":
             entry.outcome, entry.status = fault, 429
             return _error(shape, 429, "rate_limit_exceeded", "Rate limit reached, try again later", script.retry_after_s)
+        if fault == "quota":
+            entry.outcome = fault
+            if shape is ANTHROPIC:
+                entry.status = 400
+                return _error(shape, 400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API.")
+            entry.status = 429
+            return _error(shape, 429, "insufficient_quota", "You exceeded your current quota, please check your plan and billing details.")
         if fault == "server_error":
             entry.outcome, entry.status = fault, 500
             return _error(shape, 500, "server_error", "The server had an error processing your request")
@@ -375,12 +386,30 @@ class OpenAIServer:
         if thoughts and not answer:
             completion_tokens = 0
         usage = Usage(prompt_tokens, completion_tokens, script.cached_tokens, script.cache_write_tokens, thoughts)
-        text = json.dumps(shape.completion(entry.model, answer, truncated, usage))
+        payload = shape.completion(entry.model, answer, truncated, usage)
+        if fault in ("null_content", "refusal"):
+            entry.outcome = fault
+            _blank_answer(shape, payload, refusal="I can't help with that." if fault == "refusal" else None)
+        text = json.dumps(payload)
         if fault == "malformed":
             entry.outcome = fault
             text = text[: len(text) // 2]
         entry.status = 200
         return web.Response(text=text, content_type="application/json")
+
+
+def _blank_answer(shape: Shape, payload: dict[str, Any], *, refusal: str | None) -> None:
+    """Make ``payload`` a response with no answer text, in ``shape``'s form (OpenAI: content null, maybe a refusal)."""
+    if shape is OPENAI:
+        payload["choices"][0]["message"]["content"] = None
+        if refusal is not None:
+            payload["choices"][0]["message"]["refusal"] = refusal
+    elif shape is ANTHROPIC:
+        payload["content"] = []
+        if refusal is not None:
+            payload["stop_reason"] = "refusal"
+    else:
+        payload["candidates"][0]["content"] = {"role": "model"}
 
 
 def _error(shape: Shape, status: int, code: str, message: str, retry_after_s: float | None = None) -> web.Response:
