@@ -55,6 +55,9 @@ OVERRIDES: tuple[tuple[str, dict[str, Any], str], ...] = (
      "2026-12-07: the map states no default effort; LiteLLM and the API refuse temperature=0 at the default effort"),
 )
 
+# Anthropic's SDK 2.x Messages request has no sampling parameters at all (checked on 2.17, 2026-12-07).
+ANTHROPIC_SDK_DROPPED_SAMPLING = True
+
 _OPENAI_REASONING_NAME = re.compile(r"^(gpt-5(?!-chat)|gpt-6|o[1-9](\b|-|$))")
 _GEMINI_VERSION = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
 
@@ -170,7 +173,13 @@ def model_rules(model_id: str) -> ModelRules:
         }
         sources.append("OpenAI reasoning series (gpt-5*, gpt-6*, o*): max_completion_tokens; sampling only at effort 'none'")
     elif provider == "anthropic":
-        sampling = entry.get("supports_sampling_params", True) is not False
+        # The anthropic SDK (2.17) declares no temperature, top_p or top_k in a Messages request;
+        # LiteLLM's map still lets older models sample (supports_sampling_params), the SDK wins.
+        sampling = entry.get("supports_sampling_params", True) is not False and not ANTHROPIC_SDK_DROPPED_SAMPLING
+        sources.append(
+            "anthropic SDK 2.17 MessageCreateParams: no temperature/top_p/top_k (checked 2026-12-07)"
+            if ANTHROPIC_SDK_DROPPED_SAMPLING else "LiteLLM model map supports_sampling_params"
+        )
         # Newer Claude models think only "adaptively" at an effort level, with no token budget.
         adaptive_only = bool(entry.get("supports_adaptive_thinking")) and not entry.get("supports_legacy_thinking")
         reasoning = "anthropic_adaptive" if adaptive_only else "anthropic_thinking"
@@ -196,8 +205,10 @@ def model_rules(model_id: str) -> ModelRules:
 
 def _temperature_taken(rules: ModelRules, effort: str | None, thinking_on: bool) -> bool:
     if rules.reasoning == "openai_effort":
-        # A spec that asks for effort 'none' on a model that supports it may sample at any temperature.
-        return rules.temperature or (rules.supports_none_effort and effort == "none")
+        # Sampling only at effort 'none': asked for (on a model that has it), or the model's default.
+        if effort is not None:
+            return effort == "none" and rules.supports_none_effort
+        return rules.temperature
     if rules.reasoning in ("anthropic_thinking", "anthropic_adaptive") and thinking_on:
         return False  # Anthropic: thinking is not compatible with a temperature setting
     return rules.temperature
@@ -244,10 +255,12 @@ def sent_settings(model_id: str, request: ChatRequest) -> SentSettings:
         elif rules.thinks_by_default:
             allowance = DEFAULT_THINKING_ALLOWANCE
     elif rules.reasoning == "gemini_level":
-        sent_effort = effort
+        # Gemini 3 thinks at a level and cannot be turned off; unset, it is asked for 'low' (its
+        # own default, 'high', can spend thousands of tokens on a one-word label).
+        sent_effort = effort or "low"
         if budget is not None:
             dropped.append("reasoning.budget_tokens (Gemini 3 takes an effort level, not a budget)")
-        allowance = EFFORT_BUDGETS.get(effort or "", DEFAULT_THINKING_ALLOWANCE) if effort != "none" else 0
+        allowance = EFFORT_BUDGETS["low" if sent_effort in ("none", "minimal") else sent_effort]
     elif effort is not None or budget is not None:
         dropped.append(f"reasoning (the model {model_id!r} has no reasoning setting)")
     thinking_on = bool(sent_budget) or (sent_budget is None and (rules.thinks_by_default or sent_effort is not None))

@@ -175,6 +175,8 @@ def _gemini_parse(body: dict[str, Any], url_model: str | None) -> tuple[str, str
 
 # What Gemini 2.5 spends on thinking when a request sets no thinkingConfig (dynamic thinking).
 GEMINI_DEFAULT_THINKING_TOKENS = 2048
+# What the double spends at each Gemini 3 thinkingLevel (the real model decides per prompt; these are the double's).
+GEMINI_LEVEL_THINKING_TOKENS = {"minimal": 128, "low": 1024, "medium": 4096, "high": 16384}
 _GEMINI_THINKING_MODEL = re.compile(r"gemini-(2\.5|[3-9])")
 
 
@@ -182,16 +184,20 @@ def gemini_thinking_tokens(body: dict[str, Any], model: str, scripted: int | Non
     """Tokens a Gemini-shaped model thinks before answering ``body``, as the real one counts them.
 
     ``scripted`` (a script's ``thinking_tokens``) wins, capped by the request's
-    ``thinkingBudget``; otherwise a thinking model spends its whole budget, or
-    ``GEMINI_DEFAULT_THINKING_TOKENS`` when the request sets none. Non-thinking models: 0.
+    ``thinkingBudget``; otherwise a thinking model spends its whole budget, its
+    ``thinkingLevel``'s tokens (``GEMINI_LEVEL_THINKING_TOKENS``), or
+    ``GEMINI_DEFAULT_THINKING_TOKENS`` when the request sets neither. Non-thinking models: 0.
     """
     config = body.get("generationConfig") or body.get("generation_config") or {}
     thinking = config.get("thinkingConfig") or config.get("thinking_config") or {}
     budget = thinking.get("thinkingBudget", thinking.get("thinking_budget"))
+    level = thinking.get("thinkingLevel", thinking.get("thinking_level"))
     if not _GEMINI_THINKING_MODEL.search(model):
         return 0
-    if scripted is not None:
+    if scripted is not None:  # a level is no cap (the model decides); a budget is
         return scripted if budget is None or budget < 0 else min(scripted, budget)
+    if budget is None and level is not None:
+        return GEMINI_LEVEL_THINKING_TOKENS.get(str(level).lower(), GEMINI_DEFAULT_THINKING_TOKENS)
     if budget is None or budget < 0:
         return GEMINI_DEFAULT_THINKING_TOKENS
     return int(budget)

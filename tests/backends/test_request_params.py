@@ -48,10 +48,12 @@ def test_the_gpt5_family_takes_max_completion_tokens_and_temperature_only_at_eff
     assert openai_fields("openai/gpt-4o-mini", ASK) == {"max_tokens": 8, "temperature": 0.0}
 
 
-def test_claude_models_without_sampling_parameters_get_no_temperature():
-    assert "temperature" not in openai_fields("anthropic/claude-opus-4-7", ASK)
-    assert "temperature" not in openai_fields("anthropic/claude-sonnet-5", ASK)
-    assert openai_fields("anthropic/claude-opus-4-6", ASK) == {"max_tokens": 8, "temperature": 0.0}
+def test_claude_models_get_no_temperature_since_the_sdk_declares_none():
+    # LiteLLM's map still lets claude-opus-4-6 sample; anthropic SDK 2.17's request type has no
+    # temperature for any model, so none is sent (and a written one is refused).
+    for model in ("anthropic/claude-opus-4-7", "anthropic/claude-sonnet-5", "anthropic/claude-opus-4-6"):
+        assert openai_fields(model, ASK) == {"max_tokens": 8 if model != "anthropic/claude-sonnet-5" else 8 + DEFAULT_THINKING_ALLOWANCE}
+        assert sent_settings(model, ASK).dropped == ("temperature=0",)
 
 
 def test_unknown_and_self_hosted_models_keep_the_plain_openai_fields():
@@ -73,7 +75,7 @@ def test_a_reasoning_setting_maps_to_each_providers_field():
     assert openai_fields("openai/gpt-5.2", off) == {"max_completion_tokens": 8, "temperature": 0.0, "reasoning_effort": "none"}
     assert openai_fields("anthropic/claude-opus-4-6", budget) == {
         "max_tokens": 3008, "thinking": {"type": "enabled", "budget_tokens": 3000}
-    }  # no temperature: Anthropic refuses one with thinking on
+    }
     assert openai_fields("gemini/gemini-2.5-flash", off)["thinking"] == {"type": "disabled", "budget_tokens": 0}
     assert openai_fields("gemini/gemini-2.5-flash", budget)["max_tokens"] == 3008
     assert openai_fields("anthropic/claude-opus-4-7", low)["reasoning_effort"] == "low"
@@ -101,7 +103,10 @@ def test_the_rules_agree_with_litellms_own_parameter_mapping(model, provider, li
         litellm_takes_temperature = False
         mapped = litellm_optional_params(model=bare, custom_llm_provider=provider, max_tokens=8)
     ours = sent_settings(model, ASK)
-    assert (ours.temperature is not None) == litellm_takes_temperature
+    if provider == "anthropic":
+        assert ours.temperature is None  # stricter than LiteLLM: the anthropic SDK declares no temperature
+    else:
+        assert (ours.temperature is not None) == litellm_takes_temperature
     if provider == "openai":
         assert ours.token_limit_field in mapped
 
@@ -151,6 +156,7 @@ def test_reasoning_settings_a_model_cannot_honour_are_refused():
     assert explicit_setting_problem("anthropic/claude-opus-4-6", temperature_set=False, effort=None, budget=500)[0] == "reasoning.budget_tokens"
     assert explicit_setting_problem("openai/gpt-4o-mini", temperature_set=False, effort="low", budget=None)[0] == "reasoning"
     assert explicit_setting_problem("anthropic/claude-opus-4-6", temperature_set=True, effort=None, budget=2048)[0] == "temperature"
+    assert explicit_setting_problem("gemini/gemini-2.5-flash", temperature_set=True, effort=None, budget=2048) is None
     assert explicit_setting_problem("openai/gpt-5.2", temperature_set=True, effort=None, budget=None) is None
 
 
@@ -238,8 +244,9 @@ def test_gemini_thinking_gets_its_own_room_and_is_counted_as_output():
 
 
 def test_an_answer_lost_to_thinking_is_reported_as_exactly_that():
-    # Gemini 3 takes a level, not a budget: a model that thinks past the whole limit leaves a
-    # candidate with no parts, finishReason MAX_TOKENS and thoughtsTokenCount set.
+    # Gemini 3 takes a level, not a budget: a model that thinks past the whole limit (a script
+    # that thinks 50,000 tokens at 'low') leaves a candidate with no parts, finishReason
+    # MAX_TOKENS and thoughtsTokenCount set.
     with OpenAIServer(default=ModelScript(answer="billing", thinking_tokens=50_000)) as server:
         with pytest.raises(BackendError) as err:
             _gemini_call(server, "gemini/gemini-3-pro-preview", ASK)
