@@ -106,10 +106,12 @@ def test_unknown_base_model_fails_before_connecting(key):
     assert service.calls == []
 
 
-def test_missing_key_fails_before_connecting(monkeypatch):
+def test_missing_key_fails_before_connecting(monkeypatch, tmp_path):
     monkeypatch.delenv("TINKER_API_KEY", raising=False)
+    monkeypatch.delenv("TINKER_CREDENTIAL_CMD", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no key stored by `tinker auth login`
     service = FakeServiceClient()
-    with pytest.raises(ConfigurationError, match="TINKER_API_KEY is not set"):
+    with pytest.raises(ConfigurationError, match="no Tinker credential"):
         open_backend(service)
     assert service.calls == []
 
@@ -174,13 +176,15 @@ def test_factory_entry_point_builds_from_a_model_spec(key, qwen):
     assert completion.cost_usd == 0.0  # no pricing table given
 
 
-def test_factory_entry_point_names_the_role_on_configuration_errors(monkeypatch):
+def test_factory_entry_point_names_the_role_on_configuration_errors(monkeypatch, tmp_path):
     from distilleval.backends.tinker.sampling import build_tinker_backend
     from distilleval.spec.task_spec import ModelSpec
 
     monkeypatch.delenv("TINKER_API_KEY", raising=False)
+    monkeypatch.delenv("TINKER_CREDENTIAL_CMD", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no key stored by `tinker auth login`
     spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
-    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY is not set"):
+    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': no Tinker credential"):
         build_tinker_backend("student", spec_model, price=None, service_factory=FakeServiceClient)
 
 
@@ -226,7 +230,7 @@ def test_shared_factory_routes_tinker_paths_here(monkeypatch):
 
     monkeypatch.setenv("TINKER_API_KEY", "not-a-tinker-key")
     spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
-    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY does not look like a Tinker key"):
+    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY is set, but the Tinker SDK does not accept it"):
         build_backend("student", spec_model, pricing=load_pricing())
 
 
