@@ -244,3 +244,34 @@ def test_base_model_reported_with_a_suffix_is_the_same_model(key, qwen):
     service.register_checkpoint("tinker://run-9/sampler_weights/final", "Qwen/Qwen3-8B:peft:131072")
     backend = open_backend(service, model="tinker://run-9/sampler_weights/final", base_model="Qwen/Qwen3-8B")
     assert asyncio.run(backend.complete(request(), timeout_s=5)).text == "billing"
+
+
+def test_prompt_cache_hits_are_priced_at_the_cached_prefill_rate(key, qwen):
+    # The double reports the prompt prefix shared with an earlier prompt as cache hits, as Tinker does.
+    service = FakeServiceClient(responder=labeller(qwen))
+    backend = open_backend(service)
+    rubric = "Route the ticket to billing, technical or other. " * 40
+
+    async def two():
+        first = await backend.complete(request(rubric + "I was charged twice"), timeout_s=5)
+        second = await backend.complete(request(rubric + "The app crashes"), timeout_s=5)
+        return first, second
+
+    first, second = asyncio.run(two())
+    price = load_pricing().price_for("Qwen/Qwen3-8B")
+    assert first.cached_input_tokens == 0 and second.cached_input_tokens > 300
+    uncached = second.input_tokens - second.cached_input_tokens
+    expected = (uncached * price.input_per_mtok_usd + second.cached_input_tokens * price.cached_input_per_mtok_usd
+                + second.output_tokens * price.output_per_mtok_usd) / 1e6
+    assert second.cost_usd == pytest.approx(expected)
+    assert second.cost_usd < first.cost_usd
+
+
+def test_a_prompt_over_the_context_length_is_refused_before_the_call(key, qwen):
+    service = FakeServiceClient(responder=labeller(qwen), context_length=64)
+    backend = open_backend(service)
+    assert backend.max_context_tokens == 64  # from the service's SupportedModel.max_context_length
+    with pytest.raises(BackendError) as err:
+        asyncio.run(backend.complete(request("a long ticket " * 40, max_tokens=16), timeout_s=5))
+    assert err.value.kind == "context_length" and not err.value.retryable
+    assert service.calls_named("sample") == []  # nothing sent, nothing paid
