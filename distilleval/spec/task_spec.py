@@ -181,6 +181,21 @@ class ModelSpec(_Strict):
     # own pricing row (prefill / sample rates) prices the checkpoint when the table has one.
     checkpoint_base_model: str | None = Field(default=None, exclude=True)
 
+    @field_validator("model")
+    @classmethod
+    def _tinker_naming(cls, value: str) -> str:
+        # "tinker/Qwen/Qwen3-8B" looks like a LiteLLM provider prefix, but there is none for Tinker.
+        lowered = value.lower()
+        for prefix in ("tinker/", "tinker:", "openai/tinker://"):
+            if lowered.startswith(prefix) and not lowered.startswith("tinker://"):
+                base = value[len(prefix):].lstrip("/")
+                raise ValueError(
+                    f"{value!r}: a Tinker base model is named by its name alone ({base!r}, trained by distilleval "
+                    "run/train from the teacher's labels), a trained checkpoint by its tinker:// path "
+                    "(tinker://RUN/sampler_weights/NAME)"
+                )
+        return value
+
     @property
     def pricing_key(self) -> str:
         """The id looked up in the pricing table."""
