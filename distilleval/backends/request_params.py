@@ -383,3 +383,36 @@ def model_notes(model: Any) -> list[str]:
         reasoning_effort=model.reasoning_effort, thinking_budget_tokens=model.thinking_budget_tokens,
     )
     return dropped_notes(model.model, request)
+
+
+def context_overflow(model_id: str, prompt_tokens: int, max_tokens: int) -> str | None:
+    """Why a prompt of ``prompt_tokens`` cannot be sent to ``model_id`` (None when it fits or the window is unknown).
+
+    The window is LiteLLM's ``max_input_tokens`` for the model (Tinker models: the service's
+    ``max_context_length``, checked by the Tinker backend before each call).
+    """
+    window = model_rules(model_id).max_input_tokens
+    if window is None or prompt_tokens <= window:
+        return None
+    return (
+        f"a prompt of {prompt_tokens:,} tokens is longer than {model_id}'s context window of {window:,} input tokens "
+        f"(LiteLLM model map max_input_tokens); shorten the rubric or the input"
+    )
+
+
+def check_context_lengths(spec: Any, items: Any, inputs: dict[str, list[int]]) -> None:
+    """Refuse, before any call, an item whose rendered prompt does not fit a role's context window.
+
+    Args:
+        spec: the loaded spec.
+        items: the items, in the order of each role's counts.
+        inputs: role -> input tokens per item (counted locally, as ``estimate`` counts them).
+
+    Raises:
+        DataError: ``ROLE model: item ID: ...`` for the first item that does not fit.
+    """
+    for role, model in spec.models().items():
+        for item, tokens in zip(items, inputs.get(role, [])):
+            problem = context_overflow(model.model, tokens, model.max_tokens)
+            if problem is not None:
+                raise DataError(f"{spec.source}: {role} model, item {item.id}: {problem}")

@@ -254,3 +254,18 @@ def test_an_answer_lost_to_thinking_is_reported_as_exactly_that():
     assert sent.outcome == "ok"  # the provider answered (and billed); the answer was lost to thinking
     assert err.value.kind == "thinking_exhausted" and not err.value.retryable
     assert "thinking tokens filled the token limit" in str(err.value)
+
+
+def test_estimate_refuses_a_prompt_longer_than_the_models_context_window(tmp_path, capsys):
+    import json as json_module
+
+    from distilleval.cli.main import main
+
+    spec = _spec_with_teacher(tmp_path, "openai/gpt-4")  # LiteLLM's map: 8,192 input tokens
+    rows = [json_module.loads(line) for line in (tmp_path / "data.jsonl").read_text().splitlines() if line.strip()]
+    rows[-1]["message"] = "charged twice " * 6000  # ~12,000 tokens
+    (tmp_path / "data.jsonl").write_text("".join(json_module.dumps(row) + "\n" for row in rows))
+    assert main(["estimate", str(spec.source)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"item {rows[-1]['id']}" in err and "context window of 8,192" in err and "teacher" in err
