@@ -238,6 +238,9 @@ def checked_answer(
     if isinstance(refusal, str) and refusal.strip():
         raise BackendError(f"{model_id}: the model refused: {' '.join(refusal.split())[:200]}", kind="refusal", retryable=False)
     text = content if isinstance(content, str) else None
+    if not text and finish_reason == "content_filter":
+        # Anthropic's stop_reason "refusal" (and a provider's content filter) with no answer text.
+        raise BackendError(f"{model_id}: the model refused (finish reason content_filter, no answer)", kind="refusal", retryable=False)
     if not text and finish_reason == "length" and usage is not None and usage.reasoning_tokens:
         raise BackendError(
             f"{model_id}: no answer: {usage.reasoning_tokens:,} thinking tokens filled the token limit; "

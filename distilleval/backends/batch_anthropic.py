@@ -204,7 +204,10 @@ class AnthropicBatchClient(BatchHTTP):
             written = int(usage.get("cache_creation_input_tokens") or 0)
             texts = [block.get("text", "") for block in message.get("content") or [] if block.get("type") == "text"]
             try:
-                text = checked_answer(self.model_id, "".join(texts) if texts else None)
+                text = checked_answer(
+                    self.model_id, "".join(texts) if texts else None,
+                    finish_reason=normalise_finish_reason(message.get("stop_reason")),
+                )
             except BackendError as err:
                 return BatchOutcome(custom_id, error=err)
             completion = Completion(

@@ -66,8 +66,6 @@ def test_checked_answer_names_each_kind_of_missing_answer():
 @pytest.mark.parametrize(("fault", "kind"), [("refusal", "refusal"), ("null_content", "empty_answer")])
 @pytest.mark.parametrize(("route", "model_id", "shape"), ROUTES, ids=[r[0] for r in ROUTES])
 def test_refusals_and_null_content_are_recorded_as_such_and_never_cached(tmp_path, route, model_id, shape, fault, kind):
-    if shape == "anthropic" and fault == "refusal":
-        kind = "empty_answer"  # Anthropic has no refusal field: a refusal is an answer with no text
     cache = ResponseCache(tmp_path / "cache.sqlite")
     with OpenAIServer(default=ModelScript(answer="billing", faults=fail_first(fault, 1))) as server:
         results = _run(_backend(route, model_id, server), _calls(3), cache=cache)

@@ -62,3 +62,17 @@ def test_a_long_rubric_is_marked_cacheable_as_online_and_a_short_one_is_not():
     assert client.request_line("c0-1", short)["params"]["system"] == "short rubric"
     off = AnthropicBatchClient("anthropic/claude-sonnet-4-5", api_base=None, api_key=None, prompt_cache="off")
     assert off.request_line("c0-2", request)["params"]["system"] == long_rubric
+
+
+def test_a_refusal_or_an_answer_with_no_text_is_an_error_not_an_empty_answer():
+    client = AnthropicBatchClient("anthropic/claude-opus-4-6", api_base=None, api_key=None)
+
+    def line(stop_reason, content):
+        return {"custom_id": "a", "result": {"type": "succeeded", "message": {
+            "content": content, "stop_reason": stop_reason, "usage": {"input_tokens": 5, "output_tokens": 0}}}}
+
+    assert client._outcome(line("refusal", [])).error.kind == "refusal"
+    assert client._outcome(line("end_turn", [])).error.kind == "empty_answer"
+    credit = client._outcome({"custom_id": "b", "result": {"type": "errored", "error": {"type": "error", "error": {
+        "type": "invalid_request_error", "message": "Your credit balance is too low to access the Anthropic API."}}}})
+    assert credit.error.kind == "quota"
