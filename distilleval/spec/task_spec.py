@@ -186,7 +186,7 @@ class ModelSpec(_Strict):
     def _tinker_naming(cls, value: str) -> str:
         # "tinker/Qwen/Qwen3-8B" looks like a LiteLLM provider prefix, but there is none for Tinker.
         lowered = value.lower()
-        for prefix in ("tinker/", "tinker:", "openai/tinker://"):
+        for prefix in ("tinker/", "tinker:"):
             if lowered.startswith(prefix) and not lowered.startswith("tinker://"):
                 base = value[len(prefix):].lstrip("/")
                 raise ValueError(
