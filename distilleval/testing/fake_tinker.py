@@ -20,7 +20,7 @@ Where the real service's behaviour matters to distilleval it is modelled, not as
   client itself, sampling futures with no ``result_async``);
 - a billing (402) or capacity pause blocks the call and logs what the SDK logs, on the
   SDK's own loggers;
-- sampling futures complete after they are returned, from a queue of ``sample_slots``
+- training futures complete after they are returned, in order; sampling futures too, from a queue of ``sample_slots``
   workers (so requests wait under load), and a blocking ``.result()`` on a thread that runs an
   event loop is refused (it would stall the loop);
 - a prompt plus ``max_tokens`` over the model's context length is a 400, and
@@ -178,12 +178,21 @@ class FakeServiceClient:
     _fb_calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _sampler_pool: Any = None
+    _trainer_pool: Any = None
     _seen_prompts: list = field(default_factory=list)
 
     def context_length_of(self, model: str) -> int:
         """The context length the double serves ``model`` with (a ``:peft:N`` suffix names it)."""
         tail = model.rsplit(":", 1)[-1] if ":" in model else ""
         return int(tail) if tail.isdigit() else self.context_length
+
+    def _training_queue(self) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self._lock:
+            if self._trainer_pool is None:
+                self._trainer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fake-tinker-trainer")
+            return self._trainer_pool
 
     def _sample_queue(self) -> Any:
         from concurrent.futures import ThreadPoolExecutor
@@ -317,6 +326,24 @@ class FakeServiceClient:
         return self._answer(FakeSamplingClient(self, base_model=base_model))
 
 
+def _later(
+    queue: Any, value: Any = None, error: BaseException | None = None, on_wait: Callable[[], None] | None = None
+) -> AwaitableConcurrentFuture:
+    """A future the service completes after it is returned, in the order of ``queue`` (a one-worker executor)."""
+    future: Future = Future()
+
+    def deliver() -> None:
+        if future.cancelled():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    queue.submit(deliver)
+    return _RecordedFuture(future, on_wait)
+
+
 class FakeTrainingClient:
     """Stands in for ``tinker.TrainingClient`` (cross-entropy, Adam, checkpoints)."""
 
@@ -331,7 +358,11 @@ class FakeTrainingClient:
         if self.failed and error is None:
             error = _request_failed(f"{method}: the training client {self.run_id} failed earlier and accepts no more requests")
         number = len(self.service.calls) - 1  # the call that made this future
-        return _done(value, error, on_wait=lambda: self.service._record("wait", method=method, call=number))
+        if self.service.legacy:
+            return _done(value, error, on_wait=lambda: self.service._record("wait", method=method, call=number))
+        # Completed later, in order, by the service (as the real one works through a client's requests).
+        return _later(self.service._training_queue(), value, error,
+                      on_wait=lambda: self.service._record("wait", method=method, call=number))
 
     def _check(self, data: Sequence[types.Datum], loss_fn: str) -> None:
         if loss_fn != "cross_entropy":
