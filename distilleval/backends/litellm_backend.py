@@ -28,6 +28,7 @@ from distilleval.backends._http import (
 )
 from distilleval.backends._timing import EVENT_HOOKS, HttpTimer
 from distilleval.backends.base import ChatRequest, Completion
+from distilleval.backends.request_params import check_prompt_fits
 from distilleval.backends.prompt_cache import is_anthropic_model, mark_rubric_cacheable
 from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import (
@@ -179,6 +180,7 @@ class LiteLLMBackend:
 
     async def complete(self, request: ChatRequest, *, timeout_s: float) -> Completion:
         """Make one call. Raises a ``BackendError`` subclass on failure (see ``translate_litellm_error``)."""
+        check_prompt_fits(self.model_id, request)
         kwargs = chat_body(self.model_id, request)
         if "chat_template_kwargs" in kwargs:  # not an OpenAI field: LiteLLM passes it through extra_body
             kwargs["extra_body"] = {"chat_template_kwargs": kwargs.pop("chat_template_kwargs")}

@@ -31,6 +31,7 @@ from distilleval.backends._http import (
     usage_cost_usd,
 )
 from distilleval.backends.base import ChatRequest, Completion
+from distilleval.backends.request_params import check_prompt_fits
 from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import (
     AuthenticationError,
@@ -156,6 +157,7 @@ class OpenAICompatibleBackend:
         """Make one call. Raises a ``BackendError`` subclass on failure."""
         import aiohttp
 
+        check_prompt_fits(self.model_id, request)
         body = chat_body(self._wire_model, request, rules_model=self.model_id)
         session = self._open_session()
         try:

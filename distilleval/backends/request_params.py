@@ -416,3 +416,35 @@ def check_context_lengths(spec: Any, items: Any, inputs: dict[str, list[int]]) -
             problem = context_overflow(model.model, tokens, model.max_tokens)
             if problem is not None:
                 raise DataError(f"{spec.source}: {role} model, item {item.id}: {problem}")
+
+
+def check_prompt_fits(model_id: str, request: ChatRequest) -> None:
+    """Refuse, before it is sent (and paid for), a request whose text cannot fit the model's context window.
+
+    Cheap for every normal prompt: a token is at least one character, so a text no longer than the
+    window in characters always fits and is not counted; a longer one is counted with the local
+    tokenizer (``costs.tokens``, an approximation of the provider's) against LiteLLM's
+    ``max_input_tokens``. Image parts are not counted.
+
+    Raises:
+        BackendError: kind ``context_length``, not retried.
+    """
+    window = model_rules(model_id).max_input_tokens
+    if window is None:
+        return
+    texts = []
+    for message in request.messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts.extend(str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("type") == "text")
+    if sum(len(text) for text in texts) <= window:
+        return
+    from distilleval.costs.tokens import count_tokens
+    from distilleval.errors import BackendError
+
+    tokens = sum(count_tokens(text) for text in texts)
+    problem = context_overflow(model_id, tokens, request.max_tokens)
+    if problem is not None:
+        raise BackendError(f"{model_id}: {problem}", kind="context_length", retryable=False)

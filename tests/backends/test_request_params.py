@@ -269,3 +269,27 @@ def test_estimate_refuses_a_prompt_longer_than_the_models_context_window(tmp_pat
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert f"item {rows[-1]['id']}" in err and "context window of 8,192" in err and "teacher" in err
+
+
+@pytest.mark.parametrize("route", ["litellm", "fast-path"])
+def test_a_prompt_longer_than_the_context_window_is_refused_before_it_is_sent(route):
+    from distilleval.backends.request_params import check_prompt_fits
+
+    check_prompt_fits("openai/gpt-4", ASK)  # short: not even counted
+    long_request = ChatRequest(messages=({"role": "user", "content": "charged twice " * 6000},), max_tokens=8)
+    with OpenAIServer(default=ModelScript(answer="billing")) as server:
+        if route == "fast-path":
+            backend = OpenAICompatibleBackend("openai/gpt-4", api_base=server.base_url, price=None)
+        else:
+            backend = LiteLLMBackend("openai/gpt-4", price=None, api_base=server.base_url, api_key="k")
+
+        async def call():
+            try:
+                return await backend.complete(long_request, timeout_s=10)
+            finally:
+                await backend.aclose()
+
+        with pytest.raises(BackendError) as err:
+            asyncio.run(call())
+        assert server.log == []  # nothing sent, nothing paid
+    assert err.value.kind == "context_length" and not err.value.retryable
