@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from distilleval.backends.base import Backend
 from distilleval.backends.credentials import resolve_api_key
-from distilleval.backends.request_params import check_model_settings
+from distilleval.backends.request_checks import check_model_settings
 from distilleval.backends.tinker.model_ids import is_tinker_model
 from distilleval.costs.pricing import PricingTable
 from distilleval.errors import ConfigurationError, ServiceUnavailableError

@@ -28,7 +28,7 @@ from distilleval.backends._http import (
 )
 from distilleval.backends._timing import EVENT_HOOKS, HttpTimer
 from distilleval.backends.base import ChatRequest, Completion
-from distilleval.backends.request_params import check_prompt_fits
+from distilleval.backends.request_checks import check_prompt_fits
 from distilleval.backends.prompt_cache import is_anthropic_model, mark_rubric_cacheable
 from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import (

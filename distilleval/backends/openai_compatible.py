@@ -31,7 +31,7 @@ from distilleval.backends._http import (
     usage_cost_usd,
 )
 from distilleval.backends.base import ChatRequest, Completion
-from distilleval.backends.request_params import check_prompt_fits
+from distilleval.backends.request_checks import check_prompt_fits
 from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import (
     AuthenticationError,

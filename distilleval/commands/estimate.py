@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tabulate import tabulate
 
-    from distilleval.backends.request_params import check_context_lengths
+    from distilleval.backends.request_checks import check_context_lengths
     from distilleval.backends.tinker.catalogue import check_spec_base_model
     from distilleval.backends.tinker.token_counts import spec_token_counters
     from distilleval.costs import cost_model

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.errors import DistillevalError
     from distilleval.run.cache import cache_path_for
     from distilleval.spec.data import load_items, split_items
-    from distilleval.backends.request_params import check_spec_settings
+    from distilleval.backends.request_checks import check_spec_settings
     from distilleval.spec.task_spec import load_spec
     from distilleval.training.label_checks import LabelChecker
     from distilleval.training.teacher import run_teacher

@@ -80,7 +80,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     import asyncio
 
     from distilleval.costs.pricing import load_pricing
-    from distilleval.backends.request_params import check_spec_settings
+    from distilleval.backends.request_checks import check_spec_settings
     from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.errors import DataError
     from distilleval.files import claim_new_directory
