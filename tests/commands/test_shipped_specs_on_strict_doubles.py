@@ -53,6 +53,14 @@ def test_the_shipped_teacher_eval_passes_the_strict_online_double(spec_path, tmp
     assert outcomes == {"ok"}, outcomes
     assert _summary_errors(tmp_path / "runs") == {}
     assert code == 0
+    # A default temperature the model does not take (no Anthropic model takes one) is left out, with a note.
+    [run_dir] = list((tmp_path / "runs").iterdir())
+    notes = read_summary(run_dir / "summary.json").models["teacher"].notes
+    sent_temperature = {"temperature" in json.dumps(entry.body) for entry in server.log}
+    if provider == "anthropic":
+        assert sent_temperature == {False} and any("does not take temperature=0" in note for note in notes), notes
+    else:
+        assert not any("temperature" in note for note in notes), notes
 
 
 BATCH_SPECS = [p for p in SPECS if load_spec(p).teacher.model.split("/", 1)[0] in ("openai", "anthropic")]
