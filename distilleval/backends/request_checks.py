@@ -35,6 +35,9 @@ def explicit_setting_problem(model_id: str, *, temperature_set: bool, effort: st
         return "reasoning.budget_tokens", f"model {model_id!r} takes reasoning.effort (a level), not a token budget"
     if effort == "none" and rules.reasoning == "openai_effort" and not rules.supports_none_effort:
         return "reasoning.effort", f"model {model_id!r} cannot turn reasoning off (no 'none' effort); use 'minimal' or 'low'"
+    if rules.reasoning == "gemini_budget" and "-pro" in model_id and (budget == 0 or effort == "none"):
+        # Gemini 2.5 Pro thinks with a budget of 128 to 32,768 tokens; 0 (off) is an API error.
+        return "reasoning", f"model {model_id!r} cannot turn thinking off (its smallest budget is 128 tokens)"
     if budget is not None and rules.reasoning == "anthropic_thinking" and 0 < budget < ANTHROPIC_MIN_THINKING_BUDGET:
         return "reasoning.budget_tokens", f"Anthropic's smallest thinking budget is {ANTHROPIC_MIN_THINKING_BUDGET} (0 turns thinking off)"
     if temperature_set:

@@ -60,6 +60,8 @@ def test_reasoning_settings_a_model_cannot_honour_are_refused():
     assert explicit_setting_problem("openai/gpt-5-mini", temperature_set=False, effort="none", budget=None)[0] == "reasoning.effort"
     assert explicit_setting_problem("anthropic/claude-opus-4-6", temperature_set=False, effort=None, budget=500)[0] == "reasoning.budget_tokens"
     assert explicit_setting_problem("openai/gpt-4o-mini", temperature_set=False, effort="low", budget=None)[0] == "reasoning"
+    assert explicit_setting_problem("gemini/gemini-2.5-pro", temperature_set=False, effort="none", budget=None)[0] == "reasoning"
+    assert explicit_setting_problem("gemini/gemini-2.5-flash", temperature_set=False, effort="none", budget=None) is None
     assert explicit_setting_problem("anthropic/claude-opus-4-6", temperature_set=True, effort=None, budget=2048)[0] == "temperature"
     assert explicit_setting_problem("gemini/gemini-2.5-flash", temperature_set=True, effort=None, budget=2048) is None
     assert explicit_setting_problem("openai/gpt-5.2", temperature_set=True, effort=None, budget=None) is None
