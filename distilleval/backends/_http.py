@@ -10,29 +10,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from distilleval.backends.base import ChatRequest
+from distilleval.backends.request_params import openai_fields
 from distilleval.backends.tinker.model_ids import openai_route_fields
 from distilleval.costs.cost_model import request_cost_usd
 from distilleval.costs.pricing import ModelPrice
+from distilleval.errors import BackendError
 
 MAX_RETRY_AFTER_S = 600.0
 
 
-def chat_body(model: str, request: ChatRequest) -> dict[str, Any]:
+def chat_body(model: str, request: ChatRequest, *, rules_model: str | None = None) -> dict[str, Any]:
     """The OpenAI chat-completions fields of one request; ``stop`` only when the request has one.
 
     Args:
         model: the model name the endpoint expects.
         request: the messages and sampling settings.
+        rules_model: the spec's model id whose rules decide the fields (default: ``model``),
+            for routes that send a bare name (``gpt-5.2`` for ``openai/gpt-5.2``).
 
     Returns:
         A new dict the caller may extend (LiteLLM adds ``timeout`` and ``num_retries``).
     """
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": list(request.messages),
-        "max_tokens": request.max_tokens,
-        "temperature": request.temperature,
-    }
+    # The token-limit name, temperature and reasoning fields follow the model's rules (request_params).
+    body: dict[str, Any] = {"model": model, "messages": list(request.messages)}
+    body.update(openai_fields(rules_model or model, request))
     if request.stop:
         body["stop"] = list(request.stop)
     # A Tinker Qwen3 student must see the thinking-off prompt it was trained on.
@@ -110,6 +111,7 @@ class Usage:
     output_tokens: int = 0
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
 
 def _field(block: Any, name: str) -> Any:
@@ -147,7 +149,10 @@ def read_usage(usage: Any) -> Usage:
     prompt = _count(usage, "prompt_tokens")
     if prompt < cached + written:
         prompt += cached + written
-    return Usage(prompt, _count(usage, "completion_tokens"), cached, written)
+    # Thinking tokens are part of completion_tokens (LiteLLM adds Gemini's thoughtsTokenCount), priced as output.
+    reasoning = _count(_field(usage, "completion_tokens_details"), "reasoning_tokens")
+    output = max(_count(usage, "completion_tokens"), reasoning)
+    return Usage(prompt, output, cached, written, reasoning)
 
 
 _FINISH_REASONS = {
@@ -183,3 +188,70 @@ def normalise_finish_reason(raw: Any) -> str | None:
     if not text:
         return None
     return _FINISH_REASONS.get(text, text)
+
+
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+"""Largest response body (or answer text) one call may return; larger is a ``response_too_large`` error.
+
+No answer distilleval scores is anywhere near this, and a runaway body would otherwise be stored
+whole in the run store, the cache, ``summary.json`` and the report."""
+
+# Phrases of the errors that no wait will fix: the account is out of quota or credit.
+_QUOTA_MARKERS = ("insufficient_quota", "exceeded your current quota", "credit balance is too low", "billing_hard_limit")
+
+
+def is_quota_error(text: str) -> bool:
+    """Whether an error body or message says the account is out of quota or credit (not a rate limit)."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in _QUOTA_MARKERS)
+
+
+def quota_error(model_id: str, detail: str) -> BackendError:
+    """The error that stops a run at once: out of quota or credit; retrying cannot help."""
+    return BackendError(
+        f"{model_id}: the account is out of quota or credit ({' '.join(detail.split())[:200]}); "
+        "add credit or raise the limit with the provider, then run again",
+        kind="quota",
+        retryable=False,
+    )
+
+
+def too_large_error(model_id: str, size: int, limit: int = MAX_RESPONSE_BYTES) -> BackendError:
+    """The error for a response over ``limit`` bytes (never stored)."""
+    return BackendError(
+        f"{model_id}: the response is larger than {limit:,} bytes ({size:,}+); not kept", kind="response_too_large",
+        retryable=False,
+    )
+
+
+def checked_answer(
+    model_id: str, content: Any, *, refusal: Any = None, finish_reason: str | None = None, usage: Usage | None = None
+) -> str:
+    """The answer text of a successful response, or the error that says why there is none.
+
+    Raises:
+        BackendError: ``refusal`` (the model refused; OpenAI's ``refusal`` field),
+            ``thinking_exhausted`` (thinking filled the token limit and no answer was left),
+            ``empty_answer`` (the content was null), ``response_too_large`` (an answer over
+            ``MAX_RESPONSE_BYTES``). None of these is retried or cached.
+    """
+    if isinstance(refusal, str) and refusal.strip():
+        raise BackendError(f"{model_id}: the model refused: {' '.join(refusal.split())[:200]}", kind="refusal", retryable=False)
+    text = content if isinstance(content, str) else None
+    if not text and finish_reason == "content_filter":
+        # Anthropic's stop_reason "refusal" (and a provider's content filter) with no answer text.
+        raise BackendError(f"{model_id}: the model refused (finish reason content_filter, no answer)", kind="refusal", retryable=False)
+    if not text and finish_reason == "length" and usage is not None and usage.reasoning_tokens:
+        raise BackendError(
+            f"{model_id}: no answer: {usage.reasoning_tokens:,} thinking tokens filled the token limit; "
+            "give the model a smaller reasoning budget or effort, or a larger max_tokens",
+            kind="thinking_exhausted",
+            retryable=False,
+        )
+    if content is None:
+        raise BackendError(f"{model_id}: the response has no answer (content null)", kind="empty_answer", retryable=False)
+    if text is None:
+        raise BackendError(f"{model_id}: the answer is not text ({type(content).__name__})", kind="bad_response", retryable=True)
+    if len(text) > MAX_RESPONSE_BYTES:
+        raise too_large_error(model_id, len(text.encode("utf-8")))
+    return text

@@ -13,12 +13,20 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """What is sent: OpenAI-style messages (content a string or a list of parts) and sampling."""
+    """What is asked: OpenAI-style messages (content a string or a list of parts), sampling and reasoning.
+
+    ``max_tokens`` is the answer's room; what each model is actually sent (token-limit field
+    name, whether ``temperature`` goes, the reasoning field) is decided by
+    ``request_params.sent_settings``. ``reasoning_effort`` (``none`` ... ``high``) and
+    ``thinking_budget_tokens`` are the spec's ``reasoning`` setting (None: not set).
+    """
 
     messages: tuple[dict[str, Any], ...]
     max_tokens: int = 256
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
+    reasoning_effort: str | None = None
+    thinking_budget_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -32,7 +40,8 @@ class Completion:
     answer that came through a provider batch: it has no per-request latency).
     ``finish_reason`` is the provider's reason normalised to ``stop``, ``length`` (cut at
     ``max_tokens``), ``content_filter`` or ``tool_calls``; other values pass through; None when
-    the provider gave none.
+    the provider gave none. ``reasoning_tokens`` are the thinking tokens the provider reported
+    (already part of ``output_tokens`` and priced as output).
     """
 
     text: str
@@ -44,6 +53,7 @@ class Completion:
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     finish_reason: str | None = None
+    reasoning_tokens: int = 0
 
 
 class Backend(Protocol):

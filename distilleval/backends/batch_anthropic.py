@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from distilleval.backends._http import normalise_finish_reason
+from distilleval.backends._http import checked_answer, is_quota_error, normalise_finish_reason, quota_error
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.batch_api import BatchHTTP, BatchOutcome, BatchStatus, wire_model_name
 from distilleval.backends.prompt_cache import mark_rubric_cacheable
+from distilleval.backends.request_params import sent_settings
 from distilleval.errors import BackendError
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
@@ -54,10 +55,13 @@ def _content_blocks(content: Any) -> Any:
     return blocks
 
 
-def anthropic_params(model: str, request: ChatRequest, *, messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def anthropic_params(
+    model: str, request: ChatRequest, *, messages: list[dict[str, Any]] | None = None, rules_model: str | None = None
+) -> dict[str, Any]:
     """The Messages API parameters of one request (system messages lifted into ``system``).
 
-    ``messages`` replaces ``request.messages`` (the rubric already marked cacheable). System
+    ``messages`` replaces ``request.messages`` (the rubric already marked cacheable);
+    ``rules_model`` is the spec's model id whose rules decide the sampling fields. System
     blocks marked ``cache_control`` stay blocks; otherwise the system text is one string.
     """
     system: list[dict[str, Any]] = []
@@ -69,12 +73,19 @@ def anthropic_params(model: str, request: ChatRequest, *, messages: list[dict[st
             system.extend(dict(part) for part in parts if part.get("type") == "text")
         else:
             turns.append({"role": message["role"], "content": _content_blocks(content)})
-    params: dict[str, Any] = {
-        "model": model,
-        "max_tokens": request.max_tokens,
-        "messages": turns,
-        "temperature": request.temperature,
-    }
+    # The token limit, temperature and thinking follow the model's rules (request_params).
+    settings = sent_settings(rules_model or (model if "/" in model else f"anthropic/{model}"), request)
+    params: dict[str, Any] = {"model": model, "max_tokens": settings.token_limit, "messages": turns}
+    if settings.temperature is not None:
+        params["temperature"] = settings.temperature
+    if settings.thinking_budget:
+        params["thinking"] = {"type": "enabled", "budget_tokens": settings.thinking_budget}
+    elif settings.thinking_budget == 0:
+        params["thinking"] = {"type": "disabled"}
+    elif settings.reasoning_effort is not None:
+        # Adaptive thinking (Claude models without a budget): Anthropic's levels start at 'low'.
+        params["thinking"] = {"type": "adaptive"}
+        params["output_config"] = {"effort": "low" if settings.reasoning_effort == "minimal" else settings.reasoning_effort}
     if any("cache_control" in block for block in system):
         params["system"] = system
     elif system:
@@ -112,7 +123,9 @@ class AnthropicBatchClient(BatchHTTP):
             if key not in self._marked_system:
                 self._marked_system[key] = mark_rubric_cacheable([messages[0]], self.model_id)[0]
             messages[0] = self._marked_system[key]
-        return {"custom_id": custom_id, "params": anthropic_params(wire_model_name(self.model_id), request, messages=messages)}
+        return {"custom_id": custom_id, "params": anthropic_params(
+            wire_model_name(self.model_id), request, messages=messages, rules_model=self.model_id
+        )}
 
     async def submit(self, requests_file: Path, *, job_token: str) -> str:
         """POST every line of ``requests_file`` as one batch; returns its id.
@@ -189,7 +202,14 @@ class AnthropicBatchClient(BatchHTTP):
             usage = message.get("usage") or {}
             cached = int(usage.get("cache_read_input_tokens") or 0)
             written = int(usage.get("cache_creation_input_tokens") or 0)
-            text = "".join(block.get("text", "") for block in message.get("content") or [] if block.get("type") == "text")
+            texts = [block.get("text", "") for block in message.get("content") or [] if block.get("type") == "text"]
+            try:
+                text = checked_answer(
+                    self.model_id, "".join(texts) if texts else None,
+                    finish_reason=normalise_finish_reason(message.get("stop_reason")),
+                )
+            except BackendError as err:
+                return BatchOutcome(custom_id, error=err)
             completion = Completion(
                 text=text,
                 input_tokens=int(usage.get("input_tokens") or 0) + cached + written,
@@ -205,6 +225,8 @@ class AnthropicBatchClient(BatchHTTP):
             detail = ((result.get("error") or {}).get("error")) or result.get("error") or {}
             error_kind = _ERROR_KINDS.get(str(detail.get("type")), "error")
             message = str(detail.get("message") or detail.get("type") or "errored")
+            if is_quota_error(message):
+                return BatchOutcome(custom_id, error=quota_error(self.model_id, message))
             return BatchOutcome(custom_id, error=BackendError(f"{self.model_id}: {message}", kind=error_kind))
         label = {"expired": "expired", "canceled": "canceled"}.get(str(kind), "error")
         return BatchOutcome(

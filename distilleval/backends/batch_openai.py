@@ -13,7 +13,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from distilleval.backends._http import chat_body, normalise_finish_reason, read_usage
+from distilleval.backends._http import (
+    chat_body,
+    checked_answer,
+    is_quota_error,
+    normalise_finish_reason,
+    quota_error,
+    read_usage,
+)
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.batch_api import BatchHTTP, BatchOutcome, BatchStatus, error_kind_for_status, wire_model_name
 from distilleval.errors import BackendError
@@ -41,7 +48,7 @@ class OpenAIBatchClient(BatchHTTP):
             "custom_id": custom_id,
             "method": "POST",
             "url": CHAT_ENDPOINT,
-            "body": chat_body(wire_model_name(self.model_id), request),
+            "body": chat_body(wire_model_name(self.model_id), request, rules_model=self.model_id),
         }
 
     async def submit(self, requests_file: Path, *, job_token: str) -> str:
@@ -88,7 +95,10 @@ class OpenAIBatchClient(BatchHTTP):
         return BatchStatus(ended=state in ENDED_STATES, state=state, done=done, total=int(counts.get("total") or 0))
 
     async def results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
-        """The output file's lines, then the error file's (a failed batch's validation errors say why it failed)."""
+        """The output file's lines, then the error file's; for a batch that failed as a whole
+        (``status: failed``, no output), one ``batch_failed`` error per request of its input file,
+        carrying the reason from ``errors.data`` (the entry naming the request's line, else the
+        batch's own reason, e.g. ``token_limit_exceeded``)."""
         batch = await self._json("GET", f"{self.api_base}/batches/{batch_id}")
         for file_key in ("output_file_id", "error_file_id"):
             file_id = batch.get(file_key)
@@ -96,6 +106,16 @@ class OpenAIBatchClient(BatchHTTP):
                 continue
             async for line in self._jsonl(f"{self.api_base}/files/{file_id}/content"):
                 yield self._outcome(line)
+        reasons = (batch.get("errors") or {}).get("data") or []
+        if batch.get("status") == "failed" and not batch.get("output_file_id") and batch.get("input_file_id"):
+            number = 0
+            async for line in self._jsonl(f"{self.api_base}/files/{batch['input_file_id']}/content"):
+                number += 1
+                reason = batch_failure_reason(reasons, number)
+                yield BatchOutcome(
+                    str(line.get("custom_id")),
+                    error=BackendError(f"{self.model_id}: the batch {batch_id} failed: {reason}", kind="batch_failed"),
+                )
 
     def _outcome(self, line: dict[str, Any]) -> BatchOutcome:
         custom_id = str(line.get("custom_id"))
@@ -107,19 +127,44 @@ class OpenAIBatchClient(BatchHTTP):
             detail = error or body.get("error") or {}
             code = str(detail.get("code") or detail.get("type") or "")
             message = str(detail.get("message") or f"HTTP {status}")
+            if is_quota_error(f"{code} {message}"):
+                return BatchOutcome(custom_id, error=quota_error(self.model_id, f"{code}: {message}"))
             kind = "expired" if code == "batch_expired" else error_kind_for_status(status) if status else code or "error"
             return BatchOutcome(custom_id, error=BackendError(f"{self.model_id}: {message}", kind=kind))
         body = response.get("body") or {}
         choice = (body.get("choices") or [{}])[0]
+        message_body = choice.get("message") or {}
         usage = read_usage(body.get("usage"))
+        finish_reason = normalise_finish_reason(choice.get("finish_reason"))
+        try:
+            text = checked_answer(
+                self.model_id, message_body.get("content"), refusal=message_body.get("refusal"),
+                finish_reason=finish_reason, usage=usage,
+            )
+        except BackendError as err:
+            return BatchOutcome(custom_id, error=err)
         completion = Completion(
-            text=str((choice.get("message") or {}).get("content") or ""),
+            text=text,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             latency_ms=None,
             cost_usd=0.0,
             cached_input_tokens=usage.cached_input_tokens,
             cache_write_tokens=usage.cache_write_tokens,
-            finish_reason=normalise_finish_reason(choice.get("finish_reason")),
+            finish_reason=finish_reason,
+            reasoning_tokens=usage.reasoning_tokens,
         )
         return BatchOutcome(custom_id, completion=completion)
+
+
+def batch_failure_reason(reasons: list[dict[str, Any]], line_number: int) -> str:
+    """``code: message`` of the ``errors.data`` entry for input line ``line_number``, else of the
+    entries that name no line (the batch's own reason), joined; "no reason given" when there is none."""
+    def text(entry: dict[str, Any]) -> str:
+        return f"{entry.get('code') or 'error'}: {' '.join(str(entry.get('message') or '').split())[:200]}"
+
+    for entry in reasons:
+        if entry.get("line") == line_number:
+            return text(entry)
+    general = [text(entry) for entry in reasons if not entry.get("line")]
+    return "; ".join(general) if general else "no reason given"

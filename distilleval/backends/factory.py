@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from distilleval.backends.base import Backend
 from distilleval.backends.credentials import resolve_api_key
+from distilleval.backends.request_checks import check_model_settings
 from distilleval.backends.tinker.model_ids import is_tinker_model
 from distilleval.costs.pricing import PricingTable
 from distilleval.errors import ConfigurationError, ServiceUnavailableError
@@ -55,6 +56,7 @@ def build_backend(
         PricingError: the model has no price in the table (before any call is made).
         ConfigurationError: the API key variable is not set, or Tinker support is missing.
     """
+    check_model_settings(role, model)
     price = pricing.price_for(pricing.key_for(model)) if pricing is not None else None
     if is_tinker_model(model.model):
         try:

@@ -17,6 +17,9 @@ from typing import Any
 
 from distilleval.backends._http import (
     chat_body,
+    checked_answer,
+    is_quota_error,
+    quota_error,
     normalise_finish_reason,
     read_usage,
     retry_after_seconds,
@@ -25,6 +28,7 @@ from distilleval.backends._http import (
 )
 from distilleval.backends._timing import EVENT_HOOKS, HttpTimer
 from distilleval.backends.base import ChatRequest, Completion
+from distilleval.backends.request_checks import check_prompt_fits
 from distilleval.backends.prompt_cache import is_anthropic_model, mark_rubric_cacheable
 from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import (
@@ -72,6 +76,9 @@ def translate_litellm_error(err: BaseException, model_id: str) -> BackendError:
     names = {cls.__name__ for cls in type(err).__mro__}
     detail = " ".join(str(err).split())[:300]
     message = f"{model_id}: {detail}"
+    if is_quota_error(str(err)):
+        # Out of quota or credit: a 429 (OpenAI insufficient_quota) or 400 (Anthropic credit) no wait will fix.
+        return quota_error(model_id, detail)
     if "RateLimitError" in names:
         headers = getattr(err, "litellm_response_headers", None)
         if headers is None and getattr(err, "response", None) is not None:
@@ -173,6 +180,7 @@ class LiteLLMBackend:
 
     async def complete(self, request: ChatRequest, *, timeout_s: float) -> Completion:
         """Make one call. Raises a ``BackendError`` subclass on failure (see ``translate_litellm_error``)."""
+        check_prompt_fits(self.model_id, request)
         kwargs = chat_body(self.model_id, request)
         if "chat_template_kwargs" in kwargs:  # not an OpenAI field: LiteLLM passes it through extra_body
             kwargs["extra_body"] = {"chat_template_kwargs": kwargs.pop("chat_template_kwargs")}
@@ -196,10 +204,15 @@ class LiteLLMBackend:
             raise translate_litellm_error(err, self.model_id) from None
         try:
             choice = response.choices[0]
-            text = choice.message.content or ""
+            message = choice.message
         except (AttributeError, IndexError, TypeError):
             raise BackendError(f"{self.model_id}: response has no choices[0].message", kind="bad_response", retryable=True) from None
         usage = read_usage(getattr(response, "usage", None))
+        finish_reason = normalise_finish_reason(getattr(choice, "finish_reason", None))
+        text = checked_answer(
+            self.model_id, getattr(message, "content", None), refusal=getattr(message, "refusal", None),
+            finish_reason=finish_reason, usage=usage,
+        )
         return Completion(
             text=text,
             input_tokens=usage.input_tokens,
@@ -209,7 +222,8 @@ class LiteLLMBackend:
             extra={"latency_basis": timer.basis},
             cached_input_tokens=usage.cached_input_tokens,
             cache_write_tokens=usage.cache_write_tokens,
-            finish_reason=normalise_finish_reason(getattr(choice, "finish_reason", None)),
+            finish_reason=finish_reason,
+            reasoning_tokens=usage.reasoning_tokens,
         )
 
     async def _warm_up(self, kwargs: dict[str, Any]) -> None:

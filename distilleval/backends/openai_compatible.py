@@ -19,13 +19,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from distilleval.backends._http import (
+    MAX_RESPONSE_BYTES,
     chat_body,
+    checked_answer,
+    is_quota_error,
+    quota_error,
+    too_large_error,
     normalise_finish_reason,
     read_usage,
     retry_after_seconds,
     usage_cost_usd,
 )
 from distilleval.backends.base import ChatRequest, Completion
+from distilleval.backends.request_checks import check_prompt_fits
 from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import (
     AuthenticationError,
@@ -57,6 +63,8 @@ def _error_detail(body: bytes) -> str:
 def translate_status(status: int, headers: Mapping[str, str], body: bytes, model_id: str) -> BackendError:
     """The distilleval error for a non-2xx response."""
     message = f"{model_id}: HTTP {status}: {_error_detail(body)}"
+    if status in (402, 429) and is_quota_error(body.decode("utf-8", "replace")):
+        return quota_error(model_id, _error_detail(body))
     if status == 429:
         return RateLimitedError(message, retry_after_s=retry_after_seconds(headers))
     if status in (401, 403):
@@ -68,6 +76,25 @@ def translate_status(status: int, headers: Mapping[str, str], body: bytes, model
     if status == 404:
         return BackendError(message, kind="not_found", retryable=False)
     return BackendError(message, kind="bad_request", retryable=False)
+
+
+async def read_bounded(response: Any, model_id: str, limit: int = MAX_RESPONSE_BYTES) -> bytes:
+    """The response body, read in chunks and given up past ``limit`` bytes (never held whole).
+
+    Raises:
+        BackendError: ``response_too_large``.
+    """
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise too_large_error(model_id, declared, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise too_large_error(model_id, size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def translate_transport_error(err: BaseException, model_id: str) -> BackendError:
@@ -130,14 +157,15 @@ class OpenAICompatibleBackend:
         """Make one call. Raises a ``BackendError`` subclass on failure."""
         import aiohttp
 
-        body = chat_body(self._wire_model, request)
+        check_prompt_fits(self.model_id, request)
+        body = chat_body(self._wire_model, request, rules_model=self.model_id)
         session = self._open_session()
         try:
             started = time.perf_counter()
             async with session.post(self._url, data=json.dumps(body), timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
                 # Headers in: the model has answered (the body of a chat completion is small).
                 latency_ms = (time.perf_counter() - started) * 1000
-                raw = await response.read()
+                raw = await read_bounded(response, self.model_id)
                 status, headers = response.status, response.headers
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
             raise translate_transport_error(err, self.model_id) from None
@@ -146,21 +174,26 @@ class OpenAICompatibleBackend:
         try:
             payload = json.loads(raw)
             choice = payload["choices"][0]
-            text = choice["message"]["content"] or ""
+            message = choice["message"]
             usage = read_usage(payload.get("usage"))
+            finish_reason = normalise_finish_reason(choice.get("finish_reason"))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
             raise BackendError(
                 f"{self.model_id}: malformed response body ({type(err).__name__})", kind="bad_response", retryable=True
             ) from None
+        text = checked_answer(
+            self.model_id, message.get("content"), refusal=message.get("refusal"), finish_reason=finish_reason, usage=usage
+        )
         return Completion(
-            text=str(text),
+            text=text,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             latency_ms=latency_ms,
             cost_usd=usage_cost_usd(self._price, usage, batch=self._batch),
             cached_input_tokens=usage.cached_input_tokens,
             cache_write_tokens=usage.cache_write_tokens,
-            finish_reason=normalise_finish_reason(choice.get("finish_reason")),
+            finish_reason=finish_reason,
+            reasoning_tokens=usage.reasoning_tokens,
         )
 
     async def aclose(self) -> None:

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from distilleval.costs.prompt_caching import anthropic_min_cacheable_tokens, is_anthropic_model
+from distilleval.costs.prompt_caching import (
+    anthropic_min_cacheable_range,
+    anthropic_min_cacheable_tokens,
+    is_anthropic_model,
+)
 from distilleval.costs.tokens import count_tokens
 
 __all__ = ["EPHEMERAL", "anthropic_min_cacheable_tokens", "is_anthropic_model", "mark_rubric_cacheable"]
@@ -30,7 +34,9 @@ def _system_text(content: Any) -> str:
 def mark_rubric_cacheable(messages: list[dict[str, Any]], model_id: str) -> list[dict[str, Any]]:
     """``messages`` with the leading system message's last text block marked ``cache_control: ephemeral``.
 
-    Only when the system text reaches ``anthropic_min_cacheable_tokens(model_id)``, counted with
+    Only when the system text reaches the smaller of the model's documented and LiteLLM-mapped
+    minimum cacheable lengths (``anthropic_min_cacheable_range``; a marker on a block the
+    provider then does not cache costs nothing, a missing one loses the saving), counted with
     the local tokenizer (``costs.tokens``; an approximation of Anthropic's). Messages without a
     leading system message, or with one too short, come back unchanged; the input is never
     modified.
@@ -38,7 +44,7 @@ def mark_rubric_cacheable(messages: list[dict[str, Any]], model_id: str) -> list
     if not messages or messages[0].get("role") != "system":
         return messages
     system = messages[0]
-    if count_tokens(_system_text(system.get("content"))) < anthropic_min_cacheable_tokens(model_id):
+    if count_tokens(_system_text(system.get("content"))) < anthropic_min_cacheable_range(model_id)[0]:
         return messages
     content = system.get("content")
     if isinstance(content, str):

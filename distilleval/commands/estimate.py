@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tabulate import tabulate
 
+    from distilleval.backends.request_checks import check_context_lengths
     from distilleval.backends.tinker.catalogue import check_spec_base_model
     from distilleval.backends.tinker.token_counts import spec_token_counters
     from distilleval.costs import cost_model
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     items, eval_items = inputs.items, inputs.evaluate
     # Each item's prompts are counted once; the eval split and the default pool are views of those counts.
     counts = count_spec_tokens(spec, items, counters=spec_token_counters(spec))
+    check_context_lengths(spec, items, counts.inputs)  # a prompt no model window takes fails every call
     profiles = counts.profiles(spec)
     teacher, student = profiles["teacher"], profiles["student"]
     if args.pool or spec.data.pool:

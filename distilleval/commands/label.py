@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.errors import DistillevalError
     from distilleval.pipeline.preflight import check_label_inputs
     from distilleval.run.cache import cache_path_for
+    from distilleval.backends.request_checks import check_spec_settings
     from distilleval.spec.task_spec import load_spec
     from distilleval.training.label_checks import LabelChecker
     from distilleval.training.teacher import run_teacher
@@ -136,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_retries < 0:
         raise DistillevalError(f"--max-retries must be 0 or more, got {args.max_retries}")
     spec = load_spec(args.spec)
+    check_spec_settings(spec, roles=("teacher",))
     # Every input check before the first paid call (pipeline.preflight, shared with eval, run, estimate).
     pool = check_label_inputs(spec, pool=args.pool, limit=args.limit)
     items, source, pool_file = pool.items, pool.source, pool.path

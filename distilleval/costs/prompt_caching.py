@@ -11,6 +11,7 @@ requests with the same table.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from distilleval.costs.tokens import count_tokens
@@ -35,13 +36,50 @@ def is_anthropic_model(model_id: str) -> bool:
     return model_id.startswith("anthropic/")
 
 
-def anthropic_min_cacheable_tokens(model_id: str) -> int:
-    """The shortest prefix, in tokens, Anthropic caches for ``model_id`` (1,024 for models not listed)."""
+def _documented_min_cacheable(model_id: str) -> int:
     name = model_id.lower()
     for pattern, tokens in _ANTHROPIC_MIN_CACHEABLE:
         if pattern in name:
             return tokens
     return _ANTHROPIC_DEFAULT_MIN_CACHEABLE
+
+
+@functools.lru_cache(maxsize=64)
+def _map_min_cacheable(model_id: str) -> int | None:
+    """LiteLLM's map's ``prompt_cache_min_tokens`` for the model (None when the map or the field is absent)."""
+    from distilleval.costs.litellm_prices import read_price_map
+    from distilleval.errors import ConfigurationError, DataError
+
+    try:
+        entries = read_price_map().entries
+    except (ConfigurationError, DataError):
+        return None
+    bare = model_id.split("/", 1)[1] if "/" in model_id else model_id
+    for key in (model_id, bare):
+        value = (entries.get(key) or {}).get("prompt_cache_min_tokens")
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def anthropic_min_cacheable_range(model_id: str) -> tuple[int, int]:
+    """(lowest, highest) minimum cacheable prefix the two sources give: Anthropic's documentation
+    (the table above) and LiteLLM's map (``prompt_cache_min_tokens``). They disagree for some
+    models (claude-sonnet-4-6: 2,048 documented, 1,024 in the map; claude-opus-4-7: 2,048 in the
+    map, not in the table)."""
+    documented = _documented_min_cacheable(model_id)
+    mapped = _map_min_cacheable(model_id)
+    return (documented, documented) if mapped is None else (min(documented, mapped), max(documented, mapped))
+
+
+def anthropic_min_cacheable_tokens(model_id: str) -> int:
+    """The shortest prefix, in tokens, a projection may count on Anthropic caching for ``model_id``.
+
+    Where the documentation and LiteLLM's map disagree the larger wins: a projection claims a
+    cache share only when both sources say it would be cached. (Requests are marked at the
+    smaller, ``anthropic_min_cacheable_range``: a marker on a block too short to cache costs nothing.)
+    """
+    return anthropic_min_cacheable_range(model_id)[1]
 
 
 @dataclass(frozen=True)

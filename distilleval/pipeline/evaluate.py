@@ -88,6 +88,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     import asyncio
 
     from distilleval.costs.pricing import load_pricing
+    from distilleval.backends.request_checks import check_spec_settings
     from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.pipeline.latency_probe import latency_context, roles_to_probe
     from distilleval.pipeline.preflight import check_eval_inputs, check_scorer
@@ -98,6 +99,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     roles, baselines = _selected_models(spec, options.models)
     # Baselines are priced after the model calls: an unpriced one must fail before anything is paid.
     check_spec_priced(spec, pricing, roles=roles, baselines=[b.display_name for b in baselines])
+    check_spec_settings(spec, roles)
     # Every input check (gold on each eval row, classes for the baselines, ...) before anything is paid.
     items = check_eval_inputs(spec, limit=options.limit, baselines=baselines).evaluate
     check_scorer(spec)
@@ -357,7 +359,10 @@ def _call_for(spec: TaskSpec, role: str, item: Item) -> Any:
 
     model = spec.models()[role]
     messages = build_messages(model, item, spec.data.image_inputs)
-    request = ChatRequest(messages=messages, max_tokens=model.max_tokens, temperature=model.temperature, stop=tuple(model.stop))
+    request = ChatRequest(
+        messages=messages, max_tokens=model.max_tokens, temperature=model.temperature, stop=tuple(model.stop),
+        reasoning_effort=model.reasoning_effort, thinking_budget_tokens=model.thinking_budget_tokens,
+    )
     return Call(item.id, role, request)
 
 
@@ -515,6 +520,7 @@ def _write_summary(
 ) -> Path:
     """Score every model's outputs and write ``summary.json`` (atomically); a role in
     ``batch_notes`` (role -> provider) went through that provider's batch API and is priced at the batch tier."""
+    from distilleval.backends.request_params import model_notes
     from distilleval.costs.pricing import priced_as
     from distilleval.results.build import ModelRun, build_summary
     from distilleval.results.summary_json import write_summary
@@ -534,6 +540,7 @@ def _write_summary(
             batch_api=(batch_notes or {}).get(role),
             priced_as=priced_as(models[role], pricing),
             latency=(contexts or {}).get(role),
+            notes=model_notes(models[role]),
         )
         for role, results in outputs.items()
     ]

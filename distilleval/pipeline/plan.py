@@ -43,6 +43,15 @@ class RunPlan:
     reason: str
 
 
+def tinker_credentials_found() -> bool:
+    """Whether the tinker SDK finds a credential (local check; False when the SDK is not installed)."""
+    try:
+        from tinker.auth import tinker_has_credentials
+    except ImportError:
+        return bool(os.environ.get("TINKER_API_KEY"))
+    return tinker_has_credentials()
+
+
 def missing_credentials(spec: TaskSpec) -> list[str]:
     """The teacher/student roles whose API key is not configured, as ``role (VARIABLE)``.
 
@@ -53,6 +62,9 @@ def missing_credentials(spec: TaskSpec) -> list[str]:
     missing = []
     for role, model in spec.models().items():
         if is_tinker_model(model.model):  # a tinker:// checkpoint or a Tinker base model
+            # The SDK's own resolution: a key, a JWT, TINKER_CREDENTIAL_CMD or `tinker auth login`.
+            if tinker_credentials_found():
+                continue
             variables: tuple[str, ...] = ("TINKER_API_KEY",)
         elif model.api_key_env:
             variables = (model.api_key_env,)

@@ -91,6 +91,9 @@ def cache_key(model_id: str, request: ChatRequest, repeat: int = 0) -> str:
         "stop": list(request.stop),
         "repeat": repeat,
     }
+    # A reasoning setting decides the answer too; left out when unset so older keys still match.
+    if request.reasoning_effort is not None or request.thinking_budget_tokens is not None:
+        material["reasoning"] = [request.reasoning_effort, request.thinking_budget_tokens]
     canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -36,8 +36,9 @@ from distilleval.errors import BackendError, CallTimeoutError, RateLimitedError
 from distilleval.run.cache import ResponseCache, cache_key
 from distilleval.run.loop_lag import LoopLagMonitor
 
-# Final failures of these kinds stop the whole run: every later call would fail the same way.
-FATAL_KINDS = ("auth", "not_found")
+# Final failures of these kinds stop the whole run: every later call would fail the same way
+# (quota: the account is out of quota or credit, which no wait fixes).
+FATAL_KINDS = ("auth", "not_found", "quota")
 # These stop the run only while the model has not yet answered once (a dead endpoint).
 FATAL_BEFORE_FIRST_SUCCESS = ("unavailable",)
 

@@ -116,6 +116,25 @@ class OutputSpec(_Strict):
         return self
 
 
+class ReasoningSpec(_Strict):
+    """How much a model may think before it answers: a level or a token budget, not both.
+
+    Each provider gets its own field (docs/providers.md): OpenAI ``reasoning_effort``,
+    Anthropic ``thinking.budget_tokens``, Gemini ``thinkingConfig.thinkingBudget`` (Gemini 3:
+    ``thinkingLevel``). The thinking room is added on top of ``max_tokens``, which stays the
+    answer's room.
+    """
+
+    effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    budget_tokens: int | None = Field(default=None, ge=0, le=1_000_000, description="thinking tokens; 0 turns thinking off")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "ReasoningSpec":
+        if (self.effort is None) == (self.budget_tokens is None):
+            raise ValueError("set exactly one of 'effort' (none/minimal/low/medium/high) and 'budget_tokens'")
+        return self
+
+
 class ModelSpec(_Strict):
     """One model role (teacher or student): which model, which prompt, how to sample it."""
 
@@ -131,6 +150,9 @@ class ModelSpec(_Strict):
     )
     max_tokens: PositiveInt = Field(default=256, le=1_000_000)
     temperature: NonNegativeFloat = Field(default=0.0, le=10)
+    reasoning: ReasoningSpec | None = Field(
+        default=None, description="thinking level or budget (None: the distilleval default, see docs/providers.md)"
+    )
     stop: list[str] = Field(default_factory=list)
     api_base: str | None = None
     api_key_env: str | None = Field(
@@ -159,10 +181,35 @@ class ModelSpec(_Strict):
     # own pricing row (prefill / sample rates) prices the checkpoint when the table has one.
     checkpoint_base_model: str | None = Field(default=None, exclude=True)
 
+    @field_validator("model")
+    @classmethod
+    def _tinker_naming(cls, value: str) -> str:
+        # "tinker/Qwen/Qwen3-8B" looks like a LiteLLM provider prefix, but there is none for Tinker.
+        lowered = value.lower()
+        for prefix in ("tinker/", "tinker:"):
+            if lowered.startswith(prefix) and not lowered.startswith("tinker://"):
+                base = value[len(prefix):].lstrip("/")
+                raise ValueError(
+                    f"{value!r}: a Tinker base model is named by its name alone ({base!r}, trained by distilleval "
+                    "run/train from the teacher's labels), a trained checkpoint by its tinker:// path "
+                    "(tinker://RUN/sampler_weights/NAME)"
+                )
+        return value
+
     @property
     def pricing_key(self) -> str:
         """The id looked up in the pricing table."""
         return self.price_as or self.model
+
+    @property
+    def reasoning_effort(self) -> str | None:
+        """``reasoning.effort`` (None when not set)."""
+        return self.reasoning.effort if self.reasoning else None
+
+    @property
+    def thinking_budget_tokens(self) -> int | None:
+        """``reasoning.budget_tokens`` (None when not set)."""
+        return self.reasoning.budget_tokens if self.reasoning else None
 
 
 class BaselineSpec(_Strict):

@@ -38,7 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
-from distilleval.testing.provider_shapes import prompt_text
+from distilleval.testing.provider_shapes import anthropic_rejection, openai_rejection, prompt_text
 
 Decider = Callable[[str], bool]
 
@@ -58,6 +58,8 @@ class _Batch:
     output_file_id: str | None = None
     error_file_id: str | None = None
     results: list[dict[str, Any]] = field(default_factory=list)
+    input_file_id: str | None = None
+    failed_with: list[dict[str, Any]] | None = None
     ended: bool = False
     expired_any: bool = False
 
@@ -70,6 +72,11 @@ class BatchServer:
         polls_to_finish: status checks a batch answers "in progress" before it ends.
         fails / expires / drops: which prompts fail, expire, or get no result at all.
         api_key: when set, requests must carry it (OpenAI ``Bearer``, Anthropic ``x-api-key``), else 401.
+        fail_batch: an OpenAI batch ends ``failed`` as a whole, with no output file, and these
+            ``errors.data`` entries (``{"code", "message", "line"}``), e.g. ``token_limit_exceeded``.
+
+    A request the real model would refuse (``max_tokens`` or ``temperature`` for the GPT-5 family,
+    sampling parameters for a Claude model that takes none) fails with 400 / ``errored``, as it would there.
     """
 
     def __init__(
@@ -81,7 +88,9 @@ class BatchServer:
         expires: Decider = _never,
         drops: Decider = _never,
         api_key: str | None = None,
+        fail_batch: list[dict[str, Any]] | None = None,
     ):
+        self.fail_batch = fail_batch
         self.answer = answer
         self.polls_to_finish = polls_to_finish
         self.fails = fails
@@ -199,7 +208,10 @@ class BatchServer:
             prompt = prompt_text(messages)
             if self.drops(prompt):
                 continue
-            if self.expires(prompt):
+            rejection = (openai_rejection if batch.provider == "openai" else anthropic_rejection)(params)
+            if rejection is not None:
+                errors.append(self._failed(batch.provider, entry["custom_id"], rejection))
+            elif self.expires(prompt):
                 batch.expired_any = True
                 errors.append(self._expired(batch.provider, entry["custom_id"]))
             elif self.fails(prompt):
@@ -207,6 +219,9 @@ class BatchServer:
             else:
                 outputs.append(self._succeeded(batch.provider, entry["custom_id"], params, prompt))
         batch.ended = True
+        if batch.provider == "openai" and self.fail_batch is not None:
+            batch.failed_with = list(self.fail_batch)
+            return
         if batch.provider == "openai":
             batch.output_file_id = self._store_file(outputs)
             batch.error_file_id = self._store_file(errors) if errors else None
@@ -238,14 +253,14 @@ class BatchServer:
         return {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
 
     @staticmethod
-    def _failed(provider: str, custom_id: str) -> dict[str, Any]:
+    def _failed(provider: str, custom_id: str, message: str = "invalid request (scripted failure)") -> dict[str, Any]:
         if provider == "openai":
-            body = {"error": {"message": "invalid request (scripted failure)", "type": "invalid_request_error",
+            body = {"error": {"message": message, "type": "invalid_request_error",
                               "code": "invalid_value"}}
             return {"id": f"batch_req_{custom_id}", "custom_id": custom_id,
                     "response": {"status_code": 400, "request_id": custom_id, "body": body}, "error": None}
         return {"custom_id": custom_id, "result": {"type": "errored", "error": {
-            "type": "error", "error": {"type": "invalid_request_error", "message": "invalid request (scripted failure)"}}}}
+            "type": "error", "error": {"type": "invalid_request_error", "message": message}}}}
 
     @staticmethod
     def _expired(provider: str, custom_id: str) -> dict[str, Any]:
@@ -282,10 +297,17 @@ class BatchServer:
         if len(set(ids)) != len(ids) or len(requests) > 50_000:
             return web.json_response({"error": {"message": "duplicate custom_id or too many requests"}}, status=400)
         batch = self._new_batch("openai", requests, body.get("metadata") or {})
+        batch.input_file_id = body["input_file_id"]
         return web.json_response(self._openai_view(batch))
 
     def _openai_view(self, batch: _Batch) -> dict[str, Any]:
         total = len(batch.requests)
+        if batch.ended and batch.failed_with is not None:
+            return {"id": batch.batch_id, "object": "batch", "endpoint": "/v1/chat/completions", "status": "failed",
+                    "created_at": batch.created_at, "input_file_id": batch.input_file_id,
+                    "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": batch.metadata,
+                    "output_file_id": None, "error_file_id": None,
+                    "errors": {"object": "list", "data": batch.failed_with}}
         if batch.ended:
             status = "expired" if batch.expired_any else "completed"
             failed = sum(1 for _ in self._file_lines(batch.error_file_id))
@@ -295,7 +317,8 @@ class BatchServer:
             done = total * batch.polls // (self.polls_to_finish + 1)
             counts = {"total": total, "completed": done, "failed": 0}
         return {"id": batch.batch_id, "object": "batch", "endpoint": "/v1/chat/completions", "status": status,
-                "created_at": batch.created_at, "request_counts": counts, "metadata": batch.metadata,
+                "created_at": batch.created_at, "input_file_id": batch.input_file_id, "request_counts": counts,
+                "metadata": batch.metadata,
                 "output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id}
 
     def _file_lines(self, file_id: str | None) -> list[bytes]:

@@ -19,7 +19,12 @@ Where the real service's behaviour matters to distilleval it is modelled, not as
 - ``sdk_version`` below 0.38 gives the older SDK's return types (``create_*`` returning the
   client itself, sampling futures with no ``result_async``);
 - a billing (402) or capacity pause blocks the call and logs what the SDK logs, on the
-  SDK's own loggers.
+  SDK's own loggers;
+- training futures complete after they are returned, in order; sampling futures too, from a queue of ``sample_slots``
+  workers (so requests wait under load), and a blocking ``.result()`` on a thread that runs an
+  event loop is refused (it would stall the loop);
+- a prompt plus ``max_tokens`` over the model's context length is a 400, and
+  ``SampleResponse.prompt_cache_hit_tokens`` counts the prompt prefix shared with a recent prompt.
 """
 
 from __future__ import annotations
@@ -56,8 +61,29 @@ class _RecordedFuture(AwaitableConcurrentFuture):
         self._on_wait = on_wait
 
     def result(self, timeout: float | None = None) -> Any:
+        _refuse_on_event_loop()
         if self._on_wait is not None:
             self._on_wait()
+        return super().result(timeout)
+
+
+def _refuse_on_event_loop() -> None:
+    """A blocking ``.result()`` on a thread running an event loop stalls every call in flight
+    (on the SDK's own loop thread it deadlocks); the double refuses it where the service would hang."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError("APIFuture.result() called on an event loop thread: it would block the loop; use result_async()")
+
+
+class _LaterFuture(AwaitableConcurrentFuture):
+    """A future the service completes after it was returned (as the real one does), refusing a blocking wait on a loop."""
+
+    def result(self, timeout: float | None = None) -> Any:
+        _refuse_on_event_loop()
         return super().result(timeout)
 
 
@@ -121,7 +147,12 @@ class FakeServiceClient:
         block_s: make client creation block this long (an unreachable service).
         pause: make client creation block this long while paused for ``"billing"`` (402) or
             ``"capacity"``, logging what the SDK logs then.
-        sample_delay_s: answer each sampling request after this long.
+        sample_delay_s: answer each sampling request after this long. Even at 0 a sampling
+            future completes after it is returned, on the service's side, never at once.
+        sample_slots: sampling requests the service works on at once; more wait in its queue
+            (each takes ``sample_delay_s``), as under load.
+        context_length: the longest prompt plus ``max_tokens`` a model takes (a ``:peft:N``
+            suffix says N); reported as ``SupportedModel.max_context_length``; longer is a 400.
         fail_at_step: make the N-th ``forward_backward`` (1-based, over all clients) fail.
         failure: how it fails: ``"connection"`` (``APIConnectionError``) or ``"request"``
             (``RequestFailedError``, after which that training client refuses every request).
@@ -134,6 +165,8 @@ class FakeServiceClient:
     block_s: float = 0.0
     pause: tuple[str, float] | None = None
     sample_delay_s: float = 0.0
+    sample_slots: int = 8
+    context_length: int = 32_768
     fail_at_step: int | None = None
     failure: str = "connection"
     checkpoint_bytes: int = 170_000_000
@@ -144,6 +177,44 @@ class FakeServiceClient:
     _runs: itertools.count = field(default_factory=lambda: itertools.count(0))
     _fb_calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _sampler_pool: Any = None
+    _trainer_pool: Any = None
+    _seen_prompts: list = field(default_factory=list)
+
+    def context_length_of(self, model: str) -> int:
+        """The context length the double serves ``model`` with (a ``:peft:N`` suffix names it)."""
+        tail = model.rsplit(":", 1)[-1] if ":" in model else ""
+        return int(tail) if tail.isdigit() else self.context_length
+
+    def _training_queue(self) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self._lock:
+            if self._trainer_pool is None:
+                self._trainer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fake-tinker-trainer")
+            return self._trainer_pool
+
+    def _sample_queue(self) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self._lock:
+            if self._sampler_pool is None:
+                self._sampler_pool = ThreadPoolExecutor(max_workers=self.sample_slots, thread_name_prefix="fake-tinker-sampler")
+            return self._sampler_pool
+
+    def _prefix_cache_hits(self, tokens: list[int]) -> int:
+        """Prompt tokens a prefix cache would serve: the longest prefix shared with a recent prompt."""
+        with self._lock:
+            best = 0
+            for seen in self._seen_prompts:
+                shared = 0
+                for a, b in zip(seen, tokens):
+                    if a != b:
+                        break
+                    shared += 1
+                best = max(best, shared)
+            self._seen_prompts = (self._seen_prompts + [tokens])[-32:]
+        return best
 
     @property
     def legacy(self) -> bool:
@@ -255,6 +326,24 @@ class FakeServiceClient:
         return self._answer(FakeSamplingClient(self, base_model=base_model))
 
 
+def _later(
+    queue: Any, value: Any = None, error: BaseException | None = None, on_wait: Callable[[], None] | None = None
+) -> AwaitableConcurrentFuture:
+    """A future the service completes after it is returned, in the order of ``queue`` (a one-worker executor)."""
+    future: Future = Future()
+
+    def deliver() -> None:
+        if future.cancelled():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    queue.submit(deliver)
+    return _RecordedFuture(future, on_wait)
+
+
 class FakeTrainingClient:
     """Stands in for ``tinker.TrainingClient`` (cross-entropy, Adam, checkpoints)."""
 
@@ -269,7 +358,11 @@ class FakeTrainingClient:
         if self.failed and error is None:
             error = _request_failed(f"{method}: the training client {self.run_id} failed earlier and accepts no more requests")
         number = len(self.service.calls) - 1  # the call that made this future
-        return _done(value, error, on_wait=lambda: self.service._record("wait", method=method, call=number))
+        if self.service.legacy:
+            return _done(value, error, on_wait=lambda: self.service._record("wait", method=method, call=number))
+        # Completed later, in order, by the service (as the real one works through a client's requests).
+        return _later(self.service._training_queue(), value, error,
+                      on_wait=lambda: self.service._record("wait", method=method, call=number))
 
     def _check(self, data: Sequence[types.Datum], loss_fn: str) -> None:
         if loss_fn != "cross_entropy":
@@ -386,7 +479,12 @@ class FakeRestClient:
         self.service._record("get_server_capabilities")
         if self.service.block_s:
             time.sleep(self.service.block_s)
-        models = [types.SupportedModel(model_name=name, trainable=True, sampleable=True) for name in self.service.models]
+        models = [
+            types.SupportedModel(
+                model_name=name, trainable=True, sampleable=True, max_context_length=self.service.context_length_of(name)
+            )
+            for name in self.service.models
+        ]
         return _done(types.GetServerCapabilitiesResponse(supported_models=models))
 
     def list_checkpoints(self, training_run_id: str) -> AwaitableConcurrentFuture:
@@ -463,20 +561,28 @@ class FakeSamplingClient:
                     tokens_np=np.asarray(tokens, dtype=np.int32),
                 )
             )
-        response = types.SampleResponse(sequences=sequences)
+        limit = self.service.context_length_of(self.base_model)
+        too_long = prompt.length + (sampling_params.max_tokens or 0) > limit
+        response = types.SampleResponse(
+            sequences=sequences, prompt_cache_hit_tokens=0 if too_long else self.service._prefix_cache_hits(text_ids)
+        )
+        error = _status_error(
+            tinker.BadRequestError, 400,
+            f"prompt of {prompt.length} tokens plus max_tokens {sampling_params.max_tokens} exceeds the model's "
+            f"context length of {limit}",
+        ) if too_long else None
         if self.service.legacy:  # before 0.38, sample() gave a plain concurrent future
             legacy: Future = Future()
-            legacy.set_result(response)
+            legacy.set_exception(error) if error else legacy.set_result(response)
             return legacy
-        if not self.service.sample_delay_s:
-            return _done(response)
         future: Future = Future()
 
-        def deliver() -> None:
-            if not future.cancelled():  # a caller's timeout cancels the future
-                future.set_result(response)
+        def deliver() -> None:  # on the service's side, in its queue of sample_slots workers
+            if self.service.sample_delay_s:
+                time.sleep(self.service.sample_delay_s)
+            if future.cancelled():  # a caller's timeout cancels the future
+                return
+            future.set_exception(error) if error else future.set_result(response)
 
-        timer = threading.Timer(self.service.sample_delay_s, deliver)
-        timer.daemon = True
-        timer.start()
-        return AwaitableConcurrentFuture(future)
+        self.service._sample_queue().submit(deliver)
+        return _LaterFuture(future)

@@ -26,6 +26,10 @@ block and all messages joined by newlines (text parts only). ``server.api_base(p
 Fault kinds (``FAULT_KINDS``): ``rate_limit`` (429 with ``Retry-After``), ``server_error``
 (500), ``slow`` (answers only after ``ModelScript.slow_s``, past any sane client timeout),
 ``malformed`` (200 with a truncated JSON body), ``drop`` (closes the connection unanswered).
+Like the real services, a request a model refuses gets 400 ``unsupported_parameter``:
+``max_tokens`` or ``temperature`` for the GPT-5 family, sampling parameters for Claude models
+that take none, a thinking budget Anthropic would refuse (``provider_shapes.openai_rejection``,
+``anthropic_rejection``).
 A fault decider is a function ``(prompt, attempt) -> fault kind | None`` where ``attempt``
 counts this prompt's earlier requests to this model (0 on the first); ``random_faults(rate)``
 and ``fail_first(kind, attempts)`` build the common ones. ``api_key="..."`` makes the server
@@ -58,12 +62,26 @@ from typing import Any
 
 from aiohttp import web
 
-from distilleval.testing.provider_shapes import ANTHROPIC, GEMINI, OPENAI, Shape, Usage, prompt_text
+from distilleval.testing.provider_shapes import (
+    ANTHROPIC,
+    GEMINI,
+    OPENAI,
+    Shape,
+    Usage,
+    anthropic_rejection,
+    gemini_thinking_tokens,
+    openai_rejection,
+    prompt_text,
+)
 
-__all__ = ["FAULT_KINDS", "LoggedRequest", "ModelScript", "OpenAIServer", "ServerProcess", "fail_first", "prompt_text",
+__all__ = ["FAULT_KINDS", "NAMED_FAULT_KINDS", "LoggedRequest", "ModelScript", "OpenAIServer", "ServerProcess", "fail_first", "prompt_text",
            "random_faults"]
 
 FAULT_KINDS = ("rate_limit", "server_error", "slow", "malformed", "drop")
+# Faults only ever injected by name (never drawn by ``random_faults`` unless listed): an account
+# out of quota (OpenAI 429 ``insufficient_quota``, Anthropic 400 credit balance), an answer whose
+# content is null, and a refusal (OpenAI: ``content`` null with ``refusal`` set).
+NAMED_FAULT_KINDS = ("quota", "null_content", "refusal")
 
 Answer = str | Callable[[str], str]
 FaultDecider = Callable[[str, int], str | None]
@@ -83,6 +101,9 @@ class ModelScript:
         faults: decides, per request, whether to inject a fault (see module docstring).
         retry_after_s: the ``Retry-After`` header sent with a ``rate_limit`` fault (None: omit it).
         slow_s: how long a ``slow`` fault stalls before answering.
+        thinking_tokens: tokens a Gemini-shaped thinking model spends before answering (None: its
+            whole ``thinkingBudget``, or ``GEMINI_DEFAULT_THINKING_TOKENS`` when none is set);
+            they come out of ``maxOutputTokens``, as Gemini's do.
     """
 
     answer: Answer = "ok"
@@ -93,6 +114,7 @@ class ModelScript:
     slow_s: float = 30.0
     cached_tokens: int = 0
     cache_write_tokens: int = 0
+    thinking_tokens: int | None = None
 
 
 @dataclass
@@ -126,9 +148,9 @@ def random_faults(rate: float, kinds: tuple[str, ...] = FAULT_KINDS, *, seed: in
     The draw is a seeded function of (prompt, attempt), so a run is reproducible whatever
     order the requests arrive in.
     """
-    unknown = set(kinds) - set(FAULT_KINDS)
+    unknown = set(kinds) - set(FAULT_KINDS) - set(NAMED_FAULT_KINDS)
     if unknown:
-        raise ValueError(f"unknown fault kinds {sorted(unknown)}; expected some of {FAULT_KINDS}")
+        raise ValueError(f"unknown fault kinds {sorted(unknown)}; expected some of {FAULT_KINDS + NAMED_FAULT_KINDS}")
 
     def decide(prompt: str, attempt: int) -> str | None:
         draw = random.Random(f"{seed}|{attempt}|{prompt}")
@@ -141,8 +163,8 @@ def random_faults(rate: float, kinds: tuple[str, ...] = FAULT_KINDS, *, seed: in
 
 def fail_first(kind: str, attempts: int = 1) -> FaultDecider:
     """A decider that injects ``kind`` into the first ``attempts`` requests of every prompt."""
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+    if kind not in FAULT_KINDS + NAMED_FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS + NAMED_FAULT_KINDS}")
     return lambda prompt, attempt: kind if attempt < attempts else None
 
 
@@ -319,12 +341,23 @@ class OpenAIServer:
         if script is None:
             entry.outcome, entry.status = "unknown_model", 404
             return _error(shape, 404, "model_not_found", f"The model {entry.model!r} does not exist")
+        rejection = {"openai": openai_rejection, "anthropic": anthropic_rejection}.get(shape.name, lambda body: None)(entry.body)
+        if rejection is not None:
+            entry.outcome, entry.status = "unsupported_parameter", 400
+            return _error(shape, 400, "unsupported_parameter", rejection)
         fault = script.faults(entry.prompt, entry.attempt) if script.faults else None
         if script.delay_ms:
             await asyncio.sleep(script.delay_ms / 1000)
         if fault == "rate_limit":
             entry.outcome, entry.status = fault, 429
             return _error(shape, 429, "rate_limit_exceeded", "Rate limit reached, try again later", script.retry_after_s)
+        if fault == "quota":
+            entry.outcome = fault
+            if shape is ANTHROPIC:
+                entry.status = 400
+                return _error(shape, 400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API.")
+            entry.status = 429
+            return _error(shape, 429, "insufficient_quota", "You exceeded your current quota, please check your plan and billing details.")
         if fault == "server_error":
             entry.outcome, entry.status = fault, 500
             return _error(shape, 500, "server_error", "The server had an error processing your request")
@@ -338,6 +371,10 @@ class OpenAIServer:
             await asyncio.sleep(script.slow_s)
         answer = script.answer(entry.prompt) if callable(script.answer) else script.answer
         words = answer.split()
+        thoughts = gemini_thinking_tokens(entry.body, entry.model, script.thinking_tokens) if shape is GEMINI else 0
+        if max_tokens is not None and thoughts:
+            thoughts = min(thoughts, max_tokens)  # thinking is cut at the limit too
+            max_tokens -= thoughts
         truncated = max_tokens is not None and len(words) > max_tokens
         if truncated:
             # One word per token: an answer longer than max_tokens is cut, as a model's would be.
@@ -346,13 +383,33 @@ class OpenAIServer:
             prompt_tokens, completion_tokens = script.usage
         else:
             prompt_tokens, completion_tokens = len(entry.prompt.split()), max(1, len(answer.split()))
-        usage = Usage(prompt_tokens, completion_tokens, script.cached_tokens, script.cache_write_tokens)
-        text = json.dumps(shape.completion(entry.model, answer, truncated, usage))
+        if thoughts and not answer:
+            completion_tokens = 0
+        usage = Usage(prompt_tokens, completion_tokens, script.cached_tokens, script.cache_write_tokens, thoughts)
+        payload = shape.completion(entry.model, answer, truncated, usage)
+        if fault in ("null_content", "refusal"):
+            entry.outcome = fault
+            _blank_answer(shape, payload, refusal="I can't help with that." if fault == "refusal" else None)
+        text = json.dumps(payload)
         if fault == "malformed":
             entry.outcome = fault
             text = text[: len(text) // 2]
         entry.status = 200
         return web.Response(text=text, content_type="application/json")
+
+
+def _blank_answer(shape: Shape, payload: dict[str, Any], *, refusal: str | None) -> None:
+    """Make ``payload`` a response with no answer text, in ``shape``'s form (OpenAI: content null, maybe a refusal)."""
+    if shape is OPENAI:
+        payload["choices"][0]["message"]["content"] = None
+        if refusal is not None:
+            payload["choices"][0]["message"]["refusal"] = refusal
+    elif shape is ANTHROPIC:
+        payload["content"] = []
+        if refusal is not None:
+            payload["stop_reason"] = "refusal"
+    else:
+        payload["candidates"][0]["content"] = {"role": "model"}
 
 
 def _error(shape: Shape, status: int, code: str, message: str, retry_after_s: float | None = None) -> web.Response:

@@ -10,12 +10,15 @@ a usage block and an error the way its provider does:
   (``cache_read_input_tokens``) and cache-written (``cache_creation_input_tokens``) tokens;
   ``stop_reason`` ``end_turn`` / ``max_tokens``; errors are ``{"type": "error", "error": {...}}``.
 - ``GEMINI``: ``POST /v1beta/models/{model}:generateContent``; ``usageMetadata.promptTokenCount``
-  includes ``cachedContentTokenCount``; ``finishReason`` ``STOP`` / ``MAX_TOKENS``; a 429 says
+  includes ``cachedContentTokenCount``; ``finishReason`` ``STOP`` / ``MAX_TOKENS``; a thinking model
+  (2.5 and later) spends ``thoughtsTokenCount`` out of ``maxOutputTokens`` first, and when thinking
+  fills it the candidate comes back with no ``parts`` at all; a 429 says
   when to come back only in the body (``google.rpc.RetryInfo`` ``retryDelay``), not in a header.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ class Usage:
     output: int
     cached: int = 0
     cache_write: int = 0
+    thoughts: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,18 +173,51 @@ def _gemini_parse(body: dict[str, Any], url_model: str | None) -> tuple[str, str
     return str(url_model), "\n".join(texts), max_tokens
 
 
+# What Gemini 2.5 spends on thinking when a request sets no thinkingConfig (dynamic thinking).
+GEMINI_DEFAULT_THINKING_TOKENS = 2048
+# What the double spends at each Gemini 3 thinkingLevel (the real model decides per prompt; these are the double's).
+GEMINI_LEVEL_THINKING_TOKENS = {"minimal": 128, "low": 1024, "medium": 4096, "high": 16384}
+_GEMINI_THINKING_MODEL = re.compile(r"gemini-(2\.5|[3-9])")
+
+
+def gemini_thinking_tokens(body: dict[str, Any], model: str, scripted: int | None) -> int:
+    """Tokens a Gemini-shaped model thinks before answering ``body``, as the real one counts them.
+
+    ``scripted`` (a script's ``thinking_tokens``) wins, capped by the request's
+    ``thinkingBudget``; otherwise a thinking model spends its whole budget, its
+    ``thinkingLevel``'s tokens (``GEMINI_LEVEL_THINKING_TOKENS``), or
+    ``GEMINI_DEFAULT_THINKING_TOKENS`` when the request sets neither. Non-thinking models: 0.
+    """
+    config = body.get("generationConfig") or body.get("generation_config") or {}
+    thinking = config.get("thinkingConfig") or config.get("thinking_config") or {}
+    budget = thinking.get("thinkingBudget", thinking.get("thinking_budget"))
+    level = thinking.get("thinkingLevel", thinking.get("thinking_level"))
+    if not _GEMINI_THINKING_MODEL.search(model):
+        return 0
+    if scripted is not None:  # a level is no cap (the model decides); a budget is
+        return scripted if budget is None or budget < 0 else min(scripted, budget)
+    if budget is None and level is not None:
+        return GEMINI_LEVEL_THINKING_TOKENS.get(str(level).lower(), GEMINI_DEFAULT_THINKING_TOKENS)
+    if budget is None or budget < 0:
+        return GEMINI_DEFAULT_THINKING_TOKENS
+    return int(budget)
+
+
 def _gemini_completion(model: str, answer: str, truncated: bool, usage: Usage) -> dict[str, Any]:
-    metadata = {
-        "promptTokenCount": usage.prompt,
-        "candidatesTokenCount": usage.output,
-        "totalTokenCount": usage.prompt + usage.output,
-    }
+    metadata = {"promptTokenCount": usage.prompt}
+    if answer or not usage.thoughts:
+        metadata["candidatesTokenCount"] = usage.output
+    if usage.thoughts:
+        metadata["thoughtsTokenCount"] = usage.thoughts
+    metadata["totalTokenCount"] = usage.prompt + (usage.output if answer or not usage.thoughts else 0) + usage.thoughts
     if usage.cached:
         metadata["cachedContentTokenCount"] = usage.cached
+    # An answer lost to thinking: the candidate has no parts at all, only its role (as Gemini sends it).
+    content: dict[str, Any] = {"parts": [{"text": answer}], "role": "model"} if answer or not usage.thoughts else {"role": "model"}
     return {
         "candidates": [
             {
-                "content": {"parts": [{"text": answer}], "role": "model"},
+                "content": content,
                 "finishReason": "MAX_TOKENS" if truncated else "STOP",
                 "index": 0,
             }
@@ -201,3 +238,47 @@ def _gemini_error(status: int, code: str, message: str, retry_after_s: float | N
 
 
 GEMINI = Shape("gemini", _gemini_parse, _gemini_completion, _gemini_error)
+
+
+# -- What the real services refuse (checked 2026-12-07; docs/providers.md) ------------------
+
+_OPENAI_REASONING = re.compile(r"^(gpt-5(?!-chat)|gpt-6|o[1-9])")
+# GPT-5.1 and 5.2 default to reasoning effort 'none', where they still take temperature and top_p.
+_OPENAI_SAMPLES_AT_DEFAULT_EFFORT = re.compile(r"^gpt-5\.[12](\b|-|$)")
+_ANTHROPIC_NO_SAMPLING = re.compile(r"^claude-(opus-4-7|sonnet-5)")
+
+
+def openai_rejection(body: dict[str, Any]) -> str | None:
+    """The 400 message OpenAI sends for this chat body, or None when it would be taken.
+
+    The GPT-5 family and o-series refuse ``max_tokens`` (``max_completion_tokens`` only) and
+    refuse ``temperature`` / ``top_p`` other than 1 unless the reasoning effort is ``none``.
+    """
+    model = str(body.get("model", ""))
+    if not _OPENAI_REASONING.match(model):
+        return None
+    if "max_tokens" in body:
+        return "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+    effort = body.get("reasoning_effort")
+    samples = effort == "none" or (effort is None and _OPENAI_SAMPLES_AT_DEFAULT_EFFORT.match(model))
+    for name in ("temperature", "top_p"):
+        if name in body and body[name] != 1 and not samples:
+            return f"Unsupported value: '{name}' does not support {body[name]} with this model. Only the default (1) value is supported."
+    return None
+
+
+def anthropic_rejection(body: dict[str, Any]) -> str | None:
+    """The 400 message Anthropic sends for this Messages body, or None when it would be taken."""
+    model = str(body.get("model", ""))
+    thinking = body.get("thinking") or {}
+    if _ANTHROPIC_NO_SAMPLING.match(model) and ("temperature" in body or "top_p" in body):
+        return f"temperature and top_p are not supported for {model}"
+    if thinking.get("type") == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or budget < 1024:
+            return "thinking.budget_tokens: must be at least 1024"
+        if budget >= int(body.get("max_tokens") or 0):
+            return "max_tokens must be greater than thinking.budget_tokens"
+        if "temperature" in body and body["temperature"] != 1:
+            return "temperature may only be set to 1 when thinking is enabled"
+    return None

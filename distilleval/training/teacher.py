@@ -38,6 +38,8 @@ def teacher_calls(spec: TaskSpec, items: Sequence[Item]) -> list[Call]:
                 max_tokens=model.max_tokens,
                 temperature=model.temperature,
                 stop=tuple(model.stop),
+                reasoning_effort=model.reasoning_effort,
+                thinking_budget_tokens=model.thinking_budget_tokens,
             ),
         )
         for item in items

@@ -22,7 +22,7 @@ def test_system_messages_are_lifted_and_images_become_image_blocks():
         {"type": "text", "text": "what is this?"},
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}},
     ]}]
-    assert (params["max_tokens"], params["stop_sequences"], params["temperature"]) == (5, ["\n"], 0.0)
+    assert (params["max_tokens"], params["stop_sequences"], "temperature" in params) == (5, ["\n"], False)  # SDK 2.17: no temperature
 
 
 def test_the_request_names_the_model_without_its_provider_prefix():
@@ -62,3 +62,17 @@ def test_a_long_rubric_is_marked_cacheable_as_online_and_a_short_one_is_not():
     assert client.request_line("c0-1", short)["params"]["system"] == "short rubric"
     off = AnthropicBatchClient("anthropic/claude-sonnet-4-5", api_base=None, api_key=None, prompt_cache="off")
     assert off.request_line("c0-2", request)["params"]["system"] == long_rubric
+
+
+def test_a_refusal_or_an_answer_with_no_text_is_an_error_not_an_empty_answer():
+    client = AnthropicBatchClient("anthropic/claude-opus-4-6", api_base=None, api_key=None)
+
+    def line(stop_reason, content):
+        return {"custom_id": "a", "result": {"type": "succeeded", "message": {
+            "content": content, "stop_reason": stop_reason, "usage": {"input_tokens": 5, "output_tokens": 0}}}}
+
+    assert client._outcome(line("refusal", [])).error.kind == "refusal"
+    assert client._outcome(line("end_turn", [])).error.kind == "empty_answer"
+    credit = client._outcome({"custom_id": "b", "result": {"type": "errored", "error": {"type": "error", "error": {
+        "type": "invalid_request_error", "message": "Your credit balance is too low to access the Anthropic API."}}}})
+    assert credit.error.kind == "quota"

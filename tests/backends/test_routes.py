@@ -80,7 +80,7 @@ def test_latency_is_the_servers_delay_at_concurrency_one(route, model_id, shape)
 def test_cached_input_tokens_are_read_and_included_in_input_tokens(route, model_id, shape):
     # 1,200 prompt tokens, of which 1,000 came from the prompt cache. Anthropic's raw usage
     # says input_tokens=200 (it excludes cached ones); every route must report 1,200 in all.
-    script = ModelScript(answer="billing", usage=(1200, 1), cached_tokens=1000)
+    script = ModelScript(answer="billing", usage=(1200, 1), cached_tokens=1000, thinking_tokens=0)  # thinking: test_request_params
     with OpenAIServer({_served_name(model_id): script}) as server:
         completion = asyncio.run(_calls(_backend(route, model_id, server.api_base), [_request()]))[0]
     assert (completion.input_tokens, completion.cached_input_tokens, completion.output_tokens) == (1200, 1000, 1)

@@ -156,12 +156,14 @@ def test_resume_flag_continues_an_interrupted_run(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "env, message",
     [
-        ({}, "TINKER_API_KEY is not set"),
-        ({"TINKER_API_KEY": "sk-live-abc"}, "does not look like a Tinker key"),
+        ({}, "no Tinker credential"),
+        ({"TINKER_API_KEY": "sk-live-abc"}, "the Tinker SDK does not accept it"),
     ],
 )
 def test_bad_key_exits_2_before_any_work(tmp_path, monkeypatch, capsys, env, message):
     monkeypatch.delenv("TINKER_API_KEY", raising=False)
+    monkeypatch.delenv("TINKER_CREDENTIAL_CMD", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no key stored by `tinker auth login`
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     spec = make_spec(tmp_path)

@@ -60,3 +60,23 @@ def test_an_unmarked_rubric_is_not_cached(tiny_spec_path, teacher, reason):
 
 def test_no_spec_share_means_nothing_to_drop(tiny_spec_path):
     assert teacher_cache_share(_with(load_spec(tiny_spec_path), fraction=0.0)).dropped is None
+
+
+def test_where_the_docs_and_litellms_map_disagree_projections_take_the_larger_minimum():
+    from distilleval.costs.prompt_caching import anthropic_min_cacheable_range, anthropic_min_cacheable_tokens
+
+    # claude-sonnet-4-6: 2,048 in Anthropic's documentation, 1,024 in LiteLLM's map.
+    assert anthropic_min_cacheable_range("anthropic/claude-sonnet-4-6") == (1024, 2048)
+    assert anthropic_min_cacheable_tokens("anthropic/claude-sonnet-4-6") == 2048
+    # claude-opus-4-7 is not in the documented table (1,024 default); the map says 2,048.
+    assert anthropic_min_cacheable_tokens("anthropic/claude-opus-4-7") == 2048
+
+
+def test_requests_are_marked_at_the_smaller_minimum():
+    from distilleval.backends.prompt_cache import mark_rubric_cacheable
+    from distilleval.costs.tokens import count_tokens
+
+    rubric = "Route each ticket by the rules below. " * 200
+    assert 1024 <= count_tokens(rubric) < 2048
+    marked = mark_rubric_cacheable([{"role": "system", "content": rubric}], "anthropic/claude-sonnet-4-6")
+    assert marked[0]["content"][0]["cache_control"] == {"type": "ephemeral"}

@@ -354,3 +354,23 @@ def test_gates_defaults_and_baseline_floors_are_validated_with_their_line(spec_d
                        ({"max_error_rate": -0.1}, "gates.max_error_rate")):
         with pytest.raises(SpecError, match=rf"spec.yaml:\d+: {field}"):
             load_spec(_write(spec_dir, with_gates(bad)))
+
+
+def test_a_tinker_provider_prefix_says_how_a_base_model_student_is_named(spec_dir):
+    path = _write(spec_dir, _set(("student", "model"), "tinker/Qwen/Qwen3-8B"))
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    message = str(err.value)
+    assert "student.model" in message and "'Qwen/Qwen3-8B'" in message and "tinker://" in message
+    assert "pricing import" not in message
+    assert load_spec(_write(spec_dir, _set(("student", "model"), "Qwen/Qwen3-8B"))).student.model == "Qwen/Qwen3-8B"
+
+
+def test_reasoning_is_a_level_or_a_budget_not_both(spec_dir):
+    spec = load_spec(_write(spec_dir, _set(("teacher", "reasoning"), {"effort": "low"})))
+    assert (spec.teacher.reasoning_effort, spec.teacher.thinking_budget_tokens) == ("low", None)
+    spec = load_spec(_write(spec_dir, _set(("teacher", "reasoning"), {"budget_tokens": 0})))
+    assert spec.teacher.thinking_budget_tokens == 0
+    for bad in ({"effort": "low", "budget_tokens": 10}, {}, {"effort": "extreme"}, {"budget_tokens": -1}):
+        with pytest.raises(SpecError, match="teacher.reasoning"):
+            load_spec(_write(spec_dir, _set(("teacher", "reasoning"), bad)))

@@ -2,7 +2,8 @@
 
 Everything that can fail before a token is trained fails here, fast and in one line:
 
-- ``TINKER_API_KEY`` must be set and start with ``tml-`` (checked before any other work);
+- a Tinker credential must be there, as the SDK itself resolves it (``TINKER_API_KEY``, a JWT,
+  ``TINKER_CREDENTIAL_CMD`` or ``tinker auth login``; checked before any other work);
 - the ``tinker`` package must be installed, at version 0.38 or newer (older SDKs return the
   client itself from ``create_*`` and have no ``result_async``; the message names the
   installed and the required versions);
@@ -65,25 +66,40 @@ SDK_ERROR_KINDS: dict[str, str] = {
 T = TypeVar("T")
 
 
-def require_api_key(environ: Mapping[str, str] | None = None) -> str:
-    """The Tinker API key from the environment.
+def require_api_key() -> str | None:
+    """Check, before any other work, that the Tinker SDK can find a credential, exactly as it will.
+
+    The SDK's own resolution decides (``tinker.auth.tinker_has_credentials``, a local check that
+    runs no command): ``TINKER_API_KEY`` (a ``tml-`` key or a JWT), ``TINKER_CREDENTIAL_CMD``,
+    or the key ``tinker auth login`` stored. distilleval adds no rule of its own.
+
+    Returns:
+        ``TINKER_API_KEY`` when set (handed to the clients), else None: the SDK resolves the
+        credential command or the stored key itself.
 
     Raises:
-        ConfigurationError: the key is missing or does not start with ``tml-``. The key
-            itself is never part of the message.
+        ConfigurationError: no credential the SDK accepts. The key itself is never part of the message.
     """
-    env = os.environ if environ is None else environ
-    key = env.get(API_KEY_ENV, "").strip()
-    if not key:
+    tinker_auth = _import_tinker_auth()
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    if tinker_auth.tinker_has_credentials():
+        return key or None
+    if key:
         raise ConfigurationError(
-            f"{API_KEY_ENV} is not set; create a key in the Tinker console and export {API_KEY_ENV}=tml-..."
-        )
-    if not key.startswith(API_KEY_PREFIX):
-        raise ConfigurationError(
-            f"{API_KEY_ENV} does not look like a Tinker key (Tinker keys start with {API_KEY_PREFIX!r}); "
+            f"{API_KEY_ENV} is set, but the Tinker SDK does not accept it as a Tinker credential (a tml- key or a JWT); "
             "check that the variable holds the Tinker key, not another provider's"
         )
-    return key
+    raise ConfigurationError(
+        f"no Tinker credential: export {API_KEY_ENV}=tml-... (a key from the Tinker console), "
+        "set TINKER_CREDENTIAL_CMD, or run 'tinker auth login'"
+    )
+
+
+def _import_tinker_auth() -> Any:
+    import_tinker()  # the version check first: tinker.auth is 0.38's
+    import tinker.auth as tinker_auth
+
+    return tinker_auth
 
 
 def installed_sdk_version() -> str:
@@ -316,21 +332,17 @@ def rest_client(service: Any) -> Any:
     return service.create_rest_client()
 
 
-def connect(
-    *,
-    service_factory: Callable[[], Any] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Any:
-    """Check the key, then build a ``tinker.ServiceClient`` (or the injected test double).
+def connect(*, service_factory: Callable[[], Any] | None = None) -> Any:
+    """Check the credential (``require_api_key``), then build a ``tinker.ServiceClient`` (or the injected test double).
 
     Args:
-        service_factory: builds the service client; default ``tinker.ServiceClient(api_key=...)``.
-        environ: where to read ``TINKER_API_KEY`` (default ``os.environ``).
+        service_factory: builds the service client; default ``tinker.ServiceClient(api_key=...)``
+            (``api_key=None`` lets the SDK use the credential command or the stored key).
 
     Raises:
-        ConfigurationError: missing/malformed key, or tinker not installed.
+        ConfigurationError: no credential the SDK accepts, or tinker not installed.
     """
-    key = require_api_key(environ)
+    key = require_api_key()
     if service_factory is not None:
         return service_factory()
     tinker = import_tinker()

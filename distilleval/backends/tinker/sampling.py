@@ -21,6 +21,7 @@ from typing import Any
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.tinker.catalogue import plain_name
 from distilleval.backends.tinker.connection import (
+    rest_client,
     DEFAULT_CONNECT_DEADLINE_S,
     call_with_deadline,
     connect,
@@ -90,11 +91,15 @@ class TinkerBackend:
         price: the pricing entry the calls are costed with (None: recorded as $0).
     """
 
-    def __init__(self, model_id: str, *, sampling_client: Any, renderer: ChatRenderer, price: ModelPrice | None) -> None:
+    def __init__(
+        self, model_id: str, *, sampling_client: Any, renderer: ChatRenderer, price: ModelPrice | None,
+        max_context_tokens: int | None = None,
+    ) -> None:
         self.model_id = model_id
         self._client = sampling_client
         self._renderer = renderer
         self._price = price
+        self.max_context_tokens = max_context_tokens
 
     async def complete(self, request: ChatRequest, *, timeout_s: float) -> Completion:
         """Sample one completion; raises a ``BackendError`` subclass on failure."""
@@ -104,6 +109,13 @@ class TinkerBackend:
             prompt_ids, images = self._renderer.generation_input(_messages(request))
         except ConfigurationError as err:  # images for a text-only model
             raise BackendError(f"{self.model_id}: {err}", kind="bad_request") from None
+        if self.max_context_tokens is not None and len(prompt_ids) + request.max_tokens > self.max_context_tokens:
+            # Checked before the call: the service would refuse it (400) after the request was sent.
+            raise BackendError(
+                f"{self.model_id}: the prompt ({len(prompt_ids):,} tokens) plus max_tokens ({request.max_tokens:,}) "
+                f"exceeds the model's context length of {self.max_context_tokens:,} tokens",
+                kind="context_length", retryable=False,
+            )
         params = types.SamplingParams(
             max_tokens=request.max_tokens,
             temperature=request.temperature,
@@ -126,13 +138,17 @@ class TinkerBackend:
         # Whether the stop token is echoed back is the service's choice; its stop_reason is not.
         ended = ended or sequence.stop_reason == "stop"
         text = _cut_at_stop_strings(text, request.stop)
+        # Prompt tokens Tinker billed as prefix-cache hits, priced at the cached-prefill rate.
+        cache_hits = min(max(int(getattr(response, "prompt_cache_hit_tokens", 0) or 0), 0), len(prompt_ids))
+        cost = request_cost_usd(self._price, len(prompt_ids), len(sampled), cached_input_tokens=cache_hits) if self._price else 0.0
         return Completion(
             text=text,
             input_tokens=len(prompt_ids),
             output_tokens=len(sampled),
             latency_ms=latency_ms,
-            cost_usd=request_cost_usd(self._price, len(prompt_ids), len(sampled)) if self._price else 0.0,
+            cost_usd=cost,
             extra={"stop_reason": sequence.stop_reason, "ended": ended},
+            cached_input_tokens=cache_hits,
         )
 
     async def aclose(self) -> None:
@@ -226,4 +242,22 @@ def _open(
                 "fix the spec so the chat template matches"
             )
     renderer = renderer_for(served_base, tokenizer=tokenizer)
-    return TinkerBackend(model_id, sampling_client=client, renderer=renderer, price=price)
+    context = max_context_length(service, served_base, deadline_s=connect_deadline_s)
+    return TinkerBackend(model_id, sampling_client=client, renderer=renderer, price=price, max_context_tokens=context)
+
+
+def max_context_length(service: Any, base_model: str, *, deadline_s: float) -> int | None:
+    """The service's ``SupportedModel.max_context_length`` for ``base_model`` (None when it does not say).
+
+    A ``:suffix`` long-context variant is matched by its full name first, then by its plain name.
+    """
+    try:
+        capabilities = call_with_deadline(
+            lambda: rest_client(service).get_server_capabilities().result(),
+            deadline_s=deadline_s, doing="asking the service's model capabilities",
+        )
+    except Exception:  # noqa: BLE001 - the check is a courtesy; sampling still reports a 400
+        return None
+    models = {m.model_name: m for m in getattr(capabilities, "supported_models", None) or [] if m.model_name}
+    found = models.get(base_model) or models.get(plain_name(base_model))
+    return getattr(found, "max_context_length", None) if found is not None else None

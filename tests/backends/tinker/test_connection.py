@@ -35,25 +35,61 @@ def test_missing_sdk_names_the_extra(monkeypatch):
         import_tinker()
 
 
-def test_missing_key_is_a_configuration_error():
-    with pytest.raises(ConfigurationError, match="TINKER_API_KEY is not set"):
-        require_api_key({})
+@pytest.fixture
+def no_tinker_credentials(monkeypatch, tmp_path):
+    """No key, no credential command, and a home directory with no key stored by `tinker auth login`."""
+    monkeypatch.delenv("TINKER_API_KEY", raising=False)
+    monkeypatch.delenv("TINKER_CREDENTIAL_CMD", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
 
 
-def test_key_without_tml_prefix_is_refused_without_echoing_it():
-    with pytest.raises(ConfigurationError, match="start with 'tml-'") as info:
-        require_api_key({"TINKER_API_KEY": "sk-secret-123"})
+def test_missing_credentials_say_every_way_to_give_one(no_tinker_credentials):
+    with pytest.raises(ConfigurationError, match="no Tinker credential") as info:
+        require_api_key()
+    assert "TINKER_CREDENTIAL_CMD" in str(info.value) and "tinker auth login" in str(info.value)
+
+
+def test_a_key_the_sdk_refuses_is_refused_without_echoing_it(no_tinker_credentials, monkeypatch):
+    monkeypatch.setenv("TINKER_API_KEY", "sk-secret-123")
+    with pytest.raises(ConfigurationError, match="does not accept it") as info:
+        require_api_key()
     assert "sk-secret-123" not in str(info.value)
 
 
-def test_good_key_is_returned():
-    assert require_api_key({"TINKER_API_KEY": " tml-abc "}) == "tml-abc"
+def test_good_key_is_returned(no_tinker_credentials, monkeypatch):
+    monkeypatch.setenv("TINKER_API_KEY", "tml-abc")
+    assert require_api_key() == "tml-abc"
 
 
-def test_connect_checks_the_key_before_building_a_client():
+def test_every_credential_the_sdk_resolves_is_accepted(no_tinker_credentials, monkeypatch):
+    import base64
+    import json
+    import time
+
+    # A JWT key (what TINKER_CREDENTIAL_CMD prints; also accepted in TINKER_API_KEY).
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": int(time.time()) + 3600}).encode()).decode().rstrip("=")
+    monkeypatch.setenv("TINKER_API_KEY", f"eyJhbGciOiJIUzI1NiJ9.{claims}.c2ln")
+    assert require_api_key().startswith("eyJ")
+    monkeypatch.delenv("TINKER_API_KEY")
+    # A credential command: the SDK runs it later; the check runs nothing.
+    monkeypatch.setenv("TINKER_CREDENTIAL_CMD", "false")
+    assert require_api_key() is None
+    monkeypatch.delenv("TINKER_CREDENTIAL_CMD")
+    # A key stored by `tinker auth login`, written with the SDK's own credential store.
+    from tinker.lib import credentials
+
+    store = credentials.JsonCredentialStore(credentials.default_credentials_path())
+    store.add_key("laptop", credentials.ManualKey(key="tml-stored", name="laptop"))
+    store.set_default("laptop")
+    assert str(credentials.default_credentials_path()).startswith(str(no_tinker_credentials))
+    assert require_api_key() is None  # the SDK finds the stored key itself
+
+
+def test_connect_checks_the_key_before_building_a_client(no_tinker_credentials):
     built = []
     with pytest.raises(ConfigurationError):
-        connect(service_factory=lambda: built.append(1), environ={})
+        connect(service_factory=lambda: built.append(1))
     assert built == []
 
 

@@ -106,10 +106,12 @@ def test_unknown_base_model_fails_before_connecting(key):
     assert service.calls == []
 
 
-def test_missing_key_fails_before_connecting(monkeypatch):
+def test_missing_key_fails_before_connecting(monkeypatch, tmp_path):
     monkeypatch.delenv("TINKER_API_KEY", raising=False)
+    monkeypatch.delenv("TINKER_CREDENTIAL_CMD", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no key stored by `tinker auth login`
     service = FakeServiceClient()
-    with pytest.raises(ConfigurationError, match="TINKER_API_KEY is not set"):
+    with pytest.raises(ConfigurationError, match="no Tinker credential"):
         open_backend(service)
     assert service.calls == []
 
@@ -174,13 +176,15 @@ def test_factory_entry_point_builds_from_a_model_spec(key, qwen):
     assert completion.cost_usd == 0.0  # no pricing table given
 
 
-def test_factory_entry_point_names_the_role_on_configuration_errors(monkeypatch):
+def test_factory_entry_point_names_the_role_on_configuration_errors(monkeypatch, tmp_path):
     from distilleval.backends.tinker.sampling import build_tinker_backend
     from distilleval.spec.task_spec import ModelSpec
 
     monkeypatch.delenv("TINKER_API_KEY", raising=False)
+    monkeypatch.delenv("TINKER_CREDENTIAL_CMD", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no key stored by `tinker auth login`
     spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
-    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY is not set"):
+    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': no Tinker credential"):
         build_tinker_backend("student", spec_model, price=None, service_factory=FakeServiceClient)
 
 
@@ -226,7 +230,7 @@ def test_shared_factory_routes_tinker_paths_here(monkeypatch):
 
     monkeypatch.setenv("TINKER_API_KEY", "not-a-tinker-key")
     spec_model = ModelSpec(model="tinker://run-3/sampler_weights/final", prompt="{text}")
-    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY does not look like a Tinker key"):
+    with pytest.raises(ConfigurationError, match=r"student model 'tinker://run-3/sampler_weights/final': TINKER_API_KEY is set, but the Tinker SDK does not accept it"):
         build_backend("student", spec_model, pricing=load_pricing())
 
 
@@ -240,3 +244,34 @@ def test_base_model_reported_with_a_suffix_is_the_same_model(key, qwen):
     service.register_checkpoint("tinker://run-9/sampler_weights/final", "Qwen/Qwen3-8B:peft:131072")
     backend = open_backend(service, model="tinker://run-9/sampler_weights/final", base_model="Qwen/Qwen3-8B")
     assert asyncio.run(backend.complete(request(), timeout_s=5)).text == "billing"
+
+
+def test_prompt_cache_hits_are_priced_at_the_cached_prefill_rate(key, qwen):
+    # The double reports the prompt prefix shared with an earlier prompt as cache hits, as Tinker does.
+    service = FakeServiceClient(responder=labeller(qwen))
+    backend = open_backend(service)
+    rubric = "Route the ticket to billing, technical or other. " * 40
+
+    async def two():
+        first = await backend.complete(request(rubric + "I was charged twice"), timeout_s=5)
+        second = await backend.complete(request(rubric + "The app crashes"), timeout_s=5)
+        return first, second
+
+    first, second = asyncio.run(two())
+    price = load_pricing().price_for("Qwen/Qwen3-8B")
+    assert first.cached_input_tokens == 0 and second.cached_input_tokens > 300
+    uncached = second.input_tokens - second.cached_input_tokens
+    expected = (uncached * price.input_per_mtok_usd + second.cached_input_tokens * price.cached_input_per_mtok_usd
+                + second.output_tokens * price.output_per_mtok_usd) / 1e6
+    assert second.cost_usd == pytest.approx(expected)
+    assert second.cost_usd < first.cost_usd
+
+
+def test_a_prompt_over_the_context_length_is_refused_before_the_call(key, qwen):
+    service = FakeServiceClient(responder=labeller(qwen), context_length=64)
+    backend = open_backend(service)
+    assert backend.max_context_tokens == 64  # from the service's SupportedModel.max_context_length
+    with pytest.raises(BackendError) as err:
+        asyncio.run(backend.complete(request("a long ticket " * 40, max_tokens=16), timeout_s=5))
+    assert err.value.kind == "context_length" and not err.value.retryable
+    assert service.calls_named("sample") == []  # nothing sent, nothing paid
