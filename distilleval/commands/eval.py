@@ -75,15 +75,29 @@ def run(args: argparse.Namespace) -> int:
         field.name: getattr(args, field.name) for field in dataclasses.fields(EvalOptions) if field.name != "student_training"
     })
     run_dir = evaluate(spec, options)
-    lines, too_many = error_lines(read_summary(run_dir), spec.gates.max_error_rate)
+    return report_failed_calls(read_summary(run_dir), spec.gates.max_error_rate, command="eval",
+                               again=f"distilleval eval {args.spec} --resume {run_dir}")
+
+
+def report_failed_calls(summary, limit: float, *, command: str, again: str) -> int:
+    """Print each measured model's failed calls by kind (``error_lines``); when a model's error
+    rate is above ``limit``, one more line saying the run is written but not judged and that
+    ``again`` (a shell command) re-calls only the failed items.
+
+    Shared by ``eval`` and ``run``, so both say the same thing and exit alike.
+
+    Returns:
+        1 when a model's error rate is above ``limit``, else 0.
+    """
+    lines, too_many = error_lines(summary, limit)
     for line in lines:
         print(line)
-    if too_many:
-        print(f"distilleval eval: {', '.join(too_many)} failed more than {spec.gates.max_error_rate:.1%} of calls "
-              f"(gates.max_error_rate): the run is written but not judged; fix the cause, then "
-              f"`distilleval eval {args.spec} --resume {run_dir}` re-calls only the failed items")
-        return 1
-    return 0
+    if not too_many:
+        return 0
+    print(f"distilleval {command}: {', '.join(too_many)} failed more than {limit:.1%} of calls "
+          f"(gates.max_error_rate): the run is written but not judged; fix the cause, then "
+          f"`{again}` re-calls only the failed items")
+    return 1
 
 
 def error_lines(summary, limit: float) -> tuple[list[str], list[str]]:
