@@ -76,15 +76,28 @@ def run(args: argparse.Namespace) -> int:
     })
     run_dir = evaluate(spec, options)
     return report_failed_calls(read_summary(run_dir), spec.gates.max_error_rate, command="eval",
-                               again=f"distilleval eval {args.spec} --resume {run_dir}")
+                               next_step=resume_hint(f"distilleval eval {args.spec} --resume {run_dir}"))
 
 
-def report_failed_calls(summary, limit: float, *, command: str, again: str) -> int:
+def resume_hint(command: str) -> str:
+    """What to do after too many failed calls, when ``command`` re-calls only the failed items."""
+    return f"fix the cause, then `{command}` re-calls only the failed items"
+
+
+def report_failed_calls(summary, limit: float, *, command: str, next_step: str,
+                        limit_source: str = "gates.max_error_rate") -> int:
     """Print each measured model's failed calls by kind (``error_lines``); when a model's error
-    rate is above ``limit``, one more line saying the run is written but not judged and that
-    ``again`` (a shell command) re-calls only the failed items.
+    rate is above ``limit``, one more line saying the run is written but not judged, and
+    ``next_step`` (``resume_hint``).
 
-    Shared by ``eval`` and ``run``, so both say the same thing and exit alike.
+    Shared by ``eval``, ``run`` and ``score``, so they say the same thing and exit alike.
+
+    Args:
+        summary: the written run's summary.
+        limit: the highest error rate whose figures are judged.
+        command: the command's name, for the line.
+        next_step: what to do about it.
+        limit_source: where ``limit`` came from (the spec's gate, or a flag).
 
     Returns:
         1 when a model's error rate is above ``limit``, else 0.
@@ -95,8 +108,7 @@ def report_failed_calls(summary, limit: float, *, command: str, again: str) -> i
     if not too_many:
         return 0
     print(f"distilleval {command}: {', '.join(too_many)} failed more than {limit:.1%} of calls "
-          f"(gates.max_error_rate): the run is written but not judged; fix the cause, then "
-          f"`{again}` re-calls only the failed items")
+          f"({limit_source}): the run is written but not judged; {next_step}")
     return 1
 
 

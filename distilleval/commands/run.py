@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     """
     import sys
 
-    from distilleval.commands.eval import report_failed_calls
+    from distilleval.commands.eval import report_failed_calls, resume_hint
     from distilleval.costs.pricing import load_pricing
     from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.pipeline.offline import run_offline
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             return status
         _print_headline(eval_dir)
         return report_failed_calls(read_summary(eval_dir), spec.gates.max_error_rate, command="run",
-                                   again=rerun_command(args))
+                                   next_step=resume_hint(rerun_command(args)))
 
     plan = plan_run(spec, pricing, runs_dir=Path(args.runs_dir), offline=True, limit=args.limit, reason=reason)
     summary_path = plan.run_dir / "summary.json"
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     # Offline, only local baselines are measured and they make no calls that can fail; checked
     # all the same, so both modes exit by the same rule.
     return report_failed_calls(read_summary(plan.run_dir), spec.gates.max_error_rate, command="run",
-                               again=rerun_command(args))
+                               next_step=resume_hint(rerun_command(args)))
 
 
 def rerun_command(args: argparse.Namespace) -> str:
