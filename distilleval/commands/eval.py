@@ -75,15 +75,41 @@ def run(args: argparse.Namespace) -> int:
         field.name: getattr(args, field.name) for field in dataclasses.fields(EvalOptions) if field.name != "student_training"
     })
     run_dir = evaluate(spec, options)
-    lines, too_many = error_lines(read_summary(run_dir), spec.gates.max_error_rate)
+    return report_failed_calls(read_summary(run_dir), spec.gates.max_error_rate, command="eval",
+                               next_step=resume_hint(f"distilleval eval {args.spec} --resume {run_dir}"))
+
+
+def resume_hint(command: str) -> str:
+    """What to do after too many failed calls, when ``command`` re-calls only the failed items."""
+    return f"fix the cause, then `{command}` re-calls only the failed items"
+
+
+def report_failed_calls(summary, limit: float, *, command: str, next_step: str,
+                        limit_source: str = "gates.max_error_rate") -> int:
+    """Print each measured model's failed calls by kind (``error_lines``); when a model's error
+    rate is above ``limit``, one more line saying the run is written but not judged, and
+    ``next_step`` (``resume_hint``).
+
+    Shared by ``eval``, ``run`` and ``score``, so they say the same thing and exit alike.
+
+    Args:
+        summary: the written run's summary.
+        limit: the highest error rate whose figures are judged.
+        command: the command's name, for the line.
+        next_step: what to do about it.
+        limit_source: where ``limit`` came from (the spec's gate, or a flag).
+
+    Returns:
+        1 when a model's error rate is above ``limit``, else 0.
+    """
+    lines, too_many = error_lines(summary, limit)
     for line in lines:
         print(line)
-    if too_many:
-        print(f"distilleval eval: {', '.join(too_many)} failed more than {spec.gates.max_error_rate:.1%} of calls "
-              f"(gates.max_error_rate): the run is written but not judged; fix the cause, then "
-              f"`distilleval eval {args.spec} --resume {run_dir}` re-calls only the failed items")
-        return 1
-    return 0
+    if not too_many:
+        return 0
+    print(f"distilleval {command}: {', '.join(too_many)} failed more than {limit:.1%} of calls "
+          f"({limit_source}): the run is written but not judged; {next_step}")
+    return 1
 
 
 def error_lines(summary, limit: float) -> tuple[list[str], list[str]]:

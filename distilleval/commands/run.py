@@ -5,6 +5,11 @@ notice) it makes no network call at all (``distilleval.pipeline.offline``). Onli
 is the command that owns it (``label``, ``validate``, ``train``), then the library's
 ``evaluate`` and reports. Steps whose outputs exist and are current are skipped: an
 unchanged spec, data set and pricing table reuse the earlier run.
+
+A failed call is missing data, as in ``eval``: each model's failed calls are printed by kind,
+and when a model failed more than ``gates.max_error_rate`` of its calls (default 2%) the
+command exits 1 after writing the run and its reports. Re-running the same command continues
+the same run directory and re-calls only the failed items.
 """
 
 from __future__ import annotations
@@ -38,15 +43,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run every step, online or offline; returns the first failing step's status, else 0."""
+    """Run every step, online or offline.
+
+    Returns:
+        The first failing step's status (1: the teacher failed validation); else 1 when a
+        model's error rate is above ``gates.max_error_rate`` (everything is written), else 0.
+    """
     import sys
 
+    from distilleval.commands.eval import report_failed_calls, resume_hint
     from distilleval.costs.pricing import load_pricing
     from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.pipeline.offline import run_offline
     from distilleval.pipeline.plan import is_current, mark_current, missing_credentials, plan_run, run_directory
     from distilleval.pipeline.preflight import check_eval_inputs, check_label_inputs, check_scorer
     from distilleval.pipeline.reports import write_reports
+    from distilleval.results.summary_json import read_summary
     from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(args.spec)
@@ -65,9 +77,11 @@ def run(args: argparse.Namespace) -> int:
         check_label_inputs(spec)  # the label step labels data.pool, else the train split
     if not offline:
         status, eval_dir = run_online(spec, pricing, args)
-        if status == 0:
-            _print_headline(eval_dir)
-        return status
+        if status != 0:
+            return status
+        _print_headline(eval_dir)
+        return report_failed_calls(read_summary(eval_dir), spec.gates.max_error_rate, command="run",
+                                   next_step=resume_hint(rerun_command(args)))
 
     plan = plan_run(spec, pricing, runs_dir=Path(args.runs_dir), offline=True, limit=args.limit, reason=reason)
     summary_path = plan.run_dir / "summary.json"
@@ -82,7 +96,30 @@ def run(args: argparse.Namespace) -> int:
     reports = write_reports(plan.run_dir)
     print("report    " + ", ".join(str(path) for path in reports))
     _print_headline(plan.run_dir)
-    return 0
+    # Offline, only local baselines are measured and they make no calls that can fail; checked
+    # all the same, so both modes exit by the same rule.
+    return report_failed_calls(read_summary(plan.run_dir), spec.gates.max_error_rate, command="run",
+                               next_step=resume_hint(rerun_command(args)))
+
+
+def rerun_command(args: argparse.Namespace) -> str:
+    """The ``distilleval run`` command that continues this run: the same spec and the options
+    that name its run directory (``--force`` left out, so current steps are not redone)."""
+    import shlex
+
+    words = ["distilleval", "run", args.spec]
+    if args.offline:
+        words.append("--offline")
+    if args.limit:
+        words += ["--limit", str(args.limit)]
+    if args.runs_dir != "runs":
+        words += ["--runs-dir", args.runs_dir]
+    if args.pricing:
+        words += ["--pricing", args.pricing]
+    if args.latency_probe is not None:
+        calls, concurrency = args.latency_probe
+        words += ["--latency-probe", f"{calls}@{concurrency}"]
+    return shlex.join(words)
 
 
 def _invoke(command: str, argv: list[str]):

@@ -9,6 +9,12 @@ Optional fields per line: ``error`` (failure kind), ``input_tokens``, ``output_t
 ``latency_ms``, ``cost_usd``, ``cache_hit``; other fields are ignored. ``output`` may also be a
 JSON object or list (JSON tasks), which is scored as its JSON text. Items of the scored split
 that a file lacks count as errors of kind ``missing``.
+
+A failed or missing prediction is missing data, as in ``eval``: each metric is over the items
+the model answered, each paired comparison over the items both models answered (and says how
+many were dropped), and each model's failures are printed by kind. When a model failed more
+than ``--max-error-rate`` (default: the spec's ``gates.max_error_rate``, 2% unless set) of its
+items, the command exits 1 after writing summary.json.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import argparse
 import datetime as dt
 from pathlib import Path
 from typing import Any
+
+from distilleval.commands.argument_types import positive_int
 
 HELP = "Score prediction files against the spec's gold without calling any model"
 
@@ -37,8 +45,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("eval", "train", "all"), default="eval",
                         help="which items to score (default: eval)")
     parser.add_argument("--pricing", default=None, metavar="FILE", help="pricing table (default: the spec's)")
-    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap replicates (default 2000)")
+    parser.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap replicates (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--max-error-rate", type=_error_rate, default=None, metavar="RATE",
+                        help="exit 1 when a model failed (or lacks) more than this share of its predictions "
+                             "(default: the spec's gates.max_error_rate, 0.02 unless set)")
+
+
+def _error_rate(text: str) -> float:
+    """Parse ``--max-error-rate``: a share between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, found {text!r}") from None
+    if not 0 <= value <= 1:  # also False for NaN
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, found {text!r}")
+    return value
 
 
 def _field_error(path: Path, line: int, field: str, message: str) -> Exception:
@@ -157,6 +179,12 @@ def _format_metric(metric: Any) -> str:
     return f"{metric.value:.3f} [{metric.ci_low:.3f}, {metric.ci_high:.3f}]"
 
 
+def _dropped_text(dropped: int) -> str:
+    if not dropped:
+        return ""
+    return f" ({dropped} item{'s' if dropped != 1 else ''} dropped: a prediction failed or is missing)"
+
+
 def _print_report(summary: Any, out: Path) -> None:
     from tabulate import tabulate
 
@@ -172,13 +200,14 @@ def _print_report(summary: Any, out: Path) -> None:
     print(tabulate(rows, headers=headers, tablefmt="simple"))
     for comparison in summary.comparisons:
         print()
+        dropped = _dropped_text(comparison.dropped_failed)
         if comparison.difference is None:
-            print(f"{comparison.b} vs {comparison.a}: no paired items to compare")
+            print(f"{comparison.b} vs {comparison.a}: no paired items to compare{dropped}")
             continue
         interval = ""
         if comparison.ci_low is not None:
             interval = f" [{comparison.ci_low:+.3f}, {comparison.ci_high:+.3f}]"
-        print(f"{comparison.b} - {comparison.a} on {comparison.n_paired} paired items: "
+        print(f"{comparison.b} - {comparison.a} on {comparison.n_paired} paired items{dropped}: "
               f"{comparison.difference:+.3f}{interval} ({comparison.ci_method})")
         if comparison.mcnemar_p is not None:
             print(f"  McNemar exact p = {comparison.mcnemar_p:.4f} "
@@ -197,7 +226,13 @@ def _print_report(summary: Any, out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Score the prediction files and write summary.json; 0 on success."""
+    """Score the prediction files and write summary.json.
+
+    Returns:
+        1 when a model's error rate (failed and missing predictions) is above the limit
+        (summary.json is written all the same), else 0.
+    """
+    from distilleval.commands.eval import report_failed_calls
     from distilleval.costs.pricing import load_pricing
     from distilleval.results.build import ModelRun, build_summary
     from distilleval.results.summary_json import write_summary
@@ -246,4 +281,9 @@ def run(args: argparse.Namespace) -> int:
         summary = summary.model_copy(update={"run_id": out.parent.name})
     write_summary(summary, out)
     _print_report(summary, out)
-    return 0
+    flag = args.max_error_rate is not None
+    return report_failed_calls(
+        summary, args.max_error_rate if flag else spec.gates.max_error_rate, command="score",
+        limit_source="--max-error-rate" if flag else "gates.max_error_rate",
+        next_step="complete the predictions files, or set the limit with --max-error-rate",
+    )

@@ -481,7 +481,12 @@ def test_eval_batch_runs_both_roles_through_batches_priced_at_the_batch_tier(tmp
         ).fetchone()
     price = load_pricing().price_for("openai/gpt-4.1-mini")
     assert spent == pytest.approx(request_cost_usd(price, teacher_in, teacher_out, batch=True))
-    capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "  student: 1 of 20 calls failed (expired 1), error rate 5.0% > limit 2.0%" in out
+    assert out.rstrip().endswith(
+        "distilleval eval: teacher, student failed more than 2.0% of calls (gates.max_error_rate): the run is "
+        f"written but not judged; fix the cause, then `distilleval eval {spec} --resume {run_dir}` re-calls only "
+        "the failed items")
     assert main(["report", str(run_dir)]) == 0
     assert "answered through the openai batch API in this run" in capsys.readouterr().out
 

@@ -266,3 +266,65 @@ def test_a_run_that_fails_midway_leaves_no_run_directory(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         main(["run", str(REPO / "specs" / "ticket_routing" / "spec.yaml"), "--offline", "--runs-dir", str(runs)])
     assert list(runs.iterdir()) == []
+
+
+def test_online_run_exits_1_when_a_model_fails_too_often_and_its_rerun_recalls_only_the_failed_items(
+        tmp_path, monkeypatch, capsys):
+    import shlex
+
+    from distilleval.testing.openai_server import ModelScript, OpenAIServer
+
+    monkeypatch.undo()  # this test needs loopback HTTP
+    monkeypatch.setenv("LOCAL_TEST_KEY", "sk-local-test-0000")
+    monkeypatch.setenv("DISTILLEVAL_CACHE", str(tmp_path / "cache.sqlite"))
+    records = [json.loads(line) for line in (REPO / "specs" / "ticket_routing" / "data.jsonl").read_text().splitlines()]
+    gold = {record["message"]: record["label"] for record in records}
+
+    def teacher(prompt: str) -> str:
+        return gold[prompt.rsplit("Message: ", 1)[1].rsplit("\nQueue:", 1)[0]]
+
+    def student(prompt: str) -> str:
+        return gold[prompt]
+
+    def rate_limited(prompt: str, attempt: int) -> str | None:
+        return "rate_limit" if len(prompt) % 6 == 0 else None  # every attempt: retries do not help
+
+    with OpenAIServer(api_key="sk-local-test-0000") as server:
+        server.script("teacher", ModelScript(answer=teacher))
+        server.script("student", ModelScript(answer=student, faults=rate_limited, retry_after_s=0.01))
+        spec = _online_spec(tmp_path, server.base_url)
+        runs = tmp_path / "runs"
+        assert main(["run", str(spec), "--runs-dir", str(runs), "--limit", "40"]) == 1
+        first = list(server.log)
+        out = capsys.readouterr().out
+
+        run_dir = _run_dir(runs)
+        summary = read_summary(run_dir / "eval")
+        failed = {item.id for item in summary.items if "student" in item.errors}
+        k = len(failed)
+        limited = {r.prompt for r in first if r.model == "student" and r.outcome == "rate_limit"}
+        assert k == len(limited) and k / 40 > 0.01  # above the spec's gates.max_error_rate (1%)
+        assert summary.models["student"].errors == {"rate_limited": k}
+        # Everything is written before the exit: the eval's summary and its reports.
+        assert (run_dir / "eval" / "report.md").is_file() and (run_dir / "eval" / "report.html").is_file()
+        assert "\nverdict: " in out
+        # eval's lines, word for word: failures by kind, then the limit and how to continue.
+        assert (f"  student: {k} of 40 calls failed (rate_limited {k}), error rate {k / 40:.1%} > limit 1.0%; "
+                f"its metric is over the {40 - k} answered items") in out
+        assert out.count(" calls failed (") == 1  # the teacher, without failed calls, gets no line
+        rerun = shlex.join(["distilleval", "run", str(spec), "--limit", "40", "--runs-dir", str(runs)])
+        assert out.rstrip().endswith(
+            "distilleval run: student failed more than 1.0% of calls (gates.max_error_rate): the run is written "
+            f"but not judged; fix the cause, then `{rerun}` re-calls only the failed items")
+
+        # The cause fixed, the printed command continues the same run and pays only the failed calls.
+        server.script("student", ModelScript(answer=student))
+        assert main(shlex.split(rerun)[1:]) == 0
+        second = server.log[len(first):]
+    assert "calls failed" not in capsys.readouterr().out
+    paid = [r for r in second if r.outcome == "ok"]
+    assert sorted(r.prompt for r in paid if r.model == "student") == sorted(limited)
+    assert not [r for r in paid if r.model == "teacher"]
+    assert _run_dir(runs) == run_dir
+    after = read_summary(run_dir / "eval")
+    assert after.models["student"].errors == {} and after.models["student"].n_scored == 40

@@ -150,12 +150,79 @@ def test_missing_items_and_failed_calls_count_as_errors(tmp_path, capsys):
         {"id": "i0", "output": "other"}, {"id": "i1", "output": None, "error": "timeout"}, {"id": "i2", "output": None},
     ])
     out = tmp_path / "s.json"
-    assert main(["score", str(spec), "--predictions", str(preds), "--out", str(out)]) == 0
+    # 3 of 4 predictions failed or missing: above the spec's default 2% limit, so exit 1, with
+    # summary.json written all the same.
+    assert main(["score", str(spec), "--predictions", str(preds), "--out", str(out)]) == 1
     result = read_summary(out).models["p"]
     assert result.errors == {"timeout": 1, "no_output": 1, "missing": 1}
     # Failed and missing calls are missing data, not wrong answers: the accuracy is over the one
     # answered item, and the three failures are the error rate beside it.
     assert result.metric.value == 1.0 and result.n_scored == 1 and result.error_rate == 0.75
+    printed = capsys.readouterr().out
+    assert ("  p: 3 of 4 calls failed (missing 1, no_output 1, timeout 1), error rate 75.0% > limit 2.0%; "
+            "its metric is over the 1 answered items") in printed
+    assert "distilleval score: p failed more than 2.0% of calls (gates.max_error_rate)" in printed
+
+
+def _with_failures(records, failed=(), missing=()):
+    """``records`` with the ids in ``failed`` turned into timeouts and those in ``missing`` left out."""
+    kept = [r for r in records if r["id"] not in {f"i{i}" for i in missing}]
+    return [{"id": r["id"], "output": None, "error": "timeout"} if r["id"] in {f"i{i}" for i in failed} else r
+            for r in kept]
+
+
+def test_failed_predictions_are_dropped_from_the_comparison_and_said(tmp_path, capsys):
+    spec = write_label_task(tmp_path)
+    # The teacher failed on i0 and lacks i1; the student failed on i1 (already dropped) and i2,
+    # and is wrong on i3, i4.
+    teacher = write_predictions(tmp_path / "teacher.jsonl", _with_failures(label_predictions(), failed={0}, missing={1}))
+    student = write_predictions(tmp_path / "student.jsonl",
+                                _with_failures(label_predictions(wrong={3, 4}), failed={1, 2}))
+    out = tmp_path / "summary.json"
+    args = ["score", str(spec), "--predictions", str(teacher), "--predictions", str(student),
+            "--model", "teacher", "--model", "student", "--out", str(out), "--resamples", "200"]
+    assert main(args) == 1  # 5% of each model's items failed: above the default 2%
+    printed = capsys.readouterr().out
+    assert "student - teacher on 37 paired items (3 items dropped: a prediction failed or is missing): -0.054" in printed
+    assert "  teacher: 2 of 40 calls failed (missing 1, timeout 1), error rate 5.0% > limit 2.0%" in printed
+    assert "  student: 2 of 40 calls failed (timeout 2), error rate 5.0% > limit 2.0%" in printed
+    assert "distilleval score: teacher, student failed more than 2.0% of calls (gates.max_error_rate)" in printed
+    summary = read_summary(out)
+    assert summary.comparisons[0].n_paired == 37 and summary.comparisons[0].dropped_failed == 3
+    assert summary.models["student"].metric.value == pytest.approx(36 / 38)  # over the answered items
+
+    # The limit from the command line: 5% is within 6%, so the same files pass.
+    assert main(args + ["--max-error-rate", "0.06"]) == 0
+    printed = capsys.readouterr().out
+    assert "error rate 5.0% <= limit 6.0%" in printed and "distilleval score:" not in printed
+    # ... and from the spec's gates.
+    spec.write_text(spec.read_text().replace("gates: {non_inferiority_margin: 0.05}",
+                                             "gates: {non_inferiority_margin: 0.05, max_error_rate: 0.04}"))
+    assert main(args) == 1
+    assert "failed more than 4.0% of calls (gates.max_error_rate)" in capsys.readouterr().out
+    assert main(args + ["--max-error-rate", "0.05"]) == 0  # the flag wins; exactly at the limit is within it
+
+
+def test_a_complete_score_prints_no_failure_lines_and_exits_0(tmp_path, capsys):
+    spec = write_label_task(tmp_path)
+    preds = write_predictions(tmp_path / "student.jsonl", label_predictions(wrong={1}))
+    assert main(["score", str(spec), "--predictions", str(preds), "--model", "student",
+                 "--out", str(tmp_path / "s.json"), "--resamples", "100"]) == 0
+    printed = capsys.readouterr().out
+    assert "calls failed" not in printed and "distilleval score:" not in printed
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--resamples", "0"), ("--max-error-rate", "1.5"),
+                                             ("--max-error-rate", "nan"), ("--max-error-rate", "-0.1")])
+def test_bad_resamples_or_error_rate_exit_2_before_writing(tmp_path, capsys, flag, value):
+    spec = write_label_task(tmp_path)
+    preds = write_predictions(tmp_path / "p.jsonl", label_predictions())
+    out = tmp_path / "s.json"
+    with pytest.raises(SystemExit) as stopped:  # argparse's usage error
+        main(["score", str(spec), "--predictions", str(preds), "--out", str(out), flag, value])
+    assert stopped.value.code == 2
+    assert f"argument {flag}:" in capsys.readouterr().err.splitlines()[-1]
+    assert not out.exists()
 
 
 def test_sql_task_end_to_end_with_worker_processes(tmp_path, capsys):
