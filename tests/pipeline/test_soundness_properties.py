@@ -1,13 +1,14 @@
-"""Whatever happens to a run, paid answers stay paid once and a resumed run is a fresh run.
+"""Whatever happens to a labelling or a gated run, paid answers stay paid once and the gate stays sound.
 
-Hypothesis draws a history for one task: injected faults, SIGKILLs of a real child process at
-random points of ``eval``, ``label`` and ``label --batch``, resumes, and changes to the data and
-rubric files between them. After every step it checks, against the local server's own log:
+Hypothesis draws the faults and the points at which a real child process is SIGKILLed:
 
-- every paid call that the run store (or the cache) holds was never paid for again;
-- a run resumed to the end has the same ``summary.json`` as a fresh run on the same inputs
-  (timings and spend aside), so no answer to an old input is mixed into a new run;
-- the gate never passes a check over a role whose error rate is above the limit.
+- ``label``: answers the cache held at a kill are not paid for again (only calls in flight may
+  be), and the finished labels equal a fresh labelling;
+- ``label --batch``: killed while submitting or polling, its ledger moved without SQLite's side
+  files, every pool item is still submitted exactly once;
+- ``eval`` then ``gate``: a check over a role whose error rate is above the limit is never a pass.
+
+``eval``'s own kill / resume / changed-input property is in ``tests/commands/test_eval.py``.
 """
 
 from __future__ import annotations
@@ -120,150 +121,6 @@ def _change_data(folder: Path, item: int) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _stored_ok(run_dir: Path) -> int:
-    try:
-        with sqlite3.connect(run_dir / "records.sqlite", timeout=1) as db:
-            return db.execute("SELECT COUNT(*) FROM records WHERE status='ok'").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
-def _stored_prompts(run_dir: Path, server_log_before: list) -> set[tuple[str, str]]:
-    """(model, prompt) of every answer the run store holds, found through the server's log
-    (the store keys answers by item; the server knows each item's prompt)."""
-    with sqlite3.connect(run_dir / "records.sqlite") as db:
-        stored = {(item, model) for item, model in db.execute("SELECT item_id, model FROM records WHERE status='ok'")}
-    prompts = set()
-    for request in server_log_before:
-        if request.outcome != "ok":
-            continue
-        item = "t" + request.prompt.split("#")[1].split()[0]
-        role = request.model.removesuffix("-m")
-        if (item, role) in stored:
-            prompts.add((request.model, request.prompt))
-    return prompts
-
-
-def _eval_child(argv: list[str], log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    with log_path.open("a") as log:
-        return subprocess.Popen([sys.executable, "-m", "distilleval", *argv], stdout=log, stderr=log, env=env)
-
-
-def _kill_after(child: subprocess.Popen, runs_dir: Path, rows: int, timeout_s: float = 60) -> None:
-    """SIGKILL the child once its run store holds ``rows`` answers (or when it ends)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and child.poll() is None:
-        stores = list(runs_dir.glob("*/records.sqlite")) if runs_dir.exists() else []
-        if stores and max(_stored_ok(store.parent) for store in stores) >= rows:
-            break
-        time.sleep(0.01)
-    if child.poll() is None:
-        child.send_signal(signal.SIGKILL)
-    child.wait()
-
-
-_TIMING_KEYS = ("latency", "loop_lag", "created_at", "run_id", "spent_usd", "cache_hits", "probe", "wall")
-
-
-def _without_timings(value):
-    """summary.json with every timing, identity and spend figure removed (they differ between a
-    resumed run and a fresh one by design)."""
-    if isinstance(value, dict):
-        return {key: _without_timings(item) for key, item in value.items()
-                if not any(part in key for part in _TIMING_KEYS)}
-    if isinstance(value, list):
-        return [_without_timings(item) for item in value]
-    return value
-
-
-def _differences(a, b, path: str = "") -> list[str]:
-    """The paths where two JSON values differ, for a readable failure."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return [d for key in sorted(a.keys() | b.keys()) for d in _differences(a.get(key), b.get(key), f"{path}.{key}")]
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{path}[{i}]")]
-    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
-
-
-STEPS = st.one_of(
-    st.tuples(st.just("kill"), st.integers(min_value=1, max_value=2 * N_ITEMS - 1)),
-    st.tuples(st.just("resume"), st.just(0)),
-    st.tuples(st.just("change_data"), st.integers(min_value=0, max_value=N_ITEMS - 1)),
-    st.tuples(st.just("change_rubric"), st.just(0)),
-    st.tuples(st.just("faults"), st.sampled_from([0.0, 0.2, 0.5])),
-)
-
-
-# Each example runs several real processes, so Hypothesis does not shrink (minutes per failure);
-# the failing history is printed whole instead.
-@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(STEPS, min_size=1, max_size=4))
-def test_kills_faults_resumes_and_changed_inputs_never_repay_or_mix(server, steps):
-    FAULTS.share = 0.0
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        spec = _write_task(tmp_path / "task", server.base_url)
-        runs_dir, cache = tmp_path / "runs", tmp_path / "cache.sqlite"
-        common = ["--cache", str(cache), "--concurrency", str(CONCURRENCY), "--max-retries", "3"]
-        run_dir: Path | None = None
-        protected: set[tuple[str, str]] = set()  # answers stored: never to be paid again
-        for kind, value in steps:
-            if kind == "faults":
-                FAULTS.share = value
-                continue
-            if kind == "change_data":
-                _change_data(tmp_path / "task", value)
-                continue
-            if kind == "change_rubric":
-                rubric = tmp_path / "task" / "rubric.md"
-                rubric.write_text(rubric.read_text() + "Be brief.\n")
-                continue
-            log_start = len(server.log)
-            if kind == "kill":
-                argv = ["eval", str(spec), *common]
-                argv += ["--resume", str(run_dir)] if run_dir else ["--runs-dir", str(runs_dir)]
-                child = _eval_child(argv, tmp_path / "child.log")
-                _kill_after(child, runs_dir, value)
-                if run_dir is None and runs_dir.exists():
-                    run_dir = next(iter(runs_dir.iterdir()), None)
-            else:
-                if run_dir is None:
-                    continue
-                code = main(["eval", str(spec), "--resume", str(run_dir), *common])
-                assert code in (0, 1, 2)
-                if code == 2:  # refused: inputs changed; the run folder is left as it was
-                    run_dir = None
-                    continue
-            new_requests = list(server.log)[log_start:]
-            repaid = {(r.model, r.prompt) for r in new_requests if r.outcome == "ok"} & protected
-            assert not repaid, f"paid again for answers already stored: {sorted(repaid)[:3]}"
-            if run_dir is not None and (run_dir / "records.sqlite").exists():
-                protected |= _stored_prompts(run_dir, list(server.log))
-
-        # Finish: resume to the end (a refused resume starts a new run), then compare with a fresh run.
-        FAULTS.share = 0.0
-        log_start = len(server.log)
-        if run_dir is not None:
-            code = main(["eval", str(spec), "--resume", str(run_dir), *common])
-            if code == 2:
-                run_dir = None
-        if run_dir is None:
-            assert main(["eval", str(spec), "--runs-dir", str(runs_dir), *common]) in (0, 1)
-            run_dir = max(runs_dir.iterdir(), key=lambda p: p.stat().st_mtime)
-        repaid = {(r.model, r.prompt) for r in list(server.log)[log_start:] if r.outcome == "ok"} & protected
-        assert not repaid
-
-        fresh_runs = tmp_path / "fresh"
-        assert main(["eval", str(spec), "--runs-dir", str(fresh_runs), "--no-cache", "--concurrency", str(CONCURRENCY)]) in (0, 1)
-        [fresh] = list(fresh_runs.iterdir())
-        resumed_summary = json.loads((run_dir / "summary.json").read_text())
-        fresh_summary = json.loads((fresh / "summary.json").read_text())
-        differences = _differences(_without_timings(resumed_summary), _without_timings(fresh_summary))
-        assert not differences, "resumed run differs from a fresh run:\n" + "\n".join(differences[:12])
-
-
 @settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(teacher_share=st.sampled_from([0.0, 0.01, 0.1, 0.4, 1.0]), student_share=st.sampled_from([0.0, 0.05, 0.3, 1.0]))
@@ -298,6 +155,13 @@ def test_the_gate_never_passes_a_check_over_a_role_that_failed_too_often(server,
         assert gate_code == 0, gate_output
 
 
+def _child(argv: list[str], log_path: Path) -> subprocess.Popen:
+    """``python -m distilleval ARGV`` in a child process (so it can be SIGKILLed), output to ``log_path``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    with log_path.open("a") as log:
+        return subprocess.Popen([sys.executable, "-m", "distilleval", *argv], stdout=log, stderr=log, env=env)
+
+
 def _write_pool(folder: Path, n: int) -> Path:
     path = folder / "pool.jsonl"
     path.write_text("".join(json.dumps({"id": f"p{i}", "message": f"ticket #{i} about {LABELS[i % 3]}", "split": "train"}) + "\n"
@@ -324,7 +188,7 @@ def test_label_killed_and_rerun_pays_each_stored_answer_once(server, kills, shar
                 "--concurrency", str(CONCURRENCY), "--max-retries", "3"]
         log_start = len(server.log)
         for k in sorted(kills):
-            child = _eval_child(argv, tmp_path / "child.log")
+            child = _child(argv, tmp_path / "child.log")
             deadline = time.monotonic() + 60
             while child.poll() is None and time.monotonic() < deadline and _cache_rows(cache) < k:
                 time.sleep(0.01)
@@ -371,7 +235,7 @@ def test_label_batch_killed_while_submitting_or_polling_submits_each_item_once(k
         pool = _write_pool(tmp_path, pool_size)
         out = tmp_path / "labels.jsonl"
         argv = ["label", str(spec), "--pool", str(pool), "--out", str(out), "--no-cache", "--batch", "--batch-poll", "0.05"]
-        child = _eval_child(argv, tmp_path / "child.log")
+        child = _child(argv, tmp_path / "child.log")
         deadline = time.monotonic() + 60
         while child.poll() is None and time.monotonic() < deadline:
             if batch_server.submissions and batch_server.status_checks >= kill_after_polls:
