@@ -1,0 +1,178 @@
+"""Tests and intervals for the difference of two paired proportions (b - a on the same items).
+
+With 0/1 scores only the discordant items carry information: ``a_only`` items only model a got
+right, ``b_only`` items only model b got right, out of ``n`` paired items. The difference is
+``(b_only - a_only) / n``.
+
+- ``score_z``: Tango's (1998) score statistic for ``H0: p_b - p_a = delta``, with the nuisance
+  parameter (the discordance) at its maximum-likelihood value under ``H0``, and a continuity
+  correction of ``CONTINUITY`` items. Without the correction the test errs up to 6.9% at a
+  nominal 5% (100 items or fewer, discordance equal to the margin); with it the exact type I
+  error stays at or under 5% on the grid of ``docs/statistics.md``.
+- ``score_bounds``: the interval that inverts the same test, so a bound and a decision at the
+  same level can never disagree.
+- ``decide_non_inferiority``: non-inferior / inferior / inconclusive, both one-sided tests at
+  the same level ``alpha``.
+- ``mcnemar_exact`` / ``conditional_interval``: McNemar's exact test and the interval that
+  agrees with it (Clopper–Pearson on the split of the discordant items, scaled by the observed
+  discordance), used by the gate's comparison with a baseline run.
+
+Every function takes numpy arrays as well as numbers (vectorised), so the conformance suite
+evaluates exactly the code the tool runs, on every possible outcome at once.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics as _stdlib_statistics
+
+import numpy as np
+
+CONTINUITY = 0.5
+"""Continuity correction of the score test, in items (see the module docstring)."""
+
+SCORE_METHOD = "Tango score test, continuity-corrected"
+CONDITIONAL_METHOD = "McNemar exact (two-sided) with exact conditional interval"
+
+
+def normal_quantile(probability: float) -> float:
+    """The standard normal quantile (the standard library's; scipy's import costs most of a second)."""
+    return _stdlib_statistics.NormalDist().inv_cdf(probability)
+
+
+def _restricted_a_only_rate(a_only, b_only, n, delta):
+    """Maximum-likelihood P(only a right) under ``p_b - p_a = delta`` (root of Tango's quadratic)."""
+    quad_b = -(a_only + b_only) + delta * (2 * n + a_only - b_only)
+    quad_c = -a_only * delta * (1 - delta)
+    discriminant = np.maximum(quad_b * quad_b - 8 * n * quad_c, 0.0)
+    return (-quad_b + np.sqrt(discriminant)) / (4 * n)
+
+
+def score_z(a_only, b_only, n, delta, *, continuity: float = CONTINUITY, side: int = 1):
+    """Score statistic of ``H0: p_b - p_a = delta``.
+
+    ``side=1`` corrects toward rejecting ``p_b - p_a <= delta`` less easily (the lower-bound
+    test); ``side=-1`` toward rejecting ``p_b - p_a >= delta`` less easily (the upper-bound test).
+    Large positive values are evidence that the difference is above ``delta``.
+    """
+    a_only = np.asarray(a_only, dtype=float)
+    b_only = np.asarray(b_only, dtype=float)
+    delta = np.asarray(delta, dtype=float)
+    p_a_only = _restricted_a_only_rate(a_only, b_only, n, delta)
+    variance = np.maximum(n * (2 * p_a_only + delta - delta * delta), 0.0)
+    numerator = b_only - a_only - n * delta - side * continuity
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = numerator / np.sqrt(variance)
+    return np.where(variance > 0, z, np.where(numerator > 0, np.inf, np.where(numerator < 0, -np.inf, 0.0)))
+
+
+def rejects_at_or_below(a_only, b_only, n, delta, alpha: float):
+    """True where the data reject ``p_b - p_a <= delta`` at one-sided level ``alpha``."""
+    return score_z(a_only, b_only, n, delta, side=1) > normal_quantile(1 - alpha)
+
+
+def rejects_at_or_above(a_only, b_only, n, delta, alpha: float):
+    """True where the data reject ``p_b - p_a >= delta`` at one-sided level ``alpha``."""
+    return score_z(a_only, b_only, n, delta, side=-1) < -normal_quantile(1 - alpha)
+
+
+_BISECTIONS = 60  # halves [-1, 1] to under 1e-17: below any printed digit
+
+
+def score_bounds(a_only, b_only, n, alpha: float):
+    """One-sided ``1 - alpha`` lower and upper bounds of ``p_b - p_a`` from the score test.
+
+    The lower bound is the largest ``delta`` the lower-bound test rejects (``-1`` if none), so
+    ``lower > delta`` exactly when ``rejects_at_or_below(..., delta, alpha)`` (up to 1e-15);
+    the upper bound mirrors it. Together they are a two-sided ``1 - 2 alpha`` interval.
+
+    Returns:
+        ``(lower, upper)``, numbers or arrays shaped like the counts.
+    """
+    a = np.asarray(a_only, dtype=float)
+    b = np.asarray(b_only, dtype=float)
+    shape = np.broadcast(a, b).shape
+    a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
+    estimate = (b - a) / n
+
+    # Lower: rejected below, not rejected at the estimate (the correction keeps the estimate inside).
+    low, high = np.full(shape, -1.0), estimate.copy()
+    for _ in range(_BISECTIONS):
+        middle = (low + high) / 2
+        rejected = rejects_at_or_below(a, b, n, middle, alpha)
+        low, high = np.where(rejected, middle, low), np.where(rejected, high, middle)
+    lower = np.where(rejects_at_or_below(a, b, n, -1.0, alpha), low, -1.0)
+
+    low, high = estimate.copy(), np.full(shape, 1.0)
+    for _ in range(_BISECTIONS):
+        middle = (low + high) / 2
+        rejected = rejects_at_or_above(a, b, n, middle, alpha)
+        low, high = np.where(rejected, low, middle), np.where(rejected, middle, high)
+    upper = np.where(rejects_at_or_above(a, b, n, 1.0, alpha), high, 1.0)
+    if shape == ():
+        return float(lower), float(upper)
+    return lower, upper
+
+
+def decide_non_inferiority(a_only, b_only, n, margin: float, alpha: float):
+    """``"non-inferior"``, ``"inferior"`` or ``"inconclusive"`` for b against a at ``margin``.
+
+    Non-inferior: the test rejects ``p_b - p_a <= -margin`` at one-sided level ``alpha``.
+    Inferior: it rejects ``p_b - p_a >= -margin`` at the same level. Otherwise inconclusive.
+    Vectorised: arrays give an array of strings.
+    """
+    non_inferior = rejects_at_or_below(a_only, b_only, n, -margin, alpha)
+    inferior = rejects_at_or_above(a_only, b_only, n, -margin, alpha)
+    decision = np.where(non_inferior, "non-inferior", np.where(inferior, "inferior", "inconclusive"))
+    return str(decision) if decision.shape == () else decision
+
+
+def _log_binomial_pmf(k: int, trials: int) -> list[float]:
+    """``log P(X = i)`` for ``i = 0..k`` under Binomial(trials, 1/2), in log space."""
+    base = math.lgamma(trials + 1) - trials * math.log(2)
+    return [base - math.lgamma(i + 1) - math.lgamma(trials - i + 1) for i in range(k + 1)]
+
+
+def mcnemar_exact(a_only: int, b_only: int) -> float:
+    """Exact two-sided McNemar p-value from the discordant pair counts.
+
+    Under the null each discordant item is equally likely to favour a or b, so the count
+    favouring one side is Binomial(a_only + b_only, 1/2); the p-value is twice the smaller
+    tail, at most 1. Summed in log space (about a millisecond at 10,000 discordant pairs;
+    relative error about 1e-13; tails under ~1e-308 underflow to 0).
+
+    >>> round(mcnemar_exact(10, 3), 4)
+    0.0923
+    >>> mcnemar_exact(0, 0)
+    1.0
+    """
+    if a_only < 0 or b_only < 0:
+        raise ValueError("discordant counts must be non-negative")
+    trials = a_only + b_only
+    smaller = min(a_only, b_only)
+    if trials == 0 or 2 * smaller >= trials - 1:
+        return 1.0
+    logs = _log_binomial_pmf(smaller, trials)
+    top = max(logs)
+    log_tail = top + math.log(math.fsum(math.exp(v - top) for v in logs))
+    return min(1.0, 2.0 * math.exp(log_tail))
+
+
+def conditional_interval(a_only: int, b_only: int, n: int, confidence: float) -> tuple[float, float]:
+    """Two-sided interval of ``p_b - p_a`` that agrees with ``mcnemar_exact``.
+
+    Clopper–Pearson interval ``[pi_low, pi_high]`` of the share of discordant items that favour
+    b, mapped to the difference as ``(discordant / n) * (2 pi - 1)``. It excludes 0 exactly when
+    McNemar's exact p is below ``1 - confidence`` (both invert the same binomial tails).
+    """
+    from distilleval.results.intervals import clopper_pearson
+
+    discordant = a_only + b_only
+    if n == 0:
+        raise ValueError("no paired items")
+    if discordant == 0:
+        # No discordant pair: the conditional test has nothing to say; the score interval does.
+        return score_bounds(0, 0, n, (1 - confidence) / 2)
+    pi_low, pi_high = clopper_pearson(b_only, discordant, confidence=confidence)
+    share = discordant / n
+    return share * (2 * pi_low - 1), share * (2 * pi_high - 1)
