@@ -162,16 +162,17 @@ def bootstrap_t_ratio(rows: np.ndarray, *, confidence: float, n_resamples: int, 
     return float(estimate), float(min(max(low, 0.0), estimate)), float(max(min(high, 1.0), estimate))
 
 
-def bootstrap_t_paired(rows_a: np.ndarray, rows_b: np.ndarray, *, confidence: float, n_resamples: int,
-                       seed: int) -> tuple[float, float, float]:
-    """Bootstrap-t interval of ``ratio(b) - ratio(a)`` on the same items (one resample for both).
+def bootstrap_t_paired(rows_a: np.ndarray, rows_b: np.ndarray, *, confidences: Sequence[float], n_resamples: int,
+                       seed: int) -> tuple[float, list[tuple[float, float]]]:
+    """Bootstrap-t intervals of ``ratio(b) - ratio(a)`` on the same items (one resample for both).
 
     Returns:
-        ``(estimate, low, high)``, clipped to [-1, 1].
+        The estimate and one ``(low, high)`` per confidence, clipped to [-1, 1]; every interval
+        comes from the same resamples.
     """
     ratio_a, _, part_a = _ratio_and_se(rows_a[:, 0], rows_a[:, 1])
     ratio_b, _, part_b = _ratio_and_se(rows_b[:, 0], rows_b[:, 1])
-    estimate = ratio_b - ratio_a
+    estimate = float(ratio_b - ratio_a)
     se = math.sqrt(float(((part_b - part_a) ** 2).sum()))
     t_parts = []
     for indices in _chunks(len(rows_a), n_resamples, seed):
@@ -180,9 +181,13 @@ def bootstrap_t_paired(rows_a: np.ndarray, rows_b: np.ndarray, *, confidence: fl
         se_star = np.sqrt(((star_part_b - star_part_a) ** 2).sum(axis=-1))
         with np.errstate(invalid="ignore", divide="ignore"):
             t_parts.append(((star_b - star_a) - estimate) / se_star)
-    t_low, t_high = _t_quantiles(np.concatenate(t_parts), confidence)
-    low, high = estimate - t_high * se, estimate - t_low * se
-    return float(estimate), float(min(max(low, -1.0), estimate)), float(max(min(high, 1.0), estimate))
+    t_values = np.concatenate(t_parts)
+    bounds = []
+    for confidence in confidences:
+        t_low, t_high = _t_quantiles(t_values, confidence)
+        low, high = estimate - t_high * se, estimate - t_low * se
+        bounds.append((float(min(max(low, -1.0), estimate)), float(max(min(high, 1.0), estimate))))
+    return estimate, bounds
 
 
 # --- public intervals -----------------------------------------------------------------------

@@ -31,6 +31,10 @@ import numpy as np
 CONTINUITY = 0.5
 """Continuity correction of the score test, in items (see the module docstring)."""
 
+DISCORDANCE_CONFIDENCE = 0.99
+"""Confidence of the discordance bound in ``conditional_interval`` (its share of the error: the
+interval covers with probability at least ``confidence - (1 - DISCORDANCE_CONFIDENCE)``)."""
+
 SCORE_METHOD = "Tango score test, continuity-corrected"
 CONDITIONAL_METHOD = "McNemar exact (two-sided) with exact conditional interval"
 
@@ -161,9 +165,12 @@ def mcnemar_exact(a_only: int, b_only: int) -> float:
 def conditional_interval(a_only: int, b_only: int, n: int, confidence: float) -> tuple[float, float]:
     """Two-sided interval of ``p_b - p_a`` that agrees with ``mcnemar_exact``.
 
-    Clopper–Pearson interval ``[pi_low, pi_high]`` of the share of discordant items that favour
-    b, mapped to the difference as ``(discordant / n) * (2 pi - 1)``. It excludes 0 exactly when
-    McNemar's exact p is below ``1 - confidence`` (both invert the same binomial tails).
+    The difference is ``D (2 pi - 1)``: ``D`` the discordance, ``pi`` the share of discordant
+    items that favour b. The Clopper–Pearson interval of ``pi`` at ``confidence`` (the interval
+    McNemar's exact test inverts) is combined with a Clopper–Pearson bound of ``D`` at
+    ``DISCORDANCE_CONFIDENCE``, each end taking the ``D`` that widens it. The sign of each end is
+    the sign of ``2 pi - 1``, so the interval excludes 0 exactly when McNemar's p is below
+    ``1 - confidence``; it covers with probability at least ``confidence - 0.01``.
     """
     from distilleval.results.intervals import clopper_pearson
 
@@ -174,5 +181,7 @@ def conditional_interval(a_only: int, b_only: int, n: int, confidence: float) ->
         # No discordant pair: the conditional test has nothing to say; the score interval does.
         return score_bounds(0, 0, n, (1 - confidence) / 2)
     pi_low, pi_high = clopper_pearson(b_only, discordant, confidence=confidence)
-    share = discordant / n
-    return share * (2 * pi_low - 1), share * (2 * pi_high - 1)
+    d_low, d_high = clopper_pearson(discordant, n, confidence=DISCORDANCE_CONFIDENCE)
+    low = (d_high if pi_low < 0.5 else d_low) * (2 * pi_low - 1)
+    high = (d_high if pi_high > 0.5 else d_low) * (2 * pi_high - 1)
+    return low, high

@@ -345,9 +345,8 @@ def paired_difference(
         return _counts_difference(losses, gains, n, estimate, margin=margin, alpha=alpha, confidence=confidence,
                                   method=f"{paired_proportions.SCORE_METHOD} (interval inverts the test)")
     if intervals.paired_uses_bootstrap(sa, sb, n_resamples) and len(ra) >= intervals.MIN_ITEMS:
-        _, low, high = intervals.bootstrap_t_paired(ra, rb, confidence=confidence, n_resamples=n_resamples, seed=seed)
-        _, lower, upper = intervals.bootstrap_t_paired(ra, rb, confidence=1 - 2 * alpha, n_resamples=n_resamples,
-                                                       seed=seed)
+        _, [(low, high), (lower, upper)] = intervals.bootstrap_t_paired(
+            ra, rb, confidences=(confidence, 1 - 2 * alpha), n_resamples=n_resamples, seed=seed)
         unit = "items resampled whole" if micro else "paired items"
         method = f"{intervals.BOOTSTRAP_T.format(resamples=n_resamples)} of the difference ({unit})"
         return PairedDifference(estimate, low, high, lower, upper, _decision(lower, upper, margin), method)
