@@ -182,11 +182,15 @@ def paired_table(f: Figures) -> Table:
             Cell(f"{baseline.losses} / {baseline.gains}"), Cell(DASH), Cell("measured", "measured"),
         ])
         table.notes.append(f"Student vs best baseline: {baseline.method}, computed by the report from the per-item scores.")
+    for method in sorted({c.ci_method for c in comparisons if c.ci_method}):
+        table.notes.append(f"Difference intervals: {method}.")
+    if any(c.mcnemar_p is not None for c in comparisons):
+        table.notes.append("McNemar p: exact two-sided binomial test on the discordant items.")
     if not f.summary.comparisons and comparisons:
         table.notes.append("Computed by the report from the per-item scores (the summary recorded no comparison).")
     ni = f.non_inferiority
     if ni is not None:
-        verdict = "non-inferior" if ni.non_inferior else "not shown non-inferior"
+        verdict = ni.decision or ("non-inferior" if ni.non_inferior else "not shown non-inferior")
         table.notes.append(
             f"Non-inferiority (student ≥ teacher − {ni.margin * 100:g} pts, margin from {f.margin_source}): difference "
             f"{ni.difference * 100:+.1f} pts, one-sided {1 - ni.alpha:.0%} lower bound {ni.lower_bound * 100:+.1f} pts → {verdict} ({ni.method})."

@@ -99,11 +99,14 @@ def _non_inferiority(f: Figures) -> Reason:
         return Reason(rule, "unknown", "no items scored for both teacher and student")
     head = (f"student − teacher {ni.difference * 100:+.1f} pts, one-sided {1 - ni.alpha:.0%} lower bound "
             f"{ni.lower_bound * 100:+.1f} pts vs margin −{ni.margin * 100:g} pts ({f.margin_source})")
+    head += f"; {ni.method}"
     if ni.non_inferior:
         return Reason(rule, "pass", f"{head}: non-inferior")
-    upper = f.comparison.ci_high if f.comparison is not None else None
-    if upper is not None and upper < -ni.margin:
-        return Reason(rule, "fail", f"{head}; even the upper bound {upper * 100:+.1f} pts is below −margin: inferior")
+    # Inferior is decided by the same test at the same one-sided level (older summaries: the CI).
+    upper = ni.upper_bound if ni.upper_bound is not None else (f.comparison.ci_high if f.comparison is not None else None)
+    if ni.decision == "inferior" or (ni.decision is None and upper is not None and upper < -ni.margin):
+        return Reason(rule, "fail", f"{head}; the one-sided {1 - ni.alpha:.0%} upper bound {upper * 100:+.1f} pts "
+                                    "is below −margin: inferior")
     return Reason(rule, "unknown", f"{head}: inconclusive — more eval items would narrow the interval")
 
 

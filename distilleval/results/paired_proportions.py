@@ -137,13 +137,17 @@ def _log_binomial_pmf(k: int, trials: int) -> list[float]:
     return [base - math.lgamma(i + 1) - math.lgamma(trials - i + 1) for i in range(k + 1)]
 
 
+_EXACT_INTEGER_TRIALS = 1_000  # exact integer sums cost ~10 ms at 1,000 discordant pairs and seconds at 10,000
+
+
 def mcnemar_exact(a_only: int, b_only: int) -> float:
     """Exact two-sided McNemar p-value from the discordant pair counts.
 
     Under the null each discordant item is equally likely to favour a or b, so the count
     favouring one side is Binomial(a_only + b_only, 1/2); the p-value is twice the smaller
-    tail, at most 1. Summed in log space (about a millisecond at 10,000 discordant pairs;
-    relative error about 1e-13; tails under ~1e-308 underflow to 0).
+    tail, at most 1. Up to 1,000 discordant pairs the tail is summed in exact integers; above,
+    in log space (a few milliseconds at 10,000 pairs; relative error about 1e-11; tails under
+    ~1e-308 underflow to 0).
 
     >>> round(mcnemar_exact(10, 3), 4)
     0.0923
@@ -156,6 +160,9 @@ def mcnemar_exact(a_only: int, b_only: int) -> float:
     smaller = min(a_only, b_only)
     if trials == 0 or 2 * smaller >= trials - 1:
         return 1.0
+    if trials <= _EXACT_INTEGER_TRIALS:
+        # Exact integers (one rounding at the end) where they are cheap.
+        return min(1.0, 2 * sum(math.comb(trials, i) for i in range(smaller + 1)) / 2**trials)
     logs = _log_binomial_pmf(smaller, trials)
     top = max(logs)
     log_tail = top + math.log(math.fsum(math.exp(v - top) for v in logs))

@@ -96,7 +96,9 @@ def test_a_baseline_that_meets_the_floor_leads_the_verdict(tmp_path):
 
 
 def test_a_student_no_better_than_the_baseline_says_dont(tmp_path):
-    verdict = _baseline_variant(tmp_path, baseline_wrong=30, student_wrong=30)
+    # The student misses the baseline's 30 items and 10 more (p = 0.002, interval below 0). Identical
+    # results no longer count: their interval is not the zero-width [0, 0] of a collapsed bootstrap.
+    verdict = _baseline_variant(tmp_path, baseline_wrong=30, student_wrong=40)
     assert _status(verdict, "best baseline") == "fail"
     assert verdict.decision == "don't fine-tune"
 
