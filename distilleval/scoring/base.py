@@ -57,8 +57,8 @@ class Scorer:
     primary_metric: str = "score"
     micro_averaged: bool = False
     """True when the primary metric is a ratio of summed counts (micro-F1), not a mean of
-    per-item scores; paired tests then bootstrap ``metric_rows`` instead of using McNemar's
-    textbook Wald bound."""
+    per-item scores; paired comparisons then use ``metric_rows`` (bootstrap-t with items
+    resampled whole, or a count-based bound) instead of the 0/1 score test."""
 
     def score_items(self, outputs: Sequence[str | None], items: Sequence[Any]) -> list[ItemScore]:
         """Score ``outputs[i]`` against ``items[i]``; None outputs score 0 (``no_output``)."""
@@ -201,6 +201,6 @@ class MicroF1Scorer(Scorer):
         return rows
 
     def summarize(self, scores: Sequence[ItemScore]) -> tuple[MetricValue, dict[str, float | None]]:
-        """Micro F1 (bootstrap interval) and ``field_secondary``: precision, recall, per-item
+        """Micro F1 (``micro_f1_metric``'s interval) and ``field_secondary``: precision, recall, per-item
         macro F1, exact items, parse-failure rate and ``f1/<field>`` per field or type."""
         return micro_f1_metric(self.primary_metric, scores), field_secondary(scores)
