@@ -6,13 +6,14 @@ Rules, in order (each becomes a reason with status pass / fail / unknown):
    when set, and its error rate stays within ``gates.max_error_rate`` when set. Unknown or failed
    means the comparison has no trustworthy reference: not enough evidence.
 2. Non-inferiority at the margin (spec ``gates.non_inferiority_margin``, else 0.03): the one-sided
-   paired lower bound of student - teacher is above -margin. If even the upper end of the
-   two-sided interval is below -margin the student is shown inferior (don't); otherwise a failed
-   test is inconclusive (not enough evidence).
+   paired lower bound of student - teacher is above -margin. If the one-sided upper bound at the
+   same level is below -margin the student is shown inferior (don't); otherwise inconclusive (not
+   enough evidence). Both bounds come from the test named in the reason (Tango's score test for
+   0/1 scores).
 3. Student floor: the student's metric reaches ``gates.student_min`` when set (fail: don't).
 4. Best baseline, only when a local baseline already reaches ``gates.student_min``: the verdict
    then leads with that fact and its monthly cost, and the student must beat the best baseline
-   in a paired comparison on the same items (McNemar exact, paired Wald interval): the lower
+   in a paired comparison on the same items (McNemar exact with its exact conditional interval): the lower
    end of the interval of student − baseline above 0 passes; the upper end at or below 0 fails
    (the student is no better than a model that costs next to nothing: don't); otherwise, or
    when the student was not scored, unknown. Whether the points gained are worth the extra
