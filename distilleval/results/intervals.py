@@ -141,7 +141,32 @@ def _ratio_and_se(numerator: np.ndarray, denominator: np.ndarray) -> tuple[np.nd
 def _t_quantiles(t_values: np.ndarray, confidence: float) -> tuple[float, float]:
     tail = (1.0 - confidence) / 2
     t_values = t_values[~np.isnan(t_values)]
+    if t_values.size == 0:  # every resample degenerate: no tail to estimate
+        return -math.inf, math.inf
     return float(np.quantile(t_values, tail)), float(np.quantile(t_values, 1.0 - tail))
+
+
+def _bootstrap_t(numerator: np.ndarray, denominator: np.ndarray, *, confidences: Sequence[float],
+                 n_resamples: int, seed: int, clip: tuple[float, float]) -> tuple[float, list[tuple[float, float]]]:
+    """Bootstrap-t intervals of ``sum(numerator) / sum(denominator)``, items resampled whole,
+    one ``(low, high)`` per confidence from the same resamples, clipped to ``clip``."""
+    estimate, se, _ = _ratio_and_se(numerator, denominator)
+    t_parts = []
+    for indices in _chunks(len(numerator), n_resamples, seed):
+        ratio, se_star, _ = _ratio_and_se(numerator[indices], denominator[indices])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t_parts.append((ratio - estimate) / se_star)
+    return float(estimate), _t_bounds(np.concatenate(t_parts), float(estimate), float(se), confidences, clip)
+
+
+def _t_bounds(t_values: np.ndarray, estimate: float, se: float, confidences: Sequence[float],
+              clip: tuple[float, float]) -> list[tuple[float, float]]:
+    bounds = []
+    for confidence in confidences:
+        t_low, t_high = _t_quantiles(t_values, confidence)
+        low, high = estimate - t_high * se, estimate - t_low * se
+        bounds.append((float(min(max(low, clip[0]), estimate)), float(max(min(high, clip[1]), estimate))))
+    return bounds
 
 
 def bootstrap_t_ratio(rows: np.ndarray, *, confidence: float, n_resamples: int, seed: int) -> tuple[float, float, float]:
@@ -150,16 +175,9 @@ def bootstrap_t_ratio(rows: np.ndarray, *, confidence: float, n_resamples: int, 
     Returns:
         ``(estimate, low, high)``, clipped to [0, 1].
     """
-    numerator, denominator = rows[:, 0], rows[:, 1]
-    estimate, se, _ = _ratio_and_se(numerator, denominator)
-    t_parts = []
-    for indices in _chunks(len(rows), n_resamples, seed):
-        ratio, se_star, _ = _ratio_and_se(numerator[indices], denominator[indices])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t_parts.append((ratio - estimate) / se_star)
-    t_low, t_high = _t_quantiles(np.concatenate(t_parts), confidence)
-    low, high = estimate - t_high * se, estimate - t_low * se
-    return float(estimate), float(min(max(low, 0.0), estimate)), float(max(min(high, 1.0), estimate))
+    estimate, [(low, high)] = _bootstrap_t(rows[:, 0], rows[:, 1], confidences=(confidence,),
+                                           n_resamples=n_resamples, seed=seed, clip=(0.0, 1.0))
+    return estimate, low, high
 
 
 def bootstrap_t_paired(rows_a: np.ndarray, rows_b: np.ndarray, *, confidences: Sequence[float], n_resamples: int,
@@ -170,6 +188,12 @@ def bootstrap_t_paired(rows_a: np.ndarray, rows_b: np.ndarray, *, confidences: S
         The estimate and one ``(low, high)`` per confidence, clipped to [-1, 1]; every interval
         comes from the same resamples.
     """
+    if np.all(rows_a[:, 1] == 1) and np.all(rows_b[:, 1] == 1):
+        # Means: the difference of means is the mean of per-item differences (same resamples,
+        # same standard error, half the work).
+        difference = rows_b[:, 0] - rows_a[:, 0]
+        return _bootstrap_t(difference, np.ones_like(difference), confidences=confidences,
+                            n_resamples=n_resamples, seed=seed, clip=(-1.0, 1.0))
     ratio_a, _, part_a = _ratio_and_se(rows_a[:, 0], rows_a[:, 1])
     ratio_b, _, part_b = _ratio_and_se(rows_b[:, 0], rows_b[:, 1])
     estimate = float(ratio_b - ratio_a)
@@ -181,13 +205,7 @@ def bootstrap_t_paired(rows_a: np.ndarray, rows_b: np.ndarray, *, confidences: S
         se_star = np.sqrt(((star_part_b - star_part_a) ** 2).sum(axis=-1))
         with np.errstate(invalid="ignore", divide="ignore"):
             t_parts.append(((star_b - star_a) - estimate) / se_star)
-    t_values = np.concatenate(t_parts)
-    bounds = []
-    for confidence in confidences:
-        t_low, t_high = _t_quantiles(t_values, confidence)
-        low, high = estimate - t_high * se, estimate - t_low * se
-        bounds.append((float(min(max(low, -1.0), estimate)), float(max(min(high, 1.0), estimate))))
-    return estimate, bounds
+    return estimate, _t_bounds(np.concatenate(t_parts), estimate, se, confidences, (-1.0, 1.0))
 
 
 # --- public intervals -----------------------------------------------------------------------
@@ -256,6 +274,8 @@ def fractional_discordance(scores_a: np.ndarray, scores_b: np.ndarray) -> tuple[
 
 
 def paired_uses_bootstrap(scores_a: np.ndarray, scores_b: np.ndarray, n_resamples: int) -> bool:
-    """Whether the paired difference is informative enough for the bootstrap-t."""
-    ties = np.asarray(scores_a, dtype=float) == np.asarray(scores_b, dtype=float)
-    return len(ties) >= MIN_ITEMS and int((~ties).sum()) >= MIN_INFORMATIVE and n_resamples >= 100
+    """Whether the paired difference is informative enough for the bootstrap-t: enough items,
+    of which enough differ from the most common difference (usually a tie; a constant shift
+    has no spread to studentize)."""
+    difference = np.asarray(scores_b, dtype=float) - np.asarray(scores_a, dtype=float)
+    return len(difference) >= MIN_ITEMS and _informative(difference) >= MIN_INFORMATIVE and n_resamples >= 100

@@ -70,49 +70,59 @@ def score_z(a_only, b_only, n, delta, *, continuity: float = CONTINUITY, side: i
     return np.where(variance > 0, z, np.where(numerator > 0, np.inf, np.where(numerator < 0, -np.inf, 0.0)))
 
 
-def rejects_at_or_below(a_only, b_only, n, delta, alpha: float):
+def _critical(alpha):
+    """``z_{1 - alpha}`` for a level or an array of levels."""
+    if np.ndim(alpha) == 0:
+        return normal_quantile(1 - float(alpha))
+    return np.vectorize(lambda level: normal_quantile(1 - level))(np.asarray(alpha, dtype=float))
+
+
+def rejects_at_or_below(a_only, b_only, n, delta, alpha):
     """True where the data reject ``p_b - p_a <= delta`` at one-sided level ``alpha``."""
-    return score_z(a_only, b_only, n, delta, side=1) > normal_quantile(1 - alpha)
+    return score_z(a_only, b_only, n, delta, side=1) > _critical(alpha)
 
 
-def rejects_at_or_above(a_only, b_only, n, delta, alpha: float):
+def rejects_at_or_above(a_only, b_only, n, delta, alpha):
     """True where the data reject ``p_b - p_a >= delta`` at one-sided level ``alpha``."""
-    return score_z(a_only, b_only, n, delta, side=-1) < -normal_quantile(1 - alpha)
+    return score_z(a_only, b_only, n, delta, side=-1) < -_critical(alpha)
 
 
 _BISECTIONS = 60  # halves [-1, 1] to under 1e-17: below any printed digit
 
 
-def score_bounds(a_only, b_only, n, alpha: float):
+def score_bounds(a_only, b_only, n, alpha):
     """One-sided ``1 - alpha`` lower and upper bounds of ``p_b - p_a`` from the score test.
 
     The lower bound is the largest ``delta`` the lower-bound test rejects (``-1`` if none), so
     ``lower > delta`` exactly when ``rejects_at_or_below(..., delta, alpha)`` (up to 1e-15);
     the upper bound mirrors it. Together they are a two-sided ``1 - 2 alpha`` interval.
+    ``alpha`` may be an array (several levels in one pass), broadcast against the counts.
 
     Returns:
         ``(lower, upper)``, numbers or arrays shaped like the counts.
     """
     a = np.asarray(a_only, dtype=float)
     b = np.asarray(b_only, dtype=float)
-    shape = np.broadcast(a, b).shape
+    critical = _critical(alpha)
+    shape = np.broadcast(a, b, critical).shape
     a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
+    critical = np.broadcast_to(critical, shape)
     estimate = (b - a) / n
 
     # Lower: rejected below, not rejected at the estimate (the correction keeps the estimate inside).
     low, high = np.full(shape, -1.0), estimate.copy()
     for _ in range(_BISECTIONS):
         middle = (low + high) / 2
-        rejected = rejects_at_or_below(a, b, n, middle, alpha)
+        rejected = score_z(a, b, n, middle, side=1) > critical
         low, high = np.where(rejected, middle, low), np.where(rejected, high, middle)
-    lower = np.where(rejects_at_or_below(a, b, n, -1.0, alpha), low, -1.0)
+    lower = np.where(score_z(a, b, n, -1.0, side=1) > critical, low, -1.0)
 
     low, high = estimate.copy(), np.full(shape, 1.0)
     for _ in range(_BISECTIONS):
         middle = (low + high) / 2
-        rejected = rejects_at_or_above(a, b, n, middle, alpha)
+        rejected = score_z(a, b, n, middle, side=-1) < -critical
         low, high = np.where(rejected, low, middle), np.where(rejected, middle, high)
-    upper = np.where(rejects_at_or_above(a, b, n, 1.0, alpha), high, 1.0)
+    upper = np.where(score_z(a, b, n, 1.0, side=-1) < -critical, high, 1.0)
     if shape == ():
         return float(lower), float(upper)
     return lower, upper

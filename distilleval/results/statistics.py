@@ -275,8 +275,8 @@ def _decision(lower: float, upper: float, margin: float | None) -> str | None:
 def _counts_difference(losses: float, gains: float, n: int, estimate: float, *, margin: float | None, alpha: float,
                        confidence: float, method: str) -> PairedDifference:
     """Score-test interval, bounds and decision from (possibly fractional) discordant counts."""
-    low, high = paired_proportions.score_bounds(losses, gains, n, (1 - confidence) / 2)
-    lower, upper = paired_proportions.score_bounds(losses, gains, n, alpha)
+    lows, highs = paired_proportions.score_bounds(losses, gains, n, np.array([(1 - confidence) / 2, alpha]))
+    (low, lower), (high, upper) = lows.tolist(), highs.tolist()
     decision = None
     if margin is not None:
         decision = paired_proportions.decide_non_inferiority(losses, gains, n, margin, alpha)
@@ -304,7 +304,8 @@ def paired_difference(
     - 0/1 scores: Tango's continuity-corrected score test on the discordant counts; the
       interval is its inversion.
     - Other scores in [0, 1], or micro-averaged rows: the bootstrap-t of the difference when
-      at least ``intervals.MIN_ITEMS`` items of which ``intervals.MIN_INFORMATIVE`` are not ties,
+      at least ``intervals.MIN_ITEMS`` items of which ``intervals.MIN_INFORMATIVE`` differ from the
+      most common per-item difference,
       else the same score test on fractional discordant counts (each item's loss and gain),
       so identical data get an interval of non-zero width from the number of items.
 
@@ -352,7 +353,8 @@ def paired_difference(
         return PairedDifference(estimate, low, high, lower, upper, _decision(lower, upper, margin), method)
     return _counts_difference(losses, gains, n, estimate, margin=margin, alpha=alpha, confidence=confidence,
                               method=f"{paired_proportions.SCORE_METHOD} on fractional discordant counts "
-                                     f"(count-based: {n} items, {int(np.sum(sa != sb))} not tied)")
+                                     f"(count-based: {n} items, {int(np.sum(sa != sb))} not tied; "
+                                     "too few distinct differences for a bootstrap)")
 
 
 def agreement(labels_a: Sequence[str | None], labels_b: Sequence[str | None]) -> float | None:

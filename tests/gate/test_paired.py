@@ -97,6 +97,16 @@ def test_non_binary_scores_use_the_paired_bootstrap():
     baseline = list(rng.uniform(0.5, 1.0, 400))
     worse = [max(0.0, v - 0.1) for v in baseline]
     result = compare_paired(baseline, worse, alpha=0.05)
-    assert result.p_value is None and "bootstrap-t" in result.method
+    # A constant 0.1 drop has no spread to studentize: the count-based score interval is used.
+    assert result.p_value is None and "count-based" in result.method
     assert is_significant_drop(result, alpha=0.05)
     assert not is_significant_drop(compare_paired(baseline, baseline, alpha=0.05), alpha=0.05)
+
+
+def test_non_binary_scores_with_spread_use_the_bootstrap_t():
+    rng = np.random.default_rng(8)
+    baseline = rng.uniform(0.5, 1.0, 400)
+    worse = list(np.clip(baseline - rng.uniform(0.0, 0.2, 400), 0, 1))
+    result = compare_paired(list(baseline), worse, alpha=0.05)
+    assert "bootstrap-t" in result.method and result.ci_high < 0
+    assert is_significant_drop(result, alpha=0.05)
