@@ -435,7 +435,7 @@ def per_class_table(f: Figures) -> Table:
         table.rows.append(row + [Cell("measured", "measured")])
     table.notes.append(
         f"{per_class.model.label} on {sum(r.support for r in per_class.classes):,} eval items; precision is a dash for a "
-        "class never predicted; recall intervals: Wilson, 95%."
+        "class never predicted; recall intervals: Clopper-Pearson (exact binomial), 95%."
     )
     if per_class.worst:
         table.notes.append("Worst classes: " + ", ".join(f"{r.label} (F1 {r.f1:.2f})" for r in per_class.worst) + ".")

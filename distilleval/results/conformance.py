@@ -347,13 +347,17 @@ widened by two Monte Carlo standard errors.
 
 | Printed statement | Method | Nominal level |
 |---|---|---|
-| accuracy of one model (0/1 scores), "95% CI" | Clopper–Pearson exact binomial interval | 95% two-sided, each tail ≤ 2.5% |
+| accuracy of one model (0/1 scores), "95% CI"; per-class recall in the report | Clopper–Pearson exact binomial interval | 95% two-sided, each tail ≤ 2.5% |
 | mean of partial-credit or continuous scores, "95% CI" | studentized bootstrap (bootstrap-t) when ≥ {min_items} items with ≥ {min_informative} differing from the most common value; else Clopper–Pearson on the score sum over the number of items (count-based, conservative for scores in [0, 1]) | 95% |
 | micro-F1, "95% CI" | bootstrap-t with items resampled whole (a cluster bootstrap; delta-method standard error of the ratio); else Clopper–Pearson over the effective number of items (Kish) | 95% |
 | student − teacher, 0/1 scores: "95% CI", one-sided bounds, non-inferior / inferior / inconclusive | Tango's score test for paired proportions, continuity-corrected by {continuity} item; the interval and bounds invert the same test | decisions one-sided at α = {alpha} each; the interval 95% two-sided |
 | student − teacher, other scores | bootstrap-t of the difference when ≥ {min_items} items of which ≥ {min_informative} differ; else the same score test on fractional discordant counts (each item's loss and gain) | as above |
 | gate `--baseline` paired check, 0/1 scores | McNemar's exact two-sided test, with the exact conditional interval (Clopper–Pearson on the share of discordant items, scaled by the observed discordance): it excludes 0 exactly when p < α | α two-sided; interval 1 − α |
 | McNemar p in `score` and the report | exact binomial tail summed in log space | exact |
+
+`DISTILLEVAL_DENSE_STATS=1 pytest tests/results/test_conformance.py` runs a denser grid
+(non-inferiority at every size from 50 to 300 and every discordance from 1% to 40%, more Monte
+Carlo cells); it is not written here.
 
 Identical or all-perfect data never get a zero-width interval: the count-based methods give a
 bound from the number of items (for a difference, the score test with no discordant items).
@@ -390,7 +394,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m distilleval.results.conformance", description=__doc__)
     parser.add_argument("--docs", default="docs", help="folder of statistics.json / statistics.md (default docs)")
     parser.add_argument("--dense", action="store_true", help="denser non-inferiority grid (slow; not written)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="rewrite statistics.md from the stored statistics.json without recomputing")
     args = parser.parse_args(argv)
+    folder = Path(args.docs)
+    if args.render_only:
+        stored = json.loads((folder / "statistics.json").read_text(encoding="utf-8"))
+        (folder / "statistics.md").write_text(render(stored["summary"]), encoding="utf-8")
+        print(f"wrote {folder / 'statistics.md'}")
+        return 0
     sections = run_suite(dense=args.dense)
     rows = summarize(sections)
     for row in rows:
@@ -398,7 +410,6 @@ def main(argv: list[str] | None = None) -> int:
               f"({row['cells']} cells, {row['failing']} breaking the rule)")
     if args.dense:
         return 0
-    folder = Path(args.docs)
     cells = {name: [{key: value for key, value in asdict(cell).items() if key in _STORED}
                     for cell in section] for name, section in sections.items()}
     (folder / "statistics.json").write_text(json.dumps({"summary": rows, "cells": cells}, separators=(",", ":"))
