@@ -215,3 +215,21 @@ def test_normal_quantile_equals_scipys():
         for sided in (1, 2):
             expected = float(stats.norm.ppf(1 - (1 - confidence) / sided))
             assert statistics._z(confidence, sided=sided) == pytest.approx(expected, abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1)), min_size=1, max_size=400),
+       st.sampled_from([0.01, 0.03, 0.05, 0.1]))
+def test_item_level_decision_is_the_count_level_decision_the_conformance_suite_measures(pairs, margin):
+    """The exact type I error of docs/statistics.md is computed on counts; summary.json decides
+    from item scores. Both must be the same function of the counts."""
+    from distilleval.results import paired_proportions
+
+    teacher, student = [p[0] for p in pairs], [p[1] for p in pairs]
+    result = statistics.compare_paired("t", "s", teacher, student, margin=margin, alpha=0.05)
+    a_only = sum(1 for x, y in pairs if x == 1 and y == 0)
+    b_only = sum(1 for x, y in pairs if x == 0 and y == 1)
+    expected = paired_proportions.decide_non_inferiority(a_only, b_only, len(pairs), margin, 0.05)
+    assert result.non_inferiority.decision == expected
+    low, high = paired_proportions.score_bounds(a_only, b_only, len(pairs), 0.025)
+    assert (result.ci_low, result.ci_high) == pytest.approx((low, high), abs=1e-12)
