@@ -350,7 +350,7 @@ widened by two Monte Carlo standard errors.
 | accuracy of one model (0/1 scores), "95% CI"; per-class recall in the report | Clopper–Pearson exact binomial interval | 95% two-sided, each tail ≤ 2.5% |
 | mean of partial-credit or continuous scores, "95% CI" | studentized bootstrap (bootstrap-t) when ≥ {min_items} items with ≥ {min_informative} differing from the most common value; else Clopper–Pearson on the score sum over the number of items (count-based, conservative for scores in [0, 1]) | 95% |
 | micro-F1, "95% CI" | bootstrap-t with items resampled whole (a cluster bootstrap; delta-method standard error of the ratio); else Clopper–Pearson over the effective number of items (Kish) | 95% |
-| student − teacher, 0/1 scores: "95% CI", one-sided bounds, non-inferior / inferior / inconclusive | Tango's score test for paired proportions, continuity-corrected by {continuity} item; the interval and bounds invert the same test | decisions one-sided at α = {alpha} each; the interval 95% two-sided |
+| student − teacher, 0/1 scores: "95% CI", one-sided bounds, non-inferior / inferior / inconclusive | Tango's score test for paired proportions (restricted maximum-likelihood variance), continuity-corrected by {continuity} item for a claim toward zero (non-inferior) and {continuity_away} item for a claim away from zero (inferior); the interval and bounds invert the same tests | decisions one-sided at α = {alpha} each; the interval 95% two-sided |
 | student − teacher, other scores | bootstrap-t of the difference when ≥ {min_items} items of which ≥ {min_informative} differ; else the same score test on fractional discordant counts (each item's loss and gain) | as above |
 | gate `--baseline` paired check, 0/1 scores | McNemar's exact two-sided test, with the exact conditional interval (Clopper–Pearson on the share of discordant items, scaled by the observed discordance): it excludes 0 exactly when p < α | α two-sided; interval 1 − α |
 | McNemar p in `score` and the report | exact binomial tail summed in log space | exact |
@@ -375,6 +375,7 @@ def render(summary_rows: list[dict]) -> str:
     """The text of ``docs/statistics.md`` from the summary rows."""
     text = HEADER.format(replicates=MC_REPLICATES, mc_resamples=MC_RESAMPLES, min_items=intervals.MIN_ITEMS,
                          min_informative=intervals.MIN_INFORMATIVE, continuity=paired_proportions.CONTINUITY,
+                         continuity_away=paired_proportions.CONTINUITY_AWAY,
                          alpha=ALPHA)
     for row in summary_rows:
         where = ", ".join(f"{k}={v}" for k, v in row["worst_at"].items())

@@ -6,9 +6,10 @@ right, ``b_only`` items only model b got right, out of ``n`` paired items. The d
 
 - ``score_z``: Tango's (1998) score statistic for ``H0: p_b - p_a = delta``, with the nuisance
   parameter (the discordance) at its maximum-likelihood value under ``H0``, and a continuity
-  correction of ``CONTINUITY`` items. Without the correction the test errs up to 6.9% at a
-  nominal 5% (100 items or fewer, discordance equal to the margin); with it the exact type I
-  error stays at or under 5% on the grid of ``docs/statistics.md``.
+  correction (``CONTINUITY``, ``CONTINUITY_AWAY``). Without the correction the non-inferiority
+  test errs up to 6.9% at a nominal 5% (100 items or fewer, discordance equal to the margin);
+  with it the exact type I error of both decisions stays at or under 5% on the dense grid of
+  ``docs/statistics.md``.
 - ``score_bounds``: the interval that inverts the same test, so a bound and a decision at the
   same level can never disagree.
 - ``decide_non_inferiority``: non-inferior / inferior / inconclusive, both one-sided tests at
@@ -29,7 +30,14 @@ import statistics as _stdlib_statistics
 import numpy as np
 
 CONTINUITY = 0.5
-"""Continuity correction of the score test, in items (see the module docstring)."""
+"""Continuity correction, in items, of a test that claims the difference lies on zero's side of
+``delta`` (non-inferior: above ``-margin``)."""
+
+CONTINUITY_AWAY = 1.0
+"""Continuity correction of a test that claims the difference lies beyond ``delta``, away from
+zero (inferior: below ``-margin``), or at ``delta = 0``. With 0.5 there the exact type I error of
+"inferior" reaches 6.3% at a nominal 5% (84 items, margin 5%, discordance 7%); with 1.0 it stays
+at or under 5% on the dense grid."""
 
 DISCORDANCE_CONFIDENCE = 0.99
 """Confidence of the discordance bound in ``conditional_interval`` (its share of the error: the
@@ -52,16 +60,20 @@ def _restricted_a_only_rate(a_only, b_only, n, delta):
     return (-quad_b + np.sqrt(discriminant)) / (4 * n)
 
 
-def score_z(a_only, b_only, n, delta, *, continuity: float = CONTINUITY, side: int = 1):
+def score_z(a_only, b_only, n, delta, *, continuity: float | None = None, side: int = 1):
     """Score statistic of ``H0: p_b - p_a = delta``.
 
     ``side=1`` corrects toward rejecting ``p_b - p_a <= delta`` less easily (the lower-bound
     test); ``side=-1`` toward rejecting ``p_b - p_a >= delta`` less easily (the upper-bound test).
-    Large positive values are evidence that the difference is above ``delta``.
+    Large positive values are evidence that the difference is above ``delta``. ``continuity``
+    None: ``CONTINUITY`` when the test claims the side of ``delta`` toward zero
+    (``side * delta < 0``), else ``CONTINUITY_AWAY``.
     """
     a_only = np.asarray(a_only, dtype=float)
     b_only = np.asarray(b_only, dtype=float)
     delta = np.asarray(delta, dtype=float)
+    if continuity is None:
+        continuity = np.where(side * delta < 0, CONTINUITY, CONTINUITY_AWAY)
     p_a_only = _restricted_a_only_rate(a_only, b_only, n, delta)
     variance = np.maximum(n * (2 * p_a_only + delta - delta * delta), 0.0)
     numerator = b_only - a_only - n * delta - side * continuity
