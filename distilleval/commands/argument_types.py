@@ -111,3 +111,23 @@ def latency_probe(text: str) -> tuple[int, int]:
     if n < 0 or k < 1:
         raise argparse.ArgumentTypeError(f"expected N >= 0 calls at concurrency K >= 1, found {text!r}")
     return n, k
+
+
+MIN_RESAMPLES = 100
+
+
+def resample_count(text: str) -> int:
+    """Parse a number of bootstrap resamples: a whole number of at least ``MIN_RESAMPLES``
+    (fewer cannot estimate a 2.5% tail).
+
+    Raises:
+        argparse.ArgumentTypeError: not an integer, or below ``MIN_RESAMPLES``.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {MIN_RESAMPLES}, found {text!r}") from None
+    if value < MIN_RESAMPLES:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {MIN_RESAMPLES} (a bootstrap needs resamples "
+                                         f"to estimate a tail), found {text!r}")
+    return value

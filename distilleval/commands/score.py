@@ -24,7 +24,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from distilleval.commands.argument_types import positive_int
 
 HELP = "Score prediction files against the spec's gold without calling any model"
 
@@ -45,7 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("eval", "train", "all"), default="eval",
                         help="which items to score (default: eval)")
     parser.add_argument("--pricing", default=None, metavar="FILE", help="pricing table (default: the spec's)")
-    parser.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap replicates (default 2000)")
+    from distilleval.commands.argument_types import resample_count
+
+    parser.add_argument("--resamples", type=resample_count, default=2000,
+                        help="bootstrap replicates where a bootstrap is used (at least 100; default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--max-error-rate", type=_error_rate, default=None, metavar="RATE",
                         help="exit 1 when a model failed (or lacks) more than this share of its predictions "
@@ -189,6 +191,7 @@ def _print_report(summary: Any, out: Path) -> None:
     from tabulate import tabulate
 
     rows = []
+    methods: list[str] = []
     for name, result in summary.models.items():
         errors = sum(result.errors.values())
         rows.append([
@@ -196,8 +199,12 @@ def _print_report(summary: Any, out: Path) -> None:
             f"{errors} ({result.error_rate:.1%})",
             "n/a" if result.invalid_rate is None else f"{result.invalid_rate:.1%}",
         ])
+        if result.metric is not None and result.metric.ci_method and result.metric.ci_low is not None:
+            methods.append(f"{name}: {result.metric.ci_method}")
     headers = ["model", "role", "items", "scored", f"{summary.primary_metric} [95% CI]", "errors", "invalid"]
     print(tabulate(rows, headers=headers, tablefmt="simple"))
+    for line in methods:
+        print(f"  interval of {line}")
     for comparison in summary.comparisons:
         print()
         dropped = _dropped_text(comparison.dropped_failed)
@@ -206,9 +213,10 @@ def _print_report(summary: Any, out: Path) -> None:
             continue
         interval = ""
         if comparison.ci_low is not None:
-            interval = f" [{comparison.ci_low:+.3f}, {comparison.ci_high:+.3f}]"
+            interval = f" [{comparison.ci_low:+.3f}, {comparison.ci_high:+.3f}] (95% CI)"
         print(f"{comparison.b} - {comparison.a} on {comparison.n_paired} paired items{dropped}: "
-              f"{comparison.difference:+.3f}{interval} ({comparison.ci_method})")
+              f"{comparison.difference:+.3f}{interval}")
+        print(f"  method: {comparison.ci_method}")
         if comparison.mcnemar_p is not None:
             print(f"  McNemar exact p = {comparison.mcnemar_p:.4f} "
                   f"(only {comparison.a} right: {comparison.discordant['a_only']}, "
@@ -217,9 +225,10 @@ def _print_report(summary: Any, out: Path) -> None:
             print(f"  agreement of {comparison.b} with {comparison.a}: {comparison.agreement:.1%}")
         verdict = comparison.non_inferiority
         if verdict is not None:
-            answer = "yes" if verdict.non_inferior else "NO"
-            print(f"  non-inferior at margin {verdict.margin:g}: {answer} "
-                  f"(one-sided {1 - verdict.alpha:.0%} lower bound {verdict.lower_bound:+.3f}, {verdict.method})")
+            decision = verdict.decision or ("non-inferior" if verdict.non_inferior else "not shown non-inferior")
+            upper = "" if verdict.upper_bound is None else f", upper bound {verdict.upper_bound:+.3f}"
+            print(f"  at margin {verdict.margin:g}: {decision} "
+                  f"(one-sided {1 - verdict.alpha:.0%} lower bound {verdict.lower_bound:+.3f}{upper}; {verdict.method})")
     for note in summary.notes:
         print(f"note: {note}")
     print(f"\nwrote {out}")

@@ -1,16 +1,14 @@
 """Paired comparisons for the gate and the reports: one run against a baseline, student against teacher.
 
-McNemar's test, the bootstrap and the non-inferiority bound come from
-``distilleval.results.statistics``, the same functions that build ``summary.json``, so the
-gate and the summary agree.
+McNemar's test, the intervals and the non-inferiority decision come from
+``distilleval.results.statistics`` and ``distilleval.results.paired_proportions``, the same
+functions that build ``summary.json``, so the gate and the summary agree.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 
 BOOTSTRAP_RESAMPLES = 2_000
 BOOTSTRAP_SEED = 0
@@ -41,10 +39,14 @@ def paired_scores(
 
 
 def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
-    """Compare paired scores: McNemar exact for 0/1 scores, else paired bootstrap.
+    """Compare paired scores; the interval always agrees with the test beside it.
 
-    The interval is two-sided at ``1 - alpha``: paired Wald for 0/1 scores, paired bootstrap
-    of the mean difference otherwise.
+    - 0/1 scores: McNemar's exact two-sided p with the exact conditional interval (the
+      Clopper–Pearson interval of the share of discordant items favouring b, scaled by the
+      observed discordance): the interval excludes 0 exactly when ``p < alpha``.
+    - Other scores: the two-sided ``1 - alpha`` interval of
+      ``distilleval.results.statistics.paired_difference`` (bootstrap-t, or the score test on
+      fractional discordant counts when few items differ); no p-value.
 
     Args:
         a: the reference scores (baseline run, or teacher).
@@ -54,27 +56,23 @@ def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float) -> P
     Returns:
         The paired result; ``p_value`` is McNemar's for 0/1 scores, None otherwise.
     """
-    from distilleval.results.statistics import mcnemar_exact, paired_bootstrap_ci
+    from distilleval.results.paired_proportions import CONDITIONAL_METHOD, conditional_interval, mcnemar_exact
+    from distilleval.results.statistics import paired_difference
 
     n = len(a)
     if n == 0:
         return PairedResult(0, None, None, None, None, None, "no paired items")
     mean_a, mean_b = sum(a) / n, sum(b) / n
+    losses = sum(1 for x, y in zip(a, b) if x > y)
+    gains = sum(1 for x, y in zip(a, b) if x < y)
     binary = all(v in (0.0, 1.0) for v in a) and all(v in (0.0, 1.0) for v in b)
     if binary:
-        losses = sum(1 for x, y in zip(a, b) if x == 1.0 and y == 0.0)
-        gains = sum(1 for x, y in zip(a, b) if x == 0.0 and y == 1.0)
-        difference = (gains - losses) / n
-        # Paired Wald interval of the difference of proportions (the McNemar setting).
-        half = NormalDist().inv_cdf(1 - alpha / 2) * math.sqrt(max(0.0, ((losses + gains) / n - difference**2) / n))
-        return PairedResult(
-            n, mean_a, mean_b, difference, difference - half, difference + half,
-            "McNemar exact (two-sided), paired Wald interval", p_value=mcnemar_exact(losses, gains),
-            losses=losses, gains=gains,
-        )
-    boot = paired_bootstrap_ci(a, b, confidence=1 - alpha, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
-    return PairedResult(n, mean_a, mean_b, mean_b - mean_a, boot.low, boot.high,
-                        f"paired bootstrap ({BOOTSTRAP_RESAMPLES:,} resamples)")
+        low, high = conditional_interval(losses, gains, n, 1 - alpha)
+        return PairedResult(n, mean_a, mean_b, (gains - losses) / n, low, high, CONDITIONAL_METHOD,
+                            p_value=mcnemar_exact(losses, gains), losses=losses, gains=gains)
+    result = paired_difference(a, b, confidence=1 - alpha, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    return PairedResult(n, mean_a, mean_b, result.estimate, result.low, result.high, result.method,
+                        losses=losses, gains=gains)
 
 
 def is_significant_drop(result: PairedResult, *, alpha: float) -> bool:
@@ -87,8 +85,8 @@ def is_significant_drop(result: PairedResult, *, alpha: float) -> bool:
 
 
 def non_inferiority_test(teacher: Sequence[float], student: Sequence[float], *, margin: float, alpha: float):
-    """The one-sided non-inferiority test of student - teacher, as ``distilleval.results.statistics`` builds it
-    for summary.json (paired Wald bound for 0/1 scores, one-sided paired bootstrap otherwise).
+    """The non-inferiority decision of student - teacher, as ``distilleval.results.statistics`` builds it
+    for summary.json (Tango's score test for 0/1 scores; see ``paired_difference``).
 
     Returns:
         ``distilleval.results.summary_json.NonInferiority``, or None without paired items.

@@ -212,11 +212,15 @@ def paired_table(f: Figures) -> Table:
         table.notes.append(
             f"Student vs each baseline: {baseline_notes(f)}; computed by the report from the per-item scores."
         )
+    for method in sorted({c.ci_method for c in comparisons if c.ci_method}):
+        table.notes.append(f"Difference intervals: {method}.")
+    if any(c.mcnemar_p is not None for c in comparisons):
+        table.notes.append("McNemar p: exact two-sided binomial test on the discordant items.")
     if not f.summary.comparisons and comparisons:
         table.notes.append("Computed by the report from the per-item scores (the summary recorded no comparison).")
     ni = f.non_inferiority
     if ni is not None:
-        verdict = "non-inferior" if ni.non_inferior else "not shown non-inferior"
+        verdict = ni.decision or ("non-inferior" if ni.non_inferior else "not shown non-inferior")
         table.notes.append(
             f"Non-inferiority (student ≥ teacher − {ni.margin * 100:g} pts, margin from {f.margin_source}): difference "
             f"{ni.difference * 100:+.1f} pts, one-sided {1 - ni.alpha:.0%} lower bound {ni.lower_bound * 100:+.1f} pts → {verdict} ({ni.method})."
@@ -461,7 +465,7 @@ def per_class_table(f: Figures) -> Table:
         table.rows.append(row + [Cell("measured", "measured")])
     table.notes.append(
         f"{per_class.model.label} on {sum(r.support for r in per_class.classes):,} eval items; precision is a dash for a "
-        "class never predicted; recall intervals: Wilson, 95%."
+        "class never predicted; recall intervals: Clopper-Pearson (exact binomial), 95%."
     )
     if per_class.worst:
         table.notes.append("Worst classes: " + ", ".join(f"{r.label} (F1 {r.f1:.2f})" for r in per_class.worst) + ".")

@@ -6,9 +6,10 @@ Rules, in order (each becomes a reason with status pass / fail / unknown):
    when set, and its error rate stays within ``gates.max_error_rate`` when set. Unknown or failed
    means the comparison has no trustworthy reference: not enough evidence.
 2. Non-inferiority at the margin (spec ``gates.non_inferiority_margin``, else 0.03): the one-sided
-   paired lower bound of student - teacher is above -margin. If even the upper end of the
-   two-sided interval is below -margin the student is shown inferior (don't); otherwise a failed
-   test is inconclusive (not enough evidence).
+   paired lower bound of student - teacher is above -margin. If the one-sided upper bound at the
+   same level is below -margin the student is shown inferior (don't); otherwise inconclusive (not
+   enough evidence). Both bounds come from the test named in the reason (Tango's score test for
+   0/1 scores).
 3. Student floor: the student's metric reaches ``gates.student_min`` when set (fail: don't).
 4. Local baselines, only when a local baseline already reaches ``gates.student_min``: the verdict
    then leads with that fact and its monthly cost, and the student must beat every baseline that
@@ -162,11 +163,14 @@ def _non_inferiority(f: Figures) -> Reason:
         return Reason(rule, "unknown", "no items scored for both teacher and student")
     head = (f"student − teacher {ni.difference * 100:+.1f} pts, one-sided {1 - ni.alpha:.0%} lower bound "
             f"{ni.lower_bound * 100:+.1f} pts vs margin −{ni.margin * 100:g} pts ({f.margin_source})")
+    head += f"; {ni.method}"
     if ni.non_inferior:
         return Reason(rule, "pass", f"{head}: non-inferior")
-    upper = f.comparison.ci_high if f.comparison is not None else None
-    if upper is not None and upper < -ni.margin:
-        return Reason(rule, "fail", f"{head}; even the upper bound {upper * 100:+.1f} pts is below −margin: inferior")
+    # Inferior is decided by the same test at the same one-sided level (older summaries: the CI).
+    upper = ni.upper_bound if ni.upper_bound is not None else (f.comparison.ci_high if f.comparison is not None else None)
+    if ni.decision == "inferior" or (ni.decision is None and upper is not None and upper < -ni.margin):
+        return Reason(rule, "fail", f"{head}; the one-sided {1 - ni.alpha:.0%} upper bound {upper * 100:+.1f} pts "
+                                    "is below −margin: inferior")
     return Reason(rule, "unknown", f"{head}: inconclusive — more eval items would narrow the interval")
 
 

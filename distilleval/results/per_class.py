@@ -4,8 +4,8 @@ cost most, and the worst classes.
 A headline accuracy can hide the one class that decides a task (an out-of-scope class at 42%
 recall under an 83% average), so reports show these beside it. Everything is computed from
 a confusion matrix (gold label -> predicted label or ``INVALID`` -> count), the shape
-``summary.json`` stores; recall carries a Wilson interval because a class's support is often
-small.
+``summary.json`` stores; recall carries a Clopper-Pearson (exact) interval because a class's
+support is often small.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from distilleval.results.statistics import wilson_interval
+from distilleval.results.intervals import clopper_pearson
 
 Confusion = Mapping[str, Mapping[str, int]]
 
@@ -29,7 +29,7 @@ class ClassResult:
         correct: items of this class the model got right.
         precision: correct / predicted; None when the model never predicted the class.
         recall: correct / support; None when no item has the class.
-        recall_low, recall_high: Wilson interval of the recall (None without support).
+        recall_low, recall_high: Clopper-Pearson interval of the recall (None without support).
         f1: harmonic mean of precision and recall, 0 when either is 0 or undefined.
     """
 
@@ -82,7 +82,7 @@ def class_results(confusion: Confusion, *, labels: Sequence[str] | None = None,
         support, correct, predicted = sum(row.values()), row.get(label, 0), predicted_totals.get(label, 0)
         precision = correct / predicted if predicted else None
         recall = correct / support if support else None
-        interval = wilson_interval(correct, support, confidence=confidence) if support else None
+        interval = clopper_pearson(correct, support, confidence=confidence) if support else None
         f1 = 2 * precision * recall / (precision + recall) if precision and recall else 0.0
         results.append(ClassResult(label, support, predicted, correct, precision, recall,
                                    interval[0] if interval else None, interval[1] if interval else None, f1))

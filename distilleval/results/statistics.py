@@ -2,14 +2,19 @@
 
 Everything here is paired: teacher and student answered the same items, so the question is
 whether the per-item differences are larger than noise, not whether two independent samples
-differ. Functions are pure (numpy and the standard library only) and take a seed wherever they resample.
+differ. Functions are pure (numpy and the standard library only) and take a seed wherever they
+resample. Every method is named in what it returns, and its level is checked by the conformance
+suite (``tests/results/test_conformance.py``, ``docs/statistics.md``).
 
-- ``wilson_interval``: confidence interval of a rate (accuracy, error rate).
+- ``wilson_interval``: Wilson score interval of a rate (per-class tables, learning curves).
+- ``clopper_pearson`` (from ``intervals``): exact interval of an accuracy.
 - ``bootstrap_ci`` / ``paired_bootstrap_ci``: percentile bootstrap of any metric, recomputing
-  the whole metric on items resampled with replacement (paired: one draw for both models).
+  the whole metric on items resampled with replacement (paired: one draw for both models); used
+  only for metrics that are not a mean or a ratio of sums.
 - ``mcnemar_exact``: exact two-sided test on the discordant pairs of paired correctness.
-- ``non_inferiority`` / ``paired_wald_lower_bound``: one-sided test that b >= a - margin
-  (Newcombe's hybrid score bound when there are no discordant pairs, where Wald collapses).
+- ``paired_difference``: the b - a difference of a mean or micro-averaged metric with its
+  two-sided interval, its one-sided bounds and the non-inferiority decision, all from one
+  method (Tango's score test for 0/1 scores; see ``paired_proportions`` and ``intervals``).
 - ``agreement`` / ``cohen_kappa``: how often two models give the same answer, ignoring gold.
 - ``compare_paired``: all of the above as a ``distilleval.results.summary_json.Comparison``.
 """
@@ -23,6 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from distilleval.results import intervals, paired_proportions
+from distilleval.results.intervals import clopper_pearson  # noqa: F401  (re-exported for callers)
+from distilleval.results.paired_proportions import mcnemar_exact  # noqa: F401  (re-exported)
 from distilleval.results.summary_json import Comparison, NonInferiority
 
 Statistic = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -237,104 +245,116 @@ def paired_bootstrap_ci(
     return _percentile_interval(replicates, estimate, confidence, n_resamples, sided=sided)
 
 
-def mcnemar_exact(a_only: int, b_only: int) -> float:
-    """Exact two-sided McNemar p-value from the discordant pair counts.
+@dataclass(frozen=True)
+class PairedDifference:
+    """The b - a difference of a metric on the same items, with everything one method says.
 
-    Under the null each discordant item is equally likely to favour a or b, so the count
-    favouring one side is Binomial(a_only + b_only, 1/2).
+    ``low``/``high``: two-sided interval at ``confidence``. ``lower``/``upper``: one-sided
+    ``1 - alpha`` bounds (a two-sided ``1 - 2 alpha`` interval), the bounds the decision uses.
+    ``decision``: ``non-inferior`` when ``lower > -margin``, ``inferior`` when ``upper < -margin``,
+    else ``inconclusive`` (None without a margin). ``method`` names the test and the interval.
+    """
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+    lower: float | None
+    upper: float | None
+    decision: str | None
+    method: str
+
+
+def _decision(lower: float, upper: float, margin: float | None) -> str | None:
+    if margin is None:
+        return None
+    if lower > -margin:
+        return "non-inferior"
+    return "inferior" if upper < -margin else "inconclusive"
+
+
+def _counts_difference(losses: float, gains: float, n: int, estimate: float, *, margin: float | None, alpha: float,
+                       confidence: float, method: str) -> PairedDifference:
+    """Score-test interval, bounds and decision from (possibly fractional) discordant counts."""
+    lows, highs = paired_proportions.score_bounds(losses, gains, n, np.array([(1 - confidence) / 2, alpha]))
+    (low, lower), (high, upper) = lows.tolist(), highs.tolist()
+    decision = None
+    if margin is not None:
+        decision = paired_proportions.decide_non_inferiority(losses, gains, n, margin, alpha)
+    # With fractional counts (micro-F1) the metric's difference can sit outside the per-item
+    # interval; widen to keep it inside rather than print an interval that excludes it.
+    return PairedDifference(estimate, min(low, estimate), max(high, estimate), min(lower, estimate),
+                            max(upper, estimate), decision, method)
+
+
+def paired_difference(
+    scores_a: Sequence[float] | np.ndarray,
+    scores_b: Sequence[float] | np.ndarray,
+    *,
+    rows_a: np.ndarray | None = None,
+    rows_b: np.ndarray | None = None,
+    margin: float | None = None,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> PairedDifference:
+    """Difference ``metric(b) - metric(a)`` on paired items, its interval and the
+    non-inferiority decision, all from one method so that they cannot contradict each other.
+
+    - 0/1 scores: Tango's continuity-corrected score test on the discordant counts; the
+      interval is its inversion.
+    - Other scores in [0, 1], or micro-averaged rows: the bootstrap-t of the difference when
+      at least ``intervals.MIN_ITEMS`` items of which ``intervals.MIN_INFORMATIVE`` differ from the
+      most common per-item difference,
+      else the same score test on fractional discordant counts (each item's loss and gain),
+      so identical data get an interval of non-zero width from the number of items.
 
     Args:
-        a_only: items only model a got right.
-        b_only: items only model b got right.
+        scores_a: per-item scores of a (the reference), in [0, 1].
+        scores_b: per-item scores of b on the same items.
+        rows_a: per-item ``(numerator, denominator)`` of a micro-averaged metric (None: the mean).
+        rows_b: the same for b.
+        margin: non-inferiority margin (None: no decision).
+        alpha: one-sided level of both decisions (non-inferior and inferior).
+        confidence: coverage of the two-sided interval ``low``/``high``.
+        n_resamples: bootstrap replicates.
+        seed: bootstrap seed.
 
-    Returns:
-        The p-value; 1.0 when there are no discordant pairs.
-
-    >>> round(mcnemar_exact(10, 3), 4)
-    0.0923
-    >>> mcnemar_exact(0, 0)
-    1.0
+    Raises:
+        ValueError: different numbers of items, or none.
     """
-    if a_only < 0 or b_only < 0:
-        raise ValueError("discordant counts must be non-negative")
-    n = a_only + b_only
-    if n == 0:
-        return 1.0
-    # Binomial(n, 1/2) lower tail in exact integers: sum of C(n, i) for i <= k, over 2**n.
-    tail = sum(math.comb(n, i) for i in range(min(a_only, b_only) + 1))
-    return min(1.0, 2 * tail / 2**n)  # int / int stays exact until the one rounding to float
-
-
-def paired_wald_lower_bound(
-    both: int, a_only: int, b_only: int, neither: int, *, alpha: float = 0.05
-) -> tuple[float, float]:
-    """Difference of paired proportions (b - a) and its one-sided ``1 - alpha`` lower bound.
-
-    Wald interval for paired proportions: ``d = (b_only - a_only) / n`` and
-    ``var = ((a_only + b_only) / n - d²) / n``.
-
-    Returns:
-        ``(difference, lower_bound)``.
-
-    >>> d, low = paired_wald_lower_bound(80, 10, 3, 7)
-    >>> round(d, 2), round(low, 3)
-    (-0.07, -0.128)
-    """
-    n = both + a_only + b_only + neither
+    sa, sb = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
+    if len(sa) != len(sb):
+        raise ValueError(f"paired values need the same items: {len(sa)} vs {len(sb)}")
+    n = len(sa)
     if n == 0:
         raise ValueError("no paired items")
-    difference = (b_only - a_only) / n
-    variance = max(0.0, ((a_only + b_only) / n - difference**2) / n)
-    return difference, difference - _z(1 - alpha, sided=1) * math.sqrt(variance)
-
-
-def paired_newcombe_lower_bound(
-    both: int, a_only: int, b_only: int, neither: int, *, alpha: float = 0.05
-) -> tuple[float, float]:
-    """Difference of paired proportions (b - a) and its one-sided lower bound by Newcombe's
-    hybrid score method (1998, method 10), built from Wilson intervals of each rate.
-
-    Unlike the Wald bound it does not collapse to the estimate when there are no discordant
-    pairs (a handful of items all right on both sides proves little).
-
-    >>> d, low = paired_newcombe_lower_bound(5, 0, 0, 0)
-    >>> d, round(low, 3)
-    (0.0, -0.351)
-    """
-    n = both + a_only + b_only + neither
-    if n == 0:
-        raise ValueError("no paired items")
-    right_a, right_b = both + a_only, both + b_only
-    p_a, p_b = right_a / n, right_b / n
-    # A one-sided bound at alpha uses the two-sided interval at 2 * alpha.
-    _, high_a = wilson_interval(right_a, n, confidence=1 - 2 * alpha)
-    low_b, _ = wilson_interval(right_b, n, confidence=1 - 2 * alpha)
-    product = right_a * (n - right_a) * right_b * (n - right_b)
-    phi = 0.0 if product == 0 else (both * neither - a_only * b_only) / math.sqrt(product)
-    spread = (p_b - low_b) ** 2 - 2 * phi * (p_b - low_b) * (high_a - p_a) + (high_a - p_a) ** 2
-    difference = p_b - p_a
-    return difference, difference - math.sqrt(max(0.0, spread))
-
-
-def non_inferiority(difference: float, lower_bound: float, *, margin: float, alpha: float, method: str) -> NonInferiority:
-    """Decide non-inferiority: b is non-inferior to a when the one-sided lower bound of
-    ``b - a`` lies above ``-margin``.
-
-    Args:
-        difference: the observed b - a.
-        lower_bound: its one-sided ``1 - alpha`` lower confidence bound.
-        margin: the largest loss still acceptable (0.05 = five points).
-        alpha: one-sided significance level.
-        method: how the bound was computed, recorded in the result.
-    """
-    return NonInferiority(
-        margin=margin,
-        alpha=alpha,
-        difference=difference,
-        lower_bound=lower_bound,
-        non_inferior=lower_bound > -margin,
-        method=method,
-    )
+    micro = rows_a is not None and rows_b is not None
+    if micro:
+        ra, rb = np.asarray(rows_a, dtype=float).reshape(-1, 2), np.asarray(rows_b, dtype=float).reshape(-1, 2)
+        defined = (ra[:, 1] > 0) | (rb[:, 1] > 0)
+        ra, rb = ra[defined], rb[defined]
+        ratio_a = ra[:, 0].sum() / ra[:, 1].sum() if ra[:, 1].sum() > 0 else 1.0
+        ratio_b = rb[:, 0].sum() / rb[:, 1].sum() if rb[:, 1].sum() > 0 else 1.0
+        estimate = float(ratio_b - ratio_a)
+    else:
+        ra, rb = np.column_stack([sa, np.ones(n)]), np.column_stack([sb, np.ones(n)])
+        estimate = float(sb.mean() - sa.mean())
+    binary = not micro and _is_binary(sa) and _is_binary(sb)
+    losses, gains = intervals.fractional_discordance(sa, sb)
+    if binary:
+        return _counts_difference(losses, gains, n, estimate, margin=margin, alpha=alpha, confidence=confidence,
+                                  method=f"{paired_proportions.SCORE_METHOD} (interval inverts the test)")
+    if intervals.paired_uses_bootstrap(sa, sb, n_resamples) and len(ra) >= intervals.MIN_ITEMS:
+        _, [(low, high), (lower, upper)] = intervals.bootstrap_t_paired(
+            ra, rb, confidences=(confidence, 1 - 2 * alpha), n_resamples=n_resamples, seed=seed)
+        unit = "items resampled whole" if micro else "paired items"
+        method = f"{intervals.BOOTSTRAP_T.format(resamples=n_resamples)} of the difference ({unit})"
+        return PairedDifference(estimate, low, high, lower, upper, _decision(lower, upper, margin), method)
+    return _counts_difference(losses, gains, n, estimate, margin=margin, alpha=alpha, confidence=confidence,
+                              method=f"{paired_proportions.SCORE_METHOD} on fractional discordant counts "
+                                     f"(count-based: {n} items, {int(np.sum(sa != sb))} not tied; "
+                                     "too few distinct differences for a bootstrap)")
 
 
 def agreement(labels_a: Sequence[str | None], labels_b: Sequence[str | None]) -> float | None:
@@ -394,9 +414,9 @@ def compare_paired(
     """Compare model ``b`` against model ``a`` on the same items (difference = b - a).
 
     Items where either score is None (excluded, e.g. a gold query that failed) are dropped
-    from the pairing. With 0/1 scores the McNemar test and the paired Wald bound are used
-    (the textbook analysis of paired correctness); the bootstrap interval of the whole metric
-    is reported in every case, and is the non-inferiority bound for non-binary metrics.
+    from the pairing. A mean or micro-averaged metric gets ``paired_difference`` (one method for
+    the interval, the bounds and the decision); with 0/1 scores McNemar's exact p is added. Any
+    other ``statistic`` (a Python metric via ``per_resample``) gets a percentile bootstrap.
 
     Args:
         a: name of the reference model (e.g. teacher).
@@ -409,8 +429,8 @@ def compare_paired(
         statistic: the metric over resampled rows.
         canonical_a: normalised outputs of a, for the agreement rate.
         canonical_b: normalised outputs of b.
-        margin: non-inferiority margin; None skips the test.
-        alpha: one-sided level of the non-inferiority test.
+        margin: non-inferiority margin; None skips the decision.
+        alpha: one-sided level of the non-inferior and inferior decisions.
         confidence: coverage of the two-sided difference interval.
         n_resamples: bootstrap replicates.
         seed: bootstrap seed.
@@ -424,40 +444,53 @@ def compare_paired(
     keep = [i for i, (x, y) in enumerate(zip(scores_a, scores_b)) if x is not None and y is not None]
     sa = np.array([scores_a[i] for i in keep], dtype=float)
     sb = np.array([scores_b[i] for i in keep], dtype=float)
-    rows_a = sa if metric_rows_a is None else np.asarray(metric_rows_a, dtype=float)[keep]
-    rows_b = sb if metric_rows_b is None else np.asarray(metric_rows_b, dtype=float)[keep]
-    boot = paired_bootstrap_ci(rows_a, rows_b, statistic=statistic, n_resamples=n_resamples,
-                               confidence=confidence, seed=seed)
     agree = kappa = None
     if canonical_a is not None and canonical_b is not None:
         # Agreement is over every item, scored or not: it does not need gold.
         agree = agreement(list(canonical_a), list(canonical_b))
         kappa = cohen_kappa(list(canonical_a), list(canonical_b))
-    comparison = Comparison(
-        a=a, b=b, n_paired=len(keep), difference=boot.estimate,
-        ci_low=boot.low, ci_high=boot.high, ci_method=boot.method, agreement=agree, kappa=kappa, metric=metric,
-    )
-    binary = len(keep) > 0 and _is_binary(sa) and _is_binary(sb)
-    if binary:
-        both = int(np.sum((sa == 1) & (sb == 1)))
+    comparison = Comparison(a=a, b=b, n_paired=len(keep), difference=None, agreement=agree, kappa=kappa, metric=metric)
+    if not keep:
+        comparison.ci_method = "none (no paired items)"
+        return comparison
+    micro = metric_rows_a is not None and metric_rows_b is not None
+    if statistic is mean_statistic or (statistic is ratio_statistic and micro):
+        rows_a = np.asarray(metric_rows_a, dtype=float)[keep] if micro else None
+        rows_b = np.asarray(metric_rows_b, dtype=float)[keep] if micro else None
+        result = paired_difference(sa, sb, rows_a=rows_a, rows_b=rows_b, margin=margin, alpha=alpha,
+                                   confidence=confidence, n_resamples=n_resamples, seed=seed)
+    else:
+        result = _percentile_difference(sa, sb, metric_rows_a, metric_rows_b, keep, statistic, margin=margin,
+                                        alpha=alpha, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    comparison.difference, comparison.ci_low, comparison.ci_high = result.estimate, result.low, result.high
+    comparison.ci_method = result.method
+    if _is_binary(sa) and _is_binary(sb):
         a_only = int(np.sum((sa == 1) & (sb == 0)))
         b_only = int(np.sum((sa == 0) & (sb == 1)))
-        neither = len(keep) - both - a_only - b_only
         comparison.mcnemar_p = mcnemar_exact(a_only, b_only)
         comparison.discordant = {"a_only": a_only, "b_only": b_only}
-    if margin is not None and len(keep) > 0 and boot.estimate is not None:
-        if binary and metric_rows_a is None and a_only + b_only > 0:
-            difference, lower = paired_wald_lower_bound(both, a_only, b_only, neither, alpha=alpha)
-            method = f"paired Wald, one-sided {1 - alpha:.0%}"
-        elif binary and metric_rows_a is None:
-            # No discordant pairs: the Wald bound would have zero width.
-            difference, lower = paired_newcombe_lower_bound(both, a_only, b_only, neither, alpha=alpha)
-            method = f"paired Newcombe hybrid score (no discordant pairs), one-sided {1 - alpha:.0%}"
-        else:
-            one_sided = paired_bootstrap_ci(rows_a, rows_b, statistic=statistic, n_resamples=n_resamples,
-                                            confidence=1 - alpha, seed=seed, sided=1)
-            difference = one_sided.estimate
-            lower = one_sided.low if one_sided.low is not None else -math.inf
-            method = f"paired bootstrap, one-sided {1 - alpha:.0%}"
-        comparison.non_inferiority = non_inferiority(difference, lower, margin=margin, alpha=alpha, method=method)
+    if margin is not None and result.estimate is not None and result.lower is not None:
+        comparison.non_inferiority = NonInferiority(
+            margin=margin, alpha=alpha, difference=result.estimate, lower_bound=result.lower,
+            upper_bound=result.upper, non_inferior=result.decision == "non-inferior", decision=result.decision,
+            method=f"{result.method}, both decisions one-sided at {alpha:g}",
+        )
     return comparison
+
+
+def _percentile_difference(sa, sb, metric_rows_a, metric_rows_b, keep, statistic: Statistic, *,
+                           margin: float | None, alpha: float, confidence: float, n_resamples: int,
+                           seed: int) -> PairedDifference:
+    """Percentile bootstrap of a metric that is neither a mean nor a ratio of sums."""
+    rows_a = sa if metric_rows_a is None else np.asarray(metric_rows_a, dtype=float)[keep]
+    rows_b = sb if metric_rows_b is None else np.asarray(metric_rows_b, dtype=float)[keep]
+    two_sided = paired_bootstrap_ci(rows_a, rows_b, statistic=statistic, n_resamples=n_resamples,
+                                    confidence=confidence, seed=seed)
+    bounds = paired_bootstrap_ci(rows_a, rows_b, statistic=statistic, n_resamples=n_resamples,
+                                 confidence=1 - 2 * alpha, seed=seed)
+    lower, upper = bounds.low, bounds.high
+    if lower is None or upper is None or lower == upper:
+        # A collapsed bootstrap proves nothing: no decision rather than a false one.
+        lower, upper = -math.inf, math.inf
+    decision = _decision(lower, upper, margin) if margin is not None else None
+    return PairedDifference(two_sided.estimate, two_sided.low, two_sided.high, lower, upper, decision, two_sided.method)

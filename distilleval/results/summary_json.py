@@ -164,6 +164,8 @@ class NonInferiority(_Model):
     lower_bound: float
     non_inferior: bool
     method: str
+    upper_bound: float | None = Field(default=None, description="one-sided 1 - alpha upper bound of the difference")
+    decision: str | None = Field(default=None, description="non-inferior, inferior or inconclusive, both at alpha")
 
 
 class Comparison(_Model):

@@ -57,8 +57,8 @@ class Scorer:
     primary_metric: str = "score"
     micro_averaged: bool = False
     """True when the primary metric is a ratio of summed counts (micro-F1), not a mean of
-    per-item scores; paired tests then bootstrap ``metric_rows`` instead of using McNemar's
-    textbook Wald bound."""
+    per-item scores; paired comparisons then use ``metric_rows`` (bootstrap-t with items
+    resampled whole, or a count-based bound) instead of the 0/1 score test."""
 
     def score_items(self, outputs: Sequence[str | None], items: Sequence[Any]) -> list[ItemScore]:
         """Score ``outputs[i]`` against ``items[i]``; None outputs score 0 (``no_output``)."""
@@ -88,21 +88,17 @@ def _check_lengths(outputs: Sequence, items: Sequence) -> None:
 
 
 def rate_metric(name: str, scores: Sequence[ItemScore], *, confidence: float = 0.95) -> MetricValue:
-    """Mean of the non-excluded scores with a Wilson interval when scores are 0/1, else a
-    percentile bootstrap interval."""
-    from distilleval.results import statistics
+    """Mean of the non-excluded scores with its interval: Clopper–Pearson for 0/1 scores, else
+    ``distilleval.results.intervals.mean_interval`` (bootstrap-t, or count-based when few items
+    carry information); never zero width."""
+    from distilleval.results import intervals
 
     values = [s.score for s in scores if s.score is not None]
     if not values:
         return MetricValue(name=name, value=None, confidence=confidence)
-    mean = sum(values) / len(values)
-    if all(v in (0.0, 1.0) for v in values):
-        low, high = statistics.wilson_interval(int(sum(values)), len(values), confidence=confidence)
-        return MetricValue(name=name, value=mean, ci_low=low, ci_high=high, ci_method="wilson",
-                           confidence=confidence)
-    boot = statistics.bootstrap_ci(values, confidence=confidence)
-    return MetricValue(name=name, value=mean, ci_low=boot.low, ci_high=boot.high, ci_method=boot.method,
-                       confidence=confidence)
+    interval = intervals.mean_interval(values, confidence=confidence)
+    return MetricValue(name=name, value=sum(values) / len(values), ci_low=interval.low, ci_high=interval.high,
+                       ci_method=interval.method, confidence=confidence)
 
 
 def f1_from_counts(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -123,19 +119,21 @@ def f1_from_counts(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
 
 
 def micro_f1_metric(name: str, scores: Sequence[ItemScore], *, confidence: float = 0.95) -> MetricValue:
-    """Micro-F1 over all items' counts with a percentile bootstrap interval (items resampled,
-    counts re-summed)."""
-    from distilleval.results import statistics
+    """Micro-F1 over all items' counts with ``distilleval.results.intervals.ratio_interval``
+    (bootstrap-t with items resampled whole, or count-based over the effective number of items)."""
+    from distilleval.results import intervals
 
     rows = counts_rows(scores)
     if not rows:
         return MetricValue(name=name, value=None, confidence=confidence)
-    boot = statistics.bootstrap_ci(rows, statistic=statistics.ratio_statistic, confidence=confidence)
-    value = boot.estimate
-    if value is None:  # no counts at all: every gold and prediction empty
-        value = 1.0
-    return MetricValue(name=name, value=value, ci_low=boot.low, ci_high=boot.high, ci_method=boot.method,
-                       confidence=confidence)
+    interval = intervals.ratio_interval(rows, confidence=confidence)
+    if interval.estimate is None:  # no counts at all: every gold and prediction empty
+        items = len(rows)
+        low, high = intervals.clopper_pearson(items, items, confidence=confidence)
+        return MetricValue(name=name, value=1.0, ci_low=low, ci_high=high,
+                           ci_method=intervals.COUNT_BASED.format(items=items), confidence=confidence)
+    return MetricValue(name=name, value=interval.estimate, ci_low=interval.low, ci_high=interval.high,
+                       ci_method=interval.method, confidence=confidence)
 
 
 def counts_rows(scores: Sequence[ItemScore]) -> list[tuple[float, float]]:
@@ -203,6 +201,6 @@ class MicroF1Scorer(Scorer):
         return rows
 
     def summarize(self, scores: Sequence[ItemScore]) -> tuple[MetricValue, dict[str, float | None]]:
-        """Micro F1 (bootstrap interval) and ``field_secondary``: precision, recall, per-item
+        """Micro F1 (``micro_f1_metric``'s interval) and ``field_secondary``: precision, recall, per-item
         macro F1, exact items, parse-failure rate and ``f1/<field>`` per field or type."""
         return micro_f1_metric(self.primary_metric, scores), field_secondary(scores)

@@ -116,7 +116,7 @@ class PythonFunction(Scorer):
         return ItemScore(value, reason=None if value == 1.0 else "below_1", canonical=output.strip())
 
     def summarize(self, scores: Sequence[ItemScore]) -> tuple[MetricValue, dict[str, float | None]]:
-        """Mean score (Wilson interval when every score is 0 or 1, else bootstrap) and the
+        """Mean score (Clopper-Pearson when every score is 0 or 1, else ``rate_metric``'s interval) and the
         number and share of items whose scorer raised, exited or timed out."""
         errors = sum(1 for s in scores if s.reason == "scorer_error")
         return rate_metric(self.primary_metric, scores), {

@@ -60,7 +60,7 @@ def test_compare_flags_only_the_model_that_really_dropped(capsys, tmp_path):
 def test_compare_markdown_names_the_test_the_correction_and_the_dropped_items(capsys):
     assert main(["compare", str(SUMMARY_PATH), str(SUMMARY_PATH)]) == 0
     out = capsys.readouterr().out
-    assert "| McNemar exact, two-sided |" in out and "McNemar exact (two-sided), paired Wald interval" in out
+    assert "| McNemar exact, two-sided |" in out and "McNemar exact (two-sided) with exact conditional interval" in out
     # The fixture's student timed out on one item: 299 paired, 1 dropped.
     assert "| 299 | 1 | no significant change |" in out and "| 300 | 0 | no significant change |" in out
     assert "Holm's step-down correction over 3 comparisons (one per model): family-wise significance level 0.05" in out
@@ -128,7 +128,7 @@ def test_partial_credit_scores_get_the_sign_flip_test(capsys, tmp_path):
 
     _, rows = _json_rows(capsys, SUMMARY_PATH, write_variant(tmp_path, change, name="b"))
     row = rows["tfidf_logreg"]
-    assert row["test"].startswith("paired sign-flip test") and row["interval"].startswith("paired bootstrap")
+    assert row["test"].startswith("paired sign-flip test") and row["interval"].startswith("studentized bootstrap")
     assert row["lost"] is None and row["p_value"] is not None and row["difference"] < 0
 
 

@@ -61,7 +61,9 @@ def test_two_files_print_table_and_paired_comparison_and_write_summary(tmp_path,
     assert "accuracy [95% CI]" in printed and "1.000 [0.912, 1.000]" in printed
     assert "student - teacher on 40 paired items: -0.075" in printed
     assert "McNemar exact p = 0.2500" in printed
-    assert "non-inferior at margin 0.05: NO" in printed
+    assert "at margin 0.05: inconclusive" in printed
+    assert "method: Tango score test, continuity-corrected" in printed
+    assert "interval of teacher: Clopper-Pearson (exact binomial)" in printed
     assert "note: teacher: 1 output(s) for items outside the scored set were ignored" in printed
     summary = read_summary(out)
     assert summary.mode == "offline" and summary.n_items == 40  # the train item is not scored
@@ -314,3 +316,59 @@ def test_default_score_folders_are_never_shared(tmp_path, capsys, monkeypatch):
     assert all((folder / "summary.json").read_text() == "another run's result" for folder in taken)
     (written,) = [p for p in (tmp_path / "runs").glob("intents-score-*/summary.json") if p.parent not in taken]
     assert read_summary(written).run_id == written.parent.name
+
+
+def _json_task(tmp_path, n, margin):
+    golds = [{"name": f"n{i}", "total": i} for i in range(n)]
+    with (tmp_path / "data.jsonl").open("w") as handle:
+        for i, gold in enumerate(golds):
+            handle.write(json.dumps({"id": f"i{i}", "text": f"t{i}", "gold": json.dumps(gold), "split": "eval"}) + "\n")
+    (tmp_path / "spec.yaml").write_text(
+        "name: fields\n"
+        "data: {path: data.jsonl, input: {text: text}, gold: gold, id: id, split: {column: split}}\n"
+        "output: {kind: json}\nscorer: json_fields\n"
+        'teacher: {model: openai/gpt-5.2, prompt: "{text}"}\nstudent: {model: "tinker://s", prompt: "{text}"}\n'
+        f"gates: {{non_inferiority_margin: {margin}}}\n", encoding="utf-8")
+    return tmp_path / "spec.yaml", [{"id": f"i{i}", "output": gold} for i, gold in enumerate(golds)]
+
+
+@pytest.mark.parametrize("kind,n,margin,non_inferior", [
+    ("label", 30, 0.05, False), ("label", 120, 0.05, True), ("json", 30, 0.02, False), ("json", 200, 0.02, True),
+])
+def test_perfect_identical_runs_get_a_non_zero_interval_and_no_free_verdict(tmp_path, capsys, kind, n, margin,
+                                                                          non_inferior):
+    """Issue 25 item 1: all-perfect, identical data get intervals from the number of items, and
+    non-inferiority only where a level-0.05 test on n items would: (1 - margin)^n < 0.05."""
+    if kind == "label":
+        spec = write_label_task(tmp_path, n=n)
+        spec.write_text(spec.read_text().replace("non_inferiority_margin: 0.05", f"non_inferiority_margin: {margin}"))
+        records = label_predictions(n=n)
+    else:
+        spec, records = _json_task(tmp_path, n, margin)
+    teacher = write_predictions(tmp_path / "teacher.jsonl", records)
+    student = write_predictions(tmp_path / "student.jsonl", records)
+    out = tmp_path / "summary.json"
+    status = main(["score", str(spec), "--predictions", str(teacher), "--predictions", str(student),
+                   "--model", "teacher", "--model", "student", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 0
+    summary = read_summary(out)
+    for role in ("teacher", "student"):
+        metric = summary.models[role].metric
+        assert metric.value == 1.0 and metric.ci_low < 1.0 and metric.ci_high == 1.0
+        assert metric.ci_method in printed
+    (comparison,) = summary.comparisons
+    assert comparison.difference == 0.0 and comparison.ci_low < 0 < comparison.ci_high
+    assert comparison.non_inferiority.non_inferior is non_inferior
+    assert ((1 - margin) ** n < 0.05) is non_inferior
+    assert f"method: {comparison.ci_method}" in printed
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "99", "many"])
+def test_too_few_resamples_are_a_usage_error(tmp_path, capsys, value):
+    spec = write_label_task(tmp_path)
+    teacher = write_predictions(tmp_path / "teacher.jsonl", label_predictions())
+    with pytest.raises(SystemExit) as exit_info:
+        main(["score", str(spec), "--predictions", str(teacher), "--resamples", value])
+    assert exit_info.value.code == 2
+    assert "--resamples" in capsys.readouterr().err

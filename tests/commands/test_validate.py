@@ -6,7 +6,7 @@ import re
 import pytest
 
 from distilleval.cli.main import main
-from distilleval.results.statistics import wilson_interval
+from distilleval.results.intervals import clopper_pearson
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
 
 LABELS = ["billing", "shipping", "technical"]
@@ -65,7 +65,7 @@ def test_teacher_below_floor_exits_1_with_interval_and_spot_check(tmp_path, serv
     printed = capsys.readouterr().out
     assert status == 1
     assert len(server.requests_for("teacher", "ok")) == 100  # only items with gold
-    low, high = wilson_interval(80, 100)
+    low, high = clopper_pearson(80, 100)
     assert f"teacher accuracy: 0.800 (95% CI {low:.3f}-{high:.3f}" in printed
     assert "invalid outputs 10" in printed
     assert "FAIL: teacher accuracy 0.800 is below gates.teacher_min 0.850" in printed

@@ -44,14 +44,42 @@ def test_a_real_five_point_drop_fails_the_paired_gate():
 
 def test_paired_gate_power_under_full_resampling_noise():
     # Harsher: every item re-drawn in both runs (sampling noise everywhere), true 85% -> 80%.
-    # The gate's power is then 92.4% (bench/gate_power.py, items of varying difficulty, 1 model, 10,000
-    # replicates); require at least 80% of 50 simulated pairs caught.
+    # McNemar's power is then 82.4% at 1,000 items (exact; see the test below) and 32% at 300;
+    # require at least 80% of 50 seeded simulated pairs caught.
     rng = np.random.default_rng(7)
     caught = 0
     for _ in range(50):
         baseline, run = _noisy_pair(rng, 1_000, drop=0.05)
         caught += is_significant_drop(compare_paired(baseline, run, alpha=0.05), alpha=0.05)
     assert caught >= 40, f"only {caught}/50 real drops were caught"
+
+
+def test_exact_power_of_the_paired_gate_under_full_resampling_noise():
+    """Every item re-drawn: only-baseline-right 0.85 x 0.20, only-run-right 0.15 x 0.80."""
+    from scipy import stats
+
+    from distilleval.results.conformance import _paired_outcomes
+
+    powers = {}
+    for n in (300, 1_000):
+        losses, gains, mass = _paired_outcomes(n, 0.17, 0.12)
+        discordant = losses + gains
+        p = np.where(discordant == 0, 1.0, np.minimum(1.0, 2 * stats.binom.cdf(np.minimum(losses, gains), discordant, 0.5)))
+        powers[n] = float(mass[(p < 0.05) & (losses > gains)].sum())
+    assert powers[1_000] == pytest.approx(0.8235, abs=0.0005)
+    assert powers[300] == pytest.approx(0.3232, abs=0.0005)
+
+
+def test_the_gate_interval_agrees_with_its_p_value():
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n = int(rng.integers(20, 400))
+        baseline = (rng.random(n) < 0.8).astype(float)
+        run = np.where(rng.random(n) < rng.uniform(0, 0.3), 1 - baseline, baseline)
+        result = compare_paired(list(baseline), list(run), alpha=0.05)
+        assert (result.p_value < 0.05) == (result.ci_high < 0 or result.ci_low > 0)
+        assert result.ci_low <= result.difference <= result.ci_high
+        assert is_significant_drop(result, alpha=0.05) == (result.ci_high < 0)
 
 
 def test_unpaired_looking_drop_that_is_paired_noise_passes():
@@ -69,6 +97,16 @@ def test_non_binary_scores_use_the_paired_bootstrap():
     baseline = list(rng.uniform(0.5, 1.0, 400))
     worse = [max(0.0, v - 0.1) for v in baseline]
     result = compare_paired(baseline, worse, alpha=0.05)
-    assert result.p_value is None and "bootstrap" in result.method
+    # A constant 0.1 drop has no spread to studentize: the count-based score interval is used.
+    assert result.p_value is None and "count-based" in result.method
     assert is_significant_drop(result, alpha=0.05)
     assert not is_significant_drop(compare_paired(baseline, baseline, alpha=0.05), alpha=0.05)
+
+
+def test_non_binary_scores_with_spread_use_the_bootstrap_t():
+    rng = np.random.default_rng(8)
+    baseline = rng.uniform(0.5, 1.0, 400)
+    worse = list(np.clip(baseline - rng.uniform(0.0, 0.2, 400), 0, 1))
+    result = compare_paired(list(baseline), worse, alpha=0.05)
+    assert "bootstrap-t" in result.method and result.ci_high < 0
+    assert is_significant_drop(result, alpha=0.05)

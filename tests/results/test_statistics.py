@@ -49,13 +49,14 @@ def test_mcnemar_without_discordant_pairs_is_one():
     assert statistics.mcnemar_exact(5, 5) == 1.0
 
 
-def test_paired_counts_give_known_difference_bound_and_verdict():
-    # a=80 both right, b=10 teacher only, c=3 student only, d=7 both wrong.
-    difference, lower = statistics.paired_wald_lower_bound(80, 10, 3, 7, alpha=0.05)
-    assert difference == pytest.approx(-0.07)
-    assert lower == pytest.approx(-0.128, abs=0.0005)
-    verdict = statistics.non_inferiority(difference, lower, margin=0.05, alpha=0.05, method="wald")
-    assert verdict.non_inferior is False
+def test_paired_counts_give_the_score_tests_difference_bounds_and_verdict():
+    # 80 both right, 10 teacher only, 3 student only, 7 both wrong.
+    teacher, student = _paired_vectors(80, 10, 3, 7)
+    result = statistics.paired_difference(teacher, student, margin=0.05, alpha=0.05)
+    assert result.estimate == pytest.approx(-0.07)
+    assert -0.15 < result.lower < -0.07 < result.upper < 0
+    assert result.decision == "inconclusive"
+    assert "Tango" in result.method
 
 
 def _paired_vectors(both, a_only, b_only, neither):
@@ -71,25 +72,47 @@ def test_compare_paired_reproduces_known_values_from_item_scores():
     assert result.difference == pytest.approx(-0.07)
     assert result.discordant == {"a_only": 10, "b_only": 3}
     assert round(result.mcnemar_p, 4) == 0.0923
-    assert result.non_inferiority.lower_bound == pytest.approx(-0.128, abs=0.0005)
     assert result.non_inferiority.non_inferior is False
-    assert result.ci_low < -0.07 < result.ci_high
+    assert result.non_inferiority.decision == "inconclusive"
+    # The two-sided 95% interval is wider than the one-sided 95% bounds, and holds the estimate.
+    assert result.ci_low < result.non_inferiority.lower_bound < -0.07 < result.non_inferiority.upper_bound < result.ci_high
 
 
 def test_compare_paired_non_inferior_when_student_is_as_good():
     teacher, student = _paired_vectors(180, 5, 6, 9)
     result = statistics.compare_paired("t", "s", teacher, student, margin=0.05)
     assert result.non_inferiority.non_inferior is True
+    assert result.non_inferiority.decision == "non-inferior"
+
+
+def test_compare_paired_inferior_when_the_upper_bound_is_below_minus_margin():
+    teacher, student = _paired_vectors(150, 40, 5, 5)
+    result = statistics.compare_paired("t", "s", teacher, student, margin=0.05)
+    assert result.non_inferiority.decision == "inferior"
+    assert result.non_inferiority.upper_bound < -0.05
 
 
 def test_without_discordant_pairs_the_bound_does_not_collapse():
-    # Five items, all right on both sides: Wald would claim a lower bound of exactly 0.
+    # Five items, all right on both sides: a Wald bound would claim exactly 0.
     result = statistics.compare_paired("t", "s", [1] * 5, [1] * 5, margin=0.05)
     assert result.non_inferiority.non_inferior is False
-    assert round(result.non_inferiority.lower_bound, 3) == -0.351
-    assert "Newcombe" in result.non_inferiority.method
-    # With many agreeing items the same method does conclude non-inferiority.
+    assert result.non_inferiority.lower_bound < -0.3
+    assert result.ci_low < -0.3 and result.ci_high > 0.3
+    # Many agreeing items do conclude non-inferiority, exactly where (1 - margin)^n <= alpha would.
     assert statistics.compare_paired("t", "s", [1] * 200, [1] * 200, margin=0.05).non_inferiority.non_inferior
+
+
+@pytest.mark.parametrize("kind", ["partial", "continuous", "micro"])
+@pytest.mark.parametrize("n", [2, 30, 500])
+def test_identical_data_of_any_metric_kind_get_a_non_zero_interval(kind, n):
+    scores = {"partial": [1.0, 0.5] * (n // 2), "continuous": list(np.linspace(0.2, 0.9, n)), "micro": [1.0] * n}[kind]
+    rows = [(2.0, 2.0)] * n if kind == "micro" else None
+    result = statistics.compare_paired("t", "s", scores, scores, metric_rows_a=rows, metric_rows_b=rows,
+                                       statistic=statistics.ratio_statistic if rows else statistics.mean_statistic,
+                                       margin=0.02)
+    assert result.ci_low < 0 < result.ci_high
+    # Non-inferior only when a level-0.05 test on n identical items would be: (1 - 0.02)^n <= 0.05, n >= 149.
+    assert result.non_inferiority.non_inferior == (n >= 149)
 
 
 def test_compare_paired_drops_excluded_items():
@@ -107,6 +130,12 @@ def test_bootstrap_degenerate_cases_fall_back_cleanly():
     assert same.low == same.high == 0.0 and "degenerate" in same.method
     with pytest.raises(ValueError, match="same items"):
         statistics.paired_bootstrap_ci([1, 0], [1])
+
+
+def test_a_python_metric_whose_bootstrap_collapses_decides_nothing():
+    median = statistics.per_resample(lambda rows: float(np.median(rows)))
+    result = statistics.compare_paired("t", "s", [1.0] * 20, [1.0] * 20, statistic=median, margin=0.05)
+    assert result.non_inferiority.decision == "inconclusive"
 
 
 def test_ratio_statistic_recomputes_micro_f1_per_resample():
@@ -186,3 +215,21 @@ def test_normal_quantile_equals_scipys():
         for sided in (1, 2):
             expected = float(stats.norm.ppf(1 - (1 - confidence) / sided))
             assert statistics._z(confidence, sided=sided) == pytest.approx(expected, abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1)), min_size=1, max_size=400),
+       st.sampled_from([0.01, 0.03, 0.05, 0.1]))
+def test_item_level_decision_is_the_count_level_decision_the_conformance_suite_measures(pairs, margin):
+    """The exact type I error of docs/statistics.md is computed on counts; summary.json decides
+    from item scores. Both must be the same function of the counts."""
+    from distilleval.results import paired_proportions
+
+    teacher, student = [p[0] for p in pairs], [p[1] for p in pairs]
+    result = statistics.compare_paired("t", "s", teacher, student, margin=margin, alpha=0.05)
+    a_only = sum(1 for x, y in pairs if x == 1 and y == 0)
+    b_only = sum(1 for x, y in pairs if x == 0 and y == 1)
+    expected = paired_proportions.decide_non_inferiority(a_only, b_only, len(pairs), margin, 0.05)
+    assert result.non_inferiority.decision == expected
+    low, high = paired_proportions.score_bounds(a_only, b_only, len(pairs), 0.025)
+    assert (result.ci_low, result.ci_high) == pytest.approx((low, high), abs=1e-12)

@@ -50,7 +50,7 @@ def test_invalid_outputs_are_a_class_of_their_own_not_a_new_label():
     scores = s.score_items(outputs, items(["refund", "refund", "card_lost", "other"]))
     metric, secondary = s.summarize(scores)
     assert metric.value == 0.25
-    assert metric.ci_method == "wilson"
+    assert metric.ci_method == "Clopper-Pearson (exact binomial)"
     # One of the three answered outputs was outside the label set; the failed call is not
     # counted as invalid (the caller counts it as an error).
     assert secondary["invalid_rate"] == pytest.approx(1 / 3)

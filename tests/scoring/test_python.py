@@ -63,9 +63,11 @@ def test_a_raising_scorer_is_an_item_error_not_a_crash(user_scorer):
     assert secondary["scorer_errors"] == 2.0
 
 
-def test_non_binary_scores_get_a_bootstrap_interval(user_scorer):
+def test_non_binary_scores_on_few_items_get_a_count_based_interval(user_scorer):
+    # Four items are too few for a bootstrap: the interval comes from the count of items.
     metric, _ = user_scorer.summarize(user_scorer.score_items(["half", "paris", "x", "half"], items(4)))
-    assert metric.value == 0.5 and "bootstrap" in metric.ci_method
+    assert metric.value == 0.5 and "count-based" in metric.ci_method
+    assert metric.ci_low < 0.5 < metric.ci_high
 
 
 def test_bad_references_are_configuration_errors():

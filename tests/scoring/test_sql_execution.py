@@ -134,7 +134,7 @@ def test_scoring_right_wrong_unsafe_error_and_no_output(database):
         assert [s.reason for s in scores] == [None, "wrong_result", "unsafe", "error", "no_output"]
         assert scores[0].canonical is not None and scores[2].valid is False
         metric, secondary = scorer.summarize(scores)
-    assert metric.value == 0.2 and metric.ci_method == "wilson"
+    assert metric.value == 0.2 and metric.ci_method == "Clopper-Pearson (exact binomial)"
     assert secondary["count/unsafe"] == 1 and secondary["count/error"] == 1 and secondary["count/wrong_result"] == 1
 
 
