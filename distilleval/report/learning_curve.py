@@ -76,7 +76,9 @@ def curve_tables(curve: LearningCurve) -> list[Table]:
             costs.rows.append([Cell(f"{cost.size:,}", cost.size), Cell(format_usd(cost.labelling_usd), cost.labelling_usd),
                                Cell(format_usd(cost.training_usd), cost.training_usd),
                                Cell(format_usd(cost.labelling_usd + cost.training_usd), cost.labelling_usd + cost.training_usd)])
-        costs.notes.append("projected from the spec's rendered prompts and the pricing table; engineering time not included")
+        costs.notes.append("projected from the spec's rendered prompts and the pricing table, as `estimate` and `cost SPEC` "
+                           "project them: the whole training split row by row, a smaller size at the mean row over all items; "
+                           "engineering time not included")
         tables.append(costs)
     return tables
 

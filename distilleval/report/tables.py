@@ -352,6 +352,8 @@ def cost_per_request_table(f: Figures) -> Table:
             usd(row.cost_per_request_usd), spent, _cost_basis_cell(row.result),
         ])
     table.notes.append(f"Mean tokens × prices from pricing table {f.pricing_label}.")
+    if f.tokens_basis:
+        table.notes.append(f.tokens_basis)
     if f.inputs.pricing is not None:
         for row in f.models:
             note = checkpoint_price_note(row.result.model, row.result.priced_as, f.inputs.pricing)
@@ -429,7 +431,7 @@ def break_even_table(f: Figures) -> Table:
         table.rows.append([Cell(f"Break-even at {v.requests_per_day:,}/day"), days(v.break_even_days),
                            Cell("projected", "projected")])
     table.notes.append(
-        f"Labelled examples from {one.labelled_examples_source}; training tokens = rows trained × measured student tokens; "
+        f"Labelled examples from {one.labelled_examples_source}; training tokens: {one.tokens_basis}; "
         f"pricing table {f.pricing_label}."
     )
     if one.recipe:
