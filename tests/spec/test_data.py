@@ -30,9 +30,10 @@ def _row(**fields) -> str:
 
 def test_tiny_items_and_splits(tiny_spec_path):
     items = load_items(load_spec(tiny_spec_path))
-    assert [i.id for i in split_items(items, "train")] == ["t1", "t2", "t3"]
-    assert [i.id for i in split_items(items, "eval")] == ["t4", "t5", "t6"]
-    assert items[0].inputs == {"text": "I was charged twice this month"} and items[0].gold == "billing"
+    assert sorted(i.id for i in split_items(items, "train")) == ["t1", "t2", "t3"]
+    assert sorted(i.id for i in split_items(items, "eval")) == ["t4", "t5", "t6"]
+    first = next(item for item in items if item.line == 1)
+    assert first.inputs == {"text": "I was charged twice this month"} and first.gold == "billing"
 
 
 @pytest.mark.parametrize(
@@ -56,7 +57,7 @@ def test_bad_records_name_file_and_line(tmp_path, lines, expected):
 def test_csv_lines_count_the_header(tmp_path):
     spec = _spec_with_data(tmp_path, ["id,message,label,split", "a,hello,billing,train", "b,,billing,test"], name="data.csv")
     items = load_items(spec)
-    assert [item.line for item in items] == [2, 3]
+    assert sorted(item.line for item in items) == [2, 3]
 
 
 def test_json_gold_is_parsed_for_json_tasks(tmp_path):
