@@ -116,7 +116,8 @@ def measure_learning_curve(
     from distilleval.baselines import item_text, train_baseline
     from distilleval.scoring.registry import build_scorer
 
-    train, evaluation = split_items(items, "train"), split_items(items, "eval")
+    # Canonical order, whatever order the caller passes: per-item scores feed the gain's interval.
+    train, evaluation = canonical_order(split_items(items, "train")), canonical_order(split_items(items, "eval"))
     if not spec.baselines:
         raise DataError(f"{spec.name}: a learning curve trains the spec's baselines, and it lists none")
     if not train or not evaluation:
