@@ -122,6 +122,26 @@ class Figures:
         return every_call_cached(self.summary)
 
     @property
+    def spec_used(self) -> dict[str, str | bool]:
+        """The spec the report's figures came from: the run's own, or the one ``--spec`` gave (named)."""
+        from distilleval.files import file_sha256
+
+        recorded = self.summary.spec
+        if not self.inputs.spec_given or self.inputs.spec_file is None:
+            return {"path": recorded.path, "sha256": recorded.sha256, "given": False, "run_spec_path": recorded.path}
+        given = self.inputs.spec_file
+        return {"path": str(given), "sha256": file_sha256(given), "given": True, "run_spec_path": recorded.path}
+
+    @property
+    def spec_line(self) -> str:
+        """``spec `PATH` (sha256 …)``, saying when ``--spec`` replaced the spec the run names."""
+        used = self.spec_used
+        text = f"spec `{used['path']}` (sha256 {str(used['sha256'])[:8]})"
+        if used["given"]:
+            text += f", given with --spec instead of the run's own `{used['run_spec_path']}`"
+        return text
+
+    @property
     def tokens_basis(self) -> str | None:
         """What each priced model's tokens per request were averaged over (``costs.estimates.tokens_basis_note``)."""
         from distilleval.costs.estimates import tokens_basis_note
