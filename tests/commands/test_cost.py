@@ -11,9 +11,7 @@ import pytest
 
 from distilleval.cli.main import main
 from distilleval.costs.cost_model import request_cost_usd
-from distilleval.costs.estimates import measure_role, role_cost_per_request_usd
 from distilleval.costs.pricing import load_pricing
-from distilleval.pipeline.plan import eval_items
 from distilleval.report.figures import compute_figures
 from distilleval.report.sources import load_run
 from distilleval.results.build import ModelOutput, ModelRun, build_summary
@@ -217,6 +215,37 @@ def test_check_exits_1_on_a_wrong_cell_and_0_on_a_right_one(tmp_path, capsys):
     assert "1 of 18 cells differ" in out
 
 
+@pytest.mark.parametrize("fmt", ["md", "marp"])
+def test_check_accepts_the_table_cost_spec_prints(tmp_path, capsys, fmt):
+    """Issue 21: `cost SPEC > slide.md; cost SPEC --check slide.md` round-trips (rows are models here)."""
+    assert main(["cost", SPECS[0], "--format", fmt]) == 0
+    printed = capsys.readouterr().out
+    slide = tmp_path / "slide.md"
+    slide.write_text(printed)
+    assert main(["cost", SPECS[0], "--check", str(slide)]) == 0
+    out = capsys.readouterr().out
+    assert "the slide agrees" in out and "no such" not in out and "not checked" not in out
+    # Every row and column was compared: a changed figure is caught, naming the model and column.
+    lines = printed.splitlines()
+    row = next(n for n, line in enumerate(lines) if line.startswith("| GPT-5.2"))
+    cells = lines[row].split("|")
+    cells[4] = " $0.0099 "  # the per-request cost
+    lines[row] = "|".join(cells)
+    slide.write_text("\n".join(lines))
+    assert main(["cost", SPECS[0], "--check", str(slide)]) == 1
+    out = capsys.readouterr().out
+    assert f"{slide}:{row + 1}: GPT-5.2 / Per request: slide $0.0099, computed $0.0023" in out
+    assert "1 of 18 cells differ" in out  # 2 models x 9 figure columns
+
+
+def test_check_accepts_the_table_cost_run_prints(tmp_path, capsys):
+    assert main(["cost", "reports/ticket_routing"]) == 0
+    slide = tmp_path / "slide.md"
+    slide.write_text(capsys.readouterr().out)
+    assert main(["cost", "reports/ticket_routing", "--check", str(slide)]) == 0
+    assert "the slide agrees" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -273,9 +302,8 @@ def test_estimate_cost_spec_cost_run_and_report_price_a_request_alike(tmp_path, 
     assert main(["cost", str(run_dir), "--format", "json"]) == 0
     cost_run = _json_row(capsys, "openai/gpt-5.2")["cost_per_request_usd"]
     report = compute_figures(load_run(run_dir)).teacher.cost_per_request_usd
-    eval_profile = measure_role(spec, "teacher", eval_items(load_items(spec), None))
-    same_formula = role_cost_per_request_usd(spec, load_pricing(), eval_profile)
-    assert cost_run == pytest.approx(report, rel=1e-12) and report == pytest.approx(same_formula, rel=1e-12)
+    # An offline run prices every item of the data file, as estimate and cost SPEC do: one figure.
+    assert cost_run == pytest.approx(report, rel=1e-12) and report == pytest.approx(cost_spec, rel=1e-12)
 
 
 def test_cost_run_and_report_price_the_measured_cache_share(tmp_path, capsys):
