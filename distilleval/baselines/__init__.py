@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from distilleval.baselines.base import BaselineOutput, TrainedBaseline, item_text, training_pairs
-from distilleval.spec.data import Item
+from distilleval.spec.data import Item, order_key
 from distilleval.spec.task_spec import BaselineSpec
 
 __all__ = ["BaselineOutput", "TrainedBaseline", "item_text", "train_baseline"]
@@ -31,6 +31,10 @@ def train_baseline(
         labels: one label per item (e.g. the teacher's labels); default: each item's gold.
         seed: random state for the classifier.
 
+    The items are fitted in ``canonical_order`` (with their labels), whatever order they come
+    in: a solver that visits examples in order (SGD) or sums over them in floating point must
+    not give another model for the same items shuffled.
+
     Returns:
         The fitted baseline, with its training time.
 
@@ -38,7 +42,7 @@ def train_baseline(
         DataError: missing labels or fewer than two classes.
         ConfigurationError: the baseline's model cannot be loaded.
     """
-    texts, targets = training_pairs(items, labels)
+    texts, targets = training_pairs(*_in_canonical_order(items, labels))
     if baseline.kind == "tfidf_logreg":
         from distilleval.baselines.tfidf_logreg import train_tfidf_logreg
 
@@ -46,3 +50,11 @@ def train_baseline(
     from distilleval.baselines.wordllama_logreg import train_wordllama_logreg
 
     return train_wordllama_logreg(texts, targets, name=baseline.display_name, seed=seed)
+
+
+def _in_canonical_order(items: Sequence[Item], labels: Sequence[str] | None) -> tuple[list[Item], list[str] | None]:
+    """``items`` (and their ``labels``, when given) sorted by the stable hash of each item's id."""
+    order = sorted(range(len(items)), key=lambda n: order_key(items[n].id))
+    if labels is None or len(labels) != len(items):
+        return [items[n] for n in order], labels if labels is None else list(labels)  # a count mismatch is reported by training_pairs
+    return [items[n] for n in order], [labels[n] for n in order]

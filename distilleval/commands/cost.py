@@ -80,7 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("md", "marp", "csv", "json", "latex"), default="md")
     parser.add_argument(
         "--check", metavar="SLIDE.md",
-        help="compare the first markdown table in SLIDE.md with the per-use-case table, cell by cell (exit 1 on a difference)",
+        help="compare the first markdown table in SLIDE.md, cell by cell, with the table these sources print: "
+        "the per-use-case table (a slide whose first column is 'Use case') or one source's cost table (exit 1 on a difference)",
     )
 
 
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         raise DistillevalError("give either specs/runs or --model flags, not both")
     if not args.sources and not args.model:
         raise DistillevalError("nothing to price: give a spec, a run directory, or --model M --tokens-in N --tokens-out N")
-    if len(args.sources) > 1 or args.check:
+    if len(args.sources) > 1 or (args.check and _is_use_case_slide(Path(args.check))):
         return _use_cases(args)
 
     if args.model:
@@ -133,8 +134,25 @@ def run(args: argparse.Namespace) -> int:
     if counted:
         table.notes.append("Tokens counted locally from the spec's rendered prompts: "
                            + "; ".join(f"{', '.join(models)} with {name}" for name, models in counted.items()) + ".")
+    if args.check:
+        return _check_cost_slide(table, Path(args.check))
     print(render_cost_table(table, args.format), end="")
     return 0
+
+
+def _is_use_case_slide(path: Path) -> bool:
+    """Whether the slide holds the per-use-case table (else the cost table one source prints)."""
+    from distilleval.costs.slide_check import is_use_case_slide, read_markdown_table
+
+    return is_use_case_slide(read_markdown_table(path))
+
+
+def _check_cost_slide(table, slide_path: Path) -> int:
+    """``--check`` against the cost table this command prints for one source; 1 on a difference."""
+    from distilleval.costs.slide_check import check_cost_slide, read_markdown_table
+
+    result = check_cost_slide(table, read_markdown_table(slide_path))
+    return _print_check(result, slide_path, "model", [table.pricing_label])
 
 
 def _run_date(path: Path) -> dt.date:
@@ -215,13 +233,13 @@ def _spec_student_profile(spec, measured, pricing):
 
 
 def _from_spec(path: Path, args: argparse.Namespace):
+    from distilleval.costs.estimates import projection_basis
     from distilleval.costs.pricing import checkpoint_price_note, priced_as
-    from distilleval.spec.data import split_items
 
     spec, pricing, items, counts = _load_spec_profiles(path, args)
     measured = counts.profiles(spec)
     teacher_models = [spec.teacher.pricing_key] + list(args.also)
-    notes: list[str] = []
+    notes: list[str] = [f"Tokens per request: {projection_basis(len(items))}."]
     profiles = [_spec_teacher_profile(spec, measured, model, notes) for model in teacher_models]
     profiles.append(_spec_student_profile(spec, measured, pricing))
     checkpoint = checkpoint_price_note(spec.student.model, priced_as(spec.student, pricing), pricing)
@@ -229,11 +247,10 @@ def _from_spec(path: Path, args: argparse.Namespace):
         notes.append(f"The student {checkpoint}.")
     one_time = args.one_time_usd
     if one_time is None:
-        from distilleval.costs.estimates import spec_one_time_cost, spec_training_projection
+        from distilleval.costs.estimates import spec_one_time_cost, spec_training_projection, spec_training_rows
 
-        n_train = len(split_items(items, "train"))
         # Priced as `estimate` prices it: the train split's rows one by one when it is the pool labelled.
-        rows = None if spec.data.pool else counts.training_row_tokens(lambda item: item.split == "train")
+        n_train, rows = spec_training_rows(spec, counts)
         one_time = spec_one_time_cost(
             spec, pricing, measured["teacher"], measured["student"], n_train=n_train, row_tokens=rows
         )
@@ -331,28 +348,37 @@ def _check_slide(table, slide_path: Path) -> int:
     from distilleval.costs.slide_check import check_slide, read_markdown_table
 
     result = check_slide(table, read_markdown_table(slide_path))
+    return _print_check(result, slide_path, "use case", table.pricing_labels)
+
+
+def _print_check(result, slide_path: Path, row_kind: str, pricing_labels: list[str]) -> int:
+    """Print what a slide check found; 1 when a cell differs or a row is unknown, else 0."""
     for difference in result.differences:
         print(difference.describe(slide_path))
     for line, name in result.unknown_rows:
-        print(f"{slide_path}:{line}: {name}: no such use case among the sources")
+        print(f"{slide_path}:{line}: {name}: no such {row_kind} among the computed rows")
     if result.unchecked_columns:
         print(f"not checked (no such column computed): {', '.join(result.unchecked_columns)}")
     if result.rows_not_on_slide:
         print(f"not on the slide: {', '.join(result.rows_not_on_slide)}")
     failed = bool(result.differences or result.unknown_rows)
     verdict = f"{len(result.differences)} of {result.cells_checked} cells differ" if failed else "the slide agrees"
-    print(f"{verdict}; computed from {'; '.join(table.pricing_labels)}")
+    print(f"{verdict}; computed from {'; '.join(pricing_labels)}")
     return 1 if failed else 0
 
 
 def _from_summary(path: Path, args: argparse.Namespace):
+    from distilleval.costs.estimates import tokens_basis_note
     from distilleval.costs.pricing import load_pricing
     from distilleval.costs.tables import TokenProfile
     from distilleval.errors import DistillevalError
+    from distilleval.report.sources import locate, summary_file
     from distilleval.results.summary_json import read_summary
 
     summary = read_summary(path)
-    pricing = load_pricing(args.pricing or summary.pricing.path)
+    # The recorded table, found as the report finds it (a relative path is relative to the run too).
+    recorded = locate(summary.pricing, summary_file(path)) or summary.pricing.path
+    pricing = load_pricing(args.pricing or recorded)
     profiles = []
     student = args.student
     teacher_profile = None
@@ -379,6 +405,10 @@ def _from_summary(path: Path, args: argparse.Namespace):
             student = result.pricing_key
     if not profiles:
         raise DistillevalError(f"{path}: the run has no token counts to price")
+    basis_note = tokens_basis_note([
+        (result.display_name, result.basis, result.input_tokens.n) for result in summary.models.values()
+        if result.input_tokens is not None and result.input_tokens.mean is not None and pricing.find(result.pricing_key) is not None
+    ])
     for model in args.also:
         if teacher_profile is None:
             raise DistillevalError("--also needs a teacher in the run")
@@ -388,7 +418,7 @@ def _from_summary(path: Path, args: argparse.Namespace):
         ))
     volumes = args.volumes or summary.volumes_per_day or [1_000, 100_000, 1_000_000]
     days = args.days_per_month or summary.days_per_month
-    return profiles, pricing, volumes, days, student, args.one_time_usd, []
+    return profiles, pricing, volumes, days, student, args.one_time_usd, [basis_note] if basis_note else []
 
 
 def _with_batch_rows(profiles, pricing):

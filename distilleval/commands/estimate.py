@@ -38,9 +38,11 @@ def run(args: argparse.Namespace) -> int:
         TokenStats,
         count_spec_tokens,
         input_token_counts,
+        projection_basis,
         role_cost_per_request_usd,
         spec_one_time_cost,
         spec_training_projection,
+        spec_training_rows,
     )
     from distilleval.costs.pricing import checkpoint_price_note, load_pricing, priced_as
     from distilleval.costs.prompt_caching import teacher_cache_share
@@ -95,9 +97,8 @@ def run(args: argparse.Namespace) -> int:
     )
     per_request = {role: role_cost_per_request_usd(spec, pricing, p) for role, p in profiles.items()}
     compression = teacher.input_tokens.mean / student.input_tokens.mean if student.input_tokens.mean else None
-    n_train = len(split_items(items, "train"))
     # The train split is the default pool: its rows are known one by one, so the trainer's exact rows are summed.
-    row_tokens = None if (args.pool or spec.data.pool) else counts.training_row_tokens(lambda item: item.split == "train")
+    n_train, row_tokens = spec_training_rows(spec, counts, pool=bool(args.pool))
     training = spec_training_projection(spec, pricing, student, n_train=n_train, row_tokens=row_tokens)
     one_time = spec_one_time_cost(spec, pricing, teacher, student, n_train=n_train, row_tokens=row_tokens)
     table = build_cost_table(
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
                     "cached_input_share": {"teacher": teacher_share, "student": 0.0},
                     "cache_share_dropped": teacher_cache.dropped,
                     "cost_per_request_usd": per_request,
+                    "cost_per_request_basis": projection_basis(len(items)),
                     "one_time_cost_usd": one_time,
                     "training": None if training is None else {
                         "recipe": training.schedule.recipe,
@@ -143,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
                         "adaptations": training.schedule.adaptations,
                         "trained_tokens": training.trained_tokens,
                         "tokens_basis": training.tokens_basis,
+                        "tokens_basis_text": training.basis_text,
                         "price_as": training.price_as,
                         "training_price_per_mtok_usd": training.training_price_per_mtok_usd,
                         "cost_usd": training.cost_usd,
@@ -173,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
     print(tabulate(spend, headers=["Projected spend", "Items from", "Calls", "Input tokens", "Cost"], tablefmt="github", disable_numparse=True))
     print("\n## Cost per request and at the spec's volumes (projected)\n")
     print(render_cost_table(table, "md"), end="")
+    print(f"Tokens per request: {projection_basis(len(items))}.")
     if teacher_share:
         print(f"The teacher is priced with {teacher_share:.0%} of its input read from the prompt cache "
               "(spec traffic.cached_input_fraction).")

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval eval`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--resume", metavar="RUN", help="continue this run (a run directory, or its id under --runs-dir)")
-    parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N eval items")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="only N eval items (the first N in the canonical order, a hash of each item id, not file order)")
     parser.add_argument(
         "--models", default=None, metavar="NAMES",
         help="comma-separated roles to run: teacher, student and baseline names (default: all)",

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval label`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--pool", default=None, help="unlabelled inputs (default: data.pool, else the train split)")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="label only the first N items")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="label only N items (the first N in the canonical order, a hash of each item id)")
     parser.add_argument("--out", default=None, help="training JSONL to write (default runs/<spec>-labels.jsonl)")
     parser.add_argument("--quarantine", default=None, help="invalid outputs (default: <out>.quarantine.jsonl)")
     parser.add_argument("--concurrency", type=positive_int, default=16)

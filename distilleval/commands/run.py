@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval run`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--offline", action="store_true", help="no network: reference labels, local baselines, projected costs")
-    parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N eval items")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="only N eval items (the first N in the canonical order, a hash of each item id, not file order)")
     parser.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run directories go (default ./runs)")
     parser.add_argument("--pricing", metavar="FILE", help="pricing table (default: the spec's, else the bundled one)")
     parser.add_argument("--force", action="store_true", help="redo every step even when its outputs are current")

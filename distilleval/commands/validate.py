@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval validate`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--split", choices=("all", "train", "eval"), default="all", help="which items with gold to use")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N items with gold")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="use only N items with gold (the first N in the canonical order, a hash of each item id)")
     parser.add_argument("--spot-check", type=int, default=10, metavar="K", help="items to print for reading (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the spot-check sample")
     parser.add_argument("--concurrency", type=int, default=16)

@@ -229,6 +229,38 @@ def cached_input_share(spec: TaskSpec, role: str) -> float:
     return teacher_cache_share(spec).share if role == "teacher" else 0.0
 
 
+def projection_basis(n_items: int) -> str:
+    """The basis of a projected cost per request, in the words every output that shows one uses.
+
+    ``estimate``, ``cost SPEC``, an offline run (and so ``cost RUN`` and its report) all price
+    the mean request over every item of the data file, so they print the same figure.
+    """
+    return f"priced on all {n_items:,} items of the data file (tokens counted from the spec's rendered prompts)"
+
+
+def measured_basis(n_calls: int) -> str:
+    """The basis of a cost per request a run measured (its eval calls' real token counts)."""
+    return f"measured on the run's {n_calls:,} eval calls"
+
+
+def tokens_basis_note(models: Sequence[tuple[str, str, int]]) -> str | None:
+    """One line saying what each model's tokens per request were averaged over.
+
+    Args:
+        models: (name, ``measured`` or ``projected``, number of requests or items averaged).
+
+    Returns:
+        ``Tokens per request: A and B priced on all 480 items …; C measured on …``; None for no models.
+    """
+    grouped: dict[str, list[str]] = {}
+    for name, basis, n in models:
+        text = projection_basis(n) if basis == "projected" else measured_basis(n)
+        grouped.setdefault(text, []).append(name)
+    if not grouped:
+        return None
+    return "Tokens per request: " + "; ".join(f"{' and '.join(names)} {text}" for text, names in grouped.items()) + "."
+
+
 def role_cost_per_request_usd(spec: TaskSpec, pricing, profile: RoleProfile) -> float:
     """Projected cost of ``profile``'s mean request at the spec's cache share and batch setting.
 
@@ -281,6 +313,7 @@ class TrainingProjection:
         tokens_basis: ``per row`` (each row counted) or ``mean`` (rows x mean tokens per row).
         price_as, price_name: the pricing entry and its display name.
         training_price_per_mtok_usd: its training rate.
+        tokens_source: for the ``mean`` basis, where the mean tokens per row come from.
     """
 
     schedule: Schedule
@@ -292,6 +325,15 @@ class TrainingProjection:
     price_as: str
     price_name: str
     training_price_per_mtok_usd: float
+    tokens_source: str = "the spec's rendered prompts over all items"
+
+    @property
+    def basis_text(self) -> str:
+        """How the trained tokens were counted, in the words every output that shows them uses."""
+        if self.tokens_basis == "per row":
+            return f"each of the {self.train_rows:,} training rows counted from the spec's rendered prompts"
+        per_row = self.tokens_per_epoch / self.train_rows if self.train_rows else 0.0
+        return f"{self.train_rows:,} rows × {per_row:,.1f} mean tokens per row from {self.tokens_source}"
 
     @property
     def trained_tokens(self) -> float:
@@ -316,7 +358,8 @@ class TrainingProjection:
         return (
             f"training projected with the {s.recipe} recipe: {self.train_rows:,} rows "
             f"({self.labelled_examples:,} labelled, {self.heldout_fraction:.0%} held out), batch {s.batch_size}, "
-            f"{s.epochs} epochs, {s.steps} steps{short}{adapted}; {self.trained_tokens:,.0f} trained tokens at "
+            f"{s.epochs} epochs, {s.steps} steps{short}{adapted}; {self.trained_tokens:,.0f} trained tokens "
+            f"({self.basis_text}) at "
             f"{self.price_name}'s training rate, {format_usd(self.training_price_per_mtok_usd)}/1M"
         )
 
@@ -330,6 +373,7 @@ def project_training(
     row_tokens: Sequence[int] | None = None,
     heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
     seed: int = 0,
+    tokens_source: str = "the spec's rendered prompts over all items",
 ) -> TrainingProjection | None:
     """Project the run ``distilleval train`` will make on ``examples`` labelled rows.
 
@@ -341,6 +385,7 @@ def project_training(
         row_tokens: each row's tokens in file order, when known: the rows the trainer keeps out
             (same seeded choice) are left out of the sum, so the figure is exact.
         heldout_fraction, seed: as ``distilleval train``'s defaults.
+        tokens_source: where ``tokens_per_row`` was measured (named when the mean is used).
 
     Returns:
         None when there is no training price to use (see ``training_price_key``).
@@ -362,7 +407,7 @@ def project_training(
         tokens_per_epoch, basis = tokens_per_row * train_rows, "mean"
     return TrainingProjection(
         schedule, examples, train_rows, heldout_fraction, tokens_per_epoch, basis, price_as,
-        price.display_name or price_as, price.training_per_mtok_usd or 0.0,
+        price.display_name or price_as, price.training_per_mtok_usd or 0.0, tokens_source,
     )
 
 
@@ -374,6 +419,17 @@ def spec_training_projection(
     return project_training(
         spec, pricing, examples=examples, tokens_per_row=student_profile.training_row_tokens, row_tokens=row_tokens
     )
+
+
+def spec_training_rows(spec: TaskSpec, counts: SpecTokenCounts, *, pool: bool = False) -> tuple[int, list[int] | None]:
+    """The training split's size and, unless a separate pool is labelled, each of its rows' tokens.
+
+    ``estimate``, ``cost SPEC``, ``curve`` and the report all size training with this, so they
+    print one trained-token count for one spec.
+    """
+    n_train = sum(1 for item in counts.items if item.split == "train")
+    rows = None if (pool or spec.data.pool) else counts.training_row_tokens(lambda item: item.split == "train")
+    return n_train, rows
 
 
 def spec_one_time_cost(
@@ -399,13 +455,18 @@ def spec_one_time_cost(
 
 
 def labelling_and_training_usd(
-    spec: TaskSpec, pricing, teacher_profile: RoleProfile, student_profile: RoleProfile, *, examples: int
+    spec: TaskSpec, pricing, teacher_profile: RoleProfile, student_profile: RoleProfile, *, examples: int,
+    row_tokens: Sequence[int] | None = None,
 ) -> tuple[float, float] | None:
     """(teacher labelling, student training) cost of ``examples`` items, as ``spec_one_time_cost`` prices them.
 
+    Args:
+        row_tokens: each of the ``examples`` rows' tokens, when they are known (see ``project_training``).
+
     Returns None when there is no training price to use (see ``training_price_key``).
     """
-    projection = project_training(spec, pricing, examples=examples, tokens_per_row=student_profile.training_row_tokens)
+    projection = project_training(spec, pricing, examples=examples, tokens_per_row=student_profile.training_row_tokens,
+                                  row_tokens=row_tokens)
     if projection is None:
         return None
     return examples * role_cost_per_request_usd(spec, pricing, teacher_profile), projection.cost_usd

@@ -1,7 +1,8 @@
-"""Check a slide's cost table against the figures computed from one source.
+"""Check a slide's cost table against the figures computed from its sources.
 
-A team pastes the markdown table from its deck (the shape ``distilleval cost SPEC… --format md``
-prints). Rows are matched by use case, columns by header; every cell is compared with the
+A team pastes the markdown table from its deck: the per-use-case table ``distilleval cost SPEC
+SPEC… --format md`` prints (rows matched by use case), or the cost table one ``distilleval cost
+SPEC`` (or ``cost RUN``) prints (rows matched by model). Columns are matched by header; every cell is compared with the
 computed figure. A number on the slide agrees when it is the computed figure rounded to the
 precision the slide shows ("$0.0012" agrees with 0.0011795, "$0.000641" does not); text cells
 (teacher, student, basis) agree when equal ignoring case and spacing.
@@ -13,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from distilleval.costs.tables import CostTable, cost_table_cells, cost_table_headers, cost_table_values
 from distilleval.costs.use_case_table import UseCaseTable, use_case_cells, use_case_headers, use_case_values
 from distilleval.errors import DataError
 
@@ -125,11 +127,31 @@ def parse_figure(cell: str) -> tuple[float, float] | None:
     return value, 0.5 * 10 ** (-decimals) * scale
 
 
-def check_slide(table: UseCaseTable, slide: SlideTable) -> SlideCheck:
-    """Compare every cell of ``slide`` with ``table``'s figure for the same use case and column."""
-    computed_headers = {normalize_text(header): i for i, header in enumerate(use_case_headers(table))}
+@dataclass(frozen=True)
+class ComputedRow:
+    """One computed row a slide row is checked against.
+
+    Attributes:
+        name: the row's name (its first cell); slide rows are matched on it.
+        shown: the cells as the table prints them.
+        exact: the same cells unrounded (floats), or text.
+        also_accepted: column -> other texts that agree (e.g. a model id beside its display name).
+    """
+
+    name: str
+    shown: list[str]
+    exact: list[float | str]
+    also_accepted: dict[int, set[str]]
+
+
+def check_table(headers: list[str], computed: list[ComputedRow], slide: SlideTable) -> SlideCheck:
+    """Compare every cell of ``slide`` with the computed row of the same name and the column of the same header."""
+    computed_headers = {normalize_text(header): i for i, header in enumerate(headers)}
     columns = [computed_headers.get(normalize_text(header)) for header in slide.headers]
-    rows = {_use_case_key(row.use_case): row for row in table.rows}
+    rows: dict[str, ComputedRow] = {}
+    for row in computed:
+        for name in {row.name, *row.also_accepted.get(0, set())}:
+            rows.setdefault(_use_case_key(name), row)
     unchecked = [header for position, (header, column) in enumerate(zip(slide.headers, columns)) if column is None and position]
     result = SlideCheck([], 0, unchecked, [], [])
     seen = set()
@@ -138,31 +160,49 @@ def check_slide(table: UseCaseTable, slide: SlideTable) -> SlideCheck:
         if row is None:
             result.unknown_rows.append((line, cells[0] if cells else ""))
             continue
-        seen.add(row.use_case)
-        shown = use_case_cells(row, table.volumes_per_day)
-        exact = use_case_values(row, table.volumes_per_day)
+        seen.add(row.name)
         for position, (header, column) in enumerate(zip(slide.headers, columns)):
             if column is None or column == 0 or position >= len(cells):
                 continue
             result.cells_checked += 1
-            difference = _compare(cells[position], shown[column], exact[column], row, column)
+            difference = _compare(cells[position], row.exact[column], row.also_accepted.get(column, set()))
             if difference is not None:
                 slide_value, computed_value = difference
                 result.differences.append(
-                    CellDifference(line, row.use_case, header, cells[position], shown[column], slide_value, computed_value)
+                    CellDifference(line, row.name, header, cells[position], row.shown[column], slide_value, computed_value)
                 )
-    result.rows_not_on_slide = [row.use_case for row in table.rows if row.use_case not in seen]
+    result.rows_not_on_slide = [row.name for row in computed if row.name not in seen]
     return result
 
 
-def _compare(cell: str, shown: str, exact: float | str, row, column: int):
+def check_slide(table: UseCaseTable, slide: SlideTable) -> SlideCheck:
+    """Compare every cell of ``slide`` with ``table``'s figure for the same use case and column."""
+    computed = [
+        ComputedRow(row.use_case, use_case_cells(row, table.volumes_per_day), use_case_values(row, table.volumes_per_day),
+                    {1: {row.teacher_model}, 2: {row.student_model}})
+        for row in table.rows
+    ]
+    return check_table(use_case_headers(table), computed, slide)
+
+
+def check_cost_slide(table: CostTable, slide: SlideTable) -> SlideCheck:
+    """Compare ``slide`` with one source's cost table (what ``cost SPEC`` or ``cost RUN`` prints): rows by model."""
+    computed = [
+        ComputedRow(row.label, shown, exact, {0: {row.model}})
+        for row, shown, exact in zip(table.rows, cost_table_cells(table), cost_table_values(table))
+    ]
+    return check_table(cost_table_headers(table), computed, slide)
+
+
+def is_use_case_slide(slide: SlideTable) -> bool:
+    """Whether ``slide``'s table is the per-use-case table (its first column is the use case) rather than a cost table."""
+    return bool(slide.headers) and normalize_text(slide.headers[0]) == "use case"
+
+
+def _compare(cell: str, exact: float | str, also_accepted: set[str]):
     """None when the slide agrees; else (slide value, computed value), both None for text cells."""
     if isinstance(exact, str):
-        accepted = {normalize_text(exact)}
-        if column == 1:
-            accepted.add(normalize_text(row.teacher_model))
-        if column == 2:
-            accepted.add(normalize_text(row.student_model))
+        accepted = {normalize_text(exact), *(normalize_text(text) for text in also_accepted)}
         return None if normalize_text(cell) in accepted else (None, None)
     figure = parse_figure(cell)
     if figure is None:

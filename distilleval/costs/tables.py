@@ -229,6 +229,31 @@ def _display_rows(table: CostTable) -> list[list[str]]:
     return rows
 
 
+def cost_table_headers(table: CostTable) -> list[str]:
+    """Column headers of the md / marp / latex cost table (``cost --check`` matches a slide's against these)."""
+    return _headers(table)
+
+
+def cost_table_cells(table: CostTable) -> list[list[str]]:
+    """Each row's display cells, in the order of ``cost_table_headers``."""
+    return _display_rows(table)
+
+
+def cost_table_values(table: CostTable) -> list[list[float | str]]:
+    """The same cells unrounded (numbers as floats; a ratio with no number as its text), for checking a slide."""
+    largest = max(table.volumes_per_day)
+    rows: list[list[float | str]] = []
+    for row in table.rows:
+        values: list[float | str] = [row.label, row.input_tokens, row.output_tokens, row.cost_per_request_usd]
+        values += [row.per_day_usd[v] for v in table.volumes_per_day]
+        values += [row.per_month_usd[largest], row.basis]
+        if table.student_label:
+            ratio = row.savings_vs_student
+            values.append(format_ratio(ratio) if ratio is None or ratio == float("inf") else ratio)
+        rows.append(values)
+    return rows
+
+
 def _break_even_rows(table: CostTable) -> tuple[list[str], list[list[str]]]:
     headers = ["Teacher replaced", "One-time cost"] + [f"at {format_volume(v)}/day" for v in table.volumes_per_day]
     rows = [

@@ -1,7 +1,7 @@
 """Measure a spec's learning curve: its baselines trained on nested subsets of the training split.
 
-For each seed the training split is shuffled once and each size takes the first ``size`` items
-of that order, so a larger subset always contains the smaller ones. Every fit is scored with
+For each seed the training split is ordered once by a seeded hash of each item's id (so the order
+of the data file's rows plays no part) and each size takes the first ``size`` items of that order, so a larger subset always contains the smaller ones. Every fit is scored with
 the spec's own scorer on the whole eval split. Over the last sizes each model's gain per
 doubling of training size is estimated from every seed's per-item scores, with its interval
 (``distilleval.results.learning_curve.doubling_gain``). For a Tinker student, each size is also
@@ -10,7 +10,6 @@ priced: the teacher labelling that many items plus training on them, from the sp
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from distilleval.costs.pricing import PricingTable
 from distilleval.errors import DataError
 from distilleval.results.learning_curve import FLAT_ALPHA, WINDOW, CurvePoint, DoublingGain, LearningCurve, SizeCost, doubling_gain
-from distilleval.spec.data import Item, split_items
+from distilleval.spec.data import Item, canonical_order, split_items
 from distilleval.spec.task_spec import TaskSpec
 
 DEFAULT_SIZES = (50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -67,13 +66,22 @@ def model_gain(fits: dict[tuple[int, int], list[float | None]], sizes: Sequence[
 
 
 def size_costs(spec: TaskSpec, items: list[Item], pricing: PricingTable, sizes: Sequence[int]) -> list[SizeCost]:
-    """Projected labelling + training cost of a Tinker student per size; empty when there is no training price."""
-    from distilleval.costs.estimates import count_spec_tokens, labelling_and_training_usd
+    """Projected labelling + training cost of a Tinker student per size; empty when there is no training price.
 
-    profiles = count_spec_tokens(spec, items).profiles(spec)
+    Tokens are counted as ``estimate`` and ``cost SPEC`` count them (the student's own tokenizer
+    where it ships), and the whole training split is priced row by row, so the curve's last size
+    costs what they say; smaller sizes take the mean row.
+    """
+    from distilleval.backends.tinker.token_counts import spec_token_counters
+    from distilleval.costs.estimates import count_spec_tokens, labelling_and_training_usd, spec_training_rows
+
+    counts = count_spec_tokens(spec, items, counters=spec_token_counters(spec))
+    profiles = counts.profiles(spec)
+    n_train, rows = spec_training_rows(spec, counts)
     costs = []
     for size in sizes:
-        split = labelling_and_training_usd(spec, pricing, profiles["teacher"], profiles["student"], examples=size)
+        split = labelling_and_training_usd(spec, pricing, profiles["teacher"], profiles["student"], examples=size,
+                                           row_tokens=rows if size == n_train else None)
         if split is None:
             return []
         costs.append(SizeCost(size, *split))
@@ -108,7 +116,8 @@ def measure_learning_curve(
     from distilleval.baselines import item_text, train_baseline
     from distilleval.scoring.registry import build_scorer
 
-    train, evaluation = split_items(items, "train"), split_items(items, "eval")
+    # Canonical order, whatever order the caller passes: per-item scores feed the gain's interval.
+    train, evaluation = canonical_order(split_items(items, "train")), canonical_order(split_items(items, "eval"))
     if not spec.baselines:
         raise DataError(f"{spec.name}: a learning curve trains the spec's baselines, and it lists none")
     if not train or not evaluation:
@@ -116,7 +125,7 @@ def measure_learning_curve(
     if seeds < 1:
         raise DataError(f"--seeds must be at least 1, found {seeds}")
     chosen_sizes = curve_sizes(len(train), sizes)
-    orders = [random.Random(seed).sample(range(len(train)), len(train)) for seed in range(seeds)]
+    orders = [canonical_order(train, salt=f"learning-curve:{seed}") for seed in range(seeds)]
     eval_texts = [item_text(item) for item in evaluation]
     scorer = build_scorer(spec)
     notes: list[str] = []
@@ -127,7 +136,7 @@ def measure_learning_curve(
             for size in chosen_sizes:
                 scores = []
                 for seed, order in enumerate(orders):
-                    subset = [train[i] for i in order[:size]]
+                    subset = order[:size]
                     try:
                         trained = train_baseline(baseline, subset, seed=seed)
                     except DataError as err:
@@ -159,7 +168,7 @@ def measure_learning_curve(
     elif pricing is not None:
         notes.append(f"the student ({spec.student.model}) is not trained on Tinker, so sizes are not priced")
     notes.append(
-        f"each size: the first N items of {seeds} seeded shuffles of the training split (nested subsets); "
+        f"each size: the first N items of {seeds} seeded orders of the training split, by a hash of each item id (nested subsets); "
         f"scored on all {len(evaluation)} eval items; interval: 95% Wilson over the eval items at the mean score"
     )
     notes.append(

@@ -39,8 +39,8 @@ class EvalInputs:
     """The items of a run whose inputs passed every check.
 
     Attributes:
-        items: every item of the data file, in file order.
-        evaluate: the eval split in file order, cut to the run's limit: what the models answer.
+        items: every item of the data file, in canonical order (``spec.data.canonical_order``).
+        evaluate: the eval split in canonical order, cut to the run's limit: what the models answer.
         train: the train split's items that have a gold answer: what baselines are fitted on.
     """
 
@@ -152,7 +152,7 @@ def _check_gold_present(spec: TaskSpec, source: Path, evaluate: list[Item]) -> N
     """Every evaluated item has a gold answer; the first that has none is named."""
     lacking = [item for item in evaluate if item.gold is None]
     if lacking:
-        first = lacking[0]
+        first = min(lacking, key=lambda item: item.line)  # the first in the file, the one a reader looks for
         raise DataError(
             f"{source}:{first.line}: column {spec.data.gold!r} (gold): missing or empty in an eval row; every "
             f"evaluated row needs a gold answer ({len(lacking)} of {len(evaluate)} eval rows have none)"
@@ -173,7 +173,7 @@ def check_gold_shape(spec: TaskSpec, items: list[Item]) -> None:
         return
     from distilleval.scoring.spans import spans_of
 
-    for item in items:
+    for item in sorted(items, key=lambda item: item.line):  # report the file's first bad row
         if item.gold is None:
             continue
         where = f"{source}:{item.line}: column {spec.data.gold!r} (gold)"

@@ -28,6 +28,7 @@ def render_csv(f: Figures, tables: list[Table], verdict: Verdict) -> str:
             for column, cell in zip(table.columns, row):
                 writer.writerow([table.key, row[0].text, column, cell.text, "" if cell.value is None else cell.value])
     writer.writerow(["meta", "pricing", "pricing table", f.pricing_label, f.summary.pricing.sha256])
+    writer.writerow(["meta", "spec", "spec", f.spec_line, f.spec_used["sha256"]])
     return out.getvalue()
 
 
@@ -40,6 +41,7 @@ def report_dict(f: Figures, tables: list[Table], verdict: Verdict) -> dict:
         "created_at": s.created_at,
         "n_items": s.n_items,
         "pricing": {"label": f.pricing_label, "path": s.pricing.path, "sha256": s.pricing.sha256},
+        "spec": f.spec_used,
         "verdict": {"decision": verdict.decision, "headline": verdict.headline, "lead": verdict.lead,
                     "reasons": [{"rule": r.rule, "status": r.status, "text": r.text} for r in verdict.reasons],
                     "notes": verdict.notes},
@@ -79,7 +81,7 @@ def latex_escape(text: str) -> str:
 def render_latex(f: Figures, tables: list[Table], verdict: Verdict) -> str:
     """One booktabs ``table`` environment per table (needs ``\\usepackage{booktabs}``)."""
     parts = [f"% distilleval report: {latex_escape(f.summary.spec_name)}, run {latex_escape(f.summary.run_id)}",
-             f"% Verdict: {latex_escape(verdict.headline)}"]
+             f"% Verdict: {latex_escape(verdict.headline)}", f"% {latex_escape(f.spec_line)}"]
     parts += [f"% {latex_escape(line)}" for line in ([verdict.lead] if verdict.lead else []) + verdict.notes]
     parts += ["% Requires \\usepackage{booktabs}", ""]
     for table in tables:

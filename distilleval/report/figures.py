@@ -71,6 +71,8 @@ class OneTimeCost:
     recipe: str = ""
     """How the trainer's recipe plans the run (rows, batch, epochs, steps) and the rate that prices it."""
     training_price_name: str = ""
+    tokens_basis: str = "rows trained × measured student tokens"
+    """How the trained tokens were counted (``TrainingProjection.basis_text``)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,37 @@ class Figures:
     def every_call_cached(self) -> bool:
         """True when the run called models and every answer came from the response cache ($0 spent)."""
         return every_call_cached(self.summary)
+
+    @property
+    def spec_used(self) -> dict[str, str | bool]:
+        """The spec the report's figures came from: the run's own, or the one ``--spec`` gave (named)."""
+        from distilleval.files import file_sha256
+
+        recorded = self.summary.spec
+        if not self.inputs.spec_given or self.inputs.spec_file is None:
+            return {"path": recorded.path, "sha256": recorded.sha256, "given": False, "run_spec_path": recorded.path}
+        given = self.inputs.spec_file
+        return {"path": str(given), "sha256": file_sha256(given), "given": True, "run_spec_path": recorded.path}
+
+    @property
+    def spec_line(self) -> str:
+        """``spec `PATH` (sha256 …)``, saying when ``--spec`` replaced the spec the run names."""
+        used = self.spec_used
+        text = f"spec `{used['path']}` (sha256 {str(used['sha256'])[:8]})"
+        if used["given"]:
+            text += f", given with --spec instead of the run's own `{used['run_spec_path']}`"
+        return text
+
+    @property
+    def tokens_basis(self) -> str | None:
+        """What each priced model's tokens per request were averaged over (``costs.estimates.tokens_basis_note``)."""
+        from distilleval.costs.estimates import tokens_basis_note
+
+        return tokens_basis_note([
+            (row.label, row.result.basis, row.result.input_tokens.n) for row in self.models
+            if row.result.input_tokens is not None and row.result.input_tokens.mean is not None
+            and row.cost_per_request_usd is not None
+        ])
 
     @property
     def top_volume_per_day(self) -> int | None:
@@ -271,13 +304,19 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
         notes.append(f"one-time cost not computed: {price_as or training.price_as!r} has no training price in the pricing table")
         return None
     examples, source = training.labelled_examples, "spec training.labelled_examples"
-    if examples is None:
-        examples, source = _count_training_items(inputs, notes), "training split of the data"
+    projection = _spec_training(inputs, notes)
+    if projection is not None:
+        examples = projection.labelled_examples
+        source = source if training.labelled_examples else "training split of the data"
+    else:
         if examples is None:
-            return None
-    output_mean = student.result.output_tokens.mean if student.result.output_tokens and student.result.output_tokens.mean else 0.0
-    projection = project_training(spec, inputs.pricing, examples=examples,
-                                  tokens_per_row=student.result.input_tokens.mean + output_mean)
+            examples, source = _count_training_items(inputs, notes), "training split of the data"
+            if examples is None:
+                return None
+        output_mean = student.result.output_tokens.mean if student.result.output_tokens and student.result.output_tokens.mean else 0.0
+        projection = project_training(spec, inputs.pricing, examples=examples,
+                                      tokens_per_row=student.result.input_tokens.mean + output_mean,
+                                      tokens_source=f"the run's {student.result.input_tokens.n:,} student requests")
     assert projection is not None  # the price was found above
     labelling = examples * teacher.cost_per_request_usd
     total = cost_model.one_time_cost_usd(
@@ -290,7 +329,27 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
     )
     return OneTimeCost(examples, source, labelling, projection.tokens_per_epoch, projection.schedule.epochs,
                        projection.training_price_per_mtok_usd, projection.cost_usd, training.engineering_cost_usd, total,
-                       recipe=projection.describe(), training_price_name=projection.price_name)
+                       recipe=projection.describe(), training_price_name=projection.price_name,
+                       tokens_basis=projection.basis_text)
+
+
+def _spec_training(inputs: RunInputs, notes: list[str]):
+    """The training ``estimate`` and ``cost SPEC`` project for this spec (the same function, so the same
+    trained tokens and cost); None when the data cannot be read, with the run's own tokens used instead."""
+    from distilleval.backends.tinker.token_counts import spec_token_counters
+    from distilleval.costs.estimates import count_spec_tokens, spec_training_projection, spec_training_rows
+    from distilleval.spec.data import load_items
+
+    spec = inputs.spec
+    try:
+        counts = count_spec_tokens(spec, load_items(spec), counters=spec_token_counters(spec))  # type: ignore[arg-type]
+    except DistillevalError as err:
+        notes.append(f"training tokens sized from the run's student requests: the spec's data could not be counted ({err})")
+        return None
+    n_train, rows = spec_training_rows(spec, counts)  # type: ignore[arg-type]
+    if n_train == 0 and spec.training.labelled_examples is None:  # type: ignore[union-attr]
+        return None
+    return spec_training_projection(spec, inputs.pricing, counts.profiles(spec)["student"], n_train=n_train, row_tokens=rows)
 
 
 def _count_training_items(inputs: RunInputs, notes: list[str]) -> int | None:

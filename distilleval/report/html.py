@@ -165,7 +165,7 @@ def render_html(f: Figures, tables: list[Table], verdict: Verdict, *, extra_char
 <main>
 <h1>distilleval report: {escape(s.spec_name)}</h1>
 <p class="meta">Run <code>{escape(s.run_id)}</code> · {escape(s.created_at)} · {s.n_items:,} eval items · mode {escape(s.mode)} · {labels}<br>
-Pricing table: {escape(f.pricing_label)} · spec <code>{escape(s.spec.path)}</code> (sha256 {escape(s.spec.sha256[:8])})</p>
+Pricing table: {escape(f.pricing_label)} · {_spec_html(f)}</p>
 <section class="verdict {css_class}" id="verdict"><h2>Verdict: {escape(verdict.headline)}</h2>{lead}<ul>{reasons}</ul>{verdict_notes}</section>
 <section class="charts" id="charts"><h2>Charts</h2>
 {cost_chart(f)}
@@ -182,3 +182,12 @@ Pricing table: {escape(f.pricing_label)} · spec <code>{escape(s.spec.path)}</co
 </body>
 </html>
 """
+
+
+def _spec_html(f: Figures) -> str:
+    """The header's spec, with its code spans, naming a spec ``--spec`` gave instead of the run's."""
+    used = f.spec_used
+    text = f"spec <code>{escape(str(used['path']))}</code> (sha256 {escape(str(used['sha256'])[:8])})"
+    if used["given"]:
+        text += f", given with --spec instead of the run's own <code>{escape(str(used['run_spec_path']))}</code>"
+    return text

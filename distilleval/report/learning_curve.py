@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 
 from distilleval.costs.cost_model import format_usd
-from distilleval.report.tables import Cell, Table
+from distilleval.report.tables import Cell, Table, signed_points
 from distilleval.results.learning_curve import FILE_NAME, DoublingGain, LearningCurve, read_curve
 
 WIDTH, HEIGHT = 720, 380
@@ -28,7 +28,7 @@ def run_curve(run: str | Path) -> LearningCurve | None:
 
 
 def _pts(value: float) -> str:
-    return f"{value * 100:+.1f} pts"
+    return f"{signed_points(value)} pts"
 
 
 def gain_sentence(model: str, gain: DoublingGain | None, curve: LearningCurve) -> str:
@@ -76,7 +76,9 @@ def curve_tables(curve: LearningCurve) -> list[Table]:
             costs.rows.append([Cell(f"{cost.size:,}", cost.size), Cell(format_usd(cost.labelling_usd), cost.labelling_usd),
                                Cell(format_usd(cost.training_usd), cost.training_usd),
                                Cell(format_usd(cost.labelling_usd + cost.training_usd), cost.labelling_usd + cost.training_usd)])
-        costs.notes.append("projected from the spec's rendered prompts and the pricing table; engineering time not included")
+        costs.notes.append("projected from the spec's rendered prompts and the pricing table, as `estimate` and `cost SPEC` "
+                           "project them: the whole training split row by row, a smaller size at the mean row over all items; "
+                           "engineering time not included")
         tables.append(costs)
     return tables
 
@@ -133,7 +135,7 @@ def curve_chart(curve: LearningCurve) -> str:
             flat_text = ""
             if gain is not None:
                 flat_text = (f" (flat over {gain.sizes[0]:,}–{gain.sizes[-1]:,})" if gain.flat
-                             else f" ({gain.gain * 100:+.1f} pts per doubling)")
+                             else f" ({signed_points(gain.gain)} pts per doubling)")
             body.append(_text(LEFT + 32, legend_y - 2, f"{model}{flat_text}", anchor="start"))
     else:
         body.append(_text(WIDTH / 2, HEIGHT / 2, "no points"))

@@ -39,7 +39,7 @@ def header_lines(f: Figures) -> list[str]:
     return [
         f"Run `{md_escape(s.run_id)}` · {md_escape(s.created_at)} · {s.n_items:,} eval items · mode {s.mode} · {labels}",
         "",
-        f"Pricing table: {md_escape(f.pricing_label)} · spec `{md_escape(s.spec.path)}` (sha256 {s.spec.sha256[:8]})",
+        f"Pricing table: {md_escape(f.pricing_label)} · {md_escape(f.spec_line)}",
     ]
 
 

@@ -29,6 +29,8 @@ class RunInputs:
         pricing: the pricing table that priced the run, or None.
         spec: the task spec of the run, or None.
         problems: one line per thing that could not be loaded or no longer matches its hash.
+        spec_file: the spec file that was loaded (None when none was).
+        spec_given: whether ``spec_file`` was given (``--spec``) instead of the one the run names.
     """
 
     summary: Summary
@@ -36,6 +38,8 @@ class RunInputs:
     pricing: PricingTable | None = None
     spec: TaskSpec | None = None
     problems: list[str] = field(default_factory=list)
+    spec_file: Path | None = None
+    spec_given: bool = False
 
 
 def summary_file(path: str | Path) -> Path:
@@ -139,5 +143,5 @@ def load_run(
         note = _hash_note("spec", spec_file, summary.spec)
         if note:
             inputs.problems.append(note)
-    inputs.spec = spec
+    inputs.spec, inputs.spec_file, inputs.spec_given = spec, spec_file, spec_path is not None
     return inputs

@@ -43,9 +43,20 @@ def pct(value: float | None, digits: int = 1) -> Cell:
     return Cell(DASH) if value is None else Cell(f"{value * 100:.{digits}f}%", value)
 
 
+def signed_points(share: float) -> str:
+    """A difference of shares in percentage points, signed, one decimal: ``-0.0375`` -> ``-3.8``.
+
+    Float noise is dropped and halves round away from zero, so one difference computed two ways
+    (b − a of the means, or the mean of b − a: -0.037499999… and -0.0375) prints one way.
+    """
+    value = round(share * 100, 9)
+    tenths = math.floor(abs(value) * 10 + 0.5)
+    return f"{'-' if value < 0 and tenths else '+'}{tenths / 10:.1f}"
+
+
 def points(value: float | None) -> Cell:
     """A difference of shares shown in percentage points, signed."""
-    return Cell(DASH) if value is None else Cell(f"{value * 100:+.1f} pts", value)
+    return Cell(DASH) if value is None else Cell(f"{signed_points(value)} pts", value)
 
 
 def usd(value: float | None) -> Cell:
@@ -180,7 +191,7 @@ def paired_table(f: Figures) -> Table:
     for comparison in comparisons:
         ci = Cell(DASH)
         if comparison.ci_low is not None and comparison.ci_high is not None:
-            ci = Cell(f"{comparison.ci_low * 100:+.1f} to {comparison.ci_high * 100:+.1f} pts",
+            ci = Cell(f"{signed_points(comparison.ci_low)} to {signed_points(comparison.ci_high)} pts",
                       f"{comparison.ci_low:.6f},{comparison.ci_high:.6f}")
         p = comparison.mcnemar_p
         discordant = comparison.discordant
@@ -201,7 +212,7 @@ def paired_table(f: Figures) -> Table:
             paired = compared.paired
             ci = Cell(DASH)
             if paired.ci_low is not None and paired.ci_high is not None:
-                ci = Cell(f"{paired.ci_low * 100:+.1f} to {paired.ci_high * 100:+.1f} pts",
+                ci = Cell(f"{signed_points(paired.ci_low)} to {signed_points(paired.ci_high)} pts",
                           f"{paired.ci_low:.6f},{paired.ci_high:.6f}")
             discordant = Cell(f"{paired.losses} / {paired.gains}") if paired.p_value is not None else Cell(DASH)
             table.rows.append([
@@ -223,7 +234,7 @@ def paired_table(f: Figures) -> Table:
         verdict = ni.decision or ("non-inferior" if ni.non_inferior else "not shown non-inferior")
         table.notes.append(
             f"Non-inferiority (student ≥ teacher − {ni.margin * 100:g} pts, margin from {f.margin_source}): difference "
-            f"{ni.difference * 100:+.1f} pts, one-sided {1 - ni.alpha:.0%} lower bound {ni.lower_bound * 100:+.1f} pts → {verdict} ({ni.method})."
+            f"{signed_points(ni.difference)} pts, one-sided {1 - ni.alpha:.0%} lower bound {signed_points(ni.lower_bound)} pts → {verdict} ({ni.method})."
         )
     return table
 
@@ -356,6 +367,8 @@ def cost_per_request_table(f: Figures) -> Table:
             usd(row.cost_per_request_usd), spent, _cost_basis_cell(row.result),
         ])
     table.notes.append(f"Mean tokens × prices from pricing table {f.pricing_label}.")
+    if f.tokens_basis:
+        table.notes.append(f.tokens_basis)
     if f.inputs.pricing is not None:
         for row in f.models:
             note = checkpoint_price_note(row.result.model, row.result.priced_as, f.inputs.pricing)
@@ -433,7 +446,7 @@ def break_even_table(f: Figures) -> Table:
         table.rows.append([Cell(f"Break-even at {v.requests_per_day:,}/day"), days(v.break_even_days),
                            Cell("projected", "projected")])
     table.notes.append(
-        f"Labelled examples from {one.labelled_examples_source}; training tokens = rows trained × measured student tokens; "
+        f"Labelled examples from {one.labelled_examples_source}; training tokens: {one.tokens_basis}; "
         f"pricing table {f.pricing_label}."
     )
     if one.recipe:

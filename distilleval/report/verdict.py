@@ -54,7 +54,7 @@ from distilleval.costs import cost_model
 from distilleval.costs.cost_model import format_usd
 from distilleval.report.baseline_family import correction_text
 from distilleval.report.figures import Figures
-from distilleval.report.tables import days
+from distilleval.report.tables import days, signed_points
 
 Decision = Literal["fine-tune", "don't fine-tune", "not enough evidence"]
 ReasonStatus = Literal["pass", "fail", "unknown", "projected"]
@@ -161,15 +161,15 @@ def _non_inferiority(f: Figures) -> Reason:
     ni = f.non_inferiority
     if ni is None:
         return Reason(rule, "unknown", "no items scored for both teacher and student")
-    head = (f"student − teacher {ni.difference * 100:+.1f} pts, one-sided {1 - ni.alpha:.0%} lower bound "
-            f"{ni.lower_bound * 100:+.1f} pts vs margin −{ni.margin * 100:g} pts ({f.margin_source})")
+    head = (f"student − teacher {signed_points(ni.difference)} pts, one-sided {1 - ni.alpha:.0%} lower bound "
+            f"{signed_points(ni.lower_bound)} pts vs margin −{ni.margin * 100:g} pts ({f.margin_source})")
     head += f"; {ni.method}"
     if ni.non_inferior:
         return Reason(rule, "pass", f"{head}: non-inferior")
     # Inferior is decided by the same test at the same one-sided level (older summaries: the CI).
     upper = ni.upper_bound if ni.upper_bound is not None else (f.comparison.ci_high if f.comparison is not None else None)
     if ni.decision == "inferior" or (ni.decision is None and upper is not None and upper < -ni.margin):
-        return Reason(rule, "fail", f"{head}; the one-sided {1 - ni.alpha:.0%} upper bound {upper * 100:+.1f} pts "
+        return Reason(rule, "fail", f"{head}; the one-sided {1 - ni.alpha:.0%} upper bound {signed_points(upper)} pts "
                                     "is below −margin: inferior")
     return Reason(rule, "unknown", f"{head}: inconclusive — more eval items would narrow the interval")
 
@@ -219,8 +219,8 @@ def _baselines(f: Figures) -> Reason:
     parts = []
     for c in counted:
         paired = c.paired
-        parts.append(f"student − {c.name} {paired.difference * 100:+.1f} pts [{paired.ci_low * 100:+.1f}, "
-                     f"{paired.ci_high * 100:+.1f}] ({c.interval_confidence:.1%} interval) on {paired.n_paired:,} paired items, "
+        parts.append(f"student − {c.name} {signed_points(paired.difference)} pts [{signed_points(paired.ci_low)}, "
+                     f"{signed_points(paired.ci_high)}] ({c.interval_confidence:.1%} interval) on {paired.n_paired:,} paired items, "
                      f"p = {c.p_value:.3g}" + (f", Holm-adjusted {c.decision.adjusted_p:.3g}" if c.decision.family_size > 1 else ""))
     head = "; ".join(parts) + f" ({correction_text(comparisons, f.alpha)}; {comparisons[0].method})"
     extra = None

@@ -10,7 +10,7 @@ measured and what was not, and name the tokenizer that counted.
 from __future__ import annotations
 
 from distilleval.costs import cost_model
-from distilleval.costs.estimates import answer_token_counts, input_token_counts
+from distilleval.costs.estimates import answer_token_counts, input_token_counts, projection_basis
 from distilleval.costs.pricing import PricingTable, priced_as
 from distilleval.costs.prompt_caching import CacheShare, teacher_cache_share
 from distilleval.costs.tokens import LOCAL_TOKENIZER
@@ -58,8 +58,8 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
         cost_basis="projected",
         tokens_counted_by=counted_by,
         notes=[
-            f"not called in this run: input tokens counted from the spec's rendered prompts ({counted_by}, "
-            f"{len(inputs)} items), output tokens from the gold answers, prices from {pricing.label}",
+            f"not called in this run: {projection_basis(len(inputs))} ({counted_by}), output tokens from the "
+            f"gold answers, prices from {pricing.label}",
             *([f"prompt cache: {cache.dropped}"] if cache.dropped else []),
         ],
     )

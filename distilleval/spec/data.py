@@ -2,6 +2,11 @@
 
 JSONL and CSV are supported. Every problem names the file, the line and the column, and is
 raised before any model is called.
+
+Nothing downstream may depend on the order of the rows in the file: an item's id comes from its
+id column or else from its content, its split from a hash of its id, and ``load_items`` returns
+the items in a canonical order (a stable hash of each id), so every seeded draw, every
+``--limit`` prefix and every per-item array is the same however the file's rows are shuffled.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ class Item:
     """One example of the task.
 
     Attributes:
-        id: stable identifier (the id column, else ``line-<n>``).
+        id: stable identifier: the id column, else ``row-`` and a hash of the row's inputs and gold
+            (the second and later copies of an identical row get ``-2``, ``-3``, ...).
         inputs: input field -> text (for image fields: the resolved image path).
         gold: the right answer when the data has one (a string, or parsed JSON for json tasks).
         split: ``"train"`` or ``"eval"``.
@@ -117,6 +123,26 @@ def read_records(path: Path, fmt: str = "auto") -> list[tuple[int, dict[str, Any
     return rows
 
 
+def content_id(inputs: dict[str, str], gold: Any) -> str:
+    """An id for a row without an id column, from what the row says rather than where it sits."""
+    text = json.dumps({"inputs": inputs, "gold": gold}, sort_keys=True, ensure_ascii=False, default=str)
+    return "row-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def order_key(item_id: str, salt: str = "") -> bytes:
+    """Where ``item_id`` sorts in the canonical order (``salt`` gives another, independent order)."""
+    return hashlib.sha256(f"{salt}:{item_id}".encode()).digest()
+
+
+def canonical_order(items: Iterable[Item], salt: str = "") -> list[Item]:
+    """``items`` sorted by a stable hash of their ids: the same list however the input was ordered.
+
+    A prefix of it is a pseudo-random sample of the items, so cutting it (``--limit``) or
+    drawing from it with a seed favours no part of the data file.
+    """
+    return sorted(items, key=lambda item: order_key(item.id, salt))
+
+
 def assign_split(item_id: str, split: SplitSpec) -> str:
     """Stable hash split: the same id always lands in the same split for a given seed."""
     digest = hashlib.sha256(f"{split.seed}:{item_id}".encode()).digest()
@@ -194,6 +220,9 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
     For label tasks scored by exact match, every gold answer must name one of
     ``output.labels`` under the scorer's normalisation and aliases, and is stored as that label.
 
+    Returns:
+        The items in ``canonical_order``, not file order, so no result depends on row order.
+
     Raises:
         DataError: a record lacks an input column, has a bad gold (for label tasks: one outside
             ``output.labels``), a duplicate id, or an image that is missing, unreadable or empty;
@@ -234,7 +263,12 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
                 raise DataError(f"{where}: column {spec.data.id!r} (id) is missing")
             item_id = str(record[spec.data.id])
         else:
-            item_id = f"line-{line}"
+            # Identical rows are interchangeable, so numbering their copies in file order moves no figure.
+            base = item_id = content_id(inputs, gold)
+            copies = 1
+            while item_id in seen:
+                copies += 1
+                item_id = f"{base}-{copies}"
         if item_id in seen:
             raise DataError(f"{where}: duplicate id {item_id!r} (first on line {seen[item_id]})")
         seen[item_id] = line
@@ -254,9 +288,9 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
         else:
             split_name = assign_split(item_id, spec.data.split)
         items.append(Item(id=item_id, inputs=inputs, gold=gold, split=split_name, line=line))
-    return items
+    return canonical_order(items)
 
 
 def split_items(items: list[Item], split: str) -> list[Item]:
-    """The items of one split, in file order."""
+    """The items of one split, in the order given (``load_items``'s canonical order)."""
     return [item for item in items if item.split == split]

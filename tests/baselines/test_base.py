@@ -59,3 +59,19 @@ def test_batch_and_single_predictions_agree():
         trained = train_baseline(BaselineSpec(kind=kind), train)
         texts = [item_text(item) for item in evaluation[:40]]
         assert trained.predict_texts(texts) == [trained.predict_text(t) for t in texts]
+
+
+@pytest.mark.parametrize("kind", ["tfidf_logreg", "wordllama_logreg"])
+def test_the_fit_does_not_depend_on_the_order_of_its_items(kind):
+    """SGD visits examples in order and solvers sum in floating point: items are fitted in canonical order."""
+    import random
+
+    train, evaluation, _ = ticket_routing_splits()
+    shuffled = list(train)
+    random.Random(9).shuffle(shuffled)
+    assert shuffled != list(train)
+    texts = [item_text(item) for item in evaluation]
+    labels = {item.id: f"{item.gold}" for item in train}
+    fits = [train_baseline(BaselineSpec(kind=kind), items, [labels[item.id] for item in items], seed=0)
+            for items in (train, shuffled)]
+    assert fits[0].predict_texts(texts) == fits[1].predict_texts(texts)

@@ -11,9 +11,7 @@ import pytest
 
 from distilleval.cli.main import main
 from distilleval.costs.cost_model import request_cost_usd
-from distilleval.costs.estimates import measure_role, role_cost_per_request_usd
 from distilleval.costs.pricing import load_pricing
-from distilleval.pipeline.plan import eval_items
 from distilleval.report.figures import compute_figures
 from distilleval.report.sources import load_run
 from distilleval.results.build import ModelOutput, ModelRun, build_summary
@@ -217,6 +215,37 @@ def test_check_exits_1_on_a_wrong_cell_and_0_on_a_right_one(tmp_path, capsys):
     assert "1 of 18 cells differ" in out
 
 
+@pytest.mark.parametrize("fmt", ["md", "marp"])
+def test_check_accepts_the_table_cost_spec_prints(tmp_path, capsys, fmt):
+    """Issue 21: `cost SPEC > slide.md; cost SPEC --check slide.md` round-trips (rows are models here)."""
+    assert main(["cost", SPECS[0], "--format", fmt]) == 0
+    printed = capsys.readouterr().out
+    slide = tmp_path / "slide.md"
+    slide.write_text(printed)
+    assert main(["cost", SPECS[0], "--check", str(slide)]) == 0
+    out = capsys.readouterr().out
+    assert "the slide agrees" in out and "no such" not in out and "not checked" not in out
+    # Every row and column was compared: a changed figure is caught, naming the model and column.
+    lines = printed.splitlines()
+    row = next(n for n, line in enumerate(lines) if line.startswith("| GPT-5.2"))
+    cells = lines[row].split("|")
+    cells[4] = " $0.0099 "  # the per-request cost
+    lines[row] = "|".join(cells)
+    slide.write_text("\n".join(lines))
+    assert main(["cost", SPECS[0], "--check", str(slide)]) == 1
+    out = capsys.readouterr().out
+    assert f"{slide}:{row + 1}: GPT-5.2 / Per request: slide $0.0099, computed $0.0023" in out
+    assert "1 of 18 cells differ" in out  # 2 models x 9 figure columns
+
+
+def test_check_accepts_the_table_cost_run_prints(tmp_path, capsys):
+    assert main(["cost", "reports/ticket_routing"]) == 0
+    slide = tmp_path / "slide.md"
+    slide.write_text(capsys.readouterr().out)
+    assert main(["cost", "reports/ticket_routing", "--check", str(slide)]) == 0
+    assert "the slide agrees" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -273,9 +302,8 @@ def test_estimate_cost_spec_cost_run_and_report_price_a_request_alike(tmp_path, 
     assert main(["cost", str(run_dir), "--format", "json"]) == 0
     cost_run = _json_row(capsys, "openai/gpt-5.2")["cost_per_request_usd"]
     report = compute_figures(load_run(run_dir)).teacher.cost_per_request_usd
-    eval_profile = measure_role(spec, "teacher", eval_items(load_items(spec), None))
-    same_formula = role_cost_per_request_usd(spec, load_pricing(), eval_profile)
-    assert cost_run == pytest.approx(report, rel=1e-12) and report == pytest.approx(same_formula, rel=1e-12)
+    # An offline run prices every item of the data file, as estimate and cost SPEC do: one figure.
+    assert cost_run == pytest.approx(report, rel=1e-12) and report == pytest.approx(cost_spec, rel=1e-12)
 
 
 def test_cost_run_and_report_price_the_measured_cache_share(tmp_path, capsys):
@@ -400,3 +428,74 @@ def test_cost_from_a_spec_drops_a_cache_share_anthropic_would_not_give(tiny_spec
     assert main(["cost", str(spec_path)]) == 0
     assert ("Prompt cache: the spec's traffic.cached_input_fraction (50%) is not applied to anthropic/claude-opus-4-6: "
             "the teacher has no system rubric") in capsys.readouterr().out
+
+
+TICKETS = REPO_ROOT / "specs" / "ticket_routing" / "spec.yaml"
+
+
+def _table(report: dict, key: str) -> dict:
+    return next(t for t in report["tables"] if t["key"] == key)
+
+
+def test_estimate_cost_report_and_curve_give_one_figure_for_one_spec(tmp_path, capsys):
+    """Issue 21: per-request cost, savings ratio, monthly cost, trained tokens and training cost are the
+    same number in `estimate`, `cost SPEC`, `cost RUN`, the report and `curve`, each naming its basis."""
+    assert main(["estimate", str(TICKETS), "--format", "json"]) == 0
+    estimate = json.loads(capsys.readouterr().out)
+    per_request, training = estimate["cost_per_request_usd"], estimate["training"]
+    basis = estimate["cost_per_request_basis"]
+    assert basis == "priced on all 480 items of the data file (tokens counted from the spec's rendered prompts)"
+    trained = f"{training['trained_tokens']:,.0f} trained tokens ({training['tokens_basis_text']})"
+    assert training["tokens_basis_text"] == "each of the 317 training rows counted from the spec's rendered prompts"
+
+    assert main(["cost", str(TICKETS), "--format", "json"]) == 0
+    cost_spec = json.loads(capsys.readouterr().out)
+    assert main(["run", str(TICKETS), "--offline", "--runs-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    run_dir = next(tmp_path.glob("ticket_routing-offline-*"))
+    assert main(["cost", str(run_dir), "--format", "json"]) == 0
+    cost_run = json.loads(capsys.readouterr().out)
+    for table in (cost_spec, cost_run):
+        rows = {row["role"]: row for row in table["rows"]}
+        for role in ("teacher", "student"):
+            assert rows[role]["cost_per_request_usd"] == pytest.approx(per_request[role], rel=1e-12)
+        assert rows["teacher"]["savings_vs_student"] == pytest.approx(per_request["teacher"] / per_request["student"], rel=1e-12)
+        assert any(basis in note for note in table["notes"])
+    months = [{row["role"]: row["per_month_usd"]["1000000"] for row in t["rows"]} for t in (cost_spec, cost_run)]
+    assert months[0] == pytest.approx(months[1], rel=1e-12)
+    assert any(trained in note for note in cost_spec["notes"])
+    assert cost_spec["break_even"][0]["one_time_cost_usd"] == pytest.approx(estimate["one_time_cost_usd"], rel=1e-12)
+
+    assert main(["report", str(run_dir), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    by_label = {row[0]["text"].split(": ")[0]: row for row in _table(report, "cost_per_request")["rows"]}
+    assert by_label["Teacher"][4]["value"] == pytest.approx(per_request["teacher"], rel=1e-12)
+    assert by_label["Student"][4]["value"] == pytest.approx(per_request["student"], rel=1e-12)
+    assert any(basis in note for note in _table(report, "cost_per_request")["notes"])
+    volume = {row[0]["text"]: row for row in _table(report, "cost_at_volume")["rows"]}["1,000,000"]
+    assert volume[2]["value"] == pytest.approx(months[0]["teacher"], rel=1e-12)  # Teacher/month
+    assert volume[4]["value"] == pytest.approx(months[0]["student"], rel=1e-12)  # Student/month
+    ratio = next(row for row in _table(report, "savings")["rows"] if row[0]["text"].startswith("Cost ratio"))
+    assert ratio[1]["value"] == pytest.approx(per_request["teacher"] / per_request["student"], rel=1e-12)
+    break_even = _table(report, "break_even")
+    training_row = next(row for row in break_even["rows"] if row[0]["text"].startswith("Training:"))
+    assert training_row[1]["value"] == pytest.approx(training["cost_usd"], rel=1e-12)
+    assert any(trained in note for note in break_even["notes"])
+
+    assert main(["curve", str(TICKETS), "--sizes", "100", "--seeds", "1", "--format", "json"]) == 0
+    curve = json.loads(capsys.readouterr().out)
+    full = curve["costs"][-1]
+    assert full["size"] == training["labelled_examples"]
+    assert full["training_usd"] == pytest.approx(training["cost_usd"], rel=1e-12)
+    assert full["labelling_usd"] + full["training_usd"] == pytest.approx(estimate["one_time_cost_usd"], rel=1e-12)
+
+
+def test_a_measured_run_names_the_basis_that_makes_it_differ_from_the_spec(capsys):
+    """A run that called its models prices the tokens it measured; cost RUN and the report say so."""
+    fixture = REPO_ROOT / "tests" / "fixtures" / "ticket_routing"
+    assert main(["cost", str(fixture), "--format", "json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert "Tokens per request: Claude Opus 4.6 and Qwen3-8B LoRA (Tinker) measured on the run's 300 eval calls." in notes
+    assert main(["report", str(fixture), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert any("measured on the run's 300 eval calls" in note for note in _table(report, "cost_per_request")["notes"])

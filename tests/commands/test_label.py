@@ -92,10 +92,11 @@ def test_label_200_items_quarantines_invalid_and_counts_cost(tmp_path, server, c
     assert len(rows) == 180 and len(quarantined) == 20
     assert {q["reason"] for q in quarantined} == {"invalid_label"}
     assert sorted(int(q["id"][1:]) % 10 for q in quarantined) == [3] * 20
-    assert quarantined[0]["output"] == "I think this is about money"
-    assert quarantined[0]["line"] == 4  # p3 is on line 4 of the pool
+    p3 = next(q for q in quarantined if q["id"] == "p3")
+    assert p3["output"] == "I think this is about money"
+    assert p3["line"] == 4  # p3 is on line 4 of the pool
     # short format: raw input as the student sees it (no rubric), canonical label
-    first = rows[0]["messages"]
+    first = next(row["messages"] for row in rows if row["messages"][0]["content"] == "ticket 0 about my order")
     assert first == [{"role": "user", "content": "ticket 0 about my order"}, {"role": "assistant", "content": "billing"}]
     assert all("RUBRIC" not in row["messages"][0]["content"] for row in rows)
     by_ticket = {int(re.search(r"ticket (\d+)", r["messages"][0]["content"]).group(1)): r["messages"][1]["content"] for r in rows}

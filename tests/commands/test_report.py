@@ -9,6 +9,7 @@ import json
 import pytest
 
 from distilleval.cli.main import main
+from distilleval.report.data_formats import latex_escape
 from tests.ticket_routing_fixture import FIXTURE_DIR, SUMMARY_PATH
 
 
@@ -78,3 +79,23 @@ def test_unwritable_out_exits_2(capsys, tmp_path):
     blocker.write_text("x")
     assert main(["report", str(SUMMARY_PATH), "--out", str(blocker / "report.md")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "json", "csv", "marp", "latex"])
+def test_a_report_names_the_spec_given_with_spec(tmp_path, capsys, fmt):
+    """`report RUN --spec other.yaml` says which spec its figures came from, in every format."""
+    other = tmp_path / "other.yaml"
+    text = (FIXTURE_DIR / "spec.yaml").read_text()
+    other.write_text(text.replace("data.jsonl", str(FIXTURE_DIR / "data.jsonl")).replace("rubric.md", str(FIXTURE_DIR / "rubric.md"))
+                     .replace("pricing-2026-02.yaml", str(FIXTURE_DIR / "pricing-2026-02.yaml")))
+    assert main(["report", str(FIXTURE_DIR), "--spec", str(other), "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    if fmt == "json":
+        spec = json.loads(out)["spec"]
+        assert spec["path"] == str(other) and spec["given"] is True and spec["run_spec_path"] == "spec.yaml"
+    else:
+        shown = latex_escape(str(other)) if fmt == "latex" else str(other)
+        assert shown in out and "given with --spec instead of the run's own" in out
+    assert main(["report", str(FIXTURE_DIR), "--format", fmt]) == 0
+    own = capsys.readouterr().out
+    assert str(other) not in own and "given with --spec" not in own

@@ -52,7 +52,8 @@ def test_ticket_routing_offline_end_to_end(tmp_path, capsys):
     for role in ("teacher", "student"):
         result = summary.models[role]
         assert result.basis == "projected" and result.metric is None
-        assert result.cost_per_request_usd > 0 and result.input_tokens.n == 60
+        # Priced on every item of the data file, as estimate and cost SPEC price it (not the 60 evaluated).
+        assert result.cost_per_request_usd > 0 and result.input_tokens.n == 480
     assert summary.models["teacher"].input_tokens.mean > 20 * summary.models["student"].input_tokens.mean
     assert (run_dir / "report.md").read_text().count("projected") > 3
     assert "<svg" in (run_dir / "report.html").read_text()

@@ -278,8 +278,8 @@ def test_label_then_train_then_sample_the_checkpoint(tmp_path, monkeypatch):
     assert completion.text == "shipping"
     assert service.calls_named("create_sampling_client")[-1]["model_path"] == manifest["sampler_path"]
     # the student prompt is the raw input rendered exactly as in the training rows
-    first_row = json.loads(labels.read_text().splitlines()[0])
-    assert first_row["messages"][0] == {"role": "user", "content": "ticket 0 please help"}
+    user_turns = [json.loads(line)["messages"][0] for line in labels.read_text().splitlines()]
+    assert {"role": "user", "content": "ticket 0 please help"} in user_turns
 
 
 def test_unreachable_tinker_exits_2_in_one_line_and_leaves_nothing(tmp_path):

@@ -1,7 +1,8 @@
-"""evaluate: a fully cached re-run needs no provider SDK, no key and no server."""
+"""evaluate: a fully cached re-run needs no provider SDK, no key and no server; row order moves no figure."""
 
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -43,3 +44,54 @@ def test_a_role_with_a_miss_is_called_and_the_cached_role_is_not(tmp_path):
         server.clear_log()
         assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "second"), "--cache", str(cache)]) == 0
         assert {r.model for r in server.log} == {"student-m"} and len(server.log) == 4
+
+
+# -- row order --------------------------------------------------------------------------------------
+
+ROW_ORDER_LABELS = ("billing", "technical", "other")
+
+
+def _row_order_rows(n: int) -> list[str]:
+    """Tickets without an id column (content ids), a fifth of them mentioning a misleading team."""
+    rng = random.Random(5)
+    rows = []
+    for i in range(n):
+        label = ROW_ORDER_LABELS[i % 3]
+        decoy = rng.choice(ROW_ORDER_LABELS) if rng.random() < 0.2 else label
+        rows.append(json.dumps({"message": f"ticket #{i} about {decoy} {rng.choice(('please', 'asap', 'thanks'))}",
+                                "label": label}) + "\n")
+    return rows
+
+
+def _row_order_spec(folder, base_url, rows: list[str]):
+    """``write_spec``'s task over ``rows``, split by a hash of each content id, with both local baselines."""
+    spec = write_spec(folder, base_url, 1)
+    (folder / "data.jsonl").write_text("".join(rows))
+    text = spec.read_text().replace("id: id, split: {column: split}", "split: {eval_fraction: 0.5}")
+    spec.write_text(text.replace("scorer: exact_match\n", "scorer: exact_match\nbaselines: [tfidf_logreg, wordllama_logreg]\n"))
+    return spec
+
+
+def test_permuting_the_data_file_changes_no_figure_of_an_eval(tmp_path):
+    from tests.commands.test_eval import _student, _teacher
+    from tests.pipeline.test_offline import comparable
+
+    rows = _row_order_rows(90)
+    summaries = {}
+    scripts = {"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}
+    with OpenAIServer(scripts) as server:
+        for seed in (None, 1, 2, 3):
+            shuffled = rows[:]
+            if seed is not None:
+                random.Random(seed).shuffle(shuffled)
+            folder = tmp_path / f"order-{seed}"
+            spec = _row_order_spec(folder / "task", server.base_url, shuffled)
+            assert main(["eval", str(spec), "--runs-dir", str(folder / "runs"), "--cache", str(folder / "cache.sqlite")]) == 0
+            [summary] = (folder / "runs").glob("*/summary.json")
+            summaries[seed] = comparable(json.loads(summary.read_text()))
+    original = summaries.pop(None)
+    models = original["models"]
+    assert models["teacher"]["n"] == models["student"]["n"] > 30 and original["comparisons"]  # all of it really ran
+    assert 0 < models["student"]["metric"]["value"] < 1 and models["tfidf_logreg"]["metric"] is not None
+    for seed, permuted in summaries.items():
+        assert permuted == original, f"shuffle {seed} changed a reported figure"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,15 @@ def test_a_spec_without_baselines_is_refused(spec_items):
     spec, items = spec_items
     with pytest.raises(DataError, match="lists none"):
         measure_learning_curve(spec.model_copy(update={"baselines": []}), items, say=lambda line: None)
+
+
+def test_the_curve_does_not_depend_on_the_order_of_the_items(spec_items):
+    """Subsets are drawn by a seeded hash of each id and fits see their items in canonical order."""
+    spec, items = spec_items
+    spec = spec.model_copy(update={"baselines": spec.baselines[:1]})
+    shuffled = items[:]
+    random.Random(3).shuffle(shuffled)
+    assert shuffled != items
+    curves = [measure_learning_curve(spec, order, sizes=[50, 100], seeds=2, say=lambda line: None) for order in (items, shuffled)]
+    assert [(p.model, p.size, p.scores) for p in curves[0].points] == [(p.model, p.size, p.scores) for p in curves[1].points]
+    assert curves[0].gains == curves[1].gains

@@ -17,6 +17,7 @@ from distilleval.cli.main import main
 from distilleval.errors import DataError, SpecError
 from distilleval.pipeline.preflight import check_eval_inputs, check_label_inputs
 from distilleval.results.summary_json import read_summary
+from distilleval.spec.data import order_key
 from distilleval.spec.task_spec import load_spec
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
 
@@ -36,6 +37,11 @@ def _rows(n: int, *, train: int = 0, label=lambda i: LABELS[i % 3]) -> list[dict
         {"id": f"t{i}", "message": f"ticket #{i} about {label(i)}", "label": label(i), "split": "train" if i < train else "eval"}
         for i in range(n)
     ]
+
+
+def _canonical(ids) -> list[str]:
+    """``ids`` in the order ``load_items`` returns items (a stable hash of each id, not file order)."""
+    return sorted(ids, key=order_key)
 
 
 def _write_task(folder: Path, base_url: str, rows: list[dict], *, gold: str | None = "label",
@@ -103,7 +109,8 @@ def test_eval_refuses_eval_rows_without_gold_before_any_call(tmp_path, server, c
 
 def test_eval_limit_checks_only_the_rows_it_evaluates(tmp_path, server, capsys):
     rows = _rows(10)
-    del rows[8]["label"]
+    last = _canonical(row["id"] for row in rows)[-1]  # --limit 5 takes the first 5 in canonical order
+    del next(row for row in rows if row["id"] == last)["label"]
     spec = _write_task(tmp_path / "task", server.base_url, rows)
     assert main(_eval_argv(spec, tmp_path, "--limit", "5")) == 0
     assert len(server.log) == 10  # 5 items x teacher and student: the row without gold is not evaluated
@@ -233,7 +240,7 @@ def test_a_decomposed_gold_label_is_read_as_the_composed_label(tmp_path):
     rows[0]["label"] = NFD_CAFE
     spec = load_spec(_write_task(tmp_path / "task", server_url, rows, labels=(NFC_CAFE, "billing")))
     inputs = check_eval_inputs(spec)
-    assert inputs.evaluate[0].gold == NFC_CAFE
+    assert next(item for item in inputs.evaluate if item.id == "t0").gold == NFC_CAFE
 
 
 # -- the checks as a library ----------------------------------------------------------------------
@@ -244,8 +251,8 @@ def test_check_eval_inputs_returns_the_evaluated_and_training_items(tmp_path):
     rows[2]["label"] = None  # a train row without gold: kept out of baseline training, not an error
     spec = load_spec(_write_task(tmp_path / "task", "http://127.0.0.1:9", rows, extra="baselines: [tfidf_logreg]\n"))
     inputs = check_eval_inputs(spec, limit=4)
-    assert [item.id for item in inputs.evaluate] == ["t5", "t6", "t7", "t8"]
-    assert [item.id for item in inputs.train] == ["t0", "t1", "t3", "t4"]
+    assert [item.id for item in inputs.evaluate] == _canonical(f"t{i}" for i in range(5, 12))[:4]
+    assert [item.id for item in inputs.train] == _canonical(["t0", "t1", "t3", "t4"])
     assert len(inputs.items) == 12
 
 
@@ -260,8 +267,8 @@ def test_check_label_inputs_prefers_the_given_pool(tmp_path):
     spec = load_spec(_write_task(tmp_path / "task", "http://127.0.0.1:9", _rows(6, train=3)))
     pool = tmp_path / "pool.jsonl"
     pool.write_text("".join(json.dumps({"id": f"p{i}", "message": f"m{i}"}) + "\n" for i in range(5)))
-    assert [item.id for item in check_label_inputs(spec, pool=pool, limit=2).items] == ["p0", "p1"]
-    assert [item.id for item in check_label_inputs(spec).items] == ["t0", "t1", "t2"]
+    assert [item.id for item in check_label_inputs(spec, pool=pool, limit=2).items] == _canonical(f"p{i}" for i in range(5))[:2]
+    assert [item.id for item in check_label_inputs(spec).items] == _canonical(["t0", "t1", "t2"])
     with pytest.raises(SpecError):
         check_eval_inputs(load_spec(_write_task(tmp_path / "nogold", "http://127.0.0.1:9", _rows(3), gold=None)))
 

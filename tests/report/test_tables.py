@@ -289,3 +289,24 @@ def test_savings_table_points_to_the_cheaper_configuration_when_there_is_one(tmp
     assert any("run at its cheapest (prompt caching (90% of input cached" in note for note in savings.notes)
     plain = {t.key: t for t in build_tables(compute_figures(load_run(SUMMARY_PATH)))}["savings"]
     assert not any("cheapest" in note for note in plain.notes)
+
+
+@pytest.mark.parametrize(
+    ("share", "shown"),
+    [(-0.0375, "-3.8"), (0.8125 - 0.85, "-3.8"), (-0.03749999999999998, "-3.8"), (0.0125, "+1.3"),
+     (0.0, "+0.0"), (-1e-12, "+0.0"), (0.123, "+12.3"), (-0.00049, "+0.0"), (-0.0005, "-0.1")],
+)
+def test_a_difference_prints_one_way_however_it_was_computed(share, shown):
+    """Issue 21: b − a of the means and the mean of b − a (float noise apart) once printed -3.7 and -3.8."""
+    from distilleval.report.tables import signed_points
+
+    assert signed_points(share) == shown
+
+
+def test_the_verdict_and_the_paired_table_print_the_same_difference():
+    figures = compute_figures(load_run(SUMMARY_PATH))
+    tables = {table.key: table for table in build_tables(figures)}
+    verdict = decide(figures)
+    difference = next(row[1].text for row in tables["paired"].rows if row[0].value == f"{figures.student.key}-{figures.teacher.key}")
+    reason = next(reason.text for reason in verdict.reasons if reason.rule == "non-inferiority")
+    assert f"student − teacher {difference}" in reason

@@ -33,7 +33,7 @@ gates: {{non_inferiority_margin: {margin}}}
         encoding="utf-8",
     )
     spec = load_spec(tmp_path / "spec.yaml")
-    return spec, load_items(spec)
+    return spec, sorted(load_items(spec), key=lambda item: item.line)  # file order, as the tests list outputs
 
 
 def summarize(spec, items, runs, **options):
@@ -98,7 +98,8 @@ def test_errors_invalid_cache_hits_latency_and_cost(tmp_path):
     assert result.spent_usd == pytest.approx(0.02)  # the cache hit cost nothing
     assert result.reasons == {"invalid_label": 1}
     assert result.confusion == {"pos": {"pos": 2}, "neg": {"INVALID": 1}}
-    assert summary.items[3].errors == {"teacher": "missing"} and summary.items[3].scores == {"teacher": None}
+    missing = next(item for item in summary.items if item.id == "i3")
+    assert missing.errors == {"teacher": "missing"} and missing.scores == {"teacher": None}
     assert summary.comparisons == []
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 from pathlib import Path
 
 import pytest
 
 from distilleval.errors import DataError
-from distilleval.spec.data import assign_split, load_items, split_items
+from distilleval.spec.data import Item, assign_split, canonical_order, load_items, order_key, split_items
 from distilleval.spec.task_spec import SplitSpec, load_spec
 
 TINY = Path(__file__).resolve().parents[1] / "fixtures" / "tiny"
@@ -30,9 +32,10 @@ def _row(**fields) -> str:
 
 def test_tiny_items_and_splits(tiny_spec_path):
     items = load_items(load_spec(tiny_spec_path))
-    assert [i.id for i in split_items(items, "train")] == ["t1", "t2", "t3"]
-    assert [i.id for i in split_items(items, "eval")] == ["t4", "t5", "t6"]
-    assert items[0].inputs == {"text": "I was charged twice this month"} and items[0].gold == "billing"
+    assert sorted(i.id for i in split_items(items, "train")) == ["t1", "t2", "t3"]
+    assert sorted(i.id for i in split_items(items, "eval")) == ["t4", "t5", "t6"]
+    first = next(item for item in items if item.line == 1)
+    assert first.inputs == {"text": "I was charged twice this month"} and first.gold == "billing"
 
 
 @pytest.mark.parametrize(
@@ -56,7 +59,7 @@ def test_bad_records_name_file_and_line(tmp_path, lines, expected):
 def test_csv_lines_count_the_header(tmp_path):
     spec = _spec_with_data(tmp_path, ["id,message,label,split", "a,hello,billing,train", "b,,billing,test"], name="data.csv")
     items = load_items(spec)
-    assert [item.line for item in items] == [2, 3]
+    assert sorted(item.line for item in items) == [2, 3]
 
 
 def test_json_gold_is_parsed_for_json_tasks(tmp_path):
@@ -237,3 +240,55 @@ def test_a_pool_without_the_split_column_is_all_to_label(tmp_path):
     pool.write_text(json.dumps({"id": "p1", "message": "hello"}) + "\n")
     [item] = load_items(spec, path=pool)
     assert (item.id, item.split, item.gold) == ("p1", "train", None)
+
+
+def _without_ids(tmp_path: Path, rows: list[dict]):
+    """The tiny spec over ``rows``, with no id column and a stable hash split."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    _spec_with_data(tmp_path, [json.dumps(row) for row in rows])
+    text = (tmp_path / "spec.yaml").read_text()
+    assert "  id: id\n" in text and "split: {column: split}" in text
+    (tmp_path / "spec.yaml").write_text(text.replace("  id: id\n", "")
+                                        .replace("split: {column: split}", "split: {eval_fraction: 0.4, seed: 3}"))
+    return load_spec(tmp_path / "spec.yaml")
+
+
+ROWS = [{"message": f"message {i} about {'billing' if i % 2 else 'technical'}", "label": "billing" if i % 2 else "technical"}
+        for i in range(40)]
+
+
+def test_without_an_id_column_an_item_is_named_by_its_content(tmp_path):
+    items = load_items(_without_ids(tmp_path / "a", ROWS + [ROWS[0]]))
+    ids = {item.id for item in items}
+    assert len(ids) == 41 and all(re.fullmatch(r"row-[0-9a-f]{12}(-2)?", item_id) for item_id in ids)
+    copies = [item for item in items if item.inputs == {"text": ROWS[0]["message"]}]
+    assert sorted(item.id for item in copies) == [copies[0].id.removesuffix("-2"), copies[0].id.removesuffix("-2") + "-2"]
+
+
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_permuting_the_rows_gives_the_same_items_in_the_same_order(tmp_path, with_ids):
+    """Ids, splits and the order ``load_items`` returns do not depend on where a row sits in the file."""
+    rows = [dict(row, id=f"r{i}", split="train" if i % 3 else "test") for i, row in enumerate(ROWS)] if with_ids else ROWS
+
+    def load(folder: Path, ordered: list[dict]):
+        if with_ids:
+            folder.mkdir(parents=True)
+            return load_items(_spec_with_data(folder, [json.dumps(row) for row in ordered]))
+        return load_items(_without_ids(folder, ordered))
+
+    original = [(item.id, item.split, item.inputs, item.gold) for item in load(tmp_path / "original", rows)]
+    assert {split for _, split, _, _ in original} == {"train", "eval"}
+    for seed in (1, 2, 3):
+        shuffled = rows[:]
+        random.Random(seed).shuffle(shuffled)
+        assert shuffled != rows
+        again = [(item.id, item.split, item.inputs, item.gold) for item in load(tmp_path / f"shuffle-{seed}", shuffled)]
+        assert again == original
+
+
+def test_canonical_order_is_a_hash_of_the_id_and_a_salt_gives_another():
+    items = [Item(id=f"i{n}", inputs={}) for n in range(50)]
+    first = canonical_order(items)
+    assert canonical_order(list(reversed(items))) == first and first != items
+    assert canonical_order(items, salt="other") != first
+    assert [item.id for item in first] == sorted((item.id for item in items), key=order_key)

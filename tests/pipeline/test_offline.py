@@ -1,0 +1,92 @@
+"""The offline `distilleval run`: no figure it reports depends on the order of the data file's rows."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from distilleval.cli.main import main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = REPO_ROOT / "specs" / "ticket_routing"
+
+# Keys whose values are wall-clock measurements (or identify the run) rather than results.
+TIMING_KEYS = {"created_at", "run_id", "latency_ms", "latency", "loop_lag_ms"}
+
+
+def comparable(summary: dict) -> dict:
+    """``summary`` less its timings (per-call latency; a local baseline's cost and notes, from CPU seconds) and
+    the spec file's location."""
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {key: strip(inner) for key, inner in value.items() if key not in TIMING_KEYS}
+        if isinstance(value, list):
+            return [strip(inner) for inner in value]
+        return value
+
+    out = strip(summary)
+    out["spec"].pop("path")  # each variant's spec sits in its own folder
+    for result in out["models"].values():
+        if result["role"] == "baseline":  # priced by the CPU seconds its predictions took
+            for key in ("cost_per_request_usd", "spent_usd", "notes"):
+                result.pop(key)
+    return out
+
+
+def write_task(folder: Path, rows: list[str], *, with_ids: bool) -> Path:
+    """The shipped ticket-routing spec over ``rows``; without ids, items get content ids and a hash split."""
+    folder.mkdir(parents=True)
+    shutil.copy(SHIPPED / "rubric.md", folder / "rubric.md")
+    (folder / "data.jsonl").write_text("".join(rows))
+    spec = (SHIPPED / "spec.yaml").read_text().replace("../../pricing/", f"{REPO_ROOT}/pricing/")
+    if not with_ids:
+        spec = spec.replace("  id: id\n", "").replace("split: {column: split}", "split: {eval_fraction: 0.3, seed: 7}")
+    (folder / "spec.yaml").write_text(spec)
+    return folder / "spec.yaml"
+
+
+def offline_summary(tmp_path: Path, name: str, rows: list[str], *, with_ids: bool) -> dict:
+    spec = write_task(tmp_path / name, rows, with_ids=with_ids)
+    runs = tmp_path / name / "runs"
+    assert main(["run", "--offline", str(spec), "--runs-dir", str(runs)]) == 0
+    [summary] = runs.glob("*/summary.json")
+    return json.loads(summary.read_text())
+
+
+def shipped_rows(*, with_ids: bool) -> list[str]:
+    rows = (SHIPPED / "data.jsonl").read_text().splitlines(keepends=True)
+    if with_ids:
+        return rows
+    stripped = []
+    for line in rows:
+        record = json.loads(line)
+        del record["id"], record["split"]
+        stripped.append(json.dumps(record) + "\n")
+    return stripped
+
+
+@pytest.mark.parametrize(("with_ids", "seeds"), [(False, (1, 2, 3)), (True, (4,))])
+def test_permuting_the_data_file_changes_no_reported_figure(tmp_path, with_ids, seeds):
+    rows = shipped_rows(with_ids=with_ids)
+    original = comparable(offline_summary(tmp_path, "original", rows, with_ids=with_ids))
+    assert original["models"]["tfidf_logreg"]["metric"]["value"] > 0.3  # the baselines really trained and scored
+    assert original["comparisons"] and original["items"]
+    for seed in seeds:
+        shuffled = rows[:]
+        random.Random(seed).shuffle(shuffled)
+        assert shuffled != rows
+        permuted = comparable(offline_summary(tmp_path, f"shuffle-{seed}", shuffled, with_ids=with_ids))
+        assert permuted == original, f"shuffle {seed} changed a reported figure"
+
+
+def test_the_comparison_sees_a_changed_row(tmp_path):
+    """The check above can fail: dropping one row moves the figures it compares."""
+    rows = shipped_rows(with_ids=False)
+    original = comparable(offline_summary(tmp_path, "original", rows, with_ids=False))
+    fewer = comparable(offline_summary(tmp_path, "fewer", rows[1:], with_ids=False))
+    assert fewer != original
