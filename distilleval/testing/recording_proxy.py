@@ -4,8 +4,9 @@ Put in front of a real server (``llama_server``), it gives a test the server's o
 each call distilleval made: the request body, the response body (its ``usage`` block and, for
 llama.cpp, its ``timings``), and two clocks of the proxy's own: ``upstream_ms``, from sending
 the request upstream to having read the whole answer, and ``window_ms``, from having read the
-client's request to having written the answer back. A client's latency for the same call
-encloses both, so it can be compared with them call by call.
+client's request headers to being ready to send the answer back (the exchange is logged just
+before it is sent, so a client that has its answer finds the exchange in the log). A client's
+latency for the same call encloses both, so it can be compared with them call by call.
 
 It runs in its own process (so it shares no GIL with the client under test) and appends one
 JSON line per exchange to a log file, flushed at once; a test reads it with ``exchanges()``.
@@ -114,6 +115,13 @@ def _handler(upstream: str, log_path: Path) -> type[BaseHTTPRequestHandler]:
             finally:
                 connection.close()
             upstream_ms = (time.perf_counter() - upstream_start) * 1000
+            window_ms = (time.perf_counter() - window_start) * 1000
+            record = {"method": self.command, "path": self.path, "received_at": received_at, "status": status,
+                      "upstream_ms": upstream_ms, "window_ms": window_ms,
+                      "request": _json_or_text(body), "response": _json_or_text(answer)}
+            # Logged before the client gets its answer: whoever it tells next finds the exchange.
+            with write_lock, log_path.open("a") as log:
+                log.write(json.dumps(record) + "\n")
             self.send_response(status, reason)
             for key, value in answer_headers:
                 self.send_header(key, value)
@@ -121,12 +129,6 @@ def _handler(upstream: str, log_path: Path) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(answer)
             self.wfile.flush()
-            window_ms = (time.perf_counter() - window_start) * 1000
-            record = {"method": self.command, "path": self.path, "received_at": received_at, "status": status,
-                      "upstream_ms": upstream_ms, "window_ms": window_ms,
-                      "request": _json_or_text(body), "response": _json_or_text(answer)}
-            with write_lock, log_path.open("a") as log:
-                log.write(json.dumps(record) + "\n")
 
         do_GET = do_POST = _forward
 

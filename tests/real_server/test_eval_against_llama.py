@@ -49,27 +49,27 @@ def _eval(spec: Path, runs: Path, *extra: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def task(tmp_path_factory, proxy):
+def task(tmp_path_factory, llama_proxy):
     """The spec, its models served through the recording proxy."""
-    return write_task(tmp_path_factory.mktemp("task"), proxy.base_url)
+    return write_task(tmp_path_factory.mktemp("task"), llama_proxy.base_url)
 
 
 @pytest.fixture(scope="module")
-def run_c1(task, proxy, tmp_path_factory):
+def run_c1(task, llama_proxy, tmp_path_factory):
     """An eval at concurrency 1 with no cache, and the server's record of its calls."""
-    proxy.clear()
+    llama_proxy.clear()
     run_dir = _eval(task, tmp_path_factory.mktemp("runs_c1"), "--concurrency", "1", "--no-cache")
-    return run_dir, server_calls(proxy.exchanges())
+    return run_dir, server_calls(llama_proxy.exchanges())
 
 
 @pytest.fixture(scope="module")
-def run_c4(task, proxy, tmp_path_factory):
+def run_c4(task, llama_proxy, tmp_path_factory):
     """An eval at concurrency 4 filling a cache, the cache file, and the server's record."""
-    proxy.clear()
+    llama_proxy.clear()
     folder = tmp_path_factory.mktemp("runs_c4")
     cache = folder / "cache.sqlite"
     run_dir = _eval(task, folder / "runs", "--concurrency", "4", "--cache", str(cache))
-    return run_dir, server_calls(proxy.exchanges()), cache
+    return run_dir, server_calls(llama_proxy.exchanges()), cache
 
 
 def _pair_calls(run_dir, calls):
@@ -128,17 +128,17 @@ def test_concurrency_1_every_call_agrees_with_the_server(run_c1, capsys):
     assert gaps[-1] <= CLIENT_OVERHEAD_MS, gaps
 
 
-def test_concurrency_4_and_the_fast_path_agree_with_the_server_and_with_concurrency_1(run_c1, run_c4, task, proxy, tmp_path):
+def test_concurrency_4_and_the_fast_path_agree_with_the_server_and_with_concurrency_1(run_c1, run_c4, task, llama_proxy, tmp_path):
     run_dir, calls, _ = run_c4
     _assert_each_call_agrees(run_dir, calls)
     _assert_summary_agrees(run_dir, calls)
     latency = read_summary(run_dir).models["teacher"].latency
     assert latency.concurrency == 4  # figures under load are labelled with their load
 
-    fast_spec = write_task(tmp_path / "fast", proxy.base_url, fast_path=True)
-    proxy.clear()
+    fast_spec = write_task(tmp_path / "fast", llama_proxy.base_url, fast_path=True)
+    llama_proxy.clear()
     fast_dir = _eval(fast_spec, tmp_path / "runs", "--concurrency", "4", "--no-cache")
-    fast_calls = server_calls(proxy.exchanges())
+    fast_calls = server_calls(llama_proxy.exchanges())
     _assert_each_call_agrees(fast_dir, fast_calls)
     _assert_summary_agrees(fast_dir, fast_calls)
 
@@ -147,11 +147,11 @@ def test_concurrency_4_and_the_fast_path_agree_with_the_server_and_with_concurre
     assert answers[0] == answers[1] == answers[2]
 
 
-def test_a_cached_rerun_makes_no_call_and_costs_nothing(run_c4, task, proxy, tmp_path):
+def test_a_cached_rerun_makes_no_call_and_costs_nothing(run_c4, task, llama_proxy, tmp_path):
     first_dir, _, cache = run_c4
-    proxy.clear()
+    llama_proxy.clear()
     again = _eval(task, tmp_path / "runs", "--concurrency", "4", "--cache", str(cache))
-    assert server_calls(proxy.exchanges()) == []
+    assert server_calls(llama_proxy.exchanges()) == []
     first, second = read_summary(first_dir), read_summary(again)
     for role in ("teacher", "student"):
         assert second.models[role].cache_hits == N_ITEMS and second.models[role].spent_usd == 0.0
@@ -216,11 +216,11 @@ def _ok_rows(path: Path) -> int:
         return 0
 
 
-def test_a_killed_run_resumes_without_paying_any_call_twice(task, proxy, tmp_path):
+def test_a_killed_run_resumes_without_paying_any_call_twice(task, llama_proxy, tmp_path):
     runs = tmp_path / "runs"
     argv = [sys.executable, "-m", "distilleval", "eval", str(task), "--runs-dir", str(runs), "--concurrency", "2", "--no-cache"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proxy.clear()
+    llama_proxy.clear()
     with (tmp_path / "child.log").open("w") as child_log:
         child = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=child_log, stderr=child_log)
         deadline = time.monotonic() + 120
@@ -240,7 +240,7 @@ def test_a_killed_run_resumes_without_paying_any_call_twice(task, proxy, tmp_pat
     assert N_CALLS // 3 <= len(done_before) < N_CALLS  # killed in the middle
 
     assert main(["eval", str(task), "--resume", str(killed_run), "--concurrency", "2", "--no-cache"]) == 0
-    calls = server_calls(proxy.exchanges())
+    calls = server_calls(llama_proxy.exchanges())
     recorded = recorded_calls(killed_run)
     assert len(recorded) == N_CALLS and all(r.status == "ok" for r in recorded)
     # Nothing recorded before the kill was asked of the server again after it ...
@@ -261,10 +261,10 @@ def test_a_killed_run_resumes_without_paying_any_call_twice(task, proxy, tmp_pat
 
 @pytest.mark.xfail(strict=True, reason="issue 26 item 1: gate on a moved run folder whose spec is gone exits 2 "
                    "(pass --spec FILE) although the run folder holds the resolved spec")
-def test_report_and_gate_give_one_verdict_from_anywhere_for_a_run_folder_moved_alone(run_c4, proxy, tmp_path, monkeypatch, capsys):
+def test_report_and_gate_give_one_verdict_from_anywhere_for_a_run_folder_moved_alone(run_c4, llama_proxy, tmp_path, monkeypatch, capsys):
     # A run of a spec that is then deleted: the run folder, moved elsewhere, is all that is left.
     _, _, cache = run_c4
-    spec = write_task(tmp_path / "task", proxy.base_url)
+    spec = write_task(tmp_path / "task", llama_proxy.base_url)
     run_dir = _eval(spec, tmp_path / "runs", "--cache", str(cache))  # answers replayed: no call
     here = tmp_path / "here.md"
     assert main(["report", str(run_dir), "--out", str(here)]) == 0

