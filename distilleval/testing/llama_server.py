@@ -93,17 +93,20 @@ class LlamaServer:
         chat_template: a built-in llama.cpp template name (``chatml``, ``llama3``, ...) instead
             of the one in the GGUF file.
         start_timeout_s: how long to wait for ``/health`` to answer 200.
+        port: the port to listen on (default: a free one); a server restarted on the port of
+            one that was stopped serves the same ``base_url``.
     """
 
     def __init__(self, model_path: str | Path | None = None, *, parallel: int = 4, ctx_per_slot: int = 1024,
-                 threads: int = 1, chat_template: str | None = None, start_timeout_s: float = 120.0):
+                 threads: int = 1, chat_template: str | None = None, start_timeout_s: float = 120.0,
+                 port: int | None = None):
         self.model_path = Path(model_path) if model_path is not None else smollm2_gguf()
         self.parallel = parallel
         self.ctx_per_slot = ctx_per_slot
         self.threads = threads
         self.chat_template = chat_template
         self.start_timeout_s = start_timeout_s
-        self.port = 0
+        self.port = port or 0
         self.process: subprocess.Popen | None = None
         self._log = tempfile.TemporaryFile(mode="w+")
 
@@ -123,7 +126,7 @@ class LlamaServer:
         Raises:
             RuntimeError: the server exited or did not become healthy in time (with its log's tail).
         """
-        self.port = free_port()
+        self.port = self.port or free_port()
         argv = [sys.executable, "-m", "distilleval.testing.llama_server", "--model", str(self.model_path),
                 "--port", str(self.port), "--parallel", str(self.parallel), "--ctx-per-slot", str(self.ctx_per_slot),
                 "--threads", str(self.threads)]
@@ -166,6 +169,12 @@ class LlamaServer:
                 return
             except subprocess.TimeoutExpired:
                 continue
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once, as a crash would, and reap it."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
 
     def log_tail(self, chars: int = 2000) -> str:
         """The end of the server's own log (stdout and stderr)."""

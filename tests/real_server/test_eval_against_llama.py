@@ -11,6 +11,7 @@ the server gave them.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import shutil
 import signal
@@ -206,6 +207,18 @@ def test_report_and_gate_read_the_run(run_c1, task, tmp_path, capsys):
     capsys.readouterr()
     assert main(["gate", str(run_dir), "--spec", str(task)]) == 1
     assert "student_min" in capsys.readouterr().out
+
+
+@pytest.mark.xfail(strict=True, reason="issue 26 item 2: estimate counts the prompt locally (tiktoken) without the "
+                   "server's chat template: the student's 16 tokens per call are about 40 on the server")
+def test_estimate_is_within_10_percent_of_the_input_tokens_the_server_counted(run_c1, task, capsys):
+    _, calls = run_c1
+    capsys.readouterr()
+    assert main(["estimate", str(task), "--format", "json"]) == 0
+    profiles = json.loads(capsys.readouterr().out)["profiles"]
+    for role in ("teacher", "student"):
+        measured = statistics.mean(c.prompt_tokens for c in calls if c.role == role)
+        assert profiles[role]["input_tokens"]["mean"] == pytest.approx(measured, rel=0.10), role
 
 
 def _ok_rows(path: Path) -> int:
