@@ -191,7 +191,7 @@ class LlamaServer:
 
 
 def serve(model: str, port: int, *, parallel: int, ctx_per_slot: int, threads: int, chat_template: str | None) -> None:
-    """Run llama.cpp's server in this process until SIGTERM or SIGINT."""
+    """Run llama.cpp's server in this process until SIGTERM or SIGINT, or until its parent exits."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -208,9 +208,12 @@ def serve(model: str, port: int, *, parallel: int, ctx_per_slot: int, threads: i
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    parent = os.getppid()
     server = xllamacpp.Server(params)  # loads the model, then listens on background threads
     print(f"serving {model} at http://127.0.0.1:{port}/v1", flush=True)
-    stop.wait()
+    # A test run killed outright cannot stop us: do not outlive the process that started us.
+    while not stop.wait(1.0) and os.getppid() == parent:
+        pass
     del server
 
 

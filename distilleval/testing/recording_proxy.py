@@ -151,8 +151,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(args.upstream, args.log))
     server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
-    server.serve_forever()
+    # Serve until terminated, or until the process that started us is gone (a test run killed outright).
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1.0)
 
 
 if __name__ == "__main__":

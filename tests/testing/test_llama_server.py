@@ -3,13 +3,17 @@
 import importlib.util
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from distilleval.testing.llama_server import GGUF_NAME, LlamaServer, missing_packages, smollm2_gguf
+from tests.conftest import REPO_ROOT
 
 
 def test_missing_packages_are_named_with_their_install_command(monkeypatch):
@@ -48,3 +52,27 @@ def test_a_model_file_that_does_not_load_is_an_error_with_the_servers_log(llama,
     with pytest.raises(RuntimeError, match="llama.cpp server exited") as error:
         LlamaServer(bogus, start_timeout_s=60).start()
     assert str(bogus) in str(error.value)  # the server's own log line naming the file it tried
+
+
+def _gone_within(pid, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_server_does_not_outlive_a_test_run_killed_outright(llama):
+    # A parent that starts a server and is then SIGKILLed never runs its clean-up.
+    script = ("from distilleval.testing.llama_server import LlamaServer\n"
+              "import time\nserver = LlamaServer(parallel=1, ctx_per_slot=256).start()\n"
+              "print(server.process.pid, flush=True)\ntime.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    server_pid = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    assert _gone_within(server_pid, 10)

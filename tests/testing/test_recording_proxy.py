@@ -1,13 +1,20 @@
 """The recording proxy forwards each call unchanged and logs the exchange with its two clocks."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from distilleval.testing.llama_server import free_port
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
 from distilleval.testing.recording_proxy import RecordingProxy
+from tests.conftest import REPO_ROOT
 
 
 def _post(url, body):
@@ -44,3 +51,23 @@ def test_an_upstream_that_is_gone_is_a_logged_502():
             status = error.code
         [exchange] = proxy.exchanges()
     assert status == 502 and exchange["status"] == 502
+
+
+def test_the_proxy_does_not_outlive_a_test_run_killed_outright():
+    script = ("from distilleval.testing.recording_proxy import RecordingProxy\nimport time\n"
+              "proxy = RecordingProxy('http://127.0.0.1:9').__enter__()\n"
+              "print(proxy.process.pid, flush=True)\ntime.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    proxy_pid = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(proxy_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the proxy (pid {proxy_pid}) outlived its parent")
