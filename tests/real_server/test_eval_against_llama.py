@@ -113,7 +113,9 @@ def _assert_summary_agrees(run_dir, calls):
         assert result.truncated == sum(c.finish_reason == "length" for c in mine)
         assert result.spent_usd == pytest.approx(sum(c.hand_priced_usd for c in mine), rel=1e-9)
         assert result.latency_ms.n == N_ITEMS
-        assert result.latency_ms.p50 >= statistics.median(c.server_ms for c in mine)
+        # Every call is at least its server time, so each order statistic is too: p50 (whatever the
+        # interpolation) is at least the lower median of the server times.
+        assert result.latency_ms.p50 >= statistics.median_low(c.server_ms for c in mine)
 
 
 def test_concurrency_1_every_call_agrees_with_the_server(run_c1, capsys):
@@ -129,7 +131,7 @@ def test_concurrency_1_every_call_agrees_with_the_server(run_c1, capsys):
     assert gaps[-1] <= CLIENT_OVERHEAD_MS, gaps
 
 
-def test_concurrency_4_and_the_fast_path_agree_with_the_server_and_with_concurrency_1(run_c1, run_c4, task, llama_proxy, tmp_path):
+def test_concurrency_4_and_the_fast_path_agree_with_the_server(run_c4, task, llama_proxy, tmp_path):
     run_dir, calls, _ = run_c4
     _assert_each_call_agrees(run_dir, calls)
     _assert_summary_agrees(run_dir, calls)
@@ -142,10 +144,10 @@ def test_concurrency_4_and_the_fast_path_agree_with_the_server_and_with_concurre
     fast_calls = server_calls(llama_proxy.exchanges())
     _assert_each_call_agrees(fast_dir, fast_calls)
     _assert_summary_agrees(fast_dir, fast_calls)
-
-    # Greedy decoding: the same answers at concurrency 1, at 4 and on the fast path.
-    answers = [{(r.item_id, r.role): r.text for r in recorded_calls(d)} for d in (run_c1[0], run_dir, fast_dir)]
-    assert answers[0] == answers[1] == answers[2]
+    # Not compared: the answers themselves across the three runs. llama.cpp's batched decoding is
+    # not bit-identical to one request at a time (seen here: "Positive" at concurrency 4 where
+    # concurrency 1 got "positive"), so that would test the server; each run's answers are the
+    # server's, call by call, above.
 
 
 def test_a_cached_rerun_makes_no_call_and_costs_nothing(run_c4, task, llama_proxy, tmp_path):
