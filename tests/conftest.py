@@ -8,6 +8,17 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+# The real-server tier's fixtures (llama, llama_proxy) and its wall-time line at the end of the run.
+from tests.llama_tier import (  # noqa: F401 - pytest finds fixtures and hooks by name here
+    llama,
+    llama_proxy,
+    pytest_collection_modifyitems,
+    pytest_runtest_logfinish,
+    pytest_runtest_logreport,
+    pytest_runtest_logstart,
+    pytest_terminal_summary,
+)
+
 # The suite's property tests draw the same examples on every run, so CI passes or fails for the
 # code, not for the draw. HYPOTHESIS_PROFILE=explore draws new examples each run (to hunt for bugs).
 settings.register_profile("repeatable", derandomize=True)
