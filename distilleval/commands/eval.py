@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rpm", type=positive_float, metavar="N", help="client-side requests per minute, per model")
     parser.add_argument("--tpm", type=positive_float, metavar="N", help="client-side tokens per minute, per model")
     parser.add_argument("--max-retries", type=non_negative_int, default=4, metavar="N", help="retries of a failed call (default 4)")
+    parser.add_argument("--give-up-after", dest="give_up_after_s", type=positive_float, default=30.0, metavar="S",
+                        help="stop the run when a model that answered before fails every attempt (connection errors, "
+                             "timeouts) for S seconds: it went away mid-run (default 30)")
     parser.add_argument(
         "--latency-probe", type=latency_probe, metavar="N[@K]", default=None,
         help="after the run, call the first N items again per model at concurrency K (default 1), cache bypassed "

@@ -40,6 +40,8 @@ class EvalOptions:
         refresh: call every model again and overwrite cached answers.
         concurrency: calls in flight.
         max_retries: retries of a failed call.
+        give_up_after_s: how long a model that answered before may fail every attempt (connection
+            errors, timeouts) before the run stops, saying how to resume.
         rpm: client-side requests per minute, per model.
         tpm: client-side tokens per minute, per model.
         student_training: how the caller made the student (``run`` after training it), for the summary.
@@ -60,6 +62,7 @@ class EvalOptions:
     refresh: bool = False
     concurrency: int = 16
     max_retries: int = 4
+    give_up_after_s: float = 30.0
     rpm: float | None = None
     tpm: float | None = None
     student_training: str | None = None
@@ -431,6 +434,8 @@ async def _call_models(
         timeout_s=timeouts,
         requests_per_minute={role: options.rpm for role in backends} if options.rpm else {},
         tokens_per_minute={role: options.tpm for role in backends} if options.tpm else {},
+        give_up_after_s=options.give_up_after_s,
+        endpoints={role: models[role].api_base for role in backends if models[role].api_base},
     )
     try:
         if calls:

@@ -41,6 +41,10 @@ from distilleval.run.loop_lag import LoopLagMonitor
 FATAL_KINDS = ("auth", "not_found", "quota")
 # These stop the run only while the model has not yet answered once (a dead endpoint).
 FATAL_BEFORE_FIRST_SUCCESS = ("unavailable",)
+# A model that answered before and then fails every attempt with one of these, for
+# ``RunnerOptions.give_up_after_s``, has gone away (killed, unplugged): the run stops, rather than
+# retrying item after item for minutes.
+ENDPOINT_GONE_KINDS = ("unavailable", "timeout")
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,9 @@ class RunnerOptions:
         timeout_s: per-attempt timeout per model role (roles not listed: ``default_timeout_s``).
         requests_per_minute / tokens_per_minute: optional client-side budgets per model role.
         seed: seeds the jitter.
+        give_up_after_s: how long a model that answered before may fail every attempt with a
+            connection error or a timeout before the run stops (it has gone away mid-run).
+        endpoints: model role -> where its calls go (its ``api_base``), named when it goes away.
     """
 
     concurrency: int = 16
@@ -114,6 +121,8 @@ class RunnerOptions:
     requests_per_minute: Mapping[str, float] = field(default_factory=dict)
     tokens_per_minute: Mapping[str, float] = field(default_factory=dict)
     seed: int | None = None
+    give_up_after_s: float = 30.0
+    endpoints: Mapping[str, str] = field(default_factory=dict)
 
 
 class RunAborted(BackendError):
@@ -214,6 +223,10 @@ class Runner:
         self._in_flight: collections.Counter[str] = collections.Counter()
         self._lag = LoopLagMonitor(self._in_flight)
         self._backend_lag_start: dict[str, int] = {}
+        # Per model: when its current run of connection failures / timeouts began (None: it last answered).
+        self._failing_since: dict[str, float | None] = {}
+        self._done = 0
+        self._total = 0
 
     @property
     def loop_lag_ms(self) -> dict[str, list[float]]:
@@ -263,6 +276,7 @@ class Runner:
             raise KeyError(f"no backend for model role(s): {', '.join(sorted(missing))}")
         results: list[CallResult | None] = [None] * len(pending)
         queue = iter(enumerate(pending))
+        self._done, self._total = 0, len(pending)
 
         async def worker() -> None:
             for index, call in queue:
@@ -270,6 +284,7 @@ class Runner:
                     return
                 result, to_cache = await self._run_one(call)
                 results[index] = result
+                self._done += 1
                 # The run store first (on_result), the cache after: a cache that fails (full disk,
                 # damaged file) can never cost a paid answer.
                 if self.on_result is not None:
@@ -305,6 +320,28 @@ class Runner:
                 f"stopped: the {result.model} model cannot be used ({result.error_kind}): {result.error_message}"
             )
 
+    def _note_attempt(self, model: str, error: BackendError | None) -> None:
+        """Track whether ``model`` has gone away: every attempt failing with a connection error or a
+        timeout for ``give_up_after_s`` after it answered once stops the run (one line naming the
+        endpoint, the calls done and left)."""
+        if error is None:
+            self._failing_since[model] = None
+            return
+        if error.kind not in ENDPOINT_GONE_KINDS or self._successes[model] == 0:
+            return
+        now = time.monotonic()
+        since = self._failing_since.get(model)
+        if since is None:
+            self._failing_since[model] = now
+            return
+        if now - since >= self.options.give_up_after_s and self._abort is None:
+            where = self.options.endpoints.get(model) or getattr(self.backends[model], "model_id", model)
+            left = self._total - self._done
+            self._abort = RunAborted(
+                f"stopped: the {model} model at {where} stopped answering mid-run ({error.kind} on every attempt "
+                f"for {now - since:.0f} s): {self._done} of {self._total} calls done, {left} left"
+            )
+
     def _timeout_s(self, role: str) -> float:
         return float(self.options.timeout_s.get(role, self.options.default_timeout_s))
 
@@ -328,6 +365,7 @@ class Runner:
             try:
                 completion = await self._attempt(call, backend)
             except BackendError as err:
+                self._note_attempt(call.model, err)
                 if err.retryable and attempts <= self.options.max_retries and self._abort is None:
                     delay_s = self.backoff_s(attempts, err)
                     if isinstance(err, RateLimitedError):
@@ -340,6 +378,7 @@ class Runner:
                     call.item_id, call.model, call.repeat, "error",
                     error_kind=err.kind, error_message=str(err), attempts=attempts,
                 ), None
+            self._note_attempt(call.model, None)
             to_cache = (key, backend.model_id, completion) if key is not None else None
             return CallResult(
                 call.item_id, call.model, call.repeat, "ok", text=completion.text,

@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from distilleval.cli.main import main
 from distilleval.testing.llama_server import LlamaServer
@@ -29,8 +28,6 @@ def _ok_rows(path: Path) -> int:
         return 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26 item 6: a server killed mid-run is retried item after item "
-                   "(minutes) and the run ends with exit 0 and no word about it")
 def test_a_server_killed_mid_run_stops_the_run_which_resumes_when_it_is_back(llama, tmp_path):
     runs = tmp_path / "runs"
     with LlamaServer(parallel=2) as server:

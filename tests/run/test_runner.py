@@ -165,6 +165,40 @@ def test_unreachable_model_aborts_before_first_success():
         _run({"student": backend}, _calls("student", 20), options=RunnerOptions(concurrency=1, max_retries=1, **FAST))
 
 
+def test_a_model_that_goes_away_mid_run_stops_the_run_naming_its_endpoint():
+    """The server answers 3 calls, then is gone (connection refused on every attempt): the run
+    stops once every attempt has failed for give_up_after_s, not after retrying every item."""
+    results = []
+    with OpenAIServer({"s": ModelScript(answer="ok")}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        base_url = server.base_url
+
+        def on_result(result):
+            results.append(result)
+            if len(results) == 3:
+                server.stop()
+
+        options = RunnerOptions(concurrency=1, max_retries=50, give_up_after_s=0.5, endpoints={"student": base_url}, **FAST)
+        started = time.monotonic()
+        with pytest.raises(RunAborted) as caught:
+            _run({"student": backend}, _calls("student", 40), options=options, on_result=on_result)
+    elapsed = time.monotonic() - started
+    message = str(caught.value)
+    assert base_url in message and "stopped answering mid-run" in message and "of 40 calls done" in message
+    assert [r.status for r in results[:3]] == ["ok"] * 3 and len(results) <= 5  # no grinding through the rest
+    assert elapsed < 10
+
+
+def test_random_server_errors_between_answers_never_stop_the_run():
+    # A failing attempt here and there is not a dead endpoint: each answer resets the clock.
+    faults = random_faults(0.3, kinds=("server_error",), seed=3)
+    with OpenAIServer({"s": ModelScript(answer="ok", faults=faults)}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        options = RunnerOptions(concurrency=2, max_retries=20, give_up_after_s=0.2, **FAST)
+        results = _run({"student": backend}, _calls("student", 60), options=options)
+    assert len(results) == 60 and all(r.ok for r in results)
+
+
 def test_rate_budget_spreads_requests_over_the_window():
     async def go():
         budget = RateBudget(requests_per_minute=4, tokens_per_minute=None, window_s=0.3)
