@@ -39,7 +39,7 @@ from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import BackendError, ConfigurationError
 from distilleval.run.batch_ledger import BatchJob, BatchLedger, BatchRequestRow
 from distilleval.run.cache import ResponseCache, cache_key
-from distilleval.run.runner import Call, CallResult
+from distilleval.run.runner import Call, CallResult, error_result
 from distilleval.run.store import RunStore
 
 if TYPE_CHECKING:
@@ -314,9 +314,15 @@ class BatchJobRunner:
     def _result(self, row: BatchRequestRow, outcome: BatchOutcome) -> tuple[CallResult, Any]:
         if outcome.completion is None:
             error = outcome.error or BackendError(f"{self.model_id}: no result", kind="error")
-            return CallResult(
-                row.item_id, self.role, row.repeat, "error", error_kind=error.kind, error_message=str(error), attempts=1
-            ), None
+            if error.billed is not None and self.price is not None:
+                # Answered and billed at the batch tier, but no usable answer (lost to thinking, refused).
+                billed = error.billed
+                error.billed = dataclasses.replace(billed, cost_usd=request_cost_usd(
+                    self.price, billed.input_tokens, billed.output_tokens,
+                    cached_input_tokens=billed.cached_input_tokens, cache_write_tokens=billed.cache_write_tokens,
+                    batch=True,
+                ))
+            return error_result(row.item_id, self.role, row.repeat, error, attempts=1), None
         completion = outcome.completion
         cost_usd = 0.0
         if self.price is not None:

@@ -935,3 +935,28 @@ def test_property_kills_faults_changed_inputs_and_resumes_never_mix_or_pay_twice
                 fresh.models[role].n, fresh.models[role].metric.value, fresh.models[role].errors), steps
 
     scenario()
+
+
+def test_answers_lost_to_thinking_are_counted_in_the_runs_spend(tmp_path, monkeypatch):
+    """Gemini bills the thinking of an answer it lost to thinking: summary.json's spent_usd counts it."""
+    from distilleval.costs.cost_model import request_cost_usd
+    from distilleval.costs.pricing import load_pricing
+
+    monkeypatch.setenv("ROUTING_API_KEY", "k")
+    with OpenAIServer({"student-m": ModelScript(answer=_student)},
+                      default=ModelScript(answer="billing", usage=(30, 1), thinking_tokens=50_000)) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 4)
+        text = spec.read_text().replace(
+            "  model: openai/teacher-m\n  prompt: rubric.md\n  api_base: " + server.base_url,
+            "  model: gemini/gemini-3-pro-preview\n  prompt: rubric.md\n  api_base: " + server.api_base("gemini")
+            + "\n  api_key_env: ROUTING_API_KEY",
+        )
+        spec.write_text(text.replace("price_as: anthropic/claude-opus-4-6", "price_as: gemini/gemini-2.5-flash"))
+        _eval(spec, tmp_path, "--max-retries", "0")
+        configs = [entry.body["generationConfig"] for entry in server.log if "generationConfig" in entry.body]
+    teacher = read_summary(_only_run(tmp_path)).models["teacher"]
+    assert teacher.errors == {"thinking_exhausted": 4}
+    _, price = load_pricing().find("gemini/gemini-2.5-flash")
+    billed = sum(request_cost_usd(price, 30, c.get("maxOutputTokens", c.get("max_output_tokens"))) for c in configs)
+    assert len(configs) == 4 and billed > 0
+    assert teacher.spent_usd == pytest.approx(billed)
