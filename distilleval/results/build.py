@@ -48,6 +48,8 @@ class ModelOutput:
         cache_write_tokens: the part of ``input_tokens`` the provider wrote to its prompt cache.
         finish_reason: why generation stopped (``stop``, ``length``, ...; None when unknown);
             ``length`` means the answer was cut at max_tokens.
+        error_reason: for a call lost with its whole batch (failed, expired, ended without a
+            result), the batch's reason (``token_limit_exceeded: ...``); None otherwise.
     """
 
     item_id: str
@@ -61,6 +63,7 @@ class ModelOutput:
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     finish_reason: str | None = None
+    error_reason: str | None = None
 
     @property
     def truncated(self) -> bool:
@@ -206,6 +209,8 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
         + (run.latency.probe_spent_usd if run.latency is not None else 0.0),
         notes=list(run.notes),
         reasons=dict(Counter(r for r in (_reason(o, s) for o, s in zip(outputs, scores)) if r is not None)),
+        error_reasons=dict(Counter(f"{o.error_kind}: {o.error_reason}" for o in outputs
+                                   if o.error_kind is not None and o.error_reason)),
     )
     if hasattr(scorer, "confusion") and getattr(scorer, "labels", None):
         result.confusion = scorer.confusion([s for _, s in answered])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import sys
 import time
 import uuid
@@ -46,6 +47,18 @@ if TYPE_CHECKING:
     from distilleval.spec.task_spec import ModelSpec
 
 WRITE_BATCH = 1000
+# Error kinds of a call lost with its whole batch (or its batch's deadline), not by its own request.
+BATCH_LOSS_KINDS = ("batch_failed", "expired", "canceled", "missing")
+
+
+def batch_loss_reason(error_kind: str | None, error_message: str | None) -> str | None:
+    """The batch's reason for a call lost with it (``token_limit_exceeded: ...``), the same for every
+    call of the batch (model and batch id left out, so equal reasons count together); None otherwise."""
+    if error_kind not in BATCH_LOSS_KINDS or not error_message:
+        return None
+    reason = error_message.split(": ", 1)[-1]  # "<model id>: ..."
+    reason = re.sub(r"^the batch \S+ failed: ", "", reason)
+    return re.sub(r"^the batch \S+ ended", "the batch ended", reason)
 
 
 @dataclass(frozen=True)

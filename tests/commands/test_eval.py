@@ -960,3 +960,20 @@ def test_answers_lost_to_thinking_are_counted_in_the_runs_spend(tmp_path, monkey
     billed = sum(request_cost_usd(price, 30, c.get("maxOutputTokens", c.get("max_output_tokens"))) for c in configs)
     assert len(configs) == 4 and billed > 0
     assert teacher.spent_usd == pytest.approx(billed)
+
+
+def test_a_failed_openai_batch_gives_its_reason_in_the_summary_the_output_and_the_report(tmp_path, capsys):
+    from distilleval.testing.batch_servers import BatchServer
+
+    reasons = [{"code": "token_limit_exceeded", "message": "Enqueued token limit reached for gpt-4.1-mini.", "line": None}]
+    with BatchServer(answer=_batch_answer, polls_to_finish=0, fail_batch=reasons) as server:
+        spec = write_batch_spec(tmp_path / "spec", server, 6)
+        assert _eval(spec, tmp_path, "--batch", "--batch-poll", "0.01", "--models", "teacher") == 1
+    out = capsys.readouterr().out
+    reason = "batch_failed: token_limit_exceeded: Enqueued token limit reached for gpt-4.1-mini."
+    teacher = read_summary(_only_run(tmp_path)).models["teacher"]
+    assert teacher.errors == {"batch_failed": 6}
+    assert teacher.error_reasons == {reason: 6}  # one reason for the whole batch, counted once per call
+    assert f"teacher batch: {reason} (6 calls)" in out
+    assert main(["report", str(_only_run(tmp_path)), "--format", "md", "--out", str(tmp_path / "report.md")]) == 0
+    assert f"{reason} (6)" in (tmp_path / "report.md").read_text()
