@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distilleval.backends.batch_api import BatchClient, BatchOutcome
+from distilleval.backends.request_checks import check_prompt_fits
 from distilleval.costs.cost_model import request_cost_usd
 from distilleval.costs.pricing import ModelPrice
-from distilleval.errors import BackendError, ConfigurationError
+from distilleval.errors import BackendError, ConfigurationError, DataError
 from distilleval.run.batch_ledger import BatchJob, BatchLedger, BatchRequestRow
 from distilleval.run.cache import ResponseCache, cache_key
 from distilleval.run.runner import Call, CallResult, error_result
@@ -154,6 +155,7 @@ class BatchJobRunner:
             if (call.item_id, call.repeat) not in handled and (call.item_id, call.model, call.repeat) not in finished
         ]
         to_send = self._serve_cache_hits(pending)
+        self._check_prompts_fit(to_send)
         if to_send:
             jobs = [await self._submit(chunk) for chunk in self._chunks(to_send)]
             await self._wait_and_collect(jobs)
@@ -178,6 +180,19 @@ class BatchJobRunner:
                         f"{job.batch_id or '(being submitted)'} as a different request (its input, prompt or settings "
                         "changed since this run started); put the old input back to collect it, or start a new run"
                     )
+
+    def _check_prompts_fit(self, to_send: list[tuple[Call, str]]) -> None:
+        """Refuse, before anything is written or uploaded, a request whose prompt does not fit the
+        model's context window: the same check the online routes make before each call.
+
+        Raises:
+            DataError: one line naming the role, the item and the window.
+        """
+        for call, _ in to_send:
+            try:
+                check_prompt_fits(self.model_id, call.request)
+            except BackendError as err:
+                raise DataError(f"--batch: {self.role} model, item {call.item_id}: {err}; no batch was submitted") from None
 
     # -- cache -----------------------------------------------------------------------------
 
