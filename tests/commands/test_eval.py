@@ -977,3 +977,20 @@ def test_a_failed_openai_batch_gives_its_reason_in_the_summary_the_output_and_th
     assert f"teacher batch: {reason} (6 calls)" in out
     assert main(["report", str(_only_run(tmp_path)), "--format", "md", "--out", str(tmp_path / "report.md")]) == 0
     assert f"{reason} (6)" in (tmp_path / "report.md").read_text()
+
+
+def test_eval_batch_refuses_a_prompt_longer_than_the_context_window_before_any_upload(tmp_path, capsys):
+    from distilleval.testing.batch_servers import BatchServer
+
+    with BatchServer(answer=_batch_answer, polls_to_finish=0) as server:
+        spec = write_batch_spec(tmp_path / "spec", server, 4)
+        spec.write_text(spec.read_text().replace("model: openai/teacher-m", "model: openai/gpt-4"))  # 8,192 input tokens
+        data = tmp_path / "spec" / "data.jsonl"
+        rows = [json.loads(line) for line in data.read_text().splitlines()]
+        rows[2]["message"] = "charged twice " * 6000
+        data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        assert _eval(spec, tmp_path, "--batch", "--batch-poll", "0.01", "--models", "teacher") == 2
+        assert server.submissions == []
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"teacher model, item {rows[2]['id']}" in err and "context window of 8,192" in err
