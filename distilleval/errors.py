@@ -21,6 +21,8 @@ backends sees a LiteLLM, httpx or Tinker exception.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class DistillevalError(Exception):
     """Base class: a problem the user can fix. The CLI prints ``str(err)`` and exits 2."""
@@ -48,6 +50,22 @@ class RunDirectoryBusy(DistillevalError):
     """Another process holds the run directory's lock; two runs must not interleave their files."""
 
 
+@dataclass(frozen=True)
+class BilledUsage:
+    """What the provider billed for a call that answered but left no usable answer.
+
+    An answer lost to thinking (``thinking_exhausted``) or refused is paid for like any other:
+    these counts and ``cost_usd`` (output tokens include the thinking, priced as output) are
+    recorded on the failed call and counted in the run's spend.
+    """
+
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+
+
 class BackendError(DistillevalError):
     """A model call failed.
 
@@ -55,10 +73,13 @@ class BackendError(DistillevalError):
         kind: a short machine-readable error kind used in run summaries
             (``rate_limited``, ``timeout``, ``auth``, ``unavailable``, ``bad_response``, ``error``).
         retryable: whether trying the same call again can succeed.
+        billed: what the provider billed for the failed call (None: nothing; a request that
+            never got a 200 answer costs nothing).
     """
 
     kind = "error"
     retryable = False
+    billed: BilledUsage | None = None
 
     def __init__(self, message: str, *, kind: str | None = None, retryable: bool | None = None):
         super().__init__(message)

@@ -14,7 +14,7 @@ from distilleval.backends.request_params import openai_fields
 from distilleval.backends.tinker.model_ids import openai_route_fields
 from distilleval.costs.cost_model import request_cost_usd
 from distilleval.costs.pricing import ModelPrice
-from distilleval.errors import BackendError
+from distilleval.errors import BackendError, BilledUsage
 
 MAX_RETRY_AFTER_S = 600.0
 
@@ -224,17 +224,37 @@ def too_large_error(model_id: str, size: int, limit: int = MAX_RESPONSE_BYTES) -
     )
 
 
+# Failures of a call the provider answered with 200 and billed: the error carries the usage and cost.
+BILLED_KINDS = ("refusal", "thinking_exhausted", "empty_answer", "response_too_large")
+
+
 def checked_answer(
-    model_id: str, content: Any, *, refusal: Any = None, finish_reason: str | None = None, usage: Usage | None = None
+    model_id: str, content: Any, *, refusal: Any = None, finish_reason: str | None = None, usage: Usage | None = None,
+    cost_usd: float = 0.0,
 ) -> str:
     """The answer text of a successful response, or the error that says why there is none.
+
+    Args:
+        cost_usd: what the response costs (its ``usage`` priced); carried by a billed error.
 
     Raises:
         BackendError: ``refusal`` (the model refused; OpenAI's ``refusal`` field),
             ``thinking_exhausted`` (thinking filled the token limit and no answer was left),
             ``empty_answer`` (the content was null), ``response_too_large`` (an answer over
-            ``MAX_RESPONSE_BYTES``). None of these is retried or cached.
+            ``MAX_RESPONSE_BYTES``). None of these is retried or cached; each was billed, so
+            it carries ``billed`` (the usage, thinking counted as output, and ``cost_usd``).
     """
+    try:
+        return _answer_text(model_id, content, refusal=refusal, finish_reason=finish_reason, usage=usage)
+    except BackendError as err:
+        if err.kind in BILLED_KINDS and usage is not None and (usage.input_tokens or usage.output_tokens):
+            err.billed = BilledUsage(
+                usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.cache_write_tokens, cost_usd
+            )
+        raise
+
+
+def _answer_text(model_id: str, content: Any, *, refusal: Any, finish_reason: str | None, usage: Usage | None) -> str:
     if isinstance(refusal, str) and refusal.strip():
         raise BackendError(f"{model_id}: the model refused: {' '.join(refusal.split())[:200]}", kind="refusal", retryable=False)
     text = content if isinstance(content, str) else None

@@ -209,16 +209,17 @@ class LiteLLMBackend:
             raise BackendError(f"{self.model_id}: response has no choices[0].message", kind="bad_response", retryable=True) from None
         usage = read_usage(getattr(response, "usage", None))
         finish_reason = normalise_finish_reason(getattr(choice, "finish_reason", None))
+        cost_usd = usage_cost_usd(self._price, usage, batch=self._batch)
         text = checked_answer(
             self.model_id, getattr(message, "content", None), refusal=getattr(message, "refusal", None),
-            finish_reason=finish_reason, usage=usage,
+            finish_reason=finish_reason, usage=usage, cost_usd=cost_usd,
         )
         return Completion(
             text=text,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             latency_ms=timer.latency_ms(),
-            cost_usd=usage_cost_usd(self._price, usage, batch=self._batch),
+            cost_usd=cost_usd,
             extra={"latency_basis": timer.basis},
             cached_input_tokens=usage.cached_input_tokens,
             cache_write_tokens=usage.cache_write_tokens,

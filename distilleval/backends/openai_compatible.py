@@ -181,15 +181,17 @@ class OpenAICompatibleBackend:
             raise BackendError(
                 f"{self.model_id}: malformed response body ({type(err).__name__})", kind="bad_response", retryable=True
             ) from None
+        cost_usd = usage_cost_usd(self._price, usage, batch=self._batch)
         text = checked_answer(
-            self.model_id, message.get("content"), refusal=message.get("refusal"), finish_reason=finish_reason, usage=usage
+            self.model_id, message.get("content"), refusal=message.get("refusal"), finish_reason=finish_reason, usage=usage,
+            cost_usd=cost_usd,
         )
         return Completion(
             text=text,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             latency_ms=latency_ms,
-            cost_usd=usage_cost_usd(self._price, usage, batch=self._batch),
+            cost_usd=cost_usd,
             cached_input_tokens=usage.cached_input_tokens,
             cache_write_tokens=usage.cache_write_tokens,
             finish_reason=finish_reason,

@@ -106,8 +106,41 @@ def context_overflow(model_id: str, prompt_tokens: int, max_tokens: int) -> str 
     )
 
 
+def tinker_base_of(spec: Any, model_id: str) -> str | None:
+    """The Tinker base model whose context length bounds ``model_id``: ``training.base_model`` for a
+    ``tinker://`` checkpoint, the model itself when it is a listed base model; None when Tinker does not serve it."""
+    from distilleval.backends.tinker.catalogue import offline_catalogue
+    from distilleval.backends.tinker.model_ids import TINKER_PREFIX
+
+    if model_id.startswith(TINKER_PREFIX):
+        return spec.training.base_model
+    return model_id if offline_catalogue().get(model_id) is not None else None
+
+
+def tinker_context_overflow(base_model: str, prompt_tokens: int, max_tokens: int) -> str | None:
+    """Why a prompt of ``prompt_tokens`` plus ``max_tokens`` cannot be sampled from a Tinker model
+    of ``base_model`` (None when it fits, or the offline copy gives no length).
+
+    The length is the offline copy's ``max_context_length`` (what the service reports as
+    ``SupportedModel.max_context_length``, and the Tinker backend checks before each call).
+    """
+    from distilleval.backends.tinker.catalogue import offline_catalogue
+
+    catalogue = offline_catalogue()
+    window = catalogue.context_length(base_model)
+    if window is None or prompt_tokens + max_tokens <= window:
+        return None
+    return (
+        f"a prompt of {prompt_tokens:,} tokens plus max_tokens {max_tokens:,} is longer than {base_model}'s context "
+        f"length of {window:,} tokens (Tinker's models page, per {catalogue.origin}); shorten the rubric or the input"
+    )
+
+
 def check_context_lengths(spec: Any, items: Any, inputs: dict[str, list[int]]) -> None:
     """Refuse, before any call, an item whose rendered prompt does not fit a role's context window.
+
+    A Tinker model (a ``tinker://`` checkpoint or a base model) is held to its base model's context
+    length from the offline copy (prompt plus ``max_tokens``); any other to LiteLLM's ``max_input_tokens``.
 
     Args:
         spec: the loaded spec.
@@ -118,8 +151,12 @@ def check_context_lengths(spec: Any, items: Any, inputs: dict[str, list[int]]) -
         DataError: ``ROLE model: item ID: ...`` for the first item that does not fit.
     """
     for role, model in spec.models().items():
+        tinker_base = tinker_base_of(spec, model.model)
         for item, tokens in zip(items, inputs.get(role, [])):
-            problem = context_overflow(model.model, tokens, model.max_tokens)
+            if tinker_base is not None:
+                problem = tinker_context_overflow(tinker_base, tokens, model.max_tokens)
+            else:
+                problem = context_overflow(model.model, tokens, model.max_tokens)
             if problem is not None:
                 raise DataError(f"{spec.source}: {role} model, item {item.id}: {problem}")
 

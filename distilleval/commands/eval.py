@@ -129,4 +129,6 @@ def error_lines(summary, limit: float) -> tuple[list[str], list[str]]:
         lines.append(f"  {key}: {result.failed_calls} of {result.n} calls failed ({kinds}), error rate "
                      f"{result.error_rate:.1%} {'>' if over else '<='} limit {limit:.1%}; its metric is over the "
                      f"{result.n_scored} answered items")
+        for reason, count in sorted(result.error_reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"    {key} batch: {reason} ({count} {'call' if count == 1 else 'calls'})")
     return lines, too_many

@@ -494,6 +494,7 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
     a cache hit made under an older table is costed at today's prices (and spent nothing).
     """
     from distilleval.results.build import ModelOutput
+    from distilleval.run.batch import batch_loss_reason
 
     wanted = {item.id for item in items}
     outputs = []
@@ -514,6 +515,7 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
                 cached_input_tokens=r.cached_input_tokens or 0,
                 cache_write_tokens=r.cache_write_tokens or 0,
                 finish_reason=r.finish_reason,
+                error_reason=None if r.ok else batch_loss_reason(r.error_kind, r.error_message),
             )
         )
     return outputs

@@ -116,7 +116,10 @@ def error_cell(result) -> Cell:
     if not failed:
         return Cell("0", 0)
     kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(result.errors.items(), key=lambda kv: (-kv[1], kv[0])))
-    return Cell(f"{failed:,} ({result.error_rate:.1%}: {kinds})", failed)
+    # Calls lost with a whole batch: the batch's reason, which no single item's message gives.
+    reasons = "".join(f"; {reason} ({count:,})" for reason, count in sorted(result.error_reasons.items(),
+                                                                              key=lambda kv: (-kv[1], kv[0])))
+    return Cell(f"{failed:,} ({result.error_rate:.1%}: {kinds}{reasons})", failed)
 
 
 def accuracy_table(f: Figures) -> Table:

@@ -48,6 +48,8 @@ class ModelOutput:
         cache_write_tokens: the part of ``input_tokens`` the provider wrote to its prompt cache.
         finish_reason: why generation stopped (``stop``, ``length``, ...; None when unknown);
             ``length`` means the answer was cut at max_tokens.
+        error_reason: for a call lost with its whole batch (failed, expired, ended without a
+            result), the batch's reason (``token_limit_exceeded: ...``); None otherwise.
     """
 
     item_id: str
@@ -61,6 +63,7 @@ class ModelOutput:
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     finish_reason: str | None = None
+    error_reason: str | None = None
 
     @property
     def truncated(self) -> bool:
@@ -166,7 +169,9 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
     metric, secondary = scorer.summarize([s for _, s in answered])
     # An answer cut at max_tokens is counted as truncated, not as an invalid answer.
     invalid = sum(1 for o, s in answered if not s.valid and not o.truncated)
-    priced = [o for o in outputs if o.error_kind is None and o.input_tokens is not None]
+    # Token figures are of answered calls; a failed call the provider billed counts only in spent_usd.
+    answered_calls = [o for o in outputs if o.error_kind is None]
+    priced = [o for o in answered_calls if o.input_tokens is not None]
     cost = run.cost_per_request_usd
     if cost is None and priced:
         cost = sum(o.cost_usd for o in priced) / len(priced)
@@ -186,23 +191,26 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
         errors=dict(errors),
         error_rate=sum(errors.values()) / n if n else 0.0,
         invalid_rate=invalid / len(answered) if answered else None,
-        input_tokens=distribution([o.input_tokens for o in outputs if o.input_tokens is not None]),
-        cached_input_tokens_total=float(sum(o.cached_input_tokens for o in outputs if o.input_tokens is not None)),
-        cache_write_tokens_total=float(sum(o.cache_write_tokens for o in outputs if o.input_tokens is not None)),
+        input_tokens=distribution([o.input_tokens for o in answered_calls if o.input_tokens is not None]),
+        cached_input_tokens_total=float(sum(o.cached_input_tokens for o in answered_calls if o.input_tokens is not None)),
+        cache_write_tokens_total=float(sum(o.cache_write_tokens for o in answered_calls if o.input_tokens is not None)),
         batch=run.batch,
         priced_as=run.priced_as,
         batch_api=run.batch_api,
-        output_tokens=distribution([o.output_tokens for o in outputs if o.output_tokens is not None]),
+        output_tokens=distribution([o.output_tokens for o in answered_calls if o.output_tokens is not None]),
         latency_ms=under_load,
         latency=_latency_figures(run, outputs, under_load),
         truncated=sum(1 for o in outputs if o.truncated),
         cache_hits=sum(1 for o in outputs if o.cache_hit),
         cost_per_request_usd=cost,
         cost_basis=cost_basis,
-        spent_usd=sum(o.cost_usd for o in outputs if not o.cache_hit and o.error_kind is None)
+        # A failed call costs what the provider billed for it (an answer lost to thinking), usually nothing.
+        spent_usd=sum(o.cost_usd for o in outputs if not o.cache_hit)
         + (run.latency.probe_spent_usd if run.latency is not None else 0.0),
         notes=list(run.notes),
         reasons=dict(Counter(r for r in (_reason(o, s) for o, s in zip(outputs, scores)) if r is not None)),
+        error_reasons=dict(Counter(f"{o.error_kind}: {o.error_reason}" for o in outputs
+                                   if o.error_kind is not None and o.error_reason)),
     )
     if hasattr(scorer, "confusion") and getattr(scorer, "labels", None):
         result.confusion = scorer.confusion([s for _, s in answered])

@@ -123,6 +123,11 @@ class ModelResult(_Model):
     reasons: dict[str, int] = Field(
         default_factory=dict, description="scoring reason (wrong_label, parse_error, unsafe, ...) -> count"
     )
+    error_reasons: dict[str, int] = Field(
+        default_factory=dict,
+        description="calls lost with a whole provider batch: 'kind: the batch's reason' (e.g. "
+        "'batch_failed: token_limit_exceeded: ...') -> failed calls",
+    )
 
 
     @property

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import sys
 import time
 import uuid
@@ -34,18 +35,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distilleval.backends.batch_api import BatchClient, BatchOutcome
+from distilleval.backends.request_checks import check_prompt_fits
 from distilleval.costs.cost_model import request_cost_usd
 from distilleval.costs.pricing import ModelPrice
-from distilleval.errors import BackendError, ConfigurationError
+from distilleval.errors import BackendError, ConfigurationError, DataError
 from distilleval.run.batch_ledger import BatchJob, BatchLedger, BatchRequestRow
 from distilleval.run.cache import ResponseCache, cache_key
-from distilleval.run.runner import Call, CallResult
+from distilleval.run.runner import Call, CallResult, error_result
 from distilleval.run.store import RunStore
 
 if TYPE_CHECKING:
     from distilleval.spec.task_spec import ModelSpec
 
 WRITE_BATCH = 1000
+# Error kinds of a call lost with its whole batch (or its batch's deadline), not by its own request.
+BATCH_LOSS_KINDS = ("batch_failed", "expired", "canceled", "missing")
+
+
+def batch_loss_reason(error_kind: str | None, error_message: str | None) -> str | None:
+    """The batch's reason for a call lost with it (``token_limit_exceeded: ...``), the same for every
+    call of the batch (model and batch id left out, so equal reasons count together); None otherwise."""
+    if error_kind not in BATCH_LOSS_KINDS or not error_message:
+        return None
+    reason = error_message.split(": ", 1)[-1]  # "<model id>: ..."
+    reason = re.sub(r"^the batch \S+ failed: ", "", reason)
+    return re.sub(r"^the batch \S+ ended", "the batch ended", reason)
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,7 @@ class BatchJobRunner:
             if (call.item_id, call.repeat) not in handled and (call.item_id, call.model, call.repeat) not in finished
         ]
         to_send = self._serve_cache_hits(pending)
+        self._check_prompts_fit(to_send)
         if to_send:
             jobs = [await self._submit(chunk) for chunk in self._chunks(to_send)]
             await self._wait_and_collect(jobs)
@@ -165,6 +180,19 @@ class BatchJobRunner:
                         f"{job.batch_id or '(being submitted)'} as a different request (its input, prompt or settings "
                         "changed since this run started); put the old input back to collect it, or start a new run"
                     )
+
+    def _check_prompts_fit(self, to_send: list[tuple[Call, str]]) -> None:
+        """Refuse, before anything is written or uploaded, a request whose prompt does not fit the
+        model's context window: the same check the online routes make before each call.
+
+        Raises:
+            DataError: one line naming the role, the item and the window.
+        """
+        for call, _ in to_send:
+            try:
+                check_prompt_fits(self.model_id, call.request)
+            except BackendError as err:
+                raise DataError(f"--batch: {self.role} model, item {call.item_id}: {err}; no batch was submitted") from None
 
     # -- cache -----------------------------------------------------------------------------
 
@@ -314,9 +342,15 @@ class BatchJobRunner:
     def _result(self, row: BatchRequestRow, outcome: BatchOutcome) -> tuple[CallResult, Any]:
         if outcome.completion is None:
             error = outcome.error or BackendError(f"{self.model_id}: no result", kind="error")
-            return CallResult(
-                row.item_id, self.role, row.repeat, "error", error_kind=error.kind, error_message=str(error), attempts=1
-            ), None
+            if error.billed is not None and self.price is not None:
+                # Answered and billed at the batch tier, but no usable answer (lost to thinking, refused).
+                billed = error.billed
+                error.billed = dataclasses.replace(billed, cost_usd=request_cost_usd(
+                    self.price, billed.input_tokens, billed.output_tokens,
+                    cached_input_tokens=billed.cached_input_tokens, cache_write_tokens=billed.cache_write_tokens,
+                    batch=True,
+                ))
+            return error_result(row.item_id, self.role, row.repeat, error, attempts=1), None
         completion = outcome.completion
         cost_usd = 0.0
         if self.price is not None:

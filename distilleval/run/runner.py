@@ -68,8 +68,8 @@ class CallResult:
 
     ``latency_ms`` and the token counts are the measured figures of the call that produced
     the text (for a cache hit: of the original call, so projections keep them); ``cost_usd``
-    is what this run paid (0 for a hit; price the tokens to cost a hit). ``attempts``
-    counts HTTP attempts made in this run.
+    is what this run paid (0 for a hit; price the tokens to cost a hit; for an error, what the
+    provider billed for it, usually 0). ``attempts`` counts HTTP attempts made in this run.
     """
 
     item_id: str
@@ -93,6 +93,19 @@ class CallResult:
     def ok(self) -> bool:
         """True when the call produced an output."""
         return self.status == "ok"
+
+
+def error_result(item_id: str, model: str, repeat: int, err: BackendError, *, attempts: int) -> CallResult:
+    """The final result of a failed call; one the provider billed (``err.billed``: an answer lost to
+    thinking, a refusal) keeps its usage and cost, so the run's spend counts it."""
+    billed = err.billed
+    return CallResult(
+        item_id, model, repeat, "error", error_kind=err.kind, error_message=str(err), attempts=attempts,
+        input_tokens=billed.input_tokens if billed else None, output_tokens=billed.output_tokens if billed else None,
+        cost_usd=billed.cost_usd if billed else 0.0,
+        cached_input_tokens=billed.cached_input_tokens if billed else 0,
+        cache_write_tokens=billed.cache_write_tokens if billed else 0,
+    )
 
 
 @dataclass(frozen=True)
@@ -374,10 +387,7 @@ class Runner:
                         self._paused_until[call.model] = max(self._paused_until.get(call.model, 0.0), resume_at)
                     await self._sleep(delay_s)
                     continue
-                return CallResult(
-                    call.item_id, call.model, call.repeat, "error",
-                    error_kind=err.kind, error_message=str(err), attempts=attempts,
-                ), None
+                return error_result(call.item_id, call.model, call.repeat, err, attempts=attempts), None
             self._note_attempt(call.model, None)
             to_cache = (key, backend.model_id, completion) if key is not None else None
             return CallResult(

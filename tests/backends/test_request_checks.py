@@ -102,3 +102,35 @@ def test_a_prompt_longer_than_the_context_window_is_refused_before_it_is_sent(ro
             asyncio.run(call())
         assert server.log == []  # nothing sent, nothing paid
     assert err.value.kind == "context_length" and not err.value.retryable
+
+
+def test_estimate_refuses_a_prompt_longer_than_the_tinker_students_context_length(tmp_path, capsys):
+    import json as json_module
+
+    from distilleval.cli.main import main
+
+    spec = _spec_with_teacher(tmp_path, "anthropic/claude-opus-4-6")  # student: tinker://, base Qwen/Qwen3-8B
+    assert spec.training.base_model == "Qwen/Qwen3-8B"
+    rows = [json_module.loads(line) for line in (tmp_path / "data.jsonl").read_text().splitlines() if line.strip()]
+    rows[-1]["message"] = "charged twice " * 18000  # ~36,000 tokens: inside the teacher's window, not the student's
+    (tmp_path / "data.jsonl").write_text("".join(json_module.dumps(row) + "\n" for row in rows))
+    assert main(["estimate", str(spec.source)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"student model, item {rows[-1]['id']}" in err and "Qwen/Qwen3-8B's context length of 32,768" in err
+    assert "offline copy of the Tinker lineup as of" in err  # the basis, with its date
+
+
+def test_a_tinker_models_context_length_comes_from_the_offline_copy_or_its_peft_suffix():
+    from distilleval.backends.request_checks import tinker_context_overflow
+    from distilleval.backends.tinker.catalogue import offline_catalogue
+
+    catalogue = offline_catalogue()
+    assert catalogue.context_length("Qwen/Qwen3-8B") == 32_768
+    assert catalogue.context_length("Qwen/Qwen3.6-35B-A3B") == 65_536
+    assert catalogue.context_length("openai/gpt-oss-120b:peft:131072") == 131_072
+    assert catalogue.context_length("not/a-tinker-model") is None
+    assert all(m.max_context_length for m in catalogue.models.values())  # every listed model has one
+    assert tinker_context_overflow("Qwen/Qwen3-8B", 32_760, 8) is None  # prompt plus max_tokens: exactly fits
+    assert "32,768" in tinker_context_overflow("Qwen/Qwen3-8B", 32_761, 8)
+    assert tinker_context_overflow("openai/gpt-oss-120b:peft:131072", 100_000, 8) is None

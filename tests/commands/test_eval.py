@@ -935,3 +935,62 @@ def test_property_kills_faults_changed_inputs_and_resumes_never_mix_or_pay_twice
                 fresh.models[role].n, fresh.models[role].metric.value, fresh.models[role].errors), steps
 
     scenario()
+
+
+def test_answers_lost_to_thinking_are_counted_in_the_runs_spend(tmp_path, monkeypatch):
+    """Gemini bills the thinking of an answer it lost to thinking: summary.json's spent_usd counts it."""
+    from distilleval.costs.cost_model import request_cost_usd
+    from distilleval.costs.pricing import load_pricing
+
+    monkeypatch.setenv("ROUTING_API_KEY", "k")
+    with OpenAIServer({"student-m": ModelScript(answer=_student)},
+                      default=ModelScript(answer="billing", usage=(30, 1), thinking_tokens=50_000)) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 4)
+        text = spec.read_text().replace(
+            "  model: openai/teacher-m\n  prompt: rubric.md\n  api_base: " + server.base_url,
+            "  model: gemini/gemini-3-pro-preview\n  prompt: rubric.md\n  api_base: " + server.api_base("gemini")
+            + "\n  api_key_env: ROUTING_API_KEY",
+        )
+        spec.write_text(text.replace("price_as: anthropic/claude-opus-4-6", "price_as: gemini/gemini-2.5-flash"))
+        _eval(spec, tmp_path, "--max-retries", "0")
+        configs = [entry.body["generationConfig"] for entry in server.log if "generationConfig" in entry.body]
+    teacher = read_summary(_only_run(tmp_path)).models["teacher"]
+    assert teacher.errors == {"thinking_exhausted": 4}
+    _, price = load_pricing().find("gemini/gemini-2.5-flash")
+    billed = sum(request_cost_usd(price, 30, c.get("maxOutputTokens", c.get("max_output_tokens"))) for c in configs)
+    assert len(configs) == 4 and billed > 0
+    assert teacher.spent_usd == pytest.approx(billed)
+
+
+def test_a_failed_openai_batch_gives_its_reason_in_the_summary_the_output_and_the_report(tmp_path, capsys):
+    from distilleval.testing.batch_servers import BatchServer
+
+    reasons = [{"code": "token_limit_exceeded", "message": "Enqueued token limit reached for gpt-4.1-mini.", "line": None}]
+    with BatchServer(answer=_batch_answer, polls_to_finish=0, fail_batch=reasons) as server:
+        spec = write_batch_spec(tmp_path / "spec", server, 6)
+        assert _eval(spec, tmp_path, "--batch", "--batch-poll", "0.01", "--models", "teacher") == 1
+    out = capsys.readouterr().out
+    reason = "batch_failed: token_limit_exceeded: Enqueued token limit reached for gpt-4.1-mini."
+    teacher = read_summary(_only_run(tmp_path)).models["teacher"]
+    assert teacher.errors == {"batch_failed": 6}
+    assert teacher.error_reasons == {reason: 6}  # one reason for the whole batch, counted once per call
+    assert f"teacher batch: {reason} (6 calls)" in out
+    assert main(["report", str(_only_run(tmp_path)), "--format", "md", "--out", str(tmp_path / "report.md")]) == 0
+    assert f"{reason} (6)" in (tmp_path / "report.md").read_text()
+
+
+def test_eval_batch_refuses_a_prompt_longer_than_the_context_window_before_any_upload(tmp_path, capsys):
+    from distilleval.testing.batch_servers import BatchServer
+
+    with BatchServer(answer=_batch_answer, polls_to_finish=0) as server:
+        spec = write_batch_spec(tmp_path / "spec", server, 4)
+        spec.write_text(spec.read_text().replace("model: openai/teacher-m", "model: openai/gpt-4"))  # 8,192 input tokens
+        data = tmp_path / "spec" / "data.jsonl"
+        rows = [json.loads(line) for line in data.read_text().splitlines()]
+        rows[2]["message"] = "charged twice " * 6000
+        data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        assert _eval(spec, tmp_path, "--batch", "--batch-poll", "0.01", "--models", "teacher") == 2
+        assert server.submissions == []
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"teacher model, item {rows[2]['id']}" in err and "context window of 8,192" in err

@@ -190,3 +190,37 @@ def test_models_without_a_batch_api_are_named():
         batch_client_for("teacher", "gemini/gemini-2.5-flash", api_base=None, api_key=None)
     with pytest.raises(ConfigurationError, match="tinker://x"):
         batch_client_for("student", "tinker://x/sampler_weights/final", api_base=None, api_key=None)
+
+
+@pytest.mark.parametrize(("provider", "model", "repeats"), [
+    ("openai", "openai/gpt-4", 6000),  # LiteLLM's map: 8,192 input tokens; ~12,000 sent
+    ("anthropic", "anthropic/claude-haiku-4-5", 110_000),  # 200,000 input tokens; ~220,000 sent
+])
+def test_a_prompt_longer_than_the_context_window_is_refused_before_any_upload(tmp_path, provider, model, repeats):
+    from distilleval.errors import DataError
+
+    the_calls = calls(3)
+    too_long = ChatRequest(({"role": "user", "content": "charged twice " * repeats},), max_tokens=8)
+    the_calls[1] = Call("i1", "teacher", too_long)
+
+    async def go(server):
+        client = batch_client_for("teacher", model, api_base=base_of(server, provider), api_key="k")
+        try:
+            with RunStore(tmp_path / "run") as store:
+                runner = BatchJobRunner("teacher", model, client, store=store, cache=None, price=None,
+                                        work_dir=tmp_path / "run", log=lambda line: None)
+                try:
+                    await runner.run(the_calls)
+                finally:
+                    runner.close()
+        finally:
+            await client.aclose()
+
+    with BatchServer(polls_to_finish=0) as server:
+        with pytest.raises(DataError) as err:
+            asyncio.run(go(server))
+        assert server.submissions == []  # nothing uploaded, no batch made
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("--batch: teacher model, item i1:") and "context window" in message
+    assert not list((tmp_path / "run").glob("batch-*.jsonl"))  # no request file written either

@@ -284,3 +284,36 @@ def test_latency_is_measured_per_call():
         # (this machine is shared: under load the runner must say so rather than be believed).
         lag = distribution(runner.loop_lag_ms.get(role, []))
         assert client_bound_reason(lag, latency) is not None or latency.p50 <= true_ms * 1.1 + 5, (latency, lag)
+
+def test_an_answer_lost_to_thinking_keeps_its_billed_usage_and_cost(tmp_path):
+    """Gemini answered (and billed) a candidate with no parts: the error carries the thinking, priced as output."""
+    from distilleval.costs.cost_model import request_cost_usd
+    from distilleval.costs.pricing import ModelPrice
+    from distilleval.run.store import RunStore
+
+    price = ModelPrice.model_validate(
+        {"display_name": "g", "input": 2.0, "output": 12.0, "source": "test", "as_of": "2026-01-01"}
+    )
+    with OpenAIServer(default=ModelScript(answer="billing", usage=(40, 1), thinking_tokens=50_000)) as server:
+        backend = LiteLLMBackend("gemini/gemini-3-pro-preview", price=price, api_base=server.api_base("gemini"), api_key="k")
+        with RunStore(tmp_path / "run") as store:
+            progress = Progress(2, force=False)
+            results = _run({"teacher": backend}, _calls("teacher", 2), options=RunnerOptions(**FAST),
+                           on_result=store.add, progress=progress)
+            stored = store.results()
+        configs = [entry.body["generationConfig"] for entry in server.log]
+        sent_max_tokens = [config.get("maxOutputTokens", config.get("max_output_tokens")) for config in configs]
+    assert [r.error_kind for r in stored] == ["thinking_exhausted"] * 2
+    for result, limit in zip(stored, sent_max_tokens):
+        # The double thinks up to the whole output limit; all of it is billed as output.
+        assert result.output_tokens == limit > 1000 and result.input_tokens == 40
+        assert result.cost_usd == pytest.approx(request_cost_usd(price, 40, limit)) and result.cost_usd > 0
+    assert [r.cost_usd for r in results] == [r.cost_usd for r in stored]
+    assert progress.spent_usd == pytest.approx(sum(r.cost_usd for r in stored))
+
+
+def test_a_failure_the_provider_did_not_bill_costs_nothing():
+    with OpenAIServer({"s": ModelScript(faults=lambda prompt, attempt: "malformed")}) as server:
+        backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
+        [result] = _run({"student": backend}, _calls("student", 1), options=RunnerOptions(max_retries=0, **FAST))
+    assert result.error_kind == "bad_response" and result.cost_usd == 0.0 and result.output_tokens is None

@@ -38,11 +38,18 @@ class BaseModel:
     tokenizer: Literal["packaged_qwen3", "huggingface"] | None = None
     hidden_size: int | None = None
     lr_family: Literal["qwen", "llama"] | None = None
+    max_context_length: int | None = None
 
 
 def plain_name(model: str) -> str:
     """``model`` without a ``:suffix`` (``Qwen/Qwen3-8B:peft:131072`` -> ``Qwen/Qwen3-8B``)."""
     return model.split(":", 1)[0]
+
+
+def suffix_context_length(model: str) -> int | None:
+    """The context length a ``:peft:N`` long-context variant names (N), else None."""
+    tail = model.rsplit(":", 1)[-1] if ":peft:" in model else ""
+    return int(tail) if tail.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,14 @@ class Catalogue:
     def get(self, model: str) -> BaseModel | None:
         """The entry for ``model`` (exact name first, then without its ``:suffix``)."""
         return self.models.get(model) or self.models.get(plain_name(model))
+
+    def context_length(self, model: str) -> int | None:
+        """Prompt plus ``max_tokens`` that ``model`` takes: N for a ``:peft:N`` variant, else its
+        listed ``max_context_length`` (None: not listed, or no length known)."""
+        found = self.get(model)
+        if found is None:
+            return None
+        return suffix_context_length(model) or found.max_context_length
 
     def require(self, model: str, *, where: str = "") -> BaseModel:
         """The entry for ``model``.
@@ -103,6 +118,9 @@ def _entry(name: str, raw: Any) -> BaseModel:
     template = raw.get("template")
     if template is not None and template not in TEMPLATES:
         raise ConfigurationError(f"{OFFLINE_COPY}: models.{name}.template: unknown template {template!r}")
+    context = raw.get("max_context_length")
+    if context is not None and (not isinstance(context, int) or isinstance(context, bool) or context <= 0):
+        raise ConfigurationError(f"{OFFLINE_COPY}: models.{name}.max_context_length: expected a positive integer")
     return BaseModel(
         name=name,
         kind=str(raw.get("kind", "unknown")),
@@ -111,6 +129,7 @@ def _entry(name: str, raw: Any) -> BaseModel:
         tokenizer=raw.get("tokenizer"),
         hidden_size=raw.get("hidden_size"),
         lr_family=raw.get("lr_family"),
+        max_context_length=raw.get("max_context_length"),
     )
 
 
