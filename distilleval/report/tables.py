@@ -225,9 +225,15 @@ def paired_table(f: Figures) -> Table:
         )
     for method in sorted({c.ci_method for c in comparisons if c.ci_method}):
         table.notes.append(f"Difference intervals: {method}.")
-    for method in sorted({c.p_method for c in comparisons if c.p_value is not None and c.p_method}):
-        table.notes.append(f"p beside a difference interval: {method}; the 95% interval excludes 0 exactly when "
-                           "p < 0.05.")
+    p_methods = sorted({c.p_method for c in comparisons if c.p_value is not None and c.p_method})
+    if p_methods or f.baseline_comparisons:
+        named = f" ({'; '.join(p_methods)} for the comparisons with the teacher or between runs)" if p_methods else ""
+        table.notes.append(f"Each row's p is the two-sided p of the test its interval inverts{named}, so the interval "
+                           "excludes 0 exactly when p is below one minus its level.")
+    if any(compared.paired.p_value is None for compared in f.baseline_comparisons):
+        # Partial credit: no interval inverts the sign-flip test the decision uses, so say so.
+        table.notes.append("Baseline rows with partial-credit scores: p from the paired sign-flip test (the decision's), "
+                           "beside a paired bootstrap interval; the two can disagree near the decision's level.")
     if not f.summary.comparisons and comparisons:
         table.notes.append("Computed by the report from the per-item scores (the summary recorded no comparison).")
     ni = f.non_inferiority

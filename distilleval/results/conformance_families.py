@@ -1,6 +1,6 @@
 """Monte Carlo conformance of the corrected families and the learning curve's "flattens".
 
-The cells of ``distilleval.results.conformance`` for statements decided by several tests at once
+The cells (as ``conformance.Cell`` fields) of ``distilleval.results.conformance`` for statements decided by several tests at once
 or across seeds, measured by seeded simulation with the tool's own vectorised decisions:
 
 - the gate's paired-drop family (``gate --baseline``): one-sided exact McNemar tails, Holm at
@@ -37,11 +37,14 @@ TWO_SIDED_METHOD = "McNemar exact, two-sided, Holm"
 CURVE_METHOD = "gain per doubling over the last sizes, seeds x items variance, one-sided upper bound"
 
 
-def _error_cell(statement, method, parameters, nominal, measured, replicates):
-    from distilleval.results.conformance import Cell  # conformance imports this module
+def _cell(statement, kind, method, parameters, nominal, measured, replicates) -> dict:
+    """The fields of one Monte Carlo ``conformance.Cell``."""
+    return {"statement": statement, "kind": kind, "method": method, "parameters": parameters, "nominal": nominal,
+            "measured": measured, "exact": False, "mc_se": math.sqrt(nominal * (1 - nominal) / replicates)}
 
-    return Cell(statement, "error", method, parameters, nominal, measured, False,
-                     mc_se=math.sqrt(nominal * (1 - nominal) / replicates))
+
+def _error_cell(statement, method, parameters, nominal, measured, replicates) -> dict:
+    return _cell(statement, "error", method, parameters, nominal, measured, replicates)
 
 
 def _redrawn(rng, replicates, models, n, beta):
@@ -53,7 +56,7 @@ def _redrawn(rng, replicates, models, n, beta):
 
 
 def family_cells(*, sizes=(100, 300, 1000), family_sizes=(1, 2, 3, 4, 5), alpha: float = 0.05,
-                 replicates: int = 2000, seed: int = 20261207) -> list:
+                 replicates: int = 2000, seed: int = 20261207) -> list[dict]:
     """False-failure / false-claim rates of the three Holm families with nothing changed."""
     rng = np.random.default_rng(seed)
     cells = []
@@ -89,7 +92,7 @@ def family_cells(*, sizes=(100, 300, 1000), family_sizes=(1, 2, 3, 4, 5), alpha:
 
 
 def learning_curve_cells(*, grid=((2, 2), (2, 3), (3, 2), (3, 3), (5, 3), (5, 5)), items: int = 300,
-                         margin: float = 0.03, replicates: int = 2000, seed: int = 20261208) -> list:
+                         margin: float = 0.03, replicates: int = 2000, seed: int = 20261208) -> list[dict]:
     """Share of curves gaining exactly ``margin`` per doubling that are called flat, and how often
     the printed interval of the gain holds that true gain.
 
@@ -97,8 +100,6 @@ def learning_curve_cells(*, grid=((2, 2), (2, 3), (3, 2), (3, 3), (5, 3), (5, 5)
     eval item has a threshold t ~ U(0, 1) shared by every fit; seed s at size j gets it right when
     t + e < mean_j + d_sj, d_sj ~ N(0, 0.02) per (seed, size), e ~ U(-0.1, 0.1) per (seed, size, item).
     """
-    from distilleval.results.conformance import Cell
-
     rng = np.random.default_rng(seed)
     cells = []
     for n_sizes, seeds in grid:
@@ -113,9 +114,8 @@ def learning_curve_cells(*, grid=((2, 2), (2, 3), (3, 2), (3, 3), (5, 3), (5, 5)
         _, low, high = learning_curve.gain_intervals(scores[:, :, -window:, :], sizes[-window:])
         parameters = {"sizes": n_sizes, "seeds": seeds, "items": items, "margin": margin}
         confidence = 1 - 2 * learning_curve.FLAT_ALPHA
-        cells.append(Cell(f"learning curve gain per doubling {confidence:.0%} CI", "coverage", CURVE_METHOD,
-                          parameters, confidence, float(np.mean((low <= margin) & (margin <= high))), False,
-                          mc_se=math.sqrt(confidence * (1 - confidence) / replicates)))
+        cells.append(_cell(f"learning curve gain per doubling {confidence:.0%} CI", "coverage", CURVE_METHOD,
+                           parameters, confidence, float(np.mean((low <= margin) & (margin <= high))), replicates))
         cells.append(_error_cell('learning curve "flattens" when each doubling still gains the margin',
                                  CURVE_METHOD, parameters,
                                  learning_curve.FLAT_ALPHA, float(np.mean(high < margin)), replicates))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from distilleval.results import conformance, conformance_families
+from distilleval.results import conformance
 
 DENSE = os.environ.get("DISTILLEVAL_DENSE_STATS") == "1"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -81,7 +81,7 @@ def test_bounded_score_and_micro_f1_intervals_by_monte_carlo():
 
 
 def test_holm_families_and_the_learning_curve_hold_their_levels_by_monte_carlo():
-    cells = conformance_families.family_cells() + conformance_families.learning_curve_cells()
+    cells = conformance.family_cells() + conformance.learning_curve_cells()
     assert all(c.mc_se > 0 and not c.exact for c in cells)
     assert _broken(cells) == []
 
@@ -89,8 +89,8 @@ def test_holm_families_and_the_learning_curve_hold_their_levels_by_monte_carlo()
 def test_the_page_lists_the_families_the_learning_curve_and_the_p_beside_the_interval():
     stored = json.loads((DOCS / "statistics.json").read_text(encoding="utf-8"))
     listed = {row["statement"] for row in stored["summary"]}
-    small = (conformance_families.family_cells(sizes=(100,), family_sizes=(2,), replicates=50)
-             + conformance_families.learning_curve_cells(grid=((2, 2),), replicates=50))
+    small = (conformance.family_cells(sizes=(100,), family_sizes=(2,), replicates=50)
+             + conformance.learning_curve_cells(grid=((2, 2),), replicates=50))
     assert {c.statement for c in small} <= listed
     assert "student − teacher p < alpha with no difference" in listed
     page = (DOCS / "statistics.md").read_text(encoding="utf-8")
