@@ -217,10 +217,12 @@ def _print_report(summary: Any, out: Path) -> None:
         print(f"{comparison.b} - {comparison.a} on {comparison.n_paired} paired items{dropped}: "
               f"{comparison.difference:+.3f}{interval}")
         print(f"  method: {comparison.ci_method}")
-        if comparison.mcnemar_p is not None:
-            print(f"  McNemar exact p = {comparison.mcnemar_p:.4f} "
-                  f"(only {comparison.a} right: {comparison.discordant['a_only']}, "
-                  f"only {comparison.b} right: {comparison.discordant['b_only']})")
+        if comparison.p_value is not None:
+            # The p of the test the interval inverts: the interval excludes 0 exactly when p < 0.05.
+            print(f"  p = {comparison.p_value:.4f} ({comparison.p_method})")
+        if comparison.discordant:
+            print(f"  only {comparison.a} right: {comparison.discordant['a_only']}, "
+                  f"only {comparison.b} right: {comparison.discordant['b_only']}")
         if comparison.agreement is not None:
             print(f"  agreement of {comparison.b} with {comparison.a}: {comparison.agreement:.1%}")
         verdict = comparison.non_inferiority

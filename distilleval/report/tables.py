@@ -189,14 +189,14 @@ def paired_table(f: Figures) -> Table:
         title, discordant_header = "Paired comparison with the teacher (same items)", "Teacher-only / other-only right"
     else:
         title, discordant_header = "Paired comparison (same items; B − A)", "A-only / B-only right"
-    table = Table("paired", title, ["Comparison", "Difference", "95% CI", "McNemar p", discordant_header, "Agreement", "Basis"])
+    table = Table("paired", title, ["Comparison", "Difference", "95% CI", "p", discordant_header, "Agreement", "Basis"])
     names = {row.key: row.result.display_name for row in f.models}
     for comparison in comparisons:
         ci = Cell(DASH)
         if comparison.ci_low is not None and comparison.ci_high is not None:
             ci = Cell(f"{signed_points(comparison.ci_low)} to {signed_points(comparison.ci_high)} pts",
                       f"{comparison.ci_low:.6f},{comparison.ci_high:.6f}")
-        p = comparison.mcnemar_p
+        p = comparison.p_value  # the p of the test the interval inverts, never one that can disagree with it
         discordant = comparison.discordant
         table.rows.append([
             Cell(f"{names.get(comparison.b, comparison.b)} − {names.get(comparison.a, comparison.a)}", f"{comparison.b}-{comparison.a}"),
@@ -228,8 +228,15 @@ def paired_table(f: Figures) -> Table:
         )
     for method in sorted({c.ci_method for c in comparisons if c.ci_method}):
         table.notes.append(f"Difference intervals: {method}.")
-    if any(c.mcnemar_p is not None for c in comparisons):
-        table.notes.append("McNemar p: exact two-sided binomial test on the discordant items.")
+    p_methods = sorted({c.p_method for c in comparisons if c.p_value is not None and c.p_method})
+    if p_methods or f.baseline_comparisons:
+        named = f" ({'; '.join(p_methods)} for the comparisons with the teacher or between runs)" if p_methods else ""
+        table.notes.append(f"Each row's p is the two-sided p of the test its interval inverts{named}, so the interval "
+                           "excludes 0 exactly when p is below one minus its level.")
+    if any(compared.paired.p_value is None for compared in f.baseline_comparisons):
+        # Partial credit: no interval inverts the sign-flip test the decision uses, so say so.
+        table.notes.append("Baseline rows with partial-credit scores: p from the paired sign-flip test (the decision's), "
+                           "beside a paired bootstrap interval; the two can disagree near the decision's level.")
     if not f.summary.comparisons and comparisons:
         table.notes.append("Computed by the report from the per-item scores (the summary recorded no comparison).")
     ni = f.non_inferiority

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distilleval.results import intervals, paired_proportions
+from distilleval.results import conformance_families, intervals, learning_curve, paired_proportions
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
@@ -207,6 +207,10 @@ def gate_cells(sizes=PAIRED_SIZES, discordances=DISCORDANCES) -> list[Cell]:
             cells.append(Cell("gate McNemar p < alpha with nothing changed", "error",
                               paired_proportions.CONDITIONAL_METHOD, parameters, ALPHA,
                               float(mass[p_value < ALPHA].sum()), True))
+            score_p = paired_proportions.score_p_value(a, b, n)
+            cells.append(Cell("student − teacher p < alpha with no difference", "error",
+                              paired_proportions.SCORE_P_METHOD, parameters, ALPHA,
+                              float(mass[score_p < ALPHA].sum()), True))
     return cells
 
 
@@ -300,17 +304,33 @@ MC_SIZES, MC_MEANS, MC_RESAMPLES = (20, 50), (0.7, 0.99), 500
 DENSE_MC_SIZES, DENSE_MC_MEANS, DENSE_MC_RESAMPLES = (20, 50, 100), (0.7, 0.95, 0.99), 1000
 
 
-def run_suite(*, dense: bool = False) -> dict[str, list[Cell]]:
-    """Every cell of the suite, by section (``dense``: the denser grid, minutes)."""
+def family_cells(**grid) -> list[Cell]:
+    """Monte Carlo cells of the gate, compare and baseline Holm families (``conformance_families``)."""
+    return [Cell(**fields) for fields in conformance_families.family_cells(**grid)]
+
+
+def learning_curve_cells(**grid) -> list[Cell]:
+    """Monte Carlo cells of the learning curve's gain interval and its "flattens" call."""
+    return [Cell(**fields) for fields in conformance_families.learning_curve_cells(**grid)]
+
+
+def run_suite(*, dense: bool = False, only: list[str] | None = None) -> dict[str, list[Cell]]:
+    """Every cell of the suite, by section (``dense``: the denser grid, minutes; ``only``: these sections)."""
     ni_sizes, discordances = (DENSE_NI_SIZES, DENSE_DISCORDANCES) if dense else (NI_SIZES, DISCORDANCES)
     mc = (DENSE_MC_SIZES, DENSE_MC_MEANS, DENSE_MC_RESAMPLES) if dense else (MC_SIZES, MC_MEANS, MC_RESAMPLES)
-    return {
-        "accuracy": accuracy_cells(),
-        "non_inferiority": non_inferiority_cells(ni_sizes, MARGINS, discordances),
-        "paired_interval": paired_interval_cells(),
-        "gate": gate_cells(),
-        "monte_carlo": monte_carlo_cells(mc[0], mc[1], n_resamples=mc[2]),
+    sections = {
+        "accuracy": accuracy_cells,
+        "non_inferiority": lambda: non_inferiority_cells(ni_sizes, MARGINS, discordances),
+        "paired_interval": paired_interval_cells,
+        "gate": gate_cells,
+        "monte_carlo": lambda: monte_carlo_cells(mc[0], mc[1], n_resamples=mc[2]),
+        "families": family_cells,
+        "learning_curve": learning_curve_cells,
     }
+    unknown = sorted(set(only or ()) - set(sections))
+    if unknown:
+        raise ValueError(f"unknown section(s) {', '.join(unknown)}; sections: {', '.join(sections)}")
+    return {name: compute() for name, compute in sections.items() if only is None or name in only}
 
 
 def summarize(sections: dict[str, list[Cell]]) -> list[dict]:
@@ -353,11 +373,21 @@ widened by two Monte Carlo standard errors.
 | student − teacher, 0/1 scores: "95% CI", one-sided bounds, non-inferior / inferior / inconclusive | Tango's score test for paired proportions (restricted maximum-likelihood variance), continuity-corrected by {continuity} item for a claim toward zero (non-inferior) and {continuity_away} item for a claim away from zero (inferior); the interval and bounds invert the same tests | decisions one-sided at α = {alpha} each; the interval 95% two-sided |
 | student − teacher, other scores | bootstrap-t of the difference when ≥ {min_items} items of which ≥ {min_informative} differ; else the same score test on fractional discordant counts (each item's loss and gain) | as above |
 | gate `--baseline` paired check, 0/1 scores | McNemar's exact two-sided test, with the exact conditional interval (Clopper–Pearson on the share of discordant items, scaled by the observed discordance): it excludes 0 exactly when p < α | α two-sided; interval 1 − α |
-| McNemar p in `score` and the report | exact binomial tail summed in log space | exact |
+| p beside the student − teacher interval in `score` and the report (0/1 scores, or the count-based fallback) | Tango's score test at a difference of 0, two-sided, continuity-corrected by {continuity_away} item: the test the interval inverts, so the 95% interval excludes 0 exactly when p < 0.05 | α = {alpha} two-sided |
+| McNemar's exact p in summary.json (`mcnemar_p`) | exact binomial tail summed in log space, recorded with the exact conditional interval that agrees with it (`mcnemar_ci_low`/`mcnemar_ci_high`) | exact |
+| `gate --baseline` family of paired-drop checks | one-sided exact McNemar tail (sign-flip test for other scores) per model, Holm's step-down at α/2 over the models | family-wise false failure α/2 |
+| `compare` family | two-sided exact McNemar per model, Holm's step-down at α | family-wise α |
+| report verdict against the local baselines ("no better than the local baseline") | the student against every baseline (two-sided exact McNemar), Holm's step-down at α; never the best baseline picked on the same items | family-wise α |
+| learning curve: gain per doubling "[90% interval]", "flattens" | least-squares slope on log2(size) over the last {window} sizes, variance from a seeds × items analysis of variance, each part with its own t quantile; "flattens" when the one-sided {flat_level:.0%} upper bound is below the margin | at most {flat_alpha:.0%} false "flat" among curves gaining the margin |
 
 `DISTILLEVAL_DENSE_STATS=1 pytest tests/results/test_conformance.py` runs a denser grid
 (non-inferiority at every size from 50 to 300 and every discordance from 1% to 40%, more Monte
 Carlo cells); it is not written here.
+
+Cost, saving and break-even figures are measured token counts × dated prices (and the spec's
+one-time costs): no printed cost figure depends on accuracy, so they carry no accuracy
+interval. Whether the student is good enough is the non-inferiority decision above, printed
+with its bounds.
 
 Identical or all-perfect data never get a zero-width interval: the count-based methods give a
 bound from the number of items (for a difference, the score test with no discordant items).
@@ -376,7 +406,8 @@ def render(summary_rows: list[dict]) -> str:
     text = HEADER.format(replicates=MC_REPLICATES, mc_resamples=MC_RESAMPLES, min_items=intervals.MIN_ITEMS,
                          min_informative=intervals.MIN_INFORMATIVE, continuity=paired_proportions.CONTINUITY,
                          continuity_away=paired_proportions.CONTINUITY_AWAY,
-                         alpha=ALPHA)
+                         alpha=ALPHA, window=learning_curve.WINDOW, flat_alpha=learning_curve.FLAT_ALPHA,
+                         flat_level=1 - learning_curve.FLAT_ALPHA)
     for row in summary_rows:
         where = ", ".join(f"{k}={v}" for k, v in row["worst_at"].items())
         kind = f"{row['kind']} ({'exact' if row['exact'] else 'Monte Carlo'})"
@@ -395,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m distilleval.results.conformance", description=__doc__)
     parser.add_argument("--docs", default="docs", help="folder of statistics.json / statistics.md (default docs)")
     parser.add_argument("--dense", action="store_true", help="denser non-inferiority grid (slow; not written)")
+    parser.add_argument("--only", nargs="+", metavar="SECTION",
+                        help="recompute only these sections; keep the others from the stored statistics.json")
     parser.add_argument("--render-only", action="store_true",
                         help="rewrite statistics.md from the stored statistics.json without recomputing")
     args = parser.parse_args(argv)
@@ -404,8 +437,15 @@ def main(argv: list[str] | None = None) -> int:
         (folder / "statistics.md").write_text(render(stored["summary"]), encoding="utf-8")
         print(f"wrote {folder / 'statistics.md'}")
         return 0
-    sections = run_suite(dense=args.dense)
+    sections = run_suite(dense=args.dense, only=args.only)
     rows = summarize(sections)
+    stored = None
+    if args.only and not args.dense:
+        # Keep the other sections' stored rows and cells, in the suite's section order.
+        stored = json.loads((folder / "statistics.json").read_text(encoding="utf-8"))
+        order = list(dict.fromkeys([row["section"] for row in stored["summary"]] + list(sections)))
+        kept = [row for row in stored["summary"] if row["section"] not in sections]
+        rows = sorted(kept + rows, key=lambda row: order.index(row["section"]))
     for row in rows:
         print(f"{row['statement']:<48} {row['kind']:<8} worst {row['worst']:.4f} at {row['worst_at']} "
               f"({row['cells']} cells, {row['failing']} breaking the rule)")
@@ -413,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cells = {name: [{key: value for key, value in asdict(cell).items() if key in _STORED}
                     for cell in section] for name, section in sections.items()}
+    if stored is not None:
+        cells = {**stored["cells"], **cells}
     (folder / "statistics.json").write_text(json.dumps({"summary": rows, "cells": cells}, separators=(",", ":"))
                                             + "\n", encoding="utf-8")
     (folder / "statistics.md").write_text(render(rows), encoding="utf-8")

@@ -253,6 +253,8 @@ class PairedDifference:
     ``1 - alpha`` bounds (a two-sided ``1 - 2 alpha`` interval), the bounds the decision uses.
     ``decision``: ``non-inferior`` when ``lower > -margin``, ``inferior`` when ``upper < -margin``,
     else ``inconclusive`` (None without a margin). ``method`` names the test and the interval.
+    ``p_value``: two-sided p of the test the interval inverts, at a difference of 0 (the interval
+    excludes 0 exactly when ``p_value < 1 - confidence``); None where no test is inverted (bootstrap).
     """
 
     estimate: float | None
@@ -262,6 +264,7 @@ class PairedDifference:
     upper: float | None
     decision: str | None
     method: str
+    p_value: float | None = None
 
 
 def _decision(lower: float, upper: float, margin: float | None) -> str | None:
@@ -283,7 +286,8 @@ def _counts_difference(losses: float, gains: float, n: int, estimate: float, *, 
     # With fractional counts (micro-F1) the metric's difference can sit outside the per-item
     # interval; widen to keep it inside rather than print an interval that excludes it.
     return PairedDifference(estimate, min(low, estimate), max(high, estimate), min(lower, estimate),
-                            max(upper, estimate), decision, method)
+                            max(upper, estimate), decision, method,
+                            paired_proportions.score_p_value(losses, gains, n))
 
 
 def paired_difference(
@@ -415,7 +419,8 @@ def compare_paired(
 
     Items where either score is None (excluded, e.g. a gold query that failed) are dropped
     from the pairing. A mean or micro-averaged metric gets ``paired_difference`` (one method for
-    the interval, the bounds and the decision); with 0/1 scores McNemar's exact p is added. Any
+    the interval, the bounds, the decision and the p-value of the same test); with 0/1 scores McNemar's
+    exact p is added with its own agreeing (exact conditional) interval. Any
     other ``statistic`` (a Python metric via ``per_resample``) gets a percentile bootstrap.
 
     Args:
@@ -464,10 +469,15 @@ def compare_paired(
                                         alpha=alpha, confidence=confidence, n_resamples=n_resamples, seed=seed)
     comparison.difference, comparison.ci_low, comparison.ci_high = result.estimate, result.low, result.high
     comparison.ci_method = result.method
+    if result.p_value is not None:
+        comparison.p_value, comparison.p_method = result.p_value, paired_proportions.SCORE_P_METHOD
     if _is_binary(sa) and _is_binary(sb):
         a_only = int(np.sum((sa == 1) & (sb == 0)))
         b_only = int(np.sum((sa == 0) & (sb == 1)))
+        # McNemar's exact p is recorded with the interval that agrees with it, never alone.
         comparison.mcnemar_p = mcnemar_exact(a_only, b_only)
+        comparison.mcnemar_ci_low, comparison.mcnemar_ci_high = paired_proportions.conditional_interval(
+            a_only, b_only, len(keep), confidence)
         comparison.discordant = {"a_only": a_only, "b_only": b_only}
     if margin is not None and result.estimate is not None and result.lower is not None:
         comparison.non_inferiority = NonInferiority(

@@ -186,7 +186,15 @@ class Comparison(_Model):
     ci_low: float | None = None
     ci_high: float | None = None
     ci_method: str | None = None
-    mcnemar_p: float | None = None
+    p_value: float | None = Field(
+        default=None, description="two-sided p of the test ci_low/ci_high invert, at a difference of 0: the interval "
+                                  "excludes 0 exactly when p_value < 0.05 (None for a bootstrap interval)")
+    p_method: str | None = Field(default=None, description="the test p_value comes from")
+    mcnemar_p: float | None = Field(default=None, description="McNemar's exact two-sided p (0/1 scores); it agrees "
+                                                              "with mcnemar_ci_low/high, not with ci_low/ci_high")
+    mcnemar_ci_low: float | None = Field(default=None, description="exact conditional 95% interval that agrees with "
+                                                                   "mcnemar_p (Clopper-Pearson on the discordant split)")
+    mcnemar_ci_high: float | None = None
     discordant: dict[str, int] = Field(default_factory=dict, description="a_only / b_only correct counts")
     agreement: float | None = Field(default=None, description="share of items where b's output equals a's")
     kappa: float | None = Field(default=None, description="Cohen's kappa of b's outputs against a's")

@@ -60,7 +60,10 @@ def test_two_files_print_table_and_paired_comparison_and_write_summary(tmp_path,
     assert status == 0
     assert "accuracy [95% CI]" in printed and "1.000 [0.912, 1.000]" in printed
     assert "student - teacher on 40 paired items: -0.075" in printed
-    assert "McNemar exact p = 0.2500" in printed
+    # The p printed is the score test's, the one the interval inverts (not McNemar's exact 0.25).
+    assert "p = 0.2482 (Tango score test at a difference of 0, two-sided" in printed
+    assert "only teacher right: 3, only student right: 0" in printed
+    assert "McNemar" not in printed
     assert "at margin 0.05: inconclusive" in printed
     assert "method: Tango score test, continuity-corrected" in printed
     assert "interval of teacher: Clopper-Pearson (exact binomial)" in printed

@@ -310,3 +310,52 @@ def test_the_verdict_and_the_paired_table_print_the_same_difference():
     difference = next(row[1].text for row in tables["paired"].rows if row[0].value == f"{figures.student.key}-{figures.teacher.key}")
     reason = next(reason.text for reason in verdict.reasons if reason.rule == "non-inferiority")
     assert f"student − teacher {difference}" in reason
+
+
+def test_the_p_beside_each_teacher_comparison_agrees_with_its_interval(tmp_path):
+    # 50 items, 13 only the teacher got right and 4 only the student: McNemar's exact p is 0.049
+    # while the score interval reaches 0; the table prints the score test's p (0.052), which agrees.
+    from distilleval.results.statistics import compare_paired
+    from tests.ticket_routing_fixture import write_variant
+
+    teacher = [1.0] * 13 + [0.0] * 4 + [1.0] * 30 + [0.0] * 3
+    student = [0.0] * 13 + [1.0] * 4 + [1.0] * 30 + [0.0] * 3
+    comparison = compare_paired("teacher", "student", teacher, student)
+    assert comparison.mcnemar_p < 0.05 <= comparison.p_value
+
+    def replace_comparison(summary):
+        summary.comparisons = [comparison.model_copy(update={"a": summary.comparisons[0].a,
+                                                             "b": summary.comparisons[0].b})]
+
+    figures = compute_figures(load_run(write_variant(tmp_path, replace_comparison)))
+    table = {t.key: t for t in build_tables(figures)}["paired"]
+    assert "McNemar p" not in table.columns
+    p_cell, ci_cell = table.rows[0][3], table.rows[0][2]
+    assert p_cell.value == comparison.p_value
+    low, high = (float(v) for v in ci_cell.value.split(","))
+    assert (p_cell.value < 0.05) == (low > 0 or high < 0)
+
+
+def test_no_cost_or_break_even_figure_depends_on_accuracy(tmp_path):
+    # docs/statistics.md says cost figures carry no accuracy interval because none depends on
+    # accuracy: a student that gets every item wrong prints the same cost tables.
+    from tests.ticket_routing_fixture import write_variant
+
+    def student_always_wrong(summary):
+        for item in summary.items:
+            item.scores = {model: (0.0 if model == "student" and score is not None else score)
+                           for model, score in item.scores.items()}
+        summary.models["student"].metric.value = 0.0
+
+    def cost_tables(path):
+        keys = ("cost_per_request", "cost_at_volume", "savings", "break_even", "teacher_options")
+        figures = compute_figures(load_run(path))
+        built = {t.key: t for t in build_tables(figures)}
+        tables = {key: [[cell.text for cell in row] for row in built[key].rows] for key in keys if key in built}
+        # The verdict's cost and break-even reasons too (its accuracy reasons do change).
+        tables["verdict"] = [r.text for r in decide(figures).reasons if r.rule in ("cost", "break-even")]
+        return tables
+
+    wrong = cost_tables(write_variant(tmp_path, student_always_wrong))
+    assert wrong and wrong == cost_tables(SUMMARY_PATH)
+    assert {"cost_per_request", "break_even"} <= set(wrong) and len(wrong["verdict"]) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,34 @@ def test_bounded_score_and_micro_f1_intervals_by_monte_carlo():
                                               n_resamples=conformance.MC_RESAMPLES)
     assert all(c.mc_se > 0 for c in cells)
     assert _broken(cells) == []
+
+
+def test_holm_families_and_the_learning_curve_hold_their_levels_by_monte_carlo():
+    cells = conformance.family_cells() + conformance.learning_curve_cells()
+    assert all(c.mc_se > 0 and not c.exact for c in cells)
+    assert _broken(cells) == []
+
+
+def test_the_page_lists_the_families_the_learning_curve_and_the_p_beside_the_interval():
+    stored = json.loads((DOCS / "statistics.json").read_text(encoding="utf-8"))
+    listed = {row["statement"] for row in stored["summary"]}
+    small = (conformance.family_cells(sizes=(100,), family_sizes=(2,), replicates=50)
+             + conformance.learning_curve_cells(grid=((2, 2),), replicates=50))
+    assert {c.statement for c in small} <= listed
+    assert "student − teacher p < alpha with no difference" in listed
+    page = (DOCS / "statistics.md").read_text(encoding="utf-8")
+    assert "no printed cost figure depends on accuracy" in page
+
+
+def test_recomputing_some_sections_keeps_the_others(tmp_path):
+    for name in ("statistics.json", "statistics.md"):
+        shutil.copy(DOCS / name, tmp_path / name)
+    assert conformance.main(["--docs", str(tmp_path), "--only", "learning_curve"]) == 0
+    before = json.loads((DOCS / "statistics.json").read_text(encoding="utf-8"))
+    after = json.loads((tmp_path / "statistics.json").read_text(encoding="utf-8"))
+    assert [row["statement"] for row in after["summary"]] == [row["statement"] for row in before["summary"]]
+    assert after["cells"]["accuracy"] == before["cells"]["accuracy"]
+    assert (tmp_path / "statistics.md").read_text(encoding="utf-8") == conformance.render(after["summary"])
 
 
 def test_the_committed_page_is_the_rendering_of_the_committed_results():

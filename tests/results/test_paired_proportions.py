@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -70,3 +71,31 @@ def test_conditional_interval_excludes_zero_exactly_when_mcnemar_rejects():
             rejects = pp.mcnemar_exact(a_only, b_only) < 0.05
             assert rejects == (high < 0 or low > 0), (a_only, b_only)
             assert low <= (b_only - a_only) / n <= high
+
+
+@pytest.mark.parametrize("n", [20, 50, 100, 300])
+def test_the_score_p_excludes_zero_exactly_when_the_printed_interval_does_on_every_outcome(n):
+    """Every (a_only, b_only) outcome at n items: the 95% interval ``score`` and the report print
+    excludes 0 exactly when the p printed beside it is below 0.05. McNemar's exact p, printed there
+    before, disagrees with the same interval on some outcomes (so it is printed only beside its own
+    conditional interval)."""
+    a_only, b_only = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    possible = a_only + b_only <= n
+    a_only, b_only = a_only[possible], b_only[possible]
+    low, high = pp.score_bounds(a_only, b_only, n, 0.025)
+    p = pp.score_p_value(a_only, b_only, n)
+    excludes = (low > 0) | (high < 0)
+    assert np.array_equal(excludes, p < 0.05), np.flatnonzero(excludes != (p < 0.05))[:5]
+    assert np.all((p >= 0) & (p <= 1))
+    mcnemar = np.array([pp.mcnemar_exact(int(a), int(b)) for a, b in zip(a_only, b_only)])
+    if n >= 50:
+        assert np.any(excludes != (mcnemar < 0.05))
+
+
+def test_the_score_p_at_zero_is_the_continuity_corrected_mcnemar_z():
+    normal = NormalDist()
+    for a_only, b_only in [(10, 3), (3, 10), (0, 7), (25, 40), (1, 0), (0, 0)]:
+        m = a_only + b_only
+        z = (abs(b_only - a_only) - 1) / math.sqrt(m) if m else 0.0
+        expected = min(1.0, 2 * (1 - normal.cdf(z))) if z > 0 else 1.0
+        assert pp.score_p_value(a_only, b_only, 100) == pytest.approx(expected, abs=1e-12)

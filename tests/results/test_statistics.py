@@ -78,6 +78,28 @@ def test_compare_paired_reproduces_known_values_from_item_scores():
     assert result.ci_low < result.non_inferiority.lower_bound < -0.07 < result.non_inferiority.upper_bound < result.ci_high
 
 
+@pytest.mark.parametrize("a_only, b_only", [(10, 3), (3, 10), (13, 4), (4, 13), (14, 3), (0, 5), (6, 0), (0, 0)])
+def test_every_p_recorded_agrees_with_the_interval_recorded_beside_it(a_only, b_only):
+    # McNemar's p is recorded only with its own conditional interval; p_value is the score test's.
+    teacher, student = _paired_vectors(50 - a_only - b_only, a_only, b_only, 7)
+    result = statistics.compare_paired("teacher", "student", teacher, student)
+    assert "Tango score test" in result.p_method and "Tango score test" in result.ci_method
+    assert (result.p_value < 0.05) == (result.ci_low > 0 or result.ci_high < 0)
+    assert (result.mcnemar_p < 0.05) == (result.mcnemar_ci_low > 0 or result.mcnemar_ci_high < 0)
+
+
+def test_mcnemar_p_beside_the_score_interval_would_disagree_on_some_outcome():
+    disagreements = []
+    # 50 items, 4 won by the student: at 13 lost McNemar's exact p is 0.049 while the score
+    # interval reaches 0 (its lower end is 0 to within 1e-18).
+    for a_only in range(0, 30):
+        teacher, student = _paired_vectors(46 - a_only, a_only, 4, 0)
+        result = statistics.compare_paired("teacher", "student", teacher, student)
+        if (result.mcnemar_p < 0.05) != (result.ci_low > 0 or result.ci_high < 0):
+            disagreements.append(a_only)
+    assert disagreements  # why the p printed beside that interval is the score test's
+
+
 def test_compare_paired_non_inferior_when_student_is_as_good():
     teacher, student = _paired_vectors(180, 5, 6, 9)
     result = statistics.compare_paired("t", "s", teacher, student, margin=0.05)
