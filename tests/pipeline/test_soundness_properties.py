@@ -169,7 +169,7 @@ def _write_pool(folder: Path, n: int) -> Path:
     return path
 
 
-@settings(max_examples=5, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@settings(max_examples=3, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kills=st.lists(st.integers(min_value=1, max_value=39), min_size=1, max_size=3),
        share=st.sampled_from([0.0, 0.3]))
