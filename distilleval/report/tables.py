@@ -157,7 +157,7 @@ def accuracy_table(f: Figures) -> Table:
         if row.result.truncated:
             table.notes.append(
                 f"{row.label}: {row.result.truncated:,} of {row.result.n:,} answers were cut at max_tokens (truncated); "
-                "scored as given (wrong unless already complete), not counted as invalid. Raise max_tokens for this model."
+                "scored as given (wrong unless already complete; invalid when not a valid output). Raise max_tokens for this model."
             )
     if methods:
         confidence = next((r.result.metric.confidence for r in f.models if r.result.metric), 0.95)

@@ -164,8 +164,10 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
     answered = [(o, s) for o, s in zip(outputs, scores) if _text(o) is not None]
     # The metric, its interval and the confusion are over the answered items only.
     metric, secondary = scorer.summarize([s for _, s in answered])
-    # An answer cut at max_tokens is counted as truncated, not as an invalid answer.
-    invalid = sum(1 for o, s in answered if not s.valid and not o.truncated)
+    # One definition of invalid wherever it is printed (table, summary.json, metrics, confusion):
+    # an answer that is not a valid output of the spec's kind, over the answered items, whether
+    # or not it was cut at max_tokens.
+    invalid = sum(1 for _, s in answered if not s.valid)
     priced = [o for o in outputs if o.error_kind is None and o.input_tokens is not None]
     cost = run.cost_per_request_usd
     if cost is None and priced:

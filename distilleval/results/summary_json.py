@@ -85,7 +85,10 @@ class ModelResult(_Model):
         "call is missing data, never a wrong answer"
     )
     error_rate: float = Field(default=0.0, description="failed calls / n")
-    invalid_rate: float | None = None
+    invalid_rate: float | None = Field(
+        default=None, description="answered items whose output is not a valid output of the spec's kind (outside the "
+        "label set, unparsable JSON, SQL that does not run), over the answered items; answers cut at max_tokens included"
+    )
     input_tokens: Distribution | None = None
     output_tokens: Distribution | None = None
     cached_input_tokens_total: float = Field(

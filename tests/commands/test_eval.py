@@ -397,7 +397,7 @@ def test_answers_cut_at_max_tokens_are_reported_as_truncated(tmp_path):
     summary = read_summary(_only_run(tmp_path))
     student = summary.models["student"]
     assert student.truncated == 6 and summary.models["teacher"].truncated == 0
-    assert student.invalid_rate == 0.0 and student.reasons == {"truncated": 4}  # the two billing items are right as cut
+    assert student.invalid_rate == 0.0 and student.reasons == {"truncated": 4}  # "billing" is a label: right on two items, wrong on four
     report = (tmp_path / "report.md")
     assert main(["report", str(_only_run(tmp_path)), "--out", str(report)]) == 0
     assert "6 of 6 answers were cut at max_tokens (truncated)" in report.read_text()

@@ -178,8 +178,6 @@ def test_accuracy_is_the_servers_answers_scored(run_c1):
         assert summary.models[role].metric.value == pytest.approx(right / N_ITEMS), role
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26 item 3: summary.json's invalid_rate leaves out answers cut at "
-                   "max_tokens that are outside the label set; the metrics and the confusion matrix count them")
 def test_invalid_rate_in_the_summary_is_the_servers_invalid_answers(run_c1):
     run_dir, calls = run_c1
     for role, result in read_summary(run_dir).models.items():
