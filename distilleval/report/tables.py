@@ -154,15 +154,26 @@ def accuracy_table(f: Figures) -> Table:
         table.notes.append("Every call of this run came from the response cache: $0 spent; token, latency and cost "
                            "figures are those of the original calls.")
     for row in f.models:
-        if row.result.truncated:
-            table.notes.append(
-                f"{row.label}: {row.result.truncated:,} of {row.result.n:,} answers were cut at max_tokens (truncated); "
-                "scored as given (wrong unless already complete; invalid when not a valid output). Raise max_tokens for this model."
-            )
+        table.notes.extend(_max_tokens_note(row))
     if methods:
         confidence = next((r.result.metric.confidence for r in f.models if r.result.metric), 0.95)
         table.notes.append(f"Intervals: {', '.join(sorted(methods))}, {confidence:.0%}.")
     return table
+
+
+def _max_tokens_note(row: ModelRow) -> list[str]:
+    """What reaching max_tokens did to a model's answers; raising it is advised only when a cut
+    answer is not a valid output (a complete label that reached the limit lost nothing)."""
+    cut, invalid = row.result.truncated, row.result.truncated_invalid
+    if not cut:
+        return []
+    said = f"{row.label}: {cut:,} of {row.result.n:,} answers were cut at max_tokens (reached max_tokens) and are judged on their content"
+    if invalid is None:  # a summary that did not count them
+        return [f"{said}. Where such an answer is not a valid output, raise max_tokens for this model."]
+    if not invalid:
+        return [f"{said}: each is a valid output, scored as such."]
+    return [f"{said}: {invalid:,} of them are not a valid output (counted as invalid), the rest are scored as given. "
+            "Raise max_tokens for this model."]
 
 
 def baseline_notes(f: Figures) -> str:

@@ -193,6 +193,35 @@ def test_invalid_rate_in_the_metrics_and_the_confusion_matrix_is_the_servers(run
         assert (result.metrics.get("invalid_rate"), in_matrix) == (pytest.approx(invalid / N_ITEMS), invalid), role
 
 
+def test_answers_that_reached_max_tokens_are_judged_on_their_content(llama_proxy, tmp_path):
+    # Issue 26 item 4: with max_tokens 1, llama.cpp stops every answer with finish_reason
+    # "length", yet a one-token "positive" is a whole label: scored as that label, only flagged.
+    spec = write_task(tmp_path / "task", llama_proxy.base_url, max_tokens=1)
+    llama_proxy.clear()
+    run_dir = _eval(spec, tmp_path / "runs", "--concurrency", "4", "--no-cache")
+    calls = server_calls(llama_proxy.exchanges())
+    summary = read_summary(run_dir)
+    for role in ("teacher", "student"):
+        mine = [c for c in calls if c.role == role]
+        cut = [c for c in mine if c.finish_reason == "length"]
+        cut_invalid = [c for c in cut if normalized_answer(c.text) not in LABELS]
+        result = summary.models[role]
+        assert (result.truncated, result.truncated_invalid) == (len(cut), len(cut_invalid)), role
+        right, invalid = _scored_by_hand(calls, role)
+        assert result.metric.value == pytest.approx(right / N_ITEMS), role
+        assert result.invalid_rate == pytest.approx(invalid / N_ITEMS), role
+        for call in mine:
+            item = next(i for i in summary.items if i.id == call.item_id)
+            answer = normalized_answer(call.text)
+            expected = None if answer == GOLD[call.item_id] else "wrong_label" if answer in LABELS else "invalid_label"
+            assert item.reasons.get(role) == expected, (role, call.item_id, call.text)
+            assert (role in item.reached_max_tokens) == (call.finish_reason == "length"), (role, call.item_id)
+    report = tmp_path / "report.md"
+    assert main(["report", str(run_dir), "--spec", str(spec), "--out", str(report)]) == 0
+    raise_advised = any(r.truncated_invalid for r in summary.models.values())
+    assert ("Raise max_tokens" in report.read_text()) == raise_advised
+
+
 def test_report_and_gate_read_the_run(run_c1, task, tmp_path, capsys):
     run_dir, calls = run_c1
     report = tmp_path / "report.md"

@@ -167,8 +167,20 @@ def test_answers_cut_at_max_tokens_are_counted_as_truncated_and_judged_on_their_
     assert student.truncated == 2
     assert student.metric.value == 0.5  # the cut wrong answer still counts as wrong
     assert student.invalid_rate == pytest.approx(2 / 4)  # "po" and "banana"
-    assert student.reasons.get("truncated") == 1
-    assert summary.items[1].reasons["student"] == "truncated"
+    assert student.truncated_invalid == 1  # "po": the one more max_tokens might have saved
+    assert student.reasons == {"invalid_label": 2}  # each answer's own reason, never "truncated"
+    assert [item.reached_max_tokens for item in summary.items] == [[], ["student"], [], ["student"]]
+    assert summary.items[3].scores["student"] == 1.0 and "student" not in summary.items[3].reasons
+
+
+def test_a_wrong_label_cut_at_max_tokens_keeps_its_reason(tmp_path):
+    spec, items = write_spec(tmp_path, ["pos", "neg"])
+    outputs = [ModelOutput(items[0].id, "neg", finish_reason="length"), ModelOutput(items[1].id, "neg", finish_reason="length")]
+    summary = summarize(spec, items, [ModelRun("student", "student", "tinker://s", outputs)],
+                        pricing=load_pricing(None), run_id="r")
+    student = summary.models["student"]
+    assert (student.metric.value, student.reasons, student.truncated, student.truncated_invalid) == (0.5, {"wrong_label": 1}, 2, 0)
+    assert summary.items[0].reasons["student"] == "wrong_label"
 
 
 def test_invalid_is_one_figure_in_the_summary_the_metrics_and_the_confusion_matrix(tmp_path):
