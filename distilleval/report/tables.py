@@ -359,6 +359,16 @@ def _price_text(row: ModelRow, f: Figures) -> tuple[str, str, str]:
     return key, format_usd(price.input_per_mtok_usd), format_usd(price.output_per_mtok_usd)
 
 
+def _cache_rates_text(row: ModelRow, f: Figures) -> str:
+    """``, priced at ...`` naming the rate the cached tokens were really priced at ('' without the table)."""
+    found = f.inputs.pricing.find(row.result.pricing_key) if f.inputs.pricing is not None else None
+    if found is None:
+        return ""
+    key, price = found
+    return ", " + cost_model.cache_rates_applied(price, key, batch=row.result.batch,
+                                                 writes=row.result.cache_write_share > 0)
+
+
 def _cost_basis_cell(result: ModelResult) -> Cell:
     """The cost's basis; a run served wholly from the cache measured nothing itself."""
     if result.cost_basis == "measured" and all_calls_from_cache(result):
@@ -396,7 +406,7 @@ def cost_per_request_table(f: Figures) -> Table:
                 source = "spec traffic.cached_input_fraction"
             writes = f", {result.cache_write_share:.0%} written to it" if result.cache_write_share > 0 else ""
             table.notes.append(f"{row.label}: {share:.0%} of input tokens read from the prompt cache{writes} "
-                               f"({source}), priced at the cached rates.")
+                               f"({source}){_cache_rates_text(row, f)}.")
     cached = [row.label for row in f.models if all_calls_from_cache(row.result)]
     if cached:
         table.notes.append(f"{', '.join(cached)}: every call of this run came from the response cache, $0 spent; "

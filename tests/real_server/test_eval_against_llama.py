@@ -25,9 +25,12 @@ from pathlib import Path
 import pytest
 
 from distilleval.cli.main import main
+from distilleval.costs.cost_model import format_usd
 from distilleval.results.summary_json import read_summary
 from tests.real_server.server_record import recorded_calls, server_calls
-from tests.real_server.task import LABELS, REVIEWS, STUDENT_MIN, normalized_answer, write_task
+from tests.real_server.task import (
+    LABELS, REVIEWS, STUDENT_MIN, STUDENT_PRICE_AS, TEACHER_PRICE_AS, TEACHER_RATES, normalized_answer, write_task,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 N_ITEMS = len(REVIEWS)
@@ -220,6 +223,25 @@ def test_answers_that_reached_max_tokens_are_judged_on_their_content(llama_proxy
     assert main(["report", str(run_dir), "--spec", str(spec), "--out", str(report)]) == 0
     raise_advised = any(r.truncated_invalid for r in summary.models.values())
     assert ("Raise max_tokens" in report.read_text()) == raise_advised
+
+
+def test_the_cost_note_names_the_rate_the_servers_cached_tokens_were_priced_at(run_c1, task, tmp_path):
+    # Issue 26 item 5: llama.cpp reuses the KV cache of a shared prefix and reports those tokens
+    # as cached. The teacher's price row has a cached-input rate, the student's has none: the
+    # note says which rate priced each model's cached tokens (the costs per call are checked above).
+    run_dir, calls = run_c1
+    report = tmp_path / "report.md"
+    assert main(["report", str(run_dir), "--spec", str(task), "--out", str(report)]) == 0
+    text = report.read_text()
+    said = {
+        "teacher": f"priced at the cached-input rate of {TEACHER_PRICE_AS} ({format_usd(TEACHER_RATES['cached_input'])}/1M",
+        "student": f"priced at the full input rate: the pricing table has no cached-input rate for {STUDENT_PRICE_AS}",
+    }
+    cached = {role: sum(c.cached_tokens for c in calls if c.role == role) for role in said}
+    assert cached["student"] > 0, "the server cached no student prefix: this test checks nothing"
+    for role, sentence in said.items():
+        assert (sentence in text) == (cached[role] > 0), (role, cached[role])
+    assert "priced at the cached rates" not in text
 
 
 def test_report_and_gate_read_the_run(run_c1, task, tmp_path, capsys):

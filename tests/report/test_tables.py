@@ -324,3 +324,18 @@ def test_the_verdict_and_the_paired_table_print_the_same_difference():
     difference = next(row[1].text for row in tables["paired"].rows if row[0].value == f"{figures.student.key}-{figures.teacher.key}")
     reason = next(reason.text for reason in verdict.reasons if reason.rule == "non-inferiority")
     assert f"student − teacher {difference}" in reason
+
+
+def test_the_cached_pricing_note_names_the_rate_really_applied(tmp_path):
+    # Issue 26 item 5: the note said every model's cached input was priced at the cached rate,
+    # also for a model whose price row has none (its cached tokens cost the full input rate).
+    def cached(summary):
+        for name in ("teacher", "student"):
+            summary.models[name].cached_input_tokens_total = summary.models[name].input_tokens_total * 0.6
+
+    notes = _variant_tables(tmp_path, cached)["cost_per_request"].notes
+    teacher = next(n for n in notes if n.startswith("Teacher: Claude Opus 4.6: 60% of input tokens read from the prompt cache"))
+    student = next(n for n in notes if n.startswith("Student: Qwen3-8B LoRA (Tinker): 60% of input tokens read from the prompt cache"))
+    assert teacher.endswith("priced at the cached-input rate of anthropic/claude-opus-4-6 ($0.50/1M tokens).")
+    assert student.endswith("priced at the full input rate: the pricing table has no cached-input rate for tinker/lora.")
+    assert "cached-input rate of" not in student
