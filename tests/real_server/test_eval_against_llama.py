@@ -323,8 +323,6 @@ def test_a_killed_run_resumes_without_paying_any_call_twice(task, llama_proxy, t
     assert read_summary(killed_run).models["student"].n == N_ITEMS
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26 item 1: gate on a moved run folder whose spec is gone exits 2 "
-                   "(pass --spec FILE) although the run folder holds the resolved spec")
 def test_report_and_gate_give_one_verdict_from_anywhere_for_a_run_folder_moved_alone(run_c4, llama_proxy, tmp_path, monkeypatch, capsys):
     # A run of a spec that is then deleted: the run folder, moved elsewhere, is all that is left.
     _, _, cache = run_c4
