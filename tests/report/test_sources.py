@@ -62,6 +62,8 @@ def test_an_eval_run_folder_moved_alone_is_judged_by_its_own_spec_from_anywhere(
     gate_there, out_there, report_there, judged_there = _judged(moved, tmp_path / "there.md", capsys)
     assert (gate_there, report_there, judged_there) == (gate_here, report_here, judged_here), capsys.readouterr().err
     assert "student_min" in out_there and "not found" not in out_there
+    header = (tmp_path / "there.md").read_text()
+    assert f"spec `{tmp_path / 'task' / 'spec.yaml'}`" in header and "read from the run folder's `spec.resolved.yaml`" in header
 
 
 def test_an_offline_run_folder_holds_its_resolved_spec_and_pricing(tmp_path, monkeypatch, capsys):
