@@ -372,12 +372,12 @@ def _from_summary(path: Path, args: argparse.Namespace):
     from distilleval.costs.pricing import load_pricing
     from distilleval.costs.tables import TokenProfile
     from distilleval.errors import DistillevalError
-    from distilleval.report.sources import locate, summary_file
+    from distilleval.report.sources import run_pricing_file, summary_file
     from distilleval.results.summary_json import read_summary
 
     summary = read_summary(path)
-    # The recorded table, found as the report finds it (a relative path is relative to the run too).
-    recorded = locate(summary.pricing, summary_file(path)) or summary.pricing.path
+    # The recorded table, found as the report finds it (the run folder's copy first).
+    recorded = run_pricing_file(summary, summary_file(path)) or summary.pricing.path
     pricing = load_pricing(args.pricing or recorded)
     profiles = []
     student = args.student

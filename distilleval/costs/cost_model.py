@@ -80,6 +80,38 @@ def request_cost_usd(
     return dollars / TOKENS_PER_PRICE_UNIT
 
 
+def cache_rates_applied(price: ModelPrice, priced_as: str, *, batch: bool = False, writes: bool = False) -> str:
+    """Which rates ``request_cost_usd`` applied to prompt-cache tokens, in words, for a note.
+
+    A cached-pricing sentence only where a cached rate was applied: a row without one bills
+    cached tokens at the full input rate, and the batch tier has no cache rates at all.
+
+    Args:
+        price: the pricing-table row the model was priced as.
+        priced_as: that row's name, for the sentence.
+        batch: the calls were priced at the batch tier.
+        writes: some input tokens were written to the prompt cache (say how those were priced too).
+
+    >>> from distilleval.costs.pricing import load_pricing
+    >>> cache_rates_applied(load_pricing().price_for("tinker/lora"), "tinker/lora")
+    'priced at the full input rate: the pricing table has no cached-input rate for tinker/lora'
+    """
+    if batch:
+        return "priced at the batch input rate: the pricing table has no batch rates for prompt-cache tokens"
+    cached = price.cached_input_per_mtok_usd
+    if cached is None:
+        text = f"priced at the full input rate: the pricing table has no cached-input rate for {priced_as}"
+    else:
+        text = f"priced at the cached-input rate of {priced_as} ({format_usd(cached)}/1M tokens)"
+    if writes:
+        written = price.cache_write_per_mtok_usd
+        if written is None:
+            text += f"; writes at the full input rate (no cache-write rate for {priced_as})"
+        else:
+            text += f"; writes at the cache-write rate ({format_usd(written)}/1M tokens)"
+    return text
+
+
 def usage_cost_usd(
     price: ModelPrice,
     input_tokens: float,

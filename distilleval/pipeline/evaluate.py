@@ -127,7 +127,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     try:
         with _writing(run_dir), RunStore(run_dir) as store:
             _check_resume(store, spec, run_dir, identity)
-            _write_run_files(spec, pricing, run_dir)
+            write_run_files(spec, pricing, run_dir)
             if options.batch and calls:
                 asyncio.run(_call_models_in_batches(spec, calls, store, options, pricing, run_dir))
                 calls = []
@@ -338,18 +338,12 @@ def _writing(run_dir: Path) -> Iterator[None]:
         yield
 
 
-def _write_run_files(spec: TaskSpec, pricing: Any, run_dir: Path) -> None:
-    """The resolved spec (prompt files inlined, data path absolute) and the pricing table."""
-    import yaml
+def write_run_files(spec: TaskSpec, pricing: Any, run_dir: Path) -> None:
+    """What ``report`` and ``gate`` read from the run folder alone: the resolved spec (prompt
+    files inlined, paths absolute: ``spec.resolved``) and a copy of the pricing table."""
+    from distilleval.spec.resolved import RESOLVED_SPEC_FILE, resolved_spec_yaml
 
-    resolved = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
-    resolved["data"]["path"] = str(spec.resolve(spec.data.path).resolve())
-    for role, model in spec.models().items():
-        resolved[role]["prompt"] = model.prompt_text or model.prompt
-        if model.system:
-            resolved[role]["system"] = model.system_text or model.system
-    resolved["source"] = {"path": str(spec.source), "sha256": spec.source_sha256}
-    write_text_atomic(run_dir / "spec.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+    write_text_atomic(run_dir / RESOLVED_SPEC_FILE, resolved_spec_yaml(spec))
     temporary = run_dir / (pricing.path.name + ".tmp")
     shutil.copyfile(pricing.path, temporary)
     temporary.replace(run_dir / pricing.path.name)

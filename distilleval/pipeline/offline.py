@@ -18,6 +18,7 @@ from distilleval.spec.task_spec import TaskSpec
 
 def run_offline(spec: TaskSpec, pricing: PricingTable, plan: RunPlan, *, limit: int | None, say=print) -> Path:
     """The offline pipeline; returns the path of the summary it wrote."""
+    from distilleval.pipeline.evaluate import write_run_files
     from distilleval.results.build import build_summary
     from distilleval.results.projection import projected_model_result
     from distilleval.results.summary_json import write_summary
@@ -53,6 +54,7 @@ def run_offline(spec: TaskSpec, pricing: PricingTable, plan: RunPlan, *, limit: 
                 "the spec's rendered prompts and they have no accuracy in this run",
             ],
         )
+    write_run_files(spec, pricing, plan.run_dir)
     path = plan.run_dir / "summary.json"
     write_summary(summary, path)
     return path

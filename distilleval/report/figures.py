@@ -128,7 +128,9 @@ class Figures:
 
         recorded = self.summary.spec
         if not self.inputs.spec_given or self.inputs.spec_file is None:
-            return {"path": recorded.path, "sha256": recorded.sha256, "given": False, "run_spec_path": recorded.path}
+            read_from = None if self.inputs.spec_file is None else str(self.inputs.spec_file)
+            return {"path": recorded.path, "sha256": recorded.sha256, "given": False, "run_spec_path": recorded.path,
+                    "read_from": read_from}
         given = self.inputs.spec_file
         return {"path": str(given), "sha256": file_sha256(given), "given": True, "run_spec_path": recorded.path}
 
@@ -139,7 +141,17 @@ class Figures:
         text = f"spec `{used['path']}` (sha256 {str(used['sha256'])[:8]})"
         if used["given"]:
             text += f", given with --spec instead of the run's own `{used['run_spec_path']}`"
+        elif self.spec_from_run_folder:
+            text += ", read from the run folder's `spec.resolved.yaml`"
         return text
+
+    @property
+    def spec_from_run_folder(self) -> bool:
+        """True when the spec was the run folder's resolved spec (``spec.resolved``), not a spec file."""
+        from distilleval.spec.resolved import RESOLVED_SPEC_FILE
+
+        spec_file = self.inputs.spec_file
+        return not self.inputs.spec_given and spec_file is not None and spec_file.name == RESOLVED_SPEC_FILE
 
     @property
     def tokens_basis(self) -> str | None:

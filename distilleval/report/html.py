@@ -190,4 +190,6 @@ def _spec_html(f: Figures) -> str:
     text = f"spec <code>{escape(str(used['path']))}</code> (sha256 {escape(str(used['sha256'])[:8])})"
     if used["given"]:
         text += f", given with --spec instead of the run's own <code>{escape(str(used['run_spec_path']))}</code>"
+    elif f.spec_from_run_folder:
+        text += ", read from the run folder's <code>spec.resolved.yaml</code>"
     return text

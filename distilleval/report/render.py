@@ -50,14 +50,15 @@ def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None
         The report text.
 
     Raises:
-        DataError: the summary is missing or invalid, or the spec is a different task.
+        DataError: the summary is missing or invalid, the spec is a different task, or the spec
+            or pricing table the verdict needs is neither in the run folder nor where the run
+            names it (the report is never judged with default margins or floors instead).
     """
     from distilleval.report.learning_curve import curve_chart, curve_tables, run_curve
 
     renderer = _renderer(fmt)
-    figures = compute_figures(
-        load_run(run, spec_path=spec_path, pricing_path=pricing_path), max_price_age_days=max_price_age_days
-    )
+    inputs = load_run(run, spec_path=spec_path, pricing_path=pricing_path, require_spec=True, require_pricing=True)
+    figures = compute_figures(inputs, max_price_age_days=max_price_age_days)
     tables, verdict = build_tables(figures), decide(figures, payback_horizon_days=payback_horizon_days)
     curve = run_curve(run)
     if curve is None:

@@ -1,8 +1,11 @@
 """Load what a report or gate needs for one run: its summary, the pricing table and the spec it names.
 
-``summary.json`` records the spec and pricing files by path and sha256. Relative paths are
-tried against the working directory first, then against the summary's folder and its parents,
-so a run directory can be moved together with its repository.
+A run folder stands alone: ``eval`` and ``run`` write the resolved spec (``spec.resolved.yaml``)
+and a copy of the pricing table next to ``summary.json``, and those are read first, whatever
+the working directory and wherever the folder has been moved, when their sha256 is the one the
+summary records. Older run folders without them fall back to the files the summary names by
+path: relative paths are tried against the working directory, then against the summary's
+folder and its parents. What cannot be found is said, never replaced by a default.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from pathlib import Path
 
 from distilleval.costs.pricing import PricingTable, load_pricing
 from distilleval.errors import DataError, DistillevalError
+from distilleval.files import file_sha256
 from distilleval.results.summary_json import SourceRef, Summary, read_summary
+from distilleval.spec.resolved import RESOLVED_SPEC_FILE
 from distilleval.spec.task_spec import TaskSpec, load_spec
 
 _PARENT_LEVELS = 4
@@ -64,6 +69,35 @@ def locate(ref: SourceRef, summary_path: Path) -> Path | None:
     return None
 
 
+def run_pricing_file(summary: Summary, summary_path: Path) -> Path | None:
+    """The pricing table that priced the run: the run folder's copy (same sha256), else the file
+    the summary names (``locate``); None when neither is found."""
+    copy = summary_path.parent / Path(summary.pricing.path).name
+    if copy.is_file() and summary.pricing.sha256 and file_sha256(copy) == summary.pricing.sha256:
+        return copy
+    return locate(summary.pricing, summary_path)
+
+
+def _resolved_spec(summary: Summary, target: Path, problems: list[str]) -> TaskSpec | None:
+    """The run folder's resolved spec when it is of the spec the summary records, else None
+    (a resolved spec of another version, or one that no longer loads, is noted in ``problems``)."""
+    from distilleval.spec.resolved import load_resolved_spec
+
+    resolved = target.parent / RESOLVED_SPEC_FILE
+    if not resolved.is_file():
+        return None
+    try:
+        spec = load_resolved_spec(resolved)
+    except DistillevalError as err:
+        problems.append(f"{resolved} could not be loaded ({err})")
+        return None
+    if spec.name != summary.spec_name or (summary.spec.sha256 and spec.source_sha256 != summary.spec.sha256):
+        problems.append(f"{resolved} is of another spec than the run's (spec {spec.name!r}, sha256 "
+                        f"{spec.source_sha256[:8]}; the run used {summary.spec_name!r}, {summary.spec.sha256[:8]})")
+        return None
+    return spec
+
+
 def _hash_note(kind: str, path: Path, ref: SourceRef) -> str | None:
     if not ref.sha256:
         return None
@@ -102,9 +136,11 @@ def load_run(
     summary = read_summary(target)
     inputs = RunInputs(summary=summary, summary_path=target)
 
-    pricing_file = Path(pricing_path) if pricing_path else locate(summary.pricing, target)
+    pricing_file = Path(pricing_path) if pricing_path else run_pricing_file(summary, target)
     if pricing_file is None or not pricing_file.is_file():
-        message = f"{target}: pricing table {pricing_path or summary.pricing.path} not found"
+        message = (f"{target}: pricing table {pricing_path} not found" if pricing_path else
+                   f"{target}: the run's pricing table {summary.pricing.path} not found, and the run folder holds no "
+                   "copy of it")
         if require_pricing:
             raise DataError(message + " (pass --pricing FILE)")
         inputs.problems.append(message)
@@ -121,9 +157,16 @@ def load_run(
                 if note:
                     inputs.problems.append(note)
 
+    if spec_path is None:
+        resolved = _resolved_spec(summary, target, inputs.problems)
+        if resolved is not None:
+            inputs.spec, inputs.spec_file = resolved, resolved.source
+            return inputs
     spec_file = Path(spec_path) if spec_path else locate(summary.spec, target)
     if spec_file is None or not spec_file.is_file():
-        message = f"{target}: spec {spec_path or summary.spec.path} not found"
+        message = (f"{target}: spec {spec_path} not found" if spec_path else
+                   f"{target}: the run's spec {summary.spec.path} not found, and the run folder holds no "
+                   f"{RESOLVED_SPEC_FILE} of it")
         if require_spec:
             raise DataError(message + " (pass --spec FILE)")
         inputs.problems.append(message)

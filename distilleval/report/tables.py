@@ -157,15 +157,26 @@ def accuracy_table(f: Figures) -> Table:
         table.notes.append("Every call of this run came from the response cache: $0 spent; token, latency and cost "
                            "figures are those of the original calls.")
     for row in f.models:
-        if row.result.truncated:
-            table.notes.append(
-                f"{row.label}: {row.result.truncated:,} of {row.result.n:,} answers were cut at max_tokens (truncated); "
-                "scored as given (wrong unless already complete), not counted as invalid. Raise max_tokens for this model."
-            )
+        table.notes.extend(_max_tokens_note(row))
     if methods:
         confidence = next((r.result.metric.confidence for r in f.models if r.result.metric), 0.95)
         table.notes.append(f"Intervals: {', '.join(sorted(methods))}, {confidence:.0%}.")
     return table
+
+
+def _max_tokens_note(row: ModelRow) -> list[str]:
+    """What reaching max_tokens did to a model's answers; raising it is advised only when a cut
+    answer is not a valid output (a complete label that reached the limit lost nothing)."""
+    cut, invalid = row.result.truncated, row.result.truncated_invalid
+    if not cut:
+        return []
+    said = f"{row.label}: {cut:,} of {row.result.n:,} answers were cut at max_tokens (reached max_tokens) and are judged on their content"
+    if invalid is None:  # a summary that did not count them
+        return [f"{said}. Where such an answer is not a valid output, raise max_tokens for this model."]
+    if not invalid:
+        return [f"{said}: each is a valid output, scored as such."]
+    return [f"{said}: {invalid:,} of them are not a valid output (counted as invalid), the rest are scored as given. "
+            "Raise max_tokens for this model."]
 
 
 def baseline_notes(f: Figures) -> str:
@@ -358,6 +369,16 @@ def _price_text(row: ModelRow, f: Figures) -> tuple[str, str, str]:
     return key, format_usd(price.input_per_mtok_usd), format_usd(price.output_per_mtok_usd)
 
 
+def _cache_rates_text(row: ModelRow, f: Figures) -> str:
+    """``, priced at ...`` naming the rate the cached tokens were really priced at ('' without the table)."""
+    found = f.inputs.pricing.find(row.result.pricing_key) if f.inputs.pricing is not None else None
+    if found is None:
+        return ""
+    key, price = found
+    return ", " + cost_model.cache_rates_applied(price, key, batch=row.result.batch,
+                                                 writes=row.result.cache_write_share > 0)
+
+
 def _cost_basis_cell(result: ModelResult) -> Cell:
     """The cost's basis; a run served wholly from the cache measured nothing itself."""
     if result.cost_basis == "measured" and all_calls_from_cache(result):
@@ -395,7 +416,7 @@ def cost_per_request_table(f: Figures) -> Table:
                 source = "spec traffic.cached_input_fraction"
             writes = f", {result.cache_write_share:.0%} written to it" if result.cache_write_share > 0 else ""
             table.notes.append(f"{row.label}: {share:.0%} of input tokens read from the prompt cache{writes} "
-                               f"({source}), priced at the cached rates.")
+                               f"({source}){_cache_rates_text(row, f)}.")
     cached = [row.label for row in f.models if all_calls_from_cache(row.result)]
     if cached:
         table.notes.append(f"{', '.join(cached)}: every call of this run came from the response cache, $0 spent; "

@@ -138,13 +138,6 @@ def _excluding_failed_calls(outputs: list[ModelOutput], scores: list) -> list:
     ]
 
 
-def _reason(output: ModelOutput, score: Any) -> str | None:
-    """The scoring reason, except that a wrong answer cut at max_tokens is ``truncated``."""
-    if output.truncated and score.score != 1:
-        return "truncated"
-    return score.reason
-
-
 def _latency_figures(run: ModelRun, outputs: list[ModelOutput], under_load: Distribution | None) -> LatencyFigures | None:
     """The run's latency context plus the cached calls' original figures and the client-bound rule."""
     from distilleval.results.latency import client_bound_reason
@@ -167,8 +160,10 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
     answered = [(o, s) for o, s in zip(outputs, scores) if _text(o) is not None]
     # The metric, its interval and the confusion are over the answered items only.
     metric, secondary = scorer.summarize([s for _, s in answered])
-    # An answer cut at max_tokens is counted as truncated, not as an invalid answer.
-    invalid = sum(1 for o, s in answered if not s.valid and not o.truncated)
+    # One definition of invalid wherever it is printed (table, summary.json, metrics, confusion):
+    # an answer that is not a valid output of the spec's kind, over the answered items, whether
+    # or not it was cut at max_tokens.
+    invalid = sum(1 for _, s in answered if not s.valid)
     # Token figures are of answered calls; a failed call the provider billed counts only in spent_usd.
     answered_calls = [o for o in outputs if o.error_kind is None]
     priced = [o for o in answered_calls if o.input_tokens is not None]
@@ -200,7 +195,10 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
         output_tokens=distribution([o.output_tokens for o in answered_calls if o.output_tokens is not None]),
         latency_ms=under_load,
         latency=_latency_figures(run, outputs, under_load),
+        # An answer cut at max_tokens is judged on its content like any other: a valid label or
+        # valid JSON scores as such; only the ones that are not a valid output need more room.
         truncated=sum(1 for o in outputs if o.truncated),
+        truncated_invalid=sum(1 for o, s in answered if o.truncated and not s.valid),
         cache_hits=sum(1 for o in outputs if o.cache_hit),
         cost_per_request_usd=cost,
         cost_basis=cost_basis,
@@ -208,7 +206,7 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
         spent_usd=sum(o.cost_usd for o in outputs if not o.cache_hit)
         + (run.latency.probe_spent_usd if run.latency is not None else 0.0),
         notes=list(run.notes),
-        reasons=dict(Counter(r for r in (_reason(o, s) for o, s in zip(outputs, scores)) if r is not None)),
+        reasons=dict(Counter(s.reason for s in scores if s.reason is not None)),
         error_reasons=dict(Counter(f"{o.error_kind}: {o.error_reason}" for o in outputs
                                    if o.error_kind is not None and o.error_reason)),
     )
@@ -332,9 +330,10 @@ def build_summary(
                 result.latency_ms[name] = output.latency_ms
             if output.error_kind is not None:
                 result.errors[name] = output.error_kind
-            reason = _reason(output, score)
-            if reason is not None:
-                result.reasons[name] = reason
+            if score.reason is not None:
+                result.reasons[name] = score.reason
+            if output.truncated:
+                result.reached_max_tokens.append(name)
         item_results.append(result)
 
     known = {item.id for item in items}

@@ -85,7 +85,10 @@ class ModelResult(_Model):
         "call is missing data, never a wrong answer"
     )
     error_rate: float = Field(default=0.0, description="failed calls / n")
-    invalid_rate: float | None = None
+    invalid_rate: float | None = Field(
+        default=None, description="answered items whose output is not a valid output of the spec's kind (outside the "
+        "label set, unparsable JSON, SQL that does not run), over the answered items; answers cut at max_tokens included"
+    )
     input_tokens: Distribution | None = None
     output_tokens: Distribution | None = None
     cached_input_tokens_total: float = Field(
@@ -111,7 +114,14 @@ class ModelResult(_Model):
     )
     latency_ms: Distribution | None = Field(default=None, description="answered calls made in this run, under its load; cache hits and failed calls excluded")
     latency: LatencyFigures | None = Field(default=None, description="load, client-bound flag, probe and cached figures")
-    truncated: int = Field(default=0, description="answers cut at max_tokens (finish reason 'length'); scored as given")
+    truncated: int = Field(
+        default=0, description="answers cut at max_tokens (finish reason 'length'); judged on their content like any "
+        "other answer: a valid label or valid JSON scores as such"
+    )
+    truncated_invalid: int | None = Field(
+        default=None, description="the truncated answers that are not a valid output of the spec's kind (counted in "
+        "invalid_rate): the ones more max_tokens might have saved; None in summaries written before it was counted"
+    )
     cache_hits: int = 0
     cost_per_request_usd: float | None = None
     cost_basis: Basis = "projected"
@@ -215,6 +225,10 @@ class ItemResult(_Model):
         default_factory=dict, description="model -> call latency (None or absent for cache hits); optional"
     )
     reasons: dict[str, str] = Field(default_factory=dict, description="model -> scoring reason, when not right")
+    reached_max_tokens: list[str] = Field(
+        default_factory=list, description="models whose answer was cut at max_tokens (finish reason 'length'); "
+        "the answer is scored on its content, this only flags it"
+    )
 
 
 class SourceRef(_Model):

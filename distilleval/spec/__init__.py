@@ -6,6 +6,7 @@
 - ``scorer_config``: the ``scorer:`` section (configuration only; metrics live in ``scoring``).
 - ``data``: loading JSONL/CSV items and splitting them.
 - ``prompts`` and ``messages``: prompt templates and the chat messages built from them.
+- ``resolved``: the resolved spec a run folder keeps, written and read back.
 
 Imports nothing from distilleval beyond ``errors`` and ``files``.
 """

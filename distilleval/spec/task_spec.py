@@ -596,6 +596,24 @@ def load_spec(path: str | Path) -> TaskSpec:
     """
     source = Path(path)
     raw, lines = load_yaml_with_lines(source, SpecError)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    return spec_from_mapping(raw, source, lines, sha256=digest)
+
+
+def spec_from_mapping(raw: Any, source: Path, lines: LineIndex, *, sha256: str, check_files: bool = True) -> TaskSpec:
+    """Validate a spec read from ``source`` (``load_spec``'s checks, one line per problem).
+
+    Args:
+        raw: the parsed YAML.
+        source: the file it came from (named in messages; relative paths resolve against it).
+        lines: the YAML's line index.
+        sha256: recorded as the spec's ``source_sha256``.
+        check_files: check that the data, pool, database and pricing files exist (a run
+            folder's resolved spec is judged without its data: ``spec.resolved``).
+
+    Raises:
+        SpecError: anything wrong with the spec, as one line naming file, line and field.
+    """
     if not isinstance(raw, dict):
         raise SpecError(f"{source}:1: expected a mapping of spec fields, found {type(raw).__name__}")
     try:
@@ -604,8 +622,8 @@ def load_spec(path: str | Path) -> TaskSpec:
         raise SpecError(
             describe_validation_error(err, source=source, lines=lines, union_tags=_UNION_TAGS)
         ) from None
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    spec = spec.model_copy(update={"source": source, "source_sha256": digest})
-    _check_files(spec, lines)
+    spec = spec.model_copy(update={"source": source, "source_sha256": sha256})
+    if check_files:
+        _check_files(spec, lines)
     _check_labels(spec, lines)
     return _read_prompts(spec, lines)

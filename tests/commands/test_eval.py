@@ -388,19 +388,47 @@ def _max_in_flight(log):
 
 
 
-def test_answers_cut_at_max_tokens_are_reported_as_truncated(tmp_path):
-    # The server cuts an answer longer than max_tokens (one word per token) and says "length".
-    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer="billing team please")}) as server:
+def _cut_answer(prompt):
+    # With max_tokens 1 (one word per token) even tickets keep "billing", a label; odd ones "techn".
+    return "billing team please" if int(prompt.split("#")[1].split()[0]) % 2 == 0 else "techn ical"
+
+
+def test_answers_cut_at_max_tokens_are_judged_on_their_content(tmp_path):
+    # Issue 26 item 4: an answer that reached max_tokens but is a valid label is scored as that
+    # label and only flagged; a wrong one keeps its real reason; raising max_tokens is advised
+    # only because some cut answers are not a valid output.
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_cut_answer)}) as server:
         spec = write_spec(tmp_path / "task", server.base_url, 6, fast_path=True)
         spec.write_text(spec.read_text().replace('  prompt: "{text}"\n', '  prompt: "{text}"\n  max_tokens: 1\n'))
         assert _eval(spec, tmp_path) == 0
     summary = read_summary(_only_run(tmp_path))
     student = summary.models["student"]
     assert student.truncated == 6 and summary.models["teacher"].truncated == 0
-    assert student.invalid_rate == 0.0 and student.reasons == {"truncated": 4}  # the two billing items are right as cut
+    # Gold: t0 billing, t1 technical, t2 other, t3 billing, t4 technical, t5 other.
+    assert student.metric.value == pytest.approx(1 / 6)  # "billing" on t0
+    assert student.reasons == {"wrong_label": 2, "invalid_label": 3}  # t2, t4 wrong; "techn" on t1, t3, t5
+    assert student.truncated_invalid == 3 and student.invalid_rate == pytest.approx(3 / 6)
+    assert all(item.reached_max_tokens == ["student"] for item in summary.items)
     report = (tmp_path / "report.md")
     assert main(["report", str(_only_run(tmp_path)), "--out", str(report)]) == 0
-    assert "6 of 6 answers were cut at max_tokens (truncated)" in report.read_text()
+    assert ("6 of 6 answers were cut at max_tokens (reached max_tokens) and are judged on their content: 3 of them "
+            "are not a valid output (counted as invalid)") in report.read_text()
+    assert "Raise max_tokens for this model." in report.read_text()
+
+
+def test_complete_labels_that_reached_max_tokens_are_right_or_wrong_and_no_raise_is_advised(tmp_path):
+    with OpenAIServer({"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer="billing team please")}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 6, fast_path=True)
+        spec.write_text(spec.read_text().replace('  prompt: "{text}"\n', '  prompt: "{text}"\n  max_tokens: 1\n'))
+        assert _eval(spec, tmp_path) == 0
+    student = read_summary(_only_run(tmp_path)).models["student"]
+    assert student.truncated == 6 and student.truncated_invalid == 0 and student.invalid_rate == 0.0
+    assert student.reasons == {"wrong_label": 4}  # "billing" is a label: right on two items, wrong on four
+    report = (tmp_path / "report.md")
+    assert main(["report", str(_only_run(tmp_path)), "--out", str(report)]) == 0
+    text = report.read_text()
+    assert "6 of 6 answers were cut at max_tokens (reached max_tokens) and are judged on their content: each is a valid output" in text
+    assert "Raise max_tokens" not in text
 
 
 @pytest.mark.parametrize("fast_path", [False, True], ids=["litellm", "fast-path"])

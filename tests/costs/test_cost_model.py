@@ -171,3 +171,27 @@ def test_break_even_is_cost_over_saving_never_negative_or_nan(one_time, daily_sa
 @given(st.floats(min_value=0, max_value=1e9, allow_nan=False))
 def test_format_usd_never_fails_and_starts_with_dollar(value):
     assert cost_model.format_usd(value).startswith("$")
+
+
+def _row(**rates) -> ModelPrice:
+    return ModelPrice.model_validate({"display_name": "m", "input": 2.0, "output": 8.0, "source": "test",
+                                      "as_of": "2026-02-01", **rates})
+
+
+@pytest.mark.parametrize("row, batch, writes, said", [
+    ({"cached_input": 0.2}, False, False, "priced at the cached-input rate of m ($0.20/1M tokens)"),
+    ({}, False, False, "priced at the full input rate: the pricing table has no cached-input rate for m"),
+    ({"cached_input": 0.2, "cache_write": 2.5}, False, True,
+     "priced at the cached-input rate of m ($0.20/1M tokens); writes at the cache-write rate ($2.50/1M tokens)"),
+    ({"cached_input": 0.2}, False, True,
+     "priced at the cached-input rate of m ($0.20/1M tokens); writes at the full input rate (no cache-write rate for m)"),
+    ({"cached_input": 0.2, "batch_discount": 0.5}, True, False,
+     "priced at the batch input rate: the pricing table has no batch rates for prompt-cache tokens"),
+])
+def test_the_cache_rates_sentence_says_the_rate_request_cost_applied(row, batch, writes, said):
+    price = _row(**row)
+    assert cost_model.cache_rates_applied(price, "m", batch=batch, writes=writes) == said
+    # The sentence and the arithmetic agree: cached tokens cost the rate it names.
+    per_cached_token = cost_model.request_cost_usd(price, 1e6, 0, cached_input_tokens=1e6, batch=batch)
+    named = {"cached-input rate": 0.2, "full input rate": 2.0, "batch input rate": 1.0}
+    assert per_cached_token == pytest.approx(next(v for k, v in named.items() if said.startswith(f"priced at the {k}")))

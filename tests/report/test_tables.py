@@ -236,11 +236,25 @@ def test_truncated_answers_and_a_fully_cached_run_are_stated(tmp_path):
 
     tables = _variant_tables(tmp_path, change)
     notes = " ".join(tables["accuracy"].notes)
-    assert "Student: Qwen3-8B LoRA (Tinker): 7 of 300 answers were cut at max_tokens (truncated)" in notes
+    assert ("Student: Qwen3-8B LoRA (Tinker): 7 of 300 answers were cut at max_tokens (reached max_tokens) and are "
+            "judged on their content. Where such an answer is not a valid output, raise max_tokens") in notes
     assert "Every call of this run came from the response cache: $0 spent" in notes
     assert "when the calls were first made" in " ".join(tables["tokens"].notes)
     plain = {t.key: t for t in build_tables(compute_figures(load_run(SUMMARY_PATH)))}
     assert "response cache" not in " ".join(plain["accuracy"].notes) and "truncated" not in " ".join(plain["accuracy"].notes)
+
+
+@pytest.mark.parametrize("cut_invalid, advice", [(0, "each is a valid output, scored as such."),
+                                                 (2, "2 of them are not a valid output (counted as invalid), the rest are "
+                                                     "scored as given. Raise max_tokens for this model.")])
+def test_raising_max_tokens_is_advised_only_when_a_cut_answer_is_invalid(tmp_path, cut_invalid, advice):
+    def change(summary):
+        summary.models["student"].truncated = 7
+        summary.models["student"].truncated_invalid = cut_invalid
+
+    notes = " ".join(_variant_tables(tmp_path, change)["accuracy"].notes)
+    assert f"7 of 300 answers were cut at max_tokens (reached max_tokens) and are judged on their content: {advice}" in notes
+    assert ("Raise max_tokens" in notes) == bool(cut_invalid)
 
 
 def test_a_fully_cached_rerun_says_so_and_spent_nothing(tmp_path):
@@ -359,3 +373,18 @@ def test_no_cost_or_break_even_figure_depends_on_accuracy(tmp_path):
     wrong = cost_tables(write_variant(tmp_path, student_always_wrong))
     assert wrong and wrong == cost_tables(SUMMARY_PATH)
     assert {"cost_per_request", "break_even"} <= set(wrong) and len(wrong["verdict"]) == 2
+
+
+def test_the_cached_pricing_note_names_the_rate_really_applied(tmp_path):
+    # Issue 26 item 5: the note said every model's cached input was priced at the cached rate,
+    # also for a model whose price row has none (its cached tokens cost the full input rate).
+    def cached(summary):
+        for name in ("teacher", "student"):
+            summary.models[name].cached_input_tokens_total = summary.models[name].input_tokens_total * 0.6
+
+    notes = _variant_tables(tmp_path, cached)["cost_per_request"].notes
+    teacher = next(n for n in notes if n.startswith("Teacher: Claude Opus 4.6: 60% of input tokens read from the prompt cache"))
+    student = next(n for n in notes if n.startswith("Student: Qwen3-8B LoRA (Tinker): 60% of input tokens read from the prompt cache"))
+    assert teacher.endswith("priced at the cached-input rate of anthropic/claude-opus-4-6 ($0.50/1M tokens).")
+    assert student.endswith("priced at the full input rate: the pricing table has no cached-input rate for tinker/lora.")
+    assert "cached-input rate of" not in student

@@ -153,12 +153,12 @@ def test_distribution_percentiles():
     assert distribution([]) is None
 
 
-def test_answers_cut_at_max_tokens_are_counted_as_truncated_not_invalid(tmp_path):
+def test_answers_cut_at_max_tokens_are_counted_as_truncated_and_judged_on_their_content(tmp_path):
     spec, items = write_spec(tmp_path, ["pos"] * 4)
     outputs = [
         ModelOutput(items[0].id, "pos", finish_reason="stop"),
-        ModelOutput(items[1].id, "po", finish_reason="length"),  # cut: wrong, truncated, not invalid
-        ModelOutput(items[2].id, "banana", finish_reason="stop"),  # a real invalid label
+        ModelOutput(items[1].id, "po", finish_reason="length"),  # cut mid-label: not a label, so invalid
+        ModelOutput(items[2].id, "banana", finish_reason="stop"),  # an invalid label, not cut
         ModelOutput(items[3].id, "pos", finish_reason="length"),  # cut after a complete answer: still right
     ]
     summary = summarize(spec, items, [ModelRun("student", "student", "tinker://s", outputs)],
@@ -166,9 +166,41 @@ def test_answers_cut_at_max_tokens_are_counted_as_truncated_not_invalid(tmp_path
     student = summary.models["student"]
     assert student.truncated == 2
     assert student.metric.value == 0.5  # the cut wrong answer still counts as wrong
-    assert student.invalid_rate == pytest.approx(1 / 4)  # only "banana"
-    assert student.reasons.get("truncated") == 1
-    assert summary.items[1].reasons["student"] == "truncated"
+    assert student.invalid_rate == pytest.approx(2 / 4)  # "po" and "banana"
+    assert student.truncated_invalid == 1  # "po": the one more max_tokens might have saved
+    assert student.reasons == {"invalid_label": 2}  # each answer's own reason, never "truncated"
+    assert [item.reached_max_tokens for item in summary.items] == [[], ["student"], [], ["student"]]
+    assert summary.items[3].scores["student"] == 1.0 and "student" not in summary.items[3].reasons
+
+
+def test_a_wrong_label_cut_at_max_tokens_keeps_its_reason(tmp_path):
+    spec, items = write_spec(tmp_path, ["pos", "neg"])
+    outputs = [ModelOutput(items[0].id, "neg", finish_reason="length"), ModelOutput(items[1].id, "neg", finish_reason="length")]
+    summary = summarize(spec, items, [ModelRun("student", "student", "tinker://s", outputs)],
+                        pricing=load_pricing(None), run_id="r")
+    student = summary.models["student"]
+    assert (student.metric.value, student.reasons, student.truncated, student.truncated_invalid) == (0.5, {"wrong_label": 1}, 2, 0)
+    assert summary.items[0].reasons["student"] == "wrong_label"
+
+
+def test_invalid_is_one_figure_in_the_summary_the_metrics_and_the_confusion_matrix(tmp_path):
+    # Issue 26 item 3: with answers cut at max_tokens outside the label set, summary.json said 0%
+    # invalid while the metrics and the confusion matrix said 100%. Invalid is one thing: an
+    # answered item whose output is not a valid output of the spec's kind, over the answered items.
+    spec, items = write_spec(tmp_path, ["pos", "neg"] * 5)
+    texts = ["pos", "neg", "Positive review", "ne", "pos", "pos", "maybe", "neg", None, "po"]
+    finish = ["stop", "stop", "length", "length", "length", "stop", "stop", "length", None, "length"]
+    outputs = [
+        ModelOutput(item.id, text, finish_reason=reason, error_kind="timeout" if text is None else None)
+        for item, text, reason in zip(items, texts, finish)
+    ]
+    student = summarize(spec, items, [ModelRun("student", "student", "tinker://s", outputs)],
+                        pricing=load_pricing(None), run_id="r").models["student"]
+    answered, invalid = 9, 4  # the timeout is a failed call, not an answer; invalid: "Positive review", "ne", "maybe", "po"
+    in_matrix = sum(row.get("INVALID", 0) for row in student.confusion.values())
+    assert (student.invalid_rate, student.metrics["invalid_rate"], in_matrix / answered) == (
+        pytest.approx(invalid / answered),) * 3
+    assert student.truncated == 5
 
 
 def test_latency_context_cached_originals_client_bound_and_probe_spend(tmp_path):
