@@ -9,16 +9,20 @@ per-test level as the single two-sided test at ``alpha`` that fails only on the 
 one model is judged exactly as before.
 
 Each drop's printed interval is the two-sided paired interval at the level its Holm step used
-(``1 - 2·level``), so an interval below zero goes with a failed check.
+(``1 - 2·level``), so an interval below zero goes with a failed check: for 0/1 scores McNemar's
+exact conditional interval, for other scores the interval that inverts the sign-flip test
+itself (``distilleval.results.families.sign_flip_interval``), never a bootstrap beside a
+permutation decision.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from distilleval.gate.paired import PairedResult, compare_paired
-from distilleval.results.families import HolmDecision, drop_p_value, holm
+from distilleval.results.families import HolmDecision, drop_p_value, holm, is_binary, sign_flip_interval
 
 
 @dataclass(frozen=True)
@@ -83,5 +87,9 @@ def paired_drop_family(pairs: Mapping[str, tuple[Sequence[float], Sequence[float
     results = []
     for (key, (a, b)), (p, method), decision in zip(pairs.items(), tested.values(), decisions):
         paired = compare_paired(a, b, alpha=2 * decision.level)
+        if not (is_binary(a) and is_binary(b)):
+            low, high = sign_flip_interval(a, b, level=decision.level)
+            paired = dataclasses.replace(paired, ci_low=low, ci_high=high,
+                                         method="interval inverting the paired sign-flip test")
         results.append(DropTest(key, paired, p, method, decision, level))
     return results

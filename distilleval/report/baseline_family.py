@@ -12,13 +12,14 @@ decision.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from distilleval.gate.paired import PairedResult, compare_paired
-from distilleval.results.families import HolmDecision, holm, two_sided_p_value
+from distilleval.results.families import HolmDecision, agreeing_interval, holm, two_sided_p_value
 
 Direction = Literal["better", "worse", "inconclusive"]
 
@@ -82,6 +83,9 @@ def compare_with_baselines(
     comparisons = []
     for (key, (name, a, b)), (p, method), decision in zip(usable.items(), tested, decisions):
         paired = compare_paired(a, b, alpha=decision.level)
+        inverted = agreeing_interval(a, b, level=decision.level)
+        if inverted is not None:
+            paired = dataclasses.replace(paired, ci_low=inverted[0], ci_high=inverted[1], method=inverted[2])
         comparisons.append(BaselineComparison(key, name, paired, p, method, decision))
     return comparisons
 

@@ -245,9 +245,8 @@ def paired_table(f: Figures) -> Table:
         table.notes.append(f"Each row's p is the two-sided p of the test its interval inverts{named}, so the interval "
                            "excludes 0 exactly when p is below one minus its level.")
     if any(compared.paired.p_value is None for compared in f.baseline_comparisons):
-        # Partial credit: no interval inverts the sign-flip test the decision uses, so say so.
         table.notes.append("Baseline rows with partial-credit scores: p from the paired sign-flip test (the decision's), "
-                           "beside a paired bootstrap interval; the two can disagree near the decision's level.")
+                           "beside the interval that inverts that same test, so they agree.")
     if not f.summary.comparisons and comparisons:
         table.notes.append("Computed by the report from the per-item scores (the summary recorded no comparison).")
     ni = f.non_inferiority

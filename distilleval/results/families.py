@@ -16,6 +16,7 @@ Bonferroni.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -161,20 +162,99 @@ def sign_flip_p(
     # Sums of floats in a different order differ in the last bits: compare with a tolerance so
     # that the observed arrangement counts as "at least as extreme" as itself.
     tolerance = 1e-9 * max(1.0, float(np.abs(differences).sum()))
+    totals, _ = _flip_sums(differences, n_flips, seed)
+    if alternative == "less":
+        count = int(np.sum(totals <= observed + tolerance))
+    elif alternative == "greater":
+        count = int(np.sum(totals >= observed - tolerance))
+    else:
+        count = int(np.sum(np.abs(totals) >= abs(observed) - tolerance))
+    return (1 + count) / (n_flips + 1)
+
+
+def _flip_sums(differences: np.ndarray, n_flips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each random sign assignment of ``differences``: the signed total and the sum of the signs."""
     rng = np.random.default_rng(seed)
-    count = 0
+    totals, sign_sums = [], []
     chunk = max(1, _MAX_CELLS_PER_CHUNK // differences.size)
     for start in range(0, n_flips, chunk):
         rows = min(chunk, n_flips - start)
         signs = rng.integers(0, 2, size=(rows, differences.size), dtype=np.int8) * 2 - 1
-        totals = signs @ differences
-        if alternative == "less":
-            count += int(np.sum(totals <= observed + tolerance))
-        elif alternative == "greater":
-            count += int(np.sum(totals >= observed - tolerance))
+        totals.append(signs @ differences)
+        sign_sums.append(signs.sum(axis=1, dtype=np.int64))
+    return np.concatenate(totals), np.concatenate(sign_sums)
+
+
+def sign_flip_interval(
+    reference: Sequence[float] | np.ndarray,
+    compared: Sequence[float] | np.ndarray,
+    *,
+    level: float,
+    n_flips: int = SIGN_FLIPS,
+    seed: int = SIGN_FLIP_SEED,
+) -> tuple[float, float]:
+    """The interval of the mean difference ``compared - reference`` that inverts ``sign_flip_p``.
+
+    The upper end is the smallest shift d at which the one-sided "less" sign-flip test of the
+    differences minus d rejects at ``level``; the lower end mirrors it with "greater". The same
+    random signs as ``sign_flip_p`` are used (the items with no difference get theirs from a
+    second stream: at d = 0 they add nothing), so at d = 0 the tests are exactly
+    ``sign_flip_p``'s: the upper end is at or below 0 exactly when ``sign_flip_p(...,
+    alternative="less") <= level``, and the lower end at or above 0 exactly when the
+    "greater" p is. Each end holds at ``level`` when each item's difference is symmetric about
+    the true shift; the two together make a ``1 - 2 * level`` interval.
+
+    Raises:
+        ValueError: different lengths, no items, or ``level`` outside (0, 0.5).
+    """
+    a, b = np.asarray(reference, dtype=float), np.asarray(compared, dtype=float)
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"paired scores need the same, non-zero number of items: {a.size} vs {b.size}")
+    if not 0 < level < 0.5:
+        raise ValueError(f"level must be within (0, 0.5), got {level}")
+    all_differences = b - a
+    differences = all_differences[all_differences != 0]
+    n, zeros = all_differences.size, all_differences.size - differences.size
+    if differences.size:
+        totals, sign_sums = _flip_sums(differences, n_flips, seed)
+    else:
+        totals, sign_sums = np.zeros(n_flips), np.zeros(n_flips, dtype=np.int64)
+    if zeros:
+        sign_sums = sign_sums + 2 * np.random.default_rng([seed, 1]).binomial(zeros, 0.5, size=n_flips) - zeros
+    observed = float(differences.sum())
+    tolerance = 1e-9 * max(1.0, float(np.abs(differences).sum()))
+    # At shift d a flip's total is totals - d * sign_sums and the observed one observed - n * d.
+    gap = totals - observed
+
+    def p_less(d: float) -> float:
+        return (1 + int(np.sum(gap + d * (n - sign_sums) <= tolerance))) / (n_flips + 1)
+
+    def p_greater(d: float) -> float:
+        return (1 + int(np.sum(gap + d * (n - sign_sums) >= -tolerance))) / (n_flips + 1)
+
+    span = float(np.abs(all_differences).max()) + 1.0
+    upper = _threshold(lambda d: p_less(d) <= level, -span, span)
+    lower = -_threshold(lambda d: p_greater(-d) <= level, -span, span)
+    # Exact agreement with the tests at 0, whatever the bisection's last digit.
+    upper = min(upper, 0.0) if p_less(0.0) <= level else max(upper, math.ulp(0.0))
+    lower = max(lower, 0.0) if p_greater(0.0) <= level else min(lower, -math.ulp(0.0))
+    return lower, upper
+
+
+def _threshold(rejects, low: float, high: float) -> float:
+    """The smallest d in [low, high] where ``rejects(d)`` holds, for a test that rejects from
+    some d on (bisection to float precision); ``high`` when it never rejects there."""
+    if not rejects(high):
+        return math.inf
+    for _ in range(200):
+        middle = (low + high) / 2
+        if middle in (low, high):
+            break
+        if rejects(middle):
+            high = middle
         else:
-            count += int(np.sum(np.abs(totals) >= abs(observed) - tolerance))
-    return (1 + count) / (n_flips + 1)
+            low = middle
+    return high
 
 
 def one_sided_to_two_sided_level(level: float) -> float:
@@ -209,5 +289,19 @@ def two_sided_p_value(reference: Sequence[float], compared: Sequence[float]) -> 
         a_only = sum(1 for x, y in zip(reference, compared) if x == 1.0 and y == 0.0)
         b_only = sum(1 for x, y in zip(reference, compared) if x == 0.0 and y == 1.0)
         return mcnemar_exact(a_only, b_only), "McNemar exact, two-sided"
-    return sign_flip_p(reference, compared, alternative="two-sided"), f"paired sign-flip test ({SIGN_FLIPS:,} flips), two-sided"
+    # Twice the smaller one-sided p (not the |total| statistic), so that it agrees exactly with
+    # the interval made of the two one-sided inversions (``agreeing_interval``).
+    smaller = min(sign_flip_p(reference, compared, alternative="less"),
+                  sign_flip_p(reference, compared, alternative="greater"))
+    return min(1.0, 2 * smaller), f"paired sign-flip test ({SIGN_FLIPS:,} flips), two-sided (twice the smaller one-sided p)"
+
+
+def agreeing_interval(reference: Sequence[float], compared: Sequence[float], *, level: float) -> tuple[float, float, str] | None:
+    """For scores other than 0/1: the two-sided interval that ``two_sided_p_value`` rejects 0 by at
+    ``level`` (each end the inversion of a one-sided sign-flip test at ``level / 2``), and its
+    name; None for 0/1 scores, whose McNemar interval already agrees with McNemar's test."""
+    if is_binary(reference) and is_binary(compared):
+        return None
+    low, high = sign_flip_interval(reference, compared, level=level / 2)
+    return low, high, "interval inverting the paired sign-flip test"
 

@@ -110,6 +110,6 @@ def test_partial_credit_baselines_use_the_two_sided_sign_flip_test():
     baseline = list(rng.choice([0.0, 0.5, 1.0], 200, p=[0.2, 0.2, 0.6]))
     student = [min(1.0, v + 0.5) if i % 3 == 0 else v for i, v in enumerate(baseline)]
     (better,) = compare_with_baselines({"x": ("X", baseline, student)}, alpha=ALPHA)
-    assert better.method == "paired sign-flip test (9,999 flips), two-sided" and better.direction == "better"
+    assert better.method == "paired sign-flip test (9,999 flips), two-sided (twice the smaller one-sided p)" and better.direction == "better"
     (same,) = compare_with_baselines({"x": ("X", baseline, baseline)}, alpha=ALPHA)
     assert same.p_value == 1.0 and same.direction == "inconclusive"

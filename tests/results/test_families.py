@@ -97,3 +97,50 @@ def test_sign_flip_p_holds_its_level_on_exchangeable_partial_credit():
         draw = lambda: np.array([0.0, 0.5, 1.0])[(rng.random((n, 1)) > cumulative).sum(axis=1)]  # noqa: E731
         rejections += sign_flip_p(draw(), draw(), n_flips=199, seed=int(rng.integers(1 << 30))) <= 0.05
     assert rejections / replicates <= error_rate_bound(0.05)
+
+
+def test_the_sign_flip_interval_inverts_the_sign_flip_tests_exactly():
+    """Issue 25: an interval printed beside a decision is the inversion of the test that made it.
+    Over random partial-credit pairs and Holm-sized levels, the interval's upper end is at or
+    below 0 exactly when the one-sided "less" test rejects, its lower end at or above 0 exactly
+    when the "greater" test does, the two-sided p rejects exactly when the interval excludes 0,
+    and the observed mean difference lies inside."""
+    from distilleval.results.families import agreeing_interval, sign_flip_interval
+
+    rng = np.random.default_rng(5)
+    for case in range(120):
+        n = int(rng.integers(8, 200))
+        a = rng.choice([0.0, 0.5, 1.0], size=n, p=[0.2, 0.3, 0.5])
+        shift = rng.choice([-0.5, 0.0, 0.5], size=n, p=[0.1 + 0.1 * (case % 2), 0.7, 0.2 - 0.1 * (case % 2)])
+        b = np.clip(a + shift, 0.0, 1.0)
+        level = (0.025, 0.0125, 0.005)[case % 3]
+        low, high = sign_flip_interval(a, b, level=level, n_flips=999, seed=case)
+        less = sign_flip_p(a, b, alternative="less", n_flips=999, seed=case)
+        greater = sign_flip_p(a, b, alternative="greater", n_flips=999, seed=case)
+        assert (high <= 0) == (less <= level) and (low >= 0) == (greater <= level), (case, low, high, less, greater)
+        assert low <= float(np.mean(b - a)) <= high
+    # The defaults (9,999 flips) used by the gate, compare and the report agree the same way.
+    a, b = [0.5, 1.0, 0.8] * 10, [0.5, 0.5, 0.8] * 10
+    p, _ = two_sided_p_value(a, b)
+    low, high, method = agreeing_interval(a, b, level=0.05)
+    assert (p <= 0.05) == (high <= 0 or low >= 0) and "sign-flip" in method
+    assert agreeing_interval([1.0, 0.0], [0.0, 1.0], level=0.05) is None  # 0/1: McNemar's own interval
+
+
+def test_the_sign_flip_interval_covers_a_symmetric_shift():
+    # Seeded Monte Carlo: differences symmetric about a true shift of -0.1 (partial credit and
+    # continuous noise); the 95% interval (2.5% each end) covers it at least 94% of the time
+    # (the rule: nominal - 1 point, widened by two Monte Carlo standard errors).
+    from distilleval.results.families import sign_flip_interval
+
+    rng = np.random.default_rng(11)
+    replicates, covered = 400, 0
+    for r in range(replicates):
+        n = 60
+        noise = rng.choice([-0.5, 0.0, 0.5], size=n, p=[0.25, 0.5, 0.25]) + rng.normal(0, 0.05, size=n)
+        a = rng.random(n)
+        b = a - 0.1 + noise
+        low, high = sign_flip_interval(a, b, level=0.025, n_flips=499, seed=r)
+        covered += low <= -0.1 <= high
+    rate, se = covered / replicates, (0.95 * 0.05 / replicates) ** 0.5
+    assert rate >= 0.94 - 2 * se, rate
