@@ -77,21 +77,15 @@ def change_family(pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]], 
     Returns:
         One ``ModelChange`` per model, in the order of ``pairs``.
     """
-    import dataclasses
-
-    from distilleval.gate.paired import compare_paired
-    from distilleval.results.families import agreeing_interval, holm, two_sided_p_value
+    from distilleval.gate.paired import compare_paired_as_tested
+    from distilleval.results.families import holm, two_sided_p_value
 
     tested = {key: two_sided_p_value(a, b) for key, (a, b) in pairs.items()}
     decisions = holm([p for p, _ in tested.values()], alpha)
-    changes = []
-    for (key, (a, b)), (p, test), decision in zip(pairs.items(), tested.values(), decisions):
-        paired = compare_paired(a, b, alpha=decision.level)
-        inverted = agreeing_interval(a, b, level=decision.level)
-        if inverted is not None:  # other than 0/1 scores: the interval of the sign-flip test itself
-            paired = dataclasses.replace(paired, ci_low=inverted[0], ci_high=inverted[1], method=inverted[2])
-        changes.append(ModelChange(key, paired, p, test, decision))
-    return changes
+    return [
+        ModelChange(key, compare_paired_as_tested(a, b, alpha=decision.level), p, test, decision)
+        for (key, (a, b)), (p, test), decision in zip(pairs.items(), tested.values(), decisions)
+    ]
 
 
 def correction_text(family_size: int, alpha: float) -> str:

@@ -17,12 +17,11 @@ permutation decision.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from distilleval.gate.paired import PairedResult, compare_paired
-from distilleval.results.families import HolmDecision, drop_p_value, holm, is_binary, sign_flip_interval
+from distilleval.gate.paired import PairedResult, compare_paired_as_tested
+from distilleval.results.families import HolmDecision, drop_p_value, holm
 
 
 @dataclass(frozen=True)
@@ -86,10 +85,7 @@ def paired_drop_family(pairs: Mapping[str, tuple[Sequence[float], Sequence[float
     decisions = holm([p for p, _ in tested.values()], level)
     results = []
     for (key, (a, b)), (p, method), decision in zip(pairs.items(), tested.values(), decisions):
-        paired = compare_paired(a, b, alpha=2 * decision.level)
-        if not (is_binary(a) and is_binary(b)):
-            low, high = sign_flip_interval(a, b, level=decision.level)
-            paired = dataclasses.replace(paired, ci_low=low, ci_high=high,
-                                         method="interval inverting the paired sign-flip test")
+        # Two-sided at 1 - 2·level: its upper end is the one-sided test's at the Holm level.
+        paired = compare_paired_as_tested(a, b, alpha=2 * decision.level)
         results.append(DropTest(key, paired, p, method, decision, level))
     return results

@@ -7,6 +7,7 @@ functions that build ``summary.json``, so the gate and the summary agree.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,21 @@ def paired_scores(
     """Scores of the items both sides scored, in a stable id order."""
     common = sorted(k for k in a_items.keys() & b_items.keys() if a_items[k] is not None and b_items[k] is not None)
     return [float(a_items[k]) for k in common], [float(b_items[k]) for k in common]  # type: ignore[arg-type]
+
+
+def compare_paired_as_tested(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
+    """``compare_paired`` with the interval of the test that decides it: for 0/1 scores McNemar's
+    exact conditional interval (already so), for other scores the interval that inverts the paired
+    sign-flip test at two-sided ``alpha`` (``results.families.agreeing_interval``), never a
+    bootstrap printed beside a permutation decision."""
+    from distilleval.results.families import agreeing_interval
+
+    paired = compare_paired(a, b, alpha=alpha)
+    inverted = agreeing_interval(a, b, level=alpha)
+    if inverted is None:
+        return paired
+    low, high, method = inverted
+    return dataclasses.replace(paired, ci_low=low, ci_high=high, method=method)
 
 
 def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:

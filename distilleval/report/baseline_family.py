@@ -12,14 +12,13 @@ decision.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from distilleval.gate.paired import PairedResult, compare_paired
-from distilleval.results.families import HolmDecision, agreeing_interval, holm, two_sided_p_value
+from distilleval.gate.paired import PairedResult, compare_paired_as_tested
+from distilleval.results.families import HolmDecision, holm, two_sided_p_value
 
 Direction = Literal["better", "worse", "inconclusive"]
 
@@ -82,10 +81,7 @@ def compare_with_baselines(
     decisions = holm([p for p, _ in tested], alpha)
     comparisons = []
     for (key, (name, a, b)), (p, method), decision in zip(usable.items(), tested, decisions):
-        paired = compare_paired(a, b, alpha=decision.level)
-        inverted = agreeing_interval(a, b, level=decision.level)
-        if inverted is not None:
-            paired = dataclasses.replace(paired, ci_low=inverted[0], ci_high=inverted[1], method=inverted[2])
+        paired = compare_paired_as_tested(a, b, alpha=decision.level)
         comparisons.append(BaselineComparison(key, name, paired, p, method, decision))
     return comparisons
 
