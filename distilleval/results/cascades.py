@@ -239,7 +239,8 @@ class ThresholdChoice:
         margin: the excess error allowed over the fallback.
         n_calibration: calibration items.
         upper_bound_excess_error: the (1 − δ) upper bound on the cascade's error minus the
-            fallback's at ``threshold`` (None when none is certified).
+            fallback's at ``threshold`` (None when none is certified; negative when the first
+            model's gains over the fallback outweigh its losses).
         tested: ``(threshold, upper bound)`` for every threshold tested, in testing order (the
             last one failed unless every threshold was certified).
     """
@@ -292,9 +293,14 @@ def _hoeffding_bentkus_upper(total: float, n: int, level: float) -> float:
     return high
 
 
-def mean_upper_bound(values: np.ndarray, level: float) -> float:
+def mean_upper_bound(values: np.ndarray, level: float, *, binary: bool | None = None) -> float:
     """A (1 − level) upper confidence bound on the mean of i.i.d. values in [0, 1], valid for any
     distribution: exact Clopper–Pearson for 0/1 values, Hoeffding–Bentkus otherwise.
+
+    Args:
+        values: the sample.
+        level: the bound is exceeded by the true mean with probability at most this.
+        binary: whether the values can only be 0 or 1 (None: they are when every value given is).
 
     >>> round(mean_upper_bound(np.zeros(100), 0.05), 4)
     0.0295
@@ -303,24 +309,40 @@ def mean_upper_bound(values: np.ndarray, level: float) -> float:
     if n == 0:
         return 1.0
     total = float(np.sum(values))
-    if np.all((values == 0) | (values == 1)):
+    if binary is None:
+        binary = bool(np.all((values == 0) | (values == 1)))
+    if binary:
         return _binomial_upper(int(round(total)), n, float(level))
     return _hoeffding_bentkus_upper(total, n, float(level))
 
 
-def excess_error_upper_bound(items: CascadeItems, threshold: float, delta: float) -> float:
+def _binary_scores(items: CascadeItems) -> bool:
+    """Whether both models' scores are 0/1 (then every bound is exact binomial)."""
+    return all(bool(np.all((v == 0) | (v == 1))) for v in (items.first_correct, items.fallback_correct))
+
+
+def excess_error_upper_bound(items: CascadeItems, threshold: float, delta: float, *,
+                             binary: bool | None = None) -> float:
     """A (1 − δ) upper bound on E[1(kept)·(fallback score − first score)], the cascade's error
     minus the fallback's at ``threshold``: an upper bound on the losses (kept items where the
-    fallback scores higher) at δ/2 minus a lower bound on the gains (where it scores lower) at δ/2."""
+    fallback scores higher) at δ/2 minus a lower bound on the gains (where it scores lower) at δ/2.
+
+    Args:
+        items: the calibration items.
+        threshold: items with confidence at least this are kept.
+        delta: the bound fails with probability at most this.
+        binary: whether scores are 0/1 by design (None: when every score given is).
+    """
+    binary = _binary_scores(items) if binary is None else binary
     kept = items.kept(threshold)
     difference = np.where(kept, items.fallback_correct - items.first_correct, 0.0)
     losses, gains = np.clip(difference, 0.0, None), np.clip(-difference, 0.0, None)
-    gains_lower = 1.0 - mean_upper_bound(1.0 - gains, delta / 2)
-    return mean_upper_bound(losses, delta / 2) - gains_lower
+    gains_lower = 1.0 - mean_upper_bound(1.0 - gains, delta / 2, binary=binary)
+    return mean_upper_bound(losses, delta / 2, binary=binary) - gains_lower
 
 
 def choose_threshold(calibration_items: CascadeItems, margin: float, delta: float,
-                     thresholds: Sequence[float] | None = None) -> ThresholdChoice:
+                     thresholds: Sequence[float] | None = None, *, binary: bool | None = None) -> ThresholdChoice:
     """The cheapest threshold whose excess error over the fallback is certified at most ``margin``.
 
     Learn-then-Test with fixed-sequence testing: thresholds are tested from the highest (defer
@@ -336,6 +358,8 @@ def choose_threshold(calibration_items: CascadeItems, margin: float, delta: floa
         margin: allowed excess error, in [0, 1).
         delta: allowed failure probability, in (0, 1).
         thresholds: candidate thresholds (default ``fixed_threshold_grid()``), fixed in advance.
+        binary: whether the task's scores are 0/1 by design (exact binomial bounds) or may be
+            partial credit (Hoeffding–Bentkus); None: 0/1 when every calibration score is.
 
     Returns:
         The choice; ``threshold`` None when no threshold is certified (or no items).
@@ -351,11 +375,11 @@ def choose_threshold(calibration_items: CascadeItems, margin: float, delta: floa
     if any(math.isnan(t) for t in grid):
         raise ValueError("a threshold must be a number, got NaN")
     items = calibration_items.canonical()
-    exact = all(np.all((v == 0) | (v == 1)) for v in (items.first_correct, items.fallback_correct))
-    method = METHOD.format(loss_bound=EXACT_BOUND if exact else BOUNDED_BOUND)
+    binary = _binary_scores(items) if binary is None else binary
+    method = METHOD.format(loss_bound=EXACT_BOUND if binary else BOUNDED_BOUND)
     chosen, bound, tested = None, None, []
     for threshold in grid if len(items) else []:
-        upper = excess_error_upper_bound(items, threshold, delta)
+        upper = excess_error_upper_bound(items, threshold, delta, binary=binary)
         tested.append((threshold, upper))
         if upper > margin:
             break
