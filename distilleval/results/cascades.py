@@ -70,8 +70,10 @@ class CascadeItems:
             if len(values) != len(ids):
                 raise ValueError(f"CascadeItems.{name}: {len(values)} values for {len(ids)} items")
             object.__setattr__(self, name, values)
-        if len(np.unique(ids)) != len(ids):
+        order = np.argsort(ids, kind="stable")
+        if len(ids) > 1 and np.any(ids[order][1:] == ids[order][:-1]):
             raise ValueError("CascadeItems.item_ids: duplicate item ids")
+        object.__setattr__(self, "_order", order)
         for name in ("first_correct", "fallback_correct"):
             _check_range(name, getattr(self, name), allow_nan=False)
         _check_range("first_confidence", self.first_confidence, allow_nan=True)
@@ -94,10 +96,15 @@ class CascadeItems:
 
     def canonical(self) -> CascadeItems:
         """The same items sorted by id, so sums (and so every figure) never depend on row order."""
-        order = np.argsort(self.item_ids, kind="stable")
+        order = self._order
         if np.array_equal(order, np.arange(len(self))):
             return self
-        return CascadeItems(**{name: getattr(self, name)[order] for name in _FIELDS})
+        # Already validated: build the sorted copy without checking (and sorting) again.
+        sorted_items = object.__new__(CascadeItems)
+        for name in _FIELDS:
+            object.__setattr__(sorted_items, name, getattr(self, name)[order])
+        object.__setattr__(sorted_items, "_order", np.arange(len(self)))
+        return sorted_items
 
     def kept(self, threshold: float) -> np.ndarray:
         """Boolean mask of the items the first model answers at ``threshold`` (confidence ≥ it)."""
@@ -164,9 +171,13 @@ def cascade_point(items: CascadeItems, threshold: float) -> CascadePoint:
     """
     if len(items) == 0:
         raise ValueError("a cascade needs at least one item")
+    return _point(items.canonical(), float(threshold))
+
+
+def _point(items: CascadeItems, threshold: float) -> CascadePoint:
+    """``cascade_point`` on items already in canonical order."""
     if math.isnan(threshold):
         raise ValueError("a threshold must be a number, got NaN")
-    items = items.canonical()
     kept = items.kept(threshold)
     cost = items.first_cost_usd + np.where(kept, 0.0, items.fallback_cost_usd)
     latency = items.first_latency_ms + np.where(kept, 0.0, items.fallback_latency_ms)
@@ -202,9 +213,11 @@ def cascade_curve(items: CascadeItems, thresholds: Sequence[float] | None = None
     >>> point.deferral_rate, point.accuracy, point.cost_per_request_usd
     (0.5, 1.0, 6.0)
     """
+    if len(items) == 0:
+        raise ValueError("a cascade needs at least one item")
     grid = fixed_threshold_grid() if thresholds is None else thresholds
     items = items.canonical()
-    return [cascade_point(items, float(threshold)) for threshold in grid]
+    return [_point(items, float(threshold)) for threshold in grid]
 
 
 def split_calibration(item_ids: Sequence[str] | np.ndarray, fraction: float = 0.5) -> np.ndarray:
@@ -420,7 +433,7 @@ def evaluate_threshold(test_items: CascadeItems, threshold: float | None, *, con
         raise ValueError("no test items to evaluate the cascade on")
     items = test_items.canonical()
     effective = math.inf if threshold is None else float(threshold)
-    point = cascade_point(items, effective)
+    point = _point(items, effective)
     scores = items.cascade_scores(effective)
     fallback = float(np.mean(items.fallback_correct))
     return CascadeEvaluation(threshold=threshold, n_test=len(items),
