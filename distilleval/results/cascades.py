@@ -40,19 +40,18 @@ class CascadeItems:
     """Per-item arrays, aligned by item, over the items both models answered.
 
     Attributes:
-        item_ids: unique item ids (strings).
         first_correct / fallback_correct: scores in [0, 1].
-        first_confidence: the first model's confidence in [0, 1], NaN when it has none (the
-            item is then always deferred).
+        first_confidence: the first model's confidence in [0, 1], NaN (or None) when it has none
+            (the item is then always deferred).
         first_cost_usd / fallback_cost_usd: cost of each call, finite and non-negative.
-        first_latency_ms / fallback_latency_ms: latency of each call, NaN when unknown (left out
-            of the latency percentiles).
+        first_latency_ms / fallback_latency_ms: latency of each call, NaN (or None) when unknown
+            (left out of the latency percentiles).
+        item_ids: unique item ids (strings).
 
     Raises:
         ValueError: arrays of different lengths, duplicate ids, or a value out of range.
     """
 
-    item_ids: np.ndarray
     first_correct: np.ndarray
     first_confidence: np.ndarray
     fallback_correct: np.ndarray
@@ -60,6 +59,7 @@ class CascadeItems:
     fallback_cost_usd: np.ndarray
     first_latency_ms: np.ndarray
     fallback_latency_ms: np.ndarray
+    item_ids: np.ndarray
 
     def __post_init__(self) -> None:
         ids = np.asarray(self.item_ids, dtype=str)
@@ -116,8 +116,8 @@ class CascadeItems:
         return np.where(self.kept(threshold), self.first_correct, self.fallback_correct)
 
 
-_FIELDS = ("item_ids", "first_correct", "first_confidence", "fallback_correct", "first_cost_usd",
-           "fallback_cost_usd", "first_latency_ms", "fallback_latency_ms")
+_FIELDS = ("first_correct", "first_confidence", "fallback_correct", "first_cost_usd", "fallback_cost_usd",
+           "first_latency_ms", "fallback_latency_ms", "item_ids")
 
 
 def _check_range(name: str, values: np.ndarray, *, allow_nan: bool) -> None:
@@ -207,8 +207,9 @@ def cascade_curve(items: CascadeItems, thresholds: Sequence[float] | None = None
     Raises:
         ValueError: no items, or a NaN threshold.
 
-    >>> items = CascadeItems(["a", "b"], [1, 0], [0.9, 0.2], [1, 1], [1.0, 1.0], [10.0, 10.0],
-    ...                      [5.0, 5.0], [50.0, 50.0])
+    >>> items = CascadeItems(first_correct=[1, 0], first_confidence=[0.9, 0.2], fallback_correct=[1, 1],
+    ...                      first_cost_usd=[1.0, 1.0], fallback_cost_usd=[10.0, 10.0],
+    ...                      first_latency_ms=[5.0, 5.0], fallback_latency_ms=[50.0, None], item_ids=["a", "b"])
     >>> point = cascade_curve(items, [0.5])[0]
     >>> point.deferral_rate, point.accuracy, point.cost_per_request_usd
     (0.5, 1.0, 6.0)
