@@ -11,7 +11,8 @@ deferred). A deferred item pays for both calls and waits for both, one after the
 - ``choose_threshold``: the cheapest threshold certified, on the calibration items, to keep the
   cascade's error rate at most the fallback's plus a margin with probability at least ``1 − δ``
   (Learn-then-Test with fixed-sequence testing; see ``docs/cascades.md``).
-- ``evaluate_threshold``: the chosen threshold on the other items, accuracy with its interval.
+- ``evaluate_threshold``: the chosen threshold on the other items, accuracy with its interval;
+  ``choose_and_evaluate`` does the split, the choice and the evaluation in one call.
 
 Scores are per item in [0, 1] (1 right, 0 wrong, partial credit between); error is ``1 − score``.
 """
@@ -442,3 +443,19 @@ def evaluate_threshold(test_items: CascadeItems, threshold: float | None, *, con
                              fallback_accuracy=fallback, excess_error=fallback - point.accuracy,
                              deferral_rate=point.deferral_rate, cost_per_request_usd=point.cost_per_request_usd,
                              latency_p50_ms=point.latency_p50_ms, latency_p95_ms=point.latency_p95_ms)
+
+
+def choose_and_evaluate(items: CascadeItems, *, margin: float, delta: float, calibration_fraction: float = 0.5,
+                        thresholds: Sequence[float] | None = None, binary: bool | None = None,
+                        confidence: float = 0.95) -> tuple[ThresholdChoice, CascadeEvaluation | None]:
+    """Split ``items`` by id hash, choose the threshold on the calibration part and evaluate it on
+    the rest (None when the split leaves no test items).
+
+    Raises:
+        ValueError: as ``split_calibration`` and ``choose_threshold``.
+    """
+    calibration = split_calibration(items.item_ids, calibration_fraction)
+    choice = choose_threshold(items.subset(calibration), margin, delta, thresholds, binary=binary)
+    if calibration.all():
+        return choice, None
+    return choice, evaluate_threshold(items.subset(~calibration), choice.threshold, confidence=confidence)

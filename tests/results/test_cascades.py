@@ -13,6 +13,7 @@ from distilleval.results.cascades import (
     CascadeItems,
     _hoeffding_bentkus_upper,
     cascade_curve,
+    choose_and_evaluate,
     choose_threshold,
     evaluate_threshold,
     excess_error_upper_bound,
@@ -214,6 +215,15 @@ def test_the_chosen_threshold_evaluated_on_test_items():
         np.mean(items.first_cost_usd + items.fallback_cost_usd))
     partial = evaluate_threshold(_random_items(5, n=400, partial=True), 0.95)
     assert "bootstrap" in partial.accuracy.method
+
+
+def test_choose_and_evaluate_is_the_split_then_the_choice_then_the_test_part():
+    items = _random_items(8, n=600)
+    calibration = split_calibration(items.item_ids, 0.4)
+    choice, report = choose_and_evaluate(items, margin=0.05, delta=0.1, calibration_fraction=0.4)
+    assert choice == choose_threshold(items.subset(calibration), 0.05, 0.1)
+    assert report == evaluate_threshold(items.subset(~calibration), choice.threshold)
+    assert choice.n_calibration + report.n_test == 600
 
 
 # --- the guarantee, by simulation against the population truth -------------------------------
