@@ -394,7 +394,8 @@ def choose_threshold(calibration_items: CascadeItems, margin: float, delta: floa
     method = METHOD.format(loss_bound=EXACT_BOUND if binary else BOUNDED_BOUND)
     chosen, bound, tested = None, None, []
     for threshold in grid if len(items) else []:
-        upper = excess_error_upper_bound(items, threshold, delta, binary=binary)
+        # Above 1 no confidence is kept: the cascade is the fallback, excess 0 by construction.
+        upper = 0.0 if threshold > 1.0 else excess_error_upper_bound(items, threshold, delta, binary=binary)
         tested.append((threshold, upper))
         if upper > margin:
             break

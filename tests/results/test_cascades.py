@@ -153,6 +153,9 @@ def test_no_losses_give_the_exact_binomial_bound_and_certify_down_to_zero():
     refused = choose_threshold(items, margin=0.01, delta=0.1)
     assert refused.threshold is None and refused.upper_bound_excess_error is None
     assert refused.tested == ((1.0, pytest.approx(expected)),)
+    # A threshold above 1 defers everything: certified with no test (excess 0 by construction).
+    defer_all = choose_threshold(items, margin=0.01, delta=0.1, thresholds=[math.inf, 1.0])
+    assert defer_all.threshold == math.inf and defer_all.upper_bound_excess_error == 0.0
 
 
 def test_gains_lower_the_bound_by_their_lower_confidence_bound():
