@@ -77,6 +77,11 @@ class CascadeItems:
         object.__setattr__(self, "_order", order)
         for name in ("first_correct", "fallback_correct"):
             _check_range(name, getattr(self, name), allow_nan=False)
+        # A probability computed in floating point may overshoot [0, 1] by a rounding error.
+        with np.errstate(invalid="ignore"):
+            near = (self.first_confidence >= -_ROUNDING) & (self.first_confidence <= 1 + _ROUNDING)
+        object.__setattr__(self, "first_confidence",
+                           np.where(near, np.clip(self.first_confidence, 0.0, 1.0), self.first_confidence))
         _check_range("first_confidence", self.first_confidence, allow_nan=True)
         for name in ("first_cost_usd", "fallback_cost_usd"):
             values = getattr(self, name)
@@ -116,6 +121,8 @@ class CascadeItems:
         """Each item's score under the cascade: the first model's where kept, else the fallback's."""
         return np.where(self.kept(threshold), self.first_correct, self.fallback_correct)
 
+
+_ROUNDING = 1e-9
 
 _FIELDS = ("first_correct", "first_confidence", "fallback_correct", "first_cost_usd", "fallback_cost_usd",
            "first_latency_ms", "fallback_latency_ms", "item_ids")

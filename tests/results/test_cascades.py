@@ -95,6 +95,11 @@ def test_bad_arrays_are_refused_naming_the_field(bad, message):
         make_items(**bad)
 
 
+def test_a_confidence_off_by_a_rounding_error_is_clipped_not_refused():
+    items = make_items(first=[1, 1], confidence=[1 + 1e-12, -1e-12], fallback=[1, 1])
+    assert items.first_confidence.tolist() == [1.0, 0.0]
+
+
 def _random_items(seed: int, n: int = 300, partial: bool = False) -> CascadeItems:
     rng = np.random.default_rng(seed)
     confidence = rng.choice([0.3, 0.5, 0.9, 0.95, 0.99, 1.0], size=n)  # ties on grid values
