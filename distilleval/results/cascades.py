@@ -36,7 +36,7 @@ EXACT_BOUND = "Clopper–Pearson"
 BOUNDED_BOUND = "Hoeffding–Bentkus"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare them with numpy, not ``==`` on the whole
 class CascadeItems:
     """Per-item arrays, aligned by item, over the items both models answered.
 
@@ -72,7 +72,8 @@ class CascadeItems:
                 raise ValueError(f"CascadeItems.{name}: {len(values)} values for {len(ids)} items")
             object.__setattr__(self, name, values)
         order = np.argsort(ids, kind="stable")
-        if len(ids) > 1 and np.any(ids[order][1:] == ids[order][:-1]):
+        sorted_ids = ids[order]
+        if np.any(sorted_ids[1:] == sorted_ids[:-1]):
             raise ValueError("CascadeItems.item_ids: duplicate item ids")
         object.__setattr__(self, "_order", order)
         for name in ("first_correct", "fallback_correct"):
