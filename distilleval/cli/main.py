@@ -36,6 +36,7 @@ COMMANDS = (
     "score",
     "report",
     "failures",
+    "iterate",
     "compare",
     "gate",
 )

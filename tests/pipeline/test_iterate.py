@@ -1,0 +1,219 @@
+"""`distilleval iterate` end to end: an offline run whose training split lacks a class the eval
+split has; a scripted teacher on the local OpenAI-compatible server writes and labels new
+inputs; the loop raises that class's recall and the accuracy (paired, with its interval),
+stops by itself, keeps eval near-duplicates out of training, and pays for nothing twice."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from distilleval.cli.main import main
+from distilleval.testing.openai_server import ModelScript, OpenAIServer
+from distilleval.testing.scripted_generator import generation_request, scripted_teacher
+from distilleval.training.near_duplicates import nearest
+
+VOCAB = {
+    "billing": ["invoice", "charged twice", "billing statement", "payment declined", "subscription fee", "tax on my bill"],
+    "shipping": ["package", "delivery", "tracking number", "courier", "shipment delayed", "parcel"],
+    "technical": ["app crashes", "error code", "cannot log in", "screen freezes", "software bug", "update failed"],
+    "refund": ["refund", "money back", "reimburse", "refund request", "refunded", "want my money returned"],
+}
+FILLERS = ["hello team,", "urgent:", "quick question about the", "hi, about my", "please help with the",
+           "good morning, my", "again the"]
+OBJECTS = ["blender", "winter jacket", "headphones", "desk lamp", "coffee grinder", "running shoes", "backpack",
+           "phone case", "kettle", "yoga mat", "monitor stand"]
+EVAL_PER_CLASS = 15
+TRAIN_PER_CLASS = 30
+PER_CLASS = 12
+
+
+def ticket(label: str, i: int) -> str:
+    words = VOCAB[label]
+    return f"{FILLERS[i % 7]} {words[i % 6]} {OBJECTS[i % 11]} {words[(i // 6 + 1) % 6]} ({label[0]}{i})"
+
+
+def classify(text: str) -> str:
+    """The scripted teacher's labels: the class whose words the text uses (refund first)."""
+    for label in ("refund", "billing", "shipping", "technical"):
+        if any(word in text for word in VOCAB[label]):
+            return label
+    return "billing"
+
+
+EVAL_TEXT_COPIED = ticket("refund", 3)  # the generator "writes" this eval item, barely changed
+
+
+def write_new(label: str, round_number: int, i: int) -> str:
+    if label == "refund" and i == 0:
+        return EVAL_TEXT_COPIED.upper() + "!"  # a near-duplicate of an eval item
+    words = VOCAB[label]
+    return (f"customer {round_number}{i}: {words[(i * 5 + round_number) % 6]} for the {OBJECTS[(i * 7 + 3) % 11]}, "
+            f"{['thanks', 'asap', 'as promised', 'per policy', 'since last week', 'twice now'][i % 6]} "
+            f"{words[(i + 2) % 6]} #{i * 37 % 101}")
+
+
+def label_prompt(prompt: str) -> str:
+    return classify(prompt.split("Ticket: ", 1)[1])
+
+
+def write_spec(tmp_path, base_url, *, iterate_block="  per_class: 12\n"):
+    rows = []
+    for label in ("billing", "shipping", "technical"):
+        rows += [{"id": f"tr-{label}-{i}", "message": ticket(label, i), "label": label, "split": "train"}
+                 for i in range(EVAL_PER_CLASS, EVAL_PER_CLASS + TRAIN_PER_CLASS)]
+    for label in VOCAB:
+        rows += [{"id": f"ev-{label}-{i}", "message": ticket(label, i), "label": label, "split": "eval"}
+                 for i in range(EVAL_PER_CLASS)]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (tmp_path / "spec.yaml").write_text(f"""\
+name: routing
+description: Route a customer ticket to the team that owns it.
+data:
+  path: data.jsonl
+  input: {{text: message}}
+  gold: label
+  id: id
+  split: {{column: split}}
+output:
+  kind: label
+  labels: [billing, shipping, technical, refund]
+teacher:
+  model: openai/teacher
+  prompt: "Route the ticket to billing, shipping, technical or refund.\\nTicket: {{text}}"
+  api_base: {base_url}
+  fast_path: true
+  price_as: openai/gpt-4.1-mini
+  max_tokens: 8
+student:
+  model: tinker://run/sampler_weights/final
+  prompt: "{{text}}"
+baselines: [tfidf_logreg]
+gates:
+  non_inferiority_margin: 0.03
+iterate:
+{iterate_block}""")
+    return tmp_path / "spec.yaml"
+
+
+@pytest.fixture
+def server():
+    with OpenAIServer() as running:
+        running.script("teacher", ModelScript(answer=scripted_teacher(write=write_new, label_of=label_prompt)))
+        yield running
+
+
+def offline_run(tmp_path, spec) -> str:
+    runs = tmp_path / "runs"
+    assert main(["run", str(spec), "--offline", "--runs-dir", str(runs)]) == 0
+    (run_dir,) = [path.parent for path in runs.glob("*/summary.json")]
+    return str(run_dir)
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_generated_examples_of_a_missing_class_raise_its_recall_and_the_loop_stops(tmp_path, server, capsys):
+    spec = write_spec(tmp_path, server.base_url)
+    run_dir = offline_run(tmp_path, spec)
+    capsys.readouterr()
+
+    assert main(["iterate", run_dir, "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    assert server.log == []  # the estimate calls nothing
+    assert "round 2: weak classes refund (no training rows)" in dry
+    estimated = float(dry.split("estimated at most $")[1].split(" ")[0])
+
+    assert main(["iterate", run_dir]) == 0
+    document = json.loads((tmp_path / "runs" / run_dir.split("/")[-1] / "iterate.json").read_text())
+    first, second = document["rounds"][:2]
+    # Round 1: the class is absent from training, so the student never says it.
+    assert first["result"]["recall"]["refund"]["recall"] == 0.0
+    assert [w["label"] for w in second["weak_classes"]] == ["refund"]
+    assert second["added_per_label"] == {"refund": PER_CLASS - 1}  # 12 written, 1 an eval near-duplicate
+    assert second["generated"] == {"kept": PER_CLASS - 1, "near_duplicate_of_eval": 1}
+    # Round 2: refund recall up from 0 and accuracy up, paired on the same 60 items, the
+    # interval of the score test excluding no change.
+    refund = second["result"]["recall"]["refund"]
+    assert refund["recall"] >= 0.8 and refund["interval"][0] > 0
+    change = second["result"]["change"]
+    assert second["result"]["accuracy"] > first["result"]["accuracy"]
+    assert change["estimate"] == pytest.approx(second["result"]["accuracy"] - first["result"]["accuracy"])
+    assert change["interval"][0] > 0 and change["p_value"] < 0.05 and change["lost"] == 0
+    assert change["gained"] == second["result"]["correct"] - first["result"]["correct"]
+    # The loop stopped by itself, before max_rounds.
+    assert "max_rounds" not in document["stopped"]
+    assert len(document["rounds"]) < 4
+    # Costs: what the round's 1 generation call and 11 labelling calls cost at the table's
+    # price, within the estimate made before any call.
+    assert second["cost"]["calls"] == 1 + PER_CLASS - 1
+    assert 0 < second["cost"]["total_usd"] <= estimated
+    assert second["cost"]["paid_now_usd"] == pytest.approx(second["cost"]["total_usd"])
+    report = (tmp_path / "runs" / run_dir.split("/")[-1] / "iterate.md").read_text()
+    assert "| 2 | 101 | 11 |" in report and "Stopped: " in report and "refund" in report
+
+
+def test_near_duplicates_of_eval_items_never_reach_the_training_file(tmp_path, server):
+    spec = write_spec(tmp_path, server.base_url)
+    run_dir = offline_run(tmp_path, spec)
+    assert main(["iterate", run_dir]) == 0
+    from pathlib import Path
+
+    folder = Path(run_dir) / "round-2"
+    training = [row["message"] for row in read_jsonl(folder / "training.jsonl")]
+    evals = [row["message"] for row in read_jsonl(tmp_path / "data.jsonl") if row["split"] == "eval"]
+    assert EVAL_TEXT_COPIED.upper() + "!" not in training
+    assert max(match.similarity for match in nearest(training, evals)) < 0.9
+    dropped = [row for row in read_jsonl(folder / "generated.jsonl") if row.get("status") == "near_duplicate_of_eval"]
+    assert [row["of"] for row in dropped] == ["ev-refund-3"] and dropped[0]["similarity"] >= 0.9
+
+
+def test_a_killed_round_resumes_without_paying_twice(tmp_path, server, monkeypatch):
+    spec = write_spec(tmp_path, server.base_url)
+    run_dir = offline_run(tmp_path, spec)
+    import distilleval.training.teacher as teacher
+
+    real = teacher.run_teacher
+
+    def half_then_killed(spec, items, **kwargs):
+        real(spec, items[: len(items) // 2], **kwargs)  # half of the labels paid, then the kill
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(teacher, "run_teacher", half_then_killed)
+    assert main(["iterate", run_dir]) == 130
+    paid_before = len(server.requests_for("teacher", "ok"))
+    assert paid_before == 1 + (PER_CLASS - 1) // 2
+    monkeypatch.setattr(teacher, "run_teacher", real)
+    assert main(["iterate", run_dir]) == 0
+    prompts = Counter(request.prompt for request in server.requests_for("teacher", "ok"))
+    assert max(prompts.values()) == 1  # no answer asked for twice
+    assert sum(1 for prompt in prompts if generation_request(prompt)) == 1
+    assert len(prompts) == 1 + PER_CLASS - 1
+    # Once finished, running again reads the rounds back and calls nothing.
+    before = len(server.log)
+    document = (tmp_path / "runs").glob("*/iterate.json")
+    first = next(document).read_text()
+    assert main(["iterate", run_dir]) == 0
+    assert len(server.log) == before
+    assert json.loads(next((tmp_path / "runs").glob("*/iterate.json")).read_text())["rounds"] == json.loads(first)["rounds"]
+
+
+@pytest.mark.parametrize(("block", "field"), [
+    ("  per_class: 0\n", "iterate.per_class"),
+    ("  similarity_threshold: 1.5\n", "iterate.similarity_threshold"),
+    ("  per_clas: 3\n", "iterate.per_clas"),
+    ("  generation_prompt: \"Write {n} like {nothing}\"\n", "iterate.generation_prompt"),
+])
+def test_bad_iterate_settings_name_file_line_and_field(tmp_path, server, capsys, block, field):
+    good = write_spec(tmp_path, server.base_url)
+    run_dir = offline_run(tmp_path, good)
+    bad = write_spec(tmp_path / "bad" if (tmp_path / "bad").mkdir() is None else tmp_path, server.base_url,
+                     iterate_block=block)
+    capsys.readouterr()
+    assert main(["iterate", run_dir, "--spec", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    line = 1 + next(n for n, text in enumerate(bad.read_text().splitlines()) if text.startswith("  " + field.split(".")[1][:7]))
+    assert f"{bad}:{line}: {field}" in err
+    assert server.log == [] and not list((tmp_path / "runs").glob("*/round-*"))
