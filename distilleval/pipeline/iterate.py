@@ -80,6 +80,7 @@ class Context:
     baseline: BaselineSpec
     train: list[Item]
     evaluate: list[Item]
+    guarded: list[Item]
     fingerprint: str
     options: IterateOptions
     spent_usd: float = 0.0
@@ -143,6 +144,9 @@ def prepare(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: Itera
         raise DataError(f"{spec.resolve(spec.data.path)}: the run's eval item {missing[0]!r} is not in the data "
                         f"any more ({len(missing)} missing); iterate compares rounds on the run's own eval items")
     evaluate = [by_id[item.id] for item in summary.items if by_id[item.id].gold is not None]
+    # No generated input may repeat an eval item: the run's, and any other of the eval split (--limit).
+    run_ids = {item.id for item in evaluate}
+    guarded = evaluate + [item for item in split_items(items, "eval") if item.id not in run_ids]
     train = [item for item in split_items(items, "train") if item.gold is not None]
     if not evaluate:
         raise DataError(f"{run_dir}: the run has no eval item with a gold answer to score the rounds on")
@@ -151,7 +155,7 @@ def prepare(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: Itera
         raise DataError(f"{spec.resolve(spec.data.path)}: the training split has {len(labels_present)} class(es) "
                         "with gold answers; a baseline needs two to train")
     fingerprint = _fingerprint(spec, settings, baseline, file_sha256(spec.resolve(spec.data.path)))
-    return Context(spec, settings, pricing, baseline, train, evaluate, fingerprint, options)
+    return Context(spec, settings, pricing, baseline, train, evaluate, guarded, fingerprint, options)
 
 
 # --- the student stand-in ---------------------------------------------------------------
@@ -357,9 +361,9 @@ def _generate(ctx: Context, number: int, weak: Sequence[WeakClass], rows: Sequen
     texts = _texts([item for _, item in candidates])
     verdicts = filter_near_duplicates(
         texts,
-        {"eval": _texts(ctx.evaluate), "train": _texts([row.item for row in rows])},
+        {"eval": _texts(ctx.guarded), "train": _texts([row.item for row in rows])},
         threshold=ctx.settings.similarity_threshold,
-        reference_ids={"eval": [item.id for item in ctx.evaluate], "train": [row.item.id for row in rows]},
+        reference_ids={"eval": [item.id for item in ctx.guarded], "train": [row.item.id for row in rows]},
     )
     kept: list[tuple[str, Item]] = []
     for (label, item), verdict in zip(candidates, verdicts):

@@ -199,21 +199,27 @@ def test_a_killed_round_resumes_without_paying_twice(tmp_path, server, monkeypat
     assert json.loads(next((tmp_path / "runs").glob("*/iterate.json")).read_text())["rounds"] == json.loads(first)["rounds"]
 
 
-@pytest.mark.parametrize(("block", "field"), [
-    ("  per_class: 0\n", "iterate.per_class"),
-    ("  similarity_threshold: 1.5\n", "iterate.similarity_threshold"),
-    ("  per_clas: 3\n", "iterate.per_clas"),
-    ("  generation_prompt: \"Write {n} like {nothing}\"\n", "iterate.generation_prompt"),
-])
-def test_bad_iterate_settings_name_file_line_and_field(tmp_path, server, capsys, block, field):
-    good = write_spec(tmp_path, server.base_url)
-    run_dir = offline_run(tmp_path, good)
-    bad = write_spec(tmp_path / "bad" if (tmp_path / "bad").mkdir() is None else tmp_path, server.base_url,
-                     iterate_block=block)
-    capsys.readouterr()
-    assert main(["iterate", run_dir, "--spec", str(bad)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    line = 1 + next(n for n, text in enumerate(bad.read_text().splitlines()) if text.startswith("  " + field.split(".")[1][:7]))
-    assert f"{bad}:{line}: {field}" in err
-    assert server.log == [] and not list((tmp_path / "runs").glob("*/round-*"))
+def test_a_round_that_gains_less_than_the_margin_stops_the_loop(tmp_path):
+    # A teacher whose new "refund" inputs share nothing with the eval items: the class stays at 0.
+    def unhelpful(label, round_number, i):
+        return f"zq{round_number}x{i} " + " ".join(f"w{(i * 13 + k * 7) % 97}v{k}" for k in range(6))
+
+    with OpenAIServer() as server:
+        server.script("teacher", ModelScript(answer=scripted_teacher(
+            write=unhelpful, label_of=lambda prompt: "refund" if "zq" in prompt else label_prompt(prompt))))
+        run_dir = offline_run(tmp_path, write_spec(tmp_path, server.base_url))
+        assert main(["iterate", run_dir]) == 0
+    document = json.loads(next((tmp_path / "runs").glob("*/iterate.json")).read_text())
+    assert len(document["rounds"]) == 2
+    assert document["rounds"][1]["added"] == PER_CLASS
+    assert document["rounds"][1]["result"]["change"]["estimate"] < 0.03
+    assert document["stopped"].startswith("round 2 gained") and "0.0300" in document["stopped"]
+
+
+def test_the_spend_limit_stops_before_a_round_it_cannot_afford(tmp_path, server):
+    spec = write_spec(tmp_path, server.base_url, iterate_block="  per_class: 12\n  spend_limit_usd: 0.0001\n")
+    run_dir = offline_run(tmp_path, spec)
+    assert main(["iterate", run_dir]) == 0
+    document = json.loads(next((tmp_path / "runs").glob("*/iterate.json")).read_text())
+    assert server.log == [] and len(document["rounds"]) == 1
+    assert document["stopped"].startswith("spend limit: round 2 could cost up to $")
