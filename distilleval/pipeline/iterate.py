@@ -110,14 +110,15 @@ def check_iterable(spec: TaskSpec, baseline_name: str | None) -> BaselineSpec:
 
 
 def _fingerprint(spec: TaskSpec, settings: IterateSpec, baseline: BaselineSpec, data_sha256: str) -> str:
-    """What the rounds are made of: data, teacher, settings, student stand-in."""
+    """What the rounds are made of: data, teacher, generation settings, student stand-in."""
     parts = {
         "data": data_sha256,
         "teacher": spec.teacher.model_dump(mode="json"),
         "teacher_prompt": spec.teacher.prompt_text,
         "teacher_system": spec.teacher.system_text,
         "labels": spec.output.labels,
-        "settings": settings.model_dump(mode="json"),
+        # The stop rules (max_rounds, spend_limit_usd, min_gain) shape no round: changing them continues the loop.
+        "settings": settings.model_dump(mode="json", exclude={"max_rounds", "spend_limit_usd", "min_gain"}),
         "template": settings.template,
         "baseline": baseline.model_dump(mode="json"),
     }

@@ -223,3 +223,42 @@ def test_the_spend_limit_stops_before_a_round_it_cannot_afford(tmp_path, server)
     document = json.loads(next((tmp_path / "runs").glob("*/iterate.json")).read_text())
     assert server.log == [] and len(document["rounds"]) == 1
     assert document["stopped"].startswith("spend limit: round 2 could cost up to $")
+
+
+def test_rounds_do_not_depend_on_the_order_of_the_data_rows(tmp_path, server):
+    import random
+
+    def rounds_of(folder):
+        spec = write_spec(folder, server.base_url)
+        if folder.name == "shuffled":
+            lines = (folder / "data.jsonl").read_text().splitlines(keepends=True)
+            random.Random(7).shuffle(lines)
+            (folder / "data.jsonl").write_text("".join(lines))
+        run_dir = offline_run(folder, spec)
+        assert main(["iterate", run_dir]) == 0
+        document = json.loads(next((folder / "runs").glob("*/iterate.json")).read_text())
+        for record in document["rounds"]:
+            record.pop("fingerprint")
+        return document["rounds"], document["stopped"]
+
+    (tmp_path / "filed").mkdir()
+    (tmp_path / "shuffled").mkdir()
+    assert rounds_of(tmp_path / "filed") == rounds_of(tmp_path / "shuffled")
+
+
+def test_raising_max_rounds_continues_the_loop_from_the_kept_rounds(tmp_path, server):
+    # Stopped at max_rounds 2; raised to 3, the loop reads rounds 1-2 back (the stop rules are
+    # not part of what a round is made of), asks nothing again, and round 3 finds no weak class.
+    spec = write_spec(tmp_path, server.base_url, iterate_block="  per_class: 12\n  max_rounds: 2\n")
+    run_dir = offline_run(tmp_path, spec)
+    assert main(["iterate", run_dir]) == 0
+    first = json.loads(next((tmp_path / "runs").glob("*/iterate.json")).read_text())
+    assert first["stopped"] == "max_rounds (2) reached"
+    asked = len(server.log)
+    assert asked == 1 + PER_CLASS - 1
+    spec.write_text(spec.read_text().replace("  max_rounds: 2\n", "  max_rounds: 3\n  min_gain: 0.05\n"))
+    assert main(["iterate", run_dir, "--spec", str(spec)]) == 0
+    document = json.loads(next((tmp_path / "runs").glob("*/iterate.json")).read_text())
+    assert document["rounds"] == first["rounds"] and document["min_gain"] == 0.05
+    assert document["stopped"].startswith("no weak class")
+    assert len(server.log) == asked
