@@ -98,15 +98,15 @@ def check_iterable(spec: TaskSpec, baseline_name: str | None) -> BaselineSpec:
         raise SpecError(f"{spec_location(spec, ('output', 'kind'))}: output.kind: iterate grows label tasks "
                         f"(weak classes), not {spec.output.kind!r}")
     if not spec.baselines:
-        raise SpecError(f"{spec.source}: baselines: iterate retrains a local baseline that stands for the student; "
-                        "add one (baselines: [tfidf_logreg])")
+        raise SpecError(f"{spec_location(spec, ('baselines',))}: baselines: iterate retrains a local baseline that "
+                        "stands for the student; add one (baselines: [tfidf_logreg])")
     if baseline_name is None:
         return spec.baselines[0]
     for baseline in spec.baselines:
         if baseline.display_name == baseline_name:
             return baseline
     names = ", ".join(b.display_name for b in spec.baselines)
-    raise SpecError(f"{spec.source}: baselines: no baseline named {baseline_name!r} (this spec has {names})")
+    raise SpecError(f"{spec_location(spec, ('baselines',))}: baselines: no baseline named {baseline_name!r} (this spec has {names})")
 
 
 def _fingerprint(spec: TaskSpec, settings: IterateSpec, baseline: BaselineSpec, data_sha256: str) -> str:
@@ -154,7 +154,7 @@ def prepare(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: Itera
     labels_present = {item.gold for item in train}
     if len(labels_present) < 2:
         raise DataError(f"{spec.resolve(spec.data.path)}: the training split has {len(labels_present)} class(es) "
-                        "with gold answers; a baseline needs two to train")
+                        "with gold answers; iterate trains its student stand-in on them and a baseline needs two")
     fingerprint = _fingerprint(spec, settings, baseline, file_sha256(spec.resolve(spec.data.path)))
     return Context(spec, settings, pricing, baseline, train, evaluate, guarded, fingerprint, options)
 
@@ -249,7 +249,13 @@ def estimate_round_usd(ctx: Context, calls: Sequence, weak: Sequence[WeakClass])
 
 def _measured_usd(ctx: Context, results: Sequence) -> tuple[float, float]:
     """(the answers' price whether paid now or replayed from the cache, what this invocation paid)."""
-    priced = sum(_priced(ctx, r.input_tokens or 0, r.output_tokens or 0) for r in results if r.ok)
+    from distilleval.costs.cost_model import request_cost_usd
+
+    price = ctx.pricing.price_for(ctx.spec.teacher.pricing_key)
+    priced = sum(request_cost_usd(price, r.input_tokens or 0, r.output_tokens or 0,
+                                  cached_input_tokens=r.cached_input_tokens, cache_write_tokens=r.cache_write_tokens,
+                                  batch=ctx.spec.teacher.batch)
+                 for r in results if r.ok)
     return priced, sum(r.cost_usd for r in results)
 
 

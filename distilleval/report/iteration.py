@@ -31,7 +31,7 @@ def render_markdown(document: dict) -> str:
         f"Student stand-in: **{document['student_stand_in']}** (a local baseline, retrained each round). "
         f"Teacher: `{document['teacher']}`, priced from {document['pricing_table']}. "
         f"Every round is scored on the same {document['eval_items']} eval items ({document['scoring']}); "
-        "generated inputs never include an eval item.",
+        "no generated input within the near-duplicate threshold of an eval item is trained on.",
         "",
         "| round | training rows | added | accuracy [95% CI] | change vs previous [95% CI] | p | cost (USD) |",
         "|---:|---:|---:|---|---|---:|---:|",
