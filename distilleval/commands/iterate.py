@@ -60,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"round {plan['next_round']}: weak classes {weak}")
         print(f"  estimated at most ${plan['next_round_usd']:.4f} for this round; at most "
               f"${plan['remaining_rounds_bound_usd']:.4f} for every round left ({pricing.label}; {plan['basis']})")
+        limit = (spec.iterate.spend_limit_usd if spec.iterate else None)
+        if limit is not None:
+            print(f"  spend limit ${limit:.4f} (iterate.spend_limit_usd): a round whose estimate would pass it is not started")
         return 0
     with locked(run_dir):
         document = run_iterate(spec, pricing, run_dir, options)

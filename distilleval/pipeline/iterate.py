@@ -429,6 +429,8 @@ def _next_round(ctx: Context, run_dir: Path, number: int, rows: list[TrainingRow
         "weak_classes": [{"label": w.label, "training_support": w.support, "training_recall": w.recall,
                           "missed": len(w.missed)} for w in weak],
         "generated": dict(sorted(fates.items())), "quarantined": quarantined,
+        "failed_calls": dict(sorted(Counter(r.error_kind or "unknown" for r in [*generation_results, *label_results]
+                                            if not r.ok).items())),
         "added_per_label": dict(sorted(Counter(row.label for row in added).items())),
         "estimate": estimate,
         "cost": {"generation_usd": generation_usd, "labelling_usd": labelling_usd,
@@ -478,7 +480,9 @@ def run_iterate(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: I
         say(_round_line(record))
         gain = record["result"]["change"]["estimate"]
         if record["added"] == 0:
-            stop = f"round {number} added no training row (every generated input was dropped or quarantined)"
+            failed = ", ".join(f"{kind} {count}" for kind, count in record.get("failed_calls", {}).items())
+            stop = (f"round {number} added no training row (every generated input was dropped or quarantined"
+                    + (f"; failed calls: {failed}" if failed else "") + ")")
             break
         if gain < gain_needed:
             stop = f"round {number} gained {gain:+.4f} accuracy, less than the {gain_needed:.4f} a round must add"

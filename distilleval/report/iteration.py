@@ -68,6 +68,9 @@ def render_markdown(document: dict) -> str:
                 for w in record["weak_classes"])
             fates = ", ".join(f"{k} {v}" for k, v in record["generated"].items()) or "none"
             added = ", ".join(f"{k} {v}" for k, v in record["added_per_label"].items()) or "none"
+            failed = sum(record.get("failed_calls", {}).values())
+            if failed:
+                fates += f"; {failed} failed call{'s' if failed != 1 else ''} (missing data: nothing of theirs was added)"
             lines.append(f"| {record['round']} | {classes} | {fates} | {record['quarantined']} | {added} | "
                          f"{record['estimate']['total_usd']:.4f} |")
     lines += ["", f"Near-duplicates dropped: {document['near_duplicates']}.",
