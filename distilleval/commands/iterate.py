@@ -34,7 +34,6 @@ def run(args: argparse.Namespace) -> int:
     """Run or resume the loop (or estimate it with ``--dry-run``); returns 0 (2 on bad input)."""
     from pathlib import Path
 
-    from distilleval.costs.pricing import load_pricing
     from distilleval.errors import DataError
     from distilleval.files import write_text_atomic
     from distilleval.pipeline.iterate import ITERATE_JSON, RESPONSES_FILE, IterateOptions, dry_run, run_iterate
