@@ -39,12 +39,14 @@ from distilleval.pipeline.iterate_files import (
     GENERATED_FILE,
     PREDICTIONS_FILE,
     QUARANTINE_FILE,
+    SHORT_FORMAT_FILE,
     TRAINING_FILE,
     TrainingRow,
     read_jsonl,
     read_round,
     read_training,
     round_dir,
+    short_format_records,
     training_records,
     write_jsonl,
     write_round,
@@ -420,6 +422,7 @@ def _next_round(ctx: Context, run_dir: Path, number: int, rows: list[TrainingRow
     added, label_results, quarantined = _label(ctx, kept, number, folder)
     grown = rows + added
     write_jsonl(folder / TRAINING_FILE, training_records(ctx.spec, grown))
+    write_jsonl(folder / SHORT_FORMAT_FILE, short_format_records(ctx.spec, grown))
     predictions = _evaluate(ctx, grown, folder)
     generation_usd, generation_paid = _measured_usd(ctx, generation_results)
     labelling_usd, labelling_paid = _measured_usd(ctx, label_results)

@@ -4,7 +4,8 @@
 and is redone on the next invocation (its paid answers come back from the response cache). A
 finished round holds ``training.jsonl`` (every training row the student was trained on that
 round, in the data file's columns, each with its ``source``), ``predictions.jsonl`` (the
-student's answer per eval item), and for rounds after the first ``generated.jsonl`` (each
+student's answer per eval item), ``labels.jsonl`` (the same rows in the short format
+``distilleval train --data`` takes: the student's messages and the label), and for rounds after the first ``generated.jsonl`` (each
 generated input and what became of it) and ``quarantine.jsonl`` (inputs the teacher labelled
 with no usable label, or whose call failed).
 """
@@ -26,6 +27,7 @@ TRAINING_FILE = "training.jsonl"
 PREDICTIONS_FILE = "predictions.jsonl"
 GENERATED_FILE = "generated.jsonl"
 QUARANTINE_FILE = "quarantine.jsonl"
+SHORT_FORMAT_FILE = "labels.jsonl"
 SOURCE_COLUMN = "source"
 
 
@@ -82,6 +84,14 @@ def training_records(spec: TaskSpec, rows: Sequence[TrainingRow]) -> list[dict]:
         record[SOURCE_COLUMN] = row.source
         records.append(record)
     return records
+
+
+def short_format_records(spec: TaskSpec, rows: Sequence[TrainingRow]) -> list[dict]:
+    """Training rows as short-format conversations: the student's turns, then the label."""
+    from distilleval.spec.messages import build_messages
+
+    return [{"messages": [*build_messages(spec.student, row.item, spec.data.image_inputs, embed_images=False),
+                          {"role": "assistant", "content": row.label}]} for row in rows]
 
 
 def read_training(spec: TaskSpec, path: Path) -> list[TrainingRow]:

@@ -165,6 +165,12 @@ def test_near_duplicates_of_eval_items_never_reach_the_training_file(tmp_path, s
     evals = [row["message"] for row in read_jsonl(tmp_path / "data.jsonl") if row["split"] == "eval"]
     assert EVAL_TEXT_COPIED.upper() + "!" not in training
     assert max(match.similarity for match in nearest(training, evals)) < 0.9
+    # The same rows in the short format `distilleval train --data` takes: the student's prompt, then the label.
+    short = read_jsonl(folder / "labels.jsonl")
+    assert [row["messages"][0]["content"] for row in short] == training
+    assert [row["messages"][-1] for row in short][-1]["role"] == "assistant"
+    labels = {row["message"]: row["label"] for row in read_jsonl(folder / "training.jsonl")}
+    assert all(labels[row["messages"][0]["content"]] == row["messages"][1]["content"] for row in short)
     dropped = [row for row in read_jsonl(folder / "generated.jsonl") if row.get("status") == "near_duplicate_of_eval"]
     assert [row["of"] for row in dropped] == ["ev-refund-3"] and dropped[0]["similarity"] >= 0.9
 
