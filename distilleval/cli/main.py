@@ -36,6 +36,7 @@ COMMANDS = (
     "score",
     "report",
     "failures",
+    "iterate",
     "compare",
     "gate",
 )
@@ -140,7 +141,7 @@ def how_to_continue(args: argparse.Namespace, argv: list[str], interrupted: Base
         command = shlex.join(["distilleval", *kept, "--resume", str(run_dir)])
         return f"finished calls are saved in {run_dir}; continue with: {command}"
     again = shlex.join(["distilleval", *argv])
-    if args.command in ("eval", "label", "run", "validate"):
+    if args.command in ("eval", "label", "run", "validate", "iterate"):
         kept_by = "nothing is kept" if getattr(args, "no_cache", False) else "answers already paid for are replayed from the response cache"
         return f"run the same command again to continue ({kept_by}): {again}"
     return f"run it again: {again}"
