@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         "dropped": len(imported.dropped),
         "reasons": imported.reasons,
         "eval_items_checked": len(eval_items),
-        "logged_models": imported.logged_models,
+        "requested_models": imported.requested_models,
+        "answering_models": imported.answering_models,
         "input_tokens": imported.input_tokens,
         "output_tokens": imported.output_tokens,
         "logged_calls_cost_usd": imported.cost_usd,
@@ -114,9 +115,10 @@ def run(args: argparse.Namespace) -> int:
         f"these labels would have cost ${imported.labels_cost_usd:.4f} to buy from {spec.teacher.model} "
         f"(logged usage priced as {summary['priced_as']}, {pricing.label}); spent $0"
     )
-    other = [model for model in imported.logged_models if model not in (spec.teacher.model, spec.teacher.model.split("/", 1)[-1])]
+    other = [model for model in imported.requested_models if model not in (spec.teacher.model, spec.teacher.model.split("/", 1)[-1])]
     if other:
-        print(f"note: the logs name other models than the spec's teacher ({', '.join(other)}); check they are the teacher you mean")
+        print(f"note: the logged requests name other models than the spec's teacher {spec.teacher.model} "
+              f"({', '.join(other)}); check they are the teacher you mean")
     if not imported.rows:
         print("no usable rows: nothing to train on", flush=True)
         return 1

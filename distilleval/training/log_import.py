@@ -50,7 +50,8 @@ class LogImport:
     """What an import kept and dropped, and what the logged calls cost.
 
     ``cost_usd`` prices every logged call with usage; ``labels_cost_usd`` only the calls whose
-    label was kept (what ``label`` would have paid for the same rows).
+    label was kept (what ``label`` would have paid for the same rows). ``requested_models`` counts
+    the ``model`` each request named, ``answering_models`` the version each response named.
     """
 
     rows: list[ImportedRow]
@@ -60,7 +61,8 @@ class LogImport:
     labels_cost_usd: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
-    logged_models: dict[str, int] = field(default_factory=dict)
+    requested_models: dict[str, int] = field(default_factory=dict)
+    answering_models: dict[str, int] = field(default_factory=dict)
 
     @property
     def reasons(self) -> dict[str, int]:
@@ -161,7 +163,8 @@ def import_logged_calls(
     checker = LabelChecker(spec)
     eval_keys = {leak_key(item.inputs) for item in eval_items}
     result = LogImport(rows=[], dropped=[], calls=0)
-    models: collections.Counter[str] = collections.Counter()
+    requested: collections.Counter[str] = collections.Counter()
+    answering: collections.Counter[str] = collections.Counter()
     candidates: dict[str, list[tuple[ImportedRow, float]]] = collections.defaultdict(list)
 
     def drop(call: LoggedCall, reason: str, detail: str) -> None:
@@ -169,7 +172,8 @@ def import_logged_calls(
 
     for call in calls:
         result.calls += 1
-        models[call.response_model or call.request_model or "(not logged)"] += 1
+        requested[call.request_model or "(not logged)"] += 1
+        answering[call.response_model or "(not logged)"] += 1
         cost = _call_cost(call, price)
         result.cost_usd += cost
         result.input_tokens += call.input_tokens
@@ -212,5 +216,6 @@ def import_logged_calls(
                 result.dropped.append({"where": row.where, "reason": "duplicate", "detail": f"same inputs as {kept[0].where}"})
     result.rows.sort(key=lambda row: hashlib.sha256(json.dumps(row.inputs, sort_keys=True).encode()).digest())
     result.dropped.sort(key=lambda entry: (DROP_REASONS.index(entry["reason"]), entry["where"]))
-    result.logged_models = dict(models.most_common())
+    result.requested_models = dict(requested.most_common())
+    result.answering_models = dict(answering.most_common())
     return result

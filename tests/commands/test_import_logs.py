@@ -108,7 +108,9 @@ def test_round_trip_gives_back_the_same_rows_and_labels(tmp_path, log_format, ca
     per_call = request_cost_usd(price, USAGE["prompt_tokens"], USAGE["completion_tokens"], batch=log_format == "batch")
     assert summary["imported"] == len(train) and summary["dropped"] == 0 and summary["spent_usd"] == 0
     assert summary["labels_cost_usd"] == pytest.approx(per_call * len(train))
-    assert f"imported {len(train)} rows" in capsys.readouterr().out
+    assert summary["answering_models"] == {"gpt-4.1-mini-2025-04-14": len(train)}
+    printed = capsys.readouterr().out
+    assert f"imported {len(train)} rows" in printed and "note:" not in printed  # gpt-4.1-mini is the spec's teacher
 
 
 def test_training_output_is_accepted_by_the_training_data_reader(tmp_path):
@@ -184,3 +186,17 @@ def test_a_file_of_another_shape_is_one_line_naming_file_and_line(tmp_path, caps
     (tmp_path / "x.jsonl").write_text('{"prompt": "hi", "completion": "billing"}\n')
     assert main(["import-logs", str(spec_path), str(tmp_path / "x.jsonl"), "--out", str(tmp_path / "t.jsonl")]) == 2
     assert f"{tmp_path / 'x.jsonl'}:1: not a logged chat call" in capsys.readouterr().err
+
+
+def test_skip_mismatched_drops_the_calls_of_another_prompt_and_keeps_the_rest(tmp_path):
+    spec_path = write_spec(tmp_path)
+    spec, train = logged_items(spec_path, "train")
+    write_chat_log(tmp_path / "calls.jsonl", spec, train)
+    with (tmp_path / "calls.jsonl").open("a") as handle:  # a call of some other feature, through the same gateway
+        other = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "Summarise: hello"}]}
+        handle.write(json.dumps({"request": other, "response": completion("billing")}) + "\n")
+    out = tmp_path / "t.jsonl"
+    assert main(["import-logs", str(spec_path), str(tmp_path / "calls.jsonl"), "--out", str(out), "--skip-mismatched"]) == 0
+    summary = json.loads((tmp_path / "t.summary.json").read_text())
+    assert summary["reasons"] == {"template_mismatch": 1} and summary["imported"] == len(train)
+    assert read_jsonl(tmp_path / "t.dropped.jsonl")[0]["where"] == f"{tmp_path / 'calls.jsonl'}:{len(train) + 1}"
