@@ -181,3 +181,15 @@ def test_a_killed_check_resumes_without_paying_for_any_answer_twice(earlier_run,
     assert len(asked_again) == CANARIES - len(paid_before_kill)
     assert drift(spec, run_dir, out, "--models", "teacher") == 0  # a finished check compares again at $0
     assert len(server.log) == middle + len(asked_again)
+
+
+def test_a_spec_that_now_sends_other_requests_is_refused_before_any_call(earlier_run, tmp_path, capsys):
+    server, spec, run_dir = earlier_run
+    edited = tmp_path / "spec.yaml"
+    edited.write_text(spec.read_text().replace("RUBRIC: route the ticket.", "RUBRIC v2: route the ticket."))
+    (tmp_path / "data.jsonl").write_text((spec.parent / "data.jsonl").read_text())
+    before = len(server.log)
+    assert main(["drift", str(edited), "--against", str(run_dir), "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "the teacher's prompt changed since that run" in err and len(err.strip().splitlines()) == 1
+    assert len(server.log) == before
