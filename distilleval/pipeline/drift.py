@@ -45,6 +45,12 @@ class DriftPlan:
     identity_note: str | None = None
 
 
+def _marker(against: Path, roles: list[str], canaries: list[Item]) -> dict[str, Any]:
+    """What a drift folder is a check of: the earlier run, the roles and the canaries (by a hash of their ids)."""
+    ids = json.dumps(sorted(item.id for item in canaries))
+    return {"against": str(against.resolve()), "roles": roles, "canaries": hashlib.sha256(ids.encode()).hexdigest()}
+
+
 def choose_canaries(items: list[Item], count: int) -> list[Item]:
     """The first ``count`` items in the canary order: the same items every time, whatever the row order."""
     return sorted(items, key=lambda item: order_key(item.id, CANARY_SALT))[:count]
@@ -138,8 +144,7 @@ def plan_drift(
         raise DataError(f"--against {against}: the run holds none of {spec.name}'s eval items")
     chosen = choose_canaries(pool, canaries)
     before = {role: {r.item_id: r for r in stored.get(role, []) if r.repeat == 0} for role in roles}
-    marker = {"against": str(against.resolve()), "roles": roles,
-              "canaries": hashlib.sha256(json.dumps(sorted(i.id for i in chosen)).encode()).hexdigest()}
+    marker = _marker(against, roles, chosen)
     finished: set[tuple[str, str, int]] = set()
     if (out / "records.sqlite").is_file():
         with RunStore(out) as store:
@@ -182,8 +187,7 @@ def call_canaries(plan: DriftPlan, pricing: PricingTable, *, concurrency: int, m
                 await backend.aclose()
 
     with RunStore(plan.out) as store:
-        store.set_meta(DRIFT_META, {"against": str(plan.against.resolve()), "roles": plan.roles,
-                                    "canaries": hashlib.sha256(json.dumps(sorted(i.id for i in plan.canaries)).encode()).hexdigest()})
+        store.set_meta(DRIFT_META, _marker(plan.against, plan.roles, plan.canaries))
         if plan.calls:
             asyncio.run(go(store))
 
