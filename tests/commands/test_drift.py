@@ -125,13 +125,18 @@ def test_the_report_shows_the_teacher_moved_while_the_student_did_not(earlier_ru
     assert "FAIL" in printed and "PASS" in printed and "McNemar" in printed
 
 
-def test_the_canaries_are_the_same_every_time(earlier_run, tmp_path):
+def test_the_canaries_are_the_same_every_time(earlier_run, tmp_path, capsys):
     server, spec, run_dir = earlier_run
     server.script("teacher", ModelScript(answer=teacher(), usage=(50, 1)))
     for name in ("a", "b"):
         assert drift(spec, run_dir, tmp_path / name, "--models", "teacher") == 0
     first, second = (json.loads((tmp_path / name / "drift.json").read_text()) for name in ("a", "b"))
     assert first["canary_ids"] == second["canary_ids"]
+    # the folder holds a check of the teacher alone: a check of other roles does not mix into it
+    asked = len(server.log)
+    assert drift(spec, run_dir, tmp_path / "a") == 2
+    assert "holds a drift check of other canaries, roles or run" in capsys.readouterr().err
+    assert len(server.log) == asked
 
 
 def test_dry_run_prices_the_calls_and_calls_nothing(earlier_run, tmp_path, capsys):
