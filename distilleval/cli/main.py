@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from distilleval import __version__
 from distilleval.errors import DistillevalError
 
-# Order is the order shown in --help. Each name is a module in distilleval.commands.
+# Order is the order shown in --help. Each name is a module in distilleval.commands (a dash in it an underscore).
 COMMANDS = (
     "run",
     "estimate",
@@ -30,6 +30,7 @@ COMMANDS = (
     "pricing",
     "curve",
     "label",
+    "import-logs",
     "validate",
     "train",
     "eval",
@@ -39,6 +40,7 @@ COMMANDS = (
     "iterate",
     "compare",
     "gate",
+    "drift",
 )
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
@@ -62,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"distilleval {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"distilleval.commands.{name}")
+        module = importlib.import_module(f"distilleval.commands.{name.replace('-', '_')}")
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)

@@ -278,6 +278,10 @@ class GatesSpec(_Strict):
         "latency (every call failed, came from the cache or went through a batch API): fail, or skip with the reason",
     )
     max_error_rate: float = Field(default=DEFAULT_MAX_ERROR_RATE, ge=0, le=1)
+    max_teacher_drift: float = Field(
+        default=0.05, gt=0, lt=1, description="`drift`: the largest share of changed answers on the canary items "
+        "a re-asked model may have (it passes only when the data show its share is below this)",
+    )
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
 
     @field_validator("baseline_min")
