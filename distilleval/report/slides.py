@@ -36,6 +36,7 @@ BLOCK_GAP_PX = 10  # margin below a paragraph, a list, a table and the notes
 BULLET_INDENT_PX, BULLET_GAP_PX = 33, 4
 TABLE_PX, TABLE_LINE, CELL_PAD_X_PX, CELL_PAD_Y_PX = 17, 1.3, 8, 3
 NOTE_PX, NOTE_LINE, NOTE_GAP_PX, NOTE_INDENT_PX = 15, 1.3, 4, 15 + 4 + 15  # blockquote padding and rule
+KEEP_NOTES_ROWS = 3  # a cut table shows up to this many rows fewer to keep its notes on its slide
 
 DECK_STYLE = f"""section {{ font-size: {BODY_PX}px; line-height: {BODY_LINE}; padding: {PAD_TOP_PX}px {PAD_SIDE_PX}px {PAD_BOTTOM_PX}px; }}
   section h1 {{ font-size: {HEADING_PX}px; line-height: {HEADING_LINE}; margin: 0 0 12px; padding-bottom: 6px; }}
@@ -237,8 +238,12 @@ def table_slides(table: Table, *, long_table: Literal["split", "cut"] = "split",
             end += 1
         return end
 
+    notes = _notes(table.notes)
     if long_table == "cut":
         shown = rows_that_fit(0, lambda n: [Block(cut_note(n, total), "note"), pointer]) if total else 0
+        with_notes = rows_that_fit(0, lambda n: [Block(cut_note(n, total), "note"), *notes]) if total else 0
+        if with_notes >= shown - KEEP_NOTES_ROWS:  # a few rows fewer keep the notes beside their table
+            shown = with_notes
         pages = [table.rows[:shown]]
         fixed = [Block(cut_note(shown, total), "note")] if shown < total else []
     else:
@@ -248,7 +253,6 @@ def table_slides(table: Table, *, long_table: Literal["split", "cut"] = "split",
             pages.append(table.rows[start:end])
             start = end
         pages, fixed = pages or [[]], []
-    notes = _notes(table.notes)
     inline = page_height(pages[-1], [*fixed, *notes]) <= budget
     footer = [*fixed, *notes] if inline else [*fixed, pointer] if notes else fixed
     slides = []

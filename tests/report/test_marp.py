@@ -1,0 +1,138 @@
+"""The Marp deck, rendered by Marp's own CLI and measured in headless Chromium: every slide fits
+its 1280×720 page and nothing is fetched (Marp would fetch emoji as images from a CDN).
+
+One deck holds the slides of three runs (so Marp and Chromium start once): a 77-class run
+(BANKING77's size: per-class results, confusions and one-time cost are the slides that ran off
+the page), the committed ticket-routing example with its learning curve, and the test fixture;
+then two slides made to fail, which prove the measurement sees an overflow and an emoji image.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+
+import pytest
+
+from distilleval.report.marp import FRONT_MATTER, SLIDE_MARK
+from distilleval.report.render import render_run
+from distilleval.results.summary_json import read_summary, write_summary
+from tests.report.browser_tools import REPO_ROOT, marp_to_html, require_chromium, require_marp
+from tests.report.headless import open_page
+from tests.ticket_routing_fixture import FIXTURE_DIR, SUMMARY_PATH
+
+WORDS = ("card", "payment", "transfer", "pending", "top_up", "exchange", "rate", "cash", "withdrawal", "declined",
+         "refund", "verify", "identity", "balance", "not", "updated", "after", "cheque", "deposit", "charge")
+N_CLASSES = 77
+
+PROBE = """JSON.stringify({
+  slides: Array.from(document.querySelectorAll('svg[data-marpit-svg] > foreignObject > section')).map((s, i) => ({
+    n: i + 1,
+    title: (s.querySelector('h1') || {textContent: ''}).textContent,
+    height: s.scrollHeight, width: s.scrollWidth, pageHeight: s.clientHeight, pageWidth: s.clientWidth,
+    clipped: Array.from(s.querySelectorAll('table, pre')).filter(e => e.scrollWidth > e.clientWidth + 1).length
+  })),
+  images: Array.from(document.images).map(i => ({src: i.src, loaded: i.complete && i.naturalWidth > 0}))
+})"""
+
+
+def class_names(rng: random.Random) -> list[str]:
+    """77 distinct snake_case class names as long as BANKING77's (up to 48 characters)."""
+    names = ["balance_not_updated_after_cheque_or_cash_deposit", "card_payment_wrong_exchange_rate"]
+    while len(names) < N_CLASSES:
+        name = "_".join(rng.sample(WORDS, rng.randint(2, 5)))
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def confusion(names: list[str], rng: random.Random, accuracy: float) -> dict[str, dict[str, int]]:
+    """40 items a class (3,080 test items, as BANKING77), errors spread over two or three classes."""
+    matrix = {}
+    for gold in names:
+        right = round(40 * min(1.0, max(0.0, rng.gauss(accuracy, 0.12))))
+        row = {gold: right}
+        for wrong, other in zip(range(40 - right), rng.choices([n for n in names if n != gold], k=3) * 40):
+            row[other] = row.get(other, 0) + 1
+        matrix[gold] = row
+    return matrix
+
+
+def write_77_class_run(folder) -> str:
+    """The ticket-routing fixture recast as a 77-class run: spec labels, and the student's and
+    teacher's confusion matrices over 77 classes (seeded)."""
+    rng = random.Random(77)
+    names = class_names(rng)
+    run = folder / "run77"
+    shutil.copytree(FIXTURE_DIR, run)
+    spec = (run / "spec.yaml").read_text()
+    (run / "spec.yaml").write_text(spec.replace("labels: [billing, technical, account, shipping, abuse, other]",
+                                                "labels: [" + ", ".join(names) + "]"))
+    summary = read_summary(SUMMARY_PATH)
+    summary.models["student"].confusion = confusion(names, rng, 0.85)
+    summary.models["teacher"].confusion = confusion(names, rng, 0.93)
+    write_summary(summary, run / "summary.json")
+    return str(run)
+
+
+def deck_body(deck: str) -> str:
+    assert deck.startswith(FRONT_MATTER + "\n\n")
+    return deck[len(FRONT_MATTER) + 2:].rstrip("\n")
+
+
+BAD_SLIDES = ("# PROBE overflow\n\n" + "\n\n".join(f"line {n}" for n in range(40)),
+              "# PROBE emoji\n\n✅ an emoji Marp turns into an online image")
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    marp, chromium = require_marp(), require_chromium()
+    folder = tmp_path_factory.mktemp("marp")
+    run77 = write_77_class_run(folder)
+    decks = {"77 classes": render_run(run77, "marp"), "ticket_routing example": render_run(REPO_ROOT / "reports" / "ticket_routing", "marp"),
+             "fixture": render_run(SUMMARY_PATH, "marp")}
+    body = "\n\n---\n\n".join([*(deck_body(d) for d in decks.values()), *BAD_SLIDES])
+    (folder / "deck.md").write_text(FRONT_MATTER + "\n\n" + body + "\n", encoding="utf-8")
+    marp_to_html(marp, folder / "deck.md", folder / "deck.html")
+    run = open_page(chromium, folder / "deck.html", probe=PROBE, width=1280, settle_s=0.3)
+    return decks, run, json.loads(run.probe)
+
+
+def test_every_slide_fits_its_page(measured):
+    decks, _, probe = measured
+    slides = probe["slides"]
+    assert len(slides) == sum(deck_body(d).count("\n\n---\n\n") + 1 for d in decks.values()) + len(BAD_SLIDES)
+    ours, bad = slides[:-2], slides[-2:]
+    assert all(s["pageWidth"] == 1280 and s["pageHeight"] == 720 for s in slides)
+    over = [(s["n"], s["title"], s["height"], s["width"], s["clipped"]) for s in ours
+            if s["height"] > 720 or s["width"] > 1280 or s["clipped"]]
+    assert over == [], over
+    # The measurement sees an overflowing slide (so a pass above means something).
+    assert bad[0]["title"] == "PROBE overflow" and bad[0]["height"] > 720
+
+
+def test_long_tables_are_cut_to_the_worst_rows_and_say_so(measured):
+    decks, _, probe = measured
+    deck = decks["77 classes"]
+    titles = [s["title"] for s in probe["slides"]][:deck_body(deck).count("\n\n---\n\n") + 1]  # its own slides
+    per_class = next(t for t in titles if t.startswith("Per-class results: Student"))
+    assert titles.count(per_class) == 1  # one slide, cut, not 77 rows over many
+    shown = int(deck.split("The ", 1)[1].split(" worst of 77 classes")[0])
+    assert 10 <= shown < 77
+    # The rows shown are the worst by F1, in order.
+    slide = deck.split("# Per-class results", 1)[1].split("\n---\n", 1)[0]
+    f1 = [float(line.split("|")[6]) for line in slide.splitlines() if line.startswith("| ") and line[2:3] != "C"]
+    assert len(f1) == shown and f1 == sorted(f1)
+
+
+def test_no_image_and_no_request_offline(measured):
+    decks, run, probe = measured
+    images = probe["images"]
+    # Only the probe slide's emoji became an image, fetched from a CDN (so the harness sees one):
+    # our slides ask for nothing over the network.
+    assert len(images) == 1 and images[0]["src"].startswith("https://")
+    assert set(run.requests) == {images[0]["src"]}
+    for deck in decks.values():
+        assert not any(mark in deck for mark in "✅❌❔📐")
+    assert any(SLIDE_MARK["pass"] in d or SLIDE_MARK["unknown"] in d for d in decks.values())
