@@ -10,21 +10,16 @@ then two slides made to fail, which prove the measurement sees an overflow and a
 from __future__ import annotations
 
 import json
-import random
-import shutil
 
 import pytest
 
 from distilleval.report.marp import FRONT_MATTER, SLIDE_MARK
 from distilleval.report.render import render_run
-from distilleval.results.summary_json import read_summary, write_summary
 from tests.report.browser_tools import REPO_ROOT, marp_to_html, require_chromium, require_marp
 from tests.report.headless import open_page
-from tests.ticket_routing_fixture import FIXTURE_DIR, SUMMARY_PATH
+from tests.report.many_classes import write_77_class_run
+from tests.ticket_routing_fixture import SUMMARY_PATH
 
-WORDS = ("card", "payment", "transfer", "pending", "top_up", "exchange", "rate", "cash", "withdrawal", "declined",
-         "refund", "verify", "identity", "balance", "not", "updated", "after", "cheque", "deposit", "charge")
-N_CLASSES = 77
 
 PROBE = """JSON.stringify({
   slides: Array.from(document.querySelectorAll('svg[data-marpit-svg] > foreignObject > section')).map((s, i) => ({
@@ -35,45 +30,6 @@ PROBE = """JSON.stringify({
   })),
   images: Array.from(document.images).map(i => ({src: i.src, loaded: i.complete && i.naturalWidth > 0}))
 })"""
-
-
-def class_names(rng: random.Random) -> list[str]:
-    """77 distinct snake_case class names as long as BANKING77's (up to 48 characters)."""
-    names = ["balance_not_updated_after_cheque_or_cash_deposit", "card_payment_wrong_exchange_rate"]
-    while len(names) < N_CLASSES:
-        name = "_".join(rng.sample(WORDS, rng.randint(2, 5)))
-        if name not in names:
-            names.append(name)
-    return names
-
-
-def confusion(names: list[str], rng: random.Random, accuracy: float) -> dict[str, dict[str, int]]:
-    """40 items a class (3,080 test items, as BANKING77), errors spread over two or three classes."""
-    matrix = {}
-    for gold in names:
-        right = round(40 * min(1.0, max(0.0, rng.gauss(accuracy, 0.12))))
-        row = {gold: right}
-        for wrong, other in zip(range(40 - right), rng.choices([n for n in names if n != gold], k=3) * 40):
-            row[other] = row.get(other, 0) + 1
-        matrix[gold] = row
-    return matrix
-
-
-def write_77_class_run(folder) -> str:
-    """The ticket-routing fixture recast as a 77-class run: spec labels, and the student's and
-    teacher's confusion matrices over 77 classes (seeded)."""
-    rng = random.Random(77)
-    names = class_names(rng)
-    run = folder / "run77"
-    shutil.copytree(FIXTURE_DIR, run)
-    spec = (run / "spec.yaml").read_text()
-    (run / "spec.yaml").write_text(spec.replace("labels: [billing, technical, account, shipping, abuse, other]",
-                                                "labels: [" + ", ".join(names) + "]"))
-    summary = read_summary(SUMMARY_PATH)
-    summary.models["student"].confusion = confusion(names, rng, 0.85)
-    summary.models["teacher"].confusion = confusion(names, rng, 0.93)
-    write_summary(summary, run / "summary.json")
-    return str(run)
 
 
 def deck_body(deck: str) -> str:
