@@ -92,3 +92,9 @@ def test_no_image_and_no_request_offline(measured):
     for deck in decks.values():
         assert not any(mark in deck for mark in "✅❌❔📐")
     assert any(SLIDE_MARK["pass"] in d or SLIDE_MARK["unknown"] in d for d in decks.values())
+
+
+def test_ci_installs_the_pinned_marp_cli():
+    from tests.report.browser_tools import MARP_CLI_VERSION
+
+    assert f"\nMARP_CLI_VERSION={MARP_CLI_VERSION}\n" in (REPO_ROOT / ".ci" / "run").read_text()
