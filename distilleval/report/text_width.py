@@ -43,7 +43,7 @@ def text_width_px(text: str, font_size_px: float, *, bold: bool = False) -> floa
     >>> round(text_width_px("ab", 10), 1)
     12.8
     """
-    width = sum(char_width_em(c) for c in text) * font_size_px
+    width = sum((char_width_em(c) for c in text), 0.0) * font_size_px
     return width * BOLD_FACTOR if bold else width
 
 

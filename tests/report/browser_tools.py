@@ -62,9 +62,12 @@ def require_marp() -> str:
     return marp  # type: ignore[return-value]
 
 
-def marp_to_html(marp: str, deck: Path, out: Path) -> None:
-    """Convert a Marp markdown deck to HTML with Marp's own CLI (all slides in one page, no config file)."""
-    done = subprocess.run([marp, "--no-config-file", "--template", "bare", str(deck), "-o", str(out)],
+def marp_to_html(marp: str, decks: list[Path]) -> list[Path]:
+    """Convert Marp markdown decks to HTML beside them with Marp's own CLI (one run; all slides
+    of a deck in one page; no config file). Returns the HTML files, in order."""
+    done = subprocess.run([marp, "--no-config-file", "--template", "bare", *map(str, decks)],
                           capture_output=True, text=True, timeout=120)
-    if done.returncode != 0 or not out.exists():
+    pages = [deck.with_suffix(".html") for deck in decks]
+    if done.returncode != 0 or not all(page.exists() for page in pages):
         raise AssertionError(f"marp failed ({done.returncode}): {done.stderr[-2000:]}")
+    return pages

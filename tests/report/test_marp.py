@@ -1,14 +1,18 @@
 """The Marp deck, rendered by Marp's own CLI and measured in headless Chromium: every slide fits
 its 1280×720 page and nothing is fetched (Marp would fetch emoji as images from a CDN).
 
-One deck holds the slides of three runs (so Marp and Chromium start once): a 77-class run
+One deck holds the slides of three runs (so Chromium loads one page for them): a 77-class run
 (BANKING77's size: per-class results, confusions and one-time cost are the slides that ran off
 the page), the committed ticket-routing example with its learning curve, and the test fixture;
 then two slides made to fail, which prove the measurement sees an overflow and an emoji image.
+A second page holds the one-slide decks of ``distilleval cost`` (across the example use cases,
+and for one spec), which have a front matter of their own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import pytest
@@ -16,7 +20,7 @@ import pytest
 from distilleval.report.marp import FRONT_MATTER, SLIDE_MARK
 from distilleval.report.render import render_run
 from tests.report.browser_tools import REPO_ROOT, marp_to_html, require_chromium, require_marp
-from tests.report.headless import open_page
+from tests.report.headless import open_pages
 from tests.report.many_classes import write_77_class_run
 from tests.ticket_routing_fixture import SUMMARY_PATH
 
@@ -41,6 +45,23 @@ BAD_SLIDES = ("# PROBE overflow\n\n" + "\n\n".join(f"line {n}" for n in range(40
               "# PROBE emoji\n\n✅ an emoji Marp turns into an online image")
 
 
+def cost_decks() -> str:
+    """The one-slide decks of ``distilleval cost``: across the example use cases (as
+    reports/regenerate.sh writes reports/all_use_cases/cost.marp.md) and for one spec."""
+    from distilleval.cli.main import main
+    from distilleval.costs.tables import MARP_FRONT_MATTER
+
+    bodies = []
+    for args in ([*map(str, sorted((REPO_ROOT / "reports").glob("*/summary.json"))), "--volumes", "100000"],
+                 [str(REPO_ROOT / "specs" / "ticket_routing" / "spec.yaml")]):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["cost", *args, "--format", "marp"]) == 0
+        assert out.getvalue().startswith(MARP_FRONT_MATTER)
+        bodies.append(out.getvalue()[len(MARP_FRONT_MATTER):].strip())
+    return MARP_FRONT_MATTER + "\n" + "\n\n---\n\n".join(bodies) + "\n"
+
+
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
     marp, chromium = require_marp(), require_chromium()
@@ -50,26 +71,38 @@ def measured(tmp_path_factory):
              "fixture": render_run(SUMMARY_PATH, "marp")}
     body = "\n\n---\n\n".join([*(deck_body(d) for d in decks.values()), *BAD_SLIDES])
     (folder / "deck.md").write_text(FRONT_MATTER + "\n\n" + body + "\n", encoding="utf-8")
-    marp_to_html(marp, folder / "deck.md", folder / "deck.html")
-    run = open_page(chromium, folder / "deck.html", probe=PROBE, width=1280, settle_s=0.3)
-    return decks, run, json.loads(run.probe)
+    (folder / "cost.md").write_text(cost_decks(), encoding="utf-8")
+    report_page, cost_page = marp_to_html(marp, [folder / "deck.md", folder / "cost.md"])
+    run, cost = open_pages(chromium, [report_page, cost_page], probe=PROBE, width=1280, settle_s=0.3)
+    return decks, run, json.loads(run.probe), cost
+
+
+def fits(slide: dict) -> bool:
+    return slide["height"] <= 720 and slide["width"] <= 1280 and not slide["clipped"]
 
 
 def test_every_slide_fits_its_page(measured):
-    decks, _, probe = measured
+    decks, _, probe, _ = measured
     slides = probe["slides"]
     assert len(slides) == sum(deck_body(d).count("\n\n---\n\n") + 1 for d in decks.values()) + len(BAD_SLIDES)
     ours, bad = slides[:-2], slides[-2:]
     assert all(s["pageWidth"] == 1280 and s["pageHeight"] == 720 for s in slides)
-    over = [(s["n"], s["title"], s["height"], s["width"], s["clipped"]) for s in ours
-            if s["height"] > 720 or s["width"] > 1280 or s["clipped"]]
+    over = [(s["n"], s["title"], s["height"], s["width"], s["clipped"]) for s in ours if not fits(s)]
     assert over == [], over
     # The measurement sees an overflowing slide (so a pass above means something).
     assert bad[0]["title"] == "PROBE overflow" and bad[0]["height"] > 720
 
 
+def test_the_cost_decks_fit_their_page(measured):
+    cost = measured[3]
+    slides = json.loads(cost.probe)["slides"]
+    assert [s["title"] for s in slides] == ["Cost across use cases", "Cost at scale"]
+    assert all(fits(s) for s in slides), slides
+    assert cost.requests == [] and cost.errors == []
+
+
 def test_long_tables_are_cut_to_the_worst_rows_and_say_so(measured):
-    decks, _, probe = measured
+    decks, _, probe, _ = measured
     deck = decks["77 classes"]
     titles = [s["title"] for s in probe["slides"]][:deck_body(deck).count("\n\n---\n\n") + 1]  # its own slides
     per_class = next(t for t in titles if t.startswith("Per-class results: Student"))
@@ -83,7 +116,7 @@ def test_long_tables_are_cut_to_the_worst_rows_and_say_so(measured):
 
 
 def test_no_image_and_no_request_offline(measured):
-    decks, run, probe = measured
+    decks, run, probe, _ = measured
     images = probe["images"]
     # Only the probe slide's emoji became an image, fetched from a CDN (so the harness sees one):
     # our slides ask for nothing over the network.
