@@ -10,7 +10,8 @@ conservative text-width estimate (``text_width``), and
   where the rest is (``long_table="cut"``, for tables ordered worst or costliest first);
 - a table's notes stay under it when they fit, and otherwise move to a notes slide right after
   it, with a line on the table's slide saying so;
-- text (the verdict, the run's header) continues on a further slide when it does not fit.
+- text (the verdict, the run's header) continues on a further slide when it does not fit;
+- a chart (an inline SVG) is a slide of its own, scaled to the room under its title.
 
 Any table a report adds reaches the deck through ``table_slides``; tests render whole decks
 with Marp's own CLI and measure every slide in headless Chromium.
@@ -18,8 +19,11 @@ with Marp's own CLI and measure every slide in headless Chromium.
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from html import escape
 from typing import Literal
 
 from distilleval.report.markdown import md_escape, table_markdown
@@ -265,6 +269,36 @@ def table_slides(table: Table, *, long_table: Literal["split", "cut"] = "split",
     if not inline and notes:
         slides += text_slides(f"Notes: {table.title}", notes)
     return slides
+
+
+IMAGE_LINE_SLACK_PX = 12  # an image sits on a text line: room for the line's descent below it
+
+
+def chart_slide(title: str, svg: str, *, notes: Sequence[str] = ()) -> list[Slide]:
+    """An inline SVG chart as a slide of its own, scaled to fit under its title (and its notes,
+    which move to a notes slide when they would leave the chart less than half the page).
+
+    The chart is an ``<img>`` with the SVG as a ``data:`` URI: Marp's default HTML allowlist
+    keeps it (a markdown image may not use an SVG data URI), and it needs no network.
+    """
+    found = re.search(r'<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"', svg)
+    if found is None:
+        raise ValueError("chart_slide needs an <svg> with width and height attributes")
+    width, height = float(found.group(1)), float(found.group(2))
+    note_blocks = _notes(notes)
+    room = CONTENT_HEIGHT_PX - heading_height(title) - IMAGE_LINE_SLACK_PX - BLOCK_GAP_PX
+    moved = bool(note_blocks) and room - blocks_height(note_blocks) < CONTENT_HEIGHT_PX / 2
+    if note_blocks and not moved:
+        room -= blocks_height(note_blocks)
+    elif moved:
+        room -= blocks_height([Block("Notes on this chart: the next slide.", "note")])
+    scale = min(CONTENT_WIDTH_PX / width, room / height)
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    image = (f'<img src="data:image/svg+xml;base64,{data}" width="{int(width * scale)}" height="{int(height * scale)}" '
+             f'alt="{escape(title)}">')
+    footer = [Block("Notes on this chart: the next slide.", "note")] if moved else note_blocks
+    slides = [Slide(title, [image, *blocks_markdown(footer)])]
+    return slides + (text_slides(f"Notes: {title}", note_blocks) if moved else [])
 
 
 def deck_markdown(front_matter: str, slides: Sequence[Slide]) -> str:

@@ -45,6 +45,18 @@ BAD_SLIDES = ("# PROBE overflow\n\n" + "\n\n".join(f"line {n}" for n in range(40
               "# PROBE emoji\n\n✅ an emoji Marp turns into an online image")
 
 
+def chart_slides(run: str) -> list[str]:
+    """The 77-class run's tallest chart (per-class F1, 40 rows) and its cost chart as chart slides."""
+    from distilleval.report import compute_figures, load_run
+    from distilleval.report.charts import cost_chart, per_class_chart
+    from distilleval.report.slides import chart_slide
+
+    figures = compute_figures(load_run(run))
+    slides = chart_slide("Per-class F1 (chart slide)", per_class_chart(figures), notes=["F1 per class; tick: recall."])
+    slides += chart_slide("First-month cost (chart slide)", cost_chart(figures))
+    return [slide.markdown() for slide in slides]
+
+
 def cost_decks() -> str:
     """The one-slide decks of ``distilleval cost``: across the example use cases (as
     reports/regenerate.sh writes reports/all_use_cases/cost.marp.md) and for one spec."""
@@ -69,7 +81,7 @@ def measured(tmp_path_factory):
     run77 = write_77_class_run(folder)
     decks = {"77 classes": render_run(run77, "marp"), "ticket_routing example": render_run(REPO_ROOT / "reports" / "ticket_routing", "marp"),
              "fixture": render_run(SUMMARY_PATH, "marp")}
-    body = "\n\n---\n\n".join([*(deck_body(d) for d in decks.values()), *BAD_SLIDES])
+    body = "\n\n---\n\n".join([*(deck_body(d) for d in decks.values()), *chart_slides(run77), *BAD_SLIDES])
     (folder / "deck.md").write_text(FRONT_MATTER + "\n\n" + body + "\n", encoding="utf-8")
     (folder / "cost.md").write_text(cost_decks(), encoding="utf-8")
     report_page, cost_page = marp_to_html(marp, [folder / "deck.md", folder / "cost.md"])
@@ -84,7 +96,7 @@ def fits(slide: dict) -> bool:
 def test_every_slide_fits_its_page(measured):
     decks, _, probe, _ = measured
     slides = probe["slides"]
-    assert len(slides) == sum(deck_body(d).count("\n\n---\n\n") + 1 for d in decks.values()) + len(BAD_SLIDES)
+    assert len(slides) == sum(deck_body(d).count("\n\n---\n\n") + 1 for d in decks.values()) + 2 + len(BAD_SLIDES)
     ours, bad = slides[:-2], slides[-2:]
     assert all(s["pageWidth"] == 1280 and s["pageHeight"] == 720 for s in slides)
     over = [(s["n"], s["title"], s["height"], s["width"], s["clipped"]) for s in ours if not fits(s)]
@@ -117,11 +129,13 @@ def test_long_tables_are_cut_to_the_worst_rows_and_say_so(measured):
 
 def test_no_image_and_no_request_offline(measured):
     decks, run, probe, _ = measured
-    images = probe["images"]
-    # Only the probe slide's emoji became an image, fetched from a CDN (so the harness sees one):
+    charts = [i for i in probe["images"] if i["src"].startswith("data:image/svg+xml;base64,")]
+    assert len(charts) == 2 and all(i["loaded"] for i in charts)  # the chart slides draw offline
+    # Only the probe slide's emoji became an image fetched from a CDN (so the harness sees one):
     # our slides ask for nothing over the network.
-    assert len(images) == 1 and images[0]["src"].startswith("https://")
-    assert set(run.requests) == {images[0]["src"]}
+    online = [i for i in probe["images"] if i not in charts]
+    assert len(online) == 1 and online[0]["src"].startswith("https://")
+    assert {url for url in run.requests if not url.startswith("data:")} == {online[0]["src"]}
     for deck in decks.values():
         assert not any(mark in deck for mark in "✅❌❔📐")
     assert any(SLIDE_MARK["pass"] in d or SLIDE_MARK["unknown"] in d for d in decks.values())

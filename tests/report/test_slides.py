@@ -6,8 +6,13 @@ these tests pin the packing rules on tables of known size.
 
 from __future__ import annotations
 
-from distilleval.report.slides import (CONTENT_HEIGHT_PX, Block, blocks_height, heading_height, table_height,
-                                       table_slides, text_slides)
+import base64
+import re
+
+import pytest
+
+from distilleval.report.slides import (CONTENT_HEIGHT_PX, CONTENT_WIDTH_PX, Block, blocks_height, chart_slide,
+                                       heading_height, table_height, table_slides, text_slides)
 from distilleval.report.tables import Cell, Table
 
 
@@ -70,3 +75,17 @@ def test_blocks_render_as_one_list_one_quote_and_escaped_paragraphs():
     slides = text_slides("T", [Block("1. not a list"), Block("a", "bullet"), Block("b", "bullet"),
                                Block("x", "note"), Block("y", "note"), Block("<b>|", "strong")])
     assert slides[0].body == ["1\\. not a list", "- a\n- b", "> x\n>\n> y", "**&lt;b&gt;\\|**"]
+
+
+def test_a_chart_slide_scales_its_svg_to_the_room_under_its_title():
+    svg = '<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 720 1200" width="720" height="1200"></svg>'
+    (slide,) = chart_slide("Per-class F1", svg)
+    width, height = (int(v) for v in re.search(r'width="(\d+)" height="(\d+)"', slide.body[0]).groups())
+    assert height <= CONTENT_HEIGHT_PX - heading_height("Per-class F1") and width <= CONTENT_WIDTH_PX
+    assert abs(width / height - 720 / 1200) < 0.01  # scaled, not stretched
+    data = slide.body[0].split("base64,", 1)[1].split('"', 1)[0]
+    assert base64.b64decode(data).decode() == svg
+    wide = chart_slide("t", svg.replace('width="720" height="1200"', 'width="4000" height="100"'))[0].body[0]
+    assert 'width="1160"' in wide
+    with pytest.raises(ValueError, match="width and height"):
+        chart_slide("t", "<svg></svg>")
