@@ -13,6 +13,10 @@ from tests.ticket_routing_fixture import FIXTURE_DIR, SUMMARY_PATH
 WORDS = ("card", "payment", "transfer", "pending", "top_up", "exchange", "rate", "cash", "withdrawal", "declined",
          "refund", "verify", "identity", "balance", "not", "updated", "after", "cheque", "deposit", "charge")
 N_CLASSES = 77
+LONG_NAMES = {"student": "tinker://ticket-routing-qwen3-8b-lora-rank-32-lr-1e-4/sampler_weights/final",
+              "teacher": "Claude Opus 4.6 with the full routing rubric as a cached system prompt",
+              "tfidf_logreg": "TF-IDF (word 1-2 grams, 50,000 features) + logistic regression, C=4"}
+"""Model names as long as real ones get (a Tinker sampler path), for layout tests."""
 
 
 def class_names(rng: random.Random) -> list[str]:

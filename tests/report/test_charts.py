@@ -50,9 +50,6 @@ TEXT_BOXES = """JSON.stringify(Array.from(document.querySelectorAll('svg.chart')
             x1: (r.right - frame.left) * scale, y1: (r.bottom - frame.top) * scale};
   })};
 }))"""
-LONG_NAMES = {"student": "tinker://ticket-routing-qwen3-8b-lora-rank-32-lr-1e-4/sampler_weights/final",
-              "teacher": "Claude Opus 4.6 with the full routing rubric as a cached system prompt",
-              "tfidf_logreg": "TF-IDF (word 1-2 grams, 50,000 features) + logistic regression, C=4"}
 NEWS_TOPIC_SIZES = [50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 12_000]  # a 12,000-item training split
 
 
@@ -69,7 +66,7 @@ def test_every_chart_text_fits_its_chart_and_none_overlap(tmp_path):
     from distilleval.results.learning_curve import CurvePoint, DoublingGain, LearningCurve, write_curve
     from tests.report.browser_tools import require_chromium
     from tests.report.headless import open_page
-    from tests.report.many_classes import write_77_class_run
+    from tests.report.many_classes import LONG_NAMES, write_77_class_run
 
     chromium = require_chromium()
     run = write_77_class_run(tmp_path, display_names=LONG_NAMES)

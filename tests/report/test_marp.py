@@ -3,7 +3,7 @@ its 1280×720 page and nothing is fetched (Marp would fetch emoji as images from
 
 One deck holds the slides of three runs (so Chromium loads one page for them): a 77-class run
 (BANKING77's size: per-class results, confusions and one-time cost are the slides that ran off
-the page), the committed ticket-routing example with its learning curve, and the test fixture;
+the page) with model names as long as a Tinker sampler path, the committed ticket-routing example with its learning curve, and the test fixture;
 then two slides made to fail, which prove the measurement sees an overflow and an emoji image.
 A second page holds the one-slide decks of ``distilleval cost`` (across the example use cases,
 and for one spec), which have a front matter of their own.
@@ -21,7 +21,7 @@ from distilleval.report.marp import FRONT_MATTER, SLIDE_MARK
 from distilleval.report.render import render_run
 from tests.report.browser_tools import REPO_ROOT, marp_to_html, require_chromium, require_marp
 from tests.report.headless import open_pages
-from tests.report.many_classes import write_77_class_run
+from tests.report.many_classes import LONG_NAMES, write_77_class_run
 from tests.ticket_routing_fixture import SUMMARY_PATH
 
 
@@ -78,7 +78,7 @@ def cost_decks() -> str:
 def measured(tmp_path_factory):
     marp, chromium = require_marp(), require_chromium()
     folder = tmp_path_factory.mktemp("marp")
-    run77 = write_77_class_run(folder)
+    run77 = write_77_class_run(folder, display_names=LONG_NAMES)
     decks = {"77 classes": render_run(run77, "marp"), "ticket_routing example": render_run(REPO_ROOT / "reports" / "ticket_routing", "marp"),
              "fixture": render_run(SUMMARY_PATH, "marp")}
     body = "\n\n---\n\n".join([*(deck_body(d) for d in decks.values()), *chart_slides(run77), *BAD_SLIDES])
