@@ -39,6 +39,7 @@ HEADING_PX, HEADING_LINE, HEADING_EXTRA_PX = 30, 1.2, 6 + 1 + 12  # padding-bott
 BLOCK_GAP_PX = 10  # margin below a paragraph, a list, a table and the notes
 BULLET_INDENT_PX, BULLET_GAP_PX = 33, 4
 TABLE_PX, TABLE_LINE, CELL_PAD_X_PX, CELL_PAD_Y_PX = 17, 1.3, 8, 3
+CELL_PAD_TOTAL_PX = 2 * CELL_PAD_X_PX + 1  # both paddings and one border
 NOTE_PX, NOTE_LINE, NOTE_GAP_PX, NOTE_INDENT_PX = 15, 1.3, 4, 15 + 4 + 15  # blockquote padding and rule
 KEEP_NOTES_ROWS = 3  # a cut table shows up to this many rows fewer to keep its notes on its slide
 
@@ -166,18 +167,14 @@ def text_slides(title: str, blocks: Sequence[Block]) -> list[Slide]:
 
 # --- tables ------------------------------------------------------------------------------------
 
-def _cell_pad() -> float:
-    return 2 * CELL_PAD_X_PX + 1
-
-
 def _column_widths(table: Table) -> list[float]:
     """Column widths as a browser's automatic table layout would give them (estimated)."""
     header = [(c, True) for c in table.columns]
     cells = [header, *[[(cell.text, False) for cell in row] for row in table.rows]]
-    widest = [max(text_width_px(row[i][0], TABLE_PX, bold=row[i][1]) for row in cells) + _cell_pad()
+    widest = [max(text_width_px(row[i][0], TABLE_PX, bold=row[i][1]) for row in cells) + CELL_PAD_TOTAL_PX
               for i in range(len(table.columns))]
     longest_word = [max((text_width_px(w, TABLE_PX, bold=row[i][1]) for row in cells for w in row[i][0].split()), default=0.0)
-                    + _cell_pad() for i in range(len(table.columns))]
+                    + CELL_PAD_TOTAL_PX for i in range(len(table.columns))]
     if sum(widest) <= CONTENT_WIDTH_PX or sum(longest_word) >= CONTENT_WIDTH_PX:
         return widest if sum(widest) <= CONTENT_WIDTH_PX else longest_word
     room, flex = CONTENT_WIDTH_PX - sum(longest_word), [w - m for w, m in zip(widest, longest_word)]
@@ -190,16 +187,11 @@ def table_height(table: Table) -> float:
     line = TABLE_PX * TABLE_LINE
 
     def row_height(texts: Sequence[str], bold: bool) -> float:
-        lines = max(_lines(t, w - _cell_pad(), TABLE_PX, bold=bold) for t, w in zip(texts, widths))
+        lines = max(_lines(t, w - CELL_PAD_TOTAL_PX, TABLE_PX, bold=bold) for t, w in zip(texts, widths))
         return lines * line + 2 * CELL_PAD_Y_PX + 1
 
     return (row_height(table.columns, True) + sum(row_height([c.text for c in row], False) for row in table.rows)
             + 1 + BLOCK_GAP_PX)
-
-
-def table_fits_width(table: Table) -> bool:
-    """Whether ``table``'s columns fit the page's width (each cell at least as wide as its longest word)."""
-    return sum(_column_widths(table)) <= CONTENT_WIDTH_PX + 0.5
 
 
 def _table_block(table: Table) -> str:
@@ -231,7 +223,7 @@ def table_slides(table: Table, *, long_table: Literal["split", "cut"] = "split",
     """
     total = len(table.rows)
     budget = CONTENT_HEIGHT_PX - heading_height(table.title + (" (99/99)" if long_table == "split" else ""))
-    pointer = Block(f"Notes on this table: the next slide{'s' if len(table.notes) > 3 else ''}.", "note")
+    pointer = Block("Notes on this table: next slide.", "note")
 
     def page_height(rows: list, footer: Sequence[Block]) -> float:
         return table_height(replace(table, rows=rows, notes=[])) + blocks_height(footer)
@@ -291,12 +283,12 @@ def chart_slide(title: str, svg: str, *, notes: Sequence[str] = ()) -> list[Slid
     if note_blocks and not moved:
         room -= blocks_height(note_blocks)
     elif moved:
-        room -= blocks_height([Block("Notes on this chart: the next slide.", "note")])
+        room -= blocks_height([Block("Notes on this chart: next slide.", "note")])
     scale = min(CONTENT_WIDTH_PX / width, room / height)
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     image = (f'<img src="data:image/svg+xml;base64,{data}" width="{int(width * scale)}" height="{int(height * scale)}" '
              f'alt="{escape(title)}">')
-    footer = [Block("Notes on this chart: the next slide.", "note")] if moved else note_blocks
+    footer = [Block("Notes on this chart: next slide.", "note")] if moved else note_blocks
     slides = [Slide(title, [image, *blocks_markdown(footer)])]
     return slides + (text_slides(f"Notes: {title}", note_blocks) if moved else [])
 

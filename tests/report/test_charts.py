@@ -73,8 +73,8 @@ def test_every_chart_text_fits_its_chart_and_none_overlap(tmp_path):
     points = [CurvePoint.of(model, size, [0.5 + 0.03 * n + shift], 300)
               for n, size in enumerate(NEWS_TOPIC_SIZES) for model, shift in (("tfidf_logreg", 0.0), ("wordllama_logreg", 0.05))]
     gain = DoublingGain(NEWS_TOPIC_SIZES[-3:], 3, 300, 0.011, 0.004, 0.018, 0.90, 0.03, True, "method")
-    write_curve(LearningCurve("t", "accuracy", 12_000, 300, 3, 0.03, points, {"tfidf_logreg": gain, "wordllama_logreg": gain}, [], []),
-                tmp_path / "run77" / "learning_curve.json")
+    gains = {"tfidf_logreg": gain, "wordllama_logreg": gain}
+    write_curve(LearningCurve("t", "accuracy", 12_000, 300, 3, 0.03, points, gains, [], []), tmp_path / "run77" / "learning_curve.json")
     page = tmp_path / "report.html"
     page.write_text(render_run(run, "html"), encoding="utf-8")
     result = open_page(chromium, page, probe=TEXT_BOXES, settle_s=0.2)
@@ -91,7 +91,8 @@ def test_every_chart_text_fits_its_chart_and_none_overlap(tmp_path):
     assert outside == [] and overlapping == [], (outside, overlapping)
     # The long titles wrapped rather than shrank: the latency title is on two lines, whole.
     title = [t["text"] for t in charts["chart-latency"]["texts"] if t["y0"] < 40]
-    assert len(title) == 2 and " ".join(title) == "Latency per call under the run's load (log scale; box p50–p95, tick p99; cache hits excluded)"
+    assert len(title) == 2
+    assert " ".join(title) == "Latency per call under the run's load (log scale; box p50–p95, tick p99; cache hits excluded)"
     # The size axis keeps the whole split (12,000) and drops the label that would touch it.
     axis = [t["text"] for t in charts["chart-learning-curve"]["texts"] if t["text"].replace(",", "").isdigit()]
     assert axis[-1] == "12,000" and "10,000" not in axis and {"50", "1,000"} <= set(axis)

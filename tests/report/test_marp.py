@@ -3,7 +3,8 @@ its 1280×720 page and nothing is fetched (Marp would fetch emoji as images from
 
 One deck holds the slides of three runs (so Chromium loads one page for them): a 77-class run
 (BANKING77's size: per-class results, confusions and one-time cost are the slides that ran off
-the page) with model names as long as a Tinker sampler path, the committed ticket-routing example with its learning curve, and the test fixture;
+the page) with model names as long as a Tinker sampler path, the committed ticket-routing
+example with its learning curve, and the test fixture;
 then two slides made to fail, which prove the measurement sees an overflow and an emoji image.
 A second page holds the one-slide decks of ``distilleval cost`` (across the example use cases,
 and for one spec), which have a front matter of their own.
@@ -79,7 +80,8 @@ def measured(tmp_path_factory):
     marp, chromium = require_marp(), require_chromium()
     folder = tmp_path_factory.mktemp("marp")
     run77 = write_77_class_run(folder, display_names=LONG_NAMES)
-    decks = {"77 classes": render_run(run77, "marp"), "ticket_routing example": render_run(REPO_ROOT / "reports" / "ticket_routing", "marp"),
+    decks = {"77 classes": render_run(run77, "marp"),
+             "ticket_routing example": render_run(REPO_ROOT / "reports" / "ticket_routing", "marp"),
              "fixture": render_run(SUMMARY_PATH, "marp")}
     body = "\n\n---\n\n".join([*(deck_body(d) for d in decks.values()), *chart_slides(run77), *BAD_SLIDES])
     (folder / "deck.md").write_text(FRONT_MATTER + "\n\n" + body + "\n", encoding="utf-8")

@@ -56,7 +56,7 @@ def test_a_cut_table_keeps_the_first_rows_and_says_how_many_of_how_many():
 def test_notes_that_do_not_fit_move_to_a_notes_slide_and_the_table_says_so():
     long_notes = [f"Note {n}: " + "a basis sentence that a reader needs but that takes room. " * 6 for n in range(8)]
     slides = table_slides(numbered(14, long_notes))
-    assert slides[0].title == "A table" and slides[0].body[1] == "> Notes on this table: the next slides."
+    assert slides[0].title == "A table" and slides[0].body[1] == "> Notes on this table: next slide."
     assert slides[1].title == "Notes: A table"
     moved = "\n".join(b for s in slides[1:] for b in s.body)
     assert all(f"Note {n}:" in moved for n in range(8))
