@@ -89,13 +89,14 @@ class _Session:
         return reply.get("result", {})
 
 
-async def _drive(ws_url: str, page_urls: list[str], probe: str, width: int, settle_s: float) -> list[PageRun]:
+async def _drive(ws_url: str, page_urls: list[str], probe: str, width: int, settle_s: float,
+                 screenshot: bool = True) -> list[PageRun]:
     import aiohttp
 
     async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, max_msg_size=0) as ws:
         session = _Session(ws)
         pump = asyncio.create_task(session.pump())
-        runs = [await _visit(session, page_url, probe, width, settle_s) for page_url in page_urls]
+        runs = [await _visit(session, page_url, probe, width, settle_s, screenshot) for page_url in page_urls]
         try:
             await session.send("Browser.close")
         except Exception:  # the browser may close the socket before it answers
@@ -104,7 +105,7 @@ async def _drive(ws_url: str, page_urls: list[str], probe: str, width: int, sett
     return runs
 
 
-async def _visit(session: _Session, page_url: str, probe: str, width: int, settle_s: float) -> PageRun:
+async def _visit(session: _Session, page_url: str, probe: str, width: int, settle_s: float, screenshot: bool) -> PageRun:
     """Load one page in a fresh tab and record what happened there."""
     run = PageRun()
     target = await session.send("Target.createTarget", {"url": "about:blank"})
@@ -121,12 +122,13 @@ async def _visit(session: _Session, page_url: str, probe: str, width: int, settl
     await asyncio.sleep(settle_s)
     result = await session.send("Runtime.evaluate", {"expression": probe, "returnByValue": True}, session_id=sid)
     run.probe = result.get("result", {}).get("value")
-    metrics = await session.send("Page.getLayoutMetrics", session_id=sid)
-    height = int(metrics["cssContentSize"]["height"])
-    shot = await session.send("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 6000), "scale": 1}}, session_id=sid)
-    run.screenshot_png = base64.b64decode(shot["data"])
+    if screenshot:
+        metrics = await session.send("Page.getLayoutMetrics", session_id=sid)
+        height = int(metrics["cssContentSize"]["height"])
+        shot = await session.send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 6000), "scale": 1}}, session_id=sid)
+        run.screenshot_png = base64.b64decode(shot["data"])
     for event in session.events[first_event:]:
         if event.get("sessionId") != sid:
             continue
@@ -158,8 +160,9 @@ def open_page(chromium: str, html_path: Path, *, probe: str = "null", width: int
 
 
 def open_pages(chromium: str, html_paths: list[Path], *, probe: str = "null", width: int = 1100,
-               settle_s: float = 0.5) -> list[PageRun]:
-    """Load each of ``html_paths`` in its own tab of one fresh headless Chromium (one start for all).
+               settle_s: float = 0.5, screenshot: bool = True) -> list[PageRun]:
+    """Load each of ``html_paths`` in its own tab of one fresh headless Chromium (one start for all);
+    ``screenshot=False`` skips the PNG (the slow part of a long page).
 
     Raises:
         RuntimeError: Chromium did not start or the DevTools protocol failed.
@@ -179,7 +182,8 @@ def open_pages(chromium: str, html_paths: list[Path], *, probe: str = "null", wi
                 time.sleep(0.05)
             port, path = port_file.read_text().splitlines()[:2]
             ws_url = f"ws://127.0.0.1:{port}{path}"
-            return asyncio.run(_drive(ws_url, [path.resolve().as_uri() for path in html_paths], probe, width, settle_s))
+            urls = [path.resolve().as_uri() for path in html_paths]
+            return asyncio.run(_drive(ws_url, urls, probe, width, settle_s, screenshot))
         finally:
             _stop_group(process)
 

@@ -57,15 +57,29 @@ def overlaps(a: dict, b: dict, slack: float = 0.5) -> bool:
     return a["x0"] < b["x1"] - slack and b["x0"] < a["x1"] - slack and a["y0"] < b["y1"] - slack and b["y0"] < a["y1"] - slack
 
 
+def misplaced_texts(charts: list[dict]) -> tuple[list, list]:
+    """(texts outside their chart's viewBox, pairs of texts that overlap), by chart id."""
+    outside, overlapping = [], []
+    for chart in charts:
+        texts = chart["texts"]
+        assert texts and all(t["x1"] > t["x0"] for t in texts)  # every text was laid out
+        outside += [(chart["id"], t["text"]) for t in texts
+                    if t["x0"] < -0.5 or t["y0"] < -0.5 or t["x1"] > chart["width"] + 0.5 or t["y1"] > chart["height"] + 0.5]
+        overlapping += [(chart["id"], a["text"], b["text"]) for n, a in enumerate(texts) for b in texts[n + 1:] if overlaps(a, b)]
+    return outside, overlapping
+
+
 def test_every_chart_text_fits_its_chart_and_none_overlap(tmp_path):
     """Long model names, a 77-class per-class chart, the latency chart's long title and a learning
-    curve over 12,000 items: drawn by Chromium, every text lies inside its SVG and no two overlap."""
+    curve over 12,000 items, then every committed example report: drawn by Chromium, every text
+    lies inside its SVG and no two overlap."""
     import json
 
     from distilleval.report.render import render_run
     from distilleval.results.learning_curve import CurvePoint, DoublingGain, LearningCurve, write_curve
     from tests.report.browser_tools import require_chromium
-    from tests.report.headless import open_page
+    from tests.report.browser_tools import REPO_ROOT
+    from tests.report.headless import open_pages
     from tests.report.many_classes import LONG_NAMES, write_77_class_run
 
     chromium = require_chromium()
@@ -77,18 +91,18 @@ def test_every_chart_text_fits_its_chart_and_none_overlap(tmp_path):
     write_curve(LearningCurve("t", "accuracy", 12_000, 300, 3, 0.03, points, gains, [], []), tmp_path / "run77" / "learning_curve.json")
     page = tmp_path / "report.html"
     page.write_text(render_run(run, "html"), encoding="utf-8")
-    result = open_page(chromium, page, probe=TEXT_BOXES, settle_s=0.2)
-    (tmp_path / "report.png").write_bytes(result.screenshot_png)
+    examples = []
+    for case in sorted((REPO_ROOT / "reports").glob("*/summary.json")):
+        examples.append(tmp_path / f"{case.parent.name}.html")
+        examples[-1].write_text(render_run(case.parent, "html"), encoding="utf-8")
+    result, *example_results = open_pages(chromium, [page, *examples], probe=TEXT_BOXES, settle_s=0.2, screenshot=False)
     charts = {chart["id"]: chart for chart in json.loads(result.probe)}
     assert set(charts) == {"chart-cost", "chart-accuracy", "chart-latency", "chart-per-class", "chart-learning-curve"}
-    outside, overlapping = [], []
-    for chart in charts.values():
-        texts = chart["texts"]
-        assert texts and all(t["x1"] > t["x0"] for t in texts)  # every text was laid out
-        outside += [(chart["id"], t["text"]) for t in texts
-                    if t["x0"] < -0.5 or t["y0"] < -0.5 or t["x1"] > chart["width"] + 0.5 or t["y1"] > chart["height"] + 0.5]
-        overlapping += [(chart["id"], a["text"], b["text"]) for n, a in enumerate(texts) for b in texts[n + 1:] if overlaps(a, b)]
+    outside, overlapping = misplaced_texts(list(charts.values()))
     assert outside == [] and overlapping == [], (outside, overlapping)
+    assert len(example_results) >= 6
+    for example, run in zip(examples, example_results):
+        assert misplaced_texts(json.loads(run.probe)) == ([], []), example.name
     # The long titles wrapped rather than shrank: the latency title is on two lines, whole.
     title = [t["text"] for t in charts["chart-latency"]["texts"] if t["y0"] < 40]
     assert len(title) == 2

@@ -87,7 +87,7 @@ def measured(tmp_path_factory):
     (folder / "deck.md").write_text(FRONT_MATTER + "\n\n" + body + "\n", encoding="utf-8")
     (folder / "cost.md").write_text(cost_decks(), encoding="utf-8")
     report_page, cost_page = marp_to_html(marp, [folder / "deck.md", folder / "cost.md"])
-    run, cost = open_pages(chromium, [report_page, cost_page], probe=PROBE, width=1280, settle_s=0.3)
+    run, cost = open_pages(chromium, [report_page, cost_page], probe=PROBE, width=1280, settle_s=0.3, screenshot=False)
     return decks, run, json.loads(run.probe), cost
 
 
