@@ -33,6 +33,7 @@ from typing import Any
 
 from distilleval.backends.base import Backend, ChatRequest, Completion
 from distilleval.errors import BackendError, CallTimeoutError, RateLimitedError
+from distilleval.run import heartbeat
 from distilleval.run.cache import ResponseCache, cache_key
 from distilleval.run.loop_lag import LoopLagMonitor
 
@@ -480,8 +481,9 @@ async def endpoint_answers(api_base: str, *, timeout_s: float = PROBE_TIMEOUT_S)
 class Progress:
     """Progress on stderr: items done, errors, dollars spent so far and ETA.
 
-    Quiet (draws nothing) when stderr is not a terminal, unless ``force`` is set; ``console``
-    is a ``rich.console.Console`` to draw on (default: stderr).
+    Quiet (draws nothing) when stderr is not a terminal or under ``CI=true``, unless ``force`` is
+    set; there a ``heartbeat.Heartbeat``, when one runs, prints plain lines instead (each result
+    is counted on it too). ``console`` is a ``rich.console.Console`` to draw on (default: stderr).
     """
 
     def __init__(self, total: int, *, description: str = "calls", force: bool | None = None, console: Any = None):
@@ -490,7 +492,7 @@ class Progress:
         self.errors = 0
         self.cache_hits = 0
         self.spent_usd = 0.0
-        enabled = sys.stderr.isatty() if force is None else force
+        enabled = not heartbeat.wants_plain_lines(sys.stderr) if force is None else force
         self._rich = None
         if enabled and total:
             from rich.console import Console
@@ -523,6 +525,9 @@ class Progress:
         self.errors += 0 if result.ok else 1
         self.cache_hits += 1 if result.cache_hit else 0
         self.spent_usd += result.cost_usd
+        beat = heartbeat.active()
+        if beat is not None:
+            beat.advance(ok=result.ok)
         if self._rich is not None:
             self._rich.update(self._task, advance=1, errors=self.errors, hits=self.cache_hits, spent=self.spent_usd)
 
