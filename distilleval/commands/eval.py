@@ -82,10 +82,12 @@ def run(args: argparse.Namespace) -> int:
     options = EvalOptions(**{
         field.name: getattr(args, field.name) for field in dataclasses.fields(EvalOptions) if field.name != "student_training"
     })
-    with _progress_lines(args.progress_every):
+    with _progress_lines(args.progress_every) as beat:
         run_dir = evaluate(spec, options)
-    return report_failed_calls(read_summary(run_dir), spec.gates.max_error_rate, command="eval",
-                               next_step=resume_hint(f"distilleval eval {args.spec} --resume {run_dir}"))
+        if beat is not None:
+            beat.set_phase("reading the summary")
+        return report_failed_calls(read_summary(run_dir), spec.gates.max_error_rate, command="eval",
+                                   next_step=resume_hint(f"distilleval eval {args.spec} --resume {run_dir}"))
 
 
 def resume_hint(command: str) -> str:

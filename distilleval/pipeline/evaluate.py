@@ -137,6 +137,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
                     asyncio.run(_call_models(spec, calls, probe, backends, store, options, pricing, probe_concurrency))
                 except RunAborted as err:
                     raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
+            _phase("reading results")
             outputs = {role: store.results(role) for role in roles}
             contexts = {role: latency_context(store, role) for role in roles}
             batch_notes = _batch_providers(store, roles)
