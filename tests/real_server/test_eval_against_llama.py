@@ -274,7 +274,8 @@ def _assert_estimate_within_10_percent(spec: Path, measured_inputs: dict[str, li
         assert estimate["tokenizer"][role] == f"the chat template and tokenizer of the llama.cpp server at {server}"
         assert role not in estimate["tokens_guessed"]
         measured = statistics.mean(measured_inputs[role])
-        assert estimate["profiles"][role]["input_tokens"]["mean"] == pytest.approx(measured, rel=0.10), role
+        # Issue 26 asks for 10%; the server renders and counts the very prompt it is sent, so it is exact.
+        assert estimate["profiles"][role]["input_tokens"]["mean"] == pytest.approx(measured, rel=1e-9), role
 
 
 def test_estimate_is_within_10_percent_of_the_input_tokens_the_server_counted(run_c1, llama, tmp_path, capsys):
