@@ -1,7 +1,11 @@
 """`distilleval estimate SPEC`: what a spec will cost, before any money is spent.
 
-Renders every item's teacher and student prompt, counts tokens locally (no network), and
-prices labelling the pool with the teacher, one eval run, and a request at the spec's volumes.
+Renders every item's teacher and student prompt, counts its tokens with the model's own chat
+template and tokenizer where they can be known (a Tinker base model's packaged tokenizer; a
+local server's template endpoints, asked over ``api_base``), else with the local tokenizer and
+says so, and prices labelling the pool with the teacher, one eval run, and a request at the
+spec's volumes. ``--from-run RUN`` measures the estimate's error against a finished run's
+tokens and calibrates the figures by it.
 It first makes every input check ``eval`` and ``run`` make (``pipeline.preflight``), so a spec
 it accepts is one they will not refuse for its data.
 """
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "Count every item's prompt tokens locally and price labelling and eval runs before spending"
+HELP = "Count every item's prompt tokens and price labelling and eval runs before spending"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pricing", help="pricing table YAML (default: the spec's, else the bundled 2026-02 table)")
     parser.add_argument("--pool", help="unlabelled inputs the teacher would label (default: the spec's pool, else its train split)")
     parser.add_argument("--format", choices=("md", "json"), default="md")
+    parser.add_argument("--from-run", metavar="RUN", help="a finished eval run of this spec: measure the estimate's error "
+                        "against its per-item tokens and calibrate the figures by it")
+    parser.add_argument("--offline", action="store_true", help="do not ask a model's api_base server to count "
+                        "(the local tokenizer counts those roles)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from distilleval.backends.request_checks import check_context_lengths
     from distilleval.backends.tinker.catalogue import check_spec_base_model
-    from distilleval.backends.tinker.token_counts import spec_token_counters
+    from distilleval.backends.token_counters import own_template_counters
     from distilleval.costs import cost_model
     from distilleval.costs.estimates import (
         RoleProfile,
@@ -47,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.costs.pricing import checkpoint_price_note, load_pricing, priced_as
     from distilleval.costs.prompt_caching import teacher_cache_share
     from distilleval.costs.tables import TokenProfile, build_cost_table, render_cost_table
-    from distilleval.costs.tokens import LOCAL_TOKENIZER
     from distilleval.pipeline.preflight import check_eval_inputs, check_scorer
     from distilleval.spec.data import load_items, split_items
     from distilleval.spec.task_spec import load_spec
@@ -60,9 +67,12 @@ def run(args: argparse.Namespace) -> int:
     check_scorer(spec)
     items, eval_items = inputs.items, inputs.evaluate
     # Each item's prompts are counted once; the eval split and the default pool are views of those counts.
-    counts = count_spec_tokens(spec, items, counters=spec_token_counters(spec))
+    counting = own_template_counters(spec, ask_servers=not args.offline)
+    counts = count_spec_tokens(spec, items, counters=counting.counters)
     check_context_lengths(spec, items, counts.inputs)  # a prompt no model window takes fails every call
     profiles = counts.profiles(spec)
+    calibrations = _calibrations(args.from_run, counts) if args.from_run else {}
+    profiles = _calibrated(profiles, calibrations)
     teacher, student = profiles["teacher"], profiles["student"]
     if args.pool or spec.data.pool:
         pool_path = Path(args.pool) if args.pool else spec.resolve(spec.data.pool)
@@ -73,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         pool_items = split_items(items, "train")
         pool_name = f"train split of {spec.data.path}"
         pool_inputs = [n for n, item in zip(counts.inputs["teacher"], items) if item.split == "train"]
+    if "teacher" in calibrations:
+        pool_inputs = [round(n * calibrations["teacher"].input_factor) for n in pool_inputs]
     # The pool usually has no gold: price its outputs at the data's mean answer length.
     pool_profile = RoleProfile(
         "teacher", spec.teacher.model, TokenStats.of(pool_inputs), TokenStats.of([round(teacher.output_tokens.mean)] * len(pool_items))
@@ -86,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         teacher_price, pool_profile.input_tokens.total, pool_profile.output_tokens.total,
         cached_input_share=teacher_share, batch=spec.teacher.batch,
     )
-    eval_profiles = counts.profiles(spec, lambda item: item.split == "eval") if eval_items else profiles
+    eval_profiles = _calibrated(counts.profiles(spec, lambda item: item.split == "eval"), calibrations) if eval_items else profiles
     eval_teacher_usd = cost_model.usage_cost_usd(
         teacher_price, eval_profiles["teacher"].input_tokens.total, eval_profiles["teacher"].output_tokens.total,
         cached_input_share=teacher_share, batch=spec.teacher.batch,
@@ -126,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "spec": spec.name,
                     "tokenizer": {role: p.counted_by for role, p in profiles.items()},
+                    "tokens_guessed": counting.guessed,
+                    "calibration": {role: {**asdict(c), "input_error": c.input_error, "input_factor": c.input_factor}
+                                    for role, c in calibrations.items()},
                     "items": len(items),
                     "profiles": {role: asdict(p) for role, p in profiles.items()},
                     "compression": compression,
@@ -160,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     counted = "; ".join(f"{role}: {p.counted_by}" for role, p in profiles.items())
-    print(f"# Estimate for {spec.name}: {len(items)} items, prompts rendered and counted locally ({counted})\n")
+    print(f"# Estimate for {spec.name}: {len(items)} items, prompts rendered and counted ({counted})\n")
     rows = [
         [p.role, p.model, f"{p.input_tokens.mean:,.1f}", f"{p.input_tokens.p50:,.0f}", f"{p.input_tokens.p95:,.0f}", f"{p.input_tokens.max:,}", f"{p.output_tokens.mean:,.1f}"]
         for p in (teacher, student)
@@ -190,8 +205,60 @@ def run(args: argparse.Namespace) -> int:
               "in the pricing table and the spec has no training: block.")
     else:
         print(f"One-time cost: {training.describe()}.")
-    local = [role for role, p in profiles.items() if p.counted_by == LOCAL_TOKENIZER]
-    if local:
-        print(f"{' and '.join(local).capitalize()} tokens are counted with a local tokenizer ({LOCAL_TOKENIZER}); "
-              "provider tokenizers differ by roughly 10-20%.")
+    for line in _accuracy_lines(counting.guessed, calibrations):
+        print(line)
     return 0
+
+
+def _calibrations(run: str, counts) -> dict:
+    """Role -> the estimate's ``Calibration`` against ``run``'s measured tokens (roles it answered)."""
+    from pathlib import Path
+
+    from distilleval.costs.calibration import calibrate
+    from distilleval.errors import DataError
+    from distilleval.run.store import RECORDS_FILE, RunStore
+
+    run_dir = Path(run)
+    if not (run_dir / RECORDS_FILE).is_file():
+        raise DataError(f"--from-run {run}: no run found (looked for {run_dir / RECORDS_FILE})")
+    ids = [item.id for item in counts.items]
+    found = {}
+    with RunStore(run_dir) as store:
+        for role in counts.inputs:
+            measured = {r.item_id: (r.input_tokens, r.output_tokens) for r in store.results(role)
+                        if r.ok and r.repeat == 0 and r.input_tokens is not None and r.output_tokens is not None}
+            calibration = calibrate(role, str(run_dir), dict(zip(ids, counts.inputs[role])),
+                                    dict(zip(ids, counts.outputs[role])), measured)
+            if calibration is not None:
+                found[role] = calibration
+    if not found:
+        raise DataError(f"--from-run {run}: the run has no answered call for an item of this spec's data")
+    return found
+
+
+def _calibrated(profiles: dict, calibrations: dict) -> dict:
+    from distilleval.costs.calibration import calibrated_profile
+
+    return {role: calibrated_profile(p, calibrations[role]) if role in calibrations else p for role, p in profiles.items()}
+
+
+def _accuracy_lines(guessed: dict[str, str], calibrations: dict) -> list[str]:
+    """The footer: the error measured against a run, or for each guessed role its basis and how to measure it."""
+    from distilleval.costs.tokens import LOCAL_TOKENIZER
+
+    lines = []
+    for role, c in calibrations.items():
+        output = f"{c.estimated_output_mean:,.1f}" if c.estimated_output_mean is not None else "no gold answers"
+        lines.append(
+            f"Measured error of the {role} estimate on {c.items:,} items of {c.run}: input {c.input_error:+.1%} "
+            f"({c.estimated_input_mean:,.1f} estimated vs {c.measured_input_mean:,.1f} measured tokens per call), output "
+            f"{output} (gold answers) vs {c.measured_output_mean:,.1f} measured; the figures above are calibrated by it "
+            f"(input × {c.input_factor:,.3f}, output the run's mean).")
+    for role, reason in guessed.items():
+        if role in calibrations:
+            continue
+        lines.append(
+            f"{role.capitalize()} tokens are a guess: counted with a local tokenizer ({LOCAL_TOKENIZER}), not the model's "
+            f"own template ({reason}); the error is not measured: after a run, `distilleval estimate SPEC --from-run RUN` "
+            "measures it and calibrates these figures.")
+    return lines

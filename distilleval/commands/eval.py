@@ -50,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-poll", type=positive_float, default=10.0, metavar="S",
         help="seconds before the first batch status check (the wait grows to 5 min; default 10)",
     )
+    parser.add_argument(
+        "--progress-every", type=positive_float, default=None, metavar="S",
+        help="where stderr is not a terminal (a pipe, CI=true): one progress line every S seconds "
+        "(default $DISTILLEVAL_PROGRESS_EVERY, else 10); a terminal shows a bar",
+    )
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     cache.add_argument("--refresh", action="store_true", help="call every model again and overwrite cached answers")
@@ -77,9 +82,12 @@ def run(args: argparse.Namespace) -> int:
     options = EvalOptions(**{
         field.name: getattr(args, field.name) for field in dataclasses.fields(EvalOptions) if field.name != "student_training"
     })
-    run_dir = evaluate(spec, options)
-    return report_failed_calls(read_summary(run_dir), spec.gates.max_error_rate, command="eval",
-                               next_step=resume_hint(f"distilleval eval {args.spec} --resume {run_dir}"))
+    with _progress_lines(args.progress_every) as beat:
+        run_dir = evaluate(spec, options)
+        if beat is not None:
+            beat.set_phase("reading the summary")
+        return report_failed_calls(read_summary(run_dir), spec.gates.max_error_rate, command="eval",
+                                   next_step=resume_hint(f"distilleval eval {args.spec} --resume {run_dir}"))
 
 
 def resume_hint(command: str) -> str:
@@ -132,3 +140,14 @@ def error_lines(summary, limit: float) -> tuple[list[str], list[str]]:
         for reason, count in sorted(result.error_reasons.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"    {key} batch: {reason} ({count} {'call' if count == 1 else 'calls'})")
     return lines, too_many
+
+
+def _progress_lines(every_s: float | None):
+    """A ``Heartbeat`` on stderr where no bar can be drawn (a pipe, ``CI=true``); else nothing."""
+    import contextlib
+
+    from distilleval.run.heartbeat import Heartbeat, interval_from_env, wants_plain_lines
+
+    if not wants_plain_lines():
+        return contextlib.nullcontext()
+    return Heartbeat("distilleval eval", interval_s=every_s or interval_from_env())

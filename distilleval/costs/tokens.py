@@ -1,6 +1,6 @@
 """Count tokens locally, with no network: tiktoken's cl100k_base from the files LiteLLM ships.
 
-Provider tokenizers differ from cl100k by roughly 10-20%; estimates say so. Chat overhead
+The model's own tokenizer differs from cl100k; estimates name this basis. Chat overhead
 follows OpenAI's accounting (3 tokens per message plus 3 to prime the reply), and images are
 counted with the high-detail tile formula (85 + 170 per 512-px tile).
 """

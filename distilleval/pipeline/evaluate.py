@@ -128,6 +128,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
         with _writing(run_dir), RunStore(run_dir) as store:
             _check_resume(store, spec, run_dir, identity)
             write_run_files(spec, pricing, run_dir)
+            _phase("calls", total=len(calls))
             if options.batch and calls:
                 asyncio.run(_call_models_in_batches(spec, calls, store, options, pricing, run_dir))
                 calls = []
@@ -136,10 +137,13 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
                     asyncio.run(_call_models(spec, calls, probe, backends, store, options, pricing, probe_concurrency))
                 except RunAborted as err:
                     raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
+            _phase("reading results")
             outputs = {role: store.results(role) for role in roles}
             contexts = {role: latency_context(store, role) for role in roles}
             batch_notes = _batch_providers(store, roles)
+        _phase("baselines" if baselines else "scoring")
         baseline_outputs = _run_baselines(spec, baselines, items, pricing)
+        _phase("scoring")
         summary_path = _write_summary(
             spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
             batch_notes=batch_notes,
@@ -150,6 +154,15 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
         raise
     print(f"distilleval eval: {len(items)} items x {len(roles) + len(baselines)} models -> {summary_path}")
     return run_dir
+
+
+def _phase(name: str, *, total: int | None = None) -> None:
+    """Tell the progress heartbeat, when one runs (output not on a terminal), what the run is doing."""
+    from distilleval.run.heartbeat import active
+
+    beat = active()
+    if beat is not None:
+        beat.set_phase(name, total=total)
 
 
 class _NoMeta:

@@ -43,6 +43,29 @@ class ModelRow:
 
 
 @dataclass(frozen=True)
+class TokenEstimate:
+    """A model's input tokens per call as estimated from the spec's prompts, beside the run's measured mean.
+
+    Attributes:
+        label: the model's row label.
+        estimated_input_mean: mean over the run's eval items, counted offline (``counted_by``).
+        measured_input_mean: the provider's count, averaged over the run's answered calls.
+        items: eval items counted.
+    """
+
+    label: str
+    estimated_input_mean: float
+    measured_input_mean: float
+    counted_by: str
+    items: int
+
+    @property
+    def error(self) -> float:
+        """(estimated − measured) ÷ measured."""
+        return (self.estimated_input_mean - self.measured_input_mean) / self.measured_input_mean
+
+
+@dataclass(frozen=True)
 class VolumeRow:
     """Projected costs at one daily volume."""
 
@@ -110,6 +133,8 @@ class Figures:
     """The student against every scored baseline, corrected together (``distilleval.report.baseline_family``)."""
     per_class: PerClass | None = None
     teacher_options: list[TeacherOption] = field(default_factory=list)
+    token_estimates: list["TokenEstimate"] = field(default_factory=list)
+    """What ``estimate`` would have said before the run (offline counters) beside what the run measured."""
 
     @property
     def summary(self):
@@ -549,4 +574,36 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     figures.best_baseline = _best_baseline(models)
     figures.baseline_comparisons = _baseline_comparisons(figures)
     figures.per_class = _per_class(figures)
+    figures.token_estimates = _token_estimates(inputs, [r for r in (teacher, student) if r is not None], notes)
     return figures
+
+
+def _token_estimates(inputs: RunInputs, rows: list[ModelRow], notes: list[str]) -> list[TokenEstimate]:
+    """Teacher and student input tokens per call counted from the spec's prompts over the run's eval
+    items (the offline counters ``estimate --offline`` uses), beside the measured means."""
+    from distilleval.backends.tinker.token_counts import spec_token_counters
+    from distilleval.costs.estimates import count_spec_tokens
+    from distilleval.spec.data import load_items, split_items
+
+    spec = inputs.spec
+    measured = [row for row in rows if row.result.basis == "measured" and row.result.input_tokens is not None
+                and row.result.input_tokens.mean]
+    if spec is None or not measured:
+        return []
+    try:
+        items = split_items(load_items(spec), "eval")  # type: ignore[arg-type]
+        counts = count_spec_tokens(spec, items[:max(row.result.n for row in measured)],  # type: ignore[arg-type]
+                                   counters=spec_token_counters(spec))  # type: ignore[arg-type]
+    except DistillevalError as err:
+        notes.append(f"input tokens not estimated beside the measured ones: the spec's data could not be counted ({err})")
+        return []
+    found = []
+    for row in measured:
+        role = row.result.role
+        if role not in counts.inputs:
+            continue
+        chosen = counts.inputs[role][:row.result.n]
+        if chosen:
+            found.append(TokenEstimate(row.label, sum(chosen) / len(chosen), row.result.input_tokens.mean,  # type: ignore[union-attr]
+                                       counts.counted_by[role], len(chosen)))
+    return found

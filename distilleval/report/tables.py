@@ -278,6 +278,12 @@ def tokens_table(f: Figures) -> Table:
             by_source.setdefault(_counted_by(row.result), []).append(row.label)
     counted = "; ".join(f"{', '.join(labels)}: {source}" for source, labels in by_source.items())
     table.notes.append(f"Mean tokens per request ({counted}); compression = teacher total ÷ model total.")
+    if f.token_estimates:
+        pairs = "; ".join(
+            f"{e.label} {e.estimated_input_mean:,.1f} estimated vs {e.measured_input_mean:,.1f} measured ({e.error:+.1%}, "
+            f"counted with {e.counted_by} over the run's {e.items:,} eval items)" for e in f.token_estimates)
+        table.notes.append(f"Input tokens per call, estimated from the spec's prompts before the run against measured: {pairs}. "
+                           "`distilleval estimate SPEC --from-run RUN` calibrates the estimate by this run.")
     return table
 
 

@@ -128,6 +128,7 @@ class BatchJobRunner:
         self.ledger = BatchLedger(store.path)
         self.submitted = 0
         self.cache_hits = 0
+        self._calls: dict[tuple[str, int], Call] = {}
 
     def jobs(self) -> list[BatchJob]:
         """Every batch this role's run submitted."""
@@ -141,6 +142,7 @@ class BatchJobRunner:
             BackendError: a batch endpoint refused us (bad key, unknown batch).
         """
         self._check_same_requests(calls)
+        self._calls = {(call.item_id, call.repeat): call for call in calls}
         resumed = [job for job in self.ledger.jobs(self.role) if not job.collected]
         handled: set[tuple[str, int]] = set()
         for job in resumed:
@@ -254,11 +256,27 @@ class BatchJobRunner:
         return self.work_dir / f"batch-{self.role}-{chunk}.jsonl"
 
     async def _send(self, job: BatchJob) -> BatchJob:
-        batch_id = await self.client.submit(self._requests_file(job.chunk), job_token=job.job_token)
+        path = self._requests_file(job.chunk)
+        if not path.is_file():
+            self._rewrite_requests_file(job, path)
+        batch_id = await self.client.submit(path, job_token=job.job_token)
         job = self.ledger.set_batch_id(job, batch_id)
         self.submitted += job.requests
         self._log(f"{self.role}: submitted {job.requests:,} requests as {self.client.provider} batch {batch_id}")
         return job
+
+    def _rewrite_requests_file(self, job: BatchJob, path: Path) -> None:
+        """Write a job's request file again from the ledger's rows and this run's calls (the same
+        requests: ``_check_same_requests`` refused any that changed), when it is gone."""
+        temporary = path.with_name(path.name + ".tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            for custom_id, row in self.ledger.requests(job).items():
+                call = self._calls.get((row.item_id, row.repeat))
+                if call is None:
+                    raise ConfigurationError(f"--batch: {path.name} is gone and item {row.item_id!r} is no longer in "
+                                             "the run's data, so the batch cannot be sent again; start a new run")
+                handle.write(json.dumps(self.client.request_line(custom_id, call.request), ensure_ascii=False) + "\n")
+        temporary.replace(path)
 
     async def _ensure_submitted(self, job: BatchJob) -> BatchJob:
         """A job recorded but killed before its batch id came back: adopt the batch it made, or
@@ -338,6 +356,8 @@ class BatchJobRunner:
                 ))
         self._write(results, puts)
         self.ledger.mark_collected(job)
+        # Every result is stored and the ledger keeps the batch: the request file is not needed again.
+        self._requests_file(job.chunk).unlink(missing_ok=True)
 
     def _result(self, row: BatchRequestRow, outcome: BatchOutcome) -> tuple[CallResult, Any]:
         if outcome.completion is None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from distilleval.backends.base import Backend, ChatRequest, Completion
 from distilleval.errors import BackendError, CallTimeoutError, RateLimitedError
+from distilleval.run import heartbeat
 from distilleval.run.cache import ResponseCache, cache_key
 from distilleval.run.loop_lag import LoopLagMonitor
 
@@ -45,6 +46,11 @@ FATAL_BEFORE_FIRST_SUCCESS = ("unavailable",)
 # ``RunnerOptions.give_up_after_s``, has gone away (killed, unplugged): the run stops, rather than
 # retrying item after item for minutes.
 ENDPOINT_GONE_KINDS = ("unavailable", "timeout")
+# A model whose endpoint is known (a spec's api_base) and that has answered before is probed when
+# none of its calls in flight has answered for ``give_up_after_s``: a server that is alive but slow
+# answers ``GET <api_base>/models`` at once; a frozen one (SIGSTOP, a hung process) does not, and
+# the run stops then instead of waiting out each call's own timeout.
+PROBE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -243,6 +249,8 @@ class Runner:
         self._failing_since: dict[str, float | None] = {}
         self._done = 0
         self._total = 0
+        # Per model: when it last answered anything (a success or an error from the server itself).
+        self._last_answer_at: dict[str, float] = {}
 
     @property
     def loop_lag_ms(self) -> dict[str, list[float]]:
@@ -316,13 +324,45 @@ class Runner:
             role: len(getattr(backend, "loop_lag_ms", None) or []) for role, backend in self.backends.items()
         }
         self._lag.start()
+        tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+        watchdog = asyncio.create_task(self._watch_for_stalls(tasks)) if self.options.endpoints else None
         try:
-            await asyncio.gather(*(worker() for _ in range(workers)))
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            if self._abort is None:  # cancelled from outside, not by the watchdog
+                raise
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             await self._lag.stop()
         if self._abort is not None:
             raise self._abort
         return [r for r in results if r is not None]
+
+    async def _watch_for_stalls(self, workers: list[asyncio.Task]) -> None:
+        """Stop the run when a model that answered before has calls in flight, no answer for
+        ``give_up_after_s`` and an endpoint that does not answer a probe (a frozen server): the
+        calls in flight are cancelled (none was finished, so none is recorded or paid twice)."""
+        give_up_s = self.options.give_up_after_s
+        while self._abort is None:
+            await asyncio.sleep(min(1.0, give_up_s / 4))
+            now = time.monotonic()
+            for model, url in self.options.endpoints.items():
+                last = self._last_answer_at.get(model)
+                if last is None or not self._in_flight[model] or now - last < give_up_s:
+                    continue
+                if await endpoint_answers(url, timeout_s=PROBE_TIMEOUT_S):
+                    self._last_answer_at[model] = time.monotonic()  # alive, only slow: look again later
+                    continue
+                if self._abort is None:
+                    silent_s = time.monotonic() - last
+                    self._abort = RunAborted(
+                        f"stopped: the {model} model at {url} stopped answering mid-run (no answer for {silent_s:.0f} s, "
+                        f"and none to a probe of {url.rstrip('/')}/models within {PROBE_TIMEOUT_S:g} s): "
+                        f"{self._done} of {self._total} calls done, {self._total - self._done} left")
+                    for task in workers:
+                        task.cancel()
+                return
 
     def _check_fatal(self, result: CallResult) -> None:
         if result.ok:
@@ -340,6 +380,8 @@ class Runner:
         """Track whether ``model`` has gone away: every attempt failing with a connection error or a
         timeout for ``give_up_after_s`` after it answered once stops the run (one line naming the
         endpoint, the calls done and left)."""
+        if error is None or error.kind not in ENDPOINT_GONE_KINDS:
+            self._last_answer_at[model] = time.monotonic()
         if error is None:
             self._failing_since[model] = None
             return
@@ -422,11 +464,29 @@ class Runner:
         return completion
 
 
+async def endpoint_answers(api_base: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    """True when ``GET <api_base>/models`` gets any HTTP answer (an error status included) within ``timeout_s``."""
+    import urllib.error
+    import urllib.request
+
+    def probe() -> bool:
+        try:
+            with urllib.request.urlopen(api_base.rstrip("/") + "/models", timeout=timeout_s):
+                return True
+        except urllib.error.HTTPError:
+            return True  # the server answered, if only to refuse
+        except (OSError, ValueError):
+            return False
+
+    return await asyncio.to_thread(probe)
+
+
 class Progress:
     """Progress on stderr: items done, errors, dollars spent so far and ETA.
 
-    Quiet (draws nothing) when stderr is not a terminal, unless ``force`` is set; ``console``
-    is a ``rich.console.Console`` to draw on (default: stderr).
+    Quiet (draws nothing) when stderr is not a terminal or under ``CI=true``, unless ``force`` is
+    set; there a ``heartbeat.Heartbeat``, when one runs, prints plain lines instead (each result
+    is counted on it too). ``console`` is a ``rich.console.Console`` to draw on (default: stderr).
     """
 
     def __init__(self, total: int, *, description: str = "calls", force: bool | None = None, console: Any = None):
@@ -435,7 +495,7 @@ class Progress:
         self.errors = 0
         self.cache_hits = 0
         self.spent_usd = 0.0
-        enabled = sys.stderr.isatty() if force is None else force
+        enabled = not heartbeat.wants_plain_lines(sys.stderr) if force is None else force
         self._rich = None
         if enabled and total:
             from rich.console import Console
@@ -468,6 +528,9 @@ class Progress:
         self.errors += 0 if result.ok else 1
         self.cache_hits += 1 if result.cache_hit else 0
         self.spent_usd += result.cost_usd
+        beat = heartbeat.active()
+        if beat is not None:
+            beat.advance(ok=result.ok)
         if self._rich is not None:
             self._rich.update(self._task, advance=1, errors=self.errors, hits=self.cache_hits, spent=self.spent_usd)
 

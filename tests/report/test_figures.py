@@ -25,3 +25,26 @@ def test_prices_read_long_before_the_run_are_flagged():
 
 def test_fresh_prices_are_not_flagged():
     assert not [n for n in _notes("2026-07-31T23:59:00Z") if n.startswith("stale")]  # 180 days: not over
+
+
+def test_estimated_input_tokens_stand_beside_the_measured_ones():
+    # Issue 26 item 2: the report shows what `estimate` counts from the spec's prompts (the run's eval
+    # items, each role with its own offline counter) beside what the provider measured.
+    from distilleval.backends.tinker.token_counts import spec_token_counters
+    from distilleval.costs.estimates import input_token_counts
+    from distilleval.spec.data import load_items, split_items
+
+    inputs = load_run(SUMMARY_PATH)
+    figures = compute_figures(inputs)
+    spec = inputs.spec
+    eval_items = split_items(load_items(spec), "eval")
+    by_label = {e.label: e for e in figures.token_estimates}
+    assert set(by_label) == {figures.teacher.label, figures.student.label}
+    for row in (figures.teacher, figures.student):
+        role = row.result.role
+        counts = input_token_counts(spec, role, eval_items[:row.result.n], counter=spec_token_counters(spec).get(role))
+        estimate = by_label[row.label]
+        assert estimate.items == row.result.n == len(counts)
+        assert estimate.estimated_input_mean == sum(counts) / len(counts)
+        assert estimate.measured_input_mean == row.result.input_tokens.mean
+        assert estimate.error == (estimate.estimated_input_mean - estimate.measured_input_mean) / estimate.measured_input_mean

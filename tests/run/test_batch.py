@@ -224,3 +224,33 @@ def test_a_prompt_longer_than_the_context_window_is_refused_before_any_upload(tm
     assert "\n" not in message
     assert message.startswith("--batch: teacher model, item i1:") and "context window" in message
     assert not list((tmp_path / "run").glob("batch-*.jsonl"))  # no request file written either
+
+
+def test_request_files_go_once_their_results_are_stored_and_a_resume_writes_one_it_needs_again(tmp_path):
+    # Issue 27: a batch run folder kept every request file (1.4 GiB at 1M items). Once a job's
+    # results are in the run store the file goes; the ledger keeps what resuming needs.
+    run_dir = tmp_path / "run"
+    sent: list[bytes] = []
+
+    def log(line):
+        if " requests as " in line:  # "teacher: submitted 5 requests as openai batch ..."
+            [request_file] = run_dir.glob("batch-*.jsonl")
+            sent.append(request_file.read_bytes())
+
+    with BatchServer(polls_to_finish=1) as server:
+        first, _ = run_job(server, "openai", run_dir, None, calls(5), log=log)
+        assert len(sent) == 1 and sent[0].count(b"\n") == 5
+        assert not list(run_dir.glob("batch-*"))  # the folder holds the store, not the 5 requests
+        # Killed between recording the job and uploading it (the provider never got it): the file is
+        # gone, so the resume writes it again from the ledger and the calls, byte for byte, and sends it once.
+        with BatchLedger(run_dir / "records.sqlite") as ledger:
+            ledger._db.execute("UPDATE batch_jobs SET batch_id = NULL, collected = 0")
+        with RunStore(run_dir) as store:
+            store._db.execute("DELETE FROM records")
+        server._batches.clear()
+        server.submissions.clear()
+        again, _ = run_job(server, "openai", run_dir, None, calls(5), log=log)
+        assert len(server.submissions) == 1
+    assert sent[1] == sent[0]
+    assert [r.text for r in again] == [r.text for r in first] and all(r.ok for r in again)
+    assert not list(run_dir.glob("batch-*"))

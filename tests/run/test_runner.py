@@ -317,3 +317,57 @@ def test_a_failure_the_provider_did_not_bill_costs_nothing():
         backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)
         [result] = _run({"student": backend}, _calls("student", 1), options=RunnerOptions(max_retries=0, **FAST))
     assert result.error_kind == "bad_response" and result.cost_usd == 0.0 and result.output_tokens is None
+
+
+class _AnswersThenHangs:
+    """A backend that answers ``answers`` calls, then never answers again (a frozen server)."""
+
+    model_id = "openai/frozen"
+
+    def __init__(self, answers: int, *, hang_s: float = 3600.0):
+        self.answers = answers
+        self.hang_s = hang_s
+        self.calls = 0
+
+    async def complete(self, request, *, timeout_s):
+        from distilleval.backends.base import Completion
+
+        self.calls += 1
+        if self.calls > self.answers:
+            await asyncio.sleep(self.hang_s)
+        return Completion("ok", 3, 1, 1.0, 0.0)
+
+    async def aclose(self):
+        pass
+
+
+def test_a_frozen_endpoint_stops_the_run_whatever_the_call_timeout(monkeypatch):
+    """Issue 26: a server frozen mid-run (SIGSTOP) accepts connections and answers nothing, and each
+    call's own timeout (an hour here) is far away: the silence, then a probe nobody answers, stop it."""
+    import socket
+
+    from distilleval.run import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "PROBE_TIMEOUT_S", 0.3)
+    with socket.socket() as silent:  # listens (the kernel completes connections) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        results = []
+        options = RunnerOptions(concurrency=2, default_timeout_s=3600, give_up_after_s=0.4, endpoints={"student": url}, **FAST)
+        started = time.monotonic()
+        with pytest.raises(RunAborted) as caught:
+            _run({"student": _AnswersThenHangs(3)}, _calls("student", 20), options=options, on_result=results.append)
+        elapsed = time.monotonic() - started
+    message = str(caught.value)
+    assert url in message and "stopped answering mid-run" in message and "3 of 20 calls done, 17 left" in message
+    assert [r.status for r in results] == ["ok"] * 3  # the calls in flight were dropped, not recorded
+    assert elapsed < 3.0
+
+
+def test_a_slow_endpoint_that_answers_the_probe_is_not_stopped():
+    # Every call after the first takes longer than give_up_after_s, but the server answers a probe.
+    with OpenAIServer({"s": ModelScript(answer="ok")}) as server:
+        options = RunnerOptions(concurrency=1, give_up_after_s=0.2, endpoints={"student": server.base_url}, **FAST)
+        results = _run({"student": _AnswersThenHangs(1, hang_s=0.6)}, _calls("student", 3), options=options)
+    assert [r.status for r in results] == ["ok"] * 3
