@@ -43,9 +43,24 @@ def header_lines(f: Figures) -> list[str]:
     ]
 
 
+def recommendation_lines(verdict: Verdict) -> list[str]:
+    """The recommendation across every arm, then why each cheaper arm was rejected (empty without one)."""
+    from distilleval.report.recommendation import rejection_lines
+
+    rec = verdict.recommendation
+    if rec is None or rec.table is None or not rec.table.arms:
+        return []
+    lines = [f"**{md_escape(rec.text)}**", ""]
+    rejected = rejection_lines(rec)
+    if rejected:
+        lines += ["Cheaper arms rejected:", ""] + [f"* {md_escape(line)}" for line in rejected] + [""]
+    return lines
+
+
 def verdict_markdown(verdict: Verdict) -> str:
     """The verdict heading and one bullet per reason."""
     lines = [f"## Verdict: {verdict.headline}", ""]
+    lines += recommendation_lines(verdict)
     if verdict.lead:
         lines += [f"**{md_escape(verdict.lead)}**", ""]
     for reason in verdict.reasons:

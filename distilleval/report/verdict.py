@@ -39,6 +39,9 @@ with what was measured (the best local baseline's metric), and the cost and brea
 computed from projected figures only, have status ``projected``: shown as projections, never
 as a pass.
 
+Before the rules, the verdict carries one recommendation across every arm of the run (teacher
+configurations, candidates, the student, baselines, cascades): ``report.recommendation``.
+
 Any failed rule -> "don't fine-tune"; else any unknown -> "not enough evidence"; else "fine-tune"
 (``projected`` counts as unknown).
 Per-class notes (the worst classes of the student, or of the best baseline offline) follow the
@@ -54,6 +57,7 @@ from distilleval.costs import cost_model
 from distilleval.costs.cost_model import format_usd
 from distilleval.report.baseline_family import correction_text
 from distilleval.report.figures import Figures
+from distilleval.report.recommendation import Recommendation, recommend
 from distilleval.report.tables import days, signed_points
 
 Decision = Literal["fine-tune", "don't fine-tune", "not enough evidence"]
@@ -78,6 +82,8 @@ class Verdict:
     reasons: list[Reason] = field(default_factory=list)
     lead: str | None = None
     notes: list[str] = field(default_factory=list)
+    recommendation: Recommendation | None = None
+    """One arm across every arm of the run (``report.recommendation``), shown first."""
 
     @property
     def headline(self) -> str:
@@ -343,4 +349,4 @@ def decide(f: Figures, *, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_
         decision = "not enough evidence"
     else:
         decision = "fine-tune"
-    return Verdict(decision, reasons, lead=lead, notes=notes)
+    return Verdict(decision, reasons, lead=lead, notes=notes, recommendation=recommend(f))
