@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import argparse
 
+from distilleval.commands.argument_types import share
+
+DEFAULT_MARGIN = 0.03
+"""The margin the report judges with when the spec sets none (``report.figures.DEFAULT_MARGIN``)."""
+
 HELP = "Count every item's prompt tokens locally and price labelling and eval runs before spending"
 
 
@@ -19,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pricing", help="pricing table YAML (default: the spec's, else the bundled 2026-02 table)")
     parser.add_argument("--pool", help="unlabelled inputs the teacher would label (default: the spec's pool, else its train split)")
     parser.add_argument("--format", choices=("md", "json"), default="md")
+    parser.add_argument(
+        "--assumed-discordance", type=share, metavar="SHARE", default=None,
+        help="for sizing the eval split: the share of items where the student and the teacher differ in correctness "
+             "(default: the spec's decision.assumed_discordance, else 0.10)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         one_time_cost_usd=one_time,
     )
 
+    sizing = _eval_sizing(spec, len(eval_items), args.assumed_discordance)
     if args.format == "json":
         print(
             json.dumps(
@@ -153,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
                     "labelling": {"pool": pool_name, "items": len(pool_items), "cost_usd": labelling_usd},
                     "eval_run": {"items": len(eval_items), "teacher_usd": eval_teacher_usd, "student_usd": eval_student_usd},
                     "pricing": pricing.label,
+                    "eval_sizing": {"eval_items": sizing.eval_items, "items_needed": sizing.items_needed,
+                                    "power": sizing.power_now, "enough": sizing.enough,
+                                    "assumption": sizing.assumption, "method": sizing.method, "text": sizing.text()},
                 },
                 indent=2,
             )
@@ -190,8 +204,19 @@ def run(args: argparse.Namespace) -> int:
               "in the pricing table and the spec has no training: block.")
     else:
         print(f"One-time cost: {training.describe()}.")
+    print(f"\n## Is the eval split large enough?\n\n{sizing.text()}\n")
     local = [role for role, p in profiles.items() if p.counted_by == LOCAL_TOKENIZER]
     if local:
         print(f"{' and '.join(local).capitalize()} tokens are counted with a local tokenizer ({LOCAL_TOKENIZER}); "
               "provider tokenizers differ by roughly 10-20%.")
     return 0
+
+
+def _eval_sizing(spec, eval_items: int, assumed_discordance: float | None):
+    """Whether the eval split can show non-inferiority at the spec's margin (``results.sample_size``)."""
+    from distilleval.results.sample_size import eval_split_sizing
+
+    discordance = spec.decision.assumed_discordance if assumed_discordance is None else assumed_discordance
+    margin = spec.gates.non_inferiority_margin if spec.gates.non_inferiority_margin is not None else DEFAULT_MARGIN
+    return eval_split_sizing(eval_items, margin=margin, alpha=spec.gates.alpha, discordance=discordance,
+                             power_target=spec.decision.power)

@@ -53,7 +53,8 @@ def recommendation_lines(verdict: Verdict) -> list[str]:
     lines = [f"**{md_escape(rec.text)}**", ""]
     rejected = rejection_lines(rec)
     if rejected:
-        lines += ["Cheaper arms rejected:", ""] + [f"* {md_escape(line)}" for line in rejected] + [""]
+        heading = "Cheaper arms rejected:" if rec.arm is not None else "Why no arm qualifies:"
+        lines += [heading, ""] + [f"* {md_escape(line)}" for line in rejected] + [""]
     return lines
 
 

@@ -167,3 +167,41 @@ def assumption_text(discordance: float, power_target: float, margin: float, alph
     return (f"assumes the arm is exactly as accurate as the teacher and the two differ in correctness on "
             f"{discordance:.0%} of items (decision.assumed_discordance); {power_target:.0%} power, margin "
             f"{margin * 100:g} pts, one-sided α = {alpha:g}")
+
+
+@dataclass(frozen=True)
+class EvalSizing:
+    """Whether an eval split is large enough to show non-inferiority, under a stated assumption."""
+
+    eval_items: int
+    items_needed: int | None
+    power_now: float
+    enough: bool
+    assumption: str
+    method: str
+
+    def text(self) -> str:
+        """The sizing as one sentence."""
+        verdict = ("large enough" if self.enough else "too small")
+        needed = f"{self.items_needed:,}" if self.items_needed is not None else "no number of"
+        return (f"The eval split ({self.eval_items:,} items) is {verdict} to show non-inferiority: {needed} paired items "
+                f"are needed, and {self.eval_items:,} give {self.power_now:.0%} power ({self.assumption}).")
+
+
+def eval_split_sizing(eval_items: int, *, margin: float, alpha: float, discordance: float,
+                      power_target: float = 0.8) -> EvalSizing:
+    """Size the eval split before any money is spent: an arm exactly as accurate as the teacher (half the
+    discordant items go each way), ``discordance`` of items discordant (module docstring).
+
+    Args:
+        eval_items: items in the eval split.
+        margin: the spec's non-inferiority margin.
+        alpha: one-sided level of the test.
+        discordance: the assumed share of items where the arm and the teacher differ in correctness.
+        power_target: the chance of showing non-inferiority the split should give.
+    """
+    half = discordance / 2
+    needed = items_for_power(half, half, margin=margin, alpha=alpha, power_target=power_target)
+    now = power(eval_items, half, half, margin=margin, alpha=alpha) if eval_items <= 4 * EXACT_POWER_MAX_ITEMS else 1.0
+    return EvalSizing(eval_items, needed.items, now, needed.items is not None and eval_items >= needed.items,
+                      assumption_text(discordance, power_target, margin, alpha), needed.method)
