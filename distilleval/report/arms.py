@@ -107,7 +107,7 @@ def _error_cost(f: Figures, accuracy: float | None, low: float | None, high: flo
         return scalar_error_cost(float(price), accuracy, low, high)
     if not confusion:
         return None
-    return matrix_error_cost(confusion, price.cost, price.max_cost_usd)
+    return matrix_error_cost(confusion, price.cost, price.price_levels_usd)
 
 
 def _model_arm(f: Figures, row: ModelRow, *, name: str | None = None, cost: float | None = None,

@@ -332,9 +332,9 @@ class ErrorCostMatrix(_Strict):
     default: float = Field(ge=0, le=MAX_USD, description="cost of a wrong pair the matrix does not list")
 
     @property
-    def max_cost_usd(self) -> float:
-        """The largest price of any wrong answer: the default or a cell."""
-        return max([self.default] + [usd for gold, row in self.matrix.items() for p, usd in row.items() if p != gold])
+    def price_levels_usd(self) -> list[float]:
+        """Every distinct price a wrong answer can have: the default and each off-diagonal cell."""
+        return sorted({self.default} | {usd for gold, row in self.matrix.items() for p, usd in row.items() if p != gold})
 
     def cost(self, gold: str, predicted: str) -> float:
         """The cost of answering ``predicted`` for ``gold`` (0 when they are the same label)."""
