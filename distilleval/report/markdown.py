@@ -53,7 +53,8 @@ def recommendation_lines(verdict: Verdict) -> list[str]:
     lines = [f"**{md_escape(rec.text)}**", ""]
     rejected = rejection_lines(rec)
     if rejected:
-        heading = "Cheaper arms rejected:" if rec.arm is not None else "Why no arm qualifies:"
+        heading = ("Why no arm qualifies:" if rec.arm is None else "Cheaper arms rejected:" if rec.basis == "non-inferiority"
+                   else "Other arms rejected:")
         lines += [heading, ""] + [f"* {md_escape(line)}" for line in rejected] + [""]
     return lines
 

@@ -304,17 +304,17 @@ def _by_total(f: Figures, table: ArmTable, judgements, volume: int | None) -> Re
         total = totals[arm.name]
         if total is None:
             return "not judged", "total cost unknown"
-        status = "rejected" if (arm.cost_per_request_usd or 0) < (chosen.cost_per_request_usd or 0) else "costlier"
-        return status, (f"its wrong answers cost more: total {format_usd(total[0])} [{format_usd(total[1])}, "
+        return "rejected", (f"its wrong answers cost more: total {format_usd(total[0])} [{format_usd(total[1])}, "
                         f"{format_usd(total[2])}]/month against {format_usd(point)}")
 
     return Recommendation(chosen, "total cost", text, settled, _judged(table, judgements, chosen, cheaper), table, volume)
 
 
 def rejection_lines(rec: Recommendation) -> list[str]:
-    """One line per arm cheaper than the recommendation that was rejected, with why."""
+    """One line per rejected arm, with why: the arms cheaper per request than the recommendation, or, when
+    wrong answers are priced (every arm competes on its total), every rejected arm."""
     chosen = rec.arm
-    limit = chosen.cost_per_request_usd if chosen is not None else None
+    limit = chosen.cost_per_request_usd if chosen is not None and rec.basis == "non-inferiority" else None
     lines = []
     for j in rec.judgements:
         cost = j.arm.cost_per_request_usd

@@ -50,7 +50,7 @@ def test_marp_deck_has_one_table_per_slide(capsys):
     deck = capsys.readouterr().out
     assert deck.startswith("---\nmarp: true")
     slides = deck.split("\n---\n")[1:]  # after the front matter
-    assert len(slides) == 2 + 11  # title, verdict, eleven tables
+    assert len(slides) == 2 + 12  # title, verdict, the Pareto front and eleven more tables
     assert all(slide.count("\n|---") <= 1 for slide in slides)
 
 
@@ -58,7 +58,7 @@ def test_latex_escapes_special_characters(capsys):
     main(["report", str(SUMMARY_PATH), "--format", "latex"])
     tex = capsys.readouterr().out
     assert r"\$0.0033" in tex and r"92.7\%" in tex and r"ticket\_routing" in tex
-    assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") == 11
+    assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") == 12  # the Pareto front first
 
 
 def test_missing_run_exits_2(capsys, tmp_path):
