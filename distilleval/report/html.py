@@ -148,7 +148,9 @@ def render_html(f: Figures, tables: list[Table], verdict: Verdict, *, extra_char
         f"<b>{escape(r.rule)}</b>: {escape(r.text)}</li>" for r in verdict.reasons
     )
     lead = f'<p class="lead">{escape(verdict.lead)}</p>' if verdict.lead else ""
-    lead = _recommendation_html(verdict) + lead
+    # The recommendation first when there is one; else what the run measured, then why no arm qualifies.
+    recommended = verdict.recommendation is not None and verdict.recommendation.arm is not None
+    lead = _recommendation_html(verdict) + lead if recommended else lead + _recommendation_html(verdict)
     verdict_notes = "".join(f'<p class="vnote">{escape(n)}</p>' for n in verdict.notes)
     labels = "gold (reference) labels stood in for the teacher" if s.label_source == "reference" else "teacher labels"
     notes = "".join(f"<li>{escape(n)}</li>" for n in f.notes)

@@ -60,11 +60,18 @@ def recommendation_lines(verdict: Verdict) -> list[str]:
 
 
 def verdict_markdown(verdict: Verdict) -> str:
-    """The verdict heading and one bullet per reason."""
+    """The verdict heading, the recommendation across every arm, and one bullet per reason.
+
+    The recommendation comes first when there is one; when no arm can be recommended, the lead (what
+    the run did measure) comes first and the reason no arm qualifies after it."""
     lines = [f"## Verdict: {verdict.headline}", ""]
-    lines += recommendation_lines(verdict)
+    recommended = verdict.recommendation is not None and verdict.recommendation.arm is not None
+    if recommended:
+        lines += recommendation_lines(verdict)
     if verdict.lead:
         lines += [f"**{md_escape(verdict.lead)}**", ""]
+    if not recommended:
+        lines += recommendation_lines(verdict)
     for reason in verdict.reasons:
         lines.append(f"- {STATUS_MARK[reason.status]} **{reason.rule}**: {md_escape(reason.text)}")
     for note in verdict.notes:

@@ -126,9 +126,15 @@ def pareto_chart(rec: Recommendation, metric: str) -> str:
         parts.append(f'<circle class="arm{" dominated" if dominated else ""}{" recommended" if recommended else ""}" '
                      f'cx="{cx:.1f}" cy="{cy:.1f}" r="{7 if recommended else 5}" fill="{fill}" stroke="{colour}" stroke-width="2"/>')
         label = arm.name[:32] + (" ★" if recommended else "")
-        parts.append(f'<text x="{cx + 8:.1f}" y="{cy - 6 - (index % 2) * 11:.1f}" font-size="10">{escape(label)}</text>')
+        # Labels right of a point in the left half, left of it in the right half: none runs off the chart.
+        right_half = cx > left + plot_w / 2
+        parts.append(f'<text x="{cx - 8 if right_half else cx + 8:.1f}" y="{cy - 6 - (index % 2) * 11:.1f}" '
+                     f'text-anchor="{"end" if right_half else "start"}" font-size="10">{escape(label)}</text>')
         parts.append(f'<text x="{cx:.1f}" y="{height - bottom + 16:.1f}" text-anchor="middle" font-size="9" '
                      f'fill="#6b7280">{escape(format_usd(arm.monthly_usd[volume]))}</text>')
+    legend = "filled: on the Pareto front · hollow: dominated · ★ recommended · bars: the metric's interval"
+    parts.append(f'<text x="{left + plot_w / 2}" y="{height - 30}" text-anchor="middle" font-size="10" fill="#374151">'
+                 f"{escape(legend)}</text>")
     parts.append("</svg>")
     return "".join(parts)
 

@@ -177,7 +177,22 @@ def _non_inferiority(f: Figures) -> Reason:
     if ni.decision == "inferior" or (ni.decision is None and upper is not None and upper < -ni.margin):
         return Reason(rule, "fail", f"{head}; the one-sided {1 - ni.alpha:.0%} upper bound {signed_points(upper)} pts "
                                     "is below −margin: inferior")
-    return Reason(rule, "unknown", f"{head}: inconclusive — more eval items would narrow the interval")
+    return Reason(rule, "unknown", f"{head}: inconclusive — {_items_to_settle(f)}")
+
+
+def _items_to_settle(f: Figures) -> str:
+    """How many paired items would settle an inconclusive non-inferiority test (0/1 scores), at its own level."""
+    from distilleval.report.recommendation import evidence_text
+    from distilleval.results.sample_size import items_for_power
+
+    comparison = f.comparison
+    counts = comparison.discordant if comparison is not None else {}
+    if not counts or not comparison.n_paired:  # type: ignore[union-attr]
+        return "more eval items would narrow the interval"
+    n = comparison.n_paired  # type: ignore[union-attr]
+    power = f.inputs.spec.decision.power if f.inputs.spec else 0.8
+    evidence = items_for_power(counts["a_only"] / n, counts["b_only"] / n, margin=f.margin, alpha=f.alpha, power_target=power)
+    return evidence_text(evidence, n)
 
 
 def _student_floor(f: Figures) -> Reason | None:
