@@ -282,7 +282,8 @@ def _by_total(f: Figures, table: ArmTable, judgements, volume: int | None) -> Re
     totals = {a.name: a.total_monthly_usd(volume, f.days_per_month) for a in table.arms}
     qualified = [a for a in table.arms if judgements[a.name][0] is None and totals[a.name] is not None]
     if not qualified:
-        text = "No recommendation: no arm has a known total cost (accuracy or cost missing)."
+        text = ("No recommendation: no arm qualifies (reasons below)." if any(t is not None for t in totals.values())
+                else "No recommendation: no arm has a known total cost (accuracy or cost missing).")
         return Recommendation(None, "total cost", text, False,
                               _judged(table, judgements, None, lambda a: ("not judged", "total cost unknown")), table, volume)
     ranked = sorted(qualified, key=lambda a: totals[a.name][0])  # type: ignore[index]
