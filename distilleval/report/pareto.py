@@ -1,7 +1,7 @@
 """The Pareto front of the decision as a table (every format) and a chart (HTML).
 
 The table lists every arm (``report.arms``): its metric with interval, cost per request, monthly
-cost at each of the spec's volumes, the total with wrong answers priced when the spec prices
+cost at the spec's largest volume (every volume's is in the json report), the total with wrong answers priced when the spec prices
 them, whether it is dominated, and how the recommendation judged it. The chart plots each arm's
 metric with its interval against its monthly cost at the largest volume, on a log axis when the
 costs span more than a decade.
@@ -10,6 +10,7 @@ costs span more than a decade.
 from __future__ import annotations
 
 import math
+import re
 from html import escape
 
 from distilleval.costs.cost_model import format_usd
@@ -36,16 +37,18 @@ def pareto_table(rec: Recommendation, metric: str) -> Table:
     if table is None or not table.arms:
         return Table("pareto", PARETO_TITLE, [])
     priced = any(a.error_cost is not None for a in table.arms)
-    columns = ["Arm", metric, "Cost/request"] + [f"Monthly @ {v:,}/day" for v in table.volumes_per_day]
+    # One volume (the largest, the one the recommendation judges at) keeps the table to a slide's width;
+    # every volume's monthly cost is in the json report and summary.json's decision block.
     top = max(table.volumes_per_day) if table.volumes_per_day else None
+    columns = ["Arm", metric, "Cost/request"] + ([f"Monthly @ {top:,}/day"] if top is not None else [])
     if priced and top is not None:
-        columns.append(f"Total with errors @ {top:,}/day")
+        columns.append("Total with errors")
     columns += ["Dominated", "Judgement"]
     out = Table("pareto", PARETO_TITLE, columns)
     judged = {j.arm.name: j for j in rec.judgements}
     for arm in table.arms:
         row = [Cell(arm.name, arm.kind), Cell(_interval(arm), arm.accuracy), usd(arm.cost_per_request_usd)]
-        row += [usd(arm.monthly_usd.get(v)) for v in table.volumes_per_day]
+        row += [usd(arm.monthly_usd.get(top))] if top is not None else []
         if priced and top is not None:
             total = arm.total_monthly_usd(top, table.days_per_month)
             row.append(Cell(DASH) if total is None else
@@ -53,8 +56,7 @@ def pareto_table(rec: Recommendation, metric: str) -> Table:
         dominated = table.dominated.get(arm.name)
         row.append(Cell("unknown" if dominated is None else "dominated" if dominated else "on the front", dominated))
         j = judged.get(arm.name)
-        row.append(Cell(DASH if j is None else j.reason if j.status != "recommended" else "recommended",
-                        None if j is None else j.status))
+        row.append(Cell(DASH) if j is None else Cell(_short_judgement(j.status, j.reason), j.reason))
         out.rows.append(row)
     out.notes.append(f"Dominated: another arm is at least as accurate (point estimate) and costs no more per request, "
                      f"and is strictly better in one. Month = {table.days_per_month:g} days.")
@@ -62,8 +64,19 @@ def pareto_table(rec: Recommendation, metric: str) -> Table:
     if errors is not None:
         out.notes.append(f"Total = inference + expected wrong answers × volume (decision.cost_per_error_usd); "
                          f"interval: {errors.method}; inference cost taken as known.")
+    out.notes.append("Judgement: why each arm was or was not recommended, in short; the verdict gives each reason in full.")
     out.notes.append(rec.text)
     return out
+
+
+def _short_judgement(status: str, reason: str) -> str:
+    """The judgement as a few words (the full reason is the cell's value and in the verdict)."""
+    if status == "recommended":
+        return "recommended"
+    if status == "costlier":
+        return "qualifies, costs more"
+    head = re.split(r":| \(|;", reason, maxsplit=1)[0].strip()
+    return head if status == "rejected" else f"{status}: {head}"
 
 
 def _log_or_linear(values: list[float]):
