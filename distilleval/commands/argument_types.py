@@ -131,3 +131,15 @@ def resample_count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= {MIN_RESAMPLES} (a bootstrap needs resamples "
                                          f"to estimate a tail), found {text!r}")
     return value
+
+
+def share(text: str) -> float:
+    """Parse a share in (0, 1] (``--assumed-discordance``); NaN and infinity are rejected.
+
+    Raises:
+        argparse.ArgumentTypeError: not a number, or not in (0, 1].
+    """
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a share in (0, 1], found {text!r}")
+    return value

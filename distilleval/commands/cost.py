@@ -418,7 +418,34 @@ def _from_summary(path: Path, args: argparse.Namespace):
         ))
     volumes = args.volumes or summary.volumes_per_day or [1_000, 100_000, 1_000_000]
     days = args.days_per_month or summary.days_per_month
-    return profiles, pricing, volumes, days, student, args.one_time_usd, [basis_note] if basis_note else []
+    notes = [basis_note] if basis_note else []
+    notes.extend(_error_cost_notes(summary.decision))
+    return profiles, pricing, volumes, days, student, args.one_time_usd, notes
+
+
+def _error_cost_notes(decision: dict | None) -> list[str]:
+    """The run's recorded decision (summary.json ``decision``): totals with wrong answers priced, and the recommendation."""
+    from distilleval.costs.cost_model import format_usd
+
+    if not decision:
+        return []
+    notes = []
+    totals = []
+    for arm in decision.get("arms", []):
+        total = arm.get("total_monthly_usd") or {}
+        if not total:
+            continue
+        volume = max(total, key=int)
+        point, low, high = total[volume] or (None, None, None)
+        if point is not None:
+            totals.append(f"{arm['name']} {format_usd(point)} [{format_usd(low)}, {format_usd(high)}] at {int(volume):,}/day")
+    if totals:
+        notes.append("Monthly total with wrong answers priced (decision.cost_per_error_usd; inference + errors × volume, "
+                     "95% interval): " + "; ".join(totals) + ".")
+    recommendation = (decision.get("recommendation") or {}).get("text")
+    if recommendation:
+        notes.append(recommendation)
+    return notes
 
 
 def _with_batch_rows(profiles, pricing):

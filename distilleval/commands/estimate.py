@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import argparse
 
+from distilleval.commands.argument_types import share
+
+DEFAULT_MARGIN = 0.03
+"""The margin the report judges with when the spec sets none (``report.figures.DEFAULT_MARGIN``)."""
+
 HELP = "Count every item's prompt tokens and price labelling and eval runs before spending"
 
 
@@ -27,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "against its per-item tokens and calibrate the figures by it")
     parser.add_argument("--offline", action="store_true", help="do not ask a model's api_base server to count "
                         "(the local tokenizer counts those roles)")
+    parser.add_argument(
+        "--assumed-discordance", type=share, metavar="SHARE", default=None,
+        help="for sizing the eval split: the share of items where the student and the teacher differ in correctness "
+             "(default: the spec's decision.assumed_discordance, else 0.10)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         one_time_cost_usd=one_time,
     )
 
+    sizing = _eval_sizing(spec, len(eval_items), args.assumed_discordance)
     if args.format == "json":
         print(
             json.dumps(
@@ -168,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
                     "labelling": {"pool": pool_name, "items": len(pool_items), "cost_usd": labelling_usd},
                     "eval_run": {"items": len(eval_items), "teacher_usd": eval_teacher_usd, "student_usd": eval_student_usd},
                     "pricing": pricing.label,
+                    "eval_sizing": {"eval_items": sizing.eval_items, "items_needed": sizing.items_needed,
+                                    "power": sizing.power_now, "enough": sizing.enough,
+                                    "assumption": sizing.assumption, "method": sizing.method, "text": sizing.text()},
                 },
                 indent=2,
             )
@@ -205,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
               "in the pricing table and the spec has no training: block.")
     else:
         print(f"One-time cost: {training.describe()}.")
+    print(f"\n## Is the eval split large enough?\n\n{sizing.text()}\n")
     for line in _accuracy_lines(counting.guessed, calibrations):
         print(line)
     return 0
@@ -262,3 +277,13 @@ def _accuracy_lines(guessed: dict[str, str], calibrations: dict) -> list[str]:
             f"own template ({reason}); the error is not measured: after a run, `distilleval estimate SPEC --from-run RUN` "
             "measures it and calibrates these figures.")
     return lines
+
+
+def _eval_sizing(spec, eval_items: int, assumed_discordance: float | None):
+    """Whether the eval split can show non-inferiority at the spec's margin (``results.sample_size``)."""
+    from distilleval.results.sample_size import eval_split_sizing
+
+    discordance = spec.decision.assumed_discordance if assumed_discordance is None else assumed_discordance
+    margin = spec.gates.non_inferiority_margin if spec.gates.non_inferiority_margin is not None else DEFAULT_MARGIN
+    return eval_split_sizing(eval_items, margin=margin, alpha=spec.gates.alpha, discordance=discordance,
+                             power_target=spec.decision.power)

@@ -566,4 +566,7 @@ def _write_summary(
         )
     path = run_dir / "summary.json"
     write_summary(summary, path)
+    from distilleval.pipeline.decision import record_decision
+
+    record_decision(run_dir)
     return path

@@ -17,6 +17,9 @@ def render_csv(f: Figures, tables: list[Table], verdict: Verdict) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["table", "row", "column", "text", "value"])
     writer.writerow(["verdict", "decision", "decision", verdict.decision, verdict.decision])
+    if verdict.recommendation is not None:
+        rec = verdict.recommendation
+        writer.writerow(["verdict", "recommendation", rec.basis, rec.text, rec.arm.name if rec.arm else ""])
     if verdict.lead:
         writer.writerow(["verdict", "lead", "lead", verdict.lead, ""])
     for reason in verdict.reasons:
@@ -51,7 +54,15 @@ def report_dict(f: Figures, tables: list[Table], verdict: Verdict) -> dict:
             for t in tables
         ],
         "notes": f.notes,
+        "decision": _decision(f, verdict),
     }
+
+
+def _decision(f: Figures, verdict: Verdict) -> dict | None:
+    from distilleval.report.recommendation import decision_block
+
+    rec = verdict.recommendation
+    return decision_block(rec, f) if rec is not None and rec.table is not None else None
 
 
 def render_json(f: Figures, tables: list[Table], verdict: Verdict) -> str:

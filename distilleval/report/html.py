@@ -148,6 +148,9 @@ def render_html(f: Figures, tables: list[Table], verdict: Verdict, *, extra_char
         f"<b>{escape(r.rule)}</b>: {escape(r.text)}</li>" for r in verdict.reasons
     )
     lead = f'<p class="lead">{escape(verdict.lead)}</p>' if verdict.lead else ""
+    # The recommendation first when there is one; else what the run measured, then why no arm qualifies.
+    recommended = verdict.recommendation is not None and verdict.recommendation.arm is not None
+    lead = _recommendation_html(verdict) + lead if recommended else lead + _recommendation_html(verdict)
     verdict_notes = "".join(f'<p class="vnote">{escape(n)}</p>' for n in verdict.notes)
     labels = "gold (reference) labels stood in for the teacher" if s.label_source == "reference" else "teacher labels"
     notes = "".join(f"<li>{escape(n)}</li>" for n in f.notes)
@@ -168,6 +171,7 @@ def render_html(f: Figures, tables: list[Table], verdict: Verdict, *, extra_char
 Pricing table: {escape(f.pricing_label)} · {_spec_html(f)}</p>
 <section class="verdict {css_class}" id="verdict"><h2>Verdict: {escape(verdict.headline)}</h2>{lead}<ul>{reasons}</ul>{verdict_notes}</section>
 <section class="charts" id="charts"><h2>Charts</h2>
+{_pareto_svg(f, verdict)}
 {cost_chart(f)}
 {accuracy_chart(f)}
 {latency_chart(f)}
@@ -182,6 +186,27 @@ Pricing table: {escape(f.pricing_label)} · {_spec_html(f)}</p>
 </body>
 </html>
 """
+
+
+def _recommendation_html(verdict: Verdict) -> str:
+    from distilleval.report.recommendation import rejection_lines
+
+    rec = verdict.recommendation
+    if rec is None or rec.table is None or not rec.table.arms:
+        return ""
+    rejected = "".join(f"<li>{escape(line)}</li>" for line in rejection_lines(rec))
+    return (f'<p class="lead recommendation">{escape(rec.text)}</p>'
+            + (f"<p>Cheaper arms rejected:</p><ul class='rejected'>{rejected}</ul>" if rejected else ""))
+
+
+def _pareto_svg(f: Figures, verdict: Verdict) -> str:
+    """The Pareto-front chart, when the verdict compared arms."""
+    from distilleval.report.pareto import pareto_chart
+
+    rec = verdict.recommendation
+    if rec is None or rec.table is None or not rec.table.arms:
+        return ""
+    return pareto_chart(rec, f.summary.primary_metric)
 
 
 def _spec_html(f: Figures) -> str:

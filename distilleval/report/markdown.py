@@ -43,11 +43,35 @@ def header_lines(f: Figures) -> list[str]:
     ]
 
 
+def recommendation_lines(verdict: Verdict) -> list[str]:
+    """The recommendation across every arm, then why each cheaper arm was rejected (empty without one)."""
+    from distilleval.report.recommendation import rejection_lines
+
+    rec = verdict.recommendation
+    if rec is None or rec.table is None or not rec.table.arms:
+        return []
+    lines = [f"**{md_escape(rec.text)}**", ""]
+    rejected = rejection_lines(rec)
+    if rejected:
+        heading = ("Why no arm qualifies:" if rec.arm is None else "Cheaper arms rejected:" if rec.basis == "non-inferiority"
+                   else "Other arms rejected:")
+        lines += [heading, ""] + [f"* {md_escape(line)}" for line in rejected] + [""]
+    return lines
+
+
 def verdict_markdown(verdict: Verdict) -> str:
-    """The verdict heading and one bullet per reason."""
+    """The verdict heading, the recommendation across every arm, and one bullet per reason.
+
+    The recommendation comes first when there is one; when no arm can be recommended, the lead (what
+    the run did measure) comes first and the reason no arm qualifies after it."""
     lines = [f"## Verdict: {verdict.headline}", ""]
+    recommended = verdict.recommendation is not None and verdict.recommendation.arm is not None
+    if recommended:
+        lines += recommendation_lines(verdict)
     if verdict.lead:
         lines += [f"**{md_escape(verdict.lead)}**", ""]
+    if not recommended:
+        lines += recommendation_lines(verdict)
     for reason in verdict.reasons:
         lines.append(f"- {STATUS_MARK[reason.status]} **{reason.rule}**: {md_escape(reason.text)}")
     for note in verdict.notes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from distilleval.report.figures import Figures
 from distilleval.report.markdown import header_lines, md_escape
-from distilleval.report.slides import DECK_STYLE, Block, Slide, deck_markdown, table_slides, text_slides
+from distilleval.report.slides import DECK_STYLE, Block, Slide, chart_slide, deck_markdown, table_slides, text_slides
 from distilleval.report.tables import Table
 from distilleval.report.verdict import Verdict
 
@@ -40,8 +40,20 @@ Every other table is split over as many slides as it needs."""
 
 
 def verdict_blocks(verdict: Verdict) -> list[Block]:
-    """The verdict's lead, one bullet per reason (with a text mark) and its notes, as slide blocks."""
-    blocks = [Block(verdict.lead, "strong")] if verdict.lead else []
+    """The recommendation across every arm (first when there is one), the verdict's lead, one bullet per
+    reason (with a text mark) and its notes, as slide blocks."""
+    from distilleval.report.recommendation import rejection_lines
+
+    rec = verdict.recommendation
+    recommendation: list[Block] = []
+    if rec is not None and rec.table is not None and rec.table.arms:
+        recommendation = [Block(rec.text, "strong")]
+        recommendation += [Block(f"Rejected: {line}", "bullet", f"Rejected: {md_escape(line)}") for line in rejection_lines(rec)]
+    recommended = rec is not None and rec.arm is not None
+    blocks = list(recommendation) if recommended else []
+    blocks += [Block(verdict.lead, "strong")] if verdict.lead else []
+    if not recommended:
+        blocks += recommendation
     for reason in verdict.reasons:
         mark = SLIDE_MARK[reason.status]
         blocks.append(Block(f"{mark} {reason.rule}: {reason.text}", "bullet",
@@ -55,6 +67,10 @@ def deck_slides(f: Figures, tables: list[Table], verdict: Verdict) -> list[Slide
     header = [Block(line.replace("`", ""), markdown=line) for line in header_lines(f) if line]
     slides = text_slides(f"{f.summary.spec_name}: teacher vs fine-tuned student", header)
     slides += text_slides(f"Verdict: {verdict.headline}", verdict_blocks(verdict))
+    if verdict.recommendation is not None and verdict.recommendation.table is not None and verdict.recommendation.table.arms:
+        from distilleval.report.pareto import PARETO_TITLE, pareto_chart
+
+        slides += chart_slide(PARETO_TITLE, pareto_chart(verdict.recommendation, f.summary.primary_metric))
     for table in tables:
         cut_note = CUT_TABLES.get(table.key)
         if cut_note is None:

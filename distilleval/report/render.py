@@ -33,6 +33,16 @@ def _renderer(fmt: str) -> Callable[[Figures, list[Table], Verdict], str]:
     return fn
 
 
+def _with_pareto(tables: list[Table], figures: Figures, verdict: Verdict) -> list[Table]:
+    """The Pareto-front table first among the tables, when the run has arms to compare."""
+    from distilleval.report.pareto import pareto_table
+
+    if verdict.recommendation is None:
+        return tables
+    table = pareto_table(verdict.recommendation, figures.summary.primary_metric)
+    return [table, *tables] if table.rows else tables
+
+
 def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None = None,
                pricing_path: str | Path | None = None, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_DAYS,
                max_price_age_days: int = DEFAULT_MAX_PRICE_AGE_DAYS) -> str:
@@ -60,6 +70,7 @@ def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None
     inputs = load_run(run, spec_path=spec_path, pricing_path=pricing_path, require_spec=True, require_pricing=True)
     figures = compute_figures(inputs, max_price_age_days=max_price_age_days)
     tables, verdict = build_tables(figures), decide(figures, payback_horizon_days=payback_horizon_days)
+    tables = _with_pareto(tables, figures, verdict)
     curve = run_curve(run)
     if curve is None:
         return renderer(figures, tables, verdict)

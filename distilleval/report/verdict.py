@@ -39,6 +39,9 @@ with what was measured (the best local baseline's metric), and the cost and brea
 computed from projected figures only, have status ``projected``: shown as projections, never
 as a pass.
 
+Before the rules, the verdict carries one recommendation across every arm of the run (teacher
+configurations, candidates, the student, baselines, cascades): ``report.recommendation``.
+
 Any failed rule -> "don't fine-tune"; else any unknown -> "not enough evidence"; else "fine-tune"
 (``projected`` counts as unknown).
 Per-class notes (the worst classes of the student, or of the best baseline offline) follow the
@@ -54,6 +57,7 @@ from distilleval.costs import cost_model
 from distilleval.costs.cost_model import format_usd
 from distilleval.report.baseline_family import correction_text
 from distilleval.report.figures import Figures
+from distilleval.report.recommendation import Recommendation, recommend
 from distilleval.report.tables import days, signed_points
 
 Decision = Literal["fine-tune", "don't fine-tune", "not enough evidence"]
@@ -78,6 +82,8 @@ class Verdict:
     reasons: list[Reason] = field(default_factory=list)
     lead: str | None = None
     notes: list[str] = field(default_factory=list)
+    recommendation: Recommendation | None = None
+    """One arm across every arm of the run (``report.recommendation``), shown first."""
 
     @property
     def headline(self) -> str:
@@ -171,7 +177,22 @@ def _non_inferiority(f: Figures) -> Reason:
     if ni.decision == "inferior" or (ni.decision is None and upper is not None and upper < -ni.margin):
         return Reason(rule, "fail", f"{head}; the one-sided {1 - ni.alpha:.0%} upper bound {signed_points(upper)} pts "
                                     "is below −margin: inferior")
-    return Reason(rule, "unknown", f"{head}: inconclusive — more eval items would narrow the interval")
+    return Reason(rule, "unknown", f"{head}: inconclusive — {_items_to_settle(f)}")
+
+
+def _items_to_settle(f: Figures) -> str:
+    """How many paired items would settle an inconclusive non-inferiority test (0/1 scores), at its own level."""
+    from distilleval.report.recommendation import evidence_text
+    from distilleval.results.sample_size import items_for_power
+
+    comparison = f.comparison
+    counts = comparison.discordant if comparison is not None else {}
+    if not counts or not comparison.n_paired:  # type: ignore[union-attr]
+        return "more eval items would narrow the interval"
+    n = comparison.n_paired  # type: ignore[union-attr]
+    power = f.inputs.spec.decision.power if f.inputs.spec else 0.8
+    evidence = items_for_power(counts["a_only"] / n, counts["b_only"] / n, margin=f.margin, alpha=f.alpha, power_target=power)
+    return evidence_text(evidence, n)
 
 
 def _student_floor(f: Figures) -> Reason | None:
@@ -343,4 +364,4 @@ def decide(f: Figures, *, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_
         decision = "not enough evidence"
     else:
         decision = "fine-tune"
-    return Verdict(decision, reasons, lead=lead, notes=notes)
+    return Verdict(decision, reasons, lead=lead, notes=notes, recommendation=recommend(f))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -265,6 +265,11 @@ class Summary(_Model):
     volumes_per_day: list[int] = Field(default_factory=list)
     days_per_month: float = 30.0
     notes: list[str] = Field(default_factory=list)
+    decision: dict[str, Any] | None = Field(
+        default=None, description="every arm (teacher configurations, candidates, student, baselines, cascades) with "
+        "its accuracy, cost and dominance, the Pareto front, the recommendation and the evidence still needed "
+        "(written by the pipeline from the report's figures: report.recommendation.decision_block)",
+    )
 
 
 def write_summary(summary: Summary, path: Path) -> None:

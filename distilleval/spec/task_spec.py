@@ -324,6 +324,53 @@ class TrainingSpec(_Strict):
         return name in self.model_fields_set
 
 
+class ErrorCostMatrix(_Strict):
+    """What a wrong answer costs by gold label and predicted label (label tasks).
+
+    ``matrix[gold][predicted]`` is the cost in USD of answering ``predicted`` when ``gold`` is
+    right; every wrong pair the matrix does not list costs ``default``. A right answer costs
+    nothing, so a diagonal cell other than 0 is refused. ``INVALID`` as a predicted label prices
+    an answer outside the label set.
+    """
+
+    matrix: dict[str, dict[str, Annotated[float, Field(ge=0, le=MAX_USD)]]] = Field(min_length=1)
+    default: float = Field(ge=0, le=MAX_USD, description="cost of a wrong pair the matrix does not list")
+
+    @property
+    def price_levels_usd(self) -> list[float]:
+        """Every distinct price a wrong answer can have: the default and each off-diagonal cell."""
+        return sorted({self.default} | {usd for gold, row in self.matrix.items() for p, usd in row.items() if p != gold})
+
+    def cost(self, gold: str, predicted: str) -> float:
+        """The cost of answering ``predicted`` for ``gold`` (0 when they are the same label)."""
+        if gold == predicted:
+            return 0.0
+        return self.matrix.get(gold, {}).get(predicted, self.default)
+
+
+DEFAULT_ASSUMED_DISCORDANCE = 0.10
+"""The share of items on which two models disagree in correctness that ``estimate`` assumes when
+the spec sets none: about what a student near a 90–95% teacher shows."""
+
+
+class DecisionSpec(_Strict):
+    """The whole decision: what a wrong answer costs and what ``estimate`` assumes about the evidence.
+
+    ``cost_per_error_usd`` turns accuracy into money (monthly total = inference + errors ×
+    volume): one number for every wrong answer, or a matrix by gold → predicted label.
+    ``assumed_discordance`` and ``power`` size the eval split before any money is spent: with
+    an arm exactly as accurate as the teacher and this share of discordant items, how many eval
+    items show non-inferiority at the spec's margin with this probability.
+    """
+
+    cost_per_error_usd: Annotated[float, Field(ge=0, le=MAX_USD)] | ErrorCostMatrix | None = None
+    assumed_discordance: float = Field(
+        default=DEFAULT_ASSUMED_DISCORDANCE, gt=0, le=1,
+        description="share of eval items where the arm and the teacher differ in correctness (estimate's assumption)",
+    )
+    power: float = Field(default=0.8, ge=0.5, lt=1, description="the chance of showing non-inferiority the eval is sized for")
+
+
 def _baseline_entry(value: Any) -> Any:
     return {"kind": value} if isinstance(value, str) else value
 
@@ -343,6 +390,7 @@ class TaskSpec(_Strict):
     gates: GatesSpec = GatesSpec()
     latency: LatencySpec = LatencySpec()
     training: TrainingSpec = TrainingSpec()
+    decision: DecisionSpec = DecisionSpec()
     pricing: str | None = Field(default=None, description="pricing table, relative to the spec")
     iterate: IterateSpec | None = Field(default=None, description="settings of `distilleval iterate`")
 
@@ -603,6 +651,30 @@ def _check_labels(spec: TaskSpec, lines: LineIndex) -> None:
                             f"({describe_rules(rules)}) and Unicode NFC; give it to one label")
 
 
+def _check_error_costs(spec: TaskSpec, lines: LineIndex) -> None:
+    """Refuse an error-cost matrix on a task without labels, a label it does not declare, and a
+    price on a right answer (the diagonal)."""
+    costs = spec.decision.cost_per_error_usd
+    if not isinstance(costs, ErrorCostMatrix):
+        return
+    where = ("decision", "cost_per_error_usd", "matrix")
+    labels = spec.output.labels
+    if spec.output.kind != "label" or not labels:
+        raise _fail(spec.source, lines, where, f"a matrix by gold and predicted label needs output kind 'label', "
+                                               f"found {spec.output.kind!r}; give one number instead")
+    for gold, row in costs.matrix.items():
+        if gold not in labels:
+            raise _fail(spec.source, lines, where + (gold,),
+                        f"{gold!r} is not one of output.labels ({', '.join(labels)})")
+        for predicted, usd in row.items():
+            if predicted not in labels and predicted != RESERVED_LABEL:
+                raise _fail(spec.source, lines, where + (gold, predicted),
+                            f"{predicted!r} is not one of output.labels ({', '.join(labels)}) or {RESERVED_LABEL}")
+            if predicted == gold and usd != 0:
+                raise _fail(spec.source, lines, where + (gold, predicted),
+                            f"a right answer costs nothing, found {usd!r}; remove the cell or write 0")
+
+
 def load_spec(path: str | Path) -> TaskSpec:
     """Load, validate and resolve a task spec.
 
@@ -647,4 +719,5 @@ def spec_from_mapping(raw: Any, source: Path, lines: LineIndex, *, sha256: str, 
     if check_files:
         _check_files(spec, lines)
     _check_labels(spec, lines)
+    _check_error_costs(spec, lines)
     return _read_prompts(spec, lines)

@@ -182,3 +182,27 @@ def test_a_cache_share_anthropic_would_not_give_is_dropped_with_a_note(tiny_spec
     assert report["cost_per_request_usd"]["teacher"] == pytest.approx(uncached, rel=1e-12)
     assert main(["estimate", str(spec_path)]) == 0
     assert "Prompt cache: the spec's traffic.cached_input_fraction (50%) is not applied" in capsys.readouterr().out
+
+
+def test_estimate_says_whether_the_eval_split_can_show_non_inferiority(tiny_spec_path, capsys):
+    from distilleval.results.sample_size import items_for_power, power
+
+    assert main(["estimate", str(tiny_spec_path), "--format", "json"]) == 0
+    sizing = json.loads(capsys.readouterr().out)["eval_sizing"]
+    # The tiny spec sets no margin (0.03 is judged) and no discordance (0.10 assumed, half each way).
+    needed = items_for_power(0.05, 0.05, margin=0.03, alpha=0.05).items
+    assert (sizing["eval_items"], sizing["items_needed"], sizing["enough"]) == (3, needed, False)
+    assert sizing["power"] == pytest.approx(power(3, 0.05, 0.05, margin=0.03, alpha=0.05))
+    assert "differ in correctness on 10% of items (decision.assumed_discordance)" in sizing["assumption"]
+    assert main(["estimate", str(tiny_spec_path), "--assumed-discordance", "0.02"]) == 0
+    out = capsys.readouterr().out
+    fewer = items_for_power(0.01, 0.01, margin=0.03, alpha=0.05).items
+    assert f"The eval split (3 items) is too small to show non-inferiority: {fewer:,} paired items are needed" in out
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "nan", "lots"])
+def test_estimate_refuses_a_discordance_outside_0_to_1(tiny_spec_path, capsys, value):
+    with pytest.raises(SystemExit) as caught:  # an argparse error, before the spec is read
+        main(["estimate", str(tiny_spec_path), "--assumed-discordance", value])
+    assert caught.value.code == 2
+    assert "argument --assumed-discordance: expected a" in capsys.readouterr().err

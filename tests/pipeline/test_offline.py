@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -35,6 +36,18 @@ def comparable(summary: dict) -> dict:
         if result["role"] == "baseline":  # priced by the CPU seconds its predictions took
             for key in ("cost_per_request_usd", "spent_usd", "notes"):
                 result.pop(key)
+    decision = out.get("decision")
+    if decision:  # a baseline arm's cost, and what it decides between two near-free baselines, is timed too
+        for arm in decision["arms"]:
+            if arm["kind"] == "baseline":
+                for key in ("cost_per_request_usd", "monthly_usd", "total_monthly_usd", "dominated"):
+                    arm.pop(key, None)
+        decision.pop("pareto")
+        recommendation = decision["recommendation"]  # its dollar figures may add a baseline's timed cost
+        recommendation["text"] = re.sub(r"\$[0-9.,]+", "$", recommendation["text"])
+        recommendation["rejected"] = [re.sub(r"\$[0-9.,]+", "$", line) for line in recommendation["rejected"]]
+        for arm in decision["arms"]:
+            arm["reason"] = re.sub(r"\$[0-9.,]+", "$", arm["reason"] or "")
     return out
 
 

@@ -97,7 +97,8 @@ def test_every_chart_text_fits_its_chart_and_none_overlap(tmp_path):
         examples[-1].write_text(render_run(case.parent, "html"), encoding="utf-8")
     result, *example_results = open_pages(chromium, [page, *examples], probe=TEXT_BOXES, settle_s=0.2, screenshot=False)
     charts = {chart["id"]: chart for chart in json.loads(result.probe)}
-    assert set(charts) == {"chart-cost", "chart-accuracy", "chart-latency", "chart-per-class", "chart-learning-curve"}
+    assert set(charts) == {"chart-pareto", "chart-cost", "chart-accuracy", "chart-latency", "chart-per-class",
+                           "chart-learning-curve"}
     outside, overlapping = misplaced_texts(list(charts.values()))
     assert outside == [] and overlapping == [], (outside, overlapping)
     assert len(example_results) >= 6

@@ -77,7 +77,7 @@ def test_report_renders_in_headless_chromium(chromium, html_text, tmp_path_facto
     import json
 
     probe = json.loads(run.probe)
-    assert probe["charts"] == ["chart-cost", "chart-accuracy", "chart-latency", "chart-per-class"]
+    assert probe["charts"] == ["chart-pareto", "chart-cost", "chart-accuracy", "chart-latency", "chart-per-class"]
     # Per-class F1 bars, worst first, every one drawn with a width; the worst classes lead the verdict notes.
     # (account before shipping since the timed-out item is missing data, not a wrong answer)
     assert probe["classBars"] == ["other", "technical", "billing", "account", "shipping", "abuse"]
@@ -87,7 +87,7 @@ def test_report_renders_in_headless_chromium(chromium, html_text, tmp_path_facto
     assert probe["costSeries"] == 2 and probe["breakEven"] == 1
     assert probe["intervals"] == 3
     assert probe["latencyDots"] == 300 + 299  # one dot per timed call
-    assert probe["tables"] == 11
+    assert probe["tables"] == 12  # the Pareto front first
     assert probe["items"] == 3  # 2 + 1 disagreements (the timed-out item is missing data)
     assert probe["scripts"] == 1 and probe["images"] == 0 and probe["injected"] == 0
     assert probe["verdict"].startswith("Verdict: Fine-tune")

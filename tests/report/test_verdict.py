@@ -46,6 +46,22 @@ def test_small_inconclusive_gap_says_not_enough_evidence(tmp_path):
     assert verdict.decision == "not enough evidence"
 
 
+def test_an_inconclusive_test_says_how_many_items_would_settle_it(tmp_path):
+    from distilleval.results.sample_size import items_for_power
+
+    # 10 teacher-only and 5 student-only right of 299 paired items: −1.7 pts, inside the 3-pt margin.
+    def inside_margin(summary):
+        ids = [item.id for item in summary.items]
+        set_scores(summary, "teacher", set(ids[:20]))
+        set_scores(summary, "student", set(ids[5:30]))
+
+    verdict = _verdict(write_variant(tmp_path, inside_margin))
+    text = next(r.text for r in verdict.reasons if r.rule == "non-inferiority")
+    needed = items_for_power(10 / 299, 5 / 299, margin=0.03, alpha=0.05).items
+    assert text.endswith(f"inconclusive — about {needed:,} paired eval items would show non-inferiority with 80% power "
+                         "at the observed discordance (now 299)")
+
+
 def test_teacher_below_its_floor_is_not_a_valid_reference(tmp_path):
     def weak_teacher(summary):
         wrong = {item.id for item in summary.items[:60]}  # teacher 80% < floor 90%

@@ -374,3 +374,60 @@ def test_reasoning_is_a_level_or_a_budget_not_both(spec_dir):
     for bad in ({"effort": "low", "budget_tokens": 10}, {}, {"effort": "extreme"}, {"budget_tokens": -1}):
         with pytest.raises(SpecError, match="teacher.reasoning"):
             load_spec(_write(spec_dir, _set(("teacher", "reasoning"), bad)))
+
+
+# --- decision: the cost of a wrong answer -------------------------------------------------------
+
+def _decision(value):
+    return _set(("decision", "cost_per_error_usd"), value)
+
+
+def test_a_cost_per_error_is_one_number_or_a_matrix_by_gold_and_predicted_label(spec_dir):
+    assert load_spec(_write(spec_dir, _decision(1.5))).decision.cost_per_error_usd == 1.5
+    spec = load_spec(_write(spec_dir, _decision({"matrix": {"billing": {"technical": 9.0, "INVALID": 4.0}}, "default": 2.0})))
+    costs = spec.decision.cost_per_error_usd
+    # A listed pair, an unlisted wrong pair (the default), a right answer (free), an answer outside the set.
+    assert (costs.cost("billing", "technical"), costs.cost("technical", "billing"), costs.cost("other", "other"),
+            costs.cost("billing", "INVALID")) == (9.0, 2.0, 0.0, 4.0)
+    assert costs.price_levels_usd == [2.0, 4.0, 9.0]
+    assert spec.decision.assumed_discordance == 0.10 and spec.decision.power == 0.8
+
+
+@pytest.mark.parametrize(
+    ("matrix", "field", "expected"),
+    [
+        ({"biling": {"technical": 3.0}}, "decision.cost_per_error_usd.matrix.biling",
+         "'biling' is not one of output.labels (billing, technical, other)"),
+        ({"billing": {"tech": 3.0}}, "decision.cost_per_error_usd.matrix.billing.tech",
+         "'tech' is not one of output.labels (billing, technical, other) or INVALID"),
+        ({"billing": {"billing": 3.0}}, "decision.cost_per_error_usd.matrix.billing.billing",
+         "a right answer costs nothing"),
+    ],
+)
+def test_an_error_cost_matrix_is_checked_against_the_labels_with_its_line(spec_dir, capsys, matrix, field, expected):
+    path = _write(spec_dir, _decision({"matrix": matrix, "default": 1.0}))
+    bad_key = field.rsplit(".", 1)[1]
+    # The deepest key named is the last line under matrix: that spells it (billing.billing: the inner one).
+    bad_line = max(n for n, text in enumerate(path.read_text().splitlines(), 1) if text.strip().startswith(f"{bad_key}:"))
+    status = main(["estimate", str(path)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1, err
+    assert f"spec.yaml:{bad_line}: {field}: {expected}" in err
+
+
+def test_an_error_cost_matrix_needs_a_label_task(spec_dir, capsys):
+    def mutate(data):
+        data["output"] = {"kind": "text"}
+        data["decision"] = {"cost_per_error_usd": {"matrix": {"billing": {"other": 1.0}}, "default": 1.0}}
+
+    status = main(["estimate", str(_write(spec_dir, mutate))])
+    err = capsys.readouterr().err
+    assert status == 2 and "decision.cost_per_error_usd.matrix: a matrix by gold and predicted label needs output kind " \
+                             "'label', found 'text'" in err
+
+
+@pytest.mark.parametrize("value", [-1.0, {"matrix": {"billing": {"other": 1.0}}}, {"matrix": {}, "default": 1.0}])
+def test_a_negative_cost_or_a_matrix_without_default_is_refused(spec_dir, capsys, value):
+    status = main(["estimate", str(_write(spec_dir, _decision(value)))])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "decision.cost_per_error_usd" in err, err
