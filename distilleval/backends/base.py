@@ -41,7 +41,9 @@ class Completion:
     ``finish_reason`` is the provider's reason normalised to ``stop``, ``length`` (cut at
     ``max_tokens``), ``content_filter`` or ``tool_calls``; other values pass through; None when
     the provider gave none. ``reasoning_tokens`` are the thinking tokens the provider reported
-    (already part of ``output_tokens`` and priced as output).
+    (already part of ``output_tokens`` and priced as output). ``confidence`` is how sure the
+    model was of the answer, in [0, 1], where the route gives it (``confidence_basis`` says how
+    it was computed, e.g. ``token_logprobs:mean``); None otherwise.
     """
 
     text: str
@@ -54,6 +56,8 @@ class Completion:
     cache_write_tokens: int = 0
     finish_reason: str | None = None
     reasoning_tokens: int = 0
+    confidence: float | None = None
+    confidence_basis: str | None = None
 
 
 class Backend(Protocol):

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from distilleval.backends._http import (
+    TOKEN_LOGPROBS_BASIS,
+    answer_confidence,
     chat_body,
     checked_answer,
     is_quota_error,
@@ -136,6 +138,7 @@ class OpenAIBatchClient(BatchHTTP):
         message_body = choice.get("message") or {}
         usage = read_usage(body.get("usage"))
         finish_reason = normalise_finish_reason(choice.get("finish_reason"))
+        confidence = answer_confidence(choice.get("logprobs"))
         try:
             text = checked_answer(
                 self.model_id, message_body.get("content"), refusal=message_body.get("refusal"),
@@ -153,6 +156,8 @@ class OpenAIBatchClient(BatchHTTP):
             cache_write_tokens=usage.cache_write_tokens,
             finish_reason=finish_reason,
             reasoning_tokens=usage.reasoning_tokens,
+            confidence=confidence,
+            confidence_basis=TOKEN_LOGPROBS_BASIS if confidence is not None else None,
         )
         return BatchOutcome(custom_id, completion=completion)
 

@@ -16,6 +16,8 @@ import os
 from typing import Any
 
 from distilleval.backends._http import (
+    TOKEN_LOGPROBS_BASIS,
+    answer_confidence,
     chat_body,
     checked_answer,
     is_quota_error,
@@ -209,6 +211,7 @@ class LiteLLMBackend:
             raise BackendError(f"{self.model_id}: response has no choices[0].message", kind="bad_response", retryable=True) from None
         usage = read_usage(getattr(response, "usage", None))
         finish_reason = normalise_finish_reason(getattr(choice, "finish_reason", None))
+        confidence = answer_confidence(getattr(choice, "logprobs", None)) if "logprobs" in kwargs else None
         cost_usd = usage_cost_usd(self._price, usage, batch=self._batch)
         text = checked_answer(
             self.model_id, getattr(message, "content", None), refusal=getattr(message, "refusal", None),
@@ -225,6 +228,8 @@ class LiteLLMBackend:
             cache_write_tokens=usage.cache_write_tokens,
             finish_reason=finish_reason,
             reasoning_tokens=usage.reasoning_tokens,
+            confidence=confidence,
+            confidence_basis=TOKEN_LOGPROBS_BASIS if confidence is not None else None,
         )
 
     async def _warm_up(self, kwargs: dict[str, Any]) -> None:

@@ -20,6 +20,8 @@ from typing import Any
 
 from distilleval.backends._http import (
     MAX_RESPONSE_BYTES,
+    TOKEN_LOGPROBS_BASIS,
+    answer_confidence,
     chat_body,
     checked_answer,
     is_quota_error,
@@ -177,6 +179,7 @@ class OpenAICompatibleBackend:
             message = choice["message"]
             usage = read_usage(payload.get("usage"))
             finish_reason = normalise_finish_reason(choice.get("finish_reason"))
+            confidence = answer_confidence(choice.get("logprobs"))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
             raise BackendError(
                 f"{self.model_id}: malformed response body ({type(err).__name__})", kind="bad_response", retryable=True
@@ -196,6 +199,8 @@ class OpenAICompatibleBackend:
             cache_write_tokens=usage.cache_write_tokens,
             finish_reason=finish_reason,
             reasoning_tokens=usage.reasoning_tokens,
+            confidence=confidence,
+            confidence_basis=TOKEN_LOGPROBS_BASIS if confidence is not None else None,
         )
 
     async def aclose(self) -> None:

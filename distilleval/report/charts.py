@@ -14,7 +14,7 @@ from distilleval.report.figures import Figures, ModelRow
 
 WIDTH, HEIGHT = 720, 360
 LEFT, RIGHT, TOP, BOTTOM = 78, 24, 36, 52
-COLOURS = {"teacher": "#c2410c", "student": "#1d4ed8", "baseline": "#6b7280", "other": "#7c3aed"}
+COLOURS = {"teacher": "#c2410c", "student": "#1d4ed8", "candidate": "#047857", "baseline": "#6b7280", "other": "#7c3aed"}
 
 
 def _text(x: float, y: float, content: str, *, anchor: str = "middle", size: int = 12, extra: str = "") -> str:

@@ -42,10 +42,11 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
     cache = teacher_cache_share(spec) if role == "teacher" else CacheShare(0.0)
     cached_share = cache.share
     per_request = cost_model.usage_cost_usd(price, mean_in, mean_out, cached_input_share=cached_share, batch=model.batch)
+    candidate = role not in ("teacher", "student")
     return ModelResult(
-        role=role,
+        role="candidate" if candidate else role,
         model=model.model,
-        display_name=price.display_name,
+        display_name=role if candidate else price.display_name,
         basis="projected",
         metric=None,
         n=0,

@@ -58,15 +58,19 @@ _LATER_COLUMNS = {
     "cached_input_tokens": "INTEGER NOT NULL DEFAULT 0",
     "cache_write_tokens": "INTEGER NOT NULL DEFAULT 0",
     "finish_reason": "TEXT",
+    # How sure the model was of the answer, where its route says (None: it did not), and how that was computed.
+    "confidence": "REAL",
+    "confidence_basis": "TEXT",
 }
 
 _COLUMNS = (
     "item_id, model, repeat, status, text, error_kind, error_message, input_tokens, "
-    "output_tokens, latency_ms, cost_usd, cache_hit, attempts, cached_input_tokens, cache_write_tokens, finish_reason"
+    "output_tokens, latency_ms, cost_usd, cache_hit, attempts, cached_input_tokens, cache_write_tokens, finish_reason, "
+    "confidence, confidence_basis"
 )
 
 
-_INSERT = f"INSERT OR REPLACE INTO records ({_COLUMNS}, finished_at) VALUES ({', '.join('?' * 17)})"
+_INSERT = f"INSERT OR REPLACE INTO records ({_COLUMNS}, finished_at) VALUES ({', '.join('?' * 19)})"
 
 
 def _row(result: CallResult) -> tuple[Any, ...]:
@@ -87,6 +91,8 @@ def _row(result: CallResult) -> tuple[Any, ...]:
         result.cached_input_tokens,
         result.cache_write_tokens,
         result.finish_reason,
+        result.confidence,
+        result.confidence_basis,
         time.time(),
     )
 
@@ -210,7 +216,7 @@ class RunStore:
                 item_id=row[0], model=row[1], repeat=row[2], status=row[3], text=row[4], error_kind=row[5],
                 error_message=row[6], input_tokens=row[7], output_tokens=row[8], latency_ms=row[9],
                 cost_usd=row[10], cache_hit=bool(row[11]), attempts=row[12], cached_input_tokens=row[13],
-                cache_write_tokens=row[14], finish_reason=row[15],
+                cache_write_tokens=row[14], finish_reason=row[15], confidence=row[16], confidence_basis=row[17],
             )
             for row in rows
         ]

@@ -104,6 +104,9 @@ class ModelScript:
         thinking_tokens: tokens a Gemini-shaped thinking model spends before answering (None: its
             whole ``thinkingBudget``, or ``GEMINI_DEFAULT_THINKING_TOKENS`` when none is set);
             they come out of ``maxOutputTokens``, as Gemini's do.
+        logprob: the log-probability of every answer token sent when a request asks for
+            ``logprobs`` (OpenAI shape only), or a function from the prompt to it; so an answer's
+            confidence, exp(mean token log-probability), is exactly exp(logprob).
     """
 
     answer: Answer = "ok"
@@ -115,6 +118,7 @@ class ModelScript:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     thinking_tokens: int | None = None
+    logprob: float | Callable[[str], float] = 0.0
 
 
 @dataclass
@@ -387,6 +391,12 @@ class OpenAIServer:
             completion_tokens = 0
         usage = Usage(prompt_tokens, completion_tokens, script.cached_tokens, script.cache_write_tokens, thoughts)
         payload = shape.completion(entry.model, answer, truncated, usage)
+        if shape is OPENAI and entry.body.get("logprobs") is True:
+            logprob = script.logprob(entry.prompt) if callable(script.logprob) else script.logprob
+            payload["choices"][0]["logprobs"] = {"content": [
+                {"token": word, "logprob": float(logprob), "bytes": list(word.encode("utf-8")), "top_logprobs": []}
+                for word in answer.split()
+            ], "refusal": None}
         if fault in ("null_content", "refusal"):
             entry.outcome = fault
             _blank_answer(shape, payload, refusal="I can't help with that." if fault == "refusal" else None)
