@@ -313,6 +313,10 @@ class GatesSpec(_Strict):
         "baseline name ({tfidf_logreg: 0.55}); gates runs without a student or without keys",
     )
     non_inferiority_margin: float | None = Field(default=None, ge=0, le=1)
+    cascade_min: float | None = Field(
+        default=None, ge=0, le=1, description="floor of every cascade's accuracy on its test items at the threshold "
+        "chosen with the guarantee; a cascade whose guarantee was not met fails",
+    )
     max_cost_per_request_usd: float | None = Field(default=None, ge=0, le=MAX_USD)
     max_p95_latency_ms: float | None = Field(default=None, gt=0, le=86_400_000)
     unmeasured_latency: Literal["fail", "skip"] = Field(
