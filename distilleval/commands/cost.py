@@ -232,6 +232,17 @@ def _spec_student_profile(spec, measured, pricing):
     )
 
 
+def _spec_candidate_profile(spec, measured, pricing, candidate):
+    """A prompted candidate's token profile, measured on its own rendered prompt (default: the teacher's)."""
+    from distilleval.costs.tables import TokenProfile
+
+    profile = measured[candidate.name]
+    return TokenProfile(
+        pricing.key_for(candidate), profile.input_tokens.mean, profile.output_tokens.mean, basis="projected",
+        batch=candidate.batch, role="candidate", counted_by=profile.counted_by,
+    )
+
+
 def _from_spec(path: Path, args: argparse.Namespace):
     from distilleval.costs.estimates import projection_basis
     from distilleval.costs.pricing import checkpoint_price_note, priced_as
@@ -242,6 +253,7 @@ def _from_spec(path: Path, args: argparse.Namespace):
     notes: list[str] = [f"Tokens per request: {projection_basis(len(items))}."]
     profiles = [_spec_teacher_profile(spec, measured, model, notes) for model in teacher_models]
     profiles.append(_spec_student_profile(spec, measured, pricing))
+    profiles.extend(_spec_candidate_profile(spec, measured, pricing, candidate) for candidate in spec.candidates)
     checkpoint = checkpoint_price_note(spec.student.model, priced_as(spec.student, pricing), pricing)
     if checkpoint:
         notes.append(f"The student {checkpoint}.")

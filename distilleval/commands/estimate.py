@@ -95,6 +95,14 @@ def run(args: argparse.Namespace) -> int:
         student_price, eval_profiles["student"].input_tokens.total, eval_profiles["student"].output_tokens.total,
         batch=spec.student.batch,
     )
+    # Each prompted candidate is called on the eval split too, with its own prompt (default: the teacher's).
+    eval_candidate_usd = {
+        c.name: cost_model.usage_cost_usd(
+            pricing.price_for(pricing.key_for(c)), eval_profiles[c.name].input_tokens.total,
+            eval_profiles[c.name].output_tokens.total, batch=c.batch,
+        )
+        for c in spec.candidates
+    }
     per_request = {role: role_cost_per_request_usd(spec, pricing, p) for role, p in profiles.items()}
     compression = teacher.input_tokens.mean / student.input_tokens.mean if student.input_tokens.mean else None
     # The train split is the default pool: its rows are known one by one, so the trainer's exact rows are summed.
@@ -111,6 +119,13 @@ def run(args: argparse.Namespace) -> int:
             TokenProfile(
                 pricing.key_for(spec.student), student.input_tokens.mean, student.output_tokens.mean, basis="projected",
                 batch=spec.student.batch, role="student",
+            ),
+            *(
+                TokenProfile(
+                    pricing.key_for(c), profiles[c.name].input_tokens.mean, profiles[c.name].output_tokens.mean,
+                    basis="projected", batch=c.batch, role="candidate",
+                )
+                for c in spec.candidates
             ),
         ],
         pricing,
@@ -151,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
                         "cost_usd": training.cost_usd,
                     },
                     "labelling": {"pool": pool_name, "items": len(pool_items), "cost_usd": labelling_usd},
-                    "eval_run": {"items": len(eval_items), "teacher_usd": eval_teacher_usd, "student_usd": eval_student_usd},
+                    "eval_run": {"items": len(eval_items), "teacher_usd": eval_teacher_usd, "student_usd": eval_student_usd,
+                                 "candidates_usd": eval_candidate_usd},
                     "pricing": pricing.label,
                 },
                 indent=2,
@@ -163,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"# Estimate for {spec.name}: {len(items)} items, prompts rendered and counted locally ({counted})\n")
     rows = [
         [p.role, p.model, f"{p.input_tokens.mean:,.1f}", f"{p.input_tokens.p50:,.0f}", f"{p.input_tokens.p95:,.0f}", f"{p.input_tokens.max:,}", f"{p.output_tokens.mean:,.1f}"]
-        for p in (teacher, student)
+        for p in profiles.values()
     ]
     print(tabulate(rows, headers=["Role", "Model", "Input tok (mean)", "p50", "p95", "max", "Output tok (mean)"], tablefmt="github", disable_numparse=True))
     if compression:
@@ -172,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
         ["Label the pool with the teacher", pool_name, f"{len(pool_items):,}", f"{pool_profile.input_tokens.total:,}", cost_model.format_usd(labelling_usd)],
         ["Eval run: teacher", "eval split", f"{len(eval_items):,}", f"{eval_profiles['teacher'].input_tokens.total:,}", cost_model.format_usd(eval_teacher_usd)],
         ["Eval run: student", "eval split", f"{len(eval_items):,}", f"{eval_profiles['student'].input_tokens.total:,}", cost_model.format_usd(eval_student_usd)],
+        *([f"Eval run: {name} (candidate)", "eval split", f"{len(eval_items):,}",
+           f"{eval_profiles[name].input_tokens.total:,}", cost_model.format_usd(usd)] for name, usd in eval_candidate_usd.items()),
     ]
     print(tabulate(spend, headers=["Projected spend", "Items from", "Calls", "Input tokens", "Cost"], tablefmt="github", disable_numparse=True))
     print("\n## Cost per request and at the spec's volumes (projected)\n")

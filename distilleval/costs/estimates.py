@@ -186,7 +186,7 @@ class SpecTokenCounts:
 def count_spec_tokens(
     spec: TaskSpec, items: list[Item], *, counters: dict[str, TokenCounter] | None = None
 ) -> SpecTokenCounts:
-    """Count every item's teacher and student request and gold answer, once each.
+    """Count every item's request to each called model (teacher, student, candidates) and its gold answer, once each.
 
     Args:
         spec: the spec.
@@ -196,7 +196,7 @@ def count_spec_tokens(
     counters = counters or {}
     local_answers = answer_token_counts(items)
     inputs, outputs, counted_by, extra = {}, {}, {}, {}
-    for role in ROLES:
+    for role in spec.models():
         counter = counters.get(role)
         inputs[role] = input_token_counts(spec, role, items, counter=counter)
         outputs[role] = answer_token_counts(items, counter=counter) if counter is not None else local_answers
