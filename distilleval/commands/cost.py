@@ -264,7 +264,7 @@ def _from_spec(path: Path, args: argparse.Namespace):
         # Priced as `estimate` prices it: the train split's rows one by one when it is the pool labelled.
         n_train, rows = spec_training_rows(spec, counts)
         one_time = spec_one_time_cost(
-            spec, pricing, measured["teacher"], measured["student"], n_train=n_train, row_tokens=rows
+            spec, pricing, measured[spec.labeller()[0]], measured["student"], n_train=n_train, row_tokens=rows
         )
         training = spec_training_projection(spec, pricing, measured["student"], n_train=n_train, row_tokens=rows)
         if training is not None:

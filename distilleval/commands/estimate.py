@@ -64,18 +64,21 @@ def run(args: argparse.Namespace) -> int:
     check_context_lengths(spec, items, counts.inputs)  # a prompt no model window takes fails every call
     profiles = counts.profiles(spec)
     teacher, student = profiles["teacher"], profiles["student"]
+    # The model whose labels train the student: the teacher, or a candidate with label_for_training.
+    labeller_name, labeller = spec.labeller()
     if args.pool or spec.data.pool:
         pool_path = Path(args.pool) if args.pool else spec.resolve(spec.data.pool)
         pool_items = load_items(spec, path=pool_path)
         pool_name = str(pool_path)
-        pool_inputs = input_token_counts(spec, "teacher", pool_items)
+        pool_inputs = input_token_counts(spec, labeller_name, pool_items)
     else:
         pool_items = split_items(items, "train")
         pool_name = f"train split of {spec.data.path}"
-        pool_inputs = [n for n, item in zip(counts.inputs["teacher"], items) if item.split == "train"]
+        pool_inputs = [n for n, item in zip(counts.inputs[labeller_name], items) if item.split == "train"]
     # The pool usually has no gold: price its outputs at the data's mean answer length.
     pool_profile = RoleProfile(
-        "teacher", spec.teacher.model, TokenStats.of(pool_inputs), TokenStats.of([round(teacher.output_tokens.mean)] * len(pool_items))
+        labeller_name, labeller.model, TokenStats.of(pool_inputs),
+        TokenStats.of([round(profiles[labeller_name].output_tokens.mean)] * len(pool_items))
     )
 
     teacher_cache = teacher_cache_share(spec)
@@ -83,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
     teacher_price = pricing.price_for(spec.teacher.pricing_key)
     student_price = pricing.price_for(pricing.key_for(spec.student))
     labelling_usd = cost_model.usage_cost_usd(
-        teacher_price, pool_profile.input_tokens.total, pool_profile.output_tokens.total,
-        cached_input_share=teacher_share, batch=spec.teacher.batch,
+        pricing.price_for(pricing.key_for(labeller)), pool_profile.input_tokens.total, pool_profile.output_tokens.total,
+        cached_input_share=teacher_share if labeller_name == "teacher" else 0.0, batch=labeller.batch,
     )
     eval_profiles = counts.profiles(spec, lambda item: item.split == "eval") if eval_items else profiles
     eval_teacher_usd = cost_model.usage_cost_usd(
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     # The train split is the default pool: its rows are known one by one, so the trainer's exact rows are summed.
     n_train, row_tokens = spec_training_rows(spec, counts, pool=bool(args.pool))
     training = spec_training_projection(spec, pricing, student, n_train=n_train, row_tokens=row_tokens)
-    one_time = spec_one_time_cost(spec, pricing, teacher, student, n_train=n_train, row_tokens=row_tokens)
+    one_time = spec_one_time_cost(spec, pricing, profiles[spec.labeller()[0]], student, n_train=n_train, row_tokens=row_tokens)
     table = build_cost_table(
         [
             TokenProfile(
@@ -185,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     if compression:
         print(f"\nThe student sees {compression:,.1f}x fewer input tokens than the teacher.\n")
     spend = [
-        ["Label the pool with the teacher", pool_name, f"{len(pool_items):,}", f"{pool_profile.input_tokens.total:,}", cost_model.format_usd(labelling_usd)],
+        [f"Label the pool with the {'teacher' if labeller_name == 'teacher' else labeller_name}", pool_name, f"{len(pool_items):,}", f"{pool_profile.input_tokens.total:,}", cost_model.format_usd(labelling_usd)],
         ["Eval run: teacher", "eval split", f"{len(eval_items):,}", f"{eval_profiles['teacher'].input_tokens.total:,}", cost_model.format_usd(eval_teacher_usd)],
         ["Eval run: student", "eval split", f"{len(eval_items):,}", f"{eval_profiles['student'].input_tokens.total:,}", cost_model.format_usd(eval_student_usd)],
         *([f"Eval run: {name} (candidate)", "eval split", f"{len(eval_items):,}",

@@ -455,6 +455,14 @@ class TaskSpec(_Strict):
         """The called models by name: ``{"teacher": ..., "student": ..., <candidate name>: ...}``."""
         return {"teacher": self.teacher, "student": self.student, **{c.name: c for c in self.candidates}}
 
+    def labeller(self) -> tuple[str, ModelSpec]:
+        """The model whose labels train the student, by name: the candidate that sets
+        ``label_for_training: true``, else the teacher."""
+        for candidate in self.candidates:
+            if candidate.label_for_training:
+                return candidate.name, candidate
+        return "teacher", self.teacher
+
     def role_of(self, name: str) -> str:
         """The summary role of a called model's name: teacher, student or candidate."""
         return name if name in ("teacher", "student") else "candidate"

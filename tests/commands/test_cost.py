@@ -235,7 +235,7 @@ def test_check_accepts_the_table_cost_spec_prints(tmp_path, capsys, fmt):
     assert main(["cost", SPECS[0], "--check", str(slide)]) == 1
     out = capsys.readouterr().out
     assert f"{slide}:{row + 1}: GPT-5.2 / Per request: slide $0.0099, computed $0.0023" in out
-    assert "1 of 18 cells differ" in out  # 2 models x 9 figure columns
+    assert "1 of 27 cells differ" in out  # 3 models (teacher, student, the gpt-4.1-mini candidate) x 9 figure columns
 
 
 def test_check_accepts_the_table_cost_run_prints(tmp_path, capsys):
