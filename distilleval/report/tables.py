@@ -584,7 +584,7 @@ def cascades_table(f: Figures) -> Table:
         interval = chosen.test_accuracy_interval
         ci = Cell(f"{pct(interval[0]).text} to {pct(interval[1]).text}", f"{interval[0]:.6f},{interval[1]:.6f}") \
             if interval else Cell(DASH)
-        threshold = Cell(DASH if chosen.threshold is None else f"{chosen.threshold:.2f}", chosen.threshold)
+        threshold = Cell("none: all to fallback" if chosen.threshold is None else f"{chosen.threshold:g}", chosen.threshold)
         table.rows.append([
             Cell(cascade.name, cascade.name), threshold, pct(chosen.test_accuracy), ci, pct(chosen.deferral_rate),
             usd(chosen.cost_per_request_usd), Cell("met" if chosen.guarantee_met else "not met", chosen.guarantee_met),
@@ -606,7 +606,7 @@ def cascade_curve_table(f: Figures) -> Table:
     for cascade in f.summary.cascades:
         for point in cascade.curve:
             table.rows.append([
-                Cell(cascade.name, cascade.name), Cell(f"{point.threshold:.2f}", point.threshold), pct(point.deferral_rate),
+                Cell(cascade.name, cascade.name), Cell(f"{point.threshold:g}", point.threshold), pct(point.deferral_rate),
                 pct(point.accuracy), usd(point.cost_per_request_usd),
                 count(point.latency_p50_ms, " ms") if point.latency_p50_ms is not None else Cell(DASH),
                 count(point.latency_p95_ms, " ms") if point.latency_p95_ms is not None else Cell(DASH),

@@ -13,8 +13,12 @@ from typing import Any
 
 from distilleval.results.summary_json import CascadeChoice, CascadePointResult, CascadeResult
 
-THRESHOLDS = tuple(round(step * 0.05, 2) for step in range(21))
-"""The curve's fixed grid, 0.00 to 1.00 by 0.05: the same rows for every run, so curves compare and stream."""
+def thresholds() -> tuple[float, ...]:
+    """The curve's fixed grid (``cascades.fixed_threshold_grid``): the same rows for every run, so
+    curves compare and stream, and the thresholds the guarantee's choice is made among."""
+    from distilleval.results.cascades import fixed_threshold_grid
+
+    return fixed_threshold_grid()
 
 
 def guarantee_text(delta: float, margin: float, fallback: str) -> str:
@@ -54,12 +58,6 @@ def cascade_items(first: Sequence[Any], fallback: Sequence[Any], first_scores: S
     )
 
 
-def _subset(items: Any, mask: Any) -> Any:
-    from distilleval.results.cascades import CascadeItems
-
-    return CascadeItems(**{name: getattr(items, name)[mask] for name in CascadeItems.__dataclass_fields__})
-
-
 def cascade_result(spec: Any, cascade: Any, outputs: Mapping[str, Sequence[Any]], scores: Mapping[str, Sequence[Any]],
                    item_ids: Sequence[str], bases: Mapping[str, str | None]) -> CascadeResult:
     """One ``CascadeResult`` for the spec's ``cascade`` from a run's aligned outputs and scores.
@@ -67,10 +65,7 @@ def cascade_result(spec: Any, cascade: Any, outputs: Mapping[str, Sequence[Any]]
     A cascade over a model this run did not call, or whose first model gave no confidence,
     gets ``unavailable`` with the reason and no curve.
     """
-    import numpy as np
-
-    from distilleval.results.cascades import cascade_curve, choose_threshold, split_calibration
-    from distilleval.results.intervals import clopper_pearson
+    from distilleval.results.cascades import cascade_curve, choose_and_evaluate
 
     result = CascadeResult(name=cascade.name, first=cascade.first, fallback=cascade.fallback,
                            confidence_basis=bases.get(cascade.first))
@@ -87,23 +82,24 @@ def cascade_result(spec: Any, cascade: Any, outputs: Mapping[str, Sequence[Any]]
     if not result.n_items:
         result.unavailable = "no eval item was answered by both models"
         return result
-    result.curve = [CascadePointResult(**vars(point)) for point in cascade_curve(items, THRESHOLDS)]
+    grid = thresholds()
+    result.curve = [CascadePointResult(**vars(point)) for point in cascade_curve(items, grid)]
     margin = spec.cascade_margin(cascade)
-    calibration = np.asarray(split_calibration(list(items.item_ids), cascade.calibration_fraction), dtype=bool)
-    choice = choose_threshold(_subset(items, calibration), margin, cascade.delta, THRESHOLDS)
-    test = _subset(items, ~calibration)
+    choice, evaluation = choose_and_evaluate(items, margin=margin, delta=cascade.delta,
+                                             calibration_fraction=cascade.calibration_fraction, thresholds=grid)
     chosen = CascadeChoice(
         threshold=choice.threshold, method=choice.method, delta=choice.delta, margin=choice.margin,
-        calibration_items=int(calibration.sum()), test_items=int((~calibration).sum()),
+        calibration_items=choice.n_calibration, test_items=evaluation.n_test if evaluation else 0,
         upper_bound_excess_error=choice.upper_bound_excess_error, guarantee_met=choice.threshold is not None,
         guarantee=guarantee_text(cascade.delta, margin, cascade.fallback),
     )
-    if choice.threshold is not None and len(test.item_ids):
-        (point,) = cascade_curve(test, [choice.threshold])
-        n = len(test.item_ids)
-        low, high = clopper_pearson(point.accuracy * n, n)
-        chosen.test_accuracy, chosen.test_accuracy_interval = point.accuracy, [low, high]
-        chosen.deferral_rate, chosen.cost_per_request_usd = point.deferral_rate, point.cost_per_request_usd
+    if evaluation is not None:
+        # With no threshold certified every item goes to the fallback: these are its figures then.
+        accuracy = evaluation.accuracy
+        chosen.test_accuracy = accuracy.estimate
+        if accuracy.low is not None and accuracy.high is not None:
+            chosen.test_accuracy_interval = [accuracy.low, accuracy.high]
+        chosen.deferral_rate, chosen.cost_per_request_usd = evaluation.deferral_rate, evaluation.cost_per_request_usd
     result.chosen = chosen
     return result
 
@@ -122,7 +118,8 @@ def routing_policy(spec: Any, cascade: CascadeResult, models: Mapping[str, Any])
         "fallback": model_of(cascade.fallback),
         "confidence": {
             "basis": cascade.confidence_basis,
-            "rule": "answer with first when its confidence >= threshold; otherwise (or with no confidence) ask fallback",
+            "rule": "answer with first when its confidence >= threshold; otherwise (or with no confidence) ask "
+                    "fallback; threshold null: ask fallback for every request (no threshold met the guarantee)",
         },
         "threshold": chosen.threshold if chosen else None,
         "guarantee_met": bool(chosen and chosen.guarantee_met),

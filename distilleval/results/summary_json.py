@@ -262,8 +262,9 @@ class CascadeChoice(_Model):
     margin: float
     calibration_items: int
     test_items: int
-    test_accuracy: float | None = None
-    test_accuracy_interval: list[float] | None = Field(default=None, description="Clopper-Pearson 95% [low, high]")
+    test_accuracy: float | None = Field(default=None, description="the cascade's accuracy on the test items at the "
+                                        "threshold (with none certified: every item deferred, the fallback's)")
+    test_accuracy_interval: list[float] | None = Field(default=None, description="95% [low, high] (intervals.mean_interval)")
     deferral_rate: float | None = Field(default=None, description="on the test items")
     cost_per_request_usd: float | None = Field(default=None, description="on the test items")
     upper_bound_excess_error: float | None = None

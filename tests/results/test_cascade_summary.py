@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from distilleval.results.build import ModelOutput
-from distilleval.results.cascade_summary import THRESHOLDS, cascade_result, routing_policy
+from distilleval.results.cascade_summary import cascade_result, routing_policy, thresholds
 from distilleval.spec.task_spec import CascadeSpec
 
 SPEC = SimpleNamespace(name="task", cascade_margin=lambda cascade: 0.05 if cascade.margin is None else cascade.margin)
@@ -32,7 +32,7 @@ def test_failed_calls_are_left_out_and_a_deferred_item_pays_and_waits_for_both()
                             scores, ["i0", "i1", "i2", "i3"], {"student": "token_logprobs:mean", "teacher": None})
     assert result.n_items == 3 and result.unavailable is None  # item 3: the fallback's call failed
     at = {point.threshold: point for point in result.curve}
-    assert [p.threshold for p in result.curve] == list(THRESHOLDS)
+    assert [p.threshold for p in result.curve] == list(thresholds()) and 0.5 in thresholds() and 0.7 in thresholds()
     # At 0.5: item 1 (0.31) is deferred, items 0 (0.92) and 2 (0.66) are kept.
     assert at[0.5].deferral_rate == pytest.approx(1 / 3)
     assert at[0.5].accuracy == pytest.approx((1.0 + 1.0 + 0.0) / 3)
