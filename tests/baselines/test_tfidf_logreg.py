@@ -121,8 +121,9 @@ def test_each_predictions_confidence_is_scikit_learns_probability_of_that_label(
     reference = SGDClassifier(loss="log_loss", alpha=1.0 / (C * len(texts)), random_state=0, n_jobs=1)
     reference.fit(features.fit_transform(texts), np.asarray(labels))
     truth = reference.predict_proba(features.transform(eval_texts))
-    assert trained.label_probabilities(eval_texts) == pytest.approx(list(truth.max(axis=1)), abs=1e-9)
+    # float32 features: the two products agree to float32 precision, not beyond.
+    assert trained.label_probabilities(eval_texts) == pytest.approx(list(truth.max(axis=1)), abs=1e-6)
     assert trained.predict_texts(eval_texts) == [str(reference.classes_[k]) for k in truth.argmax(axis=1)]
     outputs = trained.predict_items(evaluation[:40], cpu_usd_per_hour=0.0)
-    assert [o.confidence for o in outputs] == pytest.approx(list(truth.max(axis=1)), abs=1e-9)
+    assert [o.confidence for o in outputs] == pytest.approx(list(truth.max(axis=1)), abs=1e-6)
     assert {o.confidence_basis for o in outputs} == {"class_probability"}
