@@ -463,6 +463,13 @@ class TaskSpec(_Strict):
                 return candidate.name, candidate
         return "teacher", self.teacher
 
+    def model_path(self, name: str) -> tuple:
+        """Where a called model's block is in the spec: ``("teacher",)`` or ``("candidates", 2)``."""
+        for position, candidate in enumerate(self.candidates):
+            if candidate.name == name:
+                return ("candidates", position)
+        return (name,)
+
     def role_of(self, name: str) -> str:
         """The summary role of a called model's name: teacher, student or candidate."""
         return name if name in ("teacher", "student") else "candidate"

@@ -91,3 +91,11 @@ def test_the_command_line_exits_2_on_a_duplicate_candidate_before_anything_runs(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "candidates.1.name" in err[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_unpriced_candidate_is_refused_naming_its_line(spec_dir, tmp_path, capsys):
+    path = _write(spec_dir, candidates=[{"name": "mystery", "model": "openai/no-such-model-x"}])
+    assert main(["eval", str(path), "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    line = _line_of(path, "model: openai/no-such-model-x")
+    assert f"spec.yaml:{line}: candidates[0].model" in err and "no-such-model-x" in err and "\n" not in err
