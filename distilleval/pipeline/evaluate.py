@@ -22,6 +22,7 @@ from distilleval.spec.data import Item
 from distilleval.spec.task_spec import TaskSpec
 
 MODEL_ROLES = ("teacher", "student")
+"""The two roles every spec has; its prompted candidates are called too, by name (``TaskSpec.models``)."""
 
 
 @dataclass
