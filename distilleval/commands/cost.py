@@ -233,12 +233,16 @@ def _spec_student_profile(spec, measured, pricing):
 
 
 def _spec_candidate_profile(spec, measured, pricing, candidate):
-    """A prompted candidate's token profile, measured on its own rendered prompt (default: the teacher's)."""
+    """A prompted candidate's token profile, measured on its own rendered prompt (default: the teacher's),
+    with the teacher's prompt-cache share when it is sent the teacher's rubric."""
+    from distilleval.costs.prompt_caching import model_cache_share
     from distilleval.costs.tables import TokenProfile
 
     profile = measured[candidate.name]
+    share = model_cache_share(spec, candidate.name).share
     return TokenProfile(
-        pricing.key_for(candidate), profile.input_tokens.mean, profile.output_tokens.mean, basis="projected",
+        pricing.key_for(candidate), profile.input_tokens.mean, profile.output_tokens.mean,
+        cached_input_tokens=profile.input_tokens.mean * share, basis="projected",
         batch=candidate.batch, role="candidate", counted_by=profile.counted_by,
     )
 

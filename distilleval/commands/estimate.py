@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         spec_training_rows,
     )
     from distilleval.costs.pricing import checkpoint_price_note, load_pricing, priced_as
-    from distilleval.costs.prompt_caching import teacher_cache_share
+    from distilleval.costs.prompt_caching import model_cache_share, teacher_cache_share
     from distilleval.costs.tables import TokenProfile, build_cost_table, render_cost_table
     from distilleval.costs.tokens import LOCAL_TOKENIZER
     from distilleval.pipeline.preflight import check_eval_inputs, check_scorer
@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     eval_candidate_usd = {
         c.name: cost_model.usage_cost_usd(
             pricing.price_for(pricing.key_for(c)), eval_profiles[c.name].input_tokens.total,
-            eval_profiles[c.name].output_tokens.total, batch=c.batch,
+            eval_profiles[c.name].output_tokens.total, cached_input_share=model_cache_share(spec, c.name).share,
+            batch=c.batch,
         )
         for c in spec.candidates
     }
@@ -126,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
             *(
                 TokenProfile(
                     pricing.key_for(c), profiles[c.name].input_tokens.mean, profiles[c.name].output_tokens.mean,
+                    cached_input_tokens=profiles[c.name].input_tokens.mean * model_cache_share(spec, c.name).share,
                     basis="projected", batch=c.batch, role="candidate",
                 )
                 for c in spec.candidates

@@ -44,3 +44,32 @@ def test_estimate_cost_and_the_offline_run_give_the_candidate_one_cost_per_reque
     model = projected_model_result(spec, "gpt-4.1-mini", items, load_pricing(spec.resolve(spec.pricing)))
     assert model.role == "candidate" and model.basis == "projected" and model.display_name == "gpt-4.1-mini"
     assert model.cost_per_request_usd == pytest.approx(truth, rel=1e-12)
+
+
+def test_a_candidate_sent_the_teachers_rubric_shares_its_prompt_cache_share_in_every_projection(capsys, tmp_path):
+    import shutil
+
+    import yaml
+
+    folder = tmp_path / "task"
+    shutil.copytree(SPEC.parent, folder)
+    raw = yaml.safe_load((folder / "spec.yaml").read_text())
+    raw["pricing"] = str(SPEC.parents[2] / "pricing" / "2026-02.yaml")
+    raw["traffic"]["cached_input_fraction"] = 0.8
+    raw["candidates"].append({"name": "own-rubric", "model": "openai/gpt-4.1-mini", "prompt": "Queue for: {text}"})
+    (folder / "spec.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    spec = load_spec(folder / "spec.yaml")
+    price = load_pricing(spec.resolve(spec.pricing)).price_for("openai/gpt-4.1-mini")
+    estimate = _json_out(capsys, ["estimate", str(folder / "spec.yaml"), "--format", "json"])
+    for name, share in (("gpt-4.1-mini", 0.8), ("own-rubric", 0.0)):  # its own prompt: no shared cached prefix
+        profile = estimate["profiles"][name]
+        tokens_in, tokens_out = profile["input_tokens"]["mean"], profile["output_tokens"]["mean"]
+        truth = (tokens_in * (1 - share) * price.input_per_mtok_usd + tokens_in * share * price.cached_input_per_mtok_usd
+                 + tokens_out * price.output_per_mtok_usd) / 1e6
+        assert estimate["cost_per_request_usd"][name] == pytest.approx(truth, rel=1e-12), name
+        model = projected_model_result(spec, name, load_items(spec), load_pricing(spec.resolve(spec.pricing)))
+        assert model.cost_per_request_usd == pytest.approx(truth, rel=1e-12), name
+    cost = _json_out(capsys, ["cost", str(folder / "spec.yaml"), "--format", "json"])
+    rows = [r for r in cost["rows"] if r["role"] == "candidate"]
+    assert [r["cost_per_request_usd"] for r in rows] == pytest.approx(
+        [estimate["cost_per_request_usd"]["gpt-4.1-mini"], estimate["cost_per_request_usd"]["own-rubric"]], rel=1e-12)
