@@ -54,10 +54,14 @@ def _script(model: str) -> ModelScript:
     )
 
 
-def _write_task(folder, base_url):
+def _write_task(folder, base_url, *, shuffle_seed=None):
+    import random
+
     folder.mkdir(parents=True, exist_ok=True)
     rows = [json.dumps({"id": f"t{i}", "message": f"ticket #{i} about {_gold(i)}", "label": _gold(i), "split": "eval"})
             for i in range(N_ITEMS)]
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(rows)
     (folder / "data.jsonl").write_text("\n".join(rows) + "\n")
     (folder / "rubric.md").write_text(RUBRIC)
     (folder / "spec.yaml").write_text(f"""name: routing
@@ -99,7 +103,7 @@ def run(tmp_path_factory):
         status = main(["eval", str(spec), "--runs-dir", str(tmp / "runs"), "--cache", str(tmp / "cache.sqlite")])
         log = list(server.log)
     [run_dir] = list((tmp / "runs").iterdir())
-    return {"status": status, "run_dir": run_dir, "log": log, "spec": spec,
+    return {"status": status, "run_dir": run_dir, "log": log, "spec": spec, "tmp": tmp,
             "summary": json.loads((run_dir / "summary.json").read_text())}
 
 
@@ -195,3 +199,21 @@ def test_report_json_carries_each_cascade_curve_as_rows(run, capsys):
     assert [c["name"] for c in report["cascades"]] == ["student→teacher", "student→mini"]
     accuracy = next(t for t in report["tables"] if t["key"] == "accuracy")
     assert any("mini" in row[0]["text"] for row in accuracy["rows"])
+
+
+def test_permuting_the_data_file_changes_no_candidate_or_cascade_figure(run):
+    # Latency is measured, so it differs run to run; every other figure must not move.
+    def figures(summary):
+        models = {name: (m["metric"]["value"], m["cost_per_request_usd"], m["n_confident"])
+                  for name, m in summary["models"].items()}
+        cascades = [(c["name"], [(p["threshold"], p["deferral_rate"], p["accuracy"], p["cost_per_request_usd"])
+                                 for p in c["curve"]],
+                     {k: v for k, v in c["chosen"].items()}) for c in summary["cascades"]]
+        return models, cascades, [(c["a"], c["b"], c["difference"], c["p_value"]) for c in summary["comparisons"]]
+
+    tmp = run["tmp"] / "shuffled"
+    with OpenAIServer({model: _script(model) for model in ANSWERS}) as server:
+        spec = _write_task(tmp / "task", server.base_url, shuffle_seed=7)
+        assert main(["eval", str(spec), "--runs-dir", str(tmp / "runs"), "--cache", str(tmp / "cache.sqlite")]) == 0
+    [run_dir] = list((tmp / "runs").iterdir())
+    assert figures(json.loads((run_dir / "summary.json").read_text())) == figures(run["summary"])
