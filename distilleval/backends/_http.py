@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distilleval.backends.base import ChatRequest
-from distilleval.backends.request_params import openai_fields
+from distilleval.backends.request_params import openai_fields, takes_logprobs
 from distilleval.backends.tinker.model_ids import openai_route_fields
 from distilleval.costs.cost_model import request_cost_usd
 from distilleval.costs.pricing import ModelPrice
@@ -36,9 +37,32 @@ def chat_body(model: str, request: ChatRequest, *, rules_model: str | None = Non
     body.update(openai_fields(rules_model or model, request))
     if request.stop:
         body["stop"] = list(request.stop)
+    if takes_logprobs(rules_model or model):
+        # Each answer's confidence (``answer_confidence``); asked only where the provider takes it.
+        body["logprobs"] = True
     # A Tinker Qwen3 student must see the thinking-off prompt it was trained on.
     body.update(openai_route_fields(model))
     return body
+
+
+TOKEN_LOGPROBS_BASIS = "token_logprobs:mean"
+"""The confidence of an answer from its tokens' log-probabilities: exp(mean log-probability), the
+geometric mean of the tokens' probabilities."""
+
+
+def answer_confidence(logprobs: Any) -> float | None:
+    """The confidence of an answer from a chat choice's ``logprobs`` block (OpenAI shape, a dict
+    or LiteLLM's object): exp of the mean of ``content[*].logprob``; None when there is none."""
+    content = _field(logprobs, "content") if logprobs is not None else None
+    if not content:
+        return None
+    values = []
+    for token in content:
+        value = _field(token, "logprob")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value > 0:
+            return None
+        values.append(float(value))
+    return math.exp(sum(values) / len(values))
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:

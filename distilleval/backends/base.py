@@ -44,6 +44,8 @@ class Completion:
     (already part of ``output_tokens`` and priced as output). ``served_model`` is the model
     version the provider says answered (its response ``model``, with its ``system_fingerprint``
     when it sends one), so ``drift`` can tell that the provider changed what stands behind an id.
+    ``confidence`` is how sure the model was of the answer, in [0, 1], where the route gives it
+    (``confidence_basis`` says how it was computed, e.g. ``token_logprobs:mean``); None otherwise.
     """
 
     text: str
@@ -57,6 +59,8 @@ class Completion:
     finish_reason: str | None = None
     reasoning_tokens: int = 0
     served_model: str | None = None
+    confidence: float | None = None
+    confidence_basis: str | None = None
 
 
 class Backend(Protocol):

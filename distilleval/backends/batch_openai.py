@@ -15,6 +15,8 @@ from typing import Any
 
 from distilleval.backends._http import (
     served_model,
+    TOKEN_LOGPROBS_BASIS,
+    answer_confidence,
     chat_body,
     checked_answer,
     is_quota_error,
@@ -137,6 +139,7 @@ class OpenAIBatchClient(BatchHTTP):
         message_body = choice.get("message") or {}
         usage = read_usage(body.get("usage"))
         finish_reason = normalise_finish_reason(choice.get("finish_reason"))
+        confidence = answer_confidence(choice.get("logprobs"))
         try:
             text = checked_answer(
                 self.model_id, message_body.get("content"), refusal=message_body.get("refusal"),
@@ -155,6 +158,8 @@ class OpenAIBatchClient(BatchHTTP):
             finish_reason=finish_reason,
             reasoning_tokens=usage.reasoning_tokens,
             served_model=served_model(body.get("model"), body.get("system_fingerprint")),
+            confidence=confidence,
+            confidence_basis=TOKEN_LOGPROBS_BASIS if confidence is not None else None,
         )
         return BatchOutcome(custom_id, completion=completion)
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from distilleval.backends._http import (
     served_model,
+    TOKEN_LOGPROBS_BASIS,
+    answer_confidence,
     chat_body,
     checked_answer,
     is_quota_error,
@@ -210,6 +212,7 @@ class LiteLLMBackend:
             raise BackendError(f"{self.model_id}: response has no choices[0].message", kind="bad_response", retryable=True) from None
         usage = read_usage(getattr(response, "usage", None))
         finish_reason = normalise_finish_reason(getattr(choice, "finish_reason", None))
+        confidence = answer_confidence(getattr(choice, "logprobs", None)) if "logprobs" in kwargs else None
         cost_usd = usage_cost_usd(self._price, usage, batch=self._batch)
         text = checked_answer(
             self.model_id, getattr(message, "content", None), refusal=getattr(message, "refusal", None),
@@ -227,6 +230,8 @@ class LiteLLMBackend:
             finish_reason=finish_reason,
             reasoning_tokens=usage.reasoning_tokens,
             served_model=served_model(getattr(response, "model", None), getattr(response, "system_fingerprint", None)),
+            confidence=confidence,
+            confidence_basis=TOKEN_LOGPROBS_BASIS if confidence is not None else None,
         )
 
     async def _warm_up(self, kwargs: dict[str, Any]) -> None:

@@ -21,6 +21,8 @@ from typing import Any
 from distilleval.backends._http import (
     served_model,
     MAX_RESPONSE_BYTES,
+    TOKEN_LOGPROBS_BASIS,
+    answer_confidence,
     chat_body,
     checked_answer,
     is_quota_error,
@@ -178,6 +180,7 @@ class OpenAICompatibleBackend:
             message = choice["message"]
             usage = read_usage(payload.get("usage"))
             finish_reason = normalise_finish_reason(choice.get("finish_reason"))
+            confidence = answer_confidence(choice.get("logprobs"))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
             raise BackendError(
                 f"{self.model_id}: malformed response body ({type(err).__name__})", kind="bad_response", retryable=True
@@ -198,6 +201,8 @@ class OpenAICompatibleBackend:
             finish_reason=finish_reason,
             reasoning_tokens=usage.reasoning_tokens,
             served_model=served_model(payload.get("model"), payload.get("system_fingerprint")),
+            confidence=confidence,
+            confidence_basis=TOKEN_LOGPROBS_BASIS if confidence is not None else None,
         )
 
     async def aclose(self) -> None:

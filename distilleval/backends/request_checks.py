@@ -87,7 +87,7 @@ def check_spec_settings(spec: Any, roles: Any = None) -> None:
         problem = model_setting_problem(model)
         if problem is not None:
             field, message = problem
-            path = (role, *field.split("."))
+            path = (*spec.model_path(role), *field.split("."))
             raise SpecError(f"{spec_location(spec, path)}: {role}.{field}: {message}")
 
 

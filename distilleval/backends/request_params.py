@@ -299,6 +299,19 @@ def openai_fields(model_id: str, request: ChatRequest) -> dict[str, Any]:
     return fields
 
 
+def takes_logprobs(model_id: str) -> bool:
+    """Whether the model's chat endpoint returns token log-probabilities when asked (``logprobs: true``).
+
+    OpenAI's chat completions take it on its non-reasoning models (gpt-4.1, gpt-4o, ...); its
+    reasoning series (gpt-5*, o*) answer 400 to it; an OpenAI-compatible server reached as
+    ``openai/<name>`` (vLLM, llama.cpp) takes it too. Anthropic's Messages API has no such field
+    (an unknown field is a 400); Gemini and other providers are not asked (LiteLLM refuses a
+    parameter a provider does not take): those routes give no confidence.
+    """
+    rules = model_rules(model_id)
+    return rules.provider == "openai" and rules.reasoning is None
+
+
 def dropped_notes(model_id: str, request: ChatRequest) -> list[str]:
     """One note per spec setting ``model_id`` does not take (for the run's summary); [] when none."""
     return [

@@ -20,7 +20,8 @@ class BaselineOutput:
     """One baseline prediction, shaped like the runner's ``ModelOutput`` record.
 
     Token counts are ``None``: a classical model has no tokens to bill. ``cost_usd`` is the
-    CPU-hour price times the measured seconds of this one prediction.
+    CPU-hour price times the measured seconds of this one prediction. ``confidence`` is the
+    classifier's probability of the label it predicted (``confidence_basis`` ``class_probability``).
     """
 
     item_id: str
@@ -31,6 +32,11 @@ class BaselineOutput:
     latency_ms: float | None
     cost_usd: float
     cache_hit: bool = False
+    confidence: float | None = None
+    confidence_basis: str | None = None
+
+
+CLASS_PROBABILITY_BASIS = "class_probability"
 
 
 def single_thread():
@@ -93,6 +99,15 @@ class TrainedBaseline:
     classes: list[str]
     _predict_one: Callable[[str], str]
     _predict_many: Callable[[list[str]], list[str]]
+    _probabilities: Callable[[list[str]], list[float]] | None = None
+    """The probability of the predicted label for each text (None: the model gives none)."""
+
+    def label_probabilities(self, texts: Sequence[str]) -> list[float] | None:
+        """The classifier's probability of its predicted label for each text (None when it has none)."""
+        if self._probabilities is None:
+            return None
+        with single_thread():
+            return [float(p) for p in self._probabilities(list(texts))]
 
     def predict_text(self, text: str) -> str:
         """The predicted label for one raw text."""
@@ -117,8 +132,16 @@ class TrainedBaseline:
         Returns:
             One ``BaselineOutput`` per item, in order.
         """
+        import dataclasses
+
         with single_thread():
-            return self._timed_outputs(items, cpu_usd_per_hour)
+            outputs = self._timed_outputs(items, cpu_usd_per_hour)
+        # Computed apart from the timed predictions: the confidence is a by-product a service need not pay for.
+        probabilities = self.label_probabilities([item_text(item) for item in items]) if items else None
+        if probabilities is None:
+            return outputs
+        return [dataclasses.replace(output, confidence=p, confidence_basis=CLASS_PROBABILITY_BASIS)
+                for output, p in zip(outputs, probabilities)]
 
     def _timed_outputs(self, items: Sequence[Item], cpu_usd_per_hour: float) -> list[BaselineOutput]:
         from distilleval.costs.cost_model import cpu_cost_per_request_usd

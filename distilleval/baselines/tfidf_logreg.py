@@ -69,6 +69,16 @@ def train_tfidf_logreg(
     def predict_one(text: str) -> str:
         return predict_many([text])[0]
 
+    def probabilities(texts: list[str]) -> list[float]:
+        # scikit-learn's SGD log-loss probabilities: one-vs-rest sigmoids, normalised over the
+        # classes (the sigmoid itself for two); the predicted label's share.
+        scores = features.transform(texts) @ weights + bias
+        sigmoid = 1.0 / (1.0 + np.exp(-scores))
+        if scores.shape[1] == 1:
+            return [float(max(p, 1.0 - p)) for p in sigmoid[:, 0]]
+        shares = sigmoid / sigmoid.sum(axis=1, keepdims=True)
+        return [float(row.max()) for row in shares]
+
     return TrainedBaseline(
         kind="tfidf_logreg",
         name=name,
@@ -77,4 +87,5 @@ def train_tfidf_logreg(
         classes=classes,
         _predict_one=predict_one,
         _predict_many=predict_many,
+        _probabilities=probabilities,
     )

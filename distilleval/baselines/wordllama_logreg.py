@@ -101,6 +101,9 @@ def train_wordllama_logreg(
     def predict_many(texts: list[str]) -> list[str]:
         return [str(label) for label in classifier.predict(embed_texts(encoder, texts))]
 
+    def probabilities(texts: list[str]) -> list[float]:
+        return [float(row.max()) for row in classifier.predict_proba(embed_texts(encoder, texts))]
+
     return TrainedBaseline(
         kind="wordllama_logreg",
         name=name,
@@ -109,4 +112,5 @@ def train_wordllama_logreg(
         classes=[str(c) for c in classifier.classes_],
         _predict_one=predict_one,
         _predict_many=predict_many,
+        _probabilities=probabilities,
     )

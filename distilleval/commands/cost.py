@@ -232,6 +232,21 @@ def _spec_student_profile(spec, measured, pricing):
     )
 
 
+def _spec_candidate_profile(spec, measured, pricing, candidate):
+    """A prompted candidate's token profile, measured on its own rendered prompt (default: the teacher's),
+    with the teacher's prompt-cache share when it is sent the teacher's rubric."""
+    from distilleval.costs.prompt_caching import model_cache_share
+    from distilleval.costs.tables import TokenProfile
+
+    profile = measured[candidate.name]
+    share = model_cache_share(spec, candidate.name).share
+    return TokenProfile(
+        pricing.key_for(candidate), profile.input_tokens.mean, profile.output_tokens.mean,
+        cached_input_tokens=profile.input_tokens.mean * share, basis="projected",
+        batch=candidate.batch, role="candidate", counted_by=profile.counted_by,
+    )
+
+
 def _from_spec(path: Path, args: argparse.Namespace):
     from distilleval.costs.estimates import projection_basis
     from distilleval.costs.pricing import checkpoint_price_note, priced_as
@@ -242,6 +257,7 @@ def _from_spec(path: Path, args: argparse.Namespace):
     notes: list[str] = [f"Tokens per request: {projection_basis(len(items))}."]
     profiles = [_spec_teacher_profile(spec, measured, model, notes) for model in teacher_models]
     profiles.append(_spec_student_profile(spec, measured, pricing))
+    profiles.extend(_spec_candidate_profile(spec, measured, pricing, candidate) for candidate in spec.candidates)
     checkpoint = checkpoint_price_note(spec.student.model, priced_as(spec.student, pricing), pricing)
     if checkpoint:
         notes.append(f"The student {checkpoint}.")
@@ -252,7 +268,7 @@ def _from_spec(path: Path, args: argparse.Namespace):
         # Priced as `estimate` prices it: the train split's rows one by one when it is the pool labelled.
         n_train, rows = spec_training_rows(spec, counts)
         one_time = spec_one_time_cost(
-            spec, pricing, measured["teacher"], measured["student"], n_train=n_train, row_tokens=rows
+            spec, pricing, measured[spec.labeller()[0]], measured["student"], n_train=n_train, row_tokens=rows
         )
         training = spec_training_projection(spec, pricing, measured["student"], n_train=n_train, row_tokens=rows)
         if training is not None:

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         spec_training_rows,
     )
     from distilleval.costs.pricing import checkpoint_price_note, load_pricing, priced_as
-    from distilleval.costs.prompt_caching import teacher_cache_share
+    from distilleval.costs.prompt_caching import model_cache_share, teacher_cache_share
     from distilleval.costs.tables import TokenProfile, build_cost_table, render_cost_table
     from distilleval.pipeline.preflight import check_eval_inputs, check_scorer
     from distilleval.spec.data import load_items, split_items
@@ -84,20 +84,23 @@ def run(args: argparse.Namespace) -> int:
     calibrations = _calibrations(args.from_run, counts) if args.from_run else {}
     profiles = _calibrated(profiles, calibrations)
     teacher, student = profiles["teacher"], profiles["student"]
+    # The model whose labels train the student: the teacher, or a candidate with label_for_training.
+    labeller_name, labeller = spec.labeller()
     if args.pool or spec.data.pool:
         pool_path = Path(args.pool) if args.pool else spec.resolve(spec.data.pool)
         pool_items = load_items(spec, path=pool_path)
         pool_name = str(pool_path)
-        pool_inputs = input_token_counts(spec, "teacher", pool_items)
+        pool_inputs = input_token_counts(spec, labeller_name, pool_items)
     else:
         pool_items = split_items(items, "train")
         pool_name = f"train split of {spec.data.path}"
-        pool_inputs = [n for n, item in zip(counts.inputs["teacher"], items) if item.split == "train"]
-    if "teacher" in calibrations:
-        pool_inputs = [round(n * calibrations["teacher"].input_factor) for n in pool_inputs]
+        pool_inputs = [n for n, item in zip(counts.inputs[labeller_name], items) if item.split == "train"]
+    if labeller_name in calibrations:
+        pool_inputs = [round(n * calibrations[labeller_name].input_factor) for n in pool_inputs]
     # The pool usually has no gold: price its outputs at the data's mean answer length.
     pool_profile = RoleProfile(
-        "teacher", spec.teacher.model, TokenStats.of(pool_inputs), TokenStats.of([round(teacher.output_tokens.mean)] * len(pool_items))
+        labeller_name, labeller.model, TokenStats.of(pool_inputs),
+        TokenStats.of([round(profiles[labeller_name].output_tokens.mean)] * len(pool_items))
     )
 
     teacher_cache = teacher_cache_share(spec)
@@ -105,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     teacher_price = pricing.price_for(spec.teacher.pricing_key)
     student_price = pricing.price_for(pricing.key_for(spec.student))
     labelling_usd = cost_model.usage_cost_usd(
-        teacher_price, pool_profile.input_tokens.total, pool_profile.output_tokens.total,
-        cached_input_share=teacher_share, batch=spec.teacher.batch,
+        pricing.price_for(pricing.key_for(labeller)), pool_profile.input_tokens.total, pool_profile.output_tokens.total,
+        cached_input_share=teacher_share if labeller_name == "teacher" else 0.0, batch=labeller.batch,
     )
     eval_profiles = _calibrated(counts.profiles(spec, lambda item: item.split == "eval"), calibrations) if eval_items else profiles
     eval_teacher_usd = cost_model.usage_cost_usd(
@@ -117,12 +120,21 @@ def run(args: argparse.Namespace) -> int:
         student_price, eval_profiles["student"].input_tokens.total, eval_profiles["student"].output_tokens.total,
         batch=spec.student.batch,
     )
+    # Each prompted candidate is called on the eval split too, with its own prompt (default: the teacher's).
+    eval_candidate_usd = {
+        c.name: cost_model.usage_cost_usd(
+            pricing.price_for(pricing.key_for(c)), eval_profiles[c.name].input_tokens.total,
+            eval_profiles[c.name].output_tokens.total, cached_input_share=model_cache_share(spec, c.name).share,
+            batch=c.batch,
+        )
+        for c in spec.candidates
+    }
     per_request = {role: role_cost_per_request_usd(spec, pricing, p) for role, p in profiles.items()}
     compression = teacher.input_tokens.mean / student.input_tokens.mean if student.input_tokens.mean else None
     # The train split is the default pool: its rows are known one by one, so the trainer's exact rows are summed.
     n_train, row_tokens = spec_training_rows(spec, counts, pool=bool(args.pool))
     training = spec_training_projection(spec, pricing, student, n_train=n_train, row_tokens=row_tokens)
-    one_time = spec_one_time_cost(spec, pricing, teacher, student, n_train=n_train, row_tokens=row_tokens)
+    one_time = spec_one_time_cost(spec, pricing, profiles[spec.labeller()[0]], student, n_train=n_train, row_tokens=row_tokens)
     table = build_cost_table(
         [
             TokenProfile(
@@ -133,6 +145,14 @@ def run(args: argparse.Namespace) -> int:
             TokenProfile(
                 pricing.key_for(spec.student), student.input_tokens.mean, student.output_tokens.mean, basis="projected",
                 batch=spec.student.batch, role="student",
+            ),
+            *(
+                TokenProfile(
+                    pricing.key_for(c), profiles[c.name].input_tokens.mean, profiles[c.name].output_tokens.mean,
+                    cached_input_tokens=profiles[c.name].input_tokens.mean * model_cache_share(spec, c.name).share,
+                    basis="projected", batch=c.batch, role="candidate",
+                )
+                for c in spec.candidates
             ),
         ],
         pricing,
@@ -177,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
                         "cost_usd": training.cost_usd,
                     },
                     "labelling": {"pool": pool_name, "items": len(pool_items), "cost_usd": labelling_usd},
-                    "eval_run": {"items": len(eval_items), "teacher_usd": eval_teacher_usd, "student_usd": eval_student_usd},
+                    "eval_run": {"items": len(eval_items), "teacher_usd": eval_teacher_usd, "student_usd": eval_student_usd,
+                                 "candidates_usd": eval_candidate_usd},
                     "pricing": pricing.label,
                     "eval_sizing": {"eval_items": sizing.eval_items, "items_needed": sizing.items_needed,
                                     "power": sizing.power_now, "enough": sizing.enough,
@@ -192,15 +213,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"# Estimate for {spec.name}: {len(items)} items, prompts rendered and counted ({counted})\n")
     rows = [
         [p.role, p.model, f"{p.input_tokens.mean:,.1f}", f"{p.input_tokens.p50:,.0f}", f"{p.input_tokens.p95:,.0f}", f"{p.input_tokens.max:,}", f"{p.output_tokens.mean:,.1f}"]
-        for p in (teacher, student)
+        for p in profiles.values()
     ]
     print(tabulate(rows, headers=["Role", "Model", "Input tok (mean)", "p50", "p95", "max", "Output tok (mean)"], tablefmt="github", disable_numparse=True))
     if compression:
         print(f"\nThe student sees {compression:,.1f}x fewer input tokens than the teacher.\n")
     spend = [
-        ["Label the pool with the teacher", pool_name, f"{len(pool_items):,}", f"{pool_profile.input_tokens.total:,}", cost_model.format_usd(labelling_usd)],
+        [f"Label the pool with the {'teacher' if labeller_name == 'teacher' else labeller_name}", pool_name, f"{len(pool_items):,}", f"{pool_profile.input_tokens.total:,}", cost_model.format_usd(labelling_usd)],
         ["Eval run: teacher", "eval split", f"{len(eval_items):,}", f"{eval_profiles['teacher'].input_tokens.total:,}", cost_model.format_usd(eval_teacher_usd)],
         ["Eval run: student", "eval split", f"{len(eval_items):,}", f"{eval_profiles['student'].input_tokens.total:,}", cost_model.format_usd(eval_student_usd)],
+        *([f"Eval run: {name} (candidate)", "eval split", f"{len(eval_items):,}",
+           f"{eval_profiles[name].input_tokens.total:,}", cost_model.format_usd(usd)] for name, usd in eval_candidate_usd.items()),
     ]
     print(tabulate(spend, headers=["Projected spend", "Items from", "Calls", "Input tokens", "Cost"], tablefmt="github", disable_numparse=True))
     print("\n## Cost per request and at the spec's volumes (projected)\n")

@@ -158,13 +158,13 @@ def run(args: argparse.Namespace) -> int:
         from distilleval.training.teacher import run_teacher_batch
 
         _check_batch_inputs(spec, pricing, pool_file, batch_dir)
-        print(f"labelling {len(items)} items from {source} with {spec.teacher.model} through its batch API ({batch_dir})")
+        print(f"labelling {len(items)} items from {source} with {spec.labeller()[1].model} through its batch API ({batch_dir})")
         results = run_teacher_batch(
             spec, items, pricing=pricing, cache_path=cache_path, run_dir=batch_dir,
             options=BatchOptions(poll_initial_s=args.batch_poll),
         )
     else:
-        print(f"labelling {len(items)} items from {source} with {spec.teacher.model}")
+        print(f"labelling {len(items)} items from {source} with {spec.labeller()[1].model}")
         results = run_teacher(
             spec, items, pricing=pricing, cache_path=cache_path, concurrency=args.concurrency,
             max_retries=args.max_retries,
@@ -193,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
     _write_jsonl_atomic(quarantine, rejected)
     summary = {
         "spec": spec.name,
-        "teacher": spec.teacher.model,
+        "teacher": spec.labeller()[1].model,
+        "labelled_by": spec.labeller()[0],
         "items": len(items),
         "labelled": len(rows),
         "quarantined": len(rejected),

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
     cache_path = None if args.no_cache else cache_path_for(args.cache)
 
-    print(f"validating {spec.teacher.model} on {len(items)} items with gold from {data_path}")
+    print(f"validating {spec.labeller()[1].model} on {len(items)} items with gold from {data_path}")
     results = run_teacher(
         spec, items, pricing=pricing, cache_path=cache_path, concurrency=args.concurrency, max_retries=args.max_retries
     )
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         payload = {
             "spec": spec.name,
-            "teacher": spec.teacher.model,
+            "teacher": spec.labeller()[1].model,
             "metric": metric.model_dump(),
             "secondary": secondary,
             "items": len(items),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from distilleval.costs.prompt_caching import teacher_cache_share
+from distilleval.costs.prompt_caching import model_cache_share
 from distilleval.costs.tokens import LOCAL_TOKENIZER, FixedEnds, TokenCounter, count_message_tokens, count_tokens
 from distilleval.costs.training_plan import (
     DEFAULT_HELDOUT_FRACTION,
@@ -186,7 +186,7 @@ class SpecTokenCounts:
 def count_spec_tokens(
     spec: TaskSpec, items: list[Item], *, counters: dict[str, TokenCounter] | None = None
 ) -> SpecTokenCounts:
-    """Count every item's teacher and student request and gold answer, once each.
+    """Count every item's request to each called model (teacher, student, candidates) and its gold answer, once each.
 
     Args:
         spec: the spec.
@@ -196,7 +196,7 @@ def count_spec_tokens(
     counters = counters or {}
     local_answers = answer_token_counts(items)
     inputs, outputs, counted_by, extra = {}, {}, {}, {}
-    for role in ROLES:
+    for role in spec.models():
         counter = counters.get(role)
         inputs[role] = input_token_counts(spec, role, items, counter=counter)
         outputs[role] = answer_token_counts(items, counter=counter) if counter is not None else local_answers
@@ -224,9 +224,10 @@ def cached_input_share(spec: TaskSpec, role: str) -> float:
 
     The teacher's rubric is a fixed prefix, so ``traffic.cached_input_fraction`` applies to
     it unless its provider would not cache it (``prompt_caching.teacher_cache_share``, which
-    says why); the student sees only the item and is projected uncached.
+    says why), and to a prompted candidate sent the same rubric; the student sees only the item
+    and is projected uncached (``prompt_caching.model_cache_share``).
     """
-    return teacher_cache_share(spec).share if role == "teacher" else 0.0
+    return model_cache_share(spec, role).share
 
 
 def projection_basis(n_items: int) -> str:

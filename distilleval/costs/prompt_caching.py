@@ -121,3 +121,21 @@ def teacher_cache_share(spec: TaskSpec, model_id: str | None = None) -> CacheSha
             f"cacheable prefix ({minimum:,} tokens), so Anthropic would not cache it",
         )
     return CacheShare(fraction)
+
+
+def model_cache_share(spec: TaskSpec, name: str) -> CacheShare:
+    """The share of a called model's input a prompt cache would serve, as the spec projects it.
+
+    The teacher's is ``teacher_cache_share``. A prompted candidate sent the teacher's rubric (the
+    same system message) shares it, judged for its own model; one with a rubric of its own, and
+    the student (raw input only), are projected uncached.
+    """
+    if name == "teacher":
+        return teacher_cache_share(spec)
+    model = spec.models().get(name)
+    if name == "student" or model is None or not model.system_text or model.system_text != spec.teacher.system_text:
+        return CacheShare(0.0)
+    if model.prompt_cache == "off" and is_anthropic_model(model.model) and spec.traffic.cached_input_fraction:
+        return CacheShare(0.0, f"the spec's traffic.cached_input_fraction is not applied to {model.model}: "
+                               f"{name}.prompt_cache is off, so the rubric is never marked cacheable")
+    return teacher_cache_share(spec, model.model)

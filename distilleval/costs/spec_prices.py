@@ -26,7 +26,8 @@ def priced_models(spec: TaskSpec, *, training: bool = False, roles: Collection[s
     wanted: list[tuple[tuple, str]] = []
     for role, model in spec.models().items():
         if roles is None or role in roles:
-            wanted.append(((role, "price_as") if model.price_as else (role, "model"), model.pricing_key))
+            where = spec.model_path(role)
+            wanted.append(((*where, "price_as") if model.price_as else (*where, "model"), model.pricing_key))
     for position, baseline in enumerate(spec.baselines):
         if baselines is None or baseline.display_name in baselines:
             wanted.append((("baselines", position), baseline.price_as))

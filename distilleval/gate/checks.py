@@ -14,6 +14,10 @@ Checks (each configured gate is one check; unset gates are not checked):
   for all, or one per name), so runs without a student or without keys can be gated.
 - ``non_inferiority``: the one-sided lower bound of student - teacher (paired, at ``alpha``,
   on the items both answered) is above ``-margin``.
+- ``cascade_min[<cascade>]``: each cascade of the run (``first→fallback``) at the threshold chosen
+  on its calibration items reaches the floor on its test items. It fails when the guarantee was
+  not met (no threshold found), when the run could not compute it for a reason of its own (no
+  confidence) or when either model failed too many calls; skipped when a model was not called.
 - ``max_cost_per_request``: the student's cost per request, priced from the run.
 - ``max_p95_latency``: the student's p95 latency: the unloaded probe's when the run has one,
   else the run's own under load. Not judged (skipped, saying how to get a judgement: the
@@ -64,7 +68,7 @@ class Check:
     implicit: bool = False
 
 
-CONFIGURABLE_GATES = ("student_min", "teacher_min", "baseline_min", "non_inferiority_margin",
+CONFIGURABLE_GATES = ("student_min", "teacher_min", "baseline_min", "non_inferiority_margin", "cascade_min",
                       "max_cost_per_request_usd", "max_p95_latency_ms")
 
 
@@ -280,6 +284,40 @@ def _why_no_latency(result: ModelResult, figures) -> str:
     return why
 
 
+def _cascade_floors(summary: Summary, floor: float, limit: float) -> list[Check]:
+    """One ``cascade_min[<cascade>]`` check per cascade: the chosen threshold's test accuracy
+    against the floor; a cascade without a met guarantee never passes."""
+    checks = []
+    if not summary.cascades:
+        return [Check("cascade_min", "skip", "the run has no cascade (add a cascades: block to the spec)")]
+    for cascade in summary.cascades:
+        name = f"cascade_min[{cascade.name}]"
+        measured = [summary.models.get(key) for key in (cascade.first, cascade.fallback)]
+        if any(result is None or result.basis != "measured" for result in measured):
+            checks.append(Check(name, "skip", f"{cascade.name}: {cascade.unavailable or 'a model was not called'}; "
+                                              f"the floor {floor:.3f} is not checked"))
+            continue
+        problem = next((p for key, result in zip((cascade.first, cascade.fallback), measured)
+                        if (p := error_rate_problem(key, result, limit)) is not None), None)
+        if problem is not None:
+            checks.append(Check(name, "fail", problem))
+            continue
+        chosen = cascade.chosen
+        if cascade.unavailable or chosen is None:
+            checks.append(Check(name, "fail", f"{cascade.name}: not computed ({cascade.unavailable or 'no items'})"))
+            continue
+        if not chosen.guarantee_met or chosen.test_accuracy is None:
+            checks.append(Check(name, "fail", f"{cascade.name}: no threshold met the guarantee ({chosen.guarantee}) on "
+                                              f"{chosen.calibration_items} calibration items"))
+            continue
+        ok = chosen.test_accuracy >= floor
+        checks.append(Check(name, "pass" if ok else "fail",
+                            f"{cascade.name} at threshold {chosen.threshold:.2f}: accuracy {chosen.test_accuracy:.4f} "
+                            f"{'>=' if ok else '<'} floor {floor:.4f} on {chosen.test_items} test items, "
+                            f"{chosen.deferral_rate:.1%} deferred; guarantee met ({chosen.method})"))
+    return checks
+
+
 def _max_error_rate(summary: Summary, limit: float, *, implicit: bool) -> list[Check]:
     checks = []
     source = "default limit; set gates.max_error_rate to change it" if implicit else "gates.max_error_rate"
@@ -365,6 +403,8 @@ def run_checks(summary: Summary, gates: GatesSpec, *, baseline: Summary | None =
         checks.extend(_baseline_floors(summary, gates.baseline_min, limit))
     if gates.non_inferiority_margin is not None:
         checks.append(_non_inferiority(summary, gates.non_inferiority_margin, gates.alpha, limit))
+    if gates.cascade_min is not None:
+        checks.extend(_cascade_floors(summary, gates.cascade_min, limit))
     if gates.max_cost_per_request_usd is not None:
         checks.append(_max_cost(summary, gates.max_cost_per_request_usd, limit))
     if gates.max_p95_latency_ms is not None:

@@ -22,6 +22,7 @@ from distilleval.spec.data import Item
 from distilleval.spec.task_spec import TaskSpec
 
 MODEL_ROLES = ("teacher", "student")
+"""The two roles every spec has; its prompted candidates are called too, by name (``TaskSpec.models``)."""
 
 
 @dataclass
@@ -176,14 +177,15 @@ def _selected_models(spec: TaskSpec, names: str | None) -> tuple[list[str], list
     from distilleval.errors import SpecError
 
     baselines = {b.display_name: b for b in spec.baselines}
+    called = list(spec.models())  # teacher, student, then the candidates by name
     if names is None:
-        return list(MODEL_ROLES), list(baselines.values())
+        return called, list(baselines.values())
     wanted = [name.strip() for name in names.split(",") if name.strip()]
-    known = list(MODEL_ROLES) + list(baselines)
+    known = called + list(baselines)
     unknown = [name for name in wanted if name not in known]
     if unknown or not wanted:
         raise SpecError(f"--models: unknown model {', '.join(unknown) or '(none given)'}; expected some of {', '.join(known)}")
-    return [r for r in MODEL_ROLES if r in wanted], [baselines[n] for n in wanted if n in baselines]
+    return [r for r in called if r in wanted], [baselines[n] for n in wanted if n in baselines]
 
 
 def _run_dir(spec: TaskSpec, options: EvalOptions) -> tuple[Path, bool]:
@@ -523,6 +525,8 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
                 cache_write_tokens=r.cache_write_tokens or 0,
                 finish_reason=r.finish_reason,
                 error_reason=None if r.ok else batch_loss_reason(r.error_kind, r.error_message),
+                confidence=r.confidence if r.ok else None,
+                confidence_basis=r.confidence_basis if r.ok else None,
             )
         )
     return outputs
@@ -544,8 +548,9 @@ def _write_summary(
     runs = [
         ModelRun(
             name=role,
-            role=role,
+            role=spec.role_of(role),
             model=models[role].model,
+            display_name=role if spec.role_of(role) == "candidate" else None,
             outputs=_model_outputs(
                 results, items, pricing.price_for(pricing.key_for(models[role])),
                 batch=models[role].batch or role in (batch_notes or {}),
@@ -569,4 +574,26 @@ def _write_summary(
     from distilleval.pipeline.decision import record_decision
 
     record_decision(run_dir)
+    write_routing(spec, summary, run_dir)
+    return path
+
+
+ROUTING_FILE = "routing.json"
+
+
+def write_routing(spec: TaskSpec, summary: Any, run_dir: Path) -> Path | None:
+    """Write ``routing.json`` beside the summary: each cascade's chosen policy (first model,
+    fallback, confidence rule and basis, threshold, the guarantee) for a service to load.
+    Nothing is written for a spec without cascades."""
+    import json
+
+    from distilleval.results.cascade_summary import routing_policy
+
+    if not summary.cascades:
+        return None
+    models = spec.models()
+    policies = [routing_policy(spec, cascade, models) for cascade in summary.cascades]
+    path = run_dir / ROUTING_FILE
+    write_text_atomic(path, json.dumps({"schema_version": 1, "run_id": summary.run_id, "cascades": policies}, indent=2,
+                                       ensure_ascii=False))
     return path

@@ -80,7 +80,7 @@ def size_costs(spec: TaskSpec, items: list[Item], pricing: PricingTable, sizes: 
     n_train, rows = spec_training_rows(spec, counts)
     costs = []
     for size in sizes:
-        split = labelling_and_training_usd(spec, pricing, profiles["teacher"], profiles["student"], examples=size,
+        split = labelling_and_training_usd(spec, pricing, profiles[spec.labeller()[0]], profiles["student"], examples=size,
                                            row_tokens=rows if size == n_train else None)
         if split is None:
             return []

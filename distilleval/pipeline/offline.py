@@ -36,7 +36,7 @@ def run_offline(spec: TaskSpec, pricing: PricingTable, plan: RunPlan, *, limit: 
         why = f"output kind {spec.output.kind!r}" if spec.output.kind != "label" else "no baselines declared, or image inputs"
         say(f"  no local baselines for this task ({why}); nothing is scored offline")
     # Priced on every item of the data file, as `estimate` and `cost SPEC` price the spec: one figure everywhere.
-    projected = {role: projected_model_result(spec, role, items, pricing) for role in ("teacher", "student")}
+    projected = {role: projected_model_result(spec, role, items, pricing) for role in spec.models()}
     with build_scorer(spec) as scorer:
         summary = build_summary(
             spec,

@@ -92,6 +92,8 @@ def run_fingerprint(spec: TaskSpec, pricing: PricingTable, *, offline: bool, lim
         file_sha256(spec.resolve(spec.data.path)),
         pricing.sha256,
     ]
+    for candidate in spec.candidates:  # a candidate's own prompt files decide its answers too
+        parts += [candidate.name, candidate.prompt_text, candidate.system_text]
     if spec.scorer.kind == "sql_execution":
         parts.append(file_sha256(spec.resolve(spec.scorer.database)))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

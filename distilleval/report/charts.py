@@ -18,7 +18,7 @@ from distilleval.report.text_width import fit_text, text_width_px, wrap_text
 
 WIDTH, HEIGHT = 720, 360
 LEFT, RIGHT, TOP, BOTTOM = 78, 24, 36, 52
-COLOURS = {"teacher": "#c2410c", "student": "#1d4ed8", "baseline": "#6b7280", "other": "#7c3aed"}
+COLOURS = {"teacher": "#c2410c", "student": "#1d4ed8", "candidate": "#047857", "baseline": "#6b7280", "other": "#7c3aed"}
 TITLE_PX, TITLE_LINE_PX, TITLE_MARGIN_PX = 14, 18, 12
 EDGE_PX = 4  # the least room kept between a text and the chart's edge
 

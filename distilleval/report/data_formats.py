@@ -53,6 +53,7 @@ def report_dict(f: Figures, tables: list[Table], verdict: Verdict) -> dict:
              "rows": [[{"text": c.text, "value": c.value} for c in row] for row in t.rows]}
             for t in tables
         ],
+        "cascades": [cascade.model_dump(mode="json") for cascade in s.cascades],
         "notes": f.notes,
         "decision": _decision(f, verdict),
     }

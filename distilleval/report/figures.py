@@ -526,7 +526,7 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     """
     summary = inputs.summary
     notes = list(inputs.problems)
-    order = {"teacher": 0, "student": 1, "baseline": 2, "other": 3}
+    order = {"teacher": 0, "student": 1, "candidate": 2, "baseline": 3, "other": 4}
     keys = sorted(summary.models, key=lambda k: order[summary.models[k].role])
     models = [ModelRow(k, summary.models[k], _cost_per_request(summary.models[k], inputs, notes)) for k in keys]
     teacher, student = _find(models, "teacher"), _find(models, "student")

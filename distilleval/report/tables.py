@@ -575,9 +575,56 @@ def teacher_options_table(f: Figures) -> Table:
     return table
 
 
+def cascades_table(f: Figures) -> Table:
+    """Each cascade at its chosen threshold: measured on the test items, beside the guarantee it was chosen under."""
+    table = Table("cascades", "Cascades: the first model answers when confident, the rest go to the fallback",
+                  ["Cascade", "Threshold", "Test accuracy", "95% CI", "Deferred", "Cost / request", "Guarantee",
+                   "Calibration / test items"])
+    for cascade in f.summary.cascades:
+        chosen = cascade.chosen
+        if cascade.unavailable or chosen is None:
+            table.rows.append([Cell(cascade.name, cascade.name)] + [Cell(DASH)] * 5
+                              + [Cell("not computed", False), Cell(DASH)])
+            table.notes.append(f"{cascade.name}: not computed: {cascade.unavailable or 'no items'}.")
+            continue
+        interval = chosen.test_accuracy_interval
+        ci = Cell(f"{pct(interval[0]).text} to {pct(interval[1]).text}", f"{interval[0]:.6f},{interval[1]:.6f}") \
+            if interval else Cell(DASH)
+        threshold = Cell("none: all to fallback" if chosen.threshold is None else f"{chosen.threshold:g}", chosen.threshold)
+        table.rows.append([
+            Cell(cascade.name, cascade.name), threshold, pct(chosen.test_accuracy), ci, pct(chosen.deferral_rate),
+            usd(chosen.cost_per_request_usd), Cell("met" if chosen.guarantee_met else "not met", chosen.guarantee_met),
+            Cell(f"{chosen.calibration_items:,} / {chosen.test_items:,}"),
+        ])
+        if chosen.guarantee_met:
+            table.notes.append(f"{cascade.name}: {chosen.guarantee} ({chosen.method}); confidence: "
+                               f"{cascade.confidence_basis}.")
+        else:
+            table.notes.append(f"{cascade.name}: no threshold meets the guarantee ({chosen.guarantee}) on "
+                               f"{chosen.calibration_items:,} calibration items: every request goes to {cascade.fallback}.")
+    return table
+
+
+def cascade_curve_table(f: Figures) -> Table:
+    """Each cascade's curve over every eval item both models answered, one row per threshold."""
+    table = Table("cascade_curve", "Cascade curves: deferral, accuracy and cost by confidence threshold (all eval items both answered)",
+                  ["Cascade", "Threshold", "Deferred", "Accuracy", "Cost / request", "Latency p50", "Latency p95"])
+    for cascade in f.summary.cascades:
+        for point in cascade.curve:
+            table.rows.append([
+                Cell(cascade.name, cascade.name), Cell(f"{point.threshold:g}", point.threshold), pct(point.deferral_rate),
+                pct(point.accuracy), usd(point.cost_per_request_usd),
+                count(point.latency_p50_ms, " ms") if point.latency_p50_ms is not None else Cell(DASH),
+                count(point.latency_p95_ms, " ms") if point.latency_p95_ms is not None else Cell(DASH),
+            ])
+    if table.rows:
+        table.notes.append("A deferred item pays for and waits for both calls; an answer without a confidence is always deferred.")
+    return table
+
+
 def build_tables(f: Figures) -> list[Table]:
     """Every slide table of the report, in slide order."""
     tables = [accuracy_table(f), paired_table(f), per_class_table(f), confusions_table(f), tokens_table(f), latency_table(f),
               cost_per_request_table(f), cost_at_volume_table(f), savings_table(f), break_even_table(f),
-              teacher_options_table(f)]
+              teacher_options_table(f), cascades_table(f), cascade_curve_table(f)]
     return [t for t in tables if t.rows]

@@ -26,7 +26,7 @@ from distilleval.results.summary_json import (
     Summary,
 )
 
-Role = Literal["teacher", "student", "baseline", "other"]
+Role = Literal["teacher", "student", "candidate", "baseline", "other"]
 PREVIEW_CHARS = 200
 
 
@@ -50,6 +50,8 @@ class ModelOutput:
             ``length`` means the answer was cut at max_tokens.
         error_reason: for a call lost with its whole batch (failed, expired, ended without a
             result), the batch's reason (``token_limit_exceeded: ...``); None otherwise.
+        confidence: how sure the model was of this answer, in [0, 1] (None: the route gave none).
+        confidence_basis: how ``confidence`` was computed (``token_logprobs:mean``, ``class_probability``).
     """
 
     item_id: str
@@ -64,6 +66,8 @@ class ModelOutput:
     cache_write_tokens: int = 0
     finish_reason: str | None = None
     error_reason: str | None = None
+    confidence: float | None = None
+    confidence_basis: str | None = None
 
     @property
     def truncated(self) -> bool:
@@ -166,6 +170,7 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
     invalid = sum(1 for _, s in answered if not s.valid)
     # Token figures are of answered calls; a failed call the provider billed counts only in spent_usd.
     answered_calls = [o for o in outputs if o.error_kind is None]
+    confident = [o for o in answered_calls if o.confidence is not None]
     priced = [o for o in answered_calls if o.input_tokens is not None]
     cost = run.cost_per_request_usd
     if cost is None and priced:
@@ -200,6 +205,8 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
         truncated=sum(1 for o in outputs if o.truncated),
         truncated_invalid=sum(1 for o, s in answered if o.truncated and not s.valid),
         cache_hits=sum(1 for o in outputs if o.cache_hit),
+        confidence_basis=confident[0].confidence_basis if confident else None,
+        n_confident=len(confident),
         cost_per_request_usd=cost,
         cost_basis=cost_basis,
         # A failed call costs what the provider billed for it (an answer lost to thinking), usually nothing.
@@ -216,14 +223,15 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, score
 
 
 def comparison_pairs(runs: Sequence[ModelRun]) -> list[tuple[str, str]]:
-    """Which models are compared: (teacher, student) and (teacher, each baseline); with no
-    teacher, the first model against each other one."""
+    """Which models are compared: (teacher, student), (teacher, each candidate) and (teacher, each
+    baseline); with no teacher, the first model against each other one."""
     by_role: dict[str, list[str]] = {}
     for run in runs:
         by_role.setdefault(run.role, []).append(run.name)
     if "teacher" in by_role:
         reference = by_role["teacher"][0]
-        others = by_role.get("student", []) + by_role.get("baseline", []) + by_role.get("other", [])
+        others = (by_role.get("student", []) + by_role.get("candidate", []) + by_role.get("baseline", [])
+                  + by_role.get("other", []))
         return [(reference, name) for name in others]
     return [(runs[0].name, run.name) for run in runs[1:]]
 
@@ -334,7 +342,16 @@ def build_summary(
                 result.reasons[name] = score.reason
             if output.truncated:
                 result.reached_max_tokens.append(name)
+            if output.confidence is not None and output.error_kind is None:
+                result.confidence[name] = output.confidence
         item_results.append(result)
+
+    from distilleval.results.cascade_summary import cascade_result
+
+    item_ids = [item.id for item in items]
+    bases = {name: model.confidence_basis for name, model in models.items()}
+    cascades = [cascade_result(spec, cascade, outputs, scores, item_ids, bases)
+                for cascade in getattr(spec, "cascades", None) or []]
 
     known = {item.id for item in items}
     extra_notes = list(notes)
@@ -360,4 +377,5 @@ def build_summary(
         volumes_per_day=list(spec.traffic.volumes_per_day),
         days_per_month=spec.traffic.days_per_month,
         notes=extra_notes,
+        cascades=cascades,
     )

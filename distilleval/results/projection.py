@@ -12,7 +12,7 @@ from __future__ import annotations
 from distilleval.costs import cost_model
 from distilleval.costs.estimates import answer_token_counts, input_token_counts, projection_basis
 from distilleval.costs.pricing import PricingTable, priced_as
-from distilleval.costs.prompt_caching import CacheShare, teacher_cache_share
+from distilleval.costs.prompt_caching import model_cache_share
 from distilleval.costs.tokens import LOCAL_TOKENIZER
 from distilleval.results.build import distribution
 from distilleval.results.summary_json import ModelResult
@@ -39,13 +39,14 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
     input_dist, output_dist = distribution(inputs), distribution(outputs)
     mean_in = input_dist.mean if input_dist else 0.0
     mean_out = output_dist.mean if output_dist else 0.0
-    cache = teacher_cache_share(spec) if role == "teacher" else CacheShare(0.0)
+    cache = model_cache_share(spec, role)
     cached_share = cache.share
     per_request = cost_model.usage_cost_usd(price, mean_in, mean_out, cached_input_share=cached_share, batch=model.batch)
+    candidate = role not in ("teacher", "student")
     return ModelResult(
-        role=role,
+        role="candidate" if candidate else role,
         model=model.model,
-        display_name=price.display_name,
+        display_name=role if candidate else price.display_name,
         basis="projected",
         metric=None,
         n=0,

@@ -72,7 +72,7 @@ class MetricValue(_Model):
 class ModelResult(_Model):
     """One model's result over the eval items."""
 
-    role: Literal["teacher", "student", "baseline", "other"]
+    role: Literal["teacher", "student", "candidate", "baseline", "other"]
     model: str
     display_name: str
     basis: Basis = Field(description="measured: called in this run; projected: not run, costs from tokens")
@@ -123,6 +123,12 @@ class ModelResult(_Model):
         "invalid_rate): the ones more max_tokens might have saved; None in summaries written before it was counted"
     )
     cache_hits: int = 0
+    confidence_basis: str | None = Field(
+        default=None, description="how each answer's confidence was computed (token_logprobs:mean: the geometric mean "
+        "of the answer's token probabilities; class_probability: a baseline's probability of its label); None: no "
+        "answer of this model had one"
+    )
+    n_confident: int = Field(default=0, description="answered items that carry a confidence")
     cost_per_request_usd: float | None = None
     cost_basis: Basis = "projected"
     spent_usd: float = Field(default=0.0, description="money actually spent by this run")
@@ -225,10 +231,58 @@ class ItemResult(_Model):
         default_factory=dict, description="model -> call latency (None or absent for cache hits); optional"
     )
     reasons: dict[str, str] = Field(default_factory=dict, description="model -> scoring reason, when not right")
+    confidence: dict[str, float | None] = Field(
+        default_factory=dict, description="model -> the answer's confidence in [0, 1] (see ModelResult.confidence_basis); "
+        "absent or None when the route gave none"
+    )
     reached_max_tokens: list[str] = Field(
         default_factory=list, description="models whose answer was cut at max_tokens (finish reason 'length'); "
         "the answer is scored on its content, this only flags it"
     )
+
+
+class CascadePointResult(_Model):
+    """One threshold of a cascade's curve, over every eval item both models answered: the first
+    model keeps an answer whose confidence is at least ``threshold`` and defers the rest."""
+
+    threshold: float
+    deferral_rate: float
+    accuracy: float
+    cost_per_request_usd: float = Field(description="first model's cost on every item, plus the fallback's on deferred ones")
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+
+
+class CascadeChoice(_Model):
+    """The operating threshold chosen on the calibration items and how it did on the test items."""
+
+    threshold: float | None = Field(description="None: no threshold meets the guarantee (defer everything)")
+    method: str
+    delta: float
+    margin: float
+    calibration_items: int
+    test_items: int
+    test_accuracy: float | None = Field(default=None, description="the cascade's accuracy on the test items at the "
+                                        "threshold (with none certified: every item deferred, the fallback's)")
+    test_accuracy_interval: list[float] | None = Field(default=None, description="95% [low, high] (intervals.mean_interval)")
+    deferral_rate: float | None = Field(default=None, description="on the test items")
+    cost_per_request_usd: float | None = Field(default=None, description="on the test items")
+    upper_bound_excess_error: float | None = None
+    guarantee_met: bool = Field(description="a threshold was found whose guarantee holds at 1 - delta on the calibration items")
+    guarantee: str = ""
+
+
+class CascadeResult(_Model):
+    """A cascade of two models the run called on the same items (``cascades:`` in the spec)."""
+
+    name: str
+    first: str
+    fallback: str
+    confidence_basis: str | None = None
+    n_items: int = Field(default=0, description="eval items both models answered (the curve is over these)")
+    curve: list[CascadePointResult] = Field(default_factory=list)
+    chosen: CascadeChoice | None = None
+    unavailable: str | None = Field(default=None, description="why no curve: a model not called, no confidence")
 
 
 class SourceRef(_Model):
@@ -265,6 +319,7 @@ class Summary(_Model):
     volumes_per_day: list[int] = Field(default_factory=list)
     days_per_month: float = 30.0
     notes: list[str] = Field(default_factory=list)
+    cascades: list[CascadeResult] = Field(default_factory=list)
     decision: dict[str, Any] | None = Field(
         default=None, description="every arm (teacher configurations, candidates, student, baselines, cascades) with "
         "its accuracy, cost and dominance, the Pareto front, the recommendation and the evidence still needed "

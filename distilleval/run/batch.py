@@ -213,6 +213,7 @@ class BatchJobRunner:
                 input_tokens=hit.input_tokens, output_tokens=hit.output_tokens, latency_ms=hit.latency_ms,
                 cost_usd=0.0, cache_hit=True, cached_input_tokens=hit.cached_input_tokens,
                 cache_write_tokens=hit.cache_write_tokens, finish_reason=hit.finish_reason,
+                confidence=hit.confidence, confidence_basis=hit.confidence_basis,
             ))
         for result in hits:
             self.store.add(result)
@@ -385,6 +386,7 @@ class BatchJobRunner:
             input_tokens=completion.input_tokens, output_tokens=completion.output_tokens, latency_ms=None,
             cost_usd=cost_usd, attempts=1, cached_input_tokens=completion.cached_input_tokens,
             cache_write_tokens=completion.cache_write_tokens, finish_reason=completion.finish_reason,
+            confidence=completion.confidence, confidence_basis=completion.confidence_basis,
         )
         return result, completion
 

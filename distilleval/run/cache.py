@@ -55,6 +55,8 @@ _LATER_COLUMNS = {
     "finish_reason": "TEXT",
     # 0 for an answer that came through a provider batch: it has no per-request latency.
     "latency_measured": "INTEGER NOT NULL DEFAULT 1",
+    "confidence": "REAL",
+    "confidence_basis": "TEXT",
 }
 
 
@@ -70,6 +72,8 @@ class CachedResponse:
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     finish_reason: str | None = None
+    confidence: float | None = None
+    confidence_basis: str | None = None
 
 
 def cache_key(model_id: str, request: ChatRequest, repeat: int = 0) -> str:
@@ -100,9 +104,9 @@ def cache_key(model_id: str, request: ChatRequest, repeat: int = 0) -> str:
 
 _ROW = (
     "key, model_id, text, input_tokens, output_tokens, latency_ms, cost_usd, created_at, cached_input_tokens,"
-    " cache_write_tokens, finish_reason, latency_measured"
+    " cache_write_tokens, finish_reason, latency_measured, confidence, confidence_basis"
 )
-_PUT = f"INSERT OR REPLACE INTO responses ({_ROW}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_PUT = f"INSERT OR REPLACE INTO responses ({_ROW}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def _put_row(key: str, model_id: str, completion: Completion) -> tuple:
@@ -120,6 +124,8 @@ def _put_row(key: str, model_id: str, completion: Completion) -> tuple:
         completion.cache_write_tokens,
         completion.finish_reason,
         int(measured),
+        completion.confidence,
+        completion.confidence_basis,
     )
 
 
@@ -268,8 +274,8 @@ class ResponseCache:
             return None
         if row is None:
             return None
-        _, _, text, input_tokens, output_tokens, latency_ms, cost_usd, _, cached, written, finish, measured = row
-        response = CachedResponse(text, input_tokens, output_tokens, latency_ms, cost_usd, cached, written, finish)
+        _, _, text, input_tokens, output_tokens, latency_ms, cost_usd, _, cached, written, finish, measured, sure, basis = row
+        response = CachedResponse(text, input_tokens, output_tokens, latency_ms, cost_usd, cached, written, finish, sure, basis)
         return response if measured else dataclasses.replace(response, latency_ms=None)
 
     def contains(self, key: str) -> bool:

@@ -97,6 +97,8 @@ class CallResult:
     cache_write_tokens: int = 0
     finish_reason: str | None = None
     served_model: str | None = None
+    confidence: float | None = None
+    confidence_basis: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -415,7 +417,7 @@ class Runner:
                     input_tokens=hit.input_tokens, output_tokens=hit.output_tokens,
                     latency_ms=hit.latency_ms, cost_usd=0.0, cache_hit=True,
                     cached_input_tokens=hit.cached_input_tokens, cache_write_tokens=hit.cache_write_tokens,
-                    finish_reason=hit.finish_reason,
+                    finish_reason=hit.finish_reason, confidence=hit.confidence, confidence_basis=hit.confidence_basis,
                 ), None
         attempts = 0
         while True:
@@ -441,6 +443,7 @@ class Runner:
                 latency_ms=completion.latency_ms, cost_usd=completion.cost_usd, attempts=attempts,
                 cached_input_tokens=completion.cached_input_tokens, cache_write_tokens=completion.cache_write_tokens,
                 finish_reason=completion.finish_reason, served_model=completion.served_model,
+                confidence=completion.confidence, confidence_basis=completion.confidence_basis,
             ), to_cache
 
     async def _attempt(self, call: Call, backend: Backend) -> Completion:

@@ -11,6 +11,7 @@ traffic and models, not its items.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from distilleval.errors import SpecError
 from distilleval.spec.task_spec import TaskSpec, spec_from_mapping
@@ -33,14 +34,21 @@ def resolved_spec_yaml(spec: TaskSpec) -> str:
         resolved["pricing"] = str(spec.resolve(spec.pricing).resolve())
     if spec.scorer.kind == "sql_execution":
         resolved["scorer"]["database"] = str(spec.resolve(spec.scorer.database).resolve())
-    for role, model in spec.models().items():
-        resolved[role]["prompt"] = model.prompt_text or model.prompt
-        if model.system:
-            resolved[role]["system"] = model.system_text or model.system
+    for role in ("teacher", "student"):
+        _inline_prompts(resolved[role], spec.models()[role])
+    for position, candidate in enumerate(spec.candidates):
+        _inline_prompts(resolved["candidates"][position], candidate)
     if spec.iterate is not None and spec.iterate.generation_prompt:
         resolved["iterate"]["generation_prompt"] = spec.iterate.template
     resolved["source"] = {"path": str(spec.source), "sha256": spec.source_sha256}
     return yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
+
+
+def _inline_prompts(block: dict, model: Any) -> None:
+    """Write a model block's prompt and system message as the text it was sent (files read)."""
+    block["prompt"] = model.prompt_text or model.prompt
+    if model.system:
+        block["system"] = model.system_text or model.system
 
 
 def load_resolved_spec(path: str | Path) -> TaskSpec:

@@ -213,6 +213,49 @@ class ModelSpec(_Strict):
         return self.reasoning.budget_tokens if self.reasoning else None
 
 
+CANDIDATE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
+RESERVED_MODEL_NAMES = ("teacher", "student", "candidate", "baseline", "reference")
+"""Names a candidate may not take: the roles (and role labels) every report already uses."""
+
+
+class CandidateSpec(ModelSpec):
+    """An extra prompted model run beside the teacher and the student (``candidates:``).
+
+    ``name`` labels it everywhere (run store, summary, reports, cascades). With neither
+    ``prompt`` nor ``system`` set it is sent the teacher's prompt and system message (the
+    same rubric); with either set, only what it sets. Its answers never train the student
+    unless ``label_for_training`` is true.
+    """
+
+    name: str = Field(pattern=CANDIDATE_NAME_PATTERN, max_length=MAX_NAME_CHARS)
+    prompt: str | None = Field(  # type: ignore[assignment]
+        default=None, min_length=1, description="default: the teacher's prompt (and system message)"
+    )
+    label_for_training: bool = Field(
+        default=False, description="use this model's labels to train the student instead of the teacher's"
+    )
+
+
+class CascadeSpec(_Strict):
+    """A cascade: ``first`` answers when confident, the rest go to ``fallback`` (``cascades:``).
+
+    The threshold is chosen on a ``calibration_fraction`` of the eval items (by id hash) so
+    that, with probability at least 1 - ``delta``, the cascade's error rate is at most the
+    fallback's plus ``margin`` (default: ``gates.non_inferiority_margin``, else 0).
+    """
+
+    first: str = Field(min_length=1, description="student, a baseline name or a candidate name")
+    fallback: str = Field(min_length=1, description="teacher or a candidate name")
+    delta: float = Field(default=0.1, gt=0, lt=1)
+    calibration_fraction: float = Field(default=0.5, gt=0, lt=1)
+    margin: float | None = Field(default=None, ge=0, le=1)
+
+    @property
+    def name(self) -> str:
+        """How reports name it: ``first→fallback``."""
+        return f"{self.first}\u2192{self.fallback}"
+
+
 class BaselineSpec(_Strict):
     """A local student trained in-process on the training split (label tasks only)."""
 
@@ -271,6 +314,10 @@ class GatesSpec(_Strict):
         "baseline name ({tfidf_logreg: 0.55}); gates runs without a student or without keys",
     )
     non_inferiority_margin: float | None = Field(default=None, ge=0, le=1)
+    cascade_min: float | None = Field(
+        default=None, ge=0, le=1, description="floor of every cascade's accuracy on its test items at the threshold "
+        "chosen with the guarantee; a cascade whose guarantee was not met fails",
+    )
     max_cost_per_request_usd: float | None = Field(default=None, ge=0, le=MAX_USD)
     max_p95_latency_ms: float | None = Field(default=None, gt=0, le=86_400_000)
     unmeasured_latency: Literal["fail", "skip"] = Field(
@@ -385,7 +432,9 @@ class TaskSpec(_Strict):
     scorer: ScorerConfig = ExactMatchScorer()
     teacher: ModelSpec
     student: ModelSpec
+    candidates: list[CandidateSpec] = Field(default_factory=list)
     baselines: list[Annotated[BaselineSpec, Field()]] = Field(default_factory=list)
+    cascades: list[CascadeSpec] = Field(default_factory=list)
     traffic: TrafficSpec = TrafficSpec()
     gates: GatesSpec = GatesSpec()
     latency: LatencySpec = LatencySpec()
@@ -457,8 +506,33 @@ class TaskSpec(_Strict):
         return path if path.is_absolute() else self.directory / path
 
     def models(self) -> dict[str, ModelSpec]:
-        """The model roles by name: ``{"teacher": ..., "student": ...}``."""
-        return {"teacher": self.teacher, "student": self.student}
+        """The called models by name: ``{"teacher": ..., "student": ..., <candidate name>: ...}``."""
+        return {"teacher": self.teacher, "student": self.student, **{c.name: c for c in self.candidates}}
+
+    def labeller(self) -> tuple[str, ModelSpec]:
+        """The model whose labels train the student, by name: the candidate that sets
+        ``label_for_training: true``, else the teacher."""
+        for candidate in self.candidates:
+            if candidate.label_for_training:
+                return candidate.name, candidate
+        return "teacher", self.teacher
+
+    def model_path(self, name: str) -> tuple:
+        """Where a called model's block is in the spec: ``("teacher",)`` or ``("candidates", 2)``."""
+        for position, candidate in enumerate(self.candidates):
+            if candidate.name == name:
+                return ("candidates", position)
+        return (name,)
+
+    def role_of(self, name: str) -> str:
+        """The summary role of a called model's name: teacher, student or candidate."""
+        return name if name in ("teacher", "student") else "candidate"
+
+    def cascade_margin(self, cascade: CascadeSpec) -> float:
+        """The non-inferiority margin a cascade's guarantee uses."""
+        if cascade.margin is not None:
+            return cascade.margin
+        return self.gates.non_inferiority_margin or 0.0
 
 
 _UNION_TAGS = set(SCORER_KINDS) | set(BASELINE_KINDS)
@@ -487,7 +561,7 @@ def _fail(source: Path, lines: LineIndex, path: tuple, message: str) -> SpecErro
     return SpecError(f"{where}: {field_path}: {message}")
 
 
-def _read_template(spec: TaskSpec, lines: LineIndex, role: str, part: str, text: str) -> str:
+def _read_template(spec: TaskSpec, lines: LineIndex, role: tuple, part: str, text: str) -> str:
     """``text`` itself, or the file it names (a one-line path ending .md/.txt/...)."""
     if not _looks_like_prompt_file(text):
         return text
@@ -496,29 +570,36 @@ def _read_template(spec: TaskSpec, lines: LineIndex, role: str, part: str, text:
         with prompt_path.open("rb") as handle:
             raw = handle.read(MAX_PROMPT_FILE_BYTES + 1)
         if len(raw) > MAX_PROMPT_FILE_BYTES:
-            raise _fail(spec.source, lines, (role, part),
+            raise _fail(spec.source, lines, (*role, part),
                         f"prompt file {prompt_path} is over {MAX_PROMPT_FILE_BYTES:,} bytes (about 250,000 tokens)")
         return raw.decode("utf-8-sig")
     except FileNotFoundError:
-        raise _fail(spec.source, lines, (role, part), f"prompt file not found: {prompt_path}") from None
+        raise _fail(spec.source, lines, (*role, part), f"prompt file not found: {prompt_path}") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise _fail(spec.source, lines, (role, part), f"cannot read prompt file {prompt_path}: {err}") from None
+        raise _fail(spec.source, lines, (*role, part), f"cannot read prompt file {prompt_path}: {err}") from None
 
 
 def _read_prompts(spec: TaskSpec, lines: LineIndex) -> TaskSpec:
     """Read prompt and system files, then check every placeholder against the input fields."""
     known = list(spec.data.input)
     updates: dict[str, ModelSpec] = {}
+    candidate_position = {c.name: n for n, c in enumerate(spec.candidates)}
     for role, model in spec.models().items():
-        text = _read_template(spec, lines, role, "prompt", model.prompt)
-        system = _read_template(spec, lines, role, "system", model.system) if model.system else ""
+        if role in candidate_position and model.prompt is None and model.system is None:
+            # The teacher's rubric: its template text is read (and checked) as the teacher's.
+            model = model.model_copy(update={"prompt": spec.teacher.prompt, "system": spec.teacher.system})
+        path = ("candidates", candidate_position[role]) if role in candidate_position else (role,)
+        if model.prompt is None:
+            raise _fail(spec.source, lines, path, "a candidate that sets a system message needs a prompt too")
+        text = _read_template(spec, lines, path, "prompt", model.prompt)
+        system = _read_template(spec, lines, path, "system", model.system) if model.system else ""
         for part, template in (("prompt", text), ("system", system)):
             for name in template_fields(template):
                 if name not in known:
                     raise _fail(
                         spec.source,
                         lines,
-                        (role, part),
+                        (*path, part),
                         f"placeholder {{{name}}} is not an input field; expected one of "
                         + ", ".join("{" + k + "}" for k in known)
                         + " (write {{" + name + "}} for literal braces)",
@@ -527,9 +608,11 @@ def _read_prompts(spec: TaskSpec, lines: LineIndex) -> TaskSpec:
         updates[role] = model.model_copy(
             update={"prompt_text": text, "system_text": system, "checkpoint_base_model": None if model.price_as else base}
         )
+    candidates = [updates.pop(c.name) for c in spec.candidates]
+    changes: dict[str, Any] = {**updates, "candidates": candidates}
     if spec.iterate is not None and spec.iterate.generation_prompt:
-        updates["iterate"] = _read_generation_prompt(spec, lines)
-    return spec.model_copy(update=updates)
+        changes["iterate"] = _read_generation_prompt(spec, lines)
+    return spec.model_copy(update=changes)
 
 
 def _read_generation_prompt(spec: TaskSpec, lines: LineIndex) -> IterateSpec:
@@ -720,4 +803,43 @@ def spec_from_mapping(raw: Any, source: Path, lines: LineIndex, *, sha256: str, 
         _check_files(spec, lines)
     _check_labels(spec, lines)
     _check_error_costs(spec, lines)
+    _check_model_names(spec, lines)
     return _read_prompts(spec, lines)
+
+
+def _check_model_names(spec: TaskSpec, lines: LineIndex) -> None:
+    """Refuse a candidate name that repeats or takes a role's or a baseline's name, at most one
+    candidate labelling for training, and a cascade over models the spec does not run."""
+    baselines = [b.display_name for b in spec.baselines]
+    seen: dict[str, int] = {}
+    for position, candidate in enumerate(spec.candidates):
+        where = ("candidates", position, "name")
+        if candidate.name in RESERVED_MODEL_NAMES:
+            raise _fail(spec.source, lines, where, f"{candidate.name!r} is a role name; give the candidate its own name")
+        if candidate.name in baselines:
+            raise _fail(spec.source, lines, where, f"{candidate.name!r} is also a baseline's name; names must be unique")
+        if candidate.name in seen:
+            raise _fail(spec.source, lines, where,
+                        f"{candidate.name!r} is already the name of candidates.{seen[candidate.name]}; names must be unique")
+        seen[candidate.name] = position
+    labelling = [n for n, c in enumerate(spec.candidates) if c.label_for_training]
+    if len(labelling) > 1:
+        raise _fail(spec.source, lines, ("candidates", labelling[1], "label_for_training"),
+                    f"only one model labels the training data; candidates.{labelling[0]} already does")
+    firsts = ["student", *baselines, *seen]
+    fallbacks = ["teacher", *seen]
+    pairs: dict[tuple[str, str], int] = {}
+    for position, cascade in enumerate(spec.cascades):
+        if cascade.first not in firsts:
+            raise _fail(spec.source, lines, ("cascades", position, "first"),
+                        f"expected one of {', '.join(firsts)}, found {cascade.first!r}")
+        if cascade.fallback not in fallbacks:
+            raise _fail(spec.source, lines, ("cascades", position, "fallback"),
+                        f"expected one of {', '.join(fallbacks)}, found {cascade.fallback!r}")
+        if cascade.first == cascade.fallback:
+            raise _fail(spec.source, lines, ("cascades", position, "fallback"), "a cascade needs two different models")
+        key = (cascade.first, cascade.fallback)
+        if key in pairs:
+            raise _fail(spec.source, lines, ("cascades", position),
+                        f"the same cascade as cascades.{pairs[key]} ({cascade.name})")
+        pairs[key] = position

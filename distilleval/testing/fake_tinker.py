@@ -157,9 +157,12 @@ class FakeServiceClient:
         failure: how it fails: ``"connection"`` (``APIConnectionError``) or ``"request"``
             (``RequestFailedError``, after which that training client refuses every request).
         checkpoint_bytes: the size the service reports for every saved checkpoint.
+        sample_logprob: the log-probability given to every sampled token (a number, or a function
+            of the prompt token ids), carried as the SDK's ``SampledSequence.logprobs``; None: none.
     """
 
     responder: Callable[[list[int]], list[int]] | None = None
+    sample_logprob: float | Callable[[list[int]], float] | None = None
     models: tuple[str, ...] = field(default_factory=lambda: tuple(offline_catalogue().models))
     sdk_version: str = "0.38.0"
     block_s: float = 0.0
@@ -554,11 +557,15 @@ class FakeSamplingClient:
                     break
             if sampling_params.max_tokens is not None and len(tokens) > sampling_params.max_tokens:
                 tokens, reason = tokens[: sampling_params.max_tokens], "length"
+            logprob = self.service.sample_logprob
+            if callable(logprob):
+                logprob = logprob(text_ids)
             sequences.append(
                 types.SampledSequence(
                     stop_reason=reason,
                     sequence_id=f"seq-{next(self._sequence_ids)}",
                     tokens_np=np.asarray(tokens, dtype=np.int32),
+                    logprobs_np=None if logprob is None else np.full(len(tokens), logprob, dtype=np.float64),
                 )
             )
         limit = self.service.context_length_of(self.base_model)

@@ -106,6 +106,9 @@ class ModelScript:
             they come out of ``maxOutputTokens``, as Gemini's do.
         served_model: ``(model, system_fingerprint)`` an OpenAI-shaped answer names (None: the
             requested model and no fingerprint).
+        logprob: the log-probability of every answer token sent when a request asks for
+            ``logprobs`` (OpenAI shape only), or a function from the prompt to it; so an answer's
+            confidence, exp(mean token log-probability), is exactly exp(logprob).
     """
 
     answer: Answer = "ok"
@@ -118,6 +121,7 @@ class ModelScript:
     cache_write_tokens: int = 0
     thinking_tokens: int | None = None
     served_model: tuple[str, str] | None = None
+    logprob: float | Callable[[str], float] = 0.0
 
 
 @dataclass
@@ -393,6 +397,12 @@ class OpenAIServer:
         if script.served_model is not None and shape is OPENAI:
             # The provider names the dated version that answered, as OpenAI does ("gpt-4.1-2025-04-14").
             payload["model"], payload["system_fingerprint"] = script.served_model
+        if shape is OPENAI and entry.body.get("logprobs") is True:
+            logprob = script.logprob(entry.prompt) if callable(script.logprob) else script.logprob
+            payload["choices"][0]["logprobs"] = {"content": [
+                {"token": word, "logprob": float(logprob), "bytes": list(word.encode("utf-8")), "top_logprobs": []}
+                for word in answer.split()
+            ], "refusal": None}
         if fault in ("null_content", "refusal"):
             entry.outcome = fault
             _blank_answer(shape, payload, refusal="I can't help with that." if fault == "refusal" else None)

@@ -255,8 +255,12 @@ def openai_rejection(body: dict[str, Any]) -> str | None:
     refuse ``temperature`` / ``top_p`` other than 1 unless the reasoning effort is ``none``.
     """
     model = str(body.get("model", ""))
+    if "logprobs" in body and not isinstance(body["logprobs"], bool):
+        return f"Invalid type for 'logprobs': expected a boolean, but got {type(body['logprobs']).__name__} instead."
     if not _OPENAI_REASONING.match(model):
         return None
+    if body.get("logprobs"):
+        return "Unsupported parameter: 'logprobs' is not supported with this model."
     if "max_tokens" in body:
         return "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
     effort = body.get("reasoning_effort")
@@ -271,6 +275,8 @@ def anthropic_rejection(body: dict[str, Any]) -> str | None:
     """The 400 message Anthropic sends for this Messages body, or None when it would be taken."""
     model = str(body.get("model", ""))
     thinking = body.get("thinking") or {}
+    if "logprobs" in body:  # the Messages API has no such field, and refuses unknown ones
+        return "logprobs: Extra inputs are not permitted"
     if _ANTHROPIC_NO_SAMPLING.match(model) and ("temperature" in body or "top_p" in body):
         return f"temperature and top_p are not supported for {model}"
     if thinking.get("type") == "enabled":

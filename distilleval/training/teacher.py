@@ -1,5 +1,8 @@
 """Run a spec's teacher over items through the shared runner and response cache.
 
+The "teacher" here is the model that labels for training: the spec's teacher, or the prompted
+candidate that sets ``label_for_training: true`` (``TaskSpec.labeller``).
+
 ``label`` and ``validate`` both need "the teacher's answer for each of these items"; this is
 that one step, built on ``distilleval.run.runner`` (retries, concurrency, cache), the backend
 factory and ``messages.build_messages`` so the teacher sees exactly what ``eval`` sends it.
@@ -28,7 +31,7 @@ def teacher_calls(spec: TaskSpec, items: Sequence[Item]) -> list[Call]:
     """One teacher call per item, with the rubric prompt and the spec's sampling settings."""
     from distilleval.spec.messages import build_messages
 
-    model = spec.teacher
+    _, model = spec.labeller()
     return [
         Call(
             item_id=item.id,
@@ -96,15 +99,16 @@ def run_teacher_calls(
     from distilleval.run.lazy import LazyBackend, roles_with_misses
 
     calls = list(calls)
+    _, model = spec.labeller()
     if backend is None:
-        pricing.price_for(spec.teacher.pricing_key)
-        if roles_with_misses(calls, {TEACHER: spec.teacher.model}, cache_path):
-            backend = build_backend(TEACHER, spec.teacher, pricing=pricing, calls=len(calls), concurrency=concurrency)
-            check_reachable(TEACHER, spec.teacher)
+        pricing.price_for(model.pricing_key)
+        if roles_with_misses(calls, {TEACHER: model.model}, cache_path):
+            backend = build_backend(TEACHER, model, pricing=pricing, calls=len(calls), concurrency=concurrency)
+            check_reachable(TEACHER, model)
         else:  # every answer is cached: no provider SDK, key or endpoint needed unless one goes missing
-            backend = LazyBackend(spec.teacher.model, lambda: build_backend(TEACHER, spec.teacher, pricing=pricing))
+            backend = LazyBackend(model.model, lambda: build_backend(TEACHER, model, pricing=pricing))
     options = RunnerOptions(
-        concurrency=concurrency, max_retries=max_retries, timeout_s={TEACHER: spec.teacher.timeout_s}
+        concurrency=concurrency, max_retries=max_retries, timeout_s={TEACHER: model.timeout_s}
     )
 
     async def go() -> list[CallResult]:
@@ -144,7 +148,7 @@ def run_teacher_batch(
     from distilleval.run.cache import ResponseCache
     from distilleval.run.store import RunStore
 
-    model = spec.teacher
+    _, model = spec.labeller()
     check_batch_capable(TEACHER, model.model)
     price = pricing.price_for(model.pricing_key)
     calls = teacher_calls(spec, items)

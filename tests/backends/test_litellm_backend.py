@@ -190,3 +190,19 @@ def test_anthropic_rubric_is_marked_cacheable_when_long_enough(model, rubric, pr
     if marked:
         assert system_block["cache_control"] == {"type": "ephemeral"}
     assert "cache_control" not in str(sent["messages"])  # the item is never marked
+
+
+def test_logprobs_are_asked_of_an_openai_model_and_give_the_answers_confidence():
+    import math
+
+    script = ModelScript(answer="two words", logprob=math.log(0.81))
+    with OpenAIServer({"teacher-m": script, "claude-sonnet-4-5": ModelScript(answer="shipping")}) as server:
+        completion = _call(LiteLLMBackend("openai/teacher-m", price=None, api_base=server.base_url))
+        sent = server.log[0].body
+        # Anthropic's Messages API refuses a 'logprobs' field (the double too): never asked, no confidence.
+        claude = _call(LiteLLMBackend("anthropic/claude-sonnet-4-5", price=None,
+                                      api_base=server.api_base("anthropic"), api_key="k"))
+        claude_sent = server.log[1].body
+    assert sent["logprobs"] is True and completion.confidence == pytest.approx(0.81, abs=1e-12)
+    assert completion.confidence_basis == "token_logprobs:mean"
+    assert "logprobs" not in claude_sent and claude.text == "shipping" and claude.confidence is None

@@ -1,6 +1,7 @@
 """The aiohttp fast path over real HTTP against the scripted server."""
 
 import asyncio
+import math
 
 import pytest
 
@@ -27,15 +28,18 @@ def test_served_model_name_strips_provider_prefix():
 
 def test_completion_and_wire_format():
     price = load_pricing().price_for("openai/gpt-4.1-mini")
-    with OpenAIServer({"student": ModelScript(answer="billing", usage=(24, 2))}, api_key="k1") as server:
+    with OpenAIServer({"student": ModelScript(answer="billing", usage=(24, 2), logprob=-0.25)}, api_key="k1") as server:
         backend = OpenAICompatibleBackend("openai/student", api_base=server.base_url, price=price, api_key="k1")
         completion = asyncio.run(_call_and_close(backend))
         sent = server.log[0].body
     assert completion.text == "billing"
+    # Asked for token log-probabilities (an OpenAI non-reasoning model takes them): confidence exp(mean).
+    assert completion.confidence == pytest.approx(math.exp(-0.25), abs=1e-12)
+    assert completion.confidence_basis == "token_logprobs:mean"
     assert (completion.input_tokens, completion.output_tokens) == (24, 2)
     assert completion.cost_usd == pytest.approx(24 * 0.4e-6 + 2 * 1.6e-6)
     assert sent == {"model": "student", "messages": [{"role": "user", "content": "refund please"}],
-                    "max_tokens": 4, "temperature": 0.0, "stop": ["\n"]}
+                    "max_tokens": 4, "temperature": 0.0, "stop": ["\n"], "logprobs": True}
     assert "k1" not in repr(backend)
 
 
@@ -71,3 +75,12 @@ def test_connection_refused_is_unavailable():
     with pytest.raises(BackendError) as caught:
         asyncio.run(_call_and_close(backend))
     assert caught.value.kind == "unavailable"
+
+
+def test_a_reasoning_model_is_never_asked_for_logprobs_and_gives_no_confidence():
+    # OpenAI's reasoning series answers 400 to 'logprobs' (the scripted server too): never sent.
+    with OpenAIServer({"gpt-5.2": ModelScript(answer="billing")}) as server:
+        backend = OpenAICompatibleBackend("openai/gpt-5.2", api_base=server.base_url, price=None)
+        completion = asyncio.run(_call_and_close(backend))
+        sent = server.log[0].body
+    assert "logprobs" not in sent and completion.confidence is None and completion.confidence_basis is None

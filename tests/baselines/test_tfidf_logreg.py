@@ -101,3 +101,29 @@ def test_hand_scored_predictions_equal_scikit_learns_predict(queues):
     reference.fit(features.fit_transform(texts), np.asarray(labels))
     expected = [str(label) for label in reference.predict(features.transform(eval_texts))]
     assert train_tfidf_logreg(texts, labels, seed=0, workers=1).predict_texts(eval_texts) == expected
+
+
+def test_each_predictions_confidence_is_scikit_learns_probability_of_that_label():
+    import numpy as np
+    from sklearn.linear_model import SGDClassifier
+
+    from distilleval.baselines.base import item_text
+    from distilleval.baselines.text_features import HashedTfidf
+    from distilleval.baselines.tfidf_logreg import C, train_tfidf_logreg
+    from tests.baselines.helpers import ticket_routing_splits
+
+    train, evaluation, _ = ticket_routing_splits()
+    texts, labels = [item_text(i) for i in train], [i.gold for i in train]
+    eval_texts = [item_text(i) for i in evaluation[:40]]
+    trained = train_tfidf_logreg(texts, labels, seed=0, workers=1)
+    # The truth, computed apart: the same features and fit, through scikit-learn's own predict_proba.
+    features = HashedTfidf(workers=1)
+    reference = SGDClassifier(loss="log_loss", alpha=1.0 / (C * len(texts)), random_state=0, n_jobs=1)
+    reference.fit(features.fit_transform(texts), np.asarray(labels))
+    truth = reference.predict_proba(features.transform(eval_texts))
+    # float32 features: the two products agree to float32 precision, not beyond.
+    assert trained.label_probabilities(eval_texts) == pytest.approx(list(truth.max(axis=1)), abs=1e-6)
+    assert trained.predict_texts(eval_texts) == [str(reference.classes_[k]) for k in truth.argmax(axis=1)]
+    outputs = trained.predict_items(evaluation[:40], cpu_usd_per_hour=0.0)
+    assert [o.confidence for o in outputs] == pytest.approx(list(truth.max(axis=1)), abs=1e-6)
+    assert {o.confidence_basis for o in outputs} == {"class_probability"}

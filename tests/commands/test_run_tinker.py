@@ -38,6 +38,9 @@ def _tinker_spec(tmp_path: Path, case: str, base_url: str) -> tuple[Path, str]:
     spec["pricing"] = str(REPO / "pricing" / "2026-02.yaml")
     teacher_price = spec["teacher"].get("price_as") or spec["teacher"]["model"]
     spec["teacher"].update(model="openai/teacher", api_base=base_url, api_key_env="LOCAL_TEST_KEY", price_as=teacher_price)
+    for candidate in spec.get("candidates", []):  # a prompted candidate answers from the same local server
+        candidate.update(model="openai/teacher", api_base=base_url, api_key_env="LOCAL_TEST_KEY",
+                         price_as=candidate.get("price_as") or candidate["model"])
     base_model = spec.get("training", {}).get("base_model", "Qwen/Qwen3-8B")
     spec["student"].update(model=base_model)
     spec["gates"] = {}

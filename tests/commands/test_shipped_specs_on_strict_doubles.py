@@ -84,3 +84,33 @@ def test_the_shipped_teacher_batches_pass_the_strict_batch_double(spec_path, tmp
     quarantine = out.with_name(out.name.replace(".jsonl", ".quarantine.jsonl"))
     rows = [json.loads(line) for path in (out, quarantine) if path.exists() for line in path.read_text().splitlines() if line]
     assert rows and not any("HTTP 400" in json.dumps(row) or "unsupported" in json.dumps(row).lower() for row in rows)
+
+
+CANDIDATE_SPECS = [p for p in SPECS if load_spec(p).candidates]
+
+
+@pytest.mark.parametrize("spec_path", CANDIDATE_SPECS, ids=[p.parent.name for p in CANDIDATE_SPECS])
+def test_the_shipped_candidates_pass_the_strict_online_double_with_logprobs(spec_path, tmp_path, monkeypatch):
+    import yaml
+
+    monkeypatch.setenv(KEY_VARIABLE, "k")
+    with OpenAIServer(default=ModelScript(answer="billing", logprob=-0.5)) as server:
+        spec, _ = _copy_with_teacher_at(spec_path, tmp_path / "spec", server.base_url)
+        raw = yaml.safe_load(spec.read_text())
+        for candidate in raw["candidates"]:
+            provider = candidate["model"].split("/", 1)[0]
+            candidate.update(api_base=server.api_base(provider), api_key_env=KEY_VARIABLE)
+        spec.write_text(yaml.safe_dump(raw, sort_keys=False))
+        names = [c["name"] for c in raw["candidates"]]
+        code = main(["eval", str(spec), "--models", ",".join(names), "--limit", "3", "--runs-dir", str(tmp_path / "runs"),
+                     "--cache", str(tmp_path / "cache.sqlite"), "--max-retries", "0"])
+        outcomes = {entry.outcome for entry in server.log}
+        asked = {entry.body.get("logprobs") for entry in server.log}
+    assert outcomes == {"ok"} and code == 0, outcomes
+    [run_dir] = list((tmp_path / "runs").iterdir())
+    summary = read_summary(run_dir / "summary.json")
+    for name, candidate in zip(names, raw["candidates"]):
+        result = summary.models[name]
+        assert result.role == "candidate" and result.errors == {} and result.n == 3
+        if candidate["model"].startswith("openai/gpt-4"):  # takes logprobs: asked, and the confidence kept
+            assert asked == {True} and result.confidence_basis == "token_logprobs:mean" and result.n_confident == 3

@@ -207,3 +207,43 @@ def test_models_the_run_did_not_measure_are_skipped_and_nothing_judged_is_detect
     assert nothing_judged(checks)  # the baseline's implicit error-rate check does not count
     assert not nothing_judged(run_checks(summary, GatesSpec(baseline_min=0.5)))
     assert configured_gates(GatesSpec()) == [] and configured_gates(GatesSpec(max_error_rate=0.02)) == ["max_error_rate"]
+
+
+# -- cascades: checked like a model; one whose guarantee was not met never passes --------------------
+
+
+def _with_cascade(summary, *, threshold, test_accuracy, unavailable=None, first="student"):
+    from distilleval.results.summary_json import CascadeChoice, CascadeResult
+
+    chosen = None if unavailable else CascadeChoice(
+        threshold=threshold, method="m", delta=0.1, margin=0.03, calibration_items=150, test_items=150,
+        test_accuracy=test_accuracy if threshold is not None else None, deferral_rate=0.25 if threshold is not None else None,
+        guarantee_met=threshold is not None, guarantee="g")
+    summary.cascades = [CascadeResult(name=f"{first}→teacher", first=first, fallback="teacher", unavailable=unavailable,
+                                      chosen=chosen, confidence_basis="token_logprobs:mean")]
+    return summary
+
+
+def test_a_cascade_passes_its_floor_only_with_its_guarantee_met():
+    gates = GatesSpec(cascade_min=0.9)
+    passed = _by_name(run_checks(_with_cascade(load_fixture(), threshold=0.6, test_accuracy=0.93), gates))
+    assert passed["cascade_min[student→teacher]"].status == "pass"
+    assert "accuracy 0.9300 >= floor 0.9000 on 150 test items" in passed["cascade_min[student→teacher]"].message
+    low = _by_name(run_checks(_with_cascade(load_fixture(), threshold=0.6, test_accuracy=0.85), gates))
+    assert low["cascade_min[student→teacher]"].status == "fail"
+    # No threshold met the guarantee: never a pass, however accurate the fallback alone would be.
+    unmet = _by_name(run_checks(_with_cascade(load_fixture(), threshold=None, test_accuracy=0.99), gates))
+    assert unmet["cascade_min[student→teacher]"].status == "fail"
+    assert "no threshold met the guarantee" in unmet["cascade_min[student→teacher]"].message
+    no_confidence = _with_cascade(load_fixture(), threshold=None, test_accuracy=None, unavailable="student gave no confidence")
+    assert _by_name(run_checks(no_confidence, gates))["cascade_min[student→teacher]"].status == "fail"
+
+
+def test_a_cascade_over_a_model_that_failed_too_often_fails_and_a_run_without_cascades_judges_nothing():
+    summary = load_fixture()
+    _fail_calls(summary, "student", 30)
+    summary = _with_cascade(summary, threshold=0.6, test_accuracy=0.95)
+    check = _by_name(run_checks(summary, GatesSpec(cascade_min=0.9)))["cascade_min[student→teacher]"]
+    assert check.status == "fail" and "student failed 30 of 300 calls" in check.message
+    checks = run_checks(load_fixture(), GatesSpec(cascade_min=0.9))
+    assert _by_name(checks)["cascade_min"].status == "skip" and nothing_judged(checks)

@@ -111,7 +111,12 @@ def test_a_cache_file_from_before_the_prompt_cache_columns_still_serves_hits(tmp
     old.close()
     with ResponseCache(path) as cache:
         hit = cache.get("k")
+        # It gained the confidence columns: the old answer has none; a new one replays its own.
+        cache.put("new", "m", Completion("billing", 640, 3, 90.0, 0.003, confidence=0.8125, confidence_basis="token_logprobs:mean"))
+        again = cache.get("new")
     assert (hit.text, hit.input_tokens, hit.cached_input_tokens, hit.finish_reason) == ("billing", 640, 0, None)
+    assert (hit.confidence, hit.confidence_basis) == (None, None)
+    assert (again.confidence, again.confidence_basis) == (0.8125, "token_logprobs:mean")
 
 
 def test_an_answer_without_latency_replays_none_and_older_files_gain_the_column(tmp_path):

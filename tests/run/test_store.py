@@ -74,6 +74,12 @@ def test_a_store_written_before_the_prompt_cache_columns_still_opens(tmp_path):
         [row] = store.results()
     assert (row.text, row.input_tokens, row.cached_input_tokens, row.cache_write_tokens, row.finish_reason) == (
         "billing", 640, 0, 0, None)
+    # It gained the confidence columns too: its old row has none, a new row keeps its own.
+    assert (row.confidence, row.confidence_basis) == (None, None)
+    with RunStore(run_dir) as store:
+        store.add(CallResult("b", "teacher", 0, "ok", text="billing", confidence=0.75, confidence_basis="token_logprobs:mean"))
+        assert [(r.item_id, r.confidence, r.confidence_basis) for r in store.results()] == [
+            ("a", None, None), ("b", 0.75, "token_logprobs:mean")]
 
 
 def test_cache_hits_are_committed_in_batches_and_before_anything_else(tmp_path, monkeypatch):

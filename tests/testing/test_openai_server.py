@@ -119,3 +119,31 @@ def test_gemini_shape_model_in_url_cached_count_and_retry_info():
     assert answered["candidates"][0]["finishReason"] == "STOP"
     assert answered["usageMetadata"]["promptTokenCount"] == 1200
     assert answered["usageMetadata"]["cachedContentTokenCount"] == 1000
+
+
+# -- token log-probabilities: sent when asked, refused where the real service refuses them ---------
+
+
+def test_logprobs_are_sent_only_when_asked_with_the_scripted_value_per_token():
+    import math
+
+    script = ModelScript(answer="two words", logprob=lambda prompt: math.log(0.5) if "half" in prompt else -0.1)
+    with OpenAIServer({"m": script}) as server:
+        asked = _post(server, "m", "half sure", logprobs=True).json()["choices"][0]
+        plain = _post(server, "m", "half sure").json()["choices"][0]
+        other = _post(server, "m", "fairly sure", logprobs=True).json()["choices"][0]
+    assert [t["token"] for t in asked["logprobs"]["content"]] == ["two", "words"]
+    assert [t["logprob"] for t in asked["logprobs"]["content"]] == [math.log(0.5)] * 2
+    assert [t["logprob"] for t in other["logprobs"]["content"]] == [-0.1, -0.1]
+    assert "logprobs" not in plain
+
+
+def test_logprobs_are_refused_where_the_provider_refuses_them():
+    with OpenAIServer({"gpt-5.2": ModelScript(), "m": ModelScript(), "claude-sonnet-4-5": ModelScript()}) as server:
+        reasoning = _post(server, "gpt-5.2", "x", logprobs=True, max_completion_tokens=5)
+        wrong_type = _post(server, "m", "x", logprobs="yes")
+        anthropic = httpx.post(f"{server.api_base('anthropic')}/v1/messages", timeout=5, json={
+            "model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "logprobs": True})
+    assert reasoning.status_code == 400 and "'logprobs' is not supported" in reasoning.json()["error"]["message"]
+    assert wrong_type.status_code == 400 and "boolean" in wrong_type.json()["error"]["message"]
+    assert anthropic.status_code == 400 and "logprobs" in anthropic.text

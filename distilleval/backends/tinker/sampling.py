@@ -13,11 +13,13 @@ latency is measured around the call; cost comes from the pricing table.
 from __future__ import annotations
 
 import base64
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from distilleval.backends._http import TOKEN_LOGPROBS_BASIS
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.tinker.catalogue import plain_name
 from distilleval.backends.tinker.connection import (
@@ -81,6 +83,18 @@ def _cut_at_stop_strings(text: str, stops: tuple[str, ...]) -> str:
     return text[: min(positions)] if positions else text
 
 
+def _sequence_confidence(sequence: Any) -> float | None:
+    """exp(mean log-probability) of a sampled sequence's tokens (``SampledSequence.logprobs``);
+    None when the service sent none or one is not a finite log-probability."""
+    logprobs = getattr(sequence, "logprobs", None)
+    if not logprobs:
+        return None
+    values = [float(v) for v in logprobs]
+    if not all(math.isfinite(v) and v <= 0 for v in values):
+        return None
+    return math.exp(sum(values) / len(values))
+
+
 class TinkerBackend:
     """A ``Backend`` over a Tinker sampling client.
 
@@ -141,6 +155,7 @@ class TinkerBackend:
         # Prompt tokens Tinker billed as prefix-cache hits, priced at the cached-prefill rate.
         cache_hits = min(max(int(getattr(response, "prompt_cache_hit_tokens", 0) or 0), 0), len(prompt_ids))
         cost = request_cost_usd(self._price, len(prompt_ids), len(sampled), cached_input_tokens=cache_hits) if self._price else 0.0
+        confidence = _sequence_confidence(sequence)
         return Completion(
             text=text,
             input_tokens=len(prompt_ids),
@@ -149,6 +164,8 @@ class TinkerBackend:
             cost_usd=cost,
             extra={"stop_reason": sequence.stop_reason, "ended": ended},
             cached_input_tokens=cache_hits,
+            confidence=confidence,
+            confidence_basis=TOKEN_LOGPROBS_BASIS if confidence is not None else None,
         )
 
     async def aclose(self) -> None:

@@ -275,3 +275,16 @@ def test_a_prompt_over_the_context_length_is_refused_before_the_call(key, qwen):
         asyncio.run(backend.complete(request("a long ticket " * 40, max_tokens=16), timeout_s=5))
     assert err.value.kind == "context_length" and not err.value.retryable
     assert service.calls_named("sample") == []  # nothing sent, nothing paid
+
+
+def test_the_sampled_tokens_logprobs_give_the_answers_confidence(key, qwen):
+    import math
+
+    # The SDK's SampledSequence carries one log-probability per sampled token: exp(mean) is the confidence.
+    service = FakeServiceClient(responder=labeller(qwen), sample_logprob=math.log(0.64))
+    completion = asyncio.run(open_backend(service).complete(request(max_tokens=16), timeout_s=5))
+    assert completion.confidence == pytest.approx(0.64, abs=1e-12)
+    assert completion.confidence_basis == "token_logprobs:mean"
+    silent = FakeServiceClient(responder=labeller(qwen))  # a service that sends none: no confidence, never invented
+    completion = asyncio.run(open_backend(silent).complete(request(max_tokens=16), timeout_s=5))
+    assert (completion.confidence, completion.confidence_basis) == (None, None)
