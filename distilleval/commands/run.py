@@ -69,6 +69,15 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             offline, reason = True, f"no key for {', '.join(missing)}"
             print(f"distilleval run: {reason}: running offline (reference labels, local baselines, projected costs)", file=sys.stderr)
+    if offline and spec.scorer.kind == "judge":
+        from distilleval.errors import ConfigurationError
+        from distilleval.spec.task_spec import spec_location
+
+        raise ConfigurationError(
+            f"{spec_location(spec, ('scorer', 'kind'))}: scorer.kind: judge: scoring this task needs the judge model "
+            f"({spec.scorer.model}), which an offline run does not call ({reason}); local baselines do not apply to "
+            "free text: run online, or eval against a local server"
+        )
     # Everything a user can get wrong in the spec, data or pricing fails here, before any work.
     check_spec_priced(spec, pricing, training=not offline and spec.student.model == spec.training.base_model)
     check_eval_inputs(spec, limit=args.limit)

@@ -137,12 +137,13 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
                 except RunAborted as err:
                     raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
             outputs = {role: store.results(role) for role in roles}
+            judged = _judge(spec, items, outputs, store, pricing, options) if spec.scorer.kind == "judge" else None
             contexts = {role: latency_context(store, role) for role in roles}
             batch_notes = _batch_providers(store, roles)
         baseline_outputs = _run_baselines(spec, baselines, items, pricing)
         summary_path = _write_summary(
             spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
-            batch_notes=batch_notes,
+            batch_notes=batch_notes, judged=judged,
         )
     except KeyboardInterrupt as interrupted:
         # Ctrl-C or SIGTERM: every finished call is committed; the CLI prints how to go on.
@@ -464,6 +465,39 @@ def _run_baselines(spec: TaskSpec, baselines: list[Any], items: list[Item], pric
     return baseline_runs(spec, train, items, pricing, baselines=baselines)
 
 
+def _judge_summary(spec: TaskSpec, items: list[Item], runs: list[Any], scorer: Any, judged: Any, pricing: Any) -> Any:
+    """``summary.judge``: the judge's calls and cost, its alignment, raw and corrected figures, pairwise."""
+    from distilleval.costs.pricing import priced_as
+    from distilleval.files import file_sha256
+    from distilleval.pipeline.judging import alignment_result, pairwise_judgments, usable
+    from distilleval.results.judge_pairwise import pairwise_result
+    from distilleval.results.judge_summary import build_judge_summary
+    from distilleval.scoring.judge import ALIGNMENT_ROLE, PAIRWISE_ROLE
+
+    work, texts, calls = judged
+    judge = spec.judge_model()
+    price = pricing.price_for(pricing.key_for(judge))
+    verdicts: dict[str, dict[str, bool | None]] = {}
+    for run in runs:
+        if run.role not in ("teacher", "student"):
+            continue
+        per_item = verdicts.setdefault(run.name, {})
+        for output in run.outputs:
+            if output.text is not None:
+                verdict = scorer.verdict_for(output.item_id, output.text)
+                per_item[output.item_id] = None if verdict is None else verdict.passed
+    pairwise = None
+    if spec.scorer.pairwise and texts[PAIRWISE_ROLE]:
+        pairwise = pairwise_result("teacher", "student", pairwise_judgments(items, texts[PAIRWISE_ROLE]))
+    return build_judge_summary(
+        spec.scorer, criteria_sha256=file_sha256(spec.resolve(spec.scorer.criteria)), calls=calls,
+        price_call=lambda call: _priced_cost(call, price, batch=False), usable=lambda call: usable(spec, call),
+        verdicts=verdicts, alignment=alignment_result(spec, work.alignment, texts[ALIGNMENT_ROLE]),
+        pairwise=pairwise, margin=spec.gates.non_inferiority_margin, alpha=spec.gates.alpha,
+        max_error_rate=spec.gates.max_error_rate, priced_as=priced_as(judge, pricing),
+    )
+
+
 def _priced_cost(result: Any, price: Any, *, batch: bool) -> float:
     """A call's cost from its measured tokens at this run's pricing table (its recorded cost
     when the tokens are unknown)."""
@@ -515,12 +549,33 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
     return outputs
 
 
+def _judge(spec: TaskSpec, items: list[Item], outputs: dict[str, list[Any]], store: Any, pricing: Any,
+           options: EvalOptions) -> Any:
+    """Make the judge's calls the run still needs (``pipeline.judging``) and read back all of them."""
+    import asyncio
+
+    from distilleval.pipeline.judging import JUDGE_ROLES, call_judge, judge_texts, plan_judge_calls
+    from distilleval.run.runner import RunAborted
+
+    work = plan_judge_calls(spec, items, outputs)
+    finished = store.finished_keys()
+    missing = [call for call in work.calls if call.key not in finished]
+    try:
+        asyncio.run(call_judge(spec, missing, store, pricing, options))
+    except RunAborted as err:
+        raise RunAborted(f"judge: {err} (finished calls are saved: fix this, then add --resume {store.path.parent})") from None
+    wanted = {call.key for call in work.calls}
+    calls = [r for role in JUDGE_ROLES for r in store.results(role) if (r.item_id, r.model, r.repeat) in wanted]
+    return work, judge_texts(store), calls
+
+
 def _write_summary(
     spec, items, outputs, baseline_outputs, pricing, run_dir: Path, contexts=None, *, student_training=None,
-    batch_notes=None,
+    batch_notes=None, judged=None,
 ) -> Path:
     """Score every model's outputs and write ``summary.json`` (atomically); a role in
-    ``batch_notes`` (role -> provider) went through that provider's batch API and is priced at the batch tier."""
+    ``batch_notes`` (role -> provider) went through that provider's batch API and is priced at the batch tier;
+    ``judged`` (``_judge``'s result) holds a judge-scored run's judge calls."""
     from distilleval.backends.request_params import model_notes
     from distilleval.costs.pricing import priced_as
     from distilleval.results.build import ModelRun, build_summary
@@ -547,10 +602,14 @@ def _write_summary(
     ]
     runs.extend(baseline_outputs)
     with build_scorer(spec) as scorer:
+        if judged is not None:
+            scorer.verdicts = judged[1]["judge"]
         summary = build_summary(
             spec, items, runs, pricing=pricing, run_id=run_dir.name, scorer=scorer, mode="online",
             student_training=student_training,
         )
+        if judged is not None:
+            summary = summary.model_copy(update={"judge": _judge_summary(spec, items, runs, scorer, judged, pricing)})
     path = run_dir / "summary.json"
     write_summary(summary, path)
     return path
