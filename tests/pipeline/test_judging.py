@@ -9,6 +9,7 @@ import json
 import pytest
 
 from distilleval.cli.main import main
+from distilleval.costs.cost_model import format_usd
 from distilleval.scoring.judge import judge_messages
 from distilleval.testing.judge_double import JudgeDouble
 from distilleval.testing.openai_server import ModelScript, OpenAIServer, fail_first, prompt_text
@@ -125,7 +126,8 @@ def test_judge_figures_follow_from_the_doubles_verdicts_and_usage(tmp_path, caps
     assert f"judge openai/judge-m: {judge['calls']} calls" in out
     models_spent = sum(m["spent_usd"] for m in _summary(tmp_path)["models"].values())
     assert judge["spent_usd"] == pytest.approx(expected_cost) and models_spent > 0
-    assert f"eval spent ${models_spent + expected_cost:.4f}"[:14] in out
+    assert (f"eval spent {format_usd(models_spent + judge['spent_usd'])}: models {format_usd(models_spent)} + judge "
+            f"{format_usd(judge['spent_usd'])}") in out
 
 
 def test_a_failed_judge_call_is_missing_data_and_counts_in_the_error_rate(tmp_path):
