@@ -38,6 +38,7 @@ COMMANDS = (
     "failures",
     "compare",
     "gate",
+    "align",
 )
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT

@@ -217,3 +217,58 @@ def pairwise_judgments(items: list[Any], texts: dict[str, str | None]) -> list[t
         if first in texts or second in texts:
             judged.append((parse_preference(texts.get(first)), parse_preference(texts.get(second))))
     return judged
+
+
+ALIGNMENT_FILE = "alignment.json"
+
+
+def measure_judge(spec: TaskSpec, options: Any) -> tuple[Path, Any]:
+    """``distilleval align``: the judge graded on the alignment set, stored in a run folder.
+
+    The judge's calls go through the runner and a run store like an eval's (cache, retries,
+    resume with ``options.out``); the folder gets ``records.sqlite`` and ``alignment.json``.
+
+    Args:
+        spec: a judge-scored spec with ``scorer.alignment``.
+        options: an ``pipeline.evaluate.EvalOptions`` (cache, concurrency, retries, ``out``, ``runs_dir``).
+
+    Returns:
+        The folder and the ``JudgeAlignmentResult``.
+
+    Raises:
+        SpecError: the spec has no judge or no alignment set.
+    """
+    import asyncio
+    import datetime as dt
+
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.spec_prices import check_spec_priced
+    from distilleval.errors import SpecError
+    from distilleval.files import claim_new_directory, write_text_atomic
+    from distilleval.run.store import RunStore
+
+    if spec.scorer.kind != "judge" or spec.scorer.alignment is None:
+        raise SpecError(f"{spec.source}: scorer.alignment: align measures a judge on its alignment set; this spec's "
+                        "scorer is not a judge with an alignment set (scorer: {kind: judge, alignment: {path: ...}})")
+    pricing = load_pricing(options.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    check_spec_priced(spec, pricing, roles=[])
+    rows = load_alignment(spec)
+    criteria = criteria_text(spec)
+    from distilleval.run.runner import Call
+
+    calls = [Call(row.id, ALIGNMENT_ROLE, _request(judge_messages(criteria, row.inputs, row.output,
+                                                                  reference=row.reference, scale=spec.scorer.scale),
+                                                   spec)) for row in rows]
+    if options.out:
+        folder = Path(options.out)
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        folder = claim_new_directory(Path(options.runs_dir), f"{spec.name}-align-{stamp}")
+    with RunStore(folder) as store:
+        finished = store.finished_keys()
+        asyncio.run(call_judge(spec, [c for c in calls if c.key not in finished], store, pricing, options))
+        texts = judge_texts(store)[ALIGNMENT_ROLE]
+    result = alignment_result(spec, rows, texts)
+    write_text_atomic(folder / ALIGNMENT_FILE, result.model_dump_json(indent=2))
+    return folder, result
