@@ -364,18 +364,18 @@ def run_checks(summary: Summary, gates: GatesSpec, *, baseline: Summary | None =
     checks: list[Check] = []
     judged = summary.judge is not None
     if judged:
-        checks.append(judge_check(summary))
+        checks.append(Check("judge", *judge_check(summary), implicit=True))
     for name, role, floor in (("student_min", "student", gates.student_min), ("teacher_min", "teacher", gates.teacher_min)):
         if floor is None:
             continue
         if judged and _unmeasured(role, summary) is None:
-            checks.append(judged_floor(name, model_by_role(summary, role)[0], summary, floor))  # type: ignore[index]
+            checks.append(Check(name, *judged_floor(model_by_role(summary, role)[0], summary, floor)))  # type: ignore[index]
         else:
             checks.append(_floor(name, role, summary, floor, limit))
     if gates.baseline_min is not None:
         checks.extend(_baseline_floors(summary, gates.baseline_min, limit))
     if gates.non_inferiority_margin is not None and judged:
-        checks.append(judged_non_inferiority(summary, gates.non_inferiority_margin, gates.alpha))
+        checks.append(Check("non_inferiority", *judged_non_inferiority(summary, gates.non_inferiority_margin, gates.alpha)))
     elif gates.non_inferiority_margin is not None:
         checks.append(_non_inferiority(summary, gates.non_inferiority_margin, gates.alpha, limit))
     if gates.max_cost_per_request_usd is not None:
