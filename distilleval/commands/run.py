@@ -181,8 +181,13 @@ def _online_steps(spec: "TaskSpec", pricing: "PricingTable", args: argparse.Name
         mark_current(labels, plan.fingerprint)
 
     validation = run_dir / "validate.json"
-    module, namespace = _invoke("validate", [spec_path, "--split", "eval", "--spot-check", "3", "--out", str(validation), *shared])
-    if module.run(namespace) == 1:
+    if spec.scorer.kind == "judge":
+        # Validating the teacher against gold would mean judging it twice; eval judges it, raw and corrected.
+        say("validate  skipped: a judge scores this free-text task; eval reports the teacher's judged accuracy")
+    else:
+        module, namespace = _invoke("validate", [spec_path, "--split", "eval", "--spot-check", "3", "--out",
+                                                 str(validation), *shared])
+    if spec.scorer.kind != "judge" and module.run(namespace) == 1:
         say("validate  the teacher is below the spec's floor (gates.teacher_min): stopping before training on its labels")
         return 1, run_dir / "eval"
 
