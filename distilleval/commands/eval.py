@@ -101,12 +101,12 @@ def judge_lines(summary) -> list[str]:
         f"  eval spent {format_usd(models_spent + judge.spent_usd)}: models {format_usd(models_spent)} + judge "
         f"{format_usd(judge.spent_usd)}",
     ]
+    def shown(metric) -> str:
+        return "undefined" if metric.value is None else f"{metric.value:.3f} [{metric.ci_low:.3f}, {metric.ci_high:.3f}]"
+
     for name, figures in judge.figures.items():
-        corrected = figures.corrected
-        shown = ("undefined" if corrected.value is None else
-                 f"{corrected.value:.3f} [{corrected.ci_low:.3f}, {corrected.ci_high:.3f}]")
-        lines.append(f"  {name}: judge pass rate {figures.raw.value:.3f} [{figures.raw.ci_low:.3f}, "
-                     f"{figures.raw.ci_high:.3f}], corrected accuracy {shown}")
+        lines.append(f"  {name}: judge pass rate {shown(figures.raw)}, corrected accuracy {shown(figures.corrected)} "
+                     f"({figures.n} judged answers)")
     if not judge.trusted:
         lines.append("  judge not trusted, its verdicts do not count: " + "; ".join(judge.untrusted_reasons))
     return lines
