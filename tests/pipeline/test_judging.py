@@ -192,3 +192,23 @@ def test_offline_run_says_scoring_needs_a_judge(tmp_path, capsys):
     assert main(["run", str(spec), "--offline", "--runs-dir", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "judge" in err[0]
+
+
+def test_resume_recalls_only_the_failed_judge_calls(tmp_path):
+    double = JudgeDouble(truth=is_right, seed=2)
+    broken = {"order 4 lost", "order 8 lost"}
+    state = {"failing": True}
+
+    def faults(prompt, attempt):
+        return "server_error" if state["failing"] and any(b in prompt for b in broken) else None
+
+    with OpenAIServer(_scripts(double, faults=faults)) as server:
+        spec = write_judge_spec(tmp_path / "task", server.base_url)
+        assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--no-cache", "--max-retries", "0"]) == 1
+        [run_dir] = (tmp_path / "runs").iterdir()
+        state["failing"] = False
+        server.clear_log()
+        assert main(["eval", str(spec), "--resume", str(run_dir), "--no-cache"]) == 0
+        assert [r.model for r in server.log] == ["judge-m", "judge-m"]  # nothing else is paid again
+    judge = json.loads((run_dir / "summary.json").read_text())["judge"]
+    assert judge["failed_calls"] == 0 and judge["figures"]["student"]["n"] == N_ITEMS
