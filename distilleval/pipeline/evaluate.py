@@ -106,6 +106,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     # Every input check (gold on each eval row, classes for the baselines, ...) before anything is paid.
     items = check_eval_inputs(spec, limit=options.limit, baselines=baselines).evaluate
     check_scorer(spec)
+    _check_judge_key(spec, options)
     if options.batch:
         _check_batch_roles(spec, roles, pricing)
     run_dir, resume = _run_dir(spec, options)
@@ -151,6 +152,19 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
         raise
     print(f"distilleval eval: {len(items)} items x {len(roles) + len(baselines)} models -> {summary_path}")
     return run_dir
+
+
+def _check_judge_key(spec: TaskSpec, options: EvalOptions) -> None:
+    """Before anything is paid: the judge's key, when its calls cannot all come from the response
+    cache (no cache file, ``--no-cache`` or ``--refresh``); otherwise it is checked on the first miss."""
+    from distilleval.backends.credentials import resolve_api_key
+    from distilleval.run.cache import cache_path_for
+
+    judge = spec.judge_model()
+    if judge is None:
+        return
+    if options.no_cache or options.refresh or not cache_path_for(options.cache).is_file():
+        resolve_api_key(judge.model, api_key_env=judge.api_key_env, api_base=judge.api_base, role="judge")
 
 
 class _NoMeta:

@@ -212,3 +212,15 @@ def test_resume_recalls_only_the_failed_judge_calls(tmp_path):
         assert [r.model for r in server.log] == ["judge-m", "judge-m"]  # nothing else is paid again
     judge = json.loads((run_dir / "summary.json").read_text())["judge"]
     assert judge["failed_calls"] == 0 and judge["figures"]["student"]["n"] == N_ITEMS
+
+
+def test_a_missing_judge_key_stops_before_any_call(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("JUDGE_TEST_KEY", raising=False)
+    with OpenAIServer(_scripts(JudgeDouble(truth=is_right))) as server:
+        spec = write_judge_spec(tmp_path / "task", server.base_url)
+        spec.write_text(spec.read_text().replace("  fast_path: true\n  pairwise", "  fast_path: true\n  "
+                                                 "api_key_env: JUDGE_TEST_KEY\n  pairwise", 1))
+        assert _eval(spec, tmp_path) == 2
+        assert server.log == []
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "JUDGE_TEST_KEY" in err[0]
