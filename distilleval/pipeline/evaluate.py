@@ -245,7 +245,11 @@ async def _call_models_in_batches(
     from distilleval.run.batch import BatchOptions, run_model_in_batches
     from distilleval.run.cache import ResponseCache, cache_path_for
 
-    models = spec.models()
+    models = dict(spec.models())
+    if spec.judge_model() is not None:
+        from distilleval.pipeline.judging import JUDGE_ROLES
+
+        models.update({role: spec.judge_model() for role in JUDGE_ROLES})
     cache = None if options.no_cache else ResponseCache(cache_path_for(options.cache), refresh=options.refresh)
     try:
         for role in sorted({call.model for call in calls}):
@@ -488,7 +492,7 @@ def _judge_summary(spec: TaskSpec, items: list[Item], runs: list[Any], scorer: A
     from distilleval.results.judge_summary import build_judge_summary
     from distilleval.scoring.judge import ALIGNMENT_ROLE, PAIRWISE_ROLE
 
-    work, texts, calls = judged
+    work, texts, calls, batched_roles = judged
     judge = spec.judge_model()
     price = pricing.price_for(pricing.key_for(judge))
     verdicts: dict[str, dict[str, bool | None]] = {}
@@ -505,7 +509,8 @@ def _judge_summary(spec: TaskSpec, items: list[Item], runs: list[Any], scorer: A
         pairwise = pairwise_result("teacher", "student", pairwise_judgments(items, texts[PAIRWISE_ROLE]))
     return build_judge_summary(
         spec.scorer, criteria_sha256=file_sha256(spec.resolve(spec.scorer.criteria)), calls=calls,
-        price_call=lambda call: _priced_cost(call, price, batch=False), usable=lambda call: usable(spec, call),
+        price_call=lambda call: _priced_cost(call, price, batch=judge.batch or call.model in batched_roles),
+        usable=lambda call: usable(spec, call),
         verdicts=verdicts, alignment=alignment_result(spec, work.alignment, texts[ALIGNMENT_ROLE]),
         pairwise=pairwise, margin=spec.gates.non_inferiority_margin, alpha=spec.gates.alpha,
         max_error_rate=spec.gates.max_error_rate, priced_as=priced_as(judge, pricing),
@@ -565,7 +570,8 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
 
 def _judge(spec: TaskSpec, items: list[Item], outputs: dict[str, list[Any]], store: Any, pricing: Any,
            options: EvalOptions) -> Any:
-    """Make the judge's calls the run still needs (``pipeline.judging``) and read back all of them."""
+    """Make the judge's calls the run still needs (``pipeline.judging``; with ``--batch`` through its provider's
+    batch API when it has one) and read back all of them, with the judge roles that went through a batch API."""
     import asyncio
 
     from distilleval.pipeline.judging import JUDGE_ROLES, call_judge, judge_texts, plan_judge_calls
@@ -575,12 +581,27 @@ def _judge(spec: TaskSpec, items: list[Item], outputs: dict[str, list[Any]], sto
     finished = store.finished_keys()
     missing = [call for call in work.calls if call.key not in finished]
     try:
-        asyncio.run(call_judge(spec, missing, store, pricing, options))
+        if options.batch and _batch_capable(spec.judge_model()):
+            asyncio.run(_call_models_in_batches(spec, missing, store, options, pricing, store.path.parent))
+        else:
+            asyncio.run(call_judge(spec, missing, store, pricing, options))
     except RunAborted as err:
         raise RunAborted(f"judge: {err} (finished calls are saved: fix this, then add --resume {store.path.parent})") from None
     wanted = {call.key for call in work.calls}
     calls = [r for role in JUDGE_ROLES for r in store.results(role) if (r.item_id, r.model, r.repeat) in wanted]
-    return work, judge_texts(store), calls
+    return work, judge_texts(store), calls, set(_batch_providers(store, list(JUDGE_ROLES)))
+
+
+def _batch_capable(model: Any) -> bool:
+    """Whether ``model``'s provider has a batch API here (``--batch`` sends the judge's calls there too)."""
+    from distilleval.backends.batch_api import check_batch_capable
+    from distilleval.errors import ConfigurationError
+
+    try:
+        check_batch_capable("judge", model.model)
+    except ConfigurationError:
+        return False
+    return True
 
 
 def _write_summary(

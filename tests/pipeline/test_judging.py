@@ -224,3 +224,33 @@ def test_a_missing_judge_key_stops_before_any_call(tmp_path, capsys, monkeypatch
         assert server.log == []
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "JUDGE_TEST_KEY" in err[0]
+
+
+def test_with_batch_the_judge_goes_through_its_providers_batch_api_priced_at_the_batch_tier(tmp_path):
+    from distilleval.costs.cost_model import request_cost_usd
+    from distilleval.costs.pricing import load_pricing
+    from distilleval.run.store import RunStore
+    from distilleval.testing.batch_servers import BatchServer
+
+    double = JudgeDouble(truth=is_right, sensitivity=0.9, specificity=0.8, seed=4)
+
+    def answer(prompt):
+        return double(prompt) if "Answer to grade:" in prompt else teacher(prompt)
+
+    with BatchServer(answer=answer, polls_to_finish=0) as server:
+        spec = write_judge_spec(tmp_path / "task", server.openai_base)
+        text = spec.read_text().replace("  fast_path: true\n  pairwise", "  pairwise", 1)
+        spec.write_text(text.replace("price_as: anthropic/claude-opus-4-6,\n  fast_path: true",
+                                     "price_as: openai/gpt-4.1-mini"))
+        assert _eval(spec, tmp_path, "--batch", "--batch-poll", "0.01", "--models", "teacher") == 0
+        sizes = sorted(size for _, _, size in server.submissions)
+    distinct_teacher = len({teacher(f"#{i} ") for i in range(N_ITEMS)})
+    assert sizes == sorted([N_ITEMS, distinct_teacher, 40])  # teacher, judge grading, judge alignment
+    [run_dir] = (tmp_path / "runs").iterdir()
+    judge = json.loads((run_dir / "summary.json").read_text())["judge"]
+    price = load_pricing(None).price_for("openai/gpt-4.1-mini")
+    with RunStore(run_dir) as store:
+        calls = store.results("judge") + store.results("judge_alignment")
+    assert judge["calls"] == len(calls) == distinct_teacher + 40
+    assert judge["cost_usd"] == pytest.approx(
+        sum(request_cost_usd(price, c.input_tokens, c.output_tokens, batch=True) for c in calls), rel=1e-9)
