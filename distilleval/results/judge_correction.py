@@ -136,11 +136,12 @@ def corrected_difference_bounds(a_only, b_only, n_paired, true_pass, n_positive,
     sp_low, sp_high = clopper_pearson_array(true_fail, n_negative, confidence=level)
     j_low, j_high = np.asarray(se_low) + sp_low - 1, np.asarray(se_high) + sp_high - 1
     unbounded = j_low <= 0
-    safe_low = np.where(unbounded, 1.0, j_low)
-    lower = np.where(raw_low < 0, raw_low / safe_low, raw_low / j_high)
-    upper = np.where(raw_high > 0, raw_high / safe_low, raw_high / j_high)
-    lower = np.where(unbounded & (raw_low < 0), -1.0, np.clip(lower, -1.0, 1.0))
-    upper = np.where(unbounded & (raw_high > 0), 1.0, np.clip(upper, -1.0, 1.0))
+    safe_low, safe_high = np.where(unbounded, 1.0, j_low), np.where(unbounded, 1.0, j_high)
+    lower = np.where(raw_low < 0, raw_low / safe_low, raw_low / safe_high)
+    upper = np.where(raw_high > 0, raw_high / safe_low, raw_high / safe_high)
+    # J's interval reaching 0 or below allows any difference (a judge no better than chance, or worse).
+    lower = np.where(unbounded, -1.0, np.clip(lower, -1.0, 1.0))
+    upper = np.where(unbounded, 1.0, np.clip(upper, -1.0, 1.0))
     if np.ndim(lower) == 0:
         return float(lower), float(upper)
     return lower, upper

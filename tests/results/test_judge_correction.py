@@ -146,3 +146,8 @@ def test_corrected_non_inferiority_can_pass_with_a_good_judge():
     rates = JudgeRates(480, 500, 470, 500)
     result = corrected_difference(10, 10, 1000, rates, margin=0.05)
     assert result.non_inferior is True
+
+
+def test_a_difference_judged_by_a_possibly_useless_judge_is_not_bounded():
+    # Se 3/5 and Sp 2/5: J may be 0 or below, so no difference can be ruled out either way.
+    assert corrected_difference_bounds(30, 2, 100, 3, 5, 2, 5, alpha=0.025) == (-1.0, 1.0)
