@@ -106,7 +106,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     # Every input check (gold on each eval row, classes for the baselines, ...) before anything is paid.
     items = check_eval_inputs(spec, limit=options.limit, baselines=baselines).evaluate
     check_scorer(spec)
-    _check_judge_key(spec, options)
+    _check_judge_inputs(spec, options)
     if options.batch:
         _check_batch_roles(spec, roles, pricing)
     run_dir, resume = _run_dir(spec, options)
@@ -154,15 +154,19 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     return run_dir
 
 
-def _check_judge_key(spec: TaskSpec, options: EvalOptions) -> None:
-    """Before anything is paid: the judge's key, when its calls cannot all come from the response
-    cache (no cache file, ``--no-cache`` or ``--refresh``); otherwise it is checked on the first miss."""
+def _check_judge_inputs(spec: TaskSpec, options: EvalOptions) -> None:
+    """Before anything is paid: the judge's criteria and alignment set read, and its key, when its calls
+    cannot all come from the response cache (no cache file, ``--no-cache`` or ``--refresh``; otherwise it
+    is checked on the first miss)."""
     from distilleval.backends.credentials import resolve_api_key
+    from distilleval.pipeline.judging import criteria_text, load_alignment
     from distilleval.run.cache import cache_path_for
 
     judge = spec.judge_model()
     if judge is None:
         return
+    criteria_text(spec)
+    load_alignment(spec)
     if options.no_cache or options.refresh or not cache_path_for(options.cache).is_file():
         resolve_api_key(judge.model, api_key_env=judge.api_key_env, api_base=judge.api_base, role="judge")
 

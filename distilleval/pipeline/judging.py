@@ -87,8 +87,10 @@ def load_alignment(spec: TaskSpec) -> list[AlignmentRow]:
             raise DataError(f"{path}:{line}: {config.verdict}: expected pass or fail (true/false, 1/0), "
                             f"found {record.get(config.verdict)!r}")
         reference = spec.scorer.reference
+        if reference is not None and record.get(reference) in (None, ""):
+            raise DataError(f"{path}:{line}: {reference}: missing (the reference answer scorer.reference shows the judge)")
         rows.append(AlignmentRow(id=f"align-{line}", inputs=inputs, output=str(output), human_pass=verdict,
-                                 reference=None if reference is None else str(record.get(reference, "")), line=line))
+                                 reference=None if reference is None else str(record[reference]), line=line))
     return rows
 
 

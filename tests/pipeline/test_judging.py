@@ -254,3 +254,25 @@ def test_with_batch_the_judge_goes_through_its_providers_batch_api_priced_at_the
     assert judge["calls"] == len(calls) == distinct_teacher + 40
     assert judge["cost_usd"] == pytest.approx(
         sum(request_cost_usd(price, c.input_tokens, c.output_tokens, batch=True) for c in calls), rel=1e-9)
+
+
+def test_a_bad_alignment_row_is_one_line_naming_file_line_and_field(tmp_path, capsys):
+    with OpenAIServer(_scripts(JudgeDouble(truth=is_right))) as server:
+        spec = write_judge_spec(tmp_path / "task", server.base_url)
+        rows = (tmp_path / "task" / "alignment.jsonl").read_text().splitlines()
+        rows[2] = rows[2].replace('"verdict": "pass"', '"verdict": "maybe"').replace('"verdict": "fail"', '"verdict": "maybe"')
+        (tmp_path / "task" / "alignment.jsonl").write_text("\n".join(rows) + "\n")
+        assert main(["align", str(spec), "--out", str(tmp_path / "align"), "--no-cache"]) == 2
+        assert server.log == []
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "alignment.jsonl:3: verdict: expected pass or fail" in err[0]
+
+
+def test_a_bad_alignment_row_stops_eval_before_any_call(tmp_path, capsys):
+    with OpenAIServer(_scripts(JudgeDouble(truth=is_right))) as server:
+        spec = write_judge_spec(tmp_path / "task", server.base_url)
+        with (tmp_path / "task" / "alignment.jsonl").open("a") as handle:
+            handle.write(json.dumps({"message": "where is order #1 please", "verdict": "pass"}) + "\n")
+        assert _eval(spec, tmp_path) == 2
+        assert server.log == []
+    assert "alignment.jsonl:41: output: missing" in capsys.readouterr().err
