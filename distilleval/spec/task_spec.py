@@ -658,7 +658,9 @@ def _check_judge(spec: TaskSpec, lines: LineIndex) -> None:
     if judge == spec.student.model:
         raise _fail(spec.source, lines, ("scorer", "model"),
                     f"the judge {judge!r} is the student model; a model may not grade its own answers")
-    for role, model in (("teacher", spec.teacher.model), ("student", spec.student.model)):
+    # A trained checkpoint (tinker://...) is of its base model's family.
+    student = spec.training.base_model if spec.student.model.startswith("tinker://") else spec.student.model
+    for role, model in (("teacher", spec.teacher.model), ("student", student)):
         if model_family(judge) == model_family(model):
             print(f"distilleval: warning: {spec_location(spec, ('scorer', 'model'))}: the judge {judge!r} shares the "
                   f"model family {model_family(judge)!r} with the {role} ({model!r}); judges tend to prefer their own "

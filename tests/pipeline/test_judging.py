@@ -276,3 +276,12 @@ def test_a_bad_alignment_row_stops_eval_before_any_call(tmp_path, capsys):
         assert _eval(spec, tmp_path) == 2
         assert server.log == []
     assert "alignment.jsonl:41: output: missing" in capsys.readouterr().err
+
+
+def test_a_judge_of_a_checkpoints_base_model_family_is_warned_about(tmp_path, capsys):
+    from distilleval.spec.task_spec import load_spec
+
+    spec = write_judge_spec(tmp_path / "task", "http://127.0.0.1:9/v1", judge_model="Qwen/Qwen3-32B")
+    spec.write_text(spec.read_text().replace("model: openai/student-m", "model: tinker://run-1/sampler_weights/final"))
+    load_spec(spec)
+    assert "family 'qwen' with the student" in capsys.readouterr().err
