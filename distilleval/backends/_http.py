@@ -131,6 +131,13 @@ def _count(block: Any, *names: str) -> int:
     return 0
 
 
+def served_model(model: Any, fingerprint: Any = None) -> str | None:
+    """The model version a response names: ``model``, with `` (fingerprint)`` when the provider sent one."""
+    if not isinstance(model, str) or not model:
+        return None
+    return f"{model} ({fingerprint})" if isinstance(fingerprint, str) and fingerprint else model
+
+
 def read_usage(usage: Any) -> Usage:
     """Token counts from an OpenAI-style usage block (an object or a dict), as LiteLLM returns every provider's.
 

@@ -41,7 +41,9 @@ class Completion:
     ``finish_reason`` is the provider's reason normalised to ``stop``, ``length`` (cut at
     ``max_tokens``), ``content_filter`` or ``tool_calls``; other values pass through; None when
     the provider gave none. ``reasoning_tokens`` are the thinking tokens the provider reported
-    (already part of ``output_tokens`` and priced as output).
+    (already part of ``output_tokens`` and priced as output). ``served_model`` is the model
+    version the provider says answered (its response ``model``, with its ``system_fingerprint``
+    when it sends one), so ``drift`` can tell that the provider changed what stands behind an id.
     """
 
     text: str
@@ -54,6 +56,7 @@ class Completion:
     cache_write_tokens: int = 0
     finish_reason: str | None = None
     reasoning_tokens: int = 0
+    served_model: str | None = None
 
 
 class Backend(Protocol):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from distilleval.backends._http import (
+    served_model,
     chat_body,
     checked_answer,
     is_quota_error,
@@ -153,6 +154,7 @@ class OpenAIBatchClient(BatchHTTP):
             cache_write_tokens=usage.cache_write_tokens,
             finish_reason=finish_reason,
             reasoning_tokens=usage.reasoning_tokens,
+            served_model=served_model(body.get("model"), body.get("system_fingerprint")),
         )
         return BatchOutcome(custom_id, completion=completion)
 

@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from distilleval.backends._http import (
+    served_model,
     chat_body,
     checked_answer,
     is_quota_error,
@@ -225,6 +226,7 @@ class LiteLLMBackend:
             cache_write_tokens=usage.cache_write_tokens,
             finish_reason=finish_reason,
             reasoning_tokens=usage.reasoning_tokens,
+            served_model=served_model(getattr(response, "model", None), getattr(response, "system_fingerprint", None)),
         )
 
     async def _warm_up(self, kwargs: dict[str, Any]) -> None:

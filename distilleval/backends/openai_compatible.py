@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from distilleval.backends._http import (
+    served_model,
     MAX_RESPONSE_BYTES,
     chat_body,
     checked_answer,
@@ -196,6 +197,7 @@ class OpenAICompatibleBackend:
             cache_write_tokens=usage.cache_write_tokens,
             finish_reason=finish_reason,
             reasoning_tokens=usage.reasoning_tokens,
+            served_model=served_model(payload.get("model"), payload.get("system_fingerprint")),
         )
 
     async def aclose(self) -> None:

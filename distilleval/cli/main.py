@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from distilleval import __version__
 from distilleval.errors import DistillevalError
 
-# Order is the order shown in --help. Each name is a module in distilleval.commands.
+# Order is the order shown in --help. Each name is a module in distilleval.commands (a dash in it an underscore).
 COMMANDS = (
     "run",
     "estimate",
@@ -30,14 +30,17 @@ COMMANDS = (
     "pricing",
     "curve",
     "label",
+    "import-logs",
     "validate",
     "train",
     "eval",
     "score",
     "report",
     "failures",
+    "iterate",
     "compare",
     "gate",
+    "drift",
     "align",
 )
 
@@ -62,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"distilleval {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"distilleval.commands.{name}")
+        module = importlib.import_module(f"distilleval.commands.{name.replace('-', '_')}")
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
@@ -141,7 +144,7 @@ def how_to_continue(args: argparse.Namespace, argv: list[str], interrupted: Base
         command = shlex.join(["distilleval", *kept, "--resume", str(run_dir)])
         return f"finished calls are saved in {run_dir}; continue with: {command}"
     again = shlex.join(["distilleval", *argv])
-    if args.command in ("eval", "label", "run", "validate"):
+    if args.command in ("eval", "label", "run", "validate", "iterate"):
         kept_by = "nothing is kept" if getattr(args, "no_cache", False) else "answers already paid for are replayed from the response cache"
         return f"run the same command again to continue ({kept_by}): {again}"
     return f"run it again: {again}"

@@ -1,6 +1,9 @@
 """Inline SVG charts drawn by hand (no libraries, no network): cost vs volume, accuracy, latency.
 
 Every text that reaches the SVG is escaped; model names come from the summary and are data.
+Every text fits its chart: titles wrap (the chart grows to hold them), labels beside a plot
+are shortened with an ellipsis to the room they have (the full name is in the tables), and
+labels near an edge turn to stay inside; widths are estimated by ``text_width``.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ from html import escape
 
 from distilleval.costs.cost_model import format_usd
 from distilleval.report.figures import Figures, ModelRow
+from distilleval.report.text_width import fit_text, text_width_px, wrap_text
 
 WIDTH, HEIGHT = 720, 360
 LEFT, RIGHT, TOP, BOTTOM = 78, 24, 36, 52
 COLOURS = {"teacher": "#c2410c", "student": "#1d4ed8", "baseline": "#6b7280", "other": "#7c3aed"}
+TITLE_PX, TITLE_LINE_PX, TITLE_MARGIN_PX = 14, 18, 12
+EDGE_PX = 4  # the least room kept between a text and the chart's edge
 
 
 def _text(x: float, y: float, content: str, *, anchor: str = "middle", size: int = 12, extra: str = "") -> str:
@@ -22,12 +28,43 @@ def _text(x: float, y: float, content: str, *, anchor: str = "middle", size: int
             f"{escape(content)}</text>")
 
 
-def _frame(chart_id: str, title: str, body: list[str], *, height: int = HEIGHT) -> str:
+def chart_svg(chart_id: str, title: str, body: list[str], *, width: int = WIDTH, height: int = HEIGHT) -> str:
+    """An inline SVG chart: a white page, the title on as many lines as it needs, then ``body``.
+
+    ``body`` is drawn for a one-line title; a longer title moves it down and makes the chart
+    taller by as much, so neither the title nor the plot is cut.
+    """
+    lines = wrap_text(title, width - 2 * TITLE_MARGIN_PX, TITLE_PX, bold=True)
+    extra = (len(lines) - 1) * TITLE_LINE_PX
+    total = height + extra
+    heading = "".join(_text(width / 2, 20 + n * TITLE_LINE_PX, line, size=TITLE_PX, extra='font-weight="600"')
+                      for n, line in enumerate(lines))
+    plot = "".join(body) if not extra else f'<g transform="translate(0 {extra})">{"".join(body)}</g>'
     return (f'<svg class="chart" id="{chart_id}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
-            f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}">'
+            f'viewBox="0 0 {width} {total}" width="{width}" height="{total}">'
             f"<title>{escape(title)}</title>"
-            f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>'
-            + _text(WIDTH / 2, 20, title, size=14, extra='font-weight="600"') + "".join(body) + "</svg>")
+            f'<rect x="0" y="0" width="{width}" height="{total}" fill="#ffffff"/>' + heading + plot + "</svg>")
+
+
+def _frame(chart_id: str, title: str, body: list[str], *, height: int = HEIGHT) -> str:
+    return chart_svg(chart_id, title, body, height=height)
+
+
+def inside_text(x: float, y: float, content: str, *, size: int = 12, extra: str = "", width: int = WIDTH) -> str:
+    """A label starting at ``x`` that turns to end at ``x`` when it would run past the right edge
+    (and is shortened when it fits neither way)."""
+    room_right, room_left = width - EDGE_PX - x, x - EDGE_PX
+    needed = text_width_px(content, size)
+    if needed <= room_right or room_right >= room_left:
+        return _text(x, y, fit_text(content, room_right, size), anchor="start", size=size, extra=extra)
+    return _text(x, y, fit_text(content, room_left, size), anchor="end", size=size, extra=extra)
+
+
+def centred_text(x: float, y: float, content: str, *, size: int = 12, extra: str = "", width: int = WIDTH) -> str:
+    """A label centred on ``x``, moved sideways as little as needed to stay inside the chart."""
+    half = min(text_width_px(content, size), width - 2 * EDGE_PX) / 2
+    centre = min(max(x, EDGE_PX + half), width - EDGE_PX - half)
+    return _text(centre, y, fit_text(content, 2 * half, size), size=size, extra=extra)
 
 
 def _log_ticks(low: float, high: float) -> list[float]:
@@ -39,6 +76,11 @@ def _short_count(value: float) -> str:
         if value >= size:
             return f"{value / size:g}{suffix}"
     return f"{value:g}"
+
+
+def _short_usd(value: float) -> str:
+    """A dollar tick label short enough for the axis: ``$250``, ``$10k``, ``$3M``."""
+    return "$" + _short_count(value) if value >= 1_000 else format_usd(value)
 
 
 class _LogAxis:
@@ -105,7 +147,7 @@ def cost_chart(f: Figures) -> str:
     for tick in _log_ticks(x_low, x_high):
         body.append(_text(x_axis(tick), HEIGHT - BOTTOM + 16, _short_count(tick), size=11))
     for tick in y_ticks[::step]:
-        body.append(_text(LEFT - 6, y_axis(tick) + 4, format_usd(tick), anchor="end", size=11))
+        body.append(_text(LEFT - 6, y_axis(tick) + 4, _short_usd(tick), anchor="end", size=11))
     body.append(_text((LEFT + WIDTH - RIGHT) / 2, HEIGHT - 12, "requests per day (log scale)", size=12))
     body.append(_text(16, (TOP + HEIGHT - BOTTOM) / 2, "USD, first month (log scale)", size=12,
                       extra=f'transform="rotate(-90 16 {(TOP + HEIGHT - BOTTOM) / 2:.1f})"'))
@@ -125,8 +167,8 @@ def cost_chart(f: Figures) -> str:
     if crossing and x_low <= crossing <= x_high:
         cx, cy = x_axis(crossing), y_axis((cheapest_cost if cheapest is not None else teacher_cost)(crossing))
         body.append(f'<circle class="break-even" cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="#facc15" stroke="#111827" stroke-width="1.5"/>')
-        body.append(_text(cx + 9, cy + 18, f"break-even in {days:g} days at {crossing:,.0f}/day" + (" vs the cheapest teacher" if cheapest is not None else ""), anchor="start", size=11,
-                          extra='font-weight="600"'))
+        label = f"break-even in {days:g} days at {crossing:,.0f}/day" + (" vs the cheapest teacher" if cheapest is not None else "")
+        body.append(inside_text(cx + 9, cy + 18, label, size=11, extra='font-weight="600"'))
     # Without a computed one-time cost the student line is its running cost alone; "+ $0 one-time"
     # would claim a figure the cost tables say is unknown.
     one_time_text = f" + {format_usd(one_time)} one-time" if f.one_time is not None else " (one-time cost not computed)"
@@ -143,7 +185,7 @@ def _legend(entries: list[tuple[str, str]]) -> list[str]:
     for index, (label, colour) in enumerate(entries):
         y = TOP + 30 + index * 18
         out.append(f'<rect x="{LEFT + 12}" y="{y - 9}" width="14" height="4" fill="{colour}"/>')
-        out.append(_text(LEFT + 32, y - 3, label, anchor="start", size=11))
+        out.append(_text(LEFT + 32, y - 3, fit_text(label, WIDTH - RIGHT - LEFT - 32, 11), anchor="start", size=11))
     return out
 
 
@@ -175,20 +217,20 @@ def accuracy_chart(f: Figures) -> str:
         if ni_line >= x_min:
             body.append(f'<line class="ni-margin" x1="{x(ni_line):.1f}" y1="{TOP + 6}" x2="{x(ni_line):.1f}" '
                         f'y2="{height - BOTTOM + 6}" stroke="#dc2626" stroke-dasharray="5 4"/>')
-            body.append(_text(x(ni_line), height - BOTTOM + 38, f"teacher − {f.margin * 100:g} pts margin", size=10,
-                              extra='fill="#dc2626"'))
+            body.append(centred_text(x(ni_line), height - BOTTOM + 38, f"teacher − {f.margin * 100:g} pts margin", size=10,
+                                     extra='fill="#dc2626"'))
     for index, row in enumerate(rows):
         m = row.result.metric
         y = TOP + 30 + index * 44
         colour = COLOURS[row.result.role]
-        body.append(_text(LEFT - 60, y + 4, row.label[:40], anchor="start", size=11))
+        body.append(_text(LEFT - 60, y + 4, fit_text(row.label, start - (LEFT - 60) - 10, 11), anchor="start", size=11))
         if m.ci_low is not None and m.ci_high is not None:
             body.append(f'<line class="interval" x1="{x(m.ci_low):.1f}" y1="{y}" x2="{x(m.ci_high):.1f}" y2="{y}" '
                         f'stroke="{colour}" stroke-width="3"/>')
             for end_value in (m.ci_low, m.ci_high):
                 body.append(f'<line x1="{x(end_value):.1f}" y1="{y - 7}" x2="{x(end_value):.1f}" y2="{y + 7}" stroke="{colour}" stroke-width="2"/>')
         body.append(f'<circle class="point" cx="{x(m.value):.1f}" cy="{y}" r="5.5" fill="{colour}"/>')
-        body.append(_text(x(m.value), y - 10, f"{m.value * 100:.1f}%", size=11))
+        body.append(centred_text(x(m.value), y - 10, f"{m.value * 100:.1f}%", size=11))
     return _frame("chart-accuracy", title, body, height=height)
 
 
@@ -212,7 +254,8 @@ def latency_chart(f: Figures, *, max_points: int = 400) -> str:
     values = [v for _, s in rows for v in s] + [v for r, _ in rows for v in (r.result.latency_ms.p50, r.result.latency_ms.p95,
                                                                               r.result.latency_ms.p99) if v]
     x_low, x_high = 10.0 ** math.floor(math.log10(min(values))), 10.0 ** math.ceil(math.log10(max(values)))
-    axis = _LogAxis(x_low, x_high, LEFT + 170, WIDTH - RIGHT)
+    label_room = LEFT + 190 - (LEFT - 60) - 10
+    axis = _LogAxis(x_low, x_high, LEFT + 190, WIDTH - RIGHT)
     body = []
     for tick in _log_ticks(x_low, x_high):
         body.append(f'<line x1="{axis(tick):.1f}" y1="{TOP + 4}" x2="{axis(tick):.1f}" y2="{height - BOTTOM + 4}" stroke="#e5e7eb"/>')
@@ -221,7 +264,7 @@ def latency_chart(f: Figures, *, max_points: int = 400) -> str:
         latency = row.result.latency_ms
         y = TOP + 34 + index * 60
         colour = COLOURS[row.result.role]
-        body.append(_text(LEFT - 60, y + 4, row.label[:36], anchor="start", size=11))
+        body.append(_text(LEFT - 60, y + 4, fit_text(row.label, label_room, 11), anchor="start", size=11))
         for position, value in enumerate(samples):
             jitter = _jitter(f"{row.key}:{position}") * 30
             body.append(f'<circle class="sample" cx="{axis(value):.1f}" cy="{y + jitter:.1f}" r="2" fill="{colour}" fill-opacity="0.35"/>')
@@ -232,7 +275,7 @@ def latency_chart(f: Figures, *, max_points: int = 400) -> str:
         if latency.p99 is not None:
             body.append(f'<line x1="{axis(latency.p99):.1f}" y1="{y - 6}" x2="{axis(latency.p99):.1f}" y2="{y + 6}" stroke="{colour}" stroke-width="2"/>')
         bound = " · client-bound" if row.result.latency is not None and row.result.latency.client_bound else ""
-        body.append(_text(LEFT - 60, y + 20, f"p50 {_ms(latency.p50)} · p95 {_ms(latency.p95 or 0)}{bound}",
+        body.append(_text(LEFT - 60, y + 20, fit_text(f"p50 {_ms(latency.p50)} · p95 {_ms(latency.p95 or 0)}{bound}", label_room, 10),
                           anchor="start", size=10, extra='fill="#4b5563"'))
     return _frame("chart-latency", title, body, height=height)
 
@@ -268,7 +311,7 @@ def per_class_chart(f: Figures, *, max_classes: int = 40) -> str:
         body.append(_text(x, height - 16, f"{tick:.2f}", size=10))
     for index, r in enumerate(shown):
         y = top + index * row_height
-        label = r.label if len(r.label) <= 26 else r.label[:25] + "…"
+        label = fit_text(r.label, start - 6 - EDGE_PX, 10)
         body.append(_text(start - 6, y + 10, label, anchor="end", size=10))
         width = max(r.f1 * (end - start), 0.5)
         body.append(f'<rect class="class-bar" data-label="{escape(r.label)}" x="{start}" y="{y + 2}" width="{width:.1f}" '

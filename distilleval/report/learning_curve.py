@@ -11,7 +11,9 @@ from html import escape
 from pathlib import Path
 
 from distilleval.costs.cost_model import format_usd
+from distilleval.report.charts import centred_text, chart_svg
 from distilleval.report.tables import Cell, Table, signed_points
+from distilleval.report.text_width import fit_text, text_width_px
 from distilleval.results.learning_curve import FILE_NAME, DoublingGain, LearningCurve, read_curve
 
 WIDTH, HEIGHT = 720, 380
@@ -113,8 +115,8 @@ def curve_chart(curve: LearningCurve) -> str:
             body.append(f'<line x1="{LEFT}" y1="{y(tick):.1f}" x2="{WIDTH - RIGHT}" y2="{y(tick):.1f}" stroke="#e5e7eb"/>')
             body.append(_text(LEFT - 8, y(tick) + 4, f"{tick * 100:.0f}%", anchor="end"))
             tick += 0.1
-        for size in sizes:
-            body.append(_text(x(size), HEIGHT - BOTTOM + 18, f"{size:,}"))
+        for size in _labelled_sizes(sizes, x):
+            body.append(centred_text(x(size), HEIGHT - BOTTOM + 18, f"{size:,}", size=11))
         body.append(_text((LEFT + WIDTH - RIGHT) / 2, HEIGHT - 12, "training items (log scale)"))
         for index, model in enumerate(curve.models()):
             colour = PALETTE[index % len(PALETTE)]
@@ -136,10 +138,24 @@ def curve_chart(curve: LearningCurve) -> str:
             if gain is not None:
                 flat_text = (f" (flat over {gain.sizes[0]:,}–{gain.sizes[-1]:,})" if gain.flat
                              else f" ({signed_points(gain.gain)} pts per doubling)")
-            body.append(_text(LEFT + 32, legend_y - 2, f"{model}{flat_text}", anchor="start"))
+            body.append(_text(LEFT + 32, legend_y - 2, fit_text(f"{model}{flat_text}", WIDTH - RIGHT - LEFT - 32, 11),
+                              anchor="start"))
     else:
         body.append(_text(WIDTH / 2, HEIGHT / 2, "no points"))
-    return (f'<svg class="chart" id="chart-learning-curve" role="img" aria-label="{escape(title)}" '
-            f'xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">'
-            f'<title>{escape(title)}</title><rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>'
-            + _text(WIDTH / 2, 20, title, size=14, extra='font-weight="600"') + "".join(body) + "</svg>")
+    return chart_svg("chart-learning-curve", title, body, width=WIDTH, height=HEIGHT)
+
+
+def _labelled_sizes(sizes: list[int], x, *, size_px: int = 11, gap_px: float = 6) -> list[int]:
+    """The sizes whose axis labels do not overlap, the largest (the whole training split) always among them.
+
+    Labels are placed from the right; a label that would touch the one to its right is left out
+    (its point is still drawn).
+    """
+    kept: list[int] = []
+    left_edge = math.inf
+    for size in sorted(sizes, reverse=True):
+        half = text_width_px(f"{size:,}", size_px) / 2
+        if x(size) + half + gap_px <= left_edge:
+            kept.append(size)
+            left_edge = x(size) - half
+    return sorted(kept)

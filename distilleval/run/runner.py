@@ -70,6 +70,8 @@ class CallResult:
     the text (for a cache hit: of the original call, so projections keep them); ``cost_usd``
     is what this run paid (0 for a hit; price the tokens to cost a hit; for an error, what the
     provider billed for it, usually 0). ``attempts`` counts HTTP attempts made in this run.
+    ``served_model`` is the model version the provider named in its answer (None for a cache hit
+    and for routes that name none).
     """
 
     item_id: str
@@ -88,6 +90,7 @@ class CallResult:
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     finish_reason: str | None = None
+    served_model: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -395,7 +398,7 @@ class Runner:
                 input_tokens=completion.input_tokens, output_tokens=completion.output_tokens,
                 latency_ms=completion.latency_ms, cost_usd=completion.cost_usd, attempts=attempts,
                 cached_input_tokens=completion.cached_input_tokens, cache_write_tokens=completion.cache_write_tokens,
-                finish_reason=completion.finish_reason,
+                finish_reason=completion.finish_reason, served_model=completion.served_model,
             ), to_cache
 
     async def _attempt(self, call: Call, backend: Backend) -> Completion:

@@ -58,15 +58,16 @@ _LATER_COLUMNS = {
     "cached_input_tokens": "INTEGER NOT NULL DEFAULT 0",
     "cache_write_tokens": "INTEGER NOT NULL DEFAULT 0",
     "finish_reason": "TEXT",
+    "served_model": "TEXT",
 }
 
 _COLUMNS = (
     "item_id, model, repeat, status, text, error_kind, error_message, input_tokens, "
-    "output_tokens, latency_ms, cost_usd, cache_hit, attempts, cached_input_tokens, cache_write_tokens, finish_reason"
+    "output_tokens, latency_ms, cost_usd, cache_hit, attempts, cached_input_tokens, cache_write_tokens, finish_reason, served_model"
 )
 
 
-_INSERT = f"INSERT OR REPLACE INTO records ({_COLUMNS}, finished_at) VALUES ({', '.join('?' * 17)})"
+_INSERT = f"INSERT OR REPLACE INTO records ({_COLUMNS}, finished_at) VALUES ({', '.join('?' * 18)})"
 
 
 def _row(result: CallResult) -> tuple[Any, ...]:
@@ -87,6 +88,7 @@ def _row(result: CallResult) -> tuple[Any, ...]:
         result.cached_input_tokens,
         result.cache_write_tokens,
         result.finish_reason,
+        result.served_model,
         time.time(),
     )
 
@@ -210,7 +212,7 @@ class RunStore:
                 item_id=row[0], model=row[1], repeat=row[2], status=row[3], text=row[4], error_kind=row[5],
                 error_message=row[6], input_tokens=row[7], output_tokens=row[8], latency_ms=row[9],
                 cost_usd=row[10], cache_hit=bool(row[11]), attempts=row[12], cached_input_tokens=row[13],
-                cache_write_tokens=row[14], finish_reason=row[15],
+                cache_write_tokens=row[14], finish_reason=row[15], served_model=row[16],
             )
             for row in rows
         ]

@@ -43,6 +43,12 @@ def _template_pieces(template: str) -> tuple[tuple[str, bool], ...]:
     return tuple(piece for piece in pieces if piece[1] or piece[0])
 
 
+def template_pieces(template: str) -> tuple[tuple[str, bool], ...]:
+    """``template`` as ``(text, is_field)`` pieces: literal text (``{{``/``}}`` already made single
+    braces) and placeholder names, in order; what rendering joins and log import matches."""
+    return _template_pieces(template)
+
+
 def render_template(template: str, values: Mapping[str, str]) -> str:
     """Fill the placeholders of ``template`` from ``values``.
 

@@ -41,6 +41,8 @@ def resolved_spec_yaml(spec: TaskSpec) -> str:
         resolved[role]["prompt"] = model.prompt_text or model.prompt
         if model.system:
             resolved[role]["system"] = model.system_text or model.system
+    if spec.iterate is not None and spec.iterate.generation_prompt:
+        resolved["iterate"]["generation_prompt"] = spec.iterate.template
     resolved["source"] = {"path": str(spec.source), "sha256": spec.source_sha256}
     return yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
 

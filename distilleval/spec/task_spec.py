@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from distilleval.errors import SpecError
+from distilleval.spec.iterate_settings import GENERATION_PLACEHOLDERS, IterateSpec
 from distilleval.spec.prompts import template_fields
 from distilleval.spec.scorer_config import SCORER_KINDS, ExactMatchScorer, ScorerConfig
 from distilleval.spec.validation import describe_validation_error
@@ -277,6 +278,10 @@ class GatesSpec(_Strict):
         "latency (every call failed, came from the cache or went through a batch API): fail, or skip with the reason",
     )
     max_error_rate: float = Field(default=DEFAULT_MAX_ERROR_RATE, ge=0, le=1)
+    max_teacher_drift: float = Field(
+        default=0.05, gt=0, lt=1, description="`drift`: the largest share of changed answers on the canary items "
+        "a re-asked model may have (it passes only when the data show its share is below this)",
+    )
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
 
     @field_validator("baseline_min")
@@ -339,6 +344,7 @@ class TaskSpec(_Strict):
     latency: LatencySpec = LatencySpec()
     training: TrainingSpec = TrainingSpec()
     pricing: str | None = Field(default=None, description="pricing table, relative to the spec")
+    iterate: IterateSpec | None = Field(default=None, description="settings of `distilleval iterate`")
 
     # Set by the loader.
     source: Path = Field(default=Path("."), exclude=True)
@@ -487,7 +493,22 @@ def _read_prompts(spec: TaskSpec, lines: LineIndex) -> TaskSpec:
         updates[role] = model.model_copy(
             update={"prompt_text": text, "system_text": system, "checkpoint_base_model": None if model.price_as else base}
         )
+    if spec.iterate is not None and spec.iterate.generation_prompt:
+        updates["iterate"] = _read_generation_prompt(spec, lines)
     return spec.model_copy(update=updates)
+
+
+def _read_generation_prompt(spec: TaskSpec, lines: LineIndex) -> IterateSpec:
+    """Read ``iterate.generation_prompt`` (text or file) and check its placeholders."""
+    settings = spec.iterate
+    text = _read_template(spec, lines, "iterate", "generation_prompt", settings.generation_prompt)
+    for name in template_fields(text):
+        if name not in GENERATION_PLACEHOLDERS:
+            raise _fail(spec.source, lines, ("iterate", "generation_prompt"),
+                        f"placeholder {{{name}}} is not known; expected some of "
+                        + ", ".join("{" + k + "}" for k in GENERATION_PLACEHOLDERS)
+                        + " (write {{" + name + "}} for literal braces)")
+    return settings.model_copy(update={"generation_prompt_text": text})
 
 
 def _check_files(spec: TaskSpec, lines: LineIndex) -> None:

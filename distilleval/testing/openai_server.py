@@ -104,6 +104,8 @@ class ModelScript:
         thinking_tokens: tokens a Gemini-shaped thinking model spends before answering (None: its
             whole ``thinkingBudget``, or ``GEMINI_DEFAULT_THINKING_TOKENS`` when none is set);
             they come out of ``maxOutputTokens``, as Gemini's do.
+        served_model: ``(model, system_fingerprint)`` an OpenAI-shaped answer names (None: the
+            requested model and no fingerprint).
     """
 
     answer: Answer = "ok"
@@ -115,6 +117,7 @@ class ModelScript:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     thinking_tokens: int | None = None
+    served_model: tuple[str, str] | None = None
 
 
 @dataclass
@@ -387,6 +390,9 @@ class OpenAIServer:
             completion_tokens = 0
         usage = Usage(prompt_tokens, completion_tokens, script.cached_tokens, script.cache_write_tokens, thoughts)
         payload = shape.completion(entry.model, answer, truncated, usage)
+        if script.served_model is not None and shape is OPENAI:
+            # The provider names the dated version that answered, as OpenAI does ("gpt-4.1-2025-04-14").
+            payload["model"], payload["system_fingerprint"] = script.served_model
         if fault in ("null_content", "refusal"):
             entry.outcome = fault
             _blank_answer(shape, payload, refusal="I can't help with that." if fault == "refusal" else None)

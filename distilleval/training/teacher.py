@@ -71,11 +71,31 @@ def run_teacher(
         PricingError / ConfigurationError: before any call.
         RunAborted: the teacher cannot be used at all (bad key, unreachable endpoint).
     """
+    return run_teacher_calls(spec, teacher_calls(spec, items), pricing=pricing, cache_path=cache_path,
+                             concurrency=concurrency, max_retries=max_retries, backend=backend)
+
+
+def run_teacher_calls(
+    spec: TaskSpec,
+    calls: Sequence[Call],
+    *,
+    pricing: PricingTable,
+    cache_path: Path | None,
+    concurrency: int = 16,
+    max_retries: int = 4,
+    backend: Backend | None = None,
+    description: str = "teacher",
+) -> list[CallResult]:
+    """The final result of every call to the spec's teacher, in call order (``run_teacher``
+    for requests it does not build itself, e.g. ``iterate``'s generation prompts).
+
+    Arguments and errors as ``run_teacher``; ``description`` labels the progress bar.
+    """
     from distilleval.backends.factory import build_backend, check_reachable
     from distilleval.run.cache import ResponseCache
     from distilleval.run.lazy import LazyBackend, roles_with_misses
 
-    calls = teacher_calls(spec, items)
+    calls = list(calls)
     if backend is None:
         pricing.price_for(spec.teacher.pricing_key)
         if roles_with_misses(calls, {TEACHER: spec.teacher.model}, cache_path):
@@ -90,7 +110,7 @@ def run_teacher(
     async def go() -> list[CallResult]:
         cache = ResponseCache(cache_path) if cache_path is not None else None
         try:
-            with Progress(len(calls), description="teacher") as progress:
+            with Progress(len(calls), description=description) as progress:
                 return await Runner({TEACHER: backend}, options=options, cache=cache, progress=progress).run(calls)
         finally:
             if cache is not None:

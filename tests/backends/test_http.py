@@ -47,3 +47,11 @@ def test_retry_delay_from_a_google_retry_info_body():
     assert retry_delay_seconds(body.replace("20s", "9999s")) == 600  # capped like Retry-After
     assert retry_delay_seconds('{"error": {"code": 429}}') is None
     assert retry_delay_seconds(None) is None
+
+
+def test_served_model_names_the_version_and_its_fingerprint():
+    from distilleval.backends._http import served_model
+
+    assert served_model("gpt-4.1-2025-04-14", "fp_44709d6fcb") == "gpt-4.1-2025-04-14 (fp_44709d6fcb)"
+    assert served_model("gpt-4.1-2025-04-14", None) == "gpt-4.1-2025-04-14"
+    assert served_model(None, "fp_1") is None and served_model("", None) is None

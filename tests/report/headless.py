@@ -63,7 +63,7 @@ class _Session:
         self.next_id = 0
         self.pending: dict[int, asyncio.Future] = {}
         self.events: list[dict] = []
-        self.load_fired = asyncio.Event()
+        self.loads: dict[str | None, asyncio.Event] = {}  # sessionId -> its page's load event fired
 
     async def pump(self) -> None:
         async for message in self.ws:
@@ -73,7 +73,7 @@ class _Session:
             elif "method" in data:
                 self.events.append(data)
                 if data["method"] == "Page.loadEventFired":
-                    self.load_fired.set()
+                    self.loads.setdefault(data.get("sessionId"), asyncio.Event()).set()
 
     async def send(self, method: str, params: dict | None = None, session_id: str | None = None) -> dict:
         self.next_id += 1
@@ -89,56 +89,80 @@ class _Session:
         return reply.get("result", {})
 
 
-async def _drive(ws_url: str, page_url: str, probe: str, width: int, settle_s: float) -> PageRun:
+async def _drive(ws_url: str, page_urls: list[str], probe: str, width: int, settle_s: float,
+                 screenshot: bool = True) -> list[PageRun]:
     import aiohttp
 
-    run = PageRun()
     async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, max_msg_size=0) as ws:
         session = _Session(ws)
         pump = asyncio.create_task(session.pump())
-        target = await session.send("Target.createTarget", {"url": "about:blank"})
-        attached = await session.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
-        sid = attached["sessionId"]
-        for domain in ("Network", "Runtime", "Log", "Page"):
-            await session.send(f"{domain}.enable", session_id=sid)
-        await session.send("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session_id=sid)
-        await session.send("Page.navigate", {"url": page_url}, session_id=sid)
-        await asyncio.wait_for(session.load_fired.wait(), timeout=20)
-        await asyncio.sleep(settle_s)
-        result = await session.send("Runtime.evaluate", {"expression": probe, "returnByValue": True}, session_id=sid)
-        run.probe = result.get("result", {}).get("value")
+        runs = [await _visit(session, page_url, probe, width, settle_s, screenshot) for page_url in page_urls]
+        try:
+            await session.send("Browser.close")
+        except Exception:  # the browser may close the socket before it answers
+            pass
+        pump.cancel()
+    return runs
+
+
+async def _visit(session: _Session, page_url: str, probe: str, width: int, settle_s: float, screenshot: bool) -> PageRun:
+    """Load one page in a fresh tab and record what happened there."""
+    run = PageRun()
+    target = await session.send("Target.createTarget", {"url": "about:blank"})
+    attached = await session.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
+    sid = attached["sessionId"]
+    first_event = len(session.events)
+    for domain in ("Network", "Runtime", "Log", "Page"):
+        await session.send(f"{domain}.enable", session_id=sid)
+    await session.send("Emulation.setDeviceMetricsOverride",
+                       {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session_id=sid)
+    loaded = session.loads[sid] = asyncio.Event()
+    await session.send("Page.navigate", {"url": page_url}, session_id=sid)
+    await asyncio.wait_for(loaded.wait(), timeout=20)
+    await asyncio.sleep(settle_s)
+    result = await session.send("Runtime.evaluate", {"expression": probe, "returnByValue": True}, session_id=sid)
+    run.probe = result.get("result", {}).get("value")
+    if screenshot:
         metrics = await session.send("Page.getLayoutMetrics", session_id=sid)
         height = int(metrics["cssContentSize"]["height"])
         shot = await session.send("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
             "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 6000), "scale": 1}}, session_id=sid)
         run.screenshot_png = base64.b64decode(shot["data"])
-        for event in session.events:
-            method, params = event["method"], event.get("params", {})
-            if method == "Network.requestWillBeSent":
-                url = params["request"]["url"]
-                if url != page_url:
-                    run.requests.append(url)
-            elif method == "Runtime.consoleAPICalled":
-                text = " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
-                run.console.append((params.get("type", ""), text))
-            elif method == "Runtime.exceptionThrown":
-                details = params.get("exceptionDetails", {})
-                run.exceptions.append(details.get("exception", {}).get("description") or details.get("text", ""))
-            elif method == "Log.entryAdded":
-                entry = params.get("entry", {})
-                run.log_entries.append((entry.get("level", ""), entry.get("text", "")))
-        try:
-            await session.send("Browser.close")
-        except Exception:  # the browser may close the socket before it answers
-            pass
-        pump.cancel()
+    for event in session.events[first_event:]:
+        if event.get("sessionId") != sid:
+            continue
+        method, params = event["method"], event.get("params", {})
+        if method == "Network.requestWillBeSent":
+            url = params["request"]["url"]
+            if url != page_url:
+                run.requests.append(url)
+        elif method == "Runtime.consoleAPICalled":
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
+            run.console.append((params.get("type", ""), text))
+        elif method == "Runtime.exceptionThrown":
+            details = params.get("exceptionDetails", {})
+            run.exceptions.append(details.get("exception", {}).get("description") or details.get("text", ""))
+        elif method == "Log.entryAdded":
+            entry = params.get("entry", {})
+            run.log_entries.append((entry.get("level", ""), entry.get("text", "")))
+    await session.send("Target.closeTarget", {"targetId": target["targetId"]})
     return run
 
 
 def open_page(chromium: str, html_path: Path, *, probe: str = "null", width: int = 1100, settle_s: float = 0.5) -> PageRun:
     """Load ``html_path`` in a fresh headless Chromium profile and report what happened.
+
+    Raises:
+        RuntimeError: Chromium did not start or the DevTools protocol failed.
+    """
+    return open_pages(chromium, [html_path], probe=probe, width=width, settle_s=settle_s)[0]
+
+
+def open_pages(chromium: str, html_paths: list[Path], *, probe: str = "null", width: int = 1100,
+               settle_s: float = 0.5, screenshot: bool = True) -> list[PageRun]:
+    """Load each of ``html_paths`` in its own tab of one fresh headless Chromium (one start for all);
+    ``screenshot=False`` skips the PNG (the slow part of a long page).
 
     Raises:
         RuntimeError: Chromium did not start or the DevTools protocol failed.
@@ -158,7 +182,8 @@ def open_page(chromium: str, html_path: Path, *, probe: str = "null", width: int
                 time.sleep(0.05)
             port, path = port_file.read_text().splitlines()[:2]
             ws_url = f"ws://127.0.0.1:{port}{path}"
-            return asyncio.run(_drive(ws_url, html_path.resolve().as_uri(), probe, width, settle_s))
+            urls = [path.resolve().as_uri() for path in html_paths]
+            return asyncio.run(_drive(ws_url, urls, probe, width, settle_s, screenshot))
         finally:
             _stop_group(process)
 

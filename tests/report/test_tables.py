@@ -130,14 +130,6 @@ def test_per_class_table_matches_sklearn_on_the_items_and_lists_worst_first(tabl
     assert top[2].value == max(pairs.count(pair) for pair in set(pairs))
 
 
-def test_marp_cuts_long_tables_to_a_slide_and_says_so():
-    from distilleval.report.marp import MAX_SLIDE_ROWS, _fit_slide
-    from distilleval.report.tables import Cell, Table
-
-    table = Table("per_class", "Per-class", ["Class"], rows=[[Cell(str(n))] for n in range(30)], notes=["n"])
-    cut = _fit_slide(table)
-    assert len(cut.rows) == MAX_SLIDE_ROWS and cut.notes[0].startswith(f"First {MAX_SLIDE_ROWS} of 30 rows")
-    assert _fit_slide(Table("t", "t", ["c"], rows=[[Cell("1")]])).rows == [[Cell("1")]]
 def _fixture_spec_with(tmp_path, traffic: str, teacher: str = ""):
     """A copy of the fixture's spec with extra ``traffic:`` (and ``teacher:``) lines."""
     import shutil

@@ -159,3 +159,18 @@ def test_the_identity_is_recorded_once_and_compared_after(tmp_path):
         assert store.check_identity(changed) == (
             "the data file d.jsonl changed since this run started (sha256 aaaaaaaaaaaa -> bbbbbbbbbbbb)")
         assert store.get_meta("identity") == identity  # the refusal records nothing
+
+
+def test_the_model_version_a_provider_named_is_kept_and_an_older_store_gains_the_column(tmp_path):
+    old = sqlite3.connect(tmp_path / "records.sqlite")  # a store written before the column existed
+    old.execute("CREATE TABLE records (item_id TEXT NOT NULL, model TEXT NOT NULL, repeat INTEGER NOT NULL, "
+                "status TEXT NOT NULL, text TEXT, error_kind TEXT, error_message TEXT, input_tokens INTEGER, "
+                "output_tokens INTEGER, latency_ms REAL, cost_usd REAL NOT NULL, cache_hit INTEGER NOT NULL, "
+                "attempts INTEGER NOT NULL, finished_at REAL NOT NULL, PRIMARY KEY (item_id, model, repeat))")
+    old.execute("INSERT INTO records VALUES ('old', 'teacher', 0, 'ok', 'x', NULL, NULL, 1, 1, 1.0, 0.0, 0, 1, 0.0)")
+    old.commit()
+    old.close()
+    with RunStore(tmp_path) as store:
+        store.add(_ok("a", served_model="gpt-4.1-mini-2025-04-14 (fp_1)"))
+        by_item = {r.item_id: r.served_model for r in store.results()}
+    assert by_item == {"old": None, "a": "gpt-4.1-mini-2025-04-14 (fp_1)"}

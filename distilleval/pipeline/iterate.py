@@ -1,0 +1,548 @@
+"""``distilleval iterate RUN``: grow the training data where the student fails, round by round.
+
+Round 1 is the student as the run trained it: a local baseline (the spec's first, or the one
+named) trained on the training split's gold labels, as the offline run does. Each later round:
+
+1. finds the weak classes on the **training** split (never the eval items): each training
+   row is predicted by the baseline trained on the other folds (3 folds by id hash), and a
+   class whose out-of-fold recall is below ``iterate.weak_recall``, or that has no training
+   row at all, is weak;
+2. asks the teacher, once per weak class, for ``iterate.per_class`` new inputs like the ones
+   the student missed (``training.generation``);
+3. drops every generated input that is a near-duplicate of an eval item, of a training row or
+   of an earlier generated input (``training.near_duplicates``, at ``similarity_threshold``);
+4. has the teacher label the rest with its own rubric, keeps the outputs ``label_checks``
+   accepts (the others go to quarantine), and retrains the baseline on the grown data;
+5. scores the new student on the same eval items and compares it with the previous round,
+   paired (``results.statistics.paired_difference``, Tango's score interval).
+
+It stops when a round gained less than ``iterate.min_gain`` (point estimate of the paired
+difference), when no class is weak, when no generated input survived, when the next round's
+estimated cost would pass ``iterate.spend_limit_usd``, or at ``iterate.max_rounds``. Every
+teacher call goes through the runner and a response cache kept in the run folder, and each
+round is kept whole in ``round-K/`` (``pipeline.iterate_files``), so a killed invocation
+resumes at the first unfinished round and pays for no answer twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distilleval.costs.pricing import PricingTable
+from distilleval.errors import DataError, SpecError
+from distilleval.pipeline.iterate_files import (
+    GENERATED_FILE,
+    PREDICTIONS_FILE,
+    QUARANTINE_FILE,
+    SHORT_FORMAT_FILE,
+    TRAINING_FILE,
+    TrainingRow,
+    read_jsonl,
+    read_round,
+    read_training,
+    round_dir,
+    short_format_records,
+    training_records,
+    write_jsonl,
+    write_round,
+)
+from distilleval.spec.data import Item, load_items, order_key, split_items
+from distilleval.spec.iterate_settings import IterateSpec
+from distilleval.spec.task_spec import BaselineSpec, TaskSpec, spec_location
+
+FOLDS = 3
+ITERATE_JSON = "iterate.json"
+RESPONSES_FILE = "iterate-responses.sqlite"
+SCORING = "exact match of the baseline's label with the gold label"
+
+
+@dataclass
+class IterateOptions:
+    """How to run the loop (``distilleval iterate``'s flags)."""
+
+    cache_path: Path | None
+    concurrency: int = 16
+    max_retries: int = 4
+    baseline: str | None = None
+    say: Callable[[str], None] = print
+
+
+@dataclass
+class Context:
+    """What every round needs: the spec, its items, the student stand-in, prices."""
+
+    spec: TaskSpec
+    settings: IterateSpec
+    pricing: PricingTable
+    baseline: BaselineSpec
+    train: list[Item]
+    evaluate: list[Item]
+    guarded: list[Item]
+    fingerprint: str
+    options: IterateOptions
+    spent_usd: float = 0.0
+    paid_now_usd: float = 0.0
+    rounds: list[dict] = field(default_factory=list)
+
+
+def check_iterable(spec: TaskSpec, baseline_name: str | None) -> BaselineSpec:
+    """The baseline that stands for the student; the task must be a label task with one.
+
+    Raises:
+        SpecError: not a label task, no baseline, or no baseline of that name.
+    """
+    if spec.output.kind != "label":
+        raise SpecError(f"{spec_location(spec, ('output', 'kind'))}: output.kind: iterate grows label tasks "
+                        f"(weak classes), not {spec.output.kind!r}")
+    if not spec.baselines:
+        raise SpecError(f"{spec_location(spec, ('baselines',))}: baselines: iterate retrains a local baseline that "
+                        "stands for the student; add one (baselines: [tfidf_logreg])")
+    if baseline_name is None:
+        return spec.baselines[0]
+    for baseline in spec.baselines:
+        if baseline.display_name == baseline_name:
+            return baseline
+    names = ", ".join(b.display_name for b in spec.baselines)
+    raise SpecError(f"{spec_location(spec, ('baselines',))}: baselines: no baseline named {baseline_name!r} (this spec has {names})")
+
+
+def _fingerprint(spec: TaskSpec, settings: IterateSpec, baseline: BaselineSpec, data_sha256: str) -> str:
+    """What the rounds are made of: data, teacher, generation settings, student stand-in."""
+    parts = {
+        "data": data_sha256,
+        "teacher": spec.teacher.model_dump(mode="json"),
+        "teacher_prompt": spec.teacher.prompt_text,
+        "teacher_system": spec.teacher.system_text,
+        "labels": spec.output.labels,
+        # The stop rules (max_rounds, spend_limit_usd, min_gain) shape no round: changing them continues the loop.
+        "settings": settings.model_dump(mode="json", exclude={"max_rounds", "spend_limit_usd", "min_gain"}),
+        "template": settings.template,
+        "baseline": baseline.model_dump(mode="json"),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prepare(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: IterateOptions) -> Context:
+    """Load the items and check everything before any call: the eval items are the run's own.
+
+    Raises:
+        SpecError, DataError: the spec cannot be iterated, or the data no longer holds the run's eval items.
+    """
+    from distilleval.files import file_sha256
+    from distilleval.results.summary_json import read_summary
+
+    baseline = check_iterable(spec, options.baseline)
+    settings = spec.iterate or IterateSpec()
+    pricing.price_for(spec.teacher.pricing_key)
+    summary = read_summary(run_dir)
+    items = load_items(spec)
+    by_id = {item.id: item for item in items}
+    missing = [item.id for item in summary.items if item.id not in by_id]
+    if missing:
+        raise DataError(f"{spec.resolve(spec.data.path)}: the run's eval item {missing[0]!r} is not in the data "
+                        f"any more ({len(missing)} missing); iterate compares rounds on the run's own eval items")
+    evaluate = [by_id[item.id] for item in summary.items if by_id[item.id].gold is not None]
+    # No generated input may repeat an eval item: the run's, and any other of the eval split (--limit).
+    run_ids = {item.id for item in evaluate}
+    guarded = evaluate + [item for item in split_items(items, "eval") if item.id not in run_ids]
+    train = [item for item in split_items(items, "train") if item.gold is not None]
+    if not evaluate:
+        raise DataError(f"{run_dir}: the run has no eval item with a gold answer to score the rounds on")
+    labels_present = {item.gold for item in train}
+    if len(labels_present) < 2:
+        raise DataError(f"{spec.resolve(spec.data.path)}: the training split has {len(labels_present)} class(es) "
+                        "with gold answers; iterate trains its student stand-in on them and a baseline needs two")
+    fingerprint = _fingerprint(spec, settings, baseline, file_sha256(spec.resolve(spec.data.path)))
+    return Context(spec, settings, pricing, baseline, train, evaluate, guarded, fingerprint, options)
+
+
+# --- the student stand-in ---------------------------------------------------------------
+
+
+def _train_and_predict(ctx: Context, rows: Sequence[TrainingRow], items: Sequence[Item]) -> list[str]:
+    from distilleval.baselines import train_baseline
+
+    trained = train_baseline(ctx.baseline, [row.item for row in rows], [row.label for row in rows])
+    return trained.predict_texts(_texts(items))
+
+
+def _texts(items: Sequence[Item]) -> list[str]:
+    from distilleval.baselines import item_text
+
+    return [item_text(item) for item in items]
+
+
+def out_of_fold(ctx: Context, rows: Sequence[TrainingRow]) -> list[str | None]:
+    """Each training row predicted by the baseline trained on the other folds (None: its fold's
+    complement has fewer than two classes, so no baseline could be trained)."""
+    folds = [int.from_bytes(order_key(row.item.id, "iterate-folds")[:4], "big") % FOLDS for row in rows]
+    predictions: list[str | None] = [None] * len(rows)
+    for fold in range(FOLDS):
+        held = [n for n, f in enumerate(folds) if f == fold]
+        rest = [rows[n] for n, f in enumerate(folds) if f != fold]
+        if not held or len({row.label for row in rest}) < 2:
+            continue
+        for n, answer in zip(held, _train_and_predict(ctx, rest, [rows[n].item for n in held])):
+            predictions[n] = answer
+    return predictions
+
+
+@dataclass(frozen=True)
+class WeakClass:
+    """A class the student fails on the training side, and the rows it got wrong."""
+
+    label: str
+    support: int
+    recall: float | None
+    missed: list[TrainingRow]
+
+
+def weak_classes(ctx: Context, rows: Sequence[TrainingRow]) -> list[WeakClass]:
+    """The classes below ``weak_recall`` out of fold (or with no training row), weakest first."""
+    predictions = out_of_fold(ctx, rows)
+    found = []
+    for label in ctx.spec.output.labels or []:
+        mine = [(row, answer) for row, answer in zip(rows, predictions) if row.label == label and answer is not None]
+        support = sum(1 for row in rows if row.label == label)
+        recall = sum(1 for row, answer in mine if answer == label) / len(mine) if mine else None
+        if recall is None or recall < ctx.settings.weak_recall:
+            missed = sorted((row for row, answer in mine if answer != label), key=lambda row: order_key(row.item.id))
+            found.append(WeakClass(label, support, recall, missed))
+    return sorted(found, key=lambda weak: (-1.0 if weak.recall is None else weak.recall, weak.label))
+
+
+# --- costs ---------------------------------------------------------------------------
+
+
+def _priced(ctx: Context, input_tokens: float, output_tokens: float) -> float:
+    from distilleval.costs.cost_model import request_cost_usd
+
+    price = ctx.pricing.price_for(ctx.spec.teacher.pricing_key)
+    return request_cost_usd(price, input_tokens, output_tokens, batch=ctx.spec.teacher.batch)
+
+
+def _label_prompt_tokens(ctx: Context, examples: Sequence[Item]) -> float:
+    """Mean input tokens of a teacher labelling call, measured on ``examples`` (training inputs)."""
+    from distilleval.costs.tokens import count_message_tokens
+    from distilleval.spec.messages import build_messages
+
+    sample = list(examples)[:50] or ctx.train[:50]
+    counts = [count_message_tokens(build_messages(ctx.spec.teacher, item, ctx.spec.data.image_inputs)) for item in sample]
+    return sum(counts) / len(counts)
+
+
+def estimate_round_usd(ctx: Context, calls: Sequence, weak: Sequence[WeakClass]) -> dict:
+    """Upper bound of a round's cost before any call: every generation reply at its
+    ``max_tokens``, every asked-for input kept and labelled with a reply at the teacher's ``max_tokens``."""
+    from distilleval.costs.tokens import count_message_tokens
+
+    generation = sum(_priced(ctx, count_message_tokens(call.request.messages), call.request.max_tokens) for call in calls)
+    asked = ctx.settings.per_class * len(weak)
+    examples = [row.item for w in weak for row in w.missed]
+    labelling = asked * _priced(ctx, _label_prompt_tokens(ctx, examples), ctx.spec.teacher.max_tokens)
+    return {"generation_usd": generation, "labelling_usd": labelling, "total_usd": generation + labelling,
+            "basis": "upper bound: replies at max_tokens, every asked-for input labelled; prompt tokens counted locally"}
+
+
+def _measured_usd(ctx: Context, results: Sequence) -> tuple[float, float]:
+    """(the answers' price whether paid now or replayed from the cache, what this invocation paid)."""
+    from distilleval.costs.cost_model import request_cost_usd
+
+    price = ctx.pricing.price_for(ctx.spec.teacher.pricing_key)
+    priced = sum(request_cost_usd(price, r.input_tokens or 0, r.output_tokens or 0,
+                                  cached_input_tokens=r.cached_input_tokens, cache_write_tokens=r.cache_write_tokens,
+                                  batch=ctx.spec.teacher.batch)
+                 for r in results if r.ok)
+    return priced, sum(r.cost_usd for r in results)
+
+
+# --- one round -------------------------------------------------------------------------
+
+
+def _evaluate(ctx: Context, rows: Sequence[TrainingRow], folder: Path) -> list[str]:
+    predictions = _train_and_predict(ctx, rows, ctx.evaluate)
+    write_jsonl(folder / PREDICTIONS_FILE, ({"id": item.id, "prediction": answer}
+                                            for item, answer in zip(ctx.evaluate, predictions)))
+    return predictions
+
+
+def _result(ctx: Context, predictions: Sequence[str], previous: Sequence[str] | None) -> dict:
+    """Accuracy with its interval, recall per class, and the paired change from the previous round."""
+    from distilleval.results.intervals import clopper_pearson
+    from distilleval.results.per_class import class_results, confusion_from_pairs
+    from distilleval.results.statistics import paired_difference
+
+    golds = [item.gold for item in ctx.evaluate]
+    correct = [1.0 if answer == gold else 0.0 for answer, gold in zip(predictions, golds)]
+    n, right = len(correct), int(sum(correct))
+    low, high = clopper_pearson(right, n)
+    classes = class_results(confusion_from_pairs(zip(golds, predictions), labels=ctx.spec.output.labels or []),
+                            labels=ctx.spec.output.labels)
+    result = {
+        "eval_items": n, "correct": right, "accuracy": right / n, "accuracy_interval": [low, high],
+        "accuracy_method": "Clopper-Pearson 95%",
+        "recall": {c.label: {"support": c.support, "correct": c.correct, "recall": c.recall,
+                             "interval": [c.recall_low, c.recall_high] if c.recall is not None else None}
+                   for c in classes},
+    }
+    if previous is not None:
+        before = [1.0 if answer == gold else 0.0 for answer, gold in zip(previous, golds)]
+        diff = paired_difference(before, correct, alpha=ctx.spec.gates.alpha)
+        result["change"] = {"estimate": diff.estimate, "interval": [diff.low, diff.high], "p_value": diff.p_value,
+                            "method": diff.method, "gained": sum(1 for a, b in zip(before, correct) if b > a),
+                            "lost": sum(1 for a, b in zip(before, correct) if a > b)}
+    return result
+
+
+def _first_round(ctx: Context, run_dir: Path) -> tuple[dict, list[TrainingRow], list[str]]:
+    folder = round_dir(run_dir, 1)
+    rows = [TrainingRow(item, item.gold, "train split (gold)") for item in ctx.train]
+    record = read_round(folder)
+    if record is not None and record.get("fingerprint") == ctx.fingerprint:
+        return record, read_training(ctx.spec, folder / TRAINING_FILE), _predictions(folder, ctx)
+    _check_no_stale(record, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_jsonl(folder / TRAINING_FILE, training_records(ctx.spec, rows))
+    predictions = _evaluate(ctx, rows, folder)
+    record = {"round": 1, "fingerprint": ctx.fingerprint, "training_rows": len(rows), "added": 0,
+              "what": f"the run's student stand-in: {ctx.baseline.display_name} on the training split's gold labels",
+              "cost": {"generation_usd": 0.0, "labelling_usd": 0.0, "total_usd": 0.0, "paid_now_usd": 0.0},
+              "result": _result(ctx, predictions, None)}
+    write_round(folder, record)
+    return record, rows, predictions
+
+
+def _check_no_stale(record: dict | None, folder: Path) -> None:
+    if record is not None:
+        raise DataError(f"{folder}: made with other inputs (data, teacher, iterate settings or baseline changed); "
+                        "move the round folders away (or iterate a fresh run) to start again")
+
+
+def _predictions(folder: Path, ctx: Context) -> list[str]:
+    stored = {record["id"]: record["prediction"] for record in read_jsonl(folder / PREDICTIONS_FILE)}
+    try:
+        return [stored[item.id] for item in ctx.evaluate]
+    except KeyError as err:
+        raise DataError(f"{folder / PREDICTIONS_FILE}: no prediction for eval item {err.args[0]!r}; move {folder} away") from None
+
+
+def plan_generation(ctx: Context, weak: Sequence[WeakClass], number: int) -> list:
+    """The generation calls of round ``number``, one per weak class."""
+    from distilleval.training.generation import generation_call, generation_prompt
+
+    calls = []
+    for w in weak:
+        examples = [row.item.inputs for row in w.missed[: ctx.settings.examples_shown]]
+        prompt = generation_prompt(ctx.spec, ctx.settings, label=w.label, examples=examples,
+                                   n=ctx.settings.per_class, round_number=number)
+        calls.append(generation_call(ctx.spec, ctx.settings, prompt, label=w.label, n=ctx.settings.per_class,
+                                     round_number=number))
+    return calls
+
+
+def _generate(ctx: Context, number: int, weak: Sequence[WeakClass], rows: Sequence[TrainingRow], folder: Path):
+    """Generation calls, parsing and the near-duplicate filter; returns (kept items with the
+    class asked for, results of the calls)."""
+    from distilleval.training.generation import generated_item, parse_generated
+    from distilleval.training.near_duplicates import filter_near_duplicates
+    from distilleval.training.teacher import run_teacher_calls
+
+    calls = plan_generation(ctx, weak, number)
+    results = run_teacher_calls(ctx.spec, calls, pricing=ctx.pricing, cache_path=ctx.options.cache_path,
+                                concurrency=ctx.options.concurrency, max_retries=ctx.options.max_retries,
+                                description=f"round {number}: generate")
+    candidates: list[tuple[str, Item]] = []
+    log: list[dict] = []
+    fields = list(ctx.spec.data.input)
+    for w, result in zip(weak, results):
+        if not result.ok:
+            log.append({"asked_for": w.label, "status": "call_failed", "error": result.error_kind})
+            continue
+        parsed = parse_generated(result.text or "", fields)
+        if parsed.unreadable:
+            log.append({"asked_for": w.label, "status": "unreadable_lines", "count": parsed.unreadable})
+        candidates += [(w.label, generated_item(inputs)) for inputs in parsed.inputs]
+    texts = _texts([item for _, item in candidates])
+    verdicts = filter_near_duplicates(
+        texts,
+        {"eval": _texts(ctx.guarded), "train": _texts([row.item for row in rows])},
+        threshold=ctx.settings.similarity_threshold,
+        reference_ids={"eval": [item.id for item in ctx.guarded], "train": [row.item.id for row in rows]},
+    )
+    kept: list[tuple[str, Item]] = []
+    for (label, item), verdict in zip(candidates, verdicts):
+        entry = {"id": item.id, "asked_for": label, "inputs": item.inputs}
+        if verdict.kept:
+            entry["status"] = "kept"
+            kept.append((label, item))
+        else:
+            entry.update(status=f"near_duplicate_of_{verdict.of_kind}", of=verdict.of,
+                         similarity=round(verdict.similarity or 0.0, 4))
+        log.append(entry)
+    write_jsonl(folder / GENERATED_FILE, log)
+    return kept, results, Counter(entry["status"] for entry in log if "id" in entry)
+
+
+def _label(ctx: Context, kept: Sequence[tuple[str, Item]], number: int, folder: Path):
+    """The teacher labels the kept inputs; returns (new training rows, call results, quarantine count)."""
+    from distilleval.training.label_checks import LabelChecker
+    from distilleval.training.teacher import run_teacher
+
+    items = [item for _, item in kept]
+    results = run_teacher(ctx.spec, items, pricing=ctx.pricing, cache_path=ctx.options.cache_path,
+                          concurrency=ctx.options.concurrency, max_retries=ctx.options.max_retries) if items else []
+    checker = LabelChecker(ctx.spec)
+    added, quarantined = [], []
+    for (asked, item), result in zip(kept, results):
+        if not result.ok:
+            quarantined.append({"id": item.id, "reason": f"call_failed:{result.error_kind}", "output": None})
+            continue
+        verdict = checker.check(result.text or "")
+        if verdict.valid:
+            added.append(TrainingRow(item, verdict.label, f"round {number}: generated for {asked}, labelled by the teacher"))
+        else:
+            quarantined.append({"id": item.id, "reason": verdict.reason, "detail": verdict.detail, "output": result.text})
+    write_jsonl(folder / QUARANTINE_FILE, quarantined)
+    return added, results, len(quarantined)
+
+
+def _next_round(ctx: Context, run_dir: Path, number: int, rows: list[TrainingRow], previous: list[str],
+                weak: Sequence[WeakClass], estimate: dict):
+    folder = round_dir(run_dir, number)
+    folder.mkdir(parents=True, exist_ok=True)
+    say = ctx.options.say
+    say(f"round {number}: weak classes {', '.join(_weak_text(w) for w in weak)}; asking the teacher for "
+        f"{ctx.settings.per_class} new inputs each (estimated at most ${estimate['total_usd']:.4f})")
+    kept, generation_results, fates = _generate(ctx, number, weak, rows, folder)
+    added, label_results, quarantined = _label(ctx, kept, number, folder)
+    grown = rows + added
+    write_jsonl(folder / TRAINING_FILE, training_records(ctx.spec, grown))
+    write_jsonl(folder / SHORT_FORMAT_FILE, short_format_records(ctx.spec, grown))
+    predictions = _evaluate(ctx, grown, folder)
+    generation_usd, generation_paid = _measured_usd(ctx, generation_results)
+    labelling_usd, labelling_paid = _measured_usd(ctx, label_results)
+    record = {
+        "round": number, "fingerprint": ctx.fingerprint, "training_rows": len(grown), "added": len(added),
+        "what": f"{ctx.baseline.display_name} retrained with {len(added)} generated inputs labelled by the teacher",
+        "weak_classes": [{"label": w.label, "training_support": w.support, "training_recall": w.recall,
+                          "missed": len(w.missed)} for w in weak],
+        "generated": dict(sorted(fates.items())), "quarantined": quarantined,
+        "failed_calls": dict(sorted(Counter(r.error_kind or "unknown" for r in [*generation_results, *label_results]
+                                            if not r.ok).items())),
+        "added_per_label": dict(sorted(Counter(row.label for row in added).items())),
+        "estimate": estimate,
+        "cost": {"generation_usd": generation_usd, "labelling_usd": labelling_usd,
+                 "total_usd": generation_usd + labelling_usd, "paid_now_usd": generation_paid + labelling_paid,
+                 "calls": len(generation_results) + len(label_results)},
+        "result": _result(ctx, predictions, previous),
+    }
+    write_round(folder, record)
+    return record, grown, predictions
+
+
+def _weak_text(weak: WeakClass) -> str:
+    recall = "no training rows" if weak.recall is None else f"recall {weak.recall:.2f}"
+    return f"{weak.label} ({recall})"
+
+
+def run_iterate(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: IterateOptions) -> dict:
+    """Run (or resume) the loop and write ``RUN/iterate.json``; returns its content."""
+    from distilleval.files import write_text_atomic
+
+    ctx = prepare(spec, pricing, run_dir, options)
+    settings, say = ctx.settings, options.say
+    gain_needed = settings.gain_needed(spec.gates.non_inferiority_margin)
+    record, rows, predictions = _first_round(ctx, run_dir)
+    ctx.rounds.append(record)
+    say(_round_line(record))
+    stop = None
+    for number in range(2, settings.max_rounds + 1):
+        folder = round_dir(run_dir, number)
+        done = read_round(folder)
+        if done is not None and done.get("fingerprint") == ctx.fingerprint:
+            record, rows, predictions = done, read_training(spec, folder / TRAINING_FILE), _predictions(folder, ctx)
+        else:
+            _check_no_stale(done, folder)
+            weak = weak_classes(ctx, rows)
+            if not weak:
+                stop = f"no weak class: every class reaches recall {settings.weak_recall} on the training split (out of fold)"
+                break
+            estimate = estimate_round_usd(ctx, plan_generation(ctx, weak, number), weak)
+            spent = sum(r["cost"]["total_usd"] for r in ctx.rounds)
+            if settings.spend_limit_usd is not None and spent + estimate["total_usd"] > settings.spend_limit_usd:
+                stop = (f"spend limit: round {number} could cost up to ${estimate['total_usd']:.4f}, and ${spent:.4f} is "
+                        f"spent of the ${settings.spend_limit_usd:.4f} limit")
+                break
+            record, rows, predictions = _next_round(ctx, run_dir, number, rows, predictions, weak, estimate)
+        ctx.rounds.append(record)
+        say(_round_line(record))
+        gain = record["result"]["change"]["estimate"]
+        if record["added"] == 0:
+            failed = ", ".join(f"{kind} {count}" for kind, count in record.get("failed_calls", {}).items())
+            stop = (f"round {number} added no training row (every generated input was dropped or quarantined"
+                    + (f"; failed calls: {failed}" if failed else "") + ")")
+            break
+        if gain < gain_needed:
+            stop = f"round {number} gained {gain:+.4f} accuracy, less than the {gain_needed:.4f} a round must add"
+            break
+    else:
+        stop = f"max_rounds ({settings.max_rounds}) reached"
+    document = {
+        "spec": spec.name, "run": run_dir.name, "student_stand_in": ctx.baseline.display_name,
+        "teacher": spec.teacher.model, "pricing_table": pricing.label, "scoring": SCORING,
+        "eval_items": len(ctx.evaluate), "min_gain": gain_needed, "settings": settings.model_dump(mode="json"),
+        "near_duplicates": _near_duplicate_rule(settings),
+        "rounds": ctx.rounds, "stopped": stop,
+        "total_cost_usd": sum(r["cost"]["total_usd"] for r in ctx.rounds),
+    }
+    write_text_atomic(run_dir / ITERATE_JSON, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    say(f"stopped: {stop}")
+    return document
+
+
+def _near_duplicate_rule(settings: IterateSpec) -> str:
+    from distilleval.training.near_duplicates import METHOD
+
+    return f"{METHOD} >= {settings.similarity_threshold}, against every eval item, every training row and each other"
+
+
+def _round_line(record: dict) -> str:
+    result = record["result"]
+    low, high = result["accuracy_interval"]
+    line = (f"round {record['round']}: accuracy {result['accuracy']:.3f} [{low:.3f}, {high:.3f}] on "
+            f"{result['eval_items']} eval items, {record['training_rows']} training rows (+{record['added']})")
+    change = result.get("change")
+    if change:
+        a, b = change["interval"]
+        line += f"; vs round {record['round'] - 1}: {change['estimate']:+.3f} [{a:+.3f}, {b:+.3f}]"
+    cost = record["cost"]
+    return line + f"; cost ${cost['total_usd']:.4f} (paid now ${cost['paid_now_usd']:.4f})"
+
+
+def dry_run(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: IterateOptions) -> dict:
+    """The cost of the next round and a bound on every round left, before any call; writes nothing."""
+    ctx = prepare(spec, pricing, run_dir, options)
+    rows = [TrainingRow(item, item.gold, "train split (gold)") for item in ctx.train]
+    number = 2
+    while number <= ctx.settings.max_rounds:
+        done = read_round(round_dir(run_dir, number))
+        if done is None or done.get("fingerprint") != ctx.fingerprint:
+            break
+        rows = read_training(spec, round_dir(run_dir, number) / TRAINING_FILE)
+        number += 1
+    if number > ctx.settings.max_rounds:
+        return {"next_round": None, "weak_classes": [], "next_round_usd": 0.0, "remaining_rounds_bound_usd": 0.0}
+    weak = weak_classes(ctx, rows)
+    estimate = estimate_round_usd(ctx, plan_generation(ctx, weak, number), weak) if weak else {"total_usd": 0.0}
+    # Any later round: at most every label weak, each asking per_class inputs.
+    everything = [WeakClass(label, 0, None, []) for label in spec.output.labels or []]
+    bound = estimate_round_usd(ctx, plan_generation(ctx, everything, number), everything)["total_usd"]
+    later = ctx.settings.max_rounds - number
+    return {"next_round": number, "weak_classes": [_weak_text(w) for w in weak], "next_round_usd": estimate["total_usd"],
+            "remaining_rounds_bound_usd": estimate["total_usd"] + later * bound,
+            "basis": "upper bound: replies at max_tokens, every asked-for input labelled; prompt tokens counted locally"}
