@@ -1,4 +1,7 @@
-"""The six worked example specs: they load, their data is complete, and it matches its generator."""
+"""The seven worked example specs: they load, their data is complete, and it matches its generator.
+
+The seventh, ``support_reply``, is free text scored by a judge: it is also run here through the
+scripted server with a judge double whose error rates are known (``JUDGE_CASES``)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SPECS = REPO_ROOT / "specs"
 CASES = ["ticket_routing", "pii_detection", "sql_generation", "sentiment_aspects", "document_classification",
          "receipt_extraction"]
+JUDGE_CASES = ["support_reply"]
 
 
 def spec_path(case: str) -> Path:
@@ -39,11 +43,11 @@ def shipped_records(case: str) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def test_exactly_the_six_cases_ship():
-    assert sorted(p.parent.name for p in SPECS.glob("*/spec.yaml")) == sorted(CASES)
+def test_exactly_the_seven_cases_ship():
+    assert sorted(p.parent.name for p in SPECS.glob("*/spec.yaml")) == sorted(CASES + JUDGE_CASES)
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", CASES + JUDGE_CASES)
 def test_spec_loads_with_complete_split_data(case):
     spec = load_spec(spec_path(case))
     items = load_items(spec, require_gold=True)
@@ -55,7 +59,7 @@ def test_spec_loads_with_complete_split_data(case):
     assert (SPECS / case / "generate.py").is_file()
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", CASES + JUDGE_CASES)
 def test_rubric_is_a_real_rubric_and_student_prompt_is_short(case):
     spec = load_spec(spec_path(case))
     rubric_tokens = count_tokens(spec.teacher.system_text)
@@ -222,3 +226,83 @@ def test_no_example_data_comes_from_shared_data():
         public = {row["text"].strip().lower() for row in csv.DictReader(handle)}
     ours = {r["message"].strip().lower() for r in shipped_records("ticket_routing")}
     assert not ours & public
+
+
+# -- the seventh case: free text scored by a judge -------------------------------------------------
+
+
+def test_support_reply_data_and_alignment_are_what_the_generator_writes():
+    generator = load_generator("support_reply")
+    assert shipped_records("support_reply") == generator.generate()
+    with (SPECS / "support_reply" / "alignment.jsonl").open(encoding="utf-8") as handle:
+        assert [json.loads(line) for line in handle] == generator.generate_alignment()
+
+
+def test_support_reply_offline_run_says_scoring_needs_a_judge(tmp_path, capsys):
+    from distilleval.cli.main import main
+
+    assert main(["run", str(spec_path("support_reply")), "--offline", "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "scorer.kind: judge" in err[0] and "spec.yaml:" in err[0]
+    assert not (tmp_path / "runs").exists()
+
+
+def _support_reply_on_doubles(folder, base_url):
+    """The shipped case with its three models served by the scripted server at ``base_url``."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(SPECS / "support_reply", folder)
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    spec["pricing"] = str(REPO_ROOT / "pricing" / "2026-02.yaml")
+    for role, name in (("teacher", "teacher-m"), ("student", "student-m")):
+        price = spec[role]["model"] if role == "teacher" else "tinker/lora"
+        spec[role].update(model=f"openai/{name}", api_base=base_url, fast_path=True, price_as=price)
+    spec["scorer"].update(model="openai/judge-m", api_base=base_url, fast_path=True, price_as="openai/gpt-4.1-mini")
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return folder / "spec.yaml"
+
+
+def test_support_reply_runs_through_the_doubles_with_a_judge_of_known_error(tmp_path):
+    from distilleval.cli.main import main
+    from distilleval.testing.judge_double import JudgeDouble
+    from distilleval.testing.openai_server import ModelScript, OpenAIServer
+
+    generator = load_generator("support_reply")
+    records = shipped_records("support_reply")
+    reference = {record["email"]: record["reference"] for record in records}
+    right_replies = set(reference.values()) | {row["output"] for row in generator.generate_alignment()
+                                              if row["verdict"] == "pass"}
+
+    def answer(wrong_every: int):
+        def write(prompt: str) -> str:
+            email = next(e for e in reference if e in prompt)
+            position = records.index(next(r for r in records if r["email"] == email))
+            if position % wrong_every == 0:
+                return generator.reply(email.split(":")[0][5:], "please wait up to 30 days")
+            return reference[email]
+        return write
+
+    double = JudgeDouble(truth=lambda reply: reply in right_replies, sensitivity=0.95, specificity=0.9, seed=7)
+    scripts = {"teacher-m": ModelScript(answer=answer(10)), "student-m": ModelScript(answer=answer(5)),
+               "judge-m": ModelScript(answer=double)}
+    with OpenAIServer(scripts) as server:
+        spec = _support_reply_on_doubles(tmp_path / "case", server.base_url)
+        status = main(["eval", str(spec), "--limit", "60", "--runs-dir", str(tmp_path / "runs"),
+                       "--cache", str(tmp_path / "cache.sqlite")])
+        judge_prompts = [r.prompt for r in server.requests_for("judge-m", "ok")]
+    [summary_path] = (tmp_path / "runs").glob("*/summary.json")
+    judge = json.loads(summary_path.read_text())["judge"]
+    assert status == 0 and judge["failed_calls"] == 0
+    assert judge["alignment"]["rows"] == 80 and judge["alignment"]["positives"] == 40
+    # The alignment counts are exactly the double's verdicts on the 80 human-judged replies.
+    aligned = [p for p in judge_prompts if "B2" in p]
+    assert len(aligned) == 80
+    assert judge["alignment"]["true_pass"] + judge["alignment"]["true_fail"] == sum(
+        double(p).endswith("PASS") == any(row["output"] in p for row in generator.generate_alignment()
+                                          if row["verdict"] == "pass") for p in aligned)
+    # The reference reply is shown to the judge; the model that wrote the answer never is.
+    assert all("Reference answer:" in p and "teacher" not in p and "student" not in p for p in judge_prompts)
+    student = judge["figures"]["student"]
+    assert student["n"] == 60 and student["corrected"]["ci_low"] <= 0.8 <= student["corrected"]["ci_high"]

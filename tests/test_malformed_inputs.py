@@ -56,6 +56,10 @@ def _absolute_paths(spec: dict, folder: Path) -> dict:
                 spec[role][part] = str(folder / text)
     if isinstance(spec.get("scorer"), dict) and "database" in spec["scorer"]:
         spec["scorer"]["database"] = str(folder / spec["scorer"]["database"])
+    if isinstance(spec.get("scorer"), dict) and spec["scorer"].get("kind") == "judge":
+        spec["scorer"]["criteria"] = str(folder / spec["scorer"]["criteria"])
+        if spec["scorer"].get("alignment"):
+            spec["scorer"]["alignment"]["path"] = str(folder / spec["scorer"]["alignment"]["path"])
     if spec.get("pricing"):
         spec["pricing"] = str((folder / spec["pricing"]).resolve())
     return spec

@@ -41,6 +41,7 @@ COMMANDS = (
     "compare",
     "gate",
     "drift",
+    "align",
 )
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT

@@ -86,8 +86,38 @@ def run(args: argparse.Namespace) -> int:
         run_dir = evaluate(spec, options)
         if beat is not None:
             beat.set_phase("reading the summary")
-        return report_failed_calls(read_summary(run_dir), spec.gates.max_error_rate, command="eval",
-                                   next_step=resume_hint(f"distilleval eval {args.spec} --resume {run_dir}"))
+        summary = read_summary(run_dir)
+    for line in judge_lines(summary):
+        print(line)
+    return report_failed_calls(summary, spec.gates.max_error_rate, command="eval",
+                               next_step=resume_hint(f"distilleval eval {args.spec} --resume {run_dir}"))
+
+
+def judge_lines(summary) -> list[str]:
+    """A judge-scored run's judge cost on its own line, the eval's total spend with it, and whether its
+    verdicts count (the alignment requirements, the judge's error rate)."""
+    from distilleval.costs.cost_model import format_usd
+
+    judge = summary.judge
+    if judge is None:
+        return []
+    models_spent = sum(result.spent_usd for result in summary.models.values())
+    lines = [
+        f"  judge {judge.model}: {judge.calls} calls, {judge.input_tokens_total:,} input + "
+        f"{judge.output_tokens_total:,} output tokens, {format_usd(judge.cost_usd)} at the table "
+        f"(spent {format_usd(judge.spent_usd)})",
+        f"  eval spent {format_usd(models_spent + judge.spent_usd)}: models {format_usd(models_spent)} + judge "
+        f"{format_usd(judge.spent_usd)}",
+    ]
+    def shown(metric) -> str:
+        return "undefined" if metric.value is None else f"{metric.value:.3f} [{metric.ci_low:.3f}, {metric.ci_high:.3f}]"
+
+    for name, figures in judge.figures.items():
+        lines.append(f"  {name}: judge pass rate {shown(figures.raw)}, corrected accuracy {shown(figures.corrected)} "
+                     f"({figures.n} judged answers)")
+    if not judge.trusted:
+        lines.append("  judge not trusted, its verdicts do not count: " + "; ".join(judge.untrusted_reasons))
+    return lines
 
 
 def resume_hint(command: str) -> str:
@@ -139,6 +169,15 @@ def error_lines(summary, limit: float) -> tuple[list[str], list[str]]:
                      f"{result.n_scored} answered items")
         for reason, count in sorted(result.error_reasons.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"    {key} batch: {reason} ({count} {'call' if count == 1 else 'calls'})")
+    judge = getattr(summary, "judge", None)
+    if judge is not None and judge.failed_calls:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(judge.errors.items(), key=lambda kv: (-kv[1], kv[0])))
+        over = judge.error_rate > limit
+        if over:
+            too_many.append("judge")
+        lines.append(f"  judge: {judge.failed_calls} of {judge.calls} calls gave no verdict ({kinds}), error rate "
+                     f"{judge.error_rate:.1%} {'>' if over else '<='} limit {limit:.1%}; those answers are missing "
+                     "data, never fails")
     return lines, too_many
 
 

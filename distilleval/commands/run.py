@@ -69,6 +69,15 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             offline, reason = True, f"no key for {', '.join(missing)}"
             print(f"distilleval run: {reason}: running offline (reference labels, local baselines, projected costs)", file=sys.stderr)
+    if offline and spec.scorer.kind == "judge":
+        from distilleval.errors import ConfigurationError
+        from distilleval.spec.task_spec import spec_location
+
+        raise ConfigurationError(
+            f"{spec_location(spec, ('scorer', 'kind'))}: scorer.kind: judge: scoring this task needs the judge model "
+            f"({spec.scorer.model}), which an offline run does not call ({reason}); local baselines do not apply to "
+            "free text: run online, or eval against a local server"
+        )
     # Everything a user can get wrong in the spec, data or pricing fails here, before any work.
     check_spec_priced(spec, pricing, training=not offline and spec.student.model == spec.training.base_model)
     check_eval_inputs(spec, limit=args.limit)
@@ -172,8 +181,13 @@ def _online_steps(spec: "TaskSpec", pricing: "PricingTable", args: argparse.Name
         mark_current(labels, plan.fingerprint)
 
     validation = run_dir / "validate.json"
-    module, namespace = _invoke("validate", [spec_path, "--split", "eval", "--spot-check", "3", "--out", str(validation), *shared])
-    if module.run(namespace) == 1:
+    if spec.scorer.kind == "judge":
+        # Validating the teacher against gold would mean judging it twice; eval judges it, raw and corrected.
+        say("validate  skipped: a judge scores this free-text task; eval reports the teacher's judged accuracy")
+    else:
+        module, namespace = _invoke("validate", [spec_path, "--split", "eval", "--spot-check", "3", "--out",
+                                                 str(validation), *shared])
+    if spec.scorer.kind != "judge" and module.run(namespace) == 1:
         say("validate  the teacher is below the spec's floor (gates.teacher_min): stopping before training on its labels")
         return 1, run_dir / "eval"
 

@@ -31,6 +31,9 @@ def priced_models(spec: TaskSpec, *, training: bool = False, roles: Collection[s
     for position, baseline in enumerate(spec.baselines):
         if baselines is None or baseline.display_name in baselines:
             wanted.append((("baselines", position), baseline.price_as))
+    judge = spec.judge_model()
+    if judge is not None:
+        wanted.append((("scorer", "price_as") if judge.price_as else ("scorer", "model"), judge.pricing_key))
     if training:
         wanted.append((("training", "price_as"), spec.training.price_as))
     return wanted

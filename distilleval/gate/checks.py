@@ -34,6 +34,10 @@ Checks (each configured gate is one check; unset gates are not checked):
   alpha/2 of the time however many models are gated. The line names the correction and the
   number of comparisons. A model above the error-rate limit in either run fails its check.
 
+A judge-scored run (``summary.judge``) gets a ``judge`` check, and its floors and non-inferiority
+judge the corrected figures, failing with the reason when the judge is not trusted
+(``distilleval.gate.judged``).
+
 The paired tests are in ``distilleval.gate.paired``; how the checks are printed and written
 for CI is in ``distilleval.gate.ci_output``.
 """
@@ -47,6 +51,7 @@ from typing import Literal
 from distilleval.costs.cost_model import format_usd
 from distilleval.errors import DataError
 from distilleval.gate.family import paired_drop_family
+from distilleval.gate.judged import judge_check, judged_floor, judged_non_inferiority
 from distilleval.gate.paired import non_inferiority_test, paired_scores
 from distilleval.results.summary_json import ModelResult, Summary
 from distilleval.spec.task_spec import GatesSpec
@@ -395,13 +400,21 @@ def run_checks(summary: Summary, gates: GatesSpec, *, baseline: Summary | None =
         )
     limit = gates.max_error_rate
     checks: list[Check] = []
-    if gates.student_min is not None:
-        checks.append(_floor("student_min", "student", summary, gates.student_min, limit))
-    if gates.teacher_min is not None:
-        checks.append(_floor("teacher_min", "teacher", summary, gates.teacher_min, limit))
+    judged = summary.judge is not None
+    if judged:
+        checks.append(Check("judge", *judge_check(summary), implicit=True))
+    for name, role, floor in (("student_min", "student", gates.student_min), ("teacher_min", "teacher", gates.teacher_min)):
+        if floor is None:
+            continue
+        if judged and _unmeasured(role, summary) is None:
+            checks.append(Check(name, *judged_floor(model_by_role(summary, role)[0], summary, floor)))  # type: ignore[index]
+        else:
+            checks.append(_floor(name, role, summary, floor, limit))
     if gates.baseline_min is not None:
         checks.extend(_baseline_floors(summary, gates.baseline_min, limit))
-    if gates.non_inferiority_margin is not None:
+    if gates.non_inferiority_margin is not None and judged:
+        checks.append(Check("non_inferiority", *judged_non_inferiority(summary, gates.non_inferiority_margin, gates.alpha)))
+    elif gates.non_inferiority_margin is not None:
         checks.append(_non_inferiority(summary, gates.non_inferiority_margin, gates.alpha, limit))
     if gates.cascade_min is not None:
         checks.extend(_cascade_floors(summary, gates.cascade_min, limit))

@@ -107,6 +107,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     # Every input check (gold on each eval row, classes for the baselines, ...) before anything is paid.
     items = check_eval_inputs(spec, limit=options.limit, baselines=baselines).evaluate
     check_scorer(spec)
+    _check_judge_inputs(spec, options)
     if options.batch:
         _check_batch_roles(spec, roles, pricing)
     run_dir, resume = _run_dir(spec, options)
@@ -140,6 +141,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
                     raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
             _phase("reading results")
             outputs = {role: store.results(role) for role in roles}
+            judged = _judge(spec, items, outputs, store, pricing, options) if spec.scorer.kind == "judge" else None
             contexts = {role: latency_context(store, role) for role in roles}
             batch_notes = _batch_providers(store, roles)
         _phase("baselines" if baselines else "scoring")
@@ -147,7 +149,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
         _phase("scoring")
         summary_path = _write_summary(
             spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
-            batch_notes=batch_notes,
+            batch_notes=batch_notes, judged=judged,
         )
     except KeyboardInterrupt as interrupted:
         # Ctrl-C or SIGTERM: every finished call is committed; the CLI prints how to go on.
@@ -164,6 +166,21 @@ def _phase(name: str, *, total: int | None = None) -> None:
     beat = active()
     if beat is not None:
         beat.set_phase(name, total=total)
+def _check_judge_inputs(spec: TaskSpec, options: EvalOptions) -> None:
+    """Before anything is paid: the judge's criteria and alignment set read, and its key, when its calls
+    cannot all come from the response cache (no cache file, ``--no-cache`` or ``--refresh``; otherwise it
+    is checked on the first miss)."""
+    from distilleval.backends.credentials import resolve_api_key
+    from distilleval.pipeline.judging import criteria_text, load_alignment
+    from distilleval.run.cache import cache_path_for
+
+    judge = spec.judge_model()
+    if judge is None:
+        return
+    criteria_text(spec)
+    load_alignment(spec)
+    if options.no_cache or options.refresh or not cache_path_for(options.cache).is_file():
+        resolve_api_key(judge.model, api_key_env=judge.api_key_env, api_base=judge.api_base, role="judge")
 
 
 class _NoMeta:
@@ -245,7 +262,11 @@ async def _call_models_in_batches(
     from distilleval.run.batch import BatchOptions, run_model_in_batches
     from distilleval.run.cache import ResponseCache, cache_path_for
 
-    models = spec.models()
+    models = dict(spec.models())
+    if spec.judge_model() is not None:
+        from distilleval.pipeline.judging import JUDGE_ROLES
+
+        models.update({role: spec.judge_model() for role in JUDGE_ROLES})
     cache = None if options.no_cache else ResponseCache(cache_path_for(options.cache), refresh=options.refresh)
     try:
         for role in sorted({call.model for call in calls}):
@@ -479,6 +500,40 @@ def _run_baselines(spec: TaskSpec, baselines: list[Any], items: list[Item], pric
     return baseline_runs(spec, train, items, pricing, baselines=baselines)
 
 
+def _judge_summary(spec: TaskSpec, items: list[Item], runs: list[Any], scorer: Any, judged: Any, pricing: Any) -> Any:
+    """``summary.judge``: the judge's calls and cost, its alignment, raw and corrected figures, pairwise."""
+    from distilleval.costs.pricing import priced_as
+    from distilleval.files import file_sha256
+    from distilleval.pipeline.judging import alignment_result, pairwise_judgments, usable
+    from distilleval.results.judge_pairwise import pairwise_result
+    from distilleval.results.judge_summary import build_judge_summary
+    from distilleval.scoring.judge import ALIGNMENT_ROLE, PAIRWISE_ROLE
+
+    work, texts, calls, batched_roles = judged
+    judge = spec.judge_model()
+    price = pricing.price_for(pricing.key_for(judge))
+    verdicts: dict[str, dict[str, bool | None]] = {}
+    for run in runs:
+        if run.role not in ("teacher", "student"):
+            continue
+        per_item = verdicts.setdefault(run.name, {})
+        for output in run.outputs:
+            if output.text is not None:
+                verdict = scorer.verdict_for(output.item_id, output.text)
+                per_item[output.item_id] = None if verdict is None else verdict.passed
+    pairwise = None
+    if spec.scorer.pairwise and texts[PAIRWISE_ROLE]:
+        pairwise = pairwise_result("teacher", "student", pairwise_judgments(items, texts[PAIRWISE_ROLE]))
+    return build_judge_summary(
+        spec.scorer, criteria_sha256=file_sha256(spec.resolve(spec.scorer.criteria)), calls=calls,
+        price_call=lambda call: _priced_cost(call, price, batch=judge.batch or call.model in batched_roles),
+        usable=lambda call: usable(spec, call),
+        verdicts=verdicts, alignment=alignment_result(spec, work.alignment, texts[ALIGNMENT_ROLE]),
+        pairwise=pairwise, margin=spec.gates.non_inferiority_margin, alpha=spec.gates.alpha,
+        max_error_rate=spec.gates.max_error_rate, priced_as=priced_as(judge, pricing),
+    )
+
+
 def _priced_cost(result: Any, price: Any, *, batch: bool) -> float:
     """A call's cost from its measured tokens at this run's pricing table (its recorded cost
     when the tokens are unknown)."""
@@ -532,12 +587,49 @@ def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: 
     return outputs
 
 
+def _judge(spec: TaskSpec, items: list[Item], outputs: dict[str, list[Any]], store: Any, pricing: Any,
+           options: EvalOptions) -> Any:
+    """Make the judge's calls the run still needs (``pipeline.judging``; with ``--batch`` through its provider's
+    batch API when it has one) and read back all of them, with the judge roles that went through a batch API."""
+    import asyncio
+
+    from distilleval.pipeline.judging import JUDGE_ROLES, call_judge, judge_texts, plan_judge_calls
+    from distilleval.run.runner import RunAborted
+
+    work = plan_judge_calls(spec, items, outputs)
+    finished = store.finished_keys()
+    missing = [call for call in work.calls if call.key not in finished]
+    try:
+        if options.batch and _batch_capable(spec.judge_model()):
+            asyncio.run(_call_models_in_batches(spec, missing, store, options, pricing, store.path.parent))
+        else:
+            asyncio.run(call_judge(spec, missing, store, pricing, options))
+    except RunAborted as err:
+        raise RunAborted(f"judge: {err} (finished calls are saved: fix this, then add --resume {store.path.parent})") from None
+    wanted = {call.key for call in work.calls}
+    calls = [r for role in JUDGE_ROLES for r in store.results(role) if (r.item_id, r.model, r.repeat) in wanted]
+    return work, judge_texts(store), calls, set(_batch_providers(store, list(JUDGE_ROLES)))
+
+
+def _batch_capable(model: Any) -> bool:
+    """Whether ``model``'s provider has a batch API here (``--batch`` sends the judge's calls there too)."""
+    from distilleval.backends.batch_api import check_batch_capable
+    from distilleval.errors import ConfigurationError
+
+    try:
+        check_batch_capable("judge", model.model)
+    except ConfigurationError:
+        return False
+    return True
+
+
 def _write_summary(
     spec, items, outputs, baseline_outputs, pricing, run_dir: Path, contexts=None, *, student_training=None,
-    batch_notes=None,
+    batch_notes=None, judged=None,
 ) -> Path:
     """Score every model's outputs and write ``summary.json`` (atomically); a role in
-    ``batch_notes`` (role -> provider) went through that provider's batch API and is priced at the batch tier."""
+    ``batch_notes`` (role -> provider) went through that provider's batch API and is priced at the batch tier;
+    ``judged`` (``_judge``'s result) holds a judge-scored run's judge calls."""
     from distilleval.backends.request_params import model_notes
     from distilleval.costs.pricing import priced_as
     from distilleval.results.build import ModelRun, build_summary
@@ -565,10 +657,14 @@ def _write_summary(
     ]
     runs.extend(baseline_outputs)
     with build_scorer(spec) as scorer:
+        if judged is not None:
+            scorer.verdicts = judged[1]["judge"]
         summary = build_summary(
             spec, items, runs, pricing=pricing, run_id=run_dir.name, scorer=scorer, mode="online",
             student_training=student_training,
         )
+        if judged is not None:
+            summary = summary.model_copy(update={"judge": _judge_summary(spec, items, runs, scorer, judged, pricing)})
     path = run_dir / "summary.json"
     write_summary(summary, path)
     from distilleval.pipeline.decision import record_decision

@@ -53,14 +53,18 @@ def tinker_credentials_found() -> bool:
 
 
 def missing_credentials(spec: TaskSpec) -> list[str]:
-    """The teacher/student roles whose API key is not configured, as ``role (VARIABLE)``.
+    """The teacher/student (and judge) roles whose API key is not configured, as ``role (VARIABLE)``.
 
     A model on a custom ``api_base`` without ``api_key_env`` (a local server) needs no key.
     """
     from distilleval.backends.tinker.model_ids import is_tinker_model
 
     missing = []
-    for role, model in spec.models().items():
+    models = dict(spec.models())
+    judge = spec.judge_model()
+    if judge is not None:
+        models["judge"] = judge
+    for role, model in models.items():
         if is_tinker_model(model.model):  # a tinker:// checkpoint or a Tinker base model
             # The SDK's own resolution: a key, a JWT, TINKER_CREDENTIAL_CMD or `tinker auth login`.
             if tinker_credentials_found():

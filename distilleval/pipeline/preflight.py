@@ -73,7 +73,9 @@ def check_eval_inputs(spec: TaskSpec, *, limit: int | None = None,
         DataError: a bad row (see ``load_items``), an empty eval split, an evaluated row with
             no gold answer, or fewer than two classes to train the baselines on.
     """
-    if spec.data.gold is None:
+    # A judge without a reference answer grades against its criteria alone: no gold is needed.
+    judged_without_reference = spec.scorer.kind == "judge" and spec.scorer.reference is None
+    if spec.data.gold is None and not judged_without_reference:
         raise SpecError(
             f"{spec_location(spec, ('data',))}: data.gold: not set, so an eval has no right answers to score "
             f"against; name the column of {spec.data.path} that holds them"
@@ -83,8 +85,9 @@ def check_eval_inputs(spec: TaskSpec, *, limit: int | None = None,
     evaluate = eval_items(items, limit)
     if not evaluate:
         raise DataError(f"{source}: data.split: no items in the eval split ({_split_rule(spec, len(items))})")
-    _check_gold_present(spec, source, evaluate)
-    check_gold_shape(spec, evaluate)
+    if spec.data.gold is not None:
+        _check_gold_present(spec, source, evaluate)
+        check_gold_shape(spec, evaluate)
     train = [item for item in split_items(items, "train") if item.gold is not None]
     chosen = list(spec.baselines if baselines is None else baselines)
     if chosen:

@@ -70,6 +70,11 @@ def render_run(run: str | Path, fmt: str = "md", *, spec_path: str | Path | None
     inputs = load_run(run, spec_path=spec_path, pricing_path=pricing_path, require_spec=True, require_pricing=True)
     figures = compute_figures(inputs, max_price_age_days=max_price_age_days)
     tables, verdict = build_tables(figures), decide(figures, payback_horizon_days=payback_horizon_days)
+    if figures.summary.judge is not None:
+        from distilleval.report.judge_tables import judge_accuracy_table, judge_cost_table
+
+        tables[1:1] = [judge_accuracy_table(figures.summary)]
+        tables.append(judge_cost_table(figures.summary))
     tables = _with_pareto(tables, figures, verdict)
     curve = run_curve(run)
     if curve is None:

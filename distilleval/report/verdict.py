@@ -110,6 +110,10 @@ def _failed_too_often(f: Figures) -> dict[str, str]:
         kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(result.errors.items(), key=lambda kv: (-kv[1], kv[0])))
         problems[role] = (f"the {role} failed {result.failed_calls:,} of {result.n:,} calls ({kinds}), error rate "
                           f"{result.error_rate:.1%} above the limit {limit:.1%} (gates.max_error_rate)")
+    judge = f.summary.judge
+    if judge is not None and not judge.trusted:
+        # Every judge-scored figure rests on the judge: an untrusted one leaves nothing to judge.
+        problems.setdefault("student", "the judge is not trusted: " + "; ".join(judge.untrusted_reasons))
     return problems
 
 
@@ -162,7 +166,25 @@ def _teacher_validity(f: Figures) -> Reason:
     return Reason(rule, "pass", f"teacher {name} {metric:.1%} against gold{floor}, error rate {result.error_rate:.1%}{source}")
 
 
+def _judged_non_inferiority(f: Figures) -> Reason:
+    """Non-inferiority of a judge-scored run: on the corrected difference (``summary.judge.comparison``)."""
+    rule = "non-inferiority"
+    comparison = f.summary.judge.comparison
+    if comparison is None or comparison.non_inferior is None:
+        return Reason(rule, "unknown", "no corrected teacher-student comparison at a margin (gates.non_inferiority_margin)")
+    shown = "undefined" if comparison.corrected_difference is None else f"{signed_points(comparison.corrected_difference)} pts"
+    head = (f"student − teacher corrected for the judge's error {shown}, one-sided lower bound "
+            f"{signed_points(comparison.lower_bound)} pts vs margin −{comparison.margin * 100:g} pts")
+    if comparison.non_inferior:
+        return Reason(rule, "pass", f"{head}: non-inferior")
+    if comparison.ci_high < -comparison.margin:
+        return Reason(rule, "fail", f"{head}; the upper bound {signed_points(comparison.ci_high)} pts is below −margin: inferior")
+    return Reason(rule, "unknown", f"{head}: inconclusive — more eval items or alignment rows would narrow the interval")
+
+
 def _non_inferiority(f: Figures) -> Reason:
+    if f.summary.judge is not None:
+        return _judged_non_inferiority(f)
     rule = "non-inferiority"
     ni = f.non_inferiority
     if ni is None:
@@ -201,11 +223,15 @@ def _student_floor(f: Figures) -> Reason | None:
         return None
     rule = "student floor"
     metric = f.student.result.metric.value if f.student and f.student.result.metric else None
+    name = f.summary.primary_metric
+    if f.summary.judge is not None:
+        figures = f.summary.judge.figures.get(f.student.key) if f.student else None
+        metric, name = (figures.corrected.value if figures else None), "corrected accuracy"
     if metric is None:
         return Reason(rule, "unknown", "the student has no score")
     ok = metric >= gates.student_min
     return Reason(rule, "pass" if ok else "fail",
-                  f"student {f.summary.primary_metric} {metric:.1%} {'≥' if ok else '<'} floor {gates.student_min:.1%}")
+                  f"student {name} {metric:.1%} {'≥' if ok else '<'} floor {gates.student_min:.1%}")
 
 
 def _baseline_meets_floor(f: Figures) -> bool:

@@ -283,6 +283,88 @@ class CascadeResult(_Model):
     curve: list[CascadePointResult] = Field(default_factory=list)
     chosen: CascadeChoice | None = None
     unavailable: str | None = Field(default=None, description="why no curve: a model not called, no confidence")
+class JudgeAlignmentResult(_Model):
+    """The judge measured on the human-judged alignment set (``results.judge_alignment``)."""
+
+    path: str
+    sha256: str
+    rows: int = Field(description="alignment rows the judge gave a verdict on")
+    failed_calls: int = 0
+    positives: int = Field(description="rows humans marked right")
+    negatives: int = Field(description="rows humans marked wrong")
+    true_pass: int = Field(description="human-right rows the judge passed")
+    true_fail: int = Field(description="human-wrong rows the judge failed")
+    agreement: MetricValue
+    sensitivity: MetricValue
+    specificity: MetricValue
+    kappa: float | None = None
+    requirements_met: bool
+    unmet: list[str] = Field(default_factory=list, description="each requirement of scorer.alignment not met")
+
+
+class JudgeFigures(_Model):
+    """One model's judge-scored accuracy: raw pass rate and corrected accuracy, each with its interval."""
+
+    n: int
+    passes: int
+    raw: MetricValue
+    corrected: MetricValue = Field(description="Rogan-Gladen, carrying the eval sample's and the alignment set's "
+                                               "uncertainty; value None when the judge is not trusted or J <= 0")
+
+
+class JudgeComparison(_Model):
+    """The paired teacher-vs-student comparison on the judge's verdicts, corrected (b - a)."""
+
+    a: str
+    b: str
+    n_paired: int
+    raw_difference: float
+    corrected_difference: float | None
+    ci_low: float
+    ci_high: float
+    method: str
+    margin: float | None = None
+    lower_bound: float | None = Field(default=None, description="one-sided 1 - alpha bound of the corrected difference")
+    non_inferior: bool | None = None
+
+
+class PairwiseResult(_Model):
+    """Side-by-side judging, both orders: b's wins, ties and losses against a, and the position bias."""
+
+    a: str
+    b: str
+    n: int
+    failed_items: int = 0
+    wins: int
+    ties: int
+    losses: int
+    win_rate: MetricValue
+    net_win_rate: MetricValue = Field(description="(wins - losses) / n with the paired score interval")
+    position_bias: MetricValue = Field(description="share of judgments for the first-shown answer minus the share "
+                                                   "for the second; 0 when order does not matter")
+
+
+class JudgeSummary(_Model):
+    """The judge of a judge-scored run: its calls, cost, measured error and corrected figures."""
+
+    model: str
+    priced_as: str | None = None
+    criteria_sha256: str
+    scale: str
+    calls: int
+    failed_calls: int
+    errors: dict[str, int] = Field(default_factory=dict)
+    error_rate: float
+    input_tokens_total: int = 0
+    output_tokens_total: int = 0
+    cost_usd: float = Field(default=0.0, description="the judge's calls priced at the table (cache hits included)")
+    spent_usd: float = Field(default=0.0, description="money the judge's calls spent in this run")
+    trusted: bool
+    untrusted_reasons: list[str] = Field(default_factory=list)
+    alignment: JudgeAlignmentResult | None = None
+    figures: dict[str, JudgeFigures] = Field(default_factory=dict)
+    comparison: JudgeComparison | None = None
+    pairwise: PairwiseResult | None = None
 
 
 class SourceRef(_Model):
@@ -325,6 +407,8 @@ class Summary(_Model):
         "its accuracy, cost and dominance, the Pareto front, the recommendation and the evidence still needed "
         "(written by the pipeline from the report's figures: report.recommendation.decision_block)",
     )
+    judge: JudgeSummary | None = Field(default=None, description="judge-scored runs: the judge's calls, cost, "
+                                                                 "alignment and corrected figures")
 
 
 def write_summary(summary: Summary, path: Path) -> None:

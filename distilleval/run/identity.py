@@ -81,6 +81,10 @@ def run_identity(
         settings = {name: getattr(model, name) for name in MODEL_SETTINGS}
         identity[f"{role}.settings"] = {"what": f"the {role}'s model settings",
                                         "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}}
+    if getattr(spec.scorer, "kind", None) == "judge":
+        identity["judge.criteria"] = _file("the judge's criteria file", spec.resolve(spec.scorer.criteria))
+        if spec.scorer.alignment is not None:
+            identity["judge.alignment"] = _file("the judge's alignment set", spec.resolve(spec.scorer.alignment.path))
     for number, table in enumerate(pricing.chain()):
         identity[f"pricing.{number}"] = _file("the pricing table", table.path) | {"sha256": table.sha256}
     if include_spec:

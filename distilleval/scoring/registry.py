@@ -57,12 +57,19 @@ def _python(config: Any, spec: Any) -> Scorer:
     return PythonFunction(config)
 
 
+def _judge(config: Any, spec: Any) -> Scorer:
+    from distilleval.scoring.judge import JudgeScore
+
+    return JudgeScore(config)
+
+
 SCORERS: dict[str, ScorerFactory] = {
     "exact_match": _exact_match,
     "json_fields": _json_fields,
     "spans": _spans,
     "sql_execution": _sql_execution,
     "python": _python,
+    "judge": _judge,
 }
 
 

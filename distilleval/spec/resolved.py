@@ -34,6 +34,10 @@ def resolved_spec_yaml(spec: TaskSpec) -> str:
         resolved["pricing"] = str(spec.resolve(spec.pricing).resolve())
     if spec.scorer.kind == "sql_execution":
         resolved["scorer"]["database"] = str(spec.resolve(spec.scorer.database).resolve())
+    if spec.scorer.kind == "judge":
+        resolved["scorer"]["criteria"] = str(spec.resolve(spec.scorer.criteria).resolve())
+        if spec.scorer.alignment is not None:
+            resolved["scorer"]["alignment"]["path"] = str(spec.resolve(spec.scorer.alignment.path).resolve())
     for role in ("teacher", "student"):
         _inline_prompts(resolved[role], spec.models()[role])
     for position, candidate in enumerate(spec.candidates):

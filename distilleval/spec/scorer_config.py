@@ -111,9 +111,48 @@ class PythonScorer(_Strict):
     workers: PositiveInt | None = Field(default=None, le=256, description="worker processes; default: CPU count")
 
 
+class JudgeAlignment(_Strict):
+    """The human-judged set a judge is measured on, and what it must show before its verdicts count."""
+
+    path: str = Field(description="JSONL or CSV of (input fields, output, verdict), relative to the spec")
+    output: str = Field(default="output", description="the column holding the judged answer")
+    verdict: str = Field(default="verdict", description="the column holding the human verdict: pass/fail, true/false, 1/0")
+    min_rows: PositiveInt = Field(default=30, le=10_000_000, description="fewest alignment rows before verdicts count")
+    min_sensitivity_lower: float | None = Field(
+        default=None, ge=0, le=1, description="lowest acceptable lower 95% bound of the judge's sensitivity"
+    )
+    min_specificity_lower: float | None = Field(
+        default=None, ge=0, le=1, description="lowest acceptable lower 95% bound of the judge's specificity"
+    )
+
+
+class JudgeScorer(_Strict):
+    """A judge model grades each answer against a criteria file (free-text tasks).
+
+    The judge is called like any model (cache, retries, resume, pricing, every route); it is never
+    told which model wrote an answer. Its measured error on ``alignment`` corrects every figure it
+    scores (``distilleval.results.judge_correction``). See docs/judge.md.
+    """
+
+    kind: Literal["judge"] = "judge"
+    model: str = Field(min_length=1, description="the judge's LiteLLM id (or an OpenAI-compatible model name)")
+    criteria: str = Field(min_length=1, description="file with what a right answer must do, relative to the spec")
+    scale: Literal["pass_fail", "graded"] = "pass_fail"
+    pass_score: int = Field(default=4, ge=1, le=5, description="graded scale (1-5): the lowest score that passes")
+    reference: str | None = Field(default=None, description="the data's gold column, shown to the judge as a reference answer")
+    pairwise: bool = Field(default=False, description="also compare teacher and student side by side, in both orders")
+    alignment: JudgeAlignment | None = None
+    api_base: str | None = None
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    fast_path: bool = False
+    price_as: str | None = None
+    max_tokens: PositiveInt = Field(default=256, le=1_000_000)
+    timeout_s: float = Field(default=60.0, gt=0, le=86_400)
+
+
 ScorerConfig = Annotated[
-    Union[ExactMatchScorer, JsonFieldsScorer, SpansScorer, SqlExecutionScorer, PythonScorer],
+    Union[ExactMatchScorer, JsonFieldsScorer, SpansScorer, SqlExecutionScorer, PythonScorer, JudgeScorer],
     Field(discriminator="kind"),
 ]
 
-SCORER_KINDS = ("exact_match", "json_fields", "spans", "sql_execution", "python")
+SCORER_KINDS = ("exact_match", "json_fields", "spans", "sql_execution", "python", "judge")

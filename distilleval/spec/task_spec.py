@@ -493,7 +493,21 @@ class TaskSpec(_Strict):
             raise ValueError("scorer 'sql_execution' needs output kind 'sql'")
         if self.scorer.kind in ("json_fields", "spans") and self.output.kind != "json":
             raise ValueError(f"scorer {self.scorer.kind!r} needs output kind 'json'")
+        if self.scorer.kind == "judge" and self.scorer.reference is not None and self.scorer.reference != self.data.gold:
+            raise ValueError(f"scorer.reference names {self.scorer.reference!r}; the reference answer is the data's "
+                             f"gold column ({self.data.gold or 'none declared: set data.gold'})")
         return self
+
+    def judge_model(self) -> ModelSpec | None:
+        """The judge as a model role (``scorer: {kind: judge}``), or None for other scorers."""
+        if self.scorer.kind != "judge":
+            return None
+        judge = self.scorer
+        return ModelSpec(
+            model=judge.model, prompt="{answer}", prompt_text="{answer}", max_tokens=judge.max_tokens,
+            temperature=0.0, api_base=judge.api_base, api_key_env=judge.api_key_env, timeout_s=judge.timeout_s,
+            fast_path=judge.fast_path, price_as=judge.price_as,
+        )
 
     @property
     def directory(self) -> Path:
@@ -634,6 +648,10 @@ def _check_files(spec: TaskSpec, lines: LineIndex) -> None:
         checks.append((("data", "pool"), spec.data.pool))
     if spec.scorer.kind == "sql_execution":
         checks.append((("scorer", "database"), spec.scorer.database))
+    if spec.scorer.kind == "judge":
+        checks.append((("scorer", "criteria"), spec.scorer.criteria))
+        if spec.scorer.alignment is not None:
+            checks.append((("scorer", "alignment", "path"), spec.scorer.alignment.path))
     if spec.pricing:
         checks.append((("pricing",), spec.pricing))
     for path, relative in checks:
@@ -804,6 +822,7 @@ def spec_from_mapping(raw: Any, source: Path, lines: LineIndex, *, sha256: str, 
     _check_labels(spec, lines)
     _check_error_costs(spec, lines)
     _check_model_names(spec, lines)
+    _check_judge(spec, lines)
     return _read_prompts(spec, lines)
 
 
@@ -843,3 +862,38 @@ def _check_model_names(spec: TaskSpec, lines: LineIndex) -> None:
             raise _fail(spec.source, lines, ("cascades", position),
                         f"the same cascade as cascades.{pairs[key]} ({cascade.name})")
         pairs[key] = position
+
+
+def _check_judge(spec: TaskSpec, lines: LineIndex) -> None:
+    """Refuse a judge that is the student (it would grade itself); warn on a shared model family."""
+    import sys
+
+    if spec.scorer.kind != "judge":
+        return
+    judge = spec.scorer.model
+    if judge == spec.student.model:
+        raise _fail(spec.source, lines, ("scorer", "model"),
+                    f"the judge {judge!r} is the student model; a model may not grade its own answers")
+    # A trained checkpoint (tinker://...) is of its base model's family.
+    student = spec.training.base_model if spec.student.model.startswith("tinker://") else spec.student.model
+    for role, model in (("teacher", spec.teacher.model), ("student", student)):
+        if model_family(judge) == model_family(model):
+            print(f"distilleval: warning: {spec_location(spec, ('scorer', 'model'))}: the judge {judge!r} shares the "
+                  f"model family {model_family(judge)!r} with the {role} ({model!r}); judges tend to prefer their own "
+                  "family's answers (self-preference)", file=sys.stderr)
+
+
+def model_family(model_id: str) -> str:
+    """A model's family for the self-preference warning: the provider prefix dropped, the name up
+    to its first size or version mark (``openai/gpt-4.1-mini`` -> ``gpt``, ``claude-opus-4-6`` -> ``claude``).
+
+    >>> model_family("anthropic/claude-opus-4-6")
+    'claude'
+    >>> model_family("Qwen/Qwen3-8B")
+    'qwen'
+    """
+    import re
+
+    name = model_id.rsplit("/", 1)[-1].lower()
+    match = re.match(r"[a-z]+", name)
+    return match.group(0) if match else name

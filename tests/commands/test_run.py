@@ -12,7 +12,9 @@ from distilleval.cli.main import main
 from distilleval.results.summary_json import read_summary
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted(path.parent.name for path in (REPO / "specs").glob("*/spec.yaml"))
+# A judge-scored example (support_reply) stops offline with one line: tests/test_example_specs.py checks it.
+EXAMPLES = sorted(path.parent.name for path in (REPO / "specs").glob("*/spec.yaml")
+                  if "kind: judge" not in path.read_text())
 PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "TINKER_API_KEY")
 
 

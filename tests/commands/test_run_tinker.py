@@ -44,6 +44,9 @@ def _tinker_spec(tmp_path: Path, case: str, base_url: str) -> tuple[Path, str]:
     base_model = spec.get("training", {}).get("base_model", "Qwen/Qwen3-8B")
     spec["student"].update(model=base_model)
     spec["gates"] = {}
+    if spec["scorer"].get("kind") == "judge":  # the judge on the local server too (scripted as model "judge")
+        spec["scorer"].update(model="openai/judge", api_base=base_url, api_key_env="LOCAL_TEST_KEY",
+                              price_as=spec["scorer"].get("price_as") or spec["scorer"]["model"])
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     gold = next(item.gold for item in load_items(load_spec(path)) if item.gold is not None)
     return path, _answer_text(gold)
@@ -57,6 +60,7 @@ def test_run_trains_and_evaluates_a_tinker_student_for_every_spec(case, tmp_path
     with OpenAIServer(api_key="sk-local-test-0000") as server:
         spec_path, answer = _tinker_spec(tmp_path, case, server.base_url)
         server.script("teacher", ModelScript(answer=answer))
+        server.script("judge", ModelScript(answer="Meets the criteria.\nVERDICT: PASS"))
         spec = load_spec(spec_path)
         vision = bool(spec.data.image_inputs)
         if vision:
@@ -70,8 +74,9 @@ def test_run_trains_and_evaluates_a_tinker_student_for_every_spec(case, tmp_path
         service = FakeServiceClient(responder=lambda prompt: [*tok.encode(answer), end])
         monkeypatch.setattr(tinker, "ServiceClient", lambda api_key=None, **_: service)
         status = main(["run", str(spec_path), "--runs-dir", str(tmp_path / "runs"), "--limit", "6"])
-        out = capsys.readouterr().out
-    assert status == 0, out
+        captured = capsys.readouterr()
+        out = captured.out
+    assert status == 0, out + captured.err
     assert " online -> " in out, out
     run_dir = next((tmp_path / "runs").iterdir())
     manifest = json.loads((run_dir / "train" / "manifest.json").read_text())
