@@ -632,7 +632,7 @@ def _read_prompts(spec: TaskSpec, lines: LineIndex) -> TaskSpec:
 def _read_generation_prompt(spec: TaskSpec, lines: LineIndex) -> IterateSpec:
     """Read ``iterate.generation_prompt`` (text or file) and check its placeholders."""
     settings = spec.iterate
-    text = _read_template(spec, lines, "iterate", "generation_prompt", settings.generation_prompt)
+    text = _read_template(spec, lines, ("iterate",), "generation_prompt", settings.generation_prompt)
     for name in template_fields(text):
         if name not in GENERATION_PLACEHOLDERS:
             raise _fail(spec.source, lines, ("iterate", "generation_prompt"),
