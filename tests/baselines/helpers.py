@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-
 from distilleval.baselines import TrainedBaseline, train_baseline
 from distilleval.spec.data import Item, load_items, split_items
 from distilleval.spec.task_spec import BaselineSpec, load_spec

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-
 from tests.environment import missing
 from tests.report.headless import find_chromium
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from distilleval.report.learning_curve import curve_chart, curve_tables, run_curve
 from distilleval.results.learning_curve import CurvePoint, DoublingGain, LearningCurve, SizeCost, write_curve
 
