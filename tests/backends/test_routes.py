@@ -143,16 +143,17 @@ def _within(latency, truth, slack_p50_ms=0.0, slack_p95_ms=0.0):
 
 
 @pytest.mark.parametrize(("route", "model_id", "shape"), ROUTES, ids=IDS)
-def test_latency_at_concurrency_64_is_within_the_bound_or_client_bound(route, model_id, shape):
+def test_latency_at_concurrency_64_is_within_the_bound_widened_only_by_the_measured_loop_lag(route, model_id, shape):
     # 128 calls, 64 in flight, to a server answering after 35 ms. A Python server on two cores
     # cannot answer 64 calls at once in exactly 35 ms, so the truth is what a lean client (a bare
     # aiohttp loop) measures against the same server in the same round. The route's p50 and p95
     # must be within 10% + 5 ms of the lean client's; never faster than the server's delay.
-    # When the runner's event-loop lag says the client was the bottleneck, each answer waited in
-    # the socket for about the loop's lag, and no longer: the bound then grows by the measured lag
-    # (its p95 for the p50, its largest sample for the p95), so a latency that grew for any other
-    # reason still fails. The machine is shared: a round outside its bound is measured again
-    # (up to 3 rounds).
+    # When the runner's event-loop lag says the client was the bottleneck, a call waits for the
+    # busy loop at most twice while its timer runs (after the timer starts, before the request
+    # leaves; after the answer arrives, before the timer stops): the bound then grows by twice the
+    # measured lag (its p95 for the p50, its largest sample for the p95), and a latency that grew
+    # for any other reason (e.g. time queued for a connection) still fails. The machine is
+    # shared: a round outside its bound is measured again (up to 3 rounds).
     delay_ms = 35.0
     with ServerProcess(delay_ms=delay_ms, answer="billing") as server:
         root = server.base_url.removesuffix("/v1")
@@ -178,7 +179,7 @@ def test_latency_at_concurrency_64_is_within_the_bound_or_client_bound(route, mo
             if client_bound_reason(lag, latency) is None:
                 within = _within(latency, truth)
             else:
-                within = _within(latency, truth, slack_p50_ms=lag.p95, slack_p95_ms=max(lag_samples))
+                within = _within(latency, truth, slack_p50_ms=2 * lag.p95, slack_p95_ms=2 * max(lag_samples))
             if within:
                 break
     assert within, (latency, truth, lag)
