@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+# Skip-or-fail for what a test needs from outside the repository (shared_data_dir is re-exported).
+from tests.environment import require_shared_data, shared_data_dir  # noqa: F401
+
 # The real-server tier's fixtures (llama, llama_proxy) and its wall-time line at the end of the run.
 from tests.llama_tier import (  # noqa: F401 - pytest finds fixtures and hooks by name here
     llama,
@@ -29,13 +32,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def shared_data_dir() -> Path | None:
-    """../shared/data beside the repository (or $DISTILLEVAL_SHARED_DATA), if present."""
-    candidates = [os.environ.get("DISTILLEVAL_SHARED_DATA"), REPO_ROOT.parent / "shared" / "data", "/work/shared/data"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
 
 
 @pytest.fixture
@@ -46,8 +42,5 @@ def tiny_spec_path() -> Path:
 
 @pytest.fixture
 def shared_data() -> Path:
-    """The real public data sets; skips the test when they are absent."""
-    folder = shared_data_dir()
-    if folder is None:
-        pytest.skip("../shared/data is not present on this machine")
-    return folder
+    """The real public data sets; skips the test when they are absent (fails under CI=true)."""
+    return require_shared_data()

@@ -10,12 +10,12 @@ there would hide a broken install. At the end of the session the tier's wall tim
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
 from distilleval.testing.llama_server import LlamaServer, missing_packages
+from tests.environment import missing as skip_or_fail
 from distilleval.testing.recording_proxy import RecordingProxy
 
 _tier: set[str] = set()  # node ids of the tests that use the server
@@ -62,10 +62,7 @@ def llama():
     """llama.cpp's server on 127.0.0.1 (skip, or fail in CI, when its packages are missing)."""
     missing = missing_packages()
     if missing:
-        message = "real-server tests need: " + "; ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true: the README's test command installs them)")
-        pytest.skip(message)
+        skip_or_fail("real-server tests need: " + "; ".join(missing))
     started = time.monotonic()
     with LlamaServer() as server:
         _clock["server_start_s"] = time.monotonic() - started

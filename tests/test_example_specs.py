@@ -215,14 +215,12 @@ def test_all_example_data_stays_small():
 def test_no_example_data_comes_from_shared_data():
     # The shared public data sets must stay outside the repository: no file of specs/ may repeat
     # a BANKING77 message verbatim (the closest public set to the ticket-routing case).
-    from tests.conftest import shared_data_dir
+    from tests.environment import require_shared_data
 
-    folder = shared_data_dir()
-    if folder is None or not (folder / "banking77" / "train.csv").is_file():
-        pytest.skip("../shared/data/banking77 is not present on this machine")
+    train_csv = require_shared_data("banking77/train.csv")
     import csv
 
-    with (folder / "banking77" / "train.csv").open(encoding="utf-8", newline="") as handle:
+    with train_csv.open(encoding="utf-8", newline="") as handle:
         public = {row["text"].strip().lower() for row in csv.DictReader(handle)}
     ours = {r["message"].strip().lower() for r in shipped_records("ticket_routing")}
     assert not ours & public

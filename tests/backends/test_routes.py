@@ -136,14 +136,24 @@ async def _lean_client_latencies(base_url, n, concurrency):
     return latencies
 
 
+def _within(latency, truth, slack_p50_ms=0.0, slack_p95_ms=0.0):
+    """Whether ``latency``'s p50 and p95 are within 10% + 5 ms (+ the slack given) of ``truth``'s."""
+    return (latency.p50 <= truth.p50 * 1.1 + 5 + slack_p50_ms
+            and latency.p95 <= truth.p95 * 1.1 + 5 + slack_p95_ms)
+
+
 @pytest.mark.parametrize(("route", "model_id", "shape"), ROUTES, ids=IDS)
-def test_latency_at_concurrency_64_is_within_the_bound_or_client_bound(route, model_id, shape):
+def test_latency_at_concurrency_64_is_within_the_bound_widened_only_by_the_measured_loop_lag(route, model_id, shape):
     # 128 calls, 64 in flight, to a server answering after 35 ms. A Python server on two cores
     # cannot answer 64 calls at once in exactly 35 ms, so the truth is what a lean client (a bare
-    # aiohttp loop) measures against the same server in the same round. Either the route's p50
-    # and p95 are within 10% + 5 ms of the lean client's, or the runner's event-loop lag says the
-    # client was the bottleneck; never faster than the server's delay. The machine is shared, so
-    # a round where the two disagree is measured again (up to 3 rounds).
+    # aiohttp loop) measures against the same server in the same round. The route's p50 and p95
+    # must be within 10% + 5 ms of the lean client's; never faster than the server's delay.
+    # When the runner's event-loop lag says the client was the bottleneck, a call waits for the
+    # busy loop at most twice while its timer runs (after the timer starts, before the request
+    # leaves; after the answer arrives, before the timer stops): the bound then grows by twice the
+    # measured lag (its p95 for the p50, its largest sample for the p95), and a latency that grew
+    # for any other reason (e.g. time queued for a connection) still fails. The machine is
+    # shared: a round outside its bound is measured again (up to 3 rounds).
     delay_ms = 35.0
     with ServerProcess(delay_ms=delay_ms, answer="billing") as server:
         root = server.base_url.removesuffix("/v1")
@@ -164,8 +174,12 @@ def test_latency_at_concurrency_64_is_within_the_bound_or_client_bound(route, mo
             assert all(r.ok for r in results)
             assert min(r.latency_ms for r in results) >= delay_ms
             latency = distribution([r.latency_ms for r in results])
-            client_bound = client_bound_reason(distribution(runner.loop_lag_ms.get("teacher", [])), latency) is not None
-            within = latency.p50 <= truth.p50 * 1.1 + 5 and latency.p95 <= truth.p95 * 1.1 + 5
-            if client_bound or within:
+            lag_samples = runner.loop_lag_ms.get("teacher", [])
+            lag = distribution(lag_samples)
+            if client_bound_reason(lag, latency) is None:
+                within = _within(latency, truth)
+            else:
+                within = _within(latency, truth, slack_p50_ms=2 * lag.p95, slack_p95_ms=2 * max(lag_samples))
+            if within:
                 break
-    assert client_bound or within, (latency, truth)
+    assert within, (latency, truth, lag)

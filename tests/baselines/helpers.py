@@ -5,11 +5,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
-
 from distilleval.baselines import TrainedBaseline, train_baseline
 from distilleval.spec.data import Item, load_items, split_items
 from distilleval.spec.task_spec import BaselineSpec, load_spec
+from tests.environment import missing
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TICKET_SPEC = REPO_ROOT / "specs" / "ticket_routing" / "spec.yaml"
@@ -31,7 +30,7 @@ def train_on_ticket_routing(spec: BaselineSpec) -> tuple[TrainedBaseline, list[I
 def banking77_splits(folder: Path) -> tuple[list[Item], list[Item]]:
     """BANKING77's (train, test) items; skips the calling test when the data set is absent."""
     if not (folder / "banking77" / "train.csv").is_file():
-        pytest.skip("../shared/data/banking77 is not present")
+        missing("../shared/data/banking77 is not present")
     return banking77_items(folder, "train"), banking77_items(folder, "test")
 
 
@@ -68,13 +67,13 @@ def public_intent_set(folder: Path, name: str, *, train_limit: int | None = None
 
     if name == "banking77":
         if not (folder / "banking77" / "train.csv").is_file():
-            pytest.skip("../shared/data/banking77 is not present")
+            missing("../shared/data/banking77 is not present")
         train, test = banking77_splits(folder)
         pairs = [[(i.inputs["text"], i.gold) for i in part] for part in (train, test)]
     else:
         path = folder / {"hwu64": "hwu64/hwu64_kfold1.jsonl", "snips": "snips/snips_2017.jsonl"}[name]
         if not path.is_file():
-            pytest.skip(f"../shared/data/{path.parent.name} is not present")
+            missing(f"../shared/data/{path.parent.name} is not present")
         with path.open(encoding="utf-8") as handle:
             records = [json.loads(line) for line in handle if line.strip()]
         pairs = [[(r["text"], r["label"]) for r in records if r["split"] == split] for split in ("train", "test")]

@@ -91,6 +91,8 @@ def test_eval_writes_the_run_directory(tmp_path, capsys):
     assert (teacher.n, student.n) == (15, 15)
     # Tickets 0 and 10 are the multiples of 5 whose label is not "other": the student misses them.
     assert teacher.metric.value == 1.0 and student.metric.value == pytest.approx(13 / 15)
+    # Teacher 5/5/5 billing/technical/other, student 4/4/7, 13 agree: chance 75/225, kappa 0.8.
+    assert json.loads((run_dir / "summary.json").read_text())["comparisons"][0]["kappa"] == pytest.approx(0.8)
     assert teacher.spent_usd > student.spent_usd > 0
     assert "Route the ticket" in (run_dir / "spec.resolved.yaml").read_text()
     rows = sqlite3.connect(run_dir / "records.sqlite").execute("SELECT COUNT(*), COUNT(DISTINCT item_id) FROM records").fetchone()

@@ -165,7 +165,12 @@ def test_break_even_is_cost_over_saving_never_negative_or_nan(one_time, daily_sa
         assert days is None  # "never", not a negative number of days
     else:
         assert days == pytest.approx(one_time / daily_saving)
-        assert days >= 0 and not math.isnan(days)
+    # The branches above cannot give a negative or NaN number of days from valid inputs; the
+    # inputs that would (a negative cost, a NaN saving) must be refused, not turned into one.
+    with pytest.raises(ValueError, match="one_time_cost_usd"):
+        cost_model.break_even_days(-1.0 - one_time, daily_saving)
+    with pytest.raises(ValueError, match="daily_saving_usd"):
+        cost_model.break_even_days(one_time, math.nan)
 
 
 @given(st.floats(min_value=0, max_value=1e9, allow_nan=False))

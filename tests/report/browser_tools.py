@@ -13,21 +13,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
+from tests.environment import missing
 from tests.report.headless import find_chromium
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MARP_CLI_VERSION = "4.5.1"  # keep in step with .ci/run
 LOCAL_MARP = REPO_ROOT / ".ci" / "node_modules" / ".bin" / "marp"
 MARP_INSTALL = f"npm install --prefix .ci @marp-team/marp-cli@{MARP_CLI_VERSION}"
-
-
-def missing(reason: str) -> None:
-    """Skip the calling test with ``reason``; fail it instead when ``CI=true``."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason + " (CI=true: .ci/run installs it)")
-    pytest.skip(reason)
 
 
 def require_chromium() -> str:

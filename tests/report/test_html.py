@@ -7,7 +7,8 @@ import re
 import pytest
 
 from distilleval.report.render import render_run
-from tests.report.headless import find_chromium, open_page
+from tests.report.browser_tools import require_chromium
+from tests.report.headless import open_page
 from tests.ticket_routing_fixture import SUMMARY_PATH
 
 PROBE = """JSON.stringify({
@@ -60,10 +61,7 @@ def test_disagreement_browser_lists_both_directions(html_text):
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = find_chromium()
-    if path is None:
-        pytest.skip("chromium not found (apt-get install -y chromium)")
-    return path
+    return require_chromium()
 
 
 def test_report_renders_in_headless_chromium(chromium, html_text, tmp_path_factory):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from distilleval.report.learning_curve import curve_chart, curve_tables, run_curve
 from distilleval.results.learning_curve import CurvePoint, DoublingGain, LearningCurve, SizeCost, write_curve
 
@@ -69,12 +67,11 @@ def test_report_with_a_curve_renders_its_chart_in_headless_chromium(tmp_path):
     import shutil
 
     from distilleval.report.render import render_run
-    from tests.report.headless import find_chromium, open_page
+    from tests.report.browser_tools import require_chromium
+    from tests.report.headless import open_page
     from tests.ticket_routing_fixture import FIXTURE_DIR
 
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("chromium not found (apt-get install -y chromium)")
+    chromium = require_chromium()
     run_dir = tmp_path / "run"
     shutil.copytree(FIXTURE_DIR, run_dir)
     write_curve(make_curve(), run_dir / "learning_curve.json")

@@ -76,6 +76,21 @@ def test_paired_comparison_reproduces_the_known_values(tmp_path):
     assert comparison.agreement == pytest.approx(0.87)
 
 
+def test_the_kappa_written_into_summary_json_is_cohens_kappa(tmp_path):
+    # known_pattern as outputs: teacher pos 90 / neg 10, student pos 83 / neg 17, 87 agree.
+    # Chance agreement 0.90 * 0.83 + 0.10 * 0.17 = 0.764, so kappa = (0.87 - 0.764) / 0.236 = 53/118.
+    spec, items = write_spec(tmp_path, ["pos"] * 100)
+    teacher, student = known_pattern()
+    runs = [
+        ModelRun("teacher", "teacher", "openai/gpt-5.2", outputs_from(items, ["pos" if r else "neg" for r in teacher])),
+        ModelRun("student", "student", "tinker://s", outputs_from(items, ["pos" if r else "neg" for r in student])),
+    ]
+    write_summary(summarize(spec, items, runs, pricing=load_pricing(), run_id="k1"), tmp_path / "out" / "summary.json")
+    (written,) = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["comparisons"]
+    assert written["agreement"] == pytest.approx(0.87)
+    assert written["kappa"] == pytest.approx(53 / 118)
+
+
 def test_errors_invalid_cache_hits_latency_and_cost(tmp_path):
     spec, items = write_spec(tmp_path, ["pos", "neg", "pos", "neg"])
     outputs = [

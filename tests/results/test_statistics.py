@@ -217,6 +217,40 @@ def test_agreement_and_kappa():
     assert math.isclose(kappa, 0.0, abs_tol=1e-12)
 
 
+def _labels_from_table(table):
+    """Two label lists whose cross-tabulation is ``table`` ({(label_a, label_b): count})."""
+    pairs = [pair for pair, count in table.items() for _ in range(count)]
+    return [a for a, _ in pairs], [b for _, b in pairs]
+
+
+@pytest.mark.parametrize(("table", "kappa", "raw_agreement"), [
+    # 2x2, 50 items: observed 0.7, chance (25/50)(30/50) + (25/50)(20/50) = 0.5, kappa 0.2/0.5.
+    ({("yes", "yes"): 20, ("yes", "no"): 5, ("no", "yes"): 10, ("no", "no"): 15}, 0.4, 0.7),
+    # None is its own category: observed 8/10, chance (5*4 + 4*4 + 1*2)/100 = 0.38, kappa 0.42/0.62.
+    ({("x", "x"): 4, ("x", "y"): 1, ("y", "y"): 3, ("y", None): 1, (None, None): 1}, 21 / 31, 0.8),
+    # Worse than chance: observed 2/8, chance 0.5, kappa -0.25/0.5.
+    ({("x", "x"): 1, ("x", "y"): 3, ("y", "x"): 3, ("y", "y"): 1}, -0.5, 0.25),
+])
+def test_cohen_kappa_of_hand_built_confusion_tables(table, kappa, raw_agreement):
+    # Kappa corrects the observed agreement for chance; the raw agreement is a different number
+    # on every table here, so a kappa that returned it would fail.
+    labels_a, labels_b = _labels_from_table(table)
+    assert statistics.cohen_kappa(labels_a, labels_b) == pytest.approx(kappa, abs=1e-12)
+    assert statistics.cohen_kappa(labels_b, labels_a) == pytest.approx(kappa, abs=1e-12)  # symmetric
+    assert not math.isclose(kappa, raw_agreement)
+
+
+def test_compare_paired_records_kappa_not_agreement():
+    # The 2x2 table above as two models' canonical outputs, scored against gold "yes": the
+    # comparison written into summary.json must carry kappa 0.4 beside agreement 0.7.
+    labels_a, labels_b = _labels_from_table({("yes", "yes"): 20, ("yes", "no"): 5, ("no", "yes"): 10, ("no", "no"): 15})
+    scores_a = [float(label == "yes") for label in labels_a]
+    scores_b = [float(label == "yes") for label in labels_b]
+    comparison = statistics.compare_paired("a", "b", scores_a, scores_b, canonical_a=labels_a, canonical_b=labels_b)
+    assert comparison.agreement == pytest.approx(0.7)
+    assert comparison.kappa == pytest.approx(0.4)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 3000), st.integers(0, 3000))
 def test_mcnemar_equals_scipys_binomial_tail(a_only, b_only):

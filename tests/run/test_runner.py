@@ -223,6 +223,23 @@ def test_token_budget_counts_measured_tokens():
     assert asyncio.run(go()) < 0.1
 
 
+def test_a_settle_after_the_entry_left_the_window_does_not_change_the_budget():
+    # A call slower than the window is settled after its entry has expired and been subtracted.
+    # Its correction must then be dropped: applying it would take 80 tokens off the live total,
+    # and a request that does not fit beside the live entry would be let through at once.
+    async def go():
+        budget = RateBudget(requests_per_minute=None, tokens_per_minute=100, window_s=0.3)
+        slow = await budget.acquire(90)
+        await asyncio.sleep(0.35)
+        live = await budget.acquire(50)  # prunes the slow call's entry
+        budget.settle(slow, 10)  # the slow call answers late, with fewer tokens than estimated
+        after = await budget.acquire(60)  # 50 + 60 > 100: must wait for the live entry to expire
+        return live[0], after[0]
+
+    live_at, after_at = asyncio.run(go())
+    assert after_at - live_at >= 0.3  # time stamps of the window entries, not wall time: no flake
+
+
 def test_rpm_option_limits_the_runner():
     with OpenAIServer({"s": ModelScript()}) as server:
         backend = OpenAICompatibleBackend("openai/s", api_base=server.base_url, price=None)

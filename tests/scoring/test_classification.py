@@ -63,6 +63,40 @@ def test_invalid_outputs_are_a_class_of_their_own_not_a_new_label():
     assert "f1/banana" not in secondary
 
 
+def test_an_invalid_output_is_kept_cut_to_200_characters_and_counted_once():
+    s = scorer()
+    rambling = "I think " + "x" * 300
+    scores = s.score_items(["refund", rambling, "other", "refund"], items(["refund", "refund", "other", "card_lost"]))
+    invalid = scores[1]
+    assert invalid.valid is False and invalid.reason == "invalid_label" and invalid.canonical is None
+    assert invalid.details == {"output": rambling[:200]}  # what the failures view shows, bounded
+    metric, secondary = s.summarize(scores)
+    assert metric.name == "accuracy" and metric.value == 0.5
+    # One INVALID prediction among four: the count is of INVALID predictions, not of the others.
+    assert secondary[f"predicted/{INVALID}"] == 1.0 and secondary["invalid_rate"] == 0.25
+
+
+def test_a_run_where_every_call_failed_has_no_invalid_rate():
+    s = scorer()
+    _, secondary = s.summarize(s.score_items([None, None], items(["refund", "other"])))
+    assert secondary["invalid_rate"] is None  # nothing was answered: no rate, not 0 or a crash
+
+
+def test_free_text_exact_match_has_no_class_metrics():
+    s = ExactMatch(ExactMatchScorer())
+    metric, secondary = s.summarize(s.score_items(["Paris", "Rome"], items(["Paris", "Paris"])))
+    assert metric.value == 0.5 and secondary == {"invalid_rate": 0.0}
+    assert s.confusion([]) == {}
+
+
+def test_the_invalid_class_name_cannot_be_a_label_and_a_missing_gold_is_named():
+    with pytest.raises(DataError, match=f"^{INVALID!r} is reserved for outputs outside the label set"):
+        ExactMatch(ExactMatchScorer(), labels=["refund", INVALID])
+    item = Item(id="t7", inputs={"text": "x"}, gold=None, line=9)
+    with pytest.raises(DataError, match=r"^item 't7' \(line 9\) has no gold answer"):
+        scorer().score_items(["refund"], [item])
+
+
 def test_confusion_matrix_covers_full_label_set():
     s = scorer()
     scores = s.score_items(["refund", "banana"], items(["refund", "other"]))

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from distilleval.scoring.json_fields import JsonFields, extract_json, normalize_value
 from distilleval.spec.data import Item
 from distilleval.spec.scorer_config import JsonFieldsScorer, ValueNormalization
+from tests.environment import missing
 
 
 def item(gold, i=0):
@@ -150,7 +151,7 @@ SROIE_RULES = {"currency": True, "dates": True}
 def _sroie_keys(shared_data, limit=200):
     folder = shared_data / "sroie" / "data" / "key"
     if not folder.is_dir():
-        pytest.skip(f"SROIE keys not found under {folder}")
+        missing(f"SROIE keys not found under {folder}")
     paths = sorted(folder.glob("*.json"))[:limit]
     return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
 

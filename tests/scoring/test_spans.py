@@ -16,6 +16,7 @@ from distilleval.scoring.spans import Mention, Span, Spans, locate_mentions, occ
 from distilleval.spec.data import Item, load_items
 from distilleval.spec.scorer_config import SpansScorer
 from distilleval.spec.task_spec import load_spec
+from tests.environment import missing
 
 GOLD = {"entities": [{"type": "PERSON", "start": 0, "end": 8}, {"type": "CITY", "start": 20, "end": 26}]}
 
@@ -272,7 +273,7 @@ def test_gold_texts_without_offsets_score_one(case, rng, locate):
 def _presidio(shared_data, limit=400):
     path = shared_data / "presidio_synth_pii" / "synth_dataset_v2.json"
     if not path.is_file():
-        pytest.skip(f"presidio data not found at {path}")
+        missing(f"presidio data not found at {path}")
     records = json.loads(path.read_text(encoding="utf-8"))[:limit]
     return [r for r in records if r["spans"]]
 
@@ -346,7 +347,7 @@ def test_pii_spec_rescues_gold_entities_whose_offsets_are_shifted():
 def test_presidio_spans_without_offsets_are_located_by_their_text(shared_data):
     path = shared_data / "presidio_synth_pii" / "synth_dataset_v2.json"
     if not path.is_file():
-        pytest.skip(f"presidio data not found at {path}")
+        missing(f"presidio data not found at {path}")
     records = [r for r in json.loads(path.read_text(encoding="utf-8"))[:400] if r["spans"]]
     items, outputs, clean = [], [], []
     for i, record in enumerate(records):

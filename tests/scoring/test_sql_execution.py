@@ -20,6 +20,7 @@ from distilleval.scoring.sql_execution import (
 )
 from distilleval.spec.data import Item
 from distilleval.spec.scorer_config import SqlExecutionScorer
+from tests.environment import missing
 
 RUNAWAY_CTE = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r"
 # 1000^3 = 10^9 rows.
@@ -246,7 +247,7 @@ def _defog(shared_data):
     root = shared_data / "defog_sql_eval"
     questions = root / "questions" / "questions_gen_sqlite.csv"
     if not questions.is_file():
-        pytest.skip(f"defog questions not found at {questions}")
+        missing(f"defog questions not found at {questions}")
     by_db = defaultdict(list)
     with questions.open(encoding="utf-8", newline="") as handle:
         for line, row in enumerate(csv.DictReader(handle), start=2):
@@ -254,7 +255,7 @@ def _defog(shared_data):
             if database.is_file():
                 by_db[database].append(Item(id=f"q{line}", inputs={"q": row["question"]}, gold=row["query"], line=line))
     if not by_db:
-        pytest.skip("no defog database files found")
+        missing("no defog database files found")
     return by_db
 
 
