@@ -8,6 +8,11 @@ by Holm's step-down procedure at ``--alpha``, so the chance that noise alone rep
 any model stays at most ``alpha`` however many models the runs share. Each interval of the
 difference (run B - run A) is two-sided at the level its Holm step used, so an interval that
 excludes zero goes with a significant change.
+
+Judge-scored runs are compared on the judge's verdicts corrected for its measured error (the raw
+paired difference over Youden's J, its interval carrying the alignment set's uncertainty), and
+only when both runs had the same judge and alignment set; otherwise every model is reported as
+not comparable on corrected figures (docs/judge.md).
 """
 
 from __future__ import annotations
