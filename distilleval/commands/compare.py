@@ -156,7 +156,8 @@ def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> lis
                          "adjusted_p": None, "lost": None, "gained": None, "outcome": outcome})
             continue
         if judged:
-            rows.append({**row, **_judged_row(change, *pairs[key], summary_b.judge.alignment)})
+            rows.append({**row, **_judged_row(change, *pairs[key], summary_a.judge.alignment,
+                                              summary_b.judge.alignment)})
             continue
         paired = change.paired
         binary = paired.p_value is not None  # compare_paired counts lost/gained items for 0/1 scores only
@@ -171,7 +172,7 @@ def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> lis
     return rows
 
 
-def _judged_row(change: ModelChange, a: Sequence[float], b: Sequence[float], alignment) -> dict:
+def _judged_row(change: ModelChange, a: Sequence[float], b: Sequence[float], alignment_a, alignment_b) -> dict:
     """A judge-scored model's row: A, B and B − A corrected for the judge's measured error, the interval the
     corrected one at the level of the model's Holm step (carrying the alignment set's uncertainty too).
 
@@ -181,7 +182,7 @@ def _judged_row(change: ModelChange, a: Sequence[float], b: Sequence[float], ali
     """
     from distilleval.gate.judged import corrected_paired
 
-    corrected = corrected_paired(a, b, alignment, two_sided_alpha=change.decision.level)
+    corrected = corrected_paired(a, b, alignment_a, alignment_b, two_sided_alpha=change.decision.level)
     significant = change.decision.rejected and (corrected.ci_low > 0 or corrected.ci_high < 0)
     outcome = "no significant change"
     if significant:

@@ -38,7 +38,7 @@ A judge-scored run (``summary.judge``) gets a ``judge`` check, and its floors an
 judge the corrected figures, failing with the reason when the judge is not trusted
 (``distilleval.gate.judged``). Its paired drops against a baseline run use the corrected paired
 difference and its interval (which carries the alignment set's uncertainty); when the two runs'
-judges, criteria, alignment sets or measured judge error differ, or either judge is not trusted,
+judges, criteria or alignment sets differ, or either judge is not trusted,
 each paired drop fails saying the runs are not comparable on corrected figures.
 
 The paired tests are in ``distilleval.gate.paired``; how the checks are printed and written
@@ -427,8 +427,8 @@ def _judged_paired_drops(run: Summary, baseline: Summary, alpha: float, limit: f
         else:
             checks[key] = Check(name, "skip", f"{key}: no items judged in both runs; not compared")
     for test in paired_drop_family(pairs, alpha=alpha):
-        corrected = corrected_paired(*pairs[test.key], run.judge.alignment,  # type: ignore[union-attr]
-                                     two_sided_alpha=2 * test.decision.level)
+        corrected = corrected_paired(*pairs[test.key], baseline.judge.alignment,  # type: ignore[union-attr]
+                                     run.judge.alignment, two_sided_alpha=2 * test.decision.level)  # type: ignore[union-attr]
         shown = "undefined" if corrected.corrected_difference is None else f"{corrected.corrected_difference:+.4f}"
         a_b = "—" if corrected.corrected_b is None else f"{corrected.corrected_b:.4f}"
         a_a = "—" if corrected.corrected_a is None else f"{corrected.corrected_a:.4f}"

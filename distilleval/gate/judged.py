@@ -73,8 +73,7 @@ def corrected_comparability(a: Summary, b: Summary) -> str | None:
     """Why two runs cannot be compared on judge-corrected figures, or None when they can.
 
     Both runs must be judge-scored by the same judge (model, criteria file, scale), measured on the
-    same alignment set with the same result (the correction divides by one Youden J for both), and
-    trusted. Call it only when at least one run is judge-scored.
+    same alignment set (the correction assumes one judge with one error rate for both), and trusted. Call it only when at least one run is judge-scored.
     """
     ja, jb = a.judge, b.judge
     if ja is None or jb is None:
@@ -91,9 +90,6 @@ def corrected_comparability(a: Summary, b: Summary) -> str | None:
         differences.append("no alignment set in " + ("run A" if ja.alignment is None else "run B"))
     elif ja.alignment.sha256 != jb.alignment.sha256:
         differences.append("alignment sets differ")
-    elif _rates(ja.alignment) != _rates(jb.alignment):
-        differences.append(f"the judge's measured error differs on the alignment set ({_rates_text(ja.alignment)} "
-                           f"vs {_rates_text(jb.alignment)})")
     if differences:
         return "; ".join(differences)
     for name, summary in (("run A", a), ("run B", b)):
@@ -105,11 +101,6 @@ def corrected_comparability(a: Summary, b: Summary) -> str | None:
 
 def _rates(alignment) -> tuple[int, int, int, int]:
     return alignment.true_pass, alignment.positives, alignment.true_fail, alignment.negatives
-
-
-def _rates_text(alignment) -> str:
-    return (f"{alignment.true_pass}/{alignment.positives} right passed, "
-            f"{alignment.true_fail}/{alignment.negatives} wrong failed")
 
 
 def judge_passes(summary: Summary, key: str) -> dict[str, bool]:
@@ -151,24 +142,43 @@ class CorrectedPaired:
     method: str
 
 
-def corrected_paired(a: Sequence[float], b: Sequence[float], alignment, *, two_sided_alpha: float) -> CorrectedPaired:
+def corrected_paired(a: Sequence[float], b: Sequence[float], alignment_a, alignment_b, *,
+                     two_sided_alpha: float) -> CorrectedPaired:
     """The corrected paired difference of verdicts ``b − a`` (``results.judge_correction``), its interval
-    two-sided at ``1 − two_sided_alpha`` (each end a one-sided bound at ``1 − two_sided_alpha / 2``)."""
+    two-sided at ``1 − two_sided_alpha`` (each end a one-sided bound at ``1 − two_sided_alpha / 2``).
+
+    ``alignment_a`` and ``alignment_b`` are each run's measurement of the one judge on the one alignment
+    set. When they differ (a judge that is not quite deterministic, graded again without the cache),
+    each gives an interval that holds at the level, so their union does too: the union is shown, and
+    the point estimate divides by the mean of the two Youden J's. Each run's own corrected accuracy
+    uses its own measurement.
+    """
     from distilleval.results.judge_alignment import judge_rates
     from distilleval.results.judge_correction import corrected_difference, rogan_gladen
 
-    rates = judge_rates(alignment)
     n = len(a)
     losses = sum(1 for x, y in zip(a, b) if x > y)
     gains = sum(1 for x, y in zip(a, b) if x < y)
-    result = corrected_difference(losses, gains, n, rates, alpha=two_sided_alpha)
+    measured = [judge_rates(alignment_a)]
+    if _rates(alignment_b) != _rates(alignment_a):
+        measured.append(judge_rates(alignment_b))
+    results = [corrected_difference(losses, gains, n, rates, alpha=two_sided_alpha) for rates in measured]
+    youdens = [r.sensitivity + r.specificity - 1 for r in measured if r.sensitivity is not None
+               and r.specificity is not None]
+    youden = sum(youdens) / len(youdens) if len(youdens) == len(measured) else 0.0
+    raw = results[0].raw
+    point = min(1.0, max(-1.0, raw / youden)) if youden > 0 else None
+    method = results[0].method
+    if len(measured) > 1:
+        method += "; union of the intervals from both runs' measurements of the judge"
 
-    def corrected(rate: float) -> float | None:
+    def corrected(rate: float, alignment) -> float | None:
+        rates = judge_rates(alignment)
         if rates.sensitivity is None or rates.specificity is None:
             return None
         value = rogan_gladen(rate, rates.sensitivity, rates.specificity)
         return None if value != value else value  # NaN: J <= 0
 
     raw_a, raw_b = sum(a) / n, sum(b) / n
-    return CorrectedPaired(n, raw_a, raw_b, result.raw, corrected(raw_a), corrected(raw_b), result.corrected,
-                           result.ci_low, result.ci_high, losses, gains, result.method)
+    return CorrectedPaired(n, raw_a, raw_b, raw, corrected(raw_a, alignment_a), corrected(raw_b, alignment_b), point,
+                           min(r.ci_low for r in results), max(r.ci_high for r in results), losses, gains, method)

@@ -132,3 +132,28 @@ def test_runs_of_different_judges_or_alignment_sets_are_refused_not_compared_raw
     lines = _paired_lines(capsys.readouterr().out)
     for line in lines.values():
         assert "FAIL" in line.upper() and "not comparable on corrected figures" in line and reason in line, line
+
+
+def test_two_measurements_of_one_judge_give_the_union_of_their_intervals():
+    from types import SimpleNamespace
+
+    from distilleval.gate.judged import corrected_paired
+    from distilleval.results.judge_correction import JudgeRates, corrected_difference
+
+    first = SimpleNamespace(true_pass=45, positives=50, true_fail=40, negatives=50)  # J = 0.9 + 0.8 - 1 = 0.7
+    second = SimpleNamespace(true_pass=47, positives=50, true_fail=42, negatives=50)  # J = 0.94 + 0.84 - 1 = 0.78
+    # 100 items: 20 passed only in run A, 10 only in run B: raw difference -0.1.
+    a = [1.0] * 60 + [0.0] * 40
+    b = [1.0] * 40 + [0.0] * 20 + [1.0] * 10 + [0.0] * 30
+    one = corrected_difference(20, 10, 100, JudgeRates(45, 50, 40, 50), alpha=0.05)
+    other = corrected_difference(20, 10, 100, JudgeRates(47, 50, 42, 50), alpha=0.05)
+    same = corrected_paired(a, b, first, first, two_sided_alpha=0.05)
+    assert (same.ci_low, same.ci_high, same.corrected_difference) == (one.ci_low, one.ci_high, one.corrected)
+    both = corrected_paired(a, b, first, second, two_sided_alpha=0.05)
+    assert (both.losses, both.gains, both.raw_difference) == (20, 10, pytest.approx(-0.1))
+    assert both.ci_low == min(one.ci_low, other.ci_low) and both.ci_high == max(one.ci_high, other.ci_high)
+    assert both.corrected_difference == pytest.approx(-0.1 / 0.74)
+    assert "union" in both.method and "union" not in same.method
+    # Each run's own accuracy is corrected with its own measurement: (p + Sp - 1) / J.
+    assert both.corrected_a == pytest.approx((0.6 + 0.8 - 1) / 0.7)
+    assert both.corrected_b == pytest.approx((0.5 + 0.84 - 1) / 0.78)
