@@ -8,6 +8,11 @@ by Holm's step-down procedure at ``--alpha``, so the chance that noise alone rep
 any model stays at most ``alpha`` however many models the runs share. Each interval of the
 difference (run B - run A) is two-sided at the level its Holm step used, so an interval that
 excludes zero goes with a significant change.
+
+Judge-scored runs are compared on the judge's verdicts corrected for its measured error (the raw
+paired difference over Youden's J, its interval carrying the alignment set's uncertainty), and
+only when both runs had the same judge and alignment set; otherwise every model is reported as
+not comparable on corrected figures (docs/judge.md).
 """
 
 from __future__ import annotations
@@ -109,21 +114,33 @@ def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> lis
     in either run. Models with no item scored in both runs get the outcome "not compared" and
     are not part of the corrected family.
 
+    Judge-scored runs are compared on the judge's verdicts, corrected for its measured error
+    (``_judged_row``); runs whose judges or alignment sets differ are not compared at all, each
+    row saying why (``gate.judged.corrected_comparability``).
+
     Raises:
         DataError: the runs are of different specs.
     """
     from distilleval.errors import DataError
     from distilleval.gate.checks import item_scores
+    from distilleval.gate.judged import corrected_comparability, paired_passes
     from distilleval.gate.paired import paired_scores
 
     if summary_a.spec_name != summary_b.spec_name:
         raise DataError(f"runs are of different specs: {summary_a.spec_name!r} vs {summary_b.spec_name!r}")
+    judged = summary_a.judge is not None or summary_b.judge is not None
+    refused = corrected_comparability(summary_a, summary_b) if judged else None
     shared_items = {item.id for item in summary_a.items} & {item.id for item in summary_b.items}
     keys = [key for key in summary_b.models if key in summary_a.models]
     pairs, dropped = {}, {}
     for key in keys:
         dropped[key] = len((_failed_items(summary_a, key) | _failed_items(summary_b, key)) & shared_items)
-        a, b = paired_scores(item_scores(summary_a, key), item_scores(summary_b, key))
+        if refused is not None:
+            continue
+        if judged:
+            a, b = paired_passes(summary_a, summary_b, key)
+        else:
+            a, b = paired_scores(item_scores(summary_a, key), item_scores(summary_b, key))
         if a:
             pairs[key] = (a, b)
     changes = {change.key: change for change in change_family(pairs, alpha=alpha)}
@@ -132,10 +149,15 @@ def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> lis
         row = {"model": key, "display_name": summary_b.models[key].display_name, "dropped_failed": dropped[key]}
         change = changes.get(key)
         if change is None:
+            outcome = ("not compared: no item scored in both runs" if refused is None else
+                       f"not compared: the runs are not comparable on corrected figures ({refused})")
             rows.append({**row, "n_paired": 0, "a": None, "b": None, "difference": None, "ci_low": None,
                          "ci_high": None, "ci_confidence": None, "test": None, "interval": None, "p_value": None,
-                         "adjusted_p": None, "lost": None, "gained": None,
-                         "outcome": "not compared: no item scored in both runs"})
+                         "adjusted_p": None, "lost": None, "gained": None, "outcome": outcome})
+            continue
+        if judged:
+            rows.append({**row, **_judged_row(change, *pairs[key], summary_a.judge.alignment,
+                                              summary_b.judge.alignment)})
             continue
         paired = change.paired
         binary = paired.p_value is not None  # compare_paired counts lost/gained items for 0/1 scores only
@@ -148,6 +170,31 @@ def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> lis
             "outcome": change.outcome,
         })
     return rows
+
+
+def _judged_row(change: ModelChange, a: Sequence[float], b: Sequence[float], alignment_a, alignment_b) -> dict:
+    """A judge-scored model's row: A, B and B − A corrected for the judge's measured error, the interval the
+    corrected one at the level of the model's Holm step (carrying the alignment set's uncertainty too).
+
+    The p-value is McNemar's on the verdicts: with one judge for both runs the raw difference is J times the
+    true one, so it is zero exactly when the true one is. A change counts only when Holm rejects it and the
+    corrected interval excludes zero, so the interval printed never contradicts the outcome.
+    """
+    from distilleval.gate.judged import corrected_paired
+
+    corrected = corrected_paired(a, b, alignment_a, alignment_b, two_sided_alpha=change.decision.level)
+    significant = change.decision.rejected and (corrected.ci_low > 0 or corrected.ci_high < 0)
+    outcome = "no significant change"
+    if significant:
+        outcome = "significant drop" if corrected.ci_high < 0 else "significant gain"
+    return {
+        "n_paired": corrected.n_paired, "a": corrected.corrected_a, "b": corrected.corrected_b,
+        "difference": corrected.corrected_difference, "ci_low": corrected.ci_low, "ci_high": corrected.ci_high,
+        "ci_confidence": change.interval_confidence, "test": change.test, "interval": corrected.method,
+        "p_value": change.p_value, "adjusted_p": change.decision.adjusted_p, "lost": corrected.losses,
+        "gained": corrected.gains, "outcome": outcome, "figures": "corrected for the judge's measured error",
+        "raw_a": corrected.raw_a, "raw_b": corrected.raw_b, "raw_difference": corrected.raw_difference,
+    }
 
 
 def _fmt(value, spec: str) -> str:
@@ -163,6 +210,21 @@ def _dropped_lines(rows: list[dict]) -> list[str]:
         lines.append(f"- {row['model']}: {items} dropped because a call failed in run A or B; "
                      f"compared over the {row['n_paired']:,} items both runs answered")
     return lines
+
+
+def _judge_lines(summary_a: Summary, summary_b: Summary, rows: list[dict]) -> list[str]:
+    """What the figures of judge-scored runs are: corrected (with each model's raw pass rates), or why not compared."""
+    if summary_a.judge is None and summary_b.judge is None:
+        return []
+    judged = [row for row in rows if row.get("figures")]
+    if not judged:
+        return ["Judge-scored runs: not compared on corrected figures; each model's row says why "
+                "(raw pass rates of different judges or alignment sets do not measure the same thing).", ""]
+    lines = [f"Judge-scored runs (judge {summary_b.judge.model}, the same alignment set): A, B and B − A are accuracies "
+             "corrected for the judge's measured error; raw judge pass rates:"]
+    lines += [f"- {row['model']}: {row['raw_a']:.4f} → {row['raw_b']:.4f} ({row['raw_difference']:+.4f})"
+              for row in judged]
+    return [*lines, ""]
 
 
 def run(args) -> int:
@@ -197,6 +259,8 @@ def run(args) -> int:
               f"{_fmt(row['adjusted_p'], '.4g')} | {lost_gained} | {row['n_paired']:,} | {row['dropped_failed']:,} | "
               f"{row['outcome']} |")
     print()
+    for line in _judge_lines(summary_a, summary_b, rows):
+        print(line)
     print(correction_text(family_size, args.alpha))
     intervals = sorted({row["interval"] for row in rows if row["interval"]})
     if intervals:

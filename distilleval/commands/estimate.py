@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.costs.pricing import checkpoint_price_note, load_pricing, priced_as
     from distilleval.costs.prompt_caching import model_cache_share, teacher_cache_share
     from distilleval.costs.tables import TokenProfile, build_cost_table, render_cost_table
+    from distilleval.pipeline.judge_costs import estimate_judge_calls
     from distilleval.pipeline.preflight import check_eval_inputs, check_scorer
     from distilleval.spec.data import load_items, split_items
     from distilleval.spec.task_spec import load_spec
@@ -129,6 +130,10 @@ def run(args: argparse.Namespace) -> int:
         )
         for c in spec.candidates
     }
+    # A judge-scored spec: the judge's grading, pairwise and alignment calls of an eval run, and of `align`.
+    judge = estimate_judge_calls(spec, eval_items, pricing)
+    eval_total_usd = eval_teacher_usd + eval_student_usd + sum(eval_candidate_usd.values()) + (
+        judge.eval_usd if judge is not None else 0.0)
     per_request = {role: role_cost_per_request_usd(spec, pricing, p) for role, p in profiles.items()}
     compression = teacher.input_tokens.mean / student.input_tokens.mean if student.input_tokens.mean else None
     # The train split is the default pool: its rows are known one by one, so the trainer's exact rows are summed.
@@ -198,7 +203,10 @@ def run(args: argparse.Namespace) -> int:
                     },
                     "labelling": {"pool": pool_name, "items": len(pool_items), "cost_usd": labelling_usd},
                     "eval_run": {"items": len(eval_items), "teacher_usd": eval_teacher_usd, "student_usd": eval_student_usd,
-                                 "candidates_usd": eval_candidate_usd},
+                                 "candidates_usd": eval_candidate_usd,
+                                 "judge_usd": None if judge is None else judge.eval_usd, "total_usd": eval_total_usd},
+                    "judge": None if judge is None else judge.as_dict(),
+                    "align_run": None if judge is None else {"calls": judge.alignment.calls, "cost_usd": judge.align_usd},
                     "pricing": pricing.label,
                     "eval_sizing": {"eval_items": sizing.eval_items, "items_needed": sizing.items_needed,
                                     "power": sizing.power_now, "enough": sizing.enough,
@@ -224,8 +232,11 @@ def run(args: argparse.Namespace) -> int:
         ["Eval run: student", "eval split", f"{len(eval_items):,}", f"{eval_profiles['student'].input_tokens.total:,}", cost_model.format_usd(eval_student_usd)],
         *([f"Eval run: {name} (candidate)", "eval split", f"{len(eval_items):,}",
            f"{eval_profiles[name].input_tokens.total:,}", cost_model.format_usd(usd)] for name, usd in eval_candidate_usd.items()),
+        *_judge_rows(judge, eval_total_usd, cost_model.format_usd),
     ]
     print(tabulate(spend, headers=["Projected spend", "Items from", "Calls", "Input tokens", "Cost"], tablefmt="github", disable_numparse=True))
+    if judge is not None:
+        print(_judge_note(judge))
     print("\n## Cost per request and at the spec's volumes (projected)\n")
     print(render_cost_table(table, "md"), end="")
     print(f"Tokens per request: {projection_basis(len(items))}.")
@@ -246,6 +257,30 @@ def run(args: argparse.Namespace) -> int:
     for line in _accuracy_lines(counting.guessed, calibrations):
         print(line)
     return 0
+
+
+def _judge_rows(judge, eval_total_usd: float, format_usd) -> list[list[str]]:
+    """The spend table's judge lines: the eval run's judge calls, the eval run's total, and ``align``'s calls."""
+    if judge is None:
+        return []
+    kinds = [f"{judge.grading.calls:,} grading"]
+    if judge.pairwise.calls:
+        kinds.append(f"{judge.pairwise.calls:,} pairwise")
+    kinds.append(f"{judge.alignment.calls:,} alignment")
+    return [
+        [f"Eval run: judge {judge.model} ({', '.join(kinds)})", "eval split + alignment set", f"{judge.eval_calls:,}",
+         f"{judge.eval_input_tokens:,}", format_usd(judge.eval_usd)],
+        ["Eval run: total (models + judge)", "eval split", "", "", format_usd(eval_total_usd)],
+        [f"Align run: judge {judge.model} (distilleval align)", "alignment set", f"{judge.alignment.calls:,}",
+         f"{judge.alignment.input_tokens:,}", format_usd(judge.align_usd)],
+    ]
+
+
+def _judge_note(judge) -> str:
+    """How the judge's calls were counted and priced, under the spend table."""
+    return (f"\nJudge calls priced as {judge.priced_as} at {judge.batch_basis}: a ceiling of one grading call per "
+            f"eval item per model (two models' identical answers share one call); input tokens: {judge.answer_basis}; "
+            f"output tokens: {judge.output_basis}.")
 
 
 def _calibrations(run: str, counts) -> dict:

@@ -27,7 +27,7 @@ Checks (each configured gate is one check; unset gates are not checked):
 - ``max_error_rate[<model>]``: every model the run measured, always (the spec's limit or the
   default); these alone do not count as something judged unless the spec sets the limit.
 - ``paired_drop[<model>]`` (with a baseline run): the run fails only on a statistically
-  significant drop, paired item by item over the items both runs answered, with every model's
+  significant drop (judge-scored runs: on the corrected difference, see below), paired item by item over the items both runs answered, with every model's
   check corrected together (``distilleval.gate.family``): a one-sided p-value of a drop per
   model (exact McNemar tail for 0/1 scores, a paired sign-flip permutation test otherwise) and
   Holm's step-down over the models at ``alpha / 2``, so noise alone fails the build at most
@@ -36,7 +36,10 @@ Checks (each configured gate is one check; unset gates are not checked):
 
 A judge-scored run (``summary.judge``) gets a ``judge`` check, and its floors and non-inferiority
 judge the corrected figures, failing with the reason when the judge is not trusted
-(``distilleval.gate.judged``).
+(``distilleval.gate.judged``). Its paired drops against a baseline run use the corrected paired
+difference and its interval (which carries the alignment set's uncertainty); when the two runs'
+judges, criteria or alignment sets differ, or either judge is not trusted,
+each paired drop fails saying the runs are not comparable on corrected figures.
 
 The paired tests are in ``distilleval.gate.paired``; how the checks are printed and written
 for CI is in ``distilleval.gate.ci_output``.
@@ -51,7 +54,14 @@ from typing import Literal
 from distilleval.costs.cost_model import format_usd
 from distilleval.errors import DataError
 from distilleval.gate.family import paired_drop_family
-from distilleval.gate.judged import judge_check, judged_floor, judged_non_inferiority
+from distilleval.gate.judged import (
+    corrected_comparability,
+    corrected_paired,
+    judge_check,
+    judged_floor,
+    judged_non_inferiority,
+    paired_passes,
+)
 from distilleval.gate.paired import non_inferiority_test, paired_scores
 from distilleval.results.summary_json import ModelResult, Summary
 from distilleval.spec.task_spec import GatesSpec
@@ -346,6 +356,8 @@ def _paired_drops(run: Summary, baseline: Summary, alpha: float, limit: float) -
     A model above the error-rate limit in either run fails its check and joins no family:
     its paired items would be the ones that happened to be answered.
     """
+    if run.judge is not None or baseline.judge is not None:
+        return _judged_paired_drops(run, baseline, alpha, limit)
     checks: dict[str, Check] = {}
     pairs = {}
     dropped: dict[str, int] = {}
@@ -377,6 +389,58 @@ def _paired_drops(run: Summary, baseline: Summary, alpha: float, limit: float) -
         detail += f"{test.method} p={test.p_value:.4g}; {test.correction_text()}"
         verdict = "significant drop" if test.dropped else "no significant drop"
         checks[test.key] = Check(f"paired_drop[{test.key}]", "fail" if test.dropped else "pass", f"{detail} -> {verdict}")
+    return [checks[key] for key in run.models if key in checks]
+
+
+def _judged_paired_drops(run: Summary, baseline: Summary, alpha: float, limit: float) -> list[Check]:
+    """``paired_drop[<model>]`` checks when either run is judge-scored: on the corrected difference.
+
+    Both runs must be scored by the same judge on the same alignment set, trusted
+    (``gate.judged.corrected_comparability``); otherwise each check fails saying the runs are not
+    comparable on corrected figures. Otherwise the family is tested as for other runs, on the judge's
+    verdicts (with one judge the raw difference is J times the true one, so McNemar's test of it is a
+    test of the true one), and a model fails only when Holm rejects and the corrected difference's
+    interval, at the same level and carrying the alignment set's uncertainty, lies below zero.
+    """
+    refused = corrected_comparability(baseline, run)
+    checks: dict[str, Check] = {}
+    pairs = {}
+    dropped: dict[str, int] = {}
+    shared = {item.id for item in run.items} & {item.id for item in baseline.items}
+    for key, result in run.models.items():
+        if result.basis != "measured" or key not in baseline.models:
+            continue
+        name = f"paired_drop[{key}]"
+        if refused is not None:
+            checks[key] = Check(name, "fail", f"{key}: refused, the runs are not comparable on corrected figures "
+                                              f"({refused}); raw judge pass rates are not compared")
+            continue
+        problem = error_rate_problem(key, result, limit) or error_rate_problem(
+            f"{key} (baseline run)", baseline.models[key], limit)
+        if problem is not None:
+            checks[key] = Check(name, "fail", problem)
+            continue
+        a, b = paired_passes(baseline, run, key)
+        dropped[key] = len((_failed_items(run, key) | _failed_items(baseline, key)) & shared)
+        if a:
+            pairs[key] = (a, b)
+        else:
+            checks[key] = Check(name, "skip", f"{key}: no items judged in both runs; not compared")
+    for test in paired_drop_family(pairs, alpha=alpha):
+        corrected = corrected_paired(*pairs[test.key], baseline.judge.alignment,  # type: ignore[union-attr]
+                                     run.judge.alignment, two_sided_alpha=2 * test.decision.level)  # type: ignore[union-attr]
+        shown = "undefined" if corrected.corrected_difference is None else f"{corrected.corrected_difference:+.4f}"
+        a_b = "—" if corrected.corrected_b is None else f"{corrected.corrected_b:.4f}"
+        a_a = "—" if corrected.corrected_a is None else f"{corrected.corrected_a:.4f}"
+        detail = (f"{test.key} corrected accuracy {a_b} vs baseline {a_a} ({shown}, "
+                  f"{test.interval_confidence * 100:.4g}% CI [{corrected.ci_low:+.4f}, {corrected.ci_high:+.4f}], "
+                  f"n={corrected.n_paired}{_dropped_text(dropped[test.key])}; interval: {corrected.method}); "
+                  f"raw judge pass rates {corrected.raw_b:.4f} vs {corrected.raw_a:.4f} "
+                  f"({corrected.raw_difference:+.4f}); {corrected.losses} lost / {corrected.gains} gained; "
+                  f"{test.method} p={test.p_value:.4g}; {test.correction_text()}")
+        failed = test.dropped and corrected.ci_high < 0
+        checks[test.key] = Check(f"paired_drop[{test.key}]", "fail" if failed else "pass",
+                                 f"{detail} -> {'significant drop' if failed else 'no significant drop'}")
     return [checks[key] for key in run.models if key in checks]
 
 

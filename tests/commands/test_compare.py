@@ -193,3 +193,35 @@ def test_the_vectorised_decisions_are_compares():
         _, rejected, _ = holm_arrays(_mcnemar(lost, gained), ALPHA)
         assert [c.outcome != "no significant change" for c in changes] == list(rejected[0])
         assert [c.outcome == "significant drop" for c in changes] == list(rejected[0] & (lost > gained)[0])
+
+
+def test_judge_scored_runs_are_compared_on_the_corrected_difference(capsys, tmp_path):
+    from tests.gate.test_judged import expected_student_difference, judged_runs, worse_student
+
+    run_a, run_b = judged_runs(tmp_path, student_b=worse_student)
+    raw, corrected = expected_student_difference(run_a)
+    capsys.readouterr()
+    _, rows = _json_rows(capsys, run_a, run_b)
+    student = rows["student"]
+    assert student["raw_difference"] == pytest.approx(raw) and student["difference"] == pytest.approx(corrected)
+    assert student["ci_low"] <= corrected <= student["ci_high"] < 0
+    assert "Youden J" in student["interval"] and student["outcome"] == "significant drop"
+    assert student["ci_confidence"] == pytest.approx(1 - 0.05 / 2)  # Holm's first step of two
+    assert rows["teacher"]["difference"] == 0.0 and rows["teacher"]["outcome"] == "no significant change"
+    assert main(["compare", str(run_a), str(run_b)]) == 0
+    out = capsys.readouterr().out
+    assert "corrected for the judge's measured error" in out
+    assert f"- student: {student['raw_a']:.4f} → {student['raw_b']:.4f} ({raw:+.4f})" in out
+
+
+def test_judge_scored_runs_of_different_judges_are_not_compared(capsys, tmp_path):
+    from tests.gate.test_judged import judged_runs
+
+    run_a, run_b = judged_runs(tmp_path, judge_b="openai/judge-n")
+    capsys.readouterr()
+    document, rows = _json_rows(capsys, run_a, run_b)
+    assert document["correction"]["comparisons"] == 0
+    for row in rows.values():
+        assert row["p_value"] is None and row["difference"] is None
+        assert row["outcome"].startswith("not compared: the runs are not comparable on corrected figures")
+        assert "judge openai/judge-m vs openai/judge-n" in row["outcome"]

@@ -206,3 +206,38 @@ def test_estimate_refuses_a_discordance_outside_0_to_1(tiny_spec_path, capsys, v
         main(["estimate", str(tiny_spec_path), "--assumed-discordance", value])
     assert caught.value.code == 2
     assert "argument --assumed-discordance: expected a" in capsys.readouterr().err
+
+
+def test_estimate_prices_the_judges_calls_on_their_own_line_and_in_the_eval_total(tmp_path, capsys):
+    from distilleval.costs.cost_model import format_usd
+    from tests.pipeline.test_judging import N_ITEMS, write_judge_spec
+
+    spec = write_judge_spec(tmp_path / "task", "http://127.0.0.1:9/v1", pairwise=True)
+    assert main(["estimate", str(spec), "--offline", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    judge, eval_run = report["judge"], report["eval_run"]
+    assert (judge["grading"]["calls"], judge["pairwise"]["calls"], judge["alignment"]["calls"]) == (
+        2 * N_ITEMS, 2 * N_ITEMS, 40)
+    assert judge["eval_calls"] == 4 * N_ITEMS + 40
+    assert eval_run["judge_usd"] == judge["eval_usd"] > 0
+    assert eval_run["total_usd"] == pytest.approx(eval_run["teacher_usd"] + eval_run["student_usd"] + judge["eval_usd"])
+    assert report["align_run"] == {"calls": 40, "cost_usd": judge["align_usd"]}
+    assert "gold answer" in judge["answer_basis"] and "max_tokens (256)" in judge["output_basis"]
+    assert main(["estimate", str(spec), "--offline"]) == 0
+    out = capsys.readouterr().out
+    judge_line = next(line for line in out.splitlines() if line.startswith("| Eval run: judge"))
+    assert "openai/judge-m (80 grading, 80 pairwise, 40 alignment)" in judge_line
+    assert judge_line.rstrip(" |").endswith(format_usd(judge["eval_usd"]))
+    total_line = next(line for line in out.splitlines() if line.startswith("| Eval run: total"))
+    assert total_line.rstrip(" |").endswith(format_usd(eval_run["total_usd"]))
+    align_line = next(line for line in out.splitlines() if line.startswith("| Align run: judge"))
+    assert align_line.rstrip(" |").endswith(format_usd(judge["align_usd"]))
+    assert "Judge calls priced as openai/gpt-4.1-mini at standard rates" in out
+
+
+def test_estimate_of_a_spec_without_a_judge_has_no_judge_figures(tiny_spec_path, capsys):
+    assert main(["estimate", str(tiny_spec_path), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["judge"] is None and report["align_run"] is None and report["eval_run"]["judge_usd"] is None
+    assert report["eval_run"]["total_usd"] == pytest.approx(report["eval_run"]["teacher_usd"]
+                                                            + report["eval_run"]["student_usd"])
