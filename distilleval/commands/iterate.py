@@ -34,6 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-retries", type=non_negative_int, default=4, help="retries of a failed call (backoff with jitter)")
 
 
+def train_with_command(spec, pricing, data, out, resume: bool) -> None:
+    """Train a round's LoRA through ``distilleval train`` (its checks, recipe, resume and manifest)."""
+    from distilleval.commands import train
+
+    parser = argparse.ArgumentParser(prog="distilleval train")
+    train.add_arguments(parser)
+    argv = [str(spec.source), "--data", str(data), "--out", str(out), "--pricing", str(pricing.path)]
+    train.run(parser.parse_args(argv + (["--resume"] if resume else [])), spec=spec)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run or resume the loop (or estimate it with ``--dry-run``); returns 0 (2 on bad input)."""
     from pathlib import Path
@@ -53,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     options = IterateOptions(
         cache_path=Path(args.cache) if args.cache else run_dir / RESPONSES_FILE,
         concurrency=args.concurrency, max_retries=args.max_retries, baseline=args.baseline, student=args.student,
+        trainer=train_with_command,
     )
     if args.dry_run:
         plan = dry_run(spec, pricing, run_dir, options)

@@ -71,6 +71,7 @@ class IterateOptions:
     max_retries: int = 4
     baseline: str | None = None
     student: str | None = None  # "tinker", "baseline", or None: tinker when the run trained one and no --baseline
+    trainer: Callable | None = None  # trains a Tinker student (iterate_tinker.Trainer); the command passes `train`
     say: Callable[[str], None] = print
 
 
@@ -503,7 +504,7 @@ def _retrain_tinker(ctx: Context, grown: Sequence[TrainingRow], folder: Path, nu
     if added == 0:
         return list(previous), {"training_usd": 0.0, "sampling_usd": 0.0, "paid_now_usd": 0.0}, {
             "checkpoint": ctx.rounds[-1].get("checkpoint"), "training": "not retrained: no row added"}
-    sampler_path, manifest, trained_now = train_checkpoint(ctx.spec, ctx.pricing, grown, folder)
+    sampler_path, manifest, trained_now = train_checkpoint(ctx.spec, ctx.pricing, grown, folder, ctx.options.trainer)
     ctx.options.say(f"round {number}: trained {sampler_path} on {len(grown)} rows"
                     + ("" if trained_now else " (read back: trained earlier)"))
     what = f"trained by distilleval iterate round {number} on {len(grown)} rows ({ctx.tinker.base_model} LoRA)"
@@ -536,6 +537,8 @@ def _next_round(ctx: Context, run_dir: Path, number: int, rows: list[TrainingRow
     student_fields: dict = {}
     if ctx.tinker is not None:
         predictions, student_cost, student_fields = _retrain_tinker(ctx, grown, folder, number, len(added), previous)
+        write_jsonl(folder / PREDICTIONS_FILE, ({"id": item.id, "prediction": answer}
+                                                for item, answer in zip(ctx.evaluate, predictions)))
         if weak_check is not None:
             student_cost["sampling_usd"] += weak_check["sampling_usd"]
             student_cost["paid_now_usd"] += weak_check["paid_now_usd"]

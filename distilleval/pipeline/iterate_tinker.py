@@ -24,7 +24,7 @@ round's cost and in the spend limit, and estimated before any call (``estimate_s
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,8 +179,13 @@ def training_side_spec(spec: TaskSpec, rows: Sequence[TrainingRow], folder: Path
     return spec.model_copy(update={"data": data}), items
 
 
-def train_checkpoint(spec: TaskSpec, pricing: Any, rows: Sequence[TrainingRow], folder: Path) -> tuple[str, dict, bool]:
-    """Train a LoRA from the base model on ``rows`` through ``distilleval train`` in ``folder/train``.
+# (spec, pricing, short-format data file, output folder, resume) -> None: ``distilleval train`` (the command passes it).
+Trainer = Callable[[TaskSpec, Any, Path, Path, bool], None]
+
+
+def train_checkpoint(spec: TaskSpec, pricing: Any, rows: Sequence[TrainingRow], folder: Path,
+                     trainer: Trainer | None) -> tuple[str, dict, bool]:
+    """Train a LoRA from the base model on ``rows`` with ``trainer`` (``distilleval train``) in ``folder/train``.
 
     A finished training folder (its manifest made from this very data file) is read back and
     not trained again; an unfinished one with checkpoints is continued (``--resume``).
@@ -188,9 +193,7 @@ def train_checkpoint(spec: TaskSpec, pricing: Any, rows: Sequence[TrainingRow], 
     Returns:
         (sampler path, the manifest, whether training ran now).
     """
-    import argparse
-
-    from distilleval.commands import train
+    from distilleval.errors import ConfigurationError
     from distilleval.files import file_sha256
     from distilleval.training.tinker_trainer import CHECKPOINT_LOG
 
@@ -200,15 +203,12 @@ def train_checkpoint(spec: TaskSpec, pricing: Any, rows: Sequence[TrainingRow], 
     manifest_path = out / "manifest.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("data_sha256") == file_sha256(data):
+        if manifest.get("data", {}).get("sha256") == file_sha256(data):
             return manifest["sampler_path"], manifest, False
         raise DataError(f"{manifest_path}: trained on other data than {data}; move {folder} away and run iterate again")
-    parser = argparse.ArgumentParser(prog="distilleval train")
-    train.add_arguments(parser)
-    argv = [str(spec.source), "--data", str(data), "--out", str(out), "--pricing", str(pricing.path)]
-    if (out / CHECKPOINT_LOG).is_file():
-        argv.append("--resume")
-    train.run(parser.parse_args(argv))
+    if trainer is None:
+        raise ConfigurationError("iterate with a Tinker student needs a trainer (the command passes `distilleval train`)")
+    trainer(spec, pricing, data, out, (out / CHECKPOINT_LOG).is_file())
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     return manifest["sampler_path"], manifest, True
 
@@ -231,22 +231,50 @@ def sample_price_usd(spec: TaskSpec, pricing: Any, items: Sequence[Item]) -> flo
     return request_cost_usd(price, prompt, spec.student.max_tokens)
 
 
+def rendered_row_tokens(spec: TaskSpec, rows: Sequence[TrainingRow]) -> list[int]:
+    """Tokens each row sends to ``forward_backward`` (its rendered conversation less one), rendered
+    locally with the base model's own chat template and tokenizer, as ``distilleval train`` renders them."""
+    from distilleval.backends.tinker.rendering import Message, renderer_for
+    from distilleval.training.data import Conversation, build_examples
+
+    renderer = renderer_for(spec.training.base_model)
+    conversations = []
+    for number, record in enumerate(short_format_records(spec, rows), 1):
+        messages = tuple(Message(role=m["role"], content=_text_of(m["content"])) for m in record["messages"])
+        conversations.append(Conversation(line=number, messages=messages))
+    return [len(example.tokens) - 1 for example in build_examples(conversations, renderer, source=Path("iterate"))]
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
 def estimate_student_usd(spec: TaskSpec, pricing: Any, rows: Sequence[TrainingRow], asked: int,
                          eval_items: Sequence[Item]) -> dict:
-    """Before any call: training a LoRA on ``rows`` plus ``asked`` new rows (each new row counted
-    at the longest measured row) and sampling it on the eval items, each answer at ``max_tokens``."""
-    from distilleval.costs.estimates import measure_role, project_training
+    """Before any call, an upper bound of training a LoRA on ``rows`` plus ``asked`` new rows and
+    sampling it once per eval item. Training: every row's rendered tokens (none left out for the
+    held-out loss), each new row at the longest rendered row, times the most epochs the recipe
+    picks for any row count the round can end with, at the training rate. Sampling: each answer
+    at the student's ``max_tokens`` after the longest prompt."""
+    from distilleval.costs.cost_model import training_cost_usd
+    from distilleval.costs.estimates import project_training
 
-    items = [Item(id=row.item.id, inputs=row.item.inputs, gold=row.label, split="train") for row in rows]
-    profile = measure_role(spec, "student", items)
-    longest = max(profile.training_row_tokens, 1.0)
-    mean = (profile.training_row_tokens * len(rows) + longest * asked) / max(1, len(rows) + asked)
-    projection = project_training(spec, pricing, examples=len(rows) + asked, tokens_per_row=mean,
-                                  tokens_source="the round's training rows, new rows at the longest")
-    train_usd = projection.cost_usd if projection is not None else 0.0
+    tokens = rendered_row_tokens(spec, rows)
+    per_epoch = float(sum(tokens) + asked * max(tokens, default=0))
+    projections = [project_training(spec, pricing, examples=n, tokens_per_row=per_epoch / max(1, n))
+                   for n in {len(rows), len(rows) + asked}]
+    projections = [p for p in projections if p is not None]
+    if projections:
+        longest = max(projections, key=lambda p: p.schedule.epochs)
+        train_usd = training_cost_usd(per_epoch, longest.schedule.epochs, longest.training_price_per_mtok_usd)
+        basis = (f"{per_epoch:,.0f} rendered tokens per epoch ({len(rows)} rows + {asked} new at the longest, none held "
+                 f"out) x {longest.schedule.epochs} epochs at {longest.price_name}'s training rate")
+    else:
+        train_usd, basis = 0.0, "no training price in the table"
     sampling = sample_price_usd(spec, pricing, eval_items) * len(eval_items)
-    return {"training_usd": train_usd, "sampling_usd": sampling,
-            "training_basis": projection.describe() if projection is not None else "no training price in the table"}
+    return {"training_usd": train_usd, "sampling_usd": sampling, "training_basis": basis}
 
 
 def estimate_weak_check_usd(spec: TaskSpec, pricing: Any, rows: Sequence[TrainingRow]) -> float:

@@ -157,6 +157,8 @@ class FakeServiceClient:
         failure: how it fails: ``"connection"`` (``APIConnectionError``) or ``"request"``
             (``RequestFailedError``, after which that training client refuses every request).
         checkpoint_bytes: the size the service reports for every saved checkpoint.
+        received: filled in, not passed: ``(training run id, "forward_backward" or "forward", input
+            token ids)`` of every datum the training clients accepted, so a test can check which rows were trained on.
         sample_logprob: the log-probability given to every sampled token (a number, or a function
             of the prompt token ids), carried as the SDK's ``SampledSequence.logprobs``; None: none.
     """
@@ -174,6 +176,7 @@ class FakeServiceClient:
     failure: str = "connection"
     checkpoint_bytes: int = 170_000_000
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    received: list[tuple[str, str, tuple[int, ...]]] = field(default_factory=list)
     saved: dict[str, _State] = field(default_factory=dict)
     checkpoint_info: dict[str, dict[str, Any]] = field(default_factory=dict)
     _session: str = field(default_factory=lambda: str(uuid.uuid5(uuid.NAMESPACE_URL, "fake-tinker-session")))
@@ -405,7 +408,16 @@ class FakeTrainingClient:
         """Logprobs and summed loss of ``data`` with no gradient (the held-out loss)."""
         self.service._record("forward", n=len(data))
         self._check(data, loss_fn)
+        self._note_received("forward", data)
         return self._future("forward", self._outputs(data))
+
+    def _note_received(self, method: str, data: Sequence[types.Datum]) -> None:
+        with self.service._lock:
+            self.service.received += [
+                (self.run_id, method, tuple(t for chunk in d.model_input.chunks
+                                            if isinstance(chunk, types.EncodedTextChunk) for t in chunk.tokens))
+                for d in data
+            ]
 
     def forward_backward(
         self, data: list[types.Datum], loss_fn: str, loss_fn_config: Any = None
@@ -426,6 +438,7 @@ class FakeTrainingClient:
         self._check(data, loss_fn)
         if self.failed:
             return self._future("forward_backward")
+        self._note_received("forward_backward", data)
         self._pending_gradient = True
         return self._future("forward_backward", self._outputs(data))
 
