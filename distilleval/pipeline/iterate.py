@@ -60,6 +60,7 @@ FOLDS = 3
 ITERATE_JSON = "iterate.json"
 RESPONSES_FILE = "iterate-responses.sqlite"
 SCORING = "exact match of the baseline's label with the gold label"
+TINKER_SCORING = "the spec's scorer on each checkpoint's answer, as eval scores it; a failed call is left out, never wrong"
 
 
 @dataclass
@@ -98,7 +99,7 @@ class Context:
     def student_name(self) -> str:
         """What stands for the student in this loop, in words."""
         if self.tinker is not None:
-            return f"the student ({self.tinker.base_model} LoRA on Tinker)"
+            return f"{self.tinker.base_model} LoRA on Tinker"
         return self.baseline.display_name
 
 
@@ -660,9 +661,11 @@ def run_iterate(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: I
     else:
         stop = f"max_rounds ({settings.max_rounds}) reached"
     document = {
-        "spec": spec.name, "run": run_dir.name, "student_stand_in": ctx.student_name,
+        "spec": spec.name, "run": run_dir.parent.name if run_dir.name == "eval" else run_dir.name,
+        "student_stand_in": ctx.student_name,
         "student_path": "tinker" if ctx.tinker is not None else "baseline",
-        "teacher": spec.teacher.model, "pricing_table": pricing.label, "scoring": SCORING,
+        "teacher": spec.teacher.model, "pricing_table": pricing.label,
+        "scoring": SCORING if ctx.tinker is None else TINKER_SCORING,
         "eval_items": len(ctx.evaluate), "min_gain": gain_needed, "settings": settings.model_dump(mode="json"),
         "near_duplicates": _near_duplicate_rule(settings),
         "rounds": ctx.rounds, "stopped": stop,

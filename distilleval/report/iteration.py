@@ -53,6 +53,9 @@ def render_markdown(document: dict) -> str:
         )
     lines += ["", f"Total cost: ${document['total_cost_usd']:.4f} (each round's answers at the table's price; "
               "answers replayed from the response cache on a resume are not paid again)."]
+    changes = [r["result"]["change"]["method"] for r in rounds if r["result"].get("change")]
+    if changes:
+        lines.append(f"Change: paired on the same eval items, {changes[0]}.")
     if tinker:
         lines += ["", "## Training and sampling per round", "",
                   "| round | checkpoint | training rows | steps | training (USD) | sampling (USD) |", "|---:|---|---:|---:|---:|---:|"]
@@ -61,12 +64,10 @@ def render_markdown(document: dict) -> str:
             steps = training.get("steps", "—") if isinstance(training, dict) else (training or "paid by the run")
             lines.append(f"| {record['round']} | `{record.get('checkpoint')}` | {record['training_rows']:,} | {steps} | "
                          f"{record['cost'].get('training_usd', 0.0):.4f} | {record['cost'].get('sampling_usd', 0.0):.4f} |")
+        lines.append("")
         lines.append("Weak classes: the previous round's checkpoint sampled on the training rows it was trained on "
                      "(in-sample; a LoRA is not refitted per fold), so a class can look stronger there than on new inputs. "
                      "Checkpoint storage is reported in each round's manifest, not counted here.")
-    changes = [r["result"]["change"]["method"] for r in rounds if r["result"].get("change")]
-    if changes:
-        lines.append(f"Change: paired on the same eval items, {changes[0]}.")
     weak = sorted({w["label"] for r in rounds for w in r.get("weak_classes", [])})
     if weak:
         lines += ["", "## Recall of the weak classes (eval items, 95% Clopper-Pearson)", "",
