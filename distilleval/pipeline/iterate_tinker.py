@@ -151,7 +151,7 @@ def sample_checkpoint(spec: TaskSpec, pricing: Any, checkpoint: str, items: Sequ
         summary = read_summary(folder)
         if summary.models.get("student") is not None and summary.models["student"].model == checkpoint:
             return summary_predictions(summary, items), _sampling_usd(summary), False
-    student_spec = spec.model_copy(update={"student": spec.student.model_copy(update={"model": checkpoint})})
+    student_spec = spec.model_copy(update={"student": checkpoint_student(spec, checkpoint)})
     evaluate(student_spec, EvalOptions(
         pricing=str(pricing.path), limit=limit, models="student", out=str(folder),
         cache=str(cache_path) if cache_path else None, concurrency=concurrency, max_retries=max_retries,
@@ -218,6 +218,13 @@ def training_usd(manifest: dict) -> float:
     return float(manifest["training_cost"]["cost_usd"])
 
 
+def checkpoint_student(spec: TaskSpec, checkpoint: str) -> Any:
+    """The spec's student pointed at ``checkpoint``, priced as the loader prices a ``tinker://``
+    student: at ``training.base_model``'s row when the table has one, unless ``price_as`` says otherwise."""
+    return spec.student.model_copy(update={
+        "model": checkpoint, "checkpoint_base_model": None if spec.student.price_as else spec.training.base_model})
+
+
 def sample_price_usd(spec: TaskSpec, pricing: Any, items: Sequence[Item]) -> float:
     """Upper bound of one student sample: the longest prompt among ``items`` (first 200) and a
     reply at the student's ``max_tokens``."""
@@ -225,7 +232,7 @@ def sample_price_usd(spec: TaskSpec, pricing: Any, items: Sequence[Item]) -> flo
     from distilleval.costs.tokens import count_message_tokens
     from distilleval.spec.messages import build_messages
 
-    price = pricing.price_for(spec.student.pricing_key)
+    price = pricing.price_for(pricing.key_for(checkpoint_student(spec, "tinker://estimate/sampler_weights/next")))
     prompt = max((count_message_tokens(build_messages(spec.student, item, spec.data.image_inputs)) for item in items[:200]),
                  default=0)
     return request_cost_usd(price, prompt, spec.student.max_tokens)

@@ -33,7 +33,7 @@ def tinker_spec(folder: Path, base_url: str) -> Path:
     """The iterate test's spec with the teacher keyed and the student the Tinker base model (so `run` trains it)."""
     spec = write_spec(folder, base_url)
     text = spec.read_text().replace("  fast_path: true\n", f"  fast_path: true\n  api_key_env: LOCAL_TEST_KEY\n")
-    text = text.replace("  model: tinker://run/sampler_weights/final\n", f"  model: {BASE}\n")
+    text = text.replace("  model: tinker://run/sampler_weights/final\n", f"  model: {BASE}\n  max_tokens: 8\n")
     text = text.replace("baselines: [tfidf_logreg]\n", f"baselines: [tfidf_logreg]\ntraining:\n  base_model: {BASE}\n"
                                                         "  epochs: 1\n  batch_size: 16\n")
     spec.write_text(text)
@@ -195,3 +195,62 @@ def test_student_baseline_keeps_the_local_stand_in(online):
     assert document["student_path"] == "baseline" and document["student_stand_in"] == "tfidf_logreg"
     assert len(service.calls) == calls  # nothing trained or sampled on Tinker
     assert "training_usd" not in document["rounds"][1]["cost"]
+
+
+def test_the_spend_limit_counts_the_training(online):
+    # A limit above the weak-class check and above what the teacher's part of round 2 could cost,
+    # but below the round with the LoRA's training and sampling: the loop stops before asking the teacher anything.
+    server, service = online["server"], online["service"]
+    run = fresh_copy(online, "limited")
+    spec = online["folder"] / "spec.yaml"
+    limited = online["folder"] / "spec-limited.yaml"
+    limited.write_text(spec.read_text().replace("iterate:\n  per_class: 12\n",
+                                                "iterate:\n  per_class: 12\n  spend_limit_usd: 0.003\n"))
+    prompts_before = teacher_prompts(server)
+    trainings_before = len(service.calls_named("create_lora_training_client"))
+    assert main(["iterate", str(run), "--spec", str(limited)]) == 0
+    document = json.loads((run / "iterate.json").read_text())
+    assert len(document["rounds"]) == 1 and document["stopped"].startswith("spend limit: round 2 could cost up to $")
+    assert teacher_prompts(server) == prompts_before
+    assert len(service.calls_named("create_lora_training_client")) == trainings_before
+    # The weak-class check was sampled (and is counted), the round was not started.
+    assert document["weak_check_after_last_round_usd"] > 0
+    assert document["total_cost_usd"] == pytest.approx(document["weak_check_after_last_round_usd"])
+    bound = float(document["stopped"].split("$")[1].split(",")[0])
+    round2 = json.loads((online["folder"] / "round-trip" / "eval" / "round-2" / "round.json").read_text())["estimate"]
+    assert round2["generation_usd"] + round2["labelling_usd"] < 0.003 < bound
+    assert bound == pytest.approx(round2["total_usd"], abs=1e-4)
+
+
+def test_a_finished_training_is_read_back_and_an_unfinished_one_resumed(online, tmp_path):
+    from distilleval.errors import DataError
+    from distilleval.pipeline.iterate_files import read_training
+    from distilleval.pipeline.iterate_tinker import train_checkpoint
+    from distilleval.spec.task_spec import load_spec
+
+    spec = load_spec(online["folder"] / "spec.yaml")
+    rows = read_training(spec, next((online["folder"] / "round-trip" / "eval" / "round-2").glob("training.jsonl")))
+    asked = []
+
+    def trainer(spec, pricing, data, out, resume):
+        asked.append(resume)
+        out.mkdir(parents=True, exist_ok=True)
+        from distilleval.files import file_sha256
+
+        (out / "manifest.json").write_text(json.dumps({"sampler_path": "tinker://x/sampler_weights/final",
+                                                       "data": {"sha256": file_sha256(data)}}))
+
+    class Pricing:
+        path = "pricing.yaml"
+
+    folder = tmp_path / "round-2"
+    assert train_checkpoint(spec, Pricing(), rows, folder, trainer)[0] == "tinker://x/sampler_weights/final"
+    assert asked == [False]
+    assert train_checkpoint(spec, Pricing(), rows, folder, trainer)[2] is False and asked == [False]  # read back
+    with pytest.raises(DataError, match="trained on other data"):
+        train_checkpoint(spec, Pricing(), rows[:-1], folder, trainer)
+    other = tmp_path / "round-3"
+    (other / "train").mkdir(parents=True)
+    (other / "train" / "checkpoints.jsonl").write_text('{"step": 3}\n')  # killed mid-training
+    train_checkpoint(spec, Pricing(), rows, other, trainer)
+    assert asked == [False, True]
