@@ -21,7 +21,7 @@ from distilleval.testing.fake_tinker import FakeServiceClient  # noqa: E402
 from distilleval.testing.openai_server import ModelScript, OpenAIServer  # noqa: E402
 from distilleval.testing.scripted_generator import generation_request, scripted_teacher  # noqa: E402
 from distilleval.training.data import build_examples, read_conversations  # noqa: E402
-from tests.pipeline.test_iterate import PER_CLASS, VOCAB, classify, label_prompt, write_new, write_spec  # noqa: E402
+from tests.pipeline.test_iterate import FILLERS, OBJECTS, PER_CLASS, VOCAB, classify, label_prompt, write_new, write_spec  # noqa: E402
 
 BASE = "Qwen/Qwen3-8B"
 KEY = "sk-local-test-0000"
@@ -254,3 +254,50 @@ def test_a_finished_training_is_read_back_and_an_unfinished_one_resumed(online, 
     (other / "train" / "checkpoints.jsonl").write_text('{"step": 3}\n')  # killed mid-training
     train_checkpoint(spec, Pricing(), rows, other, trainer)
     assert asked == [False, True]
+
+
+def write_like_tickets(label: str, round_number: int, i: int) -> str:
+    """New inputs in the tickets' own words (an opening, the class's words), with other objects and order."""
+    words = VOCAB[label]
+    return f"{FILLERS[i % 7]} {words[(i + 3) % 6]}, {words[i % 6]} — {OBJECTS[(i * 5 + 2) % 11]} order {round_number}{i:02d}"
+
+
+@pytest.fixture(scope="module")
+def learning(tmp_path_factory):
+    """The same online run against a double whose trained weights answer with the nearest trained row's label."""
+    folder = tmp_path_factory.mktemp("iterate-tinker-learning")
+    service = FakeServiceClient(answer_from_training=True)
+    with pytest.MonkeyPatch.context() as patch, OpenAIServer(api_key=KEY) as server:
+        patch.setenv("LOCAL_TEST_KEY", KEY)
+        patch.setenv("TINKER_API_KEY", "tml-test")
+        patch.setenv("DISTILLEVAL_CACHE", str(folder / "cache.sqlite"))
+        patch.setattr(tinker, "ServiceClient", lambda api_key=None, **_: service)
+        server.script("teacher", ModelScript(answer=scripted_teacher(write=write_like_tickets, label_of=label_prompt)))
+        spec = tinker_spec(folder, server.base_url)
+        assert main(["run", str(spec), "--runs-dir", str(folder / "runs")]) == 0
+        (run_dir,) = [path.parent for path in (folder / "runs").glob("*/eval/summary.json")]
+        yield run_dir, service
+
+
+def test_a_double_that_answers_from_its_training_rows_gains_on_the_missing_class(learning):
+    # Not a real model: the double's checkpoint answers with the label of the trained row nearest to the
+    # prompt, so what a round trains on changes what it answers, and the paired comparison sees it.
+    run, service = learning
+    assert main(["iterate", str(run)]) == 0
+    document = json.loads((run / "iterate.json").read_text())
+    first, second = document["rounds"]
+    assert first["result"]["recall"]["refund"]["correct"] == 0  # no refund row trained: it never says refund
+    assert second["added_per_label"] == {"refund": second["added"]} and second["added"] > 0
+    refund = second["result"]["recall"]["refund"]
+    assert refund["correct"] > 0 and refund["interval"][0] > 0
+    change = second["result"]["change"]
+    assert change["estimate"] == pytest.approx(second["result"]["accuracy"] - first["result"]["accuracy"])
+    assert change["estimate"] > 0
+    assert change["gained"] - change["lost"] == second["result"]["correct"] - first["result"]["correct"]
+    assert change["gained"] >= refund["correct"]
+    # The in-sample weak-class check of a checkpoint that recalls the rows it trained on (all but the
+    # held-out ones) finds nothing weak: the limitation the docs state, seen here as the loop's stop.
+    assert document["stopped"].startswith("no weak class") and "in-sample" in document["stopped"]
+    weak_check = json.loads((run / "round-3" / "weak-check" / "eval" / "summary.json").read_text())
+    assert weak_check["models"]["student"]["metric"]["value"] >= 0.8
+    assert len(weak_check["items"]) == second["training_rows"]
