@@ -83,7 +83,7 @@ class Context:
     spec: TaskSpec
     settings: IterateSpec
     pricing: PricingTable
-    baseline: BaselineSpec
+    baseline: BaselineSpec | None  # None: the Tinker student (``tinker``) is retrained instead
     train: list[Item]
     evaluate: list[Item]
     guarded: list[Item]
@@ -100,6 +100,7 @@ class Context:
         """What stands for the student in this loop, in words."""
         if self.tinker is not None:
             return f"{self.tinker.base_model} LoRA on Tinker"
+        assert self.baseline is not None
         return self.baseline.display_name
 
 
@@ -184,10 +185,10 @@ def prepare(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: Itera
         raise DataError(f"{spec.resolve(spec.data.path)}: the training split has {len(labels_present)} class(es) "
                         "with gold answers; iterate trains its student stand-in on them and a baseline needs two")
     fingerprint = _fingerprint(spec, settings, baseline, file_sha256(spec.resolve(spec.data.path)), tinker)
-    eval_split = [item for item in split_items(items, "eval")]
+    eval_split = split_items(items, "eval")
     # The run's eval items are the first N of the eval split in canonical order (eval --limit N).
     eval_limit = len(summary.items) if len(summary.items) < len(eval_split) else None
-    return Context(spec, settings, pricing, baseline, train, evaluate, guarded, fingerprint, options,  # type: ignore[arg-type]
+    return Context(spec, settings, pricing, baseline, train, evaluate, guarded, fingerprint, options,
                    tinker=tinker, eval_limit=eval_limit)
 
 

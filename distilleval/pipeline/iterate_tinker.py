@@ -147,9 +147,10 @@ def sample_checkpoint(spec: TaskSpec, pricing: Any, checkpoint: str, items: Sequ
     from distilleval.pipeline.evaluate import EvalOptions, evaluate
     from distilleval.results.summary_json import read_summary
 
-    if (folder / "summary.json").is_file():
+    if (folder / "summary.json").is_file():  # finished before a kill: read back, unless calls failed (re-called)
         summary = read_summary(folder)
-        if summary.models.get("student") is not None and summary.models["student"].model == checkpoint:
+        done = summary.models.get("student")
+        if done is not None and done.model == checkpoint and not done.errors:
             return summary_predictions(summary, items), _sampling_usd(summary), False
     student_spec = spec.model_copy(update={"student": checkpoint_student(spec, checkpoint)})
     evaluate(student_spec, EvalOptions(
