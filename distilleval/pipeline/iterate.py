@@ -1,7 +1,10 @@
 """``distilleval iterate RUN``: grow the training data where the student fails, round by round.
 
-Round 1 is the student as the run trained it: a local baseline (the spec's first, or the one
-named) trained on the training split's gold labels, as the offline run does. Each later round:
+Two students: with a run that trained a Tinker student (``--student tinker``, the default then),
+each round trains a new LoRA and samples it (``pipeline.iterate_tinker``, which says how the
+weak classes are found there). Otherwise a local baseline stands for the student: round 1 is the
+baseline (the spec's first, or the one named) trained on the training split's gold labels, as
+the offline run does. Each later round:
 
 1. finds the weak classes on the **training** split (never the eval items): each training
    row is predicted by the baseline trained on the other folds (3 folds by id hash), and a
