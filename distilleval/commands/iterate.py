@@ -24,10 +24,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", metavar="SPEC", help="spec to use instead of the run's own (e.g. one with an iterate: block added)")
     parser.add_argument("--pricing", metavar="FILE", help="pricing table (default: the run's)")
     parser.add_argument("--baseline", metavar="NAME", help="the spec's baseline that stands for the student (default: the first)")
+    parser.add_argument("--student", choices=("tinker", "baseline"), default=None,
+                        help="tinker: retrain the spec's Tinker student every round (training and sampling paid); "
+                        "baseline: a local baseline stands for it (free). Default: tinker when the run trained a "
+                        "Tinker student and --baseline is not given, else baseline")
     parser.add_argument("--dry-run", action="store_true", help="print what the next round and the rounds left may cost; call nothing")
     parser.add_argument("--cache", metavar="FILE", help="response cache (default RUN/iterate-responses.sqlite)")
     parser.add_argument("--concurrency", type=positive_int, default=16)
     parser.add_argument("--max-retries", type=non_negative_int, default=4, help="retries of a failed call (backoff with jitter)")
+
+
+def train_with_command(spec, pricing, data, out, resume: bool) -> None:
+    """Train a round's LoRA through ``distilleval train`` (its checks, recipe, resume and manifest)."""
+    from distilleval.commands import train
+
+    parser = argparse.ArgumentParser(prog="distilleval train")
+    train.add_arguments(parser)
+    argv = [str(spec.source), "--data", str(data), "--out", str(out), "--pricing", str(pricing.path)]
+    train.run(parser.parse_args(argv + (["--resume"] if resume else [])), spec=spec)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,15 +62,22 @@ def run(args: argparse.Namespace) -> int:
     run_dir = summary_file(args.run).parent
     options = IterateOptions(
         cache_path=Path(args.cache) if args.cache else run_dir / RESPONSES_FILE,
-        concurrency=args.concurrency, max_retries=args.max_retries, baseline=args.baseline,
+        concurrency=args.concurrency, max_retries=args.max_retries, baseline=args.baseline, student=args.student,
+        trainer=train_with_command,
     )
     if args.dry_run:
         plan = dry_run(spec, pricing, run_dir, options)
         if plan["next_round"] is None:
             print(f"distilleval iterate: every round up to max_rounds is done in {run_dir}; nothing to call ($0)")
             return 0
-        weak = ", ".join(plan["weak_classes"]) or "none (the loop would stop before calling)"
-        print(f"round {plan['next_round']}: weak classes {weak}")
+        if plan["student_path"] == "tinker":
+            print(f"round {plan['next_round']}: weak classes found by sampling the checkpoint on its training rows "
+                  "(not called in a dry run; every label counted weak)")
+            print(f"  training ${plan['training_usd']:.4f} ({plan['training_basis']}); sampling "
+                  f"${plan['sampling_usd']:.4f} (weak-class check ${plan['weak_check_usd']:.4f} and the eval items)")
+        else:
+            weak = ", ".join(plan["weak_classes"]) or "none (the loop would stop before calling)"
+            print(f"round {plan['next_round']}: weak classes {weak}")
         print(f"  estimated at most ${plan['next_round_usd']:.4f} for this round; at most "
               f"${plan['remaining_rounds_bound_usd']:.4f} for every round left ({pricing.label}; {plan['basis']})")
         limit = (spec.iterate.spend_limit_usd if spec.iterate else None)

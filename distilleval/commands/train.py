@@ -73,8 +73,9 @@ def _storage(service: Any, result: Any, config: Any, price: Any, *, deadline_s: 
     return storage_cost(listed, ttl_s=config.checkpoint_ttl_s, rate_usd_per_gb_month=rate, rate_source=source)
 
 
-def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None = None) -> int:
-    """Train and write the manifest; ``service_factory`` replaces ``tinker.ServiceClient`` in tests."""
+def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None = None, spec: Any = None) -> int:
+    """Train and write the manifest; ``service_factory`` replaces ``tinker.ServiceClient`` in tests;
+    ``spec``: the spec already loaded (``iterate`` passes a run's resolved spec), else ``args.spec`` is read."""
     from distilleval.backends.tinker.catalogue import live_catalogue
     from distilleval.backends.tinker.connection import (
         call_with_deadline,
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
     if not 0 <= args.heldout_fraction < 1:
         raise DistillevalError(f"--heldout-fraction must be in [0, 1), got {args.heldout_fraction}")
 
-    spec = load_spec(args.spec)
+    spec = spec if spec is not None else load_spec(args.spec)
     require_api_key()
     if service_factory is None:
         import_tinker()

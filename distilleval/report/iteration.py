@@ -3,7 +3,8 @@
 Renders ``iterate.json`` (written by ``pipeline.iterate``) as markdown: one row per round
 (training rows, rows added, accuracy with its 95% Clopper-Pearson interval, the paired change
 from the previous round with the interval of the test that decides it, cost), then the recall
-of every class that was ever weak, round by round, and why the loop stopped.
+of every class that was ever weak, round by round, and why the loop stopped. With a Tinker
+student it adds what each round trained (checkpoint, rows, steps) and paid for training and sampling.
 """
 
 from __future__ import annotations
@@ -25,10 +26,14 @@ def _recall(entry: dict | None) -> str:
 def render_markdown(document: dict) -> str:
     """The markdown report of an ``iterate.json`` document."""
     rounds = document["rounds"]
+    tinker = document.get("student_path") == "tinker"
+    who = (f"Student: **{document['student_stand_in']}**, a new LoRA trained each round on the round's rows and "
+           "sampled on the eval items. " if tinker else
+           f"Student stand-in: **{document['student_stand_in']}** (a local baseline, retrained each round). ")
     lines = [
         f"# {document['spec']}: iterate on failures ({document['run']})",
         "",
-        f"Student stand-in: **{document['student_stand_in']}** (a local baseline, retrained each round). "
+        who +
         f"Teacher: `{document['teacher']}`, priced from {document['pricing_table']}. "
         f"Every round is scored on the same {document['eval_items']} eval items ({document['scoring']}); "
         "no generated input within the near-duplicate threshold of an eval item is trained on.",
@@ -51,6 +56,18 @@ def render_markdown(document: dict) -> str:
     changes = [r["result"]["change"]["method"] for r in rounds if r["result"].get("change")]
     if changes:
         lines.append(f"Change: paired on the same eval items, {changes[0]}.")
+    if tinker:
+        lines += ["", "## Training and sampling per round", "",
+                  "| round | checkpoint | training rows | steps | training (USD) | sampling (USD) |", "|---:|---|---:|---:|---:|---:|"]
+        for record in rounds:
+            training = record.get("training")
+            steps = training.get("steps", "—") if isinstance(training, dict) else (training or "paid by the run")
+            lines.append(f"| {record['round']} | `{record.get('checkpoint')}` | {record['training_rows']:,} | {steps} | "
+                         f"{record['cost'].get('training_usd', 0.0):.4f} | {record['cost'].get('sampling_usd', 0.0):.4f} |")
+        lines.append("")
+        lines.append("Weak classes: the previous round's checkpoint sampled on the training rows it was trained on "
+                     "(in-sample; a LoRA is not refitted per fold), so a class can look stronger there than on new inputs. "
+                     "Checkpoint storage is reported in each round's manifest, not counted here.")
     weak = sorted({w["label"] for r in rounds for w in r.get("weak_classes", [])})
     if weak:
         lines += ["", "## Recall of the weak classes (eval items, 95% Clopper-Pearson)", "",
@@ -60,7 +77,7 @@ def render_markdown(document: dict) -> str:
             cells = [_recall(r["result"]["recall"].get(label)) for r in rounds]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines += ["", "## What each round generated", "",
-                  "| round | weak classes (training recall, out of fold) | generated: kept / dropped | quarantined | added per label | estimated (USD) |",
+                  f"| round | weak classes (training recall, {'in-sample' if tinker else 'out of fold'}) | generated: kept / dropped | quarantined | added per label | estimated (USD) |",
                   "|---:|---|---|---:|---|---:|"]
         for record in rounds[1:]:
             classes = ", ".join(

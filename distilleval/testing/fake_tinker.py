@@ -23,6 +23,9 @@ Where the real service's behaviour matters to distilleval it is modelled, not as
 - training futures complete after they are returned, in order; sampling futures too, from a queue of ``sample_slots``
   workers (so requests wait under load), and a blocking ``.result()`` on a thread that runs an
   event loop is refused (it would stall the loop);
+- with ``answer_from_training``, sampler weights saved after training answer with the completion
+  of the trained row whose prompt is nearest to the sampled one (a nearest-neighbour "model":
+  a double's behaviour, so a loop's retraining can change its answers; never a real model's);
 - a prompt plus ``max_tokens`` over the model's context length is a 400, and
   ``SampleResponse.prompt_cache_hit_tokens`` counts the prompt prefix shared with a recent prompt.
 """
@@ -134,6 +137,8 @@ class _State:
     rank: int
     progress: float = 0.0  # sum of learning rates applied by optimizer steps
     optimizer_steps: int = 0
+    # (prompt token ids, completion token ids) of every row an optimizer step applied (``answer_from_training``)
+    trained: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
 
 
 @dataclass
@@ -157,11 +162,18 @@ class FakeServiceClient:
         failure: how it fails: ``"connection"`` (``APIConnectionError``) or ``"request"``
             (``RequestFailedError``, after which that training client refuses every request).
         checkpoint_bytes: the size the service reports for every saved checkpoint.
+        received: filled in, not passed: ``(training run id, "forward_backward" or "forward", input
+            token ids)`` of every datum the training clients accepted, so a test can check which rows were trained on.
         sample_logprob: the log-probability given to every sampled token (a number, or a function
             of the prompt token ids), carried as the SDK's ``SampledSequence.logprobs``; None: none.
+        answer_from_training: sampler weights whose run applied optimizer steps answer with the
+            trained completion (the tokens of weight > 0) of the row whose prompt shares the most
+            token bigrams with the sampled prompt (Jaccard; ties: the row trained first); a base
+            model, or weights with no trained row, answers with ``responder``.
     """
 
     responder: Callable[[list[int]], list[int]] | None = None
+    answer_from_training: bool = False
     sample_logprob: float | Callable[[list[int]], float] | None = None
     models: tuple[str, ...] = field(default_factory=lambda: tuple(offline_catalogue().models))
     sdk_version: str = "0.38.0"
@@ -174,6 +186,7 @@ class FakeServiceClient:
     failure: str = "connection"
     checkpoint_bytes: int = 170_000_000
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    received: list[tuple[str, str, tuple[int, ...]]] = field(default_factory=list)
     saved: dict[str, _State] = field(default_factory=dict)
     checkpoint_info: dict[str, dict[str, Any]] = field(default_factory=dict)
     _session: str = field(default_factory=lambda: str(uuid.uuid5(uuid.NAMESPACE_URL, "fake-tinker-session")))
@@ -326,7 +339,8 @@ class FakeServiceClient:
             base_model = state.base_model
         elif not self._serves(base_model):
             return self._answer(error=self._unknown_model(base_model))
-        return self._answer(FakeSamplingClient(self, base_model=base_model))
+        trained = self.saved[model_path].trained if model_path is not None else ()
+        return self._answer(FakeSamplingClient(self, base_model=base_model, trained=trained))
 
 
 def _later(
@@ -355,6 +369,7 @@ class FakeTrainingClient:
         self.state = state
         self.run_id = run_id
         self._pending_gradient = False
+        self._pending_rows: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
         self.failed = False
 
     def _future(self, method: str, value: Any = None, error: BaseException | None = None) -> AwaitableConcurrentFuture:
@@ -405,7 +420,16 @@ class FakeTrainingClient:
         """Logprobs and summed loss of ``data`` with no gradient (the held-out loss)."""
         self.service._record("forward", n=len(data))
         self._check(data, loss_fn)
+        self._note_received("forward", data)
         return self._future("forward", self._outputs(data))
+
+    def _note_received(self, method: str, data: Sequence[types.Datum]) -> None:
+        with self.service._lock:
+            self.service.received += [
+                (self.run_id, method, tuple(t for chunk in d.model_input.chunks
+                                            if isinstance(chunk, types.EncodedTextChunk) for t in chunk.tokens))
+                for d in data
+            ]
 
     def forward_backward(
         self, data: list[types.Datum], loss_fn: str, loss_fn_config: Any = None
@@ -426,7 +450,9 @@ class FakeTrainingClient:
         self._check(data, loss_fn)
         if self.failed:
             return self._future("forward_backward")
+        self._note_received("forward_backward", data)
         self._pending_gradient = True
+        self._pending_rows = [_prompt_and_completion(datum) for datum in data]
         return self._future("forward_backward", self._outputs(data))
 
     def optim_step(self, optim_params: Any = None, *, adam_params: Any = None) -> AwaitableConcurrentFuture:
@@ -440,6 +466,8 @@ class FakeTrainingClient:
         if self._pending_gradient:  # with no gradient, Adam has nothing to apply
             self.state.progress += params.learning_rate
             self.state.optimizer_steps += 1
+            known = set(self.state.trained)
+            self.state.trained += tuple(row for row in self._pending_rows if row not in known)
             self._pending_gradient = False
         return self._future("optim_step", types.OptimStepResponse(metrics={}))
 
@@ -469,6 +497,34 @@ class FakeTrainingClient:
             return self._future("save_weights_for_sampler", types.SaveWeightsForSamplerResponse(path=path))
         except Exception as err:  # noqa: BLE001
             return self._future("save_weights_for_sampler", error=err)
+
+
+def _prompt_and_completion(datum: types.Datum) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A cross-entropy datum's prompt (input tokens before the first weighted target) and completion
+    (the weighted target tokens)."""
+    inputs = [t for chunk in datum.model_input.chunks if isinstance(chunk, types.EncodedTextChunk) for t in chunk.tokens]
+    targets = datum.loss_fn_inputs["target_tokens"].to_numpy().tolist()
+    weights = datum.loss_fn_inputs["weights"].to_numpy().tolist()
+    first = next((i for i, w in enumerate(weights) if w > 0), len(weights))
+    return tuple(inputs[: first + 1]), tuple(int(t) for t, w in zip(targets, weights) if w > 0)
+
+
+def _bigrams(tokens: Sequence[int]) -> set[tuple[int, int]]:
+    return set(zip(tokens, tokens[1:]))
+
+
+def nearest_trained_completion(trained: Sequence[tuple[tuple[int, ...], tuple[int, ...]]], prompt: Sequence[int]) -> list[int]:
+    """The completion of the trained row whose prompt shares the most token bigrams with ``prompt``
+    (Jaccard similarity; ties go to the row trained first)."""
+    wanted = _bigrams(prompt)
+    best, best_score = trained[0], -1.0
+    for row in trained:
+        have = _bigrams(row[0])
+        union = len(wanted | have)
+        score = len(wanted & have) / union if union else 0.0
+        if score > best_score:
+            best, best_score = row, score
+    return list(best[1])
 
 
 class FakeRestClient:
@@ -517,9 +573,10 @@ class FakeRestClient:
 class FakeSamplingClient:
     """Stands in for ``tinker.SamplingClient``; answers with the service's ``responder``."""
 
-    def __init__(self, service: FakeServiceClient, *, base_model: str) -> None:
+    def __init__(self, service: FakeServiceClient, *, base_model: str, trained: tuple = ()) -> None:
         self.service = service
         self.base_model = base_model
+        self.trained = trained
         self._sequence_ids = itertools.count(1)
 
     def get_base_model(self) -> str:
@@ -541,7 +598,8 @@ class FakeSamplingClient:
         for image in images:
             _check_image(image)
         self.service._record("sample", prompt_tokens=prompt.length, params=sampling_params, images=len(images))
-        if self.service.responder is None:
+        from_training = self.service.answer_from_training and bool(self.trained)
+        if self.service.responder is None and not from_training:
             raise RuntimeError("FakeServiceClient has no responder for sampling")
         stop = sampling_params.stop
         if stop is not None and not all(isinstance(s, int) for s in stop):
@@ -549,7 +607,10 @@ class FakeSamplingClient:
         sequences = []
         for _ in range(num_samples):
             text_ids = [t for chunk in prompt.chunks if isinstance(chunk, types.EncodedTextChunk) for t in chunk.tokens]
-            tokens = list(self.service.responder(text_ids))
+            if from_training:
+                tokens = nearest_trained_completion(self.trained, text_ids)
+            else:
+                tokens = list(self.service.responder(text_ids))
             reason = "stop"
             for position, token in enumerate(tokens):
                 if stop and token in stop:

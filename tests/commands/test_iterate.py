@@ -47,3 +47,14 @@ def test_a_spec_without_a_baseline_is_refused(offline, capsys):
     assert main(["iterate", run_dir, "--spec", str(spec)]) == 2
     assert "baselines: iterate retrains a local baseline" in capsys.readouterr().err
     assert server.log == []
+
+
+def test_student_tinker_needs_a_run_that_trained_one(offline, capsys):
+    folder, run_dir, server = offline
+    capsys.readouterr()
+    assert main(["iterate", run_dir, "--student", "tinker"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--student tinker needs a run whose student is a measured tinker://" in err
+    assert main(["iterate", run_dir, "--student", "tinker", "--baseline", "tfidf_logreg"]) == 2
+    assert "cannot go with --student tinker" in capsys.readouterr().err
+    assert server.log == [] and not list(folder.glob("runs/*/round-*"))

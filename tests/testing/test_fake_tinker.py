@@ -61,3 +61,37 @@ def test_a_prompt_over_the_context_length_is_a_400_and_reported_as_the_models_li
     future = _sampler(service).sample(prompt=_prompt(6), num_samples=1, sampling_params=PARAMS)
     with pytest.raises(tinker.BadRequestError, match="context length of 8"):
         future.result(timeout=5)
+
+
+def _datum(prompt, completion):
+    import numpy as np
+
+    tokens = [*prompt, *completion]
+    weights = [0.0] * len(prompt) + [1.0] * len(completion)
+    return types.Datum(
+        model_input=types.ModelInput.from_ints(tokens[:-1]),
+        loss_fn_inputs={"target_tokens": types.TensorData.from_numpy(np.asarray(tokens[1:], dtype=np.int64)),
+                        "weights": types.TensorData.from_numpy(np.asarray(weights[1:], dtype=np.float32))},
+    )
+
+
+def test_answer_from_training_answers_with_the_nearest_row_an_optimizer_step_applied():
+    service = FakeServiceClient(responder=lambda prompt: [99, 0], answer_from_training=True)
+    client = service.create_lora_training_client(base_model="Qwen/Qwen3-8B").result()
+    rows = [([1, 2, 3, 4], [7, 0]), ([5, 6, 7, 8], [8, 0])]
+    client.forward_backward([_datum(*rows[0])], "cross_entropy").result()
+    before = client.save_weights_for_sampler("before-step").result().path  # a gradient, no step yet
+    client.optim_step(types.AdamParams(learning_rate=1e-4)).result()
+    client.forward([_datum(*rows[1])], "cross_entropy").result()  # scored, never trained on
+    after = client.save_weights_for_sampler("after-step").result().path
+
+    def answer(path, prompt):
+        sampler = service.create_sampling_client(model_path=path).result()
+        params = types.SamplingParams(max_tokens=4, temperature=0.0, stop=[0])
+        return list(sampler.sample(prompt=types.ModelInput.from_ints(prompt), num_samples=1,
+                                   sampling_params=params).result(timeout=5).sequences[0].tokens)
+
+    assert answer(before, [1, 2, 3]) == [99, 0]  # nothing applied yet: the responder
+    assert answer(after, [1, 2, 3]) == [7, 0]  # the trained row's completion
+    assert answer(after, [5, 6, 7]) == [7, 0]  # the forward-only row was not learned
+    assert [(list(p), list(c)) for p, c in service.saved[after].trained] == [([1, 2, 3, 4], [7, 0])]
