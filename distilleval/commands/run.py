@@ -204,7 +204,10 @@ def _online_steps(spec: "TaskSpec", pricing: "PricingTable", args: argparse.Name
             mark_current(manifest_path, plan.fingerprint)
         sampler_path = json.loads(manifest_path.read_text())["sampler_path"]
         say(f"train     student checkpoint {sampler_path}")
-        spec = spec.model_copy(update={"student": spec.student.model_copy(update={"model": sampler_path})})
+        # A LoRA checkpoint is billed at its base model's rate (costs.pricing reads checkpoint_base_model).
+        checkpoint = spec.student.model_copy(update={
+            "model": sampler_path, "checkpoint_base_model": None if spec.student.price_as else spec.training.base_model})
+        spec = spec.model_copy(update={"student": checkpoint})
         student_training = f"trained in this run on the teacher's labels ({student} LoRA, checkpoint {sampler_path})"
     else:
         say(f"train     skipped: the student ({student}) is served by its provider; set it to training.base_model to fine-tune")

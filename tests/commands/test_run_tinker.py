@@ -87,6 +87,8 @@ def test_run_trains_and_evaluates_a_tinker_student_for_every_spec(case, tmp_path
     summary = read_summary(run_dir / "eval")
     assert summary.models["student"].model == manifest["sampler_path"]
     assert summary.models["student"].basis == "measured"
+    # The checkpoint is billed at its base model's row, as Tinker bills a LoRA (not the tinker://* fallback).
+    assert summary.models["student"].priced_as == spec.training.base_model
     samples = service.calls_named("sample")
     assert len(samples) == 6
     # a vision student's every training row and eval prompt carries its image
