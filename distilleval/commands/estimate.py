@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from distilleval.commands.argument_types import share
+from distilleval.commands.argument_types import non_negative_int, share
 
 DEFAULT_MARGIN = 0.03
 """The margin the report judges with when the spec sets none (``report.figures.DEFAULT_MARGIN``)."""
@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--assumed-discordance", type=share, metavar="SHARE", default=None,
         help="for sizing the eval split: the share of items where the student and the teacher differ in correctness "
              "(default: the spec's decision.assumed_discordance, else 0.10)",
+    )
+    parser.add_argument(
+        "--max-price-age-days", type=non_negative_int, default=180, metavar="DAYS",
+        help="flag prices read longer than this before today, as `cost` does (default 180)",
     )
 
 
@@ -161,6 +165,9 @@ def run(args: argparse.Namespace) -> int:
         student_model=pricing.key_for(spec.student),
         one_time_cost_usd=one_time,
     )
+    stale_note = _stale_price_note(pricing, table, args.max_price_age_days)
+    if stale_note:
+        table.notes.append(stale_note)
 
     sizing = _eval_sizing(spec, len(eval_items), args.assumed_discordance)
     if args.format == "json":
@@ -200,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
                     "eval_run": {"items": len(eval_items), "teacher_usd": eval_teacher_usd, "student_usd": eval_student_usd,
                                  "candidates_usd": eval_candidate_usd},
                     "pricing": pricing.label,
+                    "stale_price_note": stale_note,
                     "eval_sizing": {"eval_items": sizing.eval_items, "items_needed": sizing.items_needed,
                                     "power": sizing.power_now, "enough": sizing.enough,
                                     "assumption": sizing.assumption, "method": sizing.method, "text": sizing.text()},
@@ -246,6 +254,18 @@ def run(args: argparse.Namespace) -> int:
     for line in _accuracy_lines(counting.guessed, calibrations):
         print(line)
     return 0
+
+
+def _stale_price_note(pricing, table, max_age_days: int) -> str | None:
+    """The note ``cost`` prints when a priced model's price was read over ``max_age_days`` before today."""
+    import datetime as dt
+
+    from distilleval.costs.pricing import stale_prices
+    from distilleval.costs.tables import stale_price_note
+
+    today = dt.date.today()
+    stale = stale_prices(pricing, [row.model for row in table.rows], today=today, max_age_days=max_age_days)
+    return stale_price_note(stale, max_age_days=max_age_days, on=today)
 
 
 def _calibrations(run: str, counts) -> dict:

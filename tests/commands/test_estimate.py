@@ -206,3 +206,15 @@ def test_estimate_refuses_a_discordance_outside_0_to_1(tiny_spec_path, capsys, v
         main(["estimate", str(tiny_spec_path), "--assumed-discordance", value])
     assert caught.value.code == 2
     assert "argument --assumed-discordance: expected a" in capsys.readouterr().err
+
+
+def test_estimate_flags_stale_prices_as_cost_does(tiny_spec_path, capsys):
+    # The bundled table's prices are from 2026-02-01: with a limit of 0 days both commands flag them.
+    assert main(["cost", str(tiny_spec_path), "--max-price-age-days", "0"]) == 0
+    (cost_note,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Stale prices")]
+    assert main(["estimate", str(tiny_spec_path), "--max-price-age-days", "0"]) == 0
+    assert cost_note in capsys.readouterr().out.splitlines()
+    assert main(["estimate", str(tiny_spec_path), "--max-price-age-days", "0", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stale_price_note"] == cost_note
+    assert main(["estimate", str(tiny_spec_path), "--max-price-age-days", "100000"]) == 0
+    assert "Stale" not in capsys.readouterr().out
