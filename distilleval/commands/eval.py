@@ -221,7 +221,8 @@ def missing_key_hint(spec, spec_arg: str) -> str | None:
         return None
     lacking = {entry.split(" (", 1)[0] for entry in missing}
     ready = [role for role in spec.models() if role not in lacking] + [b.display_name for b in spec.baselines]
-    offline = f"`distilleval run {shlex.quote(spec_arg)} --offline` for a no-cost run (reference labels, local baselines, projected costs)"
+    offline = (f"`distilleval run {shlex.quote(spec_arg)} --offline` for a no-cost run "
+               "(reference labels, local baselines, projected costs)")
     if not ready:
         return f"no key for {', '.join(missing)}: {offline}"
     return (f"no key for {', '.join(missing)}: {offline}, or add `--models {shlex.quote(','.join(ready))}` "

@@ -2,9 +2,9 @@
 
 Each line of the file is one failed item in the shape of the spec's data file (its id, input
 and gold columns first, the gold column holding the reference answer to check, then every other
-column of its row, such as ``split``), with what every model said under ``distilleval``. The items are from the eval split: relabel them and add
-similar new examples to training, or move them to the train split and re-split, rather than
-training on the very items the eval scores.
+column of its row, such as ``split``), with what every model said under ``distilleval``. The
+items are from the eval split: relabel them and add similar new examples to training, or move
+them to the train split and re-split, rather than training on the very items the eval scores.
 """
 
 from __future__ import annotations
