@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     options = EvalOptions(**{
         field.name: getattr(args, field.name) for field in dataclasses.fields(EvalOptions) if field.name != "student_training"
     })
-    with _progress_lines(args.progress_every) as beat, _how_to_go_on_without_keys(spec, args.spec):
+    with _progress_lines(args.progress_every) as beat, _how_to_go_on_without_keys(spec, args.spec, args.models):
         run_dir = evaluate(spec, options)
         if beat is not None:
             beat.set_phase("reading the summary")
@@ -194,29 +194,30 @@ def _progress_lines(every_s: float | None):
 
 
 @contextlib.contextmanager
-def _how_to_go_on_without_keys(spec, spec_arg: str):
-    """A configuration error raised while some model's key is not set (``pipeline.plan.missing_credentials``)
-    gets the ways on without that key added: a no-cost ``run --offline``, or ``--models`` naming the models
-    that can be called now."""
-    from distilleval.errors import ConfigurationError
+def _how_to_go_on_without_keys(spec, spec_arg: str, models: str | None):
+    """A missing key (``MissingKeyError``) gets the ways on without it added: a no-cost ``run --offline``,
+    or ``--models`` naming the models that can be called now (``pipeline.plan.missing_credentials``)."""
+    from distilleval.errors import MissingKeyError
 
     try:
         yield
-    except ConfigurationError as err:
-        hint = missing_key_hint(spec, spec_arg)
+    except MissingKeyError as err:
+        hint = missing_key_hint(spec, spec_arg, models)
         if hint is None:
             raise
-        raise ConfigurationError(f"{err}; {hint}") from None
+        raise MissingKeyError(f"{err}; {hint}") from None
 
 
-def missing_key_hint(spec, spec_arg: str) -> str | None:
+def missing_key_hint(spec, spec_arg: str, models: str | None = None) -> str | None:
     """How to go on when models' keys are missing: ``distilleval run SPEC --offline`` for a no-cost run,
-    or ``--models`` with the models whose keys are set (and the local baselines); None when no key is missing."""
+    or ``--models`` with the models whose keys are set (and the local baselines); None when no model the
+    run calls (``models``, the ``--models`` value, else all) lacks its key."""
     import shlex
 
     from distilleval.pipeline.plan import missing_credentials
 
-    missing = missing_credentials(spec)
+    chosen = None if models is None else {name.strip() for name in models.split(",")} | {"judge"}
+    missing = [entry for entry in missing_credentials(spec) if chosen is None or entry.split(" (", 1)[0] in chosen]
     if not missing:
         return None
     lacking = {entry.split(" (", 1)[0] for entry in missing}

@@ -175,7 +175,7 @@ def quote_hint(text: str, line: int, column: int) -> str:
     if not value:
         return ""
     if len(value) > _LONGEST_QUOTED_EXAMPLE:
-        return "; if the value on this line is text, put it in double quotes"
+        return "; if the value on this line is text, quote it (in double quotes)"
     return f"; if {value} is text, quote it: {json.dumps(value, ensure_ascii=False)}"
 
 

@@ -1046,4 +1046,8 @@ def test_a_missing_key_says_how_to_go_on_without_it(tmp_path, capsys, monkeypatc
         )
         assert not (tmp_path / "runs").exists()
         assert _eval(spec, tmp_path, "--models", "student") == 0
+    # Another configuration error (no batch price) while the teacher lacks its key: no advice about keys.
+    assert _eval(spec, tmp_path, "--batch") == 2
+    err = capsys.readouterr().err
+    assert "has no batch price" in err and "no key for" not in err
     assert read_summary(_only_run(tmp_path)).models["student"].n == 6
