@@ -7,6 +7,7 @@
     ├── PricingError                  a pricing table is invalid, or a model is missing from it
     ├── DataError                     a data file is invalid (file, line, field)
     ├── ConfigurationError            an environment problem: missing key, missing optional package
+    │   └── MissingKeyError           a model's API key (or Tinker credential) is not set
     ├── RunDirectoryBusy              another distilleval process is writing the same run directory
     ├── BackendError                  a model call failed; carries ``kind`` for the run's error counts
     │   ├── RateLimitedError          429; ``retry_after_s`` when the server said so
@@ -44,6 +45,10 @@ class DataError(DistillevalError):
 
 class ConfigurationError(DistillevalError):
     """The environment is not set up: an API key or an optional package is missing."""
+
+
+class MissingKeyError(ConfigurationError):
+    """A model's API key or credential is not set; ``eval`` adds how to go on without it."""
 
 
 class RunDirectoryBusy(DistillevalError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from distilleval.errors import ConfigurationError
+from distilleval.errors import MissingKeyError
 
 # LiteLLM provider prefix -> the environment variable its SDK reads by default.
 PROVIDER_KEY_ENV = {
@@ -48,12 +48,12 @@ def resolve_api_key(model_id: str, *, api_key_env: str | None, api_base: str | N
         ``api_key_env``, or a provider that authenticates another way).
 
     Raises:
-        ConfigurationError: the named (or the provider's default) variable is not set.
+        MissingKeyError: the named (or the provider's default) variable is not set.
     """
     if api_key_env:
         value = os.environ.get(api_key_env)
         if not value:
-            raise ConfigurationError(
+            raise MissingKeyError(
                 f"{role} model {model_id!r}: environment variable {api_key_env} (api_key_env in the spec) is not set"
             )
         return value
@@ -63,6 +63,6 @@ def resolve_api_key(model_id: str, *, api_key_env: str | None, api_base: str | N
         return os.environ[default_env]
     if api_base is not None or provider in _NO_KEY_PROVIDERS or default_env is None:
         return None
-    raise ConfigurationError(
+    raise MissingKeyError(
         f"{role} model {model_id!r}: no API key; set {default_env} or name another variable with api_key_env in the spec"
     )

@@ -60,19 +60,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tokens-in/--tokens-out/--cached-in apply to the --model before them; "
         "a --model without its own counts reuses the previous model's",
     )
-    explicit.add_argument("--model", action=_ModelAction, dest="model", default=[], help="pricing-table model id")
+    explicit.add_argument("--model", action=_ModelAction, dest="model", default=[], metavar="MODEL",
+                          help="pricing-table model id")
     for flag, what in (("--tokens-in", "input"), ("--tokens-out", "output"), ("--cached-in", "cached input")):
-        explicit.add_argument(flag, action=_TokensAction, dest="model", type=non_negative_float, help=f"{what} tokens per request")
-    parser.add_argument("--student", help="model the savings ratio and break-even compare against")
+        explicit.add_argument(
+            flag, action=_TokensAction, dest="model", type=non_negative_float, metavar="N", help=f"{what} tokens per request"
+        )
+    parser.add_argument("--student", metavar="MODEL", help="model the savings ratio and break-even compare against")
     parser.add_argument(
         "--also", action="append", default=[], metavar="MODEL",
         help="another teacher candidate, priced at the teacher's token profile (spec or run source)",
     )
-    parser.add_argument("--volumes", type=_volumes, help="requests per day, e.g. 1000,100000,1000000")
-    parser.add_argument("--days-per-month", type=non_negative_float, help="days in a month (default 30, or the spec's)")
+    parser.add_argument("--volumes", type=_volumes, metavar="N,N,...", help="requests per day, e.g. 1000,100000,1000000")
+    parser.add_argument("--days-per-month", type=non_negative_float, metavar="DAYS",
+                        help="days in a month (default 30, or the spec's)")
     parser.add_argument("--batch", action="store_true", help="add batch-tier rows for models that have one")
-    parser.add_argument("--one-time-usd", type=non_negative_float, help="one-time cost of the move, for break-even")
-    parser.add_argument("--pricing", help="pricing table YAML (default: the bundled 2026-02 table)")
+    parser.add_argument("--one-time-usd", type=non_negative_float, metavar="USD",
+                        help="one-time cost of the move, for break-even")
+    parser.add_argument("--pricing", metavar="FILE", help="pricing table YAML (default: the bundled 2026-02 table)")
     parser.add_argument(
         "--max-price-age-days", type=non_negative_int, default=180, metavar="DAYS",
         help="flag prices read longer than this before they were used (default 180)",

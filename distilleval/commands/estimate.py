@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from distilleval.commands.argument_types import share
+from distilleval.commands.argument_types import non_negative_int, share
 
 DEFAULT_MARGIN = 0.03
 """The margin the report judges with when the spec sets none (``report.figures.DEFAULT_MARGIN``)."""
@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--assumed-discordance", type=share, metavar="SHARE", default=None,
         help="for sizing the eval split: the share of items where the student and the teacher differ in correctness "
              "(default: the spec's decision.assumed_discordance, else 0.10)",
+    )
+    parser.add_argument(
+        "--max-price-age-days", type=non_negative_int, default=180, metavar="DAYS",
+        help="flag prices read longer than this before today, as `cost` does (default 180)",
     )
 
 
@@ -166,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
         student_model=pricing.key_for(spec.student),
         one_time_cost_usd=one_time,
     )
+    stale_note = _stale_price_note(pricing, table, args.max_price_age_days)
+    if stale_note:
+        table.notes.append(stale_note)
 
     sizing = _eval_sizing(spec, len(eval_items), args.assumed_discordance)
     if args.format == "json":
@@ -208,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
                     "judge": None if judge is None else judge.as_dict(),
                     "align_run": None if judge is None else {"calls": judge.alignment.calls, "cost_usd": judge.align_usd},
                     "pricing": pricing.label,
+                    "stale_price_note": stale_note,
                     "eval_sizing": {"eval_items": sizing.eval_items, "items_needed": sizing.items_needed,
                                     "power": sizing.power_now, "enough": sizing.enough,
                                     "assumption": sizing.assumption, "method": sizing.method, "text": sizing.text()},
@@ -281,6 +289,16 @@ def _judge_note(judge) -> str:
     return (f"\nJudge calls priced as {judge.priced_as} at {judge.batch_basis}: a ceiling of one grading call per "
             f"eval item per model (two models' identical answers share one call); input tokens: {judge.answer_basis}; "
             f"output tokens: {judge.output_basis}.")
+def _stale_price_note(pricing, table, max_age_days: int) -> str | None:
+    """The note ``cost`` prints when a priced model's price was read over ``max_age_days`` before today."""
+    import datetime as dt
+
+    from distilleval.costs.pricing import stale_prices
+    from distilleval.costs.tables import stale_price_note
+
+    today = dt.date.today()
+    stale = stale_prices(pricing, [row.model for row in table.rows], today=today, max_age_days=max_age_days)
+    return stale_price_note(stale, max_age_days=max_age_days, on=today)
 
 
 def _calibrations(run: str, counts) -> dict:

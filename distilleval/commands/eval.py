@@ -13,6 +13,7 @@ command exits 1 after writing the whole run (which stays reportable and resumabl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 
 from distilleval.commands.argument_types import latency_probe, non_negative_int, positive_float, positive_int
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     options = EvalOptions(**{
         field.name: getattr(args, field.name) for field in dataclasses.fields(EvalOptions) if field.name != "student_training"
     })
-    with _progress_lines(args.progress_every) as beat:
+    with _progress_lines(args.progress_every) as beat, _how_to_go_on_without_keys(spec, args.spec, args.models):
         run_dir = evaluate(spec, options)
         if beat is not None:
             beat.set_phase("reading the summary")
@@ -190,3 +191,40 @@ def _progress_lines(every_s: float | None):
     if not wants_plain_lines():
         return contextlib.nullcontext()
     return Heartbeat("distilleval eval", interval_s=every_s or interval_from_env())
+
+
+@contextlib.contextmanager
+def _how_to_go_on_without_keys(spec, spec_arg: str, models: str | None):
+    """A missing key (``MissingKeyError``) gets the ways on without it added: a no-cost ``run --offline``,
+    or ``--models`` naming the models that can be called now (``pipeline.plan.missing_credentials``)."""
+    from distilleval.errors import MissingKeyError
+
+    try:
+        yield
+    except MissingKeyError as err:
+        hint = missing_key_hint(spec, spec_arg, models)
+        if hint is None:
+            raise
+        raise MissingKeyError(f"{err}; {hint}") from None
+
+
+def missing_key_hint(spec, spec_arg: str, models: str | None = None) -> str | None:
+    """How to go on when models' keys are missing: ``distilleval run SPEC --offline`` for a no-cost run,
+    or ``--models`` with the models whose keys are set (and the local baselines); None when no model the
+    run calls (``models``, the ``--models`` value, else all) lacks its key."""
+    import shlex
+
+    from distilleval.pipeline.plan import missing_credentials
+
+    chosen = None if models is None else {name.strip() for name in models.split(",")} | {"judge"}
+    missing = [entry for entry in missing_credentials(spec) if chosen is None or entry.split(" (", 1)[0] in chosen]
+    if not missing:
+        return None
+    lacking = {entry.split(" (", 1)[0] for entry in missing}
+    ready = [role for role in spec.models() if role not in lacking] + [b.display_name for b in spec.baselines]
+    offline = (f"`distilleval run {shlex.quote(spec_arg)} --offline` for a no-cost run "
+               "(reference labels, local baselines, projected costs)")
+    if not ready:
+        return f"no key for {', '.join(missing)}: {offline}"
+    return (f"no key for {', '.join(missing)}: {offline}, or add `--models {shlex.quote(','.join(ready))}` "
+            "to call only the models whose keys are set")

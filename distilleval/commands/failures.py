@@ -1,10 +1,10 @@
 """`distilleval failures RUN`: the items the student gets wrong, as JSONL to relabel, plus one line per class.
 
 Each line of the file is one failed item in the shape of the spec's data file (its id, input
-and gold columns, the gold column holding the reference answer to check), with what every
-model said under ``distilleval``. The items are from the eval split: relabel them and add
-similar new examples to training, or move them to the train split and re-split, rather than
-training on the very items the eval scores.
+and gold columns first, the gold column holding the reference answer to check, then every other
+column of its row, such as ``split``), with what every model said under ``distilleval``. The
+items are from the eval split: relabel them and add similar new examples to training, or move
+them to the train split and re-split, rather than training on the very items the eval scores.
 """
 
 from __future__ import annotations
@@ -31,15 +31,16 @@ def _records(failures, inputs, teacher_key):
     import json
 
     from distilleval.errors import DistillevalError
-    from distilleval.spec.data import load_items
+    from distilleval.spec.data import load_items, read_records
 
     spec = inputs.spec
-    full = {}
+    full, rows = {}, {}
     if spec is not None:
         try:
             full = {item.id: item for item in load_items(spec)}
+            rows = dict(read_records(spec.resolve(spec.data.path), spec.data.format))  # line -> the row as written
         except DistillevalError:
-            full = {}  # the data changed or moved since the run: fall back to the stored previews
+            full, rows = {}, {}  # the data changed or moved since the run: fall back to the stored previews
     records = []
     for failure in failures:
         item = failure.item
@@ -56,6 +57,9 @@ def _records(failures, inputs, teacher_key):
             for field, column in spec.data.input.items():
                 record[column] = source.inputs[field] if source is not None else item.input_preview
             record[spec.data.gold or "label"] = expected
+            # Every other column of the row (its split, source, notes) as the data file has it.
+            row = rows.get(source.line, {}) if source is not None else {}
+            record.update({column: value for column, value in row.items() if column not in record})
         else:
             record.update({"id": item.id, "input_preview": item.input_preview, "expected": expected})
         record["distilleval"] = {

@@ -120,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     """Label the pool with the teacher; returns 1 when no usable label came back, else 0."""
     import collections
     import json
+    import sys
 
     from distilleval.costs.pricing import load_pricing
     from distilleval.errors import DistillevalError
@@ -127,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.run.cache import cache_path_for
     from distilleval.backends.request_checks import check_spec_settings
     from distilleval.spec.task_spec import load_spec
+    from distilleval.training.duplicate_rows import duplicate_items
     from distilleval.training.label_checks import LabelChecker
     from distilleval.training.teacher import run_teacher
 
@@ -141,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
     # Every input check before the first paid call (pipeline.preflight, shared with eval, run, estimate).
     pool = check_label_inputs(spec, pool=args.pool, limit=args.limit)
     items, source, pool_file = pool.items, pool.source, pool.path
+    repeated = duplicate_items(items)
+    if repeated is not None:
+        print(f"distilleval label: warning: {repeated.describe(source)}", file=sys.stderr)
     out = Path(args.out) if args.out else Path("runs") / f"{spec.name}-labels.jsonl"
     quarantine = Path(args.quarantine) if args.quarantine else out.with_name(out.stem + ".quarantine.jsonl")
     pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))

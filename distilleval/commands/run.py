@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.pipeline.preflight import check_eval_inputs, check_label_inputs, check_scorer
     from distilleval.pipeline.reports import write_reports
     from distilleval.results.summary_json import read_summary
+    from distilleval.spec.data import split_items
     from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(args.spec)
@@ -80,10 +81,13 @@ def run(args: argparse.Namespace) -> int:
         )
     # Everything a user can get wrong in the spec, data or pricing fails here, before any work.
     check_spec_priced(spec, pricing, training=not offline and spec.student.model == spec.training.base_model)
-    check_eval_inputs(spec, limit=args.limit)
+    inputs = check_eval_inputs(spec, limit=args.limit)
     check_scorer(spec)
+    _warn_duplicate_rows(split_items(inputs.items, "train"), f"{spec.resolve(spec.data.path)} (train split)")
     if not offline:
-        check_label_inputs(spec)  # the label step labels data.pool, else the train split
+        pool = check_label_inputs(spec)  # the label step labels data.pool, else the train split
+        if spec.data.pool:
+            _warn_duplicate_rows(pool.items, pool.source)
     if not offline:
         status, eval_dir = run_online(spec, pricing, args)
         if status != 0:
@@ -109,6 +113,17 @@ def run(args: argparse.Namespace) -> int:
     # all the same, so both modes exit by the same rule.
     return report_failed_calls(read_summary(plan.run_dir), spec.gates.max_error_rate, command="run",
                                next_step=resume_hint(rerun_command(args)))
+
+
+def _warn_duplicate_rows(items, source: str) -> None:
+    """One stderr line when training rows repeat an earlier row's inputs (``training.duplicate_rows``)."""
+    import sys
+
+    from distilleval.training.duplicate_rows import duplicate_items
+
+    repeated = duplicate_items(items)
+    if repeated is not None:
+        print(f"distilleval run: warning: {repeated.describe(source)}", file=sys.stderr)
 
 
 def rerun_command(args: argparse.Namespace) -> str:

@@ -76,6 +76,8 @@ def _storage(service: Any, result: Any, config: Any, price: Any, *, deadline_s: 
 def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None = None, spec: Any = None) -> int:
     """Train and write the manifest; ``service_factory`` replaces ``tinker.ServiceClient`` in tests;
     ``spec``: the spec already loaded (``iterate`` passes a run's resolved spec), else ``args.spec`` is read."""
+    import sys
+
     from distilleval.backends.tinker.catalogue import live_catalogue
     from distilleval.backends.tinker.connection import (
         call_with_deadline,
@@ -91,6 +93,7 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
     from distilleval.files import file_sha256
     from distilleval.spec.task_spec import load_spec
     from distilleval.training.data import build_examples, read_conversations
+    from distilleval.training.duplicate_rows import duplicate_conversations
     from distilleval.training.manifest import build_manifest, write_manifest
     from distilleval.training.recipe import Requested, plan_training
     from distilleval.training.tinker_trainer import (
@@ -123,6 +126,9 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
 
     data_path = Path(args.data)
     conversations = read_conversations(data_path)
+    repeated = duplicate_conversations(conversations)
+    if repeated is not None:
+        print(f"distilleval train: warning: {repeated.describe(str(data_path))}", file=sys.stderr)
     renderer = renderer_for(base_model)
     examples = build_examples(conversations, renderer, source=data_path)
     train_rows, _ = split_heldout(examples, args.heldout_fraction, args.seed)

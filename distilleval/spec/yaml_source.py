@@ -12,6 +12,7 @@ A byte-order mark at the start is accepted.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,66 @@ def _index_node(node: yaml.Node, path: tuple, index: LineIndex) -> None:
             _index_node(item, path + (position,), index)
 
 
+_FLOW_DELIMITERS = "[]{},"
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'')
+_LONGEST_QUOTED_EXAMPLE = 60
+
+
+def _value_at(line: str, column: int, *, in_flow: bool) -> str:
+    """The value the parser stopped in: the flow item around ``column`` (between ``[ ] { } ,``),
+    or in block style everything after the line's ``key:`` / ``-`` (a trailing comment dropped);
+    empty when ``column`` is not inside a value."""
+    if in_flow:
+        start, end = column, column
+        while start > 0 and line[start - 1] not in _FLOW_DELIMITERS:
+            start -= 1
+        while end < len(line) and line[end] not in _FLOW_DELIMITERS:
+            end += 1
+        item = line[start:end].strip()
+        key, colon, value = item.partition(": ")
+        return value.strip() if colon and not key.startswith(("'", '"')) else item
+    start = len(line) - len(line.lstrip())
+    while line.startswith("- ", start) or line.startswith("-\t", start):
+        start = len(line) - len(line[start + 1:].lstrip())
+    colon = line.find(": ", start)
+    if colon >= 0 and not line.startswith(("'", '"', "?"), start):
+        start = colon + 2 + len(line[colon + 2:]) - len(line[colon + 2:].lstrip())
+    if column < start:
+        return ""
+    value = line[start:]
+    comment = value.find(" #")
+    return (value[:comment] if comment >= 0 else value).strip()
+
+
+def quote_hint(text: str, line: int, column: int) -> str:
+    """What to add to a YAML syntax error that stopped inside a value: to quote it.
+
+    A value that starts with a character YAML reads as syntax (``? - @ ` % * & ! | > [ {``),
+    holds ``": "``, or (in a ``[...]`` list) ends in ``?``, is not plain text to YAML; in quotes
+    it is. ``line`` and ``column`` are 0-based, as in PyYAML's marks.
+
+    >>> quote_hint("labels: [a, maybe?, b]", 0, 17)
+    '; if maybe? is text, quote it: "maybe?"'
+    >>> quote_hint("prompt: ? what", 0, 8)
+    '; if ? what is text, quote it: "? what"'
+    >>> quote_hint("name: [unclosed", 1, 0)
+    ''
+    """
+    import json
+
+    lines = text.splitlines()
+    if not 0 <= line < len(lines):
+        return ""
+    before = _QUOTED.sub("", lines[line][:column])  # a bracket in quotes opens no flow list
+    in_flow = before.count("[") + before.count("{") > before.count("]") + before.count("}")
+    value = _value_at(lines[line], column, in_flow=in_flow)
+    if not value:
+        return ""
+    if len(value) > _LONGEST_QUOTED_EXAMPLE:
+        return "; if the value on this line is text, quote it (in double quotes)"
+    return f"; if {value} is text, quote it: {json.dumps(value, ensure_ascii=False)}"
+
+
 def _read_bounded(path: Path, error_class: type[DistillevalError], max_bytes: int) -> str:
     try:
         with path.open("rb") as handle:
@@ -169,7 +230,8 @@ def load_yaml_with_lines(
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise error_class(f"{path}{where}: not valid YAML ({problem})") from None
+        hint = quote_hint(text, mark.line, mark.column) if mark is not None else ""
+        raise error_class(f"{path}{where}: not valid YAML ({problem}){hint}") from None
     finally:
         if loader is not None:
             loader.dispose()

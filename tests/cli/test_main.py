@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
-from distilleval.cli.main import COMMANDS, main
+from distilleval.cli.main import COMMANDS, build_parser, main
 
 HEAVY = ("litellm", "tinker", "sklearn", "scipy", "openai", "torch")
 
@@ -29,6 +30,32 @@ def test_every_command_has_help(capsys):
         except SystemExit as exit_:
             assert exit_.code == 0
         assert "usage: distilleval" in capsys.readouterr().out
+
+
+def test_no_option_shows_another_options_name_as_its_value():
+    """An option sharing another's ``dest`` (cost's ``--tokens-in`` attaches to ``--model``) would show
+    ``--tokens-in MODEL`` for a number unless it names its own metavar."""
+    subcommands = next(action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction))
+    misnamed = []
+    for name, parser in subcommands.choices.items():
+        for action in parser._actions:
+            if not action.option_strings or action.nargs == 0 or action.metavar is not None or action.choices:
+                continue
+            flag = max(action.option_strings, key=len)
+            if action.dest != flag.lstrip("-").replace("-", "_"):
+                misnamed.append(f"{name} {flag} {action.dest.upper()}")
+    assert misnamed == []
+
+
+def test_cost_help_shows_a_number_for_the_token_counts(capsys):
+    try:
+        main(["cost", "--help"])
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps lines where the terminal ends
+    for flag in ("--tokens-in", "--tokens-out", "--cached-in"):
+        assert f"{flag} N " in shown and f"{flag} MODEL" not in shown
+    assert "--model MODEL " in shown
 
 
 def test_no_command_prints_help_and_exits_2(capsys):

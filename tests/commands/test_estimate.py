@@ -241,3 +241,13 @@ def test_estimate_of_a_spec_without_a_judge_has_no_judge_figures(tiny_spec_path,
     assert report["judge"] is None and report["align_run"] is None and report["eval_run"]["judge_usd"] is None
     assert report["eval_run"]["total_usd"] == pytest.approx(report["eval_run"]["teacher_usd"]
                                                             + report["eval_run"]["student_usd"])
+def test_estimate_flags_stale_prices_as_cost_does(tiny_spec_path, capsys):
+    # The bundled table's prices are from 2026-02-01: with a limit of 0 days both commands flag them.
+    assert main(["cost", str(tiny_spec_path), "--max-price-age-days", "0"]) == 0
+    (cost_note,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Stale prices")]
+    assert main(["estimate", str(tiny_spec_path), "--max-price-age-days", "0"]) == 0
+    assert cost_note in capsys.readouterr().out.splitlines()
+    assert main(["estimate", str(tiny_spec_path), "--max-price-age-days", "0", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stale_price_note"] == cost_note
+    assert main(["estimate", str(tiny_spec_path), "--max-price-age-days", "100000"]) == 0
+    assert "Stale" not in capsys.readouterr().out

@@ -1026,3 +1026,28 @@ def test_eval_batch_refuses_a_prompt_longer_than_the_context_window_before_any_u
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert f"teacher model, item {rows[2]['id']}" in err and "context window of 8,192" in err
+
+
+def test_a_missing_key_says_how_to_go_on_without_it(tmp_path, capsys, monkeypatch):
+    # The teacher's key is not set; the student's server needs none: the one line names both ways on,
+    # and the `--models` it suggests runs.
+    monkeypatch.delenv("ROUTING_MISSING_KEY", raising=False)
+    with OpenAIServer({"student-m": ModelScript(answer=_student)}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 6, fast_path=True)
+        spec.write_text(spec.read_text().replace(
+            "  price_as: anthropic/claude-opus-4-6", "  price_as: anthropic/claude-opus-4-6\n  api_key_env: ROUTING_MISSING_KEY"))
+        assert _eval(spec, tmp_path) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            "distilleval eval: error: teacher model 'openai/teacher-m': environment variable ROUTING_MISSING_KEY "
+            "(api_key_env in the spec) is not set; no key for teacher (ROUTING_MISSING_KEY): "
+            f"`distilleval run {spec} --offline` for a no-cost run (reference labels, local baselines, projected costs), "
+            "or add `--models student` to call only the models whose keys are set\n"
+        )
+        assert not (tmp_path / "runs").exists()
+        assert _eval(spec, tmp_path, "--models", "student") == 0
+    # Another configuration error (no batch price) while the teacher lacks its key: no advice about keys.
+    assert _eval(spec, tmp_path, "--batch") == 2
+    err = capsys.readouterr().err
+    assert "has no batch price" in err and "no key for" not in err
+    assert read_summary(_only_run(tmp_path)).models["student"].n == 6

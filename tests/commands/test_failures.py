@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from distilleval.cli.main import main
@@ -30,6 +31,27 @@ def test_failures_are_written_in_the_data_files_columns(tmp_path, capsys):
     assert out[0] == f"24 failures of 300 items checked (student against gold) -> {run / 'failures.jsonl'}"
     assert out[1] == "  account: 6 failures of 54 (11%); most often answered other (2)"
     assert len(out) == 1 + 6  # one line per class with failures
+
+
+def test_failures_keep_every_column_of_the_data_row(tmp_path, capsys):
+    # A data file with columns the spec does not name (split, source, a JSON note): relabelling
+    # works on the whole row, so none of them may be dropped.
+    folder = tmp_path / "spec"
+    shutil.copytree(FIXTURE_DIR, folder)
+    rows = [json.loads(line) for line in (FIXTURE_DIR / "data.jsonl").read_text().splitlines()]
+    for number, row in enumerate(rows):
+        row.update(source=f"crm-{number % 3}", note={"reviewed": number % 2 == 0})
+    (folder / "data.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run = write_variant(tmp_path)
+    assert main(["failures", str(run), "--spec", str(folder / "spec.yaml"), "--out", "-"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_id = {row["id"]: row for row in rows}
+    assert len(records) == 24
+    for record in records:
+        assert list(record) == ["id", "message", "label", "split", "source", "note", "distilleval"]
+        row = by_id[record["id"]]
+        assert {k: v for k, v in record.items() if k != "distilleval"} == row  # gold failures: label is the gold
+        assert record["split"] == "eval"
 
 
 def test_stdout_output_keeps_the_summary_on_stderr(capsys):

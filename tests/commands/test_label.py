@@ -359,3 +359,19 @@ def test_a_candidate_labels_for_training_only_when_it_says_so(tmp_path, server):
         labels = {row["messages"][1]["content"] for row in read_jsonl(folder / "l.jsonl")}
         assert (labels == {"shipping"}) == (expected_model == "mini")
         assert json.loads((folder / "l.summary.json").read_text())["labelled_by"] == expected_model
+
+
+def test_duplicated_pool_rows_are_labelled_with_one_warning_line(tmp_path, server, capsys):
+    spec = write_spec(tmp_path, server.base_url, rows=10)
+    pool = tmp_path / "pool.jsonl"
+    messages = ["ticket 1 a", "ticket 2 b", "ticket 3 c", "ticket 2 b", "ticket 5 e", "ticket 6 f", "ticket 2 b", "ticket 5 e"]
+    pool.write_text("".join(json.dumps({"id": f"p{line}", "message": text}) + "\n" for line, text in enumerate(messages, 1)))
+    out = tmp_path / "l.jsonl"
+    assert main(["label", str(spec), "--pool", str(pool), "--out", str(out), "--no-cache"]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"distilleval label: warning: {pool}: 3 training rows repeat an earlier row's inputs "
+                   "(first: line 4, id 'p4', same inputs as line 2); kept, so each copy is trained on\n")
+    assert len(read_jsonl(out)) + len(read_jsonl(tmp_path / "l.quarantine.jsonl")) == 8  # nothing dropped
+    pool.write_text("".join(json.dumps({"id": f"p{n}", "message": f"ticket {n}"}) + "\n" for n in range(4)))
+    assert main(["label", str(spec), "--pool", str(pool), "--out", str(out), "--no-cache"]) == 0
+    assert "warning" not in capsys.readouterr().err

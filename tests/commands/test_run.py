@@ -90,9 +90,10 @@ def test_changed_input_makes_a_new_run(tmp_path):
 def test_missing_keys_switch_to_offline_with_one_line_notice(tmp_path, capsys):
     spec = str(REPO / "specs" / "ticket_routing" / "spec.yaml")
     assert main(["run", spec, "--runs-dir", str(tmp_path), "--limit", "20"]) == 0
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert "no key for teacher (OPENAI_API_KEY)" in err and "running offline" in err
+    notice, *rest = capsys.readouterr().err.splitlines()
+    assert "no key for teacher (OPENAI_API_KEY)" in notice and "running offline" in notice
+    # The shipped data repeats one training ticket (lines 230 and 235): the only other line is that warning.
+    assert [line.split(": ", 2)[1] for line in rest] == ["warning"]
 
 
 @pytest.mark.parametrize("case", EXAMPLES)
@@ -124,8 +125,10 @@ def test_a_second_run_into_the_same_run_directory_is_refused(tmp_path, capsys):
     capsys.readouterr()
     with locked(run_dir):
         assert main(["run", spec, "--offline", "--runs-dir", str(runs), "--limit", "20", "--force"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"{run_dir}: another distilleval process (pid " in err
+    # One line, after the shipped data's one warning (a repeated training ticket, lines 230 and 235).
+    warning, err = capsys.readouterr().err.splitlines()
+    assert warning.startswith("distilleval run: warning: ") and "first: line 235" in warning
+    assert f"{run_dir}: another distilleval process (pid " in err
     assert (run_dir / "summary.json").read_bytes() == summary
 
 
@@ -335,3 +338,30 @@ def test_online_run_exits_1_when_a_model_fails_too_often_and_its_rerun_recalls_o
     assert _run_dir(runs) == run_dir
     after = read_summary(run_dir / "eval")
     assert after.models["student"].errors == {} and after.models["student"].n_scored == 40
+
+
+def _duplicated_train_rows(text: str) -> str:
+    """The data with its one repeated training ticket made unique, then the first training row given twice
+    more under new ids at the end, and once more in the test split (eval rows are not training rows)."""
+    lines = text.splitlines()
+    first = json.loads(lines[0])
+    assert first["split"] == "train"
+    repeat = json.loads(lines[234])
+    assert repeat["message"] == json.loads(lines[229])["message"]
+    lines[234] = json.dumps({**repeat, "message": repeat["message"] + " (again)"})
+    extra = [{**first, "id": "dup-1"}, {**first, "id": "dup-2"}, {**first, "id": "dup-3", "split": "test"}]
+    return "\n".join(lines + [json.dumps(record) for record in extra]) + "\n"
+
+
+def test_duplicated_training_rows_are_kept_with_one_warning_line(tmp_path, capsys):
+    spec = _broken_ticket_routing(tmp_path, data_edit=_duplicated_train_rows)
+    data = spec.parent / "data.jsonl"
+    n_lines = len(data.read_text().splitlines())
+    assert main(["run", str(spec), "--offline", "--runs-dir", str(tmp_path / "runs"), "--limit", "20"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"distilleval run: warning: {data} (train split): 2 training rows repeat an earlier row's inputs "
+        f"(first: line {n_lines - 2}, id 'dup-1', same inputs as line 1); kept, so each copy is trained on\n"
+    )
+    n_train = sum(1 for line in data.read_text().splitlines() if '"split": "train"' in line)
+    assert f"tfidf_logreg: trained on {n_train} items" in captured.out  # warned, not dropped

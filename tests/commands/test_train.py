@@ -311,3 +311,22 @@ def test_unreachable_tinker_exits_2_in_one_line_and_leaves_nothing(tmp_path):
         "the service may be unreachable from here (check the network and TINKER_BASE_URL) - nothing was trained"
     ]
     assert not out.exists()
+
+
+def test_duplicated_training_rows_are_trained_with_one_warning_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TINKER_API_KEY", "tml-test")
+    spec = make_spec(tmp_path)
+    data = make_training_data(tmp_path / "train.jsonl", 40)
+    lines = data.read_text().splitlines()
+    # Line 41 repeats line 5's ticket with another answer; line 42 repeats line 5 exactly.
+    relabelled = json.loads(lines[4])
+    relabelled["messages"][1]["content"] = "technical"
+    data.write_text("\n".join(lines + [json.dumps(relabelled), lines[4]]) + "\n")
+    out = tmp_path / "out"
+    status = train.run(parse([str(spec), "--data", str(data), "--out", str(out), "--batch-size", "8"]),
+                       service_factory=FakeServiceClient)
+    assert status == 0
+    assert capsys.readouterr().err == (
+        f"distilleval train: warning: {data}: 2 training rows repeat an earlier row's inputs "
+        "(first: line 41, same inputs as line 5); kept, so each copy is trained on\n")
+    assert json.loads((out / "manifest.json").read_text())["data"]["rows"] == 42

@@ -95,3 +95,37 @@ def test_a_nul_byte_is_a_clean_error(tmp_path):
     # PyYAML rejects it while the loader is built, before parsing starts.
     with pytest.raises(SpecError, match=r"file.yaml:2: not valid YAML \(character 0x0000 is not allowed\)"):
         _load(tmp_path, "name: x\n\x00description: y\n")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # banking77's `reverted_card_payment?` unquoted in a flow list: the `?` stops the parser.
+        ("output:\n  labels: [card_arrival, reverted_card_payment?, top_up]\n",
+         "file.yaml:2: not valid YAML (expected ',' or ']', but got '?'); "
+         'if reverted_card_payment? is text, quote it: "reverted_card_payment?"'),
+        ("teacher:\n  prompt: ? what is this\n",
+         'file.yaml:2: not valid YAML (mapping keys are not allowed here); if ? what is this is text, '
+         'quote it: "? what is this"'),
+        ("stop:\n  - @end\n",
+         "file.yaml:2: not valid YAML (found character '@' that cannot start any token); "
+         'if @end is text, quote it: "@end"'),
+        ("system: Answer: yes or no  # the rubric\n",
+         "file.yaml:1: not valid YAML (mapping values are not allowed here); "
+         'if Answer: yes or no is text, quote it: "Answer: yes or no"'),
+        ('name: "x" y\n',
+         "file.yaml:1: not valid YAML (expected <block end>, but found '<scalar>'); "
+         'if "x" y is text, quote it: "\\"x\\" y"'),
+    ],
+)
+def test_a_value_yaml_reads_as_syntax_is_named_with_how_to_quote_it(tmp_path, text, message):
+    with pytest.raises(SpecError) as caught:
+        _load(tmp_path, text)
+    assert str(caught.value) == f"{tmp_path / message}"
+
+
+@pytest.mark.parametrize("text", ["name: [unclosed\n", "\tname: tabs\n"])
+def test_an_error_outside_any_value_gets_no_quoting_advice(tmp_path, text):
+    with pytest.raises(SpecError, match="not valid YAML") as caught:
+        _load(tmp_path, text)
+    assert "quote" not in str(caught.value)

@@ -31,6 +31,7 @@ from distilleval.errors import (
     CallTimeoutError,
     ConfigurationError,
     DistillevalError,
+    MissingKeyError,
     RateLimitedError,
     ServiceUnavailableError,
     missing_extra,
@@ -78,7 +79,8 @@ def require_api_key() -> str | None:
         credential command or the stored key itself.
 
     Raises:
-        ConfigurationError: no credential the SDK accepts. The key itself is never part of the message.
+        ConfigurationError: a key the SDK does not accept (``MissingKeyError``: none at all). The key itself
+            is never part of the message.
     """
     tinker_auth = _import_tinker_auth()
     key = os.environ.get(API_KEY_ENV, "").strip()
@@ -89,7 +91,7 @@ def require_api_key() -> str | None:
             f"{API_KEY_ENV} is set, but the Tinker SDK does not accept it as a Tinker credential (a tml- key or a JWT); "
             "check that the variable holds the Tinker key, not another provider's"
         )
-    raise ConfigurationError(
+    raise MissingKeyError(
         f"no Tinker credential: export {API_KEY_ENV}=tml-... (a key from the Tinker console), "
         "set TINKER_CREDENTIAL_CMD, or run 'tinker auth login'"
     )
