@@ -72,6 +72,15 @@ def fresh_copy(online, name: str) -> Path:
     return target / "eval"
 
 
+@pytest.fixture(scope="module")
+def iterated(online):
+    """A copy of the online run iterated once to its end, for the tests that read a finished round 2
+    (their own copy, so no test depends on another test having run first)."""
+    run = fresh_copy(online, "iterated")
+    assert main(["iterate", str(run)]) == 0
+    return run
+
+
 def teacher_prompts(server) -> Counter:
     return Counter(request.prompt for request in server.requests_for("teacher", "ok"))
 
@@ -197,7 +206,7 @@ def test_student_baseline_keeps_the_local_stand_in(online):
     assert "training_usd" not in document["rounds"][1]["cost"]
 
 
-def test_the_spend_limit_counts_the_training(online):
+def test_the_spend_limit_counts_the_training(online, iterated):
     # A limit above the weak-class check and above what the teacher's part of round 2 could cost,
     # but below the round with the LoRA's training and sampling: the loop stops before asking the teacher anything.
     server, service = online["server"], online["service"]
@@ -217,19 +226,19 @@ def test_the_spend_limit_counts_the_training(online):
     assert document["weak_check_after_last_round_usd"] > 0
     assert document["total_cost_usd"] == pytest.approx(document["weak_check_after_last_round_usd"])
     bound = float(document["stopped"].split("$")[1].split(",")[0])
-    round2 = json.loads((online["folder"] / "round-trip" / "eval" / "round-2" / "round.json").read_text())["estimate"]
+    round2 = json.loads((iterated / "round-2" / "round.json").read_text())["estimate"]
     assert round2["generation_usd"] + round2["labelling_usd"] < 0.003 < bound
     assert bound == pytest.approx(round2["total_usd"], abs=1e-4)
 
 
-def test_a_finished_training_is_read_back_and_an_unfinished_one_resumed(online, tmp_path):
+def test_a_finished_training_is_read_back_and_an_unfinished_one_resumed(online, iterated, tmp_path):
     from distilleval.errors import DataError
     from distilleval.pipeline.iterate_files import read_training
     from distilleval.pipeline.iterate_tinker import train_checkpoint
     from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(online["folder"] / "spec.yaml")
-    rows = read_training(spec, next((online["folder"] / "round-trip" / "eval" / "round-2").glob("training.jsonl")))
+    rows = read_training(spec, iterated / "round-2" / "training.jsonl")
     asked = []
 
     def trainer(spec, pricing, data, out, resume):

@@ -78,7 +78,7 @@ def test_a_server_frozen_mid_run_stops_the_run_which_resumes_without_paying_twic
         assert 6 <= len(done_before) < len(REVIEWS)
 
         # Thawed: --resume finishes, and no call recorded before the freeze is asked again.
-        assert main(["eval", str(spec), "--resume", str(run_dir), "--concurrency", "1", "--no-cache", "--models", "student"]) == 0
+        assert main(["eval", str(spec), "--resume", str(run_dir), "--concurrency", "2", "--no-cache", "--models", "student"]) == 0
         calls = server_calls(proxy.exchanges())
     after = {(r.item_id, r.role): r for r in recorded_calls(run_dir)}
     assert len(after) == len(REVIEWS) and all(r.status == "ok" for r in after.values())
@@ -118,7 +118,7 @@ def test_a_server_killed_mid_run_stops_the_run_which_resumes_when_it_is_back(lla
 
         # Back on the same port: --resume finishes the run, and no call recorded before is made again.
         with LlamaServer(parallel=2, port=server.port):
-            assert main(["eval", str(spec), "--resume", str(run_dir), "--concurrency", "1", "--no-cache"]) == 0
+            assert main(["eval", str(spec), "--resume", str(run_dir), "--concurrency", "2", "--no-cache"]) == 0
         after = {(r.item_id, r.role): r for r in recorded_calls(run_dir)}
         assert len(after) == N_CALLS and all(r.status == "ok" for r in after.values())
         assert all(after[key] == record for key, record in done_before.items())
