@@ -8,6 +8,11 @@ runs=$(mktemp -d)
 trap 'rm -rf "$runs"' EXIT
 for spec in specs/*/spec.yaml; do
   case_name=$(basename "$(dirname "$spec")")
+  if grep -q 'kind: judge' "$spec"; then
+    # A judge-scored task has no offline scoring (no local baseline grades free text); its run needs a judge model.
+    echo "reports/$case_name: skipped (judge-scored: run \`distilleval eval $spec\` with the judge's key)"
+    continue
+  fi
   distilleval run "$spec" --offline --runs-dir "$runs" >/dev/null 2>&1
   run_dir=$(ls -d "$runs/$case_name"-offline-* | head -1)
   mkdir -p "reports/$case_name"
@@ -20,7 +25,7 @@ for spec in specs/*/spec.yaml; do
   distilleval report "$run_dir" --format marp --out "reports/$case_name/slides.marp.md" >/dev/null 2>&1
   echo "reports/$case_name: $(grep -m1 '^## Verdict' "$run_dir/report.md")"
 done
-# One table across the six use cases (the deck's "Cost Summary" and "Monthly Cost at 100K req/day"),
+# One table across the use cases (the deck's "Cost Summary" and "Monthly Cost at 100K req/day"),
 # from the summaries just written, in every format.
 mkdir -p reports/all_use_cases
 for format in md:md marp:marp.md csv:csv json:json latex:tex; do

@@ -259,3 +259,8 @@ def _print_headline(run_dir: Path) -> None:
     print(f"\nverdict: {verdict.headline} (reasons in report.md)")
     if verdict.lead:
         print(verdict.lead)
+    recommendation = verdict.recommendation
+    if recommendation is not None:
+        print(f"recommendation: {recommendation.text}")
+        for judgement in recommendation.rejected:
+            print(f"  not {judgement.arm.name}: {judgement.reason}")

@@ -161,7 +161,9 @@ def _cascade_arm(f: Figures, cascade: dict[str, Any]) -> Arm:
     interval = chosen.get("test_accuracy_interval") or (None, None)
     low, high = (interval[0], interval[1]) if accuracy is not None else (None, None)
     cost = chosen.get("cost_per_request_usd") if threshold is not None else None
-    if threshold is None:
+    if cascade.get("unavailable"):
+        detail = f"not computed: {cascade['unavailable']}"
+    elif threshold is None:
         detail = "no threshold meets the guarantee on the calibration items"
     else:
         detail = (f"threshold {threshold:g}, defers {chosen.get('deferral_rate', 0):.0%} to {cascade.get('fallback')}; "

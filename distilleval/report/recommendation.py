@@ -145,7 +145,8 @@ def _precheck(f: Figures, arm: Arm) -> str | None:
     metric = f.summary.primary_metric
     if arm.accuracy is None:
         if arm.kind == "cascade":
-            return "guarantee not met: " + arm.detail
+            # A cascade whose models were not both called has no curve at all: say so, not "guarantee not met".
+            return arm.detail if arm.detail.startswith("not computed") else "guarantee not met: " + arm.detail
         return "not scored in this run (its figures are projected)" if arm.basis != "measured" else "not scored"
     if arm.kind != "cascade":
         result = f.summary.models[arm.key]  # type: ignore[index]

@@ -206,6 +206,13 @@ def test_cascades_are_arms_judged_by_their_guarantee(tmp_path):
     assert (arm.accuracy, arm.ci_low, arm.ci_high) == (0.925, pytest.approx(0.885), pytest.approx(0.955))
 
 
+def test_a_cascade_whose_models_were_not_called_is_not_computed_not_failed(tmp_path):
+    uncalled = {"name": "student→teacher", "first": "student", "fallback": "teacher", "curve": [], "chosen": None,
+                "unavailable": "student and teacher not called in this run"}
+    rec, _ = _with_cascades(tmp_path, [uncalled])
+    assert _judgement(rec, "student→teacher").reason == "not computed: student and teacher not called in this run"
+
+
 def test_a_run_without_cascades_has_no_cascade_arm(tmp_path):
     rec, _ = _with_cascades(tmp_path, [])
     assert all(a.kind != "cascade" for a in rec.table.arms)
