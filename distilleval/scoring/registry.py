@@ -100,7 +100,7 @@ def _imported_factory(path: str) -> ScorerFactory:
         module = importlib.import_module(module_name)
     except (Exception, SystemExit) as err:  # any import failure of user code is a configuration problem
         raise ConfigurationError(f"scorer.kind {path!r}: cannot import {module_name!r} ({type(err).__name__}: {err})") from None
-    factory = getattr(module, name, None)
+    factory: ScorerFactory | None = getattr(module, name, None)
     if not callable(factory):
         raise ConfigurationError(f"scorer.kind {path!r}: {module_name!r} has no callable {name!r}")
     return factory
