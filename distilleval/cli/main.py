@@ -48,17 +48,13 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    """argparse exits 2 on usage errors already; keep its message to one line plus usage."""
-
-
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so it unwinds (and commits) exactly as Ctrl-C does."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the full parser; importing the command modules is cheap by contract."""
-    parser = _ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="distilleval",
         description="Should this task move from a big prompted model to a small fine-tuned one?",
     )

@@ -229,14 +229,6 @@ def break_even_days(one_time_cost_usd: float, daily_saving_usd: float) -> float 
     return one_time_cost_usd / daily_saving_usd
 
 
-def self_hosted_cost_per_request_usd(gpu_usd_per_hour: float, requests_per_hour: float) -> float:
-    """Serving cost of a self-hosted model: GPU $/hour / measured requests per hour."""
-    _check_non_negative(gpu_usd_per_hour=gpu_usd_per_hour)
-    if not requests_per_hour > 0:
-        raise ValueError(f"requests_per_hour must be positive, got {requests_per_hour!r}")
-    return gpu_usd_per_hour / requests_per_hour
-
-
 def cpu_cost_per_request_usd(cpu_usd_per_hour: float, cpu_seconds: float) -> float:
     """Cost of a local CPU prediction: hourly CPU price x measured seconds / 3600."""
     _check_non_negative(cpu_usd_per_hour=cpu_usd_per_hour, cpu_seconds=cpu_seconds)

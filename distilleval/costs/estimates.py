@@ -205,20 +205,6 @@ def count_spec_tokens(
     return SpecTokenCounts(items, inputs, outputs, counted_by, extra)
 
 
-def measure_role(spec: TaskSpec, role: str, items: list[Item], *, counter: TokenCounter | None = None) -> RoleProfile:
-    """Render ``role``'s prompt for every item and count its input and gold-answer tokens."""
-    outputs = [n for n in answer_token_counts(items, counter=counter) if n is not None]
-    return RoleProfile(
-        role, spec.models()[role].model, TokenStats.of(input_token_counts(spec, role, items, counter=counter)),
-        TokenStats.of(outputs), counter.name if counter is not None else LOCAL_TOKENIZER,
-    )
-
-
-def measure_spec(spec: TaskSpec, items: list[Item], *, counters: dict[str, TokenCounter] | None = None) -> dict[str, RoleProfile]:
-    """Teacher and student token profiles over ``items`` (``counters``: see ``count_spec_tokens``)."""
-    return count_spec_tokens(spec, items, counters=counters).profiles(spec)
-
-
 def cached_input_share(spec: TaskSpec, role: str) -> float:
     """Share of ``role``'s input tokens a prompt cache serves, as the spec projects it.
 

@@ -1,4 +1,4 @@
-"""Stage 6, the CI gate: a run against its spec's thresholds and against a baseline run.
+"""Stage 8, the CI gate: a run against its spec's thresholds and against a baseline run.
 
 - ``checks``: one ``Check`` per configured gate (``run_checks``).
 - ``paired``: paired comparisons (McNemar exact, paired bootstrap, non-inferiority).

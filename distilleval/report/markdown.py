@@ -29,7 +29,7 @@ def table_markdown(table: Table) -> str:
 
 
 def _looks_numeric(text: str) -> bool:
-    return bool(text) and (text[0].isdigit() or text[0] in "$+-−∞—") and text != "—"[:0]
+    return bool(text) and (text[0].isdigit() or text[0] in "$+-−∞—")
 
 
 def header_lines(f: Figures) -> list[str]:

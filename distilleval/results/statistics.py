@@ -59,16 +59,6 @@ def ratio_statistic(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
 
 
-def per_resample(metric: Callable[[np.ndarray], float]) -> Statistic:
-    """Turn ``metric(rows) -> float`` into a ``Statistic`` (a Python loop; for metrics such as
-    macro-F1 that cannot be written as array sums)."""
-
-    def statistic(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
-        return np.array([metric(values[row]) for row in indices], dtype=float)
-
-    return statistic
-
-
 def _z(confidence: float, *, sided: int = 2) -> float:
     tail = (1.0 - confidence) / sided
     # The standard library's normal quantile: scipy's import costs a cached re-run most of a second.
@@ -421,7 +411,7 @@ def compare_paired(
     from the pairing. A mean or micro-averaged metric gets ``paired_difference`` (one method for
     the interval, the bounds, the decision and the p-value of the same test); with 0/1 scores McNemar's
     exact p is added with its own agreeing (exact conditional) interval. Any
-    other ``statistic`` (a Python metric via ``per_resample``) gets a percentile bootstrap.
+    other ``statistic`` (e.g. a Python metric computed on each resample) gets a percentile bootstrap.
 
     Args:
         a: name of the reference model (e.g. teacher).

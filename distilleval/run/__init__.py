@@ -1,4 +1,4 @@
-"""Stage 3, calling models: the runner, the response cache and the run store.
+"""Stage 4, calling models: the runner, the response cache and the run store.
 
 - ``runner``: concurrency, rate limits, retries with backoff, time limits, progress.
 - ``cache``: the content-addressed response cache shared by runs (SQLite).

@@ -5,6 +5,8 @@
 - ``spans``: entity spans, strict / exact boundary / partial / type.
 - ``sql_execution`` (+ ``sql_worker``): execution accuracy, read-only and time-limited.
 - ``python``: a user function ``fn(prediction, gold, item) -> float``.
+- a user's own ``Scorer``: ``register_scorer("my_scorer", factory)``, then ``scorer: {kind: my_scorer}``
+  in a spec (or ``kind: "package.module:factory"`` without registering).
 
 The names below are imported on first use, so a SQL worker process (which imports
 ``distilleval.scoring.sql_worker``) starts without loading pydantic or scipy.

@@ -1,6 +1,9 @@
 """Scorers by kind: ``build_scorer(spec)`` turns a spec's ``scorer:`` section into a scorer.
 
-Each factory takes ``(config, spec)``; heavy modules are imported only when their kind is
+Each factory takes ``(config, spec)`` and returns a ``Scorer``. A user's scorer is added with
+``register_scorer("my_scorer", factory)`` (then a spec says ``scorer: {kind: my_scorer, ...}``),
+or named by import path (``kind: "package.module:factory"``); its other keys reach the factory
+as attributes of ``config``. heavy modules are imported only when their kind is
 built, so loading a spec never pays for scipy or sklearn.
 """
 
@@ -9,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from distilleval.errors import SpecError
+from distilleval.errors import ConfigurationError, SpecError
 from distilleval.scoring.base import Scorer
+from distilleval.spec.scorer_config import is_scorer_import_path, known_scorer_kinds, note_registered_kind
 
 ScorerFactory = Callable[[Any, Any], Scorer]
 
@@ -74,8 +78,32 @@ SCORERS: dict[str, ScorerFactory] = {
 
 
 def register_scorer(kind: str, factory: ScorerFactory) -> None:
-    """Add (or replace) the factory of a scorer kind."""
+    """Add (or replace) the factory of a scorer kind, so a spec can say ``scorer: {kind: <kind>}``.
+
+    Args:
+        kind: the name specs use; a built-in name replaces that built-in.
+        factory: ``(config, spec) -> Scorer``; ``config`` carries the spec's other ``scorer:``
+            keys as attributes.
+    """
+    if not kind or ":" in kind:
+        raise ValueError(f"scorer kind {kind!r}: give a non-empty name without ':' (':' marks an import path)")
     SCORERS[kind] = factory
+    note_registered_kind(kind)
+
+
+def _imported_factory(path: str) -> ScorerFactory:
+    """The factory a spec names by import path ``"package.module:name"``."""
+    import importlib
+
+    module_name, _, name = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except (Exception, SystemExit) as err:  # any import failure of user code is a configuration problem
+        raise ConfigurationError(f"scorer.kind {path!r}: cannot import {module_name!r} ({type(err).__name__}: {err})") from None
+    factory: ScorerFactory | None = getattr(module, name, None)
+    if not callable(factory):
+        raise ConfigurationError(f"scorer.kind {path!r}: {module_name!r} has no callable {name!r}")
+    return factory
 
 
 def build_scorer(spec: Any) -> Scorer:
@@ -87,10 +115,17 @@ def build_scorer(spec: Any) -> Scorer:
 
     Raises:
         SpecError: no scorer is registered for the spec's kind.
-        DistillevalError: the scorer cannot be built (e.g. a python ``ref`` does not import).
+        DistillevalError: the scorer cannot be built (e.g. a python ``ref`` or a factory's import
+            path does not import, or a factory returns something other than a ``Scorer``).
     """
     kind = spec.scorer.kind
     factory = SCORERS.get(kind)
+    if factory is None and is_scorer_import_path(kind):
+        factory = _imported_factory(kind)
     if factory is None:
-        raise SpecError(f"{spec.source}: scorer.kind: no scorer {kind!r}; known: {', '.join(SCORERS)}")
-    return factory(spec.scorer, spec)
+        raise SpecError(f"{spec.source}: scorer.kind: no scorer {kind!r}; known: {', '.join(known_scorer_kinds())}")
+    scorer = factory(spec.scorer, spec)
+    if not isinstance(scorer, Scorer):
+        raise ConfigurationError(f"{spec.source}: scorer.kind: the factory of {kind!r} returned "
+                                 f"{type(scorer).__name__}, not a distilleval.scoring.Scorer")
+    return scorer

@@ -6,9 +6,10 @@ imports so loading a spec stays fast.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+import re
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PositiveFloat, PositiveInt, Tag, field_validator
 
 
 class _Strict(BaseModel):
@@ -150,9 +151,74 @@ class JudgeScorer(_Strict):
     timeout_s: float = Field(default=60.0, gt=0, le=86_400)
 
 
-ScorerConfig = Annotated[
-    Union[ExactMatchScorer, JsonFieldsScorer, SpansScorer, SqlExecutionScorer, PythonScorer, JudgeScorer],
-    Field(discriminator="kind"),
-]
+BUILT_IN_SCORER_KINDS = ("exact_match", "json_fields", "spans", "sql_execution", "python", "judge")
+SCORER_KINDS = BUILT_IN_SCORER_KINDS  # kept for callers that list the built-in kinds
 
-SCORER_KINDS = ("exact_match", "json_fields", "spans", "sql_execution", "python", "judge")
+_registered_kinds: set[str] = set()
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+REGISTERED_TAG = "registered_scorer"
+
+
+def note_registered_kind(kind: str) -> None:
+    """Let specs name ``kind`` (called by ``distilleval.scoring.register_scorer``)."""
+    _registered_kinds.add(kind)
+
+
+def known_scorer_kinds() -> list[str]:
+    """The built-in kinds, then the kinds registered in this process, sorted."""
+    return [*BUILT_IN_SCORER_KINDS, *sorted(_registered_kinds - set(BUILT_IN_SCORER_KINDS))]
+
+
+def is_scorer_import_path(kind: str) -> bool:
+    """True for ``"package.module:factory"``, a scorer factory a spec names by import path."""
+    return bool(_IMPORT_PATH.match(kind))
+
+
+class RegisteredScorer(BaseModel):
+    """A scorer the user registered in Python (``register_scorer("name", factory)``) or named by
+    import path (``kind: "package.module:factory"``, a factory ``(config, spec) -> Scorer``).
+
+    Keys besides ``kind`` are the scorer's own settings, passed to the factory as attributes of
+    this config (``config.threshold``) and listed in ``config.model_extra``.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
+    kind: str
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_is_known(cls, kind: str) -> str:
+        if kind not in _registered_kinds and not is_scorer_import_path(kind):
+            raise ValueError(
+                f"unknown scorer kind {kind!r}; expected one of {', '.join(known_scorer_kinds())}, "
+                "or a factory's import path 'package.module:name'"
+            )
+        return kind
+
+
+def _scorer_tag(value: Any) -> str | None:
+    """The union member for a ``scorer:`` mapping: its built-in kind, else the registered one."""
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    if kind is None:
+        return None
+    return kind if kind in BUILT_IN_SCORER_KINDS else REGISTERED_TAG
+
+
+ScorerConfig = Annotated[
+    Union[
+        Annotated[ExactMatchScorer, Tag("exact_match")],
+        Annotated[JsonFieldsScorer, Tag("json_fields")],
+        Annotated[SpansScorer, Tag("spans")],
+        Annotated[SqlExecutionScorer, Tag("sql_execution")],
+        Annotated[PythonScorer, Tag("python")],
+        Annotated[JudgeScorer, Tag("judge")],
+        Annotated[RegisteredScorer, Tag(REGISTERED_TAG)],
+    ],
+    Discriminator(
+        _scorer_tag,
+        custom_error_type="scorer_kind_missing",
+        custom_error_message=(f"a 'kind' key is needed: one of {', '.join(BUILT_IN_SCORER_KINDS)}, a kind registered "
+                              "with register_scorer, or a factory's import path 'package.module:name'"),
+    ),
+]

@@ -27,7 +27,7 @@ from pydantic import (
 from distilleval.errors import SpecError
 from distilleval.spec.iterate_settings import GENERATION_PLACEHOLDERS, IterateSpec
 from distilleval.spec.prompts import template_fields
-from distilleval.spec.scorer_config import SCORER_KINDS, ExactMatchScorer, ScorerConfig
+from distilleval.spec.scorer_config import REGISTERED_TAG, SCORER_KINDS, ExactMatchScorer, ScorerConfig
 from distilleval.spec.validation import describe_validation_error
 from distilleval.spec.yaml_source import LineIndex, load_yaml_with_lines
 
@@ -451,9 +451,7 @@ class TaskSpec(_Strict):
     @classmethod
     def _scorer_shorthand(cls, value: Any) -> Any:
         if isinstance(value, str):
-            if value not in SCORER_KINDS:
-                raise ValueError(f"unknown scorer {value!r}; expected one of {', '.join(SCORER_KINDS)}")
-            return {"kind": value}
+            return {"kind": value}  # an unknown kind is refused by RegisteredScorer, naming the known ones
         return value
 
     @field_validator("baselines", mode="before")
@@ -549,7 +547,7 @@ class TaskSpec(_Strict):
         return self.gates.non_inferiority_margin or 0.0
 
 
-_UNION_TAGS = set(SCORER_KINDS) | set(BASELINE_KINDS)
+_UNION_TAGS = set(SCORER_KINDS) | {REGISTERED_TAG} | set(BASELINE_KINDS)
 
 
 def _looks_like_prompt_file(prompt: str) -> bool:

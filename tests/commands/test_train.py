@@ -246,7 +246,7 @@ def test_label_then_train_then_sample_the_checkpoint(tmp_path, monkeypatch):
     import asyncio
 
     from distilleval.backends.base import ChatRequest
-    from distilleval.backends.tinker.sampling import open_tinker_backend
+    from distilleval.backends.tinker.sampling import open_sampling_backend
     from distilleval.backends.tinker.tokenizers import QwenTokenizer
     from distilleval.costs.pricing import load_pricing
     from distilleval.testing.openai_server import ModelScript, OpenAIServer
@@ -270,8 +270,9 @@ def test_label_then_train_then_sample_the_checkpoint(tmp_path, monkeypatch):
     assert train.run(parse([str(spec), "--data", str(labels), "--out", str(out)]), service_factory=lambda: service) == 0
     manifest = json.loads((out / "manifest.json").read_text())
 
-    student = open_tinker_backend(
-        manifest["sampler_path"], pricing=load_pricing(), base_model=manifest["base_model"], service_factory=lambda: service
+    student = open_sampling_backend(
+        manifest["sampler_path"], price=load_pricing().price_for(manifest["sampler_path"]), base_model=manifest["base_model"],
+        service_factory=lambda: service,
     )
     request = ChatRequest(messages=({"role": "user", "content": "ticket 1 please help"},), max_tokens=8)
     completion = asyncio.run(student.complete(request, timeout_s=5))

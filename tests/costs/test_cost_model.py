@@ -105,11 +105,8 @@ def test_one_time_cost_sums_labelling_training_engineering():
     assert total == pytest.approx(3.0 + 0.03 + 500.0)
 
 
-def test_self_hosted_and_cpu_costs():
-    assert cost_model.self_hosted_cost_per_request_usd(2.0, 100_000) == pytest.approx(0.00002)
+def test_cpu_cost():
     assert cost_model.cpu_cost_per_request_usd(0.05, 0.0036) == pytest.approx(0.00000005)
-    with pytest.raises(ValueError):
-        cost_model.self_hosted_cost_per_request_usd(2.0, 0)
 
 
 def test_negative_or_nan_inputs_are_refused():

@@ -283,7 +283,8 @@ def test_vision_rows_train_with_image_chunks_of_the_right_size(tmp_path):
     from tinker import types
 
     from distilleval.backends.tinker.images import qwen_vl_image_tokens
-    from distilleval.backends.tinker.rendering import ChatRenderer, byte_tokenizer_for
+    from distilleval.backends.tinker.rendering import ChatRenderer
+    from distilleval.testing.byte_tokenizers import byte_tokenizer_for
     from distilleval.training.data import build_examples, read_conversations
 
     data = _vision_rows(tmp_path)
@@ -322,7 +323,8 @@ def test_service_refuses_an_image_with_the_wrong_token_count(tmp_path):
 
 
 def test_images_for_a_text_only_template_name_the_line(tmp_path):
-    from distilleval.backends.tinker.rendering import ChatRenderer, byte_tokenizer_for
+    from distilleval.backends.tinker.rendering import ChatRenderer
+    from distilleval.testing.byte_tokenizers import byte_tokenizer_for
     from distilleval.training.data import build_examples, read_conversations
 
     data = _vision_rows(tmp_path, rows=2)

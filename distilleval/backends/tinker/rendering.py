@@ -26,7 +26,7 @@ from typing import Literal
 
 from distilleval.backends.tinker.catalogue import TEMPLATES, BaseModel, TemplateName, offline_catalogue
 from distilleval.backends.tinker.images import ImageInput
-from distilleval.backends.tinker.tokenizers import ByteTokenizer, HuggingFaceTokenizer, QwenTokenizer, Tokenizer
+from distilleval.backends.tinker.tokenizers import HuggingFaceTokenizer, QwenTokenizer, Tokenizer
 from distilleval.errors import ConfigurationError
 
 Role = Literal["system", "user", "assistant"]
@@ -220,13 +220,6 @@ def renderer_for(base_model: str, *, tokenizer: Tokenizer | None = None) -> Chat
     model = base_model_for(base_model)
     assert model.template is not None
     return ChatRenderer(model.template, tokenizer if tokenizer is not None else tokenizer_for(model))
-
-
-def byte_tokenizer_for(template: TemplateName) -> ByteTokenizer:
-    """A byte-level tokenizer carrying ``template``'s special tokens (tests, dry runs)."""
-    if template == "llama3":
-        return ByteTokenizer(LLAMA3_SPECIAL_TOKENS)
-    return ByteTokenizer(("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<|vision_start|>", "<|vision_end|>"))
 
 
 def model_input_chunks(tokens: Sequence[int], images: Sequence[ImageInput]) -> list[tuple[str, object]]:

@@ -36,7 +36,7 @@ from distilleval.backends.tinker.model_ids import TINKER_PREFIX
 from distilleval.backends.tinker.rendering import ChatRenderer, Message, renderer_for, template_for, to_model_input
 from distilleval.backends.tinker.tokenizers import Tokenizer
 from distilleval.costs.cost_model import request_cost_usd
-from distilleval.costs.pricing import ModelPrice, PricingTable
+from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import BackendError, CallTimeoutError, ConfigurationError, DataError
 from distilleval.spec.task_spec import ModelSpec
 
@@ -172,37 +172,6 @@ class TinkerBackend:
         """Nothing to release: the SDK's session ends with the process."""
 
 
-def open_tinker_backend(
-    model_id: str,
-    *,
-    pricing: PricingTable,
-    price_as: str | None = None,
-    base_model: str | None = None,
-    service_factory: Callable[[], Any] | None = None,
-    tokenizer: Tokenizer | None = None,
-    connect_deadline_s: float = DEFAULT_CONNECT_DEADLINE_S,
-) -> TinkerBackend:
-    """Check the key, connect, and open a sampling backend for ``model_id``.
-
-    Args:
-        model_id: ``tinker://<run>/sampler_weights/<name>`` or a Tinker base model id.
-        pricing: the pricing table; ``price_as`` (else ``model_id``) must be priced in it.
-        base_model: for a ``tinker://`` path, the base model it was trained from (the spec's
-            ``training.base_model``); when None it is asked of the service.
-        service_factory: replaces ``tinker.ServiceClient`` (tests).
-        tokenizer: replaces the base model's tokenizer (tests).
-        connect_deadline_s: give up reaching the service after this long.
-
-    Raises:
-        ConfigurationError: key missing/malformed, tinker missing, unknown base model.
-        PricingError: the model has no price.
-        BackendError: the service refused or did not answer in time.
-    """
-    price = pricing.price_for(price_as or model_id)
-    return _open(model_id, price=price, base_model=base_model, service_factory=service_factory,
-                 tokenizer=tokenizer, connect_deadline_s=connect_deadline_s)
-
-
 def build_tinker_backend(
     role: str,
     model: ModelSpec,
@@ -216,24 +185,39 @@ def build_tinker_backend(
     The chat template comes from the base model the service reports for the checkpoint.
 
     Raises:
-        ConfigurationError / BackendError: as ``open_tinker_backend``, naming the role.
+        ConfigurationError / BackendError: as ``open_sampling_backend``, naming the role.
     """
     try:
-        return _open(model.model, price=price, base_model=None, service_factory=service_factory, tokenizer=tokenizer,
-                     connect_deadline_s=deadline_from_env())
+        return open_sampling_backend(model.model, price=price, service_factory=service_factory, tokenizer=tokenizer,
+                                     connect_deadline_s=deadline_from_env())
     except ConfigurationError as err:
         raise ConfigurationError(f"{role} model {model.model!r}: {err}") from None
 
 
-def _open(
+def open_sampling_backend(
     model_id: str,
     *,
     price: ModelPrice | None,
-    base_model: str | None,
-    service_factory: Callable[[], Any] | None,
-    tokenizer: Tokenizer | None,
-    connect_deadline_s: float,
+    base_model: str | None = None,
+    service_factory: Callable[[], Any] | None = None,
+    tokenizer: Tokenizer | None = None,
+    connect_deadline_s: float = DEFAULT_CONNECT_DEADLINE_S,
 ) -> TinkerBackend:
+    """Check the key, connect, and open a sampling backend for ``model_id``.
+
+    Args:
+        model_id: ``tinker://<run>/sampler_weights/<name>`` or a Tinker base model id.
+        price: its pricing row (None: unpriced, its costs are unknown).
+        base_model: for a ``tinker://`` path, the base model it was trained from; when given,
+            the service's answer must match it; when None it is asked of the service.
+        service_factory: replaces ``tinker.ServiceClient`` (tests).
+        tokenizer: replaces the base model's tokenizer (tests).
+        connect_deadline_s: give up reaching the service after this long.
+
+    Raises:
+        ConfigurationError: key missing/malformed, tinker missing, unknown base model.
+        BackendError: the service refused or did not answer in time.
+    """
     is_path = model_id.startswith(TINKER_PREFIX)
     # An unknown base model fails here, before the network is touched.
     if not is_path:

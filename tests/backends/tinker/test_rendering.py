@@ -5,12 +5,12 @@ import pytest
 from distilleval.backends.tinker.rendering import (
     ChatRenderer,
     Message,
-    byte_tokenizer_for,
     renderer_for,
     template_for,
 )
 from distilleval.backends.tinker.tokenizers import QwenTokenizer
 from distilleval.errors import ConfigurationError
+from distilleval.testing.byte_tokenizers import byte_tokenizer_for
 
 IM_START, IM_END, THINK, END_THINK = 151644, 151645, 151667, 151668
 

@@ -8,7 +8,7 @@ import asyncio
 
 from distilleval.backends.base import ChatRequest
 from distilleval.backends.tinker.rendering import ChatRenderer, Message
-from distilleval.backends.tinker.sampling import open_tinker_backend
+from distilleval.backends.tinker.sampling import open_sampling_backend
 from distilleval.backends.tinker.tokenizers import QwenTokenizer
 from distilleval.costs.pricing import load_pricing
 from distilleval.errors import BackendError, CallTimeoutError, ConfigurationError, PricingError
@@ -37,8 +37,10 @@ def request(text="I was charged twice", **kwargs):
     return ChatRequest(messages=({"role": "user", "content": text},), **kwargs)
 
 
-def open_backend(service, model="Qwen/Qwen3-8B", **kwargs):
-    return open_tinker_backend(model, pricing=load_pricing(), service_factory=lambda: service, **kwargs)
+def open_backend(service, model="Qwen/Qwen3-8B", price_as=None, **kwargs):
+    """Open ``model`` priced from the shipped table (as ``price_as`` when given) on ``service``."""
+    price = load_pricing().price_for(price_as or model)
+    return open_sampling_backend(model, price=price, service_factory=lambda: service, **kwargs)
 
 
 def test_samples_rendered_prompt_with_params_and_counts(key, qwen):
@@ -136,7 +138,7 @@ def test_image_for_a_text_only_model_is_a_bad_request(key, qwen, tmp_path):
 
 
 def test_vision_student_samples_with_the_image_as_an_image_chunk(key, tmp_path):
-    from distilleval.backends.tinker.rendering import byte_tokenizer_for
+    from distilleval.testing.byte_tokenizers import byte_tokenizer_for
 
     tok = byte_tokenizer_for("qwen3_5")  # Qwen3.6's own tokenizer is not packaged
     service = FakeServiceClient(responder=lambda prompt: [*tok.encode("invoice"), tok.special_id("<|im_end|>")])
