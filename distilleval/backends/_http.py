@@ -109,9 +109,11 @@ def retry_delay_seconds(body: str | bytes | None) -> float | None:
     return min(float(match.group(1)), MAX_RETRY_AFTER_S)
 
 
-def usage_cost_usd(price: ModelPrice | None, usage: Usage, *, batch: bool) -> float:
+def call_cost_usd(price: ModelPrice | None, usage: Usage, *, batch: bool) -> float:
     """Cost of one call from its usage counts and the pricing table (0.0 only when unpriced).
 
+    The call's counts are priced by ``costs.cost_model.request_cost_usd``, the one request formula
+    (``costs.cost_model.usage_cost_usd`` prices a mean request with it, from shares of input).
     Cached input tokens are priced at the table's cached-input rate and cache writes at its
     cache-write rate (``costs.cost_model.request_cost_usd``).
     """

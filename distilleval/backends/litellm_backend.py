@@ -27,7 +27,7 @@ from distilleval.backends._http import (
     read_usage,
     retry_after_seconds,
     retry_delay_seconds,
-    usage_cost_usd,
+    call_cost_usd,
 )
 from distilleval.backends._timing import EVENT_HOOKS, HttpTimer
 from distilleval.backends.base import ChatRequest, Completion
@@ -213,7 +213,7 @@ class LiteLLMBackend:
         usage = read_usage(getattr(response, "usage", None))
         finish_reason = normalise_finish_reason(getattr(choice, "finish_reason", None))
         confidence = answer_confidence(getattr(choice, "logprobs", None)) if "logprobs" in kwargs else None
-        cost_usd = usage_cost_usd(self._price, usage, batch=self._batch)
+        cost_usd = call_cost_usd(self._price, usage, batch=self._batch)
         text = checked_answer(
             self.model_id, getattr(message, "content", None), refusal=getattr(message, "refusal", None),
             finish_reason=finish_reason, usage=usage, cost_usd=cost_usd,

@@ -31,7 +31,7 @@ from distilleval.backends._http import (
     normalise_finish_reason,
     read_usage,
     retry_after_seconds,
-    usage_cost_usd,
+    call_cost_usd,
 )
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.request_checks import check_prompt_fits
@@ -185,7 +185,7 @@ class OpenAICompatibleBackend:
             raise BackendError(
                 f"{self.model_id}: malformed response body ({type(err).__name__})", kind="bad_response", retryable=True
             ) from None
-        cost_usd = usage_cost_usd(self._price, usage, batch=self._batch)
+        cost_usd = call_cost_usd(self._price, usage, batch=self._batch)
         text = checked_answer(
             self.model_id, message.get("content"), refusal=message.get("refusal"), finish_reason=finish_reason, usage=usage,
             cost_usd=cost_usd,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from distilleval.commands.argument_types import positive_int
+from distilleval.commands.options import add_pricing_option
 
 HELP = "Measure a spec's judge on its alignment set: agreement, sensitivity, specificity, kappa"
 
@@ -14,7 +15,7 @@ def add_arguments(parser):
     parser.add_argument("--runs-dir", default="runs", metavar="DIR", help="where a new folder goes (default: runs)")
     parser.add_argument("--cache", metavar="FILE", help="response cache (default: $DISTILLEVAL_CACHE or the user cache)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
-    parser.add_argument("--pricing", metavar="FILE", help="pricing table (default: the spec's, else the bundled one)")
+    add_pricing_option(parser)
     parser.add_argument("--concurrency", type=positive_int, default=16, help="judge calls in flight (default 16)")
     parser.add_argument("--max-retries", type=int, default=4, help="retries of a failed call (default 4)")
 

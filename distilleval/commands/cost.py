@@ -16,6 +16,7 @@ import datetime as dt
 from pathlib import Path
 
 from distilleval.commands.argument_types import non_negative_float, non_negative_int
+from distilleval.commands.options import add_pricing_option
 
 HELP = "Cost per request, per day and per month at given volumes, savings and break-even"
 
@@ -77,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", action="store_true", help="add batch-tier rows for models that have one")
     parser.add_argument("--one-time-usd", type=non_negative_float, metavar="USD",
                         help="one-time cost of the move, for break-even")
-    parser.add_argument("--pricing", metavar="FILE", help="pricing table YAML (default: the bundled 2026-02 table)")
+    add_pricing_option(parser, "pricing table YAML (default: the bundled 2026-02 table)")
     parser.add_argument(
         "--max-price-age-days", type=non_negative_int, default=180, metavar="DAYS",
         help="flag prices read longer than this before they were used (default 180)",
@@ -195,12 +196,12 @@ def _load_spec_profiles(path: Path, args: argparse.Namespace):
     """The spec, its pricing table, its items and every item's counted prompts (``SpecTokenCounts``)."""
     from distilleval.backends.tinker.token_counts import spec_token_counters
     from distilleval.costs.estimates import count_spec_tokens
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.spec.data import load_items
     from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(path)
-    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    pricing = resolve_pricing(spec, args.pricing)
     items = load_items(spec)
     return spec, pricing, items, count_spec_tokens(spec, items, counters=spec_token_counters(spec))
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from distilleval.commands.options import add_pricing_option
+
 HELP = "Learning curve: baselines trained on nested subsets of the training split; what each doubling of the labels still buys"
 
 
@@ -23,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", help="comma-separated training sizes (default 50,100,200,500,1000,... below the split, then all)")
     parser.add_argument("--seeds", type=positive_int, default=3, help="shuffles per size (default 3)")
     parser.add_argument("--margin", type=float, help="gain per doubling below which a curve counts as flat (default: the spec's gates.non_inferiority_margin)")
-    parser.add_argument("--pricing", help="pricing table YAML (default: the spec's, else the bundled table)")
+    add_pricing_option(parser, "pricing table YAML (default: the spec's, else the bundled table)")
     parser.add_argument("--run", help="a run directory of this spec: write learning_curve.json there and re-render its reports")
     parser.add_argument("--out", help="write the curve's JSON to this file")
     parser.add_argument("--format", choices=("md", "json"), default="md")
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from pathlib import Path
 
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.errors import DistillevalError
     from distilleval.pipeline.learning_curve import measure_learning_curve
     from distilleval.report.learning_curve import curve_tables
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if run_dir is not None and not (run_dir / "summary.json").is_file():
         raise DistillevalError(f"--run {run_dir}: no summary.json there")
     spec = load_spec(args.spec)
-    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    pricing = resolve_pricing(spec, args.pricing)
     if run_dir is not None:
         from distilleval.results.summary_json import read_summary
 

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from distilleval.commands.argument_types import non_negative_int, positive_int
+from distilleval.commands.options import add_pricing_option
 
 HELP = "Re-ask a run's models a pinned canary subset and flag a model whose answers changed"
 
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the calls and their estimated cost; call nothing")
     parser.add_argument("--concurrency", type=positive_int, default=16)
     parser.add_argument("--max-retries", type=non_negative_int, default=4)
-    parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
+    add_pricing_option(parser)
 
 
 def _pct(value: float | None) -> str:
@@ -68,14 +69,14 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from distilleval.backends.request_checks import check_spec_settings
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.files import write_text_atomic
     from distilleval.pipeline.drift import DRIFT_FILE, call_canaries, compare_drift, drift_json, plan_drift
     from distilleval.run.store import RunStore
     from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(args.spec)
-    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    pricing = resolve_pricing(spec, args.pricing)
     roles = [name.strip() for name in args.models.split(",") if name.strip()] if args.models else None
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d")
     out = Path(args.out) if args.out else Path("runs") / f"{spec.name}-drift-{stamp}"

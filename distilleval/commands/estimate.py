@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from distilleval.commands.argument_types import non_negative_int, share
+from distilleval.commands.options import add_pricing_option
 
 DEFAULT_MARGIN = 0.03
 """The margin the report judges with when the spec sets none (``report.figures.DEFAULT_MARGIN``)."""
@@ -25,7 +26,7 @@ HELP = "Count every item's prompt tokens and price labelling and eval runs befor
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval estimate`` to ``parser``."""
     parser.add_argument("spec", help="task spec YAML")
-    parser.add_argument("--pricing", help="pricing table YAML (default: the spec's, else the bundled 2026-02 table)")
+    add_pricing_option(parser, "pricing table YAML (default: the spec's, else the bundled 2026-02 table)")
     parser.add_argument("--pool", help="unlabelled inputs the teacher would label (default: the spec's pool, else its train split)")
     parser.add_argument("--format", choices=("md", "json"), default="md")
     parser.add_argument("--from-run", metavar="RUN", help="a finished eval run of this spec: measure the estimate's error "
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         spec_training_projection,
         spec_training_rows,
     )
-    from distilleval.costs.pricing import checkpoint_price_note, load_pricing, priced_as
+    from distilleval.costs.pricing import checkpoint_price_note, priced_as, resolve_pricing
     from distilleval.costs.prompt_caching import model_cache_share, teacher_cache_share
     from distilleval.costs.tables import TokenProfile, build_cost_table, render_cost_table
     from distilleval.pipeline.judge_costs import estimate_judge_calls
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     check_spec_base_model(spec)  # a base model Tinker no longer serves fails before anything is counted
-    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    pricing = resolve_pricing(spec, args.pricing)
     # The checks eval and run make before their first paid call: what they would refuse, estimate refuses too.
     inputs = check_eval_inputs(spec)
     check_scorer(spec)

@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 
 from distilleval.commands.argument_types import latency_probe, non_negative_int, positive_float, positive_int
+from distilleval.commands.options import add_limit_option, add_pricing_option
 
 HELP = "Run the spec's models over the eval split, score them, write a run directory"
 
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval eval`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--resume", metavar="RUN", help="continue this run (a run directory, or its id under --runs-dir)")
-    parser.add_argument("--limit", type=positive_int, metavar="N", help="only N eval items (the first N in the canonical order, a hash of each item id, not file order)")
+    add_limit_option(parser, "only N eval items (the first N in the canonical order, a hash of each item id, not file order)")
     parser.add_argument(
         "--models", default=None, metavar="NAMES",
         help="comma-separated roles to run: teacher, student and baseline names (default: all)",
@@ -59,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     cache.add_argument("--refresh", action="store_true", help="call every model again and overwrite cached answers")
-    parser.add_argument("--pricing", metavar="FILE", help="pricing table (default: the spec's, else the bundled one)")
+    add_pricing_option(parser)
     parser.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run directories go (default ./runs)")
     parser.add_argument(
         "--out", metavar="DIR",

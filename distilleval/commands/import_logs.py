@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from distilleval.commands.options import add_pricing_option
+
 HELP = "Turn the teacher's logged calls (chat JSONL or Batch API files) into training data, at $0"
 
 
@@ -25,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="short-format training JSONL to write (what `label` writes)")
     parser.add_argument("--skip-mismatched", action="store_true",
                         help="drop calls whose prompt does not match the teacher's template (default: stop at the first)")
-    parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
+    add_pricing_option(parser)
 
 
 def _jsonl(rows: list[dict]) -> str:
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from distilleval.commands.label import check_writable
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.files import write_text_atomic
     from distilleval.spec.data import load_items, split_items
     from distilleval.spec.task_spec import load_spec
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.training.log_import import import_logged_calls
 
     spec = load_spec(args.spec)
-    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    pricing = resolve_pricing(spec, args.pricing)
     price = pricing.price_for(pricing.key_for(spec.teacher))
     out = Path(args.out)
     stem = out.with_name(out.stem)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from distilleval.commands.argument_types import non_negative_int, positive_int
+from distilleval.commands.options import add_pricing_option
 
 HELP = "Generate training data where the student fails (teacher-written, near-duplicates of eval items dropped), retrain, compare rounds paired"
 
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval iterate`` to ``parser``."""
     parser.add_argument("run", metavar="RUN", help="run directory (from `distilleval run` or `eval`)")
     parser.add_argument("--spec", metavar="SPEC", help="spec to use instead of the run's own (e.g. one with an iterate: block added)")
-    parser.add_argument("--pricing", metavar="FILE", help="pricing table (default: the run's)")
+    add_pricing_option(parser, "pricing table (default: the run's)")
     parser.add_argument("--baseline", metavar="NAME", help="the spec's baseline that stands for the student (default: the first)")
     parser.add_argument("--student", choices=("tinker", "baseline"), default=None,
                         help="tinker: retrain the spec's Tinker student every round (training and sampling paid); "

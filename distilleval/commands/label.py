@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from distilleval.commands.argument_types import non_negative_int, positive_float, positive_int
+from distilleval.commands.options import add_limit_option, add_pricing_option
 from distilleval.files import write_text_atomic
 
 HELP = "Have the teacher label a pool of inputs into short-format training data"
@@ -21,14 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval label`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--pool", default=None, help="unlabelled inputs (default: data.pool, else the train split)")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="label only N items (the first N in the canonical order, a hash of each item id)")
+    add_limit_option(parser, "label only N items (the first N in the canonical order, a hash of each item id)")
     parser.add_argument("--out", default=None, help="training JSONL to write (default runs/<spec>-labels.jsonl)")
     parser.add_argument("--quarantine", default=None, help="invalid outputs (default: <out>.quarantine.jsonl)")
     parser.add_argument("--concurrency", type=positive_int, default=16)
     parser.add_argument("--max-retries", type=non_negative_int, default=4, help="retries of a failed call (backoff with jitter)")
     parser.add_argument("--cache", default=None, help="response cache file (default $DISTILLEVAL_CACHE or ~/.cache/distilleval/responses.sqlite)")
     parser.add_argument("--no-cache", action="store_true", help="call every item afresh")
-    parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
+    add_pricing_option(parser)
     parser.add_argument(
         "--batch", action="store_true",
         help="send the pool through the teacher's provider batch API (OpenAI, Anthropic) at the batch price; "
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.errors import DistillevalError
     from distilleval.pipeline.preflight import check_label_inputs
     from distilleval.run.cache import cache_path_for
@@ -148,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"distilleval label: warning: {repeated.describe(source)}", file=sys.stderr)
     out = Path(args.out) if args.out else Path("runs") / f"{spec.name}-labels.jsonl"
     quarantine = Path(args.quarantine) if args.quarantine else out.with_name(out.stem + ".quarantine.jsonl")
-    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    pricing = resolve_pricing(spec, args.pricing)
     checker = LabelChecker(spec)
     cache_path = None if args.no_cache else cache_path_for(args.cache)
     summary_path = out.with_name(out.stem + ".summary.json")

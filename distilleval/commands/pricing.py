@@ -14,6 +14,7 @@ import datetime as dt
 from pathlib import Path
 
 from distilleval.commands.argument_types import non_negative_int
+from distilleval.commands.options import add_pricing_option
 
 HELP = "Import prices from LiteLLM's model price map; show what a model is priced at and from which table"
 
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     importer.add_argument("--as-of", type=_date, help="the date the prices are read as (default: today)")
     shower = verbs.add_parser("show", help="what MODEL is priced at, and from which table")
     shower.add_argument("model", metavar="MODEL")
-    shower.add_argument("--pricing", help="pricing table YAML (default: the bundled table)")
+    add_pricing_option(shower, "pricing table YAML (default: the bundled table)")
     shower.add_argument(
         "--max-price-age-days", type=non_negative_int, default=None,
         help="flag a price read longer ago than this (default 180)",

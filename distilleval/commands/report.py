@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from distilleval.commands.argument_types import non_negative_int, positive_float
+from distilleval.commands.options import add_pricing_option
 
 HELP = "Render a run as markdown, html, csv, json, marp slides or latex"
 FORMATS = ("md", "html", "csv", "json", "marp", "latex")
@@ -14,7 +15,7 @@ def add_arguments(parser):
     parser.add_argument("--format", choices=FORMATS, default="md", help="output format (default: md)")
     parser.add_argument("--out", metavar="PATH", help="write here instead of standard output")
     parser.add_argument("--spec", metavar="SPEC", help="spec to use instead of the one the run names")
-    parser.add_argument("--pricing", metavar="FILE", help="pricing table to use instead of the one the run names")
+    add_pricing_option(parser, "pricing table to use instead of the one the run names")
     parser.add_argument("--payback-days", type=positive_float, default=90.0, metavar="DAYS",
                         help="the verdict needs the one-time cost paid back within DAYS at the largest volume (default 90)")
     parser.add_argument("--max-price-age-days", type=non_negative_int, default=180, metavar="DAYS",

@@ -18,7 +18,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from distilleval.commands.argument_types import latency_probe, positive_int
+from distilleval.commands.argument_types import latency_probe
+from distilleval.commands.options import add_limit_option, add_pricing_option
 
 if TYPE_CHECKING:
     from distilleval.costs.pricing import PricingTable
@@ -31,9 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval run`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--offline", action="store_true", help="no network: reference labels, local baselines, projected costs")
-    parser.add_argument("--limit", type=positive_int, metavar="N", help="only N eval items (the first N in the canonical order, a hash of each item id, not file order)")
+    add_limit_option(parser, "only N eval items (the first N in the canonical order, a hash of each item id, not file order)")
     parser.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run directories go (default ./runs)")
-    parser.add_argument("--pricing", metavar="FILE", help="pricing table (default: the spec's, else the bundled one)")
+    add_pricing_option(parser)
     parser.add_argument("--force", action="store_true", help="redo every step even when its outputs are current")
     parser.add_argument(
         "--latency-probe", type=latency_probe, metavar="N[@K]", default=None,
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from distilleval.commands.eval import report_failed_calls, resume_hint
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.pipeline.offline import run_offline
     from distilleval.pipeline.plan import is_current, mark_current, missing_credentials, plan_run, run_directory
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.spec.task_spec import load_spec
 
     spec = load_spec(args.spec)
-    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    pricing = resolve_pricing(spec, args.pricing)
     offline, reason = bool(args.offline), "--offline"
     if not offline:
         missing = missing_credentials(spec)

@@ -24,6 +24,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from distilleval.commands.options import add_pricing_option
+
 
 HELP = "Score prediction files against the spec's gold without calling any model"
 
@@ -43,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="summary.json to write (default runs/<spec>-score-<timestamp>/summary.json)")
     parser.add_argument("--split", choices=("eval", "train", "all"), default="eval",
                         help="which items to score (default: eval)")
-    parser.add_argument("--pricing", default=None, metavar="FILE", help="pricing table (default: the spec's)")
+    add_pricing_option(parser, "pricing table (default: the spec's)")
     from distilleval.commands.argument_types import resample_count
 
     parser.add_argument("--resamples", type=resample_count, default=2000,
@@ -244,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
         (summary.json is written all the same), else 0.
     """
     from distilleval.commands.eval import report_failed_calls
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.results.build import ModelRun, build_summary
     from distilleval.results.summary_json import write_summary
     from distilleval.scoring import build_scorer
@@ -260,8 +262,7 @@ def run(args: argparse.Namespace) -> int:
 
         raise DataError(f"{spec.resolve(spec.data.path)}: no items in the {args.split!r} split to score")
     known_ids = {item.id for item in all_items}
-    pricing_path = args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None)
-    pricing = load_pricing(pricing_path)
+    pricing = resolve_pricing(spec, args.pricing)
     runs = []
     for name, file in zip(names, args.predictions):
         role = name if name in _ROLES else "other"

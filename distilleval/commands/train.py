@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from distilleval.commands.argument_types import non_negative_int, positive_float, positive_int
+from distilleval.commands.options import add_pricing_option
 from distilleval.costs.training_plan import DEFAULT_HELDOUT_FRACTION
 
 HELP = "LoRA fine-tune the student on Tinker from labelled data"
@@ -41,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-every", type=positive_int, default=None, metavar="STEPS", help="also save state every N steps")
     parser.add_argument("--out", default=None, help="output folder; default runs/<spec>-train")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
+    add_pricing_option(parser)
     parser.add_argument("--connect-deadline", type=positive_float, default=120.0, metavar="SECONDS",
                         help="give up creating the Tinker client after this long")
 
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
     )
     from distilleval.backends.tinker.rendering import base_model_for, renderer_for, template_for
     from distilleval.costs.estimates import training_price_key
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.errors import BackendError, DistillevalError
     from distilleval.files import file_sha256
     from distilleval.spec.task_spec import load_spec
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace, *, service_factory: Callable[[], Any] | None =
     base_model = args.base_model or training.base_model
     model = base_model_for(base_model)
     template = template_for(base_model)
-    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    pricing = resolve_pricing(spec, args.pricing)
     price_as = training_price_key(spec, pricing, base_model=base_model) or training.price_as
     price = pricing.price_for(price_as)
     if price.training_per_mtok_usd is None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from distilleval.commands.options import add_limit_option, add_pricing_option
+
 HELP = "Check the teacher's labels against gold before training on them"
 
 
@@ -18,14 +20,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``distilleval validate`` to ``parser``."""
     parser.add_argument("spec", help="the task spec (YAML)")
     parser.add_argument("--split", choices=("all", "train", "eval"), default="all", help="which items with gold to use")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="use only N items with gold (the first N in the canonical order, a hash of each item id)")
+    add_limit_option(parser, "use only N items with gold (the first N in the canonical order, a hash of each item id)")
     parser.add_argument("--spot-check", type=int, default=10, metavar="K", help="items to print for reading (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the spot-check sample")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-retries", type=int, default=4)
     parser.add_argument("--cache", default=None, help="response cache file (default $DISTILLEVAL_CACHE or ~/.cache/distilleval/responses.sqlite)")
     parser.add_argument("--no-cache", action="store_true", help="call every item afresh")
-    parser.add_argument("--pricing", default=None, help="pricing table (default: the spec's, else the bundled one)")
+    add_pricing_option(parser)
     parser.add_argument("--out", default=None, help="also write the result as JSON to this file")
 
 
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     import random
     from pathlib import Path
 
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.errors import DataError, DistillevalError
     from distilleval.files import write_text_atomic
     from distilleval.pipeline.preflight import check_gold_shape, check_scorer
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"{data_path}: no items with a gold answer in column {spec.data.gold!r} (split: {args.split})")
     check_gold_shape(spec, items)  # the shared pre-flight checks (pipeline.preflight), before any call
     check_scorer(spec)
-    pricing = load_pricing(args.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    pricing = resolve_pricing(spec, args.pricing)
     cache_path = None if args.no_cache else cache_path_for(args.cache)
 
     print(f"validating {spec.labeller()[1].model} on {len(items)} items with gold from {data_path}")

@@ -277,3 +277,13 @@ def load_pricing(path: str | Path | None = None, *, _seen: tuple[Path, ...] = ()
         deferred_to = load_pricing(target, _seen=(*_seen, resolved))
     sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
     return PricingTable(content, path=source, sha256=sha256, deferred_to=deferred_to)
+
+
+def resolve_pricing(spec, override: str | Path | None = None) -> PricingTable:
+    """The pricing table a spec is priced with: ``override`` (a command's ``--pricing``) when given,
+    else the file the spec's ``pricing:`` names (relative to the spec), else the bundled table.
+
+    Raises:
+        PricingError: the chosen table is missing or invalid (see ``load_pricing``).
+    """
+    return load_pricing(override or (spec.resolve(spec.pricing) if spec.pricing else None))

@@ -40,13 +40,13 @@ def paired_scores(
 
 
 def compare_paired_as_tested(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
-    """``compare_paired`` with the interval of the test that decides it: for 0/1 scores McNemar's
+    """``compare_paired_scores`` with the interval of the test that decides it: for 0/1 scores McNemar's
     exact conditional interval (already so), for other scores the interval that inverts the paired
     sign-flip test at two-sided ``alpha`` (``results.families.agreeing_interval``), never a
     bootstrap printed beside a permutation decision."""
     from distilleval.results.families import agreeing_interval
 
-    paired = compare_paired(a, b, alpha=alpha)
+    paired = compare_paired_scores(a, b, alpha=alpha)
     inverted = agreeing_interval(a, b, level=alpha)
     if inverted is None:
         return paired
@@ -54,8 +54,9 @@ def compare_paired_as_tested(a: Sequence[float], b: Sequence[float], *, alpha: f
     return dataclasses.replace(paired, ci_low=low, ci_high=high, method=method)
 
 
-def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
-    """Compare paired scores; the interval always agrees with the test beside it.
+def compare_paired_scores(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
+    """Compare paired scores with ``distilleval.results.statistics.compare_paired`` (the comparison
+    summary.json records), as a ``PairedResult`` whose interval always agrees with the test beside it.
 
     - 0/1 scores: McNemar's exact two-sided p with the exact conditional interval (the
       Clopper–Pearson interval of the share of discordant items favouring b, scaled by the
@@ -72,8 +73,8 @@ def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float) -> P
     Returns:
         The paired result; ``p_value`` is McNemar's for 0/1 scores, None otherwise.
     """
-    from distilleval.results.paired_proportions import CONDITIONAL_METHOD, conditional_interval, mcnemar_exact
-    from distilleval.results.statistics import paired_difference
+    from distilleval.results.paired_proportions import CONDITIONAL_METHOD
+    from distilleval.results.statistics import compare_paired
 
     n = len(a)
     if n == 0:
@@ -81,14 +82,14 @@ def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float) -> P
     mean_a, mean_b = sum(a) / n, sum(b) / n
     losses = sum(1 for x, y in zip(a, b) if x > y)
     gains = sum(1 for x, y in zip(a, b) if x < y)
-    binary = all(v in (0.0, 1.0) for v in a) and all(v in (0.0, 1.0) for v in b)
-    if binary:
-        low, high = conditional_interval(losses, gains, n, 1 - alpha)
-        return PairedResult(n, mean_a, mean_b, (gains - losses) / n, low, high, CONDITIONAL_METHOD,
-                            p_value=mcnemar_exact(losses, gains), losses=losses, gains=gains)
-    result = paired_difference(a, b, confidence=1 - alpha, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
-    return PairedResult(n, mean_a, mean_b, result.estimate, result.low, result.high, result.method,
-                        losses=losses, gains=gains)
+    comparison = compare_paired("a", "b", list(a), list(b), confidence=1 - alpha,
+                                n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    if comparison.mcnemar_p is not None:  # 0/1 scores
+        return PairedResult(n, mean_a, mean_b, (gains - losses) / n, comparison.mcnemar_ci_low,
+                            comparison.mcnemar_ci_high, CONDITIONAL_METHOD, p_value=comparison.mcnemar_p,
+                            losses=losses, gains=gains)
+    return PairedResult(n, mean_a, mean_b, comparison.difference, comparison.ci_low, comparison.ci_high,
+                        comparison.ci_method, losses=losses, gains=gains)
 
 
 def is_significant_drop(result: PairedResult, *, alpha: float) -> bool:
@@ -107,10 +108,10 @@ def non_inferiority_test(teacher: Sequence[float], student: Sequence[float], *, 
     Returns:
         ``distilleval.results.summary_json.NonInferiority``, or None without paired items.
     """
-    from distilleval.results.statistics import compare_paired as stats_compare_paired
+    from distilleval.results.statistics import compare_paired
 
     if not teacher:
         return None
-    comparison = stats_compare_paired("teacher", "student", list(teacher), list(student), margin=margin, alpha=alpha,
-                                      n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    comparison = compare_paired("teacher", "student", list(teacher), list(student), margin=margin, alpha=alpha,
+                                n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
     return comparison.non_inferiority

@@ -91,7 +91,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     """
     import asyncio
 
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.backends.request_checks import check_spec_settings
     from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.pipeline.latency_probe import latency_context, roles_to_probe
@@ -99,7 +99,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     from distilleval.run.runner import RunAborted
     from distilleval.run.store import RunStore
 
-    pricing = load_pricing(options.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    pricing = resolve_pricing(spec, options.pricing)
     roles, baselines = _selected_models(spec, options.models)
     # Baselines are priced after the model calls: an unpriced one must fail before anything is paid.
     check_spec_priced(spec, pricing, roles=roles, baselines=[b.display_name for b in baselines])

@@ -243,7 +243,7 @@ def measure_judge(spec: TaskSpec, options: Any) -> tuple[Path, Any]:
     import asyncio
     import datetime as dt
 
-    from distilleval.costs.pricing import load_pricing
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.errors import SpecError
     from distilleval.files import claim_new_directory, write_text_atomic
@@ -252,7 +252,7 @@ def measure_judge(spec: TaskSpec, options: Any) -> tuple[Path, Any]:
     if spec.scorer.kind != "judge" or spec.scorer.alignment is None:
         raise SpecError(f"{spec.source}: scorer.alignment: align measures a judge on its alignment set; this spec's "
                         "scorer is not a judge with an alignment set (scorer: {kind: judge, alignment: {path: ...}})")
-    pricing = load_pricing(options.pricing or (spec.resolve(spec.pricing) if spec.pricing else None))
+    pricing = resolve_pricing(spec, options.pricing)
     check_spec_priced(spec, pricing, roles=[])
     rows = load_alignment(spec)
     criteria = criteria_text(spec)

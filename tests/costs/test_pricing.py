@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from distilleval.cli.main import main
-from distilleval.costs.pricing import DEFAULT_TABLE, load_pricing
+from distilleval.costs.pricing import DEFAULT_TABLE, load_pricing, resolve_pricing
 from distilleval.errors import PricingError
 
 SEED = {
@@ -246,3 +246,25 @@ def test_a_base_model_the_table_does_not_price_falls_back_to_the_checkpoint_id(t
     table = load_pricing()
     assert table.key_for(student) == student.model and priced_as(student, table) is None
     assert table.price_for(table.key_for(student)).display_name == "Tinker LoRA (seed figure)"
+
+
+class _PricedSpec:
+    """The two things ``resolve_pricing`` reads of a spec: its ``pricing:`` entry and its folder."""
+
+    def __init__(self, folder: Path, pricing: str | None):
+        self.folder, self.pricing = folder, pricing
+
+    def resolve(self, path: str) -> Path:
+        return self.folder / path
+
+
+def test_resolve_pricing_prefers_the_override_then_the_spec_s_file_then_the_bundled_table(tmp_path):
+    spec_table = tmp_path / "spec_prices.yaml"
+    spec_table.write_text(DEFAULT_TABLE.read_text())
+    override = tmp_path / "override.yaml"
+    override.write_text(DEFAULT_TABLE.read_text().replace("as_of:", "# override\nas_of:", 1))
+
+    assert resolve_pricing(_PricedSpec(tmp_path, "spec_prices.yaml"), override).path == override
+    assert resolve_pricing(_PricedSpec(tmp_path, "spec_prices.yaml"), None).path == spec_table
+    assert resolve_pricing(_PricedSpec(tmp_path, None), str(override)).path == override
+    assert resolve_pricing(_PricedSpec(tmp_path, None)).path == DEFAULT_TABLE

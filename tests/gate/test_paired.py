@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distilleval.gate.paired import compare_paired, is_significant_drop
+from distilleval.gate.paired import compare_paired_scores, is_significant_drop
 
 
 def _noisy_pair(rng, n: int, drop: float = 0.0):
@@ -22,7 +22,7 @@ def test_noise_alone_rarely_fails_the_paired_gate():
     failures = 0
     for _ in range(200):
         baseline, run = _noisy_pair(rng, 1_000)
-        failures += is_significant_drop(compare_paired(baseline, run, alpha=0.05), alpha=0.05)
+        failures += is_significant_drop(compare_paired_scores(baseline, run, alpha=0.05), alpha=0.05)
     assert failures <= 10, f"{failures}/200 noise-only pairs failed the gate"
 
 
@@ -38,7 +38,7 @@ def test_a_real_five_point_drop_fails_the_paired_gate():
         run[noisy] = (rng.random(30) < 0.85).astype(float)
         right = np.flatnonzero(run == 1.0)
         run[rng.choice(right, size=50, replace=False)] = 0.0
-        result = compare_paired(list(baseline), list(run), alpha=0.05)
+        result = compare_paired_scores(list(baseline), list(run), alpha=0.05)
         assert is_significant_drop(result, alpha=0.05), (result.losses, result.gains, result.p_value)
 
 
@@ -50,7 +50,7 @@ def test_paired_gate_power_under_full_resampling_noise():
     caught = 0
     for _ in range(50):
         baseline, run = _noisy_pair(rng, 1_000, drop=0.05)
-        caught += is_significant_drop(compare_paired(baseline, run, alpha=0.05), alpha=0.05)
+        caught += is_significant_drop(compare_paired_scores(baseline, run, alpha=0.05), alpha=0.05)
     assert caught >= 40, f"only {caught}/50 real drops were caught"
 
 
@@ -76,7 +76,7 @@ def test_the_gate_interval_agrees_with_its_p_value():
         n = int(rng.integers(20, 400))
         baseline = (rng.random(n) < 0.8).astype(float)
         run = np.where(rng.random(n) < rng.uniform(0, 0.3), 1 - baseline, baseline)
-        result = compare_paired(list(baseline), list(run), alpha=0.05)
+        result = compare_paired_scores(list(baseline), list(run), alpha=0.05)
         assert (result.p_value < 0.05) == (result.ci_high < 0 or result.ci_low > 0)
         assert result.ci_low <= result.difference <= result.ci_high
         assert is_significant_drop(result, alpha=0.05) == (result.ci_high < 0)
@@ -86,7 +86,7 @@ def test_unpaired_looking_drop_that_is_paired_noise_passes():
     # 2 items lost, 0 gained: a visible 0.2-pt drop, but p = 0.5 -> not significant.
     baseline = [1.0] * 1000
     run = [0.0, 0.0] + [1.0] * 998
-    result = compare_paired(baseline, run, alpha=0.05)
+    result = compare_paired_scores(baseline, run, alpha=0.05)
     assert (result.losses, result.gains) == (2, 0)
     assert result.p_value == pytest.approx(0.5)
     assert not is_significant_drop(result, alpha=0.05)
@@ -96,17 +96,17 @@ def test_non_binary_scores_use_the_paired_bootstrap():
     rng = np.random.default_rng(3)
     baseline = list(rng.uniform(0.5, 1.0, 400))
     worse = [max(0.0, v - 0.1) for v in baseline]
-    result = compare_paired(baseline, worse, alpha=0.05)
+    result = compare_paired_scores(baseline, worse, alpha=0.05)
     # A constant 0.1 drop has no spread to studentize: the count-based score interval is used.
     assert result.p_value is None and "count-based" in result.method
     assert is_significant_drop(result, alpha=0.05)
-    assert not is_significant_drop(compare_paired(baseline, baseline, alpha=0.05), alpha=0.05)
+    assert not is_significant_drop(compare_paired_scores(baseline, baseline, alpha=0.05), alpha=0.05)
 
 
 def test_non_binary_scores_with_spread_use_the_bootstrap_t():
     rng = np.random.default_rng(8)
     baseline = rng.uniform(0.5, 1.0, 400)
     worse = list(np.clip(baseline - rng.uniform(0.0, 0.2, 400), 0, 1))
-    result = compare_paired(list(baseline), worse, alpha=0.05)
+    result = compare_paired_scores(list(baseline), worse, alpha=0.05)
     assert "bootstrap-t" in result.method and result.ci_high < 0
     assert is_significant_drop(result, alpha=0.05)
