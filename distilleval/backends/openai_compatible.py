@@ -19,18 +19,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from distilleval.backends._http import (
-    served_model,
     MAX_RESPONSE_BYTES,
     TOKEN_LOGPROBS_BASIS,
     answer_confidence,
     chat_body,
     checked_answer,
     is_quota_error,
-    quota_error,
-    too_large_error,
     normalise_finish_reason,
+    quota_error,
     read_usage,
     retry_after_seconds,
+    served_model,
+    too_large_error,
     usage_cost_usd,
 )
 from distilleval.backends.base import ChatRequest, Completion

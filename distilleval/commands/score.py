@@ -24,7 +24,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-
 HELP = "Score prediction files against the spec's gold without calling any model"
 
 _ROLES = ("teacher", "student")
