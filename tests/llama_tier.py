@@ -15,8 +15,8 @@ import time
 import pytest
 
 from distilleval.testing.llama_server import LlamaServer, missing_packages
-from tests.environment import missing as skip_or_fail
 from distilleval.testing.recording_proxy import RecordingProxy
+from tests.environment import missing as skip_or_fail
 
 _tier: set[str] = set()  # node ids of the tests that use the server
 _clock: dict[str, float] = {}

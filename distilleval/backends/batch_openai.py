@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from distilleval.backends._http import (
-    served_model,
     TOKEN_LOGPROBS_BASIS,
     answer_confidence,
     chat_body,
@@ -23,6 +22,7 @@ from distilleval.backends._http import (
     normalise_finish_reason,
     quota_error,
     read_usage,
+    served_model,
 )
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.batch_api import BatchHTTP, BatchOutcome, BatchStatus, error_kind_for_status, wire_model_name

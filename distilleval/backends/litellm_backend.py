@@ -16,23 +16,23 @@ import os
 from typing import Any
 
 from distilleval.backends._http import (
-    served_model,
     TOKEN_LOGPROBS_BASIS,
     answer_confidence,
+    call_cost_usd,
     chat_body,
     checked_answer,
     is_quota_error,
-    quota_error,
     normalise_finish_reason,
+    quota_error,
     read_usage,
     retry_after_seconds,
     retry_delay_seconds,
-    call_cost_usd,
+    served_model,
 )
 from distilleval.backends._timing import EVENT_HOOKS, HttpTimer
 from distilleval.backends.base import ChatRequest, Completion
-from distilleval.backends.request_checks import check_prompt_fits
 from distilleval.backends.prompt_cache import is_anthropic_model, mark_rubric_cacheable
+from distilleval.backends.request_checks import check_prompt_fits
 from distilleval.costs.pricing import ModelPrice
 from distilleval.errors import (
     AuthenticationError,

@@ -19,19 +19,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from distilleval.backends._http import (
-    served_model,
     MAX_RESPONSE_BYTES,
     TOKEN_LOGPROBS_BASIS,
     answer_confidence,
+    call_cost_usd,
     chat_body,
     checked_answer,
     is_quota_error,
-    quota_error,
-    too_large_error,
     normalise_finish_reason,
+    quota_error,
     read_usage,
     retry_after_seconds,
-    call_cost_usd,
+    served_model,
+    too_large_error,
 )
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.request_checks import check_prompt_fits

@@ -123,11 +123,11 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
+    from distilleval.backends.request_checks import check_spec_settings
     from distilleval.costs.pricing import resolve_pricing
     from distilleval.errors import DistillevalError
     from distilleval.pipeline.preflight import check_label_inputs
     from distilleval.run.cache import cache_path_for
-    from distilleval.backends.request_checks import check_spec_settings
     from distilleval.spec.task_spec import load_spec
     from distilleval.training.duplicate_rows import duplicate_items
     from distilleval.training.label_checks import LabelChecker

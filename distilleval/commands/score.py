@@ -26,7 +26,6 @@ from typing import Any
 
 from distilleval.commands.options import add_pricing_option
 
-
 HELP = "Score prediction files against the spec's gold without calling any model"
 
 _ROLES = ("teacher", "student")

@@ -91,8 +91,8 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     """
     import asyncio
 
-    from distilleval.costs.pricing import resolve_pricing
     from distilleval.backends.request_checks import check_spec_settings
+    from distilleval.costs.pricing import resolve_pricing
     from distilleval.costs.spec_prices import check_spec_priced
     from distilleval.pipeline.latency_probe import latency_context, roles_to_probe
     from distilleval.pipeline.preflight import check_eval_inputs, check_scorer

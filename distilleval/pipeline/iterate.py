@@ -38,7 +38,6 @@ from pathlib import Path
 
 from distilleval.costs.pricing import PricingTable
 from distilleval.errors import DataError, SpecError
-from distilleval.pipeline.iterate_tinker import TinkerStudent
 from distilleval.pipeline.iterate_files import (
     GENERATED_FILE,
     PREDICTIONS_FILE,
@@ -55,6 +54,7 @@ from distilleval.pipeline.iterate_files import (
     write_jsonl,
     write_round,
 )
+from distilleval.pipeline.iterate_tinker import TinkerStudent
 from distilleval.spec.data import Item, load_items, order_key, split_items
 from distilleval.spec.iterate_settings import IterateSpec
 from distilleval.spec.task_spec import BaselineSpec, TaskSpec, spec_location
@@ -156,9 +156,8 @@ def prepare(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: Itera
         SpecError, DataError: the spec cannot be iterated, or the data no longer holds the run's eval items.
     """
     from distilleval.files import file_sha256
-    from distilleval.results.summary_json import read_summary
-
     from distilleval.pipeline.iterate_tinker import find_tinker_student, require_tinker_student
+    from distilleval.results.summary_json import read_summary
 
     settings = spec.iterate or IterateSpec()
     pricing.price_for(spec.teacher.pricing_key)
@@ -600,7 +599,12 @@ def _weak_check_estimate(ctx: Context, rows: Sequence[TrainingRow]) -> float:
 
 def _tinker_weak_check(ctx: Context, rows: Sequence[TrainingRow], folder: Path) -> tuple[list[str | None], dict]:
     """The previous checkpoint's answers on the training rows (kept in ``round-K/weak-check/``)."""
-    from distilleval.pipeline.iterate_tinker import WEAK_CHECK_BASIS, WEAK_CHECK_FOLDER, sample_checkpoint, training_side_spec
+    from distilleval.pipeline.iterate_tinker import (
+        WEAK_CHECK_BASIS,
+        WEAK_CHECK_FOLDER,
+        sample_checkpoint,
+        training_side_spec,
+    )
 
     checkpoint = ctx.rounds[-1]["checkpoint"]
     check_folder = folder / WEAK_CHECK_FOLDER

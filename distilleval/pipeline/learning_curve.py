@@ -16,7 +16,15 @@ import numpy as np
 
 from distilleval.costs.pricing import PricingTable
 from distilleval.errors import DataError
-from distilleval.results.learning_curve import FLAT_ALPHA, WINDOW, CurvePoint, DoublingGain, LearningCurve, SizeCost, doubling_gain
+from distilleval.results.learning_curve import (
+    FLAT_ALPHA,
+    WINDOW,
+    CurvePoint,
+    DoublingGain,
+    LearningCurve,
+    SizeCost,
+    doubling_gain,
+)
 from distilleval.spec.data import Item, canonical_order, split_items
 from distilleval.spec.task_spec import TaskSpec
 

@@ -245,7 +245,7 @@ def table_slides(table: Table, *, long_table: Literal["split", "cut"] = "split",
     else:
         pages, start = [], 0
         while start < total:
-            end = rows_that_fit(start, lambda n: [pointer] if start + n >= total else [])
+            end = rows_that_fit(start, lambda n, first=start: [pointer] if first + n >= total else [])
             pages.append(table.rows[start:end])
             start = end
         pages, fixed = pages or [[]], []

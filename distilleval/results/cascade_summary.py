@@ -13,6 +13,7 @@ from typing import Any
 
 from distilleval.results.summary_json import CascadeChoice, CascadePointResult, CascadeResult
 
+
 def thresholds() -> tuple[float, ...]:
     """The curve's fixed grid (``cascades.fixed_threshold_grid``): the same rows for every run, so
     curves compare and stream, and the thresholds the guarantee's choice is made among."""

@@ -201,7 +201,7 @@ def import_logged_calls(
         key = json.dumps(inputs, sort_keys=True, ensure_ascii=False)
         candidates[key].append((ImportedRow(inputs=inputs, label=verdict.label or "", where=call.where), cost))
 
-    for key, copies in candidates.items():
+    for copies in candidates.values():
         labels = {row.label for row, _ in copies}
         if len(labels) > 1:
             for row, _ in copies:

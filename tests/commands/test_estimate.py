@@ -143,8 +143,8 @@ def test_estimate_projects_the_training_the_trainer_then_runs(tmp_path, monkeypa
 
     monkeypatch.setenv("TINKER_API_KEY", "tml-test")
     out = tmp_path / "out"
-    from distilleval.commands import train
     from distilleval.cli.main import build_parser
+    from distilleval.commands import train
 
     args = build_parser().parse_args(["train", str(spec_path), "--data", str(tmp_path / "train.jsonl"), "--out", str(out)])
     assert train.run(args, service_factory=FakeServiceClient) == 0

@@ -40,7 +40,7 @@ def test_significant_drop_against_baseline_exits_1(capsys, tmp_path, monkeypatch
     junit = tmp_path / "gate.xml"
     assert main(["gate", str(run), "--baseline", str(SUMMARY_PATH), "--junit", str(junit)]) == 1
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if "paired_drop[student]" in l and not l.startswith("::"))
+    line = next(text for text in out.splitlines() if "paired_drop[student]" in text and not text.startswith("::"))
     assert line.startswith("FAIL") and "30 lost / 0 gained" in line and "significant drop" in line
     assert "PASS  paired_drop[teacher]" in out
     assert "::error ::distilleval gate paired_drop[student]:" in out

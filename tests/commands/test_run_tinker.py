@@ -12,11 +12,11 @@ tinker = pytest.importorskip("tinker")
 import yaml  # noqa: E402
 
 from distilleval.backends.tinker import rendering  # noqa: E402
-from distilleval.testing.byte_tokenizers import byte_tokenizer_for  # noqa: E402
 from distilleval.cli.main import main  # noqa: E402
 from distilleval.results.summary_json import read_summary  # noqa: E402
 from distilleval.spec.data import load_items  # noqa: E402
 from distilleval.spec.task_spec import load_spec  # noqa: E402
+from distilleval.testing.byte_tokenizers import byte_tokenizer_for  # noqa: E402
 from distilleval.testing.fake_tinker import FakeServiceClient  # noqa: E402
 from distilleval.testing.openai_server import ModelScript, OpenAIServer  # noqa: E402
 

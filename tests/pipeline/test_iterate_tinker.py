@@ -21,7 +21,16 @@ from distilleval.testing.fake_tinker import FakeServiceClient  # noqa: E402
 from distilleval.testing.openai_server import ModelScript, OpenAIServer  # noqa: E402
 from distilleval.testing.scripted_generator import generation_request, scripted_teacher  # noqa: E402
 from distilleval.training.data import build_examples, read_conversations  # noqa: E402
-from tests.pipeline.test_iterate import FILLERS, OBJECTS, PER_CLASS, VOCAB, classify, label_prompt, write_new, write_spec  # noqa: E402
+from tests.pipeline.test_iterate import (  # noqa: E402
+    FILLERS,
+    OBJECTS,
+    PER_CLASS,
+    VOCAB,
+    classify,
+    label_prompt,
+    write_new,
+    write_spec,
+)
 
 BASE = "Qwen/Qwen3-8B"
 KEY = "sk-local-test-0000"
@@ -32,7 +41,7 @@ TRAIN_ROWS = 90
 def tinker_spec(folder: Path, base_url: str) -> Path:
     """The iterate test's spec with the teacher keyed and the student the Tinker base model (so `run` trains it)."""
     spec = write_spec(folder, base_url)
-    text = spec.read_text().replace("  fast_path: true\n", f"  fast_path: true\n  api_key_env: LOCAL_TEST_KEY\n")
+    text = spec.read_text().replace("  fast_path: true\n", "  fast_path: true\n  api_key_env: LOCAL_TEST_KEY\n")
     text = text.replace("  model: tinker://run/sampler_weights/final\n", f"  model: {BASE}\n  max_tokens: 8\n")
     text = text.replace("baselines: [tfidf_logreg]\n", f"baselines: [tfidf_logreg]\ntraining:\n  base_model: {BASE}\n"
                                                         "  epochs: 1\n  batch_size: 16\n")
@@ -195,7 +204,7 @@ def test_a_killed_round_resumes_without_paying_twice(online, monkeypatch):
 
 
 def test_student_baseline_keeps_the_local_stand_in(online):
-    server, service = online["server"], online["service"]
+    service = online["service"]
     run = fresh_copy(online, "baseline")
     calls = len(service.calls)
     assert main(["iterate", str(run), "--student", "baseline", "--dry-run"]) == 0

@@ -12,7 +12,7 @@ from distilleval.cli.main import main
 from distilleval.costs.cost_model import format_usd
 from distilleval.scoring.judge import judge_messages
 from distilleval.testing.judge_double import JudgeDouble
-from distilleval.testing.openai_server import ModelScript, OpenAIServer, fail_first, prompt_text
+from distilleval.testing.openai_server import ModelScript, OpenAIServer, prompt_text
 
 N_ITEMS = 40
 CRITERIA = "The reply must give the customer's order number back and say what happens next.\n"

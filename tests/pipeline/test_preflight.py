@@ -169,7 +169,7 @@ def test_run_refuses_before_its_label_step_pays(tmp_path, server, capsys):
     spec = _write_task(tmp_path / "task", server.base_url, rows)
     argv = ["run", str(spec), "--runs-dir", str(tmp_path / "runs")]
     line = _refused(capsys, argv, server, written=tmp_path / "runs")
-    assert f"data.jsonl:21: column 'label' (gold): missing or empty in an eval row" in line
+    assert "data.jsonl:21: column 'label' (gold): missing or empty in an eval row" in line
 
 
 def test_label_refuses_an_empty_pool_before_any_call(tmp_path, server, capsys):

@@ -30,7 +30,14 @@ from distilleval.results.summary_json import read_summary
 from distilleval.testing.llama_server import LlamaServer
 from tests.real_server.server_record import recorded_calls, server_calls
 from tests.real_server.task import (
-    LABELS, REVIEWS, STUDENT_MIN, STUDENT_PRICE_AS, TEACHER_PRICE_AS, TEACHER_RATES, normalized_answer, write_task,
+    LABELS,
+    REVIEWS,
+    STUDENT_MIN,
+    STUDENT_PRICE_AS,
+    TEACHER_PRICE_AS,
+    TEACHER_RATES,
+    normalized_answer,
+    write_task,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from distilleval.cli.main import main
 from distilleval.testing.llama_server import LlamaServer
 from distilleval.testing.recording_proxy import RecordingProxy

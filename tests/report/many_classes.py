@@ -35,7 +35,7 @@ def confusion(names: list[str], rng: random.Random, accuracy: float) -> dict[str
     for gold in names:
         right = round(40 * min(1.0, max(0.0, rng.gauss(accuracy, 0.12))))
         row = {gold: right}
-        for wrong, other in zip(range(40 - right), rng.choices([n for n in names if n != gold], k=3) * 40):
+        for _wrong, other in zip(range(40 - right), rng.choices([n for n in names if n != gold], k=3) * 40):
             row[other] = row.get(other, 0) + 1
         matrix[gold] = row
     return matrix

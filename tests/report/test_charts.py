@@ -77,8 +77,7 @@ def test_every_chart_text_fits_its_chart_and_none_overlap(tmp_path):
 
     from distilleval.report.render import render_run
     from distilleval.results.learning_curve import CurvePoint, DoublingGain, LearningCurve, write_curve
-    from tests.report.browser_tools import require_chromium
-    from tests.report.browser_tools import REPO_ROOT
+    from tests.report.browser_tools import REPO_ROOT, require_chromium
     from tests.report.headless import open_pages
     from tests.report.many_classes import LONG_NAMES, write_77_class_run
 

@@ -12,11 +12,10 @@ and for one spec), which have a front matter of their own.
 
 from __future__ import annotations
 
-import re
-
 import contextlib
 import io
 import json
+import re
 
 import pytest
 
@@ -26,7 +25,6 @@ from tests.report.browser_tools import REPO_ROOT, marp_to_html, require_chromium
 from tests.report.headless import open_pages
 from tests.report.many_classes import LONG_NAMES, write_77_class_run
 from tests.ticket_routing_fixture import SUMMARY_PATH
-
 
 PROBE = """JSON.stringify({
   slides: Array.from(document.querySelectorAll('svg[data-marpit-svg] > foreignObject > section')).map((s, i) => ({

@@ -11,8 +11,17 @@ import re
 
 import pytest
 
-from distilleval.report.slides import (CONTENT_HEIGHT_PX, CONTENT_WIDTH_PX, Block, blocks_height, chart_slide,
-                                       heading_height, table_height, table_slides, text_slides)
+from distilleval.report.slides import (
+    CONTENT_HEIGHT_PX,
+    CONTENT_WIDTH_PX,
+    Block,
+    blocks_height,
+    chart_slide,
+    heading_height,
+    table_height,
+    table_slides,
+    text_slides,
+)
 from distilleval.report.tables import Cell, Table
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 from distilleval.cli.main import main
 from distilleval.report.sources import load_run
 from distilleval.testing.openai_server import ModelScript, OpenAIServer

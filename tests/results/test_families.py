@@ -94,7 +94,7 @@ def test_sign_flip_p_holds_its_level_on_exchangeable_partial_credit():
     for _ in range(replicates):
         weights = rng.dirichlet([1.0, 1.0, 1.0], n)
         cumulative = weights.cumsum(axis=1)
-        draw = lambda: np.array([0.0, 0.5, 1.0])[(rng.random((n, 1)) > cumulative).sum(axis=1)]  # noqa: E731
+        draw = lambda cumulative=cumulative: np.array([0.0, 0.5, 1.0])[(rng.random((n, 1)) > cumulative).sum(axis=1)]  # noqa: E731
         rejections += sign_flip_p(draw(), draw(), n_flips=199, seed=int(rng.integers(1 << 30))) <= 0.05
     assert rejections / replicates <= error_rate_bound(0.05)
 

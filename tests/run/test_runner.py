@@ -2,7 +2,6 @@
 
 import asyncio
 import collections
-import statistics
 import time
 
 import pytest

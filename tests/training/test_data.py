@@ -5,8 +5,8 @@ import json
 import pytest
 
 from distilleval.backends.tinker.rendering import ChatRenderer
-from distilleval.testing.byte_tokenizers import byte_tokenizer_for
 from distilleval.errors import DataError
+from distilleval.testing.byte_tokenizers import byte_tokenizer_for
 from distilleval.training.data import build_examples, read_conversations
 
 

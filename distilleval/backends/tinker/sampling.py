@@ -23,12 +23,12 @@ from distilleval.backends._http import TOKEN_LOGPROBS_BASIS
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.tinker.catalogue import plain_name
 from distilleval.backends.tinker.connection import (
-    rest_client,
     DEFAULT_CONNECT_DEADLINE_S,
     call_with_deadline,
     connect,
     deadline_from_env,
     resolved,
+    rest_client,
     translate_error,
 )
 from distilleval.backends.tinker.images import ImageInput, image_from_bytes, load_image
