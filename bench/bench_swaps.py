@@ -1,0 +1,442 @@
+"""Benchmark: each hand-written part issue 23 asked about beside the maintained library that could replace it.
+
+    python bench/bench_swaps.py [--parts retry,budget,sql,tables,layout] [--rounds 5]
+
+Each part runs both implementations in this one process, on the same input, and prints their
+medians side by side (lower is better), so a loaded machine slows both alike:
+
+- retry: the runner's own retry loop (``Runner._run_one``) against the same loop on
+  ``tenacity.AsyncRetrying`` (Retry-After floor, per-model pause after a 429, the seeded jitter
+  and the attempt count kept), microseconds per call through the runner with an instant
+  in-process backend: every call succeeding, and one attempt in three failing (no real sleep);
+- budget: ``RateBudget.acquire`` + ``settle`` against ``aiolimiter.AsyncLimiter.acquire``,
+  microseconds per request under a budget that never makes anyone wait (the cost every call
+  pays), and whether the limiter can express the budget's tests (a token estimate corrected
+  after the call; a late correction dropped);
+- sql: ``sql_worker.WorkerPool.map`` against a ``pebble.ProcessPool`` (one ``schedule`` per job
+  with the same kill timeout), queries per second over small read-only queries, start-up
+  included, and the wall time of one runaway job killed at its limit;
+- tables: the report's markdown, LaTeX and HTML table writers against ``tabulate`` (github,
+  latex_booktabs, html), microseconds per table, and whether the output is the same;
+- layout: ``tests/test_layout.py``'s import walker (graph, cycle search, layer check) against
+  ``import-linter`` with the same rules as contracts (layers, forbidden ``testing``), seconds per
+  check with no cache. import-linter has no contract for the walker's third rule, no circle
+  between modules (``acyclic_siblings`` is a different, stricter rule about packages: it fails on
+  ``backends.tinker`` -> ``backends._http``), so the walker's cycle search would stay either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from distilleval.backends.base import ChatRequest, Completion  # noqa: E402
+from distilleval.errors import BackendError, RateLimitedError, ServiceUnavailableError  # noqa: E402
+from distilleval.run.runner import Call, CallResult, RateBudget, Runner, RunnerOptions, error_result  # noqa: E402
+
+
+def _median_of(rounds: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(rounds))
+
+
+def _row(name: str, ours: float, library: float, unit: str) -> None:
+    ratio = library / ours if ours else float("nan")
+    print(f"  {name:<44} {ours:>10.1f} {library:>10.1f} {unit:<8} library/ours {ratio:5.2f}x")
+
+
+# -- retry: the runner's loop against tenacity ------------------------------------------------
+class _InstantBackend:
+    model_id = "bench/instant"
+
+    def __init__(self, fail_every: int):
+        self.calls = 0
+        self.fail_every = fail_every
+
+    async def complete(self, request: ChatRequest, *, timeout_s: float) -> Completion:
+        self.calls += 1
+        if self.fail_every and self.calls % self.fail_every == 0:
+            raise ServiceUnavailableError("bench: a retryable failure")
+        return Completion(text="ok", input_tokens=1, output_tokens=1, latency_ms=1.0, cost_usd=0.0)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class TenacityRunner(Runner):
+    """The runner with its retry loop on tenacity: the same wait (``backoff_s``: jitter, Retry-After
+    floor), the same 429 hold on the model, the same attempt count and give-up rules."""
+
+    async def _run_one(self, call: Call) -> tuple[CallResult, None]:
+        import tenacity
+
+        backend = self.backends[call.model]
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(self.options.max_retries + 1),
+            retry=tenacity.retry_if_exception(lambda e: isinstance(e, BackendError) and e.retryable and self._abort is None),
+            wait=lambda state: self.backoff_s(state.attempt_number, state.outcome.exception()),
+            before_sleep=lambda state: self._hold(call.model, state),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            completion = await retrying(self._noted_attempt, call, backend)
+        except BackendError as err:
+            return error_result(call.item_id, call.model, call.repeat, err, attempts=retrying.statistics["attempt_number"]), None
+        return CallResult(call.item_id, call.model, call.repeat, "ok", text=completion.text,
+                          attempts=retrying.statistics["attempt_number"]), None
+
+    def _hold(self, model: str, state) -> None:
+        if isinstance(state.outcome.exception(), RateLimitedError):
+            resume_at = time.monotonic() + state.next_action.sleep
+            self._paused_until[model] = max(self._paused_until.get(model, 0.0), resume_at)
+
+    async def _noted_attempt(self, call: Call, backend) -> Completion:
+        try:
+            completion = await self._attempt(call, backend)
+        except BackendError as err:
+            self._note_attempt(call.model, err)
+            raise
+        self._note_attempt(call.model, None)
+        return completion
+
+
+async def _no_sleep(_seconds: float) -> None:
+    pass
+
+
+def _runner_us_per_call(runner_class: type[Runner], n: int, fail_every: int) -> float:
+    calls = [Call(f"item-{i}", "student", ChatRequest(messages=({"role": "user", "content": f"q {i}"},))) for i in range(n)]
+    runner = runner_class({"student": _InstantBackend(fail_every)},
+                          options=RunnerOptions(concurrency=16, seed=0, max_retries=4), sleep=_no_sleep)
+    started = time.perf_counter()
+    results = asyncio.run(runner.run(calls))
+    elapsed = time.perf_counter() - started
+    assert len(results) == n and all(r.ok for r in results)
+    return elapsed / n * 1e6
+
+
+def bench_retry(rounds: int) -> None:
+    print("retry (us per call through the runner, instant backend)      runner   tenacity")
+    for label, fail_every in (("every call succeeds", 0), ("one attempt in three fails, retried", 3)):
+        ours = _median_of(rounds, lambda: _runner_us_per_call(Runner, 4000, fail_every))
+        theirs = _median_of(rounds, lambda: _runner_us_per_call(TenacityRunner, 4000, fail_every))
+        _row(label, ours, theirs, "us/call")
+
+
+# -- budget: RateBudget against aiolimiter ----------------------------------------------------
+def _budget_us_per_request(n: int) -> float:
+    async def go() -> float:
+        budget = RateBudget(requests_per_minute=10 * n, tokens_per_minute=None)
+        started = time.perf_counter()
+        for _ in range(n):
+            entry = await budget.acquire(100)
+            budget.settle(entry, 50)
+        return (time.perf_counter() - started) / n * 1e6
+
+    return asyncio.run(go())
+
+
+def _aiolimiter_us_per_request(n: int) -> float:
+    from aiolimiter import AsyncLimiter
+
+    async def go() -> float:
+        limiter = AsyncLimiter(10 * n, 60)
+        started = time.perf_counter()
+        for _ in range(n):
+            await limiter.acquire(1)
+        return (time.perf_counter() - started) / n * 1e6
+
+    return asyncio.run(go())
+
+
+def _aiolimiter_counts_measured_tokens() -> bool:
+    """tests/run's token test on aiolimiter: 90 estimated, 10 used, then 80 more must not wait."""
+    from aiolimiter import AsyncLimiter
+
+    async def go() -> bool:
+        limiter = AsyncLimiter(100, 0.3)
+        await limiter.acquire(90)  # no way to hand back the 80 tokens the call did not use
+        return limiter.has_capacity(80)
+
+    return asyncio.run(go())
+
+
+def bench_budget(rounds: int) -> None:
+    print("budget (us per request, a budget nobody waits for)           RateBudget aiolimiter")
+    ours = _median_of(rounds, lambda: _budget_us_per_request(20000))
+    theirs = _median_of(rounds, lambda: _aiolimiter_us_per_request(20000))
+    _row("acquire (+ settle for RateBudget)", ours, theirs, "us/req")
+    print(f"  aiolimiter lets 80 tokens through after 90 estimated, 10 used: {_aiolimiter_counts_measured_tokens()}"
+          " (RateBudget: True, tests/run/test_runner.py::test_token_budget_counts_measured_tokens)")
+
+
+# -- sql: WorkerPool against pebble -----------------------------------------------------------
+class PebblePool:
+    """``WorkerPool.map`` on pebble: one scheduled job per query, killed at its timeout + grace."""
+
+    def __init__(self, workers: int, *, grace_s: float = 1.0):
+        import multiprocessing
+
+        from pebble import ProcessPool
+
+        self.grace_s = grace_s
+        self.killed = 0
+        self._pool = ProcessPool(max_workers=workers, context=multiprocessing.get_context("fork"))
+
+    def map(self, jobs):
+        from pebble import ProcessExpired
+
+        from distilleval.scoring.sql_worker import run_query
+
+        futures = [self._pool.schedule(run_query, args=arguments, timeout=timeout_s + self.grace_s)
+                   for arguments, timeout_s in jobs]
+        results = []
+        for (_, timeout_s), future in zip(jobs, futures):
+            try:
+                results.append(future.result())
+            except concurrent.futures.TimeoutError:
+                self.killed += 1
+                results.append(("timeout", f"killed after {timeout_s + self.grace_s:g} s"))
+            except ProcessExpired:
+                results.append(("error", "the worker process died"))
+        return results
+
+    def close(self) -> None:
+        self._pool.close()
+        self._pool.join()
+
+
+def _database(folder: Path) -> str:
+    path = folder / "bench.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, total REAL)")
+        db.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(i, f"c{i % 50}", i * 1.5) for i in range(2000)])
+    return str(path)
+
+
+def _sql_queries_per_s(make_pool: Callable[[], object], database: str, n: int) -> float:
+    jobs = [((database, f"SELECT customer, sum(total) FROM orders WHERE id > {i % 1900} GROUP BY customer", 5.0, 10_000), 5.0)
+            for i in range(n)]
+    started = time.perf_counter()
+    pool = make_pool()
+    try:
+        results = pool.map(jobs)
+    finally:
+        pool.close()
+    elapsed = time.perf_counter() - started
+    assert all(r[0] == "ok" for r in results), results[:3]
+    return n / elapsed
+
+
+def _sql_kill_s(make_pool: Callable[[], object], database: str) -> float:
+    # A job that outlives its limit with the query's own interrupt out of reach: the pool must kill it.
+    runaway = ((database, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+                60.0, 10), 0.3)
+    pool = make_pool()
+    started = time.perf_counter()
+    try:
+        [result] = pool.map([runaway])
+    finally:
+        pool.close()
+    assert result[0] == "timeout", result
+    return time.perf_counter() - started
+
+
+def bench_sql(rounds: int) -> None:
+    from distilleval.scoring.sql_worker import WorkerPool
+
+    workers = min(2, os.cpu_count() or 1)
+    print(f"sql ({workers} workers, start-up included)                      WorkerPool pebble")
+    with tempfile.TemporaryDirectory() as folder:
+        database = _database(Path(folder))
+        ours = _median_of(rounds, lambda: _sql_queries_per_s(lambda: WorkerPool(workers, grace_s=0.2), database, 3000))
+        theirs = _median_of(rounds, lambda: _sql_queries_per_s(lambda: PebblePool(workers, grace_s=0.2), database, 3000))
+        _row("small queries (higher is better)", ours, theirs, "q/s")
+        ours = _median_of(rounds, lambda: _sql_kill_s(lambda: WorkerPool(1, grace_s=0.2), database))
+        theirs = _median_of(rounds, lambda: _sql_kill_s(lambda: PebblePool(1, grace_s=0.2), database))
+        _row("one runaway job, killed at 0.3 + 0.2 s", ours, theirs, "s")
+
+
+# -- tables: the report writers against tabulate ----------------------------------------------
+def _sample_table():
+    from distilleval.report.tables import Cell, Table
+
+    columns = ["Model", "Accuracy", "95% CI", "Δ vs teacher", "Cost / 1k", "p50 ms", "p95 ms", "Errors"]
+    rows = [[Cell(f"student-{i} | v2"), Cell(f"{80 + i / 10:.1f}%", 0.8), Cell("[78.2%, 83.1%]"), Cell("−1.2 pts", -1.2),
+             Cell(f"${i * 0.013:.4f}", i * 0.013), Cell(f"{120 + i}", 120 + i), Cell(f"{300 + i}", 300 + i), Cell("0", 0)]
+            for i in range(12)]
+    return Table("accuracy", "Accuracy & cost", columns, rows, notes=["Intervals: Clopper–Pearson, 95%."])
+
+
+def _tabulate_markdown(table) -> str:
+    from tabulate import tabulate
+
+    from distilleval.report.markdown import md_escape
+
+    body = tabulate([[md_escape(c.text) for c in row] for row in table.rows], headers=[md_escape(c) for c in table.columns],
+                    tablefmt="github", disable_numparse=True)
+    return "\n".join([body] + [line for note in table.notes for line in ("", f"*{md_escape(note)}*")])
+
+
+def _tabulate_latex(table) -> str:
+    from tabulate import tabulate
+
+    return tabulate([[c.text for c in row] for row in table.rows], headers=table.columns, tablefmt="latex_booktabs",
+                    disable_numparse=True)
+
+
+def _tabulate_html(table) -> str:
+    from tabulate import tabulate
+
+    return tabulate([[c.text for c in row] for row in table.rows], headers=table.columns, tablefmt="html", disable_numparse=True)
+
+
+def _latex_ours(table) -> str:
+    from distilleval.report.data_formats import latex_escape
+
+    lines = [r"\begin{tabular}{" + "l" + "r" * (len(table.columns) - 1) + "}", r"\toprule",
+             " & ".join(latex_escape(c) for c in table.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(latex_escape(c.text) for c in row) + r" \\" for row in table.rows]
+    return "\n".join(lines + [r"\bottomrule", r"\end{tabular}"])
+
+
+def _us_per_table(render: Callable, table, n: int = 500) -> float:
+    started = time.perf_counter()
+    for _ in range(n):
+        render(table)
+    return (time.perf_counter() - started) / n * 1e6
+
+
+def bench_tables(rounds: int) -> None:
+    from distilleval.report.html import _table_html
+    from distilleval.report.markdown import table_markdown
+
+    table = _sample_table()
+    print("tables (us per 12 x 8 table)                                  ours     tabulate")
+    for label, ours_fn, theirs_fn in (("markdown (github pipe table)", table_markdown, _tabulate_markdown),
+                                      ("LaTeX booktabs tabular", _latex_ours, _tabulate_latex),
+                                      ("HTML table", _table_html, _tabulate_html)):
+        ours = _median_of(rounds, lambda: _us_per_table(ours_fn, table))
+        theirs = _median_of(rounds, lambda: _us_per_table(theirs_fn, table))
+        _row(label, ours, theirs, "us")
+    pipe_escaped = "\\|" in _tabulate_markdown(table)
+    latex = _tabulate_latex(table)
+    print(f"  tabulate: pipes escaped in markdown only because md_escape ran first: {pipe_escaped}; "
+          f"LaTeX keeps raw unicode (−, Δ): {'−' in latex}; HTML has no numeric-column class: {'class=' not in _tabulate_html(table)}")
+
+
+# -- layout: the test's walker against import-linter ------------------------------------------
+_CONTRACTS = """
+[importlinter]
+root_package = distilleval
+
+[importlinter:contract:layers]
+name = Folders import only down the layers of docs/architecture.md
+type = layers
+containers = distilleval
+layers =
+    cli
+    commands
+    pipeline
+    report
+    gate
+    baselines | training
+    scoring
+    results
+    run
+    backends
+    costs
+    spec
+    errors | files
+exhaustive = true
+exhaustive_ignores =
+    testing
+    __main__
+
+[importlinter:contract:testing]
+name = Production code never imports the test doubles
+type = forbidden
+source_modules =
+    distilleval.errors
+    distilleval.files
+    distilleval.spec
+    distilleval.costs
+    distilleval.backends
+    distilleval.run
+    distilleval.results
+    distilleval.scoring
+    distilleval.baselines
+    distilleval.training
+    distilleval.gate
+    distilleval.report
+    distilleval.pipeline
+    distilleval.commands
+    distilleval.cli
+forbidden_modules =
+    distilleval.testing
+"""
+
+
+def _walker_s() -> float:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import test_layout
+
+    started = time.perf_counter()
+    graph = test_layout.import_graph()
+    assert test_layout.find_cycle(graph) is None and test_layout.layer_violations(graph) == []
+    return time.perf_counter() - started
+
+
+def _import_linter_s(config: Path) -> float:
+    import contextlib
+    import io
+
+    from importlinter.cli import lint_imports
+
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        exit_code = lint_imports(config_filename=str(config), no_cache=True, no_logo=True)
+    elapsed = time.perf_counter() - started
+    assert exit_code == 0, printed.getvalue()[-2000:]
+    return elapsed
+
+
+def bench_layout(rounds: int) -> None:
+    print("layout (s per check of the whole package, no cache)           walker   import-linter")
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / ".importlinter"
+        config.write_text(_CONTRACTS, encoding="utf-8")
+        os.chdir(ROOT)
+        ours = _median_of(rounds, _walker_s)
+        theirs = _median_of(rounds, lambda: _import_linter_s(config))
+    print(f"  {'graph + layers + testing (walker: + cycles)':<44} {ours:>10.3f} {theirs:>10.3f} s        library/ours {theirs / ours:5.2f}x")
+
+
+PARTS = {"retry": bench_retry, "budget": bench_budget, "sql": bench_sql, "tables": bench_tables, "layout": bench_layout}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--parts", default=",".join(PARTS))
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; medians of {args.rounds} rounds\n")
+    for part in args.parts.split(","):
+        PARTS[part](args.rounds)
+        print()
+
+
+if __name__ == "__main__":
+    main()
