@@ -130,8 +130,8 @@ def _runner_us_per_call(runner_class: type[Runner], n: int, fail_every: int) -> 
 def bench_retry(rounds: int) -> None:
     print("retry (us per call through the runner, instant backend)      runner   tenacity")
     for label, fail_every in (("every call succeeds", 0), ("one attempt in three fails, retried", 3)):
-        ours = _median_of(rounds, lambda: _runner_us_per_call(Runner, 4000, fail_every))
-        theirs = _median_of(rounds, lambda: _runner_us_per_call(TenacityRunner, 4000, fail_every))
+        ours = _median_of(rounds, lambda f=fail_every: _runner_us_per_call(Runner, 4000, f))
+        theirs = _median_of(rounds, lambda f=fail_every: _runner_us_per_call(TenacityRunner, 4000, f))
         _row(label, ours, theirs, "us/call")
 
 
@@ -328,8 +328,8 @@ def bench_tables(rounds: int) -> None:
     for label, ours_fn, theirs_fn in (("markdown (github pipe table)", table_markdown, _tabulate_markdown),
                                       ("LaTeX booktabs tabular", _latex_ours, _tabulate_latex),
                                       ("HTML table", _table_html, _tabulate_html)):
-        ours = _median_of(rounds, lambda: _us_per_table(ours_fn, table))
-        theirs = _median_of(rounds, lambda: _us_per_table(theirs_fn, table))
+        ours = _median_of(rounds, lambda fn=ours_fn: _us_per_table(fn, table))
+        theirs = _median_of(rounds, lambda fn=theirs_fn: _us_per_table(fn, table))
         _row(label, ours, theirs, "us")
     pipe_escaped = "\\|" in _tabulate_markdown(table)
     latex = _tabulate_latex(table)
