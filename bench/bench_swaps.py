@@ -18,11 +18,12 @@ medians side by side (lower is better), so a loaded machine slows both alike:
   included, and the wall time of one runaway job killed at its limit;
 - tables: the report's markdown, LaTeX and HTML table writers against ``tabulate`` (github,
   latex_booktabs, html), microseconds per table, and whether the output is the same;
-- layout: ``tests/test_layout.py``'s import walker (graph, cycle search, layer check) against
-  ``import-linter`` with the same rules as contracts (layers, forbidden ``testing``), seconds per
-  check with no cache. import-linter has no contract for the walker's third rule, no circle
-  between modules (``acyclic_siblings`` is a different, stricter rule about packages: it fails on
-  ``backends.tinker`` -> ``backends._http``), so the walker's cycle search would stay either way.
+- layout: the import walker ``tests/test_layout.py`` had before issue 23 (ast graph, cycle search,
+  layer check; a copy kept below) against what it does now: the ``import-linter`` contracts of
+  ``pyproject.toml`` (layers, forbidden ``testing``) and the cycle search on grimp's graph
+  (import-linter has no contract for a circle between modules: ``acyclic_siblings`` is a
+  different, stricter rule about packages, broken by ``backends.tinker`` -> ``backends._http``),
+  seconds per check with no cache.
 """
 
 from __future__ import annotations
@@ -337,91 +338,130 @@ def bench_tables(rounds: int) -> None:
           f"LaTeX keeps raw unicode (−, Δ): {'−' in latex}; HTML has no numeric-column class: {'class=' not in _tabulate_html(table)}")
 
 
-# -- layout: the test's walker against import-linter ------------------------------------------
-_CONTRACTS = """
-[importlinter]
-root_package = distilleval
+# -- layout: the test's old walker against import-linter -------------------------------------
+# tests/test_layout.py before issue 23 (kept here only for this comparison): every file parsed with
+# ast, its distilleval imports resolved, a depth-first cycle search and the layer check.
+_OLD_LAYERS = [("errors", "files"), ("spec",), ("costs",), ("backends",), ("run",), ("results",), ("scoring",),
+               ("baselines", "training"), ("gate",), ("report",), ("pipeline",), ("commands",), ("cli",)]
 
-[importlinter:contract:layers]
-name = Folders import only down the layers of docs/architecture.md
-type = layers
-containers = distilleval
-layers =
-    cli
-    commands
-    pipeline
-    report
-    gate
-    baselines | training
-    scoring
-    results
-    run
-    backends
-    costs
-    spec
-    errors | files
-exhaustive = true
-exhaustive_ignores =
-    testing
-    __main__
 
-[importlinter:contract:testing]
-name = Production code never imports the test doubles
-type = forbidden
-source_modules =
-    distilleval.errors
-    distilleval.files
-    distilleval.spec
-    distilleval.costs
-    distilleval.backends
-    distilleval.run
-    distilleval.results
-    distilleval.scoring
-    distilleval.baselines
-    distilleval.training
-    distilleval.gate
-    distilleval.report
-    distilleval.pipeline
-    distilleval.commands
-    distilleval.cli
-forbidden_modules =
-    distilleval.testing
-"""
+def _old_module_name(path: Path, package_dir: Path) -> str:
+    parts = list(path.relative_to(package_dir.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _old_imported_modules(path: Path, known: set[str], package_dir: Path) -> set[str]:
+    import ast
+
+    name = _old_module_name(path, package_dir)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module or ""
+            targets = [f"{source}.{alias.name}" if f"{source}.{alias.name}" in known else source for alias in node.names]
+        else:
+            continue
+        found.update(t for t in targets if t == "distilleval" or t.startswith("distilleval."))
+    found.discard(name)
+    return found
+
+
+def _old_area(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _old_layer_of(module: str) -> int | None:
+    return next((rank for rank, areas in enumerate(_OLD_LAYERS) if _old_area(module) in areas), None)
+
+
+def _old_find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target == node or target not in graph:
+                continue
+            if state.get(target) == 1:
+                return path[path.index(target):] + [target]
+            if target not in state:
+                cycle = visit(target)
+                if cycle:
+                    return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def _old_layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    problems = []
+    for module, targets in sorted(graph.items()):
+        if module in {"distilleval", "distilleval.__main__"} or _old_area(module) == "testing":
+            continue
+        rank = _old_layer_of(module)
+        for target in sorted(targets):
+            if _old_area(target) == "testing":
+                problems.append(f"{module} imports the test double {target}")
+            elif target == "distilleval" or _old_area(target) == _old_area(module):
+                continue
+            elif _old_layer_of(target) is None or rank is None or _old_layer_of(target) >= rank:
+                problems.append(f"{module} imports {target}")
+    return problems
 
 
 def _walker_s() -> float:
-    sys.path.insert(0, str(ROOT / "tests"))
-    import test_layout
-
+    package_dir = ROOT / "distilleval"
     started = time.perf_counter()
-    graph = test_layout.import_graph()
-    assert test_layout.find_cycle(graph) is None and test_layout.layer_violations(graph) == []
+    paths = sorted(package_dir.rglob("*.py"))
+    known = {_old_module_name(p, package_dir) for p in paths}
+    graph = {_old_module_name(p, package_dir): _old_imported_modules(p, known, package_dir) for p in paths}
+    assert _old_find_cycle(graph) is None and _old_layer_violations(graph) == []
     return time.perf_counter() - started
 
 
-def _import_linter_s(config: Path) -> float:
+def _import_linter_s() -> float:
+    """The contracts in pyproject.toml (lint-imports) plus tests/test_layout.py's cycle search on grimp's graph."""
     import contextlib
     import io
 
+    import grimp
     from importlinter.cli import lint_imports
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_layout import find_cycle
 
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()) as printed:
-        exit_code = lint_imports(config_filename=str(config), no_cache=True, no_logo=True)
-    elapsed = time.perf_counter() - started
+        exit_code = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
     assert exit_code == 0, printed.getvalue()[-2000:]
-    return elapsed
+    assert find_cycle(grimp.build_graph("distilleval", cache_dir=None)) is None
+    return time.perf_counter() - started
 
 
 def bench_layout(rounds: int) -> None:
     print("layout (s per check of the whole package, no cache)           walker   import-linter")
-    with tempfile.TemporaryDirectory() as folder:
-        config = Path(folder) / ".importlinter"
-        config.write_text(_CONTRACTS, encoding="utf-8")
-        os.chdir(ROOT)
-        ours = _median_of(rounds, _walker_s)
-        theirs = _median_of(rounds, lambda: _import_linter_s(config))
-    print(f"  {'graph + layers + testing (walker: + cycles)':<44} {ours:>10.3f} {theirs:>10.3f} s        library/ours {theirs / ours:5.2f}x")
+    ours = _median_of(rounds, _walker_s)
+    theirs = _median_of(rounds, _import_linter_s)
+    print(f"  {'graph, layers, testing, cycles':<44} {ours:>10.3f} {theirs:>10.3f} s        library/ours {theirs / ours:5.2f}x")
 
 
 PARTS = {"retry": bench_retry, "budget": bench_budget, "sql": bench_sql, "tables": bench_tables, "layout": bench_layout}
