@@ -13,9 +13,10 @@ medians side by side (lower is better), so a loaded machine slows both alike:
   microseconds per request under a budget that never makes anyone wait (the cost every call
   pays), and whether the limiter can express the budget's tests (a token estimate corrected
   after the call; a late correction dropped);
-- sql: ``sql_worker.WorkerPool.map`` against a ``pebble.ProcessPool`` (one ``schedule`` per job
-  with the same kill timeout), queries per second over small read-only queries, start-up
-  included, and the wall time of one runaway job killed at its limit;
+- sql: ``sql_worker.WorkerPool`` as it was before issue 23 (subprocess workers speaking
+  length-prefixed pickles, two jobs in flight per worker; read from git, commit ``BEFORE``)
+  against the one on ``pebble.ProcessPool`` now, queries per second over small read-only queries,
+  start-up included, and the wall time of one runaway job killed at its limit;
 - tables: the report's markdown, LaTeX and HTML table writers against ``tabulate`` (github,
   latex_booktabs, html), microseconds per table, and whether the output is the same;
 - layout: the import walker ``tests/test_layout.py`` had before issue 23 (ast graph, cycle search,
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import os
 import sqlite3
 import statistics
@@ -48,8 +48,10 @@ from distilleval.errors import BackendError, RateLimitedError, ServiceUnavailabl
 from distilleval.run.runner import Call, CallResult, RateBudget, Runner, RunnerOptions, error_result  # noqa: E402
 
 
-def _median_of(rounds: int, measure: Callable[[], float]) -> float:
-    return statistics.median(measure() for _ in range(rounds))
+def _medians(rounds: int, ours: Callable[[], float], theirs: Callable[[], float]) -> tuple[float, float]:
+    """Each measured ``rounds`` times, in turn (ours, theirs, ours, ...), so drift hits both alike."""
+    pairs = [(ours(), theirs()) for _ in range(rounds)]
+    return statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs)
 
 
 def _row(name: str, ours: float, library: float, unit: str) -> None:
@@ -131,8 +133,8 @@ def _runner_us_per_call(runner_class: type[Runner], n: int, fail_every: int) -> 
 def bench_retry(rounds: int) -> None:
     print("retry (us per call through the runner, instant backend)      runner   tenacity")
     for label, fail_every in (("every call succeeds", 0), ("one attempt in three fails, retried", 3)):
-        ours = _median_of(rounds, lambda f=fail_every: _runner_us_per_call(Runner, 4000, f))
-        theirs = _median_of(rounds, lambda f=fail_every: _runner_us_per_call(TenacityRunner, 4000, f))
+        ours, theirs = _medians(rounds, lambda f=fail_every: _runner_us_per_call(Runner, 4000, f),
+                                lambda f=fail_every: _runner_us_per_call(TenacityRunner, 4000, f))
         _row(label, ours, theirs, "us/call")
 
 
@@ -176,47 +178,31 @@ def _aiolimiter_counts_measured_tokens() -> bool:
 
 def bench_budget(rounds: int) -> None:
     print("budget (us per request, a budget nobody waits for)           RateBudget aiolimiter")
-    ours = _median_of(rounds, lambda: _budget_us_per_request(20000))
-    theirs = _median_of(rounds, lambda: _aiolimiter_us_per_request(20000))
+    ours, theirs = _medians(rounds, lambda: _budget_us_per_request(20000),
+                            lambda: _aiolimiter_us_per_request(20000))
     _row("acquire (+ settle for RateBudget)", ours, theirs, "us/req")
     print(f"  aiolimiter lets 80 tokens through after 90 estimated, 10 used: {_aiolimiter_counts_measured_tokens()}"
           " (RateBudget: True, tests/run/test_runner.py::test_token_budget_counts_measured_tokens)")
 
 
-# -- sql: WorkerPool against pebble -----------------------------------------------------------
-class PebblePool:
-    """``WorkerPool.map`` on pebble: one scheduled job per query, killed at its timeout + grace."""
+# -- sql: the hand-written WorkerPool against the one on pebble --------------------------------
+BEFORE = "d200312"
+"""The commit before issue 23's swaps: its ``sql_worker`` holds the hand-written pool."""
 
-    def __init__(self, workers: int, *, grace_s: float = 1.0):
-        import multiprocessing
 
-        from pebble import ProcessPool
+def _pool_before(revision: str):
+    """The ``sql_worker`` module of ``revision``, importable here and in the workers it starts."""
+    import importlib
+    import subprocess
 
-        self.grace_s = grace_s
-        self.killed = 0
-        self._pool = ProcessPool(max_workers=workers, context=multiprocessing.get_context("fork"))
-
-    def map(self, jobs):
-        from pebble import ProcessExpired
-
-        from distilleval.scoring.sql_worker import run_query
-
-        futures = [self._pool.schedule(run_query, args=arguments, timeout=timeout_s + self.grace_s)
-                   for arguments, timeout_s in jobs]
-        results = []
-        for (_, timeout_s), future in zip(jobs, futures):
-            try:
-                results.append(future.result())
-            except concurrent.futures.TimeoutError:
-                self.killed += 1
-                results.append(("timeout", f"killed after {timeout_s + self.grace_s:g} s"))
-            except ProcessExpired:
-                results.append(("error", "the worker process died"))
-        return results
-
-    def close(self) -> None:
-        self._pool.close()
-        self._pool.join()
+    source = subprocess.run(["git", "show", f"{revision}:distilleval/scoring/sql_worker.py"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout
+    folder = Path(tempfile.mkdtemp(prefix="sql-worker-before-"))
+    name = "sql_worker_before"
+    # Its workers run ``from distilleval.scoring.sql_worker import serve``: point them at this copy.
+    (folder / f"{name}.py").write_text(source.replace("from distilleval.scoring.sql_worker import", f"from {name} import"))
+    sys.path.insert(0, str(folder))  # the old pool passes sys.path on to its workers as PYTHONPATH
+    return importlib.import_module(name)
 
 
 def _database(folder: Path) -> str:
@@ -231,43 +217,37 @@ def _sql_queries_per_s(make_pool: Callable[[], object], database: str, n: int) -
     jobs = [((database, f"SELECT customer, sum(total) FROM orders WHERE id > {i % 1900} GROUP BY customer", 5.0, 10_000), 5.0)
             for i in range(n)]
     started = time.perf_counter()
-    pool = make_pool()
-    try:
+    with make_pool() as pool:
         results = pool.map(jobs)
-    finally:
-        pool.close()
     elapsed = time.perf_counter() - started
     assert all(r[0] == "ok" for r in results), results[:3]
     return n / elapsed
 
 
-def _sql_kill_s(make_pool: Callable[[], object], database: str) -> float:
-    # A job that outlives its limit with the query's own interrupt out of reach: the pool must kill it.
-    runaway = ((database, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
-                60.0, 10), 0.3)
-    pool = make_pool()
-    started = time.perf_counter()
-    try:
-        [result] = pool.map([runaway])
-    finally:
-        pool.close()
+def _sql_kill_s(make_pool: Callable[[], object]) -> float:
+    # time.sleep is out of reach of SQLite's progress handler: only the pool's kill stops it.
+    with make_pool() as pool:
+        started = time.perf_counter()
+        [result] = pool.map([((60,), 0.3)])
+        elapsed = time.perf_counter() - started
     assert result[0] == "timeout", result
-    return time.perf_counter() - started
+    return elapsed
 
 
 def bench_sql(rounds: int) -> None:
     from distilleval.scoring.sql_worker import WorkerPool
 
+    before = _pool_before(BEFORE)
     workers = min(2, os.cpu_count() or 1)
-    print(f"sql ({workers} workers, start-up included)                      WorkerPool pebble")
+    print(f"sql ({workers} workers, start-up included)           hand-written ({BEFORE}) pebble (now)")
     with tempfile.TemporaryDirectory() as folder:
         database = _database(Path(folder))
-        ours = _median_of(rounds, lambda: _sql_queries_per_s(lambda: WorkerPool(workers, grace_s=0.2), database, 3000))
-        theirs = _median_of(rounds, lambda: _sql_queries_per_s(lambda: PebblePool(workers, grace_s=0.2), database, 3000))
-        _row("small queries (higher is better)", ours, theirs, "q/s")
-        ours = _median_of(rounds, lambda: _sql_kill_s(lambda: WorkerPool(1, grace_s=0.2), database))
-        theirs = _median_of(rounds, lambda: _sql_kill_s(lambda: PebblePool(1, grace_s=0.2), database))
-        _row("one runaway job, killed at 0.3 + 0.2 s", ours, theirs, "s")
+        ours, theirs = _medians(rounds, lambda: _sql_queries_per_s(lambda: before.WorkerPool(workers), database, 3000),
+                                lambda: _sql_queries_per_s(lambda: WorkerPool(workers), database, 3000))
+        _row("3000 small queries (higher is better)", ours, theirs, "q/s")
+    ours, theirs = _medians(rounds, lambda: _sql_kill_s(lambda: before.WorkerPool(1, target="time:sleep", grace_s=0.2)),
+                            lambda: _sql_kill_s(lambda: WorkerPool(1, target="time:sleep", grace_s=0.2)))
+    _row("one runaway job, killed at 0.3 + 0.2 s", ours, theirs, "s")
 
 
 # -- tables: the report writers against tabulate ----------------------------------------------
@@ -329,8 +309,8 @@ def bench_tables(rounds: int) -> None:
     for label, ours_fn, theirs_fn in (("markdown (github pipe table)", table_markdown, _tabulate_markdown),
                                       ("LaTeX booktabs tabular", _latex_ours, _tabulate_latex),
                                       ("HTML table", _table_html, _tabulate_html)):
-        ours = _median_of(rounds, lambda fn=ours_fn: _us_per_table(fn, table))
-        theirs = _median_of(rounds, lambda fn=theirs_fn: _us_per_table(fn, table))
+        ours, theirs = _medians(rounds, lambda fn=ours_fn: _us_per_table(fn, table),
+                                lambda fn=theirs_fn: _us_per_table(fn, table))
         _row(label, ours, theirs, "us")
     pipe_escaped = "\\|" in _tabulate_markdown(table)
     latex = _tabulate_latex(table)
@@ -459,8 +439,7 @@ def _import_linter_s() -> float:
 
 def bench_layout(rounds: int) -> None:
     print("layout (s per check of the whole package, no cache)           walker   import-linter")
-    ours = _median_of(rounds, _walker_s)
-    theirs = _median_of(rounds, _import_linter_s)
+    ours, theirs = _medians(rounds, _walker_s, _import_linter_s)
     print(f"  {'graph, layers, testing, cycles':<44} {ours:>10.3f} {theirs:>10.3f} s        library/ours {theirs / ours:5.2f}x")
 
 
