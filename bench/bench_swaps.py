@@ -13,10 +13,10 @@ medians side by side (lower is better), so a loaded machine slows both alike:
   microseconds per request under a budget that never makes anyone wait (the cost every call
   pays), and whether the limiter can express the budget's tests (a token estimate corrected
   after the call; a late correction dropped);
-- sql: ``sql_worker.WorkerPool`` as it was before issue 23 (subprocess workers speaking
-  length-prefixed pickles, two jobs in flight per worker; read from git, commit ``BEFORE``)
-  against the one on ``pebble.ProcessPool`` now, queries per second over small read-only queries,
-  start-up included, and the wall time of one runaway job killed at its limit;
+- sql: ``sql_worker.WorkerPool`` (subprocess workers speaking length-prefixed pickles, two jobs
+  in flight per worker) against the same pool on ``pebble.ProcessPool`` (``PebblePool`` below),
+  queries per second over small read-only queries, start-up included, and the wall time of one
+  runaway job killed at its limit;
 - tables: the report's markdown, LaTeX and HTML table writers against ``tabulate`` (github,
   latex_booktabs, html), microseconds per table, and whether the output is the same;
 - layout: the import walker ``tests/test_layout.py`` had before issue 23 (ast graph, cycle search,
@@ -185,24 +185,67 @@ def bench_budget(rounds: int) -> None:
           " (RateBudget: True, tests/run/test_runner.py::test_token_budget_counts_measured_tokens)")
 
 
-# -- sql: the hand-written WorkerPool against the one on pebble --------------------------------
-BEFORE = "d200312"
-"""The commit before issue 23's swaps: its ``sql_worker`` holds the hand-written pool."""
+# -- sql: WorkerPool against the same pool on pebble ------------------------------------------
+def _stdout_to_stderr() -> None:
+    os.dup2(2, 1)  # as the hand-written workers do: a target's prints never reach the caller's stdout
+    sys.stdout = sys.stderr
 
 
-def _pool_before(revision: str):
-    """The ``sql_worker`` module of ``revision``, importable here and in the workers it starts."""
-    import importlib
-    import subprocess
+def _call(target_ref: str, arguments: tuple):
+    from distilleval.scoring.sql_worker import _resolve
 
-    source = subprocess.run(["git", "show", f"{revision}:distilleval/scoring/sql_worker.py"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout
-    folder = Path(tempfile.mkdtemp(prefix="sql-worker-before-"))
-    name = "sql_worker_before"
-    # Its workers run ``from distilleval.scoring.sql_worker import serve``: point them at this copy.
-    (folder / f"{name}.py").write_text(source.replace("from distilleval.scoring.sql_worker import", f"from {name} import"))
-    sys.path.insert(0, str(folder))  # the old pool passes sys.path on to its workers as PYTHONPATH
-    return importlib.import_module(name)
+    try:
+        return _resolve(target_ref)(*arguments)
+    except Exception as err:
+        return ("error", f"worker: {type(err).__name__}: {err}")
+
+
+class PebblePool:
+    """``sql_worker.WorkerPool`` on ``pebble.ProcessPool``, the API and results unchanged (it passed
+    tests/scoring as the real pool): one scheduled job per query, killed at its timeout + grace,
+    counted from when a worker starts it; forked workers, so ``__main__`` is never re-imported."""
+
+    def __init__(self, workers: int | None = None, *, target: str = "distilleval.scoring.sql_worker:run_query",
+                 grace_s: float = 1.0):
+        self.size = max(1, workers or os.cpu_count() or 1)
+        self.target = target
+        self.grace_s = grace_s
+        self.killed = 0
+        self._pool = None
+
+    def map(self, jobs):
+        import multiprocessing
+
+        from pebble import ProcessExpired, ProcessPool
+
+        if self._pool is None:
+            self._pool = ProcessPool(self.size, initializer=_stdout_to_stderr, context=multiprocessing.get_context("fork"))
+        futures = [self._pool.schedule(_call, args=(self.target, arguments), timeout=timeout_s + self.grace_s)
+                   for arguments, timeout_s in jobs]
+        results = []
+        for (_, timeout_s), future in zip(jobs, futures):
+            try:
+                results.append(future.result())
+            except TimeoutError:
+                self.killed += 1
+                results.append(("timeout", f"killed after {timeout_s + self.grace_s:g} s"))
+            except ProcessExpired:
+                results.append(("error", "the worker process died"))
+            except Exception as err:  # a result or arguments that would not pickle
+                results.append(("error", f"worker: {type(err).__name__}: {err}"))
+        return results
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> "PebblePool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _database(folder: Path) -> str:
@@ -237,16 +280,15 @@ def _sql_kill_s(make_pool: Callable[[], object]) -> float:
 def bench_sql(rounds: int) -> None:
     from distilleval.scoring.sql_worker import WorkerPool
 
-    before = _pool_before(BEFORE)
     workers = min(2, os.cpu_count() or 1)
-    print(f"sql ({workers} workers, start-up included)           hand-written ({BEFORE}) pebble (now)")
+    print(f"sql ({workers} workers, start-up included)                      WorkerPool pebble")
     with tempfile.TemporaryDirectory() as folder:
         database = _database(Path(folder))
-        ours, theirs = _medians(rounds, lambda: _sql_queries_per_s(lambda: before.WorkerPool(workers), database, 3000),
-                                lambda: _sql_queries_per_s(lambda: WorkerPool(workers), database, 3000))
+        ours, theirs = _medians(rounds, lambda: _sql_queries_per_s(lambda: WorkerPool(workers), database, 3000),
+                                lambda: _sql_queries_per_s(lambda: PebblePool(workers), database, 3000))
         _row("3000 small queries (higher is better)", ours, theirs, "q/s")
-    ours, theirs = _medians(rounds, lambda: _sql_kill_s(lambda: before.WorkerPool(1, target="time:sleep", grace_s=0.2)),
-                            lambda: _sql_kill_s(lambda: WorkerPool(1, target="time:sleep", grace_s=0.2)))
+    ours, theirs = _medians(rounds, lambda: _sql_kill_s(lambda: WorkerPool(1, target="time:sleep", grace_s=0.2)),
+                            lambda: _sql_kill_s(lambda: PebblePool(1, target="time:sleep", grace_s=0.2)))
     _row("one runaway job, killed at 0.3 + 0.2 s", ours, theirs, "s")
 
 

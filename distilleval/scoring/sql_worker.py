@@ -15,12 +15,15 @@ imports nothing heavy so workers start fast.
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
+import pickle
 import sqlite3
+import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,9 @@ _ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_F
                     getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
 _DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
 _FETCH_CHUNK_ROWS = 2000
+PIPELINE_DEPTH = 2
+"""Jobs a worker holds at once: the one running and the next, so it never idles on IPC."""
+_PIPELINE_MAX_BYTES = 16_384
 
 Result = tuple
 """``("ok", columns, rows)`` or ``(status, message)`` with status ``error``, ``unsafe``,
@@ -107,28 +113,104 @@ def _resolve(ref: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def _stdout_to_stderr() -> None:
-    """A worker's start: anything a target prints goes to stderr, never into the caller's stdout
-    (a report or JSON the command is writing there)."""
+def _read_exact(stream: Any, size: int) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            raise EOFError("the other side closed the pipe")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(stream: Any) -> Any:
+    size = int.from_bytes(_read_exact(stream, 8), "big")
+    return pickle.loads(_read_exact(stream, size))
+
+
+def _write_frame(stream: Any, value: Any) -> None:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(len(payload).to_bytes(8, "big") + payload)
+    stream.flush()
+
+
+def serve(target_ref: str) -> None:
+    """The worker's main loop: read jobs from stdin, write results to stdout, until EOF."""
+    # Keep the real stdout for results only; anything the target prints goes to stderr.
+    stdout = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    stdin = sys.stdin.buffer
+    target = _resolve(target_ref)
+    while True:
+        try:
+            job = _read_frame(stdin)
+        except (EOFError, KeyboardInterrupt):
+            return
+        try:
+            result = target(*job)
+        except Exception as err:  # a bug in the target must not kill the worker silently
+            result = ("error", f"worker: {type(err).__name__}: {err}")
+        _write_frame(stdout, result)
 
 
-def _call(target_ref: str, arguments: tuple) -> Any:
-    """Run one job in a worker: a bug in the target becomes an ``("error", ...)`` result, not a crash."""
-    try:
-        return _resolve(target_ref)(*arguments)
-    except Exception as err:
-        return ("error", f"worker: {type(err).__name__}: {err}")
+class _Worker:
+    """One worker: a plain subprocess speaking length-prefixed pickles over its pipes.
+
+    A subprocess (not multiprocessing) so that starting one never re-imports the caller's
+    ``__main__`` and works the same from the CLI, a test or a script.
+    """
+
+    def __init__(self, target_ref: str):
+        environment = dict(os.environ)
+        environment["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
+        code = f"from distilleval.scoring.sql_worker import serve; serve({target_ref!r})"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment, bufsize=0,
+        )
+        self.stdout = self.process.stdout
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send_payload(self, payload: bytes) -> None:
+        self.process.stdin.write(len(payload).to_bytes(8, "big") + payload)
+
+    def receive(self) -> Any:
+        return _read_frame(self.stdout)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=5)
+        self._close_pipes()
+
+    def stop(self) -> None:
+        try:
+            self.process.stdin.close()  # EOF ends the worker's loop
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
 
 
 class WorkerPool:
-    """A fixed number of worker processes with a hard wall-clock limit per job (pebble's ``ProcessPool``).
+    """A fixed number of worker processes with a hard wall-clock limit per job.
 
-    A job that does not answer by its timeout plus ``grace_s``, counted from when a worker starts
-    it, has its worker killed and replaced; the job's result is ``("timeout", ...)``. A worker
-    that dies is replaced and its job reported as ``("error", ...)``. Workers are forked, so
-    starting one never re-imports the caller's ``__main__``; they start on the first ``map``.
+    A job that does not answer by its timeout plus ``grace_s`` has its worker killed
+    (SIGKILL) and replaced; the job's result is ``("timeout", ...)``. A worker that dies is
+    replaced and its job reported as ``("error", ...)``.
 
     Args:
         workers: number of processes (default: the CPU count).
@@ -141,35 +223,98 @@ class WorkerPool:
         self.target = target
         self.grace_s = grace_s
         self.killed = 0
-        self._pool: Any = None
+        self._workers: list[_Worker | None] = [None] * self.size
+
+    def _worker(self, index: int) -> _Worker:
+        worker = self._workers[index]
+        if worker is None or not worker.alive():
+            worker = _Worker(self.target)
+            self._workers[index] = worker
+        return worker
 
     def map(self, jobs: Sequence[tuple[tuple, float]]) -> list[Result]:
-        """Run ``(arguments, timeout_s)`` jobs and return their results in order."""
-        from pebble import ProcessExpired, ProcessPool
+        """Run ``(arguments, timeout_s)`` jobs and return their results in order.
 
-        if self._pool is None:
-            self._pool = ProcessPool(self.size, initializer=_stdout_to_stderr, context=multiprocessing.get_context("fork"))
-        futures = [self._pool.schedule(_call, args=(self.target, arguments), timeout=timeout_s + self.grace_s)
-                   for arguments, timeout_s in jobs]
-        results: list[Result] = []
-        for (_, timeout_s), future in zip(jobs, futures):
-            try:
-                results.append(future.result())
-            except TimeoutError:
-                self.killed += 1
-                results.append(("timeout", f"killed after {timeout_s + self.grace_s:g} s"))
-            except ProcessExpired:
-                results.append(("error", "the worker process died"))
-            except Exception as err:  # a result or arguments that would not pickle
-                results.append(("error", f"worker: {type(err).__name__}: {err}"))
-        return results
+        Each worker holds up to ``PIPELINE_DEPTH`` small jobs so it never waits for the next
+        one; only the job it is running (the head of its queue) has a kill deadline, which
+        starts when the previous job's result arrives.
+        """
+        results: list[Result | None] = [None] * len(jobs)
+        pending = deque(range(len(jobs)))
+        queues: dict[int, deque[int]] = {index: deque() for index in range(self.size)}
+        deadlines: dict[int, float] = {}  # worker index -> kill deadline of its running job
+
+        def start_clock(index: int) -> None:
+            if queues[index]:
+                deadlines[index] = time.monotonic() + jobs[queues[index][0]][1] + self.grace_s
+            else:
+                deadlines.pop(index, None)
+
+        def retire(index: int, head_result: Result) -> None:
+            """Kill a worker, give its running job ``head_result``, requeue the others."""
+            worker = self._workers[index]
+            if worker is not None:
+                worker.kill()
+            self._workers[index] = None
+            queue = queues[index]
+            results[queue.popleft()] = head_result
+            pending.extendleft(reversed(queue))
+            queue.clear()
+            deadlines.pop(index, None)
+
+        while pending or any(queues.values()):
+            for index in range(self.size):
+                queue = queues[index]
+                while pending and len(queue) < PIPELINE_DEPTH:
+                    arguments, _ = jobs[pending[0]]
+                    payload = pickle.dumps(arguments, protocol=pickle.HIGHEST_PROTOCOL)
+                    if queue and len(payload) > _PIPELINE_MAX_BYTES:
+                        break  # a big job could fill the pipe while the worker writes a big result
+                    job_index = pending.popleft()
+                    worker = self._worker(index)
+                    try:
+                        worker.send_payload(payload)
+                    except OSError:
+                        if queue:  # the worker died mid-job: its running job gets the error
+                            pending.appendleft(job_index)
+                            retire(index, ("error", "the worker process died"))
+                        else:
+                            worker.kill()
+                            self._workers[index] = None
+                            results[job_index] = ("error", "could not send the job to a worker process")
+                        break
+                    queue.append(job_index)
+                    if len(queue) == 1:
+                        start_clock(index)
+            busy = [index for index in range(self.size) if queues[index]]
+            if not busy:
+                continue
+            by_stream = {self._workers[i].stdout: i for i in busy}  # type: ignore[union-attr]
+            next_deadline = min(deadlines[i] for i in busy)
+            ready = wait(list(by_stream), timeout=max(0.0, next_deadline - time.monotonic()))
+            for stream in ready:
+                index = by_stream[stream]  # type: ignore[index]
+                try:
+                    result = self._workers[index].receive()  # type: ignore[union-attr]
+                except (EOFError, OSError, pickle.UnpicklingError):
+                    retire(index, ("error", "the worker process died"))
+                    continue
+                results[queues[index].popleft()] = result
+                start_clock(index)
+            now = time.monotonic()
+            for index in busy:
+                if queues[index] and now >= deadlines[index]:
+                    timeout_s = jobs[queues[index][0]][1]
+                    retire(index, ("timeout", f"killed after {timeout_s + self.grace_s:g} s"))
+                    self.killed += 1
+        return results  # type: ignore[return-value]
 
     def close(self) -> None:
         """Stop every worker."""
-        if self._pool is not None:
-            self._pool.stop()
-            self._pool.join()
-            self._pool = None
+        for index, worker in enumerate(self._workers):
+            if worker is not None:
+                worker.stop()
+                self._workers[index] = None
 
     def __enter__(self) -> "WorkerPool":
         return self
