@@ -333,6 +333,8 @@ class _LoraRun:
         self._batch_cache: dict[int, list[list[int]]] = {}
         self._adam = {"beta1": ADAM_BETA1, "beta2": ADAM_BETA2, "eps": ADAM_EPS}
         self.client: Any = None
+        self.train_datums: list[Any] = []  # rendered by ``start``, once the client is open
+        self.heldout_datums: list[Any] = []
         self.result = TrainingResult(
             sampler_path=self.last["sampler_path"] if self.last and self.last.get("sampler_path") else "",
             state_path=self.last["state_path"] if self.last else "",
