@@ -1,154 +1,78 @@
 """The package's layout rules, checked on the source: no import cycles, imports only point
 down the layers of ``docs/architecture.md``, and test doubles stay out of production code.
 
-Every ``import`` counts, including those inside functions (deferred for start-up speed, but
-still dependencies) and under ``TYPE_CHECKING``.
+The layer and test-double rules are import-linter contracts in ``pyproject.toml``
+(``[tool.importlinter]``; ``lint-imports`` runs them from the command line too). The import graph
+is grimp's (import-linter's), which counts every ``import``, including those inside functions
+(deferred for start-up speed, but still dependencies) and under ``TYPE_CHECKING``.
+import-linter has no contract for a circle between two modules, so that check is here, on the
+same graph.
 """
 
 from __future__ import annotations
 
-import ast
+import copy
 import re
+import tomllib
 from pathlib import Path
 
+import grimp
 import pytest
+from importlinter.cli import lint_imports
+from importlinter.contracts.forbidden import ForbiddenContract
+from importlinter.contracts.layers import LayersContract
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1] / "distilleval"
-
-# Lowest first. A module may import its own folder and any folder of an earlier layer; folders
-# that share a layer sit beside each other and may not import each other. Must match
-# docs/architecture.md.
-LAYERS: list[tuple[str, ...]] = [
-    ("errors", "files"),
-    ("spec",),
-    ("costs",),
-    ("backends",),
-    ("run",),
-    ("results",),
-    ("scoring",),
-    ("baselines", "training"),
-    ("gate",),
-    ("report",),
-    ("pipeline",),
-    ("commands",),
-    ("cli",),
-]
-# Test doubles: they may import production code; production code may never import them.
-TESTING = "testing"
-# The package face: ``distilleval/__init__.py`` (version) and ``__main__.py`` (runs the CLI).
-FACE = {"distilleval", "distilleval.__main__"}
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = ROOT / "pyproject.toml"
+CONTRACTS = {c["id"]: c for c in tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]}
+# Lowest first, as docs/architecture.md numbers them: folders that share a layer sit beside each
+# other and may not import each other.
+LAYERS: list[tuple[str, ...]] = [tuple(layer.split(" | ")) for layer in reversed(CONTRACTS["layers"]["layers"])]
 
 
-def module_name(path: Path, package_dir: Path = PACKAGE_DIR) -> str:
-    parts = list(path.relative_to(package_dir.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph("distilleval", cache_dir=None)
 
 
-def imported_modules(path: Path, known: set[str], package_dir: Path = PACKAGE_DIR) -> set[str]:
-    """The ``distilleval`` modules that ``path`` imports (``from pkg import module`` resolves to
-    the module; ``from module import name`` to the module)."""
-    name = module_name(path, package_dir)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-        if isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                source = ".".join(base + ([node.module] if node.module else []))
-            else:
-                source = node.module or ""
-            targets = [f"{source}.{alias.name}" if f"{source}.{alias.name}" in known else source for alias in node.names]
-        else:
-            continue
-        found.update(t for t in targets if t == "distilleval" or t.startswith("distilleval."))
-    found.discard(name)
-    return found
-
-
-def import_graph() -> dict[str, set[str]]:
-    paths = sorted(PACKAGE_DIR.rglob("*.py"))
-    known = {module_name(p) for p in paths}
-    return {module_name(p): imported_modules(p, known) for p in paths}
-
-
-def area(module: str) -> str:
-    """The first folder (or top-level module) under ``distilleval``: ``spec``, ``errors``, ..."""
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else parts[0]
-
-
-def layer_of(module: str) -> int | None:
-    for rank, areas in enumerate(LAYERS):
-        if area(module) in areas:
-            return rank
-    return None
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+def find_cycle(graph: grimp.ImportGraph) -> list[str] | None:
     """One import cycle as a path ``[a, b, ..., a]``, or None."""
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for target in sorted(graph.get(node, ())):
-            if target == node or target not in graph:
-                continue
-            if state.get(target) == 1:
-                return path[path.index(target):] + [target]
-            if target not in state:
-                cycle = visit(target)
-                if cycle:
-                    return cycle
-        path.pop()
-        state[node] = 2
-        return None
-
-    for node in sorted(graph):
-        if node not in state:
-            cycle = visit(node)
-            if cycle:
-                return cycle
+    for module in sorted(graph.modules):
+        for target in sorted(graph.find_modules_directly_imported_by(module)):
+            back = graph.find_shortest_chain(importer=target, imported=module)
+            if back:
+                return [module, *back]
     return None
 
 
-def layer_violations(graph: dict[str, set[str]]) -> list[str]:
-    problems = []
-    for module, targets in sorted(graph.items()):
-        if module in FACE or area(module) == TESTING:
-            continue
-        rank = layer_of(module)
-        for target in sorted(targets):
-            if area(target) == TESTING:
-                problems.append(f"{module} imports the test double {target}")
-            elif target == "distilleval" or area(target) == area(module):
-                continue
-            elif layer_of(target) is None or rank is None or layer_of(target) >= rank:
-                problems.append(f"{module} (layer {rank}) imports {target} (layer {layer_of(target)})")
-    return problems
+def broken_contracts(graph: grimp.ImportGraph) -> list[str]:
+    """The ids of the ``pyproject.toml`` contracts that ``graph`` breaks."""
+    kinds = {"layers": LayersContract, "forbidden": ForbiddenContract}
+    broken = []
+    for contract_id, options in CONTRACTS.items():
+        # As import-linter's own TOML reader does: its options are strings, lists of strings.
+        contract_options = {key: str(value) if isinstance(value, bool) else value
+                            for key, value in options.items() if key not in ("id", "name", "type")}
+        contract = kinds[options["type"]](name=options["name"], session_options={"root_packages": ["distilleval"]},
+                                          contract_options=contract_options)
+        if not contract.check(copy.deepcopy(graph), verbose=False).kept:
+            broken.append(contract_id)
+    return broken
 
 
-def test_the_package_has_no_import_cycle():
-    assert find_cycle(import_graph()) is None
+def test_the_package_has_no_import_cycle(graph):
+    assert find_cycle(graph) is None
 
 
-def test_imports_point_down_the_layers_and_never_into_testing():
-    assert layer_violations(import_graph()) == []
-
-
-def test_every_folder_and_top_level_module_has_a_layer():
-    areas = {area(module) for module in import_graph()} - {"distilleval", "__main__", TESTING}
-    assert sorted(a for a in areas if not any(a in layer for layer in LAYERS)) == []
+def test_the_import_contracts_are_kept(capsys):
+    """Imports point down the layers, every folder has a layer, nothing imports ``testing``."""
+    exit_code = lint_imports(config_filename=str(PYPROJECT), no_cache=True, no_logo=True)
+    assert exit_code == 0, capsys.readouterr().out
 
 
 def test_the_layers_match_the_architecture_document():
-    """The numbered tree in docs/architecture.md is this file's ``LAYERS``, folder by folder."""
-    document = (PACKAGE_DIR.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    """The numbered tree in docs/architecture.md is the layers contract, folder by folder."""
+    document = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     numbered = {name: int(rank) for name, rank in re.findall(r"^  (\w+)/\s+(\d+)\s", document, flags=re.MULTILINE)}
     expected = {name: rank for rank, areas in enumerate(LAYERS) if rank > 0 for name in areas}
     assert numbered == expected
@@ -159,36 +83,63 @@ def test_the_layers_match_the_architecture_document():
 # --- the checks themselves must catch what they claim to catch --------------------------------
 
 
+def _graph_of(imports: dict[str, set[str]]) -> grimp.ImportGraph:
+    made = grimp.ImportGraph()
+    for importer, targets in imports.items():
+        made.add_module(importer)
+        for target in targets:
+            made.add_module(target)
+            made.add_import(importer=importer, imported=target)
+    return made
+
+
 def test_find_cycle_reports_a_two_module_circle():
-    graph = {"distilleval.a": {"distilleval.b"}, "distilleval.b": {"distilleval.a"}, "distilleval.c": set()}
-    assert find_cycle(graph) == ["distilleval.a", "distilleval.b", "distilleval.a"]
+    made = _graph_of({"distilleval.a": {"distilleval.b"}, "distilleval.b": {"distilleval.a"}, "distilleval.c": set()})
+    assert find_cycle(made) == ["distilleval.a", "distilleval.b", "distilleval.a"]
 
 
 def test_find_cycle_reports_a_longer_circle():
-    graph = {"distilleval.x": {"distilleval.y"}, "distilleval.y": {"distilleval.z"}, "distilleval.z": {"distilleval.x"}}
-    assert find_cycle(graph) == ["distilleval.x", "distilleval.y", "distilleval.z", "distilleval.x"]
+    made = _graph_of({"distilleval.x": {"distilleval.y"}, "distilleval.y": {"distilleval.z"}, "distilleval.z": {"distilleval.x"}})
+    assert find_cycle(made) == ["distilleval.x", "distilleval.y", "distilleval.z", "distilleval.x"]
 
 
 @pytest.mark.parametrize(
-    "graph, expected",
+    "importer, imported, broken",
     [
-        ({"distilleval.spec.data": {"distilleval.scoring.base"}}, "distilleval.spec.data (layer 1) imports distilleval.scoring.base (layer 6)"),
-        ({"distilleval.pipeline.plan": {"distilleval.commands.eval"}}, "distilleval.pipeline.plan (layer 10) imports distilleval.commands.eval (layer 11)"),
-        ({"distilleval.baselines.base": {"distilleval.training.data"}}, "distilleval.baselines.base (layer 7) imports distilleval.training.data (layer 7)"),
-        ({"distilleval.run.runner": {"distilleval.testing.openai_server"}}, "distilleval.run.runner imports the test double distilleval.testing.openai_server"),
+        ("distilleval.spec.data", "distilleval.scoring.base", ["layers"]),  # climbs from layer 1 to 6
+        ("distilleval.pipeline.plan", "distilleval.commands.eval", ["layers"]),  # 10 -> 11
+        ("distilleval.baselines.base", "distilleval.training.data", ["layers"]),  # side by side in layer 7
+        ("distilleval.run.runner", "distilleval.testing.openai_server", ["testing"]),
+        ("distilleval.commands.eval", "distilleval.spec.data", []),  # down the layers: allowed
     ],
 )
-def test_layer_violations_are_reported(graph, expected):
-    assert layer_violations(graph) == [expected]
+def test_a_forbidden_import_breaks_its_contract(graph, importer, imported, broken):
+    changed = copy.deepcopy(graph)
+    for module in (importer, imported):
+        changed.add_module(module)
+    changed.add_import(importer=importer, imported=imported)
+    assert broken_contracts(changed) == broken
 
 
-def test_imports_inside_functions_and_relative_imports_are_seen(tmp_path):
-    package = tmp_path / "distilleval"
+def test_a_folder_with_no_layer_breaks_the_layers_contract(graph):
+    changed = copy.deepcopy(graph)
+    changed.add_module("distilleval.newfolder")
+    assert broken_contracts(changed) == ["layers"]
+
+
+def test_imports_inside_functions_relative_and_type_checking_imports_are_seen(tmp_path, monkeypatch):
+    package = tmp_path / "layoutprobe"
     (package / "spec").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "spec" / "__init__.py").write_text("")
-    (package / "spec" / "data.py").write_text("def load():\n    from distilleval.testing import fake_tinker\n    from . import prompts\n")
-    (package / "spec" / "prompts.py").write_text("")
-    known = {"distilleval.spec.data", "distilleval.spec.prompts", "distilleval.testing.fake_tinker"}
-    found = imported_modules(package / "spec" / "data.py", known, package)
-    assert found == {"distilleval.testing.fake_tinker", "distilleval.spec.prompts"}
+    (package / "spec" / "data.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from layoutprobe.spec import labels\n"
+        "def load():\n    from layoutprobe.testing import fake_tinker\n    from . import prompts\n")
+    for name in ("prompts", "labels"):
+        (package / "spec" / f"{name}.py").write_text("")
+    (package / "testing").mkdir()
+    (package / "testing" / "__init__.py").write_text("")
+    (package / "testing" / "fake_tinker.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = grimp.build_graph("layoutprobe", cache_dir=None).find_modules_directly_imported_by("layoutprobe.spec.data")
+    assert found == {"layoutprobe.testing.fake_tinker", "layoutprobe.spec.prompts", "layoutprobe.spec.labels"}

@@ -268,8 +268,23 @@ def train_lora(
     train, heldout = split_heldout(examples, config.heldout_fraction, config.seed)
     check_enough_rows(len(train), config.batch_size, source=source)
     identity = _run_identity(config, data_sha256, len(examples))
-    identity_path = out_dir / RUN_IDENTITY
     checkpoints = CheckpointLog(out_dir / CHECKPOINT_LOG)
+    previous = _checkpoints_to_resume(checkpoints, out_dir / RUN_IDENTITY, identity, resume=resume)
+    run = _LoraRun(tinker, service, config, train, heldout, checkpoints, previous,
+                   connect_deadline_s=connect_deadline_s, step_timeout_s=step_timeout_s, log=log)
+    run.start(out_dir, identity)
+    run.train()
+    if not run.result.sampler_path:
+        raise ConfigurationError(f"{out_dir}: the run has no sampler checkpoint (nothing left to train?)")
+    return run.result
+
+
+def _checkpoints_to_resume(
+    checkpoints: CheckpointLog, identity_path: Path, identity: dict[str, Any], *, resume: bool
+) -> list[dict[str, Any]]:
+    """The checkpoints a resumed run continues from ([] for a new run), after checking that the
+    output folder holds this run (resume) or none at all (a new run)."""
+    out_dir = identity_path.parent
     previous = checkpoints.records()
     if resume:
         if not previous:
@@ -280,24 +295,141 @@ def train_lora(
                 f"{out_dir}: the saved run used different data or hyper-parameters; "
                 "resume with the same --data and options, or train into a new --out"
             )
-    elif previous:
+        return previous
+    if previous:
         raise ConfigurationError(f"{out_dir} already holds a training run; pass --resume to continue it or choose another --out")
+    return []
 
-    batches_per_epoch = math.ceil(len(train) / config.batch_size)
-    total_steps = config.epochs * batches_per_epoch
-    last = previous[-1] if resume else None
-    start_step = int(last["step"]) if last else 0
-    trained_tokens = int(last["trained_tokens"]) if last else 0
-    heldout_tokens = int(last["heldout_tokens"]) if last else 0
 
-    def open_client(record: dict[str, Any] | None) -> Any:
+class _LoraRun:
+    """One training run: its client, counters and result, and the named steps that move it on.
+
+    ``start`` opens the first client; ``train`` submits and finishes steps (pipelined, see the
+    module docstring), saves a checkpoint where one is due and, after a restartable failure,
+    continues from the last checkpoint (``_restart``). ``_continue_from`` is the one place the
+    counters are set from a checkpoint record, at the start and at every restart.
+    """
+
+    def __init__(
+        self, tinker: Any, service: Any, config: TrainingConfig, train: list[SupervisedExample],
+        heldout: list[SupervisedExample], checkpoints: CheckpointLog, previous: list[dict[str, Any]], *,
+        connect_deadline_s: float, step_timeout_s: float, log: Callable[[str], None],
+    ) -> None:
+        self.tinker = tinker
+        self.service = service
+        self.config = config
+        self.train_rows = len(train)
+        self.heldout_rows = len(heldout)
+        self.checkpoints = checkpoints
+        self.connect_deadline_s = connect_deadline_s
+        self.step_timeout_s = step_timeout_s
+        self.log = log
+        self.batches_per_epoch = math.ceil(len(train) / config.batch_size)
+        self.total_steps = config.epochs * self.batches_per_epoch
+        self.last = previous[-1] if previous else None
+        self.step = self._continue_from(self.last)
+        self._train = train
+        self._heldout = heldout
+        self._batch_cache: dict[int, list[list[int]]] = {}
+        self._adam = {"beta1": ADAM_BETA1, "beta2": ADAM_BETA2, "eps": ADAM_EPS}
+        self.client: Any = None
+        self.train_datums: list[Any] = []  # rendered by ``start``, once the client is open
+        self.heldout_datums: list[Any] = []
+        self.result = TrainingResult(
+            sampler_path=self.last["sampler_path"] if self.last and self.last.get("sampler_path") else "",
+            state_path=self.last["state_path"] if self.last else "",
+            total_steps=self.total_steps,
+            steps_run=0,
+            resumed_from_step=self.step,
+            train_rows=len(train),
+            heldout_rows=len(heldout),
+            trained_tokens=self.trained_tokens,
+            heldout_tokens=self.heldout_tokens,
+            checkpoints=list(previous),
+            epochs=[
+                EpochStats(epoch=r["epoch"], train_loss=r["train_loss"], heldout_loss=r["heldout_loss"],
+                           steps=self.batches_per_epoch)
+                for r in previous
+                if r.get("end_of_epoch")
+            ],
+        )
+
+    def _continue_from(self, record: dict[str, Any] | None) -> int:
+        """Set the counters as ``record`` saved them (None: from scratch); the step to continue at."""
+        self.trained_tokens = int(record["trained_tokens"]) if record else 0
+        self.heldout_tokens = int(record["heldout_tokens"]) if record else 0
+        self.tally = _Tally()
+        return int(record["step"]) if record else 0
+
+    def start(self, out_dir: Path, identity: dict[str, Any]) -> None:
+        """Open the first client; a new run then writes its identity (only once the service has
+        answered, so a failed start leaves no run behind)."""
+        self.client = self._open_client(self.last)
+        if self.last:
+            self.log(f"resumed from step {self.step}/{self.total_steps} ({self.last['state_path']})")
+        else:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            _write_json_atomic(out_dir / RUN_IDENTITY, identity)
+        self.train_datums = [to_datum(example) for example in self._train]
+        self.heldout_datums = [to_datum(example) for example in self._heldout]
+
+    def train(self) -> None:
+        """Run every step left, restarting after a restartable failure; fills ``result``."""
+        while self.step < self.total_steps:
+            try:
+                self._run_steps()
+            except BackendError as err:
+                if err.kind not in RESTARTABLE_KINDS or len(self.result.restarts) >= self.config.max_restarts:
+                    raise
+                self._restart(err)
+            self._note_run_id(self.result.state_path)
+        for record in self.result.checkpoints:
+            self._note_run_id(record.get("state_path") or "")
+        self.result.trained_tokens = self.trained_tokens
+        self.result.heldout_tokens = self.heldout_tokens
+
+    def _run_steps(self) -> None:
+        """Steps from ``self.step`` to the end: step k+1 is submitted before step k's results are
+        awaited, and a step that ends at a checkpoint is finished and saved before the next."""
+        pending: _Step | None = None
+        while self.step < self.total_steps:
+            current = self._submit(self.step)
+            if pending is not None:
+                self._finish(pending)
+            pending = current
+            if self._is_checkpoint(self.step + 1):
+                self._finish(pending)
+                pending = None
+                self._save_checkpoint(self.step + 1)
+            self.step += 1
+        if pending is not None:
+            self._finish(pending)
+
+    def _restart(self, err: BackendError) -> None:
+        """Continue on a new client from the last saved checkpoint (or from scratch)."""
+        saved = self.checkpoints.records()
+        restart_from = saved[-1] if saved else None
+        self.step = self._continue_from(restart_from)
+        self.result.epochs = [e for e in self.result.epochs if e.epoch * self.batches_per_epoch <= self.step]
+        where = restart_from["state_path"] if restart_from else "scratch (no checkpoint yet)"
+        self.log(f"{err}; continuing on a new training client from {where}")
+        self.result.restarts.append({"at_step": self.step, "from": where, "error": str(err)})
+        self.client = self._open_client(restart_from)
+
+    def _note_run_id(self, path: str) -> None:
+        run_id = _run_id(path)
+        if run_id and run_id not in self.result.run_ids:
+            self.result.run_ids.append(run_id)
+
+    def _open_client(self, record: dict[str, Any] | None) -> Any:
+        config, service = self.config, self.service
         if record:
             return call_with_deadline(
                 lambda: resolved(
                     service.create_training_client_from_state_with_optimizer(record["state_path"]),
                     "create_training_client_from_state_with_optimizer",
                 ),
-                deadline_s=connect_deadline_s,
+                deadline_s=self.connect_deadline_s,
                 doing=f"loading checkpoint {record['state_path']}",
             )
         return call_with_deadline(
@@ -305,163 +437,88 @@ def train_lora(
                 service.create_lora_training_client(base_model=config.base_model, rank=config.rank, seed=config.seed),
                 "create_lora_training_client",
             ),
-            deadline_s=connect_deadline_s,
+            deadline_s=self.connect_deadline_s,
             doing=f"creating a LoRA training client for {config.base_model}",
         )
 
-    client = open_client(last)
-    if last:
-        log(f"resumed from step {start_step}/{total_steps} ({last['state_path']})")
-    else:
-        # Written once the service has answered, so a failed start leaves no run behind.
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_json_atomic(identity_path, identity)
-
-    train_datums = [to_datum(example) for example in train]
-    heldout_datums = [to_datum(example) for example in heldout]
-    result = TrainingResult(
-        sampler_path=last["sampler_path"] if last and last.get("sampler_path") else "",
-        state_path=last["state_path"] if last else "",
-        total_steps=total_steps,
-        steps_run=0,
-        resumed_from_step=start_step,
-        train_rows=len(train),
-        heldout_rows=len(heldout),
-        trained_tokens=trained_tokens,
-        heldout_tokens=heldout_tokens,
-        checkpoints=list(previous) if resume else [],
-    )
-    if resume:
-        result.epochs = [
-            EpochStats(epoch=r["epoch"], train_loss=r["train_loss"], heldout_loss=r["heldout_loss"], steps=batches_per_epoch)
-            for r in previous
-            if r.get("end_of_epoch")
-        ]
-
-    def wait(future: Any, doing: str) -> Any:
+    def _wait(self, future: Any, doing: str) -> Any:
         try:
-            return future.result(timeout=step_timeout_s)
+            return future.result(timeout=self.step_timeout_s)
         except Exception as err:  # noqa: BLE001 - translated at this one choke point
             raise translate_error(err, doing) from None
 
-    def is_checkpoint(done: int) -> bool:
-        return done % batches_per_epoch == 0 or bool(config.save_every_steps and done % config.save_every_steps == 0)
+    def _is_checkpoint(self, done: int) -> bool:
+        every = self.config.save_every_steps
+        return done % self.batches_per_epoch == 0 or bool(every and done % every == 0)
 
-    adam = {"beta1": ADAM_BETA1, "beta2": ADAM_BETA2, "eps": ADAM_EPS}
-    tally = _Tally()
-    batch_cache: dict[int, list[list[int]]] = {}
-
-    def submit(step: int) -> _Step:
-        epoch, index = divmod(step, batches_per_epoch)
-        if epoch not in batch_cache:
-            batch_cache.clear()
-            batch_cache[epoch] = epoch_batches(len(train), config.batch_size, epoch, config.seed)
-        batch = [train_datums[i] for i in batch_cache[epoch][index]]
-        learning_rate = linear_decay_lr(config.learning_rate, step, total_steps)
-        doing = f"training step {step + 1}/{total_steps}"
+    def _submit(self, step: int) -> _Step:
+        epoch, index = divmod(step, self.batches_per_epoch)
+        if epoch not in self._batch_cache:
+            self._batch_cache.clear()
+            self._batch_cache[epoch] = epoch_batches(self.train_rows, self.config.batch_size, epoch, self.config.seed)
+        batch = [self.train_datums[i] for i in self._batch_cache[epoch][index]]
+        learning_rate = linear_decay_lr(self.config.learning_rate, step, self.total_steps)
+        doing = f"training step {step + 1}/{self.total_steps}"
         try:
-            fb_future = client.forward_backward(batch, "cross_entropy")
-            optim_future = client.optim_step(tinker.types.AdamParams(learning_rate=learning_rate, **adam))
+            fb_future = self.client.forward_backward(batch, "cross_entropy")
+            optim_future = self.client.optim_step(self.tinker.types.AdamParams(learning_rate=learning_rate, **self._adam))
         except Exception as err:  # noqa: BLE001
             raise translate_error(err, doing) from None
         return _Step(step=step, batch=batch, forward_backward=fb_future, optim=optim_future, doing=doing)
 
-    def finish(pending: _Step) -> None:
-        nonlocal trained_tokens
-        output = wait(pending.forward_backward, pending.doing)
-        wait(pending.optim, pending.doing)
+    def _finish(self, pending: _Step) -> None:
+        output = self._wait(pending.forward_backward, pending.doing)
+        self._wait(pending.optim, pending.doing)
         loss, weight = weighted_nll(output, pending.batch)
-        tally.loss += loss
-        tally.weight += weight
-        tally.steps += 1
-        trained_tokens += sum(datum.model_input.length for datum in pending.batch)
-        result.steps_run += 1
+        self.tally.loss += loss
+        self.tally.weight += weight
+        self.tally.steps += 1
+        self.trained_tokens += sum(datum.model_input.length for datum in pending.batch)
+        self.result.steps_run += 1
 
-    def save_checkpoint(done: int) -> None:
-        nonlocal heldout_tokens, tally
-        epoch = (done - 1) // batches_per_epoch
-        end_of_epoch = done % batches_per_epoch == 0
-        final = done == total_steps
-        ttl = None if final else config.checkpoint_ttl_s
-        heldout_loss = None
-        if end_of_epoch and heldout_datums:
-            scored = wait(client.forward(heldout_datums, "cross_entropy"), f"scoring the held-out rows after epoch {epoch + 1}")
-            h_loss, h_weight = weighted_nll(scored, heldout_datums)
-            heldout_loss = h_loss / h_weight if h_weight > 0 else None
-            heldout_tokens += sum(datum.model_input.length for datum in heldout_datums)
+    def _save_checkpoint(self, done: int) -> None:
+        epoch = (done - 1) // self.batches_per_epoch
+        end_of_epoch = done % self.batches_per_epoch == 0
+        ttl = None if done == self.total_steps else self.config.checkpoint_ttl_s
+        heldout_loss = self._heldout_loss(epoch) if end_of_epoch and self.heldout_datums else None
         name = f"step-{done:06d}"
-        state_path = wait(client.save_state(name, ttl_seconds=ttl), f"saving checkpoint {name}").path
+        state_path = self._wait(self.client.save_state(name, ttl_seconds=ttl), f"saving checkpoint {name}").path
         sampler_path = None
         if end_of_epoch:
-            sampler_path = wait(
-                client.save_weights_for_sampler(name, ttl_seconds=ttl), f"saving sampler weights {name}"
+            sampler_path = self._wait(
+                self.client.save_weights_for_sampler(name, ttl_seconds=ttl), f"saving sampler weights {name}"
             ).path
-            result.sampler_path = sampler_path
-            stats = EpochStats(epoch=epoch + 1, train_loss=tally.mean(), heldout_loss=heldout_loss, steps=tally.steps)
-            result.epochs.append(stats)
-            log(
-                f"epoch {epoch + 1}/{config.epochs}: train loss {_fmt(stats.train_loss)}, "
-                f"held-out loss {_fmt(heldout_loss)} ({len(heldout)} rows), {sampler_path}"
+            self.result.sampler_path = sampler_path
+            stats = EpochStats(epoch=epoch + 1, train_loss=self.tally.mean(), heldout_loss=heldout_loss, steps=self.tally.steps)
+            self.result.epochs.append(stats)
+            self.log(
+                f"epoch {epoch + 1}/{self.config.epochs}: train loss {_fmt(stats.train_loss)}, "
+                f"held-out loss {_fmt(heldout_loss)} ({self.heldout_rows} rows), {sampler_path}"
             )
-            tally = _Tally()
-        result.state_path = state_path
+            self.tally = _Tally()
+        self.result.state_path = state_path
         record = {
             "step": done,
             "epoch": epoch + 1,
             "end_of_epoch": end_of_epoch,
             "state_path": state_path,
-            "sampler_path": sampler_path or result.sampler_path or None,
-            "train_loss": result.epochs[-1].train_loss if end_of_epoch else None,
+            "sampler_path": sampler_path or self.result.sampler_path or None,
+            "train_loss": self.result.epochs[-1].train_loss if end_of_epoch else None,
             "heldout_loss": heldout_loss,
-            "trained_tokens": trained_tokens,
-            "heldout_tokens": heldout_tokens,
+            "trained_tokens": self.trained_tokens,
+            "heldout_tokens": self.heldout_tokens,
             "ttl_seconds": ttl,
         }
-        checkpoints.append(record)
-        result.checkpoints.append(record)
+        self.checkpoints.append(record)
+        self.result.checkpoints.append(record)
 
-    step = start_step
-    while step < total_steps:
-        pending: _Step | None = None
-        try:
-            while step < total_steps:
-                current = submit(step)
-                if pending is not None:
-                    finish(pending)  # step k-1's results, now that step k is queued behind it
-                pending = current
-                if is_checkpoint(step + 1):
-                    finish(pending)
-                    pending = None
-                    save_checkpoint(step + 1)
-                step += 1
-            if pending is not None:
-                finish(pending)
-        except BackendError as err:
-            if err.kind not in RESTARTABLE_KINDS or len(result.restarts) >= config.max_restarts:
-                raise
-            saved = checkpoints.records()
-            restart_from = saved[-1] if saved else None
-            step = int(restart_from["step"]) if restart_from else 0
-            trained_tokens = int(restart_from["trained_tokens"]) if restart_from else 0
-            heldout_tokens = int(restart_from["heldout_tokens"]) if restart_from else 0
-            result.epochs = [e for e in result.epochs if e.epoch * batches_per_epoch <= step]
-            tally = _Tally()
-            where = restart_from["state_path"] if restart_from else "scratch (no checkpoint yet)"
-            log(f"{err}; continuing on a new training client from {where}")
-            result.restarts.append({"at_step": step, "from": where, "error": str(err)})
-            client = open_client(restart_from)
-        run_id = _run_id(result.state_path)
-        if run_id and run_id not in result.run_ids:
-            result.run_ids.append(run_id)
-    for record in result.checkpoints:
-        run_id = _run_id(record.get("state_path") or "")
-        if run_id and run_id not in result.run_ids:
-            result.run_ids.append(run_id)
-    result.trained_tokens = trained_tokens
-    result.heldout_tokens = heldout_tokens
-    if not result.sampler_path:
-        raise ConfigurationError(f"{out_dir}: the run has no sampler checkpoint (nothing left to train?)")
-    return result
+    def _heldout_loss(self, epoch: int) -> float | None:
+        """Score the held-out rows after ``epoch`` (0-based); counts their tokens."""
+        scored = self._wait(self.client.forward(self.heldout_datums, "cross_entropy"),
+                            f"scoring the held-out rows after epoch {epoch + 1}")
+        h_loss, h_weight = weighted_nll(scored, self.heldout_datums)
+        self.heldout_tokens += sum(datum.model_input.length for datum in self.heldout_datums)
+        return h_loss / h_weight if h_weight > 0 else None
 
 
 def list_saved_checkpoints(make_rest: Callable[[], Any], run_ids: Sequence[str], *, call: Callable[..., Any]) -> list[dict[str, Any]]:
