@@ -1,0 +1,26 @@
+"""A stage's ``spec`` argument: a loaded ``TaskSpec``, or the path of its YAML file."""
+
+from __future__ import annotations
+
+from os import PathLike, fspath
+from typing import TYPE_CHECKING, TypeAlias, Union
+
+if TYPE_CHECKING:
+    from distilleval.spec.task_spec import TaskSpec
+
+SpecArg: TypeAlias = Union["TaskSpec", str, "PathLike[str]"]
+"""What every stage accepts as its spec."""
+
+
+def as_spec(spec: SpecArg) -> tuple[TaskSpec, str]:
+    """The spec, loaded when given as a path, and the name messages call it by (the path as given, else
+    the file it was loaded from).
+
+    Raises:
+        SpecError: the file is not a valid spec (file, line, field).
+    """
+    from distilleval.spec.task_spec import TaskSpec, load_spec
+
+    if isinstance(spec, TaskSpec):
+        return spec, str(spec.source)
+    return load_spec(spec), fspath(spec)
