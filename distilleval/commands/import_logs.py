@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     """Import the logs; returns 1 when no usable row came out of them, else 0."""
     import json
 
-    from distilleval.commands.label import check_writable
+    from distilleval.pipeline.stages.label import check_writable
     from distilleval.costs.pricing import resolve_pricing
     from distilleval.files import write_text_atomic
     from distilleval.spec.data import load_items, split_items

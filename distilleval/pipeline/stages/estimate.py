@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from distilleval.pipeline.stages.result_json import RENDER_ONLY
-from distilleval.pipeline.stages.spec_arg import SpecArg, as_spec
+from distilleval.pipeline.stages.arguments import SpecArg, as_spec
 
 if TYPE_CHECKING:
     from distilleval.costs.calibration import Calibration

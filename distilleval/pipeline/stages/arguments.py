@@ -1,8 +1,10 @@
-"""A stage's ``spec`` argument: a loaded ``TaskSpec``, or the path of its YAML file."""
+"""What every stage takes: its spec (a loaded ``TaskSpec``, or the path of its YAML file) and where its
+progress lines go (``Say``: nowhere by default; the commands pass ``print``)."""
 
 from __future__ import annotations
 
 from os import PathLike, fspath
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias, Union
 
 if TYPE_CHECKING:
@@ -10,6 +12,13 @@ if TYPE_CHECKING:
 
 SpecArg: TypeAlias = Union["TaskSpec", str, "PathLike[str]"]
 """What every stage accepts as its spec."""
+
+Say: TypeAlias = Callable[[str], None]
+"""Where a stage sends a progress or warning line while it works."""
+
+
+def silent(line: str) -> None:
+    """A ``Say`` that drops the line: a library call prints nothing unless asked to."""
 
 
 def as_spec(spec: SpecArg) -> tuple[TaskSpec, str]:
