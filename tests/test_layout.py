@@ -19,7 +19,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / "distilleval"
 # that share a layer sit beside each other and may not import each other. Must match
 # docs/architecture.md.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "files"),
+    ("errors", "files", "version"),
     ("spec",),
     ("costs",),
     ("backends",),
@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 # Test doubles: they may import production code; production code may never import them.
 TESTING = "testing"
-# The package face: ``distilleval/__init__.py`` (version) and ``__main__.py`` (runs the CLI).
+# The package face: ``distilleval/__init__.py`` (the library API, loaded lazily) and ``__main__.py`` (runs the CLI).
 FACE = {"distilleval", "distilleval.__main__"}
 
 

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from distilleval import __version__
+from distilleval.version import __version__
 from distilleval.errors import DistillevalError
 
 # Order is the order shown in --help. Each name is a module in distilleval.commands (a dash in it an underscore).

@@ -28,9 +28,9 @@ def run(args) -> int:
 
     from distilleval.errors import DistillevalError
     from distilleval.gate.ci_output import check_line, github_annotation, step_summary_markdown, write_junit
-    from distilleval.pipeline.stages.gate import gate
+    from distilleval.pipeline.stages.gate import check_gates
 
-    result = gate(args.run, baseline=args.baseline, spec=args.spec)
+    result = check_gates(args.run, baseline=args.baseline, spec=args.spec)
     for problem in result.notes:
         print(f"note: {problem}")
     for check in result.checks:

@@ -28,10 +28,10 @@ def run(args) -> int:
     from pathlib import Path
 
     from distilleval.gate.ci_output import atomic_write
-    from distilleval.pipeline.stages.report import report
+    from distilleval.pipeline.stages.report import render_report
 
-    result = report(args.run, format=args.format, spec=args.spec, pricing=args.pricing,
-                    payback_days=args.payback_days, max_price_age_days=args.max_price_age_days)
+    result = render_report(args.run, format=args.format, spec=args.spec, pricing=args.pricing,
+                           payback_days=args.payback_days, max_price_age_days=args.max_price_age_days)
     if args.out:
         atomic_write(Path(args.out), result.text)
         print(f"wrote {args.out}", file=sys.stderr)

@@ -37,7 +37,7 @@ class GateResult:
     passed: bool
 
 
-def gate(run: str | Path, *, baseline: str | Path | None = None, spec: str | Path | None = None) -> GateResult:
+def check_gates(run: str | Path, *, baseline: str | Path | None = None, spec: str | Path | None = None) -> GateResult:
     """Check the run against its spec's gates (and ``baseline``, an earlier run of the same spec).
 
     Args:

@@ -21,7 +21,7 @@ class ReportResult:
     text: str
 
 
-def report(
+def render_report(
     run: str | Path,
     *,
     format: str = "md",
