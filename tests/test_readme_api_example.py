@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -33,9 +34,16 @@ def test_the_readme_example_runs_offline(tmp_path, monkeypatch):
     for key in KEYS:
         monkeypatch.delenv(key, raising=False)
     printed = io.StringIO()
+    namespace: dict[str, object] = {}
     with contextlib.redirect_stdout(printed):
-        exec(compile(_readme_example(), "README.md", "exec"), {})
+        exec(compile(_readme_example(), "README.md", "exec"), namespace)
     last = printed.getvalue().splitlines()[-1]
     assert re.fullmatch(r"eval run \$\d+\.\d\d, tfidf_logreg 0\.\d{3}", last), last
     [run] = (tmp_path / "runs").iterdir()
     assert (run / "summary.json").is_file()
+    # The eval's result serialised: its run directory and the summary that directory holds.
+    import distilleval
+
+    as_json = json.loads(distilleval.to_json(namespace["run"]))
+    assert as_json["run_dir"] == str(run.relative_to(tmp_path))
+    assert as_json["summary"] == json.loads((run / "summary.json").read_text())
