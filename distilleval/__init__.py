@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from distilleval.version import __version__
+from distilleval.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from distilleval.errors import DistillevalError

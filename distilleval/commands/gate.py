@@ -8,6 +8,8 @@ asked for was skipped (a model the run did not measure). Nothing judged is never
 
 from __future__ import annotations
 
+import argparse
+
 HELP = "Check a run against the spec's gates (and a baseline run) for CI"
 
 
@@ -20,7 +22,7 @@ def add_arguments(parser):
     parser.add_argument("--spec", metavar="SPEC", help="spec whose gates apply (default: the one the run names)")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Check the run against its gates (``pipeline.stages.gate``); returns 1 when a check fails, else 0."""
     import os
     import sys

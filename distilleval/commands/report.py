@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from distilleval.commands.argument_types import non_negative_int, positive_float
 from distilleval.commands.options import add_pricing_option
 
@@ -22,7 +24,7 @@ def add_arguments(parser):
                         help="flag prices read longer than DAYS before the run priced them (default 180)")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Render the run's report (``pipeline.stages.report``) to stdout or ``--out``; returns 0."""
     import sys
     from pathlib import Path

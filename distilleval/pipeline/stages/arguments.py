@@ -3,8 +3,8 @@ progress lines go (``Say``: nowhere by default; the commands pass ``print``)."""
 
 from __future__ import annotations
 
-from os import PathLike, fspath
 from collections.abc import Callable
+from os import PathLike, fspath
 from typing import TYPE_CHECKING, TypeAlias, Union
 
 if TYPE_CHECKING:
@@ -32,4 +32,5 @@ def as_spec(spec: SpecArg) -> tuple[TaskSpec, str]:
 
     if isinstance(spec, TaskSpec):
         return spec, str(spec.source)
-    return load_spec(spec), fspath(spec)
+    path = fspath(spec)
+    return load_spec(path), path

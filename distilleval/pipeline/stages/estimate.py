@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from distilleval.pipeline.stages.result_json import RENDER_ONLY
 from distilleval.pipeline.stages.arguments import SpecArg, as_spec
+from distilleval.pipeline.stages.result_json import RENDER_ONLY
 
 if TYPE_CHECKING:
     from distilleval.costs.calibration import Calibration
@@ -275,8 +275,8 @@ def estimate(
     teacher, student = profiles["teacher"], profiles["student"]
     # The model whose labels train the student: the teacher, or a candidate with label_for_training.
     labeller_name, labeller = spec.labeller()
-    if pool or spec.data.pool:
-        pool_path = Path(pool) if pool else spec.resolve(spec.data.pool)
+    pool_path = Path(pool) if pool else spec.resolve(spec.data.pool) if spec.data.pool else None
+    if pool_path is not None:
         pool_items = load_items(spec, path=pool_path)
         pool_name = str(pool_path)
         pool_inputs = input_token_counts(spec, labeller_name, pool_items)

@@ -156,6 +156,7 @@ def label(
     rejected: list[dict[str, Any]] = []
     reasons: collections.Counter[str] = collections.Counter()
     for item, result in zip(items, results, strict=True):
+        reason: str | None
         if not result.ok:
             reason, detail = f"call_failed:{result.error_kind}", result.error_message
         else:
@@ -165,7 +166,7 @@ def label(
                 rows.append({"messages": [*messages, {"role": "assistant", "content": verdict.label}]})
                 continue
             reason, detail = verdict.reason, verdict.detail
-        reasons[reason] += 1
+        reasons[str(reason)] += 1  # an invalid verdict always names its reason
         rejected.append({"id": item.id, "line": item.line, "reason": reason, "detail": detail, "output": result.text})
 
     measured = [r for r in results if r.ok and not r.cache_hit]

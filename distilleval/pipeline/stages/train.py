@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from distilleval.costs.training_plan import DEFAULT_HELDOUT_FRACTION
 from distilleval.pipeline.stages.arguments import Say, SpecArg, as_spec, silent
@@ -41,7 +41,7 @@ def train(
     spec: SpecArg,
     data: str | Path,
     *,
-    recipe: str | None = None,
+    recipe: Literal["cookbook", "seed"] | None = None,
     epochs: int | None = None,
     batch_size: int | None = None,
     rank: int | None = None,
