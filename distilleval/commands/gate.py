@@ -8,6 +8,8 @@ asked for was skipped (a model the run did not measure). Nothing judged is never
 
 from __future__ import annotations
 
+import argparse
+
 HELP = "Check a run against the spec's gates (and a baseline run) for CI"
 
 
@@ -20,53 +22,39 @@ def add_arguments(parser):
     parser.add_argument("--spec", metavar="SPEC", help="spec whose gates apply (default: the one the run names)")
 
 
-def run(args) -> int:
-    """Check the run against its gates; returns 1 when a check fails, else 0."""
+def run(args: argparse.Namespace) -> int:
+    """Check the run against its gates (``pipeline.stages.gate``); returns 1 when a check fails, else 0."""
     import os
     import sys
     from pathlib import Path
 
     from distilleval.errors import DistillevalError
-    from distilleval.gate.checks import CONFIGURABLE_GATES, configured_gates, nothing_judged, run_checks
     from distilleval.gate.ci_output import check_line, github_annotation, step_summary_markdown, write_junit
-    from distilleval.report.sources import load_run, summary_file
-    from distilleval.results.summary_json import read_summary
+    from distilleval.pipeline.stages.gate import check_gates
 
-    inputs = load_run(args.run, spec_path=args.spec, require_spec=True)
-    summary, spec = inputs.summary, inputs.spec
-    if not configured_gates(spec.gates) and not args.baseline:  # type: ignore[union-attr]
-        raise DistillevalError(
-            f"{spec.source}: nothing to check: the spec's gates set no threshold "  # type: ignore[union-attr]
-            f"({', '.join(CONFIGURABLE_GATES)}, max_error_rate) and no --baseline run was given"
-        )
-    baseline = None
-    if args.baseline:
-        baseline = read_summary(summary_file(args.baseline))
-    checks = run_checks(summary, spec.gates, baseline=baseline)  # type: ignore[union-attr]
-
-    for problem in inputs.problems:
+    result = check_gates(args.run, baseline=args.baseline, spec=args.spec)
+    for problem in result.notes:
         print(f"note: {problem}")
-    for check in checks:
+    for check in result.checks:
         print(check_line(check))
-    failed = [c for c in checks if c.status == "fail"]
-    skipped = sum(c.status == "skip" for c in checks)
-    if not failed and nothing_judged(checks):
+    if not result.judged:
         sys.stdout.flush()
         raise DistillevalError(
-            f"run {summary.run_id}: nothing judged: every check the spec asks for was skipped (reasons above); "
+            f"run {result.run_id}: nothing judged: every check the spec asks for was skipped (reasons above); "
             "gate what the run measured (gates.baseline_min for baselines, --baseline RUN) or run the models it skips"
         )
-    outcome = "FAIL" if failed else "PASS"
-    print(f"gate {outcome}: {summary.spec_name} run {summary.run_id}: {len(checks)} checks, "
-          f"{len(failed)} failed, {skipped} skipped")
+    outcome = "PASS" if result.passed else "FAIL"
+    print(f"gate {outcome}: {result.spec} run {result.run_id}: {len(result.checks)} checks, "
+          f"{result.failed} failed, {result.skipped} skipped")
 
     if args.junit:
-        write_junit(checks, Path(args.junit), suite_name=summary.spec_name)
+        write_junit(result.checks, Path(args.junit), suite_name=result.spec)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(step_summary_markdown(checks, title=f"{summary.spec_name} run {summary.run_id}"))
-        for check in failed:
-            print(github_annotation(check))
+            handle.write(step_summary_markdown(result.checks, title=f"{result.spec} run {result.run_id}"))
+        for check in result.checks:
+            if check.status == "fail":
+                print(github_annotation(check))
     sys.stdout.flush()
-    return 1 if failed else 0
+    return 0 if result.passed else 1

@@ -60,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
     """Import the logs; returns 1 when no usable row came out of them, else 0."""
     import json
 
-    from distilleval.commands.label import check_writable
     from distilleval.costs.pricing import resolve_pricing
     from distilleval.files import write_text_atomic
+    from distilleval.pipeline.stages.label import check_writable
     from distilleval.spec.data import load_items, split_items
     from distilleval.spec.task_spec import load_spec
     from distilleval.training.log_formats import read_log_files

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from distilleval.commands.argument_types import non_negative_int, positive_float
 from distilleval.commands.options import add_pricing_option
 
@@ -22,22 +24,19 @@ def add_arguments(parser):
                         help="flag prices read longer than DAYS before the run priced them (default 180)")
 
 
-def run(args) -> int:
-    """Render the run's report to stdout or ``--out``; returns 0."""
+def run(args: argparse.Namespace) -> int:
+    """Render the run's report (``pipeline.stages.report``) to stdout or ``--out``; returns 0."""
     import sys
     from pathlib import Path
 
-    from distilleval.errors import DataError
     from distilleval.gate.ci_output import atomic_write
-    from distilleval.report.render import render_run
+    from distilleval.pipeline.stages.report import render_report
 
-    if args.payback_days <= 0:
-        raise DataError(f"--payback-days must be positive, got {args.payback_days:g}")
-    text = render_run(args.run, args.format, spec_path=args.spec, pricing_path=args.pricing,
-                      payback_horizon_days=args.payback_days, max_price_age_days=args.max_price_age_days)
+    result = render_report(args.run, format=args.format, spec=args.spec, pricing=args.pricing,
+                           payback_days=args.payback_days, max_price_age_days=args.max_price_age_days)
     if args.out:
-        atomic_write(Path(args.out), text)
+        atomic_write(Path(args.out), result.text)
         print(f"wrote {args.out}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(result.text)
     return 0

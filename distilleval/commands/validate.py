@@ -1,17 +1,20 @@
 """`distilleval validate`: is the teacher right often enough to be worth distilling?
 
-The teacher labels every item that has a gold answer (through the shared runner and cache);
-its outputs are scored with the spec's scorer, the metric is printed with its confidence
-interval, and a seeded sample of items is printed side by side for a person to read. Exit 1
-when the metric is below ``gates.teacher_min``: if the teacher cannot do the task, the
-student will not either.
+The work is ``pipeline.stages.validate`` (the teacher labels every item with gold, scored with the
+spec's scorer); this module prints the metric with its confidence interval and a seeded sample of
+items side by side for a person to read. Exit 1 when the metric is below ``gates.teacher_min``: if
+the teacher cannot do the task, the student will not either.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from distilleval.commands.options import add_limit_option, add_pricing_option
+
+if TYPE_CHECKING:
+    from distilleval.pipeline.stages.validate import ValidateResult
 
 HELP = "Check the teacher's labels against gold before training on them"
 
@@ -44,103 +47,30 @@ def _fmt(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Score the teacher on gold items; returns 1 when it is below ``gates.teacher_min``, else 0."""
-    import json
-    import random
+    """Score the teacher on gold items (``pipeline.stages.validate``); returns 1 when it is below
+    ``gates.teacher_min``, else 0."""
     from pathlib import Path
 
-    from distilleval.costs.pricing import resolve_pricing
-    from distilleval.errors import DataError, DistillevalError
     from distilleval.files import write_text_atomic
-    from distilleval.pipeline.preflight import check_gold_shape, check_scorer
-    from distilleval.run.cache import cache_path_for
-    from distilleval.scoring import build_scorer
-    from distilleval.spec.data import load_items
-    from distilleval.spec.task_spec import load_spec
-    from distilleval.training.teacher import run_teacher
+    from distilleval.pipeline.stages.result_json import to_json
+    from distilleval.pipeline.stages.validate import validate
 
-    for name in ("limit", "concurrency"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise DistillevalError(f"--{name} must be at least 1, got {value}")
-    if args.spot_check < 0 or args.max_retries < 0:
-        raise DistillevalError("--spot-check and --max-retries must be 0 or more")
-    spec = load_spec(args.spec)
-    data_path = spec.resolve(spec.data.path)
-    if not spec.data.gold:
-        raise DataError(f"{args.spec}: data.gold is not set; validate compares the teacher with gold answers")
-    items = [item for item in load_items(spec) if item.gold is not None]
-    if args.split != "all":
-        items = [item for item in items if item.split == args.split]
-    if args.limit is not None:
-        items = items[: args.limit]
-    if not items:
-        raise DataError(f"{data_path}: no items with a gold answer in column {spec.data.gold!r} (split: {args.split})")
-    check_gold_shape(spec, items)  # the shared pre-flight checks (pipeline.preflight), before any call
-    check_scorer(spec)
-    pricing = resolve_pricing(spec, args.pricing)
-    cache_path = None if args.no_cache else cache_path_for(args.cache)
-
-    print(f"validating {spec.labeller()[1].model} on {len(items)} items with gold from {data_path}")
-    results = run_teacher(
-        spec, items, pricing=pricing, cache_path=cache_path, concurrency=args.concurrency, max_retries=args.max_retries
+    result = validate(
+        args.spec, split=args.split, limit=args.limit, spot_check=args.spot_check, seed=args.seed,
+        concurrency=args.concurrency, max_retries=args.max_retries, cache=args.cache, no_cache=args.no_cache,
+        pricing=args.pricing, say=print,
     )
-    outputs = [result.text if result.ok else None for result in results]
-    with build_scorer(spec) as scorer:
-        scores = scorer.score_items(outputs, items)
-        metric, secondary = scorer.summarize(scores)
-
-    failed = sum(1 for result in results if not result.ok)
-    invalid = sum(1 for result, score in zip(results, scores) if result.ok and not score.valid)
-    spent_usd = sum(result.cost_usd for result in results)
-    interval = ""
-    if metric.ci_low is not None and metric.ci_high is not None:
-        interval = f" ({metric.confidence:.0%} CI {_fmt(metric.ci_low)}-{_fmt(metric.ci_high)}, {metric.ci_method})"
-    print(f"teacher {metric.name}: {_fmt(metric.value)}{interval}")
-    print(f"items {len(items)}; invalid outputs {invalid}; failed calls {failed}; spent ${spent_usd:.4f}")
-    overall = {name: value for name, value in secondary.items() if "/" not in name}
-    for name, value in overall.items():
-        print(f"  {name}: {_fmt(value)}")
-    if len(overall) < len(secondary):
-        print(f"  ({len(secondary) - len(overall)} per-class figures not shown; --out FILE writes them all)")
-
-    if args.spot_check:
-        picked = sorted(random.Random(args.seed).sample(range(len(items)), min(args.spot_check, len(items))))
-        print(f"spot check ({len(picked)} items, seed {args.seed}):")
-        for index in picked:
-            item, score = items[index], scores[index]
-            verdict = "ok " if score.score == 1 else "BAD" if score.score is not None else " - "
-            inputs = " | ".join(f"{key}: {value}" for key, value in item.inputs.items())
-            gold = item.gold if isinstance(item.gold, str) else json.dumps(item.gold, ensure_ascii=False)
-            reason = f" [{score.reason}]" if score.reason else ""
-            print(f"  {verdict} {item.id} (line {item.line}) score {_fmt(score.score)}{reason}")
-            print(f"      input:   {printable(inputs)}")
-            print(f"      teacher: {printable(outputs[index])}")
-            print(f"      gold:    {printable(gold)}")
-
-    floor = spec.gates.teacher_min
-    passed = floor is None or (metric.value is not None and metric.value >= floor)
+    for line in result_lines(result):
+        print(line)
     if args.out:
-        payload = {
-            "spec": spec.name,
-            "teacher": spec.labeller()[1].model,
-            "metric": metric.model_dump(),
-            "secondary": secondary,
-            "items": len(items),
-            "invalid": invalid,
-            "failed_calls": failed,
-            "spent_usd": spent_usd,
-            "teacher_min": floor,
-            "passed": passed,
-            "pricing_table": pricing.label,
-        }
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out, json.dumps(payload, indent=2) + "\n")
+        write_text_atomic(out, to_json(result) + "\n")
+    metric, floor = result.metric, result.teacher_min
     if floor is None:
         print("no gates.teacher_min in the spec: nothing to fail on")
         return 0
-    if not passed:
+    if not result.passed:
         print(
             f"FAIL: teacher {metric.name} {_fmt(metric.value)} is below gates.teacher_min {floor:.3f}; "
             "if the teacher cannot do the task, the student will not either"
@@ -148,3 +78,30 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"PASS: teacher {metric.name} {_fmt(metric.value)} >= gates.teacher_min {floor:.3f}")
     return 0
+
+
+def result_lines(result: ValidateResult) -> list[str]:
+    """The metric with its interval, the counts, the overall secondary figures and the spot-check sample."""
+    metric, secondary = result.metric, result.secondary
+    interval = ""
+    if metric.ci_low is not None and metric.ci_high is not None:
+        interval = f" ({metric.confidence:.0%} CI {_fmt(metric.ci_low)}-{_fmt(metric.ci_high)}, {metric.ci_method})"
+    lines = [
+        f"teacher {metric.name}: {_fmt(metric.value)}{interval}",
+        f"items {result.items}; invalid outputs {result.invalid}; failed calls {result.failed_calls}; "
+        f"spent ${result.spent_usd:.4f}",
+    ]
+    overall = {name: value for name, value in secondary.items() if "/" not in name}
+    lines.extend(f"  {name}: {_fmt(value)}" for name, value in overall.items())
+    if len(overall) < len(secondary):
+        lines.append(f"  ({len(secondary) - len(overall)} per-class figures not shown; --out FILE writes them all)")
+    if result.spot_check:
+        lines.append(f"spot check ({len(result.spot_check)} items, seed {result.seed}):")
+    for item in result.spot_check:
+        verdict = "ok " if item.score == 1 else "BAD" if item.score is not None else " - "
+        reason = f" [{item.reason}]" if item.reason else ""
+        lines.append(f"  {verdict} {item.id} (line {item.line}) score {_fmt(item.score)}{reason}")
+        lines.append(f"      input:   {printable(item.input)}")
+        lines.append(f"      teacher: {printable(item.teacher)}")
+        lines.append(f"      gold:    {printable(item.gold)}")
+    return lines

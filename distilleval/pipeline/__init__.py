@@ -5,6 +5,7 @@
 - ``baseline_runs``: train the spec's local baselines and predict the eval items.
 - ``offline``: the offline run (reference labels, real baselines, projected teacher/student).
 - ``reports``: render a run's reports beside its summary.
+- ``stages``: the library API, one function per stage returning a frozen result (``import distilleval``).
 
 Commands (``distilleval.commands``) call these; nothing here imports a command.
 """

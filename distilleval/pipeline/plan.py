@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from distilleval import __version__
 from distilleval.costs.pricing import PricingTable
 from distilleval.files import LockHeld, exclusive_lock, file_sha256, write_text_atomic
 from distilleval.spec.data import Item, split_items
 from distilleval.spec.task_spec import TaskSpec
+from distilleval.version import __version__
 
 # LiteLLM's provider prefix -> the environment variable its SDK reads the key from.
 PROVIDER_KEY_VARIABLES = {

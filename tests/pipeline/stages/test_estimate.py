@@ -1,0 +1,38 @@
+"""``distilleval.estimate``: the same figures as ``distilleval estimate --format json``, in a frozen, typed result."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+import distilleval
+from distilleval.cli.main import main
+
+
+def test_the_result_serialised_is_what_the_command_prints(tiny_spec_path, capsys):
+    result = distilleval.estimate(tiny_spec_path, offline=True)
+    assert capsys.readouterr().out == ""  # a library call prints nothing
+    assert main(["estimate", str(tiny_spec_path), "--offline", "--format", "json"]) == 0
+    printed = capsys.readouterr().out
+    assert distilleval.to_json(result) + "\n" == printed
+
+
+def test_the_result_is_typed_and_frozen(tiny_spec_path):
+    spec = distilleval.load_spec(tiny_spec_path)
+    result = distilleval.estimate(spec, offline=True)
+    assert isinstance(result, distilleval.EstimateResult)
+    assert result.spec == spec.name and result.items > 0
+    assert result.eval_run.total_usd == pytest.approx(result.eval_run.teacher_usd + result.eval_run.student_usd
+                                                      + sum(result.eval_run.candidates_usd.values()))
+    assert result.profiles["teacher"].input_tokens.mean > result.profiles["student"].input_tokens.mean
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.items = 0  # type: ignore[misc]
+    # Render-only fields stay on the result for the markdown, out of the JSON.
+    assert result.cost_table.rows and "cost_table" not in json.loads(distilleval.to_json(result))
+
+
+def test_a_bad_argument_is_a_one_line_error(tiny_spec_path, tmp_path):
+    with pytest.raises(distilleval.DistillevalError, match="--from-run .*: no run found"):
+        distilleval.estimate(tiny_spec_path, from_run=str(tmp_path))
