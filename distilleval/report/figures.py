@@ -16,10 +16,10 @@ from distilleval.costs.estimates import project_training, training_price_key
 from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, stale_prices
 from distilleval.costs.teacher_options import TeacherOption, cheapest_option, teacher_options
 from distilleval.errors import DistillevalError
-from distilleval.gate.checks import item_scores
 from distilleval.gate.paired import non_inferiority_test, paired_scores
 from distilleval.report.baseline_family import BaselineComparison, compare_with_baselines
 from distilleval.report.sources import RunInputs
+from distilleval.results.item_results import item_scores, iter_items
 from distilleval.results.per_class import ClassResult, ConfusionPair
 from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority, Summary
 
@@ -470,7 +470,7 @@ def _confusion(row: ModelRow, inputs: RunInputs) -> dict[str, dict[str, int]] | 
     from distilleval.spec.labels import LabelMatcher
 
     # A failed call is missing data: it is no prediction, not an INVALID one.
-    items = [item for item in inputs.summary.items
+    items = [item for item in iter_items(inputs.summary)
              if row.key in item.outputs and row.key not in item.errors and item.gold is not None]
     if not items:
         return None
