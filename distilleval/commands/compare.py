@@ -124,9 +124,9 @@ def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> lis
         DataError: the runs are of different specs.
     """
     from distilleval.errors import DataError
-    from distilleval.results.item_results import item_ids, item_scores
     from distilleval.gate.judged import corrected_comparability, paired_passes
     from distilleval.gate.paired import paired_scores
+    from distilleval.results.item_results import item_ids, item_scores
 
     if summary_a.spec_name != summary_b.spec_name:
         raise DataError(f"runs are of different specs: {summary_a.spec_name!r} vs {summary_b.spec_name!r}")

@@ -67,8 +67,8 @@ def _parquet_row(item: ItemResult) -> dict[str, Any]:
 
 
 def _write_parquet(items: Iterable[ItemResult], path: Path) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     schema = _parquet_schema(pa)
     count = 0
@@ -88,8 +88,8 @@ def _write_parquet(items: Iterable[ItemResult], path: Path) -> int:
 def require_pyarrow() -> None:
     """Raise ``ConfigurationError`` (one line saying how to install it) when pyarrow is missing."""
     try:
-        import pyarrow  # noqa: F401
-        import pyarrow.parquet  # noqa: F401
+        import pyarrow  # type: ignore[import-untyped]  # noqa: F401
+        import pyarrow.parquet  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         raise ConfigurationError(PYARROW_MISSING) from None
 

@@ -85,7 +85,7 @@ class ItemLike(Protocol):
     reached_max_tokens: list[str]
 
 
-ModelRow = tuple[int, int, int, float | None, str | None, str | None, float | None, str | None, float | None]
+ModelRow = tuple[int, int, int, int, float | None, str | None, str | None, float | None, str | None, float | None]
 
 
 def store_path_for(summary_path: Path) -> Path:
