@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from distilleval.errors import DataError
 from distilleval.files import write_text_atomic
@@ -374,7 +374,7 @@ class JudgeSummary(_Model):
 class ItemStoreRef(_Model):
     """Where a summary's per-item rows are (``results.item_store``)."""
 
-    path: str = Field(description="the SQLite file, relative to the summary's folder")
+    path: str = Field(description="the SQLite file, relative to the summary's folder (absolute once read)")
     set_id: int = Field(description="the set of rows this summary wrote")
     rows: int = Field(description="items in the set")
 
@@ -424,18 +424,15 @@ class Summary(_Model):
     )
     judge: JudgeSummary | None = Field(default=None, description="judge-scored runs: the judge's calls, cost, "
                                                                  "alignment and corrected figures")
-    _folder: Path | None = PrivateAttr(default=None)
-
-    @property
-    def folder(self) -> Path | None:
-        """The folder the summary was read from or last written to (None: built in memory, never written)."""
-        return self._folder
 
     def item_store_path(self) -> Path | None:
-        """The SQLite file holding the per-item rows (None: the rows are in ``items``, or there are none)."""
+        """The SQLite file holding the per-item rows (None: the rows are in ``items``, or there are none).
+
+        ``read_summary`` makes ``item_store.path`` absolute in memory (so a copy of the summary still
+        finds its rows); ``write_summary`` writes it relative to the summary's folder."""
         if self.items or self.item_store is None:
             return None
-        return (self._folder or Path(".")) / self.item_store.path
+        return Path(self.item_store.path)
 
 
 def write_summary(summary: Summary, path: Path) -> None:
@@ -490,5 +487,6 @@ def read_summary(path: str | Path) -> Summary:
         first = err.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise DataError(f"{target}: {where}: {first['msg']} (not a distilleval summary.json?)") from None
-    summary._folder = target.parent
+    if summary.item_store is not None:
+        summary.item_store.path = str((target.parent / summary.item_store.path).absolute())
     return summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -98,7 +99,7 @@ def test_a_run_folder_keeps_the_items_in_its_run_store(tmp_path):
     write_summary(summary, tmp_path / "run" / "summary.json")
     assert not (tmp_path / "run" / "summary.items.sqlite").exists()
     again = read_summary(tmp_path / "run")
-    assert again.item_store.path == "records.sqlite"
+    assert Path(again.item_store.path).name == "records.sqlite"
     assert list(item_results.iter_items(again)) == summary.items
     with sqlite3.connect(tmp_path / "run" / "records.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM item_rows").fetchone() == (12,)
