@@ -104,6 +104,23 @@ def latency_samples(summary: Summary, model: str, limit: int | None = None) -> l
     return [row[1] for row in stored.model_rows(model, "m.latency_ms", "m.latency_ms > 0", limit=limit)]
 
 
+def gold_and_outputs(summary: Summary, model: str) -> tuple[list[str], list[str | None]]:
+    """(gold answers, ``model``'s outputs) of the items with a gold answer that ``model`` answered
+    (a failed call is missing data: left out), aligned, in eval order."""
+    stored = _stored(summary)
+    if stored is None:
+        answered = [item for item in summary.items
+                    if model in item.outputs and model not in item.errors and item.gold is not None]
+        return [item.gold for item in answered if item.gold is not None], [item.outputs[model] for item in answered]
+    golds: list[str] = []
+    outputs: list[str | None] = []
+    for _, gold, output in stored.model_rows(model, "i.gold, m.output",
+                                             f"m.present & {HAS_OUTPUT} AND m.error IS NULL AND i.gold IS NOT NULL"):
+        golds.append(gold)
+        outputs.append(output)
+    return golds, outputs
+
+
 def has_outputs(summary: Summary, model: str) -> bool:
     """Whether any item records an output (or a None output) of ``model``."""
     stored = _stored(summary)

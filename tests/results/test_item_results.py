@@ -48,7 +48,8 @@ def _in_memory_figures(summary, models):
     """What every accessor returns, from whichever source ``summary`` has."""
     return {model: (item_results.item_scores(summary, model), item_results.failed_ids(summary, model),
                     item_results.judge_passes(summary, model), item_results.latency_samples(summary, model, limit=7),
-                    item_results.latency_samples(summary, model), item_results.has_outputs(summary, model))
+                    item_results.latency_samples(summary, model), item_results.has_outputs(summary, model),
+                    item_results.gold_and_outputs(summary, model))
             for model in models} | {"ids": item_results.item_ids(summary)}
 
 
