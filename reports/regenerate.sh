@@ -22,6 +22,8 @@ for spec in specs/*/spec.yaml; do
     cp "$run_dir/learning_curve.json" "reports/$case_name/"
   fi
   cp "$run_dir/report.md" "$run_dir/report.html" "$run_dir/summary.json" "reports/$case_name/"
+  # summary.json (schema 2) keeps aggregates; its per-item rows are in the SQLite file beside it.
+  cp "$run_dir/summary.items.sqlite" "reports/$case_name/"
   distilleval report "$run_dir" --format marp --out "reports/$case_name/slides.marp.md" >/dev/null 2>&1
   echo "reports/$case_name: $(grep -m1 '^## Verdict' "$run_dir/report.md")"
 done

@@ -37,6 +37,7 @@ COMMANDS = (
     "score",
     "report",
     "failures",
+    "export",
     "iterate",
     "compare",
     "gate",

@@ -104,7 +104,9 @@ def correction_text(family_size: int, alpha: float) -> str:
 
 
 def _failed_items(summary: Summary, key: str) -> set[str]:
-    return {item.id for item in summary.items if key in item.errors}
+    from distilleval.results.item_results import failed_ids
+
+    return failed_ids(summary, key)
 
 
 def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> list[dict]:
@@ -122,15 +124,15 @@ def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> lis
         DataError: the runs are of different specs.
     """
     from distilleval.errors import DataError
-    from distilleval.gate.checks import item_scores
     from distilleval.gate.judged import corrected_comparability, paired_passes
     from distilleval.gate.paired import paired_scores
+    from distilleval.results.item_results import item_ids, item_scores
 
     if summary_a.spec_name != summary_b.spec_name:
         raise DataError(f"runs are of different specs: {summary_a.spec_name!r} vs {summary_b.spec_name!r}")
     judged = summary_a.judge is not None or summary_b.judge is not None
     refused = corrected_comparability(summary_a, summary_b) if judged else None
-    shared_items = {item.id for item in summary_a.items} & {item.id for item in summary_b.items}
+    shared_items = set(item_ids(summary_a)) & set(item_ids(summary_b))
     keys = [key for key in summary_b.models if key in summary_a.models]
     pairs, dropped = {}, {}
     for key in keys:

@@ -63,6 +63,7 @@ from distilleval.gate.judged import (
     paired_passes,
 )
 from distilleval.gate.paired import non_inferiority_test, paired_scores
+from distilleval.results.item_results import failed_ids, item_ids, item_scores
 from distilleval.results.summary_json import ModelResult, Summary
 from distilleval.spec.task_spec import GatesSpec
 
@@ -132,15 +133,8 @@ def model_by_role(summary: Summary, role: str) -> tuple[str, ModelResult] | None
     return None
 
 
-def item_scores(summary: Summary, model_key: str) -> dict[str, float | None]:
-    """Item id -> score of one model (items the model has no score for are absent; a failed
-    call is None, also in summaries written before failed calls were excluded)."""
-    return {item.id: None if model_key in item.errors else item.scores[model_key]
-            for item in summary.items if model_key in item.scores}
-
-
 def _failed_items(summary: Summary, model_key: str) -> set[str]:
-    return {item.id for item in summary.items if model_key in item.errors}
+    return failed_ids(summary, model_key)
 
 
 def _metric(result: ModelResult) -> float | None:
@@ -374,7 +368,7 @@ def _paired_drops(run: Summary, baseline: Summary, alpha: float, limit: float) -
             continue
         a, b = paired_scores(item_scores(baseline, key), item_scores(run, key))
         dropped[key] = len((_failed_items(run, key) | _failed_items(baseline, key))
-                           & {item.id for item in run.items} & {item.id for item in baseline.items})
+                           & set(item_ids(run)) & set(item_ids(baseline)))
         if a:
             pairs[key] = (a, b)
         else:
@@ -406,7 +400,7 @@ def _judged_paired_drops(run: Summary, baseline: Summary, alpha: float, limit: f
     checks: dict[str, Check] = {}
     pairs = {}
     dropped: dict[str, int] = {}
-    shared = {item.id for item in run.items} & {item.id for item in baseline.items}
+    shared = set(item_ids(run)) & set(item_ids(baseline))
     for key, result in run.models.items():
         if result.basis != "measured" or key not in baseline.models:
             continue

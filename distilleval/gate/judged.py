@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from distilleval.results.item_results import judge_passes
 from distilleval.results.summary_json import Summary
 
 
@@ -101,16 +102,6 @@ def corrected_comparability(a: Summary, b: Summary) -> str | None:
 
 def _rates(alignment) -> tuple[int, int, int, int]:
     return alignment.true_pass, alignment.positives, alignment.true_fail, alignment.negatives
-
-
-def judge_passes(summary: Summary, key: str) -> dict[str, bool]:
-    """Item id -> whether the judge passed model ``key``'s answer (items without a verdict are absent)."""
-    passes = {}
-    for item in summary.items:
-        if key in item.errors or item.scores.get(key) is None:
-            continue
-        passes[item.id] = item.reasons.get(key) != "judge_fail"
-    return passes
 
 
 def paired_passes(a: Summary, b: Summary, key: str) -> tuple[list[float], list[float]]:

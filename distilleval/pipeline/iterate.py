@@ -171,11 +171,14 @@ def prepare(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: Itera
     baseline = check_iterable(spec, options.baseline) if tinker is None else None
     items = load_items(spec)
     by_id = {item.id: item for item in items}
-    missing = [item.id for item in summary.items if item.id not in by_id]
+    from distilleval.results.item_results import item_ids
+
+    run_item_ids = item_ids(summary)
+    missing = [item_id for item_id in run_item_ids if item_id not in by_id]
     if missing:
         raise DataError(f"{spec.resolve(spec.data.path)}: the run's eval item {missing[0]!r} is not in the data "
                         f"any more ({len(missing)} missing); iterate compares rounds on the run's own eval items")
-    evaluate = [by_id[item.id] for item in summary.items if by_id[item.id].gold is not None]
+    evaluate = [by_id[item_id] for item_id in run_item_ids if by_id[item_id].gold is not None]
     # No generated input may repeat an eval item: the run's, and any other of the eval split (--limit).
     run_ids = {item.id for item in evaluate}
     guarded = evaluate + [item for item in split_items(items, "eval") if item.id not in run_ids]
@@ -189,7 +192,7 @@ def prepare(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: Itera
     fingerprint = _fingerprint(spec, settings, baseline, file_sha256(spec.resolve(spec.data.path)), tinker)
     eval_split = split_items(items, "eval")
     # The run's eval items are the first N of the eval split in canonical order (eval --limit N).
-    eval_limit = len(summary.items) if len(summary.items) < len(eval_split) else None
+    eval_limit = len(run_item_ids) if len(run_item_ids) < len(eval_split) else None
     return Context(spec, settings, pricing, baseline, train, evaluate, guarded, fingerprint, options,
                    tinker=tinker, eval_limit=eval_limit)
 

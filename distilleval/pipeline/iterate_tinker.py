@@ -120,7 +120,9 @@ def _prompt_key(messages: Sequence[dict]) -> str:
 def summary_predictions(summary: Any, items: Sequence[Item]) -> list[str | None]:
     """The student's answer per item from a summary: the gold label where it was scored right,
     its raw output where wrong, None where the call failed (missing data, not a wrong answer)."""
-    by_id = {row.id: row for row in summary.items}
+    from distilleval.results.item_results import iter_items
+
+    by_id = {row.id: row for row in iter_items(summary)}
     answers: list[str | None] = []
     for item in items:
         row = by_id.get(item.id)

@@ -15,6 +15,7 @@ from html import escape
 from distilleval.costs.cost_model import format_usd
 from distilleval.report.figures import Figures, ModelRow
 from distilleval.report.text_width import fit_text, text_width_px, wrap_text
+from distilleval.results.item_results import latency_samples
 
 WIDTH, HEIGHT = 720, 360
 LEFT, RIGHT, TOP, BOTTOM = 78, 24, 36, 52
@@ -246,8 +247,7 @@ def latency_chart(f: Figures, *, max_points: int = 400) -> str:
         latency = row.result.latency_ms
         if latency is None or latency.n == 0 or latency.p50 is None:
             continue
-        samples = [item.latency_ms.get(row.key) for item in f.summary.items]
-        rows.append((row, [v for v in samples if v is not None and v > 0][:max_points]))
+        rows.append((row, latency_samples(f.summary, row.key, limit=max_points)))
     height = TOP + BOTTOM + 60 * max(1, len(rows))
     if not rows:
         return _frame("chart-latency", title, [_text(WIDTH / 2, height / 2, "no measured latency")], height=height)

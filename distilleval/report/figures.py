@@ -16,10 +16,10 @@ from distilleval.costs.estimates import project_training, training_price_key
 from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, stale_prices
 from distilleval.costs.teacher_options import TeacherOption, cheapest_option, teacher_options
 from distilleval.errors import DistillevalError
-from distilleval.gate.checks import item_scores
 from distilleval.gate.paired import non_inferiority_test, paired_scores
 from distilleval.report.baseline_family import BaselineComparison, compare_with_baselines
 from distilleval.report.sources import RunInputs
+from distilleval.results.item_results import gold_and_outputs, item_scores
 from distilleval.results.per_class import ClassResult, ConfusionPair
 from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority, Summary
 
@@ -470,13 +470,11 @@ def _confusion(row: ModelRow, inputs: RunInputs) -> dict[str, dict[str, int]] | 
     from distilleval.spec.labels import LabelMatcher
 
     # A failed call is missing data: it is no prediction, not an INVALID one.
-    items = [item for item in inputs.summary.items
-             if row.key in item.outputs and row.key not in item.errors and item.gold is not None]
-    if not items:
+    golds, outputs = gold_and_outputs(inputs.summary, row.key)
+    if not golds:
         return None
     matcher = LabelMatcher(spec.output.labels, spec.scorer.normalize, spec.scorer.aliases)
-    return confusion_from_outputs([i.gold for i in items], [i.outputs[row.key] for i in items], matcher.match,
-                                  labels=spec.output.labels)
+    return confusion_from_outputs(golds, outputs, matcher.match, labels=spec.output.labels)
 
 
 def _per_class(figures: Figures) -> PerClass | None:

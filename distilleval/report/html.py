@@ -14,6 +14,7 @@ from distilleval.report.charts import accuracy_chart, cost_chart, latency_chart,
 from distilleval.report.figures import Figures
 from distilleval.report.tables import Table
 from distilleval.report.verdict import Verdict
+from distilleval.results.item_results import iter_items
 from distilleval.results.summary_json import ItemResult
 
 MAX_ITEMS_PER_SIDE = 500
@@ -60,27 +61,35 @@ SCRIPT = """
 
 @dataclass(frozen=True)
 class Disagreements:
-    """Items where exactly one of teacher and student is right."""
+    """Items where exactly one of teacher and student is right: how many, and the first ``keep`` of each side."""
 
     teacher_only: list[ItemResult]
     student_only: list[ItemResult]
+    teacher_only_count: int = 0
+    student_only_count: int = 0
 
 
-def find_disagreements(f: Figures) -> Disagreements:
-    """Split items into teacher-right/student-wrong and student-right/teacher-wrong (score 1 vs < 1)."""
+def find_disagreements(f: Figures, *, keep: int = MAX_ITEMS_PER_SIDE) -> Disagreements:
+    """Split items into teacher-right/student-wrong and student-right/teacher-wrong (score 1 vs < 1),
+    streaming the items: every disagreement is counted, the first ``keep`` of each side kept."""
     if f.teacher is None or f.student is None:
         return Disagreements([], [])
     t_key, s_key = f.teacher.key, f.student.key
-    teacher_only, student_only = [], []
-    for item in f.summary.items:
+    teacher_only: list[ItemResult] = []
+    student_only: list[ItemResult] = []
+    counts = [0, 0]
+    for item in iter_items(f.summary):
         t, s = item.scores.get(t_key), item.scores.get(s_key)
         if t is None or s is None:
             continue
-        if t >= 1.0 and s < 1.0:
-            teacher_only.append(item)
-        elif s >= 1.0 and t < 1.0:
-            student_only.append(item)
-    return Disagreements(teacher_only, student_only)
+        side = 0 if t >= 1.0 and s < 1.0 else 1 if s >= 1.0 and t < 1.0 else None
+        if side is None:
+            continue
+        counts[side] += 1
+        kept = teacher_only if side == 0 else student_only
+        if len(kept) < keep:
+            kept.append(item)
+    return Disagreements(teacher_only, student_only, counts[0], counts[1])
 
 
 def _table_html(table: Table) -> str:
@@ -126,11 +135,13 @@ def _browser_html(f: Figures) -> str:
     parts = ['<section id="disagreements"><h2>Disagreements: where only one of teacher and student is right</h2>',
              '<p><input type="search" id="item-filter" placeholder="Filter by id, input or output" aria-label="Filter items"> '
              '<span id="item-count" class="meta"></span></p>']
-    for key, heading, items in (("teacher-only", "Teacher right, student wrong", found.teacher_only),
-                                ("student-only", "Student right, teacher wrong", found.student_only)):
-        extra = f" (first {MAX_ITEMS_PER_SIDE} shown)" if len(items) > MAX_ITEMS_PER_SIDE else ""
-        noun = "item" if len(items) == 1 else "items"
-        parts.append(f'<h3 id="{key}">{escape(heading)}: {len(items):,} {noun}{extra}</h3>')
+    for key, heading, items, count in (
+        ("teacher-only", "Teacher right, student wrong", found.teacher_only, found.teacher_only_count),
+        ("student-only", "Student right, teacher wrong", found.student_only, found.student_only_count),
+    ):
+        extra = f" (first {MAX_ITEMS_PER_SIDE} shown)" if count > MAX_ITEMS_PER_SIDE else ""
+        noun = "item" if count == 1 else "items"
+        parts.append(f'<h3 id="{key}">{escape(heading)}: {count:,} {noun}{extra}</h3>')
         parts.extend(_item_html(item, f) for item in items[:MAX_ITEMS_PER_SIDE])
     parts.append("</section>")
     return "".join(parts)

@@ -87,9 +87,9 @@ def _ni_p_value(a_only: int, b_only: int, n: int, margin: float) -> float:
 
 def _family_tests(f: Figures, arms: list[Arm]) -> dict[str, NonInferiorityTest]:
     """Arm name -> its non-inferiority test against the teacher, decided as one family (module docstring)."""
-    from distilleval.gate.checks import item_scores
     from distilleval.gate.paired import paired_scores
     from distilleval.results.families import holm, is_binary
+    from distilleval.results.item_results import item_scores
     from distilleval.results.paired_proportions import rejects_at_or_above
     from distilleval.results.statistics import paired_difference
 

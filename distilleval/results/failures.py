@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from distilleval.errors import DataError
+from distilleval.results.item_results import has_outputs, iter_items
 from distilleval.results.summary_json import ItemResult, Summary
 
 Against = Literal["auto", "gold", "teacher"]
@@ -46,7 +47,7 @@ def default_model(summary: Summary) -> tuple[str, str | None]:
     """The model whose failures to list: the student when it answered in this run, else the
     best-scoring baseline (offline runs); returns (model key, why it was chosen or None)."""
     student = next((key for key, result in summary.models.items() if result.role == "student"), None)
-    if student is not None and any(student in item.outputs for item in summary.items):
+    if student is not None and has_outputs(summary, student):
         return student, None
     baselines = [(result.metric.value, key) for key, result in summary.models.items()
                  if result.role == "baseline" and result.metric is not None and result.metric.value is not None]
@@ -108,7 +109,7 @@ def find_failures(summary: Summary, model: str, *, against: Against = "auto",
     """
     teacher = _check_model(summary, model, against)
     found = []
-    for item in summary.items:
+    for item in iter_items(summary):
         reference = _reference(item, model, against, teacher, label_of)
         if reference is None:
             continue
@@ -139,7 +140,7 @@ def checked_per_class(summary: Summary, model: str, *, against: Against = "auto"
     """Expected class -> items of that class that ``find_failures`` checked (same arguments)."""
     teacher = _check_model(summary, model, against)
     counts: Counter = Counter()
-    for item in summary.items:
+    for item in iter_items(summary):
         reference = _reference(item, model, against, teacher, label_of)
         if reference is not None:
             counts[_class(reference[0], label_of)] += 1

@@ -2,6 +2,10 @@
 
 ``eval``, ``score`` and ``run`` write it; ``report``, ``gate``, ``compare`` and ``cost`` read it.
 Every figure says whether it was measured in this run or projected from a table.
+
+Since schema version 2 the file holds aggregates only: the per-item rows live in SQLite beside it
+(``results.item_store``; ``item_store`` points at them) and are read through
+``results.item_results``. A version-1 file keeps its rows in ``items`` and is read as before.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from distilleval.errors import DataError
 from distilleval.files import write_text_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Basis = Literal["measured", "projected", "reference"]
 
@@ -367,6 +371,14 @@ class JudgeSummary(_Model):
     pairwise: PairwiseResult | None = None
 
 
+class ItemStoreRef(_Model):
+    """Where a summary's per-item rows are (``results.item_store``)."""
+
+    path: str = Field(description="the SQLite file, relative to the summary's folder (absolute once read)")
+    set_id: int = Field(description="the set of rows this summary wrote")
+    rows: int = Field(description="items in the set")
+
+
 class SourceRef(_Model):
     """A file that produced the run, with its hash."""
 
@@ -397,7 +409,10 @@ class Summary(_Model):
     n_items: int
     models: dict[str, ModelResult]
     comparisons: list[Comparison] = Field(default_factory=list)
-    items: list[ItemResult] = Field(default_factory=list)
+    items: list[ItemResult] = Field(
+        default_factory=list, description="schema version 1 only (and summaries built in memory): the per-item rows; "
+        "version 2 files keep them in the item store")
+    item_store: ItemStoreRef | None = Field(default=None, description="where the per-item rows are (version 2)")
     volumes_per_day: list[int] = Field(default_factory=list)
     days_per_month: float = 30.0
     notes: list[str] = Field(default_factory=list)
@@ -410,11 +425,43 @@ class Summary(_Model):
     judge: JudgeSummary | None = Field(default=None, description="judge-scored runs: the judge's calls, cost, "
                                                                  "alignment and corrected figures")
 
+    def item_store_path(self) -> Path | None:
+        """The SQLite file holding the per-item rows (None: the rows are in ``items``, or there are none).
+
+        ``read_summary`` makes ``item_store.path`` absolute in memory (so a copy of the summary still
+        finds its rows); ``write_summary`` writes it relative to the summary's folder."""
+        if self.items or self.item_store is None:
+            return None
+        return Path(self.item_store.path)
+
 
 def write_summary(summary: Summary, path: Path) -> None:
-    """Write ``summary`` atomically (a temp file renamed over the target)."""
+    """Write ``summary`` atomically: its per-item rows first (a new set in the item store), then
+    ``summary.json`` naming them (a temp file renamed over the target), then the rows of the
+    summary it replaced are dropped. Interrupted anywhere, the summary on disk and its rows agree.
+
+    A summary read from a version-2 file (rows already stored) keeps its pointer, re-aimed at the
+    new folder; a version-1 or in-memory summary's ``items`` move into the item store.
+    """
+    import os
+
+    from distilleval.results import item_store
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, summary.model_dump_json(indent=2))
+    folder = path.parent
+    stored = summary.item_store_path()
+    if summary.items:
+        store = item_store.store_path_for(path)
+        set_id, count = item_store.write_items(store, path.name, summary.items)
+        pointer: ItemStoreRef | None = ItemStoreRef(path=os.path.relpath(store, folder), set_id=set_id, rows=count)
+    elif stored is not None and summary.item_store is not None:
+        pointer = summary.item_store.model_copy(update={"path": os.path.relpath(stored, folder)})
+    else:
+        pointer = summary.item_store
+    written = summary.model_copy(update={"item_store": pointer, "schema_version": SCHEMA_VERSION})
+    write_text_atomic(path, written.model_dump_json(indent=2, exclude={"items"}))
+    if summary.items and pointer is not None:
+        item_store.drop_other_sets(store, path.name, pointer.set_id)
 
 
 def read_summary(path: str | Path) -> Summary:
@@ -435,8 +482,11 @@ def read_summary(path: str | Path) -> Summary:
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"{target}: cannot read summary ({err})") from None
     try:
-        return Summary.model_validate(raw)
+        summary = Summary.model_validate(raw)
     except ValidationError as err:
         first = err.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise DataError(f"{target}: {where}: {first['msg']} (not a distilleval summary.json?)") from None
+    if summary.item_store is not None:
+        summary.item_store.path = str((target.parent / summary.item_store.path).absolute())
+    return summary

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from distilleval.cli.main import main
+from distilleval.results.item_results import iter_items
 from distilleval.results.summary_json import read_summary
 from distilleval.testing.openai_server import ModelScript, OpenAIServer, ServerProcess, random_faults
 
@@ -145,8 +146,8 @@ def test_twenty_percent_faults_every_item_scored_or_recorded(tmp_path, fast_path
     assert code == (1 if any(summary.models[role].error_rate > 0.02 for role in ("teacher", "student")) else 0)
     for role in ("teacher", "student"):
         result = summary.models[role]
-        answered = [i for i in summary.items if i.outputs.get(role) is not None]
-        errored = [i for i in summary.items if role in i.errors]
+        answered = [i for i in iter_items(summary) if i.outputs.get(role) is not None]
+        errored = [i for i in iter_items(summary) if role in i.errors]
         assert result.n == n == len(answered) + len(errored)
         assert sum(result.errors.values()) == len(errored)
         paid = collections.Counter(r.prompt for r in log if r.outcome == "ok" and r.model == f"{role}-m")
@@ -411,7 +412,7 @@ def test_answers_cut_at_max_tokens_are_judged_on_their_content(tmp_path):
     assert student.metric.value == pytest.approx(1 / 6)  # "billing" on t0
     assert student.reasons == {"wrong_label": 2, "invalid_label": 3}  # t2, t4 wrong; "techn" on t1, t3, t5
     assert student.truncated_invalid == 3 and student.invalid_rate == pytest.approx(3 / 6)
-    assert all(item.reached_max_tokens == ["student"] for item in summary.items)
+    assert all(item.reached_max_tokens == ["student"] for item in iter_items(summary))
     report = (tmp_path / "report.md")
     assert main(["report", str(_only_run(tmp_path)), "--out", str(report)]) == 0
     assert ("6 of 6 answers were cut at max_tokens (reached max_tokens) and are judged on their content: 3 of them "

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 from distilleval.cli.main import main
+from distilleval.results.item_results import iter_items
+from distilleval.results.summary_json import read_summary
 from distilleval.spec.data import load_items
 from distilleval.spec.task_spec import load_spec
 from tests.ticket_routing_fixture import FIXTURE_DIR, SUMMARY_PATH, write_variant
@@ -72,7 +74,7 @@ def test_offline_run_lists_the_best_baselines_failures(tmp_path, capsys):
     captured = capsys.readouterr()
     summary = json.loads((run_dir / "summary.json").read_text())
     best = max((m["metric"]["value"], k) for k, m in summary["models"].items() if m["role"] == "baseline")
-    wrong = sum(1 for item in summary["items"] if item["scores"][best[1]] < 1.0)
+    wrong = sum(1 for item in iter_items(read_summary(run_dir)) if item.scores[best[1]] < 1.0)
     assert f"listing the failures of {best[1]}, the best baseline" in captured.err
     assert captured.out.startswith(f"{wrong} failures of 40 items checked ({best[1]} against gold)")
     assert len((tmp_path / "f.jsonl").read_text().splitlines()) == wrong

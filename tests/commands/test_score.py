@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from distilleval.cli.main import main
+from distilleval.results.item_results import iter_items
 from distilleval.results.summary_json import read_summary
 
 
@@ -260,7 +261,7 @@ student: {model: "tinker://s", prompt: "{question}"}
     summary = read_summary(out)
     assert summary.primary_metric == "execution_accuracy"
     assert summary.models["student"].metric.value == 0.5
-    assert summary.items[1].reasons == {"student": "unsafe"}
+    assert list(iter_items(summary))[1].reasons == {"student": "unsafe"}
     assert database.read_bytes() == before
 
 

@@ -11,6 +11,8 @@ import pytest
 from distilleval.cli.main import main
 from distilleval.costs.pricing import load_pricing
 from distilleval.results.cascades import fixed_threshold_grid, split_calibration
+from distilleval.results.item_results import iter_items
+from distilleval.results.summary_json import read_summary
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
 from tests.commands.test_eval import RUBRIC
 
@@ -136,10 +138,10 @@ def test_the_candidate_is_called_scored_and_costed_like_the_teacher(run):
 
 
 def test_each_answer_carries_its_scripted_confidence(run):
-    for row in run["summary"]["items"]:
-        number = int(row["id"][1:])
+    for row in iter_items(read_summary(run["run_dir"])):
+        number = int(row.id[1:])
         for name, model in (("teacher", "teacher-m"), ("student", "student-m"), ("mini", "mini-m")):
-            assert row["confidence"][name] == pytest.approx(confidence_of(model, number), abs=1e-12)
+            assert row.confidence[name] == pytest.approx(confidence_of(model, number), abs=1e-12)
 
 
 def test_every_cascade_figure_equals_the_truth_at_every_threshold(run):

@@ -17,6 +17,8 @@ tinker = pytest.importorskip("tinker")
 
 from distilleval.backends.tinker import rendering  # noqa: E402
 from distilleval.cli.main import main  # noqa: E402
+from distilleval.results.item_results import iter_items  # noqa: E402
+from distilleval.results.summary_json import read_summary  # noqa: E402
 from distilleval.testing.fake_tinker import FakeServiceClient  # noqa: E402
 from distilleval.testing.openai_server import ModelScript, OpenAIServer  # noqa: E402
 from distilleval.testing.scripted_generator import generation_request, scripted_teacher  # noqa: E402
@@ -142,8 +144,8 @@ def test_round_two_retrains_on_the_round_one_rows_plus_the_kept_ones_and_samples
     # Sampled: round 1's checkpoint on every training row (the weak-class check), then round 2's on every eval item.
     assert len(service.calls_named("sample")) - samples_before == TRAIN_ROWS + EVAL_ITEMS
     assert service.calls_named("create_sampling_client")[-1]["model_path"] == second["checkpoint"]
-    eval_summary = json.loads((round2 / "eval" / "summary.json").read_text())
-    assert sorted(row["id"] for row in eval_summary["items"]) == sorted(
+    eval_summary = read_summary(round2 / "eval" / "summary.json")
+    assert sorted(row.id for row in iter_items(eval_summary)) == sorted(
         json.loads(line)["id"] for line in (round1 / "predictions.jsonl").read_text().splitlines())
 
     # Paired on the same 60 items; the double's answers do not depend on training, so no change, and the loop stops.
@@ -318,4 +320,4 @@ def test_a_double_that_answers_from_its_training_rows_gains_on_the_missing_class
     assert document["stopped"].startswith("no weak class") and "in-sample" in document["stopped"]
     weak_check = json.loads((run / "round-3" / "weak-check" / "eval" / "summary.json").read_text())
     assert weak_check["models"]["student"]["metric"]["value"] >= 0.8
-    assert len(weak_check["items"]) == second["training_rows"]
+    assert len(list(iter_items(read_summary(run / "round-3" / "weak-check" / "eval")))) == second["training_rows"]

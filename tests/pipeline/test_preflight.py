@@ -16,6 +16,7 @@ import pytest
 from distilleval.cli.main import main
 from distilleval.errors import DataError, SpecError
 from distilleval.pipeline.preflight import check_eval_inputs, check_label_inputs
+from distilleval.results.item_results import iter_items
 from distilleval.results.summary_json import read_summary
 from distilleval.spec.data import order_key
 from distilleval.spec.task_spec import load_spec
@@ -211,7 +212,7 @@ def test_a_decomposed_answer_scores_as_the_composed_label(tmp_path, capsys):
     [run_dir] = list((tmp_path / "runs").iterdir())
     summary = read_summary(run_dir)
     # The student really answered in the decomposed form, and it scored as the composed label.
-    assert sorted({item.outputs["student"] for item in summary.items}) == ["billing", NFD_CAFE]
+    assert sorted({item.outputs["student"] for item in iter_items(summary)}) == ["billing", NFD_CAFE]
     student = summary.models["student"]
     assert student.metric.value == 1.0
     assert student.invalid_rate == 0.0

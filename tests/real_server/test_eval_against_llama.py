@@ -26,6 +26,7 @@ import pytest
 
 from distilleval.cli.main import main
 from distilleval.costs.cost_model import format_usd
+from distilleval.results.item_results import iter_items
 from distilleval.results.summary_json import read_summary
 from distilleval.testing.llama_server import LlamaServer
 from tests.real_server.server_record import recorded_calls, server_calls
@@ -225,7 +226,7 @@ def test_answers_that_reached_max_tokens_are_judged_on_their_content(llama_proxy
         assert result.metric.value == pytest.approx(right / N_ITEMS), role
         assert result.invalid_rate == pytest.approx(invalid / N_ITEMS), role
         for call in mine:
-            item = next(i for i in summary.items if i.id == call.item_id)
+            item = next(i for i in iter_items(summary) if i.id == call.item_id)
             answer = normalized_answer(call.text)
             expected = None if answer == GOLD[call.item_id] else "wrong_label" if answer in LABELS else "invalid_label"
             assert item.reasons.get(role) == expected, (role, call.item_id, call.text)

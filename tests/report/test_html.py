@@ -148,3 +148,23 @@ def test_baseline_lead_and_long_per_class_chart(tmp_path):
     assert "the 40 worst of 60 classes" in svg and svg.count('class="class-bar"') == 40
     drawn = re.findall(r'data-label="(c\d\d)"', svg)
     assert [next(c.f1 for c in classes if c.label == label) for label in drawn] == sorted(c.f1 for c in classes)[:40]
+
+
+def test_disagreements_stream_every_item_count_all_and_keep_the_first(tmp_path):
+    from distilleval.report.figures import compute_figures
+    from distilleval.report.html import find_disagreements
+    from distilleval.report.sources import load_run
+    from tests.ticket_routing_fixture import load_fixture, set_scores, write_variant
+
+    def change(summary):
+        set_scores(summary, "student", {item.id for item in summary.items[:40]})
+
+    run = write_variant(tmp_path, change)
+    found = find_disagreements(compute_figures(load_run(run)), keep=5)
+    old = load_fixture()
+    change(old)
+    expected = [i.id for i in old.items if i.scores.get("teacher") is not None and i.scores["teacher"] >= 1.0
+                and i.scores["student"] is not None and i.scores["student"] < 1.0]
+    assert found.teacher_only_count == len(expected) > 30
+    assert [item.id for item in found.teacher_only] == expected[:5]
+    assert found.teacher_only[0] == next(i for i in old.items if i.id == expected[0])

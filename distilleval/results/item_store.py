@@ -1,0 +1,266 @@
+"""Per-item results of a summary, kept in SQLite beside ``summary.json`` rather than inside it.
+
+A summary of a million items would be hundreds of MiB of JSON that ``report`` and ``gate`` load
+whole; the per-item rows (gold, input preview, each model's score, output, error, latency,
+reason, confidence and truncation) live here instead, and ``summary.json`` keeps a pointer
+(``Summary.item_store``). In a run folder the rows go into the run store (``records.sqlite``,
+tables ``item_sets``, ``item_rows`` and ``item_model_rows``); a summary written where there is no
+run store gets a sibling file ``<summary stem>.items.sqlite`` with the same tables.
+
+Each write is a new *set* (one transaction, all rows or none); the summary then names the set,
+and only after the summary is in place are the older sets of the same summary file deleted. So a
+reader always finds the rows its summary names, whether or not a re-score was interrupted.
+
+This module is the storage layer only (SQL in, plain tuples out); ``results.item_results`` turns
+the rows into ``ItemResult`` objects and is what every command reads through.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from distilleval.errors import DataError
+
+STORE_SUFFIX = ".items.sqlite"
+
+# Which of a model's per-item fields are present (a field may be present and None).
+HAS_SCORE, HAS_OUTPUT, HAS_LATENCY, HAS_CONFIDENCE, TRUNCATED = 1, 2, 4, 8, 16
+
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS item_sets (
+        set_id INTEGER PRIMARY KEY,
+        summary_file TEXT NOT NULL,
+        models TEXT NOT NULL,
+        n_items INTEGER NOT NULL,
+        written_at REAL NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS item_rows (
+        set_id INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        item_id TEXT NOT NULL,
+        gold TEXT,
+        input_preview TEXT NOT NULL,
+        PRIMARY KEY (set_id, position)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS item_model_rows (
+        set_id INTEGER NOT NULL,
+        model INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        present INTEGER NOT NULL,
+        score REAL,
+        output TEXT,
+        error TEXT,
+        latency_ms REAL,
+        reason TEXT,
+        confidence REAL,
+        PRIMARY KEY (set_id, model, position)
+    )
+    """,
+)
+
+
+class ItemLike(Protocol):
+    """What the writer reads of one item (``summary_json.ItemResult`` has these fields)."""
+
+    id: str
+    gold: str | None
+    input_preview: str
+    scores: dict[str, float | None]
+    outputs: dict[str, str | None]
+    errors: dict[str, str]
+    latency_ms: dict[str, float | None]
+    reasons: dict[str, str]
+    confidence: dict[str, float | None]
+    reached_max_tokens: list[str]
+
+
+ModelRow = tuple[int, int, int, int, float | None, str | None, str | None, float | None, str | None, float | None]
+
+
+def store_path_for(summary_path: Path) -> Path:
+    """Where a summary at ``summary_path`` keeps its per-item rows: the run store beside it, else
+    a sibling ``<stem>.items.sqlite``."""
+    from distilleval.run.store import RECORDS_FILE
+
+    records = summary_path.parent / RECORDS_FILE
+    return records if records.is_file() else summary_path.with_name(summary_path.stem + STORE_SUFFIX)
+
+
+def _model_row(set_id: int, model: int, position: int, item: ItemLike, name: str) -> ModelRow:
+    present = ((HAS_SCORE if name in item.scores else 0) | (HAS_OUTPUT if name in item.outputs else 0)
+               | (HAS_LATENCY if name in item.latency_ms else 0) | (HAS_CONFIDENCE if name in item.confidence else 0)
+               | (TRUNCATED if name in item.reached_max_tokens else 0))
+    return (set_id, model, position, present, item.scores.get(name), item.outputs.get(name), item.errors.get(name),
+            item.latency_ms.get(name), item.reasons.get(name), item.confidence.get(name))
+
+
+def _models_of(item: ItemLike) -> Iterator[str]:
+    """The item's model names, in the order its fields name them (no repeats)."""
+    seen: dict[str, None] = {}
+    for names in (item.scores, item.outputs, item.errors, item.latency_ms, item.reasons, item.confidence,
+                  item.reached_max_tokens):
+        seen.update(dict.fromkeys(names))
+    return iter(seen)
+
+
+def _error(path: Path, err: BaseException, doing: str) -> DataError:
+    reason = err.strerror if isinstance(err, OSError) and err.strerror else (str(err) or type(err).__name__)
+    return DataError(f"{path}: cannot {doing} the per-item results ({reason})")
+
+
+@contextmanager
+def _connect(path: Path, *, write: bool) -> Iterator[sqlite3.Connection]:
+    """A connection to the item store (read-only unless ``write``), closed on exit."""
+    if not write and not path.is_file():
+        raise DataError(f"{path}: the summary's per-item results are missing (copy the run folder whole, "
+                        "summary.json with its records.sqlite or .items.sqlite file)")
+    uri = path.resolve().as_uri() + ("" if write else "?mode=ro")
+    try:
+        with closing(sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)) as db:
+            yield db
+    except (sqlite3.Error, OSError) as err:
+        raise _error(path, err, "write" if write else "read") from None
+
+
+def write_items(path: Path, summary_file: str, items: Iterable[ItemLike]) -> tuple[int, int]:
+    """Write every item's rows as one new set, in one transaction; returns (set id, items written).
+
+    Args:
+        path: the SQLite file (``store_path_for``); created when missing.
+        summary_file: the summary's file name, so ``drop_other_sets`` keeps other summaries' sets.
+        items: the items in eval order.
+
+    Raises:
+        DataError: the file cannot be written (one line naming it).
+    """
+    with _connect(path, write=True) as db:
+        for statement in _SCHEMA:
+            db.execute(statement)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = db.execute("INSERT INTO item_sets (summary_file, models, n_items, written_at) VALUES (?, '[]', 0, ?)",
+                                (summary_file, time.time()))
+            set_id = int(cursor.lastrowid or 0)
+            models: dict[str, int] = {}
+            count = 0
+            batch: list[ModelRow] = []
+            item_batch: list[tuple[int, int, str, str | None, str]] = []
+            for position, item in enumerate(items):
+                count += 1
+                item_batch.append((set_id, position, item.id, item.gold, item.input_preview))
+                for name in _models_of(item):
+                    batch.append(_model_row(set_id, models.setdefault(name, len(models)), position, item, name))
+                if len(item_batch) >= 5000:
+                    _insert(db, item_batch, batch)
+                    item_batch, batch = [], []
+            _insert(db, item_batch, batch)
+            db.execute("UPDATE item_sets SET models = ?, n_items = ? WHERE set_id = ?",
+                       (json.dumps(list(models)), count, set_id))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+    return set_id, count
+
+
+def _insert(db: sqlite3.Connection, items: list[tuple[int, int, str, str | None, str]], rows: list[ModelRow]) -> None:
+    db.executemany("INSERT INTO item_rows VALUES (?, ?, ?, ?, ?)", items)
+    db.executemany("INSERT INTO item_model_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def drop_other_sets(path: Path, summary_file: str, keep: int) -> None:
+    """Delete the sets of ``summary_file`` other than ``keep`` (after the summary naming ``keep`` is written)."""
+    with _connect(path, write=True) as db:
+        stale = [row[0] for row in db.execute(
+            "SELECT set_id FROM item_sets WHERE summary_file = ? AND set_id != ?", (summary_file, keep))]
+        if not stale:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        for set_id in stale:
+            db.execute("DELETE FROM item_model_rows WHERE set_id = ?", (set_id,))
+            db.execute("DELETE FROM item_rows WHERE set_id = ?", (set_id,))
+            db.execute("DELETE FROM item_sets WHERE set_id = ?", (set_id,))
+        db.execute("COMMIT")
+
+
+class ItemSet:
+    """One written set, opened read-only: the rows behind one summary.
+
+    Args:
+        path: the SQLite file.
+        set_id: the set the summary names.
+
+    Raises:
+        DataError: the file or the set is missing or unreadable.
+    """
+
+    def __init__(self, path: Path, set_id: int):
+        self.path, self.set_id = path, set_id
+        with _connect(path, write=False) as db:
+            try:
+                found = db.execute("SELECT models, n_items FROM item_sets WHERE set_id = ?", (set_id,)).fetchone()
+            except sqlite3.OperationalError:
+                found = None
+        if found is None:
+            raise DataError(f"{path}: holds no per-item results for this summary (set {set_id}); "
+                            "was the summary copied without its own rows?")
+        self.models: list[str] = json.loads(found[0])
+        self.n_items: int = found[1]
+
+    def _index(self, model: str) -> int | None:
+        return self.models.index(model) if model in self.models else None
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Stream the rows of ``sql`` (a SELECT over this set's tables), closing the file at the end."""
+        with _connect(self.path, write=False) as db:
+            cursor = db.execute(sql, params)
+            while chunk := cursor.fetchmany(2000):
+                yield from chunk
+
+    def model_rows(self, model: str, columns: str, where: str = "", limit: int | None = None) -> Iterator[tuple[Any, ...]]:
+        """(item id, *columns) of ``model``'s rows in eval order; ``where`` filters with SQL over the row."""
+        index = self._index(model)
+        if index is None:
+            return iter(())
+        sql = (f"SELECT i.item_id, {columns} FROM item_model_rows m JOIN item_rows i "
+               "ON i.set_id = m.set_id AND i.position = m.position WHERE m.set_id = ? AND m.model = ?"
+               + (f" AND ({where})" if where else "") + " ORDER BY m.position"
+               + (f" LIMIT {int(limit)}" if limit is not None else ""))
+        return self.query(sql, (self.set_id, index))
+
+    def item_ids(self) -> Iterator[str]:
+        """Every item id in eval order."""
+        return (row[0] for row in self.query(
+            "SELECT item_id FROM item_rows WHERE set_id = ? ORDER BY position", (self.set_id,)))
+
+    def rows(self) -> Iterator[tuple[tuple[Any, ...], list[tuple[str, tuple[Any, ...]]]]]:
+        """Each item's (id, gold, input preview) with its models' (name, (present, score, output, error,
+        latency, reason, confidence)) rows, in eval order and model order."""
+        items = self.query("SELECT position, item_id, gold, input_preview FROM item_rows WHERE set_id = ? "
+                           "ORDER BY position", (self.set_id,))
+        # One stream per model, each in position order (the primary key), merged by position.
+        streams = [self.query("SELECT position, present, score, output, error, latency_ms, reason, confidence "
+                              "FROM item_model_rows WHERE set_id = ? AND model = ? ORDER BY position",
+                              (self.set_id, index)) for index in range(len(self.models))]
+        heads: list[tuple[Any, ...] | None] = [next(stream, None) for stream in streams]
+        for position, item_id, gold, preview in items:
+            found = []
+            for index, stream in enumerate(streams):
+                head = heads[index]
+                if head is not None and head[0] == position:
+                    found.append((self.models[index], head[1:]))
+                    heads[index] = next(stream, None)
+            yield (item_id, gold, preview), found
+
