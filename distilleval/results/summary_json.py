@@ -425,6 +425,11 @@ class Summary(_Model):
     judge: JudgeSummary | None = Field(default=None, description="judge-scored runs: the judge's calls, cost, "
                                                                  "alignment and corrected figures")
 
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as JSON data, in the shape ``write_summary`` writes: per-item rows stay in the item
+        store (a version-1 summary read in keeps its ``items``)."""
+        return self.model_dump(mode="json", exclude={"items"} if not self.items else None)
+
     def item_store_path(self) -> Path | None:
         """The SQLite file holding the per-item rows (None: the rows are in ``items``, or there are none).
 
