@@ -82,13 +82,14 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.report.sources import load_run, summary_file
     from distilleval.results.failures import checked_per_class, class_lines, default_model, find_failures
     from distilleval.spec.labels import LabelMatcher
+    from distilleval.spec.scorer_config import ExactMatchScorer
 
     inputs = load_run(args.run, spec_path=args.spec)
     summary = inputs.summary
     model, why = (args.model, None) if args.model else default_model(summary)
     spec = inputs.spec
     label_of = None
-    if spec is not None and spec.output.kind == "label" and spec.output.labels and spec.scorer.kind == "exact_match":
+    if spec is not None and spec.output.kind == "label" and spec.output.labels and isinstance(spec.scorer, ExactMatchScorer):
         label_of = LabelMatcher(spec.output.labels, spec.scorer.normalize, spec.scorer.aliases).match
     failures = find_failures(summary, model, against=args.against, label_of=label_of)
     checked = checked_per_class(summary, model, against=args.against, label_of=label_of)

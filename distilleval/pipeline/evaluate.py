@@ -522,10 +522,10 @@ def _judge_summary(spec: TaskSpec, items: list[Item], runs: list[Any], scorer: A
                 verdict = scorer.verdict_for(output.item_id, output.text)
                 per_item[output.item_id] = None if verdict is None else verdict.passed
     pairwise = None
-    if spec.scorer.pairwise and texts[PAIRWISE_ROLE]:
+    if spec.judge_settings().pairwise and texts[PAIRWISE_ROLE]:
         pairwise = pairwise_result("teacher", "student", pairwise_judgments(items, texts[PAIRWISE_ROLE]))
     return build_judge_summary(
-        spec.scorer, criteria_sha256=file_sha256(spec.resolve(spec.scorer.criteria)), calls=calls,
+        spec.judge_settings(), criteria_sha256=file_sha256(spec.resolve(spec.judge_settings().criteria)), calls=calls,
         price_call=lambda call: _priced_cost(call, price, batch=judge.batch or call.model in batched_roles),
         usable=lambda call: usable(spec, call),
         verdicts=verdicts, alignment=alignment_result(spec, work.alignment, texts[ALIGNMENT_ROLE]),

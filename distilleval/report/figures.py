@@ -463,8 +463,10 @@ def _confusion(row: ModelRow, inputs: RunInputs) -> dict[str, dict[str, int]] | 
     the spec's label matcher (older summaries recorded none)."""
     if row.result.confusion is not None:
         return {gold: dict(predicted) for gold, predicted in row.result.confusion.items()}
+    from distilleval.spec.scorer_config import ExactMatchScorer
+
     spec = inputs.spec
-    if spec is None or spec.output.kind != "label" or not spec.output.labels or spec.scorer.kind != "exact_match":
+    if spec is None or spec.output.kind != "label" or not spec.output.labels or not isinstance(spec.scorer, ExactMatchScorer):
         return None
     from distilleval.results.per_class import confusion_from_outputs
     from distilleval.spec.labels import LabelMatcher

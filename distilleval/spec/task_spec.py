@@ -504,6 +504,16 @@ class TaskSpec(_Strict):
                              f"gold column ({self.data.gold or 'none declared: set data.gold'})")
         return self
 
+    def judge_settings(self) -> JudgeScorer:
+        """The ``scorer:`` block of a judge-scored spec, for code that only runs for one.
+
+        Raises:
+            TypeError: the scorer is not a judge (a caller's mistake, not the user's).
+        """
+        if not isinstance(self.scorer, JudgeScorer):
+            raise TypeError(f"{self.source}: scorer.kind is {self.scorer.kind!r}, not judge")
+        return self.scorer
+
     def judge_model(self) -> ModelSpec | None:
         """The judge as a model role (``scorer: {kind: judge}``), or None for other scorers."""
         judge = self.scorer
