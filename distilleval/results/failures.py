@@ -135,10 +135,10 @@ def _class(text: str, label_of: LabelOf | None) -> str:
 
 
 def checked_per_class(summary: Summary, model: str, *, against: Against = "auto",
-                      label_of: LabelOf | None = None) -> Counter:
+                      label_of: LabelOf | None = None) -> Counter[str]:
     """Expected class -> items of that class that ``find_failures`` checked (same arguments)."""
     teacher = _check_model(summary, model, against)
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     for item in summary.items:
         reference = _reference(item, model, against, teacher, label_of)
         if reference is not None:
