@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field
 
 from distilleval.costs import cost_model
-from distilleval.costs.estimates import project_training, training_price_key
-from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, stale_prices
+from distilleval.costs.estimates import TrainingProjection, project_training, training_price_key
+from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, PricingTable, stale_prices
 from distilleval.costs.teacher_options import TeacherOption, cheapest_option, teacher_options
 from distilleval.errors import DistillevalError
 from distilleval.gate.checks import item_scores
@@ -22,6 +22,7 @@ from distilleval.report.baseline_family import BaselineComparison, compare_with_
 from distilleval.report.sources import RunInputs
 from distilleval.results.per_class import ClassResult, ConfusionPair
 from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority, Summary
+from distilleval.spec.task_spec import TaskSpec
 
 DEFAULT_MARGIN = 0.03
 DEFAULT_ALPHA = 0.05
@@ -341,7 +342,7 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
         notes.append(f"one-time cost not computed: {price_as or training.price_as!r} has no training price in the pricing table")
         return None
     examples, source = training.labelled_examples, "spec training.labelled_examples"
-    projection = _spec_training(inputs, notes)
+    projection = _spec_training(spec, inputs.pricing, notes)
     if projection is not None:
         examples = projection.labelled_examples
         source = source if training.labelled_examples else "training split of the data"
@@ -370,23 +371,22 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
                        tokens_basis=projection.basis_text)
 
 
-def _spec_training(inputs: RunInputs, notes: list[str]):
+def _spec_training(spec: TaskSpec, pricing: PricingTable, notes: list[str]) -> TrainingProjection | None:
     """The training ``estimate`` and ``cost SPEC`` project for this spec (the same function, so the same
     trained tokens and cost); None when the data cannot be read, with the run's own tokens used instead."""
     from distilleval.backends.tinker.token_counts import spec_token_counters
     from distilleval.costs.estimates import count_spec_tokens, spec_training_projection, spec_training_rows
     from distilleval.spec.data import load_items
 
-    spec = inputs.spec
     try:
-        counts = count_spec_tokens(spec, load_items(spec), counters=spec_token_counters(spec))  # type: ignore[arg-type]
+        counts = count_spec_tokens(spec, load_items(spec), counters=spec_token_counters(spec))
     except DistillevalError as err:
         notes.append(f"training tokens sized from the run's student requests: the spec's data could not be counted ({err})")
         return None
-    n_train, rows = spec_training_rows(spec, counts)  # type: ignore[arg-type]
-    if n_train == 0 and spec.training.labelled_examples is None:  # type: ignore[union-attr]
+    n_train, rows = spec_training_rows(spec, counts)
+    if n_train == 0 and spec.training.labelled_examples is None:
         return None
-    return spec_training_projection(spec, inputs.pricing, counts.profiles(spec)["student"], n_train=n_train, row_tokens=rows)
+    return spec_training_projection(spec, pricing, counts.profiles(spec)["student"], n_train=n_train, row_tokens=rows)
 
 
 def _count_training_items(inputs: RunInputs, notes: list[str]) -> int | None:
@@ -588,24 +588,25 @@ def _token_estimates(inputs: RunInputs, rows: list[ModelRow], notes: list[str]) 
     from distilleval.spec.data import load_items, split_items
 
     spec = inputs.spec
-    measured = [row for row in rows if row.result.basis == "measured" and row.result.input_tokens is not None
+    measured = [(row, row.result.input_tokens.mean) for row in rows
+                if row.result.basis == "measured" and row.result.input_tokens is not None
                 and row.result.input_tokens.mean]
     if spec is None or not measured:
         return []
     try:
-        items = split_items(load_items(spec), "eval")  # type: ignore[arg-type]
-        counts = count_spec_tokens(spec, items[:max(row.result.n for row in measured)],  # type: ignore[arg-type]
-                                   counters=spec_token_counters(spec))  # type: ignore[arg-type]
+        items = split_items(load_items(spec), "eval")
+        counts = count_spec_tokens(spec, items[:max(row.result.n for row, _ in measured)],
+                                   counters=spec_token_counters(spec))
     except DistillevalError as err:
         notes.append(f"input tokens not estimated beside the measured ones: the spec's data could not be counted ({err})")
         return []
     found = []
-    for row in measured:
+    for row, measured_mean in measured:
         role = row.result.role
         if role not in counts.inputs:
             continue
         chosen = counts.inputs[role][:row.result.n]
         if chosen:
-            found.append(TokenEstimate(row.label, sum(chosen) / len(chosen), row.result.input_tokens.mean,  # type: ignore[union-attr]
+            found.append(TokenEstimate(row.label, sum(chosen) / len(chosen), measured_mean,
                                        counts.counted_by[role], len(chosen)))
     return found

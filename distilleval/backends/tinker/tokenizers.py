@@ -124,7 +124,7 @@ class HuggingFaceTokenizer:
 
     def __init__(self, model_id: str) -> None:
         try:
-            from transformers import AutoTokenizer  # type: ignore[import-not-found]
+            from transformers import AutoTokenizer
         except ImportError:
             raise ConfigurationError(
                 f"the tokenizer of {model_id!r} is not packaged with distilleval; install "
