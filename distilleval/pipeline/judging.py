@@ -154,6 +154,7 @@ async def call_judge(spec: TaskSpec, calls: list[Any], store: Any, pricing: Any,
     if not calls:
         return
     judge = spec.judge_model()
+    assert judge is not None  # called for a judge-scored spec only
     cache_path = None if options.no_cache or options.refresh else cache_path_for(options.cache)
     if roles_with_misses(calls, {role: judge.model for role in JUDGE_ROLES}, cache_path):
         backend = build_backend("judge", judge, pricing=pricing, calls=len(calls), concurrency=options.concurrency)
