@@ -307,12 +307,12 @@ def _cascade_floors(summary: Summary, floor: float, limit: float) -> list[Check]
         return [Check("cascade_min", "skip", "the run has no cascade (add a cascades: block to the spec)")]
     for cascade in summary.cascades:
         name = f"cascade_min[{cascade.name}]"
-        measured = [summary.models.get(key) for key in (cascade.first, cascade.fallback)]
-        if any(result is None or result.basis != "measured" for result in measured):
+        first, fallback = summary.models.get(cascade.first), summary.models.get(cascade.fallback)
+        if first is None or fallback is None or first.basis != "measured" or fallback.basis != "measured":
             checks.append(Check(name, "skip", f"{cascade.name}: {cascade.unavailable or 'a model was not called'}; "
                                               f"the floor {floor:.3f} is not checked"))
             continue
-        problem = next((p for key, result in zip((cascade.first, cascade.fallback), measured)
+        problem = next((p for key, result in ((cascade.first, first), (cascade.fallback, fallback))
                         if (p := error_rate_problem(key, result, limit)) is not None), None)
         if problem is not None:
             checks.append(Check(name, "fail", problem))
@@ -470,8 +470,9 @@ def run_checks(summary: Summary, gates: GatesSpec, *, baseline: Summary | None =
     for name, role, floor in (("student_min", "student", gates.student_min), ("teacher_min", "teacher", gates.teacher_min)):
         if floor is None:
             continue
-        if judged and _unmeasured(role, summary) is None:
-            checks.append(Check(name, *judged_floor(model_by_role(summary, role)[0], summary, floor)))  # type: ignore[index]
+        found = model_by_role(summary, role)
+        if judged and found is not None and _unmeasured(role, summary) is None:
+            checks.append(Check(name, *judged_floor(found[0], summary, floor)))
         else:
             checks.append(_floor(name, role, summary, floor, limit))
     if gates.baseline_min is not None:
