@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     # The model whose labels train the student: the teacher, or a candidate with label_for_training.
     labeller_name, labeller = spec.labeller()
     if args.pool or spec.data.pool:
-        pool_path = Path(args.pool) if args.pool else spec.resolve(spec.data.pool)
+        pool_path = Path(args.pool) if args.pool else spec.resolve(spec.data.pool or "")
         pool_items = load_items(spec, path=pool_path)
         pool_name = str(pool_path)
         pool_inputs = input_token_counts(spec, labeller_name, pool_items)

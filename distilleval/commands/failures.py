@@ -10,6 +10,11 @@ them to the train split and re-split, rather than training on the very items the
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from distilleval.report.sources import RunInputs
+    from distilleval.results.failures import Failure
 
 HELP = "Write the items the student gets wrong (against gold, else the teacher) as JSONL to relabel"
 
@@ -26,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", metavar="SPEC", help="spec to use instead of the one the run names")
 
 
-def _records(failures, inputs, teacher_key):
+def _records(failures: list[Failure], inputs: RunInputs, teacher_key: str | None) -> list[dict[str, Any]]:
     """One JSON-ready record per failure, in the data file's columns when the spec is known."""
     import json
 

@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
                 messages = _student_messages(spec, item)
                 rows.append({"messages": [*messages, {"role": "assistant", "content": verdict.label}]})
                 continue
-            reason, detail = verdict.reason, verdict.detail
+            reason, detail = verdict.reason or "invalid", verdict.detail
         reasons[reason] += 1
         rejected.append({"id": item.id, "line": item.line, "reason": reason, "detail": detail, "output": result.text})
 
