@@ -84,8 +84,9 @@ def translate_litellm_error(err: BaseException, model_id: str) -> BackendError:
         return quota_error(model_id, detail)
     if "RateLimitError" in names:
         headers = getattr(err, "litellm_response_headers", None)
-        if headers is None and getattr(err, "response", None) is not None:
-            headers = getattr(err.response, "headers", None)
+        response = getattr(err, "response", None)
+        if headers is None and response is not None:
+            headers = getattr(response, "headers", None)
         # Gemini says when to come back only in the body's RetryInfo, which LiteLLM keeps in the message.
         retry_after = retry_after_seconds(headers)
         if retry_after is None:
@@ -174,8 +175,11 @@ class LiteLLMBackend:
 
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
         http_client = httpx.AsyncClient(limits=limits, event_hooks=EVENT_HOOKS, trust_env=False, transport=_aiohttp_transport())
+        # The SDK takes an httpx.AsyncClient as well as its own httpx2 one (it checks for both at
+        # runtime); its annotation names only httpx2.
         return openai.AsyncOpenAI(
-            base_url=self.api_base, api_key=self._api_key or "no-key", http_client=http_client, max_retries=0
+            base_url=self.api_base, api_key=self._api_key or "no-key", http_client=http_client,  # type: ignore[arg-type]
+            max_retries=0,
         )
 
     def __repr__(self) -> str:  # never shows the key

@@ -11,11 +11,10 @@ message)``; ``gate.checks`` makes the ``Check``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 from dataclasses import dataclass
+from typing import Literal
 
 from distilleval.results.summary_json import Summary
-
 
 Outcome = Literal["pass", "fail"]
 """What a judged check can say (it is never skipped once a judge scored the run)."""

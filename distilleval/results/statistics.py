@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 import statistics as _stdlib_statistics
 from collections.abc import Callable, Sequence
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 

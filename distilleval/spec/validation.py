@@ -5,8 +5,8 @@ Every message has the shape ``FILE:LINE: FIELD.PATH: what was expected, found wh
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Set
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
