@@ -175,11 +175,8 @@ class LiteLLMBackend:
 
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
         http_client = httpx.AsyncClient(limits=limits, event_hooks=EVENT_HOOKS, trust_env=False, transport=_aiohttp_transport())
-        # The SDK takes an httpx.AsyncClient as well as its own httpx2 one (it checks for both at
-        # runtime); its annotation names only httpx2.
         return openai.AsyncOpenAI(
-            base_url=self.api_base, api_key=self._api_key or "no-key", http_client=http_client,  # type: ignore[arg-type]
-            max_retries=0,
+            base_url=self.api_base, api_key=self._api_key or "no-key", http_client=http_client, max_retries=0
         )
 
     def __repr__(self) -> str:  # never shows the key
