@@ -95,8 +95,9 @@ class ModelPrice(BaseModel):
 
     def batch_prices(self) -> tuple[float, float]:
         """(input, output) USD per 1M tokens at the batch tier; raises if there is none."""
-        if self.batch_input_per_mtok_usd is not None:
-            return self.batch_input_per_mtok_usd, self.batch_output_per_mtok_usd  # type: ignore[return-value]
+        # Both or neither (checked on load).
+        if self.batch_input_per_mtok_usd is not None and self.batch_output_per_mtok_usd is not None:
+            return self.batch_input_per_mtok_usd, self.batch_output_per_mtok_usd
         if self.batch_discount is not None:
             keep = 1.0 - self.batch_discount
             return self.input_per_mtok_usd * keep, self.output_per_mtok_usd * keep

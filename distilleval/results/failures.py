@@ -64,7 +64,7 @@ LabelOf = Callable[[str], "str | None"]
 
 
 def _reference(item: ItemResult, model: str, against: Against, teacher: str | None,
-               label_of: LabelOf | None) -> tuple[str, str] | None:
+               label_of: LabelOf | None) -> tuple[str, Literal["gold", "teacher"]] | None:
     """(expected answer, ``gold``/``teacher``) for an item the model was asked; None when there
     is nothing to compare with (no gold and no teacher answer, or a teacher answer that names
     no label)."""
@@ -119,7 +119,7 @@ def find_failures(summary: Summary, model: str, *, against: Against = "auto",
             right = score is not None and score >= 1.0 if source == "gold" else _agree(answer, expected, label_of)
             if right:
                 continue
-        found.append(Failure(item, model, expected, source, answer, error))  # type: ignore[arg-type]
+        found.append(Failure(item, model, expected, source, answer, error))
     return found
 
 

@@ -239,7 +239,9 @@ class SqlExecution(Scorer):
                 positions.append(i)
         for i, result in zip(positions, self.pool.map(jobs)):
             results[i] = result
-        return results  # type: ignore[return-value]
+        done = [result for result in results if result is not None]
+        assert len(done) == len(results)  # every query was run or refused
+        return done
 
     def _run_gold(self, items: Sequence[Any]) -> None:
         todo = sorted({q for item in items for q in self.gold_queries(item.gold) if q not in self._gold_results})

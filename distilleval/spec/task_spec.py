@@ -235,7 +235,7 @@ class CandidateSpec(ModelSpec):
     """
 
     name: str = Field(pattern=CANDIDATE_NAME_PATTERN, max_length=MAX_NAME_CHARS)
-    prompt: str | None = Field(  # type: ignore[assignment]
+    prompt: str | None = Field(  # type: ignore[assignment]  # optional for a candidate, required in ModelSpec
         default=None, min_length=1, description="default: the teacher's prompt (and system message)"
     )
     label_for_training: bool = Field(
