@@ -34,15 +34,16 @@ def run(args) -> int:
 
     inputs = load_run(args.run, spec_path=args.spec, require_spec=True)
     summary, spec = inputs.summary, inputs.spec
-    if not configured_gates(spec.gates) and not args.baseline:  # type: ignore[union-attr]
+    assert spec is not None  # require_spec=True
+    if not configured_gates(spec.gates) and not args.baseline:
         raise DistillevalError(
-            f"{spec.source}: nothing to check: the spec's gates set no threshold "  # type: ignore[union-attr]
+            f"{spec.source}: nothing to check: the spec's gates set no threshold "
             f"({', '.join(CONFIGURABLE_GATES)}, max_error_rate) and no --baseline run was given"
         )
     baseline = None
     if args.baseline:
         baseline = read_summary(summary_file(args.baseline))
-    checks = run_checks(summary, spec.gates, baseline=baseline)  # type: ignore[union-attr]
+    checks = run_checks(summary, spec.gates, baseline=baseline)
 
     for problem in inputs.problems:
         print(f"note: {problem}")

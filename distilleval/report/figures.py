@@ -214,9 +214,11 @@ class Figures:
     @property
     def savings_ratio(self) -> float | None:
         """Teacher cost per request divided by the student's; None when either is unknown."""
-        if self.saving_per_request_usd is None:
+        teacher = self.teacher.cost_per_request_usd if self.teacher is not None else None
+        student = self.student.cost_per_request_usd if self.student is not None else None
+        if teacher is None or student is None:
             return None
-        return cost_model.savings_ratio(self.teacher.cost_per_request_usd, self.student.cost_per_request_usd)  # type: ignore[union-attr,arg-type]
+        return cost_model.savings_ratio(teacher, student)
 
     @property
     def cheapest_teacher(self) -> TeacherOption | None:
@@ -440,8 +442,8 @@ def _metric(row: ModelRow) -> float | None:
 
 def _best_baseline(models: list[ModelRow]) -> ModelRow | None:
     """The scored baseline with the highest metric (the first listed on a tie)."""
-    scored = [m for m in models if m.result.role == "baseline" and _metric(m) is not None]
-    return max(scored, key=lambda m: _metric(m)) if scored else None  # type: ignore[arg-type,return-value]
+    scored = [(m, value) for m in models if m.result.role == "baseline" and (value := _metric(m)) is not None]
+    return max(scored, key=lambda pair: pair[1])[0] if scored else None
 
 
 def _baseline_comparisons(figures: Figures) -> list[BaselineComparison]:
