@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import time
+from collections.abc import Callable
 from typing import Any
 
 _current: contextvars.ContextVar[list[float | None] | None] = contextvars.ContextVar("distilleval_http_timing", default=None)
@@ -28,7 +29,7 @@ async def _on_response(response: Any) -> None:
         stamps[1] = time.perf_counter()
 
 
-EVENT_HOOKS = {"request": [_on_request], "response": [_on_response]}
+EVENT_HOOKS: dict[str, list[Callable[..., Any]]] = {"request": [_on_request], "response": [_on_response]}
 
 
 class HttpTimer:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any
 from urllib.parse import urlsplit
 
 from distilleval.backends.base import Backend
@@ -73,7 +74,7 @@ def build_backend(
         from distilleval.backends.openai_compatible import OpenAICompatibleBackend
 
         return OpenAICompatibleBackend(model.model, api_base=model.api_base, price=price, api_key=api_key, batch=model.batch)
-    settings = {
+    settings: dict[str, Any] = {
         "price": price, "api_base": model.api_base, "api_key": api_key, "batch": model.batch, "prompt_cache": model.prompt_cache
     }
     workers = litellm_workers(calls=calls, concurrency=concurrency)

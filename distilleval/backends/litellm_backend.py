@@ -84,8 +84,9 @@ def translate_litellm_error(err: BaseException, model_id: str) -> BackendError:
         return quota_error(model_id, detail)
     if "RateLimitError" in names:
         headers = getattr(err, "litellm_response_headers", None)
-        if headers is None and getattr(err, "response", None) is not None:
-            headers = getattr(err.response, "headers", None)
+        response = getattr(err, "response", None)
+        if headers is None and response is not None:
+            headers = getattr(response, "headers", None)
         # Gemini says when to come back only in the body's RetryInfo, which LiteLLM keeps in the message.
         retry_after = retry_after_seconds(headers)
         if retry_after is None:

@@ -34,11 +34,11 @@ _STOP = None
 LAG_INTERVAL_S = 0.02
 
 
-def _error_state(err: BaseException) -> tuple[type, str, dict[str, Any]]:
+def _error_state(err: BaseException) -> tuple[type[BaseException], str, dict[str, Any]]:
     return type(err), str(err), dict(err.__dict__)
 
 
-def _rebuild_error(state: tuple[type, str, dict[str, Any]]) -> BaseException:
+def _rebuild_error(state: tuple[type[BaseException], str, dict[str, Any]]) -> BaseException:
     cls, message, attributes = state
     err = cls.__new__(cls)
     Exception.__init__(err, message)

@@ -30,7 +30,7 @@ def run(args) -> int:
     options = EvalOptions(pricing=args.pricing, out=args.out, runs_dir=args.runs_dir, cache=args.cache,
                           no_cache=args.no_cache, concurrency=args.concurrency, max_retries=args.max_retries)
     folder, result = measure_judge(spec, options)
-    print(f"distilleval align: judge {spec.scorer.model} on {result.rows} alignment rows "
+    print(f"distilleval align: judge {spec.judge_settings().model} on {result.rows} alignment rows "
           f"({result.positives} right, {result.negatives} wrong; {result.failed_calls} calls gave no verdict) -> "
           f"{folder / 'alignment.json'}")
     for metric in (result.agreement, result.sensitivity, result.specificity):

@@ -157,7 +157,7 @@ def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> lis
                          "ci_high": None, "ci_confidence": None, "test": None, "interval": None, "p_value": None,
                          "adjusted_p": None, "lost": None, "gained": None, "outcome": outcome})
             continue
-        if judged:
+        if judged and summary_a.judge is not None and summary_b.judge is not None:  # both, or refused above
             rows.append({**row, **_judged_row(change, *pairs[key], summary_a.judge.alignment,
                                               summary_b.judge.alignment)})
             continue
@@ -219,7 +219,7 @@ def _judge_lines(summary_a: Summary, summary_b: Summary, rows: list[dict]) -> li
     if summary_a.judge is None and summary_b.judge is None:
         return []
     judged = [row for row in rows if row.get("figures")]
-    if not judged:
+    if not judged or summary_b.judge is None:
         return ["Judge-scored runs: not compared on corrected figures; each model's row says why "
                 "(raw pass rates of different judges or alignment sets do not measure the same thing).", ""]
     lines = [f"Judge-scored runs (judge {summary_b.judge.model}, the same alignment set): A, B and B − A are accuracies "

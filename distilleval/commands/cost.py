@@ -14,9 +14,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from distilleval.commands.argument_types import non_negative_float, non_negative_int
 from distilleval.commands.options import add_pricing_option
+
+if TYPE_CHECKING:
+    from distilleval.costs.use_case_table import UseCase
 
 HELP = "Cost per request, per day and per month at given volumes, savings and break-even"
 
@@ -293,7 +297,8 @@ def _use_cases(args: argparse.Namespace) -> int:
                                            ("--one-time-usd", args.one_time_usd)) if value]
     if single_only:
         raise DistillevalError(f"{', '.join(single_only)} apply to a single source, not to a table of use cases")
-    cases, days_seen = [], set()
+    cases: list[UseCase] = []
+    days_seen: set[float] = set()
     for text in args.sources:
         source = Path(text)
         case, days = _run_use_case(source, args) if _is_run(source) else _spec_use_case(source, args)
@@ -319,7 +324,7 @@ def _use_cases(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spec_use_case(path: Path, args: argparse.Namespace):
+def _spec_use_case(path: Path, args: argparse.Namespace) -> tuple[UseCase, float]:
     """A use case projected from the spec's rendered prompts and its (or --pricing's) table."""
     from distilleval.costs.pricing import stale_prices
     from distilleval.costs.tables import price_profile
@@ -335,7 +340,7 @@ def _spec_use_case(path: Path, args: argparse.Namespace):
     return case, spec.traffic.days_per_month
 
 
-def _run_use_case(path: Path, args: argparse.Namespace):
+def _run_use_case(path: Path, args: argparse.Namespace) -> tuple[UseCase, float]:
     """A use case as a run priced it: its recorded cost per request and basis, its pricing table."""
     from distilleval.costs.pricing import table_label
     from distilleval.costs.tables import PricedModel

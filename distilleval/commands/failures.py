@@ -10,6 +10,11 @@ them to the train split and re-split, rather than training on the very items the
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from distilleval.report.sources import RunInputs
+    from distilleval.results.failures import Failure
 
 HELP = "Write the items the student gets wrong (against gold, else the teacher) as JSONL to relabel"
 
@@ -26,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", metavar="SPEC", help="spec to use instead of the one the run names")
 
 
-def _records(failures, inputs, teacher_key):
+def _records(failures: list[Failure], inputs: RunInputs, teacher_key: str | None) -> list[dict[str, Any]]:
     """One JSON-ready record per failure, in the data file's columns when the spec is known."""
     import json
 
@@ -82,13 +87,14 @@ def run(args: argparse.Namespace) -> int:
     from distilleval.report.sources import load_run, summary_file
     from distilleval.results.failures import checked_per_class, class_lines, default_model, find_failures
     from distilleval.spec.labels import LabelMatcher
+    from distilleval.spec.scorer_config import ExactMatchScorer
 
     inputs = load_run(args.run, spec_path=args.spec)
     summary = inputs.summary
     model, why = (args.model, None) if args.model else default_model(summary)
     spec = inputs.spec
     label_of = None
-    if spec is not None and spec.output.kind == "label" and spec.output.labels and spec.scorer.kind == "exact_match":
+    if spec is not None and spec.output.kind == "label" and spec.output.labels and isinstance(spec.scorer, ExactMatchScorer):
         label_of = LabelMatcher(spec.output.labels, spec.scorer.normalize, spec.scorer.aliases).match
     failures = find_failures(summary, model, against=args.against, label_of=label_of)
     checked = checked_per_class(summary, model, against=args.against, label_of=label_of)

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
         raise ConfigurationError(
             f"{spec_location(spec, ('scorer', 'kind'))}: scorer.kind: judge: scoring this task needs the judge model "
-            f"({spec.scorer.model}), which an offline run does not call ({reason}); local baselines do not apply to "
+            f"({spec.judge_settings().model}), which an offline run does not call ({reason}); local baselines do not apply to "
             "free text: run online, or eval against a local server"
         )
     # Everything a user can get wrong in the spec, data or pricing fails here, before any work.

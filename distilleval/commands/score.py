@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from distilleval.commands.eval import report_failed_calls
     from distilleval.costs.pricing import resolve_pricing
-    from distilleval.results.build import ModelRun, build_summary
+    from distilleval.results.build import ModelRun, Role, build_summary
     from distilleval.results.summary_json import write_summary
     from distilleval.scoring import build_scorer
     from distilleval.spec.data import load_items
@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
     pricing = resolve_pricing(spec, args.pricing)
     runs = []
     for name, file in zip(names, args.predictions):
-        role = name if name in _ROLES else "other"
+        role: Role = "teacher" if name == "teacher" else "student" if name == "student" else "other"
         model, display, price, batch, notes = name, name, None, False, [f"predictions read from {file}"]
         if role in _ROLES:
             model_spec = spec.models()[role]

@@ -64,11 +64,11 @@ def calibrate(
     estimated_total = sum(estimated_inputs[item] for item in paired)
     if not paired or estimated_total == 0:
         return None
-    gold = [estimated_outputs[item] for item in paired if estimated_outputs.get(item) is not None]
+    gold = [tokens for item in paired if (tokens := estimated_outputs.get(item)) is not None]
     return Calibration(
         role, run, len(paired), estimated_total / len(paired),
         sum(measured[item][0] for item in paired) / len(paired),
-        sum(gold) / len(gold) if gold else None,  # type: ignore[arg-type]
+        sum(gold) / len(gold) if gold else None,
         sum(measured[item][1] for item in paired) / len(paired),
     )
 

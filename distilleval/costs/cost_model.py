@@ -59,6 +59,8 @@ def request_cost_usd(
     )
     if cached_input_tokens + cache_write_tokens > input_tokens * (1 + 1e-12):
         raise ValueError("cached_input_tokens + cache_write_tokens cannot exceed input_tokens")
+    cached_price: float | None
+    write_price: float | None
     if batch:
         input_price, output_price = price.batch_prices()
         cached_price = write_price = input_price
@@ -265,5 +267,5 @@ def _round_half_up(value: float, digits: int) -> float:
 
     The small epsilon absorbs binary representation error (3.305 is stored as 3.30499...).
     """
-    scale = 10**digits
+    scale = float(10**digits)
     return math.floor(value * scale + 0.5 + 1e-9) / scale

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from distilleval.costs.pricing import PricingTable
 from distilleval.costs.prompt_caching import model_cache_share
 from distilleval.costs.tokens import LOCAL_TOKENIZER, FixedEnds, TokenCounter, count_message_tokens, count_tokens
 from distilleval.costs.training_plan import (
@@ -175,7 +176,7 @@ class SpecTokenCounts:
         chosen = [n for n, item in enumerate(self.items) if keep is None or keep(item)]
         profiles = {}
         for role in self.inputs:
-            outputs = [self.outputs[role][n] for n in chosen if self.outputs[role][n] is not None]
+            outputs = [count for count in (self.outputs[role][n] for n in chosen) if count is not None]
             profiles[role] = RoleProfile(
                 role, spec.models()[role].model, TokenStats.of([self.inputs[role][n] for n in chosen]),
                 TokenStats.of(outputs), self.counted_by[role], (self.training_row_extra or {}).get(role, 0),
@@ -248,7 +249,7 @@ def tokens_basis_note(models: Sequence[tuple[str, str, int]]) -> str | None:
     return "Tokens per request: " + "; ".join(f"{' and '.join(names)} {text}" for text, names in grouped.items()) + "."
 
 
-def role_cost_per_request_usd(spec: TaskSpec, pricing, profile: RoleProfile) -> float:
+def role_cost_per_request_usd(spec: TaskSpec, pricing: PricingTable, profile: RoleProfile) -> float:
     """Projected cost of ``profile``'s mean request at the spec's cache share and batch setting.
 
     Raises:
@@ -266,7 +267,7 @@ def role_cost_per_request_usd(spec: TaskSpec, pricing, profile: RoleProfile) -> 
     )
 
 
-def training_price_key(spec: TaskSpec, pricing, *, base_model: str | None = None) -> str | None:
+def training_price_key(spec: TaskSpec, pricing: PricingTable, *, base_model: str | None = None) -> str | None:
     """The pricing entry training is costed with (``distilleval train`` and every projection).
 
     The spec's ``training.price_as`` when it wrote one; else the base model's own row when the
@@ -353,7 +354,7 @@ class TrainingProjection:
 
 def project_training(
     spec: TaskSpec,
-    pricing,
+    pricing: PricingTable,
     *,
     examples: int,
     tokens_per_row: float,
@@ -399,7 +400,7 @@ def project_training(
 
 
 def spec_training_projection(
-    spec: TaskSpec, pricing, student_profile: RoleProfile, *, n_train: int, row_tokens: Sequence[int] | None = None
+    spec: TaskSpec, pricing: PricingTable, student_profile: RoleProfile, *, n_train: int, row_tokens: Sequence[int] | None = None
 ) -> TrainingProjection | None:
     """``project_training`` for the spec's labelled examples (``training.labelled_examples``, else ``n_train``)."""
     examples = spec.training.labelled_examples or n_train
@@ -420,7 +421,8 @@ def spec_training_rows(spec: TaskSpec, counts: SpecTokenCounts, *, pool: bool = 
 
 
 def spec_one_time_cost(
-    spec, pricing, teacher_profile, student_profile, *, n_train: int, row_tokens: Sequence[int] | None = None
+    spec: TaskSpec, pricing: PricingTable, teacher_profile: RoleProfile, student_profile: RoleProfile, *,
+    n_train: int, row_tokens: Sequence[int] | None = None
 ) -> float | None:
     """Labelling (teacher per-request cost x examples) + training (as projected) + engineering.
 
@@ -442,7 +444,7 @@ def spec_one_time_cost(
 
 
 def labelling_and_training_usd(
-    spec: TaskSpec, pricing, teacher_profile: RoleProfile, student_profile: RoleProfile, *, examples: int,
+    spec: TaskSpec, pricing: PricingTable, teacher_profile: RoleProfile, student_profile: RoleProfile, *, examples: int,
     row_tokens: Sequence[int] | None = None,
 ) -> tuple[float, float] | None:
     """(teacher labelling, student training) cost of ``examples`` items, as ``spec_one_time_cost`` prices them.

@@ -18,6 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -35,7 +36,7 @@ _PLAIN_PROVIDER = re.compile(r"^[a-z0-9_]+$")
 class PriceMap:
     """LiteLLM's map as read: its entries, the file, and the LiteLLM version that shipped it."""
 
-    entries: dict[str, dict]
+    entries: dict[str, dict[str, Any]]
     path: Path
     version: str
 
@@ -49,7 +50,7 @@ class PriceMap:
 class Imported:
     """The entries made from the map, and the map keys left out with the reason."""
 
-    models: dict[str, dict] = field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
 
@@ -110,14 +111,14 @@ def map_key_for(price_map: PriceMap, model: str) -> str | None:
     return None
 
 
-def _per_mtok(entry: dict, key: str) -> float | None:
+def _per_mtok(entry: dict[str, Any], key: str) -> float | None:
     value = entry.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(f"{value * TOKENS_PER_PRICE_UNIT:.10g}")
 
 
-def entry_from_map(key: str, entry: dict, *, source: str, as_of: dt.date) -> tuple[str, dict] | str:
+def entry_from_map(key: str, entry: dict[str, Any], *, source: str, as_of: dt.date) -> tuple[str, dict[str, Any]] | str:
     """(table id, table entry) for one map entry, or the reason it cannot be priced per token.
 
     The id is LiteLLM's ``provider/name`` (the bare map key becomes an alias) so the ids a spec
@@ -143,7 +144,7 @@ def entry_from_map(key: str, entry: dict, *, source: str, as_of: dt.date) -> tup
     table_id, aliases = key, []
     if "/" not in key and isinstance(provider, str) and _PLAIN_PROVIDER.match(provider):
         table_id, aliases = f"{provider}/{key}", [key]
-    data = {"display_name": key, **prices, **{k: v for k, v in optional.items() if v is not None}}
+    data: dict[str, Any] = {"display_name": key, **prices, **{k: v for k, v in optional.items() if v is not None}}
     if aliases:
         data["aliases"] = aliases
     data.update(source=source, as_of=as_of)

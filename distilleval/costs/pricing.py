@@ -11,12 +11,16 @@ import datetime as dt
 import fnmatch
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from distilleval.errors import PricingError
 from distilleval.spec.validation import describe_validation_error
 from distilleval.spec.yaml_source import load_yaml_with_lines
+
+if TYPE_CHECKING:
+    from distilleval.spec.task_spec import ModelSpec, TaskSpec
 
 # Package data, so an installed wheel finds it; the repository's pricing/2026-02.yaml links here.
 BUNDLED_TABLES = Path(__file__).resolve().parent / "pricing_tables"
@@ -91,8 +95,9 @@ class ModelPrice(BaseModel):
 
     def batch_prices(self) -> tuple[float, float]:
         """(input, output) USD per 1M tokens at the batch tier; raises if there is none."""
-        if self.batch_input_per_mtok_usd is not None:
-            return self.batch_input_per_mtok_usd, self.batch_output_per_mtok_usd  # type: ignore[return-value]
+        # Both or neither (checked on load).
+        if self.batch_input_per_mtok_usd is not None and self.batch_output_per_mtok_usd is not None:
+            return self.batch_input_per_mtok_usd, self.batch_output_per_mtok_usd
         if self.batch_discount is not None:
             keep = 1.0 - self.batch_discount
             return self.input_per_mtok_usd * keep, self.output_per_mtok_usd * keep
@@ -171,7 +176,7 @@ class PricingTable:
         """The tables consulted, in order (the one deferred to first)."""
         return (self.deferred_to.chain() if self.deferred_to else []) + [self]
 
-    def key_for(self, model) -> str:
+    def key_for(self, model: ModelSpec) -> str:
         """The id a spec's model is priced as in this table.
 
         Its ``price_as`` when set; else, for a ``tinker://`` checkpoint, its base model's own row
@@ -204,7 +209,7 @@ class PricingTable:
         return found[1]
 
 
-def priced_as(model, table: PricingTable) -> str | None:
+def priced_as(model: ModelSpec, table: PricingTable) -> str | None:
     """What a run records as a model's ``priced_as``: the entry id it was priced as, None when that is its own id."""
     key = table.key_for(model)
     return None if key == model.model else key
@@ -279,7 +284,7 @@ def load_pricing(path: str | Path | None = None, *, _seen: tuple[Path, ...] = ()
     return PricingTable(content, path=source, sha256=sha256, deferred_to=deferred_to)
 
 
-def resolve_pricing(spec, override: str | Path | None = None) -> PricingTable:
+def resolve_pricing(spec: TaskSpec, override: str | Path | None = None) -> PricingTable:
     """The pricing table a spec is priced with: ``override`` (a command's ``--pricing``) when given,
     else the file the spec's ``pricing:`` names (relative to the spec), else the bundled table.
 

@@ -149,9 +149,9 @@ def check_table(headers: list[str], computed: list[ComputedRow], slide: SlideTab
     computed_headers = {normalize_text(header): i for i, header in enumerate(headers)}
     columns = [computed_headers.get(normalize_text(header)) for header in slide.headers]
     rows: dict[str, ComputedRow] = {}
-    for row in computed:
-        for name in {row.name, *row.also_accepted.get(0, set())}:
-            rows.setdefault(_use_case_key(name), row)
+    for computed_row in computed:
+        for name in {computed_row.name, *computed_row.also_accepted.get(0, set())}:
+            rows.setdefault(_use_case_key(name), computed_row)
     unchecked = [header for position, (header, column) in enumerate(zip(slide.headers, columns)) if column is None and position]
     result = SlideCheck([], 0, unchecked, [], [])
     seen = set()
@@ -199,7 +199,7 @@ def is_use_case_slide(slide: SlideTable) -> bool:
     return bool(slide.headers) and normalize_text(slide.headers[0]) == "use case"
 
 
-def _compare(cell: str, exact: float | str, also_accepted: set[str]):
+def _compare(cell: str, exact: float | str, also_accepted: set[str]) -> tuple[float | None, float | None] | None:
     """None when the slide agrees; else (slide value, computed value), both None for text cells."""
     if isinstance(exact, str):
         accepted = {normalize_text(exact), *(normalize_text(text) for text in also_accepted)}

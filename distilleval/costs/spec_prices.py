@@ -11,10 +11,11 @@ from collections.abc import Collection
 from distilleval.costs.pricing import PricingTable
 from distilleval.errors import PricingError
 from distilleval.spec.task_spec import TaskSpec, spec_location
+from distilleval.spec.yaml_source import FieldPath
 
 
 def priced_models(spec: TaskSpec, *, training: bool = False, roles: Collection[str] | None = None,
-                  baselines: Collection[str] | None = None) -> list[tuple[tuple, str]]:
+                  baselines: Collection[str] | None = None) -> list[tuple[FieldPath, str]]:
     """(spec field path, pricing-table id) of every model the spec prices.
 
     Args:
@@ -23,7 +24,7 @@ def priced_models(spec: TaskSpec, *, training: bool = False, roles: Collection[s
         roles: only these of teacher and student (default: both).
         baselines: only the baselines with these display names (default: all).
     """
-    wanted: list[tuple[tuple, str]] = []
+    wanted: list[tuple[FieldPath, str]] = []
     for role, model in spec.models().items():
         if roles is None or role in roles:
             where = spec.model_path(role)
@@ -39,7 +40,7 @@ def priced_models(spec: TaskSpec, *, training: bool = False, roles: Collection[s
     return wanted
 
 
-def _field_text(path: tuple) -> str:
+def _field_text(path: FieldPath) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from distilleval.costs import cost_model
 from distilleval.costs.pricing import PricingTable
@@ -301,7 +301,7 @@ def render_cost_table(table: CostTable, fmt: str = "md") -> str:
     return "\n\n".join(out) + "\n\n" + note + "\n"
 
 
-def _as_json(table: CostTable) -> dict:
+def _as_json(table: CostTable) -> dict[str, Any]:
     data = asdict(table)
     for row in data["rows"]:
         row["per_day_usd"] = {str(k): v for k, v in row["per_day_usd"].items()}

@@ -14,9 +14,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distilleval.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import tiktoken
 
 ENCODING_NAME = "cl100k_base"
 TOKENS_PER_MESSAGE = 3
@@ -32,7 +35,7 @@ def _bundled_tiktoken_dir() -> Path | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _encoding():
+def _encoding() -> tiktoken.Encoding:
     import tiktoken
 
     if "TIKTOKEN_CACHE_DIR" not in os.environ:
@@ -56,10 +59,10 @@ def count_tokens(text: str) -> int:
 def image_tokens(width: int, height: int) -> int:
     """Tokens a high-detail image costs: fit in 2048x2048, shortest side to 768, 512-px tiles."""
     scale = min(1.0, 2048 / max(width, height))
-    width, height = width * scale, height * scale
-    scale = min(1.0, 768 / min(width, height))
-    width, height = width * scale, height * scale
-    tiles = math.ceil(width / 512) * math.ceil(height / 512)
+    fitted_width, fitted_height = width * scale, height * scale
+    scale = min(1.0, 768 / min(fitted_width, fitted_height))
+    fitted_width, fitted_height = fitted_width * scale, fitted_height * scale
+    tiles = math.ceil(fitted_width / 512) * math.ceil(fitted_height / 512)
     return 85 + 170 * tiles
 
 

@@ -22,9 +22,12 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from distilleval.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from distilleval.spec.task_spec import TrainingSpec
 
 Recipe = Literal["cookbook", "seed"]
 RECIPES: tuple[str, ...] = ("cookbook", "seed")
@@ -36,8 +39,22 @@ MAX_EPOCHS = 10
 DEFAULT_HELDOUT_FRACTION = 0.1
 """Share of the labelled rows ``distilleval train`` keeps out for held-out loss unless told otherwise."""
 
-SEED_RECIPE = {"learning_rate": 1e-4, "epochs": 4, "rank": 32, "batch_size": 128}
-COOKBOOK_DEFAULTS = {"epochs": 4, "rank": 32, "batch_size": REFERENCE_BATCH}
+class ScheduleDefaults(TypedDict):
+    """A recipe's starting epochs, LoRA rank and batch size."""
+
+    epochs: int
+    rank: int
+    batch_size: int
+
+
+class SeedRecipe(ScheduleDefaults):
+    """The seed recipe fixes the learning rate too."""
+
+    learning_rate: float
+
+
+SEED_RECIPE: SeedRecipe = {"learning_rate": 1e-4, "epochs": 4, "rank": 32, "batch_size": 128}
+COOKBOOK_DEFAULTS: ScheduleDefaults = {"epochs": 4, "rank": 32, "batch_size": REFERENCE_BATCH}
 
 
 @dataclass(frozen=True)
@@ -50,10 +67,10 @@ class Requested:
     rank: int | None = None
 
 
-def requested_by_spec(training) -> Requested:
+def requested_by_spec(training: TrainingSpec) -> Requested:
     """The values a spec's ``training:`` block wrote (the ones a recipe must keep)."""
 
-    def written(name: str):
+    def written(name: str) -> Any:
         return getattr(training, name) if training.explicitly_set(name) else None
 
     return Requested(
@@ -92,7 +109,7 @@ def plan_schedule(train_rows: int, requested: Requested, *, recipe: Recipe) -> S
     """
     if recipe not in RECIPES:
         raise ConfigurationError(f"unknown training recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
-    defaults = SEED_RECIPE if recipe == "seed" else COOKBOOK_DEFAULTS
+    defaults: ScheduleDefaults = SEED_RECIPE if recipe == "seed" else COOKBOOK_DEFAULTS
     rank = requested.rank or defaults["rank"]
     batch = requested.batch_size or defaults["batch_size"]
     epochs = requested.epochs or defaults["epochs"]

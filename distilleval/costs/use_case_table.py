@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import json
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from distilleval.costs import cost_model
 from distilleval.costs.tables import MARP_FRONT_MATTER, PricedModel, format_ratio, format_volume
@@ -200,7 +201,7 @@ def _volume_keys(values: dict[int, float]) -> dict[str, float]:
     return {str(volume): value for volume, value in values.items()}
 
 
-def _as_json(table: UseCaseTable) -> dict:
+def _as_json(table: UseCaseTable) -> dict[str, Any]:
     data = asdict(table)
     for row, source in zip(data["rows"], table.rows):
         for key in ("teacher_per_month_usd", "student_per_month_usd", "saving_per_month_usd"):

@@ -64,7 +64,7 @@ from distilleval.gate.judged import (
 )
 from distilleval.gate.paired import non_inferiority_test, paired_scores
 from distilleval.results.item_results import failed_ids, item_ids, item_scores
-from distilleval.results.summary_json import ModelResult, Summary
+from distilleval.results.summary_json import LatencyFigures, ModelResult, Summary
 from distilleval.spec.task_spec import GatesSpec
 
 Status = Literal["pass", "fail", "skip"]
@@ -117,12 +117,18 @@ def error_rate_problem(key: str, result: ModelResult, limit: float) -> str | Non
 
 def _unmeasured(role: str, summary: Summary) -> str | None:
     """Why a check over ``role`` is not judged because the run did not measure it, or None."""
+    found = _measured_model(role, summary)
+    return found if isinstance(found, str) else None
+
+
+def _measured_model(role: str, summary: Summary) -> tuple[str, ModelResult] | str:
+    """The run's ``(key, result)`` of ``role`` when the run measured it, else why a check over it is not judged."""
     found = model_by_role(summary, role)
     if found is None:
         return f"not judged: the run has no {role} (not selected with --models?)"
     if found[1].basis != "measured":
         return f"not judged: the run did not call the {role} ({found[1].basis} figures only, e.g. an offline run)"
-    return None
+    return found
 
 
 def model_by_role(summary: Summary, role: str) -> tuple[str, ModelResult] | None:
@@ -143,10 +149,10 @@ def _metric(result: ModelResult) -> float | None:
 
 def _floor(name: str, role: str, summary: Summary, floor: float, limit: float) -> Check:
     metric = summary.primary_metric
-    unmeasured = _unmeasured(role, summary)
-    if unmeasured is not None:
-        return Check(name, "skip", f"{unmeasured}; the floor {floor:.3f} is not checked")
-    key, result = model_by_role(summary, role)  # type: ignore[misc]
+    found = _measured_model(role, summary)
+    if isinstance(found, str):
+        return Check(name, "skip", f"{found}; the floor {floor:.3f} is not checked")
+    key, result = found
     return _model_floor(name, key, result, metric, floor, limit)
 
 
@@ -184,18 +190,18 @@ def _baseline_floors(summary: Summary, floors: float | dict[str, float], limit: 
 
 def _non_inferiority(summary: Summary, margin: float, alpha: float, limit: float) -> Check:
     name = "non_inferiority"
-    unmeasured = _unmeasured("teacher", summary) or _unmeasured("student", summary)
-    if unmeasured is not None:
+    teacher, student = _measured_model("teacher", summary), _measured_model("student", summary)
+    if isinstance(teacher, str) or isinstance(student, str):
+        unmeasured = teacher if isinstance(teacher, str) else student
         return Check(name, "skip", f"{unmeasured}; student and teacher are not compared")
-    teacher, student = model_by_role(summary, "teacher"), model_by_role(summary, "student")
-    for key, result in (teacher, student):  # type: ignore[misc]
+    for key, result in (teacher, student):
         problem = error_rate_problem(key, result, limit)
         if problem is not None:
             return Check(name, "fail", problem)
-    dropped = len(_failed_items(summary, teacher[0]) | _failed_items(summary, student[0]))  # type: ignore[index]
+    dropped = len(_failed_items(summary, teacher[0]) | _failed_items(summary, student[0]))
     for comparison in summary.comparisons:
         test = comparison.non_inferiority
-        if (comparison.a, comparison.b) == (teacher[0], student[0]) and test is not None:  # type: ignore[index]
+        if (comparison.a, comparison.b) == (teacher[0], student[0]) and test is not None:
             if math.isclose(test.margin, margin) and math.isclose(test.alpha, alpha) and comparison.dropped_failed == dropped:
                 ok = test.non_inferior
                 return Check(
@@ -204,7 +210,7 @@ def _non_inferiority(summary: Summary, margin: float, alpha: float, limit: float
                     f"{test.lower_bound:+.4f} {'>' if ok else '<='} -margin {-margin:+.4f} ({test.method}, "
                     f"n={comparison.n_paired}{_dropped_text(dropped)})",
                 )
-    a, b = paired_scores(item_scores(summary, teacher[0]), item_scores(summary, student[0]))  # type: ignore[index]
+    a, b = paired_scores(item_scores(summary, teacher[0]), item_scores(summary, student[0]))
     test = non_inferiority_test(a, b, margin=margin, alpha=alpha)
     if test is None:
         return Check(name, "fail", f"no items scored for both teacher and student{_dropped_text(dropped)}")
@@ -222,14 +228,13 @@ def _dropped_text(dropped: int) -> str:
 
 def _max_cost(summary: Summary, limit_usd: float, limit: float) -> Check:
     name = "max_cost_per_request"
-    unmeasured = _unmeasured("student", summary)
-    if unmeasured is not None:
-        return Check(name, "skip", f"{unmeasured}; its cost per request is not checked")
-    found = model_by_role(summary, "student")
-    problem = error_rate_problem(found[0], found[1], limit)  # type: ignore[index]
+    found = _measured_model("student", summary)
+    if isinstance(found, str):
+        return Check(name, "skip", f"{found}; its cost per request is not checked")
+    problem = error_rate_problem(found[0], found[1], limit)
     if problem is not None:
         return Check(name, "fail", problem)
-    if found is None or found[1].cost_per_request_usd is None:
+    if found[1].cost_per_request_usd is None:
         return Check(name, "fail", f"no student cost per request in the run to compare with ${limit_usd:.6g}")
     cost = found[1].cost_per_request_usd
     ok = cost <= limit_usd
@@ -242,28 +247,27 @@ PROBE_HINT = "--latency-probe 50@1 (or the spec's latency: {probe_calls: 50, con
 
 def _max_latency(summary: Summary, limit_ms: float, gates: GatesSpec) -> Check:
     name = "max_p95_latency"
-    unmeasured = _unmeasured("student", summary)
-    if unmeasured is not None:
-        return Check(name, "skip", f"{unmeasured}; its latency is not checked")
-    found = model_by_role(summary, "student")
-    result = found[1] if found else None
-    problem = error_rate_problem(found[0], result, gates.max_error_rate)  # type: ignore[index,arg-type]
+    found = _measured_model("student", summary)
+    if isinstance(found, str):
+        return Check(name, "skip", f"{found}; its latency is not checked")
+    key, result = found
+    problem = error_rate_problem(key, result, gates.max_error_rate)
     if problem is not None:
         return Check(name, "fail", problem)
-    figures = result.latency if result is not None else None
+    figures = result.latency
     unloaded = figures.unloaded_ms if figures is not None else None
-    if unloaded is not None and unloaded.n and unloaded.p95 is not None:
-        if figures.unloaded_client_bound:  # type: ignore[union-attr]
+    if figures is not None and unloaded is not None and unloaded.n and unloaded.p95 is not None:
+        if figures.unloaded_client_bound:
             return Check(name, "skip", f"not judged: client-bound even in the probe (student p95 unloaded {unloaded.p95:.0f} ms; "
-                         f"{figures.unloaded_client_bound_reason}); the client machine is too busy: rerun the probe on "  # type: ignore[union-attr]
+                         f"{figures.unloaded_client_bound_reason}); the client machine is too busy: rerun the probe on "
                          "a quieter one")
         ok = unloaded.p95 <= limit_ms
         return Check(name, "pass" if ok else "fail",
                      f"student p95 latency, unloaded {unloaded.p95:.0f} ms {'<=' if ok else '>'} {limit_ms:.0f} ms "
-                     f"(probe: n={unloaded.n}, concurrency {figures.unloaded_concurrency})")  # type: ignore[union-attr]
-    latency = result.latency_ms if result is not None else None
+                     f"(probe: n={unloaded.n}, concurrency {figures.unloaded_concurrency})")
+    latency = result.latency_ms
     if latency is None or latency.p95 is None or latency.n == 0:
-        why = _why_no_latency(result, figures)  # type: ignore[arg-type]
+        why = _why_no_latency(result, figures)
         if gates.unmeasured_latency == "skip":
             return Check(name, "skip", f"not judged: {why} (gates.unmeasured_latency: skip)")
         return Check(name, "fail", f"no student latency measured in this run: {why}; for a judgement run with "
@@ -277,7 +281,7 @@ def _max_latency(summary: Summary, limit_ms: float, gates: GatesSpec) -> Check:
                  f"student p95 latency {latency.p95:.0f} ms {'<=' if ok else '>'} {limit_ms:.0f} ms (n={latency.n}{load})")
 
 
-def _why_no_latency(result: ModelResult, figures) -> str:
+def _why_no_latency(result: ModelResult, figures: LatencyFigures | None) -> str:
     """Why a student the run called has no latency figure: batch, cache hits or failed calls."""
     if result.batch_api:
         return f"the student was answered through the {result.batch_api} batch API, which has no per-request latency"
@@ -301,12 +305,12 @@ def _cascade_floors(summary: Summary, floor: float, limit: float) -> list[Check]
         return [Check("cascade_min", "skip", "the run has no cascade (add a cascades: block to the spec)")]
     for cascade in summary.cascades:
         name = f"cascade_min[{cascade.name}]"
-        measured = [summary.models.get(key) for key in (cascade.first, cascade.fallback)]
-        if any(result is None or result.basis != "measured" for result in measured):
+        first, fallback = summary.models.get(cascade.first), summary.models.get(cascade.fallback)
+        if first is None or fallback is None or first.basis != "measured" or fallback.basis != "measured":
             checks.append(Check(name, "skip", f"{cascade.name}: {cascade.unavailable or 'a model was not called'}; "
                                               f"the floor {floor:.3f} is not checked"))
             continue
-        problem = next((p for key, result in zip((cascade.first, cascade.fallback), measured)
+        problem = next((p for key, result in ((cascade.first, first), (cascade.fallback, fallback))
                         if (p := error_rate_problem(key, result, limit)) is not None), None)
         if problem is not None:
             checks.append(Check(name, "fail", problem))
@@ -464,8 +468,9 @@ def run_checks(summary: Summary, gates: GatesSpec, *, baseline: Summary | None =
     for name, role, floor in (("student_min", "student", gates.student_min), ("teacher_min", "teacher", gates.teacher_min)):
         if floor is None:
             continue
-        if judged and _unmeasured(role, summary) is None:
-            checks.append(Check(name, *judged_floor(model_by_role(summary, role)[0], summary, floor)))  # type: ignore[index]
+        found = model_by_role(summary, role)
+        if judged and found is not None and _unmeasured(role, summary) is None:
+            checks.append(Check(name, *judged_floor(found[0], summary, floor)))
         else:
             checks.append(_floor(name, role, summary, floor, limit))
     if gates.baseline_min is not None:

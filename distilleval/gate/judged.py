@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from distilleval.results.item_results import judge_passes
 from distilleval.results.summary_json import Summary
+
+Outcome = Literal["pass", "fail"]
+"""What a judged check can say (it is never skipped once a judge scored the run)."""
 
 
 def untrusted_reason(summary: Summary) -> str | None:
@@ -25,12 +29,14 @@ def untrusted_reason(summary: Summary) -> str | None:
     return "judge not trusted, its verdicts do not count: " + "; ".join(judge.untrusted_reasons)
 
 
-def judge_check(summary: Summary) -> tuple[str, str]:
+def judge_check(summary: Summary) -> tuple[Outcome, str]:
     """The ``judge`` check's ``(status, message)``: pass when the judge's verdicts count, else fail naming what is
     not met."""
     reason = untrusted_reason(summary)
     if reason is not None:
         return ("fail", reason)
+    if summary.judge is None or summary.judge.alignment is None:  # a trusted judge has an alignment set
+        return ("fail", "no judge alignment in the run")
     alignment = summary.judge.alignment
     return ("pass", f"judge {summary.judge.model}: {alignment.rows} alignment rows, sensitivity "
                     f"{alignment.sensitivity.value:.3f} (lower {alignment.sensitivity.ci_low:.3f}), specificity "
@@ -38,12 +44,12 @@ def judge_check(summary: Summary) -> tuple[str, str]:
                     f"{alignment.kappa if alignment.kappa is None else round(alignment.kappa, 3)}")
 
 
-def judged_floor(key: str, summary: Summary, floor: float) -> tuple[str, str]:
+def judged_floor(key: str, summary: Summary, floor: float) -> tuple[Outcome, str]:
     """``(status, message)`` of a floor on the corrected accuracy of model ``key``."""
     reason = untrusted_reason(summary)
     if reason is not None:
         return ("fail", reason)
-    figures = summary.judge.figures.get(key)
+    figures = summary.judge.figures.get(key) if summary.judge is not None else None
     if figures is None or figures.corrected.value is None:
         return ("fail", f"no corrected {key} accuracy in the run to compare with the floor {floor:.3f}")
     value = figures.corrected.value
@@ -53,12 +59,12 @@ def judged_floor(key: str, summary: Summary, floor: float) -> tuple[str, str]:
             f"{figures.raw.value:.4f}, corrected for the judge's measured error; over {figures.n} judged answers)")
 
 
-def judged_non_inferiority(summary: Summary, margin: float, alpha: float) -> tuple[str, str]:
+def judged_non_inferiority(summary: Summary, margin: float, alpha: float) -> tuple[Outcome, str]:
     """``(status, message)`` of the student's non-inferiority on the corrected paired difference."""
     reason = untrusted_reason(summary)
     if reason is not None:
         return ("fail", reason)
-    comparison = summary.judge.comparison
+    comparison = summary.judge.comparison if summary.judge is not None else None
     if comparison is None or comparison.lower_bound is None or comparison.margin is None \
             or abs(comparison.margin - margin) > 1e-12:
         return ("fail", "no corrected teacher-student comparison at this margin in the run")

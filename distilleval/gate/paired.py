@@ -89,7 +89,7 @@ def compare_paired_scores(a: Sequence[float], b: Sequence[float], *, alpha: floa
                             comparison.mcnemar_ci_high, CONDITIONAL_METHOD, p_value=comparison.mcnemar_p,
                             losses=losses, gains=gains)
     return PairedResult(n, mean_a, mean_b, comparison.difference, comparison.ci_low, comparison.ci_high,
-                        comparison.ci_method, losses=losses, gains=gains)
+                        comparison.ci_method or "no interval", losses=losses, gains=gains)
 
 
 def is_significant_drop(result: PairedResult, *, alpha: float) -> bool:

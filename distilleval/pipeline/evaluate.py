@@ -10,8 +10,9 @@ the same spec again replays finished calls from the response cache at $0.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,10 +264,11 @@ async def _call_models_in_batches(
     from distilleval.run.cache import ResponseCache, cache_path_for
 
     models = dict(spec.models())
-    if spec.judge_model() is not None:
+    judge = spec.judge_model()
+    if judge is not None:
         from distilleval.pipeline.judging import JUDGE_ROLES
 
-        models.update({role: spec.judge_model() for role in JUDGE_ROLES})
+        models.update({role: judge for role in JUDGE_ROLES})
     cache = None if options.no_cache else ResponseCache(cache_path_for(options.cache), refresh=options.refresh)
     try:
         for role in sorted({call.model for call in calls}):
@@ -400,7 +402,7 @@ def _call_for(spec: TaskSpec, role: str, item: Item) -> Any:
 
 
 def _open_backends(
-    spec: TaskSpec, calls: list[Any], pricing: Any, options: EvalOptions, *, also: list[str] = ()
+    spec: TaskSpec, calls: list[Any], pricing: Any, options: EvalOptions, *, also: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Backends for the roles of ``calls`` and ``also`` (roles the latency probe will call);
     fails fast on a missing price or key, or a dead endpoint.
@@ -431,7 +433,7 @@ def _open_backends(
             check_reachable(role, models[role])
         else:
             backends[role] = LazyBackend(
-                models[role].model, lambda role=role: build_backend(role, models[role], pricing=pricing)
+                models[role].model, functools.partial(build_backend, role, models[role], pricing=pricing)
             )
     return backends
 
@@ -465,7 +467,7 @@ async def _call_models(
         requests_per_minute={role: options.rpm for role in backends} if options.rpm else {},
         tokens_per_minute={role: options.tpm for role in backends} if options.tpm else {},
         give_up_after_s=options.give_up_after_s,
-        endpoints={role: models[role].api_base for role in backends if models[role].api_base},
+        endpoints={role: api_base for role in backends if (api_base := models[role].api_base)},
     )
     try:
         if calls:
@@ -511,6 +513,7 @@ def _judge_summary(spec: TaskSpec, items: list[Item], runs: list[Any], scorer: A
 
     work, texts, calls, batched_roles = judged
     judge = spec.judge_model()
+    assert judge is not None  # called for a judge-scored spec only
     price = pricing.price_for(pricing.key_for(judge))
     verdicts: dict[str, dict[str, bool | None]] = {}
     for run in runs:
@@ -522,10 +525,10 @@ def _judge_summary(spec: TaskSpec, items: list[Item], runs: list[Any], scorer: A
                 verdict = scorer.verdict_for(output.item_id, output.text)
                 per_item[output.item_id] = None if verdict is None else verdict.passed
     pairwise = None
-    if spec.scorer.pairwise and texts[PAIRWISE_ROLE]:
+    if spec.judge_settings().pairwise and texts[PAIRWISE_ROLE]:
         pairwise = pairwise_result("teacher", "student", pairwise_judgments(items, texts[PAIRWISE_ROLE]))
     return build_judge_summary(
-        spec.scorer, criteria_sha256=file_sha256(spec.resolve(spec.scorer.criteria)), calls=calls,
+        spec.judge_settings(), criteria_sha256=file_sha256(spec.resolve(spec.judge_settings().criteria)), calls=calls,
         price_call=lambda call: _priced_cost(call, price, batch=judge.batch or call.model in batched_roles),
         usable=lambda call: usable(spec, call),
         verdicts=verdicts, alignment=alignment_result(spec, work.alignment, texts[ALIGNMENT_ROLE]),

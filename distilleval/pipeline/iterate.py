@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from distilleval.costs.pricing import PricingTable
 from distilleval.errors import DataError, SpecError
@@ -203,6 +204,7 @@ def prepare(spec: TaskSpec, pricing: PricingTable, run_dir: Path, options: Itera
 def _train_and_predict(ctx: Context, rows: Sequence[TrainingRow], items: Sequence[Item]) -> list[str]:
     from distilleval.baselines import train_baseline
 
+    assert ctx.baseline is not None  # the Tinker student is never trained here
     trained = train_baseline(ctx.baseline, [row.item for row in rows], [row.label for row in rows])
     return trained.predict_texts(_texts(items))
 
@@ -287,7 +289,7 @@ def estimate_round_usd(ctx: Context, calls: Sequence, weak: Sequence[WeakClass],
     asked = ctx.settings.per_class * len(weak)
     examples = [row.item for w in weak for row in w.missed]
     labelling = asked * _priced(ctx, _label_prompt_tokens(ctx, examples), ctx.spec.teacher.max_tokens)
-    estimate = {"generation_usd": generation, "labelling_usd": labelling, "total_usd": generation + labelling,
+    estimate: dict[str, Any] = {"generation_usd": generation, "labelling_usd": labelling, "total_usd": generation + labelling,
                 "basis": "upper bound: replies at max_tokens, every asked-for input labelled; prompt tokens counted locally"}
     if ctx.tinker is not None:
         from distilleval.pipeline.iterate_tinker import estimate_student_usd
@@ -314,8 +316,8 @@ def _measured_usd(ctx: Context, results: Sequence) -> tuple[float, float]:
 # --- one round -------------------------------------------------------------------------
 
 
-def _evaluate(ctx: Context, rows: Sequence[TrainingRow], folder: Path) -> list[str]:
-    predictions = _train_and_predict(ctx, rows, ctx.evaluate)
+def _evaluate(ctx: Context, rows: Sequence[TrainingRow], folder: Path) -> list[str | None]:
+    predictions: list[str | None] = list(_train_and_predict(ctx, rows, ctx.evaluate))
     write_jsonl(folder / PREDICTIONS_FILE, ({"id": item.id, "prediction": answer}
                                             for item, answer in zip(ctx.evaluate, predictions)))
     return predictions
@@ -360,7 +362,7 @@ def _result(ctx: Context, predictions: Sequence[str | None], previous: Sequence[
     return result
 
 
-def _first_round(ctx: Context, run_dir: Path) -> tuple[dict, list[TrainingRow], list[str]]:
+def _first_round(ctx: Context, run_dir: Path) -> tuple[dict, list[TrainingRow], list[str | None]]:
     if ctx.tinker is not None:
         return _first_tinker_round(ctx, run_dir)
     folder = round_dir(run_dir, 1)
@@ -373,14 +375,14 @@ def _first_round(ctx: Context, run_dir: Path) -> tuple[dict, list[TrainingRow], 
     write_jsonl(folder / TRAINING_FILE, training_records(ctx.spec, rows))
     predictions = _evaluate(ctx, rows, folder)
     record = {"round": 1, "fingerprint": ctx.fingerprint, "training_rows": len(rows), "added": 0,
-              "what": f"the run's student stand-in: {ctx.baseline.display_name} on the training split's gold labels",
+              "what": f"the run's student stand-in: {ctx.student_name} on the training split's gold labels",
               "cost": {"generation_usd": 0.0, "labelling_usd": 0.0, "total_usd": 0.0, "paid_now_usd": 0.0},
               "result": _result(ctx, predictions, None)}
     write_round(folder, record)
     return record, rows, predictions
 
 
-def _first_tinker_round(ctx: Context, run_dir: Path) -> tuple[dict, list[TrainingRow], list[str]]:
+def _first_tinker_round(ctx: Context, run_dir: Path) -> tuple[dict, list[TrainingRow], list[str | None]]:
     """Round 1 with a Tinker student: the run's checkpoint, its rows the run's labels, its answers the run's."""
     from distilleval.pipeline.iterate_tinker import first_rows, summary_predictions
     from distilleval.results.summary_json import read_summary
@@ -467,7 +469,7 @@ def _generate(ctx: Context, number: int, weak: Sequence[WeakClass], rows: Sequen
     )
     kept: list[tuple[str, Item]] = []
     for (label, item), verdict in zip(candidates, verdicts):
-        entry = {"id": item.id, "asked_for": label, "inputs": item.inputs}
+        entry: dict[str, Any] = {"id": item.id, "asked_for": label, "inputs": item.inputs}
         if verdict.kept:
             entry["status"] = "kept"
             kept.append((label, item))
@@ -494,7 +496,7 @@ def _label(ctx: Context, kept: Sequence[tuple[str, Item]], number: int, folder: 
             quarantined.append({"id": item.id, "reason": f"call_failed:{result.error_kind}", "output": None})
             continue
         verdict = checker.check(result.text or "")
-        if verdict.valid:
+        if verdict.label is not None:
             added.append(TrainingRow(item, verdict.label, f"round {number}: generated for {asked}, labelled by the teacher"))
         else:
             quarantined.append({"id": item.id, "reason": verdict.reason, "detail": verdict.detail, "output": result.text})
@@ -508,6 +510,7 @@ def _retrain_tinker(ctx: Context, grown: Sequence[TrainingRow], folder: Path, nu
     With no row added nothing is trained: the round keeps the previous checkpoint and its answers."""
     from distilleval.pipeline.iterate_tinker import EVAL_FOLDER, sample_checkpoint, train_checkpoint, training_usd
 
+    assert ctx.tinker is not None
     if added == 0:
         return list(previous), {"training_usd": 0.0, "sampling_usd": 0.0, "paid_now_usd": 0.0}, {
             "checkpoint": ctx.rounds[-1].get("checkpoint"), "training": "not retrained: no row added"}
@@ -528,7 +531,7 @@ def _retrain_tinker(ctx: Context, grown: Sequence[TrainingRow], folder: Path, nu
                                                  "manifest": str(folder / "train" / "manifest.json")}}
 
 
-def _next_round(ctx: Context, run_dir: Path, number: int, rows: list[TrainingRow], previous: list[str],
+def _next_round(ctx: Context, run_dir: Path, number: int, rows: list[TrainingRow], previous: list[str | None],
                 weak: Sequence[WeakClass], estimate: dict, weak_check: dict | None = None):
     folder = round_dir(run_dir, number)
     folder.mkdir(parents=True, exist_ok=True)

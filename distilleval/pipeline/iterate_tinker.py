@@ -273,9 +273,8 @@ def estimate_student_usd(spec: TaskSpec, pricing: Any, rows: Sequence[TrainingRo
 
     tokens = rendered_row_tokens(spec, rows)
     per_epoch = float(sum(tokens) + asked * max(tokens, default=0))
-    projections = [project_training(spec, pricing, examples=n, tokens_per_row=per_epoch / max(1, n))
-                   for n in {len(rows), len(rows) + asked}]
-    projections = [p for p in projections if p is not None]
+    projections = [p for n in {len(rows), len(rows) + asked}
+                   if (p := project_training(spec, pricing, examples=n, tokens_per_row=per_epoch / max(1, n))) is not None]
     if projections:
         longest = max(projections, key=lambda p: p.schedule.epochs)
         train_usd = training_cost_usd(per_epoch, longest.schedule.epochs, longest.training_price_per_mtok_usd)

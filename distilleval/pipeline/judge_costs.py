@@ -115,7 +115,7 @@ def estimate_judge_calls(spec: TaskSpec, eval_items: Sequence[Any], pricing: Any
     judge = spec.judge_model()
     if judge is None:
         return None
-    scorer = spec.scorer
+    scorer = spec.judge_settings()
     criteria = criteria_text(spec)
     out_per_call = scorer.max_tokens
     models = spec.models()  # teacher, student, then the candidates: every model eval calls and the judge grades

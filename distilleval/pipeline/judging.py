@@ -24,6 +24,7 @@ from distilleval.scoring.judge import (
     parse_preference,
     parse_verdict,
 )
+from distilleval.spec.scorer_config import JudgeScorer
 from distilleval.spec.task_spec import TaskSpec
 
 JUDGE_ROLES = (JUDGE_ROLE, ALIGNMENT_ROLE, PAIRWISE_ROLE)
@@ -53,7 +54,7 @@ class JudgeWork:
 
 def criteria_text(spec: TaskSpec) -> str:
     """The criteria file's text (``scorer.criteria``)."""
-    path = spec.resolve(spec.scorer.criteria)
+    path = spec.resolve(spec.judge_settings().criteria)
     try:
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
@@ -68,7 +69,7 @@ def load_alignment(spec: TaskSpec) -> list[AlignmentRow]:
     """
     from distilleval.spec.data import read_records
 
-    config = spec.scorer.alignment
+    config = spec.judge_settings().alignment
     if config is None:
         return []
     path = spec.resolve(config.path)
@@ -86,7 +87,7 @@ def load_alignment(spec: TaskSpec) -> list[AlignmentRow]:
         if verdict is None:
             raise DataError(f"{path}:{line}: {config.verdict}: expected pass or fail (true/false, 1/0), "
                             f"found {record.get(config.verdict)!r}")
-        reference = spec.scorer.reference
+        reference = spec.judge_settings().reference
         if reference is not None and record.get(reference) in (None, ""):
             raise DataError(f"{path}:{line}: {reference}: missing (the reference answer scorer.reference shows the judge)")
         rows.append(AlignmentRow(id=f"align-{line}", inputs=inputs, output=str(output), human_pass=verdict,
@@ -97,11 +98,11 @@ def load_alignment(spec: TaskSpec) -> list[AlignmentRow]:
 def _request(messages: tuple, spec: TaskSpec) -> Any:
     from distilleval.backends.base import ChatRequest
 
-    return ChatRequest(messages=messages, max_tokens=spec.scorer.max_tokens, temperature=0.0)
+    return ChatRequest(messages=messages, max_tokens=spec.judge_settings().max_tokens, temperature=0.0)
 
 
 def _reference(spec: TaskSpec, item: Any) -> str | None:
-    return None if spec.scorer.reference is None or item.gold is None else str(item.gold)
+    return None if spec.judge_settings().reference is None or item.gold is None else str(item.gold)
 
 
 def plan_judge_calls(spec: TaskSpec, items: list[Any], outputs: dict[str, list[Any]]) -> JudgeWork:
@@ -125,12 +126,13 @@ def plan_judge_calls(spec: TaskSpec, items: list[Any], outputs: dict[str, list[A
                 continue
             seen.add(key)
             messages = judge_messages(criteria, item.inputs, result.text, reference=_reference(spec, item),
-                                      scale=spec.scorer.scale)
+                                      scale=spec.judge_settings().scale)
             work.calls.append(Call(key, JUDGE_ROLE, _request(messages, spec)))
     for row in work.alignment:
-        messages = judge_messages(criteria, row.inputs, row.output, reference=row.reference, scale=spec.scorer.scale)
+        messages = judge_messages(criteria, row.inputs, row.output, reference=row.reference,
+                                  scale=spec.judge_settings().scale)
         work.calls.append(Call(row.id, ALIGNMENT_ROLE, _request(messages, spec)))
-    if spec.scorer.pairwise and {"teacher", "student"} <= set(answers):
+    if spec.judge_settings().pairwise and {"teacher", "student"} <= set(answers):
         for item in items:
             teacher, student = answers["teacher"].get(item.id), answers["student"].get(item.id)
             if teacher is None or student is None:
@@ -152,6 +154,7 @@ async def call_judge(spec: TaskSpec, calls: list[Any], store: Any, pricing: Any,
     if not calls:
         return
     judge = spec.judge_model()
+    assert judge is not None  # called for a judge-scored spec only
     cache_path = None if options.no_cache or options.refresh else cache_path_for(options.cache)
     if roles_with_misses(calls, {role: judge.model for role in JUDGE_ROLES}, cache_path):
         backend = build_backend("judge", judge, pricing=pricing, calls=len(calls), concurrency=options.concurrency)
@@ -188,7 +191,8 @@ def usable(spec: TaskSpec, call: Any) -> bool:
     """Whether an answered judge call holds what it was asked for (a verdict, or a preference)."""
     if call.model == PAIRWISE_ROLE:
         return parse_preference(call.text) is not None
-    return parse_verdict(call.text, scale=spec.scorer.scale, pass_score=spec.scorer.pass_score) is not None
+    judge = spec.judge_settings()
+    return parse_verdict(call.text, scale=judge.scale, pass_score=judge.pass_score) is not None
 
 
 def alignment_result(spec: TaskSpec, rows: list[AlignmentRow], texts: dict[str, str | None]) -> Any:
@@ -196,12 +200,13 @@ def alignment_result(spec: TaskSpec, rows: list[AlignmentRow], texts: dict[str, 
     from distilleval.files import file_sha256
     from distilleval.results.judge_alignment import measure_alignment
 
-    config = spec.scorer.alignment
+    judge = spec.judge_settings()
+    config = judge.alignment
     if config is None:
         return None
     judged = []
     for row in rows:
-        verdict = parse_verdict(texts.get(row.id), scale=spec.scorer.scale, pass_score=spec.scorer.pass_score)
+        verdict = parse_verdict(texts.get(row.id), scale=judge.scale, pass_score=judge.pass_score)
         judged.append(None if verdict is None else verdict.passed)
     path = spec.resolve(config.path)
     return measure_alignment(
@@ -249,7 +254,7 @@ def measure_judge(spec: TaskSpec, options: Any) -> tuple[Path, Any]:
     from distilleval.files import claim_new_directory, write_text_atomic
     from distilleval.run.store import RunStore
 
-    if spec.scorer.kind != "judge" or spec.scorer.alignment is None:
+    if not isinstance(spec.scorer, JudgeScorer) or spec.scorer.alignment is None:
         raise SpecError(f"{spec.source}: scorer.alignment: align measures a judge on its alignment set; this spec's "
                         "scorer is not a judge with an alignment set (scorer: {kind: judge, alignment: {path: ...}})")
     pricing = resolve_pricing(spec, options.pricing)
@@ -259,7 +264,7 @@ def measure_judge(spec: TaskSpec, options: Any) -> tuple[Path, Any]:
     from distilleval.run.runner import Call
 
     calls = [Call(row.id, ALIGNMENT_ROLE, _request(judge_messages(criteria, row.inputs, row.output,
-                                                                  reference=row.reference, scale=spec.scorer.scale),
+                                                                  reference=row.reference, scale=spec.judge_settings().scale),
                                                    spec)) for row in rows]
     if options.out:
         folder = Path(options.out)

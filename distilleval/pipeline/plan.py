@@ -18,6 +18,7 @@ from pathlib import Path
 from distilleval.costs.pricing import PricingTable
 from distilleval.files import LockHeld, exclusive_lock, file_sha256, write_text_atomic
 from distilleval.spec.data import Item, split_items
+from distilleval.spec.scorer_config import SqlExecutionScorer
 from distilleval.spec.task_spec import TaskSpec
 from distilleval.version import __version__
 
@@ -98,7 +99,7 @@ def run_fingerprint(spec: TaskSpec, pricing: PricingTable, *, offline: bool, lim
     ]
     for candidate in spec.candidates:  # a candidate's own prompt files decide its answers too
         parts += [candidate.name, candidate.prompt_text, candidate.system_text]
-    if spec.scorer.kind == "sql_execution":
+    if isinstance(spec.scorer, SqlExecutionScorer):
         parts.append(file_sha256(spec.resolve(spec.scorer.database)))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 

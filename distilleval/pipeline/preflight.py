@@ -31,6 +31,7 @@ from pathlib import Path
 from distilleval.errors import DataError, SpecError
 from distilleval.pipeline.plan import eval_items
 from distilleval.spec.data import Item, load_items, split_items
+from distilleval.spec.scorer_config import JudgeScorer, SpansScorer
 from distilleval.spec.task_spec import BaselineSpec, TaskSpec, spec_location
 
 
@@ -74,7 +75,7 @@ def check_eval_inputs(spec: TaskSpec, *, limit: int | None = None,
             no gold answer, or fewer than two classes to train the baselines on.
     """
     # A judge without a reference answer grades against its criteria alone: no gold is needed.
-    judged_without_reference = spec.scorer.kind == "judge" and spec.scorer.reference is None
+    judged_without_reference = isinstance(spec.scorer, JudgeScorer) and spec.scorer.reference is None
     if spec.data.gold is None and not judged_without_reference:
         raise SpecError(
             f"{spec_location(spec, ('data',))}: data.gold: not set, so an eval has no right answers to score "
@@ -183,7 +184,7 @@ def check_gold_shape(spec: TaskSpec, items: list[Item]) -> None:
         if kind == "json_fields" and not isinstance(item.gold, dict):
             raise DataError(f"{where}: scorer json_fields compares the fields of a JSON object, "
                             f"found {type(item.gold).__name__}")
-        if kind == "spans":
+        if isinstance(spec.scorer, SpansScorer):
             _, unusable = spans_of(item.gold, spec.scorer.list_field)
             if unusable:
                 raise DataError(f"{where}: {unusable} of its spans lack a type, a start or an end "

@@ -186,13 +186,14 @@ def dominance(arms: list[Arm]) -> dict[str, bool | None]:
     >>> dominance([a, b])
     {'a': False, 'b': True}
     """
-    known = [a for a in arms if a.accuracy is not None and a.cost_per_request_usd is not None]
+    known = [(a, accuracy, cost) for a in arms
+             if (accuracy := a.accuracy) is not None and (cost := a.cost_per_request_usd) is not None]
     result: dict[str, bool | None] = {a.name: None for a in arms}
-    for arm in known:
+    for arm, accuracy, cost in known:
         result[arm.name] = any(
-            other is not arm and other.accuracy >= arm.accuracy and other.cost_per_request_usd <= arm.cost_per_request_usd
-            and (other.accuracy > arm.accuracy or other.cost_per_request_usd < arm.cost_per_request_usd)
-            for other in known
+            other is not arm and other_accuracy >= accuracy and other_cost <= cost
+            and (other_accuracy > accuracy or other_cost < cost)
+            for other, other_accuracy, other_cost in known
         )
     return result
 

@@ -16,6 +16,7 @@ from distilleval.costs.cost_model import format_usd
 from distilleval.report.figures import Figures, ModelRow
 from distilleval.report.text_width import fit_text, text_width_px, wrap_text
 from distilleval.results.item_results import latency_samples
+from distilleval.results.summary_json import Distribution
 
 WIDTH, HEIGHT = 720, 360
 LEFT, RIGHT, TOP, BOTTOM = 78, 24, 36, 52
@@ -194,11 +195,12 @@ def accuracy_chart(f: Figures) -> str:
     """Each model's metric with its confidence interval, and the non-inferiority line."""
     metric = f.summary.primary_metric.replace("_", " ")
     title = f"{metric.capitalize()} with {f.models[0].result.metric.confidence:.0%} intervals" if f.models and f.models[0].result.metric else metric
-    rows = [m for m in f.models if m.result.metric is not None and m.result.metric.value is not None]
+    rows = [(m, metric, metric.value) for m in f.models
+            if (metric := m.result.metric) is not None and metric.value is not None]
     height = TOP + BOTTOM + 44 * max(1, len(rows)) + 10
     if not rows:
         return _frame("chart-accuracy", title, [_text(WIDTH / 2, height / 2, "no scores")], height=height)
-    lows = [m.result.metric.ci_low if m.result.metric.ci_low is not None else m.result.metric.value for m in rows]
+    lows = [metric.ci_low if metric.ci_low is not None else value for _, metric, value in rows]
     x_min = max(0.0, math.floor((min(lows) - 0.05) * 20) / 20)
     label_width = 230
     start, end = LEFT + label_width - 60, WIDTH - RIGHT
@@ -220,8 +222,7 @@ def accuracy_chart(f: Figures) -> str:
                         f'y2="{height - BOTTOM + 6}" stroke="#dc2626" stroke-dasharray="5 4"/>')
             body.append(centred_text(x(ni_line), height - BOTTOM + 38, f"teacher − {f.margin * 100:g} pts margin", size=10,
                                      extra='fill="#dc2626"'))
-    for index, row in enumerate(rows):
-        m = row.result.metric
+    for index, (row, m, value) in enumerate(rows):
         y = TOP + 30 + index * 44
         colour = COLOURS[row.result.role]
         body.append(_text(LEFT - 60, y + 4, fit_text(row.label, start - (LEFT - 60) - 10, 11), anchor="start", size=11))
@@ -230,8 +231,8 @@ def accuracy_chart(f: Figures) -> str:
                         f'stroke="{colour}" stroke-width="3"/>')
             for end_value in (m.ci_low, m.ci_high):
                 body.append(f'<line x1="{x(end_value):.1f}" y1="{y - 7}" x2="{x(end_value):.1f}" y2="{y + 7}" stroke="{colour}" stroke-width="2"/>')
-        body.append(f'<circle class="point" cx="{x(m.value):.1f}" cy="{y}" r="5.5" fill="{colour}"/>')
-        body.append(centred_text(x(m.value), y - 10, f"{m.value * 100:.1f}%", size=11))
+        body.append(f'<circle class="point" cx="{x(value):.1f}" cy="{y}" r="5.5" fill="{colour}"/>')
+        body.append(centred_text(x(value), y - 10, f"{value * 100:.1f}%", size=11))
     return _frame("chart-accuracy", title, body, height=height)
 
 
@@ -242,17 +243,16 @@ def _jitter(key: str) -> float:
 def latency_chart(f: Figures, *, max_points: int = 400) -> str:
     """Per-call latency per model on a log axis: item dots (when recorded), p50–p95 box, p99 tick."""
     title = "Latency per call under the run's load (log scale; box p50–p95, tick p99; cache hits excluded)"
-    rows: list[tuple[ModelRow, list[float]]] = []
+    rows: list[tuple[ModelRow, Distribution, float, list[float]]] = []
     for row in f.models:
         latency = row.result.latency_ms
         if latency is None or latency.n == 0 or latency.p50 is None:
             continue
-        rows.append((row, latency_samples(f.summary, row.key, limit=max_points)))
+        rows.append((row, latency, latency.p50, latency_samples(f.summary, row.key, limit=max_points)))
     height = TOP + BOTTOM + 60 * max(1, len(rows))
     if not rows:
         return _frame("chart-latency", title, [_text(WIDTH / 2, height / 2, "no measured latency")], height=height)
-    values = [v for _, s in rows for v in s] + [v for r, _ in rows for v in (r.result.latency_ms.p50, r.result.latency_ms.p95,
-                                                                              r.result.latency_ms.p99) if v]
+    values = [v for *_, s in rows for v in s] + [v for _, latency, p50, _ in rows for v in (p50, latency.p95, latency.p99) if v]
     x_low, x_high = 10.0 ** math.floor(math.log10(min(values))), 10.0 ** math.ceil(math.log10(max(values)))
     label_room = LEFT + 190 - (LEFT - 60) - 10
     axis = _LogAxis(x_low, x_high, LEFT + 190, WIDTH - RIGHT)
@@ -260,8 +260,7 @@ def latency_chart(f: Figures, *, max_points: int = 400) -> str:
     for tick in _log_ticks(x_low, x_high):
         body.append(f'<line x1="{axis(tick):.1f}" y1="{TOP + 4}" x2="{axis(tick):.1f}" y2="{height - BOTTOM + 4}" stroke="#e5e7eb"/>')
         body.append(_text(axis(tick), height - BOTTOM + 20, f"{tick:g} ms" if tick < 1000 else f"{tick / 1000:g} s", size=11))
-    for index, (row, samples) in enumerate(rows):
-        latency = row.result.latency_ms
+    for index, (row, latency, p50, samples) in enumerate(rows):
         y = TOP + 34 + index * 60
         colour = COLOURS[row.result.role]
         body.append(_text(LEFT - 60, y + 4, fit_text(row.label, label_room, 11), anchor="start", size=11))
@@ -269,13 +268,13 @@ def latency_chart(f: Figures, *, max_points: int = 400) -> str:
             jitter = _jitter(f"{row.key}:{position}") * 30
             body.append(f'<circle class="sample" cx="{axis(value):.1f}" cy="{y + jitter:.1f}" r="2" fill="{colour}" fill-opacity="0.35"/>')
         if latency.p95 is not None:
-            body.append(f'<rect class="box" x="{axis(latency.p50):.1f}" y="{y - 9}" width="{axis(latency.p95) - axis(latency.p50):.1f}" '
+            body.append(f'<rect class="box" x="{axis(p50):.1f}" y="{y - 9}" width="{axis(latency.p95) - axis(p50):.1f}" '
                         f'height="18" fill="none" stroke="{colour}" stroke-width="2"/>')
-        body.append(f'<line x1="{axis(latency.p50):.1f}" y1="{y - 12}" x2="{axis(latency.p50):.1f}" y2="{y + 12}" stroke="{colour}" stroke-width="3"/>')
+        body.append(f'<line x1="{axis(p50):.1f}" y1="{y - 12}" x2="{axis(p50):.1f}" y2="{y + 12}" stroke="{colour}" stroke-width="3"/>')
         if latency.p99 is not None:
             body.append(f'<line x1="{axis(latency.p99):.1f}" y1="{y - 6}" x2="{axis(latency.p99):.1f}" y2="{y + 6}" stroke="{colour}" stroke-width="2"/>')
         bound = " · client-bound" if row.result.latency is not None and row.result.latency.client_bound else ""
-        body.append(_text(LEFT - 60, y + 20, fit_text(f"p50 {_ms(latency.p50)} · p95 {_ms(latency.p95 or 0)}{bound}", label_room, 10),
+        body.append(_text(LEFT - 60, y + 20, fit_text(f"p50 {_ms(p50)} · p95 {_ms(latency.p95 or 0)}{bound}", label_room, 10),
                           anchor="start", size=10, extra='fill="#4b5563"'))
     return _frame("chart-latency", title, body, height=height)
 

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field
 
 from distilleval.costs import cost_model
-from distilleval.costs.estimates import project_training, training_price_key
-from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, stale_prices
+from distilleval.costs.estimates import TrainingProjection, project_training, training_price_key
+from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, PricingTable, stale_prices
 from distilleval.costs.teacher_options import TeacherOption, cheapest_option, teacher_options
 from distilleval.errors import DistillevalError
 from distilleval.gate.paired import non_inferiority_test, paired_scores
@@ -22,6 +22,7 @@ from distilleval.report.sources import RunInputs
 from distilleval.results.item_results import gold_and_outputs, item_scores
 from distilleval.results.per_class import ClassResult, ConfusionPair
 from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority, Summary
+from distilleval.spec.task_spec import TaskSpec
 
 DEFAULT_MARGIN = 0.03
 DEFAULT_ALPHA = 0.05
@@ -213,9 +214,11 @@ class Figures:
     @property
     def savings_ratio(self) -> float | None:
         """Teacher cost per request divided by the student's; None when either is unknown."""
-        if self.saving_per_request_usd is None:
+        teacher = self.teacher.cost_per_request_usd if self.teacher is not None else None
+        student = self.student.cost_per_request_usd if self.student is not None else None
+        if teacher is None or student is None:
             return None
-        return cost_model.savings_ratio(self.teacher.cost_per_request_usd, self.student.cost_per_request_usd)  # type: ignore[union-attr,arg-type]
+        return cost_model.savings_ratio(teacher, student)
 
     @property
     def cheapest_teacher(self) -> TeacherOption | None:
@@ -341,7 +344,7 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
         notes.append(f"one-time cost not computed: {price_as or training.price_as!r} has no training price in the pricing table")
         return None
     examples, source = training.labelled_examples, "spec training.labelled_examples"
-    projection = _spec_training(inputs, notes)
+    projection = _spec_training(spec, inputs.pricing, notes)
     if projection is not None:
         examples = projection.labelled_examples
         source = source if training.labelled_examples else "training split of the data"
@@ -370,23 +373,22 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
                        tokens_basis=projection.basis_text)
 
 
-def _spec_training(inputs: RunInputs, notes: list[str]):
+def _spec_training(spec: TaskSpec, pricing: PricingTable, notes: list[str]) -> TrainingProjection | None:
     """The training ``estimate`` and ``cost SPEC`` project for this spec (the same function, so the same
     trained tokens and cost); None when the data cannot be read, with the run's own tokens used instead."""
     from distilleval.backends.tinker.token_counts import spec_token_counters
     from distilleval.costs.estimates import count_spec_tokens, spec_training_projection, spec_training_rows
     from distilleval.spec.data import load_items
 
-    spec = inputs.spec
     try:
-        counts = count_spec_tokens(spec, load_items(spec), counters=spec_token_counters(spec))  # type: ignore[arg-type]
+        counts = count_spec_tokens(spec, load_items(spec), counters=spec_token_counters(spec))
     except DistillevalError as err:
         notes.append(f"training tokens sized from the run's student requests: the spec's data could not be counted ({err})")
         return None
-    n_train, rows = spec_training_rows(spec, counts)  # type: ignore[arg-type]
-    if n_train == 0 and spec.training.labelled_examples is None:  # type: ignore[union-attr]
+    n_train, rows = spec_training_rows(spec, counts)
+    if n_train == 0 and spec.training.labelled_examples is None:
         return None
-    return spec_training_projection(spec, inputs.pricing, counts.profiles(spec)["student"], n_train=n_train, row_tokens=rows)
+    return spec_training_projection(spec, pricing, counts.profiles(spec)["student"], n_train=n_train, row_tokens=rows)
 
 
 def _count_training_items(inputs: RunInputs, notes: list[str]) -> int | None:
@@ -440,8 +442,8 @@ def _metric(row: ModelRow) -> float | None:
 
 def _best_baseline(models: list[ModelRow]) -> ModelRow | None:
     """The scored baseline with the highest metric (the first listed on a tie)."""
-    scored = [m for m in models if m.result.role == "baseline" and _metric(m) is not None]
-    return max(scored, key=lambda m: _metric(m)) if scored else None  # type: ignore[arg-type,return-value]
+    scored = [(m, value) for m in models if m.result.role == "baseline" and (value := _metric(m)) is not None]
+    return max(scored, key=lambda pair: pair[1])[0] if scored else None
 
 
 def _baseline_comparisons(figures: Figures) -> list[BaselineComparison]:
@@ -463,8 +465,10 @@ def _confusion(row: ModelRow, inputs: RunInputs) -> dict[str, dict[str, int]] | 
     the spec's label matcher (older summaries recorded none)."""
     if row.result.confusion is not None:
         return {gold: dict(predicted) for gold, predicted in row.result.confusion.items()}
+    from distilleval.spec.scorer_config import ExactMatchScorer
+
     spec = inputs.spec
-    if spec is None or spec.output.kind != "label" or not spec.output.labels or spec.scorer.kind != "exact_match":
+    if spec is None or spec.output.kind != "label" or not spec.output.labels or not isinstance(spec.scorer, ExactMatchScorer):
         return None
     from distilleval.results.per_class import confusion_from_outputs
     from distilleval.spec.labels import LabelMatcher
@@ -584,24 +588,25 @@ def _token_estimates(inputs: RunInputs, rows: list[ModelRow], notes: list[str]) 
     from distilleval.spec.data import load_items, split_items
 
     spec = inputs.spec
-    measured = [row for row in rows if row.result.basis == "measured" and row.result.input_tokens is not None
+    measured = [(row, row.result.input_tokens.mean) for row in rows
+                if row.result.basis == "measured" and row.result.input_tokens is not None
                 and row.result.input_tokens.mean]
     if spec is None or not measured:
         return []
     try:
-        items = split_items(load_items(spec), "eval")  # type: ignore[arg-type]
-        counts = count_spec_tokens(spec, items[:max(row.result.n for row in measured)],  # type: ignore[arg-type]
-                                   counters=spec_token_counters(spec))  # type: ignore[arg-type]
+        items = split_items(load_items(spec), "eval")
+        counts = count_spec_tokens(spec, items[:max(row.result.n for row, _ in measured)],
+                                   counters=spec_token_counters(spec))
     except DistillevalError as err:
         notes.append(f"input tokens not estimated beside the measured ones: the spec's data could not be counted ({err})")
         return []
     found = []
-    for row in measured:
+    for row, measured_mean in measured:
         role = row.result.role
         if role not in counts.inputs:
             continue
         chosen = counts.inputs[role][:row.result.n]
         if chosen:
-            found.append(TokenEstimate(row.label, sum(chosen) / len(chosen), row.result.input_tokens.mean,  # type: ignore[union-attr]
+            found.append(TokenEstimate(row.label, sum(chosen) / len(chosen), measured_mean,
                                        counts.counted_by[role], len(chosen)))
     return found

@@ -95,18 +95,19 @@ def pareto_chart(rec: Recommendation, metric: str) -> str:
     width, height, left, right, top_pad, bottom = 720, 400, 70, 24, 40, 64
     title = PARETO_TITLE
     volume = max(table.volumes_per_day) if table is not None and table.volumes_per_day else None
-    arms = [a for a in (table.arms if table is not None else []) if a.accuracy is not None and volume in a.monthly_usd]
+    points = [(a, accuracy) for a in (table.arms if table is not None else [])
+              if (accuracy := a.accuracy) is not None and volume in a.monthly_usd]
     parts = [f'<svg class="chart" id="chart-pareto" role="img" aria-label="{escape(title)}" '
              f'xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
              f"<title>{escape(title)}</title>", f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
              f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="600">{escape(title)}</text>']
-    if not arms:
+    if table is None or volume is None or not points:
         parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" font-size="12">no arm has both a '
                      f"{escape(metric)} and a cost</text></svg>")
         return "".join(parts)
-    costs = [a.monthly_usd[volume] for a in arms]
+    costs = [a.monthly_usd[volume] for a, _ in points]
     to_x, scale = _log_or_linear(costs)
-    lows = [a.ci_low if a.ci_low is not None else a.accuracy for a in arms]
+    lows = [a.ci_low if a.ci_low is not None else accuracy for a, accuracy in points]
     y_min = max(0.0, math.floor((min(lows) - 0.02) * 20) / 20)
     plot_w, plot_h = width - left - right, height - top_pad - bottom
 
@@ -123,12 +124,12 @@ def pareto_chart(rec: Recommendation, metric: str) -> str:
         tick += 0.05 if 1 - y_min <= 0.5 else 0.1
     axis = f"monthly cost at {volume:,}/day ({scale} scale)"
     parts.append(f'<text x="{left + plot_w / 2}" y="{height - 12}" text-anchor="middle" font-size="11">{escape(axis)}</text>')
-    front = sorted((a for a in arms if table.dominated.get(a.name) is False), key=lambda a: a.monthly_usd[volume])
+    front = sorted((p for p in points if table.dominated.get(p[0].name) is False), key=lambda p: p[0].monthly_usd[volume])
     if len(front) > 1:
-        points = " ".join(f"{x(a.monthly_usd[volume]):.1f},{y(a.accuracy):.1f}" for a in front)
-        parts.append(f'<polyline class="front" points="{points}" fill="none" stroke="#111827" stroke-dasharray="4 3"/>')
-    for index, arm in enumerate(arms):
-        cx, cy = x(arm.monthly_usd[volume]), y(arm.accuracy)
+        line = " ".join(f"{x(a.monthly_usd[volume]):.1f},{y(accuracy):.1f}" for a, accuracy in front)
+        parts.append(f'<polyline class="front" points="{line}" fill="none" stroke="#111827" stroke-dasharray="4 3"/>')
+    for index, (arm, accuracy) in enumerate(points):
+        cx, cy = x(arm.monthly_usd[volume]), y(accuracy)
         colour = KIND_COLOURS.get(arm.kind, "#111827")
         if arm.ci_low is not None and arm.ci_high is not None:
             parts.append(f'<line class="interval" x1="{cx:.1f}" y1="{y(arm.ci_low):.1f}" x2="{cx:.1f}" '

@@ -149,7 +149,7 @@ def _precheck(f: Figures, arm: Arm) -> str | None:
             return arm.detail if arm.detail.startswith("not computed") else "guarantee not met: " + arm.detail
         return "not scored in this run (its figures are projected)" if arm.basis != "measured" else "not scored"
     if arm.kind != "cascade":
-        result = f.summary.models[arm.key]  # type: ignore[index]
+        result = f.summary.models[arm.key]
         limit = _error_limit(f)
         if result.error_rate > limit:
             return (f"too many failed calls: {result.failed_calls:,} of {result.n:,} ({result.error_rate:.1%}, limit "
@@ -267,7 +267,7 @@ def _by_non_inferiority(f: Figures, table: ArmTable, judgements, teacher_problem
            else f"shown non-inferior to the teacher at margin {f.margin * 100:g} pts" if chosen.kind != "cascade"
            else "its guarantee holds against the teacher")
     text = (f"Recommended: {chosen.name} — the cheapest arm shown good enough ({why}), "
-            f"{format_usd(chosen.cost_per_request_usd)}/request{per_month}.")  # type: ignore[arg-type]
+            f"{format_usd(chosen.cost_per_request_usd)}/request{per_month}.")
 
     def cheaper(arm: Arm) -> tuple[str, str]:
         return "costlier", "qualifies, but costs more per request than the recommendation"
@@ -281,24 +281,25 @@ def _by_total(f: Figures, table: ArmTable, judgements, volume: int | None) -> Re
         return Recommendation(None, "total cost", "No recommendation: the spec has no daily volume to price.", False,
                               [], table, volume)
     totals = {a.name: a.total_monthly_usd(volume, f.days_per_month) for a in table.arms}
-    qualified = [a for a in table.arms if judgements[a.name][0] is None and totals[a.name] is not None]
+    known = {name: total for name, total in totals.items() if total is not None}
+    qualified = [a for a in table.arms if judgements[a.name][0] is None and a.name in known]
     if not qualified:
         text = ("No recommendation: no arm qualifies (reasons below)." if any(t is not None for t in totals.values())
                 else "No recommendation: no arm has a known total cost (accuracy or cost missing).")
         return Recommendation(None, "total cost", text, False,
                               _judged(table, judgements, None, lambda a: ("not judged", "total cost unknown")), table, volume)
-    ranked = sorted(qualified, key=lambda a: totals[a.name][0])  # type: ignore[index]
+    ranked = sorted(qualified, key=lambda a: known[a.name][0])
     chosen = ranked[0]
-    point, low, high = totals[chosen.name]  # type: ignore[misc]
-    overlapping = [a for a in ranked[1:] if totals[a.name][1] <= high]  # type: ignore[index]
+    point, low, high = known[chosen.name]
+    overlapping = [a for a in ranked[1:] if known[a.name][1] <= high]
     settled = not overlapping
     unknown = [a.name for a in table.arms if totals[a.name] is None and judgements[a.name][0] is None]
     text = (f"Recommended: {chosen.name} — the lowest monthly total at {volume:,}/day, inference plus wrong answers: "
             f"{format_usd(point)} [{format_usd(low)}, {format_usd(high)}].")
     if overlapping:
         text += (" Not settled: its interval overlaps " + ", ".join(
-            f"{a.name} ({format_usd(totals[a.name][0])} [{format_usd(totals[a.name][1])}, "  # type: ignore[index]
-            f"{format_usd(totals[a.name][2])}])" for a in overlapping) + "; more eval items would narrow them.")
+            f"{a.name} ({format_usd(known[a.name][0])} [{format_usd(known[a.name][1])}, "
+            f"{format_usd(known[a.name][2])}])" for a in overlapping) + "; more eval items would narrow them.")
     if unknown:
         text += f" Total unknown (not compared): {', '.join(unknown)}."
 

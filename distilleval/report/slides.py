@@ -245,7 +245,11 @@ def table_slides(table: Table, *, long_table: Literal["split", "cut"] = "split",
     else:
         pages, start = [], 0
         while start < total:
-            end = rows_that_fit(start, lambda n, first=start: [pointer] if first + n >= total else [])
+
+            def pointer_on_last(n: int, first: int = start) -> list[Block]:
+                return [pointer] if first + n >= total else []
+
+            end = rows_that_fit(start, pointer_on_last)
             pages.append(table.rows[start:end])
             start = end
         pages, fixed = pages or [[]], []

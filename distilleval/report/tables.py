@@ -43,12 +43,15 @@ def pct(value: float | None, digits: int = 1) -> Cell:
     return Cell(DASH) if value is None else Cell(f"{value * 100:.{digits}f}%", value)
 
 
-def signed_points(share: float) -> str:
-    """A difference of shares in percentage points, signed, one decimal: ``-0.0375`` -> ``-3.8``.
+def signed_points(share: float | None) -> str:
+    """A difference of shares in percentage points, signed, one decimal: ``-0.0375`` -> ``-3.8``;
+    a dash when it is unknown (no paired items).
 
     Float noise is dropped and halves round away from zero, so one difference computed two ways
     (b − a of the means, or the mean of b − a: -0.037499999… and -0.0375) prints one way.
     """
+    if share is None:
+        return DASH
     value = round(share * 100, 9)
     tenths = math.floor(abs(value) * 10 + 0.5)
     return f"{'-' if value < 0 and tenths else '+'}{tenths / 10:.1f}"

@@ -56,7 +56,7 @@ from typing import Literal
 from distilleval.costs import cost_model
 from distilleval.costs.cost_model import format_usd
 from distilleval.report.baseline_family import correction_text
-from distilleval.report.figures import Figures
+from distilleval.report.figures import Figures, ModelRow
 from distilleval.report.recommendation import Recommendation, recommend
 from distilleval.report.tables import days, signed_points
 
@@ -208,10 +208,9 @@ def _items_to_settle(f: Figures) -> str:
     from distilleval.results.sample_size import items_for_power
 
     comparison = f.comparison
-    counts = comparison.discordant if comparison is not None else {}
-    if not counts or not comparison.n_paired:  # type: ignore[union-attr]
+    if comparison is None or not comparison.discordant or not comparison.n_paired:
         return "more eval items would narrow the interval"
-    n = comparison.n_paired  # type: ignore[union-attr]
+    counts, n = comparison.discordant, comparison.n_paired
     power = f.inputs.spec.decision.power if f.inputs.spec else 0.8
     evidence = items_for_power(counts["a_only"] / n, counts["b_only"] / n, margin=f.margin, alpha=f.alpha, power_target=power)
     return evidence_text(evidence, n)
@@ -234,35 +233,44 @@ def _student_floor(f: Figures) -> Reason | None:
                   f"student {name} {metric:.1%} {'≥' if ok else '<'} floor {gates.student_min:.1%}")
 
 
-def _baseline_meets_floor(f: Figures) -> bool:
+@dataclass(frozen=True)
+class _BaselineAtFloor:
+    """The best local baseline, its metric, and the spec's floor it reaches."""
+
+    best: ModelRow
+    value: float
+    floor: float
+
+
+def _baseline_meets_floor(f: Figures) -> _BaselineAtFloor | None:
     gates = f.inputs.spec.gates if f.inputs.spec else None
     best = f.best_baseline
     if gates is None or gates.student_min is None or best is None or best.result.metric is None:
-        return False
-    return best.result.metric.value is not None and best.result.metric.value >= gates.student_min
+        return None
+    value = best.result.metric.value
+    if value is None or value < gates.student_min:
+        return None
+    return _BaselineAtFloor(best, value, gates.student_min)
 
 
-def _baseline_lead(f: Figures) -> str:
-    best = f.best_baseline
-    metric = best.result.metric  # type: ignore[union-attr]
-    floor = f.inputs.spec.gates.student_min  # type: ignore[union-attr]
-    monthly = f.monthly_cost_usd(best)  # type: ignore[arg-type]
+def _baseline_lead(f: Figures, at_floor: _BaselineAtFloor) -> str:
+    best = at_floor.best
+    monthly = f.monthly_cost_usd(best)
     cost = (f"{format_usd(monthly)}/month at {f.top_volume_per_day:,}/day" if monthly is not None
             else "a cost not recorded")
-    return (f"A local baseline meets your floor at {cost}: {best.result.display_name} "  # type: ignore[union-attr]
-            f"{f.summary.primary_metric} {metric.value:.1%} ≥ {floor:.1%}; "  # type: ignore[union-attr]
+    return (f"A local baseline meets your floor at {cost}: {best.result.display_name} "
+            f"{f.summary.primary_metric} {at_floor.value:.1%} ≥ {at_floor.floor:.1%}; "
             "a fine-tuned student must beat it by more than its extra cost.")
 
 
-def _baselines(f: Figures) -> Reason:
+def _baselines(f: Figures, at_floor: _BaselineAtFloor) -> Reason:
     """The student against every baseline that meets the floor, decided as one Holm family (see module docstring)."""
     rule = "local baselines"
     comparisons = f.baseline_comparisons
     if not comparisons:
-        best = f.best_baseline.result.display_name  # type: ignore[union-attr]
-        return Reason(rule, "unknown", f"the student was not scored in this run; compare it with {best} when it is")
-    floor = f.inputs.spec.gates.student_min  # type: ignore[union-attr]
-    counted = [c for c in comparisons if _meets_floor(f, c.key, floor)]
+        return Reason(rule, "unknown", f"the student was not scored in this run; compare it with "
+                                       f"{at_floor.best.result.display_name} when it is")
+    counted = [c for c in comparisons if _meets_floor(f, c.key, at_floor.floor)]
     parts = []
     for c in counted:
         paired = c.paired
@@ -271,12 +279,12 @@ def _baselines(f: Figures) -> Reason:
                      f"p = {c.p_value:.3g}" + (f", Holm-adjusted {c.decision.adjusted_p:.3g}" if c.decision.family_size > 1 else ""))
     head = "; ".join(parts) + f" ({correction_text(comparisons, f.alpha)}; {comparisons[0].method})"
     extra = None
-    best = f.best_baseline
-    if f.student is not None and best is not None:
+    best = at_floor.best
+    if f.student is not None:
         student_month, baseline_month = f.monthly_cost_usd(f.student), f.monthly_cost_usd(best)
         if student_month is not None and baseline_month is not None:
             extra = student_month - baseline_month
-    cost = (f"; the student costs {format_usd(extra)}/month more than {best.result.display_name} at "  # type: ignore[union-attr]
+    cost = (f"; the student costs {format_usd(extra)}/month more than {best.result.display_name} at "
             f"{f.top_volume_per_day:,}/day" if extra is not None else "")
     worse = [c.name for c in counted if c.direction == "worse"]
     if worse:
@@ -309,6 +317,7 @@ def _economics(f: Figures, horizon_days: float) -> list[Reason]:
     """Cost and break-even against the cheapest honest teacher configuration (list price when
     no other is known): a team's alternative to fine-tuning is the teacher run as cheaply as it can be."""
     cheapest = f.cheapest_teacher
+    teacher_cost: float | None
     if cheapest is not None:
         saving = f.option_saving_per_request_usd(cheapest)
         teacher_cost = cheapest.cost_per_request_usd
@@ -318,11 +327,12 @@ def _economics(f: Figures, horizon_days: float) -> list[Reason]:
         saving = f.saving_per_request_usd
         teacher_cost = f.teacher.cost_per_request_usd if f.teacher else None
         against = "the teacher"
-    if saving is None or teacher_cost is None:
+    student_cost = f.student.cost_per_request_usd if f.student else None
+    if saving is None or teacher_cost is None or student_cost is None:
         return [Reason("cost", "unknown", "cost per request is missing for the teacher or the student")]
     if saving <= 0:
         return [Reason("cost", "fail", f"the student costs {format_usd(-saving)} more per request than {against}")]
-    ratio = cost_model.savings_ratio(teacher_cost, f.student.cost_per_request_usd)  # type: ignore[union-attr,arg-type]
+    ratio = cost_model.savings_ratio(teacher_cost, student_cost)
     reasons = [Reason("cost", "pass", f"the student saves {format_usd(saving)} per request ({ratio:,.0f}× cheaper) "
                                       f"against {against}")]
     if not f.volume_rows or f.one_time is None:
@@ -341,7 +351,8 @@ def _economics(f: Figures, horizon_days: float) -> list[Reason]:
             + ", ".join(described) + f" (payback horizon {horizon_days:g} days)")
     if f.one_time.engineering_usd == 0:
         text += "; ignores engineering time (training.engineering_cost_usd is $0)"
-    ok = by_volume[top] is not None and by_volume[top] <= horizon_days
+    top_days = by_volume[top]
+    ok = top_days is not None and top_days <= horizon_days
     reasons.append(Reason("break-even", "pass" if ok else "fail", text))
     return reasons
 
@@ -367,9 +378,10 @@ def decide(f: Figures, *, payback_horizon_days: float = DEFAULT_PAYBACK_HORIZON_
     if floor is not None:
         reasons.append(Reason(floor.rule, "unknown", "not judged: " + untrusted["student"]) if "student" in untrusted else floor)
     lead = None
-    if _baseline_meets_floor(f):
-        lead = _baseline_lead(f)
-        baselines = _baselines(f)
+    at_floor = _baseline_meets_floor(f)
+    if at_floor is not None:
+        lead = _baseline_lead(f, at_floor)
+        baselines = _baselines(f, at_floor)
         reasons.append(Reason(baselines.rule, "unknown", "not judged: " + untrusted["student"])
                        if "student" in untrusted else baselines)
     economics = _economics(f, payback_horizon_days)

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from distilleval.results.summary_json import (
     Basis,
@@ -25,6 +25,11 @@ from distilleval.results.summary_json import (
     SourceRef,
     Summary,
 )
+
+if TYPE_CHECKING:
+    from distilleval.costs.pricing import PricingTable
+    from distilleval.results.scorer_interface import ItemScorer
+    from distilleval.spec.task_spec import TaskSpec
 
 Role = Literal["teacher", "student", "candidate", "baseline", "other"]
 PREVIEW_CHARS = 200
@@ -130,7 +135,7 @@ def _text(output: ModelOutput) -> str | None:
     return None if output.error_kind is not None else output.text
 
 
-def _excluding_failed_calls(outputs: list[ModelOutput], scores: list) -> list:
+def _excluding_failed_calls(outputs: list[ModelOutput], scores: list[Any]) -> list[Any]:
     """The scores with every failed call's turned into an exclusion (score None): a failed call
     is missing data, never a wrong answer, so no metric or paired comparison counts it."""
     import dataclasses
@@ -158,7 +163,7 @@ def _latency_figures(run: ModelRun, outputs: list[ModelOutput], under_load: Dist
     })
 
 
-def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list, scorer: Any, mode: str) -> ModelResult:
+def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list[Any], scorer: ItemScorer, mode: str) -> ModelResult:
     n = len(outputs)
     errors = Counter(o.error_kind for o in outputs if o.error_kind is not None)
     answered = [(o, s) for o, s in zip(outputs, scores) if _text(o) is not None]
@@ -243,13 +248,13 @@ def _gold_text(gold: Any) -> str | None:
 
 
 def build_summary(
-    spec: Any,
+    spec: TaskSpec,
     items: Sequence[Any],
     runs: Sequence[ModelRun],
     *,
-    pricing: Any,
+    pricing: PricingTable,
     run_id: str,
-    scorer: Any,
+    scorer: ItemScorer,
     mode: Literal["online", "offline"] = "online",
     label_source: Literal["teacher", "reference"] = "teacher",
     created_at: str | None = None,

@@ -44,7 +44,7 @@ def cascade_items(first: Sequence[Any], fallback: Sequence[Any], first_scores: S
             if first[i].error_kind is None and fallback[i].error_kind is None
             and first_scores[i].score is not None and fallback_scores[i].score is not None]
 
-    def column(values: list) -> np.ndarray:
+    def column(values: list[float | None]) -> np.ndarray:
         return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
 
     return CascadeItems(

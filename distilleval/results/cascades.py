@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -61,6 +61,7 @@ class CascadeItems:
     first_latency_ms: np.ndarray
     fallback_latency_ms: np.ndarray
     item_ids: np.ndarray
+    _order: np.ndarray = field(init=False, repr=False)  # positions that sort ``item_ids``; set below
 
     def __post_init__(self) -> None:
         ids = np.asarray(self.item_ids, dtype=str)

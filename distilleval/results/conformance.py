@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +47,7 @@ class Cell:
     statement: str
     kind: str  # "coverage" or "error"
     method: str
-    parameters: dict
+    parameters: dict[str, Any]
     nominal: float
     measured: float
     exact: bool
@@ -68,10 +70,13 @@ class Cell:
 def _binomial_pmf(n: int, p: float) -> np.ndarray:
     from scipy import stats
 
-    return stats.binom.pmf(np.arange(n + 1), n, p)
+    pmf: np.ndarray = stats.binom.pmf(np.arange(n + 1), n, p)
+    return pmf
 
 
-def _paired_outcomes(n: int, p_a_only: float, p_b_only: float, *, width: float = 12.0):
+def _paired_outcomes(
+    n: int, p_a_only: float, p_b_only: float, *, width: float = 12.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(a_only, b_only, probability)`` arrays over every outcome with non-negligible mass.
 
     The trinomial (a-only, b-only, tied) is summed as Binomial(n, discordance) for the number of
@@ -96,7 +101,7 @@ def _paired_outcomes(n: int, p_a_only: float, p_b_only: float, *, width: float =
 
 # --- single accuracy ------------------------------------------------------------------------
 
-def accuracy_cells(sizes=ACCURACY_SIZES, ps=ACCURACY_PS) -> list[Cell]:
+def accuracy_cells(sizes: Sequence[int] = ACCURACY_SIZES, ps: Sequence[float] = ACCURACY_PS) -> list[Cell]:
     """Exact coverage of the Clopper–Pearson accuracy interval at every ``(n, p)``."""
     cells = []
     for n in sizes:
@@ -110,7 +115,8 @@ def accuracy_cells(sizes=ACCURACY_SIZES, ps=ACCURACY_PS) -> list[Cell]:
 
 # --- paired 0/1 difference: non-inferiority and its interval --------------------------------
 
-def non_inferiority_cells(sizes=NI_SIZES, margins=MARGINS, discordances=DISCORDANCES) -> list[Cell]:
+def non_inferiority_cells(sizes: Sequence[int] = NI_SIZES, margins: Sequence[float] = MARGINS,
+                          discordances: Sequence[float] = DISCORDANCES) -> list[Cell]:
     """Exact type I error of "non-inferior" and of "inferior" with the truth at ``-margin``.
 
     At the margin (student exactly ``margin`` worse) teacher-only items have rate
@@ -131,7 +137,7 @@ def non_inferiority_cells(sizes=NI_SIZES, margins=MARGINS, discordances=DISCORDA
     return cells
 
 
-def _paired_grid(sizes, discordances) -> list[tuple[int, float, float, str]]:
+def _paired_grid(sizes: Sequence[int], discordances: Sequence[float]) -> list[tuple[int, float, float, str]]:
     """``(n, p_a_only, p_b_only, split)``: difference 0, student behind by 3 points, one-sided splits."""
     grid = []
     for n in sizes:
@@ -145,7 +151,7 @@ def _paired_grid(sizes, discordances) -> list[tuple[int, float, float, str]]:
     return grid
 
 
-def paired_interval_cells(sizes=PAIRED_SIZES, discordances=DISCORDANCES) -> list[Cell]:
+def paired_interval_cells(sizes: Sequence[int] = PAIRED_SIZES, discordances: Sequence[float] = DISCORDANCES) -> list[Cell]:
     """Exact coverage of the score interval of student − teacher (two-sided 95%, and each
     one-sided 95% bound) over the paired grid."""
     cells = []
@@ -169,7 +175,7 @@ def _conditional_bounds(a: np.ndarray, b: np.ndarray, n: int, confidence: float)
     quantiles, which ``tests/results/test_intervals.py`` checks equal ``clopper_pearson``)."""
     from scipy import special
 
-    def cp(successes, trials, level):
+    def cp(successes: np.ndarray, trials: np.ndarray | int, level: float) -> tuple[np.ndarray, np.ndarray]:
         tail = (1 - level) / 2
         with np.errstate(invalid="ignore", divide="ignore"):
             low = np.where(successes == 0, 0.0,
@@ -187,7 +193,7 @@ def _conditional_bounds(a: np.ndarray, b: np.ndarray, n: int, confidence: float)
     return np.where(s == 0, none_low, low), np.where(s == 0, none_high, high)
 
 
-def gate_cells(sizes=PAIRED_SIZES, discordances=DISCORDANCES) -> list[Cell]:
+def gate_cells(sizes: Sequence[int] = PAIRED_SIZES, discordances: Sequence[float] = DISCORDANCES) -> list[Cell]:
     """The gate's baseline comparison: exact type I error of McNemar's exact test (a change
     flagged when nothing changed) and exact coverage of its conditional interval."""
     from scipy import stats
@@ -216,19 +222,19 @@ def gate_cells(sizes=PAIRED_SIZES, discordances=DISCORDANCES) -> list[Cell]:
 
 # --- Monte Carlo: bounded scores and micro-F1 -----------------------------------------------
 
-def _draw_partial(rng, n, mean):
+def _draw_partial(rng: np.random.Generator, n: int, mean: float) -> np.ndarray:
     """Scores in {0, 0.5, 1}: P(0.5) = 0.3 * min(mean, 1 - mean) * 2, the rest 0/1 to the mean."""
     half = 0.6 * min(mean, 1 - mean)
     one = mean - half / 2
     return rng.choice([0.0, 0.5, 1.0], size=n, p=[1 - half - one, half, one])
 
 
-def _draw_continuous(rng, n, mean):
+def _draw_continuous(rng: np.random.Generator, n: int, mean: float) -> np.ndarray:
     """Scores from Beta(8 mean, 8 (1 - mean)) (continuous in (0, 1))."""
     return rng.beta(8 * mean, 8 * (1 - mean), size=n)
 
 
-def _draw_micro(rng, n, accuracy):
+def _draw_micro(rng: np.random.Generator, n: int, accuracy: float) -> np.ndarray:
     """Micro-F1 rows: 1–5 fields an item, each right with ``accuracy`` (TP) else FP + FN.
     The true micro-F1 is ``accuracy``."""
     fields = rng.integers(1, 6, size=n)
@@ -237,19 +243,19 @@ def _draw_micro(rng, n, accuracy):
     return np.column_stack([2.0 * right, 2.0 * right + 2.0 * wrong])
 
 
-MC_DISTRIBUTIONS = {
+MC_DISTRIBUTIONS: dict[str, Callable[[np.random.Generator, int, float], np.ndarray]] = {
     "partial credit {0, 0.5, 1}": _draw_partial,
     "continuous Beta(8m, 8(1-m))": _draw_continuous,
 }
 
 
-def _mc_cell(statement, method_of, parameters, covered: int, replicates: int, nominal: float) -> Cell:
+def _mc_cell(statement: str, method_of: str, parameters: dict[str, Any], covered: int, replicates: int, nominal: float) -> Cell:
     measured = covered / replicates
     return Cell(statement, "coverage", method_of, parameters, nominal, measured, False,
                 mc_se=math.sqrt(nominal * (1 - nominal) / replicates))
 
 
-def monte_carlo_cells(sizes=(20, 50, 100), means=(0.7, 0.95, 0.99), *, replicates: int = MC_REPLICATES,
+def monte_carlo_cells(sizes: Sequence[int] = (20, 50, 100), means: Sequence[float] = (0.7, 0.95, 0.99), *, replicates: int = MC_REPLICATES,
                       n_resamples: int = 1000, seed: int = 20261207) -> list[Cell]:
     """Seeded Monte Carlo coverage of the single-model intervals of bounded scores and
     micro-F1, and of the paired difference interval of partial-credit scores."""
@@ -264,7 +270,7 @@ def monte_carlo_cells(sizes=(20, 50, 100), means=(0.7, 0.95, 0.99), *, replicate
                 for _ in range(replicates):
                     result = intervals.mean_interval(draw(rng, n, mean), n_resamples=n_resamples,
                                                      seed=int(rng.integers(1 << 31)))
-                    covered += result.low <= mean <= result.high
+                    covered += _covers(result.low, result.high, mean)
                     methods.add(result.method.split(" on ")[0].split(",")[0])
                 cells.append(_mc_cell(f"mean score 95% CI ({name})", " / ".join(sorted(methods)),
                                       {"n": n, "mean": mean}, covered, replicates, CONFIDENCE))
@@ -272,7 +278,7 @@ def monte_carlo_cells(sizes=(20, 50, 100), means=(0.7, 0.95, 0.99), *, replicate
             for _ in range(replicates):
                 result = intervals.ratio_interval(_draw_micro(rng, n, mean), n_resamples=n_resamples,
                                                   seed=int(rng.integers(1 << 31)))
-                covered += result.low <= mean <= result.high
+                covered += _covers(result.low, result.high, mean)
                 methods.add(result.method.split(" on ")[0].split(",")[0])
             cells.append(_mc_cell("micro-F1 95% CI (1-5 fields an item)", " / ".join(sorted(methods)),
                                   {"n": n, "micro_f1": mean}, covered, replicates, CONFIDENCE))
@@ -284,13 +290,18 @@ def monte_carlo_cells(sizes=(20, 50, 100), means=(0.7, 0.95, 0.99), *, replicate
                 student = teacher - 0.5 * (rng.random(n) < drop / 0.5 * (teacher > 0)) * 1.0
                 student = np.where(teacher > 0, student, teacher)
                 truth = -0.5 * drop / 0.5 * (1 - _partial_zero_share(mean))
-                result = paired_difference(teacher, student, confidence=CONFIDENCE, n_resamples=n_resamples,
-                                           seed=int(rng.integers(1 << 31)))
-                covered += result.low <= truth <= result.high
-                methods.add(result.method.split(" on ")[0].split(",")[0].split(" (")[0])
+                difference = paired_difference(teacher, student, confidence=CONFIDENCE, n_resamples=n_resamples,
+                                               seed=int(rng.integers(1 << 31)))
+                covered += _covers(difference.low, difference.high, truth)
+                methods.add(difference.method.split(" on ")[0].split(",")[0].split(" (")[0])
             cells.append(_mc_cell("paired partial-credit difference 95% CI", " / ".join(sorted(methods)),
                                   {"n": n, "teacher_mean": mean}, covered, replicates, CONFIDENCE))
     return cells
+
+
+def _covers(low: float | None, high: float | None, truth: float) -> bool:
+    """Whether an interval holds ``truth``; an undefined one (no items) covers nothing."""
+    return low is not None and high is not None and low <= truth <= high
 
 
 def _partial_zero_share(mean: float) -> float:
@@ -304,12 +315,12 @@ MC_SIZES, MC_MEANS, MC_RESAMPLES = (20, 50), (0.7, 0.99), 500
 DENSE_MC_SIZES, DENSE_MC_MEANS, DENSE_MC_RESAMPLES = (20, 50, 100), (0.7, 0.95, 0.99), 1000
 
 
-def family_cells(**grid) -> list[Cell]:
+def family_cells(**grid: Any) -> list[Cell]:
     """Monte Carlo cells of the gate, compare and baseline Holm families (``conformance_families``)."""
     return [Cell(**fields) for fields in conformance_families.family_cells(**grid)]
 
 
-def learning_curve_cells(**grid) -> list[Cell]:
+def learning_curve_cells(**grid: Any) -> list[Cell]:
     """Monte Carlo cells of the learning curve's gain interval and its "flattens" call."""
     return [Cell(**fields) for fields in conformance_families.learning_curve_cells(**grid)]
 
@@ -318,7 +329,7 @@ def run_suite(*, dense: bool = False, only: list[str] | None = None) -> dict[str
     """Every cell of the suite, by section (``dense``: the denser grid, minutes; ``only``: these sections)."""
     ni_sizes, discordances = (DENSE_NI_SIZES, DENSE_DISCORDANCES) if dense else (NI_SIZES, DISCORDANCES)
     mc = (DENSE_MC_SIZES, DENSE_MC_MEANS, DENSE_MC_RESAMPLES) if dense else (MC_SIZES, MC_MEANS, MC_RESAMPLES)
-    sections = {
+    sections: dict[str, Callable[[], list[Cell]]] = {
         "accuracy": accuracy_cells,
         "non_inferiority": lambda: non_inferiority_cells(ni_sizes, MARGINS, discordances),
         "paired_interval": paired_interval_cells,
@@ -333,9 +344,9 @@ def run_suite(*, dense: bool = False, only: list[str] | None = None) -> dict[str
     return {name: compute() for name, compute in sections.items() if only is None or name in only}
 
 
-def summarize(sections: dict[str, list[Cell]]) -> list[dict]:
+def summarize(sections: dict[str, list[Cell]]) -> list[dict[str, Any]]:
     """One row per statement (its methods joined): cells, worst measured level, where, and whether all hold."""
-    rows: dict[tuple[str, str], dict] = {}
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
     for section, cells in sections.items():
         for cell in cells:
             key = (cell.statement, "")
@@ -403,7 +414,7 @@ identical 0/1 data happens once (1 − margin)^n is below about α.
 """
 
 
-def render(summary_rows: list[dict]) -> str:
+def render(summary_rows: list[dict[str, Any]]) -> str:
     """The text of ``docs/statistics.md`` from the summary rows."""
     text = HEADER.format(replicates=MC_REPLICATES, mc_resamples=MC_RESAMPLES, min_items=intervals.MIN_ITEMS,
                          min_informative=intervals.MIN_INFORMATIVE, continuity=paired_proportions.CONTINUITY,

@@ -21,7 +21,9 @@ commands'); each is stated in its function's docstring.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -37,17 +39,20 @@ TWO_SIDED_METHOD = "McNemar exact, two-sided, Holm"
 CURVE_METHOD = "gain per doubling over the last sizes, seeds x items variance, one-sided upper bound"
 
 
-def _cell(statement, kind, method, parameters, nominal, measured, replicates) -> dict:
+def _cell(statement: str, kind: str, method: str, parameters: dict[str, Any], nominal: float, measured: float,
+          replicates: int) -> dict[str, Any]:
     """The fields of one Monte Carlo ``conformance.Cell``."""
     return {"statement": statement, "kind": kind, "method": method, "parameters": parameters, "nominal": nominal,
             "measured": measured, "exact": False, "mc_se": math.sqrt(nominal * (1 - nominal) / replicates)}
 
 
-def _error_cell(statement, method, parameters, nominal, measured, replicates) -> dict:
+def _error_cell(statement: str, method: str, parameters: dict[str, Any], nominal: float, measured: float,
+                replicates: int) -> dict[str, Any]:
     return _cell(statement, "error", method, parameters, nominal, measured, replicates)
 
 
-def _redrawn(rng, replicates, models, n, beta):
+def _redrawn(rng: np.random.Generator, replicates: int, models: int, n: int,
+             beta: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """(lost, gained) per (replicate, model): each item's accuracy ~ Beta(beta), both runs re-drawn."""
     accuracy = rng.beta(*beta, (replicates, models, n))
     flip = accuracy * (1 - accuracy)
@@ -55,8 +60,8 @@ def _redrawn(rng, replicates, models, n, beta):
     return (u < flip).sum(axis=-1), (u > 1 - flip).sum(axis=-1)
 
 
-def family_cells(*, sizes=(100, 300, 1000), family_sizes=(1, 2, 3, 4, 5), alpha: float = 0.05,
-                 replicates: int = 2000, seed: int = 20261207) -> list[dict]:
+def family_cells(*, sizes: Sequence[int] = (100, 300, 1000), family_sizes: Sequence[int] = (1, 2, 3, 4, 5),
+                 alpha: float = 0.05, replicates: int = 2000, seed: int = 20261207) -> list[dict[str, Any]]:
     """False-failure / false-claim rates of the three Holm families with nothing changed."""
     rng = np.random.default_rng(seed)
     cells = []
@@ -91,8 +96,9 @@ def family_cells(*, sizes=(100, 300, 1000), family_sizes=(1, 2, 3, 4, 5), alpha:
     return cells
 
 
-def learning_curve_cells(*, grid=((2, 2), (2, 3), (3, 2), (3, 3), (5, 3), (5, 5)), items: int = 300,
-                         margin: float = 0.03, replicates: int = 2000, seed: int = 20261208) -> list[dict]:
+def learning_curve_cells(*, grid: Sequence[tuple[int, int]] = ((2, 2), (2, 3), (3, 2), (3, 3), (5, 3), (5, 5)),
+                         items: int = 300, margin: float = 0.03, replicates: int = 2000,
+                         seed: int = 20261208) -> list[dict[str, Any]]:
     """Share of curves gaining exactly ``margin`` per doubling that are called flat, and how often
     the printed interval of the gain holds that true gain.
 

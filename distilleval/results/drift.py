@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from distilleval.results.intervals import clopper_pearson
 from distilleval.results.paired_proportions import conditional_interval, mcnemar_exact
@@ -85,7 +86,7 @@ class DriftComparison:
     passed: bool
     reason: str
     correctness: Correctness | None = None
-    per_class: list[dict] = field(default_factory=list)
+    per_class: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def changed_share(self) -> float | None:
@@ -112,7 +113,7 @@ def correctness_change(right_before: Sequence[bool], right_after: Sequence[bool]
     )
 
 
-def class_changes(before: Sequence[str], after: Sequence[str]) -> list[dict]:
+def class_changes(before: Sequence[str], after: Sequence[str]) -> list[dict[str, Any]]:
     """Per class of the earlier answer: how many, how many changed, and into what (most first)."""
     moves: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for old, new in zip(before, after):
@@ -161,7 +162,8 @@ def compare_answers(
     else:
         allowed = most_changes_that_pass(compared, threshold=threshold, alpha=alpha)
         passed = False
-        reason = (f"changed {changed}/{compared}: a share up to {interval[1]:.2%} cannot be ruled out, over "
+        upper = interval[1] if interval is not None else 1.0
+        reason = (f"changed {changed}/{compared}: a share up to {upper:.2%} cannot be ruled out, over "
                   f"{threshold:.1%} ({allowed} changes or fewer would pass)")
     return DriftComparison(
         role=role, compared=compared, changed=changed, threshold=threshold, alpha=alpha, changed_interval=interval,

@@ -21,6 +21,7 @@ inference cost, taken as known (it is priced from measured tokens, not sampled).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +76,7 @@ def _rate_interval(count: int, n: int, confidence: float) -> tuple[float, float]
     return clopper_pearson(count, n, confidence=confidence)
 
 
-def per_item_costs(confusion: dict[str, dict[str, int]], cost) -> np.ndarray:
+def per_item_costs(confusion: dict[str, dict[str, int]], cost: Callable[[str, str], float]) -> np.ndarray:
     """One cost per answered item of a confusion matrix (``cost(gold, predicted)``), in a fixed order."""
     values = []
     for gold in sorted(confusion):
@@ -86,7 +87,7 @@ def per_item_costs(confusion: dict[str, dict[str, int]], cost) -> np.ndarray:
     return np.concatenate(values) if values else np.zeros(0)
 
 
-def matrix_error_cost(confusion: dict[str, dict[str, int]], cost, price_levels_usd: list[float], *,
+def matrix_error_cost(confusion: dict[str, dict[str, int]], cost: Callable[[str, str], float], price_levels_usd: list[float], *,
                       confidence: float = 0.95) -> ErrorCost | None:
     """Wrong answers priced by gold and predicted label (module docstring).
 

@@ -65,7 +65,7 @@ LabelOf = Callable[[str], "str | None"]
 
 
 def _reference(item: ItemResult, model: str, against: Against, teacher: str | None,
-               label_of: LabelOf | None) -> tuple[str, str] | None:
+               label_of: LabelOf | None) -> tuple[str, Literal["gold", "teacher"]] | None:
     """(expected answer, ``gold``/``teacher``) for an item the model was asked; None when there
     is nothing to compare with (no gold and no teacher answer, or a teacher answer that names
     no label)."""
@@ -120,7 +120,7 @@ def find_failures(summary: Summary, model: str, *, against: Against = "auto",
             right = score is not None and score >= 1.0 if source == "gold" else _agree(answer, expected, label_of)
             if right:
                 continue
-        found.append(Failure(item, model, expected, source, answer, error))  # type: ignore[arg-type]
+        found.append(Failure(item, model, expected, source, answer, error))
     return found
 
 
@@ -136,10 +136,10 @@ def _class(text: str, label_of: LabelOf | None) -> str:
 
 
 def checked_per_class(summary: Summary, model: str, *, against: Against = "auto",
-                      label_of: LabelOf | None = None) -> Counter:
+                      label_of: LabelOf | None = None) -> Counter[str]:
     """Expected class -> items of that class that ``find_failures`` checked (same arguments)."""
     teacher = _check_model(summary, model, against)
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     for item in iter_items(summary):
         reference = _reference(item, model, against, teacher, label_of)
         if reference is not None:

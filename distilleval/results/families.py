@@ -17,12 +17,12 @@ Bonferroni.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from distilleval.results.statistics import mcnemar_exact
+from distilleval.results.paired_proportions import mcnemar_exact
 
 SIGN_FLIPS = 9_999
 SIGN_FLIP_SEED = 0
@@ -241,7 +241,7 @@ def sign_flip_interval(
     return lower, upper
 
 
-def _threshold(rejects, low: float, high: float) -> float:
+def _threshold(rejects: Callable[[float], bool], low: float, high: float) -> float:
     """The smallest d in [low, high] where ``rejects(d)`` holds, for a test that rejects from
     some d on (bisection to float precision); ``high`` when it never rejects there."""
     if not rejects(high):

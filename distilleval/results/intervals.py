@@ -18,7 +18,7 @@ resamples are too few distinct values to estimate a tail, and its interval colla
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,7 +121,7 @@ def clopper_pearson(successes: float, n: float, *, confidence: float = 0.95) -> 
 _MAX_CELLS_PER_CHUNK = 4_000_000  # bounds memory of the (resamples x items) index arrays
 
 
-def _chunks(n: int, n_resamples: int, seed: int):
+def _chunks(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
     rng = np.random.default_rng(seed)
     chunk = max(1, _MAX_CELLS_PER_CHUNK // max(n, 1))
     for start in range(0, n_resamples, chunk):
@@ -222,7 +222,7 @@ def _kish_items(weights: np.ndarray) -> float:
     return total * total / float((weights**2).sum()) if total > 0 else 0.0
 
 
-def ratio_interval(rows: Sequence | np.ndarray, *, confidence: float = 0.95, n_resamples: int = 2000,
+def ratio_interval(rows: Sequence[Sequence[float]] | np.ndarray, *, confidence: float = 0.95, n_resamples: int = 2000,
                    seed: int = 0) -> Interval:
     """Interval of ``sum(numerator) / sum(denominator)`` over items with values in [0, 1].
 

@@ -88,8 +88,8 @@ def _write_parquet(items: Iterable[ItemResult], path: Path) -> int:
 def require_pyarrow() -> None:
     """Raise ``ConfigurationError`` (one line saying how to install it) when pyarrow is missing."""
     try:
-        import pyarrow  # type: ignore[import-untyped]  # noqa: F401
-        import pyarrow.parquet  # type: ignore[import-untyped]  # noqa: F401
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
     except ImportError:
         raise ConfigurationError(PYARROW_MISSING) from None
 

@@ -11,6 +11,7 @@ plain dicts, sets and lists.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from distilleval.results.item_store import HAS_CONFIDENCE, HAS_LATENCY, HAS_OUTPUT, HAS_SCORE, TRUNCATED, ItemSet
 from distilleval.results.summary_json import ItemResult, Summary
@@ -24,7 +25,7 @@ def _stored(summary: Summary) -> ItemSet | None:
     return ItemSet(path, summary.item_store.set_id)
 
 
-def _item(head: tuple[str, str | None, str], models: list[tuple[str, tuple]]) -> ItemResult:
+def _item(head: tuple[str, str | None, str], models: list[tuple[str, tuple[Any, ...]]]) -> ItemResult:
     item_id, gold, preview = head
     result = ItemResult(id=item_id, gold=gold, input_preview=preview)
     for name, (present, score, output, error, latency, reason, confidence) in models:
@@ -56,7 +57,7 @@ def iter_items(summary: Summary) -> Iterator[ItemResult]:
         yield from summary.items
         return
     for head, models in stored.rows():
-        yield _item(head, models)  # type: ignore[arg-type]
+        yield _item(head, models)
 
 
 def item_ids(summary: Summary) -> list[str]:

@@ -31,8 +31,11 @@ tool runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
+
+from distilleval.results.paired_proportions import Counts
 
 CORRECTION_METHOD = "Rogan-Gladen, Šidák box of three Clopper-Pearson intervals"
 DIFFERENCE_METHOD = "paired difference / Youden J; Tango score bound and Clopper-Pearson box (Šidák)"
@@ -44,10 +47,14 @@ def sidak_level(confidence: float, parts: int = 3) -> float:
     >>> round(sidak_level(0.95), 5)
     0.98305
     """
-    return confidence ** (1.0 / parts)
+    return float(confidence ** (1.0 / parts))
 
 
-def clopper_pearson_array(successes, n, *, confidence: float):
+@overload
+def clopper_pearson_array(successes: float, n: float, *, confidence: float) -> tuple[float, float]: ...
+@overload
+def clopper_pearson_array(successes: Counts, n: Counts, *, confidence: float) -> tuple[Counts, Counts]: ...
+def clopper_pearson_array(successes: Counts, n: Counts, *, confidence: float) -> tuple[Counts, Counts]:
     """Two-sided Clopper–Pearson bounds, vectorised (``results.intervals.clopper_pearson``'s numbers).
 
     ``n`` of 0 gives ``(0, 1)``.
@@ -67,7 +74,11 @@ def clopper_pearson_array(successes, n, *, confidence: float):
     return low, high
 
 
-def rogan_gladen(pass_rate, sensitivity, specificity):
+@overload
+def rogan_gladen(pass_rate: float, sensitivity: float, specificity: float) -> float: ...
+@overload
+def rogan_gladen(pass_rate: Counts, sensitivity: Counts, specificity: Counts) -> Counts: ...
+def rogan_gladen(pass_rate: Counts, sensitivity: Counts, specificity: Counts) -> Counts:
     """The corrected accuracy ``(p + Sp − 1) / (Se + Sp − 1)`` clipped to [0, 1]; NaN where ``Se + Sp ≤ 1``.
 
     >>> rogan_gladen(0.62, 0.9, 0.8)
@@ -82,12 +93,14 @@ def rogan_gladen(pass_rate, sensitivity, specificity):
     return float(np.round(value, 12)) if value.shape == () else value
 
 
-def expected_pass_rate(accuracy, sensitivity, specificity):
+def expected_pass_rate(accuracy: Counts, sensitivity: Counts, specificity: Counts) -> Counts:
     """What a judge passes of a model with this true accuracy: ``Se·a + (1 − Sp)(1 − a)``."""
     return sensitivity * accuracy + (1 - specificity) * (1 - accuracy)
 
 
-def _corrected_range(p_box, se_box, sp_box):
+def _corrected_range(
+    p_box: tuple[Counts, Counts], se_box: tuple[Counts, Counts], sp_box: tuple[Counts, Counts]
+) -> tuple[np.ndarray, np.ndarray]:
     """Min and max of the clipped estimator over the box (corners), or [0, 1] where J ≤ 0 is possible."""
     corners = [rogan_gladen(p, se, sp) for p in p_box for se in se_box for sp in sp_box]
     stacked = np.stack([np.asarray(c, dtype=float) for c in corners])
@@ -97,7 +110,14 @@ def _corrected_range(p_box, se_box, sp_box):
     return low, high
 
 
-def corrected_accuracy_interval(passes, n, true_pass, n_positive, true_fail, n_negative, *, confidence: float = 0.95):
+@overload
+def corrected_accuracy_interval(passes: float, n: float, true_pass: float, n_positive: float, true_fail: float,
+                                n_negative: float, *, confidence: float = 0.95) -> tuple[float, float]: ...
+@overload
+def corrected_accuracy_interval(passes: Counts, n: Counts, true_pass: Counts, n_positive: Counts, true_fail: Counts,
+                                n_negative: Counts, *, confidence: float = 0.95) -> tuple[Counts, Counts]: ...
+def corrected_accuracy_interval(passes: Counts, n: Counts, true_pass: Counts, n_positive: Counts, true_fail: Counts,
+                                n_negative: Counts, *, confidence: float = 0.95) -> tuple[Counts, Counts]:
     """Two-sided interval of the corrected accuracy at ``confidence``.
 
     Args:
@@ -118,8 +138,14 @@ def corrected_accuracy_interval(passes, n, true_pass, n_positive, true_fail, n_n
     return low, high
 
 
-def corrected_difference_bounds(a_only, b_only, n_paired, true_pass, n_positive, true_fail, n_negative,
-                                *, alpha: float):
+@overload
+def corrected_difference_bounds(a_only: float, b_only: float, n_paired: int, true_pass: float, n_positive: float,
+                                true_fail: float, n_negative: float, *, alpha: float) -> tuple[float, float]: ...
+@overload
+def corrected_difference_bounds(a_only: Counts, b_only: Counts, n_paired: int, true_pass: Counts, n_positive: Counts,
+                                true_fail: Counts, n_negative: Counts, *, alpha: float) -> tuple[Counts, Counts]: ...
+def corrected_difference_bounds(a_only: Counts, b_only: Counts, n_paired: int, true_pass: Counts, n_positive: Counts,
+                                true_fail: Counts, n_negative: Counts, *, alpha: float) -> tuple[Counts, Counts]:
     """One-sided ``1 − alpha`` lower and upper bounds of the corrected paired difference ``b − a``.
 
     The raw difference's bound is the Tango score bound (``results.paired_proportions``) on the

@@ -55,6 +55,11 @@ def pairwise_result(a: str, b: str, judgments: Sequence[tuple[str | None, str | 
                              confidence=confidence),
         net_win_rate=MetricValue(name="net_win_rate", value=(wins - losses) / n, ci_low=net_low, ci_high=net_high,
                                  ci_method="tango score", confidence=confidence),
-        position_bias=MetricValue(name="position_bias", value=sum(bias_per_item) / n, ci_low=2 * shifted.low - 1,
-                                  ci_high=2 * shifted.high - 1, ci_method=shifted.method, confidence=confidence),
+        position_bias=MetricValue(name="position_bias", value=sum(bias_per_item) / n, ci_low=_unshift(shifted.low),
+                                  ci_high=_unshift(shifted.high), ci_method=shifted.method, confidence=confidence),
     )
+
+
+def _unshift(bound: float | None) -> float | None:
+    """A bound of the [0, 1]-shifted bias mean back on [-1, 1]."""
+    return None if bound is None else 2 * bound - 1

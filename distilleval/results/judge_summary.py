@@ -11,7 +11,7 @@ refuse to judge them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distilleval.results.judge_alignment import judge_rates
 from distilleval.results.judge_correction import corrected_difference, corrected_rate
@@ -24,13 +24,16 @@ from distilleval.results.summary_json import (
     PairwiseResult,
 )
 
+if TYPE_CHECKING:
+    from distilleval.spec.scorer_config import JudgeScorer
+
 NO_ALIGNMENT = "no alignment set (scorer.alignment): the judge's error is unmeasured, so its verdicts do not count"
 
 
 def _figures(passed: Sequence[bool], alignment: JudgeAlignmentResult | None, confidence: float) -> JudgeFigures:
     n, passes = len(passed), sum(passed)
     correctable = alignment is not None and alignment.positives > 0 and alignment.negatives > 0
-    rates = judge_rates(alignment) if correctable else None
+    rates = judge_rates(alignment) if alignment is not None and correctable else None
     if n == 0:
         empty = MetricValue(name="raw_pass_rate", value=None, confidence=confidence)
         return JudgeFigures(n=0, passes=0, raw=empty, corrected=empty.model_copy(update={"name": "corrected_accuracy"}))
@@ -48,7 +51,9 @@ def _figures(passed: Sequence[bool], alignment: JudgeAlignmentResult | None, con
         ci_method=CORRECTION_METHOD, confidence=confidence))
 
 
-def _comparison(a: str, b: str, verdicts: Mapping[str, Mapping[str, bool | None]], alignment, *, margin, alpha):
+def _comparison(a: str, b: str, verdicts: Mapping[str, Mapping[str, bool | None]],
+                alignment: JudgeAlignmentResult | None, *, margin: float | None,
+                alpha: float) -> JudgeComparison | None:
     shared = sorted(item for item, v in verdicts[a].items()
                     if v is not None and verdicts[b].get(item) is not None)
     if not shared or alignment is None or not (alignment.positives and alignment.negatives):
@@ -64,7 +69,7 @@ def _comparison(a: str, b: str, verdicts: Mapping[str, Mapping[str, bool | None]
 
 
 def build_judge_summary(
-    config: Any, *, criteria_sha256: str, calls: Sequence[Any], price_call: Callable[[Any], float],
+    config: JudgeScorer, *, criteria_sha256: str, calls: Sequence[Any], price_call: Callable[[Any], float],
     usable: Callable[[Any], bool],
     verdicts: Mapping[str, Mapping[str, bool | None]], alignment: JudgeAlignmentResult | None,
     pairwise: PairwiseResult | None = None, margin: float | None = None, alpha: float = 0.05,

@@ -29,8 +29,12 @@ from __future__ import annotations
 
 import math
 import statistics as _stdlib_statistics
+from typing import overload
 
 import numpy as np
+
+Counts = float | np.ndarray
+"""A count (or level) as a number, or an array of them: every function here is vectorised."""
 
 CONTINUITY = 0.5
 """Continuity correction, in items, of a test that claims the difference lies on zero's side of
@@ -56,15 +60,18 @@ def normal_quantile(probability: float) -> float:
     return _stdlib_statistics.NormalDist().inv_cdf(probability)
 
 
-def _restricted_a_only_rate(a_only, b_only, n, delta):
+def _restricted_a_only_rate(a_only: np.ndarray, b_only: np.ndarray, n: int, delta: np.ndarray) -> np.ndarray:
     """Maximum-likelihood P(only a right) under ``p_b - p_a = delta`` (root of Tango's quadratic)."""
     quad_b = -(a_only + b_only) + delta * (2 * n + a_only - b_only)
     quad_c = -a_only * delta * (1 - delta)
     discriminant = np.maximum(quad_b * quad_b - 8 * n * quad_c, 0.0)
-    return (-quad_b + np.sqrt(discriminant)) / (4 * n)
+    rate: np.ndarray = (-quad_b + np.sqrt(discriminant)) / (4 * n)
+    return rate
 
 
-def score_z(a_only, b_only, n, delta, *, continuity: float | None = None, side: int = 1):
+def score_z(
+    a_only: Counts, b_only: Counts, n: int, delta: Counts, *, continuity: float | None = None, side: int = 1
+) -> np.ndarray:
     """Score statistic of ``H0: p_b - p_a = delta``.
 
     ``side=1`` corrects toward rejecting ``p_b - p_a <= delta`` less easily (the lower-bound
@@ -73,32 +80,32 @@ def score_z(a_only, b_only, n, delta, *, continuity: float | None = None, side: 
     None: ``CONTINUITY`` when the test claims the side of ``delta`` toward zero
     (``side * delta < 0``), else ``CONTINUITY_AWAY``.
     """
-    a_only = np.asarray(a_only, dtype=float)
-    b_only = np.asarray(b_only, dtype=float)
-    delta = np.asarray(delta, dtype=float)
-    if continuity is None:
-        continuity = np.where(side * delta < 0, CONTINUITY, CONTINUITY_AWAY)
-    p_a_only = _restricted_a_only_rate(a_only, b_only, n, delta)
-    variance = np.maximum(n * (2 * p_a_only + delta - delta * delta), 0.0)
-    numerator = b_only - a_only - n * delta - side * continuity
+    a = np.asarray(a_only, dtype=float)
+    b = np.asarray(b_only, dtype=float)
+    shift = np.asarray(delta, dtype=float)
+    correction = np.where(side * shift < 0, CONTINUITY, CONTINUITY_AWAY) if continuity is None else continuity
+    p_a_only = _restricted_a_only_rate(a, b, n, shift)
+    variance = np.maximum(n * (2 * p_a_only + shift - shift * shift), 0.0)
+    numerator = b - a - n * shift - side * correction
     with np.errstate(divide="ignore", invalid="ignore"):
         z = numerator / np.sqrt(variance)
     return np.where(variance > 0, z, np.where(numerator > 0, np.inf, np.where(numerator < 0, -np.inf, 0.0)))
 
 
-def _critical(alpha):
+def _critical(alpha: Counts) -> Counts:
     """``z_{1 - alpha}`` for a level or an array of levels."""
     if np.ndim(alpha) == 0:
         return normal_quantile(1 - float(alpha))
-    return np.vectorize(lambda level: normal_quantile(1 - level))(np.asarray(alpha, dtype=float))
+    quantiles: np.ndarray = np.vectorize(lambda level: normal_quantile(1 - level))(np.asarray(alpha, dtype=float))
+    return quantiles
 
 
-def rejects_at_or_below(a_only, b_only, n, delta, alpha):
+def rejects_at_or_below(a_only: Counts, b_only: Counts, n: int, delta: Counts, alpha: Counts) -> np.ndarray:
     """True where the data reject ``p_b - p_a <= delta`` at one-sided level ``alpha``."""
     return score_z(a_only, b_only, n, delta, side=1) > _critical(alpha)
 
 
-def rejects_at_or_above(a_only, b_only, n, delta, alpha):
+def rejects_at_or_above(a_only: Counts, b_only: Counts, n: int, delta: Counts, alpha: Counts) -> np.ndarray:
     """True where the data reject ``p_b - p_a >= delta`` at one-sided level ``alpha``."""
     return score_z(a_only, b_only, n, delta, side=-1) < -_critical(alpha)
 
@@ -106,7 +113,11 @@ def rejects_at_or_above(a_only, b_only, n, delta, alpha):
 _BISECTIONS = 60  # halves [-1, 1] to under 1e-17: below any printed digit
 
 
-def score_bounds(a_only, b_only, n, alpha):
+@overload
+def score_bounds(a_only: float, b_only: float, n: int, alpha: float) -> tuple[float, float]: ...
+@overload
+def score_bounds(a_only: Counts, b_only: Counts, n: int, alpha: Counts) -> tuple[Counts, Counts]: ...
+def score_bounds(a_only: Counts, b_only: Counts, n: int, alpha: Counts) -> tuple[Counts, Counts]:
     """One-sided ``1 - alpha`` lower and upper bounds of ``p_b - p_a`` from the score test.
 
     The lower bound is the largest ``delta`` the lower-bound test rejects (``-1`` if none), so
@@ -144,7 +155,11 @@ def score_bounds(a_only, b_only, n, alpha):
     return lower, upper
 
 
-def score_p_value(a_only, b_only, n):
+@overload
+def score_p_value(a_only: float, b_only: float, n: int) -> float: ...
+@overload
+def score_p_value(a_only: Counts, b_only: Counts, n: int) -> Counts: ...
+def score_p_value(a_only: Counts, b_only: Counts, n: int) -> Counts:
     """Two-sided p-value of ``H0: p_b - p_a = 0`` from the score test ``score_bounds`` inverts.
 
     Twice the smaller one-sided tail of the two continuity-corrected statistics at ``delta = 0``
@@ -166,7 +181,11 @@ def score_p_value(a_only, b_only, n):
     return float(p) if p.shape == () else p
 
 
-def decide_non_inferiority(a_only, b_only, n, margin: float, alpha: float):
+@overload
+def decide_non_inferiority(a_only: float, b_only: float, n: int, margin: float, alpha: float) -> str: ...
+@overload
+def decide_non_inferiority(a_only: Counts, b_only: Counts, n: int, margin: float, alpha: float) -> str | np.ndarray: ...
+def decide_non_inferiority(a_only: Counts, b_only: Counts, n: int, margin: float, alpha: float) -> str | np.ndarray:
     """``"non-inferior"``, ``"inferior"`` or ``"inconclusive"`` for b against a at ``margin``.
 
     Non-inferior: the test rejects ``p_b - p_a <= -margin`` at one-sided level ``alpha``.
@@ -210,7 +229,7 @@ def mcnemar_exact(a_only: int, b_only: int) -> float:
         return 1.0
     if trials <= _EXACT_INTEGER_TRIALS:
         # Exact integers (one rounding at the end) where they are cheap.
-        return min(1.0, 2 * sum(math.comb(trials, i) for i in range(smaller + 1)) / 2**trials)
+        return min(1.0, 2 * sum(math.comb(trials, i) for i in range(smaller + 1)) / (1 << trials))
     logs = _log_binomial_pmf(smaller, trials)
     top = max(logs)
     log_tail = top + math.log(math.fsum(math.exp(v - top) for v in logs))

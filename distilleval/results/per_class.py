@@ -74,8 +74,8 @@ def class_results(confusion: Confusion, *, labels: Sequence[str] | None = None,
     order = list(labels) if labels is not None else list(confusion)
     predicted_totals: dict[str, int] = {}
     for row in confusion.values():
-        for predicted, count in row.items():
-            predicted_totals[predicted] = predicted_totals.get(predicted, 0) + count
+        for label, count in row.items():
+            predicted_totals[label] = predicted_totals.get(label, 0) + count
     results = []
     for label in order:
         row = confusion.get(label, {})

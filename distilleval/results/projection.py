@@ -9,6 +9,8 @@ measured and what was not, and name the tokenizer that counted.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from distilleval.costs import cost_model
 from distilleval.costs.estimates import answer_token_counts, input_token_counts, projection_basis
 from distilleval.costs.pricing import PricingTable, priced_as
@@ -37,14 +39,16 @@ def projected_model_result(spec: TaskSpec, role: str, items: list[Item], pricing
     inputs = input_token_counts(spec, role, items, counter=counter)
     outputs = [n for n in answer_token_counts(items, counter=counter) if n is not None]
     input_dist, output_dist = distribution(inputs), distribution(outputs)
-    mean_in = input_dist.mean if input_dist else 0.0
-    mean_out = output_dist.mean if output_dist else 0.0
+    mean_in = (input_dist.mean if input_dist else None) or 0.0
+    mean_out = (output_dist.mean if output_dist else None) or 0.0
     cache = model_cache_share(spec, role)
     cached_share = cache.share
     per_request = cost_model.usage_cost_usd(price, mean_in, mean_out, cached_input_share=cached_share, batch=model.batch)
-    candidate = role not in ("teacher", "student")
+    summary_role: Literal["teacher", "student", "candidate"] = (
+        "teacher" if role == "teacher" else "student" if role == "student" else "candidate")
+    candidate = summary_role == "candidate"
     return ModelResult(
-        role="candidate" if candidate else role,
+        role=summary_role,
         model=model.model,
         display_name=role if candidate else price.display_name,
         basis="projected",

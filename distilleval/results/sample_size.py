@@ -65,11 +65,11 @@ def _log_factorials(n: int) -> np.ndarray:
 
 def _binomial_pmf(n: int, p: float, ks: np.ndarray, log_fact: np.ndarray) -> np.ndarray:
     if p <= 0:
-        return (ks == 0).astype(float)
+        return np.asarray(ks == 0, dtype=float)
     if p >= 1:
-        return (ks == n).astype(float)
+        return np.asarray(ks == n, dtype=float)
     logs = log_fact[n] - log_fact[ks] - log_fact[n - ks] + ks * math.log(p) + (n - ks) * math.log1p(-p)
-    return np.exp(logs)
+    return np.asarray(np.exp(logs))
 
 
 def power(n: int, p_a_only: float, p_b_only: float, *, margin: float, alpha: float) -> float:
@@ -110,7 +110,7 @@ def formula_items(p_a_only: float, p_b_only: float, *, margin: float, alpha: flo
     gap = difference + margin
     if gap <= 0:
         return None
-    null_a_only = float(_restricted_a_only_rate(p_a_only, p_b_only, 1, -margin))
+    null_a_only = float(_restricted_a_only_rate(np.asarray(p_a_only), np.asarray(p_b_only), 1, np.asarray(-margin)))
     v0 = max(2 * null_a_only - margin - margin * margin, 0.0)
     v1 = max(p_a_only + p_b_only - difference * difference, 0.0)
     spread = normal_quantile(1 - alpha) * math.sqrt(v0) + normal_quantile(power_target) * math.sqrt(v1)

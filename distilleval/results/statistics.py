@@ -25,6 +25,7 @@ import math
 import statistics as _stdlib_statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,8 @@ Statistic = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 def mean_statistic(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """The mean of per-item values in each resample (accuracy, mean score)."""
-    return values[indices].mean(axis=1)
+    means: np.ndarray = values[indices].mean(axis=1)
+    return means
 
 
 def ratio_statistic(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -116,11 +118,11 @@ class BootstrapResult:
     method: str
 
 
-def _as_rows(values: Sequence | np.ndarray) -> np.ndarray:
+def _as_rows(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
-def _percentile_interval(replicates: np.ndarray, estimate: float, confidence: float, n_resamples: int,
+def _percentile_interval(replicates: np.ndarray, estimate: float | None, confidence: float, n_resamples: int,
                          *, sided: int = 2) -> BootstrapResult:
     finite = replicates[np.isfinite(replicates)]
     if finite.size < max(10, n_resamples // 2):
@@ -155,7 +157,7 @@ def _estimate(statistic: Statistic, values: np.ndarray) -> float | None:
 
 
 def bootstrap_ci(
-    values: Sequence | np.ndarray,
+    values: Sequence[Any] | np.ndarray,
     *,
     statistic: Statistic = mean_statistic,
     n_resamples: int = 2000,
@@ -187,8 +189,8 @@ def bootstrap_ci(
 
 
 def paired_bootstrap_ci(
-    values_a: Sequence | np.ndarray,
-    values_b: Sequence | np.ndarray,
+    values_a: Sequence[Any] | np.ndarray,
+    values_b: Sequence[Any] | np.ndarray,
     *,
     statistic: Statistic = mean_statistic,
     n_resamples: int = 2000,
@@ -269,7 +271,7 @@ def _counts_difference(losses: float, gains: float, n: int, estimate: float, *, 
                        confidence: float, method: str) -> PairedDifference:
     """Score-test interval, bounds and decision from (possibly fractional) discordant counts."""
     lows, highs = paired_proportions.score_bounds(losses, gains, n, np.array([(1 - confidence) / 2, alpha]))
-    (low, lower), (high, upper) = lows.tolist(), highs.tolist()
+    (low, lower), (high, upper) = np.asarray(lows).tolist(), np.asarray(highs).tolist()
     decision = None
     if margin is not None:
         decision = paired_proportions.decide_non_inferiority(losses, gains, n, margin, alpha)
@@ -393,8 +395,8 @@ def compare_paired(
     scores_a: Sequence[float | None],
     scores_b: Sequence[float | None],
     *,
-    metric_rows_a: Sequence | np.ndarray | None = None,
-    metric_rows_b: Sequence | np.ndarray | None = None,
+    metric_rows_a: Sequence[Any] | np.ndarray | None = None,
+    metric_rows_b: Sequence[Any] | np.ndarray | None = None,
     statistic: Statistic = mean_statistic,
     canonical_a: Sequence[str | None] | None = None,
     canonical_b: Sequence[str | None] | None = None,
@@ -478,7 +480,8 @@ def compare_paired(
     return comparison
 
 
-def _percentile_difference(sa, sb, metric_rows_a, metric_rows_b, keep, statistic: Statistic, *,
+def _percentile_difference(sa: np.ndarray, sb: np.ndarray, metric_rows_a: Sequence[Any] | np.ndarray | None,
+                           metric_rows_b: Sequence[Any] | np.ndarray | None, keep: list[int], statistic: Statistic, *,
                            margin: float | None, alpha: float, confidence: float, n_resamples: int,
                            seed: int) -> PairedDifference:
     """Percentile bootstrap of a metric that is neither a mean nor a ratio of sums."""

@@ -94,7 +94,8 @@ class BatchLedger:
             " WHERE role = ? ORDER BY chunk",
             (role,),
         )
-        return [BatchJob(*row[:7], collected=bool(row[7])) for row in rows]
+        return [BatchJob(job_role, chunk, provider, token, batch_id, requests, created_at, bool(collected))
+                for job_role, chunk, provider, token, batch_id, requests, created_at, collected in rows]
 
     def add_job(self, role: str, provider: str, job_token: str, requests: Iterable[BatchRequestRow]) -> BatchJob:
         """Record a job about to be submitted, with its requests, in one transaction.

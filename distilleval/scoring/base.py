@@ -82,7 +82,7 @@ class Scorer:
         self.close()
 
 
-def _check_lengths(outputs: Sequence, items: Sequence) -> None:
+def _check_lengths(outputs: Sequence[object], items: Sequence[object]) -> None:
     if len(outputs) != len(items):
         raise ValueError(f"one output per item is needed: {len(outputs)} outputs for {len(items)} items")
 
@@ -165,7 +165,7 @@ def field_secondary(scores: Sequence[ItemScore]) -> dict[str, float | None]:
     secondary: dict[str, float | None] = {
         "precision": precision if scored else None,
         "recall": recall if scored else None,
-        "item_macro_f1": sum(s.score for s in scored) / len(scored) if scored else None,
+        "item_macro_f1": sum(s.score or 0.0 for s in scored) / len(scored) if scored else None,
         "exact_items": sum(1 for s in scored if s.score == 1.0) / len(scored) if scored else None,
         "parse_failure_rate": (
             sum(1 for s in answered if s.reason == "parse_error") / len(answered) if answered else None

@@ -98,20 +98,21 @@ class ExactMatch(Scorer):
 
     def class_metrics(self, scores: Sequence[ItemScore]) -> dict[str, float]:
         """Per-class and averaged metrics over the label set plus INVALID (explicit labels)."""
+        labels = self.labels or []
         truth, predicted = self._pairs(scores)
-        classes = self.labels + [INVALID]
+        classes = labels + [INVALID]
         # Macro averages run over the spec's labels only: INVALID is never a gold class, so
         # averaging it in would add a class no model can get right. Micro averages include
         # it, so every INVALID prediction counts against precision (micro-F1 = accuracy).
         per_class = class_counts(truth, predicted, classes)
         averaged: dict[str, float] = {}
-        macro = [precision_recall_f1(*per_class[label]) for label in self.labels]
+        macro = [precision_recall_f1(*per_class[label]) for label in labels]
         for i, name in enumerate(("precision", "recall", "f1")):
             averaged[f"macro_{name}"] = sum(row[i] for row in macro) / len(macro)
         totals = [sum(per_class[label][i] for label in classes) for i in range(3)]
         for name, value in zip(("precision", "recall", "f1"), precision_recall_f1(*totals)):
             averaged[f"micro_{name}"] = value
-        for label, (p, r, f) in zip(self.labels, macro):
+        for label, (p, r, f) in zip(labels, macro):
             averaged[f"precision/{label}"] = p
             averaged[f"recall/{label}"] = r
             averaged[f"f1/{label}"] = f

@@ -128,14 +128,14 @@ def _parse_date(text: str, rules: ValueNormalization) -> str | None:
             return dt.date(year, month, day).isoformat()
         match = _DAY_MONTH_YEAR.match(candidate)
         if match:
-            day, name, year = match.groups()
-            month = _MONTHS.get(name[:3].lower())
-            return dt.date(_year(year), month, int(day)).isoformat() if month else None
+            day_text, name, year_text = match.groups()
+            month_number = _MONTHS.get(name[:3].lower())
+            return dt.date(_year(year_text), month_number, int(day_text)).isoformat() if month_number else None
         match = _MONTH_DAY_YEAR.match(candidate)
         if match:
-            name, day, year = match.groups()
-            month = _MONTHS.get(name[:3].lower())
-            return dt.date(_year(year), month, int(day)).isoformat() if month else None
+            name, day_text, year_text = match.groups()
+            month_number = _MONTHS.get(name[:3].lower())
+            return dt.date(_year(year_text), month_number, int(day_text)).isoformat() if month_number else None
     except ValueError:  # 31/02/2020 and friends
         return None
     return None
@@ -179,7 +179,7 @@ def normalize_value(value: Any, rules: ValueNormalization) -> Any:
 
 
 @functools.lru_cache(maxsize=65536)
-def _normalize_string(value: str, rules: ValueNormalization) -> tuple:
+def _normalize_string(value: str, rules: ValueNormalization) -> tuple[Any, ...]:
     """Canonical form of a string value (cached: the same strings recur across items), in NFC
     before and after the rules (case folding may leave a decomposed sequence)."""
     value = unicode_form(value)
@@ -199,7 +199,7 @@ def _normalize_string(value: str, rules: ValueNormalization) -> tuple:
     return ("str", unicode_form(text))
 
 
-def _composed_keys(record: dict) -> dict:
+def _composed_keys(record: dict[str, Any]) -> dict[str, Any]:
     """``record`` with its field names in NFC, so a decomposed key finds the gold's field."""
     return {unicode_form(str(key)): value for key, value in record.items()}
 
@@ -242,7 +242,7 @@ class JsonFields(MicroF1Scorer):
         self.list_fields = set(config.list_fields)
 
     # -- values -------------------------------------------------------------------------
-    def _value(self, record: dict, key: str) -> Any:
+    def _value(self, record: dict[str, Any], key: str) -> Any:
         value = record.get(key, _MISSING)
         if value is None and self.config.null_is_missing:
             return _MISSING
@@ -277,7 +277,7 @@ class JsonFields(MicroF1Scorer):
             return []
         if not isinstance(value, list):
             value = [value]
-        seen: set = set()
+        seen: set[Any] = set()
         unique = []
         for element in value:
             if isinstance(element, dict):
@@ -338,7 +338,7 @@ class JsonFields(MicroF1Scorer):
         return f"{field}.{key}" if key else field
 
     # -- items ----------------------------------------------------------------------------
-    def _gold(self, item: Any) -> dict:
+    def _gold(self, item: Any) -> dict[str, Any]:
         gold = item.gold
         if isinstance(gold, str):
             try:
@@ -349,7 +349,7 @@ class JsonFields(MicroF1Scorer):
             raise DataError(f"item {item.id!r} (line {item.line}): gold is not a JSON object")
         return gold
 
-    def compare(self, gold: dict, pred: dict) -> FieldCounts:
+    def compare(self, gold: dict[str, Any], pred: dict[str, Any]) -> FieldCounts:
         """Field counts of one prediction (already parsed) against its gold object."""
         counts = FieldCounts()
         gold, pred = _composed_keys(gold), _composed_keys(pred)
@@ -362,7 +362,7 @@ class JsonFields(MicroF1Scorer):
                 self._compare_scalar(field, gold_value, pred_value, counts)
         return counts
 
-    def score_one(self, output: str | None, gold: dict) -> ItemScore:
+    def score_one(self, output: str | None, gold: dict[str, Any]) -> ItemScore:
         """Score one raw output against a gold object."""
         if output is None:
             pred, result = {}, no_output_score()

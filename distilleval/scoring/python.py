@@ -41,13 +41,13 @@ def load_function(ref: str) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except (Exception, SystemExit) as err:  # any import failure of user code is a configuration problem
         raise ConfigurationError(f"scorer.ref {ref!r}: cannot import {module_name!r} ({type(err).__name__}: {err})") from None
-    function = getattr(module, name, None)
+    function: object = getattr(module, name, None)
     if not callable(function):
         raise ConfigurationError(f"scorer.ref {ref!r}: {module_name!r} has no callable {name!r}")
     return function
 
 
-def call_user_function(ref: str, prediction: str, gold: Any, item: Any) -> tuple:
+def call_user_function(ref: str, prediction: str, gold: Any, item: Any) -> tuple[Any, ...]:
     """Call the user function once (runs inside a worker process).
 
     Returns:
@@ -100,7 +100,7 @@ class PythonFunction(Scorer):
         results = dict(zip(called, self.pool.map(jobs)))
         return [self._score(outputs[i], results.get(i)) for i in range(len(outputs))]
 
-    def _score(self, output: str | None, result: tuple | None) -> ItemScore:
+    def _score(self, output: str | None, result: tuple[Any, ...] | None) -> ItemScore:
         if output is None or result is None:
             return no_output_score()
         status, value = result[0], result[1]

@@ -61,7 +61,7 @@ class Span:
     type: str
 
 
-def _first(record: dict, keys: Sequence[str]) -> Any:
+def _first(record: dict[str, Any], keys: Sequence[str]) -> Any:
     for key in keys:
         if key in record:
             return record[key]

@@ -201,7 +201,7 @@ class SqlExecution(Scorer):
         self.config = config
         self.database = str(Path(database).resolve())
         self.pool = WorkerPool(config.workers)
-        self._gold_results: dict[str, tuple] = {}
+        self._gold_results: dict[str, tuple[Any, ...]] = {}
 
     def close(self) -> None:
         """Stop the worker processes."""
@@ -219,12 +219,12 @@ class SqlExecution(Scorer):
             return split_statements(text)
         return [q.strip() for q in text.split(separator) if q.strip()]
 
-    def _job(self, sql: str) -> tuple[tuple, float]:
+    def _job(self, sql: str) -> tuple[tuple[Any, ...], float]:
         return (self.database, sql, self.config.timeout_s, self.config.max_rows), self.config.timeout_s
 
-    def execute(self, queries: Sequence[str]) -> list[tuple]:
+    def execute(self, queries: Sequence[str]) -> list[tuple[Any, ...]]:
         """Run queries through the pool (unsafe ones are refused without running)."""
-        results: list[tuple | None] = [None] * len(queries)
+        results: list[tuple[Any, ...] | None] = [None] * len(queries)
         jobs, positions = [], []
         limit = self.config.max_query_chars
         for i, sql in enumerate(queries):
@@ -239,7 +239,9 @@ class SqlExecution(Scorer):
                 positions.append(i)
         for i, result in zip(positions, self.pool.map(jobs)):
             results[i] = result
-        return results  # type: ignore[return-value]
+        done = [result for result in results if result is not None]
+        assert len(done) == len(results)  # every query was run or refused
+        return done
 
     def _run_gold(self, items: Sequence[Any]) -> None:
         todo = sorted({q for item in items for q in self.gold_queries(item.gold) if q not in self._gold_results})
@@ -251,11 +253,11 @@ class SqlExecution(Scorer):
         _check_lengths(outputs, items)
         self._run_gold(items)
         predicted = [extract_sql(o) if o is not None else None for o in outputs]
-        runnable = [i for i, sql in enumerate(predicted) if sql is not None]
-        ran = dict(zip(runnable, self.execute([predicted[i] for i in runnable])))
+        runnable = {i: sql for i, sql in enumerate(predicted) if sql is not None}
+        ran = dict(zip(runnable, self.execute(list(runnable.values()))))
         return [self._score(ran.get(i), item) for i, item in enumerate(items)]
 
-    def _score(self, result: tuple | None, item: Any) -> ItemScore:
+    def _score(self, result: tuple[Any, ...] | None, item: Any) -> ItemScore:
         queries = self.gold_queries(item.gold)
         golds = [(q, self._gold_results[q]) for q in queries]
         working = [(q, r) for q, r in golds if r[0] == "ok"]

@@ -33,7 +33,11 @@ class ComparisonTimeout(Exception):
     """Comparing two result sets passed its deadline."""
 
 
-def _value_key(value: Any) -> tuple:
+Row = tuple[Any, ...]
+"""A result row (or its values as comparison keys): any width, any SQLite value types."""
+
+
+def _value_key(value: Any) -> Row:
     """A sortable, comparable key: (type rank, value); integers stay integers."""
     if value is None:
         return (_NULL, 0)
@@ -44,20 +48,20 @@ def _value_key(value: Any) -> tuple:
     return (_TEXT, str(value))
 
 
-def _has_real(keys: Sequence[tuple]) -> bool:
+def _has_real(keys: Sequence[Row]) -> bool:
     return any(isinstance(k[1], float) for row in keys for k in row)
 
 
-def _sort_key(row: tuple) -> tuple:
+def _sort_key(row: Row) -> Row:
     # NaN is unordered; sort it last so equal rows still line up.
     return tuple((k[0], math.inf) if isinstance(k[1], float) and math.isnan(k[1]) else k for k in row)
 
 
-def _values_equal(a: tuple, b: tuple, tolerance: float) -> bool:
+def _values_equal(a: Row, b: Row, tolerance: float) -> bool:
     if a[0] != b[0]:
         return False
     if a[0] != _NUMBER:
-        return a[1] == b[1]
+        return bool(a[1] == b[1])
     x, y = a[1], b[1]
     if isinstance(x, int) and isinstance(y, int):
         return x == y  # exact: float(2**63 - 1) == float(2**63 - 2)
@@ -66,7 +70,7 @@ def _values_equal(a: tuple, b: tuple, tolerance: float) -> bool:
     return x == y or math.isclose(x, y, rel_tol=tolerance, abs_tol=tolerance)
 
 
-def _rows_equal(a: Sequence[tuple], b: Sequence[tuple], tolerance: float) -> bool:
+def _rows_equal(a: Sequence[Row], b: Sequence[Row], tolerance: float) -> bool:
     return all(len(x) == len(y) and all(_values_equal(u, v, tolerance) for u, v in zip(x, y)) for x, y in zip(a, b))
 
 
@@ -79,8 +83,8 @@ class _Clock:
             raise ComparisonTimeout("comparing the results took longer than the time limit")
 
 
-def _column_signatures(gold: list[tuple], pred: list[tuple], width: int, ordered: bool,
-                       clock: _Clock) -> tuple[list[tuple], list[tuple]]:
+def _column_signatures(gold: list[Row], pred: list[Row], width: int, ordered: bool,
+                       clock: _Clock) -> tuple[list[Row], list[Row]]:
     """Each side's column signatures; a column stands for another only if they are equal.
 
     Ordered, a column's signature is the column itself. Unordered, it is the multiset of
@@ -89,8 +93,8 @@ def _column_signatures(gold: list[tuple], pred: list[tuple], width: int, ordered
     if ordered:
         return ([tuple(row[c] for row in gold) for c in range(width)],
                 [tuple(row[c] for row in pred) for c in range(width)])
-    ids: dict[tuple, int] = {}
-    signatures: tuple[list[tuple], list[tuple]] = ([], [])
+    ids: dict[Row, int] = {}
+    signatures: tuple[list[Row], list[Row]] = ([], [])
     for side, rows in enumerate((gold, pred)):
         row_ids = [ids.setdefault(tuple(sorted(row)), len(ids)) for row in rows]
         for column in range(width):
@@ -100,13 +104,13 @@ def _column_signatures(gold: list[tuple], pred: list[tuple], width: int, ordered
     return signatures
 
 
-def _previous_twin(gold: list[tuple], width: int) -> list[int]:
+def _previous_twin(gold: list[Row], width: int) -> list[int]:
     """For each gold column, the nearest earlier column with exactly the same values, or -1.
 
     Swapping the prediction columns paired with two such twins cannot change the verdict, so
     pairings are tried with twins taking prediction columns in increasing order only.
     """
-    last_seen: dict[tuple, int] = {}
+    last_seen: dict[Row, int] = {}
     twins = []
     for column in range(width):
         vector = tuple(row[column] for row in gold)
@@ -131,14 +135,14 @@ def _pairings(twin_groups: list[list[int]], pred_columns: list[int]) -> Iterator
             yield {**dict(zip(first, chosen)), **tail}
 
 
-def _twin_groups(gold: list[tuple], columns: list[int]) -> list[list[int]]:
-    groups: dict[tuple, list[int]] = {}
+def _twin_groups(gold: list[Row], columns: list[int]) -> list[list[int]]:
+    groups: dict[Row, list[int]] = {}
     for column in columns:
         groups.setdefault(tuple(row[column] for row in gold), []).append(column)
     return list(groups.values())
 
 
-def _exact_match(gold: list[tuple], pred: list[tuple], width: int, ordered: bool, clock: _Clock,
+def _exact_match(gold: list[Row], pred: list[Row], width: int, ordered: bool, clock: _Clock,
                  max_permutations: int) -> bool:
     # Rows with their values sorted do not depend on the column order: a cheap first verdict.
     if ordered:
@@ -150,7 +154,7 @@ def _exact_match(gold: list[tuple], pred: list[tuple], width: int, ordered: bool
     gold_signatures, pred_signatures = _column_signatures(gold, pred, width, ordered, clock)
     if Counter(gold_signatures) != Counter(pred_signatures):
         return False
-    classes: dict[tuple, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    classes: dict[Row, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
     for column, signature in enumerate(gold_signatures):
         classes[signature][0].append(column)
     for column, signature in enumerate(pred_signatures):
@@ -174,17 +178,17 @@ def _exact_match(gold: list[tuple], pred: list[tuple], width: int, ordered: bool
     return False
 
 
-def _tolerant_match(gold: list[tuple], pred: list[tuple], width: int, ordered: bool, tolerance: float,
+def _tolerant_match(gold: list[Row], pred: list[Row], width: int, ordered: bool, tolerance: float,
                     clock: _Clock, max_permutations: int) -> bool:
     gold_cmp = gold if ordered else sorted(gold, key=_sort_key)
     gold_columns = [sorted(((row[c],) for row in gold), key=_sort_key) for c in range(width)]
     pred_columns = [sorted(((row[c],) for row in pred), key=_sort_key) for c in range(width)]
     clock.check()
     # Compare each distinct sorted column once: look-alike columns are the costly case.
-    distinct_pred: dict[tuple, list[int]] = defaultdict(list)
+    distinct_pred: dict[Row, list[int]] = defaultdict(list)
     for p, column in enumerate(pred_columns):
         distinct_pred[tuple(column)].append(p)
-    matches: dict[tuple, list[int]] = {}
+    matches: dict[Row, list[int]] = {}
     candidates = []
     for g in range(width):
         key = tuple(gold_columns[g])
@@ -216,7 +220,7 @@ def _tolerant_match(gold: list[tuple], pred: list[tuple], width: int, ordered: b
     return search(0, [])
 
 
-def results_match(gold_rows: Sequence[tuple], pred_rows: Sequence[tuple], *, ordered: bool,
+def results_match(gold_rows: Sequence[Row], pred_rows: Sequence[Row], *, ordered: bool,
                   tolerance: float = 1e-6, max_permutations: int = 2000, deadline: float | None = None) -> bool:
     """Whether two result sets are the same answer (see the module doc for the rules).
 
@@ -256,7 +260,7 @@ def results_match(gold_rows: Sequence[tuple], pred_rows: Sequence[tuple], *, ord
     return _exact_match(gold, pred, width, ordered, clock, max_permutations)
 
 
-def result_fingerprint(rows: Sequence[tuple], ordered: bool = False) -> str:
+def result_fingerprint(rows: Sequence[Row], ordered: bool = False) -> str:
     """A short hash of a result set (row order ignored unless ``ordered``), for agreement."""
     keys = [tuple(_value_key(v) for v in row) for row in rows]
     text = repr(keys if ordered else sorted(keys, key=_sort_key))

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 # Actions a read-only query may need; everything else is denied.
 _ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
@@ -36,7 +36,7 @@ PIPELINE_DEPTH = 2
 """Jobs a worker holds at once: the one running and the next, so it never idles on IPC."""
 _PIPELINE_MAX_BYTES = 16_384
 
-Result = tuple
+Result = tuple[Any, ...]
 """``("ok", columns, rows)`` or ``(status, message)`` with status ``error``, ``unsafe``,
 ``timeout`` or ``too_large``."""
 
@@ -83,7 +83,7 @@ def run_query(database: str, sql: str, timeout_s: float, max_rows: int) -> Resul
         connection.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 2000)
         cursor = connection.execute(sql)
         columns = [d[0] for d in cursor.description or ()]
-        rows: list[tuple] = []
+        rows: list[tuple[Any, ...]] = []
         while True:
             chunk = cursor.fetchmany(_FETCH_CHUNK_ROWS)
             if not chunk:
@@ -110,7 +110,8 @@ def run_query(database: str, sql: str, timeout_s: float, max_rows: int) -> Resul
 
 def _resolve(ref: str) -> Callable[..., Any]:
     module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
+    target: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return target
 
 
 def _read_exact(stream: Any, size: int) -> bytes:
@@ -169,13 +170,15 @@ class _Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment, bufsize=0,
         )
-        self.stdout = self.process.stdout
+        assert self.process.stdin is not None and self.process.stdout is not None  # both are PIPE
+        self.stdin: IO[bytes] = self.process.stdin
+        self.stdout: IO[bytes] = self.process.stdout
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def send_payload(self, payload: bytes) -> None:
-        self.process.stdin.write(len(payload).to_bytes(8, "big") + payload)
+        self.stdin.write(len(payload).to_bytes(8, "big") + payload)
 
     def receive(self) -> Any:
         return _read_frame(self.stdout)
@@ -187,7 +190,7 @@ class _Worker:
 
     def stop(self) -> None:
         try:
-            self.process.stdin.close()  # EOF ends the worker's loop
+            self.stdin.close()  # EOF ends the worker's loop
         except OSError:
             pass
         try:
@@ -198,7 +201,7 @@ class _Worker:
         self._close_pipes()
 
     def _close_pipes(self) -> None:
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (self.stdin, self.stdout):
             try:
                 stream.close()
             except OSError:
@@ -232,7 +235,7 @@ class WorkerPool:
             self._workers[index] = worker
         return worker
 
-    def map(self, jobs: Sequence[tuple[tuple, float]]) -> list[Result]:
+    def map(self, jobs: Sequence[tuple[tuple[Any, ...], float]]) -> list[Result]:
         """Run ``(arguments, timeout_s)`` jobs and return their results in order.
 
         Each worker holds up to ``PIPELINE_DEPTH`` small jobs so it never waits for the next
@@ -291,9 +294,10 @@ class WorkerPool:
                 continue
             by_stream = {self._workers[i].stdout: i for i in busy}  # type: ignore[union-attr]
             next_deadline = min(deadlines[i] for i in busy)
-            ready = wait(list(by_stream), timeout=max(0.0, next_deadline - time.monotonic()))
+            # wait() takes any object with fileno(); typeshed lists only connections, sockets and ints.
+            ready = wait(list(by_stream), timeout=max(0.0, next_deadline - time.monotonic()))  # type: ignore[arg-type]
             for stream in ready:
-                index = by_stream[stream]  # type: ignore[index]
+                index = by_stream[stream]
                 try:
                     result = self._workers[index].receive()  # type: ignore[union-attr]
                 except (EOFError, OSError, pickle.UnpicklingError):

@@ -21,6 +21,7 @@ from typing import Any
 
 from distilleval.errors import DataError
 from distilleval.spec.labels import LabelMatcher
+from distilleval.spec.scorer_config import ExactMatchScorer
 from distilleval.spec.task_spec import SplitSpec, TaskSpec, spec_location
 
 _LABELS_SHOWN = 8
@@ -48,7 +49,7 @@ class Item:
 
 
 def iter_jsonl(
-    handle: Iterable[str] | Iterable[bytes], path: Path, *, expected: str = "a JSON object"
+    handle: Iterable[str | bytes], path: Path, *, expected: str = "a JSON object"
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Parse an open JSONL file line by line, so a caller's own checks see line 1 before line 2.
 
@@ -170,7 +171,7 @@ def _gold_value(raw: Any, spec: TaskSpec, where: str) -> Any:
 
 def _gold_matcher(spec: TaskSpec) -> LabelMatcher | None:
     """How a label task's gold is read: the exact-match scorer's rules, so load and scoring agree."""
-    if spec.output.kind != "label" or spec.scorer.kind != "exact_match" or not spec.output.labels:
+    if spec.output.kind != "label" or not isinstance(spec.scorer, ExactMatchScorer) or not spec.output.labels:
         return None
     return LabelMatcher(spec.output.labels, spec.scorer.normalize, spec.scorer.aliases)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from distilleval.errors import SpecError
-from distilleval.spec.task_spec import TaskSpec, spec_from_mapping
+from distilleval.spec.scorer_config import JudgeScorer, SqlExecutionScorer
+from distilleval.spec.task_spec import ModelSpec, TaskSpec, spec_from_mapping
 from distilleval.spec.yaml_source import load_yaml_with_lines
 
 RESOLVED_SPEC_FILE = "spec.resolved.yaml"
@@ -32,9 +33,9 @@ def resolved_spec_yaml(spec: TaskSpec) -> str:
         resolved["data"]["pool"] = str(spec.resolve(spec.data.pool).resolve())
     if spec.pricing:
         resolved["pricing"] = str(spec.resolve(spec.pricing).resolve())
-    if spec.scorer.kind == "sql_execution":
+    if isinstance(spec.scorer, SqlExecutionScorer):
         resolved["scorer"]["database"] = str(spec.resolve(spec.scorer.database).resolve())
-    if spec.scorer.kind == "judge":
+    if isinstance(spec.scorer, JudgeScorer):
         resolved["scorer"]["criteria"] = str(spec.resolve(spec.scorer.criteria).resolve())
         if spec.scorer.alignment is not None:
             resolved["scorer"]["alignment"]["path"] = str(spec.resolve(spec.scorer.alignment.path).resolve())
@@ -48,7 +49,7 @@ def resolved_spec_yaml(spec: TaskSpec) -> str:
     return yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
 
 
-def _inline_prompts(block: dict, model: Any) -> None:
+def _inline_prompts(block: dict[str, Any], model: ModelSpec) -> None:
     """Write a model block's prompt and system message as the text it was sent (files read)."""
     block["prompt"] = model.prompt_text or model.prompt
     if model.system:

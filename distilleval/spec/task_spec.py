@@ -27,9 +27,16 @@ from pydantic import (
 from distilleval.errors import SpecError
 from distilleval.spec.iterate_settings import GENERATION_PLACEHOLDERS, IterateSpec
 from distilleval.spec.prompts import template_fields
-from distilleval.spec.scorer_config import REGISTERED_TAG, SCORER_KINDS, ExactMatchScorer, ScorerConfig
+from distilleval.spec.scorer_config import (
+    REGISTERED_TAG,
+    SCORER_KINDS,
+    ExactMatchScorer,
+    JudgeScorer,
+    ScorerConfig,
+    SqlExecutionScorer,
+)
 from distilleval.spec.validation import describe_validation_error
-from distilleval.spec.yaml_source import LineIndex, load_yaml_with_lines
+from distilleval.spec.yaml_source import FieldPath, LineIndex, load_yaml_with_lines
 
 PROMPT_FILE_SUFFIXES = (".md", ".txt", ".j2", ".prompt")
 BASELINE_KINDS = ("tfidf_logreg", "wordllama_logreg")
@@ -228,7 +235,7 @@ class CandidateSpec(ModelSpec):
     """
 
     name: str = Field(pattern=CANDIDATE_NAME_PATTERN, max_length=MAX_NAME_CHARS)
-    prompt: str | None = Field(  # type: ignore[assignment]
+    prompt: str | None = Field(  # type: ignore[assignment]  # optional for a candidate, required in ModelSpec
         default=None, min_length=1, description="default: the teacher's prompt (and system message)"
     )
     label_for_training: bool = Field(
@@ -487,20 +494,31 @@ class TaskSpec(_Strict):
                 f"baselines ({', '.join(b.kind for b in self.baselines)}) read text; "
                 "every input field of this spec is an image"
             )
-        if self.scorer.kind == "sql_execution" and self.output.kind != "sql":
+        if isinstance(self.scorer, SqlExecutionScorer) and self.output.kind != "sql":
             raise ValueError("scorer 'sql_execution' needs output kind 'sql'")
         if self.scorer.kind in ("json_fields", "spans") and self.output.kind != "json":
             raise ValueError(f"scorer {self.scorer.kind!r} needs output kind 'json'")
-        if self.scorer.kind == "judge" and self.scorer.reference is not None and self.scorer.reference != self.data.gold:
+        if (isinstance(self.scorer, JudgeScorer) and self.scorer.reference is not None
+                and self.scorer.reference != self.data.gold):
             raise ValueError(f"scorer.reference names {self.scorer.reference!r}; the reference answer is the data's "
                              f"gold column ({self.data.gold or 'none declared: set data.gold'})")
         return self
 
+    def judge_settings(self) -> JudgeScorer:
+        """The ``scorer:`` block of a judge-scored spec, for code that only runs for one.
+
+        Raises:
+            TypeError: the scorer is not a judge (a caller's mistake, not the user's).
+        """
+        if not isinstance(self.scorer, JudgeScorer):
+            raise TypeError(f"{self.source}: scorer.kind is {self.scorer.kind!r}, not judge")
+        return self.scorer
+
     def judge_model(self) -> ModelSpec | None:
         """The judge as a model role (``scorer: {kind: judge}``), or None for other scorers."""
-        if self.scorer.kind != "judge":
-            return None
         judge = self.scorer
+        if not isinstance(judge, JudgeScorer):
+            return None
         return ModelSpec(
             model=judge.model, prompt="{answer}", prompt_text="{answer}", max_tokens=judge.max_tokens,
             temperature=0.0, api_base=judge.api_base, api_key_env=judge.api_key_env, timeout_s=judge.timeout_s,
@@ -529,7 +547,7 @@ class TaskSpec(_Strict):
                 return candidate.name, candidate
         return "teacher", self.teacher
 
-    def model_path(self, name: str) -> tuple:
+    def model_path(self, name: str) -> FieldPath:
         """Where a called model's block is in the spec: ``("teacher",)`` or ``("candidates", 2)``."""
         for position, candidate in enumerate(self.candidates):
             if candidate.name == name:
@@ -554,7 +572,7 @@ def _looks_like_prompt_file(prompt: str) -> bool:
     return "\n" not in prompt and "{" not in prompt and prompt.strip().endswith(PROMPT_FILE_SUFFIXES)
 
 
-def spec_location(spec: TaskSpec, path: tuple) -> str:
+def spec_location(spec: TaskSpec, path: FieldPath) -> str:
     """``SPEC:LINE`` of a field of a loaded spec (the file is read again for its lines), for
     errors found after loading: a data column or a price the spec names. Just ``SPEC`` when the
     line cannot be found."""
@@ -566,14 +584,14 @@ def spec_location(spec: TaskSpec, path: tuple) -> str:
     return f"{spec.source}:{line}" if line else str(spec.source)
 
 
-def _fail(source: Path, lines: LineIndex, path: tuple, message: str) -> SpecError:
+def _fail(source: Path, lines: LineIndex, path: FieldPath, message: str) -> SpecError:
     line = lines.line_of(path)
     where = f"{source}:{line}" if line else str(source)
     field_path = ".".join(str(p) for p in path)
     return SpecError(f"{where}: {field_path}: {message}")
 
 
-def _read_template(spec: TaskSpec, lines: LineIndex, role: tuple, part: str, text: str) -> str:
+def _read_template(spec: TaskSpec, lines: LineIndex, role: FieldPath, part: str, text: str) -> str:
     """``text`` itself, or the file it names (a one-line path ending .md/.txt/...)."""
     if not _looks_like_prompt_file(text):
         return text
@@ -623,14 +641,13 @@ def _read_prompts(spec: TaskSpec, lines: LineIndex) -> TaskSpec:
     candidates = [updates.pop(c.name) for c in spec.candidates]
     changes: dict[str, Any] = {**updates, "candidates": candidates}
     if spec.iterate is not None and spec.iterate.generation_prompt:
-        changes["iterate"] = _read_generation_prompt(spec, lines)
+        changes["iterate"] = _read_generation_prompt(spec, spec.iterate, spec.iterate.generation_prompt, lines)
     return spec.model_copy(update=changes)
 
 
-def _read_generation_prompt(spec: TaskSpec, lines: LineIndex) -> IterateSpec:
+def _read_generation_prompt(spec: TaskSpec, settings: IterateSpec, prompt: str, lines: LineIndex) -> IterateSpec:
     """Read ``iterate.generation_prompt`` (text or file) and check its placeholders."""
-    settings = spec.iterate
-    text = _read_template(spec, lines, ("iterate",), "generation_prompt", settings.generation_prompt)
+    text = _read_template(spec, lines, ("iterate",), "generation_prompt", prompt)
     for name in template_fields(text):
         if name not in GENERATION_PLACEHOLDERS:
             raise _fail(spec.source, lines, ("iterate", "generation_prompt"),
@@ -641,12 +658,12 @@ def _read_generation_prompt(spec: TaskSpec, lines: LineIndex) -> IterateSpec:
 
 
 def _check_files(spec: TaskSpec, lines: LineIndex) -> None:
-    checks: list[tuple[tuple, str]] = [(("data", "path"), spec.data.path)]
+    checks: list[tuple[FieldPath, str]] = [(("data", "path"), spec.data.path)]
     if spec.data.pool:
         checks.append((("data", "pool"), spec.data.pool))
-    if spec.scorer.kind == "sql_execution":
+    if isinstance(spec.scorer, SqlExecutionScorer):
         checks.append((("scorer", "database"), spec.scorer.database))
-    if spec.scorer.kind == "judge":
+    if isinstance(spec.scorer, JudgeScorer):
         checks.append((("scorer", "criteria"), spec.scorer.criteria))
         if spec.scorer.alignment is not None:
             checks.append((("scorer", "alignment", "path"), spec.scorer.alignment.path))
@@ -660,7 +677,7 @@ def _check_files(spec: TaskSpec, lines: LineIndex) -> None:
             raise _fail(spec.source, lines, path, f"not a usable file name ({err.strerror})") from None
         if not found:
             raise _fail(spec.source, lines, path, f"file not found: {target}")
-    if spec.scorer.kind == "sql_execution":
+    if isinstance(spec.scorer, SqlExecutionScorer):
         problem = _sqlite_problem(spec.resolve(spec.scorer.database))
         if problem:
             raise _fail(spec.source, lines, ("scorer", "database"), problem)
@@ -712,8 +729,8 @@ def _check_labels(spec: TaskSpec, lines: LineIndex) -> None:
     if RESERVED_LABEL in labels:
         raise _fail(spec.source, lines, ("output", "labels", labels.index(RESERVED_LABEL)),
                     f"{RESERVED_LABEL!r} is reserved for outputs outside the label set; rename that label")
-    exact = isinstance(spec.scorer, ExactMatchScorer)
-    rules = spec.scorer.normalize if exact else TextNormalization()
+    exact = spec.scorer if isinstance(spec.scorer, ExactMatchScorer) else None
+    rules = exact.normalize if exact is not None else TextNormalization()
     collision = label_collision(labels, rules)
     if collision is not None:
         earlier, later = collision
@@ -728,11 +745,11 @@ def _check_labels(spec: TaskSpec, lines: LineIndex) -> None:
             message = (f"{second!r} and {first!r} are the same label after scorer.normalize "
                        f"({describe_rules(rules)}); merge them or change the normalisation")
         raise _fail(spec.source, lines, ("output", "labels", later), message)
-    if not exact:
+    if exact is None:
         return
     owner = {normalize_text(label, rules): label for label in labels}
     alias_owner: dict[str, str] = {}
-    for label, spellings in spec.scorer.aliases.items():
+    for label, spellings in exact.aliases.items():
         if label not in labels:
             raise _fail(spec.source, lines, ("scorer", "aliases", label),
                         f"{label!r} is not one of output.labels, so its aliases would count as no label")
@@ -866,7 +883,7 @@ def _check_judge(spec: TaskSpec, lines: LineIndex) -> None:
     """Refuse a judge that is the student (it would grade itself); warn on a shared model family."""
     import sys
 
-    if spec.scorer.kind != "judge":
+    if not isinstance(spec.scorer, JudgeScorer):
         return
     judge = spec.scorer.model
     if judge == spec.student.model:

@@ -13,7 +13,7 @@ rather than guessed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from distilleval.spec.prompts import template_pieces
 
@@ -70,6 +70,9 @@ class PromptTemplate:
     system: str
     prompt: str
     fields: tuple[str, ...]
+    # The templates as patterns, set below: the fewest and the most characters to each field.
+    _shortest: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _longest: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         templates = (self.system, self.prompt) if self.system else (self.prompt,)
@@ -85,10 +88,10 @@ class PromptTemplate:
         if bool(self.system) != (system_text is not None):
             return None
         text = f"{system_text}{_JOIN}{user_text}" if self.system else user_text
-        shortest = self._shortest.fullmatch(text)  # type: ignore[attr-defined]
+        shortest = self._shortest.fullmatch(text)
         if shortest is None:
             return None
-        longest = self._longest.fullmatch(text)  # type: ignore[attr-defined]
+        longest = self._longest.fullmatch(text)
         values = self._values(shortest)
         return Recovered(values, ambiguous=longest is None or self._values(longest) != values)
 

@@ -5,15 +5,16 @@ Every message has the shape ``FILE:LINE: FIELD.PATH: what was expected, found wh
 
 from __future__ import annotations
 
+from collections.abc import Set
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from distilleval.spec.yaml_source import LineIndex
+from distilleval.spec.yaml_source import FieldPath, LineIndex
 
 
-def format_field_path(loc: tuple) -> str:
+def format_field_path(loc: FieldPath) -> str:
     """``("gates", "student_min")`` -> ``gates.student_min``; list positions as ``[0]``."""
     text = ""
     for part in loc:
@@ -35,7 +36,7 @@ def _describe_found(value: Any) -> str:
     return f"{text} ({type(value).__name__})"
 
 
-def _clean_loc(loc: tuple, tags: set[str]) -> tuple:
+def _clean_loc(loc: FieldPath, tags: set[str]) -> FieldPath:
     """Drop pydantic's union-member tags (e.g. ``json_fields`` or ``function-after[...]``)."""
     return tuple(
         part
@@ -49,7 +50,7 @@ def describe_validation_error(
     *,
     source: Path,
     lines: LineIndex | None,
-    union_tags: set[str] = frozenset(),
+    union_tags: Set[str] = frozenset(),
 ) -> str:
     """The first error of ``err`` as one line naming file, line and field path."""
     first = err.errors(include_url=False)[0]

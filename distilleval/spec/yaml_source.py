@@ -29,13 +29,17 @@ MAX_EXPANDED_NODES = 20_000
 """Most values (scalars, mappings, lists) a document may hold by default, aliases expanded."""
 
 
+FieldPath = tuple[str | int, ...]
+"""Where a value is in a document: mapping keys and list positions, outermost first."""
+
+
 @dataclass
 class LineIndex:
     """Field path -> 1-based line number in the source file."""
 
-    lines: dict[tuple, int] = field(default_factory=dict)
+    lines: dict[FieldPath, int] = field(default_factory=dict)
 
-    def line_of(self, path: tuple) -> int | None:
+    def line_of(self, path: FieldPath) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
         path = tuple(path)
         while path:
@@ -67,7 +71,7 @@ class _BoundedLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         is_alias = self.check_event(yaml.AliasEvent)
-        line = self.peek_event().start_mark.line + 1
+        line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]  # unannotated in types-PyYAML
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise _Refused(line, f"nested more than {MAX_DEPTH} levels deep")
@@ -106,7 +110,7 @@ class _BoundedLoader(yaml.SafeLoader):
         return node
 
 
-def _index_node(node: yaml.Node, path: tuple, index: LineIndex) -> None:
+def _index_node(node: yaml.Node, path: FieldPath, index: LineIndex) -> None:
     index.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -135,8 +139,8 @@ def _value_at(line: str, column: int, *, in_flow: bool) -> str:
         while end < len(line) and line[end] not in _FLOW_DELIMITERS:
             end += 1
         item = line[start:end].strip()
-        key, colon, value = item.partition(": ")
-        return value.strip() if colon and not key.startswith(("'", '"')) else item
+        key, separator, value = item.partition(": ")
+        return value.strip() if separator and not key.startswith(("'", '"')) else item
     start = len(line) - len(line.lstrip())
     while line.startswith("- ", start) or line.startswith("-\t", start):
         start = len(line) - len(line[start + 1:].lstrip())

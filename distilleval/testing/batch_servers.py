@@ -131,7 +131,8 @@ class BatchServer:
             loop.run_until_complete(self._bind())
             ready.set()
             loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
+            if self._runner is not None:
+                loop.run_until_complete(self._runner.cleanup())
             loop.close()
 
         self._thread = threading.Thread(target=serve, name="batch-test-server", daemon=True)
@@ -278,7 +279,9 @@ class BatchServer:
         form = await request.post()
         if form.get("purpose") != "batch":
             return web.json_response({"error": {"message": "purpose must be batch"}}, status=400)
-        upload = form["file"]
+        upload = form.get("file")
+        if not isinstance(upload, web.FileField):
+            return web.json_response({"error": {"message": "file must be a file upload"}}, status=400)
         content = upload.file.read()
         file_id = self._next_id("file-")
         self._files[file_id] = content

@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import numpy as np
@@ -330,13 +330,13 @@ class FakeServiceClient:
         """A sampling client for saved sampler weights or a base model."""
         self._record("create_sampling_client", model_path=model_path, base_model=base_model)
         self._wait_at_creation(model_path or str(base_model))
-        if model_path is None and base_model is None:
-            raise ValueError("Either model_path or base_model must be provided")
         if model_path is not None:
             state = self.saved.get(model_path)
             if state is None or "/sampler_weights/" not in model_path:
                 return self._answer(error=_status_error(tinker.NotFoundError, 404, f"no sampler weights at {model_path}"))
             base_model = state.base_model
+        elif base_model is None:
+            raise ValueError("Either model_path or base_model must be provided")
         elif not self._serves(base_model):
             return self._answer(error=self._unknown_model(base_model))
         trained = self.saved[model_path].trained if model_path is not None else ()
@@ -592,26 +592,28 @@ class FakeSamplingClient:
         topk_prompt_logprobs: int = 0,
         topk_sample_logprobs: int = 0,
         **_: Any,
-    ) -> AwaitableConcurrentFuture:
-        """Sample completions of ``prompt``, as ``tinker.SamplingClient.sample`` does."""
+    ) -> AwaitableConcurrentFuture | Future[Any]:
+        """Sample completions of ``prompt``, as ``tinker.SamplingClient.sample`` does (a plain
+        ``concurrent.futures.Future`` in ``legacy`` mode)."""
         images = [chunk for chunk in prompt.chunks if isinstance(chunk, types.ImageChunk)]
         for image in images:
             _check_image(image)
         self.service._record("sample", prompt_tokens=prompt.length, params=sampling_params, images=len(images))
         from_training = self.service.answer_from_training and bool(self.trained)
-        if self.service.responder is None and not from_training:
+        responder = self.service.responder
+        if responder is None and not from_training:
             raise RuntimeError("FakeServiceClient has no responder for sampling")
         stop = sampling_params.stop
         if stop is not None and not all(isinstance(s, int) for s in stop):
             raise NotImplementedError("the fake sampler handles stop token ids only")
         sequences = []
-        for _ in range(num_samples):
+        for _sample in range(num_samples):
             text_ids = [t for chunk in prompt.chunks if isinstance(chunk, types.EncodedTextChunk) for t in chunk.tokens]
-            if from_training:
+            if from_training or responder is None:
                 tokens = nearest_trained_completion(self.trained, text_ids)
             else:
-                tokens = list(self.service.responder(text_ids))
-            reason = "stop"
+                tokens = list(responder(text_ids))
+            reason: Literal["length", "stop"] = "stop"
             for position, token in enumerate(tokens):
                 if stop and token in stop:
                     tokens = tokens[: position + 1]  # the stop token is returned, as Tinker does

@@ -88,6 +88,9 @@ class RecordingProxy:
 
 def _handler(upstream: str, log_path: Path) -> type[BaseHTTPRequestHandler]:
     target = urllib.parse.urlsplit(upstream)
+    if not target.hostname:
+        raise ValueError(f"upstream {upstream!r} names no host (expected http://host:port)")
+    host = target.hostname
     write_lock = threading.Lock()
 
     class Forward(BaseHTTPRequestHandler):
@@ -101,7 +104,7 @@ def _handler(upstream: str, log_path: Path) -> type[BaseHTTPRequestHandler]:
             window_start = time.perf_counter()
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
-            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=600)
+            connection = http.client.HTTPConnection(host, target.port, timeout=600)
             upstream_start = time.perf_counter()
             try:
                 connection.request(self.command, self.path, body=body or None, headers=headers)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distilleval.spec.labels import LabelMatcher
-from distilleval.spec.scorer_config import TextNormalization
+from distilleval.spec.scorer_config import ExactMatchScorer, SqlExecutionScorer, TextNormalization
 from distilleval.spec.task_spec import TaskSpec
 
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
@@ -58,10 +58,11 @@ class LabelChecker:
         if self.kind == "label":
             # The scorer's own matching (Unicode NFC, its normalisation and aliases), so a label
             # trained on is one the eval scores as that label.
-            exact = scorer.kind == "exact_match"
-            self._labels = LabelMatcher(spec.output.labels or [], scorer.normalize if exact else TextNormalization(),
-                                        scorer.aliases if exact else None)
-        if self.kind == "sql" and scorer.kind == "sql_execution":
+            if isinstance(scorer, ExactMatchScorer):
+                self._labels = LabelMatcher(spec.output.labels or [], scorer.normalize, scorer.aliases)
+            else:
+                self._labels = LabelMatcher(spec.output.labels or [], TextNormalization(), None)
+        if self.kind == "sql" and isinstance(scorer, SqlExecutionScorer):
             self._ddl = _read_schema(spec.resolve(scorer.database))
 
     def check(self, output: str) -> LabelCheck:

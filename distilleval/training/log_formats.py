@@ -76,6 +76,11 @@ def _messages(body: Any, where: str, field: str) -> tuple[dict[str, Any], ...]:
     return tuple(messages)
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (an absent or malformed usage block)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _completion(body: Any, where: str, field: str) -> dict[str, Any]:
     """The answer and usage of a chat completion body; ``failure`` set when it has no answer."""
     if not isinstance(body, dict):
@@ -88,8 +93,8 @@ def _completion(body: Any, where: str, field: str) -> dict[str, Any]:
     content = (choices[0].get("message") or {}).get("content")
     if content is not None and not isinstance(content, str):
         raise DataError(f"{where}: {field}.choices[0].message.content: expected a string, found {type(content).__name__}")
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
+    usage = _mapping(body.get("usage"))
+    details = _mapping(usage.get("prompt_tokens_details"))
     return {
         "answer": content,
         "failure": None if content is not None else "no answer text",
@@ -180,7 +185,7 @@ def _pair_batches(
                              request_model=_request_model(body), batch=True)
             continue
         out_where, output = outputs[custom_id]
-        response = output.get("response") if isinstance(output.get("response"), dict) else {}
+        response = _mapping(output.get("response"))
         if output.get("error") or response.get("status_code", 200) != 200:
             yield LoggedCall(where=where, messages=messages, answer=None, failure="the call failed",
                              request_model=_request_model(body), batch=True)

@@ -309,6 +309,13 @@ def test_a_difference_prints_one_way_however_it_was_computed(share, shown):
     assert signed_points(share) == shown
 
 
+def test_an_unknown_difference_prints_a_dash():
+    """A comparison with no paired items has no difference or bounds: a dash, not a crash."""
+    from distilleval.report.tables import DASH, signed_points
+
+    assert signed_points(None) == DASH
+
+
 def test_the_verdict_and_the_paired_table_print_the_same_difference():
     figures = compute_figures(load_run(SUMMARY_PATH))
     tables = {table.key: table for table in build_tables(figures)}

@@ -189,8 +189,10 @@ def translate_error(err: BaseException, doing: str) -> BackendError:
     try:
         import tinker
     except ImportError:  # not reachable in practice: only SDK calls get here
-        tinker = None
-    if tinker is not None and isinstance(err, tinker.TinkerError):
+        sdk_error = False
+    else:
+        sdk_error = isinstance(err, tinker.TinkerError)
+    if sdk_error:
         kind = next(k for cls_name, k in SDK_ERROR_KINDS.items() if isinstance(err, getattr(tinker, cls_name)))
         if kind == "billing":
             return BackendError(

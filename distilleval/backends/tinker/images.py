@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from distilleval.errors import DataError
 
@@ -27,7 +28,7 @@ MERGE = 2
 FACTOR = PATCH * MERGE
 MIN_PIXELS = 65_536
 MAX_PIXELS = 16_777_216
-FORMATS = {"PNG": "png", "JPEG": "jpeg"}
+FORMATS: dict[str | None, Literal["png", "jpeg"]] = {"PNG": "png", "JPEG": "jpeg"}
 
 
 def qwen_vl_resized(height: int, width: int) -> tuple[int, int]:
@@ -62,7 +63,7 @@ class ImageInput:
     """One image as Tinker receives it."""
 
     data: bytes
-    format: str
+    format: Literal["png", "jpeg"]
     tokens: int
     source: str
 

@@ -222,13 +222,15 @@ def renderer_for(base_model: str, *, tokenizer: Tokenizer | None = None) -> Chat
     return ChatRenderer(model.template, tokenizer if tokenizer is not None else tokenizer_for(model))
 
 
-def model_input_chunks(tokens: Sequence[int], images: Sequence[ImageInput]) -> list[tuple[str, object]]:
+def model_input_chunks(
+    tokens: Sequence[int], images: Sequence[ImageInput]
+) -> list[tuple[str, list[int] | ImageInput]]:
     """Split a token list with ``IMAGE_TOKEN`` runs into ("text", ids) and ("image", ImageInput) pieces.
 
     Raises:
         ValueError: the runs do not match the images (count or length).
     """
-    pieces: list[tuple[str, object]] = []
+    pieces: list[tuple[str, list[int] | ImageInput]] = []
     remaining = list(images)
     text: list[int] = []
     position = 0
@@ -261,10 +263,10 @@ def to_model_input(tokens: Sequence[int], images: Sequence[ImageInput] = ()) -> 
 
     if not images:
         return types.ModelInput.from_ints(list(tokens))
-    chunks: list[object] = []
-    for kind, value in model_input_chunks(tokens, images):
-        if kind == "text":
-            chunks.append(types.EncodedTextChunk(tokens=value))
-        else:
+    chunks: list[types.ModelInputChunk] = []
+    for _kind, value in model_input_chunks(tokens, images):
+        if isinstance(value, ImageInput):
             chunks.append(types.ImageChunk(data=value.data, format=value.format, expected_tokens=value.tokens))
+        else:
+            chunks.append(types.EncodedTextChunk(tokens=value))
     return types.ModelInput(chunks=chunks)

@@ -124,7 +124,7 @@ class HuggingFaceTokenizer:
 
     def __init__(self, model_id: str) -> None:
         try:
-            from transformers import AutoTokenizer  # type: ignore[import-not-found]
+            from transformers import AutoTokenizer
         except ImportError:
             raise ConfigurationError(
                 f"the tokenizer of {model_id!r} is not packaged with distilleval; install "
@@ -141,11 +141,13 @@ class HuggingFaceTokenizer:
 
     def decode(self, token_ids: list[int]) -> str:
         """The text of ``token_ids``."""
-        return self._hf.decode(list(token_ids))
+        text = self._hf.decode(list(token_ids))
+        assert isinstance(text, str)  # one sequence decodes to one string
+        return text
 
     def special_id(self, name: str) -> int:
         """The id of special token ``name``."""
         token_id = self._hf.convert_tokens_to_ids(name)
-        if token_id is None or token_id == self._hf.unk_token_id:
+        if not isinstance(token_id, int) or token_id == self._hf.unk_token_id:
             raise KeyError(name)
         return int(token_id)
