@@ -356,6 +356,11 @@ def test_micro_rows_give_the_ratio_difference_without_items_undefined_on_both_si
     assert empty.estimate == pytest.approx(0.5 - 1.0)
     single = statistics.paired_difference([0, 1], [1, 0], rows_a=[(0, 1), (0, 0)], rows_b=[(1, 1), (0, 0)])
     assert single.estimate == pytest.approx(1.0)
+    # The same for b.
+    empty_b = statistics.paired_difference([1, 0], [0, 1], rows_a=[(1, 1), (0, 1)], rows_b=[(0, 0), (0, 0)])
+    assert empty_b.estimate == pytest.approx(1.0 - 0.5)
+    single_b = statistics.paired_difference([1, 0], [0, 1], rows_a=[(1, 1), (0, 0)], rows_b=[(0, 1), (0, 0)])
+    assert single_b.estimate == pytest.approx(-1.0)
     # Rows for one model only are not a micro average: the mean of the scores is used.
     one_sided = statistics.paired_difference([0.0, 1.0], [1.0, 1.0], rows_a=rows_a[:2])
     assert one_sided.estimate == pytest.approx(0.5)
@@ -368,7 +373,10 @@ def test_micro_rows_over_thirty_items_get_the_bootstrap_t_of_items_resampled_who
     rows_b = np.column_stack([np.floor(denominators[:, 1] * rng.uniform(0.3, 1, 40)), denominators[:, 1]])
     scores_a, scores_b = rows_a[:, 0] / rows_a[:, 1], rows_b[:, 0] / rows_b[:, 1]
     # Binary per-item scores beside micro rows still get the micro method, not the 0/1 test.
-    result = statistics.paired_difference(scores_a, scores_b, rows_a=rows_a, rows_b=rows_b, margin=0.1)
+    # Five more items without a denominator on either side are dropped before resampling.
+    undefined = np.zeros((5, 2))
+    result = statistics.paired_difference(np.r_[scores_a, np.ones(5)], np.r_[scores_b, np.ones(5)], margin=0.1,
+                                          rows_a=np.r_[rows_a, undefined], rows_b=np.r_[rows_b, undefined])
     low, high, lower, upper = _bootstrap_t(None, None, rows=(rows_a, rows_b))
     assert (result.low, result.high, result.lower, result.upper) == (low, high, lower, upper)
     assert result.method.endswith("of the difference (items resampled whole)")
