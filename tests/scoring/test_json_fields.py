@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from distilleval.errors import DataError
 from distilleval.scoring import json_fields
 from distilleval.scoring.json_fields import JsonFields, extract_json, normalize_value
-from distilleval.errors import DataError
 from distilleval.spec.data import Item
 from distilleval.spec.scorer_config import JsonFieldsScorer, ValueNormalization
 from tests.environment import missing
