@@ -197,3 +197,90 @@ def test_the_cache_rates_sentence_says_the_rate_request_cost_applied(row, batch,
     per_cached_token = cost_model.request_cost_usd(price, 1e6, 0, cached_input_tokens=1e6, batch=batch)
     named = {"cached-input rate": 0.2, "full input rate": 2.0, "batch input rate": 1.0}
     assert per_cached_token == pytest.approx(next(v for k, v in named.items() if said.startswith(f"priced at the {k}")))
+
+
+# -- pinned by mutation testing (docs/mutation.md): each check below failed to notice a mutant --------------------
+@pytest.mark.parametrize(("function", "arguments", "negative"), [
+    (cost_model.request_cost_usd, {"price": OPUS, "input_tokens": 10, "output_tokens": 1}, "input_tokens"),
+    (cost_model.request_cost_usd, {"price": OPUS, "input_tokens": 10, "output_tokens": 1}, "output_tokens"),
+    (cost_model.request_cost_usd, {"price": OPUS, "input_tokens": 10, "output_tokens": 1}, "cached_input_tokens"),
+    (cost_model.request_cost_usd, {"price": OPUS, "input_tokens": 10, "output_tokens": 1}, "cache_write_tokens"),
+    (cost_model.daily_cost_usd, {"cost_per_request_usd": 1.0, "requests_per_day": 1.0}, "cost_per_request_usd"),
+    (cost_model.daily_cost_usd, {"cost_per_request_usd": 1.0, "requests_per_day": 1.0}, "requests_per_day"),
+    (cost_model.monthly_cost_usd, {"cost_per_request_usd": 1.0, "requests_per_day": 1.0}, "days_per_month"),
+    (cost_model.savings_ratio, {"teacher_cost_usd": 1.0, "student_cost_usd": 1.0}, "teacher_cost_usd"),
+    (cost_model.savings_ratio, {"teacher_cost_usd": 1.0, "student_cost_usd": 1.0}, "student_cost_usd"),
+    (cost_model.training_cost_usd, {"training_tokens": 1.0, "epochs": 1.0, "training_price_per_mtok_usd": 1.0},
+     "training_tokens"),
+    (cost_model.training_cost_usd, {"training_tokens": 1.0, "epochs": 1.0, "training_price_per_mtok_usd": 1.0}, "epochs"),
+    (cost_model.training_cost_usd, {"training_tokens": 1.0, "epochs": 1.0, "training_price_per_mtok_usd": 1.0},
+     "training_price_per_mtok_usd"),
+    *[(cost_model.one_time_cost_usd, {"labelled_examples": 1.0, "labelling_cost_per_example_usd": 1.0,
+                                      "training_tokens": 1.0, "epochs": 1.0, "training_price_per_mtok_usd": 1.0}, name)
+      for name in ("labelled_examples", "labelling_cost_per_example_usd", "engineering_cost_usd")],
+    (cost_model.cpu_cost_per_request_usd, {"cpu_usd_per_hour": 1.0, "cpu_seconds": 1.0}, "cpu_usd_per_hour"),
+    (cost_model.cpu_cost_per_request_usd, {"cpu_usd_per_hour": 1.0, "cpu_seconds": 1.0}, "cpu_seconds"),
+])
+def test_every_negative_argument_is_refused_by_its_own_name(function, arguments, negative):
+    # Each argument is checked itself: a negative count or price is named in the error, not caught
+    # later (or never) by some other check it happens to break.
+    with pytest.raises(ValueError, match=rf"^{negative} must be a non-negative number, got -1\.0$"):
+        function(**{**arguments, negative: -1.0})
+
+
+def test_the_exact_error_messages_of_shares_and_token_parts():
+    with pytest.raises(ValueError, match=r"^cached_input_tokens \+ cache_write_tokens cannot exceed input_tokens$"):
+        cost_model.request_cost_usd(OPUS, 1000, 0, cached_input_tokens=600, cache_write_tokens=600)
+    for name in ("cached_input_share", "cache_write_share"):
+        for bad in (1.2, -0.1, None):
+            with pytest.raises(ValueError, match=rf"^{name} must be in \[0, 1\], got {bad!r}$"):
+                cost_model.usage_cost_usd(OPUS, 1000, 0, **{name: bad})
+    for shares in ((0.7, 0.4), (1.0, 1.0)):
+        with pytest.raises(ValueError, match=r"^cached_input_share \+ cache_write_share cannot exceed 1$"):
+            cost_model.usage_cost_usd(OPUS, 1000, 0, cached_input_share=shares[0], cache_write_share=shares[1])
+    with pytest.raises(ValueError, match=r"^daily_saving_usd must be a number$"):
+        cost_model.break_even_days(1.0, math.nan)
+
+
+def test_usage_cost_defaults_and_the_edges_of_its_shares():
+    # No shares: nothing cached, nothing written.
+    assert cost_model.usage_cost_usd(OPUS, 1000, 10) == cost_model.request_cost_usd(OPUS, 1000, 10)
+    # 0 and 1 are valid shares, and shares summing to exactly 1 are accepted.
+    assert cost_model.usage_cost_usd(OPUS, 1000, 0, cached_input_share=0.0, cache_write_share=0.0) == pytest.approx(0.005)
+    assert cost_model.usage_cost_usd(OPUS, 1000, 0, cached_input_share=1.0) == pytest.approx(1000 * 0.5 / 1e6)
+    assert cost_model.usage_cost_usd(OPUS, 1000, 0, cache_write_share=1.0) == pytest.approx(1000 * 6.25 / 1e6)
+    assert cost_model.usage_cost_usd(OPUS, 1000, 0, cached_input_share=0.6, cache_write_share=0.4) == pytest.approx(
+        (600 * 0.5 + 400 * 6.25) / 1e6)
+    # The batch tier is passed through.
+    assert cost_model.usage_cost_usd(OPUS, 641, 4, batch=True) == pytest.approx(cost_model.request_cost_usd(OPUS, 641, 4) / 2)
+
+
+def test_cache_rates_sentence_defaults_to_the_standard_tier_without_writes():
+    assert cost_model.cache_rates_applied(_row(cached_input=0.2, cache_write=2.5), "m") == (
+        "priced at the cached-input rate of m ($0.20/1M tokens)")
+
+
+def test_savings_ratio_at_zero_and_one():
+    assert cost_model.savings_ratio(0.0, 0.0) == 1.0
+    assert cost_model.savings_ratio(2.0, 0.0) == math.inf
+    assert cost_model.savings_ratio(3.0, 1.0) == 3.0
+    assert cost_model.savings_ratio(1.0, 4.0) == 0.25
+
+
+def test_one_time_cost_without_engineering_is_labelling_plus_training():
+    total = cost_model.one_time_cost_usd(labelled_examples=1000, labelling_cost_per_example_usd=0.003,
+                                         training_tokens=25_000, epochs=4, training_price_per_mtok_usd=0.30)
+    assert total == pytest.approx(3.0 + 0.03)
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (None, "n/a"), (math.inf, "∞"),
+    # Each band's lower edge belongs to that band: a cent shows as cents, ten dollars as whole dollars.
+    (0.01, "$0.01"), (0.025, "$0.03"), (9.994, "$9.99"), (10.0, "$10"), (10.5, "$11"),
+    # Half-up at two decimals: just below the half rounds down (no rounding at a finer scale first).
+    (1.0049, "$1.00"), (3.3049, "$3.30"), (1.005, "$1.01"),
+    # Negative amounts (a student that costs more) keep their sign in every band.
+    (-0.0025, "-$0.0025"), (-3.305, "-$3.31"), (-3305.0, "-$3,305"),
+])
+def test_format_usd_bands_edges_and_signs(value, shown):
+    assert cost_model.format_usd(value) == shown

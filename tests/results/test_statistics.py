@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distilleval.results import statistics
+from distilleval.results import intervals, paired_proportions, statistics
 
 
 def test_wilson_matches_known_value_83_of_100():
@@ -292,3 +292,232 @@ def test_item_level_decision_is_the_count_level_decision_the_conformance_suite_m
     assert result.non_inferiority.decision == expected
     low, high = paired_proportions.score_bounds(a_only, b_only, len(pairs), 0.025)
     assert (result.ci_low, result.ci_high) == pytest.approx((low, high), abs=1e-12)
+
+
+# -- pinned by mutation testing (docs/mutation.md): each check below failed to notice a mutant --------------------
+def _continuous(n=30, shift=0.02, seed=3):
+    """Scores in [0, 1] with every item's difference distinct: the bootstrap-t applies (n >= MIN_ITEMS)."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.2, 0.8, n)
+    return a, np.clip(a + shift + rng.normal(0, 0.1, n), 0, 1)
+
+
+def _bootstrap_t(a, b, *, confidence=0.95, alpha=0.05, n_resamples=2000, seed=0, rows=None):
+    ra, rb = rows if rows is not None else (np.column_stack([a, np.ones(len(a))]), np.column_stack([b, np.ones(len(b))]))
+    _, [(low, high), (lower, upper)] = intervals.bootstrap_t_paired(
+        ra, rb, confidences=(confidence, 1 - 2 * alpha), n_resamples=n_resamples, seed=seed)
+    return low, high, lower, upper
+
+
+def test_continuous_scores_get_the_bootstrap_t_of_the_paired_differences_from_thirty_items():
+    a, b = _continuous()  # exactly MIN_ITEMS items
+    result = statistics.paired_difference(a, b)
+    low, high, lower, upper = _bootstrap_t(a, b)
+    assert result.estimate == pytest.approx(b.mean() - a.mean())
+    assert (result.low, result.high, result.lower, result.upper) == (low, high, lower, upper)
+    assert low < lower < result.estimate < upper < high
+    assert result.method == "studentized bootstrap (bootstrap-t), 2,000 resamples of the difference (paired items)"
+    assert result.decision is None and result.p_value is None
+    # Every argument reaches the bootstrap.
+    other = statistics.paired_difference(a, b, confidence=0.9, alpha=0.1, n_resamples=500, seed=5)
+    assert (other.low, other.high, other.lower, other.upper) == _bootstrap_t(a, b, confidence=0.9, alpha=0.1,
+                                                                            n_resamples=500, seed=5)
+
+
+def test_bootstrap_t_decisions_follow_the_bounds_for_each_margin():
+    a, b = _continuous(n=40, shift=-0.1)
+    _, _, lower, upper = _bootstrap_t(a, b)
+    assert lower < upper < 0
+    decide = lambda margin: statistics.paired_difference(a, b, margin=margin).decision  # noqa: E731
+    assert decide(-lower + 1e-6) == "non-inferior"
+    assert decide(-upper - 1e-6) == "inferior"
+    assert decide(-(lower + upper) / 2) == "inconclusive"
+
+
+def test_decision_boundaries_are_strict():
+    assert statistics._decision(0.0, 0.1, 0.05) == "non-inferior"
+    assert statistics._decision(-0.05, 0.1, 0.05) == "inconclusive"  # lower == -margin is not above it
+    assert statistics._decision(-0.3, -0.05, 0.05) == "inconclusive"  # upper == -margin is not below it
+    assert statistics._decision(-0.3, 0.0, 0.05) == "inconclusive"
+    assert statistics._decision(-0.3, -0.06, 0.05) == "inferior"
+    assert statistics._decision(-0.3, -0.06, None) is None
+
+
+def test_micro_rows_give_the_ratio_difference_without_items_undefined_on_both_sides():
+    # a: (2 + 0 + 1) / (2 + 2 + 1) ; b: (2 + 2 + 0) / (2 + 2 + 0); the last item has no denominator on
+    # either side and is dropped; the third has one only on a's side and is kept.
+    rows_a = [(2, 2), (0, 2), (1, 1), (0, 0)]
+    rows_b = [(2, 2), (2, 2), (0, 0), (0, 0)]
+    result = statistics.paired_difference([1, 0, 1, 1], [1, 1, 0, 1], rows_a=rows_a, rows_b=rows_b)
+    assert result.estimate == pytest.approx(1.0 - 3 / 5)
+    assert "fractional discordant counts" in result.method
+    # A side with no denominator at all counts as a ratio of 1; a denominator of exactly 1 is a real one.
+    empty = statistics.paired_difference([0, 1], [1, 0], rows_a=[(0, 0), (0, 0)], rows_b=[(1, 1), (0, 1)])
+    assert empty.estimate == pytest.approx(0.5 - 1.0)
+    single = statistics.paired_difference([0, 1], [1, 0], rows_a=[(0, 1), (0, 0)], rows_b=[(1, 1), (0, 0)])
+    assert single.estimate == pytest.approx(1.0)
+    # The same for b.
+    empty_b = statistics.paired_difference([1, 0], [0, 1], rows_a=[(1, 1), (0, 1)], rows_b=[(0, 0), (0, 0)])
+    assert empty_b.estimate == pytest.approx(1.0 - 0.5)
+    single_b = statistics.paired_difference([1, 0], [0, 1], rows_a=[(1, 1), (0, 0)], rows_b=[(0, 1), (0, 0)])
+    assert single_b.estimate == pytest.approx(-1.0)
+    # Rows for one model only are not a micro average: the mean of the scores is used.
+    one_sided = statistics.paired_difference([0.0, 1.0], [1.0, 1.0], rows_a=rows_a[:2])
+    assert one_sided.estimate == pytest.approx(0.5)
+
+
+def test_micro_rows_over_thirty_items_get_the_bootstrap_t_of_items_resampled_whole():
+    rng = np.random.default_rng(8)
+    denominators = rng.integers(1, 5, size=(40, 2)).astype(float)
+    rows_a = np.column_stack([np.floor(denominators[:, 0] * rng.uniform(0.3, 1, 40)), denominators[:, 0]])
+    rows_b = np.column_stack([np.floor(denominators[:, 1] * rng.uniform(0.3, 1, 40)), denominators[:, 1]])
+    scores_a, scores_b = rows_a[:, 0] / rows_a[:, 1], rows_b[:, 0] / rows_b[:, 1]
+    # Binary per-item scores beside micro rows still get the micro method, not the 0/1 test.
+    # Five more items without a denominator on either side are dropped before resampling.
+    undefined = np.zeros((5, 2))
+    result = statistics.paired_difference(np.r_[scores_a, np.ones(5)], np.r_[scores_b, np.ones(5)], margin=0.1,
+                                          rows_a=np.r_[rows_a, undefined], rows_b=np.r_[rows_b, undefined])
+    low, high, lower, upper = _bootstrap_t(None, None, rows=(rows_a, rows_b))
+    assert (result.low, result.high, result.lower, result.upper) == (low, high, lower, upper)
+    assert result.method.endswith("of the difference (items resampled whole)")
+    binary = statistics.paired_difference(np.ones(40), np.ones(40), rows_a=rows_a, rows_b=rows_b)
+    assert "inverts the test" not in binary.method
+
+
+def test_fractional_count_method_says_why_and_errors_say_what():
+    result = statistics.paired_difference([1.0, 0.5, 0.5], [0.5, 0.5, 1.0])
+    assert result.method == (f"{paired_proportions.SCORE_METHOD} on fractional discordant counts (count-based: 3 items,"
+                             " 2 not tied; too few distinct differences for a bootstrap)")
+    binary = statistics.paired_difference([1, 0, 1], [1, 1, 0])
+    assert binary.decision is None and binary.method == f"{paired_proportions.SCORE_METHOD} (interval inverts the test)"
+    assert statistics.paired_difference([1, 0, 1], [1, 1, 0], margin=0.1) == statistics.paired_difference(
+        [1, 0, 1], [1, 1, 0], margin=0.1, alpha=0.05)
+    with pytest.raises(ValueError, match=r"^paired values need the same items: 2 vs 1$"):
+        statistics.paired_difference([1, 0], [1])
+    with pytest.raises(ValueError, match=r"^no paired items$"):
+        statistics.paired_difference([], [])
+    with pytest.raises(ValueError, match=r"^paired comparison needs the same items: 2 vs 1$"):
+        statistics.compare_paired("a", "b", [1, 0], [1])
+    with pytest.raises(ValueError, match=r"^agreement needs the same items for both models$"):
+        statistics.agreement(["x"], [])
+    with pytest.raises(ValueError, match=r"^kappa needs the same items for both models$"):
+        statistics.cohen_kappa(["x"], [])
+
+
+def test_kappa_of_no_items_and_of_one_item():
+    assert statistics.cohen_kappa([], []) is None
+    assert statistics.cohen_kappa(["x"], ["y"]) == 0.0  # chance agreement 0, observed 0
+
+
+def test_compare_paired_passes_every_option_to_the_bootstrap_t():
+    a, b = _continuous(n=40)
+    keep = [None] + list(a), [0.5] + list(b)  # the first item is excluded
+    comparison = statistics.compare_paired("t", "s", *keep, margin=0.05, alpha=0.1, confidence=0.9,
+                                           n_resamples=500, seed=5, metric="mean score")
+    low, high, lower, upper = _bootstrap_t(a, b, confidence=0.9, alpha=0.1, n_resamples=500, seed=5)
+    assert (comparison.ci_low, comparison.ci_high) == (low, high)
+    assert (comparison.non_inferiority.lower_bound, comparison.non_inferiority.upper_bound) == (lower, upper)
+    assert comparison.metric == "mean score" and comparison.n_paired == 40
+    # Defaults: 2,000 resamples, seed 0; no McNemar for scores that are not 0/1 on both sides.
+    default = statistics.compare_paired("t", "s", list(a), list(b))
+    assert (default.ci_low, default.ci_high) == _bootstrap_t(a, b)[:2]
+    assert default.mcnemar_p is None and default.discordant == {}
+    half_binary = statistics.compare_paired("t", "s", [1, 0] * 20, list(b))
+    assert half_binary.mcnemar_p is None and half_binary.discordant == {}
+
+
+def test_compare_paired_without_paired_items_or_with_one_sided_inputs():
+    empty = statistics.compare_paired("t", "s", [None, 1], [1, None])
+    assert empty.n_paired == 0 and empty.ci_method == "none (no paired items)" and empty.difference is None
+    one_sided = statistics.compare_paired("t", "s", [1, 0], [1, 1], canonical_a=["x", "y"], metric_rows_a=[(1, 1), (0, 1)])
+    assert one_sided.agreement is None and one_sided.kappa is None
+    assert one_sided.difference == pytest.approx(0.5)
+
+
+def test_compare_paired_micro_rows_follow_the_kept_items():
+    rows_a = [(2, 2), (0, 2), (9, 9), (1, 1)]
+    rows_b = [(2, 2), (2, 2), (0, 9), (0, 1)]
+    comparison = statistics.compare_paired("t", "s", [1, 0, None, 1], [1, 1, 0, 0], metric_rows_a=rows_a,
+                                           metric_rows_b=rows_b, statistic=statistics.ratio_statistic)
+    # The third item is excluded (no score for a): a = 3 / 5, b = 4 / 5.
+    assert comparison.difference == pytest.approx(0.2)
+
+
+def _medians(a_rows, b_rows, keep, **options):
+    reference = statistics.paired_bootstrap_ci(np.asarray(a_rows, dtype=float)[keep], np.asarray(b_rows, dtype=float)[keep],
+                                               statistic=median_per_resample, **options)
+    return reference
+
+
+def test_a_python_metric_is_bootstrapped_on_its_metric_rows_with_every_option():
+    rng = np.random.default_rng(2)
+    rows_a, rows_b = rng.uniform(0, 1, 41), rng.uniform(0.1, 1, 41)
+    scores = [None] + [1.0] * 40  # scores only decide which items are kept
+    keep = list(range(1, 41))
+    comparison = statistics.compare_paired("t", "s", scores, scores, metric_rows_a=rows_a, metric_rows_b=rows_b,
+                                           statistic=median_per_resample, margin=0.2, alpha=0.1, confidence=0.9,
+                                           n_resamples=300, seed=4)
+    two_sided = _medians(rows_a, rows_b, keep, n_resamples=300, confidence=0.9, seed=4)
+    bounds = _medians(rows_a, rows_b, keep, n_resamples=300, confidence=0.8, seed=4)
+    assert comparison.difference == pytest.approx(np.median(rows_b[1:]) - np.median(rows_a[1:]))
+    assert (comparison.ci_low, comparison.ci_high, comparison.ci_method) == (two_sided.low, two_sided.high, two_sided.method)
+    assert comparison.ci_method == "percentile bootstrap, 300 resamples"
+    assert (comparison.non_inferiority.lower_bound, comparison.non_inferiority.upper_bound) == (bounds.low, bounds.high)
+    assert math.isfinite(bounds.low) and bounds.low < bounds.high
+
+
+def test_bootstrap_results_in_every_degenerate_case():
+    BootstrapResult = statistics.BootstrapResult
+    assert statistics.bootstrap_ci([]) == BootstrapResult(None, None, None, "none (no items)")
+    assert statistics.bootstrap_ci([0.7]) == BootstrapResult(0.7, 0.7, 0.7, "bootstrap (degenerate: one item)")
+    assert statistics.paired_bootstrap_ci([], []) == BootstrapResult(None, None, None, "none (no paired items)")
+    assert statistics.paired_bootstrap_ci([0.2], [0.7]).method == "bootstrap (degenerate: one item)"
+    assert statistics.paired_bootstrap_ci([1, 1], [1, 1]).method == "bootstrap (degenerate: every resample equal)"
+    undefined = np.array([[0.0, 0.0], [0.0, 0.0]])
+    defined = np.array([[1.0, 2.0], [1.0, 1.0]])
+    for a, b in ((undefined, defined), (defined, undefined)):
+        assert statistics.paired_bootstrap_ci(a, b, statistic=statistics.ratio_statistic) == BootstrapResult(
+            None, None, None, "none (metric undefined on these items)")
+    assert statistics.bootstrap_ci(undefined, statistic=statistics.ratio_statistic).estimate is None
+
+
+def test_bootstrap_defaults_and_the_interval_it_reports():
+    values = np.random.default_rng(4).uniform(0, 1, 50)
+    result = statistics.bootstrap_ci(values)
+    assert result == statistics.bootstrap_ci(values, n_resamples=2000, seed=0)
+    assert result.method == "percentile bootstrap, 2000 resamples"
+    assert statistics.bootstrap_ci(values, seed=3) == statistics.bootstrap_ci(values, seed=3)
+    (replicates,) = statistics._replicates(statistics.mean_statistic, [values], 2000, 0)
+    assert (result.low, result.high) == (np.quantile(replicates, 0.025), np.quantile(replicates, 0.975))
+    other = values[::-1].copy()
+    paired = statistics.paired_bootstrap_ci(values, other)
+    assert paired == statistics.paired_bootstrap_ci(values, other, n_resamples=2000, seed=0)
+    assert paired.method == "percentile bootstrap, 2000 resamples"
+    one_sided = statistics.paired_bootstrap_ci(values, other, sided=1, confidence=0.9)
+    reps_a, reps_b = statistics._replicates(statistics.mean_statistic, [values, other], 2000, 0)
+    assert (one_sided.low, one_sided.high) == (np.quantile(reps_b - reps_a, 0.1), math.inf)
+
+
+def test_percentile_interval_needs_half_the_resamples_defined_and_at_least_ten():
+    def interval(defined, n_resamples):
+        replicates = np.array([i / 10 for i in range(defined)] + [math.nan] * (n_resamples - defined))
+        return statistics._percentile_interval(replicates, 0.5, 0.95, n_resamples).method
+
+    too_few = "bootstrap (too few defined resamples)"
+    assert interval(10, 21) == "percentile bootstrap, 21 resamples"  # 10 >= max(10, 21 // 2)
+    assert interval(9, 18) == too_few
+    assert interval(15, 40) == too_few  # under half
+    assert statistics._percentile_interval(np.array([math.nan] * 20), 0.5, 0.95, 20) == statistics.BootstrapResult(
+        0.5, None, None, too_few)
+
+
+def test_replicates_are_exactly_the_number_asked_for_across_chunks():
+    values = np.zeros(100_000)  # 40 resamples per chunk
+    (replicates,) = statistics._replicates(statistics.mean_statistic, [values], 100, 0)
+    assert replicates.shape == (100,)
+
+
+def test_ratio_statistic_is_undefined_only_without_a_denominator():
+    values = np.array([[1.0, 1.0], [0.0, 0.0], [3.0, 4.0]])
+    result = statistics.ratio_statistic(values, np.array([[0], [1], [2]]))
+    assert result[0] == 1.0 and math.isnan(result[1]) and result[2] == 0.75

@@ -162,3 +162,11 @@ def test_class_metrics_and_confusion_equal_scikit_learns(pairs):
     matrix = confusion_matrix(truth, predicted, labels=LABELS + [INVALID])
     expected = {g: {c: int(matrix[i, j]) for j, c in enumerate(LABELS + [INVALID]) if matrix[i, j]} for i, g in enumerate(LABELS)}
     assert s.confusion(scores) == expected
+
+
+def test_each_outcome_has_its_own_reason_and_a_missing_output_does_not_end_scoring():
+    # Pinned by mutation testing (docs/mutation.md): "wrong_label" and the items after a missing output.
+    scores = scorer().score_items([None, "refund", "other", "bogus"], items(["refund"] * 4))
+    assert [(s.score, s.valid, s.reason) for s in scores] == [
+        (0.0, False, "no_output"), (1.0, True, None), (0.0, True, "wrong_label"), (0.0, False, "invalid_label")]
+    assert [s.canonical for s in scores] == [None, "refund", "other", None]

@@ -10,10 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from distilleval.errors import DataError
+from distilleval.scoring import json_fields
 from distilleval.scoring.json_fields import JsonFields, extract_json, normalize_value
 from distilleval.spec.data import Item
 from distilleval.spec.scorer_config import JsonFieldsScorer, ValueNormalization
 from tests.environment import missing
+
+
+@pytest.fixture(autouse=True)
+def _fresh_string_cache():
+    # String normalisation is cached per process: without a fresh cache a test would pass on
+    # values an earlier test normalised, never running the parsing it means to check.
+    json_fields._normalize_string.cache_clear()
 
 
 def item(gold, i=0):
@@ -210,3 +219,109 @@ def test_values_and_field_names_compare_in_unicode_nfc():
     assert score(gold, json.dumps({"city": "Bogota", "caf\u00e9": "creme brulee"})).counts == (0, 2, 2)
     restricted = score(gold, json.dumps(decomposed, ensure_ascii=False), fields=["cafe\u0301"])
     assert restricted.counts == (1, 0, 0)
+
+
+# -- pinned by mutation testing (docs/mutation.md): each check below failed to notice a mutant --------------------
+DATES = ValueNormalization(dates=True)
+
+
+@pytest.mark.parametrize(("value", "rules", "expected"), [
+    (None, ValueNormalization(), ("null",)),
+    (True, ValueNormalization(), ("bool", True)),
+    (5, ValueNormalization(numbers=False), ("num", "5")),
+    (1, ValueNormalization(), ("num", "1")),
+    (100, ValueNormalization(), ("num", "100")),  # not 1E+2
+    (-0.0, ValueNormalization(), ("num", "0")),  # one zero, whatever its sign
+    ("0.00", ValueNormalization(), ("num", "0")),
+    ("1,234", ValueNormalization(), ("str", "1,234")),  # thousands separators only under the currency rule
+    ("RM 1,234.50", ValueNormalization(currency=True), ("num", "1234.5")),
+    ("10 EUR", ValueNormalization(currency=True), ("num", "10")),
+    ([1, "A"], ValueNormalization(), ("list", (("num", "1"), ("str", "a")))),
+    ({"K": " X ", "a": 2}, ValueNormalization(), ("dict", (("K", ("str", "x")), ("a", ("num", "2"))))),
+    ((1, 2), ValueNormalization(), ("other", "(1, 2)")),
+    (" Hello  World ", ValueNormalization(case=False, whitespace=False), ("str", " Hello  World ")),
+])
+def test_normalize_value_exact_forms(value, rules, expected):
+    assert normalize_value(value, rules) == expected
+
+
+@pytest.mark.parametrize(("text", "rules", "iso"), [
+    ("2018-12-25", DATES, "2018-12-25"),
+    ("25/12/2018", DATES, "2018-12-25"),
+    ("12/25/2018", ValueNormalization(dates=True, day_first=False), "2018-12-25"),
+    ("12/25/18", ValueNormalization(dates=True, day_first=False), "2018-12-25"),
+    ("25.12.18", DATES, "2018-12-25"),
+    ("1/2/69", DATES, "2069-02-01"),  # two-digit years: 00-69 are 20xx, 70-99 are 19xx
+    ("1/2/70", DATES, "1970-02-01"),
+    ("25  December   2018", DATES, "2018-12-25"),  # runs of spaces collapse first
+    ("25-DEC-18", DATES, "2018-12-25"),
+    ("5 Sept. 2018", DATES, "2018-09-05"),
+    ("December 25, 2018", DATES, "2018-12-25"),
+    ("DEC 5 2018", DATES, "2018-12-05"),
+])
+def test_dates_in_every_supported_spelling(text, rules, iso):
+    assert normalize_value(text, rules) == ("date", iso)
+
+
+@pytest.mark.parametrize("text", ["31/02/2020", "25 Foo 2018", "Foo 25, 2018", "December", "13/13/2018"])
+def test_strings_that_are_no_date_stay_strings(text):
+    assert normalize_value(text, DATES) == ("str", text.casefold())
+
+
+def test_a_later_fence_is_tried_when_an_earlier_one_is_not_json():
+    text = '```json\n{bad}\n``` then {"a": 1} and ```json\n{"b": 2}\n```'
+    assert extract_json(text) == {"b": 2}
+
+
+def test_item_score_fields_for_right_wrong_unparseable_and_missing_outputs():
+    gold = {"b": 2, "a": 1}
+    perfect = score(gold, '{"a": 1, "b": 2.0}')
+    assert (perfect.score, perfect.valid, perfect.reason) == (1.0, True, None)
+    wrong = score(gold, '{"b": 3, "a": 1}')
+    assert (wrong.valid, wrong.reason, wrong.counts) == (True, "wrong_fields", (1, 1, 1))
+    # The canonical form lists the normalised fields sorted by name, whatever order the gold has.
+    assert wrong.canonical == '{"a": "(\'num\', \'1\')", "b": "(\'num\', \'3\')"}'
+    assert wrong.details["fields"] == {"b": (0, 1, 1), "a": (1, 0, 0)}
+    broken = score(gold, "no json")
+    assert (broken.score, broken.valid, broken.reason, broken.canonical) == (0.0, False, "parse_error", None)
+    missing_output = score(gold, None)
+    assert (missing_output.score, missing_output.valid, missing_output.reason) == (0.0, False, "no_output")
+    assert missing_output.counts == (0, 0, 2)
+
+
+def test_a_value_where_the_gold_has_none_is_one_false_positive_of_that_field():
+    result = score({"a": None, "b": 1}, '{"a": 5, "b": 1}')
+    assert result.details["fields"] == {"a": (0, 1, 0), "b": (1, 0, 0)}
+
+
+def test_list_field_counts_per_sub_field_for_matched_and_unmatched_elements():
+    gold = {"ents": [{"n": "Ann", "t": "P"}, {"n": "Bob", "t": "P"}]}
+    pred = {"ents": [{"n": "Ann", "t": "P"}, {"n": "Zed", "t": "Q"}, {"n": "Cy", "t": "R"}]}
+    result = score(gold, json.dumps(pred), list_fields=["ents"])
+    # Ann is matched (2 TP); Bob shares no sub-field with Zed or Cy, so no pair is formed with
+    # either: Bob is 2 FN and Zed and Cy are 4 FP, each counted under its sub-field's name.
+    assert result.details["fields"] == {"ents.n": (1, 2, 1), "ents.t": (1, 2, 1)}
+    assert json.loads(result.canonical)["ents"] == sorted(
+        repr(sorted({"n": ("str", name), "t": ("str", kind)}.items())) for name, kind in
+        [("ann", "p"), ("zed", "q"), ("cy", "r")])
+
+
+def test_sub_fields_only_one_side_of_a_matched_pair_has_are_one_sided_errors():
+    extra = score({"ents": [{"n": "Ann"}]}, '{"ents": [{"n": "Ann", "t": "P"}]}', list_fields=["ents"])
+    assert extra.details["fields"] == {"ents.n": (1, 0, 0), "ents.t": (0, 1, 0)}
+    lacking = score({"ents": [{"n": "Ann", "t": "P"}]}, '{"ents": [{"n": "Ann"}]}', list_fields=["ents"])
+    assert lacking.details["fields"] == {"ents.n": (1, 0, 0), "ents.t": (0, 0, 1)}
+
+
+def test_scalar_list_fields_count_under_the_field_name_and_a_lone_value_is_a_list_of_one():
+    result = score({"tags": ["a", "b"]}, '{"tags": ["a", "c"]}', list_fields=["tags"])
+    assert result.details["fields"] == {"tags": (1, 1, 1)}
+    assert score({"tags": "a"}, '{"tags": ["a"]}', list_fields=["tags"]).counts == (1, 0, 0)
+
+
+def test_gold_given_as_a_json_string_is_parsed_and_a_non_object_is_refused():
+    s = JsonFields(JsonFieldsScorer())
+    assert s.score_items(['{"a": 1}'], [item('{"a": 1}')])[0].score == 1.0
+    for bad in ("[1, 2]", "not json"):
+        with pytest.raises(DataError, match=r"^item '0' \(line 0\): gold is not a JSON object$"):
+            s.score_items(['{"a": 1}'], [item(bad)])
