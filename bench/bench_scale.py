@@ -20,7 +20,7 @@ Then, between the two largest sizes, the slope per item (bytes/item of peak memo
 wall time), and, when both 100,000 and 1,000,000 ran, the memory ratio 1M / 100k (1.0 is flat).
 
     python bench/bench_scale.py                      # 10,000 and 100,000 items
-    python bench/bench_scale.py --items 1000000 --steps eval-fast
+    python bench/bench_scale.py --items 1000000 --steps eval-fast --merge-json scale.json
     python bench/bench_scale.py --json-out scale.json
 """
 
@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,8 +89,20 @@ def _rss(pid: int) -> int:
         return 0
 
 
-def run_measured(step: str, items: int, argv: list[str], *, cwd: Path, env: dict[str, str]) -> Measured:
-    """Run ``python -m distilleval ARGV``, sampling its process tree's RSS until it exits."""
+def _kill_tree(pid: int) -> None:
+    for member in reversed(list(_tree(pid))):
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def run_measured(step: str, items: int, argv: list[str], *, cwd: Path, env: dict[str, str],
+                 rss_limit: int | None = None) -> Measured:
+    """Run ``python -m distilleval ARGV``, sampling its process tree's RSS until it exits.
+
+    Past ``rss_limit`` bytes the tree is killed (SIGKILL, exit -9): a guard for a shared machine.
+    """
     with tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-m", "distilleval", *argv], cwd=cwd, env=env,
@@ -100,6 +113,10 @@ def run_measured(step: str, items: int, argv: list[str], *, cwd: Path, env: dict
             if waited:
                 break
             peak = max(peak, sum(_rss(pid) for pid in _tree(child.pid)))
+            if rss_limit is not None and peak > rss_limit:
+                sys.stderr.write(f"{step} at {items:,} items: tree RSS {peak / 2**20:.0f} MiB passed the limit "
+                                 f"after {time.perf_counter() - started:.0f} s; killed\n")
+                _kill_tree(child.pid)
             time.sleep(SAMPLE_S)
         wall_s = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
@@ -135,7 +152,7 @@ class _Server:
             self.process.wait(timeout=30)
 
 
-def measure_size(items: int, steps: tuple[str, ...], progress_every: float) -> list[Measured]:
+def measure_size(items: int, steps: tuple[str, ...], progress_every: float, rss_limit: int | None) -> list[Measured]:
     """Every selected step at ``items`` items, in a fresh folder."""
     chat = _Server(["distilleval.testing.openai_server", "--answer", "billing"])
     batch = _Server(["distilleval.testing.batch_servers", "--polls", "1", "--answer", "billing"])
@@ -162,7 +179,7 @@ def measure_size(items: int, steps: tuple[str, ...], progress_every: float) -> l
             "estimate": ["estimate", str(spec), "--offline", "--format", "json"],
         }
         for step in steps:
-            row = run_measured(step, items, commands[step], cwd=folder, env=env)
+            row = run_measured(step, items, commands[step], cwd=folder, env=env, rss_limit=rss_limit)
             rows.append(row)
             print(f"  {step:<14} {items:>9,} items: {row.wall_s:8.1f} s, tree peak {row.tree_peak_rss / 2**20:7.0f} MiB"
                   f" (largest process {row.max_single_rss / 2**20:.0f} MiB), exit {row.status}", flush=True)
@@ -200,6 +217,9 @@ def main() -> None:
                         help="which commands (default all; report, gate and cached re-run need eval-fast)")
     parser.add_argument("--progress-every", type=float, default=60.0)
     parser.add_argument("--json-out", type=Path, help="also write every measurement here as JSON")
+    parser.add_argument("--merge-json", type=Path, action="append", default=[],
+                        help="an earlier --json-out: its sizes not measured now join the table (e.g. 100k beside a 1M run)")
+    parser.add_argument("--rss-limit-mib", type=float, help="kill a command whose tree RSS passes this (shared machines)")
     args = parser.parse_args()
     sizes = sorted(set(args.items))
     steps = tuple(s for s in STEPS if s in args.steps)
@@ -207,7 +227,13 @@ def main() -> None:
     print(f"load average {load:.2f} on {os.cpu_count()} cores; python {sys.version.split()[0]}; repo {REPO}", flush=True)
     rows: list[Measured] = []
     for items in sizes:
-        rows.extend(measure_size(items, steps, args.progress_every))
+        limit = None if args.rss_limit_mib is None else int(args.rss_limit_mib * 2**20)
+        rows.extend(measure_size(items, steps, args.progress_every, limit))
+    for earlier in args.merge_json:
+        kept = [Measured(**row) for row in json.loads(earlier.read_text())]
+        rows.extend(r for r in kept if r.items not in sizes and r.step in steps)
+    measured = {(r.step, r.items) for r in rows}
+    sizes = sorted({r.items for r in rows if all((step, r.items) in measured for step in steps)})
     print_table(rows, sizes, steps)
     print(f"\nthis process's own peak RSS (not counted above): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.json_out:
