@@ -37,7 +37,8 @@ answer 401 to any other Bearer token; an unscripted model name gets 404.
 
 ``server.log`` holds one ``LoggedRequest`` per request: ``outcome == "ok"`` means a
 completion was sent (what a provider would bill), anything else names the fault.
-``server.counts`` counts requests by ``(model, outcome)`` whether or not the log is kept.
+``server.counts`` counts requests by ``(model, outcome)`` and ``server.first_received_at`` /
+``server.last_finished_at`` stamp the first request and the last answer, whether or not the log is kept.
 For a million requests, ``keep_log=False`` keeps memory flat: no log, and attempts are then
 counted only for models whose script has a fault decider (the only thing that reads them).
 ``ServerProcess`` runs fixed scripts in a child process, for timing without sharing a GIL.
@@ -209,6 +210,8 @@ class OpenAIServer:
         self._lock = threading.Lock()
         self.log: list[LoggedRequest] = []
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.first_received_at: float | None = None
+        self.last_finished_at: float | None = None
         self.port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -237,10 +240,11 @@ class OpenAIServer:
         return [r for r in list(self.log) if r.model == model and (outcome is None or r.outcome == outcome)]
 
     def clear_log(self) -> None:
-        """Forget logged requests, outcome counts and attempt counts."""
+        """Forget logged requests, outcome counts, the first/last stamps and attempt counts."""
         with self._lock:
             self.log.clear()
             self.counts.clear()
+            self.first_received_at = self.last_finished_at = None
             self._attempts.clear()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -320,6 +324,8 @@ class OpenAIServer:
 
     async def _handle(self, request: web.Request, shape: Shape) -> web.StreamResponse:
         received = time.monotonic()
+        if self.first_received_at is None:
+            self.first_received_at = received
         url_model = None
         if shape is GEMINI:
             url_model, _, action = request.match_info["target"].partition(":")
@@ -342,7 +348,7 @@ class OpenAIServer:
         try:
             return await self._respond(request, entry, shape, max_tokens)
         finally:
-            entry.finished_at = time.monotonic()
+            entry.finished_at = self.last_finished_at = time.monotonic()
             self.counts[entry.model, entry.outcome] += 1
 
     def _authorized(self, request: web.Request) -> bool:

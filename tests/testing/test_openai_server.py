@@ -159,3 +159,12 @@ def test_without_the_log_only_counts_are_kept_and_faults_still_see_attempts():
         assert server.counts == {("plain", "ok"): 5, ("flaky", "server_error"): 1, ("flaky", "ok"): 1}
         # A fault-free model's prompts are not remembered: memory stays flat at a million requests.
         assert set(server._attempts) == {("flaky", "x")}
+
+
+def test_first_and_last_stamps_are_kept_without_the_log():
+    with OpenAIServer({"m": ModelScript(delay_ms=20)}, keep_log=False) as server:
+        assert server.first_received_at is None
+        _post(server, "m", "a")
+        first, last = server.first_received_at, server.last_finished_at
+        _post(server, "m", "b")
+        assert server.first_received_at == first and server.last_finished_at > last >= first + 0.02
