@@ -17,7 +17,9 @@ each request is decided by its prompt (the text of all its messages joined by ne
 ``expires(prompt)`` makes it expire, ``drops(prompt)`` leaves it out of the results
 altogether. Usage: one token per word of the prompt and of the answer. ``submissions`` lists
 ``(provider, batch id, request count)`` of every batch created. ``kill_while_polling`` runs a
-``distilleval`` command in a child process and SIGKILLs it while it polls.
+``distilleval`` command in a child process and SIGKILLs it while it polls. Uploaded files,
+request lists and result files are kept in a temporary folder and served from disk, so the
+server's memory stays flat however many requests go through it.
 
 Run it standalone (the benchmark runs it in its own process)::
 
