@@ -107,13 +107,14 @@ def run_measured(step: str, items: int, argv: list[str], *, cwd: Path, env: dict
         started = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-m", "distilleval", *argv], cwd=cwd, env=env,
                                  stdout=subprocess.DEVNULL, stderr=stderr)
-        peak = 0
+        peak, killed = 0, False
         while True:
             waited, status, usage = os.wait4(child.pid, os.WNOHANG)
             if waited:
                 break
             peak = max(peak, sum(_rss(pid) for pid in _tree(child.pid)))
-            if rss_limit is not None and peak > rss_limit:
+            if rss_limit is not None and peak > rss_limit and not killed:
+                killed = True
                 sys.stderr.write(f"{step} at {items:,} items: tree RSS {peak / 2**20:.0f} MiB passed the limit "
                                  f"after {time.perf_counter() - started:.0f} s; killed\n")
                 _kill_tree(child.pid)
