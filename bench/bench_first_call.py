@@ -18,7 +18,6 @@ the first call and after the last result goes (phases starting, calls, scoring).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -28,56 +27,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_tasks import cli_env, write_task  # noqa: E402
+
 from distilleval.testing.openai_server import ModelScript, OpenAIServer  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _write_task(folder: Path, base_url: str, n_items: int) -> Path:
-    with (folder / "data.jsonl").open("w") as handle:
-        for i in range(n_items):
-            label = ("billing", "technical", "other")[i % 3]
-            handle.write(json.dumps({"id": f"t{i}", "message": f"ticket #{i} about {label}", "label": label,
-                                     "split": "eval"}) + "\n")
-    (folder / "spec.yaml").write_text(f"""name: bench_first_call
-data: {{path: data.jsonl, input: {{text: message}}, gold: label, id: id, split: {{column: split}}}}
-output: {{kind: label, labels: [billing, technical, other]}}
-scorer: exact_match
-teacher:
-  model: openai/teacher-m
-  prompt: "Route the ticket to billing, technical or other.\\nTicket: {{text}}"
-  api_base: {base_url}
-  price_as: anthropic/claude-opus-4-6
-  fast_path: true
-student:
-  model: openai/student-m
-  prompt: "{{text}}"
-  api_base: {base_url}
-  price_as: tinker/lora
-  fast_path: true
-""")
-    return folder / "spec.yaml"
 
 
 def measure(n_items: int, progress_every: float) -> dict[str, float]:
     """Seconds to the first call, of calls, from the last result to the exit, and in all."""
     scripts = {"teacher-m": ModelScript(answer="billing"), "student-m": ModelScript(answer="billing")}
-    with tempfile.TemporaryDirectory() as tmp, OpenAIServer(scripts) as server:
+    with tempfile.TemporaryDirectory() as tmp, OpenAIServer(scripts, keep_log=False) as server:
         folder = Path(tmp)
-        spec = _write_task(folder, server.base_url, n_items)
+        spec = write_task(folder, server.base_url, n_items)
         argv = [sys.executable, "-m", "distilleval", "eval", str(spec), "--runs-dir", str(folder / "runs"),
                 "--no-cache", "--concurrency", "64", "--progress-every", str(progress_every)]
-        env = {**os.environ, "PYTHONPATH": str(REPO), "LITELLM_OFFLINE_MODE": "true"}
+        env = cli_env()
         started = time.monotonic()
         child = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True)
         exited = time.monotonic()
         if child.returncode != 0:
             raise SystemExit(f"eval exited {child.returncode}: {child.stderr[-2000:]}")
-        log = server.requests_for("teacher-m") + server.requests_for("student-m")
-        first = min(r.received_at for r in log)
-        last = max(r.finished_at or r.received_at for r in log)
+        # Counts and first/last stamps only: a per-request log would hold 2M entries at 1M items.
+        calls = sum(server.counts.values())
+        first, last = server.first_received_at, server.last_finished_at
+        if first is None or last is None:
+            raise SystemExit("eval made no call")
         sys.stderr.write(child.stderr)
-        return {"items": n_items, "calls": len(log), "first_call_s": first - started, "calls_s": last - first,
+        return {"items": n_items, "calls": calls, "first_call_s": first - started, "calls_s": last - first,
                 "last_result_to_exit_s": exited - last, "wall_s": exited - started}
 
 

@@ -17,7 +17,9 @@ each request is decided by its prompt (the text of all its messages joined by ne
 ``expires(prompt)`` makes it expire, ``drops(prompt)`` leaves it out of the results
 altogether. Usage: one token per word of the prompt and of the answer. ``submissions`` lists
 ``(provider, batch id, request count)`` of every batch created. ``kill_while_polling`` runs a
-``distilleval`` command in a child process and SIGKILLs it while it polls.
+``distilleval`` command in a child process and SIGKILLs it while it polls. Uploaded files,
+request lists and result files are kept in a temporary folder and served from disk, so the
+server's memory stays flat however many requests go through it.
 
 Run it standalone (the benchmark runs it in its own process)::
 
@@ -29,18 +31,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from distilleval.testing.provider_shapes import anthropic_rejection, openai_rejection, prompt_text
 
 Decider = Callable[[str], bool]
+
+OPENAI_MAX_REQUESTS = 50_000
+ANTHROPIC_MAX_REQUESTS = 100_000
 
 
 def _never(prompt: str) -> bool:
@@ -49,19 +58,27 @@ def _never(prompt: str) -> bool:
 
 @dataclass
 class _Batch:
+    """One batch: its counts and where its request and result files lie; no request is held in memory."""
+
     provider: str
     batch_id: str
-    requests: list[dict[str, Any]]
+    total: int
+    requests_path: Path
     metadata: dict[str, Any]
     created_at: int
     polls: int = 0
     output_file_id: str | None = None
     error_file_id: str | None = None
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results_path: Path | None = None
     input_file_id: str | None = None
     failed_with: list[dict[str, Any]] | None = None
     ended: bool = False
     expired_any: bool = False
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+class _BadBatch(ValueError):
+    """A batch the service refuses at creation (HTTP 400)."""
 
 
 class BatchServer:
@@ -77,6 +94,11 @@ class BatchServer:
 
     A request the real model would refuse (``max_tokens`` or ``temperature`` for the GPT-5 family,
     sampling parameters for a Claude model that takes none) fails with 400 / ``errored``, as it would there.
+
+    Memory stays flat however many requests go through: uploaded files, request lists and result
+    files live in a temporary folder (removed by ``stop()``) and are streamed from there line by
+    line; in memory are only each batch's counts (and, while one is created, the custom ids
+    of that one batch, at most 50,000 / 100,000).
     """
 
     def __init__(
@@ -99,7 +121,8 @@ class BatchServer:
         self.api_key = api_key
         self.submissions: list[tuple[str, str, int]] = []
         self.status_checks = 0
-        self._files: dict[str, bytes] = {}
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._files: dict[str, Path] = {}
         self._batches: dict[str, _Batch] = {}
         self._counter = 0
         self._lock = threading.Lock()
@@ -122,6 +145,7 @@ class BatchServer:
 
     def start(self) -> "BatchServer":
         """Serve in a background thread; returns once the port is bound."""
+        self._folder = tempfile.TemporaryDirectory(prefix="distilleval-batch-server-")
         ready = threading.Event()
 
         def serve() -> None:
@@ -141,11 +165,14 @@ class BatchServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving and delete the files the server kept."""
         if self._loop is not None and self._thread is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
             self._loop = self._thread = None
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
 
     def __enter__(self) -> "BatchServer":
         return self.start()
@@ -177,6 +204,11 @@ class BatchServer:
             self._counter += 1
             return f"{prefix}{self._counter:06d}"
 
+    def _path(self, name: str) -> Path:
+        if self._folder is None:
+            raise RuntimeError("the batch server is not started")
+        return Path(self._folder.name) / name
+
     def _authorized(self, request: web.Request) -> bool:
         if self.api_key is None:
             return True
@@ -184,11 +216,10 @@ class BatchServer:
             "x-api-key"
         ) == self.api_key
 
-    def _new_batch(self, provider: str, requests: list[dict[str, Any]], metadata: dict[str, Any]) -> _Batch:
-        batch = _Batch(provider, self._next_id("batch_" if provider == "openai" else "msgbatch_"), requests, metadata,
-                       int(time.time()))
+    def _new_batch(self, provider: str, total: int, requests_path: Path, metadata: dict[str, Any], batch_id: str) -> _Batch:
+        batch = _Batch(provider, batch_id, total, requests_path, metadata, int(time.time()))
         self._batches[batch.batch_id] = batch
-        self.submissions.append((provider, batch.batch_id, len(requests)))
+        self.submissions.append((provider, batch.batch_id, total))
         return batch
 
     def _poll(self, batch: _Batch) -> None:
@@ -199,40 +230,51 @@ class BatchServer:
             self._finish(batch)
 
     def _finish(self, batch: _Batch) -> None:
-        outputs: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        for entry in batch.requests:
-            params = entry["body"] if batch.provider == "openai" else entry["params"]
-            messages = list(params["messages"])
-            if "system" in params:
-                messages.insert(0, {"role": "system", "content": params["system"]})
-            prompt = prompt_text(messages)
-            if self.drops(prompt):
-                continue
-            rejection = (openai_rejection if batch.provider == "openai" else anthropic_rejection)(params)
-            if rejection is not None:
-                errors.append(self._failed(batch.provider, entry["custom_id"], rejection))
-            elif self.expires(prompt):
-                batch.expired_any = True
-                errors.append(self._expired(batch.provider, entry["custom_id"]))
-            elif self.fails(prompt):
-                errors.append(self._failed(batch.provider, entry["custom_id"]))
-            else:
-                outputs.append(self._succeeded(batch.provider, entry["custom_id"], params, prompt))
+        """Decide every request, streaming the request file into result files one line at a time."""
         batch.ended = True
         if batch.provider == "openai" and self.fail_batch is not None:
             batch.failed_with = list(self.fail_batch)
             return
+        outputs_path = self._path(self._next_id("file-") if batch.provider == "openai" else f"{batch.batch_id}.results")
+        errors_path = self._path(self._next_id("file-") if batch.provider == "openai" else f"{batch.batch_id}.errors")
+        with outputs_path.open("w", encoding="utf-8") as outputs, errors_path.open("w", encoding="utf-8") as errors:
+            for entry in _jsonl(batch.requests_path):
+                self._decide(batch, entry, outputs, errors)
         if batch.provider == "openai":
-            batch.output_file_id = self._store_file(outputs)
-            batch.error_file_id = self._store_file(errors) if errors else None
+            batch.output_file_id = outputs_path.name
+            self._files[outputs_path.name] = outputs_path
+            if batch.outcomes["errored"] + batch.outcomes["expired"]:
+                batch.error_file_id = errors_path.name
+                self._files[errors_path.name] = errors_path
+            else:
+                errors_path.unlink()
         else:
-            batch.results = outputs + errors
+            # Anthropic's results: the successes, then the errors, in one file.
+            with errors_path.open("rb") as source, outputs_path.open("ab") as target:
+                shutil.copyfileobj(source, target)
+            errors_path.unlink()
+            batch.results_path = outputs_path
 
-    def _store_file(self, lines: list[dict[str, Any]]) -> str:
-        file_id = self._next_id("file-")
-        self._files[file_id] = "".join(json.dumps(line) + "\n" for line in lines).encode()
-        return file_id
+    def _decide(self, batch: _Batch, entry: dict[str, Any], outputs: IO[str], errors: IO[str]) -> None:
+        params = entry["body"] if batch.provider == "openai" else entry["params"]
+        messages = list(params["messages"])
+        if "system" in params:
+            messages.insert(0, {"role": "system", "content": params["system"]})
+        prompt = prompt_text(messages)
+        if self.drops(prompt):
+            return
+        rejection = (openai_rejection if batch.provider == "openai" else anthropic_rejection)(params)
+        if rejection is not None:
+            kind, line = "errored", self._failed(batch.provider, entry["custom_id"], rejection)
+        elif self.expires(prompt):
+            batch.expired_any = True
+            kind, line = "expired", self._expired(batch.provider, entry["custom_id"])
+        elif self.fails(prompt):
+            kind, line = "errored", self._failed(batch.provider, entry["custom_id"])
+        else:
+            kind, line = "succeeded", self._succeeded(batch.provider, entry["custom_id"], params, prompt)
+        batch.outcomes[kind] += 1
+        (outputs if kind == "succeeded" else errors).write(json.dumps(line) + "\n")
 
     def _succeeded(self, provider: str, custom_id: str, params: dict[str, Any], prompt: str) -> dict[str, Any]:
         text = self.answer(prompt)
@@ -276,35 +318,47 @@ class BatchServer:
     async def _openai_upload(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"error": {"message": "bad key"}}, status=401)
-        form = await request.post()
-        if form.get("purpose") != "batch":
-            return web.json_response({"error": {"message": "purpose must be batch"}}, status=400)
-        upload = form.get("file")
-        if not isinstance(upload, web.FileField):
-            return web.json_response({"error": {"message": "file must be a file upload"}}, status=400)
-        content = upload.file.read()
-        file_id = self._next_id("file-")
-        self._files[file_id] = content
-        return web.json_response({"id": file_id, "object": "file", "bytes": len(content), "purpose": "batch",
-                                  "filename": upload.filename})
+        if not request.content_type.startswith("multipart/"):
+            return web.json_response({"error": {"message": "expected a multipart/form-data upload"}}, status=400)
+        purpose, filename, path, size = None, None, None, 0
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "purpose":
+                purpose = await part.text()
+            elif part.name == "file" and path is None:
+                filename, path = part.filename, self._path(self._next_id("file-"))
+                with path.open("wb") as handle:  # streamed to disk, a chunk at a time
+                    while chunk := await part.read_chunk(1 << 20):
+                        handle.write(chunk)
+                        size += len(chunk)
+        if path is None or purpose != "batch":
+            if path is not None:
+                path.unlink()
+            message = "purpose must be batch" if path is not None else "the upload has no file"
+            return web.json_response({"error": {"message": message}}, status=400)
+        self._files[path.name] = path
+        return web.json_response({"id": path.name, "object": "file", "bytes": size, "purpose": "batch",
+                                  "filename": filename})
 
     async def _openai_create(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"error": {"message": "bad key"}}, status=401)
         body = await request.json()
-        content = self._files.get(body.get("input_file_id", ""))
-        if content is None or body.get("endpoint") != "/v1/chat/completions":
+        path = self._files.get(body.get("input_file_id", ""))
+        if path is None or body.get("endpoint") != "/v1/chat/completions":
             return web.json_response({"error": {"message": "unknown input file or endpoint"}}, status=400)
-        requests = [json.loads(line) for line in content.splitlines() if line.strip()]
-        ids = [r["custom_id"] for r in requests]
-        if len(set(ids)) != len(ids) or len(requests) > 50_000:
-            return web.json_response({"error": {"message": "duplicate custom_id or too many requests"}}, status=400)
-        batch = self._new_batch("openai", requests, body.get("metadata") or {})
+        try:
+            total = _count_unique_requests(_jsonl(path), OPENAI_MAX_REQUESTS)
+        except _BadBatch as err:
+            return web.json_response({"error": {"message": str(err)}}, status=400)
+        batch = self._new_batch("openai", total, path, body.get("metadata") or {}, self._next_id("batch_"))
         batch.input_file_id = body["input_file_id"]
         return web.json_response(self._openai_view(batch))
 
     def _openai_view(self, batch: _Batch) -> dict[str, Any]:
-        total = len(batch.requests)
+        total = batch.total
         if batch.ended and batch.failed_with is not None:
             return {"id": batch.batch_id, "object": "batch", "endpoint": "/v1/chat/completions", "status": "failed",
                     "created_at": batch.created_at, "input_file_id": batch.input_file_id,
@@ -313,7 +367,7 @@ class BatchServer:
                     "errors": {"object": "list", "data": batch.failed_with}}
         if batch.ended:
             status = "expired" if batch.expired_any else "completed"
-            failed = sum(1 for _ in self._file_lines(batch.error_file_id))
+            failed = batch.outcomes["errored"] + batch.outcomes["expired"]
             counts = {"total": total, "completed": total - failed, "failed": failed}
         else:
             status = "validating" if batch.polls == 0 else "in_progress"
@@ -323,9 +377,6 @@ class BatchServer:
                 "created_at": batch.created_at, "input_file_id": batch.input_file_id, "request_counts": counts,
                 "metadata": batch.metadata,
                 "output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id}
-
-    def _file_lines(self, file_id: str | None) -> list[bytes]:
-        return [line for line in self._files.get(file_id or "", b"").splitlines() if line.strip()]
 
     async def _openai_list(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
@@ -349,13 +400,13 @@ class BatchServer:
         self._poll(batch)
         return web.json_response(self._openai_view(batch))
 
-    async def _openai_content(self, request: web.Request) -> web.Response:
+    async def _openai_content(self, request: web.Request) -> web.StreamResponse:
         if not self._authorized(request):
             return web.json_response({"error": {"message": "bad key"}}, status=401)
-        content = self._files.get(request.match_info["file_id"])
-        if content is None:
+        path = self._files.get(request.match_info["file_id"])
+        if path is None:
             return web.json_response({"error": {"message": "no such file"}}, status=404)
-        return web.Response(body=content, content_type="application/jsonl")
+        return web.FileResponse(path, headers={"Content-Type": "application/jsonl"})
 
     # -- Anthropic -------------------------------------------------------------------------
 
@@ -364,18 +415,27 @@ class BatchServer:
             return web.json_response({"type": "error", "error": {"type": "authentication_error"}}, status=401)
         body = await request.json()
         requests = body.get("requests") or []
-        ids = [r["custom_id"] for r in requests]
-        if not requests or len(set(ids)) != len(ids) or len(requests) > 100_000:
-            return web.json_response({"type": "error", "error": {"type": "invalid_request_error"}}, status=400)
-        batch = self._new_batch("anthropic", requests, {})
+        batch_id = self._next_id("msgbatch_")
+        try:
+            if not requests:
+                raise _BadBatch("requests: at least one request")
+            total = _count_unique_requests(iter(requests), ANTHROPIC_MAX_REQUESTS)
+        except _BadBatch as err:
+            return web.json_response({"type": "error", "error": {"type": "invalid_request_error", "message": str(err)}},
+                                     status=400)
+        path = self._path(f"{batch_id}.requests.jsonl")
+        with path.open("w", encoding="utf-8") as handle:
+            for entry in requests:
+                handle.write(json.dumps(entry) + "\n")
+        del body, requests  # the batch is on disk now; only its counts stay in memory
+        batch = self._new_batch("anthropic", total, path, {}, batch_id)
         return web.json_response(self._anthropic_view(batch))
 
     def _anthropic_view(self, batch: _Batch) -> dict[str, Any]:
-        total = len(batch.requests)
+        total = batch.total
         if batch.ended:
-            kinds = [r["result"]["type"] for r in batch.results]
-            counts = {"processing": 0, "succeeded": kinds.count("succeeded"), "errored": kinds.count("errored"),
-                      "canceled": 0, "expired": kinds.count("expired")}
+            counts = {"processing": 0, "succeeded": batch.outcomes["succeeded"], "errored": batch.outcomes["errored"],
+                      "canceled": 0, "expired": batch.outcomes["expired"]}
         else:
             done = total * batch.polls // (self.polls_to_finish + 1)
             counts = {"processing": total - done, "succeeded": done, "errored": 0, "canceled": 0, "expired": 0}
@@ -408,14 +468,39 @@ class BatchServer:
         self._poll(batch)
         return web.json_response(self._anthropic_view(batch))
 
-    async def _anthropic_results(self, request: web.Request) -> web.Response:
+    async def _anthropic_results(self, request: web.Request) -> web.StreamResponse:
         if not self._authorized(request):
             return web.json_response({"type": "error", "error": {"type": "authentication_error"}}, status=401)
         batch = self._batches.get(request.match_info["batch_id"])
-        if batch is None or not batch.ended:
+        if batch is None or not batch.ended or batch.results_path is None:
             return web.json_response({"type": "error", "error": {"type": "not_found_error"}}, status=404)
-        body = "".join(json.dumps(line) + "\n" for line in batch.results).encode()
-        return web.Response(body=body, content_type="application/binary")
+        return web.FileResponse(batch.results_path, headers={"Content-Type": "application/binary"})
+
+
+def _jsonl(path: Path) -> Iterator[Any]:
+    """The JSON values of a JSONL file, one line at a time (blank lines skipped)."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError as err:
+                    raise _BadBatch(f"line {number}: not JSON ({err})") from err
+
+
+def _count_unique_requests(entries: Iterator[Any], limit: int) -> int:
+    """How many requests ``entries`` holds; refuses a request without a ``custom_id``, a repeated one, or too many."""
+    seen: set[str] = set()
+    for entry in entries:
+        custom_id = entry.get("custom_id") if isinstance(entry, dict) else None
+        if not isinstance(custom_id, str):
+            raise _BadBatch(f"request {len(seen) + 1}: no custom_id")
+        if custom_id in seen:
+            raise _BadBatch(f"duplicate custom_id {custom_id!r}")
+        seen.add(custom_id)
+        if len(seen) > limit:
+            raise _BadBatch(f"too many requests: at most {limit:,} in a batch")
+    return len(seen)
 
 
 def kill_while_polling(argv: list[str], server: BatchServer, *, status_checks: int = 3, timeout_s: float = 60.0) -> None:

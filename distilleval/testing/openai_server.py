@@ -37,6 +37,10 @@ answer 401 to any other Bearer token; an unscripted model name gets 404.
 
 ``server.log`` holds one ``LoggedRequest`` per request: ``outcome == "ok"`` means a
 completion was sent (what a provider would bill), anything else names the fault.
+``server.counts`` counts requests by ``(model, outcome)`` and ``server.first_received_at`` /
+``server.last_finished_at`` stamp the first request and the last answer, whether or not the log is kept.
+For a million requests, ``keep_log=False`` keeps memory flat: no log, and attempts are then
+counted only for models whose script has a fault decider (the only thing that reads them).
 ``ServerProcess`` runs fixed scripts in a child process, for timing without sharing a GIL.
 
 Run it standalone (benchmarks run it in its own process)::
@@ -55,6 +59,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +188,8 @@ class OpenAIServer:
         api_key: when set, requests must carry ``Authorization: Bearer <api_key>`` (else 401).
         default: the script for model names without one (None: unknown models get 404).
         port: 0 picks a free port.
+        keep_log: keep ``log`` (one ``LoggedRequest`` per request, body included); ``False``
+            keeps only ``counts`` and memory stays flat however many requests come.
     """
 
     def __init__(
@@ -202,6 +209,9 @@ class OpenAIServer:
         self._attempts: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self.log: list[LoggedRequest] = []
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.first_received_at: float | None = None
+        self.last_finished_at: float | None = None
         self.port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -230,9 +240,11 @@ class OpenAIServer:
         return [r for r in list(self.log) if r.model == model and (outcome is None or r.outcome == outcome)]
 
     def clear_log(self) -> None:
-        """Forget logged requests and attempt counts."""
+        """Forget logged requests, outcome counts, the first/last stamps and attempt counts."""
         with self._lock:
             self.log.clear()
+            self.counts.clear()
+            self.first_received_at = self.last_finished_at = None
             self._attempts.clear()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -300,6 +312,11 @@ class OpenAIServer:
         if self._keep_log:
             self.log.append(entry)
 
+    def _counts_attempts(self, model: str) -> bool:
+        """Whether requests to ``model`` need their attempt number: for the log, or for its fault decider."""
+        script = self._scripts.get(model, self._default)
+        return self._keep_log or (script is not None and script.faults is not None)
+
     def _route(self, shape: Shape) -> Callable[[web.Request], Any]:
         async def handle(request: web.Request) -> web.StreamResponse:
             return await self._handle(request, shape)
@@ -308,6 +325,8 @@ class OpenAIServer:
 
     async def _handle(self, request: web.Request, shape: Shape) -> web.StreamResponse:
         received = time.monotonic()
+        if self.first_received_at is None:
+            self.first_received_at = received
         url_model = None
         if shape is GEMINI:
             url_model, _, action = request.match_info["target"].partition(":")
@@ -318,16 +337,20 @@ class OpenAIServer:
             model, prompt, max_tokens = shape.parse(body, url_model)
         except (ValueError, KeyError, TypeError, AttributeError):
             self._record(LoggedRequest("", "", 0, "bad_request", 400, received_at=received, finished_at=time.monotonic()))
+            self.counts["", "bad_request"] += 1
             return _error(shape, 400, "invalid_request_error", "the body needs a model and messages")
-        with self._lock:
-            attempt = self._attempts.get((model, prompt), 0)
-            self._attempts[(model, prompt)] = attempt + 1
+        attempt = 0
+        if self._counts_attempts(model):
+            with self._lock:
+                attempt = self._attempts.get((model, prompt), 0)
+                self._attempts[(model, prompt)] = attempt + 1
         entry = LoggedRequest(model, prompt, attempt, "ok", None, body=body, received_at=received)
         self._record(entry)
         try:
             return await self._respond(request, entry, shape, max_tokens)
         finally:
-            entry.finished_at = time.monotonic()
+            entry.finished_at = self.last_finished_at = time.monotonic()
+            self.counts[entry.model, entry.outcome] += 1
 
     def _authorized(self, request: web.Request) -> bool:
         if self._api_key is None:

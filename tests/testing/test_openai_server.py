@@ -147,3 +147,24 @@ def test_logprobs_are_refused_where_the_provider_refuses_them():
     assert reasoning.status_code == 400 and "'logprobs' is not supported" in reasoning.json()["error"]["message"]
     assert wrong_type.status_code == 400 and "boolean" in wrong_type.json()["error"]["message"]
     assert anthropic.status_code == 400 and "logprobs" in anthropic.text
+
+
+def test_without_the_log_only_counts_are_kept_and_faults_still_see_attempts():
+    scripts = {"plain": ModelScript(answer="ok"), "flaky": ModelScript(faults=fail_first("server_error"))}
+    with OpenAIServer(scripts, keep_log=False) as server:
+        for i in range(5):
+            assert _post(server, "plain", f"item {i}").status_code == 200
+        assert [_post(server, "flaky", "x").status_code for _ in range(2)] == [500, 200]
+        assert server.log == []
+        assert server.counts == {("plain", "ok"): 5, ("flaky", "server_error"): 1, ("flaky", "ok"): 1}
+        # A fault-free model's prompts are not remembered: memory stays flat at a million requests.
+        assert set(server._attempts) == {("flaky", "x")}
+
+
+def test_first_and_last_stamps_are_kept_without_the_log():
+    with OpenAIServer({"m": ModelScript(delay_ms=20)}, keep_log=False) as server:
+        assert server.first_received_at is None
+        _post(server, "m", "a")
+        first, last = server.first_received_at, server.last_finished_at
+        _post(server, "m", "b")
+        assert server.first_received_at == first and server.last_finished_at > last >= first + 0.02
