@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -120,15 +121,26 @@ def run_offline(spec: Path, runs_dir: Path) -> dict:
     """Run the offline pipeline as a subprocess; its exit status, wall time and process-tree peak."""
     command = [sys.executable, "-m", "distilleval", "run", str(spec), "--offline", "--runs-dir", str(runs_dir)]
     started = time.perf_counter()
-    log = (runs_dir.parent / "run.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    peak = 0
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    peak, window_peak, lines = 0, 0, []
+
+    def read_output() -> None:
+        # Each output line stamped with the time and the tree's peak since the previous line:
+        # which step of the run holds the memory.
+        nonlocal window_peak
+        for line in process.stdout:
+            lines.append(f"{time.perf_counter() - started:7.1f} s {window_peak / 2**20:6.0f} MiB | {line.rstrip()}")
+            window_peak = 0
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
     while process.poll() is None:
-        peak = max(peak, tree_rss_bytes(process.pid))
+        rss = tree_rss_bytes(process.pid)
+        peak, window_peak = max(peak, rss), max(window_peak, rss)
         time.sleep(0.05)
-    log.close()
-    return {"rc": process.returncode, "wall_s": time.perf_counter() - started, "peak_bytes": peak,
-            "log": (runs_dir.parent / "run.log").read_text(encoding="utf-8", errors="replace")}
+    reader.join()
+    return {"rc": process.returncode, "wall_s": time.perf_counter() - started, "peak_bytes": peak, "log": "\n".join(lines)}
 
 
 def headline(summary: dict) -> str:
@@ -146,6 +158,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", action="append", choices=SETS, help="public set(s) to build from (default banking77, hwu64)")
     parser.add_argument("--rows", action="append", type=int, help="training rows (default 120000 and 150000)")
+    parser.add_argument("--timeline", action="store_true", help="print the run's output, each line with the peak since the last")
     parser.add_argument("--keep-summary", type=Path, default=None, metavar="DIR", help="copy each summary.json here")
     args = parser.parse_args()
     data_dir = shared_data_dir()
@@ -167,6 +180,8 @@ def main() -> int:
                 if result["rc"] != 0:
                     print(f"{name:<11}{rows:>11,} failed (exit {result['rc']}): {result['log'].strip().splitlines()[-3:]}")
                     continue
+                if args.timeline:
+                    print(result["log"])
                 summary_path = next((folder / "runs").glob("*/summary.json"))
                 summary = json.loads(summary_path.read_text(encoding="utf-8"))
                 if args.keep_summary:
