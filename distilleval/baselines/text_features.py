@@ -12,7 +12,8 @@ over chunks of texts when there are enough of them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -73,8 +74,24 @@ def _count_in_chunks(texts: list[str], workers: int):
     # as soon as the counting is done: none holds a copy of the caller's memory or lingers
     # through the fit. Each one costs what importing scikit-learn costs (about 115 MB), so
     # there are at most MAX_HASH_WORKERS of them whatever the number of cores.
-    with ProcessPoolExecutor(min(workers, MAX_HASH_WORKERS, len(chunks))) as pool:
-        return _stack_rows(pool.map(count_ngrams, chunks), len(texts), bound)
+    workers = min(workers, MAX_HASH_WORKERS, len(chunks))
+    with ProcessPoolExecutor(workers) as pool:
+        return _stack_rows(_counted_in_order(pool, chunks, ahead=2 * workers), len(texts), bound)
+
+
+def _counted_in_order(pool, chunks: list[list[str]], *, ahead: int) -> Iterator:
+    """``count_ngrams`` of each chunk, in order, with at most ``ahead`` chunks sent and not yet taken.
+
+    ``pool.map`` sends every chunk at once, so finished blocks could pile up in this process
+    faster than they are copied out.
+    """
+    pending: deque = deque()
+    for chunk in chunks:
+        pending.append(pool.submit(count_ngrams, chunk))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _stack_rows(parts: Iterable, n_rows: int, bound: int):
@@ -82,8 +99,8 @@ def _stack_rows(parts: Iterable, n_rows: int, bound: int):
 
     The value and column arrays are reserved at ``bound`` entries (``most_nonzeros``) and
     filled in order: the operating system backs only the pages written, so the memory is the
-    result's plus one block. Collecting the blocks first and copying them held the matrix
-    twice, the freed blocks' memory kept by the allocator.
+    result's plus the blocks not yet copied. Collecting the blocks first and copying them held
+    the matrix twice, the freed blocks' memory kept by the allocator.
     """
     import scipy.sparse as sp
 
@@ -100,7 +117,11 @@ def _stack_rows(parts: Iterable, n_rows: int, bound: int):
         value_at += part.nnz
         row_at += part.shape[0]
         del part
-    return sp.csr_matrix((data[:value_at], columns[:value_at], row_starts), shape=(n_rows, WORD_COLUMNS + CHAR_COLUMNS))
+    # Shrunk in place (the allocator gives the unused tail back without copying): scipy copies
+    # arrays that are slices of a much larger one, which held the matrix twice.
+    data.resize(value_at, refcheck=False)
+    columns.resize(value_at, refcheck=False)
+    return sp.csr_matrix((data, columns, row_starts), shape=(n_rows, WORD_COLUMNS + CHAR_COLUMNS))
 
 
 def _grown(array: np.ndarray, used: int, needed: int) -> np.ndarray:
