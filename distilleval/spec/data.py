@@ -215,12 +215,8 @@ class _GoldColumnWatch:
         if not self.found and self.spec.data.gold in record:
             self.found = True
 
-    def check(self, rest: Iterable[tuple[int, dict[str, Any]]] = ()) -> None:
-        """Raise if no record has the column, reading ``rest`` (the records not yet seen) to know."""
-        for _, record in rest:
-            if self.found:
-                return
-            self.see(record)
+    def check(self) -> None:
+        """Raise if no record seen has the column."""
         if not self.found:
             column = self.spec.data.gold
             raise DataError(f"{spec_location(self.spec, ('data', 'gold'))}: data.gold: column {column!r} is in no record of "
@@ -280,8 +276,13 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
             problem = err
         else:
             continue
+        # The rest of the file is read before this row is reported, as when the whole file was
+        # read first: an unreadable line anywhere, then a gold column in no record, come first.
+        for _, record in records:
+            if watch is not None:
+                watch.see(record)
         if watch is not None:
-            watch.check(records)
+            watch.check()
         raise problem
     if watch is not None:
         watch.check()
