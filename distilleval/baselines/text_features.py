@@ -23,7 +23,7 @@ CHAR_COLUMNS = 2**17
 CHUNK_TEXTS = 4000
 MAX_WORKERS = 4
 # Each hashing worker is a fresh interpreter holding scikit-learn (about 140 MB resident), so
-# at most two, whatever the number of cores: 4 put a 150,000-row offline run over 1 GiB.
+# at most two whatever the number of cores: each further one adds about 140 MB to the peak.
 MAX_HASH_WORKERS = 2
 # Below this many texts, starting worker interpreters costs more than hashing in this one.
 PARALLEL_FROM_TEXTS = 20_000
