@@ -12,12 +12,24 @@ Baselines apply to label tasks with text inputs only; ``load_spec`` refuses them
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from distilleval.baselines.base import BaselineOutput, TrainedBaseline, item_text, training_pairs
-from distilleval.spec.data import Item, order_key
-from distilleval.spec.task_spec import BaselineSpec
+if TYPE_CHECKING:
+    from distilleval.baselines.base import BaselineOutput, TrainedBaseline, item_text
+    from distilleval.spec.data import Item
+    from distilleval.spec.task_spec import BaselineSpec
 
 __all__ = ["BaselineOutput", "TrainedBaseline", "item_text", "train_baseline"]
+
+
+def __getattr__(name: str):
+    # Deferred: the TF-IDF hashing workers import ``baselines.text_features``, and with it this
+    # package; importing the spec layer (pydantic) here made each worker 34 MB bigger.
+    if name in ("BaselineOutput", "TrainedBaseline", "item_text"):
+        from distilleval.baselines import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def train_baseline(
@@ -42,6 +54,8 @@ def train_baseline(
         DataError: missing labels or fewer than two classes.
         ConfigurationError: the baseline's model cannot be loaded.
     """
+    from distilleval.baselines.base import training_pairs
+
     texts, targets = training_pairs(*_in_canonical_order(items, labels))
     if baseline.kind == "tfidf_logreg":
         from distilleval.baselines.tfidf_logreg import train_tfidf_logreg
@@ -54,6 +68,8 @@ def train_baseline(
 
 def _in_canonical_order(items: Sequence[Item], labels: Sequence[str] | None) -> tuple[list[Item], list[str] | None]:
     """``items`` (and their ``labels``, when given) sorted by the stable hash of each item's id."""
+    from distilleval.spec.data import order_key
+
     order = sorted(range(len(items)), key=lambda n: order_key(items[n].id))
     if labels is None or len(labels) != len(items):
         return [items[n] for n in order], labels if labels is None else list(labels)  # a count mismatch is reported by training_pairs

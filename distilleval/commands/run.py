@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         print("label, validate, train, eval: up to date (spec, prompts, data and pricing unchanged); reusing summary.json")
     else:
         with run_directory(plan.run_dir, keep_partial=False):
-            run_offline(spec, pricing, plan, limit=args.limit)
+            run_offline(spec, pricing, plan, limit=args.limit, items=inputs.items)
             mark_current(summary_path, plan.fingerprint)
     reports = write_reports(plan.run_dir)
     print("report    " + ", ".join(str(path) for path in reports))

@@ -27,7 +27,7 @@ from distilleval.spec.task_spec import SplitSpec, TaskSpec, spec_location
 _LABELS_SHOWN = 8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One example of the task.
 
@@ -91,18 +91,40 @@ def iter_jsonl(
 
 # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark, which would otherwise
 # become part of the first column's name.
-def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _iter_jsonl_file(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8-sig") as handle:
-        return list(iter_jsonl(handle, path))
+        yield from iter_jsonl(handle, path)
 
 
-def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _iter_csv_file(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
-        rows = []
         for record in reader:
-            rows.append((reader.line_num, dict(record)))
-        return rows
+            yield reader.line_num, dict(record)
+
+
+def iter_records(path: Path, fmt: str = "auto") -> Iterator[tuple[int, dict[str, Any]]]:
+    """Raw records of a JSONL or CSV file with their line numbers, one at a time.
+
+    Only one record is held at once, so a caller that keeps less than the whole row (``load_items``)
+    never holds the file twice over.
+
+    Raises:
+        DataError: the file is missing, unreadable, empty or malformed (when the bad line is reached).
+    """
+    if fmt == "auto":
+        fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
+    empty = True
+    try:
+        for row in _iter_csv_file(path) if fmt == "csv" else _iter_jsonl_file(path):
+            empty = False
+            yield row
+    except FileNotFoundError:
+        raise DataError(f"{path}: data file not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path}: cannot read data file ({err})") from None
+    if empty:
+        raise DataError(f"{path}: the data file has no records")
 
 
 def read_records(path: Path, fmt: str = "auto") -> list[tuple[int, dict[str, Any]]]:
@@ -111,17 +133,7 @@ def read_records(path: Path, fmt: str = "auto") -> list[tuple[int, dict[str, Any
     Raises:
         DataError: the file is missing, unreadable, empty or malformed.
     """
-    if fmt == "auto":
-        fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
-    try:
-        rows = _read_csv(path) if fmt == "csv" else _read_jsonl(path)
-    except FileNotFoundError:
-        raise DataError(f"{path}: data file not found") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{path}: cannot read data file ({err})") from None
-    if not rows:
-        raise DataError(f"{path}: the data file has no records")
-    return rows
+    return list(iter_records(path, fmt))
 
 
 def content_id(inputs: dict[str, str], gold: Any) -> str:
@@ -184,14 +196,32 @@ def _label_gold(raw: Any, matcher: LabelMatcher, labels: list[str], where: str) 
     return label
 
 
-def _check_gold_column(spec: TaskSpec, source: Path, records: list[tuple[int, dict[str, Any]]]) -> None:
-    """A ``data.gold`` column that no record has is a misspelling, not an unlabelled data set."""
-    column = spec.data.gold
-    if column is None or any(column in record for _, record in records):
-        return
-    columns = list(dict.fromkeys(key for _, record in records[:100] for key in record))
-    raise DataError(f"{spec_location(spec, ('data', 'gold'))}: data.gold: column {column!r} is in no record of {source}; "
-                    f"its columns are {', '.join(map(str, columns))}")
+class _GoldColumnWatch:
+    """Whether any record read so far has the ``data.gold`` column (records stream past once).
+
+    A ``data.gold`` column that no record has is a misspelling, not an unlabelled data set, and
+    it is reported before any single row's problem, as when the whole file was read first.
+    """
+
+    def __init__(self, spec: TaskSpec, source: Path) -> None:
+        self.spec, self.source = spec, source
+        self.found = spec.data.gold is None
+        self.columns: dict[Any, None] = {}  # the first 100 records' columns, for the message
+        self.seen = 0
+
+    def see(self, record: dict[str, Any]) -> None:
+        if self.seen < 100:
+            self.columns.update(dict.fromkeys(record))
+            self.seen += 1
+        if not self.found and self.spec.data.gold in record:
+            self.found = True
+
+    def check(self) -> None:
+        """Raise if no record seen has the column."""
+        if not self.found:
+            column = self.spec.data.gold
+            raise DataError(f"{spec_location(self.spec, ('data', 'gold'))}: data.gold: column {column!r} is in no record of "
+                            f"{self.source}; its columns are {', '.join(map(str, self.columns))}")
 
 
 def _readable_image(folder: Path, value: str, where: str) -> Path:
@@ -230,66 +260,91 @@ def load_items(spec: TaskSpec, *, path: Path | None = None, require_gold: bool =
             the data file has no ``data.gold`` column at all; the message names file, line and column.
     """
     source = path if path is not None else spec.resolve(spec.data.path)
-    records = read_records(source, spec.data.format)
-    if path is None:
-        _check_gold_column(spec, source, records)
+    # One record at a time: 150,000 rows held as parsed records beside their items doubled the
+    # memory of loading them.
+    records = iter_records(source, spec.data.format)
+    watch = _GoldColumnWatch(spec, source) if path is None else None
     matcher = _gold_matcher(spec)
     items: list[Item] = []
     seen: dict[str, int] = {}
     for line, record in records:
-        where = f"{source}:{line}"
-        inputs: dict[str, str] = {}
-        for field_name, column in spec.data.input.items():
-            if column not in record or record[column] is None:
-                raise DataError(f"{where}: column {column!r} (input field {field_name!r}) is missing")
-            value = record[column]
-            if not isinstance(value, str):
-                value = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
-            _check_length(value, spec, f"{where}: column {column!r}")
-            if field_name in spec.data.image_inputs:
-                value = str(_readable_image(source.parent, value, f"{where}: column {column!r}"))
-            inputs[field_name] = value
-        gold = None
-        if spec.data.gold:
-            if spec.data.gold in record and record[spec.data.gold] not in (None, ""):
-                if isinstance(record[spec.data.gold], str):
-                    _check_length(record[spec.data.gold], spec, f"{where}: column {spec.data.gold!r}")
-                gold = _gold_value(record[spec.data.gold], spec, f"{where}: column {spec.data.gold!r}")
-                if matcher is not None:
-                    gold = _label_gold(gold, matcher, spec.output.labels or [], f"{where}: column {spec.data.gold!r}")
-            elif require_gold:
-                raise DataError(f"{where}: column {spec.data.gold!r} (gold) is missing")
-        if spec.data.id:
-            if spec.data.id not in record:
-                raise DataError(f"{where}: column {spec.data.id!r} (id) is missing")
-            item_id = str(record[spec.data.id])
+        if watch is not None:
+            watch.see(record)
+        try:
+            items.append(_record_item(spec, source, line, record, seen, matcher, pool=path is not None,
+                                      require_gold=require_gold))
+        except DataError as err:
+            problem = err
         else:
-            # Identical rows are interchangeable, so numbering their copies in file order moves no figure.
-            base = item_id = content_id(inputs, gold)
-            copies = 1
-            while item_id in seen:
-                copies += 1
-                item_id = f"{base}-{copies}"
-        if item_id in seen:
-            raise DataError(f"{where}: duplicate id {item_id!r} (first on line {seen[item_id]})")
-        seen[item_id] = line
-        if path is not None and spec.data.split.column and spec.data.split.column not in record:
-            split_name = "train"  # a pool of inputs to label has no split column: all of it is for training
-        elif spec.data.split.column:
-            value = str(record.get(spec.data.split.column, ""))
-            if value in spec.data.split.train_values:
-                split_name = "train"
-            elif value in spec.data.split.eval_values:
-                split_name = "eval"
-            else:
-                raise DataError(
-                    f"{where}: column {spec.data.split.column!r}: split {value!r} is neither a train value "
-                    f"({', '.join(spec.data.split.train_values)}) nor an eval value ({', '.join(spec.data.split.eval_values)})"
-                )
-        else:
-            split_name = assign_split(item_id, spec.data.split)
-        items.append(Item(id=item_id, inputs=inputs, gold=gold, split=split_name, line=line))
+            continue
+        # The rest of the file is read before this row is reported, as when the whole file was
+        # read first: an unreadable line anywhere, then a gold column in no record, come first.
+        for _, record in records:
+            if watch is not None:
+                watch.see(record)
+        if watch is not None:
+            watch.check()
+        raise problem
+    if watch is not None:
+        watch.check()
     return canonical_order(items)
+
+
+def _record_item(spec: TaskSpec, source: Path, line: int, record: dict[str, Any], seen: dict[str, int],
+                 matcher: LabelMatcher | None, *, pool: bool, require_gold: bool) -> Item:
+    """The item of one record (``seen``: id -> line of the items before it, updated here)."""
+    where = f"{source}:{line}"
+    inputs: dict[str, str] = {}
+    for field_name, column in spec.data.input.items():
+        if column not in record or record[column] is None:
+            raise DataError(f"{where}: column {column!r} (input field {field_name!r}) is missing")
+        value = record[column]
+        if not isinstance(value, str):
+            value = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+        _check_length(value, spec, f"{where}: column {column!r}")
+        if field_name in spec.data.image_inputs:
+            value = str(_readable_image(source.parent, value, f"{where}: column {column!r}"))
+        inputs[field_name] = value
+    gold = None
+    if spec.data.gold:
+        if spec.data.gold in record and record[spec.data.gold] not in (None, ""):
+            if isinstance(record[spec.data.gold], str):
+                _check_length(record[spec.data.gold], spec, f"{where}: column {spec.data.gold!r}")
+            gold = _gold_value(record[spec.data.gold], spec, f"{where}: column {spec.data.gold!r}")
+            if matcher is not None:
+                gold = _label_gold(gold, matcher, spec.output.labels or [], f"{where}: column {spec.data.gold!r}")
+        elif require_gold:
+            raise DataError(f"{where}: column {spec.data.gold!r} (gold) is missing")
+    if spec.data.id:
+        if spec.data.id not in record:
+            raise DataError(f"{where}: column {spec.data.id!r} (id) is missing")
+        item_id = str(record[spec.data.id])
+    else:
+        # Identical rows are interchangeable, so numbering their copies in file order moves no figure.
+        base = item_id = content_id(inputs, gold)
+        copies = 1
+        while item_id in seen:
+            copies += 1
+            item_id = f"{base}-{copies}"
+    if item_id in seen:
+        raise DataError(f"{where}: duplicate id {item_id!r} (first on line {seen[item_id]})")
+    seen[item_id] = line
+    if pool and spec.data.split.column and spec.data.split.column not in record:
+        split_name = "train"  # a pool of inputs to label has no split column: all of it is for training
+    elif spec.data.split.column:
+        value = str(record.get(spec.data.split.column, ""))
+        if value in spec.data.split.train_values:
+            split_name = "train"
+        elif value in spec.data.split.eval_values:
+            split_name = "eval"
+        else:
+            raise DataError(
+                f"{where}: column {spec.data.split.column!r}: split {value!r} is neither a train value "
+                f"({', '.join(spec.data.split.train_values)}) nor an eval value ({', '.join(spec.data.split.eval_values)})"
+            )
+    else:
+        split_name = assign_split(item_id, spec.data.split)
+    return Item(id=item_id, inputs=inputs, gold=gold, split=split_name, line=line)
 
 
 def split_items(items: list[Item], split: str) -> list[Item]:

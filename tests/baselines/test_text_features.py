@@ -46,3 +46,22 @@ def test_worker_processes_give_the_same_matrix(monkeypatch):
 def test_transform_before_fit_is_refused():
     with pytest.raises(RuntimeError):
         HashedTfidf().transform(["x"])
+
+
+TRICKY = ["", " ", "a", "a b c d e f", "İSTANBUL İİİ", "ß straße", "tabs\tand\n\nnew  lines   here", "x" * 300,
+          "emoji 🙂🙂 and ünïcode", "I I I I I I", "ab " * 50]
+
+
+def test_most_nonzeros_bounds_every_rows_nonzeros():
+    counts = text_features.count_ngrams(TRICKY)
+    for n, text in enumerate(TRICKY):
+        assert counts[n].nnz <= text_features.most_nonzeros([text]), text
+    assert counts.nnz <= text_features.most_nonzeros(TRICKY)
+
+
+def test_a_bound_that_is_too_small_still_gives_every_row(monkeypatch):
+    expected = HashedTfidf().fit_transform(TRICKY * 3)
+    monkeypatch.setattr(text_features, "most_nonzeros", lambda texts: 5)
+    monkeypatch.setattr(text_features, "CHUNK_TEXTS", 4)
+    grown = HashedTfidf().fit_transform(TRICKY * 3)
+    assert (grown != expected).nnz == 0 and grown.shape == expected.shape

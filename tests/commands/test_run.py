@@ -366,3 +366,16 @@ def test_duplicated_training_rows_are_kept_with_one_warning_line(tmp_path, capsy
     )
     n_train = sum(1 for line in data.read_text().splitlines() if '"split": "train"' in line)
     assert f"tfidf_logreg: trained on {n_train} items" in captured.out  # warned, not dropped
+
+
+def test_an_offline_run_loads_the_items_once(tmp_path, monkeypatch):
+    # The checks before the run load the items; the offline pipeline reuses them (a second copy
+    # of 150,000 items was 90 MB of the run's peak).
+    from distilleval.pipeline import offline
+
+    def second_load(*args, **kwargs):
+        raise AssertionError("the offline pipeline loaded the data file again")
+
+    monkeypatch.setattr(offline, "load_items", second_load)
+    spec = str(REPO / "specs" / "ticket_routing" / "spec.yaml")
+    assert main(["run", spec, "--offline", "--runs-dir", str(tmp_path / "runs"), "--limit", "20"]) == 0
