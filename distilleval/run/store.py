@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,30 @@ class RunStore:
         with self._guard(), self.db:
             self.db.execute("BEGIN")
             self.db.executemany(_INSERT, [_row(result) for result in results])
+
+    def add_hits(self, hits: Iterable[tuple[str, str, int, tuple]]) -> int:
+        """Commit replayed cache hits in one transaction, without a ``CallResult`` per hit.
+
+        Args:
+            hits: ``(item_id, model, repeat, fields)`` with ``fields`` a cached response as
+                ``ResponseCache.get_many`` returns it (``CachedResponse`` field order).
+
+        Returns:
+            How many rows were written. The rows are those ``add`` writes for the same hits.
+        """
+        now = time.time()
+        rows = [
+            (item_id, model, repeat, "ok", text, None, None, input_tokens, output_tokens, latency_ms, 0.0, 1, 0,
+             cached, written, finish, None, sure, basis, now)
+            for item_id, model, repeat, (text, input_tokens, output_tokens, latency_ms, _, cached, written, finish, sure,
+                                         basis) in hits
+        ]
+        self.flush()
+        if rows:
+            with self._guard(), self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany(_INSERT, rows)
+        return len(rows)
 
     def flush(self) -> None:
         """Commit the queued cache hits in one transaction."""
