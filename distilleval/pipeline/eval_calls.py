@@ -122,7 +122,7 @@ class EvalCalls:
             else:
                 maker = makers.get(role)
                 if maker is None:
-                    maker = makers[role] = KeyMaker(model_ids[role], self.request(role, item))
+                    maker = makers[role] = KeyMaker(model_ids[role], self.request(role, item, messages=()))
                 messages = build_messages(self._models[role], item, self._image_inputs)
                 digest = maker.digest(messages)
                 if remember:
