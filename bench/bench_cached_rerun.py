@@ -10,7 +10,8 @@ to the server), then again with that cache (every call is a hit). For each run i
 - first result: from the start to the first row the run store stamped (``finished_at``);
 - first to last result: the call phase (for the re-run: replaying the hits), and items/s over that;
 - last result to exit: from the last row the run store stamped to the exit;
-- peak RSS of the eval process (``wait4``'s ``ru_maxrss``).
+- CPU seconds (user + system) and peak RSS of the eval process (``wait4``'s rusage): the CPU
+  figure moves less than the wall clock on a shared machine.
 
 ``--repo PATH`` times another checkout (with its own ``.venv``), for a before/after figure.
 
@@ -60,7 +61,7 @@ def _run_eval(spec: Path, runs_dir: Path, cache: Path, progress_every: float, re
             "SELECT MIN(finished_at), MAX(finished_at), COUNT(*), SUM(cache_hit) FROM records").fetchone()
     return {"wall_s": exited - started, "first_result_s": first - started_wall, "last_result_to_exit_s": exited_wall - last,
             "results_s": last - first,
-            "peak_rss_mib": usage.ru_maxrss / 1024, "rows": rows, "hits": hits or 0}
+            "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024, "rows": rows, "hits": hits or 0}
 
 
 def measure(n_items: int, progress_every: float, repo: Path = REPO) -> tuple[dict[str, float], dict[str, float]]:
@@ -83,7 +84,7 @@ def _line(name: str, n_items: int, row: dict[str, float]) -> str:
     return (f"  {name:<7} wall {row['wall_s']:7.1f} s = {n_items / row['wall_s']:9,.0f} items/s; first result "
             f"{row['first_result_s']:5.1f} s, first to last result {row['results_s']:6.1f} s = "
             f"{n_items / max(row['results_s'], 1e-3):9,.0f} items/s, last result to exit {row['last_result_to_exit_s']:5.1f} s; "
-            f"peak RSS {row['peak_rss_mib']:7,.0f} MiB")
+            f"CPU {row['cpu_s']:6.1f} s; peak RSS {row['peak_rss_mib']:7,.0f} MiB")
 
 
 def main() -> None:
