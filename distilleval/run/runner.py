@@ -317,7 +317,7 @@ class Runner:
             missing = {call.model for call in calls} - set(self.backends)
             if missing:
                 raise KeyError(f"no backend for model role(s): {', '.join(sorted(missing))}")
-        results: list[CallResult | None] = [None] * len(calls) if sized and keep_results else []
+        results: dict[int, CallResult] = {}
         queue = enumerate(calls)
         self._done, self._total = 0, (total if total is not None else len(calls) if sized else 0)
 
@@ -328,10 +328,8 @@ class Runner:
                 if not sized and call.model not in self.backends:
                     raise KeyError(f"no backend for model role(s): {call.model}")
                 result, to_cache = await self._run_one(call)
-                if sized and keep_results:
+                if keep_results:
                     results[index] = result
-                elif keep_results:
-                    results.append(result)
                 self._done += 1
                 # The run store first (on_result), the cache after: a cache that fails (full disk,
                 # damaged file) can never cost a paid answer.
@@ -361,7 +359,7 @@ class Runner:
             await self._lag.stop()
         if self._abort is not None:
             raise self._abort
-        return [r for r in results if r is not None]
+        return [results[index] for index in sorted(results)]
 
     async def _watch_for_stalls(self, workers: list[asyncio.Task]) -> None:
         """Stop the run when a model that answered before has calls in flight, no answer for

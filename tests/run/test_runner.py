@@ -397,8 +397,8 @@ class _Answering:
 
     model_id = "openai/s"
 
-    def __init__(self, drawn, fail=None):
-        self.drawn, self.fail, self.seen = drawn, fail, []
+    def __init__(self, drawn, fail=None, delay_s=lambda content: 0):
+        self.drawn, self.fail, self.seen, self.delay_s = drawn, fail, [], delay_s
 
     async def complete(self, request, *, timeout_s):
         from distilleval.backends.base import Completion
@@ -406,7 +406,7 @@ class _Answering:
         self.seen.append((request.messages[0]["content"], len(self.drawn)))
         if self.fail is not None:
             raise self.fail
-        await asyncio.sleep(0)
+        await asyncio.sleep(self.delay_s(request.messages[0]["content"]))
         return Completion("billing", 5, 1, 1.0, 0.0)
 
     async def aclose(self):
@@ -421,9 +421,10 @@ def _drawn_stream(calls, drawn):
 
 def test_an_iterator_of_calls_is_drawn_as_workers_free_up():
     drawn = []
-    backend = _Answering(drawn)
+    # Even items answer slowly: results finish out of order, and still come back in the calls' order.
+    backend = _Answering(drawn, delay_s=lambda content: 0.01 if int(content.split()[-1]) % 2 == 0 else 0)
     stream = _drawn_stream(_calls("student", 40), drawn)
-    results = _run({"student": backend}, stream, options=RunnerOptions(concurrency=2, **FAST))
+    results = _run({"student": backend}, stream, options=RunnerOptions(concurrency=4, **FAST))
     assert backend.seen[0] == ("item 0", 1)  # the first call went out before the rest were drawn
     assert [r.item_id for r in results] == [f"item-{i}" for i in range(40)] and len(drawn) == 40
 
