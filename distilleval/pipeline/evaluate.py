@@ -95,6 +95,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     from distilleval.backends.request_checks import check_spec_settings
     from distilleval.costs.pricing import resolve_pricing
     from distilleval.costs.spec_prices import check_spec_priced
+    from distilleval.pipeline.eval_calls import EvalCalls
     from distilleval.pipeline.latency_probe import latency_context, roles_to_probe
     from distilleval.pipeline.preflight import check_eval_inputs, check_scorer
     from distilleval.run.runner import RunAborted
@@ -122,20 +123,20 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
                                                                                  and not options.out))
             finished = previous.finished_keys()
             to_probe = roles_to_probe(previous, roles, probe_calls)
-    # Interleaved by item, so a run stopped early has both models on the same items.
-    calls = [_call_for(spec, role, item) for item in items for role in roles if (item.id, role, 0) not in finished]
+    # Built as the runner draws them, interleaved by item (a run stopped early has both models on the same items).
+    calls = EvalCalls(spec, items, roles, finished)
     probe = [_call_for(spec, role, item) for item in items[:probe_calls] for role in to_probe]
-    backends = _open_backends(spec, [] if options.batch else calls, pricing, options, also=to_probe)
+    backends = _open_backends(spec, None if options.batch else calls, pricing, options, also=to_probe)
     run_dir = _make_run_dir(run_dir, reuse=bool(options.out or resume))
     try:
         with _writing(run_dir), RunStore(run_dir) as store:
             _check_resume(store, spec, run_dir, identity)
             write_run_files(spec, pricing, run_dir)
             _phase("calls", total=len(calls))
-            if options.batch and calls:
-                asyncio.run(_call_models_in_batches(spec, calls, store, options, pricing, run_dir))
-                calls = []
-            if calls or probe:
+            if options.batch and len(calls):
+                asyncio.run(_call_models_in_batches(spec, list(calls), store, options, pricing, run_dir))
+                calls = EvalCalls(spec, [], roles)
+            if len(calls) or probe:
                 try:
                     asyncio.run(_call_models(spec, calls, probe, backends, store, options, pricing, probe_concurrency))
                 except RunAborted as err:
@@ -402,33 +403,32 @@ def _call_for(spec: TaskSpec, role: str, item: Item) -> Any:
 
 
 def _open_backends(
-    spec: TaskSpec, calls: list[Any], pricing: Any, options: EvalOptions, *, also: Sequence[str] = ()
+    spec: TaskSpec, calls: Any, pricing: Any, options: EvalOptions, *, also: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """Backends for the roles of ``calls`` and ``also`` (roles the latency probe will call);
-    fails fast on a missing price or key, or a dead endpoint.
+    """Backends for the roles of ``calls`` (an ``EvalCalls``; None: none) and ``also`` (roles the
+    latency probe will call); fails fast on a missing price or key, or a dead endpoint.
 
     A role whose every call is answered by the response cache (and that is not probed) gets a
     ``LazyBackend``: no provider SDK is imported and no key or endpoint is needed unless a
     call misses after all.
     """
-    from collections import Counter
-
     from distilleval.backends.factory import build_backend, check_reachable
     from distilleval.run.cache import cache_path_for
-    from distilleval.run.lazy import LazyBackend, roles_with_misses
+    from distilleval.run.lazy import LazyBackend
 
     models = spec.models()
-    roles = sorted({call.model for call in calls} | set(also))
+    called = calls.roles if calls is not None else []
+    roles = sorted(set(called) | set(also))
     for role in roles:
         pricing.price_for(pricing.key_for(models[role]))
     cache_path = None if options.no_cache or options.refresh else cache_path_for(options.cache)
-    missing = roles_with_misses(calls, {role: models[role].model for role in roles}, cache_path) | set(also)
+    missing = (calls.roles_with_misses(cache_path) if calls is not None else set()) | set(also)
     backends: dict[str, Any] = {}
-    calls_per_role = Counter(call.model for call in calls)
+    calls_per_role = calls.counts if calls is not None else {}
     for role in roles:
         if role in missing:
             backends[role] = build_backend(
-                role, models[role], pricing=pricing, calls=calls_per_role[role], concurrency=options.concurrency
+                role, models[role], pricing=pricing, calls=calls_per_role.get(role, 0), concurrency=options.concurrency
             )
             check_reachable(role, models[role])
         else:
@@ -440,7 +440,7 @@ def _open_backends(
 
 async def _call_models(
     spec: TaskSpec,
-    calls: list[Any],
+    calls: Any,
     probe: list[Any],
     backends: dict[str, Any],
     store: Any,
@@ -448,8 +448,9 @@ async def _call_models(
     pricing: Any,
     probe_concurrency: int,
 ) -> None:
-    """Run ``calls`` (each final result is committed to ``store`` the moment it is known), then
-    the latency probe's ``probe`` calls; the latency context of both goes to the store's meta."""
+    """Run ``calls`` (an ``EvalCalls``: the response cache's hits committed to ``store`` in bulk,
+    each other final result the moment it is known), then the latency probe's ``probe`` calls;
+    the latency context of both goes to the store's meta."""
     from distilleval.pipeline.latency_probe import record_under_load, run_probe
     from distilleval.run.cache import ResponseCache, cache_path_for
     from distilleval.run.runner import Progress, Runner, RunnerOptions
@@ -470,11 +471,18 @@ async def _call_models(
         endpoints={role: api_base for role in backends if (api_base := models[role].api_base)},
     )
     try:
-        if calls:
+        if len(calls):
             with Progress(len(calls), description=f"{spec.name}: calls") as progress:
                 runner = Runner(backends, options=runner_options, cache=cache, on_result=store.add, progress=progress)
+
+                def hits(role: str, count: int) -> None:
+                    runner.note_hits(role, count)
+                    progress.advance_hits(count)
+
+                model_ids = {role: backends[role].model_id for role in calls.roles}
                 try:
-                    await runner.run(calls)
+                    await runner.run(calls.calls(cache, store, model_ids, on_hits=hits), total=len(calls),
+                                     keep_results=False)
                 finally:
                     record_under_load(store, runner, options.concurrency, sorted(runner.called_roles))
         if probe:

@@ -17,9 +17,10 @@ import json
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from distilleval.backends.base import ChatRequest, Completion
@@ -87,25 +88,62 @@ def cache_key(model_id: str, request: ChatRequest, repeat: int = 0) -> str:
     Returns:
         A hex SHA-256 over a canonical JSON of exactly those fields.
     """
-    material = {
-        "model": model_id,
-        "messages": request.messages,
-        "max_tokens": request.max_tokens,
-        "temperature": request.temperature,
-        "stop": list(request.stop),
-        "repeat": repeat,
-    }
-    # A reasoning setting decides the answer too; left out when unset so older keys still match.
-    if request.reasoning_effort is not None or request.thinking_budget_tokens is not None:
-        material["reasoning"] = [request.reasoning_effort, request.thinking_budget_tokens]
-    canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return KeyMaker(model_id, request, repeat).key(request.messages)
+
+
+# One encoder for every key: json.dumps with options builds a new encoder on each call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+class KeyMaker:
+    """``cache_key`` for many requests that differ only in their messages (one model role's calls):
+    everything but the messages is encoded once, so a key costs one encoding of the messages and one hash.
+
+    Args:
+        model_id: the backend's model id.
+        request: any request of the role: its sampling and reasoning settings are used, not its messages.
+        repeat: the repeat index.
+    """
+
+    def __init__(self, model_id: str, request: ChatRequest, repeat: int = 0):
+        material: dict[str, Any] = {
+            "model": model_id,
+            "messages": None,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stop": list(request.stop),
+            "repeat": repeat,
+        }
+        # A reasoning setting decides the answer too; left out when unset so older keys still match.
+        if request.reasoning_effort is not None or request.thinking_budget_tokens is not None:
+            material["reasoning"] = [request.reasoning_effort, request.thinking_budget_tokens]
+        # The canonical JSON of an object is its members' in key order, so the messages' JSON slots in
+        # where the placeholder's ``null`` is (the only ``"messages":null`` in it: keys are sorted and unique).
+        before, after = _CANONICAL.encode(material).split('"messages":null', 1)
+        self._before, self._after = before + '"messages":', after
+
+    def key(self, messages: Any) -> str:
+        """The key of the request with these ``messages`` (a hex SHA-256, as ``cache_key``)."""
+        canonical = self._before + _CANONICAL.encode(messages) + self._after
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def digest(self, messages: Any) -> bytes:
+        """The key's 32 bytes (``digest(m).hex() == key(m)``): what a compact array of keys holds."""
+        canonical = self._before + _CANONICAL.encode(messages) + self._after
+        return hashlib.sha256(canonical.encode("utf-8")).digest()
 
 
 _ROW = (
     "key, model_id, text, input_tokens, output_tokens, latency_ms, cost_usd, created_at, cached_input_tokens,"
     " cache_write_tokens, finish_reason, latency_measured, confidence, confidence_basis"
 )
+# A hit's fields in ``CachedResponse`` order, after its key; latency NULL where none was measured.
+_HIT_FIELDS = (
+    "key, text, input_tokens, output_tokens, CASE WHEN latency_measured THEN latency_ms END, cost_usd,"
+    " cached_input_tokens, cache_write_tokens, finish_reason, confidence, confidence_basis"
+)
+# Keys per bulk look-up: under SQLite's smallest limit on bound parameters (999).
+LOOKUP_CHUNK = 900
 _PUT = f"INSERT OR REPLACE INTO responses ({_ROW}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -277,6 +315,38 @@ class ResponseCache:
         _, _, text, input_tokens, output_tokens, latency_ms, cost_usd, _, cached, written, finish, measured, sure, basis = row
         response = CachedResponse(text, input_tokens, output_tokens, latency_ms, cost_usd, cached, written, finish, sure, basis)
         return response if measured else dataclasses.replace(response, latency_ms=None)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, tuple]:
+        """The stored responses of those ``keys`` that have one, in a few queries (``LOOKUP_CHUNK`` keys each).
+
+        Returns:
+            key -> the ``CachedResponse`` fields as a plain tuple, in field order (``CachedResponse(*row)``
+            makes one; ``latency_ms`` is None for an answer without a measured latency). Plain
+            tuples, so replaying a million hits makes no object per hit. Empty when refreshing or
+            when the cache is unusable, like ``get``; a damaged file is set aside and the look-up
+            made again in the new one, which holds every answer that could still be read.
+        """
+        return {key: tuple(fields) for key, *fields in self._select_many(_HIT_FIELDS, keys)}
+
+    def present(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` that have a stored response (none when refreshing or unusable, like ``contains``)."""
+        return {key for (key,) in self._select_many("key", keys)}
+
+    def _select_many(self, columns: str, keys: Sequence[str]) -> list[tuple]:
+        """Rows of ``columns`` (the key first) for those of ``keys`` that are stored."""
+        for _ in range(2):  # once more in the new file when the old one was set aside
+            if self.refresh or self._db is None or not keys:
+                return []
+            rows: list[tuple] = []
+            try:
+                for start in range(0, len(keys), LOOKUP_CHUNK):
+                    chunk = keys[start:start + LOOKUP_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows += self._db.execute(f"SELECT {columns} FROM responses WHERE key IN ({marks})", chunk).fetchall()
+                return rows
+            except sqlite3.Error as err:
+                self._failed(err, writing=False)
+        return []
 
     def contains(self, key: str) -> bool:
         """True when ``key`` has a stored response (False when refreshing or unusable, like ``get``)."""

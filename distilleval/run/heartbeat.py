@@ -81,10 +81,10 @@ class Heartbeat:
             self.total, self.done, self.failed = total, 0, 0
         self._phase_started, self._phase_done_at_start = time.monotonic(), self.done
 
-    def advance(self, *, ok: bool) -> None:
-        """Count one finished call."""
-        self.done += 1
-        self.failed += 0 if ok else 1
+    def advance(self, *, ok: bool, count: int = 1) -> None:
+        """Count one finished call (``count`` of them, all ``ok`` or all failed)."""
+        self.done += count
+        self.failed += 0 if ok else count
 
     def line(self) -> str:
         """The progress line for now."""

@@ -70,11 +70,14 @@ def roles_with_misses(calls: Iterable[Call], model_ids: Mapping[str, str], cache
         return roles
     missing: set[str] = set()
     with ResponseCache(cache_path) as cache:
-        for call in calls:
-            if call.model in missing:
-                continue
-            if not cache.contains(cache_key(model_ids[call.model], call.request, call.repeat)):
-                missing.add(call.model)
-                if missing == roles:
-                    break
+        for start in range(0, len(calls), _CHUNK):  # one look-up per chunk, stopping once every role missed
+            keyed = [(call.model, cache_key(model_ids[call.model], call.request, call.repeat))
+                     for call in calls[start:start + _CHUNK] if call.model not in missing]
+            present = cache.present([key for _, key in keyed])
+            missing.update(role for role, key in keyed if key not in present)
+            if missing == roles:
+                break
     return missing
+
+
+_CHUNK = 256

@@ -61,6 +61,9 @@ class Call:
     model: str
     request: ChatRequest
     repeat: int = 0
+    # The response-cache key, set where a bulk look-up (``run.replay``) already found it missing:
+    # the runner then neither computes it again nor looks it up again.
+    miss_key: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -271,6 +274,12 @@ class Runner:
                 lags[role] = list(own[self._backend_lag_start.get(role, 0):])
         return lags
 
+    def note_hits(self, model: str, count: int) -> None:
+        """Count ``count`` calls to ``model`` that were served from the response cache outside the
+        runner (``run.replay``): answers, as a hit the runner serves itself is."""
+        self._successes[model] += count
+        self._done += count
+
     @property
     def called_roles(self) -> set[str]:
         """Roles the runner sent at least one request for (cache hits are not requests)."""
@@ -288,28 +297,40 @@ class Runner:
             delay = max(delay, retry_after * (1.0 + 0.1 * self._random.random()))
         return delay
 
-    async def run(self, calls: Iterable[Call]) -> list[CallResult]:
+    async def run(self, calls: Iterable[Call], *, total: int | None = None, keep_results: bool = True) -> list[CallResult]:
         """Run every call; returns results in the order of ``calls``.
+
+        Args:
+            calls: a list, or an iterator drawn from lazily as workers free up (a stream of
+                a million calls is never held at once; the first call starts at once).
+            total: how many calls the run has in all, for the stop messages (default: ``len(calls)``,
+                0 for an iterator); calls served elsewhere are counted with ``note_hits``.
+            keep_results: False returns ``[]`` and keeps no result (``on_result`` has them all).
 
         Raises:
             RunAborted: a model cannot work (results finished before that were still handed
                 to ``on_result``).
-            KeyError: a call names a role with no backend.
+            KeyError: a call names a role with no backend (for an iterator: when that call is reached).
         """
-        pending = list(calls)
-        missing = {call.model for call in pending} - set(self.backends)
-        if missing:
-            raise KeyError(f"no backend for model role(s): {', '.join(sorted(missing))}")
-        results: list[CallResult | None] = [None] * len(pending)
-        queue = iter(enumerate(pending))
-        self._done, self._total = 0, len(pending)
+        n_calls = len(calls) if isinstance(calls, (list, tuple)) else None
+        sized = n_calls is not None
+        if sized:
+            missing = {call.model for call in calls} - set(self.backends)
+            if missing:
+                raise KeyError(f"no backend for model role(s): {', '.join(sorted(missing))}")
+        results: dict[int, CallResult] = {}
+        queue = enumerate(calls)
+        self._done, self._total = 0, (total if total is not None else n_calls or 0)
 
         async def worker() -> None:
             for index, call in queue:
                 if self._abort is not None:
                     return
+                if not sized and call.model not in self.backends:
+                    raise KeyError(f"no backend for model role(s): {call.model}")
                 result, to_cache = await self._run_one(call)
-                results[index] = result
+                if keep_results:
+                    results[index] = result
                 self._done += 1
                 # The run store first (on_result), the cache after: a cache that fails (full disk,
                 # damaged file) can never cost a paid answer.
@@ -321,7 +342,7 @@ class Runner:
                     self.progress.advance(result)
                 self._check_fatal(result)
 
-        workers = max(1, min(self.options.concurrency, len(pending)))
+        workers = max(1, min(self.options.concurrency, n_calls)) if n_calls is not None else max(1, self.options.concurrency)
         self._backend_lag_start = {
             role: len(getattr(backend, "loop_lag_ms", None) or []) for role, backend in self.backends.items()
         }
@@ -339,7 +360,7 @@ class Runner:
             await self._lag.stop()
         if self._abort is not None:
             raise self._abort
-        return [r for r in results if r is not None]
+        return [results[index] for index in sorted(results)]
 
     async def _watch_for_stalls(self, workers: list[asyncio.Task]) -> None:
         """Stop the run when a model that answered before has calls in flight, no answer for
@@ -408,8 +429,9 @@ class Runner:
     async def _run_one(self, call: Call) -> tuple[CallResult, tuple[str, str, Completion] | None]:
         """One call's final result, and what to put in the cache once it is stored (None: nothing)."""
         backend = self.backends[call.model]
-        key = cache_key(backend.model_id, call.request, call.repeat) if self.cache is not None else None
-        if self.cache is not None and key is not None:
+        key = call.miss_key
+        if key is None and self.cache is not None:
+            key = cache_key(backend.model_id, call.request, call.repeat)
             hit = self.cache.get(key)
             if hit is not None:
                 return CallResult(
@@ -536,4 +558,14 @@ class Progress:
             beat.advance(ok=result.ok)
         if self._rich is not None:
             self._rich.update(self._task, advance=1, errors=self.errors, hits=self.cache_hits, spent=self.spent_usd)
+
+    def advance_hits(self, count: int) -> None:
+        """Count ``count`` cache hits served in bulk (``run.replay``): answers at $0."""
+        self.done += count
+        self.cache_hits += count
+        beat = heartbeat.active()
+        if beat is not None:
+            beat.advance(ok=True, count=count)
+        if self._rich is not None:
+            self._rich.update(self._task, advance=count, errors=self.errors, hits=self.cache_hits, spent=self.spent_usd)
 

@@ -2,7 +2,8 @@
 
 Each final result of a call made in this run is committed the moment it is known (WAL mode, so a
 SIGKILL loses at most the calls still in flight). Cache hits cost nothing to replay, so they are
-committed in batches (``HIT_BATCH`` rows per transaction, and before any other read or write):
+committed in batches (``HIT_BATCH`` rows per transaction, ``BULK_HIT_BATCH`` for hits replayed in bulk, and
+before any other read or write):
 a fully cached re-run of thousands of items does not pay one commit per row. Resuming a run asks ``finished_keys()`` and calls only what is missing:
 items with an ``ok`` row are never called again; items whose last attempt ended in an error
 are tried again (errors are not paid-for answers) and their row is replaced.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from distilleval.run.schema import add_missing_columns, is_damage
 
 RECORDS_FILE = "records.sqlite"
 HIT_BATCH = 500
+# Hits replayed in bulk (``run.replay``) come a chunk at a time: fewer, larger transactions.
+BULK_HIT_BATCH = 20_000
 
 _SCHEMA = (
     """
@@ -186,6 +189,29 @@ class RunStore:
         with self._guard(), self.db:
             self.db.execute("BEGIN")
             self.db.executemany(_INSERT, [_row(result) for result in results])
+
+    def add_hits(self, hits: Iterable[tuple[str, str, int, tuple]]) -> int:
+        """Queue replayed cache hits, without a ``CallResult`` per hit; committed ``BULK_HIT_BATCH``
+        rows per transaction, and like every queued hit before any other read or write.
+
+        Args:
+            hits: ``(item_id, model, repeat, fields)`` with ``fields`` a cached response as
+                ``ResponseCache.get_many`` returns it (``CachedResponse`` field order).
+
+        Returns:
+            How many rows were queued: the rows ``add`` writes for the same hits.
+        """
+        now = time.time()
+        rows = [
+            (item_id, model, repeat, "ok", text, None, None, input_tokens, output_tokens, latency_ms, 0.0, 1, 0,
+             cached, written, finish, None, sure, basis, now)
+            for item_id, model, repeat, (text, input_tokens, output_tokens, latency_ms, _, cached, written, finish, sure,
+                                         basis) in hits
+        ]
+        self._pending_hits += rows
+        if len(self._pending_hits) >= BULK_HIT_BATCH:
+            self.flush()
+        return len(rows)
 
     def flush(self) -> None:
         """Commit the queued cache hits in one transaction."""

@@ -46,6 +46,42 @@ def test_a_role_with_a_miss_is_called_and_the_cached_role_is_not(tmp_path):
         assert {r.model for r in server.log} == {"student-m"} and len(server.log) == 4
 
 
+def _store_rows(runs_dir):
+    """Each run store row's answer and measured figures, by call (the fields a cache hit replays)."""
+    import sqlite3
+
+    [run_dir] = list(runs_dir.iterdir())
+    with sqlite3.connect(run_dir / "records.sqlite") as db:
+        rows = db.execute(
+            "SELECT item_id, model, repeat, status, text, error_kind, input_tokens, output_tokens, latency_ms, "
+            "cached_input_tokens, cache_write_tokens, finish_reason, confidence, confidence_basis, cost_usd, cache_hit, "
+            "attempts FROM records ORDER BY item_id, model").fetchall()
+    return {row[:3]: row[3:] for row in rows}
+
+
+def test_a_fully_cached_rerun_calls_nothing_and_stores_the_first_runs_answers(tmp_path, monkeypatch):
+    # Small chunks, so the re-run's hits go through several bulk look-ups and a resumed gap is crossed.
+    monkeypatch.setattr("distilleval.pipeline.eval_calls.FIRST_CHUNK_ITEMS", 2)
+    monkeypatch.setattr("distilleval.pipeline.eval_calls.MAX_CHUNK_ITEMS", 4)
+    scripts = {"teacher-m": ModelScript(answer=lambda prompt: f"billing {len(prompt)}"),
+               "student-m": ModelScript(answer="technical")}
+    with OpenAIServer(scripts) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 11, fast_path=True)
+        cache = tmp_path / "cache.sqlite"
+        assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "first"), "--cache", str(cache)]) == 0
+        assert len(server.log) == 22
+        server.clear_log()
+        assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "again"), "--cache", str(cache)]) == 0
+        assert server.log == []
+    first, again = _store_rows(tmp_path / "first"), _store_rows(tmp_path / "again")
+    assert set(again) == set(first) and len(first) == 22
+    for call, row in first.items():
+        # The same answer and measured figures; the re-run paid nothing, made no attempt and says it was a hit.
+        assert again[call][:-3] == row[:-3]
+        assert row[-3] > 0 and row[-2:] == (0, 1)
+        assert again[call][-3:] == (0.0, 1, 0)
+
+
 # -- row order --------------------------------------------------------------------------------------
 
 ROW_ORDER_LABELS = ("billing", "technical", "other")

@@ -6,7 +6,7 @@ import sqlite3
 from distilleval.backends.base import ChatRequest, Completion
 from distilleval.backends.openai_compatible import OpenAICompatibleBackend
 from distilleval.costs.pricing import load_pricing
-from distilleval.run.cache import ResponseCache, cache_key
+from distilleval.run.cache import LOOKUP_CHUNK, CachedResponse, KeyMaker, ResponseCache, cache_key
 from distilleval.run.runner import Call, Runner, RunnerOptions
 from distilleval.testing.openai_server import ModelScript, OpenAIServer
 from tests.file_faults import damage_a_page
@@ -28,6 +28,31 @@ def test_key_depends_on_output_deciding_fields_only():
         cache_key("openai/gpt-4.1-mini", base, repeat=1),
     ]
     assert len({key, *different}) == 1 + len(different)
+
+
+def test_a_key_maker_gives_cache_key_for_every_request_of_a_role():
+    system = {"role": "system", "content": 'Rubric: {"messages": null} é'}
+    for settings in ({}, {"max_tokens": 3, "temperature": 0.7, "stop": ("\n", '"messages":null')},
+                     {"reasoning_effort": "low"}, {"thinking_budget_tokens": 1024}):
+        maker = KeyMaker('openai/"messages":null', ChatRequest(messages=(), **settings), repeat=2)
+        for content in ("Where is order 1234?", [{"type": "text", "text": "x"}, {"type": "image_url", "image_url": {"url": "d"}}]):
+            messages = (system, {"role": "user", "content": content})
+            expected = cache_key('openai/"messages":null', ChatRequest(messages=messages, **settings), 2)
+            assert maker.key(messages) == expected == maker.digest(messages).hex()
+
+
+def test_bulk_lookups_answer_as_single_ones(tmp_path):
+    keys = [f"k{i}" for i in range(LOOKUP_CHUNK + 5)]  # more than one query's worth
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        cache.put_many("m", [(key, Completion(key, 10, 2, 5.0, 0.001, finish_reason="stop")) for key in keys[::2]])
+        cache.put("batch", "m", Completion("late", 10, 2, None, 0.0005))
+        wanted = [*keys, "batch", "absent"]
+        found = cache.get_many(wanted)
+        assert set(found) == set(keys[::2]) | {"batch"} == cache.present(wanted)
+        assert {key: CachedResponse(*row) for key, row in found.items()} == {key: cache.get(key) for key in found}
+        assert found["batch"][3] is None  # no measured latency: replayed as None, as get does
+    with ResponseCache(tmp_path / "cache.sqlite", refresh=True) as refreshing:
+        assert refreshing.get_many(wanted) == {} and refreshing.present(wanted) == set()
 
 
 def test_put_get_roundtrip_and_refresh_misses(tmp_path):
@@ -180,6 +205,18 @@ def test_a_damaged_page_is_set_aside_and_every_readable_answer_is_kept(tmp_path)
         assert {key: fresh.get(key).text for key in served} == served
         readable = sum(fresh.get(f"k{i}") is not None for i in range(120))
     assert 120 - 20 <= readable <= 120
+
+
+def test_a_damaged_page_met_by_a_bulk_lookup_is_set_aside_and_the_lookup_made_again(tmp_path):
+    path = _filled(tmp_path / "cache.sqlite")
+    damage_a_page(path)
+    warnings = []
+    keys = [f"k{i}" for i in range(120)]
+    with ResponseCache(path, warn=warnings.append) as cache:
+        found = cache.get_many(keys)
+        assert cache.present(keys) == set(found)
+    assert len(warnings) == 1 and "is damaged" in warnings[0]
+    assert 120 - 20 <= len(found) < 120  # only the damaged page's answers are lost, not the whole look-up
 
 
 def test_a_full_disk_stops_writing_the_cache_but_never_raises(tmp_path):

@@ -387,3 +387,86 @@ def test_a_slow_endpoint_that_answers_the_probe_is_not_stopped():
         options = RunnerOptions(concurrency=1, give_up_after_s=0.2, endpoints={"student": server.base_url}, **FAST)
         results = _run({"student": _AnswersThenHangs(1, hang_s=0.6)}, _calls("student", 3), options=options)
     assert [r.status for r in results] == ["ok"] * 3
+
+
+# -- a stream of calls: drawn as workers free up, cache hits served before the runner -------------
+
+
+class _Answering:
+    """A backend that answers every call at once and notes how many calls were drawn by then."""
+
+    model_id = "openai/s"
+
+    def __init__(self, drawn, fail=None, delay_s=lambda content: 0):
+        self.drawn, self.fail, self.seen, self.delay_s = drawn, fail, [], delay_s
+
+    async def complete(self, request, *, timeout_s):
+        from distilleval.backends.base import Completion
+
+        self.seen.append((request.messages[0]["content"], len(self.drawn)))
+        if self.fail is not None:
+            raise self.fail
+        await asyncio.sleep(self.delay_s(request.messages[0]["content"]))
+        return Completion("billing", 5, 1, 1.0, 0.0)
+
+    async def aclose(self):
+        pass
+
+
+def _drawn_stream(calls, drawn):
+    for call in calls:
+        drawn.append(call.item_id)
+        yield call
+
+
+def test_an_iterator_of_calls_is_drawn_as_workers_free_up():
+    drawn = []
+    # Even items answer slowly: results finish out of order, and still come back in the calls' order.
+    backend = _Answering(drawn, delay_s=lambda content: 0.01 if int(content.split()[-1]) % 2 == 0 else 0)
+    stream = _drawn_stream(_calls("student", 40), drawn)
+    results = _run({"student": backend}, stream, options=RunnerOptions(concurrency=4, **FAST))
+    assert backend.seen[0] == ("item 0", 1)  # the first call went out before the rest were drawn
+    assert [r.item_id for r in results] == [f"item-{i}" for i in range(40)] and len(drawn) == 40
+
+
+def test_keep_results_false_keeps_nothing_and_on_result_gets_every_result():
+    got = []
+    runner = Runner({"student": _Answering([])}, on_result=got.append, options=RunnerOptions(concurrency=3, **FAST))
+    results = asyncio.run(runner.run(iter(_calls("student", 7)), keep_results=False))
+    assert results == [] and sorted(r.item_id for r in got) == [f"item-{i}" for i in range(7)]
+
+
+def test_an_iterator_naming_a_role_without_a_backend_raises_key_error():
+    with pytest.raises(KeyError, match="teacher"):
+        _run({"student": _Answering([])}, iter(_calls("teacher", 1)))
+
+
+def test_a_call_known_to_miss_is_not_looked_up_again_and_its_answer_goes_in_the_cache(tmp_path):
+    from distilleval.backends.base import Completion
+    from distilleval.run.cache import ResponseCache
+
+    backend = _Answering([])
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        cache.put("planned-key", "openai/s", Completion("stale", 5, 1, 1.0, 0.0))  # written after the bulk look-up
+        call = Call("a", "student", ChatRequest(messages=({"role": "user", "content": "a"},)), miss_key="planned-key")
+        [result] = _run({"student": backend}, [call], cache=cache, options=RunnerOptions(**FAST))
+        assert (result.text, result.cache_hit, len(backend.seen)) == ("billing", False, 1)
+        assert cache.get("planned-key").text == "billing"  # stored under the planned key
+
+
+def test_hits_served_outside_the_runner_count_as_answers_and_as_done():
+    async def go(hits):
+        runner = Runner({"student": _Answering([], fail=ServiceUnavailableError("down"))},
+                        options=RunnerOptions(max_retries=0, **FAST))
+        if hits:
+            runner.note_hits("student", hits)
+        try:
+            return await runner.run(iter(_calls("student", 1)), total=hits + 1)
+        except RunAborted as err:
+            return str(err)
+
+    # A model that never answered and is unreachable stops the run; one whose answers came from the cache
+    # in this run has answered, so its connection error is recorded like any other.
+    assert "cannot be used (unavailable)" in asyncio.run(go(0))
+    [result] = asyncio.run(go(3))
+    assert result.error_kind == "unavailable"

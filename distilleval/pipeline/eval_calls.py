@@ -1,0 +1,163 @@
+"""An eval's model calls as a plan: counted at once, built as they are needed, each keyed once.
+
+A run of a million items makes two million calls. ``EvalCalls`` knows how many calls each role
+has (for the progress total and the backends) without building any, and produces them in the
+run's order (interleaved by item, so a run stopped early has every role on the same items) chunk
+by chunk, so the first call starts while the last is not yet built and no list of every request
+is ever held. Each call's response-cache key is computed once: the scan that decides which roles
+need a real backend (``roles_with_misses``) keeps the keys it computed as 32 bytes a call, and
+the run (``calls``) reuses them, serving the hits in bulk (``run.replay``) and passing on only
+the misses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from distilleval.backends.base import ChatRequest
+from distilleval.run.cache import KeyMaker, ResponseCache
+from distilleval.run.replay import replay_hits
+from distilleval.run.runner import Call
+from distilleval.spec.data import Item
+from distilleval.spec.messages import build_messages
+from distilleval.spec.task_spec import TaskSpec
+
+FIRST_CHUNK_ITEMS = 16
+"""Items in the first chunk: small, so the first call is made at once."""
+MAX_CHUNK_ITEMS = 512
+"""Items in a chunk once the run is going (chunks double up to this): one cache look-up and one
+store transaction each, and a short hold of the event loop."""
+
+_DIGEST = 32
+
+
+class EvalCalls:
+    """The calls an eval still has to make: every ``roles`` x ``items`` pair without an ``ok``
+    row in ``finished`` (repeat 0).
+
+    Args:
+        spec: the loaded spec (each role's prompt and sampling settings).
+        items: the items evaluated, in run order.
+        roles: the called model roles, in run order.
+        finished: ``(item_id, role, repeat)`` of calls a resumed run already has.
+    """
+
+    def __init__(self, spec: TaskSpec, items: Sequence[Item], roles: Sequence[str],
+                 finished: set[tuple[str, str, int]] | frozenset = frozenset()):
+        models = spec.models()
+        self._items = items
+        self._roles = list(roles)
+        self._finished = finished
+        self._image_inputs = tuple(spec.data.image_inputs)
+        self._models = {role: models[role] for role in self._roles}
+        self.model_ids = {role: models[role].model for role in self._roles}
+        self.counts = {
+            role: sum(1 for item in items if (item.id, role, 0) not in finished) if finished else len(items)
+            for role in self._roles
+        }
+        self._digests = bytearray()  # keys of the first calls, in run order, as the scan computed them
+        self._digests_for: dict[str, str] | None = None  # the model ids those keys were made with
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def roles(self) -> list[str]:
+        """The roles with at least one call to make."""
+        return [role for role in self._roles if self.counts[role]]
+
+    def request(self, role: str, item: Item, messages: tuple[dict[str, Any], ...] | None = None) -> ChatRequest:
+        """The request ``role`` is sent for ``item`` (``messages``: its messages, already built)."""
+        model = self._models[role]
+        if messages is None:
+            messages = build_messages(model, item, self._image_inputs)
+        return ChatRequest(
+            messages=messages, max_tokens=model.max_tokens,
+            temperature=model.temperature, stop=tuple(model.stop), reasoning_effort=model.reasoning_effort,
+            thinking_budget_tokens=model.thinking_budget_tokens,
+        )
+
+    def _pending(self) -> Iterator[tuple[Item, str]]:
+        finished = self._finished
+        for item in self._items:
+            for role in self._roles:
+                if not finished or (item.id, role, 0) not in finished:
+                    yield item, role
+
+    def __iter__(self) -> Iterator[Call]:
+        """Every call, built as it is drawn (no cache key computed)."""
+        for item, role in self._pending():
+            yield Call(item.id, role, self.request(role, item))
+
+    def keyed_chunks(self, model_ids: dict[str, str], *, remember: bool = False) -> Iterator[list[tuple[Any, ...]]]:
+        """Every call as ``(item, role, cache key, messages)``, in chunks of ``FIRST_CHUNK_ITEMS`` items doubling
+        up to ``MAX_CHUNK_ITEMS``; ``model_ids`` (role -> the backend's model id) make the keys.
+
+        ``messages`` is None where the key was remembered rather than computed.
+        ``remember``: keep the keys computed (32 bytes a call) for the next pass with the same
+        model ids, which then computes only those past them.
+        """
+        if self._digests_for != model_ids:
+            self._digests, self._digests_for = bytearray(), dict(model_ids)
+        makers: dict[str, KeyMaker] = {}
+        known = len(self._digests) // _DIGEST
+        position = 0
+        chunk_items = FIRST_CHUNK_ITEMS
+        chunk: list[tuple[Any, ...]] = []
+        items_in_chunk = 0
+        previous: Item | None = None
+        for item, role in self._pending():
+            if item is not previous:
+                if items_in_chunk == chunk_items:
+                    yield chunk
+                    chunk, items_in_chunk = [], 0
+                    chunk_items = min(chunk_items * 2, MAX_CHUNK_ITEMS)
+                items_in_chunk += 1
+                previous = item
+            messages = None
+            if position < known:
+                digest = bytes(self._digests[position * _DIGEST:(position + 1) * _DIGEST])
+            else:
+                maker = makers.get(role)
+                if maker is None:
+                    maker = makers[role] = KeyMaker(model_ids[role], self.request(role, item, messages=()))
+                messages = build_messages(self._models[role], item, self._image_inputs)
+                digest = maker.digest(messages)
+                if remember:
+                    self._digests += digest
+            position += 1
+            chunk.append((item, role, digest.hex(), messages))
+        if chunk:
+            yield chunk
+
+    def roles_with_misses(self, cache_path: Path | None) -> set[str]:
+        """The roles with a call the response cache at ``cache_path`` cannot answer (every role
+        when there is no cache file). Reads the cache only, one look-up per chunk, and stops at
+        the first chunk after which every role has missed; remembers the keys it computed."""
+        roles = set(self.roles)
+        if cache_path is None or not Path(cache_path).is_file() or not roles:
+            return roles
+        missing: set[str] = set()
+        with ResponseCache(cache_path) as cache:
+            for chunk in self.keyed_chunks(self.model_ids, remember=True):
+                present = cache.present([entry[2] for entry in chunk])
+                missing.update(role for _, role, key, _ in chunk if key not in present)
+                if missing == roles:
+                    break
+        return missing
+
+    def calls(self, cache: ResponseCache | None, store: Any, model_ids: dict[str, str],
+              on_hits: Callable[[str, int], None] | None = None) -> Iterator[Call]:
+        """The calls the cache cannot answer, for the runner to draw from; each chunk's hits are
+        first committed to ``store`` in bulk (``run.replay.replay_hits``) and counted with
+        ``on_hits(role, count)``. Without a cache every call is drawn, and no key is computed."""
+        if cache is None:
+            yield from self
+            return
+        chunks = ([(item.id, role, 0, key, (item, messages)) for item, role, key, messages in chunk]
+                  for chunk in self.keyed_chunks(model_ids))
+        for item_id, role, _, key, (item, messages) in replay_hits(chunks, cache, store, on_hits=on_hits):
+            yield Call(item_id, role, self.request(role, item, messages), miss_key=key)
+        self._digests = bytearray()
