@@ -677,10 +677,10 @@ def _write_summary(
         if judged is not None:
             summary = summary.model_copy(update={"judge": _judge_summary(spec, items, runs, scorer, judged, pricing)})
     path = run_dir / "summary.json"
-    write_summary(summary, path)
+    written = write_summary(summary, path)
     from distilleval.pipeline.decision import record_decision
 
-    record_decision(run_dir)
+    record_decision(run_dir, summary=written)
     write_routing(spec, summary, run_dir)
     return path
 
