@@ -15,12 +15,14 @@ from distilleval.errors import DistillevalError
 
 if TYPE_CHECKING:
     from distilleval.results.summary_json import Summary
+    from distilleval.spec.data import Item
 
 
-def record_decision(run_dir: Path, *, say=print, summary: Summary | None = None) -> bool:
+def record_decision(run_dir: Path, *, say=print, summary: Summary | None = None, items: list[Item] | None = None) -> bool:
     """Add ``decision`` to the run's ``summary.json`` (atomically); False when it could not be computed.
 
-    ``summary`` is the summary just written there (``write_summary``'s result); without it the file is read.
+    ``summary`` is the summary just written there (``write_summary``'s result) and ``items`` every item
+    of the spec's data file as the run loaded them; without them the files are read again.
     """
     from distilleval.report.figures import compute_figures
     from distilleval.report.recommendation import decision_block, recommend
@@ -29,7 +31,7 @@ def record_decision(run_dir: Path, *, say=print, summary: Summary | None = None)
 
     try:
         inputs = load_run(run_dir, require_spec=True, require_pricing=True, summary=summary)
-        figures = compute_figures(inputs)
+        figures = compute_figures(inputs, items=items)
         block = decision_block(recommend(figures), figures)
     except DistillevalError as err:
         say(f"decision   not recorded in summary.json: {err}")

@@ -65,5 +65,5 @@ def run_offline(spec: TaskSpec, pricing: PricingTable, plan: RunPlan, *, limit: 
     written = write_summary(summary, path)
     from distilleval.pipeline.decision import record_decision
 
-    record_decision(plan.run_dir, say=say, summary=written)
+    record_decision(plan.run_dir, say=say, summary=written, items=items)
     return path

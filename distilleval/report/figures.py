@@ -385,9 +385,9 @@ class _SpecData:
     A failure to read is kept and raised again, so each figure that needs the data notes it as before.
     """
 
-    def __init__(self, spec: TaskSpec | None) -> None:
+    def __init__(self, spec: TaskSpec | None, items: list[Item] | None = None) -> None:
         self.spec = spec
-        self._items: list[Item] | None = None
+        self._items = items
         self._error: DistillevalError | None = None
         self._counts: SpecTokenCounts | None = None
 
@@ -573,12 +573,15 @@ def _stale_price_note(inputs: RunInputs, models: list[ModelRow], max_age_days: i
     return f"stale prices, read over {max_age_days} days before this run on {priced_on.isoformat()}: {listed}; check current prices"
 
 
-def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_PRICE_AGE_DAYS) -> Figures:
+def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_PRICE_AGE_DAYS,
+                    items: list[Item] | None = None) -> Figures:
     """Derive every figure a report shows from a loaded run.
 
     Args:
         inputs: the run's summary with its pricing table and spec (either may be missing).
         max_price_age_days: prices read longer than this before the run are flagged in ``notes``.
+        items: every item of the spec's data file as ``spec.data.load_items`` returns them, when the
+            caller holds them (the run that just read them); else the data file is read (once).
 
     Returns:
         The figures; ``notes`` says what could not be computed and why.
@@ -606,7 +609,7 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     if gates is not None and gates.non_inferiority_margin is not None:
         margin, margin_source = gates.non_inferiority_margin, "spec gates.non_inferiority_margin"
     alpha = gates.alpha if gates is not None else DEFAULT_ALPHA
-    data = _SpecData(spec)
+    data = _SpecData(spec, items)
     one_time = _one_time(inputs, teacher, student, notes, data)
 
     rows = []
