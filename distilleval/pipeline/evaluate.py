@@ -107,7 +107,8 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     check_spec_priced(spec, pricing, roles=roles, baselines=[b.display_name for b in baselines])
     check_spec_settings(spec, roles)
     # Every input check (gold on each eval row, classes for the baselines, ...) before anything is paid.
-    items = check_eval_inputs(spec, limit=options.limit, baselines=baselines).evaluate
+    checked = check_eval_inputs(spec, limit=options.limit, baselines=baselines)
+    items = checked.evaluate
     check_scorer(spec)
     _check_judge_inputs(spec, options)
     if options.batch:
@@ -151,7 +152,7 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
         _phase("scoring")
         summary_path = _write_summary(
             spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
-            batch_notes=batch_notes, judged=judged,
+            batch_notes=batch_notes, judged=judged, all_items=checked.items,
         )
     except KeyboardInterrupt as interrupted:
         # Ctrl-C or SIGTERM: every finished call is committed; the CLI prints how to go on.
@@ -636,11 +637,12 @@ def _batch_capable(model: Any) -> bool:
 
 def _write_summary(
     spec, items, outputs, baseline_outputs, pricing, run_dir: Path, contexts=None, *, student_training=None,
-    batch_notes=None, judged=None,
+    batch_notes=None, judged=None, all_items=None,
 ) -> Path:
     """Score every model's outputs and write ``summary.json`` (atomically); a role in
     ``batch_notes`` (role -> provider) went through that provider's batch API and is priced at the batch tier;
-    ``judged`` (``_judge``'s result) holds a judge-scored run's judge calls."""
+    ``judged`` (``_judge``'s result) holds a judge-scored run's judge calls; ``all_items`` (every item of the
+    data file, as loaded before the calls) spares the decision reading the data file again."""
     from distilleval.backends.request_params import model_notes
     from distilleval.costs.pricing import priced_as
     from distilleval.results.build import ModelRun, build_summary
@@ -677,10 +679,11 @@ def _write_summary(
         if judged is not None:
             summary = summary.model_copy(update={"judge": _judge_summary(spec, items, runs, scorer, judged, pricing)})
     path = run_dir / "summary.json"
-    write_summary(summary, path)
+    written = write_summary(summary, path)
     from distilleval.pipeline.decision import record_decision
 
-    record_decision(run_dir)
+    # The items loaded before the calls: the data file read again would be a second copy of them at the peak.
+    record_decision(run_dir, summary=written, items=all_items)
     write_routing(spec, summary, run_dir)
     return path
 

@@ -62,8 +62,8 @@ def run_offline(spec: TaskSpec, pricing: PricingTable, plan: RunPlan, *, limit: 
         )
     write_run_files(spec, pricing, plan.run_dir)
     path = plan.run_dir / "summary.json"
-    write_summary(summary, path)
+    written = write_summary(summary, path)
     from distilleval.pipeline.decision import record_decision
 
-    record_decision(plan.run_dir, say=say)
+    record_decision(plan.run_dir, say=say, summary=written, items=items)
     return path

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from distilleval.costs import cost_model
-from distilleval.costs.estimates import TrainingProjection, project_training, training_price_key
+from distilleval.costs.estimates import SpecTokenCounts, TrainingProjection, project_training, training_price_key
 from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, PricingTable, stale_prices
 from distilleval.costs.teacher_options import TeacherOption, cheapest_option, teacher_options
 from distilleval.errors import DistillevalError
@@ -23,6 +24,9 @@ from distilleval.results.item_results import gold_and_outputs, item_scores
 from distilleval.results.per_class import ClassResult, ConfusionPair
 from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority, Summary
 from distilleval.spec.task_spec import TaskSpec
+
+if TYPE_CHECKING:
+    from distilleval.spec.data import Item
 
 DEFAULT_MARGIN = 0.03
 DEFAULT_ALPHA = 0.05
@@ -320,7 +324,8 @@ def _find(models: list[ModelRow], role: str) -> ModelRow | None:
     return next((m for m in models if m.result.role == role), None)
 
 
-def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | None, notes: list[str]) -> OneTimeCost | None:
+def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | None, notes: list[str],
+              data: _SpecData) -> OneTimeCost | None:
     spec = inputs.spec
     if spec is None:
         notes.append("one-time cost and break-even not computed: the spec could not be loaded")
@@ -344,13 +349,13 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
         notes.append(f"one-time cost not computed: {price_as or training.price_as!r} has no training price in the pricing table")
         return None
     examples, source = training.labelled_examples, "spec training.labelled_examples"
-    projection = _spec_training(spec, inputs.pricing, notes)
+    projection = _spec_training(spec, inputs.pricing, notes, data)
     if projection is not None:
         examples = projection.labelled_examples
         source = source if training.labelled_examples else "training split of the data"
     else:
         if examples is None:
-            examples, source = _count_training_items(inputs, notes), "training split of the data"
+            examples, source = _count_training_items(data, notes), "training split of the data"
             if examples is None:
                 return None
         output_mean = student.result.output_tokens.mean if student.result.output_tokens and student.result.output_tokens.mean else 0.0
@@ -373,15 +378,69 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
                        tokens_basis=projection.basis_text)
 
 
-def _spec_training(spec: TaskSpec, pricing: PricingTable, notes: list[str]) -> TrainingProjection | None:
+class _SpecData:
+    """The spec's items and their token counts, read and counted at most once per ``compute_figures`` call
+    (the one-time cost and the token estimates both need them; reading and counting dominate a large run).
+
+    A failure to read is kept and raised again, so each figure that needs the data notes it as before.
+    """
+
+    def __init__(self, spec: TaskSpec | None, items: list[Item] | None = None) -> None:
+        self.spec = spec
+        self._items = items
+        self._error: DistillevalError | None = None
+        self._counts: SpecTokenCounts | None = None
+
+    def items(self) -> list[Item]:
+        """Every item of the spec's data file, in canonical order (``spec.data.load_items``)."""
+        from distilleval.spec.data import load_items
+
+        if self._error is not None:
+            raise self._error
+        if self._items is None:
+            if self.spec is None:
+                raise DistillevalError("the spec could not be loaded")
+            try:
+                self._items = load_items(self.spec)
+            except DistillevalError as err:
+                self._error = err
+                raise
+        return self._items
+
+    def counts(self) -> SpecTokenCounts:
+        """Every item's tokens under each model (``costs.estimates.count_spec_tokens``), counted once."""
+        if self._counts is None:
+            self._counts = self.count(self.items())
+        return self._counts
+
+    def counted(self) -> SpecTokenCounts | None:
+        """The whole data's counts when ``counts`` has made them, else None (nothing is read or counted)."""
+        return self._counts
+
+    def count(self, items: list[Item]) -> SpecTokenCounts:
+        """Count ``items`` with the spec's offline counters (the model's own tokenizer where known)."""
+        from distilleval.backends.tinker.token_counts import spec_token_counters
+        from distilleval.costs.estimates import count_spec_tokens
+
+        assert self.spec is not None  # items() raised otherwise
+        return count_spec_tokens(self.spec, items, counters=spec_token_counters(self.spec))
+
+
+@dataclass(frozen=True)
+class _EvalCounts:
+    """Input tokens per eval item under each model, and the tokenizer that counted them."""
+
+    inputs: dict[str, list[int]]
+    counted_by: dict[str, str]
+
+
+def _spec_training(spec: TaskSpec, pricing: PricingTable, notes: list[str], data: _SpecData) -> TrainingProjection | None:
     """The training ``estimate`` and ``cost SPEC`` project for this spec (the same function, so the same
     trained tokens and cost); None when the data cannot be read, with the run's own tokens used instead."""
-    from distilleval.backends.tinker.token_counts import spec_token_counters
-    from distilleval.costs.estimates import count_spec_tokens, spec_training_projection, spec_training_rows
-    from distilleval.spec.data import load_items
+    from distilleval.costs.estimates import spec_training_projection, spec_training_rows
 
     try:
-        counts = count_spec_tokens(spec, load_items(spec), counters=spec_token_counters(spec))
+        counts = data.counts()
     except DistillevalError as err:
         notes.append(f"training tokens sized from the run's student requests: the spec's data could not be counted ({err})")
         return None
@@ -391,11 +450,9 @@ def _spec_training(spec: TaskSpec, pricing: PricingTable, notes: list[str]) -> T
     return spec_training_projection(spec, pricing, counts.profiles(spec)["student"], n_train=n_train, row_tokens=rows)
 
 
-def _count_training_items(inputs: RunInputs, notes: list[str]) -> int | None:
-    from distilleval.spec.data import load_items
-
+def _count_training_items(data: _SpecData, notes: list[str]) -> int | None:
     try:
-        items = load_items(inputs.spec)  # type: ignore[arg-type]
+        items = data.items()
     except DistillevalError as err:
         notes.append(f"one-time cost not computed: cannot count the training split ({err})")
         return None
@@ -516,12 +573,15 @@ def _stale_price_note(inputs: RunInputs, models: list[ModelRow], max_age_days: i
     return f"stale prices, read over {max_age_days} days before this run on {priced_on.isoformat()}: {listed}; check current prices"
 
 
-def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_PRICE_AGE_DAYS) -> Figures:
+def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_PRICE_AGE_DAYS,
+                    items: list[Item] | None = None) -> Figures:
     """Derive every figure a report shows from a loaded run.
 
     Args:
         inputs: the run's summary with its pricing table and spec (either may be missing).
         max_price_age_days: prices read longer than this before the run are flagged in ``notes``.
+        items: every item of the spec's data file as ``spec.data.load_items`` returns them, when the
+            caller holds them (the run that just read them); else the data file is read (once).
 
     Returns:
         The figures; ``notes`` says what could not be computed and why.
@@ -549,7 +609,8 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     if gates is not None and gates.non_inferiority_margin is not None:
         margin, margin_source = gates.non_inferiority_margin, "spec gates.non_inferiority_margin"
     alpha = gates.alpha if gates is not None else DEFAULT_ALPHA
-    one_time = _one_time(inputs, teacher, student, notes)
+    data = _SpecData(spec, items)
+    one_time = _one_time(inputs, teacher, student, notes, data)
 
     rows = []
     for volume in volumes:
@@ -576,17 +637,13 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     figures.best_baseline = _best_baseline(models)
     figures.baseline_comparisons = _baseline_comparisons(figures)
     figures.per_class = _per_class(figures)
-    figures.token_estimates = _token_estimates(inputs, [r for r in (teacher, student) if r is not None], notes)
+    figures.token_estimates = _token_estimates(inputs, [r for r in (teacher, student) if r is not None], notes, data)
     return figures
 
 
-def _token_estimates(inputs: RunInputs, rows: list[ModelRow], notes: list[str]) -> list[TokenEstimate]:
+def _token_estimates(inputs: RunInputs, rows: list[ModelRow], notes: list[str], data: _SpecData) -> list[TokenEstimate]:
     """Teacher and student input tokens per call counted from the spec's prompts over the run's eval
     items (the offline counters ``estimate --offline`` uses), beside the measured means."""
-    from distilleval.backends.tinker.token_counts import spec_token_counters
-    from distilleval.costs.estimates import count_spec_tokens
-    from distilleval.spec.data import load_items, split_items
-
     spec = inputs.spec
     measured = [(row, row.result.input_tokens.mean) for row in rows
                 if row.result.basis == "measured" and row.result.input_tokens is not None
@@ -594,9 +651,7 @@ def _token_estimates(inputs: RunInputs, rows: list[ModelRow], notes: list[str]) 
     if spec is None or not measured:
         return []
     try:
-        items = split_items(load_items(spec), "eval")
-        counts = count_spec_tokens(spec, items[:max(row.result.n for row, _ in measured)],
-                                   counters=spec_token_counters(spec))
+        counts = _eval_counts(data, max(row.result.n for row, _ in measured))
     except DistillevalError as err:
         notes.append(f"input tokens not estimated beside the measured ones: the spec's data could not be counted ({err})")
         return []
@@ -610,3 +665,20 @@ def _token_estimates(inputs: RunInputs, rows: list[ModelRow], notes: list[str]) 
             found.append(TokenEstimate(row.label, sum(chosen) / len(chosen), measured_mean,
                                        counts.counted_by[role], len(chosen)))
     return found
+
+
+def _eval_counts(data: _SpecData, limit: int) -> _EvalCounts:
+    """Input tokens and counters of the first ``limit`` eval items: taken from the whole data's counts
+    when the one-time cost already counted them (each item's count depends only on that item), else
+    counted for those items alone."""
+    from distilleval.spec.data import split_items
+
+    items = split_items(data.items(), "eval")[:limit]
+    counted = data.counted()
+    if counted is None:
+        counts = data.count(items)
+        return _EvalCounts(counts.inputs, counts.counted_by)
+    position = {id(item): n for n, item in enumerate(counted.items)}
+    chosen = [position[id(item)] for item in items]
+    return _EvalCounts({role: [per_item[n] for n in chosen] for role, per_item in counted.inputs.items()},
+                       counted.counted_by)

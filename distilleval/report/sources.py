@@ -114,6 +114,7 @@ def load_run(
     pricing_path: str | Path | None = None,
     require_spec: bool = False,
     require_pricing: bool = False,
+    summary: Summary | None = None,
 ) -> RunInputs:
     """Read a run's summary and, where possible, its pricing table and spec.
 
@@ -123,6 +124,8 @@ def load_run(
         pricing_path: use this pricing table instead of the one the summary names.
         require_spec: raise instead of noting a problem when the spec cannot be loaded.
         require_pricing: raise instead of noting a problem when the pricing table cannot be loaded.
+        summary: the run's summary as the caller already holds it (``write_summary``'s result), used
+            instead of reading and validating ``summary.json`` again.
 
     Returns:
         The loaded inputs; ``problems`` lists what is missing or changed.
@@ -133,7 +136,8 @@ def load_run(
         SpecError, PricingError: a required spec or pricing table is invalid.
     """
     target = summary_file(path)
-    summary = read_summary(target)
+    if summary is None:
+        summary = read_summary(target)
     inputs = RunInputs(summary=summary, summary_path=target)
 
     pricing_file = Path(pricing_path) if pricing_path else run_pricing_file(summary, target)

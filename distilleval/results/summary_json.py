@@ -440,13 +440,17 @@ class Summary(_Model):
         return Path(self.item_store.path)
 
 
-def write_summary(summary: Summary, path: Path) -> None:
+def write_summary(summary: Summary, path: Path) -> Summary:
     """Write ``summary`` atomically: its per-item rows first (a new set in the item store), then
     ``summary.json`` naming them (a temp file renamed over the target), then the rows of the
     summary it replaced are dropped. Interrupted anywhere, the summary on disk and its rows agree.
 
     A summary read from a version-2 file (rows already stored) keeps its pointer, re-aimed at the
     new folder; a version-1 or in-memory summary's ``items`` move into the item store.
+
+    Returns:
+        The summary as ``read_summary`` would read it back now (rows in the store, its path
+        absolute), so a caller that goes on with it need not read and validate the file again.
     """
     import os
 
@@ -467,6 +471,10 @@ def write_summary(summary: Summary, path: Path) -> None:
     write_text_atomic(path, written.model_dump_json(indent=2, exclude={"items"}))
     if summary.items and pointer is not None:
         item_store.drop_other_sets(store, path.name, pointer.set_id)
+    if pointer is None:
+        return written.model_copy(update={"items": []})
+    absolute = pointer.model_copy(update={"path": str((folder / pointer.path).absolute())})
+    return written.model_copy(update={"items": [], "item_store": absolute})
 
 
 def read_summary(path: str | Path) -> Summary:

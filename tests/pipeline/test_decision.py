@@ -68,3 +68,73 @@ def test_report_and_cost_show_the_same_recommendation(run_dir, capsys):
     assert main(["cost", str(run_dir)]) == 0
     out = capsys.readouterr().out
     assert text in out and "Monthly total with wrong answers priced" in out
+
+
+def _counting(monkeypatch, module, name):
+    """Wrap ``module.name`` so each call is counted; returns the list of calls."""
+    calls = []
+    real = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_the_decision_reads_the_data_once_and_counts_its_tokens_once(run_dir, monkeypatch):
+    from distilleval.costs import estimates
+    from distilleval.report.figures import compute_figures
+    from distilleval.report.sources import load_run
+    from distilleval.spec import data
+
+    inputs = load_run(run_dir, require_spec=True, require_pricing=True)
+    held = data.load_items(inputs.spec)
+    loads = _counting(monkeypatch, data, "load_items")
+    counts = _counting(monkeypatch, estimates, "count_spec_tokens")
+    figures = compute_figures(inputs)
+    # The one-time cost (every item) and the token estimates (the eval items) share one read and one count.
+    assert len(loads) == 1 and len(counts) == 1
+    assert [e.label for e in figures.token_estimates] == ["Teacher: openai/teacher-m", "Student: openai/student-m"]
+    # Items the caller holds are not read again, and give the same figures.
+    again = compute_figures(inputs, items=held)
+    assert len(loads) == 1
+    assert again.token_estimates == figures.token_estimates and again.one_time == figures.one_time
+
+
+def test_token_estimates_from_the_whole_count_equal_counting_the_eval_items_alone(run_dir):
+    from distilleval.report.figures import _eval_counts, _SpecData
+    from distilleval.report.sources import load_run
+
+    spec = load_run(run_dir, require_spec=True).spec
+    alone = _eval_counts(_SpecData(spec), 10)
+    primed = _SpecData(spec)
+    primed.counts()
+    from_whole = _eval_counts(primed, 10)
+    assert from_whole == alone and len(alone.inputs["teacher"]) == 10
+
+
+def test_a_decision_from_the_summary_and_items_in_hand_equals_one_read_from_disk(run_dir, tmp_path, monkeypatch):
+    import shutil
+
+    from distilleval.pipeline.decision import record_decision
+    from distilleval.report import sources
+    from distilleval.spec import data
+    from distilleval.spec.resolved import RESOLVED_SPEC_FILE, load_resolved_spec
+
+    from_disk, in_hand = tmp_path / "disk", tmp_path / "hand"
+    shutil.copytree(run_dir, from_disk)
+    shutil.copytree(run_dir, in_hand)
+    assert record_decision(from_disk)
+    summary = read_summary(in_hand).model_copy(update={"decision": None})
+    items = data.load_items(load_resolved_spec(in_hand / RESOLVED_SPEC_FILE))
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(sources, "read_summary", no_read)
+    monkeypatch.setattr(data, "load_items", no_read)
+    assert record_decision(in_hand, summary=summary, items=items)
+    monkeypatch.undo()
+    assert read_summary(in_hand).decision == read_summary(from_disk).decision == read_summary(run_dir).decision
