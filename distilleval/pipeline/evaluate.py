@@ -642,7 +642,11 @@ def _write_summary(
     """Score every model's outputs and write ``summary.json`` (atomically); a role in
     ``batch_notes`` (role -> provider) went through that provider's batch API and is priced at the batch tier;
     ``judged`` (``_judge``'s result) holds a judge-scored run's judge calls; ``all_items`` (every item of the
-    data file, as loaded before the calls) spares the decision reading the data file again."""
+    data file, as loaded before the calls) spares the decision reading the data file again.
+
+    ``outputs`` (role -> the run store's ``CallResult`` rows) is emptied as each role is converted, and
+    the scored runs and the in-memory summary (every item's ``ItemResult``) are let go once the summary is
+    written: the decision that follows reads the run back, and these copies were the bulk of the peak."""
     from distilleval.backends.request_params import model_notes
     from distilleval.costs.pricing import priced_as
     from distilleval.results.build import ModelRun, build_summary
@@ -650,8 +654,11 @@ def _write_summary(
     from distilleval.scoring import build_scorer
 
     models = spec.models()
-    runs = [
-        ModelRun(
+    runs = []
+    for role in list(outputs):
+        # One role's CallResults at a time, dropped once converted: never both copies of every role at once.
+        results = outputs.pop(role)
+        runs.append(ModelRun(
             name=role,
             role=spec.role_of(role),
             model=models[role].model,
@@ -665,9 +672,8 @@ def _write_summary(
             priced_as=priced_as(models[role], pricing),
             latency=(contexts or {}).get(role),
             notes=model_notes(models[role]),
-        )
-        for role, results in outputs.items()
-    ]
+        ))
+        del results
     runs.extend(baseline_outputs)
     with build_scorer(spec) as scorer:
         if judged is not None:
@@ -680,11 +686,13 @@ def _write_summary(
             summary = summary.model_copy(update={"judge": _judge_summary(spec, items, runs, scorer, judged, pricing)})
     path = run_dir / "summary.json"
     written = write_summary(summary, path)
+    # The rows are in the item store now; the decision reads the run back (``written`` has no items).
+    del summary, runs
     from distilleval.pipeline.decision import record_decision
 
     # The items loaded before the calls: the data file read again would be a second copy of them at the peak.
     record_decision(run_dir, summary=written, items=all_items)
-    write_routing(spec, summary, run_dir)
+    write_routing(spec, written, run_dir)
     return path
 
 

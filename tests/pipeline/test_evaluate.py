@@ -131,3 +131,31 @@ def test_permuting_the_data_file_changes_no_figure_of_an_eval(tmp_path):
     assert 0 < models["student"]["metric"]["value"] < 1 and models["tfidf_logreg"]["metric"] is not None
     for seed, permuted in summaries.items():
         assert permuted == original, f"shuffle {seed} changed a reported figure"
+
+
+def test_the_calls_scored_outputs_and_item_results_are_let_go_before_the_decision(tmp_path, monkeypatch):
+    # The decision reads the run back; the eval's own copies of every row kept alive beside it were the
+    # memory peak of a large eval (issue 27).
+    import gc
+
+    from distilleval.pipeline import decision
+    from distilleval.results.build import ModelOutput
+    from distilleval.results.summary_json import ItemResult
+    from distilleval.run.runner import CallResult
+
+    live: list[int] = []
+    record = decision.record_decision
+
+    def counting(*args, **kwargs):
+        gc.collect()
+        live.append(sum(1 for o in gc.get_objects() if isinstance(o, (CallResult, ModelOutput, ItemResult))))
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(decision, "record_decision", counting)
+    with OpenAIServer({"teacher-m": ModelScript(answer="billing"), "student-m": ModelScript(answer="technical")}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 5, fast_path=True)
+        assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--cache", str(tmp_path / "c.sqlite")]) == 0
+    assert live == [0]
+    [run_dir] = list((tmp_path / "runs").iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["item_store"]["rows"] == 5 and "decision" in summary
