@@ -20,8 +20,9 @@ from distilleval.commands.argument_types import non_negative_int, share
 from distilleval.commands.options import add_pricing_option
 
 if TYPE_CHECKING:
+    from distilleval.costs.calibration import Calibration
     from distilleval.pipeline.judge_costs import JudgeEstimate
-    from distilleval.pipeline.stages.estimate import EstimateResult, MeasuredError
+    from distilleval.pipeline.stages.estimate import EstimateResult
 
 HELP = "Count every item's prompt tokens and price labelling and eval runs before spending"
 
@@ -141,7 +142,7 @@ def _judge_note(judge: JudgeEstimate) -> str:
             f"output tokens: {judge.output_basis}.")
 
 
-def _accuracy_lines(guessed: Mapping[str, str], calibrations: Mapping[str, MeasuredError]) -> list[str]:
+def _accuracy_lines(guessed: Mapping[str, str], calibrations: Mapping[str, Calibration]) -> list[str]:
     """The footer: the error measured against a run, or for each guessed role its basis and how to measure it."""
     from distilleval.costs.tokens import LOCAL_TOKENIZER
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from distilleval.costs.estimates import RoleProfile, TokenStats
 
@@ -46,6 +46,10 @@ class Calibration:
     def input_factor(self) -> float:
         """Measured ÷ estimated input tokens: what every estimated count is multiplied by."""
         return self.measured_input_mean / self.estimated_input_mean
+
+    def as_dict(self) -> dict[str, object]:
+        """The fields and the two figures derived from them, as ``estimate --format json`` prints them."""
+        return {**asdict(self), "input_error": self.input_error, "input_factor": self.input_factor}
 
 
 def calibrate(

@@ -30,38 +30,6 @@ DEFAULT_MARGIN = 0.03
 
 
 @dataclass(frozen=True)
-class MeasuredError:
-    """One role's estimate against a finished run's measured tokens (``from_run``).
-
-    Attributes:
-        role, run: the role and the run folder measured.
-        items: items paired (answered in the run with measured tokens, and counted here).
-        estimated_input_mean, measured_input_mean: mean input tokens per call over those items.
-        estimated_output_mean: mean tokens of the gold answers (None when no item has gold).
-        measured_output_mean: mean output tokens the model wrote.
-        input_error: (estimated − measured) ÷ measured input tokens.
-        input_factor: measured ÷ estimated input tokens, what every estimated count is multiplied by.
-    """
-
-    role: str
-    run: str
-    items: int
-    estimated_input_mean: float
-    measured_input_mean: float
-    estimated_output_mean: float | None
-    measured_output_mean: float
-    input_error: float
-    input_factor: float
-
-    @classmethod
-    def of(cls, calibration: Calibration) -> MeasuredError:
-        """The figures of a ``costs.calibration.Calibration``."""
-        c = calibration
-        return cls(c.role, c.run, c.items, c.estimated_input_mean, c.measured_input_mean, c.estimated_output_mean,
-                   c.measured_output_mean, c.input_error, c.input_factor)
-
-
-@dataclass(frozen=True)
 class TrainingEstimate:
     """The LoRA run the spec will make (``costs.estimates.TrainingProjection``) and its cost.
 
@@ -187,7 +155,7 @@ class EstimateResult:
     spec: str
     tokenizer: Mapping[str, str]
     tokens_guessed: Mapping[str, str]
-    calibration: Mapping[str, MeasuredError]
+    calibration: Mapping[str, Calibration]
     items: int
     profiles: Mapping[str, RoleProfile]
     compression: float | None
@@ -364,7 +332,7 @@ def estimate(
         spec=spec.name,
         tokenizer={role: p.counted_by for role, p in profiles.items()},
         tokens_guessed=dict(counting.guessed),
-        calibration={role: MeasuredError.of(c) for role, c in calibrations.items()},
+        calibration=dict(calibrations),
         items=len(items),
         profiles=profiles,
         compression=compression,
