@@ -7,7 +7,11 @@ runs, each as its own ``python -m distilleval`` process:
 - ``eval`` again over that cache (every answer a cache hit, no call made);
 - ``eval --batch`` through the OpenAI Batch API double (requests of 50,000 at most a batch);
 - ``report`` (markdown), ``gate`` without and with ``--baseline`` (the cached re-run), and
-  ``estimate --offline``.
+  ``estimate --offline``;
+- only when asked (``--steps ... eval-litellm``: LiteLLM answers a few hundred calls a second on 2
+  cores), ``eval`` through the LiteLLM route (``fast_path: false``, its worker processes), no cache.
+  Its line adds the workers' RSS at start-up (summed 5 s after the first worker appeared: LiteLLM
+  imported, calls begun) and the tree's peak beyond it, the figure the issue bounds.
 
 The test servers (``distilleval.testing.openai_server`` and ``batch_servers``) run in their own
 processes and are not measured. Memory is the peak, over the command's life, of the summed
@@ -43,7 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_tasks import REPO, cli_env, write_data, write_spec  # noqa: E402
 
-STEPS = ("eval-fast", "eval-cached", "eval-batch", "report", "gate", "gate-baseline", "estimate")
+STEPS = ("eval-fast", "eval-cached", "eval-batch", "report", "gate", "gate-baseline", "estimate", "eval-litellm")
+DEFAULT_STEPS = STEPS[:-1]
+WORKERS_SETTLE_S = 5.0
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SAMPLE_S = 0.05
 
@@ -58,6 +64,7 @@ class Measured:
     wall_s: float
     tree_peak_rss: int  # bytes, sampled
     max_single_rss: int  # bytes, kernel
+    workers_startup_rss: int = 0  # bytes: the descendants' RSS WORKERS_SETTLE_S after the first appeared (0: none)
 
 
 def _children(pid: int) -> list[int]:
@@ -108,11 +115,18 @@ def run_measured(step: str, items: int, argv: list[str], *, cwd: Path, env: dict
         child = subprocess.Popen([sys.executable, "-m", "distilleval", *argv], cwd=cwd, env=env,
                                  stdout=subprocess.DEVNULL, stderr=stderr)
         peak, killed = 0, False
+        workers_seen_at: float | None = None
+        workers_startup = 0
         while True:
             waited, status, usage = os.wait4(child.pid, os.WNOHANG)
             if waited:
                 break
-            peak = max(peak, sum(_rss(pid) for pid in _tree(child.pid)))
+            members = list(_tree(child.pid))
+            peak = max(peak, sum(_rss(pid) for pid in members))
+            if len(members) > 1 and workers_seen_at is None:
+                workers_seen_at = time.perf_counter()
+            if workers_seen_at is not None and not workers_startup and time.perf_counter() - workers_seen_at >= WORKERS_SETTLE_S:
+                workers_startup = sum(_rss(pid) for pid in members[1:])
             if rss_limit is not None and peak > rss_limit and not killed:
                 killed = True
                 sys.stderr.write(f"{step} at {items:,} items: tree RSS {peak / 2**20:.0f} MiB passed the limit "
@@ -127,7 +141,7 @@ def run_measured(step: str, items: int, argv: list[str], *, cwd: Path, env: dict
             stderr.seek(0)
             tail = stderr.read().decode(errors="replace")[-1500:]
             sys.stderr.write(f"{step} at {items:,} items exited {child.returncode}:\n{tail}\n")
-    return Measured(step, items, child.returncode, wall_s, max(peak, max_single), max_single)
+    return Measured(step, items, child.returncode, wall_s, max(peak, max_single), max_single, workers_startup)
 
 
 class _Server:
@@ -163,6 +177,8 @@ def measure_size(items: int, steps: tuple[str, ...], progress_every: float, rss_
         write_data(folder / "data.jsonl", items)
         spec = write_spec(folder / "spec.yaml", name="bench_scale", data="data.jsonl", teacher_base=chat.first_line,
                           student_base=chat.first_line, gates=True)
+        litellm_spec = write_spec(folder / "spec_litellm.yaml", name="bench_scale_litellm", data="data.jsonl",
+                                  teacher_base=chat.first_line, student_base=chat.first_line, fast_path=False)
         batch_base = f"http://127.0.0.1:{batch.first_line}/v1"
         batch_spec = write_spec(folder / "spec_batch.yaml", name="bench_scale_batch", data="data.jsonl",
                                 teacher_base=batch_base, student_base=batch_base, student_price_as="openai/gpt-4.1-mini")
@@ -178,12 +194,17 @@ def measure_size(items: int, steps: tuple[str, ...], progress_every: float, rss_
             "gate": ["gate", str(folder / "runs" / "fast")],
             "gate-baseline": ["gate", str(folder / "runs" / "fast"), "--baseline", str(folder / "runs" / "cached")],
             "estimate": ["estimate", str(spec), "--offline", "--format", "json"],
+            "eval-litellm": ["eval", str(litellm_spec), "--concurrency", "64", "--no-cache",
+                             "--out", str(folder / "runs" / "litellm"), *progress],
         }
         for step in steps:
             row = run_measured(step, items, commands[step], cwd=folder, env=env, rss_limit=rss_limit)
             rows.append(row)
             print(f"  {step:<14} {items:>9,} items: {row.wall_s:8.1f} s, tree peak {row.tree_peak_rss / 2**20:7.0f} MiB"
-                  f" (largest process {row.max_single_rss / 2**20:.0f} MiB), exit {row.status}", flush=True)
+                  f" (largest process {row.max_single_rss / 2**20:.0f} MiB), exit {row.status}"
+                  + (f"; workers at start-up {row.workers_startup_rss / 2**20:.0f} MiB, peak beyond them "
+                     f"{(row.tree_peak_rss - row.workers_startup_rss) / 2**20:.0f} MiB" if row.workers_startup_rss else ""),
+                  flush=True)
     return rows
 
 
@@ -214,8 +235,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000],
                         help="sizes (default 10000 100000; add 1000000 to measure a million)")
-    parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS),
-                        help="which commands (default all; report, gate and cached re-run need eval-fast)")
+    parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(DEFAULT_STEPS),
+                        help="which commands (default all but eval-litellm; report, gate and cached re-run need eval-fast)")
     parser.add_argument("--progress-every", type=float, default=60.0)
     parser.add_argument("--json-out", type=Path, help="also write every measurement here as JSON")
     parser.add_argument("--merge-json", type=Path, action="append", default=[],

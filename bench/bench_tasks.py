@@ -27,8 +27,9 @@ def write_data(path: Path, n_items: int) -> Path:
 
 
 def write_spec(path: Path, *, name: str, data: str, teacher_base: str, student_base: str,
-               student_price_as: str = "tinker/lora", gates: bool = False) -> Path:
-    """Write a spec over ``data`` whose teacher and student are ``openai/`` models on the fast path."""
+               student_price_as: str = "tinker/lora", gates: bool = False, fast_path: bool = True) -> Path:
+    """Write a spec over ``data`` whose teacher and student are ``openai/`` models on the fast path
+    (``fast_path=False``: through LiteLLM and its worker processes)."""
     gate_block = ("gates: {student_min: 0.3, non_inferiority_margin: 0.05, max_error_rate: 0.02, "
                   "unmeasured_latency: skip}\n") if gates else ""
     path.write_text(f"""name: {name}
@@ -40,13 +41,13 @@ teacher:
   prompt: "Route the ticket to billing, technical or other.\\nTicket: {{text}}"
   api_base: {teacher_base}
   price_as: anthropic/claude-opus-4-6
-  fast_path: true
+  fast_path: {str(fast_path).lower()}
 student:
   model: openai/student-m
   prompt: "{{text}}"
   api_base: {student_base}
   price_as: {student_price_as}
-  fast_path: true
+  fast_path: {str(fast_path).lower()}
 {gate_block}""")
     return path
 
