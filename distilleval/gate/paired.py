@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 BOOTSTRAP_RESAMPLES = 2_000
 BOOTSTRAP_SEED = 0
 
@@ -79,10 +81,10 @@ def compare_paired_scores(a: Sequence[float], b: Sequence[float], *, alpha: floa
     n = len(a)
     if n == 0:
         return PairedResult(0, None, None, None, None, None, "no paired items")
-    mean_a, mean_b = sum(a) / n, sum(b) / n
-    losses = sum(1 for x, y in zip(a, b) if x > y)
-    gains = sum(1 for x, y in zip(a, b) if x < y)
-    comparison = compare_paired("a", "b", list(a), list(b), confidence=1 - alpha,
+    # Summed in order either way (a list, or ``item_results.paired_item_scores``'s arrays): the same figures.
+    mean_a, mean_b = float(sum(a)) / n, float(sum(b)) / n
+    losses, gains = _losses_and_gains(a, b)
+    comparison = compare_paired("a", "b", _as_given(a), _as_given(b), confidence=1 - alpha,
                                 n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
     if comparison.mcnemar_p is not None:  # 0/1 scores
         return PairedResult(n, mean_a, mean_b, (gains - losses) / n, comparison.mcnemar_ci_low,
@@ -90,6 +92,18 @@ def compare_paired_scores(a: Sequence[float], b: Sequence[float], *, alpha: floa
                             losses=losses, gains=gains)
     return PairedResult(n, mean_a, mean_b, comparison.difference, comparison.ci_low, comparison.ci_high,
                         comparison.ci_method or "no interval", losses=losses, gains=gains)
+
+
+def _as_given(scores: Sequence[float]) -> Sequence[float]:
+    """An array as it is (``compare_paired`` takes it without a copy per item), anything else as a list."""
+    return scores if isinstance(scores, np.ndarray) else list(scores)
+
+
+def _losses_and_gains(a: Sequence[float], b: Sequence[float]) -> tuple[int, int]:
+    """(items where a > b, items where a < b)."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return int(np.count_nonzero(a > b)), int(np.count_nonzero(a < b))
+    return sum(1 for x, y in zip(a, b) if x > y), sum(1 for x, y in zip(a, b) if x < y)
 
 
 def is_significant_drop(result: PairedResult, *, alpha: float) -> bool:
@@ -110,8 +124,8 @@ def non_inferiority_test(teacher: Sequence[float], student: Sequence[float], *, 
     """
     from distilleval.results.statistics import compare_paired
 
-    if not teacher:
+    if len(teacher) == 0:
         return None
-    comparison = compare_paired("teacher", "student", list(teacher), list(student), margin=margin, alpha=alpha,
+    comparison = compare_paired("teacher", "student", _as_given(teacher), _as_given(student), margin=margin, alpha=alpha,
                                 n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
     return comparison.non_inferiority

@@ -12,6 +12,7 @@ decision.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -65,7 +66,7 @@ def correction_text(comparisons: list[BaselineComparison], alpha: float) -> str:
 
 
 def compare_with_baselines(
-    baselines: dict[str, tuple[str, list[float], list[float]]], *, alpha: float,
+    baselines: dict[str, tuple[str, Sequence[float], Sequence[float]]], *, alpha: float,
 ) -> list[BaselineComparison]:
     """Compare the student with every baseline, decided together by Holm.
 
@@ -76,7 +77,7 @@ def compare_with_baselines(
     Returns:
         One comparison per baseline with paired items, in the order given.
     """
-    usable = {key: value for key, value in baselines.items() if value[1]}
+    usable = {key: value for key, value in baselines.items() if len(value[1])}
     tested = [two_sided_p_value(a, b) for _, a, b in usable.values()]
     decisions = holm([p for p, _ in tested], alpha)
     comparisons = []

@@ -17,10 +17,10 @@ from distilleval.costs.estimates import TrainingProjection, project_training, tr
 from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, PricingTable, stale_prices
 from distilleval.costs.teacher_options import TeacherOption, cheapest_option, teacher_options
 from distilleval.errors import DistillevalError
-from distilleval.gate.paired import non_inferiority_test, paired_scores
+from distilleval.gate.paired import non_inferiority_test
 from distilleval.report.baseline_family import BaselineComparison, compare_with_baselines
 from distilleval.report.sources import RunInputs
-from distilleval.results.item_results import gold_and_outputs, item_scores
+from distilleval.results.item_results import gold_and_outputs, paired_item_scores
 from distilleval.results.per_class import ClassResult, ConfusionPair
 from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority, SpecDataCounts, Summary
 from distilleval.spec.task_spec import TaskSpec
@@ -474,8 +474,8 @@ def _teacher_student_comparison(figures_models: list[ModelRow], inputs: RunInput
     from distilleval.results.statistics import compare_paired
 
     summary = inputs.summary
-    a, b = paired_scores(item_scores(summary, teacher.key), item_scores(summary, student.key))
-    if not a:
+    a, b = paired_item_scores(summary, teacher.key, summary, student.key)
+    if len(a) == 0:
         return None
     return compare_paired(teacher.key, student.key, a, b)
 
@@ -489,7 +489,7 @@ def _non_inferiority(figures: Figures) -> NonInferiority | None:
     if figures.teacher is None or figures.student is None:
         return None
     summary = figures.summary
-    a, b = paired_scores(item_scores(summary, figures.teacher.key), item_scores(summary, figures.student.key))
+    a, b = paired_item_scores(summary, figures.teacher.key, summary, figures.student.key)
     return non_inferiority_test(a, b, margin=figures.margin, alpha=figures.alpha)
 
 
@@ -513,7 +513,7 @@ def _baseline_comparisons(figures: Figures) -> list[BaselineComparison]:
     pairs = {}
     for row in figures.models:
         if row.result.role == "baseline" and _metric(row) is not None:
-            a, b = paired_scores(item_scores(summary, row.key), item_scores(summary, student.key))
+            a, b = paired_item_scores(summary, row.key, summary, student.key)
             pairs[row.key] = (row.result.display_name, a, b)
     return compare_with_baselines(pairs, alpha=figures.alpha)
 

@@ -264,7 +264,18 @@ def one_sided_to_two_sided_level(level: float) -> float:
 
 def is_binary(values: Sequence[float]) -> bool:
     """True when every score is 0 or 1."""
+    if isinstance(values, np.ndarray):
+        return bool(np.all((values == 0.0) | (values == 1.0)))
     return all(v == 0.0 or v == 1.0 for v in values)
+
+
+def discordant_counts(reference: Sequence[float], compared: Sequence[float]) -> tuple[int, int]:
+    """(items 1 in ``reference`` and 0 in ``compared``, items 0 in ``reference`` and 1 in ``compared``)."""
+    if isinstance(reference, np.ndarray) and isinstance(compared, np.ndarray):
+        return (int(np.count_nonzero((reference == 1.0) & (compared == 0.0))),
+                int(np.count_nonzero((reference == 0.0) & (compared == 1.0))))
+    return (sum(1 for x, y in zip(reference, compared) if x == 1.0 and y == 0.0),
+            sum(1 for x, y in zip(reference, compared) if x == 0.0 and y == 1.0))
 
 
 def drop_p_value(reference: Sequence[float], compared: Sequence[float]) -> tuple[float, str]:
@@ -274,8 +285,7 @@ def drop_p_value(reference: Sequence[float], compared: Sequence[float]) -> tuple
     the paired sign-flip permutation test of the mean difference.
     """
     if is_binary(reference) and is_binary(compared):
-        lost = sum(1 for x, y in zip(reference, compared) if x == 1.0 and y == 0.0)
-        gained = sum(1 for x, y in zip(reference, compared) if x == 0.0 and y == 1.0)
+        lost, gained = discordant_counts(reference, compared)
         return binomial_tail_p(lost, gained), "exact McNemar, one-sided"
     return sign_flip_p(reference, compared, alternative="less"), f"paired sign-flip test ({SIGN_FLIPS:,} flips), one-sided"
 
@@ -286,8 +296,7 @@ def two_sided_p_value(reference: Sequence[float], compared: Sequence[float]) -> 
     0/1 scores: McNemar's exact test. Other scores: the paired sign-flip permutation test.
     """
     if is_binary(reference) and is_binary(compared):
-        a_only = sum(1 for x, y in zip(reference, compared) if x == 1.0 and y == 0.0)
-        b_only = sum(1 for x, y in zip(reference, compared) if x == 0.0 and y == 1.0)
+        a_only, b_only = discordant_counts(reference, compared)
         return mcnemar_exact(a_only, b_only), "McNemar exact, two-sided"
     # Twice the smaller one-sided p (not the |total| statistic), so that it agrees exactly with
     # the interval made of the two one-sided inversions (``agreeing_interval``).

@@ -222,9 +222,17 @@ class ItemSet:
     def _index(self, model: str) -> int | None:
         return self.models.index(model) if model in self.models else None
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        """Stream the rows of ``sql`` (a SELECT over this set's tables), closing the file at the end."""
+    def query(self, sql: str, params: Sequence[Any] = (), *, attach: Path | None = None) -> Iterator[tuple[Any, ...]]:
+        """Stream the rows of ``sql`` (a SELECT over this set's tables), closing the file at the end;
+        ``attach``, another item store, is read-only under the schema name ``other``."""
         with _connect(self.path, write=False) as db:
+            if attach is not None:
+                if not attach.is_file():
+                    raise DataError(f"{attach}: the summary's per-item results are missing")
+                try:
+                    db.execute("ATTACH DATABASE ? AS other", (attach.resolve().as_uri() + "?mode=ro",))
+                except sqlite3.Error as err:
+                    raise _error(attach, err, "read") from None
             cursor = db.execute(sql, params)
             while chunk := cursor.fetchmany(2000):
                 yield from chunk
@@ -239,6 +247,31 @@ class ItemSet:
                + (f" AND ({where})" if where else "") + " ORDER BY m.position"
                + (f" LIMIT {int(limit)}" if limit is not None else ""))
         return self.query(sql, (self.set_id, index))
+
+    def paired_scores(self, model: str, other: ItemSet, other_model: str) -> Iterator[tuple[float, float]]:
+        """(``model``'s score here, ``other_model``'s score in ``other``) of every item both scored without a
+        failed call, joined on the item id, in item id order (bytewise, as Python orders the ids).
+
+        ``other`` may be this set (two models of one run) or another set, of this file or another."""
+        index, other_index = self._index(model), other._index(other_model)
+        if index is None or other_index is None:
+            return iter(())
+        scored = f"{{m}}.present & {HAS_SCORE} AND {{m}}.error IS NULL AND {{m}}.score IS NOT NULL"
+        if other.path.resolve() == self.path.resolve() and other.set_id == self.set_id:
+            sql = ("SELECT a.score, b.score FROM item_model_rows a JOIN item_model_rows b ON b.set_id = a.set_id "
+                   "AND b.model = ? AND b.position = a.position JOIN item_rows i ON i.set_id = a.set_id "
+                   "AND i.position = a.position WHERE a.set_id = ? AND a.model = ? AND "
+                   f"{scored.format(m='a')} AND {scored.format(m='b')} ORDER BY i.item_id")
+            return self.query(sql, (other_index, self.set_id, index))
+        same_file = other.path.resolve() == self.path.resolve()
+        theirs = "main" if same_file else "other"
+        sql = ("SELECT a.score, b.score FROM item_model_rows a JOIN item_rows i ON i.set_id = a.set_id "
+               f"AND i.position = a.position JOIN {theirs}.item_rows j ON j.set_id = ? AND j.item_id = i.item_id "
+               f"JOIN {theirs}.item_model_rows b ON b.set_id = j.set_id AND b.model = ? AND b.position = j.position "
+               f"WHERE a.set_id = ? AND a.model = ? AND {scored.format(m='a')} AND {scored.format(m='b')} "
+               "ORDER BY i.item_id")
+        params = (other.set_id, other_index, self.set_id, index)
+        return self.query(sql, params, attach=None if same_file else other.path)
 
     def item_ids(self) -> Iterator[str]:
         """Every item id in eval order."""

@@ -152,3 +152,40 @@ def test_a_version_1_summary_rewritten_moves_its_items_and_reads_the_same(tmp_pa
     assert new.schema_version == 2 and new.items == []
     models = list(old.models)
     assert _in_memory_figures(new, models) == _in_memory_figures(old, models)
+
+
+def _paired_from_dicts(a, a_model, b, b_model):
+    from distilleval.gate.paired import paired_scores
+
+    return paired_scores(item_results.item_scores(a, a_model), item_results.item_scores(b, b_model))
+
+
+@pytest.mark.parametrize(("a_model", "b_model"), [("teacher", "student"), ("bow", "student"), ("student", "bow"),
+                                                  ("teacher", "absent")])
+def test_paired_scores_from_sqlite_equal_pairing_the_dicts(tmp_path, a_model, b_model):
+    # Failed calls (every 6th item, shifted per model) and the items bow lacks are left out, as the dicts leave them.
+    summary = _summary(tmp_path, 60)
+    stored = write_summary(summary, tmp_path / "run" / "summary.json")
+    # The second run holds the same items in another order: the pairing is on the id, sorted.
+    shuffled = summary.model_copy(update={"items": list(reversed(summary.items))[:50]})
+    other = write_summary(shuffled, tmp_path / "other" / "summary.json")
+    for a, b in ((stored, stored), (stored, other), (other, stored), (summary, other)):
+        expected = _paired_from_dicts(a, a_model, b, b_model)
+        got = item_results.paired_item_scores(a, a_model, b, b_model)
+        assert [list(side) for side in got] == [list(side) for side in expected]
+        assert all(side.dtype == float for side in got)
+    if a_model != "absent" and b_model != "absent":
+        assert len(_paired_from_dicts(stored, a_model, other, b_model)[0]) > 10
+
+
+def test_paired_scores_of_two_sets_of_one_file_are_joined_on_the_id(tmp_path):
+    from distilleval.results.item_store import write_items
+
+    summary = _summary(tmp_path, 30)
+    stored = write_summary(summary, tmp_path / "run" / "summary.json")
+    path = stored.item_store_path()
+    set_id, _ = write_items(path, "later.json", list(reversed(summary.items)))
+    later = stored.model_copy(update={"item_store": stored.item_store.model_copy(update={"set_id": set_id})})
+    expected = _paired_from_dicts(stored, "teacher", summary, "student")
+    got = item_results.paired_item_scores(stored, "teacher", later, "student")
+    assert [list(side) for side in got] == [list(side) for side in expected] and len(got[0]) > 5
