@@ -8,10 +8,11 @@ functions that build ``summary.json``, so the gate and the summary agree.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from distilleval.results.families import Scores
 
 BOOTSTRAP_RESAMPLES = 2_000
 BOOTSTRAP_SEED = 0
@@ -41,7 +42,7 @@ def paired_scores(
     return [float(a_items[k]) for k in common], [float(b_items[k]) for k in common]  # type: ignore[arg-type]
 
 
-def compare_paired_as_tested(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
+def compare_paired_as_tested(a: Scores, b: Scores, *, alpha: float) -> PairedResult:
     """``compare_paired_scores`` with the interval of the test that decides it: for 0/1 scores McNemar's
     exact conditional interval (already so), for other scores the interval that inverts the paired
     sign-flip test at two-sided ``alpha`` (``results.families.agreeing_interval``), never a
@@ -56,7 +57,7 @@ def compare_paired_as_tested(a: Sequence[float], b: Sequence[float], *, alpha: f
     return dataclasses.replace(paired, ci_low=low, ci_high=high, method=method)
 
 
-def compare_paired_scores(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
+def compare_paired_scores(a: Scores, b: Scores, *, alpha: float) -> PairedResult:
     """Compare paired scores with ``distilleval.results.statistics.compare_paired`` (the comparison
     summary.json records), as a ``PairedResult`` whose interval always agrees with the test beside it.
 
@@ -94,12 +95,12 @@ def compare_paired_scores(a: Sequence[float], b: Sequence[float], *, alpha: floa
                         comparison.ci_method or "no interval", losses=losses, gains=gains)
 
 
-def _as_given(scores: Sequence[float]) -> Sequence[float]:
+def _as_given(scores: Scores) -> Scores:
     """An array as it is (``compare_paired`` takes it without a copy per item), anything else as a list."""
     return scores if isinstance(scores, np.ndarray) else list(scores)
 
 
-def _losses_and_gains(a: Sequence[float], b: Sequence[float]) -> tuple[int, int]:
+def _losses_and_gains(a: Scores, b: Scores) -> tuple[int, int]:
     """(items where a > b, items where a < b)."""
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return int(np.count_nonzero(a > b)), int(np.count_nonzero(a < b))
@@ -115,7 +116,7 @@ def is_significant_drop(result: PairedResult, *, alpha: float) -> bool:
     return result.ci_high is not None and result.ci_high < 0
 
 
-def non_inferiority_test(teacher: Sequence[float], student: Sequence[float], *, margin: float, alpha: float):
+def non_inferiority_test(teacher: Scores, student: Scores, *, margin: float, alpha: float):
     """The non-inferiority decision of student - teacher, as ``distilleval.results.statistics`` builds it
     for summary.json (Tango's score test for 0/1 scores; see ``paired_difference``).
 

@@ -12,14 +12,14 @@ decision.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from distilleval.gate.paired import PairedResult, compare_paired_as_tested
-from distilleval.results.families import HolmDecision, holm, two_sided_p_value
+from distilleval.results.families import HolmDecision, Scores, holm, two_sided_p_value
 
 Direction = Literal["better", "worse", "inconclusive"]
 
@@ -66,7 +66,7 @@ def correction_text(comparisons: list[BaselineComparison], alpha: float) -> str:
 
 
 def compare_with_baselines(
-    baselines: dict[str, tuple[str, Sequence[float], Sequence[float]]], *, alpha: float,
+    baselines: Mapping[str, tuple[str, Scores, Scores]], *, alpha: float,
 ) -> list[BaselineComparison]:
     """Compare the student with every baseline, decided together by Holm.
 

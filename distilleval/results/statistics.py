@@ -392,8 +392,8 @@ def _is_binary(values: np.ndarray) -> bool:
 def compare_paired(
     a: str,
     b: str,
-    scores_a: Sequence[float | None],
-    scores_b: Sequence[float | None],
+    scores_a: Sequence[float | None] | np.ndarray,
+    scores_b: Sequence[float | None] | np.ndarray,
     *,
     metric_rows_a: Sequence[Any] | np.ndarray | None = None,
     metric_rows_b: Sequence[Any] | np.ndarray | None = None,
