@@ -195,6 +195,24 @@ def drop_other_sets(path: Path, summary_file: str, keep: int) -> None:
         db.execute("COMMIT")
 
 
+_SCORED = f"{{m}}.present & {HAS_SCORE} AND {{m}}.error IS NULL AND {{m}}.score IS NOT NULL"
+"""A model row (alias ``m``) with a score and no failed call."""
+
+
+def _merge_on_id(left: Iterator[tuple[str, float]], right: Iterator[tuple[str, float]]) -> Iterator[tuple[float, float]]:
+    """The score pairs of the ids both streams hold; each stream in id order (SQLite's bytewise order of
+    UTF-8 text is Python's order of the strings)."""
+    a, b = next(left, None), next(right, None)
+    while a is not None and b is not None:
+        if a[0] == b[0]:
+            yield a[1], b[1]
+            a, b = next(left, None), next(right, None)
+        elif a[0] < b[0]:
+            a = next(left, None)
+        else:
+            b = next(right, None)
+
+
 class ItemSet:
     """One written set, opened read-only: the rows behind one summary.
 
@@ -222,17 +240,9 @@ class ItemSet:
     def _index(self, model: str) -> int | None:
         return self.models.index(model) if model in self.models else None
 
-    def query(self, sql: str, params: Sequence[Any] = (), *, attach: Path | None = None) -> Iterator[tuple[Any, ...]]:
-        """Stream the rows of ``sql`` (a SELECT over this set's tables), closing the file at the end;
-        ``attach``, another item store, is read-only under the schema name ``other``."""
+    def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Stream the rows of ``sql`` (a SELECT over this set's tables), closing the file at the end."""
         with _connect(self.path, write=False) as db:
-            if attach is not None:
-                if not attach.is_file():
-                    raise DataError(f"{attach}: the summary's per-item results are missing")
-                try:
-                    db.execute("ATTACH DATABASE ? AS other", (attach.resolve().as_uri() + "?mode=ro",))
-                except sqlite3.Error as err:
-                    raise _error(attach, err, "read") from None
             cursor = db.execute(sql, params)
             while chunk := cursor.fetchmany(2000):
                 yield from chunk
@@ -252,26 +262,25 @@ class ItemSet:
         """(``model``'s score here, ``other_model``'s score in ``other``) of every item both scored without a
         failed call, joined on the item id, in item id order (bytewise, as Python orders the ids).
 
-        ``other`` may be this set (two models of one run) or another set, of this file or another."""
+        ``other`` may be this set (two models of one run: joined on the position in SQL) or another set,
+        of this file or another (each side read in item id order and merged, streamed)."""
         index, other_index = self._index(model), other._index(other_model)
         if index is None or other_index is None:
             return iter(())
-        scored = f"{{m}}.present & {HAS_SCORE} AND {{m}}.error IS NULL AND {{m}}.score IS NOT NULL"
         if other.path.resolve() == self.path.resolve() and other.set_id == self.set_id:
             sql = ("SELECT a.score, b.score FROM item_model_rows a JOIN item_model_rows b ON b.set_id = a.set_id "
                    "AND b.model = ? AND b.position = a.position JOIN item_rows i ON i.set_id = a.set_id "
                    "AND i.position = a.position WHERE a.set_id = ? AND a.model = ? AND "
-                   f"{scored.format(m='a')} AND {scored.format(m='b')} ORDER BY i.item_id")
+                   f"{_SCORED.format(m='a')} AND {_SCORED.format(m='b')} ORDER BY i.item_id")
             return self.query(sql, (other_index, self.set_id, index))
-        same_file = other.path.resolve() == self.path.resolve()
-        theirs = "main" if same_file else "other"
-        sql = ("SELECT a.score, b.score FROM item_model_rows a JOIN item_rows i ON i.set_id = a.set_id "
-               f"AND i.position = a.position JOIN {theirs}.item_rows j ON j.set_id = ? AND j.item_id = i.item_id "
-               f"JOIN {theirs}.item_model_rows b ON b.set_id = j.set_id AND b.model = ? AND b.position = j.position "
-               f"WHERE a.set_id = ? AND a.model = ? AND {scored.format(m='a')} AND {scored.format(m='b')} "
-               "ORDER BY i.item_id")
-        params = (other.set_id, other_index, self.set_id, index)
-        return self.query(sql, params, attach=None if same_file else other.path)
+        return _merge_on_id(self._scored_by_id(index), other._scored_by_id(other_index))
+
+    def _scored_by_id(self, index: int) -> Iterator[tuple[str, float]]:
+        """(item id, score) of the model's items scored without a failed call, in item id order."""
+        return self.query(
+            "SELECT i.item_id, m.score FROM item_model_rows m JOIN item_rows i ON i.set_id = m.set_id "
+            f"AND i.position = m.position WHERE m.set_id = ? AND m.model = ? AND {_SCORED.format(m='m')} "
+            "ORDER BY i.item_id", (self.set_id, index))
 
     def item_ids(self) -> Iterator[str]:
         """Every item id in eval order."""
