@@ -258,20 +258,27 @@ class ItemSet:
                + (f" LIMIT {int(limit)}" if limit is not None else ""))
         return self.query(sql, (self.set_id, index))
 
-    def paired_scores(self, model: str, other: ItemSet, other_model: str) -> Iterator[tuple[float, float]]:
+    def same_set(self, other: ItemSet) -> bool:
+        """Whether ``other`` is this set (the same file and set id)."""
+        return other.set_id == self.set_id and other.path.resolve() == self.path.resolve()
+
+    def paired_scores(self, model: str, other: ItemSet, other_model: str, *,
+                      eval_order: bool = False) -> Iterator[tuple[float, float]]:
         """(``model``'s score here, ``other_model``'s score in ``other``) of every item both scored without a
         failed call, joined on the item id, in item id order (bytewise, as Python orders the ids).
 
-        ``other`` may be this set (two models of one run: joined on the position in SQL) or another set,
-        of this file or another (each side read in item id order and merged, streamed)."""
+        ``other`` may be this set (two models of one run: joined on the position in SQL; ``eval_order``
+        leaves them in eval order, sparing the sort) or another set, of this file or another (each side
+        read in item id order and merged, streamed)."""
         index, other_index = self._index(model), other._index(other_model)
         if index is None or other_index is None:
             return iter(())
-        if other.path.resolve() == self.path.resolve() and other.set_id == self.set_id:
+        if self.same_set(other):
             sql = ("SELECT a.score, b.score FROM item_model_rows a JOIN item_model_rows b ON b.set_id = a.set_id "
-                   "AND b.model = ? AND b.position = a.position JOIN item_rows i ON i.set_id = a.set_id "
-                   "AND i.position = a.position WHERE a.set_id = ? AND a.model = ? AND "
-                   f"{_SCORED.format(m='a')} AND {_SCORED.format(m='b')} ORDER BY i.item_id")
+                   "AND b.model = ? AND b.position = a.position "
+                   + ("" if eval_order else "JOIN item_rows i ON i.set_id = a.set_id AND i.position = a.position ")
+                   + f"WHERE a.set_id = ? AND a.model = ? AND {_SCORED.format(m='a')} AND {_SCORED.format(m='b')} "
+                   + ("ORDER BY a.position" if eval_order else "ORDER BY i.item_id"))
             return self.query(sql, (other_index, self.set_id, index))
         return _merge_on_id(self._scored_by_id(index), other._scored_by_id(other_index))
 
