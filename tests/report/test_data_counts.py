@@ -93,3 +93,36 @@ def test_counts_recorded_for_another_spec_are_not_used(run_dir):
     assert data_counts.stored_counts(inputs.summary, inputs.spec, spec_given=True) is None
     other = inputs.summary.model_copy(update={"spec_data": recorded.model_copy(update={"spec_sha256": "0" * 64})})
     assert data_counts.stored_counts(other, inputs.spec, spec_given=False) is None
+
+
+@pytest.fixture
+def trained_run(tmp_path):
+    """The run with a third of its data file made the training split and no ``labelled_examples``: the one-time
+    cost counts each training row (the ``per row`` basis, the trainer's held-out rows left out)."""
+    folder = tmp_path / "trained"
+    shutil.copytree(FIXTURE_DIR, folder)
+    lines = (folder / "data.jsonl").read_text().splitlines()
+    (folder / "data.jsonl").write_text("".join(
+        (line.replace('"split": "eval"', '"split": "train"') if n % 3 == 0 else line) + "\n"
+        for n, line in enumerate(lines)))
+    spec = folder / "spec.yaml"
+    spec.write_text(spec.read_text().replace("training:\n  labelled_examples: 2000\n", ""))
+    return folder
+
+
+def test_training_rows_counted_in_one_pass_equal_counting_every_item(trained_run):
+    from distilleval.backends.tinker.token_counts import spec_token_counters
+    from distilleval.costs.estimates import count_spec_tokens, kept_training_tokens, spec_training_rows
+
+    inputs = load_run(trained_run / "summary.json")
+    spec = inputs.spec
+    items = data.load_items(spec)
+    whole = count_spec_tokens(spec, items, counters=spec_token_counters(spec))
+    n_train, rows = spec_training_rows(spec, whole)
+    assert n_train == 100 and rows is not None and len(rows) == n_train
+    counted = data_counts.count_data(spec, items, data_counts.eval_limits(inputs.summary))
+    assert counted.train_items == n_train and counted.kept_training_tokens == kept_training_tokens(rows)
+    assert counted.training_row_tokens == whole.profiles(spec)["student"].training_row_tokens
+    figures = compute_figures(inputs)
+    assert figures.one_time is not None and "each of the 90 training rows" in figures.one_time.tokens_basis
+    assert figures.one_time.training_tokens_per_epoch == kept_training_tokens(rows)
