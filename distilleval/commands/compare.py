@@ -17,13 +17,13 @@ not comparable on corrected figures (docs/judge.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from distilleval.gate.paired import PairedResult
-    from distilleval.results.families import HolmDecision
+    from distilleval.results.families import HolmDecision, Scores
     from distilleval.results.summary_json import Summary
 
 HELP = "Item-paired comparison of two runs of the same spec"
@@ -70,7 +70,7 @@ class ModelChange:
         return 1.0 - self.decision.level
 
 
-def change_family(pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, alpha: float) -> list[ModelChange]:
+def change_family(pairs: Mapping[str, tuple[Scores, Scores]], *, alpha: float) -> list[ModelChange]:
     """Test every model for a change between two runs, corrected together by Holm at ``alpha``.
 
     Args:
@@ -125,8 +125,7 @@ def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> lis
     """
     from distilleval.errors import DataError
     from distilleval.gate.judged import corrected_comparability, paired_passes
-    from distilleval.gate.paired import paired_scores
-    from distilleval.results.item_results import item_ids, item_scores
+    from distilleval.results.item_results import item_ids, paired_item_scores
 
     if summary_a.spec_name != summary_b.spec_name:
         raise DataError(f"runs are of different specs: {summary_a.spec_name!r} vs {summary_b.spec_name!r}")
@@ -139,11 +138,13 @@ def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> lis
         dropped[key] = len((_failed_items(summary_a, key) | _failed_items(summary_b, key)) & shared_items)
         if refused is not None:
             continue
+        a: Scores
+        b: Scores
         if judged:
             a, b = paired_passes(summary_a, summary_b, key)
         else:
-            a, b = paired_scores(item_scores(summary_a, key), item_scores(summary_b, key))
-        if a:
+            a, b = paired_item_scores(summary_a, key, summary_b, key)
+        if len(a):
             pairs[key] = (a, b)
     changes = {change.key: change for change in change_family(pairs, alpha=alpha)}
     rows = []
@@ -174,7 +175,7 @@ def compare_runs(summary_a: Summary, summary_b: Summary, *, alpha: float) -> lis
     return rows
 
 
-def _judged_row(change: ModelChange, a: Sequence[float], b: Sequence[float], alignment_a, alignment_b) -> dict:
+def _judged_row(change: ModelChange, a: Scores, b: Scores, alignment_a, alignment_b) -> dict:
     """A judge-scored model's row: A, B and B − A corrected for the judge's measured error, the interval the
     corrected one at the level of the model's Holm step (carrying the alignment set's uncertainty too).
 
@@ -184,7 +185,7 @@ def _judged_row(change: ModelChange, a: Sequence[float], b: Sequence[float], ali
     """
     from distilleval.gate.judged import corrected_paired
 
-    corrected = corrected_paired(a, b, alignment_a, alignment_b, two_sided_alpha=change.decision.level)
+    corrected = corrected_paired(list(a), list(b), alignment_a, alignment_b, two_sided_alpha=change.decision.level)
     significant = change.decision.rejected and (corrected.ci_low > 0 or corrected.ci_high < 0)
     outcome = "no significant change"
     if significant:

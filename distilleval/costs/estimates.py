@@ -362,6 +362,7 @@ def project_training(
     heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
     seed: int = 0,
     tokens_source: str = "the spec's rendered prompts over all items",
+    kept_row_tokens: int | None = None,
 ) -> TrainingProjection | None:
     """Project the run ``distilleval train`` will make on ``examples`` labelled rows.
 
@@ -374,6 +375,8 @@ def project_training(
             (same seeded choice) are left out of the sum, so the figure is exact.
         heldout_fraction, seed: as ``distilleval train``'s defaults.
         tokens_source: where ``tokens_per_row`` was measured (named when the mean is used).
+        kept_row_tokens: instead of ``row_tokens``, their sum over the rows the trainer keeps
+            (``kept_training_tokens``), when it was counted before.
 
     Returns:
         None when there is no training price to use (see ``training_price_key``).
@@ -388,15 +391,23 @@ def project_training(
     held = int(examples * heldout_fraction)
     train_rows = examples - held
     schedule = plan_schedule(train_rows, requested_by_spec(spec.training), recipe=spec.training.recipe)
-    if row_tokens is not None and len(row_tokens) == examples:
-        left_out = heldout_indices(examples, heldout_fraction, seed)
-        tokens_per_epoch, basis = float(sum(t for i, t in enumerate(row_tokens) if i not in left_out)), "per row"
+    if kept_row_tokens is not None:
+        tokens_per_epoch, basis = float(kept_row_tokens), "per row"
+    elif row_tokens is not None and len(row_tokens) == examples:
+        tokens_per_epoch, basis = float(kept_training_tokens(row_tokens, heldout_fraction, seed)), "per row"
     else:
         tokens_per_epoch, basis = tokens_per_row * train_rows, "mean"
     return TrainingProjection(
         schedule, examples, train_rows, heldout_fraction, tokens_per_epoch, basis, price_as,
         price.display_name or price_as, price.training_per_mtok_usd or 0.0, tokens_source,
     )
+
+
+def kept_training_tokens(row_tokens: Sequence[int], heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
+                         seed: int = 0) -> int:
+    """Tokens of the training rows ``distilleval train`` keeps (the seeded held-out rows left out), each row counted."""
+    left_out = heldout_indices(len(row_tokens), heldout_fraction, seed)
+    return sum(t for i, t in enumerate(row_tokens) if i not in left_out)
 
 
 def spec_training_projection(

@@ -62,8 +62,8 @@ from distilleval.gate.judged import (
     judged_non_inferiority,
     paired_passes,
 )
-from distilleval.gate.paired import non_inferiority_test, paired_scores
-from distilleval.results.item_results import failed_ids, item_ids, item_scores
+from distilleval.gate.paired import non_inferiority_test
+from distilleval.results.item_results import failed_ids, item_ids, paired_item_scores
 from distilleval.results.summary_json import LatencyFigures, ModelResult, Summary
 from distilleval.spec.task_spec import GatesSpec
 
@@ -210,7 +210,7 @@ def _non_inferiority(summary: Summary, margin: float, alpha: float, limit: float
                     f"{test.lower_bound:+.4f} {'>' if ok else '<='} -margin {-margin:+.4f} ({test.method}, "
                     f"n={comparison.n_paired}{_dropped_text(dropped)})",
                 )
-    a, b = paired_scores(item_scores(summary, teacher[0]), item_scores(summary, student[0]))
+    a, b = paired_item_scores(summary, teacher[0], summary, student[0])
     test = non_inferiority_test(a, b, margin=margin, alpha=alpha)
     if test is None:
         return Check(name, "fail", f"no items scored for both teacher and student{_dropped_text(dropped)}")
@@ -370,10 +370,10 @@ def _paired_drops(run: Summary, baseline: Summary, alpha: float, limit: float) -
         if problem is not None:
             checks[key] = Check(name, "fail", problem)
             continue
-        a, b = paired_scores(item_scores(baseline, key), item_scores(run, key))
+        a, b = paired_item_scores(baseline, key, run, key)
         dropped[key] = len((_failed_items(run, key) | _failed_items(baseline, key))
                            & set(item_ids(run)) & set(item_ids(baseline)))
-        if a:
+        if len(a):
             pairs[key] = (a, b)
         else:
             checks[key] = Check(f"paired_drop[{key}]", "skip", f"{key}: no items scored in both runs; not compared")

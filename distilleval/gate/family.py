@@ -17,11 +17,11 @@ permutation decision.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from distilleval.gate.paired import PairedResult, compare_paired_as_tested
-from distilleval.results.families import HolmDecision, drop_p_value, holm
+from distilleval.results.families import HolmDecision, Scores, drop_p_value, holm
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def family_alpha(alpha: float) -> float:
     return alpha / 2
 
 
-def paired_drop_family(pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, alpha: float) -> list[DropTest]:
+def paired_drop_family(pairs: Mapping[str, tuple[Scores, Scores]], *, alpha: float) -> list[DropTest]:
     """Test every model for a drop against the baseline run, corrected together by Holm.
 
     Args:

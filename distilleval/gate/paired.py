@@ -8,8 +8,11 @@ functions that build ``summary.json``, so the gate and the summary agree.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+
+from distilleval.results.families import Scores
 
 BOOTSTRAP_RESAMPLES = 2_000
 BOOTSTRAP_SEED = 0
@@ -39,7 +42,7 @@ def paired_scores(
     return [float(a_items[k]) for k in common], [float(b_items[k]) for k in common]  # type: ignore[arg-type]
 
 
-def compare_paired_as_tested(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
+def compare_paired_as_tested(a: Scores, b: Scores, *, alpha: float) -> PairedResult:
     """``compare_paired_scores`` with the interval of the test that decides it: for 0/1 scores McNemar's
     exact conditional interval (already so), for other scores the interval that inverts the paired
     sign-flip test at two-sided ``alpha`` (``results.families.agreeing_interval``), never a
@@ -54,7 +57,7 @@ def compare_paired_as_tested(a: Sequence[float], b: Sequence[float], *, alpha: f
     return dataclasses.replace(paired, ci_low=low, ci_high=high, method=method)
 
 
-def compare_paired_scores(a: Sequence[float], b: Sequence[float], *, alpha: float) -> PairedResult:
+def compare_paired_scores(a: Scores, b: Scores, *, alpha: float) -> PairedResult:
     """Compare paired scores with ``distilleval.results.statistics.compare_paired`` (the comparison
     summary.json records), as a ``PairedResult`` whose interval always agrees with the test beside it.
 
@@ -79,10 +82,10 @@ def compare_paired_scores(a: Sequence[float], b: Sequence[float], *, alpha: floa
     n = len(a)
     if n == 0:
         return PairedResult(0, None, None, None, None, None, "no paired items")
-    mean_a, mean_b = sum(a) / n, sum(b) / n
-    losses = sum(1 for x, y in zip(a, b) if x > y)
-    gains = sum(1 for x, y in zip(a, b) if x < y)
-    comparison = compare_paired("a", "b", list(a), list(b), confidence=1 - alpha,
+    # Summed in order either way (a list, or ``item_results.paired_item_scores``'s arrays): the same figures.
+    mean_a, mean_b = float(sum(a)) / n, float(sum(b)) / n
+    losses, gains = _losses_and_gains(a, b)
+    comparison = compare_paired("a", "b", _as_given(a), _as_given(b), confidence=1 - alpha,
                                 n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
     if comparison.mcnemar_p is not None:  # 0/1 scores
         return PairedResult(n, mean_a, mean_b, (gains - losses) / n, comparison.mcnemar_ci_low,
@@ -90,6 +93,18 @@ def compare_paired_scores(a: Sequence[float], b: Sequence[float], *, alpha: floa
                             losses=losses, gains=gains)
     return PairedResult(n, mean_a, mean_b, comparison.difference, comparison.ci_low, comparison.ci_high,
                         comparison.ci_method or "no interval", losses=losses, gains=gains)
+
+
+def _as_given(scores: Scores) -> Scores:
+    """An array as it is (``compare_paired`` takes it without a copy per item), anything else as a list."""
+    return scores if isinstance(scores, np.ndarray) else list(scores)
+
+
+def _losses_and_gains(a: Scores, b: Scores) -> tuple[int, int]:
+    """(items where a > b, items where a < b)."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return int(np.count_nonzero(a > b)), int(np.count_nonzero(a < b))
+    return sum(1 for x, y in zip(a, b) if x > y), sum(1 for x, y in zip(a, b) if x < y)
 
 
 def is_significant_drop(result: PairedResult, *, alpha: float) -> bool:
@@ -101,7 +116,7 @@ def is_significant_drop(result: PairedResult, *, alpha: float) -> bool:
     return result.ci_high is not None and result.ci_high < 0
 
 
-def non_inferiority_test(teacher: Sequence[float], student: Sequence[float], *, margin: float, alpha: float):
+def non_inferiority_test(teacher: Scores, student: Scores, *, margin: float, alpha: float):
     """The non-inferiority decision of student - teacher, as ``distilleval.results.statistics`` builds it
     for summary.json (Tango's score test for 0/1 scores; see ``paired_difference``).
 
@@ -110,8 +125,8 @@ def non_inferiority_test(teacher: Sequence[float], student: Sequence[float], *, 
     """
     from distilleval.results.statistics import compare_paired
 
-    if not teacher:
+    if len(teacher) == 0:
         return None
-    comparison = compare_paired("teacher", "student", list(teacher), list(student), margin=margin, alpha=alpha,
+    comparison = compare_paired("teacher", "student", _as_given(teacher), _as_given(student), margin=margin, alpha=alpha,
                                 n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
     return comparison.non_inferiority

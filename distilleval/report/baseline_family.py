@@ -12,13 +12,14 @@ decision.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from distilleval.gate.paired import PairedResult, compare_paired_as_tested
-from distilleval.results.families import HolmDecision, holm, two_sided_p_value
+from distilleval.results.families import HolmDecision, Scores, holm, two_sided_p_value
 
 Direction = Literal["better", "worse", "inconclusive"]
 
@@ -65,7 +66,7 @@ def correction_text(comparisons: list[BaselineComparison], alpha: float) -> str:
 
 
 def compare_with_baselines(
-    baselines: dict[str, tuple[str, list[float], list[float]]], *, alpha: float,
+    baselines: Mapping[str, tuple[str, Scores, Scores]], *, alpha: float,
 ) -> list[BaselineComparison]:
     """Compare the student with every baseline, decided together by Holm.
 
@@ -76,7 +77,7 @@ def compare_with_baselines(
     Returns:
         One comparison per baseline with paired items, in the order given.
     """
-    usable = {key: value for key, value in baselines.items() if value[1]}
+    usable = {key: value for key, value in baselines.items() if len(value[1])}
     tested = [two_sided_p_value(a, b) for _, a, b in usable.values()]
     decisions = holm([p for p, _ in tested], alpha)
     comparisons = []

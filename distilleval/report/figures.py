@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from distilleval.costs import cost_model
-from distilleval.costs.estimates import SpecTokenCounts, TrainingProjection, project_training, training_price_key
+from distilleval.costs.estimates import TrainingProjection, project_training, training_price_key
 from distilleval.costs.pricing import DEFAULT_MAX_PRICE_AGE_DAYS, PricingTable, stale_prices
 from distilleval.costs.teacher_options import TeacherOption, cheapest_option, teacher_options
 from distilleval.errors import DistillevalError
-from distilleval.gate.paired import non_inferiority_test, paired_scores
+from distilleval.gate.paired import non_inferiority_test
 from distilleval.report.baseline_family import BaselineComparison, compare_with_baselines
 from distilleval.report.sources import RunInputs
-from distilleval.results.item_results import gold_and_outputs, item_scores
+from distilleval.results.item_results import gold_and_outputs, paired_item_scores
 from distilleval.results.per_class import ClassResult, ConfusionPair
-from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority, Summary
+from distilleval.results.summary_json import Comparison, ModelResult, NonInferiority, SpecDataCounts, Summary
 from distilleval.spec.task_spec import TaskSpec
 
 if TYPE_CHECKING:
@@ -140,6 +140,9 @@ class Figures:
     teacher_options: list[TeacherOption] = field(default_factory=list)
     token_estimates: list["TokenEstimate"] = field(default_factory=list)
     """What ``estimate`` would have said before the run (offline counters) beside what the run measured."""
+    data_counted: SpecDataCounts | None = None
+    """The data's counts this call made by reading the items (``pipeline.decision`` records them); None when
+    the run's recorded counts were used or nothing needed them."""
 
     @property
     def summary(self):
@@ -379,17 +382,21 @@ def _one_time(inputs: RunInputs, teacher: ModelRow | None, student: ModelRow | N
 
 
 class _SpecData:
-    """The spec's items and their token counts, read and counted at most once per ``compute_figures`` call
-    (the one-time cost and the token estimates both need them; reading and counting dominate a large run).
+    """What the figures need from the spec's data file: the run's recorded counts when they apply
+    (``report.data_counts.stored_counts``), else the items read and counted at most once per
+    ``compute_figures`` call (the one-time cost and the token estimates both need them).
 
     A failure to read is kept and raised again, so each figure that needs the data notes it as before.
     """
 
-    def __init__(self, spec: TaskSpec | None, items: list[Item] | None = None) -> None:
+    def __init__(self, spec: TaskSpec | None, items: list[Item] | None, limits: dict[str, int],
+                 stored: SpecDataCounts | None = None) -> None:
         self.spec = spec
         self._items = items
+        self._limits = limits
         self._error: DistillevalError | None = None
-        self._counts: SpecTokenCounts | None = None
+        self._stored = stored
+        self._counted: SpecDataCounts | None = None
 
     def items(self) -> list[Item]:
         """Every item of the spec's data file, in canonical order (``spec.data.load_items``)."""
@@ -407,56 +414,50 @@ class _SpecData:
                 raise
         return self._items
 
-    def counts(self) -> SpecTokenCounts:
-        """Every item's tokens under each model (``costs.estimates.count_spec_tokens``), counted once."""
-        if self._counts is None:
-            self._counts = self.count(self.items())
-        return self._counts
+    def train_items(self) -> int:
+        """Items of the training split."""
+        if self._stored is not None:
+            return self._stored.train_items
+        return sum(1 for item in self.items() if item.split == "train")
 
-    def counted(self) -> SpecTokenCounts | None:
-        """The whole data's counts when ``counts`` has made them, else None (nothing is read or counted)."""
-        return self._counts
+    def counts(self) -> SpecDataCounts:
+        """The data's counts (``report.data_counts.count_data``): as recorded, else counted once."""
+        from distilleval.report.data_counts import count_data
 
-    def count(self, items: list[Item]) -> SpecTokenCounts:
-        """Count ``items`` with the spec's offline counters (the model's own tokenizer where known)."""
-        from distilleval.backends.tinker.token_counts import spec_token_counters
-        from distilleval.costs.estimates import count_spec_tokens
+        if self._stored is not None:
+            return self._stored
+        if self._counted is None:
+            items = self.items()
+            assert self.spec is not None  # items() raised otherwise
+            self._counted = count_data(self.spec, items, self._limits)
+        return self._counted
 
-        assert self.spec is not None  # items() raised otherwise
-        return count_spec_tokens(self.spec, items, counters=spec_token_counters(self.spec))
-
-
-@dataclass(frozen=True)
-class _EvalCounts:
-    """Input tokens per eval item under each model, and the tokenizer that counted them."""
-
-    inputs: dict[str, list[int]]
-    counted_by: dict[str, str]
+    def counted(self) -> SpecDataCounts | None:
+        """The counts this call made from the items (None when the recorded ones were used or none were needed)."""
+        return self._counted
 
 
 def _spec_training(spec: TaskSpec, pricing: PricingTable, notes: list[str], data: _SpecData) -> TrainingProjection | None:
-    """The training ``estimate`` and ``cost SPEC`` project for this spec (the same function, so the same
-    trained tokens and cost); None when the data cannot be read, with the run's own tokens used instead."""
-    from distilleval.costs.estimates import spec_training_projection, spec_training_rows
-
+    """The training ``estimate`` and ``cost SPEC`` project for this spec (the same trained tokens and cost:
+    ``project_training`` on the same rows); None when the data cannot be read, with the run's own tokens used instead."""
     try:
         counts = data.counts()
     except DistillevalError as err:
         notes.append(f"training tokens sized from the run's student requests: the spec's data could not be counted ({err})")
         return None
-    n_train, rows = spec_training_rows(spec, counts)
+    n_train = counts.train_items
     if n_train == 0 and spec.training.labelled_examples is None:
         return None
-    return spec_training_projection(spec, pricing, counts.profiles(spec)["student"], n_train=n_train, row_tokens=rows)
+    return project_training(spec, pricing, examples=spec.training.labelled_examples or n_train,
+                            tokens_per_row=counts.training_row_tokens, kept_row_tokens=counts.kept_training_tokens)
 
 
 def _count_training_items(data: _SpecData, notes: list[str]) -> int | None:
     try:
-        items = data.items()
+        count = data.train_items()
     except DistillevalError as err:
         notes.append(f"one-time cost not computed: cannot count the training split ({err})")
         return None
-    count = sum(1 for item in items if item.split == "train")
     if count == 0:
         notes.append("one-time cost not computed: the data has no training split; set training.labelled_examples")
         return None
@@ -473,8 +474,8 @@ def _teacher_student_comparison(figures_models: list[ModelRow], inputs: RunInput
     from distilleval.results.statistics import compare_paired
 
     summary = inputs.summary
-    a, b = paired_scores(item_scores(summary, teacher.key), item_scores(summary, student.key))
-    if not a:
+    a, b = paired_item_scores(summary, teacher.key, summary, student.key)
+    if len(a) == 0:
         return None
     return compare_paired(teacher.key, student.key, a, b)
 
@@ -488,7 +489,7 @@ def _non_inferiority(figures: Figures) -> NonInferiority | None:
     if figures.teacher is None or figures.student is None:
         return None
     summary = figures.summary
-    a, b = paired_scores(item_scores(summary, figures.teacher.key), item_scores(summary, figures.student.key))
+    a, b = paired_item_scores(summary, figures.teacher.key, summary, figures.student.key)
     return non_inferiority_test(a, b, margin=figures.margin, alpha=figures.alpha)
 
 
@@ -512,7 +513,7 @@ def _baseline_comparisons(figures: Figures) -> list[BaselineComparison]:
     pairs = {}
     for row in figures.models:
         if row.result.role == "baseline" and _metric(row) is not None:
-            a, b = paired_scores(item_scores(summary, row.key), item_scores(summary, student.key))
+            a, b = paired_item_scores(summary, row.key, summary, student.key)
             pairs[row.key] = (row.result.display_name, a, b)
     return compare_with_baselines(pairs, alpha=figures.alpha)
 
@@ -609,7 +610,7 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     if gates is not None and gates.non_inferiority_margin is not None:
         margin, margin_source = gates.non_inferiority_margin, "spec gates.non_inferiority_margin"
     alpha = gates.alpha if gates is not None else DEFAULT_ALPHA
-    data = _SpecData(spec, items)
+    data = _data_source(inputs, items)
     one_time = _one_time(inputs, teacher, student, notes, data)
 
     rows = []
@@ -638,7 +639,16 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     figures.baseline_comparisons = _baseline_comparisons(figures)
     figures.per_class = _per_class(figures)
     figures.token_estimates = _token_estimates(inputs, [r for r in (teacher, student) if r is not None], notes, data)
+    figures.data_counted = data.counted()
     return figures
+
+
+def _data_source(inputs: RunInputs, items: list[Item] | None) -> _SpecData:
+    """The data's counts as the run recorded them when they apply, else the items (given, or read when needed)."""
+    from distilleval.report.data_counts import eval_limits, stored_counts
+
+    stored = None if items is not None else stored_counts(inputs.summary, inputs.spec, spec_given=inputs.spec_given)
+    return _SpecData(inputs.spec, items, eval_limits(inputs.summary), stored)
 
 
 def _token_estimates(inputs: RunInputs, rows: list[ModelRow], notes: list[str], data: _SpecData) -> list[TokenEstimate]:
@@ -651,34 +661,15 @@ def _token_estimates(inputs: RunInputs, rows: list[ModelRow], notes: list[str], 
     if spec is None or not measured:
         return []
     try:
-        counts = _eval_counts(data, max(row.result.n for row, _ in measured))
+        counts = data.counts()
     except DistillevalError as err:
         notes.append(f"input tokens not estimated beside the measured ones: the spec's data could not be counted ({err})")
         return []
     found = []
     for row, measured_mean in measured:
         role = row.result.role
-        if role not in counts.inputs:
-            continue
-        chosen = counts.inputs[role][:row.result.n]
-        if chosen:
-            found.append(TokenEstimate(row.label, sum(chosen) / len(chosen), measured_mean,
-                                       counts.counted_by[role], len(chosen)))
+        counted = counts.eval_input_tokens.get(role)
+        if counted is not None and counted.items:
+            found.append(TokenEstimate(row.label, counted.total / counted.items, measured_mean,
+                                       counts.counted_by[role], counted.items))
     return found
-
-
-def _eval_counts(data: _SpecData, limit: int) -> _EvalCounts:
-    """Input tokens and counters of the first ``limit`` eval items: taken from the whole data's counts
-    when the one-time cost already counted them (each item's count depends only on that item), else
-    counted for those items alone."""
-    from distilleval.spec.data import split_items
-
-    items = split_items(data.items(), "eval")[:limit]
-    counted = data.counted()
-    if counted is None:
-        counts = data.count(items)
-        return _EvalCounts(counts.inputs, counts.counted_by)
-    position = {id(item): n for n, item in enumerate(counted.items)}
-    chosen = [position[id(item)] for item in items]
-    return _EvalCounts({role: [per_item[n] for n in chosen] for role, per_item in counted.inputs.items()},
-                       counted.counted_by)

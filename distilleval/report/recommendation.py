@@ -87,29 +87,27 @@ def _ni_p_value(a_only: int, b_only: int, n: int, margin: float) -> float:
 
 def _family_tests(f: Figures, arms: list[Arm]) -> dict[str, NonInferiorityTest]:
     """Arm name -> its non-inferiority test against the teacher, decided as one family (module docstring)."""
-    from distilleval.gate.paired import paired_scores
-    from distilleval.results.families import holm, is_binary
-    from distilleval.results.item_results import item_scores
+    from distilleval.results.families import discordant_counts, holm, is_binary
+    from distilleval.results.item_results import paired_item_scores
     from distilleval.results.paired_proportions import rejects_at_or_above
     from distilleval.results.statistics import paired_difference
 
     teacher = f.teacher
     if teacher is None or teacher.result.metric is None or teacher.result.metric.value is None:
         return {}
-    teacher_scores = item_scores(f.summary, teacher.key)
     pairs = {}
     for arm in arms:
         if arm.kind in ("teacher", "cascade") or arm.accuracy is None or arm.basis != "measured":
             continue
-        a, b = paired_scores(teacher_scores, item_scores(f.summary, arm.key))  # type: ignore[arg-type]
-        if a:
+        a, b = paired_item_scores(f.summary, teacher.key, f.summary, arm.key)  # type: ignore[arg-type]
+        if len(a):
             pairs[arm.name] = (a, b)
     if not pairs:
         return {}
     margin, alpha, k = f.margin, f.alpha, len(pairs)
     binary = {name: is_binary(a) and is_binary(b) for name, (a, b) in pairs.items()}
-    counts = {name: (sum(1 for x, y in zip(a, b) if x > y), sum(1 for x, y in zip(a, b) if x < y), len(a))
-              for name, (a, b) in pairs.items() if binary[name]}
+    # On 0/1 scores a > b is a 1 against a 0: the discordant counts.
+    counts = {name: (*discordant_counts(a, b), len(a)) for name, (a, b) in pairs.items() if binary[name]}
     holm_names = list(counts)
     decisions = dict(zip(holm_names, holm([_ni_p_value(*counts[n], margin) for n in holm_names], alpha)))
     tests = {}

@@ -24,6 +24,9 @@ import numpy as np
 
 from distilleval.results.paired_proportions import mcnemar_exact
 
+Scores = Sequence[float] | np.ndarray
+"""Paired scores: a list, or a float array (``results.item_results.paired_item_scores``)."""
+
 SIGN_FLIPS = 9_999
 SIGN_FLIP_SEED = 0
 _MAX_CELLS_PER_CHUNK = 4_000_000
@@ -262,32 +265,41 @@ def one_sided_to_two_sided_level(level: float) -> float:
     return 1.0 - 2.0 * level
 
 
-def is_binary(values: Sequence[float]) -> bool:
+def is_binary(values: Scores) -> bool:
     """True when every score is 0 or 1."""
+    if isinstance(values, np.ndarray):
+        return bool(np.all((values == 0.0) | (values == 1.0)))
     return all(v == 0.0 or v == 1.0 for v in values)
 
 
-def drop_p_value(reference: Sequence[float], compared: Sequence[float]) -> tuple[float, str]:
+def discordant_counts(reference: Scores, compared: Scores) -> tuple[int, int]:
+    """(items 1 in ``reference`` and 0 in ``compared``, items 0 in ``reference`` and 1 in ``compared``)."""
+    if isinstance(reference, np.ndarray) and isinstance(compared, np.ndarray):
+        return (int(np.count_nonzero((reference == 1.0) & (compared == 0.0))),
+                int(np.count_nonzero((reference == 0.0) & (compared == 1.0))))
+    return (sum(1 for x, y in zip(reference, compared) if x == 1.0 and y == 0.0),
+            sum(1 for x, y in zip(reference, compared) if x == 0.0 and y == 1.0))
+
+
+def drop_p_value(reference: Scores, compared: Scores) -> tuple[float, str]:
     """One-sided p-value that ``compared`` scores lower than ``reference`` on the same items, and its method.
 
     0/1 scores: exact binomial on the discordant items (McNemar's test, one tail). Other scores:
     the paired sign-flip permutation test of the mean difference.
     """
     if is_binary(reference) and is_binary(compared):
-        lost = sum(1 for x, y in zip(reference, compared) if x == 1.0 and y == 0.0)
-        gained = sum(1 for x, y in zip(reference, compared) if x == 0.0 and y == 1.0)
+        lost, gained = discordant_counts(reference, compared)
         return binomial_tail_p(lost, gained), "exact McNemar, one-sided"
     return sign_flip_p(reference, compared, alternative="less"), f"paired sign-flip test ({SIGN_FLIPS:,} flips), one-sided"
 
 
-def two_sided_p_value(reference: Sequence[float], compared: Sequence[float]) -> tuple[float, str]:
+def two_sided_p_value(reference: Scores, compared: Scores) -> tuple[float, str]:
     """Two-sided p-value that ``compared`` and ``reference`` differ on the same items, and its method.
 
     0/1 scores: McNemar's exact test. Other scores: the paired sign-flip permutation test.
     """
     if is_binary(reference) and is_binary(compared):
-        a_only = sum(1 for x, y in zip(reference, compared) if x == 1.0 and y == 0.0)
-        b_only = sum(1 for x, y in zip(reference, compared) if x == 0.0 and y == 1.0)
+        a_only, b_only = discordant_counts(reference, compared)
         return mcnemar_exact(a_only, b_only), "McNemar exact, two-sided"
     # Twice the smaller one-sided p (not the |total| statistic), so that it agrees exactly with
     # the interval made of the two one-sided inversions (``agreeing_interval``).
@@ -296,7 +308,7 @@ def two_sided_p_value(reference: Sequence[float], compared: Sequence[float]) -> 
     return min(1.0, 2 * smaller), f"paired sign-flip test ({SIGN_FLIPS:,} flips), two-sided (twice the smaller one-sided p)"
 
 
-def agreeing_interval(reference: Sequence[float], compared: Sequence[float], *, level: float) -> tuple[float, float, str] | None:
+def agreeing_interval(reference: Scores, compared: Scores, *, level: float) -> tuple[float, float, str] | None:
     """For scores other than 0/1: the two-sided interval that ``two_sided_p_value`` rejects 0 by at
     ``level`` (each end the inversion of a one-sided sign-flip test at ``level / 2``), and its
     name; None for 0/1 scores, whose McNemar interval already agrees with McNemar's test."""

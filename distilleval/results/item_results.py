@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from distilleval.results.item_store import HAS_CONFIDENCE, HAS_LATENCY, HAS_OUTPUT, HAS_SCORE, TRUNCATED, ItemSet
 from distilleval.results.summary_json import ItemResult, Summary
 
@@ -75,6 +77,30 @@ def item_scores(summary: Summary, model: str) -> dict[str, float | None]:
                 for item in summary.items if model in item.scores}
     return {item_id: None if error is not None else score
             for item_id, score, error in stored.model_rows(model, "m.score, m.error", f"m.present & {HAS_SCORE}")}
+
+
+def paired_item_scores(a: Summary, a_model: str, b: Summary, b_model: str) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of ``a_model`` in ``a`` and ``b_model`` in ``b`` on the items both scored without a failed call,
+    paired on the item id, in item id order: ``gate.paired.paired_scores`` of the two ``item_scores``, as
+    float arrays. ``a`` and ``b`` may be one summary (two of its models) or two runs.
+
+    Stored summaries are joined in SQLite, never as dicts of every item's id. Two models of one stored
+    run scored 0/1 come in eval order instead: every statistic of paired 0/1 scores is a function of
+    the counts (both, neither, only a, only b), and sorting a million ids was most of a report's time."""
+    stored_a, stored_b = _stored(a), _stored(b)
+    if stored_a is None or stored_b is None:
+        scores_a, scores_b = item_scores(a, a_model), item_scores(b, b_model)
+        common = sorted(k for k in scores_a.keys() & scores_b.keys()
+                        if scores_a[k] is not None and scores_b[k] is not None)
+        return (np.array([scores_a[k] for k in common], dtype=float),
+                np.array([scores_b[k] for k in common], dtype=float))
+    pair = np.dtype((float, 2))
+    if stored_a.same_set(stored_b):
+        pairs = np.fromiter(stored_a.paired_scores(a_model, stored_b, b_model, eval_order=True), dtype=pair)
+        if bool(np.all((pairs == 0.0) | (pairs == 1.0))):
+            return pairs[:, 0].copy(), pairs[:, 1].copy()
+    pairs = np.fromiter(stored_a.paired_scores(a_model, stored_b, b_model), dtype=pair)
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
 
 
 def failed_ids(summary: Summary, model: str) -> set[str]:

@@ -195,6 +195,24 @@ def drop_other_sets(path: Path, summary_file: str, keep: int) -> None:
         db.execute("COMMIT")
 
 
+_SCORED = f"{{m}}.present & {HAS_SCORE} AND {{m}}.error IS NULL AND {{m}}.score IS NOT NULL"
+"""A model row (alias ``m``) with a score and no failed call."""
+
+
+def _merge_on_id(left: Iterator[tuple[str, float]], right: Iterator[tuple[str, float]]) -> Iterator[tuple[float, float]]:
+    """The score pairs of the ids both streams hold; each stream in id order (SQLite's bytewise order of
+    UTF-8 text is Python's order of the strings)."""
+    a, b = next(left, None), next(right, None)
+    while a is not None and b is not None:
+        if a[0] == b[0]:
+            yield a[1], b[1]
+            a, b = next(left, None), next(right, None)
+        elif a[0] < b[0]:
+            a = next(left, None)
+        else:
+            b = next(right, None)
+
+
 class ItemSet:
     """One written set, opened read-only: the rows behind one summary.
 
@@ -239,6 +257,37 @@ class ItemSet:
                + (f" AND ({where})" if where else "") + " ORDER BY m.position"
                + (f" LIMIT {int(limit)}" if limit is not None else ""))
         return self.query(sql, (self.set_id, index))
+
+    def same_set(self, other: ItemSet) -> bool:
+        """Whether ``other`` is this set (the same file and set id)."""
+        return other.set_id == self.set_id and other.path.resolve() == self.path.resolve()
+
+    def paired_scores(self, model: str, other: ItemSet, other_model: str, *,
+                      eval_order: bool = False) -> Iterator[tuple[float, float]]:
+        """(``model``'s score here, ``other_model``'s score in ``other``) of every item both scored without a
+        failed call, joined on the item id, in item id order (bytewise, as Python orders the ids).
+
+        ``other`` may be this set (two models of one run: joined on the position in SQL; ``eval_order``
+        leaves them in eval order, sparing the sort) or another set, of this file or another (each side
+        read in item id order and merged, streamed)."""
+        index, other_index = self._index(model), other._index(other_model)
+        if index is None or other_index is None:
+            return iter(())
+        if self.same_set(other):
+            sql = ("SELECT a.score, b.score FROM item_model_rows a JOIN item_model_rows b ON b.set_id = a.set_id "
+                   "AND b.model = ? AND b.position = a.position "
+                   + ("" if eval_order else "JOIN item_rows i ON i.set_id = a.set_id AND i.position = a.position ")
+                   + f"WHERE a.set_id = ? AND a.model = ? AND {_SCORED.format(m='a')} AND {_SCORED.format(m='b')} "
+                   + ("ORDER BY a.position" if eval_order else "ORDER BY i.item_id"))
+            return self.query(sql, (other_index, self.set_id, index))
+        return _merge_on_id(self._scored_by_id(index), other._scored_by_id(other_index))
+
+    def _scored_by_id(self, index: int) -> Iterator[tuple[str, float]]:
+        """(item id, score) of the model's items scored without a failed call, in item id order."""
+        return self.query(
+            "SELECT i.item_id, m.score FROM item_model_rows m JOIN item_rows i ON i.set_id = m.set_id "
+            f"AND i.position = m.position WHERE m.set_id = ? AND m.model = ? AND {_SCORED.format(m='m')} "
+            "ORDER BY i.item_id", (self.set_id, index))
 
     def item_ids(self) -> Iterator[str]:
         """Every item id in eval order."""

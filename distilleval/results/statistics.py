@@ -392,8 +392,8 @@ def _is_binary(values: np.ndarray) -> bool:
 def compare_paired(
     a: str,
     b: str,
-    scores_a: Sequence[float | None],
-    scores_b: Sequence[float | None],
+    scores_a: Sequence[float | None] | np.ndarray,
+    scores_b: Sequence[float | None] | np.ndarray,
     *,
     metric_rows_a: Sequence[Any] | np.ndarray | None = None,
     metric_rows_b: Sequence[Any] | np.ndarray | None = None,
@@ -438,16 +438,22 @@ def compare_paired(
     """
     if len(scores_a) != len(scores_b):
         raise ValueError(f"paired comparison needs the same items: {len(scores_a)} vs {len(scores_b)}")
-    keep = [i for i, (x, y) in enumerate(zip(scores_a, scores_b)) if x is not None and y is not None]
-    sa = np.array([scores_a[i] for i in keep], dtype=float)
-    sb = np.array([scores_b[i] for i in keep], dtype=float)
+    keep: list[int] | np.ndarray
+    if _float_arrays(scores_a, scores_b):
+        # Already paired floats (``item_results.paired_item_scores``): nothing to drop, no copy per item.
+        keep = np.arange(len(scores_a))
+        sa, sb = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
+    else:
+        keep = [i for i, (x, y) in enumerate(zip(scores_a, scores_b)) if x is not None and y is not None]
+        sa = np.array([scores_a[i] for i in keep], dtype=float)
+        sb = np.array([scores_b[i] for i in keep], dtype=float)
     agree = kappa = None
     if canonical_a is not None and canonical_b is not None:
         # Agreement is over every item, scored or not: it does not need gold.
         agree = agreement(list(canonical_a), list(canonical_b))
         kappa = cohen_kappa(list(canonical_a), list(canonical_b))
     comparison = Comparison(a=a, b=b, n_paired=len(keep), difference=None, agreement=agree, kappa=kappa, metric=metric)
-    if not keep:
+    if len(keep) == 0:
         comparison.ci_method = "none (no paired items)"
         return comparison
     micro = metric_rows_a is not None and metric_rows_b is not None
@@ -480,8 +486,15 @@ def compare_paired(
     return comparison
 
 
+def _float_arrays(a: object, b: object) -> bool:
+    """Whether ``a`` and ``b`` are float arrays (which hold no None)."""
+    return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype.kind == "f"
+            and b.dtype.kind == "f")
+
+
 def _percentile_difference(sa: np.ndarray, sb: np.ndarray, metric_rows_a: Sequence[Any] | np.ndarray | None,
-                           metric_rows_b: Sequence[Any] | np.ndarray | None, keep: list[int], statistic: Statistic, *,
+                           metric_rows_b: Sequence[Any] | np.ndarray | None, keep: list[int] | np.ndarray,
+                           statistic: Statistic, *,
                            margin: float | None, alpha: float, confidence: float, n_resamples: int,
                            seed: int) -> PairedDifference:
     """Percentile bootstrap of a metric that is neither a mean nor a ratio of sums."""

@@ -387,6 +387,32 @@ class SourceRef(_Model):
     as_of: str | None = None
 
 
+class EvalInputTokens(_Model):
+    """One role's offline input-token count over the run's first eval items."""
+
+    limit: int = Field(description="eval items asked for (the model's n in this run)")
+    items: int = Field(description="eval items counted (fewer when the data has fewer)")
+    total: int = Field(description="input tokens of those items' requests, summed")
+
+
+class SpecDataCounts(_Model):
+    """What the report derives from the spec's data file, counted once when the run was made
+    (``report.data_counts``): the data does not change after the run, so ``report`` and ``gate``
+    use these instead of reading and counting every item again, while the spec and data are the
+    ones named here."""
+
+    spec_sha256: str = Field(description="the spec these were counted under (its source_sha256)")
+    data_sha256: str = Field(description="the data file they were counted from")
+    items: int
+    train_items: int
+    training_row_tokens: float = Field(
+        description="the student's mean tokens per training row over every item (request + gold answer + row extra)")
+    kept_training_tokens: int | None = Field(
+        description="tokens of the training rows the trainer keeps (each row counted); None when not counted per row")
+    counted_by: dict[str, str] = Field(description="role -> the tokenizer that counted it")
+    eval_input_tokens: dict[str, EvalInputTokens] = Field(default_factory=dict)
+
+
 class Summary(_Model):
     """The whole ``summary.json``."""
 
@@ -424,6 +450,9 @@ class Summary(_Model):
     )
     judge: JudgeSummary | None = Field(default=None, description="judge-scored runs: the judge's calls, cost, "
                                                                  "alignment and corrected figures")
+    spec_data: SpecDataCounts | None = Field(
+        default=None, description="the token counts the report derives from the spec's data file, counted when the "
+        "run was made (``report.data_counts``); older summaries have none and the report counts again")
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON data, in the shape ``write_summary`` writes: per-item rows stay in the item

@@ -84,15 +84,17 @@ def _counting(monkeypatch, module, name):
 
 
 def test_the_decision_reads_the_data_once_and_counts_its_tokens_once(run_dir, monkeypatch):
-    from distilleval.costs import estimates
+    from distilleval.report import data_counts
     from distilleval.report.figures import compute_figures
     from distilleval.report.sources import load_run
     from distilleval.spec import data
 
     inputs = load_run(run_dir, require_spec=True, require_pricing=True)
+    # A summary from before the counts were recorded: the figures read the data and count it.
+    inputs.summary = inputs.summary.model_copy(update={"spec_data": None})
     held = data.load_items(inputs.spec)
     loads = _counting(monkeypatch, data, "load_items")
-    counts = _counting(monkeypatch, estimates, "count_spec_tokens")
+    counts = _counting(monkeypatch, data_counts, "count_data")
     figures = compute_figures(inputs)
     # The one-time cost (every item) and the token estimates (the eval items) share one read and one count.
     assert len(loads) == 1 and len(counts) == 1
@@ -103,16 +105,63 @@ def test_the_decision_reads_the_data_once_and_counts_its_tokens_once(run_dir, mo
     assert again.token_estimates == figures.token_estimates and again.one_time == figures.one_time
 
 
-def test_token_estimates_from_the_whole_count_equal_counting_the_eval_items_alone(run_dir):
-    from distilleval.report.figures import _eval_counts, _SpecData
+def test_the_run_records_the_data_counts_and_the_report_uses_them_without_reading_the_data(run_dir, monkeypatch):
+    from distilleval.files import file_sha256
+    from distilleval.report import data_counts
+    from distilleval.report.figures import compute_figures
     from distilleval.report.sources import load_run
+    from distilleval.spec import data
+
+    inputs = load_run(run_dir, require_spec=True, require_pricing=True)
+    recorded = inputs.summary.spec_data
+    assert recorded is not None and recorded.spec_sha256 == inputs.spec.source_sha256
+    assert recorded.data_sha256 == file_sha256(inputs.spec.resolve(inputs.spec.data.path))
+    counted = compute_figures(_without_counts(inputs))
+    loads = _counting(monkeypatch, data, "load_items")
+    counts = _counting(monkeypatch, data_counts, "count_data")
+    stored = compute_figures(inputs)
+    assert loads == [] and counts == [] and stored.data_counted is None
+    assert stored.one_time == counted.one_time and stored.token_estimates == counted.token_estimates
+    assert len(stored.token_estimates) == 2
+
+
+def _without_counts(inputs):
+    import copy
+
+    bare = copy.copy(inputs)
+    bare.summary = inputs.summary.model_copy(update={"spec_data": None})
+    return bare
+
+
+def test_streamed_counts_equal_counting_every_item(run_dir):
+    from distilleval.backends.tinker.token_counts import spec_token_counters
+    from distilleval.costs.estimates import count_spec_tokens, spec_training_rows
+    from distilleval.report import data_counts
+    from distilleval.report.sources import load_run
+    from distilleval.spec.data import load_items, split_items
 
     spec = load_run(run_dir, require_spec=True).spec
-    alone = _eval_counts(_SpecData(spec), 10)
-    primed = _SpecData(spec)
-    primed.counts()
-    from_whole = _eval_counts(primed, 10)
-    assert from_whole == alone and len(alone.inputs["teacher"]) == 10
+    items = load_items(spec)
+    whole = count_spec_tokens(spec, items, counters=spec_token_counters(spec))
+    n_train, rows = spec_training_rows(spec, whole)
+    eval_ids = {id(item) for item in split_items(items, "eval")[:4]}
+    for chunk in (1, 3, data_counts.CHUNK):  # the answer does not depend on how the items are chunked
+        data_counts.CHUNK = chunk
+        try:
+            streamed = data_counts.count_data(spec, items, {"teacher": 4, "student": 100})
+        finally:
+            data_counts.CHUNK = 4_096
+        assert streamed.train_items == n_train and streamed.items == len(items)
+        assert streamed.training_row_tokens == whole.profiles(spec)["student"].training_row_tokens
+        if rows is not None and len(rows) == (spec.training.labelled_examples or n_train):
+            from distilleval.costs.estimates import kept_training_tokens
+
+            assert streamed.kept_training_tokens == kept_training_tokens(rows)
+        teacher = [c for item, c in zip(items, whole.inputs["teacher"]) if id(item) in eval_ids]
+        assert streamed.eval_input_tokens["teacher"].total == sum(teacher)
+        assert streamed.eval_input_tokens["teacher"].items == 4
+        n_eval = len(split_items(items, "eval"))
+        assert streamed.eval_input_tokens["student"].items == min(100, n_eval)
 
 
 def test_a_decision_from_the_summary_and_items_in_hand_equals_one_read_from_disk(run_dir, tmp_path, monkeypatch):

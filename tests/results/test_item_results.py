@@ -152,3 +152,77 @@ def test_a_version_1_summary_rewritten_moves_its_items_and_reads_the_same(tmp_pa
     assert new.schema_version == 2 and new.items == []
     models = list(old.models)
     assert _in_memory_figures(new, models) == _in_memory_figures(old, models)
+
+
+def _paired_from_dicts(a, a_model, b, b_model):
+    from distilleval.gate.paired import paired_scores
+
+    return paired_scores(item_results.item_scores(a, a_model), item_results.item_scores(b, b_model))
+
+
+@pytest.mark.parametrize(("a_model", "b_model"), [("teacher", "student"), ("bow", "student"), ("student", "bow"),
+                                                  ("teacher", "absent")])
+def test_paired_scores_from_sqlite_equal_pairing_the_dicts(tmp_path, a_model, b_model):
+    # Failed calls (every 6th item, shifted per model) and the items bow lacks are left out, as the dicts leave them.
+    summary = _summary(tmp_path, 60)
+    stored = write_summary(summary, tmp_path / "run" / "summary.json")
+    # The second run holds the same items in another order: the pairing is on the id, sorted.
+    shuffled = summary.model_copy(update={"items": list(reversed(summary.items))[:50]})
+    other = write_summary(shuffled, tmp_path / "other" / "summary.json")
+    for a, b in ((stored, stored), (stored, other), (other, stored), (summary, other)):
+        expected = _paired_from_dicts(a, a_model, b, b_model)
+        got = item_results.paired_item_scores(a, a_model, b, b_model)
+        assert all(side.dtype == float for side in got)
+        if a is b:  # 0/1 scores of one run: the same pairs, in eval order
+            assert sorted(zip(*got)) == sorted(zip(*expected)) and len(got[0]) == len(expected[0])
+        else:
+            assert [list(side) for side in got] == [list(side) for side in expected]
+    if a_model != "absent" and b_model != "absent":
+        assert len(_paired_from_dicts(stored, a_model, other, b_model)[0]) > 10
+
+
+def test_paired_scores_of_two_sets_of_one_file_are_joined_on_the_id(tmp_path):
+    from distilleval.results.item_store import write_items
+
+    summary = _summary(tmp_path, 30)
+    stored = write_summary(summary, tmp_path / "run" / "summary.json")
+    path = stored.item_store_path()
+    set_id, _ = write_items(path, "later.json", list(reversed(summary.items)))
+    later = stored.model_copy(update={"item_store": stored.item_store.model_copy(update={"set_id": set_id})})
+    expected = _paired_from_dicts(stored, "teacher", summary, "student")
+    got = item_results.paired_item_scores(stored, "teacher", later, "student")
+    assert [list(side) for side in got] == [list(side) for side in expected] and len(got[0]) > 5
+
+
+def test_fractional_scores_of_one_run_are_paired_in_item_id_order(tmp_path):
+    summary = _summary(tmp_path, 40)
+    for n, item in enumerate(summary.items):
+        for model in item.scores:
+            if item.scores[model] is not None:
+                item.scores[model] = (n * 7 % 11) / 10 if model == "teacher" else (n * 3 % 5) / 4
+    stored = write_summary(summary, tmp_path / "run" / "summary.json")
+    expected = _paired_from_dicts(summary, "teacher", summary, "student")
+    got = item_results.paired_item_scores(stored, "teacher", stored, "student")
+    assert [list(side) for side in got] == [list(side) for side in expected] and len(got[0]) > 20
+
+
+def test_statistics_of_paired_0_1_scores_do_not_depend_on_their_order():
+    # Why one run's 0/1 pairs may come in eval order: every figure drawn from them is a function of the counts.
+    import numpy as np
+
+    from distilleval.gate.paired import compare_paired_as_tested, non_inferiority_test
+    from distilleval.results.families import two_sided_p_value
+    from distilleval.results.statistics import compare_paired
+
+    rng = np.random.default_rng(7)
+    for n in (12, 300):
+        a = (rng.random(n) < 0.8).astype(float)
+        b = np.where(rng.random(n) < 0.15, 1.0 - a, a)
+        order = rng.permutation(n)
+        assert compare_paired("a", "b", a, b, margin=0.05) == compare_paired("a", "b", a[order], b[order], margin=0.05)
+        assert compare_paired_as_tested(a, b, alpha=0.05) == compare_paired_as_tested(a[order], b[order], alpha=0.05)
+        assert non_inferiority_test(a, b, margin=0.05, alpha=0.05) == non_inferiority_test(
+            a[order], b[order], margin=0.05, alpha=0.05)
+        assert two_sided_p_value(a, b) == two_sided_p_value(a[order], b[order])
+        # And the arrays give what the lists gave.
+        assert compare_paired_as_tested(a, b, alpha=0.05) == compare_paired_as_tested(a.tolist(), b.tolist(), alpha=0.05)

@@ -1,0 +1,148 @@
+"""The few numbers a report derives from the spec's data file, counted in one streamed pass.
+
+The one-time cost sizes training from the data (training rows and their tokens) and the token
+estimates put the offline count of the run's eval requests beside the measured one. Both need
+every item's prompt counted, which dominates a large run's report; but the data does not change
+after the run. So the run counts them once, when it records its decision, and keeps the result
+in ``summary.json`` (``SpecDataCounts``, a fixed handful of numbers at any item count); ``report``
+and ``gate`` use it while the spec and data file are the run's own, and count again otherwise.
+
+Counting keeps running sums, never a list per item: the figures equal those of counting every
+item with ``costs.estimates.count_spec_tokens`` (each item's count depends only on that item).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from distilleval.costs.estimates import answer_token_counts, input_token_counts
+from distilleval.costs.tokens import LOCAL_TOKENIZER
+from distilleval.costs.training_plan import DEFAULT_HELDOUT_FRACTION, heldout_indices
+from distilleval.results.summary_json import EvalInputTokens, SpecDataCounts, Summary
+
+if TYPE_CHECKING:
+    from distilleval.spec.data import Item
+    from distilleval.spec.task_spec import TaskSpec
+
+CHUNK = 4_096
+"""Items counted at a time: the per-item counts live only while their chunk is summed."""
+
+
+def eval_limits(summary: Summary) -> dict[str, int]:
+    """Role -> the eval items the run asked of it (its ``n``), for the teacher and the student."""
+    return {result.role: result.n for result in summary.models.values() if result.role in ("teacher", "student")}
+
+
+def count_data(spec: TaskSpec, items: Sequence[Item], limits: dict[str, int]) -> SpecDataCounts:
+    """Count what the report needs from ``items`` (every item of the data, in canonical order).
+
+    Args:
+        spec: the spec whose prompts and counters count the items.
+        items: ``spec.data.load_items``'s items.
+        limits: role -> how many of the first eval items to count that role's requests over.
+
+    Returns:
+        The counts, with empty ``spec_sha256`` and ``data_sha256`` (the caller names its sources).
+    """
+    from distilleval.backends.tinker.token_counts import spec_token_counters
+
+    counters = spec_token_counters(spec)
+    models = spec.models()
+    student = counters.get("student")
+    train_items = sum(1 for item in items if item.split == "train")
+    examples = spec.training.labelled_examples or train_items
+    # ``project_training`` counts each row only when the rows are the labelled examples themselves.
+    per_row = "student" in models and not spec.data.pool and examples == train_items
+    left_out = heldout_indices(train_items, DEFAULT_HELDOUT_FRACTION, 0) if per_row else set()
+    extra = student.training_row_extra if student is not None else 0
+    sums = _Sums({role: limit for role, limit in limits.items() if role in models})
+    for start in range(0, len(items), CHUNK):
+        chunk = items[start:start + CHUNK]
+        student_inputs = input_token_counts(spec, "student", chunk, counter=student) if "student" in models else None
+        answers = answer_token_counts(chunk, counter=student) if student_inputs is not None else None
+        if student_inputs is not None and answers is not None:
+            for item, request, answer in zip(chunk, student_inputs, answers):
+                sums.add_student(item, request, answer, extra, left_out)
+        sums.add_eval(spec, chunk, counters, student_inputs)
+    input_mean = sums.student_input / len(items) if items else 0.0
+    output_mean = sums.student_output / sums.student_answers if sums.student_answers else 0.0
+    return SpecDataCounts(
+        spec_sha256="", data_sha256="", items=len(items), train_items=train_items,
+        training_row_tokens=input_mean + output_mean + extra,
+        kept_training_tokens=sums.kept if per_row and sums.every_row_answered else None,
+        counted_by={role: counters[role].name if role in counters else LOCAL_TOKENIZER for role in models},
+        eval_input_tokens={role: EvalInputTokens(limit=limit, items=sums.eval_items[role], total=sums.eval_total[role])
+                           for role, limit in sums.limits.items()},
+    )
+
+
+class _Sums:
+    """Running sums of one ``count_data`` pass."""
+
+    def __init__(self, limits: dict[str, int]) -> None:
+        self.limits = limits
+        self.student_input = 0
+        self.student_output = 0
+        self.student_answers = 0
+        self.train_row = 0
+        self.kept = 0
+        self.every_row_answered = True
+        self.eval_seen = 0
+        self.eval_items = dict.fromkeys(limits, 0)
+        self.eval_total = dict.fromkeys(limits, 0)
+
+    def add_student(self, item: Item, request: int, answer: int | None, extra: int, left_out: set[int]) -> None:
+        """One item's student request and gold answer: the profile's sums and, for a training item, its row."""
+        self.student_input += request
+        if answer is not None:
+            self.student_output += answer
+            self.student_answers += 1
+        if item.split != "train":
+            return
+        if answer is None:
+            self.every_row_answered = False
+        elif self.train_row not in left_out:
+            self.kept += request + answer + extra
+        self.train_row += 1
+
+    def add_eval(self, spec: TaskSpec, chunk: Sequence[Item], counters: dict, student_inputs: list[int] | None) -> None:
+        """Each role's requests over the chunk's eval items that fall within its limit."""
+        positions = [n for n, item in enumerate(chunk) if item.split == "eval"]
+        first = self.eval_seen
+        self.eval_seen += len(positions)
+        for role, limit in self.limits.items():
+            wanted = positions[:max(0, limit - first)]
+            if not wanted:
+                continue
+            if role == "student" and student_inputs is not None:
+                counts = [student_inputs[n] for n in wanted]
+            else:
+                counts = input_token_counts(spec, role, [chunk[n] for n in wanted], counter=counters.get(role))
+            self.eval_items[role] += len(counts)
+            self.eval_total[role] += sum(counts)
+
+
+def data_file_sha256(spec: TaskSpec) -> str | None:
+    """The sha256 of the spec's data file; None when it cannot be read."""
+    from distilleval.files import file_sha256
+
+    try:
+        return file_sha256(spec.resolve(spec.data.path))
+    except OSError:
+        return None
+
+
+def stored_counts(summary: Summary, spec: TaskSpec | None, *, spec_given: bool) -> SpecDataCounts | None:
+    """The run's recorded counts when they apply to ``spec``: it is the run's own spec (not ``--spec``,
+    same sha256), and its data file is the one counted, or no longer readable (the run's counts stand);
+    None when the report must count again."""
+    recorded = summary.spec_data
+    if recorded is None or spec is None or spec_given or spec.source_sha256 != recorded.spec_sha256:
+        return None
+    limits = eval_limits(summary)
+    if any(recorded.eval_input_tokens.get(role) is None or recorded.eval_input_tokens[role].limit != limit
+           for role, limit in limits.items() if role in spec.models()):
+        return None
+    data_sha = data_file_sha256(spec)
+    return recorded if data_sha is None or data_sha == recorded.data_sha256 else None
