@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from distilleval.backends.base import ChatRequest
+from distilleval.pipeline.call_keys import RoleKeys
 from distilleval.run.cache import KeyMaker, ResponseCache
-from distilleval.run.replay import replay_hits
+from distilleval.run.replay import Planned, replay_hits
 from distilleval.run.runner import Call
 from distilleval.spec.data import Item
 from distilleval.spec.messages import build_messages
@@ -91,21 +92,44 @@ class EvalCalls:
         for item, role in self._pending():
             yield Call(item.id, role, self.request(role, item))
 
-    def keyed_chunks(self, model_ids: dict[str, str], *, remember: bool = False) -> Iterator[list[tuple[Any, ...]]]:
-        """Every call as ``(item, role, cache key, messages)``, in chunks of ``FIRST_CHUNK_ITEMS`` items doubling
-        up to ``MAX_CHUNK_ITEMS``; ``model_ids`` (role -> the backend's model id) make the keys.
+    def keyed_chunks(self, model_ids: dict[str, str], *, remember: bool = False) -> Iterator[list[Planned]]:
+        """Every call as ``(item id, role, 0, cache key, item)`` (what ``run.replay`` serves), in chunks of
+        ``FIRST_CHUNK_ITEMS`` items doubling up to ``MAX_CHUNK_ITEMS``; ``model_ids`` (role -> the
+        backend's model id) make the keys.
 
-        ``messages`` is None where the key was remembered rather than computed.
         ``remember``: keep the keys computed (32 bytes a call) for the next pass with the same
         model ids, which then computes only those past them.
         """
         if self._digests_for != model_ids:
             self._digests, self._digests_for = bytearray(), dict(model_ids)
-        makers: dict[str, KeyMaker] = {}
+        keys: dict[str, RoleKeys] = {}
         known = len(self._digests) // _DIGEST
         position = 0
+        for pending in self._pending_chunks():
+            chunk: list[Planned] = []
+            # Keys a pass before computed: one hex string for the run of them, cut in 64-character keys.
+            reused = min(len(pending), max(known - position, 0))
+            if reused:
+                hexed = self._digests[position * _DIGEST:(position + reused) * _DIGEST].hex()
+                chunk = [(item.id, role, 0, hexed[i * 2 * _DIGEST:(i + 1) * 2 * _DIGEST], item)
+                         for i, (item, role) in enumerate(pending[:reused])]
+            for item, role in pending[reused:]:
+                role_keys = keys.get(role)
+                if role_keys is None:
+                    maker = KeyMaker(model_ids[role], self.request(role, item, messages=()))
+                    role_keys = keys[role] = RoleKeys(maker, self._models[role], self._image_inputs)
+                digest = role_keys.digest(item)
+                if remember:
+                    self._digests += digest
+                chunk.append((item.id, role, 0, digest.hex(), item))
+            position += len(pending)
+            yield chunk
+
+    def _pending_chunks(self) -> Iterator[list[tuple[Item, str]]]:
+        """The ``(item, role)`` of every call, in chunks of ``FIRST_CHUNK_ITEMS`` items (with a call) doubling
+        up to ``MAX_CHUNK_ITEMS``."""
         chunk_items = FIRST_CHUNK_ITEMS
-        chunk: list[tuple[Any, ...]] = []
+        chunk: list[tuple[Item, str]] = []
         items_in_chunk = 0
         previous: Item | None = None
         for item, role in self._pending():
@@ -116,19 +140,7 @@ class EvalCalls:
                     chunk_items = min(chunk_items * 2, MAX_CHUNK_ITEMS)
                 items_in_chunk += 1
                 previous = item
-            messages = None
-            if position < known:
-                digest = bytes(self._digests[position * _DIGEST:(position + 1) * _DIGEST])
-            else:
-                maker = makers.get(role)
-                if maker is None:
-                    maker = makers[role] = KeyMaker(model_ids[role], self.request(role, item, messages=()))
-                messages = build_messages(self._models[role], item, self._image_inputs)
-                digest = maker.digest(messages)
-                if remember:
-                    self._digests += digest
-            position += 1
-            chunk.append((item, role, digest.hex(), messages))
+            chunk.append((item, role))
         if chunk:
             yield chunk
 
@@ -142,8 +154,8 @@ class EvalCalls:
         missing: set[str] = set()
         with ResponseCache(cache_path) as cache:
             for chunk in self.keyed_chunks(self.model_ids, remember=True):
-                present = cache.present([entry[2] for entry in chunk])
-                missing.update(role for _, role, key, _ in chunk if key not in present)
+                present = cache.present([entry[3] for entry in chunk])
+                missing.update(role for _, role, _, key, _ in chunk if key not in present)
                 if missing == roles:
                     break
         return missing
@@ -156,8 +168,6 @@ class EvalCalls:
         if cache is None:
             yield from self
             return
-        chunks = ([(item.id, role, 0, key, (item, messages)) for item, role, key, messages in chunk]
-                  for chunk in self.keyed_chunks(model_ids))
-        for item_id, role, _, key, (item, messages) in replay_hits(chunks, cache, store, on_hits=on_hits):
-            yield Call(item_id, role, self.request(role, item, messages), miss_key=key)
+        for item_id, role, _, key, item in replay_hits(self.keyed_chunks(model_ids), cache, store, on_hits=on_hits):
+            yield Call(item_id, role, self.request(role, item), miss_key=key)
         self._digests = bytearray()

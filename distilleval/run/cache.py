@@ -129,8 +129,11 @@ class KeyMaker:
 
     def digest(self, messages: Any) -> bytes:
         """The key's 32 bytes (``digest(m).hex() == key(m)``): what a compact array of keys holds."""
-        canonical = self._before + _CANONICAL.encode(messages) + self._after
-        return hashlib.sha256(canonical.encode("utf-8")).digest()
+        return self.digest_json(_CANONICAL.encode(messages))
+
+    def digest_json(self, messages_json: str) -> bytes:
+        """``digest`` of messages already written as canonical JSON (sorted keys, no spaces, not ASCII-escaped)."""
+        return hashlib.sha256((self._before + messages_json + self._after).encode("utf-8")).digest()
 
 
 _ROW = (

@@ -57,19 +57,28 @@ def test_a_refreshing_cache_answers_nothing_and_nothing_is_stored(tmp_path):
         assert store.results() == []
 
 
-def test_replayed_hits_are_committed_in_large_batches_and_before_anything_else(tmp_path, monkeypatch):
+def test_replayed_hits_are_committed_in_large_batches_and_before_a_miss_is_handed_on(tmp_path, monkeypatch):
     monkeypatch.setattr("distilleval.run.store.BULK_HIT_BATCH", 3)
-    cache = _filled_cache(tmp_path / "cache.sqlite", ["k1", "k2", "k3", "k4"])
+    cache = _filled_cache(tmp_path / "cache.sqlite", ["k1", "k2", "k3", "k4", "k5"])
     store = RunStore(tmp_path / "run")
     other = sqlite3.connect(tmp_path / "run" / "records.sqlite")
 
     def committed():
         return other.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 
-    stream = replay_hits([[("a", "t", 0, "k1", None), ("b", "t", 0, "k2", None)], [("c", "t", 0, "k3", None)],
-                          [("d", "t", 0, "k4", None), ("e", "t", 0, "miss", None)]], cache, store)
-    assert next(stream)[0] == "e"
-    assert committed() == 3  # one full batch; "d" is queued
-    store.add(CallResult("e", "t", 0, "ok", text="paid", cost_usd=0.01, attempts=1))
-    assert committed() == 5  # a paid answer is committed at once, after the queued hit
+    seen = []
+
+    def chunks():
+        for chunk in ([("a", "t", 0, "k1", None), ("b", "t", 0, "k2", None)], [("c", "t", 0, "k3", None)],
+                      [("d", "t", 0, "k4", None)], [("e", "t", 0, "k5", None), ("f", "t", 0, "miss", None)]):
+            seen.append(committed())
+            yield chunk
+
+    stream = replay_hits(chunks(), cache, store)
+    assert next(stream)[0] == "f"
+    assert seen == [0, 0, 3, 3]  # a batch of 3 rows once it is full
+    assert committed() == 5  # every hit before the miss goes to the runner
+    store.add(CallResult("f", "t", 0, "ok", text="paid", cost_usd=0.01, attempts=1))
+    assert committed() == 6
+    assert list(stream) == []
     store.close()
