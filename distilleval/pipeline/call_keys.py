@@ -19,7 +19,7 @@ from typing import Any
 from distilleval.run.cache import KeyMaker
 from distilleval.spec.data import Item
 from distilleval.spec.messages import build_messages
-from distilleval.spec.prompts import render_template, template_fields
+from distilleval.spec.prompts import render_template, template_fields, template_pieces
 from distilleval.spec.task_spec import ModelSpec
 
 
@@ -36,9 +36,9 @@ class RoleKeys:
         self._maker = maker
         self._model = model
         self._image_inputs = image_inputs
-        self._prompt = model.prompt_text or model.prompt
+        self._prompt = _format_string(model.prompt_text or model.prompt)
         system = model.system_text or model.system
-        self._system = system or None
+        self._system = _format_string(system) if system else None
         # A system text without placeholders renders the same for every item: escaped once.
         self._system_json = (
             encode_basestring(render_template(system, {})) if system and not template_fields(system) else None
@@ -65,8 +65,15 @@ class RoleKeys:
     def _messages_json(self, item: Item) -> str:
         """The canonical JSON of ``item``'s text-only messages, without building them."""
         values = item.inputs
-        user = '{"content":' + encode_basestring(render_template(self._prompt, values)) + ',"role":"user"}]'
+        user = '{"content":' + encode_basestring(self._prompt.format_map(values)) + ',"role":"user"}]'
         if self._system is None:
             return "[" + user
-        system = self._system_json or encode_basestring(render_template(self._system, values))
+        system = self._system_json or encode_basestring(self._system.format_map(values))
         return '[{"content":' + system + ',"role":"system"},' + user
+
+
+def _format_string(template: str) -> str:
+    """``template`` as a ``str.format`` string that renders as ``render_template`` does (a placeholder is
+    a plain identifier; the values are strings, numbers or None, whose ``format`` is their ``str``)."""
+    return "".join("{" + text + "}" if is_field else text.replace("{", "{{").replace("}", "}}")
+                   for text, is_field in template_pieces(template))

@@ -1,11 +1,16 @@
 """Replaying cache hits in bulk: the rows the runner would write for them, misses passed on in order."""
 
+import asyncio
+import collections
+import dataclasses
 import sqlite3
 
-from distilleval.backends.base import Completion
-from distilleval.run.cache import ResponseCache
-from distilleval.run.replay import replay_hits
-from distilleval.run.runner import CallResult
+import pytest
+
+from distilleval.backends.base import ChatRequest, Completion
+from distilleval.run.cache import ResponseCache, cache_key
+from distilleval.run.replay import _JoinedReplay, replay_hits
+from distilleval.run.runner import Call, CallResult, Runner, RunnerOptions
 from distilleval.run.store import RunStore
 
 ANSWER = Completion("billing", 640, 3, 451.5, 0.0033, cached_input_tokens=512, cache_write_tokens=64,
@@ -82,3 +87,130 @@ def test_replayed_hits_are_committed_in_large_batches_and_before_a_miss_is_hande
     assert committed() == 6
     assert list(stream) == []
     store.close()
+
+
+# -- the bulk replay writes exactly the rows the runner writes serving the same calls one by one --------------------
+
+ANSWERS = [ANSWER, Completion("técnico \"quoted\"\n", 12, 4, None, 0.0016),  # a batch answer: no latency
+           Completion("other", 7, 2, 88.0, 0.0004, finish_reason="length")]
+PAID = Completion("paid", 9, 1, 20.0, 0.002, served_model="m-2026")
+
+
+class _Model:
+    """A backend that answers every request it gets with ``PAID`` and counts them."""
+
+    def __init__(self, model_id):
+        self.model_id, self.requests = model_id, []
+
+    async def complete(self, request, *, timeout_s):
+        self.requests.append(request)
+        return PAID
+
+    async def aclose(self):
+        pass
+
+
+def _calls():
+    """Items a..f x two roles x repeats 0 and 1: keys of distinct requests."""
+    return [Call(item, role, ChatRequest(messages=({"role": "user", "content": f"{item} for {role}"},)), repeat)
+            for item in "abcdef" for role in ("teacher", "student") for repeat in (0, 1)]
+
+
+def _key(call):
+    return cache_key(f"openai/{call.model}", call.request, call.repeat)
+
+
+def _cache_for(path, calls):
+    """Every third call uncached; the others hold one of ``ANSWERS``."""
+    cache = ResponseCache(path)
+    for index, call in enumerate(calls):
+        if index % 3:
+            cache.put(_key(call), f"openai/{call.model}", ANSWERS[index % len(ANSWERS)])
+    return cache
+
+
+def _rows(store):
+    """Every stored row but its time stamp, in a fixed order (the paths may write them in another)."""
+    store.flush()
+    cursor = store.db.execute("SELECT * FROM records")
+    kept = [index for index, column in enumerate(cursor.description) if column[0] != "finished_at"]
+    return sorted((tuple(row[index] for index in kept) for row in cursor), key=lambda row: row[:3])
+
+
+def _seeded(path, calls):
+    """A resumed run: an earlier attempt of a cached call and of an uncached one ended in an error."""
+    store = RunStore(path)
+    for call in (calls[1], calls[3]):
+        store.add(CallResult(call.item_id, call.model, call.repeat, "error", error_kind="timeout", error_message="slow",
+                             attempts=5))
+    return store
+
+
+def _one_by_one(cache, store, calls):
+    backends = {role: _Model(f"openai/{role}") for role in ("teacher", "student")}
+    runner = Runner(backends, cache=cache, on_result=store.add, options=RunnerOptions(concurrency=3))
+    asyncio.run(runner.run(calls))
+    return sum(len(backend.requests) for backend in backends.values())
+
+
+def _in_bulk(cache, store, calls, chunk=5):
+    planned = [(call.item_id, call.model, call.repeat, _key(call), call) for call in calls]
+    counted = collections.Counter()
+
+    def on_hits(role, count):
+        counted[role] += count
+
+    chunks = (planned[start:start + chunk] for start in range(0, len(planned), chunk))
+    misses = [dataclasses.replace(call, miss_key=key) for _, _, _, key, call in
+              replay_hits(chunks, cache, store, on_hits=on_hits)]
+    return _one_by_one(cache, store, misses), counted
+
+
+@pytest.mark.parametrize("refresh", [False, True])
+def test_bulk_replay_writes_the_rows_the_runner_writes_one_by_one(tmp_path, refresh):
+    calls = _calls()
+    for name in ("one", "bulk"):  # each run puts its paid answers in its own copy of the cache
+        _cache_for(tmp_path / f"{name}.sqlite", calls).close()
+    with ResponseCache(tmp_path / "one.sqlite", refresh=refresh) as cache, _seeded(tmp_path / "one", calls) as store:
+        paid_one = _one_by_one(cache, store, calls)
+        expected = _rows(store)
+    with ResponseCache(tmp_path / "bulk.sqlite", refresh=refresh) as cache, _seeded(tmp_path / "bulk", calls) as store:
+        paid_bulk, counted = _in_bulk(cache, store, calls)
+        replayed = _rows(store)
+    assert replayed == expected and len(expected) == len(calls)
+    assert paid_bulk == paid_one == (len(calls) if refresh else len(calls) // 3)
+    hits = collections.Counter(row[1] for row in expected if row[11])
+    assert counted == hits and sum(hits.values()) == (0 if refresh else len(calls) - len(calls) // 3)
+
+
+def test_a_failed_statement_sends_what_is_not_committed_the_plain_way(tmp_path, monkeypatch):
+    calls = _calls()
+    with _cache_for(tmp_path / "one.sqlite", calls) as cache, _seeded(tmp_path / "one", calls) as store:
+        _one_by_one(cache, store, calls)
+        expected = _rows(store)
+    with _cache_for(tmp_path / "bulk.sqlite", calls) as cache:
+        sent = []
+
+        def fails_on_third(db, chunk, real=_JoinedReplay.add):
+            sent.append(chunk)
+            if len(sent) == 3:
+                db._db.execute("INSERT INTO no_such_table VALUES (1)")  # what a damaged page would do
+            return real(db, chunk)
+
+        monkeypatch.setattr(_JoinedReplay, "add", _failing(fails_on_third))
+        with _seeded(tmp_path / "bulk", calls) as store:
+            _, counted = _in_bulk(cache, store, calls, chunk=2)
+            replayed = _rows(store)
+    assert len(sent) == 3  # the rest went the plain way
+    assert replayed == expected
+    assert counted == collections.Counter(row[1] for row in expected if row[11])
+
+
+def _failing(add):
+    """``add`` with its SQLite error turned into the failure ``_JoinedReplay.add`` reports (None)."""
+    def wrapped(replay, chunk):
+        try:
+            return add(replay, chunk)
+        except sqlite3.Error:
+            return None
+    return wrapped
