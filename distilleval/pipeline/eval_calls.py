@@ -12,6 +12,7 @@ the misses.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class EvalCalls:
             for role in self._roles
         }
         self._digests = bytearray()  # keys of the first calls, in run order, as the scan computed them
+        self._cache_rows = array("q")  # where the scan found each of them in the response cache (0: not there)
         self._digests_for: dict[str, str] | None = None  # the model ids those keys were made with
 
     def __len__(self) -> int:
@@ -93,7 +95,8 @@ class EvalCalls:
             yield Call(item.id, role, self.request(role, item))
 
     def keyed_chunks(self, model_ids: dict[str, str], *, remember: bool = False) -> Iterator[list[Planned]]:
-        """Every call as ``(item id, role, 0, cache key, item)`` (what ``run.replay`` serves), in chunks of
+        """Every call as ``(item id, role, 0, cache key, cache row, item)`` (what ``run.replay`` serves: the
+        cache row is where the backend scan found the key, None where it did not look or found nothing), in chunks of
         ``FIRST_CHUNK_ITEMS`` items doubling up to ``MAX_CHUNK_ITEMS``; ``model_ids`` (role -> the
         backend's model id) make the keys.
 
@@ -101,7 +104,7 @@ class EvalCalls:
         model ids, which then computes only those past them.
         """
         if self._digests_for != model_ids:
-            self._digests, self._digests_for = bytearray(), dict(model_ids)
+            self._digests, self._cache_rows, self._digests_for = bytearray(), array("q"), dict(model_ids)
         keys: dict[str, RoleKeys] = {}
         known = len(self._digests) // _DIGEST
         position = 0
@@ -111,7 +114,9 @@ class EvalCalls:
             reused = min(len(pending), max(known - position, 0))
             if reused:
                 hexed = self._digests[position * _DIGEST:(position + reused) * _DIGEST].hex()
-                chunk = [(item.id, role, 0, hexed[i * 2 * _DIGEST:(i + 1) * 2 * _DIGEST], item)
+                rows = self._cache_rows[position:position + reused].tolist()
+                rows += [0] * (reused - len(rows))
+                chunk = [(item.id, role, 0, hexed[i * 2 * _DIGEST:(i + 1) * 2 * _DIGEST], rows[i] or None, item)
                          for i, (item, role) in enumerate(pending[:reused])]
             for item, role in pending[reused:]:
                 role_keys = keys.get(role)
@@ -121,7 +126,7 @@ class EvalCalls:
                 digest = role_keys.digest(item)
                 if remember:
                     self._digests += digest
-                chunk.append((item.id, role, 0, digest.hex(), item))
+                chunk.append((item.id, role, 0, digest.hex(), None, item))
             position += len(pending)
             yield chunk
 
@@ -152,10 +157,16 @@ class EvalCalls:
         if cache_path is None or not Path(cache_path).is_file() or not roles:
             return roles
         missing: set[str] = set()
+        position = 0
         with ResponseCache(cache_path) as cache:
             for chunk in self.keyed_chunks(self.model_ids, remember=True):
-                present = cache.present([entry[3] for entry in chunk])
-                missing.update(role for _, role, _, key, _ in chunk if key not in present)
+                found = cache.rows_of([entry[3] for entry in chunk])
+                missing.update(role for _, role, _, key, _, _ in chunk if key not in found)
+                # Where each key was found: the replay then reads the answer by row, not by another key search.
+                rows = [found.get(entry[3], 0) for entry in chunk]
+                del self._cache_rows[position:position + len(rows)]
+                self._cache_rows[position:position] = array("q", rows)
+                position += len(rows)
                 if missing == roles:
                     break
         return missing
@@ -168,6 +179,6 @@ class EvalCalls:
         if cache is None:
             yield from self
             return
-        for item_id, role, _, key, item in replay_hits(self.keyed_chunks(model_ids), cache, store, on_hits=on_hits):
+        for item_id, role, _, key, _, item in replay_hits(self.keyed_chunks(model_ids), cache, store, on_hits=on_hits):
             yield Call(item_id, role, self.request(role, item), miss_key=key)
-        self._digests = bytearray()
+        self._digests, self._cache_rows = bytearray(), array("q")

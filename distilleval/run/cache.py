@@ -331,6 +331,11 @@ class ResponseCache:
         """
         return {key: tuple(fields) for key, *fields in self._select_many(_HIT_FIELDS, keys)}
 
+    def rows_of(self, keys: Sequence[str]) -> dict[str, int]:
+        """Key -> its row id, for those of ``keys`` that have a stored response (none when refreshing or
+        unusable, like ``present``). A hint only: a row id can change when an answer is replaced."""
+        return dict(self._select_many("key, rowid", keys))
+
     def present(self, keys: Sequence[str]) -> set[str]:
         """Those of ``keys`` that have a stored response (none when refreshing or unusable, like ``contains``)."""
         return {key for (key,) in self._select_many("key", keys)}

@@ -4,7 +4,7 @@ A fully cached re-run of a million items is two million hits. Served one by one 
 runner, each cost a key, a look-up, a ``CallResult``, a trip through the event loop and a queued
 row. Here the run store's connection attaches the response cache file, and a chunk of calls is
 written to the store in one ``INSERT ... SELECT`` that joins the chunk's keys with the cache's
-rows: a hit's row goes from one file to the other without becoming Python objects, and only the
+rows (by the row where the backend scan found each key, when it did: see ``Planned``): a hit's row goes from one file to the other without becoming Python objects, and only the
 misses go on to the runner. The rows are those ``RunStore.add`` writes for a hit the runner
 serves itself: $0, flagged as a hit, with the tokens, latency and cost measured when the call
 was made.
@@ -30,14 +30,16 @@ from distilleval.run import store as run_store
 from distilleval.run.cache import ResponseCache
 from distilleval.run.store import RunStore
 
-Planned = tuple[str, str, int, str, Any]
-"""One call to serve: ``(item_id, model role, repeat, cache key, payload)``; the payload is the
-caller's own (what it needs to build the call if it misses)."""
+Planned = tuple[str, str, int, str, int | None, Any]
+"""One call to serve: ``(item_id, model role, repeat, cache key, cache row, payload)``. The cache
+row is where an earlier look-up found the key (None: unknown), a hint checked against the key:
+reading rows in run order is cheap, searching a large cache's key index at random is not. The
+payload is the caller's own (what it needs to build the call if it misses)."""
 
 _ATTACHED = "replay_cache"
 _PLAN_NAME = "replay_plan"
 _PLAN = f"temp.{_PLAN_NAME}"
-_INSERT_HITS = f"""
+_INSERT = """
 INSERT OR REPLACE INTO main.records (
     item_id, model, repeat, status, text, error_kind, error_message, input_tokens, output_tokens, latency_ms, cost_usd,
     cache_hit, attempts, cached_input_tokens, cache_write_tokens, finish_reason, served_model, confidence,
@@ -45,9 +47,12 @@ INSERT OR REPLACE INTO main.records (
 SELECT p.item_id, p.model, p.repeat, 'ok', r.text, NULL, NULL, r.input_tokens, r.output_tokens,
     CASE WHEN r.latency_measured THEN r.latency_ms END, 0.0, 1, 0, r.cached_input_tokens, r.cache_write_tokens,
     r.finish_reason, NULL, r.confidence, r.confidence_basis, ?
-FROM {_PLAN} AS p JOIN {_ATTACHED}.responses AS r ON r.key = p.key
-ORDER BY p.rowid
 """
+# The calls whose cache row still holds their key, read by row id; then the others, searched by key.
+_INSERT_BY_ROW = _INSERT + f"""FROM {_PLAN} AS p JOIN {_ATTACHED}.responses AS r ON r.rowid = p.cache_row
+WHERE r.key = p.key ORDER BY p.rowid"""
+_INSERT_BY_KEY = _INSERT + f"""FROM {_PLAN} AS p JOIN {_ATTACHED}.responses AS r ON r.key = p.key
+WHERE NOT EXISTS (SELECT 1 FROM {_ATTACHED}.responses AS h WHERE h.rowid = p.cache_row AND h.key = p.key) ORDER BY p.rowid"""
 _MISSED = f"SELECT p.key FROM {_PLAN} AS p WHERE NOT EXISTS (SELECT 1 FROM {_ATTACHED}.responses AS r WHERE r.key = p.key)"
 
 
@@ -115,7 +120,7 @@ class _JoinedReplay:
         except sqlite3.Error:
             return None
         try:
-            db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_PLAN_NAME} (item_id TEXT, model TEXT, repeat INTEGER, key TEXT)")
+            db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_PLAN_NAME} (item_id TEXT, model TEXT, repeat INTEGER, key TEXT, cache_row INTEGER)")
             db.execute(f"SELECT key FROM {_ATTACHED}.responses LIMIT 1").fetchall()
         except sqlite3.Error:
             _quietly(db, f"DETACH DATABASE {_ATTACHED}")
@@ -129,8 +134,11 @@ class _JoinedReplay:
             if not db.in_transaction:
                 db.execute("BEGIN")
             db.execute(f"DELETE FROM {_PLAN}")
-            db.executemany(f"INSERT INTO {_PLAN} VALUES (?, ?, ?, ?)", [planned[:4] for planned in chunk])
-            hits = db.execute(_INSERT_HITS, (time.time(),)).rowcount
+            db.executemany(f"INSERT INTO {_PLAN} VALUES (?, ?, ?, ?, ?)", [planned[:5] for planned in chunk])
+            now = time.time()
+            hits = db.execute(_INSERT_BY_ROW, (now,)).rowcount
+            if hits < len(chunk):
+                hits += db.execute(_INSERT_BY_KEY, (now,)).rowcount
             missed = {key for (key,) in db.execute(_MISSED)} if hits < len(chunk) else set()
         except sqlite3.Error:
             return None
@@ -184,7 +192,7 @@ def _replay_plainly(
         if not found:
             yield from chunk
             continue
-        hits = [(item_id, role, repeat, found[key]) for item_id, role, repeat, key, _ in chunk if key in found]
+        hits = [(item_id, role, repeat, found[key]) for item_id, role, repeat, key, _, _ in chunk if key in found]
         store.add_hits(hits)
         if on_hits is not None:
             for role, count in Counter(hit[1] for hit in hits).items():

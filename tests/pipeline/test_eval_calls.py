@@ -39,8 +39,9 @@ def test_keys_are_those_of_the_built_requests_in_growing_chunks(task):
     plan = EvalCalls(spec, items, ROLES)
     chunks = list(plan.keyed_chunks(plan.model_ids))
     assert [len(chunk) for chunk in chunks] == [4, 8, 6]  # 2, 4, then 3 items (of 4 at most), two calls each
-    for item_id, role, repeat, key, item in (entry for chunk in chunks for entry in chunk):
+    for item_id, role, repeat, key, cache_row, item in (entry for chunk in chunks for entry in chunk):
         assert key == cache_key(plan.model_ids[role], plan.request(role, item)) and (item_id, repeat) == (item.id, 0)
+        assert cache_row is None  # no scan looked in a cache
     again = list(plan.keyed_chunks(plan.model_ids, remember=True))
     assert again == chunks and list(plan.keyed_chunks(plan.model_ids)) == chunks  # computed, then remembered
 
@@ -65,6 +66,11 @@ def test_the_backend_scan_stops_at_a_miss_of_every_role_and_its_keys_are_not_com
     monkeypatch.setattr(RoleKeys, "digest", counted)
     assert plan.roles_with_misses(cache_path) == {"student"}
     assert len(built) == 18  # a role with no miss is scanned to the end
+    with ResponseCache(cache_path) as cache:  # the scan noted where it found each key, for the replay to read
+        rows = cache.rows_of([entry[3] for chunk in plan.keyed_chunks(plan.model_ids) for entry in chunk])
+    assert [entry[4] for chunk in plan.keyed_chunks(plan.model_ids) for entry in chunk] == [
+        rows.get(entry[3]) for chunk in plan.keyed_chunks(plan.model_ids) for entry in chunk]
+    assert sum(1 for row in rows.values() if row) == 13
     with ResponseCache(cache_path) as cache, RunStore(tmp_path / "run") as store:
         counted = []
         misses = list(plan.calls(cache, store, plan.model_ids, on_hits=lambda role, n: counted.append((role, n))))

@@ -25,14 +25,14 @@ def _filled_cache(path, keys):
 
 def test_hits_are_stored_as_the_runner_stores_them_and_misses_pass_on_in_order(tmp_path):
     cache = _filled_cache(tmp_path / "cache.sqlite", ["k1", "k3", "k4"])
-    chunks = [[("a", "teacher", 0, "k1", "pa"), ("b", "teacher", 0, "k2", "pb")],
-              [("c", "teacher", 0, "k3", "pc"), ("c", "student", 0, "k4", "pc")], [],
-              [("d", "teacher", 0, "k5", "pd")]]
+    chunks = [[("a", "teacher", 0, "k1", None, "pa"), ("b", "teacher", 0, "k2", None, "pb")],
+              [("c", "teacher", 0, "k3", None, "pc"), ("c", "student", 0, "k4", None, "pc")], [],
+              [("d", "teacher", 0, "k5", None, "pd")]]
     counted = []
     with RunStore(tmp_path / "run") as store:
         misses = list(replay_hits(chunks, cache, store, on_hits=lambda role, n: counted.append((role, n))))
         replayed = store.results()
-    assert misses == [("b", "teacher", 0, "k2", "pb"), ("d", "teacher", 0, "k5", "pd")]
+    assert misses == [("b", "teacher", 0, "k2", None, "pb"), ("d", "teacher", 0, "k5", None, "pd")]
     assert counted == [("teacher", 1), ("teacher", 1), ("student", 1)]
     hit = cache.get("k1")
     expected = [
@@ -49,7 +49,7 @@ def test_a_batch_answer_replays_without_a_latency(tmp_path):
     cache = ResponseCache(tmp_path / "cache.sqlite")
     cache.put("k", "openai/t", Completion("billing", 640, 3, None, 0.0016))
     with RunStore(tmp_path / "run") as store:
-        assert list(replay_hits([[("a", "teacher", 0, "k", None)]], cache, store)) == []
+        assert list(replay_hits([[("a", "teacher", 0, "k", None, None)]], cache, store)) == []
         [row] = store.results()
     assert (row.latency_ms, row.cache_hit, row.text) == (None, True, "billing")
 
@@ -57,7 +57,7 @@ def test_a_batch_answer_replays_without_a_latency(tmp_path):
 def test_a_refreshing_cache_answers_nothing_and_nothing_is_stored(tmp_path):
     _filled_cache(tmp_path / "cache.sqlite", ["k1"]).close()
     with ResponseCache(tmp_path / "cache.sqlite", refresh=True) as cache, RunStore(tmp_path / "run") as store:
-        chunk = [("a", "teacher", 0, "k1", None)]
+        chunk = [("a", "teacher", 0, "k1", None, None)]
         assert list(replay_hits([chunk], cache, store)) == chunk
         assert store.results() == []
 
@@ -74,8 +74,8 @@ def test_replayed_hits_are_committed_in_large_batches_and_before_a_miss_is_hande
     seen = []
 
     def chunks():
-        for chunk in ([("a", "t", 0, "k1", None), ("b", "t", 0, "k2", None)], [("c", "t", 0, "k3", None)],
-                      [("d", "t", 0, "k4", None)], [("e", "t", 0, "k5", None), ("f", "t", 0, "miss", None)]):
+        for chunk in ([("a", "t", 0, "k1", None, None), ("b", "t", 0, "k2", None, None)], [("c", "t", 0, "k3", None, None)],
+                      [("d", "t", 0, "k4", None, None)], [("e", "t", 0, "k5", None, None), ("f", "t", 0, "miss", None, None)]):
             seen.append(committed())
             yield chunk
 
@@ -154,14 +154,18 @@ def _one_by_one(cache, store, calls):
 
 
 def _in_bulk(cache, store, calls, chunk=5):
-    planned = [(call.item_id, call.model, call.repeat, _key(call), call) for call in calls]
+    rows = cache.rows_of([_key(call) for call in calls])
+    # Row hints as the backend scan leaves them: most right, some unknown, one stale (another key's row).
+    hints = [rows.get(_key(call)) if index % 4 else None for index, call in enumerate(calls)]
+    hints[2] = rows.get(_key(calls[1]), 1)  # calls[2] is cached too, at another row
+    planned = [(call.item_id, call.model, call.repeat, _key(call), hint, call) for call, hint in zip(calls, hints)]
     counted = collections.Counter()
 
     def on_hits(role, count):
         counted[role] += count
 
     chunks = (planned[start:start + chunk] for start in range(0, len(planned), chunk))
-    misses = [dataclasses.replace(call, miss_key=key) for _, _, _, key, call in
+    misses = [dataclasses.replace(call, miss_key=key) for _, _, _, key, _, call in
               replay_hits(chunks, cache, store, on_hits=on_hits)]
     return _one_by_one(cache, store, misses), counted
 
@@ -214,3 +218,16 @@ def _failing(add):
         except sqlite3.Error:
             return None
     return wrapped
+
+
+def test_a_row_hint_that_now_holds_another_key_is_not_trusted(tmp_path):
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    cache.put("k1", "openai/t", ANSWERS[0])
+    cache.put("k2", "openai/t", ANSWERS[2])
+    row_of_k2 = cache.rows_of(["k2"])["k2"]
+    with RunStore(tmp_path / "run") as store:
+        # Every call has a row to read (no miss, no unknown row), but k1's points at k2's answer.
+        assert list(replay_hits([[("a", "t", 0, "k1", row_of_k2, None), ("b", "t", 0, "k2", row_of_k2, None)]],
+                                cache, store)) == []
+        texts = {row.item_id: row.text for row in store.results()}
+    assert texts == {"a": ANSWERS[0].text, "b": ANSWERS[2].text}
