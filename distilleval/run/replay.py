@@ -37,6 +37,10 @@ reading rows in run order is cheap, searching a large cache's key index at rando
 payload is the caller's own (what it needs to build the call if it misses)."""
 
 _ATTACHED = "replay_cache"
+# The run store's page cache while hits are written (KiB, negative as SQLite takes it): each row also goes
+# into the (item, model, repeat) key index, whose pages the default 2 MiB keeps evicting. A fixed bound,
+# whatever the run's size; a quarter less CPU per row at 600,000 rows.
+_STORE_PAGE_CACHE = -32 * 1024
 _PLAN_NAME = "replay_plan"
 _PLAN = f"temp.{_PLAN_NAME}"
 _INSERT = """
@@ -105,8 +109,9 @@ def replay_hits(
 class _JoinedReplay:
     """The run store's connection with the response cache attached, and the transaction of hits it has open."""
 
-    def __init__(self, db: sqlite3.Connection):
+    def __init__(self, db: sqlite3.Connection, page_cache: int):
         self._db = db
+        self._page_cache = page_cache  # the store's own page cache setting, put back on detach
         self._uncommitted: list[tuple[Sequence[Planned], Counter[str]]] = []
         self.rows = 0
 
@@ -122,10 +127,12 @@ class _JoinedReplay:
         try:
             db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_PLAN_NAME} (item_id TEXT, model TEXT, repeat INTEGER, key TEXT, cache_row INTEGER)")
             db.execute(f"SELECT key FROM {_ATTACHED}.responses LIMIT 1").fetchall()
+            page_cache = db.execute("PRAGMA main.cache_size").fetchone()[0]
+            db.execute(f"PRAGMA main.cache_size = {_STORE_PAGE_CACHE}")
         except sqlite3.Error:
             _quietly(db, f"DETACH DATABASE {_ATTACHED}")
             return None
-        return cls(db)
+        return cls(db, page_cache)
 
     def add(self, chunk: Sequence[Planned]) -> set[str] | None:
         """Write ``chunk``'s hits in the open transaction; the keys that missed (None: a statement failed)."""
@@ -171,6 +178,7 @@ class _JoinedReplay:
         _quietly(self._db, "ROLLBACK")
         _quietly(self._db, f"DROP TABLE IF EXISTS {_PLAN}")
         _quietly(self._db, f"DETACH DATABASE {_ATTACHED}")
+        _quietly(self._db, f"PRAGMA main.cache_size = {int(self._page_cache)}")
 
 
 def _quietly(db: sqlite3.Connection, statement: str) -> None:
