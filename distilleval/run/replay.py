@@ -174,8 +174,13 @@ class _JoinedReplay:
         return chunks
 
     def detach(self) -> None:
-        """Roll back what is still open (nothing, once every chunk was served), drop the plan, detach the cache."""
-        _quietly(self._db, "ROLLBACK")
+        """Commit what is still open (only when the replay was cut short: Ctrl-C while drawing a chunk; every row
+        written is a whole hit's), drop the plan, detach the cache."""
+        try:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+        except sqlite3.Error:
+            _quietly(self._db, "ROLLBACK")
         _quietly(self._db, f"DROP TABLE IF EXISTS {_PLAN}")
         _quietly(self._db, f"DETACH DATABASE {_ATTACHED}")
         _quietly(self._db, f"PRAGMA main.cache_size = {int(self._page_cache)}")

@@ -231,3 +231,17 @@ def test_a_row_hint_that_now_holds_another_key_is_not_trusted(tmp_path):
                                 cache, store)) == []
         texts = {row.item_id: row.text for row in store.results()}
     assert texts == {"a": ANSWERS[0].text, "b": ANSWERS[2].text}
+
+
+def test_hits_written_before_a_ctrl_c_stay_committed(tmp_path):
+    cache = _filled_cache(tmp_path / "cache.sqlite", ["k1", "k2", "k3"])
+
+    def chunks():
+        yield [("a", "t", 0, "k1", None, None), ("b", "t", 0, "k2", None, None)]
+        raise KeyboardInterrupt
+
+    with RunStore(tmp_path / "run") as store:
+        with pytest.raises(KeyboardInterrupt):
+            list(replay_hits(chunks(), cache, store))
+    with RunStore(tmp_path / "run") as reopened:
+        assert sorted(row.item_id for row in reopened.results()) == ["a", "b"]
