@@ -6,8 +6,9 @@ run's order (interleaved by item, so a run stopped early has every role on the s
 by chunk, so the first call starts while the last is not yet built and no list of every request
 is ever held. Each call's response-cache key is computed once: the scan that decides which roles
 need a real backend (``roles_with_misses``) keeps the keys it computed as 32 bytes a call, and
-the run (``calls``) reuses them, serving the hits in bulk (``run.replay``) and passing on only
-the misses.
+where in the response cache it found each (8 bytes), and the run (``calls``) reuses both, serving
+the hits in bulk (``run.replay``: read by row, not searched for again) and passing on only the
+misses. Keys are made from the rendered prompts (``pipeline.call_keys``), not from built messages.
 """
 
 from __future__ import annotations
