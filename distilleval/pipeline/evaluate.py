@@ -90,6 +90,16 @@ def evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
         KeyboardInterrupt: Ctrl-C or SIGTERM; finished calls are committed and the exception
             carries ``resume_run`` (the run directory) for the CLI's resume hint.
     """
+    import gc
+
+    try:
+        return _evaluate(spec, options)
+    finally:
+        gc.unfreeze()  # what ``_freeze_long_lived`` set aside is the collector's again
+
+
+def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
+    """``evaluate``'s work."""
     import asyncio
 
     from distilleval.backends.request_checks import check_spec_settings
@@ -168,7 +178,8 @@ def _freeze_long_lived() -> None:
     """Keep the objects made so far (the items, the results read back) out of the cyclic garbage collector's
     full passes: they live until the run ends and hold no cycles, yet each full pass walked every one of them
     (at 100,000 items, a third of the CPU time of replaying cached calls and reading results went to that).
-    They are still freed as soon as nothing refers to them."""
+    They are still freed as soon as nothing refers to them; ``evaluate`` unfreezes everything when it ends, so a
+    process that goes on (tests, ``iterate``) loses no garbage to it."""
     import gc
 
     gc.freeze()
