@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_first_call import _write_task  # noqa: E402
+from bench.bench_tasks import write_task  # noqa: E402
 from distilleval.testing.openai_server import ModelScript, OpenAIServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ def measure(n_items: int, progress_every: float, repo: Path = REPO) -> tuple[dic
     scripts = {"teacher-m": ModelScript(answer="billing"), "student-m": ModelScript(answer="billing")}
     with tempfile.TemporaryDirectory() as tmp, OpenAIServer(scripts) as server:
         folder = Path(tmp)
-        spec = _write_task(folder, server.base_url, n_items)
+        spec = write_task(folder, server.base_url, n_items, name="bench_cached_rerun")
         cache = folder / "cache.sqlite"
         fresh = _run_eval(spec, folder / "fresh", cache, progress_every, repo)
         called = len(server.requests_for("teacher-m") + server.requests_for("student-m"))

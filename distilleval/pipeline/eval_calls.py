@@ -6,19 +6,22 @@ run's order (interleaved by item, so a run stopped early has every role on the s
 by chunk, so the first call starts while the last is not yet built and no list of every request
 is ever held. Each call's response-cache key is computed once: the scan that decides which roles
 need a real backend (``roles_with_misses``) keeps the keys it computed as 32 bytes a call, and
-the run (``calls``) reuses them, serving the hits in bulk (``run.replay``) and passing on only
-the misses.
+where in the response cache it found each (8 bytes), and the run (``calls``) reuses both, serving
+the hits in bulk (``run.replay``: read by row, not searched for again) and passing on only the
+misses. Keys are made from the rendered prompts (``pipeline.call_keys``), not from built messages.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from distilleval.backends.base import ChatRequest
+from distilleval.pipeline.call_keys import RoleKeys
 from distilleval.run.cache import KeyMaker, ResponseCache
-from distilleval.run.replay import replay_hits
+from distilleval.run.replay import Planned, replay_hits
 from distilleval.run.runner import Call
 from distilleval.spec.data import Item
 from distilleval.spec.messages import build_messages
@@ -58,6 +61,7 @@ class EvalCalls:
             for role in self._roles
         }
         self._digests = bytearray()  # keys of the first calls, in run order, as the scan computed them
+        self._cache_rows = array("q")  # where the scan found each of them in the response cache (0: not there)
         self._digests_for: dict[str, str] | None = None  # the model ids those keys were made with
 
     def __len__(self) -> int:
@@ -91,21 +95,47 @@ class EvalCalls:
         for item, role in self._pending():
             yield Call(item.id, role, self.request(role, item))
 
-    def keyed_chunks(self, model_ids: dict[str, str], *, remember: bool = False) -> Iterator[list[tuple[Any, ...]]]:
-        """Every call as ``(item, role, cache key, messages)``, in chunks of ``FIRST_CHUNK_ITEMS`` items doubling
-        up to ``MAX_CHUNK_ITEMS``; ``model_ids`` (role -> the backend's model id) make the keys.
+    def keyed_chunks(self, model_ids: dict[str, str], *, remember: bool = False) -> Iterator[list[Planned]]:
+        """Every call as ``(item id, role, 0, cache key, cache row, item)`` (what ``run.replay`` serves: the
+        cache row is where the backend scan found the key, None where it did not look or found nothing), in chunks of
+        ``FIRST_CHUNK_ITEMS`` items doubling up to ``MAX_CHUNK_ITEMS``; ``model_ids`` (role -> the
+        backend's model id) make the keys.
 
-        ``messages`` is None where the key was remembered rather than computed.
         ``remember``: keep the keys computed (32 bytes a call) for the next pass with the same
         model ids, which then computes only those past them.
         """
         if self._digests_for != model_ids:
-            self._digests, self._digests_for = bytearray(), dict(model_ids)
-        makers: dict[str, KeyMaker] = {}
+            self._digests, self._cache_rows, self._digests_for = bytearray(), array("q"), dict(model_ids)
+        keys: dict[str, RoleKeys] = {}
         known = len(self._digests) // _DIGEST
         position = 0
+        for pending in self._pending_chunks():
+            chunk: list[Planned] = []
+            # Keys a pass before computed: one hex string for the run of them, cut in 64-character keys.
+            reused = min(len(pending), max(known - position, 0))
+            if reused:
+                hexed = self._digests[position * _DIGEST:(position + reused) * _DIGEST].hex()
+                rows = self._cache_rows[position:position + reused].tolist()
+                rows += [0] * (reused - len(rows))
+                chunk = [(item.id, role, 0, hexed[i * 2 * _DIGEST:(i + 1) * 2 * _DIGEST], rows[i] or None, item)
+                         for i, (item, role) in enumerate(pending[:reused])]
+            for item, role in pending[reused:]:
+                role_keys = keys.get(role)
+                if role_keys is None:
+                    maker = KeyMaker(model_ids[role], self.request(role, item, messages=()))
+                    role_keys = keys[role] = RoleKeys(maker, self._models[role], self._image_inputs)
+                digest = role_keys.digest(item)
+                if remember:
+                    self._digests += digest
+                chunk.append((item.id, role, 0, digest.hex(), None, item))
+            position += len(pending)
+            yield chunk
+
+    def _pending_chunks(self) -> Iterator[list[tuple[Item, str]]]:
+        """The ``(item, role)`` of every call, in chunks of ``FIRST_CHUNK_ITEMS`` items (with a call) doubling
+        up to ``MAX_CHUNK_ITEMS``."""
         chunk_items = FIRST_CHUNK_ITEMS
-        chunk: list[tuple[Any, ...]] = []
+        chunk: list[tuple[Item, str]] = []
         items_in_chunk = 0
         previous: Item | None = None
         for item, role in self._pending():
@@ -116,19 +146,7 @@ class EvalCalls:
                     chunk_items = min(chunk_items * 2, MAX_CHUNK_ITEMS)
                 items_in_chunk += 1
                 previous = item
-            messages = None
-            if position < known:
-                digest = bytes(self._digests[position * _DIGEST:(position + 1) * _DIGEST])
-            else:
-                maker = makers.get(role)
-                if maker is None:
-                    maker = makers[role] = KeyMaker(model_ids[role], self.request(role, item, messages=()))
-                messages = build_messages(self._models[role], item, self._image_inputs)
-                digest = maker.digest(messages)
-                if remember:
-                    self._digests += digest
-            position += 1
-            chunk.append((item, role, digest.hex(), messages))
+            chunk.append((item, role))
         if chunk:
             yield chunk
 
@@ -140,10 +158,16 @@ class EvalCalls:
         if cache_path is None or not Path(cache_path).is_file() or not roles:
             return roles
         missing: set[str] = set()
+        position = 0
         with ResponseCache(cache_path) as cache:
             for chunk in self.keyed_chunks(self.model_ids, remember=True):
-                present = cache.present([entry[2] for entry in chunk])
-                missing.update(role for _, role, key, _ in chunk if key not in present)
+                found = cache.rows_of([entry[3] for entry in chunk])
+                missing.update(role for _, role, _, key, _, _ in chunk if key not in found)
+                # Where each key was found: the replay then reads the answer by row, not by another key search.
+                rows = [found.get(entry[3], 0) for entry in chunk]
+                del self._cache_rows[position:position + len(rows)]
+                self._cache_rows[position:position] = array("q", rows)
+                position += len(rows)
                 if missing == roles:
                     break
         return missing
@@ -156,8 +180,6 @@ class EvalCalls:
         if cache is None:
             yield from self
             return
-        chunks = ([(item.id, role, 0, key, (item, messages)) for item, role, key, messages in chunk]
-                  for chunk in self.keyed_chunks(model_ids))
-        for item_id, role, _, key, (item, messages) in replay_hits(chunks, cache, store, on_hits=on_hits):
-            yield Call(item_id, role, self.request(role, item, messages), miss_key=key)
-        self._digests = bytearray()
+        for item_id, role, _, key, _, item in replay_hits(self.keyed_chunks(model_ids), cache, store, on_hits=on_hits):
+            yield Call(item_id, role, self.request(role, item), miss_key=key)
+        self._digests, self._cache_rows = bytearray(), array("q")

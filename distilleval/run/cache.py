@@ -129,8 +129,11 @@ class KeyMaker:
 
     def digest(self, messages: Any) -> bytes:
         """The key's 32 bytes (``digest(m).hex() == key(m)``): what a compact array of keys holds."""
-        canonical = self._before + _CANONICAL.encode(messages) + self._after
-        return hashlib.sha256(canonical.encode("utf-8")).digest()
+        return self.digest_json(_CANONICAL.encode(messages))
+
+    def digest_json(self, messages_json: str) -> bytes:
+        """``digest`` of messages already written as canonical JSON (sorted keys, no spaces, not ASCII-escaped)."""
+        return hashlib.sha256((self._before + messages_json + self._after).encode("utf-8")).digest()
 
 
 _ROW = (
@@ -327,6 +330,11 @@ class ResponseCache:
             made again in the new one, which holds every answer that could still be read.
         """
         return {key: tuple(fields) for key, *fields in self._select_many(_HIT_FIELDS, keys)}
+
+    def rows_of(self, keys: Sequence[str]) -> dict[str, int]:
+        """Key -> its row id, for those of ``keys`` that have a stored response (none when refreshing or
+        unusable, like ``present``). A hint only: a row id can change when an answer is replaced."""
+        return dict(self._select_many("key, rowid", keys))
 
     def present(self, keys: Sequence[str]) -> set[str]:
         """Those of ``keys`` that have a stored response (none when refreshing or unusable, like ``contains``)."""

