@@ -15,14 +15,14 @@ import csv
 import gc
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from distilleval.errors import DataError
-from distilleval.spec.fast_rows import IrregularFile, fast_jsonl_available, jsonl_records, row_reader
+from distilleval.spec.fast_rows import IrregularFile, JsonlRecords, fast_jsonl_available, row_reader
 from distilleval.spec.labels import LabelMatcher
 from distilleval.spec.scorer_config import ExactMatchScorer
 from distilleval.spec.task_spec import SplitSpec, TaskSpec, spec_location
@@ -296,19 +296,21 @@ def _load_items(spec: TaskSpec, path: Path | None, require_gold: bool) -> list[I
     source = path if path is not None else spec.resolve(spec.data.path)
     fmt = spec.data.format
     if fast_jsonl_available() and (fmt == "jsonl" or (fmt == "auto" and source.suffix.lower() != ".csv")):
+        fast = JsonlRecords(source)
         try:
-            return _items_of(spec, source, jsonl_records(source), path is not None, require_gold)
+            return _items_of(spec, source, iter(fast), path is not None, require_gold, plain_record=fast.plain_record)
         except IrregularFile:
             pass  # read again by the plain reader, which words what it finds there
     return _items_of(spec, source, iter_records(source, fmt), path is not None, require_gold)
 
 
 def _items_of(spec: TaskSpec, source: Path, records: Iterator[tuple[int, dict[str, Any]]], pool: bool,
-              require_gold: bool) -> list[Item]:
+              require_gold: bool, plain_record: Callable[[], dict[str, Any]] | None = None) -> list[Item]:
     """The items of ``records`` (one at a time: 150,000 rows held as parsed records beside their
     items doubled the memory of loading them), in file order.
 
-    Each row goes through ``RowShortcut`` first; a row it does not take, ``_record_item`` decides.
+    Each row goes through ``fast_rows.row_reader`` first; a row it does not take, ``_record_item``
+    decides (on the record ``plain_record`` gives, when given: the row as ``json.loads`` reads it).
     """
     watch = None if pool else _GoldColumnWatch(spec, source)
     watching = watch is not None
@@ -326,6 +328,8 @@ def _items_of(spec: TaskSpec, source: Path, records: Iterator[tuple[int, dict[st
         if item is not None:
             append(item)
             continue
+        if plain_record is not None:
+            record = plain_record()
         try:
             append(_record_item(spec, source, line, record, seen, matcher, pool=pool, require_gold=require_gold))
         except DataError as err:

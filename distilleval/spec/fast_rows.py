@@ -6,10 +6,12 @@ rows that need no decision (every value a string within the length limit, a know
 new id, a known split value) with a few dictionary look-ups each, and hands every other row back
 to the plain path, which decides it (and words its error) as it always did:
 
-- ``jsonl_records`` parses a JSONL file with orjson when it is installed; any line orjson refuses
+- ``JsonlRecords`` parses a JSONL file with orjson when it is installed; any line orjson refuses
   or that the stdlib might read differently (a stray carriage return, deep nesting, a line of
   Unicode whitespace) ends it with ``IrregularFile``, and the caller reads the whole file again
-  with the plain reader, so line numbers and messages are the plain reader's.
+  with the plain reader, so line numbers and messages are the plain reader's. A row the plain
+  path decides gets its record from ``json.loads`` (``plain_record``): the shortcut reads only
+  string values, the one kind orjson and ``json.loads`` always read alike.
 - ``row_reader`` makes a function that gives an ordinary row's item, or None for any row the plain
   ``_record_item`` must look at (images, non-string values, JSON gold, an unknown label, a
   repeated id, an unknown split value, a value over the length limit).
@@ -44,46 +46,72 @@ class IrregularFile(Exception):
 
 
 def fast_jsonl_available() -> bool:
-    """Whether ``jsonl_records`` can run (orjson is installed)."""
+    """Whether ``JsonlRecords`` can run (orjson is installed)."""
     return orjson is not None
 
 
-def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line number, record)`` of each non-blank line of a JSONL file, as ``spec.data.iter_records`` gives them.
+class JsonlRecords:
+    """``(line number, record)`` of each non-blank line of a JSONL file, as ``spec.data.iter_records``
+    gives them, parsed by orjson.
 
-    Raises:
-        IrregularFile: a line or a file the plain reader must read (also when the file cannot
-            be opened, or has no records, so that the plain reader words the error).
+    orjson reads a record's strings exactly as ``json.loads`` does, but not every other value (an
+    integer over 64 bits becomes a float): ``plain_record`` gives the current line as
+    ``json.loads`` reads it, for a row the plain path decides.
+
+    Iterating raises ``IrregularFile`` at a line or a file the plain reader must read (also when
+    the file cannot be opened, or has no records, so that the plain reader words the error).
     """
-    if orjson is None:
-        raise IrregularFile("orjson is not installed")
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    empty = True
-    try:
-        with path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if number == 1 and line.startswith(_BOM):
-                    line = line[len(_BOM):]
-                # Text mode (the plain reader) also ends a line at a lone "\r", which would shift
-                # every later line number.
-                if b"\r" in line and (line.count(b"\r") > 1 or not line.endswith(b"\r\n")):
-                    raise IrregularFile(f"line {number}: a carriage return inside the line")
-                if len(line) > _NESTING_SAFE_BYTES and line.count(b"[") + line.count(b"{") > _NESTING_SAFE_BYTES // 2:
-                    raise IrregularFile(f"line {number}: deeply nested")
-                try:
-                    record = loads(line)
-                except decode_error:
-                    if not line.strip():
-                        continue  # a blank line
-                    raise IrregularFile(f"line {number}: not read by orjson") from None
-                if type(record) is not dict:
-                    raise IrregularFile(f"line {number}: not a JSON object")
-                empty = False
-                yield number, record
-    except OSError as err:
-        raise IrregularFile(str(err)) from None
-    if empty:
-        raise IrregularFile("no records")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.number = 0
+        self.line = b""
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        if orjson is None:
+            raise IrregularFile("orjson is not installed")
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        empty = True
+        try:
+            with self.path.open("rb") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if number == 1 and line.startswith(_BOM):
+                        line = line[len(_BOM):]
+                    # Text mode (the plain reader) also ends a line at a lone "\r", which would
+                    # shift every later line number.
+                    if b"\r" in line and (line.count(b"\r") > 1 or not line.endswith(b"\r\n")):
+                        raise IrregularFile(f"line {number}: a carriage return inside the line")
+                    if len(line) > _NESTING_SAFE_BYTES and line.count(b"[") + line.count(b"{") > _NESTING_SAFE_BYTES // 2:
+                        raise IrregularFile(f"line {number}: deeply nested")
+                    try:
+                        record = loads(line)
+                    except decode_error:
+                        if not line.strip():
+                            continue  # a blank line
+                        raise IrregularFile(f"line {number}: not read by orjson") from None
+                    if type(record) is not dict:
+                        raise IrregularFile(f"line {number}: not a JSON object")
+                    empty = False
+                    self.number, self.line = number, line
+                    yield number, record
+        except OSError as err:
+            raise IrregularFile(str(err)) from None
+        if empty:
+            raise IrregularFile("no records")
+
+    def plain_record(self) -> dict[str, Any]:
+        """The record of the line last given, as ``json.loads`` reads it.
+
+        Raises:
+            IrregularFile: ``json.loads`` does not read it as orjson did.
+        """
+        try:
+            record = json.loads(self.line.decode())
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise IrregularFile(f"line {self.number}: json.loads disagrees") from None
+        if not isinstance(record, dict):
+            raise IrregularFile(f"line {self.number}: json.loads disagrees")
+        return record
 
 
 def row_reader(spec: TaskSpec, matcher: LabelMatcher | None, make_item: Callable[[str, dict[str, str], Any, str, int], T],
@@ -145,10 +173,8 @@ def row_reader(spec: TaskSpec, matcher: LabelMatcher | None, make_item: Callable
                         return None
                 else:
                     gold = raw
-            elif matcher is None:
-                gold = raw  # kept as read, as ``_record_item`` keeps it
             else:
-                return None  # a label's matcher reads str(raw): the plain path
+                return None  # orjson may read it otherwise than json.loads: the plain path
         if id_column:
             item_id = record.get(id_column)
             if type(item_id) is not str:
