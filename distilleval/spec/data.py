@@ -170,7 +170,7 @@ def canonical_order(items: Iterable[Item], salt: str = "") -> list[Item]:
     ranked = heads[order]
     if len(items) > 1 and bool((ranked[1:] == ranked[:-1]).any()):  # a tie there: the whole keys decide
         return sorted(items, key=lambda item: order_key(item.id, salt))
-    return [items[i] for i in order.tolist()]
+    return list(map(items.__getitem__, order.tolist()))
 
 
 def assign_split(item_id: str, split: SplitSpec) -> str:
@@ -324,7 +324,7 @@ def _items_of(spec: TaskSpec, source: Path, records: Iterator[tuple[int, dict[st
     watch = None if pool else _GoldColumnWatch(spec, source)
     watching = watch is not None
     matcher = _gold_matcher(spec)
-    read = row_reader(spec, matcher, _new_item, pool=pool, require_gold=require_gold)
+    read = row_reader(spec, matcher, Item, pool=pool, require_gold=require_gold)
     items: list[Item] = []
     append = items.append
     seen: dict[str, int] = {}
@@ -356,23 +356,6 @@ def _items_of(spec: TaskSpec, source: Path, records: Iterator[tuple[int, dict[st
     if watch is not None:
         watch.check()
     return items
-
-
-_ITEM_SLOTS = tuple(getattr(Item, name).__set__ for name in ("id", "inputs", "gold", "split", "line"))
-
-
-def _new_item(item_id: str, inputs: dict[str, str], gold: Any, split: str, line: int) -> Item:
-    """``Item(item_id, inputs, gold, split, line)`` at half the cost: a frozen dataclass's
-    ``__init__`` sets each field through ``object.__setattr__``, which is most of the time of
-    making a million items; this sets the slots directly."""
-    item: Item = object.__new__(Item)
-    set_id, set_inputs, set_gold, set_split, set_line = _ITEM_SLOTS
-    set_id(item, item_id)
-    set_inputs(item, inputs)
-    set_gold(item, gold)
-    set_split(item, split)
-    set_line(item, line)
-    return item
 
 
 def _record_item(spec: TaskSpec, source: Path, line: int, record: dict[str, Any], seen: dict[str, int],

@@ -37,6 +37,7 @@ except ImportError:  # the plain reader reads every file then
 T = TypeVar("T")
 
 _BOM = b"\xef\xbb\xbf"
+_ITEM_FIELDS = ("id", "inputs", "gold", "split", "line")
 _NESTING_SAFE_BYTES = 900
 """A line shorter than this cannot nest deeply enough for the stdlib parser to give up on it."""
 
@@ -64,7 +65,6 @@ class JsonlRecords:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.number = 0
         self.line = b""
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -74,9 +74,9 @@ class JsonlRecords:
         empty = True
         try:
             with self.path.open("rb") as handle:
+                if handle.peek(len(_BOM)).startswith(_BOM):
+                    handle.read(len(_BOM))
                 for number, line in enumerate(handle, start=1):
-                    if number == 1 and line.startswith(_BOM):
-                        line = line[len(_BOM):]
                     # Text mode (the plain reader) also ends a line at a lone "\r", which would
                     # shift every later line number.
                     if b"\r" in line and (line.count(b"\r") > 1 or not line.endswith(b"\r\n")):
@@ -92,7 +92,7 @@ class JsonlRecords:
                     if type(record) is not dict:
                         raise IrregularFile(f"line {number}: not a JSON object")
                     empty = False
-                    self.number, self.line = number, line
+                    self.line = line
                     yield number, record
         except OSError as err:
             raise IrregularFile(str(err)) from None
@@ -108,20 +108,20 @@ class JsonlRecords:
         try:
             record = json.loads(self.line.decode())
         except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise IrregularFile(f"line {self.number}: json.loads disagrees") from None
+            raise IrregularFile("json.loads does not read a line as orjson did") from None
         if not isinstance(record, dict):
-            raise IrregularFile(f"line {self.number}: json.loads disagrees")
+            raise IrregularFile("json.loads does not read a line as orjson did")
         return record
 
 
-def row_reader(spec: TaskSpec, matcher: LabelMatcher | None, make_item: Callable[[str, dict[str, str], Any, str, int], T],
+def row_reader(spec: TaskSpec, matcher: LabelMatcher | None, item_class: type[T],
                *, pool: bool, require_gold: bool) -> Callable[[int, dict[str, Any], dict[str, int]], T | None] | None:
     """A function that makes an ordinary row's item with a few look-ups (see the module docstring).
 
     Args:
         spec: the loaded spec.
         matcher: the gold label matcher ``load_items`` uses (None when gold is not a label).
-        make_item: builds the item of ``(id, inputs, gold, split, line)``.
+        item_class: the item's class: a slots class with the fields ``id, inputs, gold, split, line``.
         pool: the rows are a pool to label (a row with no split column is for training).
         require_gold: a row without a gold answer is an error.
 
@@ -134,6 +134,11 @@ def row_reader(spec: TaskSpec, matcher: LabelMatcher | None, make_item: Callable
     if data.image_inputs:
         return None
     columns = tuple(data.input.items())
+    only_field, only_column = columns[0] if len(columns) == 1 else ("", None)
+    # The item is made by setting its slots: a frozen dataclass's ``__init__`` sets each field
+    # through ``object.__setattr__``, most of the cost of making a million of them.
+    new = object.__new__
+    set_id, set_inputs, set_gold, set_split, set_line = (getattr(item_class, name).__set__ for name in _ITEM_FIELDS)
     limit = data.max_field_chars
     gold_column, id_column, split_column = data.gold, data.id, data.split.column
     json_gold = spec.output.kind == "json"
@@ -144,19 +149,22 @@ def row_reader(spec: TaskSpec, matcher: LabelMatcher | None, make_item: Callable
     content_id = _content_id(spec)
 
     def read(line: int, record: dict[str, Any], seen: dict[str, int]) -> T | None:
-        inputs: dict[str, str] = {}
-        for field_name, column in columns:
-            value = record.get(column)
+        if only_column is not None:
+            value = record.get(only_column)
             if type(value) is not str or len(value) > limit:
                 return None
-            inputs[field_name] = value
+            inputs: dict[str, str] = {only_field: value}
+        else:
+            inputs = {}
+            for field_name, column in columns:
+                value = record.get(column)
+                if type(value) is not str or len(value) > limit:
+                    return None
+                inputs[field_name] = value
         gold: Any = None
         if gold_column:
             raw = record.get(gold_column)
-            if raw is None or raw == "":
-                if require_gold:
-                    return None
-            elif type(raw) is str:
+            if type(raw) is str and raw:
                 if len(raw) > limit:
                     return None
                 if matcher is not None:
@@ -173,6 +181,9 @@ def row_reader(spec: TaskSpec, matcher: LabelMatcher | None, make_item: Callable
                         return None
                 else:
                     gold = raw
+            elif raw is None or raw == "":
+                if require_gold:
+                    return None
             else:
                 return None  # orjson may read it otherwise than json.loads: the plain path
         if id_column:
@@ -195,7 +206,13 @@ def row_reader(spec: TaskSpec, matcher: LabelMatcher | None, make_item: Callable
         if split is None:
             return None
         seen[item_id] = line
-        return make_item(item_id, inputs, gold, split, line)
+        item = new(item_class)
+        set_id(item, item_id)
+        set_inputs(item, inputs)
+        set_gold(item, gold)
+        set_split(item, split)
+        set_line(item, line)
+        return item
 
     return read
 

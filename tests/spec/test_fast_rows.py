@@ -189,8 +189,9 @@ def test_canonical_order_breaks_a_tie_of_key_heads_on_the_whole_key(monkeypatch)
     assert canonical_order(items) == sorted(items, key=lambda item: order_key(item.id))
 
 
-def test_new_item_is_an_item(tmp_path):
-    made = data_module._new_item("a", {"text": "t"}, "billing", "eval", 3)
-    assert made == Item(id="a", inputs={"text": "t"}, gold="billing", split="eval", line=3)
+def test_an_item_the_shortcut_makes_is_an_item(tmp_path):
+    (tmp_path / "data.jsonl").write_text(json.dumps({"id": "a", "message": "t", "label": "billing", "split": "eval"}) + "\n")
+    [made] = load_items(_spec(tmp_path, "ids", "label", "data.jsonl"))
+    assert made == Item(id="a", inputs={"text": "t"}, gold="billing", split="eval", line=1)
     with pytest.raises(AttributeError):
         made.id = "b"  # type: ignore[misc]
