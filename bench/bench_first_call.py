@@ -48,7 +48,8 @@ def measure(n_items: int, progress_every: float, *, repo: Path | None = None,
                 "--no-cache", "--concurrency", "64", "--progress-every", str(progress_every)]
         env = cli_env(**({"PYTHONPATH": str(repo)} if repo is not None else {}))
         if first_call_only:
-            return {"items": n_items, "first_call_s": _first_call(argv, folder, env, server)}
+            first_call_s, cpu_s = _first_call(argv, folder, env, server)
+            return {"items": n_items, "first_call_s": first_call_s, "cpu_s": float("nan") if cpu_s is None else cpu_s}
         started = time.monotonic()
         child = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True)
         exited = time.monotonic()
@@ -64,8 +65,10 @@ def measure(n_items: int, progress_every: float, *, repo: Path | None = None,
                 "last_result_to_exit_s": exited - last, "wall_s": exited - started}
 
 
-def _first_call(argv: list[str], folder: Path, env: dict[str, str], server: OpenAIServer) -> float:
-    """Seconds from starting the eval to the server's first request; the eval is then stopped."""
+def _first_call(argv: list[str], folder: Path, env: dict[str, str], server: OpenAIServer) -> tuple[float, float | None]:
+    """Seconds from starting the eval to the server's first request, and the CPU seconds the eval
+    process had used by then (Linux; None elsewhere): on a shared machine the wall time mostly
+    says how busy it was. The eval is then stopped."""
     started = time.monotonic()
     child = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -73,10 +76,19 @@ def _first_call(argv: list[str], folder: Path, env: dict[str, str], server: Open
             if child.poll() is not None:
                 raise SystemExit(f"eval exited {child.returncode} before its first call: {child.stderr.read()[-2000:]}")
             time.sleep(0.005)
-        return server.first_received_at - started
+        return server.first_received_at - started, _cpu_s(child.pid)
     finally:
         child.kill()
         child.communicate()
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (from /proc; None where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -91,8 +103,8 @@ def main() -> None:
         for repo in args.repo or [None]:
             if args.first_call_only:
                 row = measure(n, args.progress_every, repo=repo, first_call_only=True)
-                print(f"{row['items']:>9,} items, {repo or 'this checkout'}: first call after {row['first_call_s']:.1f} s",
-                      flush=True)
+                print(f"{row['items']:>9,} items, {repo or 'this checkout'}: first call after {row['first_call_s']:.1f} s "
+                      f"({row['cpu_s']:.1f} CPU s)", flush=True)
                 continue
             row = measure(n, args.progress_every, repo=repo)
             print(f"{row['items']:>9,} items, {row['calls']:,} calls: first call after {row['first_call_s']:.1f} s, "
