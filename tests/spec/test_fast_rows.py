@@ -195,3 +195,19 @@ def test_an_item_the_shortcut_makes_is_an_item(tmp_path):
     assert made == Item(id="a", inputs={"text": "t"}, gold="billing", split="eval", line=1)
     with pytest.raises(AttributeError):
         made.id = "b"  # type: ignore[misc]
+
+
+def test_a_large_load_is_frozen_out_of_the_cycle_collectors_sight(tmp_path, monkeypatch):
+    import gc
+
+    (tmp_path / "data.jsonl").write_text(json.dumps({"id": "a", "message": "t", "label": "billing", "split": "eval"}) + "\n")
+    spec = _spec(tmp_path, "ids", "label", "data.jsonl")
+    gc.unfreeze()
+    load_items(spec)
+    assert gc.get_freeze_count() == 0  # a small load leaves the collector alone
+    monkeypatch.setattr(data_module, "_FREEZE_FROM", 1)
+    try:
+        [item] = load_items(spec)
+        assert gc.get_freeze_count() > 0 and item.id == "a"
+    finally:
+        gc.unfreeze()
