@@ -162,15 +162,31 @@ def canonical_order(items: Iterable[Item], salt: str = "") -> list[Item]:
     import numpy as np
 
     items = list(items)
-    # The first 8 bytes of each order key, compared as numbers: a million keys sort in a tenth of
-    # a second instead of a second, without a million bytes objects held at once.
-    heads = np.fromiter((int.from_bytes(hashlib.sha256(f"{salt}:{item.id}".encode()).digest()[:8], "big")
-                         for item in items), dtype=np.uint64, count=len(items))
+    heads = _order_heads([item.id for item in items], salt)
     order = np.argsort(heads, kind="stable")
     ranked = heads[order]
     if len(items) > 1 and bool((ranked[1:] == ranked[:-1]).any()):  # a tie there: the whole keys decide
         return sorted(items, key=lambda item: order_key(item.id, salt))
     return list(map(items.__getitem__, order.tolist()))
+
+
+_HEADS_AT_ONCE = 65_536
+
+
+def _order_heads(ids: list[str], salt: str) -> Any:
+    """The first 8 bytes of each id's ``order_key``, as unsigned 64-bit numbers (a numpy array).
+
+    Compared as numbers they sort a million ids in a tenth of a second instead of a second. The
+    keys are made a slice of ids at a time, so a million 32-byte keys are never held at once.
+    """
+    import numpy as np
+
+    heads = np.empty(len(ids), dtype=np.uint64)
+    sha256, prefix = hashlib.sha256, f"{salt}:"
+    for start in range(0, len(ids), _HEADS_AT_ONCE):
+        keys = b"".join([sha256(f"{prefix}{item_id}".encode()).digest() for item_id in ids[start:start + _HEADS_AT_ONCE]])
+        heads[start:start + _HEADS_AT_ONCE] = np.frombuffer(keys, dtype=">u8")[::4]
+    return heads
 
 
 def assign_split(item_id: str, split: SplitSpec) -> str:
