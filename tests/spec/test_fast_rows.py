@@ -211,3 +211,25 @@ def test_a_large_load_is_frozen_out_of_the_cycle_collectors_sight(tmp_path, monk
         assert gc.get_freeze_count() > 0 and item.id == "a"
     finally:
         gc.unfreeze()
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(st.sampled_from(["a", "b", ",", '"', "\n", "\r\n", "\r", " ", "é", "x,y", '""']), max_size=30)
+       .map("".join))
+def test_csv_records_are_what_dict_reader_gives(text):
+    def reference():
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        return [(reader.line_num, dict(record)) for record in reader]
+
+    def ours():
+        return list(data_module.csv_records(io.StringIO(text, newline="")))
+
+    try:
+        expected: Any = reference()
+    except csv.Error as err:
+        expected = ("error", str(err))
+    try:
+        got: Any = ours()
+    except csv.Error as err:
+        got = ("error", str(err))
+    assert got == expected
