@@ -236,18 +236,23 @@ def _content_id(spec: TaskSpec) -> Callable[[dict[str, str], Any], str | None]:
     ``json.dumps`` (the same text: keys sorted, ``", "`` and ``": "`` between, no ASCII escaping);
     None for any other gold, and for text the plain path must decide."""
     names = tuple((name, encode_basestring(name)) for name in sorted(spec.data.input))
+    only_name, only_key = names[0] if len(names) == 1 else ("", "")
+    sha256, encode = hashlib.sha256, encode_basestring
 
     def content_id(inputs: dict[str, str], gold: Any) -> str | None:
         if gold is None:
             gold_text = "null"
         elif type(gold) is str:
-            gold_text = encode_basestring(gold)
+            gold_text = encode(gold)
         else:
             return None
-        fields = ", ".join(f"{key}: {encode_basestring(inputs[name])}" for name, key in names)
+        if only_key:
+            fields = f"{only_key}: {encode(inputs[only_name])}"
+        else:
+            fields = ", ".join(f"{key}: {encode(inputs[name])}" for name, key in names)
         text = f'{{"gold": {gold_text}, "inputs": {{{fields}}}}}'
         try:
-            return "row-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+            return "row-" + sha256(text.encode()).hexdigest()[:12]
         except UnicodeEncodeError:  # a lone surrogate: the plain path fails as it always did
             return None
 
