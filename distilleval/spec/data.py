@@ -191,7 +191,10 @@ def canonical_order(items: Iterable[Item], salt: str = "") -> list[Item]:
     ranked = heads[order]
     if bool((ranked[1:] == ranked[:-1]).any()):  # a tie there (a repeated id): the whole keys decide
         return sorted(items, key=lambda item: order_key(item.id, salt))
-    return list(map(items.__getitem__, order.tolist()))
+    ordered: list[Item] = []
+    for start in range(0, len(order), _HEADS_AT_ONCE):  # not a million Python ints at once
+        ordered.extend(map(items.__getitem__, order[start:start + _HEADS_AT_ONCE].tolist()))
+    return ordered
 
 
 _NUMPY_SORT_FROM = 200_000
