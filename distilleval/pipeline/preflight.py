@@ -89,7 +89,7 @@ def check_eval_inputs(spec: TaskSpec, *, limit: int | None = None,
     if spec.data.gold is not None:
         _check_gold_present(spec, source, evaluate)
         check_gold_shape(spec, evaluate)
-    train = [item for item in split_items(items, "train") if item.gold is not None]
+    train = [item for item in items if item.split == "train" and item.gold is not None]
     chosen = list(spec.baselines if baselines is None else baselines)
     if chosen:
         _check_two_classes(spec, source, train, chosen)
