@@ -34,6 +34,8 @@ def comparable(summary: dict) -> dict:
 
     out = strip(summary)
     out["spec"].pop("path")  # each variant's spec sits in its own folder
+    if out.get("spec_data"):  # the data file's hash names its bytes (row order included), not a figure
+        out["spec_data"].pop("data_sha256")
     for result in out["models"].values():
         if result["role"] == "baseline":  # priced by the CPU seconds its predictions took
             for key in ("cost_per_request_usd", "spent_usd", "notes"):
