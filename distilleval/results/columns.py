@@ -1,0 +1,313 @@
+"""Per-item scores and model outputs kept as compact columns, read back as the usual records.
+
+A million items held as ``ItemScore`` and ``ModelOutput`` objects take gigabytes; the summary's
+figures need only a few numbers and short codes per item. ``ScoreColumns`` and ``OutputColumns``
+keep those in NumPy arrays (strings as small integer codes into a table of the distinct values)
+and are ``Sequence``s of the records they were built from: indexing or iterating one builds the
+record then, so every consumer (``scorer.summarize``, ``scorer.metric_rows``, the cascades) reads
+them as before. The arrays themselves are open to code that wants whole columns at once.
+
+What is not kept: an output's text (only whether it had one: ``TEXT_KEPT_OUT`` stands in for it)
+and the details of a score whose ``details`` is empty. Scores read back with empty details are
+shared between equal items (read-only records: nothing in the summary changes a score).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Generic, TypeVar, overload
+
+import numpy as np
+
+TEXT_KEPT_OUT = "(text not kept)"
+"""What an ``OutputColumns`` record carries in place of the text an output had (None stays None)."""
+
+_BLOCK = 4096  # records built per NumPy-to-Python conversion when iterating
+_SHARED_SCORES = 65536  # at most this many distinct shared scores are remembered
+
+T = TypeVar("T")
+
+
+class Codes:
+    """A table of distinct strings: each gets a small integer code; None is -1."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self._codes: dict[str, int] = {}
+
+    def code(self, value: str | None) -> int:
+        """The code of ``value`` (added on first sight)."""
+        if value is None:
+            return -1
+        found = self._codes.get(value)
+        if found is None:
+            found = self._codes[value] = len(self.values)
+            self.values.append(value)
+        return found
+
+    def value(self, code: int) -> str | None:
+        """The string of ``code`` (None for -1)."""
+        return None if code < 0 else self.values[code]
+
+
+class _Chunked:
+    """Arrays appended chunk by chunk, joined into one array per column when read."""
+
+    def __init__(self, kinds: dict[str, Any]):
+        self._kinds = kinds
+        self._parts: dict[str, list[np.ndarray]] = {name: [] for name in kinds}
+        self._joined: dict[str, np.ndarray] | None = None
+        self._length = 0
+
+    def append(self, columns: dict[str, np.ndarray], length: int) -> None:
+        if self._joined is not None:
+            # Keep what was joined as one part: later reads join it with the new chunk.
+            for name, array in self._joined.items():
+                self._parts[name] = [array]
+            self._joined = None
+        for name, array in columns.items():
+            self._parts[name].append(array)
+        self._length += length
+
+    def column(self, name: str) -> np.ndarray:
+        if self._joined is None:
+            self._joined = {name: np.concatenate(parts) if len(parts) != 1 else parts[0]
+                            for name, parts in self._parts.items() if parts}
+            for key in self._parts:
+                self._parts[key] = []
+        found = self._joined.get(name)
+        if found is None:  # nothing appended yet
+            found = np.zeros((0, 3) if name == "counts" else 0, dtype=self._kinds[name])
+        return found
+
+    def __len__(self) -> int:
+        return self._length
+
+
+class _Columns(Sequence[T], Generic[T]):
+    """The ``Sequence`` part: length, indexing (negative too, and slices as lists), iteration in blocks."""
+
+    _store: _Chunked
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self._records(position, position + 1)[0] for position in range(*index.indices(len(self)))]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        return self._records(position, position + 1)[0]
+
+    def __iter__(self) -> Iterator[T]:
+        for start in range(0, len(self), _BLOCK):
+            yield from self._records(start, min(start + _BLOCK, len(self)))
+
+    def _records(self, start: int, stop: int) -> list[T]:
+        raise NotImplementedError
+
+
+def _none_if_nan(values: list[float]) -> list[float | None]:
+    return [None if value != value else value for value in values]
+
+
+class ScoreColumns(_Columns[Any]):
+    """``ItemScore`` records (``scoring.base``) as columns.
+
+    Args:
+        make: builds one score from its fields as keywords (the scorer's ``ItemScore`` class);
+            default: the class of the first score appended.
+    """
+
+    _KINDS = {"score": float, "valid": bool, "reason": np.int32, "canonical": np.int32, "gold": np.int32,
+              "counts": np.int64, "has_counts": bool}
+    _NAMES = tuple(_KINDS)
+
+    def __init__(self, make: Callable[..., Any] | None = None):
+        self._store = _Chunked(self._KINDS)
+        self._make = make
+        self.reasons, self.canonicals, self.golds = Codes(), Codes(), Codes()
+        self.details: dict[int, dict[str, Any]] = {}
+        self._shared: dict[tuple[Any, ...], Any] = {}
+
+    def extend(self, scores: Iterable[Any]) -> None:
+        """Append ``scores`` (records with ``ItemScore``'s fields), in item order."""
+        scores = list(scores)
+        if not scores:
+            return
+        if self._make is None:
+            self._make = type(scores[0])
+        offset = len(self)
+        for index, s in enumerate(scores):
+            if s.details:
+                self.details[offset + index] = s.details
+        self._store.append({
+            "score": np.array([np.nan if s.score is None else s.score for s in scores], dtype=float),
+            "valid": np.array([bool(s.valid) for s in scores], dtype=bool),
+            "reason": np.array([self.reasons.code(s.reason) for s in scores], dtype=np.int32),
+            "canonical": np.array([self.canonicals.code(s.canonical) for s in scores], dtype=np.int32),
+            "gold": np.array([self.golds.code(s.gold_canonical) for s in scores], dtype=np.int32),
+            "counts": np.array([s.counts or (0, 0, 0) for s in scores], dtype=np.int64).reshape(len(scores), 3),
+            "has_counts": np.array([s.counts is not None for s in scores], dtype=bool),
+        }, len(scores))
+
+    def column(self, name: str) -> np.ndarray:
+        """One whole column: ``score`` (NaN for None), ``valid``, ``reason``, ``canonical``, ``gold``
+        (codes; -1 for None), ``counts`` (n x 3), ``has_counts``."""
+        return self._store.column(name)
+
+    def scores(self) -> list[float | None]:
+        """Every item's ``score`` (None where excluded)."""
+        return _none_if_nan(self.column("score").tolist())
+
+    def canonical_at(self, positions: Sequence[int] | np.ndarray) -> list[str | None]:
+        """``canonical`` of the items at ``positions``."""
+        codes = self.column("canonical")[np.asarray(positions, dtype=np.int64)].tolist()
+        return [self.canonicals.value(code) for code in codes]
+
+    def subset(self, positions: Sequence[int] | np.ndarray) -> _Subset[Any]:
+        """The items at ``positions``, as a sequence of their scores."""
+        return _Subset(self, np.asarray(positions, dtype=np.int64))
+
+    def _records(self, start: int, stop: int) -> list[Any]:
+        assert self._make is not None  # only reached with items in it
+        columns = [self.column(name)[start:stop].tolist() for name in self._NAMES]
+        made = []
+        for offset, (score, valid, reason, canonical, gold, counts, has_counts) in enumerate(zip(*columns)):
+            position = start + offset
+            fields = (None if score != score else score, valid, reason, canonical, gold,
+                      tuple(counts) if has_counts else None)
+            details = self.details.get(position)
+            if details is not None:
+                made.append(self._build(fields, details))
+                continue
+            shared = self._shared.get(fields)
+            if shared is None:
+                if len(self._shared) >= _SHARED_SCORES:
+                    self._shared.clear()
+                shared = self._shared[fields] = self._build(fields, {})
+            made.append(shared)
+        return made
+
+    def _build(self, fields: tuple[Any, ...], details: dict[str, Any]) -> Any:
+        assert self._make is not None
+        score, valid, reason, canonical, gold, counts = fields
+        return self._make(score=score, valid=valid, reason=self.reasons.value(reason),
+                          canonical=self.canonicals.value(canonical), gold_canonical=self.golds.value(gold),
+                          counts=counts, details=details)
+
+
+class _Subset(Sequence[T]):
+    """Some items of a column set, by position, as a sequence of their records."""
+
+    def __init__(self, columns: _Columns[T], positions: np.ndarray):
+        self._columns, self._positions = columns, positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self._columns[int(position)] for position in self._positions[index]]
+        return self._columns[int(self._positions[index])]
+
+    def __iter__(self) -> Iterator[T]:
+        for start in range(0, len(self._positions), _BLOCK):
+            block = self._positions[start:start + _BLOCK]
+            if len(block) and int(block[-1]) - int(block[0]) == len(block) - 1:
+                yield from self._columns._records(int(block[0]), int(block[-1]) + 1)  # contiguous: one read
+            else:
+                for position in block.tolist():
+                    yield self._columns[position]
+
+
+class OutputColumns(_Columns[Any]):
+    """``build.ModelOutput`` records as columns, without their text.
+
+    Args:
+        make: builds one output from its fields as keywords (``build.ModelOutput``).
+        item_ids: the items' ids, shared with other columns of the same items and extended by their
+            owner before each ``extend`` (default: the outputs' own ids, kept here).
+    """
+
+    _KINDS = {"has_text": bool, "error_kind": np.int32, "input_tokens": np.int64, "output_tokens": np.int64,
+              "latency_ms": float, "cost_usd": float, "cache_hit": bool, "cached_input_tokens": np.int64,
+              "cache_write_tokens": np.int64, "finish_reason": np.int32, "confidence": float,
+              "confidence_basis": np.int32}
+    _NAMES = tuple(_KINDS)
+    _CODED = {"error_kind", "finish_reason", "confidence_basis"}
+
+    def __init__(self, make: Callable[..., Any], item_ids: list[str] | None = None):
+        self._store = _Chunked(self._KINDS)
+        self._make = make
+        self._own_ids = item_ids is None
+        self.item_ids: list[str] = [] if item_ids is None else item_ids
+        self.codes = {name: Codes() for name in self._CODED}
+        self.error_reasons: dict[int, str] = {}
+
+    def extend(self, outputs: Iterable[Any]) -> None:
+        """Append ``outputs`` (records with ``ModelOutput``'s fields), in item order."""
+        outputs = list(outputs)
+        if not outputs:
+            return
+        offset = len(self)
+        for index, o in enumerate(outputs):
+            if o.error_reason is not None:
+                self.error_reasons[offset + index] = o.error_reason
+        if self._own_ids:
+            self.item_ids.extend(o.item_id for o in outputs)
+        error_kind, finish, basis = (self.codes[name] for name in ("error_kind", "finish_reason", "confidence_basis"))
+        self._store.append({
+            "has_text": np.array([o.text is not None for o in outputs], dtype=bool),
+            "error_kind": np.array([error_kind.code(o.error_kind) for o in outputs], dtype=np.int32),
+            "input_tokens": np.array([-1 if o.input_tokens is None else o.input_tokens for o in outputs], dtype=np.int64),
+            "output_tokens": np.array([-1 if o.output_tokens is None else o.output_tokens for o in outputs],
+                                      dtype=np.int64),
+            "latency_ms": np.array([np.nan if o.latency_ms is None else o.latency_ms for o in outputs], dtype=float),
+            "cost_usd": np.array([o.cost_usd for o in outputs], dtype=float),
+            "cache_hit": np.array([bool(o.cache_hit) for o in outputs], dtype=bool),
+            "cached_input_tokens": np.array([o.cached_input_tokens for o in outputs], dtype=np.int64),
+            "cache_write_tokens": np.array([o.cache_write_tokens for o in outputs], dtype=np.int64),
+            "finish_reason": np.array([finish.code(o.finish_reason) for o in outputs], dtype=np.int32),
+            "confidence": np.array([np.nan if o.confidence is None else o.confidence for o in outputs], dtype=float),
+            "confidence_basis": np.array([basis.code(o.confidence_basis) for o in outputs], dtype=np.int32),
+        }, len(outputs))
+
+    def column(self, name: str) -> np.ndarray:
+        """One whole column (see ``_NAMES``): codes are -1 for None, token counts -1 for unknown,
+        latency and confidence NaN for None."""
+        return self._store.column(name)
+
+    def code_of(self, name: str, value: str) -> int:
+        """The code ``value`` has in the coded column ``name`` (-2: it never occurs)."""
+        return self.codes[name]._codes.get(value, -2)
+
+    def _records(self, start: int, stop: int) -> list[Any]:
+        columns = [self.column(name)[start:stop].tolist() for name in self._NAMES]
+        error_kind, finish, basis = (self.codes[name] for name in ("error_kind", "finish_reason", "confidence_basis"))
+        made = []
+        for offset, (has_text, kind, tokens_in, tokens_out, latency, cost, hit, cached, written, reason, sure,
+                     how) in enumerate(zip(*columns)):
+            position = start + offset
+            made.append(self._make(
+                item_id=self.item_ids[position], text=TEXT_KEPT_OUT if has_text else None,
+                error_kind=error_kind.value(kind), input_tokens=None if tokens_in < 0 else tokens_in,
+                output_tokens=None if tokens_out < 0 else tokens_out, latency_ms=None if latency != latency else latency,
+                cost_usd=cost, cache_hit=hit, cached_input_tokens=cached, cache_write_tokens=written,
+                finish_reason=finish.value(reason), error_reason=self.error_reasons.get(position),
+                confidence=None if sure != sure else sure, confidence_basis=basis.value(how),
+            ))
+        return made
