@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,17 @@ def _row(result: CallResult) -> tuple[Any, ...]:
         result.confidence,
         result.confidence_basis,
         time.time(),
+    )
+
+
+def _result(row: Sequence[Any]) -> CallResult:
+    """A ``CallResult`` from a row of ``_COLUMNS``."""
+    return CallResult(
+        item_id=row[0], model=row[1], repeat=row[2], status=row[3], text=row[4], error_kind=row[5],
+        error_message=row[6], input_tokens=row[7], output_tokens=row[8], latency_ms=row[9],
+        cost_usd=row[10], cache_hit=bool(row[11]), attempts=row[12], cached_input_tokens=row[13],
+        cache_write_tokens=row[14], finish_reason=row[15], served_model=row[16], confidence=row[17],
+        confidence_basis=row[18],
     )
 
 
@@ -239,16 +250,22 @@ class RunStore:
             params = (model,)
         with self._guard():
             rows = self.db.execute(query + " ORDER BY rowid", params).fetchall()
-        return [
-            CallResult(
-                item_id=row[0], model=row[1], repeat=row[2], status=row[3], text=row[4], error_kind=row[5],
-                error_message=row[6], input_tokens=row[7], output_tokens=row[8], latency_ms=row[9],
-                cost_usd=row[10], cache_hit=bool(row[11]), attempts=row[12], cached_input_tokens=row[13],
-                cache_write_tokens=row[14], finish_reason=row[15], served_model=row[16], confidence=row[17],
-                confidence_basis=row[18],
-            )
-            for row in rows
-        ]
+        return [_result(row) for row in rows]
+
+    def first_results(self, model: str, item_ids: Sequence[str]) -> list[CallResult]:
+        """The stored results of ``model``'s first call (repeat 0) on each of ``item_ids`` that has one,
+        in the order of ``item_ids``: one chunk of a run read back without reading the whole run."""
+        self.flush()
+        with self._guard():
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_items (position INTEGER PRIMARY KEY, item_id TEXT)")
+            self.db.execute("DELETE FROM temp.wanted_items")
+            self.db.executemany("INSERT INTO temp.wanted_items VALUES (?, ?)", enumerate(item_ids))
+            rows = self.db.execute(
+                f"SELECT {', '.join('r.' + c for c in _COLUMNS.split(', '))} FROM temp.wanted_items w "
+                "JOIN records r ON r.item_id = w.item_id AND r.model = ? AND r.repeat = 0 ORDER BY w.position",
+                (model,)).fetchall()
+            self.db.execute("DELETE FROM temp.wanted_items")
+        return [_result(row) for row in rows]
 
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable run attribute (never a secret)."""
