@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from distilleval.files import write_text_atomic
 from distilleval.spec.data import Item
@@ -565,7 +565,7 @@ def _priced_cost(result: Any, price: Any, *, batch: bool) -> float:
     )
 
 
-def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: bool) -> list[Any]:
+def _model_outputs(results: list[Any], items: Sequence[Item], price: Any, *, batch: bool) -> list[Any]:
     """The run store's rows for ``items`` as ``results.build.ModelOutput`` records.
 
     Every answered call is priced from its measured tokens with this run's pricing table, so
@@ -718,14 +718,14 @@ def _write_streamed(spec: TaskSpec, items: list[Item], roles: list[str], baselin
     from distilleval.backends.request_params import model_notes
     from distilleval.costs.pricing import priced_as
     from distilleval.pipeline.streamed_summary import write_streamed_summary
-    from distilleval.results.build import ModelRun
+    from distilleval.results.build import ModelRun, Role
     from distilleval.scoring import build_scorer
 
     models = spec.models()
     notes = batch_notes or {}
     runs = [
         ModelRun(
-            name=role, role=spec.role_of(role), model=models[role].model,
+            name=role, role=cast(Role, spec.role_of(role)), model=models[role].model,
             display_name=role if spec.role_of(role) == "candidate" else None, outputs=[],
             batch=models[role].batch or role in notes, batch_api=notes.get(role),
             priced_as=priced_as(models[role], pricing), latency=(contexts or {}).get(role),

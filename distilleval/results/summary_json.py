@@ -11,8 +11,8 @@ Since schema version 2 the file holds aggregates only: the per-item rows live in
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
