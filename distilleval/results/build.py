@@ -475,7 +475,10 @@ def _item_results(items: Sequence[Any], names: Sequence[str], outputs: Mapping[s
     item_results = []
     for position, item in enumerate(items):
         preview = " | ".join(str(v) for v in item.inputs.values())[:PREVIEW_CHARS]
-        result = ItemResult(id=item.id, gold=_gold_text(item.gold), input_preview=preview)
+        # Built without validation (every field is already of its type): this runs once per item.
+        result = ItemResult.model_construct(id=item.id, gold=_gold_text(item.gold), input_preview=preview, scores={},
+                                            outputs={}, errors={}, latency_ms={}, reasons={}, confidence={},
+                                            reached_max_tokens=[])
         for name in names:
             output, score = outputs[name][position], scores[name][position]
             result.scores[name] = score.score

@@ -71,10 +71,13 @@ class _Chunked:
 
     def column(self, name: str) -> np.ndarray:
         if self._joined is None:
-            self._joined = {name: np.concatenate(parts) if len(parts) != 1 else parts[0]
-                            for name, parts in self._parts.items() if parts}
+            self._joined = {}
             for key in self._parts:
-                self._parts[key] = []
+                # Each column's parts let go as it is joined: never two copies of every column at once.
+                parts, self._parts[key] = self._parts[key], []
+                if parts:
+                    self._joined[key] = np.concatenate(parts) if len(parts) != 1 else parts[0]
+                del parts
         found = self._joined.get(name)
         if found is None:  # nothing appended yet
             found = np.zeros((0, 3) if name == "counts" else 0, dtype=self._kinds[name])
@@ -127,7 +130,7 @@ class ScoreColumns(_Columns[Any]):
     """
 
     _KINDS = {"score": float, "valid": bool, "reason": np.int32, "canonical": np.int32, "gold": np.int32,
-              "counts": np.int64, "has_counts": bool}
+              "counts": np.int32, "has_counts": bool}
     _NAMES = tuple(_KINDS)
 
     def __init__(self, make: Callable[..., Any] | None = None):
@@ -154,7 +157,7 @@ class ScoreColumns(_Columns[Any]):
             "reason": np.array([self.reasons.code(s.reason) for s in scores], dtype=np.int32),
             "canonical": np.array([self.canonicals.code(s.canonical) for s in scores], dtype=np.int32),
             "gold": np.array([self.golds.code(s.gold_canonical) for s in scores], dtype=np.int32),
-            "counts": np.array([s.counts or (0, 0, 0) for s in scores], dtype=np.int64).reshape(len(scores), 3),
+            "counts": np.array([s.counts or (0, 0, 0) for s in scores], dtype=np.int32).reshape(len(scores), 3),
             "has_counts": np.array([s.counts is not None for s in scores], dtype=bool),
         }, len(scores))
 
@@ -243,9 +246,9 @@ class OutputColumns(_Columns[Any]):
             owner before each ``extend`` (default: the outputs' own ids, kept here).
     """
 
-    _KINDS = {"has_text": bool, "error_kind": np.int32, "input_tokens": np.int64, "output_tokens": np.int64,
-              "latency_ms": float, "cost_usd": float, "cache_hit": bool, "cached_input_tokens": np.int64,
-              "cache_write_tokens": np.int64, "finish_reason": np.int32, "confidence": float,
+    _KINDS = {"has_text": bool, "error_kind": np.int32, "input_tokens": np.int32, "output_tokens": np.int32,
+              "latency_ms": float, "cost_usd": float, "cache_hit": bool, "cached_input_tokens": np.int32,
+              "cache_write_tokens": np.int32, "finish_reason": np.int32, "confidence": float,
               "confidence_basis": np.int32}
     _NAMES = tuple(_KINDS)
     _CODED = {"error_kind", "finish_reason", "confidence_basis"}
@@ -273,14 +276,14 @@ class OutputColumns(_Columns[Any]):
         self._store.append({
             "has_text": np.array([o.text is not None for o in outputs], dtype=bool),
             "error_kind": np.array([error_kind.code(o.error_kind) for o in outputs], dtype=np.int32),
-            "input_tokens": np.array([-1 if o.input_tokens is None else o.input_tokens for o in outputs], dtype=np.int64),
+            "input_tokens": np.array([-1 if o.input_tokens is None else o.input_tokens for o in outputs], dtype=np.int32),
             "output_tokens": np.array([-1 if o.output_tokens is None else o.output_tokens for o in outputs],
-                                      dtype=np.int64),
+                                      dtype=np.int32),
             "latency_ms": np.array([np.nan if o.latency_ms is None else o.latency_ms for o in outputs], dtype=float),
             "cost_usd": np.array([o.cost_usd for o in outputs], dtype=float),
             "cache_hit": np.array([bool(o.cache_hit) for o in outputs], dtype=bool),
-            "cached_input_tokens": np.array([o.cached_input_tokens for o in outputs], dtype=np.int64),
-            "cache_write_tokens": np.array([o.cache_write_tokens for o in outputs], dtype=np.int64),
+            "cached_input_tokens": np.array([o.cached_input_tokens for o in outputs], dtype=np.int32),
+            "cache_write_tokens": np.array([o.cache_write_tokens for o in outputs], dtype=np.int32),
             "finish_reason": np.array([finish.code(o.finish_reason) for o in outputs], dtype=np.int32),
             "confidence": np.array([np.nan if o.confidence is None else o.confidence for o in outputs], dtype=float),
             "confidence_basis": np.array([basis.code(o.confidence_basis) for o in outputs], dtype=np.int32),
