@@ -229,11 +229,16 @@ class _Subset(Sequence[T]):
 
     def __iter__(self) -> Iterator[T]:
         for start in range(0, len(self._positions), _BLOCK):
-            block = self._positions[start:start + _BLOCK]
-            if len(block) and int(block[-1]) - int(block[0]) == len(block) - 1:
-                yield from self._columns._records(int(block[0]), int(block[-1]) + 1)  # contiguous: one read
+            block = self._positions[start:start + _BLOCK].tolist()
+            if not block:
+                continue
+            low, high = min(block), max(block)
+            if high - low < 4 * len(block):
+                # Mostly dense (e.g. the answered items): one read of the range, then the positions picked.
+                covering = self._columns._records(low, high + 1)
+                yield from (covering[position - low] for position in block)
             else:
-                for position in block.tolist():
+                for position in block:
                     yield self._columns[position]
 
 
