@@ -331,7 +331,8 @@ def build_summary(
     item_results: list[ItemResult] = []
     for start in range(0, len(items), SCORE_CHUNK):
         chunk = items[start:start + SCORE_CHUNK]
-        item_results += builder.add(chunk, {name: outputs[start:start + SCORE_CHUNK] for name, outputs in aligned.items()})
+        rows = builder.add(chunk, {name: outputs[start:start + SCORE_CHUNK] for name, outputs in aligned.items()})
+        item_results += [row.item_result() for row in rows]
     del aligned
     known = {item.id for item in items}
     extra_notes = list(notes)
@@ -379,7 +380,7 @@ class SummaryBuilder:
         self.outputs = {name: OutputColumns(ModelOutput, self.item_ids) for name in self.names}
         self.scores = {name: ScoreColumns() for name in self.names}
 
-    def add(self, items: Sequence[Any], outputs: Mapping[str, Sequence[ModelOutput]]) -> list[ItemResult]:
+    def add(self, items: Sequence[Any], outputs: Mapping[str, Sequence[ModelOutput]]) -> list[ItemRow]:
         """Score one chunk: ``items`` in eval order, and each model's ``outputs`` aligned with them
         (``aligned_outputs``). Returns the chunk's per-item rows.
 
@@ -469,16 +470,37 @@ class SummaryBuilder:
         )
 
 
+@dataclass(slots=True)
+class ItemRow:
+    """One item's row as ``SummaryBuilder.add`` returns it: ``summary_json.ItemResult``'s fields in a plain
+    record (an ``ItemResult`` is validated as it is made, a cost paid per item that the item store,
+    which takes these as they are, need not pay)."""
+
+    id: str
+    gold: str | None
+    input_preview: str
+    scores: dict[str, float | None] = field(default_factory=dict)
+    outputs: dict[str, str | None] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    latency_ms: dict[str, float | None] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    confidence: dict[str, float | None] = field(default_factory=dict)
+    reached_max_tokens: list[str] = field(default_factory=list)
+
+    def item_result(self) -> ItemResult:
+        """The row as the summary's ``ItemResult``."""
+        return ItemResult(id=self.id, gold=self.gold, input_preview=self.input_preview, scores=self.scores,
+                          outputs=self.outputs, errors=self.errors, latency_ms=self.latency_ms, reasons=self.reasons,
+                          confidence=self.confidence, reached_max_tokens=self.reached_max_tokens)
+
+
 def _item_results(items: Sequence[Any], names: Sequence[str], outputs: Mapping[str, Sequence[ModelOutput]],
-                  scores: Mapping[str, Sequence[Any]]) -> list[ItemResult]:
+                  scores: Mapping[str, Sequence[Any]]) -> list[ItemRow]:
     """The per-item rows of ``items``, each model's outputs and scores aligned with them."""
     item_results = []
     for position, item in enumerate(items):
         preview = " | ".join(str(v) for v in item.inputs.values())[:PREVIEW_CHARS]
-        # Built without validation (every field is already of its type): this runs once per item.
-        result = ItemResult.model_construct(id=item.id, gold=_gold_text(item.gold), input_preview=preview, scores={},
-                                            outputs={}, errors={}, latency_ms={}, reasons={}, confidence={},
-                                            reached_max_tokens=[])
+        result = ItemRow(id=item.id, gold=_gold_text(item.gold), input_preview=preview)
         for name in names:
             output, score = outputs[name][position], scores[name][position]
             result.scores[name] = score.score

@@ -44,9 +44,9 @@ def cascade_items(first: Sequence[Any], fallback: Sequence[Any], first_scores: S
     kept: list[list[Any]] = [[] for _ in range(8)]
     for item_id, a, b, a_score, b_score in zip(item_ids, first, fallback, first_scores, fallback_scores):
         if a.error_kind is None and b.error_kind is None and a_score.score is not None and b_score.score is not None:
-            for column, value in zip(kept, (item_id, a_score.score, a.confidence, b_score.score, a.cost_usd,
+            for values, value in zip(kept, (item_id, a_score.score, a.confidence, b_score.score, a.cost_usd,
                                             b.cost_usd, a.latency_ms, b.latency_ms)):
-                column.append(value)
+                values.append(value)
     ids, first_correct, first_confidence, fallback_correct, first_cost, fallback_cost, first_latency, fallback_latency = kept
 
     def column(values: list[float | None]) -> np.ndarray:

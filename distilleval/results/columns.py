@@ -175,15 +175,20 @@ class ScoreColumns(_Columns[Any]):
         codes = self.column("canonical")[np.asarray(positions, dtype=np.int64)].tolist()
         return [self.canonicals.value(code) for code in codes]
 
-    def subset(self, positions: Sequence[int] | np.ndarray) -> _Subset[Any]:
-        """The items at ``positions``, as a sequence of their scores."""
-        return _Subset(self, np.asarray(positions, dtype=np.int64))
+    def subset(self, positions: Sequence[int] | np.ndarray) -> Sequence[Any]:
+        """The items at ``positions``, as a sequence of their scores: a list when that is cheap (most
+        scores are shared records, so the list is mostly pointers), else records built as read."""
+        subset = _Subset(self, np.asarray(positions, dtype=np.int64))
+        return list(subset) if len(self.details) * 16 <= len(self) else subset
 
     def _records(self, start: int, stop: int) -> list[Any]:
         assert self._make is not None  # only reached with items in it
-        columns = [self.column(name)[start:stop].tolist() for name in self._NAMES]
+        columns = [self.column(name)[start:stop] for name in self._NAMES]
+        if not columns[-1].any():  # no counts in the block: spare turning them into lists
+            columns[-2] = np.zeros(stop - start, dtype=bool)
+        lists = [column.tolist() for column in columns]
         made = []
-        for offset, (score, valid, reason, canonical, gold, counts, has_counts) in enumerate(zip(*columns)):
+        for offset, (score, valid, reason, canonical, gold, counts, has_counts) in enumerate(zip(*lists)):
             position = start + offset
             fields = (None if score != score else score, valid, reason, canonical, gold,
                       tuple(counts) if has_counts else None)

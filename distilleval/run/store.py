@@ -256,15 +256,12 @@ class RunStore:
         """The stored results of ``model``'s first call (repeat 0) on each of ``item_ids`` that has one,
         in the order of ``item_ids``: one chunk of a run read back without reading the whole run."""
         self.flush()
+        columns = ", ".join("r." + column for column in _COLUMNS.split(", "))
         with self._guard():
-            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_items (position INTEGER PRIMARY KEY, item_id TEXT)")
-            self.db.execute("DELETE FROM temp.wanted_items")
-            self.db.executemany("INSERT INTO temp.wanted_items VALUES (?, ?)", enumerate(item_ids))
             rows = self.db.execute(
-                f"SELECT {', '.join('r.' + c for c in _COLUMNS.split(', '))} FROM temp.wanted_items w "
-                "JOIN records r ON r.item_id = w.item_id AND r.model = ? AND r.repeat = 0 ORDER BY w.position",
-                (model,)).fetchall()
-            self.db.execute("DELETE FROM temp.wanted_items")
+                f"SELECT {columns} FROM json_each(?) AS wanted JOIN records r ON r.item_id = wanted.value "
+                "AND r.model = ? AND r.repeat = 0 ORDER BY wanted.key",
+                (json.dumps(list(item_ids)), model)).fetchall()
         return [_result(row) for row in rows]
 
     def set_meta(self, key: str, value: Any) -> None:

@@ -84,9 +84,12 @@ def test_empty_columns():
         scores[0]
 
 
-def test_a_subset_reads_dense_and_sparse_positions_alike():
-    many = [ItemScore(float(i % 2), canonical=str(i % 3), counts=(i, 0, 1) if i % 5 else None) for i in range(50)]
+@pytest.mark.parametrize("with_details", [False, True], ids=["list", "read as iterated"])
+def test_a_subset_reads_dense_and_sparse_positions_alike(with_details):
+    many = [ItemScore(float(i % 2), canonical=str(i % 3), counts=(i, 0, 1) if i % 5 else None,
+                      details={"i": i} if with_details else {}) for i in range(50)]
     columns = filled(ScoreColumns, many, 7)
+    assert isinstance(columns.subset([0, 1]), list) is not with_details
     for positions in ([0, 49], [49, 3, 0], list(range(10, 40)), [i for i in range(50) if i % 4]):
         assert list(columns.subset(positions)) == [many[i] for i in positions]
         assert columns.subset(positions)[-1] == many[positions[-1]] and len(columns.subset(positions)) == len(positions)
