@@ -576,10 +576,18 @@ def _model_outputs(results: list[Any], items: Sequence[Item], price: Any, *, bat
 
     wanted = {item.id for item in items}
     outputs = []
+    # The cost is a function of the four token counts: each distinct combination is priced once.
+    costs: dict[tuple[Any, ...], float] = {}
     for r in results:
         if r.item_id not in wanted or r.repeat != 0:
             continue
-        cost_usd = _priced_cost(r, price, batch=batch)
+        if r.ok and r.input_tokens is not None and r.output_tokens is not None:
+            tokens = (r.input_tokens, r.output_tokens, r.cached_input_tokens, r.cache_write_tokens)
+            cost_usd = costs.get(tokens)
+            if cost_usd is None:
+                cost_usd = costs[tokens] = _priced_cost(r, price, batch=batch)
+        else:
+            cost_usd = _priced_cost(r, price, batch=batch)
         outputs.append(
             ModelOutput(
                 item_id=r.item_id,
