@@ -56,11 +56,11 @@ def write_streamed_summary(
 
 
 def _chunk_outputs(store: Any, run: Any, chunk: Sequence[Item], price: Any) -> list[Any]:
-    """``run``'s outputs on ``chunk``, aligned with it, priced as ``evaluate._model_outputs`` prices them."""
-    from distilleval.pipeline.evaluate import _model_outputs
+    """``run``'s outputs on ``chunk``, aligned with it and priced (``call_outputs.model_outputs``)."""
+    from distilleval.pipeline.call_outputs import model_outputs
     from distilleval.results.build import aligned_outputs
 
     results = store.first_results(run.name, [item.id for item in chunk])
-    outputs = _model_outputs(results, chunk, price, batch=run.batch)
+    outputs = model_outputs(results, chunk, price, batch=run.batch)
     by_id: Mapping[str, Any] = {output.item_id: output for output in outputs}
     return aligned_outputs(by_id, chunk)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from distilleval.costs.pricing import load_pricing
-from distilleval.pipeline.evaluate import _model_outputs
+from distilleval.pipeline.call_outputs import model_outputs
 from distilleval.pipeline.streamed_summary import write_streamed_summary
 from distilleval.results.build import ModelRun, build_summary
 from distilleval.results.item_results import iter_items
@@ -95,7 +95,7 @@ def test_streamed_summary_matches_the_in_memory_build(tmp_path, json_task, chunk
         streamed = write_streamed_summary(spec, items, model_runs(spec, pricing), [], pricing=pricing,
                                           run_dir=run_dir, scorer=scorer, chunk_items=chunk_items)
     with RunStore(run_dir) as store:
-        outputs = {role: _model_outputs(store.results(role), items, pricing.price_for(pricing.key_for(model)),
+        outputs = {role: model_outputs(store.results(role), items, pricing.price_for(pricing.key_for(model)),
                                         batch=False)
                    for role, model in spec.models().items()}
     with build_scorer(spec) as scorer:
