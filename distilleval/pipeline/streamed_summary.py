@@ -36,7 +36,7 @@ def write_streamed_summary(
     from distilleval.results.summary_json import write_summary_streamed
     from distilleval.run.store import RunStore
 
-    builder = SummaryBuilder([*runs, *baseline_runs], scorer)
+    builder = SummaryBuilder([*runs, *baseline_runs], scorer, expected_items=len(items))
     baselines = {run.name: {output.item_id: output for output in run.outputs} for run in baseline_runs}
     prices = {run.name: pricing.price_for(pricing.key_for(spec.models()[run.name])) for run in runs}
 

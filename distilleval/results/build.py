@@ -326,7 +326,7 @@ def build_summary(
     """
     if not runs and not projected:
         raise ValueError("build_summary needs at least one model's outputs")
-    builder = SummaryBuilder(runs, scorer)
+    builder = SummaryBuilder(runs, scorer, expected_items=len(items))
     aligned = {run.name: _aligned(run, items) for run in runs}
     item_results: list[ItemResult] = []
     for start in range(0, len(items), SCORE_CHUNK):
@@ -364,12 +364,13 @@ class SummaryBuilder:
     Args:
         runs: one ``ModelRun`` per model (their ``outputs`` are not read here); names must be unique.
         scorer: the spec's scorer; the caller owns it and closes it.
+        expected_items: how many items will be added (their columns are reserved at that size).
 
     Raises:
         ValueError: two runs share a name.
     """
 
-    def __init__(self, runs: Sequence[ModelRun], scorer: ItemScorer):
+    def __init__(self, runs: Sequence[ModelRun], scorer: ItemScorer, *, expected_items: int = 0):
         from distilleval.results.columns import OutputColumns, ScoreColumns
 
         self.names = [run.name for run in runs]
@@ -377,8 +378,8 @@ class SummaryBuilder:
             raise ValueError(f"model names must be unique, got {self.names}")
         self.runs, self.scorer = list(runs), scorer
         self.item_ids: list[str] = []
-        self.outputs = {name: OutputColumns(ModelOutput, self.item_ids) for name in self.names}
-        self.scores = {name: ScoreColumns() for name in self.names}
+        self.outputs = {name: OutputColumns(ModelOutput, self.item_ids, expected=expected_items) for name in self.names}
+        self.scores = {name: ScoreColumns(expected=expected_items) for name in self.names}
 
     def add(self, items: Sequence[Any], outputs: Mapping[str, Sequence[ModelOutput]]) -> list[ItemRow]:
         """Score one chunk: ``items`` in eval order, and each model's ``outputs`` aligned with them

@@ -51,37 +51,39 @@ class Codes:
 
 
 class _Chunked:
-    """Arrays appended chunk by chunk, joined into one array per column when read."""
+    """Arrays appended chunk by chunk into one growing array per column.
 
-    def __init__(self, kinds: dict[str, Any]):
+    Each column is one array of ``capacity`` rows (doubled when full), written in place: reserved
+    at the expected item count, it is never copied, and its pages are only touched (counted in the
+    process's memory) as rows are written; no heap of small per-chunk arrays is left behind.
+    """
+
+    def __init__(self, kinds: dict[str, Any], capacity: int = 0):
         self._kinds = kinds
-        self._parts: dict[str, list[np.ndarray]] = {name: [] for name in kinds}
-        self._joined: dict[str, np.ndarray] | None = None
+        self._capacity = max(capacity, 0)
+        self._arrays: dict[str, np.ndarray] = {}
         self._length = 0
 
+    def _shape(self, name: str, rows: int) -> tuple[int, ...]:
+        return (rows, 3) if name == "counts" else (rows,)
+
     def append(self, columns: dict[str, np.ndarray], length: int) -> None:
-        if self._joined is not None:
-            # Keep what was joined as one part: later reads join it with the new chunk.
-            for name, array in self._joined.items():
-                self._parts[name] = [array]
-            self._joined = None
+        needed = self._length + length
+        if needed > self._capacity or not self._arrays:
+            self._capacity = max(needed, 2 * self._capacity, 1024)
+            grown = {name: np.empty(self._shape(name, self._capacity), dtype=kind) for name, kind in self._kinds.items()}
+            for name, array in self._arrays.items():
+                grown[name][:self._length] = array[:self._length]
+            self._arrays = grown
         for name, array in columns.items():
-            self._parts[name].append(array)
-        self._length += length
+            self._arrays[name][self._length:needed] = array
+        self._length = needed
 
     def column(self, name: str) -> np.ndarray:
-        if self._joined is None:
-            self._joined = {}
-            for key in self._parts:
-                # Each column's parts let go as it is joined: never two copies of every column at once.
-                parts, self._parts[key] = self._parts[key], []
-                if parts:
-                    self._joined[key] = np.concatenate(parts) if len(parts) != 1 else parts[0]
-                del parts
-        found = self._joined.get(name)
+        found = self._arrays.get(name)
         if found is None:  # nothing appended yet
-            found = np.zeros((0, 3) if name == "counts" else 0, dtype=self._kinds[name])
-        return found
+            return np.zeros(self._shape(name, 0), dtype=self._kinds[name])
+        return found[:self._length]
 
     def __len__(self) -> int:
         return self._length
@@ -117,24 +119,21 @@ class _Columns(Sequence[T], Generic[T]):
         raise NotImplementedError
 
 
-def _none_if_nan(values: list[float]) -> list[float | None]:
-    return [None if value != value else value for value in values]
-
-
 class ScoreColumns(_Columns[Any]):
     """``ItemScore`` records (``scoring.base``) as columns.
 
     Args:
         make: builds one score from its fields as keywords (the scorer's ``ItemScore`` class);
             default: the class of the first score appended.
+        expected: how many items will be appended (room is reserved for them; more still fit).
     """
 
     _KINDS = {"score": float, "valid": bool, "reason": np.int32, "canonical": np.int32, "gold": np.int32,
               "counts": np.int32, "has_counts": bool}
     _NAMES = tuple(_KINDS)
 
-    def __init__(self, make: Callable[..., Any] | None = None):
-        self._store = _Chunked(self._KINDS)
+    def __init__(self, make: Callable[..., Any] | None = None, *, expected: int = 0):
+        self._store = _Chunked(self._KINDS, expected)
         self._make = make
         self.reasons, self.canonicals, self.golds = Codes(), Codes(), Codes()
         self.details: dict[int, dict[str, Any]] = {}
@@ -167,8 +166,9 @@ class ScoreColumns(_Columns[Any]):
         return self._store.column(name)
 
     def scores(self) -> list[float | None]:
-        """Every item's ``score`` (None where excluded)."""
-        return _none_if_nan(self.column("score").tolist())
+        """Every item's ``score`` (None where excluded); equal scores are one float object."""
+        shared: dict[float, float] = {}
+        return [None if value != value else shared.setdefault(value, value) for value in self.column("score").tolist()]
 
     def canonical_at(self, positions: Sequence[int] | np.ndarray) -> list[str | None]:
         """``canonical`` of the items at ``positions``."""
@@ -254,6 +254,7 @@ class OutputColumns(_Columns[Any]):
         make: builds one output from its fields as keywords (``build.ModelOutput``).
         item_ids: the items' ids, shared with other columns of the same items and extended by their
             owner before each ``extend`` (default: the outputs' own ids, kept here).
+        expected: how many items will be appended (room is reserved for them; more still fit).
     """
 
     _KINDS = {"has_text": bool, "error_kind": np.int32, "input_tokens": np.int32, "output_tokens": np.int32,
@@ -263,8 +264,8 @@ class OutputColumns(_Columns[Any]):
     _NAMES = tuple(_KINDS)
     _CODED = {"error_kind", "finish_reason", "confidence_basis"}
 
-    def __init__(self, make: Callable[..., Any], item_ids: list[str] | None = None):
-        self._store = _Chunked(self._KINDS)
+    def __init__(self, make: Callable[..., Any], item_ids: list[str] | None = None, *, expected: int = 0):
+        self._store = _Chunked(self._KINDS, expected)
         self._make = make
         self._own_ids = item_ids is None
         self.item_ids: list[str] = [] if item_ids is None else item_ids

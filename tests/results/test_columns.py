@@ -93,3 +93,14 @@ def test_a_subset_reads_dense_and_sparse_positions_alike(with_details):
     for positions in ([0, 49], [49, 3, 0], list(range(10, 40)), [i for i in range(50) if i % 4]):
         assert list(columns.subset(positions)) == [many[i] for i in positions]
         assert columns.subset(positions)[-1] == many[positions[-1]] and len(columns.subset(positions)) == len(positions)
+
+
+@pytest.mark.parametrize("expected", [0, 10, 5000])
+def test_columns_grow_past_the_room_reserved(expected):
+    many = [ItemScore(float(i % 3 == 0), reason=None if i % 3 == 0 else f"r{i % 7}", counts=(i, 1, 2))
+            for i in range(3000)]
+    columns = ScoreColumns(expected=expected)
+    for start in range(0, len(many), 700):
+        columns.extend(many[start:start + 700])
+        assert len(columns) == min(start + 700, len(many)) and columns[len(columns) - 1] == many[len(columns) - 1]
+    assert list(columns) == many and columns.column("counts").shape == (3000, 3)
