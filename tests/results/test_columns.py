@@ -20,15 +20,18 @@ SCORES = [
     ItemScore(0.25, counts=(0, 0, 0)),
 ]
 
-OUTPUTS = [
-    ModelOutput("a", "pos", input_tokens=10, output_tokens=2, latency_ms=120.5, cost_usd=0.002, cache_hit=True,
-                cached_input_tokens=4, cache_write_tokens=1, finish_reason="stop", confidence=0.9,
-                confidence_basis="token_logprobs:mean"),
-    ModelOutput("b", None, error_kind="timeout", latency_ms=30000.0),
-    ModelOutput("c", None, error_kind="batch_failed", error_reason="token_limit_exceeded: too long", cost_usd=0.5),
-    ModelOutput("d", "{\"a\": 1", finish_reason="length", input_tokens=0, output_tokens=0),
-    ModelOutput("e", None, error_kind="missing"),
-]
+def model_outputs():
+    """Outputs with every field set somewhere (made per test: a module-level list would keep ModelOutputs
+    alive for the whole session, and tests/pipeline/test_evaluate.py counts the live ones)."""
+    return [
+        ModelOutput("a", "pos", input_tokens=10, output_tokens=2, latency_ms=120.5, cost_usd=0.002, cache_hit=True,
+                    cached_input_tokens=4, cache_write_tokens=1, finish_reason="stop", confidence=0.9,
+                    confidence_basis="token_logprobs:mean"),
+        ModelOutput("b", None, error_kind="timeout", latency_ms=30000.0),
+        ModelOutput("c", None, error_kind="batch_failed", error_reason="token_limit_exceeded: too long", cost_usd=0.5),
+        ModelOutput("d", "{\"a\": 1", finish_reason="length", input_tokens=0, output_tokens=0),
+        ModelOutput("e", None, error_kind="missing"),
+    ]
 
 
 def filled(cls, records, chunk: int):
@@ -66,12 +69,13 @@ def test_equal_scores_without_details_are_one_shared_record():
 
 @pytest.mark.parametrize("chunk", [1, 3, 100])
 def test_outputs_round_trip_every_field_but_the_text(chunk):
-    columns = filled(OutputColumns, OUTPUTS, chunk)
-    expected = [dataclasses.replace(o, text=None if o.text is None else TEXT_KEPT_OUT) for o in OUTPUTS]
-    assert len(columns) == len(OUTPUTS)
+    outputs = model_outputs()
+    columns = filled(OutputColumns, outputs, chunk)
+    expected = [dataclasses.replace(o, text=None if o.text is None else TEXT_KEPT_OUT) for o in outputs]
+    assert len(columns) == len(outputs)
     assert list(columns) == expected
     assert columns[-2] == expected[-2] and columns[2:] == expected[2:]
-    assert [o.truncated for o in columns] == [o.truncated for o in OUTPUTS]
+    assert [o.truncated for o in columns] == [o.truncated for o in outputs]
     assert columns.column("error_kind").tolist() == [-1, 0, 1, -1, 2]
     assert columns.code_of("finish_reason", "length") == 1 and columns.code_of("finish_reason", "never") == -2
 
