@@ -16,9 +16,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from distilleval.files import write_text_atomic
+from distilleval.pipeline.call_outputs import model_outputs as _model_outputs
+from distilleval.pipeline.call_outputs import priced_cost as _priced_cost
 from distilleval.spec.data import Item
 from distilleval.spec.task_spec import TaskSpec
 
@@ -154,9 +156,11 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
                 except RunAborted as err:
                     raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
             _phase("reading results")
-            outputs = {role: store.results(role) for role in roles}
+            # A judge-scored run reads every answer (its judge calls need them); any other run's
+            # answers are read a chunk at a time while scoring (``pipeline.streamed_summary``).
+            outputs = {role: store.results(role) for role in roles} if spec.scorer.kind == "judge" else None
             _freeze_long_lived()
-            judged = _judge(spec, items, outputs, store, pricing, options) if spec.scorer.kind == "judge" else None
+            judged = _judge(spec, items, outputs, store, pricing, options) if outputs is not None else None
             contexts = {role: latency_context(store, role) for role in roles}
             batch_notes = _batch_providers(store, roles)
         _phase("baselines" if baselines else "scoring")
@@ -164,7 +168,7 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
         _phase("scoring")
         summary_path = _write_summary(
             spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
-            batch_notes=batch_notes, judged=judged, all_items=checked.items,
+            batch_notes=batch_notes, judged=judged, all_items=checked.items, roles=roles,
         )
     except KeyboardInterrupt as interrupted:
         # Ctrl-C or SIGTERM: every finished call is committed; the CLI prints how to go on.
@@ -569,59 +573,6 @@ def _judge_summary(spec: TaskSpec, items: list[Item], runs: list[Any], scorer: A
     )
 
 
-def _priced_cost(result: Any, price: Any, *, batch: bool) -> float:
-    """A call's cost from its measured tokens at this run's pricing table (its recorded cost
-    when the tokens are unknown)."""
-    from distilleval.costs.cost_model import request_cost_usd
-
-    if not (result.ok and result.input_tokens is not None and result.output_tokens is not None):
-        return result.cost_usd
-    return request_cost_usd(
-        price,
-        result.input_tokens,
-        result.output_tokens,
-        cached_input_tokens=result.cached_input_tokens,
-        cache_write_tokens=result.cache_write_tokens,
-        batch=batch,
-    )
-
-
-def _model_outputs(results: list[Any], items: list[Item], price: Any, *, batch: bool) -> list[Any]:
-    """The run store's rows for ``items`` as ``results.build.ModelOutput`` records.
-
-    Every answered call is priced from its measured tokens with this run's pricing table, so
-    a cache hit made under an older table is costed at today's prices (and spent nothing).
-    """
-    from distilleval.results.build import ModelOutput
-    from distilleval.run.batch import batch_loss_reason
-
-    wanted = {item.id for item in items}
-    outputs = []
-    for r in results:
-        if r.item_id not in wanted or r.repeat != 0:
-            continue
-        cost_usd = _priced_cost(r, price, batch=batch)
-        outputs.append(
-            ModelOutput(
-                item_id=r.item_id,
-                text=r.text if r.ok else None,
-                error_kind=None if r.ok else r.error_kind,
-                input_tokens=r.input_tokens,
-                output_tokens=r.output_tokens,
-                latency_ms=r.latency_ms,
-                cost_usd=cost_usd,
-                cache_hit=r.cache_hit,
-                cached_input_tokens=r.cached_input_tokens or 0,
-                cache_write_tokens=r.cache_write_tokens or 0,
-                finish_reason=r.finish_reason,
-                error_reason=None if r.ok else batch_loss_reason(r.error_kind, r.error_message),
-                confidence=r.confidence if r.ok else None,
-                confidence_basis=r.confidence_basis if r.ok else None,
-            )
-        )
-    return outputs
-
-
 def _judge(spec: TaskSpec, items: list[Item], outputs: dict[str, list[Any]], store: Any, pricing: Any,
            options: EvalOptions) -> Any:
     """Make the judge's calls the run still needs (``pipeline.judging``; with ``--batch`` through its provider's
@@ -660,13 +611,16 @@ def _batch_capable(model: Any) -> bool:
 
 def _write_summary(
     spec, items, outputs, baseline_outputs, pricing, run_dir: Path, contexts=None, *, student_training=None,
-    batch_notes=None, judged=None, all_items=None,
+    batch_notes=None, judged=None, all_items=None, roles=None,
 ) -> Path:
     """Score every model's outputs and write ``summary.json`` (atomically); a role in
     ``batch_notes`` (role -> provider) went through that provider's batch API and is priced at the batch tier;
     ``judged`` (``_judge``'s result) holds a judge-scored run's judge calls; ``all_items`` (every item of the
     data file, as loaded before the calls) spares the decision reading the data file again.
 
+    ``outputs`` None: the run's answers are read from its run store a chunk at a time while scoring
+    (``pipeline.streamed_summary``; ``roles`` are the called roles); this is how every run but a
+    judge-scored one is summarised. Otherwise
     ``outputs`` (role -> the run store's ``CallResult`` rows) is emptied as each role is converted, and
     the scored runs and the in-memory summary (every item's ``ItemResult``) are let go once the summary is
     written: the decision that follows reads the run back, and these copies were the bulk of the peak."""
@@ -677,6 +631,11 @@ def _write_summary(
     from distilleval.scoring import build_scorer
 
     models = spec.models()
+    if outputs is None:
+        path = run_dir / "summary.json"
+        written = _write_streamed(spec, items, roles, baseline_outputs, pricing, run_dir, contexts,
+                                  student_training=student_training, batch_notes=batch_notes)
+        return _decide(spec, run_dir, path, written, all_items)
     runs = []
     for role in list(outputs):
         # One role's CallResults at a time, dropped once converted: never both copies of every role at once.
@@ -711,12 +670,44 @@ def _write_summary(
     written = write_summary(summary, path)
     # The rows are in the item store now; the decision reads the run back (``written`` has no items).
     del summary, runs
+    return _decide(spec, run_dir, path, written, all_items)
+
+
+def _decide(spec: TaskSpec, run_dir: Path, path: Path, written: Any, all_items: Any) -> Path:
+    """Record the decision and the cascades' routing beside the written summary; returns its path."""
     from distilleval.pipeline.decision import record_decision
 
     # The items loaded before the calls: the data file read again would be a second copy of them at the peak.
     record_decision(run_dir, summary=written, items=all_items)
     write_routing(spec, written, run_dir)
     return path
+
+
+def _write_streamed(spec: TaskSpec, items: list[Item], roles: list[str], baseline_outputs: list[Any], pricing: Any,
+                    run_dir: Path, contexts: Any, *, student_training: str | None, batch_notes: Any) -> Any:
+    """Score the run a chunk of items at a time from its run store (``pipeline.streamed_summary``)
+    and write ``summary.json``; returns the summary as written."""
+    from distilleval.backends.request_params import model_notes
+    from distilleval.costs.pricing import priced_as
+    from distilleval.pipeline.streamed_summary import write_streamed_summary
+    from distilleval.results.build import ModelRun, Role
+    from distilleval.scoring import build_scorer
+
+    models = spec.models()
+    notes = batch_notes or {}
+    runs = [
+        ModelRun(
+            name=role, role=cast(Role, spec.role_of(role)), model=models[role].model,
+            display_name=role if spec.role_of(role) == "candidate" else None, outputs=[],
+            batch=models[role].batch or role in notes, batch_api=notes.get(role),
+            priced_as=priced_as(models[role], pricing), latency=(contexts or {}).get(role),
+            notes=model_notes(models[role]),
+        )
+        for role in roles
+    ]
+    with build_scorer(spec) as scorer:
+        return write_streamed_summary(spec, items, runs, baseline_outputs, pricing=pricing, run_dir=run_dir,
+                                      scorer=scorer, student_training=student_training)
 
 
 ROUTING_FILE = "routing.json"

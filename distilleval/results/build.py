@@ -27,7 +27,10 @@ from distilleval.results.summary_json import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from distilleval.costs.pricing import PricingTable
+    from distilleval.results.columns import Codes, OutputColumns, ScoreColumns
     from distilleval.results.scorer_interface import ItemScorer
     from distilleval.spec.task_spec import TaskSpec
 
@@ -128,6 +131,12 @@ def distribution(values: Sequence[float]) -> Distribution | None:
 
 def _aligned(run: ModelRun, items: Sequence[Any]) -> list[ModelOutput]:
     by_id = {output.item_id: output for output in run.outputs}
+    return aligned_outputs(by_id, items)
+
+
+def aligned_outputs(by_id: Mapping[str, ModelOutput], items: Sequence[Any]) -> list[ModelOutput]:
+    """One output per item, in item order, from ``by_id`` (item id -> output); an item without
+    one gets a ``missing`` error."""
     return [by_id.get(item.id) or ModelOutput(item_id=item.id, text=None, error_kind="missing") for item in items]
 
 
@@ -135,7 +144,7 @@ def _text(output: ModelOutput) -> str | None:
     return None if output.error_kind is not None else output.text
 
 
-def _excluding_failed_calls(outputs: list[ModelOutput], scores: list[Any]) -> list[Any]:
+def _excluding_failed_calls(outputs: Sequence[ModelOutput], scores: list[Any]) -> list[Any]:
     """The scores with every failed call's turned into an exclusion (score None): a failed call
     is missing data, never a wrong answer, so no metric or paired comparison counts it."""
     import dataclasses
@@ -147,11 +156,11 @@ def _excluding_failed_calls(outputs: list[ModelOutput], scores: list[Any]) -> li
     ]
 
 
-def _latency_figures(run: ModelRun, outputs: list[ModelOutput], under_load: Distribution | None) -> LatencyFigures | None:
+def _latency_figures(run: ModelRun, cached_latencies: list[float], under_load: Distribution | None) -> LatencyFigures | None:
     """The run's latency context plus the cached calls' original figures and the client-bound rule."""
     from distilleval.results.latency import client_bound_reason
 
-    original = distribution([o.latency_ms for o in outputs if o.latency_ms is not None and o.cache_hit])
+    original = distribution(cached_latencies)
     if run.latency is None and original is None:
         return None
     figures = (run.latency or LatencyFigures()).model_copy(update={"original_ms": original})
@@ -163,27 +172,51 @@ def _latency_figures(run: ModelRun, outputs: list[ModelOutput], under_load: Dist
     })
 
 
-def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list[Any], scorer: ItemScorer, mode: str) -> ModelResult:
+def _counted(codes: np.ndarray, table: Codes) -> dict[str, int]:
+    """How often each coded value occurs (None left out), in order of first occurrence (as ``Counter``)."""
+    import numpy as np
+
+    present = codes[codes >= 0]
+    if not len(present):
+        return {}
+    values, first, counts = np.unique(present, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    return {str(table.value(int(values[i]))): int(counts[i]) for i in order}
+
+
+def _model_result(run: ModelRun, outputs: OutputColumns, scores: ScoreColumns, scorer: ItemScorer,
+                  mode: str) -> ModelResult:
+    import numpy as np
+
     n = len(outputs)
-    errors = Counter(o.error_kind for o in outputs if o.error_kind is not None)
-    answered = [(o, s) for o, s in zip(outputs, scores) if _text(o) is not None]
+    kinds = outputs.column("error_kind")
+    called = kinds < 0  # the call answered (no error kind)
+    answered = called & outputs.column("has_text")
+    answered_at = np.flatnonzero(answered)
     # The metric, its interval and the confusion are over the answered items only.
-    metric, secondary = scorer.summarize([s for _, s in answered])
+    metric, secondary = scorer.summarize(scores.subset(answered_at))
+    valid = scores.column("valid") if n else np.zeros(0, dtype=bool)
     # One definition of invalid wherever it is printed (table, summary.json, metrics, confusion):
     # an answer that is not a valid output of the spec's kind, over the answered items, whether
     # or not it was cut at max_tokens.
-    invalid = sum(1 for _, s in answered if not s.valid)
+    invalid = int(np.count_nonzero(answered & ~valid))
     # Token figures are of answered calls; a failed call the provider billed counts only in spent_usd.
-    answered_calls = [o for o in outputs if o.error_kind is None]
-    confident = [o for o in answered_calls if o.confidence is not None]
-    priced = [o for o in answered_calls if o.input_tokens is not None]
+    confident = np.flatnonzero(called & ~np.isnan(outputs.column("confidence")))
+    input_tokens, output_tokens = outputs.column("input_tokens"), outputs.column("output_tokens")
+    priced = called & (input_tokens >= 0)
+    cost_usd, cache_hit = outputs.column("cost_usd"), outputs.column("cache_hit")
+    latency = outputs.column("latency_ms")
     cost = run.cost_per_request_usd
-    if cost is None and priced:
-        cost = sum(o.cost_usd for o in priced) / len(priced)
-    cost_basis = run.cost_basis or ("measured" if priced and mode == "online" else "projected")
+    n_priced = int(np.count_nonzero(priced))
+    if cost is None and n_priced:
+        cost = sum(cost_usd[priced].tolist()) / n_priced
+    cost_basis = run.cost_basis or ("measured" if n_priced and mode == "online" else "projected")
     # Latency is of answers: a failed call (a fast 429, a timeout) says nothing about how fast the model answers.
-    under_load = distribution([o.latency_ms for o in outputs
-                               if o.latency_ms is not None and not o.cache_hit and o.error_kind is None])
+    timed = ~np.isnan(latency)
+    under_load = distribution(latency[timed & ~cache_hit & called].tolist())
+    truncated = called & (outputs.column("finish_reason") == outputs.code_of("finish_reason", "length"))
+    errors = _counted(kinds, outputs.codes["error_kind"])
+    basis_codes = outputs.column("confidence_basis")
     result = ModelResult(
         role=run.role,
         model=run.model,
@@ -192,38 +225,38 @@ def _model_result(run: ModelRun, outputs: list[ModelOutput], scores: list[Any], 
         metric=metric,
         metrics=secondary,
         n=n,
-        n_scored=sum(1 for s in scores if s.score is not None),
-        errors=dict(errors),
+        n_scored=int(np.count_nonzero(~np.isnan(scores.column("score")))) if n else 0,
+        errors=errors,
         error_rate=sum(errors.values()) / n if n else 0.0,
-        invalid_rate=invalid / len(answered) if answered else None,
-        input_tokens=distribution([o.input_tokens for o in answered_calls if o.input_tokens is not None]),
-        cached_input_tokens_total=float(sum(o.cached_input_tokens for o in answered_calls if o.input_tokens is not None)),
-        cache_write_tokens_total=float(sum(o.cache_write_tokens for o in answered_calls if o.input_tokens is not None)),
+        invalid_rate=invalid / len(answered_at) if len(answered_at) else None,
+        input_tokens=distribution(input_tokens[priced].tolist()),
+        cached_input_tokens_total=float(int(outputs.column("cached_input_tokens")[priced].sum())),
+        cache_write_tokens_total=float(int(outputs.column("cache_write_tokens")[priced].sum())),
         batch=run.batch,
         priced_as=run.priced_as,
         batch_api=run.batch_api,
-        output_tokens=distribution([o.output_tokens for o in answered_calls if o.output_tokens is not None]),
+        output_tokens=distribution(output_tokens[called & (output_tokens >= 0)].tolist()),
         latency_ms=under_load,
-        latency=_latency_figures(run, outputs, under_load),
+        latency=_latency_figures(run, latency[timed & cache_hit].tolist(), under_load),
         # An answer cut at max_tokens is judged on its content like any other: a valid label or
         # valid JSON scores as such; only the ones that are not a valid output need more room.
-        truncated=sum(1 for o in outputs if o.truncated),
-        truncated_invalid=sum(1 for o, s in answered if o.truncated and not s.valid),
-        cache_hits=sum(1 for o in outputs if o.cache_hit),
-        confidence_basis=confident[0].confidence_basis if confident else None,
+        truncated=int(np.count_nonzero(truncated)),
+        truncated_invalid=int(np.count_nonzero(truncated & answered & ~valid)),
+        cache_hits=int(np.count_nonzero(cache_hit)),
+        confidence_basis=outputs.codes["confidence_basis"].value(int(basis_codes[confident[0]])) if len(confident) else None,
         n_confident=len(confident),
         cost_per_request_usd=cost,
         cost_basis=cost_basis,
         # A failed call costs what the provider billed for it (an answer lost to thinking), usually nothing.
-        spent_usd=sum(o.cost_usd for o in outputs if not o.cache_hit)
+        spent_usd=sum(cost_usd[~cache_hit].tolist())
         + (run.latency.probe_spent_usd if run.latency is not None else 0.0),
         notes=list(run.notes),
-        reasons=dict(Counter(s.reason for s in scores if s.reason is not None)),
-        error_reasons=dict(Counter(f"{o.error_kind}: {o.error_reason}" for o in outputs
-                                   if o.error_kind is not None and o.error_reason)),
+        reasons=_counted(scores.column("reason"), scores.reasons) if n else {},
+        error_reasons=dict(Counter(f"{outputs.codes['error_kind'].value(int(kinds[i]))}: {reason}"
+                                   for i, reason in sorted(outputs.error_reasons.items()) if kinds[i] >= 0 and reason)),
     )
     if hasattr(scorer, "confusion") and getattr(scorer, "labels", None):
-        result.confusion = scorer.confusion([s for _, s in answered])
+        result.confusion = scorer.confusion(scores.subset(answered_at))
     return result
 
 
@@ -291,50 +324,184 @@ def build_summary(
         ValueError: two runs share a name, or there are no runs.
         DistillevalError: an item's gold is unusable.
     """
-    from distilleval.results import statistics
-
-    names = [run.name for run in runs]
     if not runs and not projected:
         raise ValueError("build_summary needs at least one model's outputs")
-    if len(set(names)) != len(names):
-        raise ValueError(f"model names must be unique, got {names}")
-    outputs = {run.name: _aligned(run, items) for run in runs}
-    scores = {
-        run.name: _excluding_failed_calls(outputs[run.name], scorer.score_items([_text(o) for o in outputs[run.name]], items))
-        for run in runs
-    }
-    models = dict(projected or {})
-    models.update({run.name: _model_result(run, outputs[run.name], scores[run.name], scorer, mode) for run in runs})
+    builder = SummaryBuilder(runs, scorer, expected_items=len(items))
+    aligned = {run.name: _aligned(run, items) for run in runs}
+    item_results: list[ItemResult] = []
+    for start in range(0, len(items), SCORE_CHUNK):
+        chunk = items[start:start + SCORE_CHUNK]
+        rows = builder.add(chunk, {name: outputs[start:start + SCORE_CHUNK] for name, outputs in aligned.items()})
+        item_results += [row.item_result() for row in rows]
+    del aligned
+    known = {item.id for item in items}
+    extra_notes = list(notes)
+    for run in runs:
+        unused = sum(1 for o in run.outputs if o.item_id not in known)
+        if unused:
+            extra_notes.append(f"{run.name}: {unused} output(s) for items outside the scored set were ignored")
+    summary = builder.summary(
+        spec, pricing=pricing, run_id=run_id, mode=mode, label_source=label_source, created_at=created_at,
+        notes=extra_notes, n_resamples=n_resamples, seed=seed, projected=projected, student_training=student_training,
+    )
+    summary.items = item_results
+    return summary
 
-    comparisons: list[Comparison] = []
-    for a, b in comparison_pairs(runs):
-        micro = scorer.micro_averaged
-        # Failed calls score None, so compare_paired pairs only the items both models answered;
-        # agreement is over those items too.
-        both_answered = [
-            i for i, (x, y) in enumerate(zip(outputs[a], outputs[b])) if x.error_kind is None and y.error_kind is None
-        ]
-        comparison = statistics.compare_paired(
-            a, b,
-            [s.score for s in scores[a]], [s.score for s in scores[b]],
-            metric_rows_a=scorer.metric_rows(scores[a]) if micro else None,
-            metric_rows_b=scorer.metric_rows(scores[b]) if micro else None,
-            statistic=statistics.ratio_statistic if micro else statistics.mean_statistic,
-            canonical_a=[scores[a][i].canonical for i in both_answered],
-            canonical_b=[scores[b][i].canonical for i in both_answered],
-            margin=spec.gates.non_inferiority_margin,
-            alpha=spec.gates.alpha,
-            n_resamples=n_resamples,
-            seed=seed,
-            metric=scorer.primary_metric,
+
+SCORE_CHUNK = 10_000
+"""Items scored at a time: a chunk's texts and per-item rows are all that is held at once."""
+
+
+class SummaryBuilder:
+    """Scores a run's items chunk by chunk and assembles the ``Summary`` from what it kept.
+
+    ``add`` scores one chunk of items (each model's outputs aligned with them) and returns the
+    chunk's ``ItemResult`` rows for the caller to store; only the compact columns
+    (``results.columns``) of every output and score stay. ``summary`` then computes every
+    figure from them. ``build_summary`` is this over items held in memory; ``eval`` feeds it
+    a chunk at a time from the run store, so both give the same figures.
+
+    Args:
+        runs: one ``ModelRun`` per model (their ``outputs`` are not read here); names must be unique.
+        scorer: the spec's scorer; the caller owns it and closes it.
+        expected_items: how many items will be added (their columns are reserved at that size).
+
+    Raises:
+        ValueError: two runs share a name.
+    """
+
+    def __init__(self, runs: Sequence[ModelRun], scorer: ItemScorer, *, expected_items: int = 0):
+        from distilleval.results.columns import OutputColumns, ScoreColumns
+
+        self.names = [run.name for run in runs]
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(f"model names must be unique, got {self.names}")
+        self.runs, self.scorer = list(runs), scorer
+        self.item_ids: list[str] = []
+        self.outputs = {name: OutputColumns(ModelOutput, self.item_ids, expected=expected_items) for name in self.names}
+        self.scores = {name: ScoreColumns(expected=expected_items) for name in self.names}
+
+    def add(self, items: Sequence[Any], outputs: Mapping[str, Sequence[ModelOutput]]) -> list[ItemRow]:
+        """Score one chunk: ``items`` in eval order, and each model's ``outputs`` aligned with them
+        (``aligned_outputs``). Returns the chunk's per-item rows.
+
+        Raises:
+            DistillevalError: an item's gold is unusable.
+        """
+        scores = {
+            name: _excluding_failed_calls(outputs[name], self.scorer.score_items([_text(o) for o in outputs[name]], items))
+            for name in self.names
+        }
+        self.item_ids.extend(item.id for item in items)
+        for name in self.names:
+            self.outputs[name].extend(outputs[name])
+            self.scores[name].extend(scores[name])
+        return _item_results(items, self.names, outputs, scores)
+
+    def summary(
+        self,
+        spec: TaskSpec,
+        *,
+        pricing: PricingTable,
+        run_id: str,
+        mode: Literal["online", "offline"] = "online",
+        label_source: Literal["teacher", "reference"] = "teacher",
+        created_at: str | None = None,
+        notes: Sequence[str] = (),
+        n_resamples: int = 2000,
+        seed: int = 0,
+        projected: Mapping[str, ModelResult] | None = None,
+        student_training: str | None = None,
+    ) -> Summary:
+        """The ``Summary`` of every chunk added (no per-item rows: the caller stored them);
+        arguments as ``build_summary``'s."""
+        import numpy as np
+
+        from distilleval.results import statistics
+        from distilleval.results.cascade_summary import cascade_result
+
+        scorer, outputs, scores = self.scorer, self.outputs, self.scores
+        n_items = len(self.item_ids)
+        models = dict(projected or {})
+        models.update({run.name: _model_result(run, outputs[run.name], scores[run.name], scorer, mode)
+                       for run in self.runs})
+        comparisons: list[Comparison] = []
+        for a, b in comparison_pairs(self.runs):
+            micro = scorer.micro_averaged
+            # Failed calls score None, so compare_paired pairs only the items both models answered;
+            # agreement is over those items too.
+            both_answered = np.flatnonzero((outputs[a].column("error_kind") < 0) & (outputs[b].column("error_kind") < 0))
+            comparison = statistics.compare_paired(
+                a, b,
+                scores[a].scores(), scores[b].scores(),
+                metric_rows_a=scorer.metric_rows(scores[a]) if micro else None,
+                metric_rows_b=scorer.metric_rows(scores[b]) if micro else None,
+                statistic=statistics.ratio_statistic if micro else statistics.mean_statistic,
+                canonical_a=scores[a].canonical_at(both_answered),
+                canonical_b=scores[b].canonical_at(both_answered),
+                margin=spec.gates.non_inferiority_margin,
+                alpha=spec.gates.alpha,
+                n_resamples=n_resamples,
+                seed=seed,
+                metric=scorer.primary_metric,
+            )
+            comparison.dropped_failed = n_items - len(both_answered)
+            comparisons.append(comparison)
+
+        bases = {name: model.confidence_basis for name, model in models.items()}
+        cascades = [cascade_result(spec, cascade, outputs, scores, self.item_ids, bases)
+                    for cascade in getattr(spec, "cascades", None) or []]
+        return Summary(
+            spec_name=spec.name,
+            spec=SourceRef(path=str(spec.source), sha256=spec.source_sha256),
+            pricing=SourceRef(path=str(pricing.path), sha256=pricing.sha256, as_of=pricing.as_of.isoformat()),
+            run_id=run_id,
+            created_at=created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            mode=mode,
+            label_source=label_source,
+            student_training=student_training,
+            primary_metric=scorer.primary_metric,
+            n_items=n_items,
+            models=models,
+            comparisons=comparisons,
+            volumes_per_day=list(spec.traffic.volumes_per_day),
+            days_per_month=spec.traffic.days_per_month,
+            notes=list(notes),
+            cascades=cascades,
         )
-        comparison.dropped_failed = len(items) - len(both_answered)
-        comparisons.append(comparison)
 
+
+@dataclass(slots=True)
+class ItemRow:
+    """One item's row as ``SummaryBuilder.add`` returns it: ``summary_json.ItemResult``'s fields in a plain
+    record (an ``ItemResult`` is validated as it is made, a cost paid per item that the item store,
+    which takes these as they are, need not pay)."""
+
+    id: str
+    gold: str | None
+    input_preview: str
+    scores: dict[str, float | None] = field(default_factory=dict)
+    outputs: dict[str, str | None] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    latency_ms: dict[str, float | None] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    confidence: dict[str, float | None] = field(default_factory=dict)
+    reached_max_tokens: list[str] = field(default_factory=list)
+
+    def item_result(self) -> ItemResult:
+        """The row as the summary's ``ItemResult``."""
+        return ItemResult(id=self.id, gold=self.gold, input_preview=self.input_preview, scores=self.scores,
+                          outputs=self.outputs, errors=self.errors, latency_ms=self.latency_ms, reasons=self.reasons,
+                          confidence=self.confidence, reached_max_tokens=self.reached_max_tokens)
+
+
+def _item_results(items: Sequence[Any], names: Sequence[str], outputs: Mapping[str, Sequence[ModelOutput]],
+                  scores: Mapping[str, Sequence[Any]]) -> list[ItemRow]:
+    """The per-item rows of ``items``, each model's outputs and scores aligned with them."""
     item_results = []
     for position, item in enumerate(items):
         preview = " | ".join(str(v) for v in item.inputs.values())[:PREVIEW_CHARS]
-        result = ItemResult(id=item.id, gold=_gold_text(item.gold), input_preview=preview)
+        result = ItemRow(id=item.id, gold=_gold_text(item.gold), input_preview=preview)
         for name in names:
             output, score = outputs[name][position], scores[name][position]
             result.scores[name] = score.score
@@ -350,37 +517,4 @@ def build_summary(
             if output.confidence is not None and output.error_kind is None:
                 result.confidence[name] = output.confidence
         item_results.append(result)
-
-    from distilleval.results.cascade_summary import cascade_result
-
-    item_ids = [item.id for item in items]
-    bases = {name: model.confidence_basis for name, model in models.items()}
-    cascades = [cascade_result(spec, cascade, outputs, scores, item_ids, bases)
-                for cascade in getattr(spec, "cascades", None) or []]
-
-    known = {item.id for item in items}
-    extra_notes = list(notes)
-    for run in runs:
-        unused = sum(1 for o in run.outputs if o.item_id not in known)
-        if unused:
-            extra_notes.append(f"{run.name}: {unused} output(s) for items outside the scored set were ignored")
-
-    return Summary(
-        spec_name=spec.name,
-        spec=SourceRef(path=str(spec.source), sha256=spec.source_sha256),
-        pricing=SourceRef(path=str(pricing.path), sha256=pricing.sha256, as_of=pricing.as_of.isoformat()),
-        run_id=run_id,
-        created_at=created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        mode=mode,
-        label_source=label_source,
-        student_training=student_training,
-        primary_metric=scorer.primary_metric,
-        n_items=len(items),
-        models=models,
-        comparisons=comparisons,
-        items=item_results,
-        volumes_per_day=list(spec.traffic.volumes_per_day),
-        days_per_month=spec.traffic.days_per_month,
-        notes=extra_notes,
-        cascades=cascades,
-    )
+    return item_results

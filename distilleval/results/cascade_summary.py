@@ -40,22 +40,27 @@ def cascade_items(first: Sequence[Any], fallback: Sequence[Any], first_scores: S
 
     from distilleval.results.cascades import CascadeItems
 
-    keep = [i for i in range(len(item_ids))
-            if first[i].error_kind is None and fallback[i].error_kind is None
-            and first_scores[i].score is not None and fallback_scores[i].score is not None]
+    # One pass in item order (the outputs and scores may be columns that build each record as it is read).
+    kept: list[list[Any]] = [[] for _ in range(8)]
+    for item_id, a, b, a_score, b_score in zip(item_ids, first, fallback, first_scores, fallback_scores):
+        if a.error_kind is None and b.error_kind is None and a_score.score is not None and b_score.score is not None:
+            for values, value in zip(kept, (item_id, a_score.score, a.confidence, b_score.score, a.cost_usd,
+                                            b.cost_usd, a.latency_ms, b.latency_ms)):
+                values.append(value)
+    ids, first_correct, first_confidence, fallback_correct, first_cost, fallback_cost, first_latency, fallback_latency = kept
 
     def column(values: list[float | None]) -> np.ndarray:
         return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
 
     return CascadeItems(
-        item_ids=np.array([item_ids[i] for i in keep], dtype=object),
-        first_correct=column([first_scores[i].score for i in keep]),
-        first_confidence=column([first[i].confidence for i in keep]),
-        fallback_correct=column([fallback_scores[i].score for i in keep]),
-        first_cost_usd=column([first[i].cost_usd for i in keep]),
-        fallback_cost_usd=column([fallback[i].cost_usd for i in keep]),
-        first_latency_ms=column([first[i].latency_ms for i in keep]),
-        fallback_latency_ms=column([fallback[i].latency_ms for i in keep]),
+        item_ids=np.array(ids, dtype=object),
+        first_correct=column(first_correct),
+        first_confidence=column(first_confidence),
+        fallback_correct=column(fallback_correct),
+        first_cost_usd=column(first_cost),
+        fallback_cost_usd=column(fallback_cost),
+        first_latency_ms=column(first_latency),
+        fallback_latency_ms=column(fallback_latency),
     )
 
 

@@ -11,6 +11,7 @@ Since schema version 2 the file holds aggregates only: the per-item rows live in
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -504,6 +505,28 @@ def write_summary(summary: Summary, path: Path) -> Summary:
         return written.model_copy(update={"items": []})
     absolute = pointer.model_copy(update={"path": str((folder / pointer.path).absolute())})
     return written.model_copy(update={"items": [], "item_store": absolute})
+
+
+def write_summary_streamed(path: Path, items: Iterable[Any], finish: Callable[[], Summary]) -> Summary:
+    """Write a summary whose per-item rows come as a stream: ``items`` (``ItemResult``-like rows in
+    eval order, made while they are written) go into a new set of the item store first, then
+    ``finish()`` (called once they are all written) gives the summary, written naming that set as
+    ``write_summary`` does; then the older sets of the same summary file are dropped. Interrupted
+    anywhere, the summary on disk and its rows agree (an unfinished set is never named, and the next
+    write drops it).
+
+    Returns:
+        The summary as ``read_summary`` would read it back now.
+    """
+    from distilleval.results import item_store
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = item_store.store_path_for(path)
+    set_id, count = item_store.write_items(store, path.name, items)
+    pointer = ItemStoreRef(path=str(store.absolute()), set_id=set_id, rows=count)
+    written = write_summary(finish().model_copy(update={"item_store": pointer, "items": []}), path)
+    item_store.drop_other_sets(store, path.name, set_id)
+    return written
 
 
 def read_summary(path: str | Path) -> Summary:

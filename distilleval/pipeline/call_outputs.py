@@ -1,0 +1,74 @@
+"""A run's stored calls as the summary's ``ModelOutput`` records, priced at this run's pricing table.
+
+``eval`` prices every answered call from its measured tokens, so a cache hit made under an older
+table is costed at today's prices; ``pipeline.evaluate`` (the judge's calls, the latency probe)
+and ``pipeline.streamed_summary`` (each chunk of a run) price through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from distilleval.spec.data import Item
+
+
+def priced_cost(result: Any, price: Any, *, batch: bool) -> float:
+    """A call's cost from its measured tokens at this run's pricing table (its recorded cost
+    when the tokens are unknown)."""
+    from distilleval.costs.cost_model import request_cost_usd
+
+    if not (result.ok and result.input_tokens is not None and result.output_tokens is not None):
+        return result.cost_usd
+    return request_cost_usd(
+        price,
+        result.input_tokens,
+        result.output_tokens,
+        cached_input_tokens=result.cached_input_tokens,
+        cache_write_tokens=result.cache_write_tokens,
+        batch=batch,
+    )
+
+
+def model_outputs(results: list[Any], items: Sequence[Item], price: Any, *, batch: bool) -> list[Any]:
+    """The run store's rows for ``items`` as ``results.build.ModelOutput`` records.
+
+    Every answered call is priced from its measured tokens with this run's pricing table, so
+    a cache hit made under an older table is costed at today's prices (and spent nothing).
+    """
+    from distilleval.results.build import ModelOutput
+    from distilleval.run.batch import batch_loss_reason
+
+    wanted = {item.id for item in items}
+    outputs = []
+    # The cost is a function of the four token counts: each distinct combination is priced once.
+    costs: dict[tuple[Any, ...], float] = {}
+    for r in results:
+        if r.item_id not in wanted or r.repeat != 0:
+            continue
+        if r.ok and r.input_tokens is not None and r.output_tokens is not None:
+            tokens = (r.input_tokens, r.output_tokens, r.cached_input_tokens, r.cache_write_tokens)
+            cost_usd = costs.get(tokens)
+            if cost_usd is None:
+                cost_usd = costs[tokens] = priced_cost(r, price, batch=batch)
+        else:
+            cost_usd = priced_cost(r, price, batch=batch)
+        outputs.append(
+            ModelOutput(
+                item_id=r.item_id,
+                text=r.text if r.ok else None,
+                error_kind=None if r.ok else r.error_kind,
+                input_tokens=r.input_tokens,
+                output_tokens=r.output_tokens,
+                latency_ms=r.latency_ms,
+                cost_usd=cost_usd,
+                cache_hit=r.cache_hit,
+                cached_input_tokens=r.cached_input_tokens or 0,
+                cache_write_tokens=r.cache_write_tokens or 0,
+                finish_reason=r.finish_reason,
+                error_reason=None if r.ok else batch_loss_reason(r.error_kind, r.error_message),
+                confidence=r.confidence if r.ok else None,
+                confidence_basis=r.confidence_basis if r.ok else None,
+            )
+        )
+    return outputs

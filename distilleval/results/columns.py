@@ -1,0 +1,327 @@
+"""Per-item scores and model outputs kept as compact columns, read back as the usual records.
+
+A million items held as ``ItemScore`` and ``ModelOutput`` objects take gigabytes; the summary's
+figures need only a few numbers and short codes per item. ``ScoreColumns`` and ``OutputColumns``
+keep those in NumPy arrays (strings as small integer codes into a table of the distinct values)
+and are ``Sequence``s of the records they were built from: indexing or iterating one builds the
+record then, so every consumer (``scorer.summarize``, ``scorer.metric_rows``, the cascades) reads
+them as before. The arrays themselves are open to code that wants whole columns at once.
+
+What is not kept: an output's text (only whether it had one: ``TEXT_KEPT_OUT`` stands in for it)
+and the details of a score whose ``details`` is empty. Scores read back with empty details are
+shared between equal items (read-only records: nothing in the summary changes a score).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Generic, TypeVar, overload
+
+import numpy as np
+
+TEXT_KEPT_OUT = "(text not kept)"
+"""What an ``OutputColumns`` record carries in place of the text an output had (None stays None)."""
+
+_BLOCK = 4096  # records built per NumPy-to-Python conversion when iterating
+_SHARED_SCORES = 65536  # at most this many distinct shared scores are remembered
+
+T = TypeVar("T")
+
+
+class Codes:
+    """A table of distinct strings: each gets a small integer code; None is -1."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self._codes: dict[str, int] = {}
+
+    def code(self, value: str | None) -> int:
+        """The code of ``value`` (added on first sight)."""
+        if value is None:
+            return -1
+        found = self._codes.get(value)
+        if found is None:
+            found = self._codes[value] = len(self.values)
+            self.values.append(value)
+        return found
+
+    def value(self, code: int) -> str | None:
+        """The string of ``code`` (None for -1)."""
+        return None if code < 0 else self.values[code]
+
+
+class _Chunked:
+    """Arrays appended chunk by chunk into one growing array per column.
+
+    Each column is one array of ``capacity`` rows (doubled when full), written in place: reserved
+    at the expected item count, it is never copied, and its pages are only touched (counted in the
+    process's memory) as rows are written; no heap of small per-chunk arrays is left behind.
+    """
+
+    def __init__(self, kinds: dict[str, Any], capacity: int = 0):
+        self._kinds = kinds
+        self._capacity = max(capacity, 0)
+        self._arrays: dict[str, np.ndarray] = {}
+        self._length = 0
+
+    def _shape(self, name: str, rows: int) -> tuple[int, ...]:
+        return (rows, 3) if name == "counts" else (rows,)
+
+    def append(self, columns: dict[str, np.ndarray], length: int) -> None:
+        needed = self._length + length
+        if needed > self._capacity or not self._arrays:
+            self._capacity = max(needed, 2 * self._capacity, 1024)
+            grown = {name: np.empty(self._shape(name, self._capacity), dtype=kind) for name, kind in self._kinds.items()}
+            for name, array in self._arrays.items():
+                grown[name][:self._length] = array[:self._length]
+            self._arrays = grown
+        for name, array in columns.items():
+            self._arrays[name][self._length:needed] = array
+        self._length = needed
+
+    def column(self, name: str) -> np.ndarray:
+        found = self._arrays.get(name)
+        if found is None:  # nothing appended yet
+            return np.zeros(self._shape(name, 0), dtype=self._kinds[name])
+        return found[:self._length]
+
+    def __len__(self) -> int:
+        return self._length
+
+
+class _Columns(Sequence[T], Generic[T]):
+    """The ``Sequence`` part: length, indexing (negative too, and slices as lists), iteration in blocks."""
+
+    _store: _Chunked
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self._records(position, position + 1)[0] for position in range(*index.indices(len(self)))]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        return self._records(position, position + 1)[0]
+
+    def __iter__(self) -> Iterator[T]:
+        for start in range(0, len(self), _BLOCK):
+            yield from self._records(start, min(start + _BLOCK, len(self)))
+
+    def _records(self, start: int, stop: int) -> list[T]:
+        raise NotImplementedError
+
+
+class ScoreColumns(_Columns[Any]):
+    """``ItemScore`` records (``scoring.base``) as columns.
+
+    Args:
+        make: builds one score from its fields as keywords (the scorer's ``ItemScore`` class);
+            default: the class of the first score appended.
+        expected: how many items will be appended (room is reserved for them; more still fit).
+    """
+
+    _KINDS = {"score": float, "valid": bool, "reason": np.int32, "canonical": np.int32, "gold": np.int32,
+              "counts": np.int32, "has_counts": bool}
+    _NAMES = tuple(_KINDS)
+
+    def __init__(self, make: Callable[..., Any] | None = None, *, expected: int = 0):
+        self._store = _Chunked(self._KINDS, expected)
+        self._make = make
+        self.reasons, self.canonicals, self.golds = Codes(), Codes(), Codes()
+        self.details: dict[int, dict[str, Any]] = {}
+        self._shared: dict[tuple[Any, ...], Any] = {}
+
+    def extend(self, scores: Iterable[Any]) -> None:
+        """Append ``scores`` (records with ``ItemScore``'s fields), in item order."""
+        scores = list(scores)
+        if not scores:
+            return
+        if self._make is None:
+            self._make = type(scores[0])
+        offset = len(self)
+        for index, s in enumerate(scores):
+            if s.details:
+                self.details[offset + index] = s.details
+        self._store.append({
+            "score": np.array([np.nan if s.score is None else s.score for s in scores], dtype=float),
+            "valid": np.array([bool(s.valid) for s in scores], dtype=bool),
+            "reason": np.array([self.reasons.code(s.reason) for s in scores], dtype=np.int32),
+            "canonical": np.array([self.canonicals.code(s.canonical) for s in scores], dtype=np.int32),
+            "gold": np.array([self.golds.code(s.gold_canonical) for s in scores], dtype=np.int32),
+            "counts": np.array([s.counts or (0, 0, 0) for s in scores], dtype=np.int32).reshape(len(scores), 3),
+            "has_counts": np.array([s.counts is not None for s in scores], dtype=bool),
+        }, len(scores))
+
+    def column(self, name: str) -> np.ndarray:
+        """One whole column: ``score`` (NaN for None), ``valid``, ``reason``, ``canonical``, ``gold``
+        (codes; -1 for None), ``counts`` (n x 3), ``has_counts``."""
+        return self._store.column(name)
+
+    def scores(self) -> list[float | None]:
+        """Every item's ``score`` (None where excluded); equal scores are one float object."""
+        shared: dict[float, float] = {}
+        return [None if value != value else shared.setdefault(value, value) for value in self.column("score").tolist()]
+
+    def canonical_at(self, positions: Sequence[int] | np.ndarray) -> list[str | None]:
+        """``canonical`` of the items at ``positions``."""
+        codes = self.column("canonical")[np.asarray(positions, dtype=np.int64)].tolist()
+        return [self.canonicals.value(code) for code in codes]
+
+    def subset(self, positions: Sequence[int] | np.ndarray) -> Sequence[Any]:
+        """The items at ``positions``, as a sequence of their scores: a list when that is cheap (most
+        scores are shared records, so the list is mostly pointers), else records built as read."""
+        subset = _Subset(self, np.asarray(positions, dtype=np.int64))
+        return list(subset) if len(self.details) * 16 <= len(self) else subset
+
+    def _records(self, start: int, stop: int) -> list[Any]:
+        assert self._make is not None  # only reached with items in it
+        columns = [self.column(name)[start:stop] for name in self._NAMES]
+        if not columns[-1].any():  # no counts in the block: spare turning them into lists
+            columns[-2] = np.zeros(stop - start, dtype=bool)
+        lists = [column.tolist() for column in columns]
+        made = []
+        for offset, (score, valid, reason, canonical, gold, counts, has_counts) in enumerate(zip(*lists)):
+            position = start + offset
+            fields = (None if score != score else score, valid, reason, canonical, gold,
+                      tuple(counts) if has_counts else None)
+            details = self.details.get(position)
+            if details is not None:
+                made.append(self._build(fields, details))
+                continue
+            shared = self._shared.get(fields)
+            if shared is None:
+                if len(self._shared) >= _SHARED_SCORES:
+                    self._shared.clear()
+                shared = self._shared[fields] = self._build(fields, {})
+            made.append(shared)
+        return made
+
+    def _build(self, fields: tuple[Any, ...], details: dict[str, Any]) -> Any:
+        assert self._make is not None
+        score, valid, reason, canonical, gold, counts = fields
+        return self._make(score=score, valid=valid, reason=self.reasons.value(reason),
+                          canonical=self.canonicals.value(canonical), gold_canonical=self.golds.value(gold),
+                          counts=counts, details=details)
+
+
+class _Subset(Sequence[T]):
+    """Some items of a column set, by position, as a sequence of their records."""
+
+    def __init__(self, columns: _Columns[T], positions: np.ndarray):
+        self._columns, self._positions = columns, positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self._columns[int(position)] for position in self._positions[index]]
+        return self._columns[int(self._positions[index])]
+
+    def __iter__(self) -> Iterator[T]:
+        for start in range(0, len(self._positions), _BLOCK):
+            block = self._positions[start:start + _BLOCK].tolist()
+            if not block:
+                continue
+            low, high = min(block), max(block)
+            if high - low < 4 * len(block):
+                # Mostly dense (e.g. the answered items): one read of the range, then the positions picked.
+                covering = self._columns._records(low, high + 1)
+                yield from (covering[position - low] for position in block)
+            else:
+                for position in block:
+                    yield self._columns[position]
+
+
+class OutputColumns(_Columns[Any]):
+    """``build.ModelOutput`` records as columns, without their text.
+
+    Args:
+        make: builds one output from its fields as keywords (``build.ModelOutput``).
+        item_ids: the items' ids, shared with other columns of the same items and extended by their
+            owner before each ``extend`` (default: the outputs' own ids, kept here).
+        expected: how many items will be appended (room is reserved for them; more still fit).
+    """
+
+    _KINDS = {"has_text": bool, "error_kind": np.int32, "input_tokens": np.int32, "output_tokens": np.int32,
+              "latency_ms": float, "cost_usd": float, "cache_hit": bool, "cached_input_tokens": np.int32,
+              "cache_write_tokens": np.int32, "finish_reason": np.int32, "confidence": float,
+              "confidence_basis": np.int32}
+    _NAMES = tuple(_KINDS)
+    _CODED = {"error_kind", "finish_reason", "confidence_basis"}
+
+    def __init__(self, make: Callable[..., Any], item_ids: list[str] | None = None, *, expected: int = 0):
+        self._store = _Chunked(self._KINDS, expected)
+        self._make = make
+        self._own_ids = item_ids is None
+        self.item_ids: list[str] = [] if item_ids is None else item_ids
+        self.codes = {name: Codes() for name in self._CODED}
+        self.error_reasons: dict[int, str] = {}
+
+    def extend(self, outputs: Iterable[Any]) -> None:
+        """Append ``outputs`` (records with ``ModelOutput``'s fields), in item order."""
+        outputs = list(outputs)
+        if not outputs:
+            return
+        offset = len(self)
+        for index, o in enumerate(outputs):
+            if o.error_reason is not None:
+                self.error_reasons[offset + index] = o.error_reason
+        if self._own_ids:
+            self.item_ids.extend(o.item_id for o in outputs)
+        error_kind, finish, basis = (self.codes[name] for name in ("error_kind", "finish_reason", "confidence_basis"))
+        self._store.append({
+            "has_text": np.array([o.text is not None for o in outputs], dtype=bool),
+            "error_kind": np.array([error_kind.code(o.error_kind) for o in outputs], dtype=np.int32),
+            "input_tokens": np.array([-1 if o.input_tokens is None else o.input_tokens for o in outputs], dtype=np.int32),
+            "output_tokens": np.array([-1 if o.output_tokens is None else o.output_tokens for o in outputs],
+                                      dtype=np.int32),
+            "latency_ms": np.array([np.nan if o.latency_ms is None else o.latency_ms for o in outputs], dtype=float),
+            "cost_usd": np.array([o.cost_usd for o in outputs], dtype=float),
+            "cache_hit": np.array([bool(o.cache_hit) for o in outputs], dtype=bool),
+            "cached_input_tokens": np.array([o.cached_input_tokens for o in outputs], dtype=np.int32),
+            "cache_write_tokens": np.array([o.cache_write_tokens for o in outputs], dtype=np.int32),
+            "finish_reason": np.array([finish.code(o.finish_reason) for o in outputs], dtype=np.int32),
+            "confidence": np.array([np.nan if o.confidence is None else o.confidence for o in outputs], dtype=float),
+            "confidence_basis": np.array([basis.code(o.confidence_basis) for o in outputs], dtype=np.int32),
+        }, len(outputs))
+
+    def column(self, name: str) -> np.ndarray:
+        """One whole column (see ``_NAMES``): codes are -1 for None, token counts -1 for unknown,
+        latency and confidence NaN for None."""
+        return self._store.column(name)
+
+    def code_of(self, name: str, value: str) -> int:
+        """The code ``value`` has in the coded column ``name`` (-2: it never occurs)."""
+        return self.codes[name]._codes.get(value, -2)
+
+    def _records(self, start: int, stop: int) -> list[Any]:
+        columns = [self.column(name)[start:stop].tolist() for name in self._NAMES]
+        error_kind, finish, basis = (self.codes[name] for name in ("error_kind", "finish_reason", "confidence_basis"))
+        made = []
+        for offset, (has_text, kind, tokens_in, tokens_out, latency, cost, hit, cached, written, reason, sure,
+                     how) in enumerate(zip(*columns)):
+            position = start + offset
+            made.append(self._make(
+                item_id=self.item_ids[position], text=TEXT_KEPT_OUT if has_text else None,
+                error_kind=error_kind.value(kind), input_tokens=None if tokens_in < 0 else tokens_in,
+                output_tokens=None if tokens_out < 0 else tokens_out, latency_ms=None if latency != latency else latency,
+                cost_usd=cost, cache_hit=hit, cached_input_tokens=cached, cache_write_tokens=written,
+                finish_reason=finish.value(reason), error_reason=self.error_reasons.get(position),
+                confidence=None if sure != sure else sure, confidence_basis=basis.value(how),
+            ))
+        return made
