@@ -181,7 +181,7 @@ class BatchJobRunner:
             self._log(f"{self.role}: resuming {len(resumed)} batch(es) submitted earlier; nothing is submitted again")
             resumed = [await self._ensure_submitted(job) for job in resumed]
             await self._wait_and_collect(resumed)
-        finished = self.store.finished_keys()
+        finished = self.store.finished_keys(self.role)  # this role's only: the others' would be dead weight
         to_send = self._serve_cache_hits(calls, handled, finished)
         if any(to_send):
             jobs = [job async for job in self._submit_windows(calls, to_send)]
