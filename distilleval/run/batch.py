@@ -275,23 +275,29 @@ class BatchJobRunner:
         passes the provider's request or byte limit; yields each job once its id is recorded. Only
         the open batch's request rows are held; each line goes to its request file as it is drawn."""
         window: _Window | None = None
-        for call, send in zip(calls, to_send):
-            if not send:
-                continue
-            line = self.client.request_line(_PLACEHOLDER_ID, call.request)
-            # Sized under a placeholder id as long as any real one (``c<chunk>-<index>``).
-            line_bytes = len(json.dumps(line, ensure_ascii=False).encode()) + 1
-            if window is not None and window.full(line_bytes, self.client.max_requests, self.client.max_bytes):
+        try:
+            for call, send in zip(calls, to_send):
+                if not send:
+                    continue
+                line = self.client.request_line(_PLACEHOLDER_ID, call.request)
+                # Sized under a placeholder id as long as any real one (``c<chunk>-<index>``).
+                line_bytes = len(json.dumps(line, ensure_ascii=False).encode()) + 1
+                if window is not None and window.full(line_bytes, self.client.max_requests, self.client.max_bytes):
+                    yield await self._submit(window)
+                    window = None
+                if window is None:
+                    window = self._open_window()
+                custom_id = f"c{window.number}-{len(window.rows)}"
+                line["custom_id"] = custom_id  # the line the request writer makes under that id, built once
+                key = cache_key(self.model_id, call.request, call.repeat)
+                window.add(json.dumps(line, ensure_ascii=False) + "\n", line_bytes,
+                           BatchRequestRow(custom_id, call.item_id, call.repeat, key))
+            if window is not None:
                 yield await self._submit(window)
                 window = None
-            if window is None:
-                window = self._open_window()
-            custom_id = f"c{window.number}-{len(window.rows)}"
-            line["custom_id"] = custom_id
-            window.add(json.dumps(line, ensure_ascii=False) + "\n", line_bytes,
-                       BatchRequestRow(custom_id, call.item_id, call.repeat, cache_key(self.model_id, call.request, call.repeat)))
-        if window is not None:
-            yield await self._submit(window)
+        finally:
+            if window is not None:
+                window.handle.close()  # a run stopped mid-batch: its .tmp file is never submitted
 
     def _open_window(self) -> "_Window":
         number = self.ledger.next_chunk(self.role)
