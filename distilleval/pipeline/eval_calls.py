@@ -95,6 +95,16 @@ class EvalCalls:
         for item, role in self._pending():
             yield Call(item.id, role, self.request(role, item))
 
+    def of_role(self, role: str) -> "RoleCalls":
+        """``role``'s calls, in run order, drawn anew (and built as drawn) each time they are iterated."""
+        return RoleCalls(self, role)
+
+    def _role_calls(self, role: str) -> Iterator[Call]:
+        finished = self._finished
+        for item in self._items:
+            if not finished or (item.id, role, 0) not in finished:
+                yield Call(item.id, role, self.request(role, item))
+
     def keyed_chunks(self, model_ids: dict[str, str], *, remember: bool = False) -> Iterator[list[Planned]]:
         """Every call as ``(item id, role, 0, cache key, cache row, item)`` (what ``run.replay`` serves: the
         cache row is where the backend scan found the key, None where it did not look or found nothing), in chunks of
@@ -183,3 +193,18 @@ class EvalCalls:
         for item_id, role, _, key, _, item in replay_hits(self.keyed_chunks(model_ids), cache, store, on_hits=on_hits):
             yield Call(item_id, role, self.request(role, item), miss_key=key)
         self._digests, self._cache_rows = bytearray(), array("q")
+
+
+class RoleCalls:
+    """One role's calls of an ``EvalCalls``: iterable any number of times, each pass building them
+    again (what ``run.batch`` draws a batch at a time), so no list of them is held."""
+
+    def __init__(self, calls: EvalCalls, role: str):
+        self._calls = calls
+        self.role = role
+
+    def __len__(self) -> int:
+        return self._calls.counts[self.role]
+
+    def __iter__(self) -> Iterator[Call]:
+        return self._calls._role_calls(self.role)

@@ -148,7 +148,7 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
             write_run_files(spec, pricing, run_dir)
             _phase("calls", total=len(calls))
             if options.batch and len(calls):
-                asyncio.run(_call_models_in_batches(spec, list(calls), store, options, pricing, run_dir))
+                asyncio.run(_call_models_in_batches(spec, calls, store, options, pricing, run_dir))
                 calls = EvalCalls(spec, [], roles)
             if len(calls) or probe:
                 try:
@@ -286,9 +286,12 @@ def _check_batch_roles(spec: TaskSpec, roles: list[str], pricing: Any) -> None:
 
 
 async def _call_models_in_batches(
-    spec: TaskSpec, calls: list[Any], store: Any, options: EvalOptions, pricing: Any, run_dir: Path
+    spec: TaskSpec, calls: Any, store: Any, options: EvalOptions, pricing: Any, run_dir: Path
 ) -> None:
-    """Each role's ``calls`` through its provider's batch API (``distilleval.run.batch``), results into ``store``."""
+    """Each role's ``calls`` through its provider's batch API (``distilleval.run.batch``), results into ``store``
+    (none is read back: the caller reads the store). From an ``EvalCalls`` (the models' calls) each role's calls
+    are drawn lazily, a batch at a time; a list (the judge's calls, already held) is split by role."""
+    from distilleval.pipeline.eval_calls import EvalCalls
     from distilleval.run.batch import BatchOptions, run_model_in_batches
     from distilleval.run.cache import ResponseCache, cache_path_for
 
@@ -299,12 +302,14 @@ async def _call_models_in_batches(
 
         models.update({role: judge for role in JUDGE_ROLES})
     cache = None if options.no_cache else ResponseCache(cache_path_for(options.cache), refresh=options.refresh)
+    lazy = isinstance(calls, EvalCalls)
     try:
-        for role in sorted({call.model for call in calls}):
+        for role in sorted(calls.roles if lazy else {call.model for call in calls}):
             await run_model_in_batches(
-                role, models[role], [call for call in calls if call.model == role], store=store, cache=cache,
+                role, models[role], calls.of_role(role) if lazy else [call for call in calls if call.model == role],
+                store=store, cache=cache,
                 price=pricing.price_for(pricing.key_for(models[role])), work_dir=run_dir,
-                options=BatchOptions(poll_initial_s=options.batch_poll),
+                options=BatchOptions(poll_initial_s=options.batch_poll), results=False,
             )
     finally:
         if cache is not None:

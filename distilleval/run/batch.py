@@ -29,7 +29,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from distilleval.spec.task_spec import ModelSpec
 
 WRITE_BATCH = 1000
+_PLACEHOLDER_ID = "c000000-0000000"
 # Error kinds of a call lost with its whole batch (or its batch's deadline), not by its own request.
 BATCH_LOSS_KINDS = ("batch_failed", "expired", "canceled", "missing")
 
@@ -75,6 +76,26 @@ class BatchOptions:
     poll_initial_s: float = 10.0
     poll_max_s: float = 300.0
     poll_factor: float = 1.5
+
+
+@dataclass
+class _Window:
+    """The batch being written: its request file (open), its size so far and its ledger rows."""
+
+    number: int
+    path: Path
+    handle: Any
+    rows: list[BatchRequestRow] = dataclasses.field(default_factory=list)
+    size: int = 0
+
+    def full(self, line_bytes: int, max_requests: int, max_bytes: int) -> bool:
+        """Whether a line of ``line_bytes`` must start the next batch."""
+        return bool(self.rows) and (len(self.rows) >= max_requests or self.size + line_bytes > max_bytes)
+
+    def add(self, line: str, line_bytes: int, row: BatchRequestRow) -> None:
+        self.handle.write(line)
+        self.rows.append(row)
+        self.size += line_bytes
 
 
 def _elapsed(seconds: float) -> str:
@@ -128,21 +149,30 @@ class BatchJobRunner:
         self.ledger = BatchLedger(store.path)
         self.submitted = 0
         self.cache_hits = 0
-        self._calls: dict[tuple[str, int], Call] = {}
+        self._source: Iterable[Call] = ()  # the calls of the run in progress (drawn again to rewrite a lost file)
 
     def jobs(self) -> list[BatchJob]:
         """Every batch this role's run submitted."""
         return self.ledger.jobs(self.role)
 
-    async def run(self, calls: Sequence[Call]) -> list[CallResult]:
-        """Every call's final result, in the order of ``calls`` (read back from the run store).
+    async def run(self, calls: Iterable[Call], *, results: bool = True) -> list[CallResult]:
+        """Every call's final result, in the order of ``calls`` (read back from the run store), or
+        ``[]`` when ``results`` is False (the caller reads the store itself).
+
+        ``calls`` is iterated several times (a list, or an object whose iteration builds them
+        anew): no list of every call, nor of their requests, is held. Each pass draws them again:
+        the checks that refuse before anything is uploaded (same requests on resume, prompts that
+        fit) see every call first; then the misses are written and submitted one batch at a time,
+        so only one batch's request rows are held.
 
         Raises:
             ConfigurationError: an interrupted submission cannot be told apart from a missing one.
             BackendError: a batch endpoint refused us (bad key, unknown batch).
         """
+        if iter(calls) is calls:
+            raise TypeError("BatchJobRunner.run: calls must be iterable more than once (not an iterator)")
+        self._source = calls
         self._check_same_requests(calls)
-        self._calls = {(call.item_id, call.repeat): call for call in calls}
         resumed = [job for job in self.ledger.jobs(self.role) if not job.collected]
         handled: set[tuple[str, int]] = set()
         for job in resumed:
@@ -151,19 +181,15 @@ class BatchJobRunner:
             self._log(f"{self.role}: resuming {len(resumed)} batch(es) submitted earlier; nothing is submitted again")
             resumed = [await self._ensure_submitted(job) for job in resumed]
             await self._wait_and_collect(resumed)
-        finished = self.store.finished_keys()
-        pending = [
-            call for call in calls
-            if (call.item_id, call.repeat) not in handled and (call.item_id, call.model, call.repeat) not in finished
-        ]
-        to_send = self._serve_cache_hits(pending)
-        self._check_prompts_fit(to_send)
-        if to_send:
-            jobs = [await self._submit(chunk) for chunk in self._chunks(to_send)]
+        finished = self.store.finished_keys(self.role)  # this role's only: the others' would be dead weight
+        to_send = self._serve_cache_hits(calls, handled, finished)
+        if any(to_send):
+            jobs = [job async for job in self._submit_windows(calls, to_send)]
             await self._wait_and_collect(jobs)
-        return self._results_for(calls)
+        self._source = ()
+        return self._results_for(calls) if results else []
 
-    def _check_same_requests(self, calls: Sequence[Call]) -> None:
+    def _check_same_requests(self, calls: Iterable[Call]) -> None:
         """Refuse to continue when an item this run already sent as a batch request is now a
         different request (its prompt, settings or input changed): never mix the two answers.
 
@@ -172,7 +198,13 @@ class BatchJobRunner:
         """
         from distilleval.run.identity import RunInputsChanged
 
-        current = {(call.item_id, call.repeat): cache_key(self.model_id, call.request, call.repeat) for call in calls}
+        sent = {(row.item_id, row.repeat) for job in self.ledger.jobs(self.role)
+                for row in self.ledger.requests(job).values()}
+        if not sent:
+            return
+        # Keys made only for the calls the ledger holds (nothing on a fresh run).
+        current = {(call.item_id, call.repeat): cache_key(self.model_id, call.request, call.repeat)
+                   for call in calls if (call.item_id, call.repeat) in sent}
         for job in self.ledger.jobs(self.role):
             for row in self.ledger.requests(job).values():
                 key = current.get((row.item_id, row.repeat))
@@ -183,31 +215,33 @@ class BatchJobRunner:
                         "changed since this run started); put the old input back to collect it, or start a new run"
                     )
 
-    def _check_prompts_fit(self, to_send: list[tuple[Call, str]]) -> None:
-        """Refuse, before anything is written or uploaded, a request whose prompt does not fit the
-        model's context window: the same check the online routes make before each call.
+    # -- cache and checks ------------------------------------------------------------------
+
+    def _serve_cache_hits(self, calls: Iterable[Call], handled: set[tuple[str, int]],
+                          finished: set[tuple[str, str, int]]) -> bytearray:
+        """Commit cache hits as the runner would, and refuse, before anything is written or uploaded,
+        a miss whose prompt does not fit the model's context window (the same check the online
+        routes make before each call). Returns one flag a call, in the order of ``calls``: 1 for a
+        miss to send, 0 for a call served, finished or in a resumed batch.
 
         Raises:
-            DataError: one line naming the role, the item and the window.
+            DataError: one line naming the role, the item and the window (every hit is stored first).
         """
-        for call, _ in to_send:
-            try:
-                check_prompt_fits(self.model_id, call.request)
-            except BackendError as err:
-                raise DataError(f"--batch: {self.role} model, item {call.item_id}: {err}; no batch was submitted") from None
-
-    # -- cache -----------------------------------------------------------------------------
-
-    def _serve_cache_hits(self, calls: list[Call]) -> list[tuple[Call, str]]:
-        """Commit cache hits as the runner would; returns the misses with their cache keys."""
-        misses: list[tuple[Call, str]] = []
+        to_send = bytearray()
         hits: list[CallResult] = []
+        refused: str | None = None
         for call in calls:
+            if (call.item_id, call.repeat) in handled or (call.item_id, call.model, call.repeat) in finished:
+                to_send.append(0)
+                continue
             key = cache_key(self.model_id, call.request, call.repeat)
             hit = self.cache.get(key) if self.cache is not None else None
             if hit is None:
-                misses.append((call, key))
+                to_send.append(1)
+                if refused is None:
+                    refused = self._prompt_refusal(call)
                 continue
+            to_send.append(0)
             hits.append(CallResult(
                 call.item_id, call.model, call.repeat, "ok", text=hit.text,
                 input_tokens=hit.input_tokens, output_tokens=hit.output_tokens, latency_ms=hit.latency_ms,
@@ -215,41 +249,66 @@ class BatchJobRunner:
                 cache_write_tokens=hit.cache_write_tokens, finish_reason=hit.finish_reason,
                 confidence=hit.confidence, confidence_basis=hit.confidence_basis,
             ))
-        for result in hits:
-            self.store.add(result)
+            if len(hits) >= WRITE_BATCH:
+                self.store.add_many(hits)
+                self.cache_hits += len(hits)
+                hits = []
+        self.store.add_many(hits)
         self.store.flush()
         self.cache_hits += len(hits)
-        return misses
+        if refused is not None:
+            raise DataError(refused)
+        return to_send
+
+    def _prompt_refusal(self, call: Call) -> str | None:
+        """Why ``call``'s prompt cannot be sent (it does not fit the model's window), or None."""
+        try:
+            check_prompt_fits(self.model_id, call.request)
+        except BackendError as err:
+            return f"--batch: {self.role} model, item {call.item_id}: {err}; no batch was submitted"
+        return None
 
     # -- submission ------------------------------------------------------------------------
 
-    def _chunks(self, to_send: list[tuple[Call, str]]) -> list[list[tuple[Call, str]]]:
-        """The calls split so no batch passes the provider's request or byte limit."""
-        chunks: list[list[tuple[Call, str]]] = [[]]
-        size = 0
-        for call, key in to_send:
-            # Sized under a placeholder id as long as any real one (``c<chunk>-<index>``).
-            line_bytes = len(json.dumps(self.client.request_line("c000000-0000000", call.request), ensure_ascii=False).encode()) + 1
-            if chunks[-1] and (len(chunks[-1]) >= self.client.max_requests or size + line_bytes > self.client.max_bytes):
-                chunks.append([])
-                size = 0
-            chunks[-1].append((call, key))
-            size += line_bytes
-        return chunks
+    async def _submit_windows(self, calls: Iterable[Call], to_send: bytearray) -> AsyncIterator[BatchJob]:
+        """Write and submit the calls flagged in ``to_send``, one batch at a time, split so no batch
+        passes the provider's request or byte limit; yields each job once its id is recorded. Only
+        the open batch's request rows are held; each line goes to its request file as it is drawn."""
+        window: _Window | None = None
+        try:
+            for call, send in zip(calls, to_send):
+                if not send:
+                    continue
+                line = self.client.request_line(_PLACEHOLDER_ID, call.request)
+                # Sized under a placeholder id as long as any real one (``c<chunk>-<index>``).
+                line_bytes = len(json.dumps(line, ensure_ascii=False).encode()) + 1
+                if window is not None and window.full(line_bytes, self.client.max_requests, self.client.max_bytes):
+                    yield await self._submit(window)
+                    window = None
+                if window is None:
+                    window = self._open_window()
+                custom_id = f"c{window.number}-{len(window.rows)}"
+                line["custom_id"] = custom_id  # the line the request writer makes under that id, built once
+                key = cache_key(self.model_id, call.request, call.repeat)
+                window.add(json.dumps(line, ensure_ascii=False) + "\n", line_bytes,
+                           BatchRequestRow(custom_id, call.item_id, call.repeat, key))
+            if window is not None:
+                yield await self._submit(window)
+                window = None
+        finally:
+            if window is not None:
+                window.handle.close()  # a run stopped mid-batch: its .tmp file is never submitted
 
-    async def _submit(self, chunk: list[tuple[Call, str]]) -> BatchJob:
-        """Write the request file, record the job, submit it, record its id."""
+    def _open_window(self) -> "_Window":
         number = self.ledger.next_chunk(self.role)
         path = self._requests_file(number)
-        temporary = path.with_name(path.name + ".tmp")
-        rows = []
-        with open(temporary, "w", encoding="utf-8") as handle:
-            for index, (call, key) in enumerate(chunk):
-                custom_id = f"c{number}-{index}"
-                handle.write(json.dumps(self.client.request_line(custom_id, call.request), ensure_ascii=False) + "\n")
-                rows.append(BatchRequestRow(custom_id, call.item_id, call.repeat, key))
-        temporary.replace(path)
-        job = self.ledger.add_job(self.role, self.client.provider, uuid.uuid4().hex, rows)
+        return _Window(number, path, open(path.with_name(path.name + ".tmp"), "w", encoding="utf-8"))
+
+    async def _submit(self, window: "_Window") -> BatchJob:
+        """Close the request file, record the job, submit it, record its id."""
+        window.handle.close()
+        window.path.with_name(window.path.name + ".tmp").replace(window.path)
+        job = self.ledger.add_job(self.role, self.client.provider, uuid.uuid4().hex, window.rows)
         return await self._send(job)
 
     def _requests_file(self, chunk: int) -> Path:
@@ -268,15 +327,20 @@ class BatchJobRunner:
 
     def _rewrite_requests_file(self, job: BatchJob, path: Path) -> None:
         """Write a job's request file again from the ledger's rows and this run's calls (the same
-        requests: ``_check_same_requests`` refused any that changed), when it is gone."""
+        requests: ``_check_same_requests`` refused any that changed), when it is gone. One pass
+        over the calls keeps the requests of this job only (one batch's worth)."""
+        rows = self.ledger.requests(job)
+        wanted = {(row.item_id, row.repeat) for row in rows.values()}
+        requests = {(call.item_id, call.repeat): call.request for call in self._source
+                    if (call.item_id, call.repeat) in wanted}
         temporary = path.with_name(path.name + ".tmp")
         with open(temporary, "w", encoding="utf-8") as handle:
-            for custom_id, row in self.ledger.requests(job).items():
-                call = self._calls.get((row.item_id, row.repeat))
-                if call is None:
+            for custom_id, row in rows.items():
+                request = requests.get((row.item_id, row.repeat))
+                if request is None:
                     raise ConfigurationError(f"--batch: {path.name} is gone and item {row.item_id!r} is no longer in "
                                              "the run's data, so the batch cannot be sent again; start a new run")
-                handle.write(json.dumps(self.client.request_line(custom_id, call.request), ensure_ascii=False) + "\n")
+                handle.write(json.dumps(self.client.request_line(custom_id, request), ensure_ascii=False) + "\n")
         temporary.replace(path)
 
     async def _ensure_submitted(self, job: BatchJob) -> BatchJob:
@@ -395,7 +459,7 @@ class BatchJobRunner:
         if self.cache is not None and puts:
             self.cache.put_many(self.model_id, puts)
 
-    def _results_for(self, calls: Sequence[Call]) -> list[CallResult]:
+    def _results_for(self, calls: Iterable[Call]) -> list[CallResult]:
         stored = {(r.item_id, r.repeat): r for r in self.store.results(self.role)}
         return [stored[(call.item_id, call.repeat)] for call in calls if (call.item_id, call.repeat) in stored]
 
@@ -408,15 +472,17 @@ class BatchJobRunner:
 async def run_model_in_batches(
     role: str,
     model: "ModelSpec",
-    calls: Sequence[Call],
+    calls: Iterable[Call],
     *,
     store: RunStore,
     cache: ResponseCache | None,
     price: ModelPrice,
     work_dir: Path,
     options: BatchOptions,
+    results: bool = True,
 ) -> list[CallResult]:
-    """Every call of one model role of a spec through its provider's batch API.
+    """Every call of one model role of a spec through its provider's batch API (``calls``: iterable
+    more than once; ``results``: False returns ``[]`` and reads nothing back, see ``BatchJobRunner.run``).
 
     Reads the role's API key, opens the provider's batch client, runs ``BatchJobRunner`` and
     closes both; the store and cache stay the caller's.
@@ -430,7 +496,7 @@ async def run_model_in_batches(
         role, model.model, client, store=store, cache=cache, price=price, work_dir=work_dir, options=options
     )
     try:
-        return await runner.run(calls)
+        return await runner.run(calls, results=results)
     finally:
         runner.close()
         await client.aclose()

@@ -231,12 +231,17 @@ class RunStore:
             self.db.execute("BEGIN")
             self.db.executemany(_INSERT, rows)
 
-    def finished_keys(self) -> set[tuple[str, str, int]]:
-        """(item_id, model, repeat) of every call that ended ``ok``: these are never re-called."""
+    def finished_keys(self, model: str | None = None) -> set[tuple[str, str, int]]:
+        """(item_id, model, repeat) of every call that ended ``ok``: these are never re-called.
+        ``model``: of that model role only (a batch role's check need not hold every other role's)."""
         self.flush()
+        query = "SELECT item_id, model, repeat FROM records WHERE status = 'ok'"
+        params: tuple[Any, ...] = ()
+        if model is not None:
+            query += " AND model = ?"
+            params = (model,)
         with self._guard():
-            rows = self.db.execute("SELECT item_id, model, repeat FROM records WHERE status = 'ok'").fetchall()
-        return {(item_id, model, repeat) for item_id, model, repeat in rows}
+            return {(item_id, model, repeat) for item_id, model, repeat in self.db.execute(query, params)}
 
     def results(self, model: str | None = None) -> list[CallResult]:
         """Stored results, optionally for one model role, in insertion order."""

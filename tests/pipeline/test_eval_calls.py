@@ -34,6 +34,20 @@ def test_calls_are_counted_without_being_built_and_come_interleaved_by_item(task
     assert EvalCalls(spec, items, ["teacher"], {(item.id, "teacher", 0) for item in items}).roles == []
 
 
+def test_one_roles_calls_are_drawn_anew_on_each_pass(task):
+    # What ``eval --batch`` hands the batch runner: it iterates them more than once and keeps none.
+    spec, items = task
+    finished = {(items[0].id, "teacher", 0), (items[3].id, "student", 0)}
+    plan = EvalCalls(spec, items, ROLES, finished)
+    for role in ROLES:
+        calls = plan.of_role(role)
+        expected = [call for call in plan if call.model == role]
+        assert len(calls) == len(expected) == 8
+        first = list(calls)
+        assert first == expected and list(calls) == expected
+        assert iter(calls) is not calls and next(iter(calls)) is not first[0]  # built again, not kept
+
+
 def test_keys_are_those_of_the_built_requests_in_growing_chunks(task):
     spec, items = task
     plan = EvalCalls(spec, items, ROLES)

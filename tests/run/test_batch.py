@@ -254,3 +254,118 @@ def test_request_files_go_once_their_results_are_stored_and_a_resume_writes_one_
     assert sent[1] == sent[0]
     assert [r.text for r in again] == [r.text for r in first] and all(r.ok for r in again)
     assert not list(run_dir.glob("batch-*"))
+
+
+class DrawnCalls:
+    """Calls built anew each time they are iterated (as ``EvalCalls.of_role`` builds them): the test
+    can then see whether the runner keeps any."""
+
+    def __init__(self, n, long_item=None):
+        self.n, self.long_item = n, long_item
+
+    def __iter__(self):
+        for i in range(self.n):
+            if f"i{i}" == self.long_item:
+                yield Call(f"i{i}", "teacher", ChatRequest(({"role": "user", "content": "charged twice " * 6000},),
+                                                           max_tokens=8))
+            else:
+                yield Call(f"i{i}", "teacher", ChatRequest(
+                    ({"role": "system", "content": "rubric words"}, {"role": "user", "content": f"item {i} text"}),
+                    max_tokens=8))
+
+
+def live_calls():
+    import gc
+
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, Call))
+
+
+def test_several_windows_write_the_same_rows_and_requests_as_one_batch_and_keep_no_call(tmp_path, monkeypatch):
+    # Issue 27: at 1M items the runner held every Call (its whole prompt) of a role until the end.
+    import json
+
+    from distilleval.backends.batch_openai import OpenAIBatchClient
+
+    def rows_of(run_dir):
+        with RunStore(run_dir) as store:
+            return sorted((r.item_id, r.status, r.text, r.input_tokens, r.output_tokens, r.cost_usd, r.error_kind)
+                          for r in store.results("teacher"))
+
+    def recording(run_dir, sent, held):
+        def log(line):
+            if " requests as " in line:
+                held.append(live_calls())
+                newest = max(run_dir.glob("batch-*.jsonl"), key=lambda path: int(path.stem.rsplit("-", 1)[1]))
+                sent.append(newest.read_text().splitlines())
+        return log
+
+    before = live_calls()  # earlier tests' calls a kept traceback may hold
+    with BatchServer(polls_to_finish=1, fails=lambda p: "item 4 " in p) as server:
+        one_sent, one_held = [], []
+        one, _ = run_job(server, "openai", tmp_path / "one", None, DrawnCalls(10),
+                         log=recording(tmp_path / "one", one_sent, one_held))
+        monkeypatch.setattr(OpenAIBatchClient, "max_requests", 3)
+        sent, held = [], []
+        windowed, _ = run_job(server, "openai", tmp_path / "windowed", None, DrawnCalls(10),
+                              log=recording(tmp_path / "windowed", sent, held))
+        assert [size for _, _, size in server.submissions] == [10, 3, 3, 3, 1]
+        client = batch_client_for("teacher", MODELS["openai"], api_base=server.openai_base, api_key="k")
+    assert rows_of(tmp_path / "windowed") == rows_of(tmp_path / "one")
+    assert [(r.item_id, r.ok) for r in windowed] == [(r.item_id, r.ok) for r in one]
+    assert [r.item_id for r in windowed if not r.ok] == ["i4"]
+    # Each window's file holds exactly the lines the request writer makes, ids c<window>-<index>, in call order.
+    expected = [[json.dumps(client.request_line(f"c{w}-{i}", call.request), ensure_ascii=False)
+                 for i, call in enumerate(calls(10)[w * 3:w * 3 + 3])] for w in range(4)]
+    assert sent == expected and len(one_sent) == 1 and len(one_sent[0]) == 10
+    # Nothing holds the calls of a window once it is submitted (the one drawn last at most).
+    assert len(held) == 4 and max(held) - before <= 1 and max(one_held) - before <= 1
+
+
+def test_a_long_prompt_in_a_later_window_is_refused_before_the_first_window_is_uploaded(tmp_path, monkeypatch):
+    from distilleval.backends.batch_openai import OpenAIBatchClient
+    from distilleval.errors import DataError
+
+    monkeypatch.setattr(OpenAIBatchClient, "max_requests", 2)
+
+    async def go(server):
+        client = batch_client_for("teacher", "openai/gpt-4", api_base=server.openai_base, api_key="k")
+        try:
+            with RunStore(tmp_path / "run") as store:
+                runner = BatchJobRunner("teacher", "openai/gpt-4", client, store=store, cache=None, price=None,
+                                        work_dir=tmp_path / "run", log=lambda line: None)
+                try:
+                    await runner.run(DrawnCalls(7, long_item="i5"))
+                finally:
+                    runner.close()
+        finally:
+            await client.aclose()
+
+    with BatchServer(polls_to_finish=0) as server:
+        with pytest.raises(DataError, match="item i5:.*no batch was submitted"):
+            asyncio.run(go(server))
+        assert server.submissions == []
+    assert not list((tmp_path / "run").glob("batch-*.jsonl"))
+
+
+def test_results_false_reads_nothing_back_and_a_one_pass_iterator_is_refused(tmp_path):
+    with BatchServer(polls_to_finish=1) as server:
+        async def go(the_calls, **kwargs):
+            client = batch_client_for("teacher", MODELS["openai"], api_base=server.openai_base, api_key="k")
+            try:
+                with RunStore(tmp_path / "run") as store:
+                    runner = BatchJobRunner("teacher", MODELS["openai"], client, store=store, cache=None, price=None,
+                                            work_dir=tmp_path / "run", options=BatchOptions(poll_initial_s=0.001),
+                                            log=lambda line: None)
+                    try:
+                        return await runner.run(the_calls, **kwargs)
+                    finally:
+                        runner.close()
+            finally:
+                await client.aclose()
+
+        with pytest.raises(TypeError, match="more than once"):
+            asyncio.run(go(iter(calls(2))))
+        assert asyncio.run(go(DrawnCalls(4), results=False)) == []
+        assert len(server.submissions) == 1
+    with RunStore(tmp_path / "run") as store:
+        assert sorted(r.item_id for r in store.results("teacher")) == ["i0", "i1", "i2", "i3"]

@@ -32,6 +32,9 @@ def test_finished_keys_skip_ok_rows_but_not_errors(tmp_path):
         store.add(_ok("b"))
         assert len(store.results("teacher")) == 2
         assert store.finished_keys() == {("a", "teacher", 0), ("a", "student", 0), ("b", "teacher", 0)}
+        # One role's only (a batch role's check holds no other role's keys).
+        assert store.finished_keys("teacher") == {("a", "teacher", 0), ("b", "teacher", 0)}
+        assert store.finished_keys("student") == {("a", "student", 0)}
 
 
 def test_results_roundtrip_every_field(tmp_path):
