@@ -28,8 +28,7 @@ def record_under_load(store: Any, runner: Any, concurrency: int, roles: Sequence
     recorded = dict(store.get_meta(UNDER_LOAD, {}))
     for role in roles:
         lag = distribution(runner.loop_lag_ms.get(role, []))
-        timed = [r.latency_ms for r in store.results(role) if r.ok and not r.cache_hit and r.latency_ms is not None]
-        reason = client_bound_reason(lag, distribution(timed))
+        reason = client_bound_reason(lag, distribution(store.answer_latencies(role)))
         recorded[role] = {
             "concurrency": concurrency,
             "loop_lag_ms": lag.model_dump() if lag is not None else None,

@@ -197,3 +197,20 @@ def test_results_read_every_field_into_its_own_place(tmp_path):
         read = store.results()
     assert read == [original, dataclasses.replace(original, item_id="hit", status="ok", cache_hit=True)]
     assert [type(result.cache_hit) for result in read] == [bool, bool]
+
+
+def test_answer_latencies_are_the_made_answered_calls_of_one_model_in_order(tmp_path):
+    rows = [
+        CallResult("a", "teacher", 0, "ok", text="x", latency_ms=30.0),
+        CallResult("b", "teacher", 0, "ok", text="x", latency_ms=10.0, cache_hit=True),  # a cache hit: not made
+        CallResult("c", "teacher", 0, "error", error_kind="timeout", latency_ms=900.0),  # no answer
+        CallResult("d", "teacher", 0, "ok", text="x"),  # no latency recorded
+        CallResult("a", "student", 0, "ok", text="x", latency_ms=5.0),  # another model
+        CallResult("e", "teacher", 1, "ok", text="x", latency_ms=20.0),  # a repeat counts
+    ]
+    with RunStore(tmp_path) as store:
+        store.add_many(rows)
+        expected = [r.latency_ms for r in store.results("teacher") if r.ok and not r.cache_hit and r.latency_ms is not None]
+        assert list(store.answer_latencies("teacher")) == expected == [30.0, 20.0]
+        assert list(store.answer_latencies("student")) == [5.0]
+        assert list(store.answer_latencies("judge")) == []
