@@ -30,8 +30,8 @@ from pathlib import Path
 
 from distilleval.errors import DataError, SpecError
 from distilleval.pipeline.plan import eval_items
-from distilleval.spec.data import Item, load_items, load_items_lazily, split_items
-from distilleval.spec.lazy_items import LazyItems
+from distilleval.spec.data import Item, load_items, split_items
+from distilleval.spec.lazy_items import LazyItems, load_items_lazily
 from distilleval.spec.scorer_config import JudgeScorer, SpansScorer
 from distilleval.spec.task_spec import BaselineSpec, TaskSpec, spec_location
 

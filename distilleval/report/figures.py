@@ -401,7 +401,7 @@ class _SpecData:
 
     def items(self) -> Sequence[Item]:
         """Every item of the spec's data file, in canonical order (``spec.data.load_items``)."""
-        from distilleval.spec.data import load_items_lazily
+        from distilleval.spec.lazy_items import load_items_lazily
 
         if self._error is not None:
             raise self._error

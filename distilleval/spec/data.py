@@ -15,13 +15,11 @@ import csv
 import gc
 import hashlib
 import json
-import os
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from distilleval.errors import DataError
 from distilleval.spec.fast_rows import IrregularFile, JsonlRecords, fast_jsonl_available, row_reader
@@ -29,16 +27,11 @@ from distilleval.spec.labels import LabelMatcher
 from distilleval.spec.scorer_config import ExactMatchScorer
 from distilleval.spec.task_spec import SplitSpec, TaskSpec, spec_location
 
-if TYPE_CHECKING:
-    from distilleval.spec.lazy_items import LazyItems
-
 _LABELS_SHOWN = 8
 _COLUMNS_SHOWN_FROM = 100
 """How many records' columns a missing ``data.gold`` column's message lists."""
 _FREEZE_FROM = 50_000
 """From this many items ``load_items`` takes what is alive out of the cycle collector's sight."""
-LAZY_FROM = 50_000
-"""From this many lines ``load_items_lazily`` keeps a data file's rows off the Python heap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -471,120 +464,3 @@ def split_items(items: Iterable[Item], split: str) -> list[Item]:
     """The items of one split, in the order given (``load_items``'s canonical order)."""
     return [item for item in items if item.split == split]
 
-
-def load_items_lazily(spec: TaskSpec, *, require_gold: bool = False) -> Sequence[Item]:
-    """``load_items(spec)``'s items, item for item, held as a few numbers a row when the data file is large.
-
-    A JSONL data file of ``LAZY_FROM`` lines or more, with an id column and no image inputs, read by
-    the fast reader without a problem, gives ``spec.lazy_items.LazyItems``: each item is read again
-    from the file when it is used (the file must not change meanwhile). Any other file, and any file
-    with a problem (a bad row, a repeated id), is read by ``load_items``, which words the problem
-    exactly as it always did.
-
-    Raises:
-        DataError: as ``load_items``.
-    """
-    source = spec.resolve(spec.data.path)
-    lazy = _lazy_items(spec, source, require_gold) if _lazy_suits(spec, source) else None
-    return lazy if lazy is not None else load_items(spec, require_gold=require_gold)
-
-
-def _lazy_suits(spec: TaskSpec, source: Path) -> bool:
-    """Whether ``source`` may be held lazily: large JSONL, ids from a column (content ids number their
-    copies in file order, which needs every id at hand), no images (each is checked as it is read)."""
-    fmt = spec.data.format
-    jsonl = fmt == "jsonl" or (fmt == "auto" and source.suffix.lower() != ".csv")
-    if not (jsonl and spec.data.id and not spec.data.image_inputs and fast_jsonl_available()):
-        return False
-    return _has_lines(source, LAZY_FROM)
-
-
-def _has_lines(path: Path, count: int) -> bool:
-    """Whether ``path`` has at least ``count`` lines (reads only as far as that many)."""
-    found = 0
-    try:
-        with path.open("rb") as handle:
-            while found < count:
-                block = handle.read(1 << 20)
-                if not block:
-                    return False
-                found += block.count(b"\n")
-    except OSError:
-        return False  # the list path words it
-    return True
-
-
-def _line_item(spec: TaskSpec, source: Path, matcher: LabelMatcher | None,
-               require_gold: bool) -> Callable[[int, bytes], Item]:
-    """``item_of(line number, line bytes)``: the item ``load_items`` makes of that line, whose id it
-    has already seen to be unique (so no id is remembered here)."""
-    import orjson
-
-    read = row_reader(spec, matcher, Item, pool=False, require_gold=require_gold)
-    assert read is not None  # image inputs, the one case without a reader, are never lazy
-    loads = orjson.loads
-
-    def item_of(line: int, text: bytes) -> Item:
-        item = read(line, loads(text), {})
-        if item is None:  # what the plain path decides, on the record as json.loads reads it
-            item = _record_item(spec, source, line, json.loads(text.decode()), {}, matcher,
-                                pool=False, require_gold=require_gold)
-        return item
-
-    return item_of
-
-
-def _lazy_items(spec: TaskSpec, source: Path, require_gold: bool) -> LazyItems | None:
-    """The rows of ``source`` as ``LazyItems`` in canonical order, from one reading of the file;
-    None when ``load_items`` must read it (anything irregular, a bad row, two ids with one order key head)."""
-    import numpy as np
-
-    from distilleval.spec.lazy_items import LazyItems, LazyRows, RowFile
-
-    try:
-        stamp = os.stat(source)
-    except OSError:
-        return None
-    matcher = _gold_matcher(spec)
-    item_of = _line_item(spec, source, matcher, require_gold)
-    watch = _GoldColumnWatch(spec, source)
-    watching = True
-    read = row_reader(spec, matcher, Item, pool=False, require_gold=require_gold)
-    assert read is not None
-    fast = JsonlRecords(source)
-    offsets, lengths, lines = array("q"), array("q"), array("q")
-    evals, golds, heads = bytearray(), bytearray(), bytearray()
-    seen: dict[str, int] = {}  # emptied after each row: uniqueness is checked on the order keys below
-    sha256 = hashlib.sha256
-    try:
-        for line, record in fast:
-            if watching:
-                watch.see(record)
-                watching = watch.seen < _COLUMNS_SHOWN_FROM or not watch.found
-            item = read(line, record, seen)
-            if item is None:
-                item = _record_item(spec, source, line, fast.plain_record(), seen, matcher,
-                                    pool=False, require_gold=require_gold)
-            seen.clear()
-            offsets.append(fast.offset)
-            lengths.append(len(fast.line))
-            lines.append(line)
-            evals.append(item.split == "eval")
-            golds.append(item.gold is not None)
-            heads += sha256(f":{item.id}".encode()).digest()[:8]
-    except (IrregularFile, DataError, UnicodeEncodeError):
-        return None
-    if not watch.found:
-        return None
-    keys = np.frombuffer(bytes(heads), dtype=">u8")
-    order = np.argsort(keys, kind="stable")
-    ranked = keys[order]
-    if bool((ranked[1:] == ranked[:-1]).any()):  # a repeated id (or, once in 10^10 files, a tie)
-        return None
-    file = RowFile(source, item_of, (stamp.st_size, stamp.st_mtime_ns))
-    # The file was read after its stamp was taken: a change in between shows as a changed stamp later.
-    rows = LazyRows(file, np.frombuffer(offsets, dtype=np.int64)[order],
-                    np.frombuffer(lengths, dtype=np.int64)[order].astype(np.int32),
-                    np.frombuffer(lines, dtype=np.int64)[order].astype(np.int32),
-                    np.frombuffer(bytes(evals), dtype=np.uint8)[order], np.frombuffer(bytes(golds), dtype=np.uint8)[order])
-    return LazyItems(rows)

@@ -1,6 +1,6 @@
 """``load_items_lazily`` (``spec.lazy_items.LazyItems``) gives ``load_items``'s items, item for item, or its error.
 
-The threshold (``spec.data.LAZY_FROM``) is lowered so that small files take the lazy path.
+The threshold (``spec.lazy_items.LAZY_FROM``) is lowered so that small files take the lazy path.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from distilleval.errors import DataError
-from distilleval.spec import data as data_module
 from distilleval.spec import lazy_items
-from distilleval.spec.data import load_items, load_items_lazily
-from distilleval.spec.lazy_items import LazyItems, split_count
+from distilleval.spec.data import load_items
+from distilleval.spec.lazy_items import LazyItems, load_items_lazily, split_count
 from distilleval.spec.task_spec import load_spec
 from tests.spec.test_fast_rows import DATA_BLOCKS, MODELS, SCORERS, TINY, _line, _spec
 
@@ -42,7 +41,7 @@ def _outcome(load: Any, spec: Any) -> tuple[str, Any]:
 
 
 def _lazy(spec: Any) -> Any:
-    with mock.patch.object(data_module, "LAZY_FROM", 1):
+    with mock.patch.object(lazy_items, "LAZY_FROM", 1):
         return load_items_lazily(spec)
 
 
