@@ -1,9 +1,9 @@
 """A large data file's items off the Python heap: a few numbers a row, each item read again on access.
 
 A million items held as ``Item`` objects cost about 420 bytes each, most of an eval's memory
-(issue 27). For a large data file ``load_items_lazily`` gives ``LazyItems`` instead, which keeps, per row, where its line lies in the data file (byte offset and
-length), its line number, its split and whether it has a gold answer: 18 bytes, in NumPy arrays in
-the canonical order (``spec.data.canonical_order``). An item is made on access by reading its line
+(issue 27). For a large data file ``load_items_lazily`` gives ``LazyItems`` instead, which keeps,
+per row, where its line lies in the data file (byte offset and length), its line number, its split
+and whether it has a gold answer: 18 bytes, in NumPy arrays in the canonical order (``spec.data.canonical_order``). An item is made on access by reading its line
 again and passing it through the reader that loading used, so it equals the item the list path
 gives. Splits and a ``--limit`` cut are views over the same arrays.
 
