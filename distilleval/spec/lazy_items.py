@@ -24,13 +24,13 @@ from typing import Any, overload
 import numpy as np
 
 from distilleval.errors import DataError
+from distilleval.spec import data
 from distilleval.spec.data import (
     _COLUMNS_SHOWN_FROM,
     Item,
     _gold_matcher,
     _GoldColumnWatch,
     _record_item,
-    load_items,
 )
 from distilleval.spec.fast_rows import IrregularFile, JsonlRecords, fast_jsonl_available, row_reader
 from distilleval.spec.labels import LabelMatcher
@@ -184,7 +184,7 @@ def load_items_lazily(spec: TaskSpec, *, require_gold: bool = False) -> Sequence
     """
     source = spec.resolve(spec.data.path)
     lazy = _lazy_items(spec, source, require_gold) if _lazy_suits(spec, source) else None
-    return lazy if lazy is not None else load_items(spec, require_gold=require_gold)
+    return lazy if lazy is not None else data.load_items(spec, require_gold=require_gold)
 
 
 def _lazy_suits(spec: TaskSpec, source: Path) -> bool:
