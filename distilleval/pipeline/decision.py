@@ -8,6 +8,7 @@ pricing table unreadable) keeps no decision block and says why, never a guessed 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from distilleval.spec.data import Item
 
 
-def record_decision(run_dir: Path, *, say=print, summary: Summary | None = None, items: list[Item] | None = None) -> bool:
+def record_decision(run_dir: Path, *, say=print, summary: Summary | None = None, items: Sequence[Item] | None = None) -> bool:
     """Add ``decision`` to the run's ``summary.json`` (atomically); False when it could not be computed.
 
     ``summary`` is the summary just written there (``write_summary``'s result) and ``items`` every item

@@ -160,11 +160,11 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
             # answers are read a chunk at a time while scoring (``pipeline.streamed_summary``).
             outputs = {role: store.results(role) for role in roles} if spec.scorer.kind == "judge" else None
             _freeze_long_lived()
-            judged = _judge(spec, items, outputs, store, pricing, options) if outputs is not None else None
+            judged = _judge(spec, list(items), outputs, store, pricing, options) if outputs is not None else None
             contexts = {role: latency_context(store, role) for role in roles}
             batch_notes = _batch_providers(store, roles)
         _phase("baselines" if baselines else "scoring")
-        baseline_outputs = _run_baselines(spec, baselines, items, pricing)
+        baseline_outputs = _run_baselines(spec, baselines, items, checked.train, pricing)
         _phase("scoring")
         summary_path = _write_summary(
             spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
@@ -532,15 +532,14 @@ async def _call_models(
             cache.close()
 
 
-def _run_baselines(spec: TaskSpec, baselines: list[Any], items: list[Item], pricing: Any) -> list[Any]:
-    """Train each selected local baseline on the training split and predict the eval items."""
+def _run_baselines(spec: TaskSpec, baselines: list[Any], items: Sequence[Item], train: Sequence[Item],
+                   pricing: Any) -> list[Any]:
+    """Train each selected local baseline on ``train`` (the training split's items with gold) and predict the eval items."""
     if not baselines:
         return []
     from distilleval.pipeline.baseline_runs import baseline_runs
-    from distilleval.spec.data import load_items, split_items
 
-    train = [item for item in split_items(load_items(spec), "train") if item.gold is not None]
-    return baseline_runs(spec, train, items, pricing, baselines=baselines)
+    return baseline_runs(spec, list(train), list(items), pricing, baselines=baselines)
 
 
 def _judge_summary(spec: TaskSpec, items: list[Item], runs: list[Any], scorer: Any, judged: Any, pricing: Any) -> Any:

@@ -7,6 +7,7 @@ token counts measured on the spec's real prompts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from distilleval.costs.pricing import PricingTable
@@ -17,7 +18,7 @@ from distilleval.spec.task_spec import TaskSpec
 
 
 def run_offline(spec: TaskSpec, pricing: PricingTable, plan: RunPlan, *, limit: int | None,
-                items: list[Item] | None = None, say=print) -> Path:
+                items: Sequence[Item] | None = None, say=print) -> Path:
     """The offline pipeline; returns the path of the summary it wrote.
 
     Args:
@@ -30,8 +31,8 @@ def run_offline(spec: TaskSpec, pricing: PricingTable, plan: RunPlan, *, limit: 
     from distilleval.results.summary_json import write_summary
     from distilleval.scoring import build_scorer
 
-    items = load_items(spec) if items is None else items
-    train, evaluate = split_items(items, "train"), eval_items(items, limit)
+    items = load_items(spec) if items is None else list(items)
+    train, evaluate = split_items(items, "train"), list(eval_items(items, limit))
     labelled = [item for item in train if item.gold is not None]
     say(f"label     reference labels: {len(labelled)} gold answers of the train split stand in for the teacher's labels")
     say("validate  skipped: reference labels are the gold itself")

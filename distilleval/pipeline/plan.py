@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,8 +119,13 @@ def plan_run(spec: TaskSpec, pricing: PricingTable, *, runs_dir: Path, offline: 
     return RunPlan(runs_dir / f"{spec.name}-{mode}-{fingerprint[:12]}", fingerprint, offline, reason)
 
 
-def eval_items(items: list[Item], limit: int | None) -> list[Item]:
-    """The eval split, cut to ``limit`` items."""
+def eval_items(items: Sequence[Item], limit: int | None) -> Sequence[Item]:
+    """The eval split, cut to ``limit`` items (a view of ``LazyItems``, a list of any other sequence)."""
+    from distilleval.spec.lazy_items import LazyItems
+
+    if isinstance(items, LazyItems):
+        lazy = items.of_split("eval")
+        return lazy.head(limit) if limit else lazy
     chosen = split_items(items, "eval")
     return chosen[:limit] if limit else chosen
 

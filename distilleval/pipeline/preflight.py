@@ -31,6 +31,7 @@ from pathlib import Path
 from distilleval.errors import DataError, SpecError
 from distilleval.pipeline.plan import eval_items
 from distilleval.spec.data import Item, load_items, split_items
+from distilleval.spec.lazy_items import LazyItems, load_items_lazily
 from distilleval.spec.scorer_config import JudgeScorer, SpansScorer
 from distilleval.spec.task_spec import BaselineSpec, TaskSpec, spec_location
 
@@ -40,14 +41,15 @@ class EvalInputs:
     """The items of a run whose inputs passed every check.
 
     Attributes:
-        items: every item of the data file, in canonical order (``spec.data.canonical_order``).
+        items: every item of the data file, in canonical order (``spec.data.canonical_order``): a list,
+            or for a large file ``spec.lazy_items.LazyItems`` (``spec.data.load_items_lazily``).
         evaluate: the eval split in canonical order, cut to the run's limit: what the models answer.
         train: the train split's items that have a gold answer: what baselines are fitted on.
     """
 
-    items: list[Item]
-    evaluate: list[Item]
-    train: list[Item]
+    items: Sequence[Item]
+    evaluate: Sequence[Item]
+    train: Sequence[Item]
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def check_eval_inputs(spec: TaskSpec, *, limit: int | None = None,
             f"{spec_location(spec, ('data',))}: data.gold: not set, so an eval has no right answers to score "
             f"against; name the column of {spec.data.path} that holds them"
         )
-    items = load_items(spec)
+    items = load_items_lazily(spec)
     source = spec.resolve(spec.data.path)
     evaluate = eval_items(items, limit)
     if not evaluate:
@@ -89,7 +91,11 @@ def check_eval_inputs(spec: TaskSpec, *, limit: int | None = None,
     if spec.data.gold is not None:
         _check_gold_present(spec, source, evaluate)
         check_gold_shape(spec, evaluate)
-    train = [item for item in items if item.split == "train" and item.gold is not None]
+    train: Sequence[Item]
+    if isinstance(items, LazyItems):
+        train = items.of_split("train").with_gold()
+    else:
+        train = [item for item in items if item.split == "train" and item.gold is not None]
     chosen = list(spec.baselines if baselines is None else baselines)
     if chosen:
         _check_two_classes(spec, source, train, chosen)
@@ -152,18 +158,22 @@ def _split_rule(spec: TaskSpec, n_items: int) -> str:
     return f"data.split.eval_fraction {split.eval_fraction:g} with seed {split.seed} put none of {n_items} items there"
 
 
-def _check_gold_present(spec: TaskSpec, source: Path, evaluate: list[Item]) -> None:
+def _check_gold_present(spec: TaskSpec, source: Path, evaluate: Sequence[Item]) -> None:
     """Every evaluated item has a gold answer; the first that has none is named."""
-    lacking = [item for item in evaluate if item.gold is None]
+    if isinstance(evaluate, LazyItems):  # from the arrays: no item read again
+        lines = evaluate.lines_without_gold()
+        lacking, first = len(lines), int(lines.min()) if len(lines) else 0
+    else:
+        without = [item.line for item in evaluate if item.gold is None]
+        lacking, first = len(without), min(without, default=0)  # the first in the file, the one a reader looks for
     if lacking:
-        first = min(lacking, key=lambda item: item.line)  # the first in the file, the one a reader looks for
         raise DataError(
-            f"{source}:{first.line}: column {spec.data.gold!r} (gold): missing or empty in an eval row; every "
-            f"evaluated row needs a gold answer ({len(lacking)} of {len(evaluate)} eval rows have none)"
+            f"{source}:{first}: column {spec.data.gold!r} (gold): missing or empty in an eval row; every "
+            f"evaluated row needs a gold answer ({lacking} of {len(evaluate)} eval rows have none)"
         )
 
 
-def check_gold_shape(spec: TaskSpec, items: list[Item]) -> None:
+def check_gold_shape(spec: TaskSpec, items: Sequence[Item]) -> None:
     """A JSON task's gold (on ``items`` that have one) has the shape its scorer reads: an object
     for ``json_fields``, spans with a type, start and end for ``spans`` (else scoring stops at
     that item, after the calls were paid).
@@ -177,21 +187,25 @@ def check_gold_shape(spec: TaskSpec, items: list[Item]) -> None:
         return
     from distilleval.scoring.spans import spans_of
 
-    for item in sorted(items, key=lambda item: item.line):  # report the file's first bad row
-        if item.gold is None:
+    first: tuple[int, str] | None = None  # the file's first bad row, the one a reader looks for
+    for item in items:  # one pass, no list of them: a large file's items are read again (``LazyItems``)
+        if item.gold is None or (first is not None and item.line > first[0]):
             continue
-        where = f"{source}:{item.line}: column {spec.data.gold!r} (gold)"
+        problem = None
         if kind == "json_fields" and not isinstance(item.gold, dict):
-            raise DataError(f"{where}: scorer json_fields compares the fields of a JSON object, "
-                            f"found {type(item.gold).__name__}")
-        if isinstance(spec.scorer, SpansScorer):
+            problem = f"scorer json_fields compares the fields of a JSON object, found {type(item.gold).__name__}"
+        elif isinstance(spec.scorer, SpansScorer):
             _, unusable = spans_of(item.gold, spec.scorer.list_field)
             if unusable:
-                raise DataError(f"{where}: {unusable} of its spans lack a type, a start or an end "
-                                f"(start < end, both whole numbers); scorer spans reads {spec.scorer.list_field!r}")
+                problem = (f"{unusable} of its spans lack a type, a start or an end "
+                           f"(start < end, both whole numbers); scorer spans reads {spec.scorer.list_field!r}")
+        if problem is not None:
+            first = (item.line, problem)
+    if first is not None:
+        raise DataError(f"{source}:{first[0]}: column {spec.data.gold!r} (gold): {first[1]}")
 
 
-def _check_two_classes(spec: TaskSpec, source: Path, train: list[Item], baselines: Sequence[BaselineSpec]) -> None:
+def _check_two_classes(spec: TaskSpec, source: Path, train: Sequence[Item], baselines: Sequence[BaselineSpec]) -> None:
     """A classifier needs at least two classes to fit; say which baselines and what was found."""
     classes = Counter(str(item.gold) for item in train)
     if len(classes) >= 2:

@@ -46,11 +46,12 @@ def count_data(spec: TaskSpec, items: Sequence[Item], limits: dict[str, int]) ->
         The counts, with empty ``spec_sha256`` and ``data_sha256`` (the caller names its sources).
     """
     from distilleval.backends.tinker.token_counts import spec_token_counters
+    from distilleval.spec.lazy_items import split_count
 
     counters = spec_token_counters(spec)
     models = spec.models()
     student = counters.get("student")
-    train_items = sum(1 for item in items if item.split == "train")
+    train_items = split_count(items, "train")  # from the arrays of ``LazyItems``: no pass over the items
     examples = spec.training.labelled_examples or train_items
     # ``project_training`` counts each row only when the rows are the labelled examples themselves.
     per_row = "student" in models and not spec.data.pool and examples == train_items

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -389,7 +390,7 @@ class _SpecData:
     A failure to read is kept and raised again, so each figure that needs the data notes it as before.
     """
 
-    def __init__(self, spec: TaskSpec | None, items: list[Item] | None, limits: dict[str, int],
+    def __init__(self, spec: TaskSpec | None, items: Sequence[Item] | None, limits: dict[str, int],
                  stored: SpecDataCounts | None = None) -> None:
         self.spec = spec
         self._items = items
@@ -398,9 +399,9 @@ class _SpecData:
         self._stored = stored
         self._counted: SpecDataCounts | None = None
 
-    def items(self) -> list[Item]:
+    def items(self) -> Sequence[Item]:
         """Every item of the spec's data file, in canonical order (``spec.data.load_items``)."""
-        from distilleval.spec.data import load_items
+        from distilleval.spec.lazy_items import load_items_lazily
 
         if self._error is not None:
             raise self._error
@@ -408,7 +409,7 @@ class _SpecData:
             if self.spec is None:
                 raise DistillevalError("the spec could not be loaded")
             try:
-                self._items = load_items(self.spec)
+                self._items = load_items_lazily(self.spec)
             except DistillevalError as err:
                 self._error = err
                 raise
@@ -418,7 +419,9 @@ class _SpecData:
         """Items of the training split."""
         if self._stored is not None:
             return self._stored.train_items
-        return sum(1 for item in self.items() if item.split == "train")
+        from distilleval.spec.lazy_items import split_count
+
+        return split_count(self.items(), "train")
 
     def counts(self) -> SpecDataCounts:
         """The data's counts (``report.data_counts.count_data``): as recorded, else counted once."""
@@ -575,7 +578,7 @@ def _stale_price_note(inputs: RunInputs, models: list[ModelRow], max_age_days: i
 
 
 def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_PRICE_AGE_DAYS,
-                    items: list[Item] | None = None) -> Figures:
+                    items: Sequence[Item] | None = None) -> Figures:
     """Derive every figure a report shows from a loaded run.
 
     Args:
@@ -643,7 +646,7 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     return figures
 
 
-def _data_source(inputs: RunInputs, items: list[Item] | None) -> _SpecData:
+def _data_source(inputs: RunInputs, items: Sequence[Item] | None) -> _SpecData:
     """The data's counts as the run recorded them when they apply, else the items (given, or read when needed)."""
     from distilleval.report.data_counts import eval_limits, stored_counts
 

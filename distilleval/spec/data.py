@@ -460,6 +460,7 @@ def _record_item(spec: TaskSpec, source: Path, line: int, record: dict[str, Any]
     return Item(id=item_id, inputs=inputs, gold=gold, split=split_name, line=line)
 
 
-def split_items(items: list[Item], split: str) -> list[Item]:
+def split_items(items: Iterable[Item], split: str) -> list[Item]:
     """The items of one split, in the order given (``load_items``'s canonical order)."""
     return [item for item in items if item.split == split]
+

@@ -66,6 +66,7 @@ class JsonlRecords:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.line = b""
+        self.offset = 0  # where ``line`` starts in the file, in bytes
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
         if orjson is None:
@@ -74,9 +75,11 @@ class JsonlRecords:
         empty = True
         try:
             with self.path.open("rb") as handle:
+                position = 0
                 if handle.peek(len(_BOM)).startswith(_BOM):
-                    handle.read(len(_BOM))
+                    position = len(handle.read(len(_BOM)))
                 for number, line in enumerate(handle, start=1):
+                    start, position = position, position + len(line)
                     # Text mode (the plain reader) also ends a line at a lone "\r", which would
                     # shift every later line number.
                     if b"\r" in line and (line.count(b"\r") > 1 or not line.endswith(b"\r\n")):
@@ -92,7 +95,7 @@ class JsonlRecords:
                     if type(record) is not dict:
                         raise IrregularFile(f"line {number}: not a JSON object")
                     empty = False
-                    self.line = line
+                    self.line, self.offset = line, start
                     yield number, record
         except OSError as err:
             raise IrregularFile(str(err)) from None

@@ -159,3 +159,36 @@ def test_the_calls_scored_outputs_and_item_results_are_let_go_before_the_decisio
     [run_dir] = list((tmp_path / "runs").iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["item_store"]["rows"] == 5 and "decision" in summary
+
+
+def test_an_eval_over_lazily_loaded_items_writes_the_summary_the_list_path_writes(tmp_path, monkeypatch):
+    from distilleval.spec import lazy_items
+    from tests.commands.test_eval import _student, _teacher
+    from tests.pipeline.test_offline import comparable
+
+    loaded = []
+    load = lazy_items.load_items_lazily
+    monkeypatch.setattr("distilleval.pipeline.preflight.load_items_lazily",
+                        lambda *args, **kwargs: loaded.append(load(*args, **kwargs)) or loaded[-1])
+    monkeypatch.setattr(lazy_items, "CHUNK", 7)  # several chunks read back
+    summaries = {}
+    scripts = {"teacher-m": ModelScript(answer=_teacher), "student-m": ModelScript(answer=_student)}
+    with OpenAIServer(scripts) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 60, fast_path=True)
+        rows = (tmp_path / "task" / "data.jsonl").read_text().splitlines(keepends=True)
+        train = [row.replace('"split": "eval"', '"split": "train"') for row in rows[:15]]
+        (tmp_path / "task" / "data.jsonl").write_text("".join(train + rows[15:]))
+        text = spec.read_text().replace("scorer: exact_match\n", "scorer: exact_match\nbaselines: [tfidf_logreg]\n")
+        spec.write_text(text)
+        for lazy_from in (10**9, 10):
+            monkeypatch.setattr(lazy_items, "LAZY_FROM", lazy_from)
+            runs = tmp_path / f"runs-{lazy_from}"
+            assert main(["eval", str(spec), "--runs-dir", str(runs), "--cache", str(tmp_path / f"cache-{lazy_from}.sqlite"),
+                         "--limit", "40"]) == 0
+            [summary] = runs.glob("*/summary.json")
+            summaries[lazy_from] = comparable(json.loads(summary.read_text()))
+    assert [type(items).__name__ for items in loaded] == ["list", "LazyItems"]
+    listed, lazy = summaries[10**9], summaries[10]
+    assert listed["models"]["student"]["n"] == 40 and listed["models"]["tfidf_logreg"]["metric"] is not None
+    assert listed.get("decision") and listed.get("spec_data")
+    assert lazy == listed

@@ -73,6 +73,14 @@ student:
     return folder / "spec.yaml"
 
 
+@pytest.fixture(autouse=True, params=["list", "lazy"])
+def items_held(request, monkeypatch):
+    """Every case twice: the items as a list, and read lazily (``spec.lazy_items``) from their first row on."""
+    if request.param == "lazy":
+        monkeypatch.setattr("distilleval.spec.lazy_items.LAZY_FROM", 1)
+    return request.param
+
+
 @pytest.fixture
 def server():
     with OpenAIServer({"teacher-m": ModelScript(answer=_label_in), "student-m": ModelScript(answer=_label_in)}) as running:
@@ -261,7 +269,7 @@ def test_check_eval_inputs_with_no_train_rows_names_that(tmp_path):
     spec = load_spec(_write_task(tmp_path / "task", "http://127.0.0.1:9", _rows(6), extra="baselines: [tfidf_logreg]\n"))
     with pytest.raises(DataError, match=r"it has no row with a gold answer; label more training rows"):
         check_eval_inputs(spec)
-    assert check_eval_inputs(spec, baselines=[]).train == []
+    assert list(check_eval_inputs(spec, baselines=[]).train) == []
 
 
 def test_check_label_inputs_prefers_the_given_pool(tmp_path):

@@ -233,7 +233,7 @@ def estimate(
     # The checks eval and run make before their first paid call: what they would refuse, estimate refuses too.
     inputs = check_eval_inputs(spec)
     check_scorer(spec)
-    items, eval_items = inputs.items, inputs.evaluate
+    items, eval_items = list(inputs.items), list(inputs.evaluate)  # every item is counted: held as a list
     # Each item's prompts are counted once; the eval split and the default pool are views of those counts.
     counting = own_template_counters(spec, ask_servers=not offline)
     counts = count_spec_tokens(spec, items, counters=counting.counters)
