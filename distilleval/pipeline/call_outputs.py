@@ -8,9 +8,12 @@ and ``pipeline.streamed_summary`` (each chunk of a run) price through here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distilleval.spec.data import Item
+
+if TYPE_CHECKING:
+    from distilleval.results.build import OutputChunk
 
 
 def priced_cost(result: Any, price: Any, *, batch: bool) -> float:
@@ -72,3 +75,37 @@ def model_outputs(results: list[Any], items: Sequence[Item], price: Any, *, batc
             )
         )
     return outputs
+
+
+def output_chunk(rows: Sequence[Sequence[Any]], items: Sequence[Item], price: Any, *, batch: bool) -> OutputChunk:
+    """``model_outputs`` aligned with ``items`` (``build.aligned_outputs``), straight from the run store's
+    plain rows (``RunStore.first_rows``: ``CallResult``'s field order) into one ``OutputChunk``: a chunk of
+    a large run priced and read without a ``CallResult`` or a ``ModelOutput`` per call."""
+    from distilleval.costs.cost_model import request_cost_usd
+    from distilleval.results.build import OutputChunk
+    from distilleval.run.batch import batch_loss_reason
+
+    by_id = {row[0]: row for row in rows if row[2] == 0}
+    costs: dict[tuple[Any, ...], float] = {}
+    records = []
+    for item in items:
+        row = by_id.get(item.id)
+        if row is None:
+            records.append(OutputChunk.missing(item.id))
+            continue
+        (item_id, _, _, status, text, error_kind, error_message, tokens_in, tokens_out, latency, cost, hit, _,
+         cached, written, finish, _, sure, basis) = row
+        if status != "ok":
+            records.append((item_id, None, error_kind, tokens_in, tokens_out, latency, cost, bool(hit), cached or 0,
+                            written or 0, finish, batch_loss_reason(error_kind, error_message), None, None))
+            continue
+        if tokens_in is not None and tokens_out is not None:
+            # The cost is a function of the four token counts: each distinct combination is priced once.
+            tokens = (tokens_in, tokens_out, cached, written)
+            cost = costs.get(tokens)
+            if cost is None:
+                cost = costs[tokens] = request_cost_usd(price, tokens_in, tokens_out, cached_input_tokens=cached,
+                                                        cache_write_tokens=written, batch=batch)
+        records.append((item_id, text, None, tokens_in, tokens_out, latency, cost, bool(hit), cached or 0,
+                        written or 0, finish, None, sure, basis))
+    return OutputChunk(records)

@@ -14,7 +14,7 @@ shared between equal items (read-only records: nothing in the summary changes a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
@@ -48,6 +48,11 @@ class Codes:
     def value(self, code: int) -> str | None:
         """The string of ``code`` (None for -1)."""
         return None if code < 0 else self.values[code]
+
+
+def _counts(values: Sequence[int | None]) -> np.ndarray:
+    """Token counts as int32, -1 for unknown (None)."""
+    return np.array([-1 if value is None else value for value in values], dtype=np.int32)
 
 
 class _Chunked:
@@ -275,30 +280,41 @@ class OutputColumns(_Columns[Any]):
     def extend(self, outputs: Iterable[Any]) -> None:
         """Append ``outputs`` (records with ``ModelOutput``'s fields), in item order."""
         outputs = list(outputs)
-        if not outputs:
+        if outputs:
+            self.extend_columns({name: [getattr(o, name) for o in outputs] for name in self._FIELDS})
+
+    _FIELDS = ("item_id", "text", "error_kind", "input_tokens", "output_tokens", "latency_ms", "cost_usd", "cache_hit",
+               "cached_input_tokens", "cache_write_tokens", "finish_reason", "error_reason", "confidence",
+               "confidence_basis")
+
+    def extend_columns(self, fields: Mapping[str, Sequence[Any]]) -> None:
+        """Append outputs given as columns: ``ModelOutput``'s field name -> that field of each output,
+        in item order (``build.OutputChunk.columns``)."""
+        n = len(fields["error_kind"])
+        if not n:
             return
         offset = len(self)
-        for index, o in enumerate(outputs):
-            if o.error_reason is not None:
-                self.error_reasons[offset + index] = o.error_reason
+        for index, reason in enumerate(fields["error_reason"]):
+            if reason is not None:
+                self.error_reasons[offset + index] = reason
         if self._own_ids:
-            self.item_ids.extend(o.item_id for o in outputs)
+            self.item_ids.extend(fields["item_id"])
         error_kind, finish, basis = (self.codes[name] for name in ("error_kind", "finish_reason", "confidence_basis"))
         self._store.append({
-            "has_text": np.array([o.text is not None for o in outputs], dtype=bool),
-            "error_kind": np.array([error_kind.code(o.error_kind) for o in outputs], dtype=np.int32),
-            "input_tokens": np.array([-1 if o.input_tokens is None else o.input_tokens for o in outputs], dtype=np.int32),
-            "output_tokens": np.array([-1 if o.output_tokens is None else o.output_tokens for o in outputs],
-                                      dtype=np.int32),
-            "latency_ms": np.array([np.nan if o.latency_ms is None else o.latency_ms for o in outputs], dtype=float),
-            "cost_usd": np.array([o.cost_usd for o in outputs], dtype=float),
-            "cache_hit": np.array([bool(o.cache_hit) for o in outputs], dtype=bool),
-            "cached_input_tokens": np.array([o.cached_input_tokens for o in outputs], dtype=np.int32),
-            "cache_write_tokens": np.array([o.cache_write_tokens for o in outputs], dtype=np.int32),
-            "finish_reason": np.array([finish.code(o.finish_reason) for o in outputs], dtype=np.int32),
-            "confidence": np.array([np.nan if o.confidence is None else o.confidence for o in outputs], dtype=float),
-            "confidence_basis": np.array([basis.code(o.confidence_basis) for o in outputs], dtype=np.int32),
-        }, len(outputs))
+            "has_text": np.array([text is not None for text in fields["text"]], dtype=bool),
+            "error_kind": np.array([error_kind.code(kind) for kind in fields["error_kind"]], dtype=np.int32),
+            "input_tokens": _counts(fields["input_tokens"]),
+            "output_tokens": _counts(fields["output_tokens"]),
+            # NumPy reads None as NaN in a float array.
+            "latency_ms": np.array(fields["latency_ms"], dtype=float),
+            "cost_usd": np.array(fields["cost_usd"], dtype=float),
+            "cache_hit": np.array([bool(hit) for hit in fields["cache_hit"]], dtype=bool),
+            "cached_input_tokens": np.array(fields["cached_input_tokens"], dtype=np.int32),
+            "cache_write_tokens": np.array(fields["cache_write_tokens"], dtype=np.int32),
+            "finish_reason": np.array([finish.code(reason) for reason in fields["finish_reason"]], dtype=np.int32),
+            "confidence": np.array(fields["confidence"], dtype=float),
+            "confidence_basis": np.array([basis.code(how) for how in fields["confidence_basis"]], dtype=np.int32),
+        }, n)
 
     def column(self, name: str) -> np.ndarray:
         """One whole column (see ``_NAMES``): codes are -1 for None, token counts -1 for unknown,

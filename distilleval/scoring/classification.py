@@ -64,15 +64,23 @@ class ExactMatch(Scorer):
     def score_items(self, outputs: Sequence[str | None], items: Sequence[Any]) -> list[ItemScore]:
         """Score each output: 1.0 when its canonical form equals the gold's, else 0.0."""
         _check_lengths(outputs, items)
+        # Each distinct text (output or gold) is normalised once: a label task has few of them.
+        canonicals: dict[str, str | None] = {}
+        golds: dict[str, str] = {}
         scores = []
         for output, item in zip(outputs, items):
-            gold = self._gold(item)
+            gold = golds.get(str(item.gold)) if item.gold is not None else None
+            if gold is None:
+                gold = golds[str(item.gold)] = self._gold(item)
             if output is None:
                 result = no_output_score()
                 result.gold_canonical = gold
                 scores.append(result)
                 continue
-            predicted = self._canonical(output)
+            if output in canonicals:
+                predicted = canonicals[output]
+            else:
+                predicted = canonicals[output] = self._canonical(output)
             if predicted is None:
                 # canonical None: two invalid outputs do not "agree" with each other.
                 scores.append(ItemScore(0.0, valid=False, reason="invalid_label", canonical=None,
