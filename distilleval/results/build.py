@@ -191,16 +191,29 @@ def aligned_outputs(by_id: Mapping[str, ModelOutput], items: Sequence[Any]) -> l
     return [by_id.get(item.id) or ModelOutput(item_id=item.id, text=None, error_kind="missing") for item in items]
 
 
-def _excluding_failed_calls(error_kinds: Sequence[str | None], scores: list[Any]) -> list[Any]:
-    """The scores with every failed call's (an error kind) turned into an exclusion (score None): a
-    failed call is missing data, never a wrong answer, so no metric or paired comparison counts it."""
-    import dataclasses
+def score_rows(scorer: ItemScorer, outputs: Sequence[str | None],
+               items: Sequence[Any]) -> tuple[list[tuple[Any, ...]], dict[int, dict[str, Any]], Any]:
+    """The scores of ``outputs`` as plain rows: (score, valid, reason, canonical, gold_canonical, counts)
+    per item, the non-empty details by position, and the class the rows read back as. A scorer with
+    ``score_rows`` (exact match) gives them without an ``ItemScore`` per item; any other's
+    ``score_items`` records are read into them."""
+    from distilleval.scoring.base import ItemScore
 
-    return [
-        dataclasses.replace(s, score=None, valid=False, reason=None, canonical=None, counts=None)
-        if kind is not None else s
-        for kind, s in zip(error_kinds, scores)
-    ]
+    fast = getattr(scorer, "score_rows", None)
+    if fast is not None:
+        rows, details = fast(outputs, items)
+        return rows, details, ItemScore
+    scores = scorer.score_items(outputs, items)
+    details = {position: s.details for position, s in enumerate(scores) if s.details}
+    rows = [(s.score, s.valid, s.reason, s.canonical, s.gold_canonical, s.counts) for s in scores]
+    return rows, details, type(scores[0]) if scores else ItemScore
+
+
+def _excluding_failed_calls(error_kinds: Sequence[str | None], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The score rows (``score_rows``) with every failed call's (an error kind) turned into an exclusion
+    (score None): a failed call is missing data, never a wrong answer, so no metric or paired comparison
+    counts it. The gold and the details stay."""
+    return [(None, False, None, None, row[4], None) if kind is not None else row for kind, row in zip(error_kinds, rows)]
 
 
 def _latency_figures(run: ModelRun, cached_latencies: list[float], under_load: Distribution | None) -> LatencyFigures | None:
@@ -441,11 +454,12 @@ class SummaryBuilder:
             columns = chunks[name].columns()
             kinds = columns["error_kind"]
             texts = [None if kind is not None else text for text, kind in zip(columns["text"], kinds)]
-            scores[name] = _excluding_failed_calls(kinds, self.scorer.score_items(texts, items))
+            rows, details, make = score_rows(self.scorer, texts, items)
+            scores[name] = _excluding_failed_calls(kinds, rows)
+            self.scores[name].extend_rows(scores[name], details, make=make)
         self.item_ids.extend(item.id for item in items)
         for name in self.names:
             self.outputs[name].extend_columns(chunks[name].columns())
-            self.scores[name].extend(scores[name])
         return ItemRows(items, self.names, chunks, scores)
 
     def summary(
@@ -553,7 +567,7 @@ class ItemRows(Sequence[ItemRow]):
         items: the chunk's items, in eval order.
         names: the models, in the order their rows are written.
         outputs: each model's outputs, aligned with ``items``.
-        scores: each model's scores, aligned with ``items``.
+        scores: each model's score rows (``score_rows``), aligned with ``items``.
     """
 
     def __init__(self, items: Sequence[Any], names: Sequence[str], outputs: Mapping[str, OutputChunk],
@@ -617,7 +631,7 @@ def _preview(item: Any) -> str:
     return " | ".join(str(v) for v in item.inputs.values())[:PREVIEW_CHARS]
 
 
-def _model_fields(outputs: OutputChunk, scores: Sequence[Any]) -> tuple[list[Any], ...]:
+def _model_fields(outputs: OutputChunk, scores: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:
     """One model's item store fields over a chunk, one list each: (present flags, score, output, error,
     latency, reason, confidence), each None where the row has no such field."""
     from distilleval.results.item_store import HAS_CONFIDENCE, HAS_LATENCY, HAS_OUTPUT, HAS_SCORE, TRUNCATED
@@ -631,5 +645,5 @@ def _model_fields(outputs: OutputChunk, scores: Sequence[Any]) -> tuple[list[Any
     present = [HAS_SCORE | HAS_OUTPUT | (HAS_LATENCY if ms is not None else 0)
                | (HAS_CONFIDENCE if sure is not None else 0) | (TRUNCATED if cut else 0)
                for ms, sure, cut in zip(latency, confidence, truncated)]
-    return (present, [s.score for s in scores], list(columns["text"]), list(kinds), latency,
-            [s.reason for s in scores], confidence)
+    return (present, [row[0] for row in scores], list(columns["text"]), list(kinds), latency,
+            [row[2] for row in scores], confidence)

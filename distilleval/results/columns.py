@@ -151,19 +151,33 @@ class ScoreColumns(_Columns[Any]):
             return
         if self._make is None:
             self._make = type(scores[0])
+        details = {index: s.details for index, s in enumerate(scores) if s.details}
+        self.extend_rows([(s.score, s.valid, s.reason, s.canonical, s.gold_canonical, s.counts) for s in scores],
+                         details)
+
+    def extend_rows(self, rows: Sequence[tuple[Any, ...]], details: Mapping[int, dict[str, Any]],
+                    make: Callable[..., Any] | None = None) -> None:
+        """Append scores given as plain rows: (score, valid, reason, canonical, gold_canonical, counts) per
+        item, in item order, with the non-empty ``details`` by position among ``rows``; ``make``: the
+        ``ItemScore`` class, when no score was appended before."""
+        if not rows:
+            return
+        if self._make is None:
+            self._make = make
         offset = len(self)
-        for index, s in enumerate(scores):
-            if s.details:
-                self.details[offset + index] = s.details
+        for index, found in details.items():
+            self.details[offset + index] = found
+        score, valid, reason, canonical, gold, counts = zip(*rows)
         self._store.append({
-            "score": np.array([np.nan if s.score is None else s.score for s in scores], dtype=float),
-            "valid": np.array([bool(s.valid) for s in scores], dtype=bool),
-            "reason": np.array([self.reasons.code(s.reason) for s in scores], dtype=np.int32),
-            "canonical": np.array([self.canonicals.code(s.canonical) for s in scores], dtype=np.int32),
-            "gold": np.array([self.golds.code(s.gold_canonical) for s in scores], dtype=np.int32),
-            "counts": np.array([s.counts or (0, 0, 0) for s in scores], dtype=np.int32).reshape(len(scores), 3),
-            "has_counts": np.array([s.counts is not None for s in scores], dtype=bool),
-        }, len(scores))
+            # NumPy reads None as NaN in a float array.
+            "score": np.array(score, dtype=float),
+            "valid": np.array([bool(v) for v in valid], dtype=bool),
+            "reason": np.array([self.reasons.code(value) for value in reason], dtype=np.int32),
+            "canonical": np.array([self.canonicals.code(value) for value in canonical], dtype=np.int32),
+            "gold": np.array([self.golds.code(value) for value in gold], dtype=np.int32),
+            "counts": np.array([c or (0, 0, 0) for c in counts], dtype=np.int32).reshape(len(rows), 3),
+            "has_counts": np.array([c is not None for c in counts], dtype=bool),
+        }, len(rows))
 
     def column(self, name: str) -> np.ndarray:
         """One whole column: ``score`` (NaN for None), ``valid``, ``reason``, ``canonical``, ``gold``

@@ -67,29 +67,58 @@ class ExactMatch(Scorer):
         # Each distinct text (output or gold) is normalised once: a label task has few of them.
         canonicals: dict[str, str | None] = {}
         golds: dict[str, str] = {}
-        scores = []
-        for output, item in zip(outputs, items):
-            gold = golds.get(str(item.gold)) if item.gold is not None else None
-            if gold is None:
-                gold = golds[str(item.gold)] = self._gold(item)
-            if output is None:
-                result = no_output_score()
-                result.gold_canonical = gold
-                scores.append(result)
-                continue
-            if output in canonicals:
-                predicted = canonicals[output]
-            else:
-                predicted = canonicals[output] = self._canonical(output)
-            if predicted is None:
-                # canonical None: two invalid outputs do not "agree" with each other.
-                scores.append(ItemScore(0.0, valid=False, reason="invalid_label", canonical=None,
-                                        gold_canonical=gold, details={"output": output[:200]}))
-                continue
-            right = predicted == gold
-            scores.append(ItemScore(1.0 if right else 0.0, reason=None if right else "wrong_label",
-                                    canonical=predicted, gold_canonical=gold))
-        return scores
+        return [self._score(output, self._gold_of(item, golds), canonicals) for output, item in zip(outputs, items)]
+
+    def _gold_of(self, item: Any, known: dict[str, str]) -> str:
+        """``_gold``, remembered in ``known`` by the gold's text."""
+        if item.gold is None:
+            return self._gold(item)
+        found = known.get(str(item.gold))
+        if found is None:
+            found = known[str(item.gold)] = self._gold(item)
+        return found
+
+    def _score(self, output: str | None, gold: str, canonicals: dict[str, str | None]) -> ItemScore:
+        """The score of ``output`` against the canonical ``gold``; ``canonicals`` remembers each text's."""
+        if output is None:
+            result = no_output_score()
+            result.gold_canonical = gold
+            return result
+        if output in canonicals:
+            predicted = canonicals[output]
+        else:
+            predicted = canonicals[output] = self._canonical(output)
+        if predicted is None:
+            # canonical None: two invalid outputs do not "agree" with each other.
+            return ItemScore(0.0, valid=False, reason="invalid_label", canonical=None, gold_canonical=gold,
+                             details={"output": output[:200]})
+        right = predicted == gold
+        return ItemScore(1.0 if right else 0.0, reason=None if right else "wrong_label", canonical=predicted,
+                         gold_canonical=gold)
+
+    def score_rows(self, outputs: Sequence[str | None],
+                   items: Sequence[Any]) -> tuple[list[tuple[Any, ...]], dict[int, dict[str, Any]]]:
+        """``score_items`` as plain rows, without an ``ItemScore`` per item: (score, valid, reason,
+        canonical, gold_canonical, counts) per item, and the non-empty details by position.
+        ``results.build.SummaryBuilder`` scores a large run through this."""
+        _check_lengths(outputs, items)
+        golds: dict[str, str] = {}
+        # A label task has few distinct (output, gold) pairs: each is scored once.
+        scored: dict[tuple[str | None, str], tuple[Any, ...]] = {}
+        rows = []
+        details: dict[int, dict[str, Any]] = {}
+        canonicals: dict[str, str | None] = {}
+        for position, (output, item) in enumerate(zip(outputs, items)):
+            gold = self._gold_of(item, golds)
+            row = scored.get((output, gold))
+            if row is None:
+                score = self._score(output, gold, canonicals)
+                row = scored[output, gold] = (score.score, score.valid, score.reason, score.canonical,
+                                              score.gold_canonical, score.counts)
+            if output is not None and row[3] is None:
+                details[position] = {"output": output[:200]}
+            rows.append(row)
+        return rows, details
 
     def summarize(self, scores: Sequence[ItemScore]) -> tuple[MetricValue, dict[str, float | None]]:
         """Accuracy (Wilson interval), invalid rate, and for label tasks macro/micro F1 and
