@@ -199,9 +199,11 @@ def score_rows(scorer: ItemScorer, outputs: Sequence[str | None],
     ``score_items`` records are read into them."""
     from distilleval.scoring.base import ItemScore
 
-    fast = getattr(scorer, "score_rows", None)
+    # Looked up on the class: a wrapper that hands on every attribute (a test's failing scorer) still
+    # has its own score_items called.
+    fast = getattr(type(scorer), "score_rows", None)
     if fast is not None:
-        rows, details = fast(outputs, items)
+        rows, details = fast(scorer, outputs, items)
         return rows, details, ItemScore
     scores = scorer.score_items(outputs, items)
     details = {position: s.details for position, s in enumerate(scores) if s.details}

@@ -170,3 +170,26 @@ def test_each_outcome_has_its_own_reason_and_a_missing_output_does_not_end_scori
     assert [(s.score, s.valid, s.reason) for s in scores] == [
         (0.0, False, "no_output"), (1.0, True, None), (0.0, True, "wrong_label"), (0.0, False, "invalid_label")]
     assert [s.canonical for s in scores] == [None, "refund", "other", None]
+
+
+@pytest.mark.parametrize("config", [{}, {"normalize": TextNormalization(case=True, whitespace=True),
+                                         "aliases": {"refund": ["money back"]}}], ids=["plain", "aliases"])
+def test_score_rows_are_the_fields_of_score_items(config):
+    """The row form (each distinct output/gold pair scored once) gives every field ``score_items`` gives."""
+    outputs = ["refund", " Money  Back", None, "what?", "refund", "Other", None, "what?", "card_lost"]
+    golds = ["refund", "refund", "other", "card_lost", "other", "other", "refund", "refund", "card_lost"]
+    s = scorer(**config)
+    expected = s.score_items(outputs, items(golds))
+    rows, details = s.score_rows(outputs, items(golds))
+    assert rows == [(e.score, e.valid, e.reason, e.canonical, e.gold_canonical, e.counts) for e in expected]
+    assert details == {position: e.details for position, e in enumerate(expected) if e.details}
+    assert details[3] == details[7] == {"output": "what?"} and rows[2][2] == "no_output"
+
+
+def test_score_rows_name_an_unusable_gold_as_score_items_does():
+    for golds in (["refund", None], ["refund", "nope"]):
+        with pytest.raises(DataError) as rows_error:
+            scorer().score_rows(["refund", "refund"], items(golds))
+        with pytest.raises(DataError) as items_error:
+            scorer().score_items(["refund", "refund"], items(golds))
+        assert str(rows_error.value) == str(items_error.value)
