@@ -433,13 +433,13 @@ class SummaryBuilder:
     """
 
     def __init__(self, runs: Sequence[ModelRun], scorer: ItemScorer, *, expected_items: int = 0):
-        from distilleval.results.columns import OutputColumns, ScoreColumns
+        from distilleval.results.columns import OutputColumns, ScoreColumns, Strings
 
         self.names = [run.name for run in runs]
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"model names must be unique, got {self.names}")
         self.runs, self.scorer = list(runs), scorer
-        self.item_ids: list[str] = []
+        self.item_ids = Strings()  # compact: no Python string per item is held for the run's life
         self.outputs = {name: OutputColumns(ModelOutput, self.item_ids, expected=expected_items) for name in self.names}
         self.scores = {name: ScoreColumns(expected=expected_items) for name in self.names}
 

@@ -14,7 +14,9 @@ shared between equal items (read-only records: nothing in the summary changes a 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import accumulate
 from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
@@ -53,6 +55,55 @@ class Codes:
 def _counts(values: Sequence[int | None]) -> np.ndarray:
     """Token counts as int32, -1 for unknown (None)."""
     return np.array([-1 if value is None else value for value in values], dtype=np.int32)
+
+
+class Strings(Sequence[str]):
+    """Strings appended in order (the items' ids), kept as one UTF-8 buffer and each one's end offset:
+    about the strings' bytes plus 8 each, where a list holds a Python object of some 60 bytes per string.
+
+    Args:
+        values: the first strings.
+    """
+
+    def __init__(self, values: Iterable[str] = ()):
+        self._buffer = bytearray()
+        self._ends = array("q")
+        self.extend(values)
+
+    def extend(self, values: Iterable[str]) -> None:
+        """Append ``values``, in order."""
+        encoded = [value.encode("utf-8") for value in values]
+        ends = accumulate((len(part) for part in encoded), initial=len(self._buffer))
+        next(ends)  # the buffer's current end: the first new string's start
+        self._ends.extend(ends)
+        self._buffer += b"".join(encoded)
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self._at(position) for position in range(*index.indices(len(self)))]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} strings")
+        return self._at(position)
+
+    def _at(self, position: int) -> str:
+        start = self._ends[position - 1] if position else 0
+        return self._buffer[start:self._ends[position]].decode("utf-8")
+
+    def __iter__(self) -> Iterator[str]:
+        start = 0
+        for end in self._ends:
+            yield self._buffer[start:end].decode("utf-8")
+            start = end
 
 
 class _Chunked:
@@ -283,11 +334,11 @@ class OutputColumns(_Columns[Any]):
     _NAMES = tuple(_KINDS)
     _CODED = {"error_kind", "finish_reason", "confidence_basis"}
 
-    def __init__(self, make: Callable[..., Any], item_ids: list[str] | None = None, *, expected: int = 0):
+    def __init__(self, make: Callable[..., Any], item_ids: Strings | list[str] | None = None, *, expected: int = 0):
         self._store = _Chunked(self._KINDS, expected)
         self._make = make
         self._own_ids = item_ids is None
-        self.item_ids: list[str] = [] if item_ids is None else item_ids
+        self.item_ids: Strings | list[str] = Strings() if item_ids is None else item_ids
         self.codes = {name: Codes() for name in self._CODED}
         self.error_reasons: dict[int, str] = {}
 

@@ -108,3 +108,17 @@ def test_columns_grow_past_the_room_reserved(expected):
         columns.extend(many[start:start + 700])
         assert len(columns) == min(start + 700, len(many)) and columns[len(columns) - 1] == many[len(columns) - 1]
     assert list(columns) == many and columns.column("counts").shape == (3000, 3)
+
+
+def test_strings_read_back_what_was_appended():
+    from distilleval.results.columns import Strings
+
+    values = ["a", "", "é-ü", "x" * 300, "日本", "b"]
+    strings = Strings(values[:2])
+    strings.extend([])
+    strings.extend(values[2:])
+    assert list(strings) == values and len(strings) == len(values)
+    assert [strings[i] for i in range(-len(values), len(values))] == values + values
+    assert strings[1:4] == values[1:4] and strings[::-2] == values[::-2]
+    with pytest.raises(IndexError):
+        strings[len(values)]
