@@ -194,21 +194,18 @@ def aligned_outputs(by_id: Mapping[str, ModelOutput], items: Sequence[Any]) -> l
 def score_rows(scorer: ItemScorer, outputs: Sequence[str | None],
                items: Sequence[Any]) -> tuple[list[tuple[Any, ...]], dict[int, dict[str, Any]], Any]:
     """The scores of ``outputs`` as plain rows: (score, valid, reason, canonical, gold_canonical, counts)
-    per item, the non-empty details by position, and the class the rows read back as. A scorer with
-    ``score_rows`` (exact match) gives them without an ``ItemScore`` per item; any other's
-    ``score_items`` records are read into them."""
-    from distilleval.scoring.base import ItemScore
-
+    per item, the non-empty details by position, and the class the rows read back as (None: no rows).
+    A scorer with ``score_rows`` (exact match) gives them without an ``ItemScore`` per item; any
+    other's ``score_items`` records are read into them."""
     # Looked up on the class: a wrapper that hands on every attribute (a test's failing scorer) still
     # has its own score_items called.
     fast = getattr(type(scorer), "score_rows", None)
     if fast is not None:
-        rows, details = fast(scorer, outputs, items)
-        return rows, details, ItemScore
+        return fast(scorer, outputs, items)  # type: ignore[no-any-return]
     scores = scorer.score_items(outputs, items)
     details = {position: s.details for position, s in enumerate(scores) if s.details}
     rows = [(s.score, s.valid, s.reason, s.canonical, s.gold_canonical, s.counts) for s in scores]
-    return rows, details, type(scores[0]) if scores else ItemScore
+    return rows, details, type(scores[0]) if scores else None
 
 
 def _excluding_failed_calls(error_kinds: Sequence[str | None], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -623,7 +620,7 @@ class ItemRows(Sequence[ItemRow]):
         from distilleval.results.item_store import RowBlock
 
         heads = [(position, *head) for position, head in enumerate(self.heads)]
-        model_rows = []
+        model_rows: list[tuple[Any, ...]] = []
         for model, fields in enumerate(self.fields):
             model_rows += zip(repeat(model), count(), *fields)
         return RowBlock(self.names, heads, model_rows)

@@ -97,10 +97,10 @@ class ExactMatch(Scorer):
                          gold_canonical=gold)
 
     def score_rows(self, outputs: Sequence[str | None],
-                   items: Sequence[Any]) -> tuple[list[tuple[Any, ...]], dict[int, dict[str, Any]]]:
+                   items: Sequence[Any]) -> tuple[list[tuple[Any, ...]], dict[int, dict[str, Any]], type[ItemScore]]:
         """``score_items`` as plain rows, without an ``ItemScore`` per item: (score, valid, reason,
-        canonical, gold_canonical, counts) per item, and the non-empty details by position.
-        ``results.build.SummaryBuilder`` scores a large run through this."""
+        canonical, gold_canonical, counts) per item, the non-empty details by position, and the class
+        the rows read back as. ``results.build.SummaryBuilder`` scores a large run through this."""
         _check_lengths(outputs, items)
         golds: dict[str, str] = {}
         # A label task has few distinct (output, gold) pairs: each is scored once.
@@ -118,7 +118,7 @@ class ExactMatch(Scorer):
             if output is not None and row[3] is None:
                 details[position] = {"output": output[:200]}
             rows.append(row)
-        return rows, details
+        return rows, details, ItemScore
 
     def summarize(self, scores: Sequence[ItemScore]) -> tuple[MetricValue, dict[str, float | None]]:
         """Accuracy (Wilson interval), invalid rate, and for label tasks macro/micro F1 and

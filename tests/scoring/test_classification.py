@@ -180,7 +180,8 @@ def test_score_rows_are_the_fields_of_score_items(config):
     golds = ["refund", "refund", "other", "card_lost", "other", "other", "refund", "refund", "card_lost"]
     s = scorer(**config)
     expected = s.score_items(outputs, items(golds))
-    rows, details = s.score_rows(outputs, items(golds))
+    rows, details, make = s.score_rows(outputs, items(golds))
+    assert make is type(expected[0])
     assert rows == [(e.score, e.valid, e.reason, e.canonical, e.gold_canonical, e.counts) for e in expected]
     assert details == {position: e.details for position, e in enumerate(expected) if e.details}
     assert details[3] == details[7] == {"output": "what?"} and rows[2][2] == "no_output"
