@@ -253,7 +253,8 @@ def _model_result(run: ModelRun, outputs: OutputColumns, scores: ScoreColumns, s
     answered = called & outputs.column("has_text")
     answered_at = np.flatnonzero(answered)
     # The metric, its interval and the confusion are over the answered items only.
-    metric, secondary = scorer.summarize(scores.subset(answered_at))
+    answered_scores = scores.subset(answered_at)  # read once: the summary and the confusion both need it
+    metric, secondary = scorer.summarize(answered_scores)
     valid = scores.column("valid") if n else np.zeros(0, dtype=bool)
     # One definition of invalid wherever it is printed (table, summary.json, metrics, confusion):
     # an answer that is not a valid output of the spec's kind, over the answered items, whether
@@ -315,7 +316,7 @@ def _model_result(run: ModelRun, outputs: OutputColumns, scores: ScoreColumns, s
                                    for i, reason in sorted(outputs.error_reasons.items()) if kinds[i] >= 0 and reason)),
     )
     if hasattr(scorer, "confusion") and getattr(scorer, "labels", None):
-        result.confusion = scorer.confusion(scores.subset(answered_at))
+        result.confusion = scorer.confusion(answered_scores)
     return result
 
 
@@ -627,7 +628,7 @@ class ItemRows(Sequence[ItemRow]):
 
 
 def _preview(item: Any) -> str:
-    return " | ".join(str(v) for v in item.inputs.values())[:PREVIEW_CHARS]
+    return " | ".join(map(str, item.inputs.values()))[:PREVIEW_CHARS]
 
 
 def _model_fields(outputs: OutputChunk, scores: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:

@@ -47,6 +47,15 @@ class Codes:
             self.values.append(value)
         return found
 
+    def codes(self, values: Sequence[str | None]) -> np.ndarray:
+        """The codes of ``values`` as an int32 array (each new value added on first sight, in order)."""
+        known = self._codes
+        for value in dict.fromkeys(values):  # the distinct values, in order of first sight
+            if value not in known:
+                self.code(value)
+        return np.fromiter((-1 if value is None else known[value] for value in values), dtype=np.int32,
+                           count=len(values))
+
     def value(self, code: int) -> str | None:
         """The string of ``code`` (None for -1)."""
         return None if code < 0 else self.values[code]
@@ -223,9 +232,9 @@ class ScoreColumns(_Columns[Any]):
             # NumPy reads None as NaN in a float array.
             "score": np.array(score, dtype=float),
             "valid": np.array([bool(v) for v in valid], dtype=bool),
-            "reason": np.array([self.reasons.code(value) for value in reason], dtype=np.int32),
-            "canonical": np.array([self.canonicals.code(value) for value in canonical], dtype=np.int32),
-            "gold": np.array([self.golds.code(value) for value in gold], dtype=np.int32),
+            "reason": self.reasons.codes(reason),
+            "canonical": self.canonicals.codes(canonical),
+            "gold": self.golds.codes(gold),
             "counts": np.array([c or (0, 0, 0) for c in counts], dtype=np.int32).reshape(len(rows), 3),
             "has_counts": np.array([c is not None for c in counts], dtype=bool),
         }, len(rows))
@@ -367,7 +376,7 @@ class OutputColumns(_Columns[Any]):
         error_kind, finish, basis = (self.codes[name] for name in ("error_kind", "finish_reason", "confidence_basis"))
         self._store.append({
             "has_text": np.array([text is not None for text in fields["text"]], dtype=bool),
-            "error_kind": np.array([error_kind.code(kind) for kind in fields["error_kind"]], dtype=np.int32),
+            "error_kind": error_kind.codes(fields["error_kind"]),
             "input_tokens": _counts(fields["input_tokens"]),
             "output_tokens": _counts(fields["output_tokens"]),
             # NumPy reads None as NaN in a float array.
@@ -376,9 +385,9 @@ class OutputColumns(_Columns[Any]):
             "cache_hit": np.array([bool(hit) for hit in fields["cache_hit"]], dtype=bool),
             "cached_input_tokens": np.array(fields["cached_input_tokens"], dtype=np.int32),
             "cache_write_tokens": np.array(fields["cache_write_tokens"], dtype=np.int32),
-            "finish_reason": np.array([finish.code(reason) for reason in fields["finish_reason"]], dtype=np.int32),
+            "finish_reason": finish.codes(fields["finish_reason"]),
             "confidence": np.array(fields["confidence"], dtype=float),
-            "confidence_basis": np.array([basis.code(how) for how in fields["confidence_basis"]], dtype=np.int32),
+            "confidence_basis": basis.codes(fields["confidence_basis"]),
         }, n)
 
     def column(self, name: str) -> np.ndarray:

@@ -122,3 +122,14 @@ def test_strings_read_back_what_was_appended():
     assert strings[1:4] == values[1:4] and strings[::-2] == values[::-2]
     with pytest.raises(IndexError):
         strings[len(values)]
+
+
+def test_codes_of_many_values_are_the_codes_of_each():
+    from distilleval.results.columns import Codes
+
+    values = ["b", None, "a", "b", None, "c", "a"]
+    one_by_one, at_once = Codes(), Codes()
+    at_once.code("a")
+    one_by_one.code("a")
+    assert at_once.codes(values).tolist() == [one_by_one.code(value) for value in values]
+    assert at_once.values == one_by_one.values == ["a", "b", "c"] and at_once.codes([]).tolist() == []
