@@ -253,8 +253,12 @@ def _model_result(run: ModelRun, outputs: OutputColumns, scores: ScoreColumns, s
     answered = called & outputs.column("has_text")
     answered_at = np.flatnonzero(answered)
     # The metric, its interval and the confusion are over the answered items only.
-    answered_scores = scores.subset(answered_at)  # read once: the summary and the confusion both need it
-    metric, secondary = scorer.summarize(answered_scores)
+    # A scorer that reads the columns themselves (exact match) is spared a record per answered item.
+    summarize_at, confusion_at = (getattr(type(scorer), name, None) for name in ("summarize_at", "confusion_at"))
+    if summarize_at is not None:
+        metric, secondary = summarize_at(scorer, scores, answered_at)
+    else:
+        metric, secondary = scorer.summarize(scores.subset(answered_at))
     valid = scores.column("valid") if n else np.zeros(0, dtype=bool)
     # One definition of invalid wherever it is printed (table, summary.json, metrics, confusion):
     # an answer that is not a valid output of the spec's kind, over the answered items, whether
@@ -316,7 +320,8 @@ def _model_result(run: ModelRun, outputs: OutputColumns, scores: ScoreColumns, s
                                    for i, reason in sorted(outputs.error_reasons.items()) if kinds[i] >= 0 and reason)),
     )
     if hasattr(scorer, "confusion") and getattr(scorer, "labels", None):
-        result.confusion = scorer.confusion(answered_scores)
+        result.confusion = (confusion_at(scorer, scores, answered_at) if confusion_at is not None
+                            else scorer.confusion(scores.subset(answered_at)))
     return result
 
 

@@ -56,6 +56,10 @@ class Codes:
         return np.fromiter((-1 if value is None else known[value] for value in values), dtype=np.int32,
                            count=len(values))
 
+    def known_code(self, value: str) -> int:
+        """The code of ``value``, -2 when it never occurred (nothing is added)."""
+        return self._codes.get(value, -2)
+
     def value(self, code: int) -> str | None:
         """The string of ``code`` (None for -1)."""
         return None if code < 0 else self.values[code]
@@ -397,7 +401,7 @@ class OutputColumns(_Columns[Any]):
 
     def code_of(self, name: str, value: str) -> int:
         """The code ``value`` has in the coded column ``name`` (-2: it never occurs)."""
-        return self.codes[name]._codes.get(value, -2)
+        return self.codes[name].known_code(value)
 
     def _records(self, start: int, stop: int) -> list[Any]:
         columns = [self.column(name)[start:stop].tolist() for name in self._NAMES]

@@ -11,14 +11,19 @@ without its import: scoring a cached re-run stays fast).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from distilleval.errors import DataError
 from distilleval.results.summary_json import MetricValue
-from distilleval.scoring.base import ItemScore, Scorer, _check_lengths, no_output_score, rate_metric
+from distilleval.scoring.base import ItemScore, Scorer, _check_lengths, no_output_score, rate_metric, rate_metric_of
 from distilleval.spec.labels import LabelMatcher, normalize_text
 from distilleval.spec.scorer_config import ExactMatchScorer
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from distilleval.results.columns import ScoreColumns
 
 INVALID = "INVALID"
 """The class of outputs outside the label set (never a label a spec may declare)."""
@@ -133,15 +138,33 @@ class ExactMatch(Scorer):
             secondary.update(self.class_metrics(scores))
         return metric, secondary
 
+    def summarize_at(self, columns: ScoreColumns,
+                     positions: np.ndarray) -> tuple[MetricValue, dict[str, float | None]]:
+        """``summarize`` of the scores at ``positions`` of ``columns``, read as whole columns: the same
+        figures without a record per item."""
+        import numpy as np
+
+        score = columns.column("score")[positions]
+        metric = rate_metric_of("accuracy", score[~np.isnan(score)].tolist())
+        answered = columns.column("reason")[positions] != columns.reasons.known_code("no_output")
+        n_answered = int(np.count_nonzero(answered))
+        invalid = int(np.count_nonzero(answered & ~columns.column("valid")[positions]))
+        secondary: dict[str, float | None] = {"invalid_rate": invalid / n_answered if n_answered else None}
+        if self.labels and len(positions):
+            secondary.update(self._class_metrics(self.pair_counts_at(columns, positions)))
+        return metric, secondary
+
     def class_metrics(self, scores: Sequence[ItemScore]) -> dict[str, float]:
         """Per-class and averaged metrics over the label set plus INVALID (explicit labels)."""
+        return self._class_metrics(self._pair_counts(scores))
+
+    def _class_metrics(self, pairs: Counter[tuple[str, str]]) -> dict[str, float]:
         labels = self.labels or []
-        truth, predicted = self._pairs(scores)
         classes = labels + [INVALID]
         # Macro averages run over the spec's labels only: INVALID is never a gold class, so
         # averaging it in would add a class no model can get right. Micro averages include
         # it, so every INVALID prediction counts against precision (micro-F1 = accuracy).
-        per_class = class_counts(truth, predicted, classes)
+        per_class = _class_counts_of(pairs, classes)
         averaged: dict[str, float] = {}
         macro = [precision_recall_f1(*per_class[label]) for label in labels]
         for i, name in enumerate(("precision", "recall", "f1")):
@@ -154,25 +177,57 @@ class ExactMatch(Scorer):
             averaged[f"recall/{label}"] = r
             averaged[f"f1/{label}"] = f
             averaged[f"support/{label}"] = float(per_class[label][2])
-        averaged[f"predicted/{INVALID}"] = float(sum(1 for x in predicted if x == INVALID))
+        averaged[f"predicted/{INVALID}"] = float(sum(n for (_, p), n in pairs.items() if p == INVALID))
         return averaged
 
-    def _pairs(self, scores: Sequence[ItemScore]) -> tuple[list[str], list[str]]:
-        truth = [s.gold_canonical or INVALID for s in scores]
-        predicted = [s.canonical if s.canonical is not None else INVALID for s in scores]
-        return truth, predicted
+    def _pair_counts(self, scores: Iterable[ItemScore]) -> Counter[tuple[str, str]]:
+        """(gold, prediction) -> count, INVALID standing in for an invalid prediction or no gold."""
+        return Counter((s.gold_canonical or INVALID, s.canonical if s.canonical is not None else INVALID)
+                       for s in scores)
+
+    def pair_counts_at(self, columns: ScoreColumns, positions: np.ndarray) -> Counter[tuple[str, str]]:
+        """``_pair_counts`` of the scores at ``positions`` of ``columns``, counted over their codes."""
+        import numpy as np
+
+        codes = np.stack([columns.column("gold")[positions], columns.column("canonical")[positions]])
+        found, counts = np.unique(codes, axis=1, return_counts=True)
+        pairs: Counter[tuple[str, str]] = Counter()
+        for gold, canonical, n in zip(found[0].tolist(), found[1].tolist(), counts.tolist()):
+            predicted = columns.canonicals.value(canonical)
+            pairs[columns.golds.value(gold) or INVALID, predicted if predicted is not None else INVALID] += n
+        return pairs
 
     def confusion(self, scores: Sequence[ItemScore]) -> dict[str, dict[str, int]]:
         """Gold label -> predicted label (or INVALID) -> count, over the full label set."""
+        return self._confusion(self._pair_counts(scores))
+
+    def confusion_at(self, columns: ScoreColumns, positions: np.ndarray) -> dict[str, dict[str, int]]:
+        """``confusion`` of the scores at ``positions`` of ``columns``, read as whole columns."""
+        return self._confusion(self.pair_counts_at(columns, positions))
+
+    def _confusion(self, pairs: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
         if not self.labels:
             return {}
-        classes = set(self.labels + [INVALID])
-        truth, predicted = self._pairs(scores)
-        counts = Counter((t, p) for t, p in zip(truth, predicted) if t in classes and p in classes)
         return {
-            gold: {pred: counts[gold, pred] for pred in self.labels + [INVALID] if counts[gold, pred]}
+            gold: {pred: pairs[gold, pred] for pred in self.labels + [INVALID] if pairs[gold, pred]}
             for gold in self.labels
         }
+
+
+def _class_counts_of(pairs: Counter[tuple[str, str]], labels: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+    """``class_counts`` from (truth, prediction) -> count."""
+    wanted = set(labels)
+    hits: Counter[str] = Counter()
+    predicted: Counter[str] = Counter()
+    gold: Counter[str] = Counter()
+    for (t, p), n in pairs.items():
+        if t == p and t in wanted:
+            hits[t] += n
+        if p in wanted:
+            predicted[p] += n
+        if t in wanted:
+            gold[t] += n
+    return {label: (hits[label], predicted[label], gold[label]) for label in labels}
 
 
 def class_counts(truth: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> dict[str, tuple[int, int, int]]:
