@@ -232,6 +232,7 @@ class ScoreColumns(_Columns[Any]):
         for index, found in details.items():
             self.details[offset + index] = found
         score, valid, reason, canonical, gold, counts = zip(*rows)
+        has_counts = [c is not None for c in counts]
         self._store.append({
             # NumPy reads None as NaN in a float array.
             "score": np.array(score, dtype=float),
@@ -239,8 +240,9 @@ class ScoreColumns(_Columns[Any]):
             "reason": self.reasons.codes(reason),
             "canonical": self.canonicals.codes(canonical),
             "gold": self.golds.codes(gold),
-            "counts": np.array([c or (0, 0, 0) for c in counts], dtype=np.int32).reshape(len(rows), 3),
-            "has_counts": np.array([c is not None for c in counts], dtype=bool),
+            "counts": (np.array([c or (0, 0, 0) for c in counts], dtype=np.int32).reshape(len(rows), 3)
+                       if any(has_counts) else np.zeros((len(rows), 3), dtype=np.int32)),
+            "has_counts": np.array(has_counts, dtype=bool),
         }, len(rows))
 
     def column(self, name: str) -> np.ndarray:

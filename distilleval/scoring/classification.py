@@ -189,10 +189,13 @@ class ExactMatch(Scorer):
         """``_pair_counts`` of the scores at ``positions`` of ``columns``, counted over their codes."""
         import numpy as np
 
-        codes = np.stack([columns.column("gold")[positions], columns.column("canonical")[positions]])
-        found, counts = np.unique(codes, axis=1, return_counts=True)
+        # Each (gold, canonical) pair of codes as one number (codes start at -1), counted at once.
+        width = len(columns.canonicals.values) + 1
+        keys = (columns.column("gold")[positions].astype(np.int64) + 1) * width + columns.column("canonical")[positions] + 1
+        found, counts = np.unique(keys, return_counts=True)
         pairs: Counter[tuple[str, str]] = Counter()
-        for gold, canonical, n in zip(found[0].tolist(), found[1].tolist(), counts.tolist()):
+        for key, n in zip(found.tolist(), counts.tolist()):
+            gold, canonical = key // width - 1, key % width - 1
             predicted = columns.canonicals.value(canonical)
             pairs[columns.golds.value(gold) or INVALID, predicted if predicted is not None else INVALID] += n
         return pairs

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distilleval.errors import DataError
+from distilleval.scoring.base import ItemScore
 from distilleval.scoring.classification import INVALID, ExactMatch, normalize_text
 from distilleval.spec.data import Item
 from distilleval.spec.scorer_config import ExactMatchScorer, TextNormalization
@@ -194,3 +195,24 @@ def test_score_rows_name_an_unusable_gold_as_score_items_does():
         with pytest.raises(DataError) as items_error:
             scorer().score_items(["refund", "refund"], items(golds))
         assert str(rows_error.value) == str(items_error.value)
+
+
+def test_the_figures_read_from_the_columns_are_the_figures_of_the_records():
+    """``summarize_at`` and ``confusion_at`` (codes counted in NumPy) give what ``summarize`` and
+    ``confusion`` give over the same scores as records."""
+    import numpy as np
+
+    from distilleval.results.columns import ScoreColumns
+
+    s = scorer(normalize=TextNormalization(case=True))
+    outputs = ["refund", "REFUND", None, "nope", "other", "card_lost", "nope", "Other", None, "refund"] * 3
+    golds = ["refund", "other", "refund", "card_lost", "other", "refund", "other", "card_lost", "other", "refund"] * 3
+    records = s.score_items(outputs, items(golds))
+    records[5] = ItemScore(None, valid=False, gold_canonical="refund")  # a failed call's exclusion
+    columns = ScoreColumns()
+    columns.extend(records)
+    for positions in (np.arange(len(records)), np.array([0, 3, 4, 6, 7, 11, 29]), np.array([], dtype=np.int64)):
+        subset = [records[i] for i in positions]
+        assert s.summarize_at(columns, positions) == s.summarize(subset)
+        assert s.confusion_at(columns, positions) == s.confusion(subset)
+    assert s.summarize(records)[1]["predicted/INVALID"] > 0 and s.confusion(records)["other"]["refund"] > 0
