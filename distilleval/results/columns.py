@@ -139,7 +139,8 @@ class _Chunked:
     def append(self, columns: dict[str, np.ndarray], length: int) -> None:
         needed = self._length + length
         if needed > self._capacity or not self._arrays:
-            self._capacity = max(needed, 2 * self._capacity, 1024)
+            # The first arrays are the reserved size; a full one doubles.
+            self._capacity = max(needed, self._capacity if not self._arrays else 2 * self._capacity, 1024)
             grown = {name: np.empty(self._shape(name, self._capacity), dtype=kind) for name, kind in self._kinds.items()}
             for name, array in self._arrays.items():
                 grown[name][:self._length] = array[:self._length]

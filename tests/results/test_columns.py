@@ -133,3 +133,9 @@ def test_codes_of_many_values_are_the_codes_of_each():
     one_by_one.code("a")
     assert at_once.codes(values).tolist() == [one_by_one.code(value) for value in values]
     assert at_once.values == one_by_one.values == ["a", "b", "c"] and at_once.codes([]).tolist() == []
+
+
+def test_the_first_arrays_are_the_size_reserved_not_twice_it():
+    columns = ScoreColumns(expected=5000)
+    columns.extend([ItemScore(1.0)] * 10)
+    assert columns._store._arrays["score"].shape == (5000,)
