@@ -84,43 +84,45 @@ class ModelOutput:
 
 
 class OutputChunk(Sequence[ModelOutput]):
-    """One chunk's outputs of one model as plain tuples in ``ModelOutput``'s field order, read as
-    ``ModelOutput`` records (built on access) or as whole columns (``columns``): what
+    """One chunk's outputs of one model as columns (each of ``ModelOutput``'s fields over the chunk's
+    items), read as ``ModelOutput`` records (built on access) or as the columns themselves: what
     ``SummaryBuilder.add`` scores and keeps without an object per output.
 
     Args:
-        records: one tuple per item, in ``ModelOutput``'s field order, aligned with the chunk's items.
+        columns: ``FIELDS`` -> that field of every output, aligned with the chunk's items.
     """
 
     FIELDS = ("item_id", "text", "error_kind", "input_tokens", "output_tokens", "latency_ms", "cost_usd",
               "cache_hit", "cached_input_tokens", "cache_write_tokens", "finish_reason", "error_reason",
               "confidence", "confidence_basis")
 
-    def __init__(self, records: list[tuple[Any, ...]]):
-        self.records = records
-        self._columns: dict[str, tuple[Any, ...]] | None = None
+    def __init__(self, columns: Mapping[str, Sequence[Any]]):
+        self._columns = dict(columns)
 
     @classmethod
     def of(cls, outputs: Sequence[ModelOutput]) -> OutputChunk:
         """The chunk of ``outputs`` (``ModelOutput`` records, or a chunk already)."""
         if isinstance(outputs, OutputChunk):
             return outputs
-        return cls([tuple(getattr(o, name) for name in cls.FIELDS) for o in outputs])
+        return cls({name: [getattr(o, name) for o in outputs] for name in cls.FIELDS})
+
+    @classmethod
+    def of_records(cls, records: Sequence[tuple[Any, ...]]) -> OutputChunk:
+        """The chunk of ``records``: tuples in ``FIELDS`` order."""
+        transposed = list(zip(*records)) or [() for _ in cls.FIELDS]
+        return cls(dict(zip(cls.FIELDS, transposed)))
 
     @staticmethod
     def missing(item_id: str) -> tuple[Any, ...]:
         """The record of an item without an output (``aligned_outputs``'s ``missing`` error)."""
         return (item_id, None, "missing", None, None, None, 0.0, False, 0, 0, None, None, None, None)
 
-    def columns(self) -> dict[str, tuple[Any, ...]]:
-        """Field name -> the field of every record, in item order."""
-        if self._columns is None:
-            transposed = list(zip(*self.records)) or [() for _ in self.FIELDS]
-            self._columns = dict(zip(self.FIELDS, transposed))
+    def columns(self) -> dict[str, Sequence[Any]]:
+        """Field name -> the field of every output, in item order."""
         return self._columns
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self._columns["item_id"])
 
     @overload
     def __getitem__(self, index: int) -> ModelOutput: ...
@@ -130,8 +132,14 @@ class OutputChunk(Sequence[ModelOutput]):
 
     def __getitem__(self, index: int | slice) -> ModelOutput | list[ModelOutput]:
         if isinstance(index, slice):
-            return [ModelOutput(*record) for record in self.records[index]]
-        return ModelOutput(*self.records[index])
+            return [self._record(position) for position in range(*index.indices(len(self)))]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} outputs")
+        return self._record(position)
+
+    def _record(self, position: int) -> ModelOutput:
+        return ModelOutput(*(self._columns[name][position] for name in self.FIELDS))
 
 
 @dataclass
@@ -578,7 +586,8 @@ class ItemRows(Sequence[ItemRow]):
     def __init__(self, items: Sequence[Any], names: Sequence[str], outputs: Mapping[str, OutputChunk],
                  scores: Mapping[str, Sequence[Any]]):
         self.names = list(names)
-        self.heads = [(item.id, _gold_text(item.gold), _preview(item)) for item in items]
+        # (position in the chunk, id, gold, input preview): the item store's item rows as they are.
+        self.heads = [(position, item.id, _gold_text(item.gold), _preview(item)) for position, item in enumerate(items)]
         # Per model: (present, score, output, error, latency, reason, confidence), one list each.
         self.fields = [_model_fields(outputs[name], scores[name]) for name in self.names]
 
@@ -602,7 +611,7 @@ class ItemRows(Sequence[ItemRow]):
     def _row(self, position: int) -> ItemRow:
         from distilleval.results.item_store import HAS_CONFIDENCE, HAS_LATENCY, TRUNCATED
 
-        item_id, gold, preview = self.heads[position]
+        _, item_id, gold, preview = self.heads[position]
         row = ItemRow(id=item_id, gold=gold, input_preview=preview)
         for name, (present, score, output, error, latency, reason, confidence) in zip(self.names, self.fields):
             row.scores[name] = score[position]
@@ -625,11 +634,10 @@ class ItemRows(Sequence[ItemRow]):
 
         from distilleval.results.item_store import RowBlock
 
-        heads = [(position, *head) for position, head in enumerate(self.heads)]
         model_rows: list[tuple[Any, ...]] = []
         for model, fields in enumerate(self.fields):
             model_rows += zip(repeat(model), count(), *fields)
-        return RowBlock(self.names, heads, model_rows)
+        return RowBlock(self.names, self.heads, model_rows)
 
 
 def _preview(item: Any) -> str:

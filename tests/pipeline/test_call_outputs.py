@@ -33,14 +33,20 @@ def fill(store: RunStore) -> None:
 
 
 @pytest.mark.parametrize("batch", [False, True])
-def test_output_chunk_is_model_outputs_aligned(tmp_path, batch):
+@pytest.mark.parametrize("wanted", [["f", "missing", "e", "d", "c", "b", "a", "a"], ["f", "c", "b", "a"]],
+                         ids=["every_case", "answered_in_order"])
+def test_output_chunk_is_model_outputs_aligned(tmp_path, batch, wanted):
+    """Any rows (the general path) and one answered first call per item in order (the column path)."""
     price = load_pricing().price_for("openai/gpt-4.1-mini")
-    items = [SimpleNamespace(id=item_id) for item_id in ["f", "missing", "e", "d", "c", "b", "a", "a"]]
+    items = [SimpleNamespace(id=item_id) for item_id in wanted]
     with RunStore(tmp_path) as store:
         fill(store)
         ids = [item.id for item in items]
         chunk = output_chunk(store.first_rows("m", ids), items, price, batch=batch)
         expected = model_outputs(store.first_results("m", ids), items, price, batch=batch)
     assert list(chunk) == aligned_outputs({output.item_id: output for output in expected}, items)
-    assert chunk[1].error_kind == "missing" and chunk[2].error_reason == "the batch ended before answering"
-    assert chunk[0].cost_usd > 0 and chunk[4].cost_usd == 0.25  # priced from its tokens; else as recorded
+    by_id = {output.item_id: output for output in chunk}
+    assert by_id["f"].cost_usd > 0 and by_id["c"].cost_usd == 0.25  # priced from its tokens; else as recorded
+    if len(wanted) > 4:
+        assert chunk[1].error_kind == "missing" and chunk[2].error_reason == "the batch ended before answering"
+    assert [chunk[i] for i in range(-len(chunk), len(chunk))] == list(chunk) * 2 and chunk[1:3] == list(chunk)[1:3]
