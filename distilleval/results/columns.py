@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import accumulate
+from itertools import accumulate, repeat
 from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
@@ -53,8 +53,8 @@ class Codes:
         for value in dict.fromkeys(values):  # the distinct values, in order of first sight
             if value not in known:
                 self.code(value)
-        return np.fromiter((-1 if value is None else known[value] for value in values), dtype=np.int32,
-                           count=len(values))
+        # None is never a key: get gives it -1.
+        return np.fromiter(map(known.get, values, repeat(-1)), dtype=np.int32, count=len(values))
 
     def known_code(self, value: str) -> int:
         """The code of ``value``, -2 when it never occurred (nothing is added)."""
