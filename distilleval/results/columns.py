@@ -49,7 +49,7 @@ class Codes:
 
     def codes(self, values: Sequence[str | None]) -> np.ndarray:
         """The codes of ``values`` as an int32 array (each new value added on first sight, in order)."""
-        known = self._codes
+        known: Mapping[Any, int] = self._codes  # looked up with None too
         for value in dict.fromkeys(values):  # the distinct values, in order of first sight
             if value not in known:
                 self.code(value)
