@@ -8,9 +8,12 @@ and ``pipeline.streamed_summary`` (each chunk of a run) price through here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distilleval.spec.data import Item
+
+if TYPE_CHECKING:
+    from distilleval.results.build import OutputChunk
 
 
 def priced_cost(result: Any, price: Any, *, batch: bool) -> float:
@@ -72,3 +75,70 @@ def model_outputs(results: list[Any], items: Sequence[Item], price: Any, *, batc
             )
         )
     return outputs
+
+
+def output_chunk(rows: Sequence[Sequence[Any]], items: Sequence[Item], price: Any, *, batch: bool) -> OutputChunk:
+    """``model_outputs`` aligned with ``items`` (``build.aligned_outputs``), straight from the run store's
+    plain rows (``RunStore.first_rows``: ``CallResult``'s field order) into one ``OutputChunk``: a chunk of
+    a large run priced and read without a ``CallResult`` or a ``ModelOutput`` per call."""
+    from distilleval.costs.cost_model import request_cost_usd
+    from distilleval.results.build import OutputChunk
+    from distilleval.run.batch import batch_loss_reason
+
+    ids = [item.id for item in items]
+    answered = _answered_in_order(rows, ids, price, batch=batch)
+    if answered is not None:
+        return answered
+    by_id = {row[0]: row for row in rows if row[2] == 0}
+    costs: dict[tuple[Any, ...], float] = {}
+    records = []
+    for item in items:
+        row = by_id.get(item.id)
+        if row is None:
+            records.append(OutputChunk.missing(item.id))
+            continue
+        (item_id, _, _, status, text, error_kind, error_message, tokens_in, tokens_out, latency, cost, hit, _,
+         cached, written, finish, _, sure, basis) = row
+        if status != "ok":
+            records.append((item_id, None, error_kind, tokens_in, tokens_out, latency, cost, bool(hit), cached or 0,
+                            written or 0, finish, batch_loss_reason(error_kind, error_message), None, None))
+            continue
+        if tokens_in is not None and tokens_out is not None:
+            # The cost is a function of the four token counts: each distinct combination is priced once.
+            tokens = (tokens_in, tokens_out, cached, written)
+            cost = costs.get(tokens)
+            if cost is None:
+                cost = costs[tokens] = request_cost_usd(price, tokens_in, tokens_out, cached_input_tokens=cached,
+                                                        cache_write_tokens=written, batch=batch)
+        records.append((item_id, text, None, tokens_in, tokens_out, latency, cost, bool(hit), cached or 0,
+                        written or 0, finish, None, sure, basis))
+    return OutputChunk.of_records(records)
+
+
+def _answered_in_order(rows: Sequence[Sequence[Any]], ids: list[str], price: Any, *, batch: bool) -> OutputChunk | None:
+    """``output_chunk`` of the common case, column by column: ``rows`` are one answered first call per item,
+    in the items' order (a cached re-run). None when they are not."""
+    from distilleval.costs.cost_model import request_cost_usd
+    from distilleval.results.build import OutputChunk
+
+    if not rows or len(rows) != len(ids):
+        return None
+    (item_id, _, repeat, status, text, _, _, tokens_in, tokens_out, latency, recorded, hit, _, read, wrote, finish,
+     _, sure, basis) = zip(*rows)
+    n = len(ids)
+    if status.count("ok") != n or repeat.count(0) != n or list(item_id) != ids:
+        return None
+    cached = [value or 0 for value in read] if None in read else read
+    written = [value or 0 for value in wrote] if None in wrote else wrote
+    tokens = list(zip(tokens_in, tokens_out, cached, written))
+    # Each distinct combination of token counts is priced once; a call without counts keeps its recorded cost.
+    prices = {key: request_cost_usd(price, key[0], key[1], cached_input_tokens=key[2], cache_write_tokens=key[3],
+                                    batch=batch)
+              for key in set(tokens) if key[0] is not None and key[1] is not None}
+    none = (None,) * n
+    return OutputChunk({
+        "item_id": item_id, "text": text, "error_kind": none, "input_tokens": tokens_in, "output_tokens": tokens_out,
+        "latency_ms": latency, "cost_usd": [prices.get(key, cost) for key, cost in zip(tokens, recorded)],
+        "cache_hit": list(map(bool, hit)), "cached_input_tokens": cached, "cache_write_tokens": written,
+        "finish_reason": finish, "error_reason": none, "confidence": sure, "confidence_basis": basis,
+    })

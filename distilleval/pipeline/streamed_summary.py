@@ -9,7 +9,7 @@ the same code ``build_summary`` runs, so the summary is the one an in-memory bui
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,10 @@ def write_streamed_summary(
     def rows(store: RunStore) -> Iterator[Any]:
         for start in range(0, len(items), chunk_items):
             chunk = items[start:start + chunk_items]
-            outputs = {run.name: _chunk_outputs(store, run, chunk, prices[run.name]) for run in runs}
+            outputs: dict[str, Any] = {run.name: _chunk_outputs(store, run, chunk, prices[run.name]) for run in runs}
             outputs.update({name: aligned_outputs(by_id, chunk) for name, by_id in baselines.items()})
-            yield from builder.add(chunk, outputs)
+            # One block of the chunk's rows, ready for the item store (no object per item).
+            yield builder.add(chunk, outputs).block()
 
     def finish() -> Any:
         return builder.summary(spec, pricing=pricing, run_id=run_dir.name, mode="online",
@@ -55,12 +56,10 @@ def write_streamed_summary(
         return write_summary_streamed(run_dir / "summary.json", rows(store), finish)
 
 
-def _chunk_outputs(store: Any, run: Any, chunk: Sequence[Item], price: Any) -> list[Any]:
-    """``run``'s outputs on ``chunk``, aligned with it and priced (``call_outputs.model_outputs``)."""
-    from distilleval.pipeline.call_outputs import model_outputs
-    from distilleval.results.build import aligned_outputs
+def _chunk_outputs(store: Any, run: Any, chunk: Sequence[Item], price: Any) -> Any:
+    """``run``'s outputs on ``chunk``, aligned with it and priced, as one ``build.OutputChunk``
+    (``call_outputs.output_chunk``)."""
+    from distilleval.pipeline.call_outputs import output_chunk
 
-    results = store.first_results(run.name, [item.id for item in chunk])
-    outputs = model_outputs(results, chunk, price, batch=run.batch)
-    by_id: Mapping[str, Any] = {output.item_id: output for output in outputs}
-    return aligned_outputs(by_id, chunk)
+    rows = store.first_rows(run.name, [item.id for item in chunk])
+    return output_chunk(rows, chunk, price, batch=run.batch)

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from distilleval.results.summary_json import (
     Basis,
@@ -83,6 +83,65 @@ class ModelOutput:
         return self.finish_reason == "length" and self.error_kind is None
 
 
+class OutputChunk(Sequence[ModelOutput]):
+    """One chunk's outputs of one model as columns (each of ``ModelOutput``'s fields over the chunk's
+    items), read as ``ModelOutput`` records (built on access) or as the columns themselves: what
+    ``SummaryBuilder.add`` scores and keeps without an object per output.
+
+    Args:
+        columns: ``FIELDS`` -> that field of every output, aligned with the chunk's items.
+    """
+
+    FIELDS = ("item_id", "text", "error_kind", "input_tokens", "output_tokens", "latency_ms", "cost_usd",
+              "cache_hit", "cached_input_tokens", "cache_write_tokens", "finish_reason", "error_reason",
+              "confidence", "confidence_basis")
+
+    def __init__(self, columns: Mapping[str, Sequence[Any]]):
+        self._columns = dict(columns)
+
+    @classmethod
+    def of(cls, outputs: Sequence[ModelOutput]) -> OutputChunk:
+        """The chunk of ``outputs`` (``ModelOutput`` records, or a chunk already)."""
+        if isinstance(outputs, OutputChunk):
+            return outputs
+        return cls({name: [getattr(o, name) for o in outputs] for name in cls.FIELDS})
+
+    @classmethod
+    def of_records(cls, records: Sequence[tuple[Any, ...]]) -> OutputChunk:
+        """The chunk of ``records``: tuples in ``FIELDS`` order."""
+        transposed = list(zip(*records)) or [() for _ in cls.FIELDS]
+        return cls(dict(zip(cls.FIELDS, transposed)))
+
+    @staticmethod
+    def missing(item_id: str) -> tuple[Any, ...]:
+        """The record of an item without an output (``aligned_outputs``'s ``missing`` error)."""
+        return (item_id, None, "missing", None, None, None, 0.0, False, 0, 0, None, None, None, None)
+
+    def columns(self) -> dict[str, Sequence[Any]]:
+        """Field name -> the field of every output, in item order."""
+        return self._columns
+
+    def __len__(self) -> int:
+        return len(self._columns["item_id"])
+
+    @overload
+    def __getitem__(self, index: int) -> ModelOutput: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ModelOutput]: ...
+
+    def __getitem__(self, index: int | slice) -> ModelOutput | list[ModelOutput]:
+        if isinstance(index, slice):
+            return [self._record(position) for position in range(*index.indices(len(self)))]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} outputs")
+        return self._record(position)
+
+    def _record(self, position: int) -> ModelOutput:
+        return ModelOutput(*(self._columns[name][position] for name in self.FIELDS))
+
+
 @dataclass
 class ModelRun:
     """One model's outputs plus what the summary needs to know about the model.
@@ -140,20 +199,28 @@ def aligned_outputs(by_id: Mapping[str, ModelOutput], items: Sequence[Any]) -> l
     return [by_id.get(item.id) or ModelOutput(item_id=item.id, text=None, error_kind="missing") for item in items]
 
 
-def _text(output: ModelOutput) -> str | None:
-    return None if output.error_kind is not None else output.text
+def score_rows(scorer: ItemScorer, outputs: Sequence[str | None],
+               items: Sequence[Any]) -> tuple[list[tuple[Any, ...]], dict[int, dict[str, Any]], Any]:
+    """The scores of ``outputs`` as plain rows: (score, valid, reason, canonical, gold_canonical, counts)
+    per item, the non-empty details by position, and the class the rows read back as (None: no rows).
+    A scorer with ``score_rows`` (exact match) gives them without an ``ItemScore`` per item; any
+    other's ``score_items`` records are read into them."""
+    # Looked up on the class: a wrapper that hands on every attribute (a test's failing scorer) still
+    # has its own score_items called.
+    fast = getattr(type(scorer), "score_rows", None)
+    if fast is not None:
+        return fast(scorer, outputs, items)  # type: ignore[no-any-return]
+    scores = scorer.score_items(outputs, items)
+    details = {position: s.details for position, s in enumerate(scores) if s.details}
+    rows = [(s.score, s.valid, s.reason, s.canonical, s.gold_canonical, s.counts) for s in scores]
+    return rows, details, type(scores[0]) if scores else None
 
 
-def _excluding_failed_calls(outputs: Sequence[ModelOutput], scores: list[Any]) -> list[Any]:
-    """The scores with every failed call's turned into an exclusion (score None): a failed call
-    is missing data, never a wrong answer, so no metric or paired comparison counts it."""
-    import dataclasses
-
-    return [
-        dataclasses.replace(s, score=None, valid=False, reason=None, canonical=None, counts=None)
-        if o.error_kind is not None else s
-        for o, s in zip(outputs, scores)
-    ]
+def _excluding_failed_calls(error_kinds: Sequence[str | None], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The score rows (``score_rows``) with every failed call's (an error kind) turned into an exclusion
+    (score None): a failed call is missing data, never a wrong answer, so no metric or paired comparison
+    counts it. The gold and the details stay."""
+    return [(None, False, None, None, row[4], None) if kind is not None else row for kind, row in zip(error_kinds, rows)]
 
 
 def _latency_figures(run: ModelRun, cached_latencies: list[float], under_load: Distribution | None) -> LatencyFigures | None:
@@ -194,7 +261,12 @@ def _model_result(run: ModelRun, outputs: OutputColumns, scores: ScoreColumns, s
     answered = called & outputs.column("has_text")
     answered_at = np.flatnonzero(answered)
     # The metric, its interval and the confusion are over the answered items only.
-    metric, secondary = scorer.summarize(scores.subset(answered_at))
+    # A scorer that reads the columns themselves (exact match) is spared a record per answered item.
+    summarize_at, confusion_at = (getattr(type(scorer), name, None) for name in ("summarize_at", "confusion_at"))
+    if summarize_at is not None:
+        metric, secondary = summarize_at(scorer, scores, answered_at)
+    else:
+        metric, secondary = scorer.summarize(scores.subset(answered_at))
     valid = scores.column("valid") if n else np.zeros(0, dtype=bool)
     # One definition of invalid wherever it is printed (table, summary.json, metrics, confusion):
     # an answer that is not a valid output of the spec's kind, over the answered items, whether
@@ -256,7 +328,8 @@ def _model_result(run: ModelRun, outputs: OutputColumns, scores: ScoreColumns, s
                                    for i, reason in sorted(outputs.error_reasons.items()) if kinds[i] >= 0 and reason)),
     )
     if hasattr(scorer, "confusion") and getattr(scorer, "labels", None):
-        result.confusion = scorer.confusion(scores.subset(answered_at))
+        result.confusion = (confusion_at(scorer, scores, answered_at) if confusion_at is not None
+                            else scorer.confusion(scores.subset(answered_at)))
     return result
 
 
@@ -371,32 +444,36 @@ class SummaryBuilder:
     """
 
     def __init__(self, runs: Sequence[ModelRun], scorer: ItemScorer, *, expected_items: int = 0):
-        from distilleval.results.columns import OutputColumns, ScoreColumns
+        from distilleval.results.columns import OutputColumns, ScoreColumns, Strings
 
         self.names = [run.name for run in runs]
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"model names must be unique, got {self.names}")
         self.runs, self.scorer = list(runs), scorer
-        self.item_ids: list[str] = []
+        self.item_ids = Strings()  # compact: no Python string per item is held for the run's life
         self.outputs = {name: OutputColumns(ModelOutput, self.item_ids, expected=expected_items) for name in self.names}
         self.scores = {name: ScoreColumns(expected=expected_items) for name in self.names}
 
-    def add(self, items: Sequence[Any], outputs: Mapping[str, Sequence[ModelOutput]]) -> list[ItemRow]:
+    def add(self, items: Sequence[Any], outputs: Mapping[str, Sequence[ModelOutput]]) -> ItemRows:
         """Score one chunk: ``items`` in eval order, and each model's ``outputs`` aligned with them
-        (``aligned_outputs``). Returns the chunk's per-item rows.
+        (``aligned_outputs``, or an ``OutputChunk``). Returns the chunk's per-item rows.
 
         Raises:
             DistillevalError: an item's gold is unusable.
         """
-        scores = {
-            name: _excluding_failed_calls(outputs[name], self.scorer.score_items([_text(o) for o in outputs[name]], items))
-            for name in self.names
-        }
+        chunks = {name: OutputChunk.of(outputs[name]) for name in self.names}
+        scores = {}
+        for name in self.names:
+            columns = chunks[name].columns()
+            kinds = columns["error_kind"]
+            texts = [None if kind is not None else text for text, kind in zip(columns["text"], kinds)]
+            rows, details, make = score_rows(self.scorer, texts, items)
+            scores[name] = _excluding_failed_calls(kinds, rows)
+            self.scores[name].extend_rows(scores[name], details, make=make)
         self.item_ids.extend(item.id for item in items)
         for name in self.names:
-            self.outputs[name].extend(outputs[name])
-            self.scores[name].extend(scores[name])
-        return _item_results(items, self.names, outputs, scores)
+            self.outputs[name].extend_columns(chunks[name].columns())
+        return ItemRows(items, self.names, chunks, scores)
 
     def summary(
         self,
@@ -495,26 +572,91 @@ class ItemRow:
                           confidence=self.confidence, reached_max_tokens=self.reached_max_tokens)
 
 
-def _item_results(items: Sequence[Any], names: Sequence[str], outputs: Mapping[str, Sequence[ModelOutput]],
-                  scores: Mapping[str, Sequence[Any]]) -> list[ItemRow]:
-    """The per-item rows of ``items``, each model's outputs and scores aligned with them."""
-    item_results = []
-    for position, item in enumerate(items):
-        preview = " | ".join(str(v) for v in item.inputs.values())[:PREVIEW_CHARS]
-        result = ItemRow(id=item.id, gold=_gold_text(item.gold), input_preview=preview)
-        for name in names:
-            output, score = outputs[name][position], scores[name][position]
-            result.scores[name] = score.score
-            result.outputs[name] = output.text
-            if output.latency_ms is not None and not output.cache_hit:
-                result.latency_ms[name] = output.latency_ms
-            if output.error_kind is not None:
-                result.errors[name] = output.error_kind
-            if score.reason is not None:
-                result.reasons[name] = score.reason
-            if output.truncated:
-                result.reached_max_tokens.append(name)
-            if output.confidence is not None and output.error_kind is None:
-                result.confidence[name] = output.confidence
-        item_results.append(result)
-    return item_results
+class ItemRows(Sequence[ItemRow]):
+    """One chunk's per-item rows, kept as columns: read as ``ItemRow`` records (built on access) or,
+    for the item store, as one ``item_store.RowBlock`` of plain tuples (``block``).
+
+    Args:
+        items: the chunk's items, in eval order.
+        names: the models, in the order their rows are written.
+        outputs: each model's outputs, aligned with ``items``.
+        scores: each model's score rows (``score_rows``), aligned with ``items``.
+    """
+
+    def __init__(self, items: Sequence[Any], names: Sequence[str], outputs: Mapping[str, OutputChunk],
+                 scores: Mapping[str, Sequence[Any]]):
+        self.names = list(names)
+        # (position in the chunk, id, gold, input preview): the item store's item rows as they are.
+        self.heads = [(position, item.id, _gold_text(item.gold), _preview(item)) for position, item in enumerate(items)]
+        # Per model: (present, score, output, error, latency, reason, confidence), one list each.
+        self.fields = [_model_fields(outputs[name], scores[name]) for name in self.names]
+
+    def __len__(self) -> int:
+        return len(self.heads)
+
+    @overload
+    def __getitem__(self, index: int) -> ItemRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ItemRow]: ...
+
+    def __getitem__(self, index: int | slice) -> ItemRow | list[ItemRow]:
+        if isinstance(index, slice):
+            return [self._row(position) for position in range(*index.indices(len(self)))]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        return self._row(position)
+
+    def _row(self, position: int) -> ItemRow:
+        from distilleval.results.item_store import HAS_CONFIDENCE, HAS_LATENCY, TRUNCATED
+
+        _, item_id, gold, preview = self.heads[position]
+        row = ItemRow(id=item_id, gold=gold, input_preview=preview)
+        for name, (present, score, output, error, latency, reason, confidence) in zip(self.names, self.fields):
+            row.scores[name] = score[position]
+            row.outputs[name] = output[position]
+            if present[position] & HAS_LATENCY:
+                row.latency_ms[name] = latency[position]
+            if error[position] is not None:
+                row.errors[name] = error[position]
+            if reason[position] is not None:
+                row.reasons[name] = reason[position]
+            if present[position] & TRUNCATED:
+                row.reached_max_tokens.append(name)
+            if present[position] & HAS_CONFIDENCE:
+                row.confidence[name] = confidence[position]
+        return row
+
+    def block(self) -> Any:
+        """The rows as the item store writes them (``item_store.RowBlock``), positions from 0."""
+        from itertools import count, repeat
+
+        from distilleval.results.item_store import RowBlock
+
+        model_rows: list[tuple[Any, ...]] = []
+        for model, fields in enumerate(self.fields):
+            model_rows += zip(repeat(model), count(), *fields)
+        return RowBlock(self.names, self.heads, model_rows)
+
+
+def _preview(item: Any) -> str:
+    return " | ".join(map(str, item.inputs.values()))[:PREVIEW_CHARS]
+
+
+def _model_fields(outputs: OutputChunk, scores: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:
+    """One model's item store fields over a chunk, one list each: (present flags, score, output, error,
+    latency, reason, confidence), each None where the row has no such field."""
+    from distilleval.results.item_store import HAS_CONFIDENCE, HAS_LATENCY, HAS_OUTPUT, HAS_SCORE, TRUNCATED
+
+    columns = outputs.columns()
+    kinds = columns["error_kind"]
+    # Latency is of calls made in this run; confidence of answered calls; truncation of answered calls.
+    latency = [ms if ms is not None and not hit else None for ms, hit in zip(columns["latency_ms"], columns["cache_hit"])]
+    confidence = [sure if kind is None else None for sure, kind in zip(columns["confidence"], kinds)]
+    truncated = [finish == "length" and kind is None for finish, kind in zip(columns["finish_reason"], kinds)]
+    present = [HAS_SCORE | HAS_OUTPUT | (HAS_LATENCY if ms is not None else 0)
+               | (HAS_CONFIDENCE if sure is not None else 0) | (TRUNCATED if cut else 0)
+               for ms, sure, cut in zip(latency, confidence, truncated)]
+    return (present, [row[0] for row in scores], list(columns["text"]), list(kinds), latency,
+            [row[2] for row in scores], confidence)

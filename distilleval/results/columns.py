@@ -14,7 +14,9 @@ shared between equal items (read-only records: nothing in the summary changes a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import accumulate, repeat
 from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
@@ -45,9 +47,76 @@ class Codes:
             self.values.append(value)
         return found
 
+    def codes(self, values: Sequence[str | None]) -> np.ndarray:
+        """The codes of ``values`` as an int32 array (each new value added on first sight, in order)."""
+        known: Mapping[Any, int] = self._codes  # looked up with None too
+        for value in dict.fromkeys(values):  # the distinct values, in order of first sight
+            if value not in known:
+                self.code(value)
+        # None is never a key: get gives it -1.
+        return np.fromiter(map(known.get, values, repeat(-1)), dtype=np.int32, count=len(values))
+
+    def known_code(self, value: str) -> int:
+        """The code of ``value``, -2 when it never occurred (nothing is added)."""
+        return self._codes.get(value, -2)
+
     def value(self, code: int) -> str | None:
         """The string of ``code`` (None for -1)."""
         return None if code < 0 else self.values[code]
+
+
+def _counts(values: Sequence[int | None]) -> np.ndarray:
+    """Token counts as int32, -1 for unknown (None)."""
+    return np.array([-1 if value is None else value for value in values], dtype=np.int32)
+
+
+class Strings(Sequence[str]):
+    """Strings appended in order (the items' ids), kept as one UTF-8 buffer and each one's end offset:
+    about the strings' bytes plus 8 each, where a list holds a Python object of some 60 bytes per string.
+
+    Args:
+        values: the first strings.
+    """
+
+    def __init__(self, values: Iterable[str] = ()):
+        self._buffer = bytearray()
+        self._ends = array("q")
+        self.extend(values)
+
+    def extend(self, values: Iterable[str]) -> None:
+        """Append ``values``, in order."""
+        encoded = [value.encode("utf-8") for value in values]
+        ends = accumulate((len(part) for part in encoded), initial=len(self._buffer))
+        next(ends)  # the buffer's current end: the first new string's start
+        self._ends.extend(ends)
+        self._buffer += b"".join(encoded)
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self._at(position) for position in range(*index.indices(len(self)))]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} strings")
+        return self._at(position)
+
+    def _at(self, position: int) -> str:
+        start = self._ends[position - 1] if position else 0
+        return self._buffer[start:self._ends[position]].decode("utf-8")
+
+    def __iter__(self) -> Iterator[str]:
+        start = 0
+        for end in self._ends:
+            yield self._buffer[start:end].decode("utf-8")
+            start = end
 
 
 class _Chunked:
@@ -70,7 +139,8 @@ class _Chunked:
     def append(self, columns: dict[str, np.ndarray], length: int) -> None:
         needed = self._length + length
         if needed > self._capacity or not self._arrays:
-            self._capacity = max(needed, 2 * self._capacity, 1024)
+            # The first arrays are the reserved size; a full one doubles.
+            self._capacity = max(needed, self._capacity if not self._arrays else 2 * self._capacity, 1024)
             grown = {name: np.empty(self._shape(name, self._capacity), dtype=kind) for name, kind in self._kinds.items()}
             for name, array in self._arrays.items():
                 grown[name][:self._length] = array[:self._length]
@@ -146,19 +216,35 @@ class ScoreColumns(_Columns[Any]):
             return
         if self._make is None:
             self._make = type(scores[0])
+        details = {index: s.details for index, s in enumerate(scores) if s.details}
+        self.extend_rows([(s.score, s.valid, s.reason, s.canonical, s.gold_canonical, s.counts) for s in scores],
+                         details)
+
+    def extend_rows(self, rows: Sequence[tuple[Any, ...]], details: Mapping[int, dict[str, Any]],
+                    make: Callable[..., Any] | None = None) -> None:
+        """Append scores given as plain rows: (score, valid, reason, canonical, gold_canonical, counts) per
+        item, in item order, with the non-empty ``details`` by position among ``rows``; ``make``: the
+        ``ItemScore`` class, when no score was appended before."""
+        if not rows:
+            return
+        if self._make is None:
+            self._make = make
         offset = len(self)
-        for index, s in enumerate(scores):
-            if s.details:
-                self.details[offset + index] = s.details
+        for index, found in details.items():
+            self.details[offset + index] = found
+        score, valid, reason, canonical, gold, counts = zip(*rows)
+        has_counts = [c is not None for c in counts]
         self._store.append({
-            "score": np.array([np.nan if s.score is None else s.score for s in scores], dtype=float),
-            "valid": np.array([bool(s.valid) for s in scores], dtype=bool),
-            "reason": np.array([self.reasons.code(s.reason) for s in scores], dtype=np.int32),
-            "canonical": np.array([self.canonicals.code(s.canonical) for s in scores], dtype=np.int32),
-            "gold": np.array([self.golds.code(s.gold_canonical) for s in scores], dtype=np.int32),
-            "counts": np.array([s.counts or (0, 0, 0) for s in scores], dtype=np.int32).reshape(len(scores), 3),
-            "has_counts": np.array([s.counts is not None for s in scores], dtype=bool),
-        }, len(scores))
+            # NumPy reads None as NaN in a float array.
+            "score": np.array(score, dtype=float),
+            "valid": np.array([bool(v) for v in valid], dtype=bool),
+            "reason": self.reasons.codes(reason),
+            "canonical": self.canonicals.codes(canonical),
+            "gold": self.golds.codes(gold),
+            "counts": (np.array([c or (0, 0, 0) for c in counts], dtype=np.int32).reshape(len(rows), 3)
+                       if any(has_counts) else np.zeros((len(rows), 3), dtype=np.int32)),
+            "has_counts": np.array(has_counts, dtype=bool),
+        }, len(rows))
 
     def column(self, name: str) -> np.ndarray:
         """One whole column: ``score`` (NaN for None), ``valid``, ``reason``, ``canonical``, ``gold``
@@ -264,41 +350,52 @@ class OutputColumns(_Columns[Any]):
     _NAMES = tuple(_KINDS)
     _CODED = {"error_kind", "finish_reason", "confidence_basis"}
 
-    def __init__(self, make: Callable[..., Any], item_ids: list[str] | None = None, *, expected: int = 0):
+    def __init__(self, make: Callable[..., Any], item_ids: Strings | list[str] | None = None, *, expected: int = 0):
         self._store = _Chunked(self._KINDS, expected)
         self._make = make
         self._own_ids = item_ids is None
-        self.item_ids: list[str] = [] if item_ids is None else item_ids
+        self.item_ids: Strings | list[str] = Strings() if item_ids is None else item_ids
         self.codes = {name: Codes() for name in self._CODED}
         self.error_reasons: dict[int, str] = {}
 
     def extend(self, outputs: Iterable[Any]) -> None:
         """Append ``outputs`` (records with ``ModelOutput``'s fields), in item order."""
         outputs = list(outputs)
-        if not outputs:
+        if outputs:
+            self.extend_columns({name: [getattr(o, name) for o in outputs] for name in self._FIELDS})
+
+    _FIELDS = ("item_id", "text", "error_kind", "input_tokens", "output_tokens", "latency_ms", "cost_usd", "cache_hit",
+               "cached_input_tokens", "cache_write_tokens", "finish_reason", "error_reason", "confidence",
+               "confidence_basis")
+
+    def extend_columns(self, fields: Mapping[str, Sequence[Any]]) -> None:
+        """Append outputs given as columns: ``ModelOutput``'s field name -> that field of each output,
+        in item order (``build.OutputChunk.columns``)."""
+        n = len(fields["error_kind"])
+        if not n:
             return
         offset = len(self)
-        for index, o in enumerate(outputs):
-            if o.error_reason is not None:
-                self.error_reasons[offset + index] = o.error_reason
+        for index, reason in enumerate(fields["error_reason"]):
+            if reason is not None:
+                self.error_reasons[offset + index] = reason
         if self._own_ids:
-            self.item_ids.extend(o.item_id for o in outputs)
+            self.item_ids.extend(fields["item_id"])
         error_kind, finish, basis = (self.codes[name] for name in ("error_kind", "finish_reason", "confidence_basis"))
         self._store.append({
-            "has_text": np.array([o.text is not None for o in outputs], dtype=bool),
-            "error_kind": np.array([error_kind.code(o.error_kind) for o in outputs], dtype=np.int32),
-            "input_tokens": np.array([-1 if o.input_tokens is None else o.input_tokens for o in outputs], dtype=np.int32),
-            "output_tokens": np.array([-1 if o.output_tokens is None else o.output_tokens for o in outputs],
-                                      dtype=np.int32),
-            "latency_ms": np.array([np.nan if o.latency_ms is None else o.latency_ms for o in outputs], dtype=float),
-            "cost_usd": np.array([o.cost_usd for o in outputs], dtype=float),
-            "cache_hit": np.array([bool(o.cache_hit) for o in outputs], dtype=bool),
-            "cached_input_tokens": np.array([o.cached_input_tokens for o in outputs], dtype=np.int32),
-            "cache_write_tokens": np.array([o.cache_write_tokens for o in outputs], dtype=np.int32),
-            "finish_reason": np.array([finish.code(o.finish_reason) for o in outputs], dtype=np.int32),
-            "confidence": np.array([np.nan if o.confidence is None else o.confidence for o in outputs], dtype=float),
-            "confidence_basis": np.array([basis.code(o.confidence_basis) for o in outputs], dtype=np.int32),
-        }, len(outputs))
+            "has_text": np.array([text is not None for text in fields["text"]], dtype=bool),
+            "error_kind": error_kind.codes(fields["error_kind"]),
+            "input_tokens": _counts(fields["input_tokens"]),
+            "output_tokens": _counts(fields["output_tokens"]),
+            # NumPy reads None as NaN in a float array.
+            "latency_ms": np.array(fields["latency_ms"], dtype=float),
+            "cost_usd": np.array(fields["cost_usd"], dtype=float),
+            "cache_hit": np.array([bool(hit) for hit in fields["cache_hit"]], dtype=bool),
+            "cached_input_tokens": np.array(fields["cached_input_tokens"], dtype=np.int32),
+            "cache_write_tokens": np.array(fields["cache_write_tokens"], dtype=np.int32),
+            "finish_reason": finish.codes(fields["finish_reason"]),
+            "confidence": np.array(fields["confidence"], dtype=float),
+            "confidence_basis": basis.codes(fields["confidence_basis"]),
+        }, n)
 
     def column(self, name: str) -> np.ndarray:
         """One whole column (see ``_NAMES``): codes are -1 for None, token counts -1 for unknown,
@@ -307,7 +404,7 @@ class OutputColumns(_Columns[Any]):
 
     def code_of(self, name: str, value: str) -> int:
         """The code ``value`` has in the coded column ``name`` (-2: it never occurs)."""
-        return self.codes[name]._codes.get(value, -2)
+        return self.codes[name].known_code(value)
 
     def _records(self, start: int, stop: int) -> list[Any]:
         columns = [self.column(name)[start:stop].tolist() for name in self._NAMES]

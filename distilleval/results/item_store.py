@@ -22,6 +22,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -88,6 +89,23 @@ class ItemLike(Protocol):
 ModelRow = tuple[int, int, int, int, float | None, str | None, str | None, float | None, str | None, float | None]
 
 
+@dataclass
+class RowBlock:
+    """Consecutive items' rows, ready to insert as they are (``build.ItemRows.block``): what
+    ``write_items`` writes without reading an object per item.
+
+    Attributes:
+        models: the model names ``model_rows`` index.
+        items: (position in the block, item id, gold, input preview) per item.
+        model_rows: (index into ``models``, position in the block, present, score, output, error,
+            latency, reason, confidence) per item and model: ``item_model_rows``'s columns.
+    """
+
+    models: list[str]
+    items: list[tuple[int, str, str | None, str]]
+    model_rows: list[tuple[Any, ...]]
+
+
 def store_path_for(summary_path: Path) -> Path:
     """Where a summary at ``summary_path`` keeps its per-item rows: the run store beside it, else
     a sibling ``<stem>.items.sqlite``."""
@@ -133,13 +151,13 @@ def _connect(path: Path, *, write: bool) -> Iterator[sqlite3.Connection]:
         raise _error(path, err, "write" if write else "read") from None
 
 
-def write_items(path: Path, summary_file: str, items: Iterable[ItemLike]) -> tuple[int, int]:
+def write_items(path: Path, summary_file: str, items: Iterable[ItemLike | RowBlock]) -> tuple[int, int]:
     """Write every item's rows as one new set, in one transaction; returns (set id, items written).
 
     Args:
         path: the SQLite file (``store_path_for``); created when missing.
         summary_file: the summary's file name, so ``drop_other_sets`` keeps other summaries' sets.
-        items: the items in eval order.
+        items: the items in eval order, one at a time or in ``RowBlock``s.
 
     Raises:
         DataError: the file cannot be written (one line naming it).
@@ -156,7 +174,14 @@ def write_items(path: Path, summary_file: str, items: Iterable[ItemLike]) -> tup
             count = 0
             batch: list[ModelRow] = []
             item_batch: list[tuple[int, int, str, str | None, str]] = []
-            for position, item in enumerate(items):
+            for item in items:
+                if isinstance(item, RowBlock):
+                    _insert(db, item_batch, batch)
+                    item_batch, batch = [], []
+                    _insert_block(db, set_id, count, item, [models.setdefault(name, len(models)) for name in item.models])
+                    count += len(item.items)
+                    continue
+                position = count
                 count += 1
                 item_batch.append((set_id, position, item.id, item.gold, item.input_preview))
                 for name in _models_of(item):
@@ -178,6 +203,18 @@ def write_items(path: Path, summary_file: str, items: Iterable[ItemLike]) -> tup
 def _insert(db: sqlite3.Connection, items: list[tuple[int, int, str, str | None, str]], rows: list[ModelRow]) -> None:
     db.executemany("INSERT INTO item_rows VALUES (?, ?, ?, ?, ?)", items)
     db.executemany("INSERT INTO item_model_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _insert_block(db: sqlite3.Connection, set_id: int, offset: int, block: RowBlock, indexes: list[int]) -> None:
+    """Insert ``block``'s rows as positions ``offset`` on of set ``set_id``, its models at ``indexes``."""
+    # The set and the offset are this function's own integers, written into the statement so that
+    # the block's tuples go in as they are.
+    db.executemany(f"INSERT INTO item_rows VALUES ({int(set_id)}, ? + {int(offset)}, ?, ?, ?)", block.items)
+    rows: Iterable[tuple[Any, ...]] = block.model_rows
+    if indexes != list(range(len(indexes))):
+        rows = ((indexes[row[0]], *row[1:]) for row in block.model_rows)
+    db.executemany(f"INSERT INTO item_model_rows VALUES ({int(set_id)}, ?, ? + {int(offset)}, ?, ?, ?, ?, ?, ?, ?)",
+                   rows)
 
 
 def drop_other_sets(path: Path, summary_file: str, keep: int) -> None:

@@ -509,7 +509,7 @@ def write_summary(summary: Summary, path: Path) -> Summary:
 
 def write_summary_streamed(path: Path, items: Iterable[Any], finish: Callable[[], Summary]) -> Summary:
     """Write a summary whose per-item rows come as a stream: ``items`` (``ItemResult``-like rows in
-    eval order, made while they are written) go into a new set of the item store first, then
+    eval order, or ``item_store.RowBlock``s of them, made while they are written) go into a new set of the item store first, then
     ``finish()`` (called once they are all written) gives the summary, written naming that set as
     ``write_summary`` does; then the older sets of the same summary file are dropped. Interrupted
     anywhere, the summary on disk and its rows agree (an unfinished set is never named, and the next

@@ -91,9 +91,13 @@ def rate_metric(name: str, scores: Sequence[ItemScore], *, confidence: float = 0
     """Mean of the non-excluded scores with its interval: Clopper–Pearson for 0/1 scores, else
     ``distilleval.results.intervals.mean_interval`` (bootstrap-t, or count-based when few items
     carry information); never zero width."""
+    return rate_metric_of(name, [s.score for s in scores if s.score is not None], confidence=confidence)
+
+
+def rate_metric_of(name: str, values: list[float], *, confidence: float = 0.95) -> MetricValue:
+    """``rate_metric`` of the non-excluded scores ``values`` themselves."""
     from distilleval.results import intervals
 
-    values = [s.score for s in scores if s.score is not None]
     if not values:
         return MetricValue(name=name, value=None, confidence=confidence)
     interval = intervals.mean_interval(values, confidence=confidence)

@@ -274,3 +274,61 @@ def test_latency_is_over_answered_calls_only(tmp_path):
     summary = summarize(spec, items, [ModelRun("student", "student", "s", outputs)], pricing=load_pricing(), run_id="r")
     latency = summary.models["student"].latency_ms
     assert (latency.n, latency.mean) == (2, 500.0)
+
+
+class _GeneralPath:
+    """The spec's scorer behind a wrapper that hands on every attribute: the builder finds no
+    ``score_rows`` on its class, so it scores through ``score_items`` (the general path)."""
+
+    def __init__(self, scorer):
+        self.scorer = scorer
+
+    def __getattr__(self, name):
+        return getattr(self.scorer, name)
+
+
+def test_the_exact_match_fast_path_gives_the_rows_and_columns_of_the_general_path(tmp_path):
+    import dataclasses
+
+    from distilleval.results.build import OutputChunk, SummaryBuilder
+    from distilleval.results.columns import OutputColumns, ScoreColumns
+
+    golds = ["pos", "neg", "pos", "neg", "pos", "neg", "pos"]
+    spec, items = write_spec(tmp_path, golds, scorer="{kind: exact_match, normalize: {case: true}, "
+                                                     "aliases: {pos: [positive]}}")
+    outputs = [
+        ModelOutput(item_id="i0", text="POS", latency_ms=120.0, confidence=0.9, confidence_basis="class_probability"),
+        ModelOutput(item_id="i1", text="Positive", latency_ms=80.0, cache_hit=True),
+        ModelOutput(item_id="i2", text=None, error_kind="timeout", latency_ms=30000.0, confidence=0.2),
+        ModelOutput(item_id="i3", text="ne", finish_reason="length", input_tokens=5, output_tokens=9, cost_usd=0.1),
+        ModelOutput(item_id="i4", text="ne", error_kind="expired", error_reason="the batch ended"),
+        ModelOutput(item_id="i5", text=None, error_kind="missing"),
+        ModelOutput(item_id="i6", text="pos", finish_reason="length", latency_ms=33.0),
+    ]
+    runs = [ModelRun(name="student", role="student", model="m", outputs=[])]
+    built = {}
+    with build_scorer(spec) as scorer:
+        for path, used in (("fast", scorer), ("general", _GeneralPath(scorer))):
+            builder = SummaryBuilder(runs, used)
+            given = OutputChunk.of(outputs) if path == "fast" else outputs
+            rows = builder.add(items, {"student": given})
+            built[path] = (list(rows), rows.block(), list(builder.scores["student"]), list(builder.outputs["student"]))
+        # What the builder kept, against the records themselves (a failed call's score an exclusion).
+        texts = [None if o.error_kind else o.text for o in outputs]
+        expected_scores = ScoreColumns()
+        expected_scores.extend([dataclasses.replace(s, score=None, valid=False, reason=None, canonical=None,
+                                                    counts=None) if o.error_kind else s
+                                for o, s in zip(outputs, scorer.score_items(texts, items))])
+    expected_outputs = OutputColumns(ModelOutput)
+    expected_outputs.extend(outputs)
+    assert built["fast"] == built["general"]
+    rows, _, scores, kept = built["fast"]
+    assert scores == list(expected_scores) and kept == list(expected_outputs)
+    # The rows: latency of calls made (no cache hit), confidence and truncation of answered calls only.
+    assert rows[0].scores == {"student": 1.0} and rows[0].latency_ms == {"student": 120.0}
+    assert rows[0].confidence == {"student": 0.9}
+    assert rows[1].scores == {"student": 0.0} and rows[1].latency_ms == {} and rows[1].reasons == {"student": "wrong_label"}
+    assert rows[2].scores == {"student": None} and rows[2].errors == {"student": "timeout"} and rows[2].confidence == {}
+    assert rows[3].reasons == {"student": "invalid_label"} and rows[3].reached_max_tokens == ["student"]
+    assert rows[4].outputs == {"student": "ne"} and rows[4].reached_max_tokens == []
+    assert rows[6].reached_max_tokens == ["student"] and rows[6].gold == "pos" and rows[6].input_preview == "t6"

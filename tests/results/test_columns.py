@@ -108,3 +108,34 @@ def test_columns_grow_past_the_room_reserved(expected):
         columns.extend(many[start:start + 700])
         assert len(columns) == min(start + 700, len(many)) and columns[len(columns) - 1] == many[len(columns) - 1]
     assert list(columns) == many and columns.column("counts").shape == (3000, 3)
+
+
+def test_strings_read_back_what_was_appended():
+    from distilleval.results.columns import Strings
+
+    values = ["a", "", "é-ü", "x" * 300, "日本", "b"]
+    strings = Strings(values[:2])
+    strings.extend([])
+    strings.extend(values[2:])
+    assert list(strings) == values and len(strings) == len(values)
+    assert [strings[i] for i in range(-len(values), len(values))] == values + values
+    assert strings[1:4] == values[1:4] and strings[::-2] == values[::-2]
+    with pytest.raises(IndexError):
+        strings[len(values)]
+
+
+def test_codes_of_many_values_are_the_codes_of_each():
+    from distilleval.results.columns import Codes
+
+    values = ["b", None, "a", "b", None, "c", "a"]
+    one_by_one, at_once = Codes(), Codes()
+    at_once.code("a")
+    one_by_one.code("a")
+    assert at_once.codes(values).tolist() == [one_by_one.code(value) for value in values]
+    assert at_once.values == one_by_one.values == ["a", "b", "c"] and at_once.codes([]).tolist() == []
+
+
+def test_the_first_arrays_are_the_size_reserved_not_twice_it():
+    columns = ScoreColumns(expected=5000)
+    columns.extend([ItemScore(1.0)] * 10)
+    assert columns._store._arrays["score"].shape == (5000,)

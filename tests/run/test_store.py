@@ -214,3 +214,17 @@ def test_answer_latencies_are_the_made_answered_calls_of_one_model_in_order(tmp_
         assert list(store.answer_latencies("teacher")) == expected == [30.0, 20.0]
         assert list(store.answer_latencies("student")) == [5.0]
         assert list(store.answer_latencies("judge")) == []
+
+
+def test_first_rows_are_the_first_results_as_plain_rows(tmp_path):
+    with RunStore(tmp_path) as store:
+        store.add(_ok("a", confidence=0.5, confidence_basis="class_probability"))
+        store.add(CallResult("b", "teacher", 0, "error", error_kind="timeout", error_message="slow", attempts=2))
+        store.add(dataclasses.replace(_ok("a"), repeat=1, text="second"))
+        store.add(_ok("c", cache_hit=True))
+        store.add(_ok("a", model="student"))
+        wanted = ["c", "missing", "a", "b"]
+        results = store.first_results("teacher", wanted)
+        assert [row for row in store.first_rows("teacher", wanted)] == [
+            dataclasses.astuple(dataclasses.replace(result, cache_hit=int(result.cache_hit))) for result in results]
+        assert [result.item_id for result in results] == ["c", "a", "b"]

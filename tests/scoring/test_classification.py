@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distilleval.errors import DataError
+from distilleval.scoring.base import ItemScore
 from distilleval.scoring.classification import INVALID, ExactMatch, normalize_text
 from distilleval.spec.data import Item
 from distilleval.spec.scorer_config import ExactMatchScorer, TextNormalization
@@ -170,3 +171,48 @@ def test_each_outcome_has_its_own_reason_and_a_missing_output_does_not_end_scori
     assert [(s.score, s.valid, s.reason) for s in scores] == [
         (0.0, False, "no_output"), (1.0, True, None), (0.0, True, "wrong_label"), (0.0, False, "invalid_label")]
     assert [s.canonical for s in scores] == [None, "refund", "other", None]
+
+
+@pytest.mark.parametrize("config", [{}, {"normalize": TextNormalization(case=True, whitespace=True),
+                                         "aliases": {"refund": ["money back"]}}], ids=["plain", "aliases"])
+def test_score_rows_are_the_fields_of_score_items(config):
+    """The row form (each distinct output/gold pair scored once) gives every field ``score_items`` gives."""
+    outputs = ["refund", " Money  Back", None, "what?", "refund", "Other", None, "what?", "card_lost"]
+    golds = ["refund", "refund", "other", "card_lost", "other", "other", "refund", "refund", "card_lost"]
+    s = scorer(**config)
+    expected = s.score_items(outputs, items(golds))
+    rows, details, make = s.score_rows(outputs, items(golds))
+    assert make is type(expected[0])
+    assert rows == [(e.score, e.valid, e.reason, e.canonical, e.gold_canonical, e.counts) for e in expected]
+    assert details == {position: e.details for position, e in enumerate(expected) if e.details}
+    assert details[3] == details[7] == {"output": "what?"} and rows[2][2] == "no_output"
+
+
+def test_score_rows_name_an_unusable_gold_as_score_items_does():
+    for golds in (["refund", None], ["refund", "nope"]):
+        with pytest.raises(DataError) as rows_error:
+            scorer().score_rows(["refund", "refund"], items(golds))
+        with pytest.raises(DataError) as items_error:
+            scorer().score_items(["refund", "refund"], items(golds))
+        assert str(rows_error.value) == str(items_error.value)
+
+
+def test_the_figures_read_from_the_columns_are_the_figures_of_the_records():
+    """``summarize_at`` and ``confusion_at`` (codes counted in NumPy) give what ``summarize`` and
+    ``confusion`` give over the same scores as records."""
+    import numpy as np
+
+    from distilleval.results.columns import ScoreColumns
+
+    s = scorer(normalize=TextNormalization(case=True))
+    outputs = ["refund", "REFUND", None, "nope", "other", "card_lost", "nope", "Other", None, "refund"] * 3
+    golds = ["refund", "other", "refund", "card_lost", "other", "refund", "other", "card_lost", "other", "refund"] * 3
+    records = s.score_items(outputs, items(golds))
+    records[5] = ItemScore(None, valid=False, gold_canonical="refund")  # a failed call's exclusion
+    columns = ScoreColumns()
+    columns.extend(records)
+    for positions in (np.arange(len(records)), np.array([0, 3, 4, 6, 7, 11, 29]), np.array([], dtype=np.int64)):
+        subset = [records[i] for i in positions]
+        assert s.summarize_at(columns, positions) == s.summarize(subset)
+        assert s.confusion_at(columns, positions) == s.confusion(subset)
+    assert s.summarize(records)[1]["predicted/INVALID"] > 0 and s.confusion(records)["other"]["refund"] > 0
