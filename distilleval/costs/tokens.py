@@ -56,6 +56,16 @@ def count_tokens(text: str) -> int:
     return len(_encoding().encode(text, disallowed_special=()))
 
 
+def count_tokens_many(texts: Sequence[str]) -> list[int]:
+    """``count_tokens`` of each text, each distinct text encoded once."""
+    # ``encode`` with no special tokens allowed is ``encode_ordinary``. Its threaded batch form
+    # measured 2-4x slower than this loop for prompts of 25 to 2,000 characters (a thread pool task
+    # per text costs more than encoding it).
+    encode = _encoding().encode_ordinary
+    counts = {text: len(encode(text)) for text in set(texts)}
+    return [counts[text] for text in texts]
+
+
 def image_tokens(width: int, height: int) -> int:
     """Tokens a high-detail image costs: fit in 2048x2048, shortest side to 768, 512-px tiles."""
     scale = min(1.0, 2048 / max(width, height))
@@ -117,6 +127,19 @@ class FixedEnds:
         if len(text) >= len(self.head) + len(self.tail) and text.startswith(self.head) and text.endswith(self.tail):
             return self.head_tokens + self.tail_tokens + count_tokens(text[len(self.head) : len(text) - len(self.tail)])
         return count_tokens(text)
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """``count`` of each text: the middles encoded together (``count_tokens_many``)."""
+        fixed, middles = [], []
+        ends = len(self.head) + len(self.tail)
+        for text in texts:
+            if len(text) >= ends and text.startswith(self.head) and text.endswith(self.tail):
+                fixed.append(self.head_tokens + self.tail_tokens)
+                middles.append(text[len(self.head) : len(text) - len(self.tail)])
+            else:
+                fixed.append(0)
+                middles.append(text)
+        return [ends_tokens + middle for ends_tokens, middle in zip(fixed, count_tokens_many(middles))]
 
 
 def count_message_tokens(

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from distilleval.spec.data import Item
     from distilleval.spec.task_spec import TaskSpec
 
-CHUNK = 4_096
+CHUNK = 16_384
 """Items counted at a time: the per-item counts live only while their chunk is summed."""
 
 
