@@ -5,14 +5,16 @@ has (for the progress total and the backends) without building any, and produces
 run's order (interleaved by item, so a run stopped early has every role on the same items) chunk
 by chunk, so the first call starts while the last is not yet built and no list of every request
 is ever held. Each call's response-cache key is computed once: the scan that decides which roles
-need a real backend (``roles_with_misses``) keeps the keys it computed as 32 bytes a call, and
-where in the response cache it found each (8 bytes), and the run (``calls``) reuses both, serving
+need a real backend (``roles_with_misses``) keeps the keys it computed (32 bytes a call), and
+where in the response cache it found each (8 bytes), in temporary files rather than memory, and the
+run (``calls``) reads both back in order, serving
 the hits in bulk (``run.replay``: read by row, not searched for again) and passing on only the
 misses. Keys are made from the rendered prompts (``pipeline.call_keys``), not from built messages.
 """
 
 from __future__ import annotations
 
+import tempfile
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -60,8 +62,7 @@ class EvalCalls:
             role: sum(1 for item in items if (item.id, role, 0) not in finished) if finished else len(items)
             for role in self._roles
         }
-        self._digests = bytearray()  # keys of the first calls, in run order, as the scan computed them
-        self._cache_rows = array("q")  # where the scan found each of them in the response cache (0: not there)
+        self._spill: _KeySpill | None = None  # the keys a scan computed and where it found them
         self._digests_for: dict[str, str] | None = None  # the model ids those keys were made with
 
     def __len__(self) -> int:
@@ -111,33 +112,37 @@ class EvalCalls:
         ``FIRST_CHUNK_ITEMS`` items doubling up to ``MAX_CHUNK_ITEMS``; ``model_ids`` (role -> the
         backend's model id) make the keys.
 
-        ``remember``: keep the keys computed (32 bytes a call) for the next pass with the same
-        model ids, which then computes only those past them.
+        ``remember``: keep the keys computed (32 bytes a call, in a temporary file) for the next pass
+        with the same model ids, which then reads them back and computes only those past them.
         """
         if self._digests_for != model_ids:
-            self._digests, self._cache_rows, self._digests_for = bytearray(), array("q"), dict(model_ids)
+            self._forget()
+            self._digests_for = dict(model_ids)
+        spill = self._spill
+        if remember and spill is None:
+            spill = self._spill = _KeySpill()
         keys: dict[str, RoleKeys] = {}
-        known = len(self._digests) // _DIGEST
+        known = spill.calls if spill is not None else 0
         position = 0
         for pending in self._pending_chunks():
             chunk: list[Planned] = []
             # Keys a pass before computed: one hex string for the run of them, cut in 64-character keys.
             reused = min(len(pending), max(known - position, 0))
-            if reused:
-                hexed = self._digests[position * _DIGEST:(position + reused) * _DIGEST].hex()
-                rows = self._cache_rows[position:position + reused].tolist()
-                rows += [0] * (reused - len(rows))
+            if reused and spill is not None:
+                hexed, rows = spill.read(position, reused)
                 chunk = [(item.id, role, 0, hexed[i * 2 * _DIGEST:(i + 1) * 2 * _DIGEST], rows[i] or None, item)
                          for i, (item, role) in enumerate(pending[:reused])]
+            computed = bytearray()
             for item, role in pending[reused:]:
                 role_keys = keys.get(role)
                 if role_keys is None:
                     maker = KeyMaker(model_ids[role], self.request(role, item, messages=()))
                     role_keys = keys[role] = RoleKeys(maker, self._models[role], self._image_inputs)
                 digest = role_keys.digest(item)
-                if remember:
-                    self._digests += digest
+                computed += digest
                 chunk.append((item.id, role, 0, digest.hex(), None, item))
+            if remember and computed and spill is not None:
+                spill.append(computed)
             position += len(pending)
             yield chunk
 
@@ -174,10 +179,9 @@ class EvalCalls:
                 found = cache.rows_of([entry[3] for entry in chunk])
                 missing.update(role for _, role, _, key, _, _ in chunk if key not in found)
                 # Where each key was found: the replay then reads the answer by row, not by another key search.
-                rows = [found.get(entry[3], 0) for entry in chunk]
-                del self._cache_rows[position:position + len(rows)]
-                self._cache_rows[position:position] = array("q", rows)
-                position += len(rows)
+                if self._spill is not None:
+                    self._spill.set_rows(position, [found.get(entry[3], 0) for entry in chunk])
+                position += len(chunk)
                 if missing == roles:
                     break
         return missing
@@ -192,7 +196,56 @@ class EvalCalls:
             return
         for item_id, role, _, key, _, item in replay_hits(self.keyed_chunks(model_ids), cache, store, on_hits=on_hits):
             yield Call(item_id, role, self.request(role, item), miss_key=key)
-        self._digests, self._cache_rows = bytearray(), array("q")
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop the keys a scan remembered (their temporary files go with them)."""
+        if self._spill is not None:
+            self._spill.close()
+        self._spill, self._digests_for = None, None
+
+
+class _KeySpill:
+    """The keys a scan computed and where it found each in the response cache, in run order, kept in two
+    temporary files and read back in order by the next pass: 32 + 8 bytes a call on disk and none in memory
+    (a million items' two million calls held 80 MB in memory before), at a small fraction of the cost of
+    computing the keys again."""
+
+    _ROW = 8
+
+    def __init__(self) -> None:
+        self._digests = tempfile.TemporaryFile()
+        self._rows = tempfile.TemporaryFile()
+        self.calls = 0
+
+    def append(self, digests: bytes | bytearray) -> None:
+        """Add the next calls' keys (32 bytes each), found nowhere yet."""
+        count = len(digests) // _DIGEST
+        self._digests.seek(self.calls * _DIGEST)
+        self._digests.write(digests)
+        self._rows.seek(self.calls * self._ROW)
+        self._rows.write(bytes(count * self._ROW))
+        self.calls += count
+
+    def set_rows(self, position: int, rows: list[int]) -> None:
+        """Where the calls from ``position`` on were found in the response cache (0: not there)."""
+        rows = rows[:max(0, self.calls - position)]
+        self._rows.seek(position * self._ROW)
+        self._rows.write(array("q", rows).tobytes())
+
+    def read(self, position: int, count: int) -> tuple[str, list[int]]:
+        """The keys of ``count`` calls from ``position`` as one hex string, and their cache rows."""
+        self._digests.seek(position * _DIGEST)
+        hexed = self._digests.read(count * _DIGEST).hex()
+        self._rows.seek(position * self._ROW)
+        rows = array("q")
+        rows.frombytes(self._rows.read(count * self._ROW))
+        return hexed, rows.tolist()
+
+    def close(self) -> None:
+        """Close (and so delete) the files."""
+        self._digests.close()
+        self._rows.close()
 
 
 class RoleCalls:
