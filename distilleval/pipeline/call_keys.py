@@ -43,6 +43,10 @@ class RoleKeys:
         self._system_json = (
             encode_basestring(render_template(system, {})) if system and not template_fields(system) else None
         )
+        # What every key's messages JSON starts with, hashed once: the system message when it is fixed.
+        start = "[" if self._system is None else ('[{"content":' + self._system_json + ',"role":"system"},'
+                                                 if self._system_json is not None else None)
+        self._started = maker.started(start) if start is not None else None
         self._direct = not image_inputs
         self._checked = False
 
@@ -50,13 +54,19 @@ class RoleKeys:
         """The 32 bytes of the key of ``item``'s call (``KeyMaker.digest`` of its built messages)."""
         if self._direct:
             if self._checked:
-                return self._maker.digest_json(self._messages_json(item))
+                return self._direct_digest(item)
             self._checked = True
-            direct = self._maker.digest_json(self._messages_json(item))
+            direct = self._direct_digest(item)
             if direct == self._maker.digest(self.messages(item)):
                 return direct
             self._direct = False
         return self._maker.digest(self.messages(item))
+
+    def _direct_digest(self, item: Item) -> bytes:
+        if self._started is None:
+            return self._maker.digest_json(self._messages_json(item))
+        user = '{"content":' + encode_basestring(self._prompt.format_map(item.inputs)) + ',"role":"user"}]'
+        return self._maker.digest_rest(self._started, user)
 
     def messages(self, item: Item) -> tuple[dict[str, Any], ...]:
         """``item``'s messages, built the plain way (what the request carries)."""
