@@ -14,6 +14,7 @@ misses. Keys are made from the rendered prompts (``pipeline.call_keys``), not fr
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -150,20 +151,27 @@ class EvalCalls:
         """The ``(item, role)`` of every call, in chunks of ``FIRST_CHUNK_ITEMS`` items (with a call) doubling
         up to ``MAX_CHUNK_ITEMS``."""
         chunk_items = FIRST_CHUNK_ITEMS
-        chunk: list[tuple[Item, str]] = []
-        items_in_chunk = 0
-        previous: Item | None = None
-        for item, role in self._pending():
-            if item is not previous:
-                if items_in_chunk == chunk_items:
-                    yield chunk
-                    chunk, items_in_chunk = [], 0
-                    chunk_items = min(chunk_items * 2, MAX_CHUNK_ITEMS)
-                items_in_chunk += 1
-                previous = item
-            chunk.append((item, role))
-        if chunk:
+        roles, finished = self._roles, self._finished
+        items = iter(self._items)
+        while True:
+            chunk: list[tuple[Item, str]] = []
+            taken = 0
+            while taken < chunk_items:
+                batch = list(itertools.islice(items, chunk_items - taken))
+                if not batch:
+                    break
+                if finished:
+                    for item in batch:
+                        calls = [(item, role) for role in roles if (item.id, role, 0) not in finished]
+                        taken += bool(calls)
+                        chunk += calls
+                else:
+                    taken += len(batch)
+                    chunk += [(item, role) for item in batch for role in roles]
+            if not chunk:
+                return
             yield chunk
+            chunk_items = min(chunk_items * 2, MAX_CHUNK_ITEMS)
 
     def roles_with_misses(self, cache_path: Path | None) -> set[str]:
         """The roles with a call the response cache at ``cache_path`` cannot answer (every role
