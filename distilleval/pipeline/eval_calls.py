@@ -133,19 +133,32 @@ class EvalCalls:
                 hexed, rows = spill.read(position, reused)
                 chunk = [(item.id, role, 0, hexed[i * 2 * _DIGEST:(i + 1) * 2 * _DIGEST], rows[i] or None, item)
                          for i, (item, role) in enumerate(pending[:reused])]
-            computed = bytearray()
-            for item, role in pending[reused:]:
-                role_keys = keys.get(role)
-                if role_keys is None:
-                    maker = KeyMaker(model_ids[role], self.request(role, item, messages=()))
-                    role_keys = keys[role] = RoleKeys(maker, self._models[role], self._image_inputs)
-                digest = role_keys.digest(item)
-                computed += digest
-                chunk.append((item.id, role, 0, digest.hex(), None, item))
-            if remember and computed and spill is not None:
-                spill.append(computed)
+            todo = pending[reused:]
+            if todo:
+                computed = self._digests(todo, model_ids, keys)
+                hexed = computed.hex()
+                chunk += [(item.id, role, 0, hexed[i * 2 * _DIGEST:(i + 1) * 2 * _DIGEST], None, item)
+                          for i, (item, role) in enumerate(todo)]
+                if remember and spill is not None:
+                    spill.append(computed)
             position += len(pending)
             yield chunk
+
+    def _digests(self, pending: list[tuple[Item, str]], model_ids: dict[str, str], keys: dict[str, RoleKeys]) -> bytes:
+        """The keys of ``pending``'s calls, 32 bytes each in order, each role's made together (``keys``: the
+        roles' ``RoleKeys`` made so far, added to)."""
+        positions: dict[str, list[int]] = {}
+        for n, (_, role) in enumerate(pending):
+            positions.setdefault(role, []).append(n)
+        digests: list[bytes] = [b""] * len(pending)
+        for role, wanted in positions.items():
+            role_keys = keys.get(role)
+            if role_keys is None:
+                maker = KeyMaker(model_ids[role], self.request(role, pending[wanted[0]][0], messages=()))
+                role_keys = keys[role] = RoleKeys(maker, self._models[role], self._image_inputs)
+            for n, digest in zip(wanted, role_keys.digests([pending[n][0] for n in wanted])):
+                digests[n] = digest
+        return b"".join(digests)
 
     def _pending_chunks(self) -> Iterator[list[tuple[Item, str]]]:
         """The ``(item, role)`` of every call, in chunks of ``FIRST_CHUNK_ITEMS`` items (with a call) doubling

@@ -45,8 +45,10 @@ def test_keys_match_the_built_requests_for_awkward_text(prompt, system):
     model = _model(prompt, system, max_tokens=7, temperature=0.3, stop=["\n\n"])
     keys = _role_keys(model, repeat=2)
     items = [Item(f"i{n}", {"text": value, "who": VALUES[-n - 1]}) for n, value in enumerate(VALUES)]
-    assert [keys.digest(item).hex() for item in items] == [_key_of_built_request(model, item, 2) for item in items]
+    expected = [_key_of_built_request(model, item, 2) for item in items]
+    assert [keys.digest(item).hex() for item in items] == expected
     assert keys._direct  # and made the direct way, not by falling back
+    assert [digest.hex() for digest in _role_keys(model, repeat=2).digests(items)] == expected  # all at once too
 
 
 def test_a_direct_key_that_disagrees_sends_every_key_the_plain_way(monkeypatch):

@@ -71,13 +71,13 @@ def test_the_backend_scan_stops_at_a_miss_of_every_role_and_its_keys_are_not_com
             for role in ROLES if item in items[:4] else ("teacher",):
                 cache.put(cache_key(plan.model_ids[role], plan.request(role, item)), plan.model_ids[role], ANSWER)
     built = []
-    digest = RoleKeys.digest
+    digests = RoleKeys.digests
 
-    def counted(role_keys, item):
-        built.append(item)
-        return digest(role_keys, item)
+    def counted(role_keys, items):
+        built.extend(items)
+        return digests(role_keys, items)
 
-    monkeypatch.setattr(RoleKeys, "digest", counted)
+    monkeypatch.setattr(RoleKeys, "digests", counted)
     assert plan.roles_with_misses(cache_path) == {"student"}
     assert len(built) == 18  # a role with no miss is scanned to the end
     with ResponseCache(cache_path) as cache:  # the scan noted where it found each key, for the replay to read
