@@ -37,7 +37,7 @@ from distilleval.costs.training_plan import (
 )
 from distilleval.spec.data import Item
 from distilleval.spec.messages import build_messages
-from distilleval.spec.prompts import render_template, template_fields
+from distilleval.spec.prompts import format_string, render_template, template_fields
 from distilleval.spec.task_spec import ModelSpec, TaskSpec
 
 ROLES = ("teacher", "student")
@@ -162,7 +162,8 @@ def text_request_counts(model: ModelSpec, items: Sequence[Item]) -> list[int]:
 def _rendered_counts(template: str, items: Sequence[Item]) -> list[int]:
     if not template_fields(template):
         return [count_tokens(render_template(template, {}))] * len(items)
-    return template_ends(template).count_many([render_template(template, item.inputs) for item in items])
+    render = format_string(template).format_map
+    return template_ends(template).count_many([render(item.inputs) for item in items])
 
 
 def answer_token_counts(items: Sequence[Item], *, counter: TokenCounter | None = None) -> list[int | None]:

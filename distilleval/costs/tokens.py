@@ -129,16 +129,13 @@ class FixedEnds:
 
     def count_many(self, texts: Sequence[str]) -> list[int]:
         """``count`` of each text: the middles encoded together (``count_tokens_many``)."""
-        fixed, middles = [], []
-        ends = len(self.head) + len(self.tail)
-        for text in texts:
-            if len(text) >= ends and text.startswith(self.head) and text.endswith(self.tail):
-                fixed.append(self.head_tokens + self.tail_tokens)
-                middles.append(text[len(self.head) : len(text) - len(self.tail)])
-            else:
-                fixed.append(0)
-                middles.append(text)
-        return [ends_tokens + middle for ends_tokens, middle in zip(fixed, count_tokens_many(middles))]
+        head, tail = len(self.head), len(self.tail)
+        if not head and not tail:
+            return count_tokens_many(texts)
+        fits = [len(text) >= head + tail and text.startswith(self.head) and text.endswith(self.tail) for text in texts]
+        middles = [text[head : len(text) - tail] if fit else text for text, fit in zip(texts, fits)]
+        ends = self.head_tokens + self.tail_tokens
+        return [count + ends if fit else count for count, fit in zip(count_tokens_many(middles), fits)]
 
 
 def count_message_tokens(

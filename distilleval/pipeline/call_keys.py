@@ -20,7 +20,7 @@ from typing import Any
 from distilleval.run.cache import KeyMaker
 from distilleval.spec.data import Item
 from distilleval.spec.messages import build_messages
-from distilleval.spec.prompts import render_template, template_fields, template_pieces
+from distilleval.spec.prompts import format_string, render_template, template_fields
 from distilleval.spec.task_spec import ModelSpec
 
 
@@ -37,9 +37,9 @@ class RoleKeys:
         self._maker = maker
         self._model = model
         self._image_inputs = image_inputs
-        self._prompt = _format_string(model.prompt_text or model.prompt)
+        self._prompt = format_string(model.prompt_text or model.prompt)
         system = model.system_text or model.system
-        self._system = _format_string(system) if system else None
+        self._system = format_string(system) if system else None
         # A system text without placeholders renders the same for every item: escaped once.
         self._system_json = (
             encode_basestring(render_template(system, {})) if system and not template_fields(system) else None
@@ -92,10 +92,3 @@ class RoleKeys:
             return "[" + user
         system = self._system_json or encode_basestring(self._system.format_map(values))
         return '[{"content":' + system + ',"role":"system"},' + user
-
-
-def _format_string(template: str) -> str:
-    """``template`` as a ``str.format`` string that renders as ``render_template`` does (a placeholder is
-    a plain identifier; the values are strings, numbers or None, whose ``format`` is their ``str``)."""
-    return "".join("{" + text + "}" if is_field else text.replace("{", "{{").replace("}", "}}")
-                   for text, is_field in template_pieces(template))
