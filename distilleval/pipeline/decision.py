@@ -71,7 +71,10 @@ class _DataSource:
         data_sha = data_file_sha256(spec) if spec is not None else None
         if spec is None or data_sha is None:
             return cls(data_sha, None, None)
-        key = counts_key(spec, eval_limits(inputs.summary), data_sha)
+        try:
+            key = counts_key(spec, eval_limits(inputs.summary), data_sha)
+        except DistillevalError:  # a counter that cannot be made: the figures count (and note why) as before
+            return cls(data_sha, None, None)
         return cls(data_sha, key, earlier_counts(run_dir.parent, key) if key is not None else None)
 
     def to_record(self, counted: SpecDataCounts | None, spec) -> SpecDataCounts | None:

@@ -6,7 +6,7 @@ run's order (interleaved by item, so a run stopped early has every role on the s
 by chunk, so the first call starts while the last is not yet built and no list of every request
 is ever held. Each call's response-cache key is computed once: the scan that decides which roles
 need a real backend (``roles_with_misses``) keeps the keys it computed (32 bytes a call), and
-where in the response cache it found each (8 bytes), in temporary files rather than memory, and the
+where in the response cache it found each (8 bytes), in temporary files beside the cache rather than in memory, and the
 run (``calls``) reads both back in order, serving
 the hits in bulk (``run.replay``: read by row, not searched for again) and passing on only the
 misses. Keys are made from the rendered prompts (``pipeline.call_keys``), not from built messages.
@@ -64,6 +64,7 @@ class EvalCalls:
             for role in self._roles
         }
         self._spill: _KeySpill | None = None  # the keys a scan computed and where it found them
+        self._spill_near: Path | None = None  # the folder to keep them in (the response cache's)
         self._digests_for: dict[str, str] | None = None  # the model ids those keys were made with
 
     def __len__(self) -> int:
@@ -121,7 +122,7 @@ class EvalCalls:
             self._digests_for = dict(model_ids)
         spill = self._spill
         if remember and spill is None:
-            spill = self._spill = _KeySpill()
+            spill = self._spill = _KeySpill(self._spill_near)
         keys: dict[str, RoleKeys] = {}
         known = spill.calls if spill is not None else 0
         position = 0
@@ -195,6 +196,7 @@ class EvalCalls:
             return roles
         missing: set[str] = set()
         position = 0
+        self._spill_near = Path(cache_path).parent
         with ResponseCache(cache_path) as cache:
             for chunk in self.keyed_chunks(self.model_ids, remember=True):
                 found = cache.rows_of([entry[3] for entry in chunk])
@@ -234,9 +236,9 @@ class _KeySpill:
 
     _ROW = 8
 
-    def __init__(self) -> None:
-        self._digests = tempfile.TemporaryFile()
-        self._rows = tempfile.TemporaryFile()
+    def __init__(self, folder: Path | None = None) -> None:
+        self._digests = _temporary_file(folder)
+        self._rows = _temporary_file(folder)
         self.calls = 0
 
     def append(self, digests: bytes | bytearray) -> None:
@@ -282,3 +284,14 @@ class RoleCalls:
 
     def __iter__(self) -> Iterator[Call]:
         return self._calls._role_calls(self.role)
+
+
+def _temporary_file(folder: Path | None) -> Any:
+    """An unnamed temporary file in ``folder`` (on disk beside the response cache, where ``/tmp`` may be
+    memory), else in the system's temporary folder."""
+    if folder is not None:
+        try:
+            return tempfile.TemporaryFile(dir=folder)
+        except OSError:
+            pass
+    return tempfile.TemporaryFile()
