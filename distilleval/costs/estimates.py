@@ -7,6 +7,7 @@ would write it (the label, the JSON, the SQL).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -16,7 +17,16 @@ import numpy as np
 
 from distilleval.costs.pricing import PricingTable
 from distilleval.costs.prompt_caching import model_cache_share
-from distilleval.costs.tokens import LOCAL_TOKENIZER, FixedEnds, TokenCounter, count_message_tokens, count_tokens
+from distilleval.costs.tokens import (
+    LOCAL_TOKENIZER,
+    TOKENS_PER_MESSAGE,
+    TOKENS_REPLY_PRIMING,
+    FixedEnds,
+    TokenCounter,
+    count_message_tokens,
+    count_tokens,
+    count_tokens_many,
+)
 from distilleval.costs.training_plan import (
     DEFAULT_HELDOUT_FRACTION,
     MIN_STEPS,
@@ -27,7 +37,7 @@ from distilleval.costs.training_plan import (
 )
 from distilleval.spec.data import Item
 from distilleval.spec.messages import build_messages
-from distilleval.spec.prompts import render_template, template_fields
+from distilleval.spec.prompts import format_string, render_template, template_fields
 from distilleval.spec.task_spec import ModelSpec, TaskSpec
 
 ROLES = ("teacher", "student")
@@ -86,6 +96,7 @@ def gold_as_text(gold: object) -> str:
     return str(gold)
 
 
+@functools.lru_cache(maxsize=16)
 def template_ends(template: str) -> FixedEnds:
     """The fixed ends of every text ``template`` renders to, for counting many renders fast."""
     fields = template_fields(template)
@@ -128,6 +139,8 @@ def input_token_counts(
     model = spec.models()[role]
     if counter is not None:
         return [counter.count_request(build_messages(model, item, spec.data.image_inputs, embed_images=False)) for item in items]
+    if not spec.data.image_inputs:
+        return text_request_counts(model, items)
     counters = message_text_counters(model)
     return [
         count_message_tokens(build_messages(model, item, spec.data.image_inputs, embed_images=False), text_counters=counters)
@@ -135,10 +148,34 @@ def input_token_counts(
     ]
 
 
+def text_request_counts(model: ModelSpec, items: Sequence[Item]) -> list[int]:
+    """``count_message_tokens`` of each item's text-only request under ``model`` (no image inputs), with
+    no messages built: each message's template is rendered and what varies encoded in one batch."""
+    system = model.system_text or model.system
+    templates = ([system] if system else []) + [model.prompt_text or model.prompt]
+    totals = [TOKENS_REPLY_PRIMING + TOKENS_PER_MESSAGE * len(templates)] * len(items)
+    for template in templates:
+        totals = [total + count for total, count in zip(totals, _rendered_counts(template, items))]
+    return totals
+
+
+def _rendered_counts(template: str, items: Sequence[Item]) -> list[int]:
+    if not template_fields(template):
+        return [count_tokens(render_template(template, {}))] * len(items)
+    render = format_string(template).format_map
+    return template_ends(template).count_many([render(item.inputs) for item in items])
+
+
 def answer_token_counts(items: Sequence[Item], *, counter: TokenCounter | None = None) -> list[int | None]:
-    """Tokens of each item's gold answer (None where an item has no gold)."""
-    count = counter.count_answer if counter is not None else count_tokens
-    return [None if item.gold is None else count(gold_as_text(item.gold)) for item in items]
+    """Tokens of each item's gold answer (None where an item has no gold), each distinct answer counted once."""
+    texts = {n: gold_as_text(item.gold) for n, item in enumerate(items) if item.gold is not None}
+    if counter is not None:
+        distinct = {text: counter.count_answer(text) for text in set(texts.values())}
+        counts = [distinct[text] for text in texts.values()]
+    else:
+        counts = count_tokens_many(list(texts.values()))
+    by_item = dict(zip(texts, counts))
+    return [by_item.get(n) for n in range(len(items))]
 
 
 @dataclass(frozen=True)

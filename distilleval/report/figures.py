@@ -578,7 +578,7 @@ def _stale_price_note(inputs: RunInputs, models: list[ModelRow], max_age_days: i
 
 
 def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_PRICE_AGE_DAYS,
-                    items: Sequence[Item] | None = None) -> Figures:
+                    items: Sequence[Item] | None = None, counts: SpecDataCounts | None = None) -> Figures:
     """Derive every figure a report shows from a loaded run.
 
     Args:
@@ -586,6 +586,8 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
         max_price_age_days: prices read longer than this before the run are flagged in ``notes``.
         items: every item of the spec's data file as ``spec.data.load_items`` returns them, when the
             caller holds them (the run that just read them); else the data file is read (once).
+        counts: the data's counts when the caller has them for this spec, data and run's limits (an
+            earlier run's: ``report.data_counts.earlier_counts``); then the items are not counted.
 
     Returns:
         The figures; ``notes`` says what could not be computed and why.
@@ -613,7 +615,7 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     if gates is not None and gates.non_inferiority_margin is not None:
         margin, margin_source = gates.non_inferiority_margin, "spec gates.non_inferiority_margin"
     alpha = gates.alpha if gates is not None else DEFAULT_ALPHA
-    data = _data_source(inputs, items)
+    data = _data_source(inputs, items, counts)
     one_time = _one_time(inputs, teacher, student, notes, data)
 
     rows = []
@@ -646,11 +648,14 @@ def compute_figures(inputs: RunInputs, *, max_price_age_days: int = DEFAULT_MAX_
     return figures
 
 
-def _data_source(inputs: RunInputs, items: Sequence[Item] | None) -> _SpecData:
-    """The data's counts as the run recorded them when they apply, else the items (given, or read when needed)."""
+def _data_source(inputs: RunInputs, items: Sequence[Item] | None, counts: SpecDataCounts | None = None) -> _SpecData:
+    """The data's counts when given or as the run recorded them when they apply, else the items (given, or
+    read when needed)."""
     from distilleval.report.data_counts import eval_limits, stored_counts
 
-    stored = None if items is not None else stored_counts(inputs.summary, inputs.spec, spec_given=inputs.spec_given)
+    stored = counts
+    if stored is None and items is None:
+        stored = stored_counts(inputs.summary, inputs.spec, spec_given=inputs.spec_given)
     return _SpecData(inputs.spec, items, eval_limits(inputs.summary), stored)
 
 

@@ -412,6 +412,9 @@ class SpecDataCounts(_Model):
         description="tokens of the training rows the trainer keeps (each row counted); None when not counted per row")
     counted_by: dict[str, str] = Field(description="role -> the tokenizer that counted it")
     eval_input_tokens: dict[str, EvalInputTokens] = Field(default_factory=dict)
+    counted_with: str = Field(
+        default="", description="digest of everything that decides these counts (report.data_counts.counts_key): "
+        "a later run with the same digest reuses them instead of counting again; empty when not to be reused")
 
 
 class Summary(_Model):

@@ -135,6 +135,17 @@ class KeyMaker:
         """``digest`` of messages already written as canonical JSON (sorted keys, no spaces, not ASCII-escaped)."""
         return hashlib.sha256((self._before + messages_json + self._after).encode("utf-8")).digest()
 
+    def started(self, messages_start: str) -> Any:
+        """A SHA-256 that has taken in the key's text up to ``messages_start``, the fixed start of the messages'
+        canonical JSON (a rubric sent as the system message): ``digest_rest`` then hashes only what follows it."""
+        return hashlib.sha256((self._before + messages_start).encode("utf-8"))
+
+    def digest_rest(self, started: Any, messages_rest: str) -> bytes:
+        """``digest_json(messages_start + messages_rest)``, with ``started`` made by ``started(messages_start)``."""
+        hasher = started.copy()
+        hasher.update((messages_rest + self._after).encode("utf-8"))
+        return hasher.digest()
+
 
 _ROW = (
     "key, model_id, text, input_tokens, output_tokens, latency_ms, cost_usd, created_at, cached_input_tokens,"

@@ -122,3 +122,49 @@ def test_projection_leaves_out_the_rows_the_trainer_holds_out(tiny_spec_path):
     assert mean.tokens_basis == "mean" and mean.tokens_per_epoch == 180 * 50.0
     assert "cookbook recipe: 180 rows (200 labelled, 10% held out), batch 16, 9 epochs, 108 steps" in mean.describe()
     assert "Qwen3-8B on Tinker's training rate, $0.44/1M" in mean.describe()
+
+
+def test_text_requests_are_counted_without_building_messages_each_distinct_text_once(monkeypatch):
+    from distilleval.costs import estimates
+
+    spec = load_spec(REPO_ROOT / "specs" / "ticket_routing" / "spec.yaml")
+    items = load_items(spec)
+    twice = items + items
+    expected = {role: input_token_counts(spec, role, twice) for role in ("teacher", "student")}
+    real = tokens._encoding()
+    encoded: list[str] = []
+
+    class Recording:
+        def encode(self, text, **kwargs):
+            encoded.append(text)
+            return real.encode(text, **kwargs)
+
+    def no_messages(*args, **kwargs):
+        raise AssertionError("messages built")
+
+    monkeypatch.setattr(tokens, "_encoding", lambda: Recording())
+    monkeypatch.setattr(estimates, "build_messages", no_messages)
+    for role in ("teacher", "student"):
+        encoded.clear()
+        assert input_token_counts(spec, role, twice) == expected[role]
+        assert len(encoded) == len(set(encoded)) <= len(items)
+
+
+def test_each_distinct_gold_answer_is_counted_once_by_a_model_s_counter():
+    from distilleval.costs.estimates import answer_token_counts, gold_as_text
+    from distilleval.costs.tokens import TokenCounter
+
+    spec = load_spec(REPO_ROOT / "specs" / "ticket_routing" / "spec.yaml")
+    items = load_items(spec)
+    asked: list[str] = []
+
+    def count_answer(text):
+        asked.append(text)
+        return len(text)
+
+    counter = TokenCounter("chars", lambda messages: 0, count_answer)
+    counted = answer_token_counts(items, counter=counter)
+    assert counted == [None if item.gold is None else len(gold_as_text(item.gold)) for item in items]
+    assert sorted(asked) == sorted({gold_as_text(item.gold) for item in items if item.gold is not None})
+    assert answer_token_counts(items) == [None if item.gold is None else tokens.count_tokens(gold_as_text(item.gold))
+                                          for item in items]

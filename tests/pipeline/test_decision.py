@@ -145,12 +145,13 @@ def test_streamed_counts_equal_counting_every_item(run_dir):
     whole = count_spec_tokens(spec, items, counters=spec_token_counters(spec))
     n_train, rows = spec_training_rows(spec, whole)
     eval_ids = {id(item) for item in split_items(items, "eval")[:4]}
-    for chunk in (1, 3, data_counts.CHUNK):  # the answer does not depend on how the items are chunked
+    default = data_counts.CHUNK
+    for chunk in (1, 3, default):  # the answer does not depend on how the items are chunked
         data_counts.CHUNK = chunk
         try:
             streamed = data_counts.count_data(spec, items, {"teacher": 4, "student": 100})
         finally:
-            data_counts.CHUNK = 4_096
+            data_counts.CHUNK = default
         assert streamed.train_items == n_train and streamed.items == len(items)
         assert streamed.training_row_tokens == whole.profiles(spec)["student"].training_row_tokens
         if rows is not None and len(rows) == (spec.training.labelled_examples or n_train):
@@ -187,3 +188,29 @@ def test_a_decision_from_the_summary_and_items_in_hand_equals_one_read_from_disk
     assert record_decision(in_hand, summary=summary, items=items)
     monkeypatch.undo()
     assert read_summary(in_hand).decision == read_summary(from_disk).decision == read_summary(run_dir).decision
+
+
+def test_a_later_run_over_the_same_spec_and_data_reuses_the_recorded_counts(run_dir, tmp_path, monkeypatch):
+    import shutil
+
+    from distilleval.pipeline.decision import record_decision
+    from distilleval.report import data_counts
+    from distilleval.results.summary_json import write_summary
+
+    runs = tmp_path / "runs"
+    for name in ("first", "second", "third"):
+        shutil.copytree(run_dir, runs / name)
+    for name in ("second", "third"):  # runs that have just written their summary: no counts of their own yet
+        bare = read_summary(runs / name).model_copy(update={"spec_data": None, "decision": None})
+        write_summary(bare, runs / name / "summary.json")
+    first = read_summary(runs / "first").spec_data
+    assert first is not None and first.counted_with
+    counts = _counting(monkeypatch, data_counts, "count_data")
+    assert record_decision(runs / "second")
+    assert counts == [] and read_summary(runs / "second").spec_data == first
+    # Counting code that would count differently: the recorded counts no longer apply.
+    monkeypatch.setattr(data_counts, "COUNTING_VERSION", data_counts.COUNTING_VERSION + 1)
+    assert record_decision(runs / "third")
+    recounted = read_summary(runs / "third").spec_data
+    assert len(counts) == 1 and recounted is not None and recounted.counted_with != first.counted_with
+    assert recounted.model_copy(update={"counted_with": ""}) == first.model_copy(update={"counted_with": ""})

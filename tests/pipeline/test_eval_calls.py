@@ -71,13 +71,13 @@ def test_the_backend_scan_stops_at_a_miss_of_every_role_and_its_keys_are_not_com
             for role in ROLES if item in items[:4] else ("teacher",):
                 cache.put(cache_key(plan.model_ids[role], plan.request(role, item)), plan.model_ids[role], ANSWER)
     built = []
-    digest = RoleKeys.digest
+    digests = RoleKeys.digests
 
-    def counted(role_keys, item):
-        built.append(item)
-        return digest(role_keys, item)
+    def counted(role_keys, items):
+        built.extend(items)
+        return digests(role_keys, items)
 
-    monkeypatch.setattr(RoleKeys, "digest", counted)
+    monkeypatch.setattr(RoleKeys, "digests", counted)
     assert plan.roles_with_misses(cache_path) == {"student"}
     assert len(built) == 18  # a role with no miss is scanned to the end
     with ResponseCache(cache_path) as cache:  # the scan noted where it found each key, for the replay to read
@@ -102,3 +102,34 @@ def test_without_a_cache_every_call_is_drawn_and_none_is_keyed(task, tmp_path):
     with RunStore(tmp_path / "run") as store:
         calls = list(plan.calls(None, store, plan.model_ids))
     assert len(calls) == 18 and all(call.miss_key is None for call in calls)
+
+
+def test_the_scan_keeps_no_memory_per_call_and_the_replay_reads_its_keys_back(tmp_path, monkeypatch):
+    import gc
+    import tracemalloc
+
+    spec = load_spec(write_spec(tmp_path / "task", "http://127.0.0.1:9/v1", 2_000))
+    plan = EvalCalls(spec, check_eval_inputs(spec).evaluate, ROLES)
+    cache_path = tmp_path / "cache.sqlite"
+    with ResponseCache(cache_path) as cache:
+        for chunk in plan.keyed_chunks(plan.model_ids):
+            for role in ROLES:
+                cache.put_many(plan.model_ids[role], [(key, ANSWER) for _, called, _, key, _, _ in chunk if called == role])
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert plan.roles_with_misses(cache_path) == set()
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 4 * len(plan)  # 40 bytes a call were kept in memory before (32 of key, 8 of cache row)
+
+    def not_again(role_keys, items):
+        raise AssertionError("a key computed again")
+
+    monkeypatch.setattr(RoleKeys, "digests", not_again)
+    with ResponseCache(cache_path) as cache, RunStore(tmp_path / "run") as store:
+        assert list(plan.calls(cache, store, plan.model_ids)) == []
+        assert len(store.results("teacher")) == len(store.results("student")) == 2_000

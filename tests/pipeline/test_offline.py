@@ -34,8 +34,9 @@ def comparable(summary: dict) -> dict:
 
     out = strip(summary)
     out["spec"].pop("path")  # each variant's spec sits in its own folder
-    if out.get("spec_data"):  # the data file's hash names its bytes (row order included), not a figure
-        out["spec_data"].pop("data_sha256")
+    if out.get("spec_data"):  # the data file's hash names its bytes (row order included), not a figure; so does
+        out["spec_data"].pop("data_sha256")  # the digest of what decides the counts, which holds it
+        out["spec_data"].pop("counted_with")
     for result in out["models"].values():
         if result["role"] == "baseline":  # priced by the CPU seconds its predictions took
             for key in ("cost_per_request_usd", "spent_usd", "notes"):

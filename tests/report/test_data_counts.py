@@ -126,3 +126,115 @@ def test_training_rows_counted_in_one_pass_equal_counting_every_item(trained_run
     figures = compute_figures(inputs)
     assert figures.one_time is not None and "each of the 90 training rows" in figures.one_time.tokens_basis
     assert figures.one_time.training_tokens_per_epoch == kept_training_tokens(rows)
+
+
+MULTI_SPEC = """name: multi
+data: {path: data.jsonl, input: {question: question, context: context}, gold: answer, id: id, split: {column: split}}
+output: {kind: label, labels: ["yes", "no"]}
+scorer: exact_match
+teacher:
+  model: anthropic/claude-opus-4-6
+  system: "You answer yes or no.\\nRules:\\n- be brief\\n- never explain\\n"
+  prompt: "Question: {question}\\nContext: {context}\\nAnswer:"
+student:
+  model: openai/gpt-4o-mini
+  prompt: "{question} | {context}"
+"""
+
+
+def _multi_spec(folder, spec_text: str = MULTI_SPEC):
+    """A spec with a system rubric and two input fields over 40 items, repeated texts and answers among them."""
+    import json
+
+    from distilleval.spec.task_spec import load_spec
+
+    folder.mkdir(exist_ok=True)
+    rows = [{"id": f"q{n}", "question": f"Is {n % 7} odd?", "context": "numbers " * (n % 5) + "ünïcode ✓",
+             "answer": "yes" if n % 2 else "no", "split": "eval" if n % 4 else "train"} for n in range(40)]
+    (folder / "data.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (folder / "spec.yaml").write_text(spec_text)
+    return load_spec(folder / "spec.yaml")
+
+
+def _per_item_counts(spec, items, limits):
+    """What ``count_data`` must equal, counted item by item from the messages the runner sends."""
+    from distilleval.backends.tinker.token_counts import spec_token_counters
+    from distilleval.costs.estimates import gold_as_text
+    from distilleval.costs.tokens import count_message_tokens, count_tokens
+    from distilleval.spec.messages import build_messages
+
+    counters = spec_token_counters(spec)
+
+    def request(role, item):
+        messages = build_messages(spec.models()[role], item, spec.data.image_inputs, embed_images=False)
+        return counters[role].count_request(messages) if role in counters else count_message_tokens(messages)
+
+    count_answer = counters["student"].count_answer if "student" in counters else count_tokens
+    answers = [count_answer(gold_as_text(item.gold)) for item in items if item.gold is not None]
+    eval_items = [item for item in items if item.split == "eval"]
+    extra = counters["student"].training_row_extra if "student" in counters else 0
+    return {
+        "row": sum(request("student", item) for item in items) / len(items) + sum(answers) / len(answers) + extra,
+        "eval": {role: sum(request(role, item) for item in eval_items[:limit]) for role, limit in limits.items()},
+    }
+
+
+@pytest.mark.parametrize("which", ["multi", "tiny", "ticket_routing"])
+def test_counts_equal_counting_each_item_s_messages(which, tmp_path, tiny_spec_path):
+    from distilleval.spec.task_spec import load_spec
+
+    spec = _multi_spec(tmp_path / "multi") if which == "multi" else (
+        load_spec(tiny_spec_path) if which == "tiny" else load_spec(FIXTURE_DIR.parents[2] / "specs" / which / "spec.yaml"))
+    items = data.load_items(spec)
+    for limits in ({"teacher": 3, "student": 1_000}, {"teacher": 1_000, "student": 0}):
+        counted = data_counts.count_data(spec, items, limits)
+        expected = _per_item_counts(spec, items, limits)
+        assert counted.training_row_tokens == pytest.approx(expected["row"], rel=1e-12)
+        assert {role: c.total for role, c in counted.eval_input_tokens.items()} == expected["eval"]
+
+
+def test_the_counts_key_changes_with_each_thing_that_decides_the_counts(tmp_path, monkeypatch):
+    from distilleval.backends.tinker import token_counts
+    from distilleval.costs.tokens import TokenCounter
+
+    spec = _multi_spec(tmp_path / "a")
+    limits = {"teacher": 10, "student": 40}
+    key = data_counts.counts_key(spec, limits, "d" * 64)
+    assert key == data_counts.counts_key(_multi_spec(tmp_path / "same"), dict(reversed(limits.items())), "d" * 64)
+    changed = {
+        "data": data_counts.counts_key(spec, limits, "e" * 64),
+        "prompt": data_counts.counts_key(_multi_spec(tmp_path / "b", MULTI_SPEC.replace("Answer:", "Reply:")), limits, "d" * 64),
+        "system": data_counts.counts_key(_multi_spec(tmp_path / "c", MULTI_SPEC.replace("be brief", "be short")), limits, "d" * 64),
+        "limits": data_counts.counts_key(spec, {"teacher": 11, "student": 40}, "d" * 64),
+    }
+    monkeypatch.setattr(data_counts, "COUNTING_VERSION", data_counts.COUNTING_VERSION + 1)
+    changed["code"] = data_counts.counts_key(spec, limits, "d" * 64)
+    monkeypatch.undo()
+    counter = TokenCounter("another tokenizer", lambda messages: 1, lambda text: 1)
+    monkeypatch.setattr(token_counts, "spec_token_counters", lambda spec: {"student": counter})
+    changed["counter"] = data_counts.counts_key(spec, limits, "d" * 64)
+    assert len({key, *changed.values()}) == 1 + len(changed), changed
+
+
+def test_a_spec_with_image_inputs_has_no_counts_key():
+    from distilleval.spec.task_spec import load_spec
+
+    spec = load_spec(FIXTURE_DIR.parents[2] / "specs" / "receipt_extraction" / "spec.yaml")
+    assert data_counts.counts_key(spec, {"teacher": 1}, "d" * 64) is None
+
+
+def test_earlier_counts_are_found_by_their_key_only(run_dir, tmp_path):
+    recorded = read_summary(run_dir / "summary.json").spec_data
+    assert recorded is not None
+    runs = tmp_path / "runs"
+    for name, key in (("older", "k1"), ("newer", "k2"), ("bare", None)):
+        shutil.copytree(run_dir, runs / name)
+        summary = read_summary(runs / name / "summary.json")
+        counts = None if key is None else recorded.model_copy(update={"counted_with": key, "items": len(name)})
+        write_summary(summary.model_copy(update={"spec_data": counts}), runs / name / "summary.json")
+    (runs / "damaged").mkdir()
+    (runs / "damaged" / "summary.json").write_text("{")
+    assert data_counts.earlier_counts(runs, "k1").items == len("older")
+    assert data_counts.earlier_counts(runs, "k2").items == len("newer")
+    assert data_counts.earlier_counts(runs, "k3") is None
+    assert data_counts.earlier_counts(tmp_path / "absent", "k1") is None

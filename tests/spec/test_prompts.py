@@ -51,3 +51,12 @@ def test_rendering_from_cached_pieces_equals_one_regex_pass(parts):
     template = "".join(parts)
     values = Values(a="A{b}", b="}B{")
     assert render_template(template, values) == _render_by_regex(template, values)
+
+
+def test_the_format_string_renders_as_render_template():
+    from distilleval.spec.prompts import format_string
+
+    values = {"text": 'a "q" {x} {{y}} ☃\n', "n": 12, "f": 3.5, "none": None, "flag": True, "data": {"k": [1]}}
+    for template in ("{text}", "Literal {{text}} and {\"json\": [1]} then {text}/{n}/{f}/{none}/{flag}/{data}", "",
+                     "}} only {{"):
+        assert format_string(template).format_map(values) == render_template(template, values)
