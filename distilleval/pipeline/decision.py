@@ -85,3 +85,13 @@ class _DataSource:
             return None
         return counted.model_copy(update={"spec_sha256": spec.source_sha256, "data_sha256": self.data_sha256,
                                           "counted_with": self.key or ""})
+                                          "counted_with": self.key or ""})
+
+
+def _counts_to_record(figures, spec) -> SpecDataCounts | None:
+    """The data's counts the figures just made, named by the spec and data file they came from
+    (None when none were made or the data file cannot be read to hash it)."""
+    from distilleval.report.data_counts import data_file_sha256
+
+    data_sha = data_file_sha256(spec) if spec is not None else None
+    return _DataSource(data_sha, None, None).to_record(figures.data_counted, spec)
