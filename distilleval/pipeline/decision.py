@@ -85,7 +85,6 @@ class _DataSource:
             return None
         return counted.model_copy(update={"spec_sha256": spec.source_sha256, "data_sha256": self.data_sha256,
                                           "counted_with": self.key or ""})
-                                          "counted_with": self.key or ""})
 
 
 def _counts_to_record(figures, spec) -> SpecDataCounts | None:
