@@ -143,10 +143,13 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     backends = _open_backends(spec, None if options.batch else calls, pricing, options, also=to_probe)
     run_dir = _make_run_dir(run_dir, reuse=bool(options.out or resume))
     try:
-        with _writing(run_dir), RunStore(run_dir) as store:
+        with _writing(run_dir), RunStore(run_dir) as store, _following(
+                spec, items, roles, baselines, options, pricing, run_dir, store) as follower:
             _check_resume(store, spec, run_dir, identity)
             write_run_files(spec, pricing, run_dir)
             _phase("calls", total=len(calls))
+            if follower is not None:
+                follower.start()
             if options.batch and len(calls):
                 asyncio.run(_call_models_in_batches(spec, calls, store, options, pricing, run_dir))
                 calls = EvalCalls(spec, [], roles)
@@ -163,13 +166,21 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
             judged = _judge(spec, items, outputs, store, pricing, options) if outputs is not None else None
             contexts = {role: latency_context(store, role) for role in roles}
             batch_notes = _batch_providers(store, roles)
-        _phase("baselines" if baselines else "scoring")
-        baseline_outputs = _run_baselines(spec, baselines, items, pricing)
-        _phase("scoring")
-        summary_path = _write_summary(
-            spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
-            batch_notes=batch_notes, judged=judged, all_items=checked.items, roles=roles,
-        )
+            if follower is not None:
+                _phase("scoring")
+                summary_path = run_dir / "summary.json"
+                written = follower.finish(_called_runs(spec, roles, pricing, contexts, batch_notes))
+        if follower is None:
+            _phase("baselines" if baselines else "scoring")
+            baseline_outputs = _run_baselines(spec, baselines, items, pricing)
+            _phase("scoring")
+            summary_path = _write_summary(
+                spec, items, outputs, baseline_outputs, pricing, run_dir, contexts,
+                student_training=options.student_training, batch_notes=batch_notes, judged=judged,
+                all_items=checked.items, roles=roles,
+            )
+        else:
+            _decide(spec, run_dir, summary_path, written, checked.items)
     except KeyboardInterrupt as interrupted:
         # Ctrl-C or SIGTERM: every finished call is committed; the CLI prints how to go on.
         interrupted.resume_run = run_dir  # type: ignore[attr-defined]
@@ -692,15 +703,24 @@ def _write_streamed(spec: TaskSpec, items: list[Item], roles: list[str], baselin
                     run_dir: Path, contexts: Any, *, student_training: str | None, batch_notes: Any) -> Any:
     """Score the run a chunk of items at a time from its run store (``pipeline.streamed_summary``)
     and write ``summary.json``; returns the summary as written."""
+    from distilleval.pipeline.streamed_summary import write_streamed_summary
+    from distilleval.scoring import build_scorer
+
+    runs = _called_runs(spec, roles, pricing, contexts, batch_notes)
+    with build_scorer(spec) as scorer:
+        return write_streamed_summary(spec, items, runs, baseline_outputs, pricing=pricing, run_dir=run_dir,
+                                      scorer=scorer, student_training=student_training)
+
+
+def _called_runs(spec: TaskSpec, roles: list[str], pricing: Any, contexts: Any, batch_notes: Any) -> list[Any]:
+    """A ``ModelRun`` per called role, outputs left empty (the streamed summary reads them from the run store)."""
     from distilleval.backends.request_params import model_notes
     from distilleval.costs.pricing import priced_as
-    from distilleval.pipeline.streamed_summary import write_streamed_summary
     from distilleval.results.build import ModelRun, Role
-    from distilleval.scoring import build_scorer
 
     models = spec.models()
     notes = batch_notes or {}
-    runs = [
+    return [
         ModelRun(
             name=role, role=cast(Role, spec.role_of(role)), model=models[role].model,
             display_name=role if spec.role_of(role) == "candidate" else None, outputs=[],
@@ -710,9 +730,29 @@ def _write_streamed(spec: TaskSpec, items: list[Item], roles: list[str], baselin
         )
         for role in roles
     ]
-    with build_scorer(spec) as scorer:
-        return write_streamed_summary(spec, items, runs, baseline_outputs, pricing=pricing, run_dir=run_dir,
-                                      scorer=scorer, student_training=student_training)
+
+
+@contextmanager
+def _following(spec: TaskSpec, items: Sequence[Item], roles: list[str], baselines: list[Any], options: EvalOptions,
+               pricing: Any, run_dir: Path, store: Any) -> Iterator[Any]:
+    """A ``ScoringFollower`` that scores the run while its calls are made, where that gives today's summary:
+    a scorer other than the judge (whose calls need every answer first), no baselines (their outputs come
+    after the calls), and not ``--batch`` (results come a whole batch at a time). None elsewhere. Left
+    early (an error, Ctrl-C), the follower is stopped and what it began is undone."""
+    from distilleval.pipeline.scoring_follower import ScoringFollower
+
+    if spec.scorer.kind == "judge" or baselines or options.batch or not roles:
+        yield None
+        return
+    # Priced as the calls will leave them: a non-batch run records no batch job (its notes are the run's so far).
+    runs = _called_runs(spec, roles, pricing, None, _batch_providers(store, roles))
+    follower = ScoringFollower(spec, items, runs, pricing=pricing, run_dir=run_dir,
+                               student_training=options.student_training)
+    try:
+        yield follower
+    except BaseException:
+        follower.stop()
+        raise
 
 
 ROUTING_FILE = "routing.json"

@@ -175,6 +175,71 @@ def write_items(path: Path, summary_file: str, items: Iterable[ItemLike]) -> tup
     return set_id, count
 
 
+class ChunkedSetWriter:
+    """Write one new set a chunk of items at a time, each chunk in its own short transaction: for rows
+    written while the run store (the same file) is still taking the run's calls, whose writer one long
+    transaction would hold up. The set is whole once ``close`` returns; until a summary names it, it is
+    like an interrupted ``write_items`` set (the next write drops it), and ``discard`` deletes it now.
+
+    Args:
+        path: the SQLite file (``store_path_for``); created when missing.
+        summary_file: the summary's file name, as ``write_items``'s.
+
+    Raises:
+        DataError: the file cannot be written (here or in any later call).
+    """
+
+    def __init__(self, path: Path, summary_file: str):
+        self.path, self.count = path, 0
+        self._models: dict[str, int] = {}
+        with self._connection() as db:
+            for statement in _SCHEMA:
+                db.execute(statement)
+            cursor = db.execute("INSERT INTO item_sets (summary_file, models, n_items, written_at) VALUES (?, '[]', 0, ?)",
+                                (summary_file, time.time()))
+            self.set_id = int(cursor.lastrowid or 0)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with _connect(self.path, write=True) as db:
+            yield db
+
+    def add(self, items: Iterable[ItemLike]) -> None:
+        """Append the next items (in eval order) in one transaction."""
+        item_batch: list[tuple[int, int, str, str | None, str]] = []
+        batch: list[ModelRow] = []
+        for item in items:
+            item_batch.append((self.set_id, self.count, item.id, item.gold, item.input_preview))
+            for name in _models_of(item):
+                batch.append(_model_row(self.set_id, self._models.setdefault(name, len(self._models)), self.count,
+                                        item, name))
+            self.count += 1
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                _insert(db, item_batch, batch)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> tuple[int, int]:
+        """Record the set's models and size; returns (set id, items written), as ``write_items``."""
+        with self._connection() as db:
+            db.execute("UPDATE item_sets SET models = ?, n_items = ? WHERE set_id = ?",
+                       (json.dumps(list(self._models)), self.count, self.set_id))
+        return self.set_id, self.count
+
+    def discard(self) -> None:
+        """Delete the set and every row written to it."""
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            for table in ("item_model_rows", "item_rows", "item_sets"):
+                db.execute(f"DELETE FROM {table} WHERE set_id = ?", (self.set_id,))
+            db.execute("COMMIT")
+
+
 def _insert(db: sqlite3.Connection, items: list[tuple[int, int, str, str | None, str]], rows: list[ModelRow]) -> None:
     db.executemany("INSERT INTO item_rows VALUES (?, ?, ?, ?, ?)", items)
     db.executemany("INSERT INTO item_model_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
