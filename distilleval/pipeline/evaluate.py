@@ -168,6 +168,7 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
             batch_notes = _batch_providers(store, roles)
             if follower is not None:
                 _phase("scoring")
+                store.flush()  # the follower reads through its own connection: the last cache hits committed
                 summary_path = run_dir / "summary.json"
                 written = follower.finish(_called_runs(spec, roles, pricing, contexts, batch_notes))
         if follower is None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from distilleval.errors import DataError
-from distilleval.pipeline.streamed_summary import CHUNK_ITEMS
+from distilleval.pipeline import streamed_summary
 from distilleval.spec.task_spec import TaskSpec
 
 POLL_S = 0.5
@@ -46,15 +46,16 @@ class ScoringFollower:
         pricing: the pricing table.
         run_dir: the run directory; its run store is being written by the calls.
         student_training: for the summary (``EvalOptions.student_training``).
-        chunk_items: eval items scored at a time.
+        chunk_items: eval items scored at a time (default ``streamed_summary.CHUNK_ITEMS``).
         on_chunk: called (in the follower's thread) with the number of items scored so far after each chunk.
     """
 
     def __init__(self, spec: TaskSpec, items: Sequence[Any], runs: Sequence[Any], *, pricing: Any, run_dir: Path,
-                 student_training: str | None = None, chunk_items: int = CHUNK_ITEMS,
+                 student_training: str | None = None, chunk_items: int | None = None,
                  on_chunk: Callable[[int], None] | None = None):
         self.spec, self.items, self.runs, self.pricing = spec, items, list(runs), pricing
-        self.run_dir, self.student_training, self.chunk_items = run_dir, student_training, chunk_items
+        self.run_dir, self.student_training = run_dir, student_training
+        self.chunk_items = chunk_items or streamed_summary.CHUNK_ITEMS
         self.on_chunk = on_chunk
         self.scored = 0
         self._calls_over = threading.Event()
