@@ -120,6 +120,7 @@ class ScoringFollower:
                     if self.on_chunk is not None:
                         self.on_chunk(self.scored)
                 set_id, count = rows.close()
+                self._calls_over.wait()  # every chunk may settle before the calls (the latency probe) are over
                 summary = scoring.summary(run_id=self.run_dir.name, student_training=self.student_training,
                                           runs=self._final_runs)
                 if self._stop.is_set():
