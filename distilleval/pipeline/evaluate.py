@@ -160,7 +160,8 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
                     raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
             _phase("reading results")
             # A judge-scored run reads every answer (its judge calls need them); any other run's
-            # answers are read a chunk at a time while scoring (``pipeline.streamed_summary``).
+            # answers are read a chunk at a time while scoring (``pipeline.streamed_summary``), most of
+            # them already, while the calls were made (``_following``).
             outputs = {role: store.results(role) for role in roles} if spec.scorer.kind == "judge" else None
             _freeze_long_lived()
             judged = _judge(spec, items, outputs, store, pricing, options) if outputs is not None else None
@@ -636,8 +637,9 @@ def _write_summary(
     data file, as loaded before the calls) spares the decision reading the data file again.
 
     ``outputs`` None: the run's answers are read from its run store a chunk at a time while scoring
-    (``pipeline.streamed_summary``; ``roles`` are the called roles); this is how every run but a
-    judge-scored one is summarised. Otherwise
+    (``pipeline.streamed_summary``; ``roles`` are the called roles); this is how a run with baselines or
+    ``--batch`` is summarised (any other run but a judge-scored one was scored while its calls ran:
+    ``_following``). Otherwise
     ``outputs`` (role -> the run store's ``CallResult`` rows) is emptied as each role is converted, and
     the scored runs and the in-memory summary (every item's ``ItemResult``) are let go once the summary is
     written: the decision that follows reads the run back, and these copies were the bulk of the peak."""

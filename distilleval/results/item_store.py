@@ -7,7 +7,9 @@ reason, confidence and truncation) live here instead, and ``summary.json`` keeps
 tables ``item_sets``, ``item_rows`` and ``item_model_rows``); a summary written where there is no
 run store gets a sibling file ``<summary stem>.items.sqlite`` with the same tables.
 
-Each write is a new *set* (one transaction, all rows or none); the summary then names the set,
+Each write is a new *set* (one transaction, all rows or none; or, written while the run's calls go
+on, a chunk per transaction: ``ChunkedSetWriter``, whose unfinished set no summary names and the
+next write drops); the summary then names the set,
 and only after the summary is in place are the older sets of the same summary file deleted. So a
 reader always finds the rows its summary names, whether or not a re-score was interrupted.
 
