@@ -206,7 +206,7 @@ def test_eval_scores_chunks_while_its_calls_run_into_the_summary_scoring_after_t
     from tests.commands.test_eval import _student, _teacher
 
     rows_when_scored = _scoring_recorded(monkeypatch)
-    scripts = {"teacher-m": ModelScript(answer=_teacher, delay_ms=20), "student-m": ModelScript(answer=_student, delay_ms=20)}
+    scripts = {"teacher-m": ModelScript(answer=_teacher, delay_ms=50), "student-m": ModelScript(answer=_student, delay_ms=50)}
     with OpenAIServer(scripts) as server:
         spec = write_spec(tmp_path / "task", server.base_url, 40)
         assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--no-cache", "--concurrency", "2"]) == 0
