@@ -144,7 +144,7 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     run_dir = _make_run_dir(run_dir, reuse=bool(options.out or resume))
     try:
         with _writing(run_dir), RunStore(run_dir) as store, _following(
-                spec, items, roles, baselines, options, pricing, run_dir, store) as follower:
+                spec, checked, roles, baselines, options, pricing, run_dir, store) as follower:
             _check_resume(store, spec, run_dir, identity)
             write_run_files(spec, pricing, run_dir)
             _phase("calls", total=len(calls))
@@ -182,7 +182,7 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
                 all_items=checked.items, roles=roles,
             )
         else:
-            _decide(spec, run_dir, summary_path, written, checked.items)
+            _decide(spec, run_dir, summary_path, written, checked.items, counted=follower.first_result)
     except KeyboardInterrupt as interrupted:
         # Ctrl-C or SIGTERM: every finished call is committed; the CLI prints how to go on.
         interrupted.resume_run = run_dir  # type: ignore[attr-defined]
@@ -692,12 +692,19 @@ def _write_summary(
     return _decide(spec, run_dir, path, written, all_items)
 
 
-def _decide(spec: TaskSpec, run_dir: Path, path: Path, written: Any, all_items: Any) -> Path:
-    """Record the decision and the cascades' routing beside the written summary; returns its path."""
+def _decide(spec: TaskSpec, run_dir: Path, path: Path, written: Any, all_items: Any, *, counted: Any = None) -> Path:
+    """Record the decision and the cascades' routing beside the written summary; returns its path.
+    ``counted``: the data's counts (``_data_counts``) made while the calls ran, for the eval items the
+    summary has (else counted here)."""
     from distilleval.pipeline.decision import record_decision
+    from distilleval.report.data_counts import eval_limits
 
-    # The items loaded before the calls: the data file read again would be a second copy of them at the peak.
-    record_decision(run_dir, summary=written, items=all_items)
+    if counted is not None and counted[0] == eval_limits(written):
+        # As recorded counts: the decision takes them (``report.data_counts.stored_counts``) instead of counting.
+        record_decision(run_dir, summary=written.model_copy(update={"spec_data": counted[1]}))
+    else:
+        # The items loaded before the calls: the data file read again would be a second copy of them at the peak.
+        record_decision(run_dir, summary=written, items=all_items)
     write_routing(spec, written, run_dir)
     return path
 
@@ -736,12 +743,13 @@ def _called_runs(spec: TaskSpec, roles: list[str], pricing: Any, contexts: Any, 
 
 
 @contextmanager
-def _following(spec: TaskSpec, items: Sequence[Item], roles: list[str], baselines: list[Any], options: EvalOptions,
+def _following(spec: TaskSpec, checked: Any, roles: list[str], baselines: list[Any], options: EvalOptions,
                pricing: Any, run_dir: Path, store: Any) -> Iterator[Any]:
     """A ``ScoringFollower`` that scores the run while its calls are made, where that gives today's summary:
     a scorer other than the judge (whose calls need every answer first), no baselines (their outputs come
-    after the calls), and not ``--batch`` (results come a whole batch at a time). None elsewhere. Left
-    early (an error, Ctrl-C), the follower is stopped and what it began is undone."""
+    after the calls), and not ``--batch`` (results come a whole batch at a time). None elsewhere. It also
+    counts the data for the decision first (``_data_counts``). Left early (an error, Ctrl-C), the follower
+    is stopped and what it began is undone."""
     from distilleval.pipeline.scoring_follower import ScoringFollower
 
     if spec.scorer.kind == "judge" or baselines or options.batch or not roles:
@@ -749,13 +757,29 @@ def _following(spec: TaskSpec, items: Sequence[Item], roles: list[str], baseline
         return
     # Priced as the calls will leave them: a non-batch run records no batch job (its notes are the run's so far).
     runs = _called_runs(spec, roles, pricing, None, _batch_providers(store, roles))
-    follower = ScoringFollower(spec, items, runs, pricing=pricing, run_dir=run_dir,
-                               student_training=options.student_training)
+    # Every summary model's ``n`` is the eval items': the limits the decision will count the data over.
+    limits = {role: len(checked.evaluate) for role in roles if spec.role_of(role) in ("teacher", "student")}
+    follower = ScoringFollower(spec, checked.evaluate, runs, pricing=pricing, run_dir=run_dir,
+                               student_training=options.student_training,
+                               first=functools.partial(_data_counts, spec, checked.items, limits))
     try:
         yield follower
     except BaseException:
         follower.stop()
         raise
+
+
+def _data_counts(spec: TaskSpec, all_items: Any, limits: dict[str, int]) -> tuple[dict[str, int], Any] | None:
+    """What the decision counts from the data (``report.data_counts.count_data``: every prompt's tokens) over
+    ``limits`` (role -> eval items), named by the spec and data file as ``record_decision`` records them,
+    with ``limits``; None when the data file cannot be hashed (the decision then counts, as it always did)."""
+    from distilleval.report.data_counts import count_data, data_file_sha256
+
+    data_sha = data_file_sha256(spec)
+    if data_sha is None:
+        return None
+    counted = count_data(spec, all_items, limits)
+    return limits, counted.model_copy(update={"spec_sha256": spec.source_sha256, "data_sha256": data_sha})
 
 
 ROUTING_FILE = "routing.json"

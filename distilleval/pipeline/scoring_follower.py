@@ -48,15 +48,18 @@ class ScoringFollower:
         student_training: for the summary (``EvalOptions.student_training``).
         chunk_items: eval items scored at a time (default ``streamed_summary.CHUNK_ITEMS``).
         on_chunk: called (in the follower's thread) with the number of items scored so far after each chunk.
+        first: work that needs only the run's inputs, done in the follower's thread before it scores (the
+            decision's data counts); its result is ``first_result`` (None when it raised a ``DistillevalError``).
     """
 
     def __init__(self, spec: TaskSpec, items: Sequence[Any], runs: Sequence[Any], *, pricing: Any, run_dir: Path,
                  student_training: str | None = None, chunk_items: int | None = None,
-                 on_chunk: Callable[[int], None] | None = None):
+                 on_chunk: Callable[[int], None] | None = None, first: Callable[[], Any] | None = None):
         self.spec, self.items, self.runs, self.pricing = spec, items, list(runs), pricing
         self.run_dir, self.student_training = run_dir, student_training
         self.chunk_items = chunk_items or streamed_summary.CHUNK_ITEMS
-        self.on_chunk = on_chunk
+        self.on_chunk, self.first = on_chunk, first
+        self.first_result: Any = None
         self.scored = 0
         self._calls_over = threading.Event()
         self._stop = threading.Event()
@@ -109,6 +112,7 @@ class ScoringFollower:
         path = self.run_dir / "summary.json"
         rows: ChunkedSetWriter | None = None
         try:
+            self._do_first()
             with build_scorer(self.spec) as scorer, RunStore(self.run_dir) as store:
                 scoring = ChunkScoring(self.spec, len(self.items), self.runs, [], pricing=self.pricing, scorer=scorer)
                 rows = ChunkedSetWriter(store_path_for(path), path.name)
@@ -132,6 +136,16 @@ class ScoringFollower:
                     rows.discard()
             if not isinstance(err, _Stopped):
                 self._error = err
+
+    def _do_first(self) -> None:
+        from distilleval.errors import DistillevalError
+
+        if self.first is None:
+            return
+        try:
+            self.first_result = self.first()
+        except DistillevalError:
+            pass  # done again where it is needed, which reports the error as it always did
 
     def _wait_settled(self, store: Any, chunk: Sequence[Any]) -> None:
         """Wait until every called role's first call on each item of ``chunk`` is settled, or the calls are over."""

@@ -164,7 +164,7 @@ def test_the_calls_scored_outputs_and_item_results_are_let_go_before_the_decisio
 def _rescored(run_dir, spec_path):
     """``run_dir``'s summary and item rows, then those of scoring the same run again after its calls."""
     from distilleval.costs.pricing import resolve_pricing
-    from distilleval.pipeline.evaluate import _write_streamed
+    from distilleval.pipeline.evaluate import _decide, _write_streamed
     from distilleval.pipeline.latency_probe import latency_context
     from distilleval.pipeline.preflight import check_eval_inputs
     from distilleval.run.store import RunStore
@@ -176,13 +176,11 @@ def _rescored(run_dir, spec_path):
     roles = list(spec.models())
     with RunStore(run_dir) as store:
         contexts = {role: latency_context(store, role) for role in roles}
-    _write_streamed(spec, check_eval_inputs(spec, limit=None, baselines=[]).evaluate, roles, [],
-                    resolve_pricing(spec, None), run_dir, contexts, student_training=None, batch_notes={})
-    after = comparable(run_dir)
-    for summary, _ in (followed, after):
-        for recorded_after in ("decision", "spec_data"):  # by the decision step: rescoring records none
-            summary.pop(recorded_after)
-    return followed, after
+    checked = check_eval_inputs(spec, limit=None, baselines=[])
+    written = _write_streamed(spec, checked.evaluate, roles, [], resolve_pricing(spec, None), run_dir, contexts,
+                              student_training=None, batch_notes={})
+    _decide(spec, run_dir, run_dir / "summary.json", written, checked.items)  # counting the data now
+    return followed, comparable(run_dir)
 
 
 def _scoring_recorded(monkeypatch) -> list[int]:
@@ -203,17 +201,30 @@ def _scoring_recorded(monkeypatch) -> list[int]:
 
 
 def test_eval_scores_chunks_while_its_calls_run_into_the_summary_scoring_after_them_gives(tmp_path, monkeypatch):
+    import threading
+
+    from distilleval.report import data_counts
     from tests.commands.test_eval import _student, _teacher
 
     rows_when_scored = _scoring_recorded(monkeypatch)
+    counted_in: list[str] = []
+    count_data = data_counts.count_data
+
+    def counting(*args):
+        counted_in.append(threading.current_thread().name)
+        return count_data(*args)
+
+    monkeypatch.setattr(data_counts, "count_data", counting)
     scripts = {"teacher-m": ModelScript(answer=_teacher, delay_ms=50), "student-m": ModelScript(answer=_student, delay_ms=50)}
     with OpenAIServer(scripts) as server:
         spec = write_spec(tmp_path / "task", server.base_url, 40)
         assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--no-cache", "--concurrency", "2"]) == 0
     assert len(rows_when_scored) == 10 and rows_when_scored[0] < 80  # the first chunk before the last result
+    assert counted_in == ["distilleval-scoring"]  # the decision's data counts made while the calls ran, once
     [run_dir] = list((tmp_path / "runs").iterdir())
     followed, after = _rescored(run_dir, spec)
     assert followed == after and followed[0]["models"]["student"]["n"] == 40
+    assert followed[0]["decision"] and followed[0]["spec_data"]["eval_input_tokens"]["student"]["limit"] == 40
 
 
 def test_eval_interrupted_while_scoring_alongside_leaves_no_summary_and_resumes(tmp_path, monkeypatch):
