@@ -48,8 +48,9 @@ class ScoringFollower:
         student_training: for the summary (``EvalOptions.student_training``).
         chunk_items: eval items scored at a time (default ``streamed_summary.CHUNK_ITEMS``).
         on_chunk: called (in the follower's thread) with the number of items scored so far after each chunk.
-        first: work that needs only the run's inputs, done in the follower's thread before it scores (the
-            decision's data counts); its result is ``first_result`` (None when it raised a ``DistillevalError``).
+        first: work that needs only the run's inputs, done in the follower's thread the first time it would
+            wait for the calls (else once it has scored every chunk): the decision's data counts. Its result
+            is ``first_result`` (None when it raised a ``DistillevalError``).
     """
 
     def __init__(self, spec: TaskSpec, items: Sequence[Any], runs: Sequence[Any], *, pricing: Any, run_dir: Path,
@@ -112,7 +113,6 @@ class ScoringFollower:
         path = self.run_dir / "summary.json"
         rows: ChunkedSetWriter | None = None
         try:
-            self._do_first()
             with build_scorer(self.spec) as scorer, RunStore(self.run_dir) as store:
                 scoring = ChunkScoring(self.spec, len(self.items), self.runs, [], pricing=self.pricing, scorer=scorer)
                 rows = ChunkedSetWriter(store_path_for(path), path.name)
@@ -124,6 +124,7 @@ class ScoringFollower:
                     if self.on_chunk is not None:
                         self.on_chunk(self.scored)
                 set_id, count = rows.close()
+                self._do_first()
                 self._calls_over.wait()  # every chunk may settle before the calls (the latency probe) are over
                 summary = scoring.summary(run_id=self.run_dir.name, student_training=self.student_training,
                                           runs=self._final_runs)
@@ -142,8 +143,9 @@ class ScoringFollower:
 
         if self.first is None:
             return
+        first, self.first = self.first, None
         try:
-            self.first_result = self.first()
+            self.first_result = first()
         except DistillevalError:
             pass  # done again where it is needed, which reports the error as it always did
 
@@ -155,6 +157,9 @@ class ScoringFollower:
             if all(store.first_calls_final(run.name, ids[-1:], self._since) == 1 for run in self.runs) and all(
                     store.first_calls_final(run.name, ids, self._since) == len(ids) for run in self.runs):
                 break
+            if self.first is not None:
+                self._do_first()  # work for the time the calls are ahead
+                continue
             self._calls_over.wait(POLL_S)
         if self._stop.is_set():
             raise _Stopped
