@@ -48,9 +48,10 @@ class ScoringFollower:
         student_training: for the summary (``EvalOptions.student_training``).
         chunk_items: eval items scored at a time (default ``streamed_summary.CHUNK_ITEMS``).
         on_chunk: called (in the follower's thread) with the number of items scored so far after each chunk.
-        first: work that needs only the run's inputs, done in the follower's thread the first time it would
-            wait for the calls (else once it has scored every chunk): the decision's data counts. Its result
-            is ``first_result`` (None when it raised a ``DistillevalError``).
+        first: work that needs only the run's inputs, done in the follower's thread before it scores (the
+            decision's data counts; the follower is as busy during the calls whichever comes first, and this
+            way a stop need not wait for it). Its result is ``first_result`` (None when it raised a
+            ``DistillevalError``).
     """
 
     def __init__(self, spec: TaskSpec, items: Sequence[Any], runs: Sequence[Any], *, pricing: Any, run_dir: Path,
@@ -64,6 +65,7 @@ class ScoringFollower:
         self.scored = 0
         self._calls_over = threading.Event()
         self._stop = threading.Event()
+        self._writing = threading.Event()
         self._final_runs: Sequence[Any] | None = None
         self._written: Any = None
         self._error: BaseException | None = None
@@ -96,11 +98,11 @@ class ScoringFollower:
         return self._written
 
     def stop(self) -> None:
-        """Stop following and wait for the thread; the item rows it wrote are deleted (unless the summary
-        naming them was written already)."""
+        """Stop following: the item rows it wrote are deleted (unless the summary naming them was written
+        already) before this returns; a thread still doing ``first`` writes nothing and ends after it."""
         self._stop.set()
         self._calls_over.set()
-        if self._thread.is_alive():
+        if self._writing.is_set():
             self._thread.join()
 
     def _work(self) -> None:
@@ -113,6 +115,10 @@ class ScoringFollower:
         path = self.run_dir / "summary.json"
         rows: ChunkedSetWriter | None = None
         try:
+            self._do_first()
+            self._writing.set()  # before looking at ``_stop``: ``stop`` then waits for what follows, or nothing follows
+            if self._stop.is_set():
+                raise _Stopped
             with build_scorer(self.spec) as scorer, RunStore(self.run_dir) as store:
                 scoring = ChunkScoring(self.spec, len(self.items), self.runs, [], pricing=self.pricing, scorer=scorer)
                 rows = ChunkedSetWriter(store_path_for(path), path.name)
@@ -124,7 +130,6 @@ class ScoringFollower:
                     if self.on_chunk is not None:
                         self.on_chunk(self.scored)
                 set_id, count = rows.close()
-                self._do_first()
                 self._calls_over.wait()  # every chunk may settle before the calls (the latency probe) are over
                 summary = scoring.summary(run_id=self.run_dir.name, student_training=self.student_training,
                                           runs=self._final_runs)
@@ -157,9 +162,6 @@ class ScoringFollower:
             if all(store.first_calls_final(run.name, ids[-1:], self._since) == 1 for run in self.runs) and all(
                     store.first_calls_final(run.name, ids, self._since) == len(ids) for run in self.runs):
                 break
-            if self.first is not None:
-                self._do_first()  # work for the time the calls are ahead
-                continue
             self._calls_over.wait(POLL_S)
         if self._stop.is_set():
             raise _Stopped

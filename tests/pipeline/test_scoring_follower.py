@@ -57,9 +57,11 @@ def comparable(run_dir):
     return summary.model_dump(exclude={"items", "item_store", "created_at"}), list(iter_items(summary))
 
 
-def item_tables(run_dir) -> tuple[int, int, int]:
+def item_tables(run_dir) -> tuple[int, ...]:
+    """Rows in each item store table (0 for a table never made)."""
     with sqlite3.connect(run_dir / "records.sqlite") as db:
-        return tuple(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[return-value]
+        made = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return tuple(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if table in made else 0
                      for table in ("item_sets", "item_rows", "item_model_rows"))
 
 
@@ -173,3 +175,21 @@ def test_first_calls_final_counts_answers_and_rows_settled_since(tmp_path):
         assert store.first_calls_final("m", ["a", "b", "c", "d"], since) == 1
         store.add(CallResult("b", "m", 0, "error", error_kind="timeout"))  # made again, failed again: final
         assert store.first_calls_final("m", ["a", "b", "c", "d"], since) == 2
+
+
+def test_stopped_while_counting_the_data_it_returns_at_once_and_writes_nothing(tmp_path):
+    spec, items = write_spec(tmp_path / "spec", json_task=False)
+    pricing = load_pricing()
+    run_dir = tmp_path / "run"
+    release = threading.Event()
+    follower = ScoringFollower(spec, items, model_runs(spec, pricing), pricing=pricing, run_dir=run_dir,
+                               chunk_items=CHUNK, first=lambda: release.wait(60))
+    with RunStore(run_dir) as store:
+        follower.start()
+        store.add_many(call_results(items, json_task=False))
+        follower.stop()  # Ctrl-C while the data is counted: no wait for it
+        assert follower._thread.is_alive()
+        release.set()
+        follower._thread.join(60)
+    assert not follower._thread.is_alive() and follower.scored == 0
+    assert not (run_dir / "summary.json").exists() and item_tables(run_dir) == (0, 0, 0)
