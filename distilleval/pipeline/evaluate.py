@@ -143,10 +143,13 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
     backends = _open_backends(spec, None if options.batch else calls, pricing, options, also=to_probe)
     run_dir = _make_run_dir(run_dir, reuse=bool(options.out or resume))
     try:
-        with _writing(run_dir), RunStore(run_dir) as store:
+        with _writing(run_dir), RunStore(run_dir) as store, _following(
+                spec, checked, roles, baselines, options, pricing, run_dir, store) as follower:
             _check_resume(store, spec, run_dir, identity)
             write_run_files(spec, pricing, run_dir)
             _phase("calls", total=len(calls))
+            if follower is not None:
+                follower.start()
             if options.batch and len(calls):
                 asyncio.run(_call_models_in_batches(spec, calls, store, options, pricing, run_dir))
                 calls = EvalCalls(spec, [], roles)
@@ -157,19 +160,29 @@ def _evaluate(spec: TaskSpec, options: EvalOptions) -> Path:
                     raise RunAborted(f"{err} (finished calls are saved: fix this, then add --resume {run_dir})") from None
             _phase("reading results")
             # A judge-scored run reads every answer (its judge calls need them); any other run's
-            # answers are read a chunk at a time while scoring (``pipeline.streamed_summary``).
+            # answers are read a chunk at a time while scoring (``pipeline.streamed_summary``), most of
+            # them already, while the calls were made (``_following``).
             outputs = {role: store.results(role) for role in roles} if spec.scorer.kind == "judge" else None
             _freeze_long_lived()
             judged = _judge(spec, list(items), outputs, store, pricing, options) if outputs is not None else None
             contexts = {role: latency_context(store, role) for role in roles}
             batch_notes = _batch_providers(store, roles)
-        _phase("baselines" if baselines else "scoring")
-        baseline_outputs = _run_baselines(spec, baselines, items, checked.train, pricing)
-        _phase("scoring")
-        summary_path = _write_summary(
-            spec, items, outputs, baseline_outputs, pricing, run_dir, contexts, student_training=options.student_training,
-            batch_notes=batch_notes, judged=judged, all_items=checked.items, roles=roles,
-        )
+            if follower is not None:
+                _phase("scoring")
+                store.flush()  # the follower reads through its own connection: the last cache hits committed
+                summary_path = run_dir / "summary.json"
+                written = follower.finish(_called_runs(spec, roles, pricing, contexts, batch_notes))
+        if follower is None:
+            _phase("baselines" if baselines else "scoring")
+            baseline_outputs = _run_baselines(spec, baselines, items, checked.train, pricing)
+            _phase("scoring")
+            summary_path = _write_summary(
+                spec, items, outputs, baseline_outputs, pricing, run_dir, contexts,
+                student_training=options.student_training, batch_notes=batch_notes, judged=judged,
+                all_items=checked.items, roles=roles,
+            )
+        else:
+            _decide(spec, run_dir, summary_path, written, checked.items, counted=follower.first_result)
     except KeyboardInterrupt as interrupted:
         # Ctrl-C or SIGTERM: every finished call is committed; the CLI prints how to go on.
         interrupted.resume_run = run_dir  # type: ignore[attr-defined]
@@ -623,8 +636,9 @@ def _write_summary(
     data file, as loaded before the calls) spares the decision reading the data file again.
 
     ``outputs`` None: the run's answers are read from its run store a chunk at a time while scoring
-    (``pipeline.streamed_summary``; ``roles`` are the called roles); this is how every run but a
-    judge-scored one is summarised. Otherwise
+    (``pipeline.streamed_summary``; ``roles`` are the called roles); this is how a run with baselines or
+    ``--batch`` is summarised (any other run but a judge-scored one was scored while its calls ran:
+    ``_following``). Otherwise
     ``outputs`` (role -> the run store's ``CallResult`` rows) is emptied as each role is converted, and
     the scored runs and the in-memory summary (every item's ``ItemResult``) are let go once the summary is
     written: the decision that follows reads the run back, and these copies were the bulk of the peak."""
@@ -677,12 +691,19 @@ def _write_summary(
     return _decide(spec, run_dir, path, written, all_items)
 
 
-def _decide(spec: TaskSpec, run_dir: Path, path: Path, written: Any, all_items: Any) -> Path:
-    """Record the decision and the cascades' routing beside the written summary; returns its path."""
+def _decide(spec: TaskSpec, run_dir: Path, path: Path, written: Any, all_items: Any, *, counted: Any = None) -> Path:
+    """Record the decision and the cascades' routing beside the written summary; returns its path.
+    ``counted``: the data's counts (``_data_counts``) made while the calls ran, for the eval items the
+    summary has (else counted here)."""
     from distilleval.pipeline.decision import record_decision
+    from distilleval.report.data_counts import eval_limits
 
-    # The items loaded before the calls: the data file read again would be a second copy of them at the peak.
-    record_decision(run_dir, summary=written, items=all_items)
+    if counted is not None and counted[0] == eval_limits(written):
+        # As recorded counts: the decision takes them (``report.data_counts.stored_counts``) instead of counting.
+        record_decision(run_dir, summary=written.model_copy(update={"spec_data": counted[1]}))
+    else:
+        # The items loaded before the calls: the data file read again would be a second copy of them at the peak.
+        record_decision(run_dir, summary=written, items=all_items)
     write_routing(spec, written, run_dir)
     return path
 
@@ -691,15 +712,24 @@ def _write_streamed(spec: TaskSpec, items: list[Item], roles: list[str], baselin
                     run_dir: Path, contexts: Any, *, student_training: str | None, batch_notes: Any) -> Any:
     """Score the run a chunk of items at a time from its run store (``pipeline.streamed_summary``)
     and write ``summary.json``; returns the summary as written."""
+    from distilleval.pipeline.streamed_summary import write_streamed_summary
+    from distilleval.scoring import build_scorer
+
+    runs = _called_runs(spec, roles, pricing, contexts, batch_notes)
+    with build_scorer(spec) as scorer:
+        return write_streamed_summary(spec, items, runs, baseline_outputs, pricing=pricing, run_dir=run_dir,
+                                      scorer=scorer, student_training=student_training)
+
+
+def _called_runs(spec: TaskSpec, roles: list[str], pricing: Any, contexts: Any, batch_notes: Any) -> list[Any]:
+    """A ``ModelRun`` per called role, outputs left empty (the streamed summary reads them from the run store)."""
     from distilleval.backends.request_params import model_notes
     from distilleval.costs.pricing import priced_as
-    from distilleval.pipeline.streamed_summary import write_streamed_summary
     from distilleval.results.build import ModelRun, Role
-    from distilleval.scoring import build_scorer
 
     models = spec.models()
     notes = batch_notes or {}
-    runs = [
+    return [
         ModelRun(
             name=role, role=cast(Role, spec.role_of(role)), model=models[role].model,
             display_name=role if spec.role_of(role) == "candidate" else None, outputs=[],
@@ -709,9 +739,52 @@ def _write_streamed(spec: TaskSpec, items: list[Item], roles: list[str], baselin
         )
         for role in roles
     ]
-    with build_scorer(spec) as scorer:
-        return write_streamed_summary(spec, items, runs, baseline_outputs, pricing=pricing, run_dir=run_dir,
-                                      scorer=scorer, student_training=student_training)
+
+
+@contextmanager
+def _following(spec: TaskSpec, checked: Any, roles: list[str], baselines: list[Any], options: EvalOptions,
+               pricing: Any, run_dir: Path, store: Any) -> Iterator[Any]:
+    """A ``ScoringFollower`` that scores the run while its calls are made, where that gives today's summary:
+    a scorer other than the judge (whose calls need every answer first), no baselines (their outputs come
+    after the calls), and not ``--batch`` (results come a whole batch at a time). None elsewhere. It also
+    counts the data for the decision first (``_data_counts``). Left early (an error, Ctrl-C), the follower
+    is stopped and what it began is undone."""
+    from distilleval.pipeline.scoring_follower import ScoringFollower
+
+    if spec.scorer.kind == "judge" or baselines or options.batch or not roles:
+        yield None
+        return
+    # Priced as the calls will leave them: a non-batch run records no batch job (its notes are the run's so far).
+    runs = _called_runs(spec, roles, pricing, None, _batch_providers(store, roles))
+    # Every summary model's ``n`` is the eval items': the limits the decision will count the data over.
+    limits = {role: len(checked.evaluate) for role in roles if spec.role_of(role) in ("teacher", "student")}
+    follower = ScoringFollower(spec, checked.evaluate, runs, pricing=pricing, run_dir=run_dir,
+                               student_training=options.student_training,
+                               first=functools.partial(_data_counts, spec, checked.items, limits, run_dir.parent))
+    try:
+        yield follower
+    except BaseException:
+        follower.stop()
+        raise
+
+
+def _data_counts(spec: TaskSpec, all_items: Any, limits: dict[str, int], runs_folder: Path) -> tuple[dict[str, int], Any] | None:
+    """What the decision counts from the data (``report.data_counts.count_data``: every prompt's tokens) over
+    ``limits`` (role -> eval items), named by the spec and data file as ``record_decision`` records them,
+    with ``limits``; None when the data file cannot be hashed (the decision then counts, as it always did).
+    An earlier run in ``runs_folder`` that counted the same data under the same prompts, counters and limits
+    lends its counts (``report.data_counts.earlier_counts``) instead."""
+    from distilleval.report.data_counts import count_data, counts_key, data_file_sha256, earlier_counts
+
+    data_sha = data_file_sha256(spec)
+    if data_sha is None:
+        return None
+    key = counts_key(spec, limits, data_sha)
+    counted = earlier_counts(runs_folder, key) if key is not None else None
+    if counted is None:
+        counted = count_data(spec, all_items, limits)
+    return limits, counted.model_copy(update={"spec_sha256": spec.source_sha256, "data_sha256": data_sha,
+                                              "counted_with": key or ""})
 
 
 ROUTING_FILE = "routing.json"

@@ -7,7 +7,9 @@ reason, confidence and truncation) live here instead, and ``summary.json`` keeps
 tables ``item_sets``, ``item_rows`` and ``item_model_rows``); a summary written where there is no
 run store gets a sibling file ``<summary stem>.items.sqlite`` with the same tables.
 
-Each write is a new *set* (one transaction, all rows or none); the summary then names the set,
+Each write is a new *set* (one transaction, all rows or none; or, written while the run's calls go
+on, a chunk per transaction: ``ChunkedSetWriter``, whose unfinished set no summary names and the
+next write drops); the summary then names the set,
 and only after the summary is in place are the older sets of the same summary file deleted. So a
 reader always finds the rows its summary names, whether or not a re-score was interrupted.
 
@@ -171,25 +173,7 @@ def write_items(path: Path, summary_file: str, items: Iterable[ItemLike | RowBlo
                                 (summary_file, time.time()))
             set_id = int(cursor.lastrowid or 0)
             models: dict[str, int] = {}
-            count = 0
-            batch: list[ModelRow] = []
-            item_batch: list[tuple[int, int, str, str | None, str]] = []
-            for item in items:
-                if isinstance(item, RowBlock):
-                    _insert(db, item_batch, batch)
-                    item_batch, batch = [], []
-                    _insert_block(db, set_id, count, item, [models.setdefault(name, len(models)) for name in item.models])
-                    count += len(item.items)
-                    continue
-                position = count
-                count += 1
-                item_batch.append((set_id, position, item.id, item.gold, item.input_preview))
-                for name in _models_of(item):
-                    batch.append(_model_row(set_id, models.setdefault(name, len(models)), position, item, name))
-                if len(item_batch) >= 5000:
-                    _insert(db, item_batch, batch)
-                    item_batch, batch = [], []
-            _insert(db, item_batch, batch)
+            count = _insert_items(db, set_id, 0, models, items)
             db.execute("UPDATE item_sets SET models = ?, n_items = ? WHERE set_id = ?",
                        (json.dumps(list(models)), count, set_id))
             db.execute("COMMIT")
@@ -198,6 +182,88 @@ def write_items(path: Path, summary_file: str, items: Iterable[ItemLike | RowBlo
                 db.execute("ROLLBACK")
             raise
     return set_id, count
+
+
+class ChunkedSetWriter:
+    """Write one new set a chunk of items at a time, each chunk in its own short transaction: for rows
+    written while the run store (the same file) is still taking the run's calls, whose writer one long
+    transaction would hold up. The set is whole once ``close`` returns; until a summary names it, it is
+    like an interrupted ``write_items`` set (the next write drops it), and ``discard`` deletes it now.
+
+    Args:
+        path: the SQLite file (``store_path_for``); created when missing.
+        summary_file: the summary's file name, as ``write_items``'s.
+
+    Raises:
+        DataError: the file cannot be written (here or in any later call).
+    """
+
+    def __init__(self, path: Path, summary_file: str):
+        self.path, self.count = path, 0
+        self._models: dict[str, int] = {}
+        with self._connection() as db:
+            for statement in _SCHEMA:
+                db.execute(statement)
+            cursor = db.execute("INSERT INTO item_sets (summary_file, models, n_items, written_at) VALUES (?, '[]', 0, ?)",
+                                (summary_file, time.time()))
+            self.set_id = int(cursor.lastrowid or 0)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with _connect(self.path, write=True) as db:
+            yield db
+
+    def add(self, items: Iterable[ItemLike | RowBlock]) -> None:
+        """Append the next items (in eval order, one at a time or in ``RowBlock``s) in one transaction."""
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self.count = _insert_items(db, self.set_id, self.count, self._models, items)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> tuple[int, int]:
+        """Record the set's models and size; returns (set id, items written), as ``write_items``."""
+        with self._connection() as db:
+            db.execute("UPDATE item_sets SET models = ?, n_items = ? WHERE set_id = ?",
+                       (json.dumps(list(self._models)), self.count, self.set_id))
+        return self.set_id, self.count
+
+    def discard(self) -> None:
+        """Delete the set and every row written to it."""
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            for table in ("item_model_rows", "item_rows", "item_sets"):
+                db.execute(f"DELETE FROM {table} WHERE set_id = ?", (self.set_id,))
+            db.execute("COMMIT")
+
+
+def _insert_items(db: sqlite3.Connection, set_id: int, count: int, models: dict[str, int],
+                  items: Iterable[ItemLike | RowBlock]) -> int:
+    """Insert ``items`` as positions ``count`` on of set ``set_id`` (``models``: name -> index, added to
+    as new names come); returns the count after them."""
+    batch: list[ModelRow] = []
+    item_batch: list[tuple[int, int, str, str | None, str]] = []
+    for item in items:
+        if isinstance(item, RowBlock):
+            _insert(db, item_batch, batch)
+            item_batch, batch = [], []
+            _insert_block(db, set_id, count, item, [models.setdefault(name, len(models)) for name in item.models])
+            count += len(item.items)
+            continue
+        position = count
+        count += 1
+        item_batch.append((set_id, position, item.id, item.gold, item.input_preview))
+        for name in _models_of(item):
+            batch.append(_model_row(set_id, models.setdefault(name, len(models)), position, item, name))
+        if len(item_batch) >= 5000:
+            _insert(db, item_batch, batch)
+            item_batch, batch = [], []
+    _insert(db, item_batch, batch)
+    return count
 
 
 def _insert(db: sqlite3.Connection, items: list[tuple[int, int, str, str | None, str]], rows: list[ModelRow]) -> None:

@@ -526,8 +526,21 @@ def write_summary_streamed(path: Path, items: Iterable[Any], finish: Callable[[]
     path.parent.mkdir(parents=True, exist_ok=True)
     store = item_store.store_path_for(path)
     set_id, count = item_store.write_items(store, path.name, items)
-    pointer = ItemStoreRef(path=str(store.absolute()), set_id=set_id, rows=count)
-    written = write_summary(finish().model_copy(update={"item_store": pointer, "items": []}), path)
+    return write_summary_naming_set(path, set_id, count, finish())
+
+
+def write_summary_naming_set(path: Path, set_id: int, rows: int, summary: Summary) -> Summary:
+    """Write ``summary`` (its items left out) naming the item store's set ``set_id`` (``rows`` items, already
+    written, e.g. by ``item_store.ChunkedSetWriter``), then drop the older sets of the same summary file.
+
+    Returns:
+        The summary as ``read_summary`` would read it back now.
+    """
+    from distilleval.results import item_store
+
+    store = item_store.store_path_for(path)
+    pointer = ItemStoreRef(path=str(store.absolute()), set_id=set_id, rows=rows)
+    written = write_summary(summary.model_copy(update={"item_store": pointer, "items": []}), path)
     item_store.drop_other_sets(store, path.name, set_id)
     return written
 

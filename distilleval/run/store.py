@@ -283,6 +283,25 @@ class RunStore:
                 "AND r.model = ? AND r.repeat = 0 ORDER BY wanted.key",
                 (json.dumps(list(item_ids)), model)).fetchall()
 
+    def first_calls_final(self, model: str, item_ids: Sequence[str], since: float) -> int:
+        """How many of ``item_ids`` have ``model``'s first call (repeat 0) settled for this run: answered
+        (never called again), or ended at or after ``since`` (the run's start: an error row from before is
+        called again and replaced). A reader in another connection sees what the writer has committed."""
+        self.flush()
+        with self._guard():
+            (count,) = self.db.execute(
+                "SELECT count(*) FROM json_each(?) AS wanted JOIN records r ON r.item_id = wanted.value "
+                "AND r.model = ? AND r.repeat = 0 WHERE r.status = 'ok' OR r.finished_at >= ?",
+                (json.dumps(list(item_ids)), model, since)).fetchone()
+        return int(count)
+
+    def last_finished_at(self) -> float | None:
+        """The latest ``finished_at`` of any row (None: no rows)."""
+        self.flush()
+        with self._guard():
+            (latest,) = self.db.execute("SELECT max(finished_at) FROM records").fetchone()
+        return latest
+
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable run attribute (never a secret)."""
         with self._guard():

@@ -192,3 +192,107 @@ def test_an_eval_over_lazily_loaded_items_writes_the_summary_the_list_path_write
     assert listed["models"]["student"]["n"] == 40 and listed["models"]["tfidf_logreg"]["metric"] is not None
     assert listed.get("decision") and listed.get("spec_data")
     assert lazy == listed
+
+
+def _rescored(run_dir, spec_path):
+    """``run_dir``'s summary and item rows, then those of scoring the same run again after its calls."""
+    from distilleval.costs.pricing import resolve_pricing
+    from distilleval.pipeline.evaluate import _decide, _write_streamed
+    from distilleval.pipeline.latency_probe import latency_context
+    from distilleval.pipeline.preflight import check_eval_inputs
+    from distilleval.run.store import RunStore
+    from distilleval.spec.task_spec import load_spec
+    from tests.pipeline.test_scoring_follower import comparable
+
+    followed = comparable(run_dir)
+    spec = load_spec(spec_path)
+    roles = list(spec.models())
+    with RunStore(run_dir) as store:
+        contexts = {role: latency_context(store, role) for role in roles}
+    checked = check_eval_inputs(spec, limit=None, baselines=[])
+    written = _write_streamed(spec, checked.evaluate, roles, [], resolve_pricing(spec, None), run_dir, contexts,
+                              student_training=None, batch_notes={})
+    _decide(spec, run_dir, run_dir / "summary.json", written, checked.items)  # counting the data now
+    return followed, comparable(run_dir)
+
+
+def _scoring_recorded(monkeypatch) -> list[int]:
+    """Small chunks, quick polls, and the run store's row count each time a chunk is scored."""
+    from distilleval.pipeline import scoring_follower, streamed_summary
+
+    monkeypatch.setattr(streamed_summary, "CHUNK_ITEMS", 4)
+    monkeypatch.setattr(scoring_follower, "POLL_S", 0.01)
+    rows_when_scored: list[int] = []
+    score = streamed_summary.ChunkScoring.score
+
+    def recording(self, store, chunk):
+        rows_when_scored.append(store.db.execute("SELECT count(*) FROM records").fetchone()[0])
+        return score(self, store, chunk)
+
+    monkeypatch.setattr(streamed_summary.ChunkScoring, "score", recording)
+    return rows_when_scored
+
+
+def test_eval_scores_chunks_while_its_calls_run_into_the_summary_scoring_after_them_gives(tmp_path, monkeypatch):
+    import threading
+
+    from distilleval.report import data_counts
+    from tests.commands.test_eval import _student, _teacher
+
+    rows_when_scored = _scoring_recorded(monkeypatch)
+    counted_in: list[str] = []
+    count_data = data_counts.count_data
+
+    def counting(*args):
+        counted_in.append(threading.current_thread().name)
+        return count_data(*args)
+
+    monkeypatch.setattr(data_counts, "count_data", counting)
+    scripts = {"teacher-m": ModelScript(answer=_teacher, delay_ms=50), "student-m": ModelScript(answer=_student, delay_ms=50)}
+    with OpenAIServer(scripts) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 40)
+        assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--no-cache", "--concurrency", "2"]) == 0
+    assert len(rows_when_scored) == 10 and rows_when_scored[0] < 80  # the first chunk before the last result
+    assert counted_in == ["distilleval-scoring"]  # the decision's data counts made while the calls ran, once
+    [run_dir] = list((tmp_path / "runs").iterdir())
+    followed, after = _rescored(run_dir, spec)
+    assert followed == after and followed[0]["models"]["student"]["n"] == 40
+    assert followed[0]["decision"] and followed[0]["spec_data"]["eval_input_tokens"]["student"]["limit"] == 40
+
+
+def test_eval_interrupted_while_scoring_alongside_leaves_no_summary_and_resumes(tmp_path, monkeypatch):
+    import sqlite3
+    import threading
+    import time
+
+    from distilleval.pipeline import evaluate
+    from distilleval.run.runner import CallResult
+
+    rows_when_scored = _scoring_recorded(monkeypatch)
+    call_models = evaluate._call_models
+
+    async def interrupted(spec, calls, probe, backends, store, *args):
+        """The first eight items' calls made (in the order they are drawn), then Ctrl-C once the follower has scored a chunk."""
+        first_calls = next(calls.keyed_chunks({role: role for role in calls.roles}))  # the first items, in order
+        for item_id, role, *_ in first_calls[:16]:
+            store.add(CallResult(item_id, role, 0, "ok", text="billing", latency_ms=5.0, attempts=1))
+        deadline = time.monotonic() + 60
+        while not rows_when_scored and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate, "_call_models", interrupted)
+    with OpenAIServer({"teacher-m": ModelScript(answer="billing"), "student-m": ModelScript(answer="technical")}) as server:
+        spec = write_spec(tmp_path / "task", server.base_url, 20)
+        assert main(["eval", str(spec), "--runs-dir", str(tmp_path / "runs"), "--no-cache"]) != 0
+        assert rows_when_scored
+        [run_dir] = list((tmp_path / "runs").iterdir())
+        assert not (run_dir / "summary.json").exists()
+        assert "distilleval-scoring" not in {thread.name for thread in threading.enumerate()}
+        with sqlite3.connect(run_dir / "records.sqlite") as db:
+            assert db.execute("SELECT count(*) FROM item_rows").fetchone() == (0,)
+            assert db.execute("SELECT count(*) FROM records").fetchone() == (16,)
+        monkeypatch.setattr(evaluate, "_call_models", call_models)
+        assert main(["eval", str(spec), "--resume", str(run_dir), "--no-cache"]) == 0
+    followed, after = _rescored(run_dir, spec)
+    assert followed == after and followed[0]["models"]["student"]["n"] == 20

@@ -1,11 +1,13 @@
-"""The item store's writer: rows given one item at a time or as ``RowBlock``s are the same rows."""
+"""The item store's writers: rows given one item at a time or as ``RowBlock``s, in one write or a chunk at a
+time (``ChunkedSetWriter``), are the same rows."""
 
 from __future__ import annotations
 
 import sqlite3
 
 from distilleval.results.build import ItemRow
-from distilleval.results.item_store import HAS_LATENCY, HAS_OUTPUT, HAS_SCORE, RowBlock, write_items
+from distilleval.results.item_store import HAS_LATENCY, HAS_OUTPUT, HAS_SCORE, ChunkedSetWriter, RowBlock, write_items
+from tests.results.test_item_results import _summary
 
 
 def stored(path, set_id):
@@ -43,3 +45,43 @@ def test_blocks_write_the_rows_single_items_write(tmp_path):
     second = write_items(tmp_path / "blocks.sqlite", "summary.json", blocks)
     assert first == second == (1, 3)
     assert stored(tmp_path / "one.sqlite", 1) == stored(tmp_path / "blocks.sqlite", 1)
+    # The chunked writer takes the same blocks, a chunk a transaction, into the same rows.
+    writer = ChunkedSetWriter(tmp_path / "chunked.sqlite", "summary.json")
+    writer.add(blocks[:2])
+    writer.add(blocks[2:])
+    assert writer.close() == (1, 3)
+    assert stored(tmp_path / "chunked.sqlite", 1) == stored(tmp_path / "one.sqlite", 1)
+
+
+
+def _set_rows(path, set_id):
+    with sqlite3.connect(path) as db:
+        sets = db.execute("SELECT summary_file, models, n_items FROM item_sets WHERE set_id = ?", (set_id,)).fetchall()
+        items = db.execute("SELECT position, item_id, gold, input_preview FROM item_rows WHERE set_id = ? "
+                           "ORDER BY position", (set_id,)).fetchall()
+        models = db.execute("SELECT model, position, present, score, output, error, latency_ms, reason, confidence "
+                            "FROM item_model_rows WHERE set_id = ? ORDER BY model, position", (set_id,)).fetchall()
+    return sets, items, models
+
+
+def test_a_set_written_chunk_by_chunk_holds_the_rows_of_one_write(tmp_path):
+    summary = _summary(tmp_path / "spec", 23)
+    path = tmp_path / "items.sqlite"
+    whole, count = write_items(path, "summary.json", summary.items)
+    writer = ChunkedSetWriter(path, "summary.json")
+    for start in range(0, 23, 5):
+        writer.add(summary.items[start:start + 5])
+    chunked, chunked_count = writer.close()
+    assert chunked != whole and chunked_count == count == 23
+    assert _set_rows(path, chunked) == _set_rows(path, whole)
+
+
+def test_a_discarded_set_leaves_no_row(tmp_path):
+    summary = _summary(tmp_path / "spec", 12)
+    path = tmp_path / "items.sqlite"
+    writer = ChunkedSetWriter(path, "summary.json")
+    writer.add(summary.items[:5])
+    writer.discard()
+    with sqlite3.connect(path) as db:
+        assert [db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("item_sets", "item_rows", "item_model_rows")] == [0, 0, 0]
