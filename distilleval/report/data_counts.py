@@ -166,7 +166,7 @@ def counts_key(spec: TaskSpec, limits: dict[str, int], data_sha256: str) -> str 
     material = {
         "version": COUNTING_VERSION,
         "data_sha256": data_sha256,
-        "data": spec.data.model_dump(mode="json"),
+        "data": spec.data.model_dump(mode="json", exclude={"path"}),  # the file is named by its sha256
         "output": spec.output.model_dump(mode="json"),
         "labelled_examples": spec.training.labelled_examples,
         "limits": {role: limit for role, limit in sorted(limits.items()) if role in models},
