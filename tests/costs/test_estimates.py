@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from distilleval.cli.main import main
-from distilleval.costs import tokens
-from distilleval.costs import estimates
+from distilleval.costs import estimates, tokens
 from distilleval.costs.estimates import answer_token_counts, count_spec_tokens, input_token_counts, template_ends
 from distilleval.costs.tokens import count_message_tokens
 from distilleval.spec.data import load_items
