@@ -231,7 +231,8 @@ class SpecTokenCounts:
         chosen = self.in_split(split)
         if not self.answered[chosen].all():
             return None
-        return self.inputs["student"][chosen].astype(np.int64) + self.outputs["student"][chosen] + extra
+        rows: np.ndarray = self.inputs["student"][chosen].astype(np.int64) + self.outputs["student"][chosen] + extra
+        return rows
 
     def profiles(self, spec: TaskSpec, split: str | None = None) -> dict[str, RoleProfile]:
         """Each role's profile over the items of ``split`` (``"eval"`` or ``"train"``; default: all)."""
