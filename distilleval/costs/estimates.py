@@ -59,8 +59,9 @@ class TokenStats:
         """Count, mean, p50, p95, max and total of ``counts`` (a list or an integer array; all zero when empty)."""
         if len(counts) == 0:
             return cls(0, 0.0, 0.0, 0.0, 0, 0)
-        # As a list of ints converts: the figures are the same for a list and for a narrower integer array.
-        values = np.asarray(counts, dtype=np.int64)
+        # An integer array is used as it is (no wider copy): NumPy sums integers in int64 and takes the
+        # mean and quantiles in float64 whatever the integer type, so the figures equal a list's.
+        values = np.asarray(counts)
         return cls(
             n=len(values),
             mean=float(values.mean()),
@@ -236,12 +237,12 @@ class SpecTokenCounts:
 
     def profiles(self, spec: TaskSpec, split: str | None = None) -> dict[str, RoleProfile]:
         """Each role's profile over the items of ``split`` (``"eval"`` or ``"train"``; default: all)."""
-        chosen = self.in_split(split)
-        answered = chosen & self.answered
+        chosen = slice(None) if split is None else self.in_split(split)  # every item: the arrays, not a copy
+        answered = self.answered[chosen]
         return {
             role: RoleProfile(
                 role, spec.models()[role].model, TokenStats.of(self.inputs[role][chosen]),
-                TokenStats.of(self.outputs[role][answered]), self.counted_by[role],
+                TokenStats.of(self.outputs[role][chosen][answered]), self.counted_by[role],
                 (self.training_row_extra or {}).get(role, 0),
             )
             for role in self.inputs
