@@ -202,3 +202,14 @@ def test_counts_are_compact_arrays_from_one_chunked_pass_over_the_items(tiny_spe
         assert counts.inputs[role].tolist() == input_token_counts(spec, role, items)
         assert counts.answers(role) == answer_token_counts(items)
     assert counts.evals.tolist() == [item.split == "eval" for item in items]
+
+
+def test_token_stats_of_an_int32_array_equal_those_of_the_list():
+    from distilleval.costs.estimates import TokenStats
+
+    rng = np.random.default_rng(7)
+    for size, high in [(1, 5), (2, 9), (1_001, 40), (20_000, 300), (65_537, 200_000)]:
+        counts = rng.integers(0, high, size).astype(np.int32)
+        assert TokenStats.of(counts) == TokenStats.of(counts.tolist())
+        assert TokenStats.repeated(int(counts[0]), size) == TokenStats.of([int(counts[0])] * size)
+    assert TokenStats.of(np.zeros(0, dtype=np.int32)) == TokenStats.of([]) == TokenStats.repeated(3, 0)
