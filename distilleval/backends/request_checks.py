@@ -8,6 +8,7 @@ reasoning setting it cannot honour, and a prompt longer than the model's context
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from distilleval.backends.base import ChatRequest
@@ -136,7 +137,7 @@ def tinker_context_overflow(base_model: str, prompt_tokens: int, max_tokens: int
     )
 
 
-def check_context_lengths(spec: Any, items: Any, inputs: dict[str, list[int]]) -> None:
+def check_context_lengths(spec: Any, items: Any, inputs: Mapping[str, Any]) -> None:
     """Refuse, before any call, an item whose rendered prompt does not fit a role's context window.
 
     A Tinker model (a ``tinker://`` checkpoint or a base model) is held to its base model's context
@@ -145,20 +146,31 @@ def check_context_lengths(spec: Any, items: Any, inputs: dict[str, list[int]]) -
     Args:
         spec: the loaded spec.
         items: the items, in the order of each role's counts.
-        inputs: role -> input tokens per item (counted locally, as ``estimate`` counts them).
+        inputs: role -> input tokens per item, a list or an integer array (counted locally, as ``estimate``
+            counts them).
 
     Raises:
         DataError: ``ROLE model: item ID: ...`` for the first item that does not fit.
     """
+    import numpy as np
+
     for role, model in spec.models().items():
         tinker_base = tinker_base_of(spec, model.model)
-        for item, tokens in zip(items, inputs.get(role, [])):
-            if tinker_base is not None:
-                problem = tinker_context_overflow(tinker_base, tokens, model.max_tokens)
-            else:
-                problem = context_overflow(model.model, tokens, model.max_tokens)
-            if problem is not None:
-                raise DataError(f"{spec.source}: {role} model, item {item.id}: {problem}")
+        counts = np.asarray(inputs.get(role, []))
+        # Whether a prompt fits depends on its token count alone: each distinct count is checked once,
+        # and only the first item that does not fit is read (``items`` may be read from the file on access).
+        found = {tokens: _overflow(tinker_base, model, tokens) for tokens in np.unique(counts).tolist()}
+        problems = {tokens: problem for tokens, problem in found.items() if problem is not None}
+        if problems:
+            first = int(np.flatnonzero(np.isin(counts, list(problems)))[0])
+            raise DataError(f"{spec.source}: {role} model, item {items[first].id}: {problems[int(counts[first])]}")
+
+
+def _overflow(tinker_base: str | None, model: Any, tokens: int) -> str | None:
+    """Why a prompt of ``tokens`` does not fit ``model`` (None when it fits)."""
+    if tinker_base is not None:
+        return tinker_context_overflow(tinker_base, tokens, model.max_tokens)
+    return context_overflow(model.model, tokens, model.max_tokens)
 
 
 def check_prompt_fits(model_id: str, request: ChatRequest) -> None:

@@ -55,19 +55,28 @@ class TokenStats:
     total: int
 
     @classmethod
-    def of(cls, counts: list[int]) -> "TokenStats":
-        """Count, mean, p50, p95, max and total of ``counts`` (all zero when empty)."""
-        if not counts:
+    def of(cls, counts: Sequence[int] | np.ndarray) -> "TokenStats":
+        """Count, mean, p50, p95, max and total of ``counts`` (a list or an integer array; all zero when empty)."""
+        if len(counts) == 0:
             return cls(0, 0.0, 0.0, 0.0, 0, 0)
+        # An integer array is used as it is (no wider copy): NumPy sums integers in int64 and takes the
+        # mean and quantiles in float64 whatever the integer type, so the figures equal a list's.
         values = np.asarray(counts)
         return cls(
-            n=len(counts),
+            n=len(values),
             mean=float(values.mean()),
             p50=float(np.percentile(values, 50)),
             p95=float(np.percentile(values, 95)),
             max=int(values.max()),
             total=int(values.sum()),
         )
+
+    @classmethod
+    def repeated(cls, value: int, n: int) -> "TokenStats":
+        """``of([value] * n)``, with no list made."""
+        if n == 0:
+            return cls(0, 0.0, 0.0, 0.0, 0, 0)
+        return cls(n=n, mean=float(value), p50=float(value), p95=float(value), max=value, total=value * n)
 
 
 @dataclass(frozen=True)
@@ -178,69 +187,109 @@ def answer_token_counts(items: Sequence[Item], *, counter: TokenCounter | None =
     return [by_item.get(n) for n in range(len(items))]
 
 
+COUNT_CHUNK = 16_384
+"""Items ``count_spec_tokens`` reads and counts at a time (every role's counts of a chunk in one go)."""
+
+
 @dataclass(frozen=True)
 class SpecTokenCounts:
     """Every item's input tokens under each role and its gold answer's tokens, counted once.
 
+    The counts are NumPy integer arrays (4 bytes an item and role), not lists of Python ints:
+    a million items' counts stay a few megabytes.
+
     Attributes:
-        items: the items counted, in order.
+        items: the items counted, in order (held as given: a list, or ``LazyItems`` read again on access).
         inputs: role -> input tokens per item.
-        outputs: role -> gold-answer tokens per item (``None`` where an item has no gold), under
-            that role's tokenizer.
+        outputs: role -> gold-answer tokens per item under that role's tokenizer (0 where ``answered`` is False).
+        answered: per item, whether it has a gold answer.
+        evals: per item, whether it is in the eval split (else the train split).
         counted_by: role -> the tokenizer that counted it.
     """
 
-    items: list[Item]
-    inputs: dict[str, list[int]]
-    outputs: dict[str, list[int | None]]
+    items: Sequence[Item]
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    answered: np.ndarray
+    evals: np.ndarray
     counted_by: dict[str, str]
     training_row_extra: dict[str, int] | None = None
 
-    def training_row_tokens(self, keep: Callable[[Item], bool]) -> list[int] | None:
-        """Tokens of each student training row the items ``keep`` accepts would make (None when one has no gold)."""
+    def answers(self, role: str) -> list[int | None]:
+        """``role``'s gold-answer tokens per item as a list (None where an item has no gold)."""
+        return [count if has_gold else None
+                for count, has_gold in zip(self.outputs[role].tolist(), self.answered.tolist())]
+
+    def in_split(self, split: str | None) -> np.ndarray:
+        """Per item, whether it is in ``split`` (``"eval"`` or ``"train"``; every item for None)."""
+        if split is None:
+            return np.ones(len(self.evals), dtype=bool)
+        return self.evals if split == "eval" else ~self.evals
+
+    def training_row_tokens(self, split: str = "train") -> np.ndarray | None:
+        """Tokens of each student training row the items of ``split`` would make (None when one has no gold)."""
         extra = (self.training_row_extra or {}).get("student", 0)
-        rows = []
-        for n, item in enumerate(self.items):
-            if keep(item):
-                answer = self.outputs["student"][n]
-                if answer is None:
-                    return None
-                rows.append(self.inputs["student"][n] + answer + extra)
+        chosen = self.in_split(split)
+        if not self.answered[chosen].all():
+            return None
+        rows: np.ndarray = self.inputs["student"][chosen].astype(np.int64) + self.outputs["student"][chosen] + extra
         return rows
 
-    def profiles(self, spec: TaskSpec, keep: Callable[[Item], bool] | None = None) -> dict[str, RoleProfile]:
-        """Teacher and student profiles over the items ``keep`` accepts (default: all)."""
-        chosen = [n for n, item in enumerate(self.items) if keep is None or keep(item)]
-        profiles = {}
-        for role in self.inputs:
-            outputs = [count for count in (self.outputs[role][n] for n in chosen) if count is not None]
-            profiles[role] = RoleProfile(
-                role, spec.models()[role].model, TokenStats.of([self.inputs[role][n] for n in chosen]),
-                TokenStats.of(outputs), self.counted_by[role], (self.training_row_extra or {}).get(role, 0),
+    def profiles(self, spec: TaskSpec, split: str | None = None) -> dict[str, RoleProfile]:
+        """Each role's profile over the items of ``split`` (``"eval"`` or ``"train"``; default: all)."""
+        chosen = slice(None) if split is None else self.in_split(split)  # every item: the arrays, not a copy
+        answered = self.answered[chosen]
+        return {
+            role: RoleProfile(
+                role, spec.models()[role].model, TokenStats.of(self.inputs[role][chosen]),
+                TokenStats.of(self.outputs[role][chosen][answered]), self.counted_by[role],
+                (self.training_row_extra or {}).get(role, 0),
             )
-        return profiles
+            for role in self.inputs
+        }
 
 
 def count_spec_tokens(
-    spec: TaskSpec, items: list[Item], *, counters: dict[str, TokenCounter] | None = None
+    spec: TaskSpec, items: Sequence[Item], *, counters: dict[str, TokenCounter] | None = None
 ) -> SpecTokenCounts:
     """Count every item's request to each called model (teacher, student, candidates) and its gold answer, once each.
 
+    The items are read ``COUNT_CHUNK`` at a time, in one pass: every role is counted on a chunk
+    before the next is read (lazily loaded items are read again from the file on each pass).
+
     Args:
         spec: the spec.
-        items: the items.
+        items: the items (a list, or ``LazyItems``: no copy of them is made).
         counters: role -> the model's own tokenizer, where known (else the local tokenizer counts).
     """
     counters = counters or {}
-    local_answers = answer_token_counts(items)
-    inputs, outputs, counted_by, extra = {}, {}, {}, {}
-    for role in spec.models():
-        counter = counters.get(role)
-        inputs[role] = input_token_counts(spec, role, items, counter=counter)
-        outputs[role] = answer_token_counts(items, counter=counter) if counter is not None else local_answers
-        counted_by[role] = counter.name if counter is not None else LOCAL_TOKENIZER
-        extra[role] = counter.training_row_extra if counter is not None else 0
-    return SpecTokenCounts(items, inputs, outputs, counted_by, extra)
+    roles = list(spec.models())
+    n = len(items)
+    # Roles the local tokenizer counts share one array of answer counts, as they share the counting.
+    counted_locally = any(role not in counters for role in roles)
+    local = np.zeros(n if counted_locally else 0, dtype=np.int32)
+    inputs = {role: np.zeros(n, dtype=np.int32) for role in roles}
+    outputs = {role: np.zeros(n, dtype=np.int32) if role in counters else local for role in roles}
+    answered, evals = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    for start in range(0, n, COUNT_CHUNK):
+        chunk = items[start:start + COUNT_CHUNK]
+        end = start + len(chunk)
+        answered[start:end] = [item.gold is not None for item in chunk]
+        evals[start:end] = [item.split == "eval" for item in chunk]
+        if counted_locally:
+            local[start:end] = _answers_or_zero(answer_token_counts(chunk))
+        for role in roles:
+            counter = counters.get(role)
+            inputs[role][start:end] = input_token_counts(spec, role, chunk, counter=counter)
+            if counter is not None:
+                outputs[role][start:end] = _answers_or_zero(answer_token_counts(chunk, counter=counter))
+    counted_by = {role: counters[role].name if role in counters else LOCAL_TOKENIZER for role in roles}
+    extra = {role: counters[role].training_row_extra if role in counters else 0 for role in roles}
+    return SpecTokenCounts(items, inputs, outputs, answered, evals, counted_by, extra)
+
+
+def _answers_or_zero(counts: list[int | None]) -> list[int]:
+    return [0 if count is None else count for count in counts]
 
 
 def cached_input_share(spec: TaskSpec, role: str) -> float:
@@ -395,7 +444,7 @@ def project_training(
     *,
     examples: int,
     tokens_per_row: float,
-    row_tokens: Sequence[int] | None = None,
+    row_tokens: Sequence[int] | np.ndarray | None = None,
     heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
     seed: int = 0,
     tokens_source: str = "the spec's rendered prompts over all items",
@@ -440,15 +489,17 @@ def project_training(
     )
 
 
-def kept_training_tokens(row_tokens: Sequence[int], heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
+def kept_training_tokens(row_tokens: Sequence[int] | np.ndarray, heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
                          seed: int = 0) -> int:
     """Tokens of the training rows ``distilleval train`` keeps (the seeded held-out rows left out), each row counted."""
-    left_out = heldout_indices(len(row_tokens), heldout_fraction, seed)
-    return sum(t for i, t in enumerate(row_tokens) if i not in left_out)
+    kept = np.ones(len(row_tokens), dtype=bool)
+    kept[list(heldout_indices(len(row_tokens), heldout_fraction, seed))] = False
+    return int(np.asarray(row_tokens, dtype=np.int64)[kept].sum())
 
 
 def spec_training_projection(
-    spec: TaskSpec, pricing: PricingTable, student_profile: RoleProfile, *, n_train: int, row_tokens: Sequence[int] | None = None
+    spec: TaskSpec, pricing: PricingTable, student_profile: RoleProfile, *, n_train: int,
+    row_tokens: Sequence[int] | np.ndarray | None = None
 ) -> TrainingProjection | None:
     """``project_training`` for the spec's labelled examples (``training.labelled_examples``, else ``n_train``)."""
     examples = spec.training.labelled_examples or n_train
@@ -457,20 +508,20 @@ def spec_training_projection(
     )
 
 
-def spec_training_rows(spec: TaskSpec, counts: SpecTokenCounts, *, pool: bool = False) -> tuple[int, list[int] | None]:
+def spec_training_rows(spec: TaskSpec, counts: SpecTokenCounts, *, pool: bool = False) -> tuple[int, np.ndarray | None]:
     """The training split's size and, unless a separate pool is labelled, each of its rows' tokens.
 
     ``estimate``, ``cost SPEC``, ``curve`` and the report all size training with this, so they
     print one trained-token count for one spec.
     """
-    n_train = sum(1 for item in counts.items if item.split == "train")
-    rows = None if (pool or spec.data.pool) else counts.training_row_tokens(lambda item: item.split == "train")
+    n_train = int((~counts.evals).sum())
+    rows = None if (pool or spec.data.pool) else counts.training_row_tokens("train")
     return n_train, rows
 
 
 def spec_one_time_cost(
     spec: TaskSpec, pricing: PricingTable, teacher_profile: RoleProfile, student_profile: RoleProfile, *,
-    n_train: int, row_tokens: Sequence[int] | None = None
+    n_train: int, row_tokens: Sequence[int] | np.ndarray | None = None
 ) -> float | None:
     """Labelling (teacher per-request cost x examples) + training (as projected) + engineering.
 
@@ -493,7 +544,7 @@ def spec_one_time_cost(
 
 def labelling_and_training_usd(
     spec: TaskSpec, pricing: PricingTable, teacher_profile: RoleProfile, student_profile: RoleProfile, *, examples: int,
-    row_tokens: Sequence[int] | None = None,
+    row_tokens: Sequence[int] | np.ndarray | None = None,
 ) -> tuple[float, float] | None:
     """(teacher labelling, student training) cost of ``examples`` items, as ``spec_one_time_cost`` prices them.
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from distilleval.cli.main import main
-from distilleval.costs import tokens
-from distilleval.costs.estimates import count_spec_tokens, input_token_counts, template_ends
+from distilleval.costs import estimates, tokens
+from distilleval.costs.estimates import answer_token_counts, count_spec_tokens, input_token_counts, template_ends
 from distilleval.costs.tokens import count_message_tokens
 from distilleval.spec.data import load_items
 from distilleval.spec.messages import build_messages
@@ -65,7 +66,7 @@ def test_profiles_of_a_subset_are_views_of_the_same_counts(tiny_spec_path):
     spec = load_spec(tiny_spec_path)
     items = load_items(spec)
     counts = count_spec_tokens(spec, items)
-    eval_profiles = counts.profiles(spec, lambda item: item.split == "eval")
+    eval_profiles = counts.profiles(spec, "eval")
     eval_items = [item for item in items if item.split == "eval"]
     assert eval_profiles["teacher"].input_tokens.total == sum(input_token_counts(spec, "teacher", eval_items))
     assert eval_profiles["student"].input_tokens.n == len(eval_items)
@@ -168,3 +169,47 @@ def test_each_distinct_gold_answer_is_counted_once_by_a_model_s_counter():
     assert sorted(asked) == sorted({gold_as_text(item.gold) for item in items if item.gold is not None})
     assert answer_token_counts(items) == [None if item.gold is None else tokens.count_tokens(gold_as_text(item.gold))
                                           for item in items]
+
+
+class _Reads(list):
+    """A list that records how it is read: each slice taken, and each full iteration."""
+
+    def __init__(self, items):
+        super().__init__(items)
+        self.slices, self.iterations = [], 0
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            self.slices.append((index.start, index.stop))
+        return super().__getitem__(index)
+
+    def __iter__(self):
+        self.iterations += 1
+        return super().__iter__()
+
+
+def test_counts_are_compact_arrays_from_one_chunked_pass_over_the_items(tiny_spec_path, monkeypatch):
+    spec = load_spec(tiny_spec_path)
+    items = load_items(spec)
+    monkeypatch.setattr(estimates, "COUNT_CHUNK", 4)
+    read = _Reads(items)
+    counts = count_spec_tokens(spec, read)
+    # Every role is counted on a chunk before the next is read: one pass, never a pass per role.
+    assert read.slices == [(0, 4), (4, 8)] and read.iterations == 0
+    for role in spec.models():
+        assert isinstance(counts.inputs[role], np.ndarray) and counts.inputs[role].dtype == np.int32
+        assert isinstance(counts.outputs[role], np.ndarray) and counts.outputs[role].dtype == np.int32
+        assert counts.inputs[role].tolist() == input_token_counts(spec, role, items)
+        assert counts.answers(role) == answer_token_counts(items)
+    assert counts.evals.tolist() == [item.split == "eval" for item in items]
+
+
+def test_token_stats_of_an_int32_array_equal_those_of_the_list():
+    from distilleval.costs.estimates import TokenStats
+
+    rng = np.random.default_rng(7)
+    for size, high in [(1, 5), (2, 9), (1_001, 40), (20_000, 300), (65_537, 200_000)]:
+        counts = rng.integers(0, high, size).astype(np.int32)
+        assert TokenStats.of(counts) == TokenStats.of(counts.tolist())
+        assert TokenStats.repeated(int(counts[0]), size) == TokenStats.of([int(counts[0])] * size)
+    assert TokenStats.of(np.zeros(0, dtype=np.int32)) == TokenStats.of([]) == TokenStats.repeated(3, 0)

@@ -205,6 +205,8 @@ def estimate(
     """
     from pathlib import Path
 
+    import numpy as np
+
     from distilleval.backends.request_checks import check_context_lengths
     from distilleval.backends.tinker.catalogue import check_spec_base_model
     from distilleval.backends.token_counters import own_template_counters
@@ -225,7 +227,7 @@ def estimate(
     from distilleval.costs.tables import TokenProfile, build_cost_table
     from distilleval.pipeline.judge_costs import estimate_judge_calls
     from distilleval.pipeline.preflight import check_eval_inputs, check_scorer
-    from distilleval.spec.data import load_items, split_items
+    from distilleval.spec.data import load_items
 
     spec, _ = as_spec(spec)
     check_spec_base_model(spec)  # a base model Tinker no longer serves fails before anything is counted
@@ -233,7 +235,8 @@ def estimate(
     # The checks eval and run make before their first paid call: what they would refuse, estimate refuses too.
     inputs = check_eval_inputs(spec)
     check_scorer(spec)
-    items, eval_items = list(inputs.items), list(inputs.evaluate)  # every item is counted: held as a list
+    # Held as loaded (a lazily loaded file stays off the heap): every item is counted in one pass.
+    items, eval_items = inputs.items, inputs.evaluate
     # Each item's prompts are counted once; the eval split and the default pool are views of those counts.
     counting = own_template_counters(spec, ask_servers=not offline)
     counts = count_spec_tokens(spec, items, counters=counting.counters)
@@ -245,19 +248,20 @@ def estimate(
     labeller_name, labeller = spec.labeller()
     pool_path = Path(pool) if pool else spec.resolve(spec.data.pool) if spec.data.pool else None
     if pool_path is not None:
-        pool_items = load_items(spec, path=pool_path)
         pool_name = str(pool_path)
-        pool_inputs = input_token_counts(spec, labeller_name, pool_items)
+        pool_inputs = np.asarray(input_token_counts(spec, labeller_name, load_items(spec, path=pool_path)),
+                                 dtype=np.int64)
     else:
-        pool_items = split_items(items, "train")
         pool_name = f"train split of {spec.data.path}"
-        pool_inputs = [n for n, item in zip(counts.inputs[labeller_name], items) if item.split == "train"]
+        pool_inputs = counts.inputs[labeller_name][counts.in_split("train")]
     if labeller_name in calibrations:
-        pool_inputs = [round(n * calibrations[labeller_name].input_factor) for n in pool_inputs]
+        # np.rint rounds half to even, as round() does: each count as round(n * factor).
+        pool_inputs = np.rint(pool_inputs * calibrations[labeller_name].input_factor).astype(np.int64)
+    pool_size = len(pool_inputs)
     # The pool usually has no gold: price its outputs at the data's mean answer length.
     pool_profile = RoleProfile(
         labeller_name, labeller.model, TokenStats.of(pool_inputs),
-        TokenStats.of([round(profiles[labeller_name].output_tokens.mean)] * len(pool_items))
+        TokenStats.repeated(round(profiles[labeller_name].output_tokens.mean), pool_size)
     )
 
     teacher_cache = teacher_cache_share(spec)
@@ -269,7 +273,7 @@ def estimate(
         pool_profile.output_tokens.total, cached_input_share=teacher_share if labeller_name == "teacher" else 0.0,
         batch=labeller.batch,
     )
-    eval_profiles = _calibrated(counts.profiles(spec, lambda item: item.split == "eval"), calibrations) if eval_items else profiles
+    eval_profiles = _calibrated(counts.profiles(spec, "eval"), calibrations) if eval_items else profiles
     eval_teacher_usd = cost_model.usage_cost_usd(
         teacher_price, eval_profiles["teacher"].input_tokens.total, eval_profiles["teacher"].output_tokens.total,
         cached_input_share=teacher_share, batch=spec.teacher.batch,
@@ -358,7 +362,7 @@ def estimate(
             cost_usd=training.cost_usd,
             description=training.describe(),
         ),
-        labelling=LabellingEstimate(pool_name, len(pool_items), labelling_usd, labelled_by=labeller_name,
+        labelling=LabellingEstimate(pool_name, pool_size, labelling_usd, labelled_by=labeller_name,
                                     input_tokens=pool_profile.input_tokens.total),
         eval_run=EvalRunEstimate(
             items=len(eval_items), teacher_usd=eval_teacher_usd, student_usd=eval_student_usd,
@@ -401,14 +405,14 @@ def _calibrations(run: str, counts: SpecTokenCounts) -> dict[str, Calibration]:
     run_dir = Path(run)
     if not (run_dir / RECORDS_FILE).is_file():
         raise DataError(f"--from-run {run}: no run found (looked for {run_dir / RECORDS_FILE})")
-    ids = [item.id for item in counts.items]
+    ids = [item.id for item in counts.items]  # one pass over the items, only when calibrating
     found = {}
     with RunStore(run_dir) as store:
         for role in counts.inputs:
             measured = {r.item_id: (r.input_tokens, r.output_tokens) for r in store.results(role)
                         if r.ok and r.repeat == 0 and r.input_tokens is not None and r.output_tokens is not None}
-            calibration = calibrate(role, str(run_dir), dict(zip(ids, counts.inputs[role])),
-                                    dict(zip(ids, counts.outputs[role])), measured)
+            calibration = calibrate(role, str(run_dir), dict(zip(ids, counts.inputs[role].tolist())),
+                                    dict(zip(ids, counts.answers(role))), measured)
             if calibration is not None:
                 found[role] = calibration
     if not found:

@@ -36,3 +36,27 @@ def test_the_result_is_typed_and_frozen(tiny_spec_path):
 def test_a_bad_argument_is_a_one_line_error(tiny_spec_path, tmp_path):
     with pytest.raises(distilleval.DistillevalError, match="--from-run .*: no run found"):
         distilleval.estimate(tiny_spec_path, from_run=str(tmp_path))
+
+
+@pytest.mark.parametrize("output", [[], ["--format", "json"]], ids=["text", "json"])
+def test_estimate_over_a_lazily_loaded_file_prints_what_the_list_path_prints(tiny_spec_path, monkeypatch, capsys,
+                                                                            output):
+    from distilleval.costs import estimates
+    from distilleval.spec import lazy_items
+
+    command = ["estimate", str(tiny_spec_path), "--offline", *output]
+    assert main(command) == 0
+    from_list = capsys.readouterr().out
+    counted = []
+    count = estimates.count_spec_tokens
+
+    def recording(spec, items, **kwargs):
+        counted.append(items)
+        return count(spec, items, **kwargs)
+
+    monkeypatch.setattr(lazy_items, "LAZY_FROM", 1)
+    monkeypatch.setattr(estimates, "COUNT_CHUNK", 4)  # several chunks over the six items
+    monkeypatch.setattr(estimates, "count_spec_tokens", recording)
+    assert main(command) == 0
+    assert isinstance(counted[0], lazy_items.LazyItems)  # counted as loaded: no list made of them
+    assert capsys.readouterr().out == from_list
