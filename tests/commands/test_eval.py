@@ -749,6 +749,13 @@ def test_eval_batch_killed_then_moved_without_its_wal_file_submits_nothing_again
 # -- Ctrl-C and SIGTERM: a clean stop, the exact command to continue, no traceback from any process ----
 
 
+def sigint_as_at_a_terminal() -> None:
+    """``preexec_fn`` for a child that must take Ctrl-C as a terminal's foreground job does: SIGINT at its
+    default. A shell starts a background job (``pytest ... &``, as CI scripts may) with SIGINT ignored, and
+    every process it starts inherits that, so the child would never see the interrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("how, status", [("SIGINT", 130), ("SIGTERM", 143)])
 def test_an_interrupted_eval_with_litellm_workers_stops_cleanly_and_says_how_to_resume(tmp_path, how, status):
     import shlex
@@ -762,7 +769,7 @@ def test_an_interrupted_eval_with_litellm_workers_stops_cleanly_and_says_how_to_
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DISTILLEVAL_LITELLM_WORKERS": "2"}
         # A session of its own, so a SIGINT to its process group is what a Ctrl-C at a terminal does.
         child = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 start_new_session=True, text=True)
+                                 start_new_session=True, text=True, preexec_fn=sigint_as_at_a_terminal)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and child.poll() is None:
             found = list((tmp_path / "runs").glob("*/records.sqlite")) if (tmp_path / "runs").exists() else []

@@ -315,6 +315,8 @@ def test_label_interrupted_says_how_to_continue_and_the_rerun_pays_only_what_was
     import time
     from pathlib import Path
 
+    from tests.commands.test_eval import sigint_as_at_a_terminal
+
     repo = Path(__file__).resolve().parents[2]
     with OpenAIServer() as server:
         server.script("teacher", ModelScript(answer=teacher_answer, usage=USAGE, delay_ms=150))
@@ -322,7 +324,8 @@ def test_label_interrupted_says_how_to_continue_and_the_rerun_pays_only_what_was
         argv = ["label", str(spec), "--pool", str(write_pool(tmp_path, 40)), "--out", str(tmp_path / "labels.jsonl"),
                 "--cache", str(tmp_path / "cache.sqlite"), "--concurrency", "4"]
         child = subprocess.Popen([sys.executable, "-m", "distilleval", *argv], env={**os.environ, "PYTHONPATH": str(repo)},
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                 preexec_fn=sigint_as_at_a_terminal)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and sum(r.outcome == "ok" for r in server.log) < 8:
             time.sleep(0.05)
