@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_tasks import write_data, write_spec  # noqa: E402
+from bench_tasks import write_task  # noqa: E402
 
 from distilleval.costs.tokens import count_message_tokens  # noqa: E402
 from distilleval.report import data_counts  # noqa: E402
@@ -45,9 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        write_data(folder / "data.jsonl", args.items)
-        spec = load_spec(write_spec(folder / "spec.yaml", name="bench_counts", data="data.jsonl",
-                                    teacher_base="http://127.0.0.1:9/v1", student_base="http://127.0.0.1:9/v1"))
+        spec = load_spec(write_task(folder, "http://127.0.0.1:9/v1", args.items, name="bench_counts"))
         items = load_items(spec)
         limits = {"teacher": len(items), "student": len(items)}
         count_message_tokens(build_messages(spec.teacher, items[0], ()))  # the tokenizer loaded before timing

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_tasks import write_data, write_spec  # noqa: E402
+from bench.bench_tasks import write_task  # noqa: E402
 
 _CHILD = """
 import json, os, resource, sys, time
@@ -53,9 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        write_data(folder / "data.jsonl", args.items)
-        spec = write_spec(folder / "spec.yaml", name="lazy", data="data.jsonl", teacher_base="http://127.0.0.1:9/v1",
-                          student_base="http://127.0.0.1:9/v1")
+        spec = write_task(folder, "http://127.0.0.1:9/v1", args.items, name="lazy")
         found = {}
         for way in ("list", "lazy"):
             done = subprocess.run([sys.executable, "-c", _CHILD, str(spec), way], capture_output=True, text=True,

@@ -41,10 +41,8 @@ def test_the_rubric_is_cut_off_and_counted_once():
     assert spec.teacher.prompt_text.startswith("Message: {text}")
 
 
-def test_estimate_encodes_each_request_once_not_the_rubric_per_item(tiny_spec_path, monkeypatch, capsys):
-    spec = load_spec(tiny_spec_path)
-    items = load_items(spec)
-    rubric_chars = len(spec.teacher.prompt_text)
+def _record_encodings(monkeypatch) -> list[str]:
+    """Every text the local tokenizer encodes from now on, in order (it still counts them)."""
     real = tokens._encoding()
     encoded: list[str] = []
 
@@ -54,6 +52,15 @@ def test_estimate_encodes_each_request_once_not_the_rubric_per_item(tiny_spec_pa
             return real.encode(text, **kwargs)
 
     monkeypatch.setattr(tokens, "_encoding", lambda: Recording())
+    return encoded
+
+
+def test_estimate_encodes_each_request_once_not_the_rubric_per_item(tiny_spec_path, monkeypatch, capsys):
+    spec = load_spec(tiny_spec_path)
+    items = load_items(spec)
+    rubric_chars = len(spec.teacher.prompt_text)
+
+    encoded = _record_encodings(monkeypatch)
     assert main(["estimate", str(tiny_spec_path), "--format", "json"]) == 0
     capsys.readouterr()
     inputs_chars = sum(len(text) for item in items for text in item.inputs.values())
@@ -79,15 +86,8 @@ def test_a_rubric_sent_as_a_fieldless_system_message_is_encoded_once(tiny_spec_p
     rubric = "Route the ticket.\nRules: be brief.\nAnswer with one label."
     model = spec.teacher.model_copy(update={"system": rubric, "system_text": rubric})
     system_count = message_text_counters(model)[0]
-    real = tokens._encoding()
-    encoded: list[str] = []
 
-    class Recording:
-        def encode(self, text, **kwargs):
-            encoded.append(text)
-            return real.encode(text, **kwargs)
-
-    monkeypatch.setattr(tokens, "_encoding", lambda: Recording())
+    encoded = _record_encodings(monkeypatch)
     assert [system_count(rubric) for _ in range(5)] == [tokens.count_tokens(rubric)] * 5
     assert encoded == [rubric]  # the check above encoded it once; the counter itself never did
     assert system_count("something else") == tokens.count_tokens("something else")
@@ -132,18 +132,11 @@ def test_text_requests_are_counted_without_building_messages_each_distinct_text_
     items = load_items(spec)
     twice = items + items
     expected = {role: input_token_counts(spec, role, twice) for role in ("teacher", "student")}
-    real = tokens._encoding()
-    encoded: list[str] = []
-
-    class Recording:
-        def encode(self, text, **kwargs):
-            encoded.append(text)
-            return real.encode(text, **kwargs)
 
     def no_messages(*args, **kwargs):
         raise AssertionError("messages built")
 
-    monkeypatch.setattr(tokens, "_encoding", lambda: Recording())
+    encoded = _record_encodings(monkeypatch)
     monkeypatch.setattr(estimates, "build_messages", no_messages)
     for role in ("teacher", "student"):
         encoded.clear()
